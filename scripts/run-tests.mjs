@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// Runs every *.test.ts under src/, test/ and examples/ with Node's test runner (Node 20 has no
+// --test globbing). Extra arguments narrow the run: `node scripts/run-tests.mjs store` runs the
+// files whose path contains "store".
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+
+function findTests(dir) {
+  let found = [];
+  for (const name of readdirSync(dir)) {
+    if (name === "node_modules" || name.startsWith(".")) continue;
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) found = found.concat(findTests(path));
+    else if (name.endsWith(".test.ts")) found.push(path);
+  }
+  return found;
+}
+
+const filters = process.argv.slice(2);
+const files = ["src", "test", "examples"]
+  .flatMap((dir) => findTests(dir))
+  .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
+  .sort();
+if (files.length === 0) {
+  console.error("no test files matched");
+  process.exit(1);
+}
+const result = spawnSync(
+  process.execPath,
+  ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=1", ...files],
+  { stdio: "inherit" },
+);
+process.exit(result.status ?? 1);

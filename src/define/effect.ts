@@ -1,0 +1,122 @@
+/**
+ * Effects are data: a command handler returns one, the runtime performs it. Builders are
+ * immutable, so a handler may branch and return any of several effects.
+ */
+
+declare const replyType: unique symbol;
+
+/** How a command answers: a fixed value, a value computed from the new state, or an error. */
+export type ReplySpec =
+  | { kind: "none" }
+  | { kind: "value"; value: unknown }
+  | { kind: "fromState"; fn: (state: never) => unknown }
+  | { kind: "error"; code: string; message: string };
+
+/** What a command handler returns. `R` is the reply type, carried for the client's types only. */
+export interface Effect<R> {
+  readonly [replyType]?: R;
+  /** Events to persist (event-sourced entities). */
+  readonly events: ReadonlyArray<{ type: string; payload: unknown }>;
+  /** The new state (key-value entities), when it changes. */
+  readonly newState: { state: unknown } | undefined;
+  readonly deletes: boolean;
+  readonly replySpec: ReplySpec;
+}
+
+/** The reply type of a handler's effect (a union of effects gives the union of replies). */
+export type ReplyOf<E> = E extends Effect<infer R> ? R : never;
+
+/** Answers without changing anything: what query handlers and refusals use. */
+export interface ReplyEffects {
+  reply<R>(value: R): Effect<R>;
+  /** Refuses the command: nothing changes and the caller gets `code` (HTTP 400 unless mapped). */
+  error(code: string, message?: string): Effect<never>;
+}
+
+/** Effects of an event-sourced entity's command. */
+export interface EntityEffects<S, Ev extends Record<string, unknown>> extends ReplyEffects {
+  emit<K extends keyof Ev & string>(type: K, payload: Ev[K]): Emitting<S, Ev>;
+  /** Marks the entity deleted: later commands are refused with `deleted`. */
+  delete(): Emitting<S, Ev>;
+}
+
+export interface Emitting<S, Ev extends Record<string, unknown>> extends Effect<void> {
+  emit<K extends keyof Ev & string>(type: K, payload: Ev[K]): Emitting<S, Ev>;
+  delete(): Emitting<S, Ev>;
+  /** Replies with a value computed from the state after this command's events. */
+  reply<R>(fromState: (state: S) => R): Effect<R>;
+  reply<R>(value: R): Effect<R>;
+}
+
+/** Effects of a key-value entity's command. */
+export interface KeyValueEffects<S> extends ReplyEffects {
+  update(state: S): Updating<S>;
+  delete(): Updating<S>;
+}
+
+export interface Updating<S> extends Effect<void> {
+  reply<R>(fromState: (state: S) => R): Effect<R>;
+  reply<R>(value: R): Effect<R>;
+}
+
+const noReply: ReplySpec = { kind: "none" };
+
+/** The one implementation behind every effect and builder shape above. */
+class EffectRecord {
+  constructor(
+    readonly events: ReadonlyArray<{ type: string; payload: unknown }>,
+    readonly newState: { state: unknown } | undefined,
+    readonly deletes: boolean,
+    readonly replySpec: ReplySpec,
+  ) {}
+
+  emit(type: string, payload: unknown): EffectRecord {
+    return new EffectRecord([...this.events, { type, payload }], this.newState, this.deletes, noReply);
+  }
+
+  delete(): EffectRecord {
+    return new EffectRecord(this.events, this.newState, true, noReply);
+  }
+
+  reply(valueOrFromState: unknown): EffectRecord {
+    const spec: ReplySpec =
+      typeof valueOrFromState === "function"
+        ? { kind: "fromState", fn: valueOrFromState as (state: never) => unknown }
+        : { kind: "value", value: valueOrFromState };
+    return new EffectRecord(this.events, this.newState, this.deletes, spec);
+  }
+}
+
+const nothing = new EffectRecord([], undefined, false, noReply);
+
+const replyEffects = {
+  reply: (value: unknown) => nothing.reply(value),
+  error: (code: string, message?: string) =>
+    new EffectRecord([], undefined, false, { kind: "error", code, message: message ?? code }),
+};
+
+/** The `fx` handed to event-sourced entity commands (stateless, so shared). */
+export const entityEffects = {
+  ...replyEffects,
+  emit: (type: string, payload: unknown) => nothing.emit(type, payload),
+  delete: () => nothing.delete(),
+} as unknown as EntityEffects<never, never>;
+
+/** The `fx` handed to key-value entity commands. */
+export const keyValueEffects = {
+  ...replyEffects,
+  update: (state: unknown) => new EffectRecord([], { state }, false, noReply),
+  delete: () => nothing.delete(),
+} as unknown as KeyValueEffects<never>;
+
+/** The `fx` handed to queries: they can only answer. */
+export const queryEffects = replyEffects as unknown as ReplyEffects;
+
+/** Reads an effect returned by user code, refusing anything that is not one. */
+export function asEffect(value: unknown): EffectRecord {
+  if (value instanceof EffectRecord) return value;
+  throw new TypeError(
+    "a command handler must return an effect built with fx (fx.emit, fx.update, fx.reply, fx.error)",
+  );
+}
+export type { EffectRecord };

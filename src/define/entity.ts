@@ -1,0 +1,82 @@
+import type { Effect, EntityEffects } from "./effect.ts";
+import {
+  checkComponentName,
+  checkHandlerNames,
+  type InputSchemas,
+  type QueryHandler,
+} from "./component.ts";
+
+/** Event handlers: pure folds `(state, event) => state`, one per event type. */
+export type EventHandlers<S> = Record<string, (state: S, event: any) => S>;
+
+/** Event type name → payload type, read off the event handlers. */
+export type EventsOf<EH> = {
+  [K in keyof EH]: EH[K] extends (state: any, event: infer P) => any ? P : never;
+};
+
+export type EntityCommandHandler<S, EH> = (
+  state: S,
+  input: any,
+  fx: EntityEffects<S, EventsOf<EH>>,
+) => Effect<unknown>;
+
+/** What the entity is: its initial state and how each event changes it. */
+export interface EntityModel<S, EH> {
+  /** The state of an instance that has no events yet. */
+  initial: () => S;
+  events: EH;
+  /** Take a snapshot every this many events (default: the runtime's, 100). */
+  snapshotEvery?: number;
+}
+
+/** What the entity does: commands that emit events, queries that only read. */
+export interface EntityBehaviour<CM, QM> {
+  /** Commands may emit events; they are POSTed. */
+  commands: CM;
+  /** Queries only read; they may also be called with GET. */
+  queries?: QM;
+  /** Validators for command and query input (any Standard Schema library). */
+  inputs?: InputSchemas<CM & QM>;
+}
+
+export interface EntityDefinition<S = any, EH = any, CM = any, QM = any>
+  extends EntityModel<S, EH>,
+    EntityBehaviour<CM, QM> {
+  readonly kind: "entity";
+  readonly name: string;
+  readonly queries: QM;
+}
+
+/**
+ * Defines an event-sourced entity: its state is the fold of its events. The model and the
+ * behaviour are two arguments so that TypeScript knows the state and event types before it
+ * types the command handlers (`fx.emit` then checks event names and payloads).
+ *
+ * @example
+ * const counter = entity(
+ *   "counter",
+ *   { initial: () => ({ value: 0 }), events: { added: (s, e: { by: number }) => ({ value: s.value + e.by }) } },
+ *   {
+ *     commands: { add: (s, c: { by: number }, fx) => fx.emit("added", c).reply((s) => s) },
+ *     queries: { get: (s, _: {}, fx) => fx.reply(s) },
+ *   },
+ * );
+ */
+export function entity<
+  S,
+  EH extends EventHandlers<S>,
+  CM extends Record<string, EntityCommandHandler<S, EH>>,
+  QM extends Record<string, QueryHandler<S>>,
+>(
+  name: string,
+  model: EntityModel<S, EH>,
+  behaviour: EntityBehaviour<CM, QM>,
+): EntityDefinition<S, EH, CM, QM> {
+  checkComponentName(name);
+  const queries = (behaviour.queries ?? {}) as QM;
+  checkHandlerNames(name, [behaviour.commands, queries]);
+  for (const type of Object.keys(model.events as object)) {
+    if (type.startsWith("$")) throw new TypeError(`event type "${type}": "$" is reserved`);
+  }
+  return { ...model, ...behaviour, queries, kind: "entity", name };
+}

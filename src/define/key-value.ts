@@ -1,0 +1,49 @@
+import type { Effect, KeyValueEffects } from "./effect.ts";
+import {
+  checkComponentName,
+  checkHandlerNames,
+  type InputSchemas,
+  type QueryHandler,
+} from "./component.ts";
+
+export type KeyValueCommandHandler<S> = (
+  state: S,
+  input: any,
+  fx: KeyValueEffects<S>,
+) => Effect<unknown>;
+
+export interface KeyValueOptions<S, CM, QM> {
+  /** The state of an instance never written. */
+  initial: () => S;
+  commands: CM;
+  queries?: QM;
+  inputs?: InputSchemas<CM & QM>;
+}
+
+export interface KeyValueDefinition<S = any, CM = any, QM = any>
+  extends KeyValueOptions<S, CM, QM> {
+  readonly kind: "key-value";
+  readonly name: string;
+  readonly queries: QM;
+}
+
+/**
+ * Defines a key-value entity: each instance holds one state value, replaced by its commands.
+ *
+ * @example
+ * const profile = keyValue("profile", {
+ *   initial: () => ({ name: "" }),
+ *   commands: { rename: (s, c: { name: string }, fx) => fx.update({ name: c.name }).reply((s) => s) },
+ *   queries: { get: (s, _: {}, fx) => fx.reply(s) },
+ * });
+ */
+export function keyValue<
+  S,
+  CM extends Record<string, KeyValueCommandHandler<S>>,
+  QM extends Record<string, QueryHandler<S>>,
+>(name: string, options: KeyValueOptions<S, CM, QM>): KeyValueDefinition<S, CM, QM> {
+  checkComponentName(name);
+  const queries = (options.queries ?? {}) as QM;
+  checkHandlerNames(name, [options.commands, queries]);
+  return { ...options, queries, kind: "key-value", name };
+}

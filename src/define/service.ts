@@ -1,0 +1,29 @@
+import type { EntityDefinition } from "./entity.ts";
+import type { KeyValueDefinition } from "./key-value.ts";
+
+/** Every kind of component a service can contain. */
+export type Component = EntityDefinition | KeyValueDefinition;
+
+export interface ServiceDefinition {
+  readonly kind: "service";
+  readonly name: string;
+  readonly components: readonly Component[];
+}
+
+/**
+ * A service is a named list of components; `sagaflow serve` runs the one a module exports
+ * as default.
+ *
+ * @example
+ * export default service("bank", [wallet, transfer]);
+ */
+export function service(name: string, components: readonly Component[]): ServiceDefinition {
+  const seen = new Set<string>();
+  for (const component of components) {
+    if (seen.has(component.name)) {
+      throw new TypeError(`service "${name}" contains two components named "${component.name}"`);
+    }
+    seen.add(component.name);
+  }
+  return { kind: "service", name, components };
+}

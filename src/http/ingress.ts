@@ -1,0 +1,65 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { SagaflowError } from "../define/errors.ts";
+import type { Runtime } from "../runtime/runtime.ts";
+import { defaultMaxBodyBytes, inputFromQuery, readJsonBody } from "./body.ts";
+import { sendError, sendJson } from "./respond.ts";
+
+export interface IngressOptions {
+  maxBodyBytes?: number;
+  log?: (line: string) => void;
+}
+
+const notFound = (what: string) => new SagaflowError("not_found", what, { status: 404 });
+
+function pathSegments(url: URL): string[] {
+  const raw = url.pathname.split("/").slice(1);
+  try {
+    return raw.map((segment) => decodeURIComponent(segment));
+  } catch {
+    throw new SagaflowError("invalid_path", "the path is not valid percent-encoding");
+  }
+}
+
+/**
+ * The HTTP ingress: `POST /{component}/{id}/{command}` with a JSON body, and
+ * `GET /{component}/{id}/{query}` with input in the query string.
+ */
+export function createIngress(runtime: Runtime, options: IngressOptions = {}): Server {
+  const maxBodyBytes = options.maxBodyBytes ?? defaultMaxBodyBytes;
+  const log = options.log ?? ((line: string) => console.error(line));
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const segments = pathSegments(url);
+    if (req.method === "GET" && url.pathname === "/health") {
+      sendJson(res, 200, { status: "ok" });
+      return;
+    }
+    if (segments.length !== 3) {
+      throw notFound(`no route for ${req.method} ${url.pathname}; use /{component}/{id}/{command}`);
+    }
+    const [component, id, handler] = segments as [string, string, string];
+    const idempotencyKey = req.headers["idempotency-key"];
+    const key = Array.isArray(idempotencyKey) ? idempotencyKey[0] : idempotencyKey;
+    if (req.method === "POST") {
+      const input = await readJsonBody(req, maxBodyBytes);
+      const reply = await runtime.call(component, id, handler, input, key === undefined ? {} : { idempotencyKey: key });
+      sendJson(res, 200, reply);
+    } else if (req.method === "GET") {
+      const reply = await runtime.call(component, id, handler, inputFromQuery(url.searchParams), { queryOnly: true });
+      sendJson(res, 200, reply);
+    } else {
+      throw new SagaflowError("method_not_allowed", `${req.method} is not supported; use POST or GET`, { status: 405 });
+    }
+  }
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((error: unknown) => {
+      if (!res.headersSent) sendError(res, error, log);
+      // A body we refused may still be arriving: drop the connection rather than read it.
+      if (!req.complete) res.once("finish", () => req.destroy());
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  return server;
+}

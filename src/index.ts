@@ -1,0 +1,16 @@
+/**
+ * Sagaflow's public API: define components, run them, call them.
+ */
+export { entity } from "./define/entity.ts";
+export type { EntityDefinition, EntityModel, EntityBehaviour, EventsOf } from "./define/entity.ts";
+export { keyValue } from "./define/key-value.ts";
+export type { KeyValueDefinition } from "./define/key-value.ts";
+export { service } from "./define/service.ts";
+export type { Component, ServiceDefinition } from "./define/service.ts";
+export type { Effect, EntityEffects, KeyValueEffects, ReplyEffects, ReplyOf } from "./define/effect.ts";
+export type { StandardSchemaV1 } from "./define/standard-schema.ts";
+export { SagaflowError } from "./define/errors.ts";
+export { Runtime } from "./runtime/runtime.ts";
+export type { RuntimeOptions, CallOptions } from "./runtime/runtime.ts";
+export { Client } from "./client/client.ts";
+export type { InstanceClient } from "./client/client.ts";

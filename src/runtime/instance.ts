@@ -1,0 +1,154 @@
+import { errors, type SagaflowError } from "../define/errors.ts";
+import type { DedupRecord, NewEvent, Store, StoredReply } from "../store/port.ts";
+import type { Current } from "./decide.ts";
+import type { GroupCommitter } from "./group-commit.ts";
+import type { Kind, Loaded } from "./kinds.ts";
+
+/** One command or query waiting in an instance's mailbox. */
+export interface Pending {
+  handler: string;
+  isQuery: boolean;
+  input: unknown;
+  idempotencyKey: string | undefined;
+  requestHash: string | undefined;
+  resolve: (reply: StoredReply) => void;
+  reject: (error: unknown) => void;
+}
+
+export interface InstanceDeps {
+  store: Store;
+  committer: GroupCommitter;
+  now: () => number;
+  mailboxLimit: number;
+  /** The most commands decided together and committed as one write. */
+  maxTurn: number;
+  conflictRetries: number;
+  onHandlerError: (error: unknown, where: string) => SagaflowError;
+}
+
+type Outcome = { reply: StoredReply } | { error: unknown };
+
+/**
+ * One (component, id): the single writer. Commands wait in a mailbox and are handled in
+ * arrival order. Each turn takes everything waiting, decides it in order against the state,
+ * commits all of it as one write, and only then answers every command of the turn.
+ */
+export class Instance {
+  private readonly mailbox: Pending[] = [];
+  private running = false;
+  private loaded: Loaded | undefined;
+
+  constructor(
+    private readonly kind: Kind,
+    private readonly component: string,
+    private readonly id: string,
+    private readonly deps: InstanceDeps,
+  ) {}
+
+  get idle(): boolean {
+    return !this.running && this.mailbox.length === 0;
+  }
+
+  enqueue(pending: Pending): void {
+    if (this.mailbox.length >= this.deps.mailboxLimit) {
+      pending.reject(errors.overloaded(`the mailbox of ${this.component} "${this.id}"`));
+      return;
+    }
+    this.mailbox.push(pending);
+    if (!this.running) {
+      this.running = true;
+      void this.drain();
+    }
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.mailbox.length > 0) {
+        const turn = this.mailbox.splice(0, this.deps.maxTurn);
+        const outcomes = await this.runTurn(turn);
+        turn.forEach((pending, i) => {
+          const outcome = outcomes[i]!;
+          if ("reply" in outcome) pending.resolve(outcome.reply);
+          else pending.reject(outcome.error);
+        });
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Decides and commits one turn, retrying from a fresh load when another writer got there first. */
+  private async runTurn(turn: Pending[]): Promise<Outcome[]> {
+    for (let attempt = 0; attempt <= this.deps.conflictRetries; attempt++) {
+      try {
+        const result = await this.tryTurn(turn);
+        if (result) return result;
+      } catch (error) {
+        // The store failed: nothing of the turn was kept; reload before anything else runs.
+        this.loaded = undefined;
+        return turn.map(() => ({ error }));
+      }
+      this.loaded = undefined;
+    }
+    return turn.map(() => ({ error: errors.conflict(this.component, this.id) }));
+  }
+
+  private async tryTurn(turn: Pending[]): Promise<Outcome[] | undefined> {
+    const before = (this.loaded ??= await this.kind.load(this.deps.store, this.id));
+    const stored = await this.storedReplies(turn);
+    let current: Current = before;
+    const events: NewEvent[] = [];
+    const dedup: DedupRecord[] = [];
+    const seen = new Map<string, DedupRecord>();
+    let changed = false;
+
+    const outcomes = turn.map((pending): Outcome => {
+      const key = pending.idempotencyKey;
+      const earlier = key === undefined ? undefined : (seen.get(key) ?? stored.get(key));
+      if (earlier) {
+        return earlier.requestHash === pending.requestHash
+          ? { reply: earlier.reply }
+          : { error: errors.idempotencyConflict(earlier.key) };
+      }
+      if (current.deleted) return { error: errors.deleted(this.component, this.id) };
+      let decision;
+      try {
+        decision = this.kind.decide(current, pending.handler, pending.input, pending.isQuery);
+      } catch (error) {
+        return { error: this.deps.onHandlerError(error, `${this.component}.${pending.handler}`) };
+      }
+      if (decision.changed) {
+        events.push(...decision.events);
+        current = decision.next;
+        changed = true;
+      }
+      if (key !== undefined && !pending.isQuery) {
+        const record = { key, requestHash: pending.requestHash!, reply: decision.reply, at: this.deps.now() };
+        dedup.push(record);
+        seen.set(key, record);
+      }
+      return { reply: decision.reply };
+    });
+
+    if (changed || dedup.length > 0) {
+      const write = this.kind.write(this.id, before, current, events, dedup);
+      const result = await this.deps.committer.submit(write);
+      if (!result.ok) return undefined;
+      this.loaded = { ...current, version: this.kind.versionAfter(before, events, current) };
+    }
+    return outcomes;
+  }
+
+  /** Idempotency records already stored for the keys in this turn. */
+  private async storedReplies(turn: Pending[]): Promise<Map<string, DedupRecord>> {
+    const found = new Map<string, DedupRecord>();
+    for (const pending of turn) {
+      const key = pending.idempotencyKey;
+      if (key === undefined || found.has(key)) continue;
+      const record = await this.deps.store.findDedup(this.component, this.id, key);
+      if (record) found.set(key, record);
+    }
+    return found;
+  }
+}
+

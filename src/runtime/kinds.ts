@@ -1,0 +1,91 @@
+import type { EntityDefinition } from "../define/entity.ts";
+import type { KeyValueDefinition } from "../define/key-value.ts";
+import type { Component } from "../define/service.ts";
+import type { DedupRecord, InstanceWrite, NewEvent, Store } from "../store/port.ts";
+import { decideEntity, decideKeyValue, foldEvents, type Current, type Decision } from "./decide.ts";
+
+/** An instance as loaded or last committed: `version` is the entity's seq or the key-value version. */
+export interface Loaded extends Current {
+  version: number;
+}
+
+/** The event that records an entity's deletion in its log (handlers never see it). */
+export const deletedEventType = "$deleted";
+
+/** What differs between component kinds in the command path: loading, deciding, writing. */
+export interface Kind {
+  load(store: Store, id: string): Promise<Loaded>;
+  decide(current: Current, handler: string, input: unknown, isQuery: boolean): Decision;
+  write(id: string, before: Loaded, after: Current, events: NewEvent[], dedup: DedupRecord[]): InstanceWrite;
+  /** The version after `write` commits. */
+  versionAfter(before: Loaded, events: NewEvent[], after: Current): number;
+}
+
+function entityKind(definition: EntityDefinition, defaultSnapshotEvery: number): Kind {
+  const snapshotEvery = definition.snapshotEvery ?? defaultSnapshotEvery;
+  const logged = (before: Loaded, after: Current, events: NewEvent[]): NewEvent[] =>
+    after.deleted && !before.deleted ? [...events, { type: deletedEventType, payload: null }] : events;
+  return {
+    async load(store, id) {
+      const history = await store.loadHistory(definition.name, id);
+      const snapshot = history.snapshot;
+      const live = history.events.filter((e) => e.type !== deletedEventType);
+      const deleted = live.length !== history.events.length;
+      const base = snapshot ? snapshot.state : definition.initial();
+      const version = history.events.at(-1)?.seq ?? snapshot?.seq ?? 0;
+      return { state: foldEvents(definition, base, live), deleted, version };
+    },
+    decide: (current, handler, input, isQuery) =>
+      decideEntity(definition, current, handler, input, isQuery),
+    write(id, before, after, events, dedup) {
+      const append = logged(before, after, events);
+      const seq = before.version + append.length;
+      // A snapshot when this turn crosses a multiple of snapshotEvery; never at a deletion, so
+      // the deletion marker always stays among the events after the latest snapshot.
+      const crosses = Math.floor(seq / snapshotEvery) > Math.floor(before.version / snapshotEvery);
+      const snapshot = crosses && !after.deleted ? { seq, state: after.state } : undefined;
+      return {
+        component: definition.name,
+        id,
+        events: { expectedSeq: before.version, append, ...(snapshot ? { snapshot } : {}) },
+        dedup,
+      };
+    },
+    versionAfter: (before, events, after) => before.version + logged(before, after, events).length,
+  };
+}
+
+function keyValueKind(definition: KeyValueDefinition): Kind {
+  return {
+    async load(store, id) {
+      const record = await store.loadKv(definition.name, id);
+      if (!record) return { state: definition.initial(), deleted: false, version: 0 };
+      return {
+        state: record.deleted ? definition.initial() : record.state,
+        deleted: record.deleted,
+        version: record.version,
+      };
+    },
+    decide: (current, handler, input, isQuery) =>
+      decideKeyValue(definition, current, handler, input, isQuery),
+    write(id, before, after, _events, dedup) {
+      const changed = after.state !== before.state || after.deleted !== before.deleted;
+      return {
+        component: definition.name,
+        id,
+        ...(changed
+          ? { kv: { expectedVersion: before.version, state: after.state, deleted: after.deleted } }
+          : {}),
+        dedup,
+      };
+    },
+    versionAfter: (before, _events, after) =>
+      after.state !== before.state || after.deleted !== before.deleted ? before.version + 1 : before.version,
+  };
+}
+
+export function kindOf(component: Component, defaultSnapshotEvery: number): Kind {
+  return component.kind === "entity"
+    ? entityKind(component, defaultSnapshotEvery)
+    : keyValueKind(component);
+}

@@ -1,0 +1,201 @@
+import { randomUUID } from "node:crypto";
+import { SagaflowError, errors } from "../define/errors.ts";
+import type { Component } from "../define/service.ts";
+import type { StandardSchemaV1 } from "../define/standard-schema.ts";
+import type { Store, StoredReply } from "../store/port.ts";
+import { GroupCommitter } from "./group-commit.ts";
+import { checkId, checkIdempotencyKey } from "./ids.ts";
+import { Instance, type InstanceDeps } from "./instance.ts";
+import { kindOf, type Kind } from "./kinds.ts";
+import { requestHash } from "./request-hash.ts";
+import { validateInput } from "./validate-input.ts";
+
+export interface RuntimeOptions {
+  store: Store;
+  components: readonly Component[];
+  /** Instances kept in memory (least recently used are dropped first). Default 10,000. */
+  cacheSize?: number;
+  /** Default snapshot interval in events. Default 100. */
+  snapshotEvery?: number;
+  /** Commands that may wait for one instance. Default 10,000; more get `overloaded`. */
+  mailboxLimit?: number;
+  /** How long idempotency records are kept. Default 7 days. */
+  idempotencyRetentionMs?: number;
+  now?: () => number;
+  log?: (line: string) => void;
+}
+
+export interface CallOptions {
+  /** Repeats with the same key return the first reply and change nothing. */
+  idempotencyKey?: string;
+}
+
+interface Registered {
+  component: Component;
+  kind: Kind;
+  schemas: Record<string, StandardSchemaV1 | undefined>;
+}
+
+const day = 24 * 60 * 60 * 1000;
+
+/**
+ * The engine: routes each call to its instance's mailbox, where it is decided and committed
+ * by a single writer; keeps a bounded cache of instances.
+ */
+export class Runtime {
+  readonly store: Store;
+  private readonly registry = new Map<string, Registered>();
+  private readonly instances = new Map<string, Instance>();
+  private readonly committer: GroupCommitter;
+  private readonly deps: InstanceDeps;
+  private readonly cacheSize: number;
+  private readonly retentionMs: number;
+  private readonly log: (line: string) => void;
+  private pruneTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private inFlight = 0;
+
+  constructor(options: RuntimeOptions) {
+    this.store = options.store;
+    this.cacheSize = options.cacheSize ?? 10_000;
+    this.retentionMs = options.idempotencyRetentionMs ?? 7 * day;
+    this.log = options.log ?? ((line) => console.error(line));
+    this.committer = new GroupCommitter(this.store);
+    const snapshotEvery = options.snapshotEvery ?? 100;
+    for (const component of options.components) {
+      if (this.registry.has(component.name)) {
+        throw new TypeError(`two components are named "${component.name}"`);
+      }
+      const schemas = (component.inputs ?? {}) as Record<string, StandardSchemaV1 | undefined>;
+      this.registry.set(component.name, { component, kind: kindOf(component, snapshotEvery), schemas });
+    }
+    this.deps = {
+      store: this.store,
+      committer: this.committer,
+      now: options.now ?? Date.now,
+      mailboxLimit: options.mailboxLimit ?? 10_000,
+      maxTurn: 512,
+      conflictRetries: 5,
+      onHandlerError: (error, where) => this.internalError(error, where),
+    };
+  }
+
+  /** Migrates the store and starts housekeeping. */
+  async start(): Promise<void> {
+    await this.store.migrate();
+    const prune = () => {
+      this.store
+        .pruneDedup(this.deps.now() - this.retentionMs)
+        .catch((error: unknown) => this.log(`sagaflow: pruning idempotency records failed: ${String(error)}`));
+    };
+    prune();
+    this.pruneTimer = setInterval(prune, Math.min(this.retentionMs, 60 * 60 * 1000));
+    this.pruneTimer.unref();
+  }
+
+  components(): Component[] {
+    return [...this.registry.values()].map((r) => r.component);
+  }
+
+  component(name: string): Component | undefined {
+    return this.registry.get(name)?.component;
+  }
+
+  /**
+   * Sends a command or query to one instance and resolves with its reply once its effects are
+   * committed. Rejects with a SagaflowError (domain refusals carry the handler's code).
+   */
+  async call(
+    componentName: string,
+    id: string,
+    handler: string,
+    input: unknown,
+    options: CallOptions & { queryOnly?: boolean } = {},
+  ): Promise<unknown> {
+    const reply = await this.callForReply(componentName, id, handler, input, options);
+    if (reply.ok) return reply.value;
+    throw new SagaflowError(reply.code, reply.message);
+  }
+
+  /** As `call`, but a domain refusal comes back as data instead of an exception. */
+  async callForReply(
+    componentName: string,
+    id: string,
+    handler: string,
+    input: unknown,
+    options: CallOptions & { queryOnly?: boolean } = {},
+  ): Promise<StoredReply> {
+    if (this.stopping) throw errors.stopped();
+    const registered = this.registry.get(componentName);
+    if (!registered) throw errors.unknownComponent(componentName);
+    const { component } = registered;
+    const isQuery = Object.hasOwn(component.queries, handler);
+    if (!isQuery && !Object.hasOwn(component.commands, handler)) {
+      throw errors.unknownCommand(componentName, handler);
+    }
+    if (options.queryOnly && !isQuery) throw errors.notReadOnly(componentName, handler);
+    checkId(id);
+    const key = options.idempotencyKey === undefined ? undefined : checkIdempotencyKey(options.idempotencyKey);
+    const value = await validateInput(registered.schemas[handler], input ?? {}, `${componentName}.${handler}`);
+    this.inFlight++;
+    try {
+      return await new Promise<StoredReply>((resolve, reject) => {
+        this.instance(registered, id).enqueue({
+          handler,
+          isQuery,
+          input: value,
+          idempotencyKey: key,
+          requestHash: key === undefined ? undefined : requestHash(handler, value),
+          resolve,
+          reject,
+        });
+      });
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  /** Stops taking calls, lets every accepted one finish, and closes the store. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    while (this.inFlight > 0 || [...this.instances.values()].some((i) => !i.idle)) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await this.committer.idle();
+    await this.store.close();
+  }
+
+  private instance(registered: Registered, id: string): Instance {
+    const cacheKey = `${registered.component.name}\u0000${id}`;
+    let instance = this.instances.get(cacheKey);
+    if (instance) {
+      // Map order is recency order: move to the back.
+      this.instances.delete(cacheKey);
+    } else {
+      instance = new Instance(registered.kind, registered.component.name, id, this.deps);
+    }
+    this.instances.set(cacheKey, instance);
+    if (this.instances.size > this.cacheSize) this.evict(instance);
+    return instance;
+  }
+
+  /** Drops least recently used idle instances. A busy one stays, or two writers could exist. */
+  private evict(keep: Instance): void {
+    for (const [key, instance] of this.instances) {
+      if (this.instances.size <= this.cacheSize) return;
+      if (instance.idle && instance !== keep) this.instances.delete(key);
+    }
+  }
+
+  private internalError(error: unknown, where: string): SagaflowError {
+    const correlationId = randomUUID();
+    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    this.log(`sagaflow: handler ${where} failed [${correlationId}]: ${detail}`);
+    return new SagaflowError("internal", `internal error in ${where} (correlation id ${correlationId})`, {
+      status: 500,
+      details: { correlationId },
+    });
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * The store port and its adapters. The runtime depends on the `Store` interface only; pick an
+ * adapter when wiring a process together.
+ *
+ * @example
+ * import { SqliteStore } from "./store/index.ts";
+ * const store = new SqliteStore({ path: "sagaflow.db" });
+ * await store.migrate();
+ */
+export type {
+  DedupRecord,
+  EntityHistory,
+  InstanceWrite,
+  KvRecord,
+  NewEvent,
+  Snapshot,
+  StoredEvent,
+  StoredReply,
+  Store,
+  WriteOutcome,
+} from "./port.ts";
+export { MemoryStore } from "./memory/memory-store.ts";
+export { SqliteStore } from "./sqlite/sqlite-store.ts";
+export type { SqliteSettings, SqliteStoreOptions } from "./sqlite/sqlite-store.ts";
