@@ -1,0 +1,68 @@
+import { parseArgs, portFlag } from "./args.ts";
+import { runDev } from "./dev.ts";
+import { loadService } from "./load-service.ts";
+import { serve } from "./serve.ts";
+
+const usage = `sagaflow — durable entities, workflows and sagas
+
+usage:
+  sagaflow serve <service module or folder> [--port N] [--host H] [--data DIR] [--sync FULL|NORMAL|OFF]
+  sagaflow dev   <service module or folder> [same options]   restarts on file changes
+
+defaults: --port 3000, --host 127.0.0.1, --data ./.sagaflow, --sync FULL (fsync every commit)`;
+
+const syncModes = ["FULL", "NORMAL", "OFF"] as const;
+
+async function serveCommand(argv: string[]): Promise<void> {
+  const { positionals, flags } = parseArgs(argv);
+  const target = positionals[0];
+  if (!target) throw new Error("serve needs a service module or folder");
+  const sync = flags.get("sync")?.toUpperCase();
+  if (sync !== undefined && !syncModes.includes(sync as never)) throw new Error(`--sync must be one of ${syncModes.join(", ")}`);
+  const service = await loadService(target);
+  const running = await serve({
+    service,
+    port: portFlag(flags.get("port") ?? process.env["PORT"], 3000),
+    host: flags.get("host") ?? "127.0.0.1",
+    dataDir: flags.get("data") ?? ".sagaflow",
+    ...(sync ? { synchronous: sync as (typeof syncModes)[number] } : {}),
+  });
+  const names = service.components.map((c) => c.name).join(", ");
+  console.log(`sagaflow: serving "${service.name}" (${names}) on ${running.url}`);
+  console.log(`sagaflow: data in ${flags.get("data") ?? ".sagaflow"}/sagaflow.db`);
+  const shutdown = (signal: string) => {
+    console.log(`sagaflow: ${signal}: finishing in-flight commands`);
+    running.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(`sagaflow: shutdown failed: ${String(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", () => shutdown("SIGTERM"));
+  process.once("SIGINT", () => shutdown("SIGINT"));
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "serve":
+      return serveCommand(rest);
+    case "dev":
+      return runDev(rest);
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      console.log(usage);
+      return;
+    default:
+      throw new Error(`unknown command "${command}"\n\n${usage}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  console.error(`sagaflow: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

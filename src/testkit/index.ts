@@ -1,0 +1,3 @@
+/** Test helpers for users' components: `import { testEntity } from "sagaflow/testkit"`. */
+export { testEntity, testKeyValue, EntityUnderTest, KeyValueUnderTest } from "./entity-testkit.ts";
+export type { CommandResult } from "./entity-testkit.ts";
