@@ -9,7 +9,20 @@ export { service } from "./define/service.ts";
 export type { Component, ServiceDefinition } from "./define/service.ts";
 export type { Effect, EntityEffects, KeyValueEffects, ReplyEffects, ReplyOf } from "./define/effect.ts";
 export type { StandardSchemaV1 } from "./define/standard-schema.ts";
-export { SagaflowError } from "./define/errors.ts";
+export { SagaflowError, isRefusal } from "./define/errors.ts";
+export { workflow } from "./define/workflow.ts";
+export type {
+  WorkflowDefinition,
+  WorkflowView,
+  WorkflowStatus,
+  StepContext,
+  StepEffect,
+  StepFailure,
+  StepOptions,
+  RetryPolicy,
+} from "./define/workflow.ts";
+export { saga } from "./define/saga.ts";
+export type { SagaState, SagaStep, SagaStatus, SagaOptions } from "./define/saga.ts";
 export { Runtime } from "./runtime/runtime.ts";
 export type { RuntimeOptions, CallOptions } from "./runtime/runtime.ts";
 export { Client } from "./client/client.ts";

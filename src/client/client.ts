@@ -1,6 +1,7 @@
 import type { ReplyOf } from "../define/effect.ts";
 import type { Component } from "../define/service.ts";
 import type { CallOptions, Runtime } from "../runtime/runtime.ts";
+import type { WorkflowDefinition, WorkflowView } from "../define/workflow.ts";
 
 /** Handler names declared in a record (an inferred index signature counts as none). */
 type Declared<T> = string extends keyof T ? never : keyof T & string;
@@ -28,6 +29,14 @@ export type InstanceClient<D> = { [K in keyof HandlersOf<D>]: Caller<HandlersOf<
  */
 export class Client {
   constructor(private readonly runtime: Runtime) {}
+
+  /**
+   * A workflow's `{ id, status, step, state }`; with `waitSeconds`, once it is over (ended,
+   * failed or terminated) or when the wait runs out.
+   */
+  async result<S>(definition: WorkflowDefinition<S>, id: string, waitSeconds = 0): Promise<WorkflowView<S>> {
+    return (await this.runtime.workflowResult(definition.name, id, waitSeconds * 1000)) as WorkflowView<S>;
+  }
 
   call<D extends Component>(definition: D, id: string): InstanceClient<D> {
     const runtime = this.runtime;

@@ -28,6 +28,14 @@ export class SagaflowError extends Error {
   }
 }
 
+/**
+ * True for a refusal: a domain error from `fx.error`, or bad input — something trying again will
+ * not change. Workflow steps use it to tell refusals (decide) from failures (let the engine retry).
+ */
+export function isRefusal(error: unknown): error is SagaflowError {
+  return error instanceof SagaflowError && !error.retryable && error.status < 500;
+}
+
 /** Errors the platform itself raises; user code raises its own with `fx.error(code, message)`. */
 export const errors = {
   unknownComponent: (name: string) =>

@@ -1,8 +1,9 @@
 import type { EntityDefinition } from "./entity.ts";
 import type { KeyValueDefinition } from "./key-value.ts";
+import type { WorkflowDefinition } from "./workflow.ts";
 
 /** Every kind of component a service can contain. */
-export type Component = EntityDefinition | KeyValueDefinition;
+export type Component = EntityDefinition | KeyValueDefinition | WorkflowDefinition;
 
 export interface ServiceDefinition {
   readonly kind: "service";

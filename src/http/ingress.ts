@@ -9,6 +9,18 @@ export interface IngressOptions {
   log?: (line: string) => void;
 }
 
+/** Longest `?wait=` a request may hold a connection for. */
+export const maxWaitSeconds = 60;
+
+function waitMs(raw: string | null): number {
+  if (raw === null) return 0;
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds < 0 || seconds > maxWaitSeconds) {
+    throw new SagaflowError("invalid_wait", `wait must be a number of seconds from 0 to ${maxWaitSeconds}`);
+  }
+  return seconds * 1000;
+}
+
 const notFound = (what: string) => new SagaflowError("not_found", what, { status: 404 });
 
 function pathSegments(url: URL): string[] {
@@ -33,6 +45,12 @@ export function createIngress(runtime: Runtime, options: IngressOptions = {}): S
     const segments = pathSegments(url);
     if (req.method === "GET" && url.pathname === "/health") {
       sendJson(res, 200, { status: "ok" });
+      return;
+    }
+    if (segments.length === 2 && req.method === "GET") {
+      const [workflow, id] = segments as [string, string];
+      const view = await runtime.workflowResult(workflow, id, waitMs(url.searchParams.get("wait")));
+      sendJson(res, 200, view);
       return;
     }
     if (segments.length !== 3) {

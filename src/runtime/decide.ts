@@ -17,6 +17,8 @@ export interface Decision {
   next: Current;
   /** True when the state must be written (key-value update or delete, entity events). */
   changed: boolean;
+  /** A line for the instance's history (workflows keep one). */
+  note?: string;
 }
 
 type AnyHandler = (state: unknown, input: unknown, fx: unknown) => unknown;

@@ -1,11 +1,13 @@
 import { errors, type SagaflowError } from "../define/errors.ts";
 import type { DedupRecord, NewEvent, Store, StoredReply } from "../store/port.ts";
-import type { Current } from "./decide.ts";
+import type { Current, Decision } from "./decide.ts";
 import type { GroupCommitter } from "./group-commit.ts";
 import type { Kind, Loaded } from "./kinds.ts";
 
 /** One command or query waiting in an instance's mailbox. */
 export interface Pending {
+  /** Work that needs I/O (a workflow step): it runs alone in its turn, after what came before. */
+  task?: (current: Current) => Promise<Decision>;
   handler: string;
   isQuery: boolean;
   input: unknown;
@@ -64,7 +66,7 @@ export class Instance {
   private async drain(): Promise<void> {
     try {
       while (this.mailbox.length > 0) {
-        const turn = this.mailbox.splice(0, this.deps.maxTurn);
+        const turn = this.mailbox.splice(0, this.turnLength());
         const outcomes = await this.runTurn(turn);
         turn.forEach((pending, i) => {
           const outcome = outcomes[i]!;
@@ -75,6 +77,13 @@ export class Instance {
     } finally {
       this.running = false;
     }
+  }
+
+  /** A task runs alone; otherwise everything up to the next task, at most maxTurn. */
+  private turnLength(): number {
+    if (this.mailbox[0]?.task) return 1;
+    const next = this.mailbox.findIndex((p, i) => i > 0 && p.task !== undefined);
+    return Math.min(next === -1 ? this.mailbox.length : next, this.deps.maxTurn);
   }
 
   /** Decides and commits one turn, retrying from a fresh load when another writer got there first. */
@@ -99,9 +108,20 @@ export class Instance {
     let current: Current = before;
     const events: NewEvent[] = [];
     const dedup: DedupRecord[] = [];
+    const notes: string[] = [];
     const seen = new Map<string, DedupRecord>();
     let changed = false;
 
+    const task = turn[0]?.task;
+    if (task) {
+      const { outcome, decision } = await this.runTask(task, before);
+      if (decision?.changed) {
+        current = decision.next;
+        changed = true;
+        if (decision.note !== undefined) notes.push(decision.note);
+      }
+      return (await this.commitTurn(before, current, changed, events, dedup, notes)) ? [outcome] : undefined;
+    }
     const outcomes = turn.map((pending): Outcome => {
       const key = pending.idempotencyKey;
       const earlier = key === undefined ? undefined : (seen.get(key) ?? stored.get(key));
@@ -113,7 +133,7 @@ export class Instance {
       if (current.deleted) return { error: errors.deleted(this.component, this.id) };
       let decision;
       try {
-        decision = this.kind.decide(current, pending.handler, pending.input, pending.isQuery);
+        decision = this.kind.decide(current, pending.handler, pending.input, pending.isQuery, this.id);
       } catch (error) {
         return { error: this.deps.onHandlerError(error, `${this.component}.${pending.handler}`) };
       }
@@ -121,6 +141,7 @@ export class Instance {
         events.push(...decision.events);
         current = decision.next;
         changed = true;
+        if (decision.note !== undefined) notes.push(decision.note);
       }
       if (key !== undefined && !pending.isQuery) {
         const record = { key, requestHash: pending.requestHash!, reply: decision.reply, at: this.deps.now() };
@@ -130,13 +151,38 @@ export class Instance {
       return { reply: decision.reply };
     });
 
-    if (changed || dedup.length > 0) {
-      const write = this.kind.write(this.id, before, current, events, dedup);
-      const result = await this.deps.committer.submit(write);
-      if (!result.ok) return undefined;
-      this.loaded = { ...current, version: this.kind.versionAfter(before, events, current) };
+    return (await this.commitTurn(before, current, changed, events, dedup, notes)) ? outcomes : undefined;
+  }
+
+  /** Commits what a turn decided; false when another writer got there first. */
+  private async commitTurn(
+    before: Loaded,
+    current: Current,
+    changed: boolean,
+    events: NewEvent[],
+    dedup: DedupRecord[],
+    notes: string[],
+  ): Promise<boolean> {
+    if (!changed && dedup.length === 0) return true;
+    const write = this.kind.write(this.id, before, current, events, dedup, notes);
+    const result = await this.deps.committer.submit(write);
+    if (!result.ok) return false;
+    this.loaded = { ...current, version: this.kind.versionAfter(before, events, current) };
+    this.kind.afterCommit?.(this.id, this.loaded);
+    return true;
+  }
+
+  /** Runs a task against the committed state; its decision is committed like a command's. */
+  private async runTask(
+    task: (current: Current) => Promise<Decision>,
+    before: Current,
+  ): Promise<{ outcome: Outcome; decision?: Decision }> {
+    try {
+      const decision = await task(before);
+      return { outcome: { reply: decision.reply }, decision };
+    } catch (error) {
+      return { outcome: { error } };
     }
-    return outcomes;
   }
 
   /** Idempotency records already stored for the keys in this turn. */

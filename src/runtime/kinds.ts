@@ -1,6 +1,5 @@
 import type { EntityDefinition } from "../define/entity.ts";
 import type { KeyValueDefinition } from "../define/key-value.ts";
-import type { Component } from "../define/service.ts";
 import type { DedupRecord, InstanceWrite, NewEvent, Store } from "../store/port.ts";
 import { decideEntity, decideKeyValue, foldEvents, type Current, type Decision } from "./decide.ts";
 
@@ -15,10 +14,19 @@ export const deletedEventType = "$deleted";
 /** What differs between component kinds in the command path: loading, deciding, writing. */
 export interface Kind {
   load(store: Store, id: string): Promise<Loaded>;
-  decide(current: Current, handler: string, input: unknown, isQuery: boolean): Decision;
-  write(id: string, before: Loaded, after: Current, events: NewEvent[], dedup: DedupRecord[]): InstanceWrite;
+  decide(current: Current, handler: string, input: unknown, isQuery: boolean, id: string): Decision;
+  write(
+    id: string,
+    before: Loaded,
+    after: Current,
+    events: NewEvent[],
+    dedup: DedupRecord[],
+    notes: string[],
+  ): InstanceWrite;
   /** The version after `write` commits. */
   versionAfter(before: Loaded, events: NewEvent[], after: Current): number;
+  /** Told after every commit of an instance (workflows schedule their next step here). */
+  afterCommit?(id: string, committed: Loaded): void;
 }
 
 function entityKind(definition: EntityDefinition, defaultSnapshotEvery: number): Kind {
@@ -84,7 +92,8 @@ function keyValueKind(definition: KeyValueDefinition): Kind {
   };
 }
 
-export function kindOf(component: Component, defaultSnapshotEvery: number): Kind {
+/** The kind of an entity or key-value entity (workflows get theirs from the workflow engine). */
+export function kindOf(component: EntityDefinition | KeyValueDefinition, defaultSnapshotEvery: number): Kind {
   return component.kind === "entity"
     ? entityKind(component, defaultSnapshotEvery)
     : keyValueKind(component);

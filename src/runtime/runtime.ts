@@ -9,6 +9,10 @@ import { Instance, type InstanceDeps } from "./instance.ts";
 import { kindOf, type Kind } from "./kinds.ts";
 import { requestHash } from "./request-hash.ts";
 import { validateInput } from "./validate-input.ts";
+import { systemClock, type Clock } from "./clock.ts";
+import type { Current, Decision } from "./decide.ts";
+import { WorkflowEngine, type OperatorAction } from "./workflow/engine.ts";
+import type { WorkflowView } from "../define/workflow.ts";
 
 export interface RuntimeOptions {
   store: Store;
@@ -21,8 +25,11 @@ export interface RuntimeOptions {
   mailboxLimit?: number;
   /** How long idempotency records are kept. Default 7 days. */
   idempotencyRetentionMs?: number;
-  now?: () => number;
+  /** Time for workflows and timers; the testkit passes a virtual clock. */
+  clock?: Clock;
   log?: (line: string) => void;
+  /** At start, workflows standing at a step the code no longer defines: refuse to start (default) or terminate them. */
+  orphanedWorkflows?: "refuse" | "terminate";
 }
 
 export interface CallOptions {
@@ -52,6 +59,10 @@ export class Runtime {
   private readonly retentionMs: number;
   private readonly log: (line: string) => void;
   private pruneTimer: NodeJS.Timeout | undefined;
+  private readonly clock: Clock;
+  private readonly orphans: "refuse" | "terminate";
+  /** Runs workflows: schedules steps, retries and timeouts. */
+  readonly workflows: WorkflowEngine;
   private stopping = false;
   private inFlight = 0;
 
@@ -61,18 +72,33 @@ export class Runtime {
     this.retentionMs = options.idempotencyRetentionMs ?? 7 * day;
     this.log = options.log ?? ((line) => console.error(line));
     this.committer = new GroupCommitter(this.store);
+    this.clock = options.clock ?? systemClock;
+    this.orphans = options.orphanedWorkflows ?? "refuse";
+    this.workflows = new WorkflowEngine({
+      clock: this.clock,
+      store: this.store,
+      log: this.log,
+      enqueueTask: (component, id, task) => this.enqueueTask(component, id, task),
+      keyedCall: (component, id, handler, input, idempotencyKey) => {
+        if (this.registry.get(component.name)?.component !== component) {
+          throw new TypeError(`component "${component.name}" is not part of this service`);
+        }
+        return this.callForReply(component.name, id, handler, input, { idempotencyKey, internal: true });
+      },
+    });
     const snapshotEvery = options.snapshotEvery ?? 100;
     for (const component of options.components) {
       if (this.registry.has(component.name)) {
         throw new TypeError(`two components are named "${component.name}"`);
       }
       const schemas = (component.inputs ?? {}) as Record<string, StandardSchemaV1 | undefined>;
-      this.registry.set(component.name, { component, kind: kindOf(component, snapshotEvery), schemas });
+      const kind = component.kind === "workflow" ? this.workflows.kind(component) : kindOf(component, snapshotEvery);
+      this.registry.set(component.name, { component, kind, schemas });
     }
     this.deps = {
       store: this.store,
       committer: this.committer,
-      now: options.now ?? Date.now,
+      now: () => this.clock.now(),
       mailboxLimit: options.mailboxLimit ?? 10_000,
       maxTurn: 512,
       conflictRetries: 5,
@@ -91,6 +117,44 @@ export class Runtime {
     prune();
     this.pruneTimer = setInterval(prune, Math.min(this.retentionMs, 60 * 60 * 1000));
     this.pruneTimer.unref();
+    await this.workflows.resumeAll(this.orphans);
+  }
+
+  /** A workflow's current record; with `waitMs`, held until it is over or the wait runs out. */
+  async workflowResult(name: string, id: string, waitMs = 0): Promise<WorkflowView<unknown>> {
+    if (this.registry.get(name)?.component.kind !== "workflow") throw errors.unknownComponent(name);
+    checkId(id);
+    const view = await this.workflows.waitForEnd(name, id, waitMs);
+    if (!view) throw new SagaflowError("not_found", `workflow ${name} "${id}" was never started`, { status: 404 });
+    return view;
+  }
+
+  /** Operator controls: suspend, resume, terminate, retry. */
+  async operateWorkflow(name: string, id: string, action: OperatorAction): Promise<unknown> {
+    if (this.registry.get(name)?.component.kind !== "workflow") throw errors.unknownComponent(name);
+    checkId(id);
+    const reply = await this.workflows.operate(name, id, action);
+    if (reply.ok) return reply.value;
+    throw new SagaflowError(reply.code, reply.message, { status: 409 });
+  }
+
+  /** Runs work that needs I/O (a workflow step) in the instance's mailbox, after what is queued. */
+  enqueueTask(componentName: string, id: string, task: (current: Current) => Promise<Decision>): Promise<StoredReply> {
+    if (this.stopping) return Promise.reject(errors.stopped());
+    const registered = this.registry.get(componentName);
+    if (!registered) return Promise.reject(errors.unknownComponent(componentName));
+    return new Promise<StoredReply>((resolve, reject) => {
+      this.instance(registered, id).enqueue({
+        task,
+        handler: "$task",
+        isQuery: false,
+        input: undefined,
+        idempotencyKey: undefined,
+        requestHash: undefined,
+        resolve,
+        reject,
+      });
+    });
   }
 
   components(): Component[] {
@@ -123,9 +187,10 @@ export class Runtime {
     id: string,
     handler: string,
     input: unknown,
-    options: CallOptions & { queryOnly?: boolean } = {},
+    options: CallOptions & { queryOnly?: boolean; internal?: boolean } = {},
   ): Promise<StoredReply> {
-    if (this.stopping) throw errors.stopped();
+    // Calls from steps already running may finish during shutdown; new outside calls may not.
+    if (this.stopping && !options.internal) throw errors.stopped();
     const registered = this.registry.get(componentName);
     if (!registered) throw errors.unknownComponent(componentName);
     const { component } = registered;
@@ -136,9 +201,10 @@ export class Runtime {
     if (options.queryOnly && !isQuery) throw errors.notReadOnly(componentName, handler);
     checkId(id);
     const key = options.idempotencyKey === undefined ? undefined : checkIdempotencyKey(options.idempotencyKey);
-    const value = await validateInput(registered.schemas[handler], input ?? {}, `${componentName}.${handler}`);
+    // Counted before the first await: stop() must wait for a call it did not refuse.
     this.inFlight++;
     try {
+      const value = await validateInput(registered.schemas[handler], input ?? {}, `${componentName}.${handler}`);
       return await new Promise<StoredReply>((resolve, reject) => {
         this.instance(registered, id).enqueue({
           handler,
@@ -159,6 +225,7 @@ export class Runtime {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.workflows.stop();
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     while (this.inFlight > 0 || [...this.instances.values()].some((i) => !i.idle)) {
       await new Promise((r) => setTimeout(r, 5));

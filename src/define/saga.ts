@@ -1,0 +1,107 @@
+import { SagaflowError } from "./errors.ts";
+import type { RetryPolicy, StepContext, StepEffect, StepFailure, WorkflowDefinition } from "./workflow.ts";
+import { workflow } from "./workflow.ts";
+
+/** One step of a saga: `run` does it; `compensate` undoes it if a later step fails for good. */
+export interface SagaStep<S> {
+  name: string;
+  run: (state: S, ctx: StepContext<S, string>) => Promise<unknown>;
+  compensate?: (state: S, ctx: StepContext<S, string>) => Promise<unknown>;
+}
+
+export type SagaStatus = "running" | "compensating" | "completed" | "rejected" | "compensated" | "requires_manual_intervention";
+
+/** The state of a saga: the user's state plus what ran and what was undone. */
+export type SagaState<S> = S & {
+  status: SagaStatus;
+  completed: string[];
+  compensated: string[];
+  failure?: StepFailure;
+};
+
+export interface SagaOptions<S, SI> {
+  start: (input: SI) => S;
+  steps: SagaStep<S>[];
+  /** Retries of each forward step (a domain refusal is never retried). */
+  retry?: RetryPolicy;
+  /** Retries of each compensation before the saga needs an operator. Default 10 attempts. */
+  compensationRetry?: RetryPolicy;
+  stepTimeoutMs?: number;
+}
+
+const compensateStep = "compensate";
+
+const refusal = (error: unknown) => error instanceof SagaflowError && !error.retryable && error.status < 500;
+
+/**
+ * A workflow written as an ordered list of steps with compensations. When a step fails for good
+ * (a refusal, or its retries run out) the compensations of the completed steps run in reverse
+ * order. Final `state.status`: `completed`; `rejected` (the first step failed, nothing to undo);
+ * `compensated`; or `requires_manual_intervention` when a compensation keeps failing — the
+ * workflow is then `failed` and an operator's retry runs the compensations on from there.
+ *
+ * @example
+ * const transfer = saga("transfer", {
+ *   start: (input: { from: string; to: string; amount: number }) => input,
+ *   steps: [
+ *     { name: "withdraw", run: (s, ctx) => ctx.call(wallet, s.from).withdraw({ amount: s.amount }),
+ *       compensate: (s, ctx) => ctx.call(wallet, s.from).deposit({ amount: s.amount }) },
+ *     { name: "deposit", run: (s, ctx) => ctx.call(wallet, s.to).deposit({ amount: s.amount }) },
+ *   ],
+ * });
+ */
+export function saga<S extends object, SI>(name: string, options: SagaOptions<S, SI>): WorkflowDefinition<SagaState<S>, SI> {
+  const names = options.steps.map((s) => s.name);
+  if (names.length === 0) throw new TypeError(`saga "${name}" needs at least one step`);
+  if (names.includes(compensateStep) || new Set(names).size !== names.length) {
+    throw new TypeError(`saga "${name}": step names must be unique and not "${compensateStep}"`);
+  }
+  const compensationRetry = { maxAttempts: 10, ...options.compensationRetry };
+  type Ctx = StepContext<SagaState<S>, string>;
+
+  const forward = (index: number) => async (state: SagaState<S>, _input: unknown, ctx: Ctx): Promise<StepEffect> => {
+    const step = options.steps[index]!;
+    await step.run(state, ctx as unknown as StepContext<S, string>);
+    const next = { ...state, completed: [...state.completed, step.name] };
+    const following = options.steps[index + 1];
+    return following
+      ? ctx.update(next).transitionTo(following.name)
+      : ctx.update({ ...next, status: "completed" }).end();
+  };
+
+  /** Undoes the latest completed step not yet undone, then comes back for the next. */
+  const compensate = async (state: SagaState<S>, input: unknown, ctx: Ctx): Promise<StepEffect> => {
+    const failure = (input as { failure?: StepFailure } | null)?.failure;
+    const current: SagaState<S> = failure ? { ...state, failure, status: "compensating" } : state;
+    const pending = [...current.completed].reverse().find((n) => !current.compensated.includes(n));
+    if (pending === undefined) {
+      const status = current.completed.length === 0 ? "rejected" : "compensated";
+      return ctx.update({ ...current, status }).end();
+    }
+    const undo = options.steps.find((s) => s.name === pending)!.compensate;
+    try {
+      await undo?.(current, ctx as unknown as StepContext<S, string>);
+    } catch (error) {
+      if (!refusal(error) && ctx.attempt < compensationRetry.maxAttempts) throw error;
+      const code = error instanceof SagaflowError ? error.code : "compensation_failed";
+      const message = `compensation of ${pending} failed: ${error instanceof Error ? error.message : String(error)}`;
+      return ctx.update({ ...current, status: "requires_manual_intervention" }).fail(code, message);
+    }
+    return ctx.update({ ...current, status: "compensating", compensated: [...current.compensated, pending] }).transitionTo(compensateStep);
+  };
+
+  const steps: Record<string, (state: SagaState<S>, input: unknown, ctx: Ctx) => Promise<StepEffect>> = {};
+  options.steps.forEach((step, index) => (steps[step.name] = forward(index)));
+  steps[compensateStep] = compensate;
+
+  return workflow(name, {
+    start: (input: SI): SagaState<S> => ({ ...options.start(input), status: "running", completed: [], compensated: [] }),
+    steps,
+    defaults: {
+      failoverTo: compensateStep,
+      ...(options.retry ? { retry: options.retry } : {}),
+      ...(options.stepTimeoutMs ? { timeoutMs: options.stepTimeoutMs } : {}),
+    },
+    stepOptions: { [compensateStep]: { retry: compensationRetry, failoverTo: undefined } },
+  }) as unknown as WorkflowDefinition<SagaState<S>, SI>;
+}

@@ -1,0 +1,170 @@
+import type { InstanceClient } from "../client/client.ts";
+import type { StoredReply, WorkflowStatus } from "../store/port.ts";
+import { checkComponentName, checkHandlerNames, type InputSchemas, type QueryHandler } from "./component.ts";
+import type { Effect, ReplyEffects } from "./effect.ts";
+import type { Component } from "./service.ts";
+
+export type { WorkflowStatus };
+
+/** A workflow instance as commands, queries and `GET /{workflow}/{id}` see it. */
+export interface WorkflowView<S> {
+  id: string;
+  status: WorkflowStatus;
+  step: string | null;
+  state: S;
+}
+
+/** How a step or command moves the workflow on. */
+export type Transition =
+  | { kind: "step"; step: string; input: unknown }
+  | { kind: "pause"; timeoutMs: number | undefined; then: string | undefined }
+  | { kind: "end" }
+  | { kind: "fail"; code: string; message: string };
+
+/** What a step returns (built with its context): an optional new state and where to go next. */
+export interface StepEffect {
+  readonly newState: { state: unknown } | undefined;
+  readonly transition: Transition;
+}
+
+export interface Moves<SN extends string, Out> {
+  /** Runs `step` next, with `input` as its second argument. */
+  transitionTo(step: SN, input?: unknown): Out;
+  /** Waits for a command; after `timeoutMs` (if given) runs step `then`. */
+  pause(options?: { timeoutMs?: number; then?: SN }): Out;
+  /** Finishes: status `ended`, the state is the result. */
+  end(): Out;
+}
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included. Default 5. */
+  maxAttempts?: number;
+  /** Back-off before the second attempt; doubles each time. Default 100 ms. */
+  initialBackoffMs?: number;
+  /** Longest back-off. Default 10 s. */
+  maxBackoffMs?: number;
+}
+
+export interface StepOptions<SN extends string> {
+  /** A step that has not settled after this long counts as failed. Default 5 s. */
+  timeoutMs?: number;
+  retry?: RetryPolicy;
+  /** Where to go once the step has failed for good (its input is `{ failure }`); else status `failed`. */
+  failoverTo?: SN;
+}
+
+/** A step failure as the failover step receives it. */
+export interface StepFailure {
+  step: string;
+  code: string;
+  message: string;
+}
+
+/**
+ * The context of a running step. Component calls made through `call` carry an idempotency key
+ * derived from (workflow, id, step execution, call index): a step that runs again after a crash
+ * or a timeout gets the stored replies and changes nothing twice. Make calls in the same order
+ * on every run. Anything else a step does (HTTP to other systems) is at-least-once.
+ */
+export interface StepContext<S, SN extends string> extends Moves<SN, StepEffect> {
+  readonly workflowId: string;
+  /** 1 on the first attempt of this step execution. */
+  readonly attempt: number;
+  call<D extends Component>(definition: D, id: string): InstanceClient<D>;
+  update(state: S): Moves<SN, StepEffect> & { fail(code: string, message?: string): StepEffect };
+  /** Stops the workflow with status `failed` (an operator can retry it from this step). */
+  fail(code: string, message?: string): StepEffect;
+}
+
+export type StepHandler<S, SN extends string> = (
+  state: S,
+  input: any,
+  ctx: StepContext<S, SN>,
+) => StepEffect | Promise<StepEffect>;
+
+/** Effects of a workflow command (other than start): answer, and optionally move the workflow. */
+export interface WorkflowEffects<S, SN extends string> extends ReplyEffects, Moves<SN, WorkflowCommandEffect> {
+  update(state: S): Moves<SN, WorkflowCommandEffect> & { reply<R>(value: R): Effect<R> };
+}
+
+export interface WorkflowCommandEffect extends Effect<void> {
+  reply<R>(value: R): Effect<R>;
+}
+
+export type WorkflowCommandHandler<S, SN extends string> = (
+  workflow: WorkflowView<S>,
+  input: any,
+  fx: WorkflowEffects<S, SN>,
+) => Effect<unknown>;
+
+export interface WorkflowOptions<S, SI, SM, CM, QM> {
+  /** Creates the state from the start input; the first step in `steps` then runs. */
+  start: (input: SI) => S;
+  steps: SM;
+  commands?: CM;
+  queries?: QM;
+  inputs?: InputSchemas<CM & QM & { start: (s: unknown, input: SI) => unknown }>;
+  /** Options for every step, and per step (which win). */
+  defaults?: StepOptions<keyof SM & string>;
+  stepOptions?: { [K in keyof SM]?: StepOptions<keyof SM & string> };
+  /** A workflow still running after `afterMs` is moved to `step` (or fails, without one). */
+  timeout?: { afterMs: number; step?: keyof SM & string };
+}
+
+export interface WorkflowDefinition<S = any, SI = any, SM = any, CM = any, QM = any>
+  extends WorkflowOptions<S, SI, SM, CM, QM> {
+  readonly kind: "workflow";
+  readonly name: string;
+  readonly commands: CM & { start: (state: unknown, input: SI, fx: unknown) => Effect<{ status: "started" }> };
+  readonly queries: QM;
+}
+
+/**
+ * Defines a workflow: a durable state machine of named steps, the orchestrator of a saga.
+ * `POST /{name}/{id}/start` creates it (a repeat with the same input gets the same reply); the
+ * first step of `steps` runs next; each step calls components and decides where to go.
+ *
+ * @example
+ * const order = workflow("order", {
+ *   start: (input: { sku: string }) => ({ ...input, reserved: false }),
+ *   steps: {
+ *     reserve: async (s, _in, ctx) => {
+ *       await ctx.call(stock, s.sku).reserve({ quantity: 1 });
+ *       return ctx.update({ ...s, reserved: true }).end();
+ *     },
+ *   },
+ * });
+ */
+export function workflow<
+  S,
+  SI,
+  SM extends Record<string, StepHandler<S, string>>,
+  CM extends Record<string, WorkflowCommandHandler<S, string>>,
+  QM extends Record<string, QueryHandler<WorkflowView<S>>>,
+>(name: string, options: WorkflowOptions<S, SI, SM, CM, QM>): WorkflowDefinition<S, SI, SM, CM, QM> {
+  checkComponentName(name);
+  const commands = (options.commands ?? {}) as CM;
+  const queries = (options.queries ?? {}) as QM;
+  checkHandlerNames(name, [{ start: true }, commands, queries]);
+  const steps = Object.keys(options.steps);
+  if (steps.length === 0) throw new TypeError(`workflow "${name}" needs at least one step`);
+  const known = (step: string | undefined, where: string) => {
+    if (step !== undefined && !steps.includes(step)) {
+      throw new TypeError(`workflow "${name}": ${where} names step "${step}", which is not defined`);
+    }
+  };
+  known(options.defaults?.failoverTo, "defaults.failoverTo");
+  known(options.timeout?.step, "timeout.step");
+  for (const [step, stepOptions] of Object.entries(options.stepOptions ?? {})) {
+    known(step, "stepOptions");
+    known((stepOptions as StepOptions<string> | undefined)?.failoverTo, `stepOptions.${step}.failoverTo`);
+  }
+  // `start` is answered by the engine; it is listed so that clients and HTTP see it.
+  const start = () => {
+    throw new Error("start is handled by the workflow engine");
+  };
+  return { ...options, commands: { ...commands, start } as never, queries, kind: "workflow", name };
+}
+
+/** The reply to a workflow command, as the engine stores it. */
+export type WorkflowReply = StoredReply;

@@ -1,0 +1,266 @@
+import { SagaflowError } from "../../define/errors.ts";
+import type { StepHandler, WorkflowDefinition, WorkflowView } from "../../define/workflow.ts";
+import { asWorkflowEffect } from "../../define/workflow-effect.ts";
+import type { Store, StoredReply, WorkflowRecord, WorkflowStatus } from "../../store/port.ts";
+import type { Clock } from "../clock.ts";
+import type { Current, Decision } from "../decide.ts";
+import type { Kind } from "../kinds.ts";
+import {
+  applyDecision,
+  applyStepFailure,
+  applyWorkflowTimeout,
+  finalStatuses,
+  stepOptions,
+  type Changed,
+} from "./record.ts";
+import { StepContextImpl, type KeyedCall } from "./step-context.ts";
+import { viewOf, workflowKind } from "./workflow-kind.ts";
+
+/** What the engine needs from the runtime around it. */
+export interface EngineHost {
+  clock: Clock;
+  store: Store;
+  log: (line: string) => void;
+  /** Runs `task` in the instance's mailbox (single writer) and commits its decision. */
+  enqueueTask(component: string, id: string, task: (current: Current) => Promise<Decision>): Promise<StoredReply>;
+  keyedCall: KeyedCall;
+}
+
+export type OperatorAction = "suspend" | "resume" | "terminate" | "retry";
+
+const ok: StoredReply = { ok: true, value: undefined };
+const unchanged = (current: Current): Decision => ({ reply: ok, events: [], next: current, changed: false });
+const changedTo = ({ record, note }: Changed): Decision => ({
+  reply: { ok: true, value: { status: record.status, step: record.step } },
+  events: [],
+  next: { state: record, deleted: false },
+  changed: true,
+  note,
+});
+
+/**
+ * Drives workflows: after each commit it schedules what comes next (the current step now, a
+ * retry or pause timeout at `dueAt`, the workflow timeout at `deadlineAt`); steps run as tasks
+ * in the instance's mailbox, so a step's result and its transition are one commit.
+ */
+export class WorkflowEngine {
+  private readonly definitions = new Map<string, WorkflowDefinition>();
+  private readonly timers = new Map<string, { cancel(): void }>();
+  private readonly waiters = new Map<string, Set<(record: WorkflowRecord) => void>>();
+  private stopped = false;
+
+  constructor(private readonly host: EngineHost) {}
+
+  kind(definition: WorkflowDefinition): Kind {
+    this.definitions.set(definition.name, definition);
+    return workflowKind(definition, this.host.clock, (id, record) => this.committed(definition, id, record));
+  }
+
+  /**
+   * Schedules every running or paused workflow, after checking that each stands at a step this
+   * code still defines. `orphans: "terminate"` ends those that do not, instead of refusing.
+   */
+  async resumeAll(orphans: "refuse" | "terminate" = "refuse"): Promise<void> {
+    for (const definition of this.definitions.values()) {
+      const active = await this.activeWorkflows(definition.name);
+      const missing = new Map<string, string[]>();
+      for (const workflow of active) {
+        const step = this.stepToRun(workflow);
+        if (step !== undefined && !Object.hasOwn(definition.steps, step)) {
+          missing.set(step, [...(missing.get(step) ?? []), workflow.id]);
+        }
+      }
+      if (missing.size > 0 && orphans === "refuse") {
+        const lines = [...missing].map(([step, ids]) => `${ids.length} instance(s) at step "${step}" (e.g. ${ids.slice(0, 3).join(", ")})`);
+        throw new Error(
+          `workflow "${definition.name}": ${lines.join("; ")}, which this code no longer defines. ` +
+            `Put the step back, or start with --terminate-orphaned-workflows to terminate them.`,
+        );
+      }
+      for (const workflow of active) {
+        const step = this.stepToRun(workflow);
+        if (step !== undefined && !Object.hasOwn(definition.steps, step)) {
+          void this.operate(definition.name, workflow.id, "terminate", `step "${step}" no longer defined`);
+        } else {
+          this.schedule(definition, workflow.id, workflow);
+        }
+      }
+    }
+  }
+
+  /** Resolves when the workflow is over, or after `waitMs` with the record as it then is. */
+  async waitForEnd(name: string, id: string, waitMs: number): Promise<WorkflowView<unknown> | undefined> {
+    const current = await this.host.store.loadWorkflow(name, id);
+    if (!current) return undefined;
+    if (finalStatuses.has(current.status) || waitMs <= 0) return viewOf(id, current);
+    const key = keyOf(name, id);
+    return new Promise((resolve) => {
+      const set = this.waiters.get(key) ?? new Set();
+      this.waiters.set(key, set);
+      const done = (record: WorkflowRecord) => {
+        clearTimeout(timer);
+        set.delete(done);
+        if (set.size === 0) this.waiters.delete(key);
+        resolve(viewOf(id, record));
+      };
+      // Real time: a caller's wait is not part of the workflow's virtual time.
+      const timer = setTimeout(() => {
+        set.delete(done);
+        if (set.size === 0) this.waiters.delete(key);
+        this.host.store.loadWorkflow(name, id).then(
+          (latest) => resolve(viewOf(id, latest ?? current)),
+          () => resolve(viewOf(id, current)),
+        );
+      }, waitMs);
+      set.add(done);
+    });
+  }
+
+  /** Operator controls, run in the instance's mailbox like everything else. */
+  async operate(name: string, id: string, action: OperatorAction, reason = "by operator"): Promise<StoredReply> {
+    const definition = this.definitions.get(name);
+    if (!definition) throw new SagaflowError("unknown_component", `no workflow named "${name}"`, { status: 404 });
+    return this.host.enqueueTask(name, id, async (current) => {
+      const record = current.state as WorkflowRecord | null;
+      if (!record) throw new SagaflowError("not_found", `workflow ${name} "${id}" was never started`, { status: 404 });
+      const next = operatorChange(record, action, this.host.clock.now(), reason);
+      if (!next) {
+        return { ...unchanged(current), reply: { ok: false, code: "invalid_status", message: `cannot ${action} a workflow that is ${record.status}` } };
+      }
+      return changedTo(next);
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const timer of this.timers.values()) timer.cancel();
+    this.timers.clear();
+  }
+
+  private async activeWorkflows(name: string): Promise<Array<WorkflowRecord & { id: string }>> {
+    const found: Array<WorkflowRecord & { id: string }> = [];
+    let afterId: string | undefined;
+    for (;;) {
+      const page = await this.host.store.listWorkflows({ name, statuses: ["running", "paused"], limit: 1000, ...(afterId === undefined ? {} : { afterId }) });
+      found.push(...page);
+      if (page.length < 1000) return found;
+      afterId = page.at(-1)!.id;
+    }
+  }
+
+  /** The step that will run next: the current one, or a pause's timeout handler. */
+  private stepToRun(record: WorkflowRecord): string | undefined {
+    if (record.status === "running") return record.step ?? undefined;
+    if (record.status === "paused") return (record.stepInput as { then?: string } | null)?.then;
+    return undefined;
+  }
+
+  private committed(definition: WorkflowDefinition, id: string, record: WorkflowRecord): void {
+    if (finalStatuses.has(record.status)) {
+      for (const wake of this.waiters.get(keyOf(definition.name, id)) ?? []) wake(record);
+    }
+    this.schedule(definition, id, record);
+  }
+
+  private schedule(definition: WorkflowDefinition, id: string, record: WorkflowRecord): void {
+    const key = keyOf(definition.name, id);
+    this.timers.get(key)?.cancel();
+    this.timers.delete(key);
+    if (this.stopped || finalStatuses.has(record.status)) return;
+    const now = this.host.clock.now();
+    let due: number | undefined;
+    if (record.status === "running") due = record.dueAt ?? now;
+    else if (record.status === "paused" && record.dueAt !== null) due = record.dueAt;
+    if (record.deadlineAt !== null && record.status !== "suspended") due = Math.min(due ?? Infinity, record.deadlineAt);
+    if (due === undefined) return;
+    if (due <= now) {
+      this.act(definition, id);
+      return;
+    }
+    this.timers.set(
+      key,
+      this.host.clock.schedule(due - now, () => {
+        this.timers.delete(key);
+        this.act(definition, id);
+      }),
+    );
+  }
+
+  private act(definition: WorkflowDefinition, id: string): void {
+    this.host
+      .enqueueTask(definition.name, id, (current) => this.advance(definition, id, current))
+      .catch((error: unknown) => this.host.log(`sagaflow: workflow ${definition.name} "${id}" could not advance: ${String(error)}`));
+  }
+
+  /** Does whatever is due now: the workflow timeout, a pause timeout, or the current step. */
+  private async advance(definition: WorkflowDefinition, id: string, current: Current): Promise<Decision> {
+    const record = current.state as WorkflowRecord | null;
+    const now = this.host.clock.now();
+    if (!record || finalStatuses.has(record.status) || record.status === "suspended") return unchanged(current);
+    if (record.deadlineAt !== null && record.deadlineAt <= now) return changedTo(applyWorkflowTimeout(definition, record, now));
+    if (record.dueAt !== null && record.dueAt > now) {
+      this.schedule(definition, id, record);
+      return unchanged(current);
+    }
+    if (record.status === "paused") {
+      if (record.dueAt === null) return unchanged(current);
+      const then = (record.stepInput as { then?: string } | null)?.then;
+      if (then === undefined) {
+        const lastError = { code: "pause_timeout", message: "the pause timed out and names no step to run" };
+        return changedTo({ record: { ...record, status: "failed", dueAt: null, lastError, updatedAt: now }, note: "pause timed out; failed" });
+      }
+      return changedTo(applyDecision(definition, record, undefined, { kind: "step", step: then, input: { timeout: true } }, now));
+    }
+    return changedTo(await this.runStep(definition, id, record));
+  }
+
+  private async runStep(definition: WorkflowDefinition, id: string, record: WorkflowRecord): Promise<Changed> {
+    const step = record.step!;
+    const handler = (definition.steps as Record<string, StepHandler<unknown, string>>)[step]!;
+    const ctx = new StepContextImpl(definition.name, id, record.execId, record.attempt + 1, this.host.keyedCall);
+    const { timeoutMs } = stepOptions(definition, step);
+    let timer: { cancel(): void } | undefined;
+    try {
+      const timedOut = new Promise<never>((_resolve, reject) => {
+        timer = this.host.clock.schedule(timeoutMs, () => {
+          ctx.abandon();
+          reject(new SagaflowError("step_timeout", `step ${step} did not finish within ${timeoutMs} ms`, { status: 504, retryable: true }));
+        });
+      });
+      const result = await Promise.race([Promise.resolve().then(() => handler(record.state, record.stepInput, ctx as never)), timedOut]);
+      const effect = asWorkflowEffect(result, `step ${definition.name}.${step}`);
+      return applyDecision(definition, record, effect.newState, effect.transition ?? { kind: "end" }, this.host.clock.now());
+    } catch (error) {
+      return applyStepFailure(definition, record, error, this.host.clock.now());
+    } finally {
+      timer?.cancel();
+    }
+  }
+}
+
+function keyOf(name: string, id: string): string {
+  return `${name}\u0000${id}`;
+}
+
+const allowed: Record<OperatorAction, WorkflowStatus[]> = {
+  // A paused workflow waits for a command already; suspending it would lose where it waits.
+  suspend: ["running"],
+  resume: ["suspended"],
+  terminate: ["running", "paused", "suspended", "failed"],
+  retry: ["failed"],
+};
+
+function operatorChange(record: WorkflowRecord, action: OperatorAction, now: number, reason: string): Changed | undefined {
+  if (!allowed[action].includes(record.status)) return undefined;
+  const base = { ...record, updatedAt: now };
+  switch (action) {
+    case "suspend":
+      return { record: { ...base, status: "suspended", dueAt: null }, note: `suspended ${reason}` };
+    case "resume":
+      return { record: { ...base, status: "running", dueAt: null }, note: `resumed ${reason}` };
+    case "terminate":
+      return { record: { ...base, status: "terminated", dueAt: null }, note: `terminated ${reason}` };
+    case "retry":
+      return { record: { ...base, status: "running", attempt: 0, dueAt: null, lastError: record.lastError }, note: `retried ${reason}` };
+  }
+}

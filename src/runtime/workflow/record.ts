@@ -1,0 +1,162 @@
+import { SagaflowError } from "../../define/errors.ts";
+import type { RetryPolicy, StepFailure, StepOptions, Transition, WorkflowDefinition } from "../../define/workflow.ts";
+import type { WorkflowRecord, WorkflowStatus } from "../../store/port.ts";
+
+/** Pure changes of a workflow record; the engine commits them and schedules what comes next. */
+
+export const finalStatuses: ReadonlySet<WorkflowStatus> = new Set(["ended", "failed", "terminated"]);
+
+export const defaultStepTimeoutMs = 5_000;
+const defaultRetry: Required<RetryPolicy> = { maxAttempts: 5, initialBackoffMs: 100, maxBackoffMs: 10_000 };
+
+export interface Changed {
+  record: WorkflowRecord;
+  note: string;
+}
+
+export function firstStep(definition: WorkflowDefinition): string {
+  return Object.keys(definition.steps)[0]!;
+}
+
+export function stepOptions(definition: WorkflowDefinition, step: string): {
+  timeoutMs: number;
+  retry: Required<RetryPolicy>;
+  failoverTo: string | undefined;
+} {
+  const own = (definition.stepOptions?.[step] ?? {}) as StepOptions<string>;
+  const shared = (definition.defaults ?? {}) as StepOptions<string>;
+  return {
+    timeoutMs: own.timeoutMs ?? shared.timeoutMs ?? defaultStepTimeoutMs,
+    retry: { ...defaultRetry, ...shared.retry, ...own.retry },
+    // A step may switch a shared failover off by naming `failoverTo: undefined`.
+    failoverTo: "failoverTo" in own ? own.failoverTo : shared.failoverTo,
+  };
+}
+
+export function backoffMs(retry: Required<RetryPolicy>, failedAttempts: number): number {
+  return Math.min(retry.maxBackoffMs, retry.initialBackoffMs * 2 ** Math.max(0, failedAttempts - 1));
+}
+
+export function startRecord(
+  definition: WorkflowDefinition,
+  state: unknown,
+  startHash: string,
+  now: number,
+): Changed {
+  const record: WorkflowRecord = {
+    status: "running",
+    step: firstStep(definition),
+    stepInput: null,
+    state,
+    attempt: 0,
+    execId: 1,
+    dueAt: null,
+    deadlineAt: definition.timeout ? now + definition.timeout.afterMs : null,
+    lastError: null,
+    startHash,
+    startReply: { status: "started" },
+    createdAt: now,
+    updatedAt: now,
+  };
+  return { record, note: "started" };
+}
+
+/** Applies a step's or command's decision. An unknown step name is refused with a clear error. */
+export function applyDecision(
+  definition: WorkflowDefinition,
+  record: WorkflowRecord,
+  newState: { state: unknown } | undefined,
+  transition: Transition | undefined,
+  now: number,
+): Changed {
+  const state = newState ? newState.state : record.state;
+  const base = { ...record, state, updatedAt: now };
+  if (!transition) return { record: base, note: "state updated" };
+  const knownStep = (step: string | undefined) => {
+    if (step !== undefined && !Object.hasOwn(definition.steps, step)) {
+      throw new SagaflowError("unknown_step", `workflow "${definition.name}" has no step "${step}"`, { status: 500 });
+    }
+  };
+  switch (transition.kind) {
+    case "step":
+      knownStep(transition.step);
+      return {
+        record: {
+          ...base,
+          status: "running",
+          step: transition.step,
+          stepInput: transition.input ?? null,
+          attempt: 0,
+          execId: record.execId + 1,
+          dueAt: null,
+          lastError: null,
+        },
+        note: `to step ${transition.step}`,
+      };
+    case "pause":
+      knownStep(transition.then);
+      return {
+        record: {
+          ...base,
+          status: "paused",
+          stepInput: transition.then === undefined ? null : { then: transition.then },
+          attempt: 0,
+          dueAt: transition.timeoutMs === undefined ? null : now + transition.timeoutMs,
+        },
+        note: transition.timeoutMs === undefined ? "paused" : `paused for ${transition.timeoutMs} ms`,
+      };
+    case "end":
+      return { record: { ...base, status: "ended", dueAt: null, attempt: 0 }, note: "ended" };
+    case "fail": {
+      const lastError = { code: transition.code, message: transition.message };
+      return { record: { ...base, status: "failed", dueAt: null, lastError }, note: `failed: ${transition.code}` };
+    }
+  }
+}
+
+/** Whether an error can go away by trying again: domain refusals and bad input cannot. */
+export function isPermanent(error: unknown): boolean {
+  return error instanceof SagaflowError && !error.retryable && error.status < 500;
+}
+
+export function describeError(error: unknown): { code: string; message: string } {
+  if (error instanceof SagaflowError) return { code: error.code, message: error.message };
+  if (error instanceof Error) return { code: "step_error", message: error.message };
+  return { code: "step_error", message: String(error) };
+}
+
+/** A step failed: retry after a back-off, fail over, or fail for good. */
+export function applyStepFailure(
+  definition: WorkflowDefinition,
+  record: WorkflowRecord,
+  error: unknown,
+  now: number,
+): Changed {
+  const step = record.step!;
+  const options = stepOptions(definition, step);
+  const lastError = describeError(error);
+  const attempt = record.attempt + 1;
+  const base = { ...record, attempt, lastError, updatedAt: now };
+  const why = `step ${step} failed (attempt ${attempt}): ${lastError.code}: ${lastError.message}`;
+  if (!isPermanent(error) && attempt < options.retry.maxAttempts) {
+    const wait = backoffMs(options.retry, attempt);
+    return { record: { ...base, dueAt: now + wait }, note: `${why}; retry in ${wait} ms` };
+  }
+  if (options.failoverTo !== undefined) {
+    const failure: StepFailure = { step, ...lastError };
+    const moved = applyDecision(definition, base, undefined, { kind: "step", step: options.failoverTo, input: { failure } }, now);
+    return { record: { ...moved.record, lastError }, note: `${why}; failover to ${options.failoverTo}` };
+  }
+  return { record: { ...base, status: "failed", dueAt: null }, note: `${why}; workflow failed` };
+}
+
+/** The workflow-level timeout fired. */
+export function applyWorkflowTimeout(definition: WorkflowDefinition, record: WorkflowRecord, now: number): Changed {
+  const lastError = { code: "workflow_timeout", message: `workflow ran longer than ${definition.timeout?.afterMs} ms` };
+  const step = definition.timeout?.step;
+  if (step !== undefined) {
+    const moved = applyDecision(definition, { ...record, deadlineAt: null }, undefined, { kind: "step", step, input: { timeout: true } }, now);
+    return { record: { ...moved.record, lastError }, note: `workflow timed out; to step ${step}` };
+  }
+  return { record: { ...record, status: "failed", deadlineAt: null, dueAt: null, lastError, updatedAt: now }, note: "workflow timed out; failed" };
+}

@@ -1,0 +1,89 @@
+import { asWorkflowEffect, workflowEffects } from "../../define/workflow-effect.ts";
+import type { WorkflowDefinition, WorkflowView } from "../../define/workflow.ts";
+import type { Store, StoredReply, WorkflowRecord } from "../../store/port.ts";
+import type { Clock } from "../clock.ts";
+import type { Current, Decision } from "../decide.ts";
+import type { Kind, Loaded } from "../kinds.ts";
+import { requestHash } from "../request-hash.ts";
+import { applyDecision, finalStatuses, startRecord } from "./record.ts";
+
+type AnyHandler = (view: unknown, input: unknown, fx: unknown) => unknown;
+
+export function viewOf(id: string, record: WorkflowRecord): WorkflowView<unknown> {
+  return { id, status: record.status, step: record.step, state: record.state };
+}
+
+const unchanged = (current: Current, reply: StoredReply): Decision => ({ reply, events: [], next: current, changed: false });
+const refuse = (current: Current, code: string, message: string) => unchanged(current, { ok: false, code, message });
+
+/**
+ * Workflows in the command path: `start` (answered by the engine, idempotent by input), user
+ * commands and queries on the record. Steps are not here: the engine runs them as tasks.
+ */
+export function workflowKind(
+  definition: WorkflowDefinition,
+  clock: Clock,
+  afterCommit: (id: string, record: WorkflowRecord) => void,
+): Kind {
+  return {
+    async load(store: Store, id: string): Promise<Loaded> {
+      const stored = await store.loadWorkflow(definition.name, id);
+      if (!stored) return { state: null, deleted: false, version: 0 };
+      const { name: _name, id: _id, version, ...record } = stored;
+      return { state: record, deleted: false, version };
+    },
+
+    decide(current, handler, input, isQuery, id): Decision {
+      const record = current.state as WorkflowRecord | null;
+      if (handler === "start") {
+        const hash = requestHash("start", input);
+        if (record) {
+          return record.startHash === hash
+            ? unchanged(current, { ok: true, value: record.startReply })
+            : refuse(current, "already_started", "this workflow was already started with other input");
+        }
+        const started = startRecord(definition, definition.start(input), hash, clock.now());
+        return { reply: { ok: true, value: started.record.startReply }, events: [], next: { state: started.record, deleted: false }, changed: true, note: started.note };
+      }
+      if (!record) return refuse(current, "not_found", `workflow "${definition.name}" with this id was never started`);
+      const handlers = (isQuery ? definition.queries : definition.commands) as Record<string, AnyHandler>;
+      const effect = asWorkflowEffect(handlers[handler]!(viewOf(id, record), input, workflowEffects), `${definition.name}.${handler}`);
+      const spec = effect.replySpec;
+      if (spec.kind === "error") return refuse(current, spec.code, spec.message);
+      const reply: StoredReply = { ok: true, value: spec.kind === "value" ? spec.value : undefined };
+      if (!effect.newState && !effect.transition) return unchanged(current, reply);
+      if (effect.transition && finalStatuses.has(record.status)) {
+        return refuse(current, "workflow_finished", `the workflow is ${record.status}; it cannot move on`);
+      }
+      const changed = applyDecision(definition, record, effect.newState, effect.transition, clock.now());
+      return { reply, events: [], next: { state: changed.record, deleted: false }, changed: true, note: `${handler}: ${changed.note}` };
+    },
+
+    write(id, before, after, _events, dedup, notes) {
+      const record = after.state as WorkflowRecord;
+      return {
+        component: definition.name,
+        id,
+        workflow: {
+          expectedVersion: before.version,
+          record,
+          transition: {
+            at: record.updatedAt,
+            status: record.status,
+            step: record.step,
+            execId: record.execId,
+            attempt: record.attempt,
+            detail: notes.join("; ") || "updated",
+          },
+        },
+        dedup,
+      };
+    },
+
+    versionAfter: (before) => before.version + 1,
+
+    afterCommit(id, committed) {
+      afterCommit(id, committed.state as WorkflowRecord);
+    },
+  };
+}
