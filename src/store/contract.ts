@@ -8,10 +8,12 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { DedupRecord, InstanceWrite, NewEvent, Snapshot, Store, StoredReply, WriteOutcome } from "./port.ts";
+import { workflowContract } from "./contract-workflows.ts";
 
 /**
- * Registers the contract tests. `makeStore` must return a fresh, empty, not yet migrated store
- * each time; the suite migrates and closes it. `cleanup` runs once after all the tests.
+ * Registers the contract tests, the workflow part (./contract-workflows.ts) included. `makeStore`
+ * must return a fresh, empty, not yet migrated store each time; the suite migrates and closes it.
+ * `cleanup` runs once after all the tests.
  */
 export function storeContract(
   name: string,
@@ -402,8 +404,12 @@ export function storeContract(
         await store.close();
         await assert.rejects(store.commit([eventsWrite("c", "a", 0, ev("x", 1))]));
         await assert.rejects(store.loadHistory("c", "a"));
+        await assert.rejects(store.loadWorkflow("w", "a"));
+        await assert.rejects(store.listWorkflows({ limit: 10 }));
       });
     });
+
+    workflowContract(withStore);
   });
 }
 

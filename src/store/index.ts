@@ -17,6 +17,11 @@ export type {
   StoredEvent,
   StoredReply,
   Store,
+  StoredWorkflow,
+  WorkflowFilter,
+  WorkflowRecord,
+  WorkflowStatus,
+  WorkflowTransition,
   WriteOutcome,
 } from "./port.ts";
 export { MemoryStore } from "./memory/memory-store.ts";

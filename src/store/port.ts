@@ -58,7 +58,75 @@ export interface InstanceWrite {
   id: string;
   events?: { expectedSeq: number; append: NewEvent[]; snapshot?: Snapshot };
   kv?: { expectedVersion: number; state: unknown; deleted: boolean };
+  /**
+   * A workflow's new record (version becomes expectedVersion + 1) and the transition to log.
+   * The workflow is (`component` = its name, `id`); `expectedVersion` is 0 for a workflow not
+   * stored yet. It is checked like `events` and `kv`: a mismatch makes the whole write a conflict.
+   */
+  workflow?: { expectedVersion: number; record: WorkflowRecord; transition: WorkflowTransition };
   dedup: DedupRecord[];
+}
+
+export type WorkflowStatus = "running" | "paused" | "suspended" | "ended" | "failed" | "terminated";
+
+/** The durable record of a workflow instance: all the engine needs to carry on after a crash. */
+export interface WorkflowRecord {
+  status: WorkflowStatus;
+  /** The current step (the last one, once the workflow is over); null before the first. */
+  step: string | null;
+  stepInput: unknown;
+  state: unknown;
+  /** Failed attempts of the current step execution. */
+  attempt: number;
+  /** Counts step entries; with the call index it keys the step's calls (exactly-once). */
+  execId: number;
+  /** When the engine must act next (retry back-off, pause timeout); null: now / never. */
+  dueAt: number | null;
+  /** The workflow-level timeout, if any. */
+  deadlineAt: number | null;
+  lastError: { code: string; message: string } | null;
+  /** Hash of the start command's input: a repeat with the same input gets `startReply`. */
+  startHash: string;
+  startReply: unknown;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface StoredWorkflow extends WorkflowRecord {
+  name: string;
+  id: string;
+  version: number;
+}
+
+/** One line of a workflow's history, written with every record change. */
+export interface WorkflowTransition {
+  at: number;
+  status: WorkflowStatus;
+  step: string | null;
+  execId: number;
+  attempt: number;
+  /** What happened, for operators: "started", "step withdraw failed: …", "suspended by operator". */
+  detail: string;
+}
+
+/**
+ * Which workflows `listWorkflows` returns: those matching every field given, ordered by
+ * (name, id), at most `limit`. Names and ids compare by Unicode code point (SQLite's BINARY
+ * collation; a PostgreSQL adapter needs COLLATE "C").
+ */
+export interface WorkflowFilter {
+  name?: string;
+  /** Any of these statuses; an empty list matches nothing. */
+  statuses?: WorkflowStatus[];
+  step?: string;
+  /**
+   * Ids after this one (ids ascending), for paging through one workflow's instances: pass the
+   * last id of the previous page. Needs `name` (the call is refused without it); to go through
+   * several workflows, page through each name in turn.
+   */
+  afterId?: string;
+  /** 0 or less returns nothing. */
+  limit: number;
 }
 
 export type WriteOutcome =
@@ -75,6 +143,15 @@ export interface Store {
   readEvents(component: string, id: string, afterSeq: number, limit: number): Promise<StoredEvent[]>;
   loadKv(component: string, id: string): Promise<KvRecord | undefined>;
   findDedup(component: string, id: string, key: string): Promise<DedupRecord | undefined>;
+
+  loadWorkflow(name: string, id: string): Promise<StoredWorkflow | undefined>;
+  /** Workflows matching the filter, ordered by (name, id). */
+  listWorkflows(filter: WorkflowFilter): Promise<StoredWorkflow[]>;
+  /**
+   * A workflow's first `limit` transitions, oldest first (`version` is the record version it
+   * produced, so they count 1, 2, 3, …); empty for an unknown workflow.
+   */
+  workflowHistory(name: string, id: string, limit: number): Promise<Array<WorkflowTransition & { version: number }>>;
 
   /**
    * Commits all writes in one transaction (one fsync where the adapter is durable).

@@ -60,6 +60,8 @@ export function workflowKind(
     },
 
     write(id, before, after, _events, dedup, notes) {
+      // A keyed command that changed nothing stores only its reply.
+      if (after.state === before.state) return { component: definition.name, id, dedup };
       const record = after.state as WorkflowRecord;
       return {
         component: definition.name,
@@ -80,7 +82,7 @@ export function workflowKind(
       };
     },
 
-    versionAfter: (before) => before.version + 1,
+    versionAfter: (before, _events, after) => (after.state === before.state ? before.version : before.version + 1),
 
     afterCommit(id, committed) {
       afterCommit(id, committed.state as WorkflowRecord);

@@ -5,7 +5,12 @@ import type {
   KvRecord,
   StoredEvent,
   StoredReply,
+  StoredWorkflow,
   Store,
+  WorkflowFilter,
+  WorkflowRecord,
+  WorkflowStatus,
+  WorkflowTransition,
   WriteOutcome,
 } from "../port.ts";
 
@@ -39,6 +44,29 @@ interface Instance {
   dedup: Map<string, DedupEntry>;
 }
 
+/** A workflow record as kept: the port's record with its values as JSON text. */
+interface WorkflowEntry {
+  name: string;
+  id: string;
+  version: number;
+  status: WorkflowStatus;
+  step: string | null;
+  stepInput: Json;
+  state: Json;
+  attempt: number;
+  execId: number;
+  dueAt: number | null;
+  deadlineAt: number | null;
+  /** JSON text, or null for no error. */
+  lastError: string | null;
+  startHash: string;
+  startReply: Json;
+  createdAt: number;
+  updatedAt: number;
+  /** `history[i].version === i + 1`. */
+  history: (WorkflowTransition & { version: number })[];
+}
+
 /** One accepted write of a batch, encoded and checked, waiting to be applied. */
 interface Plan {
   key: string;
@@ -47,12 +75,15 @@ interface Plan {
   snapshot: Instance["snapshot"];
   kv: Instance["kv"];
   dedup: [string, DedupEntry][];
+  /** The new record (without history) and its transition. */
+  workflow: { entry: Omit<WorkflowEntry, "history">; transition: WorkflowTransition & { version: number } } | undefined;
 }
 
 /** What earlier writes of the same batch will have changed, so later ones are checked against it. */
 interface Pending {
   seq: number | undefined;
   version: number | undefined;
+  workflowVersion: number | undefined;
   keys: Set<string>;
 }
 
@@ -66,6 +97,8 @@ interface Pending {
  */
 export class MemoryStore implements Store {
   readonly #instances = new Map<string, Instance>();
+  /** Keyed like #instances; a workflow shares its (name, id) idempotency records with the instance there. */
+  readonly #workflows = new Map<string, WorkflowEntry>();
   #lastPosition = 0;
   #version = 0;
   #closed = false;
@@ -101,6 +134,39 @@ export class MemoryStore implements Store {
   async loadKv(component: string, id: string): Promise<KvRecord | undefined> {
     const kv = this.#ready(component, id)?.kv;
     return kv && { version: kv.version, state: decode(kv.state), deleted: kv.deleted };
+  }
+
+  async loadWorkflow(name: string, id: string): Promise<StoredWorkflow | undefined> {
+    this.#ready();
+    const entry = this.#workflows.get(instanceKey(name, id));
+    return entry && toWorkflow(entry);
+  }
+
+  async listWorkflows(filter: WorkflowFilter): Promise<StoredWorkflow[]> {
+    this.#ready();
+    const { name, step, afterId, limit } = filter;
+    if (afterId !== undefined && name === undefined) {
+      throw new Error("listWorkflows: afterId needs a name (it pages through the ids of one workflow)");
+    }
+    const statuses = filter.statuses && new Set(filter.statuses);
+    if (limit <= 0 || statuses?.size === 0) return [];
+    const found: WorkflowEntry[] = [];
+    for (const entry of this.#workflows.values()) {
+      if (name !== undefined && entry.name !== name) continue;
+      if (statuses && !statuses.has(entry.status)) continue;
+      if (step !== undefined && entry.step !== step) continue;
+      if (afterId !== undefined && compareText(entry.id, afterId) <= 0) continue;
+      found.push(entry);
+    }
+    found.sort((a, b) => compareText(a.name, b.name) || compareText(a.id, b.id));
+    return found.slice(0, limit).map(toWorkflow);
+  }
+
+  async workflowHistory(name: string, id: string, limit: number): Promise<Array<WorkflowTransition & { version: number }>> {
+    this.#ready();
+    const entry = this.#workflows.get(instanceKey(name, id));
+    if (!entry || limit <= 0) return [];
+    return entry.history.slice(0, limit).map((t) => ({ ...t }));
   }
 
   async findDedup(component: string, id: string, key: string): Promise<DedupRecord | undefined> {
@@ -142,8 +208,10 @@ export class MemoryStore implements Store {
     const seen = pending.get(key);
     const currentSeq = seen?.seq ?? inst?.events.length ?? 0;
     const currentVersion = seen?.version ?? inst?.kv?.version ?? 0;
+    const currentWorkflowVersion = seen?.workflowVersion ?? this.#workflows.get(key)?.version ?? 0;
     if (w.events && w.events.expectedSeq !== currentSeq) return undefined;
     if (w.kv && w.kv.expectedVersion !== currentVersion) return undefined;
+    if (w.workflow && w.workflow.expectedVersion !== currentWorkflowVersion) return undefined;
     const keys = new Set<string>();
     for (const d of w.dedup) {
       if (keys.has(d.key) || seen?.keys.has(d.key) || inst?.dedup.has(d.key)) return undefined;
@@ -157,10 +225,12 @@ export class MemoryStore implements Store {
       snapshot: w.events?.snapshot && { seq: w.events.snapshot.seq, state: encode(w.events.snapshot.state) },
       kv: w.kv && { version: w.kv.expectedVersion + 1, state: encode(w.kv.state), deleted: w.kv.deleted },
       dedup: w.dedup.map((d) => [d.key, { requestHash: d.requestHash, reply: JSON.stringify(d.reply), at: d.at }]),
+      workflow: w.workflow && planWorkflow(w.component, w.id, w.workflow),
     };
-    const next: Pending = seen ?? { seq: undefined, version: undefined, keys: new Set() };
+    const next: Pending = seen ?? { seq: undefined, version: undefined, workflowVersion: undefined, keys: new Set() };
     if (w.events) next.seq = w.events.expectedSeq + plan.events.length;
     if (plan.kv) next.version = plan.kv.version;
+    if (plan.workflow) next.workflowVersion = plan.workflow.entry.version;
     for (const k of keys) next.keys.add(k);
     pending.set(key, next);
     return plan;
@@ -181,6 +251,11 @@ export class MemoryStore implements Store {
     if (plan.snapshot) inst.snapshot = plan.snapshot;
     if (plan.kv) inst.kv = plan.kv;
     for (const [key, entry] of plan.dedup) inst.dedup.set(key, entry);
+    if (plan.workflow) {
+      const history = this.#workflows.get(plan.key)?.history ?? [];
+      history.push(plan.workflow.transition);
+      this.#workflows.set(plan.key, { ...plan.workflow.entry, history });
+    }
     return positions;
   }
 
@@ -217,6 +292,73 @@ function decode(text: Json): unknown {
 
 function toEvent(e: EventEntry): StoredEvent {
   return { type: e.type, payload: decode(e.payload), seq: e.seq, position: e.position, at: e.at };
+}
+
+/** Encodes a workflow write as the SQLite store stores it (absent nullable fields become null). */
+function planWorkflow(name: string, id: string, wf: NonNullable<InstanceWrite["workflow"]>): NonNullable<Plan["workflow"]> {
+  const { record: r, transition: t } = wf;
+  const version = wf.expectedVersion + 1;
+  return {
+    entry: {
+      name,
+      id,
+      version,
+      status: r.status,
+      step: r.step ?? null,
+      stepInput: encode(r.stepInput),
+      state: encode(r.state),
+      attempt: r.attempt,
+      execId: r.execId,
+      dueAt: r.dueAt ?? null,
+      deadlineAt: r.deadlineAt ?? null,
+      lastError: r.lastError == null ? null : JSON.stringify(r.lastError),
+      startHash: r.startHash,
+      startReply: encode(r.startReply),
+      createdAt: r.createdAt,
+      updatedAt: r.updatedAt,
+    },
+    transition: { version, at: t.at, status: t.status, step: t.step ?? null, execId: t.execId, attempt: t.attempt, detail: t.detail },
+  };
+}
+
+function toWorkflow(e: WorkflowEntry): StoredWorkflow {
+  return {
+    name: e.name,
+    id: e.id,
+    version: e.version,
+    status: e.status,
+    step: e.step,
+    stepInput: decode(e.stepInput),
+    state: decode(e.state),
+    attempt: e.attempt,
+    execId: e.execId,
+    dueAt: e.dueAt,
+    deadlineAt: e.deadlineAt,
+    lastError: e.lastError === null ? null : (JSON.parse(e.lastError) as WorkflowRecord["lastError"]),
+    startHash: e.startHash,
+    startReply: decode(e.startReply),
+    createdAt: e.createdAt,
+    updatedAt: e.updatedAt,
+  };
+}
+
+/**
+ * Orders text as SQLite's BINARY collation does (UTF-8 bytes, that is code points), which is
+ * not JavaScript's UTF-16 order: a character above U+FFFF (a surrogate pair) sorts after U+E000–U+FFFF.
+ */
+function compareText(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+function codePointRank(unit: number): number {
+  return unit >= 0xd800 && unit <= 0xdfff ? unit + 0x10000 : unit;
 }
 
 function toDedup(key: string, e: DedupEntry): DedupRecord {

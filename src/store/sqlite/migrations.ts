@@ -65,6 +65,52 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX dedup_at ON dedup (at);
     `,
   },
+  {
+    version: 2,
+    description: "workflow records and their transition history",
+    sql: `
+      -- One row per workflow instance; \`version\` counts its commits (optimistic concurrency).
+      -- step_input, state, last_error and start_reply are JSON text; NULL is "no value".
+      CREATE TABLE workflows (
+        name        TEXT    NOT NULL,
+        id          TEXT    NOT NULL,
+        version     INTEGER NOT NULL,
+        status      TEXT    NOT NULL,
+        step        TEXT,
+        step_input  TEXT,
+        state       TEXT,
+        attempt     INTEGER NOT NULL,
+        exec_id     INTEGER NOT NULL,
+        due_at      INTEGER,
+        deadline_at INTEGER,
+        last_error  TEXT,
+        start_hash  TEXT    NOT NULL,
+        start_reply TEXT,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        PRIMARY KEY (name, id)
+      ) STRICT, WITHOUT ROWID;
+
+      -- Serves the start-up scan for workflows to resume (status IN ('running', 'paused'), one
+      -- range per status) and listing one workflow's instances by status (name = ? AND status IN …),
+      -- both in id order within a name. Listing by name alone uses the primary key.
+      CREATE INDEX workflows_status ON workflows (status, name, id);
+
+      -- One line per record version: the transition that produced it.
+      CREATE TABLE workflow_history (
+        name    TEXT    NOT NULL,
+        id      TEXT    NOT NULL,
+        version INTEGER NOT NULL,
+        at      INTEGER NOT NULL,
+        status  TEXT    NOT NULL,
+        step    TEXT,
+        exec_id INTEGER NOT NULL,
+        attempt INTEGER NOT NULL,
+        detail  TEXT    NOT NULL,
+        PRIMARY KEY (name, id, version)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = migrations.length;

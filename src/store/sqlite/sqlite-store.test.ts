@@ -4,10 +4,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import type { InstanceWrite } from "../port.ts";
+import type { InstanceWrite, WorkflowFilter, WorkflowRecord } from "../port.ts";
 import { storeContract } from "../contract.ts";
 import { applyMigrations, LATEST_SCHEMA_VERSION, migrations, schemaVersionOf } from "./migrations.ts";
-import { SqliteStore } from "./sqlite-store.ts";
+import { SqliteStore, workflowListQuery } from "./sqlite-store.ts";
 
 const contractDir = mkdtempSync(join(tmpdir(), "sagaflow-sqlite-contract-"));
 let files = 0;
@@ -25,6 +25,16 @@ describe("sqlite store", () => {
 
   function write(id: string, expectedSeq: number, payload: unknown): InstanceWrite {
     return { component: "c", id, events: { expectedSeq, append: [{ type: "x", payload }] }, dedup: [] };
+  }
+
+  function workflowWrite(id: string, expectedVersion: number, over: Partial<WorkflowRecord> = {}): InstanceWrite {
+    const record: WorkflowRecord = {
+      status: "running", step: "withdraw", stepInput: { amount: 5 }, state: { n: expectedVersion }, attempt: 0, execId: 1,
+      dueAt: null, deadlineAt: null, lastError: null, startHash: "h", startReply: { id }, createdAt: 1000, updatedAt: 1000 + expectedVersion,
+      ...over,
+    };
+    const transition = { at: record.updatedAt, status: record.status, step: record.step, execId: record.execId, attempt: record.attempt, detail: "t" };
+    return { component: "transfer", id, workflow: { expectedVersion, record, transition }, dedup: [] };
   }
 
   function count(path: string, table: string): number {
@@ -109,9 +119,121 @@ describe("sqlite store", () => {
       assert.equal(db.pragma("user_version", { simple: true }), LATEST_SCHEMA_VERSION);
       assert.equal(db.pragma("integrity_check", { simple: true }), "ok");
       const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-      for (const t of ["dedup", "events", "kv", "snapshots"]) assert.ok(tables.includes(t), `table ${t}`);
+      for (const t of ["dedup", "events", "kv", "snapshots", "workflow_history", "workflows"]) assert.ok(tables.includes(t), `table ${t}`);
+      const indexes = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index'").pluck().all();
+      for (const i of ["dedup_at", "workflows_status"]) assert.ok(indexes.includes(i), `index ${i}`);
     } finally {
       db.close();
+    }
+  });
+
+  it("a-file-at-schema-v1-migrates-to-v2-and-keeps-its-data", async () => {
+    const path = freshPath();
+    const v1 = new Database(path);
+    try {
+      applyMigrations(v1, migrations.slice(0, 1));
+      assert.equal(schemaVersionOf(v1), 1);
+      const insert = v1.prepare("INSERT INTO events (component, id, seq, type, payload, at) VALUES (?, ?, ?, ?, ?, ?)");
+      insert.run("c", "a", 1, "x", '{"n":1}', 1000);
+      insert.run("c", "a", 2, "x", '{"n":2}', 1001);
+      insert.run("c", "b", 1, "y", null, 1002);
+      // The newest position is gone, but AUTOINCREMENT must still never hand it out again.
+      insert.run("c", "gone", 1, "z", null, 1003);
+      v1.prepare("DELETE FROM events WHERE component = 'c' AND id = 'gone'").run();
+      v1.prepare("INSERT INTO kv (component, id, version, state, deleted, at) VALUES ('k', 'a', 3, '\"v\"', 0, 1000)").run();
+      v1.prepare("INSERT INTO dedup (component, id, key, request_hash, reply, at) VALUES ('c', 'a', 'k1', 'h', '{\"ok\":true,\"value\":1}', 1000)").run();
+    } finally {
+      v1.close();
+    }
+
+    const store = new SqliteStore({ path });
+    try {
+      assert.equal(await store.schemaVersion(), 1);
+      await assert.rejects(store.commit([write("a", 2, 3)]), /call migrate\(\) first/);
+      await store.migrate();
+      assert.equal(await store.schemaVersion(), 2);
+
+      const a = await store.loadHistory("c", "a");
+      assert.deepEqual(a.events.map((e) => [e.position, e.seq, e.type, e.payload, e.at]), [[1, 1, "x", { n: 1 }, 1000], [2, 2, "x", { n: 2 }, 1001]]);
+      assert.deepEqual((await store.loadHistory("c", "b")).events.map((e) => [e.position, e.payload]), [[3, undefined]]);
+      assert.deepEqual(await store.loadKv("k", "a"), { version: 3, state: "v", deleted: false });
+      assert.deepEqual(await store.findDedup("c", "a", "k1"), { key: "k1", requestHash: "h", reply: { ok: true, value: 1 }, at: 1000 });
+
+      // Both halves of the schema work, and positions go on after the deleted one.
+      const [appended, created] = await store.commit([write("a", 2, 3), workflowWrite("t1", 0)]);
+      assert.deepEqual(appended, { ok: true, positions: [5] });
+      assert.deepEqual(created, { ok: true, positions: [] });
+      assert.equal((await store.loadWorkflow("transfer", "t1"))?.version, 1);
+    } finally {
+      await store.close();
+    }
+
+    const reopened = new SqliteStore({ path });
+    try {
+      await reopened.migrate();
+      assert.equal(await reopened.schemaVersion(), 2);
+      assert.equal((await reopened.loadHistory("c", "a")).events.length, 3);
+      assert.deepEqual((await reopened.loadWorkflow("transfer", "t1"))?.stepInput, { amount: 5 });
+      assert.equal((await reopened.workflowHistory("transfer", "t1", 10)).length, 1);
+    } finally {
+      await reopened.close();
+    }
+    const db = new Database(path, { readonly: true });
+    try {
+      assert.equal(db.pragma("integrity_check", { simple: true }), "ok");
+    } finally {
+      db.close();
+    }
+  });
+
+  it("workflow-listing-reads-through-an-index-not-the-whole-table", () => {
+    const db = new Database(freshPath());
+    try {
+      applyMigrations(db);
+      const plan = (filter: WorkflowFilter): string => {
+        const query = workflowListQuery(filter);
+        assert.ok(query);
+        return (db.prepare(`EXPLAIN QUERY PLAN ${query.sql}`).all(...query.params) as { detail: string }[])
+          .map((row) => row.detail)
+          .join("; ");
+      };
+      // The start-up scan for workflows to resume, and listing one workflow's instances by status.
+      for (const filter of [
+        { statuses: ["running", "paused"], limit: 100 },
+        { name: "transfer", statuses: ["running", "paused"], limit: 100 },
+        { name: "transfer", statuses: ["failed"], afterId: "t9", limit: 100 },
+      ] satisfies WorkflowFilter[]) {
+        assert.match(plan(filter), /SEARCH workflows USING INDEX workflows_status \(status=\?/, JSON.stringify(filter));
+      }
+      // One status within one name comes out in id order from the index: no sort, however many there are.
+      assert.doesNotMatch(plan({ name: "transfer", statuses: ["failed"], afterId: "t9", limit: 100 }), /TEMP B-TREE/);
+      assert.match(plan({ name: "transfer", afterId: "t9", limit: 100 }), /SEARCH workflows USING PRIMARY KEY \(name=\? AND id>\?\)/);
+      assert.equal(workflowListQuery({ statuses: [], limit: 100 }), undefined);
+      assert.equal(workflowListQuery({ name: "transfer", limit: 0 }), undefined);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("a-storage-failure-writing-workflow-history-keeps-nothing-of-the-batch", async () => {
+    const path = freshPath();
+    const store = new SqliteStore({ path });
+    await store.migrate();
+    try {
+      await store.commit([workflowWrite("t0", 0)]);
+      const other = new Database(path);
+      other.exec("CREATE TRIGGER fail_history BEFORE INSERT ON workflow_history BEGIN SELECT RAISE(ABORT, 'disk says no'); END;");
+      other.close();
+      await assert.rejects(
+        store.commit([write("a", 0, 1), { ...workflowWrite("t1", 0), dedup: [{ key: "k", requestHash: "h", reply: { ok: true, value: 1 }, at: 1 }] }]),
+        /disk says no/,
+      );
+      assert.equal(await store.loadWorkflow("transfer", "t1"), undefined);
+      assert.equal(await store.findDedup("transfer", "t1", "k"), undefined);
+      assert.deepEqual((await store.loadHistory("c", "a")).events, []);
+      assert.equal((await store.loadWorkflow("transfer", "t0"))?.version, 1);
+    } finally {
+      await store.close();
     }
   });
 

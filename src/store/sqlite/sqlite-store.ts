@@ -7,7 +7,12 @@ import type {
   Snapshot,
   StoredEvent,
   StoredReply,
+  StoredWorkflow,
   Store,
+  WorkflowFilter,
+  WorkflowRecord,
+  WorkflowStatus,
+  WorkflowTransition,
   WriteOutcome,
 } from "../port.ts";
 import { applyMigrations, LATEST_SCHEMA_VERSION, schemaVersionOf } from "./migrations.ts";
@@ -55,6 +60,39 @@ interface DedupRow {
   reply: string;
   at: number;
 }
+
+interface WorkflowRow {
+  name: string;
+  id: string;
+  version: number;
+  status: string;
+  step: string | null;
+  step_input: string | null;
+  state: string | null;
+  attempt: number;
+  exec_id: number;
+  due_at: number | null;
+  deadline_at: number | null;
+  last_error: string | null;
+  start_hash: string;
+  start_reply: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+interface TransitionRow {
+  version: number;
+  at: number;
+  status: string;
+  step: string | null;
+  exec_id: number;
+  attempt: number;
+  detail: string;
+}
+
+const WORKFLOW_COLUMNS =
+  "name, id, version, status, step, step_input, state, attempt, exec_id, due_at, deadline_at, " +
+  "last_error, start_hash, start_reply, created_at, updated_at";
 
 type Statements = ReturnType<typeof prepare>;
 
@@ -123,6 +161,29 @@ export class SqliteStore implements Store {
     return row && { version: row.version, state: decode(row.state), deleted: row.deleted !== 0 };
   }
 
+  async loadWorkflow(name: string, id: string): Promise<StoredWorkflow | undefined> {
+    const row = this.#s().loadWorkflow.get(name, id) as WorkflowRow | undefined;
+    return row && toWorkflow(row);
+  }
+
+  async listWorkflows(filter: WorkflowFilter): Promise<StoredWorkflow[]> {
+    const s = this.#s();
+    const query = workflowListQuery(filter);
+    if (!query) return [];
+    let statement = s.listWorkflows.get(query.sql);
+    if (!statement) {
+      statement = this.#db.prepare(query.sql);
+      s.listWorkflows.set(query.sql, statement);
+    }
+    return (statement.all(...query.params) as WorkflowRow[]).map(toWorkflow);
+  }
+
+  async workflowHistory(name: string, id: string, limit: number): Promise<Array<WorkflowTransition & { version: number }>> {
+    const s = this.#s();
+    if (limit <= 0) return [];
+    return (s.workflowHistory.all(name, id, limit) as TransitionRow[]).map(toTransition);
+  }
+
   async findDedup(component: string, id: string, key: string): Promise<DedupRecord | undefined> {
     const row = this.#s().findDedup.get(component, id, key) as DedupRow | undefined;
     return row && toDedup(row);
@@ -183,6 +244,24 @@ function prepare(db: Database.Database) {
   const eventsAfter = db.prepare(
     "SELECT position, seq, type, payload, at FROM events WHERE component = ? AND id = ? AND seq > ? ORDER BY seq",
   );
+  // The workflow statements check the expected version as they write (no read first): a new
+  // record is inserted only where none exists, an existing one updated only at the version the
+  // writer saw. No row changed means a conflict. Both take the record's values in WORKFLOW_COLUMNS order.
+  const insertWorkflow = db.prepare(
+    `INSERT INTO workflows (${WORKFLOW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (name, id) DO NOTHING`,
+  );
+  const updateWorkflow = db.prepare(
+    `UPDATE workflows SET version = ?, status = ?, step = ?, step_input = ?, state = ?, attempt = ?,
+       exec_id = ?, due_at = ?, deadline_at = ?, last_error = ?, start_hash = ?, start_reply = ?,
+       created_at = ?, updated_at = ?
+     WHERE name = ? AND id = ? AND version = ?`,
+  );
+  // A plain INSERT: the record's version was just claimed, so a clash here is a bug and aborts.
+  const insertTransition = db.prepare(
+    `INSERT INTO workflow_history (name, id, version, at, status, step, exec_id, attempt, detail)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
 
   /** Checks one write against the store as it is now (including earlier writes of the batch), then applies it. */
   function applyWrite(w: InstanceWrite, at: number): WriteOutcome {
@@ -190,6 +269,8 @@ function prepare(db: Database.Database) {
     if (events && ((maxSeq.get(component, id) as number | null) ?? 0) !== events.expectedSeq) return conflict();
     if (kv && ((kvVersion.get(component, id) as number | undefined) ?? 0) !== kv.expectedVersion) return conflict();
     if (dedup.length > 0 && dedupTaken(component, id, dedup)) return conflict();
+    // Last of the checks, because it also writes the record: nothing else is written before it.
+    if (w.workflow && !writeWorkflow(component, id, w.workflow)) return conflict();
 
     const positions: number[] = [];
     if (events) {
@@ -208,6 +289,24 @@ function prepare(db: Database.Database) {
     return { ok: true, positions };
   }
 
+  /** Writes the record if it is at the expected version; false (and nothing written) if not. */
+  function writeWorkflow(name: string, id: string, wf: NonNullable<InstanceWrite["workflow"]>): boolean {
+    const { expectedVersion, record: r, transition: t } = wf;
+    const version = expectedVersion + 1;
+    // The columns after (name, id).
+    const values = [
+      version, r.status, r.step ?? null, encode(r.stepInput), encode(r.state), r.attempt, r.execId,
+      r.dueAt ?? null, r.deadlineAt ?? null, r.lastError == null ? null : JSON.stringify(r.lastError),
+      r.startHash, encode(r.startReply), r.createdAt, r.updatedAt,
+    ];
+    const changed = expectedVersion === 0
+      ? insertWorkflow.run(name, id, ...values).changes
+      : updateWorkflow.run(...values, name, id, expectedVersion).changes;
+    if (changed === 0) return false;
+    insertTransition.run(name, id, version, t.at, t.status, t.step ?? null, t.execId, t.attempt, t.detail);
+    return true;
+  }
+
   function dedupTaken(component: string, id: string, dedup: DedupRecord[]): boolean {
     for (const d of dedup) if (dedupExists.get(component, id, d.key) !== undefined) return true;
     // The same key twice in one write would overwrite itself.
@@ -218,6 +317,13 @@ function prepare(db: Database.Database) {
     readEvents,
     loadKv: db.prepare("SELECT version, state, deleted FROM kv WHERE component = ? AND id = ?"),
     findDedup: db.prepare("SELECT key, request_hash, reply, at FROM dedup WHERE component = ? AND id = ? AND key = ?"),
+    loadWorkflow: db.prepare(`SELECT ${WORKFLOW_COLUMNS} FROM workflows WHERE name = ? AND id = ?`),
+    /** Listing statements by SQL text: one per filter shape (see workflowListQuery), prepared on first use. */
+    listWorkflows: new Map<string, Database.Statement>(),
+    workflowHistory: db.prepare(
+      `SELECT version, at, status, step, exec_id, attempt, detail FROM workflow_history
+       WHERE name = ? AND id = ? ORDER BY version LIMIT ?`,
+    ),
     pruneDedup: db.prepare("DELETE FROM dedup WHERE at < ?"),
     // One read transaction, so the snapshot and the events come from the same state of the file.
     loadHistory: db.transaction((component: string, id: string): EntityHistory => {
@@ -249,6 +355,86 @@ function decode(text: string | null): unknown {
 
 function toEvent(row: EventRow): StoredEvent {
   return { type: row.type, payload: decode(row.payload), seq: row.seq, position: row.position, at: row.at };
+}
+
+/**
+ * The SQL and parameters listing the workflows a filter selects, or undefined when it selects
+ * none (a limit of 0 or less, an empty `statuses`). The SQL text depends only on which filter
+ * fields are set and on the number of statuses, so a few statements serve every call. Exported
+ * for the tests, which check the query plans.
+ */
+export function workflowListQuery(filter: WorkflowFilter): { sql: string; params: unknown[] } | undefined {
+  const { name, step, afterId, limit } = filter;
+  checkAfterId(filter);
+  const statuses = filter.statuses && [...new Set(filter.statuses)];
+  // SQLite reads a negative LIMIT as "no limit".
+  if (limit <= 0 || statuses?.length === 0) return undefined;
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (name !== undefined) {
+    where.push("name = ?");
+    params.push(name);
+  }
+  if (statuses) {
+    where.push(`status IN (${statuses.map(() => "?").join(", ")})`);
+    params.push(...statuses);
+  }
+  if (step !== undefined) {
+    where.push("step = ?");
+    params.push(step);
+  }
+  if (afterId !== undefined) {
+    where.push("id > ?");
+    params.push(afterId);
+  }
+  params.push(limit);
+  // With statuses, always the status index: without statistics the planner prefers the primary
+  // key for `name = ?` (it saves a sort), which reads every instance of the name, ended or not.
+  const sql =
+    `SELECT ${WORKFLOW_COLUMNS} FROM workflows${statuses ? " INDEXED BY workflows_status" : ""}` +
+    (where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "") +
+    " ORDER BY name, id LIMIT ?";
+  return { sql, params };
+}
+
+/** `afterId` pages within one name: without a name, (name, id) order has no single id to go on from. */
+function checkAfterId(filter: WorkflowFilter): void {
+  if (filter.afterId !== undefined && filter.name === undefined) {
+    throw new Error("listWorkflows: afterId needs a name (it pages through the ids of one workflow)");
+  }
+}
+
+function toWorkflow(row: WorkflowRow): StoredWorkflow {
+  return {
+    name: row.name,
+    id: row.id,
+    version: row.version,
+    status: row.status as WorkflowStatus,
+    step: row.step,
+    stepInput: decode(row.step_input),
+    state: decode(row.state),
+    attempt: row.attempt,
+    execId: row.exec_id,
+    dueAt: row.due_at,
+    deadlineAt: row.deadline_at,
+    lastError: row.last_error === null ? null : (JSON.parse(row.last_error) as WorkflowRecord["lastError"]),
+    startHash: row.start_hash,
+    startReply: decode(row.start_reply),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toTransition(row: TransitionRow): WorkflowTransition & { version: number } {
+  return {
+    version: row.version,
+    at: row.at,
+    status: row.status as WorkflowStatus,
+    step: row.step,
+    execId: row.exec_id,
+    attempt: row.attempt,
+    detail: row.detail,
+  };
 }
 
 function toDedup(row: DedupRow): DedupRecord {
