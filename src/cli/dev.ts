@@ -9,7 +9,7 @@ const bin = resolve(dirname(fileURLToPath(import.meta.url)), "../../bin/sagaflow
 
 /** `sagaflow dev`: runs `serve` in a child process and restarts it when a file changes. */
 export async function runDev(argv: string[]): Promise<void> {
-  const { positionals } = parseArgs(argv);
+  const { positionals } = parseArgs(argv, ["terminate-orphaned-workflows"]);
   const target = positionals[0];
   if (!target) throw new Error("dev needs a service module or folder");
   const watched = dirname(resolveServiceModule(target));

@@ -2,21 +2,26 @@ import { parseArgs, portFlag } from "./args.ts";
 import { runDev } from "./dev.ts";
 import { loadService } from "./load-service.ts";
 import { serve } from "./serve.ts";
+import { workflowsCommand, workflowsUsage } from "./workflows-command.ts";
 
 const usage = `sagaflow — durable entities, workflows and sagas
 
 usage:
   sagaflow serve <service module or folder> [--port N] [--host H] [--data DIR] [--sync FULL|NORMAL|OFF]
+                 [--admin-port N] [--terminate-orphaned-workflows]
   sagaflow dev   <service module or folder> [same options]   restarts on file changes
+${workflowsUsage}
 
-defaults: --port 3000, --host 127.0.0.1, --data ./.sagaflow, --sync FULL (fsync every commit)`;
+defaults: --port 3000, --host 127.0.0.1, --data ./.sagaflow, --sync FULL (fsync every commit),
+          --admin-port: port + 1, on 127.0.0.1 only`;
 
 const syncModes = ["FULL", "NORMAL", "OFF"] as const;
 
 async function serveCommand(argv: string[]): Promise<void> {
-  const { positionals, flags } = parseArgs(argv);
+  const { positionals, flags } = parseArgs(argv, ["terminate-orphaned-workflows"]);
   const target = positionals[0];
   if (!target) throw new Error("serve needs a service module or folder");
+  const adminPort = flags.get("admin-port");
   const sync = flags.get("sync")?.toUpperCase();
   if (sync !== undefined && !syncModes.includes(sync as never)) throw new Error(`--sync must be one of ${syncModes.join(", ")}`);
   const service = await loadService(target);
@@ -26,10 +31,13 @@ async function serveCommand(argv: string[]): Promise<void> {
     host: flags.get("host") ?? "127.0.0.1",
     dataDir: flags.get("data") ?? ".sagaflow",
     ...(sync ? { synchronous: sync as (typeof syncModes)[number] } : {}),
+    ...(adminPort === undefined ? {} : { adminPort: Number(adminPort) }),
+    ...(flags.has("terminate-orphaned-workflows") ? { orphanedWorkflows: "terminate" as const } : {}),
   });
   const names = service.components.map((c) => c.name).join(", ");
   console.log(`sagaflow: serving "${service.name}" (${names}) on ${running.url}`);
   console.log(`sagaflow: data in ${flags.get("data") ?? ".sagaflow"}/sagaflow.db`);
+  if (running.adminUrl) console.log(`sagaflow: admin API on ${running.adminUrl}`);
   const shutdown = (signal: string) => {
     console.log(`sagaflow: ${signal}: finishing in-flight commands`);
     running.close().then(
@@ -51,6 +59,8 @@ export async function main(argv: string[]): Promise<void> {
       return serveCommand(rest);
     case "dev":
       return runDev(rest);
+    case "workflows":
+      return workflowsCommand(rest);
     case undefined:
     case "help":
     case "--help":

@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import type { ServiceDefinition } from "../define/service.ts";
+import { createAdmin } from "../http/admin.ts";
 import { createIngress } from "../http/ingress.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { SqliteStore } from "../store/sqlite/sqlite-store.ts";
@@ -10,6 +11,10 @@ export interface ServeOptions {
   service: ServiceDefinition;
   port?: number;
   host?: string;
+  /** The admin API's port (always on 127.0.0.1). Default: port + 1; -1 turns it off. */
+  adminPort?: number;
+  /** What to do with workflows standing at a step this code no longer defines. */
+  orphanedWorkflows?: "refuse" | "terminate";
   /** Folder of the SQLite file. Default `./.sagaflow`. */
   dataDir?: string;
   /** SQLite durability: FULL (default) fsyncs every commit. */
@@ -19,6 +24,7 @@ export interface ServeOptions {
 
 export interface RunningService {
   url: string;
+  adminUrl: string | undefined;
   runtime: Runtime;
   /** Stops accepting, lets in-flight commands finish, closes the store. */
   close(): Promise<void>;
@@ -33,8 +39,18 @@ export async function serve(options: ServeOptions): Promise<RunningService> {
     path: join(dataDir, "sagaflow.db"),
     ...(options.synchronous ? { synchronous: options.synchronous } : {}),
   });
-  const runtime = new Runtime({ store, components: options.service.components, log });
-  await runtime.start();
+  const runtime = new Runtime({
+    store,
+    components: options.service.components,
+    log,
+    ...(options.orphanedWorkflows ? { orphanedWorkflows: options.orphanedWorkflows } : {}),
+  });
+  try {
+    await runtime.start();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const server = createIngress(runtime, { log });
   await new Promise<void>((ready, fail) => {
     server.once("error", fail);
@@ -42,14 +58,26 @@ export async function serve(options: ServeOptions): Promise<RunningService> {
   });
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const adminPort = options.adminPort ?? (options.port ? options.port + 1 : 0);
+  const admin = adminPort < 0 ? undefined : createAdmin(runtime, log);
+  if (admin) {
+    await new Promise<void>((ready, fail) => {
+      admin.once("error", fail);
+      admin.listen(adminPort, "127.0.0.1", () => ready());
+    });
+  }
+  const adminAddress = admin?.address() as AddressInfo | undefined;
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${address.port}`,
+    adminUrl: adminAddress ? `http://127.0.0.1:${adminAddress.port}` : undefined,
     runtime,
     close: () =>
       (closing ??= (async () => {
         const closed = new Promise<void>((done) => server.close(() => done()));
         server.closeIdleConnections();
+        admin?.close();
+        admin?.closeAllConnections();
         await closed;
         await runtime.stop();
       })()),
