@@ -79,12 +79,8 @@ export class Runtime {
       store: this.store,
       log: this.log,
       enqueueTask: (component, id, task) => this.enqueueTask(component, id, task),
-      keyedCall: (component, id, handler, input, idempotencyKey) => {
-        if (this.registry.get(component.name)?.component !== component) {
-          throw new TypeError(`component "${component.name}" is not part of this service`);
-        }
-        return this.callForReply(component.name, id, handler, input, { idempotencyKey, internal: true });
-      },
+      keyedCall: (component, id, handler, input, idempotencyKey) =>
+        this.callForReply(component.name, id, handler, input, { idempotencyKey, internal: true }),
     });
     const snapshotEvery = options.snapshotEvery ?? 100;
     for (const component of options.components) {

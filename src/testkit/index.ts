@@ -1,3 +1,5 @@
 /** Test helpers for users' components: `import { testEntity } from "sagaflow/testkit"`. */
 export { testEntity, testKeyValue, EntityUnderTest, KeyValueUnderTest } from "./entity-testkit.ts";
 export type { CommandResult } from "./entity-testkit.ts";
+export { testWorkflow, mockComponent, WorkflowUnderTest } from "./workflow-testkit.ts";
+export type { InjectedFailure, WorkflowTestkitOptions } from "./workflow-testkit.ts";
