@@ -36,6 +36,16 @@ function wrapStore(inner: Store, over: Partial<Store>): Store {
  * A SQLite store whose commits can be held: while `hold` is on, each commit waits until
  * `release()` (then runs) or `fail()` (then rejects, keeping nothing).
  */
+const controls: Array<{ hold: boolean; release(): void }> = [];
+
+/** Lets every held commit go, so that a failed test cannot leave stop() waiting forever. */
+function releaseAll(): void {
+  for (const c of controls) {
+    c.hold = false;
+    c.release();
+  }
+}
+
 function controlledStore(path: string) {
   const inner = new SqliteStore({ path });
   const waiting: Array<{ go: () => void; fail: (e: unknown) => void }> = [];
@@ -53,6 +63,7 @@ function controlledStore(path: string) {
       for (const w of waiting.splice(0)) w.fail(error);
     },
   };
+  controls.push(control);
   const store = wrapStore(inner, {
     async commit(writes: InstanceWrite[]): Promise<WriteOutcome[]> {
       control.commits++;
@@ -78,11 +89,12 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   assert.ok(condition(), `timed out waiting for ${what}`);
 }
 
-describe("runtime: durable before acknowledged", () => {
+describe("runtime: durable before acknowledged", { timeout: 10_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), "sagaflow-durability-"));
   let n = 0;
   const runtimes: Runtime[] = [];
   after(async () => {
+    releaseAll();
     for (const rt of runtimes) await rt.stop().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   });
@@ -202,11 +214,12 @@ describe("runtime: durable before acknowledged", () => {
   });
 });
 
-describe("runtime: stop", () => {
+describe("runtime: stop", { timeout: 10_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), "sagaflow-stop-"));
   let n = 0;
   const runtimes: Runtime[] = [];
   after(async () => {
+    releaseAll();
     for (const rt of runtimes) await rt.stop().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   });
@@ -244,7 +257,7 @@ describe("runtime: stop", () => {
   });
 
   it("calls-made-in-the-same-tick-as-stop-still-complete", async () => {
-    const { rt, inner } = await setup();
+    const { rt } = await setup();
     const call = rt.call("counter", "same-tick", "add", { by: 9 });
     const stopping = rt.stop();
     assert.equal(await call, 9);
@@ -257,7 +270,6 @@ describe("runtime: stop", () => {
     } finally {
       await reopened.close();
     }
-    void inner;
   });
 
   it("calls-after-stop-are-refused-with-shutting_down", async () => {

@@ -32,10 +32,13 @@ function wrapStore(inner: Store, over: Partial<Store>): Store {
   });
 }
 
-describe("runtime: single writer per instance", () => {
+describe("runtime: single writer per instance", { timeout: 10_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), "sagaflow-single-writer-"));
   const runtimes: Runtime[] = [];
+  // Held loads are let go before stopping, so that a failed test cannot leave stop() waiting.
+  const gates: Array<() => void> = [];
   after(async () => {
+    for (const release of gates) release();
     for (const rt of runtimes) await rt.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -84,6 +87,7 @@ describe("runtime: single writer per instance", () => {
   it("a-slow-load-of-one-instance-does-not-block-another", async () => {
     let releaseSlow!: () => void;
     const slowGate = new Promise<void>((resolve) => (releaseSlow = resolve));
+    gates.push(releaseSlow);
     let slowLoadStarted = false;
     const inner = new SqliteStore({ path: join(dir, "parallel.db") });
     const store = wrapStore(inner, {
@@ -118,6 +122,7 @@ describe("runtime: single writer per instance", () => {
   it("a-command-queued-behind-a-slow-load-of-the-same-instance-waits-for-it", async () => {
     let releaseSlow!: () => void;
     const slowGate = new Promise<void>((resolve) => (releaseSlow = resolve));
+    gates.push(releaseSlow);
     const inner = new MemoryStore();
     const store = wrapStore(inner, {
       async loadHistory(component, id) {
