@@ -6,7 +6,7 @@ export type { EntityDefinition, EntityModel, EntityBehaviour, EventsOf } from ".
 export { keyValue } from "./define/key-value.ts";
 export type { KeyValueDefinition } from "./define/key-value.ts";
 export { service } from "./define/service.ts";
-export type { Component, ServiceDefinition } from "./define/service.ts";
+export type { Component, ServiceComponent, ServiceDefinition } from "./define/service.ts";
 export type { Effect, EntityEffects, KeyValueEffects, ReplyEffects, ReplyOf } from "./define/effect.ts";
 export type { StandardSchemaV1 } from "./define/standard-schema.ts";
 export { SagaflowError, isRefusal } from "./define/errors.ts";
@@ -22,6 +22,10 @@ export type {
   RetryPolicy,
 } from "./define/workflow.ts";
 export { saga } from "./define/saga.ts";
+export { consumer } from "./define/consumer.ts";
+export type { ConsumerDefinition, ConsumerContext } from "./define/consumer.ts";
+export { deferred } from "./define/deferred.ts";
+export type { DeferredCall, Timers } from "./define/handlers.ts";
 export type { SagaState, SagaStep, SagaStatus, SagaOptions } from "./define/saga.ts";
 export { Runtime } from "./runtime/runtime.ts";
 export type { RuntimeOptions, CallOptions } from "./runtime/runtime.ts";

@@ -1,24 +1,9 @@
-import type { ReplyOf } from "../define/effect.ts";
+import type { CallOptions, InstanceClient } from "../define/handlers.ts";
 import type { Component } from "../define/service.ts";
-import type { CallOptions, Runtime } from "../runtime/runtime.ts";
+import type { Runtime } from "../runtime/runtime.ts";
+
+export type { InstanceClient, Caller } from "../define/handlers.ts";
 import type { WorkflowDefinition, WorkflowView } from "../define/workflow.ts";
-
-/** Handler names declared in a record (an inferred index signature counts as none). */
-type Declared<T> = string extends keyof T ? never : keyof T & string;
-
-type HandlersOf<D> = D extends { commands: infer CM; queries: infer QM }
-  ? Pick<CM, Declared<CM>> & Pick<QM, Declared<QM>>
-  : never;
-
-/** A typed caller for one handler: input and reply types come from the definition. */
-export type Caller<H> = H extends (state: any, input: infer I, fx: any) => infer E
-  ? {} extends I
-    ? (input?: I, options?: CallOptions) => Promise<ReplyOf<E>>
-    : (input: I, options?: CallOptions) => Promise<ReplyOf<E>>
-  : never;
-
-/** The commands and queries of one instance, as methods. */
-export type InstanceClient<D> = { [K in keyof HandlersOf<D>]: Caller<HandlersOf<D>[K]> };
 
 /**
  * Calls components in process, with types taken from their definitions.

@@ -1,14 +1,19 @@
 import type { EntityDefinition } from "./entity.ts";
 import type { KeyValueDefinition } from "./key-value.ts";
 import type { WorkflowDefinition } from "./workflow.ts";
+import type { ConsumerDefinition } from "./consumer.ts";
 
 /** Every kind of component a service can contain. */
+/** Components that have instances and take commands. */
 export type Component = EntityDefinition | KeyValueDefinition | WorkflowDefinition;
+
+/** Everything a service can contain. */
+export type ServiceComponent = Component | ConsumerDefinition;
 
 export interface ServiceDefinition {
   readonly kind: "service";
   readonly name: string;
-  readonly components: readonly Component[];
+  readonly components: readonly ServiceComponent[];
 }
 
 /**
@@ -18,7 +23,7 @@ export interface ServiceDefinition {
  * @example
  * export default service("bank", [wallet, transfer]);
  */
-export function service(name: string, components: readonly Component[]): ServiceDefinition {
+export function service(name: string, components: readonly ServiceComponent[]): ServiceDefinition {
   const seen = new Set<string>();
   for (const component of components) {
     if (seen.has(component.name)) {

@@ -1,4 +1,4 @@
-import type { InstanceClient } from "../client/client.ts";
+import type { InstanceClient, Timers } from "./handlers.ts";
 import type { StoredReply, WorkflowStatus } from "../store/port.ts";
 import { checkComponentName, checkHandlerNames, type InputSchemas, type QueryHandler } from "./component.ts";
 import type { Effect, ReplyEffects } from "./effect.ts";
@@ -71,6 +71,8 @@ export interface StepContext<S, SN extends string> extends Moves<SN, StepEffect>
   /** 1 on the first attempt of this step execution. */
   readonly attempt: number;
   call<D extends Component>(definition: D, id: string): InstanceClient<D>;
+  /** Durable timers (starting one is at-least-once: a re-run starts it again, replacing it). */
+  readonly timers: Timers;
   update(state: S): Moves<SN, StepEffect> & { fail(code: string, message?: string): StepEffect };
   /** Stops the workflow with status `failed` (an operator can retry it from this step). */
   fail(code: string, message?: string): StepEffect;

@@ -14,8 +14,8 @@ export const maxWaitSeconds = 60;
 
 function waitMs(raw: string | null): number {
   if (raw === null) return 0;
-  const seconds = Number(raw);
-  if (!Number.isFinite(seconds) || seconds < 0 || seconds > maxWaitSeconds) {
+  const seconds = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(seconds <= maxWaitSeconds)) {
     throw new SagaflowError("invalid_wait", `wait must be a number of seconds from 0 to ${maxWaitSeconds}`);
   }
   return seconds * 1000;

@@ -18,6 +18,8 @@ export class GroupCommitter {
 
   constructor(
     private readonly store: Store,
+    /** Told after every successful commit (consumers wake up to read the feed). */
+    private readonly onCommitted: () => void = () => {},
     private readonly maxBatch = 1024,
   ) {}
 
@@ -55,6 +57,7 @@ export class GroupCommitter {
     try {
       const outcomes = await this.store.commit(batch.map((q) => q.write));
       batch.forEach((q, i) => q.resolve(outcomes[i]!));
+      this.onCommitted();
     } catch (error) {
       for (const q of batch) q.reject(error);
     }

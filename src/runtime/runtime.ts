@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { SagaflowError, errors } from "../define/errors.ts";
-import type { Component } from "../define/service.ts";
+import type { Component, ServiceComponent } from "../define/service.ts";
+import { ConsumerRunner } from "./consumers/consumer-runner.ts";
 import type { StandardSchemaV1 } from "../define/standard-schema.ts";
 import type { Store, StoredReply } from "../store/port.ts";
 import { GroupCommitter } from "./group-commit.ts";
@@ -12,11 +13,12 @@ import { validateInput } from "./validate-input.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import type { Current, Decision } from "./decide.ts";
 import { WorkflowEngine, type OperatorAction } from "./workflow/engine.ts";
+import { TimerService } from "./timers/timer-service.ts";
 import type { WorkflowView } from "../define/workflow.ts";
 
 export interface RuntimeOptions {
   store: Store;
-  components: readonly Component[];
+  components: readonly ServiceComponent[];
   /** Instances kept in memory (least recently used are dropped first). Default 10,000. */
   cacheSize?: number;
   /** Default snapshot interval in events. Default 100. */
@@ -32,10 +34,8 @@ export interface RuntimeOptions {
   orphanedWorkflows?: "refuse" | "terminate";
 }
 
-export interface CallOptions {
-  /** Repeats with the same key return the first reply and change nothing. */
-  idempotencyKey?: string;
-}
+export type { CallOptions } from "../define/handlers.ts";
+import type { CallOptions } from "../define/handlers.ts";
 
 interface Registered {
   component: Component;
@@ -63,29 +63,58 @@ export class Runtime {
   private readonly orphans: "refuse" | "terminate";
   /** Runs workflows: schedules steps, retries and timeouts. */
   readonly workflows: WorkflowEngine;
+  /** Durable timers. */
+  readonly timers: TimerService;
+  /** One runner per consumer, by name. */
+  readonly consumers = new Map<string, ConsumerRunner>();
   private stopping = false;
   private inFlight = 0;
+
+  /** Calls made on behalf of steps, consumers and timers: keyed, and allowed during shutdown. */
+  private readonly keyedCall = (component: Component, id: string, handler: string, input: unknown, idempotencyKey: string) =>
+    this.callForReply(component.name, id, handler, input, { idempotencyKey, internal: true });
 
   constructor(options: RuntimeOptions) {
     this.store = options.store;
     this.cacheSize = options.cacheSize ?? 10_000;
     this.retentionMs = options.idempotencyRetentionMs ?? 7 * day;
     this.log = options.log ?? ((line) => console.error(line));
-    this.committer = new GroupCommitter(this.store);
+    this.committer = new GroupCommitter(this.store, () => {
+      for (const runner of this.consumers.values()) runner.wake();
+    });
     this.clock = options.clock ?? systemClock;
     this.orphans = options.orphanedWorkflows ?? "refuse";
+    this.timers = new TimerService({
+      store: this.store,
+      clock: this.clock,
+      log: this.log,
+      call: (component, id, handler, input, key) =>
+        this.callForReply(component, id, handler, input, { idempotencyKey: key, internal: true }),
+      check: (call) => this.checkHandler(call.component, call.handler),
+    });
     this.workflows = new WorkflowEngine({
+      timers: this.timers,
       clock: this.clock,
       store: this.store,
       log: this.log,
       enqueueTask: (component, id, task) => this.enqueueTask(component, id, task),
-      keyedCall: (component, id, handler, input, idempotencyKey) =>
-        this.callForReply(component.name, id, handler, input, { idempotencyKey, internal: true }),
+      keyedCall: this.keyedCall,
     });
     const snapshotEvery = options.snapshotEvery ?? 100;
+    const consumerHost = {
+      store: this.store,
+      clock: this.clock,
+      log: this.log,
+      keyedCall: this.keyedCall,
+      timers: this.timers,
+    };
     for (const component of options.components) {
-      if (this.registry.has(component.name)) {
+      if (this.registry.has(component.name) || this.consumers.has(component.name)) {
         throw new TypeError(`two components are named "${component.name}"`);
+      }
+      if (component.kind === "consumer") {
+        this.consumers.set(component.name, new ConsumerRunner(component, consumerHost));
+        continue;
       }
       const schemas = (component.inputs ?? {}) as Record<string, StandardSchemaV1 | undefined>;
       const kind = component.kind === "workflow" ? this.workflows.kind(component) : kindOf(component, snapshotEvery);
@@ -114,11 +143,27 @@ export class Runtime {
     this.pruneTimer = setInterval(prune, Math.min(this.retentionMs, 60 * 60 * 1000));
     this.pruneTimer.unref();
     await this.workflows.resumeAll(this.orphans);
+    await this.timers.begin();
+    for (const runner of this.consumers.values()) await runner.begin();
+  }
+
+  /** Throws unless `component` exists and has a command or query named `handler`. */
+  checkHandler(componentName: string, handler: string): { registered: Registered; isQuery: boolean } {
+    const registered = this.registry.get(componentName);
+    if (!registered) throw errors.unknownComponent(componentName);
+    const { component } = registered;
+    const isQuery = Object.hasOwn(component.queries, handler);
+    if (!isQuery && !Object.hasOwn(component.commands, handler)) throw errors.unknownCommand(componentName, handler);
+    return { registered, isQuery };
   }
 
   /** A workflow's current record; with `waitMs`, held until it is over or the wait runs out. */
   async workflowResult(name: string, id: string, waitMs = 0): Promise<WorkflowView<unknown>> {
-    if (this.registry.get(name)?.component.kind !== "workflow") throw errors.unknownComponent(name);
+    const kind = this.registry.get(name)?.component.kind;
+    if (kind === undefined) throw errors.unknownComponent(name);
+    if (kind !== "workflow") {
+      throw new SagaflowError("not_a_workflow", `"${name}" is not a workflow: call /${name}/{id}/{command or query}`, { status: 404 });
+    }
     checkId(id);
     const view = await this.workflows.waitForEnd(name, id, waitMs);
     if (!view) throw new SagaflowError("not_found", `workflow ${name} "${id}" was never started`, { status: 404 });
@@ -187,13 +232,7 @@ export class Runtime {
   ): Promise<StoredReply> {
     // Calls from steps already running may finish during shutdown; new outside calls may not.
     if (this.stopping && !options.internal) throw errors.stopped();
-    const registered = this.registry.get(componentName);
-    if (!registered) throw errors.unknownComponent(componentName);
-    const { component } = registered;
-    const isQuery = Object.hasOwn(component.queries, handler);
-    if (!isQuery && !Object.hasOwn(component.commands, handler)) {
-      throw errors.unknownCommand(componentName, handler);
-    }
+    const { registered, isQuery } = this.checkHandler(componentName, handler);
     if (options.queryOnly && !isQuery) throw errors.notReadOnly(componentName, handler);
     checkId(id);
     const key = options.idempotencyKey === undefined ? undefined : checkIdempotencyKey(options.idempotencyKey);
@@ -222,10 +261,13 @@ export class Runtime {
     if (this.stopping) return;
     this.stopping = true;
     this.workflows.stop();
+    this.timers.stop();
+    await Promise.all([...this.consumers.values()].map((runner) => runner.stop()));
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     while (this.inFlight > 0 || [...this.instances.values()].some((i) => !i.idle)) {
       await new Promise((r) => setTimeout(r, 5));
     }
+    await this.timers.idle();
     await this.committer.idle();
     await this.store.close();
   }

@@ -8,10 +8,12 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { DedupRecord, InstanceWrite, NewEvent, Snapshot, Store, StoredReply, WriteOutcome } from "./port.ts";
+import { feedContract } from "./contract-feed.ts";
 import { workflowContract } from "./contract-workflows.ts";
 
 /**
- * Registers the contract tests, the workflow part (./contract-workflows.ts) included. `makeStore`
+ * Registers the contract tests, the workflow part (./contract-workflows.ts) and the change feed,
+ * consumer and timer part (./contract-feed.ts) included. `makeStore`
  * must return a fresh, empty, not yet migrated store each time; the suite migrates and closes it.
  * `cleanup` runs once after all the tests.
  */
@@ -200,7 +202,9 @@ export function storeContract(
       it("kv-create-update-conflict-and-delete", async () => {
         await withStore(async (store) => {
           assert.equal(await store.loadKv("cart", "c1"), undefined);
-          assert.deepEqual(await store.commit([kvWrite("cart", "c1", 0, { items: ["a"] })]), [{ ok: true, positions: [] }]);
+          // The write's one feed entry (see ./contract-feed.ts) has a position.
+          const [created] = await commitOk(store, [kvWrite("cart", "c1", 0, { items: ["a"] })]);
+          assert.equal(created!.positions.length, 1);
           assert.deepEqual(await store.loadKv("cart", "c1"), { version: 1, state: { items: ["a"] }, deleted: false });
 
           await commitOk(store, [kvWrite("cart", "c1", 1, { items: ["a", "b"] })]);
@@ -410,6 +414,7 @@ export function storeContract(
     });
 
     workflowContract(withStore);
+    feedContract(withStore);
   });
 }
 

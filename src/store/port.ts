@@ -133,6 +133,52 @@ export type WriteOutcome =
   | { ok: true; positions: number[] }
   | { ok: false; reason: "conflict" };
 
+/**
+ * An entry of the change feed, ordered by `position` across the whole store: an entity event,
+ * or a new state of a key-value entity or workflow. Adapters write feed entries in the same
+ * commit as the change itself: entity events are feed entries as they are; a key-value write
+ * adds `{ type: "$state", seq: version, payload: state }` (`payload` null and type "$deleted" when
+ * deleted); a workflow write adds `{ type: "$state", seq: version, payload: { status, step, state } }`.
+ */
+export interface FeedEntry {
+  position: number;
+  component: string;
+  id: string;
+  seq: number;
+  type: string;
+  payload: unknown;
+  at: number;
+}
+
+/** A consumer message that failed too often, or one held behind such a message of the same instance. */
+export interface ParkedMessage {
+  consumer: string;
+  entry: FeedEntry;
+  error: { code: string; message: string };
+  attempts: number;
+  parkedAt: number;
+  /** Null for the message that failed; else the position of the parked message it waits behind. */
+  blockedBy: number | null;
+}
+
+/** A durable timer: at `dueAt`, call `component/id/handler(input)` with key `timer:{name}:{generation}`. */
+export interface TimerRecord {
+  name: string;
+  /** Bumped each time the name is (re)started, so an old firing cannot finish a new timer. */
+  generation: number;
+  dueAt: number;
+  component: string;
+  id: string;
+  handler: string;
+  input: unknown;
+  attempts: number;
+  status: "pending" | "parked";
+  lastError: { code: string; message: string } | null;
+  createdAt: number;
+}
+
+export type NewTimer = Pick<TimerRecord, "name" | "dueAt" | "component" | "id" | "handler" | "input" | "createdAt">;
+
 export interface Store {
   /** Brings the schema up to the newest version; safe to call on every start. */
   migrate(): Promise<void>;
@@ -160,6 +206,43 @@ export interface Store {
    * whole call and keeps nothing.
    */
   commit(writes: InstanceWrite[]): Promise<WriteOutcome[]>;
+
+  /** Feed entries with position > afterPosition, ascending, at most `limit`; only of `components` if given. */
+  readFeed(afterPosition: number, limit: number, components?: readonly string[]): Promise<FeedEntry[]>;
+  /** The highest position written so far (0 when none). */
+  feedHead(): Promise<number>;
+
+  /** A consumer's offset: every entry at or below it is handled or parked. 0 when never stored. */
+  loadOffset(consumer: string): Promise<number>;
+  listOffsets(): Promise<Array<{ consumer: string; position: number }>>;
+  /**
+   * In one transaction: removes the parked messages at positions `remove` (if given), then stores
+   * `park`, and raises the offset to `offset` (never lowers it).
+   */
+  commitConsumer(consumer: string, offset: number, park: ParkedMessage[], remove?: readonly number[]): Promise<void>;
+  /** Parked messages, ordered by (consumer, position). */
+  listParked(consumer: string | undefined, limit: number): Promise<ParkedMessage[]>;
+  /** Removes parked messages (after a successful retry, or a skip). */
+  removeParked(consumer: string, positions: readonly number[]): Promise<void>;
+
+  /** Starts a timer, replacing one of the same name (generation becomes the old one + 1). */
+  putTimer(timer: NewTimer): Promise<TimerRecord>;
+  /** Removes a timer whatever its state; false when there was none. */
+  cancelTimer(name: string): Promise<boolean>;
+  /** Pending timers due at or before `now`, earliest first. */
+  dueTimers(now: number, limit: number): Promise<TimerRecord[]>;
+  /** The earliest due time of a pending timer. */
+  nextTimerDue(): Promise<number | undefined>;
+  /** Removes the timer if it is still at `generation` (it fired). */
+  finishTimer(name: string, generation: number): Promise<void>;
+  /** Records a failed firing if the timer is still at `generation`: new due time, attempts, status. */
+  retryTimer(
+    name: string,
+    generation: number,
+    change: { dueAt: number; attempts: number; status: "pending" | "parked"; lastError: { code: string; message: string } },
+  ): Promise<void>;
+  /** Timers ordered by due time, optionally only one status. */
+  listTimers(status: "pending" | "parked" | undefined, limit: number): Promise<TimerRecord[]>;
 
   /** Deletes idempotency records written before `before` (epoch ms); returns how many. */
   pruneDedup(before: number): Promise<number>;

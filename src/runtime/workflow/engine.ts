@@ -1,6 +1,7 @@
 import { SagaflowError } from "../../define/errors.ts";
 import type { StepHandler, WorkflowDefinition, WorkflowView } from "../../define/workflow.ts";
 import { asWorkflowEffect } from "../../define/workflow-effect.ts";
+import type { Timers } from "../../define/handlers.ts";
 import type { Store, StoredReply, WorkflowRecord, WorkflowStatus } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
 import type { Current, Decision } from "../decide.ts";
@@ -24,6 +25,7 @@ export interface EngineHost {
   /** Runs `task` in the instance's mailbox (single writer) and commits its decision. */
   enqueueTask(component: string, id: string, task: (current: Current) => Promise<Decision>): Promise<StoredReply>;
   keyedCall: KeyedCall;
+  timers: Timers;
 }
 
 export type OperatorAction = "suspend" | "resume" | "terminate" | "retry";
@@ -90,30 +92,36 @@ export class WorkflowEngine {
 
   /** Resolves when the workflow is over, or after `waitMs` with the record as it then is. */
   async waitForEnd(name: string, id: string, waitMs: number): Promise<WorkflowView<unknown> | undefined> {
-    const current = await this.host.store.loadWorkflow(name, id);
-    if (!current) return undefined;
-    if (finalStatuses.has(current.status) || waitMs <= 0) return viewOf(id, current);
     const key = keyOf(name, id);
-    return new Promise((resolve) => {
-      const set = this.waiters.get(key) ?? new Set();
-      this.waiters.set(key, set);
-      const done = (record: WorkflowRecord) => {
-        clearTimeout(timer);
-        set.delete(done);
-        if (set.size === 0) this.waiters.delete(key);
-        resolve(viewOf(id, record));
-      };
-      // Real time: a caller's wait is not part of the workflow's virtual time.
-      const timer = setTimeout(() => {
-        set.delete(done);
-        if (set.size === 0) this.waiters.delete(key);
-        this.host.store.loadWorkflow(name, id).then(
-          (latest) => resolve(viewOf(id, latest ?? current)),
-          () => resolve(viewOf(id, current)),
-        );
-      }, waitMs);
-      set.add(done);
-    });
+    let ended: WorkflowRecord | undefined;
+    let wake: (record: WorkflowRecord) => void = (record) => (ended = record);
+    // Listen before reading, so an end committed in between is not missed.
+    const listener = (record: WorkflowRecord) => wake(record);
+    const set = this.waiters.get(key) ?? new Set();
+    this.waiters.set(key, set.add(listener));
+    const unlisten = () => {
+      set.delete(listener);
+      if (set.size === 0) this.waiters.delete(key);
+    };
+    try {
+      const current = await this.host.store.loadWorkflow(name, id);
+      if (!current) return undefined;
+      if (ended) return viewOf(id, ended);
+      if (finalStatuses.has(current.status) || waitMs <= 0) return viewOf(id, current);
+      const record = await new Promise<WorkflowRecord | undefined>((resolve) => {
+        // Real time: a caller's wait is not part of the workflow's virtual time.
+        const timer = setTimeout(() => resolve(undefined), waitMs);
+        wake = (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        };
+      });
+      if (record) return viewOf(id, record);
+      const latest = await this.host.store.loadWorkflow(name, id);
+      return viewOf(id, latest ?? current);
+    } finally {
+      unlisten();
+    }
   }
 
   /** Operator controls, run in the instance's mailbox like everything else. */
@@ -141,7 +149,8 @@ export class WorkflowEngine {
     const found: Array<WorkflowRecord & { id: string }> = [];
     let afterId: string | undefined;
     for (;;) {
-      const page = await this.host.store.listWorkflows({ name, statuses: ["running", "paused"], limit: 1000, ...(afterId === undefined ? {} : { afterId }) });
+      // Suspended and failed ones too: a resume or retry would run their step.
+      const page = await this.host.store.listWorkflows({ name, statuses: ["running", "paused", "suspended", "failed"], limit: 1000, ...(afterId === undefined ? {} : { afterId }) });
       found.push(...page);
       if (page.length < 1000) return found;
       afterId = page.at(-1)!.id;
@@ -150,7 +159,7 @@ export class WorkflowEngine {
 
   /** The step that will run next: the current one, or a pause's timeout handler. */
   private stepToRun(record: WorkflowRecord): string | undefined {
-    if (record.status === "running") return record.step ?? undefined;
+    if (record.status === "running" || record.status === "suspended" || record.status === "failed") return record.step ?? undefined;
     if (record.status === "paused") return (record.stepInput as { then?: string } | null)?.then;
     return undefined;
   }
@@ -189,7 +198,21 @@ export class WorkflowEngine {
   private act(definition: WorkflowDefinition, id: string): void {
     this.host
       .enqueueTask(definition.name, id, (current) => this.advance(definition, id, current))
-      .catch((error: unknown) => this.host.log(`sagaflow: workflow ${definition.name} "${id}" could not advance: ${String(error)}`));
+      .catch((error: unknown) => {
+        // The turn's commit failed (nothing of it was kept): the stored record still says what
+        // is due, so try again later rather than leave the workflow stuck until a restart.
+        if (this.stopped) return;
+        this.host.log(`sagaflow: workflow ${definition.name} "${id}" could not advance: ${String(error)}; trying again in ${retryAfterFailureMs} ms`);
+        const key = keyOf(definition.name, id);
+        this.timers.get(key)?.cancel();
+        this.timers.set(
+          key,
+          this.host.clock.schedule(retryAfterFailureMs, () => {
+            this.timers.delete(key);
+            this.act(definition, id);
+          }),
+        );
+      });
   }
 
   /** Does whatever is due now: the workflow timeout, a pause timeout, or the current step. */
@@ -217,7 +240,7 @@ export class WorkflowEngine {
   private async runStep(definition: WorkflowDefinition, id: string, record: WorkflowRecord): Promise<Changed> {
     const step = record.step!;
     const handler = (definition.steps as Record<string, StepHandler<unknown, string>>)[step]!;
-    const ctx = new StepContextImpl(definition.name, id, record.execId, record.attempt + 1, this.host.keyedCall);
+    const ctx = new StepContextImpl(definition.name, id, record.execId, record.attempt + 1, this.host.keyedCall, this.host.timers);
     const { timeoutMs } = stepOptions(definition, step);
     let timer: { cancel(): void } | undefined;
     try {
@@ -237,6 +260,9 @@ export class WorkflowEngine {
     }
   }
 }
+
+/** How long the engine waits before acting again on a workflow whose turn could not be committed. */
+const retryAfterFailureMs = 1_000;
 
 function keyOf(name: string, id: string): string {
   return `${name}\u0000${id}`;

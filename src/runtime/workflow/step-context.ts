@@ -1,59 +1,35 @@
-import type { InstanceClient } from "../../client/client.ts";
-import { SagaflowError } from "../../define/errors.ts";
 import type { Component } from "../../define/service.ts";
 import { WorkflowEffectRecord } from "../../define/workflow-effect.ts";
-import type { StoredReply } from "../../store/port.ts";
+import type { InstanceClient, Timers } from "../../define/handlers.ts";
+import { KeyedCaller, type KeyedCall } from "../keyed-caller.ts";
 
-export type KeyedCall = (
-  component: Component,
-  id: string,
-  handler: string,
-  input: unknown,
-  idempotencyKey: string,
-) => Promise<StoredReply>;
+export type { KeyedCall };
 
 /**
- * What a running step sees. Each component call gets the key
- * `wf:{workflow}:{id}:{execution}:{call index}`: the same on every run of this step execution,
- * so a re-run after a crash or timeout gets the stored replies. Once the engine has given up on
- * a run (timeout), its context refuses further calls.
+ * What a running step sees. Component calls get the key `wf:{workflow}:{id}:{execution}:{n}`:
+ * the same on every run of this step execution, so a re-run after a crash or timeout gets the
+ * stored replies. Once the engine has given up on a run (timeout), its calls are refused.
  */
 export class StepContextImpl {
-  private callIndex = 0;
-  private abandoned = false;
+  private readonly caller: KeyedCaller;
 
   constructor(
-    private readonly workflowName: string,
+    workflowName: string,
     readonly workflowId: string,
-    private readonly execId: number,
+    execId: number,
     readonly attempt: number,
-    private readonly keyedCall: KeyedCall,
-  ) {}
+    keyedCall: KeyedCall,
+    readonly timers: Timers,
+  ) {
+    this.caller = new KeyedCaller(`wf:${workflowName}:${workflowId}:${execId}`, keyedCall);
+  }
 
   abandon(): void {
-    this.abandoned = true;
+    this.caller.close();
   }
 
   call<D extends Component>(definition: D, id: string): InstanceClient<D> {
-    return new Proxy({} as InstanceClient<D>, {
-      get: (_target, handler) => {
-        if (typeof handler !== "string") return undefined;
-        return (input?: unknown) => this.send(definition, id, handler, input);
-      },
-    });
-  }
-
-  private async send(definition: Component, id: string, handler: string, input: unknown): Promise<unknown> {
-    if (this.abandoned) {
-      throw new SagaflowError("step_abandoned", "this step run timed out; its calls are no longer sent", {
-        retryable: true,
-        status: 503,
-      });
-    }
-    const key = `wf:${this.workflowName}:${this.workflowId}:${this.execId}:${this.callIndex++}`;
-    const reply = await this.keyedCall(definition, id, handler, input ?? {}, key);
-    if (reply.ok) return reply.value;
-    throw new SagaflowError(reply.code, reply.message);
+    return this.caller.call(definition, id);
   }
 
   update(state: unknown): WorkflowEffectRecord {

@@ -111,6 +111,101 @@ export const migrations: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    description: "change feed (key-value and workflow states in events), consumer offsets, parked messages, timers",
+    sql: `
+      -- The events table becomes the change feed: besides entity events (kind 0) it holds a row
+      -- for every key-value write (kind 1, seq = the new version) and every workflow write
+      -- (kind 2, seq = the new record version), all ordered by position. \`kind\` is part of the
+      -- unique key, so a key-value entity or workflow can never collide with, or show up in the
+      -- history of, an event-sourced entity of the same (component, id). SQLite cannot change a
+      -- table's constraints in place: the table is rebuilt, positions kept as they are.
+      CREATE TABLE events_v3 (
+        position  INTEGER PRIMARY KEY AUTOINCREMENT,
+        component TEXT    NOT NULL,
+        id        TEXT    NOT NULL,
+        kind      INTEGER NOT NULL CHECK (kind IN (0, 1, 2)),
+        seq       INTEGER NOT NULL,
+        type      TEXT    NOT NULL,
+        payload   TEXT,
+        at        INTEGER NOT NULL,
+        UNIQUE (component, id, kind, seq)
+      ) STRICT;
+      INSERT INTO events_v3 (position, component, id, kind, seq, type, payload, at)
+        SELECT position, component, id, 0, seq, type, payload, at FROM events ORDER BY position;
+      -- Carry over the AUTOINCREMENT high-water mark: a position handed out once (even if its row
+      -- is gone) is never handed out again. RENAME below renames this sqlite_sequence row too.
+      DELETE FROM sqlite_sequence WHERE name = 'events_v3';
+      INSERT INTO sqlite_sequence (name, seq) SELECT 'events_v3', seq FROM sqlite_sequence WHERE name = 'events';
+      DROP TABLE events;
+      ALTER TABLE events_v3 RENAME TO events;
+
+      -- Key-value entities and workflows stored before this version get one feed entry each, for
+      -- their current state (as a commit would write it), so that a consumer or view reading the
+      -- feed from the start sees every instance, not only those written after the upgrade.
+      INSERT INTO events (component, id, kind, seq, type, payload, at)
+        SELECT component, id, 1, version,
+               CASE deleted WHEN 0 THEN '$state' ELSE '$deleted' END,
+               CASE deleted WHEN 0 THEN state ELSE 'null' END,
+               at
+        FROM kv ORDER BY at, component, id;
+      INSERT INTO events (component, id, kind, seq, type, payload, at)
+        SELECT name, id, 2, version, '$state',
+               '{"status":' || json_quote(status) || ',"step":' || json_quote(step) ||
+                 coalesce(',"state":' || state, '') || '}',
+               updated_at
+        FROM workflows ORDER BY updated_at, name, id;
+
+      -- Reading the feed of some components from an offset (consumers, views): one range each.
+      CREATE INDEX events_feed ON events (component, position);
+
+      -- Every feed entry at or below \`position\` is handled or parked by the consumer.
+      CREATE TABLE offsets (
+        consumer TEXT    NOT NULL PRIMARY KEY,
+        position INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+
+      -- A copy of the feed entry, so that it stays visible and retryable whatever happens to the
+      -- feed. error is JSON text ({ code, message }); blocked_by is NULL for the message that
+      -- failed, else the position of the parked message it is held behind.
+      CREATE TABLE parked (
+        consumer   TEXT    NOT NULL,
+        position   INTEGER NOT NULL,
+        component  TEXT    NOT NULL,
+        id         TEXT    NOT NULL,
+        seq        INTEGER NOT NULL,
+        type       TEXT    NOT NULL,
+        payload    TEXT,
+        at         INTEGER NOT NULL,
+        error      TEXT    NOT NULL,
+        attempts   INTEGER NOT NULL,
+        parked_at  INTEGER NOT NULL,
+        blocked_by INTEGER,
+        PRIMARY KEY (consumer, position)
+      ) STRICT, WITHOUT ROWID;
+
+      -- due_at is REAL: it is now + a delay the user chose, which may have a fraction of a ms.
+      -- input and last_error are JSON text; NULL is "no value".
+      CREATE TABLE timers (
+        name       TEXT    NOT NULL PRIMARY KEY,
+        generation INTEGER NOT NULL,
+        due_at     REAL    NOT NULL,
+        component  TEXT    NOT NULL,
+        id         TEXT    NOT NULL,
+        handler    TEXT    NOT NULL,
+        input      TEXT,
+        attempts   INTEGER NOT NULL,
+        status     TEXT    NOT NULL CHECK (status IN ('pending', 'parked')),
+        last_error TEXT,
+        created_at INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+
+      -- Due pending timers, earliest first, and the next due time. The primary key (name) ends
+      -- every entry of the index, so (due_at, name) order needs no sort.
+      CREATE INDEX timers_due ON timers (status, due_at);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = migrations.length;

@@ -7,7 +7,7 @@ import Database from "better-sqlite3";
 import type { InstanceWrite, WorkflowFilter, WorkflowRecord } from "../port.ts";
 import { storeContract } from "../contract.ts";
 import { applyMigrations, LATEST_SCHEMA_VERSION, migrations, schemaVersionOf } from "./migrations.ts";
-import { SqliteStore, workflowListQuery } from "./sqlite-store.ts";
+import { feedAndTimerSql, SqliteStore, workflowListQuery } from "./sqlite-store.ts";
 
 const contractDir = mkdtempSync(join(tmpdir(), "sagaflow-sqlite-contract-"));
 let files = 0;
@@ -119,15 +119,18 @@ describe("sqlite store", () => {
       assert.equal(db.pragma("user_version", { simple: true }), LATEST_SCHEMA_VERSION);
       assert.equal(db.pragma("integrity_check", { simple: true }), "ok");
       const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-      for (const t of ["dedup", "events", "kv", "snapshots", "workflow_history", "workflows"]) assert.ok(tables.includes(t), `table ${t}`);
+      for (const t of ["dedup", "events", "kv", "offsets", "parked", "snapshots", "timers", "workflow_history", "workflows"]) {
+        assert.ok(tables.includes(t), `table ${t}`);
+      }
+      assert.ok(!tables.includes("events_v3"));
       const indexes = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index'").pluck().all();
-      for (const i of ["dedup_at", "workflows_status"]) assert.ok(indexes.includes(i), `index ${i}`);
+      for (const i of ["dedup_at", "events_feed", "timers_due", "workflows_status"]) assert.ok(indexes.includes(i), `index ${i}`);
     } finally {
       db.close();
     }
   });
 
-  it("a-file-at-schema-v1-migrates-to-v2-and-keeps-its-data", async () => {
+  it("a-file-at-schema-v1-migrates-to-the-latest-and-keeps-its-data", async () => {
     const path = freshPath();
     const v1 = new Database(path);
     try {
@@ -151,7 +154,7 @@ describe("sqlite store", () => {
       assert.equal(await store.schemaVersion(), 1);
       await assert.rejects(store.commit([write("a", 2, 3)]), /call migrate\(\) first/);
       await store.migrate();
-      assert.equal(await store.schemaVersion(), 2);
+      assert.equal(await store.schemaVersion(), LATEST_SCHEMA_VERSION);
 
       const a = await store.loadHistory("c", "a");
       assert.deepEqual(a.events.map((e) => [e.position, e.seq, e.type, e.payload, e.at]), [[1, 1, "x", { n: 1 }, 1000], [2, 2, "x", { n: 2 }, 1001]]);
@@ -159,10 +162,14 @@ describe("sqlite store", () => {
       assert.deepEqual(await store.loadKv("k", "a"), { version: 3, state: "v", deleted: false });
       assert.deepEqual(await store.findDedup("c", "a", "k1"), { key: "k1", requestHash: "h", reply: { ok: true, value: 1 }, at: 1000 });
 
-      // Both halves of the schema work, and positions go on after the deleted one.
+      // Every part of the schema works, and positions go on after the deleted one (4) and the
+      // feed entry migration 3 gave the key-value entity (5).
+      assert.deepEqual((await store.readFeed(4, 10)).map((e) => [e.position, e.component, e.id, e.seq, e.type, e.payload]), [
+        [5, "k", "a", 3, "$state", "v"],
+      ]);
       const [appended, created] = await store.commit([write("a", 2, 3), workflowWrite("t1", 0)]);
-      assert.deepEqual(appended, { ok: true, positions: [5] });
-      assert.deepEqual(created, { ok: true, positions: [] });
+      assert.deepEqual(appended, { ok: true, positions: [6] });
+      assert.deepEqual(created, { ok: true, positions: [7] });
       assert.equal((await store.loadWorkflow("transfer", "t1"))?.version, 1);
     } finally {
       await store.close();
@@ -171,7 +178,7 @@ describe("sqlite store", () => {
     const reopened = new SqliteStore({ path });
     try {
       await reopened.migrate();
-      assert.equal(await reopened.schemaVersion(), 2);
+      assert.equal(await reopened.schemaVersion(), LATEST_SCHEMA_VERSION);
       assert.equal((await reopened.loadHistory("c", "a")).events.length, 3);
       assert.deepEqual((await reopened.loadWorkflow("transfer", "t1"))?.stepInput, { amount: 5 });
       assert.equal((await reopened.workflowHistory("transfer", "t1", 10)).length, 1);
@@ -183,6 +190,167 @@ describe("sqlite store", () => {
       assert.equal(db.pragma("integrity_check", { simple: true }), "ok");
     } finally {
       db.close();
+    }
+  });
+
+  it("a-file-at-schema-v2-migrates-to-v3-keeps-its-data-and-feeds-its-kv-and-workflow-states", async () => {
+    const path = freshPath();
+    const v2 = new Database(path);
+    try {
+      applyMigrations(v2, migrations.slice(0, 2));
+      const insert = v2.prepare("INSERT INTO events (component, id, seq, type, payload, at) VALUES (?, ?, ?, ?, ?, ?)");
+      insert.run("c", "a", 1, "x", '{"n":1}', 1000);
+      insert.run("c", "a", 2, "$deleted", "null", 1001);
+      insert.run("c", "b", 1, "y", null, 1002);
+      insert.run("c", "gone", 1, "z", null, 1003);
+      v2.prepare("DELETE FROM events WHERE id = 'gone'").run();
+      v2.prepare("INSERT INTO snapshots (component, id, seq, state) VALUES ('c', 'a', 1, '\"s1\"')").run();
+      const kv = v2.prepare("INSERT INTO kv (component, id, version, state, deleted, at) VALUES (?, ?, ?, ?, ?, ?)");
+      kv.run("k", "b", 3, '{"v":1}', 0, 2000);
+      kv.run("k", "a", 2, null, 1, 1500);
+      const wf = v2.prepare(
+        `INSERT INTO workflows (name, id, version, status, step, step_input, state, attempt, exec_id, due_at, deadline_at,
+           last_error, start_hash, start_reply, created_at, updated_at) VALUES (?, ?, ?, ?, ?, NULL, ?, 0, 1, NULL, NULL, NULL, 'h', NULL, 1, ?)`,
+      );
+      wf.run("transfer", "t1", 4, "running", "deposit", '{"amount":5,"note":"\\"quoted\\""}', 3000);
+      wf.run("transfer", "t0", 1, "ended", null, null, 2500);
+    } finally {
+      v2.close();
+    }
+
+    const store = new SqliteStore({ path });
+    try {
+      assert.equal(await store.schemaVersion(), 2);
+      await assert.rejects(store.readFeed(0, 10), /call migrate\(\) first/);
+      await store.migrate();
+      assert.equal(await store.schemaVersion(), 3);
+
+      // Entity history as it was.
+      const a = await store.loadHistory("c", "a");
+      assert.deepEqual(a.snapshot, { seq: 1, state: "s1" });
+      assert.deepEqual(a.events.map((e) => [e.position, e.seq, e.type, e.payload, e.at]), [[2, 2, "$deleted", null, 1001]]);
+      assert.deepEqual((await store.readEvents("c", "b", 0, 10)).map((e) => [e.position, e.payload]), [[3, undefined]]);
+      assert.deepEqual(await store.loadKv("k", "b"), { version: 3, state: { v: 1 }, deleted: false });
+      assert.equal((await store.loadWorkflow("transfer", "t1"))?.version, 4);
+
+      // The feed: the old events at their positions, then one entry per kv entity and workflow,
+      // after the highest position ever handed out (4, deleted).
+      const feed = await store.readFeed(0, 100);
+      assert.deepEqual(feed.map((e) => [e.position, e.component, e.id, e.seq, e.type, e.payload, e.at]), [
+        [1, "c", "a", 1, "x", { n: 1 }, 1000],
+        [2, "c", "a", 2, "$deleted", null, 1001],
+        [3, "c", "b", 1, "y", undefined, 1002],
+        [5, "k", "a", 2, "$deleted", null, 1500],
+        [6, "k", "b", 3, "$state", { v: 1 }, 2000],
+        [7, "transfer", "t0", 1, "$state", { status: "ended", step: null }, 2500],
+        [8, "transfer", "t1", 4, "$state", { status: "running", step: "deposit", state: { amount: 5, note: '"quoted"' } }, 3000],
+      ]);
+      assert.equal(await store.feedHead(), 8);
+      assert.deepEqual((await store.readFeed(0, 100, ["k"])).map((e) => e.position), [5, 6]);
+
+      // Every part of the schema works, and positions go on.
+      const outcomes = await store.commit([
+        write("b", 1, 2),
+        { component: "k", id: "b", kv: { expectedVersion: 3, state: 4, deleted: false }, dedup: [] },
+        workflowWrite("t2", 0),
+      ]);
+      assert.deepEqual(outcomes, [{ ok: true, positions: [9] }, { ok: true, positions: [10] }, { ok: true, positions: [11] }]);
+      // A kv entity at the same (component, id) as entity events does not disturb them.
+      assert.deepEqual((await store.commit([{ component: "c", id: "a", kv: { expectedVersion: 0, state: 1, deleted: false }, dedup: [] }]))[0], {
+        ok: true,
+        positions: [12],
+      });
+      assert.deepEqual((await store.commit([write("a", 2, 3)]))[0], { ok: true, positions: [13] });
+      await store.commitConsumer("audit", 13, []);
+      assert.equal((await store.putTimer({ name: "t", dueAt: 1, component: "c", id: "a", handler: "h", input: null, createdAt: 1 })).generation, 1);
+    } finally {
+      await store.close();
+    }
+
+    const reopened = new SqliteStore({ path });
+    try {
+      await reopened.migrate();
+      assert.equal(await reopened.schemaVersion(), 3);
+      assert.equal(await reopened.feedHead(), 13);
+      assert.equal(await reopened.loadOffset("audit"), 13);
+      assert.deepEqual((await reopened.loadHistory("c", "a")).events.map((e) => e.seq), [2, 3]);
+    } finally {
+      await reopened.close();
+    }
+    const db = new Database(path, { readonly: true });
+    try {
+      assert.equal(db.pragma("integrity_check", { simple: true }), "ok");
+      assert.deepEqual(db.prepare("SELECT name, seq FROM sqlite_sequence").all(), [{ name: "events", seq: 13 }]);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("feed-and-timer-reads-go-through-an-index-not-the-whole-table", () => {
+    const db = new Database(freshPath());
+    try {
+      applyMigrations(db);
+      // The whole plan is matched (^…$): one index range, and no "USE TEMP B-TREE FOR ORDER BY" after it.
+      const plan = (sql: string, ...params: unknown[]): string =>
+        (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((row) => row.detail).join("; ");
+      assert.match(plan(feedAndTimerSql.ofComponent, "wallet", 0, 100), /^SEARCH events USING INDEX events_feed \(component=\? AND position>\?\)$/);
+      assert.match(plan(feedAndTimerSql.all, 0, 100), /^SEARCH events USING INTEGER PRIMARY KEY \(rowid>\?\)$/);
+      assert.match(plan(feedAndTimerSql.dueTimers, 0, 100), /^SEARCH timers USING INDEX timers_due \(status=\? AND due_at<\?\)$/);
+      assert.match(plan(feedAndTimerSql.timersOfStatus, "parked", 100), /^SEARCH timers USING INDEX timers_due \(status=\?\)$/);
+      assert.match(plan(feedAndTimerSql.nextTimerDue), /^SEARCH timers USING COVERING INDEX timers_due \(status=\?\)$/);
+      // An entity's reads and its concurrency check stay on the unique key, kv and workflow rows apart.
+      assert.match(
+        plan("SELECT seq FROM events WHERE component = ? AND id = ? AND kind = 0 AND seq > ? ORDER BY seq", "c", "a", 0),
+        /^SEARCH events USING (COVERING )?INDEX sqlite_autoindex_events_1 \(component=\? AND id=\? AND kind=\? AND seq>\?\)$/,
+      );
+    } finally {
+      db.close();
+    }
+  });
+
+  it("a-storage-failure-writing-a-feed-entry-keeps-nothing-of-the-batch", async () => {
+    const path = freshPath();
+    const store = new SqliteStore({ path });
+    await store.migrate();
+    try {
+      await store.commit([write("warm", 0, 0)]);
+      const head = await store.feedHead();
+      const other = new Database(path);
+      other.exec("CREATE TRIGGER fail_feed BEFORE INSERT ON events WHEN NEW.type = '$state' BEGIN SELECT RAISE(ABORT, 'disk says no'); END;");
+      other.close();
+      await assert.rejects(
+        store.commit([write("a", 0, 1), { component: "k", id: "a", kv: { expectedVersion: 0, state: 1, deleted: false }, dedup: [] }]),
+        /disk says no/,
+      );
+      await assert.rejects(store.commit([write("a", 0, 1), workflowWrite("t1", 0)]), /disk says no/);
+      assert.equal(await store.loadKv("k", "a"), undefined);
+      assert.equal(await store.loadWorkflow("transfer", "t1"), undefined);
+      assert.deepEqual(await store.workflowHistory("transfer", "t1", 10), []);
+      assert.deepEqual((await store.loadHistory("c", "a")).events, []);
+      assert.equal(await store.feedHead(), head);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("a-storage-failure-in-a-consumer-commit-keeps-nothing-of-it", async () => {
+    const path = freshPath();
+    const store = new SqliteStore({ path });
+    await store.migrate();
+    try {
+      const [done] = await store.commit([write("a", 0, 1)]);
+      assert.ok(done?.ok);
+      const [entry] = await store.readFeed(0, 1);
+      const message = { consumer: "audit", entry: entry!, error: { code: "x", message: "y" }, attempts: 1, parkedAt: 1, blockedBy: null };
+      await store.commitConsumer("audit", 1, [message]);
+      const other = new Database(path);
+      other.exec("CREATE TRIGGER fail_offset BEFORE UPDATE ON offsets BEGIN SELECT RAISE(ABORT, 'disk says no'); END;");
+      other.close();
+      await assert.rejects(store.commitConsumer("audit", 5, [{ ...message, attempts: 2 }], [entry!.position]), /disk says no/);
+      assert.equal(await store.loadOffset("audit"), 1);
+      assert.deepEqual(await store.listParked("audit", 10), [message]);
+    } finally {
+      await store.close();
     }
   });
 

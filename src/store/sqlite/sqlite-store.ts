@@ -2,13 +2,17 @@ import Database from "better-sqlite3";
 import type {
   DedupRecord,
   EntityHistory,
+  FeedEntry,
   InstanceWrite,
   KvRecord,
+  NewTimer,
+  ParkedMessage,
   Snapshot,
   StoredEvent,
   StoredReply,
   StoredWorkflow,
   Store,
+  TimerRecord,
   WorkflowFilter,
   WorkflowRecord,
   WorkflowStatus,
@@ -89,6 +93,62 @@ interface TransitionRow {
   attempt: number;
   detail: string;
 }
+
+interface FeedRow {
+  position: number;
+  component: string;
+  id: string;
+  seq: number;
+  type: string;
+  payload: string | null;
+  at: number;
+}
+
+interface ParkedRow extends FeedRow {
+  consumer: string;
+  error: string;
+  attempts: number;
+  parked_at: number;
+  blocked_by: number | null;
+}
+
+interface TimerRow {
+  name: string;
+  generation: number;
+  due_at: number;
+  component: string;
+  id: string;
+  handler: string;
+  input: string | null;
+  attempts: number;
+  status: string;
+  last_error: string | null;
+  created_at: number;
+}
+
+type TimerChange = Parameters<Store["retryTimer"]>[2];
+
+/** What a row of `events` is (migration 3): only kind 0 rows are an entity's history. */
+const KIND_EVENT = 0;
+const KIND_KV = 1;
+const KIND_WORKFLOW = 2;
+
+const FEED_COLUMNS = "position, component, id, seq, type, payload, at";
+const PARKED_COLUMNS = `consumer, ${FEED_COLUMNS}, error, attempts, parked_at, blocked_by`;
+const TIMER_COLUMNS = "name, generation, due_at, component, id, handler, input, attempts, status, last_error, created_at";
+
+/**
+ * The feed and timer queries, exported for the tests, which check their query plans. Each reads
+ * a range of an index: `ofComponent` uses events_feed (the planner is told so: without
+ * statistics it might take the primary key and filter, reading every other component's rows).
+ */
+export const feedAndTimerSql = {
+  all: `SELECT ${FEED_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`,
+  ofComponent: `SELECT ${FEED_COLUMNS} FROM events INDEXED BY events_feed WHERE component = ? AND position > ? ORDER BY position LIMIT ?`,
+  dueTimers: `SELECT ${TIMER_COLUMNS} FROM timers WHERE status = 'pending' AND due_at <= ? ORDER BY due_at, name LIMIT ?`,
+  timersOfStatus: `SELECT ${TIMER_COLUMNS} FROM timers WHERE status = ? ORDER BY due_at, name LIMIT ?`,
+  nextTimerDue: "SELECT min(due_at) FROM timers WHERE status = 'pending'",
+} as const;
 
 const WORKFLOW_COLUMNS =
   "name, id, version, status, step, step_input, state, attempt, exec_id, due_at, deadline_at, " +
@@ -184,6 +244,85 @@ export class SqliteStore implements Store {
     return (s.workflowHistory.all(name, id, limit) as TransitionRow[]).map(toTransition);
   }
 
+  async readFeed(afterPosition: number, limit: number, components?: readonly string[]): Promise<FeedEntry[]> {
+    const s = this.#s();
+    // SQLite reads a negative LIMIT as "no limit".
+    if (limit <= 0) return [];
+    if (components === undefined) return (s.feedAll.all(afterPosition, limit) as FeedRow[]).map(toFeedEntry);
+    return s.feedOf([...new Set(components)], afterPosition, limit).map(toFeedEntry);
+  }
+
+  async feedHead(): Promise<number> {
+    return (this.#s().feedHead.get() as number | null) ?? 0;
+  }
+
+  async loadOffset(consumer: string): Promise<number> {
+    return (this.#s().loadOffset.get(consumer) as number | undefined) ?? 0;
+  }
+
+  async listOffsets(): Promise<Array<{ consumer: string; position: number }>> {
+    return this.#s().listOffsets.all() as Array<{ consumer: string; position: number }>;
+  }
+
+  async commitConsumer(consumer: string, offset: number, park: ParkedMessage[], remove: readonly number[] = []): Promise<void> {
+    const s = this.#s();
+    checkParkedConsumer(consumer, park);
+    s.commitConsumer.immediate(consumer, offset, park, remove);
+  }
+
+  async listParked(consumer: string | undefined, limit: number): Promise<ParkedMessage[]> {
+    const s = this.#s();
+    if (limit <= 0) return [];
+    const rows = consumer === undefined ? s.listParkedAll.all(limit) : s.listParkedOf.all(consumer, limit);
+    return (rows as ParkedRow[]).map(toParked);
+  }
+
+  async removeParked(consumer: string, positions: readonly number[]): Promise<void> {
+    const s = this.#s();
+    if (positions.length > 0) s.removeParked.immediate(consumer, positions);
+  }
+
+  async putTimer(timer: NewTimer): Promise<TimerRecord> {
+    const s = this.#s();
+    checkDueAt(timer.dueAt);
+    const { name, dueAt, component, id, handler, input, createdAt } = timer;
+    return toTimer(s.putTimer.get(name, dueAt, component, id, handler, encode(input), createdAt) as TimerRow);
+  }
+
+  async cancelTimer(name: string): Promise<boolean> {
+    return this.#s().cancelTimer.run(name).changes > 0;
+  }
+
+  async dueTimers(now: number, limit: number): Promise<TimerRecord[]> {
+    const s = this.#s();
+    if (limit <= 0) return [];
+    return (s.dueTimers.all(now, limit) as TimerRow[]).map(toTimer);
+  }
+
+  async nextTimerDue(): Promise<number | undefined> {
+    return (this.#s().nextTimerDue.get() as number | null) ?? undefined;
+  }
+
+  async finishTimer(name: string, generation: number): Promise<void> {
+    this.#s().finishTimer.run(name, generation);
+  }
+
+  async retryTimer(name: string, generation: number, change: TimerChange): Promise<void> {
+    const s = this.#s();
+    checkDueAt(change.dueAt);
+    checkTimerStatus(change.status);
+    const { dueAt, attempts, status, lastError } = change;
+    s.retryTimer.run(dueAt, attempts, status, JSON.stringify(lastError), name, generation);
+  }
+
+  async listTimers(status: "pending" | "parked" | undefined, limit: number): Promise<TimerRecord[]> {
+    const s = this.#s();
+    if (status !== undefined) checkTimerStatus(status);
+    if (limit <= 0) return [];
+    if (status !== undefined) return (s.timersOfStatus.all(status, limit) as TimerRow[]).map(toTimer);
+    return s.allTimers(limit).map(toTimer);
+  }
+
   async findDedup(component: string, id: string, key: string): Promise<DedupRecord | undefined> {
     const row = this.#s().findDedup.get(component, id, key) as DedupRow | undefined;
     return row && toDedup(row);
@@ -217,11 +356,13 @@ export class SqliteStore implements Store {
 }
 
 function prepare(db: Database.Database) {
-  const maxSeq = db.prepare("SELECT max(seq) FROM events WHERE component = ? AND id = ?").pluck();
+  // Entity reads and checks look at kind 0 rows only (see migration 3).
+  const maxSeq = db.prepare(`SELECT max(seq) FROM events WHERE component = ? AND id = ? AND kind = ${KIND_EVENT}`).pluck();
   const kvVersion = db.prepare("SELECT version FROM kv WHERE component = ? AND id = ?").pluck();
   const dedupExists = db.prepare("SELECT 1 FROM dedup WHERE component = ? AND id = ? AND key = ?").pluck();
+  // Entity events and the feed rows of key-value and workflow writes (by kind).
   const insertEvent = db.prepare(
-    "INSERT INTO events (component, id, seq, type, payload, at) VALUES (?, ?, ?, ?, ?, ?)",
+    "INSERT INTO events (component, id, kind, seq, type, payload, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
   );
   const upsertSnapshot = db.prepare(
     `INSERT INTO snapshots (component, id, seq, state) VALUES (?, ?, ?, ?)
@@ -239,10 +380,11 @@ function prepare(db: Database.Database) {
   const loadSnapshot = db.prepare("SELECT seq, state FROM snapshots WHERE component = ? AND id = ?");
   const readEvents = db.prepare(
     `SELECT position, seq, type, payload, at FROM events
-     WHERE component = ? AND id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+     WHERE component = ? AND id = ? AND kind = ${KIND_EVENT} AND seq > ? ORDER BY seq LIMIT ?`,
   );
   const eventsAfter = db.prepare(
-    "SELECT position, seq, type, payload, at FROM events WHERE component = ? AND id = ? AND seq > ? ORDER BY seq",
+    `SELECT position, seq, type, payload, at FROM events
+     WHERE component = ? AND id = ? AND kind = ${KIND_EVENT} AND seq > ? ORDER BY seq`,
   );
   // The workflow statements check the expected version as they write (no read first): a new
   // record is inserted only where none exists, an existing one updated only at the version the
@@ -270,32 +412,54 @@ function prepare(db: Database.Database) {
     if (kv && ((kvVersion.get(component, id) as number | undefined) ?? 0) !== kv.expectedVersion) return conflict();
     if (dedup.length > 0 && dedupTaken(component, id, dedup)) return conflict();
     // Last of the checks, because it also writes the record: nothing else is written before it.
-    if (w.workflow && !writeWorkflow(component, id, w.workflow)) return conflict();
+    const workflowFeed = w.workflow && writeWorkflow(component, id, w.workflow);
+    if (workflowFeed === false) return conflict();
 
+    // Feed rows in this order: the events, the key-value state, the workflow state.
     const positions: number[] = [];
     if (events) {
       let seq = events.expectedSeq;
       for (const e of events.append) {
-        const info = insertEvent.run(component, id, ++seq, e.type, encode(e.payload), at);
+        const info = insertEvent.run(component, id, KIND_EVENT, ++seq, e.type, encode(e.payload), at);
         positions.push(Number(info.lastInsertRowid));
       }
       const snap = events.snapshot;
       if (snap) upsertSnapshot.run(component, id, snap.seq, encode(snap.state));
     }
-    if (kv) upsertKv.run(component, id, kv.expectedVersion + 1, encode(kv.state), kv.deleted ? 1 : 0, at);
+    if (kv) {
+      const version = kv.expectedVersion + 1;
+      const state = encode(kv.state);
+      upsertKv.run(component, id, version, state, kv.deleted ? 1 : 0, at);
+      const info = kv.deleted
+        ? insertEvent.run(component, id, KIND_KV, version, "$deleted", "null", at)
+        : insertEvent.run(component, id, KIND_KV, version, "$state", state, at);
+      positions.push(Number(info.lastInsertRowid));
+    }
+    if (workflowFeed) {
+      const info = insertEvent.run(component, id, KIND_WORKFLOW, workflowFeed.version, "$state", workflowFeed.payload, at);
+      positions.push(Number(info.lastInsertRowid));
+    }
     for (const d of dedup) {
       insertDedup.run(component, id, d.key, d.requestHash, JSON.stringify(d.reply), d.at);
     }
     return { ok: true, positions };
   }
 
-  /** Writes the record if it is at the expected version; false (and nothing written) if not. */
-  function writeWorkflow(name: string, id: string, wf: NonNullable<InstanceWrite["workflow"]>): boolean {
+  /**
+   * Writes the record if it is at the expected version and returns its feed row's seq and
+   * payload (written by the caller, after the events); false (and nothing written) if not.
+   */
+  function writeWorkflow(
+    name: string,
+    id: string,
+    wf: NonNullable<InstanceWrite["workflow"]>,
+  ): { version: number; payload: string } | false {
     const { expectedVersion, record: r, transition: t } = wf;
     const version = expectedVersion + 1;
+    const state = encode(r.state);
     // The columns after (name, id).
     const values = [
-      version, r.status, r.step ?? null, encode(r.stepInput), encode(r.state), r.attempt, r.execId,
+      version, r.status, r.step ?? null, encode(r.stepInput), state, r.attempt, r.execId,
       r.dueAt ?? null, r.deadlineAt ?? null, r.lastError == null ? null : JSON.stringify(r.lastError),
       r.startHash, encode(r.startReply), r.createdAt, r.updatedAt,
     ];
@@ -304,7 +468,7 @@ function prepare(db: Database.Database) {
       : updateWorkflow.run(...values, name, id, expectedVersion).changes;
     if (changed === 0) return false;
     insertTransition.run(name, id, version, t.at, t.status, t.step ?? null, t.execId, t.attempt, t.detail);
-    return true;
+    return { version, payload: workflowFeedPayload(r.status, r.step ?? null, state) };
   }
 
   function dedupTaken(component: string, id: string, dedup: DedupRecord[]): boolean {
@@ -312,6 +476,22 @@ function prepare(db: Database.Database) {
     // The same key twice in one write would overwrite itself.
     return dedup.length > 1 && new Set(dedup.map((d) => d.key)).size !== dedup.length;
   }
+
+  const feedOfComponent = db.prepare(feedAndTimerSql.ofComponent);
+  const timersOfStatus = db.prepare(feedAndTimerSql.timersOfStatus);
+  const deleteParked = db.prepare("DELETE FROM parked WHERE consumer = ? AND position = ?");
+  // Parking a position parked before replaces it (a message that failed again, say).
+  const upsertParked = db.prepare(
+    `INSERT INTO parked (${PARKED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (consumer, position) DO UPDATE SET
+       component = excluded.component, id = excluded.id, seq = excluded.seq, type = excluded.type,
+       payload = excluded.payload, at = excluded.at, error = excluded.error, attempts = excluded.attempts,
+       parked_at = excluded.parked_at, blocked_by = excluded.blocked_by`,
+  );
+  const raiseOffset = db.prepare(
+    `INSERT INTO offsets (consumer, position) VALUES (?, ?)
+     ON CONFLICT (consumer) DO UPDATE SET position = max(position, excluded.position)`,
+  );
 
   return {
     readEvents,
@@ -337,6 +517,66 @@ function prepare(db: Database.Database) {
       for (const w of writes) outcomes.push(applyWrite(w, at));
       return outcomes;
     }),
+
+    feedAll: db.prepare(feedAndTimerSql.all),
+    /**
+     * The first `limit` entries after `after` of each component, merged: the first `limit` of
+     * them all are among these. One read transaction, so that the ranges come from the same
+     * state of the file: an entry committed between two reads could otherwise be passed over
+     * by a reader whose offset moves past it.
+     */
+    feedOf: db.transaction((components: string[], after: number, limit: number): FeedRow[] => {
+      if (components.length === 1) return feedOfComponent.all(components[0], after, limit) as FeedRow[];
+      const rows: FeedRow[] = [];
+      for (const c of components) rows.push(...(feedOfComponent.all(c, after, limit) as FeedRow[]));
+      return rows.sort((a, b) => a.position - b.position).slice(0, limit);
+    }),
+    feedHead: db.prepare("SELECT max(position) FROM events").pluck(),
+
+    loadOffset: db.prepare("SELECT position FROM offsets WHERE consumer = ?").pluck(),
+    listOffsets: db.prepare("SELECT consumer, position FROM offsets ORDER BY consumer"),
+    commitConsumer: db.transaction((consumer: string, offset: number, park: ParkedMessage[], remove: readonly number[]) => {
+      for (const position of remove) deleteParked.run(consumer, position);
+      for (const p of park) {
+        const e = p.entry;
+        upsertParked.run(
+          consumer, e.position, e.component, e.id, e.seq, e.type, encode(e.payload), e.at,
+          JSON.stringify(p.error), p.attempts, p.parkedAt, p.blockedBy ?? null,
+        );
+      }
+      raiseOffset.run(consumer, offset);
+    }),
+    listParkedAll: db.prepare(`SELECT ${PARKED_COLUMNS} FROM parked ORDER BY consumer, position LIMIT ?`),
+    listParkedOf: db.prepare(`SELECT ${PARKED_COLUMNS} FROM parked WHERE consumer = ? ORDER BY position LIMIT ?`),
+    removeParked: db.transaction((consumer: string, positions: readonly number[]) => {
+      for (const position of positions) deleteParked.run(consumer, position);
+    }),
+
+    // One statement: a new name starts at generation 1, a known one goes on from its generation.
+    putTimer: db.prepare(
+      `INSERT INTO timers (${TIMER_COLUMNS}) VALUES (?, 1, ?, ?, ?, ?, ?, 0, 'pending', NULL, ?)
+       ON CONFLICT (name) DO UPDATE SET
+         generation = generation + 1, due_at = excluded.due_at, component = excluded.component,
+         id = excluded.id, handler = excluded.handler, input = excluded.input, attempts = 0,
+         status = 'pending', last_error = NULL, created_at = excluded.created_at
+       RETURNING ${TIMER_COLUMNS}`,
+    ),
+    cancelTimer: db.prepare("DELETE FROM timers WHERE name = ?"),
+    dueTimers: db.prepare(feedAndTimerSql.dueTimers),
+    nextTimerDue: db.prepare(feedAndTimerSql.nextTimerDue).pluck(),
+    finishTimer: db.prepare("DELETE FROM timers WHERE name = ? AND generation = ?"),
+    retryTimer: db.prepare(
+      "UPDATE timers SET due_at = ?, attempts = ?, status = ?, last_error = ? WHERE name = ? AND generation = ?",
+    ),
+    timersOfStatus,
+    /** Both statuses, merged by (due_at, name), from one state of the file. */
+    allTimers: db.transaction((limit: number): TimerRow[] => {
+      const rows = [
+        ...(timersOfStatus.all("pending", limit) as TimerRow[]),
+        ...(timersOfStatus.all("parked", limit) as TimerRow[]),
+      ];
+      return rows.sort((a, b) => a.due_at - b.due_at || compareBinary(a.name, b.name)).slice(0, limit);
+    }),
   };
 }
 
@@ -355,6 +595,88 @@ function decode(text: string | null): unknown {
 
 function toEvent(row: EventRow): StoredEvent {
   return { type: row.type, payload: decode(row.payload), seq: row.seq, position: row.position, at: row.at };
+}
+
+/**
+ * A workflow's feed payload, `{ status, step, state }`, built around the state's JSON text
+ * (already encoded for the record) rather than encoding the state twice. A state of `undefined`
+ * is left out, as JSON.stringify would.
+ */
+function workflowFeedPayload(status: WorkflowStatus, step: string | null, state: string | null): string {
+  const head = `{"status":${JSON.stringify(status)},"step":${JSON.stringify(step)}`;
+  return state === null ? `${head}}` : `${head},"state":${state}}`;
+}
+
+function toFeedEntry(row: FeedRow): FeedEntry {
+  return {
+    position: row.position,
+    component: row.component,
+    id: row.id,
+    seq: row.seq,
+    type: row.type,
+    payload: decode(row.payload),
+    at: row.at,
+  };
+}
+
+function toParked(row: ParkedRow): ParkedMessage {
+  return {
+    consumer: row.consumer,
+    entry: toFeedEntry(row),
+    error: JSON.parse(row.error) as ParkedMessage["error"],
+    attempts: row.attempts,
+    parkedAt: row.parked_at,
+    blockedBy: row.blocked_by,
+  };
+}
+
+function toTimer(row: TimerRow): TimerRecord {
+  return {
+    name: row.name,
+    generation: row.generation,
+    dueAt: row.due_at,
+    component: row.component,
+    id: row.id,
+    handler: row.handler,
+    input: decode(row.input),
+    attempts: row.attempts,
+    status: row.status as TimerRecord["status"],
+    lastError: row.last_error === null ? null : (JSON.parse(row.last_error) as TimerRecord["lastError"]),
+    createdAt: row.created_at,
+  };
+}
+
+/** A parked message is stored under the consumer it names; one naming another is a caller's bug. */
+function checkParkedConsumer(consumer: string, park: readonly ParkedMessage[]): void {
+  for (const p of park) {
+    if (p.consumer !== consumer) {
+      throw new Error(`commitConsumer: a parked message of consumer "${p.consumer}" given for consumer "${consumer}"`);
+    }
+  }
+}
+
+function checkDueAt(dueAt: number): void {
+  if (typeof dueAt !== "number" || Number.isNaN(dueAt)) throw new TypeError(`a timer's dueAt must be a number, got ${String(dueAt)}`);
+}
+
+function checkTimerStatus(status: string): void {
+  if (status !== "pending" && status !== "parked") throw new TypeError(`a timer's status is "pending" or "parked", got "${status}"`);
+}
+
+/** SQLite's BINARY collation on text: code point order (see compareText in the memory store). */
+function compareBinary(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return rank(x) - rank(y);
+  }
+  return a.length - b.length;
+}
+
+function rank(unit: number): number {
+  return unit >= 0xd800 && unit <= 0xdfff ? unit + 0x10000 : unit;
 }
 
 /**

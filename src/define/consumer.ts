@@ -1,0 +1,83 @@
+import { checkComponentName } from "./component.ts";
+import type { EntityDefinition, EventsOf } from "./entity.ts";
+import type { InstanceClient, Timers } from "./handlers.ts";
+import type { KeyValueDefinition } from "./key-value.ts";
+import type { Component } from "./service.ts";
+import type { WorkflowDefinition, WorkflowView } from "./workflow.ts";
+
+/**
+ * What a consumer's handler sees. Calls made through `call` carry the key
+ * `consumer:{name}:{position}:{n}`: a message delivered again (after a crash, before its offset
+ * was stored) gets the stored replies, so targets change once.
+ */
+export interface ConsumerContext {
+  /** The id of the instance whose event or state change this is. */
+  readonly id: string;
+  /** The message's position in the change feed. */
+  readonly position: number;
+  call<D extends Component>(definition: D, id: string): InstanceClient<D>;
+  readonly timers: Timers;
+}
+
+type Handler<T> = (message: T, ctx: ConsumerContext) => Promise<void> | void;
+
+/** Handlers per event type of an entity source. */
+export type EventHandlersFor<EH> = { [K in keyof EventsOf<EH>]?: Handler<EventsOf<EH>[K]> };
+
+export interface RetryOptions {
+  /** Deliveries of one message before it is parked. Default 5. */
+  maxAttempts?: number;
+  /** Back-off before the second delivery; doubles each time. Default 100 ms. */
+  initialBackoffMs?: number;
+}
+
+interface Common {
+  retry?: RetryOptions;
+}
+
+export type ConsumerOptions<Src> = Src extends EntityDefinition<any, infer EH>
+  ? Common & {
+      source: Src;
+      events: EventHandlersFor<EH>;
+      /** Skip event types with no handler (default: they are failures, and get parked). */
+      ignoreUnknown?: boolean;
+    }
+  : Src extends KeyValueDefinition<infer S>
+    ? Common & { source: Src; state: Handler<{ state: S; deleted: boolean }> }
+    : Src extends WorkflowDefinition<infer S>
+      ? Common & { source: Src; state: Handler<Omit<WorkflowView<S>, "id">> }
+      : never;
+
+export interface ConsumerDefinition {
+  readonly kind: "consumer";
+  readonly name: string;
+  readonly source: Component;
+  readonly events?: Record<string, Handler<unknown> | undefined>;
+  readonly state?: Handler<unknown>;
+  readonly ignoreUnknown?: boolean;
+  readonly retry?: RetryOptions;
+  // Consumers take no commands: these keep them out of the client's types.
+  readonly commands: {};
+  readonly queries: {};
+}
+
+/**
+ * Subscribes to one source — an entity's events, or a key-value entity's or workflow's state
+ * changes — with at-least-once delivery, in order per source instance. A message that keeps
+ * failing is parked (visible, retryable, skippable) and holds back only its own instance.
+ *
+ * @example
+ * const audit = consumer("audit", {
+ *   source: wallet,
+ *   events: { withdrawn: async (e, ctx) => { await ctx.call(ledger, ctx.id).record(e); } },
+ *   ignoreUnknown: true,
+ * });
+ */
+export function consumer<Src extends Component>(name: string, options: ConsumerOptions<Src>): ConsumerDefinition {
+  checkComponentName(name);
+  const o = options as unknown as Omit<ConsumerDefinition, "kind" | "name" | "commands" | "queries">;
+  if (o.source.kind === "entity" ? o.events === undefined : o.state === undefined) {
+    throw new TypeError(`consumer "${name}": an entity source needs \`events\`, other sources need \`state\``);
+  }
+  return { ...o, kind: "consumer", name, commands: {}, queries: {} };
+}

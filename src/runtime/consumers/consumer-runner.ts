@@ -1,0 +1,207 @@
+import type { ConsumerContext, ConsumerDefinition } from "../../define/consumer.ts";
+import { isRefusal } from "../../define/errors.ts";
+import type { Timers } from "../../define/handlers.ts";
+import type { FeedEntry, ParkedMessage, Store } from "../../store/port.ts";
+import type { Clock } from "../clock.ts";
+import { KeyedCaller, type KeyedCall } from "../keyed-caller.ts";
+import { describeError } from "../workflow/record.ts";
+
+export interface ConsumerHost {
+  store: Store;
+  clock: Clock;
+  log: (line: string) => void;
+  keyedCall: KeyedCall;
+  timers: Timers;
+}
+
+const batchSize = 256;
+const idlePollMs = 1_000;
+const defaultMaxAttempts = 5;
+const defaultBackoffMs = 100;
+
+type Handler = (message: unknown, ctx: ConsumerContext) => Promise<void> | void;
+
+/**
+ * Delivers a source's feed entries to one consumer. Entries are read in position order, in
+ * batches; within a batch, instances run in parallel and each instance's entries in order. The
+ * offset is stored after the batch (with any parked messages, in one transaction), so a crash
+ * redelivers the batch: at least once, with keyed calls making the targets change once.
+ */
+export class ConsumerRunner {
+  private offset = 0;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  /** Instance id → position of its parked message: later entries of it are held behind. */
+  private readonly blocked = new Map<string, number>();
+  private wakeUp: (() => void) | undefined;
+  /** Serialises batches and operator actions, which both change offsets and parked messages. */
+  private lock: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly definition: ConsumerDefinition,
+    private readonly host: ConsumerHost,
+  ) {}
+
+  async begin(): Promise<void> {
+    this.offset = await this.host.store.loadOffset(this.definition.name);
+    for (const parked of await this.parked()) {
+      if (parked.blockedBy === null) this.blocked.set(parked.entry.id, parked.entry.position);
+    }
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** New entries may be there: read now instead of at the next poll. */
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake();
+    await this.loop;
+    await this.lock;
+  }
+
+  get position(): number {
+    return this.offset;
+  }
+
+  /** Re-delivers a parked message and those held behind it, in order. */
+  retry(position: number): Promise<{ delivered: number; parked: number }> {
+    return this.exclusive(() => this.release(position, false));
+  }
+
+  /** Drops a parked message for good and delivers those held behind it. */
+  skip(position: number): Promise<{ delivered: number; parked: number }> {
+    return this.exclusive(() => this.release(position, true));
+  }
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.lock.then(work);
+    this.lock = result.catch(() => {});
+    return result;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      try {
+        const entries = await this.host.store.readFeed(this.offset, batchSize, [this.definition.source.name]);
+        if (entries.length === 0) {
+          await this.idle();
+          continue;
+        }
+        await this.exclusive(async () => {
+          const park = (await Promise.all(groupById(entries).map((group) => this.deliverInOrder(group)))).flat();
+          const last = entries.at(-1)!.position;
+          await this.host.store.commitConsumer(this.definition.name, last, park);
+          this.offset = last;
+        });
+      } catch (error) {
+        this.host.log(`sagaflow: consumer ${this.definition.name}: ${String(error)}; retrying`);
+        await this.idle();
+      }
+    }
+  }
+
+  private idle(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, idlePollMs);
+      timer.unref();
+      this.wakeUp = done;
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  }
+
+  /** Delivers one instance's entries in order; returns what must be parked. */
+  private async deliverInOrder(entries: FeedEntry[]): Promise<ParkedMessage[]> {
+    const parked: ParkedMessage[] = [];
+    for (const entry of entries) {
+      const head = this.blocked.get(entry.id);
+      if (head !== undefined) {
+        const error = { code: "held", message: `waiting behind parked message at position ${head}` };
+        parked.push(this.parkedMessage(entry, error, 0, head));
+        continue;
+      }
+      const failure = await this.deliverWithRetries(entry);
+      if (failure) {
+        parked.push(this.parkedMessage(entry, describeError(failure.error), failure.attempts, null));
+        this.blocked.set(entry.id, entry.position);
+      }
+    }
+    return parked;
+  }
+
+  private async deliverWithRetries(entry: FeedEntry): Promise<{ error: unknown; attempts: number } | undefined> {
+    const maxAttempts = this.definition.retry?.maxAttempts ?? defaultMaxAttempts;
+    const backoff = this.definition.retry?.initialBackoffMs ?? defaultBackoffMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.deliver(entry);
+        return undefined;
+      } catch (error) {
+        // A refusal will not change by trying again: park it at once.
+        if (attempt >= maxAttempts || isRefusal(error) || !this.running) return { error, attempts: attempt };
+        await new Promise<void>((resolve) => this.host.clock.schedule(backoff * 2 ** (attempt - 1), resolve));
+      }
+    }
+  }
+
+  private async deliver(entry: FeedEntry): Promise<void> {
+    const caller = new KeyedCaller(`consumer:${this.definition.name}:${entry.position}`, this.host.keyedCall);
+    const ctx: ConsumerContext = {
+      id: entry.id,
+      position: entry.position,
+      call: (definition, id) => caller.call(definition, id),
+      timers: this.host.timers,
+    };
+    const { definition } = this;
+    if (definition.source.kind === "entity") {
+      if (entry.type.startsWith("$")) return; // the deletion marker
+      const handler = definition.events?.[entry.type] as Handler | undefined;
+      if (!handler) {
+        if (definition.ignoreUnknown) return;
+        throw new Error(`consumer "${definition.name}" has no handler for event type "${entry.type}" (set ignoreUnknown to skip such events)`);
+      }
+      await handler(entry.payload, ctx);
+    } else if (definition.source.kind === "key-value") {
+      await (definition.state as Handler)({ state: entry.payload, deleted: entry.type === "$deleted" }, ctx);
+    } else {
+      await (definition.state as Handler)(entry.payload, ctx);
+    }
+  }
+
+  private async release(position: number, skipHead: boolean): Promise<{ delivered: number; parked: number }> {
+    const all = await this.parked();
+    const head = all.find((p) => p.entry.position === position && p.blockedBy === null);
+    if (!head) throw new Error(`consumer "${this.definition.name}" has no parked message at position ${position}`);
+    const behind = all.filter((p) => p.blockedBy === position);
+    const entries = [...(skipHead ? [] : [head.entry]), ...behind.map((p) => p.entry)];
+    this.blocked.delete(head.entry.id);
+    const park = await this.deliverInOrder(entries);
+    // The old rows go and any new ones come in one transaction: nothing is lost if we crash.
+    await this.host.store.commitConsumer(this.definition.name, this.offset, park, [position, ...behind.map((p) => p.entry.position)]);
+    return { delivered: entries.length - park.length, parked: park.length };
+  }
+
+  private async parked(): Promise<ParkedMessage[]> {
+    return this.host.store.listParked(this.definition.name, 100_000);
+  }
+
+  private parkedMessage(entry: FeedEntry, error: { code: string; message: string }, attempts: number, blockedBy: number | null): ParkedMessage {
+    return { consumer: this.definition.name, entry, error, attempts, parkedAt: this.host.clock.now(), blockedBy };
+  }
+}
+
+function groupById(entries: FeedEntry[]): FeedEntry[][] {
+  const groups = new Map<string, FeedEntry[]>();
+  for (const entry of entries) {
+    const group = groups.get(entry.id);
+    if (group) group.push(entry);
+    else groups.set(entry.id, [entry]);
+  }
+  return [...groups.values()];
+}

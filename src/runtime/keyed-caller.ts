@@ -1,0 +1,53 @@
+import type { InstanceClient } from "../client/client.ts";
+import { SagaflowError } from "../define/errors.ts";
+import type { Component } from "../define/service.ts";
+import type { StoredReply } from "../store/port.ts";
+
+export type KeyedCall = (
+  component: Component,
+  id: string,
+  handler: string,
+  input: unknown,
+  idempotencyKey: string,
+) => Promise<StoredReply>;
+
+/**
+ * Calls components on behalf of a workflow step, a consumer message or a timer. Call number n
+ * gets the key `{prefix}:{n}`, the same on every re-run of the same source, so the target
+ * returns its stored reply instead of acting twice. Once closed, it refuses to send more.
+ */
+export class KeyedCaller {
+  private callIndex = 0;
+  private closed = false;
+
+  constructor(
+    private readonly prefix: string,
+    private readonly keyedCall: KeyedCall,
+  ) {}
+
+  /** Stops sending: a run the engine gave up on (timed out) must not act any more. */
+  close(): void {
+    this.closed = true;
+  }
+
+  call<D extends Component>(definition: D, id: string): InstanceClient<D> {
+    return new Proxy({} as InstanceClient<D>, {
+      get: (_target, handler) => {
+        if (typeof handler !== "string") return undefined;
+        return (input?: unknown) => this.send(definition, id, handler, input);
+      },
+    });
+  }
+
+  private async send(definition: Component, id: string, handler: string, input: unknown): Promise<unknown> {
+    if (this.closed) {
+      throw new SagaflowError("run_abandoned", "this run timed out; its calls are no longer sent", {
+        retryable: true,
+        status: 503,
+      });
+    }
+    const reply = await this.keyedCall(definition, id, handler, input ?? {}, `${this.prefix}:${this.callIndex++}`);
+    if (reply.ok) return reply.value;
+    throw new SagaflowError(reply.code, reply.message);
+  }
+}

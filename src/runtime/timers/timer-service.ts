@@ -1,0 +1,152 @@
+import { errors, isRefusal } from "../../define/errors.ts";
+import type { DeferredCall, Timers } from "../../define/handlers.ts";
+import type { Store, StoredReply, TimerRecord } from "../../store/port.ts";
+import type { Clock } from "../clock.ts";
+import { checkId } from "../ids.ts";
+import { describeError } from "../workflow/record.ts";
+
+export interface TimerHost {
+  store: Store;
+  clock: Clock;
+  log: (line: string) => void;
+  /** Makes a timer's call with its idempotency key. */
+  call(component: string, id: string, handler: string, input: unknown, key: string): Promise<StoredReply>;
+  /** Checks a deferred call names a known component and handler before it is stored. */
+  check(call: DeferredCall): void;
+}
+
+export interface TimerPolicy {
+  /** Firings of one timer before it is parked. Default 10. */
+  maxAttempts: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  /** Timers fired at once. Default 256. */
+  batch: number;
+}
+
+const defaults: TimerPolicy = { maxAttempts: 10, initialBackoffMs: 200, maxBackoffMs: 60_000, batch: 256 };
+const maxNameLength = 512;
+
+/**
+ * Durable timers: kept in the store, fired at least once and never before they are due. One
+ * clock callback waits for the earliest due time; starting an earlier timer moves it. A call
+ * that fails for a reason that may pass is retried with back-off, then the timer is parked.
+ * A refusal (a domain error) is an answer: the timer is done.
+ */
+export class TimerService implements Timers {
+  private readonly policy: TimerPolicy;
+  private wakeUp: { at: number; handle: { cancel(): void } } | undefined;
+  private firing: Promise<void> | undefined;
+  private again = false;
+  private running = false;
+
+  constructor(
+    private readonly host: TimerHost,
+    policy: Partial<TimerPolicy> = {},
+  ) {
+    this.policy = { ...defaults, ...policy };
+  }
+
+  async begin(): Promise<void> {
+    this.running = true;
+    await this.rearm();
+  }
+
+  stop(): void {
+    this.running = false;
+    this.wakeUp?.handle.cancel();
+    this.wakeUp = undefined;
+  }
+
+  /** Resolves once no firing is in progress. */
+  async idle(): Promise<void> {
+    while (this.firing) await this.firing;
+  }
+
+  async start(name: string, delayMs: number, call: DeferredCall): Promise<void> {
+    if (typeof name !== "string" || name.length === 0 || name.length > maxNameLength) {
+      throw errors.invalidInput(`a timer name must be 1 to ${maxNameLength} characters`);
+    }
+    if (!Number.isFinite(delayMs) || delayMs < 0) throw errors.invalidInput("a timer delay must be a number of ms ≥ 0");
+    checkId(call.id);
+    this.host.check(call);
+    const now = this.host.clock.now();
+    const timer = await this.host.store.putTimer({ name, dueAt: now + delayMs, ...call, createdAt: now });
+    this.armAt(timer.dueAt);
+  }
+
+  async cancel(name: string): Promise<void> {
+    await this.host.store.cancelTimer(name);
+  }
+
+  private async rearm(): Promise<void> {
+    if (!this.running) return;
+    const next = await this.host.store.nextTimerDue();
+    if (next !== undefined) this.armAt(next);
+  }
+
+  /** Makes sure the clock wakes us by `at`. */
+  private armAt(at: number): void {
+    if (!this.running) return;
+    if (this.wakeUp && this.wakeUp.at <= at) return;
+    this.wakeUp?.handle.cancel();
+    const handle = this.host.clock.schedule(at - this.host.clock.now(), () => {
+      this.wakeUp = undefined;
+      this.fire();
+    });
+    this.wakeUp = { at, handle };
+  }
+
+  private fire(): void {
+    if (this.firing) {
+      this.again = true;
+      return;
+    }
+    this.firing = this.fireDue()
+      .catch((error: unknown) => this.host.log(`sagaflow: timers: ${String(error)}`))
+      .finally(() => {
+        this.firing = undefined;
+        if (this.again) {
+          this.again = false;
+          this.fire();
+        } else {
+          void this.rearm().catch((error: unknown) => this.host.log(`sagaflow: timers: ${String(error)}`));
+        }
+      });
+  }
+
+  private async fireDue(): Promise<void> {
+    for (;;) {
+      if (!this.running) return;
+      const due = await this.host.store.dueTimers(this.host.clock.now(), this.policy.batch);
+      await Promise.all(due.map((timer) => this.fireOne(timer)));
+      if (due.length < this.policy.batch) return;
+    }
+  }
+
+  private async fireOne(timer: TimerRecord): Promise<void> {
+    // createdAt too: a name finished and started again may get generation 1 again.
+    const key = `timer:${timer.name}:${timer.createdAt}:${timer.generation}`;
+    let failure: unknown;
+    try {
+      const reply = await this.host.call(timer.component, timer.id, timer.handler, timer.input, key);
+      if (!reply.ok) this.host.log(`sagaflow: timer ${timer.name} fired; ${timer.component}.${timer.handler} refused: ${reply.code}`);
+    } catch (error) {
+      if (!isRefusal(error)) failure = error;
+      else this.host.log(`sagaflow: timer ${timer.name}: ${describeError(error).message}`);
+    }
+    if (failure === undefined) {
+      await this.host.store.finishTimer(timer.name, timer.generation);
+      return;
+    }
+    const attempts = timer.attempts + 1;
+    const parked = attempts >= this.policy.maxAttempts;
+    const backoff = Math.min(this.policy.maxBackoffMs, this.policy.initialBackoffMs * 2 ** (attempts - 1));
+    await this.host.store.retryTimer(timer.name, timer.generation, {
+      dueAt: this.host.clock.now() + backoff,
+      attempts,
+      status: parked ? "parked" : "pending",
+      lastError: describeError(failure),
+    });
+  }
+}
