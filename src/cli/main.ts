@@ -3,6 +3,7 @@ import { runDev } from "./dev.ts";
 import { loadService } from "./load-service.ts";
 import { serve } from "./serve.ts";
 import { workflowsCommand, workflowsUsage } from "./workflows-command.ts";
+import { feedCommand, feedUsage } from "./feed-commands.ts";
 
 const usage = `sagaflow — durable entities, workflows and sagas
 
@@ -11,6 +12,7 @@ usage:
                  [--admin-port N] [--terminate-orphaned-workflows]
   sagaflow dev   <service module or folder> [same options]   restarts on file changes
 ${workflowsUsage}
+${feedUsage}
 
 defaults: --port 3000, --host 127.0.0.1, --data ./.sagaflow, --sync FULL (fsync every commit),
           --admin-port: port + 1, on 127.0.0.1 only`;
@@ -61,6 +63,10 @@ export async function main(argv: string[]): Promise<void> {
       return runDev(rest);
     case "workflows":
       return workflowsCommand(rest);
+    case "consumers":
+    case "parked":
+    case "timers":
+      return feedCommand(command, rest);
     case undefined:
     case "help":
     case "--help":

@@ -4,12 +4,13 @@ import type { Runtime } from "../runtime/runtime.ts";
 import type { OperatorAction } from "../runtime/workflow/engine.ts";
 import type { WorkflowStatus } from "../store/port.ts";
 import { sendError, sendJson } from "./respond.ts";
+import { feedRoute } from "./admin-feed.ts";
 
 const statuses: WorkflowStatus[] = ["running", "paused", "suspended", "ended", "failed", "terminated"];
 const actions: OperatorAction[] = ["suspend", "resume", "terminate", "retry"];
 const maxListLimit = 1000;
 
-function listLimit(raw: string | null): number {
+export function listLimit(raw: string | null): number {
   if (raw === null) return 100;
   const limit = Number(raw);
   if (!Number.isInteger(limit) || limit < 1 || limit > maxListLimit) {
@@ -35,6 +36,9 @@ function statusFilter(raw: string | null): WorkflowStatus[] | undefined {
  * - `GET /workflows?name=&status=running,failed&step=&limit=&after=`
  * - `GET /workflows/{name}/{id}`: the record and its history of transitions
  * - `POST /workflows/{name}/{id}/{suspend|resume|terminate|retry}`
+ * - `GET /consumers`: each consumer's offset, the feed head and the lag
+ * - `GET /consumers/{name}/parked`, `POST /consumers/{name}/parked/{position}/{retry|skip}`
+ * - `GET /timers?status=pending|parked&limit=`
  */
 export function createAdmin(runtime: Runtime, log: (line: string) => void = (l) => console.error(l)): Server {
   return createServer((req, res) => {
@@ -42,6 +46,9 @@ export function createAdmin(runtime: Runtime, log: (line: string) => void = (l) 
       const url = new URL(req.url ?? "/", "http://localhost");
       const segments = url.pathname.split("/").slice(1).map(decodeURIComponent);
       if (req.method === "GET" && url.pathname === "/health") return sendJson(res, 200, { status: "ok" });
+      if (segments[0] === "consumers" || segments[0] === "timers") {
+        return sendJson(res, 200, await feedRoute(runtime, req.method ?? "GET", segments, url.searchParams));
+      }
       if (segments[0] !== "workflows") throw new SagaflowError("not_found", `no admin route ${url.pathname}`, { status: 404 });
       if (req.method === "GET" && segments.length === 1) {
         const name = url.searchParams.get("name") ?? undefined;

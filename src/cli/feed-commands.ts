@@ -1,0 +1,43 @@
+import { adminRequest, printTable } from "./admin-client.ts";
+import { parseArgs } from "./args.ts";
+
+export const feedUsage = `  sagaflow consumers                         offsets, feed head and lag
+  sagaflow parked <consumer>                   parked messages
+  sagaflow parked <consumer> retry|skip <position>
+  sagaflow timers [--status pending|parked]`;
+
+/** `sagaflow consumers | parked | timers`: what operators look at between components. */
+export async function feedCommand(command: "consumers" | "parked" | "timers", argv: string[]): Promise<void> {
+  const { positionals, flags } = parseArgs(argv);
+  const base = flags.get("admin") ?? process.env["SAGAFLOW_ADMIN"] ?? "http://127.0.0.1:3001";
+  if (command === "consumers") {
+    const { consumers } = (await adminRequest(base, "GET", "/consumers")) as { consumers: Array<Record<string, unknown>> };
+    printTable(consumers, ["name", "source", "offset", "head", "lag"], "no consumers");
+    return;
+  }
+  if (command === "timers") {
+    const status = flags.get("status");
+    const { timers } = (await adminRequest(base, "GET", `/timers${status ? `?status=${encodeURIComponent(status)}` : ""}`)) as {
+      timers: Array<Record<string, unknown>>;
+    };
+    const rows = timers.map((t) => ({ ...t, dueAt: new Date(t["dueAt"] as number).toISOString(), target: `${t["component"]}/${t["id"]}/${t["handler"]}` }));
+    printTable(rows, ["name", "status", "dueAt", "target", "attempts"], "no timers");
+    return;
+  }
+  const [consumer, action, position] = positionals;
+  if (!consumer) throw new Error(`usage:\n${feedUsage}`);
+  const path = `/consumers/${encodeURIComponent(consumer)}/parked`;
+  if (action === undefined) {
+    const { parked } = (await adminRequest(base, "GET", path)) as { parked: Array<Record<string, unknown>> };
+    const rows = parked.map((p) => {
+      const entry = p["entry"] as Record<string, unknown>;
+      const error = p["error"] as { code: string; message: string };
+      return { position: entry["position"], id: entry["id"], type: entry["type"], attempts: p["attempts"], error: `${error.code}: ${error.message}` };
+    });
+    printTable(rows, ["position", "id", "type", "attempts", "error"], "no parked messages");
+  } else if ((action === "retry" || action === "skip") && position !== undefined) {
+    console.log(JSON.stringify(await adminRequest(base, "POST", `${path}/${encodeURIComponent(position)}/${action}`)));
+  } else {
+    throw new Error(`usage:\n${feedUsage}`);
+  }
+}
