@@ -3,3 +3,4 @@ export { testEntity, testKeyValue, EntityUnderTest, KeyValueUnderTest } from "./
 export type { CommandResult } from "./entity-testkit.ts";
 export { testWorkflow, mockComponent, WorkflowUnderTest } from "./workflow-testkit.ts";
 export type { InjectedFailure, WorkflowTestkitOptions } from "./workflow-testkit.ts";
+export { testService, ServiceUnderTest } from "./service-testkit.ts";
