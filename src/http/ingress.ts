@@ -73,9 +73,15 @@ export function createIngress(runtime: Runtime, options: IngressOptions = {}): S
 
   const server = createServer((req, res) => {
     route(req, res).catch((error: unknown) => {
+      // A body we refused may still be arriving: drop the connection rather than read it. The
+      // socket itself must go (`connection: close` makes Node end it after this response): the
+      // body reader may already have destroyed `req`, which leaves the socket paused mid-body but
+      // open, and a client reusing it (keep-alive) would wait forever.
+      const unread = !req.complete;
+      const socket = res.socket;
+      if (unread && !res.headersSent) res.setHeader("connection", "close");
       if (!res.headersSent) sendError(res, error, log);
-      // A body we refused may still be arriving: drop the connection rather than read it.
-      if (!req.complete) res.once("finish", () => req.destroy());
+      if (unread) res.once("finish", () => socket?.destroy());
     });
   });
   server.keepAliveTimeout = 5_000;

@@ -5,10 +5,15 @@ export interface Clock {
   schedule(ms: number, fn: () => void): { cancel(): void };
 }
 
+/** The longest setTimeout waits (2^31 - 1 ms, 24.8 days); asked for more, it fires at once. */
+const maxTimeoutMs = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => Date.now(),
+  // A callback due later than setTimeout can wait is called after 24.8 days instead of at once:
+  // durable timers and workflow due times check the time when called and schedule again.
   schedule(ms, fn) {
-    const timer = setTimeout(fn, Math.max(0, ms));
+    const timer = setTimeout(fn, Math.min(maxTimeoutMs, Math.max(0, ms)));
     timer.unref();
     return { cancel: () => clearTimeout(timer) };
   },

@@ -78,7 +78,18 @@ export class ConsumerRunner {
   }
 
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.lock.then(work);
+    const result = this.lock.then(async () => {
+      const blocked = new Map(this.blocked);
+      try {
+        return await work();
+      } catch (error) {
+        // Nothing of the work was stored (the commit failed): its holds must go too, or a redone
+        // batch would hold a message behind itself, or behind one that is not parked.
+        this.blocked.clear();
+        for (const [id, position] of blocked) this.blocked.set(id, position);
+        throw error;
+      }
+    });
     this.lock = result.catch(() => {});
     return result;
   }

@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { consumer } from "../../define/consumer.ts";
+import { entity } from "../../define/entity.ts";
+import { MemoryStore } from "../../store/memory/memory-store.ts";
+import type { ParkedMessage } from "../../store/port.ts";
+import { VirtualClock } from "../clock.ts";
+import { Runtime } from "../runtime.ts";
+
+/** The consumer runner when storing a batch's outcome fails (the store is busy, the disk full). */
+
+const item = entity(
+  "item",
+  {
+    initial: () => ({ n: 0 }),
+    events: { added: (s: { n: number }, _e: { poison: boolean }) => ({ n: s.n + 1 }) },
+  },
+  {
+    commands: {
+      add: (_s, c: { poison?: boolean }, fx) => fx.emit("added", { poison: c.poison === true }).reply((after) => after),
+      /** Two events in one commit, so in one batch: a fine one, then a poison one. */
+      addFineThenPoison: (_s, _c: {}, fx) => fx.emit("added", { poison: false }).emit("added", { poison: true }).reply((after) => after),
+    },
+  },
+);
+
+/** Fails the first commit that `failWhen` picks, as a storage error would. */
+class FlakyStore extends MemoryStore {
+  failures = 0;
+  constructor(private readonly failWhen: (park: ParkedMessage[], remove: readonly number[]) => boolean) {
+    super();
+  }
+  override async commitConsumer(consumer: string, offset: number, park: ParkedMessage[], remove: readonly number[] = []): Promise<void> {
+    if (this.failures === 0 && this.failWhen(park, remove)) {
+      this.failures++;
+      throw new Error("disk I/O error");
+    }
+    return super.commitConsumer(consumer, offset, park, remove);
+  }
+}
+
+/** A runtime whose consumer fails on poison events while `env.broken`; back-offs pass at once. */
+async function start(store: FlakyStore) {
+  const env = { broken: true, delivered: [] as number[] };
+  const watcher = consumer("watcher", {
+    source: item,
+    retry: { maxAttempts: 2, initialBackoffMs: 1 },
+    events: {
+      added: (e, ctx) => {
+        if (e.poison && env.broken) throw new Error("poison");
+        env.delivered.push(ctx.position);
+      },
+    },
+  });
+  const clock = new VirtualClock();
+  clock.schedule = (_ms, fn) => {
+    const handle = setTimeout(fn, 0);
+    return { cancel: () => clearTimeout(handle) };
+  };
+  const runtime = new Runtime({ store, components: [item, watcher], clock, log: () => {} });
+  await runtime.start();
+  const runner = runtime.consumers.get("watcher")!;
+  const caughtUp = async () => {
+    const head = await store.feedHead();
+    await until("the consumer to catch up", async () => runner.position >= head);
+  };
+  const parked = async () => (await store.listParked("watcher", 10)).map((p) => [p.entry.position, p.blockedBy]);
+  return { runtime, runner, env, caughtUp, parked };
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe("consumer runner: a failed batch commit", () => {
+  it("the-poison-message-is-parked-as-a-retryable-head-when-its-batch-is-redone", { timeout: 20_000 }, async () => {
+    const store = new FlakyStore((park) => park.length > 0);
+    const { runtime, runner, env, caughtUp, parked } = await start(store);
+    try {
+      await runtime.call("item", "a", "add", { poison: true });
+      await runtime.call("item", "a", "add", {});
+      await until("the failed commit", async () => store.failures === 1);
+      await caughtUp();
+      assert.deepEqual(await parked(), [[1, null], [2, 1]], "the failing message is the head, the next one waits behind it");
+      assert.equal((await store.listParked("watcher", 1))[0]!.error.message, "poison");
+      env.broken = false;
+      assert.deepEqual(await runner.retry(1), { delivered: 2, parked: 0 });
+      assert.deepEqual(env.delivered, [1, 2]);
+    } finally {
+      await runtime.stop();
+    }
+  });
+
+  it("messages-before-the-poison-one-are-delivered-again-not-held-when-the-batch-is-redone", { timeout: 20_000 }, async () => {
+    const store = new FlakyStore((park) => park.length > 0);
+    const { runtime, runner, env, caughtUp, parked } = await start(store);
+    try {
+      // One commit, one batch: a@1 is fine, a@2 is poison.
+      await runtime.call("item", "a", "addFineThenPoison", {});
+      await until("the failed commit", async () => store.failures === 1);
+      await caughtUp();
+      assert.deepEqual(await parked(), [[2, null]]);
+      assert.deepEqual(env.delivered, [1, 1], "delivered again with its batch (at least once), never held");
+      env.broken = false;
+      assert.deepEqual(await runner.retry(2), { delivered: 1, parked: 0 });
+      assert.deepEqual(env.delivered, [1, 1, 2]);
+    } finally {
+      await runtime.stop();
+    }
+  });
+
+  it("a-failed-operator-retry-keeps-the-instance-held", { timeout: 20_000 }, async () => {
+    const store = new FlakyStore((_park, remove) => remove.length > 0);
+    const { runtime, runner, env, caughtUp, parked } = await start(store);
+    try {
+      await runtime.call("item", "a", "add", { poison: true });
+      await caughtUp();
+      assert.deepEqual(await parked(), [[1, null]]);
+      env.broken = false;
+      await assert.rejects(runner.retry(1), /disk I\/O error/);
+      assert.deepEqual(await parked(), [[1, null]], "still parked in the store");
+      // The store still says the instance is held: so must the runner.
+      await runtime.call("item", "a", "add", {});
+      await caughtUp();
+      assert.deepEqual(await parked(), [[1, null], [2, 1]]);
+      assert.deepEqual(env.delivered, [1], "delivered by the failed retry (at least once), but 2 is held");
+      assert.deepEqual(await runner.retry(1), { delivered: 2, parked: 0 });
+      assert.deepEqual(env.delivered, [1, 1, 2]);
+      assert.deepEqual(await parked(), []);
+    } finally {
+      await runtime.stop();
+    }
+  });
+});

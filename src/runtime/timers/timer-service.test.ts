@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { deferred } from "../../define/deferred.ts";
+import { entity } from "../../define/entity.ts";
+import { MemoryStore } from "../../store/memory/memory-store.ts";
+import type { TimerRecord } from "../../store/port.ts";
+import { systemClock } from "../clock.ts";
+import { Runtime } from "../runtime.ts";
+
+/** Timers on the real clock (the testkit's virtual clock has no limit on how far it waits). */
+
+const target = entity(
+  "target",
+  { initial: () => ({ hits: 0 }), events: { hit: (s: { hits: number }, _e: {}) => ({ hits: s.hits + 1 }) } },
+  { commands: { hit: (_s, _c: {}, fx) => fx.emit("hit", {}).reply((after) => after) }, queries: { get: (s, _: {}, fx) => fx.reply(s) } },
+);
+
+class CountingStore extends MemoryStore {
+  dueQueries = 0;
+  override async dueTimers(now: number, limit: number): Promise<TimerRecord[]> {
+    this.dueQueries++;
+    return super.dueTimers(now, limit);
+  }
+}
+
+const day = 24 * 60 * 60 * 1000;
+
+describe("timer service on the system clock", () => {
+  it("a-timer-due-in-30-days-waits-quietly-instead-of-polling-every-millisecond", { timeout: 10_000 }, async () => {
+    const store = new CountingStore();
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on("warning", onWarning);
+    const runtime = new Runtime({ store, components: [target], clock: systemClock, log: () => {} });
+    await runtime.start();
+    try {
+      // setTimeout cannot wait more than 2^31 - 1 ms (24.8 days): asked for more, it fires at once.
+      await runtime.timers.start("far", 30 * day, deferred(target, "t").hit({}));
+      await runtime.timers.start("soon", 50, deferred(target, "s").hit({}));
+      const before = store.dueQueries;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(await runtime.call("target", "s", "get", {}), { hits: 1 }, "the near timer fired");
+      assert.deepEqual(await runtime.call("target", "t", "get", {}), { hits: 0 }, "the far one did not");
+      assert.ok(store.dueQueries - before <= 3, `looked for due timers ${store.dueQueries - before} times in 300 ms`);
+      assert.deepEqual(
+        (await store.listTimers(undefined, 10)).map((t) => t.name),
+        ["far"],
+      );
+      assert.deepEqual(warnings.filter((w) => w === "TimeoutOverflowWarning"), []);
+    } finally {
+      process.off("warning", onWarning);
+      await runtime.stop();
+    }
+  });
+});
