@@ -25,6 +25,8 @@ export { saga } from "./define/saga.ts";
 export { consumer } from "./define/consumer.ts";
 export type { ConsumerDefinition, ConsumerContext } from "./define/consumer.ts";
 export { deferred } from "./define/deferred.ts";
+export { view, table } from "./define/view.ts";
+export type { ViewDefinition, ViewTable, UpdateContext } from "./define/view.ts";
 export type { DeferredCall, Timers } from "./define/handlers.ts";
 export type { SagaState, SagaStep, SagaStatus, SagaOptions } from "./define/saga.ts";
 export { Runtime } from "./runtime/runtime.ts";

@@ -78,3 +78,19 @@ for (const definition of [transfer, transferWorkflow] as Array<WorkflowDefinitio
     });
   });
 }
+
+describe("typed client for workflows", () => {
+  it("start-takes-the-start-input-type", async () => {
+    const t = await testWorkflow(transfer, { components: [wallet] });
+    const reply: { status: "started" } = await t.client.call(transfer, "typed").start({ from: "a", to: "b", amount: 1 });
+    assert.deepEqual(reply, { status: "started" });
+    const typed = t.client.call(transfer, "typed-2");
+    // @ts-expect-error the start input is checked: `to` and `amount` are missing
+    const incomplete = () => typed.start({ from: "a" });
+    void incomplete;
+    // @ts-expect-error a workflow has no command it does not define
+    const unknown = () => typed.nope();
+    void unknown;
+    await t.stop();
+  });
+});

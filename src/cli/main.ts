@@ -4,6 +4,7 @@ import { loadService } from "./load-service.ts";
 import { serve } from "./serve.ts";
 import { workflowsCommand, workflowsUsage } from "./workflows-command.ts";
 import { feedCommand, feedUsage } from "./feed-commands.ts";
+import { viewsCommand, viewsUsage } from "./views-command.ts";
 
 const usage = `sagaflow — durable entities, workflows and sagas
 
@@ -13,6 +14,7 @@ usage:
   sagaflow dev   <service module or folder> [same options]   restarts on file changes
 ${workflowsUsage}
 ${feedUsage}
+${viewsUsage}
 
 defaults: --port 3000, --host 127.0.0.1, --data ./.sagaflow, --sync FULL (fsync every commit),
           --admin-port: port + 1, on 127.0.0.1 only`;
@@ -63,6 +65,8 @@ export async function main(argv: string[]): Promise<void> {
       return runDev(rest);
     case "workflows":
       return workflowsCommand(rest);
+    case "views":
+      return viewsCommand(rest);
     case "consumers":
     case "parked":
     case "timers":

@@ -1,4 +1,5 @@
 import { mkdirSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import type { ServiceDefinition } from "../define/service.ts";
@@ -52,6 +53,15 @@ export async function serve(options: ServeOptions): Promise<RunningService> {
     throw error;
   }
   const server = createIngress(runtime, { log });
+  // Answers still being worked on: on shutdown they go out with `connection: close`, so that
+  // keep-alive clients cannot hold the server open (or keep sending it work) after SIGTERM.
+  const unanswered = new Set<ServerResponse>();
+  let shuttingDown = false;
+  server.prependListener("request", (_req: IncomingMessage, res: ServerResponse) => {
+    if (shuttingDown) res.setHeader("connection", "close");
+    unanswered.add(res);
+    res.once("close", () => unanswered.delete(res));
+  });
   await new Promise<void>((ready, fail) => {
     server.once("error", fail);
     server.listen(options.port ?? 3000, options.host ?? "127.0.0.1", () => ready());
@@ -74,6 +84,8 @@ export async function serve(options: ServeOptions): Promise<RunningService> {
     runtime,
     close: () =>
       (closing ??= (async () => {
+        shuttingDown = true;
+        for (const res of unanswered) if (!res.headersSent) res.setHeader("connection", "close");
         const closed = new Promise<void>((done) => server.close(() => done()));
         server.closeIdleConnections();
         admin?.close();

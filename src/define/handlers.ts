@@ -1,4 +1,4 @@
-import type { ReplyOf } from "./effect.ts";
+import type { Effect, ReplyOf } from "./effect.ts";
 
 /** Options of one call. */
 export interface CallOptions {
@@ -9,10 +9,12 @@ export interface CallOptions {
 /** Handler names declared in a record (an inferred index signature counts as none). */
 type Declared<T> = string extends keyof T ? never : keyof T & string;
 
-/** The commands and queries of a component definition, by name. */
-export type HandlersOf<D> = D extends { commands: infer CM; queries: infer QM }
-  ? Pick<CM, Declared<CM>> & Pick<QM, Declared<QM>>
-  : never;
+/** The commands and queries of a component definition, by name (a workflow's `start` too). */
+export type HandlersOf<D> = D extends { kind: "workflow"; start: (input: infer SI) => any; commands: infer CM; queries: infer QM }
+  ? { start: (state: unknown, input: SI, fx: unknown) => Effect<{ status: "started" }> } & Pick<CM, Declared<CM>> & Pick<QM, Declared<QM>>
+  : D extends { commands: infer CM; queries: infer QM }
+    ? Pick<CM, Declared<CM>> & Pick<QM, Declared<QM>>
+    : never;
 
 /** A typed caller for one handler: input and reply types come from the definition. */
 export type Caller<H> = H extends (state: any, input: infer I, fx: any) => infer E

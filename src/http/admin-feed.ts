@@ -53,3 +53,25 @@ export async function feedRoute(runtime: Runtime, method: string, segments: stri
   }
   throw notFound("use POST /consumers/{name}/parked/{position}/retry or /skip");
 }
+
+/** Admin routes for views: where each one is, and rebuilding one on demand. */
+export async function viewsRoute(runtime: Runtime, method: string, segments: string[]): Promise<unknown> {
+  if (method === "GET" && segments.length === 1) {
+    const head = await runtime.store.feedHead();
+    const views = runtime.views.runners().map((runner) => ({
+      name: runner.definition.name,
+      version: runner.definition.version,
+      head,
+      active: runner.serving,
+      lag: runner.serving ? head - runner.serving.offset : null,
+      rebuilding: runner.rebuilding,
+      lastError: runner.lastError ?? null,
+    }));
+    return { head, views };
+  }
+  if (method === "POST" && segments.length === 3 && segments[2] === "rebuild") {
+    const runner = runtime.views.runner(segments[1]!);
+    return { rebuilding: await runner.rebuild() };
+  }
+  throw notFound("use GET /views or POST /views/{name}/rebuild");
+}

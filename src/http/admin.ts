@@ -4,7 +4,7 @@ import type { Runtime } from "../runtime/runtime.ts";
 import type { OperatorAction } from "../runtime/workflow/engine.ts";
 import type { WorkflowStatus } from "../store/port.ts";
 import { sendError, sendJson } from "./respond.ts";
-import { feedRoute } from "./admin-feed.ts";
+import { feedRoute, viewsRoute } from "./admin-feed.ts";
 
 const statuses: WorkflowStatus[] = ["running", "paused", "suspended", "ended", "failed", "terminated"];
 const actions: OperatorAction[] = ["suspend", "resume", "terminate", "retry"];
@@ -39,6 +39,7 @@ function statusFilter(raw: string | null): WorkflowStatus[] | undefined {
  * - `GET /consumers`: each consumer's offset, the feed head and the lag
  * - `GET /consumers/{name}/parked`, `POST /consumers/{name}/parked/{position}/{retry|skip}`
  * - `GET /timers?status=pending|parked&limit=`
+ * - `GET /views`: each view's generation, offset, lag and rebuild progress; `POST /views/{name}/rebuild`
  */
 export function createAdmin(runtime: Runtime, log: (line: string) => void = (l) => console.error(l)): Server {
   return createServer((req, res) => {
@@ -46,6 +47,9 @@ export function createAdmin(runtime: Runtime, log: (line: string) => void = (l) 
       const url = new URL(req.url ?? "/", "http://localhost");
       const segments = url.pathname.split("/").slice(1).map(decodeURIComponent);
       if (req.method === "GET" && url.pathname === "/health") return sendJson(res, 200, { status: "ok" });
+      if (segments[0] === "views") {
+        return sendJson(res, 200, await viewsRoute(runtime, req.method ?? "GET", segments));
+      }
       if (segments[0] === "consumers" || segments[0] === "timers") {
         return sendJson(res, 200, await feedRoute(runtime, req.method ?? "GET", segments, url.searchParams));
       }

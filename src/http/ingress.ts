@@ -3,6 +3,7 @@ import { SagaflowError } from "../define/errors.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { defaultMaxBodyBytes, inputFromQuery, readJsonBody } from "./body.ts";
 import { sendError, sendJson } from "./respond.ts";
+import { viewRoute } from "./views-route.ts";
 
 export interface IngressOptions {
   maxBodyBytes?: number;
@@ -47,6 +48,10 @@ export function createIngress(runtime: Runtime, options: IngressOptions = {}): S
       sendJson(res, 200, { status: "ok" });
       return;
     }
+    if (segments[0] === "views" && segments.length === 3 && req.method === "GET") {
+      await viewRoute(runtime, req, res, segments[1]!, segments[2]!, url);
+      return;
+    }
     if (segments.length === 2 && req.method === "GET") {
       const [workflow, id] = segments as [string, string];
       const view = await runtime.workflowResult(workflow, id, waitMs(url.searchParams.get("wait")));
@@ -61,8 +66,10 @@ export function createIngress(runtime: Runtime, options: IngressOptions = {}): S
     const key = Array.isArray(idempotencyKey) ? idempotencyKey[0] : idempotencyKey;
     if (req.method === "POST") {
       const input = await readJsonBody(req, maxBodyBytes);
-      const reply = await runtime.call(component, id, handler, input, key === undefined ? {} : { idempotencyKey: key });
-      sendJson(res, 200, reply);
+      const reply = await runtime.callForReply(component, id, handler, input, key === undefined ? {} : { idempotencyKey: key });
+      if (!reply.ok) throw new SagaflowError(reply.code, reply.message);
+      // The feed position of this write: pass it to a view query as waitForPosition to read it back.
+      sendJson(res, 200, reply.value, reply.position === undefined ? {} : { "sagaflow-position": String(reply.position) });
     } else if (req.method === "GET") {
       const reply = await runtime.call(component, id, handler, inputFromQuery(url.searchParams), { queryOnly: true });
       sendJson(res, 200, reply);

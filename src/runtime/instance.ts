@@ -13,7 +13,8 @@ export interface Pending {
   input: unknown;
   idempotencyKey: string | undefined;
   requestHash: string | undefined;
-  resolve: (reply: StoredReply) => void;
+  /** `position`: the feed position of this instance's latest commit (for read-your-writes). */
+  resolve: (reply: StoredReply, position: number | undefined) => void;
   reject: (error: unknown) => void;
 }
 
@@ -39,6 +40,7 @@ export class Instance {
   private readonly mailbox: Pending[] = [];
   private running = false;
   private loaded: Loaded | undefined;
+  private lastPosition: number | undefined;
 
   constructor(
     private readonly kind: Kind,
@@ -70,7 +72,7 @@ export class Instance {
         const outcomes = await this.runTurn(turn);
         turn.forEach((pending, i) => {
           const outcome = outcomes[i]!;
-          if ("reply" in outcome) pending.resolve(outcome.reply);
+          if ("reply" in outcome) pending.resolve(outcome.reply, this.lastPosition);
           else pending.reject(outcome.error);
         });
       }
@@ -167,6 +169,7 @@ export class Instance {
     const write = this.kind.write(this.id, before, current, events, dedup, notes);
     const result = await this.deps.committer.submit(write);
     if (!result.ok) return false;
+    if (result.positions.length > 0) this.lastPosition = Math.max(...result.positions);
     this.loaded = { ...current, version: this.kind.versionAfter(before, events, current) };
     this.kind.afterCommit?.(this.id, this.loaded);
     return true;

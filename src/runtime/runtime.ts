@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import { SagaflowError, errors } from "../define/errors.ts";
 import type { Component, ServiceComponent } from "../define/service.ts";
 import { ConsumerRunner } from "./consumers/consumer-runner.ts";
+import type { ViewDefinition } from "../define/view.ts";
+import { ViewService } from "../views/view-service.ts";
 import type { StandardSchemaV1 } from "../define/standard-schema.ts";
 import type { Store, StoredReply } from "../store/port.ts";
 import { GroupCommitter } from "./group-commit.ts";
@@ -35,6 +37,9 @@ export interface RuntimeOptions {
 }
 
 export type { CallOptions } from "../define/handlers.ts";
+
+/** A reply, with the feed position of the instance's latest commit when it has one. */
+export type PositionedReply = StoredReply & { position?: number };
 import type { CallOptions } from "../define/handlers.ts";
 
 interface Registered {
@@ -67,6 +72,8 @@ export class Runtime {
   readonly timers: TimerService;
   /** One runner per consumer, by name. */
   readonly consumers = new Map<string, ConsumerRunner>();
+  /** The service's views. */
+  readonly views: ViewService;
   private stopping = false;
   private inFlight = 0;
 
@@ -81,6 +88,7 @@ export class Runtime {
     this.log = options.log ?? ((line) => console.error(line));
     this.committer = new GroupCommitter(this.store, () => {
       for (const runner of this.consumers.values()) runner.wake();
+      this.views.wake();
     });
     this.clock = options.clock ?? systemClock;
     this.orphans = options.orphanedWorkflows ?? "refuse";
@@ -116,10 +124,13 @@ export class Runtime {
         this.consumers.set(component.name, new ConsumerRunner(component, consumerHost));
         continue;
       }
+      if (component.kind === "view") continue;
       const schemas = (component.inputs ?? {}) as Record<string, StandardSchemaV1 | undefined>;
       const kind = component.kind === "workflow" ? this.workflows.kind(component) : kindOf(component, snapshotEvery);
       this.registry.set(component.name, { component, kind, schemas });
     }
+    const viewDefinitions = options.components.filter((c): c is ViewDefinition => c.kind === "view");
+    this.views = new ViewService(viewDefinitions, this.store, this.log);
     this.deps = {
       store: this.store,
       committer: this.committer,
@@ -145,6 +156,7 @@ export class Runtime {
     await this.workflows.resumeAll(this.orphans);
     await this.timers.begin();
     for (const runner of this.consumers.values()) await runner.begin();
+    await this.views.start();
   }
 
   /** Throws unless `component` exists and has a command or query named `handler`. */
@@ -229,7 +241,7 @@ export class Runtime {
     handler: string,
     input: unknown,
     options: CallOptions & { queryOnly?: boolean; internal?: boolean } = {},
-  ): Promise<StoredReply> {
+  ): Promise<PositionedReply> {
     // Calls from steps already running may finish during shutdown; new outside calls may not.
     if (this.stopping && !options.internal) throw errors.stopped();
     const { registered, isQuery } = this.checkHandler(componentName, handler);
@@ -240,14 +252,14 @@ export class Runtime {
     this.inFlight++;
     try {
       const value = await validateInput(registered.schemas[handler], input ?? {}, `${componentName}.${handler}`);
-      return await new Promise<StoredReply>((resolve, reject) => {
+      return await new Promise<PositionedReply>((resolve, reject) => {
         this.instance(registered, id).enqueue({
           handler,
           isQuery,
           input: value,
           idempotencyKey: key,
           requestHash: key === undefined ? undefined : requestHash(handler, value),
-          resolve,
+          resolve: (reply, position) => resolve(position === undefined ? reply : { ...reply, position }),
           reject,
         });
       });
@@ -263,6 +275,7 @@ export class Runtime {
     this.workflows.stop();
     this.timers.stop();
     await Promise.all([...this.consumers.values()].map((runner) => runner.stop()));
+    await this.views.stop();
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     while (this.inFlight > 0 || [...this.instances.values()].some((i) => !i.idle)) {
       await new Promise((r) => setTimeout(r, 5));

@@ -6,6 +6,8 @@
  */
 
 /** An event as the handler emitted it, before it has a sequence number. */
+import type { ViewStore } from "./view-port.ts";
+
 export interface NewEvent {
   type: string;
   payload: unknown;
@@ -180,6 +182,9 @@ export interface TimerRecord {
 export type NewTimer = Pick<TimerRecord, "name" | "dueAt" | "component" | "id" | "handler" | "input" | "createdAt">;
 
 export interface Store {
+  /** View storage, where the adapter serves views. */
+  readonly views?: ViewStore;
+
   /** Brings the schema up to the newest version; safe to call on every start. */
   migrate(): Promise<void>;
   schemaVersion(): Promise<number>;

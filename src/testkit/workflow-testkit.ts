@@ -1,4 +1,4 @@
-import { Client } from "../client/client.ts";
+import { Client, type InstanceClient } from "../client/client.ts";
 import { keyValue, type KeyValueDefinition } from "../define/key-value.ts";
 import type { Effect } from "../define/effect.ts";
 import { SagaflowError } from "../define/errors.ts";
@@ -52,7 +52,7 @@ export class WorkflowUnderTest<S, SI> {
       clock: this.clock,
       log: () => {},
     });
-    this.client = new Client(this.runtime);
+    this.client = new SubstitutingClient(this.runtime, definition, this.definition);
   }
 
   async begin(): Promise<this> {
@@ -104,6 +104,21 @@ export class WorkflowUnderTest<S, SI> {
 
   async stop(): Promise<void> {
     await this.runtime.stop();
+  }
+}
+
+/** The test's client: calls to the workflow as the test wrote it go to the copy with injectable failures. */
+class SubstitutingClient extends Client {
+  constructor(
+    runtime: Runtime,
+    private readonly original: Component,
+    private readonly substitute: Component,
+  ) {
+    super(runtime);
+  }
+
+  override call<D extends Component>(definition: D, id: string): InstanceClient<D> {
+    return super.call((definition === this.original ? this.substitute : definition) as D, id);
   }
 }
 

@@ -63,6 +63,20 @@ process.once("exit", () => {
   }
 });
 
+/**
+ * Keeps this process alive while `promise` is pending. Children and their pipes are unref'd (so a
+ * child a test forgot to stop cannot keep the test process running; the exit hook above kills it),
+ * hence waiting for a child needs a reference of its own.
+ */
+async function held<T>(promise: Promise<T>): Promise<T> {
+  const keepAlive = setInterval(() => {}, 1_000);
+  try {
+    return await promise;
+  } finally {
+    clearInterval(keepAlive);
+  }
+}
+
 /** Output kept per run: the newest part only, so a long crash test cannot fill memory. */
 const maxOutputChars = 1 << 20;
 
@@ -135,7 +149,7 @@ export class SagaflowProcess {
   /** Resolves when the current run's child is gone. */
   get exited(): Promise<ExitInfo> {
     if (!this.run) return Promise.resolve({ code: null, signal: null });
-    return this.run.exited;
+    return held(this.run.exited);
   }
 
   /** What the current (or last) run printed, stdout and stderr interleaved. */
@@ -178,6 +192,9 @@ export class SagaflowProcess {
     };
     child.stdout!.on("data", onData);
     child.stderr!.on("data", onData);
+    child.unref();
+    (child.stdout as unknown as { unref?: () => void }).unref?.();
+    (child.stderr as unknown as { unref?: () => void }).unref?.();
 
     const timeoutMs = this.options.readyTimeoutMs ?? 20_000;
     try {
@@ -226,7 +243,7 @@ export class SagaflowProcess {
     const run = this.run;
     if (!run) return { code: null, signal: null };
     if (this.running) run.child.kill(signal);
-    return run.exited;
+    return held(run.exited);
   }
 
   /**
@@ -236,7 +253,7 @@ export class SagaflowProcess {
   async stop(timeoutMs = 15_000): Promise<ExitInfo> {
     const run = this.run;
     if (!run) return { code: null, signal: null };
-    if (!this.running) return run.exited;
+    if (!this.running) return held(run.exited);
     run.child.kill("SIGTERM");
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<"late">((done) => (timer = setTimeout(() => done("late"), timeoutMs)));

@@ -206,6 +206,23 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX timers_due ON timers (status, due_at);
     `,
   },
+  {
+    version: 4,
+    description: "views: one row per view with its active and building generations",
+    sql: `
+      -- The tables of each generation (view_{view}__{table}__g{n}) are created when it is built.
+      CREATE TABLE views (
+        name                TEXT    PRIMARY KEY,
+        active_generation   INTEGER,
+        active_version      INTEGER,
+        active_offset       INTEGER,
+        building_generation INTEGER,
+        building_version    INTEGER,
+        building_offset     INTEGER,
+        last_generation     INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = migrations.length;

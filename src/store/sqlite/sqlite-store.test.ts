@@ -223,7 +223,7 @@ describe("sqlite store", () => {
       assert.equal(await store.schemaVersion(), 2);
       await assert.rejects(store.readFeed(0, 10), /call migrate\(\) first/);
       await store.migrate();
-      assert.equal(await store.schemaVersion(), 3);
+      assert.equal(await store.schemaVersion(), LATEST_SCHEMA_VERSION);
 
       // Entity history as it was.
       const a = await store.loadHistory("c", "a");
@@ -270,7 +270,7 @@ describe("sqlite store", () => {
     const reopened = new SqliteStore({ path });
     try {
       await reopened.migrate();
-      assert.equal(await reopened.schemaVersion(), 3);
+      assert.equal(await reopened.schemaVersion(), LATEST_SCHEMA_VERSION);
       assert.equal(await reopened.feedHead(), 13);
       assert.equal(await reopened.loadOffset("audit"), 13);
       assert.deepEqual((await reopened.loadHistory("c", "a")).events.map((e) => e.seq), [2, 3]);

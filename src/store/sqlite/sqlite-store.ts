@@ -1,4 +1,5 @@
 import Database from "better-sqlite3";
+import { SqliteViews } from "./sqlite-views.ts";
 import type {
   DedupRecord,
   EntityHistory,
@@ -170,6 +171,8 @@ type Statements = ReturnType<typeof prepare>;
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
   #statements: Statements | undefined;
+  /** View tables live in the same file. */
+  readonly views: SqliteViews;
 
   constructor(options: SqliteStoreOptions) {
     const db = new Database(options.path);
@@ -186,6 +189,7 @@ export class SqliteStore implements Store {
       throw err;
     }
     this.#db = db;
+    this.views = new SqliteViews(db);
   }
 
   async migrate(): Promise<void> {

@@ -1,0 +1,78 @@
+import { checkComponentName } from "./component.ts";
+import type { EntityDefinition, EventsOf } from "./entity.ts";
+import type { KeyValueDefinition } from "./key-value.ts";
+import type { Component } from "./service.ts";
+import type { WorkflowDefinition, WorkflowView } from "./workflow.ts";
+
+/** What an updater sees besides the row and the message. */
+export interface UpdateContext {
+  /** The source instance's id: the row's key. */
+  readonly id: string;
+  readonly position: number;
+}
+
+/** An updater returns the new row, `null` to delete it, or `undefined` to leave it as it is. */
+type Updater<Row, T> = (row: Row | undefined, message: T, ctx: UpdateContext) => Row | null | undefined;
+
+export type TableUpdaters<Src, Row> = Src extends EntityDefinition<any, infer EH>
+  ? { events: { [K in keyof EventsOf<EH>]?: Updater<Row, EventsOf<EH>[K]> } }
+  : Src extends KeyValueDefinition<infer S>
+    ? { state: Updater<Row, S | null> }
+    : Src extends WorkflowDefinition<infer S>
+      ? { state: Updater<Row, Omit<WorkflowView<S>, "id">> }
+      : never;
+
+/** One table of a view: rows keyed by source instance, kept up to date from the source. */
+export interface ViewTable<Row = unknown> {
+  readonly source: Component;
+  readonly events?: Record<string, Updater<Row, unknown> | undefined>;
+  readonly state?: Updater<Row, unknown>;
+}
+
+/**
+ * A table of a view, fed by one source: an entity's events (an updater per event type; other
+ * types leave the row alone) or a key-value entity's or workflow's state changes.
+ */
+export function table<Src extends Component, Row>(source: Src, updaters: TableUpdaters<Src, Row>): ViewTable<Row> {
+  return { source, ...(updaters as object) } as ViewTable<Row>;
+}
+
+export interface ViewOptions {
+  /** Bump it when the tables' updaters change: the view is rebuilt from the feed. */
+  version: number;
+  tables: Record<string, ViewTable<any>>;
+  /** Named queries in the view query language, checked at start-up. */
+  queries: Record<string, string>;
+}
+
+export interface ViewDefinition extends ViewOptions {
+  readonly kind: "view";
+  readonly name: string;
+  readonly commands: {};
+  readonly queries: Record<string, string>;
+}
+
+/**
+ * Defines a view: tables kept up to date from entities' events or state changes, and named
+ * queries over them, served at `GET /views/{view}/{query}?param=…`. Views are eventually
+ * consistent; a caller can wait for its own write (read-your-writes) by passing the position
+ * from its command's `Sagaflow-Position` header as `?waitForPosition=`.
+ *
+ * @example
+ * const carts = view("carts", {
+ *   version: 1,
+ *   tables: { carts: table(cart, { events: { itemAdded: (row, e, { id }) => ({ cartId: id, userId: e.userId }) } }) },
+ *   queries: { byUser: "SELECT * AS carts FROM carts WHERE userId = :userId ORDER BY cartId" },
+ * });
+ */
+export function view(name: string, options: ViewOptions): ViewDefinition {
+  checkComponentName(name);
+  if (!Number.isInteger(options.version) || options.version < 1) throw new TypeError(`view "${name}": version must be a whole number ≥ 1`);
+  for (const [tableName, t] of Object.entries(options.tables)) {
+    if (!/^[A-Za-z][A-Za-z0-9_]{0,62}$/.test(tableName)) throw new TypeError(`view "${name}": invalid table name "${tableName}"`);
+    if (t.source.kind === "entity" ? t.events === undefined : t.state === undefined) {
+      throw new TypeError(`view "${name}", table "${tableName}": an entity source needs \`events\`, other sources need \`state\``);
+    }
+  }
+  return { ...options, kind: "view", name, commands: {} };
+}

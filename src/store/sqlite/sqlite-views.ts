@@ -1,0 +1,129 @@
+import type Database from "better-sqlite3";
+import { compileSqlite, COUNT_COLUMN, createIndexSql, ROW_COLUMN, type Query } from "../../views/query/index.ts";
+import type { PhysicalTable, ViewGeneration, ViewMeta, ViewPage, ViewQueryResult, ViewRowUpdate, ViewStore } from "../view-port.ts";
+
+interface MetaRow {
+  name: string;
+  active_generation: number | null;
+  active_version: number | null;
+  active_offset: number | null;
+  building_generation: number | null;
+  building_version: number | null;
+  building_offset: number | null;
+  last_generation: number;
+}
+
+const generationOf = (g: number | null, v: number | null, o: number | null): ViewGeneration | null =>
+  g === null ? null : { generation: g, version: v!, offset: o! };
+
+const toMeta = (row: MetaRow): ViewMeta => ({
+  name: row.name,
+  active: generationOf(row.active_generation, row.active_version, row.active_offset),
+  building: generationOf(row.building_generation, row.building_version, row.building_offset),
+});
+
+const quote = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`;
+
+/** View storage on the same SQLite file: a table per view table and generation, rows as JSON. */
+export class SqliteViews implements ViewStore {
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(private readonly db: Database.Database) {}
+
+  private prepared(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  async viewMeta(name: string): Promise<ViewMeta | undefined> {
+    const row = this.prepared("SELECT * FROM views WHERE name = ?").get(name) as MetaRow | undefined;
+    return row && toMeta(row);
+  }
+
+  async listViews(): Promise<ViewMeta[]> {
+    return (this.prepared("SELECT * FROM views ORDER BY name").all() as MetaRow[]).map(toMeta);
+  }
+
+  async beginBuild(name: string, version: number, tables: (generation: number) => PhysicalTable[]): Promise<ViewGeneration> {
+    return this.db.transaction(() => {
+      const row = this.prepared("SELECT * FROM views WHERE name = ?").get(name) as MetaRow | undefined;
+      const generation = (row?.last_generation ?? 0) + 1;
+      // A rebuild that was itself being built is abandoned: drop its tables.
+      if (row?.building_generation != null) this.dropTables(tables(row.building_generation).map((t) => t.table));
+      for (const { table, indexes } of tables(generation)) {
+        this.db.exec(`CREATE TABLE IF NOT EXISTS ${quote(table)} (id TEXT PRIMARY KEY, row TEXT NOT NULL) STRICT, WITHOUT ROWID`);
+        indexes.forEach((fields, i) => this.db.exec(createIndexSql(table, `${table}__i${i}`, fields)));
+      }
+      this.prepared(
+        `INSERT INTO views (name, building_generation, building_version, building_offset, last_generation)
+         VALUES (?, ?, ?, 0, ?)
+         ON CONFLICT (name) DO UPDATE SET building_generation = excluded.building_generation,
+           building_version = excluded.building_version, building_offset = 0, last_generation = excluded.last_generation`,
+      ).run(name, generation, version, generation);
+      this.statements.clear(); // tables came and went: prepared statements may point at old ones
+      return { generation, version, offset: 0 };
+    }).immediate();
+  }
+
+  async commitView(name: string, generation: number, offset: number, updates: ViewRowUpdate[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const update of updates) {
+        if (update.row === null) this.prepared(`DELETE FROM ${quote(update.table)} WHERE id = ?`).run(update.id);
+        else {
+          this.prepared(`INSERT INTO ${quote(update.table)} (id, row) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET row = excluded.row`).run(
+            update.id,
+            JSON.stringify(update.row),
+          );
+        }
+      }
+      this.prepared(
+        `UPDATE views SET
+           active_offset   = CASE WHEN active_generation = @generation THEN max(active_offset, @offset) ELSE active_offset END,
+           building_offset = CASE WHEN building_generation = @generation THEN max(building_offset, @offset) ELSE building_offset END
+         WHERE name = @name`,
+      ).run({ generation, offset, name });
+    }).immediate();
+  }
+
+  async finishBuild(name: string, tables: (generation: number) => string[]): Promise<void> {
+    this.db.transaction(() => {
+      const row = this.prepared("SELECT * FROM views WHERE name = ?").get(name) as MetaRow | undefined;
+      if (!row || row.building_generation === null) return;
+      if (row.active_generation !== null) this.dropTables(tables(row.active_generation));
+      this.prepared(
+        `UPDATE views SET active_generation = building_generation, active_version = building_version,
+           active_offset = building_offset, building_generation = NULL, building_version = NULL, building_offset = NULL
+         WHERE name = ?`,
+      ).run(name);
+      this.statements.clear();
+    }).immediate();
+  }
+
+  async getRows(table: string, ids: readonly string[]): Promise<Map<string, unknown>> {
+    const found = new Map<string, unknown>();
+    const select = this.prepared(`SELECT row FROM ${quote(table)} WHERE id = ?`);
+    for (const id of ids) {
+      const hit = select.get(id) as { row: string } | undefined;
+      if (hit) found.set(id, JSON.parse(hit.row));
+    }
+    return found;
+  }
+
+  async query(table: string, query: Query, params: Record<string, unknown>, page: ViewPage): Promise<ViewQueryResult> {
+    // One row more than the page: its presence says a next page exists.
+    const compiled = compileSqlite(query, table, { offset: page.offset, limit: page.limit, extra: 1 });
+    const rows = this.prepared(compiled.sql).all(...compiled.bind(params)) as Array<Record<string, unknown>>;
+    if (compiled.shape.kind === "count") return { kind: "count", count: Number(rows[0]?.[COUNT_COLUMN] ?? 0) };
+    const limit = compiled.pageLimit(params);
+    const page_ = limit === undefined ? rows : rows.slice(0, limit);
+    return { kind: "rows", rows: page_.map((r) => JSON.parse(r[ROW_COLUMN] as string)), hasMore: page_.length < rows.length };
+  }
+
+  private dropTables(tables: string[]): void {
+    for (const table of tables) this.db.exec(`DROP TABLE IF EXISTS ${quote(table)}`);
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * The view query language: parse → check → compile, all inside the database. See README.md in
+ * this folder for the language and its semantics.
+ *
+ * @example
+ * const query = parseQuery("SELECT * AS carts FROM carts WHERE userId = :user ORDER BY at DESC LIMIT 20");
+ * checkQuery(query, ["carts"]);                       // at start-up
+ * for (const [i, fields] of indexesFor(query).entries()) db.exec(createIndexSql(table, `${table}__i${i}`, fields));
+ * const compiled = compileSqlite(query, table, { offset: 0, extra: 1 });
+ * const rows = db.prepare(compiled.sql).all(...compiled.bind({ user: "alice" }));
+ */
+export type {
+  Column, CompareOp, Condition, Field, Literal, OrderKey, Param, Query, Select, Value,
+} from "./ast.ts";
+export { KEY_FIELD } from "./ast.ts";
+export { QueryError, QueryParamError } from "./errors.ts";
+export { parseQuery } from "./parser.ts";
+export { checkQuery, queryParams } from "./check.ts";
+export type { CompiledQuery, ResultShape, SqlitePage } from "./compile-sqlite.ts";
+export { compileSqlite } from "./compile-sqlite.ts";
+export { COUNT_COLUMN, KEY_COLUMN, ROW_COLUMN } from "./sql-names.ts";
+export { createIndexSql, indexesFor } from "./index-plan.ts";

@@ -1,0 +1,181 @@
+import type { UpdateContext, ViewDefinition, ViewTable } from "../define/view.ts";
+import type { FeedEntry, Store } from "../store/port.ts";
+import { physicalTable, type PhysicalTable, type ViewGeneration, type ViewRowUpdate, type ViewStore } from "../store/view-port.ts";
+
+export interface ViewHost {
+  store: Store;
+  views: ViewStore;
+  log: (line: string) => void;
+  /** Field paths to index, per table of this view (derived from its queries). */
+  indexes: Map<string, string[][]>;
+}
+
+const batchSize = 512;
+const idlePollMs = 1_000;
+const retryAfterErrorMs = 1_000;
+
+type Updater = (row: unknown, message: unknown, ctx: UpdateContext) => unknown;
+
+/**
+ * Keeps one view up to date: reads its sources' feed entries after the offset, runs the table
+ * updaters, and commits the rows with the new offset in one transaction. A rebuild fills a new
+ * generation from position 0 while queries are still served from the active one, then switches.
+ */
+export class ViewRunner {
+  private active: ViewGeneration | null = null;
+  private building: ViewGeneration | null = null;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private readonly listeners = new Set<() => void>();
+  /** The last updater failure, shown to operators until the view moves on. */
+  lastError: string | undefined;
+  private readonly sources: string[];
+
+  constructor(
+    readonly definition: ViewDefinition,
+    private readonly host: ViewHost,
+  ) {
+    this.sources = [...new Set(Object.values(definition.tables).map((t) => t.source.name))];
+  }
+
+  async begin(): Promise<void> {
+    const meta = await this.host.views.viewMeta(this.definition.name);
+    this.active = meta?.active ?? null;
+    this.building = meta?.building ?? null;
+    const current = this.building ?? this.active;
+    if (!current || current.version !== this.definition.version) await this.rebuild();
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wakeUp?.();
+    await this.loop;
+  }
+
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  /** The generation queries read; undefined until the first build has caught up. */
+  get serving(): ViewGeneration | null {
+    return this.active;
+  }
+
+  get rebuilding(): ViewGeneration | null {
+    return this.building;
+  }
+
+  /** Called after every commit of this view (queries streaming over SSE listen here). */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Starts filling a new generation from the start of the feed. */
+  async rebuild(): Promise<ViewGeneration> {
+    const { name, version } = this.definition;
+    this.building = await this.host.views.beginBuild(name, version, (generation) => this.tables(generation));
+    this.wake();
+    return this.building;
+  }
+
+  /** Physical table names of this view's tables in the generation queries read. */
+  tableFor(table: string): string | undefined {
+    return this.active ? physicalTable(this.definition.name, table, this.active.generation) : undefined;
+  }
+
+  private tables(generation: number): PhysicalTable[] {
+    return Object.keys(this.definition.tables).map((table) => ({
+      table: physicalTable(this.definition.name, table, generation),
+      indexes: this.host.indexes.get(table) ?? [],
+    }));
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      try {
+        const moved = await this.step();
+        if (!moved) await this.idle(idlePollMs);
+      } catch (error) {
+        this.lastError = error instanceof Error ? error.message : String(error);
+        this.host.log(`sagaflow: view ${this.definition.name}: ${this.lastError}; retrying`);
+        await this.idle(retryAfterErrorMs);
+      }
+    }
+  }
+
+  /** Applies one batch; false when there was nothing to do. */
+  private async step(): Promise<boolean> {
+    const target = this.building ?? this.active;
+    if (!target) return false;
+    // Read the head first: every entry at or below it is visible now, so an offset can move
+    // up to it even when none of them belongs to this view's sources.
+    const head = await this.host.store.feedHead();
+    const entries = await this.host.store.readFeed(target.offset, batchSize, this.sources);
+    const caughtUp = entries.length < batchSize;
+    const offset = caughtUp ? Math.max(head, entries.at(-1)?.position ?? 0) : entries.at(-1)!.position;
+    if (offset <= target.offset) {
+      if (this.building && caughtUp) await this.switchToBuilt();
+      return false;
+    }
+    const updates = await this.apply(target.generation, entries);
+    await this.host.views.commitView(this.definition.name, target.generation, offset, updates);
+    target.offset = offset;
+    this.lastError = undefined;
+    if (this.building && caughtUp) await this.switchToBuilt();
+    if (target === this.active) for (const listener of this.listeners) listener();
+    return true;
+  }
+
+  private async switchToBuilt(): Promise<void> {
+    await this.host.views.finishBuild(this.definition.name, (generation) => this.tables(generation).map((t) => t.table));
+    this.active = this.building;
+    this.building = null;
+    for (const listener of this.listeners) listener();
+  }
+
+  private async apply(generation: number, entries: FeedEntry[]): Promise<ViewRowUpdate[]> {
+    const rows = new Map<string, unknown>(); // `${physical}\0${id}` → row (undefined: absent)
+    const updates = new Map<string, ViewRowUpdate>();
+    for (const [tableName, table] of Object.entries(this.definition.tables) as Array<[string, ViewTable]>) {
+      const physical = physicalTable(this.definition.name, tableName, generation);
+      const mine = entries.filter((e) => e.component === table.source.name);
+      if (mine.length === 0) continue;
+      const stored = await this.host.views.getRows(physical, [...new Set(mine.map((e) => e.id))]);
+      for (const entry of mine) {
+        const key = `${physical}\u0000${entry.id}`;
+        const before = rows.has(key) ? rows.get(key) : stored.get(entry.id);
+        const after = this.update(table, before ?? undefined, entry);
+        if (after === undefined) continue;
+        rows.set(key, after);
+        updates.set(key, { table: physical, id: entry.id, row: after });
+      }
+    }
+    return [...updates.values()];
+  }
+
+  private update(table: ViewTable, row: unknown, entry: FeedEntry): unknown {
+    const ctx: UpdateContext = { id: entry.id, position: entry.position };
+    if (table.source.kind === "entity") {
+      if (entry.type.startsWith("$")) return undefined;
+      const updater = table.events?.[entry.type] as Updater | undefined;
+      return updater ? updater(row, entry.payload, ctx) : undefined;
+    }
+    return (table.state as Updater)(row, entry.type === "$deleted" ? null : entry.payload, ctx);
+  }
+
+  private idle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      this.wakeUp = done;
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  }
+}
