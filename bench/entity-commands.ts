@@ -4,8 +4,8 @@
  *
  * 10,000 wallets are created first; each measured command is a deposit to a random one of them.
  * Each concurrency (commands in flight) runs for BENCH_SECONDS after a BENCH_WARMUP_SECONDS
- * warm-up. For HTTP the service runs in its own process (bench/server.ts) and this process only
- * generates load, over keep-alive connections (one socket per command in flight).
+ * warm-up. For HTTP the service runs in its own process (bench/entity-commands-server.ts) and
+ * this process only generates load, over keep-alive connections (one socket per command in flight).
  *
  * stdout: one JSON line per figure, nothing else; progress goes to stderr.
  *
@@ -31,7 +31,7 @@ import { Client } from "../src/client/client.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
 import type { InstanceWrite } from "../src/store/port.ts";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
-import bench, { wallet } from "./wallet-service.ts";
+import bench, { wallet } from "./entity-commands-service.ts";
 
 const seconds = numberEnv("BENCH_SECONDS", 5);
 const warmupSeconds = numberEnv("BENCH_WARMUP_SECONDS", 1);
@@ -353,7 +353,7 @@ async function inProcess(): Promise<void> {
 }
 
 function startServer(dir: string): Promise<{ child: ChildProcess; url: URL; synchronous: string }> {
-  const script = fileURLToPath(new URL("./server.ts", import.meta.url));
+  const script = fileURLToPath(new URL("./entity-commands-server.ts", import.meta.url));
   const child = fork(script, [dir], {
     execArgv: ["--import", "tsx", ...serverNodeArgs],
     // The server's stdout would break "JSON lines only": send it to stderr.

@@ -149,7 +149,7 @@ function instrument(store: SqliteStore, watch: Watch): void {
       watch.pickups[i]!++;
     }
   });
-  store.finishTimer = timed(watch.finishTimer, store.finishTimer.bind(store));
+  store.finishTimers = timed(watch.finishTimer, store.finishTimers.bind(store));
   store.retryTimer = timed(watch.retryTimer, store.retryTimer.bind(store));
   store.nextTimerDue = timed(watch.nextTimerDue, store.nextTimerDue.bind(store));
   store.commit = timed(watch.commit, store.commit.bind(store), (args: [InstanceWrite[]], outcomes: WriteOutcome[]) => {

@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import type { ServiceDefinition } from "../define/service.ts";
 import { createAdmin } from "../http/admin.ts";
 import { createIngress } from "../http/ingress.ts";
+import { eventStreams } from "../http/views-route.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { SqliteStore } from "../store/sqlite/sqlite-store.ts";
 
@@ -86,6 +87,8 @@ export async function serve(options: ServeOptions): Promise<RunningService> {
       (closing ??= (async () => {
         shuttingDown = true;
         for (const res of unanswered) if (!res.headersSent) res.setHeader("connection", "close");
+        // Streamed view queries never finish on their own: end them, or server.close() waits forever.
+        for (const res of unanswered) if (eventStreams.has(res)) res.end();
         const closed = new Promise<void>((done) => server.close(() => done()));
         server.closeIdleConnections();
         admin?.close();

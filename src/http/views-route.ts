@@ -8,6 +8,8 @@ import { sendJson } from "./respond.ts";
 /** At most this many streamed queries at once (each re-runs its query on every view change). */
 export const maxStreams = 1_000;
 let openStreams = 0;
+/** Responses that are open event streams: they never end by themselves, so shutdown ends them. */
+export const eventStreams = new WeakSet<ServerResponse>();
 
 /**
  * `GET /views/{view}/{query}?param=…`: runs a view query. Reserved parameters: `pageToken` (from
@@ -38,6 +40,7 @@ export async function viewRoute(runtime: Runtime, req: IncomingMessage, res: Ser
   const first = JSON.stringify(await run());
   const runner = runtime.views.runner(view);
   openStreams++;
+  eventStreams.add(res);
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
   res.write(`event: result\ndata: ${first}\n\n`);
   let last = first;

@@ -29,6 +29,8 @@ export interface InstanceDeps {
   onHandlerError: (error: unknown, where: string) => SagaflowError;
 }
 
+const noneStored: ReadonlyMap<string, DedupRecord> = new Map();
+
 type Outcome = { reply: StoredReply } | { error: unknown };
 
 /**
@@ -106,7 +108,7 @@ export class Instance {
 
   private async tryTurn(turn: Pending[]): Promise<Outcome[] | undefined> {
     const before = (this.loaded ??= await this.kind.load(this.deps.store, this.id));
-    const stored = await this.storedReplies(turn);
+    const stored = turn.some((p) => p.idempotencyKey !== undefined) ? await this.storedReplies(turn) : noneStored;
     let current: Current = before;
     const events: NewEvent[] = [];
     const dedup: DedupRecord[] = [];

@@ -469,7 +469,7 @@ export function feedContract(withStore: WithStore): void {
         assert.equal(await store.nextTimerDue(), 50);
         await store.retryTimer("sick", 1, { dueAt: 10, attempts: 10, status: "parked", lastError: { code: "x", message: "y" } });
         assert.equal(await store.nextTimerDue(), 100);
-        await store.finishTimer("a", 1);
+        await store.finishTimers([{ name: "a", generation: 1 }]);
         assert.equal(await store.nextTimerDue(), 200);
         await store.cancelTimer("b");
         assert.equal(await store.nextTimerDue(), undefined);
@@ -483,7 +483,7 @@ export function feedContract(withStore: WithStore): void {
         assert.equal(current.generation, 2);
 
         // The firing of generation 1 ends after the timer was restarted: it changes nothing.
-        await store.finishTimer("t", 1);
+        await store.finishTimers([{ name: "t", generation: 1 }]);
         await store.retryTimer("t", 1, { dueAt: 999, attempts: 4, status: "parked", lastError: { code: "old", message: "old" } });
         assert.deepEqual(await store.listTimers(undefined, 10), [current]);
 
@@ -491,13 +491,13 @@ export function feedContract(withStore: WithStore): void {
         await store.retryTimer("t", 2, change);
         const retried = { ...current, ...change };
         assert.deepEqual(await store.listTimers(undefined, 10), [retried]);
-        await store.finishTimer("t", 3);
+        await store.finishTimers([{ name: "t", generation: 3 }]);
         assert.deepEqual(await store.listTimers(undefined, 10), [retried]);
-        await store.finishTimer("t", 2);
+        await store.finishTimers([{ name: "t", generation: 2 }]);
         assert.deepEqual(await store.listTimers(undefined, 10), []);
 
         // Unknown names are no error.
-        await store.finishTimer("nobody", 1);
+        await store.finishTimers([{ name: "nobody", generation: 1 }]);
         await store.retryTimer("nobody", 1, change);
         assert.deepEqual(await store.listTimers(undefined, 10), []);
       });

@@ -238,8 +238,8 @@ export interface Store {
   dueTimers(now: number, limit: number): Promise<TimerRecord[]>;
   /** The earliest due time of a pending timer. */
   nextTimerDue(): Promise<number | undefined>;
-  /** Removes the timer if it is still at `generation` (it fired). */
-  finishTimer(name: string, generation: number): Promise<void>;
+  /** In one transaction, removes each timer that is still at the given generation (they fired). */
+  finishTimers(fired: ReadonlyArray<{ name: string; generation: number }>): Promise<void>;
   /** Records a failed firing if the timer is still at `generation`: new due time, attempts, status. */
   retryTimer(
     name: string,

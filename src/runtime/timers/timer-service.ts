@@ -119,12 +119,15 @@ export class TimerService implements Timers {
     for (;;) {
       if (!this.running) return;
       const due = await this.host.store.dueTimers(this.host.clock.now(), this.policy.batch);
-      await Promise.all(due.map((timer) => this.fireOne(timer)));
+      const fired = (await Promise.all(due.map((timer) => this.fireOne(timer)))).filter((t) => t !== undefined);
+      // One transaction (one fsync) removes every timer of the batch that fired.
+      if (fired.length > 0) await this.host.store.finishTimers(fired);
       if (due.length < this.policy.batch) return;
     }
   }
 
-  private async fireOne(timer: TimerRecord): Promise<void> {
+  /** Makes the timer's call; returns the timer when it is done (fired, or answered with a refusal). */
+  private async fireOne(timer: TimerRecord): Promise<TimerRecord | undefined> {
     // createdAt too: a name finished and started again may get generation 1 again.
     const key = `timer:${timer.name}:${timer.createdAt}:${timer.generation}`;
     let failure: unknown;
@@ -135,10 +138,7 @@ export class TimerService implements Timers {
       if (!isRefusal(error)) failure = error;
       else this.host.log(`sagaflow: timer ${timer.name}: ${describeError(error).message}`);
     }
-    if (failure === undefined) {
-      await this.host.store.finishTimer(timer.name, timer.generation);
-      return;
-    }
+    if (failure === undefined) return timer;
     const attempts = timer.attempts + 1;
     const parked = attempts >= this.policy.maxAttempts;
     const backoff = Math.min(this.policy.maxBackoffMs, this.policy.initialBackoffMs * 2 ** (attempts - 1));
@@ -148,5 +148,6 @@ export class TimerService implements Timers {
       status: parked ? "parked" : "pending",
       lastError: describeError(failure),
     });
+    return undefined;
   }
 }

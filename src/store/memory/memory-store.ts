@@ -324,9 +324,11 @@ export class MemoryStore implements Store {
     return next;
   }
 
-  async finishTimer(name: string, generation: number): Promise<void> {
+  async finishTimers(fired: ReadonlyArray<{ name: string; generation: number }>): Promise<void> {
     this.#ready();
-    if (this.#timers.get(name)?.generation === generation) this.#timers.delete(name);
+    for (const { name, generation } of fired) {
+      if (this.#timers.get(name)?.generation === generation) this.#timers.delete(name);
+    }
   }
 
   async retryTimer(name: string, generation: number, change: TimerChange): Promise<void> {

@@ -9,7 +9,7 @@
 import { serve } from "../src/cli/serve.ts";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
 import type { InstanceWrite } from "../src/store/port.ts";
-import bench from "./wallet-service.ts";
+import bench from "./entity-commands-service.ts";
 
 const dataDir = process.argv[2];
 if (!dataDir || !process.send) {
