@@ -37,17 +37,32 @@
  * Run: npm run bench:consumers
  */
 import Database from "better-sqlite3";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "../src/client/client.ts";
 import { consumer } from "../src/define/consumer.ts";
 import { entity } from "../src/define/entity.ts";
 import type { ConsumerRunner } from "../src/runtime/consumers/consumer-runner.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
-import type { InstanceWrite } from "../src/store/port.ts";
+import type { DedupRecord, FeedEntry, InstanceWrite } from "../src/store/port.ts";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
-import { countSyncCalls, ioBytes, listEnv, machineCpuMs, numberEnv, percentile, perfAvailable, round, sleep } from "./support/load.ts";
+import {
+  choicesEnv,
+  fsyncsCounted,
+  fsyncWindow,
+  listEnv,
+  numberEnv,
+  quantiles,
+  round,
+  sleep,
+  syncModeEnv,
+  until,
+  usageWindow,
+} from "./support/load.ts";
+import { newStat, timed, type Stat } from "./support/probes.ts";
+import { benchProgram } from "./support/program.ts";
+
+const program = benchProgram("consumers");
+const { log, emit } = program;
 
 const seconds = numberEnv("BENCH_SECONDS", 10);
 const rates = listEnv("BENCH_RATES", "1000,5000,10000").map((s) => {
@@ -57,42 +72,11 @@ const rates = listEnv("BENCH_RATES", "1000,5000,10000").map((s) => {
 });
 const instances = Math.max(1, Math.floor(numberEnv("BENCH_INSTANCES", 1000)));
 const drainEvents = Math.max(1, Math.floor(numberEnv("BENCH_DRAIN_EVENTS", 50_000)));
-const modes = listEnv("BENCH_MODES", "steady,drain");
+const modes = choicesEnv("BENCH_MODES", "steady,drain", ["steady", "drain"]);
 const sampleMs = Math.max(1, numberEnv("BENCH_SAMPLE_MS", 50));
-const synchronous = syncMode(process.env["BENCH_SYNC"] ?? "FULL");
-const countFsyncs = process.env["BENCH_FSYNC"] !== "0";
-const baseDir = process.env["BENCH_DIR"] ?? tmpdir();
+const synchronous = syncModeEnv();
 const ids = Array.from({ length: instances }, (_, i) => `i${i}`);
 const consumerName = "bench-consumer";
-const tempDirs: string[] = [];
-
-for (const mode of modes) {
-  if (mode !== "steady" && mode !== "drain") throw new Error(`BENCH_MODES: unknown mode "${mode}" (use steady, drain)`);
-}
-
-function syncMode(raw: string): "FULL" | "NORMAL" | "OFF" {
-  const mode = raw.toUpperCase();
-  if (mode === "FULL" || mode === "NORMAL" || mode === "OFF") return mode;
-  throw new Error(`BENCH_SYNC must be FULL, NORMAL or OFF, not ${raw}`);
-}
-
-function log(line: string): void {
-  process.stderr.write(`bench: ${line}\n`);
-}
-
-function emit(figure: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify({ bench: "consumers", ...figure })}\n`);
-}
-
-function newDataDir(label: string): string {
-  const dir = mkdtempSync(join(baseDir, `sagaflow-bench-consumers-${label}-`));
-  tempDirs.push(dir);
-  return dir;
-}
-
-function removeDataDirs(): void {
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-}
 
 // ---------------------------------------------------------------- the service
 
@@ -172,14 +156,6 @@ function consumerOf(recorder: Recorder) {
 
 // ---------------------------------------------------------------- instrumentation
 
-interface Stat {
-  calls: number;
-  items: number;
-  ms: number;
-}
-
-const newStat = (): Stat => ({ calls: 0, items: 0, ms: 0 });
-
 interface Probes {
   commit: Stat;
   commitConsumer: Stat;
@@ -194,25 +170,16 @@ interface Probes {
  */
 function instrument(store: SqliteStore): Probes {
   const probes: Probes = { commit: newStat(), commitConsumer: newStat(), readFeed: newStat(), findDedup: newStat() };
-  const target = store as unknown as Record<string, unknown>;
-  const wrap = (name: keyof Probes, items: (args: unknown[], result: unknown) => number) => {
-    const original = (target[name] as (...args: unknown[]) => Promise<unknown>).bind(store);
-    const stat = probes[name];
-    target[name] = (...args: unknown[]) => {
-      const t0 = performance.now();
-      const promise = original(...args);
-      stat.ms += performance.now() - t0;
-      stat.calls++;
-      return promise.then((result) => {
-        stat.items += items(args, result);
-        return result;
-      });
-    };
-  };
-  wrap("commit", (args) => (args[0] as InstanceWrite[]).length);
-  wrap("commitConsumer", () => 0);
-  wrap("readFeed", (_args, result) => (result as unknown[]).length);
-  wrap("findDedup", (_args, result) => (result === undefined ? 0 : 1));
+  store.commit = timed(probes.commit, store.commit.bind(store), ([writes]: [InstanceWrite[]]) => {
+    probes.commit.items += writes.length;
+  });
+  store.commitConsumer = timed(probes.commitConsumer, store.commitConsumer.bind(store));
+  store.readFeed = timed(probes.readFeed, store.readFeed.bind(store), (_args, entries: FeedEntry[]) => {
+    probes.readFeed.items += entries.length;
+  });
+  store.findDedup = timed(probes.findDedup, store.findDedup.bind(store), (_args, found: DedupRecord | undefined) => {
+    probes.findDedup.items += found === undefined ? 0 : 1;
+  });
   return probes;
 }
 
@@ -332,16 +299,6 @@ function sender(h: Harness, recorder: Recorder) {
   };
 }
 
-/** Waits until `done()` or `timeoutMs`; false on time-out. */
-async function until(done: () => boolean, timeoutMs: number, stepMs = 2): Promise<boolean> {
-  const end = performance.now() + timeoutMs;
-  while (!done()) {
-    if (performance.now() > end) return false;
-    await sleep(stepMs);
-  }
-  return true;
-}
-
 /** Highest position of a source event in the store (what the consumer's offset must reach). */
 function lastSourcePosition(path: string): number {
   const reader = new Database(path, { readonly: true });
@@ -389,44 +346,16 @@ function lagStats(recorder: Recorder, tokens: number) {
     lag.push(handled - recorder.ackAt[t]!);
     fromSend.push(handled - recorder.sentAt[t]!);
   }
-  const a = Float64Array.from(lag).sort();
-  const b = Float64Array.from(fromSend).sort();
+  const a = quantiles(Float64Array.from(lag).sort(), 2);
+  const b = quantiles(Float64Array.from(fromSend).sort(), 2);
   return {
-    lagP50Ms: round(percentile(a, 0.5), 2),
-    lagP99Ms: round(percentile(a, 0.99), 2),
-    lagMaxMs: round(a.at(-1) ?? NaN, 2),
+    lagP50Ms: a.p50,
+    lagP99Ms: a.p99,
+    lagMaxMs: a.max,
     // From sending the source command (so including its own commit) to the counter call committed.
-    sendToHandledP50Ms: round(percentile(b, 0.5), 2),
-    sendToHandledP99Ms: round(percentile(b, 0.99), 2),
+    sendToHandledP50Ms: b.p50,
+    sendToHandledP99Ms: b.p99,
   };
-}
-
-/** This process's CPU, the rest of the machine's CPU (others skew the figures) and bytes written, over a window. */
-function usageWindow() {
-  const cpuBefore = process.cpuUsage();
-  const machineBefore = machineCpuMs();
-  const ioBefore = ioBytes(process.pid);
-  return {
-    stop(elapsedMs: number) {
-      const cpu = process.cpuUsage(cpuBefore);
-      const machineAfter = machineCpuMs();
-      const ioAfter = ioBytes(process.pid);
-      const selfMs = (cpu.user + cpu.system) / 1000;
-      return {
-        // 100 = one core busy.
-        cpuPct: round((100 * selfMs) / elapsedMs, 0),
-        otherCpuPct:
-          machineBefore === null || machineAfter === null ? null : Math.max(0, round((100 * (machineAfter - machineBefore - selfMs)) / elapsedMs, 0)),
-        writtenBytes: ioBefore === null || ioAfter === null ? null : ioAfter - ioBefore,
-      };
-    },
-  };
-}
-
-async function fsyncWindow() {
-  const counter = countSyncCalls(process.pid);
-  if (countFsyncs && perfAvailable()) await sleep(300); // let perf attach
-  return counter;
 }
 
 // ---------------------------------------------------------------- steady
@@ -453,11 +382,11 @@ async function openLoop(rate: number, durationMs: number, send: (i: number) => u
 async function steady(rate: number): Promise<void> {
   const tokens = Math.round(rate * seconds);
   const recorder = new Recorder(tokens);
-  const h = await open(newDataDir(`steady-${rate}`), recorder);
+  const h = await open(program.newDataDir(`steady-${rate}`), recorder);
   try {
     log(`steady ${rate}/s: ${seconds}s over ${instances} instances in ${h.dir}`);
     const load = sender(h, recorder);
-    const syncs = await fsyncWindow();
+    const syncs = await fsyncWindow(process.pid);
     const sampler = backlogSampler(h);
     const probesBefore = snapshot(h.probes);
     const usage = usageWindow();
@@ -468,12 +397,12 @@ async function steady(rate: number): Promise<void> {
     const probesAfter = snapshot(h.probes);
     const handledInWindow = countHandledBetween(recorder, tokens, t0, windowEnd);
     // Let everything sent be acknowledged and handled, and the offset move past it.
-    await until(() => load.inFlight === 0, 60_000);
+    await until(() => load.inFlight === 0, 60_000, 2);
     const acksDone = performance.now();
-    const caughtUp = await until(() => recorder.handled + recorder.errors >= tokens, 120_000);
+    const caughtUp = await until(() => recorder.handled + recorder.errors >= tokens, 120_000, 2);
     const handledDone = performance.now();
     const last = lastSourcePosition(h.path);
-    await until(() => h.runner!.position >= last, 30_000);
+    await until(() => h.runner!.position >= last, 30_000, 2);
     const backlog = sampler.stop();
     const fsyncs = await syncs.stop();
     if (!caughtUp) log(`steady ${rate}/s: the consumer did not catch up (${recorder.handled}/${tokens} handled)`);
@@ -499,7 +428,7 @@ async function steady(rate: number): Promise<void> {
       instances,
       seconds: round(elapsedMs / 1000, 2),
       loadMaxSlipMs: round(run.maxSlipMs, 1),
-      cpuPct: used.cpuPct,
+      cpuPct: used.selfCpuPct,
       otherCpuPct: used.otherCpuPct,
       durability: h.store.settings().synchronous,
     });
@@ -532,7 +461,7 @@ function countHandledBetween(recorder: Recorder, tokens: number, from: number, t
 
 async function drain(): Promise<void> {
   const recorder = new Recorder(drainEvents);
-  const dir = newDataDir("drain");
+  const dir = program.newDataDir("drain");
   // Fill without the consumer: it is not registered, so nothing reads the feed yet.
   const fill = await open(dir, undefined);
   let fillMs: number;
@@ -552,7 +481,7 @@ async function drain(): Promise<void> {
   if (recorder.errors > 0) throw new Error(`drain: ${recorder.errors} writes failed, first: ${String(recorder.firstError)}`);
   const last = lastSourcePosition(join(dir, "sagaflow.db"));
 
-  const syncs = await fsyncWindow();
+  const syncs = await fsyncWindow(process.pid);
   const usage = usageWindow();
   const t0 = performance.now();
   const h = await open(dir, recorder); // start() begins the consumer at offset 0
@@ -584,7 +513,7 @@ async function drain(): Promise<void> {
       exactlyOnce,
       instances,
       fillEventsPerSecond: Math.round((drainEvents * 1000) / fillMs),
-      cpuPct: used.cpuPct,
+      cpuPct: used.selfCpuPct,
       otherCpuPct: used.otherCpuPct,
       durability: h.store.settings().synchronous,
     });
@@ -606,27 +535,13 @@ async function drain(): Promise<void> {
 async function main(): Promise<void> {
   log(
     `node ${process.version}; ${modes.join(", ")}; rates ${rates.join("/")}/s for ${seconds}s; ${instances} instances; ` +
-      `drain ${drainEvents}; synchronous=${synchronous}${countFsyncs && perfAvailable() ? "; counting fsyncs with perf" : ""}`,
+      `drain ${drainEvents}; synchronous=${synchronous}${fsyncsCounted() ? "; counting fsyncs with perf" : ""}`,
   );
   for (const mode of modes) {
     if (mode === "steady") for (const rate of rates) await steady(rate);
     else await drain();
-    removeDataDirs();
+    program.removeDataDirs();
   }
 }
 
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    removeDataDirs();
-    process.exit(130);
-  });
-}
-
-try {
-  await main();
-} catch (error) {
-  log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-  process.exitCode = 1;
-} finally {
-  removeDataDirs();
-}
+await program.run(main);

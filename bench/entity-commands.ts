@@ -21,10 +21,8 @@
  *
  * Run: npm run bench
  */
-import { spawn, spawnSync, fork, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { fork, type ChildProcess } from "node:child_process";
 import http from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "../src/client/client.ts";
@@ -32,17 +30,32 @@ import { Runtime } from "../src/runtime/runtime.ts";
 import type { InstanceWrite } from "../src/store/port.ts";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
 import bench, { wallet } from "./entity-commands-service.ts";
+import {
+  choicesEnv,
+  forEach,
+  fsyncsCounted,
+  fsyncWindow,
+  Latencies,
+  numberEnv,
+  peakRssMb,
+  quantiles,
+  resetPeakRss,
+  round,
+  sleep,
+  usageWindow,
+  wholeNumbersEnv,
+} from "./support/load.ts";
+import { benchProgram } from "./support/program.ts";
 
+const program = benchProgram("entity-commands");
+const { log, emit } = program;
 const seconds = numberEnv("BENCH_SECONDS", 5);
 const warmupSeconds = numberEnv("BENCH_WARMUP_SECONDS", 1);
 const entities = numberEnv("BENCH_ENTITIES", 10_000);
-const concurrencies = (process.env["BENCH_CONCURRENCY"] ?? "1,64,256").split(",").map((s) => positiveInt(s.trim()));
-const modes = (process.env["BENCH_MODES"] ?? "in-process,http").split(",").map((s) => s.trim());
-const wantFsyncCount = process.env["BENCH_FSYNC"] !== "0";
-const baseDir = process.env["BENCH_DIR"] ?? tmpdir();
+const concurrencies = wholeNumbersEnv("BENCH_CONCURRENCY", "1,64,256");
+const modes = choicesEnv("BENCH_MODES", "in-process,http", ["in-process", "http"]);
 const serverNodeArgs = (process.env["BENCH_SERVER_NODE_ARGS"] ?? "").split(" ").filter((a) => a !== "");
 const ids = Array.from({ length: entities }, (_, i) => `w${i}`);
-const tempDirs: string[] = [];
 
 type Mode = "in-process" | "http";
 
@@ -65,40 +78,15 @@ interface Run {
   errors: number;
   firstError: unknown;
   elapsedMs: number;
-  latencies: Float64Array;
+  latencies: Latencies;
 }
-
-function log(line: string): void {
-  process.stderr.write(`bench: ${line}\n`);
-}
-
-function emit(figure: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify({ bench: "entity-commands", ...figure })}\n`);
-}
-
-function numberEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a number ≥ 0, not ${raw}`);
-  return n;
-}
-
-function positiveInt(raw: string): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_CONCURRENCY: ${raw} is not a whole number ≥ 1`);
-  return n;
-}
-
-const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 /**
  * Keeps `concurrency` commands in flight for `durationMs`: each worker sends a deposit to a
  * random wallet as soon as its previous one is answered. Latency is per command, end to end.
  */
 async function drive(send: Send, concurrency: number, durationMs: number): Promise<Run> {
-  let latencies = new Float64Array(1 << 16);
-  let commands = 0;
+  const latencies = new Latencies();
   let errors = 0;
   let firstError: unknown;
   let stop = false;
@@ -113,134 +101,20 @@ async function drive(send: Send, concurrency: number, durationMs: number): Promi
         firstError ??= error;
         continue;
       }
-      if (commands === latencies.length) {
-        const bigger = new Float64Array(latencies.length * 2);
-        bigger.set(latencies);
-        latencies = bigger;
-      }
-      latencies[commands++] = performance.now() - t0;
+      latencies.push(performance.now() - t0);
     }
   };
   const timer = setTimeout(() => (stop = true), durationMs);
   const started = performance.now();
   await Promise.all(Array.from({ length: concurrency }, worker));
   clearTimeout(timer);
-  return { commands, errors, firstError, elapsedMs: performance.now() - started, latencies: latencies.subarray(0, commands) };
+  return { commands: latencies.length, errors, firstError, elapsedMs: performance.now() - started, latencies };
 }
-
-/** Runs `task` once for every id, with `concurrency` in flight. */
-async function forEachId(task: (id: string) => Promise<unknown>, concurrency: number): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < ids.length) await task(ids[next++]!);
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
-}
-
-/** Peak resident set size (VmHWM) of a process, in MB. */
-function peakRssMb(pid: number): number | null {
-  try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return match ? round(Number(match[1]) / 1024, 1) : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Resets VmHWM to the current RSS (Linux ≥ 4.0), so each point reports its own peak. */
-function resetPeakRss(pid: number): void {
-  try {
-    writeFileSync(`/proc/${pid}/clear_refs`, "5");
-  } catch {
-    // Not Linux or not allowed: the peak then covers the process's whole life so far.
-  }
-}
-
-/** Bytes a process has caused to be written to storage (page cache writes included), from /proc. */
-function writeBytes(pid: number): number | null {
-  try {
-    const match = /^write_bytes: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, "utf8"));
-    return match ? Number(match[1]) : null;
-  } catch {
-    return null;
-  }
-}
-
-/** CPU time all processes of the machine have used, in ms (Linux /proc/stat; user + nice + system + irq + softirq + steal). */
-function machineCpuMs(): number | null {
-  try {
-    const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
-    return (user + nice + system + irq + softirq + steal) * 10;
-  } catch {
-    return null;
-  }
-}
-
-/** CPU time (user + system) of a process in ms, from /proc. */
-function cpuMs(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // Fields after the command: state is [0], utime is [11], stime is [12], in clock ticks (100 Hz on Linux).
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return null;
-  }
-}
-
-const perfAvailable =
-  wantFsyncCount && process.platform === "linux" && spawnSync("perf", ["--version"], { stdio: "ignore" }).status === 0;
-
-/**
- * Counts fsync and fdatasync system calls of a process with `perf stat` (kernel tracepoint
- * counters: no per-call cost worth mentioning). Resolves to undefined where perf is missing or
- * not allowed.
- */
-function countSyncCalls(pid: number): { stop(): Promise<number | undefined> } {
-  if (!perfAvailable) return { stop: async () => undefined };
-  const perf = spawn(
-    "perf",
-    ["stat", "-x", ",", "-e", "syscalls:sys_enter_fsync,syscalls:sys_enter_fdatasync", "-p", String(pid)],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
-  let output = "";
-  perf.stderr.setEncoding("utf8");
-  perf.stderr.on("data", (chunk: string) => (output += chunk));
-  const exited = new Promise<void>((done) => {
-    perf.once("close", () => done());
-    perf.once("error", () => done());
-  });
-  return {
-    async stop() {
-      perf.kill("SIGINT");
-      await exited;
-      let total = 0;
-      let found = 0;
-      for (const line of output.split("\n")) {
-        const [value, , event] = line.split(",");
-        if (event?.startsWith("syscalls:sys_enter_f") && /^\d+$/.test(value ?? "")) {
-          total += Number(value);
-          found++;
-        }
-      }
-      return found === 2 ? total : undefined;
-    },
-  };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One (mode, concurrency) point: warm-up, measured run, and its figures. */
 async function point(mode: Mode, concurrency: number, send: Send, target: Target, durability: string): Promise<void> {
   resetPeakRss(target.pid);
-  const syncCalls = countSyncCalls(target.pid);
-  if (perfAvailable) await sleep(300); // let perf attach before any load starts
+  const syncCalls = await fsyncWindow(target.pid);
   const atStart = await target.counts();
   if (warmupSeconds > 0) {
     log(`${mode} c=${concurrency}: warm-up ${warmupSeconds}s`);
@@ -249,30 +123,20 @@ async function point(mode: Mode, concurrency: number, send: Send, target: Target
   }
   log(`${mode} c=${concurrency}: measuring ${seconds}s`);
   const before = await target.counts();
-  const machineBefore = machineCpuMs();
-  const targetCpuBefore = cpuMs(target.pid);
-  const writtenBefore = writeBytes(target.pid);
-  const selfCpuBefore = process.cpuUsage();
+  const usage = usageWindow(target.pid);
   const run = await drive(send, concurrency, seconds * 1000);
-  const selfCpu = process.cpuUsage(selfCpuBefore);
-  const targetCpuAfter = cpuMs(target.pid);
-  const machineAfter = machineCpuMs();
-  const writtenAfter = writeBytes(target.pid);
+  const used = usage.stop(run.elapsedMs);
   const after = await target.counts();
   const syncs = await syncCalls.stop();
   if (run.errors > 0) log(`${mode} c=${concurrency}: ${run.errors} errors, first: ${String(run.firstError)}`);
 
-  const sorted = run.latencies.slice().sort();
-  const cpuPct = (ms: number) => round((100 * ms) / run.elapsedMs, 0);
-  const selfCpuMs = (selfCpu.user + selfCpu.system) / 1000;
-  const targetCpuPct =
-    targetCpuBefore === null || targetCpuAfter === null ? null : cpuPct(targetCpuAfter - targetCpuBefore);
+  const latency = quantiles(run.latencies.sorted(), 3);
   emit({
     mode,
     concurrency,
     commandsPerSecond: Math.round((run.commands * 1000) / run.elapsedMs),
-    p50Ms: round(percentile(sorted, 0.5), 3),
-    p99Ms: round(percentile(sorted, 0.99), 3),
+    p50Ms: latency.p50,
+    p99Ms: latency.p99,
     commands: run.commands,
     errors: run.errors,
     // in-process: this process (runtime + load); http: the server process.
@@ -281,18 +145,12 @@ async function point(mode: Mode, concurrency: number, send: Send, target: Target
     seconds: round(run.elapsedMs / 1000, 2),
     // CPU of the process running Sagaflow, 100 = one core busy; for http also the load generator's.
     ...(mode === "http"
-      ? { serverCpuPct: targetCpuPct, loadCpuPct: cpuPct(selfCpuMs), loadPeakRssMb: peakRssMb(process.pid) }
-      : { cpuPct: cpuPct(selfCpuMs) }),
+      ? { serverCpuPct: used.targetCpuPct, loadCpuPct: used.selfCpuPct, loadPeakRssMb: peakRssMb(process.pid) }
+      : { cpuPct: used.selfCpuPct }),
     // CPU time of the process running Sagaflow per command (less sensitive to other load than the rate).
-    cpuUsPerCommand:
-      run.commands === 0
-        ? null
-        : round(((mode === "http" ? (targetCpuAfter ?? NaN) - (targetCpuBefore ?? NaN) : selfCpuMs) * 1000) / run.commands, 1),
+    cpuUsPerCommand: run.commands === 0 ? null : round(((used.targetCpuMs ?? NaN) * 1000) / run.commands, 1),
     // CPU used by everything else on the machine meanwhile (other work skews the figures), 100 = one core.
-    otherCpuPct:
-      machineBefore === null || machineAfter === null || targetCpuPct === null
-        ? null
-        : Math.max(0, cpuPct(machineAfter - machineBefore - selfCpuMs - (mode === "http" ? targetCpuAfter! - targetCpuBefore! : 0))),
+    otherCpuPct: used.otherCpuPct,
   });
   const commits = after.commits - before.commits;
   const writes = after.writes - before.writes;
@@ -309,26 +167,14 @@ async function point(mode: Mode, concurrency: number, send: Send, target: Target
     commandsPerCommit: commits > 0 ? round(run.commands / commits, 1) : null,
     // Storage writes (WAL frames, checkpoints) per command, from /proc/<pid>/io write_bytes.
     diskKbPerCommand:
-      writtenBefore === null || writtenAfter === null || run.commands === 0
-        ? null
-        : round((writtenAfter - writtenBefore) / 1024 / run.commands, 2),
+      used.writtenBytes === null || run.commands === 0 ? null : round(used.writtenBytes / 1024 / run.commands, 2),
     // fsync + fdatasync calls per commit, over warm-up and measured run (perf stat); null where not measurable.
     fsyncsPerCommit: syncs !== undefined && commitsInSyncWindow > 0 ? round(syncs / commitsInSyncWindow, 2) : null,
   });
 }
 
-function newDataDir(mode: string): string {
-  const dir = mkdtempSync(join(baseDir, `sagaflow-bench-${mode}-`));
-  tempDirs.push(dir);
-  return dir;
-}
-
-function removeDataDirs(): void {
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-}
-
 async function inProcess(): Promise<void> {
-  const dir = newDataDir("in-process");
+  const dir = program.newDataDir("in-process");
   const store = new SqliteStore({ path: join(dir, "sagaflow.db") });
   const counts: Counts = { commits: 0, writes: 0 };
   const commit = store.commit.bind(store);
@@ -343,7 +189,7 @@ async function inProcess(): Promise<void> {
     const durability = store.settings().synchronous;
     const client = new Client(runtime);
     log(`in-process: creating ${entities} wallets in ${dir}`);
-    await forEachId((id) => client.call(wallet, id).create({ initialBalance: 0 }), 256);
+    await forEach(ids, 256, (id) => client.call(wallet, id).create({ initialBalance: 0 }));
     const send: Send = (id) => client.call(wallet, id).deposit({ amount: 1 });
     const target: Target = { pid: process.pid, counts: async () => ({ ...counts }) };
     for (const c of concurrencies) await point("in-process", c, send, target, durability);
@@ -405,7 +251,7 @@ function post(agent: http.Agent, url: URL, path: string, body: string): Promise<
 }
 
 async function overHttp(): Promise<void> {
-  const dir = newDataDir("http");
+  const dir = program.newDataDir("http");
   log(`http: starting server on ${dir}`);
   const { child, url, synchronous } = await startServer(dir);
   const exited = new Promise<void>((done) => child.once("exit", () => done()));
@@ -413,7 +259,7 @@ async function overHttp(): Promise<void> {
     const target: Target = { pid: child.pid!, counts: () => serverCounts(child) };
     log(`http: server pid ${child.pid} at ${url.href}; creating ${entities} wallets`);
     const setupAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-    await forEachId((id) => post(setupAgent, url, `/wallet/${id}/create`, '{"initialBalance":0}'), 256);
+    await forEach(ids, 256, (id) => post(setupAgent, url, `/wallet/${id}/create`, '{"initialBalance":0}'));
     setupAgent.destroy();
     const body = '{"amount":1}';
     for (const c of concurrencies) {
@@ -431,27 +277,12 @@ async function overHttp(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  log(`node ${process.version}, ${seconds}s per point after ${warmupSeconds}s warm-up, ${entities} wallets, concurrency ${concurrencies.join("/")}${perfAvailable ? ", counting fsyncs with perf" : ""}`);
+  log(`node ${process.version}, ${seconds}s per point after ${warmupSeconds}s warm-up, ${entities} wallets, concurrency ${concurrencies.join("/")}${fsyncsCounted() ? ", counting fsyncs with perf" : ""}`);
   for (const mode of modes) {
     if (mode === "in-process") await inProcess();
-    else if (mode === "http") await overHttp();
-    else throw new Error(`BENCH_MODES: unknown mode "${mode}" (use in-process, http)`);
-    removeDataDirs();
+    else await overHttp();
+    program.removeDataDirs();
   }
 }
 
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    removeDataDirs();
-    process.exit(130);
-  });
-}
-
-try {
-  await main();
-} catch (error) {
-  log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-  process.exitCode = 1;
-} finally {
-  removeDataDirs();
-}
+await program.run(main);

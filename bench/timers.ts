@@ -28,56 +28,27 @@
  *
  * Run: npm run bench:timers
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deferred } from "../src/define/deferred.ts";
 import { entity } from "../src/define/entity.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
 import type { InstanceWrite, NewTimer, TimerRecord, WriteOutcome } from "../src/store/port.ts";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
-import { countSyncCalls, listEnv, machineCpuMs, numberEnv, percentile, perfAvailable, round, sleep } from "./support/load.ts";
+import { choicesEnv, fsyncsCounted, fsyncWindow, numberEnv, quantiles, round, sleep, syncModeEnv, until, usageWindow } from "./support/load.ts";
+import { newStat, timed } from "./support/probes.ts";
+import { benchProgram } from "./support/program.ts";
 
+const program = benchProgram("timers");
+const { log, emit } = program;
 const timerCount = Math.max(1, Math.floor(numberEnv("BENCH_TIMERS", 10_000)));
 const targets = Math.max(1, Math.floor(numberEnv("BENCH_TIMER_TARGETS", 1000)));
 const leadMs = numberEnv("BENCH_TIMER_LEAD_MS", 5000);
 const spreadMs = numberEnv("BENCH_TIMER_SPREAD_MS", 5000);
-const modes = listEnv("BENCH_TIMER_MODES", "spread,burst");
-const synchronous = syncMode(process.env["BENCH_SYNC"] ?? "FULL");
-const countFsyncs = process.env["BENCH_FSYNC"] !== "0";
-const baseDir = process.env["BENCH_DIR"] ?? tmpdir();
+const modes = choicesEnv("BENCH_TIMER_MODES", "spread,burst", ["spread", "burst"]);
+const synchronous = syncModeEnv();
 const targetIds = Array.from({ length: targets }, (_, i) => `a${i}`);
-const tempDirs: string[] = [];
 
-type Mode = "spread" | "burst";
-
-for (const mode of modes) {
-  if (mode !== "spread" && mode !== "burst") throw new Error(`BENCH_TIMER_MODES: unknown mode "${mode}" (use spread, burst)`);
-}
-
-function syncMode(raw: string): "FULL" | "NORMAL" | "OFF" {
-  const mode = raw.toUpperCase();
-  if (mode === "FULL" || mode === "NORMAL" || mode === "OFF") return mode;
-  throw new Error(`BENCH_SYNC must be FULL, NORMAL or OFF, not ${raw}`);
-}
-
-function log(line: string): void {
-  process.stderr.write(`bench: ${line}\n`);
-}
-
-function emit(figure: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify({ bench: "timers", ...figure })}\n`);
-}
-
-function newDataDir(label: string): string {
-  const dir = mkdtempSync(join(baseDir, `sagaflow-bench-timers-${label}-`));
-  tempDirs.push(dir);
-  return dir;
-}
-
-function removeDataDirs(): void {
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-}
+type Mode = (typeof modes)[number];
 
 const alarm = entity(
   "alarm",
@@ -93,14 +64,6 @@ const alarm = entity(
 
 const timerName = (i: number) => `t${i}`;
 const timerIndex = (name: string) => Number(name.slice(1));
-
-interface Stat {
-  calls: number;
-  items: number;
-  ms: number;
-}
-
-const newStat = (): Stat => ({ calls: 0, items: 0, ms: 0 });
 
 /** What the wrapped store saw, by timer index; times are Date.now() ms, like the store's. */
 class Watch {
@@ -123,20 +86,8 @@ class Watch {
   }
 }
 
-/**
- * Wraps the store's timer methods and commit. SqliteStore's methods do all their work
- * synchronously before returning a settled promise, so the time around a call is the time the
- * event loop is blocked by it, fsync included.
- */
+/** Wraps the store's timer methods and commit (see ./support/probes.ts). */
 function instrument(store: SqliteStore, watch: Watch): void {
-  const timed = <A extends unknown[], R>(stat: Stat, original: (...args: A) => Promise<R>, after?: (args: A, result: R) => void) =>
-    (...args: A): Promise<R> => {
-      const t0 = performance.now();
-      const promise = original(...args);
-      stat.ms += performance.now() - t0;
-      stat.calls++;
-      return after ? promise.then((result) => (after(args, result), result)) : promise;
-    };
   store.putTimer = timed(watch.putTimer, store.putTimer.bind(store), ([timer]: [NewTimer], record: TimerRecord) => {
     watch.dueAt[timerIndex(timer.name)] = record.dueAt;
   });
@@ -179,27 +130,11 @@ function shuffled(n: number): Uint32Array {
 }
 
 function stats(values: number[]) {
-  const sorted = Float64Array.from(values).sort();
-  return { p50: round(percentile(sorted, 0.5), 1), p99: round(percentile(sorted, 0.99), 1), max: round(sorted.at(-1) ?? NaN, 1) };
-}
-
-async function until(done: () => boolean | Promise<boolean>, timeoutMs: number, stepMs = 10): Promise<boolean> {
-  const end = performance.now() + timeoutMs;
-  while (!(await done())) {
-    if (performance.now() > end) return false;
-    await sleep(stepMs);
-  }
-  return true;
-}
-
-async function fsyncWindow() {
-  const counter = countSyncCalls(process.pid);
-  if (countFsyncs && perfAvailable()) await sleep(300); // let perf attach
-  return counter;
+  return quantiles(Float64Array.from(values).sort(), 1);
 }
 
 async function run(mode: Mode): Promise<void> {
-  const dir = newDataDir(mode);
+  const dir = program.newDataDir(mode);
   const store = new SqliteStore({ path: join(dir, "sagaflow.db"), synchronous });
   const watch = new Watch();
   instrument(store, watch);
@@ -208,7 +143,7 @@ async function run(mode: Mode): Promise<void> {
   try {
     log(`${mode}: starting ${timerCount} timers to ${targets} instances in ${dir}`);
     // ---- start the timers, in random order
-    let syncs = await fsyncWindow();
+    let syncs = await fsyncWindow(process.pid);
     const t0 = Date.now();
     const slotMs = mode === "spread" && timerCount > 1 ? spreadMs / (timerCount - 1) : 0;
     let clamped = 0;
@@ -242,17 +177,16 @@ async function run(mode: Mode): Promise<void> {
     const lastDue = watch.dueAt.reduce((a, b) => Math.max(a, b), 0);
     log(`${mode}: due from +${round(firstDue - t0)} to +${round(lastDue - t0)} ms; waiting`);
     await sleep(Math.max(0, firstDue - Date.now() - 400));
-    syncs = await fsyncWindow();
+    syncs = await fsyncWindow(process.pid);
     watch.reset();
-    const cpuBefore = process.cpuUsage();
-    const machineBefore = machineCpuMs();
+    const usage = usageWindow();
     const fireStarted = Date.now();
     const allFired = await until(() => watch.fired >= timerCount, lastDue - Date.now() + 120_000, 5);
     const lastFired = Date.now();
-    const cpu = process.cpuUsage(cpuBefore);
-    const machineAfter = machineCpuMs();
+    const elapsedMs = Math.max(1, lastFired - fireStarted);
+    const used = usage.stop(elapsedMs);
     // Fired means committed; the timer row is deleted (finishTimer) just after.
-    const drained = await until(async () => (await store.listTimers(undefined, 1)).length === 0, 30_000);
+    const drained = await until(async () => (await store.listTimers(undefined, 1)).length === 0, 30_000, 10);
     const fireFsyncs = await syncs.stop();
     if (!allFired) log(`${mode}: only ${watch.fired}/${timerCount} timers fired`);
 
@@ -290,8 +224,6 @@ async function run(mode: Mode): Promise<void> {
     const late = stats(lateness);
     const picked = stats(pickup);
     const committed = stats(durable);
-    const elapsedMs = Math.max(1, lastFired - fireStarted);
-    const selfCpuMs = (cpu.user + cpu.system) / 1000;
     emit({
       mode,
       timers: timerCount,
@@ -334,9 +266,8 @@ async function run(mode: Mode): Promise<void> {
       retryTimerCalls: watch.retryTimer.calls,
       fsyncs: fireFsyncs ?? null,
       fsyncsPerTimer: fireFsyncs === undefined ? null : round(fireFsyncs / timerCount, 2),
-      cpuPct: round((100 * selfCpuMs) / elapsedMs, 0),
-      otherCpuPct:
-        machineBefore === null || machineAfter === null ? null : Math.max(0, round((100 * (machineAfter - machineBefore - selfCpuMs)) / elapsedMs, 0)),
+      cpuPct: used.selfCpuPct,
+      otherCpuPct: used.otherCpuPct,
       seconds: round(elapsedMs / 1000, 2),
     });
   } finally {
@@ -347,26 +278,12 @@ async function run(mode: Mode): Promise<void> {
 async function main(): Promise<void> {
   log(
     `node ${process.version}; ${modes.join(", ")}; ${timerCount} timers to ${targets} instances, lead ${leadMs} ms, spread ${spreadMs} ms; ` +
-      `synchronous=${synchronous}${countFsyncs && perfAvailable() ? "; counting fsyncs with perf" : ""}`,
+      `synchronous=${synchronous}${fsyncsCounted() ? "; counting fsyncs with perf" : ""}`,
   );
   for (const mode of modes) {
-    await run(mode as Mode);
-    removeDataDirs();
+    await run(mode);
+    program.removeDataDirs();
   }
 }
 
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    removeDataDirs();
-    process.exit(130);
-  });
-}
-
-try {
-  await main();
-} catch (error) {
-  log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-  process.exitCode = 1;
-} finally {
-  removeDataDirs();
-}
+await program.run(main);

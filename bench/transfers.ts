@@ -42,9 +42,8 @@
  * Run: npm run bench:transfers
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readSync, rmSync } from "node:fs";
+import { closeSync, openSync, readSync } from "node:fs";
 import http from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import bank from "../examples/bank/index.ts";
@@ -56,74 +55,41 @@ import { Runtime } from "../src/runtime/runtime.ts";
 import type { InstanceWrite } from "../src/store/port.ts";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
 import {
-  countSyncCalls,
-  cpuMs,
-  ioBytes,
+  choicesEnv,
+  forEach,
+  fsyncsCounted,
+  fsyncWindow,
   Latencies,
-  machineCpuMs,
   listEnv,
   numberEnv,
   peakRssMb,
-  percentile,
-  perfAvailable,
+  quantiles,
   requestJson,
   resetPeakRss,
   round,
   sleep,
+  syncModeEnv,
+  usageWindow,
+  wholeNumbersEnv,
 } from "./support/load.ts";
+import { benchProgram } from "./support/program.ts";
 
+const program = benchProgram("transfers");
+const { log, emit } = program;
 const seconds = numberEnv("BENCH_SECONDS", 5);
 const warmupSeconds = numberEnv("BENCH_WARMUP_SECONDS", 1);
 const walletCount = Math.max(2, Math.floor(numberEnv("BENCH_WALLETS", 1000)));
-const concurrencies = listEnv("BENCH_CONCURRENCY", "1,16,64").map((s) => {
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_CONCURRENCY: ${s} is not a whole number ≥ 1`);
-  return n;
-});
-const workflowNames = listEnv("BENCH_WORKFLOWS", "transfer,transfer-workflow");
-const modes = listEnv("BENCH_MODES", "http,in-process");
-const countFsyncs = process.env["BENCH_FSYNC"] !== "0";
+const concurrencies = wholeNumbersEnv("BENCH_CONCURRENCY", "1,16,64");
+const definitions = { transfer, "transfer-workflow": transferWorkflow } as const;
+type WorkflowName = keyof typeof definitions;
+const workflowNames = choicesEnv("BENCH_WORKFLOWS", "transfer,transfer-workflow", ["transfer", "transfer-workflow"], "workflow");
+const modes = choicesEnv("BENCH_MODES", "http,in-process", ["http", "in-process"]);
 const serverNodeArgs = listEnv("BENCH_SERVER_ARGS", "").flatMap((s) => s.split(/\s+/));
-const baseDir = process.env["BENCH_DIR"] ?? tmpdir();
-const synchronous = syncMode(process.env["BENCH_SYNC"] ?? "FULL");
-
-function syncMode(raw: string): "FULL" | "NORMAL" | "OFF" {
-  const mode = raw.toUpperCase();
-  if (mode === "FULL" || mode === "NORMAL" || mode === "OFF") return mode;
-  throw new Error(`BENCH_SYNC must be FULL, NORMAL or OFF, not ${raw}`);
-}
+const synchronous = syncModeEnv();
 
 const initialBalance = 1_000_000_000;
 const walletIds = Array.from({ length: walletCount }, (_, i) => `w${i}`);
-const definitions = { transfer, "transfer-workflow": transferWorkflow } as const;
-type WorkflowName = keyof typeof definitions;
 const finalStatuses = new Set(["ended", "failed", "terminated"]);
-const tempDirs: string[] = [];
-
-for (const name of workflowNames) {
-  if (!Object.hasOwn(definitions, name)) throw new Error(`BENCH_WORKFLOWS: unknown workflow "${name}" (use transfer, transfer-workflow)`);
-}
-for (const mode of modes) {
-  if (mode !== "http" && mode !== "in-process") throw new Error(`BENCH_MODES: unknown mode "${mode}" (use http, in-process)`);
-}
-
-function log(line: string): void {
-  process.stderr.write(`bench: ${line}\n`);
-}
-
-function emit(figure: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify(figure)}\n`);
-}
-
-function newDataDir(label: string): string {
-  const dir = mkdtempSync(join(baseDir, `sagaflow-bench-transfers-${label}-`));
-  tempDirs.push(dir);
-  return dir;
-}
-
-function removeDataDirs(): void {
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-}
 
 interface TransferRequest {
   id: string;
@@ -233,18 +199,6 @@ async function drive(target: Target, ledger: Ledger, prefix: string, concurrency
   return { transfers: latencies.length, errors, firstError, elapsedMs: performance.now() - started, latencies };
 }
 
-/** Runs `task` for every item with `concurrency` in flight. */
-async function forEach<T>(items: readonly T[], concurrency: number, task: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      await task(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-}
-
 interface InvariantResult {
   holds: boolean;
   sumHolds: boolean;
@@ -295,11 +249,11 @@ async function checkInvariant(target: Target, ledger: Ledger): Promise<Invariant
 }
 
 function summary(run: Run) {
-  const sorted = run.latencies.sorted();
+  const latency = quantiles(run.latencies.sorted(), 3);
   return {
     transfersPerSecond: Math.round((run.transfers * 1000) / run.elapsedMs),
-    p50Ms: round(percentile(sorted, 0.5), 3),
-    p99Ms: round(percentile(sorted, 0.99), 3),
+    p50Ms: latency.p50,
+    p99Ms: latency.p99,
     transfers: run.transfers,
   };
 }
@@ -308,8 +262,7 @@ function summary(run: Run) {
 async function measure(target: Target, ledger: Ledger, label: string, concurrency: number, pid: number) {
   // Ids allow letters, digits and _ . : @ + = ~ - only.
   const tag = `${target.workflow}.${label.split(" ")[0]}.c${concurrency}`;
-  const syncs = countFsyncs ? countSyncCalls(pid) : { stop: async () => undefined };
-  if (countFsyncs && perfAvailable()) await sleep(300); // let perf attach before the load starts
+  const syncs = await fsyncWindow(pid);
   let warmTransfers = 0;
   let warmElapsedMs = 0;
   if (warmupSeconds > 0) {
@@ -321,37 +274,26 @@ async function measure(target: Target, ledger: Ledger, label: string, concurrenc
   }
   log(`${label}: measuring ${seconds}s`);
   resetPeakRss(pid);
-  const ioBefore = ioBytes(pid);
-  const cpuBefore = cpuMs(pid);
-  const machineBefore = machineCpuMs();
-  const selfBefore = process.cpuUsage();
+  const usage = usageWindow(pid);
   const run = await drive(target, ledger, tag, concurrency, seconds * 1000);
-  const self = process.cpuUsage(selfBefore);
-  const cpuAfter = cpuMs(pid);
-  const machineAfter = machineCpuMs();
-  const ioAfter = ioBytes(pid);
+  const used = usage.stop(run.elapsedMs);
   const syncCount = await syncs.stop();
   if (run.errors > 0) log(`${label}: ${run.errors} errors, first: ${String(run.firstError)}`);
-  const pct = (ms: number) => round((100 * ms) / run.elapsedMs, 0);
-  const selfMs = (self.user + self.system) / 1000;
-  const targetMs = cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore;
   // What the rest of the machine used meanwhile (other processes, kernel threads): a figure taken
   // while something else was busy is not comparable. The target is this process when in process.
-  const otherMs =
-    machineBefore === null || machineAfter === null || targetMs === null
-      ? null
-      : machineAfter - machineBefore - (pid === process.pid ? targetMs : targetMs + selfMs);
-  if (otherMs !== null && pct(otherMs) > 20) log(`${label}: other processes used ${pct(otherMs)}% CPU meanwhile: the figure is disturbed`);
+  if (used.otherCpuPct !== null && used.otherCpuPct > 20) {
+    log(`${label}: other processes used ${used.otherCpuPct}% CPU meanwhile: the figure is disturbed`);
+  }
   return {
     run,
     warmTransfers,
     warmElapsedMs,
     fsyncsPerTransfer: syncCount === undefined ? null : round(syncCount / (warmTransfers + run.transfers + run.errors), 2),
     diskWriteKbPerTransfer:
-      ioBefore === null || ioAfter === null || run.transfers === 0 ? null : round((ioAfter - ioBefore) / 1024 / run.transfers, 1),
-    cpuPct: cpuBefore === null || cpuAfter === null ? null : pct(cpuAfter - cpuBefore),
-    selfCpuPct: pct(selfMs),
-    otherCpuPct: otherMs === null ? null : Math.max(0, pct(otherMs)),
+      used.writtenBytes === null || run.transfers === 0 ? null : round(used.writtenBytes / 1024 / run.transfers, 1),
+    cpuPct: used.targetCpuPct,
+    selfCpuPct: used.selfCpuPct,
+    otherCpuPct: used.otherCpuPct,
   };
 }
 
@@ -415,7 +357,7 @@ function httpTarget(workflow: WorkflowName, url: URL, agent: http.Agent): Target
 }
 
 async function overHttp(workflow: WorkflowName): Promise<void> {
-  const dir = newDataDir("http");
+  const dir = program.newDataDir("http");
   log(`http ${workflow}: starting server on ${dir}`);
   const { child, url, exited } = await startServer(dir);
   const pid = child.pid!;
@@ -435,7 +377,6 @@ async function overHttp(workflow: WorkflowName): Promise<void> {
         const serverPeakRssMb = peakRssMb(pid);
         const invariant = await checkInvariant(httpTarget(workflow, url, setup), ledger);
         emit({
-          bench: "transfers",
           workflow,
           concurrency,
           ...summary(m.run),
@@ -517,7 +458,7 @@ class WalIndex {
 }
 
 async function inProcess(workflow: WorkflowName): Promise<void> {
-  const dir = newDataDir("in-process");
+  const dir = program.newDataDir("in-process");
   const store = new SqliteStore({ path: join(dir, "sagaflow.db"), synchronous });
   const counts: CommitCounts = { commits: 0, writes: 0, commitMs: 0, walFrames: 0, checkpoints: 0, checkpointMs: 0 };
   const wal = new WalIndex(join(dir, "sagaflow.db-shm"));
@@ -624,29 +565,15 @@ async function main(): Promise<void> {
   log(
     `node ${process.version}, ${seconds}s per point after ${warmupSeconds}s warm-up, ${walletCount} wallets, ` +
       `concurrency ${concurrencies.join("/")}, workflows ${workflowNames.join("/")}, modes ${modes.join("/")}` +
-      (countFsyncs && perfAvailable() ? ", counting fsyncs with perf" : ", fsyncs not counted (no perf)"),
+      (fsyncsCounted() ? ", counting fsyncs with perf" : ", fsyncs not counted (no perf)"),
   );
   for (const mode of modes) {
     for (const name of workflowNames) {
-      if (mode === "http") await overHttp(name as WorkflowName);
-      else await inProcess(name as WorkflowName);
-      removeDataDirs();
+      if (mode === "http") await overHttp(name);
+      else await inProcess(name);
+      program.removeDataDirs();
     }
   }
 }
 
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    removeDataDirs();
-    process.exit(130);
-  });
-}
-
-try {
-  await main();
-} catch (error) {
-  log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-  process.exitCode = 1;
-} finally {
-  removeDataDirs();
-}
+await program.run(main);

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
+import { seededRandom, seedFrom } from "./support/random.ts";
 import { requestJson, serveChild, sleep, type JsonResponse, type ServedChild } from "./support/workflow-child.ts";
 
 /**
@@ -28,18 +29,6 @@ interface Planned {
   id: string;
   input: { from: string; to: string; amount: number };
   expected: Outcome;
-}
-
-/** A small seeded generator, so that a failure can be replayed with the seed it prints. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const walletId = (i: number) => `w${i}`;
@@ -78,8 +67,8 @@ describe("workflows survive SIGKILL of a real process", () => {
   });
 
   it("500-transfers-end-as-their-inputs-dictate-and-balances-add-up-across-12-kills", { timeout: 120_000 }, async () => {
-    const seed = Number(process.env["SAGAFLOW_CRASH_SEED"] ?? Date.now() % 1_000_000);
-    const rand = random(seed);
+    const seed = seedFrom("SAGAFLOW_CRASH_SEED");
+    const rand = seededRandom(seed);
     const why = `(seed ${seed}; rerun with SAGAFLOW_CRASH_SEED=${seed})`;
     const started = Date.now();
     const target = "examples/bank";

@@ -8,7 +8,8 @@ import { transferWorkflow } from "../examples/bank/transfer-workflow.ts";
 import { wallet } from "../examples/bank/wallet.ts";
 import type { WorkflowDefinition } from "../src/define/workflow.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
-import type { InstanceWrite, Store, WriteOutcome } from "../src/store/port.ts";
+import { wrapStore } from "../src/runtime/test-support.ts";
+import type { InstanceWrite, WriteOutcome } from "../src/store/port.ts";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
 
 /**
@@ -16,17 +17,6 @@ import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
  * process dies before the step's transition is. After a restart the step runs again from the
  * start — and the wallet must still change once, because the call carries the same key.
  */
-
-/** A store that forwards everything to `inner` except what `over` replaces. */
-function wrapStore(inner: Store, over: Partial<Store>): Store {
-  return new Proxy(inner, {
-    get(target, prop) {
-      if (Object.hasOwn(over, prop)) return (over as Record<PropertyKey, unknown>)[prop];
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
 
 /**
  * SQLite on `path` that "crashes" at the first commit moving workflow (`name`, `id`) off step

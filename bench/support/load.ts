@@ -1,6 +1,7 @@
 /**
- * Load-generator helpers shared by benches: JSON over keep-alive HTTP, percentiles, and what
- * Linux tells about another process (peak RSS, CPU time, fsync calls via `perf stat`).
+ * Load-generator helpers shared by benches: settings from the environment, running work with so
+ * many in flight, JSON over keep-alive HTTP, percentiles, and what Linux tells about a process
+ * (peak RSS, CPU time, bytes written, fsync calls via `perf stat`) and the machine (CPU time).
  * Nothing here imports Sagaflow: it measures from outside.
  */
 import { spawn, spawnSync } from "node:child_process";
@@ -26,10 +27,66 @@ export function listEnv(name: string, fallback: string): string[] {
     .filter((s) => s !== "");
 }
 
+/** A comma-separated list of whole numbers ≥ 1 (BENCH_CONCURRENCY, say). */
+export function wholeNumbersEnv(name: string, fallback: string): number[] {
+  return listEnv(name, fallback).map((s) => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name}: ${s} is not a whole number ≥ 1`);
+    return n;
+  });
+}
+
+/** A comma-separated list of some of `choices` (BENCH_MODES, say); anything else is refused. */
+export function choicesEnv<T extends string>(name: string, fallback: string, choices: readonly T[], what = "mode"): T[] {
+  return listEnv(name, fallback).map((s) => {
+    if (!(choices as readonly string[]).includes(s)) throw new Error(`${name}: unknown ${what} "${s}" (use ${choices.join(", ")})`);
+    return s as T;
+  });
+}
+
+/** BENCH_SYNC: the SQLite synchronous mode to run with (FULL, the default, fsyncs every commit; NORMAL/OFF show what that costs). */
+export function syncModeEnv(): "FULL" | "NORMAL" | "OFF" {
+  const raw = process.env["BENCH_SYNC"] ?? "FULL";
+  const mode = raw.toUpperCase();
+  if (mode === "FULL" || mode === "NORMAL" || mode === "OFF") return mode;
+  throw new Error(`BENCH_SYNC must be FULL, NORMAL or OFF, not ${raw}`);
+}
+
+/** Runs `task` for every item with `concurrency` in flight. */
+export async function forEach<T>(items: readonly T[], concurrency: number, task: (item: T, index: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await task(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+/** Waits until `done()`, checking every `stepMs`, or `timeoutMs`; false on time-out. */
+export async function until(done: () => boolean | Promise<boolean>, timeoutMs: number, stepMs: number): Promise<boolean> {
+  const end = performance.now() + timeoutMs;
+  while (!(await done())) {
+    if (performance.now() > end) return false;
+    await sleep(stepMs);
+  }
+  return true;
+}
+
 /** The p-quantile (0..1) of an ascending array, nearest rank. */
 export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+/** The median, 99th percentile and largest of ascending values, rounded to `digits` (NaN for no values). */
+export function quantiles(sorted: ArrayLike<number>, digits: number): { p50: number; p99: number; max: number } {
+  return {
+    p50: round(percentile(sorted, 0.5), digits),
+    p99: round(percentile(sorted, 0.99), digits),
+    max: round(sorted.length === 0 ? NaN : sorted[sorted.length - 1]!, digits),
+  };
 }
 
 /** A growable list of latencies in ms. */
@@ -139,6 +196,52 @@ export function machineCpuMs(): number | null {
   }
 }
 
+/** What a measured window used; CPU percentages are of the window's wall time, 100 = one core busy. */
+export interface Usage {
+  /** CPU time of this process (the load generator, or all of it when the bench runs in process), ms. */
+  selfCpuMs: number;
+  selfCpuPct: number;
+  /** CPU time of the measured process, ms: this process's own when it is the one measured; null where /proc cannot tell. */
+  targetCpuMs: number | null;
+  targetCpuPct: number | null;
+  /** CPU that everything else on the machine used meanwhile (well above 0, the figures are disturbed); null where /proc cannot tell. */
+  otherCpuPct: number | null;
+  /** Bytes the measured process caused to be written to storage (write_bytes of /proc/PID/io); null where /proc cannot tell. */
+  writtenBytes: number | null;
+}
+
+/** Starts measuring the CPU and disk use of process `pid` (this one by default), of this process and of the machine. */
+export function usageWindow(pid = process.pid): { stop(elapsedMs: number): Usage } {
+  const isSelf = pid === process.pid;
+  const selfBefore = process.cpuUsage();
+  const targetBefore = isSelf ? null : cpuMs(pid);
+  const machineBefore = machineCpuMs();
+  const ioBefore = ioBytes(pid);
+  return {
+    stop(elapsedMs) {
+      const self = process.cpuUsage(selfBefore);
+      const targetAfter = isSelf ? null : cpuMs(pid);
+      const machineAfter = machineCpuMs();
+      const ioAfter = ioBytes(pid);
+      const pct = (ms: number) => round((100 * ms) / elapsedMs, 0);
+      const selfCpuMs = (self.user + self.system) / 1000;
+      const targetCpuMs = isSelf ? selfCpuMs : targetBefore === null || targetAfter === null ? null : targetAfter - targetBefore;
+      const otherMs =
+        machineBefore === null || machineAfter === null || targetCpuMs === null
+          ? null
+          : machineAfter - machineBefore - selfCpuMs - (isSelf ? 0 : targetCpuMs);
+      return {
+        selfCpuMs,
+        selfCpuPct: pct(selfCpuMs),
+        targetCpuMs,
+        targetCpuPct: targetCpuMs === null ? null : pct(targetCpuMs),
+        otherCpuPct: otherMs === null ? null : Math.max(0, pct(otherMs)),
+        writtenBytes: ioBefore === null || ioAfter === null ? null : ioAfter - ioBefore,
+      };
+    },
+  };
+}
+
 let perfChecked: boolean | undefined;
 
 /** Whether `perf stat` can count syscall tracepoints here (installed and permitted). */
@@ -185,4 +288,20 @@ export function countSyncCalls(pid: number): { stop(): Promise<number | undefine
       return found === 2 ? total : undefined;
     },
   };
+}
+
+/** Whether fsyncs are counted: BENCH_FSYNC is not 0 and `perf stat` can count them here. */
+export function fsyncsCounted(): boolean {
+  return process.env["BENCH_FSYNC"] !== "0" && perfAvailable();
+}
+
+/**
+ * Starts counting the fsync and fdatasync calls of process `pid` where `fsyncsCounted()`, giving
+ * perf 300 ms to attach before the load starts. `stop()` resolves to undefined where they are not counted.
+ */
+export async function fsyncWindow(pid: number): Promise<{ stop(): Promise<number | undefined> }> {
+  if (!fsyncsCounted()) return { stop: async () => undefined };
+  const counter = countSyncCalls(pid);
+  await sleep(300);
+  return counter;
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
+import { get as httpGet, type ClientRequest, type IncomingMessage } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { serve, type RunningService } from "../../src/cli/serve.ts";
 import { assertErrorBody, getJson, postJson, requestJson, type JsonResponse } from "../../test/support/http.ts";
@@ -375,26 +376,43 @@ describe("shop over HTTP: the carts view", () => {
 });
 
 describe("shop over HTTP: read-your-writes", () => {
-  it("byUser with waitForPosition from the last command shows that command's effect, 50 times in a row", async () => {
+  it("byUser with waitForPosition from the last command shows that command's effect, 50 times in a row", async (t) => {
     const lagging = (async () => {
       // Meanwhile: a position far in the future is a 504 view_lagging after the bounded wait.
       const t0 = performance.now();
       const res = await requestJson(`${base}/views/carts/byUser?userId=u&waitForPosition=${Number.MAX_SAFE_INTEGER}`, { timeoutMs: 15_000 });
       return { res, ms: performance.now() - t0 };
     })();
+    // The view is slowed down (each of its commits waits 20 ms first), so that it is behind when
+    // the query arrives: without the wait, reads miss the write just made.
+    const views = running.runtime.store.views!;
+    const commitView = views.commitView;
+    views.commitView = async (...args) => {
+      await sleep(20);
+      return commitView.apply(views, args);
+    };
+    t.after(() => {
+      views.commitView = commitView;
+    });
     const user = fresh("ryw");
     const expected: CartLine[] = [];
+    let stale = 0;
     for (let i = 0; i < 50; i++) {
       const id = `${user}-${String(i).padStart(2, "0")}`;
       const added = await addItem(id, user, { productId: "a", quantity: i + 1, price: 2 });
       expected.push({ cartId: id, userId: user, itemCount: i + 1, total: 2 * (i + 1), checkedOut: false });
-      assert.deepEqual(await byUser(user, added.position), expected, `after addItem #${i}`);
+      const [unwaited, waited] = await Promise.all([byUser(user), byUser(user, added.position)]);
+      if (JSON.stringify(unwaited) !== JSON.stringify(expected)) stale++;
+      assert.deepEqual(waited, expected, `after addItem #${i}`);
       if (i % 5 === 0) {
         const done = await checkout(id);
         expected[i] = { ...expected[i]!, checkedOut: true };
         assert.deepEqual(await byUser(user, done.position), expected, `after checkout #${i}`);
       }
     }
+    views.commitView = commitView;
+    t.diagnostic(`without waitForPosition, ${stale} of 50 reads missed the write just made`);
+    assert.ok(stale > 0, "the view was never behind: this test would not notice a broken waitForPosition");
     // The header form of the same wait.
     const last = await addItem(`${user}-99`, user, { productId: "a", quantity: 1, price: 1 });
     const viaHeader = await requestJson(`${base}/views/carts/byUser?userId=${user}`, {
@@ -468,14 +486,56 @@ describe("shop over HTTP: the products view", () => {
   });
 });
 
-/** Reads server-sent events from a fetch response, one at a time, each within a time limit. */
+/**
+ * Server-sent events from a GET with `Accept: text/event-stream`, on a connection of its own
+ * (node:http, no pooling: `close()` really closes it), read one event at a time within a limit.
+ */
 class EventStream {
   private buffer = "";
-  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
-  private readonly decoder = new TextDecoder();
+  private done = false;
+  private wake: (() => void) | undefined;
 
-  constructor(res: Response) {
-    this.reader = res.body!.getReader();
+  private constructor(
+    private readonly req: ClientRequest,
+    readonly res: IncomingMessage,
+  ) {
+    res.setEncoding("utf8");
+    res.on("data", (chunk: string) => {
+      this.buffer += chunk;
+      this.wake?.();
+    });
+    const end = () => {
+      this.done = true;
+      this.wake?.();
+    };
+    res.on("end", end);
+    res.on("close", end);
+    res.on("error", end);
+  }
+
+  static open(url: string): Promise<EventStream> {
+    return new Promise((resolve, reject) => {
+      const req = httpGet(url, { headers: { accept: "text/event-stream" }, agent: false }, (res) => resolve(new EventStream(req, res)));
+      req.on("error", reject);
+      req.setTimeout(10_000, () => req.destroy(new Error("no response within 10 s")));
+    });
+  }
+
+  /** Waits for more data or the end, at most until `deadline`; false on time-out. */
+  private async more(deadline: number): Promise<boolean> {
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve(false);
+      }, left);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve(true);
+      };
+    });
   }
 
   async next(timeoutMs = 5_000): Promise<{ event: string; data: any }> {
@@ -491,41 +551,21 @@ class EventStream {
         const data = lines.filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
         return { event, data: JSON.parse(data) };
       }
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no event within ${timeoutMs} ms`);
-      let timer: NodeJS.Timeout | undefined;
-      const chunk = await Promise.race([
-        this.reader.read(),
-        new Promise<"timeout">((done) => (timer = setTimeout(() => done("timeout"), left))),
-      ]);
-      clearTimeout(timer);
-      if (chunk === "timeout") throw new Error(`no event within ${timeoutMs} ms`);
-      if (chunk.done) throw new Error("the stream ended");
-      this.buffer += this.decoder.decode(chunk.value, { stream: true });
+      if (this.done) throw new Error("the stream ended");
+      if (!(await this.more(deadline))) throw new Error(`no event within ${timeoutMs} ms`);
     }
   }
 
-  /** Resolves true if the server ends the stream within `timeoutMs`. */
+  /** True once the server has ended the stream, waiting up to `timeoutMs` for it. */
   async ended(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      let timer: NodeJS.Timeout | undefined;
-      const chunk = await Promise.race([
-        this.reader.read().catch(() => ({ done: true, value: undefined })),
-        new Promise<"timeout">((done) => (timer = setTimeout(() => done("timeout"), left))),
-      ]);
-      clearTimeout(timer);
-      if (chunk === "timeout") return false;
-      if (chunk.done) return true;
-    }
+    while (!this.done) if (!(await this.more(deadline))) return false;
+    return true;
   }
-}
 
-async function openStream(url: string, signal: AbortSignal): Promise<{ res: Response; events: EventStream }> {
-  const res = await fetch(url, { headers: { accept: "text/event-stream" }, signal });
-  return { res, events: new EventStream(res) };
+  close(): void {
+    this.req.destroy();
+  }
 }
 
 describe("shop over HTTP: streamed queries", () => {
@@ -534,11 +574,10 @@ describe("shop over HTTP: streamed queries", () => {
     const c1 = `${user}-1`;
     const c2 = `${user}-2`;
     const { position } = await addItem(c1, user, { productId: "a", quantity: 1, price: 3 });
-    const abort = new AbortController();
+    const events = await EventStream.open(`${base}/views/carts/byUser?userId=${user}&waitForPosition=${position}`);
     try {
-      const { res, events } = await openStream(`${base}/views/carts/byUser?userId=${user}&waitForPosition=${position}`, abort.signal);
-      assert.equal(res.status, 200);
-      assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
+      assert.equal(events.res.statusCode, 200);
+      assert.match(events.res.headers["content-type"] ?? "", /^text\/event-stream/);
       const line1 = { cartId: c1, userId: user, itemCount: 1, total: 3, checkedOut: false };
       const first = await events.next();
       assert.equal(first.event, "result");
@@ -557,7 +596,7 @@ describe("shop over HTTP: streamed queries", () => {
       const third = await events.next();
       assert.deepEqual(third.data, { carts: [{ ...line1, checkedOut: true }, line2] });
     } finally {
-      abort.abort();
+      events.close();
     }
   });
 
@@ -569,17 +608,19 @@ describe("shop over HTTP: streamed queries", () => {
   it("shutting down ends open streams instead of waiting for them forever", async () => {
     const dir = tempDir("sagaflow-shop-sse-");
     const other = await serve({ service: shop, port: 0, adminPort: -1, dataDir: dir, log: () => {} });
-    const abort = new AbortController();
+    const events = await EventStream.open(`${other.url}/views/carts/open`);
     try {
-      const { events } = await openStream(`${other.url}/views/carts/open`, abort.signal);
       assert.deepEqual((await events.next()).data, { carts: [] });
       const t0 = performance.now();
-      const closed = await Promise.race([other.close().then(() => "closed"), sleep(5_000).then(() => "hung")]);
+      let timer: NodeJS.Timeout | undefined;
+      const hung = new Promise<string>((done) => (timer = setTimeout(() => done("hung"), 5_000)));
+      const closed = await Promise.race([other.close().then(() => "closed"), hung]);
+      clearTimeout(timer);
       assert.equal(closed, "closed", "close() did not finish with a stream open");
       assert.ok(performance.now() - t0 < 5_000);
       assert.ok(await events.ended(2_000), "the stream was not ended");
     } finally {
-      abort.abort();
+      events.close();
       await other.close();
       rmSync(dir, { recursive: true, force: true });
     }

@@ -41,13 +41,15 @@ export async function serve(options: ServeOptions): Promise<RunningService> {
     path: join(dataDir, "sagaflow.db"),
     ...(options.synchronous ? { synchronous: options.synchronous } : {}),
   });
-  const runtime = new Runtime({
-    store,
-    components: options.service.components,
-    log,
-    ...(options.orphanedWorkflows ? { orphanedWorkflows: options.orphanedWorkflows } : {}),
-  });
+  let runtime: Runtime;
   try {
+    // The constructor checks the definitions (e.g. view queries): the store is closed if it throws too.
+    runtime = new Runtime({
+      store,
+      components: options.service.components,
+      log,
+      ...(options.orphanedWorkflows ? { orphanedWorkflows: options.orphanedWorkflows } : {}),
+    });
     await runtime.start();
   } catch (error) {
     await store.close();

@@ -54,6 +54,22 @@ function replyFrom(effect: EffectRecord, state: unknown): StoredReply {
   }
 }
 
+/**
+ * Runs the command or query `handler` of `definition` against `current`: a query gets the reply
+ * effects only, a command `commandEffects` (the effects of its kind of component).
+ */
+function runHandler(
+  definition: { commands: unknown; queries: unknown },
+  commandEffects: object,
+  current: Current,
+  handler: string,
+  input: unknown,
+  isQuery: boolean,
+): EffectRecord {
+  const handlers = (isQuery ? definition.queries : definition.commands) as Record<string, AnyHandler>;
+  return asEffect(handlers[handler]!(current.state, input, isQuery ? queryEffects : commandEffects));
+}
+
 function refused(effect: EffectRecord, current: Current): Decision | undefined {
   return effect.replySpec.kind === "error"
     ? { reply: replyFrom(effect, current.state), events: [], next: current, changed: false }
@@ -68,8 +84,7 @@ export function decideEntity(
   input: unknown,
   isQuery: boolean,
 ): Decision {
-  const handlers = (isQuery ? definition.queries : definition.commands) as Record<string, AnyHandler>;
-  const effect = asEffect(handlers[handler]!(current.state, input, isQuery ? queryEffects : entityEffects));
+  const effect = runHandler(definition, entityEffects, current, handler, input, isQuery);
   const refusal = refused(effect, current);
   if (refusal) return refusal;
   const events = effect.events.map((e) => ({ type: e.type, payload: e.payload }));
@@ -86,8 +101,7 @@ export function decideKeyValue(
   input: unknown,
   isQuery: boolean,
 ): Decision {
-  const handlers = (isQuery ? definition.queries : definition.commands) as Record<string, AnyHandler>;
-  const effect = asEffect(handlers[handler]!(current.state, input, isQuery ? queryEffects : keyValueEffects));
+  const effect = runHandler(definition, keyValueEffects, current, handler, input, isQuery);
   const refusal = refused(effect, current);
   if (refusal) return refusal;
   const state = effect.newState ? effect.newState.state : current.state;

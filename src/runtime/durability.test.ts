@@ -3,34 +3,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { entity } from "../define/entity.ts";
 import { SagaflowError } from "../define/errors.ts";
-import type { InstanceWrite, Store, WriteOutcome } from "../store/port.ts";
+import type { InstanceWrite, WriteOutcome } from "../store/port.ts";
 import { SqliteStore } from "../store/sqlite/sqlite-store.ts";
 import { Runtime } from "./runtime.ts";
-
-const counter = entity(
-  "counter",
-  {
-    initial: () => ({ value: 0 }),
-    events: { added: (s: { value: number }, e: { by: number }) => ({ value: s.value + e.by }) },
-  },
-  {
-    commands: { add: (_s, c: { by: number }, fx) => fx.emit("added", { by: c.by }).reply((s) => s.value) },
-    queries: { get: (s, _: {}, fx) => fx.reply(s.value) },
-  },
-);
-
-/** A store that forwards everything to `inner` except what `over` replaces (whatever the port grows). */
-function wrapStore(inner: Store, over: Partial<Store>): Store {
-  return new Proxy(inner, {
-    get(target, prop) {
-      if (Object.hasOwn(over, prop)) return (over as Record<PropertyKey, unknown>)[prop];
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
+import { counter, wrapStore } from "./test-support.ts";
 
 /**
  * A SQLite store whose commits can be held: while `hold` is on, each commit waits until
@@ -89,8 +66,12 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   assert.ok(condition(), `timed out waiting for ${what}`);
 }
 
-describe("runtime: durable before acknowledged", { timeout: 10_000 }, () => {
-  const dir = mkdtempSync(join(tmpdir(), "sagaflow-durability-"));
+/**
+ * For one suite: `setup()` starts a runtime on a fresh controlled store (a file of its own in a
+ * temporary folder). After the suite, held commits are let go, the runtimes stopped and the folder removed.
+ */
+function controlledRuntimes(name: string) {
+  const dir = mkdtempSync(join(tmpdir(), `sagaflow-${name}-`));
   let n = 0;
   const runtimes: Runtime[] = [];
   after(async () => {
@@ -99,13 +80,18 @@ describe("runtime: durable before acknowledged", { timeout: 10_000 }, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function setup(options: { mailboxLimit?: number } = {}) {
-    const c = controlledStore(join(dir, `d-${++n}.db`));
+  return async function setup(options: { mailboxLimit?: number } = {}) {
+    const path = join(dir, `${name}-${++n}.db`);
+    const c = controlledStore(path);
     const rt = new Runtime({ store: c.store, components: [counter], log: () => {}, ...options });
     runtimes.push(rt);
     await rt.start();
-    return { rt, ...c };
-  }
+    return { rt, path, ...c };
+  };
+}
+
+describe("runtime: durable before acknowledged", { timeout: 10_000 }, () => {
+  const setup = controlledRuntimes("durability");
 
   it("a-reply-waits-for-its-commit", async () => {
     const { rt, inner, control } = await setup();
@@ -215,22 +201,7 @@ describe("runtime: durable before acknowledged", { timeout: 10_000 }, () => {
 });
 
 describe("runtime: stop", { timeout: 10_000 }, () => {
-  const dir = mkdtempSync(join(tmpdir(), "sagaflow-stop-"));
-  let n = 0;
-  const runtimes: Runtime[] = [];
-  after(async () => {
-    releaseAll();
-    for (const rt of runtimes) await rt.stop().catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  async function setup() {
-    const c = controlledStore(join(dir, `s-${++n}.db`));
-    const rt = new Runtime({ store: c.store, components: [counter], log: () => {} });
-    runtimes.push(rt);
-    await rt.start();
-    return { rt, ...c };
-  }
+  const setup = controlledRuntimes("stop");
 
   it("calls-in-flight-complete-before-stop-resolves", async () => {
     const { rt, control } = await setup();
@@ -257,13 +228,13 @@ describe("runtime: stop", { timeout: 10_000 }, () => {
   });
 
   it("calls-made-in-the-same-tick-as-stop-still-complete", async () => {
-    const { rt } = await setup();
+    const { rt, path } = await setup();
     const call = rt.call("counter", "same-tick", "add", { by: 9 });
     const stopping = rt.stop();
     assert.equal(await call, 9);
     await stopping;
     // The store is closed now; read the file afresh.
-    const reopened = new SqliteStore({ path: join(dir, `s-${n}.db`) });
+    const reopened = new SqliteStore({ path });
     try {
       await reopened.migrate();
       assert.equal((await reopened.readEvents("counter", "same-tick", 0, 10)).length, 1);

@@ -5,9 +5,9 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { customer } from "../../examples/bank/customer.ts";
 import { wallet } from "../../examples/bank/wallet.ts";
-import { SagaflowError } from "../define/errors.ts";
 import { SqliteStore } from "../store/sqlite/sqlite-store.ts";
 import { Runtime } from "./runtime.ts";
+import { isCode } from "./test-support.ts";
 
 describe("runtime: idempotency keys", () => {
   const dir = mkdtempSync(join(tmpdir(), "sagaflow-idempotency-"));
@@ -27,13 +27,6 @@ describe("runtime: idempotency keys", () => {
     return { rt, store };
   }
   const freshPath = () => join(dir, `i-${++n}.db`);
-
-  const isCode = (code: string, status?: number) => (error: unknown) => {
-    assert.ok(error instanceof SagaflowError, `expected a SagaflowError, got ${String(error)}`);
-    assert.equal(error.code, code);
-    if (status !== undefined) assert.equal(error.status, status);
-    return true;
-  };
 
   it("same-key-sent-100-times-concurrently-changes-state-once-and-gives-one-reply", async () => {
     const { rt, store } = await open(freshPath());

@@ -6,10 +6,9 @@ import { after, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { customer } from "../../examples/bank/customer.ts";
 import { entity } from "../define/entity.ts";
-import { SagaflowError } from "../define/errors.ts";
-import type { Store } from "../store/port.ts";
 import { SqliteStore } from "../store/sqlite/sqlite-store.ts";
 import { Runtime } from "./runtime.ts";
+import { isCode, wrapStore } from "./test-support.ts";
 
 /** A log of strings; `close` deletes the entity. */
 const notes = entity(
@@ -26,24 +25,6 @@ const notes = entity(
     queries: { items: (s, _: {}, fx) => fx.reply(s.items) },
   },
 );
-
-/** A store that forwards everything to `inner` except what `over` replaces (whatever the port grows). */
-function wrapStore(inner: Store, over: Partial<Store>): Store {
-  return new Proxy(inner, {
-    get(target, prop) {
-      if (Object.hasOwn(over, prop)) return (over as Record<PropertyKey, unknown>)[prop];
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
-
-const isCode = (code: string, status?: number) => (error: unknown) => {
-  assert.ok(error instanceof SagaflowError, `expected a SagaflowError, got ${String(error)}`);
-  assert.equal(error.code, code);
-  if (status !== undefined) assert.equal(error.status, status);
-  return true;
-};
 
 describe("runtime: snapshots, recovery, cache and deletion", () => {
   const dir = mkdtempSync(join(tmpdir(), "sagaflow-recovery-"));

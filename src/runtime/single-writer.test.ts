@@ -3,34 +3,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { entity } from "../define/entity.ts";
 import { MemoryStore } from "../store/memory/memory-store.ts";
 import type { Store } from "../store/port.ts";
 import { SqliteStore } from "../store/sqlite/sqlite-store.ts";
 import { Runtime } from "./runtime.ts";
-
-const counter = entity(
-  "counter",
-  {
-    initial: () => ({ value: 0 }),
-    events: { added: (s: { value: number }, e: { by: number }) => ({ value: s.value + e.by }) },
-  },
-  {
-    commands: { add: (_s, c: { by: number }, fx) => fx.emit("added", { by: c.by }).reply((s) => s.value) },
-    queries: { get: (s, _: {}, fx) => fx.reply(s.value) },
-  },
-);
-
-/** A store that forwards everything to `inner` except what `over` replaces (whatever the port grows). */
-function wrapStore(inner: Store, over: Partial<Store>): Store {
-  return new Proxy(inner, {
-    get(target, prop) {
-      if (Object.hasOwn(over, prop)) return (over as Record<PropertyKey, unknown>)[prop];
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
+import { counter, wrapStore } from "./test-support.ts";
 
 describe("runtime: single writer per instance", { timeout: 10_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), "sagaflow-single-writer-"));

@@ -11,6 +11,7 @@ import { keyValue } from "../define/key-value.ts";
 import { SagaflowError } from "../define/errors.ts";
 import { SqliteStore } from "../store/sqlite/sqlite-store.ts";
 import { Runtime } from "./runtime.ts";
+import { isCode } from "./test-support.ts";
 
 /** An entity with broken handlers, to see that user bugs are contained. */
 const fragile = entity(
@@ -37,13 +38,6 @@ const profile = keyValue("profile", {
   inputs: { set: z.object({ name: z.string().trim().min(1), age: z.coerce.number().int() }) },
   commands: { set: (_s, c: { name: string; age: number }, fx) => fx.update(c).reply((s) => s) },
 });
-
-const isCode = (code: string, status: number) => (error: unknown) => {
-  assert.ok(error instanceof SagaflowError, `expected a SagaflowError, got ${String(error)}`);
-  assert.equal(error.code, code);
-  assert.equal(error.status, status);
-  return true;
-};
 
 describe("runtime: bad input gets a clear error and changes nothing", () => {
   const dir = mkdtempSync(join(tmpdir(), "sagaflow-validation-"));

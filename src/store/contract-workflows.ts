@@ -5,8 +5,8 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { commitOk, conflictOutcome, dedup, transitionOf, workflowWrite, type WithStore } from "./contract-support.ts";
 import type {
-  DedupRecord,
   InstanceWrite,
   Store,
   StoredWorkflow,
@@ -14,11 +14,7 @@ import type {
   WorkflowRecord,
   WorkflowStatus,
   WorkflowTransition,
-  WriteOutcome,
 } from "./port.ts";
-
-/** Runs `fn` on a fresh, migrated store and closes it afterwards. */
-export type WithStore = (fn: (store: Store) => Promise<void>) => Promise<void>;
 
 /** Registers the workflow tests; call inside the adapter's `describe`. */
 export function workflowContract(withStore: WithStore): void {
@@ -413,8 +409,6 @@ export function workflowContract(withStore: WithStore): void {
   });
 }
 
-const conflictOutcome: WriteOutcome = { ok: false, reason: "conflict" };
-
 /** A transfer at its first step; `over` changes any field. */
 function record(over: Partial<WorkflowRecord> = {}): WorkflowRecord {
   return {
@@ -435,26 +429,6 @@ function record(over: Partial<WorkflowRecord> = {}): WorkflowRecord {
   };
 }
 
-/** The transition the engine would log for moving to `rec`. */
-function transitionOf(rec: WorkflowRecord, detail: string): WorkflowTransition {
-  return { at: rec.updatedAt, status: rec.status, step: rec.step, execId: rec.execId, attempt: rec.attempt, detail };
-}
-
-function workflowWrite(name: string, id: string, expectedVersion: number, rec: WorkflowRecord, detail: string): InstanceWrite {
-  return { component: name, id, workflow: { expectedVersion, record: rec, transition: transitionOf(rec, detail) }, dedup: [] };
-}
-
 function stored(name: string, id: string, version: number, rec: WorkflowRecord): StoredWorkflow {
   return { ...rec, name, id, version };
-}
-
-function dedup(key: string, at: number, reply: DedupRecord["reply"] = { ok: true, value: key }): DedupRecord {
-  return { key, requestHash: `hash-of-${key}`, reply, at };
-}
-
-/** Commits and asserts that every write was accepted. */
-async function commitOk(store: Store, writes: InstanceWrite[]): Promise<void> {
-  const outcomes = await store.commit(writes);
-  assert.equal(outcomes.length, writes.length);
-  outcomes.forEach((o, i) => assert.ok(o.ok, `write ${i} (${writes[i]?.component}/${writes[i]?.id}) was refused`));
 }

@@ -7,13 +7,15 @@
  */
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { DedupRecord, InstanceWrite, NewEvent, Snapshot, Store, StoredReply, WriteOutcome } from "./port.ts";
+import type { DedupRecord, InstanceWrite, Snapshot, Store, StoredReply } from "./port.ts";
 import { feedContract } from "./contract-feed.ts";
+import { commitOk, conflictOutcome, dedup, ev, eventsWrite, kvWrite } from "./contract-support.ts";
+import { timerContract } from "./contract-timers.ts";
 import { workflowContract } from "./contract-workflows.ts";
 
 /**
- * Registers the contract tests, the workflow part (./contract-workflows.ts) and the change feed,
- * consumer and timer part (./contract-feed.ts) included. `makeStore`
+ * Registers the contract tests, the workflow part (./contract-workflows.ts), the change feed and
+ * consumer part (./contract-feed.ts) and the timer part (./contract-timers.ts) included. `makeStore`
  * must return a fresh, empty, not yet migrated store each time; the suite migrates and closes it.
  * `cleanup` runs once after all the tests.
  */
@@ -415,37 +417,10 @@ export function storeContract(
 
     workflowContract(withStore);
     feedContract(withStore);
+    timerContract(withStore);
   });
-}
-
-const conflictOutcome: WriteOutcome = { ok: false, reason: "conflict" };
-
-function ev(type: string, payload: unknown): NewEvent {
-  return { type, payload };
 }
 
 function snap(seq: number, state: unknown): Snapshot {
   return { seq, state };
-}
-
-function dedup(key: string, at: number, reply: StoredReply = { ok: true, value: key }): DedupRecord {
-  return { key, requestHash: `hash-of-${key}`, reply, at };
-}
-
-function eventsWrite(component: string, id: string, expectedSeq: number, ...append: NewEvent[]): InstanceWrite {
-  return { component, id, events: { expectedSeq, append }, dedup: [] };
-}
-
-function kvWrite(component: string, id: string, expectedVersion: number, state: unknown, deleted = false): InstanceWrite {
-  return { component, id, kv: { expectedVersion, state, deleted }, dedup: [] };
-}
-
-/** Commits and asserts that every write was accepted. */
-async function commitOk(store: Store, writes: InstanceWrite[]): Promise<{ ok: true; positions: number[] }[]> {
-  const outcomes = await store.commit(writes);
-  assert.equal(outcomes.length, writes.length);
-  return outcomes.map((o, i) => {
-    assert.ok(o.ok, `write ${i} (${writes[i]?.component}/${writes[i]?.id}) was refused`);
-    return o;
-  });
 }

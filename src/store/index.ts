@@ -21,6 +21,7 @@ export type {
   StoredReply,
   Store,
   StoredWorkflow,
+  TimerChange,
   TimerRecord,
   WorkflowFilter,
   WorkflowRecord,
@@ -31,3 +32,4 @@ export type {
 export { MemoryStore } from "./memory/memory-store.ts";
 export { SqliteStore } from "./sqlite/sqlite-store.ts";
 export type { SqliteSettings, SqliteStoreOptions } from "./sqlite/sqlite-store.ts";
+export { PostgresStore, type PostgresSettings, type PostgresStoreOptions } from "./postgres/postgres-store.ts";

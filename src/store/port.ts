@@ -181,6 +181,14 @@ export interface TimerRecord {
 
 export type NewTimer = Pick<TimerRecord, "name" | "dueAt" | "component" | "id" | "handler" | "input" | "createdAt">;
 
+/** A failed firing, as `retryTimer` records it: the new due time, the attempts so far, the status, the error. */
+export interface TimerChange {
+  dueAt: number;
+  attempts: number;
+  status: "pending" | "parked";
+  lastError: { code: string; message: string };
+}
+
 export interface Store {
   /** View storage, where the adapter serves views. */
   readonly views?: ViewStore;
@@ -241,11 +249,7 @@ export interface Store {
   /** In one transaction, removes each timer that is still at the given generation (they fired). */
   finishTimers(fired: ReadonlyArray<{ name: string; generation: number }>): Promise<void>;
   /** Records a failed firing if the timer is still at `generation`: new due time, attempts, status. */
-  retryTimer(
-    name: string,
-    generation: number,
-    change: { dueAt: number; attempts: number; status: "pending" | "parked"; lastError: { code: string; message: string } },
-  ): Promise<void>;
+  retryTimer(name: string, generation: number, change: TimerChange): Promise<void>;
   /** Timers ordered by due time, optionally only one status. */
   listTimers(status: "pending" | "parked" | undefined, limit: number): Promise<TimerRecord[]>;
 

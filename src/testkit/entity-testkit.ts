@@ -19,11 +19,11 @@ export interface CommandResult<S, R, E = never> {
   deleted: boolean;
 }
 
-abstract class InstanceUnderTest<D extends { commands: unknown; queries: unknown }, S, E> {
+abstract class InstanceUnderTest<D extends { commands: unknown; queries: unknown; initial: () => S }, S, E> {
   protected current: Current;
 
-  constructor(initial: S) {
-    this.current = { state: initial, deleted: false };
+  constructor(protected readonly definition: D) {
+    this.current = { state: definition.initial(), deleted: false };
   }
 
   get state(): S {
@@ -39,8 +39,8 @@ abstract class InstanceUnderTest<D extends { commands: unknown; queries: unknown
     name: K,
     ...input: {} extends InputOf<HandlerOf<D, K>> ? [InputOf<HandlerOf<D, K>>?] : [InputOf<HandlerOf<D, K>>]
   ): CommandResult<S, HandlerReply<HandlerOf<D, K>>, E> {
-    const isQuery = Object.hasOwn(this.handlers().queries as object, name);
-    if (!isQuery && !Object.hasOwn(this.handlers().commands as object, name)) {
+    const isQuery = Object.hasOwn(this.definition.queries as object, name);
+    if (!isQuery && !Object.hasOwn(this.definition.commands as object, name)) {
       throw new Error(`no command or query named "${name}"`);
     }
     if (this.current.deleted) throw new Error("the instance is deleted: the runtime refuses every command");
@@ -55,7 +55,12 @@ abstract class InstanceUnderTest<D extends { commands: unknown; queries: unknown
     };
   }
 
-  protected abstract handlers(): D;
+  /** Starts from this state. */
+  givenState(state: S): this {
+    this.current = { state, deleted: false };
+    return this;
+  }
+
   protected abstract decide(name: string, input: unknown, isQuery: boolean): Decision;
 }
 
@@ -65,23 +70,10 @@ export class EntityUnderTest<S, EH, CM, QM> extends InstanceUnderTest<
   S,
   EventOf<EH>
 > {
-  constructor(private readonly definition: EntityDefinition<S, EH, CM, QM>) {
-    super(definition.initial());
-  }
-
   /** Starts from the state these events fold to. */
   given(...events: EventOf<EH>[]): this {
     this.current = { state: foldEvents(this.definition, this.current.state, events as never), deleted: false };
     return this;
-  }
-
-  givenState(state: S): this {
-    this.current = { state, deleted: false };
-    return this;
-  }
-
-  protected handlers() {
-    return this.definition;
   }
 
   protected decide(name: string, input: unknown, isQuery: boolean): Decision {
@@ -91,19 +83,6 @@ export class EntityUnderTest<S, EH, CM, QM> extends InstanceUnderTest<
 
 /** A key-value entity under test, with no store. */
 export class KeyValueUnderTest<S, CM, QM> extends InstanceUnderTest<KeyValueDefinition<S, CM, QM>, S, never> {
-  constructor(private readonly definition: KeyValueDefinition<S, CM, QM>) {
-    super(definition.initial());
-  }
-
-  givenState(state: S): this {
-    this.current = { state, deleted: false };
-    return this;
-  }
-
-  protected handlers() {
-    return this.definition;
-  }
-
   protected decide(name: string, input: unknown, isQuery: boolean): Decision {
     return decideKeyValue(this.definition, this.current, name, input, isQuery);
   }

@@ -3,6 +3,7 @@ import type { ServiceComponent } from "../define/service.ts";
 import { settle, VirtualClock } from "../runtime/clock.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { MemoryStore } from "../store/memory/memory-store.ts";
+import { SqliteStore } from "../store/sqlite/sqlite-store.ts";
 
 /**
  * A whole service in process — entities, workflows, consumers, timers — on an in-memory store
@@ -20,16 +21,20 @@ export class ServiceUnderTest {
   readonly client: Client;
 
   constructor(components: readonly ServiceComponent[]) {
-    this.runtime = new Runtime({ store: new MemoryStore(), components, clock: this.clock, log: () => {} });
+    // Views run their queries inside SQL: a service with views gets an in-memory SQLite store.
+    const store = components.some((c) => c.kind === "view") ? new SqliteStore({ path: ":memory:" }) : new MemoryStore();
+    this.runtime = new Runtime({ store, components, clock: this.clock, log: () => {} });
     this.client = new Client(this.runtime);
   }
 
-  /** Lets everything that can happen without time passing happen (consumers catch up). */
+  /** Lets everything that can happen without time passing happen (consumers and views catch up). */
   async settle(): Promise<void> {
     for (let i = 0; i < 50; i++) {
       await settle();
       const head = await this.runtime.store.feedHead();
-      if ([...this.runtime.consumers.values()].every((c) => c.position >= head)) {
+      const consumersDone = [...this.runtime.consumers.values()].every((c) => c.position >= head);
+      const viewsDone = this.runtime.views.runners().every((v) => (v.serving?.offset ?? -1) >= head);
+      if (consumersDone && viewsDone) {
         await settle();
         if ((await this.runtime.store.feedHead()) === head) return;
       }

@@ -98,7 +98,10 @@ export class ViewRunner {
     while (this.running) {
       try {
         const moved = await this.step();
-        if (!moved) await this.idle(idlePollMs);
+        // The store's calls may not yield (SQLite is synchronous): between batches, let requests,
+        // commits and other runners in, or a long catch-up (a rebuild) holds the event loop.
+        if (moved) await new Promise<void>((resolve) => setImmediate(resolve));
+        else await this.idle(idlePollMs);
       } catch (error) {
         this.lastError = error instanceof Error ? error.message : String(error);
         this.host.log(`sagaflow: view ${this.definition.name}: ${this.lastError}; retrying`);
@@ -117,15 +120,17 @@ export class ViewRunner {
     const entries = await this.host.store.readFeed(target.offset, batchSize, this.sources);
     const caughtUp = entries.length < batchSize;
     const offset = caughtUp ? Math.max(head, entries.at(-1)?.position ?? 0) : entries.at(-1)!.position;
+    // A rebuild may begin while this batch is applied to the active generation (when the store's
+    // calls yield): only the generation this step filled may be switched to.
     if (offset <= target.offset) {
-      if (this.building && caughtUp) await this.switchToBuilt();
+      if (target === this.building && caughtUp) await this.switchToBuilt();
       return false;
     }
     const updates = await this.apply(target.generation, entries);
     await this.host.views.commitView(this.definition.name, target.generation, offset, updates);
     target.offset = offset;
     this.lastError = undefined;
-    if (this.building && caughtUp) await this.switchToBuilt();
+    if (target === this.building && caughtUp) await this.switchToBuilt();
     if (target === this.active) for (const listener of this.listeners) listener();
     return true;
   }

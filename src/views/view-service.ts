@@ -49,7 +49,12 @@ export class ViewService {
         query = parseQuery(text);
         checkQuery(query, Object.keys(definition.tables));
       } catch (error) {
-        if (error instanceof QueryError) throw new Error(`view "${definition.name}", query "${name}": ${error.message}\n  ${text}\n  ${" ".repeat(error.position)}^`);
+        if (error instanceof QueryError) {
+          // The query, with a caret under the error's column, right below the error's line.
+          const lines = text.split("\n");
+          const shown = [...lines.slice(0, error.line), `${" ".repeat(error.column - 1)}^`, ...lines.slice(error.line)];
+          throw new Error(`view "${definition.name}", query "${name}": ${error.message}\n${shown.map((l) => `  ${l}`).join("\n")}`);
+        }
         throw error;
       }
       const params = queryParams(query);

@@ -37,13 +37,18 @@ describe("sqlite store", () => {
     return { component: "transfer", id, workflow: { expectedVersion, record, transition }, dedup: [] };
   }
 
-  function count(path: string, table: string): number {
-    const db = new Database(path, { readonly: true });
+  /** Runs `fn` on a connection of its own to the file at `path`, closed afterwards. */
+  function withFile<T>(path: string, options: Database.Options, fn: (db: Database.Database) => T): T {
+    const db = new Database(path, options);
     try {
-      return db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
+      return fn(db);
     } finally {
       db.close();
     }
+  }
+
+  function count(path: string, table: string): number {
+    return withFile(path, { readonly: true }, (db) => db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number);
   }
 
   it("uses-wal-and-synchronous-full-by-default", async () => {
@@ -55,12 +60,9 @@ describe("sqlite store", () => {
       await store.close();
     }
     // WAL is a property of the file, so another connection sees it too.
-    const db = new Database(path, { readonly: true });
-    try {
+    withFile(path, { readonly: true }, (db) => {
       assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
-    } finally {
-      db.close();
-    }
+    });
   });
 
   it("synchronous-normal-can-be-chosen", async () => {
@@ -114,8 +116,7 @@ describe("sqlite store", () => {
     assert.equal(await store.schemaVersion(), LATEST_SCHEMA_VERSION);
     await store.close();
 
-    const db = new Database(path, { readonly: true });
-    try {
+    withFile(path, { readonly: true }, (db) => {
       assert.equal(db.pragma("user_version", { simple: true }), LATEST_SCHEMA_VERSION);
       assert.equal(db.pragma("integrity_check", { simple: true }), "ok");
       const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
@@ -125,15 +126,12 @@ describe("sqlite store", () => {
       assert.ok(!tables.includes("events_v3"));
       const indexes = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index'").pluck().all();
       for (const i of ["dedup_at", "events_feed", "timers_due", "workflows_status"]) assert.ok(indexes.includes(i), `index ${i}`);
-    } finally {
-      db.close();
-    }
+    });
   });
 
   it("a-file-at-schema-v1-migrates-to-the-latest-and-keeps-its-data", async () => {
     const path = freshPath();
-    const v1 = new Database(path);
-    try {
+    withFile(path, {}, (v1) => {
       applyMigrations(v1, migrations.slice(0, 1));
       assert.equal(schemaVersionOf(v1), 1);
       const insert = v1.prepare("INSERT INTO events (component, id, seq, type, payload, at) VALUES (?, ?, ?, ?, ?, ?)");
@@ -145,9 +143,7 @@ describe("sqlite store", () => {
       v1.prepare("DELETE FROM events WHERE component = 'c' AND id = 'gone'").run();
       v1.prepare("INSERT INTO kv (component, id, version, state, deleted, at) VALUES ('k', 'a', 3, '\"v\"', 0, 1000)").run();
       v1.prepare("INSERT INTO dedup (component, id, key, request_hash, reply, at) VALUES ('c', 'a', 'k1', 'h', '{\"ok\":true,\"value\":1}', 1000)").run();
-    } finally {
-      v1.close();
-    }
+    });
 
     const store = new SqliteStore({ path });
     try {
@@ -185,18 +181,14 @@ describe("sqlite store", () => {
     } finally {
       await reopened.close();
     }
-    const db = new Database(path, { readonly: true });
-    try {
+    withFile(path, { readonly: true }, (db) => {
       assert.equal(db.pragma("integrity_check", { simple: true }), "ok");
-    } finally {
-      db.close();
-    }
+    });
   });
 
   it("a-file-at-schema-v2-migrates-to-v3-keeps-its-data-and-feeds-its-kv-and-workflow-states", async () => {
     const path = freshPath();
-    const v2 = new Database(path);
-    try {
+    withFile(path, {}, (v2) => {
       applyMigrations(v2, migrations.slice(0, 2));
       const insert = v2.prepare("INSERT INTO events (component, id, seq, type, payload, at) VALUES (?, ?, ?, ?, ?, ?)");
       insert.run("c", "a", 1, "x", '{"n":1}', 1000);
@@ -214,9 +206,7 @@ describe("sqlite store", () => {
       );
       wf.run("transfer", "t1", 4, "running", "deposit", '{"amount":5,"note":"\\"quoted\\""}', 3000);
       wf.run("transfer", "t0", 1, "ended", null, null, 2500);
-    } finally {
-      v2.close();
-    }
+    });
 
     const store = new SqliteStore({ path });
     try {
@@ -277,18 +267,14 @@ describe("sqlite store", () => {
     } finally {
       await reopened.close();
     }
-    const db = new Database(path, { readonly: true });
-    try {
+    withFile(path, { readonly: true }, (db) => {
       assert.equal(db.pragma("integrity_check", { simple: true }), "ok");
       assert.deepEqual(db.prepare("SELECT name, seq FROM sqlite_sequence").all(), [{ name: "events", seq: 13 }]);
-    } finally {
-      db.close();
-    }
+    });
   });
 
   it("feed-and-timer-reads-go-through-an-index-not-the-whole-table", () => {
-    const db = new Database(freshPath());
-    try {
+    withFile(freshPath(), {}, (db) => {
       applyMigrations(db);
       // The whole plan is matched (^…$): one index range, and no "USE TEMP B-TREE FOR ORDER BY" after it.
       const plan = (sql: string, ...params: unknown[]): string =>
@@ -303,9 +289,7 @@ describe("sqlite store", () => {
         plan("SELECT seq FROM events WHERE component = ? AND id = ? AND kind = 0 AND seq > ? ORDER BY seq", "c", "a", 0),
         /^SEARCH events USING (COVERING )?INDEX sqlite_autoindex_events_1 \(component=\? AND id=\? AND kind=\? AND seq>\?\)$/,
       );
-    } finally {
-      db.close();
-    }
+    });
   });
 
   it("a-storage-failure-writing-a-feed-entry-keeps-nothing-of-the-batch", async () => {
@@ -315,9 +299,7 @@ describe("sqlite store", () => {
     try {
       await store.commit([write("warm", 0, 0)]);
       const head = await store.feedHead();
-      const other = new Database(path);
-      other.exec("CREATE TRIGGER fail_feed BEFORE INSERT ON events WHEN NEW.type = '$state' BEGIN SELECT RAISE(ABORT, 'disk says no'); END;");
-      other.close();
+      withFile(path, {}, (other) => other.exec("CREATE TRIGGER fail_feed BEFORE INSERT ON events WHEN NEW.type = '$state' BEGIN SELECT RAISE(ABORT, 'disk says no'); END;"));
       await assert.rejects(
         store.commit([write("a", 0, 1), { component: "k", id: "a", kv: { expectedVersion: 0, state: 1, deleted: false }, dedup: [] }]),
         /disk says no/,
@@ -343,9 +325,7 @@ describe("sqlite store", () => {
       const [entry] = await store.readFeed(0, 1);
       const message = { consumer: "audit", entry: entry!, error: { code: "x", message: "y" }, attempts: 1, parkedAt: 1, blockedBy: null };
       await store.commitConsumer("audit", 1, [message]);
-      const other = new Database(path);
-      other.exec("CREATE TRIGGER fail_offset BEFORE UPDATE ON offsets BEGIN SELECT RAISE(ABORT, 'disk says no'); END;");
-      other.close();
+      withFile(path, {}, (other) => other.exec("CREATE TRIGGER fail_offset BEFORE UPDATE ON offsets BEGIN SELECT RAISE(ABORT, 'disk says no'); END;"));
       await assert.rejects(store.commitConsumer("audit", 5, [{ ...message, attempts: 2 }], [entry!.position]), /disk says no/);
       assert.equal(await store.loadOffset("audit"), 1);
       assert.deepEqual(await store.listParked("audit", 10), [message]);
@@ -355,8 +335,7 @@ describe("sqlite store", () => {
   });
 
   it("workflow-listing-reads-through-an-index-not-the-whole-table", () => {
-    const db = new Database(freshPath());
-    try {
+    withFile(freshPath(), {}, (db) => {
       applyMigrations(db);
       const plan = (filter: WorkflowFilter): string => {
         const query = workflowListQuery(filter);
@@ -378,9 +357,7 @@ describe("sqlite store", () => {
       assert.match(plan({ name: "transfer", afterId: "t9", limit: 100 }), /SEARCH workflows USING PRIMARY KEY \(name=\? AND id>\?\)/);
       assert.equal(workflowListQuery({ statuses: [], limit: 100 }), undefined);
       assert.equal(workflowListQuery({ name: "transfer", limit: 0 }), undefined);
-    } finally {
-      db.close();
-    }
+    });
   });
 
   it("a-storage-failure-writing-workflow-history-keeps-nothing-of-the-batch", async () => {
@@ -389,9 +366,7 @@ describe("sqlite store", () => {
     await store.migrate();
     try {
       await store.commit([workflowWrite("t0", 0)]);
-      const other = new Database(path);
-      other.exec("CREATE TRIGGER fail_history BEFORE INSERT ON workflow_history BEGIN SELECT RAISE(ABORT, 'disk says no'); END;");
-      other.close();
+      withFile(path, {}, (other) => other.exec("CREATE TRIGGER fail_history BEFORE INSERT ON workflow_history BEGIN SELECT RAISE(ABORT, 'disk says no'); END;"));
       await assert.rejects(
         store.commit([write("a", 0, 1), { ...workflowWrite("t1", 0), dedup: [{ key: "k", requestHash: "h", reply: { ok: true, value: 1 }, at: 1 }] }]),
         /disk says no/,
@@ -412,8 +387,7 @@ describe("sqlite store", () => {
   });
 
   it("a-failing-migration-keeps-the-previous-version-and-nothing-of-itself", () => {
-    const db = new Database(freshPath());
-    try {
+    withFile(freshPath(), {}, (db) => {
       const broken = [
         ...migrations,
         { version: migrations.length + 1, description: "half good", sql: "CREATE TABLE extra (a INTEGER); SELECT * FROM no_such_table;" },
@@ -422,16 +396,12 @@ describe("sqlite store", () => {
       assert.equal(schemaVersionOf(db), migrations.length);
       const extra = db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'extra'").pluck().get();
       assert.equal(extra, 0);
-    } finally {
-      db.close();
-    }
+    });
   });
 
   it("refuses-a-file-from-a-newer-schema", async () => {
     const path = freshPath();
-    const db = new Database(path);
-    db.pragma(`user_version = ${LATEST_SCHEMA_VERSION + 1}`);
-    db.close();
+    withFile(path, {}, (db) => db.pragma(`user_version = ${LATEST_SCHEMA_VERSION + 1}`));
     const store = new SqliteStore({ path });
     try {
       await assert.rejects(store.migrate(), /newer than this Sagaflow knows/);
@@ -468,9 +438,7 @@ describe("sqlite store", () => {
     try {
       await store.commit([write("warm", 0, 0)]);
       // Stands in for an I/O error: the kv insert that follows the event inserts fails inside the transaction.
-      const other = new Database(path);
-      other.exec("CREATE TRIGGER fail_kv BEFORE INSERT ON kv BEGIN SELECT RAISE(ABORT, 'disk says no'); END;");
-      other.close();
+      withFile(path, {}, (other) => other.exec("CREATE TRIGGER fail_kv BEFORE INSERT ON kv BEGIN SELECT RAISE(ABORT, 'disk says no'); END;"));
       await assert.rejects(
         store.commit([write("a", 0, 1), write("b", 0, 2), { component: "k", id: "a", kv: { expectedVersion: 0, state: 1, deleted: false }, dedup: [] }]),
         /disk says no/,

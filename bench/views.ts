@@ -1,0 +1,508 @@
+/**
+ * Views: how fast they follow the command side, and how fast they answer, on SQLite with default
+ * durability (WAL, synchronous=FULL: fsync on every commit, the views' commits included), in
+ * process (Runtime + SqliteStore), with the shop example (examples/shop).
+ *
+ * steady: an open-loop load of R `cart.addItem` commands per second (over BENCH_CARTS carts of
+ *   BENCH_USERS users) for BENCH_SECONDS, while the `carts` view follows. Each command's reply
+ *   carries its feed position; each commit of the view is noted with its offset and time. Lag of
+ *   an event = when the view's commit covering its position returned − when the command was
+ *   acknowledged (so: how long after a write a query without waitForPosition could still miss
+ *   it; 0 when the view had committed it before the reply reached the caller — the same group
+ *   commit wakes the view). sendToVisible = from sending the command to the view's commit. Throughput = events applied by the view per second in the load window. The backlog
+ *   (feed head − view offset) is sampled every BENCH_SAMPLE_MS.
+ * rebuild: the carts view is rebuilt from position 0 over everything the steady runs wrote (and
+ *   BENCH_REBUILD_EVENTS more if the feed is shorter), with queries running meanwhile; figure:
+ *   events/s of the rebuild, and the latency of the queries served during it.
+ * query: byUser over BENCH_ROWS (1,000,000) rows. The rows are written straight into the view's
+ *   active table through the store's own `views.commitView` (what the view runner calls), in
+ *   transactions of BENCH_FILL_BATCH rows, not by replaying 1,000,000 events (which would take
+ *   minutes and measure the command side): the table, its indexes (derived from the view's
+ *   queries at start) and the query path are the real ones. Rows: BENCH_USERS users with
+ *   BENCH_ROWS / BENCH_USERS carts each. Then BENCH_QUERIES byUser queries for random users, in
+ *   process (ViewService.query: compile-free prepared statement, SQLite, JSON) and over HTTP
+ *   (serve() on the same file, one keep-alive connection, and BENCH_HTTP_CONCURRENCY at once),
+ *   p50/p99/max; and `EXPLAIN QUERY PLAN` of each shop query: byUser and open must SEARCH an index
+ *   the view created (top reads one in order), with no table scan and no sort step.
+ *
+ * stdout: one JSON line per figure, nothing else; progress goes to stderr.
+ *
+ * Environment:
+ *   BENCH_MODES=steady,rebuild,query
+ *   BENCH_SECONDS=8                load seconds per steady rate
+ *   BENCH_RATES=500,2000,5000      addItem commands per second (steady), one point each
+ *   BENCH_CARTS=5000               carts the steady load writes to
+ *   BENCH_USERS=10000              users (query mode: rows per user = BENCH_ROWS / BENCH_USERS)
+ *   BENCH_REBUILD_EVENTS=20000     at least this many feed entries for the rebuild figure
+ *   BENCH_ROWS=1000000             view rows for the query figures
+ *   BENCH_FILL_BATCH=20000         rows per commitView transaction when filling
+ *   BENCH_QUERIES=2000             queries per latency figure
+ *   BENCH_HTTP_CONCURRENCY=8
+ *   BENCH_SAMPLE_MS=20
+ *   BENCH_SYNC=FULL                SQLite synchronous mode (NORMAL/OFF show what fsyncs cost)
+ *   BENCH_DIR=<dir>                where the temporary data folders go (default: the OS temp dir)
+ *
+ * Run: npm run bench:views
+ */
+import Database from "better-sqlite3";
+import http from "node:http";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { serve } from "../src/cli/serve.ts";
+import { Runtime } from "../src/runtime/runtime.ts";
+import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
+import type { ViewRowUpdate } from "../src/store/view-port.ts";
+import { compileSqlite, parseQuery } from "../src/views/query/index.ts";
+import shop from "../examples/shop/index.ts";
+import { carts, products } from "../examples/shop/views.ts";
+import { Latencies, listEnv, numberEnv, percentile, requestJson, round, sleep } from "./support/load.ts";
+
+const modes = listEnv("BENCH_MODES", "steady,rebuild,query");
+const seconds = numberEnv("BENCH_SECONDS", 8);
+const rates = listEnv("BENCH_RATES", "500,2000,5000").map((s) => {
+  const n = Number(s);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`BENCH_RATES: ${s} is not a rate > 0`);
+  return n;
+});
+const cartCount = Math.max(1, Math.floor(numberEnv("BENCH_CARTS", 5_000)));
+const userCount = Math.max(1, Math.floor(numberEnv("BENCH_USERS", 10_000)));
+const rebuildEvents = Math.floor(numberEnv("BENCH_REBUILD_EVENTS", 20_000));
+const rowCount = Math.max(1, Math.floor(numberEnv("BENCH_ROWS", 1_000_000)));
+const fillBatch = Math.max(1, Math.floor(numberEnv("BENCH_FILL_BATCH", 20_000)));
+const queryCount = Math.max(1, Math.floor(numberEnv("BENCH_QUERIES", 2_000)));
+const httpConcurrency = Math.max(1, Math.floor(numberEnv("BENCH_HTTP_CONCURRENCY", 8)));
+const sampleMs = Math.max(1, numberEnv("BENCH_SAMPLE_MS", 20));
+const synchronous = syncMode(process.env["BENCH_SYNC"] ?? "FULL");
+const baseDir = process.env["BENCH_DIR"] ?? tmpdir();
+const tempDirs: string[] = [];
+
+for (const mode of modes) {
+  if (mode !== "steady" && mode !== "rebuild" && mode !== "query") throw new Error(`BENCH_MODES: unknown mode "${mode}" (use steady, rebuild, query)`);
+}
+
+function syncMode(raw: string): "FULL" | "NORMAL" | "OFF" {
+  const mode = raw.toUpperCase();
+  if (mode === "FULL" || mode === "NORMAL" || mode === "OFF") return mode;
+  throw new Error(`BENCH_SYNC must be FULL, NORMAL or OFF, not ${raw}`);
+}
+
+function log(line: string): void {
+  process.stderr.write(`bench: ${line}\n`);
+}
+
+function emit(figure: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify({ bench: "views", ...figure })}\n`);
+}
+
+function newDataDir(label: string): string {
+  const dir = mkdtempSync(join(baseDir, `sagaflow-bench-views-${label}-`));
+  tempDirs.push(dir);
+  return dir;
+}
+
+function removeDataDirs(): void {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+const userId = (i: number) => `user-${i}`;
+const cartId = (i: number) => `cart-${String(i).padStart(7, "0")}`;
+
+function latencyFigure(sorted: Float64Array): Record<string, number> {
+  return {
+    p50Ms: round(percentile(sorted, 0.5), 3),
+    p99Ms: round(percentile(sorted, 0.99), 3),
+    maxMs: round(sorted.at(-1) ?? NaN, 3),
+  };
+}
+
+// ---------------------------------------------------------------- one runtime on the shop
+
+interface Harness {
+  dir: string;
+  path: string;
+  store: SqliteStore;
+  runtime: Runtime;
+  /** (offset, time) of each commit of the carts view's active or building generation, in order. */
+  commits: Array<{ generation: number; offset: number; at: number; rows: number }>;
+}
+
+async function open(dir: string): Promise<Harness> {
+  const path = join(dir, "sagaflow.db");
+  const store = new SqliteStore({ path, synchronous });
+  const commits: Harness["commits"] = [];
+  // Note each commit of the carts view when it has returned (committed, fsynced).
+  const views = store.views;
+  const commitView = views.commitView.bind(views);
+  views.commitView = async (name: string, generation: number, offset: number, updates: ViewRowUpdate[]) => {
+    await commitView(name, generation, offset, updates);
+    if (name === "carts") commits.push({ generation, offset, at: performance.now(), rows: updates.length });
+  };
+  const runtime = new Runtime({ store, components: shop.components, log: (line) => log(line) });
+  await runtime.start();
+  return { dir, path, store, runtime, commits };
+}
+
+/** Waits until `done()` or `timeoutMs`; false on time-out. */
+async function until(done: () => boolean, timeoutMs: number, stepMs = 2): Promise<boolean> {
+  const end = performance.now() + timeoutMs;
+  while (!done()) {
+    if (performance.now() > end) return false;
+    await sleep(stepMs);
+  }
+  return true;
+}
+
+const cartsRunner = (h: Harness) => h.runtime.views.runner("carts");
+
+// ---------------------------------------------------------------- steady
+
+interface Sent {
+  sentAt: Float64Array;
+  ackAt: Float64Array;
+  position: Float64Array;
+  acked: number;
+  errors: number;
+  firstError: unknown;
+}
+
+/** Sends `rate` addItem commands per second for `durationMs`, open loop (the schedule does not wait for replies). */
+async function openLoop(h: Harness, rate: number, durationMs: number, sent: Sent, offsetIndex: number): Promise<{ sent: number; maxSlipMs: number }> {
+  const total = Math.round((rate * durationMs) / 1000);
+  const t0 = performance.now();
+  let count = 0;
+  let maxSlipMs = 0;
+  const send = (i: number) => {
+    const n = offsetIndex + i;
+    const c = n % cartCount;
+    sent.sentAt[i] = performance.now();
+    h.runtime
+      .callForReply("cart", cartId(c), "addItem", { userId: userId(c % userCount), productId: `p${n % 50}`, name: "thing", quantity: 1, price: 2.5 })
+      .then(
+        (reply) => {
+          if (!reply.ok) throw new Error(`${reply.code}: ${reply.message}`);
+          sent.ackAt[i] = performance.now();
+          sent.position[i] = reply.position ?? 0;
+          sent.acked++;
+        },
+      )
+      .catch((error: unknown) => {
+        sent.errors++;
+        sent.firstError ??= error;
+      });
+  };
+  while (count < total) {
+    const now = performance.now();
+    const due = Math.min(total, Math.floor(((now - t0) * rate) / 1000) + 1);
+    if (due > count) maxSlipMs = Math.max(maxSlipMs, now - t0 - (count * 1000) / rate);
+    while (count < due) send(count++);
+    await sleep(1);
+  }
+  return { sent: count, maxSlipMs };
+}
+
+async function steady(h: Harness, rate: number, offsetIndex: number): Promise<number> {
+  const total = Math.round(rate * seconds);
+  const sent: Sent = { sentAt: new Float64Array(total), ackAt: new Float64Array(total), position: new Float64Array(total), acked: 0, errors: 0, firstError: undefined };
+  const runner = cartsRunner(h);
+  const startOffset = runner.serving?.offset ?? 0;
+  log(`steady ${rate}/s: ${seconds}s, ${cartCount} carts, view at ${startOffset}`);
+  const commitsBefore = h.commits.length;
+  let maxBacklog = 0;
+  const backlogSamples: number[] = [];
+  const sampler = setInterval(() => {
+    void h.store.feedHead().then((head) => {
+      const backlog = head - (runner.serving?.offset ?? 0);
+      maxBacklog = Math.max(maxBacklog, backlog);
+      backlogSamples.push(backlog);
+    });
+  }, sampleMs);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const run = await openLoop(h, rate, seconds * 1000, sent, offsetIndex);
+  const windowEnd = performance.now();
+  const cpu = process.cpuUsage(cpu0);
+  const offsetAtWindowEnd = runner.serving?.offset ?? 0;
+  await until(() => sent.acked + sent.errors >= total, 60_000);
+  const lastPosition = Math.max(...sent.position);
+  const caughtUp = await until(() => (runner.serving?.offset ?? 0) >= lastPosition, 60_000);
+  const allVisible = performance.now();
+  clearInterval(sampler);
+  if (!caughtUp) log(`steady ${rate}/s: the view did not catch up`);
+  if (sent.errors > 0) log(`steady ${rate}/s: ${sent.errors} commands failed, first: ${String(sent.firstError)}`);
+
+  // When did each event become visible? The first commit whose offset covers its position.
+  const commits = h.commits.slice(commitsBefore).filter((c) => c.generation === runner.serving!.generation);
+  const lag = new Latencies();
+  const fromSend = new Latencies();
+  const order = Array.from({ length: total }, (_, i) => i).filter((i) => sent.ackAt[i]! > 0).sort((a, b) => sent.position[a]! - sent.position[b]!);
+  let c = 0;
+  for (const i of order) {
+    while (c < commits.length && commits[c]!.offset < sent.position[i]!) c++;
+    if (c === commits.length) break;
+    lag.push(Math.max(0, commits[c]!.at - sent.ackAt[i]!));
+    fromSend.push(commits[c]!.at - sent.sentAt[i]!);
+  }
+  const elapsedMs = windowEnd - t0;
+  const applied = offsetAtWindowEnd - startOffset; // every feed entry here is a cart event
+  const lagSorted = lag.sorted();
+  const sendSorted = fromSend.sorted();
+  const sortedBacklog = Float64Array.from(backlogSamples).sort();
+  emit({
+    mode: "steady",
+    targetRate: rate,
+    commandRate: Math.round((sent.acked * 1000) / elapsedMs),
+    viewEventsPerSecond: Math.round((applied * 1000) / elapsedMs),
+    // From the command's acknowledgement until the view's commit covering it returned.
+    lagP50Ms: round(percentile(lagSorted, 0.5), 2),
+    lagP99Ms: round(percentile(lagSorted, 0.99), 2),
+    lagMaxMs: round(lagSorted.at(-1) ?? NaN, 2),
+    sendToVisibleP50Ms: round(percentile(sendSorted, 0.5), 2),
+    sendToVisibleP99Ms: round(percentile(sendSorted, 0.99), 2),
+    backlogP50: percentile(sortedBacklog, 0.5),
+    backlogMax: maxBacklog,
+    viewCommits: commits.length,
+    eventsPerViewCommit: commits.length > 0 ? round(applied / commits.length, 1) : null,
+    tailMs: round(allVisible - windowEnd, 1),
+    events: sent.acked,
+    errors: sent.errors,
+    seconds: round(elapsedMs / 1000, 2),
+    loadMaxSlipMs: round(run.maxSlipMs, 1),
+    cpuPct: round((100 * (cpu.user + cpu.system)) / 1000 / elapsedMs, 0),
+    durability: h.store.settings().synchronous,
+  });
+  return total;
+}
+
+// ---------------------------------------------------------------- rebuild
+
+/** Writes `count` more addItem events as fast as they go (512 in flight). */
+async function fill(h: Harness, count: number, offsetIndex: number): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const n = offsetIndex + next++;
+      const c = n % cartCount;
+      const reply = await h.runtime.callForReply("cart", cartId(c), "addItem", { userId: userId(c % userCount), productId: `p${n % 50}`, name: "thing", quantity: 1, price: 2.5 });
+      if (!reply.ok) throw new Error(`${reply.code}: ${reply.message}`);
+    }
+  };
+  await Promise.all(Array.from({ length: 512 }, worker));
+}
+
+async function rebuild(h: Harness): Promise<void> {
+  const runner = cartsRunner(h);
+  const head = await h.store.feedHead();
+  const before = runner.serving!.generation;
+  log(`rebuild: carts from position 0 to ${head}, with byUser queries meanwhile`);
+  const latencies = new Latencies();
+  let querying = true;
+  let answered = 0;
+  const queries = (async () => {
+    for (let i = 0; querying; i++) {
+      const t = performance.now();
+      await h.runtime.views.query("carts", "byUser", { userId: userId((i * 7919) % Math.min(userCount, cartCount)) });
+      latencies.push(performance.now() - t);
+      answered++;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  })();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await runner.rebuild();
+  const done = await until(() => runner.serving!.generation > before && runner.rebuilding === null, 300_000, 1);
+  const elapsedMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  querying = false;
+  await queries;
+  if (!done) log("rebuild: did not finish");
+  const sorted = latencies.sorted();
+  emit({
+    mode: "rebuild",
+    feedEntries: head,
+    eventsPerSecond: Math.round((head * 1000) / elapsedMs),
+    rebuildSeconds: round(elapsedMs / 1000, 2),
+    // byUser queries answered (from the old generation) while the new one was being filled.
+    queriesDuringRebuild: answered,
+    queryDuringRebuildP50Ms: round(percentile(sorted, 0.5), 3),
+    queryDuringRebuildP99Ms: round(percentile(sorted, 0.99), 3),
+    queryDuringRebuildMaxMs: round(sorted.at(-1) ?? NaN, 3),
+    cpuPct: round((100 * (cpu.user + cpu.system)) / 1000 / elapsedMs, 0),
+    durability: h.store.settings().synchronous,
+  });
+}
+
+// ---------------------------------------------------------------- query
+
+/** Fills the carts view's active table with `rowCount` rows through the store's commitView. */
+async function fillRows(h: Harness): Promise<{ table: string; seconds: number }> {
+  const runner = cartsRunner(h);
+  await until(() => runner.serving !== null, 10_000);
+  const generation = runner.serving!.generation;
+  const offset = runner.serving!.offset;
+  const table = runner.tableFor("carts")!;
+  const perUser = Math.max(1, Math.floor(rowCount / userCount));
+  log(`query: writing ${rowCount} rows (${userCount} users × ${perUser} carts) into ${table}, ${fillBatch} per transaction`);
+  const t0 = performance.now();
+  for (let start = 0; start < rowCount; start += fillBatch) {
+    const updates: ViewRowUpdate[] = [];
+    for (let i = start; i < Math.min(rowCount, start + fillBatch); i++) {
+      const items = [{ productId: `p${i % 50}`, name: "thing", quantity: 1 + (i % 3), price: 2.5 }];
+      updates.push({
+        table,
+        id: cartId(i),
+        // Users own interleaved carts (user i % users), so one user's rows are spread over the table.
+        row: { cartId: cartId(i), userId: userId(i % userCount), items, itemCount: items[0]!.quantity, total: items[0]!.quantity * 2.5, checkedOut: i % 3 === 0 },
+      });
+    }
+    await h.store.views.commitView("carts", generation, offset, updates);
+    if ((start / fillBatch) % 10 === 0) log(`query: ${start + updates.length} rows`);
+  }
+  return { table, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** EXPLAIN QUERY PLAN of a view query as the store runs it: does it search an index, scan, sort? */
+function plan(path: string, table: string, text: string, params: Record<string, unknown>) {
+  const db = new Database(path, { readonly: true });
+  try {
+    const compiled = compileSqlite(parseQuery(text), table, { offset: 0, limit: 1_000, extra: 1 });
+    const rows = db.prepare(`EXPLAIN QUERY PLAN ${compiled.sql}`).all(...compiled.bind(params)) as Array<{ detail: string }>;
+    const detail = rows.map((r) => r.detail);
+    const index = detail.map((d) => /USING (?:COVERING )?INDEX (\S+)/.exec(d)?.[1]).find((i) => i !== undefined);
+    return {
+      usesIndex: index !== undefined,
+      // SEARCH: the index narrows the rows (WHERE); SCAN … USING INDEX: rows read in index order (ORDER BY … LIMIT).
+      access: detail.some((d) => d.startsWith("SEARCH")) ? "search" : "scan",
+      index: index ?? null,
+      tableScan: detail.some((d) => /^SCAN /.test(d) && !/USING (COVERING )?INDEX/.test(d)),
+      sorts: detail.some((d) => d.includes("TEMP B-TREE")),
+      detail,
+    };
+  } finally {
+    db.close();
+  }
+}
+
+async function timeQueries(run: (i: number) => Promise<unknown>, count: number, concurrency: number): Promise<{ sorted: Float64Array; qps: number }> {
+  const latencies = new Latencies();
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        const i = next++;
+        const t = performance.now();
+        await run(i);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  return { sorted: latencies.sorted(), qps: Math.round((count * 1000) / (performance.now() - t0)) };
+}
+
+async function query(): Promise<void> {
+  const dir = newDataDir("query");
+  const h = await open(dir);
+  let table: string;
+  const perUser = Math.max(1, Math.floor(rowCount / userCount));
+  try {
+    const filled = await fillRows(h);
+    table = filled.table;
+    emit({
+      mode: "query",
+      figure: "fill",
+      rows: rowCount,
+      users: userCount,
+      rowsPerUser: perUser,
+      rowsPerSecond: Math.round(rowCount / filled.seconds),
+      fillSeconds: round(filled.seconds, 1),
+      rowsPerTransaction: fillBatch,
+      dbMb: round(statSync(h.path).size / 2 ** 20, 1),
+      how: "rows written through store.views.commitView into the active generation's table (its indexes derived from the view's queries at start)",
+    });
+    // Warm-up, then timed, in process: ViewService.query (prepared statement, SQLite, JSON parse).
+    const pick = (i: number) => userId((i * 7919 + 13) % userCount);
+    const check = (await h.runtime.views.query("carts", "byUser", { userId: pick(0) })) as { carts: unknown[] };
+    if (check.carts.length !== perUser) throw new Error(`byUser returned ${check.carts.length} rows, expected ${perUser}`);
+    await timeQueries((i) => h.runtime.views.query("carts", "byUser", { userId: pick(i + 1_000_000) }), 200, 1);
+    const inProcess = await timeQueries((i) => h.runtime.views.query("carts", "byUser", { userId: pick(i) }), queryCount, 1);
+    emit({ mode: "query", figure: "byUser", via: "in-process", rows: rowCount, rowsReturned: perUser, concurrency: 1, queries: queryCount, ...latencyFigure(inProcess.sorted), qps: inProcess.qps });
+    const top = await timeQueries(() => h.runtime.views.query("products", "top", { limit: 10 }), Math.min(queryCount, 500), 1);
+    emit({ mode: "query", figure: "productsTop", via: "in-process", note: "products view is empty here: a baseline for the per-query overhead", ...latencyFigure(top.sorted) });
+  } finally {
+    await h.runtime.stop();
+  }
+
+  // Query plans, read on a separate connection of the same file.
+  const byUserPlan = plan(h.path, table, carts.queries.byUser!, { userId: userId(1) });
+  emit({ mode: "query", figure: "plan", query: "carts.byUser", ...byUserPlan });
+  emit({ mode: "query", figure: "plan", query: "carts.open", ...plan(h.path, table, carts.queries.open!, {}) });
+  emit({ mode: "query", figure: "plan", query: "products.top", ...plan(h.path, table.replace("carts__carts", "products__products"), products.queries.top!, { limit: 10 }) });
+  if (!byUserPlan.usesIndex || byUserPlan.access !== "search" || byUserPlan.tableScan || byUserPlan.sorts) log(`WARNING: byUser does not use its index as it should: ${byUserPlan.detail.join(" | ")}`);
+
+  // Over HTTP: serve() on the same data (views reopened as they are: no rebuild).
+  const running = await serve({ service: shop, port: 0, adminPort: -1, dataDir: dir, synchronous, log: (line) => log(line) });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: httpConcurrency });
+  try {
+    const base = new URL(running.url);
+    const get = async (i: number) => {
+      const res = await requestJson(agent, base, "GET", `/views/carts/byUser?userId=${userId((i * 7919 + 13) % userCount)}`);
+      if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${JSON.stringify(res.body).slice(0, 200)}`);
+    };
+    await timeQueries(get, 200, 1);
+    const one = await timeQueries(get, queryCount, 1);
+    emit({ mode: "query", figure: "byUser", via: "http", rows: rowCount, rowsReturned: perUser, concurrency: 1, queries: queryCount, ...latencyFigure(one.sorted), qps: one.qps });
+    const many = await timeQueries(get, queryCount, httpConcurrency);
+    emit({ mode: "query", figure: "byUser", via: "http", rows: rowCount, rowsReturned: perUser, concurrency: httpConcurrency, queries: queryCount, ...latencyFigure(many.sorted), qps: many.qps });
+  } finally {
+    agent.destroy();
+    await running.close();
+  }
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  log(
+    `node ${process.version}; ${cpus().length} CPUs; modes ${modes.join(", ")}; rates ${rates.join("/")}/s for ${seconds}s; ` +
+      `${rowCount} rows for queries; synchronous=${synchronous}`,
+  );
+  if (modes.includes("steady") || modes.includes("rebuild")) {
+    const h = await open(newDataDir("steady"));
+    try {
+      await until(() => cartsRunner(h).serving !== null, 10_000);
+      let written = 0;
+      if (modes.includes("steady")) for (const rate of rates) written += await steady(h, rate, written);
+      if (modes.includes("rebuild")) {
+        const head = await h.store.feedHead();
+        if (head < rebuildEvents) {
+          log(`rebuild: writing ${rebuildEvents - head} more events first`);
+          await fill(h, rebuildEvents - head, written);
+          await until(() => (cartsRunner(h).serving?.offset ?? 0) >= rebuildEvents, 120_000);
+        }
+        await rebuild(h);
+      }
+    } finally {
+      await h.runtime.stop();
+    }
+    removeDataDirs();
+  }
+  if (modes.includes("query")) await query();
+  removeDataDirs();
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    removeDataDirs();
+    process.exit(130);
+  });
+}
+
+try {
+  await main();
+} catch (error) {
+  log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exitCode = 1;
+} finally {
+  removeDataDirs();
+}

@@ -1,0 +1,30 @@
+/**
+ * The argument checks every store adapter makes, with the same messages, so that a caller's bug
+ * is refused alike whichever adapter runs.
+ */
+import type { ParkedMessage, WorkflowFilter } from "./port.ts";
+
+/** A timer's due time is a number (a NaN would never come due, nor sort). */
+export function checkDueAt(dueAt: number): void {
+  if (typeof dueAt !== "number" || Number.isNaN(dueAt)) throw new TypeError(`a timer's dueAt must be a number, got ${String(dueAt)}`);
+}
+
+export function checkTimerStatus(status: string): void {
+  if (status !== "pending" && status !== "parked") throw new TypeError(`a timer's status is "pending" or "parked", got "${status}"`);
+}
+
+/** A parked message is stored under the consumer it names; one naming another is a caller's bug. */
+export function checkParkedConsumer(consumer: string, park: readonly ParkedMessage[]): void {
+  for (const p of park) {
+    if (p.consumer !== consumer) {
+      throw new Error(`commitConsumer: a parked message of consumer "${p.consumer}" given for consumer "${consumer}"`);
+    }
+  }
+}
+
+/** `afterId` pages within one name: without a name, (name, id) order has no single id to go on from. */
+export function checkAfterId(filter: WorkflowFilter): void {
+  if (filter.afterId !== undefined && filter.name === undefined) {
+    throw new Error("listWorkflows: afterId needs a name (it pages through the ids of one workflow)");
+  }
+}

@@ -1,0 +1,146 @@
+/** The change feed, consumer offsets and parked messages of the memory store. */
+import { checkParkedConsumer } from "../checks.ts";
+import { compareText } from "../collation.ts";
+import type { FeedEntry, ParkedMessage } from "../port.ts";
+import { decode, encode, type Json } from "./memory-values.ts";
+
+/** An entry of the change feed; an entity's events are the same objects, kept in its instance too. */
+export interface FeedRow {
+  position: number;
+  component: string;
+  id: string;
+  seq: number;
+  type: string;
+  payload: Json;
+  at: number;
+}
+
+interface ParkedEntry {
+  row: FeedRow;
+  /** JSON text of `{ code, message }`. */
+  error: string;
+  attempts: number;
+  parkedAt: number;
+  blockedBy: number | null;
+}
+
+/** The feed and consumer part of the port, in plain arrays and Maps. */
+export class MemoryFeed {
+  /** The change feed in position order, and the same rows by component. */
+  readonly #rows: FeedRow[] = [];
+  readonly #rowsOf = new Map<string, FeedRow[]>();
+  readonly #offsets = new Map<string, number>();
+  /** Consumer → position → parked message. */
+  readonly #parked = new Map<string, Map<number, ParkedEntry>>();
+  #lastPosition = 0;
+
+  /** Adds a row at the next position (the store's commit calls this). */
+  append(component: string, id: string, seq: number, type: string, payload: Json, at: number): FeedRow {
+    const row: FeedRow = { position: ++this.#lastPosition, component, id, seq, type, payload, at };
+    this.#rows.push(row);
+    const ofComponent = this.#rowsOf.get(component);
+    if (ofComponent) ofComponent.push(row);
+    else this.#rowsOf.set(component, [row]);
+    return row;
+  }
+
+  read(afterPosition: number, limit: number, components?: readonly string[]): FeedEntry[] {
+    if (limit <= 0) return [];
+    if (components === undefined) return after(this.#rows, afterPosition, limit).map(toFeedEntry);
+    const rows: FeedRow[] = [];
+    for (const c of new Set(components)) rows.push(...after(this.#rowsOf.get(c) ?? [], afterPosition, limit));
+    return rows.sort((a, b) => a.position - b.position).slice(0, limit).map(toFeedEntry);
+  }
+
+  head(): number {
+    return this.#lastPosition;
+  }
+
+  loadOffset(consumer: string): number {
+    return this.#offsets.get(consumer) ?? 0;
+  }
+
+  listOffsets(): Array<{ consumer: string; position: number }> {
+    return [...this.#offsets]
+      .sort(([a], [b]) => compareText(a, b))
+      .map(([consumer, position]) => ({ consumer, position }));
+  }
+
+  commitConsumer(consumer: string, offset: number, park: ParkedMessage[], remove: readonly number[]): void {
+    // Check and encode everything before changing anything, as a rolled-back transaction would.
+    checkParkedConsumer(consumer, park);
+    const entries = park.map((p): [number, ParkedEntry] => [p.entry.position, toParkedEntry(p)]);
+    let parked = this.#parked.get(consumer);
+    for (const position of remove) parked?.delete(position);
+    if (entries.length > 0) {
+      if (!parked) {
+        parked = new Map();
+        this.#parked.set(consumer, parked);
+      }
+      // Parking a position parked before replaces it.
+      for (const [position, entry] of entries) parked.set(position, entry);
+    }
+    if (parked?.size === 0) this.#parked.delete(consumer);
+    this.#offsets.set(consumer, Math.max(this.#offsets.get(consumer) ?? offset, offset));
+  }
+
+  listParked(consumer: string | undefined, limit: number): ParkedMessage[] {
+    if (limit <= 0) return [];
+    const consumers = consumer === undefined ? [...this.#parked.keys()].sort(compareText) : [consumer];
+    const found: ParkedMessage[] = [];
+    for (const c of consumers) {
+      const parked = this.#parked.get(c);
+      if (!parked) continue;
+      for (const position of [...parked.keys()].sort((a, b) => a - b)) {
+        found.push(toParked(c, parked.get(position)!));
+        if (found.length === limit) return found;
+      }
+    }
+    return found;
+  }
+
+  removeParked(consumer: string, positions: readonly number[]): void {
+    const parked = this.#parked.get(consumer);
+    if (!parked) return;
+    for (const position of positions) parked.delete(position);
+    if (parked.size === 0) this.#parked.delete(consumer);
+  }
+}
+
+/** The first `limit` rows with position > `afterPosition` of rows in position order. */
+function after(rows: readonly FeedRow[], afterPosition: number, limit: number): FeedRow[] {
+  let lo = 0;
+  let hi = rows.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (rows[mid]!.position <= afterPosition) lo = mid + 1;
+    else hi = mid;
+  }
+  return rows.slice(lo, lo + limit);
+}
+
+function toFeedEntry(r: FeedRow): FeedEntry {
+  return { ...r, payload: decode(r.payload) };
+}
+
+function toParkedEntry(p: ParkedMessage): ParkedEntry {
+  const e = p.entry;
+  return {
+    row: { position: e.position, component: e.component, id: e.id, seq: e.seq, type: e.type, payload: encode(e.payload), at: e.at },
+    error: JSON.stringify(p.error),
+    attempts: p.attempts,
+    parkedAt: p.parkedAt,
+    blockedBy: p.blockedBy ?? null,
+  };
+}
+
+function toParked(consumer: string, p: ParkedEntry): ParkedMessage {
+  return {
+    consumer,
+    entry: toFeedEntry(p.row),
+    error: JSON.parse(p.error) as ParkedMessage["error"],
+    attempts: p.attempts,
+    parkedAt: p.parkedAt,
+    blockedBy: p.blockedBy,
+  };
+}

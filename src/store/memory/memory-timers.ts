@@ -1,0 +1,85 @@
+/** The durable timers of the memory store: one entry per name. */
+import { checkDueAt, checkTimerStatus } from "../checks.ts";
+import { compareText } from "../collation.ts";
+import type { NewTimer, TimerChange, TimerRecord } from "../port.ts";
+import { decode, encode, type Json } from "./memory-values.ts";
+
+/** A timer as kept: the port's record with its input and error as JSON text. */
+interface TimerEntry extends Omit<TimerRecord, "input" | "lastError"> {
+  input: Json;
+  /** JSON text, or null for no error. */
+  lastError: string | null;
+}
+
+/** The timer part of the port, in a Map. */
+export class MemoryTimers {
+  readonly #timers = new Map<string, TimerEntry>();
+
+  put(timer: NewTimer): TimerRecord {
+    checkDueAt(timer.dueAt);
+    const entry: TimerEntry = {
+      name: timer.name,
+      generation: (this.#timers.get(timer.name)?.generation ?? 0) + 1,
+      dueAt: timer.dueAt,
+      component: timer.component,
+      id: timer.id,
+      handler: timer.handler,
+      input: encode(timer.input),
+      attempts: 0,
+      status: "pending",
+      lastError: null,
+      createdAt: timer.createdAt,
+    };
+    this.#timers.set(entry.name, entry);
+    return toTimer(entry);
+  }
+
+  cancel(name: string): boolean {
+    return this.#timers.delete(name);
+  }
+
+  due(now: number, limit: number): TimerRecord[] {
+    if (limit <= 0) return [];
+    return this.#sorted((t) => t.status === "pending" && t.dueAt <= now).slice(0, limit).map(toTimer);
+  }
+
+  next(): number | undefined {
+    let next: number | undefined;
+    for (const t of this.#timers.values()) if (t.status === "pending" && (next === undefined || t.dueAt < next)) next = t.dueAt;
+    return next;
+  }
+
+  finish(fired: ReadonlyArray<{ name: string; generation: number }>): void {
+    for (const { name, generation } of fired) {
+      if (this.#timers.get(name)?.generation === generation) this.#timers.delete(name);
+    }
+  }
+
+  retry(name: string, generation: number, change: TimerChange): void {
+    checkDueAt(change.dueAt);
+    checkTimerStatus(change.status);
+    const lastError = JSON.stringify(change.lastError);
+    const entry = this.#timers.get(name);
+    if (entry?.generation !== generation) return;
+    this.#timers.set(name, { ...entry, dueAt: change.dueAt, attempts: change.attempts, status: change.status, lastError });
+  }
+
+  list(status: "pending" | "parked" | undefined, limit: number): TimerRecord[] {
+    if (status !== undefined) checkTimerStatus(status);
+    if (limit <= 0) return [];
+    return this.#sorted((t) => status === undefined || t.status === status).slice(0, limit).map(toTimer);
+  }
+
+  /** Timers passing `keep`, ordered by (due time, name), as the SQLite store orders them. */
+  #sorted(keep: (t: TimerEntry) => boolean): TimerEntry[] {
+    return [...this.#timers.values()].filter(keep).sort((a, b) => a.dueAt - b.dueAt || compareText(a.name, b.name));
+  }
+}
+
+function toTimer(t: TimerEntry): TimerRecord {
+  return {
+    ...t,
+    input: decode(t.input),
+    lastError: t.lastError === null ? null : (JSON.parse(t.lastError) as TimerRecord["lastError"]),
+  };
+}

@@ -1,0 +1,112 @@
+/**
+ * The workflow records of the memory store: each record at its latest version with its
+ * transitions. Records are written by the store's commit, as `planWorkflow` encodes them.
+ */
+import { checkAfterId } from "../checks.ts";
+import { compareText } from "../collation.ts";
+import { workflowFeedPayload } from "../feed-payload.ts";
+import type { InstanceWrite, StoredWorkflow, WorkflowFilter, WorkflowRecord, WorkflowTransition } from "../port.ts";
+import { decode, encode, instanceKey, type Json } from "./memory-values.ts";
+
+/** A workflow record as kept: the port's record with its values as JSON text. */
+interface WorkflowEntry extends Omit<StoredWorkflow, "stepInput" | "state" | "lastError" | "startReply"> {
+  stepInput: Json;
+  state: Json;
+  /** JSON text, or null for no error. */
+  lastError: string | null;
+  startReply: Json;
+  /** `history[i].version === i + 1`. */
+  history: (WorkflowTransition & { version: number })[];
+}
+
+/** A workflow write, encoded: the new record (without history), its transition and its feed payload. */
+export interface PlannedWorkflow {
+  entry: Omit<WorkflowEntry, "history">;
+  transition: WorkflowTransition & { version: number };
+  feed: string;
+}
+
+/** The workflow part of the port, in a Map. */
+export class MemoryWorkflows {
+  /** Keyed by `instanceKey(name, id)`, like the store's instances (a workflow shares its idempotency records with the instance there). */
+  readonly #entries = new Map<string, WorkflowEntry>();
+
+  load(name: string, id: string): StoredWorkflow | undefined {
+    const entry = this.#entries.get(instanceKey(name, id));
+    return entry && toWorkflow(entry);
+  }
+
+  list(filter: WorkflowFilter): StoredWorkflow[] {
+    const { name, step, afterId, limit } = filter;
+    checkAfterId(filter);
+    const statuses = filter.statuses && new Set(filter.statuses);
+    if (limit <= 0 || statuses?.size === 0) return [];
+    const found: WorkflowEntry[] = [];
+    for (const entry of this.#entries.values()) {
+      if (name !== undefined && entry.name !== name) continue;
+      if (statuses && !statuses.has(entry.status)) continue;
+      if (step !== undefined && entry.step !== step) continue;
+      if (afterId !== undefined && compareText(entry.id, afterId) <= 0) continue;
+      found.push(entry);
+    }
+    found.sort((a, b) => compareText(a.name, b.name) || compareText(a.id, b.id));
+    return found.slice(0, limit).map(toWorkflow);
+  }
+
+  history(name: string, id: string, limit: number): Array<WorkflowTransition & { version: number }> {
+    const entry = this.#entries.get(instanceKey(name, id));
+    if (!entry || limit <= 0) return [];
+    return entry.history.slice(0, limit).map((t) => ({ ...t }));
+  }
+
+  /** The stored version of the workflow under `key`; 0 when there is none. */
+  version(key: string): number {
+    return this.#entries.get(key)?.version ?? 0;
+  }
+
+  /** Stores a planned write (checked against `version` by the caller) and logs its transition. */
+  apply(key: string, planned: PlannedWorkflow): void {
+    const history = this.#entries.get(key)?.history ?? [];
+    history.push(planned.transition);
+    this.#entries.set(key, { ...planned.entry, history });
+  }
+}
+
+/** Encodes a workflow write as the SQLite store stores it (absent nullable fields become null). */
+export function planWorkflow(name: string, id: string, wf: NonNullable<InstanceWrite["workflow"]>): PlannedWorkflow {
+  const { record: r, transition: t } = wf;
+  const version = wf.expectedVersion + 1;
+  const state = encode(r.state);
+  return {
+    feed: workflowFeedPayload(r.status, r.step ?? null, state),
+    entry: {
+      name,
+      id,
+      version,
+      status: r.status,
+      step: r.step ?? null,
+      stepInput: encode(r.stepInput),
+      state,
+      attempt: r.attempt,
+      execId: r.execId,
+      dueAt: r.dueAt ?? null,
+      deadlineAt: r.deadlineAt ?? null,
+      lastError: r.lastError == null ? null : JSON.stringify(r.lastError),
+      startHash: r.startHash,
+      startReply: encode(r.startReply),
+      createdAt: r.createdAt,
+      updatedAt: r.updatedAt,
+    },
+    transition: { version, at: t.at, status: t.status, step: t.step ?? null, execId: t.execId, attempt: t.attempt, detail: t.detail },
+  };
+}
+
+function toWorkflow({ history: _history, ...e }: WorkflowEntry): StoredWorkflow {
+  return {
+    ...e,
+    stepInput: decode(e.stepInput),
+    state: decode(e.state),
+    lastError: e.lastError === null ? null : (JSON.parse(e.lastError) as WorkflowRecord["lastError"]),
+    startReply: decode(e.startReply),
+  };
+}

@@ -1,0 +1,239 @@
+/**
+ * The PostgreSQL schema as forward-only migrations. All tables live in one PostgreSQL schema (the
+ * store's `schema` option), so that several Sagaflow deployments, or test runs, can share one
+ * database without seeing each other's data. The table `schema_migrations` in that schema holds
+ * one row per migration applied.
+ *
+ * The layout is the SQLite adapter's (./../sqlite/migrations.ts) in its latest form, with
+ * PostgreSQL types: every text key that is compared or ordered (component, id, workflow name,
+ * consumer, timer name, dedup key) has COLLATE "C", so that ordering is by code point (UTF-8 byte
+ * order), as SQLite's BINARY collation and the memory store order. JSON values are kept as TEXT,
+ * byte for byte as JSON.stringify wrote them (no jsonb normalisation; "\u0000" escapes, which
+ * jsonb refuses, are fine); SQL NULL stands for "no value" (`undefined`).
+ *
+ * Never edit a migration that has shipped: add a new one with the next version number.
+ */
+import type { PoolClient } from "pg";
+
+export interface Migration {
+  /** 1, 2, 3, … with no gaps, in order. */
+  version: number;
+  description: string;
+  /** Runs with `search_path` set to the store's schema: table names are not qualified. */
+  sql: string;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    description: "change feed and entity events, snapshots, key-value state, idempotency records, workflows, consumers, timers",
+    sql: `
+      -- The change feed and the entities' events in one table, ordered by position: entity events
+      -- (kind 0), a row for every key-value write (kind 1, seq = the new version) and every
+      -- workflow write (kind 2, seq = the new record version). \`kind\` is part of the unique key,
+      -- so a key-value entity or workflow never collides with, or shows up in the history of, an
+      -- event-sourced entity of the same (component, id). A sequence never hands a value out twice,
+      -- even after a rollback: consumers keep positions as offsets. Positions may have gaps.
+      CREATE TABLE events (
+        position  BIGSERIAL PRIMARY KEY,
+        component TEXT COLLATE "C" NOT NULL,
+        id        TEXT COLLATE "C" NOT NULL,
+        kind      SMALLINT NOT NULL CHECK (kind IN (0, 1, 2)),
+        seq       BIGINT   NOT NULL,
+        type      TEXT     NOT NULL,
+        payload   TEXT,
+        at        BIGINT   NOT NULL,
+        UNIQUE (component, id, kind, seq)
+      );
+      -- Reading the feed of some components from an offset (consumers, views): one range each.
+      CREATE INDEX events_feed ON events (component, position);
+
+      -- Only the latest snapshot of each instance is kept.
+      CREATE TABLE snapshots (
+        component TEXT COLLATE "C" NOT NULL,
+        id        TEXT COLLATE "C" NOT NULL,
+        seq       BIGINT NOT NULL,
+        state     TEXT,
+        PRIMARY KEY (component, id)
+      );
+
+      CREATE TABLE kv (
+        component TEXT COLLATE "C" NOT NULL,
+        id        TEXT COLLATE "C" NOT NULL,
+        version   BIGINT  NOT NULL,
+        state     TEXT,
+        deleted   BOOLEAN NOT NULL,
+        at        BIGINT  NOT NULL,
+        PRIMARY KEY (component, id)
+      );
+
+      CREATE TABLE dedup (
+        component    TEXT COLLATE "C" NOT NULL,
+        id           TEXT COLLATE "C" NOT NULL,
+        key          TEXT COLLATE "C" NOT NULL,
+        request_hash TEXT   NOT NULL,
+        reply        TEXT   NOT NULL,
+        at           BIGINT NOT NULL,
+        PRIMARY KEY (component, id, key)
+      );
+      -- For pruning by age.
+      CREATE INDEX dedup_at ON dedup (at);
+
+      -- One row per workflow instance; \`version\` counts its commits (optimistic concurrency).
+      -- step_input, state, last_error and start_reply are JSON text; NULL is "no value".
+      CREATE TABLE workflows (
+        name        TEXT COLLATE "C" NOT NULL,
+        id          TEXT COLLATE "C" NOT NULL,
+        version     BIGINT NOT NULL,
+        status      TEXT COLLATE "C" NOT NULL,
+        step        TEXT,
+        step_input  TEXT,
+        state       TEXT,
+        attempt     BIGINT NOT NULL,
+        exec_id     BIGINT NOT NULL,
+        due_at      BIGINT,
+        deadline_at BIGINT,
+        last_error  TEXT,
+        start_hash  TEXT   NOT NULL,
+        start_reply TEXT,
+        created_at  BIGINT NOT NULL,
+        updated_at  BIGINT NOT NULL,
+        PRIMARY KEY (name, id)
+      );
+      -- The start-up scan for workflows to resume (status IN ('running', 'paused')) and listing
+      -- one workflow's instances by status, both in id order within a name.
+      CREATE INDEX workflows_status ON workflows (status, name, id);
+
+      -- One line per record version: the transition that produced it.
+      CREATE TABLE workflow_history (
+        name    TEXT COLLATE "C" NOT NULL,
+        id      TEXT COLLATE "C" NOT NULL,
+        version BIGINT NOT NULL,
+        at      BIGINT NOT NULL,
+        status  TEXT   NOT NULL,
+        step    TEXT,
+        exec_id BIGINT NOT NULL,
+        attempt BIGINT NOT NULL,
+        detail  TEXT   NOT NULL,
+        PRIMARY KEY (name, id, version)
+      );
+
+      -- Every feed entry at or below \`position\` is handled or parked by the consumer.
+      CREATE TABLE offsets (
+        consumer TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+        position BIGINT NOT NULL
+      );
+
+      -- A copy of the feed entry, so that it stays visible and retryable whatever happens to the
+      -- feed. error is JSON text ({ code, message }); blocked_by is NULL for the message that
+      -- failed, else the position of the parked message it is held behind.
+      CREATE TABLE parked (
+        consumer   TEXT COLLATE "C" NOT NULL,
+        position   BIGINT NOT NULL,
+        component  TEXT   NOT NULL,
+        id         TEXT   NOT NULL,
+        seq        BIGINT NOT NULL,
+        type       TEXT   NOT NULL,
+        payload    TEXT,
+        at         BIGINT NOT NULL,
+        error      TEXT   NOT NULL,
+        attempts   BIGINT NOT NULL,
+        parked_at  BIGINT NOT NULL,
+        blocked_by BIGINT,
+        PRIMARY KEY (consumer, position)
+      );
+
+      -- due_at is DOUBLE PRECISION: it is now + a delay the user chose, which may have a fraction
+      -- of a ms. input and last_error are JSON text; NULL is "no value".
+      CREATE TABLE timers (
+        name       TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+        generation BIGINT NOT NULL,
+        due_at     DOUBLE PRECISION NOT NULL,
+        component  TEXT   NOT NULL,
+        id         TEXT   NOT NULL,
+        handler    TEXT   NOT NULL,
+        input      TEXT,
+        attempts   BIGINT NOT NULL,
+        status     TEXT   NOT NULL CHECK (status IN ('pending', 'parked')),
+        last_error TEXT,
+        created_at BIGINT NOT NULL
+      );
+      -- Due pending timers, earliest first (equal due times in name order), and the next due time.
+      CREATE INDEX timers_due ON timers (status, due_at, name);
+    `,
+  },
+];
+
+export const LATEST_SCHEMA_VERSION: number = migrations.length;
+
+/** `pg_advisory_xact_lock(MIGRATION_LOCK_CLASS, hashtext(schema))` serialises migrations of one schema. */
+const MIGRATION_LOCK_CLASS = 0x53464d01;
+
+/** A schema name as an SQL identifier. Names are checked by `checkSchemaName`, quoted all the same. */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/**
+ * Schema names: letters, digits and underscores, not starting with a digit, at most 63 characters
+ * (PostgreSQL cuts longer identifiers silently, which would make two names one schema).
+ */
+export function checkSchemaName(schema: string): void {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
+    throw new TypeError(
+      `PostgresStore: schema "${schema}" is not a plain identifier (letters, digits and _, not starting with a digit, at most 63)`,
+    );
+  }
+}
+
+/** The number of the last migration applied to `schema`; 0 when the schema or its tables do not exist. */
+export async function schemaVersionOf(client: Pick<PoolClient, "query">, schema: string): Promise<number> {
+  const table = `${quoteIdent(schema)}.schema_migrations`;
+  const exists = await client.query<{ t: string | null }>("SELECT to_regclass($1)::text AS t", [table]);
+  if (exists.rows[0]?.t == null) return 0;
+  const result = await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${table}`);
+  return result.rows[0]?.v ?? 0;
+}
+
+/**
+ * Applies the migrations above the schema's version, all in one transaction that first takes a
+ * transaction-scoped advisory lock on the schema's name: several nodes starting at once queue up
+ * on the lock, and each one after the first finds the work done. PostgreSQL's DDL is
+ * transactional, so a failure leaves the schema as it was. Refuses a schema written by a newer
+ * Sagaflow rather than guess at it.
+ */
+export async function applyMigrations(client: PoolClient, schema: string, list: readonly Migration[] = migrations): Promise<void> {
+  list.forEach((m, i) => {
+    if (m.version !== i + 1) {
+      throw new Error(`migration list is out of order: entry ${i} has version ${m.version}, expected ${i + 1}`);
+    }
+  });
+  const quoted = quoteIdent(schema);
+  await client.query("BEGIN");
+  try {
+    await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [MIGRATION_LOCK_CLASS, schema]);
+    // Read after the lock (a new statement, a new snapshot): whoever held it before has committed.
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoted}`);
+    await client.query(`SET LOCAL search_path TO ${quoted}`);
+    await client.query(`
+      CREATE TABLE IF NOT EXISTS schema_migrations (
+        version     INTEGER PRIMARY KEY,
+        description TEXT NOT NULL,
+        applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+      )`);
+    const current = (await client.query<{ v: number | null }>("SELECT max(version) AS v FROM schema_migrations")).rows[0]?.v ?? 0;
+    if (current > list.length) {
+      throw new Error(
+        `PostgreSQL schema "${schema}" is at version ${current}, newer than this Sagaflow knows (${list.length}); upgrade Sagaflow`,
+      );
+    }
+    for (const m of list.slice(current)) {
+      await client.query(m.sql);
+      await client.query("INSERT INTO schema_migrations (version, description) VALUES ($1, $2)", [m.version, m.description]);
+    }
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,415 @@
+/**
+ * `commit()` on PostgreSQL: one transaction per call, a fixed handful of statements whatever the
+ * number of writes (the group committer sends up to 1024 at once).
+ *
+ * 1. Every value is encoded to JSON text before the transaction starts: a value JSON cannot hold
+ *    rejects the whole call and nothing is sent.
+ * 2. BEGIN, then transaction-scoped advisory locks covering every instance (component, id) the
+ *    batch writes, in one statement (./postgres-locks.ts: at most 64 locks, in one global order).
+ *    Every Sagaflow writer of an instance holds them from here to COMMIT, on whatever node, so the
+ *    checks below are exact: no other writer can change the instance's events, state, record or
+ *    idempotency records meanwhile.
+ * 3. One statement reads what the checks need, as of now (a new statement sees every commit of the
+ *    previous lock holders): per instance the highest event seq, the key-value version, the
+ *    workflow version, and which of the batch's idempotency keys are taken.
+ * 4. The writes are decided in order in memory, each against the stored state plus the earlier
+ *    accepted writes of the batch: a conflicting write is left out whole and reported, the others
+ *    go on. This is "check, then insert under lock" rather than a SAVEPOINT per write: it needs
+ *    no round trip per write, and nothing of a refused write is ever sent.
+ * 5. One statement (data-modifying CTEs) writes snapshots, key-value states, workflow records and
+ *    their history lines, and idempotency records. Updates are made only at the version the check
+ *    saw, inserts are plain inserts: should anything have changed anyway (a writer that does not
+ *    take the locks), the counts or a unique constraint fail the whole call instead of losing a write.
+ * 6. The feed rows (events, then key-value states, then workflow states, write by write) are
+ *    inserted last, under the feed lock (`FEED_LOCK_CLASS` in ./postgres-locks.ts: how readers
+ *    never skip a position, Property 4). Their UNIQUE (component, id, kind, seq) constraint is the
+ *    last line of defence for the events' expected seq.
+ * 7. COMMIT. PostgreSQL's default synchronous_commit=on: it returns once the WAL is flushed.
+ */
+import type { PoolClient } from "pg";
+import { workflowFeedPayload } from "../feed-payload.ts";
+import { FEED_LOCK_CLASS, instanceLocks, lockInstancesSql } from "./postgres-locks.ts";
+import type { InstanceWrite, WorkflowRecord, WorkflowStatus, WorkflowTransition, WriteOutcome } from "../port.ts";
+
+/** What a commit runs before its COMMIT; a test hook holds the transaction open here. */
+export type BeforeCommitHook = (feedPositions: readonly number[]) => Promise<void>;
+
+/** What a JSON value becomes in a TEXT column: SQL NULL stands for `undefined`. Throws on what JSON cannot hold. */
+export function encode(value: unknown): string | null {
+  return JSON.stringify(value) ?? null;
+}
+
+const KIND_EVENT = 0;
+const KIND_KV = 1;
+const KIND_WORKFLOW = 2;
+
+/** The SQL of a commit, with the schema's tables qualified. Named statements: prepared once per connection. */
+export function commitSql(s: string) {
+  return {
+    lockInstances: { name: "sagaflow_commit_lock", text: lockInstancesSql },
+    readState: {
+      name: "sagaflow_commit_state",
+      // Per instance (n, from 1): what its checks need, each an index lookup; the idempotency keys
+      // of the batch that are taken, looked up by primary key and grouped by instance.
+      text: `
+        WITH taken AS (
+          SELECT dk.n, array_agg(d.key) AS keys
+          FROM unnest($6::text[], $7::text[], $8::text[], $9::int8[]) AS dk(c, i, key, n)
+          JOIN ${s}.dedup d ON d.component = dk.c AND d.id = dk.i AND d.key = dk.key
+          GROUP BY dk.n
+        )
+        SELECT u.n,
+          CASE WHEN u.ev THEN (SELECT max(e.seq) FROM ${s}.events e WHERE e.component = u.c AND e.id = u.i AND e.kind = ${KIND_EVENT}) END AS max_seq,
+          CASE WHEN u.kv THEN (SELECT k.version FROM ${s}.kv k WHERE k.component = u.c AND k.id = u.i) END AS kv_version,
+          CASE WHEN u.wf THEN (SELECT w.version FROM ${s}.workflows w WHERE w.name = u.c AND w.id = u.i) END AS wf_version,
+          t.keys AS taken
+        FROM unnest($1::text[], $2::text[], $3::bool[], $4::bool[], $5::bool[]) WITH ORDINALITY AS u(c, i, ev, kv, wf, n)
+        LEFT JOIN taken t ON t.n = u.n`,
+    },
+    writeState: {
+      name: "sagaflow_commit_write",
+      text: `
+        WITH
+        snap AS (
+          INSERT INTO ${s}.snapshots (component, id, seq, state)
+          SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[])
+          ON CONFLICT (component, id) DO UPDATE SET seq = excluded.seq, state = excluded.state
+        ),
+        kv_new AS (
+          INSERT INTO ${s}.kv (component, id, version, state, deleted, at)
+          SELECT u.c, u.i, u.v, u.s, u.d, $5 FROM unnest($6::text[], $7::text[], $8::int8[], $9::text[], $10::bool[]) AS u(c, i, v, s, d)
+        ),
+        kv_upd AS (
+          UPDATE ${s}.kv k SET version = u.v, state = u.s, deleted = u.d, at = $5
+          FROM unnest($11::text[], $12::text[], $13::int8[], $14::text[], $15::bool[], $16::int8[]) AS u(c, i, v, s, d, prev)
+          WHERE k.component = u.c AND k.id = u.i AND k.version = u.prev
+          RETURNING 1
+        ),
+        wf_rows AS (
+          SELECT * FROM unnest(
+            $17::text[], $18::text[], $19::int8[], $20::text[], $21::text[], $22::text[], $23::text[], $24::int8[],
+            $25::int8[], $26::int8[], $27::int8[], $28::text[], $29::text[], $30::text[], $31::int8[], $32::int8[], $33::int8[]
+          ) AS u(name, id, version, status, step, step_input, state, attempt, exec_id, due_at, deadline_at,
+                 last_error, start_hash, start_reply, created_at, updated_at, prev)
+        ),
+        wf_new AS (
+          INSERT INTO ${s}.workflows (name, id, version, status, step, step_input, state, attempt, exec_id, due_at,
+                                      deadline_at, last_error, start_hash, start_reply, created_at, updated_at)
+          SELECT name, id, version, status, step, step_input, state, attempt, exec_id, due_at,
+                 deadline_at, last_error, start_hash, start_reply, created_at, updated_at
+          FROM wf_rows WHERE prev = 0
+        ),
+        wf_upd AS (
+          UPDATE ${s}.workflows w SET version = u.version, status = u.status, step = u.step, step_input = u.step_input,
+            state = u.state, attempt = u.attempt, exec_id = u.exec_id, due_at = u.due_at, deadline_at = u.deadline_at,
+            last_error = u.last_error, start_hash = u.start_hash, start_reply = u.start_reply,
+            created_at = u.created_at, updated_at = u.updated_at
+          FROM wf_rows u
+          WHERE u.prev <> 0 AND w.name = u.name AND w.id = u.id AND w.version = u.prev
+          RETURNING 1
+        ),
+        hist AS (
+          INSERT INTO ${s}.workflow_history (name, id, version, at, status, step, exec_id, attempt, detail)
+          SELECT * FROM unnest($34::text[], $35::text[], $36::int8[], $37::int8[], $38::text[], $39::text[], $40::int8[], $41::int8[], $42::text[])
+        ),
+        dd AS (
+          INSERT INTO ${s}.dedup (component, id, key, request_hash, reply, at)
+          SELECT * FROM unnest($43::text[], $44::text[], $45::text[], $46::text[], $47::text[], $48::int8[])
+        )
+        SELECT (SELECT count(*) FROM kv_upd) AS kv_updated, (SELECT count(*) FROM wf_upd) AS wf_updated`,
+    },
+    lockFeed: {
+      name: "sagaflow_commit_lock_feed",
+      text: "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+    },
+    insertFeed: {
+      name: "sagaflow_commit_feed",
+      // The positions (the sequence default) are drawn as the sorted rows are inserted, so they
+      // ascend in the order given; RETURNING gives them in that order (checked by the caller).
+      text: `
+        INSERT INTO ${s}.events (component, id, kind, seq, type, payload, at)
+        SELECT u.c, u.i, u.k, u.s, u.t, u.p, $7
+        FROM unnest($1::text[], $2::text[], $3::int2[], $4::int8[], $5::text[], $6::text[]) WITH ORDINALITY AS u(c, i, k, s, t, p, n)
+        ORDER BY u.n
+        RETURNING position`,
+    },
+  } as const;
+}
+
+export type CommitSql = ReturnType<typeof commitSql>;
+
+/** A write with its values already JSON text. */
+interface EncodedWrite {
+  component: string;
+  id: string;
+  events?: { expectedSeq: number; append: Array<{ type: string; payload: string | null }>; snapshot?: { seq: number; state: string | null } };
+  kv?: { expectedVersion: number; state: string | null; deleted: boolean };
+  workflow?: { expectedVersion: number; record: EncodedRecord; transition: WorkflowTransition };
+  dedup: Array<{ key: string; requestHash: string; reply: string; at: number }>;
+}
+
+interface EncodedRecord {
+  status: WorkflowStatus;
+  step: string | null;
+  stepInput: string | null;
+  state: string | null;
+  attempt: number;
+  execId: number;
+  dueAt: number | null;
+  deadlineAt: number | null;
+  lastError: string | null;
+  startHash: string;
+  startReply: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Encodes every value of the batch, and copies what the commit keeps: throws before anything is sent. */
+export function encodeWrites(writes: readonly InstanceWrite[]): EncodedWrite[] {
+  return writes.map((w) => {
+    const out: EncodedWrite = {
+      component: w.component,
+      id: w.id,
+      dedup: w.dedup.map((d) => ({ key: d.key, requestHash: d.requestHash, reply: JSON.stringify(d.reply), at: d.at })),
+    };
+    if (w.events) {
+      const { expectedSeq, append, snapshot } = w.events;
+      out.events = { expectedSeq, append: append.map((e) => ({ type: e.type, payload: encode(e.payload) })) };
+      if (snapshot) out.events.snapshot = { seq: snapshot.seq, state: encode(snapshot.state) };
+    }
+    if (w.kv) out.kv = { expectedVersion: w.kv.expectedVersion, state: encode(w.kv.state), deleted: w.kv.deleted };
+    if (w.workflow) {
+      const { expectedVersion, record: r, transition: t } = w.workflow;
+      out.workflow = {
+        expectedVersion,
+        record: encodeRecord(r),
+        transition: { at: t.at, status: t.status, step: t.step ?? null, execId: t.execId, attempt: t.attempt, detail: t.detail },
+      };
+    }
+    return out;
+  });
+}
+
+function encodeRecord(r: WorkflowRecord): EncodedRecord {
+  return {
+    status: r.status,
+    step: r.step ?? null,
+    stepInput: encode(r.stepInput),
+    state: encode(r.state),
+    attempt: r.attempt,
+    execId: r.execId,
+    dueAt: r.dueAt ?? null,
+    deadlineAt: r.deadlineAt ?? null,
+    lastError: r.lastError == null ? null : JSON.stringify(r.lastError),
+    startHash: r.startHash,
+    startReply: encode(r.startReply),
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+  };
+}
+
+/** One instance as the batch sees it: the stored values, then the accepted writes of the batch on top. */
+interface InstanceState {
+  component: string;
+  id: string;
+  /** Its index (from 1) in the state query. */
+  n: number;
+  needsEvents: boolean;
+  needsKv: boolean;
+  needsWorkflow: boolean;
+  maxSeq: number;
+  kvVersion: number;
+  /** The version stored before the batch: updates are made only at this version. */
+  kvStored: number;
+  workflowVersion: number;
+  workflowStored: number;
+  dedupKeys: Set<string>;
+}
+
+interface FeedRow {
+  component: string;
+  id: string;
+  kind: number;
+  seq: number;
+  type: string;
+  payload: string | null;
+  /** The write it belongs to. */
+  write: number;
+}
+
+/**
+ * Runs one commit in the transaction open on `client` (the caller begins it, and commits it once
+ * this returns; `beforeCommit` runs last). Outcomes in the order of the writes.
+ */
+export async function writeBatch(
+  client: PoolClient,
+  sql: CommitSql,
+  schema: string,
+  encoded: EncodedWrite[],
+  at: number,
+  beforeCommit: BeforeCommitHook | undefined,
+): Promise<WriteOutcome[]> {
+  const instances = new Map<string, InstanceState>();
+  const instanceOf = (component: string, id: string): InstanceState => {
+    const key = JSON.stringify([component, id]);
+    let state = instances.get(key);
+    if (!state) {
+      state = {
+        component, id, n: instances.size + 1, needsEvents: false, needsKv: false, needsWorkflow: false,
+        maxSeq: 0, kvVersion: 0, kvStored: 0, workflowVersion: 0, workflowStored: 0, dedupKeys: new Set(),
+      };
+      instances.set(key, state);
+    }
+    return state;
+  };
+  const dedupLookup: { components: string[]; ids: string[]; keys: string[]; ns: number[] } = { components: [], ids: [], keys: [], ns: [] };
+  for (const w of encoded) {
+    const state = instanceOf(w.component, w.id);
+    if (w.events) state.needsEvents = true;
+    if (w.kv) state.needsKv = true;
+    if (w.workflow) state.needsWorkflow = true;
+    for (const d of w.dedup) {
+      dedupLookup.components.push(w.component);
+      dedupLookup.ids.push(w.id);
+      dedupLookup.keys.push(d.key);
+      dedupLookup.ns.push(state.n);
+    }
+  }
+  const all = [...instances.values()];
+
+  await client.query({ ...sql.lockInstances, values: instanceLocks(schema, all) });
+  const stored = await client.query<{ n: number; max_seq: number | null; kv_version: number | null; wf_version: number | null; taken: string[] | null }>({
+    ...sql.readState,
+    values: [
+      all.map((i) => i.component), all.map((i) => i.id),
+      all.map((i) => i.needsEvents), all.map((i) => i.needsKv), all.map((i) => i.needsWorkflow),
+      dedupLookup.components, dedupLookup.ids, dedupLookup.keys, dedupLookup.ns,
+    ],
+  });
+  for (const row of stored.rows) {
+    const state = all[row.n - 1]!;
+    state.maxSeq = row.max_seq ?? 0;
+    state.kvVersion = state.kvStored = row.kv_version ?? 0;
+    state.workflowVersion = state.workflowStored = row.wf_version ?? 0;
+    for (const key of row.taken ?? []) state.dedupKeys.add(key);
+  }
+
+  // Decide each write in order; collect what the accepted ones write.
+  const outcomes: Array<WriteOutcome | undefined> = [];
+  const feed: FeedRow[] = [];
+  const snapshots = new Map<InstanceState, { seq: number; state: string | null }>();
+  const kvFinal = new Map<InstanceState, { version: number; state: string | null; deleted: boolean }>();
+  const workflowFinal = new Map<InstanceState, { version: number; record: EncodedRecord }>();
+  const history: Array<{ name: string; id: string; version: number; t: WorkflowTransition }> = [];
+  const dedupRows: Array<{ component: string; id: string } & EncodedWrite["dedup"][number]> = [];
+  encoded.forEach((w, index) => {
+    const state = instanceOf(w.component, w.id);
+    const { events, kv, workflow, dedup } = w;
+    const keys = new Set(dedup.map((d) => d.key));
+    const refused =
+      (events !== undefined && state.maxSeq !== events.expectedSeq) ||
+      (kv !== undefined && state.kvVersion !== kv.expectedVersion) ||
+      (workflow !== undefined && state.workflowVersion !== workflow.expectedVersion) ||
+      // A known key, or the same key twice in one write.
+      keys.size !== dedup.length ||
+      dedup.some((d) => state.dedupKeys.has(d.key));
+    if (refused) {
+      outcomes.push({ ok: false, reason: "conflict" });
+      return;
+    }
+    outcomes.push(undefined);
+    const { component, id } = w;
+    if (events) {
+      for (const e of events.append) {
+        feed.push({ component, id, kind: KIND_EVENT, seq: ++state.maxSeq, type: e.type, payload: e.payload, write: index });
+      }
+      if (events.snapshot) snapshots.set(state, events.snapshot);
+    }
+    if (kv) {
+      const version = ++state.kvVersion;
+      kvFinal.set(state, { version, state: kv.state, deleted: kv.deleted });
+      feed.push({
+        component, id, kind: KIND_KV, seq: version,
+        type: kv.deleted ? "$deleted" : "$state", payload: kv.deleted ? "null" : kv.state, write: index,
+      });
+    }
+    if (workflow) {
+      const version = ++state.workflowVersion;
+      const r = workflow.record;
+      workflowFinal.set(state, { version, record: r });
+      history.push({ name: component, id, version, t: workflow.transition });
+      feed.push({
+        component, id, kind: KIND_WORKFLOW, seq: version, type: "$state",
+        payload: workflowFeedPayload(r.status, r.step, r.state), write: index,
+      });
+    }
+    for (const d of dedup) {
+      state.dedupKeys.add(d.key);
+      dedupRows.push({ component, id, ...d });
+    }
+  });
+
+  if (snapshots.size + kvFinal.size + workflowFinal.size + dedupRows.length > 0) {
+    const snaps = [...snapshots];
+    const kvs = [...kvFinal];
+    const kvNew = kvs.filter(([i]) => i.kvStored === 0);
+    const kvUpd = kvs.filter(([i]) => i.kvStored !== 0);
+    const wfs = [...workflowFinal];
+    const col = <T, R>(list: readonly T[], f: (x: T) => R): R[] => list.map(f);
+    const result = await client.query<{ kv_updated: number; wf_updated: number }>({
+      ...sql.writeState,
+      values: [
+        col(snaps, ([i]) => i.component), col(snaps, ([i]) => i.id), col(snaps, ([, s]) => s.seq), col(snaps, ([, s]) => s.state),
+        at,
+        col(kvNew, ([i]) => i.component), col(kvNew, ([i]) => i.id), col(kvNew, ([, k]) => k.version),
+        col(kvNew, ([, k]) => k.state), col(kvNew, ([, k]) => k.deleted),
+        col(kvUpd, ([i]) => i.component), col(kvUpd, ([i]) => i.id), col(kvUpd, ([, k]) => k.version),
+        col(kvUpd, ([, k]) => k.state), col(kvUpd, ([, k]) => k.deleted), col(kvUpd, ([i]) => i.kvStored),
+        col(wfs, ([i]) => i.component), col(wfs, ([i]) => i.id), col(wfs, ([, w]) => w.version),
+        col(wfs, ([, w]) => w.record.status), col(wfs, ([, w]) => w.record.step), col(wfs, ([, w]) => w.record.stepInput),
+        col(wfs, ([, w]) => w.record.state), col(wfs, ([, w]) => w.record.attempt), col(wfs, ([, w]) => w.record.execId),
+        col(wfs, ([, w]) => w.record.dueAt), col(wfs, ([, w]) => w.record.deadlineAt), col(wfs, ([, w]) => w.record.lastError),
+        col(wfs, ([, w]) => w.record.startHash), col(wfs, ([, w]) => w.record.startReply), col(wfs, ([, w]) => w.record.createdAt),
+        col(wfs, ([, w]) => w.record.updatedAt), col(wfs, ([i]) => i.workflowStored),
+        col(history, (h) => h.name), col(history, (h) => h.id), col(history, (h) => h.version), col(history, (h) => h.t.at),
+        col(history, (h) => h.t.status), col(history, (h) => h.t.step), col(history, (h) => h.t.execId),
+        col(history, (h) => h.t.attempt), col(history, (h) => h.t.detail),
+        col(dedupRows, (d) => d.component), col(dedupRows, (d) => d.id), col(dedupRows, (d) => d.key),
+        col(dedupRows, (d) => d.requestHash), col(dedupRows, (d) => d.reply), col(dedupRows, (d) => d.at),
+      ],
+    });
+    const counts = result.rows[0];
+    const wfUpdates = wfs.filter(([i]) => i.workflowStored !== 0).length;
+    if (counts?.kv_updated !== kvUpd.length || counts.wf_updated !== wfUpdates) {
+      throw new Error(
+        "commit: a key-value state or workflow record changed under the instance lock " +
+          "(is something other than Sagaflow writing these tables?); nothing of this batch was kept",
+      );
+    }
+  }
+
+  const positions: number[] = [];
+  if (feed.length > 0) {
+    await client.query({ ...sql.lockFeed, values: [FEED_LOCK_CLASS, schema] });
+    const inserted = await client.query<{ position: number }>({
+      ...sql.insertFeed,
+      values: [
+        feed.map((f) => f.component), feed.map((f) => f.id), feed.map((f) => f.kind), feed.map((f) => f.seq),
+        feed.map((f) => f.type), feed.map((f) => f.payload), at,
+      ],
+    });
+    for (const row of inserted.rows) positions.push(row.position);
+    if (positions.length !== feed.length || positions.some((p, i) => i > 0 && p <= positions[i - 1]!)) {
+      throw new Error(`commit: feed positions came back out of order (${positions.join(", ")}); nothing of this batch was kept`);
+    }
+  }
+  if (beforeCommit) await beforeCommit(positions);
+
+  const byWrite = new Map<number, number[]>();
+  feed.forEach((f, i) => {
+    let list = byWrite.get(f.write);
+    if (!list) byWrite.set(f.write, (list = []));
+    list.push(positions[i]!);
+  });
+  return outcomes.map((o, i) => o ?? { ok: true, positions: byWrite.get(i) ?? [] });
+}

@@ -1,0 +1,535 @@
+import { Pool, types, type PoolClient, type QueryConfig, type QueryResultRow } from "pg";
+import type {
+  DedupRecord,
+  EntityHistory,
+  FeedEntry,
+  InstanceWrite,
+  KvRecord,
+  NewTimer,
+  ParkedMessage,
+  StoredEvent,
+  StoredReply,
+  StoredWorkflow,
+  Store,
+  TimerChange,
+  TimerRecord,
+  WorkflowFilter,
+  WorkflowRecord,
+  WorkflowStatus,
+  WorkflowTransition,
+  WriteOutcome,
+} from "../port.ts";
+import { checkDueAt, checkParkedConsumer, checkTimerStatus } from "../checks.ts";
+import { applyMigrations, checkSchemaName, LATEST_SCHEMA_VERSION, quoteIdent, schemaVersionOf } from "./migrations.ts";
+import { encode, encodeWrites, writeBatch, type BeforeCommitHook, type CommitSql } from "./postgres-commit.ts";
+import { statements, workflowListQuery, type Statement, type Statements } from "./postgres-statements.ts";
+
+export interface PostgresStoreOptions {
+  /** e.g. `postgres://sagaflow@db.internal:5432/sagaflow`; parameters in it win over the defaults below. */
+  connectionString: string;
+  /**
+   * The PostgreSQL schema holding every table of this store, created by `migrate()` if missing.
+   * Default "sagaflow". Letters, digits and _ only.
+   */
+  schema?: string;
+  /** Connections kept by this store. Default 10. */
+  poolSize?: number;
+  /**
+   * For tests only: `beforeCommit` runs inside every commit's transaction after its feed rows are
+   * written (with their positions) and before COMMIT, so a test can hold a commit open.
+   */
+  testHooks?: { beforeCommit?: BeforeCommitHook };
+}
+
+/** What the store's connections run with, read back from the server. */
+export interface PostgresSettings {
+  schema: string;
+  /** "on" (PostgreSQL's default) makes every COMMIT wait for the WAL flush: nothing acknowledged is lost. */
+  synchronousCommit: string;
+  fsync: string;
+  serverVersion: string;
+}
+
+const DEFAULT_SCHEMA = "sagaflow";
+const DEFAULT_POOL_SIZE = 10;
+/** Finite waits by default: connecting, and a transaction left open by a stuck process (its locks). */
+const CONNECT_TIMEOUT_MS = 10_000;
+const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
+
+/**
+ * BIGINT columns (positions, seqs, versions, epoch-ms times) come back as numbers rather than
+ * strings: every value the store writes is a JS number, so it fits; one that does not is an error,
+ * never a silently rounded number. Set on this store's pool only, not globally.
+ */
+const TYPES = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") => {
+    if (oid === types.builtins.INT8 && format !== "binary") return parseInt8;
+    return types.getTypeParser(oid, format);
+  }) as typeof types.getTypeParser,
+};
+
+function parseInt8(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`PostgresStore: ${text} is beyond what a JS number holds exactly`);
+  return n;
+}
+
+interface EventRow {
+  position: number;
+  seq: number;
+  type: string;
+  payload: string | null;
+  at: number;
+}
+
+interface HistoryRow extends EventRow {
+  is_snapshot: boolean;
+}
+
+interface FeedRow extends EventRow {
+  component: string;
+  id: string;
+}
+
+interface ParkedRow extends FeedRow {
+  consumer: string;
+  error: string;
+  attempts: number;
+  parked_at: number;
+  blocked_by: number | null;
+}
+
+interface WorkflowRow {
+  name: string;
+  id: string;
+  version: number;
+  status: string;
+  step: string | null;
+  step_input: string | null;
+  state: string | null;
+  attempt: number;
+  exec_id: number;
+  due_at: number | null;
+  deadline_at: number | null;
+  last_error: string | null;
+  start_hash: string;
+  start_reply: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+interface TransitionRow {
+  version: number;
+  at: number;
+  status: string;
+  step: string | null;
+  exec_id: number;
+  attempt: number;
+  detail: string;
+}
+
+interface TimerRow {
+  name: string;
+  generation: number;
+  due_at: number;
+  component: string;
+  id: string;
+  handler: string;
+  input: string | null;
+  attempts: number;
+  status: string;
+  last_error: string | null;
+  created_at: number;
+}
+
+/**
+ * The store on PostgreSQL, for one or several Sagaflow nodes sharing one database. Every table
+ * lives in one schema (option `schema`). Durable as the server is configured: with PostgreSQL's
+ * default synchronous_commit=on, a commit is acknowledged once its WAL is flushed.
+ *
+ * Commits: see ./postgres-commit.ts (locks, checks, one statement per kind of row), and
+ * ./postgres-locks.ts for the locks and how the feed stays gap-free for readers (Property 4).
+ *
+ * @example
+ * const store = new PostgresStore({ connectionString: "postgres://sagaflow@127.0.0.1:5432/sagaflow" });
+ * await store.migrate();
+ */
+export class PostgresStore implements Store {
+  readonly #pool: Pool;
+  readonly #schema: string;
+  readonly #sql: Statements;
+  readonly #beforeCommit: BeforeCommitHook | undefined;
+  #closed = false;
+  /** Set once the schema was seen at the latest version: no need to look again. */
+  #checked = false;
+
+  constructor(options: PostgresStoreOptions) {
+    const schema = options.schema ?? DEFAULT_SCHEMA;
+    checkSchemaName(schema);
+    const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
+    if (!Number.isInteger(poolSize) || poolSize < 1) throw new TypeError(`PostgresStore: poolSize must be a positive integer, got ${poolSize}`);
+    this.#schema = schema;
+    this.#sql = statements(quoteIdent(schema));
+    this.#beforeCommit = options.testHooks?.beforeCommit;
+    this.#pool = new Pool({
+      connectionString: options.connectionString,
+      max: poolSize,
+      types: TYPES,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      keepAlive: true,
+      application_name: "sagaflow",
+    });
+    // An idle connection that breaks (server restart, network) is dropped by the pool, and the
+    // next query opens a new one; without a listener the error would end the process.
+    this.#pool.on("error", () => {});
+  }
+
+  /** The schema this store's tables live in. */
+  get schema(): string {
+    return this.#schema;
+  }
+
+  async migrate(): Promise<void> {
+    this.#checkOpen();
+    await this.#withClient((client) => applyMigrations(client, this.#schema));
+    this.#checked = true;
+  }
+
+  async schemaVersion(): Promise<number> {
+    this.#checkOpen();
+    return this.#withClient((client) => schemaVersionOf(client, this.#schema));
+  }
+
+  /** The server settings in force for this store's connections, for tests and the admin API. */
+  async settings(): Promise<PostgresSettings> {
+    this.#checkOpen();
+    const { rows } = await this.#pool.query<{ sc: string; fsync: string; version: string }>(
+      "SELECT current_setting('synchronous_commit') AS sc, current_setting('fsync') AS fsync, current_setting('server_version') AS version",
+    );
+    const row = rows[0]!;
+    return { schema: this.#schema, synchronousCommit: row.sc, fsync: row.fsync, serverVersion: row.version };
+  }
+
+  async loadHistory(component: string, id: string): Promise<EntityHistory> {
+    const rows = await this.#rows<HistoryRow>(this.#sql.loadHistory, [component, id]);
+    const first = rows[0];
+    const snapshot = first?.is_snapshot ? { seq: first.seq, state: decode(first.payload) } : undefined;
+    return { snapshot, events: (snapshot ? rows.slice(1) : rows).map(toEvent) };
+  }
+
+  async readEvents(component: string, id: string, afterSeq: number, limit: number): Promise<StoredEvent[]> {
+    await this.#ready();
+    if (limit <= 0) return [];
+    return (await this.#rows<EventRow>(this.#sql.readEvents, [component, id, afterSeq, limit])).map(toEvent);
+  }
+
+  async loadKv(component: string, id: string): Promise<KvRecord | undefined> {
+    const [row] = await this.#rows<{ version: number; state: string | null; deleted: boolean }>(this.#sql.loadKv, [component, id]);
+    return row && { version: row.version, state: decode(row.state), deleted: row.deleted };
+  }
+
+  async findDedup(component: string, id: string, key: string): Promise<DedupRecord | undefined> {
+    const [row] = await this.#rows<{ key: string; request_hash: string; reply: string; at: number }>(this.#sql.findDedup, [component, id, key]);
+    return row && { key: row.key, requestHash: row.request_hash, reply: JSON.parse(row.reply) as StoredReply, at: row.at };
+  }
+
+  async loadWorkflow(name: string, id: string): Promise<StoredWorkflow | undefined> {
+    const [row] = await this.#rows<WorkflowRow>(this.#sql.loadWorkflow, [name, id]);
+    return row && toWorkflow(row);
+  }
+
+  async listWorkflows(filter: WorkflowFilter): Promise<StoredWorkflow[]> {
+    await this.#ready();
+    const query = workflowListQuery(quoteIdent(this.#schema), filter);
+    if (!query) return [];
+    return (await this.#rows<WorkflowRow>(query.statement, query.params)).map(toWorkflow);
+  }
+
+  async workflowHistory(name: string, id: string, limit: number): Promise<Array<WorkflowTransition & { version: number }>> {
+    await this.#ready();
+    if (limit <= 0) return [];
+    return (await this.#rows<TransitionRow>(this.#sql.workflowHistory, [name, id, limit])).map(toTransition);
+  }
+
+  async commit(writes: InstanceWrite[]): Promise<WriteOutcome[]> {
+    await this.#ready();
+    if (writes.length === 0) return [];
+    // Encoded before the transaction: a value JSON cannot hold rejects the call, nothing sent.
+    const encoded = encodeWrites(writes);
+    const at = Date.now();
+    const sql: CommitSql = this.#sql.commit;
+    return this.#transaction((client) => writeBatch(client, sql, this.#schema, encoded, at, this.#beforeCommit));
+  }
+
+  /**
+   * A plain ordered read: the commit protocol (FEED_LOCK_CLASS in ./postgres-locks.ts) makes
+   * every committed position visible before any higher one, so no lower position can show up
+   * after this read has returned a higher one.
+   */
+  async readFeed(afterPosition: number, limit: number, components?: readonly string[]): Promise<FeedEntry[]> {
+    await this.#ready();
+    if (limit <= 0) return [];
+    if (components === undefined) return (await this.#rows<FeedRow>(this.#sql.feedAll, [afterPosition, limit])).map(toFeedEntry);
+    const unique = [...new Set(components)];
+    if (unique.length === 0) return [];
+    return (await this.#rows<FeedRow>(this.#sql.feedOf, [unique, afterPosition, limit])).map(toFeedEntry);
+  }
+
+  async feedHead(): Promise<number> {
+    const [row] = await this.#rows<{ head: number }>(this.#sql.feedHead, []);
+    return row?.head ?? 0;
+  }
+
+  async loadOffset(consumer: string): Promise<number> {
+    const [row] = await this.#rows<{ position: number }>(this.#sql.loadOffset, [consumer]);
+    return row?.position ?? 0;
+  }
+
+  async listOffsets(): Promise<Array<{ consumer: string; position: number }>> {
+    return (await this.#rows<{ consumer: string; position: number }>(this.#sql.listOffsets, [])).map((r) => ({
+      consumer: r.consumer,
+      position: r.position,
+    }));
+  }
+
+  async commitConsumer(consumer: string, offset: number, park: ParkedMessage[], remove: readonly number[] = []): Promise<void> {
+    await this.#ready();
+    checkParkedConsumer(consumer, park);
+    // One row per position, the last given winning (as one upsert after another would leave it).
+    const byPosition = new Map<number, ParkedMessage>();
+    for (const p of park) byPosition.set(p.entry.position, p);
+    const rows = [...byPosition.values()].map((p) => ({
+      p,
+      payload: encode(p.entry.payload),
+      error: JSON.stringify(p.error),
+    }));
+    const col = <R>(f: (x: (typeof rows)[number]) => R): R[] => rows.map(f);
+    await this.#rows(this.#sql.commitConsumer, [
+      consumer,
+      remove.filter((position) => !byPosition.has(position)),
+      col((r) => r.p.entry.position), col((r) => r.p.entry.component), col((r) => r.p.entry.id), col((r) => r.p.entry.seq),
+      col((r) => r.p.entry.type), col((r) => r.payload), col((r) => r.p.entry.at), col((r) => r.error),
+      col((r) => r.p.attempts), col((r) => r.p.parkedAt), col((r) => r.p.blockedBy ?? null),
+      offset,
+    ]);
+  }
+
+  async listParked(consumer: string | undefined, limit: number): Promise<ParkedMessage[]> {
+    await this.#ready();
+    if (limit <= 0) return [];
+    const rows = consumer === undefined
+      ? await this.#rows<ParkedRow>(this.#sql.listParkedAll, [limit])
+      : await this.#rows<ParkedRow>(this.#sql.listParkedOf, [consumer, limit]);
+    return rows.map(toParked);
+  }
+
+  async removeParked(consumer: string, positions: readonly number[]): Promise<void> {
+    await this.#ready();
+    if (positions.length > 0) await this.#rows(this.#sql.removeParked, [consumer, [...positions]]);
+  }
+
+  async putTimer(timer: NewTimer): Promise<TimerRecord> {
+    await this.#ready();
+    checkDueAt(timer.dueAt);
+    const { name, dueAt, component, id, handler, input, createdAt } = timer;
+    const [row] = await this.#rows<TimerRow>(this.#sql.putTimer, [name, dueAt, component, id, handler, encode(input), createdAt]);
+    return toTimer(row!);
+  }
+
+  async cancelTimer(name: string): Promise<boolean> {
+    return (await this.#query(this.#sql.cancelTimer, [name])).rowCount! > 0;
+  }
+
+  async dueTimers(now: number, limit: number): Promise<TimerRecord[]> {
+    await this.#ready();
+    if (limit <= 0) return [];
+    return (await this.#rows<TimerRow>(this.#sql.dueTimers, [now, limit])).map(toTimer);
+  }
+
+  async nextTimerDue(): Promise<number | undefined> {
+    const [row] = await this.#rows<{ due: number | null }>(this.#sql.nextTimerDue, []);
+    return row?.due ?? undefined;
+  }
+
+  async finishTimers(fired: ReadonlyArray<{ name: string; generation: number }>): Promise<void> {
+    await this.#ready();
+    if (fired.length === 0) return;
+    await this.#rows(this.#sql.finishTimers, [fired.map((f) => f.name), fired.map((f) => f.generation)]);
+  }
+
+  async retryTimer(name: string, generation: number, change: TimerChange): Promise<void> {
+    await this.#ready();
+    checkDueAt(change.dueAt);
+    checkTimerStatus(change.status);
+    const { dueAt, attempts, status, lastError } = change;
+    await this.#rows(this.#sql.retryTimer, [dueAt, attempts, status, JSON.stringify(lastError), name, generation]);
+  }
+
+  async listTimers(status: "pending" | "parked" | undefined, limit: number): Promise<TimerRecord[]> {
+    await this.#ready();
+    if (status !== undefined) checkTimerStatus(status);
+    if (limit <= 0) return [];
+    const rows = status === undefined
+      ? await this.#rows<TimerRow>(this.#sql.allTimers, [limit])
+      : await this.#rows<TimerRow>(this.#sql.timersOfStatus, [status, limit]);
+    return rows.map(toTimer);
+  }
+
+  async pruneDedup(before: number): Promise<number> {
+    return (await this.#query(this.#sql.pruneDedup, [before])).rowCount ?? 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new Error("the store is closed");
+  }
+
+  /** Refuses work on a closed store, or on a schema not migrated to the version this code knows. */
+  async #ready(): Promise<void> {
+    this.#checkOpen();
+    if (this.#checked) return;
+    const version = await this.#withClient((client) => schemaVersionOf(client, this.#schema));
+    if (version !== LATEST_SCHEMA_VERSION) {
+      throw new Error(
+        `PostgreSQL schema "${this.#schema}" is at version ${version}, expected ${LATEST_SCHEMA_VERSION}: call migrate() first`,
+      );
+    }
+    this.#checked = true;
+  }
+
+  async #query<R extends QueryResultRow>(statement: Statement, values: unknown[]) {
+    await this.#ready();
+    const config: QueryConfig = { name: statement.name, text: statement.text, values };
+    return this.#pool.query<R>(config);
+  }
+
+  async #rows<R extends QueryResultRow>(statement: Statement, values: unknown[]): Promise<R[]> {
+    return (await this.#query<R>(statement, values)).rows;
+  }
+
+  /**
+   * Runs `fn` on a connection of its own, then gives it back to the pool. `fn` may mark it broken
+   * (a failed ROLLBACK: its state is unknown), and the pool then drops it; the pool drops one
+   * whose connection failed by itself.
+   */
+  async #withClient<T>(fn: (client: PoolClient, markBroken: (err: Error) => void) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect();
+    // A connection that breaks while checked out fails the query in flight; without a listener
+    // its error event would end the process.
+    const ignore = () => {};
+    client.on("error", ignore);
+    let broken: Error | undefined;
+    try {
+      return await fn(client, (err) => {
+        broken = err;
+      });
+    } finally {
+      client.off("error", ignore);
+      client.release(broken);
+    }
+  }
+
+  /** BEGIN, `fn`, COMMIT; ROLLBACK if anything fails. */
+  async #transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    return this.#withClient(async (client, markBroken) => {
+      await client.query("BEGIN");
+      try {
+        const result = await fn(client);
+        await client.query("COMMIT");
+        return result;
+      } catch (err) {
+        await client.query("ROLLBACK").catch((rollbackError: unknown) => {
+          markBroken(rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError)));
+        });
+        throw err;
+      }
+    });
+  }
+}
+
+/** SQL NULL stands for `undefined`, so that `null` and "no value" both round-trip. */
+function decode(text: string | null): unknown {
+  return text === null ? undefined : JSON.parse(text);
+}
+
+function toEvent(row: EventRow): StoredEvent {
+  return { type: row.type, payload: decode(row.payload), seq: row.seq, position: row.position, at: row.at };
+}
+
+function toFeedEntry(row: FeedRow): FeedEntry {
+  return {
+    position: row.position,
+    component: row.component,
+    id: row.id,
+    seq: row.seq,
+    type: row.type,
+    payload: decode(row.payload),
+    at: row.at,
+  };
+}
+
+function toParked(row: ParkedRow): ParkedMessage {
+  return {
+    consumer: row.consumer,
+    entry: toFeedEntry(row),
+    error: JSON.parse(row.error) as ParkedMessage["error"],
+    attempts: row.attempts,
+    parkedAt: row.parked_at,
+    blockedBy: row.blocked_by,
+  };
+}
+
+function toTimer(row: TimerRow): TimerRecord {
+  return {
+    name: row.name,
+    generation: row.generation,
+    dueAt: row.due_at,
+    component: row.component,
+    id: row.id,
+    handler: row.handler,
+    input: decode(row.input),
+    attempts: row.attempts,
+    status: row.status as TimerRecord["status"],
+    lastError: row.last_error === null ? null : (JSON.parse(row.last_error) as TimerRecord["lastError"]),
+    createdAt: row.created_at,
+  };
+}
+
+function toWorkflow(row: WorkflowRow): StoredWorkflow {
+  return {
+    name: row.name,
+    id: row.id,
+    version: row.version,
+    status: row.status as WorkflowStatus,
+    step: row.step,
+    stepInput: decode(row.step_input),
+    state: decode(row.state),
+    attempt: row.attempt,
+    execId: row.exec_id,
+    dueAt: row.due_at,
+    deadlineAt: row.deadline_at,
+    lastError: row.last_error === null ? null : (JSON.parse(row.last_error) as WorkflowRecord["lastError"]),
+    startHash: row.start_hash,
+    startReply: decode(row.start_reply),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toTransition(row: TransitionRow): WorkflowTransition & { version: number } {
+  return {
+    version: row.version,
+    at: row.at,
+    status: row.status as WorkflowStatus,
+    step: row.step,
+    execId: row.exec_id,
+    attempt: row.attempt,
+    detail: row.detail,
+  };
+}

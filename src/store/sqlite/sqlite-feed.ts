@@ -1,0 +1,149 @@
+/**
+ * The change feed, consumer offsets and parked messages of the SQLite store. The feed is the
+ * `events` table (every kind of row); offsets and parked messages have tables of their own.
+ */
+import type Database from "better-sqlite3";
+import { checkParkedConsumer } from "../checks.ts";
+import type { FeedEntry, ParkedMessage } from "../port.ts";
+import { decode, encode } from "./sqlite-values.ts";
+
+interface FeedRow {
+  position: number;
+  component: string;
+  id: string;
+  seq: number;
+  type: string;
+  payload: string | null;
+  at: number;
+}
+
+interface ParkedRow extends FeedRow {
+  consumer: string;
+  error: string;
+  attempts: number;
+  parked_at: number;
+  blocked_by: number | null;
+}
+
+const FEED_COLUMNS = "position, component, id, seq, type, payload, at";
+const PARKED_COLUMNS = `consumer, ${FEED_COLUMNS}, error, attempts, parked_at, blocked_by`;
+
+/**
+ * The feed queries. Each reads a range of an index: `ofComponent` uses events_feed (the planner
+ * is told so: without statistics it might take the primary key and filter, reading every other
+ * component's rows).
+ */
+export const feedSql = {
+  all: `SELECT ${FEED_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`,
+  ofComponent: `SELECT ${FEED_COLUMNS} FROM events INDEXED BY events_feed WHERE component = ? AND position > ? ORDER BY position LIMIT ?`,
+} as const;
+
+/** The feed and consumer part of the port on `db`, whose tables must exist. */
+export function prepareFeed(db: Database.Database) {
+  const feedAll = db.prepare(feedSql.all);
+  const feedOfComponent = db.prepare(feedSql.ofComponent);
+  /**
+   * The first `limit` entries after `after` of each component, merged: the first `limit` of
+   * them all are among these. One read transaction, so that the ranges come from the same
+   * state of the file: an entry committed between two reads could otherwise be passed over
+   * by a reader whose offset moves past it.
+   */
+  const feedOf = db.transaction((components: string[], after: number, limit: number): FeedRow[] => {
+    if (components.length === 1) return feedOfComponent.all(components[0], after, limit) as FeedRow[];
+    const rows: FeedRow[] = [];
+    for (const c of components) rows.push(...(feedOfComponent.all(c, after, limit) as FeedRow[]));
+    return rows.sort((a, b) => a.position - b.position).slice(0, limit);
+  });
+  const feedHead = db.prepare("SELECT max(position) FROM events").pluck();
+
+  const loadOffset = db.prepare("SELECT position FROM offsets WHERE consumer = ?").pluck();
+  const listOffsets = db.prepare("SELECT consumer, position FROM offsets ORDER BY consumer");
+  const deleteParked = db.prepare("DELETE FROM parked WHERE consumer = ? AND position = ?");
+  // Parking a position parked before replaces it (a message that failed again, say).
+  const upsertParked = db.prepare(
+    `INSERT INTO parked (${PARKED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (consumer, position) DO UPDATE SET
+       component = excluded.component, id = excluded.id, seq = excluded.seq, type = excluded.type,
+       payload = excluded.payload, at = excluded.at, error = excluded.error, attempts = excluded.attempts,
+       parked_at = excluded.parked_at, blocked_by = excluded.blocked_by`,
+  );
+  const raiseOffset = db.prepare(
+    `INSERT INTO offsets (consumer, position) VALUES (?, ?)
+     ON CONFLICT (consumer) DO UPDATE SET position = max(position, excluded.position)`,
+  );
+  const commitConsumer = db.transaction((consumer: string, offset: number, park: ParkedMessage[], remove: readonly number[]) => {
+    for (const position of remove) deleteParked.run(consumer, position);
+    for (const p of park) {
+      const e = p.entry;
+      upsertParked.run(
+        consumer, e.position, e.component, e.id, e.seq, e.type, encode(e.payload), e.at,
+        JSON.stringify(p.error), p.attempts, p.parkedAt, p.blockedBy ?? null,
+      );
+    }
+    raiseOffset.run(consumer, offset);
+  });
+  const listParkedAll = db.prepare(`SELECT ${PARKED_COLUMNS} FROM parked ORDER BY consumer, position LIMIT ?`);
+  const listParkedOf = db.prepare(`SELECT ${PARKED_COLUMNS} FROM parked WHERE consumer = ? ORDER BY position LIMIT ?`);
+  const removeParked = db.transaction((consumer: string, positions: readonly number[]) => {
+    for (const position of positions) deleteParked.run(consumer, position);
+  });
+
+  return {
+    read(afterPosition: number, limit: number, components?: readonly string[]): FeedEntry[] {
+      // SQLite reads a negative LIMIT as "no limit".
+      if (limit <= 0) return [];
+      if (components === undefined) return (feedAll.all(afterPosition, limit) as FeedRow[]).map(toFeedEntry);
+      return feedOf([...new Set(components)], afterPosition, limit).map(toFeedEntry);
+    },
+
+    head(): number {
+      return (feedHead.get() as number | null) ?? 0;
+    },
+
+    loadOffset(consumer: string): number {
+      return (loadOffset.get(consumer) as number | undefined) ?? 0;
+    },
+
+    listOffsets(): Array<{ consumer: string; position: number }> {
+      return listOffsets.all() as Array<{ consumer: string; position: number }>;
+    },
+
+    commitConsumer(consumer: string, offset: number, park: ParkedMessage[], remove: readonly number[]): void {
+      checkParkedConsumer(consumer, park);
+      commitConsumer.immediate(consumer, offset, park, remove);
+    },
+
+    listParked(consumer: string | undefined, limit: number): ParkedMessage[] {
+      if (limit <= 0) return [];
+      const rows = consumer === undefined ? listParkedAll.all(limit) : listParkedOf.all(consumer, limit);
+      return (rows as ParkedRow[]).map(toParked);
+    },
+
+    removeParked(consumer: string, positions: readonly number[]): void {
+      if (positions.length > 0) removeParked.immediate(consumer, positions);
+    },
+  };
+}
+
+function toFeedEntry(row: FeedRow): FeedEntry {
+  return {
+    position: row.position,
+    component: row.component,
+    id: row.id,
+    seq: row.seq,
+    type: row.type,
+    payload: decode(row.payload),
+    at: row.at,
+  };
+}
+
+function toParked(row: ParkedRow): ParkedMessage {
+  return {
+    consumer: row.consumer,
+    entry: toFeedEntry(row),
+    error: JSON.parse(row.error) as ParkedMessage["error"],
+    attempts: row.attempts,
+    parkedAt: row.parked_at,
+    blockedBy: row.blocked_by,
+  };
+}

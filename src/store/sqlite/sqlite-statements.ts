@@ -1,0 +1,184 @@
+/**
+ * Every statement the SQLite store runs, prepared once the tables exist: the entity, key-value
+ * and idempotency reads and the commit transaction here; the workflow, feed and timer parts from
+ * their own files (./sqlite-workflows.ts, ./sqlite-feed.ts, ./sqlite-timers.ts).
+ */
+import type Database from "better-sqlite3";
+import type {
+  DedupRecord,
+  EntityHistory,
+  InstanceWrite,
+  KvRecord,
+  Snapshot,
+  StoredEvent,
+  StoredReply,
+  WriteOutcome,
+} from "../port.ts";
+import { prepareFeed } from "./sqlite-feed.ts";
+import { prepareTimers } from "./sqlite-timers.ts";
+import { decode, encode } from "./sqlite-values.ts";
+import { prepareWorkflows } from "./sqlite-workflows.ts";
+
+interface EventRow {
+  position: number;
+  seq: number;
+  type: string;
+  payload: string | null;
+  at: number;
+}
+
+interface KvRow {
+  version: number;
+  state: string | null;
+  deleted: number;
+}
+
+interface DedupRow {
+  key: string;
+  request_hash: string;
+  reply: string;
+  at: number;
+}
+
+/** What a row of `events` is (migration 3): only kind 0 rows are an entity's history. */
+const KIND_EVENT = 0;
+const KIND_KV = 1;
+const KIND_WORKFLOW = 2;
+
+export type Statements = ReturnType<typeof prepareStatements>;
+
+export function prepareStatements(db: Database.Database) {
+  const workflows = prepareWorkflows(db);
+  const writeWorkflow = workflows.write;
+  // Entity reads and checks look at kind 0 rows only (see migration 3).
+  const maxSeq = db.prepare(`SELECT max(seq) FROM events WHERE component = ? AND id = ? AND kind = ${KIND_EVENT}`).pluck();
+  const kvVersion = db.prepare("SELECT version FROM kv WHERE component = ? AND id = ?").pluck();
+  const dedupExists = db.prepare("SELECT 1 FROM dedup WHERE component = ? AND id = ? AND key = ?").pluck();
+  // Entity events and the feed rows of key-value and workflow writes (by kind).
+  const insertEvent = db.prepare(
+    "INSERT INTO events (component, id, kind, seq, type, payload, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+  );
+  const upsertSnapshot = db.prepare(
+    `INSERT INTO snapshots (component, id, seq, state) VALUES (?, ?, ?, ?)
+     ON CONFLICT (component, id) DO UPDATE SET seq = excluded.seq, state = excluded.state`,
+  );
+  const upsertKv = db.prepare(
+    `INSERT INTO kv (component, id, version, state, deleted, at) VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (component, id) DO UPDATE
+     SET version = excluded.version, state = excluded.state, deleted = excluded.deleted, at = excluded.at`,
+  );
+  // A plain INSERT: an existing key is checked for beforehand, so a clash here is a bug and aborts.
+  const insertDedup = db.prepare(
+    "INSERT INTO dedup (component, id, key, request_hash, reply, at) VALUES (?, ?, ?, ?, ?, ?)",
+  );
+  const loadSnapshot = db.prepare("SELECT seq, state FROM snapshots WHERE component = ? AND id = ?");
+  const readEvents = db.prepare(
+    `SELECT position, seq, type, payload, at FROM events
+     WHERE component = ? AND id = ? AND kind = ${KIND_EVENT} AND seq > ? ORDER BY seq LIMIT ?`,
+  );
+  const eventsAfter = db.prepare(
+    `SELECT position, seq, type, payload, at FROM events
+     WHERE component = ? AND id = ? AND kind = ${KIND_EVENT} AND seq > ? ORDER BY seq`,
+  );
+  const loadKv = db.prepare("SELECT version, state, deleted FROM kv WHERE component = ? AND id = ?");
+  const findDedup = db.prepare("SELECT key, request_hash, reply, at FROM dedup WHERE component = ? AND id = ? AND key = ?");
+  const pruneDedup = db.prepare("DELETE FROM dedup WHERE at < ?");
+
+  /** Checks one write against the store as it is now (including earlier writes of the batch), then applies it. */
+  function applyWrite(w: InstanceWrite, at: number): WriteOutcome {
+    const { component, id, events, kv, dedup } = w;
+    if (events && ((maxSeq.get(component, id) as number | null) ?? 0) !== events.expectedSeq) return conflict();
+    if (kv && ((kvVersion.get(component, id) as number | undefined) ?? 0) !== kv.expectedVersion) return conflict();
+    if (dedup.length > 0 && dedupTaken(component, id, dedup)) return conflict();
+    // Last of the checks, because it also writes the record: nothing else is written before it.
+    const workflowFeed = w.workflow && writeWorkflow(component, id, w.workflow);
+    if (workflowFeed === false) return conflict();
+
+    // Feed rows in this order: the events, the key-value state, the workflow state.
+    const positions: number[] = [];
+    if (events) {
+      let seq = events.expectedSeq;
+      for (const e of events.append) {
+        const info = insertEvent.run(component, id, KIND_EVENT, ++seq, e.type, encode(e.payload), at);
+        positions.push(Number(info.lastInsertRowid));
+      }
+      const snap = events.snapshot;
+      if (snap) upsertSnapshot.run(component, id, snap.seq, encode(snap.state));
+    }
+    if (kv) {
+      const version = kv.expectedVersion + 1;
+      const state = encode(kv.state);
+      upsertKv.run(component, id, version, state, kv.deleted ? 1 : 0, at);
+      const info = kv.deleted
+        ? insertEvent.run(component, id, KIND_KV, version, "$deleted", "null", at)
+        : insertEvent.run(component, id, KIND_KV, version, "$state", state, at);
+      positions.push(Number(info.lastInsertRowid));
+    }
+    if (workflowFeed) {
+      const info = insertEvent.run(component, id, KIND_WORKFLOW, workflowFeed.version, "$state", workflowFeed.payload, at);
+      positions.push(Number(info.lastInsertRowid));
+    }
+    for (const d of dedup) {
+      insertDedup.run(component, id, d.key, d.requestHash, JSON.stringify(d.reply), d.at);
+    }
+    return { ok: true, positions };
+  }
+
+  function dedupTaken(component: string, id: string, dedup: DedupRecord[]): boolean {
+    for (const d of dedup) if (dedupExists.get(component, id, d.key) !== undefined) return true;
+    // The same key twice in one write would overwrite itself.
+    return dedup.length > 1 && new Set(dedup.map((d) => d.key)).size !== dedup.length;
+  }
+
+  return {
+    // One read transaction, so the snapshot and the events come from the same state of the file.
+    loadHistory: db.transaction((component: string, id: string): EntityHistory => {
+      const row = loadSnapshot.get(component, id) as { seq: number; state: string | null } | undefined;
+      const snapshot: Snapshot | undefined = row && { seq: row.seq, state: decode(row.state) };
+      const events = (eventsAfter.all(component, id, snapshot?.seq ?? 0) as EventRow[]).map(toEvent);
+      return { snapshot, events };
+    }),
+
+    /** `limit` must be above 0: SQLite reads a negative LIMIT as "no limit". */
+    readEvents(component: string, id: string, afterSeq: number, limit: number): StoredEvent[] {
+      return (readEvents.all(component, id, afterSeq, limit) as EventRow[]).map(toEvent);
+    },
+
+    loadKv(component: string, id: string): KvRecord | undefined {
+      const row = loadKv.get(component, id) as KvRow | undefined;
+      return row && { version: row.version, state: decode(row.state), deleted: row.deleted !== 0 };
+    },
+
+    findDedup(component: string, id: string, key: string): DedupRecord | undefined {
+      const row = findDedup.get(component, id, key) as DedupRow | undefined;
+      return row && toDedup(row);
+    },
+
+    pruneDedup(before: number): number {
+      return pruneDedup.run(before).changes;
+    },
+
+    /** All writes of a batch; run with `.immediate(writes, at)`. */
+    commit: db.transaction((writes: InstanceWrite[], at: number): WriteOutcome[] => {
+      const outcomes: WriteOutcome[] = [];
+      for (const w of writes) outcomes.push(applyWrite(w, at));
+      return outcomes;
+    }),
+
+    workflows,
+    feed: prepareFeed(db),
+    timers: prepareTimers(db),
+  };
+}
+
+function conflict(): WriteOutcome {
+  return { ok: false, reason: "conflict" };
+}
+
+function toEvent(row: EventRow): StoredEvent {
+  return { type: row.type, payload: decode(row.payload), seq: row.seq, position: row.position, at: row.at };
+}
+
+function toDedup(row: DedupRow): DedupRecord {
+  return { key: row.key, requestHash: row.request_hash, reply: JSON.parse(row.reply) as StoredReply, at: row.at };
+}

@@ -1,0 +1,116 @@
+/** The durable timers of the SQLite store: the `timers` table, one row per name. */
+import type Database from "better-sqlite3";
+import { checkDueAt, checkTimerStatus } from "../checks.ts";
+import { compareText } from "../collation.ts";
+import type { NewTimer, TimerChange, TimerRecord } from "../port.ts";
+import { decode, encode } from "./sqlite-values.ts";
+
+interface TimerRow {
+  name: string;
+  generation: number;
+  due_at: number;
+  component: string;
+  id: string;
+  handler: string;
+  input: string | null;
+  attempts: number;
+  status: string;
+  last_error: string | null;
+  created_at: number;
+}
+
+const TIMER_COLUMNS = "name, generation, due_at, component, id, handler, input, attempts, status, last_error, created_at";
+
+/** The timer queries. Each reads a range of the timers_due index. */
+export const timerSql = {
+  dueTimers: `SELECT ${TIMER_COLUMNS} FROM timers WHERE status = 'pending' AND due_at <= ? ORDER BY due_at, name LIMIT ?`,
+  timersOfStatus: `SELECT ${TIMER_COLUMNS} FROM timers WHERE status = ? ORDER BY due_at, name LIMIT ?`,
+  nextTimerDue: "SELECT min(due_at) FROM timers WHERE status = 'pending'",
+} as const;
+
+/** The timer part of the port on `db`, whose tables must exist. */
+export function prepareTimers(db: Database.Database) {
+  // One statement: a new name starts at generation 1, a known one goes on from its generation.
+  const putTimer = db.prepare(
+    `INSERT INTO timers (${TIMER_COLUMNS}) VALUES (?, 1, ?, ?, ?, ?, ?, 0, 'pending', NULL, ?)
+     ON CONFLICT (name) DO UPDATE SET
+       generation = generation + 1, due_at = excluded.due_at, component = excluded.component,
+       id = excluded.id, handler = excluded.handler, input = excluded.input, attempts = 0,
+       status = 'pending', last_error = NULL, created_at = excluded.created_at
+     RETURNING ${TIMER_COLUMNS}`,
+  );
+  const cancelTimer = db.prepare("DELETE FROM timers WHERE name = ?");
+  const dueTimers = db.prepare(timerSql.dueTimers);
+  const nextTimerDue = db.prepare(timerSql.nextTimerDue).pluck();
+  const finishTimer = db.prepare("DELETE FROM timers WHERE name = ? AND generation = ?");
+  const finishTimers = db.transaction((fired: ReadonlyArray<{ name: string; generation: number }>) => {
+    for (const { name, generation } of fired) finishTimer.run(name, generation);
+  });
+  const retryTimer = db.prepare(
+    "UPDATE timers SET due_at = ?, attempts = ?, status = ?, last_error = ? WHERE name = ? AND generation = ?",
+  );
+  const timersOfStatus = db.prepare(timerSql.timersOfStatus);
+  /** Both statuses, merged by (due_at, name), from one state of the file. */
+  const allTimers = db.transaction((limit: number): TimerRow[] => {
+    const rows = [
+      ...(timersOfStatus.all("pending", limit) as TimerRow[]),
+      ...(timersOfStatus.all("parked", limit) as TimerRow[]),
+    ];
+    return rows.sort((a, b) => a.due_at - b.due_at || compareText(a.name, b.name)).slice(0, limit);
+  });
+
+  return {
+    put(timer: NewTimer): TimerRecord {
+      checkDueAt(timer.dueAt);
+      const { name, dueAt, component, id, handler, input, createdAt } = timer;
+      return toTimer(putTimer.get(name, dueAt, component, id, handler, encode(input), createdAt) as TimerRow);
+    },
+
+    cancel(name: string): boolean {
+      return cancelTimer.run(name).changes > 0;
+    },
+
+    due(now: number, limit: number): TimerRecord[] {
+      if (limit <= 0) return [];
+      return (dueTimers.all(now, limit) as TimerRow[]).map(toTimer);
+    },
+
+    next(): number | undefined {
+      return (nextTimerDue.get() as number | null) ?? undefined;
+    },
+
+    finish(fired: ReadonlyArray<{ name: string; generation: number }>): void {
+      finishTimers(fired);
+    },
+
+    retry(name: string, generation: number, change: TimerChange): void {
+      checkDueAt(change.dueAt);
+      checkTimerStatus(change.status);
+      const { dueAt, attempts, status, lastError } = change;
+      retryTimer.run(dueAt, attempts, status, JSON.stringify(lastError), name, generation);
+    },
+
+    list(status: "pending" | "parked" | undefined, limit: number): TimerRecord[] {
+      if (status !== undefined) checkTimerStatus(status);
+      if (limit <= 0) return [];
+      if (status !== undefined) return (timersOfStatus.all(status, limit) as TimerRow[]).map(toTimer);
+      return allTimers(limit).map(toTimer);
+    },
+  };
+}
+
+function toTimer(row: TimerRow): TimerRecord {
+  return {
+    name: row.name,
+    generation: row.generation,
+    dueAt: row.due_at,
+    component: row.component,
+    id: row.id,
+    handler: row.handler,
+    input: decode(row.input),
+    attempts: row.attempts,
+    status: row.status as TimerRecord["status"],
+    lastError: row.last_error === null ? null : (JSON.parse(row.last_error) as TimerRecord["lastError"]),
+    createdAt: row.created_at,
+  };
+}

@@ -1,0 +1,201 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { entity } from "../define/entity.ts";
+import { table, view } from "../define/view.ts";
+import type { FeedEntry, Store } from "../store/port.ts";
+import type { PhysicalTable, ViewGeneration, ViewMeta, ViewQueryResult, ViewRowUpdate, ViewStore } from "../store/view-port.ts";
+import { ViewRunner } from "./view-runner.ts";
+
+/**
+ * The view runner against a view store in memory, whose calls either yield to the event loop (as
+ * a networked database's do) or not (as SQLite's synchronous calls do):
+ * - a rebuild started while a batch is being applied to the active generation must not make the
+ *   new, still empty generation the one queries read;
+ * - a long catch-up (a rebuild from position 0) must not hold the event loop between batches.
+ */
+
+const counter = entity(
+  "counter",
+  { initial: () => ({ n: 0 }), events: { added: (s, _e: {}) => ({ n: s.n + 1 }) } },
+  { commands: { add: (_s, _c: {}, fx) => fx.emit("added", {}).reply(() => ({})) } },
+);
+
+const counts = view("counts", {
+  version: 1,
+  tables: {
+    counts: table<typeof counter, { id: string; n: number }>(counter, {
+      events: { added: (row, _e, { id }) => ({ id, n: (row?.n ?? 0) + 1 }) },
+    }),
+  },
+  queries: { all: "SELECT * FROM counts" },
+});
+
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Generations and their tables in memory; `async` calls yield first when `yields` is on. */
+class MemoryViews implements ViewStore {
+  meta: ViewMeta | undefined;
+  readonly tables = new Map<string, Map<string, unknown>>();
+  private last = 0;
+
+  constructor(private readonly yields: boolean) {}
+
+  private async pause(): Promise<void> {
+    if (this.yields) await turn();
+  }
+
+  async viewMeta(): Promise<ViewMeta | undefined> {
+    await this.pause();
+    return this.meta && structuredClone(this.meta);
+  }
+
+  async listViews(): Promise<ViewMeta[]> {
+    return this.meta ? [structuredClone(this.meta)] : [];
+  }
+
+  async beginBuild(name: string, version: number, tables: (generation: number) => PhysicalTable[]): Promise<ViewGeneration> {
+    await this.pause();
+    const generation = ++this.last;
+    if (this.meta?.building) for (const t of tables(this.meta.building.generation)) this.tables.delete(t.table);
+    for (const t of tables(generation)) this.tables.set(t.table, new Map());
+    this.meta = { name, active: this.meta?.active ?? null, building: { generation, version, offset: 0 } };
+    return { generation, version, offset: 0 };
+  }
+
+  async commitView(_name: string, generation: number, offset: number, updates: ViewRowUpdate[]): Promise<void> {
+    await this.pause();
+    for (const u of updates) {
+      const rows = this.tables.get(u.table);
+      if (!rows) throw new Error(`no such table ${u.table}`);
+      if (u.row === null) rows.delete(u.id);
+      else rows.set(u.id, u.row);
+    }
+    for (const g of [this.meta?.active, this.meta?.building]) if (g?.generation === generation) g.offset = Math.max(g.offset, offset);
+  }
+
+  async finishBuild(name: string, tables: (generation: number) => string[]): Promise<void> {
+    await this.pause();
+    if (!this.meta?.building) return;
+    if (this.meta.active) for (const t of tables(this.meta.active.generation)) this.tables.delete(t);
+    this.meta = { name, active: this.meta.building, building: null };
+  }
+
+  async getRows(tableName: string, ids: readonly string[]): Promise<Map<string, unknown>> {
+    await this.pause();
+    const rows = this.tables.get(tableName) ?? new Map();
+    return new Map(ids.filter((id) => rows.has(id)).map((id) => [id, rows.get(id)]));
+  }
+
+  async query(): Promise<ViewQueryResult> {
+    throw new Error("not used here");
+  }
+}
+
+/** A feed in memory; `onRead` runs (once) inside the next readFeed, before it returns. */
+class MemoryFeed {
+  readonly entries: FeedEntry[] = [];
+  onRead: (() => Promise<void>) | undefined;
+
+  constructor(private readonly yields: boolean) {}
+
+  add(id: string): void {
+    this.entries.push({ position: this.entries.length + 1, component: "counter", id, seq: 0, type: "added", payload: {}, at: 0 });
+  }
+
+  get head(): number {
+    return this.entries.length;
+  }
+
+  store(): Store {
+    return {
+      feedHead: async () => {
+        if (this.yields) await turn();
+        return this.head;
+      },
+      readFeed: async (after: number, limit: number, components?: readonly string[]) => {
+        if (this.yields) await turn();
+        const found = this.entries.filter((e) => e.position > after && (!components || components.includes(e.component))).slice(0, limit);
+        const hook = this.onRead;
+        this.onRead = undefined;
+        await hook?.();
+        return found;
+      },
+    } as unknown as Store;
+  }
+}
+
+async function until(what: string, done: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > end) assert.fail(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
+function expectedCounts(feed: MemoryFeed): Map<string, { id: string; n: number }> {
+  const rows = new Map<string, { id: string; n: number }>();
+  for (const e of feed.entries) rows.set(e.id, { id: e.id, n: (rows.get(e.id)?.n ?? 0) + 1 });
+  return rows;
+}
+
+describe("view runner", () => {
+  it("a rebuild started while a batch is applied to the active generation does not switch to the empty new one", async () => {
+    const feed = new MemoryFeed(true);
+    const views = new MemoryViews(true);
+    for (let i = 0; i < 10; i++) feed.add(`c${i % 3}`);
+    const runner = new ViewRunner(counts, { store: feed.store(), views, log: () => {}, indexes: new Map() });
+    await runner.begin();
+    try {
+      await until("the first build", () => runner.serving?.offset === feed.head);
+      const first = runner.serving!.generation;
+
+      // New entries; the rebuild is asked for while the runner is in the middle of applying them.
+      feed.add("c0");
+      feed.add("c9");
+      let rebuilt: number | undefined;
+      feed.onRead = async () => {
+        rebuilt = (await runner.rebuild()).generation;
+      };
+      const served: ViewGeneration[] = [];
+      runner.onChange(() => served.push({ ...runner.serving! }));
+      runner.wake();
+      await until("the rebuild", () => rebuilt !== undefined && runner.serving?.generation === rebuilt && runner.rebuilding === null);
+
+      assert.ok(rebuilt! > first);
+      // Queries only ever read a complete generation: the new one once it has reached the head.
+      for (const g of served) {
+        assert.ok(g.generation === first || g.offset === feed.head, `served generation ${g.generation} at offset ${g.offset} of ${feed.head}`);
+      }
+      const rows = views.tables.get(runner.tableFor("counts")!)!;
+      assert.deepEqual(new Map(rows), expectedCounts(feed));
+    } finally {
+      await runner.stop();
+    }
+  });
+
+  it("a long rebuild leaves the event loop free between batches (a store that never yields)", async () => {
+    const feed = new MemoryFeed(false);
+    const views = new MemoryViews(false);
+    for (let i = 0; i < 20 * 512; i++) feed.add(`c${i % 997}`);
+    const runner = new ViewRunner(counts, { store: feed.store(), views, log: () => {}, indexes: new Map() });
+    let ticks = 0;
+    let ticking = true;
+    const ticker = (async () => {
+      while (ticking) {
+        await turn();
+        if (runner.serving === null) ticks++;
+      }
+    })();
+    await runner.begin();
+    try {
+      await until("the first build", () => runner.serving?.offset === feed.head);
+      ticking = false;
+      await ticker;
+      // 20 batches: other work got turns while they were applied.
+      assert.ok(ticks >= 10, `the event loop had ${ticks} turns during a 20-batch build`);
+      assert.deepEqual(new Map(views.tables.get(runner.tableFor("counts")!)!), expectedCounts(feed));
+    } finally {
+      await runner.stop();
+    }
+  });
+});
