@@ -5,6 +5,7 @@ import type { OperatorAction } from "../runtime/workflow/engine.ts";
 import type { WorkflowStatus } from "../store/port.ts";
 import { sendError, sendJson } from "./respond.ts";
 import { feedRoute, viewsRoute } from "./admin-feed.ts";
+import { entitiesRoute } from "./admin-entities.ts";
 
 const statuses: WorkflowStatus[] = ["running", "paused", "suspended", "ended", "failed", "terminated"];
 const actions: OperatorAction[] = ["suspend", "resume", "terminate", "retry"];
@@ -40,6 +41,7 @@ function statusFilter(raw: string | null): WorkflowStatus[] | undefined {
  * - `GET /consumers/{name}/parked`, `POST /consumers/{name}/parked/{position}/{retry|skip}`
  * - `GET /timers?status=pending|parked&limit=`
  * - `GET /views`: each view's generation, offset, lag and rebuild progress; `POST /views/{name}/rebuild`
+ * - `GET /entities/{component}/{id}` and `/entities/{component}/{id}/events?after=&limit=`
  */
 export function createAdmin(runtime: Runtime, log: (line: string) => void = (l) => console.error(l)): Server {
   return createServer((req, res) => {
@@ -47,6 +49,9 @@ export function createAdmin(runtime: Runtime, log: (line: string) => void = (l) 
       const url = new URL(req.url ?? "/", "http://localhost");
       const segments = url.pathname.split("/").slice(1).map(decodeURIComponent);
       if (req.method === "GET" && url.pathname === "/health") return sendJson(res, 200, { status: "ok" });
+      if (segments[0] === "entities") {
+        return sendJson(res, 200, await entitiesRoute(runtime, req.method ?? "GET", segments, url.searchParams));
+      }
       if (segments[0] === "views") {
         return sendJson(res, 200, await viewsRoute(runtime, req.method ?? "GET", segments));
       }
