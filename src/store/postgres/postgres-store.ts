@@ -25,7 +25,7 @@ import { encode, encodeWrites, writeBatch, type BeforeCommitHook, type CommitSql
 import { statements, workflowListQuery, type Statement, type Statements } from "./postgres-statements.ts";
 
 export interface PostgresStoreOptions {
-  /** e.g. `postgres://sagaflow@db.internal:5432/sagaflow`; parameters in it win over the defaults below. */
+  /** e.g. `postgres://sagaflow@db.internal:5432/sagaflow`; connection parameters in it win over the store's own defaults. */
   connectionString: string;
   /**
    * The PostgreSQL schema holding every table of this store, created by `migrate()` if missing.
