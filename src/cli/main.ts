@@ -11,6 +11,7 @@ const usage = `sagaflow — durable entities, workflows and sagas
 usage:
   sagaflow serve <service module or folder> [--port N] [--host H] [--data DIR] [--sync FULL|NORMAL|OFF]
                  [--admin-port N] [--terminate-orphaned-workflows]
+                 [--postgres URL [--postgres-schema S]]   (or SAGAFLOW_DATABASE_URL; one node for now)
   sagaflow dev   <service module or folder> [same options]   restarts on file changes
 ${workflowsUsage}
 ${feedUsage}
@@ -26,6 +27,7 @@ async function serveCommand(argv: string[]): Promise<void> {
   const target = positionals[0];
   if (!target) throw new Error("serve needs a service module or folder");
   const adminPort = flags.get("admin-port");
+  const postgres = flags.get("postgres") ?? process.env["SAGAFLOW_DATABASE_URL"];
   const sync = flags.get("sync")?.toUpperCase();
   if (sync !== undefined && !syncModes.includes(sync as never)) throw new Error(`--sync must be one of ${syncModes.join(", ")}`);
   const service = await loadService(target);
@@ -36,11 +38,13 @@ async function serveCommand(argv: string[]): Promise<void> {
     dataDir: flags.get("data") ?? ".sagaflow",
     ...(sync ? { synchronous: sync as (typeof syncModes)[number] } : {}),
     ...(adminPort === undefined ? {} : { adminPort: Number(adminPort) }),
+    ...(postgres === undefined ? {} : { postgres }),
+    ...(flags.has("postgres-schema") ? { postgresSchema: flags.get("postgres-schema")! } : {}),
     ...(flags.has("terminate-orphaned-workflows") ? { orphanedWorkflows: "terminate" as const } : {}),
   });
   const names = service.components.map((c) => c.name).join(", ");
   console.log(`sagaflow: serving "${service.name}" (${names}) on ${running.url}`);
-  console.log(`sagaflow: data in ${flags.get("data") ?? ".sagaflow"}/sagaflow.db`);
+  console.log(postgres === undefined ? `sagaflow: data in ${flags.get("data") ?? ".sagaflow"}/sagaflow.db` : `sagaflow: data in PostgreSQL (schema ${flags.get("postgres-schema") ?? "sagaflow"})`);
   if (running.adminUrl) console.log(`sagaflow: admin API on ${running.adminUrl}`);
   const shutdown = (signal: string) => {
     console.log(`sagaflow: ${signal}: finishing in-flight commands`);

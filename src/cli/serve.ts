@@ -8,6 +8,8 @@ import { createIngress } from "../http/ingress.ts";
 import { eventStreams } from "../http/views-route.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { SqliteStore } from "../store/sqlite/sqlite-store.ts";
+import { PostgresStore } from "../store/postgres/postgres-store.ts";
+import type { Store } from "../store/port.ts";
 
 export interface ServeOptions {
   service: ServiceDefinition;
@@ -21,6 +23,13 @@ export interface ServeOptions {
   dataDir?: string;
   /** SQLite durability: FULL (default) fsyncs every commit. */
   synchronous?: "FULL" | "NORMAL" | "OFF";
+  /**
+   * A PostgreSQL connection string: store everything there instead of in SQLite (one node for
+   * now; several nodes on one database need leases, not built yet). Views need SQLite.
+   */
+  postgres?: string;
+  /** The PostgreSQL schema (default "sagaflow"). */
+  postgresSchema?: string;
   log?: (line: string) => void;
 }
 
@@ -32,15 +41,22 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
-/** Runs a service on SQLite behind the HTTP ingress. */
-export async function serve(options: ServeOptions): Promise<RunningService> {
-  const log = options.log ?? ((line: string) => console.error(line));
+function openStore(options: ServeOptions): Store {
+  if (options.postgres !== undefined) {
+    return new PostgresStore({ connectionString: options.postgres, ...(options.postgresSchema ? { schema: options.postgresSchema } : {}) });
+  }
   const dataDir = resolve(options.dataDir ?? ".sagaflow");
   mkdirSync(dataDir, { recursive: true });
-  const store = new SqliteStore({
+  return new SqliteStore({
     path: join(dataDir, "sagaflow.db"),
     ...(options.synchronous ? { synchronous: options.synchronous } : {}),
   });
+}
+
+/** Runs a service on SQLite (or PostgreSQL) behind the HTTP ingress. */
+export async function serve(options: ServeOptions): Promise<RunningService> {
+  const log = options.log ?? ((line: string) => console.error(line));
+  const store = openStore(options);
   let runtime: Runtime;
   try {
     // The constructor checks the definitions (e.g. view queries): the store is closed if it throws too.
