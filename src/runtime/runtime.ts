@@ -137,7 +137,7 @@ export class Runtime {
       now: () => this.clock.now(),
       mailboxLimit: options.mailboxLimit ?? 10_000,
       maxTurn: 512,
-      conflictRetries: 5,
+      conflictRetries: 20,
       onHandlerError: (error, where) => this.internalError(error, where),
     };
   }
