@@ -14,8 +14,6 @@ import type {
   TimerChange,
   TimerRecord,
   WorkflowFilter,
-  WorkflowRecord,
-  WorkflowStatus,
   WorkflowTransition,
   WriteOutcome,
 } from "../port.ts";
@@ -23,6 +21,21 @@ import { checkDueAt, checkParkedConsumer, checkTimerStatus } from "../checks.ts"
 import { applyMigrations, checkSchemaName, LATEST_SCHEMA_VERSION, quoteIdent, schemaVersionOf } from "./migrations.ts";
 import { encode, encodeWrites, writeBatch, type BeforeCommitHook, type CommitSql } from "./postgres-commit.ts";
 import { statements, workflowListQuery, type Statement, type Statements } from "./postgres-statements.ts";
+import {
+  decode,
+  toEvent,
+  toFeedEntry,
+  toParked,
+  toTimer,
+  toTransition,
+  toWorkflow,
+  type EventRow,
+  type FeedRow,
+  type ParkedRow,
+  type TimerRow,
+  type TransitionRow,
+  type WorkflowRow,
+} from "../rows.ts";
 
 export interface PostgresStoreOptions {
   /** e.g. `postgres://sagaflow@db.internal:5432/sagaflow`; connection parameters in it win over the store's own defaults. */
@@ -74,72 +87,8 @@ function parseInt8(text: string): number {
   return n;
 }
 
-interface EventRow {
-  position: number;
-  seq: number;
-  type: string;
-  payload: string | null;
-  at: number;
-}
-
 interface HistoryRow extends EventRow {
   is_snapshot: boolean;
-}
-
-interface FeedRow extends EventRow {
-  component: string;
-  id: string;
-}
-
-interface ParkedRow extends FeedRow {
-  consumer: string;
-  error: string;
-  attempts: number;
-  parked_at: number;
-  blocked_by: number | null;
-}
-
-interface WorkflowRow {
-  name: string;
-  id: string;
-  version: number;
-  status: string;
-  step: string | null;
-  step_input: string | null;
-  state: string | null;
-  attempt: number;
-  exec_id: number;
-  due_at: number | null;
-  deadline_at: number | null;
-  last_error: string | null;
-  start_hash: string;
-  start_reply: string | null;
-  created_at: number;
-  updated_at: number;
-}
-
-interface TransitionRow {
-  version: number;
-  at: number;
-  status: string;
-  step: string | null;
-  exec_id: number;
-  attempt: number;
-  detail: string;
-}
-
-interface TimerRow {
-  name: string;
-  generation: number;
-  due_at: number;
-  component: string;
-  id: string;
-  handler: string;
-  input: string | null;
-  attempts: number;
-  status: string;
-  last_error: string | null;
-  created_at: number;
 }
 
 /**
@@ -451,85 +400,4 @@ export class PostgresStore implements Store {
       }
     });
   }
-}
-
-/** SQL NULL stands for `undefined`, so that `null` and "no value" both round-trip. */
-function decode(text: string | null): unknown {
-  return text === null ? undefined : JSON.parse(text);
-}
-
-function toEvent(row: EventRow): StoredEvent {
-  return { type: row.type, payload: decode(row.payload), seq: row.seq, position: row.position, at: row.at };
-}
-
-function toFeedEntry(row: FeedRow): FeedEntry {
-  return {
-    position: row.position,
-    component: row.component,
-    id: row.id,
-    seq: row.seq,
-    type: row.type,
-    payload: decode(row.payload),
-    at: row.at,
-  };
-}
-
-function toParked(row: ParkedRow): ParkedMessage {
-  return {
-    consumer: row.consumer,
-    entry: toFeedEntry(row),
-    error: JSON.parse(row.error) as ParkedMessage["error"],
-    attempts: row.attempts,
-    parkedAt: row.parked_at,
-    blockedBy: row.blocked_by,
-  };
-}
-
-function toTimer(row: TimerRow): TimerRecord {
-  return {
-    name: row.name,
-    generation: row.generation,
-    dueAt: row.due_at,
-    component: row.component,
-    id: row.id,
-    handler: row.handler,
-    input: decode(row.input),
-    attempts: row.attempts,
-    status: row.status as TimerRecord["status"],
-    lastError: row.last_error === null ? null : (JSON.parse(row.last_error) as TimerRecord["lastError"]),
-    createdAt: row.created_at,
-  };
-}
-
-function toWorkflow(row: WorkflowRow): StoredWorkflow {
-  return {
-    name: row.name,
-    id: row.id,
-    version: row.version,
-    status: row.status as WorkflowStatus,
-    step: row.step,
-    stepInput: decode(row.step_input),
-    state: decode(row.state),
-    attempt: row.attempt,
-    execId: row.exec_id,
-    dueAt: row.due_at,
-    deadlineAt: row.deadline_at,
-    lastError: row.last_error === null ? null : (JSON.parse(row.last_error) as WorkflowRecord["lastError"]),
-    startHash: row.start_hash,
-    startReply: decode(row.start_reply),
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
-
-function toTransition(row: TransitionRow): WorkflowTransition & { version: number } {
-  return {
-    version: row.version,
-    at: row.at,
-    status: row.status as WorkflowStatus,
-    step: row.step,
-    execId: row.exec_id,
-    attempt: row.attempt,
-    detail: row.detail,
-  };
 }

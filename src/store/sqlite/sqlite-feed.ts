@@ -5,25 +5,8 @@
 import type Database from "better-sqlite3";
 import { checkParkedConsumer } from "../checks.ts";
 import type { FeedEntry, ParkedMessage } from "../port.ts";
-import { decode, encode } from "./sqlite-values.ts";
-
-interface FeedRow {
-  position: number;
-  component: string;
-  id: string;
-  seq: number;
-  type: string;
-  payload: string | null;
-  at: number;
-}
-
-interface ParkedRow extends FeedRow {
-  consumer: string;
-  error: string;
-  attempts: number;
-  parked_at: number;
-  blocked_by: number | null;
-}
+import { toFeedEntry, toParked, type FeedRow, type ParkedRow } from "../rows.ts";
+import { encode } from "./sqlite-values.ts";
 
 const FEED_COLUMNS = "position, component, id, seq, type, payload, at";
 const PARKED_COLUMNS = `consumer, ${FEED_COLUMNS}, error, attempts, parked_at, blocked_by`;
@@ -122,28 +105,5 @@ export function prepareFeed(db: Database.Database) {
     removeParked(consumer: string, positions: readonly number[]): void {
       if (positions.length > 0) removeParked.immediate(consumer, positions);
     },
-  };
-}
-
-function toFeedEntry(row: FeedRow): FeedEntry {
-  return {
-    position: row.position,
-    component: row.component,
-    id: row.id,
-    seq: row.seq,
-    type: row.type,
-    payload: decode(row.payload),
-    at: row.at,
-  };
-}
-
-function toParked(row: ParkedRow): ParkedMessage {
-  return {
-    consumer: row.consumer,
-    entry: toFeedEntry(row),
-    error: JSON.parse(row.error) as ParkedMessage["error"],
-    attempts: row.attempts,
-    parkedAt: row.parked_at,
-    blockedBy: row.blocked_by,
   };
 }

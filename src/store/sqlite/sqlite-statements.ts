@@ -16,16 +16,9 @@ import type {
 } from "../port.ts";
 import { prepareFeed } from "./sqlite-feed.ts";
 import { prepareTimers } from "./sqlite-timers.ts";
-import { decode, encode } from "./sqlite-values.ts";
+import { decode, toEvent, type EventRow } from "../rows.ts";
+import { encode } from "./sqlite-values.ts";
 import { prepareWorkflows } from "./sqlite-workflows.ts";
-
-interface EventRow {
-  position: number;
-  seq: number;
-  type: string;
-  payload: string | null;
-  at: number;
-}
 
 interface KvRow {
   version: number;
@@ -173,10 +166,6 @@ export function prepareStatements(db: Database.Database) {
 
 function conflict(): WriteOutcome {
   return { ok: false, reason: "conflict" };
-}
-
-function toEvent(row: EventRow): StoredEvent {
-  return { type: row.type, payload: decode(row.payload), seq: row.seq, position: row.position, at: row.at };
 }
 
 function toDedup(row: DedupRow): DedupRecord {

@@ -3,21 +3,8 @@ import type Database from "better-sqlite3";
 import { checkDueAt, checkTimerStatus } from "../checks.ts";
 import { compareText } from "../collation.ts";
 import type { NewTimer, TimerChange, TimerRecord } from "../port.ts";
-import { decode, encode } from "./sqlite-values.ts";
-
-interface TimerRow {
-  name: string;
-  generation: number;
-  due_at: number;
-  component: string;
-  id: string;
-  handler: string;
-  input: string | null;
-  attempts: number;
-  status: string;
-  last_error: string | null;
-  created_at: number;
-}
+import { toTimer, type TimerRow } from "../rows.ts";
+import { encode } from "./sqlite-values.ts";
 
 const TIMER_COLUMNS = "name, generation, due_at, component, id, handler, input, attempts, status, last_error, created_at";
 
@@ -96,21 +83,5 @@ export function prepareTimers(db: Database.Database) {
       if (status !== undefined) return (timersOfStatus.all(status, limit) as TimerRow[]).map(toTimer);
       return allTimers(limit).map(toTimer);
     },
-  };
-}
-
-function toTimer(row: TimerRow): TimerRecord {
-  return {
-    name: row.name,
-    generation: row.generation,
-    dueAt: row.due_at,
-    component: row.component,
-    id: row.id,
-    handler: row.handler,
-    input: decode(row.input),
-    attempts: row.attempts,
-    status: row.status as TimerRecord["status"],
-    lastError: row.last_error === null ? null : (JSON.parse(row.last_error) as TimerRecord["lastError"]),
-    createdAt: row.created_at,
   };
 }

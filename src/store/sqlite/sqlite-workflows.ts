@@ -6,37 +6,9 @@
 import type Database from "better-sqlite3";
 import { checkAfterId } from "../checks.ts";
 import { workflowFeedPayload } from "../feed-payload.ts";
-import type { InstanceWrite, StoredWorkflow, WorkflowFilter, WorkflowRecord, WorkflowStatus, WorkflowTransition } from "../port.ts";
-import { decode, encode } from "./sqlite-values.ts";
-
-interface WorkflowRow {
-  name: string;
-  id: string;
-  version: number;
-  status: string;
-  step: string | null;
-  step_input: string | null;
-  state: string | null;
-  attempt: number;
-  exec_id: number;
-  due_at: number | null;
-  deadline_at: number | null;
-  last_error: string | null;
-  start_hash: string;
-  start_reply: string | null;
-  created_at: number;
-  updated_at: number;
-}
-
-interface TransitionRow {
-  version: number;
-  at: number;
-  status: string;
-  step: string | null;
-  exec_id: number;
-  attempt: number;
-  detail: string;
-}
+import type { InstanceWrite, StoredWorkflow, WorkflowFilter, WorkflowTransition } from "../port.ts";
+import { toTransition, toWorkflow, type TransitionRow, type WorkflowRow } from "../rows.ts";
+import { encode } from "./sqlite-values.ts";
 
 const WORKFLOW_COLUMNS =
   "name, id, version, status, step, step_input, state, attempt, exec_id, due_at, deadline_at, " +
@@ -155,37 +127,4 @@ export function workflowListQuery(filter: WorkflowFilter): { sql: string; params
     (where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "") +
     " ORDER BY name, id LIMIT ?";
   return { sql, params };
-}
-
-function toWorkflow(row: WorkflowRow): StoredWorkflow {
-  return {
-    name: row.name,
-    id: row.id,
-    version: row.version,
-    status: row.status as WorkflowStatus,
-    step: row.step,
-    stepInput: decode(row.step_input),
-    state: decode(row.state),
-    attempt: row.attempt,
-    execId: row.exec_id,
-    dueAt: row.due_at,
-    deadlineAt: row.deadline_at,
-    lastError: row.last_error === null ? null : (JSON.parse(row.last_error) as WorkflowRecord["lastError"]),
-    startHash: row.start_hash,
-    startReply: decode(row.start_reply),
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
-
-function toTransition(row: TransitionRow): WorkflowTransition & { version: number } {
-  return {
-    version: row.version,
-    at: row.at,
-    status: row.status as WorkflowStatus,
-    step: row.step,
-    execId: row.exec_id,
-    attempt: row.attempt,
-    detail: row.detail,
-  };
 }
