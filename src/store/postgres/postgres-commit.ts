@@ -28,16 +28,13 @@
  */
 import type { PoolClient } from "pg";
 import { workflowFeedPayload } from "../feed-payload.ts";
+import { encode } from "../rows.ts";
 import { FEED_LOCK_CLASS, instanceLocks, lockInstancesSql } from "./postgres-locks.ts";
 import type { InstanceWrite, WorkflowRecord, WorkflowStatus, WorkflowTransition, WriteOutcome } from "../port.ts";
 
 /** What a commit runs before its COMMIT; a test hook holds the transaction open here. */
 export type BeforeCommitHook = (feedPositions: readonly number[]) => Promise<void>;
 
-/** What a JSON value becomes in a TEXT column: SQL NULL stands for `undefined`. Throws on what JSON cannot hold. */
-export function encode(value: unknown): string | null {
-  return JSON.stringify(value) ?? null;
-}
 
 const KIND_EVENT = 0;
 const KIND_KV = 1;

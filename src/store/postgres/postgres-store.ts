@@ -19,10 +19,11 @@ import type {
 } from "../port.ts";
 import { checkDueAt, checkParkedConsumer, checkTimerStatus } from "../checks.ts";
 import { applyMigrations, checkSchemaName, LATEST_SCHEMA_VERSION, quoteIdent, schemaVersionOf } from "./migrations.ts";
-import { encode, encodeWrites, writeBatch, type BeforeCommitHook, type CommitSql } from "./postgres-commit.ts";
+import { encodeWrites, writeBatch, type BeforeCommitHook, type CommitSql } from "./postgres-commit.ts";
 import { statements, workflowListQuery, type Statement, type Statements } from "./postgres-statements.ts";
 import {
   decode,
+  encode,
   toEvent,
   toFeedEntry,
   toParked,

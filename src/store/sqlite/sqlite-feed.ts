@@ -6,7 +6,7 @@ import type Database from "better-sqlite3";
 import { checkParkedConsumer } from "../checks.ts";
 import type { FeedEntry, ParkedMessage } from "../port.ts";
 import { toFeedEntry, toParked, type FeedRow, type ParkedRow } from "../rows.ts";
-import { encode } from "./sqlite-values.ts";
+import { encode } from "../rows.ts";
 
 const FEED_COLUMNS = "position, component, id, seq, type, payload, at";
 const PARKED_COLUMNS = `consumer, ${FEED_COLUMNS}, error, attempts, parked_at, blocked_by`;

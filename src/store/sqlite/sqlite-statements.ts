@@ -17,7 +17,7 @@ import type {
 import { prepareFeed } from "./sqlite-feed.ts";
 import { prepareTimers } from "./sqlite-timers.ts";
 import { decode, toEvent, type EventRow } from "../rows.ts";
-import { encode } from "./sqlite-values.ts";
+import { encode } from "../rows.ts";
 import { prepareWorkflows } from "./sqlite-workflows.ts";
 
 interface KvRow {

@@ -4,7 +4,7 @@ import { checkDueAt, checkTimerStatus } from "../checks.ts";
 import { compareText } from "../collation.ts";
 import type { NewTimer, TimerChange, TimerRecord } from "../port.ts";
 import { toTimer, type TimerRow } from "../rows.ts";
-import { encode } from "./sqlite-values.ts";
+import { encode } from "../rows.ts";
 
 const TIMER_COLUMNS = "name, generation, due_at, component, id, handler, input, attempts, status, last_error, created_at";
 

@@ -8,7 +8,7 @@ import { checkAfterId } from "../checks.ts";
 import { workflowFeedPayload } from "../feed-payload.ts";
 import type { InstanceWrite, StoredWorkflow, WorkflowFilter, WorkflowTransition } from "../port.ts";
 import { toTransition, toWorkflow, type TransitionRow, type WorkflowRow } from "../rows.ts";
-import { encode } from "./sqlite-values.ts";
+import { encode } from "../rows.ts";
 
 const WORKFLOW_COLUMNS =
   "name, id, version, status, step, step_input, state, attempt, exec_id, due_at, deadline_at, " +
