@@ -1,3 +1,4 @@
+import type { Fence } from "../store/cluster-port.ts";
 import { asEffect, entityEffects, keyValueEffects, queryEffects } from "../define/effect.ts";
 import type { EffectRecord } from "../define/effect.ts";
 import type { EntityDefinition } from "../define/entity.ts";
@@ -19,6 +20,8 @@ export interface Decision {
   changed: boolean;
   /** A line for the instance's history (workflows keep one). */
   note?: string;
+  /** Commit only while this lease is held (a workflow step, run by its bucket's holder). */
+  fence?: Fence;
 }
 
 type AnyHandler = (state: unknown, input: unknown, fx: unknown) => unknown;

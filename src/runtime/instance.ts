@@ -1,5 +1,6 @@
 import { errors, type SagaflowError } from "../define/errors.ts";
 import type { DedupRecord, NewEvent, Store, StoredReply } from "../store/port.ts";
+import { LeaseLostError, type Fence } from "../store/cluster-port.ts";
 import type { Current, Decision } from "./decide.ts";
 import type { GroupCommitter } from "./group-commit.ts";
 import type { Kind, Loaded } from "./kinds.ts";
@@ -8,6 +9,8 @@ import type { Kind, Loaded } from "./kinds.ts";
 export interface Pending {
   /** Work that needs I/O (a workflow step): it runs alone in its turn, after what came before. */
   task?: (current: Current) => Promise<Decision>;
+  /** Load the instance from the store before the task runs: another node may have written it. */
+  fresh?: boolean;
   handler: string;
   isQuery: boolean;
   input: unknown;
@@ -87,6 +90,7 @@ export class Instance {
     try {
       while (this.mailbox.length > 0) {
         const turn = this.mailbox.splice(0, this.turnLength());
+        if (turn[0]?.fresh) this.loaded = undefined;
         const outcomes = await this.runTurn(turn);
         turn.forEach((pending, i) => {
           const outcome = outcomes[i]!;
@@ -145,7 +149,7 @@ export class Instance {
         changed = true;
         if (decision.note !== undefined) notes.push(decision.note);
       }
-      return (await this.commitTurn(before, current, changed, events, dedup, notes)) ? [outcome] : undefined;
+      return (await this.commitTurn(before, current, changed, events, dedup, notes, decision?.fence)) ? [outcome] : undefined;
     }
     const outcomes = turn.map((pending): Outcome => {
       const key = pending.idempotencyKey;
@@ -187,10 +191,14 @@ export class Instance {
     events: NewEvent[],
     dedup: DedupRecord[],
     notes: string[],
+    fence?: Fence,
   ): Promise<boolean> {
     if (!changed && dedup.length === 0) return true;
     const write = this.kind.write(this.id, before, current, events, dedup, notes);
+    if (fence) write.fence = fence;
     const result = await this.deps.committer.submit(write);
+    // Another node holds the lease now: its holder carries on from the stored state.
+    if (!result.ok && result.reason === "fenced") throw new LeaseLostError(fence?.lease ?? "?");
     if (!result.ok) return false;
     if (result.positions.length > 0) this.lastPosition = Math.max(...result.positions);
     this.loaded = { ...current, version: this.kind.versionAfter(before, events, current) };

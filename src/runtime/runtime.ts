@@ -17,6 +17,9 @@ import type { Current, Decision } from "./decide.ts";
 import { WorkflowEngine, type OperatorAction } from "./workflow/engine.ts";
 import { TimerService } from "./timers/timer-service.ts";
 import type { WorkflowView } from "../define/workflow.ts";
+import { Membership } from "./cluster/membership.ts";
+import { leaseNames, WORKFLOW_BUCKETS } from "./cluster/leases.ts";
+import type { ClusterSignal } from "../store/cluster-port.ts";
 
 export interface RuntimeOptions {
   store: Store;
@@ -34,6 +37,11 @@ export interface RuntimeOptions {
   log?: (line: string) => void;
   /** At start, workflows standing at a step the code no longer defines: refuse to start (default) or terminate them. */
   orphanedWorkflows?: "refuse" | "terminate";
+  /** Several nodes on one store (PostgreSQL): this node's id (default random) and what it says of itself. */
+  nodeId?: string;
+  nodeInfo?: Record<string, unknown>;
+  /** Several nodes: how long a lease lasts unrenewed; a dead node's work moves within about twice this. Default 5,000 ms. */
+  leaseMs?: number;
 }
 
 export type { CallOptions } from "../define/handlers.ts";
@@ -74,6 +82,8 @@ export class Runtime {
   readonly consumers = new Map<string, ConsumerRunner>();
   /** The service's views. */
   readonly views: ViewService;
+  /** This node among those sharing the store: who holds which share of the work. */
+  readonly membership: Membership;
   private stopping = false;
   private inFlight = 0;
 
@@ -92,6 +102,16 @@ export class Runtime {
     });
     this.clock = options.clock ?? systemClock;
     this.orphans = options.orphanedWorkflows ?? "refuse";
+    this.membership = new Membership({
+      cluster: this.store.cluster,
+      ...(options.nodeId === undefined ? {} : { nodeId: options.nodeId }),
+      ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+      info: { pid: process.pid, ...options.nodeInfo },
+      log: this.log,
+      onSignal: (signal) => this.heard(signal),
+      onReconnect: () => this.reconnected(),
+    });
+    const clustered = this.membership.clustered;
     this.timers = new TimerService({
       store: this.store,
       clock: this.clock,
@@ -99,14 +119,18 @@ export class Runtime {
       call: (component, id, handler, input, key) =>
         this.callForReply(component, id, handler, input, { idempotencyKey: key, internal: true }),
       check: (call) => this.checkHandler(call.component, call.handler),
-    });
+    }, { pollMs: clustered ? 1_000 : undefined });
     this.workflows = new WorkflowEngine({
       timers: this.timers,
       clock: this.clock,
       store: this.store,
       log: this.log,
-      enqueueTask: (component, id, task) => this.enqueueTask(component, id, task),
+      enqueueTask: (component, id, task, fresh) => this.enqueueTask(component, id, task, fresh),
       keyedCall: this.keyedCall,
+      placement: {
+        holds: (bucket) => this.membership.holds(leaseNames.workflows(bucket)),
+        fence: (bucket) => this.membership.fence(leaseNames.workflows(bucket)),
+      },
     });
     const snapshotEvery = options.snapshotEvery ?? 100;
     const consumerHost = {
@@ -131,6 +155,7 @@ export class Runtime {
     }
     const viewDefinitions = options.components.filter((c): c is ViewDefinition => c.kind === "view");
     this.views = new ViewService(viewDefinitions, this.store, this.log);
+    this.registerLeases();
     this.deps = {
       store: this.store,
       committer: this.committer,
@@ -153,10 +178,52 @@ export class Runtime {
     prune();
     this.pruneTimer = setInterval(prune, Math.min(this.retentionMs, 60 * 60 * 1000));
     this.pruneTimer.unref();
-    await this.workflows.resumeAll(this.orphans);
-    await this.timers.begin();
-    for (const runner of this.consumers.values()) await runner.begin();
-    await this.views.start();
+    await this.workflows.checkDefinitions(this.orphans);
+    await this.views.load();
+    // On one node every share of the work is ours at once; on several, as leases are won.
+    await this.membership.start();
+  }
+
+  /** Each share of the work is a lease; its holder is told when it is taken and lost. */
+  private registerLeases(): void {
+    if (this.components().some((c) => c.kind === "workflow")) {
+      for (let bucket = 0; bucket < WORKFLOW_BUCKETS; bucket++) {
+        this.membership.register(leaseNames.workflows(bucket), {
+          acquired: () => this.workflows.adopt(bucket),
+          lost: () => this.workflows.release(bucket),
+        });
+      }
+    }
+    this.membership.register(leaseNames.timers, { acquired: (fence) => this.timers.begin(fence), lost: () => this.timers.stop() });
+    for (const [name, runner] of this.consumers) {
+      this.membership.register(leaseNames.consumer(name), { acquired: (fence) => runner.begin(fence), lost: () => runner.stop() });
+    }
+    for (const name of this.views.names()) {
+      const runner = this.views.runner(name);
+      this.membership.register(leaseNames.view(name), { acquired: (fence) => runner.begin(fence), lost: () => runner.follow() });
+    }
+  }
+
+  /** Another node committed: wake what reads the feed, and the workflows it wrote. */
+  private heard(signal: ClusterSignal): void {
+    if (this.stopping) return;
+    if (signal.position !== undefined) {
+      for (const runner of this.consumers.values()) runner.wake();
+      this.views.wake();
+    }
+    for (const [name, id] of signal.workflows ?? []) this.workflows.remoteChange(name, id);
+    if (signal.timerDue !== undefined && this.membership.holds(leaseNames.timers)) this.timers.remind(signal.timerDue);
+    if (signal.view !== undefined) this.views.wake();
+  }
+
+  /** Signals may have been missed while the listening connection was down: look again. */
+  private reconnected(): void {
+    if (this.stopping) return;
+    for (let bucket = 0; bucket < WORKFLOW_BUCKETS; bucket++) {
+      if (this.membership.holds(leaseNames.workflows(bucket))) void this.workflows.adopt(bucket);
+    }
+    for (const runner of this.consumers.values()) runner.wake();
+    this.views.wake();
   }
 
   /** Throws unless `component` exists and has a command or query named `handler`. */
@@ -192,13 +259,14 @@ export class Runtime {
   }
 
   /** Runs work that needs I/O (a workflow step) in the instance's mailbox, after what is queued. */
-  enqueueTask(componentName: string, id: string, task: (current: Current) => Promise<Decision>): Promise<StoredReply> {
+  enqueueTask(componentName: string, id: string, task: (current: Current) => Promise<Decision>, fresh = false): Promise<StoredReply> {
     if (this.stopping) return Promise.reject(errors.stopped());
     const registered = this.registry.get(componentName);
     if (!registered) return Promise.reject(errors.unknownComponent(componentName));
     return new Promise<StoredReply>((resolve, reject) => {
       this.instance(registered, id).enqueue({
         task,
+        fresh,
         handler: "$task",
         isQuery: false,
         input: undefined,
@@ -282,6 +350,7 @@ export class Runtime {
     }
     await this.timers.idle();
     await this.committer.idle();
+    await this.membership.stop();
     await this.store.close();
   }
 

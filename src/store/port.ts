@@ -1,12 +1,13 @@
 /**
  * The store port: everything the runtime needs from durable storage, and nothing more.
- * Adapters (memory, sqlite, later postgres) implement it and pass one contract suite
+ * Adapters (memory, sqlite, postgres) implement it and pass one contract suite
  * (`src/store/contract.ts`). The port is asynchronous so that networked databases fit it;
  * it makes no assumption about SQLite.
  */
 
 /** An event as the handler emitted it, before it has a sequence number. */
 import type { ViewStore } from "./view-port.ts";
+import type { ClusterStore, Fence } from "./cluster-port.ts";
 
 export interface NewEvent {
   type: string;
@@ -67,6 +68,8 @@ export interface InstanceWrite {
    */
   workflow?: { expectedVersion: number; record: WorkflowRecord; transition: WorkflowTransition };
   dedup: DedupRecord[];
+  /** Only while this lease is held with this token (see cluster-port.ts); else the outcome is `fenced`. */
+  fence?: Fence;
 }
 
 export type WorkflowStatus = "running" | "paused" | "suspended" | "ended" | "failed" | "terminated";
@@ -133,7 +136,7 @@ export interface WorkflowFilter {
 
 export type WriteOutcome =
   | { ok: true; positions: number[] }
-  | { ok: false; reason: "conflict" };
+  | { ok: false; reason: "conflict" | "fenced" };
 
 /**
  * An entry of the change feed, ordered by `position` across the whole store: an entity event,
@@ -192,6 +195,11 @@ export interface TimerChange {
 export interface Store {
   /** View storage, where the adapter serves views. */
   readonly views?: ViewStore;
+  /**
+   * Where several nodes can share the store (PostgreSQL): heartbeats, leases, signals. Adapters
+   * without it serve one node, which holds all the work; they are never given a `fence`.
+   */
+  readonly cluster?: ClusterStore;
 
   /** Brings the schema up to the newest version; safe to call on every start. */
   migrate(): Promise<void>;
@@ -232,7 +240,7 @@ export interface Store {
    * In one transaction: removes the parked messages at positions `remove` (if given), then stores
    * `park`, and raises the offset to `offset` (never lowers it).
    */
-  commitConsumer(consumer: string, offset: number, park: ParkedMessage[], remove?: readonly number[]): Promise<void>;
+  commitConsumer(consumer: string, offset: number, park: ParkedMessage[], remove?: readonly number[], fence?: Fence): Promise<void>;
   /** Parked messages, ordered by (consumer, position). */
   listParked(consumer: string | undefined, limit: number): Promise<ParkedMessage[]>;
   /** Removes parked messages (after a successful retry, or a skip). */
@@ -247,9 +255,9 @@ export interface Store {
   /** The earliest due time of a pending timer. */
   nextTimerDue(): Promise<number | undefined>;
   /** In one transaction, removes each timer that is still at the given generation (they fired). */
-  finishTimers(fired: ReadonlyArray<{ name: string; generation: number }>): Promise<void>;
+  finishTimers(fired: ReadonlyArray<{ name: string; generation: number }>, fence?: Fence): Promise<void>;
   /** Records a failed firing if the timer is still at `generation`: new due time, attempts, status. */
-  retryTimer(name: string, generation: number, change: TimerChange): Promise<void>;
+  retryTimer(name: string, generation: number, change: TimerChange, fence?: Fence): Promise<void>;
   /** Timers ordered by due time, optionally only one status. */
   listTimers(status: "pending" | "parked" | undefined, limit: number): Promise<TimerRecord[]>;
 

@@ -4,6 +4,7 @@
  * answers queries; a rebuild fills the next one from the feed and then takes its place.
  */
 import type { Query } from "../views/query/index.ts";
+import type { Fence } from "./cluster-port.ts";
 
 export interface ViewGeneration {
   generation: number;
@@ -43,15 +44,19 @@ export type ViewQueryResult =
   | { kind: "count"; count: number }
   | { kind: "rows"; rows: unknown[]; /** More rows follow this page. */ hasMore: boolean };
 
+/**
+ * A `fence` (given on a store shared by several nodes) makes the write happen only while that
+ * lease is held with that token; else it fails with LeaseLostError and changes nothing.
+ */
 export interface ViewStore {
   viewMeta(name: string): Promise<ViewMeta | undefined>;
   listViews(): Promise<ViewMeta[]>;
   /** Creates the tables of a new generation and records it as building, at offset 0. */
-  beginBuild(name: string, version: number, tables: (generation: number) => PhysicalTable[]): Promise<ViewGeneration>;
+  beginBuild(name: string, version: number, tables: (generation: number) => PhysicalTable[], fence?: Fence): Promise<ViewGeneration>;
   /** Applies row updates and moves the generation's offset, in one transaction. */
-  commitView(name: string, generation: number, offset: number, updates: ViewRowUpdate[]): Promise<void>;
+  commitView(name: string, generation: number, offset: number, updates: ViewRowUpdate[], fence?: Fence): Promise<void>;
   /** The building generation becomes the active one; the old one's tables are dropped. */
-  finishBuild(name: string, tables: (generation: number) => string[]): Promise<void>;
+  finishBuild(name: string, tables: (generation: number) => string[], fence?: Fence): Promise<void>;
   getRows(table: string, ids: readonly string[]): Promise<Map<string, unknown>>;
   /** Runs a checked query inside the database: at most `page.limit` rows, from `page.offset`. */
   query(table: string, query: Query, params: Record<string, unknown>, page: ViewPage): Promise<ViewQueryResult>;

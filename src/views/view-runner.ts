@@ -1,5 +1,7 @@
 import type { UpdateContext, ViewDefinition, ViewTable } from "../define/view.ts";
 import type { FeedEntry, Store } from "../store/port.ts";
+import { LeaseLostError, type Fence } from "../store/cluster-port.ts";
+import { SagaflowError } from "../define/errors.ts";
 import { physicalTable, type PhysicalTable, type ViewGeneration, type ViewRowUpdate, type ViewStore } from "../store/view-port.ts";
 
 export interface ViewHost {
@@ -13,6 +15,8 @@ export interface ViewHost {
 const batchSize = 512;
 const idlePollMs = 1_000;
 const retryAfterErrorMs = 1_000;
+/** A node that does not project a view re-reads its offset at most this often when woken. */
+const followGapMs = 20;
 
 type Updater = (row: unknown, message: unknown, ctx: UpdateContext) => unknown;
 
@@ -25,6 +29,10 @@ export class ViewRunner {
   private active: ViewGeneration | null = null;
   private building: ViewGeneration | null = null;
   private running = false;
+  /** Another node projects this view; this one re-reads where it stands, to serve queries. */
+  private following = false;
+  /** The view's lease while this node projects it (several nodes). */
+  private fence: Fence | undefined;
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
   private readonly listeners = new Set<() => void>();
@@ -39,20 +47,58 @@ export class ViewRunner {
     this.sources = [...new Set(Object.values(definition.tables).map((t) => t.source.name))];
   }
 
-  async begin(): Promise<void> {
-    const meta = await this.host.views.viewMeta(this.definition.name);
-    this.active = meta?.active ?? null;
-    this.building = meta?.building ?? null;
+  /** Projects the view from here on (on several nodes: this node holds its lease, with `fence`). */
+  async begin(fence?: Fence): Promise<void> {
+    await this.stop();
+    this.fence = fence;
+    await this.refresh();
     const current = this.building ?? this.active;
-    if (!current || current.version !== this.definition.version) await this.rebuild();
     this.running = true;
+    if (!current || current.version !== this.definition.version) await this.rebuild();
     this.loop = this.run();
+  }
+
+  /** Serves queries while another node projects the view: follows its offset in the store. */
+  async follow(): Promise<void> {
+    await this.stop();
+    await this.refresh();
+    this.following = true;
+    this.loop = this.followLoop();
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    this.following = false;
     this.wakeUp?.();
     await this.loop;
+  }
+
+  /** Whether this node projects the view now. */
+  get projecting(): boolean {
+    return this.running;
+  }
+
+  /** Reads the generations from the store; tells listeners when the served one moved. */
+  async refresh(): Promise<void> {
+    const meta = await this.host.views.viewMeta(this.definition.name);
+    const before = this.active;
+    this.active = meta?.active ?? null;
+    this.building = meta?.building ?? null;
+    if (before?.generation !== this.active?.generation || before?.offset !== this.active?.offset) {
+      for (const listener of this.listeners) listener();
+    }
+  }
+
+  private async followLoop(): Promise<void> {
+    while (this.following) {
+      try {
+        await this.refresh();
+      } catch (error) {
+        this.host.log(`sagaflow: view ${this.definition.name}: ${String(error)}`);
+      }
+      await this.idle(idlePollMs);
+      if (this.following) await new Promise((resolve) => setTimeout(resolve, followGapMs));
+    }
   }
 
   wake(): void {
@@ -76,8 +122,15 @@ export class ViewRunner {
 
   /** Starts filling a new generation from the start of the feed. */
   async rebuild(): Promise<ViewGeneration> {
+    if (!this.running) {
+      throw new SagaflowError(
+        "not_here",
+        `view "${this.definition.name}" is projected by another node: send this to the node holding lease view/${this.definition.name} (see \`sagaflow nodes\`)`,
+        { status: 409 },
+      );
+    }
     const { name, version } = this.definition;
-    this.building = await this.host.views.beginBuild(name, version, (generation) => this.tables(generation));
+    this.building = await this.host.views.beginBuild(name, version, (generation) => this.tables(generation), this.fence);
     this.wake();
     return this.building;
   }
@@ -103,6 +156,14 @@ export class ViewRunner {
         if (moved) await new Promise<void>((resolve) => setImmediate(resolve));
         else await this.idle(idlePollMs);
       } catch (error) {
+        if (error instanceof LeaseLostError) {
+          // Another node projects the view now; serve queries from what it writes.
+          this.host.log(`sagaflow: view ${this.definition.name}: ${error.message}; following`);
+          this.running = false;
+          this.following = true;
+          this.loop = this.followLoop();
+          return;
+        }
         this.lastError = error instanceof Error ? error.message : String(error);
         this.host.log(`sagaflow: view ${this.definition.name}: ${this.lastError}; retrying`);
         await this.idle(retryAfterErrorMs);
@@ -127,7 +188,7 @@ export class ViewRunner {
       return false;
     }
     const updates = await this.apply(target.generation, entries);
-    await this.host.views.commitView(this.definition.name, target.generation, offset, updates);
+    await this.host.views.commitView(this.definition.name, target.generation, offset, updates, this.fence);
     target.offset = offset;
     this.lastError = undefined;
     if (target === this.building && caughtUp) await this.switchToBuilt();
@@ -136,7 +197,7 @@ export class ViewRunner {
   }
 
   private async switchToBuilt(): Promise<void> {
-    await this.host.views.finishBuild(this.definition.name, (generation) => this.tables(generation).map((t) => t.table));
+    await this.host.views.finishBuild(this.definition.name, (generation) => this.tables(generation).map((t) => t.table), this.fence);
     this.active = this.building;
     this.building = null;
     for (const listener of this.listeners) listener();

@@ -70,8 +70,14 @@ export class ViewService {
     return { runner: new ViewRunner(definition, { store: this.store, views, log, indexes }), queries };
   }
 
-  async start(): Promise<void> {
-    for (const { runner } of this.served.values()) await runner.begin();
+  /** Reads where each view stands, so queries are served before this node projects any. */
+  async load(): Promise<void> {
+    for (const { runner } of this.served.values()) await runner.refresh();
+  }
+
+  /** The names of the views (each one a lease: the node holding it projects the view). */
+  names(): string[] {
+    return [...this.served.keys()];
   }
 
   async stop(): Promise<void> {
@@ -119,13 +125,17 @@ export class ViewService {
     if (!Number.isSafeInteger(position) || position < 0) throw new SagaflowError("invalid_position", "waitForPosition must be a whole number ≥ 0");
     if ((runner.serving?.offset ?? 0) >= position) return;
     await new Promise<void>((resolve, reject) => {
+      // Where another node projects the view, look at its offset often while someone waits.
+      const poll = runner.projecting ? undefined : setInterval(() => runner.wake(), 20);
       const timer = setTimeout(() => {
+        clearInterval(poll);
         stopListening();
         reject(new SagaflowError("view_lagging", `view "${runner.definition.name}" has not reached position ${position} within ${waitMs} ms`, { status: 504, retryable: true }));
       }, waitMs);
       const stopListening = runner.onChange(() => {
         if ((runner.serving?.offset ?? 0) >= position) {
           clearTimeout(timer);
+          clearInterval(poll);
           stopListening();
           resolve();
         }

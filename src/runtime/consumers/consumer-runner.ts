@@ -5,6 +5,8 @@ import type { FeedEntry, ParkedMessage, Store } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
 import { KeyedCaller, type KeyedCall } from "../keyed-caller.ts";
 import { describeError } from "../workflow/record.ts";
+import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
+import { SagaflowError } from "../../define/errors.ts";
 
 export interface ConsumerHost {
   store: Store;
@@ -34,6 +36,8 @@ export class ConsumerRunner {
   private storedOffset = 0;
   private offsetStoredAt = 0;
   private running = false;
+  /** The consumer's lease while this node delivers (several nodes). */
+  private fence: Fence | undefined;
   private loop: Promise<void> | undefined;
   /** Instance id → position of its parked message: later entries of it are held behind. */
   private readonly blocked = new Map<string, number>();
@@ -46,9 +50,12 @@ export class ConsumerRunner {
     private readonly host: ConsumerHost,
   ) {}
 
-  async begin(): Promise<void> {
+  /** Starts delivering (on several nodes: this node holds the consumer's lease, with `fence`). */
+  async begin(fence?: Fence): Promise<void> {
+    this.fence = fence;
     this.offset = await this.host.store.loadOffset(this.definition.name);
     this.storedOffset = this.offset;
+    this.blocked.clear();
     for (const parked of await this.parked()) {
       if (parked.blockedBy === null) this.blocked.set(parked.entry.id, parked.entry.position);
     }
@@ -66,7 +73,9 @@ export class ConsumerRunner {
     this.wake();
     await this.loop;
     await this.lock;
-    await this.storeOffset();
+    await this.storeOffset().catch((error: unknown) => {
+      if (!(error instanceof LeaseLostError)) throw error;
+    });
   }
 
   get position(): number {
@@ -75,12 +84,29 @@ export class ConsumerRunner {
 
   /** Re-delivers a parked message and those held behind it, in order. */
   retry(position: number): Promise<{ delivered: number; parked: number }> {
+    this.checkRunningHere();
     return this.exclusive(() => this.release(position, false));
   }
 
   /** Drops a parked message for good and delivers those held behind it. */
   skip(position: number): Promise<{ delivered: number; parked: number }> {
+    this.checkRunningHere();
     return this.exclusive(() => this.release(position, true));
+  }
+
+  /** Whether this node delivers this consumer's messages now. */
+  get delivering(): boolean {
+    return this.running;
+  }
+
+  /** Operator actions change what the delivering node holds in memory: only it may make them. */
+  private checkRunningHere(): void {
+    if (this.running) return;
+    throw new SagaflowError(
+      "not_here",
+      `consumer "${this.definition.name}" is delivered by another node: send this to the node holding lease consumer/${this.definition.name} (see \`sagaflow nodes\`)`,
+      { status: 409 },
+    );
   }
 
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
@@ -116,13 +142,19 @@ export class ConsumerRunner {
           // (a crash only redelivers, and keyed calls make that harmless): this saves a commit
           // and an fsync per batch when messages trickle in one at a time.
           if (park.length > 0 || Date.now() - this.offsetStoredAt >= offsetDelayMs) {
-            await this.host.store.commitConsumer(this.definition.name, last, park);
+            await this.host.store.commitConsumer(this.definition.name, last, park, [], this.fence);
             this.offsetStoredAt = Date.now();
             this.storedOffset = last;
           }
           this.offset = last;
         });
       } catch (error) {
+        if (error instanceof LeaseLostError) {
+          // Another node delivers now, from the stored offset; keyed calls make overlap harmless.
+          this.host.log(`sagaflow: consumer ${this.definition.name}: ${error.message}; stopping here`);
+          this.running = false;
+          return;
+        }
         this.host.log(`sagaflow: consumer ${this.definition.name}: ${String(error)}; retrying`);
         await this.idle();
       }
@@ -133,7 +165,7 @@ export class ConsumerRunner {
   private async storeOffset(): Promise<void> {
     if (this.storedOffset === this.offset) return;
     await this.exclusive(async () => {
-      await this.host.store.commitConsumer(this.definition.name, this.offset, []);
+      await this.host.store.commitConsumer(this.definition.name, this.offset, [], [], this.fence);
       this.storedOffset = this.offset;
       this.offsetStoredAt = Date.now();
     });
@@ -218,7 +250,7 @@ export class ConsumerRunner {
     this.blocked.delete(head.entry.id);
     const park = await this.deliverInOrder(entries);
     // The old rows go and any new ones come in one transaction: nothing is lost if we crash.
-    await this.host.store.commitConsumer(this.definition.name, this.offset, park, [position, ...behind.map((p) => p.entry.position)]);
+    await this.host.store.commitConsumer(this.definition.name, this.offset, park, [position, ...behind.map((p) => p.entry.position)], this.fence);
     return { delivered: entries.length - park.length, parked: park.length };
   }
 

@@ -4,6 +4,7 @@ import type { Store, StoredReply, TimerRecord } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
 import { checkId } from "../ids.ts";
 import { describeError } from "../workflow/record.ts";
+import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
 
 export interface TimerHost {
   store: Store;
@@ -22,9 +23,14 @@ export interface TimerPolicy {
   maxBackoffMs: number;
   /** Timers fired at once. Default 256. */
   batch: number;
+  /**
+   * Several nodes: how often to look for the earliest due time anyway, in case a signal from the
+   * node that started a timer was missed. Default: never (a single node hears of every timer).
+   */
+  pollMs: number | undefined;
 }
 
-const defaults: TimerPolicy = { maxAttempts: 10, initialBackoffMs: 200, maxBackoffMs: 60_000, batch: 256 };
+const defaults: TimerPolicy = { maxAttempts: 10, initialBackoffMs: 200, maxBackoffMs: 60_000, batch: 256, pollMs: undefined };
 const maxNameLength = 512;
 
 /**
@@ -39,6 +45,9 @@ export class TimerService implements Timers {
   private firing: Promise<void> | undefined;
   private again = false;
   private running = false;
+  /** The timers lease's fence while this node fires timers (several nodes). */
+  private fence: Fence | undefined;
+  private poll: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly host: TimerHost,
@@ -47,15 +56,27 @@ export class TimerService implements Timers {
     this.policy = { ...defaults, ...policy };
   }
 
-  async begin(): Promise<void> {
+  /** Starts firing due timers (on several nodes: this node holds the timers lease, with `fence`). */
+  async begin(fence?: Fence): Promise<void> {
+    this.fence = fence;
     this.running = true;
+    if (this.policy.pollMs !== undefined) {
+      this.poll = setInterval(() => void this.rearm().catch(() => {}), this.policy.pollMs);
+      this.poll.unref();
+    }
     await this.rearm();
   }
 
   stop(): void {
     this.running = false;
+    if (this.poll) clearInterval(this.poll);
     this.wakeUp?.handle.cancel();
     this.wakeUp = undefined;
+  }
+
+  /** Another node started a timer due at `at`. */
+  remind(at: number): void {
+    this.armAt(at);
   }
 
   /** Resolves once no firing is in progress. */
@@ -103,7 +124,11 @@ export class TimerService implements Timers {
       return;
     }
     this.firing = this.fireDue()
-      .catch((error: unknown) => this.host.log(`sagaflow: timers: ${String(error)}`))
+      .catch((error: unknown) => {
+        // Another node fires the timers now; what this one fired is made good by its keys.
+        if (error instanceof LeaseLostError) this.stop();
+        this.host.log(`sagaflow: timers: ${String(error)}`);
+      })
       .finally(() => {
         this.firing = undefined;
         if (this.again) {
@@ -121,7 +146,7 @@ export class TimerService implements Timers {
       const due = await this.host.store.dueTimers(this.host.clock.now(), this.policy.batch);
       const fired = (await Promise.all(due.map((timer) => this.fireOne(timer)))).filter((t) => t !== undefined);
       // One transaction (one fsync) removes every timer of the batch that fired.
-      if (fired.length > 0) await this.host.store.finishTimers(fired);
+      if (fired.length > 0) await this.host.store.finishTimers(fired, this.fence);
       if (due.length < this.policy.batch) return;
     }
   }
@@ -147,7 +172,7 @@ export class TimerService implements Timers {
       attempts,
       status: parked ? "parked" : "pending",
       lastError: describeError(failure),
-    });
+    }, this.fence);
     return undefined;
   }
 }

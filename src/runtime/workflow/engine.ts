@@ -16,16 +16,26 @@ import {
 } from "./record.ts";
 import { StepContextImpl, type KeyedCall } from "./step-context.ts";
 import { viewOf, workflowKind } from "./workflow-kind.ts";
+import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
+import { workflowBucket } from "../cluster/leases.ts";
+
+/** Which workflow buckets this node runs (all of them on a single node). */
+export interface WorkflowPlacement {
+  holds(bucket: number): boolean;
+  /** The fence a step's commit carries; undefined on a single node. */
+  fence(bucket: number): Fence | undefined;
+}
 
 /** What the engine needs from the runtime around it. */
 export interface EngineHost {
   clock: Clock;
   store: Store;
   log: (line: string) => void;
-  /** Runs `task` in the instance's mailbox (single writer) and commits its decision. */
-  enqueueTask(component: string, id: string, task: (current: Current) => Promise<Decision>): Promise<StoredReply>;
+  /** Runs `task` in the instance's mailbox (single writer) and commits its decision; `fresh`: reload first. */
+  enqueueTask(component: string, id: string, task: (current: Current) => Promise<Decision>, fresh?: boolean): Promise<StoredReply>;
   keyedCall: KeyedCall;
   timers: Timers;
+  placement: WorkflowPlacement;
 }
 
 export type OperatorAction = "suspend" | "resume" | "terminate" | "retry";
@@ -49,6 +59,12 @@ export class WorkflowEngine {
   private readonly definitions = new Map<string, WorkflowDefinition>();
   private readonly timers = new Map<string, { cancel(): void }>();
   private readonly waiters = new Map<string, Set<(record: WorkflowRecord) => void>>();
+  /** Acts in flight per workflow, and those told of a change meanwhile (they act again after). */
+  private readonly acting = new Map<string, number>();
+  private readonly changedMeanwhile = new Set<string>();
+  /** Buckets taken over and not yet scanned. */
+  private readonly toAdopt = new Set<number>();
+  private adopting: Promise<void> | undefined;
   private stopped = false;
 
   constructor(private readonly host: EngineHost) {}
@@ -59,10 +75,10 @@ export class WorkflowEngine {
   }
 
   /**
-   * Schedules every running or paused workflow, after checking that each stands at a step this
-   * code still defines. `orphans: "terminate"` ends those that do not, instead of refusing.
+   * Checks that every workflow not over stands at a step this code still defines.
+   * `orphans: "terminate"` ends those that do not, instead of refusing to start.
    */
-  async resumeAll(orphans: "refuse" | "terminate" = "refuse"): Promise<void> {
+  async checkDefinitions(orphans: "refuse" | "terminate" = "refuse"): Promise<void> {
     for (const definition of this.definitions.values()) {
       const active = await this.activeWorkflows(definition.name);
       const missing = new Map<string, string[]>();
@@ -82,12 +98,68 @@ export class WorkflowEngine {
       for (const workflow of active) {
         const step = this.stepToRun(workflow);
         if (step !== undefined && !Object.hasOwn(definition.steps, step)) {
-          void this.operate(definition.name, workflow.id, "terminate", `step "${step}" no longer defined`);
-        } else {
-          this.schedule(definition, workflow.id, workflow);
+          await this.operate(definition.name, workflow.id, "terminate", `step "${step}" no longer defined`);
         }
       }
     }
+  }
+
+  /** This node now runs `bucket`: every workflow of it not over is looked at afresh (coalesced). */
+  adopt(bucket: number): Promise<void> {
+    this.toAdopt.add(bucket);
+    this.adopting ??= new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.adoptPending())
+      .catch((error: unknown) => this.host.log(`sagaflow: taking over workflows failed: ${String(error)}`))
+      .finally(() => {
+        this.adopting = undefined;
+        if (this.toAdopt.size > 0) void this.adopt([...this.toAdopt][0]!);
+      });
+    return this.adopting;
+  }
+
+  /** Another node runs `bucket` now: forget what was scheduled for it here. */
+  release(bucket: number): void {
+    for (const [key, timer] of [...this.timers]) {
+      const [name, id] = key.split("\u0000") as [string, string];
+      if (workflowBucket(name, id) !== bucket) continue;
+      timer.cancel();
+      this.timers.delete(key);
+    }
+  }
+
+  /** Another node wrote this workflow: wake who waits for its end; act if it is ours. */
+  remoteChange(name: string, id: string): void {
+    const definition = this.definitions.get(name);
+    if (!definition || this.stopped) return;
+    if (this.waiters.has(keyOf(name, id))) {
+      void this.host.store.loadWorkflow(name, id).then((record) => {
+        if (record && finalStatuses.has(record.status)) for (const wake of this.waiters.get(keyOf(name, id)) ?? []) wake(record);
+      }, () => {});
+    }
+    if (this.host.placement.holds(workflowBucket(name, id))) this.poke(definition, id);
+  }
+
+  private async adoptPending(): Promise<void> {
+    const buckets = new Set(this.toAdopt);
+    this.toAdopt.clear();
+    for (const definition of this.definitions.values()) {
+      for (const workflow of await this.activeWorkflows(definition.name)) {
+        const bucket = workflowBucket(definition.name, workflow.id);
+        if (buckets.has(bucket) && this.host.placement.holds(bucket)) this.poke(definition, workflow.id);
+      }
+    }
+  }
+
+  /** Acts on the stored record (not the cached one), or after the act in flight. */
+  private poke(definition: WorkflowDefinition, id: string): void {
+    const key = keyOf(definition.name, id);
+    if (this.acting.has(key)) {
+      this.changedMeanwhile.add(key);
+      return;
+    }
+    this.timers.get(key)?.cancel();
+    this.timers.delete(key);
+    this.act(definition, id, true);
   }
 
   /** Resolves when the workflow is over, or after `waitMs` with the record as it then is. */
@@ -176,6 +248,8 @@ export class WorkflowEngine {
     this.timers.get(key)?.cancel();
     this.timers.delete(key);
     if (this.stopped || finalStatuses.has(record.status)) return;
+    // Another node runs this workflow's bucket: it schedules it (told by a signal).
+    if (!this.host.placement.holds(workflowBucket(definition.name, id))) return;
     const now = this.host.clock.now();
     let due: number | undefined;
     if (record.status === "running") due = record.dueAt ?? now;
@@ -195,13 +269,17 @@ export class WorkflowEngine {
     );
   }
 
-  private act(definition: WorkflowDefinition, id: string): void {
+  private act(definition: WorkflowDefinition, id: string, fresh = false): void {
+    const key = keyOf(definition.name, id);
+    this.acting.set(key, (this.acting.get(key) ?? 0) + 1);
     this.host
-      .enqueueTask(definition.name, id, (current) => this.advance(definition, id, current))
+      .enqueueTask(definition.name, id, (current) => this.advance(definition, id, current), fresh)
       .catch((error: unknown) => {
         // The turn's commit failed (nothing of it was kept): the stored record still says what
         // is due, so try again later rather than leave the workflow stuck until a restart.
-        if (this.stopped) return;
+        // Unless the bucket moved to another node: its new holder carries on.
+        if (this.stopped || error instanceof LeaseLostError) return;
+        if (!this.host.placement.holds(workflowBucket(definition.name, id))) return;
         this.host.log(`sagaflow: workflow ${definition.name} "${id}" could not advance: ${String(error)}; trying again in ${retryAfterFailureMs} ms`);
         const key = keyOf(definition.name, id);
         this.timers.get(key)?.cancel();
@@ -209,9 +287,18 @@ export class WorkflowEngine {
           key,
           this.host.clock.schedule(retryAfterFailureMs, () => {
             this.timers.delete(key);
-            this.act(definition, id);
+            this.act(definition, id, true);
           }),
         );
+      })
+      .finally(() => {
+        const left = this.acting.get(key)! - 1;
+        if (left > 0) {
+          this.acting.set(key, left);
+          return;
+        }
+        this.acting.delete(key);
+        if (this.changedMeanwhile.delete(key)) this.poke(definition, id);
       });
   }
 
@@ -219,6 +306,14 @@ export class WorkflowEngine {
   private async advance(definition: WorkflowDefinition, id: string, current: Current): Promise<Decision> {
     const record = current.state as WorkflowRecord | null;
     const now = this.host.clock.now();
+    const bucket = workflowBucket(definition.name, id);
+    if (!this.host.placement.holds(bucket)) return unchanged(current);
+    const fence = this.host.placement.fence(bucket);
+    const decided = await this.decideNext(definition, id, current, record, now);
+    return fence === undefined ? decided : { ...decided, fence };
+  }
+
+  private async decideNext(definition: WorkflowDefinition, id: string, current: Current, record: WorkflowRecord | null, now: number): Promise<Decision> {
     if (!record || finalStatuses.has(record.status) || record.status === "suspended") return unchanged(current);
     if (record.deadlineAt !== null && record.deadlineAt <= now) return changedTo(applyWorkflowTimeout(definition, record, now));
     if (record.dueAt !== null && record.dueAt > now) {

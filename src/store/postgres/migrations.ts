@@ -162,6 +162,47 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX timers_due ON timers (status, due_at, name);
     `,
   },
+  {
+    version: 2,
+    description: "nodes and leases: several nodes share workflows, timers, consumers and views",
+    sql: `
+      -- One row per live node, heartbeat in the database's clock (epoch ms), so nodes' clocks
+      -- never have to agree.
+      CREATE TABLE nodes (
+        id           TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+        started_at   BIGINT NOT NULL,
+        heartbeat_at BIGINT NOT NULL,
+        info         TEXT   NOT NULL
+      );
+
+      -- A lease: who holds a share of the work until when. \`token\` grows by one at each change
+      -- of holder: the fencing token every fenced write checks in its own transaction.
+      CREATE TABLE leases (
+        name       TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+        holder     TEXT COLLATE "C",
+        token      BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 3,
+    description: "views: one row per view with its active and building generations",
+    sql: `
+      -- As SQLite's views table. The tables of each generation (view_{view}__{table}__g{n}) are
+      -- created in this schema when it is built (src/store/postgres/postgres-views.ts).
+      CREATE TABLE views (
+        name                TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+        active_generation   INTEGER,
+        active_version      INTEGER,
+        active_offset       BIGINT,
+        building_generation INTEGER,
+        building_version    INTEGER,
+        building_offset     BIGINT,
+        last_generation     INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = migrations.length;

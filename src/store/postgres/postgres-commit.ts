@@ -31,9 +31,19 @@ import { workflowFeedPayload } from "../feed-payload.ts";
 import { encode } from "../rows.ts";
 import { FEED_LOCK_CLASS, instanceLocks, lockInstancesSql } from "./postgres-locks.ts";
 import type { InstanceWrite, WorkflowRecord, WorkflowStatus, WorkflowTransition, WriteOutcome } from "../port.ts";
+import type { ClusterSignal, Fence } from "../cluster-port.ts";
+import { fencesHeld } from "./postgres-fence.ts";
+import { quoteIdent } from "./migrations.ts";
 
 /** What a commit runs before its COMMIT; a test hook holds the transaction open here. */
 export type BeforeCommitHook = (feedPositions: readonly number[]) => Promise<void>;
+
+export interface CommitHooks {
+  /** For tests: runs last before COMMIT. */
+  beforeCommit?: BeforeCommitHook | undefined;
+  /** Tells the other nodes what the commit wrote, in its transaction (delivered at COMMIT). */
+  notify?: ((client: PoolClient, signal: Omit<ClusterSignal, "node">) => Promise<void>) | undefined;
+}
 
 
 const KIND_EVENT = 0;
@@ -143,6 +153,7 @@ interface EncodedWrite {
   kv?: { expectedVersion: number; state: string | null; deleted: boolean };
   workflow?: { expectedVersion: number; record: EncodedRecord; transition: WorkflowTransition };
   dedup: Array<{ key: string; requestHash: string; reply: string; at: number }>;
+  fence?: Fence;
 }
 
 interface EncodedRecord {
@@ -169,6 +180,7 @@ export function encodeWrites(writes: readonly InstanceWrite[]): EncodedWrite[] {
       id: w.id,
       dedup: w.dedup.map((d) => ({ key: d.key, requestHash: d.requestHash, reply: JSON.stringify(d.reply), at: d.at })),
     };
+    if (w.fence) out.fence = { lease: w.fence.lease, token: w.fence.token };
     if (w.events) {
       const { expectedSeq, append, snapshot } = w.events;
       out.events = { expectedSeq, append: append.map((e) => ({ type: e.type, payload: encode(e.payload) })) };
@@ -244,7 +256,7 @@ export async function writeBatch(
   schema: string,
   encoded: EncodedWrite[],
   at: number,
-  beforeCommit: BeforeCommitHook | undefined,
+  hooks: CommitHooks,
 ): Promise<WriteOutcome[]> {
   const instances = new Map<string, InstanceState>();
   const instanceOf = (component: string, id: string): InstanceState => {
@@ -275,6 +287,9 @@ export async function writeBatch(
   const all = [...instances.values()];
 
   await client.query({ ...sql.lockInstances, values: instanceLocks(schema, all) });
+  // Lease rows after the instance locks (and before the feed lock): one order for every commit.
+  const fences = encoded.flatMap((w) => (w.fence ? [w.fence] : []));
+  const heldFences = await fencesHeld(client, quoteIdent(schema), fences);
   const stored = await client.query<{ n: number; max_seq: number | null; kv_version: number | null; wf_version: number | null; taken: string[] | null }>({
     ...sql.readState,
     values: [
@@ -302,6 +317,10 @@ export async function writeBatch(
   encoded.forEach((w, index) => {
     const state = instanceOf(w.component, w.id);
     const { events, kv, workflow, dedup } = w;
+    if (w.fence && !heldFences.has(w.fence.lease)) {
+      outcomes.push({ ok: false, reason: "fenced" });
+      return;
+    }
     const keys = new Set(dedup.map((d) => d.key));
     const refused =
       (events !== undefined && state.maxSeq !== events.expectedSeq) ||
@@ -400,7 +419,14 @@ export async function writeBatch(
       throw new Error(`commit: feed positions came back out of order (${positions.join(", ")}); nothing of this batch was kept`);
     }
   }
-  if (beforeCommit) await beforeCommit(positions);
+  if (hooks.notify && positions.length > 0) {
+    const workflows: Array<[string, string]> = [];
+    encoded.forEach((w, i) => {
+      if (w.workflow && outcomes[i] === undefined) workflows.push([w.component, w.id]);
+    });
+    await hooks.notify(client, { position: positions.at(-1)!, ...(workflows.length > 0 ? { workflows } : {}) });
+  }
+  if (hooks.beforeCommit) await hooks.beforeCommit(positions);
 
   const byWrite = new Map<number, number[]>();
   feed.forEach((f, i) => {

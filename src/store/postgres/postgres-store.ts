@@ -18,6 +18,9 @@ import type {
   WriteOutcome,
 } from "../port.ts";
 import { checkDueAt, checkParkedConsumer, checkTimerStatus } from "../checks.ts";
+import type { ClusterSignal, Fence } from "../cluster-port.ts";
+import { PostgresCluster } from "./postgres-cluster.ts";
+import { checkFence } from "./postgres-fence.ts";
 import { applyMigrations, checkSchemaName, LATEST_SCHEMA_VERSION, quoteIdent, schemaVersionOf } from "./migrations.ts";
 import { encodeWrites, writeBatch, type BeforeCommitHook, type CommitSql } from "./postgres-commit.ts";
 import { statements, workflowListQuery, type Statement, type Statements } from "./postgres-statements.ts";
@@ -110,6 +113,8 @@ export class PostgresStore implements Store {
   readonly #sql: Statements;
   readonly #beforeCommit: BeforeCommitHook | undefined;
   #closed = false;
+  /** Heartbeats, leases and signals: several nodes on this schema. */
+  readonly cluster: PostgresCluster;
   /** Set once the schema was seen at the latest version: no need to look again. */
   #checked = false;
 
@@ -133,7 +138,16 @@ export class PostgresStore implements Store {
     // An idle connection that breaks (server restart, network) is dropped by the pool, and the
     // next query opens a new one; without a listener the error would end the process.
     this.#pool.on("error", () => {});
+    this.cluster = new PostgresCluster({
+      pool: this.#pool,
+      schema: quoteIdent(schema),
+      schemaName: schema,
+      connectionString: options.connectionString,
+      transaction: (fn) => this.#transaction(fn),
+    });
   }
+
+  readonly #notify = (client: PoolClient, signal: Omit<ClusterSignal, "node">): Promise<void> => this.cluster.notifyIn(client, signal);
 
   /** The schema this store's tables live in. */
   get schema(): string {
@@ -209,7 +223,8 @@ export class PostgresStore implements Store {
     const encoded = encodeWrites(writes);
     const at = Date.now();
     const sql: CommitSql = this.#sql.commit;
-    return this.#transaction((client) => writeBatch(client, sql, this.#schema, encoded, at, this.#beforeCommit));
+    const hooks = { beforeCommit: this.#beforeCommit, notify: this.cluster.signallingAs === undefined ? undefined : this.#notify };
+    return this.#transaction((client) => writeBatch(client, sql, this.#schema, encoded, at, hooks));
   }
 
   /**
@@ -243,7 +258,7 @@ export class PostgresStore implements Store {
     }));
   }
 
-  async commitConsumer(consumer: string, offset: number, park: ParkedMessage[], remove: readonly number[] = []): Promise<void> {
+  async commitConsumer(consumer: string, offset: number, park: ParkedMessage[], remove: readonly number[] = [], fence?: Fence): Promise<void> {
     await this.#ready();
     checkParkedConsumer(consumer, park);
     // One row per position, the last given winning (as one upsert after another would leave it).
@@ -255,7 +270,7 @@ export class PostgresStore implements Store {
       error: JSON.stringify(p.error),
     }));
     const col = <R>(f: (x: (typeof rows)[number]) => R): R[] => rows.map(f);
-    await this.#rows(this.#sql.commitConsumer, [
+    await this.#fenced(fence, this.#sql.commitConsumer, [
       consumer,
       remove.filter((position) => !byPosition.has(position)),
       col((r) => r.p.entry.position), col((r) => r.p.entry.component), col((r) => r.p.entry.id), col((r) => r.p.entry.seq),
@@ -283,8 +298,14 @@ export class PostgresStore implements Store {
     await this.#ready();
     checkDueAt(timer.dueAt);
     const { name, dueAt, component, id, handler, input, createdAt } = timer;
-    const [row] = await this.#rows<TimerRow>(this.#sql.putTimer, [name, dueAt, component, id, handler, encode(input), createdAt]);
-    return toTimer(row!);
+    const values = [name, dueAt, component, id, handler, encode(input), createdAt];
+    if (this.cluster.signallingAs === undefined) return toTimer((await this.#rows<TimerRow>(this.#sql.putTimer, values))[0]!);
+    // Several nodes: the timers' holder may be another node; tell it, in the same transaction.
+    return this.#transaction(async (client) => {
+      const { rows } = await client.query<TimerRow>({ ...this.#sql.putTimer, values });
+      await this.cluster.notifyIn(client, { timerDue: dueAt });
+      return toTimer(rows[0]!);
+    });
   }
 
   async cancelTimer(name: string): Promise<boolean> {
@@ -302,18 +323,18 @@ export class PostgresStore implements Store {
     return row?.due ?? undefined;
   }
 
-  async finishTimers(fired: ReadonlyArray<{ name: string; generation: number }>): Promise<void> {
+  async finishTimers(fired: ReadonlyArray<{ name: string; generation: number }>, fence?: Fence): Promise<void> {
     await this.#ready();
     if (fired.length === 0) return;
-    await this.#rows(this.#sql.finishTimers, [fired.map((f) => f.name), fired.map((f) => f.generation)]);
+    await this.#fenced(fence, this.#sql.finishTimers, [fired.map((f) => f.name), fired.map((f) => f.generation)]);
   }
 
-  async retryTimer(name: string, generation: number, change: TimerChange): Promise<void> {
+  async retryTimer(name: string, generation: number, change: TimerChange, fence?: Fence): Promise<void> {
     await this.#ready();
     checkDueAt(change.dueAt);
     checkTimerStatus(change.status);
     const { dueAt, attempts, status, lastError } = change;
-    await this.#rows(this.#sql.retryTimer, [dueAt, attempts, status, JSON.stringify(lastError), name, generation]);
+    await this.#fenced(fence, this.#sql.retryTimer, [dueAt, attempts, status, JSON.stringify(lastError), name, generation]);
   }
 
   async listTimers(status: "pending" | "parked" | undefined, limit: number): Promise<TimerRecord[]> {
@@ -361,6 +382,19 @@ export class PostgresStore implements Store {
 
   async #rows<R extends QueryResultRow>(statement: Statement, values: unknown[]): Promise<R[]> {
     return (await this.#query<R>(statement, values)).rows;
+  }
+
+  /** Runs `statement` alone, or with a fence: in a transaction that first checks the lease. */
+  async #fenced(fence: Fence | undefined, statement: Statement, values: unknown[]): Promise<void> {
+    if (fence === undefined) {
+      await this.#query(statement, values);
+      return;
+    }
+    await this.#ready();
+    await this.#transaction(async (client) => {
+      await checkFence(client, quoteIdent(this.#schema), fence);
+      await client.query({ name: statement.name, text: statement.text, values });
+    });
   }
 
   /**

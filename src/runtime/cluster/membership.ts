@@ -1,0 +1,213 @@
+import { randomBytes } from "node:crypto";
+import type { ClusterSignal, ClusterStore, Fence } from "../../store/cluster-port.ts";
+
+/** What holds a share of the work: told when its lease is taken and when it is gone. */
+export interface LeaseHolder {
+  /** The lease is this node's: start the work. `fence` is undefined on a single node (no one to fence off). */
+  acquired(fence: Fence | undefined): void | Promise<void>;
+  /** The lease is gone (or the node stops): stop the work. Writes still in flight are fenced off. */
+  lost(): void | Promise<void>;
+}
+
+export interface MembershipOptions {
+  /** Absent: this node is alone and holds every lease for good. */
+  cluster: ClusterStore | undefined;
+  /** Default: a random id. */
+  nodeId?: string;
+  /** How long a lease lasts without renewal: a dead node's work moves within about twice this. Default 5,000 ms. */
+  leaseMs?: number;
+  /** What the node says of itself in `sagaflow nodes` (address, pid). */
+  info?: Record<string, unknown>;
+  log: (line: string) => void;
+  /** Signals of other nodes' commits. */
+  onSignal?: (signal: ClusterSignal) => void;
+  /** The listening connection came back: signals may have been missed. */
+  onReconnect?: () => void;
+}
+
+interface Held {
+  token: number;
+  /** Local monotonic time (ms) until which the lease is surely ours: renewal start + lease time. */
+  validUntil: number;
+}
+
+export const DEFAULT_LEASE_MS = 5_000;
+/** Nodes silent for this many lease times are removed from the table. */
+const FORGET_AFTER_LEASES = 12;
+
+/**
+ * This node's place among the nodes sharing one store. Every lease time / 3 it writes a heartbeat,
+ * renews its leases, and evens out the work: with N live nodes and L leases it holds up to
+ * ceil(L / N), taking expired or free leases and giving up the ones above its share, so a new node
+ * gets work and a dead node's leases are taken over once they expire. A lease free for longer than
+ * one lease time is taken whatever the share: no work waits on a miscount of live nodes.
+ *
+ * A lease not renewed in time counts as lost here before it expires in the database (the local
+ * deadline starts when the renewal was sent), so a node stops work before another may start it;
+ * fencing tokens make a late write harmless anyway.
+ */
+export class Membership {
+  readonly nodeId: string;
+  readonly leaseMs: number;
+  private readonly holders = new Map<string, LeaseHolder>();
+  private readonly held = new Map<string, Held>();
+  private readonly startedAt = Date.now();
+  private timer: NodeJS.Timeout | undefined;
+  private round: Promise<void> | undefined;
+  private unlisten: (() => Promise<void>) | undefined;
+  private stopped = false;
+  /** Serialises acquired/lost callbacks per lease, so a holder never sees them overlap. */
+  private readonly transitions = new Map<string, Promise<void>>();
+
+  constructor(private readonly options: MembershipOptions) {
+    this.nodeId = options.nodeId ?? `node-${randomBytes(4).toString("hex")}`;
+    this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    if (!Number.isSafeInteger(this.leaseMs) || this.leaseMs < 300) throw new RangeError(`the lease time must be a whole number of ms ≥ 300, got ${this.leaseMs}`);
+  }
+
+  get clustered(): boolean {
+    return this.options.cluster !== undefined;
+  }
+
+  /** Registers a share of work before `start`. */
+  register(lease: string, holder: LeaseHolder): void {
+    if (this.holders.has(lease)) throw new Error(`lease "${lease}" registered twice`);
+    this.holders.set(lease, holder);
+  }
+
+  /** Whether this node holds `lease` now. */
+  holds(lease: string): boolean {
+    if (!this.clustered) return this.holders.has(lease);
+    const held = this.held.get(lease);
+    return held !== undefined && held.validUntil > performance.now();
+  }
+
+  /** The fence for writes on behalf of `lease`; undefined on a single node. */
+  fence(lease: string): Fence | undefined {
+    const held = this.held.get(lease);
+    return held === undefined || !this.clustered ? undefined : { lease, token: held.token };
+  }
+
+  heldLeases(): string[] {
+    return [...this.held.keys()].sort();
+  }
+
+  async start(): Promise<void> {
+    const { cluster } = this.options;
+    if (!cluster) {
+      for (const lease of this.holders.keys()) this.held.set(lease, { token: 0, validUntil: Infinity });
+      await Promise.all([...this.holders.values()].map((holder) => holder.acquired(undefined)));
+      return;
+    }
+    this.unlisten = await cluster.listen(
+      this.nodeId,
+      (signal) => this.options.onSignal?.(signal),
+      () => this.options.onReconnect?.(),
+    );
+    await this.runRound();
+    this.schedule();
+  }
+
+  /** Gives every lease up (others take over at once) and leaves the node table. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.round;
+    const leases = [...this.held.keys()];
+    await Promise.all(leases.map((lease) => this.lose(lease)));
+    const { cluster } = this.options;
+    if (!cluster) return;
+    try {
+      await cluster.releaseLeases(this.nodeId, leases);
+      await cluster.forgetNodes(this.nodeId, this.leaseMs * FORGET_AFTER_LEASES);
+    } catch (error) {
+      this.options.log(`sagaflow: could not give up leases on stop (they expire in ${this.leaseMs} ms): ${String(error)}`);
+    }
+    await this.unlisten?.();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.round = this.runRound().finally(() => this.schedule());
+    }, Math.floor(this.leaseMs / 3));
+    this.timer.unref();
+  }
+
+  /** One heartbeat: renew, drop what was lost, even out the shares. Never throws. */
+  private async runRound(): Promise<void> {
+    const cluster = this.options.cluster!;
+    const sentAt = performance.now();
+    try {
+      await cluster.heartbeat(this.nodeId, this.startedAt, this.options.info ?? {});
+      const renewed = await cluster.acquireLeases(this.nodeId, [...this.held.keys()], this.leaseMs);
+      for (const lease of [...this.held.keys()]) {
+        if (!renewed.has(lease)) void this.lose(lease);
+        else this.held.set(lease, { token: renewed.get(lease)!, validUntil: sentAt + this.leaseMs });
+      }
+      await this.evenOut(cluster, sentAt);
+    } catch (error) {
+      this.options.log(`sagaflow: node ${this.nodeId}: heartbeat failed: ${String(error)}`);
+      // Leases past their local deadline are no longer surely ours.
+      const now = performance.now();
+      for (const [lease, held] of [...this.held]) if (held.validUntil <= now) void this.lose(lease);
+    }
+  }
+
+  private async evenOut(cluster: ClusterStore, sentAt: number): Promise<void> {
+    if (this.stopped) return;
+    const [nodes, leases] = await Promise.all([cluster.listNodes(), cluster.listLeases()]);
+    const live = Math.max(1, nodes.filter((n) => n.ageMs < this.leaseMs).length);
+    const mine = [...this.holders.keys()];
+    const share = Math.ceil(mine.length / live);
+    const byName = new Map(leases.map((l) => [l.name, l]));
+    const free = mine.filter((lease) => {
+      if (this.held.has(lease)) return false;
+      const record = byName.get(lease);
+      return record === undefined || record.holder === null || record.remainingMs <= 0;
+    });
+    const abandoned = free.filter((lease) => {
+      const record = byName.get(lease);
+      return record === undefined || record.holder === null || record.remainingMs <= -this.leaseMs;
+    });
+    const wanted = shuffle(free).slice(0, Math.max(0, share - this.held.size));
+    for (const lease of abandoned) if (!wanted.includes(lease)) wanted.push(lease);
+    if (wanted.length > 0) {
+      const taken = await cluster.acquireLeases(this.nodeId, wanted, this.leaseMs);
+      for (const [lease, token] of taken) {
+        this.held.set(lease, { token, validUntil: sentAt + this.leaseMs });
+        // Not awaited: taking up the work (a scan, a catch-up) must not delay the next heartbeat.
+        void this.transition(lease, () => this.holders.get(lease)!.acquired({ lease, token }));
+      }
+    } else if (this.held.size > share) {
+      // Above our share (nodes joined): give the excess up; the others take it next round.
+      const excess = shuffle([...this.held.keys()]).slice(0, this.held.size - share);
+      // Released at once: writes still in flight here are fenced off by the new token.
+      for (const lease of excess) void this.lose(lease);
+      await cluster.releaseLeases(this.nodeId, excess);
+    }
+  }
+
+  private async lose(lease: string): Promise<void> {
+    if (!this.held.delete(lease)) return;
+    await this.transition(lease, () => this.holders.get(lease)!.lost());
+  }
+
+  private transition(lease: string, change: () => void | Promise<void>): Promise<void> {
+    const next = (this.transitions.get(lease) ?? Promise.resolve()).then(change).catch((error: unknown) => {
+      this.options.log(`sagaflow: lease ${lease}: ${String(error)}`);
+    });
+    this.transitions.set(lease, next);
+    return next;
+  }
+}
+
+function shuffle<T>(list: T[]): T[] {
+  const out = [...list];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}

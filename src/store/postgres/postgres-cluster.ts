@@ -1,0 +1,224 @@
+/**
+ * Several nodes on one PostgreSQL schema: node heartbeats, leases with fencing tokens, and
+ * signals between nodes (LISTEN/NOTIFY). PostgreSQL is the only source of truth: times are the
+ * server's clock, a lease is a row, and no node decides anything from what another node says
+ * without the database agreeing (see ./postgres-fence.ts for the writes' side).
+ */
+import { createHash } from "node:crypto";
+import pg, { type Pool, type PoolClient } from "pg";
+import type { ClusterSignal, ClusterStore, LeaseRecord, NodeRecord } from "../cluster-port.ts";
+
+/** The server's clock in epoch ms (clock_timestamp: the time now, not the transaction's start). */
+const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+/** NOTIFY payloads must stay under 8,000 bytes; signals are split into parts below this. */
+const MAX_PAYLOAD = 7_000;
+const RECONNECT_MS = [100, 250, 500, 1_000, 2_000];
+
+/** What a store hands the cluster: its pool, its quoted schema, and how to open a listening connection. */
+export interface ClusterHost {
+  pool: Pool;
+  schema: string;
+  /** The schema's name unquoted (the channel name is derived from it). */
+  schemaName: string;
+  connectionString: string;
+  transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T>;
+}
+
+/** The wire form of a signal: short keys, for NOTIFY's 8,000-byte payloads. */
+interface WireSignal {
+  n: string;
+  p?: number;
+  w?: Array<[string, string]>;
+  t?: number;
+  v?: string;
+}
+
+export class PostgresCluster implements ClusterStore {
+  readonly #host: ClusterHost;
+  readonly #channel: string;
+  /** Set while listening: commits then signal the other nodes as this node. */
+  #node: string | undefined;
+
+  constructor(host: ClusterHost) {
+    this.#host = host;
+    // One channel per schema: nodes of other schemas on the same server never hear each other.
+    this.#channel = `sagaflow_${createHash("sha256").update(host.schemaName).digest("hex").slice(0, 24)}`;
+  }
+
+  /** The node this store signals as, once `listen` was called. */
+  get signallingAs(): string | undefined {
+    return this.#node;
+  }
+
+  async heartbeat(node: string, startedAt: number, info: Record<string, unknown>): Promise<void> {
+    const s = this.#host.schema;
+    await this.#host.pool.query(
+      `INSERT INTO ${s}.nodes (id, started_at, heartbeat_at, info) VALUES ($1, $2, ${NOW_MS}, $3)
+       ON CONFLICT (id) DO UPDATE SET heartbeat_at = ${NOW_MS}, info = excluded.info`,
+      [node, startedAt, JSON.stringify(info)],
+    );
+  }
+
+  async forgetNodes(node: string | undefined, forgetAfterMs: number): Promise<void> {
+    const s = this.#host.schema;
+    await this.#host.pool.query(`DELETE FROM ${s}.nodes WHERE id = $1 OR heartbeat_at < ${NOW_MS} - $2`, [node ?? null, forgetAfterMs]);
+  }
+
+  async listNodes(): Promise<NodeRecord[]> {
+    const s = this.#host.schema;
+    const { rows } = await this.#host.pool.query<{ id: string; started_at: number; heartbeat_at: number; info: string; age: number }>(
+      `SELECT id, started_at, heartbeat_at, info, ${NOW_MS} - heartbeat_at AS age FROM ${s}.nodes ORDER BY id`,
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      startedAt: Number(r.started_at),
+      heartbeatAt: Number(r.heartbeat_at),
+      ageMs: Number(r.age),
+      info: JSON.parse(r.info) as Record<string, unknown>,
+    }));
+  }
+
+  async listLeases(): Promise<LeaseRecord[]> {
+    const s = this.#host.schema;
+    const { rows } = await this.#host.pool.query<{ name: string; holder: string | null; token: number; remaining: number }>(
+      `SELECT name, holder, token, expires_at - ${NOW_MS} AS remaining FROM ${s}.leases ORDER BY name`,
+    );
+    return rows.map((r) => ({ name: r.name, holder: r.holder, token: Number(r.token), remainingMs: Number(r.remaining) }));
+  }
+
+  async acquireLeases(node: string, names: readonly string[], ttlMs: number): Promise<Map<string, number>> {
+    const held = new Map<string, number>();
+    if (names.length === 0) return held;
+    if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) throw new RangeError(`a lease's time must be a positive whole number of ms, got ${ttlMs}`);
+    const s = this.#host.schema;
+    const sorted = [...new Set(names)].sort();
+    return this.#host.transaction(async (client) => {
+      await client.query(
+        `INSERT INTO ${s}.leases (name, holder, token, expires_at) SELECT n, NULL, 0, 0 FROM unnest($1::text[]) AS n
+         ON CONFLICT (name) DO NOTHING`,
+        [sorted],
+      );
+      // Row locks in name order, as fenced writes take theirs (FOR SHARE): no deadlock between them.
+      await client.query(`SELECT name FROM ${s}.leases WHERE name = ANY($1::text[]) ORDER BY name FOR UPDATE`, [sorted]);
+      const { rows } = await client.query<{ name: string; token: number }>(
+        `UPDATE ${s}.leases SET
+           token = CASE WHEN holder = $2 THEN token ELSE token + 1 END,
+           holder = $2,
+           expires_at = ${NOW_MS} + $3
+         WHERE name = ANY($1::text[]) AND (holder = $2 OR holder IS NULL OR expires_at <= ${NOW_MS})
+         RETURNING name, token`,
+        [sorted, node, ttlMs],
+      );
+      for (const row of rows) held.set(row.name, Number(row.token));
+      return held;
+    });
+  }
+
+  async releaseLeases(node: string, names: readonly string[]): Promise<void> {
+    if (names.length === 0) return;
+    const s = this.#host.schema;
+    const sorted = [...new Set(names)].sort();
+    await this.#host.transaction(async (client) => {
+      await client.query(`SELECT name FROM ${s}.leases WHERE name = ANY($1::text[]) AND holder = $2 ORDER BY name FOR UPDATE`, [sorted, node]);
+      // The token moves on: a fenced write still in flight on this node now fails.
+      await client.query(
+        `UPDATE ${s}.leases SET holder = NULL, token = token + 1, expires_at = 0 WHERE name = ANY($1::text[]) AND holder = $2`,
+        [sorted, node],
+      );
+    });
+  }
+
+  /** Sends `signal` from inside the caller's transaction: PostgreSQL delivers it at COMMIT, or never. */
+  async notifyIn(client: Pick<PoolClient, "query">, signal: Omit<ClusterSignal, "node">): Promise<void> {
+    if (this.#node === undefined) return;
+    const payloads = encodeSignal({ node: this.#node, ...signal });
+    await client.query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", [this.#channel, payloads]);
+  }
+
+  async listen(node: string, onSignal: (signal: ClusterSignal) => void, onReconnect: () => void): Promise<() => Promise<void>> {
+    let client: pg.Client | undefined;
+    let stopped = false;
+    let attempt = 0;
+    const connect = async (): Promise<void> => {
+      const next = new pg.Client({ connectionString: this.#host.connectionString, application_name: "sagaflow-listen", keepAlive: true });
+      next.on("notification", (message) => {
+        if (message.channel !== this.#channel || message.payload === undefined) return;
+        const signal = decodeSignal(message.payload);
+        if (signal && signal.node !== node) onSignal(signal);
+      });
+      next.on("error", () => {
+        // 'end' follows; reconnection happens there.
+      });
+      next.on("end", () => {
+        if (stopped || client !== next) return;
+        client = undefined;
+        void reconnect();
+      });
+      await next.connect();
+      await next.query(`LISTEN "${this.#channel}"`);
+      client = next;
+    };
+    const reconnect = async (): Promise<void> => {
+      while (!stopped) {
+        await new Promise((r) => setTimeout(r, RECONNECT_MS[Math.min(attempt++, RECONNECT_MS.length - 1)]));
+        if (stopped) return;
+        try {
+          await connect();
+          attempt = 0;
+          onReconnect();
+          return;
+        } catch {
+          // The server is still away: try again after a longer pause.
+        }
+      }
+    };
+    await connect();
+    this.#node = node;
+    return async () => {
+      stopped = true;
+      this.#node = undefined;
+      await client?.end().catch(() => {});
+    };
+  }
+}
+
+/** A signal as one or more NOTIFY payloads (workflow lists split so each part stays small). */
+export function encodeSignal(signal: ClusterSignal): string[] {
+  const base: WireSignal = { n: signal.node };
+  if (signal.position !== undefined) base.p = signal.position;
+  if (signal.timerDue !== undefined) base.t = signal.timerDue;
+  if (signal.view !== undefined) base.v = signal.view;
+  const workflows = signal.workflows ?? [];
+  if (workflows.length === 0) return [JSON.stringify(base)];
+  const parts: string[] = [];
+  let list: Array<[string, string]> = [];
+  let size = JSON.stringify(base).length;
+  for (const entry of workflows) {
+    const entrySize = JSON.stringify(entry).length + 1;
+    if (list.length > 0 && size + entrySize > MAX_PAYLOAD) {
+      parts.push(JSON.stringify({ ...base, w: list }));
+      list = [];
+      size = JSON.stringify(base).length;
+    }
+    list.push(entry);
+    size += entrySize;
+  }
+  parts.push(JSON.stringify({ ...base, w: list }));
+  return parts;
+}
+
+export function decodeSignal(payload: string): ClusterSignal | undefined {
+  try {
+    const wire = JSON.parse(payload) as WireSignal;
+    if (typeof wire.n !== "string") return undefined;
+    return {
+      node: wire.n,
+      ...(typeof wire.p === "number" ? { position: wire.p } : {}),
+      ...(Array.isArray(wire.w) ? { workflows: wire.w } : {}),
+      ...(typeof wire.t === "number" ? { timerDue: wire.t } : {}),
+      ...(typeof wire.v === "string" ? { view: wire.v } : {}),
+    };
+  } catch {
+    return undefined;
+  }
+}
