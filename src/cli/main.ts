@@ -5,22 +5,31 @@ import { serve } from "./serve.ts";
 import { workflowsCommand, workflowsUsage } from "./workflows-command.ts";
 import { feedCommand, feedUsage } from "./feed-commands.ts";
 import { viewsCommand, viewsUsage } from "./views-command.ts";
+import { nodesCommand, nodesUsage } from "./nodes-command.ts";
 
 const usage = `sagaflow — durable entities, workflows and sagas
 
 usage:
   sagaflow serve <service module or folder> [--port N] [--host H] [--data DIR] [--sync FULL|NORMAL|OFF]
                  [--admin-port N] [--terminate-orphaned-workflows]
-                 [--postgres URL [--postgres-schema S]]   (or SAGAFLOW_DATABASE_URL; one node for now)
+                 [--postgres URL [--postgres-schema S] [--node-name N] [--lease-ms N]]
+                 (or SAGAFLOW_DATABASE_URL, SAGAFLOW_NODE_NAME, SAGAFLOW_LEASE_MS; several nodes may share one schema)
   sagaflow dev   <service module or folder> [same options]   restarts on file changes
 ${workflowsUsage}
 ${feedUsage}
 ${viewsUsage}
+${nodesUsage}
 
 defaults: --port 3000, --host 127.0.0.1, --data ./.sagaflow, --sync FULL (fsync every commit),
           --admin-port: port + 1, on 127.0.0.1 only`;
 
 const syncModes = ["FULL", "NORMAL", "OFF"] as const;
+
+function wholeNumberFlag(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${flag} must be a whole number > 0, got "${value}"`);
+  return n;
+}
 
 async function serveCommand(argv: string[]): Promise<void> {
   const { positionals, flags } = parseArgs(argv, ["terminate-orphaned-workflows"]);
@@ -30,6 +39,8 @@ async function serveCommand(argv: string[]): Promise<void> {
   const postgres = flags.get("postgres") ?? process.env["SAGAFLOW_DATABASE_URL"];
   const sync = flags.get("sync")?.toUpperCase();
   if (sync !== undefined && !syncModes.includes(sync as never)) throw new Error(`--sync must be one of ${syncModes.join(", ")}`);
+  const nodeName = flags.get("node-name") ?? process.env["SAGAFLOW_NODE_NAME"];
+  const leaseMs = flags.get("lease-ms") ?? process.env["SAGAFLOW_LEASE_MS"];
   const service = await loadService(target);
   const running = await serve({
     service,
@@ -40,12 +51,16 @@ async function serveCommand(argv: string[]): Promise<void> {
     ...(adminPort === undefined ? {} : { adminPort: Number(adminPort) }),
     ...(postgres === undefined ? {} : { postgres }),
     ...(flags.has("postgres-schema") ? { postgresSchema: flags.get("postgres-schema")! } : {}),
+    ...(nodeName === undefined ? {} : { nodeName }),
+    ...(leaseMs === undefined ? {} : { leaseMs: wholeNumberFlag("--lease-ms", leaseMs) }),
     ...(flags.has("terminate-orphaned-workflows") ? { orphanedWorkflows: "terminate" as const } : {}),
   });
   const names = service.components.map((c) => c.name).join(", ");
   console.log(`sagaflow: serving "${service.name}" (${names}) on ${running.url}`);
   console.log(postgres === undefined ? `sagaflow: data in ${flags.get("data") ?? ".sagaflow"}/sagaflow.db` : `sagaflow: data in PostgreSQL (schema ${flags.get("postgres-schema") ?? "sagaflow"})`);
   if (running.adminUrl) console.log(`sagaflow: admin API on ${running.adminUrl}`);
+  const { membership } = running.runtime;
+  if (membership.clustered) console.log(`sagaflow: node ${membership.nodeId}; nodes on this schema share the work (lease ${membership.leaseMs} ms)`);
   const shutdown = (signal: string) => {
     console.log(`sagaflow: ${signal}: finishing in-flight commands`);
     running.close().then(
@@ -71,6 +86,8 @@ export async function main(argv: string[]): Promise<void> {
       return workflowsCommand(rest);
     case "views":
       return viewsCommand(rest);
+    case "nodes":
+      return nodesCommand(rest);
     case "consumers":
     case "parked":
     case "timers":

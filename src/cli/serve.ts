@@ -24,12 +24,15 @@ export interface ServeOptions {
   /** SQLite durability: FULL (default) fsyncs every commit. */
   synchronous?: "FULL" | "NORMAL" | "OFF";
   /**
-   * A PostgreSQL connection string: store everything there instead of in SQLite (one node for
-   * now; several nodes on one database need leases, not built yet). Views need SQLite.
+   * A PostgreSQL connection string: store everything there instead of in SQLite. Several nodes
+   * may serve the same database and schema: they share the work with leases.
    */
   postgres?: string;
   /** The PostgreSQL schema (default "sagaflow"). */
   postgresSchema?: string;
+  /** Several nodes: this node's name (shown by `sagaflow nodes`) and the lease time (default 5,000 ms). */
+  nodeName?: string;
+  leaseMs?: number;
   log?: (line: string) => void;
 }
 
@@ -65,6 +68,8 @@ export async function serve(options: ServeOptions): Promise<RunningService> {
       components: options.service.components,
       log,
       ...(options.orphanedWorkflows ? { orphanedWorkflows: options.orphanedWorkflows } : {}),
+      ...(options.nodeName === undefined ? {} : { nodeName: options.nodeName }),
+      ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
     });
     await runtime.start();
   } catch (error) {
@@ -96,10 +101,14 @@ export async function serve(options: ServeOptions): Promise<RunningService> {
     });
   }
   const adminAddress = admin?.address() as AddressInfo | undefined;
+  const url = `http://${host}:${address.port}`;
+  const adminUrl = adminAddress ? `http://127.0.0.1:${adminAddress.port}` : undefined;
+  // Shown by `sagaflow nodes` (sent with the next heartbeat).
+  runtime.membership.info = { ...runtime.membership.info, url, ...(adminUrl ? { admin: adminUrl } : {}) };
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${host}:${address.port}`,
-    adminUrl: adminAddress ? `http://127.0.0.1:${adminAddress.port}` : undefined,
+    url,
+    adminUrl,
     runtime,
     close: () =>
       (closing ??= (async () => {

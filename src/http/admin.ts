@@ -6,6 +6,7 @@ import type { WorkflowStatus } from "../store/port.ts";
 import { sendError, sendJson } from "./respond.ts";
 import { feedRoute, viewsRoute } from "./admin-feed.ts";
 import { entitiesRoute } from "./admin-entities.ts";
+import { nodesRoute } from "./admin-nodes.ts";
 
 const statuses: WorkflowStatus[] = ["running", "paused", "suspended", "ended", "failed", "terminated"];
 const actions: OperatorAction[] = ["suspend", "resume", "terminate", "retry"];
@@ -42,6 +43,7 @@ function statusFilter(raw: string | null): WorkflowStatus[] | undefined {
  * - `GET /timers?status=pending|parked&limit=`
  * - `GET /views`: each view's generation, offset, lag and rebuild progress; `POST /views/{name}/rebuild`
  * - `GET /entities/{component}/{id}` and `/entities/{component}/{id}/events?after=&limit=`
+ * - `GET /nodes`: the nodes sharing the store and the leases each holds
  */
 export function createAdmin(runtime: Runtime, log: (line: string) => void = (l) => console.error(l)): Server {
   return createServer((req, res) => {
@@ -52,6 +54,7 @@ export function createAdmin(runtime: Runtime, log: (line: string) => void = (l) 
       if (segments[0] === "entities") {
         return sendJson(res, 200, await entitiesRoute(runtime, req.method ?? "GET", segments, url.searchParams));
       }
+      if (segments[0] === "nodes") return sendJson(res, 200, await nodesRoute(runtime, req.method ?? "GET", segments));
       if (segments[0] === "views") {
         return sendJson(res, 200, await viewsRoute(runtime, req.method ?? "GET", segments));
       }

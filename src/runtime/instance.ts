@@ -29,6 +29,11 @@ export interface InstanceDeps {
   /** The most commands decided together and committed as one write. */
   maxTurn: number;
   conflictRetries: number;
+  /**
+   * Several nodes: another node may have written the instance since it was cached here, so each
+   * turn first asks the store for its version (one indexed read) and reloads if it moved.
+   */
+  checkCache: boolean;
   onHandlerError: (error: unknown, where: string) => SagaflowError;
 }
 
@@ -132,6 +137,7 @@ export class Instance {
   }
 
   private async tryTurn(turn: Pending[]): Promise<Outcome[] | undefined> {
+    if (this.loaded && this.deps.checkCache && (await this.kind.isStale(this.deps.store, this.id, this.loaded))) this.loaded = undefined;
     const before = (this.loaded ??= await this.kind.load(this.deps.store, this.id));
     const stored = turn.some((p) => p.idempotencyKey !== undefined) ? await this.storedReplies(turn) : noneStored;
     let current: Current = before;

@@ -14,6 +14,8 @@ export const deletedEventType = "$deleted";
 /** What differs between component kinds in the command path: loading, deciding, writing. */
 export interface Kind {
   load(store: Store, id: string): Promise<Loaded>;
+  /** Whether the store holds a newer version than `loaded` (another node wrote the instance). */
+  isStale(store: Store, id: string, loaded: Loaded): Promise<boolean>;
   decide(current: Current, handler: string, input: unknown, isQuery: boolean, id: string): Decision;
   write(
     id: string,
@@ -43,6 +45,7 @@ function entityKind(definition: EntityDefinition, defaultSnapshotEvery: number):
       const version = history.events.at(-1)?.seq ?? snapshot?.seq ?? 0;
       return { state: foldEvents(definition, base, live), deleted, version };
     },
+    isStale: async (store, id, loaded) => (await store.readEvents(definition.name, id, loaded.version, 1)).length > 0,
     decide: (current, handler, input, isQuery) =>
       decideEntity(definition, current, handler, input, isQuery),
     write(id, before, after, events, dedup) {
@@ -74,6 +77,7 @@ function keyValueKind(definition: KeyValueDefinition): Kind {
         version: record.version,
       };
     },
+    isStale: async (store, id, loaded) => ((await store.loadKv(definition.name, id))?.version ?? 0) !== loaded.version,
     decide: (current, handler, input, isQuery) =>
       decideKeyValue(definition, current, handler, input, isQuery),
     write(id, before, after, _events, dedup) {

@@ -37,8 +37,8 @@ export interface RuntimeOptions {
   log?: (line: string) => void;
   /** At start, workflows standing at a step the code no longer defines: refuse to start (default) or terminate them. */
   orphanedWorkflows?: "refuse" | "terminate";
-  /** Several nodes on one store (PostgreSQL): this node's id (default random) and what it says of itself. */
-  nodeId?: string;
+  /** Several nodes on one store (PostgreSQL): this node's name (its id adds a random part) and what it says of itself. */
+  nodeName?: string;
   nodeInfo?: Record<string, unknown>;
   /** Several nodes: how long a lease lasts unrenewed; a dead node's work moves within about twice this. Default 5,000 ms. */
   leaseMs?: number;
@@ -104,7 +104,7 @@ export class Runtime {
     this.orphans = options.orphanedWorkflows ?? "refuse";
     this.membership = new Membership({
       cluster: this.store.cluster,
-      ...(options.nodeId === undefined ? {} : { nodeId: options.nodeId }),
+      ...(options.nodeName === undefined ? {} : { nodeName: options.nodeName }),
       ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
       info: { pid: process.pid, ...options.nodeInfo },
       log: this.log,
@@ -163,6 +163,7 @@ export class Runtime {
       mailboxLimit: options.mailboxLimit ?? 10_000,
       maxTurn: 512,
       conflictRetries: 20,
+      checkCache: this.membership.clustered,
       onHandlerError: (error, where) => this.internalError(error, where),
     };
   }

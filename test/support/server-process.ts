@@ -142,6 +142,11 @@ export class SagaflowProcess {
     return this.run?.adminUrl;
   }
 
+  /** The admin API's URL, waiting for the child to print it (it may come in a later chunk). */
+  async admin(): Promise<string> {
+    return (await this.waitForOutput(/admin API on (http:\/\/\S+)/, 5_000))[1]!;
+  }
+
   get pid(): number | undefined {
     return this.run?.child.pid;
   }

@@ -12,8 +12,12 @@ export interface LeaseHolder {
 export interface MembershipOptions {
   /** Absent: this node is alone and holds every lease for good. */
   cluster: ClusterStore | undefined;
-  /** Default: a random id. */
-  nodeId?: string;
+  /**
+   * A name for this node (default "node"). Its id is the name plus a random part new at every
+   * start: a restarted process never holds (or renews) a lease of its previous life, which a
+   * process of that life still running somewhere could otherwise write with.
+   */
+  nodeName?: string;
   /** How long a lease lasts without renewal: a dead node's work moves within about twice this. Default 5,000 ms. */
   leaseMs?: number;
   /** What the node says of itself in `sagaflow nodes` (address, pid). */
@@ -23,6 +27,16 @@ export interface MembershipOptions {
   onSignal?: (signal: ClusterSignal) => void;
   /** The listening connection came back: signals may have been missed. */
   onReconnect?: () => void;
+}
+
+/** What `sagaflow nodes` shows: the live nodes, what each holds, and the leases nobody holds. */
+export interface NodesReport {
+  self: string;
+  clustered: boolean;
+  leaseMs: number;
+  nodes: Array<{ id: string; alive: boolean; heartbeatAgeMs: number; startedAt: number; info: Record<string, unknown>; leases: string[] }>;
+  /** Leases free or expired: their work waits for a node to take them (at most about two lease times). */
+  unheld: string[];
 }
 
 interface Held {
@@ -52,6 +66,8 @@ export class Membership {
   private readonly holders = new Map<string, LeaseHolder>();
   private readonly held = new Map<string, Held>();
   private readonly startedAt = Date.now();
+  /** What this node says of itself in its heartbeat (the server adds its address once listening). */
+  info: Record<string, unknown>;
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<void> | undefined;
   private unlisten: (() => Promise<void>) | undefined;
@@ -60,8 +76,11 @@ export class Membership {
   private readonly transitions = new Map<string, Promise<void>>();
 
   constructor(private readonly options: MembershipOptions) {
-    this.nodeId = options.nodeId ?? `node-${randomBytes(4).toString("hex")}`;
+    const name = options.nodeName ?? "node";
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new TypeError(`a node name is 1 to 64 letters, digits, _ . or -; got "${name}"`);
+    this.nodeId = `${name}-${randomBytes(3).toString("hex")}`;
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.info = { ...options.info };
     if (!Number.isSafeInteger(this.leaseMs) || this.leaseMs < 300) throw new RangeError(`the lease time must be a whole number of ms ≥ 300, got ${this.leaseMs}`);
   }
 
@@ -127,6 +146,30 @@ export class Membership {
     await this.unlisten?.();
   }
 
+  async report(): Promise<NodesReport> {
+    const { cluster } = this.options;
+    if (!cluster) {
+      const self = { id: this.nodeId, alive: true, heartbeatAgeMs: 0, startedAt: this.startedAt, info: this.info, leases: this.heldLeases() };
+      return { self: this.nodeId, clustered: false, leaseMs: this.leaseMs, nodes: [self], unheld: [] };
+    }
+    const [nodes, leases] = await Promise.all([cluster.listNodes(), cluster.listLeases()]);
+    const live = leases.filter((l) => l.holder !== null && l.remainingMs > 0);
+    return {
+      self: this.nodeId,
+      clustered: true,
+      leaseMs: this.leaseMs,
+      nodes: nodes.map((n) => ({
+        id: n.id,
+        alive: n.ageMs < this.leaseMs,
+        heartbeatAgeMs: n.ageMs,
+        startedAt: n.startedAt,
+        info: n.info,
+        leases: live.filter((l) => l.holder === n.id).map((l) => l.name),
+      })),
+      unheld: leases.filter((l) => !live.includes(l)).map((l) => l.name),
+    };
+  }
+
   private schedule(): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
@@ -140,7 +183,7 @@ export class Membership {
     const cluster = this.options.cluster!;
     const sentAt = performance.now();
     try {
-      await cluster.heartbeat(this.nodeId, this.startedAt, this.options.info ?? {});
+      await cluster.heartbeat(this.nodeId, this.startedAt, this.info);
       const renewed = await cluster.acquireLeases(this.nodeId, [...this.held.keys()], this.leaseMs);
       for (const lease of [...this.held.keys()]) {
         if (!renewed.has(lease)) void this.lose(lease);

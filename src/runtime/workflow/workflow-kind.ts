@@ -32,6 +32,7 @@ export function workflowKind(
       const { name: _name, id: _id, version, ...record } = stored;
       return { state: record, deleted: false, version };
     },
+    isStale: async (store, id, loaded) => ((await store.loadWorkflow(definition.name, id))?.version ?? 0) !== loaded.version,
 
     decide(current, handler, input, isQuery, id): Decision {
       const record = current.state as WorkflowRecord | null;

@@ -1,0 +1,32 @@
+import type { NodesReport } from "../runtime/cluster/membership.ts";
+import { adminRequest, printTable } from "./admin-client.ts";
+import { parseArgs } from "./args.ts";
+
+export const nodesUsage = `  sagaflow nodes                               live nodes and the leases (shares of work) each holds`;
+
+/** `sagaflow nodes`: which nodes share the store and what each one runs. */
+export async function nodesCommand(argv: string[]): Promise<void> {
+  const { flags } = parseArgs(argv);
+  const base = flags.get("admin") ?? process.env["SAGAFLOW_ADMIN"] ?? "http://127.0.0.1:3001";
+  const report = (await adminRequest(base, "GET", "/nodes")) as NodesReport;
+  const rows = report.nodes.map((n) => ({
+    node: n.id === report.self ? `${n.id} (this)` : n.id,
+    alive: n.alive ? "yes" : `no (silent ${Math.round(n.heartbeatAgeMs / 1000)} s)`,
+    url: n.info["url"] ?? "",
+    leases: `${n.leases.length}: ${compact(n.leases)}`,
+  }));
+  printTable(rows, ["node", "alive", "url", "leases"], "no nodes");
+  if (!report.clustered) console.log("one node: the store (SQLite) is not shared");
+  if (report.unheld.length > 0) console.log(`not held (taken within ~${(2 * report.leaseMs) / 1000} s): ${compact(report.unheld)}`);
+}
+
+/** "workflows/0, workflows/1, workflows/2" → "workflows/0,1,2". */
+function compact(leases: string[]): string {
+  const groups = new Map<string, string[]>();
+  for (const lease of leases) {
+    const slash = lease.indexOf("/");
+    const [kind, part] = slash < 0 ? [lease, ""] : [lease.slice(0, slash), lease.slice(slash + 1)];
+    groups.set(kind, [...(groups.get(kind) ?? []), part]);
+  }
+  return [...groups].map(([kind, parts]) => (parts.every((p) => p === "") ? kind : `${kind}/${parts.join(",")}`)).join(" ");
+}
