@@ -1,0 +1,189 @@
+/**
+ * The PostgreSQL cluster store: node heartbeats, leases with fencing tokens (and that every
+ * fenced write really is refused once its lease moved, changing nothing), and signals between
+ * nodes. Runs only when SAGAFLOW_POSTGRES_URL is set.
+ */
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { LeaseLostError, type ClusterSignal } from "../cluster-port.ts";
+import type { ParkedMessage } from "../port.ts";
+import { PostgresStore } from "./postgres-store.ts";
+import { decodeSignal, encodeSignal } from "./postgres-cluster.ts";
+import { deferred, eventsWrite, sleep, testbed, whenPostgresAsked, workflowWrite } from "./postgres-test-support.ts";
+
+whenPostgresAsked((connectionString) => {
+  const { freshSchema, dropSchemas, withStore } = testbed(connectionString);
+
+  /** Two stores on one fresh schema: two nodes. */
+  async function twoNodes(fn: (a: PostgresStore, b: PostgresStore) => Promise<void>, options: { beforeCommitOfA?: (positions: readonly number[]) => Promise<void> } = {}): Promise<void> {
+    const schema = freshSchema();
+    const a = new PostgresStore({ connectionString, schema, poolSize: 3, testHooks: options.beforeCommitOfA ? { beforeCommit: options.beforeCommitOfA } : {} });
+    const b = new PostgresStore({ connectionString, schema, poolSize: 3 });
+    try {
+      await a.migrate();
+      await b.migrate();
+      await fn(a, b);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }
+
+  describe("postgres cluster store", () => {
+    after(dropSchemas);
+
+    it("a-lease-is-held-by-one-node-until-it-expires-then-the-next-holder-gets-a-higher-token", async () => {
+      await twoNodes(async (a, b) => {
+        const first = await a.cluster.acquireLeases("A", ["x", "y"], 400);
+        assert.deepEqual([...first], [["x", 1], ["y", 1]]);
+        assert.equal((await b.cluster.acquireLeases("B", ["x", "y"], 400)).size, 0, "held leases are not taken");
+        assert.deepEqual([...(await a.cluster.acquireLeases("A", ["x"], 400))], [["x", 1]], "renewal keeps the token");
+        await sleep(450);
+        assert.deepEqual([...(await b.cluster.acquireLeases("B", ["x"], 400))], [["x", 2]], "an expired lease is taken, token + 1");
+        assert.equal((await a.cluster.acquireLeases("A", ["x"], 400)).size, 0, "the old holder cannot renew it");
+        const leases = await a.cluster.listLeases();
+        assert.deepEqual(leases.map((l) => [l.name, l.holder, l.token]), [["x", "B", 2], ["y", "A", 1]]);
+        assert.ok(leases[0]!.remainingMs > 0 && leases[1]!.remainingMs <= 0);
+      });
+    });
+
+    it("a-released-lease-is-free-at-once-and-its-old-token-is-dead", async () => {
+      await twoNodes(async (a, b) => {
+        await a.cluster.acquireLeases("A", ["x"], 60_000);
+        await b.cluster.releaseLeases("B", ["x"]); // not B's: nothing happens
+        assert.equal((await b.cluster.acquireLeases("B", ["x"], 60_000)).size, 0);
+        await a.cluster.releaseLeases("A", ["x"]);
+        const [lease] = await a.cluster.listLeases();
+        assert.deepEqual([lease!.holder, lease!.token], [null, 2]);
+        assert.deepEqual([...(await b.cluster.acquireLeases("B", ["x"], 60_000))], [["x", 3]]);
+      });
+    });
+
+    it("a-fenced-write-with-a-stale-token-is-refused-and-the-rest-of-the-batch-is-kept", async () => {
+      await twoNodes(async (a, b) => {
+        await a.cluster.acquireLeases("A", ["workflows/1"], 300);
+        const ok = await a.commit([{ ...workflowWrite("wf", "w1", 0, 1), fence: { lease: "workflows/1", token: 1 } }]);
+        assert.ok(ok[0]!.ok);
+        await sleep(350);
+        await b.cluster.acquireLeases("B", ["workflows/1"], 60_000);
+        const outcomes = await a.commit([
+          { ...workflowWrite("wf", "w1", 1, 2), fence: { lease: "workflows/1", token: 1 } },
+          eventsWrite("c", "e1", 0, "kept"),
+        ]);
+        assert.deepEqual(outcomes[0], { ok: false, reason: "fenced" });
+        assert.ok(outcomes[1]!.ok, "an unfenced write of the same batch is kept");
+        assert.equal((await b.loadWorkflow("wf", "w1"))!.version, 1, "nothing of the fenced write is stored");
+        assert.equal((await b.workflowHistory("wf", "w1", 10)).length, 1);
+        const byB = await b.commit([{ ...workflowWrite("wf", "w1", 1, 3), fence: { lease: "workflows/1", token: 2 } }]);
+        assert.ok(byB[0]!.ok, "the new holder writes with its token");
+      });
+    });
+
+    it("a-fenced-consumer-offset-or-timer-change-fails-with-lease-lost-and-changes-nothing", async () => {
+      await twoNodes(async (a, b) => {
+        await a.cluster.acquireLeases("A", ["consumer/c", "timers"], 60_000);
+        await a.commitConsumer("c", 5, [], [], { lease: "consumer/c", token: 1 });
+        const timer = await a.putTimer({ name: "t", dueAt: 10, component: "x", id: "1", handler: "h", input: null, createdAt: 1 });
+        await a.cluster.releaseLeases("A", ["consumer/c", "timers"]);
+        await b.cluster.acquireLeases("B", ["consumer/c", "timers"], 60_000);
+        const parked: ParkedMessage = {
+          consumer: "c", entry: { position: 6, component: "x", id: "1", seq: 1, type: "t", payload: null, at: 1 },
+          error: { code: "e", message: "m" }, attempts: 1, parkedAt: 1, blockedBy: null,
+        };
+        await assert.rejects(a.commitConsumer("c", 9, [parked], [], { lease: "consumer/c", token: 1 }), LeaseLostError);
+        assert.equal(await b.loadOffset("c"), 5);
+        assert.deepEqual(await b.listParked("c", 10), []);
+        await assert.rejects(a.finishTimers([{ name: "t", generation: timer.generation }], { lease: "timers", token: 1 }), LeaseLostError);
+        const change = { dueAt: 99, attempts: 1, status: "pending" as const, lastError: { code: "e", message: "m" } };
+        await assert.rejects(a.retryTimer("t", timer.generation, change, { lease: "timers", token: 1 }), LeaseLostError);
+        assert.deepEqual((await b.listTimers(undefined, 10)).map((t) => [t.name, t.dueAt, t.attempts]), [["t", 10, 0]]);
+        await b.finishTimers([{ name: "t", generation: timer.generation }], { lease: "timers", token: 3 });
+        assert.deepEqual(await b.listTimers(undefined, 10), [], "the holder's fenced write goes through");
+      });
+    });
+
+    it("taking-a-lease-over-waits-for-the-old-holders-fenced-commit-in-flight", async () => {
+      const held = deferred<void>();
+      const inCommit = deferred<void>();
+      let holdNext = false;
+      await twoNodes(
+        async (a, b) => {
+          await a.cluster.acquireLeases("A", ["workflows/2"], 200);
+          holdNext = true;
+          const commit = a.commit([{ ...workflowWrite("wf", "w2", 0, 1), fence: { lease: "workflows/2", token: 1 } }]);
+          await inCommit.promise;
+          await sleep(250); // the lease has expired meanwhile
+          let takenOver = false;
+          const takeover = b.cluster.acquireLeases("B", ["workflows/2"], 60_000).then((m) => {
+            takenOver = true;
+            return m;
+          });
+          await sleep(150);
+          assert.equal(takenOver, false, "the new holder waits while the fenced commit holds the lease row");
+          held.resolve();
+          assert.ok((await commit)[0]!.ok, "the commit that checked its fence first goes through");
+          assert.deepEqual([...(await takeover)], [["workflows/2", 2]]);
+          assert.equal((await b.loadWorkflow("wf", "w2"))!.version, 1, "and the new holder starts from a state that includes it");
+        },
+        {
+          beforeCommitOfA: async () => {
+            if (!holdNext) return;
+            holdNext = false;
+            inCommit.resolve();
+            await held.promise;
+          },
+        },
+      );
+    });
+
+    it("nodes-heartbeat-are-listed-with-their-age-and-are-forgotten", async () => {
+      await withStore(async (store) => {
+        await store.cluster.heartbeat("n1", 1000, { url: "http://a" });
+        await store.cluster.heartbeat("n2", 2000, {});
+        await sleep(50);
+        await store.cluster.heartbeat("n2", 2000, { url: "http://b" });
+        const nodes = await store.cluster.listNodes();
+        assert.deepEqual(nodes.map((n) => [n.id, n.startedAt, n.info]), [["n1", 1000, { url: "http://a" }], ["n2", 2000, { url: "http://b" }]]);
+        assert.ok(nodes[0]!.ageMs >= 40 && nodes[1]!.ageMs < nodes[0]!.ageMs, JSON.stringify(nodes));
+        await store.cluster.forgetNodes(undefined, 30);
+        assert.deepEqual((await store.cluster.listNodes()).map((n) => n.id), ["n2"], "silent nodes are forgotten");
+        await store.cluster.forgetNodes("n2", 60_000);
+        assert.deepEqual(await store.cluster.listNodes(), []);
+      });
+    });
+
+    it("a-commit-signals-the-other-nodes-with-its-position-and-workflows-and-a-node-never-hears-itself", async () => {
+      await twoNodes(async (a, b) => {
+        const heardByA: ClusterSignal[] = [];
+        const heardByB: ClusterSignal[] = [];
+        const stopA = await a.cluster.listen("A", (s) => heardByA.push(s), () => {});
+        const stopB = await b.cluster.listen("B", (s) => heardByB.push(s), () => {});
+        try {
+          const [outcome] = await b.commit([workflowWrite("wf", "w3", 0, 1)]);
+          assert.ok(outcome!.ok);
+          await b.putTimer({ name: "t", dueAt: 1234, component: "x", id: "1", handler: "h", input: null, createdAt: 1 });
+          for (let i = 0; i < 100 && heardByA.length < 2; i++) await sleep(10);
+          assert.deepEqual(heardByA, [
+            { node: "B", position: outcome!.ok ? outcome!.positions.at(-1) : -1, workflows: [["wf", "w3"]] },
+            { node: "B", timerDue: 1234 },
+          ]);
+          assert.deepEqual(heardByB, [], "a node does not hear its own signals");
+        } finally {
+          await stopA();
+          await stopB();
+        }
+      });
+    });
+
+    it("a-long-list-of-workflows-is-split-into-payloads-under-the-notify-limit", () => {
+      const workflows = Array.from({ length: 500 }, (_, i): [string, string] => ["transfer", `t-${"x".repeat(200)}-${i}`]);
+      const parts = encodeSignal({ node: "n", position: 7, workflows });
+      assert.ok(parts.length > 1);
+      for (const part of parts) assert.ok(Buffer.byteLength(part) < 8000, `${Buffer.byteLength(part)} bytes`);
+      const decoded = parts.map((p) => decodeSignal(p)!);
+      assert.deepEqual(decoded.flatMap((s) => s.workflows ?? []), workflows);
+      assert.ok(decoded.every((s) => s.node === "n" && s.position === 7));
+      assert.equal(decodeSignal("not json"), undefined);
+    });
+  });
+});
