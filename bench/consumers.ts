@@ -49,11 +49,11 @@ import {
   choicesEnv,
   fsyncsCounted,
   fsyncWindow,
-  listEnv,
   numberEnv,
+  openLoop,
+  positiveNumbersEnv,
   quantiles,
   round,
-  sleep,
   syncModeEnv,
   until,
   usageWindow,
@@ -65,11 +65,7 @@ const program = benchProgram("consumers");
 const { log, emit } = program;
 
 const seconds = numberEnv("BENCH_SECONDS", 10);
-const rates = listEnv("BENCH_RATES", "1000,5000,10000").map((s) => {
-  const n = Number(s);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`BENCH_RATES: ${s} is not a rate > 0`);
-  return n;
-});
+const rates = positiveNumbersEnv("BENCH_RATES", "1000,5000,10000");
 const instances = Math.max(1, Math.floor(numberEnv("BENCH_INSTANCES", 1000)));
 const drainEvents = Math.max(1, Math.floor(numberEnv("BENCH_DRAIN_EVENTS", 50_000)));
 const modes = choicesEnv("BENCH_MODES", "steady,drain", ["steady", "drain"]);
@@ -359,25 +355,6 @@ function lagStats(recorder: Recorder, tokens: number) {
 }
 
 // ---------------------------------------------------------------- steady
-
-/**
- * Sends `rate` commands per second for `durationMs`, open loop: the schedule does not wait for
- * replies. Returns when all are sent, with how far behind schedule the sender fell at worst.
- */
-async function openLoop(rate: number, durationMs: number, send: (i: number) => unknown): Promise<{ sent: number; elapsedMs: number; maxSlipMs: number }> {
-  const total = Math.round((rate * durationMs) / 1000);
-  const t0 = performance.now();
-  let sent = 0;
-  let maxSlipMs = 0;
-  while (sent < total) {
-    const now = performance.now();
-    const due = Math.min(total, Math.floor(((now - t0) * rate) / 1000) + 1);
-    if (due > sent) maxSlipMs = Math.max(maxSlipMs, now - t0 - (sent * 1000) / rate);
-    while (sent < due) send(sent++);
-    await sleep(1);
-  }
-  return { sent, elapsedMs: performance.now() - t0, maxSlipMs };
-}
 
 async function steady(rate: number): Promise<void> {
   const tokens = Math.round(rate * seconds);

@@ -1,11 +1,15 @@
 /**
  * Event-sourced commands per second, through the in-process typed client and over HTTP, on
- * SQLite with default durability (WAL, synchronous=FULL: fsync on every commit).
+ * SQLite with default durability (WAL, synchronous=FULL: fsync on every commit), or with
+ * BENCH_STORE=postgres on PostgreSQL (a fresh schema per mode, dropped afterwards; durable as the
+ * server is set up, synchronous_commit=on by default).
  *
  * 10,000 wallets are created first; each measured command is a deposit to a random one of them.
  * Each concurrency (commands in flight) runs for BENCH_SECONDS after a BENCH_WARMUP_SECONDS
  * warm-up. For HTTP the service runs in its own process (bench/entity-commands-server.ts) and
  * this process only generates load, over keep-alive connections (one socket per command in flight).
+ * On PostgreSQL each line also says what PostgreSQL did per command during the measured run
+ * (write transactions, WAL bytes and flushes, CPU of its backends: bench/support/postgres-usage.ts).
  *
  * stdout: one JSON line per figure, nothing else; progress goes to stderr.
  *
@@ -15,11 +19,13 @@
  *   BENCH_CONCURRENCY=1,64,256
  *   BENCH_ENTITIES=10000
  *   BENCH_MODES=in-process,http
+ *   BENCH_STORE=sqlite       or postgres
+ *   BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test
  *   BENCH_FSYNC=1            count fsync/fdatasync calls with `perf stat` when perf is installed (0: don't)
  *   BENCH_DIR=<dir>          where the temporary data folders go (default: the OS temp dir)
  *   BENCH_SERVER_NODE_ARGS   extra node flags for the HTTP server process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
  *
- * Run: npm run bench
+ * Run: npm run bench (SQLite), npm run bench:postgres
  */
 import { fork, type ChildProcess } from "node:child_process";
 import http from "node:http";
@@ -27,9 +33,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "../src/client/client.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
-import type { InstanceWrite } from "../src/store/port.ts";
+import type { Store } from "../src/store/port.ts";
+import { PostgresStore } from "../src/store/postgres/postgres-store.ts";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
 import bench, { wallet } from "./entity-commands-service.ts";
+import { countCommits, newCommitCounts } from "./support/commit-counts.ts";
 import {
   choicesEnv,
   forEach,
@@ -45,6 +53,9 @@ import {
   usageWindow,
   wholeNumbersEnv,
 } from "./support/load.ts";
+import { pgStatementsSent } from "./support/pg-statements.ts";
+import { storeKindEnv, type BenchSchema } from "./support/postgres-schema.ts";
+import { postgresFigures, watchedSchema, type PostgresWatch } from "./support/postgres-usage.ts";
 import { benchProgram } from "./support/program.ts";
 
 const program = benchProgram("entity-commands");
@@ -55,6 +66,7 @@ const entities = numberEnv("BENCH_ENTITIES", 10_000);
 const concurrencies = wholeNumbersEnv("BENCH_CONCURRENCY", "1,64,256");
 const modes = choicesEnv("BENCH_MODES", "in-process,http", ["in-process", "http"]);
 const serverNodeArgs = (process.env["BENCH_SERVER_NODE_ARGS"] ?? "").split(" ").filter((a) => a !== "");
+const storeKind = storeKindEnv();
 const ids = Array.from({ length: entities }, (_, i) => `w${i}`);
 
 type Mode = "in-process" | "http";
@@ -65,12 +77,17 @@ type Send = (id: string) => Promise<unknown>;
 interface Counts {
   commits: number;
   writes: number;
+  /** SQL statements sent to PostgreSQL (0 on SQLite). */
+  statements: number;
+  /** Time in store.commit (see CommitCounts.commitMs). */
+  commitMs: number;
 }
 
-/** What the point's system under test looks like from outside: its process and its commit counter. */
+/** What the point's system under test looks like from outside: its process, its commit counter and, on PostgreSQL, the server. */
 interface Target {
   pid: number;
   counts(): Promise<Counts>;
+  watch: PostgresWatch | undefined;
 }
 
 interface Run {
@@ -114,7 +131,8 @@ async function drive(send: Send, concurrency: number, durationMs: number): Promi
 /** One (mode, concurrency) point: warm-up, measured run, and its figures. */
 async function point(mode: Mode, concurrency: number, send: Send, target: Target, durability: string): Promise<void> {
   resetPeakRss(target.pid);
-  const syncCalls = await fsyncWindow(target.pid);
+  // On PostgreSQL the watch counts the WAL flushes: the process running Sagaflow makes no fsyncs.
+  const syncCalls = await fsyncWindow(target.watch ? [] : target.pid);
   const atStart = await target.counts();
   if (warmupSeconds > 0) {
     log(`${mode} c=${concurrency}: warm-up ${warmupSeconds}s`);
@@ -123,15 +141,18 @@ async function point(mode: Mode, concurrency: number, send: Send, target: Target
   }
   log(`${mode} c=${concurrency}: measuring ${seconds}s`);
   const before = await target.counts();
+  const pgWindow = await target.watch?.start();
   const usage = usageWindow(target.pid);
   const run = await drive(send, concurrency, seconds * 1000);
-  const used = usage.stop(run.elapsedMs);
+  const postgres = await pgWindow?.stop();
+  const used = usage.stop(run.elapsedMs, postgres ? postgres.backendCpuMs + postgres.backgroundCpuMs : 0);
   const after = await target.counts();
   const syncs = await syncCalls.stop();
   if (run.errors > 0) log(`${mode} c=${concurrency}: ${run.errors} errors, first: ${String(run.firstError)}`);
 
   const latency = quantiles(run.latencies.sorted(), 3);
   emit({
+    store: storeKind,
     mode,
     concurrency,
     commandsPerSecond: Math.round((run.commands * 1000) / run.elapsedMs),
@@ -149,6 +170,7 @@ async function point(mode: Mode, concurrency: number, send: Send, target: Target
       : { cpuPct: used.selfCpuPct }),
     // CPU time of the process running Sagaflow per command (less sensitive to other load than the rate).
     cpuUsPerCommand: run.commands === 0 ? null : round(((used.targetCpuMs ?? NaN) * 1000) / run.commands, 1),
+    ...(postgres ? postgresFigures(postgres, run.commands, run.elapsedMs, "Command") : {}),
     // CPU used by everything else on the machine meanwhile (other work skews the figures), 100 = one core.
     otherCpuPct: used.otherCpuPct,
   });
@@ -157,58 +179,83 @@ async function point(mode: Mode, concurrency: number, send: Send, target: Target
   const commitsInSyncWindow = after.commits - atStart.commits;
   emit({
     figure: "group-commit",
+    store: storeKind,
     mode,
     concurrency,
     commands: run.commands,
     commits,
     commitsPerSecond: Math.round((commits * 1000) / run.elapsedMs),
-    // Instance writes (one per instance turn) per SQLite transaction: > 1 means group commit is batching.
+    // Instance writes (one per instance turn) per store transaction: > 1 means group commit is batching.
     writesPerCommit: commits > 0 ? round(writes / commits, 1) : null,
     commandsPerCommit: commits > 0 ? round(run.commands / commits, 1) : null,
-    // Storage writes (WAL frames, checkpoints) per command, from /proc/<pid>/io write_bytes.
-    diskKbPerCommand:
-      used.writtenBytes === null || run.commands === 0 ? null : round(used.writtenBytes / 1024 / run.commands, 2),
-    // fsync + fdatasync calls per commit, over warm-up and measured run (perf stat); null where not measurable.
-    fsyncsPerCommit: syncs !== undefined && commitsInSyncWindow > 0 ? round(syncs / commitsInSyncWindow, 2) : null,
+    // Share of the wall time in store.commit: SQLite, the event loop blocked in it; PostgreSQL, a
+    // commit in flight (one at a time): near 100, the commit pipeline bounds the throughput.
+    commitSharePct: round((100 * (after.commitMs - before.commitMs)) / run.elapsedMs, 0),
+    ...(target.watch
+      ? {
+          // Round trips to PostgreSQL (BEGIN and COMMIT included) per command and per commit.
+          pgStatementsPerCommand: run.commands > 0 ? round((after.statements - before.statements) / run.commands, 2) : null,
+          pgStatementsPerCommit: commits > 0 ? round((after.statements - before.statements) / commits, 1) : null,
+        }
+      : {
+          // Storage writes (WAL frames, checkpoints) per command, from /proc/<pid>/io write_bytes.
+          diskKbPerCommand:
+            used.writtenBytes === null || run.commands === 0 ? null : round(used.writtenBytes / 1024 / run.commands, 2),
+          // fsync + fdatasync calls per commit, over warm-up and measured run (perf stat); null where not measurable.
+          fsyncsPerCommit: syncs !== undefined && commitsInSyncWindow > 0 ? round(syncs / commitsInSyncWindow, 2) : null,
+        }),
   });
 }
 
+/** A fresh store for one mode: a SQLite folder, or a PostgreSQL schema (with the watch on its server). */
+async function freshStore(label: Mode): Promise<{ dir: string; schema: BenchSchema | undefined; watch: PostgresWatch | undefined; close(): Promise<void> }> {
+  if (storeKind === "sqlite") return { dir: program.newDataDir(label), schema: undefined, watch: undefined, close: async () => {} };
+  const watched = await watchedSchema(program, label);
+  return { dir: watched.schema.name, ...watched };
+}
+
 async function inProcess(): Promise<void> {
-  const dir = program.newDataDir("in-process");
-  const store = new SqliteStore({ path: join(dir, "sagaflow.db") });
-  const counts: Counts = { commits: 0, writes: 0 };
-  const commit = store.commit.bind(store);
-  store.commit = (writes: InstanceWrite[]) => {
-    counts.commits++;
-    counts.writes += writes.length;
-    return commit(writes);
-  };
+  const fresh = await freshStore("in-process");
+  if (fresh.schema) pgStatementsSent(); // starts counting before the store connects
+  const store: Store = fresh.schema
+    ? new PostgresStore({ connectionString: fresh.schema.storeUrl, schema: fresh.schema.name })
+    : new SqliteStore({ path: join(fresh.dir, "sagaflow.db") });
+  const counts = newCommitCounts();
+  countCommits(store, counts);
   const runtime = new Runtime({ store, components: bench.components });
-  await runtime.start();
+  // Deferred after the schema: on SIGINT the runtime stops before its schema is dropped.
+  const stopRuntime = program.defer(() => runtime.stop());
   try {
-    const durability = store.settings().synchronous;
+    await runtime.start();
+    const durability = fresh.watch ? await fresh.watch.durability() : (store as SqliteStore).settings().synchronous;
     const client = new Client(runtime);
-    log(`in-process: creating ${entities} wallets in ${dir}`);
+    log(`in-process: creating ${entities} wallets in ${fresh.dir}`);
     await forEach(ids, 256, (id) => client.call(wallet, id).create({ initialBalance: 0 }));
     const send: Send = (id) => client.call(wallet, id).deposit({ amount: 1 });
-    const target: Target = { pid: process.pid, counts: async () => ({ ...counts }) };
+    const target: Target = {
+      pid: process.pid,
+      counts: async () => ({ ...counts, statements: fresh.schema ? pgStatementsSent() : 0 }),
+      watch: fresh.watch,
+    };
     for (const c of concurrencies) await point("in-process", c, send, target, durability);
   } finally {
-    await runtime.stop();
+    await stopRuntime();
+    await fresh.close();
   }
 }
 
-function startServer(dir: string): Promise<{ child: ChildProcess; url: URL; synchronous: string }> {
+/** Forks bench/entity-commands-server.ts on a SQLite folder, or on a PostgreSQL schema (`--postgres URL SCHEMA`). */
+function startServer(args: string[]): Promise<{ child: ChildProcess; url: URL; durability: string }> {
   const script = fileURLToPath(new URL("./entity-commands-server.ts", import.meta.url));
-  const child = fork(script, [dir], {
+  const child = fork(script, args, {
     execArgv: ["--import", "tsx", ...serverNodeArgs],
     // The server's stdout would break "JSON lines only": send it to stderr.
     stdio: ["ignore", 2, 2, "ipc"],
   });
   return new Promise((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`bench server exited with ${code} before it was ready`)));
-    child.once("message", (message: { type: string; url: string; synchronous: string }) => {
-      if (message.type === "ready") resolve({ child, url: new URL(message.url), synchronous: message.synchronous });
+    child.once("message", (message: { type: string; url: string; durability: string }) => {
+      if (message.type === "ready") resolve({ child, url: new URL(message.url), durability: message.durability });
     });
   });
 }
@@ -218,7 +265,7 @@ function serverCounts(child: ChildProcess): Promise<Counts> {
     const onMessage = (message: { type: string } & Counts) => {
       if (message.type !== "stats") return;
       child.off("message", onMessage);
-      resolve({ commits: message.commits, writes: message.writes });
+      resolve({ commits: message.commits, writes: message.writes, statements: message.statements, commitMs: message.commitMs });
     };
     child.on("message", onMessage);
     child.send({ type: "stats" });
@@ -251,12 +298,14 @@ function post(agent: http.Agent, url: URL, path: string, body: string): Promise<
 }
 
 async function overHttp(): Promise<void> {
-  const dir = program.newDataDir("http");
-  log(`http: starting server on ${dir}`);
-  const { child, url, synchronous } = await startServer(dir);
+  const fresh = await freshStore("http");
+  log(`http: starting server on ${fresh.dir}`);
+  const server = await startServer(fresh.schema ? ["--postgres", fresh.schema.storeUrl, fresh.schema.name] : [fresh.dir]);
+  const { child, url } = server;
+  const durability = fresh.watch ? await fresh.watch.durability() : server.durability;
   const exited = new Promise<void>((done) => child.once("exit", () => done()));
   try {
-    const target: Target = { pid: child.pid!, counts: () => serverCounts(child) };
+    const target: Target = { pid: child.pid!, counts: () => serverCounts(child), watch: fresh.watch };
     log(`http: server pid ${child.pid} at ${url.href}; creating ${entities} wallets`);
     const setupAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
     await forEach(ids, 256, (id) => post(setupAgent, url, `/wallet/${id}/create`, '{"initialBalance":0}'));
@@ -265,7 +314,7 @@ async function overHttp(): Promise<void> {
     for (const c of concurrencies) {
       const agent = new http.Agent({ keepAlive: true, maxSockets: c });
       try {
-        await point("http", c, (id) => post(agent, url, `/wallet/${id}/deposit`, body), target, synchronous);
+        await point("http", c, (id) => post(agent, url, `/wallet/${id}/deposit`, body), target, durability);
       } finally {
         agent.destroy();
       }
@@ -273,11 +322,12 @@ async function overHttp(): Promise<void> {
   } finally {
     child.send({ type: "close" });
     await Promise.race([exited, sleep(10_000).then(() => child.kill("SIGKILL"))]);
+    await fresh.close();
   }
 }
 
 async function main(): Promise<void> {
-  log(`node ${process.version}, ${seconds}s per point after ${warmupSeconds}s warm-up, ${entities} wallets, concurrency ${concurrencies.join("/")}${fsyncsCounted() ? ", counting fsyncs with perf" : ""}`);
+  log(`node ${process.version}, ${seconds}s per point after ${warmupSeconds}s warm-up, ${entities} wallets, concurrency ${concurrencies.join("/")}, store ${storeKind}${fsyncsCounted() ? ", counting fsyncs with perf" : ""}`);
   for (const mode of modes) {
     if (mode === "in-process") await inProcess();
     else await overHttp();

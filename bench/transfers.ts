@@ -1,29 +1,38 @@
 /**
- * Money transfers per second and their latency, end to end, on SQLite with default durability
- * (WAL, synchronous=FULL: fsync on every commit), for the bank example's saga `transfer` and its
- * plain-workflow twin `transfer-workflow`.
+ * Money transfers per second and their latency, end to end, for the bank example's saga
+ * `transfer` and its plain-workflow twin `transfer-workflow`: on SQLite with default durability
+ * (WAL, synchronous=FULL: fsync on every commit), or with BENCH_STORE=postgres on PostgreSQL
+ * (a fresh schema, dropped afterwards; durable as the server is set up, synchronous_commit=on
+ * by default) with BENCH_NODES node processes sharing it.
  *
- * HTTP (the headline figures): the service runs in its own process exactly as users run it,
- * `node bin/sagaflow.mjs serve examples/bank --port 0 --data DIR`, and this process only
- * generates load over keep-alive connections (one socket per transfer in flight). BENCH_WALLETS
- * wallets are created first with large balances; each transfer moves 1..100 between two
- * different random wallets. A transfer's latency runs from sending `POST /{workflow}/{id}/start`
- * until `GET /{workflow}/{id}?wait=30` returns the ended record.
+ * HTTP (the headline figures): the service runs in its own process(es) exactly as users run it,
+ * `node bin/sagaflow.mjs serve examples/bank --port 0 --data DIR` (or `--postgres URL
+ * --postgres-schema S --node-name nI`), and this process only generates load over keep-alive
+ * connections (one socket per transfer in flight). BENCH_WALLETS wallets are created first with
+ * large balances; each transfer moves 1..100 between two different random wallets. A transfer's
+ * latency runs from sending `POST /{workflow}/{id}/start` until `GET /{workflow}/{id}?wait=30`
+ * returns the ended record. With several nodes, transfers go round-robin over them, each awaited
+ * on the next node (see httpTarget), and nothing is measured before every node holds leases and
+ * none is unheld (GET /nodes on the admin API).
  *
- * In process (where the time goes): Runtime + SqliteStore in this process, the store's commit()
- * wrapped to count SQLite transactions, the instance writes in each and the time spent in them;
+ * In process (where the time goes): Runtime + store in this process, the store's commit()
+ * wrapped to count transactions, the instance writes in each and the time spent in them;
  * transfers go through the typed client and `runtime.workflowResult`.
  *
  * After every point the balances are checked: their sum is unchanged, and each wallet holds its
  * initial balance plus what completed transfers brought in minus what they took out (transfers
  * that errored are read back and booked by how they ended before the check).
- * fsync + fdatasync calls are counted with `perf stat` where perf is installed and permitted.
+ *
+ * Where the time goes: on SQLite, fsync + fdatasync calls are counted with `perf stat` where perf
+ * is installed and permitted, and in-process lines say how many SQLite pages each commit wrote
+ * (WAL frames, read from the -shm index) and what the commits that ran SQLite's auto-checkpoint
+ * cost compared with the others. On PostgreSQL, every line says what PostgreSQL did per transfer
+ * during the measured run: write transactions, WAL bytes, WAL flushes and the CPU of the stores'
+ * backends and of PostgreSQL's background processes (bench/support/postgres-usage.ts).
  *
  * The figures are only as good as the machine is quiet: each line carries `otherCpuPct`, the CPU
  * that everything else on the machine used during the measured run (100 = one core); well above
- * 0 the figure is disturbed (and a warning goes to stderr). In-process lines also say how many
- * SQLite pages each commit wrote (WAL frames, read from the -shm index) and what the commits that
- * ran SQLite's auto-checkpoint cost compared with the others.
+ * 0 the figure is disturbed (and a warning goes to stderr).
  *
  * stdout: one JSON line per figure, nothing else; progress goes to stderr.
  *
@@ -33,46 +42,50 @@
  *   BENCH_CONCURRENCY=1,16,64  transfers in flight
  *   BENCH_WALLETS=1000
  *   BENCH_WORKFLOWS=transfer,transfer-workflow
- *   BENCH_MODES=http,in-process
+ *   BENCH_MODES=http,in-process  (http only by default with BENCH_NODES > 1: in process is one node)
+ *   BENCH_STORE=sqlite         or postgres
+ *   BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test
+ *   BENCH_NODES=1              PostgreSQL, HTTP: node processes sharing the schema
  *   BENCH_FSYNC=1              count fsyncs with perf (0: don't)
  *   BENCH_SYNC=FULL            SQLite synchronous mode (FULL is the default; NORMAL/OFF show what the fsyncs cost)
  *   BENCH_SERVER_ARGS=         extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
  *   BENCH_DIR=<dir>            where the temporary data folders go (default: the OS temp dir)
  *
- * Run: npm run bench:transfers
+ * Run: npm run bench:transfers (SQLite), bench:transfers:postgres (1 node), bench:transfers:postgres2 (2 nodes)
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, openSync, readSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import bank from "../examples/bank/index.ts";
-import { transferWorkflow } from "../examples/bank/transfer-workflow.ts";
-import { transfer } from "../examples/bank/transfer.ts";
 import { wallet } from "../examples/bank/wallet.ts";
 import { Client } from "../src/client/client.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
-import type { InstanceWrite } from "../src/store/port.ts";
+import type { Store } from "../src/store/port.ts";
+import { PostgresStore } from "../src/store/postgres/postgres-store.ts";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
+import { countCommits, newCommitCounts, type CommitCounts } from "./support/commit-counts.ts";
 import {
   choicesEnv,
   forEach,
   fsyncsCounted,
   fsyncWindow,
-  Latencies,
   listEnv,
   numberEnv,
   peakRssMb,
-  quantiles,
   requestJson,
   resetPeakRss,
   round,
-  sleep,
   syncModeEnv,
   usageWindow,
   wholeNumbersEnv,
 } from "./support/load.ts";
+import { pgStatementsSent } from "./support/pg-statements.ts";
+import { storeKindEnv } from "./support/postgres-schema.ts";
+import { postgresFigures, watchedSchema, type PostgresUsage, type PostgresWatch } from "./support/postgres-usage.ts";
 import { benchProgram } from "./support/program.ts";
+import { nodesReport, startNodes, startServe, waitForLeasesSpread, type ServeProcess } from "./support/sagaflow-nodes.ts";
+import { WalIndex } from "./support/sqlite-wal-index.ts";
+import { checkInvariant, drive, httpTarget, isOver, Ledger, summary, type Target, type View, type Wallets } from "./support/transfer-load.ts";
 
 const program = benchProgram("transfers");
 const { log, emit } = program;
@@ -80,189 +93,31 @@ const seconds = numberEnv("BENCH_SECONDS", 5);
 const warmupSeconds = numberEnv("BENCH_WARMUP_SECONDS", 1);
 const walletCount = Math.max(2, Math.floor(numberEnv("BENCH_WALLETS", 1000)));
 const concurrencies = wholeNumbersEnv("BENCH_CONCURRENCY", "1,16,64");
-const definitions = { transfer, "transfer-workflow": transferWorkflow } as const;
-type WorkflowName = keyof typeof definitions;
+type WorkflowName = "transfer" | "transfer-workflow";
 const workflowNames = choicesEnv("BENCH_WORKFLOWS", "transfer,transfer-workflow", ["transfer", "transfer-workflow"], "workflow");
-const modes = choicesEnv("BENCH_MODES", "http,in-process", ["http", "in-process"]);
 const serverNodeArgs = listEnv("BENCH_SERVER_ARGS", "").flatMap((s) => s.split(/\s+/));
 const synchronous = syncModeEnv();
+const storeKind = storeKindEnv();
+const nodeCount = wholeNumbersEnv("BENCH_NODES", "1")[0]!;
+if (nodeCount > 1 && storeKind !== "postgres") throw new Error("BENCH_NODES > 1 needs BENCH_STORE=postgres: nodes share a PostgreSQL schema");
+// In process is one node whatever BENCH_NODES says: with several, only HTTP unless asked for.
+const modes = choicesEnv("BENCH_MODES", nodeCount > 1 ? "http" : "http,in-process", ["http", "in-process"]);
 
-const initialBalance = 1_000_000_000;
-const walletIds = Array.from({ length: walletCount }, (_, i) => `w${i}`);
-const finalStatuses = new Set(["ended", "failed", "terminated"]);
+const wallets: Wallets = { ids: Array.from({ length: walletCount }, (_, i) => `w${i}`), initialBalance: 1_000_000_000 };
+const exampleDir = fileURLToPath(new URL("../examples/bank", import.meta.url));
 
-interface TransferRequest {
-  id: string;
-  from: number;
-  to: number;
-  amount: number;
+/** What runs the bank, seen from outside: its processes (for CPU, RSS, fsyncs) and, on PostgreSQL, the server. */
+interface SystemUnderTest {
+  pids: number[];
+  watch: PostgresWatch | undefined;
 }
 
-interface View {
-  id: string;
-  status: string;
-  step: string | null;
-  state: { status?: string } | null;
-}
-
-/** What the system under test must offer: run one transfer to its end, re-read one, read a balance. */
-interface Target {
-  workflow: WorkflowName;
-  /** Starts the transfer and resolves with its record once it is over. */
-  run(t: TransferRequest): Promise<View>;
-  /** The record of a transfer, held until it is over (at most 30 s). */
-  result(id: string): Promise<View | undefined>;
-  balance(walletId: string): Promise<number>;
-}
-
-/**
- * The expected money movements: completed transfers move money; rejected and compensated ones
- * leave every balance as it was. Anything else (an error, a transfer not over, a saga needing
- * manual intervention) is kept aside and settled before the balances are checked.
- */
-class Ledger {
-  readonly delta: Float64Array;
-  readonly outcomes = new Map<string, number>();
-  unsettled: TransferRequest[] = [];
-
-  constructor(wallets: number) {
-    this.delta = new Float64Array(wallets);
-  }
-
-  /** Books a transfer by its final record; false if the record does not say what happened. */
-  book(t: TransferRequest, view: View | undefined): boolean {
-    const outcome = view && finalStatuses.has(view.status) ? `${view.status}/${view.state?.status ?? "?"}` : undefined;
-    if (outcome === undefined || (outcome !== "ended/completed" && outcome !== "ended/rejected" && outcome !== "ended/compensated")) {
-      return false;
-    }
-    this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1);
-    if (outcome === "ended/completed") {
-      this.delta[t.from]! -= t.amount;
-      this.delta[t.to]! += t.amount;
-    }
-    return true;
-  }
-}
-
-interface Run {
-  transfers: number;
-  errors: number;
-  firstError: unknown;
-  elapsedMs: number;
-  latencies: Latencies;
-}
-
-/**
- * Keeps `concurrency` transfers in flight for `durationMs`: each worker starts a new transfer as
- * soon as its previous one is over. Every transfer started is finished (or set aside) before it returns.
- */
-async function drive(target: Target, ledger: Ledger, prefix: string, concurrency: number, durationMs: number): Promise<Run> {
-  const latencies = new Latencies();
-  let next = 0;
-  let errors = 0;
-  let firstError: unknown;
-  let stop = false;
-  const worker = async () => {
-    while (!stop) {
-      const from = Math.floor(Math.random() * walletCount);
-      let to = Math.floor(Math.random() * (walletCount - 1));
-      if (to >= from) to++;
-      const t: TransferRequest = { id: `${prefix}-${next++}`, from, to, amount: 1 + Math.floor(Math.random() * 100) };
-      const t0 = performance.now();
-      let view: View;
-      try {
-        view = await target.run(t);
-      } catch (error) {
-        errors++;
-        firstError ??= error;
-        ledger.unsettled.push(t);
-        // Failing fast must not starve the timer that ends the run, nor go on for long.
-        if (errors > 100 && errors > latencies.length) stop = true;
-        await new Promise((r) => setImmediate(r));
-        continue;
-      }
-      const ms = performance.now() - t0;
-      if (!ledger.book(t, view)) {
-        errors++;
-        firstError ??= new Error(`transfer ${t.id} ended as ${JSON.stringify(view)}`);
-        ledger.unsettled.push(t);
-        continue;
-      }
-      latencies.push(ms);
-    }
-  };
-  const timer = setTimeout(() => (stop = true), durationMs);
-  const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  clearTimeout(timer);
-  if (errors > 100 && errors > latencies.length) throw new Error(`${prefix}: ${errors} of ${next} transfers failed; first: ${String(firstError)}`);
-  return { transfers: latencies.length, errors, firstError, elapsedMs: performance.now() - started, latencies };
-}
-
-interface InvariantResult {
-  holds: boolean;
-  sumHolds: boolean;
-  walletsWrong: number;
-  unsettled: number;
-}
-
-/**
- * Settles what was set aside (reads each record, waiting for it to be over), then reads every
- * balance: the sum must be unchanged and each wallet must hold initial + in − out.
- */
-async function checkInvariant(target: Target, ledger: Ledger): Promise<InvariantResult> {
-  const still: TransferRequest[] = [];
-  for (const t of ledger.unsettled) {
-    let view: View | undefined;
-    try {
-      view = await target.result(t.id);
-    } catch (error) {
-      if (still.length < 5) log(`could not read transfer ${t.id}: ${String(error)}`);
-      still.push(t);
-      continue;
-    }
-    // Never started (the POST failed before the server took it): nothing moved.
-    if (view === undefined) continue;
-    if (!ledger.book(t, view)) still.push(t);
-  }
-  ledger.unsettled = still;
-  for (const t of still.slice(0, 5)) log(`transfer ${t.id} cannot be settled (not over, unreadable, or needs manual intervention)`);
-  if (still.length > 5) log(`... and ${still.length - 5} more transfers cannot be settled`);
-
-  const balances = new Float64Array(walletCount);
-  await forEach(walletIds, 64, async (id, i) => {
-    balances[i] = await target.balance(id);
-  });
-  let sum = 0;
-  let walletsWrong = 0;
-  for (let i = 0; i < walletCount; i++) {
-    sum += balances[i]!;
-    const expected = initialBalance + ledger.delta[i]!;
-    if (balances[i] !== expected) {
-      if (walletsWrong < 5) log(`wallet ${walletIds[i]}: balance ${balances[i]}, expected ${expected}`);
-      walletsWrong++;
-    }
-  }
-  const sumHolds = sum === initialBalance * walletCount;
-  if (!sumHolds) log(`sum of balances ${sum}, expected ${initialBalance * walletCount}`);
-  return { holds: sumHolds && walletsWrong === 0 && still.length === 0, sumHolds, walletsWrong, unsettled: still.length };
-}
-
-function summary(run: Run) {
-  const latency = quantiles(run.latencies.sorted(), 3);
-  return {
-    transfersPerSecond: Math.round((run.transfers * 1000) / run.elapsedMs),
-    p50Ms: latency.p50,
-    p99Ms: latency.p99,
-    transfers: run.transfers,
-  };
-}
-
-/** Warm-up, then the measured run, with fsyncs counted over both. */
-async function measure(target: Target, ledger: Ledger, label: string, concurrency: number, pid: number) {
+/** Warm-up, then the measured run; fsyncs (SQLite) over both, PostgreSQL's share over the measured run. */
+async function measure(target: Target, ledger: Ledger, label: string, concurrency: number, sut: SystemUnderTest) {
   // Ids allow letters, digits and _ . : @ + = ~ - only.
   const tag = `${target.workflow}.${label.split(" ")[0]}.c${concurrency}`;
-  const syncs = await fsyncWindow(pid);
+  // On PostgreSQL the watch counts the WAL flushes: the node processes make no fsyncs.
+  const syncs = await fsyncWindow(sut.watch ? [] : sut.pids);
   let warmTransfers = 0;
   let warmElapsedMs = 0;
   if (warmupSeconds > 0) {
@@ -273,10 +128,12 @@ async function measure(target: Target, ledger: Ledger, label: string, concurrenc
     warmElapsedMs = warm.elapsedMs;
   }
   log(`${label}: measuring ${seconds}s`);
-  resetPeakRss(pid);
-  const usage = usageWindow(pid);
+  for (const pid of sut.pids) resetPeakRss(pid);
+  const pgWindow = await sut.watch?.start();
+  const usage = usageWindow(sut.pids);
   const run = await drive(target, ledger, tag, concurrency, seconds * 1000);
-  const used = usage.stop(run.elapsedMs);
+  const postgres: PostgresUsage | undefined = await pgWindow?.stop();
+  const used = usage.stop(run.elapsedMs, postgres ? postgres.backendCpuMs + postgres.backgroundCpuMs : 0);
   const syncCount = await syncs.stop();
   if (run.errors > 0) log(`${label}: ${run.errors} errors, first: ${String(run.firstError)}`);
   // What the rest of the machine used meanwhile (other processes, kernel threads): a figure taken
@@ -284,99 +141,75 @@ async function measure(target: Target, ledger: Ledger, label: string, concurrenc
   if (used.otherCpuPct !== null && used.otherCpuPct > 20) {
     log(`${label}: other processes used ${used.otherCpuPct}% CPU meanwhile: the figure is disturbed`);
   }
+  const perTransfer = (n: number | null | undefined, digits: number) => (n == null || run.transfers === 0 ? null : round(n / run.transfers, digits));
   return {
     run,
     warmTransfers,
     warmElapsedMs,
     fsyncsPerTransfer: syncCount === undefined ? null : round(syncCount / (warmTransfers + run.transfers + run.errors), 2),
-    diskWriteKbPerTransfer:
-      used.writtenBytes === null || run.transfers === 0 ? null : round(used.writtenBytes / 1024 / run.transfers, 1),
+    diskWriteKbPerTransfer: perTransfer(used.writtenBytes === null ? null : used.writtenBytes / 1024, 1),
     cpuPct: used.targetCpuPct,
+    // CPU time per transfer of the processes running Sagaflow: less sensitive to other load than the rate.
+    cpuMsPerTransfer: perTransfer(used.targetCpuMs, 3),
     selfCpuPct: used.selfCpuPct,
     otherCpuPct: used.otherCpuPct,
+    postgres: postgres ? postgresFigures(postgres, run.transfers, run.elapsedMs, "Transfer") : {},
   };
 }
 
-// ---------------------------------------------------------------- HTTP, server in its own process
+// ---------------------------------------------------------------- HTTP, servers in their own processes
 
-const bin = fileURLToPath(new URL("../bin/sagaflow.mjs", import.meta.url));
-const exampleDir = fileURLToPath(new URL("../examples/bank", import.meta.url));
-
-async function startServer(dataDir: string): Promise<{ child: ChildProcess; url: URL; exited: Promise<void> }> {
-  const child = spawn(process.execPath, [...serverNodeArgs, bin, "serve", exampleDir, "--port", "0", "--data", dataDir, "--sync", synchronous], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const exited = new Promise<void>((done) => child.once("exit", () => done()));
-  child.stderr!.setEncoding("utf8");
-  child.stderr!.on("data", (chunk: string) => process.stderr.write(chunk.replace(/^(?=.)/gm, "server: ")));
-  const url = await new Promise<URL>((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`server did not start within 30 s; it said: ${out}`)), 30_000);
-    child.once("exit", (code) => reject(new Error(`server exited with ${code} before it was ready: ${out}`)));
-    child.stdout!.setEncoding("utf8");
-    child.stdout!.on("data", (chunk: string) => {
-      out += chunk;
-      const match = /serving .* on (http:\/\/\S+)/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        resolve(new URL(match[1]!));
-      }
-    });
-  });
-  return { child, url, exited };
-}
-
-function httpTarget(workflow: WorkflowName, url: URL, agent: http.Agent): Target {
-  const result = async (id: string): Promise<View | undefined> => {
-    // At most three waits of 30 s: a transfer not over by then is reported as it stands.
-    for (let attempt = 1; ; attempt++) {
-      const res = await requestJson(agent, url, "GET", `/${workflow}/${encodeURIComponent(id)}?wait=30`);
-      if (res.status === 404) return undefined;
-      if (res.status !== 200) throw new Error(`GET ${workflow}/${id}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
-      const view = res.body as View;
-      if (finalStatuses.has(view.status) || attempt === 3) return view;
-    }
-  };
+/** The bank served by `nodeCount` processes on a fresh PostgreSQL schema, or by one on a fresh SQLite folder. */
+async function startBank(workflow: WorkflowName): Promise<{ nodes: ServeProcess[]; watch: PostgresWatch | undefined; durability: string; stop(): Promise<void> }> {
+  if (storeKind === "sqlite") {
+    const dir = program.newDataDir("http");
+    log(`http ${workflow}: starting server on ${dir}`);
+    const server = await startServe("server", exampleDir, ["--data", dir, "--sync", synchronous], serverNodeArgs);
+    return { nodes: [server], watch: undefined, durability: synchronous === "FULL" ? "FULL (serve default)" : synchronous, stop: program.defer(server.stop) };
+  }
+  const { schema, watch, close } = await watchedSchema(program, `${workflow}_http`);
+  log(`http ${workflow}: starting ${nodeCount} node(s) on PostgreSQL schema ${schema.name}`);
+  const args = (name: string) => ["--postgres", schema.storeUrl, "--postgres-schema", schema.name, "--node-name", name];
+  const nodes = await startNodes(nodeCount, exampleDir, args, serverNodeArgs);
+  const stopNodes = program.defer(async () => void (await Promise.all(nodes.map((n) => n.stop()))));
   return {
-    workflow,
-    async run(t) {
-      const body = { from: walletIds[t.from], to: walletIds[t.to], amount: t.amount };
-      const res = await requestJson(agent, url, "POST", `/${workflow}/${encodeURIComponent(t.id)}/start`, body);
-      if (res.status !== 200) throw new Error(`POST ${workflow}/${t.id}/start: HTTP ${res.status} ${JSON.stringify(res.body)}`);
-      const view = await result(t.id);
-      if (!view) throw new Error(`transfer ${t.id} was started but is not found`);
-      return view;
-    },
-    result,
-    async balance(id) {
-      const res = await requestJson(agent, url, "GET", `/wallet/${encodeURIComponent(id)}/balance`);
-      if (res.status !== 200) throw new Error(`GET wallet/${id}/balance: HTTP ${res.status} ${JSON.stringify(res.body)}`);
-      return (res.body as { balance: number }).balance;
+    nodes,
+    watch,
+    durability: await watch.durability(),
+    async stop() {
+      await stopNodes();
+      await close();
     },
   };
 }
 
 async function overHttp(workflow: WorkflowName): Promise<void> {
-  const dir = program.newDataDir("http");
-  log(`http ${workflow}: starting server on ${dir}`);
-  const { child, url, exited } = await startServer(dir);
-  const pid = child.pid!;
+  const bankServed = await startBank(workflow);
+  const { nodes, watch } = bankServed;
+  const urls = nodes.map((n) => n.url);
+  const sut: SystemUnderTest = { pids: nodes.map((n) => n.pid), watch };
+  // Every node holds leases (workflows run in leased buckets), none is unheld: a no-op on SQLite.
+  const leasesSpread = () => waitForLeasesSpread(() => nodesReport(nodes[0]!.adminUrl), nodes.length);
   try {
-    log(`http ${workflow}: server pid ${pid} at ${url.href}; creating ${walletCount} wallets`);
+    await leasesSpread();
+    log(`http ${workflow}: node pid(s) ${sut.pids.join(", ")} at ${urls.map((u) => u.href).join(" ")}; creating ${walletCount} wallets`);
     const setup = new http.Agent({ keepAlive: true, maxSockets: 64 });
-    await forEach(walletIds, 64, async (id) => {
-      const res = await requestJson(setup, url, "POST", `/wallet/${id}/create`, { initialBalance });
+    await forEach(wallets.ids, 64, async (id, i) => {
+      const res = await requestJson(setup, urls[i % urls.length]!, "POST", `/wallet/${id}/create`, { initialBalance: wallets.initialBalance });
       if (res.status !== 200) throw new Error(`creating wallet ${id}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
     });
     const ledger = new Ledger(walletCount);
     for (const concurrency of concurrencies) {
+      const spread = await leasesSpread();
       const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
       try {
-        const target = httpTarget(workflow, url, agent);
-        const m = await measure(target, ledger, `http ${workflow} c=${concurrency}`, concurrency, pid);
-        const serverPeakRssMb = peakRssMb(pid);
-        const invariant = await checkInvariant(httpTarget(workflow, url, setup), ledger);
+        const target = httpTarget(workflow, urls, agent, wallets);
+        const m = await measure(target, ledger, `http ${workflow} c=${concurrency}`, concurrency, sut);
+        const serverPeakRssMb = Math.max(...sut.pids.map((pid) => peakRssMb(pid) ?? NaN));
+        const invariant = await checkInvariant(httpTarget(workflow, urls, setup, wallets), ledger, wallets, log);
         emit({
+          store: storeKind,
+          nodes: nodes.length,
           workflow,
           concurrency,
           ...summary(m.run),
@@ -384,17 +217,23 @@ async function overHttp(workflow: WorkflowName): Promise<void> {
           serverPeakRssMb,
           errors: m.run.errors,
           seconds: round(m.run.elapsedMs / 1000, 2),
-          durability: synchronous === "FULL" ? "FULL (serve default)" : synchronous,
-          // fsync + fdatasync calls of the server per transfer, warm-up included; null without perf.
-          fsyncsPerTransfer: m.fsyncsPerTransfer,
-          // Bytes the server caused to be written to storage (/proc/PID/io write_bytes), measured run only.
-          diskWriteKbPerTransfer: m.diskWriteKbPerTransfer,
-          // 100 = one core busy.
+          durability: bankServed.durability,
+          ...(watch
+            ? { leasesPerNode: spread.nodes.map((n) => n.leases.length) }
+            : {
+                // fsync + fdatasync calls of the server per transfer, warm-up included; null without perf.
+                fsyncsPerTransfer: m.fsyncsPerTransfer,
+                // Bytes the server caused to be written to storage (/proc/PID/io write_bytes), measured run only.
+                diskWriteKbPerTransfer: m.diskWriteKbPerTransfer,
+              }),
+          // 100 = one core busy; all node processes together.
           serverCpuPct: m.cpuPct,
+          serverCpuMsPerTransfer: m.cpuMsPerTransfer,
           loadCpuPct: m.selfCpuPct,
+          ...m.postgres,
           // CPU used by everything else on the machine meanwhile; well above 0, the figure is disturbed.
           otherCpuPct: m.otherCpuPct,
-          // All transfers so far on this server, by final status: the balance check covers them all.
+          // All transfers so far on this bank, by final status: the balance check covers them all.
           outcomes: Object.fromEntries(ledger.outcomes),
         });
       } finally {
@@ -403,90 +242,46 @@ async function overHttp(workflow: WorkflowName): Promise<void> {
     }
     setup.destroy();
   } finally {
-    child.kill("SIGTERM");
-    await Promise.race([exited, sleep(10_000).then(() => child.kill("SIGKILL"))]);
+    await bankServed.stop();
   }
 }
 
 // ---------------------------------------------------------------- in process: commits and their cost
 
-interface CommitCounts {
-  commits: number;
-  writes: number;
-  commitMs: number;
-  /** Pages appended to the WAL (each a 4 KB frame at the default page size). */
-  walFrames: number;
-  /** Commits during which SQLite's auto-checkpoint ran, and the time they took. */
-  checkpoints: number;
-  checkpointMs: number;
-}
-
-/**
- * Reads SQLite's WAL index (the -shm file, shared memory every connection maps): `mxFrame`, the
- * last valid frame of the WAL, and `nBackfill`, how many of them checkpoints copied into the
- * database. Both restart from 0 when the WAL is reset after a complete checkpoint. Layout from
- * SQLite's wal.c: WalIndexHdr.mxFrame at byte 16, WalCkptInfo.nBackfill at byte 96, native order.
- */
-class WalIndex {
-  private fd: number | undefined;
-  private readonly buf = Buffer.alloc(100);
-  private mxFrame = 0;
-  private nBackfill = 0;
-
-  constructor(private readonly path: string) {}
-
-  /** Frames appended since the last read, and whether a checkpoint copied frames meanwhile. */
-  read(): { appended: number; checkpointed: boolean } {
-    try {
-      this.fd ??= openSync(this.path, "r");
-    } catch {
-      return { appended: 0, checkpointed: false };
-    }
-    readSync(this.fd, this.buf, 0, 100, 0);
-    const mxFrame = this.buf.readUInt32LE(16);
-    const nBackfill = this.buf.readUInt32LE(96);
-    const appended = mxFrame >= this.mxFrame ? mxFrame - this.mxFrame : mxFrame;
-    const checkpointed = nBackfill > this.nBackfill;
-    this.mxFrame = mxFrame;
-    this.nBackfill = nBackfill;
-    return { appended, checkpointed };
+/** A store for the in-process runs, its commits counted into `counts`. */
+async function openStore(counts: CommitCounts): Promise<{ store: Store; watch: PostgresWatch | undefined; durability: () => Promise<string>; close(): Promise<void> }> {
+  if (storeKind === "sqlite") {
+    const dir = program.newDataDir("in-process");
+    log(`in-process: SQLite in ${dir}`);
+    const store = new SqliteStore({ path: join(dir, "sagaflow.db"), synchronous });
+    const wal = new WalIndex(join(dir, "sagaflow.db-shm"));
+    countCommits(store, counts, wal);
+    return { store, watch: undefined, durability: async () => store.settings().synchronous, close: async () => wal.close() };
   }
-
-  close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-  }
+  const { schema, watch, close } = await watchedSchema(program, "in_process");
+  log(`in-process: PostgreSQL schema ${schema.name}`);
+  pgStatementsSent(); // starts counting before the store connects
+  const store = new PostgresStore({ connectionString: schema.storeUrl, schema: schema.name });
+  countCommits(store, counts);
+  return { store, watch, durability: () => watch.durability(), close };
 }
 
 async function inProcess(workflow: WorkflowName): Promise<void> {
-  const dir = program.newDataDir("in-process");
-  const store = new SqliteStore({ path: join(dir, "sagaflow.db"), synchronous });
-  const counts: CommitCounts = { commits: 0, writes: 0, commitMs: 0, walFrames: 0, checkpoints: 0, checkpointMs: 0 };
-  const wal = new WalIndex(join(dir, "sagaflow.db-shm"));
-  const commit = store.commit.bind(store);
-  // better-sqlite3 is synchronous: the whole transaction, fsync included, runs inside this call.
-  store.commit = (writes: InstanceWrite[]) => {
-    const t0 = performance.now();
-    const result = commit(writes);
-    const ms = performance.now() - t0;
-    counts.commitMs += ms;
-    counts.commits++;
-    counts.writes += writes.length;
-    const frames = wal.read();
-    counts.walFrames += frames.appended;
-    if (frames.checkpointed) {
-      counts.checkpoints++;
-      counts.checkpointMs += ms;
-    }
-    return result;
-  };
-  const runtime = new Runtime({ store, components: bank.components });
-  await runtime.start();
+  const counts = newCommitCounts();
+  const opened = await openStore(counts);
+  const runtime = new Runtime({ store: opened.store, components: bank.components });
+  // Deferred after the schema: on SIGINT the runtime stops before its schema is dropped.
+  const stopRuntime = program.defer(() => runtime.stop());
+  const sut: SystemUnderTest = { pids: [process.pid], watch: opened.watch };
   try {
-    const durability = store.settings().synchronous;
+    await runtime.start();
+    // On PostgreSQL the one node takes the leases (workflow buckets) in its first rounds.
+    await waitForLeasesSpread(() => runtime.membership.report(), 1);
+    const durability = await opened.durability();
     const client = new Client(runtime);
-    log(`in-process ${workflow}: creating ${walletCount} wallets in ${dir}`);
-    await forEach(walletIds, 64, async (id) => {
-      await client.call(wallet, id).create({ initialBalance });
+    log(`in-process ${workflow}: creating ${walletCount} wallets`);
+    await forEach(wallets.ids, 64, async (id) => {
+      await client.call(wallet, id).create({ initialBalance: wallets.initialBalance });
     });
     const result = async (id: string): Promise<View | undefined> => {
       for (let attempt = 1; ; attempt++) {
@@ -497,13 +292,13 @@ async function inProcess(workflow: WorkflowName): Promise<void> {
           if ((error as { code?: string }).code === "not_found") return undefined;
           throw error;
         }
-        if (finalStatuses.has(view.status) || attempt === 3) return view;
+        if (isOver(view) || attempt === 3) return view;
       }
     };
     const target: Target = {
       workflow,
       async run(t) {
-        const input = { from: walletIds[t.from]!, to: walletIds[t.to]!, amount: t.amount };
+        const input = { from: wallets.ids[t.from]!, to: wallets.ids[t.to]!, amount: t.amount };
         // What `client.call(transfer, id).start(input)` does at run time; the typed client does not
         // list `start` for workflows (their `commands` type has an index signature), so call the runtime.
         await runtime.call(workflow, t.id, "start", input);
@@ -516,55 +311,70 @@ async function inProcess(workflow: WorkflowName): Promise<void> {
     };
     const ledger = new Ledger(walletCount);
     for (const concurrency of concurrencies) {
-      const label = `in-process ${workflow} c=${concurrency}`;
       // Counted over warm-up and measured run, like the fsyncs.
       const before = { ...counts };
-      const m = await measure(target, ledger, label, concurrency, process.pid);
+      const statementsBefore = storeKind === "postgres" ? pgStatementsSent() : 0;
+      const m = await measure(target, ledger, `in-process ${workflow} c=${concurrency}`, concurrency, sut);
       const commits = counts.commits - before.commits;
-      const writes = counts.writes - before.writes;
       const commitMs = counts.commitMs - before.commitMs;
       const checkpoints = counts.checkpoints - before.checkpoints;
       const checkpointMs = counts.checkpointMs - before.checkpointMs;
       const all = m.warmTransfers + m.run.transfers + m.run.errors;
-      const invariant = await checkInvariant(target, ledger);
+      const statements = storeKind === "postgres" ? pgStatementsSent() - statementsBefore : 0;
+      const invariant = await checkInvariant(target, ledger, wallets, log);
       emit({
         bench: "transfers-in-process",
+        store: storeKind,
         workflow,
         concurrency,
         commitsPerTransfer: round(commits / all, 2),
-        writesPerCommit: round(writes / commits, 2),
-        fsyncsPerTransfer: m.fsyncsPerTransfer,
-        diskWriteKbPerTransfer: m.diskWriteKbPerTransfer,
+        writesPerCommit: round((counts.writes - before.writes) / commits, 2),
         ...summary(m.run),
-        // Time inside store.commit (the SQLite transaction with its fsync) per transfer, and as a
-        // share of the process's wall time: the rest is the runtime, the handlers and the event loop.
-        // SQLite pages written to the WAL per commit (one frame per page changed, 4 KB each by default).
-        walFramesPerCommit: round((counts.walFrames - before.walFrames) / commits, 1),
+        // Time inside store.commit per transfer: on SQLite the transaction with its fsync, blocking
+        // the event loop; on PostgreSQL the commits' latency (the transfer waits for each in turn).
         commitMsPerTransfer: round(commitMs / all, 3),
-        // A commit that crosses 1,000 WAL frames also runs SQLite's auto-checkpoint (copies the
-        // WAL into the database file and fsyncs it): how often, and what such a commit costs.
-        commitsWithCheckpointPct: round((100 * checkpoints) / commits, 2),
-        plainCommitMs: round((commitMs - checkpointMs) / Math.max(1, commits - checkpoints), 3),
-        checkpointCommitMs: checkpoints === 0 ? null : round(checkpointMs / checkpoints, 3),
+        // The share of the wall time spent in commits. SQLite: the event loop is blocked, the rest is
+        // the runtime, the handlers and the event loop. PostgreSQL: a commit is in flight (one at a
+        // time per node, see GroupCommitter): near 100, the commit pipeline bounds the throughput.
         commitSharePct: round((100 * commitMs) / (m.warmElapsedMs + m.run.elapsedMs), 0),
+        ...(storeKind === "sqlite"
+          ? {
+              fsyncsPerTransfer: m.fsyncsPerTransfer,
+              diskWriteKbPerTransfer: m.diskWriteKbPerTransfer,
+              // SQLite pages written to the WAL per commit (one frame per page changed, 4 KB each by default).
+              walFramesPerCommit: round((counts.walFrames - before.walFrames) / commits, 1),
+              // A commit that crosses 1,000 WAL frames also runs SQLite's auto-checkpoint (copies the
+              // WAL into the database file and fsyncs it): how often, and what such a commit costs.
+              commitsWithCheckpointPct: round((100 * checkpoints) / commits, 2),
+              plainCommitMs: round((commitMs - checkpointMs) / Math.max(1, commits - checkpoints), 3),
+              checkpointCommitMs: checkpoints === 0 ? null : round(checkpointMs / checkpoints, 3),
+            }
+          : {
+              // Round trips to PostgreSQL per transfer (BEGIN and COMMIT included), and a commit's mean latency.
+              pgStatementsPerTransfer: round(statements / all, 1),
+              commitMs: round(commitMs / commits, 3),
+              ...m.postgres,
+            }),
         invariantHolds: invariant.holds,
         errors: m.run.errors,
         cpuPct: m.selfCpuPct,
+        cpuMsPerTransfer: m.cpuMsPerTransfer,
         otherCpuPct: m.otherCpuPct,
         peakRssMb: peakRssMb(process.pid),
         durability,
       });
     }
   } finally {
-    await runtime.stop();
-    wal.close();
+    await stopRuntime();
+    await opened.close();
   }
 }
 
 async function main(): Promise<void> {
   log(
     `node ${process.version}, ${seconds}s per point after ${warmupSeconds}s warm-up, ${walletCount} wallets, ` +
-      `concurrency ${concurrencies.join("/")}, workflows ${workflowNames.join("/")}, modes ${modes.join("/")}` +
+      `concurrency ${concurrencies.join("/")}, workflows ${workflowNames.join("/")}, modes ${modes.join("/")}, ` +
+      `store ${storeKind}${storeKind === "postgres" ? ` (${nodeCount} node(s) over HTTP)` : ""}` +
       (fsyncsCounted() ? ", counting fsyncs with perf" : ", fsyncs not counted (no perf)"),
   );
   for (const mode of modes) {

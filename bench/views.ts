@@ -46,8 +46,8 @@
  */
 import Database from "better-sqlite3";
 import http from "node:http";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { statSync } from "node:fs";
+import { cpus } from "node:os";
 import { join } from "node:path";
 import { serve } from "../src/cli/serve.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
@@ -56,15 +56,15 @@ import type { ViewRowUpdate } from "../src/store/view-port.ts";
 import { compileSqlite, parseQuery } from "../src/views/query/index.ts";
 import shop from "../examples/shop/index.ts";
 import { carts, products } from "../examples/shop/views.ts";
-import { Latencies, listEnv, numberEnv, percentile, requestJson, round, sleep } from "./support/load.ts";
+import { Latencies, listEnv, numberEnv, openLoop, percentile, positiveNumbersEnv, requestJson, round, sleep, syncModeEnv } from "./support/load.ts";
+import { benchProgram } from "./support/program.ts";
+
+const program = benchProgram("views");
+const { log, emit, newDataDir, removeDataDirs } = program;
 
 const modes = listEnv("BENCH_MODES", "steady,rebuild,query");
 const seconds = numberEnv("BENCH_SECONDS", 8);
-const rates = listEnv("BENCH_RATES", "500,2000,5000").map((s) => {
-  const n = Number(s);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`BENCH_RATES: ${s} is not a rate > 0`);
-  return n;
-});
+const rates = positiveNumbersEnv("BENCH_RATES", "500,2000,5000");
 const cartCount = Math.max(1, Math.floor(numberEnv("BENCH_CARTS", 5_000)));
 const userCount = Math.max(1, Math.floor(numberEnv("BENCH_USERS", 10_000)));
 const rebuildEvents = Math.floor(numberEnv("BENCH_REBUILD_EVENTS", 20_000));
@@ -73,36 +73,10 @@ const fillBatch = Math.max(1, Math.floor(numberEnv("BENCH_FILL_BATCH", 20_000)))
 const queryCount = Math.max(1, Math.floor(numberEnv("BENCH_QUERIES", 2_000)));
 const httpConcurrency = Math.max(1, Math.floor(numberEnv("BENCH_HTTP_CONCURRENCY", 8)));
 const sampleMs = Math.max(1, numberEnv("BENCH_SAMPLE_MS", 20));
-const synchronous = syncMode(process.env["BENCH_SYNC"] ?? "FULL");
-const baseDir = process.env["BENCH_DIR"] ?? tmpdir();
-const tempDirs: string[] = [];
+const synchronous = syncModeEnv();
 
 for (const mode of modes) {
   if (mode !== "steady" && mode !== "rebuild" && mode !== "query") throw new Error(`BENCH_MODES: unknown mode "${mode}" (use steady, rebuild, query)`);
-}
-
-function syncMode(raw: string): "FULL" | "NORMAL" | "OFF" {
-  const mode = raw.toUpperCase();
-  if (mode === "FULL" || mode === "NORMAL" || mode === "OFF") return mode;
-  throw new Error(`BENCH_SYNC must be FULL, NORMAL or OFF, not ${raw}`);
-}
-
-function log(line: string): void {
-  process.stderr.write(`bench: ${line}\n`);
-}
-
-function emit(figure: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify({ bench: "views", ...figure })}\n`);
-}
-
-function newDataDir(label: string): string {
-  const dir = mkdtempSync(join(baseDir, `sagaflow-bench-views-${label}-`));
-  tempDirs.push(dir);
-  return dir;
-}
-
-function removeDataDirs(): void {
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 const userId = (i: number) => `user-${i}`;
@@ -167,11 +141,7 @@ interface Sent {
 }
 
 /** Sends `rate` addItem commands per second for `durationMs`, open loop (the schedule does not wait for replies). */
-async function openLoop(h: Harness, rate: number, durationMs: number, sent: Sent, offsetIndex: number): Promise<{ sent: number; maxSlipMs: number }> {
-  const total = Math.round((rate * durationMs) / 1000);
-  const t0 = performance.now();
-  let count = 0;
-  let maxSlipMs = 0;
+async function sendAddItems(h: Harness, rate: number, durationMs: number, sent: Sent, offsetIndex: number): Promise<{ sent: number; maxSlipMs: number }> {
   const send = (i: number) => {
     const n = offsetIndex + i;
     const c = n % cartCount;
@@ -191,14 +161,8 @@ async function openLoop(h: Harness, rate: number, durationMs: number, sent: Sent
         sent.firstError ??= error;
       });
   };
-  while (count < total) {
-    const now = performance.now();
-    const due = Math.min(total, Math.floor(((now - t0) * rate) / 1000) + 1);
-    if (due > count) maxSlipMs = Math.max(maxSlipMs, now - t0 - (count * 1000) / rate);
-    while (count < due) send(count++);
-    await sleep(1);
-  }
-  return { sent: count, maxSlipMs };
+  const run = await openLoop(rate, durationMs, send);
+  return { sent: run.sent, maxSlipMs: run.maxSlipMs };
 }
 
 async function steady(h: Harness, rate: number, offsetIndex: number): Promise<number> {
@@ -219,7 +183,7 @@ async function steady(h: Harness, rate: number, offsetIndex: number): Promise<nu
   }, sampleMs);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const run = await openLoop(h, rate, seconds * 1000, sent, offsetIndex);
+  const run = await sendAddItems(h, rate, seconds * 1000, sent, offsetIndex);
   const windowEnd = performance.now();
   const cpu = process.cpuUsage(cpu0);
   const offsetAtWindowEnd = runner.serving?.offset ?? 0;
@@ -491,18 +455,4 @@ async function main(): Promise<void> {
   removeDataDirs();
 }
 
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    removeDataDirs();
-    process.exit(130);
-  });
-}
-
-try {
-  await main();
-} catch (error) {
-  log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-  process.exitCode = 1;
-} finally {
-  removeDataDirs();
-}
+await program.run(main);

@@ -36,6 +36,15 @@ export function wholeNumbersEnv(name: string, fallback: string): number[] {
   });
 }
 
+/** A comma-separated list of numbers > 0 (BENCH_RATES, say). */
+export function positiveNumbersEnv(name: string, fallback: string): number[] {
+  return listEnv(name, fallback).map((s) => {
+    const n = Number(s);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}: ${s} is not a number > 0`);
+    return n;
+  });
+}
+
 /** A comma-separated list of some of `choices` (BENCH_MODES, say); anything else is refused. */
 export function choicesEnv<T extends string>(name: string, fallback: string, choices: readonly T[], what = "mode"): T[] {
   return listEnv(name, fallback).map((s) => {
@@ -62,6 +71,25 @@ export async function forEach<T>(items: readonly T[], concurrency: number, task:
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+/**
+ * Sends `rate` commands per second for `durationMs`, open loop: the schedule does not wait for
+ * replies. Returns when all are sent, with how far behind schedule the sender fell at worst.
+ */
+export async function openLoop(rate: number, durationMs: number, send: (i: number) => unknown): Promise<{ sent: number; elapsedMs: number; maxSlipMs: number }> {
+  const total = Math.round((rate * durationMs) / 1000);
+  const t0 = performance.now();
+  let sent = 0;
+  let maxSlipMs = 0;
+  while (sent < total) {
+    const now = performance.now();
+    const due = Math.min(total, Math.floor(((now - t0) * rate) / 1000) + 1);
+    if (due > sent) maxSlipMs = Math.max(maxSlipMs, now - t0 - (sent * 1000) / rate);
+    while (sent < due) send(sent++);
+    await sleep(1);
+  }
+  return { sent, elapsedMs: performance.now() - t0, maxSlipMs };
 }
 
 /** Waits until `done()`, checking every `stepMs`, or `timeoutMs`; false on time-out. */
@@ -201,35 +229,51 @@ export interface Usage {
   /** CPU time of this process (the load generator, or all of it when the bench runs in process), ms. */
   selfCpuMs: number;
   selfCpuPct: number;
-  /** CPU time of the measured process, ms: this process's own when it is the one measured; null where /proc cannot tell. */
+  /** CPU time of the measured processes, ms: this process's own when it is the one measured; null where /proc cannot tell. */
   targetCpuMs: number | null;
   targetCpuPct: number | null;
   /** CPU that everything else on the machine used meanwhile (well above 0, the figures are disturbed); null where /proc cannot tell. */
   otherCpuPct: number | null;
-  /** Bytes the measured process caused to be written to storage (write_bytes of /proc/PID/io); null where /proc cannot tell. */
+  /** Bytes the measured processes caused to be written to storage (write_bytes of /proc/PID/io); null where /proc cannot tell. */
   writtenBytes: number | null;
 }
 
-/** Starts measuring the CPU and disk use of process `pid` (this one by default), of this process and of the machine. */
-export function usageWindow(pid = process.pid): { stop(elapsedMs: number): Usage } {
-  const isSelf = pid === process.pid;
+/** The sum of `read` over `pids`, or null when any of them cannot be read. */
+function sumOver(pids: readonly number[], read: (pid: number) => number | null): number | null {
+  let total = 0;
+  for (const pid of pids) {
+    const value = read(pid);
+    if (value === null) return null;
+    total += value;
+  }
+  return total;
+}
+
+/**
+ * Starts measuring the CPU and disk use of the process(es) under test (this one by default: then
+ * the target is this process), of this process and of the machine. `stop` may be told the CPU of
+ * other processes the bench accounts for itself (PostgreSQL's, say), which then is not "other".
+ */
+export function usageWindow(pids: number | readonly number[] = process.pid): { stop(elapsedMs: number, accountedCpuMs?: number): Usage } {
+  const targets = typeof pids === "number" ? [pids] : pids;
+  const isSelf = targets.length === 1 && targets[0] === process.pid;
   const selfBefore = process.cpuUsage();
-  const targetBefore = isSelf ? null : cpuMs(pid);
+  const targetBefore = isSelf ? null : sumOver(targets, cpuMs);
   const machineBefore = machineCpuMs();
-  const ioBefore = ioBytes(pid);
+  const ioBefore = sumOver(targets, ioBytes);
   return {
-    stop(elapsedMs) {
+    stop(elapsedMs, accountedCpuMs = 0) {
       const self = process.cpuUsage(selfBefore);
-      const targetAfter = isSelf ? null : cpuMs(pid);
+      const targetAfter = isSelf ? null : sumOver(targets, cpuMs);
       const machineAfter = machineCpuMs();
-      const ioAfter = ioBytes(pid);
+      const ioAfter = sumOver(targets, ioBytes);
       const pct = (ms: number) => round((100 * ms) / elapsedMs, 0);
       const selfCpuMs = (self.user + self.system) / 1000;
       const targetCpuMs = isSelf ? selfCpuMs : targetBefore === null || targetAfter === null ? null : targetAfter - targetBefore;
       const otherMs =
         machineBefore === null || machineAfter === null || targetCpuMs === null
           ? null
-          : machineAfter - machineBefore - selfCpuMs - (isSelf ? 0 : targetCpuMs);
+          : machineAfter - machineBefore - selfCpuMs - (isSelf ? 0 : targetCpuMs) - accountedCpuMs;
       return {
         selfCpuMs,
         selfCpuPct: pct(selfCpuMs),
@@ -254,15 +298,15 @@ export function perfAvailable(): boolean {
 }
 
 /**
- * Counts fsync + fdatasync calls of a process with `perf stat` (kernel tracepoint counters; no
- * per-call cost worth mentioning). `stop()` resolves to undefined where perf is missing or refused.
- * Give perf ~300 ms to attach before the load starts.
+ * Counts fsync + fdatasync calls of some processes with `perf stat` (kernel tracepoint counters;
+ * no per-call cost worth mentioning). `stop()` resolves to undefined where perf is missing or
+ * refused. Give perf ~300 ms to attach before the load starts.
  */
-export function countSyncCalls(pid: number): { stop(): Promise<number | undefined> } {
+export function countSyncCalls(pids: number | readonly number[]): { stop(): Promise<number | undefined> } {
   if (!perfAvailable()) return { stop: async () => undefined };
   const perf = spawn(
     "perf",
-    ["stat", "-x", ",", "-e", "syscalls:sys_enter_fsync,syscalls:sys_enter_fdatasync", "-p", String(pid)],
+    ["stat", "-x", ",", "-e", "syscalls:sys_enter_fsync,syscalls:sys_enter_fdatasync", "-p", [pids].flat().join(",")],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
   let output = "";
@@ -296,12 +340,13 @@ export function fsyncsCounted(): boolean {
 }
 
 /**
- * Starts counting the fsync and fdatasync calls of process `pid` where `fsyncsCounted()`, giving
- * perf 300 ms to attach before the load starts. `stop()` resolves to undefined where they are not counted.
+ * Starts counting the fsync and fdatasync calls of process(es) `pids` where `fsyncsCounted()`, giving
+ * perf 300 ms to attach before the load starts. `stop()` resolves to undefined where they are not
+ * counted (no perf, or no pids).
  */
-export async function fsyncWindow(pid: number): Promise<{ stop(): Promise<number | undefined> }> {
-  if (!fsyncsCounted()) return { stop: async () => undefined };
-  const counter = countSyncCalls(pid);
+export async function fsyncWindow(pids: number | readonly number[]): Promise<{ stop(): Promise<number | undefined> }> {
+  if (!fsyncsCounted() || (typeof pids !== "number" && pids.length === 0)) return { stop: async () => undefined };
+  const counter = countSyncCalls(pids);
   await sleep(300);
   return counter;
 }

@@ -1,7 +1,8 @@
 /**
  * What every bench program does alike: progress lines on stderr, one JSON line per figure on
- * stdout and nothing else, and temporary data folders (under BENCH_DIR, by default the OS temp
- * dir) that are removed however the program ends.
+ * stdout and nothing else, temporary data folders (under BENCH_DIR, by default the OS temp
+ * dir) that are removed however the program ends, and other clean-ups (server processes,
+ * PostgreSQL schemas) deferred likewise.
  *
  * @example
  * const bench = benchProgram("timers");
@@ -22,6 +23,11 @@ export interface BenchProgram {
   /** A new temporary folder, removed by `removeDataDirs()` or when the program ends. */
   newDataDir(label: string): string;
   removeDataDirs(): void;
+  /**
+   * Registers a clean-up that runs however the program ends (latest first, on SIGINT or SIGTERM
+   * too); returns a function that runs it now instead, once.
+   */
+  defer(cleanUp: () => void | Promise<void>): () => Promise<void>;
   /** Runs `main`: a failure is logged and sets exit code 1; the data folders go in any case, on SIGINT or SIGTERM too. */
   run(main: () => Promise<void>): Promise<void>;
 }
@@ -35,6 +41,10 @@ export function benchProgram(name: string): BenchProgram {
   const removeDataDirs = (): void => {
     for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   };
+  const deferred: Array<() => Promise<void>> = [];
+  const runDeferred = async (): Promise<void> => {
+    for (const cleanUp of deferred.slice().reverse()) await cleanUp();
+  };
   return {
     log,
     emit(figure) {
@@ -46,19 +56,43 @@ export function benchProgram(name: string): BenchProgram {
       return dir;
     },
     removeDataDirs,
+    defer(cleanUp) {
+      let done: Promise<void> | undefined;
+      const once = (): Promise<void> => {
+        done ??= (async () => {
+          const at = deferred.indexOf(once);
+          if (at >= 0) deferred.splice(at, 1);
+          try {
+            await cleanUp();
+          } catch (error) {
+            log(`clean-up failed: ${String(error)}`);
+          }
+        })();
+        return done;
+      };
+      deferred.push(once);
+      return once;
+    },
     async run(main) {
-      for (const signal of ["SIGINT", "SIGTERM"] as const) {
-        process.once(signal, () => {
+      const abort = (code: number) => {
+        // A clean-up that hangs (a server that will not stop) must not keep the program alive.
+        const giveUp = setTimeout(() => process.exit(code), 20_000);
+        void runDeferred().finally(() => {
+          clearTimeout(giveUp);
           removeDataDirs();
-          process.exit(130);
+          process.exit(code);
         });
-      }
+      };
+      for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => abort(130));
+      // stdout closed by its reader (`| head`): nothing more can be reported, but clean up all the same.
+      process.stdout.once("error", () => abort(1));
       try {
         await main();
       } catch (error) {
         log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
         process.exitCode = 1;
       } finally {
+        await runDeferred();
         removeDataDirs();
       }
     },

@@ -180,7 +180,7 @@ export class Runtime {
     this.pruneTimer = setInterval(prune, Math.min(this.retentionMs, 60 * 60 * 1000));
     this.pruneTimer.unref();
     await this.workflows.checkDefinitions(this.orphans);
-    await this.views.load();
+    await this.views.follow();
     // On one node every share of the work is ours at once; on several, as leases are won.
     await this.membership.start();
   }

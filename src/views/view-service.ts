@@ -70,9 +70,9 @@ export class ViewService {
     return { runner: new ViewRunner(definition, { store: this.store, views, log, indexes }), queries };
   }
 
-  /** Reads where each view stands, so queries are served before this node projects any. */
-  async load(): Promise<void> {
-    for (const { runner } of this.served.values()) await runner.refresh();
+  /** Follows where each view stands in the store, so queries are served before (or without) this node projecting it. */
+  async follow(): Promise<void> {
+    for (const { runner } of this.served.values()) await runner.follow();
   }
 
   /** The names of the views (each one a lease: the node holding it projects the view). */

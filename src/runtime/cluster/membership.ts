@@ -53,8 +53,10 @@ const FORGET_AFTER_LEASES = 12;
  * This node's place among the nodes sharing one store. Every lease time / 3 it writes a heartbeat,
  * renews its leases, and evens out the work: with N live nodes and L leases it holds up to
  * ceil(L / N), taking expired or free leases and giving up the ones above its share, so a new node
- * gets work and a dead node's leases are taken over once they expire. A lease free for longer than
- * one lease time is taken whatever the share: no work waits on a miscount of live nodes.
+ * gets work and a dead node's leases are taken over once they expire. While another node holds
+ * fewer than floor(L / N), those above the floor give the excess up, so shares end within one.
+ * A lease free for longer than one lease time is taken whatever the share: no work waits on a
+ * miscount of live nodes.
  *
  * A lease not renewed in time counts as lost here before it expires in the database (the local
  * deadline starts when the renewal was sent), so a node stops work before another may start it;
@@ -132,18 +134,19 @@ export class Membership {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.round;
+    // A database that does not answer must not hold the shutdown: its leases expire anyway.
+    const atMost = <T>(work: Promise<T> | undefined) => Promise.race([work, new Promise<void>((r) => setTimeout(r, this.leaseMs).unref())]);
+    await atMost(this.round);
     const leases = [...this.held.keys()];
     await Promise.all(leases.map((lease) => this.lose(lease)));
     const { cluster } = this.options;
     if (!cluster) return;
     try {
-      await cluster.releaseLeases(this.nodeId, leases);
-      await cluster.forgetNodes(this.nodeId, this.leaseMs * FORGET_AFTER_LEASES);
+      await atMost(cluster.releaseLeases(this.nodeId, leases).then(() => cluster.forgetNodes(this.nodeId, this.leaseMs * FORGET_AFTER_LEASES)));
     } catch (error) {
       this.options.log(`sagaflow: could not give up leases on stop (they expire in ${this.leaseMs} ms): ${String(error)}`);
     }
-    await this.unlisten?.();
+    await atMost(this.unlisten?.());
   }
 
   async report(): Promise<NodesReport> {
@@ -201,10 +204,18 @@ export class Membership {
   private async evenOut(cluster: ClusterStore, sentAt: number): Promise<void> {
     if (this.stopped) return;
     const [nodes, leases] = await Promise.all([cluster.listNodes(), cluster.listLeases()]);
-    const live = Math.max(1, nodes.filter((n) => n.ageMs < this.leaseMs).length);
+    const liveNodes = new Set(nodes.filter((n) => n.ageMs < this.leaseMs).map((n) => n.id));
+    liveNodes.add(this.nodeId);
+    const live = liveNodes.size;
     const mine = [...this.holders.keys()];
     const share = Math.ceil(mine.length / live);
+    const floor = Math.floor(mine.length / live);
     const byName = new Map(leases.map((l) => [l.name, l]));
+    // Someone below the fair floor (a node that just joined): those above it make room.
+    const holdings = new Map([...liveNodes].map((id) => [id, 0]));
+    for (const l of leases) if (l.holder !== null && l.remainingMs > 0 && holdings.has(l.holder)) holdings.set(l.holder, holdings.get(l.holder)! + 1);
+    const someoneShort = [...holdings].some(([id, count]) => id !== this.nodeId && count < floor);
+    const keep = someoneShort ? floor : share;
     const free = mine.filter((lease) => {
       if (this.held.has(lease)) return false;
       const record = byName.get(lease);
@@ -223,9 +234,9 @@ export class Membership {
         // Not awaited: taking up the work (a scan, a catch-up) must not delay the next heartbeat.
         void this.transition(lease, () => this.holders.get(lease)!.acquired({ lease, token }));
       }
-    } else if (this.held.size > share) {
+    } else if (this.held.size > keep) {
       // Above our share (nodes joined): give the excess up; the others take it next round.
-      const excess = shuffle([...this.held.keys()]).slice(0, this.held.size - share);
+      const excess = shuffle([...this.held.keys()]).slice(0, this.held.size - keep);
       // Released at once: writes still in flight here are fenced off by the new token.
       for (const lease of excess) void this.lose(lease);
       await cluster.releaseLeases(this.nodeId, excess);

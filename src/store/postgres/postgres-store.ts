@@ -24,6 +24,8 @@ import { checkFence } from "./postgres-fence.ts";
 import { applyMigrations, checkSchemaName, LATEST_SCHEMA_VERSION, quoteIdent, schemaVersionOf } from "./migrations.ts";
 import { encodeWrites, writeBatch, type BeforeCommitHook, type CommitSql } from "./postgres-commit.ts";
 import { statements, workflowListQuery, type Statement, type Statements } from "./postgres-statements.ts";
+import { PostgresViews } from "./postgres-views.ts";
+import type { ViewStore } from "../view-port.ts";
 import {
   decode,
   encode,
@@ -113,8 +115,15 @@ export class PostgresStore implements Store {
   readonly #sql: Statements;
   readonly #beforeCommit: BeforeCommitHook | undefined;
   #closed = false;
+  /** View storage: the `views` table and the views' own tables, in this schema. */
+  readonly views: ViewStore;
   /** Heartbeats, leases and signals: several nodes on this schema. */
   readonly cluster: PostgresCluster;
+  /**
+   * Commits at once: a commit mostly waits (round trips, the WAL flush), and commits of different
+   * instances only meet at the feed lock, so a few side by side keep the pool and disk busy.
+   */
+  readonly commitsInFlight: number;
   /** Set once the schema was seen at the latest version: no need to look again. */
   #checked = false;
 
@@ -126,6 +135,7 @@ export class PostgresStore implements Store {
     this.#schema = schema;
     this.#sql = statements(quoteIdent(schema));
     this.#beforeCommit = options.testHooks?.beforeCommit;
+    this.commitsInFlight = Math.max(1, Math.min(4, poolSize - 2));
     this.#pool = new Pool({
       connectionString: options.connectionString,
       max: poolSize,
@@ -138,6 +148,9 @@ export class PostgresStore implements Store {
     // An idle connection that breaks (server restart, network) is dropped by the pool, and the
     // next query opens a new one; without a listener the error would end the process.
     this.#pool.on("error", () => {});
+    this.views = new PostgresViews({ pool: this.#pool, schema, ready: () => this.#ready(), transaction: (fn) => this.#transaction(fn),
+      notify: (client, view) => this.cluster.notifyIn(client, { view }),
+    });
     this.cluster = new PostgresCluster({
       pool: this.#pool,
       schema: quoteIdent(schema),

@@ -1,7 +1,8 @@
 import type { Query } from "./ast.ts";
 import { KEY_FIELD, fieldName, isKeyField } from "./ast.ts";
 import { conjuncts, normalize } from "./normalize.ts";
-import { KEY_COLUMN, fieldSql, quoteIdent } from "./sql-names.ts";
+import { KEY_COLUMN, quoteIdent } from "./sql-names.ts";
+import { fieldSql } from "./sqlite-fields.ts";
 
 /**
  * The indexes worth having for a query, each as a list of dotted field paths (`"address.city"`):

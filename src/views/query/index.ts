@@ -8,6 +8,9 @@
  * for (const [i, fields] of indexesFor(query).entries()) db.exec(createIndexSql(table, `${table}__i${i}`, fields));
  * const compiled = compileSqlite(query, table, { offset: 0, extra: 1 });
  * const rows = db.prepare(compiled.sql).all(...compiled.bind({ user: "alice" }));
+ * // PostgreSQL: createPostgresTableSql / createPostgresIndexSql, then
+ * const pg = compilePostgres(query, table, { schema: "sagaflow", extra: 1 });
+ * const { rows: found } = await pool.query(pg.sql, pg.bind({ user: "alice" }));
  */
 export type {
   Column, CompareOp, Condition, Field, Literal, OrderKey, Param, Query, Select, Value,
@@ -16,7 +19,11 @@ export { KEY_FIELD } from "./ast.ts";
 export { QueryError, QueryParamError } from "./errors.ts";
 export { parseQuery } from "./parser.ts";
 export { checkQuery, queryParams } from "./check.ts";
-export type { CompiledQuery, ResultShape, SqlitePage } from "./compile-sqlite.ts";
+export type { CompiledQuery, PageOptions, ResultShape } from "./sql-compile.ts";
+export type { SqlitePage } from "./compile-sqlite.ts";
 export { compileSqlite } from "./compile-sqlite.ts";
 export { COUNT_COLUMN, KEY_COLUMN, ROW_COLUMN } from "./sql-names.ts";
 export { createIndexSql, indexesFor } from "./index-plan.ts";
+export type { PostgresPage } from "./compile-postgres.ts";
+export { compilePostgres } from "./compile-postgres.ts";
+export { createPostgresIndexSql, createPostgresTableSql } from "./postgres-tables.ts";

@@ -59,12 +59,17 @@ export function generateRows(count: number, seed = 7): Stored[] {
   return rows;
 }
 
-/** An in-memory database with the view table `t` holding `rows`. */
-export function openTable(rows: readonly Stored[], table = "t"): Database.Database {
-  const db = new Database(":memory:");
+/** Creates the view table `table` (SQLite layout) in `db`, holding `rows`. */
+export function createSqliteTable(db: Database.Database, table: string, rows: readonly Stored[]): void {
   db.exec(`CREATE TABLE "${table}" (id TEXT PRIMARY KEY, row TEXT NOT NULL)`);
   const insert = db.prepare(`INSERT INTO "${table}" (id, row) VALUES (?, ?)`);
   db.transaction(() => rows.forEach((r) => insert.run(r.id, JSON.stringify(r.row))))();
+}
+
+/** An in-memory database with the view table `t` holding `rows`. */
+export function openTable(rows: readonly Stored[], table = "t"): Database.Database {
+  const db = new Database(":memory:");
+  createSqliteTable(db, table, rows);
   return db;
 }
 

@@ -1,35 +1,23 @@
 import type { Param, Value } from "./ast.ts";
+import { isArrayParam } from "./ast.ts";
 import { QueryParamError } from "./errors.ts";
 import { likePrefix, prefixUpperBound } from "./like-pattern.ts";
+
+/**
+ * Parameter and literal values as both SQL dialects bind them: checked, typed, and with the
+ * errors a caller can fix (QueryParamError).
+ */
 
 /** Parameter values, by name without the colon. */
 export type Params = Readonly<Record<string, unknown>>;
 
-/** A value as bound to SQLite: booleans become 1/0, as json_extract returns JSON true/false. */
-export type SqlValue = string | number | null | Uint8Array;
-
 export type TypeClass = "number" | "string" | "boolean" | "null";
-
-/**
- * The JSON types (as `json_type` names them) a field must have to compare with a value of this
- * class: comparisons never cross types (`a = 1` does not match `"1"`, `true` nor `{}`).
- */
-export const JSON_TYPES: Record<TypeClass, readonly [string | null, string | null]> = {
-  number: ["integer", "real"],
-  string: ["text", "text"],
-  boolean: ["true", "false"],
-  null: [null, null],
-};
 
 /** A scalar given for a parameter or written as a literal. */
 export type Scalar = string | number | boolean | null;
 
 export function typeClass(value: Scalar): TypeClass {
   return value === null ? "null" : (typeof value as "string" | "number" | "boolean");
-}
-
-export function toSql(value: Scalar): SqlValue {
-  return typeof value === "boolean" ? (value ? 1 : 0) : value;
 }
 
 /** The parameter's value; throws QueryParamError when it is missing. */
@@ -87,15 +75,27 @@ export function countOf(value: Value, params: Params): number {
   return n;
 }
 
+/** The values of an IN list (`IN (v, …)` or `IN :array`), and the name its errors go by. */
+export function inListValues(values: readonly Value[] | Param, params: Params): Scalar[] {
+  return isArrayParam(values) ? arrayOf(values, params) : values.map((v) => scalarOf(v, params));
+}
+
+/** The parameter an IN list's errors name: the array parameter, else the list's first parameter. */
+export function inListName(values: readonly Value[] | Param): string | undefined {
+  if (isArrayParam(values)) return values.name;
+  const first = values.find((v) => v.kind === "param");
+  return first?.kind === "param" ? first.name : undefined;
+}
+
 /**
- * The range `[lower, upper)` holding exactly the strings a LIKE pattern matches. With no upper
- * bound (prefix '' or U+10FFFF…), upper is an empty BLOB: in SQLite every text sorts before it.
+ * The range `[lower, upper)` holding exactly the strings a LIKE pattern matches, in code point
+ * order; `upper` is undefined when there is no upper bound (prefix '' or U+10FFFF…).
  */
-export function likeRange(pattern: Value, params: Params): { lower: string; upper: SqlValue } {
+export function likeRange(pattern: Value, params: Params): { lower: string; upper: string | undefined } {
   const text = scalarOf(pattern, params);
   const name = pattern.kind === "param" ? pattern.name : "LIKE";
   if (typeof text !== "string") throw new QueryParamError(name, "must be a string (it is a LIKE pattern)");
   const checked = likePrefix(text);
   if ("error" in checked) throw new QueryParamError(name, `is not a usable LIKE pattern: ${checked.error}`);
-  return { lower: checked.prefix, upper: prefixUpperBound(checked.prefix) ?? new Uint8Array(0) };
+  return { lower: checked.prefix, upper: prefixUpperBound(checked.prefix) };
 }

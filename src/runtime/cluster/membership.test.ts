@@ -1,0 +1,138 @@
+/**
+ * Membership on a real PostgreSQL schema: nodes share leases evenly, never hold one at the same
+ * time, give theirs up on stop, and take a dead node's over once its leases expire. Runs only
+ * when SAGAFLOW_POSTGRES_URL is set.
+ */
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type { ClusterStore } from "../../store/cluster-port.ts";
+import { PostgresStore } from "../../store/postgres/postgres-store.ts";
+import { sleep, testbed, whenPostgresAsked } from "../../store/postgres/postgres-test-support.ts";
+import { Membership } from "./membership.ts";
+
+const leaseMs = 400;
+const leases = Array.from({ length: 10 }, (_, i) => `work/${i}`);
+
+whenPostgresAsked((connectionString) => {
+  const { freshSchema, dropSchemas } = testbed(connectionString);
+
+  /** Nodes on one schema; `overlaps` records any moment two of them believed they held one lease. */
+  async function cluster(fn: (join: (name: string, cluster?: ClusterStore) => Promise<Membership>, store: PostgresStore, overlaps: string[]) => Promise<void>): Promise<void> {
+    const schema = freshSchema();
+    const stores: PostgresStore[] = [];
+    const members: Membership[] = [];
+    const overlaps: string[] = [];
+    const open = async () => {
+      const store = new PostgresStore({ connectionString, schema, poolSize: 2 });
+      await store.migrate();
+      stores.push(store);
+      return store;
+    };
+    const join = async (name: string, clusterStore?: ClusterStore) => {
+      const member = new Membership({ cluster: clusterStore ?? (await open()).cluster, nodeName: name, leaseMs, log: () => {} });
+      for (const lease of leases) {
+        member.register(lease, {
+          acquired: () => {
+            const others = members.filter((m) => m !== member && m.holds(lease));
+            if (others.length > 0) overlaps.push(`${lease}: ${member.nodeId} and ${others.map((m) => m.nodeId).join()}`);
+          },
+          lost: () => {},
+        });
+      }
+      members.push(member);
+      await member.start();
+      return member;
+    };
+    const inspector = await open();
+    try {
+      await fn(join, inspector, overlaps);
+    } finally {
+      await Promise.all(members.map((m) => m.stop().catch(() => {})));
+      for (const store of stores) await store.close();
+    }
+  }
+
+  const heldBy = (members: Membership[]) => members.map((m) => m.heldLeases().length);
+
+  async function until(what: string, ok: () => boolean, ms = 10 * leaseMs): Promise<number> {
+    const started = Date.now();
+    while (!ok()) {
+      if (Date.now() - started > ms) throw new Error(`${what}: not within ${ms} ms`);
+      await sleep(20);
+    }
+    return Date.now() - started;
+  }
+
+  describe("membership", () => {
+    after(dropSchemas);
+
+    it("nodes-share-the-leases-evenly-and-a-joining-node-gets-its-share", async () => {
+      await cluster(async (join, _store, overlaps) => {
+        const a = await join("a");
+        assert.equal(a.heldLeases().length, 10, "alone, a node takes everything at once");
+        const b = await join("b");
+        await until("two nodes hold 5 each", () => heldBy([a, b]).join() === "5,5");
+        const c = await join("c");
+        await until("three nodes hold 4/3/3", () => heldBy([a, b, c]).sort().join() === "3,3,4");
+        const all = [a, b, c].flatMap((m) => m.heldLeases()).sort();
+        assert.deepEqual(all, [...leases].sort(), "every lease held, none twice");
+        assert.deepEqual(overlaps, []);
+      });
+    });
+
+    it("a-stopped-node-gives-its-leases-up-and-the-others-take-them-at-once", async () => {
+      await cluster(async (join, store, overlaps) => {
+        const a = await join("a");
+        const b = await join("b");
+        await until("shared", () => heldBy([a, b]).join() === "5,5");
+        await a.stop();
+        const ms = await until("b holds all", () => b.heldLeases().length === 10);
+        assert.ok(ms < 3 * leaseMs, `taken within ${ms} ms`);
+        assert.deepEqual((await store.cluster.listNodes()).map((n) => n.id), [b.nodeId], "the stopped node left the table");
+        assert.deepEqual(overlaps, []);
+      });
+    });
+
+    it("a-dead-nodes-leases-are-taken-over-after-they-expire-and-it-stops-believing-it-holds-them", async () => {
+      await cluster(async (join, store, overlaps) => {
+        // A node whose every call to the database hangs from some moment: dead, as far as anyone can tell.
+        let dead = false;
+        const hang = new Promise<never>(() => {});
+        const dying: ClusterStore = new Proxy(store.cluster, {
+          get: (target, key) => {
+            const value = Reflect.get(target, key) as unknown;
+            if (typeof value !== "function") return value;
+            return (...args: unknown[]) => (dead ? hang : (value as (...a: unknown[]) => unknown).apply(target, args));
+          },
+        });
+        const a = await join("a", dying);
+        const b = await join("b");
+        await until("shared", () => heldBy([a, b]).join() === "5,5");
+        const aHeld = a.heldLeases();
+        dead = true;
+        const diedAt = Date.now();
+        await until("a no longer believes it holds anything", () => aHeld.every((lease) => !a.holds(lease)));
+        const doubted = Date.now() - diedAt;
+        await until("b took a's leases", () => b.heldLeases().length === 10);
+        const takenOver = Date.now() - diedAt;
+        assert.ok(doubted <= takenOver, `a stopped believing (${doubted} ms) before b took over (${takenOver} ms)`);
+        assert.ok(takenOver < 4 * leaseMs, `taken over within ${takenOver} ms (lease ${leaseMs} ms)`);
+        assert.deepEqual(overlaps, []);
+        const tokens = await store.cluster.listLeases();
+        assert.ok(aHeld.every((lease) => tokens.find((t) => t.name === lease)!.token >= 2), "the new holder has a new token");
+      });
+    });
+
+    it("alone-without-a-shared-store-a-node-holds-everything-for-good-and-fences-nothing", async () => {
+      const alone = new Membership({ cluster: undefined, log: () => {} });
+      let acquired = 0;
+      alone.register("x", { acquired: (fence) => void (acquired += fence === undefined ? 1 : 100), lost: () => {} });
+      await alone.start();
+      assert.equal(acquired, 1);
+      assert.equal(alone.holds("x"), true);
+      assert.equal(alone.fence("x"), undefined);
+      assert.equal((await alone.report()).clustered, false);
+      await alone.stop();
+    });
+  });
+});
