@@ -8,27 +8,20 @@ interface Queued {
 
 /**
  * Group commit: writes submitted during the same turn of the event loop (and those arriving
- * while a commit is in flight) share one transaction and one fsync. Up to the store's
- * `commitsInFlight` commits run at once (one on SQLite, whose writer is single; several on
- * PostgreSQL, where a commit waits mostly on round trips and the WAL flush). An instance has at
- * most one write in flight (its next turn waits for the commit), so commits running side by side
- * never hold two writes of one instance.
+ * while a commit is in flight) share one transaction and one fsync. One commit runs at a time,
+ * so writes reach the store in submission order.
  */
 export class GroupCommitter {
   private queue: Queued[] = [];
   private scheduled = false;
-  private running = 0;
-  private readonly flushes = new Set<Promise<void>>();
-  private readonly maxInFlight: number;
+  private inFlight: Promise<void> | undefined;
 
   constructor(
     private readonly store: Store,
     /** Told after every successful commit (consumers wake up to read the feed). */
     private readonly onCommitted: () => void = () => {},
     private readonly maxBatch = 1024,
-  ) {
-    this.maxInFlight = store.commitsInFlight ?? 1;
-  }
+  ) {}
 
   submit(write: InstanceWrite): Promise<WriteOutcome> {
     return new Promise((resolve, reject) => {
@@ -39,25 +32,22 @@ export class GroupCommitter {
 
   /** Resolves once everything submitted so far is committed (or failed). */
   async idle(): Promise<void> {
-    while (this.flushes.size > 0 || this.queue.length > 0 || this.scheduled) {
-      await (this.flushes.size > 0 ? Promise.race(this.flushes) : new Promise((r) => setImmediate(r)));
+    while (this.inFlight || this.queue.length > 0 || this.scheduled) {
+      await (this.inFlight ?? new Promise((r) => setImmediate(r)));
     }
   }
 
   private schedule(): void {
-    if (this.scheduled || this.running >= this.maxInFlight) return;
+    if (this.scheduled || this.inFlight) return;
     this.scheduled = true;
     // setImmediate runs after the I/O callbacks of this loop turn: every request parsed in
     // this turn has submitted its write by then.
     setImmediate(() => {
       this.scheduled = false;
-      this.running++;
-      const flush = this.flush().finally(() => {
-        this.running--;
-        this.flushes.delete(flush);
+      this.inFlight = this.flush().finally(() => {
+        this.inFlight = undefined;
         if (this.queue.length > 0) this.schedule();
       });
-      this.flushes.add(flush);
     });
   }
 

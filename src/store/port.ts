@@ -200,8 +200,6 @@ export interface Store {
    * without it serve one node, which holds all the work; they are never given a `fence`.
    */
   readonly cluster?: ClusterStore;
-  /** How many commits may run at once (group commit sends the next batch meanwhile). Default 1. */
-  readonly commitsInFlight?: number;
 
   /** Brings the schema up to the newest version; safe to call on every start. */
   migrate(): Promise<void>;

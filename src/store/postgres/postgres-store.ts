@@ -119,11 +119,7 @@ export class PostgresStore implements Store {
   readonly views: ViewStore;
   /** Heartbeats, leases and signals: several nodes on this schema. */
   readonly cluster: PostgresCluster;
-  /**
-   * Commits at once: a commit mostly waits (round trips, the WAL flush), and commits of different
-   * instances only meet at the feed lock, so a few side by side keep the pool and disk busy.
-   */
-  readonly commitsInFlight: number;
+
   /** Set once the schema was seen at the latest version: no need to look again. */
   #checked = false;
 
@@ -135,7 +131,6 @@ export class PostgresStore implements Store {
     this.#schema = schema;
     this.#sql = statements(quoteIdent(schema));
     this.#beforeCommit = options.testHooks?.beforeCommit;
-    this.commitsInFlight = Math.max(1, Math.min(4, poolSize - 2));
     this.#pool = new Pool({
       connectionString: options.connectionString,
       max: poolSize,
