@@ -1,0 +1,118 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, describe, it } from "node:test";
+import { PostgresStore } from "../src/store/postgres/postgres-store.ts";
+import {
+  checkBalances,
+  checkOutcomes,
+  checkStoredTransfers,
+  initialBalance,
+  planTransfers,
+  startTransfersAmidKills,
+  waitForTransfers,
+  walletCount,
+  walletId,
+} from "./support/bank-transfers.ts";
+import { requestJson, type JsonResponse } from "./support/http.ts";
+import { assertPostgresReachable, postgresUrlOrSay, SchemaPool, withClient } from "./support/postgres-schema.ts";
+import { seededRandom, seedFrom } from "./support/random.ts";
+import { SagaflowProcess, sleep } from "./support/server-process.ts";
+
+/**
+ * PostgreSQL drops every connection of a running node while transfers run: the node's pool, its
+ * listening connection and whatever commit was in flight (its outcome unknown to the node: it may
+ * or may not have committed). Done 6 times during 300 transfers (sagas and plain workflows). Every
+ * transfer must still end as its input dictates, with balances exact and each withdrawal and
+ * deposit stored exactly once: the node reconnects, takes its leases back and resumes every
+ * workflow, and an unknown outcome is settled by the stored state (retried steps reuse their keys).
+ *
+ * The node's connections carry an application_name of this test's own (in the connection URL),
+ * so only they are terminated. Runs only with SAGAFLOW_POSTGRES_URL set.
+ */
+
+const transferCount = 300;
+const drops = 6;
+const url = postgresUrlOrSay("PostgreSQL lost-connections test");
+if (url) registerTests(url);
+
+function registerTests(connectionString: string): void {
+  describe("workflows on PostgreSQL survive the server dropping every connection", () => {
+    const schemas = new SchemaPool(connectionString);
+    let node: SagaflowProcess | undefined;
+    let inspector: PostgresStore | undefined;
+    after(async () => {
+      await node?.cleanup();
+      await inspector?.close();
+      await schemas.dropAll();
+    });
+
+    it(`${transferCount}-transfers-end-exactly-across-${drops}-drops-of-all-connections`, { timeout: 120_000 }, async () => {
+      await assertPostgresReachable(connectionString);
+      const seed = seedFrom("SAGAFLOW_CRASH_SEED");
+      const rand = seededRandom(seed);
+      const why = `(seed ${seed}; rerun with SAGAFLOW_CRASH_SEED=${seed})`;
+      const schema = schemas.fresh("drops");
+      const appName = `sagaflow_drops_${randomBytes(4).toString("hex")}`;
+      const nodeUrl = `${connectionString}${connectionString.includes("?") ? "&" : "?"}application_name=${appName}`;
+      node = await SagaflowProcess.start({
+        target: "examples/bank",
+        args: ["--postgres", nodeUrl, "--postgres-schema", schema, "--lease-ms", "1500", "--admin-port", "-1"],
+      });
+      const child = node;
+      inspector = new PostgresStore({ connectionString, schema, poolSize: 2 });
+
+      /** Terminates every backend of the node; returns how many there were. */
+      const dropConnections = () =>
+        withClient(connectionString, async (client) => {
+          const { rows } = await client.query("SELECT pg_terminate_backend(pid) AS t FROM pg_stat_activity WHERE application_name = $1", [appName]);
+          return rows.length;
+        });
+
+      /** A request sent again (same body) while the node answers with an error: starts are idempotent. */
+      let resent = 0;
+      const send = async (path: string, body?: unknown, timeoutMs = 40_000): Promise<JsonResponse> => {
+        const deadline = Date.now() + 60_000;
+        for (let attempt = 0; ; attempt++) {
+          if (attempt > 0) resent++;
+          try {
+            const res = await requestJson(child.url + path, body === undefined ? { timeoutMs } : { body, timeoutMs });
+            if (res.status < 500) return res;
+          } catch (error) {
+            if (Date.now() > deadline) throw new Error(`${path} kept failing: ${String(error)} ${why}`);
+          }
+          if (Date.now() > deadline) throw new Error(`${path} kept answering 5xx ${why}`);
+          await sleep(20);
+        }
+      };
+
+      for (let i = 0; i < walletCount; i++) {
+        const res = await send(`/wallet/${walletId(i)}/create`, { initialBalance });
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+      }
+      const terminated: number[] = [];
+      const transfers = planTransfers(rand, transferCount);
+      await startTransfersAmidKills(send, transfers, {
+        rand,
+        kills: drops,
+        concurrency: 10,
+        killAndRestart: async () => terminated.push(await dropConnections()),
+        why,
+      });
+      assert.equal(terminated.length, drops);
+      assert.ok(terminated.every((n) => n > 0), `every drop found connections to end: ${terminated} ${why}`);
+      assert.ok(child.running, "the node lived through it");
+
+      const views = await waitForTransfers(send, transfers, why);
+      const { counted, moved } = checkOutcomes(transfers, views, why);
+      assert.deepEqual(counted, { completed: 240, rejected: 30, compensated: 30 }, why);
+      const total = await checkBalances(send, moved, why);
+      assert.equal(total, walletCount * initialBalance, `no money created or lost ${why}`);
+      const exit = await child.stop();
+      assert.deepEqual(exit, { code: 0, signal: null }, `the node stopped gracefully ${why}`);
+      await checkStoredTransfers(inspector, transfers, why, { seqsWithoutGap: true });
+      const internalErrors = child.allOutput().split("\n").filter((line) => /TypeError|ReferenceError/.test(line));
+      assert.deepEqual(internalErrors, [], `the node logged bugs ${why}`);
+      console.log(`lost-connections test ${why}: connections ended per drop ${JSON.stringify(terminated)}, requests re-sent ${resent}, ${JSON.stringify(counted)}`);
+    });
+  });
+}
