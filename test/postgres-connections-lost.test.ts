@@ -61,11 +61,15 @@ function registerTests(connectionString: string): void {
       const child = node;
       inspector = new PostgresStore({ connectionString, schema, poolSize: 2 });
 
-      /** Terminates every backend of the node; returns how many there were. */
+      /** Terminates every backend of the node (once it has some again); returns how many there were. */
       const dropConnections = () =>
         withClient(connectionString, async (client) => {
-          const { rows } = await client.query("SELECT pg_terminate_backend(pid) AS t FROM pg_stat_activity WHERE application_name = $1", [appName]);
-          return rows.length;
+          for (let i = 0; i < 100; i++) {
+            const { rows } = await client.query("SELECT pg_terminate_backend(pid) AS t FROM pg_stat_activity WHERE application_name = $1", [appName]);
+            if (rows.length > 0) return rows.length;
+            await sleep(20);
+          }
+          return 0;
         });
 
       /** A request sent again (same body) while the node answers with an error: starts are idempotent. */
@@ -78,7 +82,7 @@ function registerTests(connectionString: string): void {
             const res = await requestJson(child.url + path, body === undefined ? { timeoutMs } : { body, timeoutMs });
             if (res.status < 500) return res;
           } catch (error) {
-            if (Date.now() > deadline) throw new Error(`${path} kept failing: ${String(error)} ${why}`);
+            if (Date.now() > deadline) throw new Error(`${path} kept failing: ${String(error)} ${why}\n${child.allOutput().slice(-3000)}`);
           }
           if (Date.now() > deadline) throw new Error(`${path} kept answering 5xx ${why}`);
           await sleep(20);
@@ -100,7 +104,7 @@ function registerTests(connectionString: string): void {
       });
       assert.equal(terminated.length, drops);
       assert.ok(terminated.every((n) => n > 0), `every drop found connections to end: ${terminated} ${why}`);
-      assert.ok(child.running, "the node lived through it");
+      assert.ok(child.running, `the node lived through it:\n${child.allOutput().slice(-3000)}`);
 
       const views = await waitForTransfers(send, transfers, why);
       const { counted, moved } = checkOutcomes(transfers, views, why);
