@@ -28,5 +28,6 @@ function compact(leases: string[]): string {
     const [kind, part] = slash < 0 ? [lease, ""] : [lease.slice(0, slash), lease.slice(slash + 1)];
     groups.set(kind, [...(groups.get(kind) ?? []), part]);
   }
-  return [...groups].map(([kind, parts]) => (parts.every((p) => p === "") ? kind : `${kind}/${parts.join(",")}`)).join(" ");
+  const byNumber = (a: string, b: string) => Number(a) - Number(b) || a.localeCompare(b);
+  return [...groups].map(([kind, parts]) => (parts.every((p) => p === "") ? kind : `${kind}/${parts.sort(byNumber).join(",")}`)).join(" ");
 }

@@ -35,7 +35,7 @@ export class ViewService {
   ) {
     if (definitions.length === 0) return;
     const views = store.views;
-    if (!views) throw new Error("this store does not serve views: use the SQLite store");
+    if (!views) throw new Error("this store does not serve views: use the SQLite or PostgreSQL store");
     for (const definition of definitions) this.served.set(definition.name, this.prepare(definition, views, log));
   }
 
