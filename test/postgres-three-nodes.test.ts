@@ -8,10 +8,10 @@ import {
   checkStoredTransfers,
   initialBalance,
   planTransfers,
+  startTransfers,
   waitForTransfers,
   walletCount,
   walletId,
-  type PlannedTransfer,
 } from "./support/bank-transfers.ts";
 import { requestJson, type JsonResponse } from "./support/http.ts";
 import { assertPostgresReachable, postgresUrlOrSay, SchemaPool } from "./support/postgres-schema.ts";
@@ -124,7 +124,8 @@ function registerTests(connectionString: string): void {
           });
         }
       };
-      await startAll(send, transfers, onStarted, why);
+      let acknowledged = 0;
+      await startTransfers(send, transfers, startConcurrency, () => onStarted(++acknowledged), why);
       await chaos;
       const startsDone = Date.now() - started;
 
@@ -153,27 +154,6 @@ function registerTests(connectionString: string): void {
       );
     });
   });
-}
-
-/** Starts every transfer, `startConcurrency` at a time; `onStarted(n)` after the n-th acknowledged start. */
-async function startAll(
-  send: (path: string, body?: unknown) => Promise<JsonResponse>,
-  transfers: PlannedTransfer[],
-  onStarted: (count: number) => void,
-  why: string,
-): Promise<void> {
-  let next = 0;
-  let acknowledged = 0;
-  const starter = async () => {
-    while (next < transfers.length) {
-      const t = transfers[next++]!;
-      const res = await send(`/${t.workflow}/${t.id}/start`, t.input);
-      assert.equal(res.status, 200, `start ${t.workflow} ${t.id}: ${JSON.stringify(res.body)} ${why}`);
-      assert.deepEqual(res.body, { status: "started" }, `start ${t.workflow} ${t.id} ${why}`);
-      onStarted(++acknowledged);
-    }
-  };
-  await Promise.all(Array.from({ length: startConcurrency }, starter));
 }
 
 /** Polls a node's `GET /nodes` until `ok` holds (30 s at most). */

@@ -74,7 +74,7 @@ function killMarks(rand: () => number, kills: number, transferCount: number): nu
 }
 
 /** Starts every transfer, `concurrency` at a time, calling `started` after each acknowledged start. */
-async function startTransfers(send: Send, transfers: PlannedTransfer[], concurrency: number, started: () => void, why: string): Promise<void> {
+export async function startTransfers(send: Send, transfers: PlannedTransfer[], concurrency: number, started: () => void, why: string): Promise<void> {
   let next = 0;
   const starter = async () => {
     while (next < transfers.length) {
