@@ -143,6 +143,9 @@ export class PostgresStore implements Store {
     // An idle connection that breaks (server restart, network) is dropped by the pool, and the
     // next query opens a new one; without a listener the error would end the process.
     this.#pool.on("error", () => {});
+    // Every connection, from its first moment: one the server ends (restart, pg_terminate_backend)
+    // between the pool's own listeners would otherwise end the process with an unhandled 'error'.
+    this.#pool.on("connect", (client) => client.on("error", () => {}));
     this.views = new PostgresViews({ pool: this.#pool, schema, ready: () => this.#ready(), transaction: (fn) => this.#transaction(fn),
       notify: (client, view) => this.cluster.notifyIn(client, { view }),
     });
