@@ -9,8 +9,6 @@ import type { Kind, Loaded } from "./kinds.ts";
 export interface Pending {
   /** Work that needs I/O (a workflow step): it runs alone in its turn, after what came before. */
   task?: (current: Current) => Promise<Decision>;
-  /** Load the instance from the store before the task runs: another node may have written it. */
-  fresh?: boolean;
   handler: string;
   isQuery: boolean;
   input: unknown;
@@ -95,7 +93,6 @@ export class Instance {
     try {
       while (this.mailbox.length > 0) {
         const turn = this.mailbox.splice(0, this.turnLength());
-        if (turn[0]?.fresh) this.loaded = undefined;
         const outcomes = await this.runTurn(turn);
         turn.forEach((pending, i) => {
           const outcome = outcomes[i]!;

@@ -125,7 +125,7 @@ export class Runtime {
       clock: this.clock,
       store: this.store,
       log: this.log,
-      enqueueTask: (component, id, task, fresh) => this.enqueueTask(component, id, task, fresh),
+      enqueueTask: (component, id, task) => this.enqueueTask(component, id, task),
       keyedCall: this.keyedCall,
       placement: {
         holds: (bucket) => this.membership.holds(leaseNames.workflows(bucket)),
@@ -260,14 +260,13 @@ export class Runtime {
   }
 
   /** Runs work that needs I/O (a workflow step) in the instance's mailbox, after what is queued. */
-  enqueueTask(componentName: string, id: string, task: (current: Current) => Promise<Decision>, fresh = false): Promise<StoredReply> {
+  enqueueTask(componentName: string, id: string, task: (current: Current) => Promise<Decision>): Promise<StoredReply> {
     if (this.stopping) return Promise.reject(errors.stopped());
     const registered = this.registry.get(componentName);
     if (!registered) return Promise.reject(errors.unknownComponent(componentName));
     return new Promise<StoredReply>((resolve, reject) => {
       this.instance(registered, id).enqueue({
         task,
-        fresh,
         handler: "$task",
         isQuery: false,
         input: undefined,

@@ -31,8 +31,12 @@ export interface EngineHost {
   clock: Clock;
   store: Store;
   log: (line: string) => void;
-  /** Runs `task` in the instance's mailbox (single writer) and commits its decision; `fresh`: reload first. */
-  enqueueTask(component: string, id: string, task: (current: Current) => Promise<Decision>, fresh?: boolean): Promise<StoredReply>;
+  /**
+   * Runs `task` in the instance's mailbox (single writer) and commits its decision. On a shared
+   * store the instance checks its cached version against the store first, so a task never runs
+   * on what another node has since changed.
+   */
+  enqueueTask(component: string, id: string, task: (current: Current) => Promise<Decision>): Promise<StoredReply>;
   keyedCall: KeyedCall;
   timers: Timers;
   placement: WorkflowPlacement;
@@ -150,7 +154,7 @@ export class WorkflowEngine {
     }
   }
 
-  /** Acts on the stored record (not the cached one), or after the act in flight. */
+  /** Acts now, or again after the act in flight (which may have read the record before the change). */
   private poke(definition: WorkflowDefinition, id: string): void {
     const key = keyOf(definition.name, id);
     if (this.acting.has(key)) {
@@ -159,7 +163,7 @@ export class WorkflowEngine {
     }
     this.timers.get(key)?.cancel();
     this.timers.delete(key);
-    this.act(definition, id, true);
+    this.act(definition, id);
   }
 
   /** Resolves when the workflow is over, or after `waitMs` with the record as it then is. */
@@ -269,11 +273,11 @@ export class WorkflowEngine {
     );
   }
 
-  private act(definition: WorkflowDefinition, id: string, fresh = false): void {
+  private act(definition: WorkflowDefinition, id: string): void {
     const key = keyOf(definition.name, id);
     this.acting.set(key, (this.acting.get(key) ?? 0) + 1);
     this.host
-      .enqueueTask(definition.name, id, (current) => this.advance(definition, id, current), fresh)
+      .enqueueTask(definition.name, id, (current) => this.advance(definition, id, current))
       .catch((error: unknown) => {
         // The turn's commit failed (nothing of it was kept): the stored record still says what
         // is due, so try again later rather than leave the workflow stuck until a restart.
@@ -287,7 +291,7 @@ export class WorkflowEngine {
           key,
           this.host.clock.schedule(retryAfterFailureMs, () => {
             this.timers.delete(key);
-            this.act(definition, id, true);
+            this.act(definition, id);
           }),
         );
       })
