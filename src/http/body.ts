@@ -3,6 +3,14 @@ import { SagaflowError } from "../define/errors.ts";
 
 export const defaultMaxBodyBytes = 1024 * 1024;
 
+/**
+ * How much past the limit the ingress still reads (and drops) of a refused body, so the client
+ * can read its 413: a server that closes on a client still sending makes it see a reset, not the
+ * answer (nginx's "lingering close" exists for the same reason). Past either bound the ingress
+ * stops reading and drops the connection, so a huge or slow upload costs at most this much.
+ */
+export const refusedBodyDrain = { maxBytes: 16 * 1024 * 1024, maxMs: 2_000 };
+
 /** Reads a JSON request body of at most `maxBytes`; an empty body is `{}`. */
 export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
   const type = req.headers["content-type"];
@@ -12,7 +20,7 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
     });
   }
   const declared = Number(req.headers["content-length"] ?? 0);
-  if (declared > maxBytes) throw tooLarge(maxBytes);
+  if (declared > maxBytes + refusedBodyDrain.maxBytes) throw tooLarge(maxBytes);
   const text = (await readAll(req, maxBytes)).toString("utf8").trim();
   if (text === "") return {};
   try {
@@ -24,30 +32,38 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
 
 /**
  * The body's bytes, at most `maxBytes`. Listens to events rather than iterating the stream: the
- * async iterator costs a few percent of a small command's CPU. Past the limit it stops reading;
- * the ingress then answers 413 and closes the connection.
+ * async iterator costs a few percent of a small command's CPU. Past the limit it drops what
+ * arrives until the body ends or `refusedBodyDrain` runs out, then refuses with 413; if the body
+ * has not ended by then, the ingress closes the connection after answering.
  */
 function readAll(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let drainTimer: NodeJS.Timeout | undefined;
     const stop = () => {
+      clearTimeout(drainTimer);
       req.off("data", onData);
       req.off("end", onEnd);
       req.off("error", onError);
       req.off("close", onClose);
     };
+    const refuse = () => {
+      stop();
+      req.pause();
+      reject(tooLarge(maxBytes));
+    };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > maxBytes) {
-        stop();
-        req.pause();
-        reject(tooLarge(maxBytes));
-        return;
+      if (size <= maxBytes) chunks.push(chunk);
+      else if (size > maxBytes + refusedBodyDrain.maxBytes) refuse();
+      else if (drainTimer === undefined) {
+        chunks.length = 0;
+        drainTimer = setTimeout(refuse, refusedBodyDrain.maxMs);
       }
-      chunks.push(chunk);
     };
     const onEnd = () => {
+      if (size > maxBytes) return refuse();
       stop();
       resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
     };
