@@ -198,4 +198,23 @@ describe("view runner", () => {
       await runner.stop();
     }
   });
+
+  it("a stop that comes while a batch is read ends the loop at once, not after the idle poll", async () => {
+    const feed = new MemoryFeed(true);
+    const views = new MemoryViews(true);
+    feed.add("c0");
+    const runner = new ViewRunner(counts, { store: feed.store(), views, log: () => {}, indexes: new Map() });
+    await runner.begin();
+    await until("the first build", () => runner.serving?.offset === feed.head);
+    let stopped: Promise<void> | undefined;
+    feed.onRead = async () => {
+      stopped = runner.stop();
+    };
+    runner.wake();
+    await until("the read", () => stopped !== undefined);
+    // The idle poll's timer does not keep the process alive: had the loop gone to sleep after
+    // this stop, node:test would cancel the test here.
+    await stopped;
+    assert.equal(runner.projecting, false);
+  });
 });

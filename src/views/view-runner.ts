@@ -3,6 +3,7 @@ import type { FeedEntry, Store } from "../store/port.ts";
 import { LeaseLostError, type Fence } from "../store/cluster-port.ts";
 import { SagaflowError } from "../define/errors.ts";
 import { physicalTable, type PhysicalTable, type ViewGeneration, type ViewRowUpdate, type ViewStore } from "../store/view-port.ts";
+import { WakeSignal } from "../runtime/wake-signal.ts";
 
 export interface ViewHost {
   store: Store;
@@ -34,7 +35,7 @@ export class ViewRunner {
   /** The view's lease while this node projects it (several nodes). */
   private fence: Fence | undefined;
   private loop: Promise<void> | undefined;
-  private wakeUp: (() => void) | undefined;
+  private readonly wakeSignal = new WakeSignal();
   private readonly listeners = new Set<() => void>();
   /** The last updater failure, shown to operators until the view moves on. */
   lastError: string | undefined;
@@ -69,7 +70,7 @@ export class ViewRunner {
   async stop(): Promise<void> {
     this.running = false;
     this.following = false;
-    this.wakeUp?.();
+    this.wakeSignal.wake();
     await this.loop;
   }
 
@@ -96,13 +97,13 @@ export class ViewRunner {
       } catch (error) {
         this.host.log(`sagaflow: view ${this.definition.name}: ${String(error)}`);
       }
-      await this.idle(idlePollMs);
+      await this.wakeSignal.sleep(idlePollMs);
       if (this.following) await new Promise((resolve) => setTimeout(resolve, followGapMs));
     }
   }
 
   wake(): void {
-    this.wakeUp?.();
+    this.wakeSignal.wake();
   }
 
   /** The generation queries read; undefined until the first build has caught up. */
@@ -154,7 +155,7 @@ export class ViewRunner {
         // The store's calls may not yield (SQLite is synchronous): between batches, let requests,
         // commits and other runners in, or a long catch-up (a rebuild) holds the event loop.
         if (moved) await new Promise<void>((resolve) => setImmediate(resolve));
-        else await this.idle(idlePollMs);
+        else await this.wakeSignal.sleep(idlePollMs);
       } catch (error) {
         if (error instanceof LeaseLostError) {
           // Another node projects the view now; serve queries from what it writes.
@@ -166,7 +167,7 @@ export class ViewRunner {
         }
         this.lastError = error instanceof Error ? error.message : String(error);
         this.host.log(`sagaflow: view ${this.definition.name}: ${this.lastError}; retrying`);
-        await this.idle(retryAfterErrorMs);
+        await this.wakeSignal.sleep(retryAfterErrorMs);
       }
     }
   }
@@ -231,17 +232,5 @@ export class ViewRunner {
       return updater ? updater(row, entry.payload, ctx) : undefined;
     }
     return (table.state as Updater)(row, entry.type === "$deleted" ? null : entry.payload, ctx);
-  }
-
-  private idle(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      timer.unref();
-      this.wakeUp = done;
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
   }
 }

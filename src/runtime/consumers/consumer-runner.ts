@@ -7,6 +7,7 @@ import { KeyedCaller, type KeyedCall } from "../keyed-caller.ts";
 import { describeError } from "../workflow/record.ts";
 import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
 import { SagaflowError } from "../../define/errors.ts";
+import { WakeSignal } from "../wake-signal.ts";
 
 export interface ConsumerHost {
   store: Store;
@@ -41,7 +42,7 @@ export class ConsumerRunner {
   private loop: Promise<void> | undefined;
   /** Instance id → position of its parked message: later entries of it are held behind. */
   private readonly blocked = new Map<string, number>();
-  private wakeUp: (() => void) | undefined;
+  private readonly wakeSignal = new WakeSignal();
   /** Serialises batches and operator actions, which both change offsets and parked messages. */
   private lock: Promise<unknown> = Promise.resolve();
 
@@ -65,7 +66,7 @@ export class ConsumerRunner {
 
   /** New entries may be there: read now instead of at the next poll. */
   wake(): void {
-    this.wakeUp?.();
+    this.wakeSignal.wake();
   }
 
   async stop(): Promise<void> {
@@ -132,7 +133,7 @@ export class ConsumerRunner {
         const entries = await this.host.store.readFeed(this.offset, batchSize, [this.definition.source.name]);
         if (entries.length === 0) {
           await this.storeOffset();
-          await this.idle();
+          await this.wakeSignal.sleep(idlePollMs);
           continue;
         }
         await this.exclusive(async () => {
@@ -156,7 +157,7 @@ export class ConsumerRunner {
           return;
         }
         this.host.log(`sagaflow: consumer ${this.definition.name}: ${String(error)}; retrying`);
-        await this.idle();
+        await this.wakeSignal.sleep(idlePollMs);
       }
     }
   }
@@ -168,18 +169,6 @@ export class ConsumerRunner {
       await this.host.store.commitConsumer(this.definition.name, this.offset, [], [], this.fence);
       this.storedOffset = this.offset;
       this.offsetStoredAt = Date.now();
-    });
-  }
-
-  private idle(): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, idlePollMs);
-      timer.unref();
-      this.wakeUp = done;
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
     });
   }
 
