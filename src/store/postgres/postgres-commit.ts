@@ -125,18 +125,18 @@ export function commitSql(s: string) {
         )
         SELECT (SELECT count(*) FROM kv_upd) AS kv_updated, (SELECT count(*) FROM wf_upd) AS wf_updated`,
     },
-    lockFeed: {
-      name: "sagaflow_commit_lock_feed",
-      text: "SELECT pg_advisory_xact_lock($1, hashtext($2))",
-    },
     insertFeed: {
       name: "sagaflow_commit_feed",
+      // Takes the feed lock, then inserts (one round trip for both): the lock is a one-time filter
+      // (an InitPlan) run before any row is read, so before the sequence draws a position. Not
+      // `EXISTS (SELECT pg_advisory_xact_lock(…))`: the planner drops an EXISTS target list, lock and all.
       // The positions (the sequence default) are drawn as the sorted rows are inserted, so they
       // ascend in the order given; RETURNING gives them in that order (checked by the caller).
       text: `
         INSERT INTO ${s}.events (component, id, kind, seq, type, payload, at)
         SELECT u.c, u.i, u.k, u.s, u.t, u.p, $7
         FROM unnest($1::text[], $2::text[], $3::int2[], $4::int8[], $5::text[], $6::text[]) WITH ORDINALITY AS u(c, i, k, s, t, p, n)
+        WHERE (SELECT true FROM pg_advisory_xact_lock($8, hashtext($9)))
         ORDER BY u.n
         RETURNING position`,
     },
@@ -406,12 +406,11 @@ export async function writeBatch(
 
   const positions: number[] = [];
   if (feed.length > 0) {
-    await client.query({ ...sql.lockFeed, values: [FEED_LOCK_CLASS, schema] });
     const inserted = await client.query<{ position: number }>({
       ...sql.insertFeed,
       values: [
         feed.map((f) => f.component), feed.map((f) => f.id), feed.map((f) => f.kind), feed.map((f) => f.seq),
-        feed.map((f) => f.type), feed.map((f) => f.payload), at,
+        feed.map((f) => f.type), feed.map((f) => f.payload), at, FEED_LOCK_CLASS, schema,
       ],
     });
     for (const row of inserted.rows) positions.push(row.position);
