@@ -2,21 +2,18 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { PostgresStore } from "../src/store/postgres/postgres-store.ts";
 import {
-  checkBalances,
-  checkOutcomes,
+  assertNoBugsLogged,
   checkStoredTransfers,
+  checkTransfersEnded,
   countMidway,
-  initialBalance,
+  createWallets,
   planTransfers,
+  resendingSend,
   startTransfersAmidKills,
-  waitForTransfers,
-  walletCount,
-  walletId,
 } from "./support/bank-transfers.ts";
-import { requestJson, type JsonResponse } from "./support/http.ts";
 import { assertPostgresReachable, postgresUrlOrSay, SchemaPool } from "./support/postgres-schema.ts";
 import { seededRandom, seedFrom } from "./support/random.ts";
-import { describeExit, SagaflowProcess, sleep } from "./support/server-process.ts";
+import { describeExit, SagaflowProcess } from "./support/server-process.ts";
 
 /**
  * Crash test with a real process on PostgreSQL: examples/bank served by `sagaflow serve
@@ -87,32 +84,10 @@ function registerTests(connectionString: string): void {
         return up;
       };
 
-      /**
-       * A request that survives the kills: a failed connection or a 503 (shutting down) is sent
-       * again, to whichever child serves by then, with the same body.
-       */
-      let resent = 0;
-      const send = async (path: string, body?: unknown, timeoutMs = 40_000): Promise<JsonResponse> => {
-        const deadline = Date.now() + 60_000;
-        for (let attempt = 0; ; attempt++) {
-          if (attempt > 0) resent++;
-          const base = await up;
-          try {
-            const res = await requestJson(base + path, body === undefined ? { timeoutMs } : { body, timeoutMs });
-            if (res.status !== 503) return res;
-          } catch (error) {
-            if (Date.now() > deadline) throw new Error(`${path} kept failing: ${String(error)} ${why}`);
-          }
-          if (Date.now() > deadline) throw new Error(`${path} kept answering 503 ${why}`);
-          await sleep(20);
-        }
-      };
-
+      /** A request that survives the kills: sent again to whichever child serves by then. */
+      const { send, resent } = resendingSend(() => up, why);
       // Wallets first, before any kill.
-      for (let i = 0; i < walletCount; i++) {
-        const res = await requestJson(`${await up}/wallet/${walletId(i)}/create`, { body: { initialBalance } });
-        assert.equal(res.status, 200, JSON.stringify(res.body));
-      }
+      await createWallets(send);
 
       const transfers = planTransfers(rand, transferCount);
       await startTransfersAmidKills(send, transfers, { rand, kills, concurrency: startConcurrency, killAndRestart, why });
@@ -120,13 +95,7 @@ function registerTests(connectionString: string): void {
       const startedAt = Date.now() - started;
 
       // Every transfer must end, without any help.
-      const views = await waitForTransfers(send, transfers, why);
-
-      const { counted, moved } = checkOutcomes(transfers, views, why);
-      assert.deepEqual(counted, { completed: 240, rejected: 30, compensated: 30 }, why);
-
-      const total = await checkBalances(send, moved, why);
-      assert.equal(total, walletCount * initialBalance, `no money created or lost ${why}`);
+      const counted = await checkTransfersEnded(send, transfers, why);
 
       // A clean stop, then the schema itself: each withdrawal and deposit happened exactly once,
       // no refused deposit created a wallet, and no workflow is left unfinished.
@@ -140,12 +109,11 @@ function registerTests(connectionString: string): void {
       const midway = Object.fromEntries([...leftMidway].sort());
       console.log(
         `postgres bank crash test ${why}: ${kills} kills (${child.starts} starts), ${JSON.stringify(counted)}, ` +
-          `requests re-sent after a kill ${resent}, left mid-way by the kills ${JSON.stringify(midway)}, ` +
+          `requests re-sent after a kill ${resent()}, left mid-way by the kills ${JSON.stringify(midway)}, ` +
           `starts done after ${seconds(startedAt)} s, all checked after ${seconds(Date.now() - started)} s`,
       );
       assert.ok(leftMidway.size > 0, `no kill caught a workflow mid-way: nothing was resumed ${why}`);
-      const internalErrors = child.allOutput().split("\n").filter((line) => /internal error|TypeError|ReferenceError/.test(line));
-      assert.deepEqual(internalErrors, [], `the child logged bugs ${why}`);
+      assertNoBugsLogged([child.allOutput()], why);
     });
   });
 }

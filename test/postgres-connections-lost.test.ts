@@ -3,17 +3,14 @@ import { randomBytes } from "node:crypto";
 import { after, describe, it } from "node:test";
 import { PostgresStore } from "../src/store/postgres/postgres-store.ts";
 import {
-  checkBalances,
-  checkOutcomes,
+  assertNoBugsLogged,
   checkStoredTransfers,
-  initialBalance,
+  checkTransfersEnded,
+  createWallets,
   planTransfers,
+  resendingSend,
   startTransfersAmidKills,
-  waitForTransfers,
-  walletCount,
-  walletId,
 } from "./support/bank-transfers.ts";
-import { requestJson, type JsonResponse } from "./support/http.ts";
 import { assertPostgresReachable, postgresUrlOrSay, SchemaPool, withClient } from "./support/postgres-schema.ts";
 import { seededRandom, seedFrom } from "./support/random.ts";
 import { SagaflowProcess, sleep } from "./support/server-process.ts";
@@ -73,26 +70,11 @@ function registerTests(connectionString: string): void {
         });
 
       /** A request sent again (same body) while the node answers with an error: starts are idempotent. */
-      let resent = 0;
-      const send = async (path: string, body?: unknown, timeoutMs = 40_000): Promise<JsonResponse> => {
-        const deadline = Date.now() + 60_000;
-        for (let attempt = 0; ; attempt++) {
-          if (attempt > 0) resent++;
-          try {
-            const res = await requestJson(child.url + path, body === undefined ? { timeoutMs } : { body, timeoutMs });
-            if (res.status < 500) return res;
-          } catch (error) {
-            if (Date.now() > deadline) throw new Error(`${path} kept failing: ${String(error)} ${why}\n${child.allOutput().slice(-3000)}`);
-          }
-          if (Date.now() > deadline) throw new Error(`${path} kept answering 5xx ${why}`);
-          await sleep(20);
-        }
-      };
-
-      for (let i = 0; i < walletCount; i++) {
-        const res = await send(`/wallet/${walletId(i)}/create`, { initialBalance });
-        assert.equal(res.status, 200, JSON.stringify(res.body));
-      }
+      const { send, resent } = resendingSend(() => child.url, why, {
+        resendWhen: (status) => status >= 500,
+        lastWords: () => child.allOutput().slice(-3000),
+      });
+      await createWallets(send);
       const terminated: number[] = [];
       const transfers = planTransfers(rand, transferCount);
       await startTransfersAmidKills(send, transfers, {
@@ -106,17 +88,12 @@ function registerTests(connectionString: string): void {
       assert.ok(terminated.every((n) => n > 0), `every drop found connections to end: ${terminated} ${why}`);
       assert.ok(child.running, `the node lived through it:\n${child.allOutput().slice(-3000)}`);
 
-      const views = await waitForTransfers(send, transfers, why);
-      const { counted, moved } = checkOutcomes(transfers, views, why);
-      assert.deepEqual(counted, { completed: 240, rejected: 30, compensated: 30 }, why);
-      const total = await checkBalances(send, moved, why);
-      assert.equal(total, walletCount * initialBalance, `no money created or lost ${why}`);
+      const counted = await checkTransfersEnded(send, transfers, why);
       const exit = await child.stop();
       assert.deepEqual(exit, { code: 0, signal: null }, `the node stopped gracefully ${why}`);
       await checkStoredTransfers(inspector, transfers, why, { seqsWithoutGap: true });
-      const internalErrors = child.allOutput().split("\n").filter((line) => /TypeError|ReferenceError/.test(line));
-      assert.deepEqual(internalErrors, [], `the node logged bugs ${why}`);
-      console.log(`lost-connections test ${why}: connections ended per drop ${JSON.stringify(terminated)}, requests re-sent ${resent}, ${JSON.stringify(counted)}`);
+      assertNoBugsLogged([child.allOutput()], why, { connectionsDropped: true });
+      console.log(`lost-connections test ${why}: connections ended per drop ${JSON.stringify(terminated)}, requests re-sent ${resent()}, ${JSON.stringify(counted)}`);
     });
   });
 }

@@ -3,17 +3,15 @@ import { after, describe, it } from "node:test";
 import { PostgresStore } from "../src/store/postgres/postgres-store.ts";
 import type { NodesReport } from "../src/runtime/cluster/membership.ts";
 import {
-  checkBalances,
-  checkOutcomes,
+  assertNoBugsLogged,
   checkStoredTransfers,
-  initialBalance,
+  checkTransfersEnded,
+  createWallets,
   planTransfers,
+  resendingSend,
   startTransfers,
-  waitForTransfers,
-  walletCount,
-  walletId,
 } from "./support/bank-transfers.ts";
-import { requestJson, type JsonResponse } from "./support/http.ts";
+import { requestJson } from "./support/http.ts";
 import { assertPostgresReachable, postgresUrlOrSay, SchemaPool } from "./support/postgres-schema.ts";
 import { seededRandom, seedFrom } from "./support/random.ts";
 import { describeExit, SagaflowProcess, sleep } from "./support/server-process.ts";
@@ -72,33 +70,15 @@ function registerTests(connectionString: string): void {
 
       /** A request that any live node may answer: on a failed connection (or 503) the next node gets it. */
       let next = 0;
-      let resent = 0;
-      const send = async (path: string, body?: unknown, timeoutMs = 40_000): Promise<JsonResponse> => {
-        const deadline = Date.now() + 60_000;
-        for (let attempt = 0; ; attempt++) {
-          if (attempt > 0) resent++;
+      const nextLiveNode = () => {
+        for (let tries = 0; tries < nodes.length; tries++) {
           const node = nodes[next++ % nodes.length]!;
-          if (!node.running) {
-            attempt--;
-            continue;
-          }
-          {
-            try {
-              const res = await requestJson(node.url + path, body === undefined ? { timeoutMs } : { body, timeoutMs });
-              if (res.status !== 503) return res;
-            } catch (error) {
-              if (Date.now() > deadline) throw new Error(`${path} kept failing: ${String(error)} ${why}`);
-            }
-          }
-          if (Date.now() > deadline) throw new Error(`${path} found no node to answer ${why}`);
-          await sleep(10);
+          if (node.running) return node.url;
         }
+        throw new Error("no node runs");
       };
-
-      for (let i = 0; i < walletCount; i++) {
-        const res = await send(`/wallet/${walletId(i)}/create`, { initialBalance });
-        assert.equal(res.status, 200, JSON.stringify(res.body));
-      }
+      const { send, resent } = resendingSend(nextLiveNode, why);
+      await createWallets(send);
 
       const transfers = planTransfers(rand, transferCount);
       let takeoverMs = 0;
@@ -132,23 +112,16 @@ function registerTests(connectionString: string): void {
       // The restarted node got a share back; the killed one holds nothing.
       await waitForNodes(nodes[2]!, (r) => r.unheld.length === 0 && r.nodes.filter((n) => n.alive && n.leases.length > 0).length === 2, why);
 
-      const views = await waitForTransfers(send, transfers, why);
-      const { counted, moved } = checkOutcomes(transfers, views, why);
-      assert.deepEqual(counted, { completed: 800, rejected: 100, compensated: 100 }, why);
-      const total = await checkBalances(send, moved, why);
-      assert.equal(total, walletCount * initialBalance, `no money created or lost ${why}`);
+      const counted = await checkTransfersEnded(send, transfers, why);
       await checkStoredTransfers(store, transfers, why, { seqsWithoutGap: true });
 
       for (const node of [nodes[1]!, nodes[2]!]) {
         const exit = await node.stop();
         assert.deepEqual(exit, { code: 0, signal: null }, `a surviving node stopped gracefully ${why}`);
       }
-      const internalErrors = nodes
-        .flatMap((n) => n.allOutput().split("\n"))
-        .filter((line) => /internal error|TypeError|ReferenceError/.test(line));
-      assert.deepEqual(internalErrors, [], `the nodes logged bugs ${why}`);
+      assertNoBugsLogged(nodes.map((n) => n.allOutput()), why);
       console.log(
-        `three-node test ${why}: ${JSON.stringify(counted)}, requests re-sent ${resent}, ` +
+        `three-node test ${why}: ${JSON.stringify(counted)}, requests re-sent ${resent()}, ` +
           `killed node's leases taken over after ${takeoverMs} ms (lease ${leaseMs} ms), ` +
           `starts done after ${(startsDone / 1000).toFixed(1)} s, all checked after ${((Date.now() - started) / 1000).toFixed(1)} s`,
       );

@@ -5,19 +5,17 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
 import {
-  checkBalances,
-  checkOutcomes,
+  assertNoBugsLogged,
   checkStoredTransfers,
+  checkTransfersEnded,
   countMidway,
-  initialBalance,
+  createWallets,
   planTransfers,
+  resendingSend,
   startTransfersAmidKills,
-  waitForTransfers,
-  walletCount,
-  walletId,
 } from "./support/bank-transfers.ts";
 import { seededRandom, seedFrom } from "./support/random.ts";
-import { requestJson, serveChild, sleep, type JsonResponse, type ServedChild } from "./support/workflow-child.ts";
+import { serveChild, type ServedChild } from "./support/workflow-child.ts";
 
 /**
  * Crash test with a real process: examples/bank served on SQLite (FULL sync) in a child that is
@@ -76,30 +74,10 @@ describe("workflows survive SIGKILL of a real process", () => {
       return up;
     };
 
-    /**
-     * A request that survives the kills: a failed connection or a 503 (shutting down) is sent
-     * again, to whichever child serves by then, with the same body.
-     */
-    const send = async (path: string, body?: unknown, timeoutMs = 40_000): Promise<JsonResponse> => {
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        const server = await up;
-        try {
-          const res = await requestJson(server.url + path, body === undefined ? { timeoutMs } : { body, timeoutMs });
-          if (res.status !== 503) return res;
-        } catch (error) {
-          if (Date.now() > deadline) throw new Error(`${path} kept failing: ${String(error)} ${why}`);
-        }
-        if (Date.now() > deadline) throw new Error(`${path} kept answering 503 ${why}`);
-        await sleep(20);
-      }
-    };
-
+    /** A request that survives the kills: sent again to whichever child serves by then. */
+    const { send } = resendingSend(async () => (await up).url, why);
     // Wallets first, before any kill.
-    for (let i = 0; i < walletCount; i++) {
-      const res = await requestJson(`${(await up).url}/wallet/${walletId(i)}/create`, { body: { initialBalance } });
-      assert.equal(res.status, 200, JSON.stringify(res.body));
-    }
+    await createWallets(send);
 
     const transfers = planTransfers(rand, transferCount);
     await startTransfersAmidKills(send, transfers, { rand, kills, concurrency: startConcurrency, killAndRestart, why });
@@ -107,12 +85,7 @@ describe("workflows survive SIGKILL of a real process", () => {
     const startedAt = Date.now() - started;
 
     // Every transfer must end, without any help.
-    const views = await waitForTransfers(send, transfers, why);
-
-    const { counted, moved } = checkOutcomes(transfers, views, why);
-    assert.ok(counted.completed > 300 && counted.rejected >= 40 && counted.compensated >= 40, JSON.stringify(counted));
-
-    await checkBalances(send, moved, why);
+    const counted = await checkTransfersEnded(send, transfers, why);
 
     // A clean stop, then the file itself: each withdrawal and deposit happened exactly once,
     // no refused deposit created a wallet, and no workflow is left unfinished.
@@ -135,7 +108,6 @@ describe("workflows survive SIGKILL of a real process", () => {
         `starts done after ${seconds(startedAt)} s, all checked after ${seconds(Date.now() - started)} s`,
     );
     assert.ok(leftMidway.size > 0, `no kill caught a workflow mid-way: nothing was resumed ${why}`);
-    const internalErrors = childLogs.join("\n").split("\n").filter((line) => /internal error|TypeError|ReferenceError/.test(line));
-    assert.deepEqual(internalErrors, [], `the child logged bugs ${why}`);
+    assertNoBugsLogged(childLogs, why);
   });
 });

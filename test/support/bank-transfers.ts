@@ -1,10 +1,12 @@
 /**
- * The transfer plan and outcome checks shared by the crash tests on examples/bank
- * (test/workflow-crash.test.ts on SQLite, test/postgres-bank-crash.test.ts on PostgreSQL).
+ * The transfer plan, the resilient requests and the outcome checks shared by the tests that run
+ * examples/bank through kills, restarts and lost connections (test/workflow-crash.test.ts on
+ * SQLite, test/postgres-*.test.ts on PostgreSQL).
  */
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Store } from "../../src/store/port.ts";
+import { requestJson } from "./http.ts";
 
 export const walletCount = 20;
 export const initialBalance = 10_000;
@@ -24,6 +26,44 @@ export interface PlannedTransfer {
 export type Send = (path: string, body?: unknown, timeoutMs?: number) => Promise<{ status: number; body: any }>;
 
 export const walletId = (i: number) => `w${i}`;
+
+/**
+ * A `Send` that survives kills and dropped connections: a failed request, or an answer whose
+ * status `resendWhen` picks (503, shutting down, by default), is sent again with the same body to
+ * whichever node `target` names by then, for up to 60 s. Starts are idempotent, so a re-sent
+ * start is harmless. `resent()` counts the extra sends.
+ */
+export function resendingSend(
+  target: () => string | Promise<string>,
+  why: string,
+  options: { resendWhen?: (status: number) => boolean; lastWords?: () => string } = {},
+): { send: Send; resent: () => number } {
+  const resendWhen = options.resendWhen ?? ((status: number) => status === 503);
+  let resent = 0;
+  const send: Send = async (path, body, timeoutMs = 40_000) => {
+    const deadline = Date.now() + 60_000;
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 0) resent++;
+      try {
+        const res = await requestJson((await target()) + path, body === undefined ? { timeoutMs } : { body, timeoutMs });
+        if (!resendWhen(res.status)) return res;
+      } catch (error) {
+        if (Date.now() > deadline) throw new Error(`${path} kept failing: ${String(error)} ${why}\n${options.lastWords?.() ?? ""}`);
+      }
+      if (Date.now() > deadline) throw new Error(`${path} kept being refused ${why}`);
+      await sleep(20);
+    }
+  };
+  return { send, resent: () => resent };
+}
+
+/** Creates the wallets every plan draws on. */
+export async function createWallets(send: Send): Promise<void> {
+  for (let i = 0; i < walletCount; i++) {
+    const res = await send(`/wallet/${walletId(i)}/create`, { initialBalance });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+  }
+}
 
 const workflowNames = ["transfer", "transfer-workflow"] as const;
 
@@ -118,7 +158,7 @@ export async function startTransfersAmidKills(
 }
 
 /** Waits for every transfer to end, without any help: their views by id. */
-export async function waitForTransfers(send: Send, transfers: PlannedTransfer[], why: string): Promise<Map<string, any>> {
+async function waitForTransfers(send: Send, transfers: PlannedTransfer[], why: string): Promise<Map<string, any>> {
   const views = new Map<string, any>();
   let waited = 0;
   const waiter = async () => {
@@ -137,7 +177,7 @@ export async function waitForTransfers(send: Send, transfers: PlannedTransfer[],
  * Checks that every transfer ended as its input dictates. Returns the outcomes counted and the
  * money each wallet gained (or lost) by the completed transfers.
  */
-export function checkOutcomes(
+function checkOutcomes(
   transfers: PlannedTransfer[],
   views: Map<string, any>,
   why: string,
@@ -159,8 +199,13 @@ export function checkOutcomes(
   return { counted, moved };
 }
 
-/** Checks every wallet's balance against `moved` (see checkOutcomes); returns their total. */
-export async function checkBalances(send: Send, moved: Map<string, number>, why: string): Promise<number> {
+/**
+ * Waits for every transfer to end and checks, over HTTP, that each ended as its input dictates
+ * and that every wallet holds exactly what the completed transfers say. The outcomes counted.
+ */
+export async function checkTransfersEnded(send: Send, transfers: PlannedTransfer[], why: string): Promise<Record<Outcome, number>> {
+  const views = await waitForTransfers(send, transfers, why);
+  const { counted, moved } = checkOutcomes(transfers, views, why);
   let total = 0;
   for (let i = 0; i < walletCount; i++) {
     const res = await send(`/wallet/${walletId(i)}/balance`);
@@ -168,7 +213,19 @@ export async function checkBalances(send: Send, moved: Map<string, number>, why:
     assert.equal(res.body.balance, initialBalance + (moved.get(walletId(i)) ?? 0), `balance of ${walletId(i)} ${why}`);
     total += res.body.balance as number;
   }
-  return total;
+  assert.equal(total, walletCount * initialBalance, `no money created or lost ${why}`);
+  return counted;
+}
+
+/**
+ * Fails on lines of the nodes' output that show a bug in Sagaflow, whatever the chaos. An internal
+ * error (a 500) counts too, except where the test drops the database's connections under the
+ * node: a request then fails as it may.
+ */
+export function assertNoBugsLogged(outputs: string[], why: string, options: { connectionsDropped?: boolean } = {}): void {
+  const bug = options.connectionsDropped ? /TypeError|ReferenceError/ : /internal error|TypeError|ReferenceError/;
+  const bugs = outputs.flatMap((o) => o.split("\n")).filter((line) => bug.test(line));
+  assert.deepEqual(bugs, [], `the nodes logged bugs ${why}`);
 }
 
 /**
