@@ -28,17 +28,16 @@ export type Send = (path: string, body?: unknown, timeoutMs?: number) => Promise
 export const walletId = (i: number) => `w${i}`;
 
 /**
- * A `Send` that survives kills and dropped connections: a failed request, or an answer whose
- * status `resendWhen` picks (503, shutting down, by default), is sent again with the same body to
- * whichever node `target` names by then, for up to 60 s. Starts are idempotent, so a re-sent
+ * A `Send` that survives kills and dropped connections: a failed request, or a 503 (shutting
+ * down, or the database out of reach), is sent again with the same body to whichever node
+ * `target` names by then, for up to 60 s. Starts are idempotent, so a re-sent
  * start is harmless. `resent()` counts the extra sends.
  */
 export function resendingSend(
   target: () => string | Promise<string>,
   why: string,
-  options: { resendWhen?: (status: number) => boolean; lastWords?: () => string } = {},
+  options: { lastWords?: () => string } = {},
 ): { send: Send; resent: () => number } {
-  const resendWhen = options.resendWhen ?? ((status: number) => status === 503);
   let resent = 0;
   const send: Send = async (path, body, timeoutMs = 40_000) => {
     const deadline = Date.now() + 60_000;
@@ -46,7 +45,7 @@ export function resendingSend(
       if (attempt > 0) resent++;
       try {
         const res = await requestJson((await target()) + path, body === undefined ? { timeoutMs } : { body, timeoutMs });
-        if (!resendWhen(res.status)) return res;
+        if (res.status !== 503) return res;
       } catch (error) {
         if (Date.now() > deadline) throw new Error(`${path} kept failing: ${String(error)} ${why}\n${options.lastWords?.() ?? ""}`);
       }
@@ -217,14 +216,9 @@ export async function checkTransfersEnded(send: Send, transfers: PlannedTransfer
   return counted;
 }
 
-/**
- * Fails on lines of the nodes' output that show a bug in Sagaflow, whatever the chaos. An internal
- * error (a 500) counts too, except where the test drops the database's connections under the
- * node: a request then fails as it may.
- */
-export function assertNoBugsLogged(outputs: string[], why: string, options: { connectionsDropped?: boolean } = {}): void {
-  const bug = options.connectionsDropped ? /TypeError|ReferenceError/ : /internal error|TypeError|ReferenceError/;
-  const bugs = outputs.flatMap((o) => o.split("\n")).filter((line) => bug.test(line));
+/** Fails on lines of the nodes' output that show a bug in Sagaflow (never expected, whatever the chaos). */
+export function assertNoBugsLogged(outputs: string[], why: string): void {
+  const bugs = outputs.flatMap((o) => o.split("\n")).filter((line) => /internal error|TypeError|ReferenceError/.test(line));
   assert.deepEqual(bugs, [], `the nodes logged bugs ${why}`);
 }
 
