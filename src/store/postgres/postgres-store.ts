@@ -22,7 +22,7 @@ import type { ClusterSignal, Fence } from "../cluster-port.ts";
 import { PostgresCluster } from "./postgres-cluster.ts";
 import { checkFence } from "./postgres-fence.ts";
 import { applyMigrations, checkSchemaName, LATEST_SCHEMA_VERSION, quoteIdent, schemaVersionOf } from "./migrations.ts";
-import { encodeWrites, writeBatch, type BeforeCommitHook, type CommitSql } from "./postgres-commit.ts";
+import { beginCommit, encodeWrites, writeBatch, type BeforeCommitHook, type CommitSql } from "./postgres-commit.ts";
 import { statements, workflowListQuery, type Statement, type Statements } from "./postgres-statements.ts";
 import { PostgresViews } from "./postgres-views.ts";
 import type { ViewStore } from "../view-port.ts";
@@ -235,7 +235,7 @@ export class PostgresStore implements Store {
     const at = Date.now();
     const sql: CommitSql = this.#sql.commit;
     const hooks = { beforeCommit: this.#beforeCommit, notify: this.cluster.signallingAs === undefined ? undefined : this.#notify };
-    return this.#transaction((client) => writeBatch(client, sql, this.#schema, encoded, at, hooks));
+    return this.#transaction((client) => writeBatch(client, sql, this.#schema, encoded, at, hooks), beginCommit);
   }
 
   /**
@@ -430,10 +430,10 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** BEGIN, `fn`, COMMIT; ROLLBACK if anything fails. */
-  async #transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  /** `begin` (BEGIN and what goes with it, in the same round trip), `fn`, COMMIT; ROLLBACK if anything fails. */
+  async #transaction<T>(fn: (client: PoolClient) => Promise<T>, begin = "BEGIN"): Promise<T> {
     return this.#withClient(async (client, markBroken) => {
-      await client.query("BEGIN");
+      await client.query(begin);
       try {
         const result = await fn(client);
         await client.query("COMMIT");
