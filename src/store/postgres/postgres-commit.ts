@@ -5,7 +5,8 @@
  * 1. Every value is encoded to JSON text before the transaction starts: a value JSON cannot hold
  *    rejects the whole call and nothing is sent.
  * 2. BEGIN, then transaction-scoped advisory locks covering every instance (component, id) the
- *    batch writes, in one statement (./postgres-locks.ts: at most 64 locks, in one global order).
+ *    batch writes, in one statement sent with BEGIN (`beginCommit`; ./postgres-locks.ts: at most
+ *    64 locks, in one global order).
  *    Every Sagaflow writer of an instance holds them from here to COMMIT, on whatever node, so the
  *    checks below are exact: no other writer can change the instance's events, state, record or
  *    idempotency records meanwhile.
@@ -29,7 +30,7 @@
 import type { PoolClient } from "pg";
 import { workflowFeedPayload } from "../feed-payload.ts";
 import { encode } from "../rows.ts";
-import { FEED_LOCK_CLASS, instanceLocks, lockInstancesSql } from "./postgres-locks.ts";
+import { FEED_LOCK_CLASS, lockInstancesStatement } from "./postgres-locks.ts";
 import type { InstanceWrite, WorkflowRecord, WorkflowStatus, WorkflowTransition, WriteOutcome } from "../port.ts";
 import type { ClusterSignal, Fence } from "../cluster-port.ts";
 import { fencesHeld } from "./postgres-fence.ts";
@@ -47,13 +48,18 @@ export interface CommitHooks {
 
 
 /**
- * How a commit's transaction begins. Its statements have one shape whatever the values (arrays
- * of them), so one generic plan per connection serves them all. Left to itself PostgreSQL plans
- * each execution afresh (a custom plan, since the arrays' sizes make it look cheaper): a generic
- * plan made a one-write commit 15% faster (bench/postgres-commit.ts). SET LOCAL ends with the
- * transaction, so other statements (view queries above all) keep the default.
+ * How a commit's transaction begins, in one round trip: BEGIN, the plan mode, the instance locks.
+ *
+ * The commit's statements have one shape whatever the values (arrays of them), so one generic plan
+ * per connection serves them all. Left to itself PostgreSQL plans each execution afresh (a custom
+ * plan, since the arrays' sizes make it look cheaper): a generic plan made a one-write commit 13%
+ * faster (bench/postgres-commit.ts). SET LOCAL ends with the transaction, so other statements
+ * (view queries above all) keep the default.
  */
-export const beginCommit = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan";
+export function beginCommit(schema: string, encoded: readonly EncodedWrite[]): string {
+  const instances = new Map(encoded.map((w) => [JSON.stringify([w.component, w.id]), w]));
+  return `BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; ${lockInstancesStatement(schema, [...instances.values()])}`;
+}
 
 const KIND_EVENT = 0;
 const KIND_KV = 1;
@@ -62,7 +68,6 @@ const KIND_WORKFLOW = 2;
 /** The SQL of a commit, with the schema's tables qualified. Named statements: prepared once per connection. */
 export function commitSql(s: string) {
   return {
-    lockInstances: { name: "sagaflow_commit_lock", text: lockInstancesSql },
     readState: {
       name: "sagaflow_commit_state",
       // Per instance (n, from 1): what its checks need, each an index lookup; the idempotency keys
@@ -256,8 +261,9 @@ interface FeedRow {
 }
 
 /**
- * Runs one commit in the transaction open on `client` (the caller begins it, and commits it once
- * this returns; `beforeCommit` runs last). Outcomes in the order of the writes.
+ * Runs one commit in the transaction open on `client`: the caller begins it with `beginCommit`
+ * (which takes the instance locks), and commits it once this returns; `beforeCommit` runs last.
+ * Outcomes in the order of the writes.
  */
 export async function writeBatch(
   client: PoolClient,
@@ -295,7 +301,6 @@ export async function writeBatch(
   }
   const all = [...instances.values()];
 
-  await client.query({ ...sql.lockInstances, values: instanceLocks(schema, all) });
   // Lease rows after the instance locks (and before the feed lock): one order for every commit.
   const fences = encoded.flatMap((w) => (w.fence ? [w.fence] : []));
   const heldFences = await fencesHeld(client, quoteIdent(schema), fences);

@@ -70,19 +70,37 @@ const BUCKET_EXCLUSIVE = 1;
 const INSTANCE_EXCLUSIVE = 2;
 
 /**
- * Takes the locks of one row after the other, in the order given (a function scan yields the rows
- * of unnest in array order).
+ * The statement that takes the locks of one commit, one row after the other in the order given (a
+ * function scan yields the rows of unnest in array order). Its values are written into the text,
+ * not bound: that lets it travel with BEGIN in one round trip (a simple query takes no
+ * parameters). They are whole numbers this module computed, and checked to be so.
  */
-export const lockInstancesSql = `
+export function lockInstancesStatement(schema: string, instances: ReadonlyArray<{ component: string; id: string }>): string {
+  const [modes, classes, objects, keys] = instanceLocks(schema, instances);
+  return `
   SELECT CASE u.m
     WHEN ${BUCKET_SHARED} THEN pg_advisory_xact_lock_shared(u.c, u.o)
     WHEN ${BUCKET_EXCLUSIVE} THEN pg_advisory_xact_lock(u.c, u.o)
     ELSE pg_advisory_xact_lock(u.k)
   END
-  FROM unnest($1::int2[], $2::int4[], $3::int4[], $4::int8[]) AS u(m, c, o, k)`;
+  FROM unnest(${arrayLiteral(modes, "int2")}, ${arrayLiteral(classes, "int4")}, ${arrayLiteral(objects, "int4")}, ${arrayLiteral(keys, "int8")}) AS u(m, c, o, k)`;
+}
 
-/** The parameters of `lockInstancesSql` for the instances of one commit. */
-export function instanceLocks(schema: string, instances: ReadonlyArray<{ component: string; id: string }>): unknown[] {
+function arrayLiteral(values: ReadonlyArray<number | string | null>, type: string): string {
+  const items = values.map((v) => {
+    if (v === null) return "NULL";
+    const text = String(v);
+    if (!/^-?\d+$/.test(text)) throw new Error(`a lock key must be a whole number, not ${text}`);
+    return text;
+  });
+  return `'{${items.join(",")}}'::${type}[]`;
+}
+
+/** Modes, classes, objects and keys of the locks of one commit, in the order they are taken. */
+function instanceLocks(
+  schema: string,
+  instances: ReadonlyArray<{ component: string; id: string }>,
+): [number[], Array<number | null>, Array<number | null>, Array<string | null>] {
   const schemaHash = createHash("sha256").update(schema).digest().readInt32BE(0);
   const byBucket = new Map<number, Set<bigint>>();
   for (const { component, id } of instances) {

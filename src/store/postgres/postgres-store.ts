@@ -235,7 +235,7 @@ export class PostgresStore implements Store {
     const at = Date.now();
     const sql: CommitSql = this.#sql.commit;
     const hooks = { beforeCommit: this.#beforeCommit, notify: this.cluster.signallingAs === undefined ? undefined : this.#notify };
-    return this.#transaction((client) => writeBatch(client, sql, this.#schema, encoded, at, hooks), beginCommit);
+    return this.#transaction((client) => writeBatch(client, sql, this.#schema, encoded, at, hooks), beginCommit(this.#schema, encoded));
   }
 
   /**
@@ -433,8 +433,9 @@ export class PostgresStore implements Store {
   /** `begin` (BEGIN and what goes with it, in the same round trip), `fn`, COMMIT; ROLLBACK if anything fails. */
   async #transaction<T>(fn: (client: PoolClient) => Promise<T>, begin = "BEGIN"): Promise<T> {
     return this.#withClient(async (client, markBroken) => {
-      await client.query(begin);
       try {
+        // Inside the try: a statement sent with BEGIN may fail and leave the transaction open.
+        await client.query(begin);
         const result = await fn(client);
         await client.query("COMMIT");
         return result;
