@@ -1,7 +1,8 @@
 /**
  * The PostgreSQL store's commit, alone: one event appended to one of 1,000 instances per
  * commit, one commit at a time, so the figure is the latency of the commit protocol itself
- * (round trips, planning, the WAL flush) with no runtime, batching or HTTP around it.
+ * (round trips, planning, the WAL flush) with no runtime, batching or HTTP around it. The store
+ * listens and signals as a runtime's does (each commit tells the other nodes what it wrote).
  *
  * With BENCH_COMPARE=<another checkout of Sagaflow> it loads that checkout's store too, in this
  * same process, and alternates rounds between the two (each on a fresh schema), so that a change
@@ -29,6 +30,9 @@ const rounds = numberEnv("BENCH_ROUNDS", 10);
 const commitsPerRound = numberEnv("BENCH_COMMITS", 300);
 const instances = 1_000;
 
+/** What this bench uses of a PostgresStore beyond the Store port (any checkout's). */
+type PostgresLike = Store & { cluster: { listen(node: string, onSignal: () => void, onReconnect: () => void): Promise<() => Promise<void>> } };
+
 interface Contender {
   label: string;
   open(connectionString: string, schema: string): Store;
@@ -48,6 +52,7 @@ async function runRound(c: Contender, index: number): Promise<void> {
   const store = c.open(schema.storeUrl, schema.name);
   try {
     await store.migrate();
+    const stopListening = await (store as PostgresLike).cluster.listen(`bench-${index}`, () => {}, () => {});
     const seqs = new Array<number>(instances).fill(0);
     const commitOnce = async (i: number): Promise<number> => {
       const n = i % instances;
@@ -61,6 +66,7 @@ async function runRound(c: Contender, index: number): Promise<void> {
     };
     for (let i = 0; i < 50; i++) await commitOnce(i); // connections, prepared statements, plans
     for (let i = 0; i < commitsPerRound; i++) c.samples.push(await commitOnce(50 + i));
+    await stopListening();
   } finally {
     await store.close();
     await schema.drop();

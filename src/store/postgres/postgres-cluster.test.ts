@@ -175,6 +175,27 @@ whenPostgresAsked((connectionString) => {
       });
     });
 
+    it("a-commit-of-many-workflows-with-quotes-and-backslashes-in-their-ids-is-signalled-whole", async () => {
+      // The signal travels with COMMIT as SQL literals, split over several notifications.
+      await twoNodes(async (a, b) => {
+        const heard: ClusterSignal[] = [];
+        const stopA = await a.cluster.listen("A", (s) => heard.push(s), () => {});
+        const stopB = await b.cluster.listen("B", () => {}, () => {}); // B signals once it has a node name
+        try {
+          const ids = Array.from({ length: 300 }, (_, i) => `q'\\"$$-${i}-${"x".repeat(40)}`);
+          const outcomes = await b.commit(ids.map((id) => workflowWrite("wf", id, 0, 1)));
+          assert.ok(outcomes.every((o) => o.ok));
+          const received = () => heard.flatMap((s) => s.workflows ?? []);
+          for (let i = 0; i < 200 && received().length < ids.length; i++) await sleep(10);
+          assert.ok(heard.length > 1, `split into ${heard.length} notifications`);
+          assert.deepEqual(received(), ids.map((id) => ["wf", id]));
+        } finally {
+          await stopA();
+          await stopB();
+        }
+      });
+    });
+
     it("a-long-list-of-workflows-is-split-into-payloads-under-the-notify-limit", () => {
       const workflows = Array.from({ length: 500 }, (_, i): [string, string] => ["transfer", `t-${"x".repeat(200)}-${i}`]);
       const parts = encodeSignal({ node: "n", position: 7, workflows });

@@ -128,11 +128,17 @@ export class PostgresCluster implements ClusterStore {
     });
   }
 
-  /** Sends `signal` from inside the caller's transaction: PostgreSQL delivers it at COMMIT, or never. */
-  async notifyIn(client: Pick<PoolClient, "query">, signal: Omit<ClusterSignal, "node">): Promise<void> {
-    if (this.#node === undefined) return;
-    const payloads = encodeSignal({ node: this.#node, ...signal });
-    await client.query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", [this.#channel, payloads]);
+  /**
+   * The statement that sends `signal` (nothing when this store does not signal), with its values
+   * written in as literals so that it travels in one round trip with COMMIT: PostgreSQL delivers
+   * it at COMMIT, or never.
+   */
+  notifyStatement(signal: Omit<ClusterSignal, "node">): string | undefined {
+    if (this.#node === undefined) return undefined;
+    const channel = pg.escapeLiteral(this.#channel);
+    return encodeSignal({ node: this.#node, ...signal })
+      .map((payload) => `SELECT pg_notify(${channel}, ${pg.escapeLiteral(payload)})`)
+      .join("; ");
   }
 
   async listen(node: string, onSignal: (signal: ClusterSignal) => void, onReconnect: () => void): Promise<() => Promise<void>> {

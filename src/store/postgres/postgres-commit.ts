@@ -25,7 +25,8 @@
  *    inserted last, under the feed lock (`FEED_LOCK_CLASS` in ./postgres-locks.ts: how readers
  *    never skip a position, Property 4). Their UNIQUE (component, id, kind, seq) constraint is the
  *    last line of defence for the events' expected seq.
- * 7. COMMIT. PostgreSQL's default synchronous_commit=on: it returns once the WAL is flushed.
+ * 7. COMMIT, with the signal to the other nodes in the same round trip (delivered at COMMIT, or
+ *    never). PostgreSQL's default synchronous_commit=on: it returns once the WAL is flushed.
  */
 import type { PoolClient } from "pg";
 import { workflowFeedPayload } from "../feed-payload.ts";
@@ -42,8 +43,8 @@ export type BeforeCommitHook = (feedPositions: readonly number[]) => Promise<voi
 export interface CommitHooks {
   /** For tests: runs last before COMMIT. */
   beforeCommit?: BeforeCommitHook | undefined;
-  /** Tells the other nodes what the commit wrote, in its transaction (delivered at COMMIT). */
-  notify?: ((client: PoolClient, signal: Omit<ClusterSignal, "node">) => Promise<void>) | undefined;
+  /** The statement that tells the other nodes what the commit wrote; it is sent with COMMIT. */
+  notify?: ((signal: Omit<ClusterSignal, "node">) => string | undefined) | undefined;
 }
 
 
@@ -262,8 +263,8 @@ interface FeedRow {
 
 /**
  * Runs one commit in the transaction open on `client`: the caller begins it with `beginCommit`
- * (which takes the instance locks), and commits it once this returns; `beforeCommit` runs last.
- * Outcomes in the order of the writes.
+ * (which takes the instance locks), and commits it once this returns, sending what was given to
+ * `sendWithCommit` just before COMMIT; `beforeCommit` runs last here. Outcomes in the order of the writes.
  */
 export async function writeBatch(
   client: PoolClient,
@@ -272,6 +273,7 @@ export async function writeBatch(
   encoded: EncodedWrite[],
   at: number,
   hooks: CommitHooks,
+  sendWithCommit: (statement: string) => void,
 ): Promise<WriteOutcome[]> {
   const instances = new Map<string, InstanceState>();
   const instanceOf = (component: string, id: string): InstanceState => {
@@ -437,7 +439,8 @@ export async function writeBatch(
     encoded.forEach((w, i) => {
       if (w.workflow && outcomes[i] === undefined) workflows.push([w.component, w.id]);
     });
-    await hooks.notify(client, { position: positions.at(-1)!, ...(workflows.length > 0 ? { workflows } : {}) });
+    const notify = hooks.notify({ position: positions.at(-1)!, ...(workflows.length > 0 ? { workflows } : {}) });
+    if (notify !== undefined) sendWithCommit(notify);
   }
   if (hooks.beforeCommit) await hooks.beforeCommit(positions);
 

@@ -147,7 +147,7 @@ export class PostgresStore implements Store {
     // between the pool's own listeners would otherwise end the process with an unhandled 'error'.
     this.#pool.on("connect", (client) => client.on("error", () => {}));
     this.views = new PostgresViews({ pool: this.#pool, schema, ready: () => this.#ready(), transaction: (fn) => this.#transaction(fn),
-      notify: (client, view) => this.cluster.notifyIn(client, { view }),
+      notify: (view) => this.cluster.notifyStatement({ view }),
     });
     this.cluster = new PostgresCluster({
       pool: this.#pool,
@@ -158,7 +158,7 @@ export class PostgresStore implements Store {
     });
   }
 
-  readonly #notify = (client: PoolClient, signal: Omit<ClusterSignal, "node">): Promise<void> => this.cluster.notifyIn(client, signal);
+  readonly #notify = (signal: Omit<ClusterSignal, "node">): string | undefined => this.cluster.notifyStatement(signal);
 
   /** The schema this store's tables live in. */
   get schema(): string {
@@ -235,7 +235,10 @@ export class PostgresStore implements Store {
     const at = Date.now();
     const sql: CommitSql = this.#sql.commit;
     const hooks = { beforeCommit: this.#beforeCommit, notify: this.cluster.signallingAs === undefined ? undefined : this.#notify };
-    return this.#transaction((client) => writeBatch(client, sql, this.#schema, encoded, at, hooks), beginCommit(this.#schema, encoded));
+    return this.#transaction(
+      (client, sendWithCommit) => writeBatch(client, sql, this.#schema, encoded, at, hooks, sendWithCommit),
+      beginCommit(this.#schema, encoded),
+    );
   }
 
   /**
@@ -312,9 +315,10 @@ export class PostgresStore implements Store {
     const values = [name, dueAt, component, id, handler, encode(input), createdAt];
     if (this.cluster.signallingAs === undefined) return toTimer((await this.#rows<TimerRow>(this.#sql.putTimer, values))[0]!);
     // Several nodes: the timers' holder may be another node; tell it, in the same transaction.
-    return this.#transaction(async (client) => {
+    return this.#transaction(async (client, sendWithCommit) => {
       const { rows } = await client.query<TimerRow>({ ...this.#sql.putTimer, values });
-      await this.cluster.notifyIn(client, { timerDue: dueAt });
+      const notify = this.cluster.notifyStatement({ timerDue: dueAt });
+      if (notify !== undefined) sendWithCommit(notify);
       return toTimer(rows[0]!);
     });
   }
@@ -430,14 +434,19 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** `begin` (BEGIN and what goes with it, in the same round trip), `fn`, COMMIT; ROLLBACK if anything fails. */
-  async #transaction<T>(fn: (client: PoolClient) => Promise<T>, begin = "BEGIN"): Promise<T> {
+  /**
+   * `begin` (BEGIN and what goes with it, in one round trip), `fn`, then what `fn` gave to
+   * `sendWithCommit` and COMMIT, in one round trip; ROLLBACK if anything fails.
+   */
+  async #transaction<T>(fn: (client: PoolClient, sendWithCommit: (statement: string) => void) => Promise<T>, begin = "BEGIN"): Promise<T> {
     return this.#withClient(async (client, markBroken) => {
       try {
         // Inside the try: a statement sent with BEGIN may fail and leave the transaction open.
         await client.query(begin);
-        const result = await fn(client);
-        await client.query("COMMIT");
+        const withCommit: string[] = [];
+        const result = await fn(client, (statement) => withCommit.push(statement));
+        // A statement that fails before COMMIT rejects the query; COMMIT is then not run.
+        await client.query([...withCommit, "COMMIT"].join("; "));
         return result;
       } catch (err) {
         await client.query("ROLLBACK").catch((rollbackError: unknown) => {

@@ -15,9 +15,10 @@ export interface PostgresViewsOptions {
   /** Resolves once the schema is at the version this code knows; throws otherwise. */
   ready: () => Promise<void>;
   /** BEGIN, `fn`, COMMIT on a connection of its own; ROLLBACK if anything fails. */
-  transaction: <T>(fn: (client: PoolClient) => Promise<T>) => Promise<T>;
-  /** Tells the other nodes (serving queries of this view) that it moved, in the same transaction. */
-  notify?: (client: PoolClient, view: string) => Promise<void>;
+  /** `fn` in a transaction; statements given to `sendWithCommit` go with its COMMIT. */
+  transaction: <T>(fn: (client: PoolClient, sendWithCommit: (statement: string) => void) => Promise<T>) => Promise<T>;
+  /** The statement that tells the other nodes (serving queries of this view) that it moved. */
+  notify?: (view: string) => string | undefined;
 }
 
 const generationSql = (prefix: string) =>
@@ -118,7 +119,7 @@ export class PostgresViews implements ViewStore {
     await this.#ready();
     // Encoded before the transaction: a value JSON cannot hold rejects the call, nothing sent.
     const tables = lastUpdates(updates);
-    await this.#write(fence, async (client) => {
+    await this.#write(fence, async (client, sendWithCommit) => {
       await client.query(
         `UPDATE ${this.#views} SET
            active_offset   = CASE WHEN active_generation = $2 THEN GREATEST(active_offset, $3) ELSE active_offset END,
@@ -138,7 +139,8 @@ export class PostgresViews implements ViewStore {
           [kept.map(([id]) => id), kept.map(([, json]) => json)],
         );
       }
-      await this.#notify?.(client, name);
+      const notify = this.#notify?.(name);
+      if (notify !== undefined) sendWithCommit(notify);
     });
   }
 
@@ -184,10 +186,10 @@ export class PostgresViews implements ViewStore {
   }
 
   /** `fn` in a transaction; with a fence, only while the lease is held (else LeaseLostError, nothing kept). */
-  #write<T>(fence: Fence | undefined, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-    return this.#transaction(async (client) => {
+  #write<T>(fence: Fence | undefined, fn: (client: PoolClient, sendWithCommit: (statement: string) => void) => Promise<T>): Promise<T> {
+    return this.#transaction(async (client, sendWithCommit) => {
       await checkFence(client, this.#schema, fence);
-      return fn(client);
+      return fn(client, sendWithCommit);
     });
   }
 
