@@ -14,6 +14,7 @@
  *   BENCH_ROUNDS=10            rounds per store
  *   BENCH_COMMITS=300          commits per round
  *   BENCH_COMPARE=<dir>        a checkout to compare with (optional)
+ *   BENCH_FENCED=0             1: each commit carries a lease's fencing token, as a workflow step's does
  *   BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test
  *
  * Run: npm run bench:postgres-commit
@@ -29,9 +30,15 @@ const program = benchProgram("postgres-commit");
 const rounds = numberEnv("BENCH_ROUNDS", 10);
 const commitsPerRound = numberEnv("BENCH_COMMITS", 300);
 const instances = 1_000;
+const fenced = numberEnv("BENCH_FENCED", 0) === 1;
 
 /** What this bench uses of a PostgresStore beyond the Store port (any checkout's). */
-type PostgresLike = Store & { cluster: { listen(node: string, onSignal: () => void, onReconnect: () => void): Promise<() => Promise<void>> } };
+type PostgresLike = Store & {
+  cluster: {
+    listen(node: string, onSignal: () => void, onReconnect: () => void): Promise<() => Promise<void>>;
+    acquireLeases(node: string, names: readonly string[], ttlMs: number): Promise<Map<string, number>>;
+  };
+};
 
 interface Contender {
   label: string;
@@ -52,13 +59,22 @@ async function runRound(c: Contender, index: number): Promise<void> {
   const store = c.open(schema.storeUrl, schema.name);
   try {
     await store.migrate();
-    const stopListening = await (store as PostgresLike).cluster.listen(`bench-${index}`, () => {}, () => {});
+    const { cluster } = store as PostgresLike;
+    const node = `bench-${index}`;
+    const stopListening = await cluster.listen(node, () => {}, () => {});
+    const fence = fenced ? { lease: "workflows/0", token: (await cluster.acquireLeases(node, ["workflows/0"], 600_000)).get("workflows/0")! } : undefined;
     const seqs = new Array<number>(instances).fill(0);
     const commitOnce = async (i: number): Promise<number> => {
       const n = i % instances;
       const started = performance.now();
       const [outcome] = await store.commit([
-        { component: "counter", id: `c${n}`, events: { expectedSeq: seqs[n]!, append: [{ type: "added", payload: { by: 1 } }] }, dedup: [] },
+        {
+          component: "counter",
+          id: `c${n}`,
+          events: { expectedSeq: seqs[n]!, append: [{ type: "added", payload: { by: 1 } }] },
+          dedup: [],
+          ...(fence ? { fence } : {}),
+        },
       ]);
       if (!outcome?.ok) throw new Error(`commit ${i} refused: ${JSON.stringify(outcome)}`);
       seqs[n]!++;
@@ -87,7 +103,7 @@ await program.run(async () => {
     const sorted = [...c.samples].sort((a, b) => a - b);
     const { p50, p99 } = quantiles(sorted, 3);
     medians.set(c.label, p50);
-    program.emit({ store: c.label, commits: sorted.length, p50Ms: p50, p99Ms: p99, commitsPerSecond: round(1000 / p50, 0) });
+    program.emit({ store: c.label, fenced, commits: sorted.length, p50Ms: p50, p99Ms: p99, commitsPerSecond: round(1000 / p50, 0) });
   }
   if (other) program.emit({ figure: "ratio", p50ThisOverCompared: round(medians.get("this")! / medians.get("compared")!, 3) });
 });

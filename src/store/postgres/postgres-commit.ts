@@ -28,13 +28,13 @@
  * 7. COMMIT, with the signal to the other nodes in the same round trip (delivered at COMMIT, or
  *    never). PostgreSQL's default synchronous_commit=on: it returns once the WAL is flushed.
  */
-import type { PoolClient } from "pg";
+import type { PoolClient, QueryResult } from "pg";
 import { workflowFeedPayload } from "../feed-payload.ts";
 import { encode } from "../rows.ts";
 import { FEED_LOCK_CLASS, lockInstancesStatement } from "./postgres-locks.ts";
 import type { InstanceWrite, WorkflowRecord, WorkflowStatus, WorkflowTransition, WriteOutcome } from "../port.ts";
 import type { ClusterSignal, Fence } from "../cluster-port.ts";
-import { fencesHeld } from "./postgres-fence.ts";
+import { heldAmong, leaseTokensStatement } from "./postgres-fence.ts";
 import { quoteIdent } from "./migrations.ts";
 
 /** What a commit runs before its COMMIT; a test hook holds the transaction open here. */
@@ -49,7 +49,8 @@ export interface CommitHooks {
 
 
 /**
- * How a commit's transaction begins, in one round trip: BEGIN, the plan mode, the instance locks.
+ * How a commit's transaction begins, in one round trip: BEGIN, the plan mode, the instance locks,
+ * then the lease rows of the batch's fences (in that order, the one every commit keeps).
  *
  * The commit's statements have one shape whatever the values (arrays of them), so one generic plan
  * per connection serves them all. Left to itself PostgreSQL plans each execution afresh (a custom
@@ -57,9 +58,17 @@ export interface CommitHooks {
  * faster (bench/postgres-commit.ts). SET LOCAL ends with the transaction, so other statements
  * (view queries above all) keep the default.
  */
-export function beginCommit(schema: string, encoded: readonly EncodedWrite[]): string {
+export function beginCommit(schema: string, encoded: readonly EncodedWrite[]): { text: string; fencesHeld(begun: readonly QueryResult[]): Set<string> } {
   const instances = new Map(encoded.map((w) => [JSON.stringify([w.component, w.id]), w]));
-  return `BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; ${lockInstancesStatement(schema, [...instances.values()])}`;
+  const fences = encoded.flatMap((w) => (w.fence ? [w.fence] : []));
+  const leases = leaseTokensStatement(quoteIdent(schema), fences);
+  const statements = ["BEGIN", "SET LOCAL plan_cache_mode = force_generic_plan", lockInstancesStatement(schema, [...instances.values()])];
+  if (leases !== undefined) statements.push(leases);
+  return {
+    text: statements.join("; "),
+    // The lease rows are the last result when there are fences.
+    fencesHeld: (begun) => (leases === undefined ? new Set() : heldAmong(fences, begun.at(-1)!.rows)),
+  };
 }
 
 const KIND_EVENT = 0;
@@ -261,10 +270,19 @@ interface FeedRow {
   write: number;
 }
 
+/** What the caller's transaction gives the commit. */
+export interface CommitTransaction {
+  /** The fenced leases still held, as `beginCommit` read them. */
+  heldFences: ReadonlySet<string>;
+  /** Sends a statement in the round trip of COMMIT. */
+  sendWithCommit(statement: string): void;
+}
+
 /**
  * Runs one commit in the transaction open on `client`: the caller begins it with `beginCommit`
- * (which takes the instance locks), and commits it once this returns, sending what was given to
- * `sendWithCommit` just before COMMIT; `beforeCommit` runs last here. Outcomes in the order of the writes.
+ * (which takes the instance locks and reads the fences), and commits it once this returns, sending
+ * what was given to `sendWithCommit` just before COMMIT; `beforeCommit` runs last here. Outcomes
+ * in the order of the writes.
  */
 export async function writeBatch(
   client: PoolClient,
@@ -273,8 +291,9 @@ export async function writeBatch(
   encoded: EncodedWrite[],
   at: number,
   hooks: CommitHooks,
-  sendWithCommit: (statement: string) => void,
+  transaction: CommitTransaction,
 ): Promise<WriteOutcome[]> {
+  const { heldFences, sendWithCommit } = transaction;
   const instances = new Map<string, InstanceState>();
   const instanceOf = (component: string, id: string): InstanceState => {
     const key = JSON.stringify([component, id]);
@@ -304,8 +323,6 @@ export async function writeBatch(
   const all = [...instances.values()];
 
   // Lease rows after the instance locks (and before the feed lock): one order for every commit.
-  const fences = encoded.flatMap((w) => (w.fence ? [w.fence] : []));
-  const heldFences = await fencesHeld(client, quoteIdent(schema), fences);
   const stored = await client.query<{ n: number; max_seq: number | null; kv_version: number | null; wf_version: number | null; taken: string[] | null }>({
     ...sql.readState,
     values: [

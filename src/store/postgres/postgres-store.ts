@@ -1,4 +1,5 @@
-import { Pool, types, type PoolClient, type QueryConfig, type QueryResultRow } from "pg";
+import { Pool, types, type PoolClient, type QueryConfig, type QueryResult, type QueryResultRow } from "pg";
+import type { Transaction } from "./transaction.ts";
 import type {
   DedupRecord,
   EntityHistory,
@@ -235,9 +236,11 @@ export class PostgresStore implements Store {
     const at = Date.now();
     const sql: CommitSql = this.#sql.commit;
     const hooks = { beforeCommit: this.#beforeCommit, notify: this.cluster.signallingAs === undefined ? undefined : this.#notify };
+    const begin = beginCommit(this.#schema, encoded);
     return this.#transaction(
-      (client, sendWithCommit) => writeBatch(client, sql, this.#schema, encoded, at, hooks, sendWithCommit),
-      beginCommit(this.#schema, encoded),
+      (client, { begun, sendWithCommit }) =>
+        writeBatch(client, sql, this.#schema, encoded, at, hooks, { heldFences: begin.fencesHeld(begun), sendWithCommit }),
+      begin.text,
     );
   }
 
@@ -315,7 +318,7 @@ export class PostgresStore implements Store {
     const values = [name, dueAt, component, id, handler, encode(input), createdAt];
     if (this.cluster.signallingAs === undefined) return toTimer((await this.#rows<TimerRow>(this.#sql.putTimer, values))[0]!);
     // Several nodes: the timers' holder may be another node; tell it, in the same transaction.
-    return this.#transaction(async (client, sendWithCommit) => {
+    return this.#transaction(async (client, { sendWithCommit }) => {
       const { rows } = await client.query<TimerRow>({ ...this.#sql.putTimer, values });
       const notify = this.cluster.notifyStatement({ timerDue: dueAt });
       if (notify !== undefined) sendWithCommit(notify);
@@ -435,16 +438,19 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * `begin` (BEGIN and what goes with it, in one round trip), `fn`, then what `fn` gave to
-   * `sendWithCommit` and COMMIT, in one round trip; ROLLBACK if anything fails.
+   * `begin` (BEGIN and what goes with it, in one round trip; `fn` gets their results), `fn`, then
+   * what `fn` gave to `sendWithCommit` and COMMIT, in one round trip; ROLLBACK if anything fails.
    */
-  async #transaction<T>(fn: (client: PoolClient, sendWithCommit: (statement: string) => void) => Promise<T>, begin = "BEGIN"): Promise<T> {
+  async #transaction<T>(fn: (client: PoolClient, transaction: Transaction) => Promise<T>, begin = "BEGIN"): Promise<T> {
     return this.#withClient(async (client, markBroken) => {
       try {
         // Inside the try: a statement sent with BEGIN may fail and leave the transaction open.
-        await client.query(begin);
+        const begun = (await client.query(begin)) as unknown as QueryResult | QueryResult[];
         const withCommit: string[] = [];
-        const result = await fn(client, (statement) => withCommit.push(statement));
+        const result = await fn(client, {
+          begun: Array.isArray(begun) ? begun : [begun],
+          sendWithCommit: (statement) => withCommit.push(statement),
+        });
         // A statement that fails before COMMIT rejects the query; COMMIT is then not run.
         await client.query([...withCommit, "COMMIT"].join("; "));
         return result;

@@ -6,6 +6,7 @@ import type { Fence } from "../cluster-port.ts";
 import type { PhysicalTable, ViewGeneration, ViewMeta, ViewPage, ViewQueryResult, ViewRowUpdate, ViewStore } from "../view-port.ts";
 import { quoteIdent } from "./migrations.ts";
 import { checkFence } from "./postgres-fence.ts";
+import type { RunInTransaction, Transaction } from "./transaction.ts";
 import { postgresName } from "./postgres-views-names.ts";
 
 export interface PostgresViewsOptions {
@@ -15,8 +16,7 @@ export interface PostgresViewsOptions {
   /** Resolves once the schema is at the version this code knows; throws otherwise. */
   ready: () => Promise<void>;
   /** BEGIN, `fn`, COMMIT on a connection of its own; ROLLBACK if anything fails. */
-  /** `fn` in a transaction; statements given to `sendWithCommit` go with its COMMIT. */
-  transaction: <T>(fn: (client: PoolClient, sendWithCommit: (statement: string) => void) => Promise<T>) => Promise<T>;
+  transaction: RunInTransaction;
   /** The statement that tells the other nodes (serving queries of this view) that it moved. */
   notify?: (view: string) => string | undefined;
 }
@@ -119,7 +119,7 @@ export class PostgresViews implements ViewStore {
     await this.#ready();
     // Encoded before the transaction: a value JSON cannot hold rejects the call, nothing sent.
     const tables = lastUpdates(updates);
-    await this.#write(fence, async (client, sendWithCommit) => {
+    await this.#write(fence, async (client, { sendWithCommit }) => {
       await client.query(
         `UPDATE ${this.#views} SET
            active_offset   = CASE WHEN active_generation = $2 THEN GREATEST(active_offset, $3) ELSE active_offset END,
@@ -186,10 +186,10 @@ export class PostgresViews implements ViewStore {
   }
 
   /** `fn` in a transaction; with a fence, only while the lease is held (else LeaseLostError, nothing kept). */
-  #write<T>(fence: Fence | undefined, fn: (client: PoolClient, sendWithCommit: (statement: string) => void) => Promise<T>): Promise<T> {
-    return this.#transaction(async (client, sendWithCommit) => {
+  #write<T>(fence: Fence | undefined, fn: (client: PoolClient, transaction: Transaction) => Promise<T>): Promise<T> {
+    return this.#transaction(async (client, transaction) => {
       await checkFence(client, this.#schema, fence);
-      return fn(client, sendWithCommit);
+      return fn(client, transaction);
     });
   }
 

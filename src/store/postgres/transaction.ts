@@ -1,0 +1,12 @@
+import type { PoolClient, QueryResult } from "pg";
+
+/** What a transaction of the PostgreSQL store gives the work done in it (see PostgresStore's #transaction). */
+export interface Transaction {
+  /** The results of the statements sent with BEGIN, BEGIN's own first. */
+  begun: QueryResult[];
+  /** Sends a statement in the round trip of COMMIT (a signal, above all); it must take no parameters. */
+  sendWithCommit(statement: string): void;
+}
+
+/** Runs `fn` in a transaction; `begin` is BEGIN, and whatever statements should travel with it. */
+export type RunInTransaction = <T>(fn: (client: PoolClient, transaction: Transaction) => Promise<T>, begin?: string) => Promise<T>;
