@@ -5,6 +5,7 @@ import { waitFor, waitForNoLag } from "./support/feed-child.ts";
 import { requestJson } from "./support/http.ts";
 import { assertPostgresReachable, postgresUrlOrSay, SchemaPool } from "./support/postgres-schema.ts";
 import { SagaflowProcess } from "./support/server-process.ts";
+import { assertFree, getUser, raceForOneAddress } from "./support/registry.ts";
 
 /**
  * The registry example (unique e-mail addresses by choreography: consumers and a timer) over HTTP
@@ -14,13 +15,6 @@ import { SagaflowProcess } from "./support/server-process.ts";
  * Runs only with SAGAFLOW_POSTGRES_URL set (see test/support/postgres-schema.ts).
  */
 
-interface UserView {
-  email: string;
-  name: string;
-  status: "pending" | "active" | "rejected";
-  reason?: string;
-}
-
 interface TimerView {
   name: string;
   dueAt: number;
@@ -28,18 +22,6 @@ interface TimerView {
   component: string;
   handler: string;
 }
-
-/** A free address answers with the refusal `not_found` (400 or 404: see test/registry-http.test.ts). */
-function assertFree(res: { status: number; body: any }) {
-  assert.ok(res.status === 404 || res.status === 400, `a free address: ${res.status} ${JSON.stringify(res.body)}`);
-  assert.equal(res.body.error.code, "not_found");
-}
-
-const getUser = async (url: string, id: string): Promise<UserView> => {
-  const res = await requestJson(`${url}/user/${encodeURIComponent(id)}/get`);
-  assert.equal(res.status, 200, JSON.stringify(res.body));
-  return res.body as UserView;
-};
 
 const url = postgresUrlOrSay("PostgreSQL registry test");
 if (url) registerTests(url);
@@ -75,27 +57,7 @@ function registerTests(connectionString: string): void {
       const { server, schema, url, adminUrl } = await serveOnPostgres("examples/registry", "race", {
         REGISTRY_RESERVATION_TIMEOUT_MS: "60000",
       });
-      const ids = Array.from({ length: 20 }, (_, i) => `racer-${i}`);
-      const replies = await Promise.all(
-        ids.map((id) => requestJson(`${url}/user/${id}/register`, { body: { email: "Prize@x.org", name: `Racer ${id}` } })),
-      );
-      for (const reply of replies) assert.deepEqual([reply.status, reply.body], [200, { status: "pending" }]);
-
-      const users = await waitFor("every registration to be decided", async () => {
-        const all = await Promise.all(ids.map((id) => getUser(url, id)));
-        return all.every((u) => u.status !== "pending") ? all : undefined;
-      });
-      const winners = ids.filter((_, i) => users[i]!.status === "active");
-      assert.equal(winners.length, 1, `exactly one active owner: ${JSON.stringify(users)}`);
-      const winner = winners[0]!;
-      for (const [i, u] of users.entries()) {
-        const expected: UserView =
-          ids[i] === winner
-            ? { email: "prize@x.org", name: `Racer ${ids[i]}`, status: "active" }
-            : { email: "prize@x.org", name: `Racer ${ids[i]}`, status: "rejected", reason: "email_taken" };
-        assert.deepEqual(u, expected);
-      }
-      assert.equal(users.filter((u) => u.reason === "email_taken").length, 19);
+      const winner = await raceForOneAddress(url);
 
       await waitForNoLag(adminUrl);
       assert.deepEqual((await requestJson(`${url}/email/prize@x.org/get`)).body, { owner: winner, status: "confirmed" });

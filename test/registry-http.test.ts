@@ -3,34 +3,12 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { serveWithAdmin, tempDataDir, waitFor, waitForNoLag, type FeedChild } from "./support/feed-child.ts";
 import { repoRoot, requestJson } from "./support/workflow-child.ts";
+import { assertFree, getUser, raceForOneAddress } from "./support/registry.ts";
 
 /**
  * The registry example (unique e-mail addresses by choreography: consumers and a timer) over
  * HTTP against a real `sagaflow serve` process on SQLite.
  */
-
-interface UserView {
-  email: string;
-  name: string;
-  status: "pending" | "active" | "rejected";
-  reason?: string;
-}
-
-/**
- * A free address answers with the refusal `not_found`. The issue's contract says 404; the
- * ingress answers domain refusals with 400 ("400 unless mapped", and no mapping exists yet), so
- * either is accepted here as long as the code is `not_found`.
- */
-function assertFree(res: { status: number; body: any }) {
-  assert.ok(res.status === 404 || res.status === 400, `a free address: ${res.status} ${JSON.stringify(res.body)}`);
-  assert.equal(res.body.error.code, "not_found");
-}
-
-const getUser = async (url: string, id: string): Promise<UserView> => {
-  const res = await requestJson(`${url}/user/${encodeURIComponent(id)}/get`);
-  assert.equal(res.status, 200, JSON.stringify(res.body));
-  return res.body as UserView;
-};
 
 describe("registry over HTTP (real process)", () => {
   const children: FeedChild[] = [];
@@ -49,26 +27,7 @@ describe("registry over HTTP (real process)", () => {
       env: { REGISTRY_RESERVATION_TIMEOUT_MS: "60000" },
     });
     children.push(child);
-    const ids = Array.from({ length: 20 }, (_, i) => `racer-${i}`);
-    const replies = await Promise.all(
-      ids.map((id) => requestJson(`${child.url}/user/${id}/register`, { body: { email: "Prize@x.org", name: `Racer ${id}` } })),
-    );
-    for (const reply of replies) assert.deepEqual([reply.status, reply.body], [200, { status: "pending" }]);
-
-    const users = await waitFor("every registration to be decided", async () => {
-      const all = await Promise.all(ids.map((id) => getUser(child.url, id)));
-      return all.every((u) => u.status !== "pending") ? all : undefined;
-    });
-    const winners = ids.filter((_, i) => users[i]!.status === "active");
-    assert.equal(winners.length, 1, `exactly one active owner: ${JSON.stringify(users)}`);
-    const winner = winners[0]!;
-    for (const [i, u] of users.entries()) {
-      const expected: UserView =
-        ids[i] === winner
-          ? { email: "prize@x.org", name: `Racer ${ids[i]}`, status: "active" }
-          : { email: "prize@x.org", name: `Racer ${ids[i]}`, status: "rejected", reason: "email_taken" };
-      assert.deepEqual(u, expected);
-    }
+    const winner = await raceForOneAddress(child.url);
 
     await waitForNoLag(child.adminUrl);
     assert.deepEqual((await requestJson(`${child.url}/email/prize@x.org/get`)).body, { owner: winner, status: "confirmed" });

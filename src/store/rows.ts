@@ -165,3 +165,38 @@ export function toTransition(row: TransitionRow): WorkflowTransition & { version
     detail: row.detail,
   };
 }
+
+/** A workflow record as the stores keep it: values as JSON text, absent fields as null. */
+export interface EncodedWorkflowRecord {
+  status: WorkflowStatus;
+  step: string | null;
+  stepInput: string | null;
+  state: string | null;
+  attempt: number;
+  execId: number;
+  dueAt: number | null;
+  deadlineAt: number | null;
+  lastError: string | null;
+  startHash: string;
+  startReply: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export function encodeWorkflowRecord(r: WorkflowRecord): EncodedWorkflowRecord {
+  return {
+    status: r.status,
+    step: r.step ?? null,
+    stepInput: encode(r.stepInput),
+    state: encode(r.state),
+    attempt: r.attempt,
+    execId: r.execId,
+    dueAt: r.dueAt ?? null,
+    deadlineAt: r.deadlineAt ?? null,
+    lastError: r.lastError == null ? null : JSON.stringify(r.lastError),
+    startHash: r.startHash,
+    startReply: encode(r.startReply),
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+  };
+}

@@ -30,9 +30,9 @@
  */
 import type { PoolClient, QueryResult } from "pg";
 import { workflowFeedPayload } from "../feed-payload.ts";
-import { encode } from "../rows.ts";
+import { encode, encodeWorkflowRecord, type EncodedWorkflowRecord } from "../rows.ts";
 import { FEED_LOCK_CLASS, lockInstancesStatement } from "./postgres-locks.ts";
-import type { InstanceWrite, WorkflowRecord, WorkflowStatus, WorkflowTransition, WriteOutcome } from "../port.ts";
+import type { InstanceWrite, WorkflowTransition, WriteOutcome } from "../port.ts";
 import type { ClusterSignal, Fence } from "../cluster-port.ts";
 import { heldAmong, leaseTokensStatement } from "./postgres-fence.ts";
 import { quoteIdent } from "./migrations.ts";
@@ -175,25 +175,9 @@ interface EncodedWrite {
   id: string;
   events?: { expectedSeq: number; append: Array<{ type: string; payload: string | null }>; snapshot?: { seq: number; state: string | null } };
   kv?: { expectedVersion: number; state: string | null; deleted: boolean };
-  workflow?: { expectedVersion: number; record: EncodedRecord; transition: WorkflowTransition };
+  workflow?: { expectedVersion: number; record: EncodedWorkflowRecord; transition: WorkflowTransition };
   dedup: Array<{ key: string; requestHash: string; reply: string; at: number }>;
   fence?: Fence;
-}
-
-interface EncodedRecord {
-  status: WorkflowStatus;
-  step: string | null;
-  stepInput: string | null;
-  state: string | null;
-  attempt: number;
-  execId: number;
-  dueAt: number | null;
-  deadlineAt: number | null;
-  lastError: string | null;
-  startHash: string;
-  startReply: string | null;
-  createdAt: number;
-  updatedAt: number;
 }
 
 /** Encodes every value of the batch, and copies what the commit keeps: throws before anything is sent. */
@@ -215,30 +199,12 @@ export function encodeWrites(writes: readonly InstanceWrite[]): EncodedWrite[] {
       const { expectedVersion, record: r, transition: t } = w.workflow;
       out.workflow = {
         expectedVersion,
-        record: encodeRecord(r),
+        record: encodeWorkflowRecord(r),
         transition: { at: t.at, status: t.status, step: t.step ?? null, execId: t.execId, attempt: t.attempt, detail: t.detail },
       };
     }
     return out;
   });
-}
-
-function encodeRecord(r: WorkflowRecord): EncodedRecord {
-  return {
-    status: r.status,
-    step: r.step ?? null,
-    stepInput: encode(r.stepInput),
-    state: encode(r.state),
-    attempt: r.attempt,
-    execId: r.execId,
-    dueAt: r.dueAt ?? null,
-    deadlineAt: r.deadlineAt ?? null,
-    lastError: r.lastError == null ? null : JSON.stringify(r.lastError),
-    startHash: r.startHash,
-    startReply: encode(r.startReply),
-    createdAt: r.createdAt,
-    updatedAt: r.updatedAt,
-  };
 }
 
 /** One instance as the batch sees it: the stored values, then the accepted writes of the batch on top. */
@@ -344,7 +310,7 @@ export async function writeBatch(
   const feed: FeedRow[] = [];
   const snapshots = new Map<InstanceState, { seq: number; state: string | null }>();
   const kvFinal = new Map<InstanceState, { version: number; state: string | null; deleted: boolean }>();
-  const workflowFinal = new Map<InstanceState, { version: number; record: EncodedRecord }>();
+  const workflowFinal = new Map<InstanceState, { version: number; record: EncodedWorkflowRecord }>();
   const history: Array<{ name: string; id: string; version: number; t: WorkflowTransition }> = [];
   const dedupRows: Array<{ component: string; id: string } & EncodedWrite["dedup"][number]> = [];
   encoded.forEach((w, index) => {

@@ -7,8 +7,7 @@ import type Database from "better-sqlite3";
 import { checkAfterId } from "../checks.ts";
 import { workflowFeedPayload } from "../feed-payload.ts";
 import type { InstanceWrite, StoredWorkflow, WorkflowFilter, WorkflowTransition } from "../port.ts";
-import { toTransition, toWorkflow, type TransitionRow, type WorkflowRow } from "../rows.ts";
-import { encode } from "../rows.ts";
+import { encodeWorkflowRecord, toTransition, toWorkflow, type TransitionRow, type WorkflowRow } from "../rows.ts";
 
 const WORKFLOW_COLUMNS =
   "name, id, version, status, step, step_input, state, attempt, exec_id, due_at, deadline_at, " +
@@ -70,21 +69,20 @@ export function prepareWorkflows(db: Database.Database) {
      * Only inside the commit transaction.
      */
     write(name: string, id: string, wf: NonNullable<InstanceWrite["workflow"]>): { version: number; payload: string } | false {
-      const { expectedVersion, record: r, transition: t } = wf;
+      const { expectedVersion, record, transition: t } = wf;
       const version = expectedVersion + 1;
-      const state = encode(r.state);
+      const r = encodeWorkflowRecord(record);
       // The columns after (name, id).
       const values = [
-        version, r.status, r.step ?? null, encode(r.stepInput), state, r.attempt, r.execId,
-        r.dueAt ?? null, r.deadlineAt ?? null, r.lastError == null ? null : JSON.stringify(r.lastError),
-        r.startHash, encode(r.startReply), r.createdAt, r.updatedAt,
+        version, r.status, r.step, r.stepInput, r.state, r.attempt, r.execId,
+        r.dueAt, r.deadlineAt, r.lastError, r.startHash, r.startReply, r.createdAt, r.updatedAt,
       ];
       const changed = expectedVersion === 0
         ? insertWorkflow.run(name, id, ...values).changes
         : updateWorkflow.run(...values, name, id, expectedVersion).changes;
       if (changed === 0) return false;
       insertTransition.run(name, id, version, t.at, t.status, t.step ?? null, t.execId, t.attempt, t.detail);
-      return { version, payload: workflowFeedPayload(r.status, r.step ?? null, state) };
+      return { version, payload: workflowFeedPayload(r.status, r.step, r.state) };
     },
   };
 }
