@@ -61,6 +61,24 @@ describe("workflow testkit (virtual time)", () => {
     await t.stop();
   });
 
+  it("a-database-out-of-reach-uses-up-no-attempt-however-long-it-lasts", async () => {
+    // Three attempts allowed; the store fails eight times as a dropped connection does.
+    const t = await testWorkflow(jobWithoutFailover as typeof job, { components: [ledger] });
+    const outage = Object.assign(new Error("terminating connection due to administrator command"), { code: "57P01" });
+    t.failStep("work", 8, outage);
+    await t.start("j9", { n: 9 });
+    for (let i = 0; i < 8; i++) {
+      assert.equal((await t.result("j9")).status, "running", `still running after ${i} outage failures`);
+      await t.advance(100); // the first back-off, every time
+    }
+    const view = await t.result("j9");
+    assert.equal(view.status, "ended");
+    assert.deepEqual(view.state.log, ["worked"]);
+    const notes = (await t.history("j9")).map((h) => h.detail);
+    assert.equal(notes.filter((n) => /store was out of reach.*retry in 100 ms, attempts unchanged/.test(n)).length, 8);
+    await t.stop();
+  });
+
   it("retries-exhausted-without-failover-fails-and-operator-retry-finishes", async () => {
     const t = await testWorkflow(jobWithoutFailover as typeof job, { components: [ledger] });
     t.failStep("work", 3, new Error("flaky"));

@@ -41,12 +41,14 @@ class FlakyStore extends MemoryStore {
 
 /** A runtime whose consumer fails on poison events while `env.broken`; back-offs pass at once. */
 async function start(store: FlakyStore) {
-  const env = { broken: true, delivered: [] as number[] };
+  /** `outages`: that many deliveries fail next as a dropped database connection does. */
+  const env = { broken: true, delivered: [] as number[], outages: 0 };
   const watcher = consumer("watcher", {
     source: item,
     retry: { maxAttempts: 2, initialBackoffMs: 1 },
     events: {
       added: (e, ctx) => {
+        if (env.outages > 0 && env.outages--) throw new Error("Connection terminated unexpectedly");
         if (e.poison && env.broken) throw new Error("poison");
         env.delivered.push(ctx.position);
       },
@@ -131,6 +133,23 @@ describe("consumer runner: a failed batch commit", () => {
       assert.deepEqual(await runner.retry(1), { delivered: 2, parked: 0 });
       assert.deepEqual(env.delivered, [1, 1, 2]);
       assert.deepEqual(await parked(), []);
+    } finally {
+      await runtime.stop();
+    }
+  });
+});
+
+describe("consumer runner: the database out of reach", () => {
+  it("failures-from-an-outage-use-up-no-attempt-and-park-nothing", { timeout: 20_000 }, async () => {
+    const store = new FlakyStore(() => false);
+    const { runtime, env, caughtUp, parked } = await start(store);
+    try {
+      env.outages = 6; // three times the attempts the consumer allows
+      await runtime.call("item", "a", "add", {});
+      await caughtUp();
+      assert.equal(env.outages, 0);
+      assert.deepEqual(await parked(), [], "nothing parked");
+      assert.deepEqual(env.delivered, [1]);
     } finally {
       await runtime.stop();
     }

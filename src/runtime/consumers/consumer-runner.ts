@@ -8,6 +8,7 @@ import { describeError } from "../workflow/record.ts";
 import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
 import { SagaflowError } from "../../define/errors.ts";
 import { WakeSignal } from "../wake-signal.ts";
+import { isStoreUnavailable } from "../../store/unavailable.ts";
 
 export interface ConsumerHost {
   store: Store;
@@ -199,9 +200,15 @@ export class ConsumerRunner {
         await this.deliver(entry);
         return undefined;
       } catch (error) {
+        // The database out of reach is not the handler's failure: try again, using up no attempt
+        // (an outage must not park messages). The batch's commit would fail anyway meanwhile.
+        const outage = isStoreUnavailable(error);
+        // Stopping: leave it unstored, to be delivered again (parking it would blame the handler).
+        if (outage && !this.running) throw error;
+        if (outage) attempt--;
         // A refusal will not change by trying again: park it at once.
         if (attempt >= maxAttempts || isRefusal(error) || !this.running) return { error, attempts: attempt };
-        await new Promise<void>((resolve) => this.host.clock.schedule(backoff * 2 ** (attempt - 1), resolve));
+        await new Promise<void>((resolve) => this.host.clock.schedule(backoff * 2 ** (outage ? 0 : attempt - 1), resolve));
       }
     }
   }

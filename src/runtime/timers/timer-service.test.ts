@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { deferred } from "../../define/deferred.ts";
 import { entity } from "../../define/entity.ts";
 import { MemoryStore } from "../../store/memory/memory-store.ts";
-import type { TimerRecord } from "../../store/port.ts";
+import type { InstanceWrite, TimerRecord, WriteOutcome } from "../../store/port.ts";
 import { systemClock } from "../clock.ts";
 import { Runtime } from "../runtime.ts";
 
@@ -20,6 +20,18 @@ class CountingStore extends MemoryStore {
   override async dueTimers(now: number, limit: number): Promise<TimerRecord[]> {
     this.dueQueries++;
     return super.dueTimers(now, limit);
+  }
+}
+
+/** Fails the next `outages` commits that write the target, as a dropped database connection does. */
+class OutageStore extends MemoryStore {
+  outages = 0;
+  override async commit(writes: InstanceWrite[]): Promise<WriteOutcome[]> {
+    if (this.outages > 0 && writes.some((w) => w.component === "target")) {
+      this.outages--;
+      throw Object.assign(new Error("terminating connection due to administrator command"), { code: "57P01" });
+    }
+    return super.commit(writes);
   }
 }
 
@@ -49,6 +61,25 @@ describe("timer service on the system clock", () => {
       assert.deepEqual(warnings.filter((w) => w === "TimeoutOverflowWarning"), []);
     } finally {
       process.off("warning", onWarning);
+      await runtime.stop();
+    }
+  });
+
+  it("a-database-out-of-reach-uses-up-no-firing-attempt-and-parks-no-timer", { timeout: 20_000 }, async () => {
+    const store = new OutageStore();
+    const runtime = new Runtime({ store, components: [target], clock: systemClock, log: () => {} });
+    await runtime.start();
+    try {
+      store.outages = 11; // one more than the firings a timer gets before it is parked
+      await runtime.timers.start("through-outage", 0, deferred(target, "o").hit({}));
+      const deadline = Date.now() + 15_000;
+      while (((await runtime.call("target", "o", "get", {})) as { hits: number }).hits === 0) {
+        assert.ok(Date.now() < deadline, `not fired: ${JSON.stringify(await store.listTimers(undefined, 10))}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal(store.outages, 0);
+      assert.deepEqual(await store.listTimers(undefined, 10), [], "fired and done, not parked");
+    } finally {
       await runtime.stop();
     }
   });

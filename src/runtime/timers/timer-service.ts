@@ -5,6 +5,7 @@ import type { Clock } from "../clock.ts";
 import { checkId } from "../ids.ts";
 import { describeError } from "../workflow/record.ts";
 import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
+import { isStoreUnavailable } from "../../store/unavailable.ts";
 
 export interface TimerHost {
   store: Store;
@@ -164,9 +165,11 @@ export class TimerService implements Timers {
       else this.host.log(`sagaflow: timer ${timer.name}: ${describeError(error).message}`);
     }
     if (failure === undefined) return timer;
-    const attempts = timer.attempts + 1;
+    // The database out of reach is not the call's failure: fire again after the first back-off,
+    // using up no attempt (an outage must not park timers).
+    const attempts = isStoreUnavailable(failure) ? timer.attempts : timer.attempts + 1;
     const parked = attempts >= this.policy.maxAttempts;
-    const backoff = Math.min(this.policy.maxBackoffMs, this.policy.initialBackoffMs * 2 ** (attempts - 1));
+    const backoff = Math.min(this.policy.maxBackoffMs, this.policy.initialBackoffMs * 2 ** Math.max(0, attempts - 1));
     await this.host.store.retryTimer(timer.name, timer.generation, {
       dueAt: this.host.clock.now() + backoff,
       attempts,

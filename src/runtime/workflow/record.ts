@@ -1,6 +1,7 @@
 import { SagaflowError } from "../../define/errors.ts";
 import type { RetryPolicy, StepFailure, StepOptions, Transition, WorkflowDefinition } from "../../define/workflow.ts";
 import type { WorkflowRecord, WorkflowStatus } from "../../store/port.ts";
+import { isStoreUnavailable } from "../../store/unavailable.ts";
 
 /** Pure changes of a workflow record; the engine commits them and schedules what comes next. */
 
@@ -135,6 +136,15 @@ export function applyStepFailure(
   const step = record.step!;
   const options = stepOptions(definition, step);
   const lastError = describeError(error);
+  if (isStoreUnavailable(error)) {
+    // Not the step's failure: the database was out of reach (a restart, a failover). Run it again
+    // after the first back-off without using up an attempt, or an outage would fail workflows.
+    const wait = backoffMs(options.retry, 1);
+    return {
+      record: { ...record, lastError, dueAt: now + wait, updatedAt: now },
+      note: `step ${step}: the store was out of reach (${lastError.message}); retry in ${wait} ms, attempts unchanged`,
+    };
+  }
   const attempt = record.attempt + 1;
   const base = { ...record, attempt, lastError, updatedAt: now };
   const why = `step ${step} failed (attempt ${attempt}): ${lastError.code}: ${lastError.message}`;
