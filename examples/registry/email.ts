@@ -29,6 +29,6 @@ export const email = keyValue("email", {
       s?.owner === c.owner && s.status === "reserved" ? fx.update(null).reply({ released: true }) : fx.reply({ released: false }),
   },
   queries: {
-    get: (s, _: {}, fx) => (s === null ? fx.error("not_found", "this address is free") : fx.reply(s)),
+    get: (s, _: {}, fx) => (s === null ? fx.error("not_found", "this address is free", { status: 404 }) : fx.reply(s)),
   },
 });

@@ -66,7 +66,7 @@ export const user = entity(
     queries: {
       get: (s, _: {}, fx) =>
         s.status === "new"
-          ? fx.error("not_found", "no such user")
+          ? fx.error("not_found", "no such user", { status: 404 })
           : fx.reply({ email: s.email, name: s.name, status: s.status, ...(s.reason ? { reason: s.reason } : {}) }),
     },
   },

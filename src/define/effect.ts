@@ -5,12 +5,27 @@
 
 declare const replyType: unique symbol;
 
+export interface RefusalOptions {
+  /** The HTTP status of the refusal: 400 to 499 (default 400). A refusal is the caller's to fix, never a 5xx. */
+  status?: number;
+}
+
+/** The reply of a refusal; a status outside 400–499 is a bug in the handler. */
+export function refusalSpec(code: string, message: string | undefined, options: RefusalOptions = {}): Extract<ReplySpec, { kind: "error" }> {
+  const { status } = options;
+  if (status === undefined) return { kind: "error", code, message: message ?? code };
+  if (!Number.isInteger(status) || status < 400 || status > 499) {
+    throw new TypeError(`fx.error("${code}"): status must be a whole number from 400 to 499, not ${String(status)}`);
+  }
+  return { kind: "error", code, message: message ?? code, status };
+}
+
 /** How a command answers: a fixed value, a value computed from the new state, or an error. */
 export type ReplySpec =
   | { kind: "none" }
   | { kind: "value"; value: unknown }
   | { kind: "fromState"; fn: (state: never) => unknown }
-  | { kind: "error"; code: string; message: string };
+  | { kind: "error"; code: string; message: string; status?: number };
 
 /** What a command handler returns. `R` is the reply type, carried for the client's types only. */
 export interface Effect<R> {
@@ -29,8 +44,11 @@ export type ReplyOf<E> = E extends Effect<infer R> ? R : never;
 /** Answers without changing anything: what query handlers and refusals use. */
 export interface ReplyEffects {
   reply<R>(value: R): Effect<R>;
-  /** Refuses the command: nothing changes and the caller gets `code` (HTTP 400 unless mapped). */
-  error(code: string, message?: string): Effect<never>;
+  /**
+   * Refuses the command: nothing changes and the caller gets `code`, over HTTP with `status`
+   * (a 4xx; 400 by default), e.g. `fx.error("not_found", "no such wallet", { status: 404 })`.
+   */
+  error(code: string, message?: string, options?: RefusalOptions): Effect<never>;
 }
 
 /** Effects of an event-sourced entity's command. */
@@ -91,8 +109,7 @@ const nothing = new EffectRecord([], undefined, false, noReply);
 
 const replyEffects = {
   reply: (value: unknown) => nothing.reply(value),
-  error: (code: string, message?: string) =>
-    new EffectRecord([], undefined, false, { kind: "error", code, message: message ?? code }),
+  error: (code: string, message?: string, options?: RefusalOptions) => new EffectRecord([], undefined, false, refusalSpec(code, message, options)),
 };
 
 /** The `fx` handed to event-sourced entity commands (stateless, so shared). */

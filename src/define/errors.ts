@@ -36,6 +36,11 @@ export function isRefusal(error: unknown): error is SagaflowError {
   return error instanceof SagaflowError && !error.retryable && error.status < 500;
 }
 
+/** The error a refused call raises, with the status its handler gave (400 by default). */
+export function refusalError(reply: { code: string; message: string; status?: number }): SagaflowError {
+  return new SagaflowError(reply.code, reply.message, { status: reply.status ?? 400 });
+}
+
 /** Errors the platform itself raises; user code raises its own with `fx.error(code, message)`. */
 export const errors = {
   unknownComponent: (name: string) =>

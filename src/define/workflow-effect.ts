@@ -1,4 +1,4 @@
-import type { ReplySpec } from "./effect.ts";
+import { refusalSpec, type RefusalOptions, type ReplySpec } from "./effect.ts";
 import type { Transition } from "./workflow.ts";
 
 /**
@@ -43,8 +43,8 @@ export class WorkflowEffectRecord {
 
   static readonly none = new WorkflowEffectRecord(undefined, undefined, { kind: "none" });
 
-  static error(code: string, message?: string): WorkflowEffectRecord {
-    return new WorkflowEffectRecord(undefined, undefined, { kind: "error", code, message: message ?? code });
+  static error(code: string, message?: string, options?: RefusalOptions): WorkflowEffectRecord {
+    return new WorkflowEffectRecord(undefined, undefined, refusalSpec(code, message, options));
   }
 }
 
@@ -55,7 +55,7 @@ export const workflowEffects = {
   pause: (options?: { timeoutMs?: number; then?: string }) => WorkflowEffectRecord.none.pause(options),
   end: () => WorkflowEffectRecord.none.end(),
   reply: (value: unknown) => WorkflowEffectRecord.none.reply(value),
-  error: (code: string, message?: string) => WorkflowEffectRecord.error(code, message),
+  error: (code: string, message?: string, options?: RefusalOptions) => WorkflowEffectRecord.error(code, message, options),
 };
 
 export function asWorkflowEffect(value: unknown, where: string): WorkflowEffectRecord {

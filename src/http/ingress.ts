@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { SagaflowError } from "../define/errors.ts";
+import { refusalError, SagaflowError } from "../define/errors.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { defaultMaxBodyBytes, inputFromQuery, readJsonBody } from "./body.ts";
 import { sendError, sendJson } from "./respond.ts";
@@ -76,7 +76,7 @@ export function createIngress(runtime: Runtime, options: IngressOptions = {}): S
     if (req.method === "POST") {
       const input = await readJsonBody(req, maxBodyBytes);
       const reply = await runtime.callForReply(component, id, handler, input, key === undefined ? {} : { idempotencyKey: key });
-      if (!reply.ok) throw new SagaflowError(reply.code, reply.message);
+      if (!reply.ok) throw refusalError(reply);
       // The feed position of this write: pass it to a view query as waitForPosition to read it back.
       sendJson(res, 200, reply.value, reply.position === undefined ? {} : { "sagaflow-position": String(reply.position) });
     } else if (req.method === "GET") {

@@ -47,7 +47,9 @@ function replyFrom(effect: EffectRecord, state: unknown): StoredReply {
   const spec = effect.replySpec;
   switch (spec.kind) {
     case "error":
-      return { ok: false, code: spec.code, message: spec.message };
+      return spec.status === undefined
+        ? { ok: false, code: spec.code, message: spec.message }
+        : { ok: false, code: spec.code, message: spec.message, status: spec.status };
     case "none":
       return { ok: true, value: undefined };
     case "value":

@@ -1,5 +1,5 @@
 import type { InstanceClient } from "../client/client.ts";
-import { SagaflowError } from "../define/errors.ts";
+import { refusalError, SagaflowError } from "../define/errors.ts";
 import type { Component } from "../define/service.ts";
 import type { StoredReply } from "../store/port.ts";
 
@@ -48,6 +48,6 @@ export class KeyedCaller {
     }
     const reply = await this.keyedCall(definition, id, handler, input ?? {}, `${this.prefix}:${this.callIndex++}`);
     if (reply.ok) return reply.value;
-    throw new SagaflowError(reply.code, reply.message);
+    throw refusalError(reply);
   }
 }

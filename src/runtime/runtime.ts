@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { SagaflowError, errors } from "../define/errors.ts";
+import { refusalError, SagaflowError, errors } from "../define/errors.ts";
 import type { Component, ServiceComponent } from "../define/service.ts";
 import { ConsumerRunner } from "./consumers/consumer-runner.ts";
 import type { ViewDefinition } from "../define/view.ts";
@@ -299,7 +299,7 @@ export class Runtime {
   ): Promise<unknown> {
     const reply = await this.callForReply(componentName, id, handler, input, options);
     if (reply.ok) return reply.value;
-    throw new SagaflowError(reply.code, reply.message);
+    throw refusalError(reply);
   }
 
   /** As `call`, but a domain refusal comes back as data instead of an exception. */

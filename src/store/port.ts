@@ -41,7 +41,7 @@ export interface KvRecord {
 /** The outcome of a command, as kept for idempotent repeats. */
 export type StoredReply =
   | { ok: true; value: unknown }
-  | { ok: false; code: string; message: string };
+  | { ok: false; code: string; message: string; /** HTTP status, 4xx; absent means 400. */ status?: number };
 
 export interface DedupRecord {
   key: string;

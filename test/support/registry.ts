@@ -13,13 +13,9 @@ export interface UserView {
   reason?: string;
 }
 
-/**
- * A free address answers with the refusal `not_found`. The issue's contract says 404; the
- * ingress answers domain refusals with 400 ("400 unless mapped", and no mapping exists yet), so
- * either is accepted as long as the code is `not_found`.
- */
+/** A free address answers 404 with the refusal `not_found` (examples/registry/email.ts). */
 export function assertFree(res: { status: number; body: any }): void {
-  assert.ok(res.status === 404 || res.status === 400, `a free address: ${res.status} ${JSON.stringify(res.body)}`);
+  assert.equal(res.status, 404, `a free address: ${res.status} ${JSON.stringify(res.body)}`);
   assert.equal(res.body.error.code, "not_found");
 }
 

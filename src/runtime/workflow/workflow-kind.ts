@@ -14,7 +14,8 @@ export function viewOf(id: string, record: WorkflowRecord): WorkflowView<unknown
 }
 
 const unchanged = (current: Current, reply: StoredReply): Decision => ({ reply, events: [], next: current, changed: false });
-const refuse = (current: Current, code: string, message: string) => unchanged(current, { ok: false, code, message });
+const refuse = (current: Current, code: string, message: string, status?: number) =>
+  unchanged(current, status === undefined ? { ok: false, code, message } : { ok: false, code, message, status });
 
 /**
  * Workflows in the command path: `start` (answered by the engine, idempotent by input), user
@@ -50,7 +51,7 @@ export function workflowKind(
       const handlers = (isQuery ? definition.queries : definition.commands) as Record<string, AnyHandler>;
       const effect = asWorkflowEffect(handlers[handler]!(viewOf(id, record), input, workflowEffects), `${definition.name}.${handler}`);
       const spec = effect.replySpec;
-      if (spec.kind === "error") return refuse(current, spec.code, spec.message);
+      if (spec.kind === "error") return refuse(current, spec.code, spec.message, spec.status);
       const reply: StoredReply = { ok: true, value: spec.kind === "value" ? spec.value : undefined };
       if (!effect.newState && !effect.transition) return unchanged(current, reply);
       if (effect.transition && finalStatuses.has(record.status)) {
