@@ -6,15 +6,14 @@ import { checkAfterId } from "../checks.ts";
 import { compareText } from "../collation.ts";
 import { workflowFeedPayload } from "../feed-payload.ts";
 import type { InstanceWrite, StoredWorkflow, WorkflowFilter, WorkflowRecord, WorkflowTransition } from "../port.ts";
-import { decode, encode, instanceKey, type Json } from "./memory-values.ts";
+import { decode, encodeWorkflowRecord, type EncodedWorkflowRecord } from "../rows.ts";
+import { instanceKey } from "./memory-values.ts";
 
-/** A workflow record as kept: the port's record with its values as JSON text. */
-interface WorkflowEntry extends Omit<StoredWorkflow, "stepInput" | "state" | "lastError" | "startReply"> {
-  stepInput: Json;
-  state: Json;
-  /** JSON text, or null for no error. */
-  lastError: string | null;
-  startReply: Json;
+/** A workflow record as kept: encoded as the SQL stores keep it (values as JSON text). */
+interface WorkflowEntry extends EncodedWorkflowRecord {
+  name: string;
+  id: string;
+  version: number;
   /** `history[i].version === i + 1`. */
   history: (WorkflowTransition & { version: number })[];
 }
@@ -72,31 +71,14 @@ export class MemoryWorkflows {
   }
 }
 
-/** Encodes a workflow write as the SQLite store stores it (absent nullable fields become null). */
+/** Encodes a workflow write as the SQL stores do (absent values become null). */
 export function planWorkflow(name: string, id: string, wf: NonNullable<InstanceWrite["workflow"]>): PlannedWorkflow {
-  const { record: r, transition: t } = wf;
+  const { record, transition: t } = wf;
   const version = wf.expectedVersion + 1;
-  const state = encode(r.state);
+  const encoded = encodeWorkflowRecord(record);
   return {
-    feed: workflowFeedPayload(r.status, r.step ?? null, state),
-    entry: {
-      name,
-      id,
-      version,
-      status: r.status,
-      step: r.step ?? null,
-      stepInput: encode(r.stepInput),
-      state,
-      attempt: r.attempt,
-      execId: r.execId,
-      dueAt: r.dueAt ?? null,
-      deadlineAt: r.deadlineAt ?? null,
-      lastError: r.lastError == null ? null : JSON.stringify(r.lastError),
-      startHash: r.startHash,
-      startReply: encode(r.startReply),
-      createdAt: r.createdAt,
-      updatedAt: r.updatedAt,
-    },
+    feed: workflowFeedPayload(encoded.status, encoded.step, encoded.state),
+    entry: { name, id, version, ...encoded },
     transition: { version, at: t.at, status: t.status, step: t.step ?? null, execId: t.execId, attempt: t.attempt, detail: t.detail },
   };
 }
