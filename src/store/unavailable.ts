@@ -14,7 +14,10 @@ export function isStoreUnavailable(error: unknown): boolean {
 }
 
 const networkCodes = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
-/** PostgreSQL SQLSTATEs: class 08 (connection exception); 57P01–57P03 (shutting down, or not yet up). */
-const serverGoneAway = /^(08...|57P0[123])$/;
+/**
+ * PostgreSQL SQLSTATEs: class 08 (connection exception); 57P01–57P03 (shutting down, or not yet
+ * up); 25P03 (the session sat idle in a transaction too long and was ended).
+ */
+const serverGoneAway = /^(08...|57P0[123]|25P03)$/;
 /** node-postgres says these without a code. */
 const lostConnection = /^Connection terminated|connection error and is not queryable|timeout exceeded when trying to connect/;

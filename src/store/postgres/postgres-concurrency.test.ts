@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import type { FeedEntry, InstanceWrite } from "../port.ts";
 import { INSTANCE_LOCKS_UP_TO, LOCK_BUCKETS } from "./postgres-locks.ts";
 import { PostgresStore } from "./postgres-store.ts";
+import { isStoreUnavailable } from "../unavailable.ts";
 import { commitOk, dedupRecord, deferred, eventsWrite, kvWrite, sleep, testbed, whenPostgresAsked, workflowWrite } from "./postgres-test-support.ts";
 
 whenPostgresAsked((connectionString) => {
@@ -267,6 +268,48 @@ whenPostgresAsked((connectionString) => {
         // Large: at most every bucket, and the feed lock.
         assert.ok(counts[1]! <= LOCK_BUCKETS + 1, `${counts}`);
       });
+    });
+
+    it("a-commit-left-open-by-a-frozen-process-is-ended-by-the-server-and-frees-the-feed-for-everyone", async () => {
+      const schema = freshSchema();
+      const inside = deferred<void>();
+      let frozenOnce = false;
+      // A: its first commit stops before COMMIT for 2 s, holding the instance and feed locks, as a
+      // frozen process would; the server ends the session after 300 ms idle.
+      const frozen = new PostgresStore({
+        connectionString,
+        schema,
+        poolSize: 2,
+        idleInTransactionTimeoutMs: 300,
+        testHooks: {
+          beforeCommit: async () => {
+            if (frozenOnce) return;
+            frozenOnce = true;
+            inside.resolve();
+            await sleep(2_000);
+          },
+        },
+      });
+      const other = new PostgresStore({ connectionString, schema, poolSize: 2 });
+      try {
+        await frozen.migrate();
+        const stuck = frozen.commit([eventsWrite("c", "x", 0, 1)]).then(
+          () => "committed",
+          (error: unknown) => error,
+        );
+        await inside.promise;
+        // B needs the feed lock A holds: it gets it once the server has ended A's session.
+        const [written] = await other.commit([eventsWrite("c", "y", 0, 1)]);
+        assert.ok(written?.ok, "the other writer went on");
+        const outcome = await stuck;
+        assert.ok(outcome instanceof Error, `the frozen commit did not commit: ${String(outcome)}`);
+        assert.equal(isStoreUnavailable(outcome), true, `seen as the store out of reach: ${String(outcome)}`);
+        assert.deepEqual(await other.readEvents("c", "x", 0, 10), [], "nothing of it was kept");
+        assert.equal((await frozen.commit([eventsWrite("c", "z", 0, 1)]))[0]?.ok, true, "the frozen store works again");
+      } finally {
+        await frozen.close();
+        await other.close();
+      }
     });
   });
 });

@@ -55,6 +55,13 @@ export interface PostgresStoreOptions {
   /** Connections kept by this store. Default 10. */
   poolSize?: number;
   /**
+   * How long the server lets one of this store's transactions sit idle before it ends the session.
+   * Sagaflow's transactions send their statements back to back, so only a stuck or frozen process
+   * (a SIGSTOP, a network partition) gets there, and the locks it holds (the feed lock stops every
+   * writer) go with the session. Default 10,000 ms.
+   */
+  idleInTransactionTimeoutMs?: number;
+  /**
    * For tests only: `beforeCommit` runs inside every commit's transaction after its feed rows are
    * written (with their positions) and before COMMIT, so a test can hold a commit open.
    */
@@ -74,7 +81,7 @@ const DEFAULT_SCHEMA = "sagaflow";
 const DEFAULT_POOL_SIZE = 10;
 /** Finite waits by default: connecting, and a transaction left open by a stuck process (its locks). */
 const CONNECT_TIMEOUT_MS = 10_000;
-const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
+const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000;
 
 /**
  * BIGINT columns (positions, seqs, versions, epoch-ms times) come back as numbers rather than
@@ -129,6 +136,10 @@ export class PostgresStore implements Store {
     checkSchemaName(schema);
     const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
     if (!Number.isInteger(poolSize) || poolSize < 1) throw new TypeError(`PostgresStore: poolSize must be a positive integer, got ${poolSize}`);
+    const idleMs = options.idleInTransactionTimeoutMs ?? IDLE_IN_TRANSACTION_TIMEOUT_MS;
+    if (!Number.isInteger(idleMs) || idleMs < 1) {
+      throw new TypeError(`PostgresStore: idleInTransactionTimeoutMs must be a positive integer, got ${idleMs}`);
+    }
     this.#schema = schema;
     this.#sql = statements(quoteIdent(schema));
     this.#beforeCommit = options.testHooks?.beforeCommit;
@@ -137,7 +148,7 @@ export class PostgresStore implements Store {
       max: poolSize,
       types: TYPES,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      idle_in_transaction_session_timeout: idleMs,
       keepAlive: true,
       application_name: "sagaflow",
     });
