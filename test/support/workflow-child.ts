@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { requestJson as request } from "./http.ts";
 
 /** The repository root and the CLI, for tests that run Sagaflow as a real child process. */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const sagaflowBin = resolve(repoRoot, "bin/sagaflow.mjs");
 
-export const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
+export { sleep } from "./server-process.ts";
 
 /** A `sagaflow serve` child that has printed the URL it listens on. */
 export interface ServedChild {
@@ -89,13 +90,11 @@ export interface JsonResponse {
   body: any;
 }
 
-/** One HTTP request with a JSON body (if any) and a JSON answer. */
+/**
+ * test/support/http.ts's request, answering just `{status, body}` (these tests compare whole
+ * answers) and waiting up to 60 s by default (they hold `?wait=` requests).
+ */
 export async function requestJson(url: string, init: { method?: string; body?: unknown; timeoutMs?: number } = {}): Promise<JsonResponse> {
-  const res = await fetch(url, {
-    method: init.method ?? (init.body === undefined ? "GET" : "POST"),
-    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body), headers: { "content-type": "application/json" } }),
-    signal: AbortSignal.timeout(init.timeoutMs ?? 60_000),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text === "" ? undefined : JSON.parse(text) };
+  const { status, body } = await request(url, { timeoutMs: 60_000, ...init });
+  return { status, body };
 }
