@@ -195,7 +195,8 @@ export class ConsumerRunner {
   private async deliverWithRetries(entry: FeedEntry): Promise<{ error: unknown; attempts: number } | undefined> {
     const maxAttempts = this.definition.retry?.maxAttempts ?? defaultMaxAttempts;
     const backoff = this.definition.retry?.initialBackoffMs ?? defaultBackoffMs;
-    for (let attempt = 1; ; attempt++) {
+    let attempts = 0;
+    for (;;) {
       try {
         await this.deliver(entry);
         return undefined;
@@ -205,10 +206,10 @@ export class ConsumerRunner {
         const outage = isStoreUnavailable(error);
         // Stopping: leave it unstored, to be delivered again (parking it would blame the handler).
         if (outage && !this.running) throw error;
-        if (outage) attempt--;
+        if (!outage) attempts++;
         // A refusal will not change by trying again: park it at once.
-        if (attempt >= maxAttempts || isRefusal(error) || !this.running) return { error, attempts: attempt };
-        await new Promise<void>((resolve) => this.host.clock.schedule(backoff * 2 ** (outage ? 0 : attempt - 1), resolve));
+        if (attempts >= maxAttempts || isRefusal(error) || !this.running) return { error, attempts };
+        await new Promise<void>((resolve) => this.host.clock.schedule(backoff * 2 ** Math.max(0, attempts - 1), resolve));
       }
     }
   }

@@ -5,8 +5,9 @@
  * without the database agreeing (see ./postgres-fence.ts for the writes' side).
  */
 import { createHash } from "node:crypto";
-import pg, { type Pool, type PoolClient } from "pg";
+import pg, { type Pool } from "pg";
 import type { ClusterSignal, ClusterStore, LeaseRecord, NodeRecord } from "../cluster-port.ts";
+import type { RunInTransaction } from "./transaction.ts";
 
 /** The server's clock in epoch ms (clock_timestamp: the time now, not the transaction's start). */
 const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
@@ -21,7 +22,7 @@ export interface ClusterHost {
   /** The schema's name unquoted (the channel name is derived from it). */
   schemaName: string;
   connectionString: string;
-  transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T>;
+  transaction: RunInTransaction;
 }
 
 /** The wire form of a signal: short keys, for NOTIFY's 8,000-byte payloads. */

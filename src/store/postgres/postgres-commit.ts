@@ -36,6 +36,7 @@ import type { InstanceWrite, WorkflowTransition, WriteOutcome } from "../port.ts
 import type { ClusterSignal, Fence } from "../cluster-port.ts";
 import { heldAmong, leaseTokensStatement } from "./postgres-fence.ts";
 import { quoteIdent } from "./migrations.ts";
+import type { Transaction } from "./transaction.ts";
 
 /** What a commit runs before its COMMIT; a test hook holds the transaction open here. */
 export type BeforeCommitHook = (feedPositions: readonly number[]) => Promise<void>;
@@ -240,8 +241,8 @@ interface FeedRow {
 export interface CommitTransaction {
   /** The fenced leases still held, as `beginCommit` read them. */
   heldFences: ReadonlySet<string>;
-  /** Sends a statement in the round trip of COMMIT. */
-  sendWithCommit(statement: string): void;
+  /** Sends a statement in the round trip of COMMIT (none when undefined). */
+  sendWithCommit: Transaction["sendWithCommit"];
 }
 
 /**
@@ -422,8 +423,7 @@ export async function writeBatch(
     encoded.forEach((w, i) => {
       if (w.workflow && outcomes[i] === undefined) workflows.push([w.component, w.id]);
     });
-    const notify = hooks.notify({ position: positions.at(-1)!, ...(workflows.length > 0 ? { workflows } : {}) });
-    if (notify !== undefined) sendWithCommit(notify);
+    sendWithCommit(hooks.notify({ position: positions.at(-1)!, ...(workflows.length > 0 ? { workflows } : {}) }));
   }
   if (hooks.beforeCommit) await hooks.beforeCommit(positions);
 

@@ -331,8 +331,7 @@ export class PostgresStore implements Store {
     // Several nodes: the timers' holder may be another node; tell it, in the same transaction.
     return this.#transaction(async (client, { sendWithCommit }) => {
       const { rows } = await client.query<TimerRow>({ ...this.#sql.putTimer, values });
-      const notify = this.cluster.notifyStatement({ timerDue: dueAt });
-      if (notify !== undefined) sendWithCommit(notify);
+      sendWithCommit(this.cluster.notifyStatement({ timerDue: dueAt }));
       return toTimer(rows[0]!);
     });
   }
@@ -432,18 +431,15 @@ export class PostgresStore implements Store {
    * whose connection failed by itself.
    */
   async #withClient<T>(fn: (client: PoolClient, markBroken: (err: Error) => void) => Promise<T>): Promise<T> {
+    // A connection that breaks while checked out fails the query in flight; its error event is
+    // heard by the listener every connection gets on "connect" (see the constructor).
     const client = await this.#pool.connect();
-    // A connection that breaks while checked out fails the query in flight; without a listener
-    // its error event would end the process.
-    const ignore = () => {};
-    client.on("error", ignore);
     let broken: Error | undefined;
     try {
       return await fn(client, (err) => {
         broken = err;
       });
     } finally {
-      client.off("error", ignore);
       client.release(broken);
     }
   }
@@ -460,7 +456,9 @@ export class PostgresStore implements Store {
         const withCommit: string[] = [];
         const result = await fn(client, {
           begun: Array.isArray(begun) ? begun : [begun],
-          sendWithCommit: (statement) => withCommit.push(statement),
+          sendWithCommit: (statement) => {
+            if (statement !== undefined) withCommit.push(statement);
+          },
         });
         // A statement that fails before COMMIT rejects the query; COMMIT is then not run.
         await client.query([...withCommit, "COMMIT"].join("; "));

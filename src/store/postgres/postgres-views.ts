@@ -139,8 +139,7 @@ export class PostgresViews implements ViewStore {
           [kept.map(([id]) => id), kept.map(([, json]) => json)],
         );
       }
-      const notify = this.#notify?.(name);
-      if (notify !== undefined) sendWithCommit(notify);
+      sendWithCommit(this.#notify?.(name));
     });
   }
 

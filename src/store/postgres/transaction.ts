@@ -4,8 +4,8 @@ import type { PoolClient, QueryResult } from "pg";
 export interface Transaction {
   /** The results of the statements sent with BEGIN, BEGIN's own first. */
   begun: QueryResult[];
-  /** Sends a statement in the round trip of COMMIT (a signal, above all); it must take no parameters. */
-  sendWithCommit(statement: string): void;
+  /** Sends a statement in the round trip of COMMIT (a signal, above all; none when undefined); it must take no parameters. */
+  sendWithCommit(statement: string | undefined): void;
 }
 
 /** Runs `fn` in a transaction; `begin` is BEGIN, and whatever statements should travel with it. */
