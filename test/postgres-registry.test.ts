@@ -5,7 +5,7 @@ import { waitFor, waitForNoLag } from "./support/feed-child.ts";
 import { requestJson } from "./support/http.ts";
 import { assertPostgresReachable, postgresUrlOrSay, SchemaPool } from "./support/postgres-schema.ts";
 import { SagaflowProcess } from "./support/server-process.ts";
-import { assertFree, getUser, raceForOneAddress } from "./support/registry.ts";
+import { assertFree, assertNoTimersLeft, getUser, raceForOneAddress } from "./support/registry.ts";
 
 /**
  * The registry example (unique e-mail addresses by choreography: consumers and a timer) over HTTP
@@ -128,7 +128,7 @@ function registerTests(connectionString: string): void {
         return res.status === 200 ? undefined : res;
       });
       assertFree(gone);
-      assert.deepEqual((await requestJson(`${adminUrl}/timers`)).body, { timers: [] });
+      await assertNoTimersLeft(adminUrl);
       await waitForNoLag(adminUrl);
       assert.deepEqual((await requestJson(`${adminUrl}/consumers/reservations/parked`)).body, { parked: [] });
 
@@ -170,7 +170,7 @@ function registerTests(connectionString: string): void {
           return res.status === 200 ? undefined : res;
         }),
       );
-      assert.deepEqual((await requestJson(`${again.adminUrl}/timers`)).body, { timers: [] });
+      await assertNoTimersLeft(again.adminUrl);
       await waitForNoLag(again.adminUrl);
       assert.deepEqual((await requestJson(`${again.adminUrl}/consumers/reservations/parked`)).body, { parked: [] });
       const internalErrors = server.allOutput().split("\n").filter((line) => /internal error|TypeError|ReferenceError/.test(line));

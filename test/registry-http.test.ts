@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { serveWithAdmin, tempDataDir, waitFor, waitForNoLag, type FeedChild } from "./support/feed-child.ts";
 import { repoRoot, requestJson } from "./support/workflow-child.ts";
-import { assertFree, getUser, raceForOneAddress } from "./support/registry.ts";
+import { assertFree, assertNoTimersLeft, getUser, raceForOneAddress } from "./support/registry.ts";
 
 /**
  * The registry example (unique e-mail addresses by choreography: consumers and a timer) over
@@ -77,7 +77,7 @@ describe("registry over HTTP (real process)", () => {
       return res.status === 200 ? undefined : res;
     });
     assertFree(gone);
-    assert.deepEqual((await requestJson(`${child.adminUrl}/timers`)).body, { timers: [] });
+    await assertNoTimersLeft(child.adminUrl);
     await waitForNoLag(child.adminUrl);
     assert.deepEqual((await requestJson(`${child.adminUrl}/consumers/reservations/parked`)).body, { parked: [] });
 

@@ -19,6 +19,22 @@ export function assertFree(res: { status: number; body: any }): void {
   assert.equal(res.body.error.code, "not_found");
 }
 
+/**
+ * Waits until the service lists no timer: a fired timer is marked done in a commit of its own,
+ * after its call's effects (the rejection, the freed address) may already be visible. A timer
+ * left pending or parked fails this after 15 s, with what is left.
+ */
+export async function assertNoTimersLeft(adminUrl: string): Promise<void> {
+  let left: unknown;
+  await waitFor("every timer to be done", async () => {
+    const res = await requestJson(`${adminUrl}/timers`);
+    left = res.body;
+    return JSON.stringify(res.body) === JSON.stringify({ timers: [] }) ? true : undefined;
+  }).catch((error: unknown) => {
+    throw new Error(`${String(error)}; still listed: ${JSON.stringify(left)}`);
+  });
+}
+
 export async function getUser(url: string, id: string): Promise<UserView> {
   const res = await requestJson(`${url}/user/${encodeURIComponent(id)}/get`);
   assert.equal(res.status, 200, JSON.stringify(res.body));
