@@ -57,9 +57,13 @@ export interface ViewQueryOptions {
 export interface HttpViewClient<V> {
   /**
    * `GET /views/{view}/{query}?param=…`. `R` names the result's shape (the rows are the view's,
-   * so the definition cannot tell their type).
+   * so the definition cannot tell their type); `nextPageToken` is there when more rows follow.
    */
-  query<R extends object = ViewQueryResult>(name: ViewQueryName<V>, params?: Record<string, unknown>, options?: ViewQueryOptions): Promise<R>;
+  query<R extends object = ViewQueryResult>(
+    name: ViewQueryName<V>,
+    params?: Record<string, unknown>,
+    options?: ViewQueryOptions,
+  ): Promise<R & { nextPageToken?: string }>;
 }
 
 /** Options of `httpClient`. */
