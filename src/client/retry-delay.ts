@@ -24,6 +24,9 @@ export function retryAfterMs(header: string | null, now: number): number | undef
   if (header === null) return undefined;
   const text = header.trim();
   if (/^\d+$/.test(text)) return Number(text) * 1000;
+  // An HTTP date has a day's name (`Wed, 21 Oct 2015 07:28:00 GMT`); `Date.parse` alone would
+  // also take "-1" or "2" as years.
+  if (!/^[A-Za-z]{3},/.test(text)) return undefined;
   const date = Date.parse(text);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
