@@ -5,7 +5,12 @@ import type { WorkflowDefinition, WorkflowView } from "../define/workflow.ts";
 import { Transport, type HeadersSource } from "./http-transport.ts";
 import type { RetryTiming } from "./retry-delay.ts";
 
-/** Options of one call over HTTP: the in-process `CallOptions`, plus what only HTTP has. */
+/**
+ * Options of one call over HTTP: the in-process `CallOptions`, plus what only HTTP has.
+ *
+ * @example
+ * await api.call(wallet, "alice").deposit({ amount: 5 }, { idempotencyKey: "order-17", signal: AbortSignal.timeout(5_000) });
+ */
 export interface HttpCallOptions extends CallOptions {
   /** Aborts the call (and its retries); the promise rejects with the signal's reason. */
   signal?: AbortSignal;
@@ -16,13 +21,25 @@ export interface HttpCallOptions extends CallOptions {
 /**
  * The commands and queries of one instance, as methods: the same shape as the in-process
  * `client.call(definition, id)`, so calling code reads the same in both places.
+ *
+ * @example
+ * const alice: HttpInstanceClient<typeof wallet> = api.call(wallet, "alice");
+ * const { balance } = await alice.balance();
  */
 export type HttpInstanceClient<D> = InstanceClient<D, HttpCallOptions>;
 
 /** The state type of a workflow definition. */
 type StateOf<D> = D extends WorkflowDefinition<infer S> ? S : unknown;
 
-/** A workflow instance: `start`, its commands and queries, and `result`. */
+/**
+ * A workflow instance: `start`, its commands and queries, and `result` (which takes the place of
+ * a command or query named `result`; call that one with `api.call`).
+ *
+ * @example
+ * const t = api.workflow(transfer, "t1");
+ * await t.start({ from: "alice", to: "bob", amount: 5 });
+ * const { status, state } = await t.result({ wait: 30 });
+ */
 export type HttpWorkflowClient<D> = Omit<HttpInstanceClient<D>, "result"> & {
   /**
    * `GET /{workflow}/{id}`: `{ id, status, step, state }`. With `wait` (seconds, at most 60),
@@ -32,16 +49,33 @@ export type HttpWorkflowClient<D> = Omit<HttpInstanceClient<D>, "result"> & {
   result(options?: { wait?: number; signal?: AbortSignal }): Promise<WorkflowView<StateOf<D>>>;
 };
 
-/** The query names of a view definition (any string when they are not known). */
+/**
+ * The query names of a view definition (any string when they are not known).
+ *
+ * @example
+ * type CartQueries = ViewQueryName<typeof carts>; // "byUser" | "open"
+ */
 export type ViewQueryName<V> = V extends ViewDefinition<infer Q> ? (string extends keyof Q ? string : keyof Q & string) : string;
 
-/** What a view query answers: `{ <name>: rows }`, `{ rows }` or `{ count }`, and a page token when more rows follow. */
+/**
+ * What a view query answers: `{ <name>: rows }`, `{ rows }` or `{ count }`, and a page token when
+ * more rows follow.
+ *
+ * @example
+ * const page: ViewQueryResult = await api.view(carts).query("open");
+ * if (page.nextPageToken) await api.view(carts).query("open", {}, { pageToken: page.nextPageToken });
+ */
 export interface ViewQueryResult {
   nextPageToken?: string;
   [key: string]: unknown;
 }
 
-/** Options of a view query. */
+/**
+ * Options of a view query.
+ *
+ * @example
+ * await api.view(carts).query("byUser", { userId: "u1" }, { waitForPosition: api.lastPosition });
+ */
 export interface ViewQueryOptions {
   /** A previous page's `nextPageToken`. */
   pageToken?: string;
@@ -53,7 +87,12 @@ export interface ViewQueryOptions {
   signal?: AbortSignal;
 }
 
-/** The named queries of one view. */
+/**
+ * The named queries of one view, checked against its definition.
+ *
+ * @example
+ * const { carts: rows } = await api.view(carts).query<{ carts: CartRow[] }>("byUser", { userId: "u1" });
+ */
 export interface HttpViewClient<V> {
   /**
    * `GET /views/{view}/{query}?param=…`. `R` names the result's shape (the rows are the view's,
@@ -66,7 +105,16 @@ export interface HttpViewClient<V> {
   ): Promise<R & { nextPageToken?: string }>;
 }
 
-/** Options of `httpClient`. */
+/**
+ * Options of `httpClient`.
+ *
+ * @example
+ * const api = httpClient("https://bank.internal", {
+ *   headers: async () => ({ authorization: `Bearer ${await token()}` }),
+ *   retries: 5,
+ *   retryTiming: { maxDelayMs: 2_000 },
+ * });
+ */
 export interface HttpClientOptions {
   /** Sent with every request (say `authorization`); a function is asked before each request. */
   headers?: HeadersSource;
@@ -83,7 +131,15 @@ export interface HttpClientOptions {
   fetch?: typeof fetch;
 }
 
-/** A typed client of a Sagaflow service over HTTP. */
+/**
+ * A typed client of a Sagaflow service over HTTP; `httpClient(url)` makes one.
+ *
+ * @example
+ * const api: HttpClient = httpClient("http://127.0.0.1:3000");
+ * await api.call(wallet, "alice").create({ initialBalance: 100 });
+ * // Without importing the definitions' module, by name and type only:
+ * await api.call<typeof wallet>("wallet", "alice").deposit({ amount: 5 });
+ */
 export interface HttpClient {
   /**
    * An entity's, key-value entity's or workflow's instance: its commands (POST) and queries

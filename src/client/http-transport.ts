@@ -1,7 +1,12 @@
 import { SagaflowError } from "../define/errors.ts";
 import { defaultRetryTiming, retryDelayMs, type RetryTiming } from "./retry-delay.ts";
 
-/** Headers sent with every request: fixed, or computed per request (a token that rotates). */
+/**
+ * Headers sent with every request: fixed, or computed per request (a token that rotates).
+ *
+ * @example
+ * const headers: HeadersSource = () => ({ authorization: `Bearer ${currentToken()}` });
+ */
 export type HeadersSource = Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
 
 /** How the typed HTTP client talks to a service; see `httpClient` for what each option means. */

@@ -3,7 +3,12 @@
  * in as arguments), so the rule can be read and tested on its own.
  */
 
-/** The bounds of the client's retries. */
+/**
+ * The bounds of the client's retries.
+ *
+ * @example
+ * httpClient(url, { retryTiming: { initialDelayMs: 100, maxDelayMs: 1_000 } });
+ */
 export interface RetryTiming {
   /** Wait before the first retry when the server gives no `Retry-After`; doubles each time. */
   initialDelayMs: number;
@@ -11,6 +16,7 @@ export interface RetryTiming {
   maxDelayMs: number;
 }
 
+/** 200 ms, doubling, at most 5 s: e.g. `{ ...defaultRetryTiming, maxDelayMs: 1_000 }`. */
 export const defaultRetryTiming: RetryTiming = { initialDelayMs: 200, maxDelayMs: 5_000 };
 
 /**
