@@ -212,7 +212,7 @@ export function httpClient(baseUrl: string, options: HttpClientOptions = {}): Ht
   const transport = new Transport(baseUrl, options);
   const autoKeys = options.autoIdempotencyKeys ?? true;
 
-  const invoke = (component: string, id: string, handler: string, isQuery: boolean) => (input?: unknown, callOptions: HttpCallOptions = {}) => {
+  const invoke = (component: string, id: string, handler: string, isQuery: boolean) => async (input?: unknown, callOptions: HttpCallOptions = {}) => {
     const common = {
       segments: [component, id, handler],
       ...(callOptions.signal === undefined ? {} : { signal: callOptions.signal }),
@@ -252,7 +252,8 @@ export function httpClient(baseUrl: string, options: HttpClientOptions = {}): Ht
     });
 
   const viewClient = (name: string): HttpViewClient<unknown> => ({
-    query(queryName, params, queryOptions = {}) {
+    // Async, so that bad parameters reject like every other error rather than throw.
+    async query(queryName, params, queryOptions = {}) {
       const query = queryParams(params);
       for (const [param] of query) {
         if (reservedParams.has(param)) throw new TypeError(`view parameter "${param}" is reserved: pass it in the options`);
@@ -264,7 +265,7 @@ export function httpClient(baseUrl: string, options: HttpClientOptions = {}): Ht
         segments: ["views", name, queryName],
         query,
         ...(queryOptions.signal === undefined ? {} : { signal: queryOptions.signal }),
-      }) as Promise<never>;
+      }) as never;
     },
   });
 
