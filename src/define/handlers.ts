@@ -16,15 +16,18 @@ export type HandlersOf<D> = D extends { kind: "workflow"; start: (input: infer S
     ? Pick<CM, Declared<CM>> & Pick<QM, Declared<QM>>
     : never;
 
-/** A typed caller for one handler: input and reply types come from the definition. */
-export type Caller<H> = H extends (state: any, input: infer I, fx: any) => infer E
+/**
+ * A typed caller for one handler: input and reply types come from the definition. `O` is the
+ * options a call takes (the HTTP client adds its own to `CallOptions`).
+ */
+export type Caller<H, O = CallOptions> = H extends (state: any, input: infer I, fx: any) => infer E
   ? {} extends I
-    ? (input?: I, options?: CallOptions) => Promise<ReplyOf<E>>
-    : (input: I, options?: CallOptions) => Promise<ReplyOf<E>>
+    ? (input?: I, options?: O) => Promise<ReplyOf<E>>
+    : (input: I, options?: O) => Promise<ReplyOf<E>>
   : never;
 
-/** The commands and queries of one instance, as methods. */
-export type InstanceClient<D> = { [K in keyof HandlersOf<D>]: Caller<HandlersOf<D>[K]> };
+/** The commands and queries of one instance, as methods (in process and over HTTP alike). */
+export type InstanceClient<D, O = CallOptions> = { [K in keyof HandlersOf<D>]: Caller<HandlersOf<D>[K], O> };
 
 /** A call written down to be made later (by a timer). */
 export interface DeferredCall {

@@ -37,19 +37,20 @@ export function table<Src extends Component, Row>(source: Src, updaters: TableUp
   return { source, ...(updaters as object) } as ViewTable<Row>;
 }
 
-export interface ViewOptions {
+/** A view's options; `Q` keeps the query names, so clients can check them. */
+export interface ViewOptions<Q extends Record<string, string> = Record<string, string>> {
   /** Bump it when the tables' updaters change: the view is rebuilt from the feed. */
   version: number;
   tables: Record<string, ViewTable<any>>;
   /** Named queries in the view query language, checked at start-up. */
-  queries: Record<string, string>;
+  queries: Q;
 }
 
-export interface ViewDefinition extends ViewOptions {
+export interface ViewDefinition<Q extends Record<string, string> = Record<string, string>> extends ViewOptions<Q> {
   readonly kind: "view";
   readonly name: string;
   readonly commands: {};
-  readonly queries: Record<string, string>;
+  readonly queries: Q;
 }
 
 /**
@@ -65,7 +66,7 @@ export interface ViewDefinition extends ViewOptions {
  *   queries: { byUser: "SELECT * AS carts FROM carts WHERE userId = :userId ORDER BY cartId" },
  * });
  */
-export function view(name: string, options: ViewOptions): ViewDefinition {
+export function view<Q extends Record<string, string>>(name: string, options: ViewOptions<Q>): ViewDefinition<Q> {
   checkComponentName(name);
   if (!Number.isInteger(options.version) || options.version < 1) throw new TypeError(`view "${name}": version must be a whole number ≥ 1`);
   for (const [tableName, t] of Object.entries(options.tables)) {
