@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import type { FeedEntry, InstanceWrite } from "../port.ts";
 import { INSTANCE_LOCKS_UP_TO, LOCK_BUCKETS } from "./postgres-locks.ts";
 import { PostgresStore } from "./postgres-store.ts";
-import { isStoreUnavailable } from "../unavailable.ts";
+import { isStoreUnavailable } from "../../define/errors.ts";
 import { commitOk, dedupRecord, deferred, eventsWrite, kvWrite, sleep, testbed, whenPostgresAsked, workflowWrite } from "./postgres-test-support.ts";
 
 whenPostgresAsked((connectionString) => {
