@@ -9,7 +9,15 @@ export { service } from "./define/service.ts";
 export type { Component, ServiceComponent, ServiceDefinition } from "./define/service.ts";
 export type { Effect, EntityEffects, KeyValueEffects, ReplyEffects, ReplyOf } from "./define/effect.ts";
 export type { StandardSchemaV1 } from "./define/standard-schema.ts";
-export { SagaflowError, isRefusal } from "./define/errors.ts";
+export {
+  SagaflowError,
+  RefusalError,
+  RetryLaterError,
+  StoreUnavailableError,
+  isRefusal,
+  isStoreUnavailable,
+  type StoreUnavailableReason,
+} from "./define/errors.ts";
 export { workflow } from "./define/workflow.ts";
 export type {
   WorkflowDefinition,

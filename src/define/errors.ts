@@ -3,7 +3,7 @@
  * the same call may succeed if simply tried again (`retryable`). Callers branch on `code`.
  */
 export class SagaflowError extends Error {
-  override readonly name = "SagaflowError";
+  override readonly name: string = "SagaflowError";
   readonly code: string;
   readonly status: number;
   readonly retryable: boolean;
@@ -29,6 +29,63 @@ export class SagaflowError extends Error {
 }
 
 /**
+ * A refusal: the handler (or the platform, for bad input) said no with a 4xx. Trying the same call
+ * again will not change the answer; change the input or the state first.
+ */
+export class RefusalError extends SagaflowError {
+  override readonly name: string = "RefusalError";
+
+  constructor(code: string, message: string, options: { status?: number; details?: unknown; cause?: unknown } = {}) {
+    super(code, message, { ...options, status: options.status ?? 400, retryable: false });
+  }
+}
+
+/**
+ * Not now: the same call may well succeed after `retryAfterSeconds` (HTTP 503 with `Retry-After`).
+ * `overloaded`, `write_conflict`, `shutting_down`, and the store being unavailable.
+ */
+export class RetryLaterError extends SagaflowError {
+  override readonly name: string = "RetryLaterError";
+  /** How long a caller should wait before trying again (the `Retry-After` header). */
+  readonly retryAfterSeconds: number;
+
+  constructor(code: string, message: string, options: { retryAfterSeconds?: number; details?: unknown; cause?: unknown } = {}) {
+    super(code, message, { ...options, status: 503, retryable: true });
+    this.retryAfterSeconds = Math.max(1, Math.ceil(options.retryAfterSeconds ?? 1));
+  }
+}
+
+/**
+ * Why the store cannot take work right now:
+ * - `unreachable`: the database cannot be reached or dropped the connection (restart, failover);
+ * - `disk_full`: no space left for the database file or its journal;
+ * - `lock_timeout`: a lock the write needs was held by another session longer than the bound;
+ * - `statement_timeout`: a statement ran longer than the bound.
+ */
+export type StoreUnavailableReason = "unreachable" | "disk_full" | "lock_timeout" | "statement_timeout";
+
+/**
+ * The store could not do the work, for a reason that passes (see `StoreUnavailableReason`); nothing
+ * of the failed work was kept. Store adapters turn their own error codes into this one type, so the
+ * engine (a step, a consumer or a timer uses up no attempt on it) and the HTTP layer (503
+ * `store_unavailable` with `Retry-After`) need to know no database's codes.
+ */
+export class StoreUnavailableError extends RetryLaterError {
+  override readonly name: string = "StoreUnavailableError";
+  readonly reason: StoreUnavailableReason;
+
+  constructor(reason: StoreUnavailableReason, message: string, options: { retryAfterSeconds?: number; cause?: unknown } = {}) {
+    super("store_unavailable", message, { ...options, details: { reason } });
+    this.reason = reason;
+  }
+}
+
+/** True when the store could not do the work for a reason that passes: retry later, using up no attempt. */
+export function isStoreUnavailable(error: unknown): error is StoreUnavailableError {
+  return error instanceof StoreUnavailableError;
+}
+
+/**
  * True for a refusal: a domain error from `fx.error`, or bad input — something trying again will
  * not change. Workflow steps use it to tell refusals (decide) from failures (let the engine retry).
  */
@@ -37,8 +94,8 @@ export function isRefusal(error: unknown): error is SagaflowError {
 }
 
 /** The error a refused call raises, with the status its handler gave (400 by default). */
-export function refusalError(reply: { code: string; message: string; status?: number }): SagaflowError {
-  return new SagaflowError(reply.code, reply.message, { status: reply.status ?? 400 });
+export function refusalError(reply: { code: string; message: string; status?: number }): RefusalError {
+  return new RefusalError(reply.code, reply.message, { status: reply.status ?? 400 });
 }
 
 /** Errors the platform itself raises; user code raises its own with `fx.error(code, message)`. */
@@ -69,20 +126,8 @@ export const errors = {
       `idempotency key "${key}" was already used with a different command or input`,
       { status: 409 },
     ),
-  overloaded: (what: string) =>
-    new SagaflowError("overloaded", `${what} is full; try again shortly`, {
-      status: 503,
-      retryable: true,
-    }),
+  overloaded: (what: string) => new RetryLaterError("overloaded", `${what} is full; try again shortly`),
   conflict: (component: string, id: string) =>
-    new SagaflowError(
-      "write_conflict",
-      `${component} "${id}" kept changing under this command; try again`,
-      { status: 503, retryable: true },
-    ),
-  stopped: () =>
-    new SagaflowError("shutting_down", "the service is shutting down", {
-      status: 503,
-      retryable: true,
-    }),
+    new RetryLaterError("write_conflict", `${component} "${id}" kept changing under this command; try again`),
+  stopped: () => new RetryLaterError("shutting_down", "the service is shutting down"),
 };

@@ -3,7 +3,7 @@ import { SagaflowError } from "../define/errors.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import type { OperatorAction } from "../runtime/workflow/engine.ts";
 import type { WorkflowStatus } from "../store/port.ts";
-import { sendError, sendJson } from "./respond.ts";
+import { sendError, sendHealth, sendJson } from "./respond.ts";
 import { feedRoute, viewsRoute } from "./admin-feed.ts";
 import { entitiesRoute } from "./admin-entities.ts";
 import { nodesRoute } from "./admin-nodes.ts";
@@ -50,7 +50,7 @@ export function createAdmin(runtime: Runtime, log: (line: string) => void = (l) 
     void (async () => {
       const url = new URL(req.url ?? "/", "http://localhost");
       const segments = url.pathname.split("/").slice(1).map(decodeURIComponent);
-      if (req.method === "GET" && url.pathname === "/health") return sendJson(res, 200, { status: "ok" });
+      if (req.method === "GET" && url.pathname === "/health") return sendHealth(res, runtime.store);
       if (segments[0] === "entities") {
         return sendJson(res, 200, await entitiesRoute(runtime, req.method ?? "GET", segments, url.searchParams));
       }

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { refusalError, SagaflowError } from "../define/errors.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { defaultMaxBodyBytes, inputFromQuery, readJsonBody } from "./body.ts";
-import { sendError, sendJson } from "./respond.ts";
+import { sendError, sendHealth, sendJson } from "./respond.ts";
 import { viewRoute } from "./views-route.ts";
 
 export interface IngressOptions {
@@ -54,7 +54,7 @@ export function createIngress(runtime: Runtime, options: IngressOptions = {}): S
     // The query string is only read by GET routes.
     const url = req.method === "GET" ? new URL(target, "http://localhost") : undefined;
     if (req.method === "GET" && pathname === "/health") {
-      sendJson(res, 200, { status: "ok" });
+      sendHealth(res, runtime.store);
       return;
     }
     if (segments[0] === "views" && segments.length === 3 && req.method === "GET") {

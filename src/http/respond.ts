@@ -1,6 +1,6 @@
 import type { ServerResponse } from "node:http";
-import { SagaflowError } from "../define/errors.ts";
-import { isStoreUnavailable } from "../store/unavailable.ts";
+import { RetryLaterError, SagaflowError, StoreUnavailableError } from "../define/errors.ts";
+import type { StoreStatus } from "../store/outage.ts";
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body ?? {});
@@ -12,20 +12,33 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
+/** One log line per reason per this long, however many requests the outage fails. */
+const OUTAGE_LOG_INTERVAL_MS = 10_000;
+const outageLog = new Map<string, { at: number; suppressed: number }>();
+
+/** Logs a store outage once per interval (with how many failed requests were not logged). */
+function logOutage(error: StoreUnavailableError, log: (line: string) => void, now = Date.now()): void {
+  const seen = outageLog.get(error.reason);
+  if (seen && now - seen.at < OUTAGE_LOG_INTERVAL_MS) {
+    seen.suppressed++;
+    return;
+  }
+  const more = seen && seen.suppressed > 0 ? ` (and ${seen.suppressed} more requests in the last ${Math.round((now - seen.at) / 1000)} s)` : "";
+  outageLog.set(error.reason, { at: now, suppressed: 0 });
+  log(`sagaflow: store unavailable (${error.reason}): ${error.message}${more}`);
+}
+
 /**
- * Errors leave as `{"error": {"code", "message"}}`. A database out of reach is 503 (try again);
- * anything else that is not a SagaflowError is a bug (500).
+ * Errors leave as `{"error": {"code", "message"}}`. A RetryLaterError (overloaded, write conflict,
+ * shutting down, the store unavailable) is 503 with `Retry-After`; anything else that is not a
+ * SagaflowError is a bug (500). The store adapters turn their outages into StoreUnavailableError.
  */
 export function sendError(res: ServerResponse, error: unknown, log: (line: string) => void): void {
   if (error instanceof SagaflowError) {
-    const headers: Record<string, string> = error.retryable ? { "retry-after": "1" } : {};
+    if (error instanceof StoreUnavailableError) logOutage(error, log);
+    const retryAfter = error instanceof RetryLaterError ? error.retryAfterSeconds : error.retryable ? 1 : undefined;
+    const headers: Record<string, string> = retryAfter === undefined ? {} : { "retry-after": String(retryAfter) };
     sendJson(res, error.status, { error: error.toJSON() }, headers);
-    return;
-  }
-  if (isStoreUnavailable(error)) {
-    // Not a bug: the database is away for a moment (a restart, a failover, a dropped connection).
-    log(`sagaflow: store unavailable: ${error instanceof Error ? error.message : String(error)}`);
-    sendError(res, new SagaflowError("store_unavailable", "the database cannot be reached right now; try again", { status: 503, retryable: true }), log);
     return;
   }
   const correlationId = crypto.randomUUID();
@@ -34,4 +47,11 @@ export function sendError(res: ServerResponse, error: unknown, log: (line: strin
   sendJson(res, 500, {
     error: { code: "internal", message: `internal error (correlation id ${correlationId})`, details: { correlationId } },
   });
+}
+
+/** `GET /health`: 200 `{"status":"ok"}`, or 503 with the store's outage (reason, message, since) and `Retry-After`. */
+export function sendHealth(res: ServerResponse, store: { status?(): StoreStatus }): void {
+  const status = store.status?.() ?? { status: "ok" };
+  if (status.status === "ok") sendJson(res, 200, status);
+  else sendJson(res, 503, status, { "retry-after": "1" });
 }

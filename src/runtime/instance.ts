@@ -1,5 +1,5 @@
-import { errors, type SagaflowError } from "../define/errors.ts";
-import type { DedupRecord, NewEvent, Store, StoredReply } from "../store/port.ts";
+import { errors, StoreUnavailableError, type SagaflowError } from "../define/errors.ts";
+import type { DedupRecord, InstanceWrite, NewEvent, Store, StoredReply, WriteOutcome } from "../store/port.ts";
 import { LeaseLostError, type Fence } from "../store/cluster-port.ts";
 import type { Current, Decision } from "./decide.ts";
 import type { GroupCommitter } from "./group-commit.ts";
@@ -51,6 +51,8 @@ const noneStored: ReadonlyMap<string, DedupRecord> = new Map();
 const CONFLICT_BACKOFF_CAP_MS = 64;
 const conflictBackoffMs = (attempt: number): number =>
   Math.random() * Math.min(2 ** (attempt - 1), CONFLICT_BACKOFF_CAP_MS);
+/** How long a write answered `locked` is tried again when the store does not say (see Store.lockTimeoutMs). */
+const DEFAULT_LOCK_WAIT_MS = 2_000;
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 
 type Outcome = { reply: StoredReply } | { error: unknown };
@@ -199,7 +201,7 @@ export class Instance {
     if (!changed && dedup.length === 0) return true;
     const write = this.kind.write(this.id, before, current, events, dedup, notes);
     if (fence) write.fence = fence;
-    const result = await this.deps.committer.submit(write);
+    const result = await this.submitUnlocked(write);
     // Another node holds the lease now: its holder carries on from the stored state.
     if (!result.ok && result.reason === "fenced") throw new LeaseLostError(fence?.lease ?? "?");
     if (!result.ok) return false;
@@ -207,6 +209,29 @@ export class Instance {
     this.loaded = { ...current, version: this.kind.versionAfter(before, events, current) };
     this.kind.afterCommit?.(this.id, this.loaded);
     return true;
+  }
+
+  /**
+   * Submits `write`, sending it again while the store answers `locked` (a session outside Sagaflow
+   * holds a row lock it needs: the store does not wait for it, so the node's other commits go on),
+   * after growing pauses, for at most the store's `lockTimeoutMs`; then the turn fails with
+   * StoreUnavailableError `lock_timeout` (503, try again), keeping nothing.
+   */
+  private async submitUnlocked(write: InstanceWrite): Promise<WriteOutcome> {
+    const deadline = Date.now() + (this.deps.store.lockTimeoutMs ?? DEFAULT_LOCK_WAIT_MS);
+    for (let pause = 10; ; pause = Math.min(pause * 2, 250)) {
+      const result = await this.deps.committer.submit(write);
+      if (result.ok || result.reason !== "locked") return result;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new StoreUnavailableError(
+          "lock_timeout",
+          `${this.component} "${this.id}" is locked by another database session; try again`,
+          { retryAfterSeconds: 1 },
+        );
+      }
+      await sleep(Math.min(pause, left));
+    }
   }
 
   /** Runs a task against the committed state; its decision is committed like a command's. */

@@ -8,6 +8,10 @@
 /** An event as the handler emitted it, before it has a sequence number. */
 import type { ViewStore } from "./view-port.ts";
 import type { ClusterStore, Fence } from "./cluster-port.ts";
+import type { StoreStatus } from "./outage.ts";
+
+export type { StoreStatus } from "./outage.ts";
+export { StoreUnavailableError, type StoreUnavailableReason } from "../define/errors.ts";
 
 export interface NewEvent {
   type: string;
@@ -134,9 +138,15 @@ export interface WorkflowFilter {
   limit: number;
 }
 
+/**
+ * `conflict`: the instance moved on since the writer loaded it (reload and decide again).
+ * `fenced`: the write's lease is no longer held with its token. `locked`: a row the write needs is
+ * locked by a session outside Sagaflow (an operator's `SELECT … FOR UPDATE`, a tool): nothing of
+ * the write was kept and the commit did not wait for it; the same write may be sent again later.
+ */
 export type WriteOutcome =
   | { ok: true; positions: number[] }
-  | { ok: false; reason: "conflict" | "fenced" };
+  | { ok: false; reason: "conflict" | "fenced" | "locked" };
 
 /**
  * An entry of the change feed, ordered by `position` across the whole store: an entity event,
@@ -192,6 +202,12 @@ export interface TimerChange {
   lastError: { code: string; message: string };
 }
 
+/**
+ * Every method rejects with `StoreUnavailableError` (src/define/errors.ts) when the store cannot
+ * do the work for a reason that passes (the database out of reach, the disk full, a lock or a
+ * statement that took too long), having kept nothing of that work; adapters turn their own error
+ * codes into it, so nothing above them knows a database's codes.
+ */
 export interface Store {
   /** View storage, where the adapter serves views. */
   readonly views?: ViewStore;
@@ -200,6 +216,14 @@ export interface Store {
    * without it serve one node, which holds all the work; they are never given a `fence`.
    */
   readonly cluster?: ClusterStore;
+
+  /**
+   * How long (ms) a write answered `locked` is sent again before its commands fail with
+   * `StoreUnavailableError` reason `lock_timeout`. Only adapters that answer `locked` set it.
+   */
+  readonly lockTimeoutMs?: number;
+  /** Whether the store is taking work (shown by `/health` and the admin API); absent: always ok. */
+  status?(): StoreStatus;
 
   /** Brings the schema up to the newest version; safe to call on every start. */
   migrate(): Promise<void>;

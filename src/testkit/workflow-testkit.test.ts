@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { SagaflowError } from "../define/errors.ts";
+import { SagaflowError, StoreUnavailableError } from "../define/errors.ts";
 import { saga } from "../define/saga.ts";
 import { workflow } from "../define/workflow.ts";
 import { mockComponent, testWorkflow } from "./index.ts";
@@ -64,7 +64,7 @@ describe("workflow testkit (virtual time)", () => {
   it("a-database-out-of-reach-uses-up-no-attempt-however-long-it-lasts", async () => {
     // Three attempts allowed; the store fails eight times as a dropped connection does.
     const t = await testWorkflow(jobWithoutFailover as typeof job, { components: [ledger] });
-    const outage = Object.assign(new Error("terminating connection due to administrator command"), { code: "57P01" });
+    const outage = new StoreUnavailableError("unreachable", "the database cannot be reached right now (terminating connection due to administrator command)");
     t.failStep("work", 8, outage);
     await t.start("j9", { n: 9 });
     for (let i = 0; i < 8; i++) {

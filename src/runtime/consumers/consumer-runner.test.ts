@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { StoreUnavailableError } from "../../define/errors.ts";
 import { consumer } from "../../define/consumer.ts";
 import { entity } from "../../define/entity.ts";
 import { MemoryStore } from "../../store/memory/memory-store.ts";
@@ -48,7 +49,7 @@ async function start(store: FlakyStore) {
     retry: { maxAttempts: 2, initialBackoffMs: 1 },
     events: {
       added: (e, ctx) => {
-        if (env.outages > 0 && env.outages--) throw new Error("Connection terminated unexpectedly");
+        if (env.outages > 0 && env.outages--) throw new StoreUnavailableError("unreachable", "the database cannot be reached right now (Connection terminated unexpectedly)");
         if (e.poison && env.broken) throw new Error("poison");
         env.delivered.push(ctx.position);
       },

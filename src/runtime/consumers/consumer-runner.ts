@@ -1,5 +1,5 @@
 import type { ConsumerContext, ConsumerDefinition } from "../../define/consumer.ts";
-import { isRefusal } from "../../define/errors.ts";
+import { isRefusal, isStoreUnavailable } from "../../define/errors.ts";
 import type { Timers } from "../../define/handlers.ts";
 import type { FeedEntry, ParkedMessage, Store } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
@@ -8,7 +8,6 @@ import { describeError } from "../workflow/record.ts";
 import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
 import { SagaflowError } from "../../define/errors.ts";
 import { WakeSignal } from "../wake-signal.ts";
-import { isStoreUnavailable } from "../../store/unavailable.ts";
 
 export interface ConsumerHost {
   store: Store;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { StoreUnavailableError } from "../../define/errors.ts";
 import { deferred } from "../../define/deferred.ts";
 import { entity } from "../../define/entity.ts";
 import { MemoryStore } from "../../store/memory/memory-store.ts";
@@ -29,7 +30,7 @@ class OutageStore extends MemoryStore {
   override async commit(writes: InstanceWrite[]): Promise<WriteOutcome[]> {
     if (this.outages > 0 && writes.some((w) => w.component === "target")) {
       this.outages--;
-      throw Object.assign(new Error("terminating connection due to administrator command"), { code: "57P01" });
+      throw new StoreUnavailableError("unreachable", "the database cannot be reached right now (terminating connection due to administrator command)");
     }
     return super.commit(writes);
   }

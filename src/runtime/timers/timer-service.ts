@@ -1,11 +1,10 @@
-import { errors, isRefusal } from "../../define/errors.ts";
+import { errors, isRefusal, isStoreUnavailable } from "../../define/errors.ts";
 import type { DeferredCall, Timers } from "../../define/handlers.ts";
 import type { Store, StoredReply, TimerRecord } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
 import { checkId } from "../ids.ts";
 import { describeError } from "../workflow/record.ts";
 import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
-import { isStoreUnavailable } from "../../store/unavailable.ts";
 
 export interface TimerHost {
   store: Store;

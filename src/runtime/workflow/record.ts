@@ -1,7 +1,6 @@
-import { SagaflowError } from "../../define/errors.ts";
+import { isStoreUnavailable, SagaflowError } from "../../define/errors.ts";
 import type { RetryPolicy, StepFailure, StepOptions, Transition, WorkflowDefinition } from "../../define/workflow.ts";
 import type { WorkflowRecord, WorkflowStatus } from "../../store/port.ts";
-import { isStoreUnavailable } from "../../store/unavailable.ts";
 
 /** Pure changes of a workflow record; the engine commits them and schedules what comes next. */
 

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import pg, { type Pool } from "pg";
 import type { ClusterSignal, ClusterStore, LeaseRecord, NodeRecord } from "../cluster-port.ts";
 import type { RunInTransaction } from "./transaction.ts";
+import { translatingErrors } from "./postgres-errors.ts";
 
 /** The server's clock in epoch ms (clock_timestamp: the time now, not the transaction's start). */
 const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
@@ -53,23 +54,23 @@ export class PostgresCluster implements ClusterStore {
 
   async heartbeat(node: string, startedAt: number, info: Record<string, unknown>): Promise<void> {
     const s = this.#host.schema;
-    await this.#host.pool.query(
+    await translatingErrors(() => this.#host.pool.query(
       `INSERT INTO ${s}.nodes (id, started_at, heartbeat_at, info) VALUES ($1, $2, ${NOW_MS}, $3)
        ON CONFLICT (id) DO UPDATE SET heartbeat_at = ${NOW_MS}, info = excluded.info`,
       [node, startedAt, JSON.stringify(info)],
-    );
+    ));
   }
 
   async forgetNodes(node: string | undefined, forgetAfterMs: number): Promise<void> {
     const s = this.#host.schema;
-    await this.#host.pool.query(`DELETE FROM ${s}.nodes WHERE id = $1 OR heartbeat_at < ${NOW_MS} - $2`, [node ?? null, forgetAfterMs]);
+    await translatingErrors(() => this.#host.pool.query(`DELETE FROM ${s}.nodes WHERE id = $1 OR heartbeat_at < ${NOW_MS} - $2`, [node ?? null, forgetAfterMs]));
   }
 
   async listNodes(): Promise<NodeRecord[]> {
     const s = this.#host.schema;
-    const { rows } = await this.#host.pool.query<{ id: string; started_at: number; heartbeat_at: number; info: string; age: number }>(
+    const { rows } = await translatingErrors(() => this.#host.pool.query<{ id: string; started_at: number; heartbeat_at: number; info: string; age: number }>(
       `SELECT id, started_at, heartbeat_at, info, ${NOW_MS} - heartbeat_at AS age FROM ${s}.nodes ORDER BY id`,
-    );
+    ));
     return rows.map((r) => ({
       id: r.id,
       startedAt: Number(r.started_at),
@@ -81,9 +82,9 @@ export class PostgresCluster implements ClusterStore {
 
   async listLeases(): Promise<LeaseRecord[]> {
     const s = this.#host.schema;
-    const { rows } = await this.#host.pool.query<{ name: string; holder: string | null; token: number; remaining: number }>(
+    const { rows } = await translatingErrors(() => this.#host.pool.query<{ name: string; holder: string | null; token: number; remaining: number }>(
       `SELECT name, holder, token, expires_at - ${NOW_MS} AS remaining FROM ${s}.leases ORDER BY name`,
-    );
+    ));
     return rows.map((r) => ({ name: r.name, holder: r.holder, token: Number(r.token), remainingMs: Number(r.remaining) }));
   }
 

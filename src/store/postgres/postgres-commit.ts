@@ -34,7 +34,7 @@ import { encode, encodeWorkflowRecord, type EncodedWorkflowRecord } from "../row
 import { FEED_LOCK_CLASS, lockInstancesStatement } from "./postgres-locks.ts";
 import type { InstanceWrite, WorkflowTransition, WriteOutcome } from "../port.ts";
 import type { ClusterSignal, Fence } from "../cluster-port.ts";
-import { heldAmong, leaseTokensStatement } from "./postgres-fence.ts";
+import { heldAmong, leaseTokensNoWaitStatement, lockedAmong } from "./postgres-fence.ts";
 import { quoteIdent } from "./migrations.ts";
 import type { Transaction } from "./transaction.ts";
 
@@ -49,26 +49,51 @@ export interface CommitHooks {
 }
 
 
+/** The bounds a commit's transaction runs with (SET LOCAL: they end with it). */
+export interface CommitTimeouts {
+  /** The longest one lock may be waited for (lock_timeout): beyond it the commit fails, keeping nothing. */
+  lockTimeoutMs: number;
+  /** The longest one statement may run (statement_timeout). */
+  statementTimeoutMs: number;
+}
+
+/** `SET LOCAL` of the bounds, for the start of a transaction (whole numbers of ms, checked by the store). */
+export function timeoutStatements(timeouts: CommitTimeouts): string[] {
+  return [`SET LOCAL lock_timeout = ${Math.trunc(timeouts.lockTimeoutMs)}`, `SET LOCAL statement_timeout = ${Math.trunc(timeouts.statementTimeoutMs)}`];
+}
+
 /**
- * How a commit's transaction begins, in one round trip: BEGIN, the plan mode, the instance locks,
- * then the lease rows of the batch's fences (in that order, the one every commit keeps).
+ * How a commit's transaction begins, in one round trip: BEGIN, the bounds, the plan mode, the
+ * instance locks, then the lease rows of the batch's fences (in that order, the one every commit keeps).
  *
  * The commit's statements have one shape whatever the values (arrays of them), so one generic plan
  * per connection serves them all. Left to itself PostgreSQL plans each execution afresh (a custom
  * plan, since the arrays' sizes make it look cheaper): a generic plan made a one-write commit 13%
  * faster (bench/postgres-commit.ts). SET LOCAL ends with the transaction, so other statements
  * (view queries above all) keep the default.
+ *
+ * Waiting: the instance locks are only ever held by other Sagaflow commits (short); rows that a
+ * session outside Sagaflow may hold locked (lease rows here; key-value, workflow and snapshot rows
+ * in the state query) are locked with SKIP LOCKED, and the writes that need a row held elsewhere
+ * are answered `locked` instead of holding up the batch, the node's commit slot and its other
+ * instances. Anything else that waits (a table lock, a conflicting uncommitted insert) is bounded by
+ * lock_timeout and fails the commit as StoreUnavailableError `lock_timeout`.
  */
-export function beginCommit(schema: string, encoded: readonly EncodedWrite[]): { text: string; fencesHeld(begun: readonly QueryResult[]): Set<string> } {
+export function beginCommit(
+  schema: string,
+  encoded: readonly EncodedWrite[],
+  timeouts: CommitTimeouts,
+): { text: string; fencesHeld(begun: readonly QueryResult[]): Set<string>; fencesLocked(begun: readonly QueryResult[]): Set<string> } {
   const instances = new Map(encoded.map((w) => [JSON.stringify([w.component, w.id]), w]));
   const fences = encoded.flatMap((w) => (w.fence ? [w.fence] : []));
-  const leases = leaseTokensStatement(quoteIdent(schema), fences);
-  const statements = ["BEGIN", "SET LOCAL plan_cache_mode = force_generic_plan", lockInstancesStatement(schema, [...instances.values()])];
+  const leases = leaseTokensNoWaitStatement(quoteIdent(schema), fences);
+  const statements = ["BEGIN", ...timeoutStatements(timeouts), "SET LOCAL plan_cache_mode = force_generic_plan", lockInstancesStatement(schema, [...instances.values()])];
   if (leases !== undefined) statements.push(leases);
   return {
     text: statements.join("; "),
     // The lease rows are the last result when there are fences.
     fencesHeld: (begun) => (leases === undefined ? new Set() : heldAmong(fences, begun.at(-1)!.rows)),
+    fencesLocked: (begun) => (leases === undefined ? new Set() : lockedAmong(begun.at(-1)!.rows)),
   };
 }
 
@@ -94,8 +119,17 @@ export function commitSql(s: string) {
           CASE WHEN u.ev THEN (SELECT max(e.seq) FROM ${s}.events e WHERE e.component = u.c AND e.id = u.i AND e.kind = ${KIND_EVENT}) END AS max_seq,
           CASE WHEN u.kv THEN (SELECT k.version FROM ${s}.kv k WHERE k.component = u.c AND k.id = u.i) END AS kv_version,
           CASE WHEN u.wf THEN (SELECT w.version FROM ${s}.workflows w WHERE w.name = u.c AND w.id = u.i) END AS wf_version,
-          t.keys AS taken
-        FROM unnest($1::text[], $2::text[], $3::bool[], $4::bool[], $5::bool[]) WITH ORDINALITY AS u(c, i, ev, kv, wf, n)
+          t.keys AS taken,
+          -- Rows this commit will update, locked now without waiting: one that exists but cannot be
+          -- locked is held by a session outside Sagaflow (Sagaflow's own writers of the instance are
+          -- kept out by the instance lock), and the write is answered "locked".
+          (u.kv AND EXISTS (SELECT 1 FROM ${s}.kv k WHERE k.component = u.c AND k.id = u.i)
+             AND (SELECT true FROM ${s}.kv k WHERE k.component = u.c AND k.id = u.i FOR NO KEY UPDATE SKIP LOCKED) IS NULL)
+          OR (u.wf AND EXISTS (SELECT 1 FROM ${s}.workflows w WHERE w.name = u.c AND w.id = u.i)
+             AND (SELECT true FROM ${s}.workflows w WHERE w.name = u.c AND w.id = u.i FOR NO KEY UPDATE SKIP LOCKED) IS NULL)
+          OR (u.sn AND EXISTS (SELECT 1 FROM ${s}.snapshots p WHERE p.component = u.c AND p.id = u.i)
+             AND (SELECT true FROM ${s}.snapshots p WHERE p.component = u.c AND p.id = u.i FOR UPDATE SKIP LOCKED) IS NULL) AS locked
+        FROM unnest($1::text[], $2::text[], $3::bool[], $4::bool[], $5::bool[], $10::bool[]) WITH ORDINALITY AS u(c, i, ev, kv, wf, sn, n)
         LEFT JOIN taken t ON t.n = u.n`,
     },
     writeState: {
@@ -217,6 +251,9 @@ interface InstanceState {
   needsEvents: boolean;
   needsKv: boolean;
   needsWorkflow: boolean;
+  needsSnapshot: boolean;
+  /** A row the write needs is locked by another session (see beginCommit). */
+  locked: boolean;
   maxSeq: number;
   kvVersion: number;
   /** The version stored before the batch: updates are made only at this version. */
@@ -241,6 +278,8 @@ interface FeedRow {
 export interface CommitTransaction {
   /** The fenced leases still held, as `beginCommit` read them. */
   heldFences: ReadonlySet<string>;
+  /** The fenced leases whose row another session holds locked (`beginCommit`). */
+  lockedFences: ReadonlySet<string>;
   /** Sends a statement in the round trip of COMMIT (none when undefined). */
   sendWithCommit: Transaction["sendWithCommit"];
 }
@@ -260,14 +299,14 @@ export async function writeBatch(
   hooks: CommitHooks,
   transaction: CommitTransaction,
 ): Promise<WriteOutcome[]> {
-  const { heldFences, sendWithCommit } = transaction;
+  const { heldFences, lockedFences, sendWithCommit } = transaction;
   const instances = new Map<string, InstanceState>();
   const instanceOf = (component: string, id: string): InstanceState => {
     const key = JSON.stringify([component, id]);
     let state = instances.get(key);
     if (!state) {
       state = {
-        component, id, n: instances.size + 1, needsEvents: false, needsKv: false, needsWorkflow: false,
+        component, id, n: instances.size + 1, needsEvents: false, needsKv: false, needsWorkflow: false, needsSnapshot: false, locked: false,
         maxSeq: 0, kvVersion: 0, kvStored: 0, workflowVersion: 0, workflowStored: 0, dedupKeys: new Set(),
       };
       instances.set(key, state);
@@ -278,6 +317,7 @@ export async function writeBatch(
   for (const w of encoded) {
     const state = instanceOf(w.component, w.id);
     if (w.events) state.needsEvents = true;
+    if (w.events?.snapshot) state.needsSnapshot = true;
     if (w.kv) state.needsKv = true;
     if (w.workflow) state.needsWorkflow = true;
     for (const d of w.dedup) {
@@ -290,12 +330,13 @@ export async function writeBatch(
   const all = [...instances.values()];
 
   // Lease rows after the instance locks (and before the feed lock): one order for every commit.
-  const stored = await client.query<{ n: number; max_seq: number | null; kv_version: number | null; wf_version: number | null; taken: string[] | null }>({
+  const stored = await client.query<{ n: number; max_seq: number | null; kv_version: number | null; wf_version: number | null; taken: string[] | null; locked: boolean | null }>({
     ...sql.readState,
     values: [
       all.map((i) => i.component), all.map((i) => i.id),
       all.map((i) => i.needsEvents), all.map((i) => i.needsKv), all.map((i) => i.needsWorkflow),
       dedupLookup.components, dedupLookup.ids, dedupLookup.keys, dedupLookup.ns,
+      all.map((i) => i.needsSnapshot),
     ],
   });
   for (const row of stored.rows) {
@@ -304,6 +345,7 @@ export async function writeBatch(
     state.kvVersion = state.kvStored = row.kv_version ?? 0;
     state.workflowVersion = state.workflowStored = row.wf_version ?? 0;
     for (const key of row.taken ?? []) state.dedupKeys.add(key);
+    state.locked = row.locked === true;
   }
 
   // Decide each write in order; collect what the accepted ones write.
@@ -317,6 +359,10 @@ export async function writeBatch(
   encoded.forEach((w, index) => {
     const state = instanceOf(w.component, w.id);
     const { events, kv, workflow, dedup } = w;
+    if (state.locked || (w.fence && lockedFences.has(w.fence.lease))) {
+      outcomes.push({ ok: false, reason: "locked" });
+      return;
+    }
     if (w.fence && !heldFences.has(w.fence.lease)) {
       outcomes.push({ ok: false, reason: "fenced" });
       return;

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import type { FeedEntry, InstanceWrite } from "../port.ts";
 import { INSTANCE_LOCKS_UP_TO, LOCK_BUCKETS } from "./postgres-locks.ts";
 import { PostgresStore } from "./postgres-store.ts";
-import { isStoreUnavailable } from "../unavailable.ts";
+import { isStoreUnavailable } from "../../define/errors.ts";
 import { commitOk, dedupRecord, deferred, eventsWrite, kvWrite, sleep, testbed, whenPostgresAsked, workflowWrite } from "./postgres-test-support.ts";
 
 whenPostgresAsked((connectionString) => {
@@ -310,6 +310,75 @@ whenPostgresAsked((connectionString) => {
         await frozen.close();
         await other.close();
       }
+    });
+
+    describe("rows locked by a session outside Sagaflow", () => {
+      it("a write whose kv, workflow or snapshot row another session holds FOR UPDATE is answered locked at once; the rest of the batch commits", { timeout: 20_000 }, async () => {
+        await withStore(async (store) => {
+          const withSnapshot = (w: InstanceWrite): InstanceWrite => ({ ...w, events: { ...w.events!, snapshot: { seq: 2, state: { s: 2 } } } });
+          await commitOk(store, [kvWrite("k", "held", 0, 1), kvWrite("k", "free", 0, 1), workflowWrite("wf", "held", 0, 1), withSnapshot(eventsWrite("e", "held", 0, 1, 2))]);
+          const other = await rawClient();
+          try {
+            await other.query("BEGIN");
+            const s = `"${store.schema}"`;
+            await other.query(`SELECT 1 FROM ${s}.kv WHERE id = 'held' FOR UPDATE`);
+            await other.query(`SELECT 1 FROM ${s}.workflows WHERE id = 'held' FOR UPDATE`);
+            await other.query(`SELECT 1 FROM ${s}.snapshots WHERE id = 'held' FOR UPDATE`);
+            const outcomes = await store.commit([
+              kvWrite("k", "held", 1, 2),
+              kvWrite("k", "free", 1, 2),
+              workflowWrite("wf", "held", 1, 2),
+              { ...eventsWrite("e", "held", 2, 3, 4), events: { expectedSeq: 2, append: [{ type: "x", payload: 3 }, { type: "x", payload: 4 }], snapshot: { seq: 4, state: { s: 4 } } } },
+              kvWrite("k", "new", 0, 1),
+            ]);
+            assert.deepEqual(outcomes.map((o) => (o.ok ? "ok" : o.reason)), ["locked", "ok", "locked", "locked", "ok"]);
+            assert.equal((await store.loadKv("k", "held"))?.version, 1, "nothing of the locked write was kept");
+            assert.equal((await store.loadKv("k", "free"))?.version, 2);
+            await other.query("ROLLBACK");
+            const again = await store.commit([kvWrite("k", "held", 1, 2), workflowWrite("wf", "held", 1, 2)]);
+            assert.deepEqual(again.map((o) => o.ok), [true, true], "once the other session lets go, the same writes commit");
+          } finally {
+            await other.end();
+          }
+        });
+      });
+
+      it("a fenced write whose lease row another session holds FOR UPDATE is answered locked, not fenced", { timeout: 20_000 }, async () => {
+        await withStore(async (store) => {
+          const token = (await store.cluster.acquireLeases("n1", ["workflows/0"], 60_000)).get("workflows/0");
+          assert.ok(token !== undefined, "the lease is taken");
+          const fence = { lease: "workflows/0", token };
+          const other = await rawClient();
+          try {
+            await other.query("BEGIN");
+            await other.query(`SELECT 1 FROM "${store.schema}".leases WHERE name = 'workflows/0' FOR UPDATE`);
+            const outcomes = await store.commit([{ ...kvWrite("k", "a", 0, 1), fence }, kvWrite("k", "b", 0, 1)]);
+            assert.deepEqual(outcomes.map((o) => (o.ok ? "ok" : o.reason)), ["locked", "ok"]);
+            await other.query("ROLLBACK");
+            const [again] = await store.commit([{ ...kvWrite("k", "a", 0, 1), fence }]);
+            assert.equal(again?.ok, true);
+          } finally {
+            await other.end();
+          }
+        });
+      });
+
+      it("a lock the commit must wait for (a table lock) fails it after lockTimeoutMs as store_unavailable lock_timeout", { timeout: 20_000 }, async () => {
+        await withStore(async (store) => {
+          const other = await rawClient();
+          try {
+            await other.query("BEGIN");
+            await other.query(`LOCK TABLE "${store.schema}".dedup IN ACCESS EXCLUSIVE MODE`);
+            const error = await store.commit([kvWrite("k", "a", 0, 1)]).then(() => undefined, (e: unknown) => e);
+            assert.equal(isStoreUnavailable(error), true, String(error));
+            assert.equal((error as { reason?: string }).reason, "lock_timeout");
+            await other.query("ROLLBACK");
+            assert.equal((await store.commit([kvWrite("k", "a", 0, 1)]))[0]?.ok, true);
+          } finally {
+            await other.end();
+          }
+        }, { lockTimeoutMs: 300 });
+      });
     });
   });
 });

@@ -18,9 +18,27 @@ export function leaseTokensStatement(schema: string, fences: readonly Fence[]): 
   return `SELECT name, token FROM ${schema}.leases WHERE name IN (${names.join(", ")}) ORDER BY name FOR SHARE`;
 }
 
+/**
+ * Like `leaseTokensStatement`, for a commit, which must not wait: a lease row locked by another
+ * session (an operator's `SELECT … FOR UPDATE`) comes back with a null token instead of holding up
+ * the commit, and the writes fenced by it are answered `locked`. A row that can be locked is
+ * locked FOR SHARE and its token read as locked (the latest committed one).
+ */
+export function leaseTokensNoWaitStatement(schema: string, fences: readonly Fence[]): string | undefined {
+  if (fences.length === 0) return undefined;
+  const names = [...new Set(fences.map((f) => f.lease))].sort().map((name) => pg.escapeLiteral(name));
+  return `SELECT l.name, (SELECT x.token FROM ${schema}.leases x WHERE x.name = l.name FOR SHARE SKIP LOCKED) AS token
+  FROM ${schema}.leases l WHERE l.name IN (${names.join(", ")}) ORDER BY l.name`;
+}
+
+/** The leases among `fences` whose row another session holds locked, from the rows `leaseTokensNoWaitStatement` read. */
+export function lockedAmong(rows: readonly QueryResultRow[]): Set<string> {
+  return new Set(rows.filter((r) => r["token"] === null).map((r) => String(r["name"])));
+}
+
 /** The leases among `fences` still at their token, from the rows `leaseTokensStatement` read. */
 export function heldAmong(fences: readonly Fence[], rows: readonly QueryResultRow[]): Set<string> {
-  const tokens = new Map(rows.map((r) => [String(r["name"]), Number(r["token"])]));
+  const tokens = new Map(rows.filter((r) => r["token"] !== null).map((r) => [String(r["name"]), Number(r["token"])]));
   return new Set(fences.filter((f) => tokens.get(f.lease) === f.token).map((f) => f.lease));
 }
 

@@ -23,7 +23,10 @@ import type { ClusterSignal, Fence } from "../cluster-port.ts";
 import { PostgresCluster } from "./postgres-cluster.ts";
 import { checkFence } from "./postgres-fence.ts";
 import { applyMigrations, checkSchemaName, LATEST_SCHEMA_VERSION, quoteIdent, schemaVersionOf } from "./migrations.ts";
-import { beginCommit, encodeWrites, writeBatch, type BeforeCommitHook, type CommitSql } from "./postgres-commit.ts";
+import { beginCommit, encodeWrites, timeoutStatements, writeBatch, type BeforeCommitHook, type CommitSql, type CommitTimeouts } from "./postgres-commit.ts";
+import { toStoreError } from "./postgres-errors.ts";
+import { StoreUnavailableError } from "../../define/errors.ts";
+import { OutageTracker, type StoreStatus } from "../outage.ts";
 import { statements, workflowListQuery, type Statement, type Statements } from "./postgres-statements.ts";
 import { PostgresViews } from "./postgres-views.ts";
 import type { ViewStore } from "../view-port.ts";
@@ -62,6 +65,17 @@ export interface PostgresStoreOptions {
    */
   idleInTransactionTimeoutMs?: number;
   /**
+   * The longest a write waits for a lock held by another database session before its commands are
+   * answered 503 `store_unavailable` (reason `lock_timeout`, with Retry-After). Rows such a session
+   * may hold (key-value, workflow, snapshot and lease rows) are never waited for inside a commit: the
+   * write is sent again, apart, until this much time has passed, and the node's other writes go on
+   * meanwhile. Anything else a transaction of this store waits for (PostgreSQL's lock_timeout) is
+   * bounded by it too. Default 2,000 ms.
+   */
+  lockTimeoutMs?: number;
+  /** The longest one statement of this store's transactions may run (PostgreSQL's statement_timeout). Default 30,000 ms. */
+  statementTimeoutMs?: number;
+  /**
    * For tests only: `beforeCommit` runs inside every commit's transaction after its feed rows are
    * written (with their positions) and before COMMIT, so a test can hold a commit open.
    */
@@ -82,6 +96,13 @@ const DEFAULT_POOL_SIZE = 10;
 /** Finite waits by default: connecting, and a transaction left open by a stuck process (its locks). */
 const CONNECT_TIMEOUT_MS = 10_000;
 const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000;
+const LOCK_TIMEOUT_MS = 2_000;
+const STATEMENT_TIMEOUT_MS = 30_000;
+
+function positiveMs(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new TypeError(`PostgresStore: ${name} must be a positive integer, got ${value}`);
+  return value;
+}
 
 /**
  * BIGINT columns (positions, seqs, versions, epoch-ms times) come back as numbers rather than
@@ -123,6 +144,10 @@ export class PostgresStore implements Store {
   readonly #sql: Statements;
   readonly #beforeCommit: BeforeCommitHook | undefined;
   #closed = false;
+  readonly #timeouts: CommitTimeouts;
+  /** BEGIN with the bounds every transaction of this store runs with. */
+  readonly #begin: string;
+  readonly #outage = new OutageTracker();
   /** View storage: the `views` table and the views' own tables, in this schema. */
   readonly views: ViewStore;
   /** Heartbeats, leases and signals: several nodes on this schema. */
@@ -140,6 +165,11 @@ export class PostgresStore implements Store {
     if (!Number.isInteger(idleMs) || idleMs < 1) {
       throw new TypeError(`PostgresStore: idleInTransactionTimeoutMs must be a positive integer, got ${idleMs}`);
     }
+    this.#timeouts = {
+      lockTimeoutMs: positiveMs("lockTimeoutMs", options.lockTimeoutMs ?? LOCK_TIMEOUT_MS),
+      statementTimeoutMs: positiveMs("statementTimeoutMs", options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS),
+    };
+    this.#begin = ["BEGIN", ...timeoutStatements(this.#timeouts)].join("; ");
     this.#schema = schema;
     this.#sql = statements(quoteIdent(schema));
     this.#beforeCommit = options.testHooks?.beforeCommit;
@@ -171,6 +201,16 @@ export class PostgresStore implements Store {
   }
 
   readonly #notify = (signal: Omit<ClusterSignal, "node">): string | undefined => this.cluster.notifyStatement(signal);
+
+  /** See PostgresStoreOptions.lockTimeoutMs: how long a write answered `locked` is tried again. */
+  get lockTimeoutMs(): number {
+    return this.#timeouts.lockTimeoutMs;
+  }
+
+  /** Ok, or the outage seen last (cleared by the next successful commit). */
+  status(): StoreStatus {
+    return this.#outage.status();
+  }
 
   /** The schema this store's tables live in. */
   get schema(): string {
@@ -247,12 +287,18 @@ export class PostgresStore implements Store {
     const at = Date.now();
     const sql: CommitSql = this.#sql.commit;
     const hooks = { beforeCommit: this.#beforeCommit, notify: this.cluster.signallingAs === undefined ? undefined : this.#notify };
-    const begin = beginCommit(this.#schema, encoded);
-    return this.#transaction(
+    const begin = beginCommit(this.#schema, encoded, this.#timeouts);
+    const outcomes = await this.#transaction(
       (client, { begun, sendWithCommit }) =>
-        writeBatch(client, sql, this.#schema, encoded, at, hooks, { heldFences: begin.fencesHeld(begun), sendWithCommit }),
+        writeBatch(client, sql, this.#schema, encoded, at, hooks, {
+          heldFences: begin.fencesHeld(begun),
+          lockedFences: begin.fencesLocked(begun),
+          sendWithCommit,
+        }),
       begin.text,
     );
+    this.#outage.succeeded();
+    return outcomes;
   }
 
   /**
@@ -405,7 +451,16 @@ export class PostgresStore implements Store {
   async #query<R extends QueryResultRow>(statement: Statement, values: unknown[]) {
     await this.#ready();
     const config: QueryConfig = { name: statement.name, text: statement.text, values };
-    return this.#pool.query<R>(config);
+    return this.#pool.query<R>(config).catch((error: unknown) => {
+      throw this.#translate(error);
+    });
+  }
+
+  /** An outage as StoreUnavailableError (remembered for `status()`); any other error as it is. */
+  #translate(error: unknown): unknown {
+    const translated = toStoreError(error);
+    if (translated instanceof StoreUnavailableError) this.#outage.failed(translated);
+    return translated;
   }
 
   async #rows<R extends QueryResultRow>(statement: Statement, values: unknown[]): Promise<R[]> {
@@ -433,12 +488,19 @@ export class PostgresStore implements Store {
   async #withClient<T>(fn: (client: PoolClient, markBroken: (err: Error) => void) => Promise<T>): Promise<T> {
     // A connection that breaks while checked out fails the query in flight; its error event is
     // heard by the listener every connection gets on "connect" (see the constructor).
-    const client = await this.#pool.connect();
+    let client: PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      throw this.#translate(error);
+    }
     let broken: Error | undefined;
     try {
       return await fn(client, (err) => {
         broken = err;
       });
+    } catch (error) {
+      throw this.#translate(error);
     } finally {
       client.release(broken);
     }
@@ -448,7 +510,7 @@ export class PostgresStore implements Store {
    * `begin` (BEGIN and what goes with it, in one round trip; `fn` gets their results), `fn`, then
    * what `fn` gave to `sendWithCommit` and COMMIT, in one round trip; ROLLBACK if anything fails.
    */
-  async #transaction<T>(fn: (client: PoolClient, transaction: Transaction) => Promise<T>, begin = "BEGIN"): Promise<T> {
+  async #transaction<T>(fn: (client: PoolClient, transaction: Transaction) => Promise<T>, begin = this.#begin): Promise<T> {
     return this.#withClient(async (client, markBroken) => {
       try {
         // Inside the try: a statement sent with BEGIN may fail and leave the transaction open.

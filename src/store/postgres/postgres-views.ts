@@ -8,6 +8,7 @@ import { quoteIdent } from "./migrations.ts";
 import { checkFence } from "./postgres-fence.ts";
 import type { RunInTransaction, Transaction } from "./transaction.ts";
 import { postgresName } from "./postgres-views-names.ts";
+import { translatingErrors } from "./postgres-errors.ts";
 
 export interface PostgresViewsOptions {
   pool: Pool;
@@ -78,12 +79,12 @@ export class PostgresViews implements ViewStore {
 
   async viewMeta(name: string): Promise<ViewMeta | undefined> {
     await this.#ready();
-    return (await this.#pool.query<ViewMeta>(`SELECT ${META} FROM ${this.#views} WHERE name = $1`, [name])).rows[0];
+    return (await translatingErrors(() => this.#pool.query<ViewMeta>(`SELECT ${META} FROM ${this.#views} WHERE name = $1`, [name]))).rows[0];
   }
 
   async listViews(): Promise<ViewMeta[]> {
     await this.#ready();
-    return (await this.#pool.query<ViewMeta>(`SELECT ${META} FROM ${this.#views} ORDER BY name`)).rows;
+    return (await translatingErrors(() => this.#pool.query<ViewMeta>(`SELECT ${META} FROM ${this.#views} ORDER BY name`))).rows;
   }
 
   async beginBuild(name: string, version: number, tables: (generation: number) => PhysicalTable[], fence?: Fence): Promise<ViewGeneration> {
@@ -165,10 +166,10 @@ export class PostgresViews implements ViewStore {
   async getRows(table: string, ids: readonly string[]): Promise<Map<string, unknown>> {
     await this.#ready();
     if (ids.length === 0) return new Map();
-    const { rows } = await this.#pool.query<{ id: string; row: unknown }>(
+    const { rows } = await translatingErrors(() => this.#pool.query<{ id: string; row: unknown }>(
       `SELECT id, row FROM ${this.#table(table)} WHERE id = ANY($1::text[])`,
       [[...ids]],
-    );
+    ));
     return new Map(rows.map((r) => [r.id, r.row]));
   }
 
@@ -176,7 +177,7 @@ export class PostgresViews implements ViewStore {
     await this.#ready();
     // One row more than the page: its presence says a next page exists.
     const compiled = compilePostgres(query, postgresName(table), { schema: this.#schemaName, offset: page.offset, limit: page.limit, extra: 1 });
-    const { rows } = await this.#pool.query<Record<string, unknown>>(compiled.sql, compiled.bind(params));
+    const { rows } = await translatingErrors(() => this.#pool.query<Record<string, unknown>>(compiled.sql, compiled.bind(params)));
     if (compiled.shape.kind === "count") return { kind: "count", count: Number(rows[0]?.[COUNT_COLUMN] ?? 0) };
     const limit = compiled.pageLimit(params);
     const shown = limit === undefined ? rows : rows.slice(0, limit);

@@ -22,6 +22,10 @@ import { feedSql } from "./sqlite-feed.ts";
 import { prepareStatements, type Statements } from "./sqlite-statements.ts";
 import { timerSql } from "./sqlite-timers.ts";
 
+import { namingFile, toStoreError } from "./sqlite-errors.ts";
+import { StoreUnavailableError } from "../../define/errors.ts";
+import { OutageTracker, type StoreStatus } from "../outage.ts";
+
 export { workflowListQuery } from "./sqlite-workflows.ts";
 
 export interface SqliteStoreOptions {
@@ -46,6 +50,18 @@ export interface SqliteSettings {
 
 const SYNCHRONOUS_NAMES = ["OFF", "NORMAL", "FULL", "EXTRA"] as const;
 const BUSY_TIMEOUT_MS = 5000;
+/** At most one WAL-truncating checkpoint per this long while the disk is full. */
+const SPACE_CHECKPOINT_EVERY_MS = 5_000;
+/**
+ * Checkpoint every 4,000 pages (~16 MB at 4 KiB pages) of WAL rather than SQLite's 1,000: fewer,
+ * larger checkpoints measured +25-30% commands/s at concurrency 64 (bench/entity-commands.ts).
+ */
+const WAL_AUTOCHECKPOINT_PAGES = 4000;
+/**
+ * The WAL file is cut back to this size whenever it starts over after a checkpoint, so it stays
+ * about one checkpoint interval long even after a long reader let it grow (see README, "Disk space").
+ */
+const WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;
 
 /**
  * The feed and timer queries, exported for the tests, which check their query plans
@@ -67,12 +83,21 @@ export const feedAndTimerSql = { ...feedSql, ...timerSql } as const;
  */
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
+  readonly #path: string;
+  readonly #outage = new OutageTracker();
+  /** When a checkpoint was last tried to give back WAL space on a full disk. */
+  #lastSpaceCheckpoint = 0;
   #statements: Statements | undefined;
   /** View tables live in the same file. */
   readonly views: SqliteViews;
 
   constructor(options: SqliteStoreOptions) {
-    const db = new Database(options.path);
+    let db: Database.Database;
+    try {
+      db = new Database(options.path);
+    } catch (err) {
+      throw namingFile(err, options.path);
+    }
     try {
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       const mode = db.pragma("journal_mode = WAL", { simple: true });
@@ -81,21 +106,28 @@ export class SqliteStore implements Store {
         throw new Error(`SQLite refused WAL journal mode for ${options.path} (got ${String(mode)})`);
       }
       db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
-      // Checkpoint every ~16 MB of WAL rather than SQLite's 4 MB: fewer, larger checkpoints
-      // measured +25-30% commands/s at concurrency 64 (bench/entity-commands.ts); the WAL file is
-      // cut back to 64 MB after a checkpoint.
-      db.pragma("wal_autocheckpoint = 4000");
-      db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+      db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
+      db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     } catch (err) {
       db.close();
-      throw err;
+      throw namingFile(err, options.path);
     }
+    this.#path = options.path;
     this.#db = db;
     this.views = new SqliteViews(db);
   }
 
   async migrate(): Promise<void> {
-    applyMigrations(this.#db);
+    try {
+      applyMigrations(this.#db);
+    } catch (error) {
+      throw this.#translate(error);
+    }
+  }
+
+  /** Ok, or the outage seen last (a full disk; cleared by the next successful commit). */
+  status(): StoreStatus {
+    return this.#outage.status();
   }
 
   async schemaVersion(): Promise<number> {
@@ -113,103 +145,133 @@ export class SqliteStore implements Store {
   }
 
   async loadHistory(component: string, id: string): Promise<EntityHistory> {
-    return this.#s().loadHistory(component, id);
+    return this.#do((s) => s.loadHistory(component, id));
   }
 
   async readEvents(component: string, id: string, afterSeq: number, limit: number): Promise<StoredEvent[]> {
     // SQLite reads a negative LIMIT as "no limit".
     if (limit <= 0) return [];
-    return this.#s().readEvents(component, id, afterSeq, limit);
+    return this.#do((s) => s.readEvents(component, id, afterSeq, limit));
   }
 
   async loadKv(component: string, id: string): Promise<KvRecord | undefined> {
-    return this.#s().loadKv(component, id);
+    return this.#do((s) => s.loadKv(component, id));
   }
 
   async findDedup(component: string, id: string, key: string): Promise<DedupRecord | undefined> {
-    return this.#s().findDedup(component, id, key);
+    return this.#do((s) => s.findDedup(component, id, key));
   }
 
   async commit(writes: InstanceWrite[]): Promise<WriteOutcome[]> {
-    const s = this.#s();
-    if (writes.length === 0) return [];
-    return s.commit.immediate(writes, Date.now());
+    if (writes.length === 0) return this.#do(() => []);
+    const outcomes = this.#do((s) => s.commit.immediate(writes, Date.now()));
+    this.#outage.succeeded();
+    return outcomes;
   }
 
   async pruneDedup(before: number): Promise<number> {
-    return this.#s().pruneDedup(before);
+    return this.#do((s) => s.pruneDedup(before));
   }
 
   async loadWorkflow(name: string, id: string): Promise<StoredWorkflow | undefined> {
-    return this.#s().workflows.load(name, id);
+    return this.#do((s) => s.workflows.load(name, id));
   }
 
   async listWorkflows(filter: WorkflowFilter): Promise<StoredWorkflow[]> {
-    return this.#s().workflows.list(filter);
+    return this.#do((s) => s.workflows.list(filter));
   }
 
   async workflowHistory(name: string, id: string, limit: number): Promise<Array<WorkflowTransition & { version: number }>> {
-    return this.#s().workflows.history(name, id, limit);
+    return this.#do((s) => s.workflows.history(name, id, limit));
   }
 
   async readFeed(afterPosition: number, limit: number, components?: readonly string[]): Promise<FeedEntry[]> {
-    return this.#s().feed.read(afterPosition, limit, components);
+    return this.#do((s) => s.feed.read(afterPosition, limit, components));
   }
 
   async feedHead(): Promise<number> {
-    return this.#s().feed.head();
+    return this.#do((s) => s.feed.head());
   }
 
   async loadOffset(consumer: string): Promise<number> {
-    return this.#s().feed.loadOffset(consumer);
+    return this.#do((s) => s.feed.loadOffset(consumer));
   }
 
   async listOffsets(): Promise<Array<{ consumer: string; position: number }>> {
-    return this.#s().feed.listOffsets();
+    return this.#do((s) => s.feed.listOffsets());
   }
 
   async commitConsumer(consumer: string, offset: number, park: ParkedMessage[], remove: readonly number[] = []): Promise<void> {
-    this.#s().feed.commitConsumer(consumer, offset, park, remove);
+    this.#do((s) => s.feed.commitConsumer(consumer, offset, park, remove));
   }
 
   async listParked(consumer: string | undefined, limit: number): Promise<ParkedMessage[]> {
-    return this.#s().feed.listParked(consumer, limit);
+    return this.#do((s) => s.feed.listParked(consumer, limit));
   }
 
   async removeParked(consumer: string, positions: readonly number[]): Promise<void> {
-    this.#s().feed.removeParked(consumer, positions);
+    this.#do((s) => s.feed.removeParked(consumer, positions));
   }
 
   async putTimer(timer: NewTimer): Promise<TimerRecord> {
-    return this.#s().timers.put(timer);
+    return this.#do((s) => s.timers.put(timer));
   }
 
   async cancelTimer(name: string): Promise<boolean> {
-    return this.#s().timers.cancel(name);
+    return this.#do((s) => s.timers.cancel(name));
   }
 
   async dueTimers(now: number, limit: number): Promise<TimerRecord[]> {
-    return this.#s().timers.due(now, limit);
+    return this.#do((s) => s.timers.due(now, limit));
   }
 
   async nextTimerDue(): Promise<number | undefined> {
-    return this.#s().timers.next();
+    return this.#do((s) => s.timers.next());
   }
 
   async finishTimers(fired: ReadonlyArray<{ name: string; generation: number }>): Promise<void> {
-    this.#s().timers.finish(fired);
+    this.#do((s) => s.timers.finish(fired));
   }
 
   async retryTimer(name: string, generation: number, change: TimerChange): Promise<void> {
-    this.#s().timers.retry(name, generation, change);
+    this.#do((s) => s.timers.retry(name, generation, change));
   }
 
   async listTimers(status: "pending" | "parked" | undefined, limit: number): Promise<TimerRecord[]> {
-    return this.#s().timers.list(status, limit);
+    return this.#do((s) => s.timers.list(status, limit));
   }
 
   async close(): Promise<void> {
     if (this.#db.open) this.#db.close();
+  }
+
+  /**
+   * Runs `work` on the statements, turning SQLite's "not now" into StoreUnavailableError (see
+   * ./sqlite-errors.ts). On a full disk it also tries, at most every few seconds, to give the WAL's
+   * space back (a TRUNCATE checkpoint), so that freeing a little space elsewhere is enough.
+   */
+  #do<T>(work: (s: Statements) => T): T {
+    try {
+      return work(this.#s());
+    } catch (error) {
+      throw this.#translate(error);
+    }
+  }
+
+  #translate(error: unknown): unknown {
+    const translated = toStoreError(error, this.#path);
+    if (!(translated instanceof StoreUnavailableError)) return translated;
+    this.#outage.failed(translated);
+    const now = Date.now();
+    if (translated.reason === "disk_full" && this.#db.open && now - this.#lastSpaceCheckpoint > SPACE_CHECKPOINT_EVERY_MS) {
+      this.#lastSpaceCheckpoint = now;
+      try {
+        this.#db.pragma("wal_checkpoint(TRUNCATE)");
+      } catch {
+        // Still no room (the checkpoint may need to grow the database file): the next try will tell.
+      }
+    }
+    return translated;
   }
 
   /** Statements need the tables, so they are prepared on first use after `migrate()`. */
