@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { refusalError, SagaflowError } from "../define/errors.ts";
 import type { Runtime } from "../runtime/runtime.ts";
-import { defaultMaxBodyBytes, inputFromQuery, readJsonBody } from "./body.ts";
+import { defaultMaxBodyBytes, idempotencyKeyOf, inputFromQuery, readJsonBody } from "./body.ts";
 import { sendError, sendJson } from "./respond.ts";
 import { viewRoute } from "./views-route.ts";
 
@@ -71,9 +71,8 @@ export function createIngress(runtime: Runtime, options: IngressOptions = {}): S
       throw notFound(`no route for ${req.method} ${pathname}; use /{component}/{id}/{command}`);
     }
     const [component, id, handler] = segments as [string, string, string];
-    const idempotencyKey = req.headers["idempotency-key"];
-    const key = Array.isArray(idempotencyKey) ? idempotencyKey[0] : idempotencyKey;
     if (req.method === "POST") {
+      const key = idempotencyKeyOf(req);
       const input = await readJsonBody(req, maxBodyBytes);
       const reply = await runtime.callForReply(component, id, handler, input, key === undefined ? {} : { idempotencyKey: key });
       if (!reply.ok) throw refusalError(reply);
