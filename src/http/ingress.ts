@@ -4,10 +4,13 @@ import type { Runtime } from "../runtime/runtime.ts";
 import { defaultMaxBodyBytes, idempotencyKeyOf, inputFromQuery, readJsonBody } from "./body.ts";
 import { sendError, sendJson } from "./respond.ts";
 import { viewRoute } from "./views-route.ts";
+import { applyServerLimits, resolveServerLimits, serverOptions, type ServerLimits } from "./server-limits.ts";
 
 export interface IngressOptions {
   maxBodyBytes?: number;
   log?: (line: string) => void;
+  /** Timeouts and connection bounds; unset ones come from the environment or the defaults. */
+  limits?: Partial<ServerLimits>;
 }
 
 /** Longest `?wait=` a request may hold a connection for. */
@@ -86,7 +89,8 @@ export function createIngress(runtime: Runtime, options: IngressOptions = {}): S
     }
   }
 
-  const server = createServer((req, res) => {
+  const limits = resolveServerLimits(options.limits);
+  const server = createServer(serverOptions(limits), (req, res) => {
     route(req, res).catch((error: unknown) => {
       // A body we refused may still be arriving: drop the connection rather than read it. The
       // socket itself must go (`connection: close` makes Node end it after this response): the
@@ -99,6 +103,6 @@ export function createIngress(runtime: Runtime, options: IngressOptions = {}): S
       if (unread) res.once("finish", () => socket?.destroy());
     });
   });
-  server.keepAliveTimeout = 5_000;
+  applyServerLimits(server, limits);
   return server;
 }
