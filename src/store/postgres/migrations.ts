@@ -205,10 +205,10 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 4,
-    description: "view_parked: feed entries a view could not apply, kept for an operator to retry or skip",
+    description: "views_parked: feed entries a view could not apply, kept for an operator to retry or skip",
     sql: `
       -- error is JSON text ({code, message}); generation is the view generation that failed.
-      CREATE TABLE view_parked (
+      CREATE TABLE views_parked (
         view       TEXT COLLATE "C" NOT NULL,
         position   BIGINT  NOT NULL,
         generation INTEGER NOT NULL,

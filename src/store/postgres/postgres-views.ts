@@ -30,7 +30,7 @@ const generationSql = (prefix: string) =>
 /** A `views` row as a ViewMeta, built by PostgreSQL. */
 const META = `name, ${generationSql("active")}, ${generationSql("building")}`;
 
-/** A `view_parked` row as a ParkedViewEntry, built by PostgreSQL. */
+/** A `views_parked` row as a ParkedViewEntry, built by PostgreSQL. */
 const PARKED =
   `view, position::float8 AS position, generation, component, id, type, error::json AS error, attempts, parked_at::float8 AS "parkedAt"`;
 
@@ -127,11 +127,11 @@ export class PostgresViews implements ViewStore {
     const tables = lastUpdates(updates);
     await this.#write(fence, async (client, { sendWithCommit }) => {
       if (parked?.remove?.length) {
-        await client.query(`DELETE FROM ${this.#schema}.view_parked WHERE view = $1 AND position = ANY($2::bigint[])`, [name, parked.remove]);
+        await client.query(`DELETE FROM ${this.#schema}.views_parked WHERE view = $1 AND position = ANY($2::bigint[])`, [name, parked.remove]);
       }
       for (const p of parked?.park ?? []) {
         await client.query(
-          `INSERT INTO ${this.#schema}.view_parked (view, position, generation, component, id, type, error, attempts, parked_at)
+          `INSERT INTO ${this.#schema}.views_parked (view, position, generation, component, id, type, error, attempts, parked_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
            ON CONFLICT (view, position) DO UPDATE SET generation = excluded.generation, error = excluded.error,
              attempts = excluded.attempts, parked_at = excluded.parked_at`,
@@ -177,18 +177,18 @@ export class PostgresViews implements ViewStore {
          WHERE name = $1`,
         [name],
       );
-      await client.query(`DELETE FROM ${this.#schema}.view_parked WHERE view = $1 AND generation <> $2`, [name, row.building_generation]);
+      await client.query(`DELETE FROM ${this.#schema}.views_parked WHERE view = $1 AND generation <> $2`, [name, row.building_generation]);
     });
   }
 
   async listViewParked(name: string, limit: number): Promise<ParkedViewEntry[]> {
     await this.#ready();
-    return (await this.#pool.query<ParkedViewEntry>(`SELECT ${PARKED} FROM ${this.#schema}.view_parked WHERE view = $1 ORDER BY position LIMIT $2`, [name, limit])).rows;
+    return (await this.#pool.query<ParkedViewEntry>(`SELECT ${PARKED} FROM ${this.#schema}.views_parked WHERE view = $1 ORDER BY position LIMIT $2`, [name, limit])).rows;
   }
 
   async countViewParked(name: string): Promise<number> {
     await this.#ready();
-    const { rows } = await this.#pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${this.#schema}.view_parked WHERE view = $1`, [name]);
+    const { rows } = await this.#pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${this.#schema}.views_parked WHERE view = $1`, [name]);
     return rows[0]?.n ?? 0;
   }
 

@@ -225,10 +225,10 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 5,
-    description: "view_parked: feed entries a view could not apply, kept for an operator to retry or skip",
+    description: "views_parked: feed entries a view could not apply, kept for an operator to retry or skip",
     sql: `
       -- error is JSON text ({code, message}); generation is the view generation that failed.
-      CREATE TABLE view_parked (
+      CREATE TABLE views_parked (
         view       TEXT    NOT NULL,
         position   INTEGER NOT NULL,
         generation INTEGER NOT NULL,

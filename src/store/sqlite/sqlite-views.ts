@@ -97,10 +97,10 @@ export class SqliteViews implements ViewStore {
 
   async commitView(name: string, generation: number, offset: number, updates: ViewRowUpdate[], _fence?: unknown, parked?: ViewParkedChange): Promise<void> {
     this.db.transaction(() => {
-      for (const position of parked?.remove ?? []) this.prepared("DELETE FROM view_parked WHERE view = ? AND position = ?").run(name, position);
+      for (const position of parked?.remove ?? []) this.prepared("DELETE FROM views_parked WHERE view = ? AND position = ?").run(name, position);
       for (const p of parked?.park ?? []) {
         this.prepared(
-          `INSERT INTO view_parked (view, position, generation, component, id, type, error, attempts, parked_at)
+          `INSERT INTO views_parked (view, position, generation, component, id, type, error, attempts, parked_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (view, position) DO UPDATE SET generation = excluded.generation, error = excluded.error,
              attempts = excluded.attempts, parked_at = excluded.parked_at`,
@@ -134,17 +134,17 @@ export class SqliteViews implements ViewStore {
            active_offset = building_offset, building_generation = NULL, building_version = NULL, building_offset = NULL
          WHERE name = ?`,
       ).run(name);
-      this.prepared("DELETE FROM view_parked WHERE view = ? AND generation <> ?").run(name, row.building_generation);
+      this.prepared("DELETE FROM views_parked WHERE view = ? AND generation <> ?").run(name, row.building_generation);
       this.statements.clear();
     }).immediate();
   }
 
   async listViewParked(name: string, limit: number): Promise<ParkedViewEntry[]> {
-    return (this.prepared("SELECT * FROM view_parked WHERE view = ? ORDER BY position LIMIT ?").all(name, limit) as ParkedRow[]).map(toParked);
+    return (this.prepared("SELECT * FROM views_parked WHERE view = ? ORDER BY position LIMIT ?").all(name, limit) as ParkedRow[]).map(toParked);
   }
 
   async countViewParked(name: string): Promise<number> {
-    return (this.prepared("SELECT count(*) AS n FROM view_parked WHERE view = ?").get(name) as { n: number }).n;
+    return (this.prepared("SELECT count(*) AS n FROM views_parked WHERE view = ?").get(name) as { n: number }).n;
   }
 
   async getRows(table: string, ids: readonly string[]): Promise<Map<string, unknown>> {
