@@ -4,6 +4,7 @@ import type { Runtime } from "../runtime/runtime.ts";
 import { defaultMaxBodyBytes, idempotencyKeyOf, inputFromQuery, readJsonBody } from "./body.ts";
 import { sendError, sendJson } from "./respond.ts";
 import { viewRoute } from "./views-route.ts";
+import { resolveViewStreamSettings, ViewStreams, type ViewStreamSettings } from "./view-streams.ts";
 import { applyServerLimits, resolveServerLimits, serverOptions, type ServerLimits } from "./server-limits.ts";
 
 export interface IngressOptions {
@@ -11,6 +12,8 @@ export interface IngressOptions {
   log?: (line: string) => void;
   /** Timeouts and connection bounds; unset ones come from the environment or the defaults. */
   limits?: Partial<ServerLimits>;
+  /** How streamed view queries are refreshed; unset ones come from the environment or the defaults. */
+  viewStreams?: Partial<ViewStreamSettings>;
 }
 
 /** Longest `?wait=` a request may hold a connection for. */
@@ -48,6 +51,7 @@ function pathSegments(path: string): string[] {
 export function createIngress(runtime: Runtime, options: IngressOptions = {}): Server {
   const maxBodyBytes = options.maxBodyBytes ?? defaultMaxBodyBytes;
   const log = options.log ?? ((line: string) => console.error(line));
+  const streams = new ViewStreams(runtime, resolveViewStreamSettings(options.viewStreams));
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const target = req.url ?? "/";
@@ -61,7 +65,7 @@ export function createIngress(runtime: Runtime, options: IngressOptions = {}): S
       return;
     }
     if (segments[0] === "views" && segments.length === 3 && req.method === "GET") {
-      await viewRoute(runtime, req, res, segments[1]!, segments[2]!, url!);
+      await viewRoute(runtime, streams, req, res, segments[1]!, segments[2]!, url!);
       return;
     }
     if (segments.length === 2 && req.method === "GET") {
