@@ -25,10 +25,13 @@
  *   p50/p99/max; and `EXPLAIN QUERY PLAN` of each shop query: byUser and open must SEARCH an index
  *   the view created (top reads one in order), with no table scan and no sort step.
  *
+ * streamed: writes/s and the server's RSS with 0, 100 unread and 1,000 reading streamed queries
+ *   of a large result open (bench/views-streamed.ts, which lists its BENCH_STREAM_* settings).
+ *
  * stdout: one JSON line per figure, nothing else; progress goes to stderr.
  *
  * Environment:
- *   BENCH_MODES=steady,rebuild,query
+ *   BENCH_MODES=steady,rebuild,query,streamed
  *   BENCH_SECONDS=8                load seconds per steady rate
  *   BENCH_RATES=500,2000,5000      addItem commands per second (steady), one point each
  *   BENCH_CARTS=5000               carts the steady load writes to
@@ -58,11 +61,12 @@ import shop from "../examples/shop/index.ts";
 import { carts, products } from "../examples/shop/views.ts";
 import { Latencies, listEnv, numberEnv, openLoop, percentile, positiveNumbersEnv, requestJson, round, sleep, syncModeEnv } from "./support/load.ts";
 import { benchProgram } from "./support/program.ts";
+import { streamed } from "./views-streamed.ts";
 
 const program = benchProgram("views");
 const { log, emit, newDataDir, removeDataDirs } = program;
 
-const modes = listEnv("BENCH_MODES", "steady,rebuild,query");
+const modes = listEnv("BENCH_MODES", "steady,rebuild,query,streamed");
 const seconds = numberEnv("BENCH_SECONDS", 8);
 const rates = positiveNumbersEnv("BENCH_RATES", "500,2000,5000");
 const cartCount = Math.max(1, Math.floor(numberEnv("BENCH_CARTS", 5_000)));
@@ -76,7 +80,9 @@ const sampleMs = Math.max(1, numberEnv("BENCH_SAMPLE_MS", 20));
 const synchronous = syncModeEnv();
 
 for (const mode of modes) {
-  if (mode !== "steady" && mode !== "rebuild" && mode !== "query") throw new Error(`BENCH_MODES: unknown mode "${mode}" (use steady, rebuild, query)`);
+  if (mode !== "steady" && mode !== "rebuild" && mode !== "query" && mode !== "streamed") {
+    throw new Error(`BENCH_MODES: unknown mode "${mode}" (use steady, rebuild, query, streamed)`);
+  }
 }
 
 const userId = (i: number) => `user-${i}`;
@@ -108,8 +114,8 @@ async function open(dir: string): Promise<Harness> {
   // Note each commit of the carts view when it has returned (committed, fsynced).
   const views = store.views;
   const commitView = views.commitView.bind(views);
-  views.commitView = async (name: string, generation: number, offset: number, updates: ViewRowUpdate[]) => {
-    await commitView(name, generation, offset, updates);
+  views.commitView = async (name: string, generation: number, offset: number, updates: ViewRowUpdate[], ...rest) => {
+    await commitView(name, generation, offset, updates, ...rest);
     if (name === "carts") commits.push({ generation, offset, at: performance.now(), rows: updates.length });
   };
   const runtime = new Runtime({ store, components: shop.components, log: (line) => log(line) });
@@ -452,6 +458,8 @@ async function main(): Promise<void> {
     removeDataDirs();
   }
   if (modes.includes("query")) await query();
+  removeDataDirs();
+  if (modes.includes("streamed")) await streamed(program);
   removeDataDirs();
 }
 

@@ -3,7 +3,9 @@ import { after, before, describe, it } from "node:test";
 import { secret } from "./fixtures/faulty/index.ts";
 import { assertErrorBody, getJson, postJson, rawRequest, requestJson, type JsonResponse } from "./support/http.ts";
 import { SagaflowProcess } from "./support/server-process.ts";
+import { request as httpRequest } from "node:http";
 import { defaultMaxBodyBytes, refusedBodyDrain } from "../src/http/body.ts";
+import { maxInputDepth } from "../src/http/input-check.ts";
 
 /**
  * Property 6, over real HTTP against a real `sagaflow serve` process: bad input gets a 4xx with
@@ -295,6 +297,92 @@ describe("HTTP bad input (real process)", () => {
     // instance still works.
     assert.deepEqual((await getJson(`${base}/faulty/f1/count`)).body, { count: 0 });
     assert.deepEqual((await postJson(`${base}/faulty/f1/bump`, {})).body, { count: 1 });
+  });
+
+  it("input nested deeper than the limit is 400 nesting_too_deep (with an Idempotency-Key, and as a workflow's start input)", async () => {
+    const deep = `${'{"a":'.repeat(100_000)}1${"}".repeat(100_000)}`;
+    const headers = { "content-type": "application/json" };
+    assertErrorBody(await requestJson(`${base}/wallet/w1/deposit`, { method: "POST", rawBody: deep, headers: { ...headers, "idempotency-key": "deep-1" } }), 400, "nesting_too_deep");
+    assertErrorBody(await requestJson(`${base}/transfer/t-deep/start`, { method: "POST", rawBody: deep, headers }), 400, "nesting_too_deep");
+    const justOver = `${"[".repeat(maxInputDepth + 1)}${"]".repeat(maxInputDepth + 1)}`;
+    assertErrorBody(await requestJson(`${base}/wallet/w1/deposit`, { method: "POST", rawBody: justOver, headers }), 400, "nesting_too_deep");
+    // Within the limit, nesting is the handler's business: the wallet ignores the extra field.
+    assert.equal((await postJson(`${base}/wallet/w-nest/create`, { initialBalance: 0 })).status, 200);
+    const within = `{"amount": 1, "pad": ${"[".repeat(maxInputDepth - 1)}${"]".repeat(maxInputDepth - 1)}}`;
+    const accepted = await requestJson(`${base}/wallet/w-nest/deposit`, { method: "POST", rawBody: within, headers: { ...headers, "idempotency-key": "nest-1" } });
+    assert.deepEqual(accepted.body, { balance: 1 }, accepted.text);
+    assert.equal((await getJson(`${base}/transfer/t-deep`)).status, 404);
+    await assertW1Untouched();
+    assert.ok(server.running, `the server exited:\n${server.output()}`);
+  });
+
+  it("two Idempotency-Key headers are 400 invalid_idempotency_key, not one key \"k8, k9\"", async () => {
+    const raw = (keys: string[]) => {
+      // node:http sends a header given as an array once per value.
+      const body = '{"amount": 5}';
+      return new Promise<{ status: number; body: any; text: string }>((resolve, reject) => {
+        const req = httpRequest(`${base}/wallet/w1/deposit`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "content-length": String(body.length), "idempotency-key": keys },
+          agent: false,
+          timeout: 5_000,
+        }, (res) => {
+          let text = "";
+          res.setEncoding("utf8").on("data", (c: string) => (text += c)).on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text), text }));
+        });
+        req.on("error", reject).end(body);
+      });
+    };
+    assertErrorBody(await raw(["k8", "k9"]), 400, "invalid_idempotency_key");
+    assertErrorBody(await raw(["k8", "k8"]), 400, "invalid_idempotency_key");
+    await assertW1Untouched();
+  });
+
+  it("a body in a charset other than UTF-8 is 415 unsupported_media_type", async () => {
+    const utf16 = Buffer.from('{"amount": 5}', "utf16le");
+    for (const type of ["application/json; charset=utf-16", "application/json; charset=UTF-16LE", 'application/json; charset="latin1"', "application/json;charset=iso-8859-1"]) {
+      const res = await requestJson(`${base}/wallet/w1/deposit`, { method: "POST", rawBody: type.includes("16") ? utf16 : '{"amount": 5}', headers: { "content-type": type } });
+      assertErrorBody(res, 415, "unsupported_media_type");
+    }
+    await assertW1Untouched();
+    for (const type of ["application/json; charset=utf-8", "application/json; charset=UTF8", 'application/json; charset="utf-8"']) {
+      const res = await requestJson(`${base}/customer/c-utf8/addWallet`, { method: "POST", rawBody: '{"walletId": "w1"}', headers: { "content-type": type } });
+      assertErrorBody(res, 400, "not_found");
+    }
+  });
+
+  it("U+0000 or an unpaired surrogate in any string or key is 400 invalid_input naming the field", async () => {
+    const headers = { "content-type": "application/json" };
+    const cases: Array<[string, string, string]> = [
+      ["/wallet/w1/deposit", '{"amount": 5, "note": "a\\u0000b"}', "note"],
+      ["/wallet/w1/deposit", '{"amount": 5, "meta": {"tags": ["x", "\\ud800"]}}', "meta.tags.1"],
+      ["/wallet/w1/deposit", '{"amount": 5, "meta": {"k\\u0000": 1}}', "meta"],
+      ["/wallet/w1/deposit", '{"amount": 5, "lone": "\\udc00 after"}', "lone"],
+      ["/customer/c-nul/register", '{"name": "A\\u0000", "email": "a@example.com"}', "name"],
+      ["/transfer/t-nul/start", '{"from": "w1", "to": "w\\u00002", "amount": 5}', "to"],
+    ];
+    for (const [path, rawBody, field] of cases) {
+      const error = assertErrorBody(await requestJson(`${base}${path}`, { method: "POST", rawBody, headers }), 400, "invalid_input");
+      assert.ok(error.message.includes(field), `${rawBody}: the message names ${field}: ${error.message}`);
+      assert.equal(error.details?.path?.join("."), field === "meta" ? "meta.k\u0000" : field, rawBody);
+    }
+    // Query input too.
+    assertErrorBody(await requestJson(`${base}/wallet/w1/balance?x=%00`), 400, "invalid_input");
+    // Surrogate pairs (an emoji) are fine.
+    assert.equal((await postJson(`${base}/customer/c-emoji/register`, { name: "Ann \u{1F600}", email: "ann@example.com" })).status, 200);
+    assertErrorBody(await getJson(`${base}/customer/c-nul/get`), 400, "not_found");
+    assert.equal((await getJson(`${base}/transfer/t-nul`)).status, 404);
+    await assertW1Untouched();
+  });
+
+  it("the bank keeps amounts and balances within Number.MAX_SAFE_INTEGER", async () => {
+    const max = Number.MAX_SAFE_INTEGER;
+    assert.equal((await postJson(`${base}/wallet/w-big/create`, { initialBalance: max - 10 })).status, 200);
+    assertErrorBody(await postJson(`${base}/wallet/w-big/deposit`, { amount: 11 }), 400, "balance_limit");
+    assertErrorBody(await postJson(`${base}/wallet/w-big/deposit`, { amount: 2 ** 53 }), 400, "invalid_amount");
+    assertErrorBody(await postJson(`${base}/wallet/w-bigger/create`, { initialBalance: 2 ** 53 }), 400, "invalid_amount");
+    assert.deepEqual((await postJson(`${base}/wallet/w-big/deposit`, { amount: 10 })).body, { balance: max });
+    assert.deepEqual((await getJson(`${base}/wallet/w-big/balance`)).body, { balance: max });
   });
 
   it("after all of the above the server still runs and answers /health", async () => {

@@ -42,7 +42,9 @@ export const wallet = entity(
           ? fx.error("not_found", "no such wallet")
           : !positiveAmount(c.amount)
             ? fx.error("invalid_amount", "amount must be a whole number > 0")
-            : fx.emit("deposited", { amount: c.amount }).reply((s) => ({ balance: s.balance })),
+            : s.balance + c.amount > Number.MAX_SAFE_INTEGER
+              ? fx.error("balance_limit", `a balance cannot exceed ${Number.MAX_SAFE_INTEGER} (past it, sums lose units)`)
+              : fx.emit("deposited", { amount: c.amount }).reply((s) => ({ balance: s.balance })),
     },
     queries: {
       balance: (s, _: {}, fx) =>

@@ -1,8 +1,10 @@
 import { adminRequest, printTable } from "./admin-client.ts";
 import { parseArgs } from "./args.ts";
 
-export const viewsUsage = `  sagaflow views                               each view's offset, lag and rebuild progress
-  sagaflow views rebuild <view>                rebuilds from the feed, with a progress bar`;
+export const viewsUsage = `  sagaflow views                               each view's offset, lag, rebuild progress and parked entries
+  sagaflow views rebuild <view>                rebuilds from the feed, with a progress bar
+  sagaflow views parked <view>                 entries the view could not apply
+  sagaflow views parked <view> retry|skip <position>`;
 
 interface ViewLine {
   name: string;
@@ -10,6 +12,7 @@ interface ViewLine {
   active: { generation: number; offset: number } | null;
   lag: number | null;
   rebuilding: { generation: number; offset: number } | null;
+  parked: number;
   lastError: string | null;
 }
 
@@ -27,8 +30,25 @@ export async function viewsCommand(argv: string[]): Promise<void> {
       rebuilding: v.rebuilding ? `g${v.rebuilding.generation} at ${v.rebuilding.offset}` : "",
       lastError: v.lastError ?? "",
     }));
-    printTable(rows, ["name", "generation", "offset", "head", "lag", "rebuilding", "lastError"], "no views");
+    printTable(rows, ["name", "generation", "offset", "head", "lag", "rebuilding", "parked", "lastError"], "no views");
     return;
+  }
+  if (action === "parked" && name) {
+    const [, , what, position] = positionals;
+    const path = `/views/${encodeURIComponent(name)}/parked`;
+    if (what === undefined) {
+      const { parked } = (await adminRequest(base, "GET", path)) as { parked: Array<Record<string, unknown>> };
+      const rows = parked.map((p) => {
+        const error = p["error"] as { code: string; message: string };
+        return { ...p, error: `${error.code}: ${error.message}` };
+      });
+      printTable(rows, ["position", "component", "id", "type", "generation", "attempts", "error"], "no parked entries");
+      return;
+    }
+    if ((what === "retry" || what === "skip") && position !== undefined) {
+      console.log(JSON.stringify(await adminRequest(base, "POST", `${path}/${encodeURIComponent(position)}/${what}`)));
+      return;
+    }
   }
   if (action !== "rebuild" || !name) throw new Error(`usage:\n${viewsUsage}`);
   const { rebuilding } = (await adminRequest(base, "POST", `/views/${encodeURIComponent(name)}/rebuild`)) as { rebuilding: { generation: number } };

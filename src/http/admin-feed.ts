@@ -54,24 +54,37 @@ export async function feedRoute(runtime: Runtime, method: string, segments: stri
   throw notFound("use POST /consumers/{name}/parked/{position}/retry or /skip");
 }
 
-/** Admin routes for views: where each one is, and rebuilding one on demand. */
-export async function viewsRoute(runtime: Runtime, method: string, segments: string[]): Promise<unknown> {
+/**
+ * Admin routes for views: where each one is, rebuilding one on demand, and the entries a view
+ * parked (`GET /views/{name}/parked`, `POST /views/{name}/parked/{position}/retry|skip`).
+ */
+export async function viewsRoute(runtime: Runtime, method: string, segments: string[], query?: URLSearchParams): Promise<unknown> {
   if (method === "GET" && segments.length === 1) {
     const head = await runtime.store.feedHead();
-    const views = runtime.views.runners().map((runner) => ({
+    const views = await Promise.all(runtime.views.runners().map(async (runner) => ({
       name: runner.definition.name,
       version: runner.definition.version,
       head,
       active: runner.serving,
       lag: runner.serving ? head - runner.serving.offset : null,
       rebuilding: runner.rebuilding,
+      parked: await runner.countParked(),
       lastError: runner.lastError ?? null,
-    }));
+    })));
     return { head, views };
   }
   if (method === "POST" && segments.length === 3 && segments[2] === "rebuild") {
     const runner = runtime.views.runner(segments[1]!);
     return { rebuilding: await runner.rebuild() };
   }
-  throw notFound("use GET /views or POST /views/{name}/rebuild");
+  if (segments[2] === "parked") {
+    const runner = runtime.views.runner(segments[1]!);
+    if (method === "GET" && segments.length === 3) return { parked: await runner.listParked(listLimit(query?.get("limit") ?? null)) };
+    const position = Number(segments[3]);
+    const action = segments[4];
+    if (method === "POST" && segments.length === 5 && Number.isSafeInteger(position) && (action === "retry" || action === "skip")) {
+      return action === "retry" ? runner.retryParked(position) : runner.skipParked(position);
+    }
+  }
+  throw notFound("use GET /views, POST /views/{name}/rebuild, GET /views/{name}/parked or POST /views/{name}/parked/{position}/retry|skip");
 }

@@ -41,7 +41,8 @@ function statusFilter(raw: string | null): WorkflowStatus[] | undefined {
  * - `GET /consumers`: each consumer's offset, the feed head and the lag
  * - `GET /consumers/{name}/parked`, `POST /consumers/{name}/parked/{position}/{retry|skip}`
  * - `GET /timers?status=pending|parked&limit=`
- * - `GET /views`: each view's generation, offset, lag and rebuild progress; `POST /views/{name}/rebuild`
+ * - `GET /views`: each view's generation, offset, lag, rebuild progress and parked count; `POST /views/{name}/rebuild`
+ * - `GET /views/{name}/parked`, `POST /views/{name}/parked/{position}/{retry|skip}`
  * - `GET /entities/{component}/{id}` and `/entities/{component}/{id}/events?after=&limit=`
  * - `GET /nodes`: the nodes sharing the store and the leases each holds
  */
@@ -56,7 +57,7 @@ export function createAdmin(runtime: Runtime, log: (line: string) => void = (l) 
       }
       if (segments[0] === "nodes") return sendJson(res, 200, await nodesRoute(runtime, req.method ?? "GET", segments));
       if (segments[0] === "views") {
-        return sendJson(res, 200, await viewsRoute(runtime, req.method ?? "GET", segments));
+        return sendJson(res, 200, await viewsRoute(runtime, req.method ?? "GET", segments, url.searchParams));
       }
       if (segments[0] === "consumers" || segments[0] === "timers") {
         return sendJson(res, 200, await feedRoute(runtime, req.method ?? "GET", segments, url.searchParams));

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import { SagaflowError } from "../define/errors.ts";
+import { checkInput } from "./input-check.ts";
 
 export const defaultMaxBodyBytes = 1024 * 1024;
 
@@ -11,7 +12,10 @@ export const defaultMaxBodyBytes = 1024 * 1024;
  */
 export const refusedBodyDrain = { maxBytes: 16 * 1024 * 1024, maxMs: 2_000 };
 
-/** Reads a JSON request body of at most `maxBytes`; an empty body is `{}`. */
+/**
+ * Reads a JSON request body of at most `maxBytes`; an empty body is `{}`. The value is checked by
+ * `checkInput` (nesting depth, characters every store can keep) before anyone else reads it.
+ */
 export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
   const type = req.headers["content-type"];
   if (type !== undefined && !/^application\/(.+\+)?json\s*(;|$)/i.test(type)) {
@@ -19,15 +23,23 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
       status: 415,
     });
   }
+  // JSON is UTF-8 (RFC 8259): a body declared in another charset would be misread, not converted.
+  const charset = type === undefined ? undefined : /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(type)?.[1];
+  if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+    throw new SagaflowError("unsupported_media_type", `send JSON in UTF-8, not charset=${charset}`, { status: 415 });
+  }
   const declared = Number(req.headers["content-length"] ?? 0);
   if (declared > maxBytes + refusedBodyDrain.maxBytes) throw tooLarge(maxBytes);
   const text = (await readAll(req, maxBytes)).toString("utf8").trim();
   if (text === "") return {};
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (error) {
     throw new SagaflowError("malformed_json", `the body is not valid JSON: ${(error as Error).message}`);
   }
+  checkInput(value);
+  return value;
 }
 
 /**
@@ -88,7 +100,7 @@ function tooLarge(maxBytes: number): SagaflowError {
 
 /**
  * Query-string input for GET queries: each value is read as JSON when it parses (`?n=5` is the
- * number 5, `?ok=true` a boolean), and as a plain string otherwise.
+ * number 5, `?ok=true` a boolean), and as a plain string otherwise. Checked as a body is.
  */
 export function inputFromQuery(params: URLSearchParams): Record<string, unknown> {
   const input: Record<string, unknown> = {};
@@ -99,5 +111,19 @@ export function inputFromQuery(params: URLSearchParams): Record<string, unknown>
       input[name] = raw;
     }
   }
+  checkInput(input);
   return input;
+}
+
+/**
+ * The request's `Idempotency-Key`, if any. Node joins repeated headers with ", " (two keys would
+ * silently become one, "k8, k9"): more than one is refused.
+ */
+export function idempotencyKeyOf(req: IncomingMessage): string | undefined {
+  const keys = req.headersDistinct["idempotency-key"];
+  if (keys === undefined) return undefined;
+  if (keys.length > 1) {
+    throw new SagaflowError("invalid_idempotency_key", `send one Idempotency-Key header, not ${keys.length}`);
+  }
+  return keys[0];
 }

@@ -1,13 +1,19 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { refusalError, SagaflowError } from "../define/errors.ts";
 import type { Runtime } from "../runtime/runtime.ts";
-import { defaultMaxBodyBytes, inputFromQuery, readJsonBody } from "./body.ts";
+import { defaultMaxBodyBytes, idempotencyKeyOf, inputFromQuery, readJsonBody } from "./body.ts";
 import { sendError, sendHealth, sendJson } from "./respond.ts";
 import { viewRoute } from "./views-route.ts";
+import { resolveViewStreamSettings, ViewStreams, type ViewStreamSettings } from "./view-streams.ts";
+import { applyServerLimits, resolveServerLimits, serverOptions, type ServerLimits } from "./server-limits.ts";
 
 export interface IngressOptions {
   maxBodyBytes?: number;
   log?: (line: string) => void;
+  /** Timeouts and connection bounds; unset ones come from the environment or the defaults. */
+  limits?: Partial<ServerLimits>;
+  /** How streamed view queries are refreshed; unset ones come from the environment or the defaults. */
+  viewStreams?: Partial<ViewStreamSettings>;
 }
 
 /** Longest `?wait=` a request may hold a connection for. */
@@ -45,6 +51,7 @@ function pathSegments(path: string): string[] {
 export function createIngress(runtime: Runtime, options: IngressOptions = {}): Server {
   const maxBodyBytes = options.maxBodyBytes ?? defaultMaxBodyBytes;
   const log = options.log ?? ((line: string) => console.error(line));
+  const streams = new ViewStreams(runtime, resolveViewStreamSettings(options.viewStreams));
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const target = req.url ?? "/";
@@ -58,7 +65,7 @@ export function createIngress(runtime: Runtime, options: IngressOptions = {}): S
       return;
     }
     if (segments[0] === "views" && segments.length === 3 && req.method === "GET") {
-      await viewRoute(runtime, req, res, segments[1]!, segments[2]!, url!);
+      await viewRoute(runtime, streams, req, res, segments[1]!, segments[2]!, url!);
       return;
     }
     if (segments.length === 2 && req.method === "GET") {
@@ -71,9 +78,8 @@ export function createIngress(runtime: Runtime, options: IngressOptions = {}): S
       throw notFound(`no route for ${req.method} ${pathname}; use /{component}/{id}/{command}`);
     }
     const [component, id, handler] = segments as [string, string, string];
-    const idempotencyKey = req.headers["idempotency-key"];
-    const key = Array.isArray(idempotencyKey) ? idempotencyKey[0] : idempotencyKey;
     if (req.method === "POST") {
+      const key = idempotencyKeyOf(req);
       const input = await readJsonBody(req, maxBodyBytes);
       const reply = await runtime.callForReply(component, id, handler, input, key === undefined ? {} : { idempotencyKey: key });
       if (!reply.ok) throw refusalError(reply);
@@ -87,7 +93,8 @@ export function createIngress(runtime: Runtime, options: IngressOptions = {}): S
     }
   }
 
-  const server = createServer((req, res) => {
+  const limits = resolveServerLimits(options.limits);
+  const server = createServer(serverOptions(limits), (req, res) => {
     route(req, res).catch((error: unknown) => {
       // A body we refused may still be arriving: drop the connection rather than read it. The
       // socket itself must go (`connection: close` makes Node end it after this response): the
@@ -100,6 +107,6 @@ export function createIngress(runtime: Runtime, options: IngressOptions = {}): S
       if (unread) res.once("finish", () => socket?.destroy());
     });
   });
-  server.keepAliveTimeout = 5_000;
+  applyServerLimits(server, limits);
   return server;
 }

@@ -4,8 +4,9 @@ import type { Runtime } from "../runtime/runtime.ts";
 import { reservedParams } from "../views/view-service.ts";
 import { inputFromQuery } from "./body.ts";
 import { sendJson } from "./respond.ts";
+import type { ViewStreams } from "./view-streams.ts";
 
-/** At most this many streamed queries at once (each re-runs its query on every view change). */
+/** At most this many streamed queries at once (each holds a connection and up to one result). */
 export const maxStreams = 1_000;
 let openStreams = 0;
 /** Responses that are open event streams: they never end by themselves, so shutdown ends them. */
@@ -15,9 +16,11 @@ export const eventStreams = new WeakSet<ServerResponse>();
  * `GET /views/{view}/{query}?param=…`: runs a view query. Reserved parameters: `pageToken` (from
  * a previous page's `nextPageToken`) and `waitForPosition` (a command's `Sagaflow-Position`, for
  * read-your-writes). With `Accept: text/event-stream` the result is sent, then again each time
- * it changes.
+ * it changes (see ViewStreams: at most once per interval, the latest only, to readers that keep up).
  */
-export async function viewRoute(runtime: Runtime, req: IncomingMessage, res: ServerResponse, view: string, query: string, url: URL): Promise<void> {
+export async function viewRoute(
+  runtime: Runtime, streams: ViewStreams, req: IncomingMessage, res: ServerResponse, view: string, query: string, url: URL,
+): Promise<void> {
   const params = inputFromQuery(url.searchParams);
   const options: { pageToken?: string; waitForPosition?: number } = {};
   const pageToken = url.searchParams.get("pageToken");
@@ -28,54 +31,15 @@ export async function viewRoute(runtime: Runtime, req: IncomingMessage, res: Ser
     options.waitForPosition = Number(position);
   }
   for (const reserved of reservedParams) delete params[reserved];
-  const run = () => runtime.views.query(view, query, params, options);
-
   if (!(req.headers.accept ?? "").includes("text/event-stream")) {
-    sendJson(res, 200, await run());
+    sendJson(res, 200, await runtime.views.query(view, query, params, options));
     return;
   }
   if (openStreams >= maxStreams) {
     throw new SagaflowError("overloaded", `already ${maxStreams} streamed queries open`, { status: 503, retryable: true });
   }
-  const first = JSON.stringify(await run());
-  const runner = runtime.views.runner(view);
   openStreams++;
   eventStreams.add(res);
-  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
-  res.write(`event: result\ndata: ${first}\n\n`);
-  let last = first;
-  // Later results need no waiting: they are sent because the view moved on.
-  const later = options.pageToken === undefined ? {} : { pageToken: options.pageToken };
-  let running = false;
-  let again = false;
-  const refresh = async () => {
-    if (running) {
-      again = true;
-      return;
-    }
-    running = true;
-    try {
-      do {
-        again = false;
-        const next = JSON.stringify(await runtime.views.query(view, query, params, later));
-        if (next !== last) {
-          last = next;
-          res.write(`event: result\ndata: ${next}\n\n`);
-        }
-      } while (again);
-    } catch (error) {
-      res.write(`event: error\ndata: ${JSON.stringify({ error: String(error) })}\n\n`);
-    } finally {
-      running = false;
-    }
-  };
-  const stopListening = runner.onChange(() => void refresh());
-  // A comment line now and then keeps proxies from closing an idle stream.
-  const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), 15_000);
-  heartbeat.unref();
-  res.on("close", () => {
-    stopListening();
-    clearInterval(heartbeat);
-    openStreams--;
-  });
+  res.on("close", () => openStreams--);
+  await streams.open(res, view, query, params, options);
 }

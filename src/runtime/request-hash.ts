@@ -1,17 +1,42 @@
 import { createHash } from "node:crypto";
 
-/** JSON with object keys sorted, so that `{a,b}` and `{b,a}` are the same request. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const keys = Object.keys(value).sort();
-    const record = value as Record<string, unknown>;
-    return `{${keys
-      .filter((k) => record[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonical(record[k])}`)
-      .join(",")}}`;
+/** A piece of the canonical text: written as is, or a value still to be written. */
+type Piece = string | { value: unknown };
+
+/**
+ * JSON with object keys sorted, so that `{a,b}` and `{b,a}` are the same request. Written with a
+ * stack of its own rather than by recursion: input nested deeper than the call stack must not
+ * crash the hash (the text is byte for byte what the recursive version wrote, so stored hashes
+ * still match).
+ */
+function canonical(root: unknown): string {
+  const out: string[] = [];
+  const pending: Piece[] = [{ value: root }];
+  while (pending.length > 0) {
+    const piece = pending.pop()!;
+    if (typeof piece === "string") {
+      out.push(piece);
+      continue;
+    }
+    const { value } = piece;
+    const pieces: Piece[] = [];
+    if (Array.isArray(value)) {
+      pieces.push("[");
+      value.forEach((item, i) => pieces.push(...(i === 0 ? [] : [","]), { value: item }));
+      pieces.push("]");
+    } else if (value !== null && typeof value === "object") {
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(value).sort().filter((k) => record[k] !== undefined);
+      pieces.push("{");
+      keys.forEach((k, i) => pieces.push(`${i === 0 ? "" : ","}${JSON.stringify(k)}:`, { value: record[k] }));
+      pieces.push("}");
+    } else {
+      out.push(JSON.stringify(value) ?? "null");
+      continue;
+    }
+    for (let i = pieces.length - 1; i >= 0; i--) pending.push(pieces[i]!);
   }
-  return JSON.stringify(value) ?? "null";
+  return out.join("");
 }
 
 /** Identifies a request for idempotency: the same key with another hash is refused. */

@@ -33,6 +33,30 @@ export interface ViewRowUpdate {
   row: unknown;
 }
 
+/**
+ * A feed entry a view could not apply (its updater threw, or the store refused the row it made)
+ * after several attempts: the view moved past it and keeps it here until an operator retries or
+ * skips it. Recorded for the generation that failed; a rebuild replays it (and may park it again).
+ */
+export interface ParkedViewEntry {
+  view: string;
+  /** Feed position of the entry. */
+  position: number;
+  generation: number;
+  component: string;
+  id: string;
+  type: string;
+  error: { code: string; message: string };
+  attempts: number;
+  parkedAt: number;
+}
+
+/** Parked entries to record (a row for the same position is replaced) or remove, with a commit. */
+export interface ViewParkedChange {
+  park?: readonly ParkedViewEntry[];
+  remove?: readonly number[];
+}
+
 export interface ViewPage {
   /** Rows to skip (from a page token). */
   offset: number;
@@ -53,9 +77,19 @@ export interface ViewStore {
   listViews(): Promise<ViewMeta[]>;
   /** Creates the tables of a new generation and records it as building, at offset 0. */
   beginBuild(name: string, version: number, tables: (generation: number) => PhysicalTable[], fence?: Fence): Promise<ViewGeneration>;
-  /** Applies row updates and moves the generation's offset, in one transaction. */
-  commitView(name: string, generation: number, offset: number, updates: ViewRowUpdate[], fence?: Fence): Promise<void>;
-  /** The building generation becomes the active one; the old one's tables are dropped. */
+  /**
+   * Applies row updates and moves the generation's offset (never back), in one transaction; with
+   * `parked`, records or removes parked entries of the view in the same transaction.
+   */
+  commitView(name: string, generation: number, offset: number, updates: ViewRowUpdate[], fence?: Fence, parked?: ViewParkedChange): Promise<void>;
+  /** The view's parked entries by position (every generation), at most `limit`. */
+  listViewParked(name: string, limit: number): Promise<ParkedViewEntry[]>;
+  /** How many entries the view has parked (every generation). */
+  countViewParked(name: string): Promise<number>;
+  /**
+   * The building generation becomes the active one; the old one's tables are dropped, and parked
+   * entries of any other generation than the new active one are forgotten (a rebuild replayed them).
+   */
   finishBuild(name: string, tables: (generation: number) => string[], fence?: Fence): Promise<void>;
   getRows(table: string, ids: readonly string[]): Promise<Map<string, unknown>>;
   /** Runs a checked query inside the database: at most `page.limit` rows, from `page.offset`. */

@@ -3,8 +3,10 @@ import { describe, it } from "node:test";
 import { entity } from "../define/entity.ts";
 import { table, view } from "../define/view.ts";
 import type { FeedEntry, Store } from "../store/port.ts";
-import type { PhysicalTable, ViewGeneration, ViewMeta, ViewQueryResult, ViewRowUpdate, ViewStore } from "../store/view-port.ts";
-import { ViewRunner } from "./view-runner.ts";
+import type {
+  ParkedViewEntry, PhysicalTable, ViewGeneration, ViewMeta, ViewParkedChange, ViewQueryResult, ViewRowUpdate, ViewStore,
+} from "../store/view-port.ts";
+import { ViewRunner, viewMaxAttempts } from "./view-runner.ts";
 
 /**
  * The view runner against a view store in memory, whose calls either yield to the event loop (as
@@ -30,12 +32,32 @@ const counts = view("counts", {
   queries: { all: "SELECT * FROM counts" },
 });
 
+/** Counts like `counts`, but its updater throws on an entry whose payload says `poison`. */
+let cured = false;
+const fussy = view("fussy", {
+  version: 1,
+  tables: {
+    counts: table<typeof counter, { id: string; n: number; note?: string }>(counter, {
+      events: {
+        added: (row, e: { poison?: boolean; note?: string }, { id }) => {
+          if (e.poison && !cured) throw new Error("cannot apply this one");
+          return { id, n: (row?.n ?? 0) + 1, ...(e.note === undefined ? {} : { note: e.note }) };
+        },
+      },
+    }),
+  },
+  queries: { all: "SELECT * FROM counts" },
+});
+
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Generations and their tables in memory; `async` calls yield first when `yields` is on. */
 class MemoryViews implements ViewStore {
   meta: ViewMeta | undefined;
   readonly tables = new Map<string, Map<string, unknown>>();
+  readonly parked = new Map<number, ParkedViewEntry>();
+  /** Rows the store refuses at commit (as PostgreSQL refuses U+0000 in jsonb). */
+  refuses: ((row: unknown) => boolean) | undefined;
   private last = 0;
 
   constructor(private readonly yields: boolean) {}
@@ -62,8 +84,12 @@ class MemoryViews implements ViewStore {
     return { generation, version, offset: 0 };
   }
 
-  async commitView(_name: string, generation: number, offset: number, updates: ViewRowUpdate[]): Promise<void> {
+  async commitView(_name: string, generation: number, offset: number, updates: ViewRowUpdate[], _fence?: unknown, parked?: ViewParkedChange): Promise<void> {
     await this.pause();
+    const refused = updates.find((u) => u.row !== null && this.refuses?.(u.row));
+    if (refused) throw new TypeError(`the store cannot hold row ${refused.id}`);
+    for (const position of parked?.remove ?? []) this.parked.delete(position);
+    for (const p of parked?.park ?? []) this.parked.set(p.position, structuredClone(p));
     for (const u of updates) {
       const rows = this.tables.get(u.table);
       if (!rows) throw new Error(`no such table ${u.table}`);
@@ -78,6 +104,15 @@ class MemoryViews implements ViewStore {
     if (!this.meta?.building) return;
     if (this.meta.active) for (const t of tables(this.meta.active.generation)) this.tables.delete(t);
     this.meta = { name, active: this.meta.building, building: null };
+    for (const [position, p] of this.parked) if (p.generation !== this.meta.active!.generation) this.parked.delete(position);
+  }
+
+  async listViewParked(_name: string, limit: number): Promise<ParkedViewEntry[]> {
+    return [...this.parked.values()].sort((a, b) => a.position - b.position).slice(0, limit);
+  }
+
+  async countViewParked(): Promise<number> {
+    return this.parked.size;
   }
 
   async getRows(tableName: string, ids: readonly string[]): Promise<Map<string, unknown>> {
@@ -98,8 +133,8 @@ class MemoryFeed {
 
   constructor(private readonly yields: boolean) {}
 
-  add(id: string): void {
-    this.entries.push({ position: this.entries.length + 1, component: "counter", id, seq: 0, type: "added", payload: {}, at: 0 });
+  add(id: string, payload: unknown = {}): void {
+    this.entries.push({ position: this.entries.length + 1, component: "counter", id, seq: 0, type: "added", payload, at: 0 });
   }
 
   get head(): number {
@@ -216,5 +251,69 @@ describe("view runner", () => {
     // this stop, node:test would cancel the test here.
     await stopped;
     assert.equal(runner.projecting, false);
+  });
+
+  it("an entry whose updater throws is parked after a few attempts, and later entries keep being applied", async () => {
+    cured = false;
+    const feed = new MemoryFeed(true);
+    const views = new MemoryViews(true);
+    feed.add("a");
+    feed.add("b", { poison: true });
+    feed.add("a");
+    feed.add("c");
+    const runner = new ViewRunner(fussy, { store: feed.store(), views, log: () => {}, indexes: new Map() });
+    await runner.begin();
+    try {
+      await until("the build past the poison entry", () => runner.serving?.offset === feed.head);
+      const rows = () => new Map(views.tables.get(runner.tableFor("counts")!)!);
+      assert.deepEqual(rows(), new Map([["a", { id: "a", n: 2 }], ["c", { id: "c", n: 1 }]]));
+      const [parked] = await runner.listParked(10);
+      assert.equal(await runner.countParked(), 1);
+      assert.equal(parked?.position, 2);
+      assert.equal(parked?.id, "b");
+      assert.equal(parked?.attempts, viewMaxAttempts);
+      assert.match(parked?.error.message ?? "", /cannot apply this one/);
+      // Later entries keep coming through.
+      feed.add("b");
+      runner.wake();
+      await until("the next entry", () => runner.serving?.offset === feed.head);
+      assert.deepEqual(rows().get("b"), { id: "b", n: 1 });
+
+      // A retry that fails again keeps it parked, with one more attempt.
+      assert.deepEqual(await runner.retryParked(2), { applied: 0, parked: 1 });
+      assert.equal((await runner.listParked(10))[0]?.attempts, viewMaxAttempts + 1);
+      // Once the updater can apply it, a retry applies it on top of the rows as they are.
+      cured = true;
+      assert.deepEqual(await runner.retryParked(2), { applied: 1, parked: 0 });
+      assert.deepEqual(rows().get("b"), { id: "b", n: 2 });
+      assert.equal(await runner.countParked(), 0);
+      await assert.rejects(runner.retryParked(2), /no parked entry at position 2/);
+    } finally {
+      await runner.stop();
+    }
+  });
+
+  it("a row the store refuses at commit parks the entry that made it; skip forgets it", async () => {
+    cured = false;
+    const feed = new MemoryFeed(true);
+    const views = new MemoryViews(true);
+    views.refuses = (row) => (row as { note?: string }).note === "bad";
+    for (let i = 0; i < 5; i++) feed.add(`k${i}`);
+    feed.add("x", { note: "bad" });
+    for (let i = 0; i < 5; i++) feed.add(`k${i}`);
+    const runner = new ViewRunner(fussy, { store: feed.store(), views, log: () => {}, indexes: new Map() });
+    await runner.begin();
+    try {
+      await until("the build past the refused row", () => runner.serving?.offset === feed.head);
+      const rows = new Map(views.tables.get(runner.tableFor("counts")!)!);
+      assert.equal(rows.size, 5);
+      for (let i = 0; i < 5; i++) assert.deepEqual(rows.get(`k${i}`), { id: `k${i}`, n: 2 });
+      assert.deepEqual((await runner.listParked(10)).map((p) => [p.position, p.id]), [[6, "x"]]);
+      assert.deepEqual(await runner.skipParked(6), { applied: 0, parked: 0 });
+      assert.equal(await runner.countParked(), 0);
+      assert.equal(new Map(views.tables.get(runner.tableFor("counts")!)!).has("x"), false);
+    } finally {
+      await runner.stop();
+    }
   });
 });

@@ -2,8 +2,11 @@ import type { UpdateContext, ViewDefinition, ViewTable } from "../define/view.ts
 import type { FeedEntry, Store } from "../store/port.ts";
 import { LeaseLostError, type Fence } from "../store/cluster-port.ts";
 import { SagaflowError } from "../define/errors.ts";
-import { physicalTable, type PhysicalTable, type ViewGeneration, type ViewRowUpdate, type ViewStore } from "../store/view-port.ts";
+import {
+  physicalTable, type ParkedViewEntry, type PhysicalTable, type ViewGeneration, type ViewRowUpdate, type ViewStore,
+} from "../store/view-port.ts";
 import { WakeSignal } from "../runtime/wake-signal.ts";
+import { isStoreUnavailable } from "../define/errors.ts";
 
 export interface ViewHost {
   store: Store;
@@ -16,6 +19,10 @@ export interface ViewHost {
 const batchSize = 512;
 const idlePollMs = 1_000;
 const retryAfterErrorMs = 1_000;
+/** Attempts at one feed entry before the view parks it and moves on. */
+export const viewMaxAttempts = 3;
+/** Wait between attempts at one entry (times the attempt number). */
+const entryRetryMs = 200;
 /** A node that does not project a view re-reads its offset at most this often when woken. */
 const followGapMs = 20;
 
@@ -40,6 +47,15 @@ export class ViewRunner {
   /** The last updater failure, shown to operators until the view moves on. */
   lastError: string | undefined;
   private readonly sources: string[];
+  /**
+   * A batch failed: entries up to this position are applied one at a time, so that the one that
+   * fails is known (an updater's throw, or a row the store refuses at commit) and can be parked.
+   */
+  private suspect: { generation: number; until: number } | undefined;
+  /** Failed attempts at the entry being applied alone (position → attempts). */
+  private readonly attempts = new Map<number, number>();
+  /** Serialises batches and operator actions on parked entries (both write rows). */
+  private lock: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly definition: ViewDefinition,
@@ -151,7 +167,7 @@ export class ViewRunner {
   private async run(): Promise<void> {
     while (this.running) {
       try {
-        const moved = await this.step();
+        const moved = await this.exclusive(() => this.step());
         // The store's calls may not yield (SQLite is synchronous): between batches, let requests,
         // commits and other runners in, or a long catch-up (a rebuild) holds the event loop.
         if (moved) await new Promise<void>((resolve) => setImmediate(resolve));
@@ -167,7 +183,8 @@ export class ViewRunner {
         }
         this.lastError = error instanceof Error ? error.message : String(error);
         this.host.log(`sagaflow: view ${this.definition.name}: ${this.lastError}; retrying`);
-        await this.wakeSignal.sleep(retryAfterErrorMs);
+        const tries = Math.max(0, ...this.attempts.values());
+        await this.wakeSignal.sleep(tries > 0 ? entryRetryMs * tries : this.suspect ? entryRetryMs : retryAfterErrorMs);
       }
     }
   }
@@ -179,8 +196,10 @@ export class ViewRunner {
     // Read the head first: every entry at or below it is visible now, so an offset can move
     // up to it even when none of them belongs to this view's sources.
     const head = await this.host.store.feedHead();
-    const entries = await this.host.store.readFeed(target.offset, batchSize, this.sources);
-    const caughtUp = entries.length < batchSize;
+    const alone = this.suspect !== undefined && this.suspect.generation === target.generation && target.offset < this.suspect.until;
+    const limit = alone ? 1 : batchSize;
+    const entries = await this.host.store.readFeed(target.offset, limit, this.sources);
+    const caughtUp = entries.length < limit;
     const offset = caughtUp ? Math.max(head, entries.at(-1)?.position ?? 0) : entries.at(-1)!.position;
     // A rebuild may begin while this batch is applied to the active generation (when the store's
     // calls yield): only the generation this step filled may be switched to.
@@ -188,13 +207,130 @@ export class ViewRunner {
       if (target === this.building && caughtUp) await this.switchToBuilt();
       return false;
     }
-    const updates = await this.apply(target.generation, entries);
-    await this.host.views.commitView(this.definition.name, target.generation, offset, updates, this.fence);
+    try {
+      const updates = await this.apply(target.generation, entries);
+      await this.host.views.commitView(this.definition.name, target.generation, offset, updates, this.fence);
+      this.attempts.clear();
+    } catch (error) {
+      if (error instanceof LeaseLostError || isStoreUnavailable(error) || entries.length === 0) throw error;
+      if (!alone) {
+        // Find the entry at fault: apply this batch's entries one by one.
+        this.suspect = { generation: target.generation, until: entries.at(-1)!.position };
+        throw error;
+      }
+      const entry = entries[0]!;
+      const attempts = (this.attempts.get(entry.position) ?? 0) + 1;
+      this.attempts.clear();
+      this.attempts.set(entry.position, attempts);
+      if (attempts < viewMaxAttempts) throw error;
+      await this.park(target.generation, offset, entry, error, attempts);
+    }
     target.offset = offset;
     this.lastError = undefined;
     if (target === this.building && caughtUp) await this.switchToBuilt();
     if (target === this.active) for (const listener of this.listeners) listener();
     return true;
+  }
+
+  /** Moves the generation past an entry it cannot apply, recording it as parked (one transaction). */
+  private async park(generation: number, offset: number, entry: FeedEntry, error: unknown, attempts: number): Promise<void> {
+    const parked = this.parkedEntry(generation, entry, error, attempts);
+    await this.host.views.commitView(this.definition.name, generation, offset, [], this.fence, { park: [parked] });
+    this.attempts.clear();
+    this.host.log(`sagaflow: view ${this.definition.name}: parked the entry at position ${entry.position} after ${attempts} attempts: ${parked.error.message}`);
+  }
+
+  private parkedEntry(generation: number, entry: FeedEntry, error: unknown, attempts: number): ParkedViewEntry {
+    const described = error instanceof SagaflowError
+      ? { code: error.code, message: error.message }
+      : { code: "update_failed", message: error instanceof Error ? error.message : String(error) };
+    // Stores keep text without U+0000 (PostgreSQL); an error may quote the very value that failed.
+    const clean = (text: string) => text.replaceAll("\u0000", "\\u0000").slice(0, 2_000);
+    return {
+      view: this.definition.name,
+      position: entry.position,
+      generation,
+      component: entry.component,
+      id: entry.id,
+      type: entry.type,
+      error: { code: clean(described.code), message: clean(described.message) },
+      attempts,
+      parkedAt: Date.now(),
+    };
+  }
+
+  /** The view's parked entries, by position. */
+  listParked(limit: number): Promise<ParkedViewEntry[]> {
+    return this.host.views.listViewParked(this.definition.name, limit);
+  }
+
+  /** How many entries this view has parked. */
+  countParked(): Promise<number> {
+    return this.host.views.countViewParked(this.definition.name);
+  }
+
+  /**
+   * Applies a parked entry again, to the generation it was parked in, on top of the rows as they
+   * are now (later entries are applied already: an updater that depends on order sees them).
+   * Applied: the parked record goes, with the rows, in one transaction; failed again: it stays,
+   * with one more attempt and the new error.
+   */
+  retryParked(position: number): Promise<{ applied: number; parked: number }> {
+    this.checkProjectingHere();
+    return this.exclusive(async () => {
+      const { parked, generation } = await this.findParked(position);
+      const [entry] = (await this.host.store.readFeed(position - 1, 1, [parked.component])).filter((e) => e.position === position);
+      if (!entry) throw new SagaflowError("not_found", `the feed has no entry at position ${position} any more; skip it`, { status: 404 });
+      const offset = generation.offset;
+      try {
+        const updates = await this.apply(generation.generation, [entry]);
+        await this.host.views.commitView(this.definition.name, generation.generation, offset, updates, this.fence, { remove: [position] });
+      } catch (error) {
+        if (error instanceof LeaseLostError || isStoreUnavailable(error)) throw error;
+        const again = this.parkedEntry(generation.generation, entry, error, parked.attempts + 1);
+        await this.host.views.commitView(this.definition.name, generation.generation, offset, [], this.fence, { park: [again] });
+        return { applied: 0, parked: 1 };
+      }
+      if (generation === this.active) for (const listener of this.listeners) listener();
+      return { applied: 1, parked: 0 };
+    });
+  }
+
+  /** Forgets a parked entry: the view stays without it. */
+  skipParked(position: number): Promise<{ applied: number; parked: number }> {
+    this.checkProjectingHere();
+    return this.exclusive(async () => {
+      const { generation } = await this.findParked(position);
+      await this.host.views.commitView(this.definition.name, generation.generation, generation.offset, [], this.fence, { remove: [position] });
+      return { applied: 0, parked: 0 };
+    });
+  }
+
+  private async findParked(position: number): Promise<{ parked: ParkedViewEntry; generation: ViewGeneration }> {
+    const all = await this.host.views.listViewParked(this.definition.name, 1_000_000);
+    const parked = all.find((p) => p.position === position);
+    if (!parked) throw new SagaflowError("not_found", `view "${this.definition.name}" has no parked entry at position ${position}`, { status: 404 });
+    const generation = [this.active, this.building].find((g) => g?.generation === parked.generation);
+    if (!generation) {
+      throw new SagaflowError("stale_generation", `the entry was parked in generation ${parked.generation}, which is no longer served or built; skip it`, { status: 409 });
+    }
+    return { parked, generation };
+  }
+
+  /** Parked entries are acted on by the node that projects the view (it writes the rows). */
+  private checkProjectingHere(): void {
+    if (this.running) return;
+    throw new SagaflowError(
+      "not_here",
+      `view "${this.definition.name}" is projected by another node: send this to the node holding lease view/${this.definition.name} (see \`sagaflow nodes\`)`,
+      { status: 409 },
+    );
+  }
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.lock.then(work);
+    this.lock = result.catch(() => {});
+    return result;
   }
 
   private async switchToBuilt(): Promise<void> {

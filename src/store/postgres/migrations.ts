@@ -203,6 +203,25 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    description: "views_parked: feed entries a view could not apply, kept for an operator to retry or skip",
+    sql: `
+      -- error is JSON text ({code, message}); generation is the view generation that failed.
+      CREATE TABLE views_parked (
+        view       TEXT COLLATE "C" NOT NULL,
+        position   BIGINT  NOT NULL,
+        generation INTEGER NOT NULL,
+        component  TEXT    NOT NULL,
+        id         TEXT    NOT NULL,
+        type       TEXT    NOT NULL,
+        error      TEXT    NOT NULL,
+        attempts   INTEGER NOT NULL,
+        parked_at  BIGINT  NOT NULL,
+        PRIMARY KEY (view, position)
+      );
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = migrations.length;

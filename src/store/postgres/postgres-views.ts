@@ -3,7 +3,9 @@ import {
   compilePostgres, COUNT_COLUMN, createPostgresIndexSql, createPostgresTableSql, ROW_COLUMN, type Query,
 } from "../../views/query/index.ts";
 import type { Fence } from "../cluster-port.ts";
-import type { PhysicalTable, ViewGeneration, ViewMeta, ViewPage, ViewQueryResult, ViewRowUpdate, ViewStore } from "../view-port.ts";
+import type {
+  ParkedViewEntry, PhysicalTable, ViewGeneration, ViewMeta, ViewPage, ViewParkedChange, ViewQueryResult, ViewRowUpdate, ViewStore,
+} from "../view-port.ts";
 import { quoteIdent } from "./migrations.ts";
 import { checkFence } from "./postgres-fence.ts";
 import type { RunInTransaction, Transaction } from "./transaction.ts";
@@ -28,6 +30,10 @@ const generationSql = (prefix: string) =>
 
 /** A `views` row as a ViewMeta, built by PostgreSQL. */
 const META = `name, ${generationSql("active")}, ${generationSql("building")}`;
+
+/** A `views_parked` row as a ParkedViewEntry, built by PostgreSQL. */
+const PARKED =
+  `view, position::float8 AS position, generation, component, id, type, error::json AS error, attempts, parked_at::float8 AS "parkedAt"`;
 
 /** U+0000 as JSON.stringify writes it: `\u0000` after an even number of backslashes. */
 const NUL_ESCAPE = /(?<!\\)(?:\\\\)*\\u0000/;
@@ -116,11 +122,23 @@ export class PostgresViews implements ViewStore {
     });
   }
 
-  async commitView(name: string, generation: number, offset: number, updates: ViewRowUpdate[], fence?: Fence): Promise<void> {
+  async commitView(name: string, generation: number, offset: number, updates: ViewRowUpdate[], fence?: Fence, parked?: ViewParkedChange): Promise<void> {
     await this.#ready();
     // Encoded before the transaction: a value JSON cannot hold rejects the call, nothing sent.
     const tables = lastUpdates(updates);
     await this.#write(fence, async (client, { sendWithCommit }) => {
+      if (parked?.remove?.length) {
+        await client.query(`DELETE FROM ${this.#schema}.views_parked WHERE view = $1 AND position = ANY($2::bigint[])`, [name, parked.remove]);
+      }
+      for (const p of parked?.park ?? []) {
+        await client.query(
+          `INSERT INTO ${this.#schema}.views_parked (view, position, generation, component, id, type, error, attempts, parked_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT (view, position) DO UPDATE SET generation = excluded.generation, error = excluded.error,
+             attempts = excluded.attempts, parked_at = excluded.parked_at`,
+          [name, p.position, p.generation, p.component, p.id, p.type, JSON.stringify(p.error), p.attempts, p.parkedAt],
+        );
+      }
       await client.query(
         `UPDATE ${this.#views} SET
            active_offset   = CASE WHEN active_generation = $2 THEN GREATEST(active_offset, $3) ELSE active_offset END,
@@ -160,7 +178,19 @@ export class PostgresViews implements ViewStore {
          WHERE name = $1`,
         [name],
       );
+      await client.query(`DELETE FROM ${this.#schema}.views_parked WHERE view = $1 AND generation <> $2`, [name, row.building_generation]);
     });
+  }
+
+  async listViewParked(name: string, limit: number): Promise<ParkedViewEntry[]> {
+    await this.#ready();
+    return (await this.#pool.query<ParkedViewEntry>(`SELECT ${PARKED} FROM ${this.#schema}.views_parked WHERE view = $1 ORDER BY position LIMIT $2`, [name, limit])).rows;
+  }
+
+  async countViewParked(name: string): Promise<number> {
+    await this.#ready();
+    const { rows } = await this.#pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${this.#schema}.views_parked WHERE view = $1`, [name]);
+    return rows[0]?.n ?? 0;
   }
 
   async getRows(table: string, ids: readonly string[]): Promise<Map<string, unknown>> {

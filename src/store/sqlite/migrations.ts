@@ -223,6 +223,25 @@ export const migrations: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 5,
+    description: "views_parked: feed entries a view could not apply, kept for an operator to retry or skip",
+    sql: `
+      -- error is JSON text ({code, message}); generation is the view generation that failed.
+      CREATE TABLE views_parked (
+        view       TEXT    NOT NULL,
+        position   INTEGER NOT NULL,
+        generation INTEGER NOT NULL,
+        component  TEXT    NOT NULL,
+        id         TEXT    NOT NULL,
+        type       TEXT    NOT NULL,
+        error      TEXT    NOT NULL,
+        attempts   INTEGER NOT NULL,
+        parked_at  INTEGER NOT NULL,
+        PRIMARY KEY (view, position)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = migrations.length;

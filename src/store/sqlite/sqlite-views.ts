@@ -1,6 +1,8 @@
 import type Database from "better-sqlite3";
 import { compileSqlite, COUNT_COLUMN, createIndexSql, ROW_COLUMN, type Query } from "../../views/query/index.ts";
-import type { PhysicalTable, ViewGeneration, ViewMeta, ViewPage, ViewQueryResult, ViewRowUpdate, ViewStore } from "../view-port.ts";
+import type {
+  ParkedViewEntry, PhysicalTable, ViewGeneration, ViewMeta, ViewPage, ViewParkedChange, ViewQueryResult, ViewRowUpdate, ViewStore,
+} from "../view-port.ts";
 
 interface MetaRow {
   name: string;
@@ -20,6 +22,30 @@ const toMeta = (row: MetaRow): ViewMeta => ({
   name: row.name,
   active: generationOf(row.active_generation, row.active_version, row.active_offset),
   building: generationOf(row.building_generation, row.building_version, row.building_offset),
+});
+
+interface ParkedRow {
+  view: string;
+  position: number;
+  generation: number;
+  component: string;
+  id: string;
+  type: string;
+  error: string;
+  attempts: number;
+  parked_at: number;
+}
+
+const toParked = (row: ParkedRow): ParkedViewEntry => ({
+  view: row.view,
+  position: row.position,
+  generation: row.generation,
+  component: row.component,
+  id: row.id,
+  type: row.type,
+  error: JSON.parse(row.error) as ParkedViewEntry["error"],
+  attempts: row.attempts,
+  parkedAt: row.parked_at,
 });
 
 const quote = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`;
@@ -69,8 +95,17 @@ export class SqliteViews implements ViewStore {
     }).immediate();
   }
 
-  async commitView(name: string, generation: number, offset: number, updates: ViewRowUpdate[]): Promise<void> {
+  async commitView(name: string, generation: number, offset: number, updates: ViewRowUpdate[], _fence?: unknown, parked?: ViewParkedChange): Promise<void> {
     this.db.transaction(() => {
+      for (const position of parked?.remove ?? []) this.prepared("DELETE FROM views_parked WHERE view = ? AND position = ?").run(name, position);
+      for (const p of parked?.park ?? []) {
+        this.prepared(
+          `INSERT INTO views_parked (view, position, generation, component, id, type, error, attempts, parked_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (view, position) DO UPDATE SET generation = excluded.generation, error = excluded.error,
+             attempts = excluded.attempts, parked_at = excluded.parked_at`,
+        ).run(name, p.position, p.generation, p.component, p.id, p.type, JSON.stringify(p.error), p.attempts, p.parkedAt);
+      }
       for (const update of updates) {
         if (update.row === null) this.prepared(`DELETE FROM ${quote(update.table)} WHERE id = ?`).run(update.id);
         else {
@@ -99,8 +134,17 @@ export class SqliteViews implements ViewStore {
            active_offset = building_offset, building_generation = NULL, building_version = NULL, building_offset = NULL
          WHERE name = ?`,
       ).run(name);
+      this.prepared("DELETE FROM views_parked WHERE view = ? AND generation <> ?").run(name, row.building_generation);
       this.statements.clear();
     }).immediate();
+  }
+
+  async listViewParked(name: string, limit: number): Promise<ParkedViewEntry[]> {
+    return (this.prepared("SELECT * FROM views_parked WHERE view = ? ORDER BY position LIMIT ?").all(name, limit) as ParkedRow[]).map(toParked);
+  }
+
+  async countViewParked(name: string): Promise<number> {
+    return (this.prepared("SELECT count(*) AS n FROM views_parked WHERE view = ?").get(name) as { n: number }).n;
   }
 
   async getRows(table: string, ids: readonly string[]): Promise<Map<string, unknown>> {
