@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { consumer, entity, Runtime } from "sagaflow";
+import { consumer, entity } from "sagaflow";
+import { Runtime } from "../src/runtime/runtime.ts";
 import { testService, type ServiceUnderTest } from "sagaflow/testkit";
 import { createAdmin } from "../src/http/admin.ts";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
@@ -55,7 +56,7 @@ function shippingConsumer(initialBackoffMs: number) {
 }
 
 async function listen(runtime: Runtime) {
-  const server = createAdmin(runtime, () => {});
+  const server = createAdmin(runtime.admin, () => {});
   await new Promise<void>((ready) => server.listen(0, "127.0.0.1", () => ready()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

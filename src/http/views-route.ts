@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { SagaflowError } from "../define/errors.ts";
-import type { Runtime } from "../runtime/runtime.ts";
+import type { ServiceFacade } from "../runtime/facades.ts";
 import { reservedParams } from "../views/view-service.ts";
 import { inputFromQuery } from "./body.ts";
 import { sendJson } from "./respond.ts";
@@ -17,7 +17,7 @@ export const eventStreams = new WeakSet<ServerResponse>();
  * read-your-writes). With `Accept: text/event-stream` the result is sent, then again each time
  * it changes.
  */
-export async function viewRoute(runtime: Runtime, req: IncomingMessage, res: ServerResponse, view: string, query: string, url: URL): Promise<void> {
+export async function viewRoute(service: ServiceFacade, req: IncomingMessage, res: ServerResponse, view: string, query: string, url: URL): Promise<void> {
   const params = inputFromQuery(url.searchParams);
   const options: { pageToken?: string; waitForPosition?: number } = {};
   const pageToken = url.searchParams.get("pageToken");
@@ -28,7 +28,7 @@ export async function viewRoute(runtime: Runtime, req: IncomingMessage, res: Ser
     options.waitForPosition = Number(position);
   }
   for (const reserved of reservedParams) delete params[reserved];
-  const run = () => runtime.views.query(view, query, params, options);
+  const run = () => service.queryView(view, query, params, options);
 
   if (!(req.headers.accept ?? "").includes("text/event-stream")) {
     sendJson(res, 200, await run());
@@ -38,7 +38,6 @@ export async function viewRoute(runtime: Runtime, req: IncomingMessage, res: Ser
     throw new SagaflowError("overloaded", `already ${maxStreams} streamed queries open`, { status: 503, retryable: true });
   }
   const first = JSON.stringify(await run());
-  const runner = runtime.views.runner(view);
   openStreams++;
   eventStreams.add(res);
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
@@ -57,7 +56,7 @@ export async function viewRoute(runtime: Runtime, req: IncomingMessage, res: Ser
     try {
       do {
         again = false;
-        const next = JSON.stringify(await runtime.views.query(view, query, params, later));
+        const next = JSON.stringify(await service.queryView(view, query, params, later));
         if (next !== last) {
           last = next;
           res.write(`event: result\ndata: ${next}\n\n`);
@@ -69,7 +68,7 @@ export async function viewRoute(runtime: Runtime, req: IncomingMessage, res: Ser
       running = false;
     }
   };
-  const stopListening = runner.onChange(() => void refresh());
+  const stopListening = service.watchView(view, () => void refresh());
   // A comment line now and then keeps proxies from closing an idle stream.
   const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), 15_000);
   heartbeat.unref();

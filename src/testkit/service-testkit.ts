@@ -24,7 +24,7 @@ export class ServiceUnderTest {
     // Views run their queries inside SQL: a service with views gets an in-memory SQLite store.
     const store = components.some((c) => c.kind === "view") ? new SqliteStore({ path: ":memory:" }) : new MemoryStore();
     this.runtime = new Runtime({ store, components, clock: this.clock, log: () => {} });
-    this.client = new Client(this.runtime);
+    this.client = new Client(this.runtime.dispatcher);
   }
 
   /** Lets everything that can happen without time passing happen (consumers and views catch up). */
