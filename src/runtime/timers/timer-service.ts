@@ -1,6 +1,6 @@
 import { errors, isRefusal } from "../../define/errors.ts";
 import type { DeferredCall, Timers } from "../../define/handlers.ts";
-import type { Store, StoredReply, TimerRecord } from "../../store/port.ts";
+import type { Store, TimerRecord } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
 import { checkId } from "../ids.ts";
 import { describeError } from "../workflow/record.ts";
