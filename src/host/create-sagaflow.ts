@@ -92,18 +92,23 @@ class SagaflowApp implements Sagaflow {
       component: (name) => this.components.get(name),
     };
     this.client = new Client(gate);
+    // Mounted in another server, answers are tracked here for stop(); listen() tracks its own.
     this.handler = (req, res) => {
       if (this.stopping) res.setHeader("connection", "close");
       this.open.add(res);
       res.once("close", () => this.open.delete(res));
-      if (this.ingress) this.ingress(req, res);
-      else sendError(res, this.state.kind === "stopped" ? errors.stopped() : notStarted(), this.log);
+      this.route(req, res);
     };
     this.adminHandler = (req, res) => {
       if (this.admin) this.admin(req, res);
       else sendError(res, this.state.kind === "stopped" ? errors.stopped() : notStarted(), this.log);
     };
   }
+
+  private readonly route: RequestListener = (req, res) => {
+    if (this.ingress) this.ingress(req, res);
+    else sendError(res, this.state.kind === "stopped" ? errors.stopped() : notStarted(), this.log);
+  };
 
   private runtime(): Runtime {
     if (this.state.kind === "running") return this.state.runtime;
@@ -159,7 +164,7 @@ class SagaflowApp implements Sagaflow {
   async listen(options: ListenOptions = {}): Promise<Listening> {
     await this.start();
     const runtime = this.runtime();
-    const listening = await listenOn(this.handler, this.adminHandler, options);
+    const listening = await listenOn(this.route, this.adminHandler, options);
     // Shown by `sagaflow nodes` (sent with the next heartbeat).
     runtime.membership.info = { ...runtime.membership.info, url: listening.url, ...(listening.adminUrl ? { admin: listening.adminUrl } : {}) };
     const tracked: Listening = {
