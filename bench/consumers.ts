@@ -233,7 +233,7 @@ async function open(dir: string, recorder: Recorder | undefined): Promise<Harnes
   const components = recorder ? [source, counter, consumerOf(recorder)] : [source, counter];
   const runtime = new Runtime({ store, components });
   await runtime.start();
-  return { dir, path, store, runtime, client: new Client(runtime), probes, runner: runtime.consumers.get(consumerName) };
+  return { dir, path, store, runtime, client: new Client(runtime.dispatcher), probes, runner: runtime.consumers.get(consumerName) };
 }
 
 /** Samples the backlog until stopped: feed head − offset (positions) and source entries after the offset. */

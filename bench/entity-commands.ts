@@ -228,7 +228,7 @@ async function inProcess(): Promise<void> {
   try {
     await runtime.start();
     const durability = fresh.watch ? await fresh.watch.durability() : (store as SqliteStore).settings().synchronous;
-    const client = new Client(runtime);
+    const client = new Client(runtime.dispatcher);
     log(`in-process: creating ${entities} wallets in ${fresh.dir}`);
     await forEach(ids, 256, (id) => client.call(wallet, id).create({ initialBalance: 0 }));
     const send: Send = (id) => client.call(wallet, id).deposit({ amount: 1 });

@@ -278,7 +278,7 @@ async function inProcess(workflow: WorkflowName): Promise<void> {
     // On PostgreSQL the one node takes the leases (workflow buckets) in its first rounds.
     await waitForLeasesSpread(() => runtime.membership.report(), 1);
     const durability = await opened.durability();
-    const client = new Client(runtime);
+    const client = new Client(runtime.dispatcher);
     log(`in-process ${workflow}: creating ${walletCount} wallets`);
     await forEach(wallets.ids, 64, async (id) => {
       await client.call(wallet, id).create({ initialBalance: wallets.initialBalance });

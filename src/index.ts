@@ -1,5 +1,5 @@
 /**
- * Sagaflow's public API: define components, run them, call them.
+ * Sagaflow's public API: define components, run them (`createSagaflow`), call them.
  */
 export { entity } from "./define/entity.ts";
 export type { EntityDefinition, EntityModel, EntityBehaviour, EventsOf } from "./define/entity.ts";
@@ -37,7 +37,11 @@ export { view, table } from "./define/view.ts";
 export type { ViewDefinition, ViewTable, UpdateContext } from "./define/view.ts";
 export type { DeferredCall, Timers } from "./define/handlers.ts";
 export type { SagaState, SagaStep, SagaStatus, SagaOptions } from "./define/saga.ts";
-export { Runtime } from "./runtime/runtime.ts";
-export type { RuntimeOptions, CallOptions } from "./runtime/runtime.ts";
-export { Client } from "./client/client.ts";
-export type { InstanceClient } from "./client/client.ts";
+export type { CallOptions } from "./define/handlers.ts";
+export type { Client, InstanceClient } from "./client/client.ts";
+export { createSagaflow } from "./host/create-sagaflow.ts";
+export type { Sagaflow, SagaflowOptions, RequestListener } from "./host/create-sagaflow.ts";
+export type { ListenOptions, Listening } from "./host/listen.ts";
+export { sqlite, postgres, memoryStore } from "./host/stores.ts";
+export type { StoreDescriptor, SqliteOptions, PostgresOptions } from "./host/stores.ts";
+export type { Clock } from "./runtime/clock.ts";

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { consumer, entity, Runtime } from "sagaflow";
+import { consumer, entity } from "sagaflow";
+import { Runtime } from "../src/runtime/runtime.ts";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
 import { tempDataDir } from "./support/feed-child.ts";
 

@@ -2,9 +2,11 @@ import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { consumer, entity, Runtime } from "sagaflow";
+import { consumer, entity } from "sagaflow";
+import { Runtime } from "../src/runtime/runtime.ts";
 import { testService, type ServiceUnderTest } from "sagaflow/testkit";
 import { createAdmin } from "../src/http/admin.ts";
+import type { AdminFacade } from "../src/runtime/facades.ts";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
 import { tempDataDir, waitFor } from "./support/feed-child.ts";
 import { requestJson, sleep } from "./support/workflow-child.ts";
@@ -54,8 +56,8 @@ function shippingConsumer(initialBackoffMs: number) {
   return { definition, env };
 }
 
-async function listen(runtime: Runtime) {
-  const server = createAdmin(runtime, () => {});
+async function listen(operations: AdminFacade) {
+  const server = createAdmin(operations, () => {});
   await new Promise<void>((ready) => server.listen(0, "127.0.0.1", () => ready()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
@@ -89,7 +91,7 @@ describe("consumer poison messages (testkit, admin HTTP API)", () => {
   it("parks-after-max-attempts-holds-the-instance-retry-delivers-in-order-skip-drops", { timeout: 30_000 }, async () => {
     const { definition, env } = shippingConsumer(100);
     t = await testService([order, definition]);
-    admin = await listen(t.runtime);
+    admin = await listen(t.admin);
     const place = (id: string, poison = false) => t!.client.call(order, id).place({ poison });
     env.broken.add("bad");
     env.broken.add("worse");

@@ -38,7 +38,7 @@ function registerTests(connectionString: string): void {
       const runtime = new Runtime({ store, components: [cart, productStats, sales, ...views], log: process.env.DEBUG_LOG ? (l) => console.error(l) : () => {}, ...(leaseMs ? { leaseMs } : {}) });
       runtimes.push(runtime);
       await runtime.start();
-      return { runtime, client: new Client(runtime) };
+      return { runtime, client: new Client(runtime.dispatcher) };
     }
 
     /** The query's result once it equals `expected` (views are eventually consistent). */

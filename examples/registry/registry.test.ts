@@ -14,7 +14,7 @@ describe("registry (in process, virtual time)", () => {
     await t.settle();
     assert.deepEqual(await t.client.call(user, "u1").get(), { email: "a@x.org", name: "A", status: "active" });
     assert.deepEqual(await t.client.call(email, "a@x.org").get(), { owner: "u1", status: "confirmed" });
-    assert.deepEqual(await t.runtime.store.listTimers(undefined, 10), [], "the reservation timer was cancelled");
+    assert.deepEqual(await t.admin.timers(undefined, 10), [], "the reservation timer was cancelled");
     await t.stop();
   });
 

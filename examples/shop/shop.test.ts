@@ -15,10 +15,10 @@ describe("shop (in process, testkit)", () => {
     await t.client.call(cart, "c1").checkout();
     await t.settle();
     assert.deepEqual(await t.client.call(productStats, "pen").get(), { unitsSold: 3 });
-    assert.deepEqual(await t.runtime.views.query("carts", "open", {}), {
+    assert.deepEqual(await t.query("carts", "open", {}), {
       carts: [{ cartId: "c2", userId: "u1", itemCount: 1, total: 2, checkedOut: false }],
     });
-    assert.deepEqual(await t.runtime.views.query("products", "top", { limit: 5 }), { products: [{ productId: "pen", unitsSold: 3 }] });
+    assert.deepEqual(await t.query("products", "top", { limit: 5 }), { products: [{ productId: "pen", unitsSold: 3 }] });
     await t.stop();
   });
 });

@@ -14,7 +14,7 @@ describe("typed client", () => {
   before(async () => {
     rt = new Runtime({ store: new MemoryStore(), components: [wallet, customer], log: () => {} });
     await rt.start();
-    client = new Client(rt);
+    client = new Client(rt.dispatcher);
   });
   after(() => rt.stop());
 

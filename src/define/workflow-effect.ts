@@ -20,21 +20,21 @@ export class WorkflowEffectRecord {
     return new WorkflowEffectRecord({ state }, this.transition, this.replySpec);
   }
 
-  transitionTo(step: string, input?: unknown): WorkflowEffectRecord {
-    return new WorkflowEffectRecord(this.newState, { kind: "step", step, input }, this.replySpec);
+  transitionTo(step: string, input?: unknown): MovedEffectRecord {
+    return new MovedEffectRecord(this.newState, { kind: "step", step, input }, this.replySpec);
   }
 
-  pause(options: { timeoutMs?: number; then?: string } = {}): WorkflowEffectRecord {
+  pause(options: { timeoutMs?: number; then?: string } = {}): MovedEffectRecord {
     const transition: Transition = { kind: "pause", timeoutMs: options.timeoutMs, then: options.then };
-    return new WorkflowEffectRecord(this.newState, transition, this.replySpec);
+    return new MovedEffectRecord(this.newState, transition, this.replySpec);
   }
 
-  end(): WorkflowEffectRecord {
-    return new WorkflowEffectRecord(this.newState, { kind: "end" }, this.replySpec);
+  end(): MovedEffectRecord {
+    return new MovedEffectRecord(this.newState, { kind: "end" }, this.replySpec);
   }
 
-  fail(code: string, message?: string): WorkflowEffectRecord {
-    return new WorkflowEffectRecord(this.newState, { kind: "fail", code, message: message ?? code }, this.replySpec);
+  fail(code: string, message?: string): MovedEffectRecord {
+    return new MovedEffectRecord(this.newState, { kind: "fail", code, message: message ?? code }, this.replySpec);
   }
 
   reply(value: unknown): WorkflowEffectRecord {
@@ -45,6 +45,15 @@ export class WorkflowEffectRecord {
 
   static error(code: string, message?: string, options?: RefusalOptions): WorkflowEffectRecord {
     return new WorkflowEffectRecord(undefined, undefined, refusalSpec(code, message, options));
+  }
+}
+
+/** An effect that moves the workflow on: what a step returns (a `StepEffect`). */
+export class MovedEffectRecord extends WorkflowEffectRecord {
+  declare readonly transition: Transition;
+
+  constructor(newState: { state: unknown } | undefined, transition: Transition, replySpec: ReplySpec) {
+    super(newState, transition, replySpec);
   }
 }
 

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { refusalError, SagaflowError } from "../define/errors.ts";
-import type { Runtime } from "../runtime/runtime.ts";
+import type { ServiceFacade } from "../runtime/facades.ts";
 import { defaultMaxBodyBytes, idempotencyKeyOf, inputFromQuery, readJsonBody } from "./body.ts";
 import { sendError, sendHealth, sendJson } from "./respond.ts";
 import { viewRoute } from "./views-route.ts";
@@ -45,13 +45,14 @@ function pathSegments(path: string): string[] {
 }
 
 /**
- * The HTTP ingress: `POST /{component}/{id}/{command}` with a JSON body, and
- * `GET /{component}/{id}/{query}` with input in the query string.
+ * The HTTP ingress as a Node request listener: `POST /{component}/{id}/{command}` with a JSON
+ * body, `GET /{component}/{id}/{query}` with input in the query string, `GET /{workflow}/{id}`
+ * and `GET /views/{view}/{query}`.
  */
-export function createIngress(runtime: Runtime, options: IngressOptions = {}): Server {
+export function ingressHandler(service: ServiceFacade, options: IngressOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
   const maxBodyBytes = options.maxBodyBytes ?? defaultMaxBodyBytes;
   const log = options.log ?? ((line: string) => console.error(line));
-  const streams = new ViewStreams(runtime, resolveViewStreamSettings(options.viewStreams));
+  const streams = new ViewStreams(service, resolveViewStreamSettings(options.viewStreams));
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const target = req.url ?? "/";
@@ -61,16 +62,16 @@ export function createIngress(runtime: Runtime, options: IngressOptions = {}): S
     // The query string is only read by GET routes.
     const url = req.method === "GET" ? new URL(target, "http://localhost") : undefined;
     if (req.method === "GET" && pathname === "/health") {
-      sendHealth(res, runtime.store);
+      sendHealth(res, service.storeStatus());
       return;
     }
     if (segments[0] === "views" && segments.length === 3 && req.method === "GET") {
-      await viewRoute(runtime, streams, req, res, segments[1]!, segments[2]!, url!);
+      await viewRoute(service, streams, req, res, segments[1]!, segments[2]!, url!);
       return;
     }
     if (segments.length === 2 && req.method === "GET") {
       const [workflow, id] = segments as [string, string];
-      const view = await runtime.workflowResult(workflow, id, waitMs(url!.searchParams.get("wait")));
+      const view = await service.workflowResult(workflow, id, waitMs(url!.searchParams.get("wait")));
       sendJson(res, 200, view);
       return;
     }
@@ -81,20 +82,19 @@ export function createIngress(runtime: Runtime, options: IngressOptions = {}): S
     if (req.method === "POST") {
       const key = idempotencyKeyOf(req);
       const input = await readJsonBody(req, maxBodyBytes);
-      const reply = await runtime.callForReply(component, id, handler, input, key === undefined ? {} : { idempotencyKey: key });
+      const reply = await service.callForReply(component, id, handler, input, key === undefined ? {} : { idempotencyKey: key });
       if (!reply.ok) throw refusalError(reply);
       // The feed position of this write: pass it to a view query as waitForPosition to read it back.
       sendJson(res, 200, reply.value, reply.position === undefined ? {} : { "sagaflow-position": String(reply.position) });
     } else if (req.method === "GET") {
-      const reply = await runtime.call(component, id, handler, inputFromQuery(url!.searchParams), { queryOnly: true });
+      const reply = await service.call(component, id, handler, inputFromQuery(url!.searchParams), { queryOnly: true });
       sendJson(res, 200, reply);
     } else {
       throw new SagaflowError("method_not_allowed", `${req.method} is not supported; use POST or GET`, { status: 405 });
     }
   }
 
-  const limits = resolveServerLimits(options.limits);
-  const server = createServer(serverOptions(limits), (req, res) => {
+  return (req, res) => {
     route(req, res).catch((error: unknown) => {
       // A body we refused may still be arriving: drop the connection rather than read it. The
       // socket itself must go (`connection: close` makes Node end it after this response): the
@@ -106,7 +106,13 @@ export function createIngress(runtime: Runtime, options: IngressOptions = {}): S
       if (!res.headersSent) sendError(res, error, log);
       if (unread) res.once("finish", () => socket?.destroy());
     });
-  });
+  };
+}
+
+/** The HTTP ingress on its own server, with its connection limits (see server-limits.ts). */
+export function createIngress(service: ServiceFacade, options: IngressOptions = {}): Server {
+  const limits = resolveServerLimits(options.limits);
+  const server = createServer(serverOptions(limits), ingressHandler(service, options));
   applyServerLimits(server, limits);
   return server;
 }

@@ -24,7 +24,7 @@ const door = entity(
 
 describe("refusal status", () => {
   const runtime = new Runtime({ store: new MemoryStore(), components: [door], log: () => {} });
-  const server = createIngress(runtime, { log: () => {} });
+  const server = createIngress(runtime.service, { log: () => {} });
   let base = "";
   before(async () => {
     await runtime.start();

@@ -50,8 +50,7 @@ export function sendError(res: ServerResponse, error: unknown, log: (line: strin
 }
 
 /** `GET /health`: 200 `{"status":"ok"}`, or 503 with the store's outage (reason, message, since) and `Retry-After`. */
-export function sendHealth(res: ServerResponse, store: { status?(): StoreStatus }): void {
-  const status = store.status?.() ?? { status: "ok" };
+export function sendHealth(res: ServerResponse, status: StoreStatus): void {
   if (status.status === "ok") sendJson(res, 200, status);
   else sendJson(res, 503, status, { "retry-after": "1" });
 }

@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import type { Runtime } from "../runtime/runtime.ts";
+import type { ServiceFacade } from "../runtime/facades.ts";
 import type { ViewQueryOptions } from "../views/view-service.ts";
 
 /** How streamed view queries share work and how far behind a reader may fall. */
@@ -66,7 +66,7 @@ export class ViewStreams {
   private readonly groups = new Map<string, Group>();
 
   constructor(
-    private readonly runtime: Runtime,
+    private readonly service: ServiceFacade,
     private readonly settings: ViewStreamSettings,
   ) {}
 
@@ -83,7 +83,7 @@ export class ViewStreams {
     // Later results need no waiting: they are sent because the view moved on.
     const later: ViewQueryOptions = options.pageToken === undefined ? {} : { pageToken: options.pageToken };
     const key = JSON.stringify([view, query, params, later.pageToken ?? null]);
-    const first = frameOf("result", JSON.stringify(await this.runtime.views.query(view, query, params, options)));
+    const first = frameOf("result", JSON.stringify(await this.service.queryView(view, query, params, options)));
     const group = this.groups.get(key) ?? this.newGroup(key, view, query, params, later);
     const reader: Reader = { res, version: -1, blocked: false, cutTimer: undefined };
     group.readers.add(reader);
@@ -121,7 +121,7 @@ export class ViewStreams {
       group.dirty = false;
       group.lastRunAt = performance.now();
       try {
-        const json = JSON.stringify(await this.runtime.views.query(view, query, params, options));
+        const json = JSON.stringify(await this.service.queryView(view, query, params, options));
         if (json !== group.json) {
           group.json = json;
           group.frame = frameOf("result", json);
@@ -144,7 +144,7 @@ export class ViewStreams {
       const wait = Math.max(0, group.lastRunAt + this.settings.intervalMs - performance.now());
       group.timer = setTimeout(() => void run(), wait);
     };
-    group.stopListening = this.runtime.views.runner(view).onChange(schedule);
+    group.stopListening = this.service.watchView(view, schedule);
     this.groups.set(key, group);
     return group;
   }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { SagaflowError } from "../define/errors.ts";
-import type { Runtime } from "../runtime/runtime.ts";
+import type { ServiceFacade } from "../runtime/facades.ts";
 import { reservedParams } from "../views/view-service.ts";
 import { inputFromQuery } from "./body.ts";
 import { sendJson } from "./respond.ts";
@@ -19,7 +19,7 @@ export const eventStreams = new WeakSet<ServerResponse>();
  * it changes (see ViewStreams: at most once per interval, the latest only, to readers that keep up).
  */
 export async function viewRoute(
-  runtime: Runtime, streams: ViewStreams, req: IncomingMessage, res: ServerResponse, view: string, query: string, url: URL,
+  service: ServiceFacade, streams: ViewStreams, req: IncomingMessage, res: ServerResponse, view: string, query: string, url: URL,
 ): Promise<void> {
   const params = inputFromQuery(url.searchParams);
   const options: { pageToken?: string; waitForPosition?: number } = {};
@@ -32,7 +32,7 @@ export async function viewRoute(
   }
   for (const reserved of reservedParams) delete params[reserved];
   if (!(req.headers.accept ?? "").includes("text/event-stream")) {
-    sendJson(res, 200, await runtime.views.query(view, query, params, options));
+    sendJson(res, 200, await service.queryView(view, query, params, options));
     return;
   }
   if (openStreams >= maxStreams) {

@@ -1,15 +1,9 @@
-import type { InstanceClient } from "../client/client.ts";
+import type { InstanceClient } from "../define/handlers.ts";
 import { refusalError, SagaflowError } from "../define/errors.ts";
 import type { Component } from "../define/service.ts";
-import type { StoredReply } from "../store/port.ts";
+import type { KeyedCall } from "./dispatcher.ts";
 
-export type KeyedCall = (
-  component: Component,
-  id: string,
-  handler: string,
-  input: unknown,
-  idempotencyKey: string,
-) => Promise<StoredReply>;
+export type { KeyedCall };
 
 /**
  * Calls components on behalf of a workflow step, a consumer message or a timer. Call number n
@@ -34,19 +28,19 @@ export class KeyedCaller {
     return new Proxy({} as InstanceClient<D>, {
       get: (_target, handler) => {
         if (typeof handler !== "string") return undefined;
-        return (input?: unknown) => this.send(definition, id, handler, input);
+        return (input?: unknown) => this.send(definition.name, id, handler, input);
       },
     });
   }
 
-  private async send(definition: Component, id: string, handler: string, input: unknown): Promise<unknown> {
+  private async send(component: string, id: string, handler: string, input: unknown): Promise<unknown> {
     if (this.closed) {
       throw new SagaflowError("run_abandoned", "this run timed out; its calls are no longer sent", {
         retryable: true,
         status: 503,
       });
     }
-    const reply = await this.keyedCall(definition, id, handler, input ?? {}, `${this.prefix}:${this.callIndex++}`);
+    const reply = await this.keyedCall(component, id, handler, input ?? {}, `${this.prefix}:${this.callIndex++}`);
     if (reply.ok) return reply.value;
     throw refusalError(reply);
   }

@@ -2,6 +2,7 @@ import { Client } from "../client/client.ts";
 import type { ServiceComponent } from "../define/service.ts";
 import { settle, VirtualClock } from "../runtime/clock.ts";
 import { Runtime } from "../runtime/runtime.ts";
+import type { AdminFacade } from "../runtime/facades.ts";
 import { MemoryStore } from "../store/memory/memory-store.ts";
 import { SqliteStore } from "../store/sqlite/sqlite-store.ts";
 
@@ -14,17 +15,31 @@ import { SqliteStore } from "../store/sqlite/sqlite-store.ts";
  * await t.client.call(user, "u1").register({ email: "a@b.c", name: "A" });
  * await t.settle();
  * await t.advance(10_000); // reservation timers fire
+ * assert.deepEqual(await t.admin.timers("pending", 10), []);
  */
 export class ServiceUnderTest {
   readonly clock = new VirtualClock();
-  readonly runtime: Runtime;
+  private readonly runtime: Runtime;
   readonly client: Client;
+  /** What an operator sees and does (the admin API's operations): timers, parked messages, workflows, views. */
+  readonly admin: AdminFacade;
 
   constructor(components: readonly ServiceComponent[]) {
     // Views run their queries inside SQL: a service with views gets an in-memory SQLite store.
     const store = components.some((c) => c.kind === "view") ? new SqliteStore({ path: ":memory:" }) : new MemoryStore();
     this.runtime = new Runtime({ store, components, clock: this.clock, log: () => {} });
-    this.client = new Client(this.runtime);
+    this.client = new Client(this.runtime.dispatcher);
+    this.admin = this.runtime.admin;
+  }
+
+  /** Runs a view's named query, as `GET /views/{view}/{query}` does. */
+  query(view: string, query: string, params: Record<string, unknown> = {}): Promise<unknown> {
+    return this.runtime.service.queryView(view, query, params);
+  }
+
+  /** Starts the service (`testService` does this). */
+  start(): Promise<void> {
+    return this.runtime.start();
   }
 
   /** Lets everything that can happen without time passing happen (consumers and views catch up). */
@@ -54,6 +69,6 @@ export class ServiceUnderTest {
 
 export async function testService(components: readonly ServiceComponent[]): Promise<ServiceUnderTest> {
   const t = new ServiceUnderTest(components);
-  await t.runtime.start();
+  await t.start();
   return t;
 }

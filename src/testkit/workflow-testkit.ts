@@ -1,4 +1,4 @@
-import { Client, type InstanceClient } from "../client/client.ts";
+import { Client, type ClientDispatcher, type InstanceClient } from "../client/client.ts";
 import { keyValue, type KeyValueDefinition } from "../define/key-value.ts";
 import type { Effect } from "../define/effect.ts";
 import { SagaflowError } from "../define/errors.ts";
@@ -52,7 +52,7 @@ export class WorkflowUnderTest<S, SI> {
       clock: this.clock,
       log: () => {},
     });
-    this.client = new SubstitutingClient(this.runtime, definition, this.definition);
+    this.client = new SubstitutingClient(this.runtime.dispatcher, definition, this.definition);
   }
 
   async begin(): Promise<this> {
@@ -82,7 +82,7 @@ export class WorkflowUnderTest<S, SI> {
   }
 
   async operate(id: string, action: OperatorAction): Promise<unknown> {
-    const reply = await this.runtime.operateWorkflow(this.definition.name, id, action);
+    const reply = await this.runtime.admin.operateWorkflow(this.definition.name, id, action);
     await settle();
     return reply;
   }
@@ -110,11 +110,11 @@ export class WorkflowUnderTest<S, SI> {
 /** The test's client: calls to the workflow as the test wrote it go to the copy with injectable failures. */
 class SubstitutingClient extends Client {
   constructor(
-    runtime: Runtime,
+    dispatcher: ClientDispatcher,
     private readonly original: Component,
     private readonly substitute: Component,
   ) {
-    super(runtime);
+    super(dispatcher);
   }
 
   override call<D extends Component>(definition: D, id: string): InstanceClient<D> {

@@ -3,7 +3,8 @@ import { isRefusal, isStoreUnavailable } from "../../define/errors.ts";
 import type { Timers } from "../../define/handlers.ts";
 import type { FeedEntry, ParkedMessage, Store } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
-import { KeyedCaller, type KeyedCall } from "../keyed-caller.ts";
+import { KeyedCaller } from "../keyed-caller.ts";
+import type { Dispatcher } from "../dispatcher.ts";
 import { describeError } from "../workflow/record.ts";
 import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
 import { SagaflowError } from "../../define/errors.ts";
@@ -13,7 +14,7 @@ export interface ConsumerHost {
   store: Store;
   clock: Clock;
   log: (line: string) => void;
-  keyedCall: KeyedCall;
+  keyedCall: Dispatcher["keyedCall"];
   timers: Timers;
 }
 

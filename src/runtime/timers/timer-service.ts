@@ -1,17 +1,18 @@
 import { errors, isRefusal, isStoreUnavailable } from "../../define/errors.ts";
 import type { DeferredCall, Timers } from "../../define/handlers.ts";
-import type { Store, StoredReply, TimerRecord } from "../../store/port.ts";
+import type { Store, TimerRecord } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
 import { checkId } from "../ids.ts";
 import { describeError } from "../workflow/record.ts";
 import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
+import type { Dispatcher } from "../dispatcher.ts";
 
 export interface TimerHost {
   store: Store;
   clock: Clock;
   log: (line: string) => void;
   /** Makes a timer's call with its idempotency key. */
-  call(component: string, id: string, handler: string, input: unknown, key: string): Promise<StoredReply>;
+  call: Dispatcher["keyedCall"];
   /** Checks a deferred call names a known component and handler before it is stored. */
   check(call: DeferredCall): void;
 }

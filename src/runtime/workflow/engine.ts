@@ -14,7 +14,8 @@ import {
   stepOptions,
   type Changed,
 } from "./record.ts";
-import { StepContextImpl, type KeyedCall } from "./step-context.ts";
+import { StepContextImpl } from "./step-context.ts";
+import type { Dispatcher } from "../dispatcher.ts";
 import { viewOf, workflowKind } from "./workflow-kind.ts";
 import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
 import { workflowBucket } from "../cluster/leases.ts";
@@ -26,7 +27,7 @@ export interface WorkflowPlacement {
   fence(bucket: number): Fence | undefined;
 }
 
-/** What the engine needs from the runtime around it. */
+/** What the engine needs from the runtime around it: instances only through the dispatcher. */
 export interface EngineHost {
   clock: Clock;
   store: Store;
@@ -36,8 +37,8 @@ export interface EngineHost {
    * store the instance checks its cached version against the store first, so a task never runs
    * on what another node has since changed.
    */
-  enqueueTask(component: string, id: string, task: (current: Current) => Promise<Decision>): Promise<StoredReply>;
-  keyedCall: KeyedCall;
+  enqueueTask: Dispatcher["enqueueTask"];
+  keyedCall: Dispatcher["keyedCall"];
   timers: Timers;
   placement: WorkflowPlacement;
 }
@@ -349,7 +350,7 @@ export class WorkflowEngine {
           reject(new SagaflowError("step_timeout", `step ${step} did not finish within ${timeoutMs} ms`, { status: 504, retryable: true }));
         });
       });
-      const result = await Promise.race([Promise.resolve().then(() => handler(record.state, record.stepInput, ctx as never)), timedOut]);
+      const result = await Promise.race([Promise.resolve().then(() => handler(record.state, record.stepInput, ctx)), timedOut]);
       const effect = asWorkflowEffect(result, `step ${definition.name}.${step}`);
       return applyDecision(definition, record, effect.newState, effect.transition ?? { kind: "end" }, this.host.clock.now());
     } catch (error) {

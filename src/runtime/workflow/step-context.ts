@@ -1,6 +1,7 @@
 import type { Component } from "../../define/service.ts";
-import { WorkflowEffectRecord } from "../../define/workflow-effect.ts";
+import { WorkflowEffectRecord, type MovedEffectRecord } from "../../define/workflow-effect.ts";
 import type { InstanceClient, Timers } from "../../define/handlers.ts";
+import type { StepContext } from "../../define/workflow.ts";
 import { KeyedCaller, type KeyedCall } from "../keyed-caller.ts";
 
 export type { KeyedCall };
@@ -10,7 +11,7 @@ export type { KeyedCall };
  * the same on every run of this step execution, so a re-run after a crash or timeout gets the
  * stored replies. Once the engine has given up on a run (timeout), its calls are refused.
  */
-export class StepContextImpl {
+export class StepContextImpl implements StepContext<unknown, string> {
   private readonly caller: KeyedCaller;
 
   constructor(
@@ -36,19 +37,19 @@ export class StepContextImpl {
     return WorkflowEffectRecord.none.update(state);
   }
 
-  transitionTo(step: string, input?: unknown): WorkflowEffectRecord {
+  transitionTo(step: string, input?: unknown): MovedEffectRecord {
     return WorkflowEffectRecord.none.transitionTo(step, input);
   }
 
-  pause(options?: { timeoutMs?: number; then?: string }): WorkflowEffectRecord {
+  pause(options?: { timeoutMs?: number; then?: string }): MovedEffectRecord {
     return WorkflowEffectRecord.none.pause(options);
   }
 
-  end(): WorkflowEffectRecord {
+  end(): MovedEffectRecord {
     return WorkflowEffectRecord.none.end();
   }
 
-  fail(code: string, message?: string): WorkflowEffectRecord {
+  fail(code: string, message?: string): MovedEffectRecord {
     return WorkflowEffectRecord.none.fail(code, message);
   }
 }

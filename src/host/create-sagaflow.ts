@@ -1,0 +1,212 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { Client, type ClientDispatcher } from "../client/client.ts";
+import { errors, SagaflowError } from "../define/errors.ts";
+import type { Component, ServiceDefinition } from "../define/service.ts";
+import { adminHandler } from "../http/admin.ts";
+import { ingressHandler } from "../http/ingress.ts";
+import { sendError } from "../http/respond.ts";
+import { eventStreams } from "../http/views-route.ts";
+import type { Clock } from "../runtime/clock.ts";
+import { Runtime } from "../runtime/runtime.ts";
+import type { Store } from "../store/port.ts";
+import { listenOn, type ListenOptions, type Listening } from "./listen.ts";
+import { openStore, type StoreDescriptor } from "./stores.ts";
+
+/** A Node request listener: mount it in `http.createServer`, Express, Hono's node adapter… */
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+export interface SagaflowOptions {
+  /** Where the data lives: `sqlite(path)`, `postgres(url)` or `memoryStore()`. */
+  store: StoreDescriptor;
+  /** Where Sagaflow writes what operators should see. Default: stderr. */
+  log?: (line: string) => void;
+  /** Instances kept in memory (least recently used are dropped first). Default 10,000. */
+  cacheSize?: number;
+  /** Several nodes on one PostgreSQL schema: this node's name (shown by `sagaflow nodes`). */
+  nodeName?: string;
+  /** Several nodes: how long a lease lasts unrenewed; a dead node's work moves within about twice this. Default 5,000 ms. */
+  leaseMs?: number;
+  /** At start, workflows standing at a step the code no longer defines: refuse to start (default) or terminate them. */
+  orphanedWorkflows?: "refuse" | "terminate";
+  /** Time for workflows and timers (tests pass a virtual clock). */
+  clock?: Clock;
+  /** The largest request body the HTTP handler reads. Default 1 MiB. */
+  maxBodyBytes?: number;
+}
+
+/** A service running inside your program. */
+export interface Sagaflow {
+  readonly service: ServiceDefinition;
+  /** Calls the service's components in process, typed by their definitions. Usable once started. */
+  readonly client: Client;
+  /** The service's HTTP API as a Node request listener (answers 503 until started). */
+  readonly handler: RequestListener;
+  /** The admin API as a Node request listener. It has no access control: mount it where only operators reach it. */
+  readonly adminHandler: RequestListener;
+  /** Opens the store, checks the definitions against it and starts workflows, consumers, timers and views. */
+  start(): Promise<void>;
+  /** Starts (if not yet) and serves `handler` and `adminHandler` on their own ports. */
+  listen(options?: ListenOptions): Promise<Listening>;
+  /** Stops listening, lets in-flight work finish, and closes the store. A stopped service cannot start again. */
+  stop(): Promise<void>;
+}
+
+type State = { kind: "new" } | { kind: "starting"; started: Promise<void> } | { kind: "running"; runtime: Runtime } | { kind: "stopped" };
+
+const notStarted = () =>
+  new SagaflowError("not_started", "the service has not started yet (call start())", { status: 503, retryable: true });
+
+/** The one `Runtime` of each running app, for the CLI and the project's own tests (not public). */
+const runtimes = new WeakMap<Sagaflow, Runtime>();
+
+/** The composition root behind an app, once started. Internal: the CLI reports cluster details from it. */
+export function runtimeOf(app: Sagaflow): Runtime | undefined {
+  return runtimes.get(app);
+}
+
+class SagaflowApp implements Sagaflow {
+  readonly client: Client;
+  readonly handler: RequestListener;
+  readonly adminHandler: RequestListener;
+  private state: State = { kind: "new" };
+  private stopping: Promise<void> | undefined;
+  private readonly listening = new Set<Listening>();
+  /** Answers not sent yet, from any server this app's handler is mounted in. */
+  private readonly open = new Set<ServerResponse>();
+  private ingress: RequestListener | undefined;
+  private admin: RequestListener | undefined;
+  private readonly log: (line: string) => void;
+  private readonly components: Map<string, Component>;
+
+  constructor(
+    readonly service: ServiceDefinition,
+    private readonly options: SagaflowOptions,
+  ) {
+    if (!options || typeof options.store !== "object") throw new TypeError("createSagaflow needs { store: sqlite(path) | postgres(url) | memoryStore() }");
+    this.log = options.log ?? ((line) => console.error(line));
+    this.components = new Map(service.components.filter((c) => c.kind !== "consumer" && c.kind !== "view").map((c) => [c.name, c]));
+    // Calls before start are refused with a clear error rather than lost.
+    const gate: ClientDispatcher = {
+      call: async (...args) => this.runtime().dispatcher.call(...args),
+      workflowResult: async (...args) => this.runtime().dispatcher.workflowResult(...args),
+      component: (name) => this.components.get(name),
+    };
+    this.client = new Client(gate);
+    // Mounted in another server, answers are tracked here for stop(); listen() tracks its own.
+    this.handler = (req, res) => {
+      if (this.stopping) res.setHeader("connection", "close");
+      this.open.add(res);
+      res.once("close", () => this.open.delete(res));
+      this.route(req, res);
+    };
+    this.adminHandler = (req, res) => {
+      if (this.admin) this.admin(req, res);
+      else sendError(res, this.state.kind === "stopped" ? errors.stopped() : notStarted(), this.log);
+    };
+  }
+
+  private readonly route: RequestListener = (req, res) => {
+    if (this.ingress) this.ingress(req, res);
+    else sendError(res, this.state.kind === "stopped" ? errors.stopped() : notStarted(), this.log);
+  };
+
+  private runtime(): Runtime {
+    if (this.state.kind === "running") return this.state.runtime;
+    throw this.state.kind === "stopped" ? errors.stopped() : notStarted();
+  }
+
+  start(): Promise<void> {
+    switch (this.state.kind) {
+      case "running":
+        return Promise.resolve();
+      case "starting":
+        return this.state.started;
+      case "stopped":
+        return Promise.reject(new Error("this Sagaflow service was stopped; create a new one to start again"));
+    }
+    // Set even if stop() was called meanwhile: stop() waits for this and then stops it.
+    const started = this.openRuntime().then((runtime) => {
+      this.state = { kind: "running", runtime };
+      runtimes.set(this, runtime);
+      this.ingress = ingressHandler(runtime.service, { log: this.log, ...(this.options.maxBodyBytes === undefined ? {} : { maxBodyBytes: this.options.maxBodyBytes }) });
+      this.admin = adminHandler(runtime.admin, this.log);
+    });
+    this.state = { kind: "starting", started };
+    started.catch(() => {
+      if (this.state.kind === "starting") this.state = { kind: "new" };
+    });
+    return started;
+  }
+
+  private async openRuntime(): Promise<Runtime> {
+    const { options } = this;
+    const store: Store = await openStore(options.store, this.service.components);
+    try {
+      // The constructor checks the definitions (e.g. view queries): the store is closed if it throws too.
+      const runtime = new Runtime({
+        store,
+        components: this.service.components,
+        log: this.log,
+        ...(options.cacheSize === undefined ? {} : { cacheSize: options.cacheSize }),
+        ...(options.nodeName === undefined ? {} : { nodeName: options.nodeName }),
+        ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+        ...(options.orphanedWorkflows === undefined ? {} : { orphanedWorkflows: options.orphanedWorkflows }),
+        ...(options.clock === undefined ? {} : { clock: options.clock }),
+      });
+      await runtime.start();
+      return runtime;
+    } catch (error) {
+      await store.close().catch(() => {});
+      throw error;
+    }
+  }
+
+  async listen(options: ListenOptions = {}): Promise<Listening> {
+    await this.start();
+    const runtime = this.runtime();
+    const listening = await listenOn(this.route, this.adminHandler, options);
+    // Shown by `sagaflow nodes` (sent with the next heartbeat).
+    runtime.membership.info = { ...runtime.membership.info, url: listening.url, ...(listening.adminUrl ? { admin: listening.adminUrl } : {}) };
+    const tracked: Listening = {
+      ...listening,
+      close: async () => {
+        await listening.close();
+        this.listening.delete(tracked);
+      },
+    };
+    this.listening.add(tracked);
+    return tracked;
+  }
+
+  stop(): Promise<void> {
+    return (this.stopping ??= (async () => {
+      await Promise.all([...this.listening].map((l) => l.close()));
+      // Where the handler is mounted in another server: no keep-alive past this, and streams end.
+      for (const res of this.open) if (!res.headersSent) res.setHeader("connection", "close");
+      for (const res of this.open) if (eventStreams.has(res)) res.end();
+      const state = this.state;
+      if (state.kind === "starting") await state.started.catch(() => {});
+      const current = this.state;
+      this.state = { kind: "stopped" };
+      this.ingress = undefined;
+      this.admin = undefined;
+      if (current.kind === "running") await current.runtime.stop();
+    })());
+  }
+}
+
+/**
+ * Runs a service inside your program: a typed in-process client, Node request listeners for its
+ * HTTP and admin APIs, and `listen` for ports of its own (what `sagaflow serve` uses).
+ *
+ * @example
+ * const app = createSagaflow(service, { store: sqlite(".sagaflow/sagaflow.db") });
+ * await app.start();
+ * await app.client.call(wallet, "w1").deposit({ amount: 5 });
+ * http.createServer((req, res) => (req.url === "/hello" ? res.end("hi") : app.handler(req, res))).listen(8080);
+ * // …
+ * await app.stop();
+ */
+export function createSagaflow(service: ServiceDefinition, options: SagaflowOptions): Sagaflow {
+  return new SagaflowApp(service, options);
+}

@@ -1,0 +1,13 @@
+import { SagaflowError } from "../define/errors.ts";
+
+const maxListLimit = 1000;
+
+/** An admin list's `?limit=`: 100 by default, at most 1,000. */
+export function listLimit(raw: string | null): number {
+  if (raw === null) return 100;
+  const limit = Number(raw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > maxListLimit) {
+    throw new SagaflowError("invalid_limit", `limit must be a whole number from 1 to ${maxListLimit}`);
+  }
+  return limit;
+}

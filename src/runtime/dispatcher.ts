@@ -1,0 +1,222 @@
+import { randomUUID } from "node:crypto";
+import type { CallOptions } from "../define/handlers.ts";
+import { refusalError, SagaflowError, errors } from "../define/errors.ts";
+import type { Component } from "../define/service.ts";
+import type { StandardSchemaV1 } from "../define/standard-schema.ts";
+import type { WorkflowView } from "../define/workflow.ts";
+import type { StoredReply } from "../store/port.ts";
+import type { Current, Decision } from "./decide.ts";
+import { checkId, checkIdempotencyKey } from "./ids.ts";
+import { Instance, type InstanceDeps } from "./instance.ts";
+import type { Kind } from "./kinds.ts";
+import { requestHash } from "./request-hash.ts";
+import { validateInput } from "./validate-input.ts";
+
+export type { CallOptions };
+
+/** A reply, with the feed position of the instance's latest commit when it has one. */
+export type PositionedReply = StoredReply & { position?: number };
+
+/** Options of a call from outside (HTTP, the in-process client). */
+export type DispatchOptions = CallOptions & {
+  /** Refuse a command: only a query may answer (an HTTP GET). */
+  queryOnly?: boolean;
+};
+
+/**
+ * A call made on behalf of a workflow step, a consumer message or a timer: always keyed, and
+ * still accepted while the node stops (the work that makes it was already accepted).
+ */
+export type KeyedCall = (component: string, id: string, handler: string, input: unknown, idempotencyKey: string) => Promise<StoredReply>;
+
+/**
+ * The only way to reach an instance: every command, query and workflow task goes through the
+ * instance's mailbox, where one writer decides and commits it. The workflow engine, consumers,
+ * timers, the HTTP ingress and the in-process client all depend on this interface.
+ */
+export interface Dispatcher {
+  /** Sends a command or query and resolves with its reply once committed; a refusal rejects with a SagaflowError. */
+  call(component: string, id: string, handler: string, input: unknown, options?: DispatchOptions): Promise<unknown>;
+  /** As `call`, but a domain refusal comes back as data, with the feed position of the write. */
+  callForReply(component: string, id: string, handler: string, input: unknown, options?: DispatchOptions): Promise<PositionedReply>;
+  keyedCall: KeyedCall;
+  /** Runs work that needs I/O (a workflow step) in the instance's mailbox, after what is queued. */
+  enqueueTask(component: string, id: string, task: (current: Current) => Promise<Decision>): Promise<StoredReply>;
+  /** Throws unless `component` exists and has a command or query named `handler`. */
+  checkHandler(component: string, handler: string): { isQuery: boolean };
+  /** A workflow's current record; with `waitMs`, held until it is over or the wait runs out. */
+  workflowResult(name: string, id: string, waitMs?: number): Promise<WorkflowView<unknown>>;
+  /** The registered component of that name (entities and workflows; not consumers or views). */
+  component(name: string): Component | undefined;
+}
+
+export interface DispatcherOptions {
+  /** What each instance needs; handler errors are reported by the dispatcher. */
+  deps: Omit<InstanceDeps, "onHandlerError">;
+  /** Instances kept in memory (least recently used are dropped first). */
+  cacheSize: number;
+  log: (line: string) => void;
+  /** How a workflow's end is awaited (the workflow engine's). */
+  waitForEnd(name: string, id: string, waitMs: number): Promise<WorkflowView<unknown> | undefined>;
+}
+
+interface Registered {
+  component: Component;
+  kind: Kind;
+  schemas: Record<string, StandardSchemaV1 | undefined>;
+}
+
+/** Routes each call to its instance's mailbox and keeps a bounded cache of instances. */
+export class InstanceDispatcher implements Dispatcher {
+  private readonly registry = new Map<string, Registered>();
+  private readonly instances = new Map<string, Instance>();
+  private closed = false;
+  private inFlight = 0;
+  private readonly deps: InstanceDeps;
+
+  constructor(private readonly options: DispatcherOptions) {
+    this.deps = { ...options.deps, onHandlerError: (error, where) => this.internalError(error, where) };
+  }
+
+  /** Adds an entity or workflow, with the kind that decides its commands. */
+  register(component: Component, kind: Kind): void {
+    const schemas = (component.inputs ?? {}) as Record<string, StandardSchemaV1 | undefined>;
+    this.registry.set(component.name, { component, kind, schemas });
+  }
+
+  components(): Component[] {
+    return [...this.registry.values()].map((r) => r.component);
+  }
+
+  component(name: string): Component | undefined {
+    return this.registry.get(name)?.component;
+  }
+
+  checkHandler(componentName: string, handler: string): { isQuery: boolean } {
+    return this.lookup(componentName, handler);
+  }
+
+  private lookup(componentName: string, handler: string): { registered: Registered; isQuery: boolean } {
+    const registered = this.registry.get(componentName);
+    if (!registered) throw errors.unknownComponent(componentName);
+    const { component } = registered;
+    const isQuery = Object.hasOwn(component.queries, handler);
+    if (!isQuery && !Object.hasOwn(component.commands, handler)) throw errors.unknownCommand(componentName, handler);
+    return { registered, isQuery };
+  }
+
+  async workflowResult(name: string, id: string, waitMs = 0): Promise<WorkflowView<unknown>> {
+    const kind = this.registry.get(name)?.component.kind;
+    if (kind === undefined) throw errors.unknownComponent(name);
+    if (kind !== "workflow") {
+      throw new SagaflowError("not_a_workflow", `"${name}" is not a workflow: call /${name}/{id}/{command or query}`, { status: 404 });
+    }
+    checkId(id);
+    const view = await this.options.waitForEnd(name, id, waitMs);
+    if (!view) throw new SagaflowError("not_found", `workflow ${name} "${id}" was never started`, { status: 404 });
+    return view;
+  }
+
+  enqueueTask(componentName: string, id: string, task: (current: Current) => Promise<Decision>): Promise<StoredReply> {
+    if (this.closed) return Promise.reject(errors.stopped());
+    const registered = this.registry.get(componentName);
+    if (!registered) return Promise.reject(errors.unknownComponent(componentName));
+    return new Promise<StoredReply>((resolve, reject) => {
+      this.instance(registered, id).enqueue({
+        task,
+        handler: "$task",
+        isQuery: false,
+        input: undefined,
+        idempotencyKey: undefined,
+        requestHash: undefined,
+        resolve,
+        reject,
+      });
+    });
+  }
+
+  async call(componentName: string, id: string, handler: string, input: unknown, options: DispatchOptions = {}): Promise<unknown> {
+    const reply = await this.callForReply(componentName, id, handler, input, options);
+    if (reply.ok) return reply.value;
+    throw refusalError(reply);
+  }
+
+  callForReply(componentName: string, id: string, handler: string, input: unknown, options: DispatchOptions = {}): Promise<PositionedReply> {
+    // New outside calls are refused once stopping; calls from work already accepted are not.
+    if (this.closed) return Promise.reject(errors.stopped());
+    return this.send(componentName, id, handler, input, options);
+  }
+
+  readonly keyedCall: KeyedCall = (component, id, handler, input, idempotencyKey) =>
+    this.send(component, id, handler, input, { idempotencyKey });
+
+  private async send(componentName: string, id: string, handler: string, input: unknown, options: DispatchOptions): Promise<PositionedReply> {
+    const { registered, isQuery } = this.lookup(componentName, handler);
+    if (options.queryOnly && !isQuery) throw errors.notReadOnly(componentName, handler);
+    checkId(id);
+    const key = options.idempotencyKey === undefined ? undefined : checkIdempotencyKey(options.idempotencyKey);
+    // Counted before the first await: draining must wait for a call it did not refuse.
+    this.inFlight++;
+    try {
+      const value = await validateInput(registered.schemas[handler], input ?? {}, `${componentName}.${handler}`);
+      return await new Promise<PositionedReply>((resolve, reject) => {
+        this.instance(registered, id).enqueue({
+          handler,
+          isQuery,
+          input: value,
+          idempotencyKey: key,
+          requestHash: key === undefined ? undefined : requestHash(handler, value),
+          resolve: (reply, position) => resolve(position === undefined ? reply : { ...reply, position }),
+          reject,
+        });
+      });
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  /** Refuses new outside calls and tasks from now on; keyed calls still pass. */
+  close(): void {
+    this.closed = true;
+  }
+
+  /** Resolves once no call is in flight and every mailbox is empty. */
+  async drained(): Promise<void> {
+    while (this.inFlight > 0 || [...this.instances.values()].some((i) => !i.idle)) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  private instance(registered: Registered, id: string): Instance {
+    const cacheKey = `${registered.component.name}\u0000${id}`;
+    let instance = this.instances.get(cacheKey);
+    if (instance) {
+      // Map order is recency order: move to the back.
+      this.instances.delete(cacheKey);
+    } else {
+      instance = new Instance(registered.kind, registered.component.name, id, this.deps);
+    }
+    this.instances.set(cacheKey, instance);
+    if (this.instances.size > this.options.cacheSize) this.evict(instance);
+    return instance;
+  }
+
+  /** Drops least recently used idle instances. A busy one stays, or two writers could exist. */
+  private evict(keep: Instance): void {
+    for (const [key, instance] of this.instances) {
+      if (this.instances.size <= this.options.cacheSize) return;
+      if (instance.idle && instance !== keep) this.instances.delete(key);
+    }
+  }
+
+  /** A handler threw: logged with a correlation id, answered as 500 with that id. */
+  private internalError(error: unknown, where: string): SagaflowError {
+    const correlationId = randomUUID();
+    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    this.options.log(`sagaflow: handler ${where} failed [${correlationId}]: ${detail}`);
+    return new SagaflowError("internal", `internal error in ${where} (correlation id ${correlationId})`, {
+      status: 500,
+      details: { correlationId },
+    });
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * What the HTTP layer (and the embedding API) may ask of a running service: two narrow
+ * interfaces, so that no route reaches the store, the runners or the membership directly.
+ * The composition root (runtime.ts) implements them.
+ */
+import type { WorkflowView } from "../define/workflow.ts";
+import type {
+  KvRecord,
+  ParkedMessage,
+  StoredEvent,
+  StoredWorkflow,
+  TimerRecord,
+  WorkflowFilter,
+  WorkflowTransition,
+} from "../store/port.ts";
+import type { ParkedViewEntry, ViewGeneration } from "../store/view-port.ts";
+import type { StoreStatus } from "../store/outage.ts";
+import type { ViewQueryOptions } from "../views/view-service.ts";
+import type { NodesReport } from "./cluster/membership.ts";
+import type { Dispatcher } from "./dispatcher.ts";
+import type { OperatorAction } from "./workflow/engine.ts";
+
+export type { OperatorAction, NodesReport, ViewQueryOptions };
+
+/** The service's own HTTP API: commands, queries, workflow results and view queries. */
+export interface ServiceFacade extends Pick<Dispatcher, "call" | "callForReply"> {
+  workflowResult(name: string, id: string, waitMs?: number): Promise<WorkflowView<unknown>>;
+  /** Runs a named view query; `{ <name>: rows, nextPageToken? }` or `{ count }`. */
+  queryView(view: string, query: string, params: Record<string, unknown>, options?: ViewQueryOptions): Promise<unknown>;
+  /** Calls `listener` after every change of the view; returns the function that stops it. Throws for an unknown view. */
+  watchView(view: string, listener: () => void): () => void;
+  /** Whether the store answers (`/health`). */
+  storeStatus(): StoreStatus;
+}
+
+/** A consumer's place in the feed. */
+export interface ConsumerReport {
+  name: string;
+  source: string;
+  offset: number;
+  head: number;
+  /** Entries of its source not handled yet, counted up to a cap (`lagIsAtLeast` then). */
+  lag: number;
+  lagIsAtLeast: boolean;
+}
+
+export interface ViewReport {
+  name: string;
+  version: number;
+  head: number;
+  active: ViewGeneration | null;
+  lag: number | null;
+  rebuilding: ViewGeneration | null;
+  /** Entries this view could not apply, set aside for an operator. */
+  parked: number;
+  lastError: string | null;
+}
+
+/** An event-sourced entity's latest snapshot and how many events came after it. */
+export interface EntitySummary {
+  component: string;
+  id: string;
+  seq: number;
+  snapshot: unknown;
+  eventsSinceSnapshot: number;
+}
+
+/** What operators see and do (the admin API): Property 7, everything durable is visible. */
+export interface AdminFacade {
+  listWorkflows(filter: WorkflowFilter): Promise<StoredWorkflow[]>;
+  /** The record and its history of transitions; `not_found` (404) if it was never started. */
+  showWorkflow(name: string, id: string): Promise<{ workflow: StoredWorkflow; history: Array<WorkflowTransition & { version: number }> }>;
+  operateWorkflow(name: string, id: string, action: OperatorAction): Promise<unknown>;
+  /** A key-value entity's record, or an event-sourced entity's summary. */
+  entity(component: string, id: string): Promise<EntitySummary | ({ component: string; id: string } & KvRecord)>;
+  entityEvents(component: string, id: string, after: number, limit: number): Promise<{ component: string; id: string; events: StoredEvent[] }>;
+  consumers(): Promise<{ head: number; consumers: ConsumerReport[] }>;
+  parked(consumer: string, limit: number): Promise<ParkedMessage[]>;
+  /** Re-delivers (`retry`) or drops (`skip`) a parked message, then delivers what waited behind it. */
+  releaseParked(consumer: string, position: number, action: "retry" | "skip"): Promise<{ delivered: number; parked: number }>;
+  timers(status: "pending" | "parked" | undefined, limit: number): Promise<TimerRecord[]>;
+  views(): Promise<{ head: number; views: ViewReport[] }>;
+  rebuildView(name: string): Promise<ViewGeneration>;
+  viewParked(view: string, limit: number): Promise<ParkedViewEntry[]>;
+  /** Applies again (`retry`) or drops (`skip`) an entry a view parked. */
+  releaseViewParked(view: string, position: number, action: "retry" | "skip"): Promise<{ applied: number; parked: number }>;
+  /** Whether the store answers (`/health`). */
+  storeStatus(): StoreStatus;
+  nodes(): Promise<NodesReport>;
+}

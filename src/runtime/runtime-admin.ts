@@ -1,0 +1,159 @@
+import { errors, SagaflowError } from "../define/errors.ts";
+import type { Store, StoreStatus, WorkflowFilter } from "../store/port.ts";
+import type { ViewService } from "../views/view-service.ts";
+import type { Membership } from "./cluster/membership.ts";
+import type { ConsumerRunner } from "./consumers/consumer-runner.ts";
+import type { Dispatcher } from "./dispatcher.ts";
+import type { AdminFacade, ConsumerReport, EntitySummary, ViewReport } from "./facades.ts";
+import { checkId } from "./ids.ts";
+import type { OperatorAction, WorkflowEngine } from "./workflow/engine.ts";
+
+/** Lag is counted up to this many entries (counting more costs more than it tells). */
+const lagCountCap = 10_000;
+const historyLimit = 1_000;
+
+const notFound = (what: string) => new SagaflowError("not_found", what, { status: 404 });
+
+/** The parts of a running service operators look at. */
+export interface AdminParts {
+  store: Store;
+  dispatcher: Dispatcher;
+  workflows: WorkflowEngine;
+  consumers: ReadonlyMap<string, ConsumerRunner>;
+  views: ViewService;
+  membership: Membership;
+}
+
+/** The admin facade over a running service: reads the store, acts through the runners and mailboxes. */
+export class RuntimeAdmin implements AdminFacade {
+  constructor(private readonly parts: AdminParts) {}
+
+  listWorkflows(filter: WorkflowFilter) {
+    return this.parts.store.listWorkflows(filter);
+  }
+
+  async showWorkflow(name: string, id: string) {
+    const workflow = await this.parts.store.loadWorkflow(name, id);
+    if (!workflow) throw notFound(`no workflow ${name} "${id}"`);
+    const history = await this.parts.store.workflowHistory(name, id, historyLimit);
+    return { workflow, history };
+  }
+
+  async operateWorkflow(name: string, id: string, action: OperatorAction): Promise<unknown> {
+    if (this.parts.dispatcher.component(name)?.kind !== "workflow") throw errors.unknownComponent(name);
+    checkId(id);
+    const reply = await this.parts.workflows.operate(name, id, action);
+    if (reply.ok) return reply.value;
+    throw new SagaflowError(reply.code, reply.message, { status: 409 });
+  }
+
+  private entityNamed(name: string) {
+    const component = this.parts.dispatcher.component(name);
+    if (!component || component.kind === "workflow") throw notFound(`no entity named "${name}" (workflows are under /workflows)`);
+    return component;
+  }
+
+  async entity(name: string, id: string) {
+    const component = this.entityNamed(name);
+    checkId(id);
+    const { store } = this.parts;
+    if (component.kind === "key-value") {
+      const record = await store.loadKv(name, id);
+      if (!record) throw notFound(`${name} "${id}" was never written`);
+      return { component: name, id, ...record };
+    }
+    const history = await store.loadHistory(name, id);
+    const last = history.events.at(-1)?.seq ?? history.snapshot?.seq ?? 0;
+    if (last === 0) throw notFound(`${name} "${id}" has no events`);
+    const summary: EntitySummary = { component: name, id, seq: last, snapshot: history.snapshot ?? null, eventsSinceSnapshot: history.events.length };
+    return summary;
+  }
+
+  async entityEvents(name: string, id: string, after: number, limit: number) {
+    this.entityNamed(name);
+    checkId(id);
+    return { component: name, id, events: await this.parts.store.readEvents(name, id, after, limit) };
+  }
+
+  async consumers() {
+    const { store } = this.parts;
+    const head = await store.feedHead();
+    const consumers = await Promise.all(
+      [...this.parts.consumers.values()].map(async (runner): Promise<ConsumerReport> => {
+        const pending = await store.readFeed(runner.position, lagCountCap, [runner.definition.source.name]);
+        return {
+          name: runner.definition.name,
+          source: runner.definition.source.name,
+          offset: runner.position,
+          head,
+          lag: pending.length,
+          lagIsAtLeast: pending.length === lagCountCap,
+        };
+      }),
+    );
+    return { head, consumers };
+  }
+
+  private consumer(name: string): ConsumerRunner {
+    const runner = this.parts.consumers.get(name);
+    if (!runner) throw notFound(`no consumer named "${name}"`);
+    return runner;
+  }
+
+  parked(consumer: string, limit: number) {
+    this.consumer(consumer);
+    return this.parts.store.listParked(consumer, limit);
+  }
+
+  async releaseParked(consumer: string, position: number, action: "retry" | "skip") {
+    const runner = this.consumer(consumer);
+    try {
+      return await (action === "retry" ? runner.retry(position) : runner.skip(position));
+    } catch (error) {
+      if (error instanceof SagaflowError) throw error;
+      throw notFound(error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  timers(status: "pending" | "parked" | undefined, limit: number) {
+    return this.parts.store.listTimers(status, limit);
+  }
+
+  async views() {
+    const head = await this.parts.store.feedHead();
+    const views = await Promise.all(this.parts.views.runners().map(
+      async (runner): Promise<ViewReport> => ({
+        name: runner.definition.name,
+        version: runner.definition.version,
+        head,
+        active: runner.serving,
+        lag: runner.serving ? head - runner.serving.offset : null,
+        rebuilding: runner.rebuilding,
+        parked: await runner.countParked(),
+        lastError: runner.lastError ?? null,
+      }),
+    ));
+    return { head, views };
+  }
+
+  rebuildView(name: string) {
+    return this.parts.views.runner(name).rebuild();
+  }
+
+  viewParked(view: string, limit: number) {
+    return this.parts.views.runner(view).listParked(limit);
+  }
+
+  releaseViewParked(view: string, position: number, action: "retry" | "skip") {
+    const runner = this.parts.views.runner(view);
+    return action === "retry" ? runner.retryParked(position) : runner.skipParked(position);
+  }
+
+  storeStatus(): StoreStatus {
+    return this.parts.store.status?.() ?? { status: "ok" };
+  }
+
+  nodes() {
+    return this.parts.membership.report();
+  }
+}
