@@ -61,6 +61,13 @@ export function createIngress(runtime: Runtime, options: IngressOptions = {}): S
       await viewRoute(runtime, req, res, segments[1]!, segments[2]!, url!);
       return;
     }
+    if (segments[0] === "views" && segments.length === 3) {
+      // A view query changes nothing: only GET reads it (a POST here is a common first guess).
+      res.setHeader("allow", "GET");
+      throw new SagaflowError("method_not_allowed", `views are read with GET: GET /views/${segments[1]}/${segments[2]}?param=value, not ${req.method}`, {
+        status: 405,
+      });
+    }
     if (segments.length === 2 && req.method === "GET") {
       const [workflow, id] = segments as [string, string];
       const view = await runtime.workflowResult(workflow, id, waitMs(url!.searchParams.get("wait")));
