@@ -1,4 +1,4 @@
-import { adminRequest, printTable } from "./admin-client.ts";
+import { adminBase, adminRequest, printTable } from "./admin-client.ts";
 import { parseArgs } from "./args.ts";
 
 export const feedUsage = `  sagaflow consumers                         offsets, feed head and lag
@@ -8,8 +8,8 @@ export const feedUsage = `  sagaflow consumers                         offsets, 
 
 /** `sagaflow consumers | parked | timers`: what operators look at between components. */
 export async function feedCommand(command: "consumers" | "parked" | "timers", argv: string[]): Promise<void> {
-  const { positionals, flags } = parseArgs(argv);
-  const base = flags.get("admin") ?? process.env["SAGAFLOW_ADMIN"] ?? "http://127.0.0.1:3001";
+  const { positionals, flags } = parseArgs(argv, { values: command === "timers" ? ["admin", "status"] : ["admin"] }, command);
+  const base = adminBase(flags);
   if (command === "consumers") {
     const { consumers } = (await adminRequest(base, "GET", "/consumers")) as { consumers: Array<Record<string, unknown>> };
     printTable(consumers, ["name", "source", "offset", "head", "lag"], "no consumers");
