@@ -1,3 +1,5 @@
+import { resolve } from "node:path";
+import { lockDatabase } from "./data-lock.ts";
 import Database from "better-sqlite3";
 import { SqliteViews } from "./sqlite-views.ts";
 import type {
@@ -71,8 +73,19 @@ export class SqliteStore implements Store {
   /** View tables live in the same file. */
   readonly views: SqliteViews;
 
+  readonly #unlock: () => void;
+
   constructor(options: SqliteStoreOptions) {
-    const db = new Database(options.path);
+    // One process per file: a second one refuses to open it (see ./data-lock.ts).
+    const file = options.path !== ":memory:" && options.path !== "" && !options.path.startsWith("file:");
+    const unlock = file ? lockDatabase(resolve(options.path)) : () => {};
+    let db: Database.Database;
+    try {
+      db = new Database(options.path);
+    } catch (err) {
+      unlock();
+      throw err;
+    }
     try {
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       const mode = db.pragma("journal_mode = WAL", { simple: true });
@@ -88,9 +101,11 @@ export class SqliteStore implements Store {
       db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
     } catch (err) {
       db.close();
+      unlock();
       throw err;
     }
     this.#db = db;
+    this.#unlock = unlock;
     this.views = new SqliteViews(db);
   }
 
@@ -210,6 +225,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.#db.open) this.#db.close();
+    this.#unlock();
   }
 
   /** Statements need the tables, so they are prepared on first use after `migrate()`. */
