@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { watch } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "./args.ts";
 import { serveFlags } from "./help.ts";
 import { resolveServiceModule } from "./load-service.ts";
+import { watchTree } from "./watch-tree.ts";
 
 const bin = resolve(dirname(fileURLToPath(import.meta.url)), "../../bin/sagaflow.mjs");
 
@@ -30,9 +30,7 @@ export async function runDev(argv: string[]): Promise<void> {
       old.kill("SIGTERM");
     }, 150);
   };
-  watch(watched, { recursive: true }, (_event, file) => {
-    if (file && !String(file).includes("node_modules") && !String(file).startsWith(".")) restart(String(file));
-  });
+  watchTree(watched, restart);
   console.log(`sagaflow dev: watching ${watched}`);
   start();
   const stop = () => {
