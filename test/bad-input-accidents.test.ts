@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { assertErrorBody, getJson, postJson, requestJson } from "./support/http.ts";
+import { cli } from "./support/cli.ts";
 import { SagaflowProcess } from "./support/server-process.ts";
 
 /**
@@ -110,5 +111,38 @@ describe("POST to a view query (real process)", () => {
     }
     const res = await getJson(`${base}/views/carts/byUser`, { userId: "u1" });
     assert.equal(res.status, 200, res.text);
+  });
+});
+
+describe("parked messages and components the service does not list (real process)", () => {
+  it("a parked message is one warning line (consumer, position, error) and counted in `sagaflow consumers`", async () => {
+    const rung = await postJson(`${base}/bell/b1/ring`, {});
+    assert.equal(rung.status, 200, rung.text);
+    await postJson(`${base}/bell/b1/ring`, {});
+    const warning = await server.waitForOutput(/WARNING: consumer ringer parked the message at position (\d+) .*/, 10_000);
+    assert.match(warning[0], /\(bell "b1" rung\)/);
+    assert.match(warning[0], /unknown_component: no component named "ghost"/);
+    // The unlisted component is named once, loudly.
+    await server.waitForOutput(/ERROR: a consumer calls component "ghost", which the service does not list/, 10_000);
+    await postJson(`${base}/bell/b2/ring`, {});
+    await server.waitForOutput(/WARNING: consumer ringer parked the message at position \d+ \(bell "b2"/, 10_000);
+    assert.equal(server.output().match(/calls component "ghost"/g)?.length, 1, server.output());
+
+    const run = await cli(["consumers", "--admin", await server.admin()]);
+    assert.equal(run.code, 0, run.stderr);
+    const [header, row] = run.stdout.trim().split("\n");
+    assert.match(header!, /name\s+source\s+offset\s+head\s+lag\s+parked/);
+    assert.match(row!, /^ringer\s+bell\s+.*\s3$/, run.stdout);
+  });
+
+  it("a consumer whose source the service does not list stops start-up, naming both", async () => {
+    const refused = SagaflowProcess.create({ target: "test/fixtures/bad-input-unlisted-source", readyTimeoutMs: 15_000 });
+    try {
+      await assert.rejects(refused.start());
+      assert.equal((await refused.exited).code, 1);
+      assert.match(refused.output(), /service "unlisted-source": consumer "ringer" reads "bell", which the service does not list/);
+    } finally {
+      await refused.cleanup();
+    }
   });
 });

@@ -1,36 +1,13 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { repoRoot, sagaflowBin, SagaflowProcess } from "./support/server-process.ts";
+import { cli } from "./support/cli.ts";
+import { repoRoot, SagaflowProcess } from "./support/server-process.ts";
 
 /**
  * Issue 11, point 8, with the real CLI: help per command, --version, unknown or misspelt flags
  * refused with a suggestion, and --admin without a scheme.
  */
-
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `sagaflow ...args` to its end (killed after 20 s, so a flag that was ignored cannot hang the test). */
-function cli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [sagaflowBin, ...args], { cwd: repoRoot, env: { ...process.env, ...env } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-    child.once("error", fail);
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr });
-    });
-  });
-}
 
 const version = (JSON.parse(readFileSync(`${repoRoot}/package.json`, "utf8")) as { version: string }).version;
 

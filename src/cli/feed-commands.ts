@@ -1,7 +1,7 @@
 import { adminBase, adminRequest, printTable } from "./admin-client.ts";
 import { parseArgs } from "./args.ts";
 
-export const feedUsage = `  sagaflow consumers                         offsets, feed head and lag
+export const feedUsage = `  sagaflow consumers                           offsets, feed head, lag and parked messages
   sagaflow parked <consumer>                   parked messages
   sagaflow parked <consumer> retry|skip <position>
   sagaflow timers [--status pending|parked]`;
@@ -12,7 +12,7 @@ export async function feedCommand(command: "consumers" | "parked" | "timers", ar
   const base = adminBase(flags);
   if (command === "consumers") {
     const { consumers } = (await adminRequest(base, "GET", "/consumers")) as { consumers: Array<Record<string, unknown>> };
-    printTable(consumers, ["name", "source", "offset", "head", "lag"], "no consumers");
+    printTable(consumers, ["name", "source", "offset", "head", "lag", "parked"], "no consumers");
     return;
   }
   if (command === "timers") {

@@ -23,6 +23,7 @@ export async function feedRoute(runtime: Runtime, method: string, segments: stri
     const consumers = await Promise.all(
       [...runtime.consumers.values()].map(async (runner) => {
         const pending = await store.readFeed(runner.position, lagCountCap, [runner.definition.source.name]);
+        const parked = await store.listParked(runner.definition.name, lagCountCap);
         return {
           name: runner.definition.name,
           source: runner.definition.source.name,
@@ -30,6 +31,8 @@ export async function feedRoute(runtime: Runtime, method: string, segments: stri
           head,
           lag: pending.length,
           lagIsAtLeast: pending.length === lagCountCap,
+          // Failed messages and those held behind them: each waits for `sagaflow parked … retry|skip`.
+          parked: parked.length,
         };
       }),
     );

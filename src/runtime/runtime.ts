@@ -12,6 +12,7 @@ import { Instance, type InstanceDeps } from "./instance.ts";
 import { kindOf, type Kind } from "./kinds.ts";
 import { requestHash } from "./request-hash.ts";
 import { validateInput } from "./validate-input.ts";
+import { UnlistedComponents } from "./unlisted-components.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import type { Current, Decision } from "./decide.ts";
 import { WorkflowEngine, type OperatorAction } from "./workflow/engine.ts";
@@ -88,14 +89,19 @@ export class Runtime {
   private inFlight = 0;
 
   /** Calls made on behalf of steps, consumers and timers: keyed, and allowed during shutdown. */
-  private readonly keyedCall = (component: Component, id: string, handler: string, input: unknown, idempotencyKey: string) =>
-    this.callForReply(component.name, id, handler, input, { idempotencyKey, internal: true });
+  private readonly keyedCall = (component: Component, id: string, handler: string, input: unknown, idempotencyKey: string) => {
+    this.unlisted.check(component.name, idempotencyKey.startsWith("consumer:") ? "a consumer" : "a workflow step");
+    return this.callForReply(component.name, id, handler, input, { idempotencyKey, internal: true });
+  };
+  /** Says (once per name) when a step, consumer or timer calls a component the service does not list. */
+  private readonly unlisted: UnlistedComponents;
 
   constructor(options: RuntimeOptions) {
     this.store = options.store;
     this.cacheSize = options.cacheSize ?? 10_000;
     this.retentionMs = options.idempotencyRetentionMs ?? 7 * day;
     this.log = options.log ?? ((line) => console.error(line));
+    this.unlisted = new UnlistedComponents((name) => this.registry.has(name), this.log);
     this.committer = new GroupCommitter(this.store, () => {
       for (const runner of this.consumers.values()) runner.wake();
       this.views.wake();
@@ -118,7 +124,10 @@ export class Runtime {
       log: this.log,
       call: (component, id, handler, input, key) =>
         this.callForReply(component, id, handler, input, { idempotencyKey: key, internal: true }),
-      check: (call) => this.checkHandler(call.component, call.handler),
+      check: (call) => {
+        this.unlisted.check(call.component, "a timer (deferred call)");
+        return this.checkHandler(call.component, call.handler);
+      },
     }, { pollMs: clustered ? 1_000 : undefined });
     this.workflows = new WorkflowEngine({
       timers: this.timers,
