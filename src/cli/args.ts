@@ -90,3 +90,12 @@ export function portFlag(value: string | undefined, fallback: number, flag = "--
   if (!/^\d+$/.test(value) || port > 65535) throw new Error(`${flag} must be 0..65535, not ${value}`);
   return port;
 }
+
+/** A duration flag: whole seconds (`3600`), or with a unit: `90s`, `30m`, `1h`, `500ms`. Returns ms. */
+export function durationFlag(flag: string, value: string): number {
+  const match = /^(\d+)(ms|s|m|h)?$/.exec(value.trim());
+  const units: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+  const ms = match ? Number(match[1]) * units[match[2] ?? "s"]! : Number.NaN;
+  if (!Number.isSafeInteger(ms) || ms <= 0) throw new Error(`${flag} must be a duration > 0 like 3600 (seconds), 90s, 30m or 1h, not "${value}"`);
+  return ms;
+}

@@ -13,8 +13,10 @@ export const serveFlags: FlagSpec = {
 
 export const serveUsage = `  sagaflow serve <service module or folder> [--port N] [--host H] [--data DIR] [--sync FULL|NORMAL|OFF]
                  [--admin-port N] [--terminate-orphaned-workflows]
-                 [--postgres URL [--postgres-schema S] [--node-name N] [--lease-ms N] [--forget-dead-nodes-after SECONDS]]
-                 (or SAGAFLOW_DATABASE_URL, SAGAFLOW_NODE_NAME, SAGAFLOW_LEASE_MS; several nodes may share one schema)`;
+                 [--postgres URL [--postgres-schema S] [--node-name N] [--lease-ms N]
+                  [--forget-dead-nodes-after 3600|90s|30m|1h]]
+                 (or SAGAFLOW_DATABASE_URL, SAGAFLOW_NODE_NAME, SAGAFLOW_LEASE_MS, SAGAFLOW_FORGET_DEAD_NODES_AFTER;
+                  several nodes may share one schema)`;
 
 export const devUsage = `  sagaflow dev   <service module or folder> [same options as serve]   restarts on file changes`;
 

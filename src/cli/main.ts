@@ -1,4 +1,4 @@
-import { parseArgs, portFlag, wantsHelp } from "./args.ts";
+import { durationFlag, parseArgs, portFlag, wantsHelp } from "./args.ts";
 import { commandHelp, devUsage, packageVersion, serveDefaults, serveFlags, serveUsage } from "./help.ts";
 import { runDev } from "./dev.ts";
 import { loadService } from "./load-service.ts";
@@ -40,6 +40,7 @@ async function serveCommand(argv: string[]): Promise<void> {
   if (sync !== undefined && !syncModes.includes(sync as never)) throw new Error(`--sync must be one of ${syncModes.join(", ")}`);
   const nodeName = flags.get("node-name") ?? process.env["SAGAFLOW_NODE_NAME"];
   const leaseMs = flags.get("lease-ms") ?? process.env["SAGAFLOW_LEASE_MS"];
+  const forgetAfter = flags.get("forget-dead-nodes-after") ?? process.env["SAGAFLOW_FORGET_DEAD_NODES_AFTER"];
   const service = await loadService(target);
   const running = await serve({
     service,
@@ -52,6 +53,7 @@ async function serveCommand(argv: string[]): Promise<void> {
     ...(flags.has("postgres-schema") ? { postgresSchema: flags.get("postgres-schema")! } : {}),
     ...(nodeName === undefined ? {} : { nodeName }),
     ...(leaseMs === undefined ? {} : { leaseMs: wholeNumberFlag("--lease-ms", leaseMs) }),
+    ...(forgetAfter === undefined ? {} : { forgetDeadNodesAfterMs: durationFlag("--forget-dead-nodes-after", forgetAfter) }),
     ...(flags.has("terminate-orphaned-workflows") ? { orphanedWorkflows: "terminate" as const } : {}),
   });
   const names = service.components.map((c) => c.name).join(", ");

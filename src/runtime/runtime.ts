@@ -43,6 +43,8 @@ export interface RuntimeOptions {
   nodeInfo?: Record<string, unknown>;
   /** Several nodes: how long a lease lasts unrenewed; a dead node's work moves within about twice this. Default 5,000 ms. */
   leaseMs?: number;
+  /** Several nodes: a node silent for longer than this is deleted from `sagaflow nodes`. Default 1 hour. */
+  forgetDeadNodesAfterMs?: number;
 }
 
 export type { CallOptions } from "../define/handlers.ts";
@@ -112,6 +114,7 @@ export class Runtime {
       cluster: this.store.cluster,
       ...(options.nodeName === undefined ? {} : { nodeName: options.nodeName }),
       ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+      ...(options.forgetDeadNodesAfterMs === undefined ? {} : { forgetDeadNodesAfterMs: options.forgetDeadNodesAfterMs }),
       info: { pid: process.pid, ...options.nodeInfo },
       log: this.log,
       onSignal: (signal) => this.heard(signal),
