@@ -135,6 +135,14 @@ describe("parked messages and components the service does not list (real process
     assert.match(row!, /^ringer\s+bell\s+.*\s3$/, run.stdout);
   });
 
+  it("a workflow step calling a component the service does not list is logged, naming it", async () => {
+    assert.equal((await postJson(`${base}/seance/s1/start`, {})).status, 200);
+    await server.waitForOutput(/ERROR: a workflow step calls component "phantom", which the service does not list/, 10_000);
+    const result = await getJson(`${base}/seance/s1`, { wait: 10 });
+    assert.equal(result.body.state.status, "rejected", result.text);
+    assert.equal(result.body.state.failure.code, "unknown_component");
+  });
+
   it("a consumer whose source the service does not list stops start-up, naming both", async () => {
     const refused = SagaflowProcess.create({ target: "test/fixtures/bad-input-unlisted-source", readyTimeoutMs: 15_000 });
     try {
