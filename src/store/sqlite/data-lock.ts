@@ -130,18 +130,26 @@ function alive(owner: Owner): boolean {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
   }
-  const started = startTime(owner.pid);
+  const stat = procStat(owner.pid);
+  // A zombie (killed, not yet reaped by its parent) holds nothing any more.
+  if (stat?.[0] === "Z") return false;
+  const started = stat?.[19] ?? null;
   return owner.started === null || started === null || started === owner.started;
 }
 
-/** Field 22 of /proc/<pid>/stat (Linux): when the process started, in clock ticks since boot. */
+/** When the process started (field 22 of /proc/<pid>/stat, Linux), in clock ticks since boot. */
 function startTime(pid: number): string | null {
+  return procStat(pid)?.[19] ?? null;
+}
+
+/** Fields 3… of /proc/<pid>/stat (state first), or undefined where there is no /proc. */
+function procStat(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // The command name (field 2) may hold spaces and parentheses: count from the last ")".
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   } catch {
-    return null;
+    return undefined;
   }
 }
 
