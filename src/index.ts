@@ -27,6 +27,8 @@ export type {
   StepEffect,
   StepFailure,
   StepOptions,
+  StepHandler,
+  Steps,
   RetryPolicy,
 } from "./define/workflow.ts";
 export { saga } from "./define/saga.ts";

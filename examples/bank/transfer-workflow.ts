@@ -1,5 +1,5 @@
 import { isRefusal, workflow } from "sagaflow";
-import type { TransferInput } from "./transfer.ts";
+import { transferInput, type TransferInput } from "./transfer.ts";
 import { wallet } from "./wallet.ts";
 
 interface TransferState extends TransferInput {
@@ -13,6 +13,7 @@ interface TransferState extends TransferInput {
  */
 export const transferWorkflow = workflow("transfer-workflow", {
   start: (input: TransferInput): TransferState => ({ ...input, status: "started" }),
+  inputs: { start: transferInput },
   steps: {
     withdraw: async (s, _input, ctx) => {
       try {

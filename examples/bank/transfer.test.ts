@@ -7,7 +7,7 @@ import { transferWorkflow } from "./transfer-workflow.ts";
 import { wallet } from "./wallet.ts";
 
 /** Both styles of the transfer must behave the same: each case runs against each. */
-for (const definition of [transfer, transferWorkflow] as Array<WorkflowDefinition<{ status: string }, TransferInput>>) {
+for (const definition of [transfer, transferWorkflow] as unknown as Array<WorkflowDefinition<{ status: string }, TransferInput>>) {
   describe(`${definition.name} (testkit, virtual time)`, () => {
     async function withWallets() {
       const t = await testWorkflow(definition, { components: [wallet] });

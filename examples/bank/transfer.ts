@@ -1,4 +1,5 @@
 import { saga } from "sagaflow";
+import { z } from "zod";
 import { wallet } from "./wallet.ts";
 
 export interface TransferInput {
@@ -7,6 +8,13 @@ export interface TransferInput {
   amount: number;
 }
 
+/** What starts a transfer: two wallet ids and a whole amount > 0; anything else is a 400 `invalid_input`. */
+export const transferInput = z.object({
+  from: z.string().min(1).max(256),
+  to: z.string().min(1).max(256),
+  amount: z.number().int().positive(),
+});
+
 /**
  * A money transfer as a saga: withdraw from `from`, deposit into `to`; if the deposit is refused
  * (say the wallet was never created), the withdrawal is compensated by depositing it back.
@@ -14,6 +22,7 @@ export interface TransferInput {
  */
 export const transfer = saga("transfer", {
   start: (input: TransferInput) => ({ from: input.from, to: input.to, amount: input.amount }),
+  inputs: { start: transferInput },
   steps: [
     {
       name: "withdraw",

@@ -1,3 +1,28 @@
+/** The admin flag every operator command takes. */
+export const adminFlag = "admin";
+
+/**
+ * The admin API's base URL from `--admin`, SAGAFLOW_ADMIN or the default. `localhost:3031` (no
+ * scheme) means http://localhost:3031, and a bare `3031` means http://127.0.0.1:3031; anything
+ * that is still not an http(s) URL is an error saying what is expected.
+ */
+export function adminBase(flags: Map<string, string>): string {
+  const given = flags.get(adminFlag) ?? process.env["SAGAFLOW_ADMIN"];
+  if (given === undefined) return "http://127.0.0.1:3001";
+  const raw = given.trim();
+  const withScheme = /^\d+$/.test(raw) ? `http://127.0.0.1:${raw}` : /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new Error(`--admin must be the admin API's URL, like http://127.0.0.1:3001 (got ${JSON.stringify(given)})`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new Error(`--admin must be an http:// or https:// URL, like http://127.0.0.1:3001 (got ${JSON.stringify(given)})`);
+  }
+  return url.href;
+}
+
 /** Calls a running service's admin API; errors come back as readable messages. */
 export async function adminRequest(base: string, method: "GET" | "POST", path: string): Promise<unknown> {
   let response: Response;

@@ -1,15 +1,16 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { watch } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "./args.ts";
+import { serveFlags } from "./help.ts";
 import { resolveServiceModule } from "./load-service.ts";
+import { watchTree } from "./watch-tree.ts";
 
 const bin = resolve(dirname(fileURLToPath(import.meta.url)), "../../bin/sagaflow.mjs");
 
 /** `sagaflow dev`: runs `serve` in a child process and restarts it when a file changes. */
 export async function runDev(argv: string[]): Promise<void> {
-  const { positionals } = parseArgs(argv, ["terminate-orphaned-workflows"]);
+  const { positionals } = parseArgs(argv, serveFlags, "dev");
   const target = positionals[0];
   if (!target) throw new Error("dev needs a service module or folder");
   const watched = dirname(resolveServiceModule(target));
@@ -29,9 +30,7 @@ export async function runDev(argv: string[]): Promise<void> {
       old.kill("SIGTERM");
     }, 150);
   };
-  watch(watched, { recursive: true }, (_event, file) => {
-    if (file && !String(file).includes("node_modules") && !String(file).startsWith(".")) restart(String(file));
-  });
+  watchTree(watched, restart);
   console.log(`sagaflow dev: watching ${watched}`);
   start();
   const stop = () => {

@@ -1,18 +1,18 @@
-import { adminRequest, printTable } from "./admin-client.ts";
+import { adminBase, adminRequest, printTable } from "./admin-client.ts";
 import { parseArgs } from "./args.ts";
 
-export const feedUsage = `  sagaflow consumers                         offsets, feed head and lag
+export const feedUsage = `  sagaflow consumers                           offsets, feed head, lag and parked messages
   sagaflow parked <consumer>                   parked messages
   sagaflow parked <consumer> retry|skip <position>
   sagaflow timers [--status pending|parked]`;
 
 /** `sagaflow consumers | parked | timers`: what operators look at between components. */
 export async function feedCommand(command: "consumers" | "parked" | "timers", argv: string[]): Promise<void> {
-  const { positionals, flags } = parseArgs(argv);
-  const base = flags.get("admin") ?? process.env["SAGAFLOW_ADMIN"] ?? "http://127.0.0.1:3001";
+  const { positionals, flags } = parseArgs(argv, { values: command === "timers" ? ["admin", "status"] : ["admin"] }, command);
+  const base = adminBase(flags);
   if (command === "consumers") {
     const { consumers } = (await adminRequest(base, "GET", "/consumers")) as { consumers: Array<Record<string, unknown>> };
-    printTable(consumers, ["name", "source", "offset", "head", "lag"], "no consumers");
+    printTable(consumers, ["name", "source", "offset", "head", "lag", "parked"], "no consumers");
     return;
   }
   if (command === "timers") {

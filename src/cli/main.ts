@@ -1,4 +1,5 @@
-import { parseArgs, portFlag } from "./args.ts";
+import { durationFlag, parseArgs, portFlag, wantsHelp } from "./args.ts";
+import { commandHelp, devUsage, packageVersion, serveDefaults, serveFlags, serveUsage } from "./help.ts";
 import { runDev } from "./dev.ts";
 import { loadService } from "./load-service.ts";
 import { serve } from "./serve.ts";
@@ -10,18 +11,16 @@ import { nodesCommand, nodesUsage } from "./nodes-command.ts";
 const usage = `sagaflow — durable entities, workflows and sagas
 
 usage:
-  sagaflow serve <service module or folder> [--port N] [--host H] [--data DIR] [--sync FULL|NORMAL|OFF]
-                 [--admin-port N] [--terminate-orphaned-workflows]
-                 [--postgres URL [--postgres-schema S] [--node-name N] [--lease-ms N]]
-                 (or SAGAFLOW_DATABASE_URL, SAGAFLOW_NODE_NAME, SAGAFLOW_LEASE_MS; several nodes may share one schema)
-  sagaflow dev   <service module or folder> [same options]   restarts on file changes
+${serveUsage}
+${devUsage}
 ${workflowsUsage}
 ${feedUsage}
 ${viewsUsage}
 ${nodesUsage}
+  sagaflow <command> --help                    one command's help
+  sagaflow --version
 
-defaults: --port 3000, --host 127.0.0.1, --data ./.sagaflow, --sync FULL (fsync every commit),
-          --admin-port: port + 1, on 127.0.0.1 only`;
+${serveDefaults}`;
 
 const syncModes = ["FULL", "NORMAL", "OFF"] as const;
 
@@ -32,7 +31,7 @@ function wholeNumberFlag(flag: string, value: string): number {
 }
 
 async function serveCommand(argv: string[]): Promise<void> {
-  const { positionals, flags } = parseArgs(argv, ["terminate-orphaned-workflows"]);
+  const { positionals, flags } = parseArgs(argv, serveFlags, "serve");
   const target = positionals[0];
   if (!target) throw new Error("serve needs a service module or folder");
   const adminPort = flags.get("admin-port");
@@ -41,6 +40,7 @@ async function serveCommand(argv: string[]): Promise<void> {
   if (sync !== undefined && !syncModes.includes(sync as never)) throw new Error(`--sync must be one of ${syncModes.join(", ")}`);
   const nodeName = flags.get("node-name") ?? process.env["SAGAFLOW_NODE_NAME"];
   const leaseMs = flags.get("lease-ms") ?? process.env["SAGAFLOW_LEASE_MS"];
+  const forgetAfter = flags.get("forget-dead-nodes-after") ?? process.env["SAGAFLOW_FORGET_DEAD_NODES_AFTER"];
   const service = await loadService(target);
   const running = await serve({
     service,
@@ -48,11 +48,12 @@ async function serveCommand(argv: string[]): Promise<void> {
     host: flags.get("host") ?? "127.0.0.1",
     dataDir: flags.get("data") ?? ".sagaflow",
     ...(sync ? { synchronous: sync as (typeof syncModes)[number] } : {}),
-    ...(adminPort === undefined ? {} : { adminPort: Number(adminPort) }),
+    ...(adminPort === undefined ? {} : { adminPort: portFlag(adminPort, 0, "--admin-port") }),
     ...(postgres === undefined ? {} : { postgres }),
     ...(flags.has("postgres-schema") ? { postgresSchema: flags.get("postgres-schema")! } : {}),
     ...(nodeName === undefined ? {} : { nodeName }),
     ...(leaseMs === undefined ? {} : { leaseMs: wholeNumberFlag("--lease-ms", leaseMs) }),
+    ...(forgetAfter === undefined ? {} : { forgetDeadNodesAfterMs: durationFlag("--forget-dead-nodes-after", forgetAfter) }),
     ...(flags.has("terminate-orphaned-workflows") ? { orphanedWorkflows: "terminate" as const } : {}),
   });
   const names = service.components.map((c) => c.name).join(", ");
@@ -77,6 +78,16 @@ async function serveCommand(argv: string[]): Promise<void> {
 
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command === "--version" || command === "-v" || command === "version") {
+    console.log(packageVersion());
+    return;
+  }
+  // `sagaflow <command> --help`: that command's help, and nothing run.
+  const help = command === undefined || !wantsHelp(rest) ? undefined : commandHelp(command);
+  if (help !== undefined) {
+    console.log(help);
+    return;
+  }
   switch (command) {
     case "serve":
       return serveCommand(rest);

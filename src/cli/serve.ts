@@ -26,6 +26,8 @@ export interface ServeOptions {
   /** Several nodes: this node's name (shown by `sagaflow nodes`) and the lease time (default 5,000 ms). */
   nodeName?: string;
   leaseMs?: number;
+  /** Several nodes: a node silent for longer than this leaves `sagaflow nodes`. Default 1 hour. */
+  forgetDeadNodesAfterMs?: number;
   log?: (line: string) => void;
 }
 
@@ -50,6 +52,7 @@ export async function serve(options: ServeOptions): Promise<RunningService> {
     ...(options.orphanedWorkflows ? { orphanedWorkflows: options.orphanedWorkflows } : {}),
     ...(options.nodeName === undefined ? {} : { nodeName: options.nodeName }),
     ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+    ...(options.forgetDeadNodesAfterMs === undefined ? {} : { forgetDeadNodesAfterMs: options.forgetDeadNodesAfterMs }),
   });
   try {
     const listening = await app.listen({

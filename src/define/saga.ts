@@ -1,4 +1,5 @@
-import { SagaflowError } from "./errors.ts";
+import { errors, SagaflowError } from "./errors.ts";
+import type { StandardSchemaV1 } from "./standard-schema.ts";
 import type { RetryPolicy, StepContext, StepEffect, StepFailure, WorkflowDefinition } from "./workflow.ts";
 import { workflow } from "./workflow.ts";
 
@@ -20,7 +21,13 @@ export type SagaState<S> = S & {
 };
 
 export interface SagaOptions<S, SI> {
+  /** Creates the state (an object) from the start input. */
   start: (input: SI) => S;
+  /**
+   * A validator of the start input (any Standard Schema: zod, valibot, …), as a workflow's
+   * `inputs.start`: input it refuses is a 400 `invalid_input` and nothing is started.
+   */
+  inputs?: { start?: StandardSchemaV1<unknown, SI> };
   steps: SagaStep<S>[];
   /** Retries of each forward step (a domain refusal is never retried). */
   retry?: RetryPolicy;
@@ -94,8 +101,19 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
   options.steps.forEach((step, index) => (steps[step.name] = forward(index)));
   steps[compensateStep] = compensate;
 
+  const initial = (input: SI): SagaState<S> => {
+    const state: unknown = options.start(input);
+    // Spreading a string would make {"0": "h", …}: a saga's state is an object, so say so instead.
+    if (typeof state !== "object" || state === null || Array.isArray(state)) {
+      const got = Array.isArray(state) ? "an array" : state === null ? "null" : `a ${typeof state}`;
+      throw errors.invalidInput(`saga "${name}" starts from an object; its start made ${got} of this input (give the saga an inputs.start schema)`);
+    }
+    return { ...(state as S), status: "running", completed: [], compensated: [] };
+  };
+
   return workflow(name, {
-    start: (input: SI): SagaState<S> => ({ ...options.start(input), status: "running", completed: [], compensated: [] }),
+    start: initial,
+    ...(options.inputs?.start ? { inputs: { start: options.inputs.start } } : {}),
     steps,
     defaults: {
       failoverTo: compensateStep,

@@ -32,5 +32,19 @@ export function service(name: string, components: readonly ServiceComponent[]): 
     }
     seen.add(component.name);
   }
+  // What is known without running anything: the sources consumers and views read must be served too.
+  const listed = (source: { name: string }, reader: string) => {
+    if (!seen.has(source.name)) {
+      throw new TypeError(
+        `service "${name}": ${reader} reads "${source.name}", which the service does not list; add ${source.name} to service("${name}", [...])`,
+      );
+    }
+  };
+  for (const component of components) {
+    if (component.kind === "consumer") listed(component.source, `consumer "${component.name}"`);
+    if (component.kind === "view") {
+      for (const [table, spec] of Object.entries(component.tables)) listed(spec.source, `view "${component.name}" (table ${table})`);
+    }
+  }
   return { kind: "service", name, components };
 }

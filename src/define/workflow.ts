@@ -99,22 +99,27 @@ export type WorkflowCommandHandler<S, SN extends string> = (
   fx: WorkflowEffects<S, SN>,
 ) => Effect<unknown>;
 
-export interface WorkflowOptions<S, SI, SM, CM, QM> {
+/** A workflow's steps by name; each step may move on to any of them (and only to them). */
+export type Steps<S, SN extends string> = { [K in SN]: StepHandler<S, NoInfer<SN>> };
+
+export interface WorkflowOptions<S, SI, SN extends string, CM, QM> {
   /** Creates the state from the start input; the first step in `steps` then runs. */
   start: (input: SI) => S;
-  steps: SM;
+  /** The step names are inferred from here: a transition to another name does not compile. */
+  steps: Steps<S, SN>;
   commands?: CM;
   queries?: QM;
   inputs?: InputSchemas<CM & QM & { start: (s: unknown, input: SI) => unknown }>;
   /** Options for every step, and per step (which win). */
-  defaults?: StepOptions<keyof SM & string>;
-  stepOptions?: { [K in keyof SM]?: StepOptions<keyof SM & string> };
+  defaults?: StepOptions<NoInfer<SN>>;
+  stepOptions?: { [K in NoInfer<SN>]?: StepOptions<NoInfer<SN>> };
   /** A workflow still running after `afterMs` is moved to `step` (or fails, without one). */
-  timeout?: { afterMs: number; step?: keyof SM & string };
+  timeout?: { afterMs: number; step?: NoInfer<SN> };
 }
 
-export interface WorkflowDefinition<S = any, SI = any, SM = any, CM = any, QM = any>
-  extends WorkflowOptions<S, SI, SM, CM, QM> {
+/** A workflow definition; `SN` is the union of its step names. */
+export interface WorkflowDefinition<S = any, SI = any, SN extends string = any, CM = any, QM = any>
+  extends WorkflowOptions<S, SI, SN, CM, QM> {
   readonly kind: "workflow";
   readonly name: string;
   readonly commands: CM & { start: (state: unknown, input: SI, fx: unknown) => Effect<{ status: "started" }> };
@@ -140,10 +145,10 @@ export interface WorkflowDefinition<S = any, SI = any, SM = any, CM = any, QM = 
 export function workflow<
   S,
   SI,
-  SM extends Record<string, StepHandler<S, string>>,
-  CM extends Record<string, WorkflowCommandHandler<S, string>>,
+  SN extends string,
+  CM extends Record<string, WorkflowCommandHandler<S, NoInfer<SN>>>,
   QM extends Record<string, QueryHandler<WorkflowView<S>>>,
->(name: string, options: WorkflowOptions<S, SI, SM, CM, QM>): WorkflowDefinition<S, SI, SM, CM, QM> {
+>(name: string, options: WorkflowOptions<S, SI, SN, CM, QM>): WorkflowDefinition<S, SI, SN, CM, QM> {
   checkComponentName(name);
   const commands = (options.commands ?? {}) as CM;
   const queries = (options.queries ?? {}) as QM;

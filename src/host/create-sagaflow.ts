@@ -26,6 +26,8 @@ export interface SagaflowOptions {
   nodeName?: string;
   /** Several nodes: how long a lease lasts unrenewed; a dead node's work moves within about twice this. Default 5,000 ms. */
   leaseMs?: number;
+  /** Several nodes: a node silent for longer than this is deleted from `sagaflow nodes`. Default 1 hour. */
+  forgetDeadNodesAfterMs?: number;
   /** At start, workflows standing at a step the code no longer defines: refuse to start (default) or terminate them. */
   orphanedWorkflows?: "refuse" | "terminate";
   /** Time for workflows and timers (tests pass a virtual clock). */
@@ -150,6 +152,7 @@ class SagaflowApp implements Sagaflow {
         ...(options.cacheSize === undefined ? {} : { cacheSize: options.cacheSize }),
         ...(options.nodeName === undefined ? {} : { nodeName: options.nodeName }),
         ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+        ...(options.forgetDeadNodesAfterMs === undefined ? {} : { forgetDeadNodesAfterMs: options.forgetDeadNodesAfterMs }),
         ...(options.orphanedWorkflows === undefined ? {} : { orphanedWorkflows: options.orphanedWorkflows }),
         ...(options.clock === undefined ? {} : { clock: options.clock }),
       });

@@ -69,6 +69,13 @@ export function ingressHandler(service: ServiceFacade, options: IngressOptions =
       await viewRoute(service, streams, req, res, segments[1]!, segments[2]!, url!);
       return;
     }
+    if (segments[0] === "views" && segments.length === 3) {
+      // A view query changes nothing: only GET reads it (a POST here is a common first guess).
+      res.setHeader("allow", "GET");
+      throw new SagaflowError("method_not_allowed", `views are read with GET: GET /views/${segments[1]}/${segments[2]}?param=value, not ${req.method}`, {
+        status: 405,
+      });
+    }
     if (segments.length === 2 && req.method === "GET") {
       const [workflow, id] = segments as [string, string];
       const view = await service.workflowResult(workflow, id, waitMs(url!.searchParams.get("wait")));

@@ -42,6 +42,8 @@ export interface ConsumerReport {
   /** Entries of its source not handled yet, counted up to a cap (`lagIsAtLeast` then). */
   lag: number;
   lagIsAtLeast: boolean;
+  /** Messages parked (failed, or held behind one that failed), counted up to the same cap. */
+  parked: number;
 }
 
 export interface ViewReport {

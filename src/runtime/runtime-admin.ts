@@ -81,6 +81,7 @@ export class RuntimeAdmin implements AdminFacade {
     const consumers = await Promise.all(
       [...this.parts.consumers.values()].map(async (runner): Promise<ConsumerReport> => {
         const pending = await store.readFeed(runner.position, lagCountCap, [runner.definition.source.name]);
+        const parked = await store.listParked(runner.definition.name, lagCountCap);
         return {
           name: runner.definition.name,
           source: runner.definition.source.name,
@@ -88,6 +89,8 @@ export class RuntimeAdmin implements AdminFacade {
           head,
           lag: pending.length,
           lagIsAtLeast: pending.length === lagCountCap,
+          // Failed messages and those held behind them: each waits for `sagaflow parked … retry|skip`.
+          parked: parked.length,
         };
       }),
     );

@@ -5,6 +5,7 @@ import { ViewService } from "../views/view-service.ts";
 import type { Store } from "../store/port.ts";
 import { GroupCommitter } from "./group-commit.ts";
 import { kindOf } from "./kinds.ts";
+import { UnlistedComponents } from "./unlisted-components.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { WorkflowEngine } from "./workflow/engine.ts";
 import { TimerService } from "./timers/timer-service.ts";
@@ -12,7 +13,7 @@ import type { WorkflowView } from "../define/workflow.ts";
 import { Membership } from "./cluster/membership.ts";
 import { leaseNames, WORKFLOW_BUCKETS } from "./cluster/leases.ts";
 import type { ClusterSignal } from "../store/cluster-port.ts";
-import { InstanceDispatcher, type DispatchOptions, type Dispatcher, type PositionedReply } from "./dispatcher.ts";
+import { InstanceDispatcher, type DispatchOptions, type Dispatcher, type KeyedCall, type PositionedReply } from "./dispatcher.ts";
 import type { AdminFacade, ServiceFacade } from "./facades.ts";
 import { RuntimeAdmin } from "./runtime-admin.ts";
 
@@ -37,6 +38,8 @@ export interface RuntimeOptions {
   nodeInfo?: Record<string, unknown>;
   /** Several nodes: how long a lease lasts unrenewed; a dead node's work moves within about twice this. Default 5,000 ms. */
   leaseMs?: number;
+  /** Several nodes: a node silent for longer than this is deleted from `sagaflow nodes`. Default 1 hour. */
+  forgetDeadNodesAfterMs?: number;
 }
 
 export type { CallOptions, PositionedReply } from "./dispatcher.ts";
@@ -73,11 +76,14 @@ export class Runtime {
   /** What operators may see and do. */
   readonly admin: AdminFacade;
   private stopping = false;
+  /** Says (once per name) when a step, consumer or timer calls a component the service does not list. */
+  private readonly unlisted: UnlistedComponents;
 
   constructor(options: RuntimeOptions) {
     this.store = options.store;
     this.retentionMs = options.idempotencyRetentionMs ?? 7 * day;
     this.log = options.log ?? ((line) => console.error(line));
+    this.unlisted = new UnlistedComponents((name) => this.dispatcher.component(name) !== undefined, this.log);
     this.committer = new GroupCommitter(this.store, () => {
       for (const runner of this.consumers.values()) runner.wake();
       this.views.wake();
@@ -88,6 +94,7 @@ export class Runtime {
       cluster: this.store.cluster,
       ...(options.nodeName === undefined ? {} : { nodeName: options.nodeName }),
       ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+      ...(options.forgetDeadNodesAfterMs === undefined ? {} : { forgetDeadNodesAfterMs: options.forgetDeadNodesAfterMs }),
       info: { pid: process.pid, ...options.nodeInfo },
       log: this.log,
       onSignal: (signal) => this.heard(signal),
@@ -109,12 +116,20 @@ export class Runtime {
       waitForEnd: (name, id, waitMs) => this.workflows.waitForEnd(name, id, waitMs),
     });
     const dispatcher: Dispatcher = this.dispatcher;
+    /** Calls made on behalf of steps, consumers and timers: keyed, and allowed during shutdown. */
+    const keyedCall: KeyedCall = (component, id, handler, input, idempotencyKey) => {
+      this.unlisted.check(component, idempotencyKey.startsWith("consumer:") ? "a consumer" : idempotencyKey.startsWith("timer:") ? "a timer" : "a workflow step");
+      return dispatcher.keyedCall(component, id, handler, input, idempotencyKey);
+    };
     this.timers = new TimerService({
       store: this.store,
       clock: this.clock,
       log: this.log,
-      call: dispatcher.keyedCall,
-      check: (call) => dispatcher.checkHandler(call.component, call.handler),
+      call: keyedCall,
+      check: (call) => {
+        this.unlisted.check(call.component, "a timer (deferred call)");
+        return dispatcher.checkHandler(call.component, call.handler);
+      },
     }, { pollMs: clustered ? 1_000 : undefined });
     this.workflows = new WorkflowEngine({
       timers: this.timers,
@@ -122,7 +137,7 @@ export class Runtime {
       store: this.store,
       log: this.log,
       enqueueTask: (component, id, task) => dispatcher.enqueueTask(component, id, task),
-      keyedCall: dispatcher.keyedCall,
+      keyedCall,
       placement: {
         holds: (bucket) => this.membership.holds(leaseNames.workflows(bucket)),
         fence: (bucket) => this.membership.fence(leaseNames.workflows(bucket)),
@@ -133,7 +148,7 @@ export class Runtime {
       store: this.store,
       clock: this.clock,
       log: this.log,
-      keyedCall: dispatcher.keyedCall,
+      keyedCall,
       timers: this.timers,
     };
     for (const component of options.components) {

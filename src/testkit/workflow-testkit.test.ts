@@ -194,3 +194,26 @@ describe("workflow testkit (virtual time)", () => {
     await t.stop();
   });
 });
+
+describe("workflow testkit: a command's transition to an undefined step", () => {
+  it("is an error naming the step, and the workflow stays where it was", async () => {
+    const wayward = workflow("wayward", {
+      start: (_input: {}) => ({ n: 0 }),
+      steps: { wait: async (_s, _input, ctx) => ctx.pause() },
+      // The type checker refuses "nowhere"; `as never` gets it past, as plain JavaScript would.
+      commands: { derail: (_w, _c: {}, fx) => fx.transitionTo("nowhere" as never).reply({ moved: true }) },
+    });
+    const t = await testWorkflow(wayward);
+    await t.start("w1", {});
+    await assert.rejects(t.command("w1", "derail"), (error: unknown) => {
+      assert.ok(error instanceof SagaflowError);
+      assert.equal(error.code, "unknown_step");
+      assert.match(error.message, /wayward\.derail: workflow "wayward" has no step "nowhere"/);
+      return true;
+    });
+    const view = await t.result("w1");
+    assert.equal(view.status, "paused");
+    assert.equal(view.step, "wait");
+    await t.stop();
+  });
+});

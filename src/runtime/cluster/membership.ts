@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { ClusterSignal, ClusterStore, Fence } from "../../store/cluster-port.ts";
+import type { ClusterSignal, ClusterStore, Fence, NodeRecord } from "../../store/cluster-port.ts";
 
 /** What holds a share of the work: told when its lease is taken and when it is gone. */
 export interface LeaseHolder {
@@ -22,6 +22,11 @@ export interface MembershipOptions {
   leaseMs?: number;
   /** What the node says of itself in `sagaflow nodes` (address, pid). */
   info?: Record<string, unknown>;
+  /**
+   * A node silent for longer than this is dead for good: a live node deletes its row, so that
+   * `sagaflow nodes` stops listing it. Default 1 hour.
+   */
+  forgetDeadNodesAfterMs?: number;
   log: (line: string) => void;
   /** Signals of other nodes' commits. */
   onSignal?: (signal: ClusterSignal) => void;
@@ -47,7 +52,8 @@ interface Held {
 
 export const DEFAULT_LEASE_MS = 5_000;
 /** Nodes silent for this many lease times are removed from the table. */
-const FORGET_AFTER_LEASES = 12;
+/** Default of `forgetDeadNodesAfterMs`. */
+export const DEFAULT_FORGET_DEAD_NODES_AFTER_MS = 60 * 60 * 1000;
 
 /**
  * This node's place among the nodes sharing one store. Every lease time / 3 it writes a heartbeat,
@@ -65,6 +71,8 @@ const FORGET_AFTER_LEASES = 12;
 export class Membership {
   readonly nodeId: string;
   readonly leaseMs: number;
+  /** Nodes silent for longer than this are deleted from the node table. */
+  readonly forgetAfterMs: number;
   private readonly holders = new Map<string, LeaseHolder>();
   private readonly held = new Map<string, Held>();
   private readonly startedAt = Date.now();
@@ -82,6 +90,7 @@ export class Membership {
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new TypeError(`a node name is 1 to 64 letters, digits, _ . or -; got "${name}"`);
     this.nodeId = `${name}-${randomBytes(3).toString("hex")}`;
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.forgetAfterMs = options.forgetDeadNodesAfterMs ?? DEFAULT_FORGET_DEAD_NODES_AFTER_MS;
     this.info = { ...options.info };
     if (!Number.isSafeInteger(this.leaseMs) || this.leaseMs < 300) throw new RangeError(`the lease time must be a whole number of ms ≥ 300, got ${this.leaseMs}`);
   }
@@ -142,7 +151,7 @@ export class Membership {
     const { cluster } = this.options;
     if (!cluster) return;
     try {
-      await atMost(cluster.releaseLeases(this.nodeId, leases).then(() => cluster.forgetNodes(this.nodeId, this.leaseMs * FORGET_AFTER_LEASES)));
+      await atMost(cluster.releaseLeases(this.nodeId, leases).then(() => cluster.forgetNodes(this.nodeId, this.forgetAfterMs)));
     } catch (error) {
       this.options.log(`sagaflow: could not give up leases on stop (they expire in ${this.leaseMs} ms): ${String(error)}`);
     }
@@ -156,6 +165,8 @@ export class Membership {
       return { self: this.nodeId, clustered: false, leaseMs: this.leaseMs, nodes: [self], unheld: [] };
     }
     const [nodes, leases] = await Promise.all([cluster.listNodes(), cluster.listLeases()]);
+    // Nodes long dead (killed, never stopped) would stay in `sagaflow nodes` for ever: forget them.
+    if (nodes.some((n) => n.id !== this.nodeId && n.ageMs > this.forgetAfterMs)) await this.forgetDead(cluster, nodes);
     const live = leases.filter((l) => l.holder !== null && l.remainingMs > 0);
     return {
       self: this.nodeId,
@@ -201,9 +212,21 @@ export class Membership {
     }
   }
 
+  private async forgetDead(cluster: ClusterStore, nodes: NodeRecord[]): Promise<void> {
+    try {
+      await cluster.forgetNodes(undefined, this.forgetAfterMs);
+      const gone = nodes.filter((n) => n.id !== this.nodeId && n.ageMs > this.forgetAfterMs).map((n) => n.id);
+      this.options.log(`sagaflow: forgot node(s) silent for over ${Math.round(this.forgetAfterMs / 1000)} s: ${gone.join(", ")}`);
+    } catch (error) {
+      this.options.log(`sagaflow: could not forget dead nodes: ${String(error)}`);
+    }
+  }
+
   private async evenOut(cluster: ClusterStore, sentAt: number): Promise<void> {
     if (this.stopped) return;
     const [nodes, leases] = await Promise.all([cluster.listNodes(), cluster.listLeases()]);
+    // Nodes long dead (killed, never stopped) would stay in `sagaflow nodes` for ever: forget them.
+    if (nodes.some((n) => n.id !== this.nodeId && n.ageMs > this.forgetAfterMs)) await this.forgetDead(cluster, nodes);
     const liveNodes = new Set(nodes.filter((n) => n.ageMs < this.leaseMs).map((n) => n.id));
     liveNodes.add(this.nodeId);
     const live = liveNodes.size;

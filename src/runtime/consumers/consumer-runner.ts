@@ -145,6 +145,7 @@ export class ConsumerRunner {
           // and an fsync per batch when messages trickle in one at a time.
           if (park.length > 0 || Date.now() - this.offsetStoredAt >= offsetDelayMs) {
             await this.host.store.commitConsumer(this.definition.name, last, park, [], this.fence);
+            this.reportParked(park);
             this.offsetStoredAt = Date.now();
             this.storedOffset = last;
           }
@@ -248,11 +249,26 @@ export class ConsumerRunner {
     const park = await this.deliverInOrder(entries);
     // The old rows go and any new ones come in one transaction: nothing is lost if we crash.
     await this.host.store.commitConsumer(this.definition.name, this.offset, park, [position, ...behind.map((p) => p.entry.position)], this.fence);
+    this.reportParked(park);
     return { delivered: entries.length - park.length, parked: park.length };
   }
 
   private async parked(): Promise<ParkedMessage[]> {
     return this.host.store.listParked(this.definition.name, 100_000);
+  }
+
+  /** One warning line per message parked for its own failure (those held behind it are counted). */
+  private reportParked(park: ParkedMessage[]): void {
+    for (const message of park) {
+      if (message.blockedBy !== null) continue;
+      const { entry, error } = message;
+      const held = park.filter((p) => p.blockedBy === entry.position).length;
+      this.host.log(
+        `sagaflow: WARNING: consumer ${this.definition.name} parked the message at position ${entry.position} ` +
+          `(${entry.component} "${entry.id}" ${entry.type}) after ${message.attempts} attempt(s): ${error.code}: ${error.message}` +
+          `${held > 0 ? `; ${held} later message(s) of "${entry.id}" wait behind it` : ""}; see \`sagaflow parked ${this.definition.name}\``,
+      );
+    }
   }
 
   private parkedMessage(entry: FeedEntry, error: { code: string; message: string }, attempts: number, blockedBy: number | null): ParkedMessage {

@@ -5,7 +5,7 @@ import { deferred } from "../../define/deferred.ts";
 import { entity } from "../../define/entity.ts";
 import { MemoryStore } from "../../store/memory/memory-store.ts";
 import type { InstanceWrite, TimerRecord, WriteOutcome } from "../../store/port.ts";
-import { systemClock } from "../clock.ts";
+import { systemClock, VirtualClock } from "../clock.ts";
 import { Runtime } from "../runtime.ts";
 
 /** Timers on the real clock (the testkit's virtual clock has no limit on how far it waits). */
@@ -80,6 +80,38 @@ describe("timer service on the system clock", () => {
       }
       assert.equal(store.outages, 0);
       assert.deepEqual(await store.listTimers(undefined, 10), [], "fired and done, not parked");
+    } finally {
+      await runtime.stop();
+    }
+  });
+});
+
+describe("timer service: a parked timer", () => {
+  it("is logged as one warning line naming the timer, its target and the error", async () => {
+    const broken = entity(
+      "broken",
+      { initial: () => ({}), events: {} },
+      {
+        commands: {
+          explode: (): never => {
+            throw new Error("the handler has a bug");
+          },
+        },
+      },
+    );
+    const clock = new VirtualClock();
+    const lines: string[] = [];
+    const runtime = new Runtime({ store: new MemoryStore(), components: [broken], clock, log: (line) => lines.push(line) });
+    await runtime.start();
+    try {
+      await runtime.timers.start("doomed", 0, deferred(broken, "x").explode({}));
+      const parkedLine = () => lines.find((line) => line.includes("WARNING: timer doomed"));
+      for (let i = 0; i < 100 && parkedLine() === undefined; i++) await clock.advance(10_000);
+      const line = parkedLine();
+      assert.ok(line, lines.join("\n"));
+      assert.match(line, /timer doomed \(broken "x" explode\) parked after 10 attempt\(s\): internal: /);
+      assert.equal(lines.filter((l) => l.includes("WARNING: timer doomed")).length, 1);
+      assert.deepEqual((await runtime.store.listTimers("parked", 10)).map((t) => t.name), ["doomed"]);
     } finally {
       await runtime.stop();
     }

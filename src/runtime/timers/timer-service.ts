@@ -176,6 +176,13 @@ export class TimerService implements Timers {
       status: parked ? "parked" : "pending",
       lastError: describeError(failure),
     }, this.fence);
+    if (parked) {
+      const error = describeError(failure);
+      this.host.log(
+        `sagaflow: WARNING: timer ${timer.name} (${timer.component} "${timer.id}" ${timer.handler}) parked after ${attempts} attempt(s): ` +
+          `${error.code}: ${error.message}; see \`sagaflow timers --status parked\``,
+      );
+    }
     return undefined;
   }
 }

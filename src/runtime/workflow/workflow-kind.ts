@@ -1,3 +1,4 @@
+import { isRefusal, SagaflowError } from "../../define/errors.ts";
 import { asWorkflowEffect, workflowEffects } from "../../define/workflow-effect.ts";
 import type { WorkflowDefinition, WorkflowView } from "../../define/workflow.ts";
 import type { Store, StoredReply, WorkflowRecord } from "../../store/port.ts";
@@ -44,10 +45,19 @@ export function workflowKind(
             ? unchanged(current, { ok: true, value: record.startReply })
             : refuse(current, "already_started", "this workflow was already started with other input");
         }
-        const started = startRecord(definition, definition.start(input), hash, clock.now());
+        let state: unknown;
+        try {
+          state = definition.start(input);
+        } catch (error) {
+          // A start that refuses its input (a saga given a string, a user's own check) is a 4xx, not a bug.
+          if (isRefusal(error)) return refuse(current, error.code, error.message, error.status);
+          throw error;
+        }
+        const started = startRecord(definition, state, hash, clock.now());
         return { reply: { ok: true, value: started.record.startReply }, events: [], next: { state: started.record, deleted: false }, changed: true, note: started.note };
       }
-      if (!record) return refuse(current, "not_found", `workflow "${definition.name}" with this id was never started`);
+      // 404 like `GET /{workflow}/{id}`: the instance does not exist (an entity's own not_found is a domain refusal).
+      if (!record) return refuse(current, "not_found", `workflow ${definition.name} "${id}" was never started`, 404);
       const handlers = (isQuery ? definition.queries : definition.commands) as Record<string, AnyHandler>;
       const effect = asWorkflowEffect(handlers[handler]!(viewOf(id, record), input, workflowEffects), `${definition.name}.${handler}`);
       const spec = effect.replySpec;
@@ -57,7 +67,16 @@ export function workflowKind(
       if (effect.transition && finalStatuses.has(record.status)) {
         return refuse(current, "workflow_finished", `the workflow is ${record.status}; it cannot move on`);
       }
-      const changed = applyDecision(definition, record, effect.newState, effect.transition, clock.now());
+      let changed;
+      try {
+        changed = applyDecision(definition, record, effect.newState, effect.transition, clock.now());
+      } catch (error) {
+        // A transition to a step the workflow does not define: a bug in the command, named as such.
+        if (error instanceof SagaflowError && error.code === "unknown_step") {
+          return refuse(current, error.code, `${definition.name}.${handler}: ${error.message}`, error.status);
+        }
+        throw error;
+      }
       return { reply, events: [], next: { state: changed.record, deleted: false }, changed: true, note: `${handler}: ${changed.note}` };
     },
 

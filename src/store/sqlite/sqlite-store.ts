@@ -1,3 +1,5 @@
+import { resolve } from "node:path";
+import { lockDatabase } from "./data-lock.ts";
 import Database from "better-sqlite3";
 import { SqliteViews } from "./sqlite-views.ts";
 import type {
@@ -91,11 +93,17 @@ export class SqliteStore implements Store {
   /** View tables live in the same file. */
   readonly views: SqliteViews;
 
+  readonly #unlock: () => void;
+
   constructor(options: SqliteStoreOptions) {
+    // One process per file: a second one refuses to open it (see ./data-lock.ts).
+    const file = options.path !== ":memory:" && options.path !== "" && !options.path.startsWith("file:");
+    const unlock = file ? lockDatabase(resolve(options.path)) : () => {};
     let db: Database.Database;
     try {
       db = new Database(options.path);
     } catch (err) {
+      unlock();
       throw namingFile(err, options.path);
     }
     try {
@@ -110,10 +118,12 @@ export class SqliteStore implements Store {
       db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     } catch (err) {
       db.close();
+      unlock();
       throw namingFile(err, options.path);
     }
     this.#path = options.path;
     this.#db = db;
+    this.#unlock = unlock;
     this.views = new SqliteViews(db);
   }
 
@@ -243,6 +253,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.#db.open) this.#db.close();
+    this.#unlock();
   }
 
   /**

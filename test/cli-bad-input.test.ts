@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import { cli } from "./support/cli.ts";
+import { repoRoot, SagaflowProcess } from "./support/server-process.ts";
+
+/**
+ * Issue 11, point 8, with the real CLI: help per command, --version, unknown or misspelt flags
+ * refused with a suggestion, and --admin without a scheme.
+ */
+
+const version = (JSON.parse(readFileSync(`${repoRoot}/package.json`, "utf8")) as { version: string }).version;
+
+describe("sagaflow CLI: help and version", () => {
+  it("<command> --help prints that command's help and exits 0, running nothing", async () => {
+    const expected: Record<string, RegExp> = {
+      serve: /sagaflow serve <service module or folder>.*--port N/s,
+      dev: /sagaflow dev .*restarts on file changes/s,
+      workflows: /sagaflow workflows list/,
+      consumers: /sagaflow consumers/,
+      parked: /sagaflow parked <consumer>/,
+      timers: /sagaflow timers/,
+      views: /sagaflow views rebuild/,
+      nodes: /sagaflow nodes/,
+    };
+    for (const [command, pattern] of Object.entries(expected)) {
+      for (const flag of ["--help", "-h"]) {
+        // Other arguments do not matter: `serve examples/bank --help` must not serve.
+        const run = await cli([command, "examples/bank", flag]);
+        assert.equal(run.code, 0, `${command} ${flag}: ${run.stderr}`);
+        assert.match(run.stdout, pattern, `${command} ${flag}`);
+        assert.equal(run.stderr, "");
+      }
+    }
+  });
+
+  it("--version prints the package version", async () => {
+    for (const flag of ["--version", "-v"]) {
+      const run = await cli([flag]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stdout.trim(), version);
+    }
+  });
+});
+
+describe("sagaflow CLI: unknown and misspelt flags are errors", () => {
+  it("serve --prot 3050 and serve -p 3050 fail naming the flag and suggesting --port", async () => {
+    for (const [args, flag] of [
+      [["serve", "examples/bank", "--prot", "3050"], "--prot"],
+      [["serve", "examples/bank", "-p", "3050"], "-p"],
+      [["serve", "examples/bank", "--prot=3050"], "--prot"],
+      [["dev", "examples/bank", "--prot", "3050"], "--prot"],
+    ] as Array<[string[], string]>) {
+      const run = await cli(args);
+      assert.equal(run.code, 1, `${args.join(" ")}: ${run.stdout}`);
+      assert.ok(run.stderr.includes(`unknown flag ${flag}`), run.stderr);
+      assert.match(run.stderr, /did you mean --port\?/);
+      assert.doesNotMatch(run.stdout, /serving/);
+    }
+  });
+
+  it("the operator commands refuse unknown flags too, with the closest one", async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [["workflows", "list", "--stauts", "running"], /unknown flag --stauts.*did you mean --status\?/],
+      [["serve", "examples/bank", "--admin-prot", "0"], /unknown flag --admin-prot.*did you mean --admin-port\?/],
+      [["nodes", "--amdin", "http://127.0.0.1:1"], /unknown flag --amdin.*did you mean --admin\?/],
+      [["consumers", "--bogus", "1"], /unknown flag --bogus for "sagaflow consumers"/],
+      [["serve", "examples/bank", "--port", "nope"], /--port must be 0\.\.65535, not nope/],
+      [["serve", "examples/bank", "--admin-port", "x"], /--admin-port must be 0\.\.65535, not x/],
+    ];
+    for (const [args, pattern] of cases) {
+      const run = await cli(args);
+      assert.equal(run.code, 1, `${args.join(" ")}: ${run.stdout}`);
+      assert.match(run.stderr, pattern, args.join(" "));
+    }
+  });
+});
+
+describe("sagaflow CLI: --admin without a scheme (real process)", () => {
+  let server: SagaflowProcess;
+  before(async () => {
+    server = await SagaflowProcess.start({ target: "examples/bank" });
+  });
+  after(async () => {
+    await server?.cleanup();
+  });
+
+  it("--admin localhost:PORT and a bare port mean http://", async () => {
+    const port = new URL(await server.admin()).port;
+    for (const admin of [`localhost:${port}`, `127.0.0.1:${port}`, port, `http://127.0.0.1:${port}`]) {
+      const run = await cli(["workflows", "list", "--admin", admin]);
+      assert.equal(run.code, 0, `--admin ${admin}: ${run.stderr}`);
+      assert.match(run.stdout, /no workflows|name/);
+    }
+    const env = await cli(["views"], { SAGAFLOW_ADMIN: `localhost:${port}` });
+    assert.equal(env.code, 0, env.stderr);
+  });
+
+  it("an --admin that cannot be an http URL says what is expected", async () => {
+    const run = await cli(["nodes", "--admin", "ftp://127.0.0.1:1"]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /--admin must be an http:\/\/ or https:\/\/ URL, like http:\/\/127\.0\.0\.1:3001/);
+  });
+});
