@@ -48,7 +48,7 @@ async function serveCommand(argv: string[]): Promise<void> {
     host: flags.get("host") ?? "127.0.0.1",
     dataDir: flags.get("data") ?? ".sagaflow",
     ...(sync ? { synchronous: sync as (typeof syncModes)[number] } : {}),
-    ...(adminPort === undefined ? {} : { adminPort: portFlag(adminPort, 0, "--admin-port") }),
+    ...(adminPort === undefined ? {} : { adminPort: adminPort === "-1" ? -1 : portFlag(adminPort, 0, "--admin-port") }),
     ...(postgres === undefined ? {} : { postgres }),
     ...(flags.has("postgres-schema") ? { postgresSchema: flags.get("postgres-schema")! } : {}),
     ...(nodeName === undefined ? {} : { nodeName }),

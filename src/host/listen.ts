@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { eventStreams } from "../http/views-route.ts";
+import { applyServerLimits, resolveServerLimits, serverOptions } from "../http/server-limits.ts";
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -48,13 +49,15 @@ function bind(server: Server, port: number, host: string, which: "service" | "ad
 export async function listenOn(handler: Listener, adminHandler: Listener, options: ListenOptions): Promise<Listening> {
   const unanswered = new Set<ServerResponse>();
   let closing = false;
-  const server = createServer((req, res) => {
+  // Timeouts and connection bounds (SAGAFLOW_MAX_CONNECTIONS…): one client cannot take the service from the others.
+  const limits = resolveServerLimits();
+  const server = createServer(serverOptions(limits), (req, res) => {
     if (closing) res.setHeader("connection", "close");
     unanswered.add(res);
     res.once("close", () => unanswered.delete(res));
     handler(req, res);
   });
-  server.keepAliveTimeout = 5_000;
+  applyServerLimits(server, limits);
   const port = options.port ?? 3000;
   await bind(server, port, options.host ?? "127.0.0.1", "service");
   const address = server.address() as AddressInfo;
