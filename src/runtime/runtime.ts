@@ -250,7 +250,7 @@ export class Runtime {
     return view;
   }
 
-  /** Operator controls: suspend, resume, terminate, retry. */
+  /** Operator controls: suspend, resume, terminate, retry, cancel. */
   async operateWorkflow(name: string, id: string, action: OperatorAction): Promise<unknown> {
     if (this.registry.get(name)?.component.kind !== "workflow") throw errors.unknownComponent(name);
     checkId(id);
