@@ -4,7 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { workflow } from "../../define/workflow.ts";
+import Database from "better-sqlite3";
 import { SqliteStore } from "../../store/sqlite/sqlite-store.ts";
+import { dueWorkflowsSql } from "../../store/sqlite/sqlite-workflows.ts";
 import { Runtime } from "../runtime.ts";
 
 /**
@@ -39,6 +41,23 @@ describe("workflow timeouts on the real clock", () => {
       assert.deepEqual(late.map((v) => `${v.id}: ${v.status}`), [], `${late.length} of ${count} had not timed out`);
     } finally {
       await runtime.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the-sweep-of-due-workflows-reads-only-index-ranges", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sagaflow-wf-sweep-plan-"));
+    try {
+      const store = new SqliteStore({ path: join(dir, "p.db") });
+      await store.migrate();
+      await store.close();
+      const db = new Database(join(dir, "p.db"), { readonly: true });
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${dueWorkflowsSql}`).all({ now: 0, limit: 10 }) as Array<{ detail: string }>).map((r) => r.detail);
+      db.close();
+      const scans = plan.filter((d) => /^(SCAN|SEARCH) workflows/.test(d));
+      assert.equal(scans.length, 4, plan.join("\n"));
+      for (const d of scans) assert.match(d, /^SEARCH workflows USING (COVERING )?INDEX workflows_(due|deadline) \(status=\? AND (due|deadline)_at<\?\)$/);
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
