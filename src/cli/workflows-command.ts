@@ -3,7 +3,8 @@ import { parseArgs } from "./args.ts";
 
 export const workflowsUsage = `  sagaflow workflows list [--name N] [--status running,failed] [--step S] [--limit N]
   sagaflow workflows show <name> <id>
-  sagaflow workflows suspend|resume|terminate|retry <name> <id>
+  sagaflow workflows suspend|resume|terminate|retry|cancel <name> <id>
+      (terminate: stop now, effects left in place; cancel: run its cancel step, a saga compensates)
       (talk to a running service's admin API: --admin URL, default http://127.0.0.1:3001)`;
 
 /** `sagaflow workflows …`: operator controls over the admin API. */
@@ -26,7 +27,7 @@ export async function workflowsCommand(argv: string[]): Promise<void> {
   const path = `/workflows/${encodeURIComponent(name)}/${encodeURIComponent(id)}`;
   if (action === "show") {
     console.log(JSON.stringify(await admin(base, "GET", path), null, 2));
-  } else if (action === "suspend" || action === "resume" || action === "terminate" || action === "retry") {
+  } else if (action === "suspend" || action === "resume" || action === "terminate" || action === "retry" || action === "cancel") {
     console.log(JSON.stringify(await admin(base, "POST", `${path}/${action}`)));
   } else {
     throw new Error(`usage:\n${workflowsUsage}`);

@@ -1,6 +1,6 @@
 import { errors, SagaflowError } from "./errors.ts";
 import type { StandardSchemaV1 } from "./standard-schema.ts";
-import type { RetryPolicy, StepContext, StepEffect, StepFailure, WorkflowDefinition } from "./workflow.ts";
+import type { Cancellation, RetryPolicy, StepContext, StepEffect, StepFailure, WorkflowDefinition } from "./workflow.ts";
 import { workflow } from "./workflow.ts";
 
 /** One step of a saga: `run` does it; `compensate` undoes it if a later step fails for good. */
@@ -46,6 +46,8 @@ const refusal = (error: unknown) => error instanceof SagaflowError && !error.ret
  * order. Final `state.status`: `completed`; `rejected` (the first step failed, nothing to undo);
  * `compensated`; or `requires_manual_intervention` when a compensation keeps failing — the
  * workflow is then `failed` and an operator's retry runs the compensations on from there.
+ * An operator's cancel also runs the compensations (after the step attempt in progress has
+ * finished or timed out) and ends `compensated`; terminate stops at once and undoes nothing.
  *
  * @example
  * const transfer = saga("transfer", {
@@ -76,13 +78,21 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
       : ctx.update({ ...next, status: "completed" }).end();
   };
 
-  /** Undoes the latest completed step not yet undone, then comes back for the next. */
+  /**
+   * Undoes the latest completed step not yet undone, then comes back for the next. Entered after
+   * a failure (`input.failure`) or an operator's cancel (`input.cancelled`, recorded as a failure
+   * with code "cancelled").
+   */
   const compensate = async (state: SagaState<S>, input: unknown, ctx: Ctx): Promise<StepEffect> => {
-    const failure = (input as { failure?: StepFailure } | null)?.failure;
+    const given = input as { failure?: StepFailure; cancelled?: Cancellation } | null;
+    const failure: StepFailure | undefined = given?.cancelled
+      ? { step: given.cancelled.step ?? "", code: "cancelled", message: given.cancelled.reason }
+      : given?.failure;
     const current: SagaState<S> = failure ? { ...state, failure, status: "compensating" } : state;
     const pending = [...current.completed].reverse().find((n) => !current.compensated.includes(n));
     if (pending === undefined) {
-      const status = current.completed.length === 0 ? "rejected" : "compensated";
+      // A cancelled saga ends compensated even when nothing had completed: it did not fail.
+      const status = current.completed.length === 0 && current.failure?.code !== "cancelled" ? "rejected" : "compensated";
       return ctx.update({ ...current, status }).end();
     }
     const undo = options.steps.find((s) => s.name === pending)!.compensate;
@@ -121,5 +131,6 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
       ...(options.stepTimeoutMs ? { timeoutMs: options.stepTimeoutMs } : {}),
     },
     stepOptions: { [compensateStep]: { retry: compensationRetry, failoverTo: undefined } },
+    onCancel: compensateStep,
   }) as unknown as WorkflowDefinition<SagaState<S>, SI>;
 }

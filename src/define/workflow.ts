@@ -53,6 +53,13 @@ export interface StepOptions<SN extends string> {
   failoverTo?: SN;
 }
 
+/** What the cancel step receives as `input.cancelled`: where the workflow stood, and why. */
+export interface Cancellation {
+  /** The step the workflow was at when cancelled. */
+  step: string | null;
+  reason: string;
+}
+
 /** A step failure as the failover step receives it. */
 export interface StepFailure {
   step: string;
@@ -115,6 +122,12 @@ export interface WorkflowOptions<S, SI, SN extends string, CM, QM> {
   stepOptions?: { [K in NoInfer<SN>]?: StepOptions<NoInfer<SN>> };
   /** A workflow still running after `afterMs` is moved to `step` (or fails, without one). */
   timeout?: { afterMs: number; step?: NoInfer<SN> };
+  /**
+   * The step an operator's cancel moves the workflow to (input `{ cancelled: Cancellation }`),
+   * after the step attempt in progress has finished. Without it, cancel is refused (409) and only
+   * terminate (stop now, effects left in place) is available. A saga cancels by compensating.
+   */
+  onCancel?: NoInfer<SN>;
 }
 
 /** A workflow definition; `SN` is the union of its step names. */
@@ -162,6 +175,7 @@ export function workflow<
   };
   known(options.defaults?.failoverTo, "defaults.failoverTo");
   known(options.timeout?.step, "timeout.step");
+  known(options.onCancel, "onCancel");
   for (const [step, stepOptions] of Object.entries(options.stepOptions ?? {})) {
     known(step, "stepOptions");
     known((stepOptions as StepOptions<string> | undefined)?.failoverTo, `stepOptions.${step}.failoverTo`);

@@ -9,7 +9,7 @@ import { nodesRoute } from "./admin-nodes.ts";
 import { listLimit } from "./list-limit.ts";
 
 const statuses: WorkflowStatus[] = ["running", "paused", "suspended", "ended", "failed", "terminated"];
-const actions: OperatorAction[] = ["suspend", "resume", "terminate", "retry"];
+const actions: OperatorAction[] = ["suspend", "resume", "terminate", "retry", "cancel"];
 
 function statusFilter(raw: string | null): WorkflowStatus[] | undefined {
   if (raw === null) return undefined;
@@ -28,7 +28,9 @@ function statusFilter(raw: string | null): WorkflowStatus[] | undefined {
  *
  * - `GET /workflows?name=&status=running,failed&step=&limit=&after=`
  * - `GET /workflows/{name}/{id}`: the record and its history of transitions
- * - `POST /workflows/{name}/{id}/{suspend|resume|terminate|retry}`
+ * - `POST /workflows/{name}/{id}/{suspend|resume|terminate|retry|cancel}`: terminate stops now and
+ *   leaves effects in place; cancel runs the workflow's cancel step (a saga's compensations), 409
+ *   when it declares none
  * - `GET /consumers`: each consumer's offset, the feed head and the lag
  * - `GET /consumers/{name}/parked`, `POST /consumers/{name}/parked/{position}/{retry|skip}`
  * - `GET /timers?status=pending|parked&limit=`

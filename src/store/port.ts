@@ -239,6 +239,12 @@ export interface Store {
   /** Workflows matching the filter, ordered by (name, id). */
   listWorkflows(filter: WorkflowFilter): Promise<StoredWorkflow[]>;
   /**
+   * Workflows running or paused whose `dueAt` or `deadlineAt` is at or before `now`, at most
+   * `limit`, in no particular order: the engine's periodic safety net for a lost wake-up. Served
+   * by an index, so it costs little however many workflows wait.
+   */
+  dueWorkflows(now: number, limit: number): Promise<Array<{ name: string; id: string }>>;
+  /**
    * A workflow's first `limit` transitions, oldest first (`version` is the record version it
    * produced, so they count 1, 2, 3, …); empty for an unknown workflow.
    */

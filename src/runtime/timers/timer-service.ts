@@ -25,13 +25,14 @@ export interface TimerPolicy {
   /** Timers fired at once. Default 256. */
   batch: number;
   /**
-   * Several nodes: how often to look for the earliest due time anyway, in case a signal from the
-   * node that started a timer was missed. Default: never (a single node hears of every timer).
+   * How often to look for the earliest due time anyway: the safety net for a wake-up lost in
+   * process, a wall clock set forward, or (several nodes) a missed signal from the node that
+   * started a timer. Default 2,000 ms; one indexed `min(due_at)`.
    */
   pollMs: number | undefined;
 }
 
-const defaults: TimerPolicy = { maxAttempts: 10, initialBackoffMs: 200, maxBackoffMs: 60_000, batch: 256, pollMs: undefined };
+const defaults: TimerPolicy = { maxAttempts: 10, initialBackoffMs: 200, maxBackoffMs: 60_000, batch: 256, pollMs: 2_000 };
 const maxNameLength = 512;
 
 /**
@@ -54,7 +55,8 @@ export class TimerService implements Timers {
     private readonly host: TimerHost,
     policy: Partial<TimerPolicy> = {},
   ) {
-    this.policy = { ...defaults, ...policy };
+    // An undefined pollMs keeps the default: the net is never switched off.
+    this.policy = { ...defaults, ...policy, pollMs: policy.pollMs ?? defaults.pollMs };
   }
 
   /** Starts firing due timers (on several nodes: this node holds the timers lease, with `fence`). */
@@ -107,9 +109,19 @@ export class TimerService implements Timers {
     if (next !== undefined) this.armAt(next);
   }
 
-  /** Makes sure the clock wakes us by `at`. */
+  /**
+   * Makes sure the clock wakes us by `at`: a wall-clock due time, turned into a wait on the
+   * monotonic clock here (`at - now()`); whoever is woken asks the store what is due by then.
+   */
   private armAt(at: number): void {
     if (!this.running) return;
+    // Due already (a wall clock set forward, a wake-up lost): fire now, whatever is armed.
+    if (at <= this.host.clock.now()) {
+      this.wakeUp?.handle.cancel();
+      this.wakeUp = undefined;
+      this.fire();
+      return;
+    }
     if (this.wakeUp && this.wakeUp.at <= at) return;
     this.wakeUp?.handle.cancel();
     const handle = this.host.clock.schedule(at - this.host.clock.now(), () => {

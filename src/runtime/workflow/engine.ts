@@ -1,5 +1,5 @@
 import { SagaflowError } from "../../define/errors.ts";
-import type { StepHandler, WorkflowDefinition, WorkflowView } from "../../define/workflow.ts";
+import type { Cancellation, StepHandler, WorkflowDefinition, WorkflowView } from "../../define/workflow.ts";
 import { asWorkflowEffect } from "../../define/workflow-effect.ts";
 import type { Timers } from "../../define/handlers.ts";
 import type { Store, StoredReply, WorkflowRecord, WorkflowStatus } from "../../store/port.ts";
@@ -41,9 +41,19 @@ export interface EngineHost {
   keyedCall: Dispatcher["keyedCall"];
   timers: Timers;
   placement: WorkflowPlacement;
+  /**
+   * How often to look in the store for workflows whose due time or deadline has passed, in case
+   * a wake-up in process was lost (or the wall clock was set forward). Default 2,000 ms.
+   */
+  sweepMs?: number;
 }
 
-export type OperatorAction = "suspend" | "resume" | "terminate" | "retry";
+/**
+ * Operator controls. `terminate` stops the workflow now and leaves every effect of its steps in
+ * place; `cancel` moves it to its declared cancel step (a saga's compensations) once the step
+ * attempt in progress has finished or timed out.
+ */
+export type OperatorAction = "suspend" | "resume" | "terminate" | "retry" | "cancel";
 
 const ok: StoredReply = { ok: true, value: undefined };
 const unchanged = (current: Current): Decision => ({ reply: ok, events: [], next: current, changed: false });
@@ -71,6 +81,8 @@ export class WorkflowEngine {
   private readonly toAdopt = new Set<number>();
   private adopting: Promise<void> | undefined;
   private stopped = false;
+  private sweeper: NodeJS.Timeout | undefined;
+  private sweeping = false;
 
   constructor(private readonly host: EngineHost) {}
 
@@ -111,6 +123,7 @@ export class WorkflowEngine {
 
   /** This node now runs `bucket`: every workflow of it not over is looked at afresh (coalesced). */
   adopt(bucket: number): Promise<void> {
+    this.startSweeping();
     this.toAdopt.add(bucket);
     this.adopting ??= new Promise<void>((resolve) => setImmediate(resolve))
       .then(() => this.adoptPending())
@@ -153,6 +166,42 @@ export class WorkflowEngine {
         if (buckets.has(bucket) && this.host.placement.holds(bucket)) this.poke(definition, workflow.id);
       }
     }
+  }
+
+  /**
+   * The safety net: every few seconds, act on the workflows of this node's buckets whose due
+   * time or deadline has passed by the store's record and that nothing here is acting on. A lost
+   * wake-up then delays a workflow by at most this interval. Real time, like the lease rounds:
+   * it watches the clock rather than being part of its time.
+   */
+  private startSweeping(): void {
+    if (this.sweeper || this.stopped) return;
+    this.sweeper = setInterval(() => void this.sweep(), this.host.sweepMs ?? defaultSweepMs);
+    this.sweeper.unref();
+  }
+
+  /** One sweep (exported for tests through `sweepNow`). */
+  private async sweep(): Promise<void> {
+    if (this.stopped || this.sweeping) return;
+    this.sweeping = true;
+    try {
+      const due = await this.host.store.dueWorkflows(this.host.clock.now(), sweepBatch);
+      for (const { name, id } of due) {
+        const definition = this.definitions.get(name);
+        if (!definition || this.stopped) continue;
+        if (!this.host.placement.holds(workflowBucket(name, id)) || this.acting.has(keyOf(name, id))) continue;
+        this.poke(definition, id);
+      }
+    } catch (error) {
+      this.host.log(`sagaflow: looking for due workflows failed: ${String(error)}`);
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  /** Runs one sweep now (tests). */
+  sweepNow(): Promise<void> {
+    return this.sweep();
   }
 
   /** Acts now, or again after the act in flight (which may have read the record before the change). */
@@ -208,6 +257,7 @@ export class WorkflowEngine {
     return this.host.enqueueTask(name, id, async (current) => {
       const record = current.state as WorkflowRecord | null;
       if (!record) throw new SagaflowError("not_found", `workflow ${name} "${id}" was never started`, { status: 404 });
+      if (action === "cancel") return this.cancelDecision(definition, current, record, reason);
       const next = operatorChange(record, action, this.host.clock.now(), reason);
       if (!next) {
         return { ...unchanged(current), reply: { ok: false, code: "invalid_status", message: `cannot ${action} a workflow that is ${record.status}` } };
@@ -216,8 +266,31 @@ export class WorkflowEngine {
     });
   }
 
+  /**
+   * Cancel: to the workflow's `onCancel` step (a saga's compensations), with input
+   * `{ cancelled: { step, reason } }`. It runs in the mailbox after the step attempt in progress,
+   * so that attempt finishes (or times out) first; its keyed calls are never repeated under a
+   * new key. A workflow already at its cancel step is refused: retry it if it failed there.
+   */
+  private cancelDecision(definition: WorkflowDefinition, current: Current, record: WorkflowRecord, reason: string): Decision {
+    const refuse = (code: string, message: string): Decision => ({ ...unchanged(current), reply: { ok: false, code, message } });
+    const step = definition.onCancel;
+    if (step === undefined) {
+      return refuse("no_cancel_step", `workflow "${definition.name}" declares no cancel step (onCancel); terminate stops it now, leaving its effects in place`);
+    }
+    if (!allowed.cancel.includes(record.status)) return refuse("invalid_status", `cannot cancel a workflow that is ${record.status}`);
+    if (record.step === step) {
+      return refuse("invalid_status", `the workflow is already at its cancel step "${step}"${record.status === "failed" ? "; retry it to run that step again" : ""}`);
+    }
+    const now = this.host.clock.now();
+    const cancelled: Cancellation = { step: record.step, reason: `cancelled ${reason}` };
+    const moved = applyDecision(definition, { ...record, deadlineAt: null }, undefined, { kind: "step", step, input: { cancelled } }, now);
+    return changedTo({ record: moved.record, note: `cancelled ${reason}; to step ${step}` });
+  }
+
   stop(): void {
     this.stopped = true;
+    if (this.sweeper) clearInterval(this.sweeper);
     for (const timer of this.timers.values()) timer.cancel();
     this.timers.clear();
   }
@@ -321,12 +394,15 @@ export class WorkflowEngine {
   private async decideNext(definition: WorkflowDefinition, id: string, current: Current, record: WorkflowRecord | null, now: number): Promise<Decision> {
     if (!record || finalStatuses.has(record.status) || record.status === "suspended") return unchanged(current);
     if (record.deadlineAt !== null && record.deadlineAt <= now) return changedTo(applyWorkflowTimeout(definition, record, now));
-    if (record.dueAt !== null && record.dueAt > now) {
+    const stepDue = record.status === "running" && (record.dueAt === null || record.dueAt <= now);
+    const pauseDue = record.status === "paused" && record.dueAt !== null && record.dueAt <= now;
+    if (!stepDue && !pauseDue) {
+      // Woken before anything is due (a timer that fired early, a clock set back): nothing may
+      // be dropped, so wait again for the earliest of the due time and the deadline.
       this.schedule(definition, id, record);
       return unchanged(current);
     }
     if (record.status === "paused") {
-      if (record.dueAt === null) return unchanged(current);
       const then = (record.stepInput as { then?: string } | null)?.then;
       if (then === undefined) {
         const lastError = { code: "pause_timeout", message: "the pause timed out and names no step to run" };
@@ -363,6 +439,9 @@ export class WorkflowEngine {
 
 /** How long the engine waits before acting again on a workflow whose turn could not be committed. */
 const retryAfterFailureMs = 1_000;
+const defaultSweepMs = 2_000;
+/** Due workflows acted on per sweep; more wait for the next one. */
+const sweepBatch = 1_000;
 
 function keyOf(name: string, id: string): string {
   return `${name}\u0000${id}`;
@@ -374,6 +453,7 @@ const allowed: Record<OperatorAction, WorkflowStatus[]> = {
   resume: ["suspended"],
   terminate: ["running", "paused", "suspended", "failed"],
   retry: ["failed"],
+  cancel: ["running", "paused", "suspended", "failed"],
 };
 
 function operatorChange(record: WorkflowRecord, action: OperatorAction, now: number, reason: string): Changed | undefined {
@@ -388,5 +468,7 @@ function operatorChange(record: WorkflowRecord, action: OperatorAction, now: num
       return { record: { ...base, status: "terminated", dueAt: null }, note: `terminated ${reason}` };
     case "retry":
       return { record: { ...base, status: "running", attempt: 0, dueAt: null, lastError: record.lastError }, note: `retried ${reason}` };
+    case "cancel":
+      return undefined; // needs the definition: see cancelDecision
   }
 }

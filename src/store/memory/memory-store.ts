@@ -149,6 +149,11 @@ export class MemoryStore implements Store {
     return this.#workflows.list(filter);
   }
 
+  async dueWorkflows(now: number, limit: number): Promise<Array<{ name: string; id: string }>> {
+    this.#ready();
+    return this.#workflows.due(now, limit);
+  }
+
   async workflowHistory(name: string, id: string, limit: number): Promise<Array<WorkflowTransition & { version: number }>> {
     this.#ready();
     return this.#workflows.history(name, id, limit);

@@ -52,6 +52,18 @@ export class MemoryWorkflows {
     return found.slice(0, limit).map(toWorkflow);
   }
 
+  due(now: number, limit: number): Array<{ name: string; id: string }> {
+    const found: Array<{ name: string; id: string }> = [];
+    for (const entry of this.#entries.values()) {
+      if (found.length >= limit) break;
+      if (entry.status !== "running" && entry.status !== "paused") continue;
+      if ((entry.dueAt !== null && entry.dueAt <= now) || (entry.deadlineAt !== null && entry.deadlineAt <= now)) {
+        found.push({ name: entry.name, id: entry.id });
+      }
+    }
+    return found;
+  }
+
   history(name: string, id: string, limit: number): Array<WorkflowTransition & { version: number }> {
     const entry = this.#entries.get(instanceKey(name, id));
     if (!entry || limit <= 0) return [];

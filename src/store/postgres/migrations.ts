@@ -222,6 +222,15 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    description: "indexes for the sweep of due workflows",
+    sql: `
+      -- As SQLite's: the engine's periodic look for workflows past their due time or deadline.
+      CREATE INDEX workflows_due ON workflows (status, due_at);
+      CREATE INDEX workflows_deadline ON workflows (status, deadline_at);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = migrations.length;

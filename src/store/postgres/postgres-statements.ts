@@ -41,6 +41,12 @@ export function statements(s: string) {
     loadKv: st("load_kv", `SELECT version, state, deleted FROM ${s}.kv WHERE component = $1 AND id = $2`),
     findDedup: st("find_dedup", `SELECT key, request_hash, reply, at FROM ${s}.dedup WHERE component = $1 AND id = $2 AND key = $3`),
     loadWorkflow: st("load_workflow", `SELECT ${WORKFLOW_COLUMNS} FROM ${s}.workflows WHERE name = $1 AND id = $2`),
+    dueWorkflows: st(
+      "due_workflows",
+      ["due_at", "deadline_at"]
+        .flatMap((column) => ["running", "paused"].map((status) => `SELECT name, id FROM ${s}.workflows WHERE status = '${status}' AND ${column} <= $1`))
+        .join(" UNION ") + " LIMIT $2",
+    ),
     workflowHistory: st(
       "workflow_history",
       `SELECT version, at, status, step, exec_id, attempt, detail FROM ${s}.workflow_history

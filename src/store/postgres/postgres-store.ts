@@ -266,6 +266,11 @@ export class PostgresStore implements Store {
     return row && toWorkflow(row);
   }
 
+  async dueWorkflows(now: number, limit: number): Promise<Array<{ name: string; id: string }>> {
+    if (limit <= 0) return [];
+    return this.#rows<{ name: string; id: string }>(this.#sql.dueWorkflows, [now, limit]);
+  }
+
   async listWorkflows(filter: WorkflowFilter): Promise<StoredWorkflow[]> {
     await this.#ready();
     const query = workflowListQuery(quoteIdent(this.#schema), filter);

@@ -242,6 +242,16 @@ export const migrations: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 6,
+    description: "indexes for the sweep of due workflows",
+    sql: `
+      -- The engine's periodic look for workflows whose due time or deadline has passed (in case
+      -- a wake-up in process was lost): one range per status and column.
+      CREATE INDEX workflows_due ON workflows (status, due_at);
+      CREATE INDEX workflows_deadline ON workflows (status, deadline_at);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = migrations.length;

@@ -191,6 +191,10 @@ export class SqliteStore implements Store {
     return this.#do((s) => s.workflows.list(filter));
   }
 
+  async dueWorkflows(now: number, limit: number): Promise<Array<{ name: string; id: string }>> {
+    return this.#s().workflows.due(now, limit);
+  }
+
   async workflowHistory(name: string, id: string, limit: number): Promise<Array<WorkflowTransition & { version: number }>> {
     return this.#do((s) => s.workflows.history(name, id, limit));
   }

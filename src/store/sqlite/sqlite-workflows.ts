@@ -18,6 +18,8 @@ export function prepareWorkflows(db: Database.Database) {
   const loadWorkflow = db.prepare(`SELECT ${WORKFLOW_COLUMNS} FROM workflows WHERE name = ? AND id = ?`);
   /** Listing statements by SQL text: one per filter shape (see workflowListQuery), prepared on first use. */
   const listWorkflows = new Map<string, Database.Statement>();
+  // UNION: a workflow both due and past its deadline is named once. NULLs never compare <= ?.
+  const dueWorkflows = db.prepare(dueWorkflowsSql);
   const workflowHistory = db.prepare(
     `SELECT version, at, status, step, exec_id, attempt, detail FROM workflow_history
      WHERE name = ? AND id = ? ORDER BY version LIMIT ?`,
@@ -58,6 +60,11 @@ export function prepareWorkflows(db: Database.Database) {
       return (statement.all(...query.params) as WorkflowRow[]).map(toWorkflow);
     },
 
+    due(now: number, limit: number): Array<{ name: string; id: string }> {
+      if (limit <= 0) return [];
+      return dueWorkflows.all({ now, limit }) as Array<{ name: string; id: string }>;
+    },
+
     history(name: string, id: string, limit: number): Array<WorkflowTransition & { version: number }> {
       if (limit <= 0) return [];
       return (workflowHistory.all(name, id, limit) as TransitionRow[]).map(toTransition);
@@ -86,6 +93,11 @@ export function prepareWorkflows(db: Database.Database) {
     },
   };
 }
+
+/** Running or paused workflows due or past their deadline at `now` (exported for the plan test). */
+export const dueWorkflowsSql = ["due_at", "deadline_at"]
+  .flatMap((column) => ["running", "paused"].map((status) => `SELECT name, id FROM workflows WHERE status = '${status}' AND ${column} <= @now`))
+  .join(" UNION ") + " LIMIT @limit";
 
 /**
  * The SQL and parameters listing the workflows a filter selects, or undefined when it selects
