@@ -29,6 +29,8 @@ if (files.length === 0) {
 const result = spawnSync(
   process.execPath,
   ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=1", ...files],
-  { stdio: "inherit" },
+  // "sagaflow" and the CLI resolve to src/ (package.json's "sagaflow-source" condition), in the test
+  // processes and in every `sagaflow serve` they start, so tests run the sources, not dist/.
+  { stdio: "inherit", env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --conditions=sagaflow-source`.trim() } },
 );
 process.exit(result.status ?? 1);
