@@ -1,5 +1,6 @@
 import { parseArgs, portFlag } from "./args.ts";
 import { runDev } from "./dev.ts";
+import { initCommand, initUsage } from "./init.ts";
 import { loadService } from "./load-service.ts";
 import { serve } from "./serve.ts";
 import { workflowsCommand, workflowsUsage } from "./workflows-command.ts";
@@ -15,6 +16,7 @@ usage:
                  [--postgres URL [--postgres-schema S] [--node-name N] [--lease-ms N]]
                  (or SAGAFLOW_DATABASE_URL, SAGAFLOW_NODE_NAME, SAGAFLOW_LEASE_MS; several nodes may share one schema)
   sagaflow dev   <service module or folder> [same options]   restarts on file changes
+${initUsage}
 ${workflowsUsage}
 ${feedUsage}
 ${viewsUsage}
@@ -82,6 +84,8 @@ export async function main(argv: string[]): Promise<void> {
       return serveCommand(rest);
     case "dev":
       return runDev(rest);
+    case "init":
+      return initCommand(rest);
     case "workflows":
       return workflowsCommand(rest);
     case "views":
