@@ -1,12 +1,18 @@
 import { spawn, type ChildProcess } from "node:child_process";
 
+/** A `node --test` started from a test reports to its parent test runner when this is set. */
+function withoutTestRunner(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { NODE_TEST_CONTEXT: _ignored, ...rest } = env;
+  return rest;
+}
+
 /**
  * Runs commands in a user's project made from the packed tarball, as a user would: npm, npx and
  * node from PATH, in an environment without the repository's "sagaflow-source" condition (that
  * would send "sagaflow" to src/, which a tarball does not have).
  */
 export const userEnv: NodeJS.ProcessEnv = {
-  ...process.env,
+  ...withoutTestRunner(process.env),
   NODE_OPTIONS: (process.env["NODE_OPTIONS"] ?? "").replace(/--conditions[= ]sagaflow-source/g, "").trim(),
   npm_config_audit: "false",
   npm_config_fund: "false",
