@@ -1,6 +1,19 @@
 #!/usr/bin/env node
-// Registers tsx so services written in TypeScript run without a build step, then runs the CLI.
+// The sagaflow CLI. tsx is registered first so that a user's service written in TypeScript loads
+// without a build step, as an ES module even in a CommonJS project (./typescript-as-esm.mjs).
+// The CLI itself is the package's built JavaScript (dist/cli/main.js), or its sources when Node
+// runs with --conditions=sagaflow-source (the repository's own tests).
+import { register as registerHooks } from "node:module";
 import { register } from "tsx/esm/api";
 
 register();
-await import("../src/cli/main.ts");
+registerHooks("./typescript-as-esm.mjs", import.meta.url);
+try {
+  await import("#cli");
+} catch (error) {
+  if (error?.code === "ERR_MODULE_NOT_FOUND" && String(error.message).includes("dist/cli/main.js")) {
+    console.error("sagaflow: the package is not built (no dist/cli/main.js): run `npm run build` in it");
+    process.exit(1);
+  }
+  throw error;
+}

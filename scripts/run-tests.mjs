@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every *.test.ts under src/, test/ and examples/ with Node's test runner (Node 20 has no
+// Runs every *.test.ts under src/, test/, examples/ and templates/ with Node's test runner (Node 20 has no
 // --test globbing). Extra arguments narrow the run: `node scripts/run-tests.mjs store` runs the
 // files whose path contains "store".
 import { readdirSync, statSync } from "node:fs";
@@ -18,7 +18,7 @@ function findTests(dir) {
 }
 
 const filters = process.argv.slice(2);
-const files = ["src", "test", "examples"]
+const files = ["src", "test", "examples", "templates"]
   .flatMap((dir) => findTests(dir))
   .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
   .sort();
@@ -29,6 +29,8 @@ if (files.length === 0) {
 const result = spawnSync(
   process.execPath,
   ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=1", ...files],
-  { stdio: "inherit" },
+  // "sagaflow" and the CLI resolve to src/ (package.json's "sagaflow-source" condition), in the test
+  // processes and in every `sagaflow serve` they start, so tests run the sources, not dist/.
+  { stdio: "inherit", env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --conditions=sagaflow-source`.trim() } },
 );
 process.exit(result.status ?? 1);

@@ -47,3 +47,23 @@ export type { ListenOptions, Listening } from "./host/listen.ts";
 export { sqlite, postgres, memoryStore } from "./host/stores.ts";
 export type { StoreDescriptor, SqliteOptions, PostgresOptions } from "./host/stores.ts";
 export type { Clock } from "./runtime/clock.ts";
+
+// Every type that the inferred type of a user's component can name, so that a user's project
+// with `declaration: true` can emit .d.ts for its components (TS2742 otherwise).
+export type { QueryHandler, InputOf, HandlerReply, InputSchemas, ComponentBase } from "./define/component.ts";
+export type { EventHandlersFor, RetryOptions, ConsumerOptions } from "./define/consumer.ts";
+export type { RefusalOptions, ReplySpec, Emitting, Updating } from "./define/effect.ts";
+export type { EventHandlers, EntityCommandHandler } from "./define/entity.ts";
+export type { Caller, HandlersOf, DeferredClient } from "./define/handlers.ts";
+export type { KeyValueCommandHandler, KeyValueOptions } from "./define/key-value.ts";
+export type { StandardResult, StandardIssue, SchemaOutput } from "./define/standard-schema.ts";
+export type { TableUpdaters, ViewOptions } from "./define/view.ts";
+export type {
+  Transition,
+  Moves,
+  WorkflowEffects,
+  WorkflowCommandEffect,
+  WorkflowCommandHandler,
+  WorkflowOptions,
+  WorkflowReply,
+} from "./define/workflow.ts";

@@ -6,7 +6,7 @@ export interface User {
   name: string;
   reason?: string;
   /** An address the user asked to move to, while it is being reserved. */
-  pendingEmail?: string;
+  pendingEmail?: string | undefined;
 }
 
 /** A user whose e-mail address is unique: the address is reserved before the user is active. */

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { FlagSpec } from "./args.ts";
 import { feedUsage } from "./feed-commands.ts";
+import { initUsage } from "./init.ts";
 import { nodesUsage } from "./nodes-command.ts";
 import { viewsUsage } from "./views-command.ts";
 import { workflowsUsage } from "./workflows-command.ts";
@@ -30,6 +31,7 @@ export function commandHelp(command: string): string | undefined {
   const usage: Record<string, string> = {
     serve: `${serveUsage}\n\n${serveDefaults}`,
     dev: `${devUsage}\n\n${serveUsage}\n\n${serveDefaults}`,
+    init: initUsage,
     workflows: workflowsUsage,
     consumers: `${feedUsage}\n${adminNote}`,
     parked: `${feedUsage}\n${adminNote}`,

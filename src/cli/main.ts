@@ -1,6 +1,7 @@
 import { durationFlag, parseArgs, portFlag, wantsHelp } from "./args.ts";
 import { commandHelp, devUsage, packageVersion, serveDefaults, serveFlags, serveUsage } from "./help.ts";
 import { runDev } from "./dev.ts";
+import { initCommand, initUsage } from "./init.ts";
 import { loadService } from "./load-service.ts";
 import { serve } from "./serve.ts";
 import { workflowsCommand, workflowsUsage } from "./workflows-command.ts";
@@ -13,6 +14,7 @@ const usage = `sagaflow — durable entities, workflows and sagas
 usage:
 ${serveUsage}
 ${devUsage}
+${initUsage}
 ${workflowsUsage}
 ${feedUsage}
 ${viewsUsage}
@@ -93,6 +95,8 @@ export async function main(argv: string[]): Promise<void> {
       return serveCommand(rest);
     case "dev":
       return runDev(rest);
+    case "init":
+      return initCommand(rest);
     case "workflows":
       return workflowsCommand(rest);
     case "views":

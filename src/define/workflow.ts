@@ -49,8 +49,11 @@ export interface StepOptions<SN extends string> {
   /** A step that has not settled after this long counts as failed. Default 5 s. */
   timeoutMs?: number;
   retry?: RetryPolicy;
-  /** Where to go once the step has failed for good (its input is `{ failure }`); else status `failed`. */
-  failoverTo?: SN;
+  /**
+   * Where to go once the step has failed for good (its input is `{ failure }`); else status
+   * `failed`. `undefined` in a step's own options switches off a failover set in `defaults`.
+   */
+  failoverTo?: SN | undefined;
 }
 
 /** What the cancel step receives as `input.cancelled`: where the workflow stood, and why. */

@@ -40,6 +40,11 @@ const KIND_WORKFLOW = 2;
 
 export type Statements = ReturnType<typeof prepareStatements>;
 
+/** `db.transaction(fn)` with a return type declaration emit can name (the build emits .d.ts). */
+function transaction<F extends (...args: never[]) => unknown>(db: Database.Database, fn: F): Database.Transaction<F> {
+  return db.transaction(fn);
+}
+
 export function prepareStatements(db: Database.Database) {
   const workflows = prepareWorkflows(db);
   const writeWorkflow = workflows.write;
@@ -125,7 +130,7 @@ export function prepareStatements(db: Database.Database) {
 
   return {
     // One read transaction, so the snapshot and the events come from the same state of the file.
-    loadHistory: db.transaction((component: string, id: string): EntityHistory => {
+    loadHistory: transaction(db, (component: string, id: string): EntityHistory => {
       const row = loadSnapshot.get(component, id) as { seq: number; state: string | null } | undefined;
       const snapshot: Snapshot | undefined = row && { seq: row.seq, state: decode(row.state) };
       const events = (eventsAfter.all(component, id, snapshot?.seq ?? 0) as EventRow[]).map(toEvent);
@@ -152,7 +157,7 @@ export function prepareStatements(db: Database.Database) {
     },
 
     /** All writes of a batch; run with `.immediate(writes, at)`. */
-    commit: db.transaction((writes: InstanceWrite[], at: number): WriteOutcome[] => {
+    commit: transaction(db, (writes: InstanceWrite[], at: number): WriteOutcome[] => {
       const outcomes: WriteOutcome[] = [];
       for (const w of writes) outcomes.push(applyWrite(w, at));
       return outcomes;
