@@ -33,7 +33,9 @@ for (const file of files(dist)) {
   const text = readFileSync(file, "utf8");
   const rewritten = file.endsWith(".d.ts") ? text.replace(tsSpecifier, "$1$2.$3js$4") : text;
   if (rewritten !== text) writeFileSync(file, rewritten);
-  if (tsSpecifier.test(rewritten)) leftovers.push(file);
+  // Doc comments may show a user's own imports ("./wallet.ts"): only code lines count.
+  const code = rewritten.split("\n").filter((line) => !/^\s*(\*|\/\/)/.test(line)).join("\n");
+  if (tsSpecifier.test(code)) leftovers.push(file);
   tsSpecifier.lastIndex = 0;
 }
 if (leftovers.length > 0) {
