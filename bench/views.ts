@@ -404,10 +404,10 @@ async function query(): Promise<void> {
   }
 
   // Query plans, read on a separate connection of the same file.
-  const byUserPlan = plan(h.path, table, carts.queries.byUser!, { userId: userId(1) });
+  const byUserPlan = plan(h.path, table, carts.queries.byUser, { userId: userId(1) });
   emit({ mode: "query", figure: "plan", query: "carts.byUser", ...byUserPlan });
-  emit({ mode: "query", figure: "plan", query: "carts.open", ...plan(h.path, table, carts.queries.open!, {}) });
-  emit({ mode: "query", figure: "plan", query: "products.top", ...plan(h.path, table.replace("carts__carts", "products__products"), products.queries.top!, { limit: 10 }) });
+  emit({ mode: "query", figure: "plan", query: "carts.open", ...plan(h.path, table, carts.queries.open, {}) });
+  emit({ mode: "query", figure: "plan", query: "products.top", ...plan(h.path, table.replace("carts__carts", "products__products"), products.queries.top, { limit: 10 }) });
   if (!byUserPlan.usesIndex || byUserPlan.access !== "search" || byUserPlan.tableScan || byUserPlan.sorts) log(`WARNING: byUser does not use its index as it should: ${byUserPlan.detail.join(" | ")}`);
 
   // Over HTTP: serve() on the same data (views reopened as they are: no rebuild).

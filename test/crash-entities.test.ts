@@ -163,7 +163,7 @@ describe("entities survive SIGKILL (real process, SQLite)", () => {
         batch.map(async (command) => {
           const res = await send(server!.url, command);
           assert.equal(res?.status, 200, `retry of add ${command.n} ${label}: ${res?.text}`);
-          acked.set(command.n, { command, reply: res!.body });
+          acked.set(command.n, { command, reply: res.body });
         }),
       );
     }
@@ -175,7 +175,7 @@ describe("entities survive SIGKILL (real process, SQLite)", () => {
       repeats.map(async ({ command, reply }) => {
         const res = await send(server!.url, command);
         assert.equal(res?.status, 200, `repeat of add ${command.n} ${label}: ${res?.text}`);
-        assert.deepEqual(res!.body, reply, `repeat of add ${command.n} ${label} answered differently`);
+        assert.deepEqual(res.body, reply, `repeat of add ${command.n} ${label} answered differently`);
       }),
     );
 

@@ -12,7 +12,7 @@ import { transfer } from "../examples/bank/transfer.ts";
 import { wallet } from "../examples/bank/wallet.ts";
 import shop from "../examples/shop/index.ts";
 import { tempDataDir } from "./support/feed-child.ts";
-import { getJson, postJson, requestJson } from "./support/http.ts";
+import { getJson, postJson } from "./support/http.ts";
 import { sagaflowBin } from "./support/server-process.ts";
 
 /**

@@ -114,7 +114,7 @@ describe("HTTP bad input (real process)", () => {
         body,
         duplex: "half",
         signal: AbortSignal.timeout(5_000),
-      } as RequestInit);
+      });
       const text = await res.text();
       return { status: res.status, body: JSON.parse(text), text };
     },

@@ -100,7 +100,7 @@ function registerTests(connectionString: string): void {
         const writer = i % 2 === 0 ? leader! : follower;
         const reply = await writer.runtime.callForReply("cart", `c${i}`, "addItem", { userId: "u1", productId: "pen", name: "pen", quantity: i + 1, price: 2 });
         assert.ok(reply.ok && reply.position !== undefined, JSON.stringify(reply));
-        const result = (await follower.runtime.views.query("carts", "byUser", { userId: "u1" }, { waitForPosition: reply.position! })) as { carts: Array<{ cartId: string; itemCount: number }> };
+        const result = (await follower.runtime.views.query("carts", "byUser", { userId: "u1" }, { waitForPosition: reply.position })) as { carts: Array<{ cartId: string; itemCount: number }> };
         assert.equal(result.carts.length, i + 1, `write ${i} seen by the follower: ${JSON.stringify(result)}`);
         assert.equal(result.carts.find((c) => c.cartId === `c${i}`)?.itemCount, i + 1);
       }

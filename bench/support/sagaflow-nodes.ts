@@ -31,15 +31,15 @@ export async function startServe(name: string, service: string, args: readonly s
     child.kill("SIGTERM");
     await Promise.race([exited, sleep(10_000).then(() => child.kill("SIGKILL"))]);
   };
-  child.stderr!.setEncoding("utf8");
-  child.stderr!.on("data", (chunk: string) => process.stderr.write(chunk.replace(/^(?=.)/gm, `${name}: `)));
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (chunk: string) => process.stderr.write(chunk.replace(/^(?=.)/gm, `${name}: `)));
   try {
     const { url, adminUrl } = await new Promise<{ url: URL; adminUrl: URL }>((resolve, reject) => {
       let out = "";
       const timer = setTimeout(() => reject(new Error(`${name} did not start within 30 s; it said: ${out}`)), 30_000);
       child.once("exit", (code) => reject(new Error(`${name} exited with ${code} before it was ready: ${out}`)));
-      child.stdout!.setEncoding("utf8");
-      child.stdout!.on("data", (chunk: string) => {
+      child.stdout.setEncoding("utf8");
+      child.stdout.on("data", (chunk: string) => {
         out += chunk;
         const served = /serving .* on (http:\/\/\S+)/.exec(out);
         const admin = /admin API on (http:\/\/\S+)/.exec(out);

@@ -212,7 +212,7 @@ export function httpTarget(workflow: string, nodes: readonly URL[], agent: http.
       const body = { from: wallets.ids[t.from], to: wallets.ids[t.to], amount: t.amount };
       const res = await requestJson(agent, nodes[at]!, "POST", `/${workflow}/${encodeURIComponent(t.id)}/start`, body);
       if (res.status !== 200) throw new Error(`POST ${workflow}/${t.id}/start: HTTP ${res.status} ${JSON.stringify(res.body)}`);
-      const view = await result(t.id, nodes[(at + 1) % nodes.length]!);
+      const view = await result(t.id, nodes[(at + 1) % nodes.length]);
       if (!view) throw new Error(`transfer ${t.id} was started but is not found`);
       return view;
     },

@@ -43,9 +43,13 @@ function reachable(entry: string): { files: string[]; packages: string[] } {
 }
 
 describe("sagaflow/client imports", () => {
-  it("the entry point in package.json is src/client/index.ts", () => {
-    const pkg = JSON.parse(readFileSync(resolve(root, "package.json"), "utf8")) as { exports: Record<string, string> };
-    assert.equal(pkg.exports["./client"], "./src/client/index.ts");
+  it("the entry point in package.json is src/client/index.ts (built to dist/client/index.js)", () => {
+    const pkg = JSON.parse(readFileSync(resolve(root, "package.json"), "utf8")) as { exports: Record<string, Record<string, string>> };
+    assert.deepEqual(pkg.exports["./client"], {
+      "sagaflow-source": "./src/client/index.ts",
+      types: "./dist/client/index.d.ts",
+      default: "./dist/client/index.js",
+    });
   });
 
   it("reaches only the client's own files and the error class: no driver, runtime, store or server", () => {

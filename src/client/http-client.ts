@@ -276,7 +276,7 @@ export function httpClient(baseUrl: string, options: HttpClientOptions = {}): Ht
       (typeof target === "string"
         ? namedInstance(target, id, { result: result(target, id) })
         : { ...instance(target, id), result: result(target.name, id) }) as never,
-    view: (target: ViewDefinition<any> | string) => viewClient(typeof target === "string" ? target : target.name) as never,
+    view: (target: ViewDefinition<any> | string) => viewClient(typeof target === "string" ? target : target.name),
     get lastPosition() {
       return transport.lastPosition;
     },

@@ -75,7 +75,7 @@ export function entity<
   checkComponentName(name);
   const queries = (behaviour.queries ?? {}) as QM;
   checkHandlerNames(name, [behaviour.commands, queries]);
-  for (const type of Object.keys(model.events as object)) {
+  for (const type of Object.keys(model.events)) {
     if (type.startsWith("$")) throw new TypeError(`event type "${type}": "$" is reserved`);
   }
   return { ...model, ...behaviour, queries, kind: "entity", name };

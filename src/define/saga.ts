@@ -70,7 +70,7 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
 
   const forward = (index: number) => async (state: SagaState<S>, _input: unknown, ctx: Ctx): Promise<StepEffect> => {
     const step = options.steps[index]!;
-    await step.run(state, ctx as unknown as StepContext<S, string>);
+    await step.run(state, ctx);
     const next = { ...state, completed: [...state.completed, step.name] };
     const following = options.steps[index + 1];
     return following
@@ -97,7 +97,7 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
     }
     const undo = options.steps.find((s) => s.name === pending)!.compensate;
     try {
-      await undo?.(current, ctx as unknown as StepContext<S, string>);
+      await undo?.(current, ctx);
     } catch (error) {
       if (!refusal(error) && ctx.attempt < compensationRetry.maxAttempts) throw error;
       const code = error instanceof SagaflowError ? error.code : "compensation_failed";
@@ -132,5 +132,5 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
     },
     stepOptions: { [compensateStep]: { retry: compensationRetry, failoverTo: undefined } },
     onCancel: compensateStep,
-  }) as unknown as WorkflowDefinition<SagaState<S>, SI>;
+  });
 }

@@ -34,7 +34,7 @@ export interface ViewTable<Row = unknown> {
  * types leave the row alone) or a key-value entity's or workflow's state changes.
  */
 export function table<Src extends Component, Row>(source: Src, updaters: TableUpdaters<Src, Row>): ViewTable<Row> {
-  return { source, ...(updaters as object) } as ViewTable<Row>;
+  return { source, ...(updaters as object) };
 }
 
 /** A view's options; `Q` keeps the query names, so clients can check them. */

@@ -187,7 +187,7 @@ export function workflow<
   const start = () => {
     throw new Error("start is handled by the workflow engine");
   };
-  return { ...options, commands: { ...commands, start } as never, queries, kind: "workflow", name };
+  return { ...options, commands: { ...commands, start }, queries, kind: "workflow", name };
 }
 
 /** The reply to a workflow command, as the engine stores it. */

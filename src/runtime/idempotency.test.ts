@@ -118,7 +118,7 @@ describe("runtime: idempotency keys", () => {
     ]);
     assert.deepEqual(results[1], { status: "fulfilled", value: { balance: 96 } });
     assert.equal(results[2].status, "rejected");
-    isCode("idempotency_key_reused", 409)((results[2] as PromiseRejectedResult).reason);
+    isCode("idempotency_key_reused", 409)((results[2]).reason);
     assert.deepEqual(await rt.call("wallet", "w1", "balance", {}), { balance: 96 });
     assert.equal((await store.readEvents("wallet", "w1", 0, 100)).length, 3);
   });

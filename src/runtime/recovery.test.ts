@@ -182,7 +182,7 @@ describe("runtime: snapshots, recovery, cache and deletion", () => {
     assert.deepEqual(results[0], { status: "fulfilled", value: 2 });
     assert.deepEqual(results[1], { status: "fulfilled", value: { closed: 3 } });
     assert.equal(results[2].status, "rejected");
-    isCode("deleted", 410)((results[2] as PromiseRejectedResult).reason);
+    isCode("deleted", 410)((results[2]).reason);
     assert.equal((await store.readEvents("notes", "n3", 0, 100)).length, 4);
   });
 });

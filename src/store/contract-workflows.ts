@@ -347,9 +347,9 @@ export function workflowContract(withStore: WithStore): void {
           assert.deepEqual(await store.loadWorkflow("w", "full"), stored("w", "full", 1, full));
           const loaded = await store.loadWorkflow("w", "empty");
           assert.deepEqual(loaded, stored("w", "empty", 1, empty));
-          assert.equal(loaded!.stepInput, undefined);
-          assert.equal(loaded!.state, null);
-          assert.equal(loaded!.lastError, null);
+          assert.equal(loaded.stepInput, undefined);
+          assert.equal(loaded.state, null);
+          assert.equal(loaded.lastError, null);
         });
       });
 

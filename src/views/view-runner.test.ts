@@ -228,7 +228,7 @@ describe("view runner", () => {
       await ticker;
       // 20 batches: other work got turns while they were applied.
       assert.ok(ticks >= 10, `the event loop had ${ticks} turns during a 20-batch build`);
-      assert.deepEqual(new Map(views.tables.get(runner.tableFor("counts")!)!), expectedCounts(feed));
+      assert.deepEqual(new Map(views.tables.get(runner.tableFor("counts")!)), expectedCounts(feed));
     } finally {
       await runner.stop();
     }
@@ -265,7 +265,7 @@ describe("view runner", () => {
     await runner.begin();
     try {
       await until("the build past the poison entry", () => runner.serving?.offset === feed.head);
-      const rows = () => new Map(views.tables.get(runner.tableFor("counts")!)!);
+      const rows = () => new Map(views.tables.get(runner.tableFor("counts")!));
       assert.deepEqual(rows(), new Map([["a", { id: "a", n: 2 }], ["c", { id: "c", n: 1 }]]));
       const [parked] = await runner.listParked(10);
       assert.equal(await runner.countParked(), 1);
@@ -305,13 +305,13 @@ describe("view runner", () => {
     await runner.begin();
     try {
       await until("the build past the refused row", () => runner.serving?.offset === feed.head);
-      const rows = new Map(views.tables.get(runner.tableFor("counts")!)!);
+      const rows = new Map(views.tables.get(runner.tableFor("counts")!));
       assert.equal(rows.size, 5);
       for (let i = 0; i < 5; i++) assert.deepEqual(rows.get(`k${i}`), { id: `k${i}`, n: 2 });
       assert.deepEqual((await runner.listParked(10)).map((p) => [p.position, p.id]), [[6, "x"]]);
       assert.deepEqual(await runner.skipParked(6), { applied: 0, parked: 0 });
       assert.equal(await runner.countParked(), 0);
-      assert.equal(new Map(views.tables.get(runner.tableFor("counts")!)!).has("x"), false);
+      assert.equal(new Map(views.tables.get(runner.tableFor("counts")!)).has("x"), false);
     } finally {
       await runner.stop();
     }

@@ -195,8 +195,8 @@ export class SagaflowProcess {
       if (run.output.length > maxOutputChars) run.output = run.output.slice(-maxOutputChars);
       for (const listener of [...run.listeners]) listener();
     };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
     child.unref();
     (child.stdout as unknown as { unref?: () => void }).unref?.();
     (child.stderr as unknown as { unref?: () => void }).unref?.();

@@ -58,8 +58,8 @@ export function serveChild(target: string, options: ServeChildOptions): Promise<
         ready({ url: match[1]!, child, exited, output: () => output, kill });
       }
     };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
     void exited.then((code) => {
       if (settled) return;
       settled = true;

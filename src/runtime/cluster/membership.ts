@@ -126,7 +126,7 @@ export class Membership {
     const { cluster } = this.options;
     if (!cluster) {
       for (const lease of this.holders.keys()) this.held.set(lease, { token: 0, validUntil: Infinity });
-      await Promise.all([...this.holders.values()].map((holder) => holder.acquired(undefined)));
+      await Promise.all([...this.holders.values()].map(async (holder) => holder.acquired(undefined)));
       return;
     }
     this.unlisten = await cluster.listen(

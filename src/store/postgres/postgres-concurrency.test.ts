@@ -223,8 +223,8 @@ whenPostgresAsked((connectionString) => {
             ]);
             const wins = new Map<string, number>();
             const count = (id: string) => wins.set(id, (wins.get(id) ?? 0) + 1);
-            results[0]!.forEach((o, i) => o.ok && count(ids[i]!));
-            results[1]!.forEach((o, i) => o.ok && count(ids[ids.length - 1 - i]!));
+            results[0].forEach((o, i) => o.ok && count(ids[i]!));
+            results[1].forEach((o, i) => o.ok && count(ids[ids.length - 1 - i]!));
             ids.slice(0, 6).forEach((id, i) => results[2 + i]![0]!.ok && count(id));
             results[8]!.forEach((o, i) => o.ok && count(ids[ids.length - 1 - i]!));
             for (const id of ids) assert.equal(wins.get(id), 1, `${id} written ${wins.get(id) ?? 0} times`);
