@@ -39,6 +39,9 @@ describe("README samples", () => {
         writeFileSync(join(dir, name), sample.code);
         return name;
       });
+      // Later samples import "./service.ts": the service the "Writing a service" sample defines.
+      const service = samples.find((s) => s.code.includes('service("bank"'));
+      if (service) writeFileSync(join(dir, "service.ts"), service.code);
       writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module" }));
       writeFileSync(
         join(dir, "tsconfig.json"),
@@ -62,6 +65,7 @@ describe("README samples", () => {
             paths: {
               sagaflow: [join(repoRoot, "src/index.ts")],
               "sagaflow/testkit": [join(repoRoot, "src/testkit/index.ts")],
+              "sagaflow/client": [join(repoRoot, "src/client/index.ts")],
             },
           },
           files,
