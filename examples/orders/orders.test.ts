@@ -155,6 +155,24 @@ describe("orders (in process, virtual time)", () => {
     await t.stop();
   });
 
+  it("a-payment-accepted-just-before-the-timeout-wins-the-race-and-the-order-ships", async () => {
+    // Without the verdicts consumer nothing resumes the workflow: only the timeout step can see
+    // the payment, through the reply of `close`.
+    const t = await testService([order, stock, payment, fulfilment, placedOrders, orders]);
+    await restock(t, { p1: 10, p2: 5 });
+    await place(t, "photo-finish", twoLines);
+    await place(t, "never-paid", twoLines);
+    await t.settle();
+    await t.advance(paymentTimeoutMs - 1);
+    assert.deepEqual(await t.client.call(payment, "photo-finish").pay({ amount: 600 }), { status: "accepted" });
+    await t.advance(1);
+    assert.deepEqual(await status(t, "photo-finish"), { status: "shipped", total: 600 });
+    assert.deepEqual(await status(t, "never-paid"), { status: "cancelled", total: 600, reason: "payment_timeout" });
+    assert.deepEqual(await stockOf(t, "p1"), { available: 8, reserved: 0 });
+    assert.deepEqual(await stockOf(t, "p2"), { available: 4, reserved: 0 });
+    await t.stop();
+  });
+
   it("lines-of-one-product-are-reserved-together-and-competing-orders-never-oversell", async () => {
     const t = await testService(all);
     await restock(t, { p: 10 });
