@@ -90,6 +90,8 @@ function registerTests(connectionString: string): void {
       const projector = () => nodes.filter((n) => n.runtime.views.runner("carts").projecting);
       // Four leases (timers, the consumer, two views): settled once each node holds two.
       await waitFor("the leases to be shared out", () => (nodes.every((n) => n.runtime.membership.heldLeases().length === 2) ? true : undefined));
+      // A won lease starts its runner a moment later (it reads the view's generations first).
+      await waitFor("a node to project carts", () => (projector().length > 0 ? true : undefined));
       assert.equal(projector().length, 1, "one node projects carts");
       const [leader] = projector();
       const follower = nodes.find((n) => n !== leader)!;
