@@ -1,6 +1,6 @@
 import type { ServerResponse } from "node:http";
 import type { ServiceFacade } from "../runtime/facades.ts";
-import type { ViewQueryOptions } from "../views/view-service.ts";
+import type { ViewQueryOptions } from "../runtime/views/view-service.ts";
 
 /** How streamed view queries share work and how far behind a reader may fall. */
 export interface ViewStreamSettings {

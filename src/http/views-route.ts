@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { SagaflowError } from "../define/errors.ts";
 import type { ServiceFacade } from "../runtime/facades.ts";
-import { reservedParams } from "../views/view-service.ts";
+import { reservedParams } from "../runtime/views/view-service.ts";
 import { inputFromQuery } from "./body.ts";
 import { sendJson } from "./respond.ts";
 import type { ViewStreams } from "./view-streams.ts";

@@ -15,7 +15,7 @@ import type {
 } from "../store/port.ts";
 import type { ParkedViewEntry, ViewGeneration } from "../store/view-port.ts";
 import type { StoreStatus } from "../store/outage.ts";
-import type { ViewQueryOptions } from "../views/view-service.ts";
+import type { ViewQueryOptions } from "./views/view-service.ts";
 import type { NodesReport } from "./cluster/membership.ts";
 import type { Dispatcher } from "./dispatcher.ts";
 import type { OperatorAction } from "./workflow/engine.ts";

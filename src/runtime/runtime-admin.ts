@@ -1,6 +1,6 @@
 import { errors, SagaflowError } from "../define/errors.ts";
 import type { Store, StoreStatus, WorkflowFilter } from "../store/port.ts";
-import type { ViewService } from "../views/view-service.ts";
+import type { ViewService } from "./views/view-service.ts";
 import type { Membership } from "./cluster/membership.ts";
 import type { ConsumerRunner } from "./consumers/consumer-runner.ts";
 import type { Dispatcher } from "./dispatcher.ts";

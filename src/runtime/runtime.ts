@@ -1,7 +1,7 @@
 import type { Component, ServiceComponent } from "../define/service.ts";
 import { ConsumerRunner } from "./consumers/consumer-runner.ts";
 import type { ViewDefinition } from "../define/view.ts";
-import { ViewService } from "../views/view-service.ts";
+import { ViewService } from "./views/view-service.ts";
 import type { Store } from "../store/port.ts";
 import { GroupCommitter } from "./group-commit.ts";
 import { kindOf } from "./kinds.ts";

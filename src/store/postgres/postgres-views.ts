@@ -1,13 +1,13 @@
 import type { Pool, PoolClient } from "pg";
-import {
-  compilePostgres, COUNT_COLUMN, createPostgresIndexSql, createPostgresTableSql, ROW_COLUMN, type Query,
-} from "../../views/query/index.ts";
+import { COUNT_COLUMN, ROW_COLUMN, type Query } from "../../views/query/index.ts";
 import type { Fence } from "../cluster-port.ts";
 import type {
   ParkedViewEntry, PhysicalTable, ViewGeneration, ViewMeta, ViewPage, ViewParkedChange, ViewQueryResult, ViewRowUpdate, ViewStore,
 } from "../view-port.ts";
 import { quoteIdent } from "./migrations.ts";
 import { checkFence } from "./postgres-fence.ts";
+import { compilePostgres } from "./postgres-query-compiler.ts";
+import { createPostgresIndexSql, createPostgresTableSql } from "./postgres-query-tables.ts";
 import type { RunInTransaction, Transaction } from "./transaction.ts";
 import { postgresName } from "./postgres-views-names.ts";
 import { translatingErrors } from "./postgres-errors.ts";

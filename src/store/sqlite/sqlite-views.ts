@@ -1,5 +1,7 @@
 import type Database from "better-sqlite3";
-import { compileSqlite, COUNT_COLUMN, createIndexSql, ROW_COLUMN, type Query } from "../../views/query/index.ts";
+import { COUNT_COLUMN, ROW_COLUMN, type Query } from "../../views/query/index.ts";
+import { compileSqlite } from "./sqlite-query-compiler.ts";
+import { createSqliteIndexSql } from "./sqlite-query-tables.ts";
 import type {
   ParkedViewEntry, PhysicalTable, ViewGeneration, ViewMeta, ViewPage, ViewParkedChange, ViewQueryResult, ViewRowUpdate, ViewStore,
 } from "../view-port.ts";
@@ -82,7 +84,7 @@ export class SqliteViews implements ViewStore {
       if (row?.building_generation != null) this.dropTables(tables(row.building_generation).map((t) => t.table));
       for (const { table, indexes } of tables(generation)) {
         this.db.exec(`CREATE TABLE IF NOT EXISTS ${quote(table)} (id TEXT PRIMARY KEY, row TEXT NOT NULL) STRICT, WITHOUT ROWID`);
-        indexes.forEach((fields, i) => this.db.exec(createIndexSql(table, `${table}__i${i}`, fields)));
+        indexes.forEach((fields, i) => this.db.exec(createSqliteIndexSql(table, `${table}__i${i}`, fields)));
       }
       this.prepared(
         `INSERT INTO views (name, building_generation, building_version, building_offset, last_generation)

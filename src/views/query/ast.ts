@@ -1,6 +1,6 @@
 /**
- * The syntax tree of a view query. Dialect-neutral: compile-sqlite.ts turns it into SQLite SQL,
- * and a PostgreSQL compiler can do the same from the same tree. Every node that can be the
+ * The syntax tree of a view query. Dialect-neutral: each adapter's compiler
+ * (sqlite-query-compiler.ts, postgres-query-compiler.ts) turns the same tree into its SQL. Every node that can be the
  * subject of an error keeps `pos`, its 0-based offset in `Query.source`.
  */
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { QueryParamError, compileSqlite, parseQuery } from "./index.ts";
+import { compileSqlite } from "../../store/sqlite/sqlite-query-compiler.ts";
+import { QueryParamError, parseQuery } from "./index.ts";
 
 const compile = (text: string, page = {}) => compileSqlite(parseQuery(text), "t", page);
 

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createIndexSql, indexesFor, parseQuery } from "./index.ts";
-import { indexUseSuite, SORTED_AFTER_INDEX } from "./index-use-suite.ts";
-import { sqliteEngine } from "./test-engines.ts";
+import { indexesFor, parseQuery } from "./index.ts";
 
 describe("views query: indexesFor", () => {
   const plan = (text: string) => indexesFor(parseQuery(text));
@@ -34,23 +32,4 @@ describe("views query: indexesFor", () => {
   it("fields-appear-once-and-order-stops-at-the-key", () => {
     assert.deepEqual(plan("SELECT * FROM t WHERE a = 1 AND a IN (1, 2) AND b.c IS NULL ORDER BY a, d.e, _id, f"), [["a", "b.c", "d.e"]]);
   });
-
-  it("create-index-sql-uses-the-query-expressions-and-ends-with-id", () => {
-    assert.equal(
-      createIndexSql("view_x__t__g1", "view_x__t__g1__i0", ["userId", "address.city"]),
-      `CREATE INDEX IF NOT EXISTS "view_x__t__g1__i0" ON "view_x__t__g1" ` +
-        `(json_extract("row", '$."userId"'), json_extract("row", '$."address"."city"'), "id")`,
-    );
-  });
-});
-
-indexUseSuite(async () => sqliteEngine(), {
-  rows: 200_000,
-  users: 5000,
-  assertPlan(name, plan) {
-    if (name === "orderOnly") assert.match(plan, /^SCAN t USING INDEX /, plan);
-    else assert.match(plan, /^SEARCH t USING (COVERING )?INDEX /, plan);
-    assert.doesNotMatch(plan, /SCAN t(?! USING)/, plan);
-    if (!SORTED_AFTER_INDEX.has(name)) assert.doesNotMatch(plan, /TEMP B-TREE/, plan);
-  },
 });

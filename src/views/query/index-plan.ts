@@ -1,15 +1,14 @@
 import type { Query } from "./ast.ts";
-import { KEY_FIELD, fieldName, isKeyField } from "./ast.ts";
+import { fieldName, isKeyField } from "./ast.ts";
 import { conjuncts, normalize } from "./normalize.ts";
-import { KEY_COLUMN, quoteIdent } from "./sql-names.ts";
-import { fieldSql } from "./sqlite-fields.ts";
 
 /**
  * The indexes worth having for a query, each as a list of dotted field paths (`"address.city"`):
  * the fields compared with `=`, `IN` or `IS NULL` in the top-level AND of the WHERE (after NOTs
  * are pushed down), then the ORDER BY fields — or, with no ORDER BY, the first field with a
- * range (`<`, `<=`, `>`, `>=`, `LIKE 'p%'`). createIndexSql appends the row key, which the
- * compiled query always sorts by last, so such an index serves both the lookup and the order.
+ * range (`<`, `<=`, `>`, `>=`, `LIKE 'p%'`). Each adapter's index DDL (createSqliteIndexSql,
+ * createPostgresIndexSql) appends the row key, which the compiled query always sorts by last, so
+ * such an index serves both the lookup and the order.
  *
  * Returns [] when no index helps: no such fields, or an equality on `_id` (the primary key).
  * An ORDER BY mixing ASC and DESC still needs a sort; ORs are not planned.
@@ -41,17 +40,3 @@ export function indexesFor(query: Query): string[][] {
   return fields.length === 0 ? [] : [fields];
 }
 
-/**
- * `CREATE INDEX IF NOT EXISTS` for fields from indexesFor, on the expressions the compiled queries
- * use (`json_extract("row", '$."a"')`), with the row key `id` last. Identifiers are quoted; field
- * segments must be identifiers (throws otherwise).
- *
- * @example
- * db.exec(createIndexSql("view_carts__g1", "view_carts__g1__i0", ["userId", "at"]));
- */
-export function createIndexSql(physicalTable: string, indexName: string, fields: readonly string[]): string {
-  if (fields.length === 0) throw new Error("an index needs at least one field");
-  const columns = fields.map((f) => (f === KEY_FIELD ? quoteIdent(KEY_COLUMN) : fieldSql(f.split("."))));
-  if (!fields.includes(KEY_FIELD)) columns.push(quoteIdent(KEY_COLUMN));
-  return `CREATE INDEX IF NOT EXISTS ${quoteIdent(indexName)} ON ${quoteIdent(physicalTable)} (${columns.join(", ")})`;
-}

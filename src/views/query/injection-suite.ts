@@ -1,7 +1,8 @@
 /**
  * Parameters cannot inject SQL, on any engine (test-engines.ts): hostile values reach the database
  * only as bound values, match only themselves, and leave the table as it was; field paths that are
- * not identifiers never reach SQL text. injection.test.ts and compile-postgres.test.ts run it.
+ * not identifiers never reach SQL text. The adapters' sqlite-query-compiler.test.ts and
+ * postgres-query-compiler.test.ts run it.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";

@@ -1,8 +1,9 @@
 /**
  * The meaning of compiled queries, checked against rows filtered and sorted in plain JavaScript
  * (test-fixture.ts): every operator, type rule, ordering, page, count and result shape. One body
- * for every engine (test-engines.ts): compile-sqlite.test.ts and compile-postgres.test.ts run it,
- * so both compilers must give the same rows in the same order.
+ * for every engine (test-engines.ts): the adapters' sqlite-query-compiler.test.ts and
+ * postgres-query-compiler.test.ts run it, so both compilers must give the same rows in the same
+ * order.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";

@@ -8,8 +8,9 @@ import { countOf } from "./values.ts";
 
 /**
  * The part of compiling a query that is the same in every SQL dialect: the statement's outline,
- * AND/OR, the total order, paging and the result shape. A Dialect (compile-sqlite.ts,
- * compile-postgres.ts) gives the rest: leaves, sort keys, result objects, placeholders.
+ * AND/OR, the total order, paging and the result shape. A Dialect (the adapters'
+ * sqlite-query-compiler.ts, postgres-query-compiler.ts) gives the rest: leaves, sort keys, result
+ * objects, placeholders.
  */
 
 /**

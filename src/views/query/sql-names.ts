@@ -3,8 +3,8 @@ import { KEY_FIELD } from "./ast.ts";
 /**
  * Names both SQL dialects share: the view table's columns, identifier and string quoting, and the
  * check that keeps field paths to plain names. The field expressions themselves are per dialect
- * (sqlite-fields.ts, postgres-fields.ts), each shared by its compiler and its index plan, so an
- * index's expressions are exactly the ones the queries use.
+ * (the adapters' sqlite-query-fields.ts, postgres-query-fields.ts), each shared by its compiler
+ * and its index DDL, so an index's expressions are exactly the ones the queries use.
  */
 
 /** The physical table's columns: `id` (the row key) and `row` (the row's JSON). */

@@ -4,9 +4,12 @@
  * (dropped on close).
  */
 import Database from "better-sqlite3";
+import { compilePostgres } from "../../store/postgres/postgres-query-compiler.ts";
+import { createPostgresIndexSql, createPostgresTableSql } from "../../store/postgres/postgres-query-tables.ts";
 import { testbed } from "../../store/postgres/postgres-test-support.ts";
+import { compileSqlite } from "../../store/sqlite/sqlite-query-compiler.ts";
+import { createSqliteIndexSql } from "../../store/sqlite/sqlite-query-tables.ts";
 import type { CompiledQuery, PageOptions, Query } from "./index.ts";
-import { compilePostgres, compileSqlite, createIndexSql, createPostgresIndexSql, createPostgresTableSql } from "./index.ts";
 import type { Stored } from "./test-fixture.ts";
 import { createSqliteTable } from "./test-fixture.ts";
 import type { Params } from "./values.ts";
@@ -48,7 +51,7 @@ export function sqliteEngine(): QueryEngine {
       (db.prepare(compiled.sql).all(...compiled.bind(params)) as Array<{ id: string; row: string }>)
         .map((r) => ({ id: r.id, row: JSON.parse(r.row) })),
     count: async (compiled, params = {}) => (db.prepare(compiled.sql).get(...compiled.bind(params)) as { count: number }).count,
-    indexSql: createIndexSql,
+    indexSql: createSqliteIndexSql,
     exec: async (sql) => {
       db.exec(sql);
     },

@@ -1,12 +1,12 @@
-import type { UpdateContext, ViewDefinition, ViewTable } from "../define/view.ts";
-import type { FeedEntry, Store } from "../store/port.ts";
-import { LeaseLostError, type Fence } from "../store/cluster-port.ts";
-import { SagaflowError } from "../define/errors.ts";
+import type { UpdateContext, ViewDefinition, ViewTable } from "../../define/view.ts";
+import type { FeedEntry, Store } from "../../store/port.ts";
+import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
+import { SagaflowError } from "../../define/errors.ts";
 import {
   physicalTable, type ParkedViewEntry, type PhysicalTable, type ViewGeneration, type ViewRowUpdate, type ViewStore,
-} from "../store/view-port.ts";
-import { WakeSignal } from "../runtime/wake-signal.ts";
-import { isStoreUnavailable } from "../define/errors.ts";
+} from "../../store/view-port.ts";
+import { WakeSignal } from "../wake-signal.ts";
+import { isStoreUnavailable } from "../../define/errors.ts";
 
 export interface ViewHost {
   store: Store;

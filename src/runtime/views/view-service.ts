@@ -1,8 +1,8 @@
-import type { ViewDefinition } from "../define/view.ts";
-import { SagaflowError } from "../define/errors.ts";
-import type { Store } from "../store/port.ts";
-import type { ViewStore } from "../store/view-port.ts";
-import { checkQuery, indexesFor, parseQuery, queryParams, QueryError, type Query } from "./query/index.ts";
+import type { ViewDefinition } from "../../define/view.ts";
+import { SagaflowError } from "../../define/errors.ts";
+import type { Store } from "../../store/port.ts";
+import type { ViewStore } from "../../store/view-port.ts";
+import { checkQuery, indexesFor, parseQuery, queryParams, QueryError, type Query } from "../../views/query/index.ts";
 import { ViewRunner } from "./view-runner.ts";
 
 /** Query-string names the runtime reads itself; a view query may not use them as parameters. */

@@ -6,13 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { whenPostgresAsked } from "../../store/postgres/postgres-test-support.ts";
-import { QueryParamError, parseQuery } from "./index.ts";
-import { indexUseSuite, SORTED_AFTER_INDEX } from "./index-use-suite.ts";
-import { injectionSuite } from "./injection-suite.ts";
-import { querySemantics } from "./query-semantics.ts";
-import type { QueryEngine } from "./test-engines.ts";
-import { postgresEngine } from "./test-engines.ts";
+import { whenPostgresAsked } from "./postgres-test-support.ts";
+import { QueryParamError, parseQuery } from "../../views/query/index.ts";
+import { indexUseSuite, SORTED_AFTER_INDEX } from "../../views/query/index-use-suite.ts";
+import { injectionSuite } from "../../views/query/injection-suite.ts";
+import { querySemantics } from "../../views/query/query-semantics.ts";
+import type { QueryEngine } from "../../views/query/test-engines.ts";
+import { postgresEngine } from "../../views/query/test-engines.ts";
 
 whenPostgresAsked((connectionString) => {
   querySemantics(() => postgresEngine(connectionString));

@@ -1,8 +1,8 @@
-import { KEY_COLUMN, ROW_COLUMN, checkedPath, isKeyPath, quoteIdent, quoteString } from "./sql-names.ts";
-import type { Scalar, TypeClass } from "./values.ts";
+import { KEY_COLUMN, ROW_COLUMN, checkedPath, isKeyPath, quoteIdent, quoteString } from "../../views/query/sql-names.ts";
+import type { Scalar, TypeClass } from "../../views/query/values.ts";
 
 /**
- * A field in SQLite, for compile-sqlite.ts and the SQLite index plan: tables are
+ * A field in SQLite, for sqlite-query-compiler.ts and the SQLite index plan: tables are
  * `(id TEXT PRIMARY KEY, row TEXT)` with the row as JSON text, a field is
  * `json_extract("row", '$."a"."b"')`.
  */

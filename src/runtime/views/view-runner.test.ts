@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { entity } from "../define/entity.ts";
-import { table, view } from "../define/view.ts";
-import type { FeedEntry, Store } from "../store/port.ts";
+import { entity } from "../../define/entity.ts";
+import { table, view } from "../../define/view.ts";
+import type { FeedEntry, Store } from "../../store/port.ts";
 import type {
   ParkedViewEntry, PhysicalTable, ViewGeneration, ViewMeta, ViewParkedChange, ViewQueryResult, ViewRowUpdate, ViewStore,
-} from "../store/view-port.ts";
+} from "../../store/view-port.ts";
 import { ViewRunner, viewMaxAttempts } from "./view-runner.ts";
 
 /**

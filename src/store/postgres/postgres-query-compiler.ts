@@ -1,14 +1,14 @@
-import type { Column, Query, Value } from "./ast.ts";
-import { isArrayParam } from "./ast.ts";
-import { QueryParamError } from "./errors.ts";
-import type { Leaf } from "./normalize.ts";
-import type { PostgresField } from "./postgres-fields.ts";
-import { RANK, postgresField, postgresSortKeys } from "./postgres-fields.ts";
-import type { Bind, CompiledQuery, Dialect, PageOptions } from "./sql-compile.ts";
-import { compileQuery } from "./sql-compile.ts";
-import { quoteIdent } from "./sql-names.ts";
-import type { Params, Scalar, TypeClass } from "./values.ts";
-import { inListName, inListValues, likeRange, listClass, scalarOf, typeClass } from "./values.ts";
+import type { Column, Query, Value } from "../../views/query/ast.ts";
+import { isArrayParam } from "../../views/query/ast.ts";
+import { QueryParamError } from "../../views/query/errors.ts";
+import type { Leaf } from "../../views/query/normalize.ts";
+import type { PostgresField } from "./postgres-query-fields.ts";
+import { RANK, postgresField, postgresSortKeys } from "./postgres-query-fields.ts";
+import type { Bind, CompiledQuery, Dialect, PageOptions } from "../../views/query/sql-compile.ts";
+import { compileQuery } from "../../views/query/sql-compile.ts";
+import { quoteIdent } from "../../views/query/sql-names.ts";
+import type { Params, Scalar, TypeClass } from "../../views/query/values.ts";
+import { inListName, inListValues, likeRange, listClass, scalarOf, typeClass } from "../../views/query/values.ts";
 
 export interface PostgresPage extends PageOptions {
   /** The schema holding the table; unqualified (search_path) if not given. */
@@ -17,7 +17,7 @@ export interface PostgresPage extends PageOptions {
 
 /**
  * Compiles a parsed (and checked) query into one PostgreSQL statement over `physicalTable`, a
- * table `(id TEXT COLLATE "C" PRIMARY KEY, row JSONB NOT NULL)` (see postgres-fields.ts), with the
+ * table `(id TEXT COLLATE "C" PRIMARY KEY, row JSONB NOT NULL)` (see postgres-query-fields.ts), with the
  * same meaning as compileSqlite: same rows, same order, same pages. Values are bound as $n
  * parameters; result rows have `id` and `row` (jsonb or json: pg hands back objects), or `count`.
  *
@@ -40,7 +40,7 @@ const postgres: Dialect = {
   noLimit: null,
 };
 
-/** A value as the three sort keys of postgres-fields.ts, and the jsonb_typeof name it matches. */
+/** A value as the three sort keys of postgres-query-fields.ts, and the jsonb_typeof name it matches. */
 interface SortValue {
   /** null for a null value: `=`, `<`, … with null match nothing. */
   rank: number | null;

@@ -1,14 +1,14 @@
-import type { Column, Query } from "./ast.ts";
-import { isArrayParam } from "./ast.ts";
-import type { Leaf } from "./normalize.ts";
-import type { Bind, CompiledQuery, Dialect, PageOptions } from "./sql-compile.ts";
-import { compileQuery } from "./sql-compile.ts";
-import { quoteIdent, quoteString } from "./sql-names.ts";
-import { JSON_TYPES, fieldJsonSql, fieldSql, fieldTypeSql, toSql } from "./sqlite-fields.ts";
-import type { Params, TypeClass } from "./values.ts";
-import { arrayOf, inListName, inListValues, likeRange, listClass, scalarOf, typeClass } from "./values.ts";
+import type { Column, Query } from "../../views/query/ast.ts";
+import { isArrayParam } from "../../views/query/ast.ts";
+import type { Leaf } from "../../views/query/normalize.ts";
+import type { Bind, CompiledQuery, Dialect, PageOptions } from "../../views/query/sql-compile.ts";
+import { compileQuery } from "../../views/query/sql-compile.ts";
+import { quoteIdent, quoteString } from "../../views/query/sql-names.ts";
+import { JSON_TYPES, fieldJsonSql, fieldSql, fieldTypeSql, toSql } from "./sqlite-query-fields.ts";
+import type { Params, TypeClass } from "../../views/query/values.ts";
+import { arrayOf, inListName, inListValues, likeRange, listClass, scalarOf, typeClass } from "../../views/query/values.ts";
 
-export type { CompiledQuery, ResultShape } from "./sql-compile.ts";
+export type { CompiledQuery, ResultShape } from "../../views/query/sql-compile.ts";
 /** Page options of compileSqlite (the same for every dialect). */
 export type SqlitePage = PageOptions;
 

@@ -1,7 +1,7 @@
-import { KEY_COLUMN, ROW_COLUMN, checkedPath, isKeyPath, quoteIdent } from "./sql-names.ts";
+import { KEY_COLUMN, ROW_COLUMN, checkedPath, isKeyPath, quoteIdent } from "../../views/query/sql-names.ts";
 
 /**
- * A field in PostgreSQL, for compile-postgres.ts and the PostgreSQL index plan. Tables are
+ * A field in PostgreSQL, for postgres-query-compiler.ts and the PostgreSQL index plan. Tables are
  * `(id TEXT COLLATE "C" PRIMARY KEY, row JSONB NOT NULL)`: JSONB because every field read is a
  * lookup in an already parsed value (a scan with json or text re-parses each row per field, about
  * 5× slower), and COLLATE "C" orders ids by code point, as SQLite's BINARY does.

@@ -1,4 +1,0 @@
-import { injectionSuite } from "./injection-suite.ts";
-import { sqliteEngine } from "./test-engines.ts";
-
-injectionSuite(async () => sqliteEngine());
