@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { assertErrorBody, getJson, postJson, requestJson } from "./support/http.ts";
 import { SagaflowProcess } from "./support/server-process.ts";
-import { assertPostgresReachable, postgresUrlOrSay, SchemaPool } from "./support/postgres-schema.ts";
+import { serveStores } from "./support/postgres-schema.ts";
 
 /**
  * Input one store cannot hold is refused at the edge, the same way on every store: the shop's
@@ -11,19 +11,7 @@ import { assertPostgresReachable, postgresUrlOrSay, SchemaPool } from "./support
  * read-your-writes queries afterwards. PostgreSQL runs with SAGAFLOW_POSTGRES_URL set.
  */
 
-const postgresUrl = postgresUrlOrSay("PostgreSQL part of the unstorable input test");
-const schemas = postgresUrl ? new SchemaPool(postgresUrl) : undefined;
-after(async () => {
-  await schemas?.dropAll();
-});
-
-const stores: Array<[string, () => Promise<string[]>]> = [["SQLite", async () => []]];
-if (postgresUrl) {
-  stores.push(["PostgreSQL", async () => {
-    await assertPostgresReachable(postgresUrl);
-    return ["--postgres", postgresUrl, "--postgres-schema", schemas!.fresh("unstorable")];
-  }]);
-}
+const stores = serveStores("unstorable input test", "unstorable");
 
 for (const [name, args] of stores) {
   describe(`unstorable input on ${name} (real process)`, () => {

@@ -4,7 +4,7 @@ import { promisify } from "node:util";
 import { after, describe, it } from "node:test";
 import { assertErrorBody, getJson, postJson, requestJson } from "./support/http.ts";
 import { sagaflowBin, SagaflowProcess } from "./support/server-process.ts";
-import { assertPostgresReachable, postgresUrlOrSay, SchemaPool } from "./support/postgres-schema.ts";
+import { serveStores } from "./support/postgres-schema.ts";
 
 /**
  * A view that cannot apply an entry parks it for that view and keeps serving: later writes are
@@ -14,19 +14,7 @@ import { assertPostgresReachable, postgresUrlOrSay, SchemaPool } from "./support
  */
 
 const run = promisify(execFile);
-const postgresUrl = postgresUrlOrSay("PostgreSQL part of the views parking test");
-const schemas = postgresUrl ? new SchemaPool(postgresUrl) : undefined;
-after(async () => {
-  await schemas?.dropAll();
-});
-
-const stores: Array<[string, () => Promise<string[]>]> = [["SQLite", async () => []]];
-if (postgresUrl) {
-  stores.push(["PostgreSQL", async () => {
-    await assertPostgresReachable(postgresUrl);
-    return ["--postgres", postgresUrl, "--postgres-schema", schemas!.fresh("vparked")];
-  }]);
-}
+const stores = serveStores("views parking test", "vparked");
 
 for (const [name, args] of stores) {
   describe(`views parking on ${name} (real process)`, () => {

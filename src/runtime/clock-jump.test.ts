@@ -1,52 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { deferred } from "../define/deferred.ts";
-import { entity } from "../define/entity.ts";
-import { workflow } from "../define/workflow.ts";
 import { MemoryStore } from "../store/memory/memory-store.ts";
 import { SteadyWallTime, VirtualClock } from "./clock.ts";
 import { Runtime } from "./runtime.ts";
+import { dueTimeComponents } from "./workflow/due-times-test-support.ts";
 
 /**
  * The wall clock set back 30 s while timers, pause timeouts, retry back-offs and workflow
  * timeouts wait (issue 19, item 2): each fires at its delay on the monotonic clock, not 30 s late.
  */
-const target = entity(
-  "target",
-  { initial: () => ({ hits: 0 }), events: { hit: (s: { hits: number }, _e: {}) => ({ hits: s.hits + 1 }) } },
-  { commands: { hit: (_s, _c: {}, fx) => fx.emit("hit", {}).reply((after) => after) }, queries: { get: (s, _: {}, fx) => fx.reply(s) } },
-);
-
-const deadline = workflow("deadline", {
-  start: (_input: {}) => ({ late: false }),
-  steps: {
-    wait: (_s, _input, ctx) => ctx.pause(),
-    late: (s, _input, ctx) => ctx.update({ ...s, late: true }).end(),
-  },
-  timeout: { afterMs: 5_000, step: "late" },
-});
-
-const pauser = workflow("pauser", {
-  start: (_input: {}) => ({ timedOut: false }),
-  steps: {
-    wait: (_s, _input, ctx) => ctx.pause({ timeoutMs: 5_000, then: "expired" }),
-    expired: (s, _input, ctx) => ctx.update({ ...s, timedOut: true }).end(),
-  },
-});
-
-const failuresLeft = new Map<string, number>();
-const retrier = workflow("retrier", {
-  start: (_input: {}) => ({ ran: 0 }),
-  steps: {
-    flaky: (s, _input, ctx) => {
-      const left = failuresLeft.get(ctx.workflowId) ?? 1;
-      failuresLeft.set(ctx.workflowId, left - 1);
-      if (left > 0) throw new Error("not yet");
-      return ctx.update({ ran: s.ran + 1 }).end();
-    },
-  },
-  defaults: { retry: { initialBackoffMs: 5_000 } },
-});
+const { target, deadline, pauser, retrier } = dueTimeComponents(5_000);
 
 describe("the wall clock set back", () => {
   it("steady-wall-time-carries-on-from-where-it-was-until-the-wall-clock-catches-up", () => {

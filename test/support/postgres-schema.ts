@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { after } from "node:test";
 import pg from "pg";
 
 /**
@@ -79,4 +80,29 @@ export class SchemaPool {
       for (const name of names) await client.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
     });
   }
+}
+
+/**
+ * The stores a real-process test runs on: SQLite always, PostgreSQL too when SAGAFLOW_POSTGRES_URL
+ * is set. Each entry gives the `sagaflow serve` arguments that choose it (a fresh schema each call);
+ * the schemas are dropped after the file's tests.
+ *
+ * @example
+ * for (const [name, args] of serveStores("unstorable input test", "unstorable")) {
+ *   describe(`… on ${name}`, () => { it("…", async () => { await SagaflowProcess.start({ target, args: await args() }); }); });
+ * }
+ */
+export function serveStores(what: string, label: string): Array<[string, () => Promise<string[]>]> {
+  const stores: Array<[string, () => Promise<string[]>]> = [["SQLite", async () => []]];
+  const url = postgresUrlOrSay(`PostgreSQL part of the ${what}`);
+  if (!url) return stores;
+  const schemas = new SchemaPool(url);
+  after(async () => {
+    await schemas.dropAll();
+  });
+  stores.push(["PostgreSQL", async () => {
+    await assertPostgresReachable(url);
+    return ["--postgres", url, "--postgres-schema", schemas.fresh(label)];
+  }]);
+  return stores;
 }

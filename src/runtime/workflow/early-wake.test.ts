@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { deferred } from "../../define/deferred.ts";
-import { entity } from "../../define/entity.ts";
-import { workflow } from "../../define/workflow.ts";
 import { MemoryStore } from "../../store/memory/memory-store.ts";
 import { VirtualClock } from "../clock.ts";
 import { Runtime } from "../runtime.ts";
+import { dueTimeComponents } from "./due-times-test-support.ts";
 
 /**
  * A clock whose timers wake early (at half the delay asked for), as Node's setTimeout can when
@@ -21,40 +20,7 @@ class EarlyClock extends VirtualClock {
   }
 }
 
-const target = entity(
-  "target",
-  { initial: () => ({ hits: 0 }), events: { hit: (s: { hits: number }, _e: {}) => ({ hits: s.hits + 1 }) } },
-  { commands: { hit: (_s, _c: {}, fx) => fx.emit("hit", {}).reply((after) => after) }, queries: { get: (s, _: {}, fx) => fx.reply(s) } },
-);
-
-const deadline = workflow("deadline", {
-  start: (_input: {}) => ({ late: false }),
-  steps: {
-    wait: (_s, _input, ctx) => ctx.pause(),
-    late: (s, _input, ctx) => ctx.update({ ...s, late: true }).end(),
-  },
-  timeout: { afterMs: 2_000, step: "late" },
-});
-
-const pauser = workflow("pauser", {
-  start: (_input: {}) => ({ timedOut: false }),
-  steps: {
-    wait: (_s, _input, ctx) => ctx.pause({ timeoutMs: 2_000, then: "expired" }),
-    expired: (s, _input, ctx) => ctx.update({ ...s, timedOut: true }).end(),
-  },
-});
-
-let failures = 1;
-const retrier = workflow("retrier", {
-  start: (_input: {}) => ({ ran: 0 }),
-  steps: {
-    flaky: (s, _input, ctx) => {
-      if (failures-- > 0) throw new Error("not yet");
-      return ctx.update({ ran: s.ran + 1 }).end();
-    },
-  },
-  defaults: { retry: { initialBackoffMs: 2_000 } },
-});
+const { target, deadline, pauser, retrier } = dueTimeComponents(2_000);
 
 describe("timers that wake before their due time", () => {
   it("workflow-timeouts-pause-timeouts-retries-and-durable-timers-still-happen-at-their-due-time", async () => {
