@@ -3,13 +3,14 @@ import type { KeyValueDefinition } from "./key-value.ts";
 import type { WorkflowDefinition } from "./workflow.ts";
 import type { ConsumerDefinition } from "./consumer.ts";
 import type { ViewDefinition } from "./view.ts";
+import type { EndpointDefinition } from "./endpoint.ts";
 
 /** Every kind of component a service can contain. */
 /** Components that have instances and take commands. */
 export type Component = EntityDefinition | KeyValueDefinition | WorkflowDefinition;
 
 /** Everything a service can contain. */
-export type ServiceComponent = Component | ConsumerDefinition | ViewDefinition;
+export type ServiceComponent = Component | ConsumerDefinition | ViewDefinition | EndpointDefinition;
 
 export interface ServiceDefinition {
   readonly kind: "service";

@@ -28,7 +28,13 @@ export class ServiceUnderTest {
     // Views run their queries inside SQL: a service with views gets an in-memory SQLite store.
     const store = components.some((c) => c.kind === "view") ? new SqliteStore({ path: ":memory:" }) : new MemoryStore();
     this.runtime = new Runtime({ store, components, clock: this.clock, log: () => {} });
-    this.client = new Client(this.runtime.dispatcher);
+    const dispatcher = this.runtime.dispatcher;
+    this.client = new Client({
+      call: (...args) => dispatcher.call(...args),
+      workflowResult: (...args) => dispatcher.workflowResult(...args),
+      component: (name) => dispatcher.component(name),
+      queryView: (...args) => this.runtime.service.queryView(...args),
+    });
     this.admin = this.runtime.admin;
   }
 
