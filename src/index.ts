@@ -40,6 +40,21 @@ export type { ViewDefinition, ViewTable, UpdateContext } from "./define/view.ts"
 export type { DeferredCall, Timers } from "./define/handlers.ts";
 export type { SagaState, SagaStep, SagaStatus, SagaOptions } from "./define/saga.ts";
 export type { CallOptions } from "./define/handlers.ts";
+export { access } from "./define/access.ts";
+export type { AccessRule, AccessRequest, Principal } from "./define/access.ts";
+export type { Exposure, HandlerNames } from "./define/exposure.ts";
+export { endpoint, route, reply, EndpointReply } from "./define/endpoint.ts";
+export type {
+  EndpointDefinition,
+  EndpointRoute,
+  EndpointRequest,
+  EndpointContext,
+  RouteOptions,
+  RouteHandler,
+  HttpMethod,
+  PathParams,
+  ServerSentEvent,
+} from "./define/endpoint.ts";
 export type { Client, InstanceClient } from "./client/client.ts";
 export { createSagaflow } from "./host/create-sagaflow.ts";
 export type { Sagaflow, SagaflowOptions, RequestListener } from "./host/create-sagaflow.ts";
