@@ -6,7 +6,11 @@ export type { EntityDefinition, EntityModel, EntityBehaviour, EventsOf } from ".
 export { keyValue } from "./define/key-value.ts";
 export type { KeyValueDefinition } from "./define/key-value.ts";
 export { service } from "./define/service.ts";
-export type { Component, ServiceComponent, ServiceDefinition } from "./define/service.ts";
+export type { Component, ServiceComponent, ServiceDefinition, ServiceOptions } from "./define/service.ts";
+export { env } from "./define/auth.ts";
+export type { AuthConfig, IssuerConfig, JwtAlgorithm, Principal, EnvValue, Configurable } from "./define/auth.ts";
+export { createAuthenticator } from "./auth/authenticator.ts";
+export type { Authenticator, AuthenticatorOptions, AuthResult, AuthFailure } from "./auth/authenticator.ts";
 export type { Effect, EntityEffects, KeyValueEffects, ReplyEffects, ReplyOf } from "./define/effect.ts";
 export type { StandardSchemaV1 } from "./define/standard-schema.ts";
 export {
