@@ -5,15 +5,9 @@
  * client, the testkit's client) never see them.
  */
 
-/** Who is calling, as a verified token says: read-only for handlers. */
-export interface Principal {
-  /** The token's `sub`, when it has one. */
-  readonly subject?: string;
-  /** The token's `iss`. */
-  readonly issuer: string;
-  /** Every verified claim of the token. */
-  readonly claims: Readonly<Record<string, unknown>>;
-}
+import type { Principal } from "./auth.ts";
+
+export type { Principal };
 
 /** What a rule sees: the verified caller and the route's path parameters (`id` for a component route). */
 export interface AccessRequest {

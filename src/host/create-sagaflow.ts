@@ -7,6 +7,7 @@ import { ingressHandler } from "../http/ingress.ts";
 import { ExposedRoutes } from "../http/exposed-routes.ts";
 import { EndpointRouter } from "../http/endpoint-router.ts";
 import type { Authenticate } from "../http/guard.ts";
+import { createAuthenticator } from "../auth/authenticator.ts";
 import type { EndpointDefinition } from "../define/endpoint.ts";
 import { sendError } from "../http/respond.ts";
 import { eventStreams } from "../http/views-route.ts";
@@ -15,6 +16,12 @@ import { Runtime } from "../runtime/runtime.ts";
 import type { Store } from "../store/port.ts";
 import { listenOn, type ListenOptions, type Listening } from "./listen.ts";
 import { openStore, type StoreDescriptor } from "./stores.ts";
+
+/** Verifies tokens against the service's `auth` issuers (every token refused without any). */
+function authenticatorFor(service: ServiceDefinition, log: (line: string) => void): Authenticate {
+  const authenticator = createAuthenticator(service.auth, { log });
+  return (header) => authenticator.authenticate(header);
+}
 
 /** A Node request listener: mount it in `http.createServer`, Express, Hono's node adapter… */
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -146,11 +153,13 @@ class SagaflowApp implements Sagaflow {
     const started = this.openRuntime().then((runtime) => {
       this.state = { kind: "running", runtime };
       runtimes.set(this, runtime);
+      // The service's issuers, their environment values read now (a missing one is logged).
+      const authenticate = this.options.authenticate ?? authenticatorFor(this.service, this.log);
       this.ingress = ingressHandler(runtime.service, {
         log: this.log,
         exposed: this.exposed,
         endpoints: this.endpoints,
-        ...(this.options.authenticate === undefined ? {} : { authenticate: this.options.authenticate }),
+        authenticate,
         ...(this.options.maxBodyBytes === undefined ? {} : { maxBodyBytes: this.options.maxBodyBytes }),
       });
       this.admin = adminHandler(runtime.admin, this.log);
