@@ -178,3 +178,20 @@ describe("attack suite: wrong audience and JWKS rotation (a service configured w
     assert.equal(runs, 2);
   });
 });
+
+describe("the bank without BANK_JWT_SECRET", () => {
+  it("starts, says why in its log, and answers 401 on every customer route (wallets stay public)", async () => {
+    const bare = await SagaflowProcess.start({ target: "examples/bank", args: ["--admin-port", "-1"], env: { BANK_JWT_SECRET: "" } });
+    try {
+      const token = await valid("c1");
+      for (const [path, body] of [["/customer/c1/register", { name: "A", email: "a@example.com" }], ["/customer/c1/get", undefined], ["/customers/c1/overview", undefined]] as const) {
+        refused(await requestJson(`${bare.url}${path}`, { ...(body ? { body } : {}), headers: { authorization: `Bearer ${token}` } }), 401, path);
+      }
+      assert.equal((await requestJson(`${bare.url}/wallet/w1/create`, { body: { initialBalance: 1 } })).status, 200);
+      assert.match(bare.output(), /BANK_JWT_SECRET/);
+    } finally {
+      await bare.stop();
+      await bare.cleanup();
+    }
+  });
+});
