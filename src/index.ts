@@ -53,6 +53,7 @@ export type {
   EndpointRoute,
   EndpointRequest,
   EndpointContext,
+  EndpointClient,
   RouteOptions,
   RouteHandler,
   HttpMethod,

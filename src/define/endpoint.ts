@@ -1,7 +1,22 @@
-import type { Client } from "../client/client.ts";
 import { isAccessRule, type AccessRule, type Principal } from "./access.ts";
 import { checkComponentName } from "./component.ts";
 import type { StandardSchemaV1 } from "./standard-schema.ts";
+import type { InstanceClient } from "./handlers.ts";
+import type { Component } from "./service.ts";
+import type { ViewDefinition } from "./view.ts";
+import type { WorkflowDefinition, WorkflowView } from "./workflow.ts";
+
+/** The in-process client as endpoints see it (the `Client` of `app.client`). */
+export interface EndpointClient {
+  call<D extends Component>(definition: D, id: string): InstanceClient<D>;
+  result<S>(definition: WorkflowDefinition<S>, id: string, waitSeconds?: number): Promise<WorkflowView<S>>;
+  query<Q extends Record<string, string>>(
+    definition: ViewDefinition<Q>,
+    query: keyof Q & string,
+    params?: Record<string, unknown>,
+    options?: { pageToken?: string; waitForPosition?: number },
+  ): Promise<unknown>;
+}
 
 /** HTTP methods an endpoint route may answer. */
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -32,7 +47,7 @@ export interface EndpointRequest<Params, Query, Body> {
 /** What a route handler can use: the service's components, in process and typed. */
 export interface EndpointContext {
   /** Commands, queries, workflow start (`call(wf, id).start(…)`) and result, view queries. */
-  readonly client: Client;
+  readonly client: EndpointClient;
   /** Aborted when the caller goes away (end a stream's loop on it). */
   readonly signal: AbortSignal;
 }
