@@ -2,7 +2,7 @@
  * The service the entity-commands bench drives: a wallet-like event-sourced entity. Kept here
  * rather than borrowed from examples/ so that the bench measures the same thing over time.
  */
-import { entity, service } from "../src/index.ts";
+import { access, entity, service } from "../src/index.ts";
 
 export const wallet = entity(
   "wallet",
@@ -14,6 +14,7 @@ export const wallet = entity(
     },
   },
   {
+    expose: access.anyone,
     commands: {
       create: (s, c: { initialBalance: number }, fx) =>
         s.open

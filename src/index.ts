@@ -6,7 +6,11 @@ export type { EntityDefinition, EntityModel, EntityBehaviour, EventsOf } from ".
 export { keyValue } from "./define/key-value.ts";
 export type { KeyValueDefinition } from "./define/key-value.ts";
 export { service } from "./define/service.ts";
-export type { Component, ServiceComponent, ServiceDefinition } from "./define/service.ts";
+export type { Component, ServiceComponent, ServiceDefinition, ServiceOptions } from "./define/service.ts";
+export { env } from "./define/auth.ts";
+export type { AuthConfig, IssuerConfig, JwtAlgorithm, Principal, EnvValue, Configurable } from "./define/auth.ts";
+export { createAuthenticator } from "./auth/authenticator.ts";
+export type { Authenticator, AuthenticatorOptions, AuthResult, AuthFailure } from "./auth/authenticator.ts";
 export type { Effect, EntityEffects, KeyValueEffects, ReplyEffects, ReplyOf } from "./define/effect.ts";
 export type { StandardSchemaV1 } from "./define/standard-schema.ts";
 export {
@@ -40,6 +44,22 @@ export type { ViewDefinition, ViewTable, UpdateContext } from "./define/view.ts"
 export type { DeferredCall, Timers } from "./define/handlers.ts";
 export type { SagaState, SagaStep, SagaStatus, SagaOptions } from "./define/saga.ts";
 export type { CallOptions } from "./define/handlers.ts";
+export { access } from "./define/access.ts";
+export type { AccessRule, AccessRequest } from "./define/access.ts";
+export type { Exposure, HandlerNames } from "./define/exposure.ts";
+export { endpoint, route, reply, EndpointReply } from "./define/endpoint.ts";
+export type {
+  EndpointDefinition,
+  EndpointRoute,
+  EndpointRequest,
+  EndpointContext,
+  EndpointClient,
+  RouteOptions,
+  RouteHandler,
+  HttpMethod,
+  PathParams,
+  ServerSentEvent,
+} from "./define/endpoint.ts";
 export type { Client, InstanceClient } from "./client/client.ts";
 export { createSagaflow } from "./host/create-sagaflow.ts";
 export type { Sagaflow, SagaflowOptions, RequestListener } from "./host/create-sagaflow.ts";

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { SignJWT } from "jose";
 import bank from "../examples/bank/index.ts";
 import { serve, type RunningService } from "../src/cli/serve.ts";
 
@@ -22,8 +23,12 @@ describe("admin API: entities and their events are visible", () => {
     const res = await fetch(`${running.adminUrl}${path}`);
     return { status: res.status, body: (await res.json()) as any };
   };
-  const post = (path: string, body: unknown) =>
-    fetch(`${running.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  // The bank's customer routes take a bank-example token: these calls are an admin's.
+  const secret = "admin-entities-test-secret-0123456789";
+  process.env.BANK_JWT_SECRET = secret;
+  const token = () => new SignJWT({ roles: ["admin"] }).setProtectedHeader({ alg: "HS256" }).setIssuer("bank-example").setSubject("root").setExpirationTime("5m").sign(new TextEncoder().encode(secret));
+  const post = async (path: string, body: unknown) =>
+    fetch(`${running.url}${path}`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${await token()}` }, body: JSON.stringify(body) });
 
   it("lists-an-entitys-events-in-order-and-pages-them", async () => {
     await post("/wallet/w1/create", { initialBalance: 10 });

@@ -22,8 +22,8 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const serviceSource = (version: number) => `import { keyValue, service } from ${JSON.stringify(join(repoRoot, "src/index.ts"))};
-const box = keyValue("box", { initial: () => 0, commands: {}, queries: { version: (_s, _q: {}, fx) => fx.reply({ version: ${version} }) } });
+const serviceSource = (version: number) => `import { access, keyValue, service } from ${JSON.stringify(join(repoRoot, "src/index.ts"))};
+const box = keyValue("box", { expose: access.anyone, initial: () => 0, commands: {}, queries: { version: (_s, _q: {}, fx) => fx.reply({ version: ${version} }) } });
 export default service("dev-test", [box]);
 `;
 

@@ -81,8 +81,8 @@ async function plainNodeImports(project: string, type: "commonjs" | "module"): P
   assert.equal(required.stdout.trim(), "function");
   // A plain JavaScript service in the project's own module format.
   const js = type === "module"
-    ? 'import { entity, service } from "sagaflow";\nconst c = entity("counter", { initial: () => ({ n: 0 }), events: { added: (s, e) => ({ n: s.n + e.by }) } }, { commands: { add: (_s, c, fx) => fx.emit("added", c).reply((s) => s) } });\nexport default service("plain", [c]);\n'
-    : 'const { entity, service } = require("sagaflow");\nconst c = entity("counter", { initial: () => ({ n: 0 }), events: { added: (s, e) => ({ n: s.n + e.by }) } }, { commands: { add: (_s, c, fx) => fx.emit("added", c).reply((s) => s) } });\nmodule.exports = service("plain", [c]);\n';
+    ? 'import { access, entity, service } from "sagaflow";\nconst c = entity("counter", { initial: () => ({ n: 0 }), events: { added: (s, e) => ({ n: s.n + e.by }) } }, { expose: access.anyone, commands: { add: (_s, c, fx) => fx.emit("added", c).reply((s) => s) } });\nexport default service("plain", [c]);\n'
+    : 'const { access, entity, service } = require("sagaflow");\nconst c = entity("counter", { initial: () => ({ n: 0 }), events: { added: (s, e) => ({ n: s.n + e.by }) } }, { expose: access.anyone, commands: { add: (_s, c, fx) => fx.emit("added", c).reply((s) => s) } });\nmodule.exports = service("plain", [c]);\n';
   mkdirSync(join(project, "plain"));
   writeFileSync(join(project, "plain/index.js"), js);
   const served = await serveCommand("npx", ["sagaflow", "serve", "plain", "--port", "0", "--data", ".sagaflow-plain"], project);

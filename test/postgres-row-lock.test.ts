@@ -1,3 +1,4 @@
+import { SignJWT } from "jose";
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import pg from "pg";
@@ -35,6 +36,13 @@ function registerTests(connectionString: string): void {
       await schemas.dropAll();
     });
 
+    // The bank's customer routes take a bank-example token: these calls are an admin's.
+    const secret = "row-lock-test-secret-0123456789abcdef";
+    process.env.BANK_JWT_SECRET = secret;
+    const adminAuth = async () => ({
+      authorization: `Bearer ${await new SignJWT({ roles: ["admin"] }).setProtectedHeader({ alg: "HS256" }).setIssuer("bank-example").setSubject("root").setExpirationTime("5m").sign(new TextEncoder().encode(secret))}`,
+    });
+
     async function start(): Promise<{ base: string; schema: string; lockSession: pg.Client }> {
       await assertPostgresReachable(connectionString);
       const schema = schemas.fresh("rowlock");
@@ -61,7 +69,7 @@ function registerTests(connectionString: string): void {
       const { base, schema, lockSession } = await start();
       const wallets = Array.from({ length: 20 }, (_, i) => `w${i}`);
       await createWallets(base, wallets);
-      assert.equal((await postJson(`${base}/customer/c1/register`, { name: "Ann", email: "ann@example.com" })).status, 200);
+      assert.equal((await postJson(`${base}/customer/c1/register`, { name: "Ann", email: "ann@example.com" }, await adminAuth())).status, 200);
 
       await lockSession.query("BEGIN");
       const locked = await lockSession.query(`SELECT * FROM "${schema}".kv WHERE component = 'customer' AND id = 'c1' FOR UPDATE`);
@@ -69,7 +77,7 @@ function registerTests(connectionString: string): void {
       const release = setTimeout(() => void lockSession.query("ROLLBACK"), holdMs);
       try {
         const blockedAt = performance.now();
-        const blocked = postJson(`${base}/customer/c1/addWallet`, { walletId: "w0" }, {}, 20_000).then((res) => ({ res, tookMs: performance.now() - blockedAt }));
+        const blocked = postJson(`${base}/customer/c1/addWallet`, { walletId: "w0" }, await adminAuth(), 20_000).then((res) => ({ res, tookMs: performance.now() - blockedAt }));
         const { responses, tookMs } = await depositAll(base, wallets);
         for (const res of responses) assert.equal(res.status, 200, res.text);
         assert.ok(tookMs < unrelatedWithinMs, `20 unrelated deposits answered in ${Math.round(tookMs)} ms while the row was locked (bound ${unrelatedWithinMs} ms)`);
@@ -86,7 +94,7 @@ function registerTests(connectionString: string): void {
       }
 
       // The lock gone: the customer's command works, and nothing of the refused one was kept.
-      const after = await postJson(`${base}/customer/c1/addWallet`, { walletId: "w1" });
+      const after = await postJson(`${base}/customer/c1/addWallet`, { walletId: "w1" }, await adminAuth());
       assert.equal(after.status, 200, after.text);
       assert.deepEqual(after.body.wallets, ["w1"], "the command answered 503 changed nothing");
       for (const id of wallets) assert.deepEqual((await getJson(`${base}/wallet/${id}/balance`)).body, { balance: 1 });

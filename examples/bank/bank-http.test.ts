@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { serve, type RunningService } from "../../src/cli/serve.ts";
 import { assertErrorBody, getJson, postJson, requestJson } from "../../test/support/http.ts";
 import { tempDir } from "../../test/support/server-process.ts";
+import { SignJWT } from "jose";
 import bank from "./index.ts";
 
 /**
@@ -12,6 +13,21 @@ import bank from "./index.ts";
  */
 
 const dataDir = tempDir("sagaflow-bank-http-");
+// Customer routes take a bank-example HS256 token signed with this secret.
+const secret = "bank-http-test-secret-0123456789abcdef";
+process.env.BANK_JWT_SECRET = secret;
+
+/** The `Authorization` header of a token whose `sub` is `subject` (`roles` when given). */
+async function authFor(subject: string, roles?: string[]): Promise<Record<string, string>> {
+  const token = await new SignJWT(roles ? { roles } : {})
+    .setProtectedHeader({ alg: "HS256" })
+    .setIssuer("bank-example")
+    .setSubject(subject)
+    .setIssuedAt()
+    .setExpirationTime("10m")
+    .sign(new TextEncoder().encode(secret));
+  return { authorization: `Bearer ${token}` };
+}
 let running: RunningService;
 let base: string;
 let serial = 0;
@@ -31,6 +47,8 @@ after(async () => {
 
 const wallet = (id: string, command: string) => `${base}/wallet/${id}/${command}`;
 const customer = (id: string, command: string) => `${base}/customer/${id}/${command}`;
+/** GET as the customer `id`. */
+const getAs = async (url: string, id: string) => requestJson(url, { headers: await authFor(id) });
 const balanceOf = async (id: string) => {
   const res = await getJson(wallet(id, "balance"));
   assert.equal(res.status, 200, res.text);
@@ -170,12 +188,12 @@ describe("bank over HTTP: Idempotency-Key", () => {
   it("the same body with keys in another order is the same request, not a reuse", async () => {
     const id = fresh("c");
     const key = { "idempotency-key": `order-${id}` };
-    const first = await postJson(customer(id, "register"), { name: "Ada", email: "ada@example.com" }, key);
+    const first = await postJson(customer(id, "register"), { name: "Ada", email: "ada@example.com" }, { ...key, ...(await authFor(id)) });
     assert.equal(first.status, 200, first.text);
     const again = await requestJson(customer(id, "register"), {
       method: "POST",
       rawBody: '{"email":"ada@example.com","name":"Ada"}',
-      headers: { "content-type": "application/json", ...key },
+      headers: { "content-type": "application/json", ...key, ...(await authFor(id)) },
     });
     assert.equal(again.status, 200, again.text);
     assert.deepEqual(again.body, first.body);
@@ -230,44 +248,94 @@ describe("bank over HTTP: Idempotency-Key", () => {
 describe("bank over HTTP: customer (key-value, input checked with zod)", () => {
   it("register replies with the new profile, and get reads it back", async () => {
     const id = fresh("c");
-    const res = await postJson(customer(id, "register"), { name: "Grace", email: "grace@example.com" });
+    const res = await postJson(customer(id, "register"), { name: "Grace", email: "grace@example.com" }, await authFor(id));
     assert.equal(res.status, 200, res.text);
     assert.deepEqual(res.body, { name: "Grace", email: "grace@example.com", wallets: [] });
-    assert.deepEqual((await getJson(customer(id, "get"))).body, res.body);
+    assert.deepEqual((await getAs(customer(id, "get"), id)).body, res.body);
   });
 
   it("an invalid email is 400 invalid_input naming the field, and registers nothing", async () => {
     const id = fresh("c");
-    const error = assertErrorBody(await postJson(customer(id, "register"), { name: "Bob", email: "not-an-email" }), 400, "invalid_input");
+    const error = assertErrorBody(await postJson(customer(id, "register"), { name: "Bob", email: "not-an-email" }, await authFor(id)), 400, "invalid_input");
     assert.match(error.message, /email/);
     assert.deepEqual(
       error.details?.issues?.map((issue: { path: string[] }) => issue.path),
       [["email"]],
     );
-    assertErrorBody(await getJson(customer(id, "get")), 400, "not_found");
+    assertErrorBody(await getAs(customer(id, "get"), id), 400, "not_found");
   });
 
   it("missing or mistyped fields are 400 invalid_input", async () => {
     const id = fresh("c");
     for (const body of [{}, { name: "Bob" }, { name: 5, email: "bob@example.com" }, { name: "", email: "bob@example.com" }]) {
-      assertErrorBody(await postJson(customer(id, "register"), body), 400, "invalid_input");
+      assertErrorBody(await postJson(customer(id, "register"), body, await authFor(id)), 400, "invalid_input");
     }
-    assertErrorBody(await getJson(customer(id, "get")), 400, "not_found");
+    assertErrorBody(await getAs(customer(id, "get"), id), 400, "not_found");
   });
 
   it("registering twice is already_exists and keeps the first profile", async () => {
     const id = fresh("c");
-    await postJson(customer(id, "register"), { name: "Ann", email: "ann@example.com" });
-    assertErrorBody(await postJson(customer(id, "register"), { name: "Other", email: "other@example.com" }), 400, "already_exists");
-    assert.equal((await getJson(customer(id, "get"))).body.name, "Ann");
+    await postJson(customer(id, "register"), { name: "Ann", email: "ann@example.com" }, await authFor(id));
+    assertErrorBody(await postJson(customer(id, "register"), { name: "Other", email: "other@example.com" }, await authFor(id)), 400, "already_exists");
+    assert.equal((await getAs(customer(id, "get"), id)).body.name, "Ann");
   });
 
   it("addWallet adds a wallet id once", async () => {
     const id = fresh("c");
-    await postJson(customer(id, "register"), { name: "Ann", email: "ann@example.com" });
-    await postJson(customer(id, "addWallet"), { walletId: "w-1" });
-    const res = await postJson(customer(id, "addWallet"), { walletId: "w-1" });
+    await postJson(customer(id, "register"), { name: "Ann", email: "ann@example.com" }, await authFor(id));
+    await postJson(customer(id, "addWallet"), { walletId: "w-1" }, await authFor(id));
+    const res = await postJson(customer(id, "addWallet"), { walletId: "w-1" }, await authFor(id));
     assert.deepEqual(res.body.wallets, ["w-1"]);
-    assertErrorBody(await postJson(customer(fresh("c"), "addWallet"), { walletId: "w-1" }), 400, "not_found");
+    const stranger = fresh("c");
+    assertErrorBody(await postJson(customer(stranger, "addWallet"), { walletId: "w-1" }, await authFor(stranger)), 400, "not_found");
+  });
+});
+
+describe("bank over HTTP: who may call customer routes", () => {
+  it("without a token: 401 with WWW-Authenticate: Bearer, and nothing registered", async () => {
+    const id = fresh("c");
+    const res = await postJson(customer(id, "register"), { name: "Eve", email: "eve@example.com" });
+    assertErrorBody(res, 401, "missing_token");
+    assert.equal(res.headers.get("www-authenticate"), "Bearer");
+    assertErrorBody(await getAs(customer(id, "get"), id), 400, "not_found");
+  });
+
+  it("another customer's token: 403 forbidden; an admin's token passes", async () => {
+    const id = fresh("c");
+    assertErrorBody(await postJson(customer(id, "register"), { name: "Eve", email: "eve@example.com" }, await authFor("someone-else")), 403, "forbidden");
+    const admin = await authFor("root", ["admin"]);
+    const res = await postJson(customer(id, "register"), { name: "Ann", email: "ann@example.com" }, admin);
+    assert.equal(res.status, 200, res.text);
+    assert.equal((await requestJson(customer(id, "get"), { headers: admin })).body.name, "Ann");
+  });
+
+  it("wallets and transfers stay public", async () => {
+    const id = fresh("w");
+    assert.deepEqual((await postJson(wallet(id, "create"), { initialBalance: 1 })).body, { balance: 1 });
+  });
+});
+
+describe("bank over HTTP: GET /customers/{id}/overview", () => {
+  it("answers the profile, each wallet's balance and the total", async () => {
+    const id = fresh("c");
+    const [a, b] = [fresh("w"), fresh("w")];
+    await createWallet(a, 30);
+    await createWallet(b, 12);
+    const auth = await authFor(id);
+    await postJson(customer(id, "register"), { name: "Ada", email: "ada@example.com" }, auth);
+    await postJson(customer(id, "addWallet"), { walletId: a }, auth);
+    await postJson(customer(id, "addWallet"), { walletId: b }, auth);
+    const res = await requestJson(`${base}/customers/${id}/overview`, { headers: auth });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.body, { name: "Ada", email: "ada@example.com", wallets: [{ id: a, balance: 30 }, { id: b, balance: 12 }], total: 42 });
+  });
+
+  it("an unknown customer is 404 not_found; another customer's token 403; none 401", async () => {
+    const id = fresh("c");
+    assertErrorBody(await requestJson(`${base}/customers/${id}/overview`, { headers: await authFor(id) }), 404, "not_found");
+    assertErrorBody(await requestJson(`${base}/customers/${id}/overview`, { headers: await authFor("other") }), 403, "forbidden");
+    const none = await requestJson(`${base}/customers/${id}/overview`);
+    assertErrorBody(none, 401, "missing_token");
+    assert.equal(none.headers.get("www-authenticate"), "Bearer");
   });
 });

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { keyValue } from "sagaflow";
+import { access, keyValue } from "sagaflow";
 
 export interface Customer {
   name: string;
@@ -7,8 +7,15 @@ export interface Customer {
   wallets: string[];
 }
 
-/** A key-value entity: the customer's profile is one value, replaced as a whole. Input is checked with zod. */
+/** A customer's own token (`sub` = the customer id in the path), or an administrator's (`roles` contains "admin"). */
+export const customerOrAdmin = access.anyOf(access.subjectIs("id"), access.role("admin"));
+
+/**
+ * A key-value entity: the customer's profile is one value, replaced as a whole. Input is checked
+ * with zod. Over HTTP only the customer or an administrator may call it (with a bank-example token).
+ */
 export const customer = keyValue("customer", {
+  expose: { register: customerOrAdmin, get: customerOrAdmin, addWallet: customerOrAdmin, close: customerOrAdmin },
   initial: (): Customer | null => null,
   inputs: {
     register: z.object({ name: z.string().min(1).max(200), email: z.string().email() }),

@@ -1,4 +1,4 @@
-import { isRefusal, workflow } from "sagaflow";
+import { access, isRefusal, workflow } from "sagaflow";
 import { transferInput, type TransferInput } from "./transfer.ts";
 import { wallet } from "./wallet.ts";
 
@@ -12,6 +12,7 @@ interface TransferState extends TransferInput {
  * decides where to go. Served as `transfer-workflow`.
  */
 export const transferWorkflow = workflow("transfer-workflow", {
+  expose: access.anyone,
   start: (input: TransferInput): TransferState => ({ ...input, status: "started" }),
   inputs: { start: transferInput },
   steps: {

@@ -1,4 +1,4 @@
-import { saga } from "sagaflow";
+import { access, saga } from "sagaflow";
 import { z } from "zod";
 import { wallet } from "./wallet.ts";
 
@@ -21,6 +21,7 @@ export const transferInput = z.object({
  * `state.status` ends `completed`, `rejected` (nothing moved) or `compensated` (refunded).
  */
 export const transfer = saga("transfer", {
+  expose: access.anyone,
   start: (input: TransferInput) => ({ from: input.from, to: input.to, amount: input.amount }),
   inputs: { start: transferInput },
   steps: [

@@ -1,4 +1,4 @@
-import { entity } from "sagaflow";
+import { access, entity } from "sagaflow";
 
 export interface Wallet {
   balance: number;
@@ -20,6 +20,7 @@ export const wallet = entity(
     },
   },
   {
+    expose: access.anyone,
     commands: {
       create: (s, c: { initialBalance: number }, fx) =>
         s.open

@@ -1,4 +1,4 @@
-import { keyValue } from "sagaflow";
+import { access, keyValue } from "sagaflow";
 
 export interface EmailClaim {
   owner: string;
@@ -7,6 +7,7 @@ export interface EmailClaim {
 
 /** One e-mail address (the id) and who holds it; null while it is free. */
 export const email = keyValue("email", {
+  expose: access.anyone,
   initial: (): EmailClaim | null => null,
   commands: {
     reserve: (s, c: { owner: string }, fx) =>

@@ -1,4 +1,4 @@
-import { entity } from "sagaflow";
+import { access, entity } from "sagaflow";
 
 export interface User {
   status: "new" | "pending" | "active" | "rejected";
@@ -24,6 +24,7 @@ export const user = entity(
     },
   },
   {
+    expose: access.anyone,
     commands: {
       register: (s, c: { email: string; name: string }, fx) =>
         s.status !== "new"

@@ -1,4 +1,4 @@
-import { entity } from "sagaflow";
+import { access, entity } from "sagaflow";
 
 export interface Item {
   productId: string;
@@ -35,6 +35,7 @@ export const cart = entity(
     },
   },
   {
+    expose: access.anyone,
     commands: {
       addItem: (s, c: { userId: string; productId: string; name: string; quantity: number; price: number }, fx) =>
         s.checkedOut ? fx.error("checked_out", "this cart is checked out")

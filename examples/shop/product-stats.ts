@@ -1,8 +1,9 @@
-import { consumer, keyValue } from "sagaflow";
+import { access, consumer, keyValue } from "sagaflow";
 import { cart } from "./cart.ts";
 
 /** Units sold of one product (the id): kept by the `sales` consumer. */
 export const productStats = keyValue("product-stats", {
+  expose: access.anyone,
   initial: () => ({ unitsSold: 0 }),
   commands: {
     recordSale: (s, c: { quantity: number }, fx) => fx.update({ unitsSold: s.unitsSold + c.quantity }).reply((s) => s),

@@ -1,4 +1,4 @@
-import { table, view } from "sagaflow";
+import { access, table, view } from "sagaflow";
 import { cart, type Item } from "./cart.ts";
 import { productStats } from "./product-stats.ts";
 
@@ -22,6 +22,7 @@ const summarise = (cartId: string, userId: string, items: Item[], checkedOut: bo
 
 /** Carts by user, and the open ones: the query side of the cart. */
 export const carts = view("carts", {
+  expose: access.anyone,
   version: 1,
   tables: {
     carts: table<typeof cart, CartRow>(cart, {
@@ -50,6 +51,7 @@ export const carts = view("carts", {
 
 /** Best sellers, from the product stats' state changes. */
 export const products = view("products", {
+  expose: access.anyone,
   version: 1,
   tables: {
     products: table<typeof productStats, { productId: string; unitsSold: number }>(productStats, {

@@ -1,7 +1,10 @@
 /** A small flag parser: `--name value`, `--name=value` and bare positionals; unknown flags are errors. */
 export interface ParsedArgs {
   positionals: string[];
+  /** Each flag's value (the last one when a flag is given several times). */
   flags: Map<string, string>;
+  /** Every value of each flag, in order: `--role a --role b` → ["a", "b"]. */
+  lists: Map<string, string[]>;
 }
 
 /** The flags a command knows: those that take a value and those that stand alone. */
@@ -22,6 +25,11 @@ export function wantsHelp(argv: readonly string[]): boolean {
 export function parseArgs(argv: readonly string[], spec: FlagSpec, command: string): ParsedArgs {
   const positionals: string[] = [];
   const flags = new Map<string, string>();
+  const lists = new Map<string, string[]>();
+  const set = (name: string, value: string) => {
+    flags.set(name, value);
+    lists.set(name, [...(lists.get(name) ?? []), value]);
+  };
   const booleans = spec.booleans ?? [];
   const known = [...spec.values, ...booleans];
   for (let i = 0; i < argv.length; i++) {
@@ -35,17 +43,17 @@ export function parseArgs(argv: readonly string[], spec: FlagSpec, command: stri
     if (!arg.startsWith("--") || !known.includes(name)) throw unknownFlag(eq > 0 ? arg.slice(0, eq) : arg, known, command);
     if (booleans.includes(name)) {
       if (eq > 0) throw new Error(`--${name} takes no value (sagaflow ${command} --help)`);
-      flags.set(name, "true");
+      set(name, "true");
     } else if (eq > 0) {
-      flags.set(name, arg.slice(eq + 1));
+      set(name, arg.slice(eq + 1));
     } else {
       const value = argv[i + 1];
       if (value === undefined || value.startsWith("--")) throw new Error(`--${name} needs a value (sagaflow ${command} --help)`);
-      flags.set(name, value);
+      set(name, value);
       i++;
     }
   }
-  return { positionals, flags };
+  return { positionals, flags, lists };
 }
 
 function unknownFlag(flag: string, known: readonly string[], command: string): Error {

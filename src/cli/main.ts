@@ -8,6 +8,7 @@ import { workflowsCommand, workflowsUsage } from "./workflows-command.ts";
 import { feedCommand, feedUsage } from "./feed-commands.ts";
 import { viewsCommand, viewsUsage } from "./views-command.ts";
 import { nodesCommand, nodesUsage } from "./nodes-command.ts";
+import { tokenCommand, tokenUsage } from "./token-command.ts";
 
 const usage = `sagaflow — durable entities, workflows and sagas
 
@@ -19,6 +20,7 @@ ${workflowsUsage}
 ${feedUsage}
 ${viewsUsage}
 ${nodesUsage}
+${tokenUsage}
   sagaflow <command> --help                    one command's help
   sagaflow --version
 
@@ -103,6 +105,8 @@ export async function main(argv: string[]): Promise<void> {
       return viewsCommand(rest);
     case "nodes":
       return nodesCommand(rest);
+    case "token":
+      return tokenCommand(rest);
     case "consumers":
     case "parked":
     case "timers":

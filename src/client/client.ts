@@ -2,11 +2,15 @@ import type { CallOptions, InstanceClient } from "../define/handlers.ts";
 import type { Component } from "../define/service.ts";
 import type { WorkflowDefinition, WorkflowView } from "../define/workflow.ts";
 import type { Dispatcher } from "../runtime/dispatcher.ts";
+import type { ViewDefinition } from "../define/view.ts";
+import type { ViewQueryOptions } from "../runtime/views/view-service.ts";
 
 export type { InstanceClient, Caller } from "../define/handlers.ts";
 
-/** What the in-process client needs: calls and workflow results, through the dispatcher. */
-export type ClientDispatcher = Pick<Dispatcher, "call" | "workflowResult" | "component">;
+/** What the in-process client needs: calls and workflow results through the dispatcher, and view queries. */
+export type ClientDispatcher = Pick<Dispatcher, "call" | "workflowResult" | "component"> & {
+  queryView?: (view: string, query: string, params: Record<string, unknown>, options?: ViewQueryOptions) => Promise<unknown>;
+};
 
 /**
  * Calls components in process, with types taken from their definitions.
@@ -25,6 +29,20 @@ export class Client {
    */
   async result<S>(definition: WorkflowDefinition<S>, id: string, waitSeconds = 0): Promise<WorkflowView<S>> {
     return (await this.dispatcher.workflowResult(definition.name, id, waitSeconds * 1000)) as WorkflowView<S>;
+  }
+
+  /**
+   * Runs a view's named query, as `GET /views/{view}/{query}` does (exposed or not):
+   * `{ <name>: rows, nextPageToken? }` or `{ count }`.
+   */
+  async query<Q extends Record<string, string>>(
+    definition: ViewDefinition<Q>,
+    query: keyof Q & string,
+    params: Record<string, unknown> = {},
+    options: ViewQueryOptions = {},
+  ): Promise<unknown> {
+    if (!this.dispatcher.queryView) throw new TypeError("this client cannot query views");
+    return this.dispatcher.queryView(definition.name, query, params, options);
   }
 
   call<D extends Component>(definition: D, id: string): InstanceClient<D> {

@@ -14,6 +14,7 @@ import shop from "../../examples/shop/index.ts";
 import { carts } from "../../examples/shop/views.ts";
 import { tempDir } from "../../test/support/server-process.ts";
 import { serve, type RunningService } from "../cli/serve.ts";
+import { SignJWT } from "jose";
 
 /**
  * The typed HTTP client against real services (the bank and the shop, served in process on
@@ -26,6 +27,12 @@ let bankService: RunningService;
 let shopService: RunningService;
 let serial = 0;
 const fresh = (prefix: string) => `${prefix}-${++serial}`;
+// The bank's customer routes take a bank-example token: these tests call them as an admin.
+const secret = "http-client-test-secret-0123456789abcdef";
+process.env.BANK_JWT_SECRET = secret;
+const adminHeaders = async () => ({
+  authorization: `Bearer ${await new SignJWT({ roles: ["admin"] }).setProtectedHeader({ alg: "HS256" }).setIssuer("bank-example").setSubject("root").setExpirationTime("5m").sign(new TextEncoder().encode(secret))}`,
+});
 
 before(async () => {
   const [bankDir, shopDir] = [tempDir("sagaflow-client-bank-"), tempDir("sagaflow-client-shop-")];
@@ -107,7 +114,7 @@ describe("httpClient against the bank", () => {
   });
 
   it("a key-value entity's commands and queries (input checked with zod on the server)", async () => {
-    const api = httpClient(bankService.url);
+    const api = httpClient(bankService.url, { headers: adminHeaders });
     const c = api.call(customer, fresh("c"));
     assert.deepEqual(await c.register({ name: "Grace", email: "grace@example.com" }), { name: "Grace", email: "grace@example.com", wallets: [] });
     assert.deepEqual((await c.addWallet({ walletId: "w-1" }))?.wallets, ["w-1"]);
@@ -148,7 +155,7 @@ describe("httpClient against the bank", () => {
     await w.create({ initialBalance: 0 });
     await w.deposit({ amount: 1 }, { idempotencyKey: "k" });
     await assert.rejects(w.deposit({ amount: 2 }, { idempotencyKey: "k" }), { name: "SagaflowError", code: "idempotency_key_reused", status: 409 });
-    const invalid = await api.call(customer, fresh("c")).register({ name: "Bob", email: "not-an-email" }).catch((e: unknown) => e);
+    const invalid = await httpClient(bankService.url, { headers: adminHeaders }).call(customer, fresh("c")).register({ name: "Bob", email: "not-an-email" }).catch((e: unknown) => e);
     assert.ok(invalid instanceof SagaflowError);
     assert.equal(invalid.code, "invalid_input");
     assert.deepEqual((invalid.details as { issues: Array<{ path: string[] }> }).issues.map((i) => i.path), [["email"]]);

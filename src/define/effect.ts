@@ -3,6 +3,8 @@
  * immutable, so a handler may branch and return any of several effects.
  */
 
+import type { Principal } from "./access.ts";
+
 declare const replyType: unique symbol;
 
 export interface RefusalOptions {
@@ -43,6 +45,11 @@ export type ReplyOf<E> = E extends Effect<infer R> ? R : never;
 
 /** Answers without changing anything: what query handlers and refusals use. */
 export interface ReplyEffects {
+  /**
+   * Who called over HTTP, as a verified token says (read-only); undefined for a public route and
+   * for in-process callers (steps, consumers, timers, endpoints' client), unless they pass one.
+   */
+  readonly principal: Principal | undefined;
   reply<R>(value: R): Effect<R>;
   /**
    * Refuses the command: nothing changes and the caller gets `code`, over HTTP with `status`
@@ -128,6 +135,15 @@ export const keyValueEffects = {
 
 /** The `fx` handed to queries: they can only answer. */
 export const queryEffects = replyEffects as unknown as ReplyEffects;
+
+/**
+ * The `fx` of one call made on behalf of `principal`: the shared effects with `principal` set
+ * (without one, the shared object itself, whose `principal` is undefined).
+ */
+export function effectsFor<F extends object>(effects: F, principal: Principal | undefined): F {
+  if (principal === undefined) return effects;
+  return Object.create(effects, { principal: { value: principal, enumerable: true } }) as F;
+}
 
 /** Reads an effect returned by user code, refusing anything that is not one. */
 export function asEffect(value: unknown): EffectRecord {

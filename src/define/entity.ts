@@ -1,4 +1,5 @@
 import type { Effect, EntityEffects } from "./effect.ts";
+import { checkExposure, type Exposure, type HandlerNames } from "./exposure.ts";
 import {
   checkComponentName,
   checkHandlerNames,
@@ -37,6 +38,11 @@ export interface EntityBehaviour<CM, QM> {
   queries?: QM;
   /** Validators for command and query input (any Standard Schema library). */
   inputs?: InputSchemas<CM & QM>;
+  /**
+   * What HTTP may call (nothing by default): `access.anyone` for every command and query, or
+   * `{ withdraw: rule, balance: rule }` for those only. In-process callers are not affected.
+   */
+  expose?: NoInfer<Exposure<HandlerNames<CM, QM>>>;
 }
 
 export interface EntityDefinition<S = any, EH = any, CM = any, QM = any>
@@ -75,6 +81,7 @@ export function entity<
   checkComponentName(name);
   const queries = (behaviour.queries ?? {}) as QM;
   checkHandlerNames(name, [behaviour.commands, queries]);
+  checkExposure(name, behaviour.expose, [...Object.keys(behaviour.commands), ...Object.keys(queries)]);
   for (const type of Object.keys(model.events)) {
     if (type.startsWith("$")) throw new TypeError(`event type "${type}": "$" is reserved`);
   }

@@ -1,4 +1,5 @@
 import type { Effect, KeyValueEffects } from "./effect.ts";
+import { checkExposure, type Exposure, type HandlerNames } from "./exposure.ts";
 import {
   checkComponentName,
   checkHandlerNames,
@@ -18,6 +19,11 @@ export interface KeyValueOptions<S, CM, QM> {
   commands: CM;
   queries?: QM;
   inputs?: InputSchemas<CM & QM>;
+  /**
+   * What HTTP may call (nothing by default): `access.anyone` for every command and query, or
+   * `{ register: rule, get: rule }` for those only. In-process callers are not affected.
+   */
+  expose?: NoInfer<Exposure<HandlerNames<CM, QM>>>;
 }
 
 export interface KeyValueDefinition<S = any, CM = any, QM = any>
@@ -45,5 +51,6 @@ export function keyValue<
   checkComponentName(name);
   const queries = (options.queries ?? {}) as QM;
   checkHandlerNames(name, [options.commands, queries]);
+  checkExposure(name, options.expose, [...Object.keys(options.commands), ...Object.keys(queries)]);
   return { ...options, queries, kind: "key-value", name };
 }

@@ -2,6 +2,7 @@ import { errors, SagaflowError } from "./errors.ts";
 import type { StandardSchemaV1 } from "./standard-schema.ts";
 import type { Cancellation, RetryPolicy, StepContext, StepEffect, StepFailure, WorkflowDefinition } from "./workflow.ts";
 import { workflow } from "./workflow.ts";
+import type { Exposure, workflowResultRoute } from "./exposure.ts";
 
 /** One step of a saga: `run` does it; `compensate` undoes it if a later step fails for good. */
 export interface SagaStep<S> {
@@ -34,6 +35,11 @@ export interface SagaOptions<S, SI> {
   /** Retries of each compensation before the saga needs an operator. Default 10 attempts. */
   compensationRetry?: RetryPolicy;
   stepTimeoutMs?: number;
+  /**
+   * What HTTP may call (nothing by default): `access.anyone` for `POST /{saga}/{id}/start` and
+   * `GET /{saga}/{id}`, or `{ start: rule, $result: rule }` for each on its own.
+   */
+  expose?: Exposure<"start" | typeof workflowResultRoute>;
 }
 
 const compensateStep = "compensate";
@@ -132,5 +138,6 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
     },
     stepOptions: { [compensateStep]: { retry: compensationRetry, failoverTo: undefined } },
     onCancel: compensateStep,
+    ...(options.expose === undefined ? {} : { expose: options.expose }),
   });
 }

@@ -3,18 +3,28 @@ import type { KeyValueDefinition } from "./key-value.ts";
 import type { WorkflowDefinition } from "./workflow.ts";
 import type { ConsumerDefinition } from "./consumer.ts";
 import type { ViewDefinition } from "./view.ts";
+import type { EndpointDefinition } from "./endpoint.ts";
+import type { AuthConfig } from "./auth.ts";
 
 /** Every kind of component a service can contain. */
 /** Components that have instances and take commands. */
 export type Component = EntityDefinition | KeyValueDefinition | WorkflowDefinition;
 
 /** Everything a service can contain. */
-export type ServiceComponent = Component | ConsumerDefinition | ViewDefinition;
+export type ServiceComponent = Component | ConsumerDefinition | ViewDefinition | EndpointDefinition;
 
 export interface ServiceDefinition {
   readonly kind: "service";
   readonly name: string;
   readonly components: readonly ServiceComponent[];
+  /** Trusted token issuers (see {@link ServiceOptions.auth}); absent: no token is accepted. */
+  readonly auth?: AuthConfig;
+}
+
+/** What a service says besides its components. */
+export interface ServiceOptions {
+  /** Trusted JWT issuers; values may come from the environment with `env("NAME")`, read at start-up. */
+  readonly auth?: AuthConfig;
 }
 
 /**
@@ -23,8 +33,11 @@ export interface ServiceDefinition {
  *
  * @example
  * export default service("bank", [wallet, transfer]);
+ * export default service("bank", [wallet, customer], {
+ *   auth: { issuers: [{ issuer: "bank-example", algorithms: ["HS256"], secret: env("BANK_JWT_SECRET") }] },
+ * });
  */
-export function service(name: string, components: readonly ServiceComponent[]): ServiceDefinition {
+export function service(name: string, components: readonly ServiceComponent[], options: ServiceOptions = {}): ServiceDefinition {
   const seen = new Set<string>();
   for (const component of components) {
     if (seen.has(component.name)) {
@@ -46,5 +59,5 @@ export function service(name: string, components: readonly ServiceComponent[]): 
       for (const [table, spec] of Object.entries(component.tables)) listed(spec.source, `view "${component.name}" (table ${table})`);
     }
   }
-  return { kind: "service", name, components };
+  return { kind: "service", name, components, ...(options.auth ? { auth: options.auth } : {}) };
 }

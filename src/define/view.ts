@@ -1,4 +1,5 @@
 import { checkComponentName } from "./component.ts";
+import { checkExposure, type Exposure } from "./exposure.ts";
 import type { EntityDefinition, EventsOf } from "./entity.ts";
 import type { KeyValueDefinition } from "./key-value.ts";
 import type { Component } from "./service.ts";
@@ -44,6 +45,11 @@ export interface ViewOptions<Q extends Record<string, string> = Record<string, s
   tables: Record<string, ViewTable<any>>;
   /** Named queries in the view query language, checked at start-up. */
   queries: Q;
+  /**
+   * What HTTP may query at `GET /views/{view}/{query}` (nothing by default): `access.anyone` for
+   * every query, or `{ byUser: rule }` for those only. Endpoints may query any view in process.
+   */
+  expose?: NoInfer<Exposure<keyof Q & string>>;
 }
 
 export interface ViewDefinition<Q extends Record<string, string> = Record<string, string>> extends ViewOptions<Q> {
@@ -75,5 +81,6 @@ export function view<Q extends Record<string, string>>(name: string, options: Vi
       throw new TypeError(`view "${name}", table "${tableName}": an entity source needs \`events\`, other sources need \`state\``);
     }
   }
+  checkExposure(name, options.expose, Object.keys(options.queries));
   return { ...options, kind: "view", name, commands: {} };
 }

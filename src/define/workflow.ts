@@ -2,6 +2,7 @@ import type { InstanceClient, Timers } from "./handlers.ts";
 import type { StoredReply, WorkflowStatus } from "../store/port.ts";
 import { checkComponentName, checkHandlerNames, type InputSchemas, type QueryHandler } from "./component.ts";
 import type { Effect, ReplyEffects } from "./effect.ts";
+import { checkExposure, workflowResultRoute, type Exposure, type HandlerNames } from "./exposure.ts";
 import type { Component } from "./service.ts";
 
 export type { WorkflowStatus };
@@ -131,6 +132,12 @@ export interface WorkflowOptions<S, SI, SN extends string, CM, QM> {
    * terminate (stop now, effects left in place) is available. A saga cancels by compensating.
    */
   onCancel?: NoInfer<SN>;
+  /**
+   * What HTTP may call (nothing by default): `access.anyone` for `start`, every command and
+   * query and `GET /{workflow}/{id}`; or `{ start: rule, $result: rule, … }` for those only
+   * (`$result` is `GET /{workflow}/{id}`). In-process callers are not affected.
+   */
+  expose?: NoInfer<Exposure<"start" | typeof workflowResultRoute | HandlerNames<CM, QM>>>;
 }
 
 /** A workflow definition; `SN` is the union of its step names. */
@@ -169,6 +176,7 @@ export function workflow<
   const commands = (options.commands ?? {}) as CM;
   const queries = (options.queries ?? {}) as QM;
   checkHandlerNames(name, [{ start: true }, commands, queries]);
+  checkExposure(name, options.expose, workflowRouteNames(commands, queries));
   const steps = Object.keys(options.steps);
   if (steps.length === 0) throw new TypeError(`workflow "${name}" needs at least one step`);
   const known = (step: string | undefined, where: string) => {
@@ -188,6 +196,11 @@ export function workflow<
     throw new Error("start is handled by the workflow engine");
   };
   return { ...options, commands: { ...commands, start }, queries, kind: "workflow", name };
+}
+
+/** Every name a workflow's `expose` may list: `start`, its handlers and `$result`. */
+export function workflowRouteNames(commands: object, queries: object): string[] {
+  return ["start", ...Object.keys(commands).filter((n) => n !== "start"), ...Object.keys(queries), workflowResultRoute];
 }
 
 /** The reply to a workflow command, as the engine stores it. */

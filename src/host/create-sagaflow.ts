@@ -4,6 +4,11 @@ import { errors, SagaflowError } from "../define/errors.ts";
 import type { Component, ServiceDefinition } from "../define/service.ts";
 import { adminHandler } from "../http/admin.ts";
 import { ingressHandler } from "../http/ingress.ts";
+import { ExposedRoutes } from "../http/exposed-routes.ts";
+import { EndpointRouter } from "../http/endpoint-router.ts";
+import type { Authenticate } from "../http/guard.ts";
+import { createAuthenticator } from "../auth/authenticator.ts";
+import type { EndpointDefinition } from "../define/endpoint.ts";
 import { sendError } from "../http/respond.ts";
 import { eventStreams } from "../http/views-route.ts";
 import type { Clock } from "../runtime/clock.ts";
@@ -11,6 +16,12 @@ import { Runtime } from "../runtime/runtime.ts";
 import type { Store } from "../store/port.ts";
 import { listenOn, type ListenOptions, type Listening } from "./listen.ts";
 import { openStore, type StoreDescriptor } from "./stores.ts";
+
+/** Verifies tokens against the service's `auth` issuers (every token refused without any). */
+function authenticatorFor(service: ServiceDefinition, log: (line: string) => void): Authenticate {
+  const authenticator = createAuthenticator(service.auth, { log });
+  return (header) => authenticator.authenticate(header);
+}
 
 /** A Node request listener: mount it in `http.createServer`, Express, Hono's node adapter… */
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -34,6 +45,11 @@ export interface SagaflowOptions {
   clock?: Clock;
   /** The largest request body the HTTP handler reads. Default 1 MiB. */
   maxBodyBytes?: number;
+  /**
+   * Verifies bearer tokens for routes whose access rule is not `access.anyone`. Without one,
+   * those routes answer 401.
+   */
+  authenticate?: Authenticate;
 }
 
 /** A service running inside your program. */
@@ -79,6 +95,8 @@ class SagaflowApp implements Sagaflow {
   private admin: RequestListener | undefined;
   private readonly log: (line: string) => void;
   private readonly components: Map<string, Component>;
+  private readonly exposed: ExposedRoutes;
+  private readonly endpoints: EndpointRouter;
 
   constructor(
     readonly service: ServiceDefinition,
@@ -86,14 +104,19 @@ class SagaflowApp implements Sagaflow {
   ) {
     if (!options || typeof options.store !== "object") throw new TypeError("createSagaflow needs { store: sqlite(path) | postgres(url) | memoryStore() }");
     this.log = options.log ?? ((line) => console.error(line));
-    this.components = new Map(service.components.filter((c) => c.kind !== "consumer" && c.kind !== "view").map((c) => [c.name, c]));
+    this.components = new Map(service.components.filter((c) => c.kind !== "consumer" && c.kind !== "view" && c.kind !== "endpoint").map((c) => [c.name, c]));
     // Calls before start are refused with a clear error rather than lost.
     const gate: ClientDispatcher = {
       call: async (...args) => this.runtime().dispatcher.call(...args),
       workflowResult: async (...args) => this.runtime().dispatcher.workflowResult(...args),
       component: (name) => this.components.get(name),
+      queryView: async (...args) => this.runtime().service.queryView(...args),
     };
     this.client = new Client(gate);
+    this.exposed = new ExposedRoutes(service.components);
+    this.endpoints = new EndpointRouter(service.components.filter((c): c is EndpointDefinition => c.kind === "endpoint"), this.client);
+    // Two routes answering one request: one of them could never be reached, so refuse now.
+    this.endpoints.check(this.exposed);
     // Mounted in another server, answers are tracked here for stop(); listen() tracks its own.
     this.handler = (req, res) => {
       if (this.stopping) res.setHeader("connection", "close");
@@ -130,7 +153,15 @@ class SagaflowApp implements Sagaflow {
     const started = this.openRuntime().then((runtime) => {
       this.state = { kind: "running", runtime };
       runtimes.set(this, runtime);
-      this.ingress = ingressHandler(runtime.service, { log: this.log, ...(this.options.maxBodyBytes === undefined ? {} : { maxBodyBytes: this.options.maxBodyBytes }) });
+      // The service's issuers, their environment values read now (a missing one is logged).
+      const authenticate = this.options.authenticate ?? authenticatorFor(this.service, this.log);
+      this.ingress = ingressHandler(runtime.service, {
+        log: this.log,
+        exposed: this.exposed,
+        endpoints: this.endpoints,
+        authenticate,
+        ...(this.options.maxBodyBytes === undefined ? {} : { maxBodyBytes: this.options.maxBodyBytes }),
+      });
       this.admin = adminHandler(runtime.admin, this.log);
     });
     this.state = { kind: "starting", started };

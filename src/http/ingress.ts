@@ -1,13 +1,25 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { refusalError, SagaflowError } from "../define/errors.ts";
+import { errors, refusalError, SagaflowError } from "../define/errors.ts";
+import type { AccessRule } from "../define/access.ts";
+import { workflowResultRoute } from "../define/exposure.ts";
 import type { ServiceFacade } from "../runtime/facades.ts";
 import { defaultMaxBodyBytes, idempotencyKeyOf, inputFromQuery, readJsonBody } from "./body.ts";
 import { sendError, sendHealth, sendJson } from "./respond.ts";
 import { viewRoute } from "./views-route.ts";
 import { resolveViewStreamSettings, ViewStreams, type ViewStreamSettings } from "./view-streams.ts";
+import type { ExposedRoutes } from "./exposed-routes.ts";
+import type { EndpointRouter } from "./endpoint-router.ts";
+import { writeEndpointReply } from "./endpoint-reply.ts";
+import { authorize, type Authenticate } from "./guard.ts";
 import { applyServerLimits, resolveServerLimits, serverOptions, type ServerLimits } from "./server-limits.ts";
 
 export interface IngressOptions {
+  /** Which automatic routes exist and who may call them; without it, none (deny by default). */
+  exposed?: ExposedRoutes;
+  /** The service's own routes, matched first. */
+  endpoints?: EndpointRouter;
+  /** Verifies bearer tokens; without it, every route that is not public answers 401. */
+  authenticate?: Authenticate;
   maxBodyBytes?: number;
   log?: (line: string) => void;
   /** Timeouts and connection bounds; unset ones come from the environment or the defaults. */
@@ -44,15 +56,36 @@ function pathSegments(path: string): string[] {
   }
 }
 
+/** The rule of an exposed handler; an unexposed one answers exactly as one that does not exist. */
+function ruleOf(exposed: ExposedRoutes | undefined, component: string, handler: string): AccessRule {
+  const rules = exposed?.component(component);
+  if (!rules) throw errors.unknownComponent(component);
+  const rule = rules.get(handler);
+  if (!rule || handler === workflowResultRoute) throw errors.unknownCommand(component, handler);
+  return rule;
+}
+
+/** As the view service answers an unknown view or query: an unexposed one looks the same. */
+function viewRuleOf(exposed: ExposedRoutes | undefined, view: string, query: string): AccessRule {
+  const rules = exposed?.view(view);
+  if (!rules) throw new SagaflowError("unknown_view", `no view named "${view}"`, { status: 404 });
+  const rule = rules.get(query);
+  if (!rule) throw new SagaflowError("unknown_query", `view "${view}" has no query "${query}"`, { status: 404 });
+  return rule;
+}
+
 /**
  * The HTTP ingress as a Node request listener: `POST /{component}/{id}/{command}` with a JSON
  * body, `GET /{component}/{id}/{query}` with input in the query string, `GET /{workflow}/{id}`
- * and `GET /views/{view}/{query}`.
+ * and `GET /views/{view}/{query}` for what the definitions expose, and the service's endpoints.
+ * Every route's access rule is applied before its body is read or anything else runs.
  */
 export function ingressHandler(service: ServiceFacade, options: IngressOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
   const maxBodyBytes = options.maxBodyBytes ?? defaultMaxBodyBytes;
   const log = options.log ?? ((line: string) => console.error(line));
   const streams = new ViewStreams(service, resolveViewStreamSettings(options.viewStreams));
+  const { exposed, endpoints, authenticate } = options;
+  const authorization = (req: IncomingMessage) => req.headers.authorization;
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const target = req.url ?? "/";
@@ -65,11 +98,29 @@ export function ingressHandler(service: ServiceFacade, options: IngressOptions =
       sendHealth(res, service.storeStatus());
       return;
     }
-    if (segments[0] === "views" && segments.length === 3 && req.method === "GET") {
-      await viewRoute(service, streams, req, res, segments[1]!, segments[2]!, url!);
+    const matched = endpoints?.match(req.method ?? "", segments);
+    if (matched) {
+      const closed = new AbortController();
+      res.once("close", () => closed.abort());
+      const reply = await endpoints!.run(matched, {
+        method: req.method ?? "",
+        segments,
+        path: pathname,
+        query: new URL(target, "http://localhost").searchParams,
+        headers: req.headers as Record<string, string | undefined>,
+        readBody: () => readJsonBody(req, maxBodyBytes),
+        signal: closed.signal,
+      }, authenticate);
+      await writeEndpointReply(res, reply, closed.signal, log);
       return;
     }
     if (segments[0] === "views" && segments.length === 3) {
+      const rule = viewRuleOf(exposed, segments[1]!, segments[2]!);
+      if (req.method === "GET") {
+        await authorize(rule, authorization(req), {}, authenticate);
+        await viewRoute(service, streams, req, res, segments[1]!, segments[2]!, url!);
+        return;
+      }
       // A view query changes nothing: only GET reads it (a POST here is a common first guess).
       res.setHeader("allow", "GET");
       throw new SagaflowError("method_not_allowed", `views are read with GET: GET /views/${segments[1]}/${segments[2]}?param=value, not ${req.method}`, {
@@ -78,6 +129,11 @@ export function ingressHandler(service: ServiceFacade, options: IngressOptions =
     }
     if (segments.length === 2 && req.method === "GET") {
       const [workflow, id] = segments as [string, string];
+      const rules = exposed?.component(workflow);
+      if (!rules) throw errors.unknownComponent(workflow);
+      const rule = rules.get(workflowResultRoute);
+      if (!rule) throw notFound(`no route for ${req.method} ${pathname}; use /{component}/{id}/{command}`);
+      await authorize(rule, authorization(req), { id }, authenticate);
       const view = await service.workflowResult(workflow, id, waitMs(url!.searchParams.get("wait")));
       sendJson(res, 200, view);
       return;
@@ -86,18 +142,23 @@ export function ingressHandler(service: ServiceFacade, options: IngressOptions =
       throw notFound(`no route for ${req.method} ${pathname}; use /{component}/{id}/{command}`);
     }
     const [component, id, handler] = segments as [string, string, string];
+    const rule = ruleOf(exposed, component, handler);
+    if (req.method !== "POST" && req.method !== "GET") {
+      throw new SagaflowError("method_not_allowed", `${req.method} is not supported; use POST or GET`, { status: 405 });
+    }
+    // Before the body is read, the input parsed or the instance touched.
+    const principal = await authorize(rule, authorization(req), { id }, authenticate);
+    const who = principal === undefined ? {} : { principal };
     if (req.method === "POST") {
       const key = idempotencyKeyOf(req);
       const input = await readJsonBody(req, maxBodyBytes);
-      const reply = await service.callForReply(component, id, handler, input, key === undefined ? {} : { idempotencyKey: key });
+      const reply = await service.callForReply(component, id, handler, input, key === undefined ? who : { idempotencyKey: key, ...who });
       if (!reply.ok) throw refusalError(reply);
       // The feed position of this write: pass it to a view query as waitForPosition to read it back.
       sendJson(res, 200, reply.value, reply.position === undefined ? {} : { "sagaflow-position": String(reply.position) });
-    } else if (req.method === "GET") {
-      const reply = await service.call(component, id, handler, inputFromQuery(url!.searchParams), { queryOnly: true });
-      sendJson(res, 200, reply);
     } else {
-      throw new SagaflowError("method_not_allowed", `${req.method} is not supported; use POST or GET`, { status: 405 });
+      const reply = await service.call(component, id, handler, inputFromQuery(url!.searchParams), { queryOnly: true, ...who });
+      sendJson(res, 200, reply);
     }
   }
 

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { access } from "../define/access.ts";
 import { entity } from "../define/entity.ts";
 import { SagaflowError, isRefusal } from "../define/errors.ts";
 import { MemoryStore } from "../store/memory/memory-store.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { createIngress } from "./ingress.ts";
+import { ExposedRoutes } from "./exposed-routes.ts";
 
 /** A refusal carries the 4xx its handler gave: over HTTP, to callers in process, and on repeats. */
 
@@ -13,6 +15,7 @@ const door = entity(
   "door",
   { initial: () => ({ opened: 0 }), events: { opened: (s: { opened: number }, _e: {}) => ({ opened: s.opened + 1 }) } },
   {
+    expose: access.anyone,
     commands: {
       open: (s, _c: {}, fx) => (s.opened > 0 ? fx.error("already_open", "the door is open", { status: 409 }) : fx.emit("opened", {}).reply({ ok: true })),
       knock: (_s, _c: {}, fx) => fx.error("nobody_home"),
@@ -24,7 +27,7 @@ const door = entity(
 
 describe("refusal status", () => {
   const runtime = new Runtime({ store: new MemoryStore(), components: [door], log: () => {} });
-  const server = createIngress(runtime.service, { log: () => {} });
+  const server = createIngress(runtime.service, { log: () => {}, exposed: new ExposedRoutes([door]) });
   let base = "";
   before(async () => {
     await runtime.start();

@@ -1,6 +1,7 @@
 import type { ServerResponse } from "node:http";
 import { RetryLaterError, SagaflowError, StoreUnavailableError } from "../define/errors.ts";
 import type { StoreStatus } from "../store/outage.ts";
+import { AuthenticationError } from "./guard.ts";
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body ?? {});
@@ -38,6 +39,7 @@ export function sendError(res: ServerResponse, error: unknown, log: (line: strin
     if (error instanceof StoreUnavailableError) logOutage(error, log);
     const retryAfter = error instanceof RetryLaterError ? error.retryAfterSeconds : error.retryable ? 1 : undefined;
     const headers: Record<string, string> = retryAfter === undefined ? {} : { "retry-after": String(retryAfter) };
+    if (error instanceof AuthenticationError) headers["www-authenticate"] = error.challenge;
     sendJson(res, error.status, { error: error.toJSON() }, headers);
     return;
   }

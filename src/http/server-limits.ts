@@ -71,6 +71,9 @@ export function serverOptions(limits: ServerLimits): ServerOptions {
     headersTimeout: limits.headersTimeoutMs,
     connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(limits.headersTimeoutMs / 4))),
     keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Room past Node's 16 KiB default, so an oversized bearer token reaches the authenticator and
+    // is answered 401 `token_too_large` with a JSON error rather than a bare 431.
+    maxHeaderSize: 32 * 1024,
   };
 }
 

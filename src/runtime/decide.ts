@@ -1,5 +1,6 @@
 import type { Fence } from "../store/cluster-port.ts";
-import { asEffect, entityEffects, keyValueEffects, queryEffects } from "../define/effect.ts";
+import { asEffect, effectsFor, entityEffects, keyValueEffects, queryEffects } from "../define/effect.ts";
+import type { Principal } from "../define/access.ts";
 import type { EffectRecord } from "../define/effect.ts";
 import type { EntityDefinition } from "../define/entity.ts";
 import type { KeyValueDefinition } from "../define/key-value.ts";
@@ -70,9 +71,10 @@ function runHandler(
   handler: string,
   input: unknown,
   isQuery: boolean,
+  principal: Principal | undefined,
 ): EffectRecord {
   const handlers = (isQuery ? definition.queries : definition.commands) as Record<string, AnyHandler>;
-  return asEffect(handlers[handler]!(current.state, input, isQuery ? queryEffects : commandEffects));
+  return asEffect(handlers[handler]!(current.state, input, effectsFor(isQuery ? queryEffects : commandEffects, principal)));
 }
 
 function refused(effect: EffectRecord, current: Current): Decision | undefined {
@@ -88,8 +90,9 @@ export function decideEntity(
   handler: string,
   input: unknown,
   isQuery: boolean,
+  principal?: Principal,
 ): Decision {
-  const effect = runHandler(definition, entityEffects, current, handler, input, isQuery);
+  const effect = runHandler(definition, entityEffects, current, handler, input, isQuery, principal);
   const refusal = refused(effect, current);
   if (refusal) return refusal;
   const events = effect.events.map((e) => ({ type: e.type, payload: e.payload }));
@@ -105,8 +108,9 @@ export function decideKeyValue(
   handler: string,
   input: unknown,
   isQuery: boolean,
+  principal?: Principal,
 ): Decision {
-  const effect = runHandler(definition, keyValueEffects, current, handler, input, isQuery);
+  const effect = runHandler(definition, keyValueEffects, current, handler, input, isQuery, principal);
   const refusal = refused(effect, current);
   if (refusal) return refusal;
   const state = effect.newState ? effect.newState.state : current.state;

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { CallOptions } from "../define/handlers.ts";
+import type { Principal } from "../define/access.ts";
 import { refusalError, SagaflowError, errors } from "../define/errors.ts";
 import type { Component } from "../define/service.ts";
 import type { StandardSchemaV1 } from "../define/standard-schema.ts";
@@ -21,6 +22,8 @@ export type PositionedReply = StoredReply & { position?: number };
 export type DispatchOptions = CallOptions & {
   /** Refuse a command: only a query may answer (an HTTP GET). */
   queryOnly?: boolean;
+  /** Who called over HTTP (a verified token): handlers see it as `fx.principal`; a workflow's start records it. */
+  principal?: Principal;
 };
 
 /**
@@ -166,6 +169,7 @@ export class InstanceDispatcher implements Dispatcher {
           input: value,
           idempotencyKey: key,
           requestHash: key === undefined ? undefined : requestHash(handler, value),
+          principal: options.principal,
           resolve: (reply, position) => resolve(position === undefined ? reply : { ...reply, position }),
           reject,
         });

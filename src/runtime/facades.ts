@@ -19,6 +19,7 @@ import type { ViewQueryOptions } from "./views/view-service.ts";
 import type { NodesReport } from "./cluster/membership.ts";
 import type { Dispatcher } from "./dispatcher.ts";
 import type { OperatorAction } from "./workflow/engine.ts";
+import type { StartedBy } from "./workflow/started-by.ts";
 
 export type { OperatorAction, NodesReport, ViewQueryOptions };
 
@@ -70,8 +71,8 @@ export interface EntitySummary {
 /** What operators see and do (the admin API): Property 7, everything durable is visible. */
 export interface AdminFacade {
   listWorkflows(filter: WorkflowFilter): Promise<StoredWorkflow[]>;
-  /** The record and its history of transitions; `not_found` (404) if it was never started. */
-  showWorkflow(name: string, id: string): Promise<{ workflow: StoredWorkflow; history: Array<WorkflowTransition & { version: number }> }>;
+  /** The record (with who started it over HTTP, `startedBy`) and its history of transitions; `not_found` (404) if it was never started. */
+  showWorkflow(name: string, id: string): Promise<{ workflow: StoredWorkflow & { startedBy: StartedBy | null }; history: Array<WorkflowTransition & { version: number }> }>;
   operateWorkflow(name: string, id: string, action: OperatorAction): Promise<unknown>;
   /** A key-value entity's record, or an event-sourced entity's summary. */
   entity(component: string, id: string): Promise<EntitySummary | ({ component: string; id: string } & KvRecord)>;

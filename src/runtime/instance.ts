@@ -4,6 +4,7 @@ import { LeaseLostError, type Fence } from "../store/cluster-port.ts";
 import type { Current, Decision } from "./decide.ts";
 import type { GroupCommitter } from "./group-commit.ts";
 import type { Kind, Loaded } from "./kinds.ts";
+import type { Principal } from "../define/access.ts";
 
 /** One command or query waiting in an instance's mailbox. */
 export interface Pending {
@@ -14,6 +15,8 @@ export interface Pending {
   input: unknown;
   idempotencyKey: string | undefined;
   requestHash: string | undefined;
+  /** Who called over HTTP (a verified token), handed to the handler as `fx.principal`. */
+  principal?: Principal | undefined;
   /** `position`: the feed position of this instance's latest commit (for read-your-writes). */
   resolve: (reply: StoredReply, position: number | undefined) => void;
   reject: (error: unknown) => void;
@@ -167,7 +170,7 @@ export class Instance {
       if (current.deleted) return { error: errors.deleted(this.component, this.id) };
       let decision;
       try {
-        decision = this.kind.decide(current, pending.handler, pending.input, pending.isQuery, this.id);
+        decision = this.kind.decide(current, pending.handler, pending.input, pending.isQuery, this.id, pending.principal);
       } catch (error) {
         return { error: this.deps.onHandlerError(error, `${this.component}.${pending.handler}`) };
       }

@@ -1,5 +1,6 @@
 import type { EntityDefinition } from "../define/entity.ts";
 import type { KeyValueDefinition } from "../define/key-value.ts";
+import type { Principal } from "../define/access.ts";
 import type { DedupRecord, InstanceWrite, NewEvent, Store } from "../store/port.ts";
 import { decideEntity, decideKeyValue, foldEvents, type Current, type Decision } from "./decide.ts";
 
@@ -16,7 +17,8 @@ export interface Kind {
   load(store: Store, id: string): Promise<Loaded>;
   /** Whether the store holds a newer version than `loaded` (another node wrote the instance). */
   isStale(store: Store, id: string, loaded: Loaded): Promise<boolean>;
-  decide(current: Current, handler: string, input: unknown, isQuery: boolean, id: string): Decision;
+  /** `principal`: who called over HTTP, when a token said so (handlers see it as `fx.principal`). */
+  decide(current: Current, handler: string, input: unknown, isQuery: boolean, id: string, principal?: Principal): Decision;
   write(
     id: string,
     before: Loaded,
@@ -46,8 +48,8 @@ function entityKind(definition: EntityDefinition, defaultSnapshotEvery: number):
       return { state: foldEvents(definition, base, live), deleted, version };
     },
     isStale: async (store, id, loaded) => (await store.readEvents(definition.name, id, loaded.version, 1)).length > 0,
-    decide: (current, handler, input, isQuery) =>
-      decideEntity(definition, current, handler, input, isQuery),
+    decide: (current, handler, input, isQuery, _id, principal) =>
+      decideEntity(definition, current, handler, input, isQuery, principal),
     write(id, before, after, events, dedup) {
       const append = logged(before, after, events);
       const seq = before.version + append.length;
@@ -78,8 +80,8 @@ function keyValueKind(definition: KeyValueDefinition): Kind {
       };
     },
     isStale: async (store, id, loaded) => ((await store.loadKv(definition.name, id))?.version ?? 0) !== loaded.version,
-    decide: (current, handler, input, isQuery) =>
-      decideKeyValue(definition, current, handler, input, isQuery),
+    decide: (current, handler, input, isQuery, _id, principal) =>
+      decideKeyValue(definition, current, handler, input, isQuery, principal),
     write(id, before, after, _events, dedup) {
       const changed = after.state !== before.state || after.deleted !== before.deleted;
       return {

@@ -1,3 +1,4 @@
+import { startedByOf } from "./workflow/started-by.ts";
 import { errors, SagaflowError } from "../define/errors.ts";
 import type { Store, StoreStatus, WorkflowFilter } from "../store/port.ts";
 import type { ViewService } from "./views/view-service.ts";
@@ -36,7 +37,8 @@ export class RuntimeAdmin implements AdminFacade {
     const workflow = await this.parts.store.loadWorkflow(name, id);
     if (!workflow) throw notFound(`no workflow ${name} "${id}"`);
     const history = await this.parts.store.workflowHistory(name, id, historyLimit);
-    return { workflow, history };
+    // Who started it over HTTP (a verified token's sub and iss), or null.
+    return { workflow: { ...workflow, startedBy: startedByOf(history) }, history };
   }
 
   async operateWorkflow(name: string, id: string, action: OperatorAction): Promise<unknown> {

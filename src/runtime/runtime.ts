@@ -159,7 +159,7 @@ export class Runtime {
         this.consumers.set(component.name, new ConsumerRunner(component, consumerHost));
         continue;
       }
-      if (component.kind === "view") continue;
+      if (component.kind === "view" || component.kind === "endpoint") continue;
       this.dispatcher.register(component, component.kind === "workflow" ? this.workflows.kind(component) : kindOf(component, snapshotEvery));
     }
     const viewDefinitions = options.components.filter((c): c is ViewDefinition => c.kind === "view");

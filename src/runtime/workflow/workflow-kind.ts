@@ -6,6 +6,8 @@ import type { Clock } from "../clock.ts";
 import type { Current, Decision } from "../decide.ts";
 import type { Kind, Loaded } from "../kinds.ts";
 import { requestHash } from "../request-hash.ts";
+import { effectsFor } from "../../define/effect.ts";
+import { startedByNote } from "./started-by.ts";
 import { applyDecision, finalStatuses, startRecord } from "./record.ts";
 
 type AnyHandler = (view: unknown, input: unknown, fx: unknown) => unknown;
@@ -36,7 +38,7 @@ export function workflowKind(
     },
     isStale: async (store, id, loaded) => ((await store.loadWorkflow(definition.name, id))?.version ?? 0) !== loaded.version,
 
-    decide(current, handler, input, isQuery, id): Decision {
+    decide(current, handler, input, isQuery, id, principal): Decision {
       const record = current.state as WorkflowRecord | null;
       if (handler === "start") {
         const hash = requestHash("start", input);
@@ -54,12 +56,13 @@ export function workflowKind(
           throw error;
         }
         const started = startRecord(definition, state, hash, clock.now());
-        return { reply: { ok: true, value: started.record.startReply }, events: [], next: { state: started.record, deleted: false }, changed: true, note: started.note };
+        const note = principal === undefined ? started.note : `${started.note} ${startedByNote(principal)}`;
+        return { reply: { ok: true, value: started.record.startReply }, events: [], next: { state: started.record, deleted: false }, changed: true, note };
       }
       // 404 like `GET /{workflow}/{id}`: the instance does not exist (an entity's own not_found is a domain refusal).
       if (!record) return refuse(current, "not_found", `workflow ${definition.name} "${id}" was never started`, 404);
       const handlers = (isQuery ? definition.queries : definition.commands) as Record<string, AnyHandler>;
-      const effect = asWorkflowEffect(handlers[handler]!(viewOf(id, record), input, workflowEffects), `${definition.name}.${handler}`);
+      const effect = asWorkflowEffect(handlers[handler]!(viewOf(id, record), input, effectsFor(workflowEffects, principal)), `${definition.name}.${handler}`);
       const spec = effect.replySpec;
       if (spec.kind === "error") return refuse(current, spec.code, spec.message, spec.status);
       const reply: StoredReply = { ok: true, value: spec.kind === "value" ? spec.value : undefined };

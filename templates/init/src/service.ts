@@ -1,4 +1,4 @@
-import { entity, saga, service, table, view } from "sagaflow";
+import { access, entity, saga, service, table, view } from "sagaflow";
 
 /** An event-sourced bank account: its state is the fold of its events. */
 export const account = entity(
@@ -12,6 +12,9 @@ export const account = entity(
     },
   },
   {
+    // Over HTTP, nothing is reachable unless exposed: here every command and query, by anyone.
+    // `expose: { balance: access.authenticated }` would expose one query, to callers with a token.
+    expose: access.anyone,
     commands: {
       open: (s, c: { owner: string }, fx) =>
         s.open ? fx.error("already_open") : fx.emit("opened", c).reply((s) => ({ balance: s.balance })),
@@ -33,6 +36,7 @@ export const account = entity(
 
 /** Moves money between two accounts; gives it back if the deposit is refused. */
 export const transfer = saga("transfer", {
+  expose: access.anyone,
   start: (input: { from: string; to: string; amount: number }) => input,
   steps: [
     {
@@ -46,6 +50,7 @@ export const transfer = saga("transfer", {
 
 /** Accounts by owner, kept up to date from the accounts' events. */
 export const accounts = view("accounts", {
+  expose: access.anyone,
   version: 1,
   tables: {
     accounts: table<typeof account, { owner: string; balance: number }>(account, {
