@@ -3,6 +3,8 @@ import type { FlagSpec } from "./args.ts";
 import { feedUsage } from "./feed-commands.ts";
 import { initUsage } from "./init.ts";
 import { nodesUsage } from "./nodes-command.ts";
+import { backupUsage } from "./backup-command.ts";
+import { migrateUsage } from "./migrate-command.ts";
 import { viewsUsage } from "./views-command.ts";
 import { workflowsUsage } from "./workflows-command.ts";
 
@@ -38,6 +40,8 @@ export function commandHelp(command: string): string | undefined {
     timers: `${feedUsage}\n${adminNote}`,
     views: `${viewsUsage}\n${adminNote}`,
     nodes: `${nodesUsage}\n${adminNote}`,
+    backup: `${backupUsage}\n${adminNote}`,
+    migrate: migrateUsage,
   };
   const text = usage[command];
   return text === undefined ? undefined : `usage:\n${text}`;

@@ -8,6 +8,8 @@ import { workflowsCommand, workflowsUsage } from "./workflows-command.ts";
 import { feedCommand, feedUsage } from "./feed-commands.ts";
 import { viewsCommand, viewsUsage } from "./views-command.ts";
 import { nodesCommand, nodesUsage } from "./nodes-command.ts";
+import { backupCommand, backupUsage } from "./backup-command.ts";
+import { migrateCommand, migrateUsage } from "./migrate-command.ts";
 
 const usage = `sagaflow — durable entities, workflows and sagas
 
@@ -19,6 +21,8 @@ ${workflowsUsage}
 ${feedUsage}
 ${viewsUsage}
 ${nodesUsage}
+${backupUsage}
+${migrateUsage}
   sagaflow <command> --help                    one command's help
   sagaflow --version
 
@@ -103,6 +107,10 @@ export async function main(argv: string[]): Promise<void> {
       return viewsCommand(rest);
     case "nodes":
       return nodesCommand(rest);
+    case "backup":
+      return backupCommand(rest);
+    case "migrate":
+      return migrateCommand(rest);
     case "consumers":
     case "parked":
     case "timers":
