@@ -84,8 +84,8 @@ function serve(dir: string): { child: ChildProcess; ready: Promise<{ url: string
       const admin = /admin API on (http:\/\/\S+)/.exec(output)?.[1];
       if (url && admin) done({ url, admin, servingMs: performance.now() - spawned });
     };
-    child.stdout!.on("data", look);
-    child.stderr!.on("data", look);
+    child.stdout.on("data", look);
+    child.stderr.on("data", look);
     child.once("exit", () => fail(new Error(`the server exited: ${output}`)));
   });
   return { child, ready };
