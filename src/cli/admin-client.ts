@@ -24,10 +24,13 @@ export function adminBase(flags: Map<string, string>): string {
 }
 
 /** Calls a running service's admin API; errors come back as readable messages. */
-export async function adminRequest(base: string, method: "GET" | "POST", path: string): Promise<unknown> {
+export async function adminRequest(base: string, method: "GET" | "POST", path: string, payload?: unknown): Promise<unknown> {
   let response: Response;
   try {
-    response = await fetch(new URL(path, base), { method });
+    response = await fetch(
+      new URL(path, base),
+      payload === undefined ? { method } : { method, headers: { "content-type": "application/json" }, body: JSON.stringify(payload) },
+    );
   } catch {
     throw new Error(`cannot reach the admin API at ${base} (is the service running? --admin URL)`);
   }

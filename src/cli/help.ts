@@ -4,6 +4,8 @@ import { feedUsage } from "./feed-commands.ts";
 import { initUsage } from "./init.ts";
 import { nodesUsage } from "./nodes-command.ts";
 import { tokenUsage } from "./token-command.ts";
+import { backupUsage } from "./backup-command.ts";
+import { migrateUsage } from "./migrate-command.ts";
 import { viewsUsage } from "./views-command.ts";
 import { workflowsUsage } from "./workflows-command.ts";
 
@@ -40,6 +42,8 @@ export function commandHelp(command: string): string | undefined {
     views: `${viewsUsage}\n${adminNote}`,
     nodes: `${nodesUsage}\n${adminNote}`,
     token: tokenUsage,
+    backup: `${backupUsage}\n${adminNote}`,
+    migrate: migrateUsage,
   };
   const text = usage[command];
   return text === undefined ? undefined : `usage:\n${text}`;

@@ -9,6 +9,8 @@ import { feedCommand, feedUsage } from "./feed-commands.ts";
 import { viewsCommand, viewsUsage } from "./views-command.ts";
 import { nodesCommand, nodesUsage } from "./nodes-command.ts";
 import { tokenCommand, tokenUsage } from "./token-command.ts";
+import { backupCommand, backupUsage } from "./backup-command.ts";
+import { migrateCommand, migrateUsage } from "./migrate-command.ts";
 
 const usage = `sagaflow — durable entities, workflows and sagas
 
@@ -21,6 +23,8 @@ ${feedUsage}
 ${viewsUsage}
 ${nodesUsage}
 ${tokenUsage}
+${backupUsage}
+${migrateUsage}
   sagaflow <command> --help                    one command's help
   sagaflow --version
 
@@ -107,6 +111,10 @@ export async function main(argv: string[]): Promise<void> {
       return nodesCommand(rest);
     case "token":
       return tokenCommand(rest);
+    case "backup":
+      return backupCommand(rest);
+    case "migrate":
+      return migrateCommand(rest);
     case "consumers":
     case "parked":
     case "timers":

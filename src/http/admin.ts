@@ -6,6 +6,7 @@ import { sendError, sendHealth, sendJson } from "./respond.ts";
 import { feedRoute, viewsRoute } from "./admin-feed.ts";
 import { entitiesRoute } from "./admin-entities.ts";
 import { nodesRoute } from "./admin-nodes.ts";
+import { backupRoute } from "./admin-backup.ts";
 import { listLimit } from "./list-limit.ts";
 
 const statuses: WorkflowStatus[] = ["running", "paused", "suspended", "ended", "failed", "terminated"];
@@ -38,6 +39,7 @@ function statusFilter(raw: string | null): WorkflowStatus[] | undefined {
  * - `GET /views/{name}/parked`, `POST /views/{name}/parked/{position}/{retry|skip}`
  * - `GET /entities/{component}/{id}` and `/entities/{component}/{id}/events?after=&limit=`
  * - `GET /nodes`: the nodes sharing the store and the leases each holds
+ * - `POST /backup {"path"}`: an online backup of the SQLite store into one new file (409 on PostgreSQL)
  */
 export function adminHandler(admin: AdminFacade, log: (line: string) => void = (l) => console.error(l)): (req: IncomingMessage, res: ServerResponse) => void {
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -46,6 +48,7 @@ export function adminHandler(admin: AdminFacade, log: (line: string) => void = (
     const method = req.method ?? "GET";
     if (method === "GET" && url.pathname === "/health") return sendHealth(res, admin.storeStatus());
     if (segments[0] === "entities") return sendJson(res, 200, await entitiesRoute(admin, method, segments, url.searchParams));
+    if (segments[0] === "backup") return sendJson(res, 200, await backupRoute(admin, req, segments));
     if (segments[0] === "nodes") return sendJson(res, 200, await nodesRoute(admin, method, segments));
     if (segments[0] === "views") return sendJson(res, 200, await viewsRoute(admin, method, segments, url.searchParams));
     if (segments[0] === "consumers" || segments[0] === "timers") {

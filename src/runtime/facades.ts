@@ -5,6 +5,7 @@
  */
 import type { WorkflowView } from "../define/workflow.ts";
 import type {
+  BackupReport,
   KvRecord,
   ParkedMessage,
   StoredEvent,
@@ -90,4 +91,9 @@ export interface AdminFacade {
   /** Whether the store answers (`/health`). */
   storeStatus(): StoreStatus;
   nodes(): Promise<NodesReport>;
+  /**
+   * A consistent online copy of the store in one SQLite file at `path` (absolute, new); commands
+   * go on meanwhile. Refused (409 `backup_unsupported`) where the store has its own tools (PostgreSQL).
+   */
+  backup(path: string): Promise<BackupReport>;
 }

@@ -161,4 +161,27 @@ export class RuntimeAdmin implements AdminFacade {
   nodes() {
     return this.parts.membership.report();
   }
+
+  /** One backup at a time: a second one would only slow the first and the commands. */
+  private backingUp = false;
+
+  async backup(path: string) {
+    const { store } = this.parts;
+    if (!store.backup) {
+      throw new SagaflowError(
+        "backup_unsupported",
+        store.cluster
+          ? "this service stores its data in PostgreSQL: back it up with PostgreSQL's own tools (pg_dump --schema=<schema>, or a base backup with WAL archiving for point-in-time recovery; see the README)"
+          : "this store keeps nothing on disk to back up",
+        { status: 409 },
+      );
+    }
+    if (this.backingUp) throw new SagaflowError("backup_running", "a backup is running already; wait for it to finish", { status: 409 });
+    this.backingUp = true;
+    try {
+      return await store.backup(path);
+    } finally {
+      this.backingUp = false;
+    }
+  }
 }

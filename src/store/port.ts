@@ -202,6 +202,17 @@ export interface TimerChange {
   lastError: { code: string; message: string };
 }
 
+/** What `Store.backup` made. */
+export interface BackupReport {
+  /** The file written. */
+  path: string;
+  bytes: number;
+  /** Database pages copied, and in how many steps (commands ran between steps). */
+  pages: number;
+  steps: number;
+  durationMs: number;
+}
+
 /**
  * Every method rejects with `StoreUnavailableError` (src/define/errors.ts) when the store cannot
  * do the work for a reason that passes (the database out of reach, the disk full, a lock or a
@@ -293,6 +304,12 @@ export interface Store {
 
   /** Deletes idempotency records written before `before` (epoch ms); returns how many. */
   pruneDedup(before: number): Promise<number>;
+
+  /**
+   * A consistent copy of the whole store in one file at `path` (absolute, not existing), taken
+   * while the store serves. Only adapters that can (SQLite) have it; PostgreSQL has its own tools.
+   */
+  backup?(path: string): Promise<BackupReport>;
 
   close(): Promise<void>;
 }

@@ -3,6 +3,7 @@ import { lockDatabase } from "./data-lock.ts";
 import Database from "better-sqlite3";
 import { SqliteViews } from "./sqlite-views.ts";
 import type {
+  BackupReport,
   DedupRecord,
   EntityHistory,
   FeedEntry,
@@ -25,7 +26,8 @@ import { prepareStatements, type Statements } from "./sqlite-statements.ts";
 import { timerSql } from "./sqlite-timers.ts";
 
 import { namingFile, toStoreError } from "./sqlite-errors.ts";
-import { StoreUnavailableError } from "../../define/errors.ts";
+import { SagaflowError, StoreUnavailableError } from "../../define/errors.ts";
+import { backupSqlite } from "./sqlite-backup.ts";
 import { OutageTracker, type StoreStatus } from "../outage.ts";
 
 export { workflowListQuery } from "./sqlite-workflows.ts";
@@ -253,6 +255,13 @@ export class SqliteStore implements Store {
 
   async listTimers(status: "pending" | "parked" | undefined, limit: number): Promise<TimerRecord[]> {
     return this.#do((s) => s.timers.list(status, limit));
+  }
+
+  /** An online backup into one SQLite file (see ./sqlite-backup.ts); commands go on meanwhile. */
+  async backup(path: string): Promise<BackupReport> {
+    if (!this.#db.open) throw new Error("the store is closed");
+    if (this.#db.memory) throw new SagaflowError("backup_unsupported", "an in-memory database has nothing to back up", { status: 409 });
+    return backupSqlite(this.#db, path);
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,169 @@
+/**
+ * What holds with many instances (issue 17, item 4), on SQLite: storage size, start-up to serving
+ * after a SIGKILL, memory while serving, and an online backup's duration and its effect on the
+ * latency of commands running meanwhile.
+ *
+ * 1. Fill (in process, synchronous=OFF: setup, not measured): SCALE_ENTITIES wallets, each
+ *    created with one event; SCALE_TRANSFERS transfers that end (each a workflow with its history
+ *    and two more events); SCALE_PAUSED transfers paused on a one-hour timer (due workflows).
+ *    Service: test/fixtures/bank-states (wallets, a held transfer, a consumer, a view).
+ * 2. Storage: the data folder's bytes (database and WAL) after the fill.
+ * 3. `sagaflow serve` in a child on that folder, SIGKILLed once it serves, started again: the time
+ *    from spawning to "serving" printed, and to the first answered command. RSS of the child after
+ *    it served SCALE_TOUCH commands on distinct wallets (the instance cache is 10,000).
+ * 4. Latency of deposits (SCALE_CONCURRENCY in flight) for SCALE_SECONDS without a backup, then
+ *    while `POST /backup` runs: p50/p99/max of each, and the backup's duration and size.
+ *
+ * Retention (issue 17, item 1) is not on this branch: storage is measured with retention off.
+ *
+ * stdout: one JSON line per figure; progress on stderr. Keep sizes modest on a shared machine.
+ *
+ * Environment: SCALE_ENTITIES=100000 SCALE_TRANSFERS=20000 SCALE_PAUSED=10000 SCALE_TOUCH=20000
+ *   SCALE_CONCURRENCY=16 SCALE_SECONDS=3 SCALE_DIR=<where the temporary folder goes>
+ *
+ * Run: npm run bench:scale
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createSagaflow, runtimeOf } from "../src/host/create-sagaflow.ts";
+import { sqlite } from "../src/host/stores.ts";
+import bankStates from "../test/fixtures/bank-states/index.ts";
+
+const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const entities = env("SCALE_ENTITIES", 100_000);
+const transfers = env("SCALE_TRANSFERS", 20_000);
+const paused = env("SCALE_PAUSED", 10_000);
+const touch = env("SCALE_TOUCH", 20_000);
+const concurrency = env("SCALE_CONCURRENCY", 16);
+const seconds = env("SCALE_SECONDS", 3);
+const root = resolve(fileURLToPath(import.meta.url), "../..");
+const say = (line: string) => process.stderr.write(`scale: ${line}\n`);
+const emit = (figure: Record<string, unknown>) => console.log(JSON.stringify({ entities, transfers, paused, ...figure }));
+
+async function pool<T>(count: number, width: number, work: (i: number) => Promise<T>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < count) await work(next++);
+  }));
+}
+
+async function fill(dir: string): Promise<void> {
+  const app = createSagaflow(bankStates, { store: sqlite(join(dir, "sagaflow.db"), { synchronous: "OFF" }), log: () => {} });
+  await app.start();
+  const runtime = runtimeOf(app)!;
+  const started = performance.now();
+  await pool(entities, 256, (i) => runtime.call("wallet", `w${i}`, "create", { initialBalance: 1_000_000 }));
+  say(`${entities} wallets in ${Math.round(performance.now() - started)} ms`);
+  const wallet = (i: number) => `w${i % entities}`;
+  await pool(transfers, 128, async (i) => {
+    await runtime.call("held-transfer", `t${i}`, "start", { from: wallet(i), to: wallet(i * 7 + 1), amount: 1, mode: "now" });
+    await runtime.workflowResult("held-transfer", `t${i}`, 30_000);
+  });
+  await pool(paused, 128, (i) => runtime.call("held-transfer", `p${i}`, "start", { from: wallet(i + 3), to: wallet(i + 5), amount: 1, mode: "hold", holdMs: 3_600_000 }));
+  say(`filled in ${Math.round(performance.now() - started)} ms`);
+  await app.stop();
+}
+
+const folderBytes = (dir: string) => readdirSync(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
+
+function serve(dir: string): { child: ChildProcess; ready: Promise<{ url: string; admin: string; servingMs: number }> } {
+  const spawned = performance.now();
+  const child = spawn(process.execPath, [join(root, "bin/sagaflow.mjs"), "serve", "test/fixtures/bank-states", "--port", "0", "--data", dir], {
+    cwd: root,
+    env: { ...process.env, NODE_OPTIONS: `${process.env["NODE_OPTIONS"] ?? ""} --conditions=sagaflow-source`.trim() },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const ready = new Promise<{ url: string; admin: string; servingMs: number }>((done, fail) => {
+    const look = (chunk: Buffer) => {
+      output += chunk.toString();
+      const url = /serving .* on (http:\/\/\S+)/.exec(output)?.[1];
+      const admin = /admin API on (http:\/\/\S+)/.exec(output)?.[1];
+      if (url && admin) done({ url, admin, servingMs: performance.now() - spawned });
+    };
+    child.stdout.on("data", look);
+    child.stderr.on("data", look);
+    child.once("exit", () => fail(new Error(`the server exited: ${output}`)));
+  });
+  return { child, ready };
+}
+
+async function post(url: string, body: unknown): Promise<number> {
+  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+
+function percentiles(samples: number[]) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (p: number) => Number((sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0).toFixed(2));
+  return { commands: sorted.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: at(1) };
+}
+
+/** Deposits on random wallets, `concurrency` in flight, until `until()` says stop. */
+async function deposits(url: string, until: () => boolean): Promise<number[]> {
+  const latencies: number[] = [];
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (!until()) {
+      const t = performance.now();
+      const status = await post(`${url}/wallet/w${Math.floor(Math.random() * entities)}/deposit`, { amount: 1 });
+      if (status !== 200) throw new Error(`deposit answered ${status}`);
+      latencies.push(performance.now() - t);
+    }
+  }));
+  return latencies;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(process.env["SCALE_DIR"] ?? tmpdir(), "sagaflow-scale-"));
+  try {
+    await fill(dir);
+    emit({ figure: "storage", retention: "off (not on this branch)", bytes: folderBytes(dir), mb: Math.round(folderBytes(dir) / 1e5) / 10 });
+
+    const first = serve(dir);
+    const { url } = await first.ready;
+    await post(`${url}/wallet/w1/deposit`, { amount: 1 });
+    first.child.kill("SIGKILL");
+    await new Promise((done) => first.child.once("exit", done));
+
+    const second = serve(dir);
+    const spawned = performance.now();
+    const { url: url2, admin, servingMs } = await second.ready;
+    await post(`${url2}/wallet/w2/deposit`, { amount: 1 });
+    emit({ figure: "startup-after-sigkill", servingMs: Math.round(servingMs), firstCommandMs: Math.round(performance.now() - spawned) });
+
+    const rssStart = rssMb(second.child.pid!);
+    await pool(touch, concurrency, (i) => post(`${url2}/wallet/w${(i * 7919) % entities}/deposit`, { amount: 1 }));
+    emit({ figure: "rss", afterStartMb: Math.round(rssStart), afterTouchingMb: Math.round(rssMb(second.child.pid!)), touchedInstances: touch, cacheSize: 10_000 });
+
+    let end = performance.now() + seconds * 1000;
+    const quiet = percentiles(await deposits(url2, () => performance.now() > end));
+    emit({ figure: "deposits-without-backup", concurrency, ...quiet });
+
+    let backingUp = true;
+    const backupFile = join(dir, "backup.db");
+    const backup = (async () => {
+      const t = performance.now();
+      const res = await fetch(`${admin}/backup`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ path: backupFile }) });
+      const report = (await res.json()) as Record<string, unknown>;
+      backingUp = false;
+      return { ...report, wallMs: Math.round(performance.now() - t) };
+    })();
+    end = performance.now() + seconds * 1000;
+    const during = percentiles(await deposits(url2, () => !backingUp && performance.now() > end));
+    const report = await backup;
+    emit({ figure: "backup", ...report });
+    emit({ figure: "deposits-during-backup", concurrency, ...during });
+    second.child.kill("SIGTERM");
+    await new Promise((done) => second.child.once("exit", done));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
