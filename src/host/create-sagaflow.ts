@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { createAuthenticator, type Authenticator } from "../auth/authenticator.ts";
 import { Client, type ClientDispatcher } from "../client/client.ts";
+import type { AuthConfig } from "../define/auth.ts";
 import { errors, SagaflowError } from "../define/errors.ts";
 import type { Component, ServiceDefinition } from "../define/service.ts";
 import { adminHandler } from "../http/admin.ts";
@@ -34,6 +36,8 @@ export interface SagaflowOptions {
   clock?: Clock;
   /** The largest request body the HTTP handler reads. Default 1 MiB. */
   maxBodyBytes?: number;
+  /** Trusted JWT issuers, replacing the service's `auth` (`sagaflow serve --jwt-…` flags end up here). */
+  auth?: AuthConfig;
 }
 
 /** A service running inside your program. */
@@ -43,7 +47,7 @@ export interface Sagaflow {
   readonly client: Client;
   /** The service's HTTP API as a Node request listener (answers 503 until started). */
   readonly handler: RequestListener;
-  /** The admin API as a Node request listener. It has no access control: mount it where only operators reach it. */
+  /** The admin API as a Node request listener. It has no access control of its own (`listen` adds it): mount it where only operators reach it. */
   readonly adminHandler: RequestListener;
   /** Opens the store, checks the definitions against it and starts workflows, consumers, timers and views. */
   start(): Promise<void>;
@@ -77,6 +81,8 @@ class SagaflowApp implements Sagaflow {
   private readonly open = new Set<ServerResponse>();
   private ingress: RequestListener | undefined;
   private admin: RequestListener | undefined;
+  /** Made at start, when environment values (`env("…")`) are read. */
+  private authenticator: Authenticator | undefined;
   private readonly log: (line: string) => void;
   private readonly components: Map<string, Component>;
 
@@ -126,11 +132,25 @@ class SagaflowApp implements Sagaflow {
       case "stopped":
         return Promise.reject(new Error("this Sagaflow service was stopped; create a new one to start again"));
     }
+    let authenticator: Authenticator;
+    try {
+      // A configuration mistake (a bad PEM key, alg "none") fails the start before the store opens.
+      authenticator = createAuthenticator(this.options.auth ?? this.service.auth, { log: this.log });
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    for (const issuer of authenticator.config.issuers) this.log(`sagaflow: accepting tokens of issuer "${issuer.issuer}" (${issuer.algorithms.join(", ")})`);
     // Set even if stop() was called meanwhile: stop() waits for this and then stops it.
     const started = this.openRuntime().then((runtime) => {
       this.state = { kind: "running", runtime };
       runtimes.set(this, runtime);
-      this.ingress = ingressHandler(runtime.service, { log: this.log, ...(this.options.maxBodyBytes === undefined ? {} : { maxBodyBytes: this.options.maxBodyBytes }) });
+      this.authenticator = authenticator;
+      this.ingress = ingressHandler(runtime.service, {
+        log: this.log,
+        authenticator,
+        ...(this.service.cors ? { cors: this.service.cors } : {}),
+        ...(this.options.maxBodyBytes === undefined ? {} : { maxBodyBytes: this.options.maxBodyBytes }),
+      });
       this.admin = adminHandler(runtime.admin, this.log);
     });
     this.state = { kind: "starting", started };
@@ -167,7 +187,7 @@ class SagaflowApp implements Sagaflow {
   async listen(options: ListenOptions = {}): Promise<Listening> {
     await this.start();
     const runtime = this.runtime();
-    const listening = await listenOn(this.route, this.adminHandler, options);
+    const listening = await listenOn(this.route, this.adminHandler, options, this.authenticator);
     // Shown by `sagaflow nodes` (sent with the next heartbeat).
     runtime.membership.info = { ...runtime.membership.info, url: listening.url, ...(listening.adminUrl ? { admin: listening.adminUrl } : {}) };
     const tracked: Listening = {

@@ -6,6 +6,9 @@ import { sendError, sendHealth, sendJson } from "./respond.ts";
 import { viewRoute } from "./views-route.ts";
 import { resolveViewStreamSettings, ViewStreams, type ViewStreamSettings } from "./view-streams.ts";
 import { applyServerLimits, resolveServerLimits, serverOptions, type ServerLimits } from "./server-limits.ts";
+import { handleCors, type CorsConfig } from "./cors.ts";
+import { applySecurityHeaders } from "./security-headers.ts";
+import type { Authenticator } from "../auth/authenticator.ts";
 
 export interface IngressOptions {
   maxBodyBytes?: number;
@@ -14,6 +17,12 @@ export interface IngressOptions {
   limits?: Partial<ServerLimits>;
   /** How streamed view queries are refreshed; unset ones come from the environment or the defaults. */
   viewStreams?: Partial<ViewStreamSettings>;
+  /** Checks callers' bearer tokens (the service's issuers); access rules use it. */
+  authenticator?: Authenticator;
+  /** The service's CORS rules; preflights are answered without running a handler. */
+  cors?: CorsConfig;
+  /** The CORS rules of one request's route when they differ from the service's (per endpoint); undefined: the service's. */
+  corsFor?: (req: IncomingMessage) => CorsConfig | undefined;
 }
 
 /** Longest `?wait=` a request may hold a connection for. */
@@ -102,6 +111,8 @@ export function ingressHandler(service: ServiceFacade, options: IngressOptions =
   }
 
   return (req, res) => {
+    applySecurityHeaders(req, res);
+    if (handleCors(req, res, options.corsFor?.(req) ?? options.cors)) return;
     route(req, res).catch((error: unknown) => {
       // A body we refused may still be arriving: drop the connection rather than read it. The
       // socket itself must go (`connection: close` makes Node end it after this response): the
