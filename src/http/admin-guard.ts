@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { isIP } from "node:net";
 import type { Authenticator } from "../auth/authenticator.ts";
 import { bearerToken } from "../auth/bearer.ts";
-import { sendJson } from "./respond.ts";
+import { sendForbidden, sendUnauthorized } from "./auth-refusal.ts";
 
 /** Who may use the admin API besides anyone on loopback. */
 export interface AdminAccess {
@@ -59,7 +59,7 @@ export function guardAdmin(
   if (access.token === undefined && !jwtAccess(access)) return handler;
   const expected = access.token === undefined ? undefined : digest(access.token);
   const refuse = (res: ServerResponse, status: 401 | 403, code: string, message: string) =>
-    sendJson(res, status, { error: { code, message } }, status === 401 ? { "www-authenticate": `Bearer realm="sagaflow-admin", error="invalid_token"`, "cache-control": "no-store" } : { "cache-control": "no-store" });
+    status === 401 ? sendUnauthorized(res, { code, message }, "sagaflow-admin") : sendForbidden(res, message, code);
   return (req, res) => {
     const header = req.headers.authorization;
     const bearer = bearerToken(header);
