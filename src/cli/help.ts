@@ -34,7 +34,7 @@ export const serveUsage = `  sagaflow serve <service module or folder> [--port N
 export const devUsage = `  sagaflow dev   <service module or folder> [same options as serve]   restarts on file changes`;
 
 export const serveDefaults = `defaults: --port 3000, --host 127.0.0.1, --data ./.sagaflow, --sync FULL (fsync every commit),
-          --admin-port: port + 1, on 127.0.0.1 only (-1: none); --forget-dead-nodes-after 3600 (a dead node leaves \`sagaflow nodes\`)`;
+          --admin-port: port + 1 (-1: none), --admin-host 127.0.0.1; --forget-dead-nodes-after 3600 (a dead node leaves \`sagaflow nodes\`)`;
 
 const adminNote = `  (each talks to a running service's admin API: --admin URL, default http://127.0.0.1:3001 or SAGAFLOW_ADMIN;
    --admin-token T or SAGAFLOW_ADMIN_TOKEN when it requires one)`;
