@@ -9,6 +9,7 @@ export { service } from "./define/service.ts";
 export type { Component, ServiceComponent, ServiceDefinition, ServiceOptions } from "./define/service.ts";
 export { env } from "./define/auth.ts";
 export type { AuthConfig, IssuerConfig, JwtAlgorithm, Principal, EnvValue, Configurable } from "./define/auth.ts";
+export type { CorsConfig } from "./define/cors.ts";
 export { createAuthenticator } from "./auth/authenticator.ts";
 export type { Authenticator, AuthenticatorOptions, AuthResult, AuthFailure } from "./auth/authenticator.ts";
 export type { Effect, EntityEffects, KeyValueEffects, ReplyEffects, ReplyOf } from "./define/effect.ts";

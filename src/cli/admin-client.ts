@@ -23,16 +23,33 @@ export function adminBase(flags: Map<string, string>): string {
   return url.href;
 }
 
+/** Where the admin API is and the token it may require. */
+export interface AdminTarget {
+  readonly url: string;
+  readonly token: string | undefined;
+}
+
+/** The admin API's URL (see {@link adminBase}) and token: `--admin-token` or SAGAFLOW_ADMIN_TOKEN. */
+export function adminTarget(flags: Map<string, string>): AdminTarget {
+  const token = flags.get("admin-token") ?? process.env["SAGAFLOW_ADMIN_TOKEN"];
+  return { url: adminBase(flags), token: token === "" ? undefined : token };
+}
+
 /** Calls a running service's admin API; errors come back as readable messages. */
-export async function adminRequest(base: string, method: "GET" | "POST", path: string, payload?: unknown): Promise<unknown> {
+export async function adminRequest(target: AdminTarget, method: "GET" | "POST", path: string, payload?: unknown): Promise<unknown> {
+  const base = target.url;
+  const headers: Record<string, string> = {
+    ...(target.token === undefined ? {} : { authorization: `Bearer ${target.token}` }),
+    ...(payload === undefined ? {} : { "content-type": "application/json" }),
+  };
   let response: Response;
   try {
-    response = await fetch(
-      new URL(path, base),
-      payload === undefined ? { method } : { method, headers: { "content-type": "application/json" }, body: JSON.stringify(payload) },
-    );
+    response = await fetch(new URL(path, base), { method, headers, ...(payload === undefined ? {} : { body: JSON.stringify(payload) }) });
   } catch {
     throw new Error(`cannot reach the admin API at ${base} (is the service running? --admin URL)`);
+  }
+  if (response.status === 401 && target.token === undefined) {
+    throw new Error(`the admin API at ${base} needs a token: --admin-token T or SAGAFLOW_ADMIN_TOKEN`);
   }
   const body = (await response.json()) as { error?: { code: string; message: string } };
   if (!response.ok) throw new Error(`${body.error?.code ?? response.status}: ${body.error?.message ?? "request failed"}`);

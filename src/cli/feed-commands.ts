@@ -1,4 +1,4 @@
-import { adminBase, adminRequest, printTable } from "./admin-client.ts";
+import { adminTarget, adminRequest, printTable } from "./admin-client.ts";
 import { parseArgs } from "./args.ts";
 
 export const feedUsage = `  sagaflow consumers                           offsets, feed head, lag and parked messages
@@ -8,8 +8,8 @@ export const feedUsage = `  sagaflow consumers                           offsets
 
 /** `sagaflow consumers | parked | timers`: what operators look at between components. */
 export async function feedCommand(command: "consumers" | "parked" | "timers", argv: string[]): Promise<void> {
-  const { positionals, flags } = parseArgs(argv, { values: command === "timers" ? ["admin", "status"] : ["admin"] }, command);
-  const base = adminBase(flags);
+  const { positionals, flags } = parseArgs(argv, { values: command === "timers" ? ["admin", "admin-token", "status"] : ["admin", "admin-token"] }, command);
+  const base = adminTarget(flags);
   if (command === "consumers") {
     const { consumers } = (await adminRequest(base, "GET", "/consumers")) as { consumers: Array<Record<string, unknown>> };
     printTable(consumers, ["name", "source", "offset", "head", "lag", "parked"], "no consumers");

@@ -11,7 +11,11 @@ import { workflowsUsage } from "./workflows-command.ts";
 
 /** The flags of `serve` (and of `dev`, which passes them on to `serve`). */
 export const serveFlags: FlagSpec = {
-  values: ["port", "host", "data", "sync", "admin-port", "postgres", "postgres-schema", "node-name", "lease-ms", "forget-dead-nodes-after"],
+  values: [
+    "port", "host", "data", "sync", "admin-port", "postgres", "postgres-schema", "node-name", "lease-ms", "forget-dead-nodes-after",
+    "admin-host", "admin-token", "admin-role", "tls-cert", "tls-key",
+    "jwt-issuer", "jwt-secret", "jwks-url", "jwt-audience", "jwt-algorithm",
+  ],
   booleans: ["terminate-orphaned-workflows"],
 };
 
@@ -20,14 +24,22 @@ export const serveUsage = `  sagaflow serve <service module or folder> [--port N
                  [--postgres URL [--postgres-schema S] [--node-name N] [--lease-ms N]
                   [--forget-dead-nodes-after 3600|90s|30m|1h]]
                  (or SAGAFLOW_DATABASE_URL, SAGAFLOW_NODE_NAME, SAGAFLOW_LEASE_MS, SAGAFLOW_FORGET_DEAD_NODES_AFTER;
-                  several nodes may share one schema)`;
+                  several nodes may share one schema)
+                 [--tls-cert FILE --tls-key FILE]   HTTPS (SAGAFLOW_TLS_CERT, SAGAFLOW_TLS_KEY); SIGHUP reloads them
+                 [--admin-host H] [--admin-token T] [--admin-role R]
+                  (SAGAFLOW_ADMIN_HOST, SAGAFLOW_ADMIN_TOKEN, SAGAFLOW_ADMIN_ROLE; a non-loopback admin host needs
+                   a token (16+ characters) or a role: a JWT of the service's issuers with roles containing R)
+                 [--jwt-issuer I] [--jwt-secret S] [--jwks-url URL] [--jwt-audience A …] [--jwt-algorithm ALG …]
+                  (SAGAFLOW_JWT_ISSUER, SAGAFLOW_JWT_SECRET, SAGAFLOW_JWKS_URL, SAGAFLOW_JWT_AUDIENCE,
+                   SAGAFLOW_JWT_ALGORITHMS: change the service's issuer I — or its only one — or add it)`;
 
 export const devUsage = `  sagaflow dev   <service module or folder> [same options as serve]   restarts on file changes`;
 
 export const serveDefaults = `defaults: --port 3000, --host 127.0.0.1, --data ./.sagaflow, --sync FULL (fsync every commit),
-          --admin-port: port + 1, on 127.0.0.1 only (-1: none); --forget-dead-nodes-after 3600 (a dead node leaves \`sagaflow nodes\`)`;
+          --admin-port: port + 1 (-1: none), --admin-host 127.0.0.1; --forget-dead-nodes-after 3600 (a dead node leaves \`sagaflow nodes\`)`;
 
-const adminNote = `  (each talks to a running service's admin API: --admin URL, default http://127.0.0.1:3001 or SAGAFLOW_ADMIN)`;
+const adminNote = `  (each talks to a running service's admin API: --admin URL, default http://127.0.0.1:3001 or SAGAFLOW_ADMIN;
+   --admin-token T or SAGAFLOW_ADMIN_TOKEN when it requires one)`;
 
 /** The help of one command (`sagaflow <command> --help`), or undefined for a command this file does not know. */
 export function commandHelp(command: string): string | undefined {

@@ -4,6 +4,7 @@ import { runDev } from "./dev.ts";
 import { initCommand, initUsage } from "./init.ts";
 import { loadService } from "./load-service.ts";
 import { serve } from "./serve.ts";
+import { applyAuthOverrides } from "../auth/auth-overrides.ts";
 import { workflowsCommand, workflowsUsage } from "./workflows-command.ts";
 import { feedCommand, feedUsage } from "./feed-commands.ts";
 import { viewsCommand, viewsUsage } from "./views-command.ts";
@@ -39,7 +40,7 @@ function wholeNumberFlag(flag: string, value: string): number {
 }
 
 async function serveCommand(argv: string[]): Promise<void> {
-  const { positionals, flags } = parseArgs(argv, serveFlags, "serve");
+  const { positionals, flags, lists } = parseArgs(argv, serveFlags, "serve");
   const target = positionals[0];
   if (!target) throw new Error("serve needs a service module or folder");
   const adminPort = flags.get("admin-port");
@@ -49,7 +50,27 @@ async function serveCommand(argv: string[]): Promise<void> {
   const nodeName = flags.get("node-name") ?? process.env["SAGAFLOW_NODE_NAME"];
   const leaseMs = flags.get("lease-ms") ?? process.env["SAGAFLOW_LEASE_MS"];
   const forgetAfter = flags.get("forget-dead-nodes-after") ?? process.env["SAGAFLOW_FORGET_DEAD_NODES_AFTER"];
+  const fromEnv = (name: string) => (process.env[name] === "" ? undefined : process.env[name]);
+  const adminHost = flags.get("admin-host") ?? fromEnv("SAGAFLOW_ADMIN_HOST");
+  const adminToken = flags.get("admin-token") ?? fromEnv("SAGAFLOW_ADMIN_TOKEN");
+  const adminRole = flags.get("admin-role") ?? fromEnv("SAGAFLOW_ADMIN_ROLE");
+  const tlsCert = flags.get("tls-cert") ?? fromEnv("SAGAFLOW_TLS_CERT");
+  const tlsKey = flags.get("tls-key") ?? fromEnv("SAGAFLOW_TLS_KEY");
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new Error("--tls-cert and --tls-key go together");
+  const listOf = (flag: string, variable: string) => lists.get(flag) ?? fromEnv(variable)?.split(",").map((v) => v.trim()).filter((v) => v !== "");
+  const jwtIssuer = flags.get("jwt-issuer") ?? fromEnv("SAGAFLOW_JWT_ISSUER");
+  const jwtSecret = flags.get("jwt-secret") ?? fromEnv("SAGAFLOW_JWT_SECRET");
+  const jwksUrl = flags.get("jwks-url") ?? fromEnv("SAGAFLOW_JWKS_URL");
+  const jwtAudience = listOf("jwt-audience", "SAGAFLOW_JWT_AUDIENCE");
+  const jwtAlgorithms = listOf("jwt-algorithm", "SAGAFLOW_JWT_ALGORITHMS");
   const service = await loadService(target);
+  const auth = applyAuthOverrides(service.auth, {
+    ...(jwtIssuer === undefined ? {} : { issuer: jwtIssuer }),
+    ...(jwtSecret === undefined ? {} : { secret: jwtSecret }),
+    ...(jwksUrl === undefined ? {} : { jwksUrl }),
+    ...(jwtAudience === undefined ? {} : { audience: jwtAudience }),
+    ...(jwtAlgorithms === undefined ? {} : { algorithms: jwtAlgorithms }),
+  });
   const running = await serve({
     service,
     port: portFlag(flags.get("port") ?? process.env["PORT"], 3000),
@@ -63,6 +84,11 @@ async function serveCommand(argv: string[]): Promise<void> {
     ...(leaseMs === undefined ? {} : { leaseMs: wholeNumberFlag("--lease-ms", leaseMs) }),
     ...(forgetAfter === undefined ? {} : { forgetDeadNodesAfterMs: durationFlag("--forget-dead-nodes-after", forgetAfter) }),
     ...(flags.has("terminate-orphaned-workflows") ? { orphanedWorkflows: "terminate" as const } : {}),
+    ...(adminHost === undefined ? {} : { adminHost }),
+    ...(adminToken === undefined ? {} : { adminToken }),
+    ...(adminRole === undefined ? {} : { adminRole }),
+    ...(tlsCert === undefined || tlsKey === undefined ? {} : { tls: { certFile: tlsCert, keyFile: tlsKey } }),
+    ...(auth === undefined || auth === service.auth ? {} : { auth }),
   });
   const names = service.components.map((c) => c.name).join(", ");
   console.log(`sagaflow: serving "${service.name}" (${names}) on ${running.url}`);
@@ -80,6 +106,17 @@ async function serveCommand(argv: string[]): Promise<void> {
       },
     );
   };
+  if (tlsCert !== undefined) {
+    // A renewed certificate is put in place and the process told: new connections get it, open ones go on.
+    process.on("SIGHUP", () => {
+      try {
+        running.reloadTls();
+        console.log("sagaflow: SIGHUP: TLS certificate and key reloaded");
+      } catch (error) {
+        console.error(`sagaflow: SIGHUP: TLS reload failed, the previous certificate stays: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    });
+  }
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   process.once("SIGINT", () => shutdown("SIGINT"));
 }

@@ -1,13 +1,13 @@
 import type { NodesReport } from "../runtime/cluster/membership.ts";
-import { adminBase, adminRequest, printTable } from "./admin-client.ts";
+import { adminTarget, adminRequest, printTable } from "./admin-client.ts";
 import { parseArgs } from "./args.ts";
 
 export const nodesUsage = `  sagaflow nodes                               live nodes and the leases (shares of work) each holds`;
 
 /** `sagaflow nodes`: which nodes share the store and what each one runs. */
 export async function nodesCommand(argv: string[]): Promise<void> {
-  const { flags } = parseArgs(argv, { values: ["admin"] }, "nodes");
-  const base = adminBase(flags);
+  const { flags } = parseArgs(argv, { values: ["admin", "admin-token"] }, "nodes");
+  const base = adminTarget(flags);
   const report = (await adminRequest(base, "GET", "/nodes")) as NodesReport;
   const rows = report.nodes.map((n) => ({
     node: n.id === report.self ? `${n.id} (this)` : n.id,

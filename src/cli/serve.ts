@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import type { AuthConfig } from "../define/auth.ts";
 import type { ServiceDefinition } from "../define/service.ts";
 import { createSagaflow, runtimeOf } from "../host/create-sagaflow.ts";
 import { postgres, sqlite } from "../host/stores.ts";
@@ -8,8 +9,16 @@ export interface ServeOptions {
   service: ServiceDefinition;
   port?: number;
   host?: string;
-  /** The admin API's port (always on 127.0.0.1). Default: port + 1; -1 turns it off. */
+  /** The admin API's port. Default: port + 1; -1 turns it off. */
   adminPort?: number;
+  /** The admin API's address (default 127.0.0.1; another needs adminToken or adminRole). */
+  adminHost?: string;
+  adminToken?: string;
+  adminRole?: string;
+  /** Serve HTTPS with these PEM files (read again by `reloadTls`, on SIGHUP). */
+  tls?: { certFile: string; keyFile: string };
+  /** Trusted JWT issuers replacing the service's own (the service's with the CLI's flags applied). */
+  auth?: AuthConfig;
   /** What to do with workflows standing at a step this code no longer defines. */
   orphanedWorkflows?: "refuse" | "terminate";
   /** Folder of the SQLite file. Default `./.sagaflow`. */
@@ -38,6 +47,8 @@ export interface RunningService {
   runtime: Runtime;
   /** Stops accepting, lets in-flight commands finish, closes the store. */
   close(): Promise<void>;
+  /** Reads the TLS files again for new connections (see Listening.reloadTls). */
+  reloadTls(): void;
 }
 
 /** Runs a service on SQLite (or PostgreSQL) behind the HTTP ingress: `createSagaflow(…).listen(…)`. */
@@ -53,14 +64,19 @@ export async function serve(options: ServeOptions): Promise<RunningService> {
     ...(options.nodeName === undefined ? {} : { nodeName: options.nodeName }),
     ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
     ...(options.forgetDeadNodesAfterMs === undefined ? {} : { forgetDeadNodesAfterMs: options.forgetDeadNodesAfterMs }),
+    ...(options.auth === undefined ? {} : { auth: options.auth }),
   });
   try {
     const listening = await app.listen({
       ...(options.port === undefined ? {} : { port: options.port }),
       ...(options.host === undefined ? {} : { host: options.host }),
       ...(options.adminPort === undefined ? {} : { adminPort: options.adminPort }),
+      ...(options.adminHost === undefined ? {} : { adminHost: options.adminHost }),
+      ...(options.adminToken === undefined ? {} : { adminToken: options.adminToken }),
+      ...(options.adminRole === undefined ? {} : { adminRole: options.adminRole }),
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
     });
-    return { url: listening.url, adminUrl: listening.adminUrl, runtime: runtimeOf(app)!, close: () => app.stop() };
+    return { url: listening.url, adminUrl: listening.adminUrl, runtime: runtimeOf(app)!, close: () => app.stop(), reloadTls: () => listening.reloadTls() };
   } catch (error) {
     await app.stop();
     throw error;

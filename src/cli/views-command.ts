@@ -1,4 +1,4 @@
-import { adminBase, adminRequest, printTable } from "./admin-client.ts";
+import { adminTarget, adminRequest, printTable } from "./admin-client.ts";
 import { parseArgs } from "./args.ts";
 
 export const viewsUsage = `  sagaflow views                               each view's offset, lag, rebuild progress and parked entries
@@ -18,8 +18,8 @@ interface ViewLine {
 
 /** `sagaflow views [rebuild <view>]`. Queries keep being served from the old tables during a rebuild. */
 export async function viewsCommand(argv: string[]): Promise<void> {
-  const { positionals, flags } = parseArgs(argv, { values: ["admin"] }, "views");
-  const base = adminBase(flags);
+  const { positionals, flags } = parseArgs(argv, { values: ["admin", "admin-token"] }, "views");
+  const base = adminTarget(flags);
   const list = async () => ((await adminRequest(base, "GET", "/views")) as { views: ViewLine[] }).views;
   const [action, name] = positionals;
   if (action === undefined) {

@@ -1,4 +1,4 @@
-import { adminBase, adminRequest as admin, printTable } from "./admin-client.ts";
+import { adminTarget, adminRequest as admin, printTable } from "./admin-client.ts";
 import { parseArgs } from "./args.ts";
 
 export const workflowsUsage = `  sagaflow workflows list [--name N] [--status running,failed] [--step S] [--limit N]
@@ -9,8 +9,8 @@ export const workflowsUsage = `  sagaflow workflows list [--name N] [--status ru
 
 /** `sagaflow workflows …`: operator controls over the admin API. */
 export async function workflowsCommand(argv: string[]): Promise<void> {
-  const { positionals, flags } = parseArgs(argv, { values: ["admin", "name", "status", "step", "limit"] }, "workflows");
-  const base = adminBase(flags);
+  const { positionals, flags } = parseArgs(argv, { values: ["admin", "admin-token", "name", "status", "step", "limit"] }, "workflows");
+  const base = adminTarget(flags);
   const [action, name, id] = positionals;
   if (action === "list") {
     const query = new URLSearchParams();

@@ -5,6 +5,7 @@ import type { ConsumerDefinition } from "./consumer.ts";
 import type { ViewDefinition } from "./view.ts";
 import type { EndpointDefinition } from "./endpoint.ts";
 import type { AuthConfig } from "./auth.ts";
+import { checkCorsConfig, type CorsConfig } from "./cors.ts";
 
 /** Every kind of component a service can contain. */
 /** Components that have instances and take commands. */
@@ -19,12 +20,16 @@ export interface ServiceDefinition {
   readonly components: readonly ServiceComponent[];
   /** Trusted token issuers (see {@link ServiceOptions.auth}); absent: no token is accepted. */
   readonly auth?: AuthConfig;
+  /** Which browser origins may call the service (see {@link ServiceOptions.cors}). */
+  readonly cors?: CorsConfig;
 }
 
 /** What a service says besides its components. */
 export interface ServiceOptions {
   /** Trusted JWT issuers; values may come from the environment with `env("NAME")`, read at start-up. */
   readonly auth?: AuthConfig;
+  /** Browser origins allowed to call the service's routes; none when absent (same-origin only). */
+  readonly cors?: CorsConfig;
 }
 
 /**
@@ -59,5 +64,6 @@ export function service(name: string, components: readonly ServiceComponent[], o
       for (const [table, spec] of Object.entries(component.tables)) listed(spec.source, `view "${component.name}" (table ${table})`);
     }
   }
-  return { kind: "service", name, components, ...(options.auth ? { auth: options.auth } : {}) };
+  if (options.cors) checkCorsConfig(options.cors, `service "${name}"`);
+  return { kind: "service", name, components, ...(options.auth ? { auth: options.auth } : {}), ...(options.cors ? { cors: options.cors } : {}) };
 }

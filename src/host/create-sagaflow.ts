@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { createAuthenticator, type Authenticator } from "../auth/authenticator.ts";
 import { Client, type ClientDispatcher } from "../client/client.ts";
+import type { AuthConfig } from "../define/auth.ts";
 import { errors, SagaflowError } from "../define/errors.ts";
 import type { Component, ServiceDefinition } from "../define/service.ts";
 import { adminHandler } from "../http/admin.ts";
@@ -7,7 +9,6 @@ import { ingressHandler } from "../http/ingress.ts";
 import { ExposedRoutes } from "../http/exposed-routes.ts";
 import { EndpointRouter } from "../http/endpoint-router.ts";
 import type { Authenticate } from "../http/guard.ts";
-import { createAuthenticator } from "../auth/authenticator.ts";
 import type { EndpointDefinition } from "../define/endpoint.ts";
 import { sendError } from "../http/respond.ts";
 import { eventStreams } from "../http/views-route.ts";
@@ -18,10 +19,6 @@ import { listenOn, type ListenOptions, type Listening } from "./listen.ts";
 import { openStore, type StoreDescriptor } from "./stores.ts";
 
 /** Verifies tokens against the service's `auth` issuers (every token refused without any). */
-function authenticatorFor(service: ServiceDefinition, log: (line: string) => void): Authenticate {
-  const authenticator = createAuthenticator(service.auth, { log });
-  return (header) => authenticator.authenticate(header);
-}
 
 /** A Node request listener: mount it in `http.createServer`, Express, Hono's node adapter… */
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -46,10 +43,12 @@ export interface SagaflowOptions {
   /** The largest request body the HTTP handler reads. Default 1 MiB. */
   maxBodyBytes?: number;
   /**
-   * Verifies bearer tokens for routes whose access rule is not `access.anyone`. Without one,
-   * those routes answer 401.
+   * Verifies bearer tokens for routes whose access rule is not `access.anyone`, instead of the
+   * service's issuers (`auth`). Without either, those routes answer 401.
    */
   authenticate?: Authenticate;
+  /** Trusted JWT issuers, replacing the service's `auth` (`sagaflow serve --jwt-…` flags end up here). */
+  auth?: AuthConfig;
 }
 
 /** A service running inside your program. */
@@ -59,7 +58,7 @@ export interface Sagaflow {
   readonly client: Client;
   /** The service's HTTP API as a Node request listener (answers 503 until started). */
   readonly handler: RequestListener;
-  /** The admin API as a Node request listener. It has no access control: mount it where only operators reach it. */
+  /** The admin API as a Node request listener. It has no access control of its own (`listen` adds it): mount it where only operators reach it. */
   readonly adminHandler: RequestListener;
   /** Opens the store, checks the definitions against it and starts workflows, consumers, timers and views. */
   start(): Promise<void>;
@@ -93,6 +92,8 @@ class SagaflowApp implements Sagaflow {
   private readonly open = new Set<ServerResponse>();
   private ingress: RequestListener | undefined;
   private admin: RequestListener | undefined;
+  /** Made at start, when environment values (`env("…")`) are read. */
+  private authenticator: Authenticator | undefined;
   private readonly log: (line: string) => void;
   private readonly components: Map<string, Component>;
   private readonly exposed: ExposedRoutes;
@@ -149,17 +150,25 @@ class SagaflowApp implements Sagaflow {
       case "stopped":
         return Promise.reject(new Error("this Sagaflow service was stopped; create a new one to start again"));
     }
+    let authenticator: Authenticator;
+    try {
+      // A configuration mistake (a bad PEM key, alg "none") fails the start before the store opens.
+      authenticator = createAuthenticator(this.options.auth ?? this.service.auth, { log: this.log });
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    for (const issuer of authenticator.config.issuers) this.log(`sagaflow: accepting tokens of issuer "${issuer.issuer}" (${issuer.algorithms.join(", ")})`);
     // Set even if stop() was called meanwhile: stop() waits for this and then stops it.
     const started = this.openRuntime().then((runtime) => {
       this.state = { kind: "running", runtime };
       runtimes.set(this, runtime);
-      // The service's issuers, their environment values read now (a missing one is logged).
-      const authenticate = this.options.authenticate ?? authenticatorFor(this.service, this.log);
+      this.authenticator = authenticator;
       this.ingress = ingressHandler(runtime.service, {
         log: this.log,
         exposed: this.exposed,
         endpoints: this.endpoints,
-        authenticate,
+        authenticate: this.options.authenticate ?? ((header) => authenticator.authenticate(header)),
+        ...(this.service.cors ? { cors: this.service.cors } : {}),
         ...(this.options.maxBodyBytes === undefined ? {} : { maxBodyBytes: this.options.maxBodyBytes }),
       });
       this.admin = adminHandler(runtime.admin, this.log);
@@ -198,7 +207,7 @@ class SagaflowApp implements Sagaflow {
   async listen(options: ListenOptions = {}): Promise<Listening> {
     await this.start();
     const runtime = this.runtime();
-    const listening = await listenOn(this.route, this.adminHandler, options);
+    const listening = await listenOn(this.route, this.adminHandler, options, this.authenticator);
     // Shown by `sagaflow nodes` (sent with the next heartbeat).
     runtime.membership.info = { ...runtime.membership.info, url: listening.url, ...(listening.adminUrl ? { admin: listening.adminUrl } : {}) };
     const tracked: Listening = {

@@ -1,5 +1,10 @@
+import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import type { Authenticator } from "../auth/authenticator.ts";
+import { checkAdminBind, guardAdmin, isLoopback } from "../http/admin-guard.ts";
+import { applySecurityHeaders } from "../http/security-headers.ts";
 import { eventStreams } from "../http/views-route.ts";
 import { applyServerLimits, resolveServerLimits, serverOptions } from "../http/server-limits.ts";
 
@@ -11,8 +16,34 @@ export interface ListenOptions {
   port?: number;
   /** Default "127.0.0.1"; "0.0.0.0" or "::" to accept other machines. */
   host?: string;
-  /** The admin API's port, always on 127.0.0.1 (it has no access control). Default port + 1 (a free one when port is 0); -1 turns it off. */
+  /** The admin API's port. Default port + 1 (a free one when port is 0); -1 turns it off. */
   adminPort?: number;
+  /**
+   * The admin API's address. Default "127.0.0.1"; any other needs `adminToken` or `adminRole`
+   * (listening refuses to start without one).
+   */
+  adminHost?: string;
+  /** A token the admin API requires (`Authorization: Bearer <token>`), wherever it listens; 16 characters or more. */
+  adminToken?: string;
+  /** The admin API also accepts a JWT of the service's issuers whose `roles` claim contains this role. */
+  adminRole?: string;
+  /** Serve HTTPS with this PEM certificate (chain) and key, read from files; `reloadTls()` reads them again. */
+  tls?: { certFile: string; keyFile: string };
+}
+
+/** Largest request head read: big enough that an oversized token reaches the authenticator (and gets its 401). */
+const MAX_HEADER_BYTES = 32 * 1024;
+
+/** A certificate and key pair, read now; a bad file is an error naming it. */
+function readTls(tls: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
+  const read = (file: string, what: string) => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new Error(`cannot read the TLS ${what} ${file}: ${(error as Error).message}`, { cause: error });
+    }
+  };
+  return { cert: read(tls.certFile, "certificate (--tls-cert)"), key: read(tls.keyFile, "key (--tls-key)") };
 }
 
 /** A service listening on its ports. */
@@ -22,6 +53,12 @@ export interface Listening {
   adminUrl: string | undefined;
   /** Stops listening: answers still being worked on go out with `connection: close`, streamed view queries are ended. */
   close(): Promise<void>;
+  /**
+   * Reads the TLS certificate and key files again and uses them for new connections; open
+   * connections go on undisturbed (`sagaflow serve` calls it on SIGHUP). A bad pair throws and the
+   * old one stays. Nothing to do without TLS.
+   */
+  reloadTls(): void;
 }
 
 /** An error from listening, named by which port it was. */
@@ -46,37 +83,62 @@ function bind(server: Server, port: number, host: string, which: "service" | "ad
  * closing get `connection: close`, so keep-alive clients cannot hold the server open (or keep
  * sending it work) after a shutdown began.
  */
-export async function listenOn(handler: Listener, adminHandler: Listener, options: ListenOptions): Promise<Listening> {
+export async function listenOn(handler: Listener, adminHandler: Listener, options: ListenOptions, authenticator?: Authenticator): Promise<Listening> {
   const unanswered = new Set<ServerResponse>();
   let closing = false;
+  const port = options.port ?? 3000;
+  const adminPort = options.adminPort ?? (port === 0 ? 0 : port + 1);
+  const adminHost = options.adminHost ?? "127.0.0.1";
+  const access = {
+    ...(options.adminToken === undefined ? {} : { token: options.adminToken }),
+    ...(options.adminRole === undefined ? {} : { role: options.adminRole }),
+    ...(authenticator === undefined ? {} : { authenticator }),
+  };
+  // Before anything listens: an admin API open to the network without access control is refused.
+  if (adminPort >= 0) checkAdminBind(adminHost, access);
+  const tls = options.tls ? readTls(options.tls) : undefined;
   // Timeouts and connection bounds (SAGAFLOW_MAX_CONNECTIONS…): one client cannot take the service from the others.
   const limits = resolveServerLimits();
-  const server = createServer(serverOptions(limits), (req, res) => {
+  const listener: Listener = (req, res) => {
     if (closing) res.setHeader("connection", "close");
     unanswered.add(res);
     res.once("close", () => unanswered.delete(res));
     handler(req, res);
-  });
+  };
+  const httpOptions = { ...serverOptions(limits), maxHeaderSize: MAX_HEADER_BYTES };
+  const server: Server | HttpsServer = tls ? createHttpsServer({ ...httpOptions, ...tls }, listener) : createServer(httpOptions, listener);
   applyServerLimits(server, limits);
-  const port = options.port ?? 3000;
   await bind(server, port, options.host ?? "127.0.0.1", "service");
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  const adminPort = options.adminPort ?? (port === 0 ? 0 : port + 1);
-  const admin = adminPort < 0 ? undefined : createServer(adminHandler);
+  // The admin API speaks HTTPS too when it leaves the machine (its token must not cross the network in clear).
+  const adminTls = tls !== undefined && !isLoopback(adminHost);
+  const guarded = guardAdmin((req, res) => {
+    applySecurityHeaders(req, res);
+    adminHandler(req, res);
+  }, access);
+  const admin = adminPort < 0 ? undefined : adminTls ? createHttpsServer({ ...tls }, guarded) : createServer(guarded);
   if (admin) {
     try {
-      await bind(admin, adminPort, "127.0.0.1", "admin");
+      await bind(admin, adminPort, adminHost, "admin");
     } catch (error) {
       await new Promise<void>((done) => server.close(() => done()));
       throw error;
     }
   }
   const adminAddress = admin?.address() as AddressInfo | undefined;
+  const adminShown = adminAddress ? (adminAddress.family === "IPv6" ? `[${adminAddress.address}]` : adminAddress.address) : undefined;
   let closed: Promise<void> | undefined;
   return {
-    url: `http://${host}:${address.port}`,
-    adminUrl: adminAddress ? `http://127.0.0.1:${adminAddress.port}` : undefined,
+    url: `${tls ? "https" : "http"}://${host}:${address.port}`,
+    adminUrl: adminAddress ? `${adminTls ? "https" : "http"}://${adminShown}:${adminAddress.port}` : undefined,
+    reloadTls: () => {
+      if (!options.tls) return;
+      const fresh = readTls(options.tls);
+      // Throws on a certificate that does not match its key: the running pair stays.
+      (server as HttpsServer).setSecureContext(fresh);
+      if (adminTls) (admin as HttpsServer).setSecureContext(fresh);
+    },
     close: () =>
       (closed ??= (async () => {
         closing = true;

@@ -12,6 +12,8 @@ import type { EndpointRouter } from "./endpoint-router.ts";
 import { writeEndpointReply } from "./endpoint-reply.ts";
 import { authorize, type Authenticate } from "./guard.ts";
 import { applyServerLimits, resolveServerLimits, serverOptions, type ServerLimits } from "./server-limits.ts";
+import { handleCors, type CorsConfig } from "./cors.ts";
+import { applySecurityHeaders } from "./security-headers.ts";
 
 export interface IngressOptions {
   /** Which automatic routes exist and who may call them; without it, none (deny by default). */
@@ -26,6 +28,10 @@ export interface IngressOptions {
   limits?: Partial<ServerLimits>;
   /** How streamed view queries are refreshed; unset ones come from the environment or the defaults. */
   viewStreams?: Partial<ViewStreamSettings>;
+  /** The service's CORS rules; preflights are answered without running a handler. */
+  cors?: CorsConfig;
+  /** The CORS rules of one request's route when they differ from the service's (per endpoint); undefined: the service's. */
+  corsFor?: (req: IncomingMessage) => CorsConfig | undefined;
 }
 
 /** Longest `?wait=` a request may hold a connection for. */
@@ -163,6 +169,8 @@ export function ingressHandler(service: ServiceFacade, options: IngressOptions =
   }
 
   return (req, res) => {
+    applySecurityHeaders(req, res);
+    if (handleCors(req, res, options.corsFor?.(req) ?? options.cors)) return;
     route(req, res).catch((error: unknown) => {
       // A body we refused may still be arriving: drop the connection rather than read it. The
       // socket itself must go (`connection: close` makes Node end it after this response): the

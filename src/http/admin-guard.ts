@@ -1,0 +1,89 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { isIP } from "node:net";
+import type { Authenticator } from "../auth/authenticator.ts";
+import { bearerToken } from "../auth/bearer.ts";
+import { sendForbidden, sendUnauthorized } from "./auth-refusal.ts";
+
+/** Who may use the admin API besides anyone on loopback. */
+export interface AdminAccess {
+  /** A shared token: `Authorization: Bearer <token>` (`--admin-token` / SAGAFLOW_ADMIN_TOKEN). */
+  readonly token?: string;
+  /** A JWT of one of the service's issuers whose `roles` claim contains this role (`--admin-role`). */
+  readonly role?: string;
+  readonly authenticator?: Authenticator;
+}
+
+/** Shortest admin token accepted: a guessable one would protect nothing. */
+export const MIN_ADMIN_TOKEN_LENGTH = 16;
+
+/** True for an address only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, "").toLowerCase();
+  if (bare === "localhost" || bare === "::1") return true;
+  const v4 = bare.startsWith("::ffff:") ? bare.slice(7) : bare;
+  return isIP(v4) === 4 && v4.startsWith("127.");
+}
+
+const jwtAccess = (access: AdminAccess) => access.role !== undefined && access.authenticator !== undefined && access.authenticator.config.issuers.length > 0;
+
+/**
+ * Refuses (throws) to serve the admin API on a non-loopback address without a way to check its
+ * callers: an admin token, or an admin role with a configured issuer. Also refuses a short token.
+ */
+export function checkAdminBind(host: string, access: AdminAccess): void {
+  if (access.token !== undefined && access.token.length < MIN_ADMIN_TOKEN_LENGTH) {
+    throw new Error(`the admin token must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (--admin-token / SAGAFLOW_ADMIN_TOKEN)`);
+  }
+  if (access.role !== undefined && !jwtAccess(access)) {
+    throw new Error(`--admin-role ${access.role} needs a JWT issuer (the service's auth configuration or --jwt-issuer)`);
+  }
+  if (isLoopback(host) || access.token !== undefined || jwtAccess(access)) return;
+  throw new Error(
+    `the admin API would listen on ${host} without access control: give it a token (--admin-token or SAGAFLOW_ADMIN_TOKEN) or an admin role (--admin-role), or keep it on 127.0.0.1`,
+  );
+}
+
+const digest = (value: string) => createHash("sha256").update(value).digest();
+
+/**
+ * Wraps the admin handler with a check of the caller, when a token or a role is configured
+ * (wherever it listens); without either, the handler is returned as is (loopback only, see
+ * {@link checkAdminBind}). No credentials or bad ones: 401 with `WWW-Authenticate: Bearer`; a valid
+ * JWT without the role: 403.
+ */
+export function guardAdmin(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  access: AdminAccess,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  if (access.token === undefined && !jwtAccess(access)) return handler;
+  const expected = access.token === undefined ? undefined : digest(access.token);
+  const refuse = (res: ServerResponse, status: 401 | 403, code: string, message: string) =>
+    status === 401 ? sendUnauthorized(res, { code, message }, "sagaflow-admin") : sendForbidden(res, message, code);
+  return (req, res) => {
+    const header = req.headers.authorization;
+    const bearer = bearerToken(header);
+    if (!bearer.ok) {
+      refuse(res, 401, bearer.code, `the admin API needs \`Authorization: Bearer <admin token>\`${access.role ? ` or a JWT with role ${access.role}` : ""}`);
+      return;
+    }
+    // Compared as digests: constant time, whatever the lengths.
+    if (expected && timingSafeEqual(digest(bearer.token), expected)) {
+      handler(req, res);
+      return;
+    }
+    if (!jwtAccess(access)) {
+      refuse(res, 401, "invalid_token", "the admin token is not the right one");
+      return;
+    }
+    access.authenticator!.authenticate(header).then(
+      (result) => {
+        if (!result.ok) return refuse(res, 401, result.code, result.message);
+        const roles = result.principal.claims["roles"];
+        if (!Array.isArray(roles) || !roles.includes(access.role)) return refuse(res, 403, "forbidden", `the admin API needs role ${access.role}`);
+        handler(req, res);
+      },
+      () => refuse(res, 401, "invalid_token", "the token could not be checked"),
+    );
+  };
+}
