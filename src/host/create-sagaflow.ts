@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { TracerProvider } from "@opentelemetry/api";
 import { Client, type ClientDispatcher } from "../client/client.ts";
 import { errors, SagaflowError } from "../define/errors.ts";
 import type { Component, ServiceDefinition } from "../define/service.ts";
@@ -34,6 +35,8 @@ export interface SagaflowOptions {
   clock?: Clock;
   /** The largest request body the HTTP handler reads. Default 1 MiB. */
   maxBodyBytes?: number;
+  /** Traces go to this OpenTelemetry provider (default: the global one, a no-op unless an SDK is registered). */
+  tracerProvider?: TracerProvider;
 }
 
 /** A service running inside your program. */
@@ -130,7 +133,7 @@ class SagaflowApp implements Sagaflow {
     const started = this.openRuntime().then((runtime) => {
       this.state = { kind: "running", runtime };
       runtimes.set(this, runtime);
-      this.ingress = ingressHandler(runtime.service, { log: this.log, ...(this.options.maxBodyBytes === undefined ? {} : { maxBodyBytes: this.options.maxBodyBytes }) });
+      this.ingress = runtime.observer.http(ingressHandler(runtime.service, { log: this.log, ...(this.options.maxBodyBytes === undefined ? {} : { maxBodyBytes: this.options.maxBodyBytes }) }));
       this.admin = adminHandler(runtime.admin, this.log);
     });
     this.state = { kind: "starting", started };
@@ -155,6 +158,7 @@ class SagaflowApp implements Sagaflow {
         ...(options.forgetDeadNodesAfterMs === undefined ? {} : { forgetDeadNodesAfterMs: options.forgetDeadNodesAfterMs }),
         ...(options.orphanedWorkflows === undefined ? {} : { orphanedWorkflows: options.orphanedWorkflows }),
         ...(options.clock === undefined ? {} : { clock: options.clock }),
+        ...(options.tracerProvider === undefined ? {} : { observe: { tracerProvider: options.tracerProvider } }),
       });
       await runtime.start();
       return runtime;

@@ -7,6 +7,7 @@ import { feedRoute, viewsRoute } from "./admin-feed.ts";
 import { entitiesRoute } from "./admin-entities.ts";
 import { nodesRoute } from "./admin-nodes.ts";
 import { listLimit } from "./list-limit.ts";
+import { sendMetrics } from "./metrics-route.ts";
 
 const statuses: WorkflowStatus[] = ["running", "paused", "suspended", "ended", "failed", "terminated"];
 const actions: OperatorAction[] = ["suspend", "resume", "terminate", "retry", "cancel"];
@@ -38,6 +39,7 @@ function statusFilter(raw: string | null): WorkflowStatus[] | undefined {
  * - `GET /views/{name}/parked`, `POST /views/{name}/parked/{position}/{retry|skip}`
  * - `GET /entities/{component}/{id}` and `/entities/{component}/{id}/events?after=&limit=`
  * - `GET /nodes`: the nodes sharing the store and the leases each holds
+ * - `GET /metrics`: every metric in the Prometheus text format
  */
 export function adminHandler(admin: AdminFacade, log: (line: string) => void = (l) => console.error(l)): (req: IncomingMessage, res: ServerResponse) => void {
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -45,6 +47,7 @@ export function adminHandler(admin: AdminFacade, log: (line: string) => void = (
     const segments = url.pathname.split("/").slice(1).map(decodeURIComponent);
     const method = req.method ?? "GET";
     if (method === "GET" && url.pathname === "/health") return sendHealth(res, admin.storeStatus());
+    if (method === "GET" && url.pathname === "/metrics") return sendMetrics(res, await admin.metrics());
     if (segments[0] === "entities") return sendJson(res, 200, await entitiesRoute(admin, method, segments, url.searchParams));
     if (segments[0] === "nodes") return sendJson(res, 200, await nodesRoute(admin, method, segments));
     if (segments[0] === "views") return sendJson(res, 200, await viewsRoute(admin, method, segments, url.searchParams));

@@ -89,4 +89,6 @@ export interface AdminFacade {
   /** Whether the store answers (`/health`). */
   storeStatus(): StoreStatus;
   nodes(): Promise<NodesReport>;
+  /** Every metric in the Prometheus text format (`GET /metrics`), with its content type. */
+  metrics(): Promise<{ contentType: string; text: string }>;
 }

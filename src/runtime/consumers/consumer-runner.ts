@@ -9,6 +9,7 @@ import { describeError } from "../workflow/record.ts";
 import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
 import { SagaflowError } from "../../define/errors.ts";
 import { WakeSignal } from "../wake-signal.ts";
+import type { Observer } from "../../observe/observer.ts";
 
 export interface ConsumerHost {
   store: Store;
@@ -16,6 +17,8 @@ export interface ConsumerHost {
   log: (line: string) => void;
   keyedCall: Dispatcher["keyedCall"];
   timers: Timers;
+  /** Traces each delivery, linked to the command that wrote the entry. */
+  observer?: Observer;
 }
 
 const batchSize = 256;
@@ -199,7 +202,7 @@ export class ConsumerRunner {
     let attempts = 0;
     for (;;) {
       try {
-        await this.deliver(entry);
+        await (this.host.observer ? this.host.observer.delivery(this.definition.name, entry.position, () => this.deliver(entry)) : this.deliver(entry));
         return undefined;
       } catch (error) {
         // The database out of reach is not the handler's failure: try again, using up no attempt

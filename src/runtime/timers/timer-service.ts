@@ -15,6 +15,8 @@ export interface TimerHost {
   call: Dispatcher["keyedCall"];
   /** Checks a deferred call names a known component and handler before it is stored. */
   check(call: DeferredCall): void;
+  /** Told as each timer fires (metrics: how late). */
+  onFire?(timer: TimerRecord): void;
 }
 
 export interface TimerPolicy {
@@ -168,6 +170,7 @@ export class TimerService implements Timers {
   private async fireOne(timer: TimerRecord): Promise<TimerRecord | undefined> {
     // createdAt too: a name finished and started again may get generation 1 again.
     const key = `timer:${timer.name}:${timer.createdAt}:${timer.generation}`;
+    this.host.onFire?.(timer);
     let failure: unknown;
     try {
       const reply = await this.host.call(timer.component, timer.id, timer.handler, timer.input, key);
