@@ -8,6 +8,9 @@ import { workflowsCommand, workflowsUsage } from "./workflows-command.ts";
 import { feedCommand, feedUsage } from "./feed-commands.ts";
 import { viewsCommand, viewsUsage } from "./views-command.ts";
 import { nodesCommand, nodesUsage } from "./nodes-command.ts";
+import { serveLogging } from "./serve-logging.ts";
+import { startTracingFromEnv } from "../observe/otel-setup.ts";
+import { logEvent } from "../observe/log-event.ts";
 
 const usage = `sagaflow — durable entities, workflows and sagas
 
@@ -43,9 +46,13 @@ async function serveCommand(argv: string[]): Promise<void> {
   const nodeName = flags.get("node-name") ?? process.env["SAGAFLOW_NODE_NAME"];
   const leaseMs = flags.get("lease-ms") ?? process.env["SAGAFLOW_LEASE_MS"];
   const forgetAfter = flags.get("forget-dead-nodes-after") ?? process.env["SAGAFLOW_FORGET_DEAD_NODES_AFTER"];
+  const logging = serveLogging(flags.get("log-level"), flags.get("log-format"));
+  // Before the service loads: spans of everything it does go to the exporter the environment names.
+  const tracing = await startTracingFromEnv(process.env, logging.log);
   const service = await loadService(target);
   const running = await serve({
     service,
+    log: logging.log,
     port: portFlag(flags.get("port") ?? process.env["PORT"], 3000),
     host: flags.get("host") ?? "127.0.0.1",
     dataDir: flags.get("data") ?? ".sagaflow",
@@ -57,6 +64,11 @@ async function serveCommand(argv: string[]): Promise<void> {
     ...(leaseMs === undefined ? {} : { leaseMs: wholeNumberFlag("--lease-ms", leaseMs) }),
     ...(forgetAfter === undefined ? {} : { forgetDeadNodesAfterMs: durationFlag("--forget-dead-nodes-after", forgetAfter) }),
     ...(flags.has("terminate-orphaned-workflows") ? { orphanedWorkflows: "terminate" as const } : {}),
+  }).catch((error: unknown) => {
+    // A start-up refusal (orphaned workflows, a port in use, a locked data folder…): one clear line, then exit 1.
+    const message = error instanceof Error ? error.message : String(error);
+    logEvent(logging.log, "error", { event: "startup_refused", error_message: message }, `sagaflow: ${message}`);
+    process.exit(1);
   });
   const names = service.components.map((c) => c.name).join(", ");
   console.log(`sagaflow: serving "${service.name}" (${names}) on ${running.url}`);
@@ -66,7 +78,7 @@ async function serveCommand(argv: string[]): Promise<void> {
   if (membership.clustered) console.log(`sagaflow: node ${membership.nodeId}; nodes on this schema share the work (lease ${membership.leaseMs} ms)`);
   const shutdown = (signal: string) => {
     console.log(`sagaflow: ${signal}: finishing in-flight commands`);
-    running.close().then(
+    running.close().then(() => tracing?.shutdown()).then(
       () => process.exit(0),
       (error: unknown) => {
         console.error(`sagaflow: shutdown failed: ${String(error)}`);

@@ -24,7 +24,7 @@ export class SagaflowMetrics {
 
   constructor(options: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: "sagaflow_process_" });
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
     this.commands = new Counter({ name: "sagaflow_commands_total", help: "Commands and queries handled, by outcome (ok, refused, or the error code)", labelNames: ["component", "handler", "outcome"], registers });
     this.commandSeconds = new Histogram({
       name: "sagaflow_command_duration_seconds",

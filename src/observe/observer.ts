@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Store, StoredReply, WorkflowRecord } from "../store/port.ts";
 import { SagaflowMetrics } from "./metrics.ts";
 import { routeTemplate } from "./route-template.ts";
+import { logEvent } from "./log-event.ts";
 
 /** How Sagaflow reports what it does: Prometheus metrics, and OpenTelemetry spans when a provider is set. */
 export interface ObserveOptions {
@@ -32,7 +33,11 @@ export class Observer {
   private readonly positionTraces = new Map<number, SpanContext>();
   private workflowNames = new Set<string>();
 
-  constructor(options: ObserveOptions = {}) {
+  constructor(
+    options: ObserveOptions = {},
+    /** Where failed workflows are reported (the runtime's log). */
+    private readonly log: (line: string) => void = () => {},
+  ) {
     this.metrics = new SagaflowMetrics(options.processMetrics === undefined ? {} : { processMetrics: options.processMetrics });
     this.tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer("sagaflow");
   }
@@ -121,7 +126,12 @@ export class Observer {
     const after = result.record;
     if (after.step !== step && (after.step === "compensate" || outcome === "failover")) this.metrics.compensation(workflow);
     span.setAttribute("sagaflow.outcome", outcome);
-    if (outcome === "failed") span.setStatus({ code: SpanStatusCode.ERROR, message: after.lastError?.code ?? "failed" });
+    if (outcome === "failed") {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: after.lastError?.code ?? "failed" });
+      const error = after.lastError ?? { code: "failed", message: result.note };
+      const fields = { event: "workflow_failed", workflow, id, step, attempt: before.attempt + 1, error_code: error.code, error_message: error.message };
+      logEvent(this.log, "error", fields, `sagaflow: workflow ${workflow} "${id}" failed at step ${step}: ${error.code}: ${error.message}`);
+    }
     span.end();
     return result;
   }

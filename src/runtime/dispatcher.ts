@@ -12,6 +12,7 @@ import type { Kind } from "./kinds.ts";
 import { requestHash } from "./request-hash.ts";
 import { validateInput } from "./validate-input.ts";
 import type { Observer } from "../observe/observer.ts";
+import { logEvent } from "../observe/log-event.ts";
 
 export type { CallOptions };
 
@@ -226,7 +227,7 @@ export class InstanceDispatcher implements Dispatcher {
   private internalError(error: unknown, where: string): SagaflowError {
     const correlationId = randomUUID();
     const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    this.options.log(`sagaflow: handler ${where} failed [${correlationId}]: ${detail}`);
+    logEvent(this.options.log, "error", { event: "internal_error", correlation_id: correlationId, where, error_message: detail }, `sagaflow: handler ${where} failed [${correlationId}]: ${detail}`);
     return new SagaflowError("internal", `internal error in ${where} (correlation id ${correlationId})`, {
       status: 500,
       details: { correlationId },

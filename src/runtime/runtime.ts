@@ -90,7 +90,7 @@ export class Runtime {
     this.retentionMs = options.idempotencyRetentionMs ?? 7 * day;
     this.log = options.log ?? ((line) => console.error(line));
     this.unlisted = new UnlistedComponents((name) => this.dispatcher.component(name) !== undefined, this.log);
-    this.observer = new Observer(options.observe);
+    this.observer = new Observer(options.observe, this.log);
     this.committer = new GroupCommitter(this.observer.timedCommits(this.store), () => {
       for (const runner of this.consumers.values()) runner.wake();
       this.views.wake();

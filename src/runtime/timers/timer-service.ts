@@ -6,6 +6,7 @@ import { checkId } from "../ids.ts";
 import { describeError } from "../workflow/record.ts";
 import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
 import type { Dispatcher } from "../dispatcher.ts";
+import { logEvent } from "../../observe/log-event.ts";
 
 export interface TimerHost {
   store: Store;
@@ -193,7 +194,8 @@ export class TimerService implements Timers {
     }, this.fence);
     if (parked) {
       const error = describeError(failure);
-      this.host.log(
+      const fields = { event: "timer_parked", timer: timer.name, component: timer.component, id: timer.id, handler: timer.handler, attempts, error_code: error.code, error_message: error.message };
+      logEvent(this.host.log, "warn", fields,
         `sagaflow: WARNING: timer ${timer.name} (${timer.component} "${timer.id}" ${timer.handler}) parked after ${attempts} attempt(s): ` +
           `${error.code}: ${error.message}; see \`sagaflow timers --status parked\``,
       );
