@@ -32,6 +32,8 @@ export class Observer {
   /** The span context of the command that wrote each feed position: deliveries link to it. */
   private readonly positionTraces = new Map<number, SpanContext>();
   private workflowNames = new Set<string>();
+  /** A command span was recorded: a tracer provider is taking spans. */
+  private tracing = false;
 
   constructor(
     options: ObserveOptions = {},
@@ -55,6 +57,7 @@ export class Observer {
       attributes: { "sagaflow.component": component, "sagaflow.handler": handler },
     });
     const recording = span.isRecording();
+    if (recording) this.tracing = true;
     if (recording && handler === "start" && this.workflowNames.has(component)) remember(this.workflowTraces, `${component}\u0000${id}`, span.spanContext());
     const result = recording ? context.with(trace.setSpan(context.active(), span), run) : run();
     return result.then(
@@ -142,8 +145,12 @@ export class Observer {
   }
 
   /** Traces one consumer delivery, linked to the span of the command that wrote the entry (when this process saw it). */
-  delivery<T>(consumer: string, position: number, run: () => Promise<T>): Promise<T> {
-    const producer = this.positionTraces.get(position);
+  async delivery<T>(consumer: string, position: number, run: () => Promise<T>): Promise<T> {
+    // The producing command's reply (where its position is remembered) may still be on its way
+    // when the consumer, woken by the commit, reads the entry: wait one turn (only when tracing).
+    const producer =
+      this.positionTraces.get(position) ??
+      (this.tracing ? await new Promise<void>((r) => setImmediate(r)).then(() => this.positionTraces.get(position)) : undefined);
     const links: Link[] = producer ? [{ context: producer }] : [];
     const span = this.tracer.startSpan(`${consumer} deliver`, { kind: SpanKind.CONSUMER, links, attributes: { "sagaflow.consumer": consumer, "sagaflow.position": position } }, ROOT_CONTEXT);
     if (!span.isRecording()) return run();
