@@ -13,7 +13,7 @@ let server: SagaflowProcess;
 let base: string;
 
 before(async () => {
-  server = await SagaflowProcess.start({ target: "test/fixtures/bad-input" });
+  server = await SagaflowProcess.start({ target: "test/fixtures/bad-input", args: ["--log-format", "pretty"] });
   base = server.url;
 });
 
@@ -144,7 +144,7 @@ describe("parked messages and components the service does not list (real process
   });
 
   it("a consumer whose source the service does not list stops start-up, naming both", async () => {
-    const refused = SagaflowProcess.create({ target: "test/fixtures/bad-input-unlisted-source", readyTimeoutMs: 15_000 });
+    const refused = SagaflowProcess.create({ target: "test/fixtures/bad-input-unlisted-source", args: ["--log-format", "pretty"], readyTimeoutMs: 15_000 });
     try {
       await assert.rejects(refused.start());
       assert.equal((await refused.exited).code, 1);

@@ -14,13 +14,13 @@ export const serveFlags: FlagSpec = {
   values: [
     "port", "host", "data", "sync", "admin-port", "postgres", "postgres-schema", "node-name", "lease-ms", "forget-dead-nodes-after",
     "admin-host", "admin-token", "admin-role", "tls-cert", "tls-key",
-    "jwt-issuer", "jwt-secret", "jwks-url", "jwt-audience", "jwt-algorithm",
+    "jwt-issuer", "jwt-secret", "jwks-url", "jwt-audience", "jwt-algorithm", "log-level", "log-format",
   ],
   booleans: ["terminate-orphaned-workflows"],
 };
 
 export const serveUsage = `  sagaflow serve <service module or folder> [--port N] [--host H] [--data DIR] [--sync FULL|NORMAL|OFF]
-                 [--admin-port N] [--terminate-orphaned-workflows]
+                 [--admin-port N] [--terminate-orphaned-workflows] [--log-level debug|info|warn|error] [--log-format json|pretty]
                  [--postgres URL [--postgres-schema S] [--node-name N] [--lease-ms N]
                   [--forget-dead-nodes-after 3600|90s|30m|1h]]
                  (or SAGAFLOW_DATABASE_URL, SAGAFLOW_NODE_NAME, SAGAFLOW_LEASE_MS, SAGAFLOW_FORGET_DEAD_NODES_AFTER;
@@ -31,12 +31,16 @@ export const serveUsage = `  sagaflow serve <service module or folder> [--port N
                    a token (16+ characters) or a role: a JWT of the service's issuers with roles containing R)
                  [--jwt-issuer I] [--jwt-secret S] [--jwks-url URL] [--jwt-audience A …] [--jwt-algorithm ALG …]
                   (SAGAFLOW_JWT_ISSUER, SAGAFLOW_JWT_SECRET, SAGAFLOW_JWKS_URL, SAGAFLOW_JWT_AUDIENCE,
-                   SAGAFLOW_JWT_ALGORITHMS: change the service's issuer I — or its only one — or add it)`;
+                   SAGAFLOW_JWT_ALGORITHMS: change the service's issuer I — or its only one — or add it)
+
+                 [--log-level L] [--log-format json|pretty]
+                 traces: set OTEL_EXPORTER_OTLP_ENDPOINT (and OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_TRACES_SAMPLER…)`;
 
 export const devUsage = `  sagaflow dev   <service module or folder> [same options as serve]   restarts on file changes`;
 
 export const serveDefaults = `defaults: --port 3000, --host 127.0.0.1, --data ./.sagaflow, --sync FULL (fsync every commit),
-          --admin-port: port + 1 (-1: none), --admin-host 127.0.0.1; --forget-dead-nodes-after 3600 (a dead node leaves \`sagaflow nodes\`)`;
+          --log-level info, --log-format pretty on a terminal and json otherwise,
+          --admin-port: port + 1 (-1: none; GET /metrics there for Prometheus), --admin-host 127.0.0.1; --forget-dead-nodes-after 3600 (a dead node leaves \`sagaflow nodes\`)`;
 
 const adminNote = `  (each talks to a running service's admin API: --admin URL, default http://127.0.0.1:3001 or SAGAFLOW_ADMIN;
    --admin-token T or SAGAFLOW_ADMIN_TOKEN when it requires one)`;

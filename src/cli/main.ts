@@ -12,6 +12,9 @@ import { nodesCommand, nodesUsage } from "./nodes-command.ts";
 import { tokenCommand, tokenUsage } from "./token-command.ts";
 import { backupCommand, backupUsage } from "./backup-command.ts";
 import { migrateCommand, migrateUsage } from "./migrate-command.ts";
+import { serveLogging } from "./serve-logging.ts";
+import { startTracingFromEnv } from "../observe/otel-setup.ts";
+import { logEvent } from "../observe/log-event.ts";
 
 const usage = `sagaflow — durable entities, workflows and sagas
 
@@ -63,6 +66,9 @@ async function serveCommand(argv: string[]): Promise<void> {
   const jwksUrl = flags.get("jwks-url") ?? fromEnv("SAGAFLOW_JWKS_URL");
   const jwtAudience = listOf("jwt-audience", "SAGAFLOW_JWT_AUDIENCE");
   const jwtAlgorithms = listOf("jwt-algorithm", "SAGAFLOW_JWT_ALGORITHMS");
+  const logging = serveLogging(flags.get("log-level"), flags.get("log-format"));
+  // Before the service loads: spans of everything it does go to the exporter the environment names.
+  const tracing = await startTracingFromEnv(process.env, logging.log);
   const service = await loadService(target);
   const auth = applyAuthOverrides(service.auth, {
     ...(jwtIssuer === undefined ? {} : { issuer: jwtIssuer }),
@@ -73,6 +79,7 @@ async function serveCommand(argv: string[]): Promise<void> {
   });
   const running = await serve({
     service,
+    log: logging.log,
     port: portFlag(flags.get("port") ?? process.env["PORT"], 3000),
     host: flags.get("host") ?? "127.0.0.1",
     dataDir: flags.get("data") ?? ".sagaflow",
@@ -89,6 +96,11 @@ async function serveCommand(argv: string[]): Promise<void> {
     ...(adminRole === undefined ? {} : { adminRole }),
     ...(tlsCert === undefined || tlsKey === undefined ? {} : { tls: { certFile: tlsCert, keyFile: tlsKey } }),
     ...(auth === undefined || auth === service.auth ? {} : { auth }),
+  }).catch((error: unknown) => {
+    // A start-up refusal (orphaned workflows, a port in use, a locked data folder…): one clear line, then exit 1.
+    const message = error instanceof Error ? error.message : String(error);
+    logEvent(logging.log, "error", { event: "startup_refused", error_message: message }, `sagaflow: ${message}`);
+    process.exit(1);
   });
   const names = service.components.map((c) => c.name).join(", ");
   console.log(`sagaflow: serving "${service.name}" (${names}) on ${running.url}`);
@@ -98,7 +110,7 @@ async function serveCommand(argv: string[]): Promise<void> {
   if (membership.clustered) console.log(`sagaflow: node ${membership.nodeId}; nodes on this schema share the work (lease ${membership.leaseMs} ms)`);
   const shutdown = (signal: string) => {
     console.log(`sagaflow: ${signal}: finishing in-flight commands`);
-    running.close().then(
+    running.close().then(() => tracing?.shutdown()).then(
       () => process.exit(0),
       (error: unknown) => {
         console.error(`sagaflow: shutdown failed: ${String(error)}`);

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createAuthenticator, type Authenticator } from "../auth/authenticator.ts";
+import type { TracerProvider } from "@opentelemetry/api";
 import { Client, type ClientDispatcher } from "../client/client.ts";
 import type { AuthConfig } from "../define/auth.ts";
 import { errors, SagaflowError } from "../define/errors.ts";
@@ -49,6 +50,8 @@ export interface SagaflowOptions {
   authenticate?: Authenticate;
   /** Trusted JWT issuers, replacing the service's `auth` (`sagaflow serve --jwt-…` flags end up here). */
   auth?: AuthConfig;
+  /** Traces go to this OpenTelemetry provider (default: the global one, a no-op unless an SDK is registered). */
+  tracerProvider?: TracerProvider;
 }
 
 /** A service running inside your program. */
@@ -163,14 +166,14 @@ class SagaflowApp implements Sagaflow {
       this.state = { kind: "running", runtime };
       runtimes.set(this, runtime);
       this.authenticator = authenticator;
-      this.ingress = ingressHandler(runtime.service, {
+      this.ingress = runtime.observer.http(ingressHandler(runtime.service, {
         log: this.log,
         exposed: this.exposed,
         endpoints: this.endpoints,
         authenticate: this.options.authenticate ?? ((header) => authenticator.authenticate(header)),
         ...(this.service.cors ? { cors: this.service.cors } : {}),
         ...(this.options.maxBodyBytes === undefined ? {} : { maxBodyBytes: this.options.maxBodyBytes }),
-      });
+      }));
       this.admin = adminHandler(runtime.admin, this.log);
     });
     this.state = { kind: "starting", started };
@@ -195,6 +198,7 @@ class SagaflowApp implements Sagaflow {
         ...(options.forgetDeadNodesAfterMs === undefined ? {} : { forgetDeadNodesAfterMs: options.forgetDeadNodesAfterMs }),
         ...(options.orphanedWorkflows === undefined ? {} : { orphanedWorkflows: options.orphanedWorkflows }),
         ...(options.clock === undefined ? {} : { clock: options.clock }),
+        ...(options.tracerProvider === undefined ? {} : { observe: { tracerProvider: options.tracerProvider } }),
       });
       await runtime.start();
       return runtime;

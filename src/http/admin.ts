@@ -8,6 +8,7 @@ import { entitiesRoute } from "./admin-entities.ts";
 import { nodesRoute } from "./admin-nodes.ts";
 import { backupRoute } from "./admin-backup.ts";
 import { listLimit } from "./list-limit.ts";
+import { sendMetrics } from "./metrics-route.ts";
 
 const statuses: WorkflowStatus[] = ["running", "paused", "suspended", "ended", "failed", "terminated"];
 const actions: OperatorAction[] = ["suspend", "resume", "terminate", "retry", "cancel"];
@@ -40,6 +41,7 @@ function statusFilter(raw: string | null): WorkflowStatus[] | undefined {
  * - `GET /entities/{component}/{id}` and `/entities/{component}/{id}/events?after=&limit=`
  * - `GET /nodes`: the nodes sharing the store and the leases each holds
  * - `POST /backup {"path"}`: an online backup of the SQLite store into one new file (409 on PostgreSQL)
+ * - `GET /metrics`: every metric in the Prometheus text format
  */
 export function adminHandler(admin: AdminFacade, log: (line: string) => void = (l) => console.error(l)): (req: IncomingMessage, res: ServerResponse) => void {
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -47,6 +49,7 @@ export function adminHandler(admin: AdminFacade, log: (line: string) => void = (
     const segments = url.pathname.split("/").slice(1).map(decodeURIComponent);
     const method = req.method ?? "GET";
     if (method === "GET" && url.pathname === "/health") return sendHealth(res, admin.storeStatus());
+    if (method === "GET" && url.pathname === "/metrics") return sendMetrics(res, await admin.metrics());
     if (segments[0] === "entities") return sendJson(res, 200, await entitiesRoute(admin, method, segments, url.searchParams));
     if (segments[0] === "backup") return sendJson(res, 200, await backupRoute(admin, req, segments));
     if (segments[0] === "nodes") return sendJson(res, 200, await nodesRoute(admin, method, segments));

@@ -2,6 +2,7 @@ import type { ServerResponse } from "node:http";
 import { RetryLaterError, SagaflowError, StoreUnavailableError } from "../define/errors.ts";
 import type { StoreStatus } from "../store/outage.ts";
 import { AuthenticationError } from "./guard.ts";
+import { logEvent } from "../observe/log-event.ts";
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body ?? {});
@@ -26,7 +27,8 @@ function logOutage(error: StoreUnavailableError, log: (line: string) => void, no
   }
   const more = seen && seen.suppressed > 0 ? ` (and ${seen.suppressed} more requests in the last ${Math.round((now - seen.at) / 1000)} s)` : "";
   outageLog.set(error.reason, { at: now, suppressed: 0 });
-  log(`sagaflow: store unavailable (${error.reason}): ${error.message}${more}`);
+  const fields = { event: "store_unavailable", reason: error.reason, error_message: error.message, suppressed: seen?.suppressed ?? 0 };
+  logEvent(log, "error", fields, `sagaflow: store unavailable (${error.reason}): ${error.message}${more}`);
 }
 
 /**
@@ -45,7 +47,7 @@ export function sendError(res: ServerResponse, error: unknown, log: (line: strin
   }
   const correlationId = crypto.randomUUID();
   const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  log(`sagaflow: internal error [${correlationId}]: ${detail}`);
+  logEvent(log, "error", { event: "internal_error", correlation_id: correlationId, where: "http", error_message: detail }, `sagaflow: internal error [${correlationId}]: ${detail}`);
   sendJson(res, 500, {
     error: { code: "internal", message: `internal error (correlation id ${correlationId})`, details: { correlationId } },
   });

@@ -12,6 +12,8 @@ import { Instance, type InstanceDeps } from "./instance.ts";
 import type { Kind } from "./kinds.ts";
 import { requestHash } from "./request-hash.ts";
 import { validateInput } from "./validate-input.ts";
+import type { Observer } from "../observe/observer.ts";
+import { logEvent } from "../observe/log-event.ts";
 
 export type { CallOptions };
 
@@ -61,6 +63,8 @@ export interface DispatcherOptions {
   log: (line: string) => void;
   /** How a workflow's end is awaited (the workflow engine's). */
   waitForEnd(name: string, id: string, waitMs: number): Promise<WorkflowView<unknown> | undefined>;
+  /** Counts, times and traces every call (metrics and spans). */
+  observer?: Observer;
 }
 
 interface Registered {
@@ -147,11 +151,21 @@ export class InstanceDispatcher implements Dispatcher {
   callForReply(componentName: string, id: string, handler: string, input: unknown, options: DispatchOptions = {}): Promise<PositionedReply> {
     // New outside calls are refused once stopping; calls from work already accepted are not.
     if (this.closed) return Promise.reject(errors.stopped());
-    return this.send(componentName, id, handler, input, options);
+    return this.observed(componentName, id, handler, () => this.send(componentName, id, handler, input, options));
   }
 
   readonly keyedCall: KeyedCall = (component, id, handler, input, idempotencyKey) =>
-    this.send(component, id, handler, input, { idempotencyKey });
+    this.observed(component, id, handler, () => this.send(component, id, handler, input, { idempotencyKey }));
+
+  private observed(component: string, id: string, handler: string, run: () => Promise<PositionedReply>): Promise<PositionedReply> {
+    const observer = this.options.observer;
+    return observer ? observer.command(component, id, handler, run) : run();
+  }
+
+  /** Instances held in memory, and calls in flight (in a mailbox or being decided and committed): for `/metrics`. */
+  stats(): { cached: number; inFlight: number } {
+    return { cached: this.instances.size, inFlight: this.inFlight };
+  }
 
   private async send(componentName: string, id: string, handler: string, input: unknown, options: DispatchOptions): Promise<PositionedReply> {
     const { registered, isQuery } = this.lookup(componentName, handler);
@@ -217,7 +231,7 @@ export class InstanceDispatcher implements Dispatcher {
   private internalError(error: unknown, where: string): SagaflowError {
     const correlationId = randomUUID();
     const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    this.options.log(`sagaflow: handler ${where} failed [${correlationId}]: ${detail}`);
+    logEvent(this.options.log, "error", { event: "internal_error", correlation_id: correlationId, where, error_message: detail }, `sagaflow: handler ${where} failed [${correlationId}]: ${detail}`);
     return new SagaflowError("internal", `internal error in ${where} (correlation id ${correlationId})`, {
       status: 500,
       details: { correlationId },

@@ -96,4 +96,6 @@ export interface AdminFacade {
    * go on meanwhile. Refused (409 `backup_unsupported`) where the store has its own tools (PostgreSQL).
    */
   backup(path: string): Promise<BackupReport>;
+  /** Every metric in the Prometheus text format (`GET /metrics`), with its content type. */
+  metrics(): Promise<{ contentType: string; text: string }>;
 }

@@ -23,11 +23,17 @@ export interface AdminParts {
   consumers: ReadonlyMap<string, ConsumerRunner>;
   views: ViewService;
   membership: Membership;
+  /** The Prometheus text exposition (`GET /metrics`). */
+  metrics(): Promise<{ contentType: string; text: string }>;
 }
 
 /** The admin facade over a running service: reads the store, acts through the runners and mailboxes. */
 export class RuntimeAdmin implements AdminFacade {
   constructor(private readonly parts: AdminParts) {}
+
+  metrics() {
+    return this.parts.metrics();
+  }
 
   listWorkflows(filter: WorkflowFilter) {
     return this.parts.store.listWorkflows(filter);

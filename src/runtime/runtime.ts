@@ -16,6 +16,8 @@ import type { ClusterSignal } from "../store/cluster-port.ts";
 import { InstanceDispatcher, type DispatchOptions, type Dispatcher, type KeyedCall, type PositionedReply } from "./dispatcher.ts";
 import type { AdminFacade, ServiceFacade } from "./facades.ts";
 import { RuntimeAdmin } from "./runtime-admin.ts";
+import { Observer, type ObserveOptions } from "../observe/observer.ts";
+import { registerRuntimeGauges } from "../observe/runtime-gauges.ts";
 
 export interface RuntimeOptions {
   store: Store;
@@ -40,6 +42,8 @@ export interface RuntimeOptions {
   leaseMs?: number;
   /** Several nodes: a node silent for longer than this is deleted from `sagaflow nodes`. Default 1 hour. */
   forgetDeadNodesAfterMs?: number;
+  /** Metrics and traces: the OpenTelemetry tracer provider (default: the global one), process metrics. */
+  observe?: ObserveOptions;
 }
 
 export type { CallOptions, PositionedReply } from "./dispatcher.ts";
@@ -75,6 +79,8 @@ export class Runtime {
   readonly service: ServiceFacade;
   /** What operators may see and do. */
   readonly admin: AdminFacade;
+  /** Metrics (`GET /metrics` on the admin API) and spans. */
+  readonly observer: Observer;
   private stopping = false;
   /** Says (once per name) when a step, consumer or timer calls a component the service does not list. */
   private readonly unlisted: UnlistedComponents;
@@ -84,7 +90,8 @@ export class Runtime {
     this.retentionMs = options.idempotencyRetentionMs ?? 7 * day;
     this.log = options.log ?? ((line) => console.error(line));
     this.unlisted = new UnlistedComponents((name) => this.dispatcher.component(name) !== undefined, this.log);
-    this.committer = new GroupCommitter(this.store, () => {
+    this.observer = new Observer(options.observe, this.log);
+    this.committer = new GroupCommitter(this.observer.timedCommits(this.store), () => {
       for (const runner of this.consumers.values()) runner.wake();
       this.views.wake();
     });
@@ -114,6 +121,7 @@ export class Runtime {
       cacheSize: options.cacheSize ?? 10_000,
       log: this.log,
       waitForEnd: (name, id, waitMs) => this.workflows.waitForEnd(name, id, waitMs),
+      observer: this.observer,
     });
     const dispatcher: Dispatcher = this.dispatcher;
     /** Calls made on behalf of steps, consumers and timers: keyed, and allowed during shutdown. */
@@ -130,6 +138,7 @@ export class Runtime {
         this.unlisted.check(call.component, "a timer (deferred call)");
         return dispatcher.checkHandler(call.component, call.handler);
       },
+      onFire: (timer) => this.observer.timerFired(timer.dueAt, this.clock.now()),
     }, { pollMs: clustered ? 1_000 : undefined });
     this.workflows = new WorkflowEngine({
       timers: this.timers,
@@ -138,6 +147,7 @@ export class Runtime {
       log: this.log,
       enqueueTask: (component, id, task) => dispatcher.enqueueTask(component, id, task),
       keyedCall,
+      observer: this.observer,
       placement: {
         holds: (bucket) => this.membership.holds(leaseNames.workflows(bucket)),
         fence: (bucket) => this.membership.fence(leaseNames.workflows(bucket)),
@@ -150,6 +160,7 @@ export class Runtime {
       log: this.log,
       keyedCall,
       timers: this.timers,
+      observer: this.observer,
     };
     for (const component of options.components) {
       if (this.dispatcher.component(component.name) || this.consumers.has(component.name)) {
@@ -181,6 +192,14 @@ export class Runtime {
       consumers: this.consumers,
       views: this.views,
       membership: this.membership,
+      metrics: () => this.observer.metrics.text(),
+    });
+    this.observer.setWorkflows(options.components.filter((c) => c.kind === "workflow").map((c) => c.name));
+    registerRuntimeGauges(this.observer.metrics, {
+      store: this.store,
+      dispatcher: () => this.dispatcher.stats(),
+      admin: this.admin,
+      node: () => ({ id: this.membership.nodeId, leases: this.membership.heldLeases().length }),
     });
   }
 

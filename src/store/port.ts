@@ -101,6 +101,21 @@ export interface WorkflowRecord {
   updatedAt: number;
 }
 
+/** One group of `Store.workflowCounts`. */
+export interface WorkflowCount {
+  name: string;
+  status: WorkflowStatus;
+  step: string | null;
+  count: number;
+}
+
+/** A connection pool's occupancy: open connections, those idle, and callers waiting for one. */
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
 export interface StoredWorkflow extends WorkflowRecord {
   name: string;
   id: string;
@@ -235,6 +250,10 @@ export interface Store {
   readonly lockTimeoutMs?: number;
   /** Whether the store is taking work (shown by `/health` and the admin API); absent: always ok. */
   status?(): StoreStatus;
+  /** How many workflows stand at each (name, status, step): one grouped read, for `/metrics`. Absent: listed page by page. */
+  workflowCounts?(): Promise<WorkflowCount[]>;
+  /** Connections of the adapter's pool (PostgreSQL), for `/metrics`. */
+  poolStats?(): PoolStats;
 
   /** Brings the schema up to the newest version; safe to call on every start. */
   migrate(): Promise<void>;

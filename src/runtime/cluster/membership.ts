@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { logEvent } from "../../observe/log-event.ts";
 import type { ClusterSignal, ClusterStore, Fence, NodeRecord } from "../../store/cluster-port.ts";
 
 /** What holds a share of the work: told when its lease is taken and when it is gone. */
@@ -254,6 +255,7 @@ export class Membership {
       const taken = await cluster.acquireLeases(this.nodeId, wanted, this.leaseMs);
       for (const [lease, token] of taken) {
         this.held.set(lease, { token, validUntil: sentAt + this.leaseMs });
+        logEvent(this.options.log, "info", { event: "lease_acquired", lease, node: this.nodeId }, `sagaflow: node ${this.nodeId} took lease ${lease}`);
         // Not awaited: taking up the work (a scan, a catch-up) must not delay the next heartbeat.
         void this.transition(lease, () => this.holders.get(lease)!.acquired({ lease, token }));
       }
@@ -268,6 +270,7 @@ export class Membership {
 
   private async lose(lease: string): Promise<void> {
     if (!this.held.delete(lease)) return;
+    if (this.options.cluster) logEvent(this.options.log, "info", { event: "lease_lost", lease, node: this.nodeId }, `sagaflow: node ${this.nodeId} gave up lease ${lease}`);
     await this.transition(lease, () => this.holders.get(lease)!.lost());
   }
 

@@ -9,6 +9,8 @@ import { describeError } from "../workflow/record.ts";
 import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
 import { SagaflowError } from "../../define/errors.ts";
 import { WakeSignal } from "../wake-signal.ts";
+import type { Observer } from "../../observe/observer.ts";
+import { logEvent } from "../../observe/log-event.ts";
 
 export interface ConsumerHost {
   store: Store;
@@ -16,6 +18,8 @@ export interface ConsumerHost {
   log: (line: string) => void;
   keyedCall: Dispatcher["keyedCall"];
   timers: Timers;
+  /** Traces each delivery, linked to the command that wrote the entry. */
+  observer?: Observer;
 }
 
 const batchSize = 256;
@@ -199,7 +203,7 @@ export class ConsumerRunner {
     let attempts = 0;
     for (;;) {
       try {
-        await this.deliver(entry);
+        await (this.host.observer ? this.host.observer.delivery(this.definition.name, entry.position, () => this.deliver(entry)) : this.deliver(entry));
         return undefined;
       } catch (error) {
         // The database out of reach is not the handler's failure: try again, using up no attempt
@@ -263,7 +267,8 @@ export class ConsumerRunner {
       if (message.blockedBy !== null) continue;
       const { entry, error } = message;
       const held = park.filter((p) => p.blockedBy === entry.position).length;
-      this.host.log(
+      const fields = { event: "message_parked", consumer: this.definition.name, position: entry.position, component: entry.component, id: entry.id, type: entry.type, attempts: message.attempts, error_code: error.code, error_message: error.message, held_behind: held };
+      logEvent(this.host.log, "warn", fields,
         `sagaflow: WARNING: consumer ${this.definition.name} parked the message at position ${entry.position} ` +
           `(${entry.component} "${entry.id}" ${entry.type}) after ${message.attempts} attempt(s): ${error.code}: ${error.message}` +
           `${held > 0 ? `; ${held} later message(s) of "${entry.id}" wait behind it` : ""}; see \`sagaflow parked ${this.definition.name}\``,

@@ -6,6 +6,7 @@ import { checkId } from "../ids.ts";
 import { describeError } from "../workflow/record.ts";
 import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
 import type { Dispatcher } from "../dispatcher.ts";
+import { logEvent } from "../../observe/log-event.ts";
 
 export interface TimerHost {
   store: Store;
@@ -15,6 +16,8 @@ export interface TimerHost {
   call: Dispatcher["keyedCall"];
   /** Checks a deferred call names a known component and handler before it is stored. */
   check(call: DeferredCall): void;
+  /** Told as each timer fires (metrics: how late). */
+  onFire?(timer: TimerRecord): void;
 }
 
 export interface TimerPolicy {
@@ -168,6 +171,7 @@ export class TimerService implements Timers {
   private async fireOne(timer: TimerRecord): Promise<TimerRecord | undefined> {
     // createdAt too: a name finished and started again may get generation 1 again.
     const key = `timer:${timer.name}:${timer.createdAt}:${timer.generation}`;
+    this.host.onFire?.(timer);
     let failure: unknown;
     try {
       const reply = await this.host.call(timer.component, timer.id, timer.handler, timer.input, key);
@@ -190,7 +194,8 @@ export class TimerService implements Timers {
     }, this.fence);
     if (parked) {
       const error = describeError(failure);
-      this.host.log(
+      const fields = { event: "timer_parked", timer: timer.name, component: timer.component, id: timer.id, handler: timer.handler, attempts, error_code: error.code, error_message: error.message };
+      logEvent(this.host.log, "warn", fields,
         `sagaflow: WARNING: timer ${timer.name} (${timer.component} "${timer.id}" ${timer.handler}) parked after ${attempts} attempt(s): ` +
           `${error.code}: ${error.message}; see \`sagaflow timers --status parked\``,
       );

@@ -19,6 +19,7 @@ import type { Dispatcher } from "../dispatcher.ts";
 import { viewOf, workflowKind } from "./workflow-kind.ts";
 import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
 import { workflowBucket } from "../cluster/leases.ts";
+import type { Observer } from "../../observe/observer.ts";
 
 /** Which workflow buckets this node runs (all of them on a single node). */
 export interface WorkflowPlacement {
@@ -41,6 +42,8 @@ export interface EngineHost {
   keyedCall: Dispatcher["keyedCall"];
   timers: Timers;
   placement: WorkflowPlacement;
+  /** Times and traces each step execution. */
+  observer?: Observer;
   /**
    * How often to look in the store for workflows whose due time or deadline has passed, in case
    * a wake-up in process was lost (or the wall clock was set forward). Default 2,000 ms.
@@ -410,7 +413,8 @@ export class WorkflowEngine {
       }
       return changedTo(applyDecision(definition, record, undefined, { kind: "step", step: then, input: { timeout: true } }, now));
     }
-    return changedTo(await this.runStep(definition, id, record));
+    const run = () => this.runStep(definition, id, record);
+    return changedTo(await (this.host.observer ? this.host.observer.step(definition.name, id, record, run) : run()));
   }
 
   private async runStep(definition: WorkflowDefinition, id: string, record: WorkflowRecord): Promise<Changed> {

@@ -11,6 +11,8 @@ import type {
   StoredEvent,
   StoredReply,
   StoredWorkflow,
+  WorkflowCount,
+  PoolStats,
   Store,
   TimerChange,
   TimerRecord,
@@ -269,6 +271,16 @@ export class PostgresStore implements Store {
   async dueWorkflows(now: number, limit: number): Promise<Array<{ name: string; id: string }>> {
     if (limit <= 0) return [];
     return this.#rows<{ name: string; id: string }>(this.#sql.dueWorkflows, [now, limit]);
+  }
+
+  async workflowCounts(): Promise<WorkflowCount[]> {
+    await this.#ready();
+    const text = `SELECT name, status, step, COUNT(*)::int AS count FROM ${quoteIdent(this.#schema)}.workflows GROUP BY name, status, step`;
+    return this.#rows<WorkflowCount & QueryResultRow>({ name: "sagaflow_workflow_counts", text }, []);
+  }
+
+  poolStats(): PoolStats {
+    return { total: this.#pool.totalCount, idle: this.#pool.idleCount, waiting: this.#pool.waitingCount };
   }
 
   async listWorkflows(filter: WorkflowFilter): Promise<StoredWorkflow[]> {

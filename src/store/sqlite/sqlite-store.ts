@@ -13,6 +13,7 @@ import type {
   ParkedMessage,
   StoredEvent,
   StoredWorkflow,
+  WorkflowCount,
   Store,
   TimerChange,
   TimerRecord,
@@ -195,6 +196,10 @@ export class SqliteStore implements Store {
 
   async dueWorkflows(now: number, limit: number): Promise<Array<{ name: string; id: string }>> {
     return this.#s().workflows.due(now, limit);
+  }
+
+  async workflowCounts(): Promise<WorkflowCount[]> {
+    return this.#do(() => this.#db.prepare("SELECT name, status, step, COUNT(*) AS count FROM workflows GROUP BY name, status, step").all() as WorkflowCount[]);
   }
 
   async workflowHistory(name: string, id: string, limit: number): Promise<Array<WorkflowTransition & { version: number }>> {

@@ -1,0 +1,34 @@
+/**
+ * Structured events through the engine's plain `log: (line: string) => void` option. Embedding
+ * users keep passing a function that takes a line; `sagaflow serve` passes one that also carries
+ * a structured writer (under `structuredLog`), and the events below then become one JSON line
+ * each with the documented fields, instead of the text line.
+ *
+ * Events (field `event`) and their fields:
+ * - `message_parked`: consumer, position, component, id, type, attempts, error_code, error_message, held_behind
+ * - `timer_parked`: timer, component, id, handler, attempts, error_code, error_message
+ * - `workflow_failed`: workflow, id, step, attempt, error_code, error_message
+ * - `lease_acquired`, `lease_lost`: lease, node
+ * - `store_unavailable`: reason, error_message, suppressed (requests failed and not logged since the last line)
+ * - `startup_refused`: error_message
+ * - `internal_error`: correlation_id, where, error_message (with the stack)
+ */
+export const structuredLog = Symbol.for("sagaflow.structuredLog");
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** One structured event: `event` names it; the other fields are the documented ones for it. */
+export type LogFields = { event: string } & Record<string, unknown>;
+
+/** A log function that can also write structured events. */
+export interface StructuredLogFunction {
+  (line: string): void;
+  [structuredLog]?: (level: LogLevel, fields: LogFields, message: string) => void;
+}
+
+/** Writes `fields` as one structured line where `log` supports it; else `message` as a text line. */
+export function logEvent(log: (line: string) => void, level: LogLevel, fields: LogFields, message: string): void {
+  const structured = (log as StructuredLogFunction)[structuredLog];
+  if (structured) structured(level, fields, message);
+  else log(message);
+}

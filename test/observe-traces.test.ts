@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { describe, it } from "node:test";
+import { getJson, postJson } from "./support/http.ts";
+import { OtlpReceiver, type ReceivedSpan } from "./support/otlp-receiver.ts";
+import { SagaflowProcess, sleep } from "./support/server-process.ts";
+
+/**
+ * Issue 14, traces: a real `sagaflow serve` configured only by OTEL_* environment variables sends
+ * its spans to an OTLP/HTTP receiver in this process (JSON and protobuf).
+ */
+
+function otelEnv(receiver: OtlpReceiver, protocol: string): Record<string, string> {
+  return {
+    OTEL_SERVICE_NAME: "bank-under-test",
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+    OTEL_TRACES_SAMPLER: "always_on",
+    OTEL_BSP_SCHEDULE_DELAY: "50",
+  };
+}
+
+async function waitForSpans(receiver: OtlpReceiver, done: (spans: ReceivedSpan[]) => boolean, timeoutMs = 15_000): Promise<ReceivedSpan[]> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done(receiver.spans)) {
+    if (Date.now() > deadline) throw new Error(`spans not received; got: ${receiver.spans.map((s) => s.name).join(", ")}`);
+    await sleep(50);
+  }
+  return receiver.spans;
+}
+
+for (const protocol of ["http/json", "http/protobuf"]) {
+  describe(`traces over OTLP ${protocol}`, () => {
+    it("one trace from the HTTP start of a transfer saga to its last step, the step's calls inside their step", { timeout: 60_000 }, async () => {
+      const receiver = await OtlpReceiver.start();
+      const server = await SagaflowProcess.start({ target: "examples/bank", env: otelEnv(receiver, protocol) });
+      try {
+        await postJson(`${server.url}/wallet/alice/create`, { initialBalance: 100 });
+        await postJson(`${server.url}/wallet/bob/create`, { initialBalance: 0 });
+        const traceId = randomBytes(16).toString("hex");
+        const callerSpan = randomBytes(8).toString("hex");
+        const started = await postJson(`${server.url}/transfer/t1/start`, { from: "alice", to: "bob", amount: 20 }, { traceparent: `00-${traceId}-${callerSpan}-01` });
+        assert.equal(started.status, 200, started.text);
+        assert.equal((await getJson(`${server.url}/transfer/t1`, { wait: 10 })).body.state.status, "completed");
+        const spans = await waitForSpans(receiver, (all) => all.some((s) => s.name === "transfer step deposit"));
+        const inTrace = spans.filter((s) => s.traceId === traceId);
+        const byName = (name: string) => inTrace.find((s) => s.name === name);
+        const http = byName("POST /{component}/{id}/{handler}");
+        assert.ok(http, `the HTTP span joins the caller's trace: ${inTrace.map((s) => s.name).join(", ")}`);
+        assert.equal(http.parentSpanId, callerSpan);
+        const start = byName("transfer.start")!;
+        assert.equal(start.parentSpanId, http.spanId);
+        const withdraw = byName("transfer step withdraw")!;
+        const deposit = byName("transfer step deposit")!;
+        assert.ok(withdraw && deposit, "both steps are in the trace of the request that started the saga");
+        assert.equal(withdraw.parentSpanId, start.spanId);
+        assert.equal(deposit.parentSpanId, start.spanId);
+        const call = byName("wallet.withdraw");
+        assert.ok(call, "the step's call is in the trace");
+        assert.equal(call.parentSpanId, withdraw.spanId);
+        assert.equal(byName("wallet.deposit")?.parentSpanId, deposit.spanId);
+        // No instance id in span attributes by default.
+        for (const span of inTrace) for (const value of Object.values(span.attributes)) assert.ok(!["t1", "alice", "bob"].includes(String(value)), `${span.name} carries an id`);
+        assert.ok([...receiver.contentTypes].some((t) => t.includes(protocol === "http/json" ? "json" : "protobuf")));
+      } finally {
+        await server.cleanup();
+        await receiver.close();
+      }
+    });
+  });
+}
+
+describe("traces of consumer deliveries", () => {
+  it("a delivery span is linked to the span of the command that wrote the entry", { timeout: 60_000 }, async () => {
+    const receiver = await OtlpReceiver.start();
+    const server = await SagaflowProcess.start({ target: "test/fixtures/observe", env: otelEnv(receiver, "http/json") });
+    try {
+      assert.equal((await postJson(`${server.url}/meter/m1/tick`, {})).status, 200);
+      const spans = await waitForSpans(receiver, (all) => all.some((s) => s.name === "audit deliver"));
+      const tick = spans.find((s) => s.name === "meter.tick")!;
+      const delivery = spans.find((s) => s.name === "audit deliver")!;
+      assert.deepEqual(delivery.links, [{ traceId: tick.traceId, spanId: tick.spanId }], JSON.stringify(spans));
+    } finally {
+      await server.cleanup();
+      await receiver.close();
+    }
+  });
+});
