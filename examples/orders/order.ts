@@ -1,4 +1,4 @@
-import { entity } from "sagaflow";
+import { access, entity } from "sagaflow";
 
 /** One line of an order: integers, the price in cents. */
 export interface Line {
@@ -115,5 +115,7 @@ export const order = entity(
           ? fx.error("not_found", "no such order", { status: 404 })
           : fx.reply({ status: s.status, total: s.total, ...(s.reason === undefined ? {} : { reason: s.reason }) }),
     },
+    // Public: placing and reading an order. markPaid, ship, cancel and awaitPayment are the process manager's.
+    expose: { place: access.anyone, get: access.anyone },
   },
 );

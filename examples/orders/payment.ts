@@ -1,4 +1,4 @@
-import { entity } from "sagaflow";
+import { access, entity } from "sagaflow";
 
 /**
  * Where a payment stands:
@@ -94,5 +94,7 @@ export const payment = entity(
           ? fx.error("not_found", "no payment for this order", { status: 404 })
           : fx.reply({ status: s.status, ...(s.expected === undefined ? {} : { expected: s.expected }), ...(s.amount === undefined ? {} : { amount: s.amount }), ...(s.reason === undefined ? {} : { reason: s.reason }) }),
     },
+    // Public: the payment provider's callback. expect and close are the workflow's.
+    expose: { pay: access.anyone },
   },
 );

@@ -1,4 +1,4 @@
-import { keyValue } from "sagaflow";
+import { access, keyValue } from "sagaflow";
 
 /** One product's stock: what can be sold, and what is held for orders not yet shipped. */
 export interface Stock {
@@ -61,4 +61,6 @@ export const stock = keyValue("stock", {
     /** `{available, reserved}`; a product never restocked has 0 of both. */
     get: (s, _: {}, fx) => fx.reply({ available: s.available, reserved: reservedOf(s) }),
   },
+  // Public: restocking and reading. reserve, release and take are the fulfilment workflow's.
+  expose: { restock: access.anyone, get: access.anyone },
 });

@@ -1,4 +1,4 @@
-import { table, view } from "sagaflow";
+import { access, table, view } from "sagaflow";
 import { order, type OrderStatus } from "./order.ts";
 
 interface OrderRow {
@@ -28,4 +28,5 @@ export const orders = view("orders", {
     byStatus: "SELECT (id, customerId, status, total) AS orders FROM orders WHERE status = :status ORDER BY id",
     byCustomer: "SELECT (id, customerId, status, total) AS orders FROM orders WHERE customerId = :customerId ORDER BY id",
   },
+  expose: access.anyone,
 });
