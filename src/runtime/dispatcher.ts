@@ -11,6 +11,7 @@ import { Instance, type InstanceDeps } from "./instance.ts";
 import type { Kind } from "./kinds.ts";
 import { requestHash } from "./request-hash.ts";
 import { validateInput } from "./validate-input.ts";
+import type { StepHolds } from "./held-writes.ts";
 
 export type { CallOptions };
 
@@ -21,13 +22,15 @@ export type PositionedReply = StoredReply & { position?: number };
 export type DispatchOptions = CallOptions & {
   /** Refuse a command: only a query may answer (an HTTP GET). */
   queryOnly?: boolean;
+  /** A workflow step's call: its write may be held until the step's transition (see held-writes.ts). */
+  hold?: StepHolds;
 };
 
 /**
  * A call made on behalf of a workflow step, a consumer message or a timer: always keyed, and
  * still accepted while the node stops (the work that makes it was already accepted).
  */
-export type KeyedCall = (component: string, id: string, handler: string, input: unknown, idempotencyKey: string) => Promise<StoredReply>;
+export type KeyedCall = (component: string, id: string, handler: string, input: unknown, idempotencyKey: string, hold?: StepHolds) => Promise<StoredReply>;
 
 /**
  * The only way to reach an instance: every command, query and workflow task goes through the
@@ -147,8 +150,8 @@ export class InstanceDispatcher implements Dispatcher {
     return this.send(componentName, id, handler, input, options);
   }
 
-  readonly keyedCall: KeyedCall = (component, id, handler, input, idempotencyKey) =>
-    this.send(component, id, handler, input, { idempotencyKey });
+  readonly keyedCall: KeyedCall = (component, id, handler, input, idempotencyKey, hold) =>
+    this.send(component, id, handler, input, hold ? { idempotencyKey, hold } : { idempotencyKey });
 
   private async send(componentName: string, id: string, handler: string, input: unknown, options: DispatchOptions): Promise<PositionedReply> {
     const { registered, isQuery } = this.lookup(componentName, handler);
@@ -166,6 +169,7 @@ export class InstanceDispatcher implements Dispatcher {
           input: value,
           idempotencyKey: key,
           requestHash: key === undefined ? undefined : requestHash(handler, value),
+          ...(options.hold && !isQuery ? { hold: options.hold } : {}),
           resolve: (reply, position) => resolve(position === undefined ? reply : { ...reply, position }),
           reject,
         });
