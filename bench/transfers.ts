@@ -83,7 +83,7 @@ import { pgStatementsSent } from "./support/pg-statements.ts";
 import { storeKindEnv } from "./support/postgres-schema.ts";
 import { postgresFigures, watchedSchema, type PostgresUsage, type PostgresWatch } from "./support/postgres-usage.ts";
 import { benchProgram } from "./support/program.ts";
-import { nodesReport, startNodes, startServe, waitForLeasesSpread, type ServeProcess } from "./support/sagaflow-nodes.ts";
+import { nodesReport, startNodes, startServe, waitForLeasesSpread, type ServeProcess, type ServerCounts } from "./support/sagaflow-nodes.ts";
 import { WalIndex } from "./support/sqlite-wal-index.ts";
 import { checkInvariant, drive, httpTarget, isOver, Ledger, summary, type Target, type View, type Wallets } from "./support/transfer-load.ts";
 
@@ -110,6 +110,8 @@ const exampleDir = fileURLToPath(new URL("../examples/bank", import.meta.url));
 interface SystemUnderTest {
   pids: number[];
   watch: PostgresWatch | undefined;
+  /** Served over HTTP: what the server processes counted (commits, PostgreSQL statements), all added up. */
+  counts?: () => Promise<ServerCounts>;
 }
 
 /** Warm-up, then the measured run; fsyncs (SQLite) over both, PostgreSQL's share over the measured run. */
@@ -118,6 +120,7 @@ async function measure(target: Target, ledger: Ledger, label: string, concurrenc
   const tag = `${target.workflow}.${label.split(" ")[0]}.c${concurrency}`;
   // On PostgreSQL the watch counts the WAL flushes: the node processes make no fsyncs.
   const syncs = await fsyncWindow(sut.watch ? [] : sut.pids);
+  const countsBefore = await sut.counts?.();
   let warmTransfers = 0;
   let warmElapsedMs = 0;
   if (warmupSeconds > 0) {
@@ -135,6 +138,7 @@ async function measure(target: Target, ledger: Ledger, label: string, concurrenc
   const postgres: PostgresUsage | undefined = await pgWindow?.stop();
   const used = usage.stop(run.elapsedMs, postgres ? postgres.backendCpuMs + postgres.backgroundCpuMs : 0);
   const syncCount = await syncs.stop();
+  const countsAfter = await sut.counts?.();
   if (run.errors > 0) log(`${label}: ${run.errors} errors, first: ${String(run.firstError)}`);
   // What the rest of the machine used meanwhile (other processes, kernel threads): a figure taken
   // while something else was busy is not comparable. The target is this process when in process.
@@ -142,7 +146,12 @@ async function measure(target: Target, ledger: Ledger, label: string, concurrenc
     log(`${label}: other processes used ${used.otherCpuPct}% CPU meanwhile: the figure is disturbed`);
   }
   const perTransfer = (n: number | null | undefined, digits: number) => (n == null || run.transfers === 0 ? null : round(n / run.transfers, digits));
+  // Like the fsyncs: over warm-up and measured run, per transfer started.
+  const started = warmTransfers + run.transfers + run.errors;
+  const countedPer = (key: keyof ServerCounts) => (countsBefore && countsAfter && started > 0 ? round((countsAfter[key] - countsBefore[key]) / started, 2) : null);
   return {
+    commitsPerTransfer: countedPer("commits"),
+    pgStatementsPerTransfer: countedPer("pgStatements"),
     run,
     warmTransfers,
     warmElapsedMs,
@@ -187,7 +196,12 @@ async function overHttp(workflow: WorkflowName): Promise<void> {
   const bankServed = await startBank(workflow);
   const { nodes, watch } = bankServed;
   const urls = nodes.map((n) => n.url);
-  const sut: SystemUnderTest = { pids: nodes.map((n) => n.pid), watch };
+  const counts = async (): Promise<ServerCounts> => {
+    // The counters are written every 50 ms while they change: let the last ones land.
+    await new Promise((r) => setTimeout(r, 200));
+    return nodes.map((n) => n.counts()).reduce((a, b) => ({ commits: a.commits + b.commits, pgStatements: a.pgStatements + b.pgStatements }));
+  };
+  const sut: SystemUnderTest = { pids: nodes.map((n) => n.pid), watch, counts };
   // Every node holds leases (workflows run in leased buckets), none is unheld: a no-op on SQLite.
   const leasesSpread = () => waitForLeasesSpread(() => nodesReport(nodes[0]!.adminUrl), nodes.length);
   try {
@@ -213,6 +227,11 @@ async function overHttp(workflow: WorkflowName): Promise<void> {
           workflow,
           concurrency,
           ...summary(m.run),
+          // Store commits (transactions) of the server(s) per transfer, warm-up included; on
+          // PostgreSQL also the statements sent (each a round trip). Background work (consumers,
+          // leases) is counted too.
+          commitsPerTransfer: m.commitsPerTransfer,
+          ...(watch ? { pgStatementsPerTransfer: m.pgStatementsPerTransfer } : {}),
           invariantHolds: invariant.holds,
           serverPeakRssMb,
           errors: m.run.errors,
