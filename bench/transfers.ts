@@ -5,11 +5,14 @@
  * (a fresh schema, dropped afterwards; durable as the server is set up, synchronous_commit=on
  * by default) with BENCH_NODES node processes sharing it.
  *
- * HTTP (the headline figures): the service runs in its own process(es) exactly as users run it,
+ * HTTP (the headline figures): the service runs in its own process(es) exactly as users run it
+ * (from this checkout's sources, with bench/support/server-counters.ts loaded to count the store's
+ * commits and PostgreSQL statements, printed per transfer),
  * `node bin/sagaflow.mjs serve examples/bank --port 0 --data DIR` (or `--postgres URL
  * --postgres-schema S --node-name nI`), and this process only generates load over keep-alive
  * connections (one socket per transfer in flight). BENCH_WALLETS wallets are created first with
- * large balances; each transfer moves 1..100 between two different random wallets. A transfer's
+ * large balances; each transfer moves 1..100 between two different random wallets, or (5%, see
+ * BENCH_MISSING_PCT) to a wallet never created, whose refused deposit the saga compensates. A transfer's
  * latency runs from sending `POST /{workflow}/{id}/start` until `GET /{workflow}/{id}?wait=30`
  * returns the ended record. With several nodes, transfers go round-robin over them, each awaited
  * on the next node (see httpTarget), and nothing is measured before every node holds leases and
@@ -41,6 +44,7 @@
  *   BENCH_WARMUP_SECONDS=1     warm-up seconds per point (its transfers count for the balance check)
  *   BENCH_CONCURRENCY=1,16,64  transfers in flight
  *   BENCH_WALLETS=1000
+ *   BENCH_MISSING_PCT=5        transfers to a wallet never created (compensated), as in issue 13's scenario
  *   BENCH_WORKFLOWS=transfer,transfer-workflow
  *   BENCH_MODES=http,in-process  (http only by default with BENCH_NODES > 1: in process is one node)
  *   BENCH_STORE=sqlite         or postgres
@@ -85,7 +89,7 @@ import { postgresFigures, watchedSchema, type PostgresUsage, type PostgresWatch 
 import { benchProgram } from "./support/program.ts";
 import { nodesReport, startNodes, startServe, waitForLeasesSpread, type ServeProcess, type ServerCounts } from "./support/sagaflow-nodes.ts";
 import { WalIndex } from "./support/sqlite-wal-index.ts";
-import { checkInvariant, drive, httpTarget, isOver, Ledger, summary, type Target, type View, type Wallets } from "./support/transfer-load.ts";
+import { checkInvariant, drive, httpTarget, isOver, Ledger, summary, targetWallet, type Target, type View, type Wallets } from "./support/transfer-load.ts";
 
 const program = benchProgram("transfers");
 const { log, emit } = program;
@@ -93,6 +97,8 @@ const seconds = numberEnv("BENCH_SECONDS", 5);
 const warmupSeconds = numberEnv("BENCH_WARMUP_SECONDS", 1);
 const walletCount = Math.max(2, Math.floor(numberEnv("BENCH_WALLETS", 1000)));
 const concurrencies = wholeNumbersEnv("BENCH_CONCURRENCY", "1,16,64");
+/** The share of transfers to a wallet never created: the deposit is refused and the saga compensates. */
+const missingShare = Math.min(1, Math.max(0, numberEnv("BENCH_MISSING_PCT", 5) / 100));
 type WorkflowName = "transfer" | "transfer-workflow";
 const workflowNames = choicesEnv("BENCH_WORKFLOWS", "transfer,transfer-workflow", ["transfer", "transfer-workflow"], "workflow");
 const serverNodeArgs = listEnv("BENCH_SERVER_ARGS", "").flatMap((s) => s.split(/\s+/));
@@ -125,7 +131,7 @@ async function measure(target: Target, ledger: Ledger, label: string, concurrenc
   let warmElapsedMs = 0;
   if (warmupSeconds > 0) {
     log(`${label}: warm-up ${warmupSeconds}s`);
-    const warm = await drive(target, ledger, `${tag}.warm`, concurrency, warmupSeconds * 1000);
+    const warm = await drive(target, ledger, `${tag}.warm`, concurrency, warmupSeconds * 1000, missingShare);
     if (warm.errors > 0) log(`${label}: ${warm.errors} errors in warm-up, first: ${String(warm.firstError)}`);
     warmTransfers = warm.transfers + warm.errors;
     warmElapsedMs = warm.elapsedMs;
@@ -134,7 +140,7 @@ async function measure(target: Target, ledger: Ledger, label: string, concurrenc
   for (const pid of sut.pids) resetPeakRss(pid);
   const pgWindow = await sut.watch?.start();
   const usage = usageWindow(sut.pids);
-  const run = await drive(target, ledger, tag, concurrency, seconds * 1000);
+  const run = await drive(target, ledger, tag, concurrency, seconds * 1000, missingShare);
   const postgres: PostgresUsage | undefined = await pgWindow?.stop();
   const used = usage.stop(run.elapsedMs, postgres ? postgres.backendCpuMs + postgres.backgroundCpuMs : 0);
   const syncCount = await syncs.stop();
@@ -317,7 +323,7 @@ async function inProcess(workflow: WorkflowName): Promise<void> {
     const target: Target = {
       workflow,
       async run(t) {
-        const input = { from: wallets.ids[t.from]!, to: wallets.ids[t.to]!, amount: t.amount };
+        const input = { from: wallets.ids[t.from]!, to: targetWallet(wallets, t.to), amount: t.amount };
         // What `client.call(transfer, id).start(input)` does at run time; the typed client does not
         // list `start` for workflows (their `commands` type has an index signature), so call the runtime.
         await runtime.call(workflow, t.id, "start", input);
