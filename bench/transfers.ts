@@ -5,11 +5,14 @@
  * (a fresh schema, dropped afterwards; durable as the server is set up, synchronous_commit=on
  * by default) with BENCH_NODES node processes sharing it.
  *
- * HTTP (the headline figures): the service runs in its own process(es) exactly as users run it,
+ * HTTP (the headline figures): the service runs in its own process(es) exactly as users run it
+ * (from this checkout's sources, with bench/support/server-counters.ts loaded to count the store's
+ * commits and PostgreSQL statements, printed per transfer),
  * `node bin/sagaflow.mjs serve examples/bank --port 0 --data DIR` (or `--postgres URL
  * --postgres-schema S --node-name nI`), and this process only generates load over keep-alive
  * connections (one socket per transfer in flight). BENCH_WALLETS wallets are created first with
- * large balances; each transfer moves 1..100 between two different random wallets. A transfer's
+ * large balances; each transfer moves 1..100 between two different random wallets, or (5%, see
+ * BENCH_MISSING_PCT) to a wallet never created, whose refused deposit the saga compensates. A transfer's
  * latency runs from sending `POST /{workflow}/{id}/start` until `GET /{workflow}/{id}?wait=30`
  * returns the ended record. With several nodes, transfers go round-robin over them, each awaited
  * on the next node (see httpTarget), and nothing is measured before every node holds leases and
@@ -41,6 +44,7 @@
  *   BENCH_WARMUP_SECONDS=1     warm-up seconds per point (its transfers count for the balance check)
  *   BENCH_CONCURRENCY=1,16,64  transfers in flight
  *   BENCH_WALLETS=1000
+ *   BENCH_MISSING_PCT=5        transfers to a wallet never created (compensated), as in issue 13's scenario
  *   BENCH_WORKFLOWS=transfer,transfer-workflow
  *   BENCH_MODES=http,in-process  (http only by default with BENCH_NODES > 1: in process is one node)
  *   BENCH_STORE=sqlite         or postgres
@@ -83,9 +87,9 @@ import { pgStatementsSent } from "./support/pg-statements.ts";
 import { storeKindEnv } from "./support/postgres-schema.ts";
 import { postgresFigures, watchedSchema, type PostgresUsage, type PostgresWatch } from "./support/postgres-usage.ts";
 import { benchProgram } from "./support/program.ts";
-import { nodesReport, startNodes, startServe, waitForLeasesSpread, type ServeProcess } from "./support/sagaflow-nodes.ts";
+import { nodesReport, startNodes, startServe, waitForLeasesSpread, type ServeProcess, type ServerCounts } from "./support/sagaflow-nodes.ts";
 import { WalIndex } from "./support/sqlite-wal-index.ts";
-import { checkInvariant, drive, httpTarget, isOver, Ledger, summary, type Target, type View, type Wallets } from "./support/transfer-load.ts";
+import { checkInvariant, drive, httpTarget, isOver, Ledger, summary, targetWallet, type Target, type View, type Wallets } from "./support/transfer-load.ts";
 
 const program = benchProgram("transfers");
 const { log, emit } = program;
@@ -93,6 +97,8 @@ const seconds = numberEnv("BENCH_SECONDS", 5);
 const warmupSeconds = numberEnv("BENCH_WARMUP_SECONDS", 1);
 const walletCount = Math.max(2, Math.floor(numberEnv("BENCH_WALLETS", 1000)));
 const concurrencies = wholeNumbersEnv("BENCH_CONCURRENCY", "1,16,64");
+/** The share of transfers to a wallet never created: the deposit is refused and the saga compensates. */
+const missingShare = Math.min(1, Math.max(0, numberEnv("BENCH_MISSING_PCT", 5) / 100));
 type WorkflowName = "transfer" | "transfer-workflow";
 const workflowNames = choicesEnv("BENCH_WORKFLOWS", "transfer,transfer-workflow", ["transfer", "transfer-workflow"], "workflow");
 const serverNodeArgs = listEnv("BENCH_SERVER_ARGS", "").flatMap((s) => s.split(/\s+/));
@@ -110,6 +116,8 @@ const exampleDir = fileURLToPath(new URL("../examples/bank", import.meta.url));
 interface SystemUnderTest {
   pids: number[];
   watch: PostgresWatch | undefined;
+  /** Served over HTTP: what the server processes counted (commits, PostgreSQL statements), all added up. */
+  counts?: () => Promise<ServerCounts>;
 }
 
 /** Warm-up, then the measured run; fsyncs (SQLite) over both, PostgreSQL's share over the measured run. */
@@ -118,11 +126,12 @@ async function measure(target: Target, ledger: Ledger, label: string, concurrenc
   const tag = `${target.workflow}.${label.split(" ")[0]}.c${concurrency}`;
   // On PostgreSQL the watch counts the WAL flushes: the node processes make no fsyncs.
   const syncs = await fsyncWindow(sut.watch ? [] : sut.pids);
+  const countsBefore = await sut.counts?.();
   let warmTransfers = 0;
   let warmElapsedMs = 0;
   if (warmupSeconds > 0) {
     log(`${label}: warm-up ${warmupSeconds}s`);
-    const warm = await drive(target, ledger, `${tag}.warm`, concurrency, warmupSeconds * 1000);
+    const warm = await drive(target, ledger, `${tag}.warm`, concurrency, warmupSeconds * 1000, missingShare);
     if (warm.errors > 0) log(`${label}: ${warm.errors} errors in warm-up, first: ${String(warm.firstError)}`);
     warmTransfers = warm.transfers + warm.errors;
     warmElapsedMs = warm.elapsedMs;
@@ -131,10 +140,11 @@ async function measure(target: Target, ledger: Ledger, label: string, concurrenc
   for (const pid of sut.pids) resetPeakRss(pid);
   const pgWindow = await sut.watch?.start();
   const usage = usageWindow(sut.pids);
-  const run = await drive(target, ledger, tag, concurrency, seconds * 1000);
+  const run = await drive(target, ledger, tag, concurrency, seconds * 1000, missingShare);
   const postgres: PostgresUsage | undefined = await pgWindow?.stop();
   const used = usage.stop(run.elapsedMs, postgres ? postgres.backendCpuMs + postgres.backgroundCpuMs : 0);
   const syncCount = await syncs.stop();
+  const countsAfter = await sut.counts?.();
   if (run.errors > 0) log(`${label}: ${run.errors} errors, first: ${String(run.firstError)}`);
   // What the rest of the machine used meanwhile (other processes, kernel threads): a figure taken
   // while something else was busy is not comparable. The target is this process when in process.
@@ -142,7 +152,12 @@ async function measure(target: Target, ledger: Ledger, label: string, concurrenc
     log(`${label}: other processes used ${used.otherCpuPct}% CPU meanwhile: the figure is disturbed`);
   }
   const perTransfer = (n: number | null | undefined, digits: number) => (n == null || run.transfers === 0 ? null : round(n / run.transfers, digits));
+  // Like the fsyncs: over warm-up and measured run, per transfer started.
+  const started = warmTransfers + run.transfers + run.errors;
+  const countedPer = (key: keyof ServerCounts) => (countsBefore && countsAfter && started > 0 ? round((countsAfter[key] - countsBefore[key]) / started, 2) : null);
   return {
+    commitsPerTransfer: countedPer("commits"),
+    pgStatementsPerTransfer: countedPer("pgStatements"),
     run,
     warmTransfers,
     warmElapsedMs,
@@ -187,7 +202,12 @@ async function overHttp(workflow: WorkflowName): Promise<void> {
   const bankServed = await startBank(workflow);
   const { nodes, watch } = bankServed;
   const urls = nodes.map((n) => n.url);
-  const sut: SystemUnderTest = { pids: nodes.map((n) => n.pid), watch };
+  const counts = async (): Promise<ServerCounts> => {
+    // The counters are written every 50 ms while they change: let the last ones land.
+    await new Promise((r) => setTimeout(r, 200));
+    return nodes.map((n) => n.counts()).reduce((a, b) => ({ commits: a.commits + b.commits, pgStatements: a.pgStatements + b.pgStatements }));
+  };
+  const sut: SystemUnderTest = { pids: nodes.map((n) => n.pid), watch, counts };
   // Every node holds leases (workflows run in leased buckets), none is unheld: a no-op on SQLite.
   const leasesSpread = () => waitForLeasesSpread(() => nodesReport(nodes[0]!.adminUrl), nodes.length);
   try {
@@ -213,6 +233,11 @@ async function overHttp(workflow: WorkflowName): Promise<void> {
           workflow,
           concurrency,
           ...summary(m.run),
+          // Store commits (transactions) of the server(s) per transfer, warm-up included; on
+          // PostgreSQL also the statements sent (each a round trip). Background work (consumers,
+          // leases) is counted too.
+          commitsPerTransfer: m.commitsPerTransfer,
+          ...(watch ? { pgStatementsPerTransfer: m.pgStatementsPerTransfer } : {}),
           invariantHolds: invariant.holds,
           serverPeakRssMb,
           errors: m.run.errors,
@@ -298,7 +323,7 @@ async function inProcess(workflow: WorkflowName): Promise<void> {
     const target: Target = {
       workflow,
       async run(t) {
-        const input = { from: wallets.ids[t.from]!, to: wallets.ids[t.to]!, amount: t.amount };
+        const input = { from: wallets.ids[t.from]!, to: targetWallet(wallets, t.to), amount: t.amount };
         // What `client.call(transfer, id).start(input)` does at run time; the typed client does not
         // list `start` for workflows (their `commands` type has an index signature), so call the runtime.
         await runtime.call(workflow, t.id, "start", input);

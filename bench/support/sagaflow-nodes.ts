@@ -6,25 +6,50 @@
  * for the leases to be spread before it measures.
  */
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import http from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { NodesReport } from "../../src/runtime/cluster/membership.ts";
 import { requestJson, sleep, until } from "./load.ts";
 
 const bin = fileURLToPath(new URL("../../bin/sagaflow.mjs", import.meta.url));
+const counters = fileURLToPath(new URL("./server-counters.ts", import.meta.url));
+
+/** What a server counted so far (./server-counters.ts): its store's commits and PostgreSQL statements. */
+export interface ServerCounts {
+  commits: number;
+  pgStatements: number;
+}
 
 export interface ServeProcess {
   name: string;
   pid: number;
   url: URL;
   adminUrl: URL;
+  /** Its counts, as last written (every 50 ms while they change: read them when it is idle). */
+  counts(): ServerCounts;
   /** SIGTERM, then SIGKILL if it has not exited within 10 s. */
   stop(): Promise<void>;
 }
 
 /** Starts `sagaflow serve <service> --port 0 ...args` and resolves once it serves. */
 export async function startServe(name: string, service: string, args: readonly string[], nodeArgs: readonly string[] = []): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, bin, "serve", service, "--port", "0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  // The sources of this checkout (not a build that may be stale), with the counters loaded first.
+  const countsFile = join(tmpdir(), `sagaflow-bench-counters-${process.pid}-${name}-${Date.now()}.json`);
+  const child = spawn(
+    process.execPath,
+    ["--conditions=sagaflow-source", "--import", "tsx", "--import", counters, ...nodeArgs, bin, "serve", service, "--port", "0", ...args],
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, SAGAFLOW_BENCH_COUNTERS: countsFile } },
+  );
+  const counts = (): ServerCounts => {
+    try {
+      return JSON.parse(readFileSync(countsFile, "utf8")) as ServerCounts;
+    } catch {
+      return { commits: 0, pgStatements: 0 };
+    }
+  };
   const exited = new Promise<void>((done) => child.once("exit", () => done()));
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -49,7 +74,7 @@ export async function startServe(name: string, service: string, args: readonly s
         }
       });
     });
-    return { name, pid: child.pid!, url, adminUrl, stop };
+    return { name, pid: child.pid!, url, adminUrl, counts, stop };
   } catch (error) {
     await stop();
     throw error;

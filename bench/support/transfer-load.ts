@@ -9,6 +9,7 @@ import { forEach, Latencies, quantiles, requestJson } from "./load.ts";
 export interface TransferRequest {
   id: string;
   from: number;
+  /** A wallet's index, or -1: a wallet never created (the deposit is refused, the saga compensates). */
   to: number;
   amount: number;
 }
@@ -64,7 +65,7 @@ export class Ledger {
     this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1);
     if (outcome === "ended/completed") {
       this.delta[t.from]! -= t.amount;
-      this.delta[t.to]! += t.amount;
+      if (t.to >= 0) this.delta[t.to]! += t.amount;
     }
     return true;
   }
@@ -78,11 +79,15 @@ export interface Run {
   latencies: Latencies;
 }
 
+/** Wallet id of a transfer's target: -1 is one never created. */
+export const targetWallet = (wallets: Wallets, to: number): string => (to < 0 ? "missing" : wallets.ids[to]!);
+
 /**
  * Keeps `concurrency` transfers in flight for `durationMs`: each worker starts a new transfer as
- * soon as its previous one is over. Every transfer started is finished (or set aside) before it returns.
+ * soon as its previous one is over. `missingShare` of them go to a wallet never created (their
+ * withdrawal is compensated). Every transfer started is finished (or set aside) before it returns.
  */
-export async function drive(target: Target, ledger: Ledger, prefix: string, concurrency: number, durationMs: number): Promise<Run> {
+export async function drive(target: Target, ledger: Ledger, prefix: string, concurrency: number, durationMs: number, missingShare = 0): Promise<Run> {
   const walletCount = ledger.delta.length;
   const latencies = new Latencies();
   let next = 0;
@@ -94,6 +99,7 @@ export async function drive(target: Target, ledger: Ledger, prefix: string, conc
       const from = Math.floor(Math.random() * walletCount);
       let to = Math.floor(Math.random() * (walletCount - 1));
       if (to >= from) to++;
+      if (Math.random() < missingShare) to = -1;
       const t: TransferRequest = { id: `${prefix}-${next++}`, from, to, amount: 1 + Math.floor(Math.random() * 100) };
       const t0 = performance.now();
       let view: View;
@@ -209,7 +215,7 @@ export function httpTarget(workflow: string, nodes: readonly URL[], agent: http.
     workflow,
     async run(t) {
       const at = next++ % nodes.length;
-      const body = { from: wallets.ids[t.from], to: wallets.ids[t.to], amount: t.amount };
+      const body = { from: wallets.ids[t.from], to: targetWallet(wallets, t.to), amount: t.amount };
       const res = await requestJson(agent, nodes[at]!, "POST", `/${workflow}/${encodeURIComponent(t.id)}/start`, body);
       if (res.status !== 200) throw new Error(`POST ${workflow}/${t.id}/start: HTTP ${res.status} ${JSON.stringify(res.body)}`);
       const view = await result(t.id, nodes[(at + 1) % nodes.length]);

@@ -114,7 +114,7 @@ export class Observer {
    * Times and traces one step execution, in the trace of the command that started the workflow
    * (when this process saw it). `run` returns the record the step leads to.
    */
-  async step(workflow: string, id: string, before: WorkflowRecord, run: () => Promise<{ record: WorkflowRecord; note: string }>): Promise<{ record: WorkflowRecord; note: string }> {
+  async step<R extends { record: WorkflowRecord; note: string }>(workflow: string, id: string, before: WorkflowRecord, run: () => Promise<R>): Promise<R> {
     const step = before.step ?? "";
     const started = performance.now();
     const parent = this.workflowTraces.get(`${workflow}\u0000${id}`);

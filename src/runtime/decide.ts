@@ -1,4 +1,5 @@
 import type { Fence } from "../store/cluster-port.ts";
+import type { HeldWrite } from "./held-writes.ts";
 import { asEffect, effectsFor, entityEffects, keyValueEffects, queryEffects } from "../define/effect.ts";
 import type { Principal } from "../define/access.ts";
 import type { EffectRecord } from "../define/effect.ts";
@@ -23,6 +24,8 @@ export interface Decision {
   note?: string;
   /** Commit only while this lease is held (a workflow step, run by its bucket's holder). */
   fence?: Fence;
+  /** A step's call's write, held until now: committed with this decision, all or none. */
+  held?: HeldWrite;
 }
 
 type AnyHandler = (state: unknown, input: unknown, fx: unknown) => unknown;

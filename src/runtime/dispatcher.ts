@@ -14,6 +14,7 @@ import { requestHash } from "./request-hash.ts";
 import { validateInput } from "./validate-input.ts";
 import type { Observer } from "../observe/observer.ts";
 import { logEvent } from "../observe/log-event.ts";
+import type { StepHolds } from "./held-writes.ts";
 
 export type { CallOptions };
 
@@ -26,13 +27,15 @@ export type DispatchOptions = CallOptions & {
   queryOnly?: boolean;
   /** Who called over HTTP (a verified token): handlers see it as `fx.principal`; a workflow's start records it. */
   principal?: Principal;
+  /** A workflow step's call: its write may be held until the step's transition (see held-writes.ts). */
+  hold?: StepHolds;
 };
 
 /**
  * A call made on behalf of a workflow step, a consumer message or a timer: always keyed, and
  * still accepted while the node stops (the work that makes it was already accepted).
  */
-export type KeyedCall = (component: string, id: string, handler: string, input: unknown, idempotencyKey: string) => Promise<StoredReply>;
+export type KeyedCall = (component: string, id: string, handler: string, input: unknown, idempotencyKey: string, hold?: StepHolds) => Promise<StoredReply>;
 
 /**
  * The only way to reach an instance: every command, query and workflow task goes through the
@@ -154,8 +157,8 @@ export class InstanceDispatcher implements Dispatcher {
     return this.observed(componentName, id, handler, () => this.send(componentName, id, handler, input, options));
   }
 
-  readonly keyedCall: KeyedCall = (component, id, handler, input, idempotencyKey) =>
-    this.observed(component, id, handler, () => this.send(component, id, handler, input, { idempotencyKey }));
+  readonly keyedCall: KeyedCall = (component, id, handler, input, idempotencyKey, hold) =>
+    this.observed(component, id, handler, () => this.send(component, id, handler, input, hold ? { idempotencyKey, hold } : { idempotencyKey }));
 
   private observed(component: string, id: string, handler: string, run: () => Promise<PositionedReply>): Promise<PositionedReply> {
     const observer = this.options.observer;
@@ -184,6 +187,7 @@ export class InstanceDispatcher implements Dispatcher {
           idempotencyKey: key,
           requestHash: key === undefined ? undefined : requestHash(handler, value),
           principal: options.principal,
+          ...(options.hold && !isQuery ? { hold: options.hold } : {}),
           resolve: (reply, position) => resolve(position === undefined ? reply : { ...reply, position }),
           reject,
         });

@@ -5,6 +5,7 @@ import type { Current, Decision } from "./decide.ts";
 import type { GroupCommitter } from "./group-commit.ts";
 import type { Kind, Loaded } from "./kinds.ts";
 import type { Principal } from "../define/access.ts";
+import type { HeldWrite, StepHolds } from "./held-writes.ts";
 
 /** One command or query waiting in an instance's mailbox. */
 export interface Pending {
@@ -17,6 +18,11 @@ export interface Pending {
   requestHash: string | undefined;
   /** Who called over HTTP (a verified token), handed to the handler as `fx.principal`. */
   principal?: Principal | undefined;
+  /**
+   * A call from a workflow step that may hold its write until the step's transition commits it
+   * (see held-writes.ts): the step gets the reply at once, and the instance stays busy until then.
+   */
+  hold?: StepHolds;
   /** `position`: the feed position of this instance's latest commit (for read-your-writes). */
   resolve: (reply: StoredReply, position: number | undefined) => void;
   reject: (error: unknown) => void;
@@ -58,7 +64,8 @@ const conflictBackoffMs = (attempt: number): number =>
 const DEFAULT_LOCK_WAIT_MS = 2_000;
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 
-type Outcome = { reply: StoredReply } | { error: unknown };
+/** `answered`: the pending was answered already (a held write's reply, given before its commit). */
+type Outcome = { reply: StoredReply } | { error: unknown } | { answered: true };
 
 /**
  * One (component, id): the single writer. Commands wait in a mailbox and are handled in
@@ -70,6 +77,9 @@ export class Instance {
   private running = false;
   private loaded: Loaded | undefined;
   private lastPosition: number | undefined;
+  /** While a task does I/O: set when something arrives, and the wake-up of the loop that waits for it. */
+  private arrived = false;
+  private wake: (() => void) | undefined;
 
   constructor(
     private readonly kind: Kind,
@@ -88,6 +98,8 @@ export class Instance {
       return;
     }
     this.mailbox.push(pending);
+    this.arrived = true;
+    this.wake?.();
     if (!this.running) {
       this.running = true;
       void this.drain();
@@ -102,7 +114,7 @@ export class Instance {
         turn.forEach((pending, i) => {
           const outcome = outcomes[i]!;
           if ("reply" in outcome) pending.resolve(outcome.reply, this.lastPosition);
-          else pending.reject(outcome.error);
+          else if ("error" in outcome) pending.reject(outcome.error);
         });
       }
     } finally {
@@ -110,10 +122,11 @@ export class Instance {
     }
   }
 
-  /** A task runs alone; otherwise everything up to the next task, at most maxTurn. */
+  /** A task, or a call that may hold its write, runs alone; otherwise everything up to the next of those, at most maxTurn. */
   private turnLength(): number {
-    if (this.mailbox[0]?.task) return 1;
-    const next = this.mailbox.findIndex((p, i) => i > 0 && p.task !== undefined);
+    const alone = (p: Pending) => p.task !== undefined || p.hold !== undefined;
+    if (this.mailbox[0] && alone(this.mailbox[0])) return 1;
+    const next = this.mailbox.findIndex((p, i) => i > 0 && alone(p));
     return Math.min(next === -1 ? this.mailbox.length : next, this.deps.maxTurn);
   }
 
@@ -151,13 +164,14 @@ export class Instance {
 
     const task = turn[0]?.task;
     if (task) {
-      const { outcome, decision } = await this.runTask(task, before);
+      // The task's I/O (a step's calls) runs without holding the mailbox: reads are answered meanwhile.
+      const { outcome, decision } = await this.serveReadsWhile(this.runTask(task, before), before);
       if (decision?.changed) {
         current = decision.next;
         changed = true;
         if (decision.note !== undefined) notes.push(decision.note);
       }
-      return (await this.commitTurn(before, current, changed, events, dedup, notes, decision?.fence)) ? [outcome] : undefined;
+      return (await this.commitTurn(before, current, changed, events, dedup, notes, decision?.fence, decision?.held)) ? [outcome] : undefined;
     }
     const outcomes = turn.map((pending): Outcome => {
       const key = pending.idempotencyKey;
@@ -188,7 +202,96 @@ export class Instance {
       return { reply: decision.reply };
     });
 
+    const holds = turn.length === 1 ? turn[0]!.hold : undefined;
+    if (holds && this.kind.holdable && (changed || dedup.length > 0)) {
+      const held = await this.holdWrite(holds, turn[0]!, outcomes[0]!, this.kind.write(this.id, before, current, events, dedup, notes), before, current, events);
+      if (held) return [held];
+    }
     return (await this.commitTurn(before, current, changed, events, dedup, notes)) ? outcomes : undefined;
+  }
+
+  /**
+   * Hands a step's call's write to the step (`holds`) instead of committing it: the step gets the
+   * reply now, and this instance takes nothing else from its mailbox until the write is committed
+   * with the step's transition (or alone) or dropped. Undefined when the step takes no more holds.
+   */
+  private async holdWrite(
+    holds: StepHolds,
+    pending: Pending,
+    outcome: Outcome,
+    write: InstanceWrite,
+    before: Loaded,
+    after: Current,
+    events: NewEvent[],
+  ): Promise<Outcome | undefined> {
+    if (!("reply" in outcome)) return undefined;
+    let settled!: (result: WriteOutcome | undefined) => void;
+    const committed = new Promise<WriteOutcome | undefined>((resolve) => (settled = resolve));
+    if (!holds.offer({ write, settle: (result) => settled(result) })) return undefined;
+    pending.resolve(outcome.reply, this.lastPosition);
+    const result = await committed;
+    if (result?.ok) {
+      if (result.positions.length > 0) this.lastPosition = Math.max(...result.positions);
+      this.loaded = { ...after, version: this.kind.versionAfter(before, events, after) };
+    } else {
+      // Dropped or refused: nothing of it was kept.
+      this.loaded = undefined;
+    }
+    return { answered: true };
+  }
+
+  /**
+   * Waits for `running` (a task's I/O), answering meanwhile what reads the committed state without
+   * changing it: queries, and commands without an idempotency key that decide to change nothing,
+   * at the head of the mailbox. The first one that would write waits for the task, and so does
+   * everything behind it (arrival order).
+   */
+  private async serveReadsWhile<T>(running: Promise<T>, committed: Loaded): Promise<T> {
+    let done = false;
+    const finished = () => {
+      done = true;
+      this.wake?.();
+    };
+    void running.then(finished, finished);
+    while (!done) {
+      this.arrived = false;
+      await this.answerReads(committed);
+      if (done || this.arrived) continue;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+    return running;
+  }
+
+  private async answerReads(committed: Loaded): Promise<void> {
+    let view: Current | undefined;
+    while (this.mailbox.length > 0) {
+      const head = this.mailbox[0]!;
+      if (head.task || head.hold || head.idempotencyKey !== undefined) return;
+      try {
+        // Several nodes: another one may have committed a command since; read what is stored.
+        view ??= this.deps.checkCache ? await this.kind.load(this.deps.store, this.id) : committed;
+      } catch {
+        return; // the store is out of reach: they wait for the task, as before
+      }
+      if (this.mailbox[0] !== head) continue;
+      if (view.deleted) {
+        this.mailbox.shift();
+        head.reject(errors.deleted(this.component, this.id));
+        continue;
+      }
+      let decision: Decision;
+      try {
+        decision = this.kind.decide(view, head.handler, head.input, head.isQuery, this.id);
+      } catch (error) {
+        this.mailbox.shift();
+        head.reject(this.deps.onHandlerError(error, `${this.component}.${head.handler}`));
+        continue;
+      }
+      if (decision.changed) return;
+      this.mailbox.shift();
+      head.resolve(decision.reply, this.lastPosition);
+    }
   }
 
   /** Commits what a turn decided; false when another writer got there first. */
@@ -200,11 +303,20 @@ export class Instance {
     dedup: DedupRecord[],
     notes: string[],
     fence?: Fence,
+    held?: HeldWrite,
   ): Promise<boolean> {
-    if (!changed && dedup.length === 0) return true;
+    if (!changed && dedup.length === 0 && !held) return true;
     const write = this.kind.write(this.id, before, current, events, dedup, notes);
     if (fence) write.fence = fence;
-    const result = await this.submitUnlocked(write);
+    if (held) write.together = [held.write];
+    let result: WriteOutcome;
+    try {
+      result = await this.submitUnlocked(write);
+    } catch (error) {
+      held?.settle(undefined);
+      throw error;
+    }
+    held?.settle(result.ok ? { ok: true, positions: result.together?.[0] ?? [] } : result);
     // Another node holds the lease now: its holder carries on from the stored state.
     if (!result.ok && result.reason === "fenced") throw new LeaseLostError(fence?.lease ?? "?");
     if (!result.ok) return false;

@@ -2,6 +2,7 @@ import type { InstanceClient } from "../define/handlers.ts";
 import { refusalError, SagaflowError } from "../define/errors.ts";
 import type { Component } from "../define/service.ts";
 import type { KeyedCall } from "./dispatcher.ts";
+import type { StepHolds } from "./held-writes.ts";
 
 export type { KeyedCall };
 
@@ -17,6 +18,8 @@ export class KeyedCaller {
   constructor(
     private readonly prefix: string,
     private readonly keyedCall: KeyedCall,
+    /** A workflow step's: each call's write may be held until the step ends (see held-writes.ts). */
+    private readonly holds?: StepHolds,
   ) {}
 
   /** Stops sending: a run the engine gave up on (timed out) must not act any more. */
@@ -40,7 +43,10 @@ export class KeyedCaller {
         status: 503,
       });
     }
-    const reply = await this.keyedCall(component, id, handler, input ?? {}, `${this.prefix}:${this.callIndex++}`);
+    const key = `${this.prefix}:${this.callIndex++}`;
+    // The write held for the previous call commits first: a step holds one entity at a time.
+    if (this.holds) await this.holds.flush();
+    const reply = await this.keyedCall(component, id, handler, input ?? {}, key, this.holds);
     if (reply.ok) return reply.value;
     throw refusalError(reply);
   }

@@ -29,6 +29,11 @@ export interface Kind {
   ): InstanceWrite;
   /** The version after `write` commits. */
   versionAfter(before: Loaded, events: NewEvent[], after: Current): number;
+  /**
+   * Whether a workflow step's call may hold this kind's write until the step's transition commits
+   * it (entities and key-value entities; not workflows, whose commits schedule their own steps).
+   */
+  holdable?: boolean;
   /** Told after every commit of an instance (workflows schedule their next step here). */
   afterCommit?(id: string, committed: Loaded): void;
 }
@@ -38,6 +43,7 @@ function entityKind(definition: EntityDefinition, defaultSnapshotEvery: number):
   const logged = (before: Loaded, after: Current, events: NewEvent[]): NewEvent[] =>
     after.deleted && !before.deleted ? [...events, { type: deletedEventType, payload: null }] : events;
   return {
+    holdable: true,
     async load(store, id) {
       const history = await store.loadHistory(definition.name, id);
       const snapshot = history.snapshot;
@@ -70,6 +76,7 @@ function entityKind(definition: EntityDefinition, defaultSnapshotEvery: number):
 
 function keyValueKind(definition: KeyValueDefinition): Kind {
   return {
+    holdable: true,
     async load(store, id) {
       const record = await store.loadKv(definition.name, id);
       if (!record) return { state: definition.initial(), deleted: false, version: 0 };

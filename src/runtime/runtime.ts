@@ -18,6 +18,7 @@ import type { AdminFacade, ServiceFacade } from "./facades.ts";
 import { RuntimeAdmin } from "./runtime-admin.ts";
 import { Observer, type ObserveOptions } from "../observe/observer.ts";
 import { registerRuntimeGauges } from "../observe/runtime-gauges.ts";
+import { StepHolds } from "./held-writes.ts";
 
 export interface RuntimeOptions {
   store: Store;
@@ -44,11 +45,20 @@ export interface RuntimeOptions {
   forgetDeadNodesAfterMs?: number;
   /** Metrics and traces: the OpenTelemetry tracer provider (default: the global one), process metrics. */
   observe?: ObserveOptions;
+  /**
+   * How a workflow step's calls to entities commit. `together` (the default where the store can,
+   * i.e. `commitsTogether`, and serves one node): the entity's write is held, its instance busy,
+   * until the step's transition commits it in the same transaction, all or none (a transfer is 3
+   * commits instead of 5). `separate`: each call commits before its reply, as on several nodes.
+   */
+  stepCommits?: "together" | "separate";
 }
 
 export type { CallOptions, PositionedReply } from "./dispatcher.ts";
 
 const day = 24 * 60 * 60 * 1000;
+/** How long a step may go on after a call before the call's held write commits on its own. */
+const holdMs = 50;
 
 /**
  * The composition root: wires the store, the group committer, the dispatcher (the only way to
@@ -125,9 +135,9 @@ export class Runtime {
     });
     const dispatcher: Dispatcher = this.dispatcher;
     /** Calls made on behalf of steps, consumers and timers: keyed, and allowed during shutdown. */
-    const keyedCall: KeyedCall = (component, id, handler, input, idempotencyKey) => {
+    const keyedCall: KeyedCall = (component, id, handler, input, idempotencyKey, hold) => {
       this.unlisted.check(component, idempotencyKey.startsWith("consumer:") ? "a consumer" : idempotencyKey.startsWith("timer:") ? "a timer" : "a workflow step");
-      return dispatcher.keyedCall(component, id, handler, input, idempotencyKey);
+      return dispatcher.keyedCall(component, id, handler, input, idempotencyKey, hold);
     };
     this.timers = new TimerService({
       store: this.store,
@@ -148,6 +158,10 @@ export class Runtime {
       enqueueTask: (component, id, task) => dispatcher.enqueueTask(component, id, task),
       keyedCall,
       observer: this.observer,
+      // Several nodes: an entity may be written by another node meanwhile; each call commits alone.
+      ...((options.stepCommits ?? "together") === "together" && this.store.commitsTogether === true && !clustered
+        ? { stepHolds: () => new StepHolds((write) => this.committer.submit(write), holdMs) }
+        : {}),
       placement: {
         holds: (bucket) => this.membership.holds(leaseNames.workflows(bucket)),
         fence: (bucket) => this.membership.fence(leaseNames.workflows(bucket)),

@@ -74,6 +74,12 @@ export interface InstanceWrite {
   dedup: DedupRecord[];
   /** Only while this lease is held with this token (see cluster-port.ts); else the outcome is `fenced`. */
   fence?: Fence;
+  /**
+   * Writes of other instances that commit with this one, all or none (a workflow step's calls to
+   * entities, with the step's transition): if any of them or this write is refused, nothing of
+   * any is kept and the outcome is that refusal. Only for a store whose `commitsTogether` is true.
+   */
+  together?: InstanceWrite[];
 }
 
 export type WorkflowStatus = "running" | "paused" | "suspended" | "ended" | "failed" | "terminated";
@@ -160,7 +166,7 @@ export interface WorkflowFilter {
  * the write was kept and the commit did not wait for it; the same write may be sent again later.
  */
 export type WriteOutcome =
-  | { ok: true; positions: number[] }
+  | { ok: true; positions: number[]; /** Of each `together` write, in its order. */ together?: number[][] }
   | { ok: false; reason: "conflict" | "fenced" | "locked" };
 
 /**
@@ -248,6 +254,8 @@ export interface Store {
    * `StoreUnavailableError` reason `lock_timeout`. Only adapters that answer `locked` set it.
    */
   readonly lockTimeoutMs?: number;
+  /** Whether `commit` honours `InstanceWrite.together` (all or none); absent: it does not, never pass it. */
+  readonly commitsTogether?: boolean;
   /** Whether the store is taking work (shown by `/health` and the admin API); absent: always ok. */
   status?(): StoreStatus;
   /** How many workflows stand at each (name, status, step): one grouped read, for `/metrics`. Absent: listed page by page. */

@@ -20,6 +20,7 @@ import { viewOf, workflowKind } from "./workflow-kind.ts";
 import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
 import { workflowBucket } from "../cluster/leases.ts";
 import type { Observer } from "../../observe/observer.ts";
+import type { HeldWrite, StepHolds } from "../held-writes.ts";
 
 /** Which workflow buckets this node runs (all of them on a single node). */
 export interface WorkflowPlacement {
@@ -44,6 +45,11 @@ export interface EngineHost {
   placement: WorkflowPlacement;
   /** Times and traces each step execution. */
   observer?: Observer;
+  /**
+   * A step run's held writes (held-writes.ts), when a step's calls commit with its transition;
+   * undefined (or absent): each call commits on its own, before its reply.
+   */
+  stepHolds?: () => StepHolds | undefined;
   /**
    * How often to look in the store for workflows whose due time or deadline has passed, in case
    * a wake-up in process was lost (or the wall clock was set forward). Default 2,000 ms.
@@ -414,13 +420,19 @@ export class WorkflowEngine {
       return changedTo(applyDecision(definition, record, undefined, { kind: "step", step: then, input: { timeout: true } }, now));
     }
     const run = () => this.runStep(definition, id, record);
-    return changedTo(await (this.host.observer ? this.host.observer.step(definition.name, id, record, run) : run()));
+    const { held, ...ran } = await (this.host.observer ? this.host.observer.step(definition.name, id, record, run) : run());
+    return held ? { ...changedTo(ran), held } : changedTo(ran);
   }
 
-  private async runStep(definition: WorkflowDefinition, id: string, record: WorkflowRecord): Promise<Changed> {
+  /**
+   * Runs the current step. With held writes, its last call's write comes back with the result, to
+   * commit with the transition; a step that fails or times out drops it (nothing of it is kept).
+   */
+  private async runStep(definition: WorkflowDefinition, id: string, record: WorkflowRecord): Promise<Changed & { held?: HeldWrite }> {
     const step = record.step!;
     const handler = (definition.steps as Record<string, StepHandler<unknown, string>>)[step]!;
-    const ctx = new StepContextImpl(definition.name, id, record.execId, record.attempt + 1, this.host.keyedCall, this.host.timers);
+    const holds = this.host.stepHolds?.();
+    const ctx = new StepContextImpl(definition.name, id, record.execId, record.attempt + 1, this.host.keyedCall, this.host.timers, holds);
     const { timeoutMs } = stepOptions(definition, step);
     let timer: { cancel(): void } | undefined;
     try {
@@ -432,8 +444,12 @@ export class WorkflowEngine {
       });
       const result = await Promise.race([Promise.resolve().then(() => handler(record.state, record.stepInput, ctx)), timedOut]);
       const effect = asWorkflowEffect(result, `step ${definition.name}.${step}`);
-      return applyDecision(definition, record, effect.newState, effect.transition ?? { kind: "end" }, this.host.clock.now());
+      const changed = applyDecision(definition, record, effect.newState, effect.transition ?? { kind: "end" }, this.host.clock.now());
+      timer?.cancel();
+      const held = await holds?.take();
+      return held ? { ...changed, held } : changed;
     } catch (error) {
+      holds?.drop();
       return applyStepFailure(definition, record, error, this.host.clock.now());
     } finally {
       timer?.cancel();

@@ -3,6 +3,7 @@ import { WorkflowEffectRecord, type MovedEffectRecord } from "../../define/workf
 import type { InstanceClient, Timers } from "../../define/handlers.ts";
 import type { StepContext } from "../../define/workflow.ts";
 import { KeyedCaller, type KeyedCall } from "../keyed-caller.ts";
+import type { StepHolds } from "../held-writes.ts";
 
 export type { KeyedCall };
 
@@ -21,8 +22,9 @@ export class StepContextImpl implements StepContext<unknown, string> {
     readonly attempt: number,
     keyedCall: KeyedCall,
     readonly timers: Timers,
+    holds?: StepHolds,
   ) {
-    this.caller = new KeyedCaller(`wf:${workflowName}:${workflowId}:${execId}`, keyedCall);
+    this.caller = new KeyedCaller(`wf:${workflowName}:${workflowId}:${execId}`, keyedCall, holds);
   }
 
   abandon(): void {

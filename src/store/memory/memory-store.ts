@@ -76,6 +76,8 @@ export class MemoryStore implements Store {
   readonly #timers = new MemoryTimers();
   #version = 0;
   #closed = false;
+  /** A write's `together` writes are planned with it and kept only if all of them pass. */
+  readonly commitsTogether = true;
 
   async migrate(): Promise<void> {
     this.#open();
@@ -121,8 +123,31 @@ export class MemoryStore implements Store {
     // Check and encode everything first and change nothing until all of it succeeded, so that a
     // value JSON refuses rejects the whole batch, as a rolled-back transaction would.
     const pending = new Map<string, Pending>();
-    const plans: (Plan | undefined)[] = writes.map((w) => this.#plan(w, pending));
-    return plans.map((plan) => (plan ? { ok: true, positions: this.#apply(plan, at) } : conflict()));
+    const plans: (Plan[] | undefined)[] = writes.map((w) => this.#planTogether(w, pending));
+    return plans.map((group): WriteOutcome => {
+      if (!group) return conflict();
+      const positions = group.map((plan) => this.#apply(plan, at));
+      const main = positions.pop()!;
+      return group.length > 1 ? { ok: true, positions: main, together: positions } : { ok: true, positions: main };
+    });
+  }
+
+  /** A write after its `together` writes, planned on a copy of `pending` that is kept only if all pass. */
+  #planTogether(w: InstanceWrite, pending: Map<string, Pending>): Plan[] | undefined {
+    if (!w.together) {
+      const plan = this.#plan(w, pending);
+      return plan && [plan];
+    }
+    const trial = new Map([...pending].map(([key, p]) => [key, { ...p, keys: new Set(p.keys) }]));
+    const plans: Plan[] = [];
+    for (const member of [...w.together, w]) {
+      const plan = this.#plan(member, trial);
+      if (!plan) return undefined;
+      plans.push(plan);
+    }
+    pending.clear();
+    for (const [key, p] of trial) pending.set(key, p);
+    return plans;
   }
 
   async pruneDedup(before: number): Promise<number> {

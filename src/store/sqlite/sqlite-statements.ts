@@ -122,6 +122,29 @@ export function prepareStatements(db: Database.Database) {
     return { ok: true, positions };
   }
 
+  // Called inside the batch's transaction, so a SAVEPOINT: a refusal rolls back the group's writes only.
+  const together = transaction(db, (w: InstanceWrite, at: number): WriteOutcome => {
+    const positions: number[][] = [];
+    for (const member of w.together ?? []) {
+      const outcome = applyWrite(member, at);
+      if (!outcome.ok) throw new RefusedTogether(outcome);
+      positions.push(outcome.positions);
+    }
+    const outcome = applyWrite(w, at);
+    if (!outcome.ok) throw new RefusedTogether(outcome);
+    return { ...outcome, together: positions };
+  });
+
+  /** A write and its `together` writes: all kept, or none and the first refusal. */
+  function applyTogether(w: InstanceWrite, at: number): WriteOutcome {
+    try {
+      return together(w, at);
+    } catch (error) {
+      if (error instanceof RefusedTogether) return error.outcome;
+      throw error;
+    }
+  }
+
   function dedupTaken(component: string, id: string, dedup: DedupRecord[]): boolean {
     for (const d of dedup) if (dedupExists.get(component, id, d.key) !== undefined) return true;
     // The same key twice in one write would overwrite itself.
@@ -159,7 +182,7 @@ export function prepareStatements(db: Database.Database) {
     /** All writes of a batch; run with `.immediate(writes, at)`. */
     commit: transaction(db, (writes: InstanceWrite[], at: number): WriteOutcome[] => {
       const outcomes: WriteOutcome[] = [];
-      for (const w of writes) outcomes.push(applyWrite(w, at));
+      for (const w of writes) outcomes.push(w.together ? applyTogether(w, at) : applyWrite(w, at));
       return outcomes;
     }),
 
@@ -167,6 +190,13 @@ export function prepareStatements(db: Database.Database) {
     feed: prepareFeed(db),
     timers: prepareTimers(db),
   };
+}
+
+/** Rolls a group of writes back to its savepoint (see applyTogether). */
+class RefusedTogether extends Error {
+  constructor(readonly outcome: WriteOutcome) {
+    super("a write of the group was refused");
+  }
 }
 
 function conflict(): WriteOutcome {

@@ -95,6 +95,8 @@ export class SqliteStore implements Store {
   #statements: Statements | undefined;
   /** View tables live in the same file. */
   readonly views: SqliteViews;
+  /** A write's `together` writes commit with it under a SAVEPOINT: all or none. */
+  readonly commitsTogether = true;
 
   readonly #unlock: () => void;
 

@@ -1,0 +1,155 @@
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { wallet } from "../../examples/bank/wallet.ts";
+import { transferWorkflow } from "../../examples/bank/transfer-workflow.ts";
+import { workflow } from "../define/workflow.ts";
+import { MemoryStore } from "../store/memory/memory-store.ts";
+import type { InstanceWrite, Store } from "../store/port.ts";
+import { Runtime } from "./runtime.ts";
+import { wrapStore } from "./test-support.ts";
+
+/** A promise and its resolve, for a step that waits for the test. */
+function gate(): { wait: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const wait = new Promise<void>((resolve) => (open = resolve));
+  return { wait, open };
+}
+
+/**
+ * Steps' calls hold their writes until the step's transition commits them (held-writes.ts):
+ * what the entity's other callers and the store see meanwhile, and after a failure.
+ */
+describe("a step's held write", () => {
+  const runtimes: Runtime[] = [];
+  after(async () => {
+    for (const rt of runtimes) await rt.stop();
+  });
+
+  async function start(components: Runtime["components"] extends () => infer C ? C : never, counted?: { commits: InstanceWrite[][] }) {
+    const inner = new MemoryStore();
+    const store: Store = counted
+      ? wrapStore(inner, {
+          commit: (writes) => {
+            counted.commits.push(writes);
+            return inner.commit(writes);
+          },
+        })
+      : inner;
+    const rt = new Runtime({ store, components: components as never, log: () => {} });
+    runtimes.push(rt);
+    await rt.start();
+    return { rt, store: inner };
+  }
+
+  it("is-invisible-to-the-entity's-other-callers-until-it-commits-with-the-transition", async () => {
+    const stepGoesOn = gate();
+    const called = gate();
+    const slowAfterCall = workflow("slow-after-call", {
+      start: (input: { to: string }) => input,
+      steps: {
+        pay: async (s, _input, ctx) => {
+          await ctx.call(wallet, s.to).deposit({ amount: 5 });
+          called.open();
+          await stepGoesOn.wait;
+          return ctx.end();
+        },
+      },
+    });
+    const { rt, store } = await start([wallet, slowAfterCall]);
+    await rt.call("wallet", "w1", "create", { initialBalance: 100 });
+    await rt.call("slow-after-call", "s1", "start", { to: "w1" });
+    await called.wait;
+    // The step has its reply; the deposit is held (not stored) while the step goes on.
+    const seen: string[] = [];
+    const balance = rt.call("wallet", "w1", "balance", {}).then((reply) => {
+      seen.push("balance answered");
+      return { reply, storedEvents: store.readEvents("wallet", "w1", 0, 100) };
+    });
+    stepGoesOn.open();
+    const { reply, storedEvents } = await balance;
+    // Answered only once the deposit was durable, and then with it.
+    assert.deepEqual(reply, { balance: 105 });
+    assert.deepEqual((await storedEvents).map((e) => e.type), ["created", "deposited"]);
+    assert.deepEqual(seen, ["balance answered"]);
+    assert.equal((await rt.workflowResult("slow-after-call", "s1", 5_000)).status, "ended");
+  });
+
+  it("is-not-stored-and-not-seen-while-the-step-waits,-and-commits-in-one-transaction-with-the-transition", async () => {
+    const counted = { commits: [] as InstanceWrite[][] };
+    const { rt, store } = await start([wallet, transferWorkflow], counted);
+    await rt.call("wallet", "a", "create", { initialBalance: 100 });
+    await rt.call("wallet", "b", "create", { initialBalance: 0 });
+    counted.commits.length = 0;
+    await rt.call("transfer-workflow", "t1", "start", { from: "a", to: "b", amount: 30 });
+    const view = await rt.workflowResult("transfer-workflow", "t1", 5_000);
+    assert.equal((view.state as { status: string }).status, "completed");
+    // start; withdraw + transition; deposit + end.
+    assert.equal(counted.commits.length, 3, JSON.stringify(counted.commits.map((c) => c.map((w) => `${w.component}/${w.id}`))));
+    const withTransition = counted.commits.flat().filter((w) => w.workflow && w.together);
+    assert.deepEqual(withTransition.map((w) => w.together!.map((t) => `${t.component}/${t.id}`)), [["wallet/a"], ["wallet/b"]]);
+    assert.deepEqual(await rt.call("wallet", "a", "balance", {}), { balance: 70 });
+    assert.deepEqual(await rt.call("wallet", "b", "balance", {}), { balance: 30 });
+    assert.equal((await store.readEvents("wallet", "a", 0, 100)).length, 2);
+  });
+
+  it("is-dropped-when-the-step-fails:-nothing-stored,-the-entity-answers-from-what-is-committed", async () => {
+    const failsAfterCall = workflow("fails-after-call", {
+      start: (input: { to: string }) => input,
+      steps: {
+        pay: async (s, _input, ctx) => {
+          await ctx.call(wallet, s.to).deposit({ amount: 5 });
+          throw new Error("the step breaks after its call");
+        },
+      },
+      stepOptions: { pay: { retry: { maxAttempts: 1 } } },
+    });
+    const { rt, store } = await start([wallet, failsAfterCall]);
+    await rt.call("wallet", "w1", "create", { initialBalance: 100 });
+    await rt.call("fails-after-call", "f1", "start", { to: "w1" });
+    const view = await rt.workflowResult("fails-after-call", "f1", 5_000);
+    assert.equal(view.status, "failed");
+    assert.deepEqual(await rt.call("wallet", "w1", "balance", {}), { balance: 100 });
+    assert.deepEqual((await store.readEvents("wallet", "w1", 0, 100)).map((e) => e.type), ["created"]);
+    // The call's key was not stored either: a retry decides it afresh.
+    assert.equal(await store.findDedup("wallet", "w1", "wf:fails-after-call:f1:1:0"), undefined);
+  });
+
+  it("of-a-first-call-commits-before-the-step's-second-call-to-the-same-entity", async () => {
+    const twice = workflow("twice", {
+      start: (input: { to: string }) => input,
+      steps: {
+        pay: async (s, _input, ctx) => {
+          await ctx.call(wallet, s.to).deposit({ amount: 1 });
+          await ctx.call(wallet, s.to).deposit({ amount: 2 });
+          return ctx.end();
+        },
+      },
+    });
+    const { rt } = await start([wallet, twice]);
+    await rt.call("wallet", "w1", "create", { initialBalance: 0 });
+    await rt.call("twice", "x", "start", { to: "w1" });
+    assert.equal((await rt.workflowResult("twice", "x", 5_000)).status, "ended");
+    assert.deepEqual(await rt.call("wallet", "w1", "balance", {}), { balance: 3 });
+  });
+
+  it("is-not-used-with-stepCommits-separate:-each-call-commits-before-its-reply", async () => {
+    const counted = { commits: [] as InstanceWrite[][] };
+    const inner = new MemoryStore();
+    const store = wrapStore(inner, {
+      commit: (writes) => {
+        counted.commits.push(writes);
+        return inner.commit(writes);
+      },
+    });
+    const rt = new Runtime({ store, components: [wallet, transferWorkflow], log: () => {}, stepCommits: "separate" });
+    runtimes.push(rt);
+    await rt.start();
+    await rt.call("wallet", "a", "create", { initialBalance: 100 });
+    await rt.call("wallet", "b", "create", { initialBalance: 0 });
+    counted.commits.length = 0;
+    await rt.call("transfer-workflow", "t1", "start", { from: "a", to: "b", amount: 30 });
+    await rt.workflowResult("transfer-workflow", "t1", 5_000);
+    assert.equal(counted.commits.length, 5);
+    assert.ok(counted.commits.flat().every((w) => w.together === undefined));
+  });
+});

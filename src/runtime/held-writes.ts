@@ -1,0 +1,99 @@
+import type { InstanceWrite, WriteOutcome } from "../store/port.ts";
+
+/**
+ * An entity's decided write, not committed yet, that a workflow step holds so that it commits
+ * with the step's transition. The entity's instance stays busy until `settle` is called: nobody
+ * else sees the state the write leads to before it is durable, nor one that is then dropped.
+ */
+export interface HeldWrite {
+  write: InstanceWrite;
+  /** The commit's outcome for this write (its positions when ok), or undefined: dropped, nothing kept. */
+  settle(outcome: WriteOutcome | undefined): void;
+}
+
+/**
+ * The held writes of one step run: at most one at a time. Holding two would let two steps each
+ * hold an entity the other calls next and wait on each other until one times out, so a step's
+ * next call first commits the write held so far alone (`flush`), as does a step that has not
+ * ended `holdMs` after its call was answered (slow work after a call must not keep the entity busy).
+ *
+ * At the end of the step the engine `take`s the held write and commits it with the transition,
+ * all or none (InstanceWrite.together); when the step fails or times out it `drop`s it.
+ */
+export class StepHolds {
+  private held: HeldWrite | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  /** A flush that failed: the step must not end as if its call had taken effect. */
+  private failure: Error | undefined;
+  private closed = false;
+
+  constructor(
+    /** Commits one write on its own (the group committer). */
+    private readonly commitAlone: (write: InstanceWrite) => Promise<WriteOutcome>,
+    private readonly holdMs: number,
+  ) {}
+
+  /** Takes `held`; false once the step is over or failed (the instance then commits as usual). */
+  offer(held: HeldWrite): boolean {
+    if (this.closed || this.held || this.failure !== undefined) return false;
+    this.held = held;
+    this.timer = setTimeout(() => void this.flush().catch(() => {}), this.holdMs);
+    this.timer.unref();
+    return true;
+  }
+
+  /** Commits the held write alone (before the step's next call); rejects if it was not kept. */
+  async flush(): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
+    if (this.flushing) return this.flushing;
+    const held = this.release();
+    if (!held) return;
+    this.flushing = (async () => {
+      let outcome: WriteOutcome | undefined;
+      try {
+        outcome = await this.commitAlone(held.write);
+      } catch (error) {
+        this.failure = error instanceof Error ? error : new Error(String(error));
+        held.settle(undefined);
+        throw error;
+      } finally {
+        this.flushing = undefined;
+      }
+      held.settle(outcome);
+      if (!outcome.ok) {
+        this.failure = new Error(`a call's write was refused (${outcome.reason}) when committed on its own`);
+        throw this.failure;
+      }
+    })();
+    return this.flushing;
+  }
+
+  /**
+   * The step ended: the held write to commit with its transition (the caller must `settle` it),
+   * after any flush in flight. Throws if a flush failed: the step's calls did not all take effect.
+   */
+  async take(): Promise<HeldWrite | undefined> {
+    this.closed = true;
+    if (this.flushing) await this.flushing.catch(() => {});
+    if (this.failure !== undefined) {
+      this.drop();
+      throw this.failure;
+    }
+    return this.release();
+  }
+
+  /** The step failed or timed out: its held write is dropped (the entity reloads) and no more are taken. */
+  drop(): void {
+    this.closed = true;
+    this.release()?.settle(undefined);
+  }
+
+  private release(): HeldWrite | undefined {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const held = this.held;
+    this.held = undefined;
+    return held;
+  }
+}

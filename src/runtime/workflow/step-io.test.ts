@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { entity } from "../../define/entity.ts";
+import { workflow } from "../../define/workflow.ts";
+import { MemoryStore } from "../../store/memory/memory-store.ts";
+import { Runtime } from "../runtime.ts";
+
+/**
+ * A step's I/O does not hold the workflow's mailbox: while a step waits on a slow call, queries
+ * and commands that change nothing are answered from the committed record; a command that
+ * changes the workflow waits for the step (arrival order, and the step's result comes first).
+ */
+describe("a workflow whose step waits on a slow call", () => {
+  const runtimes: Runtime[] = [];
+  after(async () => {
+    for (const rt of runtimes) await rt.stop();
+  });
+
+  let release!: () => void;
+  const slowReady = new Promise<void>((resolve) => (release = resolve));
+  const events: string[] = [];
+  let stepStarted!: () => void;
+  const started = new Promise<void>((resolve) => (stepStarted = resolve));
+
+  /** Its `slow` command answers once the test releases it. */
+  const slowService = entity(
+    "slow-service",
+    { initial: () => ({ calls: 0 }), events: { called: (s: { calls: number }) => ({ calls: s.calls + 1 }) } },
+    { commands: { work: (_s, _input: {}, fx) => fx.emit("called", {}).reply((s) => s.calls) }, queries: {} },
+  );
+  const waiting = workflow("waiting", {
+    start: () => ({ done: false, note: "" }),
+    steps: {
+      call: async (s, _input, ctx) => {
+        stepStarted();
+        await slowReady; // the slow part (a call to another system, say)
+        await ctx.call(slowService, "x").work({});
+        events.push("step's call returned");
+        return ctx.update({ ...s, done: true }).end();
+      },
+    },
+    queries: { done: (view, _input: {}, fx) => fx.reply({ done: view.state.done, status: view.status }) },
+    commands: {
+      // Changes nothing: answered at once.
+      ping: (_view, _input: {}, fx) => fx.reply("pong"),
+      // Changes the state: waits for the step in flight.
+      annotate: (view, input: { note: string }, fx) => fx.update({ ...view.state, note: input.note }).reply("noted"),
+    },
+  });
+
+  it("answers-queries-and-commands-that-change-nothing-before-the-step's-call-returns", async () => {
+    const rt = new Runtime({ store: new MemoryStore(), components: [slowService, waiting], log: () => {} });
+    runtimes.push(rt);
+    await rt.start();
+    await rt.call("waiting", "w", "start", {});
+    await started;
+    const query = rt.call("waiting", "w", "done", {}).then((reply) => {
+      events.push("query answered");
+      return reply;
+    });
+    const ping = rt.call("waiting", "w", "ping", {}).then((reply) => {
+      events.push("ping answered");
+      return reply;
+    });
+    const annotate = rt.call("waiting", "w", "annotate", { note: "hi" }).then((reply) => {
+      events.push("annotate answered");
+      return reply;
+    });
+    assert.deepEqual(await query, { done: false, status: "running" });
+    assert.equal(await ping, "pong");
+    // Only now does the slow call go on.
+    events.push("slow call released");
+    release();
+    assert.equal(await annotate, "noted");
+    assert.deepEqual(events, ["query answered", "ping answered", "slow call released", "step's call returned", "annotate answered"]);
+    const view = await rt.workflowResult("waiting", "w", 5_000);
+    assert.equal(view.status, "ended");
+    // The command applied after the step, on its result.
+    assert.deepEqual(view.state, { done: true, note: "hi" });
+  });
+});
