@@ -27,6 +27,9 @@
  *    last line of defence for the events' expected seq.
  * 7. COMMIT, with the signal to the other nodes in the same round trip (delivered at COMMIT, or
  *    never). PostgreSQL's default synchronous_commit=on: it returns once the WAL is flushed.
+ *
+ * Two round trips in all: 2-3 travel together (`beginCommit`), and 5-7 (one statement for 5 and 6,
+ * `commitSql().write`, then the signal and COMMIT); 4 runs in memory between them.
  */
 import pg, { type PoolClient, type QueryResult } from "pg";
 import { workflowFeedPayload } from "../feed-payload.ts";
