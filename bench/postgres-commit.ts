@@ -1,6 +1,7 @@
 /**
  * The PostgreSQL store's commit, alone: one event appended to one of 1,000 instances per
- * commit, one commit at a time, so the figure is the latency of the commit protocol itself
+ * commit (or BENCH_WRITES of them, on as many instances, as a group commit under load carries), one
+ * commit at a time, so the figure is the latency of the commit protocol itself
  * (round trips, planning, the WAL flush) with no runtime, batching or HTTP around it. The store
  * listens and signals as a runtime's does (each commit tells the other nodes what it wrote).
  *
@@ -15,6 +16,9 @@
  *   BENCH_COMMITS=300          commits per round
  *   BENCH_COMPARE=<dir>        a checkout to compare with (optional)
  *   BENCH_FENCED=0             1: each commit carries a lease's fencing token, as a workflow step's does
+ *   BENCH_WRITES=1             instance writes per commit
+ *   BENCH_SYNC=on              off: the store's sessions run with synchronous_commit=off, so the figure is
+ *                              the protocol's round trips and CPU without the WAL flush (less noise to compare)
  *   BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test
  *
  * Run: npm run bench:postgres-commit
@@ -31,6 +35,8 @@ const rounds = numberEnv("BENCH_ROUNDS", 10);
 const commitsPerRound = numberEnv("BENCH_COMMITS", 300);
 const instances = 1_000;
 const fenced = numberEnv("BENCH_FENCED", 0) === 1;
+const writesPerCommit = numberEnv("BENCH_WRITES", 1);
+const syncOff = process.env["BENCH_SYNC"] === "off";
 
 /** What this bench uses of a PostgresStore beyond the Store port (any checkout's). */
 type PostgresLike = Store & {
@@ -56,7 +62,9 @@ async function contender(label: string, checkout: string): Promise<Contender> {
 /** One round: a fresh schema, a warm-up, then `commitsPerRound` timed commits. */
 async function runRound(c: Contender, index: number): Promise<void> {
   const schema = await freshSchema(program, `${c.label}_${index}`);
-  const store = c.open(schema.storeUrl, schema.name);
+  const url = new URL(schema.storeUrl);
+  if (syncOff) url.searchParams.set("options", "-c synchronous_commit=off");
+  const store = c.open(url.toString(), schema.name);
   try {
     await store.migrate();
     const { cluster } = store as PostgresLike;
@@ -65,19 +73,20 @@ async function runRound(c: Contender, index: number): Promise<void> {
     const fence = fenced ? { lease: "workflows/0", token: (await cluster.acquireLeases(node, ["workflows/0"], 600_000)).get("workflows/0")! } : undefined;
     const seqs = new Array<number>(instances).fill(0);
     const commitOnce = async (i: number): Promise<number> => {
-      const n = i % instances;
+      const ns = Array.from({ length: writesPerCommit }, (_, w) => (i * writesPerCommit + w) % instances);
       const started = performance.now();
-      const [outcome] = await store.commit([
-        {
+      const outcomes = await store.commit(
+        ns.map((n) => ({
           component: "counter",
           id: `c${n}`,
           events: { expectedSeq: seqs[n]!, append: [{ type: "added", payload: { by: 1 } }] },
           dedup: [],
           ...(fence ? { fence } : {}),
-        },
-      ]);
-      if (!outcome?.ok) throw new Error(`commit ${i} refused: ${JSON.stringify(outcome)}`);
-      seqs[n]!++;
+        })),
+      );
+      const refused = outcomes.find((o) => !o.ok);
+      if (refused) throw new Error(`commit ${i} refused: ${JSON.stringify(refused)}`);
+      for (const n of ns) seqs[n]!++;
       return performance.now() - started;
     };
     for (let i = 0; i < 50; i++) await commitOnce(i); // connections, prepared statements, plans
@@ -103,7 +112,7 @@ await program.run(async () => {
     const sorted = [...c.samples].sort((a, b) => a - b);
     const { p50, p99 } = quantiles(sorted, 3);
     medians.set(c.label, p50);
-    program.emit({ store: c.label, fenced, commits: sorted.length, p50Ms: p50, p99Ms: p99, commitsPerSecond: round(1000 / p50, 0) });
+    program.emit({ store: c.label, fenced, writesPerCommit, synchronousCommit: syncOff ? "off" : "on", commits: sorted.length, p50Ms: p50, p99Ms: p99, commitsPerSecond: round(1000 / p50, 0) });
   }
   if (other) program.emit({ figure: "ratio", p50ThisOverCompared: round(medians.get("this")! / medians.get("compared")!, 3) });
 });

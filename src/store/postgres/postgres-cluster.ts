@@ -143,6 +143,25 @@ export class PostgresCluster implements ClusterStore {
       .join("; ");
   }
 
+  /**
+   * Like `notifyStatement`, for a commit whose feed position is not known when the statement is
+   * written: `positionSql` (an SQL expression) gives it when the statement runs, so the statement
+   * can be sent in the same round trip as the writes that draw the position.
+   */
+  notifyOfPositionStatement(positionSql: string, workflows: Array<[string, string]> | undefined): string | undefined {
+    if (this.#node === undefined) return undefined;
+    const channel = pg.escapeLiteral(this.#channel);
+    // Each payload begins {"n":…,"p":0 (encodeSignal writes n, then p): the 0 is replaced by the position.
+    const head = JSON.stringify({ n: this.#node, p: 0 }).slice(0, -2);
+    return encodeSignal({ node: this.#node, position: 0, ...(workflows && workflows.length > 0 ? { workflows } : {}) })
+      .map((payload) => {
+        if (!payload.startsWith(`${head}0`)) throw new Error(`unexpected signal encoding: ${payload.slice(0, 80)}`);
+        const tail = payload.slice(head.length + 1);
+        return `SELECT pg_notify(${channel}, ${pg.escapeLiteral(head)} || (${positionSql})::text || ${pg.escapeLiteral(tail)})`;
+      })
+      .join("; ");
+  }
+
   async listen(node: string, onSignal: (signal: ClusterSignal) => void, onReconnect: () => void): Promise<() => Promise<void>> {
     let client: pg.Client | undefined;
     let stopped = false;

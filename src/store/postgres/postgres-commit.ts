@@ -27,15 +27,19 @@
  *    last line of defence for the events' expected seq.
  * 7. COMMIT, with the signal to the other nodes in the same round trip (delivered at COMMIT, or
  *    never). PostgreSQL's default synchronous_commit=on: it returns once the WAL is flushed.
+ *
+ * Two round trips in all: 2-3 travel together (`beginCommit`), and 5-7 (one statement for 5 and 6,
+ * `commitSql().write`, then the signal and COMMIT); 4 runs in memory between them.
  */
-import type { PoolClient, QueryResult } from "pg";
+import pg, { type PoolClient, type QueryResult } from "pg";
 import { workflowFeedPayload } from "../feed-payload.ts";
 import { encode, encodeWorkflowRecord, type EncodedWorkflowRecord } from "../rows.ts";
 import { FEED_LOCK_CLASS, lockInstancesStatement } from "./postgres-locks.ts";
 import type { InstanceWrite, WorkflowTransition, WriteOutcome } from "../port.ts";
-import type { ClusterSignal, Fence } from "../cluster-port.ts";
+import type { Fence } from "../cluster-port.ts";
 import { heldAmong, leaseTokensNoWaitStatement, lockedAmong } from "./postgres-fence.ts";
 import { quoteIdent } from "./migrations.ts";
+import { executeStatement } from "./postgres-literals.ts";
 import type { Transaction } from "./transaction.ts";
 
 /** What a commit runs before its COMMIT; a test hook holds the transaction open here. */
@@ -44,8 +48,11 @@ export type BeforeCommitHook = (feedPositions: readonly number[]) => Promise<voi
 export interface CommitHooks {
   /** For tests: runs last before COMMIT. */
   beforeCommit?: BeforeCommitHook | undefined;
-  /** The statement that tells the other nodes what the commit wrote; it is sent with COMMIT. */
-  notify?: ((signal: Omit<ClusterSignal, "node">) => string | undefined) | undefined;
+  /**
+   * The statement that tells the other nodes what the commit wrote (its last feed position, given
+   * by the SQL expression `positionSql`, and the workflows); it is sent with COMMIT.
+   */
+  notify?: ((positionSql: string, workflows: Array<[string, string]>) => string | undefined) | undefined;
 }
 
 
@@ -64,7 +71,8 @@ export function timeoutStatements(timeouts: CommitTimeouts): string[] {
 
 /**
  * How a commit's transaction begins, in one round trip: BEGIN, the bounds, the plan mode, the
- * instance locks, then the lease rows of the batch's fences (in that order, the one every commit keeps).
+ * instance locks, the lease rows of the batch's fences, then the state query (in that order, the one
+ * every commit keeps: a new statement sees every commit of the previous lock holders).
  *
  * The commit's statements have one shape whatever the values (arrays of them), so one generic plan
  * per connection serves them all. Left to itself PostgreSQL plans each execution afresh (a custom
@@ -79,36 +87,105 @@ export function timeoutStatements(timeouts: CommitTimeouts): string[] {
  * instances. Anything else that waits (a table lock, a conflicting uncommitted insert) is bounded by
  * lock_timeout and fails the commit as StoreUnavailableError `lock_timeout`.
  */
-export function beginCommit(
-  schema: string,
-  encoded: readonly EncodedWrite[],
-  timeouts: CommitTimeouts,
-): { text: string; fencesHeld(begun: readonly QueryResult[]): Set<string>; fencesLocked(begun: readonly QueryResult[]): Set<string> } {
-  const instances = new Map(encoded.map((w) => [JSON.stringify([w.component, w.id]), w]));
+export function beginCommit(schema: string, sql: CommitSql, encoded: readonly EncodedWrite[], timeouts: CommitTimeouts): CommitPlan {
+  const plan = planInstances(encoded);
+  const { all, dedupLookup } = plan;
   const fences = encoded.flatMap((w) => (w.fence ? [w.fence] : []));
   const leases = leaseTokensNoWaitStatement(quoteIdent(schema), fences);
-  const statements = ["BEGIN", ...timeoutStatements(timeouts), "SET LOCAL plan_cache_mode = force_generic_plan", lockInstancesStatement(schema, [...instances.values()])];
+  const readState = executeStatement(sql.readState.name, [
+    all.map((i) => i.component), all.map((i) => i.id),
+    all.map((i) => i.needsEvents), all.map((i) => i.needsKv), all.map((i) => i.needsWorkflow),
+    dedupLookup.components, dedupLookup.ids, dedupLookup.keys, dedupLookup.ns,
+    all.map((i) => i.needsSnapshot),
+  ]);
+  const statements = ["BEGIN", ...timeoutStatements(timeouts), "SET LOCAL plan_cache_mode = force_generic_plan", lockInstancesStatement(schema, all)];
   if (leases !== undefined) statements.push(leases);
+  statements.push(readState);
   return {
+    ...plan,
+    schema,
     text: statements.join("; "),
-    // The lease rows are the last result when there are fences.
-    fencesHeld: (begun) => (leases === undefined ? new Set() : heldAmong(fences, begun.at(-1)!.rows)),
-    fencesLocked: (begun) => (leases === undefined ? new Set() : lockedAmong(begun.at(-1)!.rows)),
+    // The lease rows come just before the state query when there are fences.
+    fencesHeld: (begun) => (leases === undefined ? new Set() : heldAmong(fences, begun.at(-2)!.rows)),
+    fencesLocked: (begun) => (leases === undefined ? new Set() : lockedAmong(begun.at(-2)!.rows)),
+    stateRows: (begun) => begun.at(-1)!.rows as StateRow[],
   };
+}
+
+/** A commit's instances, and how to read what its first round trip (`beginCommit`) brought back. */
+export interface CommitPlan {
+  /** The schema's name, as given. */
+  schema: string;
+  /** BEGIN and everything sent with it. */
+  text: string;
+  instances: Map<string, InstanceState>;
+  all: InstanceState[];
+  dedupLookup: { components: string[]; ids: string[]; keys: string[]; ns: number[] };
+  /** The fenced leases still held. */
+  fencesHeld(begun: readonly QueryResult[]): Set<string>;
+  /** The fenced leases whose row another session holds locked. */
+  fencesLocked(begun: readonly QueryResult[]): Set<string>;
+  stateRows(begun: readonly QueryResult[]): StateRow[];
+}
+
+interface StateRow {
+  n: number;
+  max_seq: number | null;
+  kv_version: number | null;
+  wf_version: number | null;
+  taken: string[] | null;
+  locked: boolean | null;
+}
+
+/** One state per instance (component, id) of the batch, numbered from 1 in order of first write. */
+function planInstances(encoded: readonly EncodedWrite[]): Pick<CommitPlan, "instances" | "all" | "dedupLookup"> {
+  const instances = new Map<string, InstanceState>();
+  const dedupLookup: CommitPlan["dedupLookup"] = { components: [], ids: [], keys: [], ns: [] };
+  for (const w of encoded) {
+    const state = instanceOf(instances, w.component, w.id);
+    if (w.events) state.needsEvents = true;
+    if (w.events?.snapshot) state.needsSnapshot = true;
+    if (w.kv) state.needsKv = true;
+    if (w.workflow) state.needsWorkflow = true;
+    for (const d of w.dedup) {
+      dedupLookup.components.push(w.component);
+      dedupLookup.ids.push(w.id);
+      dedupLookup.keys.push(d.key);
+      dedupLookup.ns.push(state.n);
+    }
+  }
+  return { instances, all: [...instances.values()], dedupLookup };
+}
+
+function instanceOf(instances: Map<string, InstanceState>, component: string, id: string): InstanceState {
+  const key = JSON.stringify([component, id]);
+  let state = instances.get(key);
+  if (!state) {
+    state = {
+      component, id, n: instances.size + 1, needsEvents: false, needsKv: false, needsWorkflow: false, needsSnapshot: false, locked: false,
+      maxSeq: 0, kvVersion: 0, kvStored: 0, workflowVersion: 0, workflowStored: 0, dedupKeys: new Set(),
+    };
+    instances.set(key, state);
+  }
+  return state;
 }
 
 const KIND_EVENT = 0;
 const KIND_KV = 1;
 const KIND_WORKFLOW = 2;
 
-/** The SQL of a commit, with the schema's tables qualified. Named statements: prepared once per connection. */
-export function commitSql(s: string) {
-  return {
-    readState: {
-      name: "sagaflow_commit_state",
-      // Per instance (n, from 1): what its checks need, each an index lookup; the idempotency keys
-      // of the batch that are taken, looked up by primary key and grouped by instance.
-      text: `
+/**
+ * The SQL of a commit, with the schema's tables qualified (`s`, quoted; `schemaName` as given).
+ * Prepared with SQL `PREPARE` once per connection (`prepare`) and run with `EXECUTE name(literals)`
+ * (./postgres-literals.ts), so that each travels in a simple-query round trip with other statements:
+ * the state query with BEGIN and the locks, the writes with the signal and COMMIT.
+ */
+export function commitSql(s: string, schemaName: string) {
+  const readState = {
+    name: "sagaflow_sql_commit_state",
+    // Per instance (n, from 1): what its checks need, each an index lookup; the idempotency keys
+    // of the batch that are taken, looked up by primary key and grouped by instance.
+    text: `
         WITH taken AS (
           SELECT dk.n, array_agg(d.key) AS keys
           FROM unnest($6::text[], $7::text[], $8::text[], $9::int8[]) AS dk(c, i, key, n)
@@ -131,19 +208,35 @@ export function commitSql(s: string) {
              AND (SELECT true FROM ${s}.snapshots p WHERE p.component = u.c AND p.id = u.i FOR UPDATE SKIP LOCKED) IS NULL) AS locked
         FROM unnest($1::text[], $2::text[], $3::bool[], $4::bool[], $5::bool[], $10::bool[]) WITH ORDINALITY AS u(c, i, ev, kv, wf, sn, n)
         LEFT JOIN taken t ON t.n = u.n`,
-    },
-    writeState: {
-      name: "sagaflow_commit_write",
-      text: `
+  };
+  const write = {
+    name: "sagaflow_sql_commit_write",
+    // Every row of the commit in one statement (data-modifying CTEs), feed rows included.
+    //
+    // The feed rows go in last, under the feed lock (FEED_LOCK_CLASS in ./postgres-locks.ts): the
+    // lock is a one-time filter (an InitPlan) of the feed insert, evaluated before it reads a row,
+    // so before the sequence draws a position, and only once every other write of the statement
+    // has run (the filter counts their rows first): the feed lock stays the last lock a commit
+    // takes, and nobody holding it waits for anything but the disk. Not
+    // `EXISTS (SELECT pg_advisory_xact_lock(…))`: the planner drops an EXISTS target list, lock and all.
+    // Updates are made only at the version the check saw: should a count differ (a writer that
+    // does not take the instance locks), the filter fails the statement, so the transaction, before
+    // the feed lock is taken. A batch without feed rows takes no feed lock.
+    // The positions (the sequence default) are drawn as the sorted rows are inserted, so they
+    // ascend in the order given; the last SELECT fails the statement should they not, and gives them
+    // in that order, as text ("1,2,3"; int8[] would come back as strings).
+    text: `
         WITH
         snap AS (
           INSERT INTO ${s}.snapshots (component, id, seq, state)
           SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[])
           ON CONFLICT (component, id) DO UPDATE SET seq = excluded.seq, state = excluded.state
+          RETURNING 1
         ),
         kv_new AS (
           INSERT INTO ${s}.kv (component, id, version, state, deleted, at)
           SELECT u.c, u.i, u.v, u.s, u.d, $5 FROM unnest($6::text[], $7::text[], $8::int8[], $9::text[], $10::bool[]) AS u(c, i, v, s, d)
+          RETURNING 1
         ),
         kv_upd AS (
           UPDATE ${s}.kv k SET version = u.v, state = u.s, deleted = u.d, at = $5
@@ -164,6 +257,7 @@ export function commitSql(s: string) {
           SELECT name, id, version, status, step, step_input, state, attempt, exec_id, due_at,
                  deadline_at, last_error, start_hash, start_reply, created_at, updated_at
           FROM wf_rows WHERE prev = 0
+          RETURNING 1
         ),
         wf_upd AS (
           UPDATE ${s}.workflows w SET version = u.version, status = u.status, step = u.step, step_input = u.step_input,
@@ -177,28 +271,72 @@ export function commitSql(s: string) {
         hist AS (
           INSERT INTO ${s}.workflow_history (name, id, version, at, status, step, exec_id, attempt, detail)
           SELECT * FROM unnest($34::text[], $35::text[], $36::int8[], $37::int8[], $38::text[], $39::text[], $40::int8[], $41::int8[], $42::text[])
+          RETURNING 1
         ),
         dd AS (
           INSERT INTO ${s}.dedup (component, id, key, request_hash, reply, at)
           SELECT * FROM unnest($43::text[], $44::text[], $45::text[], $46::text[], $47::text[], $48::int8[])
+          RETURNING 1
+        ),
+        written AS (
+          SELECT (SELECT count(*) FROM snap) + (SELECT count(*) FROM kv_new) + (SELECT count(*) FROM wf_new)
+                   + (SELECT count(*) FROM hist) + (SELECT count(*) FROM dd) AS others,
+                 (SELECT count(*) FROM kv_upd) AS kv_updated, (SELECT count(*) FROM wf_upd) AS wf_updated
+        ),
+        feed AS (
+          INSERT INTO ${s}.events (component, id, kind, seq, type, payload, at)
+          SELECT u.c, u.i, u.k, u.s, u.t, u.p, $5
+          FROM unnest($49::text[], $50::text[], $51::int2[], $52::int8[], $53::text[], $54::text[]) WITH ORDINALITY AS u(c, i, k, s, t, p, n)
+          WHERE (
+            SELECT CASE
+              WHEN w.others < 0 THEN false
+              WHEN w.kv_updated <> $55::int8 OR w.wf_updated <> $56::int8 THEN
+                ('sagaflow commit: a key-value state or workflow record changed under the instance lock '
+                  || '(is something other than Sagaflow writing these tables?); nothing of this batch was kept; updated '
+                  || w.kv_updated || '/' || $55::int8 || ' key-value states, ' || w.wf_updated || '/' || $56::int8 || ' workflows')::bool
+              WHEN cardinality($49::text[]) = 0 THEN true
+              ELSE (SELECT true FROM pg_advisory_xact_lock(${FEED_LOCK_CLASS}, hashtext(${pg.escapeLiteral(schemaName)})))
+            END
+            FROM written w
+          )
+          ORDER BY u.n
+          RETURNING position
         )
-        SELECT (SELECT count(*) FROM kv_upd) AS kv_updated, (SELECT count(*) FROM wf_upd) AS wf_updated`,
-    },
-    insertFeed: {
-      name: "sagaflow_commit_feed",
-      // Takes the feed lock, then inserts (one round trip for both): the lock is a one-time filter
-      // (an InitPlan) run before any row is read, so before the sequence draws a position. Not
-      // `EXISTS (SELECT pg_advisory_xact_lock(…))`: the planner drops an EXISTS target list, lock and all.
-      // The positions (the sequence default) are drawn as the sorted rows are inserted, so they
-      // ascend in the order given; RETURNING gives them in that order (checked by the caller).
-      text: `
-        INSERT INTO ${s}.events (component, id, kind, seq, type, payload, at)
-        SELECT u.c, u.i, u.k, u.s, u.t, u.p, $7
-        FROM unnest($1::text[], $2::text[], $3::int2[], $4::int8[], $5::text[], $6::text[]) WITH ORDINALITY AS u(c, i, k, s, t, p, n)
-        WHERE (SELECT true FROM pg_advisory_xact_lock($8, hashtext($9)))
-        ORDER BY u.n
-        RETURNING position`,
-    },
+        SELECT CASE
+          WHEN coalesce(cardinality(f.p), 0) = cardinality($49::text[]) AND f.p IS NOT DISTINCT FROM f.sorted
+            THEN coalesce(array_to_string(f.p, ','), '')
+          ELSE ('sagaflow commit: feed positions came back out of order (' || coalesce(array_to_string(f.p, ', '), '') || '); nothing of this batch was kept')::bool::text
+        END AS positions
+        FROM (SELECT array_agg(position) AS p, array_agg(position ORDER BY position) AS sorted FROM feed) f`,
+  };
+  const writeFeed = {
+    name: "sagaflow_sql_commit_feed",
+    // Feed rows alone (events without idempotency keys or snapshots: plain entity commands): the
+    // same insert, lock and check as in `write`, without its other tables, whose inserts and
+    // updates cost their executor set-up even with no rows (a third of a one-event commit's
+    // backend CPU, measured). Same parameters as `write`'s feed rows, from $1.
+    text: `
+        WITH feed AS (
+          INSERT INTO ${s}.events (component, id, kind, seq, type, payload, at)
+          SELECT u.c, u.i, u.k, u.s, u.t, u.p, $7
+          FROM unnest($1::text[], $2::text[], $3::int2[], $4::int8[], $5::text[], $6::text[]) WITH ORDINALITY AS u(c, i, k, s, t, p, n)
+          WHERE (SELECT true FROM pg_advisory_xact_lock(${FEED_LOCK_CLASS}, hashtext(${pg.escapeLiteral(schemaName)})))
+          ORDER BY u.n
+          RETURNING position
+        )
+        SELECT CASE
+          WHEN coalesce(cardinality(f.p), 0) = cardinality($1::text[]) AND f.p IS NOT DISTINCT FROM f.sorted
+            THEN coalesce(array_to_string(f.p, ','), '')
+          ELSE ('sagaflow commit: feed positions came back out of order (' || coalesce(array_to_string(f.p, ', '), '') || '); nothing of this batch was kept')::bool::text
+        END AS positions
+        FROM (SELECT array_agg(position) AS p, array_agg(position ORDER BY position) AS sorted FROM feed) f`,
+  };
+  return {
+    readState,
+    write,
+    writeFeed,
+    /** Prepares them on a connection (once: prepared statements last as long as the session). */
+    prepare: [readState, write, writeFeed].map((st) => `PREPARE ${st.name} AS ${st.text}`).join(";\n"),
   } as const;
 }
 
@@ -276,70 +414,32 @@ interface FeedRow {
 
 /** What the caller's transaction gives the commit. */
 export interface CommitTransaction {
-  /** The fenced leases still held, as `beginCommit` read them. */
-  heldFences: ReadonlySet<string>;
-  /** The fenced leases whose row another session holds locked (`beginCommit`). */
-  lockedFences: ReadonlySet<string>;
-  /** Sends a statement in the round trip of COMMIT (none when undefined). */
-  sendWithCommit: Transaction["sendWithCommit"];
+  /** What the statements sent with BEGIN (`beginCommit`) brought back. */
+  begun: readonly QueryResult[];
+  /** Sends statements, then COMMIT, in one round trip; their results. */
+  commitWith: Transaction["commitWith"];
 }
 
 /**
- * Runs one commit in the transaction open on `client`: the caller begins it with `beginCommit`
- * (which takes the instance locks and reads the fences), and commits it once this returns, sending
- * what was given to `sendWithCommit` just before COMMIT; `beforeCommit` runs last here. Outcomes
- * in the order of the writes.
+ * Runs one commit in the transaction open on `client`, which the caller began with
+ * `plan.text` (BEGIN, the instance locks, the fences, the state query), and commits it: the
+ * writes, the signal and COMMIT go in one round trip. With a `beforeCommit` hook (tests), the
+ * writes go first, then the hook runs, then the signal and COMMIT. Outcomes in the order of the writes.
  */
 export async function writeBatch(
   client: PoolClient,
   sql: CommitSql,
-  schema: string,
+  plan: CommitPlan,
   encoded: EncodedWrite[],
   at: number,
   hooks: CommitHooks,
   transaction: CommitTransaction,
 ): Promise<WriteOutcome[]> {
-  const { heldFences, lockedFences, sendWithCommit } = transaction;
-  const instances = new Map<string, InstanceState>();
-  const instanceOf = (component: string, id: string): InstanceState => {
-    const key = JSON.stringify([component, id]);
-    let state = instances.get(key);
-    if (!state) {
-      state = {
-        component, id, n: instances.size + 1, needsEvents: false, needsKv: false, needsWorkflow: false, needsSnapshot: false, locked: false,
-        maxSeq: 0, kvVersion: 0, kvStored: 0, workflowVersion: 0, workflowStored: 0, dedupKeys: new Set(),
-      };
-      instances.set(key, state);
-    }
-    return state;
-  };
-  const dedupLookup: { components: string[]; ids: string[]; keys: string[]; ns: number[] } = { components: [], ids: [], keys: [], ns: [] };
-  for (const w of encoded) {
-    const state = instanceOf(w.component, w.id);
-    if (w.events) state.needsEvents = true;
-    if (w.events?.snapshot) state.needsSnapshot = true;
-    if (w.kv) state.needsKv = true;
-    if (w.workflow) state.needsWorkflow = true;
-    for (const d of w.dedup) {
-      dedupLookup.components.push(w.component);
-      dedupLookup.ids.push(w.id);
-      dedupLookup.keys.push(d.key);
-      dedupLookup.ns.push(state.n);
-    }
-  }
-  const all = [...instances.values()];
-
-  // Lease rows after the instance locks (and before the feed lock): one order for every commit.
-  const stored = await client.query<{ n: number; max_seq: number | null; kv_version: number | null; wf_version: number | null; taken: string[] | null; locked: boolean | null }>({
-    ...sql.readState,
-    values: [
-      all.map((i) => i.component), all.map((i) => i.id),
-      all.map((i) => i.needsEvents), all.map((i) => i.needsKv), all.map((i) => i.needsWorkflow),
-      dedupLookup.components, dedupLookup.ids, dedupLookup.keys, dedupLookup.ns,
-      all.map((i) => i.needsSnapshot),
-    ],
-  });
-  for (const row of stored.rows) {
+  const { begun, commitWith } = transaction;
+  const heldFences = plan.fencesHeld(begun);
+  const lockedFences = plan.fencesLocked(begun);
+  const { instances, all } = plan;
+  for (const row of plan.stateRows(begun)) {
     const state = all[row.n - 1]!;
     state.maxSeq = row.max_seq ?? 0;
     state.kvVersion = state.kvStored = row.kv_version ?? 0;
@@ -357,7 +457,7 @@ export async function writeBatch(
   const history: Array<{ name: string; id: string; version: number; t: WorkflowTransition }> = [];
   const dedupRows: Array<{ component: string; id: string } & EncodedWrite["dedup"][number]> = [];
   encoded.forEach((w, index) => {
-    const state = instanceOf(w.component, w.id);
+    const state = instanceOf(instances, w.component, w.id);
     const { events, kv, workflow, dedup } = w;
     if (state.locked || (w.fence && lockedFences.has(w.fence.lease))) {
       outcomes.push({ ok: false, reason: "locked" });
@@ -411,67 +511,66 @@ export async function writeBatch(
     }
   });
 
-  if (snapshots.size + kvFinal.size + workflowFinal.size + dedupRows.length > 0) {
+  const statements: string[] = [];
+  const col = <T, R>(list: readonly T[], f: (x: T) => R): R[] => list.map(f);
+  if (snapshots.size + kvFinal.size + workflowFinal.size + dedupRows.length === 0 && feed.length > 0) {
+    statements.push(executeStatement(sql.writeFeed.name, [
+      col(feed, (f) => f.component), col(feed, (f) => f.id), col(feed, (f) => f.kind), col(feed, (f) => f.seq),
+      col(feed, (f) => f.type), col(feed, (f) => f.payload), at,
+    ]));
+  } else if (snapshots.size + kvFinal.size + workflowFinal.size + dedupRows.length + feed.length > 0) {
     const snaps = [...snapshots];
     const kvs = [...kvFinal];
     const kvNew = kvs.filter(([i]) => i.kvStored === 0);
     const kvUpd = kvs.filter(([i]) => i.kvStored !== 0);
     const wfs = [...workflowFinal];
-    const col = <T, R>(list: readonly T[], f: (x: T) => R): R[] => list.map(f);
-    const result = await client.query<{ kv_updated: number; wf_updated: number }>({
-      ...sql.writeState,
-      values: [
-        col(snaps, ([i]) => i.component), col(snaps, ([i]) => i.id), col(snaps, ([, s]) => s.seq), col(snaps, ([, s]) => s.state),
-        at,
-        col(kvNew, ([i]) => i.component), col(kvNew, ([i]) => i.id), col(kvNew, ([, k]) => k.version),
-        col(kvNew, ([, k]) => k.state), col(kvNew, ([, k]) => k.deleted),
-        col(kvUpd, ([i]) => i.component), col(kvUpd, ([i]) => i.id), col(kvUpd, ([, k]) => k.version),
-        col(kvUpd, ([, k]) => k.state), col(kvUpd, ([, k]) => k.deleted), col(kvUpd, ([i]) => i.kvStored),
-        col(wfs, ([i]) => i.component), col(wfs, ([i]) => i.id), col(wfs, ([, w]) => w.version),
-        col(wfs, ([, w]) => w.record.status), col(wfs, ([, w]) => w.record.step), col(wfs, ([, w]) => w.record.stepInput),
-        col(wfs, ([, w]) => w.record.state), col(wfs, ([, w]) => w.record.attempt), col(wfs, ([, w]) => w.record.execId),
-        col(wfs, ([, w]) => w.record.dueAt), col(wfs, ([, w]) => w.record.deadlineAt), col(wfs, ([, w]) => w.record.lastError),
-        col(wfs, ([, w]) => w.record.startHash), col(wfs, ([, w]) => w.record.startReply), col(wfs, ([, w]) => w.record.createdAt),
-        col(wfs, ([, w]) => w.record.updatedAt), col(wfs, ([i]) => i.workflowStored),
-        col(history, (h) => h.name), col(history, (h) => h.id), col(history, (h) => h.version), col(history, (h) => h.t.at),
-        col(history, (h) => h.t.status), col(history, (h) => h.t.step), col(history, (h) => h.t.execId),
-        col(history, (h) => h.t.attempt), col(history, (h) => h.t.detail),
-        col(dedupRows, (d) => d.component), col(dedupRows, (d) => d.id), col(dedupRows, (d) => d.key),
-        col(dedupRows, (d) => d.requestHash), col(dedupRows, (d) => d.reply), col(dedupRows, (d) => d.at),
-      ],
-    });
-    const counts = result.rows[0];
-    const wfUpdates = wfs.filter(([i]) => i.workflowStored !== 0).length;
-    if (counts?.kv_updated !== kvUpd.length || counts.wf_updated !== wfUpdates) {
-      throw new Error(
-        "commit: a key-value state or workflow record changed under the instance lock " +
-          "(is something other than Sagaflow writing these tables?); nothing of this batch was kept",
-      );
-    }
+    statements.push(executeStatement(sql.write.name, [
+      col(snaps, ([i]) => i.component), col(snaps, ([i]) => i.id), col(snaps, ([, s]) => s.seq), col(snaps, ([, s]) => s.state),
+      at,
+      col(kvNew, ([i]) => i.component), col(kvNew, ([i]) => i.id), col(kvNew, ([, k]) => k.version),
+      col(kvNew, ([, k]) => k.state), col(kvNew, ([, k]) => k.deleted),
+      col(kvUpd, ([i]) => i.component), col(kvUpd, ([i]) => i.id), col(kvUpd, ([, k]) => k.version),
+      col(kvUpd, ([, k]) => k.state), col(kvUpd, ([, k]) => k.deleted), col(kvUpd, ([i]) => i.kvStored),
+      col(wfs, ([i]) => i.component), col(wfs, ([i]) => i.id), col(wfs, ([, w]) => w.version),
+      col(wfs, ([, w]) => w.record.status), col(wfs, ([, w]) => w.record.step), col(wfs, ([, w]) => w.record.stepInput),
+      col(wfs, ([, w]) => w.record.state), col(wfs, ([, w]) => w.record.attempt), col(wfs, ([, w]) => w.record.execId),
+      col(wfs, ([, w]) => w.record.dueAt), col(wfs, ([, w]) => w.record.deadlineAt), col(wfs, ([, w]) => w.record.lastError),
+      col(wfs, ([, w]) => w.record.startHash), col(wfs, ([, w]) => w.record.startReply), col(wfs, ([, w]) => w.record.createdAt),
+      col(wfs, ([, w]) => w.record.updatedAt), col(wfs, ([i]) => i.workflowStored),
+      col(history, (h) => h.name), col(history, (h) => h.id), col(history, (h) => h.version), col(history, (h) => h.t.at),
+      col(history, (h) => h.t.status), col(history, (h) => h.t.step), col(history, (h) => h.t.execId),
+      col(history, (h) => h.t.attempt), col(history, (h) => h.t.detail),
+      col(dedupRows, (d) => d.component), col(dedupRows, (d) => d.id), col(dedupRows, (d) => d.key),
+      col(dedupRows, (d) => d.requestHash), col(dedupRows, (d) => d.reply), col(dedupRows, (d) => d.at),
+      col(feed, (f) => f.component), col(feed, (f) => f.id), col(feed, (f) => f.kind), col(feed, (f) => f.seq),
+      col(feed, (f) => f.type), col(feed, (f) => f.payload),
+      kvUpd.length, wfs.filter(([i]) => i.workflowStored !== 0).length,
+    ]));
   }
-
-  const positions: number[] = [];
-  if (feed.length > 0) {
-    const inserted = await client.query<{ position: number }>({
-      ...sql.insertFeed,
-      values: [
-        feed.map((f) => f.component), feed.map((f) => f.id), feed.map((f) => f.kind), feed.map((f) => f.seq),
-        feed.map((f) => f.type), feed.map((f) => f.payload), at, FEED_LOCK_CLASS, schema,
-      ],
-    });
-    for (const row of inserted.rows) positions.push(row.position);
-    if (positions.length !== feed.length || positions.some((p, i) => i > 0 && p <= positions[i - 1]!)) {
-      throw new Error(`commit: feed positions came back out of order (${positions.join(", ")}); nothing of this batch was kept`);
-    }
-  }
-  if (hooks.notify && positions.length > 0) {
+  // The signal carries the commit's last position: the last one this session drew from the
+  // feed's sequence, read when the signal's statement runs (after the writes).
+  let signal: string | undefined;
+  if (hooks.notify && feed.length > 0) {
     const workflows: Array<[string, string]> = [];
     encoded.forEach((w, i) => {
       if (w.workflow && outcomes[i] === undefined) workflows.push([w.component, w.id]);
     });
-    sendWithCommit(hooks.notify({ position: positions.at(-1)!, ...(workflows.length > 0 ? { workflows } : {}) }));
+    signal = hooks.notify(`currval(${pg.escapeLiteral(`${quoteIdent(plan.schema)}.events_position_seq`)}::regclass)`, workflows);
   }
-  if (hooks.beforeCommit) await hooks.beforeCommit(positions);
+
+  let positions: number[] = [];
+  if (hooks.beforeCommit) {
+    // Tests: the writes, the hook, then the signal and COMMIT.
+    if (statements.length > 0) positions = positionsOf(asResults(await client.query(statements[0]!)).at(-1));
+    await hooks.beforeCommit(positions);
+    await commitWith(signal === undefined ? [] : [signal]);
+  } else {
+    const results = await commitWith(signal === undefined ? statements : [...statements, signal]);
+    if (statements.length > 0) positions = positionsOf(results[0]);
+  }
+  if (positions.length !== feed.length) {
+    throw new Error(`commit: ${positions.length} feed positions came back for ${feed.length} rows`);
+  }
 
   const byWrite = new Map<number, number[]>();
   feed.forEach((f, i) => {
@@ -480,4 +579,15 @@ export async function writeBatch(
     list.push(positions[i]!);
   });
   return outcomes.map((o, i) => o ?? { ok: true, positions: byWrite.get(i) ?? [] });
+}
+
+/** A simple query's results: one result for one statement, an array for several. */
+export function asResults(result: QueryResult | QueryResult[]): QueryResult[] {
+  return Array.isArray(result) ? result : [result];
+}
+
+/** The positions the write statement gives, in the order of its feed rows ("1,2,3", or "" for none). */
+function positionsOf(result: QueryResult | undefined): number[] {
+  const text = (result?.rows[0] as { positions?: string } | undefined)?.positions ?? "";
+  return text === "" ? [] : text.split(",").map(Number);
 }

@@ -18,11 +18,11 @@ const WORKFLOW_COLUMNS =
 /** A named statement: prepared once per connection of the pool. */
 export type Statement = { name: string; text: string };
 
-/** The statements of one schema (its name is in their text: one pool, one schema). */
-export function statements(s: string) {
+/** The statements of one schema (`s` quoted, `schemaName` as given; it is in their text: one pool, one schema). */
+export function statements(s: string, schemaName: string) {
   const st = (name: string, text: string): Statement => ({ name: `sagaflow_${name}`, text });
   return {
-    commit: commitSql(s),
+    commit: commitSql(s, schemaName),
     // The snapshot and the events after it, read in one statement (one snapshot of the database).
     loadHistory: st(
       "load_history",

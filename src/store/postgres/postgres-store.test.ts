@@ -196,7 +196,7 @@ whenPostgresAsked((connectionString) => {
     it("feed-timer-and-history-reads-go-through-an-index-even-with-generic-plans", async () => {
       await withStore(async (store) => {
         const s = `"${store.schema}"`;
-        const sql = statements(s);
+        const sql = statements(s, store.schema);
         const client = await rawClient();
         try {
           // A skewed feed: one busy component, one rare. Prepared statements get generic plans

@@ -21,11 +21,11 @@ import type {
   WriteOutcome,
 } from "../port.ts";
 import { checkDueAt, checkParkedConsumer, checkTimerStatus } from "../checks.ts";
-import type { ClusterSignal, Fence } from "../cluster-port.ts";
+import type { Fence } from "../cluster-port.ts";
 import { PostgresCluster } from "./postgres-cluster.ts";
 import { checkFence } from "./postgres-fence.ts";
 import { applyMigrations, checkSchemaName, LATEST_SCHEMA_VERSION, quoteIdent, schemaVersionOf } from "./migrations.ts";
-import { beginCommit, encodeWrites, timeoutStatements, writeBatch, type BeforeCommitHook, type CommitSql, type CommitTimeouts } from "./postgres-commit.ts";
+import { asResults, beginCommit, encodeWrites, timeoutStatements, writeBatch, type BeforeCommitHook, type CommitSql, type CommitTimeouts } from "./postgres-commit.ts";
 import { toStoreError } from "./postgres-errors.ts";
 import { StoreUnavailableError } from "../../define/errors.ts";
 import { OutageTracker, type StoreStatus } from "../outage.ts";
@@ -173,7 +173,7 @@ export class PostgresStore implements Store {
     };
     this.#begin = ["BEGIN", ...timeoutStatements(this.#timeouts)].join("; ");
     this.#schema = schema;
-    this.#sql = statements(quoteIdent(schema));
+    this.#sql = statements(quoteIdent(schema), schema);
     this.#beforeCommit = options.testHooks?.beforeCommit;
     this.#pool = new Pool({
       connectionString: options.connectionString,
@@ -202,7 +202,8 @@ export class PostgresStore implements Store {
     });
   }
 
-  readonly #notify = (signal: Omit<ClusterSignal, "node">): string | undefined => this.cluster.notifyStatement(signal);
+  readonly #notify = (positionSql: string, workflows: Array<[string, string]>): string | undefined =>
+    this.cluster.notifyOfPositionStatement(positionSql, workflows);
 
   /** See PostgresStoreOptions.lockTimeoutMs: how long a write answered `locked` is tried again. */
   get lockTimeoutMs(): number {
@@ -304,15 +305,11 @@ export class PostgresStore implements Store {
     const at = Date.now();
     const sql: CommitSql = this.#sql.commit;
     const hooks = { beforeCommit: this.#beforeCommit, notify: this.cluster.signallingAs === undefined ? undefined : this.#notify };
-    const begin = beginCommit(this.#schema, encoded, this.#timeouts);
+    const plan = beginCommit(this.#schema, sql, encoded, this.#timeouts);
     const outcomes = await this.#transaction(
-      (client, { begun, sendWithCommit }) =>
-        writeBatch(client, sql, this.#schema, encoded, at, hooks, {
-          heldFences: begin.fencesHeld(begun),
-          lockedFences: begin.fencesLocked(begun),
-          sendWithCommit,
-        }),
-      begin.text,
+      (client, transaction) => writeBatch(client, sql, plan, encoded, at, hooks, transaction),
+      plan.text,
+      sql.prepare,
     );
     this.#outage.succeeded();
     return outcomes;
@@ -525,22 +522,44 @@ export class PostgresStore implements Store {
 
   /**
    * `begin` (BEGIN and what goes with it, in one round trip; `fn` gets their results), `fn`, then
-   * what `fn` gave to `sendWithCommit` and COMMIT, in one round trip; ROLLBACK if anything fails.
+   * what `fn` gave to `sendWithCommit` and COMMIT, in one round trip (unless `fn` committed with
+   * `commitWith`); ROLLBACK if anything fails. `prepare` (SQL PREPAREs) is run once on each
+   * connection before its first such transaction.
    */
-  async #transaction<T>(fn: (client: PoolClient, transaction: Transaction) => Promise<T>, begin = this.#begin): Promise<T> {
+  async #transaction<T>(fn: (client: PoolClient, transaction: Transaction) => Promise<T>, begin = this.#begin, prepare?: string): Promise<T> {
     return this.#withClient(async (client, markBroken) => {
+      if (prepare !== undefined && !this.#prepared.has(client)) {
+        // With the transaction's bounds: preparing reads the tables' definitions, and a table
+        // locked elsewhere must not stall it for longer than lockTimeoutMs. Prepared statements
+        // outlive a rollback, so after a failure the connection's are unknown: it is dropped.
+        try {
+          await client.query(`${this.#begin}; ${prepare}; COMMIT`);
+        } catch (error) {
+          markBroken(error instanceof Error ? error : new Error(String(error)));
+          throw error;
+        }
+        this.#prepared.add(client);
+      }
       try {
         // Inside the try: a statement sent with BEGIN may fail and leave the transaction open.
-        const begun = (await client.query(begin)) as unknown as QueryResult | QueryResult[];
+        const begun = asResults((await client.query(begin)) as unknown as QueryResult | QueryResult[]);
         const withCommit: string[] = [];
+        let committed = false;
+        const commitWith = async (statements: readonly string[]): Promise<QueryResult[]> => {
+          if (committed) throw new Error("the transaction is already committed");
+          committed = true;
+          // A statement that fails rejects the query; COMMIT is then not run.
+          const results = asResults((await client.query([...statements, ...withCommit, "COMMIT"].join(";\n"))) as unknown as QueryResult | QueryResult[]);
+          return results.slice(0, statements.length);
+        };
         const result = await fn(client, {
-          begun: Array.isArray(begun) ? begun : [begun],
+          begun,
           sendWithCommit: (statement) => {
             if (statement !== undefined) withCommit.push(statement);
           },
+          commitWith,
         });
-        // A statement that fails before COMMIT rejects the query; COMMIT is then not run.
-        await client.query([...withCommit, "COMMIT"].join("; "));
+        if (!committed) await commitWith([]);
         return result;
       } catch (err) {
         await client.query("ROLLBACK").catch((rollbackError: unknown) => {
@@ -550,4 +569,7 @@ export class PostgresStore implements Store {
       }
     });
   }
+
+  /** The connections the commit's statements are prepared on (SQL PREPARE: they last as long as the session). */
+  readonly #prepared = new WeakSet<PoolClient>();
 }
