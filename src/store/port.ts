@@ -9,8 +9,10 @@
 import type { ViewStore } from "./view-port.ts";
 import type { ClusterStore, Fence } from "./cluster-port.ts";
 import type { StoreStatus } from "./outage.ts";
+import type { RetentionStore } from "./retention-port.ts";
 
 export type { StoreStatus } from "./outage.ts";
+export type { DedupRef, RetentionStore, WorkflowTombstone } from "./retention-port.ts";
 export { StoreUnavailableError, type StoreUnavailableReason } from "../define/errors.ts";
 
 export interface NewEvent {
@@ -216,6 +218,8 @@ export interface Store {
    * without it serve one node, which holds all the work; they are never given a `fence`.
    */
   readonly cluster?: ClusterStore;
+  /** Removals for retention (src/runtime/retention/); every adapter has it. */
+  readonly retention: RetentionStore;
 
   /**
    * How long (ms) a write answered `locked` is sent again before its commands fail with

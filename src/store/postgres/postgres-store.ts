@@ -29,6 +29,7 @@ import { StoreUnavailableError } from "../../define/errors.ts";
 import { OutageTracker, type StoreStatus } from "../outage.ts";
 import { statements, workflowListQuery, type Statement, type Statements } from "./postgres-statements.ts";
 import { PostgresViews } from "./postgres-views.ts";
+import { PostgresRetention } from "./postgres-retention.ts";
 import type { ViewStore } from "../view-port.ts";
 import {
   decode,
@@ -150,6 +151,8 @@ export class PostgresStore implements Store {
   readonly #outage = new OutageTracker();
   /** View storage: the `views` table and the views' own tables, in this schema. */
   readonly views: ViewStore;
+  /** Retention's removals (./postgres-retention.ts). */
+  readonly retention: PostgresRetention;
   /** Heartbeats, leases and signals: several nodes on this schema. */
   readonly cluster: PostgresCluster;
 
@@ -190,6 +193,15 @@ export class PostgresStore implements Store {
     this.#pool.on("connect", (client) => client.on("error", () => {}));
     this.views = new PostgresViews({ pool: this.#pool, schema, ready: () => this.#ready(), transaction: (fn) => this.#transaction(fn),
       notify: (view) => this.cluster.notifyStatement({ view }),
+    });
+    this.retention = new PostgresRetention({
+      schema: quoteIdent(schema),
+      query: async (text, values) => {
+        await this.#ready();
+        return (await this.#pool.query(text, values).catch((error: unknown) => {
+          throw this.#translate(error);
+        })).rows;
+      },
     });
     this.cluster = new PostgresCluster({
       pool: this.#pool,
