@@ -34,6 +34,8 @@ export interface SagaOptions<S, SI> {
   /** Retries of each compensation before the saga needs an operator. Default 10 attempts. */
   compensationRetry?: RetryPolicy;
   stepTimeoutMs?: number;
+  /** As a workflow's `retentionMs`: how long an ended or terminated saga is kept; `0` forever. */
+  retentionMs?: number;
 }
 
 const compensateStep = "compensate";
@@ -132,5 +134,6 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
     },
     stepOptions: { [compensateStep]: { retry: compensationRetry, failoverTo: undefined } },
     onCancel: compensateStep,
+    ...(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }),
   });
 }

@@ -38,6 +38,7 @@ function statusFilter(raw: string | null): WorkflowStatus[] | undefined {
  * - `GET /views/{name}/parked`, `POST /views/{name}/parked/{position}/{retry|skip}`
  * - `GET /entities/{component}/{id}` and `/entities/{component}/{id}/events?after=&limit=`
  * - `GET /nodes`: the nodes sharing the store and the leases each holds
+ * - `GET /retention`: retention's settings, its last run and what it removed
  */
 export function adminHandler(admin: AdminFacade, log: (line: string) => void = (l) => console.error(l)): (req: IncomingMessage, res: ServerResponse) => void {
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -47,6 +48,10 @@ export function adminHandler(admin: AdminFacade, log: (line: string) => void = (
     if (method === "GET" && url.pathname === "/health") return sendHealth(res, admin.storeStatus());
     if (segments[0] === "entities") return sendJson(res, 200, await entitiesRoute(admin, method, segments, url.searchParams));
     if (segments[0] === "nodes") return sendJson(res, 200, await nodesRoute(admin, method, segments));
+    if (segments[0] === "retention" && segments.length === 1) {
+      if (method !== "GET") throw new SagaflowError("method_not_allowed", "use GET /retention", { status: 405 });
+      return sendJson(res, 200, await admin.retention());
+    }
     if (segments[0] === "views") return sendJson(res, 200, await viewsRoute(admin, method, segments, url.searchParams));
     if (segments[0] === "consumers" || segments[0] === "timers") {
       return sendJson(res, 200, await feedRoute(admin, method, segments, url.searchParams));

@@ -1,3 +1,4 @@
+import type { RetentionService } from "./retention/retention-service.ts";
 import { errors, SagaflowError } from "../define/errors.ts";
 import type { Store, StoreStatus, WorkflowFilter } from "../store/port.ts";
 import type { ViewService } from "../views/view-service.ts";
@@ -22,6 +23,7 @@ export interface AdminParts {
   consumers: ReadonlyMap<string, ConsumerRunner>;
   views: ViewService;
   membership: Membership;
+  retention: RetentionService;
 }
 
 /** The admin facade over a running service: reads the store, acts through the runners and mailboxes. */
@@ -32,9 +34,22 @@ export class RuntimeAdmin implements AdminFacade {
     return this.parts.store.listWorkflows(filter);
   }
 
+  /** Retention's settings, last run and what it removed. */
+  retention() {
+    return this.parts.retention.report();
+  }
+
   async showWorkflow(name: string, id: string) {
     const workflow = await this.parts.store.loadWorkflow(name, id);
-    if (!workflow) throw notFound(`no workflow ${name} "${id}"`);
+    if (!workflow) {
+      const removed = await this.parts.store.retention.removedWorkflow(name, id);
+      if (!removed) throw notFound(`no workflow ${name} "${id}"`);
+      throw new SagaflowError(
+        "workflow_removed",
+        `workflow ${name} "${id}" ${removed.status} at ${new Date(removed.endedAt).toISOString()} and was removed by retention at ${new Date(removed.removedAt).toISOString()} (see GET /retention)`,
+        { status: 410 },
+      );
+    }
     const history = await this.parts.store.workflowHistory(name, id, historyLimit);
     return { workflow, history };
   }

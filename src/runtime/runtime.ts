@@ -16,6 +16,8 @@ import type { ClusterSignal } from "../store/cluster-port.ts";
 import { InstanceDispatcher, type DispatchOptions, type Dispatcher, type KeyedCall, type PositionedReply } from "./dispatcher.ts";
 import type { AdminFacade, ServiceFacade } from "./facades.ts";
 import { RuntimeAdmin } from "./runtime-admin.ts";
+import { RetentionService, type RetentionSettings } from "./retention/retention-service.ts";
+import type { WorkflowDefinition } from "../define/workflow.ts";
 
 export interface RuntimeOptions {
   store: Store;
@@ -26,8 +28,10 @@ export interface RuntimeOptions {
   snapshotEvery?: number;
   /** Commands that may wait for one instance. Default 10,000; more get `overloaded`. */
   mailboxLimit?: number;
-  /** How long idempotency records are kept. Default 7 days. */
+  /** How long idempotency records are kept. Default 7 days. Same as `retention.idempotencyMs`. */
   idempotencyRetentionMs?: number;
+  /** What is removed after how long (see RetentionSettings; README "Retention"). */
+  retention?: Partial<RetentionSettings>;
   /** Time for workflows and timers; the testkit passes a virtual clock. */
   clock?: Clock;
   log?: (line: string) => void;
@@ -44,8 +48,6 @@ export interface RuntimeOptions {
 
 export type { CallOptions, PositionedReply } from "./dispatcher.ts";
 
-const day = 24 * 60 * 60 * 1000;
-
 /**
  * The composition root: wires the store, the group committer, the dispatcher (the only way to
  * an instance), the workflow engine, timers, consumers, views and the membership, and starts and
@@ -56,9 +58,7 @@ export class Runtime {
   /** Routes every call and task to its instance's mailbox. */
   readonly dispatcher: InstanceDispatcher;
   private readonly committer: GroupCommitter;
-  private readonly retentionMs: number;
   private readonly log: (line: string) => void;
-  private pruneTimer: NodeJS.Timeout | undefined;
   private readonly clock: Clock;
   private readonly orphans: "refuse" | "terminate";
   /** Runs workflows: schedules steps, retries and timeouts. */
@@ -69,6 +69,8 @@ export class Runtime {
   readonly consumers = new Map<string, ConsumerRunner>();
   /** The service's views. */
   readonly views: ViewService;
+  /** Removes in the background what nothing may need any more (Property 9). */
+  readonly retention: RetentionService;
   /** This node among those sharing the store: who holds which share of the work. */
   readonly membership: Membership;
   /** What the service's HTTP API may do. */
@@ -81,7 +83,6 @@ export class Runtime {
 
   constructor(options: RuntimeOptions) {
     this.store = options.store;
-    this.retentionMs = options.idempotencyRetentionMs ?? 7 * day;
     this.log = options.log ?? ((line) => console.error(line));
     this.unlisted = new UnlistedComponents((name) => this.dispatcher.component(name) !== undefined, this.log);
     this.committer = new GroupCommitter(this.store, () => {
@@ -164,6 +165,20 @@ export class Runtime {
     }
     const viewDefinitions = options.components.filter((c): c is ViewDefinition => c.kind === "view");
     this.views = new ViewService(viewDefinitions, this.store, this.log);
+    this.retention = new RetentionService(
+      {
+        store: this.store,
+        clock: this.clock,
+        log: this.log,
+        workflows: options.components.filter((c): c is WorkflowDefinition => c.kind === "workflow"),
+        consumers: [...this.consumers.values()].map((runner) => runner.definition),
+        views: viewDefinitions,
+      },
+      {
+        ...(options.idempotencyRetentionMs === undefined ? {} : { idempotencyMs: options.idempotencyRetentionMs }),
+        ...options.retention,
+      },
+    );
     this.registerLeases();
     const views = this.views;
     this.service = {
@@ -181,20 +196,13 @@ export class Runtime {
       consumers: this.consumers,
       views: this.views,
       membership: this.membership,
+      retention: this.retention,
     });
   }
 
   /** Migrates the store and starts housekeeping. */
   async start(): Promise<void> {
     await this.store.migrate();
-    const prune = () => {
-      this.store
-        .pruneDedup(this.clock.now() - this.retentionMs)
-        .catch((error: unknown) => this.log(`sagaflow: pruning idempotency records failed: ${String(error)}`));
-    };
-    prune();
-    this.pruneTimer = setInterval(prune, Math.min(this.retentionMs, 60 * 60 * 1000));
-    this.pruneTimer.unref();
     await this.workflows.checkDefinitions(this.orphans);
     await this.views.follow();
     // On one node every share of the work is ours at once; on several, as leases are won.
@@ -211,6 +219,7 @@ export class Runtime {
         });
       }
     }
+    this.membership.register(leaseNames.retention, { acquired: () => this.retention.begin(), lost: () => this.retention.stop() });
     this.membership.register(leaseNames.timers, { acquired: (fence) => this.timers.begin(fence), lost: () => this.timers.stop() });
     for (const [name, runner] of this.consumers) {
       this.membership.register(leaseNames.consumer(name), { acquired: (fence) => runner.begin(fence), lost: () => runner.stop() });
@@ -271,7 +280,7 @@ export class Runtime {
     this.timers.stop();
     await Promise.all([...this.consumers.values()].map((runner) => runner.stop()));
     await this.views.stop();
-    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    await this.retention.stop();
     await this.dispatcher.drained();
     await this.timers.idle();
     await this.committer.idle();

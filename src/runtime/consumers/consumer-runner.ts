@@ -74,8 +74,22 @@ export class ConsumerRunner {
     this.offset = await this.host.store.loadOffset(this.definition.name);
     this.storedOffset = this.offset;
     await this.resetQueues();
+    await this.warnIfStatesRemoved();
     this.running = true;
     this.loop = this.run();
+  }
+
+  /** A consumer of states starting below what retention removed misses those states: said loud at start. */
+  private async warnIfStatesRemoved(): Promise<void> {
+    const { source, name } = this.definition;
+    if (source.kind === "entity") return; // entity events are never removed
+    const removed = await this.host.store.retention.feedPrunedThrough();
+    if (this.offset >= removed) return;
+    this.host.log(
+      `sagaflow: WARNING: consumer ${name} starts at position ${this.offset}, but retention removed states of ` +
+        `key-value entities and workflows up to position ${removed}: it gets the ${source.name} states written since, ` +
+        `not the ones removed (each instance's current state reaches it when the instance next changes). See GET /retention.`,
+    );
   }
 
   /** New entries may be there: read now instead of at the next poll. */
