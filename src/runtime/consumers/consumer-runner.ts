@@ -179,7 +179,7 @@ export class ConsumerRunner {
           const failure = this.failure;
           // Nothing of the failed work was stored: read again from the offset, with the holds the store knows.
           await this.resetQueues();
-          throw failure;
+          throw failure instanceof Error ? failure : new Error(String(failure));
         }
         const room = maxInFlight - this.unfinished.size;
         if (room <= 0) {

@@ -135,7 +135,7 @@ function after(rows: readonly FeedRow[], afterPosition: number, limit: number): 
   return rows.slice(lo, lo + limit);
 }
 
-function toFeedEntry(r: FeedRow): FeedEntry {
+function toFeedEntry({ state: _state, ...r }: FeedRow): FeedEntry {
   return { ...r, payload: decode(r.payload) };
 }
 
