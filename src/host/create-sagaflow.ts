@@ -1,3 +1,4 @@
+import type { RetentionSettings } from "../runtime/retention/retention-service.ts";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Client, type ClientDispatcher } from "../client/client.ts";
 import { errors, SagaflowError } from "../define/errors.ts";
@@ -34,6 +35,12 @@ export interface SagaflowOptions {
   clock?: Clock;
   /** The largest request body the HTTP handler reads. Default 1 MiB. */
   maxBodyBytes?: number;
+  /**
+   * What retention removes after how long (README "Retention"): feed states (`feedMs`),
+   * idempotency records (`idempotencyMs`), ended workflows (`workflowsMs`, or a workflow's own
+   * `retentionMs`), tombstones (`tombstonesMs`). Default 7, 7, 7 and 90 days.
+   */
+  retention?: Partial<RetentionSettings>;
 }
 
 /** A service running inside your program. */
@@ -155,6 +162,7 @@ class SagaflowApp implements Sagaflow {
         ...(options.forgetDeadNodesAfterMs === undefined ? {} : { forgetDeadNodesAfterMs: options.forgetDeadNodesAfterMs }),
         ...(options.orphanedWorkflows === undefined ? {} : { orphanedWorkflows: options.orphanedWorkflows }),
         ...(options.clock === undefined ? {} : { clock: options.clock }),
+        ...(options.retention === undefined ? {} : { retention: options.retention }),
       });
       await runtime.start();
       return runtime;
