@@ -61,6 +61,8 @@ describe("retention over the admin API", () => {
       assert.equal(body.error.code, "workflow_removed");
       assert.match(body.error.message, /removed by retention/);
       assert.equal((await fetch(`${base}/workflows/job/never`)).status, 404);
+      const terminate = await fetch(`${base}/workflows/job/j1/terminate`, { method: "POST" });
+      assert.equal(terminate.status, 410, "an operator action on a removed workflow says so too");
       assert.equal((await fetch(`${base}/retention`, { method: "POST" })).status, 405);
     } finally {
       server.close();

@@ -3,6 +3,7 @@ import type { FlagSpec } from "./args.ts";
 import { feedUsage } from "./feed-commands.ts";
 import { initUsage } from "./init.ts";
 import { nodesUsage } from "./nodes-command.ts";
+import { retentionUsage } from "./retention-command.ts";
 import { viewsUsage } from "./views-command.ts";
 import { workflowsUsage } from "./workflows-command.ts";
 
@@ -38,6 +39,7 @@ export function commandHelp(command: string): string | undefined {
     timers: `${feedUsage}\n${adminNote}`,
     views: `${viewsUsage}\n${adminNote}`,
     nodes: `${nodesUsage}\n${adminNote}`,
+    retention: `${retentionUsage}\n${adminNote}`,
   };
   const text = usage[command];
   return text === undefined ? undefined : `usage:\n${text}`;

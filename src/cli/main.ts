@@ -8,6 +8,7 @@ import { workflowsCommand, workflowsUsage } from "./workflows-command.ts";
 import { feedCommand, feedUsage } from "./feed-commands.ts";
 import { viewsCommand, viewsUsage } from "./views-command.ts";
 import { nodesCommand, nodesUsage } from "./nodes-command.ts";
+import { retentionCommand, retentionUsage } from "./retention-command.ts";
 
 const usage = `sagaflow — durable entities, workflows and sagas
 
@@ -19,6 +20,7 @@ ${workflowsUsage}
 ${feedUsage}
 ${viewsUsage}
 ${nodesUsage}
+${retentionUsage}
   sagaflow <command> --help                    one command's help
   sagaflow --version
 
@@ -103,6 +105,8 @@ export async function main(argv: string[]): Promise<void> {
       return viewsCommand(rest);
     case "nodes":
       return nodesCommand(rest);
+    case "retention":
+      return retentionCommand(rest);
     case "consumers":
     case "parked":
     case "timers":

@@ -57,7 +57,11 @@ export class RuntimeAdmin implements AdminFacade {
   async operateWorkflow(name: string, id: string, action: OperatorAction): Promise<unknown> {
     if (this.parts.dispatcher.component(name)?.kind !== "workflow") throw errors.unknownComponent(name);
     checkId(id);
-    const reply = await this.parts.workflows.operate(name, id, action);
+    const reply = await this.parts.workflows.operate(name, id, action).catch(async (error: unknown) => {
+      // Not there: say "removed" (410) where retention removed it.
+      if (error instanceof SagaflowError && error.code === "not_found") await this.showWorkflow(name, id);
+      throw error;
+    });
     if (reply.ok) return reply.value;
     throw new SagaflowError(reply.code, reply.message, { status: 409 });
   }

@@ -173,6 +173,7 @@ export class Runtime {
         workflows: options.components.filter((c): c is WorkflowDefinition => c.kind === "workflow"),
         consumers: [...this.consumers.values()].map((runner) => runner.definition),
         views: viewDefinitions,
+        forget: (name, id) => this.dispatcher.forget(name, id),
       },
       {
         ...(options.idempotencyRetentionMs === undefined ? {} : { idempotencyMs: options.idempotencyRetentionMs }),

@@ -36,9 +36,9 @@ export interface RetentionStore {
   /**
    * Removes at most `limit` instances of workflow `name` that ended or were terminated before
    * `before` (their last update), with their history, leaving a tombstone stamped `now`; one
-   * transaction. Returns how many went.
+   * transaction. Returns the ids removed.
    */
-  pruneWorkflows(name: string, before: number, limit: number, now: number): Promise<number>;
+  pruneWorkflows(name: string, before: number, limit: number, now: number): Promise<string[]>;
   /** The tombstone of a removed workflow instance (a newer instance of the same id may exist). */
   removedWorkflow(name: string, id: string): Promise<WorkflowTombstone | undefined>;
   /** Removes at most `limit` tombstones written before `before`; returns how many. */

@@ -85,6 +85,8 @@ export interface RetentionHost {
   workflows: readonly WorkflowDefinition[];
   consumers: readonly ConsumerDefinition[];
   views: readonly ViewDefinition[];
+  /** Retention removed this workflow instance: drop any copy held in memory. */
+  forget: (name: string, id: string) => void;
 }
 
 const over: ReadonlySet<WorkflowStatus> = new Set(["ended", "terminated"]);
@@ -265,8 +267,9 @@ export class RetentionService {
       complete =
         (await this.batches(async () => {
           const removed = await this.host.store.retention.pruneWorkflows(definition.name, before, this.settings.batchSize, now);
-          run.removed.workflows += removed;
-          return removed < this.settings.batchSize;
+          for (const id of removed) this.host.forget(definition.name, id);
+          run.removed.workflows += removed.length;
+          return removed.length < this.settings.batchSize;
         })) && complete;
     }
     return complete;
@@ -288,6 +291,7 @@ export class RetentionService {
       lower(await store.loadOffset(consumer.name), `consumer:${consumer.name}`);
     }
     for (const view of this.host.views) {
+      if (Object.values(view.tables).every((t) => t.source.kind === "entity")) continue; // events only
       const views = store.views;
       if (!views) {
         lower(0, `view:${view.name}`);

@@ -32,11 +32,11 @@ export class MemoryRetention implements RetentionStore {
     return this.#prunedThrough;
   }
 
-  async pruneWorkflows(name: string, before: number, limit: number, now: number): Promise<number> {
+  async pruneWorkflows(name: string, before: number, limit: number, now: number): Promise<string[]> {
     this.parts.ready();
     const gone = this.parts.workflows.removeFinished(name, before, limit);
     for (const w of gone) this.#tombstones.set(JSON.stringify([name, w.id]), { name, id: w.id, status: w.status, endedAt: w.endedAt, removedAt: now });
-    return gone.length;
+    return gone.map((w) => w.id);
   }
 
   async removedWorkflow(name: string, id: string): Promise<WorkflowTombstone | undefined> {

@@ -49,10 +49,10 @@ export class PostgresRetention implements RetentionStore {
     return rows[0]?.v ?? 0;
   }
 
-  async pruneWorkflows(name: string, before: number, limit: number, now: number): Promise<number> {
-    if (limit <= 0) return 0;
+  async pruneWorkflows(name: string, before: number, limit: number, now: number): Promise<string[]> {
+    if (limit <= 0) return [];
     const s = this.#s;
-    const rows = await this.#query<{ n: number }>(
+    const rows = await this.#query<{ id: string }>(
       `WITH gone AS (
          DELETE FROM ${s}.workflows WHERE name = $1 AND id IN (
            SELECT id FROM ${s}.workflows
@@ -66,10 +66,10 @@ export class PostgresRetention implements RetentionStore {
          INSERT INTO ${s}.removed_workflows (name, id, status, ended_at, removed_at)
          SELECT $1, id, status, updated_at, $4 FROM gone
          ON CONFLICT (name, id) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at, removed_at = excluded.removed_at)
-       SELECT count(*)::float8 AS n FROM gone`,
+       SELECT id FROM gone`,
       [name, before, limit, now],
     );
-    return rows[0]?.n ?? 0;
+    return rows.map((r) => r.id);
   }
 
   async removedWorkflow(name: string, id: string): Promise<WorkflowTombstone | undefined> {

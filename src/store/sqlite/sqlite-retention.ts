@@ -50,14 +50,14 @@ export function prepareRetention(db: Database.Database) {
     if (removed.length > 0) raiseMark.run(FEED_MARK, Math.max(...removed));
     return removed.length;
   });
-  const pruneWorkflowsTx = db.transaction((name: string, before: number, limit: number, now: number): number => {
+  const pruneWorkflowsTx = db.transaction((name: string, before: number, limit: number, now: number): string[] => {
     const rows = finished.all(name, before, limit) as Array<{ id: string; status: string; updated_at: number }>;
     for (const row of rows) {
       deleteWorkflow.run(name, row.id);
       deleteHistory.run(name, row.id);
       putTombstone.run(name, row.id, row.status, row.updated_at, now);
     }
-    return rows.length;
+    return rows.map((row) => row.id);
   });
   const deleteDedupTx = db.transaction((refs: readonly DedupRef[]): number => {
     let removed = 0;
@@ -72,8 +72,8 @@ export function prepareRetention(db: Database.Database) {
     feedPrunedThrough(): number {
       return (mark.get(FEED_MARK) as number | undefined) ?? 0;
     },
-    pruneWorkflows(name: string, before: number, limit: number, now: number): number {
-      return limit <= 0 ? 0 : pruneWorkflowsTx.immediate(name, before, limit, now);
+    pruneWorkflows(name: string, before: number, limit: number, now: number): string[] {
+      return limit <= 0 ? [] : pruneWorkflowsTx.immediate(name, before, limit, now);
     },
     removedWorkflow(name: string, id: string): WorkflowTombstone | undefined {
       const row = tombstone.get(name, id) as { name: string; id: string; status: "ended" | "terminated"; ended_at: number; removed_at: number } | undefined;
