@@ -234,5 +234,30 @@ function retentionSuite(makeBackend: () => Backend) {
 describe("retention (SQLite)", () => retentionSuite(sqliteBackend));
 
 whenPostgresAsked((url) => {
-  describe("retention (PostgreSQL)", () => retentionSuite(() => postgresBackend(url)));
+  describe("retention (PostgreSQL)", () => {
+    retentionSuite(() => postgresBackend(url));
+
+    it("on-several-nodes-one-node-at-a-time-runs-retention-under-its-lease", { timeout: 30_000 }, async () => {
+      const bed = testbed(url);
+      const schema = bed.freshSchema();
+      const env: Env = { failCharge: false, lateGate: Promise.resolve(), lateCalled: false };
+      const nodes = ["a", "b"].map(
+        (nodeName) => new Runtime({ store: bed.newStore({ schema }), components: components(env), nodeName, leaseMs: 1_000, log: () => {} }),
+      );
+      try {
+        for (const node of nodes) await node.start();
+        const runningHere = async () => Promise.all(nodes.map(async (n) => (await n.admin.retention()).runningHere));
+        await until("a node to hold the retention lease", async () => (await runningHere()).includes(true));
+        assert.deepEqual((await runningHere()).filter(Boolean), [true], "exactly one node runs retention");
+        // The holder stops: the other takes retention over.
+        const holder = (await runningHere()).indexOf(true);
+        await nodes[holder]!.stop();
+        const other = nodes[1 - holder]!;
+        await until("the other node to take retention over", async () => (await other.admin.retention()).runningHere);
+      } finally {
+        for (const node of nodes) await node.stop();
+        await bed.dropSchemas();
+      }
+    });
+  });
 });
