@@ -295,7 +295,11 @@ export interface Store {
   /** Timers ordered by due time, optionally only one status. */
   listTimers(status: "pending" | "parked" | undefined, limit: number): Promise<TimerRecord[]>;
 
-  /** Deletes idempotency records written before `before` (epoch ms); returns how many. */
+  /**
+   * Deletes every idempotency record written before `before` (epoch ms); returns how many. The
+   * runtime does not use it: retention keeps the records a workflow, consumer or timer may still
+   * send again (`retention.oldDedup` / `deleteDedup`).
+   */
   pruneDedup(before: number): Promise<number>;
 
   close(): Promise<void>;
