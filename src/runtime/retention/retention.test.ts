@@ -7,6 +7,7 @@ import Database from "better-sqlite3";
 import { consumer } from "../../define/consumer.ts";
 import { entity } from "../../define/entity.ts";
 import { keyValue } from "../../define/key-value.ts";
+import { table, view } from "../../define/view.ts";
 import { workflow } from "../../define/workflow.ts";
 import type { Store } from "../../store/port.ts";
 import { whenPostgresAsked, testbed } from "../../store/postgres/postgres-test-support.ts";
@@ -73,7 +74,21 @@ function components(env: Env) {
       void message;
     },
   });
-  return [wallet, box, pay, archive, watcher];
+  // A view of the boxes that cannot apply b1's state: the entry is parked for the view, which
+  // reads it from the feed again when retried, so it holds the feed back below it.
+  const boxes = view("boxes", {
+    version: 1,
+    tables: {
+      boxes: table<typeof box, { id: string; v: number }>(box, {
+        state: (_row, state, { id }) => {
+          if (id === "b1") throw new Error("b1 is not welcome");
+          return state === null ? null : { id, v: state.v };
+        },
+      }),
+    },
+    queries: { all: "SELECT * FROM boxes ORDER BY id" },
+  });
+  return [wallet, box, pay, archive, watcher, boxes];
 }
 
 interface Backend {
@@ -160,7 +175,11 @@ function retentionSuite(makeBackend: () => Backend) {
       const head = await store.feedHead();
       const watcher = runtime.consumers.get("watcher")!;
       await until("the consumer to stop at late", async () => (await store.loadOffset("watcher")) === watcher.position && watcher.position > 0);
-      const offset = await store.loadOffset("watcher");
+      const consumerOffset = await store.loadOffset("watcher");
+      await until("the view to park b1", async () => (await store.views!.listViewParked("boxes", 10)).length === 1);
+      const b1 = (await store.views!.listViewParked("boxes", 10))[0]!.position;
+      const offset = b1 - 1;
+      assert.ok(offset < consumerOffset);
       const statesBefore = await backend.count("events", "kind > 0");
       const dedupBefore = await backend.count("dedup");
 
@@ -184,7 +203,7 @@ function retentionSuite(makeBackend: () => Backend) {
       assert.equal(run.error, null);
       assert.equal(run.complete, true);
       assert.equal(run.feedFloor, offset);
-      assert.equal(run.feedHeldBy, "consumer:watcher");
+      assert.equal(run.feedHeldBy, "view:boxes", "the view's parked entry holds the feed lower than the consumer");
 
       // Feed: states at or below the consumer's offset went; those above it (it fell behind) stay; events stay.
       assert.equal(await backend.count("events", `kind > 0 AND position <= ${offset}`), 0);
@@ -194,7 +213,9 @@ function retentionSuite(makeBackend: () => Backend) {
       assert.equal(await store.feedHead(), head, "the feed head stays");
       assert.equal(await store.retention.feedPrunedThrough() <= offset, true);
       const pending = await store.readFeed(offset, 100, ["box"]);
-      assert.deepEqual(pending.map((e) => e.id), ["late", "after-late"], "the lagging consumer keeps its entries");
+      assert.deepEqual(pending.map((e) => e.id), ["b1", "b2", "late", "after-late"], "the view's parked entry and what follows stay");
+      const consumerPending = await store.readFeed(consumerOffset, 100, ["box"]);
+      assert.deepEqual(consumerPending.map((e) => e.id), ["late", "after-late"], "the lagging consumer keeps its entries");
 
       // Workflows: the ended one went (with its history), leaving a tombstone; the failed one and the kept-forever one stay.
       assert.equal(await store.loadWorkflow("pay", "p-ended"), undefined);
