@@ -64,6 +64,7 @@ export type {
 export type { Client, InstanceClient } from "./client/client.ts";
 export { createSagaflow } from "./host/create-sagaflow.ts";
 export type { Sagaflow, SagaflowOptions, RequestListener } from "./host/create-sagaflow.ts";
+export type { RetentionSettings, RetentionReport, RetentionRun } from "./runtime/retention/retention-service.ts";
 export type { ListenOptions, Listening } from "./host/listen.ts";
 export { sqlite, postgres, memoryStore } from "./host/stores.ts";
 export type { StoreDescriptor, SqliteOptions, PostgresOptions } from "./host/stores.ts";

@@ -6,6 +6,7 @@ import { nodesUsage } from "./nodes-command.ts";
 import { tokenUsage } from "./token-command.ts";
 import { backupUsage } from "./backup-command.ts";
 import { migrateUsage } from "./migrate-command.ts";
+import { retentionUsage } from "./retention-command.ts";
 import { viewsUsage } from "./views-command.ts";
 import { workflowsUsage } from "./workflows-command.ts";
 
@@ -60,6 +61,7 @@ export function commandHelp(command: string): string | undefined {
     token: tokenUsage,
     backup: `${backupUsage}\n${adminNote}`,
     migrate: migrateUsage,
+    retention: `${retentionUsage}\n${adminNote}`,
   };
   const text = usage[command];
   return text === undefined ? undefined : `usage:\n${text}`;

@@ -15,6 +15,7 @@ import { migrateCommand, migrateUsage } from "./migrate-command.ts";
 import { serveLogging } from "./serve-logging.ts";
 import { startTracingFromEnv } from "../observe/otel-setup.ts";
 import { logEvent } from "../observe/log-event.ts";
+import { retentionCommand, retentionUsage } from "./retention-command.ts";
 
 const usage = `sagaflow — durable entities, workflows and sagas
 
@@ -29,6 +30,7 @@ ${nodesUsage}
 ${tokenUsage}
 ${backupUsage}
 ${migrateUsage}
+${retentionUsage}
   sagaflow <command> --help                    one command's help
   sagaflow --version
 
@@ -164,6 +166,8 @@ export async function main(argv: string[]): Promise<void> {
       return backupCommand(rest);
     case "migrate":
       return migrateCommand(rest);
+    case "retention":
+      return retentionCommand(rest);
     case "consumers":
     case "parked":
     case "timers":

@@ -40,6 +40,8 @@ export interface SagaOptions<S, SI> {
    * `GET /{saga}/{id}`, or `{ start: rule, $result: rule }` for each on its own.
    */
   expose?: Exposure<"start" | typeof workflowResultRoute>;
+  /** As a workflow's `retentionMs`: how long an ended or terminated saga is kept; `0` forever. */
+  retentionMs?: number;
 }
 
 const compensateStep = "compensate";
@@ -139,5 +141,6 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
     stepOptions: { [compensateStep]: { retry: compensationRetry, failoverTo: undefined } },
     onCancel: compensateStep,
     ...(options.expose === undefined ? {} : { expose: options.expose }),
+    ...(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }),
   });
 }

@@ -138,6 +138,13 @@ export interface WorkflowOptions<S, SI, SN extends string, CM, QM> {
    * (`$result` is `GET /{workflow}/{id}`). In-process callers are not affected.
    */
   expose?: NoInfer<Exposure<"start" | typeof workflowResultRoute | HandlerNames<CM, QM>>>;
+  /**
+   * How long (ms) an instance that ended or was terminated is kept, with its history, before
+   * retention removes it (a tombstone then says it was removed). Default: the service's
+   * `retention.workflowsMs`, 7 days; `0` keeps them forever. Failed instances are always kept:
+   * they wait for an operator.
+   */
+  retentionMs?: number;
 }
 
 /** A workflow definition; `SN` is the union of its step names. */
@@ -187,6 +194,10 @@ export function workflow<
   known(options.defaults?.failoverTo, "defaults.failoverTo");
   known(options.timeout?.step, "timeout.step");
   known(options.onCancel, "onCancel");
+  const { retentionMs } = options;
+  if (retentionMs !== undefined && !(Number.isSafeInteger(retentionMs) && retentionMs >= 0)) {
+    throw new TypeError(`workflow "${name}": retentionMs must be a whole number of ms, 0 or more (0 keeps ended instances forever)`);
+  }
   for (const [step, stepOptions] of Object.entries(options.stepOptions ?? {})) {
     known(step, "stepOptions");
     known((stepOptions as StepOptions<string> | undefined)?.failoverTo, `stepOptions.${step}.failoverTo`);

@@ -1,3 +1,4 @@
+import type { RetentionSettings } from "../runtime/retention/retention-service.ts";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createAuthenticator, type Authenticator } from "../auth/authenticator.ts";
 import type { TracerProvider } from "@opentelemetry/api";
@@ -52,6 +53,12 @@ export interface SagaflowOptions {
   auth?: AuthConfig;
   /** Traces go to this OpenTelemetry provider (default: the global one, a no-op unless an SDK is registered). */
   tracerProvider?: TracerProvider;
+  /**
+   * What retention removes after how long (README "Retention"): feed states (`feedMs`),
+   * idempotency records (`idempotencyMs`), ended workflows (`workflowsMs`, or a workflow's own
+   * `retentionMs`), tombstones (`tombstonesMs`). Default 7, 7, 7 and 90 days.
+   */
+  retention?: Partial<RetentionSettings>;
 }
 
 /** A service running inside your program. */
@@ -199,6 +206,7 @@ class SagaflowApp implements Sagaflow {
         ...(options.orphanedWorkflows === undefined ? {} : { orphanedWorkflows: options.orphanedWorkflows }),
         ...(options.clock === undefined ? {} : { clock: options.clock }),
         ...(options.tracerProvider === undefined ? {} : { observe: { tracerProvider: options.tracerProvider } }),
+        ...(options.retention === undefined ? {} : { retention: options.retention }),
       });
       await runtime.start();
       return runtime;

@@ -42,6 +42,7 @@ function statusFilter(raw: string | null): WorkflowStatus[] | undefined {
  * - `GET /nodes`: the nodes sharing the store and the leases each holds
  * - `POST /backup {"path"}`: an online backup of the SQLite store into one new file (409 on PostgreSQL)
  * - `GET /metrics`: every metric in the Prometheus text format
+ * - `GET /retention`: retention's settings, its last run and what it removed
  */
 export function adminHandler(admin: AdminFacade, log: (line: string) => void = (l) => console.error(l)): (req: IncomingMessage, res: ServerResponse) => void {
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -53,6 +54,10 @@ export function adminHandler(admin: AdminFacade, log: (line: string) => void = (
     if (segments[0] === "entities") return sendJson(res, 200, await entitiesRoute(admin, method, segments, url.searchParams));
     if (segments[0] === "backup") return sendJson(res, 200, await backupRoute(admin, req, segments));
     if (segments[0] === "nodes") return sendJson(res, 200, await nodesRoute(admin, method, segments));
+    if (segments[0] === "retention" && segments.length === 1) {
+      if (method !== "GET") throw new SagaflowError("method_not_allowed", "use GET /retention", { status: 405 });
+      return sendJson(res, 200, await admin.retention());
+    }
     if (segments[0] === "views") return sendJson(res, 200, await viewsRoute(admin, method, segments, url.searchParams));
     if (segments[0] === "consumers" || segments[0] === "timers") {
       return sendJson(res, 200, await feedRoute(admin, method, segments, url.searchParams));

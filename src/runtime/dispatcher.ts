@@ -197,6 +197,12 @@ export class InstanceDispatcher implements Dispatcher {
     }
   }
 
+  /** Drops an idle instance from the cache (retention removed it from the store): the next call loads it anew. */
+  forget(component: string, id: string): void {
+    const cacheKey = `${component}\u0000${id}`;
+    if (this.instances.get(cacheKey)?.idle) this.instances.delete(cacheKey);
+  }
+
   /** Refuses new outside calls and tasks from now on; keyed calls still pass. */
   close(): void {
     this.closed = true;

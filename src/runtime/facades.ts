@@ -21,8 +21,9 @@ import type { NodesReport } from "./cluster/membership.ts";
 import type { Dispatcher } from "./dispatcher.ts";
 import type { OperatorAction } from "./workflow/engine.ts";
 import type { StartedBy } from "./workflow/started-by.ts";
+import type { RetentionReport } from "./retention/retention-service.ts";
 
-export type { OperatorAction, NodesReport, ViewQueryOptions };
+export type { OperatorAction, NodesReport, ViewQueryOptions, RetentionReport };
 
 /** The service's own HTTP API: commands, queries, workflow results and view queries. */
 export interface ServiceFacade extends Pick<Dispatcher, "call" | "callForReply"> {
@@ -72,7 +73,13 @@ export interface EntitySummary {
 /** What operators see and do (the admin API): Property 7, everything durable is visible. */
 export interface AdminFacade {
   listWorkflows(filter: WorkflowFilter): Promise<StoredWorkflow[]>;
-  /** The record (with who started it over HTTP, `startedBy`) and its history of transitions; `not_found` (404) if it was never started. */
+  /** Retention's settings, its last run and what it removed (GET /retention). */
+  retention(): Promise<RetentionReport>;
+  /**
+   * The record (with who started it over HTTP, `startedBy`) and its history of transitions;
+   * `not_found` (404) if it was never started, `workflow_removed` (410) if retention removed it
+   * (while its tombstone lasts).
+   */
   showWorkflow(name: string, id: string): Promise<{ workflow: StoredWorkflow & { startedBy: StartedBy | null }; history: Array<WorkflowTransition & { version: number }> }>;
   operateWorkflow(name: string, id: string, action: OperatorAction): Promise<unknown>;
   /** A key-value entity's record, or an event-sourced entity's summary. */

@@ -1,4 +1,5 @@
 import { startedByOf } from "./workflow/started-by.ts";
+import type { RetentionService } from "./retention/retention-service.ts";
 import { errors, SagaflowError } from "../define/errors.ts";
 import type { Store, StoreStatus, WorkflowFilter } from "../store/port.ts";
 import type { ViewService } from "./views/view-service.ts";
@@ -25,6 +26,7 @@ export interface AdminParts {
   membership: Membership;
   /** The Prometheus text exposition (`GET /metrics`). */
   metrics(): Promise<{ contentType: string; text: string }>;
+  retention: RetentionService;
 }
 
 /** The admin facade over a running service: reads the store, acts through the runners and mailboxes. */
@@ -39,9 +41,22 @@ export class RuntimeAdmin implements AdminFacade {
     return this.parts.store.listWorkflows(filter);
   }
 
+  /** Retention's settings, last run and what it removed. */
+  retention() {
+    return this.parts.retention.report();
+  }
+
   async showWorkflow(name: string, id: string) {
     const workflow = await this.parts.store.loadWorkflow(name, id);
-    if (!workflow) throw notFound(`no workflow ${name} "${id}"`);
+    if (!workflow) {
+      const removed = await this.parts.store.retention.removedWorkflow(name, id);
+      if (!removed) throw notFound(`no workflow ${name} "${id}"`);
+      throw new SagaflowError(
+        "workflow_removed",
+        `workflow ${name} "${id}" ${removed.status} at ${new Date(removed.endedAt).toISOString()} and was removed by retention at ${new Date(removed.removedAt).toISOString()} (see GET /retention)`,
+        { status: 410 },
+      );
+    }
     const history = await this.parts.store.workflowHistory(name, id, historyLimit);
     // Who started it over HTTP (a verified token's sub and iss), or null.
     return { workflow: { ...workflow, startedBy: startedByOf(history) }, history };
@@ -50,7 +65,11 @@ export class RuntimeAdmin implements AdminFacade {
   async operateWorkflow(name: string, id: string, action: OperatorAction): Promise<unknown> {
     if (this.parts.dispatcher.component(name)?.kind !== "workflow") throw errors.unknownComponent(name);
     checkId(id);
-    const reply = await this.parts.workflows.operate(name, id, action);
+    const reply = await this.parts.workflows.operate(name, id, action).catch(async (error: unknown) => {
+      // Not there: say "removed" (410) where retention removed it.
+      if (error instanceof SagaflowError && error.code === "not_found") await this.showWorkflow(name, id);
+      throw error;
+    });
     if (reply.ok) return reply.value;
     throw new SagaflowError(reply.code, reply.message, { status: 409 });
   }

@@ -19,6 +19,8 @@ import { RuntimeAdmin } from "./runtime-admin.ts";
 import { Observer, type ObserveOptions } from "../observe/observer.ts";
 import { registerRuntimeGauges } from "../observe/runtime-gauges.ts";
 import { StepHolds } from "./held-writes.ts";
+import { RetentionService, type RetentionSettings } from "./retention/retention-service.ts";
+import type { WorkflowDefinition } from "../define/workflow.ts";
 
 export interface RuntimeOptions {
   store: Store;
@@ -29,8 +31,10 @@ export interface RuntimeOptions {
   snapshotEvery?: number;
   /** Commands that may wait for one instance. Default 10,000; more get `overloaded`. */
   mailboxLimit?: number;
-  /** How long idempotency records are kept. Default 7 days. */
+  /** How long idempotency records are kept. Default 7 days. Same as `retention.idempotencyMs`. */
   idempotencyRetentionMs?: number;
+  /** What is removed after how long (see RetentionSettings; README "Retention"). */
+  retention?: Partial<RetentionSettings>;
   /** Time for workflows and timers; the testkit passes a virtual clock. */
   clock?: Clock;
   log?: (line: string) => void;
@@ -56,7 +60,6 @@ export interface RuntimeOptions {
 
 export type { CallOptions, PositionedReply } from "./dispatcher.ts";
 
-const day = 24 * 60 * 60 * 1000;
 /** How long a step may go on after a call before the call's held write commits on its own. */
 const holdMs = 50;
 
@@ -70,9 +73,7 @@ export class Runtime {
   /** Routes every call and task to its instance's mailbox. */
   readonly dispatcher: InstanceDispatcher;
   private readonly committer: GroupCommitter;
-  private readonly retentionMs: number;
   private readonly log: (line: string) => void;
-  private pruneTimer: NodeJS.Timeout | undefined;
   private readonly clock: Clock;
   private readonly orphans: "refuse" | "terminate";
   /** Runs workflows: schedules steps, retries and timeouts. */
@@ -83,6 +84,8 @@ export class Runtime {
   readonly consumers = new Map<string, ConsumerRunner>();
   /** The service's views. */
   readonly views: ViewService;
+  /** Removes in the background what nothing may need any more (Property 9). */
+  readonly retention: RetentionService;
   /** This node among those sharing the store: who holds which share of the work. */
   readonly membership: Membership;
   /** What the service's HTTP API may do. */
@@ -97,7 +100,6 @@ export class Runtime {
 
   constructor(options: RuntimeOptions) {
     this.store = options.store;
-    this.retentionMs = options.idempotencyRetentionMs ?? 7 * day;
     this.log = options.log ?? ((line) => console.error(line));
     this.unlisted = new UnlistedComponents((name) => this.dispatcher.component(name) !== undefined, this.log);
     this.observer = new Observer(options.observe, this.log);
@@ -189,6 +191,21 @@ export class Runtime {
     }
     const viewDefinitions = options.components.filter((c): c is ViewDefinition => c.kind === "view");
     this.views = new ViewService(viewDefinitions, this.store, this.log);
+    this.retention = new RetentionService(
+      {
+        store: this.store,
+        clock: this.clock,
+        log: this.log,
+        workflows: options.components.filter((c): c is WorkflowDefinition => c.kind === "workflow"),
+        consumers: [...this.consumers.values()].map((runner) => runner.definition),
+        views: viewDefinitions,
+        forget: (name, id) => this.dispatcher.forget(name, id),
+      },
+      {
+        ...(options.idempotencyRetentionMs === undefined ? {} : { idempotencyMs: options.idempotencyRetentionMs }),
+        ...options.retention,
+      },
+    );
     this.registerLeases();
     const views = this.views;
     this.service = {
@@ -206,6 +223,7 @@ export class Runtime {
       consumers: this.consumers,
       views: this.views,
       membership: this.membership,
+      retention: this.retention,
       metrics: () => this.observer.metrics.text(),
     });
     this.observer.setWorkflows(options.components.filter((c) => c.kind === "workflow").map((c) => c.name));
@@ -220,14 +238,6 @@ export class Runtime {
   /** Migrates the store and starts housekeeping. */
   async start(): Promise<void> {
     await this.store.migrate();
-    const prune = () => {
-      this.store
-        .pruneDedup(this.clock.now() - this.retentionMs)
-        .catch((error: unknown) => this.log(`sagaflow: pruning idempotency records failed: ${String(error)}`));
-    };
-    prune();
-    this.pruneTimer = setInterval(prune, Math.min(this.retentionMs, 60 * 60 * 1000));
-    this.pruneTimer.unref();
     await this.workflows.checkDefinitions(this.orphans);
     await this.views.follow();
     // On one node every share of the work is ours at once; on several, as leases are won.
@@ -244,6 +254,7 @@ export class Runtime {
         });
       }
     }
+    this.membership.register(leaseNames.retention, { acquired: () => this.retention.begin(), lost: () => this.retention.stop() });
     this.membership.register(leaseNames.timers, { acquired: (fence) => this.timers.begin(fence), lost: () => this.timers.stop() });
     for (const [name, runner] of this.consumers) {
       this.membership.register(leaseNames.consumer(name), { acquired: (fence) => runner.begin(fence), lost: () => runner.stop() });
@@ -304,7 +315,7 @@ export class Runtime {
     this.timers.stop();
     await Promise.all([...this.consumers.values()].map((runner) => runner.stop()));
     await this.views.stop();
-    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    await this.retention.stop();
     await this.dispatcher.drained();
     await this.timers.idle();
     await this.committer.idle();

@@ -9,8 +9,10 @@
 import type { ViewStore } from "./view-port.ts";
 import type { ClusterStore, Fence } from "./cluster-port.ts";
 import type { StoreStatus } from "./outage.ts";
+import type { RetentionStore } from "./retention-port.ts";
 
 export type { StoreStatus } from "./outage.ts";
+export type { DedupRef, RetentionStore, WorkflowTombstone } from "./retention-port.ts";
 export { StoreUnavailableError, type StoreUnavailableReason } from "../define/errors.ts";
 
 export interface NewEvent {
@@ -248,6 +250,8 @@ export interface Store {
    * without it serve one node, which holds all the work; they are never given a `fence`.
    */
   readonly cluster?: ClusterStore;
+  /** Removals for retention (src/runtime/retention/); every adapter has it. */
+  readonly retention: RetentionStore;
 
   /**
    * How long (ms) a write answered `locked` is sent again before its commands fail with
@@ -329,7 +333,11 @@ export interface Store {
   /** Timers ordered by due time, optionally only one status. */
   listTimers(status: "pending" | "parked" | undefined, limit: number): Promise<TimerRecord[]>;
 
-  /** Deletes idempotency records written before `before` (epoch ms); returns how many. */
+  /**
+   * Deletes every idempotency record written before `before` (epoch ms); returns how many. The
+   * runtime does not use it: retention keeps the records a workflow, consumer or timer may still
+   * send again (`retention.oldDedup` / `deleteDedup`).
+   */
   pruneDedup(before: number): Promise<number>;
 
   /**

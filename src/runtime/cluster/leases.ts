@@ -8,6 +8,8 @@ export const WORKFLOW_BUCKETS = 16;
 export const leaseNames = {
   workflows: (bucket: number) => `workflows/${bucket}`,
   timers: "timers",
+  /** Retention's background removals (src/runtime/retention/): one node at a time. */
+  retention: "retention",
   consumer: (name: string) => `consumer/${name}`,
   view: (name: string) => `view/${name}`,
 };

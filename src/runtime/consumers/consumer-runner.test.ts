@@ -98,7 +98,7 @@ describe("consumer runner: a failed batch commit", () => {
     }
   });
 
-  it("messages-before-the-poison-one-are-delivered-again-not-held-when-the-batch-is-redone", { timeout: 20_000 }, async () => {
+  it("messages-before-the-poison-one-are-not-held-when-the-poison-one-is-delivered-again", { timeout: 20_000 }, async () => {
     const store = new FlakyStore((park) => park.length > 0);
     const { runtime, runner, env, caughtUp, parked } = await start(store);
     try {
@@ -107,10 +107,11 @@ describe("consumer runner: a failed batch commit", () => {
       await until("the failed commit", async () => store.failures === 1);
       await caughtUp();
       assert.deepEqual(await parked(), [[2, null]]);
-      assert.deepEqual(env.delivered, [1, 1], "delivered again with its batch (at least once), never held");
+      // The offset had passed 1 (each instance's messages are finished one by one): only 2 is redone.
+      assert.deepEqual(env.delivered, [1], "delivered, never held");
       env.broken = false;
       assert.deepEqual(await runner.retry(2), { delivered: 1, parked: 0 });
-      assert.deepEqual(env.delivered, [1, 1, 2]);
+      assert.deepEqual(env.delivered, [1, 2]);
     } finally {
       await runtime.stop();
     }

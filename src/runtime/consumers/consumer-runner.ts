@@ -23,33 +23,49 @@ export interface ConsumerHost {
 }
 
 const batchSize = 256;
+/**
+ * Entries read but not finished (delivered or parked) at most: one instance backing off holds
+ * back only its own entries, but the reader stops this far ahead of the slowest one (Property 5).
+ */
+const maxInFlight = 1_024;
 const idlePollMs = 1_000;
 const defaultMaxAttempts = 5;
 const defaultBackoffMs = 100;
-/** The longest a handled batch's offset waits before it is stored on its own. */
+/** The longest a moved offset waits before it is stored on its own. */
 const offsetDelayMs = 20;
 
 type Handler = (message: unknown, ctx: ConsumerContext) => Promise<void> | void;
 
 /**
- * Delivers a source's feed entries to one consumer. Entries are read in position order, in
- * batches; within a batch, instances run in parallel and each instance's entries in order. The
- * offset is stored after the batch (with any parked messages, in one transaction), so a crash
- * redelivers the batch: at least once, with keyed calls making the targets change once.
+ * Delivers a source's feed entries to one consumer. Entries are read in position order; each
+ * instance's entries go through a queue of their own, one at a time and in order, while other
+ * instances' queues run in parallel: a message that fails and backs off holds up only the later
+ * messages of its own instance. The offset is the low-water mark: every entry at or below it is
+ * delivered or durably parked, so it never passes a message still in hand (a crash redelivers what
+ * is above it: at least once, with keyed calls making the targets change once).
  */
 export class ConsumerRunner {
+  /** Every entry at or below it is delivered or parked (in the store, for parked ones). */
   private offset = 0;
+  /** The last position read into the queues. */
+  private readPosition = 0;
   private storedOffset = 0;
-  private offsetStoredAt = 0;
   private running = false;
   /** The consumer's lease while this node delivers (several nodes). */
   private fence: Fence | undefined;
   private loop: Promise<void> | undefined;
   /** Instance id → position of its parked message: later entries of it are held behind. */
   private readonly blocked = new Map<string, number>();
+  /** Positions read and not finished, in ascending order (read order): the first is the lowest. */
+  private readonly unfinished = new Set<number>();
+  /** Instance id → the end of its queue of work (entries, operator actions), run one at a time. */
+  private readonly tails = new Map<string, Promise<void>>();
+  /** Bumped when the queues are dropped after a failed commit: work of an older epoch stops. */
+  private epoch = 0;
+  /** A commit of a queue failed: the loop drops the queues and reads again from the offset. */
+  private failure: unknown;
+  private offsetTimer: NodeJS.Timeout | undefined;
   private readonly wakeSignal = new WakeSignal();
-  /** Serialises batches and operator actions, which both change offsets and parked messages. */
-  private lock: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly definition: ConsumerDefinition,
@@ -61,12 +77,23 @@ export class ConsumerRunner {
     this.fence = fence;
     this.offset = await this.host.store.loadOffset(this.definition.name);
     this.storedOffset = this.offset;
-    this.blocked.clear();
-    for (const parked of await this.parked()) {
-      if (parked.blockedBy === null) this.blocked.set(parked.entry.id, parked.entry.position);
-    }
+    await this.resetQueues();
+    await this.warnIfStatesRemoved();
     this.running = true;
     this.loop = this.run();
+  }
+
+  /** A consumer of states starting below what retention removed misses those states: said loud at start. */
+  private async warnIfStatesRemoved(): Promise<void> {
+    const { source, name } = this.definition;
+    if (source.kind === "entity") return; // entity events are never removed
+    const removed = await this.host.store.retention.feedPrunedThrough();
+    if (this.offset >= removed) return;
+    this.host.log(
+      `sagaflow: WARNING: consumer ${name} starts at position ${this.offset}, but retention removed states of ` +
+        `key-value entities and workflows up to position ${removed}: it gets the ${source.name} states written since, ` +
+        `not the ones removed (each instance's current state reaches it when the instance next changes). See GET /retention.`,
+    );
   }
 
   /** New entries may be there: read now instead of at the next poll. */
@@ -78,7 +105,9 @@ export class ConsumerRunner {
     this.running = false;
     this.wake();
     await this.loop;
-    await this.lock;
+    await this.settled();
+    if (this.offsetTimer) clearTimeout(this.offsetTimer);
+    this.offsetTimer = undefined;
     await this.storeOffset().catch((error: unknown) => {
       if (!(error instanceof LeaseLostError)) throw error;
     });
@@ -91,13 +120,13 @@ export class ConsumerRunner {
   /** Re-delivers a parked message and those held behind it, in order. */
   retry(position: number): Promise<{ delivered: number; parked: number }> {
     this.checkRunningHere();
-    return this.exclusive(() => this.release(position, false));
+    return this.release(position, false);
   }
 
   /** Drops a parked message for good and delivers those held behind it. */
   skip(position: number): Promise<{ delivered: number; parked: number }> {
     this.checkRunningHere();
-    return this.exclusive(() => this.release(position, true));
+    return this.release(position, true);
   }
 
   /** Whether this node delivers this consumer's messages now. */
@@ -115,51 +144,68 @@ export class ConsumerRunner {
     );
   }
 
-  private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.lock.then(async () => {
-      const blocked = new Map(this.blocked);
-      try {
-        return await work();
-      } catch (error) {
-        // Nothing of the work was stored (the commit failed): its holds must go too, or a redone
-        // batch would hold a message behind itself, or behind one that is not parked.
-        this.blocked.clear();
-        for (const [id, position] of blocked) this.blocked.set(id, position);
-        throw error;
-      }
+  /** Queues `work` behind everything queued for instance `id`; it runs when they have. */
+  private onInstance<T>(id: string, work: () => Promise<T>): Promise<T> {
+    const result = (this.tails.get(id) ?? Promise.resolve()).then(work);
+    const tail = result.then(
+      () => {},
+      () => {},
+    );
+    this.tails.set(id, tail);
+    void tail.then(() => {
+      if (this.tails.get(id) === tail) this.tails.delete(id);
     });
-    this.lock = result.catch(() => {});
     return result;
+  }
+
+  /** Waits until every instance's queue has run out. */
+  private async settled(): Promise<void> {
+    while (this.tails.size > 0) await Promise.all([...this.tails.values()]);
+  }
+
+  /** Drops what is queued (after a failed commit, or at start): the store's parked messages say who is held. */
+  private async resetQueues(): Promise<void> {
+    this.epoch++;
+    await this.settled();
+    this.unfinished.clear();
+    this.readPosition = this.offset;
+    this.failure = undefined;
+    this.blocked.clear();
+    for (const parked of await this.parked()) {
+      if (parked.blockedBy === null) this.blocked.set(parked.entry.id, parked.entry.position);
+    }
   }
 
   private async run(): Promise<void> {
     while (this.running) {
       try {
-        const entries = await this.host.store.readFeed(this.offset, batchSize, [this.definition.source.name]);
-        if (entries.length === 0) {
-          await this.storeOffset();
+        if (this.failure !== undefined) {
+          const failure = this.failure;
+          // Nothing of the failed work was stored: read again from the offset, with the holds the store knows.
+          await this.resetQueues();
+          throw failure instanceof Error ? failure : new Error(String(failure));
+        }
+        const room = maxInFlight - this.unfinished.size;
+        if (room <= 0) {
           await this.wakeSignal.sleep(idlePollMs);
           continue;
         }
-        await this.exclusive(async () => {
-          const park = (await Promise.all(groupById(entries).map((group) => this.deliverInOrder(group)))).flat();
-          const last = entries.at(-1)!.position;
-          // Parked messages are stored with the offset at once. A bare offset may wait a little
-          // (a crash only redelivers, and keyed calls make that harmless): this saves a commit
-          // and an fsync per batch when messages trickle in one at a time.
-          if (park.length > 0 || Date.now() - this.offsetStoredAt >= offsetDelayMs) {
-            await this.host.store.commitConsumer(this.definition.name, last, park, [], this.fence);
-            this.reportParked(park);
-            this.offsetStoredAt = Date.now();
-            this.storedOffset = last;
-          }
-          this.offset = last;
-        });
+        const entries = await this.host.store.readFeed(this.readPosition, Math.min(batchSize, room), [this.definition.source.name]);
+        if (entries.length === 0) {
+          if (this.unfinished.size === 0) await this.storeOffset();
+          await this.wakeSignal.sleep(idlePollMs);
+          continue;
+        }
+        const epoch = this.epoch;
+        for (const entry of entries) {
+          this.unfinished.add(entry.position);
+          void this.onInstance(entry.id, () => this.handle(entry, epoch));
+        }
+        this.readPosition = entries.at(-1)!.position;
       } catch (error) {
         if (error instanceof LeaseLostError) {
           // Another node delivers now, from the stored offset; keyed calls make overlap harmless.
-          this.host.log(`sagaflow: consumer ${this.definition.name}: ${error.message}; stopping here`);
-          this.running = false;
+          this.lostLease(error);
           return;
         }
         this.host.log(`sagaflow: consumer ${this.definition.name}: ${String(error)}; retrying`);
@@ -168,14 +214,62 @@ export class ConsumerRunner {
     }
   }
 
+  private lostLease(error: LeaseLostError): void {
+    if (!this.running) return;
+    this.host.log(`sagaflow: consumer ${this.definition.name}: ${error.message}; stopping here`);
+    this.running = false;
+    this.wake();
+  }
+
+  /** Delivers (or parks) one entry of an instance's queue. */
+  private async handle(entry: FeedEntry, epoch: number): Promise<void> {
+    if (epoch !== this.epoch || this.failure !== undefined) return;
+    try {
+      const park = await this.deliverInOrder([entry]);
+      if (epoch !== this.epoch) return;
+      if (park.length > 0) {
+        // Durable before the offset may pass it; stored with the offset as it stands (below it).
+        await this.host.store.commitConsumer(this.definition.name, this.offset, park, [], this.fence);
+        this.storedOffset = Math.max(this.storedOffset, this.offset);
+        this.reportParked(park);
+      }
+      this.finish(entry.position);
+    } catch (error) {
+      if (epoch !== this.epoch) return;
+      if (error instanceof LeaseLostError) {
+        this.lostLease(error);
+        return;
+      }
+      this.failure = error;
+      this.epoch++;
+      this.wake();
+    }
+  }
+
+  /** The entry at `position` is delivered or parked: the offset moves up to the lowest unfinished one. */
+  private finish(position: number): void {
+    this.unfinished.delete(position);
+    const lowest = this.unfinished.values().next();
+    this.offset = lowest.done ? this.readPosition : lowest.value - 1;
+    if (this.unfinished.size < maxInFlight / 2) this.wake();
+    if (this.offsetTimer === undefined && this.offset !== this.storedOffset) {
+      this.offsetTimer = setTimeout(() => {
+        this.offsetTimer = undefined;
+        this.storeOffset().catch((error: unknown) => {
+          if (error instanceof LeaseLostError) this.lostLease(error);
+          else this.host.log(`sagaflow: consumer ${this.definition.name}: storing the offset failed: ${String(error)}; trying again later`);
+        });
+      }, offsetDelayMs);
+      this.offsetTimer.unref();
+    }
+  }
+
   /** Stores the offset if it moved since it was last stored. */
   private async storeOffset(): Promise<void> {
-    if (this.storedOffset === this.offset) return;
-    await this.exclusive(async () => {
-      await this.host.store.commitConsumer(this.definition.name, this.offset, [], [], this.fence);
-      this.storedOffset = this.offset;
-      this.offsetStoredAt = Date.now();
-    });
+    const offset = this.offset;
+    if (this.storedOffset >= offset) return;
+    await this.host.store.commitConsumer(this.definition.name, offset, [], [], this.fence);
+    this.storedOffset = Math.max(this.storedOffset, offset);
   }
 
   /** Delivers one instance's entries in order; returns what must be parked. */
@@ -243,18 +337,30 @@ export class ConsumerRunner {
     }
   }
 
+  /** Runs in the instance's queue, so that it is never interleaved with that instance's new entries. */
   private async release(position: number, skipHead: boolean): Promise<{ delivered: number; parked: number }> {
-    const all = await this.parked();
-    const head = all.find((p) => p.entry.position === position && p.blockedBy === null);
-    if (!head) throw new Error(`consumer "${this.definition.name}" has no parked message at position ${position}`);
-    const behind = all.filter((p) => p.blockedBy === position);
-    const entries = [...(skipHead ? [] : [head.entry]), ...behind.map((p) => p.entry)];
-    this.blocked.delete(head.entry.id);
-    const park = await this.deliverInOrder(entries);
-    // The old rows go and any new ones come in one transaction: nothing is lost if we crash.
-    await this.host.store.commitConsumer(this.definition.name, this.offset, park, [position, ...behind.map((p) => p.entry.position)], this.fence);
-    this.reportParked(park);
-    return { delivered: entries.length - park.length, parked: park.length };
+    const found = (await this.parked()).find((p) => p.entry.position === position && p.blockedBy === null);
+    if (!found) throw new Error(`consumer "${this.definition.name}" has no parked message at position ${position}`);
+    const id = found.entry.id;
+    return this.onInstance(id, async () => {
+      const all = await this.parked();
+      const head = all.find((p) => p.entry.position === position && p.blockedBy === null);
+      if (!head) throw new Error(`consumer "${this.definition.name}" has no parked message at position ${position}`);
+      const behind = all.filter((p) => p.blockedBy === position);
+      const entries = [...(skipHead ? [] : [head.entry]), ...behind.map((p) => p.entry)];
+      this.blocked.delete(id);
+      try {
+        const park = await this.deliverInOrder(entries);
+        // The old rows go and any new ones come in one transaction: nothing is lost if we crash.
+        await this.host.store.commitConsumer(this.definition.name, this.offset, park, [position, ...behind.map((p) => p.entry.position)], this.fence);
+        this.reportParked(park);
+        return { delivered: entries.length - park.length, parked: park.length };
+      } catch (error) {
+        // Nothing of it was stored: the store still holds the instance behind its parked message.
+        this.blocked.set(id, position);
+        throw error;
+      }
+    });
   }
 
   private async parked(): Promise<ParkedMessage[]> {
@@ -279,14 +385,4 @@ export class ConsumerRunner {
   private parkedMessage(entry: FeedEntry, error: { code: string; message: string }, attempts: number, blockedBy: number | null): ParkedMessage {
     return { consumer: this.definition.name, entry, error, attempts, parkedAt: this.host.clock.now(), blockedBy };
   }
-}
-
-function groupById(entries: FeedEntry[]): FeedEntry[][] {
-  const groups = new Map<string, FeedEntry[]>();
-  for (const entry of entries) {
-    const group = groups.get(entry.id);
-    if (group) group.push(entry);
-    else groups.set(entry.id, [entry]);
-  }
-  return [...groups.values()];
 }

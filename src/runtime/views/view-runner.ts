@@ -148,8 +148,26 @@ export class ViewRunner {
     }
     const { name, version } = this.definition;
     this.building = await this.host.views.beginBuild(name, version, (generation) => this.tables(generation), this.fence);
+    await this.warnIfStatesRemoved();
     this.wake();
     return this.building;
+  }
+
+  /**
+   * A build reads the feed from its start: if retention removed key-value or workflow states
+   * from it, tables fed by them see each instance's changes since, not its whole past. Said loud.
+   */
+  private async warnIfStatesRemoved(): Promise<void> {
+    const stateSources = Object.values(this.definition.tables).filter((t) => t.source.kind !== "entity").map((t) => t.source.name);
+    if (stateSources.length === 0) return;
+    const removed = await this.host.store.retention.feedPrunedThrough();
+    if (removed === 0) return;
+    this.host.log(
+      `sagaflow: WARNING: view ${this.definition.name} is built from the start of the feed, but retention removed ` +
+        `key-value and workflow states up to position ${removed}: its tables fed by ${[...new Set(stateSources)].join(", ")} ` +
+        `get the states written since (each instance's current state once it changes again), not the ones removed ` +
+        `(entity events are never removed). See GET /retention on the admin API.`,
+    );
   }
 
   /** Physical table names of this view's tables in the generation queries read. */

@@ -13,6 +13,8 @@ export interface FeedRow {
   type: string;
   payload: Json;
   at: number;
+  /** A key-value or workflow state (retention may remove it), not an entity event. */
+  state?: true;
 }
 
 interface ParkedEntry {
@@ -35,8 +37,8 @@ export class MemoryFeed {
   #lastPosition = 0;
 
   /** Adds a row at the next position (the store's commit calls this). */
-  append(component: string, id: string, seq: number, type: string, payload: Json, at: number): FeedRow {
-    const row: FeedRow = { position: ++this.#lastPosition, component, id, seq, type, payload, at };
+  append(component: string, id: string, seq: number, type: string, payload: Json, at: number, state = false): FeedRow {
+    const row: FeedRow = { position: ++this.#lastPosition, component, id, seq, type, payload, at, ...(state ? { state: true as const } : {}) };
     this.#rows.push(row);
     const ofComponent = this.#rowsOf.get(component);
     if (ofComponent) ofComponent.push(row);
@@ -54,6 +56,20 @@ export class MemoryFeed {
 
   head(): number {
     return this.#lastPosition;
+  }
+
+  /** Retention: removes at most `limit` state rows at or below `through` written before `before`; returns their positions. */
+  prune(through: number, before: number, limit: number): number[] {
+    const gone = new Set<number>();
+    for (const row of this.#rows) {
+      if (gone.size >= limit || row.position > through || row.position >= this.#lastPosition) break;
+      if (row.state && row.at < before) gone.add(row.position);
+    }
+    if (gone.size === 0) return [];
+    const keep = (rows: FeedRow[]) => rows.filter((r) => !gone.has(r.position));
+    this.#rows.splice(0, this.#rows.length, ...keep(this.#rows));
+    for (const [component, rows] of this.#rowsOf) this.#rowsOf.set(component, keep(rows));
+    return [...gone];
   }
 
   loadOffset(consumer: string): number {
@@ -119,7 +135,7 @@ function after(rows: readonly FeedRow[], afterPosition: number, limit: number): 
   return rows.slice(lo, lo + limit);
 }
 
-function toFeedEntry(r: FeedRow): FeedEntry {
+function toFeedEntry({ state: _state, ...r }: FeedRow): FeedEntry {
   return { ...r, payload: decode(r.payload) };
 }
 

@@ -17,6 +17,7 @@ import type {
   WriteOutcome,
 } from "../port.ts";
 import { MemoryFeed, type FeedRow } from "./memory-feed.ts";
+import { MemoryRetention } from "./memory-retention.ts";
 import { MemoryTimers } from "./memory-timers.ts";
 import { decode, encode, instanceKey, type Json } from "./memory-values.ts";
 import { MemoryWorkflows, planWorkflow, type PlannedWorkflow } from "./memory-workflows.ts";
@@ -74,6 +75,14 @@ export class MemoryStore implements Store {
   readonly #workflows = new MemoryWorkflows();
   readonly #feed = new MemoryFeed();
   readonly #timers = new MemoryTimers();
+  /** Retention's removals (./memory-retention.ts). */
+  readonly retention: MemoryRetention = new MemoryRetention({
+    feed: this.#feed,
+    workflows: this.#workflows,
+    timers: this.#timers,
+    dedup: () => [...this.#instances].map(([key, inst]) => [key, inst.dedup] as [string, Map<string, { at: number }>]),
+    ready: () => void this.#ready(),
+  });
   #version = 0;
   #closed = false;
   /** A write's `together` writes are planned with it and kept only if all of them pass. */
@@ -314,14 +323,14 @@ export class MemoryStore implements Store {
       const { version, state, deleted } = plan.kv;
       inst.kv = plan.kv;
       const row = deleted
-        ? feed.append(component, id, version, "$deleted", "null", at)
-        : feed.append(component, id, version, "$state", state, at);
+        ? feed.append(component, id, version, "$deleted", "null", at, true)
+        : feed.append(component, id, version, "$state", state, at, true);
       positions.push(row.position);
     }
     for (const [key, entry] of plan.dedup) inst.dedup.set(key, entry);
     if (plan.workflow) {
       this.#workflows.apply(plan.key, plan.workflow);
-      positions.push(feed.append(component, id, plan.workflow.entry.version, "$state", plan.workflow.feed, at).position);
+      positions.push(feed.append(component, id, plan.workflow.entry.version, "$state", plan.workflow.feed, at, true).position);
     }
     return positions;
   }

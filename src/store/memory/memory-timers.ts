@@ -15,6 +15,11 @@ interface TimerEntry extends Omit<TimerRecord, "input" | "lastError"> {
 export class MemoryTimers {
   readonly #timers = new Map<string, TimerEntry>();
 
+  /** The current generation of timer `name`, if it exists. */
+  generation(name: string): number | undefined {
+    return this.#timers.get(name)?.generation;
+  }
+
   put(timer: NewTimer): TimerRecord {
     checkDueAt(timer.dueAt);
     const entry: TimerEntry = {

@@ -70,6 +70,16 @@ export class MemoryWorkflows {
     return entry.history.slice(0, limit).map((t) => ({ ...t }));
   }
 
+  /** Retention: removes at most `limit` instances of `name` that ended or were terminated before `before`. */
+  removeFinished(name: string, before: number, limit: number): Array<{ id: string; status: "ended" | "terminated"; endedAt: number }> {
+    const found = [...this.#entries.entries()]
+      .filter(([, e]) => e.name === name && (e.status === "ended" || e.status === "terminated") && e.updatedAt < before)
+      .sort(([, a], [, b]) => a.updatedAt - b.updatedAt)
+      .slice(0, Math.max(0, limit));
+    for (const [key] of found) this.#entries.delete(key);
+    return found.map(([, e]) => ({ id: e.id, status: e.status as "ended" | "terminated", endedAt: e.updatedAt }));
+  }
+
   /** The stored version of the workflow under `key`; 0 when there is none. */
   version(key: string): number {
     return this.#entries.get(key)?.version ?? 0;

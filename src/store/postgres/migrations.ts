@@ -231,6 +231,30 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX workflows_deadline ON workflows (status, deadline_at);
     `,
   },
+  {
+    version: 6,
+    description: "retention: tombstones of removed workflows, marks, indexes for pruning",
+    sql: `
+      -- As SQLite's (version 7): tombstones, marks and the indexes retention reads.
+      CREATE TABLE removed_workflows (
+        name       TEXT COLLATE "C" NOT NULL,
+        id         TEXT COLLATE "C" NOT NULL,
+        status     TEXT   NOT NULL,
+        ended_at   BIGINT NOT NULL,
+        removed_at BIGINT NOT NULL,
+        PRIMARY KEY (name, id)
+      );
+      CREATE INDEX removed_workflows_at ON removed_workflows (removed_at);
+      CREATE TABLE retention_marks (
+        name  TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+        value BIGINT NOT NULL
+      );
+      CREATE INDEX workflows_finished ON workflows (name, status, updated_at);
+      CREATE INDEX events_states ON events (position, at) WHERE kind > 0;
+      -- Paging through old idempotency records in (at, component, id, key) order.
+      CREATE INDEX dedup_at_key ON dedup (at, component, id, key);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = migrations.length;

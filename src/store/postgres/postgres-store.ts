@@ -31,6 +31,7 @@ import { StoreUnavailableError } from "../../define/errors.ts";
 import { OutageTracker, type StoreStatus } from "../outage.ts";
 import { statements, workflowListQuery, type Statement, type Statements } from "./postgres-statements.ts";
 import { PostgresViews } from "./postgres-views.ts";
+import { PostgresRetention } from "./postgres-retention.ts";
 import type { ViewStore } from "../view-port.ts";
 import {
   decode,
@@ -152,6 +153,8 @@ export class PostgresStore implements Store {
   readonly #outage = new OutageTracker();
   /** View storage: the `views` table and the views' own tables, in this schema. */
   readonly views: ViewStore;
+  /** Retention's removals (./postgres-retention.ts). */
+  readonly retention: PostgresRetention;
   /** Heartbeats, leases and signals: several nodes on this schema. */
   readonly cluster: PostgresCluster;
 
@@ -192,6 +195,15 @@ export class PostgresStore implements Store {
     this.#pool.on("connect", (client) => client.on("error", () => {}));
     this.views = new PostgresViews({ pool: this.#pool, schema, ready: () => this.#ready(), transaction: (fn) => this.#transaction(fn),
       notify: (view) => this.cluster.notifyStatement({ view }),
+    });
+    this.retention = new PostgresRetention({
+      schema: quoteIdent(schema),
+      query: async (text, values) => {
+        await this.#ready();
+        return (await this.#pool.query(text, values).catch((error: unknown) => {
+          throw this.#translate(error);
+        })).rows;
+      },
     });
     this.cluster = new PostgresCluster({
       pool: this.#pool,
@@ -542,14 +554,14 @@ export class PostgresStore implements Store {
       }
       try {
         // Inside the try: a statement sent with BEGIN may fail and leave the transaction open.
-        const begun = asResults((await client.query(begin)) as unknown as QueryResult | QueryResult[]);
+        const begun = asResults(await client.query(begin));
         const withCommit: string[] = [];
         let committed = false;
         const commitWith = async (statements: readonly string[]): Promise<QueryResult[]> => {
           if (committed) throw new Error("the transaction is already committed");
           committed = true;
           // A statement that fails rejects the query; COMMIT is then not run.
-          const results = asResults((await client.query([...statements, ...withCommit, "COMMIT"].join(";\n"))) as unknown as QueryResult | QueryResult[]);
+          const results = asResults(await client.query([...statements, ...withCommit, "COMMIT"].join(";\n")));
           return results.slice(0, statements.length);
         };
         const result = await fn(client, {

@@ -252,6 +252,34 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX workflows_deadline ON workflows (status, deadline_at);
     `,
   },
+  {
+    version: 7,
+    description: "retention: tombstones of removed workflows, marks, indexes for pruning",
+    sql: `
+      -- What is left of a workflow instance retention removed: the admin API says "removed" rather
+      -- than "never existed". Tombstones go too, after their own (longer) period.
+      CREATE TABLE removed_workflows (
+        name       TEXT    NOT NULL,
+        id         TEXT    NOT NULL,
+        status     TEXT    NOT NULL,
+        ended_at   INTEGER NOT NULL,
+        removed_at INTEGER NOT NULL,
+        PRIMARY KEY (name, id)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX removed_workflows_at ON removed_workflows (removed_at);
+
+      -- Marks retention keeps: 'feed_pruned_through' is the highest feed position it removed.
+      CREATE TABLE retention_marks (
+        name  TEXT    NOT NULL PRIMARY KEY,
+        value INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+
+      -- Ended and terminated instances of one workflow, oldest first.
+      CREATE INDEX workflows_finished ON workflows (name, status, updated_at);
+      -- Feed entries of key-value entities and workflows (not entity events), in position order.
+      CREATE INDEX events_states ON events (position, at) WHERE kind > 0;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = migrations.length;

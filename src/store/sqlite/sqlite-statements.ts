@@ -15,6 +15,7 @@ import type {
   WriteOutcome,
 } from "../port.ts";
 import { prepareFeed } from "./sqlite-feed.ts";
+import { prepareRetention } from "./sqlite-retention.ts";
 import { prepareTimers } from "./sqlite-timers.ts";
 import { decode, toEvent, type EventRow } from "../rows.ts";
 import { encode } from "../rows.ts";
@@ -188,6 +189,7 @@ export function prepareStatements(db: Database.Database) {
 
     workflows,
     feed: prepareFeed(db),
+    retention: prepareRetention(db),
     timers: prepareTimers(db),
   };
 }

@@ -11,6 +11,7 @@ import type {
   KvRecord,
   NewTimer,
   ParkedMessage,
+  RetentionStore,
   StoredEvent,
   StoredWorkflow,
   WorkflowCount,
@@ -97,6 +98,17 @@ export class SqliteStore implements Store {
   readonly views: SqliteViews;
   /** A write's `together` writes commit with it under a SAVEPOINT: all or none. */
   readonly commitsTogether = true;
+  /** Retention's removals, each a short transaction (./sqlite-retention.ts). */
+  readonly retention: RetentionStore = {
+    pruneFeed: async (through, before, limit) => this.#do((s) => s.retention.pruneFeed(through, before, limit)),
+    feedPrunedThrough: async () => this.#do((s) => s.retention.feedPrunedThrough()),
+    pruneWorkflows: async (name, before, limit, now) => this.#do((s) => s.retention.pruneWorkflows(name, before, limit, now)),
+    removedWorkflow: async (name, id) => this.#do((s) => s.retention.removedWorkflow(name, id)),
+    pruneTombstones: async (before, limit) => this.#do((s) => s.retention.pruneTombstones(before, limit)),
+    oldDedup: async (before, after, limit) => this.#do((s) => s.retention.oldDedup(before, after, limit)),
+    deleteDedup: async (refs) => this.#do((s) => s.retention.deleteDedup(refs)),
+    timerGenerations: async (names) => this.#do((s) => s.retention.timerGenerations(names)),
+  };
 
   readonly #unlock: () => void;
 

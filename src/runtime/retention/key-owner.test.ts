@@ -1,0 +1,18 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ownerOfKey } from "./key-owner.ts";
+
+describe("idempotency key owners", () => {
+  it("workflow-consumer-and-timer-keys-name-their-source-even-with-colons-in-ids-and-timer-names", () => {
+    assert.deepEqual(ownerOfKey("wf:pay:order:7:3:0"), { kind: "workflow", name: "pay", id: "order:7" });
+    assert.deepEqual(ownerOfKey("wf:pay:p1:12:0"), { kind: "workflow", name: "pay", id: "p1" });
+    assert.deepEqual(ownerOfKey("consumer:audit:42:1"), { kind: "consumer", name: "audit", position: 42 });
+    assert.deepEqual(ownerOfKey("timer:remind:a:b:1767225600000:3:0"), { kind: "timer", name: "remind:a:b", generation: 3 });
+  });
+
+  it("anything-else-is-a-client-key", () => {
+    for (const key of ["k1", "wf:pay", "wf:pay:p1:x:0", "consumer:audit:x:0", "consumer:audit:1:2:3", "timer:t:1", ""]) {
+      assert.deepEqual(ownerOfKey(key), { kind: "client" }, key);
+    }
+  });
+});

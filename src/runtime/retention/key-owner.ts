@@ -1,0 +1,33 @@
+/**
+ * Who may send an idempotency key again. The runtime's own keys say where they come from
+ * (see KeyedCaller): `wf:{workflow}:{id}:{execution}:{n}`, `consumer:{consumer}:{position}:{n}`,
+ * `timer:{name}:{createdAt}:{generation}:{n}`. Component names hold no ":"; instance ids and timer
+ * names may, so those are read from both ends. Anything else is a client's key.
+ */
+export type KeyOwner =
+  | { kind: "workflow"; name: string; id: string }
+  | { kind: "consumer"; name: string; position: number }
+  | { kind: "timer"; name: string; generation: number }
+  | { kind: "client" };
+
+const whole = (text: string | undefined) => (text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined);
+
+export function ownerOfKey(key: string): KeyOwner {
+  if (key.startsWith("wf:")) {
+    const parts = key.slice(3).split(":");
+    if (parts.length >= 4 && whole(parts.at(-1)) !== undefined && whole(parts.at(-2)) !== undefined) {
+      return { kind: "workflow", name: parts[0]!, id: parts.slice(1, -2).join(":") };
+    }
+  } else if (key.startsWith("consumer:")) {
+    const parts = key.slice(9).split(":");
+    const position = whole(parts[1]);
+    if (parts.length === 3 && position !== undefined && whole(parts[2]) !== undefined) return { kind: "consumer", name: parts[0]!, position };
+  } else if (key.startsWith("timer:")) {
+    const parts = key.slice(6).split(":");
+    const generation = whole(parts.at(-2));
+    if (parts.length >= 4 && generation !== undefined && whole(parts.at(-1)) !== undefined && whole(parts.at(-3)) !== undefined) {
+      return { kind: "timer", name: parts.slice(0, -3).join(":"), generation };
+    }
+  }
+  return { kind: "client" };
+}

@@ -1,0 +1,331 @@
+/**
+ * Retention (Property 9, bounded over time): removes in the background, in small batches, what
+ * nothing may need any more, and never what a running workflow or a lagging consumer may:
+ *
+ * - change feed: states of key-value entities and workflows (never entity events, the source of
+ *   truth) older than `feedMs` that every consumer of states and every view has passed;
+ * - workflows that ended or were terminated longer ago than their definition's `retentionMs`
+ *   (default `workflowsMs`), with their history, leaving a tombstone; failed ones wait for an operator;
+ * - idempotency records older than `idempotencyMs`, except those whose key a workflow not over,
+ *   a consumer message not yet passed (or parked), or a timer still there may send again;
+ * - tombstones older than `tombstonesMs`.
+ *
+ * Snapshots need nothing: every store keeps one per instance, the newest replacing the older.
+ * On several nodes, one node at a time runs it (lease `retention`).
+ */
+import type { ConsumerDefinition } from "../../define/consumer.ts";
+import type { ViewDefinition } from "../../define/view.ts";
+import type { WorkflowDefinition } from "../../define/workflow.ts";
+import type { DedupRef, Store, WorkflowStatus } from "../../store/port.ts";
+import type { Clock } from "../clock.ts";
+import { ownerOfKey } from "./key-owner.ts";
+
+const day = 24 * 60 * 60 * 1000;
+
+/** Retention settings; each period in ms. */
+export interface RetentionSettings {
+  /** Key-value and workflow states in the change feed, once every consumer and view passed them. Default 7 days; 0 keeps them forever. */
+  feedMs: number;
+  /** Idempotency records no workflow, consumer or timer can send again. Default 7 days; more than 0. */
+  idempotencyMs: number;
+  /** Ended and terminated workflows, for definitions without `retentionMs`. Default 7 days; 0 keeps them forever. */
+  workflowsMs: number;
+  /** Tombstones of removed workflows (what lets the admin API say "removed"). Default 90 days; 0 keeps them forever. */
+  tombstonesMs: number;
+  /** Time between two runs. Default 1 minute. */
+  intervalMs: number;
+  /** Rows per batch (one short transaction each). Default 500. */
+  batchSize: number;
+  /** Batches per kind of record in one run, so that a run never holds the store for long. Default 20. */
+  maxBatchesPerRun: number;
+}
+
+export const defaultRetention: RetentionSettings = {
+  feedMs: 7 * day,
+  idempotencyMs: 7 * day,
+  workflowsMs: 7 * day,
+  tombstonesMs: 90 * day,
+  intervalMs: 60_000,
+  batchSize: 500,
+  maxBatchesPerRun: 20,
+};
+
+/** What one run removed. */
+export interface RetentionRun {
+  startedAt: number;
+  finishedAt: number;
+  removed: { feed: number; workflows: number; idempotency: number; tombstones: number };
+  /** The feed position every consumer of states and every view had passed (entries above it are kept). */
+  feedFloor: number;
+  /** Who held the floor lowest: `consumer:{name}` or `view:{name}`; null when the feed head did. */
+  feedHeldBy: string | null;
+  /** Whether every kind of record was gone through (else the next run carries on). */
+  complete: boolean;
+  error: string | null;
+}
+
+/** What GET /retention shows. */
+export interface RetentionReport {
+  settings: RetentionSettings;
+  /** Each workflow's period (0: kept forever). */
+  workflows: Array<{ name: string; retentionMs: number }>;
+  /** The highest feed position retention removed (a consumer or view build starting below it misses states). */
+  feedPrunedThrough: number;
+  /** Whether this node runs retention now (several nodes: it holds the lease). */
+  runningHere: boolean;
+  lastRun: RetentionRun | null;
+  /** Removed since this process started. */
+  totals: RetentionRun["removed"];
+}
+
+export interface RetentionHost {
+  store: Store;
+  clock: Clock;
+  log: (line: string) => void;
+  workflows: readonly WorkflowDefinition[];
+  consumers: readonly ConsumerDefinition[];
+  views: readonly ViewDefinition[];
+  /** Retention removed this workflow instance: drop any copy held in memory. */
+  forget: (name: string, id: string) => void;
+}
+
+const over: ReadonlySet<WorkflowStatus> = new Set(["ended", "terminated"]);
+
+/** Checks settings given by a user: whole ms, in range. */
+export function retentionSettings(given: Partial<RetentionSettings> = {}): RetentionSettings {
+  const settings = { ...defaultRetention, ...given };
+  for (const [name, value] of Object.entries(settings)) {
+    const min = name === "idempotencyMs" || name === "intervalMs" || name === "batchSize" || name === "maxBatchesPerRun" ? 1 : 0;
+    if (!Number.isSafeInteger(value) || value < min) {
+      throw new TypeError(`retention.${name} must be a whole number, ${min} or more (got ${String(value)})`);
+    }
+  }
+  return settings;
+}
+
+export class RetentionService {
+  readonly settings: RetentionSettings;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private active = false;
+  private lastRun: RetentionRun | null = null;
+  private readonly totals = { feed: 0, workflows: 0, idempotency: 0, tombstones: 0 };
+  /** Where the scan of old idempotency records stopped (it carries on there next run). */
+  private dedupCursor: DedupRef | undefined;
+  /** When the last scan of idempotency records that reached the end began: records older than its cutoff are gone where allowed. */
+  private dedupSweptAt: number | undefined;
+  private dedupScanStartedAt: number | undefined;
+  /** Runs one after the other (the timer's and a test's or operator's). */
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly host: RetentionHost,
+    settings: Partial<RetentionSettings> = {},
+  ) {
+    this.settings = retentionSettings(settings);
+  }
+
+  /** Runs now and then every `intervalMs` (this node holds the lease). */
+  begin(): void {
+    if (this.active) return;
+    this.active = true;
+    const tick = () => {
+      if (!this.active) return;
+      this.running = this.runOnce().then(
+        () => {},
+        () => {},
+      );
+    };
+    tick();
+    this.timer = setInterval(tick, this.settings.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.active = false;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  async report(): Promise<RetentionReport> {
+    return {
+      settings: { ...this.settings },
+      workflows: this.host.workflows.map((w) => ({ name: w.name, retentionMs: this.workflowRetention(w) })),
+      feedPrunedThrough: await this.host.store.retention.feedPrunedThrough(),
+      runningHere: this.active,
+      lastRun: this.lastRun && { ...this.lastRun, removed: { ...this.lastRun.removed } },
+      totals: { ...this.totals },
+    };
+  }
+
+  private workflowRetention(definition: WorkflowDefinition): number {
+    return definition.retentionMs ?? this.settings.workflowsMs;
+  }
+
+  /** One run (after any run in progress): idempotency records, then workflows (which wait for theirs), the feed, tombstones. */
+  runOnce(): Promise<RetentionRun> {
+    const run = this.chain.then(() => this.run());
+    this.chain = run.catch(() => {});
+    return run;
+  }
+
+  private async run(): Promise<RetentionRun> {
+    const startedAt = this.host.clock.now();
+    const run: RetentionRun = {
+      startedAt,
+      finishedAt: startedAt,
+      removed: { feed: 0, workflows: 0, idempotency: 0, tombstones: 0 },
+      feedFloor: 0,
+      feedHeldBy: null,
+      complete: true,
+      error: null,
+    };
+    try {
+      run.complete = (await this.pruneDedup(startedAt, run)) && run.complete;
+      run.complete = (await this.pruneWorkflows(startedAt, run)) && run.complete;
+      run.complete = (await this.pruneFeed(startedAt, run)) && run.complete;
+      run.complete = (await this.pruneTombstones(startedAt, run)) && run.complete;
+    } catch (error) {
+      run.error = String(error);
+      run.complete = false;
+      this.host.log(`sagaflow: retention: ${String(error)}; trying again at the next run`);
+    }
+    run.finishedAt = this.host.clock.now();
+    for (const kind of ["feed", "workflows", "idempotency", "tombstones"] as const) this.totals[kind] += run.removed[kind];
+    this.lastRun = run;
+    return run;
+  }
+
+  /** Batches until `work` says it is done or the run's budget is spent; false when not done. */
+  private async batches(work: () => Promise<boolean>): Promise<boolean> {
+    for (let i = 0; i < this.settings.maxBatchesPerRun; i++) {
+      if (await work()) return true;
+    }
+    return false;
+  }
+
+  private async pruneDedup(now: number, run: RetentionRun): Promise<boolean> {
+    const { store } = this.host;
+    const cutoff = now - this.settings.idempotencyMs;
+    this.dedupScanStartedAt ??= now;
+    const workflows = new Map<string, WorkflowStatus | undefined>();
+    const offsets = new Map<string, number>();
+    const parked = new Map<string, Set<number>>();
+    return this.batches(async () => {
+      const page = await store.retention.oldDedup(cutoff, this.dedupCursor, this.settings.batchSize);
+      if (page.length === 0) {
+        // A whole scan is over: everything older than its cutoff that could go is gone.
+        this.dedupSweptAt = this.dedupScanStartedAt;
+        this.dedupScanStartedAt = undefined;
+        this.dedupCursor = undefined;
+        return true;
+      }
+      this.dedupCursor = page.at(-1);
+      const owners = page.map((ref) => ownerOfKey(ref.key));
+      const timerNames = owners.flatMap((o) => (o.kind === "timer" ? [o.name] : []));
+      const timers = timerNames.length > 0 ? await store.retention.timerGenerations(timerNames) : new Map<string, number>();
+      const gone: DedupRef[] = [];
+      for (const [i, ref] of page.entries()) {
+        const owner = owners[i]!;
+        let keep = false;
+        if (owner.kind === "workflow") {
+          // A workflow not over (running, paused, suspended, failed) may run its step again.
+          const key = JSON.stringify([owner.name, owner.id]);
+          if (!workflows.has(key)) workflows.set(key, (await store.loadWorkflow(owner.name, owner.id))?.status);
+          const status = workflows.get(key);
+          keep = status !== undefined && !over.has(status);
+        } else if (owner.kind === "consumer") {
+          // A message not yet passed is delivered again; a parked one may be retried.
+          if (!offsets.has(owner.name)) {
+            offsets.set(owner.name, await store.loadOffset(owner.name));
+            parked.set(owner.name, new Set((await store.listParked(owner.name, 100_000)).map((p) => p.entry.position)));
+          }
+          keep = owner.position > offsets.get(owner.name)! || parked.get(owner.name)!.has(owner.position);
+        } else if (owner.kind === "timer") {
+          // A timer still there at that generation may fire again (a parked one, when retried).
+          keep = timers.get(owner.name) === owner.generation;
+        }
+        if (!keep) gone.push(ref);
+      }
+      run.removed.idempotency += await store.retention.deleteDedup(gone);
+      return false;
+    });
+  }
+
+  private async pruneWorkflows(now: number, run: RetentionRun): Promise<boolean> {
+    // A removed id may be started again, from execution 1: its old idempotency records must be
+    // gone first, or its calls would get the old replies. They are, for workflows over before the
+    // cutoff of the last full scan of idempotency records.
+    if (this.dedupSweptAt === undefined) return false;
+    const sweptBefore = this.dedupSweptAt - this.settings.idempotencyMs;
+    let complete = true;
+    for (const definition of this.host.workflows) {
+      const keepMs = this.workflowRetention(definition);
+      if (keepMs === 0) continue;
+      const before = Math.min(now - keepMs, sweptBefore);
+      complete =
+        (await this.batches(async () => {
+          const removed = await this.host.store.retention.pruneWorkflows(definition.name, before, this.settings.batchSize, now);
+          for (const id of removed) this.host.forget(definition.name, id);
+          run.removed.workflows += removed.length;
+          return removed.length < this.settings.batchSize;
+        })) && complete;
+    }
+    return complete;
+  }
+
+  /** The position every reader of states has passed, and who holds it lowest. */
+  private async feedFloor(): Promise<{ floor: number; heldBy: string | null }> {
+    const { store } = this.host;
+    let floor = await store.feedHead();
+    let heldBy: string | null = null;
+    const lower = (position: number, who: string) => {
+      if (position < floor) {
+        floor = position;
+        heldBy = who;
+      }
+    };
+    for (const consumer of this.host.consumers) {
+      if (consumer.source.kind === "entity") continue; // reads entity events only, which stay
+      lower(await store.loadOffset(consumer.name), `consumer:${consumer.name}`);
+    }
+    for (const view of this.host.views) {
+      if (Object.values(view.tables).every((t) => t.source.kind === "entity")) continue; // events only
+      const views = store.views;
+      if (!views) {
+        lower(0, `view:${view.name}`);
+        continue;
+      }
+      const meta = await views.viewMeta(view.name);
+      // Not built yet, or building: it reads from where it stands (a build from the start).
+      lower(meta?.active?.offset ?? 0, `view:${view.name}`);
+      if (meta?.building) lower(meta.building.offset, `view:${view.name}`);
+      // A parked entry is read again from the feed when retried.
+      const [firstParked] = await views.listViewParked(view.name, 1);
+      if (firstParked) lower(firstParked.position - 1, `view:${view.name}`);
+    }
+    return { floor, heldBy };
+  }
+
+  private async pruneFeed(now: number, run: RetentionRun): Promise<boolean> {
+    if (this.settings.feedMs === 0) return true;
+    const { floor, heldBy } = await this.feedFloor();
+    run.feedFloor = floor;
+    run.feedHeldBy = heldBy;
+    return this.batches(async () => {
+      const removed = await this.host.store.retention.pruneFeed(floor, now - this.settings.feedMs, this.settings.batchSize);
+      run.removed.feed += removed;
+      return removed < this.settings.batchSize;
+    });
+  }
+
+  private async pruneTombstones(now: number, run: RetentionRun): Promise<boolean> {
+    if (this.settings.tombstonesMs === 0) return true;
+    return this.batches(async () => {
+      const removed = await this.host.store.retention.pruneTombstones(now - this.settings.tombstonesMs, this.settings.batchSize);
+      run.removed.tombstones += removed;
+      return removed < this.settings.batchSize;
+    });
+  }
+}

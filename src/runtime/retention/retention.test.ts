@@ -1,0 +1,284 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import Database from "better-sqlite3";
+import { consumer } from "../../define/consumer.ts";
+import { entity } from "../../define/entity.ts";
+import { keyValue } from "../../define/key-value.ts";
+import { table, view } from "../../define/view.ts";
+import { workflow } from "../../define/workflow.ts";
+import type { Store } from "../../store/port.ts";
+import { whenPostgresAsked, testbed } from "../../store/postgres/postgres-test-support.ts";
+import { SqliteStore } from "../../store/sqlite/sqlite-store.ts";
+import { VirtualClock } from "../clock.ts";
+import { Runtime } from "../runtime.ts";
+import { isCode } from "../test-support.ts";
+
+/**
+ * Issue 17 item 1 (Property 9): what retention removes, exactly when allowed and never earlier,
+ * on SQLite and PostgreSQL. The runtime's clock is virtual (stepped by days); stores stamp feed
+ * entries and idempotency records with the real time, which the virtual clock starts at.
+ */
+
+const day = 24 * 60 * 60 * 1000;
+const minute = 60 * 1000;
+
+const wallet = entity(
+  "wallet",
+  { initial: () => ({ balance: 0 }), events: { deposited: (s: { balance: number }, e: { amount: number }) => ({ balance: s.balance + e.amount }) } },
+  {
+    commands: { deposit: (_s, c: { amount: number }, fx) => fx.emit("deposited", c).reply((s) => s.balance) },
+    queries: { balance: (s, _c: {}, fx) => fx.reply(s.balance) },
+  },
+);
+
+const box = keyValue("box", {
+  initial: () => ({ v: 0 }),
+  commands: { set: (_s, c: { v: number }, fx) => fx.update(c).reply((s) => s) },
+});
+
+interface Env {
+  /** `pay` steps fail for good after their call while set (the workflow waits for an operator). */
+  failCharge: boolean;
+  /** The box consumer waits here for instance "late", after its call. */
+  lateGate: Promise<void>;
+  lateCalled: boolean;
+}
+
+function components(env: Env) {
+  const pay = workflow("pay", {
+    start: (input: { wallet: string; amount: number }) => input,
+    steps: {
+      charge: async (s, _in, ctx) => {
+        await ctx.call(wallet, s.wallet).deposit({ amount: s.amount });
+        if (env.failCharge) return ctx.fail("declined", "the bank said no");
+        return ctx.end();
+      },
+    },
+  });
+  const archive = workflow("archive", {
+    start: (input: { wallet: string }) => input,
+    retentionMs: 0,
+    steps: { only: async (_s, _in, ctx) => ctx.end() },
+  });
+  const watcher = consumer("watcher", {
+    source: box,
+    state: async (message: { state: unknown }, ctx) => {
+      await ctx.call(wallet, `w-${ctx.id}`).deposit({ amount: 1 });
+      if (ctx.id === "late") {
+        env.lateCalled = true;
+        await env.lateGate;
+      }
+      void message;
+    },
+  });
+  // A view of the boxes that cannot apply b1's state: the entry is parked for the view, which
+  // reads it from the feed again when retried, so it holds the feed back below it.
+  const boxes = view("boxes", {
+    version: 1,
+    tables: {
+      boxes: table<typeof box, { id: string; v: number }>(box, {
+        state: (_row, state, { id }) => {
+          if (id === "b1") throw new Error("b1 is not welcome");
+          return state === null ? null : { id, v: state.v };
+        },
+      }),
+    },
+    queries: { all: "SELECT * FROM boxes ORDER BY id" },
+  });
+  return [wallet, box, pay, archive, watcher, boxes];
+}
+
+interface Backend {
+  name: string;
+  open(): Store;
+  /** Runs one SQL count on the store's tables (`kind` etc. as the adapters have them). */
+  count(table: string, where?: string): Promise<number>;
+  cleanup(): Promise<void>;
+}
+
+function sqliteBackend(): Backend {
+  const dir = mkdtempSync(join(tmpdir(), "sagaflow-retention-"));
+  const path = join(dir, "sagaflow.db");
+  return {
+    name: "SQLite",
+    open: () => new SqliteStore({ path }),
+    async count(table, where = "1 = 1") {
+      const db = new Database(path, { readonly: true });
+      try {
+        return (db.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${where}`).get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    },
+    async cleanup() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function postgresBackend(url: string): Backend {
+  const bed = testbed(url);
+  const schema = bed.freshSchema();
+  return {
+    name: "PostgreSQL",
+    open: () => bed.newStore({ schema }),
+    async count(table, where = "1 = 1") {
+      const client = await bed.rawClient();
+      try {
+        return Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".${table} WHERE ${where}`)).rows[0]!.n);
+      } finally {
+        await client.end();
+      }
+    },
+    cleanup: () => bed.dropSchemas(),
+  };
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function retentionSuite(makeBackend: () => Backend) {
+  it("removes-feed-states-finished-workflows-and-idempotency-records-exactly-when-allowed", { timeout: 60_000 }, async () => {
+    const backend = makeBackend();
+    let releaseLate = () => {};
+    const env: Env = { failCharge: false, lateGate: new Promise((resolve) => (releaseLate = resolve)), lateCalled: false };
+    const clock = new VirtualClock(Date.now());
+    const store = backend.open();
+    const runtime = new Runtime({ store, components: components(env), clock, log: () => {}, snapshotEvery: 2, retention: { intervalMs: 24 * 60 * minute } });
+    await runtime.start();
+    try {
+      // Entity events (kept forever), with snapshots every 2 events.
+      for (let i = 0; i < 5; i++) await runtime.call("wallet", "snap", "deposit", { amount: 1 });
+      // Key-value states, read by the consumer.
+      for (let i = 0; i < 3; i++) await runtime.call("box", `b${i}`, "set", { v: i });
+      await runtime.call("box", "late", "set", { v: 1 }, { idempotencyKey: "client-key" });
+      await until("the consumer's call for late", () => env.lateCalled);
+      // States after "late" wait behind it in the feed: the consumer's offset stays below.
+      await runtime.call("box", "after-late", "set", { v: 1 });
+      // Workflows: one ends, one fails after its call (waits for an operator), one kept forever.
+      await runtime.call("pay", "p-ended", "start", { wallet: "we", amount: 10 });
+      await runtime.workflowResult("pay", "p-ended", 10_000);
+      env.failCharge = true;
+      await runtime.call("pay", "p-failed", "start", { wallet: "wf", amount: 10 });
+      await until("p-failed to fail", async () => (await store.loadWorkflow("pay", "p-failed"))?.status === "failed");
+      env.failCharge = false;
+      await runtime.call("archive", "a1", "start", { wallet: "x" });
+      await until("a1 to end", async () => (await store.loadWorkflow("archive", "a1"))?.status === "ended");
+      const head = await store.feedHead();
+      const watcher = runtime.consumers.get("watcher")!;
+      await until("the consumer to stop at late", async () => (await store.loadOffset("watcher")) === watcher.position && watcher.position > 0);
+      const consumerOffset = await store.loadOffset("watcher");
+      await until("the view to park b1", async () => (await store.views!.listViewParked("boxes", 10)).length === 1);
+      const b1 = (await store.views!.listViewParked("boxes", 10))[0]!.position;
+      const offset = b1 - 1;
+      assert.ok(offset < consumerOffset);
+      const statesBefore = await backend.count("events", "kind > 0");
+      const dedupBefore = await backend.count("dedup");
+
+      const keys = async (like: string) => backend.count("dedup", `key LIKE '${like}'`);
+      assert.deepEqual([await keys("client-key"), await keys("wf:pay:p-ended:%"), await keys("wf:pay:p-failed:%")], [1, 1, 1]);
+      assert.equal(await backend.count("dedup", "component = 'wallet' AND id = 'w-b0'"), 1);
+      assert.equal(await backend.count("workflow_history", "name = 'pay' AND id = 'p-ended'") > 0, true);
+      assert.equal(await backend.count("events", `kind > 0 AND position <= ${offset}`) > 0, true);
+      assert.equal(await backend.count("snapshots", "component = 'wallet' AND id = 'snap'"), 1, "one snapshot per instance: a newer one replaces the older");
+
+      // Just before the periods end: nothing goes.
+      clock.stepWall(7 * day - minute);
+      let run = await runtime.retention.runOnce();
+      assert.deepEqual(run.removed, { feed: 0, workflows: 0, idempotency: 0, tombstones: 0 }, "nothing before its time");
+      assert.equal(await backend.count("events", "kind > 0"), statesBefore);
+      assert.equal(await backend.count("dedup"), dedupBefore);
+
+      // Past them: what nothing may need goes.
+      clock.stepWall(2 * minute);
+      run = await runtime.retention.runOnce();
+      assert.equal(run.error, null);
+      assert.equal(run.complete, true);
+      assert.equal(run.feedFloor, offset);
+      assert.equal(run.feedHeldBy, "view:boxes", "the view's parked entry holds the feed lower than the consumer");
+
+      // Feed: states at or below the consumer's offset went; those above it (it fell behind) stay; events stay.
+      assert.equal(await backend.count("events", `kind > 0 AND position <= ${offset}`), 0);
+      assert.equal(await backend.count("events", `kind > 0 AND position > ${offset}`), statesBefore - run.removed.feed);
+      assert.ok(run.removed.feed > 0);
+      assert.equal(await backend.count("events", "kind = 0 AND component = 'wallet' AND id = 'snap'"), 5, "entity events are never removed");
+      assert.equal(await store.feedHead(), head, "the feed head stays");
+      assert.equal(await store.retention.feedPrunedThrough() <= offset, true);
+      const pending = await store.readFeed(offset, 100, ["box"]);
+      assert.deepEqual(pending.map((e) => e.id), ["b1", "b2", "late", "after-late"], "the view's parked entry and what follows stay");
+      const consumerPending = await store.readFeed(consumerOffset, 100, ["box"]);
+      assert.deepEqual(consumerPending.map((e) => e.id), ["late", "after-late"], "the lagging consumer keeps its entries");
+
+      // Workflows: the ended one went (with its history), leaving a tombstone; the failed one and the kept-forever one stay.
+      assert.equal(await store.loadWorkflow("pay", "p-ended"), undefined);
+      assert.equal(await backend.count("workflow_history", "name = 'pay' AND id = 'p-ended'"), 0);
+      await assert.rejects(runtime.admin.showWorkflow("pay", "p-ended"), isCode("workflow_removed", 410));
+      await assert.rejects(runtime.admin.showWorkflow("pay", "never"), isCode("not_found", 404));
+      assert.equal((await store.loadWorkflow("pay", "p-failed"))?.status, "failed");
+      assert.equal((await store.loadWorkflow("archive", "a1"))?.status, "ended", "retentionMs 0 keeps it forever");
+      assert.equal(run.removed.workflows, 1);
+
+      // Idempotency records: the client's key, the ended workflow's and the passed consumer messages' went;
+      // the failed workflow's and the unpassed consumer message's stay.
+      assert.equal(await keys("client-key"), 0);
+      assert.equal(await keys("wf:pay:p-ended:%"), 0);
+      assert.equal(await keys("wf:pay:p-failed:%"), 1, "a failed workflow may run its step again");
+      const lateKeys = await backend.count("dedup", "component = 'wallet' AND id = 'w-late'");
+      assert.equal(lateKeys, 1, "a consumer message not yet passed may be delivered again");
+      assert.equal(await backend.count("dedup", "component = 'wallet' AND id = 'w-b0'"), 0);
+
+      // The failed workflow, retried by an operator more than 7 days after its call, does not deposit twice.
+      await runtime.admin.operateWorkflow("pay", "p-failed", "retry");
+      await until("p-failed to end", async () => (await store.loadWorkflow("pay", "p-failed"))?.status === "ended");
+      assert.equal(await runtime.call("wallet", "wf", "balance", {}), 10, "the call was applied once");
+
+      const report = await runtime.admin.retention();
+      assert.equal(report.lastRun?.removed.workflows, 1);
+      assert.deepEqual(report.workflows, [{ name: "pay", retentionMs: 7 * day }, { name: "archive", retentionMs: 0 }]);
+      assert.equal(report.runningHere, true);
+    } finally {
+      releaseLate();
+      await runtime.stop();
+      await backend.cleanup();
+    }
+  });
+}
+
+describe("retention (SQLite)", () => retentionSuite(sqliteBackend));
+
+whenPostgresAsked((url) => {
+  describe("retention (PostgreSQL)", () => {
+    retentionSuite(() => postgresBackend(url));
+
+    it("on-several-nodes-one-node-at-a-time-runs-retention-under-its-lease", { timeout: 30_000 }, async () => {
+      const bed = testbed(url);
+      const schema = bed.freshSchema();
+      const env: Env = { failCharge: false, lateGate: Promise.resolve(), lateCalled: false };
+      const nodes = ["a", "b"].map(
+        (nodeName) => new Runtime({ store: bed.newStore({ schema }), components: components(env), nodeName, leaseMs: 1_000, log: () => {} }),
+      );
+      try {
+        for (const node of nodes) await node.start();
+        const runningHere = async () => Promise.all(nodes.map(async (n) => (await n.admin.retention()).runningHere));
+        await until("a node to hold the retention lease", async () => (await runningHere()).includes(true));
+        assert.deepEqual((await runningHere()).filter(Boolean), [true], "exactly one node runs retention");
+        // The holder stops: the other takes retention over.
+        const holder = (await runningHere()).indexOf(true);
+        await nodes[holder]!.stop();
+        const other = nodes[1 - holder]!;
+        await until("the other node to take retention over", async () => (await other.admin.retention()).runningHere);
+      } finally {
+        for (const node of nodes) await node.stop();
+        await bed.dropSchemas();
+      }
+    });
+  });
+});

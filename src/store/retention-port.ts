@@ -1,0 +1,52 @@
+/**
+ * What retention (Property 9, bounded over time) needs from a store: removals in small batches,
+ * each its own short transaction, off the commit path. The runtime's retention service
+ * (src/runtime/retention/) decides what may go; the store removes only what it is told, and never
+ * an entity event (the source of truth).
+ */
+
+/** What is left of a workflow instance removed by retention: enough to say "removed", not "never existed". */
+export interface WorkflowTombstone {
+  name: string;
+  id: string;
+  /** The status it ended in. */
+  status: "ended" | "terminated";
+  /** When it ended (its last update). */
+  endedAt: number;
+  removedAt: number;
+}
+
+/** An idempotency record, as retention pages through them: oldest first, then by (component, id, key). */
+export interface DedupRef {
+  component: string;
+  id: string;
+  key: string;
+  at: number;
+}
+
+export interface RetentionStore {
+  /**
+   * Removes at most `limit` feed entries of key-value entities and workflows (never entity events)
+   * with position ≤ `throughPosition` and `at` < `before`, oldest positions first, and never the
+   * newest entry of the feed (the feed head stays where it is). Returns how many went.
+   */
+  pruneFeed(throughPosition: number, before: number, limit: number): Promise<number>;
+  /** The highest position `pruneFeed` ever removed; 0 when none. */
+  feedPrunedThrough(): Promise<number>;
+  /**
+   * Removes at most `limit` instances of workflow `name` that ended or were terminated before
+   * `before` (their last update), with their history, leaving a tombstone stamped `now`; one
+   * transaction. Returns the ids removed.
+   */
+  pruneWorkflows(name: string, before: number, limit: number, now: number): Promise<string[]>;
+  /** The tombstone of a removed workflow instance (a newer instance of the same id may exist). */
+  removedWorkflow(name: string, id: string): Promise<WorkflowTombstone | undefined>;
+  /** Removes at most `limit` tombstones written before `before`; returns how many. */
+  pruneTombstones(before: number, limit: number): Promise<number>;
+  /** At most `limit` idempotency records written before `before`, after `after` in (at, component, id, key) order. */
+  oldDedup(before: number, after: DedupRef | undefined, limit: number): Promise<DedupRef[]>;
+  /** Removes these idempotency records (one transaction); returns how many went. */
+  deleteDedup(refs: readonly DedupRef[]): Promise<number>;
+  /** The current generation of each of these timers that exists (pending or parked). */
+  timerGenerations(names: readonly string[]): Promise<Map<string, number>>;
+}

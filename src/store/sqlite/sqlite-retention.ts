@@ -1,0 +1,102 @@
+/**
+ * Retention's removals on SQLite (see ../retention-port.ts): each call one short IMMEDIATE
+ * transaction over at most `limit` rows, so that commands wait for it a few milliseconds at most.
+ */
+import type Database from "better-sqlite3";
+import type { DedupRef, WorkflowTombstone } from "../retention-port.ts";
+
+const FEED_MARK = "feed_pruned_through";
+
+/** The retention part of the port on `db`, whose tables must exist (schema 7). */
+export function prepareRetention(db: Database.Database) {
+  // kind > 0: key-value and workflow states only; the partial index events_states serves it.
+  const pruneFeed = db.prepare(
+    `DELETE FROM events WHERE position IN (
+       SELECT position FROM events INDEXED BY events_states
+       WHERE kind > 0 AND position <= ? AND at < ? AND position < (SELECT max(position) FROM events)
+       ORDER BY position LIMIT ?)
+     RETURNING position`,
+  ).pluck();
+  const raiseMark = db.prepare(
+    `INSERT INTO retention_marks (name, value) VALUES (?, ?)
+     ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)`,
+  );
+  const mark = db.prepare("SELECT value FROM retention_marks WHERE name = ?").pluck();
+  const finished = db.prepare(
+    `SELECT id, status, updated_at FROM workflows INDEXED BY workflows_finished
+     WHERE name = ? AND status IN ('ended', 'terminated') AND updated_at < ? ORDER BY updated_at LIMIT ?`,
+  );
+  const deleteWorkflow = db.prepare("DELETE FROM workflows WHERE name = ? AND id = ?");
+  const deleteHistory = db.prepare("DELETE FROM workflow_history WHERE name = ? AND id = ?");
+  const putTombstone = db.prepare(
+    `INSERT INTO removed_workflows (name, id, status, ended_at, removed_at) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (name, id) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at, removed_at = excluded.removed_at`,
+  );
+  const tombstone = db.prepare("SELECT name, id, status, ended_at, removed_at FROM removed_workflows WHERE name = ? AND id = ?");
+  const pruneTombstones = db.prepare(
+    `DELETE FROM removed_workflows WHERE (name, id) IN (
+       SELECT name, id FROM removed_workflows WHERE removed_at < ? ORDER BY removed_at LIMIT ?)`,
+  );
+  const oldDedup = db.prepare(
+    `SELECT component, id, key, at FROM dedup INDEXED BY dedup_at
+     WHERE at < ? AND (at, component, id, key) > (?, ?, ?, ?)
+     ORDER BY at, component, id, key LIMIT ?`,
+  );
+  const deleteDedup = db.prepare("DELETE FROM dedup WHERE component = ? AND id = ? AND key = ?");
+  const timerGeneration = db.prepare("SELECT generation FROM timers WHERE name = ?").pluck();
+
+  const pruneFeedTx = db.transaction((through: number, before: number, limit: number): number => {
+    const removed = pruneFeed.all(through, before, limit) as number[];
+    if (removed.length > 0) raiseMark.run(FEED_MARK, Math.max(...removed));
+    return removed.length;
+  });
+  const pruneWorkflowsTx = db.transaction((name: string, before: number, limit: number, now: number): string[] => {
+    const rows = finished.all(name, before, limit) as Array<{ id: string; status: string; updated_at: number }>;
+    for (const row of rows) {
+      deleteWorkflow.run(name, row.id);
+      deleteHistory.run(name, row.id);
+      putTombstone.run(name, row.id, row.status, row.updated_at, now);
+    }
+    return rows.map((row) => row.id);
+  });
+  const deleteDedupTx = db.transaction((refs: readonly DedupRef[]): number => {
+    let removed = 0;
+    for (const r of refs) removed += deleteDedup.run(r.component, r.id, r.key).changes;
+    return removed;
+  });
+
+  return {
+    pruneFeed(through: number, before: number, limit: number): number {
+      return limit <= 0 ? 0 : pruneFeedTx.immediate(through, before, limit);
+    },
+    feedPrunedThrough(): number {
+      return (mark.get(FEED_MARK) as number | undefined) ?? 0;
+    },
+    pruneWorkflows(name: string, before: number, limit: number, now: number): string[] {
+      return limit <= 0 ? [] : pruneWorkflowsTx.immediate(name, before, limit, now);
+    },
+    removedWorkflow(name: string, id: string): WorkflowTombstone | undefined {
+      const row = tombstone.get(name, id) as { name: string; id: string; status: "ended" | "terminated"; ended_at: number; removed_at: number } | undefined;
+      return row && { name: row.name, id: row.id, status: row.status, endedAt: row.ended_at, removedAt: row.removed_at };
+    },
+    pruneTombstones(before: number, limit: number): number {
+      return limit <= 0 ? 0 : pruneTombstones.run(before, limit).changes;
+    },
+    oldDedup(before: number, after: DedupRef | undefined, limit: number): DedupRef[] {
+      if (limit <= 0) return [];
+      const a = after ?? { at: -Infinity, component: "", id: "", key: "" };
+      return oldDedup.all(before, a.at, a.component, a.id, a.key, limit) as DedupRef[];
+    },
+    deleteDedup(refs: readonly DedupRef[]): number {
+      return refs.length === 0 ? 0 : deleteDedupTx.immediate(refs);
+    },
+    timerGenerations(names: readonly string[]): Map<string, number> {
+      const found = new Map<string, number>();
+      for (const name of new Set(names)) {
+        const generation = timerGeneration.get(name) as number | undefined;
+        if (generation !== undefined) found.set(name, generation);
+      }
+      return found;
+    },
+  };
+}
