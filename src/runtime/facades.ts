@@ -22,7 +22,10 @@ import type { Dispatcher } from "./dispatcher.ts";
 import type { OperatorAction } from "./workflow/engine.ts";
 import type { StartedBy } from "./workflow/started-by.ts";
 
-export type { OperatorAction, NodesReport, ViewQueryOptions };
+import type { Definitions, WorkflowPage, WorkflowSearch } from "./console-queries.ts";
+import type { ProcessMap } from "./process-map.ts";
+
+export type { OperatorAction, NodesReport, ViewQueryOptions, Definitions, WorkflowPage, WorkflowSearch, ProcessMap };
 
 /** The service's own HTTP API: commands, queries, workflow results and view queries. */
 export interface ServiceFacade extends Pick<Dispatcher, "call" | "callForReply"> {
@@ -72,6 +75,14 @@ export interface EntitySummary {
 /** What operators see and do (the admin API): Property 7, everything durable is visible. */
 export interface AdminFacade {
   listWorkflows(filter: WorkflowFilter): Promise<StoredWorkflow[]>;
+  /** `listWorkflows` with the console's extra filters (id prefix, creation time, outcome), a page and the cursor of the next. */
+  searchWorkflows(search: WorkflowSearch): Promise<WorkflowPage>;
+  /** What the service declares: workflows with their steps (a saga's compensations), entities. */
+  definitions(): Promise<Definitions>;
+  /** Counts and times per step and transition of one workflow over a time window (epoch ms). */
+  processMap(workflow: string, since: number, until: number): Promise<ProcessMap>;
+  /** An event-sourced entity's state right after its event `seq`. */
+  entityStateAt(component: string, id: string, seq: number): Promise<{ component: string; id: string; seq: number; state: unknown }>;
   /** The record (with who started it over HTTP, `startedBy`) and its history of transitions; `not_found` (404) if it was never started. */
   showWorkflow(name: string, id: string): Promise<{ workflow: StoredWorkflow & { startedBy: StartedBy | null }; history: Array<WorkflowTransition & { version: number }> }>;
   operateWorkflow(name: string, id: string, action: OperatorAction): Promise<unknown>;
