@@ -46,13 +46,14 @@ export function workflowSearch(query: URLSearchParams, limit: number, statuses: 
 /**
  * Admin routes the web console reads (any client may):
  * - `GET /definitions`: the declared workflows (steps, failover, a saga's compensations) and entities
- * - `GET /process-map/{workflow}?since=&until=` (epoch ms or ISO dates; default the last hour)
+ * - `GET /process-map/{workflow}?since=&until=` (epoch ms or ISO dates), or `?windowMs=` (the last so long; default an hour)
  */
 export async function consoleRoute(admin: AdminFacade, method: string, segments: string[], query: URLSearchParams): Promise<unknown> {
   if (method === "GET" && segments[0] === "definitions" && segments.length === 1) return admin.definitions();
   if (method === "GET" && segments[0] === "process-map" && segments.length === 2 && segments[1] !== "") {
     const until = time(query, "until") ?? Date.now();
-    const since = time(query, "since") ?? until - 60 * 60 * 1000;
+    const windowMs = time(query, "windowMs");
+    const since = time(query, "since") ?? until - (windowMs ?? 60 * 60 * 1000);
     if (since > until) throw new SagaflowError("invalid_time", "since must not be after until");
     if (until - since > maxWindowMs) throw new SagaflowError("invalid_time", "a process map covers at most 90 days");
     return admin.processMap(segments[1]!, since, until);
