@@ -52,7 +52,7 @@ export interface GraphLayout {
 
 const W = 124;
 const H = 40;
-const TW = 64;
+const TW = 100;
 const GAP = 44;
 const ROW1 = 24;
 const ROW2 = 124;
@@ -70,8 +70,9 @@ function edgePath(a: GraphNode, b: GraphNode, bend = 0): string {
   const bx = b.x + b.w / 2;
   const by = b.y + b.h / 2;
   // Leave and enter at the box borders facing each other.
-  const start = a.y === b.y ? { x: bx > ax ? a.x + a.w : a.x, y: ay } : { x: ax, y: by > ay ? a.y + a.h : a.y };
-  const end = a.y === b.y ? { x: bx > ax ? b.x : b.x + b.w, y: by } : { x: bx, y: by > ay ? b.y : b.y + b.h };
+  const sameRow = Math.abs(ay - by) < 1;
+  const start = sameRow ? { x: bx > ax ? a.x + a.w : a.x, y: ay } : { x: ax, y: by > ay ? a.y + a.h : a.y };
+  const end = sameRow ? { x: bx > ax ? b.x : b.x + b.w, y: by } : { x: bx, y: by > ay ? b.y : b.y + b.h };
   if (bend === 0) return `M${start.x},${start.y} L${end.x},${end.y}`;
   const cx = (start.x + end.x) / 2;
   const cy = (start.y + end.y) / 2 + bend;
