@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildConsole } from "./build-console.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const dist = join(root, "dist");
@@ -42,3 +43,6 @@ if (leftovers.length > 0) {
   console.error(`build: these files still import .ts modules:\n  ${leftovers.join("\n  ")}`);
   process.exit(1);
 }
+
+// The web console the admin server serves (dist/console/), after the check above: its bundle is not a module of the package.
+await buildConsole();

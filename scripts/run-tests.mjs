@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every *.test.ts under src/, test/, examples/ and templates/ with Node's test runner (Node 20 has no
+// Runs every *.test.ts under src/, test/, examples/, templates/ and console/ with Node's test runner (Node 20 has no
 // --test globbing). Extra arguments narrow the run: `node scripts/run-tests.mjs store` runs the
 // files whose path contains "store".
 import { readdirSync, statSync } from "node:fs";
@@ -18,7 +18,7 @@ function findTests(dir) {
 }
 
 const filters = process.argv.slice(2);
-const files = ["src", "test", "examples", "templates"]
+const files = ["src", "test", "examples", "templates", "console"]
   .flatMap((dir) => findTests(dir))
   .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
   .sort();

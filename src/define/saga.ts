@@ -129,7 +129,7 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
     return { ...(state as S), status: "running", completed: [], compensated: [] };
   };
 
-  return workflow(name, {
+  const definition = workflow(name, {
     start: initial,
     ...(options.inputs?.start ? { inputs: { start: options.inputs.start } } : {}),
     steps,
@@ -143,4 +143,6 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
     ...(options.expose === undefined ? {} : { expose: options.expose }),
     ...(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }),
   });
+  const shape = { steps: options.steps.map((s) => ({ name: s.name, compensable: s.compensate !== undefined })), compensationStep: compensateStep };
+  return { ...definition, saga: shape };
 }

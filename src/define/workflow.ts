@@ -154,6 +154,8 @@ export interface WorkflowDefinition<S = any, SI = any, SN extends string = any, 
   readonly name: string;
   readonly commands: CM & { start: (state: unknown, input: SI, fx: unknown) => Effect<{ status: "started" }> };
   readonly queries: QM;
+  /** Set by `saga()`: its forward steps in order and which of them have a compensation (for the console's step graph). */
+  readonly saga?: { steps: ReadonlyArray<{ name: string; compensable: boolean }>; compensationStep: string };
 }
 
 /**

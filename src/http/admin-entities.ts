@@ -8,13 +8,19 @@ const maxEvents = 1_000;
  * - `GET /entities/{component}/{id}`: a key-value entity's stored record, or an event-sourced
  *   entity's latest snapshot and event count
  * - `GET /entities/{component}/{id}/events?after=SEQ&limit=N`: its events, oldest first
+ * - `GET /entities/{component}/{id}/state?seq=SEQ`: an event-sourced entity's state right after event SEQ
  */
 export async function entitiesRoute(admin: AdminFacade, method: string, segments: string[], query: URLSearchParams): Promise<unknown> {
   const [, name, id, what] = segments;
-  if (method !== "GET" || name === undefined || id === undefined || segments.length > 4 || (what !== undefined && what !== "events")) {
-    throw new SagaflowError("not_found", "use GET /entities/{component}/{id}[/events]", { status: 404 });
+  if (method !== "GET" || name === undefined || id === undefined || segments.length > 4 || (what !== undefined && what !== "events" && what !== "state")) {
+    throw new SagaflowError("not_found", "use GET /entities/{component}/{id}[/events|/state?seq=]", { status: 404 });
   }
-  if (what !== "events") return admin.entity(name, id);
+  if (what === undefined) return admin.entity(name, id);
+  if (what === "state") {
+    const seq = Number(query.get("seq"));
+    if (query.get("seq") === null || !Number.isSafeInteger(seq) || seq < 1) throw new SagaflowError("invalid_input", "seq must be a whole number ≥ 1");
+    return admin.entityStateAt(name, id, seq);
+  }
   const after = Number(query.get("after") ?? 0);
   const limit = Number(query.get("limit") ?? 100);
   if (!Number.isSafeInteger(after) || after < 0 || !Number.isSafeInteger(limit) || limit < 1 || limit > maxEvents) {

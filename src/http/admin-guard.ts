@@ -1,3 +1,4 @@
+import { wantsPage } from "./console-assets.ts";
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { isIP } from "node:net";
@@ -61,6 +62,12 @@ export function guardAdmin(
   const refuse = (res: ServerResponse, status: 401 | 403, code: string, message: string) =>
     status === 401 ? sendUnauthorized(res, { code, message }, "sagaflow-admin") : sendForbidden(res, message, code);
   return (req, res) => {
+    // The console's page and files hold no data (a browser cannot send a bearer header when it
+    // navigates); every admin API call the page makes carries the token.
+    if (wantsPage(req, new URL(req.url ?? "/", "http://localhost").pathname)) {
+      handler(req, res);
+      return;
+    }
     const header = req.headers.authorization;
     const bearer = bearerToken(header);
     if (!bearer.ok) {

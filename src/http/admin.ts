@@ -9,6 +9,8 @@ import { nodesRoute } from "./admin-nodes.ts";
 import { backupRoute } from "./admin-backup.ts";
 import { listLimit } from "./list-limit.ts";
 import { sendMetrics } from "./metrics-route.ts";
+import { consoleRoute, workflowSearch } from "./admin-console.ts";
+import { sendConsole, wantsPage } from "./console-assets.ts";
 
 const statuses: WorkflowStatus[] = ["running", "paused", "suspended", "ended", "failed", "terminated"];
 const actions: OperatorAction[] = ["suspend", "resume", "terminate", "retry", "cancel"];
@@ -28,7 +30,10 @@ function statusFilter(raw: string | null): WorkflowStatus[] | undefined {
  * The admin API as a Node request listener: what operators look at and act on. Serve it on its
  * own port, on loopback (`createAdmin`, `sagaflow serve`), or mount it behind your own access control.
  *
- * - `GET /workflows?name=&status=running,failed&step=&limit=&after=`
+ * - `GET /workflows?name=&status=running,failed&step=&limit=&after=` and the console's filters
+ *   `idPrefix=&createdAfter=&createdBefore=&outcome=`: `{ workflows, next }` (`next`: the `after` of the next page)
+ * - `GET /definitions`: the declared workflows (steps, a saga's compensations) and entities
+ * - `GET /process-map/{workflow}?since=&until=`: counts and times per step and transition over a window
  * - `GET /workflows/{name}/{id}`: the record and its history of transitions
  * - `POST /workflows/{name}/{id}/{suspend|resume|terminate|retry|cancel}`: terminate stops now and
  *   leaves effects in place; cancel runs the workflow's cancel step (a saga's compensations), 409
@@ -38,7 +43,8 @@ function statusFilter(raw: string | null): WorkflowStatus[] | undefined {
  * - `GET /timers?status=pending|parked&limit=`
  * - `GET /views`: each view's generation, offset, lag, rebuild progress and parked count; `POST /views/{name}/rebuild`
  * - `GET /views/{name}/parked`, `POST /views/{name}/parked/{position}/{retry|skip}`
- * - `GET /entities/{component}/{id}` and `/entities/{component}/{id}/events?after=&limit=`
+ * - `GET /entities/{component}/{id}` and `/entities/{component}/{id}/events?after=&limit=`, `/state?seq=`
+ * - `GET /` and any page a browser navigates to: the web console (files under `/console/`)
  * - `GET /nodes`: the nodes sharing the store and the leases each holds
  * - `POST /backup {"path"}`: an online backup of the SQLite store into one new file (409 on PostgreSQL)
  * - `GET /metrics`: every metric in the Prometheus text format
@@ -51,6 +57,11 @@ export function adminHandler(admin: AdminFacade, log: (line: string) => void = (
     const method = req.method ?? "GET";
     if (method === "GET" && url.pathname === "/health") return sendHealth(res, admin.storeStatus());
     if (method === "GET" && url.pathname === "/metrics") return sendMetrics(res, await admin.metrics());
+    // The web console: its page at / and at any deep link a browser opens, its files under /console/.
+    if (wantsPage(req, url.pathname)) return sendConsole(req, res, url.pathname);
+    if (segments[0] === "definitions" || segments[0] === "process-map") {
+      return sendJson(res, 200, await consoleRoute(admin, method, segments, url.searchParams));
+    }
     if (segments[0] === "entities") return sendJson(res, 200, await entitiesRoute(admin, method, segments, url.searchParams));
     if (segments[0] === "backup") return sendJson(res, 200, await backupRoute(admin, req, segments));
     if (segments[0] === "nodes") return sendJson(res, 200, await nodesRoute(admin, method, segments));
@@ -64,18 +75,8 @@ export function adminHandler(admin: AdminFacade, log: (line: string) => void = (
     }
     if (segments[0] !== "workflows") throw new SagaflowError("not_found", `no admin route ${url.pathname}`, { status: 404 });
     if (method === "GET" && segments.length === 1) {
-      const name = url.searchParams.get("name") ?? undefined;
-      const after = url.searchParams.get("after") ?? undefined;
       const status = statusFilter(url.searchParams.get("status"));
-      const step = url.searchParams.get("step") ?? undefined;
-      const workflows = await admin.listWorkflows({
-        limit: listLimit(url.searchParams.get("limit")),
-        ...(name === undefined ? {} : { name }),
-        ...(after === undefined ? {} : { afterId: after }),
-        ...(status === undefined ? {} : { statuses: status }),
-        ...(step === undefined ? {} : { step }),
-      });
-      return sendJson(res, 200, { workflows });
+      return sendJson(res, 200, await admin.searchWorkflows(workflowSearch(url.searchParams, listLimit(url.searchParams.get("limit")), status)));
     }
     const [, name, id, action] = segments as [string, string | undefined, string | undefined, string | undefined];
     if (name === undefined || id === undefined) throw new SagaflowError("not_found", "use /workflows/{name}/{id}", { status: 404 });

@@ -56,6 +56,8 @@ export interface Dispatcher {
   workflowResult(name: string, id: string, waitMs?: number): Promise<WorkflowView<unknown>>;
   /** The registered component of that name (entities and workflows; not consumers or views). */
   component(name: string): Component | undefined;
+  /** Every registered component (entities and workflows), in registration order. */
+  components(): Component[];
 }
 
 export interface DispatcherOptions {

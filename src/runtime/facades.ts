@@ -23,7 +23,10 @@ import type { OperatorAction } from "./workflow/engine.ts";
 import type { StartedBy } from "./workflow/started-by.ts";
 import type { RetentionReport } from "./retention/retention-service.ts";
 
-export type { OperatorAction, NodesReport, ViewQueryOptions, RetentionReport };
+import type { Definitions, WorkflowPage, WorkflowSearch } from "./console-queries.ts";
+import type { ProcessMap } from "./process-map.ts";
+
+export type { OperatorAction, NodesReport, ViewQueryOptions, RetentionReport, Definitions, WorkflowPage, WorkflowSearch, ProcessMap };
 
 /** The service's own HTTP API: commands, queries, workflow results and view queries. */
 export interface ServiceFacade extends Pick<Dispatcher, "call" | "callForReply"> {
@@ -73,6 +76,14 @@ export interface EntitySummary {
 /** What operators see and do (the admin API): Property 7, everything durable is visible. */
 export interface AdminFacade {
   listWorkflows(filter: WorkflowFilter): Promise<StoredWorkflow[]>;
+  /** `listWorkflows` with the console's extra filters (id prefix, creation time, outcome), a page and the cursor of the next. */
+  searchWorkflows(search: WorkflowSearch): Promise<WorkflowPage>;
+  /** What the service declares: workflows with their steps (a saga's compensations), entities. */
+  definitions(): Promise<Definitions>;
+  /** Counts and times per step and transition of one workflow over a time window (epoch ms). */
+  processMap(workflow: string, since: number, until: number): Promise<ProcessMap>;
+  /** An event-sourced entity's state right after its event `seq`. */
+  entityStateAt(component: string, id: string, seq: number): Promise<{ component: string; id: string; seq: number; state: unknown }>;
   /** Retention's settings, its last run and what it removed (GET /retention). */
   retention(): Promise<RetentionReport>;
   /**

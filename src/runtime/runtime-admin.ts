@@ -8,6 +8,7 @@ import type { ConsumerRunner } from "./consumers/consumer-runner.ts";
 import type { Dispatcher } from "./dispatcher.ts";
 import type { AdminFacade, ConsumerReport, EntitySummary, ViewReport } from "./facades.ts";
 import { checkId } from "./ids.ts";
+import { ConsoleQueries, type WorkflowSearch } from "./console-queries.ts";
 import type { OperatorAction, WorkflowEngine } from "./workflow/engine.ts";
 
 /** Lag is counted up to this many entries (counting more costs more than it tells). */
@@ -31,7 +32,11 @@ export interface AdminParts {
 
 /** The admin facade over a running service: reads the store, acts through the runners and mailboxes. */
 export class RuntimeAdmin implements AdminFacade {
-  constructor(private readonly parts: AdminParts) {}
+  private readonly console: ConsoleQueries;
+
+  constructor(private readonly parts: AdminParts) {
+    this.console = new ConsoleQueries(parts.store, parts.dispatcher);
+  }
 
   metrics() {
     return this.parts.metrics();
@@ -44,6 +49,23 @@ export class RuntimeAdmin implements AdminFacade {
   /** Retention's settings, last run and what it removed. */
   retention() {
     return this.parts.retention.report();
+  }
+
+  searchWorkflows(search: WorkflowSearch) {
+    return this.console.searchWorkflows(search);
+  }
+
+  async definitions() {
+    return this.console.definitions();
+  }
+
+  processMap(workflow: string, since: number, until: number) {
+    return this.console.processMap(workflow, since, until);
+  }
+
+  entityStateAt(component: string, id: string, seq: number) {
+    checkId(id);
+    return this.console.entityStateAt(component, id, seq);
   }
 
   async showWorkflow(name: string, id: string) {

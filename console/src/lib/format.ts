@@ -1,0 +1,62 @@
+/** Formatting shared by the pages: durations, times, counts, JSON. Pure, so it is unit-tested. */
+
+/** A duration in ms as people read it: "850 ms", "4.2 s", "3 min 5 s", "2 h 10 min", "3 d 4 h". */
+export function formatDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return "–";
+  const sign = ms < 0 ? "-" : "";
+  const abs = Math.abs(ms);
+  if (abs < 1_000) return `${sign}${Math.round(abs)} ms`;
+  if (abs < 60_000) return `${sign}${(abs / 1_000).toFixed(abs < 10_000 ? 1 : 0)} s`;
+  const s = Math.round(abs / 1_000);
+  if (s < 3_600) return `${sign}${Math.floor(s / 60)} min${s % 60 ? ` ${s % 60} s` : ""}`;
+  const m = Math.round(s / 60);
+  if (m < 1_440) return `${sign}${Math.floor(m / 60)} h${m % 60 ? ` ${m % 60} min` : ""}`;
+  const h = Math.round(m / 60);
+  return `${sign}${Math.floor(h / 24)} d${h % 24 ? ` ${h % 24} h` : ""}`;
+}
+
+const pad = (n: number, width = 2) => String(n).padStart(width, "0");
+
+/** An epoch-ms time as local "YYYY-MM-DD HH:MM:SS.mmm" (sortable, unambiguous). */
+export function formatTime(at: number | null | undefined, withMs = false): string {
+  if (at === null || at === undefined) return "–";
+  const d = new Date(at);
+  const base = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  return withMs ? `${base}.${pad(d.getMilliseconds(), 3)}` : base;
+}
+
+/** How long ago (or how far ahead) `at` is from `now`: "5 s ago", "in 2 min". */
+export function formatAgo(at: number, now: number): string {
+  const delta = now - at;
+  return delta >= 0 ? `${formatDuration(delta)} ago` : `in ${formatDuration(-delta)}`;
+}
+
+/** A count with thin thousands separators; "≥ n" when it was capped. */
+export function formatCount(n: number | null | undefined, atLeast = false): string {
+  if (n === null || n === undefined) return "–";
+  const text = Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f");
+  return atLeast ? `≥ ${text}` : text;
+}
+
+/** JSON for people, shortened to `max` characters with an ellipsis. */
+export function formatJson(value: unknown, max = Infinity, indent = 0): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value, null, indent) ?? "undefined";
+  } catch {
+    text = String(value);
+  }
+  return text.length > max ? `${text.slice(0, Math.max(0, max - 1))}…` : text;
+}
+
+/** A rate per second from two samples of a growing counter; null when it cannot be told. */
+export function ratePerSecond(previous: { at: number; value: number } | undefined, current: { at: number; value: number }): number | null {
+  if (!previous || current.at <= previous.at || current.value < previous.value) return null;
+  return ((current.value - previous.value) * 1_000) / (current.at - previous.at);
+}
+
+/** Percent done of a rebuild from its offset and the feed head, 0 to 100. */
+export function progressPercent(offset: number, head: number): number {
+  if (head <= 0) return 100;
+  return Math.max(0, Math.min(100, Math.floor((offset / head) * 100)));
+}

@@ -1,0 +1,105 @@
+import { useEffect, useState } from "preact/hooks";
+import { usePoll } from "../api.ts";
+import { formatTime } from "../lib/format.ts";
+import { Link, navigate, seg } from "../router.tsx";
+import type { Definitions, StoredEvent } from "../types.ts";
+import { ErrorBox, Json, Loading, Section } from "../ui.tsx";
+
+const pageSize = 50;
+
+export function Entities({ component, id, search }: { component: string | undefined; id: string | undefined; search: string }) {
+  const definitions = usePoll<Definitions>("/definitions", 30_000);
+  const [draft, setDraft] = useState({ component: component ?? "", id: id ?? "" });
+  useEffect(() => setDraft({ component: component ?? definitions.data?.entities[0]?.name ?? "", id: id ?? "" }), [component, id, definitions.data]);
+  const params = new URLSearchParams(search);
+  const after = Math.max(0, Number(params.get("after")) || 0);
+  const at = Number(params.get("at")) || undefined;
+  const base = component && id ? `/entities/${seg(component)}/${seg(id)}` : null;
+  const entity = usePoll<Record<string, unknown>>(base, 2_000);
+  const events = usePoll<{ events: StoredEvent[] }>(base ? `${base}/events?after=${after}&limit=${pageSize}` : null, 2_000);
+  const travel = usePoll<{ seq: number; state: unknown }>(base && at ? `${base}/state?seq=${at}` : null, 60_000);
+  const kind = definitions.data?.entities.find((e) => e.name === component)?.kind;
+  const page = (extra: Record<string, number | undefined>) => {
+    const q = new URLSearchParams();
+    const a = extra["after"] ?? after;
+    const t = "at" in extra ? extra["at"] : at;
+    if (a) q.set("after", String(a));
+    if (t) q.set("at", String(t));
+    const text = q.toString();
+    return `${base}${text ? `?${text}` : ""}`;
+  };
+  return (
+    <div class="page">
+      <h1>Entities</h1>
+      <form
+        class="filters"
+        aria-label="find an entity"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (draft.component && draft.id) navigate(`/entities/${seg(draft.component)}/${seg(draft.id)}`);
+        }}
+      >
+        <label>
+          Component
+          <select name="component" value={draft.component} onChange={(e) => setDraft({ ...draft, component: e.currentTarget.value })}>
+            {definitions.data?.entities.map((e) => <option key={e.name} value={e.name}>{e.name} ({e.kind})</option>)}
+          </select>
+        </label>
+        <label>
+          Id
+          <input name="id" value={draft.id} onInput={(e) => setDraft({ ...draft, id: e.currentTarget.value })} placeholder="instance id" required />
+        </label>
+        <div class="filter-buttons"><button type="submit" class="primary">Open</button></div>
+      </form>
+      <ErrorBox error={definitions.error} />
+      {base ? (
+        <>
+          <h2>
+            {component} <span class="id">{id}</span>
+          </h2>
+          <ErrorBox error={entity.error} />
+          {!entity.data && !entity.error ? <Loading what="the entity" /> : null}
+          <div class="columns">
+            <Section title={kind === "key-value" ? "Current record" : "Latest snapshot and events since"}>
+              {entity.data ? <Json value={entity.data} /> : null}
+            </Section>
+            {at ? (
+              <Section title={`State after event ${at}`} actions={<Link href={page({ at: undefined })}>close</Link>}>
+                <ErrorBox error={travel.error} />
+                {travel.data ? <Json value={travel.data.state} /> : <Loading what="the state" />}
+              </Section>
+            ) : null}
+          </div>
+          {kind === "entity" ? (
+            <Section title="Events">
+              <ErrorBox error={events.error} />
+              <table class="events">
+                <thead>
+                  <tr><th class="num">Seq</th><th class="num">Position</th><th>At</th><th>Type</th><th>Payload</th><th>Time travel</th></tr>
+                </thead>
+                <tbody>
+                  {events.data?.events.map((e) => (
+                    <tr key={e.seq} class={e.seq === at ? "selected" : ""}>
+                      <td class="num">{e.seq}</td>
+                      <td class="num">{e.position}</td>
+                      <td class="small">{formatTime(e.at, true)}</td>
+                      <td>{e.type}</td>
+                      <td><Json value={e.payload} max={120} /></td>
+                      <td><Link href={page({ at: e.seq })}>state after</Link></td>
+                    </tr>
+                  ))}
+                  {events.data?.events.length === 0 ? <tr><td colSpan={6} class="muted">no events here</td></tr> : null}
+                </tbody>
+              </table>
+              <nav class="pager" aria-label="event pages">
+                {after > 0 ? <Link href={page({ after: Math.max(0, after - pageSize) })}>« Earlier</Link> : null}
+                {events.data?.events.length === pageSize ? <Link href={page({ after: events.data.events.at(-1)!.seq })}>Later »</Link> : null}
+              </nav>
+            </Section>
+          ) : null}
+          <p class="small muted">Idempotency keys are not listed yet: the admin API has no read of them.</p>
+        </>
+      ) : null}
+    </div>
+  );
+}

@@ -1,0 +1,139 @@
+import { usePoll } from "../api.ts";
+import { formatDuration, formatTime } from "../lib/format.ts";
+import { layoutGraph, visitedSteps, type GraphLayout } from "../lib/graph-layout.ts";
+import { Link, seg } from "../router.tsx";
+import type { Definitions, WorkflowDetail } from "../types.ts";
+import { ActionButton, ErrorBox, Json, Loading, Section, Status } from "../ui.tsx";
+
+/** The step graph as an SVG picture: taken path highlighted, the current step marked. */
+export function StepGraph({ layout, title }: { layout: GraphLayout; title: string }) {
+  return (
+    <svg class="graph" width={layout.width} height={layout.height} viewBox={`0 0 ${layout.width} ${layout.height}`} role="img" aria-label={title}>
+      <defs>
+        <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+          <path d="M0,0 L10,5 L0,10 z" class="arrow-head" />
+        </marker>
+        <marker id="arrow-taken" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+          <path d="M0,0 L10,5 L0,10 z" class="arrow-head taken" />
+        </marker>
+      </defs>
+      {layout.edges.map((e) => (
+        <path key={`${e.from}>${e.to}`} d={e.d} class={`edge${e.taken ? " taken" : ""}${e.dashed ? " dashed" : ""}`} marker-end={e.taken ? "url(#arrow-taken)" : "url(#arrow)"} data-from={e.from} data-to={e.to} />
+      ))}
+      {layout.nodes.map((n) => (
+        <g key={n.id} class={`node ${n.kind}${n.taken ? " taken" : ""}${n.current ? " current" : ""}`} data-node={n.id} data-taken={String(n.taken)} data-current={String(n.current)}>
+          <rect x={n.x} y={n.y} width={n.w} height={n.h} rx={n.kind === "terminal" ? n.h / 2 : 6} />
+          <text x={n.x + n.w / 2} y={n.y + n.h / 2 + 4} text-anchor="middle">{n.label}</text>
+          {n.current ? <circle cx={n.x + n.w - 8} cy={n.y + 8} r={4} class="current-dot" /> : null}
+        </g>
+      ))}
+    </svg>
+  );
+}
+
+export function Workflow({ name, id }: { name: string; id: string }) {
+  const path = `/workflows/${seg(name)}/${seg(id)}`;
+  const detail = usePoll<WorkflowDetail>(path, 1_000);
+  const definitions = usePoll<Definitions>("/definitions", 30_000);
+  const shape = definitions.data?.workflows.find((w) => w.name === name);
+  const w = detail.data?.workflow;
+  const history = detail.data?.history ?? [];
+  const state = w && typeof w.state === "object" && w.state !== null ? (w.state as { compensated?: unknown }) : undefined;
+  const layout =
+    shape && w
+      ? layoutGraph(shape, {
+          visited: visitedSteps(history),
+          current: w.step,
+          status: w.status,
+          compensated: Array.isArray(state?.compensated) ? (state.compensated as string[]) : [],
+        })
+      : undefined;
+  const over = w?.status === "ended" || w?.status === "terminated";
+  return (
+    <div class="page">
+      <p class="crumbs">
+        <Link href="/workflows">Workflows</Link> › <Link href={`/workflows?name=${encodeURIComponent(name)}`}>{name}</Link> › {id}
+      </p>
+      <h1>
+        {name} <span class="id">{id}</span> {w ? <Status status={w.status} /> : null}
+      </h1>
+      <ErrorBox error={detail.error} />
+      {!w && !detail.error ? <Loading what="the workflow" /> : null}
+      {w ? (
+        <>
+          <div class="facts">
+            <span>step <strong>{w.step ?? "–"}</strong></span>
+            <span>attempt <strong>{w.attempt}</strong></span>
+            <span>created <strong>{formatTime(w.createdAt)}</strong></span>
+            <span>updated <strong>{formatTime(w.updatedAt)}</strong></span>
+            <span>
+              started by <strong>{w.startedBy ? `${w.startedBy.subject ?? "(no subject)"} (${w.startedBy.issuer})` : "no token (in-process or anonymous)"}</strong>
+            </span>
+            {w.dueAt ? <span>next attempt <strong>{formatTime(w.dueAt)}</strong></span> : null}
+            <Link href={`/process-map/${seg(name)}`}>process map of {name}</Link>
+          </div>
+          {w.lastError ? (
+            <div class="error" role="alert">
+              last error <strong>{w.lastError.code}</strong>: {w.lastError.message}
+            </div>
+          ) : null}
+          <Section
+            title="Operator actions"
+            actions={<span class="small muted">each asks for confirmation</span>}
+          >
+            <div class="actions">
+              {(["suspend", "resume", "retry", "cancel", "terminate"] as const).map((action) => (
+                <ActionButton
+                  key={action}
+                  label={action}
+                  question={`${action} ${name} “${id}”?`}
+                  path={`${path}/${action}`}
+                  onDone={detail.reload}
+                  danger={action === "terminate" || action === "cancel"}
+                />
+              ))}
+            </div>
+            {over ? <p class="small muted">This workflow is over; the admin API refuses actions on it and says why.</p> : null}
+          </Section>
+          <Section title="Step graph">
+            <ErrorBox error={definitions.error} />
+            {layout ? <div class="graph-wrap"><StepGraph layout={layout} title={`step graph of ${name}`} /></div> : <Loading what="the definition" />}
+            <p class="legend small">
+              <span class="key taken">path taken</span> <span class="key current">current step</span> <span class="key dashed">on failure</span>
+            </p>
+          </Section>
+          <div class="columns wide-left">
+            <Section title={`Timeline (${history.length} transitions)`}>
+              <table class="timeline">
+                <thead>
+                  <tr><th class="num">#</th><th>At</th><th>Status</th><th>Step</th><th class="num">Exec</th><th class="num">Attempt</th><th>What happened</th><th class="num">Until next</th></tr>
+                </thead>
+                <tbody>
+                  {history.map((t, i) => {
+                    const next = history[i + 1];
+                    const failed = /failed|error|timed out/i.test(t.detail);
+                    return (
+                      <tr key={t.version} class={failed ? "failed-row" : ""}>
+                        <td class="num">{t.version}</td>
+                        <td class="small">{formatTime(t.at, true)}</td>
+                        <td><Status status={t.status} /></td>
+                        <td>{t.step ?? "–"}</td>
+                        <td class="num">{t.execId}</td>
+                        <td class="num">{t.attempt}</td>
+                        <td class="detail">{t.detail}</td>
+                        <td class="num small">{next ? formatDuration(next.at - t.at) : over ? "–" : `${formatDuration(Date.now() - t.at)} so far`}</td>
+                      </tr>
+                    );
+                  })}
+                </tbody>
+              </table>
+            </Section>
+            <Section title={`State (version ${w.version})`}>
+              <Json value={w.state} />
+            </Section>
+          </div>
+        </>
+      ) : null}
+    </div>
+  );
+}

@@ -1,0 +1,182 @@
+/**
+ * The admin queries the web console needs beyond the CLI's: what is declared (workflow step
+ * graphs, component names), a workflow list with more filters, a process map, and an entity's
+ * state after any of its events. Each reads a bounded amount (pages, caps) so that an open console
+ * cannot slow the service.
+ */
+import type { WorkflowDefinition } from "../define/workflow.ts";
+import { SagaflowError } from "../define/errors.ts";
+import type { Store, StoredWorkflow, WorkflowFilter } from "../store/port.ts";
+import type { EntityDefinition } from "../define/entity.ts";
+import type { Dispatcher } from "./dispatcher.ts";
+import { foldEvents } from "./decide.ts";
+import { buildProcessMap, type ProcessMap } from "./process-map.ts";
+
+/** A declared workflow as the console draws it. */
+export interface WorkflowShape {
+  name: string;
+  /** Declared steps in order; the first runs after the start. */
+  steps: string[];
+  /** Where each step goes when it fails for good (retries exhausted), if anywhere. */
+  failoverTo: Record<string, string>;
+  onCancel: string | null;
+  timeoutStep: string | null;
+  /** For a saga: its forward steps and which have a compensation; compensations run in the step `compensationStep`. */
+  saga: { steps: Array<{ name: string; compensable: boolean }>; compensationStep: string } | null;
+}
+
+/** `GET /definitions`: what the service declares. */
+export interface Definitions {
+  workflows: WorkflowShape[];
+  entities: Array<{ name: string; kind: "entity" | "key-value" }>;
+}
+
+/** The extra filters of `GET /workflows` (scanned in pages, up to `maxScan` records). */
+export interface WorkflowSearch extends WorkflowFilter {
+  idPrefix?: string;
+  /** Created at or after / before (epoch ms). */
+  createdAfter?: number;
+  createdBefore?: number;
+  /** The state's `status` field (a saga's `completed`, `compensated`, `rejected`, …). */
+  outcome?: string;
+}
+
+/** A page of workflows; `next` is the `after` of the next page (null at the end). */
+export interface WorkflowPage {
+  workflows: StoredWorkflow[];
+  next: string | null;
+}
+
+const maxScan = 5_000;
+const scanBatch = 500;
+const maxMapInstances = 2_000;
+const mapHistoryLimit = 1_000;
+const maxReplay = 10_000;
+
+const notFound = (what: string) => new SagaflowError("not_found", what, { status: 404 });
+
+export function shapeOf(definition: WorkflowDefinition): WorkflowShape {
+  const steps = Object.keys(definition.steps as object);
+  const failoverTo: Record<string, string> = {};
+  for (const step of steps) {
+    const own = (definition.stepOptions as Record<string, { failoverTo?: string } | undefined> | undefined)?.[step];
+    const target = own && "failoverTo" in own ? own.failoverTo : definition.defaults?.failoverTo;
+    if (typeof target === "string") failoverTo[step] = target;
+  }
+  return {
+    name: definition.name,
+    steps,
+    failoverTo,
+    onCancel: definition.onCancel ?? null,
+    timeoutStep: definition.timeout?.step ?? null,
+    saga: definition.saga ? { steps: definition.saga.steps.map((s) => ({ ...s })), compensationStep: definition.saga.compensationStep } : null,
+  };
+}
+
+export class ConsoleQueries {
+  constructor(private readonly store: Store, private readonly dispatcher: Dispatcher) {}
+
+  definitions(): Definitions {
+    const workflows: WorkflowShape[] = [];
+    const entities: Definitions["entities"] = [];
+    for (const component of this.dispatcher.components()) {
+      if (component.kind === "workflow") workflows.push(shapeOf(component as WorkflowDefinition));
+      else if (component.kind === "entity" || component.kind === "key-value") entities.push({ name: component.name, kind: component.kind });
+    }
+    return { workflows, entities };
+  }
+
+  private workflowNamed(name: string): WorkflowDefinition {
+    const component = this.dispatcher.component(name);
+    if (component?.kind !== "workflow") throw notFound(`no workflow named "${name}"`);
+    return component as WorkflowDefinition;
+  }
+
+  /** The workflows matching every filter given, a page at a time (the extra filters need `name` to page past one batch). */
+  async searchWorkflows(search: WorkflowSearch): Promise<WorkflowPage> {
+    const { idPrefix, createdAfter, createdBefore, outcome, ...filter } = search;
+    const extra = idPrefix !== undefined || createdAfter !== undefined || createdBefore !== undefined || outcome !== undefined;
+    if (!extra) {
+      const workflows = await this.store.listWorkflows(filter);
+      const last = workflows.at(-1);
+      return { workflows, next: filter.name !== undefined && workflows.length === filter.limit && last ? last.id : null };
+    }
+    const matches = (w: StoredWorkflow) =>
+      (idPrefix === undefined || w.id.startsWith(idPrefix)) &&
+      (createdAfter === undefined || w.createdAt >= createdAfter) &&
+      (createdBefore === undefined || w.createdAt <= createdBefore) &&
+      (outcome === undefined || (typeof w.state === "object" && w.state !== null && (w.state as { status?: unknown }).status === outcome));
+    const found: StoredWorkflow[] = [];
+    let after = filter.afterId;
+    if (idPrefix !== undefined && filter.name !== undefined && (after === undefined || after < idPrefix)) {
+      // Ids are ordered: start at the prefix (the id equal to it is not "after" it, so look it up).
+      const exact = after === undefined ? await this.store.loadWorkflow(filter.name, idPrefix) : undefined;
+      if (exact && (filter.statuses === undefined || filter.statuses.includes(exact.status)) && (filter.step === undefined || exact.step === filter.step) && matches(exact)) {
+        found.push(exact);
+      }
+      after = idPrefix;
+    }
+    let scanned = 0;
+    for (;;) {
+      const batch = await this.store.listWorkflows({ ...filter, limit: scanBatch, ...(after === undefined ? {} : { afterId: after }) });
+      scanned += batch.length;
+      for (const w of batch) {
+        if (idPrefix !== undefined && w.id > idPrefix && !w.id.startsWith(idPrefix)) return { workflows: found, next: null };
+        if (matches(w)) found.push(w);
+        after = w.id;
+        if (found.length === filter.limit) return { workflows: found, next: filter.name === undefined ? null : w.id };
+      }
+      if (batch.length < scanBatch || filter.name === undefined) return { workflows: found, next: null };
+      // Enough read for one request: the caller pages on from here.
+      if (scanned >= maxScan) return { workflows: found, next: after ?? null };
+    }
+  }
+
+  /** The process map of one workflow over [since, until] (epoch ms), from the records and histories of at most `maxMapInstances` instances. */
+  async processMap(name: string, since: number, until: number): Promise<ProcessMap> {
+    const definition = this.workflowNamed(name);
+    const picked: StoredWorkflow[] = [];
+    let after: string | undefined;
+    let truncated = false;
+    outer: for (;;) {
+      const batch = await this.store.listWorkflows({ name, limit: scanBatch, ...(after === undefined ? {} : { afterId: after }) });
+      for (const w of batch) {
+        // Instances last changed before the window did nothing in it; those created after it neither.
+        if (w.updatedAt >= since && w.createdAt <= until) picked.push(w);
+        if (picked.length === maxMapInstances) {
+          truncated = true;
+          break outer;
+        }
+      }
+      if (batch.length < scanBatch) break;
+      after = batch.at(-1)!.id;
+    }
+    const instances = [];
+    for (const record of picked) {
+      instances.push({ record, history: await this.store.workflowHistory(name, record.id, mapHistoryLimit) });
+    }
+    return buildProcessMap(name, Object.keys(definition.steps as object), instances, { since, until }, truncated);
+  }
+
+  /** An event-sourced entity's state right after its event `seq` (time travel), folded from the latest snapshot at or before it. */
+  async entityStateAt(name: string, id: string, seq: number): Promise<{ component: string; id: string; seq: number; state: unknown }> {
+    const component = this.dispatcher.component(name);
+    if (component?.kind !== "entity") throw notFound(`no event-sourced entity named "${name}"`);
+    const model = component as EntityDefinition;
+    const history = await this.store.loadHistory(name, id);
+    const snapshot = history.snapshot && history.snapshot.seq <= seq ? history.snapshot : undefined;
+    let state = snapshot ? snapshot.state : model.initial();
+    let at = snapshot ? snapshot.seq : 0;
+    if (seq - at > maxReplay) {
+      throw new SagaflowError("too_far_back", `the state after event ${seq} needs more than ${maxReplay} events replayed; pick a later event`, { status: 409 });
+    }
+    while (at < seq) {
+      const events = await this.store.readEvents(name, id, at, Math.min(1_000, seq - at));
+      if (events.length === 0) break;
+      state = foldEvents(model, state, events);
+      at = events.at(-1)!.seq;
+    }
+    if (at < seq) throw notFound(`${name} "${id}" has no event ${seq} (its last is ${at})`);
+    return { component: name, id, seq, state };
+  }
+}

@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import consoleFixture from "./fixtures/console/index.ts";
+import { serve, type RunningService } from "../src/cli/serve.ts";
+import { ensureConsoleBuilt } from "./support/browser.ts";
+import { sleep } from "./support/server-process.ts";
+
+/** The admin routes the web console reads (issue 15), and the console served by the admin server. */
+describe("admin API for the console", () => {
+  let running: RunningService;
+  let dir: string;
+  before(async () => {
+    ensureConsoleBuilt();
+    dir = mkdtempSync(join(tmpdir(), "sagaflow-admin-console-"));
+    running = await serve({ service: consoleFixture, port: 0, dataDir: dir, log: () => {} });
+    const post = (path: string, body: unknown) => fetch(`${running.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    await post("/wallet/a/create", { initialBalance: 100 });
+    await post("/wallet/b/create", { initialBalance: 0 });
+    for (const id of ["ok-1", "ok-2", "ok-3"]) await post(`/transfer/${id}/start`, { from: "a", to: "b", amount: 1 });
+    for (const id of ["comp-1", "comp-2"]) await post(`/transfer/${id}/start`, { from: "a", to: "missing", amount: 1 });
+    for (let i = 0; i < 200; i++) {
+      if ((await admin("/workflows?name=transfer&status=ended")).body.workflows.length === 5) break;
+      await sleep(50);
+    }
+  });
+  after(async () => {
+    await running.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const admin = async (path: string, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${running.adminUrl}${path}`, { headers });
+    const text = await res.text();
+    return { status: res.status, headers: res.headers, text, body: (res.headers.get("content-type")?.startsWith("application/json") ? JSON.parse(text) : undefined) };
+  };
+
+  it("describes-workflows-with-a-sagas-compensations-and-entities", async () => {
+    const { status, body } = await admin("/definitions");
+    assert.equal(status, 200);
+    const transfer = body.workflows.find((w: any) => w.name === "transfer");
+    assert.deepEqual(transfer.steps, ["withdraw", "deposit", "compensate"]);
+    assert.deepEqual(transfer.saga, { steps: [{ name: "withdraw", compensable: true }, { name: "deposit", compensable: false }], compensationStep: "compensate" });
+    assert.equal(transfer.failoverTo.withdraw, "compensate");
+    assert.equal(body.workflows.find((w: any) => w.name === "flaky").saga, null);
+    assert.deepEqual(body.entities.map((e: any) => e.name).sort(), ["note", "wallet"]);
+  });
+
+  it("filters-workflows-by-outcome-id-prefix-and-time-and-pages-with-next", async () => {
+    const compensated = await admin("/workflows?name=transfer&outcome=compensated");
+    assert.deepEqual(compensated.body.workflows.map((w: any) => w.id), ["comp-1", "comp-2"]);
+    assert.deepEqual((await admin("/workflows?name=transfer&idPrefix=ok-")).body.workflows.map((w: any) => w.id), ["ok-1", "ok-2", "ok-3"]);
+    assert.deepEqual((await admin("/workflows?name=transfer&idPrefix=ok-2")).body.workflows.map((w: any) => w.id), ["ok-2"]);
+    assert.equal((await admin(`/workflows?name=transfer&createdAfter=${Date.now() + 60_000}`)).body.workflows.length, 0);
+    const first = await admin("/workflows?name=transfer&limit=2");
+    assert.deepEqual(first.body.workflows.map((w: any) => w.id), ["comp-1", "comp-2"]);
+    assert.equal(first.body.next, "comp-2");
+    const second = await admin(`/workflows?name=transfer&limit=2&after=${first.body.next}`);
+    assert.deepEqual(second.body.workflows.map((w: any) => w.id), ["ok-1", "ok-2"]);
+    const page = await admin("/workflows?name=transfer&idPrefix=ok-&limit=2");
+    assert.deepEqual(page.body.workflows.map((w: any) => w.id), ["ok-1", "ok-2"]);
+    assert.deepEqual((await admin(`/workflows?name=transfer&idPrefix=ok-&limit=2&after=${page.body.next}`)).body.workflows.map((w: any) => w.id), ["ok-3"]);
+    assert.equal((await admin("/workflows?createdAfter=yesterday")).body.error.code, "invalid_time");
+    assert.equal((await admin("/workflows?after=x")).status, 400);
+  });
+
+  it("maps-a-workflows-steps-and-transitions-over-a-window", async () => {
+    const { status, body } = await admin("/process-map/transfer?windowMs=3600000");
+    assert.equal(status, 200);
+    assert.equal(body.instances, 5);
+    assert.deepEqual(body.steps.map((s: any) => [s.step, s.passed, s.now]), [["withdraw", 5, 0], ["deposit", 5, 0], ["compensate", 2, 0]]);
+    const edges = Object.fromEntries(body.edges.map((e: any) => [`${e.from}>${e.to}`, e.count]));
+    assert.deepEqual(edges, { "$start>withdraw": 5, "withdraw>deposit": 5, "deposit>$ended": 3, "deposit>compensate": 2, "compensate>$ended": 2 });
+    assert.ok(body.steps[0].medianMs >= 0 && body.steps[0].p99Ms >= body.steps[0].medianMs);
+    const old = await admin(`/process-map/transfer?since=0&until=1000`);
+    assert.equal(old.body.instances, 0);
+    assert.equal((await admin("/process-map/nothing")).status, 404);
+    assert.equal((await admin("/process-map/transfer?since=10&until=5")).body.error.code, "invalid_time");
+  });
+
+  it("folds-an-entitys-state-after-any-event", async () => {
+    const after1 = await admin("/entities/wallet/a/state?seq=1");
+    assert.equal(after1.status, 200);
+    assert.equal(after1.body.state.balance, 100);
+    const events = (await admin("/entities/wallet/a/events")).body.events;
+    const last = await admin(`/entities/wallet/a/state?seq=${events.length}`);
+    assert.equal(last.body.state.balance, 100 - 5 + 2, "five withdrawals, two refunds");
+    assert.equal((await admin(`/entities/wallet/a/state?seq=${events.length + 1}`)).status, 404);
+    assert.equal((await admin("/entities/wallet/a/state?seq=0")).body.error.code, "invalid_input");
+    assert.equal((await admin("/entities/wallet/a/state")).body.error.code, "invalid_input");
+  });
+
+  it("serves-the-console-at-deep-links-to-browsers-and-json-to-clients", async () => {
+    const page = await admin("/workflows/transfer/ok-1", { accept: "text/html,application/xhtml+xml" });
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get("content-type")!, /^text\/html/);
+    assert.match(page.headers.get("content-security-policy")!, /script-src 'self'/);
+    assert.match(page.text, /\/console\/app\.js/);
+    const json = await admin("/workflows/transfer/ok-1", { accept: "application/json" });
+    assert.equal(json.body.workflow.id, "ok-1");
+    const root = await admin("/");
+    assert.match(root.headers.get("content-type")!, /^text\/html/);
+    const script = await admin("/console/app.js");
+    assert.match(script.headers.get("content-type")!, /^text\/javascript/);
+    assert.equal(script.headers.get("cache-control"), "no-cache");
+    const again = await admin("/console/app.js", { "if-none-match": script.headers.get("etag")! });
+    assert.equal(again.status, 304);
+    assert.match((await admin("/console/app.css")).headers.get("content-type")!, /^text\/css/);
+    assert.equal((await admin("/console/nothing.js")).status, 404);
+  });
+});

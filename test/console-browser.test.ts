@@ -1,0 +1,156 @@
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it, type TestContext } from "node:test";
+import { browserMissing, ensureConsoleBuilt, openBrowser, outputDir, withScreenshot, type Browser } from "./support/browser.ts";
+import { requestJson } from "./support/http.ts";
+import { SagaflowProcess, repoRoot, sleep, tempDir } from "./support/server-process.ts";
+
+/**
+ * The web console end to end (issue 15): a real `sagaflow serve` of the bank's wallet and transfer
+ * saga beside a workflow that fails until a flag file exists, a consumer that parks "poison" and a
+ * view; headless Debian Chromium drives the console the admin server serves.
+ */
+
+const missing = browserMissing();
+const screenshots = outputDir("console-browser");
+
+async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (ok(value)) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value)}`);
+    await sleep(100);
+  }
+}
+
+describe("the web console in a browser", { skip: missing }, () => {
+  let server: SagaflowProcess;
+  let admin: string;
+  let browser: Browser;
+  const flagDir = tempDir("sagaflow-console-flag-");
+  const flagFile = join(flagDir, "fixed");
+
+  before(async () => {
+    ensureConsoleBuilt();
+    server = await SagaflowProcess.start({ target: join(repoRoot, "test/fixtures/console"), env: { CONSOLE_FLAG_FILE: flagFile } });
+    admin = await server.admin();
+    browser = await openBrowser();
+    const api = server.url;
+    assert.equal((await requestJson(`${api}/wallet/alice/create`, { method: "POST", body: { initialBalance: 1_000 } })).status, 200);
+    assert.equal((await requestJson(`${api}/wallet/bob/create`, { method: "POST", body: { initialBalance: 0 } })).status, 200);
+    for (const id of ["t-ok-1", "t-ok-2", "t-ok-3"]) {
+      await requestJson(`${api}/transfer/${id}/start`, { method: "POST", body: { from: "alice", to: "bob", amount: 10 } });
+    }
+    // Deposits into a wallet never created: refused, so the withdrawal is compensated.
+    for (const id of ["t-comp-1", "t-comp-2"]) {
+      await requestJson(`${api}/transfer/${id}/start`, { method: "POST", body: { from: "alice", to: "nobody", amount: 5 } });
+    }
+    await until("the transfers to end", async () => (await requestJson(`${admin}/workflows?name=transfer&status=ended`)).body.workflows.length, (n) => n === 5);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.cleanup();
+  });
+
+  const page = () => browser.page;
+  const check = (t: TestContext, body: () => Promise<void>) => withScreenshot(t, page(), screenshots, body);
+
+  it("filters workflows to the compensated ones; one's step graph and timeline show what it did", async (t) => {
+    await check(t, async () => {
+      const p = page();
+      await p.goto(`${admin}/workflows`);
+      await p.selectOption('select[name="name"]', "transfer");
+      await p.fill('input[name="outcome"]', "compensated");
+      await p.click('button:has-text("Apply filters")');
+      await p.waitForURL(/outcome=compensated/);
+      const rows = p.locator("table.workflows tbody tr");
+      await until("two compensated rows", async () => rows.allInnerTexts(), (texts) => texts.length === 2 && texts.every((r) => r.includes("t-comp-")));
+      await p.click('a:has-text("t-comp-1")');
+      await p.waitForURL(/\/workflows\/transfer\/t-comp-1$/);
+      const graph = p.locator('svg[aria-label="step graph of transfer"]');
+      await graph.waitFor();
+      for (const node of ["withdraw", "deposit", "undo:withdraw", "$compensated"]) {
+        assert.equal(await graph.locator(`[data-node="${node}"]`).getAttribute("data-taken"), "true", `${node} is on the path taken`);
+      }
+      assert.equal(await graph.locator('[data-node="$end"]').getAttribute("data-taken"), "false", "it did not complete");
+      assert.match(await graph.innerHTML(), /undo withdraw/);
+      const history = (await requestJson(`${admin}/workflows/transfer/t-comp-1`)).body.history as Array<{ version: number; detail: string }>;
+      const timeline = p.locator("table.timeline tbody tr");
+      await until("every transition in the timeline", () => timeline.count(), (n) => n === history.length);
+      const texts = await timeline.allInnerTexts();
+      history.forEach((h, i) => assert.ok(texts[i]!.includes(h.detail), `row ${i} shows "${h.detail}"`));
+      if (process.env["SAGAFLOW_CONSOLE_SCREENSHOT"]) await p.screenshot({ path: process.env["SAGAFLOW_CONSOLE_SCREENSHOT"] });
+    });
+  });
+
+  it("retries a failed workflow from its page once the cause is fixed, and it ends", async (t) => {
+    await check(t, async () => {
+      await requestJson(`${server.url}/flaky/f1/start`, { method: "POST", body: { label: "first" } });
+      await until("flaky f1 to fail", async () => (await requestJson(`${admin}/workflows/flaky/f1`)).body.workflow?.status, (s) => s === "failed");
+      const p = page();
+      await p.goto(`${admin}/workflows/flaky/f1`);
+      await p.locator("h1 .badge", { hasText: "failed" }).waitFor();
+      await p.locator('[role="alert"]', { hasText: "flag file" }).waitFor();
+      writeFileSync(flagFile, "fixed\n");
+      await p.click('button:has-text("retry")');
+      await p.click('button:has-text("Confirm retry")');
+      await p.locator(".result.ok", { hasText: "retry" }).waitFor();
+      await p.locator("h1 .badge", { hasText: "ended" }).waitFor();
+      assert.equal((await requestJson(`${admin}/workflows/flaky/f1`)).body.workflow.status, "ended");
+    });
+  });
+
+  it("skips a parked consumer message and the lag returns to 0", async (t) => {
+    await check(t, async () => {
+      await requestJson(`${server.url}/note/n1/write`, { method: "POST", body: { text: "poison" } });
+      await until("the poison note parked", async () => (await requestJson(`${admin}/consumers`)).body.consumers[0].parked, (n) => n === 1);
+      const p = page();
+      await p.goto(`${admin}/consumers/note-reader`);
+      const row = p.locator('tr[data-consumer="note-reader"]');
+      await row.locator("td.parked", { hasText: "1" }).waitFor();
+      await p.locator("table.parked", { hasText: "note-reader cannot read poison" }).waitFor();
+      await p.click('table.parked button:has-text("skip")');
+      await p.click('button:has-text("Confirm skip")');
+      await row.locator("td.parked", { hasText: /^0$/ }).waitFor();
+      await row.locator("td.lag", { hasText: /^0$/ }).waitFor();
+      await p.getByText("Nothing parked.").waitFor();
+    });
+  });
+
+  it("rebuilds a view and its progress bar reaches 100%", async (t) => {
+    await check(t, async () => {
+      for (let i = 0; i < 20; i++) await requestJson(`${server.url}/note/m${i}/write`, { method: "POST", body: { text: `hello ${i}` } });
+      const before = (await requestJson(`${admin}/views`)).body.views[0].active.generation as number;
+      const p = page();
+      await p.goto(`${admin}/views`);
+      await p.click('section[aria-label="notes"] button:has-text("Rebuild")');
+      await p.click('button:has-text("Confirm rebuild")');
+      const bar = p.locator('[role="progressbar"][aria-label="rebuild of notes"]');
+      await bar.waitFor();
+      await until("the bar at 100%", () => bar.getAttribute("aria-valuenow"), (v) => v === "100");
+      assert.equal((await requestJson(`${admin}/views`)).body.views[0].active.generation, before + 1);
+    });
+  });
+
+  it("shows the process map with the admin API's counts", async (t) => {
+    await check(t, async () => {
+      const p = page();
+      await p.goto(`${admin}/process-map/transfer?window=1h`);
+      const rows = p.locator("table.map-steps tbody tr");
+      await until("the map's steps", () => rows.count(), (n) => n === 3);
+      const map = (await requestJson(`${admin}/process-map/transfer?windowMs=3600000`)).body as { steps: Array<{ step: string; passed: number; now: number }>; edges: unknown[] };
+      assert.deepEqual(map.steps.map((s) => [s.step, s.passed]), [["withdraw", 5], ["deposit", 5], ["compensate", 2]]);
+      for (const step of map.steps) {
+        const row = p.locator(`tr[data-step="${step.step}"]`);
+        assert.equal(await row.locator("td.passed").innerText(), String(step.passed));
+        assert.equal(await row.locator("td.now").innerText(), String(step.now));
+      }
+      assert.equal(await p.locator("table.map-edges tbody tr").count(), map.edges.length);
+      await p.click('table.map-steps a:has-text("deposit")');
+      await p.waitForURL(/\/workflows\?name=transfer&status=running%2Cpaused%2Csuspended%2Cfailed&step=deposit/);
+    });
+  });
+});
