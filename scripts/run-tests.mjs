@@ -31,6 +31,14 @@ const result = spawnSync(
   ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=1", ...files],
   // "sagaflow" and the CLI resolve to src/ (package.json's "sagaflow-source" condition), in the test
   // processes and in every `sagaflow serve` they start, so tests run the sources, not dist/.
-  { stdio: "inherit", env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --conditions=sagaflow-source`.trim() } },
+  {
+    stdio: "inherit",
+    env: {
+      ...process.env,
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --conditions=sagaflow-source`.trim(),
+      // Served processes log readable lines, as on a terminal; a test that reads JSON logs asks for them.
+      SAGAFLOW_LOG_FORMAT: process.env.SAGAFLOW_LOG_FORMAT ?? "pretty",
+    },
+  },
 );
 process.exit(result.status ?? 1);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createSagaflow, entity, memoryStore, service } from "../src/index.ts";
+import { access, createSagaflow, entity, memoryStore, service } from "../src/index.ts";
 import { requestJson } from "./support/http.ts";
 
 /** Issue 12, point 6: CORS per service (preflight answered without a handler) and security headers on every answer. */
@@ -17,6 +17,7 @@ const counter = entity(
       },
     },
     queries: { get: (s, _: {}, fx) => fx.reply({ n: s.n }) },
+    expose: access.anyone,
   },
 );
 

@@ -40,7 +40,7 @@ export const serveUsage = `  sagaflow serve <service module or folder> [--port N
 export const devUsage = `  sagaflow dev   <service module or folder> [same options as serve]   restarts on file changes`;
 
 export const serveDefaults = `defaults: --port 3000, --host 127.0.0.1, --data ./.sagaflow, --sync FULL (fsync every commit),
-          --log-level info, --log-format pretty on a terminal and json otherwise,
+          --log-level info, --log-format pretty on a terminal and json otherwise (or SAGAFLOW_LOG_LEVEL, SAGAFLOW_LOG_FORMAT),
           --admin-port: port + 1 (-1: none; GET /metrics there for Prometheus), --admin-host 127.0.0.1; --forget-dead-nodes-after 3600 (a dead node leaves \`sagaflow nodes\`)`;
 
 const adminNote = `  (each talks to a running service's admin API: --admin URL, default http://127.0.0.1:3001 or SAGAFLOW_ADMIN;

@@ -68,7 +68,7 @@ async function serveCommand(argv: string[]): Promise<void> {
   const jwksUrl = flags.get("jwks-url") ?? fromEnv("SAGAFLOW_JWKS_URL");
   const jwtAudience = listOf("jwt-audience", "SAGAFLOW_JWT_AUDIENCE");
   const jwtAlgorithms = listOf("jwt-algorithm", "SAGAFLOW_JWT_ALGORITHMS");
-  const logging = serveLogging(flags.get("log-level"), flags.get("log-format"));
+  const logging = serveLogging(flags.get("log-level") ?? process.env["SAGAFLOW_LOG_LEVEL"], flags.get("log-format") ?? process.env["SAGAFLOW_LOG_FORMAT"]);
   // Before the service loads: spans of everything it does go to the exporter the environment names.
   const tracing = await startTracingFromEnv(process.env, logging.log);
   const service = await loadService(target);
@@ -101,7 +101,7 @@ async function serveCommand(argv: string[]): Promise<void> {
   }).catch((error: unknown) => {
     // A start-up refusal (orphaned workflows, a port in use, a locked data folder…): one clear line, then exit 1.
     const message = error instanceof Error ? error.message : String(error);
-    logEvent(logging.log, "error", { event: "startup_refused", error_message: message }, `sagaflow: ${message}`);
+    logEvent(logging.log, "error", { event: "startup_refused" }, `sagaflow: ${message}`);
     process.exit(1);
   });
   const names = service.components.map((c) => c.name).join(", ");

@@ -10,7 +10,7 @@
  * - `workflow_failed`: workflow, id, step, attempt, error_code, error_message
  * - `lease_acquired`, `lease_lost`: lease, node
  * - `store_unavailable`: reason, error_message, suppressed (requests failed and not logged since the last line)
- * - `startup_refused`: error_message
+ * - `startup_refused`: the reason is the message itself (`msg`), which may span lines (a query with a caret)
  * - `internal_error`: correlation_id, where, error_message (with the stack)
  */
 export const structuredLog = Symbol.for("sagaflow.structuredLog");

@@ -62,5 +62,9 @@ function prettyLine(json: string): string {
   const { time, level, msg, ...rest } = record;
   const clock = typeof time === "string" ? time.slice(11, 23) : "";
   const fields = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`);
-  return `${clock} ${String(level).toUpperCase().padEnd(levelWidth)} ${String(msg)}${fields.length > 0 ? `  ${fields.join(" ")}` : ""}\n`;
+  // Fields go at the end of the message's first line: a multi-line message (a query with a caret
+  // under the error) keeps its shape.
+  const [first, ...more] = String(msg).split("\n");
+  const head = `${clock} ${String(level).toUpperCase().padEnd(levelWidth)} ${first}${fields.length > 0 ? `  ${fields.join(" ")}` : ""}`;
+  return `${[head, ...more].join("\n")}\n`;
 }

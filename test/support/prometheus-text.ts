@@ -28,8 +28,10 @@ export function parsePrometheusText(text: string): Sample[] {
       labels[label[1]!] = label[2]!.replace(/\\(.)/g, (_m, c: string) => (c === "n" ? "\n" : c));
       at = labelPattern.lastIndex;
     }
-    const value = match[4] === "+Inf" ? Infinity : match[4] === "-Inf" ? -Infinity : Number(match[4]);
-    if (Number.isNaN(value) && match[4] !== "NaN") throw new Error(`bad value in: ${line}`);
+    // Prometheus reads special values without regard to case (prom-client writes "Nan").
+    const written = match[4]!.toLowerCase();
+    const value = written === "+inf" || written === "inf" ? Infinity : written === "-inf" ? -Infinity : Number(written);
+    if (Number.isNaN(value) && written !== "nan") throw new Error(`bad value in: ${line}`);
     samples.push({ name: match[1]!, labels, value });
   }
   return samples;
