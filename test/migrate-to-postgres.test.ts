@@ -3,7 +3,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { cli } from "./support/cli.ts";
-import { getJson, postJson } from "./support/http.ts";
+import { getJson, postJson, requestJson } from "./support/http.ts";
 import { assertPostgresReachable, postgresUrlOrSay, SchemaPool, withClient } from "./support/postgres-schema.ts";
 import { SagaflowProcess, sleep, tempDir } from "./support/server-process.ts";
 
@@ -126,7 +126,9 @@ function registerTests(connectionString: string): void {
       }
       const expected = new Map<string, number>(Array.from({ length: wallets }, (_, i) => [`w${i}`, initialBalance]));
       for (const t of transfers) {
-        const res = await getJson(`${pgBase}/held-transfer/${t.id}`, { wait: t.after === "ended" ? 40 : 0 });
+        // The timers still have up to 15 s to run: the request outlives the server's wait.
+        const wait = t.after === "ended" ? 40 : 0;
+        const res = await requestJson(`${pgBase}/held-transfer/${t.id}?wait=${wait}`, { timeoutMs: (wait + 10) * 1000 });
         assert.equal(res.body.status, t.after, `${t.id}: ${JSON.stringify(res.body)}`);
         if (t.after === "ended") {
           assert.equal(res.body.state.status, "completed", t.id);
