@@ -48,7 +48,7 @@ describe("admin API protection (in process)", () => {
       }
       const ok = await adminGet(`${admin}/workflows`, `Bearer ${TOKEN}`);
       assert.equal(ok.status, 200);
-      assert.deepEqual(ok.body, { workflows: [] });
+      assert.deepEqual(ok.body, { workflows: [], next: null });
       assert.equal(ok.headers.get("x-content-type-options"), "nosniff");
       // The service's own API is not affected by the admin token.
       assert.equal((await fetch(`${viaLoopback(listening.url)}/health`)).status, 200);
