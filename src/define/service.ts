@@ -3,13 +3,14 @@ import type { KeyValueDefinition } from "./key-value.ts";
 import type { WorkflowDefinition } from "./workflow.ts";
 import type { ConsumerDefinition } from "./consumer.ts";
 import type { ViewDefinition } from "./view.ts";
+import type { TopicConsumerDefinition, TopicProducerDefinition } from "./topic.ts";
 
 /** Every kind of component a service can contain. */
 /** Components that have instances and take commands. */
 export type Component = EntityDefinition | KeyValueDefinition | WorkflowDefinition;
 
 /** Everything a service can contain. */
-export type ServiceComponent = Component | ConsumerDefinition | ViewDefinition;
+export type ServiceComponent = Component | ConsumerDefinition | ViewDefinition | TopicConsumerDefinition | TopicProducerDefinition;
 
 export interface ServiceDefinition {
   readonly kind: "service";
@@ -42,6 +43,7 @@ export function service(name: string, components: readonly ServiceComponent[]): 
   };
   for (const component of components) {
     if (component.kind === "consumer") listed(component.source, `consumer "${component.name}"`);
+    if (component.kind === "topic-producer") listed(component.options.source, `topic producer "${component.name}"`);
     if (component.kind === "view") {
       for (const [table, spec] of Object.entries(component.tables)) listed(spec.source, `view "${component.name}" (table ${table})`);
     }

@@ -44,6 +44,10 @@ export interface ConsumerReport {
   lagIsAtLeast: boolean;
   /** Messages parked (failed, or held behind one that failed), counted up to the same cap. */
   parked: number;
+  /** Topic producers: commit-to-broker lag of the latest message published (ms). */
+  publishLagMs?: number;
+  /** Topic consumers and producers: the broker's latest error, while it lasts. */
+  lastError?: string;
 }
 
 export interface ViewReport {

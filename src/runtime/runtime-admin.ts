@@ -7,6 +7,7 @@ import type { Dispatcher } from "./dispatcher.ts";
 import type { AdminFacade, ConsumerReport, EntitySummary, ViewReport } from "./facades.ts";
 import { checkId } from "./ids.ts";
 import type { OperatorAction, WorkflowEngine } from "./workflow/engine.ts";
+import type { TopicService } from "./topics/topic-service.ts";
 
 /** Lag is counted up to this many entries (counting more costs more than it tells). */
 const lagCountCap = 10_000;
@@ -20,6 +21,7 @@ export interface AdminParts {
   dispatcher: Dispatcher;
   workflows: WorkflowEngine;
   consumers: ReadonlyMap<string, ConsumerRunner>;
+  topics?: TopicService;
   views: ViewService;
   membership: Membership;
 }
@@ -94,10 +96,12 @@ export class RuntimeAdmin implements AdminFacade {
         };
       }),
     );
-    return { head, consumers };
+    return { head, consumers: [...consumers, ...(await this.parts.topics?.reports(head) ?? [])] };
   }
 
-  private consumer(name: string): ConsumerRunner {
+  private consumer(name: string): { retry(position: number): Promise<{ delivered: number; parked: number }>; skip(position: number): Promise<{ delivered: number; parked: number }> } {
+    const topic = this.parts.topics?.consumers.get(name);
+    if (topic) return { retry: (seq) => topic.release(seq, "retry"), skip: (seq) => topic.release(seq, "skip") };
     const runner = this.parts.consumers.get(name);
     if (!runner) throw notFound(`no consumer named "${name}"`);
     return runner;

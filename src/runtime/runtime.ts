@@ -16,6 +16,8 @@ import type { ClusterSignal } from "../store/cluster-port.ts";
 import { InstanceDispatcher, type DispatchOptions, type Dispatcher, type KeyedCall, type PositionedReply } from "./dispatcher.ts";
 import type { AdminFacade, ServiceFacade } from "./facades.ts";
 import { RuntimeAdmin } from "./runtime-admin.ts";
+import { TopicService } from "./topics/topic-service.ts";
+import type { Broker } from "../broker/port.ts";
 
 export interface RuntimeOptions {
   store: Store;
@@ -40,6 +42,8 @@ export interface RuntimeOptions {
   leaseMs?: number;
   /** Several nodes: a node silent for longer than this is deleted from `sagaflow nodes`. Default 1 hour. */
   forgetDeadNodesAfterMs?: number;
+  /** The message broker topic consumers and producers use (the runtime closes it when it stops). */
+  broker?: Broker;
 }
 
 export type { CallOptions, PositionedReply } from "./dispatcher.ts";
@@ -69,6 +73,8 @@ export class Runtime {
   readonly consumers = new Map<string, ConsumerRunner>();
   /** The service's views. */
   readonly views: ViewService;
+  /** Topic consumers and producers (a message broker). */
+  readonly topics: TopicService;
   /** This node among those sharing the store: who holds which share of the work. */
   readonly membership: Membership;
   /** What the service's HTTP API may do. */
@@ -87,6 +93,7 @@ export class Runtime {
     this.committer = new GroupCommitter(this.store, () => {
       for (const runner of this.consumers.values()) runner.wake();
       this.views.wake();
+      this.topics.wake();
     });
     this.clock = options.clock ?? systemClock;
     this.orphans = options.orphanedWorkflows ?? "refuse";
@@ -159,9 +166,10 @@ export class Runtime {
         this.consumers.set(component.name, new ConsumerRunner(component, consumerHost));
         continue;
       }
-      if (component.kind === "view") continue;
+      if (component.kind === "view" || component.kind === "topic-consumer" || component.kind === "topic-producer") continue;
       this.dispatcher.register(component, component.kind === "workflow" ? this.workflows.kind(component) : kindOf(component, snapshotEvery));
     }
+    this.topics = new TopicService(options.components, { ...consumerHost, broker: options.broker });
     const viewDefinitions = options.components.filter((c): c is ViewDefinition => c.kind === "view");
     this.views = new ViewService(viewDefinitions, this.store, this.log);
     this.registerLeases();
@@ -179,6 +187,7 @@ export class Runtime {
       dispatcher,
       workflows: this.workflows,
       consumers: this.consumers,
+      topics: this.topics,
       views: this.views,
       membership: this.membership,
     });
@@ -215,6 +224,7 @@ export class Runtime {
     for (const [name, runner] of this.consumers) {
       this.membership.register(leaseNames.consumer(name), { acquired: (fence) => runner.begin(fence), lost: () => runner.stop() });
     }
+    this.topics.registerLeases(this.membership);
     for (const name of this.views.names()) {
       const runner = this.views.runner(name);
       this.membership.register(leaseNames.view(name), { acquired: (fence) => runner.begin(fence), lost: () => runner.follow() });
@@ -227,6 +237,7 @@ export class Runtime {
     if (signal.position !== undefined) {
       for (const runner of this.consumers.values()) runner.wake();
       this.views.wake();
+      this.topics.wake();
     }
     for (const [name, id] of signal.workflows ?? []) this.workflows.remoteChange(name, id);
     if (signal.timerDue !== undefined && this.membership.holds(leaseNames.timers)) this.timers.remind(signal.timerDue);
@@ -270,6 +281,7 @@ export class Runtime {
     this.workflows.stop();
     this.timers.stop();
     await Promise.all([...this.consumers.values()].map((runner) => runner.stop()));
+    await this.topics.stop();
     await this.views.stop();
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     await this.dispatcher.drained();
