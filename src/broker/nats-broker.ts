@@ -23,22 +23,35 @@ export async function connectNats(url: string, log: (line: string) => void = (li
     reconnectTimeWait: 250,
     waitOnFirstConnect: true,
   });
+  const broker = new NatsBroker(url, connection, await connection.jetstreamManager(), connection.jetstream());
   void (async () => {
     for await (const status of connection.status()) {
       if (status.type === "disconnect" || status.type === "reconnect") log(`sagaflow: broker ${url}: ${status.type}`);
+      if (status.type === "reconnect") broker.reconnected();
     }
   })().catch(() => {});
-  return new NatsBroker(url, connection, await connection.jetstreamManager(), connection.jetstream());
+  return broker;
 }
 
 /** The broker port over NATS JetStream (the official `nats` client). */
 export class NatsBroker implements Broker {
+  /** Subscriptions to end when the connection comes back (their subscribers subscribe again). */
+  private readonly onReconnect = new Set<() => void>();
+
   constructor(
     readonly url: string,
     private readonly connection: NatsConnection,
     private readonly manager: JetStreamManager,
     private readonly client: JetStreamClient,
   ) {}
+
+  /**
+   * Messages delivered before the server went away are redelivered only after their ack wait:
+   * ending the subscriptions makes their runners subscribe again at the ack floor at once.
+   */
+  reconnected(): void {
+    for (const end of this.onReconnect) end();
+  }
 
   async ensureStream(spec: StreamSpec): Promise<void> {
     const duplicate_window = nanos(spec.duplicateWindowMs ?? defaultDuplicateWindowMs);
@@ -79,9 +92,16 @@ export class NatsBroker implements Broker {
     const consumer = await this.client.consumers.get(options.stream, options.durable);
     const iterator = await consumer.consume({ max_messages: options.maxInFlight });
     const manager = this.manager;
+    const onReconnect = this.onReconnect;
+    const end = () => void iterator.close();
+    onReconnect.add(end);
     return {
       async *messages() {
-        for await (const m of iterator) yield toMessage(options.stream, m);
+        try {
+          for await (const m of iterator) yield toMessage(options.stream, m);
+        } finally {
+          onReconnect.delete(end);
+        }
       },
       async lag() {
         const info = await manager.consumers.info(options.stream, options.durable);
@@ -93,6 +113,7 @@ export class NatsBroker implements Broker {
         };
       },
       async close() {
+        onReconnect.delete(end);
         await iterator.close();
       },
     };

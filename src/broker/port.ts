@@ -43,7 +43,8 @@ export interface SubscribeOptions {
 
 export interface TopicSubscription {
   /**
-   * Messages in stream order. Every message above the ack floor (the highest sequence below
+   * Messages in stream order, until the subscription is closed or the connection was lost and
+   * came back (then subscribe again). Every message above the ack floor (the highest sequence below
    * which all are acknowledged) is delivered again after a restart, in stream order.
    */
   messages(): AsyncIterable<BrokerMessage>;

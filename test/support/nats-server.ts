@@ -74,7 +74,10 @@ export class NatsServer {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once("exit", resolve));
     child.kill("SIGTERM");
+    // The child is unref'd: hold the event loop while waiting for it.
+    const keepAlive = setInterval(() => {}, 1_000);
     await exited;
+    clearInterval(keepAlive);
   }
 
   async restart(downMs = 0): Promise<void> {

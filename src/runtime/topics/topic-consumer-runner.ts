@@ -110,6 +110,8 @@ export class TopicConsumerRunner {
           }
           this.accept(message);
         }
+        // Ended (stopping, or the broker came back): finish what is in hand, then subscribe again.
+        await Promise.all(this.queues.values());
       } catch (error) {
         if (!this.running) break;
         this.lastError = String(error);
