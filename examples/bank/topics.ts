@@ -1,6 +1,7 @@
 import { topicConsumer, topicProducer } from "sagaflow";
 import { z } from "zod";
 import { transfer } from "./transfer.ts";
+import { transferWorkflow } from "./transfer-workflow.ts";
 import { wallet } from "./wallet.ts";
 
 /** A deposit as it arrives on `bank.deposits`: `ref` is the sender's id for it (the same ref deposits once). */
@@ -28,16 +29,27 @@ export const deposits = topicConsumer("deposits", {
 
 const endings = new Set(["completed", "rejected", "compensated"]);
 
-/** Every transfer that ends, to stream `BANK_TRANSFERS`, subject `bank.transfers.{transferId}`. */
-export const transferEvents = topicProducer("transfer-events", {
-  source: transfer,
-  stream: { name: "BANK_TRANSFERS", subjects: ["bank.transfers.>"] },
-  subject: (change) => `bank.transfers.${change.id}`,
-  message: (change) => {
-    const record = change.payload as { status: string; state: { status: string; from: string; to: string; amount: number } };
-    if (record.status !== "ended" || !endings.has(record.state.status)) return undefined;
-    const { from, to, amount, status } = record.state;
-    return { id: change.id, status, from, to, amount };
-  },
-  eventType: (change) => `bank.transfer.${(change.payload as { state: { status: string } }).state.status}`,
-});
+type TransferRecord = { status: string; state: { status: string; from: string; to: string; amount: number } };
+
+/**
+ * Every transfer that ends (the saga `transfer` and the plain workflow `transfer-workflow`, whose
+ * ids are the transfer ids), to stream `BANK_TRANSFERS`, subject `bank.transfers.{transferId}`,
+ * body `{"id","status","from","to","amount"}`.
+ */
+function transferEndings(name: string, source: typeof transfer | typeof transferWorkflow) {
+  return topicProducer(name, {
+    source,
+    stream: { name: "BANK_TRANSFERS", subjects: ["bank.transfers.>"] },
+    subject: (change) => `bank.transfers.${change.id}`,
+    message: (change) => {
+      const record = change.payload as TransferRecord;
+      if (record.status !== "ended" || !endings.has(record.state.status)) return undefined;
+      const { from, to, amount, status } = record.state;
+      return { id: change.id, status, from, to, amount };
+    },
+    eventType: (change) => `bank.transfer.${(change.payload as TransferRecord).state.status}`,
+  });
+}
+
+export const transferEvents = transferEndings("transfer-events", transfer);
+export const transferWorkflowEvents = transferEndings("transfer-workflow-events", transferWorkflow);
