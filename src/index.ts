@@ -24,6 +24,8 @@ export type {
   WorkflowView,
   WorkflowStatus,
   StepContext,
+  RunAttempt,
+  RunOptions,
   StepEffect,
   StepFailure,
   StepOptions,

@@ -416,7 +416,7 @@ export class WorkflowEngine {
   private async runStep(definition: WorkflowDefinition, id: string, record: WorkflowRecord): Promise<Changed> {
     const step = record.step!;
     const handler = (definition.steps as Record<string, StepHandler<unknown, string>>)[step]!;
-    const ctx = new StepContextImpl(definition.name, id, record.execId, record.attempt + 1, this.host.keyedCall, this.host.timers);
+    const ctx = new StepContextImpl(definition.name, id, record.execId, record.attempt + 1, this.host.keyedCall, this.host.timers, { store: this.host.store, clock: this.host.clock });
     const { timeoutMs } = stepOptions(definition, step);
     let timer: { cancel(): void } | undefined;
     try {
