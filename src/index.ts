@@ -38,6 +38,8 @@ export { consumer } from "./define/consumer.ts";
 export type { ConsumerDefinition, ConsumerContext } from "./define/consumer.ts";
 export { deferred } from "./define/deferred.ts";
 export { topicConsumer, topicProducer } from "./define/topic.ts";
+export { schedule } from "./define/schedule.ts";
+export type { ScheduleDefinition, ScheduleOptions, ScheduleTick } from "./define/schedule.ts";
 export type {
   TopicConsumerDefinition,
   TopicConsumerOptions,

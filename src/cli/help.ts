@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { FlagSpec } from "./args.ts";
 import { feedUsage } from "./feed-commands.ts";
+import { schedulesUsage } from "./schedules-command.ts";
 import { initUsage } from "./init.ts";
 import { nodesUsage } from "./nodes-command.ts";
 import { viewsUsage } from "./views-command.ts";
@@ -36,6 +37,7 @@ export function commandHelp(command: string): string | undefined {
     consumers: `${feedUsage}\n${adminNote}`,
     parked: `${feedUsage}\n${adminNote}`,
     timers: `${feedUsage}\n${adminNote}`,
+    schedules: `${schedulesUsage}\n${adminNote}`,
     views: `${viewsUsage}\n${adminNote}`,
     nodes: `${nodesUsage}\n${adminNote}`,
   };

@@ -6,6 +6,7 @@ import { loadService } from "./load-service.ts";
 import { serve } from "./serve.ts";
 import { workflowsCommand, workflowsUsage } from "./workflows-command.ts";
 import { feedCommand, feedUsage } from "./feed-commands.ts";
+import { schedulesCommand, schedulesUsage } from "./schedules-command.ts";
 import { viewsCommand, viewsUsage } from "./views-command.ts";
 import { nodesCommand, nodesUsage } from "./nodes-command.ts";
 
@@ -17,6 +18,7 @@ ${devUsage}
 ${initUsage}
 ${workflowsUsage}
 ${feedUsage}
+${schedulesUsage}
 ${viewsUsage}
 ${nodesUsage}
   sagaflow <command> --help                    one command's help
@@ -107,6 +109,8 @@ export async function main(argv: string[]): Promise<void> {
     case "parked":
     case "timers":
       return feedCommand(command, rest);
+    case "schedules":
+      return schedulesCommand(rest);
     case undefined:
     case "help":
     case "--help":

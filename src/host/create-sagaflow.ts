@@ -94,7 +94,7 @@ class SagaflowApp implements Sagaflow {
   ) {
     if (!options || typeof options.store !== "object") throw new TypeError("createSagaflow needs { store: sqlite(path) | postgres(url) | memoryStore() }");
     this.log = options.log ?? ((line) => console.error(line));
-    this.components = new Map(service.components.filter((c): c is Component => c.kind !== "consumer" && c.kind !== "view" && c.kind !== "topic-consumer" && c.kind !== "topic-producer").map((c) => [c.name, c]));
+    this.components = new Map(service.components.filter((c): c is Component => c.kind !== "consumer" && c.kind !== "view" && c.kind !== "topic-consumer" && c.kind !== "topic-producer" && c.kind !== "schedule").map((c) => [c.name, c]));
     // Calls before start are refused with a clear error rather than lost.
     const gate: ClientDispatcher = {
       call: async (...args) => this.runtime().dispatcher.call(...args),

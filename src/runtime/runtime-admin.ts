@@ -8,6 +8,7 @@ import type { AdminFacade, ConsumerReport, EntitySummary, ViewReport } from "./f
 import { checkId } from "./ids.ts";
 import type { OperatorAction, WorkflowEngine } from "./workflow/engine.ts";
 import type { TopicService } from "./topics/topic-service.ts";
+import type { ScheduleService } from "./schedules/schedule-service.ts";
 
 /** Lag is counted up to this many entries (counting more costs more than it tells). */
 const lagCountCap = 10_000;
@@ -22,6 +23,7 @@ export interface AdminParts {
   workflows: WorkflowEngine;
   consumers: ReadonlyMap<string, ConsumerRunner>;
   topics?: TopicService;
+  schedules?: ScheduleService;
   views: ViewService;
   membership: Membership;
 }
@@ -120,6 +122,15 @@ export class RuntimeAdmin implements AdminFacade {
       if (error instanceof SagaflowError) throw error;
       throw notFound(error instanceof Error ? error.message : String(error));
     }
+  }
+
+  async schedules() {
+    return this.parts.schedules?.report() ?? { schedules: [] };
+  }
+
+  setSchedulePaused(name: string, paused: boolean) {
+    if (!this.parts.schedules) throw notFound(`no schedule named "${name}"`);
+    return this.parts.schedules.setPaused(name, paused);
   }
 
   timers(status: "pending" | "parked" | undefined, limit: number) {

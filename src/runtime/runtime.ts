@@ -17,6 +17,7 @@ import { InstanceDispatcher, type DispatchOptions, type Dispatcher, type KeyedCa
 import type { AdminFacade, ServiceFacade } from "./facades.ts";
 import { RuntimeAdmin } from "./runtime-admin.ts";
 import { TopicService } from "./topics/topic-service.ts";
+import { ScheduleService } from "./schedules/schedule-service.ts";
 import type { Broker } from "../broker/port.ts";
 
 export interface RuntimeOptions {
@@ -75,6 +76,8 @@ export class Runtime {
   readonly views: ViewService;
   /** Topic consumers and producers (a message broker). */
   readonly topics: TopicService;
+  /** Cron schedules (one lease for all). */
+  readonly schedules: ScheduleService;
   /** This node among those sharing the store: who holds which share of the work. */
   readonly membership: Membership;
   /** What the service's HTTP API may do. */
@@ -166,10 +169,11 @@ export class Runtime {
         this.consumers.set(component.name, new ConsumerRunner(component, consumerHost));
         continue;
       }
-      if (component.kind === "view" || component.kind === "topic-consumer" || component.kind === "topic-producer") continue;
+      if (component.kind === "view" || component.kind === "topic-consumer" || component.kind === "topic-producer" || component.kind === "schedule") continue;
       this.dispatcher.register(component, component.kind === "workflow" ? this.workflows.kind(component) : kindOf(component, snapshotEvery));
     }
     this.topics = new TopicService(options.components, { ...consumerHost, broker: options.broker });
+    this.schedules = new ScheduleService(options.components, consumerHost);
     const viewDefinitions = options.components.filter((c): c is ViewDefinition => c.kind === "view");
     this.views = new ViewService(viewDefinitions, this.store, this.log);
     this.registerLeases();
@@ -188,6 +192,7 @@ export class Runtime {
       workflows: this.workflows,
       consumers: this.consumers,
       topics: this.topics,
+      schedules: this.schedules,
       views: this.views,
       membership: this.membership,
     });
@@ -225,6 +230,9 @@ export class Runtime {
       this.membership.register(leaseNames.consumer(name), { acquired: (fence) => runner.begin(fence), lost: () => runner.stop() });
     }
     this.topics.registerLeases(this.membership);
+    if (this.schedules.any) {
+      this.membership.register(leaseNames.schedules, { acquired: (fence) => this.schedules.begin(fence), lost: () => this.schedules.stop() });
+    }
     for (const name of this.views.names()) {
       const runner = this.views.runner(name);
       this.membership.register(leaseNames.view(name), { acquired: (fence) => runner.begin(fence), lost: () => runner.follow() });
@@ -282,6 +290,7 @@ export class Runtime {
     this.timers.stop();
     await Promise.all([...this.consumers.values()].map((runner) => runner.stop()));
     await this.topics.stop();
+    await this.schedules.stop();
     await this.views.stop();
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     await this.dispatcher.drained();

@@ -8,6 +8,7 @@ export const WORKFLOW_BUCKETS = 16;
 export const leaseNames = {
   workflows: (bucket: number) => `workflows/${bucket}`,
   timers: "timers",
+  schedules: "schedules",
   consumer: (name: string) => `consumer/${name}`,
   view: (name: string) => `view/${name}`,
 };
