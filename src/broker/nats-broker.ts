@@ -14,6 +14,30 @@ import type { Broker, BrokerMessage, PublishOptions, StreamSpec, SubscribeOption
 
 const defaultDuplicateWindowMs = 2 * 60_000;
 
+/**
+ * A NATS broker that connects in the background: it is returned at once, and each call waits for
+ * the connection (trying for ever), so a service starts and takes commands while NATS is away.
+ */
+export function natsBroker(url: string, log: (line: string) => void = (line) => console.error(line)): Broker {
+  let closed = false;
+  const ready = connectNats(url, log);
+  ready.catch((error: unknown) => log(`sagaflow: broker ${url}: ${String(error)}`));
+  return {
+    url,
+    ensureStream: async (spec) => (await ready).ensureStream(spec),
+    subscribe: async (options) => (await ready).subscribe(options),
+    publish: async (subject, data, options) => (await ready).publish(subject, data, options),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      // Not connected yet: there is nothing to drain, and waiting would wait for NATS.
+      const broker = await Promise.race([ready, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 100))]);
+      if (broker) await broker.close();
+      else void ready.then((late) => late.close(), () => {});
+    },
+  };
+}
+
 /** Connects to a NATS server with JetStream. Reconnects for ever: an outage only delays work. */
 export async function connectNats(url: string, log: (line: string) => void = (line) => console.error(line)): Promise<Broker> {
   const connection = await connect({
@@ -127,7 +151,10 @@ export class NatsBroker implements Broker {
   }
 
   async close(): Promise<void> {
-    await this.connection.drain().catch(() => this.connection.close());
+    // Draining waits for the server: with NATS away, give up on it after a moment.
+    const drained = this.connection.drain().catch(() => {});
+    const late = new Promise<"late">((resolve) => setTimeout(() => resolve("late"), 2_000).unref());
+    if ((await Promise.race([drained, late])) === "late") await this.connection.close().catch(() => {});
   }
 }
 

@@ -36,8 +36,9 @@ export interface SagaflowOptions {
   /** The largest request body the HTTP handler reads. Default 1 MiB. */
   maxBodyBytes?: number;
   /**
-   * The message broker of topic consumers and producers. Default: NATS at `natsUrl`, connected
-   * only when the service has topic components.
+   * The message broker of topic consumers and producers (closed when the service stops). Default:
+   * NATS at `natsUrl`, connected only when the service has topic components, in the background
+   * (the service starts while NATS is away, and its topics wait for it).
    */
   broker?: Broker;
   /** Where NATS listens (comma-separated for several servers). Default: the `NATS_URL` environment variable. */
@@ -156,8 +157,8 @@ class SagaflowApp implements Sagaflow {
       const natsUrl = options.natsUrl ?? process.env.NATS_URL;
       if (!broker && natsUrl && this.service.components.some((c) => c.kind === "topic-consumer" || c.kind === "topic-producer")) {
         // Loaded only when used, like the database drivers.
-        const { connectNats } = await import("../broker/nats-broker.ts");
-        broker = await connectNats(natsUrl, this.log);
+        const { natsBroker } = await import("../broker/nats-broker.ts");
+        broker = natsBroker(natsUrl, this.log);
       }
       // The constructor checks the definitions (e.g. view queries): the store is closed if it throws too.
       const runtime = new Runtime({
