@@ -29,6 +29,8 @@ export type {
   WorkflowView,
   WorkflowStatus,
   StepContext,
+  RunAttempt,
+  RunOptions,
   StepEffect,
   StepFailure,
   StepOptions,
@@ -40,6 +42,21 @@ export { saga } from "./define/saga.ts";
 export { consumer } from "./define/consumer.ts";
 export type { ConsumerDefinition, ConsumerContext } from "./define/consumer.ts";
 export { deferred } from "./define/deferred.ts";
+export { topicConsumer, topicProducer } from "./define/topic.ts";
+export { schedule } from "./define/schedule.ts";
+export type { ScheduleDefinition, ScheduleOptions, ScheduleTick } from "./define/schedule.ts";
+export type {
+  TopicConsumerDefinition,
+  TopicConsumerOptions,
+  TopicContext,
+  TopicKey,
+  TopicMessageInfo,
+  TopicProducerDefinition,
+  TopicProducerOptions,
+  ProducedChange,
+  StreamSpec,
+} from "./define/topic.ts";
+export type { Broker, BrokerMessage, TopicSubscription, SubscribeOptions, PublishOptions } from "./broker/port.ts";
 export { view, table } from "./define/view.ts";
 export type { ViewDefinition, ViewTable, UpdateContext } from "./define/view.ts";
 export type { DeferredCall, Timers } from "./define/handlers.ts";

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { FlagSpec } from "./args.ts";
 import { feedUsage } from "./feed-commands.ts";
+import { schedulesUsage } from "./schedules-command.ts";
 import { initUsage } from "./init.ts";
 import { nodesUsage } from "./nodes-command.ts";
 import { tokenUsage } from "./token-command.ts";
@@ -56,6 +57,7 @@ export function commandHelp(command: string): string | undefined {
     consumers: `${feedUsage}\n${adminNote}`,
     parked: `${feedUsage}\n${adminNote}`,
     timers: `${feedUsage}\n${adminNote}`,
+    schedules: `${schedulesUsage}\n${adminNote}`,
     views: `${viewsUsage}\n${adminNote}`,
     nodes: `${nodesUsage}\n${adminNote}`,
     token: tokenUsage,

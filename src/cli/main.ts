@@ -7,6 +7,7 @@ import { serve } from "./serve.ts";
 import { applyAuthOverrides } from "../auth/auth-overrides.ts";
 import { workflowsCommand, workflowsUsage } from "./workflows-command.ts";
 import { feedCommand, feedUsage } from "./feed-commands.ts";
+import { schedulesCommand, schedulesUsage } from "./schedules-command.ts";
 import { viewsCommand, viewsUsage } from "./views-command.ts";
 import { nodesCommand, nodesUsage } from "./nodes-command.ts";
 import { tokenCommand, tokenUsage } from "./token-command.ts";
@@ -25,6 +26,7 @@ ${devUsage}
 ${initUsage}
 ${workflowsUsage}
 ${feedUsage}
+${schedulesUsage}
 ${viewsUsage}
 ${nodesUsage}
 ${tokenUsage}
@@ -172,6 +174,8 @@ export async function main(argv: string[]): Promise<void> {
     case "parked":
     case "timers":
       return feedCommand(command, rest);
+    case "schedules":
+      return schedulesCommand(rest);
     case undefined:
     case "help":
     case "--help":

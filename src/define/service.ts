@@ -6,13 +6,15 @@ import type { ViewDefinition } from "./view.ts";
 import type { EndpointDefinition } from "./endpoint.ts";
 import type { AuthConfig } from "./auth.ts";
 import { checkCorsConfig, type CorsConfig } from "./cors.ts";
+import type { TopicConsumerDefinition, TopicProducerDefinition } from "./topic.ts";
+import type { ScheduleDefinition } from "./schedule.ts";
 
 /** Every kind of component a service can contain. */
 /** Components that have instances and take commands. */
 export type Component = EntityDefinition | KeyValueDefinition | WorkflowDefinition;
 
 /** Everything a service can contain. */
-export type ServiceComponent = Component | ConsumerDefinition | ViewDefinition | EndpointDefinition;
+export type ServiceComponent = Component | ConsumerDefinition | ViewDefinition | EndpointDefinition | TopicConsumerDefinition | TopicProducerDefinition | ScheduleDefinition;
 
 export interface ServiceDefinition {
   readonly kind: "service";
@@ -60,6 +62,8 @@ export function service(name: string, components: readonly ServiceComponent[], o
   };
   for (const component of components) {
     if (component.kind === "consumer") listed(component.source, `consumer "${component.name}"`);
+    if (component.kind === "topic-producer") listed(component.options.source, `topic producer "${component.name}"`);
+    if (component.kind === "schedule" && component.options.start) listed(component.options.start.workflow, `schedule "${component.name}"`);
     if (component.kind === "view") {
       for (const [table, spec] of Object.entries(component.tables)) listed(spec.source, `view "${component.name}" (table ${table})`);
     }

@@ -87,6 +87,33 @@ export interface StepContext<S, SN extends string> extends Moves<SN, StepEffect>
   update(state: S): Moves<SN, StepEffect> & { fail(code: string, message?: string): StepEffect };
   /** Stops the workflow with status `failed` (an operator can retry it from this step). */
   fail(code: string, message?: string): StepEffect;
+  /**
+   * Runs a side effect (an HTTP call to another system) and journals its result: a re-run of this
+   * step execution (after a crash or timeout) gets the journaled result instead of calling again,
+   * once a call has succeeded and its result was committed. Pass `attempt.idempotencyKey` to the
+   * other system: a crash during the call calls again with the same key (at-least-once). Failures
+   * are retried per `options`, then fail the step attempt; they are not journaled. The result must
+   * be JSON (undefined is journaled as null).
+   */
+  run<T>(name: string, fn: (attempt: RunAttempt) => Promise<T> | T, options?: RunOptions): Promise<T>;
+}
+
+/** What `ctx.run`'s function is given. */
+export interface RunAttempt {
+  /** The same on every run of this step execution: `wf:{workflow}:{id}:{execution}:run:{name}:{n}`. */
+  idempotencyKey: string;
+  /** 1, 2, … within this step attempt. */
+  attempt: number;
+}
+
+/** `ctx.run`'s own retries, before the step attempt fails. */
+export interface RunOptions {
+  /** Default 3. */
+  maxAttempts?: number;
+  /** Default 200 ms, doubling. */
+  initialBackoffMs?: number;
+  /** Default 5,000 ms. */
+  maxBackoffMs?: number;
 }
 
 export type StepHandler<S, SN extends string> = (

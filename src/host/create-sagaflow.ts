@@ -17,6 +17,7 @@ import { eventStreams } from "../http/views-route.ts";
 import type { Clock } from "../runtime/clock.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import type { Store } from "../store/port.ts";
+import type { Broker } from "../broker/port.ts";
 import { listenOn, type ListenOptions, type Listening } from "./listen.ts";
 import { openStore, type StoreDescriptor } from "./stores.ts";
 
@@ -59,6 +60,14 @@ export interface SagaflowOptions {
    * `retentionMs`), tombstones (`tombstonesMs`). Default 7, 7, 7 and 90 days.
    */
   retention?: Partial<RetentionSettings>;
+  /**
+   * The message broker of topic consumers and producers (closed when the service stops). Default:
+   * NATS at `natsUrl`, connected only when the service has topic components, in the background
+   * (the service starts while NATS is away, and its topics wait for it).
+   */
+  broker?: Broker;
+  /** Where NATS listens (comma-separated for several servers). Default: the `NATS_URL` environment variable. */
+  natsUrl?: string;
 }
 
 /** A service running inside your program. */
@@ -115,7 +124,7 @@ class SagaflowApp implements Sagaflow {
   ) {
     if (!options || typeof options.store !== "object") throw new TypeError("createSagaflow needs { store: sqlite(path) | postgres(url) | memoryStore() }");
     this.log = options.log ?? ((line) => console.error(line));
-    this.components = new Map(service.components.filter((c) => c.kind !== "consumer" && c.kind !== "view" && c.kind !== "endpoint").map((c) => [c.name, c]));
+    this.components = new Map(service.components.filter((c): c is Component => c.kind !== "consumer" && c.kind !== "view" && c.kind !== "endpoint" && c.kind !== "topic-consumer" && c.kind !== "topic-producer" && c.kind !== "schedule").map((c) => [c.name, c]));
     // Calls before start are refused with a clear error rather than lost.
     const gate: ClientDispatcher = {
       call: async (...args) => this.runtime().dispatcher.call(...args),
@@ -193,7 +202,14 @@ class SagaflowApp implements Sagaflow {
   private async openRuntime(): Promise<Runtime> {
     const { options } = this;
     const store: Store = await openStore(options.store, this.service.components);
+    let broker = options.broker;
     try {
+      const natsUrl = options.natsUrl ?? process.env.NATS_URL;
+      if (!broker && natsUrl && this.service.components.some((c) => c.kind === "topic-consumer" || c.kind === "topic-producer")) {
+        // Loaded only when used, like the database drivers.
+        const { natsBroker } = await import("../broker/nats-broker.ts");
+        broker = natsBroker(natsUrl, this.log);
+      }
       // The constructor checks the definitions (e.g. view queries): the store is closed if it throws too.
       const runtime = new Runtime({
         store,
@@ -207,11 +223,13 @@ class SagaflowApp implements Sagaflow {
         ...(options.clock === undefined ? {} : { clock: options.clock }),
         ...(options.tracerProvider === undefined ? {} : { observe: { tracerProvider: options.tracerProvider } }),
         ...(options.retention === undefined ? {} : { retention: options.retention }),
+        ...(broker === undefined ? {} : { broker }),
       });
       await runtime.start();
       return runtime;
     } catch (error) {
       await store.close().catch(() => {});
+      if (broker && !options.broker) await broker.close().catch(() => {});
       throw error;
     }
   }

@@ -41,6 +41,7 @@ function statusFilter(raw: string | null): WorkflowStatus[] | undefined {
  * - `GET /consumers`: each consumer's offset, the feed head and the lag
  * - `GET /consumers/{name}/parked`, `POST /consumers/{name}/parked/{position}/{retry|skip}`
  * - `GET /timers?status=pending|parked&limit=`
+ * - `GET /schedules`, `POST /schedules/{name}/pause|resume`
  * - `GET /views`: each view's generation, offset, lag, rebuild progress and parked count; `POST /views/{name}/rebuild`
  * - `GET /views/{name}/parked`, `POST /views/{name}/parked/{position}/{retry|skip}`
  * - `GET /entities/{component}/{id}` and `/entities/{component}/{id}/events?after=&limit=`, `/state?seq=`
@@ -70,6 +71,13 @@ export function adminHandler(admin: AdminFacade, log: (line: string) => void = (
       return sendJson(res, 200, await admin.retention());
     }
     if (segments[0] === "views") return sendJson(res, 200, await viewsRoute(admin, method, segments, url.searchParams));
+    if (segments[0] === "schedules") {
+      if (method === "GET" && segments.length === 1) return sendJson(res, 200, await admin.schedules());
+      if (method === "POST" && segments.length === 3 && (segments[2] === "pause" || segments[2] === "resume")) {
+        return sendJson(res, 200, await admin.setSchedulePaused(segments[1]!, segments[2] === "pause"));
+      }
+      throw new SagaflowError("not_found", "use GET /schedules or POST /schedules/{name}/pause|resume", { status: 404 });
+    }
     if (segments[0] === "consumers" || segments[0] === "timers") {
       return sendJson(res, 200, await feedRoute(admin, method, segments, url.searchParams));
     }

@@ -14,7 +14,8 @@ export class ExposedRoutes {
 
   constructor(definitions: readonly ServiceComponent[]) {
     for (const definition of definitions) {
-      if (definition.kind === "consumer" || definition.kind === "endpoint") continue;
+      // Only entities, key-value entities, workflows and views have automatic routes.
+      if (definition.kind === "consumer" || definition.kind === "endpoint" || definition.kind === "topic-consumer" || definition.kind === "topic-producer" || definition.kind === "schedule") continue;
       if (definition.kind === "view") {
         const rules = exposedRules(definition.expose, Object.keys(definition.queries));
         if (rules) this.views.set(definition.name, rules);

@@ -1,3 +1,4 @@
+import type { ScheduleReport } from "./schedules/schedule-service.ts";
 /**
  * What the HTTP layer (and the embedding API) may ask of a running service: two narrow
  * interfaces, so that no route reaches the store, the runners or the membership directly.
@@ -50,6 +51,10 @@ export interface ConsumerReport {
   lagIsAtLeast: boolean;
   /** Messages parked (failed, or held behind one that failed), counted up to the same cap. */
   parked: number;
+  /** Topic producers: commit-to-broker lag of the latest message published (ms). */
+  publishLagMs?: number;
+  /** Topic consumers and producers: the broker's latest error, while it lasts. */
+  lastError?: string;
 }
 
 export interface ViewReport {
@@ -101,6 +106,10 @@ export interface AdminFacade {
   /** Re-delivers (`retry`) or drops (`skip`) a parked message, then delivers what waited behind it. */
   releaseParked(consumer: string, position: number, action: "retry" | "skip"): Promise<{ delivered: number; parked: number }>;
   timers(status: "pending" | "parked" | undefined, limit: number): Promise<TimerRecord[]>;
+  /** Cron schedules: their state, last and next tick. */
+  schedules(): Promise<{ schedules: ScheduleReport[] }>;
+  /** Pauses or resumes a schedule; ticks while paused are skipped. */
+  setSchedulePaused(name: string, paused: boolean): Promise<ScheduleReport>;
   views(): Promise<{ head: number; views: ViewReport[] }>;
   rebuildView(name: string): Promise<ViewGeneration>;
   viewParked(view: string, limit: number): Promise<ParkedViewEntry[]>;

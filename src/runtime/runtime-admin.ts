@@ -10,6 +10,8 @@ import type { AdminFacade, ConsumerReport, EntitySummary, ViewReport } from "./f
 import { checkId } from "./ids.ts";
 import { ConsoleQueries, type WorkflowSearch } from "./console-queries.ts";
 import type { OperatorAction, WorkflowEngine } from "./workflow/engine.ts";
+import type { TopicService } from "./topics/topic-service.ts";
+import type { ScheduleService } from "./schedules/schedule-service.ts";
 
 /** Lag is counted up to this many entries (counting more costs more than it tells). */
 const lagCountCap = 10_000;
@@ -23,6 +25,8 @@ export interface AdminParts {
   dispatcher: Dispatcher;
   workflows: WorkflowEngine;
   consumers: ReadonlyMap<string, ConsumerRunner>;
+  topics?: TopicService;
+  schedules?: ScheduleService;
   views: ViewService;
   membership: Membership;
   /** The Prometheus text exposition (`GET /metrics`). */
@@ -143,10 +147,12 @@ export class RuntimeAdmin implements AdminFacade {
         };
       }),
     );
-    return { head, consumers };
+    return { head, consumers: [...consumers, ...(await this.parts.topics?.reports(head) ?? [])] };
   }
 
-  private consumer(name: string): ConsumerRunner {
+  private consumer(name: string): { retry(position: number): Promise<{ delivered: number; parked: number }>; skip(position: number): Promise<{ delivered: number; parked: number }> } {
+    const topic = this.parts.topics?.consumers.get(name);
+    if (topic) return { retry: (seq) => topic.release(seq, "retry"), skip: (seq) => topic.release(seq, "skip") };
     const runner = this.parts.consumers.get(name);
     if (!runner) throw notFound(`no consumer named "${name}"`);
     return runner;
@@ -165,6 +171,15 @@ export class RuntimeAdmin implements AdminFacade {
       if (error instanceof SagaflowError) throw error;
       throw notFound(error instanceof Error ? error.message : String(error));
     }
+  }
+
+  async schedules() {
+    return this.parts.schedules?.report() ?? { schedules: [] };
+  }
+
+  setSchedulePaused(name: string, paused: boolean) {
+    if (!this.parts.schedules) throw notFound(`no schedule named "${name}"`);
+    return this.parts.schedules.setPaused(name, paused);
   }
 
   timers(status: "pending" | "parked" | undefined, limit: number) {

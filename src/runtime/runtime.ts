@@ -21,6 +21,9 @@ import { registerRuntimeGauges } from "../observe/runtime-gauges.ts";
 import { StepHolds } from "./held-writes.ts";
 import { RetentionService, type RetentionSettings } from "./retention/retention-service.ts";
 import type { WorkflowDefinition } from "../define/workflow.ts";
+import { TopicService } from "./topics/topic-service.ts";
+import { ScheduleService } from "./schedules/schedule-service.ts";
+import type { Broker } from "../broker/port.ts";
 
 export interface RuntimeOptions {
   store: Store;
@@ -56,6 +59,8 @@ export interface RuntimeOptions {
    * commits instead of 5). `separate`: each call commits before its reply, as on several nodes.
    */
   stepCommits?: "together" | "separate";
+  /** The message broker topic consumers and producers use (the runtime closes it when it stops). */
+  broker?: Broker;
 }
 
 export type { CallOptions, PositionedReply } from "./dispatcher.ts";
@@ -86,6 +91,10 @@ export class Runtime {
   readonly views: ViewService;
   /** Removes in the background what nothing may need any more (Property 9). */
   readonly retention: RetentionService;
+  /** Topic consumers and producers (a message broker). */
+  readonly topics: TopicService;
+  /** Cron schedules (one lease for all). */
+  readonly schedules: ScheduleService;
   /** This node among those sharing the store: who holds which share of the work. */
   readonly membership: Membership;
   /** What the service's HTTP API may do. */
@@ -106,6 +115,7 @@ export class Runtime {
     this.committer = new GroupCommitter(this.observer.timedCommits(this.store), () => {
       for (const runner of this.consumers.values()) runner.wake();
       this.views.wake();
+      this.topics.wake();
     });
     this.clock = options.clock ?? systemClock;
     this.orphans = options.orphanedWorkflows ?? "refuse";
@@ -186,9 +196,11 @@ export class Runtime {
         this.consumers.set(component.name, new ConsumerRunner(component, consumerHost));
         continue;
       }
-      if (component.kind === "view" || component.kind === "endpoint") continue;
+      if (component.kind === "view" || component.kind === "endpoint" || component.kind === "topic-consumer" || component.kind === "topic-producer" || component.kind === "schedule") continue;
       this.dispatcher.register(component, component.kind === "workflow" ? this.workflows.kind(component) : kindOf(component, snapshotEvery));
     }
+    this.topics = new TopicService(options.components, { ...consumerHost, broker: options.broker });
+    this.schedules = new ScheduleService(options.components, consumerHost);
     const viewDefinitions = options.components.filter((c): c is ViewDefinition => c.kind === "view");
     this.views = new ViewService(viewDefinitions, this.store, this.log);
     this.retention = new RetentionService(
@@ -221,6 +233,8 @@ export class Runtime {
       dispatcher,
       workflows: this.workflows,
       consumers: this.consumers,
+      topics: this.topics,
+      schedules: this.schedules,
       views: this.views,
       membership: this.membership,
       retention: this.retention,
@@ -259,6 +273,10 @@ export class Runtime {
     for (const [name, runner] of this.consumers) {
       this.membership.register(leaseNames.consumer(name), { acquired: (fence) => runner.begin(fence), lost: () => runner.stop() });
     }
+    this.topics.registerLeases(this.membership);
+    if (this.schedules.any) {
+      this.membership.register(leaseNames.schedules, { acquired: (fence) => this.schedules.begin(fence), lost: () => this.schedules.stop() });
+    }
     for (const name of this.views.names()) {
       const runner = this.views.runner(name);
       this.membership.register(leaseNames.view(name), { acquired: (fence) => runner.begin(fence), lost: () => runner.follow() });
@@ -271,6 +289,7 @@ export class Runtime {
     if (signal.position !== undefined) {
       for (const runner of this.consumers.values()) runner.wake();
       this.views.wake();
+      this.topics.wake();
     }
     for (const [name, id] of signal.workflows ?? []) this.workflows.remoteChange(name, id);
     if (signal.timerDue !== undefined && this.membership.holds(leaseNames.timers)) this.timers.remind(signal.timerDue);
@@ -314,6 +333,8 @@ export class Runtime {
     this.workflows.stop();
     this.timers.stop();
     await Promise.all([...this.consumers.values()].map((runner) => runner.stop()));
+    await this.topics.stop();
+    await this.schedules.stop();
     await this.views.stop();
     await this.retention.stop();
     await this.dispatcher.drained();

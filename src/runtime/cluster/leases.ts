@@ -10,6 +10,7 @@ export const leaseNames = {
   timers: "timers",
   /** Retention's background removals (src/runtime/retention/): one node at a time. */
   retention: "retention",
+  schedules: "schedules",
   consumer: (name: string) => `consumer/${name}`,
   view: (name: string) => `view/${name}`,
 };

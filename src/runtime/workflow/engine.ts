@@ -432,7 +432,7 @@ export class WorkflowEngine {
     const step = record.step!;
     const handler = (definition.steps as Record<string, StepHandler<unknown, string>>)[step]!;
     const holds = this.host.stepHolds?.();
-    const ctx = new StepContextImpl(definition.name, id, record.execId, record.attempt + 1, this.host.keyedCall, this.host.timers, holds);
+    const ctx = new StepContextImpl(definition.name, id, record.execId, record.attempt + 1, this.host.keyedCall, this.host.timers, holds, { store: this.host.store, clock: this.host.clock });
     const { timeoutMs } = stepOptions(definition, step);
     let timer: { cancel(): void } | undefined;
     try {

@@ -1,7 +1,10 @@
 import type { Component } from "../../define/service.ts";
 import { WorkflowEffectRecord, type MovedEffectRecord } from "../../define/workflow-effect.ts";
 import type { InstanceClient, Timers } from "../../define/handlers.ts";
-import type { StepContext } from "../../define/workflow.ts";
+import type { RunAttempt, RunOptions, StepContext } from "../../define/workflow.ts";
+import type { Store } from "../../store/port.ts";
+import type { Clock } from "../clock.ts";
+import { Journal } from "./journal.ts";
 import { KeyedCaller, type KeyedCall } from "../keyed-caller.ts";
 import type { StepHolds } from "../held-writes.ts";
 
@@ -14,6 +17,8 @@ export type { KeyedCall };
  */
 export class StepContextImpl implements StepContext<unknown, string> {
   private readonly caller: KeyedCaller;
+  private journal: Journal | undefined;
+  private abandoned = false;
 
   constructor(
     workflowName: string,
@@ -23,12 +28,21 @@ export class StepContextImpl implements StepContext<unknown, string> {
     keyedCall: KeyedCall,
     readonly timers: Timers,
     holds?: StepHolds,
+    journal?: { store: Store; clock: Clock },
   ) {
-    this.caller = new KeyedCaller(`wf:${workflowName}:${workflowId}:${execId}`, keyedCall, holds);
+    const prefix = `wf:${workflowName}:${workflowId}:${execId}`;
+    this.caller = new KeyedCaller(prefix, keyedCall, holds);
+    if (journal) this.journal = new Journal(journal.store, journal.clock, workflowName, workflowId, prefix, () => this.abandoned);
   }
 
   abandon(): void {
+    this.abandoned = true;
     this.caller.close();
+  }
+
+  run<T>(name: string, fn: (attempt: RunAttempt) => Promise<T> | T, options?: RunOptions): Promise<T> {
+    if (!this.journal) return Promise.reject(new Error("ctx.run is not available here"));
+    return this.journal.run(name, fn, options);
   }
 
   call<D extends Component>(definition: D, id: string): InstanceClient<D> {

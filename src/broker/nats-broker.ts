@@ -1,0 +1,179 @@
+import {
+  AckPolicy,
+  connect,
+  DeliverPolicy,
+  headers as natsHeaders,
+  nanos,
+  type ConsumerConfig,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type NatsConnection,
+} from "nats";
+import type { Broker, BrokerMessage, PublishOptions, StreamSpec, SubscribeOptions, TopicSubscription } from "./port.ts";
+
+const defaultDuplicateWindowMs = 2 * 60_000;
+
+/**
+ * A NATS broker that connects in the background: it is returned at once, and each call waits for
+ * the connection (trying for ever), so a service starts and takes commands while NATS is away.
+ */
+export function natsBroker(url: string, log: (line: string) => void = (line) => console.error(line)): Broker {
+  let closed = false;
+  const ready = connectNats(url, log);
+  ready.catch((error: unknown) => log(`sagaflow: broker ${url}: ${String(error)}`));
+  return {
+    url,
+    ensureStream: async (spec) => (await ready).ensureStream(spec),
+    subscribe: async (options) => (await ready).subscribe(options),
+    publish: async (subject, data, options) => (await ready).publish(subject, data, options),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      // Not connected yet: there is nothing to drain, and waiting would wait for NATS.
+      const broker = await Promise.race([ready, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 100))]);
+      if (broker) await broker.close();
+      else void ready.then((late) => late.close(), () => {});
+    },
+  };
+}
+
+/** Connects to a NATS server with JetStream. Reconnects for ever: an outage only delays work. */
+export async function connectNats(url: string, log: (line: string) => void = (line) => console.error(line)): Promise<Broker> {
+  const connection = await connect({
+    servers: url.split(","),
+    name: "sagaflow",
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    waitOnFirstConnect: true,
+  });
+  const broker = new NatsBroker(url, connection, await connection.jetstreamManager(), connection.jetstream());
+  void (async () => {
+    for await (const status of connection.status()) {
+      if (status.type === "disconnect" || status.type === "reconnect") log(`sagaflow: broker ${url}: ${status.type}`);
+      if (status.type === "reconnect") broker.reconnected();
+    }
+  })().catch(() => {});
+  return broker;
+}
+
+/** The broker port over NATS JetStream (the official `nats` client). */
+export class NatsBroker implements Broker {
+  /** Subscriptions to end when the connection comes back (their subscribers subscribe again). */
+  private readonly onReconnect = new Set<() => void>();
+
+  constructor(
+    readonly url: string,
+    private readonly connection: NatsConnection,
+    private readonly manager: JetStreamManager,
+    private readonly client: JetStreamClient,
+  ) {}
+
+  /**
+   * Messages delivered before the server went away are redelivered only after their ack wait:
+   * ending the subscriptions makes their runners subscribe again at the ack floor at once.
+   */
+  reconnected(): void {
+    for (const end of this.onReconnect) end();
+  }
+
+  async ensureStream(spec: StreamSpec): Promise<void> {
+    const duplicate_window = nanos(spec.duplicateWindowMs ?? defaultDuplicateWindowMs);
+    try {
+      const info = await this.manager.streams.info(spec.name);
+      const missing = spec.subjects.filter((s) => !info.config.subjects.includes(s));
+      if (missing.length > 0) {
+        await this.manager.streams.update(spec.name, { subjects: [...info.config.subjects, ...missing] });
+      }
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      await this.manager.streams.add({ name: spec.name, subjects: spec.subjects, duplicate_window });
+    }
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<TopicSubscription> {
+    // JetStream redelivers unacknowledged messages only once their ack wait passes, after newer
+    // ones: a consumer recreated at its ack floor delivers them again first, in stream order
+    // (per-key order survives a crash). Acknowledged messages above the floor come again too;
+    // the runner's keyed calls make them change nothing.
+    let ackFloor = 0;
+    try {
+      const info = await this.manager.consumers.info(options.stream, options.durable);
+      ackFloor = info.ack_floor.stream_seq;
+      await this.manager.consumers.delete(options.stream, options.durable);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    const config: Partial<ConsumerConfig> = {
+      durable_name: options.durable,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(options.ackWaitMs),
+      max_ack_pending: options.maxInFlight,
+      ...(ackFloor > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: ackFloor + 1 } : { deliver_policy: DeliverPolicy.All }),
+      ...(options.filterSubject === undefined ? {} : { filter_subject: options.filterSubject }),
+    };
+    await this.manager.consumers.add(options.stream, config);
+    const consumer = await this.client.consumers.get(options.stream, options.durable);
+    const iterator = await consumer.consume({ max_messages: options.maxInFlight });
+    const manager = this.manager;
+    const onReconnect = this.onReconnect;
+    const end = () => void iterator.close();
+    onReconnect.add(end);
+    return {
+      async *messages() {
+        try {
+          for await (const m of iterator) yield toMessage(options.stream, m);
+        } finally {
+          onReconnect.delete(end);
+        }
+      },
+      async lag() {
+        const info = await manager.consumers.info(options.stream, options.durable);
+        return {
+          pending: info.num_pending,
+          inFlight: info.num_ack_pending,
+          ackFloor: info.ack_floor.stream_seq,
+          head: info.num_pending + info.delivered.stream_seq,
+        };
+      },
+      async close() {
+        onReconnect.delete(end);
+        await iterator.close();
+      },
+    };
+  }
+
+  async publish(subject: string, data: Uint8Array, options: PublishOptions): Promise<{ seq: number; duplicate: boolean }> {
+    const h = natsHeaders();
+    for (const [name, value] of Object.entries(options.headers ?? {})) h.set(name, value);
+    const ack = await this.client.publish(subject, data, { msgID: options.msgId, headers: h, timeout: 5_000 });
+    return { seq: ack.seq, duplicate: ack.duplicate };
+  }
+
+  async close(): Promise<void> {
+    // Draining waits for the server: with NATS away, give up on it after a moment.
+    const drained = this.connection.drain().catch(() => {});
+    const late = new Promise<"late">((resolve) => setTimeout(() => resolve("late"), 2_000).unref());
+    if ((await Promise.race([drained, late])) === "late") await this.connection.close().catch(() => {});
+  }
+}
+
+function toMessage(stream: string, m: JsMsg): BrokerMessage {
+  const headers: Record<string, string> = {};
+  if (m.headers) for (const [name, values] of m.headers) headers[name] = values[0] ?? "";
+  return {
+    stream,
+    seq: m.seq,
+    subject: m.subject,
+    headers,
+    data: m.data,
+    redelivered: m.redelivered,
+    ack: () => m.ack(),
+    working: () => m.working(),
+  };
+}
+
+function isNotFound(error: unknown): boolean {
+  const e = error as { code?: string | number; api_error?: { code?: number } };
+  return e?.api_error?.code === 404 || e?.code === "404" || e?.code === 404 || /not found/i.test(String(error));
+}

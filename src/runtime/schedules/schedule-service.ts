@@ -1,0 +1,175 @@
+import { SagaflowError } from "../../define/errors.ts";
+import type { DeferredCall } from "../../define/handlers.ts";
+import type { ScheduleDefinition } from "../../define/schedule.ts";
+import type { ServiceComponent } from "../../define/service.ts";
+import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
+import type { Store } from "../../store/port.ts";
+import type { Clock } from "../clock.ts";
+import type { KeyedCall } from "../dispatcher.ts";
+import { WakeSignal } from "../wake-signal.ts";
+import { CronTicks } from "./cron-ticks.ts";
+
+export interface ScheduleHost {
+  store: Store;
+  clock: Clock;
+  log: (line: string) => void;
+  keyedCall: KeyedCall;
+}
+
+/** What `GET /schedules` shows of one schedule. */
+export interface ScheduleReport {
+  name: string;
+  cron: string;
+  timeZone: string;
+  missed: "skip" | "catch-up";
+  target: string;
+  paused: boolean;
+  /** The last tick fired or skipped (epoch ms), null before the first. */
+  lastTick: number | null;
+  nextTick: number | null;
+}
+
+const defaultGraceMs = 1_000;
+const maxSleepMs = 1_000;
+
+/*
+ * Durable state, in the consumer-offset table (a number per name, raised only):
+ *   `schedule:{name}`        the last tick handled (fired or skipped), epoch ms;
+ *   `schedule-paused:{name}` a counter bumped by each pause and resume: odd means paused.
+ */
+const tickKey = (name: string) => `schedule:${name}`;
+const pausedKey = (name: string) => `schedule-paused:${name}`;
+
+/**
+ * Fires the service's cron schedules on the node holding lease `schedules`. Each tick's call is
+ * keyed `schedule:{name}:{tick}`, then the tick is stored: a crash in between fires it again and
+ * the key makes that change nothing, so every tick fires once even when a lease moves.
+ */
+export class ScheduleService {
+  private readonly schedules = new Map<string, { definition: ScheduleDefinition; ticks: CronTicks }>();
+  private running = false;
+  private fence: Fence | undefined;
+  private loop: Promise<void> | undefined;
+  private readonly wakeSignal = new WakeSignal();
+
+  constructor(components: readonly ServiceComponent[], private readonly host: ScheduleHost) {
+    for (const c of components) {
+      if (c.kind === "schedule") this.schedules.set(c.name, { definition: c, ticks: new CronTicks(c.options) });
+    }
+  }
+
+  get any(): boolean {
+    return this.schedules.size > 0;
+  }
+
+  async begin(fence?: Fence): Promise<void> {
+    this.fence = fence;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wakeSignal.wake();
+    await this.loop;
+  }
+
+  async report(): Promise<{ schedules: ScheduleReport[] }> {
+    const now = this.host.clock.now();
+    const schedules = await Promise.all([...this.schedules.values()].map(async ({ definition, ticks }): Promise<ScheduleReport> => {
+      const { options } = definition;
+      const last = await this.host.store.loadOffset(tickKey(definition.name));
+      const paused = (await this.host.store.loadOffset(pausedKey(definition.name))) % 2 === 1;
+      return {
+        name: definition.name,
+        cron: options.cron,
+        timeZone: options.timeZone ?? "UTC",
+        missed: options.missed ?? "skip",
+        target: options.start ? `start ${options.start.workflow.name}` : typeof options.call === "function" ? "call (per tick)" : `${options.call!.component}/${options.call!.id}/${options.call!.handler}`,
+        paused,
+        lastTick: last === 0 ? null : last,
+        nextTick: paused ? null : (ticks.next(Math.max(last, now)) ?? null),
+      };
+    }));
+    return { schedules };
+  }
+
+  /** Pauses or resumes a schedule (any node: the state is in the store). Ticks while paused are skipped. */
+  async setPaused(name: string, paused: boolean): Promise<ScheduleReport> {
+    if (!this.schedules.has(name)) throw new SagaflowError("not_found", `no schedule named "${name}"`, { status: 404 });
+    const counter = await this.host.store.loadOffset(pausedKey(name));
+    if ((counter % 2 === 1) !== paused) {
+      // Resuming: what passed while paused is not caught up.
+      if (!paused) await this.host.store.commitConsumer(tickKey(name), this.host.clock.now(), []);
+      await this.host.store.commitConsumer(pausedKey(name), counter + 1, []);
+    }
+    this.wakeSignal.wake();
+    return (await this.report()).schedules.find((s) => s.name === name)!;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let wakeAt = this.host.clock.now() + maxSleepMs;
+      try {
+        for (const entry of this.schedules.values()) {
+          const next = await this.tick(entry.definition, entry.ticks);
+          if (next !== undefined) wakeAt = Math.min(wakeAt, next);
+        }
+      } catch (error) {
+        if (error instanceof LeaseLostError) {
+          this.host.log(`sagaflow: schedules: ${error.message}; stopping here`);
+          this.running = false;
+          return;
+        }
+        this.host.log(`sagaflow: schedules: ${String(error)}; retrying`);
+      }
+      await new Promise<void>((resolve) => {
+        let done = false;
+        const finish = () => {
+          if (!done) (done = true), resolve();
+        };
+        this.host.clock.schedule(Math.max(0, wakeAt - this.host.clock.now()), finish);
+        void this.wakeSignal.sleep(maxSleepMs).then(finish);
+      });
+    }
+  }
+
+  /** Fires what is due of one schedule; returns when its next tick is. */
+  private async tick(definition: ScheduleDefinition, ticks: CronTicks): Promise<number | undefined> {
+    const { name, options } = definition;
+    const { store, clock } = this.host;
+    const now = clock.now();
+    if ((await store.loadOffset(pausedKey(name))) % 2 === 1) return undefined;
+    let last = await store.loadOffset(tickKey(name));
+    if (last === 0) {
+      // First start ever: nothing before it is due.
+      await store.commitConsumer(tickKey(name), now, [], [], this.fence);
+      last = now;
+    }
+    const due = ticks.between(last, now);
+    if (due.length > 0) {
+      const grace = options.graceMs ?? defaultGraceMs;
+      const fire = (options.missed ?? "skip") === "catch-up" ? [due.at(-1)!] : due.filter((t) => now - t <= grace);
+      const skipped = due.length - fire.length;
+      if (skipped > 0) this.host.log(`sagaflow: schedule ${name}: ${skipped} tick(s) missed while no node ran schedules; ${options.missed === "catch-up" ? "caught up once" : "skipped"}`);
+      for (const at of fire) await this.fire(definition, at);
+      await store.commitConsumer(tickKey(name), due.at(-1)!, [], [], this.fence);
+      last = due.at(-1)!;
+    }
+    return ticks.next(Math.max(last, now));
+  }
+
+  private async fire(definition: ScheduleDefinition, at: number): Promise<void> {
+    const { name, options } = definition;
+    const tick = { schedule: name, at };
+    const key = `schedule:${name}:${at}`;
+    let call: DeferredCall;
+    if (options.start) {
+      call = { component: options.start.workflow.name, id: `${name}-${new Date(at).toISOString()}`, handler: "start", input: options.start.input(tick) };
+    } else {
+      call = typeof options.call === "function" ? options.call(tick) : options.call!;
+    }
+    const reply = await this.host.keyedCall(call.component, call.id, call.handler, call.input, key);
+    if (!reply.ok) this.host.log(`sagaflow: schedule ${name}: the tick at ${new Date(at).toISOString()} was refused: ${reply.code}: ${reply.message}`);
+  }
+}

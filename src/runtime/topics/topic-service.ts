@@ -1,0 +1,94 @@
+import type { Broker } from "../../broker/port.ts";
+import type { Timers } from "../../define/handlers.ts";
+import type { TopicConsumerDefinition, TopicProducerDefinition } from "../../define/topic.ts";
+import type { ServiceComponent } from "../../define/service.ts";
+import type { Store } from "../../store/port.ts";
+import type { Clock } from "../clock.ts";
+import type { Membership } from "../cluster/membership.ts";
+import type { KeyedCall } from "../dispatcher.ts";
+import type { ConsumerReport } from "../facades.ts";
+import { TopicConsumerRunner } from "./topic-consumer-runner.ts";
+import { TopicProducerRunner } from "./topic-producer-runner.ts";
+
+export interface TopicServiceHost {
+  store: Store;
+  clock: Clock;
+  log: (line: string) => void;
+  keyedCall: KeyedCall;
+  timers: Timers;
+  broker: Broker | undefined;
+}
+
+/** The service's topic consumers and producers: one lease each, like feed consumers. */
+export class TopicService {
+  readonly consumers = new Map<string, TopicConsumerRunner>();
+  readonly producers = new Map<string, TopicProducerRunner>();
+
+  constructor(components: readonly ServiceComponent[], private readonly host: TopicServiceHost) {
+    const topics = components.filter((c): c is TopicConsumerDefinition | TopicProducerDefinition => c.kind === "topic-consumer" || c.kind === "topic-producer");
+    if (topics.length === 0) return;
+    const broker = host.broker;
+    if (!broker) {
+      throw new TypeError(`${topics[0]!.kind} "${topics[0]!.name}" needs a message broker: set NATS_URL (e.g. nats://127.0.0.1:4222) or pass \`broker\``);
+    }
+    for (const topic of topics) {
+      if (topic.kind === "topic-consumer") this.consumers.set(topic.name, new TopicConsumerRunner(topic, { ...host, broker }));
+      else this.producers.set(topic.name, new TopicProducerRunner(topic, { ...host, broker }));
+    }
+  }
+
+  /** Whether the service has topic components. */
+  get any(): boolean {
+    return this.consumers.size + this.producers.size > 0;
+  }
+
+  registerLeases(membership: Membership): void {
+    for (const [name, runner] of [...this.consumers, ...this.producers]) {
+      membership.register(`consumer/${name}`, { acquired: (fence) => runner.begin(fence), lost: () => runner.stop() });
+    }
+  }
+
+  /** New feed entries: producers read now. */
+  wake(): void {
+    for (const runner of this.producers.values()) runner.wake();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.consumers.values(), ...this.producers.values()].map((r) => r.stop()));
+    await this.host.broker?.close();
+  }
+
+  /** Rows for `sagaflow consumers`: topic consumers' lag comes from the broker, producers' from the feed. */
+  async reports(head: number): Promise<ConsumerReport[]> {
+    const { store } = this.host;
+    const consumers = await Promise.all([...this.consumers.values()].map(async (runner): Promise<ConsumerReport> => {
+      const lag = await runner.lag();
+      const parked = await store.listParked(runner.definition.name, 10_000);
+      return {
+        name: runner.definition.name,
+        source: `stream ${runner.streamName}`,
+        offset: lag?.ackFloor ?? 0,
+        head: lag?.head ?? 0,
+        lag: lag ? lag.pending + lag.inFlight : 0,
+        lagIsAtLeast: false,
+        parked: parked.length,
+        ...(runner.lastError ? { lastError: runner.lastError } : {}),
+      };
+    }));
+    const producers = await Promise.all([...this.producers.values()].map(async (runner): Promise<ConsumerReport> => {
+      const pending = await store.readFeed(runner.position, 10_000, [runner.definition.options.source.name]);
+      return {
+        name: runner.definition.name,
+        source: `${runner.definition.options.source.name} → stream ${runner.definition.options.stream.name}`,
+        offset: runner.position,
+        head,
+        lag: pending.length,
+        lagIsAtLeast: pending.length === 10_000,
+        parked: 0,
+        ...(runner.lastPublishLagMs === undefined ? {} : { publishLagMs: runner.lastPublishLagMs }),
+        ...(runner.lastError ? { lastError: runner.lastError } : {}),
+      };
+    }));
+    return [...consumers, ...producers];
+  }
+}

@@ -1,0 +1,79 @@
+import type { RunOptions, RunAttempt } from "../../define/workflow.ts";
+import { isStoreUnavailable } from "../../define/errors.ts";
+import type { Store } from "../../store/port.ts";
+import type { Clock } from "../clock.ts";
+
+/** Journaled results are kept as idempotency records of this pseudo-component (never a feed entry). */
+export const journalComponent = "$journal";
+
+const defaults = { maxAttempts: 3, initialBackoffMs: 200, maxBackoffMs: 5_000 };
+
+/**
+ * `ctx.run`: one journaled side effect of a step execution. Its key is
+ * `{stepKey}:run:{name}:{occurrence}` — the same on every re-run of this step execution. If a
+ * result is journaled under it, that result is returned and `fn` is not called. Otherwise `fn`
+ * runs (with its own retries), and its result is committed under the key before it is returned,
+ * so the step's transition, committed later, can never be stored without it.
+ *
+ * At-least-once: a crash (or a step timeout) after `fn` started and before its result was
+ * committed runs `fn` again on the re-run, with the same idempotency key, which the outside system
+ * should use to de-duplicate. Failures are not journaled: a step attempt that fails runs `fn`
+ * again. Exactly once, from the step's view: once a result is committed, no re-run of this step
+ * execution calls again. Results are kept as long as idempotency records (7 days by default).
+ */
+export class Journal {
+  private readonly occurrences = new Map<string, number>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly workflow: string,
+    private readonly id: string,
+    private readonly stepKey: string,
+    private readonly closed: () => boolean,
+  ) {}
+
+  async run<T>(name: string, fn: (attempt: RunAttempt) => Promise<T> | T, options: RunOptions = {}): Promise<T> {
+    if (typeof name !== "string" || name === "") throw new TypeError("ctx.run needs a name");
+    const occurrence = this.occurrences.get(name) ?? 0;
+    this.occurrences.set(name, occurrence + 1);
+    const key = `${this.stepKey}:run:${name}:${occurrence}`;
+    const instance = `${this.workflow}/${this.id}`;
+    const stored = await this.store.findDedup(journalComponent, instance, key);
+    if (stored && stored.reply.ok) return stored.reply.value as T;
+    const maxAttempts = options.maxAttempts ?? defaults.maxAttempts;
+    let backoff = options.initialBackoffMs ?? defaults.initialBackoffMs;
+    for (let attempt = 1; ; attempt++) {
+      if (this.closed()) throw new Error(`ctx.run("${name}"): this run timed out`);
+      let result: T;
+      try {
+        result = await fn({ idempotencyKey: key, attempt });
+      } catch (error) {
+        if (attempt >= maxAttempts) throw error;
+        await new Promise<void>((resolve) => this.clock.schedule(backoff, resolve));
+        backoff = Math.min(backoff * 2, options.maxBackoffMs ?? defaults.maxBackoffMs);
+        continue;
+      }
+      // undefined is not JSON: journal it as null and give back what the call gave.
+      const value = result === undefined ? null : result;
+      await this.commit(instance, key, value);
+      return result;
+    }
+  }
+
+  private async commit(instance: string, key: string, value: unknown): Promise<void> {
+    for (let tries = 0; ; tries++) {
+      try {
+        const [outcome] = await this.store.commit([
+          { component: journalComponent, id: instance, dedup: [{ key, requestHash: "run", reply: { ok: true, value }, at: this.clock.now() }] },
+        ]);
+        if (outcome?.ok === false && outcome.reason !== "conflict") throw new Error(`journaling ctx.run result: ${outcome.reason}`);
+        return;
+      } catch (error) {
+        // The call succeeded: losing its result to a short outage would call again; wait a little.
+        if (!isStoreUnavailable(error) || tries >= 20) throw error;
+        await new Promise<void>((resolve) => this.clock.schedule(250, resolve));
+      }
+    }
+  }
+}

@@ -1,0 +1,149 @@
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { connect, type JetStreamManager } from "nats";
+import { createSagaflow, keyValue, memoryStore, service, topicConsumer, topicProducer, type Sagaflow } from "../src/index.ts";
+import { connectNats } from "../src/broker/nats-broker.ts";
+import { runtimeOf } from "../src/host/create-sagaflow.ts";
+import { NatsServer, natsServerOrSay } from "./support/nats-server.ts";
+import { sleep } from "./support/server-process.ts";
+
+/**
+ * Topic consumers and producers in process, against a NATS server of the test's own: per-key
+ * order with other keys in parallel, a poison message and a bad body parked (holding back only
+ * their key) and released by retry and skip; the producer's per-instance order, and a broker
+ * outage during which commands are still accepted and after which everything is published once.
+ */
+
+const binary = natsServerOrSay("NATS topics test");
+const encoder = new TextEncoder();
+
+const list = keyValue("list", {
+  initial: (): string[] => [],
+  commands: { append: (s, c: { v: string }, fx) => fx.update([...s, c.v]).reply((s) => s.length) },
+  queries: { get: (s, _: {}, fx) => fx.reply(s) },
+});
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+async function streamBodies(jsm: JetStreamManager, stream: string) {
+  const info = await jsm.streams.info(stream);
+  const out = [];
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+    const m = await jsm.streams.getMessage(stream, { seq });
+    out.push({ subject: m.subject, body: m.json<{ id: string; items: string[] }>(), msgId: m.header.get("Nats-Msg-Id") });
+  }
+  return out;
+}
+
+if (binary) {
+  describe("topic consumers and producers on NATS JetStream", () => {
+    const cleanups: Array<() => Promise<void>> = [];
+    after(async () => {
+      for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+    });
+
+    it("orders per key, parks a poison message and a bad body, and releases them", async () => {
+      const nats = await NatsServer.start(binary);
+      cleanups.push(() => nats.cleanup());
+      let poisonCured = false;
+      const lines = topicConsumer("lines", {
+        stream: { name: "LINES", subjects: ["lines.>"] },
+        key: { subjectToken: 1 },
+        retry: { maxAttempts: 2, initialBackoffMs: 1 },
+        handle: async (body: { v: string }, ctx) => {
+          if (body.v === "poison" && !poisonCured) throw new Error("poisoned");
+          await ctx.call(list, ctx.key).append({ v: body.v });
+        },
+      });
+      const logs: string[] = [];
+      const app: Sagaflow = createSagaflow(service("lines", [list, lines]), { store: memoryStore(), natsUrl: nats.url, log: (l) => logs.push(l) });
+      cleanups.push(() => app.stop());
+      await app.start();
+      const broker = await connectNats(nats.url, () => {});
+      cleanups.push(() => broker.close());
+      await broker.ensureStream({ name: "LINES", subjects: ["lines.>"] });
+      const send = (subject: string, text: string, id: string) => broker.publish(subject, encoder.encode(text), { msgId: id });
+      for (let i = 0; i < 20; i++) {
+        await send("lines.a", JSON.stringify({ v: `a${i}` }), `a${i}`);
+        await send("lines.b", JSON.stringify({ v: i === 5 ? "poison" : `b${i}` }), `b${i}`);
+        await send("lines.c", i === 3 ? "{not json" : JSON.stringify({ v: `c${i}` }), `c${i}`);
+      }
+      const get = (id: string) => app.client.call(list, id).get({});
+      await until("key a done", async () => (await get("a")).length === 20);
+      assert.deepEqual(await get("a"), Array.from({ length: 20 }, (_, i) => `a${i}`));
+      const admin = runtimeOf(app)!.admin;
+      await until("b and c parked", async () => (await admin.parked("lines", 100)).length === 15 + 17);
+      // b stopped at the poison message, c at the bad body: each holds back only its own key.
+      assert.deepEqual(await get("b"), ["b0", "b1", "b2", "b3", "b4"]);
+      assert.deepEqual(await get("c"), ["c0", "c1", "c2"]);
+      const parked = await admin.parked("lines", 100);
+      assert.deepEqual(parked.filter((p) => p.blockedBy === null).map((p) => p.entry.id).sort(), ["b", "c"]);
+      assert.equal(parked.find((p) => p.entry.id === "c" && p.blockedBy === null)!.error.code, "invalid_json");
+      assert.match(parked.find((p) => p.entry.id === "b" && p.blockedBy === null)!.error.message, /poisoned/);
+      const bHead = parked.find((p) => p.entry.id === "b" && p.blockedBy === null)!.entry.position;
+      const cHead = parked.find((p) => p.entry.id === "c" && p.blockedBy === null)!.entry.position;
+
+      // Retrying the poison message while it still fails parks it again, with those behind it.
+      assert.deepEqual(await admin.releaseParked("lines", bHead, "retry"), { delivered: 0, parked: 15 });
+      poisonCured = true;
+      assert.deepEqual(await admin.releaseParked("lines", bHead, "retry"), { delivered: 15, parked: 0 });
+      assert.deepEqual(await get("b"), Array.from({ length: 20 }, (_, i) => (i === 5 ? "poison" : `b${i}`)));
+      // The bad body cannot be fixed: skipped, the rest of c follows in order.
+      assert.deepEqual(await admin.releaseParked("lines", cHead, "skip"), { delivered: 16, parked: 0 });
+      assert.deepEqual(await get("c"), Array.from({ length: 20 }, (_, i) => `c${i}`).filter((v) => v !== "c3"));
+      assert.deepEqual(await admin.parked("lines", 100), []);
+      // Later messages of a released key are not held any more.
+      await send("lines.b", JSON.stringify({ v: "b20" }), "b20");
+      await until("b20", async () => (await get("b")).length === 21);
+      const report = (await admin.consumers()).consumers.find((c) => c.name === "lines");
+      assert.equal(report?.parked, 0);
+      assert.equal(report?.source, "stream LINES");
+    });
+
+    it("publishes each instance's changes in order, and waits out a broker outage", async () => {
+      const nats = await NatsServer.start(binary);
+      cleanups.push(() => nats.cleanup());
+      const changes = topicProducer("list-changes", {
+        source: list,
+        stream: { name: "LISTS", subjects: ["lists.>"] },
+        subject: (c) => `lists.${c.id}`,
+        message: (c) => ({ id: c.id, items: c.payload }),
+      });
+      const app = createSagaflow(service("lists", [list, changes]), { store: memoryStore(), natsUrl: nats.url, log: () => {} });
+      cleanups.push(() => app.stop());
+      await app.start();
+      const appendAll = (from: number, to: number) =>
+        Promise.all(["x", "y", "z"].map(async (id) => {
+          for (let i = from; i < to; i++) await app.client.call(list, id).append({ v: String(i) });
+        }));
+      await appendAll(0, 30);
+      await nats.stop();
+      // The broker is away: commands are still accepted (they only write the feed).
+      await appendAll(30, 60);
+      await sleep(300);
+      await nats.start();
+      const connection = await connect({ servers: nats.url });
+      cleanups.push(() => connection.close());
+      const jsm = await connection.jetstreamManager();
+      let bodies: Awaited<ReturnType<typeof streamBodies>> = [];
+      await until("180 messages", async () => {
+        bodies = await streamBodies(jsm, "LISTS").catch(() => []);
+        return bodies.length >= 180;
+      });
+      await sleep(500);
+      bodies = await streamBodies(jsm, "LISTS");
+      assert.equal(bodies.length, 180, "each change once (re-publishes dropped by Nats-Msg-Id)");
+      for (const id of ["x", "y", "z"]) {
+        const lengths = bodies.filter((b) => b.body.id === id).map((b) => b.body.items.length);
+        assert.deepEqual(lengths, Array.from({ length: 60 }, (_, i) => i + 1), `order of ${id}`);
+      }
+      assert.equal(new Set(bodies.map((b) => b.msgId)).size, 180);
+    });
+  });
+}
