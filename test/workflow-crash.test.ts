@@ -21,7 +21,8 @@ import { serveChild, type ServedChild } from "./support/workflow-child.ts";
  * Crash test with a real process: examples/bank served on SQLite (FULL sync) in a child that is
  * SIGKILLed at random moments while 500 transfers (sagas and plain workflows) start and run.
  * Every transfer must end as its input dictates and every wallet must hold exactly what the
- * completed transfers say — no step effect lost, none applied twice.
+ * completed transfers say — no step effect lost, none applied twice — and the file shows that
+ * steps' calls committed with their transitions (held step writes, the default on SQLite).
  */
 
 const transferCount = 500;
@@ -97,6 +98,14 @@ describe("workflows survive SIGKILL of a real process", () => {
     try {
       await store.migrate();
       await checkStoredTransfers(store, transfers, why);
+      // Held step writes (src/runtime/held-writes.ts, the default on SQLite): one commit wrote a
+      // wallet's event and then the workflow's new state: same time, next position.
+      const feed = await store.readFeed(0, 1_000_000);
+      const together = feed.filter((entry, i) => {
+        const next = feed[i + 1];
+        return entry.component === "wallet" && next !== undefined && next.type === "$state" && next.component.startsWith("transfer") && next.at === entry.at;
+      });
+      assert.ok(together.length >= transfers.length / 2, `only ${together.length} steps' calls committed with their transitions ${why}`);
     } finally {
       await store.close();
     }
