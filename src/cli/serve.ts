@@ -2,21 +2,13 @@ import { join } from "node:path";
 import type { AuthConfig } from "../define/auth.ts";
 import type { ServiceDefinition } from "../define/service.ts";
 import { createSagaflow, runtimeOf } from "../host/create-sagaflow.ts";
+import type { ListenOptions } from "../host/listen.ts";
 import { postgres, sqlite } from "../host/stores.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 
-export interface ServeOptions {
+/** Where and how to listen (ports, admin address and token, HTTPS): as `listen()` takes them. */
+export interface ServeOptions extends ListenOptions {
   service: ServiceDefinition;
-  port?: number;
-  host?: string;
-  /** The admin API's port. Default: port + 1; -1 turns it off. */
-  adminPort?: number;
-  /** The admin API's address (default 127.0.0.1; another needs adminToken or adminRole). */
-  adminHost?: string;
-  adminToken?: string;
-  adminRole?: string;
-  /** Serve HTTPS with these PEM files (read again by `reloadTls`, on SIGHUP). */
-  tls?: { certFile: string; keyFile: string };
   /** Trusted JWT issuers replacing the service's own (the service's with the CLI's flags applied). */
   auth?: AuthConfig;
   /** What to do with workflows standing at a step this code no longer defines. */
