@@ -5,6 +5,7 @@ import {
   headers as natsHeaders,
   nanos,
   type ConsumerConfig,
+  type ConsumerInfo,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
@@ -98,8 +99,7 @@ export class NatsBroker implements Broker {
     // the runner's keyed calls make them change nothing.
     let ackFloor = 0;
     try {
-      const info = await this.manager.consumers.info(options.stream, options.durable);
-      ackFloor = info.ack_floor.stream_seq;
+      ackFloor = floorOf(await this.manager.consumers.info(options.stream, options.durable));
       await this.manager.consumers.delete(options.stream, options.durable);
     } catch (error) {
       if (!isNotFound(error)) throw error;
@@ -117,13 +117,17 @@ export class NatsBroker implements Broker {
     const iterator = await consumer.consume({ max_messages: options.maxInFlight });
     const manager = this.manager;
     const onReconnect = this.onReconnect;
-    const end = () => void iterator.close();
+    let ended = false;
+    // stop(), not close(): close() waits on the pull, and never settles for an iterator left early
+    // or never iterated.
+    const end = () => iterator.stop();
     onReconnect.add(end);
     return {
       async *messages() {
         try {
           for await (const m of iterator) yield toMessage(options.stream, m);
         } finally {
+          ended = true;
           onReconnect.delete(end);
         }
       },
@@ -132,13 +136,13 @@ export class NatsBroker implements Broker {
         return {
           pending: info.num_pending,
           inFlight: info.num_ack_pending,
-          ackFloor: info.ack_floor.stream_seq,
+          ackFloor: floorOf(info),
           head: info.num_pending + info.delivered.stream_seq,
         };
       },
       async close() {
         onReconnect.delete(end);
-        await iterator.close();
+        if (!ended) iterator.stop();
       },
     };
   }
@@ -171,6 +175,14 @@ function toMessage(stream: string, m: JsMsg): BrokerMessage {
     ack: () => m.ack(),
     working: () => m.working(),
   };
+}
+
+/**
+ * The highest stream sequence below which all are acknowledged. A consumer created at a start
+ * sequence reports 0 until it acknowledges one: its floor is then just below where it started.
+ */
+function floorOf(info: ConsumerInfo): number {
+  return Math.max(info.ack_floor.stream_seq, (info.config.opt_start_seq ?? 1) - 1);
 }
 
 function isNotFound(error: unknown): boolean {
