@@ -34,13 +34,14 @@
 import pg, { type PoolClient, type QueryResult } from "pg";
 import { workflowFeedPayload } from "../feed-payload.ts";
 import { encode, encodeWorkflowRecord, type EncodedWorkflowRecord } from "../rows.ts";
-import { FEED_LOCK_CLASS, lockInstancesStatement } from "./postgres-locks.ts";
+import { lockInstancesStatement } from "./postgres-locks.ts";
 import type { InstanceWrite, WorkflowTransition, WriteOutcome } from "../port.ts";
 import type { Fence } from "../cluster-port.ts";
 import { heldAmong, leaseTokensNoWaitStatement, lockedAmong } from "./postgres-fence.ts";
 import { quoteIdent } from "./migrations.ts";
 import { executeStatement } from "./postgres-literals.ts";
 import type { Transaction } from "./transaction.ts";
+import { KIND_EVENT, KIND_KV, KIND_WORKFLOW, type CommitSql } from "./postgres-commit-sql.ts";
 
 /** What a commit runs before its COMMIT; a test hook holds the transaction open here. */
 export type BeforeCommitHook = (feedPositions: readonly number[]) => Promise<void>;
@@ -170,177 +171,6 @@ function instanceOf(instances: Map<string, InstanceState>, component: string, id
   return state;
 }
 
-const KIND_EVENT = 0;
-const KIND_KV = 1;
-const KIND_WORKFLOW = 2;
-
-/**
- * The SQL of a commit, with the schema's tables qualified (`s`, quoted; `schemaName` as given).
- * Prepared with SQL `PREPARE` once per connection (`prepare`) and run with `EXECUTE name(literals)`
- * (./postgres-literals.ts), so that each travels in a simple-query round trip with other statements:
- * the state query with BEGIN and the locks, the writes with the signal and COMMIT.
- */
-export function commitSql(s: string, schemaName: string) {
-  const readState = {
-    name: "sagaflow_sql_commit_state",
-    // Per instance (n, from 1): what its checks need, each an index lookup; the idempotency keys
-    // of the batch that are taken, looked up by primary key and grouped by instance.
-    text: `
-        WITH taken AS (
-          SELECT dk.n, array_agg(d.key) AS keys
-          FROM unnest($6::text[], $7::text[], $8::text[], $9::int8[]) AS dk(c, i, key, n)
-          JOIN ${s}.dedup d ON d.component = dk.c AND d.id = dk.i AND d.key = dk.key
-          GROUP BY dk.n
-        )
-        SELECT u.n,
-          CASE WHEN u.ev THEN (SELECT max(e.seq) FROM ${s}.events e WHERE e.component = u.c AND e.id = u.i AND e.kind = ${KIND_EVENT}) END AS max_seq,
-          CASE WHEN u.kv THEN (SELECT k.version FROM ${s}.kv k WHERE k.component = u.c AND k.id = u.i) END AS kv_version,
-          CASE WHEN u.wf THEN (SELECT w.version FROM ${s}.workflows w WHERE w.name = u.c AND w.id = u.i) END AS wf_version,
-          t.keys AS taken,
-          -- Rows this commit will update, locked now without waiting: one that exists but cannot be
-          -- locked is held by a session outside Sagaflow (Sagaflow's own writers of the instance are
-          -- kept out by the instance lock), and the write is answered "locked".
-          (u.kv AND EXISTS (SELECT 1 FROM ${s}.kv k WHERE k.component = u.c AND k.id = u.i)
-             AND (SELECT true FROM ${s}.kv k WHERE k.component = u.c AND k.id = u.i FOR NO KEY UPDATE SKIP LOCKED) IS NULL)
-          OR (u.wf AND EXISTS (SELECT 1 FROM ${s}.workflows w WHERE w.name = u.c AND w.id = u.i)
-             AND (SELECT true FROM ${s}.workflows w WHERE w.name = u.c AND w.id = u.i FOR NO KEY UPDATE SKIP LOCKED) IS NULL)
-          OR (u.sn AND EXISTS (SELECT 1 FROM ${s}.snapshots p WHERE p.component = u.c AND p.id = u.i)
-             AND (SELECT true FROM ${s}.snapshots p WHERE p.component = u.c AND p.id = u.i FOR UPDATE SKIP LOCKED) IS NULL) AS locked
-        FROM unnest($1::text[], $2::text[], $3::bool[], $4::bool[], $5::bool[], $10::bool[]) WITH ORDINALITY AS u(c, i, ev, kv, wf, sn, n)
-        LEFT JOIN taken t ON t.n = u.n`,
-  };
-  const write = {
-    name: "sagaflow_sql_commit_write",
-    // Every row of the commit in one statement (data-modifying CTEs), feed rows included.
-    //
-    // The feed rows go in last, under the feed lock (FEED_LOCK_CLASS in ./postgres-locks.ts): the
-    // lock is a one-time filter (an InitPlan) of the feed insert, evaluated before it reads a row,
-    // so before the sequence draws a position, and only once every other write of the statement
-    // has run (the filter counts their rows first): the feed lock stays the last lock a commit
-    // takes, and nobody holding it waits for anything but the disk. Not
-    // `EXISTS (SELECT pg_advisory_xact_lock(…))`: the planner drops an EXISTS target list, lock and all.
-    // Updates are made only at the version the check saw: should a count differ (a writer that
-    // does not take the instance locks), the filter fails the statement, so the transaction, before
-    // the feed lock is taken. A batch without feed rows takes no feed lock.
-    // The positions (the sequence default) are drawn as the sorted rows are inserted, so they
-    // ascend in the order given; the last SELECT fails the statement should they not, and gives them
-    // in that order, as text ("1,2,3"; int8[] would come back as strings).
-    text: `
-        WITH
-        snap AS (
-          INSERT INTO ${s}.snapshots (component, id, seq, state)
-          SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[])
-          ON CONFLICT (component, id) DO UPDATE SET seq = excluded.seq, state = excluded.state
-          RETURNING 1
-        ),
-        kv_new AS (
-          INSERT INTO ${s}.kv (component, id, version, state, deleted, at)
-          SELECT u.c, u.i, u.v, u.s, u.d, $5 FROM unnest($6::text[], $7::text[], $8::int8[], $9::text[], $10::bool[]) AS u(c, i, v, s, d)
-          RETURNING 1
-        ),
-        kv_upd AS (
-          UPDATE ${s}.kv k SET version = u.v, state = u.s, deleted = u.d, at = $5
-          FROM unnest($11::text[], $12::text[], $13::int8[], $14::text[], $15::bool[], $16::int8[]) AS u(c, i, v, s, d, prev)
-          WHERE k.component = u.c AND k.id = u.i AND k.version = u.prev
-          RETURNING 1
-        ),
-        wf_rows AS (
-          SELECT * FROM unnest(
-            $17::text[], $18::text[], $19::int8[], $20::text[], $21::text[], $22::text[], $23::text[], $24::int8[],
-            $25::int8[], $26::int8[], $27::int8[], $28::text[], $29::text[], $30::text[], $31::int8[], $32::int8[], $33::int8[]
-          ) AS u(name, id, version, status, step, step_input, state, attempt, exec_id, due_at, deadline_at,
-                 last_error, start_hash, start_reply, created_at, updated_at, prev)
-        ),
-        wf_new AS (
-          INSERT INTO ${s}.workflows (name, id, version, status, step, step_input, state, attempt, exec_id, due_at,
-                                      deadline_at, last_error, start_hash, start_reply, created_at, updated_at)
-          SELECT name, id, version, status, step, step_input, state, attempt, exec_id, due_at,
-                 deadline_at, last_error, start_hash, start_reply, created_at, updated_at
-          FROM wf_rows WHERE prev = 0
-          RETURNING 1
-        ),
-        wf_upd AS (
-          UPDATE ${s}.workflows w SET version = u.version, status = u.status, step = u.step, step_input = u.step_input,
-            state = u.state, attempt = u.attempt, exec_id = u.exec_id, due_at = u.due_at, deadline_at = u.deadline_at,
-            last_error = u.last_error, start_hash = u.start_hash, start_reply = u.start_reply,
-            created_at = u.created_at, updated_at = u.updated_at
-          FROM wf_rows u
-          WHERE u.prev <> 0 AND w.name = u.name AND w.id = u.id AND w.version = u.prev
-          RETURNING 1
-        ),
-        hist AS (
-          INSERT INTO ${s}.workflow_history (name, id, version, at, status, step, exec_id, attempt, detail)
-          SELECT * FROM unnest($34::text[], $35::text[], $36::int8[], $37::int8[], $38::text[], $39::text[], $40::int8[], $41::int8[], $42::text[])
-          RETURNING 1
-        ),
-        dd AS (
-          INSERT INTO ${s}.dedup (component, id, key, request_hash, reply, at)
-          SELECT * FROM unnest($43::text[], $44::text[], $45::text[], $46::text[], $47::text[], $48::int8[])
-          RETURNING 1
-        ),
-        written AS (
-          SELECT (SELECT count(*) FROM snap) + (SELECT count(*) FROM kv_new) + (SELECT count(*) FROM wf_new)
-                   + (SELECT count(*) FROM hist) + (SELECT count(*) FROM dd) AS others,
-                 (SELECT count(*) FROM kv_upd) AS kv_updated, (SELECT count(*) FROM wf_upd) AS wf_updated
-        ),
-        feed AS (
-          INSERT INTO ${s}.events (component, id, kind, seq, type, payload, at)
-          SELECT u.c, u.i, u.k, u.s, u.t, u.p, $5
-          FROM unnest($49::text[], $50::text[], $51::int2[], $52::int8[], $53::text[], $54::text[]) WITH ORDINALITY AS u(c, i, k, s, t, p, n)
-          WHERE (
-            SELECT CASE
-              WHEN w.others < 0 THEN false
-              WHEN w.kv_updated <> $55::int8 OR w.wf_updated <> $56::int8 THEN
-                ('sagaflow commit: a key-value state or workflow record changed under the instance lock '
-                  || '(is something other than Sagaflow writing these tables?); nothing of this batch was kept; updated '
-                  || w.kv_updated || '/' || $55::int8 || ' key-value states, ' || w.wf_updated || '/' || $56::int8 || ' workflows')::bool
-              WHEN cardinality($49::text[]) = 0 THEN true
-              ELSE (SELECT true FROM pg_advisory_xact_lock(${FEED_LOCK_CLASS}, hashtext(${pg.escapeLiteral(schemaName)})))
-            END
-            FROM written w
-          )
-          ORDER BY u.n
-          RETURNING position
-        )
-        SELECT CASE
-          WHEN coalesce(cardinality(f.p), 0) = cardinality($49::text[]) AND f.p IS NOT DISTINCT FROM f.sorted
-            THEN coalesce(array_to_string(f.p, ','), '')
-          ELSE ('sagaflow commit: feed positions came back out of order (' || coalesce(array_to_string(f.p, ', '), '') || '); nothing of this batch was kept')::bool::text
-        END AS positions
-        FROM (SELECT array_agg(position) AS p, array_agg(position ORDER BY position) AS sorted FROM feed) f`,
-  };
-  const writeFeed = {
-    name: "sagaflow_sql_commit_feed",
-    // Feed rows alone (events without idempotency keys or snapshots: plain entity commands): the
-    // same insert, lock and check as in `write`, without its other tables, whose inserts and
-    // updates cost their executor set-up even with no rows (a third of a one-event commit's
-    // backend CPU, measured). Same parameters as `write`'s feed rows, from $1.
-    text: `
-        WITH feed AS (
-          INSERT INTO ${s}.events (component, id, kind, seq, type, payload, at)
-          SELECT u.c, u.i, u.k, u.s, u.t, u.p, $7
-          FROM unnest($1::text[], $2::text[], $3::int2[], $4::int8[], $5::text[], $6::text[]) WITH ORDINALITY AS u(c, i, k, s, t, p, n)
-          WHERE (SELECT true FROM pg_advisory_xact_lock(${FEED_LOCK_CLASS}, hashtext(${pg.escapeLiteral(schemaName)})))
-          ORDER BY u.n
-          RETURNING position
-        )
-        SELECT CASE
-          WHEN coalesce(cardinality(f.p), 0) = cardinality($1::text[]) AND f.p IS NOT DISTINCT FROM f.sorted
-            THEN coalesce(array_to_string(f.p, ','), '')
-          ELSE ('sagaflow commit: feed positions came back out of order (' || coalesce(array_to_string(f.p, ', '), '') || '); nothing of this batch was kept')::bool::text
-        END AS positions
-        FROM (SELECT array_agg(position) AS p, array_agg(position ORDER BY position) AS sorted FROM feed) f`,
-  };
-  return {
-    readState,
-    write,
-    writeFeed,
-    /** Prepares them on a connection (once: prepared statements last as long as the session). */
-    prepare: [readState, write, writeFeed].map((st) => `PREPARE ${st.name} AS ${st.text}`).join(";\n"),
-  } as const;
-}
-
-export type CommitSql = ReturnType<typeof commitSql>;
 
 /** A write with its values already JSON text. */
 interface EncodedWrite {

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { checkAfterId } from "../checks.ts";
 import type { WorkflowFilter } from "../port.ts";
-import { commitSql } from "./postgres-commit.ts";
+import { commitSql } from "./postgres-commit-sql.ts";
 
 const FEED_COLUMNS = "position, component, id, seq, type, payload, at";
 const PARKED_COLUMNS = `consumer, ${FEED_COLUMNS}, error, attempts, parked_at, blocked_by`;
