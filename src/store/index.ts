@@ -32,4 +32,5 @@ export type {
 export { MemoryStore } from "./memory/memory-store.ts";
 export { SqliteStore } from "./sqlite/sqlite-store.ts";
 export type { SqliteSettings, SqliteStoreOptions } from "./sqlite/sqlite-store.ts";
-export { PostgresStore, type PostgresSettings, type PostgresStoreOptions } from "./postgres/postgres-store.ts";
+export { PostgresStore } from "./postgres/postgres-store.ts";
+export type { PostgresSettings, PostgresStoreOptions } from "./postgres/postgres-options.ts";

@@ -1,4 +1,4 @@
-import { Pool, types, type PoolClient, type QueryConfig, type QueryResult, type QueryResultRow } from "pg";
+import { Pool, type PoolClient, type QueryConfig, type QueryResult, type QueryResultRow } from "pg";
 import type { Transaction } from "./transaction.ts";
 import type {
   DedupRecord,
@@ -35,6 +35,18 @@ import { PostgresViews } from "./postgres-views.ts";
 import { PostgresRetention } from "./postgres-retention.ts";
 import type { ViewStore } from "../view-port.ts";
 import {
+  CONNECT_TIMEOUT_MS,
+  DEFAULT_POOL_SIZE,
+  DEFAULT_SCHEMA,
+  IDLE_IN_TRANSACTION_TIMEOUT_MS,
+  LOCK_TIMEOUT_MS,
+  positiveMs,
+  STATEMENT_TIMEOUT_MS,
+  TYPES,
+  type PostgresSettings,
+  type PostgresStoreOptions,
+} from "./postgres-options.ts";
+import {
   decode,
   encode,
   toEvent,
@@ -51,80 +63,6 @@ import {
   type WorkflowRow,
 } from "../rows.ts";
 
-export interface PostgresStoreOptions {
-  /** e.g. `postgres://sagaflow@db.internal:5432/sagaflow`; connection parameters in it win over the store's own defaults. */
-  connectionString: string;
-  /**
-   * The PostgreSQL schema holding every table of this store, created by `migrate()` if missing.
-   * Default "sagaflow". Letters, digits and _ only.
-   */
-  schema?: string;
-  /** Connections kept by this store. Default 10. */
-  poolSize?: number;
-  /**
-   * How long the server lets one of this store's transactions sit idle before it ends the session.
-   * Sagaflow's transactions send their statements back to back, so only a stuck or frozen process
-   * (a SIGSTOP, a network partition) gets there, and the locks it holds (the feed lock stops every
-   * writer) go with the session. Default 10,000 ms.
-   */
-  idleInTransactionTimeoutMs?: number;
-  /**
-   * The longest a write waits for a lock held by another database session before its commands are
-   * answered 503 `store_unavailable` (reason `lock_timeout`, with Retry-After). Rows such a session
-   * may hold (key-value, workflow, snapshot and lease rows) are never waited for inside a commit: the
-   * write is sent again, apart, until this much time has passed, and the node's other writes go on
-   * meanwhile. Anything else a transaction of this store waits for (PostgreSQL's lock_timeout) is
-   * bounded by it too. Default 2,000 ms.
-   */
-  lockTimeoutMs?: number;
-  /** The longest one statement of this store's transactions may run (PostgreSQL's statement_timeout). Default 30,000 ms. */
-  statementTimeoutMs?: number;
-  /**
-   * For tests only: `beforeCommit` runs inside every commit's transaction after its feed rows are
-   * written (with their positions) and before COMMIT, so a test can hold a commit open.
-   */
-  testHooks?: { beforeCommit?: BeforeCommitHook };
-}
-
-/** What the store's connections run with, read back from the server. */
-export interface PostgresSettings {
-  schema: string;
-  /** "on" (PostgreSQL's default) makes every COMMIT wait for the WAL flush: nothing acknowledged is lost. */
-  synchronousCommit: string;
-  fsync: string;
-  serverVersion: string;
-}
-
-const DEFAULT_SCHEMA = "sagaflow";
-const DEFAULT_POOL_SIZE = 10;
-/** Finite waits by default: connecting, and a transaction left open by a stuck process (its locks). */
-const CONNECT_TIMEOUT_MS = 10_000;
-const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000;
-const LOCK_TIMEOUT_MS = 2_000;
-const STATEMENT_TIMEOUT_MS = 30_000;
-
-function positiveMs(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) throw new TypeError(`PostgresStore: ${name} must be a positive integer, got ${value}`);
-  return value;
-}
-
-/**
- * BIGINT columns (positions, seqs, versions, epoch-ms times) come back as numbers rather than
- * strings: every value the store writes is a JS number, so it fits; one that does not is an error,
- * never a silently rounded number. Set on this store's pool only, not globally.
- */
-const TYPES = {
-  getTypeParser: ((oid: number, format?: "text" | "binary") => {
-    if (oid === types.builtins.INT8 && format !== "binary") return parseInt8;
-    return types.getTypeParser(oid, format);
-  }) as typeof types.getTypeParser,
-};
-
-function parseInt8(text: string): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n)) throw new RangeError(`PostgresStore: ${text} is beyond what a JS number holds exactly`);
-  return n;
-}
 
 interface HistoryRow extends EventRow {
   is_snapshot: boolean;

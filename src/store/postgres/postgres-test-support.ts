@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import type { InstanceWrite, WorkflowRecord, WriteOutcome } from "../port.ts";
-import { PostgresStore, type PostgresStoreOptions } from "./postgres-store.ts";
+import type { PostgresStoreOptions } from "./postgres-options.ts";
+import { PostgresStore } from "./postgres-store.ts";
 
 /** Calls `register` with the URL when PostgreSQL tests are asked for; else says how to ask. */
 export function whenPostgresAsked(register: (connectionString: string) => void): void {

@@ -1,0 +1,78 @@
+/** The PostgreSQL store's options, their defaults and checks, and how its pool reads BIGINT columns. */
+import { types } from "pg";
+import type { BeforeCommitHook } from "./postgres-commit.ts";
+
+export interface PostgresStoreOptions {
+  /** e.g. `postgres://sagaflow@db.internal:5432/sagaflow`; connection parameters in it win over the store's own defaults. */
+  connectionString: string;
+  /**
+   * The PostgreSQL schema holding every table of this store, created by `migrate()` if missing.
+   * Default "sagaflow". Letters, digits and _ only.
+   */
+  schema?: string;
+  /** Connections kept by this store. Default 10. */
+  poolSize?: number;
+  /**
+   * How long the server lets one of this store's transactions sit idle before it ends the session.
+   * Sagaflow's transactions send their statements back to back, so only a stuck or frozen process
+   * (a SIGSTOP, a network partition) gets there, and the locks it holds (the feed lock stops every
+   * writer) go with the session. Default 10,000 ms.
+   */
+  idleInTransactionTimeoutMs?: number;
+  /**
+   * The longest a write waits for a lock held by another database session before its commands are
+   * answered 503 `store_unavailable` (reason `lock_timeout`, with Retry-After). Rows such a session
+   * may hold (key-value, workflow, snapshot and lease rows) are never waited for inside a commit: the
+   * write is sent again, apart, until this much time has passed, and the node's other writes go on
+   * meanwhile. Anything else a transaction of this store waits for (PostgreSQL's lock_timeout) is
+   * bounded by it too. Default 2,000 ms.
+   */
+  lockTimeoutMs?: number;
+  /** The longest one statement of this store's transactions may run (PostgreSQL's statement_timeout). Default 30,000 ms. */
+  statementTimeoutMs?: number;
+  /**
+   * For tests only: `beforeCommit` runs inside every commit's transaction after its feed rows are
+   * written (with their positions) and before COMMIT, so a test can hold a commit open.
+   */
+  testHooks?: { beforeCommit?: BeforeCommitHook };
+}
+
+/** What the store's connections run with, read back from the server. */
+export interface PostgresSettings {
+  schema: string;
+  /** "on" (PostgreSQL's default) makes every COMMIT wait for the WAL flush: nothing acknowledged is lost. */
+  synchronousCommit: string;
+  fsync: string;
+  serverVersion: string;
+}
+
+export const DEFAULT_SCHEMA = "sagaflow";
+export const DEFAULT_POOL_SIZE = 10;
+/** Finite waits by default: connecting, and a transaction left open by a stuck process (its locks). */
+export const CONNECT_TIMEOUT_MS = 10_000;
+export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000;
+export const LOCK_TIMEOUT_MS = 2_000;
+export const STATEMENT_TIMEOUT_MS = 30_000;
+
+export function positiveMs(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new TypeError(`PostgresStore: ${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+/**
+ * BIGINT columns (positions, seqs, versions, epoch-ms times) come back as numbers rather than
+ * strings: every value the store writes is a JS number, so it fits; one that does not is an error,
+ * never a silently rounded number. Set on this store's pool only, not globally.
+ */
+export const TYPES = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") => {
+    if (oid === types.builtins.INT8 && format !== "binary") return parseInt8;
+    return types.getTypeParser(oid, format);
+  }) as typeof types.getTypeParser,
+};
+
+function parseInt8(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`PostgresStore: ${text} is beyond what a JS number holds exactly`);
+  return n;
+}
