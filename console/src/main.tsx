@@ -37,7 +37,7 @@ function Page({ path, search }: { path: string; search: string }) {
     case undefined:
       return <Overview />;
     case "workflows":
-      return a !== undefined && b !== undefined ? <Workflow name={a} id={b} key={`${a}/${b}`} /> : <Workflows search={search} />;
+      return a !== undefined && b !== undefined ? <Workflow name={a} id={b} search={search} key={`${a}/${b}`} /> : <Workflows search={search} />;
     case "process-map":
       return <ProcessMapPage name={a} search={search} />;
     case "entities":
