@@ -102,4 +102,7 @@ function App() {
   );
 }
 
-render(<App />, document.getElementById("app")!);
+// Preact renders beside what the container holds: take the "Loading…" placeholder out first.
+const root = document.getElementById("app")!;
+root.replaceChildren();
+render(<App />, root);

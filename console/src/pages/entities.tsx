@@ -109,7 +109,7 @@ export function Entities({ component, id, search }: { component: string | undefi
                 <tbody>
                   {keys.data.keys.map((k) => (
                     <tr key={k.key} data-key={k.key}>
-                      <td class="key">{k.key}</td>
+                      <td class="dedup-key">{k.key}</td>
                       <td class="small">{formatTime(k.at, true)}</td>
                       <td class={k.reply.ok ? "" : "bad"}>{k.reply.ok ? "ok" : k.reply.code}</td>
                       <td><Json value={k.reply.ok ? k.reply.value : k.reply.message} max={120} /></td>

@@ -63,13 +63,13 @@ export function Overview() {
           <div class="tile-label">Commands</div>
           <div class="tile-value">{formatRate(rates.data?.now.commandsPerSecond)}</div>
           <Sparkline samples={rates.data?.samples.map((r) => ({ at: r.at, value: r.commandsPerSecond })) ?? []} label="commands per second" format={formatRate} />
-          <div class="small muted">{formatCount(rates.data?.totals.commands)} since start</div>
+          <div class="small muted since-start">{formatCount(rates.data?.totals.commands)} since start</div>
         </div>
         <div class="tile rate" data-rate="commits">
           <div class="tile-label">Commits</div>
           <div class="tile-value">{formatRate(rates.data?.now.commitsPerSecond)}</div>
           <Sparkline samples={rates.data?.samples.map((r) => ({ at: r.at, value: r.commitsPerSecond })) ?? []} label="commits per second" format={formatRate} />
-          <div class="small muted">{formatCount(rates.data?.totals.commits)} since start · feed head {formatCount(consumers.data?.head)}</div>
+          <div class="small muted since-start">{formatCount(rates.data?.totals.commits)} since start · feed head {formatCount(consumers.data?.head)}</div>
         </div>
         <Link class="tile" href="/consumers">
           <div class="tile-label">Parked messages</div>

@@ -147,7 +147,7 @@ export function Workflow({ name, id, search }: { name: string; id: string; searc
                         <td class="num">{t.attempt}</td>
                         <td class="detail">{t.detail}</td>
                         <td class="num small">{next ? formatDuration(next.at - t.at) : over ? "–" : `${formatDuration(Date.now() - t.at)} so far`}</td>
-                        <td class="small"><Link href={`${path}?version=${t.version}`} title={`the state right after transition ${t.version}`}>after #{t.version}</Link></td>
+                        <td class="small state-link"><Link href={`${path}?version=${t.version}`} title={`the state right after transition ${t.version}`}>after #{t.version}</Link></td>
                       </tr>
                     );
                   })}
