@@ -56,8 +56,8 @@ export class RuntimeAdmin implements AdminFacade {
     this.samples.start();
   }
 
-  stopSampling(): Promise<void> {
-    return this.samples.stop();
+  stopSampling(): void {
+    this.samples.stop();
   }
 
   metrics() {

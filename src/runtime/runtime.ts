@@ -333,7 +333,7 @@ export class Runtime {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    await this.runtimeAdmin.stopSampling();
+    this.runtimeAdmin.stopSampling();
     this.dispatcher.close();
     this.workflows.stop();
     this.timers.stop();
