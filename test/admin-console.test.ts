@@ -92,6 +92,74 @@ describe("admin API for the console", () => {
     assert.equal((await admin("/entities/wallet/a/state")).body.error.code, "invalid_input");
   });
 
+  it("lists-an-entitys-idempotency-keys-a-page-at-a-time", async () => {
+    for (const key of ["console-k2", "console-k1"]) {
+      const res = await fetch(`${running.url}/wallet/b/deposit`, { method: "POST", headers: { "content-type": "application/json", "idempotency-key": key }, body: JSON.stringify({ amount: 1 }) });
+      assert.equal(res.status, 200);
+    }
+    const all = await admin("/entities/wallet/b/idempotency-keys");
+    assert.equal(all.status, 200);
+    const mine = all.body.keys.filter((k: any) => k.key.startsWith("console-"));
+    assert.deepEqual(mine.map((k: any) => k.key), ["console-k1", "console-k2"], "ordered by key");
+    assert.equal(mine[0].reply.ok, true);
+    assert.equal(typeof mine[0].reply.value.balance, "number");
+    assert.ok(mine.every((k: any) => typeof k.at === "number" && !("requestHash" in k)));
+    // The transfers' deposits into b keep their keys too: page through all of them one at a time.
+    assert.ok(all.body.keys.length > 2);
+    assert.equal(all.body.next, null);
+    const paged: string[] = [];
+    let after = "";
+    for (;;) {
+      const page = await admin(`/entities/wallet/b/idempotency-keys?limit=1&after=${encodeURIComponent(after)}`);
+      paged.push(...page.body.keys.map((k: any) => k.key));
+      if (page.body.next === null) break;
+      after = page.body.next;
+    }
+    assert.deepEqual(paged, all.body.keys.map((k: any) => k.key));
+    assert.deepEqual((await admin("/entities/wallet/nobody/idempotency-keys")).body.keys, []);
+    assert.equal((await admin("/entities/nothing/x/idempotency-keys")).status, 404);
+    assert.equal((await admin("/entities/wallet/b/idempotency-keys?limit=0")).body.error.code, "invalid_limit");
+  });
+
+  it("reads-a-workflows-state-at-each-transition", async () => {
+    const { body: detail } = await admin("/workflows/transfer/comp-1");
+    const states = await admin("/workflows/transfer/comp-1/states");
+    assert.equal(states.status, 200);
+    assert.deepEqual(states.body.states.map((s: any) => [s.version, s.status, s.step]), detail.history.map((h: any) => [h.version, h.status, h.step]));
+    assert.deepEqual(states.body.states.at(-1).state, detail.workflow.state, "the last is the current state");
+    assert.deepEqual(states.body.states[0].state.amount, 1, "the first is the state the start left");
+    assert.notDeepEqual(states.body.states[0].state, detail.workflow.state, "which the saga changed since");
+    assert.equal(states.body.next, null);
+    const page = await admin("/workflows/transfer/comp-1/states?after=1&limit=1");
+    assert.deepEqual(page.body.states.map((s: any) => s.version), [2]);
+    assert.equal(page.body.next, 2);
+    assert.equal((await admin("/workflows/transfer/nobody/states")).status, 404);
+    assert.equal((await admin("/workflows/wallet/a/states")).status, 404, "not a workflow");
+    assert.equal((await admin("/workflows/transfer/comp-1/states?after=-1")).body.error.code, "invalid_input");
+  });
+
+  it("keeps-a-consumers-lag-history-and-the-command-and-commit-rates", async () => {
+    const lag = await admin("/consumers/note-reader/lag");
+    assert.equal(lag.status, 200);
+    assert.equal(lag.body.everyMs, 5_000);
+    // The sample taken at start, then the lag now.
+    assert.ok(lag.body.samples.length >= 2, JSON.stringify(lag.body));
+    const now = (await admin("/consumers")).body.consumers.find((c: any) => c.name === "note-reader").lag;
+    assert.equal(lag.body.samples.at(-1).lag, now);
+    assert.ok(lag.body.samples[0].at <= lag.body.samples.at(-1).at);
+    assert.equal((await admin("/consumers/nobody/lag")).status, 404);
+
+    const before = (await admin("/rates")).body;
+    for (let i = 0; i < 3; i++) await fetch(`${running.url}/wallet/a/deposit`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ amount: 1 }) });
+    const rates = await admin("/rates");
+    assert.equal(rates.status, 200);
+    assert.ok(rates.body.totals.commands >= before.totals.commands + 3, "three more commands counted");
+    assert.ok(rates.body.totals.commits >= before.totals.commits + 3, "each deposit committed");
+    assert.ok(rates.body.now.commandsPerSecond > 0);
+    assert.ok(Array.isArray(rates.body.samples));
+    assert.equal((await fetch(`${running.adminUrl}/rates`, { method: "POST" })).status, 405);
+  });
+
   it("serves-the-console-at-deep-links-to-browsers-and-json-to-clients", async () => {
     const page = await admin("/workflows/transfer/ok-1", { accept: "text/html,application/xhtml+xml" });
     assert.equal(page.status, 200);

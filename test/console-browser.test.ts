@@ -82,7 +82,22 @@ describe("the web console in a browser", { skip: missing }, () => {
       await until("every transition in the timeline", () => timeline.count(), (n) => n === history.length);
       const texts = await timeline.allInnerTexts();
       history.forEach((h, i) => assert.ok(texts[i]!.includes(h.detail), `row ${i} shows "${h.detail}"`));
+      // The README's picture of the workflow page (SAGAFLOW_CONSOLE_SCREENSHOT=docs/console-workflow.png).
       if (process.env["SAGAFLOW_CONSOLE_SCREENSHOT"]) await p.screenshot({ path: process.env["SAGAFLOW_CONSOLE_SCREENSHOT"] });
+      // Its state at each transition: the first, then the last (which the compensation changed).
+      const states = (await requestJson(`${admin}/workflows/transfer/t-comp-1/states`)).body.states as Array<{ version: number; state: unknown }>;
+      assert.deepEqual(states.map((s) => s.version), history.map((h) => h.version));
+      await p.click('table.timeline a:has-text("after #1")');
+      await p.waitForURL(/\/workflows\/transfer\/t-comp-1\?version=1$/);
+      const first = p.locator('.state-at[data-version="1"]');
+      assert.deepEqual(JSON.parse(await first.locator("pre.json").innerText()), states[0]!.state);
+      const last = states.at(-1)!;
+      await p.click(`table.timeline a:has-text("after #${last.version}")`);
+      const lastPanel = p.locator(`.state-at[data-version="${last.version}"]`);
+      assert.deepEqual(JSON.parse(await lastPanel.locator("pre.json").innerText()), last.state);
+      await lastPanel.getByText(/changed: .*status/).waitFor();
+      await p.click('a:has-text("current state")');
+      await p.waitForURL(/\/workflows\/transfer\/t-comp-1$/);
     });
   });
 
@@ -117,6 +132,11 @@ describe("the web console in a browser", { skip: missing }, () => {
       await row.locator("td.parked", { hasText: /^0$/ }).waitFor();
       await row.locator("td.lag", { hasText: /^0$/ }).waitFor();
       await p.getByText("Nothing parked.").waitFor();
+      // The chart is the service's own lag history (there at once, not collected by the page), now at 0.
+      const chart = row.locator('svg.sparkline[aria-label^="lag of note-reader"]');
+      await until("the chart at 0", () => chart.getAttribute("data-now"), (v) => v === "0");
+      const history = (await requestJson(`${admin}/consumers/note-reader/lag`)).body.samples as Array<{ lag: number }>;
+      assert.ok(history.length >= 2 && history.at(-1)!.lag === 0);
     });
   });
 
@@ -132,6 +152,41 @@ describe("the web console in a browser", { skip: missing }, () => {
       await bar.waitFor();
       await until("the bar at 100%", () => bar.getAttribute("aria-valuenow"), (v) => v === "100");
       assert.equal((await requestJson(`${admin}/views`)).body.views[0].active.generation, before + 1);
+    });
+  });
+
+  it("lists the idempotency keys an entity holds, a page at a time", async (t) => {
+    await check(t, async () => {
+      assert.equal((await requestJson(`${server.url}/wallet/carol/create`, { method: "POST", body: { initialBalance: 0 } })).status, 200);
+      for (let i = 0; i <= 50; i++) {
+        const key = `k-${String(i).padStart(2, "0")}`;
+        const res = await requestJson(`${server.url}/wallet/carol/deposit`, { method: "POST", body: { amount: 1 }, headers: { "idempotency-key": key } });
+        assert.equal(res.status, 200);
+      }
+      const p = page();
+      await p.goto(`${admin}/entities/wallet/carol`);
+      const rows = p.locator("table.idempotency-keys tbody tr");
+      await until("a page of 50 keys", () => rows.count(), (n) => n === 50);
+      assert.equal(await rows.first().getAttribute("data-key"), "k-00");
+      assert.equal(await p.locator('tr[data-key="k-00"] td').nth(2).innerText(), "ok");
+      await p.click('a:has-text("Next keys")');
+      await p.waitForURL(/keysAfter=k-49/);
+      await until("the last key alone", async () => rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-key"))), (keys) => keys.length === 1 && keys[0] === "k-50");
+      await p.click('a:has-text("First keys")');
+      await until("the first page again", () => rows.count(), (n) => n === 50);
+    });
+  });
+
+  it("shows the command and commit rates the service samples", async (t) => {
+    await check(t, async () => {
+      const p = page();
+      await p.goto(`${admin}/`);
+      const commands = p.locator('.tile[data-rate="commands"]');
+      await commands.locator(".tile-value", { hasText: /\/s$/ }).waitFor();
+      await p.locator('.tile[data-rate="commits"] .tile-value', { hasText: /\/s$/ }).waitFor();
+      const shown = Number((await commands.locator(".since-start").innerText()).replace(/\D/g, ""));
+      const totals = (await requestJson(`${admin}/rates`)).body.totals as { commands: number; commits: number };
+      assert.ok(shown > 0 && shown <= totals.commands, `the page's ${shown} commands since start, the API's ${totals.commands} a moment later`);
     });
   });
 

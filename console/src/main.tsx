@@ -37,7 +37,7 @@ function Page({ path, search }: { path: string; search: string }) {
     case undefined:
       return <Overview />;
     case "workflows":
-      return a !== undefined && b !== undefined ? <Workflow name={a} id={b} key={`${a}/${b}`} /> : <Workflows search={search} />;
+      return a !== undefined && b !== undefined ? <Workflow name={a} id={b} search={search} key={`${a}/${b}`} /> : <Workflows search={search} />;
     case "process-map":
       return <ProcessMapPage name={a} search={search} />;
     case "entities":
@@ -102,4 +102,7 @@ function App() {
   );
 }
 
-render(<App />, document.getElementById("app")!);
+// Preact renders beside what the container holds: take the "Loading…" placeholder out first.
+const root = document.getElementById("app")!;
+root.replaceChildren();
+render(<App />, root);

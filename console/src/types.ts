@@ -1,7 +1,7 @@
 // The admin API's own types, shared with the server (type-only: nothing of the server is bundled).
 export type { ParkedViewEntry, ViewGeneration } from "../../src/store/view-port.ts";
-export type { ConsumerReport, NodesReport, ProcessMap, ViewReport } from "../../src/runtime/facades.ts";
-export type { ParkedMessage, TimerRecord } from "../../src/store/port.ts";
+export type { ConsumerReport, IdempotencyKey, LagHistory, NodesReport, ProcessMap, RatesReport, ViewReport } from "../../src/runtime/facades.ts";
+export type { ParkedMessage, TimerRecord, WorkflowStateAt } from "../../src/store/port.ts";
 /** The admin API's answers, as the console reads them (see src/runtime/facades.ts). */
 import type { WorkflowShape } from "./lib/graph-layout.ts";
 
@@ -42,14 +42,6 @@ export interface Definitions {
   workflows: WorkflowShape[];
   entities: Array<{ name: string; kind: "entity" | "key-value" }>;
 }
-
-
-
-
-
-
-
-
 
 export interface StoredEvent {
   seq: number;

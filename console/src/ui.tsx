@@ -90,7 +90,7 @@ export function ActionButton(props: { label: string; question: string; method?: 
 }
 
 /** A small line chart of recent samples (lag over time). */
-export function Sparkline({ samples, label }: { samples: ReadonlyArray<{ at: number; value: number }>; label: string }) {
+export function Sparkline({ samples, label, format = String }: { samples: ReadonlyArray<{ at: number; value: number }>; label: string; format?: (n: number) => string }) {
   const w = 220;
   const h = 44;
   if (samples.length < 2) return <span class="muted small">collecting…</span>;
@@ -99,10 +99,10 @@ export function Sparkline({ samples, label }: { samples: ReadonlyArray<{ at: num
   const span = Math.max(1, samples.at(-1)!.at - t0);
   const points = samples.map((s) => `${(((s.at - t0) / span) * (w - 4) + 2).toFixed(1)},${(h - 2 - (s.value / max) * (h - 6)).toFixed(1)}`).join(" ");
   return (
-    <svg class="sparkline" width={w} height={h} viewBox={`0 0 ${w} ${h}`} role="img" aria-label={`${label}: now ${samples.at(-1)!.value}, max ${max}`}>
+    <svg class="sparkline" width={w} height={h} viewBox={`0 0 ${w} ${h}`} role="img" aria-label={`${label}: now ${format(samples.at(-1)!.value)}, max ${format(max)}`} data-now={samples.at(-1)!.value}>
       <polyline points={points} fill="none" stroke="currentColor" stroke-width="1.5" />
       <text x={w - 2} y={10} text-anchor="end" class="spark-label">
-        max {max}
+        max {format(max)}
       </text>
     </svg>
   );

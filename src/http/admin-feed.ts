@@ -4,7 +4,7 @@ import { listLimit } from "./list-limit.ts";
 
 const notFound = (what: string) => new SagaflowError("not_found", what, { status: 404 });
 
-/** Admin routes for consumers (offsets, lag, parked messages) and timers. */
+/** Admin routes for consumers (offsets, lag and its recent history `GET /consumers/{name}/lag`, parked messages) and timers. */
 export async function feedRoute(admin: AdminFacade, method: string, segments: string[], query: URLSearchParams): Promise<unknown> {
   if (segments[0] === "timers") {
     if (method !== "GET" || segments.length !== 1) throw notFound("use GET /timers?status=pending|parked");
@@ -16,7 +16,8 @@ export async function feedRoute(admin: AdminFacade, method: string, segments: st
   }
   if (method === "GET" && segments.length === 1) return admin.consumers();
   const name = segments[1]!;
-  if (segments[2] !== "parked") throw notFound("use /consumers/{name}/parked");
+  if (method === "GET" && segments.length === 3 && segments[2] === "lag") return admin.consumerLag(name);
+  if (segments[2] !== "parked") throw notFound("use /consumers/{name}/parked or GET /consumers/{name}/lag");
   if (method === "GET" && segments.length === 3) {
     return { parked: await admin.parked(name, listLimit(query.get("limit"))) };
   }

@@ -26,6 +26,14 @@ function statusFilter(raw: string | null): WorkflowStatus[] | undefined {
   return wanted as WorkflowStatus[];
 }
 
+/** A query's whole number ≥ 0 (0 when absent). */
+function wholeNumber(query: URLSearchParams, key: string): number {
+  const raw = query.get(key);
+  const value = Number(raw ?? 0);
+  if (!Number.isSafeInteger(value) || value < 0) throw new SagaflowError("invalid_input", `${key} must be a whole number ≥ 0, not "${raw}"`);
+  return value;
+}
+
 /**
  * The admin API as a Node request listener: what operators look at and act on. Serve it on its
  * own port, on loopback (`createAdmin`, `sagaflow serve`), or mount it behind your own access control.
@@ -35,16 +43,21 @@ function statusFilter(raw: string | null): WorkflowStatus[] | undefined {
  * - `GET /definitions`: the declared workflows (steps, a saga's compensations) and entities
  * - `GET /process-map/{workflow}?since=&until=`: counts and times per step and transition over a window
  * - `GET /workflows/{name}/{id}`: the record and its history of transitions
+ * - `GET /workflows/{name}/{id}/states?after=VERSION&limit=`: its state at each version after
+ *   VERSION, as the change feed keeps them (retention may have pruned old ones); `next` pages on
  * - `POST /workflows/{name}/{id}/{suspend|resume|terminate|retry|cancel}`: terminate stops now and
  *   leaves effects in place; cancel runs the workflow's cancel step (a saga's compensations), 409
  *   when it declares none
  * - `GET /consumers`: each consumer's offset, the feed head and the lag
+ * - `GET /consumers/{name}/lag`: its lag sampled every 5 s over the last 10 minutes, the lag now last
+ * - `GET /rates`: commands and commits per second now and over each of the last sampled intervals
  * - `GET /consumers/{name}/parked`, `POST /consumers/{name}/parked/{position}/{retry|skip}`
  * - `GET /timers?status=pending|parked&limit=`
  * - `GET /schedules`, `POST /schedules/{name}/pause|resume`
  * - `GET /views`: each view's generation, offset, lag, rebuild progress and parked count; `POST /views/{name}/rebuild`
  * - `GET /views/{name}/parked`, `POST /views/{name}/parked/{position}/{retry|skip}`
- * - `GET /entities/{component}/{id}` and `/entities/{component}/{id}/events?after=&limit=`, `/state?seq=`
+ * - `GET /entities/{component}/{id}` and `/entities/{component}/{id}/events?after=&limit=`, `/state?seq=`,
+ *   `/idempotency-keys?after=&limit=`
  * - `GET /` and any page a browser navigates to: the web console (files under `/console/`)
  * - `GET /nodes`: the nodes sharing the store and the leases each holds
  * - `POST /backup {"path"}`: an online backup of the SQLite store into one new file (409 on PostgreSQL)
@@ -66,6 +79,10 @@ export function adminHandler(admin: AdminFacade, log: (line: string) => void = (
     if (segments[0] === "entities") return sendJson(res, 200, await entitiesRoute(admin, method, segments, url.searchParams));
     if (segments[0] === "backup") return sendJson(res, 200, await backupRoute(admin, req, segments));
     if (segments[0] === "nodes") return sendJson(res, 200, await nodesRoute(admin, method, segments));
+    if (segments[0] === "rates" && segments.length === 1) {
+      if (method !== "GET") throw new SagaflowError("method_not_allowed", "use GET /rates", { status: 405 });
+      return sendJson(res, 200, await admin.rates());
+    }
     if (segments[0] === "retention" && segments.length === 1) {
       if (method !== "GET") throw new SagaflowError("method_not_allowed", "use GET /retention", { status: 405 });
       return sendJson(res, 200, await admin.retention());
@@ -89,6 +106,9 @@ export function adminHandler(admin: AdminFacade, log: (line: string) => void = (
     const [, name, id, action] = segments as [string, string | undefined, string | undefined, string | undefined];
     if (name === undefined || id === undefined) throw new SagaflowError("not_found", "use /workflows/{name}/{id}", { status: 404 });
     if (method === "GET" && action === undefined) return sendJson(res, 200, await admin.showWorkflow(name, id));
+    if (method === "GET" && action === "states" && segments.length === 4) {
+      return sendJson(res, 200, await admin.workflowStates(name, id, wholeNumber(url.searchParams, "after"), listLimit(url.searchParams.get("limit"))));
+    }
     if (method === "POST" && action !== undefined && actions.includes(action as OperatorAction)) {
       return sendJson(res, 200, await admin.operateWorkflow(name, id, action as OperatorAction));
     }

@@ -110,6 +110,15 @@ export class SagaflowMetrics {
     });
   }
 
+  /** Commands and queries handled, and group commits made, since start (the console's rates): read from the instruments, off the hot path. */
+  async totals(): Promise<{ commands: number; commits: number }> {
+    const commands = (await this.commands.get()).values.reduce((n, v) => n + v.value, 0);
+    const commits = (await this.commitSeconds.get()).values
+      .filter((v) => v.metricName === "sagaflow_commit_duration_seconds_count" && v.labels["outcome"] === "ok")
+      .reduce((n, v) => n + v.value, 0);
+    return { commands, commits };
+  }
+
   /** The Prometheus text exposition of every instrument. */
   async text(): Promise<{ contentType: string; text: string }> {
     return { contentType: this.registry.contentType, text: await this.registry.metrics() };

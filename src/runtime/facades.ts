@@ -10,9 +10,11 @@ import type {
   KvRecord,
   ParkedMessage,
   StoredEvent,
+  StoredReply,
   StoredWorkflow,
   TimerRecord,
   WorkflowFilter,
+  WorkflowStateAt,
   WorkflowTransition,
 } from "../store/port.ts";
 import type { ParkedViewEntry, ViewGeneration } from "../store/view-port.ts";
@@ -26,8 +28,9 @@ import type { RetentionReport } from "./retention/retention-service.ts";
 
 import type { Definitions, WorkflowPage, WorkflowSearch } from "./console-queries.ts";
 import type { ProcessMap } from "./process-map.ts";
+import type { LagHistory, RatesReport } from "./admin-samples.ts";
 
-export type { OperatorAction, NodesReport, ViewQueryOptions, RetentionReport, Definitions, WorkflowPage, WorkflowSearch, ProcessMap };
+export type { OperatorAction, NodesReport, ViewQueryOptions, RetentionReport, Definitions, WorkflowPage, WorkflowSearch, ProcessMap, LagHistory, RatesReport, WorkflowStateAt };
 
 /** The service's own HTTP API: commands, queries, workflow results and view queries. */
 export interface ServiceFacade extends Pick<Dispatcher, "call" | "callForReply"> {
@@ -78,6 +81,13 @@ export interface EntitySummary {
   eventsSinceSnapshot: number;
 }
 
+/** An idempotency record an instance holds: its key, when it was written, and the reply a repeat gets. */
+export interface IdempotencyKey {
+  key: string;
+  at: number;
+  reply: StoredReply;
+}
+
 /** What operators see and do (the admin API): Property 7, everything durable is visible. */
 export interface AdminFacade {
   listWorkflows(filter: WorkflowFilter): Promise<StoredWorkflow[]>;
@@ -101,6 +111,14 @@ export interface AdminFacade {
   /** A key-value entity's record, or an event-sourced entity's summary. */
   entity(component: string, id: string): Promise<EntitySummary | ({ component: string; id: string } & KvRecord)>;
   entityEvents(component: string, id: string, after: number, limit: number): Promise<{ component: string; id: string; events: StoredEvent[] }>;
+  /** The idempotency records an entity instance holds, by key after `after`; `next` is the `after` of the next page. */
+  idempotencyKeys(component: string, id: string, after: string, limit: number): Promise<{ component: string; id: string; keys: IdempotencyKey[]; next: string | null }>;
+  /** A workflow's state at each version after `after` that the change feed still keeps; `next` is the `after` of the next page. */
+  workflowStates(name: string, id: string, after: number, limit: number): Promise<{ name: string; id: string; states: WorkflowStateAt[]; next: number | null }>;
+  /** A consumer's lag over the last minutes (sampled by the service), the lag now last. */
+  consumerLag(name: string): Promise<LagHistory>;
+  /** Commands and commits per second now and over the last minutes. */
+  rates(): Promise<RatesReport>;
   consumers(): Promise<{ head: number; consumers: ConsumerReport[] }>;
   parked(consumer: string, limit: number): Promise<ParkedMessage[]>;
   /** Re-delivers (`retry`) or drops (`skip`) a parked message, then delivers what waited behind it. */

@@ -7,6 +7,7 @@ import type { Membership } from "./cluster/membership.ts";
 import type { ConsumerRunner } from "./consumers/consumer-runner.ts";
 import type { Dispatcher } from "./dispatcher.ts";
 import type { AdminFacade, ConsumerReport, EntitySummary, ViewReport } from "./facades.ts";
+import { AdminSamples } from "./admin-samples.ts";
 import { checkId } from "./ids.ts";
 import { ConsoleQueries, type WorkflowSearch } from "./console-queries.ts";
 import type { OperatorAction, WorkflowEngine } from "./workflow/engine.ts";
@@ -16,6 +17,7 @@ import type { ScheduleService } from "./schedules/schedule-service.ts";
 /** Lag is counted up to this many entries (counting more costs more than it tells). */
 const lagCountCap = 10_000;
 const historyLimit = 1_000;
+const maxPage = 1_000;
 
 const notFound = (what: string) => new SagaflowError("not_found", what, { status: 404 });
 
@@ -31,6 +33,10 @@ export interface AdminParts {
   membership: Membership;
   /** The Prometheus text exposition (`GET /metrics`). */
   metrics(): Promise<{ contentType: string; text: string }>;
+  /** Commands handled and group commits made since start (for `GET /rates`). */
+  totals(): Promise<{ commands: number; commits: number }>;
+  /** How often lag and rates are sampled, and how many samples are kept (default every 5 s, 120). */
+  samples?: { everyMs?: number; keep?: number };
   retention: RetentionService;
 }
 
@@ -38,8 +44,20 @@ export interface AdminParts {
 export class RuntimeAdmin implements AdminFacade {
   private readonly console: ConsoleQueries;
 
+  private readonly samples: AdminSamples;
+
   constructor(private readonly parts: AdminParts) {
     this.console = new ConsoleQueries(parts.store, parts.dispatcher);
+    this.samples = new AdminSamples({ lags: () => this.lags(), totals: () => parts.totals(), now: () => Date.now() }, parts.samples);
+  }
+
+  /** Starts sampling lag and rates (the runtime's start). */
+  startSampling(): void {
+    this.samples.start();
+  }
+
+  stopSampling(): void {
+    this.samples.stop();
   }
 
   metrics() {
@@ -72,7 +90,8 @@ export class RuntimeAdmin implements AdminFacade {
     return this.console.entityStateAt(component, id, seq);
   }
 
-  async showWorkflow(name: string, id: string) {
+  /** The stored record; `not_found` (404), or `workflow_removed` (410) while retention's tombstone lasts. */
+  private async workflowRecord(name: string, id: string) {
     const workflow = await this.parts.store.loadWorkflow(name, id);
     if (!workflow) {
       const removed = await this.parts.store.retention.removedWorkflow(name, id);
@@ -83,6 +102,11 @@ export class RuntimeAdmin implements AdminFacade {
         { status: 410 },
       );
     }
+    return workflow;
+  }
+
+  async showWorkflow(name: string, id: string) {
+    const workflow = await this.workflowRecord(name, id);
     const history = await this.parts.store.workflowHistory(name, id, historyLimit);
     // Who started it over HTTP (a verified token's sub and iss), or null.
     return { workflow: { ...workflow, startedBy: startedByOf(history) }, history };
@@ -128,20 +152,61 @@ export class RuntimeAdmin implements AdminFacade {
     return { component: name, id, events: await this.parts.store.readEvents(name, id, after, limit) };
   }
 
+  /** Entries of the runner's source after its offset, counted up to `lagCountCap`. */
+  private async lagOf(runner: ConsumerRunner): Promise<number> {
+    return (await this.parts.store.readFeed(runner.position, lagCountCap, [runner.definition.source.name])).length;
+  }
+
+  /** Every consumer's lag (topic consumers' and producers' too), without their parked counts: what the sampler records. */
+  private async lags(): Promise<Array<{ name: string; lag: number }>> {
+    const own = await Promise.all([...this.parts.consumers.values()].map(async (runner) => ({ name: runner.definition.name, lag: await this.lagOf(runner) })));
+    const topics = this.parts.topics ? await this.parts.topics.reports(await this.parts.store.feedHead()) : [];
+    return [...own, ...topics.map((r) => ({ name: r.name, lag: r.lag }))];
+  }
+
+  async consumerLag(name: string) {
+    const runner = this.parts.consumers.get(name);
+    if (runner) return this.samples.lagHistory(name, await this.lagOf(runner));
+    const topic = (await this.parts.topics?.reports(await this.parts.store.feedHead()))?.find((r) => r.name === name);
+    if (!topic) throw notFound(`no consumer named "${name}"`);
+    return this.samples.lagHistory(name, topic.lag);
+  }
+
+  rates() {
+    return this.samples.rates();
+  }
+
+  async idempotencyKeys(name: string, id: string, after: string, limit: number) {
+    this.entityNamed(name);
+    checkId(id);
+    const records = await this.parts.store.listDedup(name, id, after, Math.min(limit, maxPage));
+    const keys = records.map(({ key, at, reply }) => ({ key, at, reply }));
+    return { component: name, id, keys, next: keys.length === limit ? keys.at(-1)!.key : null };
+  }
+
+  async workflowStates(name: string, id: string, after: number, limit: number) {
+    if (this.parts.dispatcher.component(name)?.kind !== "workflow") throw errors.unknownComponent(name);
+    checkId(id);
+    // Its record first: 404, or 410 where retention removed it.
+    await this.workflowRecord(name, id);
+    const states = await this.parts.store.workflowStates(name, id, after, Math.min(limit, maxPage));
+    return { name, id, states, next: states.length === limit ? states.at(-1)!.version : null };
+  }
+
   async consumers() {
     const { store } = this.parts;
     const head = await store.feedHead();
     const consumers = await Promise.all(
       [...this.parts.consumers.values()].map(async (runner): Promise<ConsumerReport> => {
-        const pending = await store.readFeed(runner.position, lagCountCap, [runner.definition.source.name]);
+        const lag = await this.lagOf(runner);
         const parked = await store.listParked(runner.definition.name, lagCountCap);
         return {
           name: runner.definition.name,
           source: runner.definition.source.name,
           offset: runner.position,
           head,
-          lag: pending.length,
-          lagIsAtLeast: pending.length === lagCountCap,
+          lag,
+          lagIsAtLeast: lag === lagCountCap,
           // Failed messages and those held behind them: each waits for `sagaflow parked … retry|skip`.
           parked: parked.length,
         };

@@ -101,6 +101,8 @@ export class Runtime {
   readonly service: ServiceFacade;
   /** What operators may see and do. */
   readonly admin: AdminFacade;
+  /** The same, with its sampling of lag and rates to start and stop. */
+  private readonly runtimeAdmin: RuntimeAdmin;
   /** Metrics (`GET /metrics` on the admin API) and spans. */
   readonly observer: Observer;
   private stopping = false;
@@ -228,7 +230,7 @@ export class Runtime {
       watchView: (view, listener) => views.runner(view).onChange(listener),
       storeStatus: () => this.store.status?.() ?? { status: "ok" },
     };
-    this.admin = new RuntimeAdmin({
+    this.admin = this.runtimeAdmin = new RuntimeAdmin({
       store: this.store,
       dispatcher,
       workflows: this.workflows,
@@ -239,6 +241,7 @@ export class Runtime {
       membership: this.membership,
       retention: this.retention,
       metrics: () => this.observer.metrics.text(),
+      totals: () => this.observer.metrics.totals(),
     });
     this.observer.setWorkflows(options.components.filter((c) => c.kind === "workflow").map((c) => c.name));
     registerRuntimeGauges(this.observer.metrics, {
@@ -256,6 +259,7 @@ export class Runtime {
     await this.views.follow();
     // On one node every share of the work is ours at once; on several, as leases are won.
     await this.membership.start();
+    this.runtimeAdmin.startSampling();
   }
 
   /** Each share of the work is a lease; its holder is told when it is taken and lost. */
@@ -329,6 +333,7 @@ export class Runtime {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.runtimeAdmin.stopSampling();
     this.dispatcher.close();
     this.workflows.stop();
     this.timers.stop();

@@ -5,7 +5,7 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { commitOk, conflictOutcome, dedup, transitionOf, workflowWrite, type WithStore } from "./contract-support.ts";
+import { commitOk, conflictOutcome, dedup, eventsWrite, ev, kvWrite, transitionOf, workflowWrite, type WithStore } from "./contract-support.ts";
 import type {
   InstanceWrite,
   Store,
@@ -311,6 +311,30 @@ export function workflowContract(withStore: WithStore): void {
           assert.deepEqual(await store.workflowHistory("transfer", "t1", 0), []);
           assert.deepEqual((await store.workflowHistory("transfer", "t2", 10)).map((t) => [t.version, t.detail]), [[1, "other"]]);
           assert.equal((await store.loadWorkflow("transfer", "t1"))?.version, expected.length);
+        });
+      });
+
+      it("each-versions-state-is-read-back-from-the-feed-oldest-first", async () => {
+        await withStore(async (store) => {
+          const states = [
+            record({ state: { n: 1 }, updatedAt: 1000 }),
+            record({ step: "deposit", state: { n: 2 }, updatedAt: 2000 }),
+            record({ status: "ended", step: "deposit", state: undefined, updatedAt: 3000 }),
+          ];
+          for (const [i, rec] of states.entries()) await commitOk(store, [workflowWrite("transfer", "t1", i, rec)]);
+          // Another instance, and a key-value entity and entity events of the same names, are not its states.
+          await commitOk(store, [workflowWrite("transfer", "t2", 0, record({ state: { n: 9 } })), kvWrite("transfer", "t1", 0, { n: 8 }), eventsWrite("transfer", "t1", 0, ev("x", 1))]);
+          const read = await store.workflowStates("transfer", "t1", 0, 10);
+          assert.deepEqual(read.map(({ at: _at, ...s }) => s), [
+            { version: 1, status: "running", step: "withdraw", state: { n: 1 } },
+            { version: 2, status: "running", step: "deposit", state: { n: 2 } },
+            { version: 3, status: "ended", step: "deposit" },
+          ]);
+          assert.ok(read.every((s) => typeof s.at === "number"));
+          assert.deepEqual((await store.workflowStates("transfer", "t1", 1, 1)).map((s) => s.version), [2]);
+          assert.deepEqual(await store.workflowStates("transfer", "t1", 3, 10), []);
+          assert.deepEqual(await store.workflowStates("transfer", "t1", 0, 0), []);
+          assert.deepEqual(await store.workflowStates("transfer", "nobody", 0, 10), []);
         });
       });
 

@@ -282,6 +282,21 @@ export function storeContract(
         });
       });
 
+      it("an-instances-dedup-records-are-listed-by-key-a-page-at-a-time", async () => {
+        await withStore(async (store) => {
+          // Keys compare by code point: "B" < "a" < "é" whatever the locale.
+          const records = [dedup("a", 3), dedup("B", 1), dedup("é", 2, { ok: false, code: "refused", message: "no", status: 409 })];
+          await commitOk(store, [{ ...eventsWrite("wallet", "w1", 0, ev("x", 1)), dedup: records }]);
+          await commitOk(store, [{ component: "wallet", id: "w2", dedup: [dedup("a0", 4)] }, { component: "other", id: "w1", dedup: [dedup("a1", 4)] }]);
+          assert.deepEqual(await store.listDedup("wallet", "w1", "", 10), [records[1], records[0], records[2]]);
+          assert.deepEqual(await store.listDedup("wallet", "w1", "", 2), [records[1], records[0]]);
+          assert.deepEqual(await store.listDedup("wallet", "w1", "a", 10), [records[2]]);
+          assert.deepEqual(await store.listDedup("wallet", "w1", "é", 10), []);
+          assert.deepEqual(await store.listDedup("wallet", "w1", "", 0), []);
+          assert.deepEqual(await store.listDedup("wallet", "nobody", "", 10), []);
+        });
+      });
+
       it("a-known-dedup-key-makes-the-write-a-conflict-and-is-never-overwritten", async () => {
         await withStore(async (store) => {
           const original = dedup("k1", 1000, { ok: true, value: "first" });

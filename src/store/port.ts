@@ -141,6 +141,15 @@ export interface WorkflowTransition {
   detail: string;
 }
 
+/** A workflow's record as one version left it (`Store.workflowStates`); `state` is absent when it had none. */
+export interface WorkflowStateAt {
+  version: number;
+  at: number;
+  status: WorkflowStatus;
+  step: string | null;
+  state?: unknown;
+}
+
 /**
  * Which workflows `listWorkflows` returns: those matching every field given, ordered by
  * (name, id), at most `limit`. Names and ids compare by Unicode code point (SQLite's BINARY
@@ -276,6 +285,8 @@ export interface Store {
   readEvents(component: string, id: string, afterSeq: number, limit: number): Promise<StoredEvent[]>;
   loadKv(component: string, id: string): Promise<KvRecord | undefined>;
   findDedup(component: string, id: string, key: string): Promise<DedupRecord | undefined>;
+  /** An instance's idempotency records with a key after `afterKey` (code-point order; "" for the first), at most `limit`, by key. */
+  listDedup(component: string, id: string, afterKey: string, limit: number): Promise<DedupRecord[]>;
 
   loadWorkflow(name: string, id: string): Promise<StoredWorkflow | undefined>;
   /** Workflows matching the filter, ordered by (name, id). */
@@ -291,6 +302,12 @@ export interface Store {
    * produced, so they count 1, 2, 3, …); empty for an unknown workflow.
    */
   workflowHistory(name: string, id: string, limit: number): Promise<Array<WorkflowTransition & { version: number }>>;
+  /**
+   * A workflow's states at versions after `afterVersion`, at most `limit`, oldest first: read from
+   * the change feed, which keeps one entry per record version until retention prunes it (so
+   * versions may be missing; `version` says which each is).
+   */
+  workflowStates(name: string, id: string, afterVersion: number, limit: number): Promise<WorkflowStateAt[]>;
 
   /**
    * Commits all writes in one transaction (one fsync where the adapter is durable).

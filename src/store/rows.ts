@@ -10,6 +10,7 @@ import type {
   StoredWorkflow,
   TimerRecord,
   WorkflowRecord,
+  WorkflowStateAt,
   WorkflowStatus,
   WorkflowTransition,
 } from "./port.ts";
@@ -199,4 +200,10 @@ export function encodeWorkflowRecord(r: WorkflowRecord): EncodedWorkflowRecord {
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };
+}
+
+/** A workflow's feed row (`seq` = the record version, payload `{ status, step, state }`) as `Store.workflowStates` answers it. */
+export function toWorkflowState(row: { seq: number; at: number; payload: string | null }): WorkflowStateAt {
+  const { status, step, state } = decode(row.payload) as { status: WorkflowStatus; step: string | null; state?: unknown };
+  return { version: row.seq, at: row.at, status, step, ...(state === undefined ? {} : { state }) };
 }

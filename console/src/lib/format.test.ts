@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { formatAgo, formatCount, formatDuration, formatJson, progressPercent, ratePerSecond } from "./format.ts";
+import { changedFields, formatAgo, formatCount, formatDuration, formatJson, formatRate, progressPercent } from "./format.ts";
 
 describe("console formatting", () => {
   it("formats-durations-at-each-scale", () => {
@@ -18,10 +18,18 @@ describe("console formatting", () => {
     assert.equal(formatCount(1234567), "1\u202f234\u202f567");
     assert.equal(formatCount(10_000, true), "≥ 10\u202f000");
     assert.equal(formatJson({ a: "bcdefgh" }, 8), '{"a":"b…');
-    assert.equal(ratePerSecond({ at: 0, value: 10 }, { at: 2_000, value: 30 }), 10);
-    assert.equal(ratePerSecond(undefined, { at: 1, value: 1 }), null);
+    assert.equal(formatRate(0), "0/s");
+    assert.equal(formatRate(0.42), "0.4/s");
+    assert.equal(formatRate(1250), "1\u202f250/s");
+    assert.equal(formatRate(undefined), "–");
     assert.equal(progressPercent(50, 200), 25);
     assert.equal(progressPercent(0, 0), 100);
     assert.equal(progressPercent(300, 200), 100);
+  });
+  it("tells-which-fields-of-a-state-changed", () => {
+    assert.deepEqual(changedFields({ a: 1, b: { c: 2 }, d: 3 }, { a: 1, b: { c: 3 }, e: 4 }), ["b", "d", "e"]);
+    assert.deepEqual(changedFields({ a: [1] }, { a: [1] }), []);
+    assert.deepEqual(changedFields(1, 2), ["(value)"]);
+    assert.deepEqual(changedFields(undefined, { a: 1 }), ["(value)"]);
   });
 });

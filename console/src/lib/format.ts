@@ -49,10 +49,18 @@ export function formatJson(value: unknown, max = Infinity, indent = 0): string {
   return text.length > max ? `${text.slice(0, Math.max(0, max - 1))}…` : text;
 }
 
-/** A rate per second from two samples of a growing counter; null when it cannot be told. */
-export function ratePerSecond(previous: { at: number; value: number } | undefined, current: { at: number; value: number }): number | null {
-  if (!previous || current.at <= previous.at || current.value < previous.value) return null;
-  return ((current.value - previous.value) * 1_000) / (current.at - previous.at);
+/** A rate per second: "0/s", "0.4/s", "12/s", "1 250/s". */
+export function formatRate(perSecond: number | null | undefined): string {
+  if (perSecond === null || perSecond === undefined || !Number.isFinite(perSecond)) return "–";
+  return perSecond > 0 && perSecond < 10 ? `${perSecond.toFixed(1)}/s` : `${formatCount(perSecond)}/s`;
+}
+
+/** The top-level fields whose values differ between two states (a state that is not an object counts as one field, "(value)"). */
+export function changedFields(before: unknown, after: unknown): string[] {
+  const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  if (!isRecord(before) || !isRecord(after)) return JSON.stringify(before) === JSON.stringify(after) ? [] : ["(value)"];
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])];
+  return keys.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k])).sort();
 }
 
 /** Percent done of a rebuild from its offset and the feed head, 0 to 100. */

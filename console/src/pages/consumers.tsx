@@ -1,34 +1,19 @@
-import { useEffect, useRef, useState } from "preact/hooks";
 import { usePoll } from "../api.ts";
 import { formatAgo, formatCount, formatTime } from "../lib/format.ts";
 import { Link, seg } from "../router.tsx";
-import type { ConsumerReport, ParkedMessage } from "../types.ts";
+import type { ConsumerReport, LagHistory, ParkedMessage } from "../types.ts";
 import { ActionButton, ErrorBox, Json, Loading, Section, Sparkline } from "../ui.tsx";
 
-const keep = 120;
-
-/** Lag samples per consumer, taken while this page is open (the admin API reports lag now, not its history). */
-function useLagHistory(consumers: ConsumerReport[] | undefined) {
-  const history = useRef(new Map<string, Array<{ at: number; value: number }>>());
-  const [, bump] = useState(0);
-  useEffect(() => {
-    if (!consumers) return;
-    const at = Date.now();
-    for (const c of consumers) {
-      const list = history.current.get(c.name) ?? [];
-      list.push({ at, value: c.lag });
-      if (list.length > keep) list.shift();
-      history.current.set(c.name, list);
-    }
-    bump((n) => n + 1);
-  }, [consumers]);
-  return history.current;
+/** A consumer's lag over the last minutes, as the service sampled it (so it is there when the page opens). */
+function LagChart({ name }: { name: string }) {
+  const history = usePoll<LagHistory>(`/consumers/${seg(name)}/lag`, 2_500);
+  if (history.error) return <span class="bad small" title={history.error.message}>{history.error.code}</span>;
+  return <Sparkline samples={history.data?.samples.map((s) => ({ at: s.at, value: s.lag })) ?? []} label={`lag of ${name}`} />;
 }
 
 export function Consumers({ name }: { name: string | undefined }) {
   const report = usePoll<{ head: number; consumers: ConsumerReport[] }>("/consumers", 1_000);
   const parked = usePoll<{ parked: ParkedMessage[] }>(name ? `/consumers/${seg(name)}/parked?limit=100` : null, 1_500);
-  const lags = useLagHistory(report.data?.consumers);
   const now = Date.now();
   return (
     <div class="page">
@@ -38,7 +23,7 @@ export function Consumers({ name }: { name: string | undefined }) {
       {report.data ? (
         <table class="consumers">
           <thead>
-            <tr><th>Consumer</th><th>Source</th><th class="num">Offset</th><th class="num">Head</th><th class="num">Lag</th><th class="num">Parked</th><th>Lag over time</th></tr>
+            <tr><th>Consumer</th><th>Source</th><th class="num">Offset</th><th class="num">Head</th><th class="num">Lag</th><th class="num">Parked</th><th>Lag, last 10 min</th></tr>
           </thead>
           <tbody>
             {report.data.consumers.map((c) => (
@@ -49,7 +34,7 @@ export function Consumers({ name }: { name: string | undefined }) {
                 <td class="num">{formatCount(c.head)}</td>
                 <td class="num lag">{formatCount(c.lag, c.lagIsAtLeast)}</td>
                 <td class={`num parked ${c.parked ? "bad" : ""}`}>{formatCount(c.parked)}</td>
-                <td><Sparkline samples={lags.get(c.name) ?? []} label={`lag of ${c.name}`} /></td>
+                <td class="lag-chart"><LagChart name={c.name} /></td>
               </tr>
             ))}
             {report.data.consumers.length === 0 ? <tr><td colSpan={7} class="muted">this service has no consumers</td></tr> : null}

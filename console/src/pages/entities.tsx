@@ -2,7 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { usePoll } from "../api.ts";
 import { formatTime } from "../lib/format.ts";
 import { Link, navigate, seg } from "../router.tsx";
-import type { Definitions, StoredEvent } from "../types.ts";
+import type { Definitions, IdempotencyKey, StoredEvent } from "../types.ts";
 import { ErrorBox, Json, Loading, Section } from "../ui.tsx";
 
 const pageSize = 50;
@@ -19,12 +19,13 @@ export function Entities({ component, id, search }: { component: string | undefi
   const events = usePoll<{ events: StoredEvent[] }>(base ? `${base}/events?after=${after}&limit=${pageSize}` : null, 2_000);
   const travel = usePoll<{ seq: number; state: unknown }>(base && at ? `${base}/state?seq=${at}` : null, 60_000);
   const kind = definitions.data?.entities.find((e) => e.name === component)?.kind;
-  const page = (extra: Record<string, number | undefined>) => {
+  const keysAfter = params.get("keysAfter") ?? "";
+  const keys = usePoll<{ keys: IdempotencyKey[]; next: string | null }>(base ? `${base}/idempotency-keys?limit=${pageSize}&after=${encodeURIComponent(keysAfter)}` : null, 5_000);
+  /** This entity's URL with some of its parameters (event page, time travel, key page) changed; undefined removes one. */
+  const page = (change: Record<string, string | number | undefined>) => {
     const q = new URLSearchParams();
-    const a = extra["after"] ?? after;
-    const t = "at" in extra ? extra["at"] : at;
-    if (a) q.set("after", String(a));
-    if (t) q.set("at", String(t));
+    const current: Record<string, string | number | undefined> = { after: after || undefined, at, keysAfter: keysAfter || undefined, ...change };
+    for (const [key, value] of Object.entries(current)) if (value !== undefined && value !== "" && value !== 0) q.set(key, String(value));
     const text = q.toString();
     return `${base}${text ? `?${text}` : ""}`;
   };
@@ -97,7 +98,32 @@ export function Entities({ component, id, search }: { component: string | undefi
               </nav>
             </Section>
           ) : null}
-          <p class="small muted">Idempotency keys are not listed yet: the admin API has no read of them.</p>
+          <Section title="Idempotency keys" actions={<span class="small muted">a repeat of a command with one of these keys gets the reply kept here</span>}>
+            <ErrorBox error={keys.error} />
+            {!keys.data && !keys.error ? <Loading what="the keys" /> : null}
+            {keys.data ? (
+              <table class="idempotency-keys">
+                <thead>
+                  <tr><th>Key</th><th>Written</th><th>Outcome</th><th>Reply kept</th></tr>
+                </thead>
+                <tbody>
+                  {keys.data.keys.map((k) => (
+                    <tr key={k.key} data-key={k.key}>
+                      <td class="dedup-key">{k.key}</td>
+                      <td class="small">{formatTime(k.at, true)}</td>
+                      <td class={k.reply.ok ? "" : "bad"}>{k.reply.ok ? "ok" : k.reply.code}</td>
+                      <td><Json value={k.reply.ok ? k.reply.value : k.reply.message} max={120} /></td>
+                    </tr>
+                  ))}
+                  {keys.data.keys.length === 0 ? <tr><td colSpan={4} class="muted">{keysAfter ? "no more keys" : "this instance holds no idempotency keys"}</td></tr> : null}
+                </tbody>
+              </table>
+            ) : null}
+            <nav class="pager" aria-label="key pages">
+              {keysAfter ? <Link href={page({ keysAfter: undefined })}>« First keys</Link> : null}
+              {keys.data?.next ? <Link href={page({ keysAfter: keys.data.next })}>Next keys »</Link> : null}
+            </nav>
+          </Section>
         </>
       ) : null}
     </div>

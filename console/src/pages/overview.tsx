@@ -1,10 +1,10 @@
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, usePoll } from "../api.ts";
-import { formatCount, formatDuration, ratePerSecond } from "../lib/format.ts";
+import { formatCount, formatDuration, formatRate } from "../lib/format.ts";
 import { filtersToQuery, workflowStatuses } from "../lib/query.ts";
 import { Link } from "../router.tsx";
-import type { ConsumerReport, NodesReport, ViewReport } from "../types.ts";
-import { ErrorBox, Section, Status } from "../ui.tsx";
+import type { ConsumerReport, NodesReport, RatesReport, ViewReport } from "../types.ts";
+import { ErrorBox, Section, Sparkline, Status } from "../ui.tsx";
 
 const countCap = 1_000;
 
@@ -45,29 +45,31 @@ export function Overview() {
   const views = usePoll<{ head: number; views: ViewReport[] }>("/views", 1_500);
   const health = usePoll<{ status: string; reason?: string; message?: string }>("/health", 2_000);
   const { counts, error: countError } = useStatusCounts();
-  const previous = useRef<{ at: number; value: number } | undefined>(undefined);
-  const [rate, setRate] = useState<number | null>(null);
-  useEffect(() => {
-    if (!consumers.data) return;
-    const sample = { at: Date.now(), value: consumers.data.head };
-    setRate(ratePerSecond(previous.current, sample));
-    previous.current = sample;
-  }, [consumers.data]);
+  // Rates the service samples itself (every 5 s, the last 10 minutes), so the chart is there when the page opens.
+  const rates = usePoll<RatesReport>("/rates", 2_000);
   const parkedMessages = consumers.data?.consumers.reduce((n, c) => n + c.parked, 0);
   const parkedEntries = views.data?.views.reduce((n, v) => n + v.parked, 0);
   return (
     <div class="page">
       <h1>Overview</h1>
+      <ErrorBox error={rates.error} />
       <div class="tiles">
         <div class="tile">
           <div class="tile-label">Store</div>
           <div class={`tile-value ${health.data?.status === "ok" ? "good" : "bad"}`}>{health.data?.status ?? (health.error ? "unavailable" : "…")}</div>
           {health.data?.message ? <div class="small">{health.data.message}</div> : null}
         </div>
-        <div class="tile">
-          <div class="tile-label">Feed head</div>
-          <div class="tile-value">{formatCount(consumers.data?.head)}</div>
-          <div class="small muted">commits {rate === null ? "–" : `${rate.toFixed(1)}/s`} (feed entries)</div>
+        <div class="tile rate" data-rate="commands">
+          <div class="tile-label">Commands</div>
+          <div class="tile-value">{formatRate(rates.data?.now.commandsPerSecond)}</div>
+          <Sparkline samples={rates.data?.samples.map((r) => ({ at: r.at, value: r.commandsPerSecond })) ?? []} label="commands per second" format={formatRate} />
+          <div class="small muted since-start">{formatCount(rates.data?.totals.commands)} since start</div>
+        </div>
+        <div class="tile rate" data-rate="commits">
+          <div class="tile-label">Commits</div>
+          <div class="tile-value">{formatRate(rates.data?.now.commitsPerSecond)}</div>
+          <Sparkline samples={rates.data?.samples.map((r) => ({ at: r.at, value: r.commitsPerSecond })) ?? []} label="commits per second" format={formatRate} />
+          <div class="small muted since-start">{formatCount(rates.data?.totals.commits)} since start · feed head {formatCount(consumers.data?.head)}</div>
         </div>
         <Link class="tile" href="/consumers">
           <div class="tile-label">Parked messages</div>

@@ -1,8 +1,8 @@
 import { usePoll } from "../api.ts";
-import { formatDuration, formatTime } from "../lib/format.ts";
+import { changedFields, formatDuration, formatTime } from "../lib/format.ts";
 import { layoutGraph, visitedSteps, type GraphLayout } from "../lib/graph-layout.ts";
 import { Link, seg } from "../router.tsx";
-import type { Definitions, WorkflowDetail } from "../types.ts";
+import type { Definitions, WorkflowDetail, WorkflowStateAt } from "../types.ts";
 import { ActionButton, ErrorBox, Json, Loading, Section, Status } from "../ui.tsx";
 
 /** The step graph as an SVG picture: taken path highlighted, the current step marked. */
@@ -31,8 +31,33 @@ export function StepGraph({ layout, title }: { layout: GraphLayout; title: strin
   );
 }
 
-export function Workflow({ name, id }: { name: string; id: string }) {
+/**
+ * The state right after transition `version`, and which fields it changed, read from the admin API's
+ * per-version states (the change feed keeps them until retention prunes it).
+ */
+function StateAt({ path, version }: { path: string; version: number }) {
+  // A version's state never changes: read it once in a while, not every second.
+  const read = usePoll<{ states: WorkflowStateAt[] }>(`${path}/states?after=${Math.max(0, version - 2)}&limit=2`, 60_000);
+  if (read.error) return <ErrorBox error={read.error} />;
+  if (!read.data) return <Loading what="the state" />;
+  const at = read.data.states.find((s) => s.version === version);
+  const before = read.data.states.find((s) => s.version === version - 1);
+  if (!at) return <p class="muted" role="status">Not kept: retention has pruned this version from the change feed.</p>;
+  const changed = version === 1 ? null : before ? changedFields(before.state, at.state) : undefined;
+  return (
+    <div class="state-at" data-version={version}>
+      <p class="small">
+        {at.status} at step <strong>{at.step ?? "–"}</strong>, {formatTime(at.at, true)}
+        {changed === null ? " · the state the start made" : changed === undefined ? "" : changed.length === 0 ? " · state unchanged" : ` · changed: ${changed.join(", ")}`}
+      </p>
+      <Json value={at.state} />
+    </div>
+  );
+}
+
+export function Workflow({ name, id, search }: { name: string; id: string; search: string }) {
   const path = `/workflows/${seg(name)}/${seg(id)}`;
+  const selected = Number(new URLSearchParams(search).get("version")) || undefined;
   const detail = usePoll<WorkflowDetail>(path, 1_000);
   const definitions = usePoll<Definitions>("/definitions", 30_000);
   const shape = definitions.data?.workflows.find((w) => w.name === name);
@@ -106,14 +131,14 @@ export function Workflow({ name, id }: { name: string; id: string }) {
             <Section title={`Timeline (${history.length} transitions)`}>
               <table class="timeline">
                 <thead>
-                  <tr><th class="num">#</th><th>At</th><th>Status</th><th>Step</th><th class="num">Exec</th><th class="num">Attempt</th><th>What happened</th><th class="num">Until next</th></tr>
+                  <tr><th class="num">#</th><th>At</th><th>Status</th><th>Step</th><th class="num">Exec</th><th class="num">Attempt</th><th>What happened</th><th class="num">Until next</th><th>State</th></tr>
                 </thead>
                 <tbody>
                   {history.map((t, i) => {
                     const next = history[i + 1];
                     const failed = /failed|error|timed out/i.test(t.detail);
                     return (
-                      <tr key={t.version} class={failed ? "failed-row" : ""}>
+                      <tr key={t.version} class={`${failed ? "failed-row" : ""}${t.version === selected ? " selected" : ""}`} data-version={t.version}>
                         <td class="num">{t.version}</td>
                         <td class="small">{formatTime(t.at, true)}</td>
                         <td><Status status={t.status} /></td>
@@ -122,15 +147,22 @@ export function Workflow({ name, id }: { name: string; id: string }) {
                         <td class="num">{t.attempt}</td>
                         <td class="detail">{t.detail}</td>
                         <td class="num small">{next ? formatDuration(next.at - t.at) : over ? "–" : `${formatDuration(Date.now() - t.at)} so far`}</td>
+                        <td class="small state-link"><Link href={`${path}?version=${t.version}`} title={`the state right after transition ${t.version}`}>after #{t.version}</Link></td>
                       </tr>
                     );
                   })}
                 </tbody>
               </table>
             </Section>
-            <Section title={`State (version ${w.version})`}>
-              <Json value={w.state} />
-            </Section>
+            {selected ? (
+              <Section title={`State after transition ${selected}`} actions={<Link href={path}>current state</Link>}>
+                <StateAt path={path} version={selected} />
+              </Section>
+            ) : (
+              <Section title={`State (version ${w.version})`} actions={<span class="small muted">“after #n” in the timeline shows it at each transition</span>}>
+                <Json value={w.state} />
+              </Section>
+            )}
           </div>
         </>
       ) : null}

@@ -1,7 +1,7 @@
 /** The change feed, consumer offsets and parked messages of the memory store. */
 import { checkParkedConsumer } from "../checks.ts";
 import { compareText } from "../collation.ts";
-import type { FeedEntry, ParkedMessage } from "../port.ts";
+import type { FeedEntry, ParkedMessage, WorkflowStateAt, WorkflowStatus } from "../port.ts";
 import { decode, encode, type Json } from "./memory-values.ts";
 
 /** An entry of the change feed; an entity's events are the same objects, kept in its instance too. */
@@ -14,7 +14,7 @@ export interface FeedRow {
   payload: Json;
   at: number;
   /** A key-value or workflow state (retention may remove it), not an entity event. */
-  state?: true;
+  state?: "kv" | "workflow";
 }
 
 interface ParkedEntry {
@@ -37,8 +37,8 @@ export class MemoryFeed {
   #lastPosition = 0;
 
   /** Adds a row at the next position (the store's commit calls this). */
-  append(component: string, id: string, seq: number, type: string, payload: Json, at: number, state = false): FeedRow {
-    const row: FeedRow = { position: ++this.#lastPosition, component, id, seq, type, payload, at, ...(state ? { state: true as const } : {}) };
+  append(component: string, id: string, seq: number, type: string, payload: Json, at: number, state?: "kv" | "workflow"): FeedRow {
+    const row: FeedRow = { position: ++this.#lastPosition, component, id, seq, type, payload, at, ...(state ? { state } : {}) };
     this.#rows.push(row);
     const ofComponent = this.#rowsOf.get(component);
     if (ofComponent) ofComponent.push(row);
@@ -52,6 +52,18 @@ export class MemoryFeed {
     const rows: FeedRow[] = [];
     for (const c of new Set(components)) rows.push(...after(this.#rowsOf.get(c) ?? [], afterPosition, limit));
     return rows.sort((a, b) => a.position - b.position).slice(0, limit).map(toFeedEntry);
+  }
+
+  /** A workflow's state rows with seq (version) above `afterVersion`, at most `limit`: a scan of its name's rows (a test store). */
+  workflowStates(name: string, id: string, afterVersion: number, limit: number): WorkflowStateAt[] {
+    const found: WorkflowStateAt[] = [];
+    for (const row of this.#rowsOf.get(name) ?? []) {
+      if (found.length >= limit) break;
+      if (row.state !== "workflow" || row.id !== id || row.seq <= afterVersion) continue;
+      const { status, step, state } = decode(row.payload) as { status: WorkflowStatus; step: string | null; state?: unknown };
+      found.push({ version: row.seq, at: row.at, status, step, ...(state === undefined ? {} : { state }) });
+    }
+    return found;
   }
 
   head(): number {

@@ -13,9 +13,11 @@ import type {
   TimerChange,
   TimerRecord,
   WorkflowFilter,
+  WorkflowStateAt,
   WorkflowTransition,
   WriteOutcome,
 } from "../port.ts";
+import { compareText } from "../collation.ts";
 import { MemoryFeed, type FeedRow } from "./memory-feed.ts";
 import { MemoryRetention } from "./memory-retention.ts";
 import { MemoryTimers } from "./memory-timers.ts";
@@ -124,6 +126,18 @@ export class MemoryStore implements Store {
   async findDedup(component: string, id: string, key: string): Promise<DedupRecord | undefined> {
     const entry = this.#ready(component, id)?.dedup.get(key);
     return entry && toDedup(key, entry);
+  }
+
+  async listDedup(component: string, id: string, afterKey: string, limit: number): Promise<DedupRecord[]> {
+    const records = this.#ready(component, id)?.dedup;
+    if (!records || limit <= 0) return [];
+    const keys = [...records.keys()].filter((key) => compareText(key, afterKey) > 0).sort(compareText).slice(0, limit);
+    return keys.map((key) => toDedup(key, records.get(key)!));
+  }
+
+  async workflowStates(name: string, id: string, afterVersion: number, limit: number): Promise<WorkflowStateAt[]> {
+    this.#ready();
+    return limit <= 0 ? [] : this.#feed.workflowStates(name, id, afterVersion, limit);
   }
 
   async commit(writes: InstanceWrite[]): Promise<WriteOutcome[]> {
@@ -323,14 +337,14 @@ export class MemoryStore implements Store {
       const { version, state, deleted } = plan.kv;
       inst.kv = plan.kv;
       const row = deleted
-        ? feed.append(component, id, version, "$deleted", "null", at, true)
-        : feed.append(component, id, version, "$state", state, at, true);
+        ? feed.append(component, id, version, "$deleted", "null", at, "kv")
+        : feed.append(component, id, version, "$state", state, at, "kv");
       positions.push(row.position);
     }
     for (const [key, entry] of plan.dedup) inst.dedup.set(key, entry);
     if (plan.workflow) {
       this.#workflows.apply(plan.key, plan.workflow);
-      positions.push(feed.append(component, id, plan.workflow.entry.version, "$state", plan.workflow.feed, at, true).position);
+      positions.push(feed.append(component, id, plan.workflow.entry.version, "$state", plan.workflow.feed, at, "workflow").position);
     }
     return positions;
   }

@@ -40,6 +40,12 @@ export function statements(s: string, schemaName: string) {
     ),
     loadKv: st("load_kv", `SELECT version, state, deleted FROM ${s}.kv WHERE component = $1 AND id = $2`),
     findDedup: st("find_dedup", `SELECT key, request_hash, reply, at FROM ${s}.dedup WHERE component = $1 AND id = $2 AND key = $3`),
+    // Admin reads (the console): an instance's idempotency keys by key; a workflow's states by version, from its feed rows.
+    listDedup: st("list_dedup", `SELECT key, request_hash, reply, at FROM ${s}.dedup WHERE component = $1 AND id = $2 AND key > $3 ORDER BY key LIMIT $4`),
+    workflowStates: st(
+      "workflow_states",
+      `SELECT seq, at, payload FROM ${s}.events WHERE component = $1 AND id = $2 AND kind = 2 AND seq > $3 ORDER BY seq LIMIT $4`,
+    ),
     loadWorkflow: st("load_workflow", `SELECT ${WORKFLOW_COLUMNS} FROM ${s}.workflows WHERE name = $1 AND id = $2`),
     dueWorkflows: st(
       "due_workflows",

@@ -17,6 +17,7 @@ import type {
   TimerChange,
   TimerRecord,
   WorkflowFilter,
+  WorkflowStateAt,
   WorkflowTransition,
   WriteOutcome,
 } from "../port.ts";
@@ -55,6 +56,7 @@ import {
   toTimer,
   toTransition,
   toWorkflow,
+  toWorkflowState,
   type EventRow,
   type FeedRow,
   type ParkedRow,
@@ -213,6 +215,19 @@ export class PostgresStore implements Store {
   async findDedup(component: string, id: string, key: string): Promise<DedupRecord | undefined> {
     const [row] = await this.#rows<{ key: string; request_hash: string; reply: string; at: number }>(this.#sql.findDedup, [component, id, key]);
     return row && { key: row.key, requestHash: row.request_hash, reply: JSON.parse(row.reply) as StoredReply, at: row.at };
+  }
+
+  async listDedup(component: string, id: string, afterKey: string, limit: number): Promise<DedupRecord[]> {
+    await this.#ready();
+    if (limit <= 0) return [];
+    const rows = await this.#rows<{ key: string; request_hash: string; reply: string; at: number }>(this.#sql.listDedup, [component, id, afterKey, limit]);
+    return rows.map((row) => ({ key: row.key, requestHash: row.request_hash, reply: JSON.parse(row.reply) as StoredReply, at: row.at }));
+  }
+
+  async workflowStates(name: string, id: string, afterVersion: number, limit: number): Promise<WorkflowStateAt[]> {
+    await this.#ready();
+    if (limit <= 0) return [];
+    return (await this.#rows<{ seq: number; at: number; payload: string | null }>(this.#sql.workflowStates, [name, id, afterVersion, limit])).map(toWorkflowState);
   }
 
   async loadWorkflow(name: string, id: string): Promise<StoredWorkflow | undefined> {

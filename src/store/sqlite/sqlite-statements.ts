@@ -12,12 +12,13 @@ import type {
   Snapshot,
   StoredEvent,
   StoredReply,
+  WorkflowStateAt,
   WriteOutcome,
 } from "../port.ts";
 import { prepareFeed } from "./sqlite-feed.ts";
 import { prepareRetention } from "./sqlite-retention.ts";
 import { prepareTimers } from "./sqlite-timers.ts";
-import { decode, toEvent, type EventRow } from "../rows.ts";
+import { decode, toEvent, toWorkflowState, type EventRow } from "../rows.ts";
 import { encode } from "../rows.ts";
 import { prepareWorkflows } from "./sqlite-workflows.ts";
 
@@ -81,6 +82,11 @@ export function prepareStatements(db: Database.Database) {
   );
   const loadKv = db.prepare("SELECT version, state, deleted FROM kv WHERE component = ? AND id = ?");
   const findDedup = db.prepare("SELECT key, request_hash, reply, at FROM dedup WHERE component = ? AND id = ? AND key = ?");
+  // Admin reads (the console): an instance's idempotency keys by key; a workflow's states by version, from its feed rows.
+  const listDedup = db.prepare("SELECT key, request_hash, reply, at FROM dedup WHERE component = ? AND id = ? AND key > ? ORDER BY key LIMIT ?");
+  const workflowStates = db.prepare(
+    `SELECT seq, at, payload FROM events WHERE component = ? AND id = ? AND kind = ${KIND_WORKFLOW} AND seq > ? ORDER BY seq LIMIT ?`,
+  );
   const pruneDedup = db.prepare("DELETE FROM dedup WHERE at < ?");
 
   /** Checks one write against the store as it is now (including earlier writes of the batch), then applies it. */
@@ -174,6 +180,16 @@ export function prepareStatements(db: Database.Database) {
     findDedup(component: string, id: string, key: string): DedupRecord | undefined {
       const row = findDedup.get(component, id, key) as DedupRow | undefined;
       return row && toDedup(row);
+    },
+
+    /** `limit` must be above 0 (see readEvents). */
+    listDedup(component: string, id: string, afterKey: string, limit: number): DedupRecord[] {
+      return (listDedup.all(component, id, afterKey, limit) as DedupRow[]).map(toDedup);
+    },
+
+    /** `limit` must be above 0 (see readEvents). */
+    workflowStates(name: string, id: string, afterVersion: number, limit: number): WorkflowStateAt[] {
+      return (workflowStates.all(name, id, afterVersion, limit) as Array<{ seq: number; at: number; payload: string | null }>).map(toWorkflowState);
     },
 
     pruneDedup(before: number): number {

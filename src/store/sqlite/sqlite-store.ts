@@ -19,6 +19,7 @@ import type {
   TimerChange,
   TimerRecord,
   WorkflowFilter,
+  WorkflowStateAt,
   WorkflowTransition,
   WriteOutcome,
 } from "../port.ts";
@@ -187,6 +188,16 @@ export class SqliteStore implements Store {
 
   async findDedup(component: string, id: string, key: string): Promise<DedupRecord | undefined> {
     return this.#do((s) => s.findDedup(component, id, key));
+  }
+
+  async listDedup(component: string, id: string, afterKey: string, limit: number): Promise<DedupRecord[]> {
+    if (limit <= 0) return [];
+    return this.#do((s) => s.listDedup(component, id, afterKey, limit));
+  }
+
+  async workflowStates(name: string, id: string, afterVersion: number, limit: number): Promise<WorkflowStateAt[]> {
+    if (limit <= 0) return [];
+    return this.#do((s) => s.workflowStates(name, id, afterVersion, limit));
   }
 
   async commit(writes: InstanceWrite[]): Promise<WriteOutcome[]> {
