@@ -133,7 +133,7 @@ export class WorkflowEngine {
    */
   adopt(_bucket: number): void {
     this.startSweeping();
-    this.requestSweep();
+    void this.requestSweep();
   }
 
   /** Another node runs `bucket` now: forget what was scheduled for it here. */
@@ -166,7 +166,7 @@ export class WorkflowEngine {
    */
   private startSweeping(): void {
     if (this.sweeper || this.stopped) return;
-    this.sweeper = setInterval(() => this.requestSweep(), this.host.sweepMs ?? defaultSweepMs);
+    this.sweeper = setInterval(() => void this.requestSweep(), this.host.sweepMs ?? defaultSweepMs);
     this.sweeper.unref();
   }
 
