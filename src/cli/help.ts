@@ -8,6 +8,7 @@ import { tokenUsage } from "./token-command.ts";
 import { backupUsage } from "./backup-command.ts";
 import { migrateUsage } from "./migrate-command.ts";
 import { retentionUsage } from "./retention-command.ts";
+import { retentionFlags } from "./retention-flags.ts";
 import { viewsUsage } from "./views-command.ts";
 import { workflowsUsage } from "./workflows-command.ts";
 
@@ -17,6 +18,7 @@ export const serveFlags: FlagSpec = {
     "port", "host", "data", "sync", "admin-port", "postgres", "postgres-schema", "node-name", "lease-ms", "forget-dead-nodes-after",
     "admin-host", "admin-token", "admin-role", "tls-cert", "tls-key",
     "jwt-issuer", "jwt-secret", "jwks-url", "jwt-audience", "jwt-algorithm", "log-level", "log-format",
+    ...retentionFlags.map((r) => r.flag),
   ],
   booleans: ["terminate-orphaned-workflows"],
 };
@@ -34,6 +36,12 @@ export const serveUsage = `  sagaflow serve <service module or folder> [--port N
                  [--jwt-issuer I] [--jwt-secret S] [--jwks-url URL] [--jwt-audience A …] [--jwt-algorithm ALG …]
                   (SAGAFLOW_JWT_ISSUER, SAGAFLOW_JWT_SECRET, SAGAFLOW_JWKS_URL, SAGAFLOW_JWT_AUDIENCE,
                    SAGAFLOW_JWT_ALGORITHMS: change the service's issuer I — or its only one — or add it)
+
+                 [--retain-feed D] [--retain-workflows D] [--retain-idempotency D] [--retain-tombstones D]
+                 [--retention-interval D]   what retention keeps how long (D: 7d, 12h, 30m, 90s, 500ms; a bare
+                  number is days; 0 keeps forever, not for idempotency or the interval); SAGAFLOW_RETAIN_FEED,
+                  SAGAFLOW_RETAIN_WORKFLOWS, SAGAFLOW_RETAIN_IDEMPOTENCY, SAGAFLOW_RETAIN_TOMBSTONES,
+                  SAGAFLOW_RETENTION_INTERVAL; defaults 7d, 7d, 7d, 90d, 1m
 
                  [--log-level L] [--log-format json|pretty]
                  traces: set OTEL_EXPORTER_OTLP_ENDPOINT (and OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_TRACES_SAMPLER…)`;

@@ -4,6 +4,7 @@ import { runDev } from "./dev.ts";
 import { initCommand, initUsage } from "./init.ts";
 import { loadService } from "./load-service.ts";
 import { serve } from "./serve.ts";
+import { retentionFromFlags } from "./retention-flags.ts";
 import { applyAuthOverrides } from "../auth/auth-overrides.ts";
 import { workflowsCommand, workflowsUsage } from "./workflows-command.ts";
 import { feedCommand, feedUsage } from "./feed-commands.ts";
@@ -70,6 +71,8 @@ async function serveCommand(argv: string[]): Promise<void> {
   const jwksUrl = flags.get("jwks-url") ?? fromEnv("SAGAFLOW_JWKS_URL");
   const jwtAudience = listOf("jwt-audience", "SAGAFLOW_JWT_AUDIENCE");
   const jwtAlgorithms = listOf("jwt-algorithm", "SAGAFLOW_JWT_ALGORITHMS");
+  // Checked before the service loads: a mistyped period stops the start with one clear line.
+  const retention = retentionFromFlags(flags, process.env);
   const logging = serveLogging(flags.get("log-level") ?? process.env["SAGAFLOW_LOG_LEVEL"], flags.get("log-format") ?? process.env["SAGAFLOW_LOG_FORMAT"]);
   // Before the service loads: spans of everything it does go to the exporter the environment names.
   const tracing = await startTracingFromEnv(process.env, logging.log);
@@ -95,6 +98,7 @@ async function serveCommand(argv: string[]): Promise<void> {
     ...(leaseMs === undefined ? {} : { leaseMs: wholeNumberFlag("--lease-ms", leaseMs) }),
     ...(forgetAfter === undefined ? {} : { forgetDeadNodesAfterMs: durationFlag("--forget-dead-nodes-after", forgetAfter) }),
     ...(flags.has("terminate-orphaned-workflows") ? { orphanedWorkflows: "terminate" as const } : {}),
+    ...(Object.keys(retention).length === 0 ? {} : { retention }),
     ...(adminHost === undefined ? {} : { adminHost }),
     ...(adminToken === undefined ? {} : { adminToken }),
     ...(adminRole === undefined ? {} : { adminRole }),

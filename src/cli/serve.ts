@@ -5,6 +5,7 @@ import { createSagaflow, runtimeOf } from "../host/create-sagaflow.ts";
 import type { ListenOptions } from "../host/listen.ts";
 import { postgres, sqlite } from "../host/stores.ts";
 import type { Runtime } from "../runtime/runtime.ts";
+import type { RetentionSettings } from "../runtime/retention/retention-service.ts";
 
 /** Where and how to listen (ports, admin address and token, HTTPS): as `listen()` takes them. */
 export interface ServeOptions extends ListenOptions {
@@ -29,6 +30,8 @@ export interface ServeOptions extends ListenOptions {
   leaseMs?: number;
   /** Several nodes: a node silent for longer than this leaves `sagaflow nodes`. Default 1 hour. */
   forgetDeadNodesAfterMs?: number;
+  /** What retention removes after how long (`--retain-…` flags; README "Retention"). */
+  retention?: Partial<RetentionSettings>;
   log?: (line: string) => void;
 }
 
@@ -57,6 +60,7 @@ export async function serve(options: ServeOptions): Promise<RunningService> {
     ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
     ...(options.forgetDeadNodesAfterMs === undefined ? {} : { forgetDeadNodesAfterMs: options.forgetDeadNodesAfterMs }),
     ...(options.auth === undefined ? {} : { auth: options.auth }),
+    ...(options.retention === undefined ? {} : { retention: options.retention }),
   });
   try {
     const listening = await app.listen({

@@ -304,7 +304,7 @@ export class Runtime {
   private reconnected(): void {
     if (this.stopping) return;
     for (let bucket = 0; bucket < WORKFLOW_BUCKETS; bucket++) {
-      if (this.membership.holds(leaseNames.workflows(bucket))) void this.workflows.adopt(bucket);
+      if (this.membership.holds(leaseNames.workflows(bucket))) this.workflows.adopt(bucket);
     }
     for (const runner of this.consumers.values()) runner.wake();
     this.views.wake();

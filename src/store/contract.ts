@@ -12,6 +12,7 @@ import { feedContract } from "./contract-feed.ts";
 import { commitOk, conflictOutcome, dedup, ev, eventsWrite, kvWrite } from "./contract-support.ts";
 import { timerContract } from "./contract-timers.ts";
 import { workflowContract } from "./contract-workflows.ts";
+import { bucketContract } from "./contract-buckets.ts";
 
 /**
  * Registers the contract tests, the workflow part (./contract-workflows.ts), the change feed and
@@ -431,6 +432,7 @@ export function storeContract(
     });
 
     workflowContract(withStore);
+    bucketContract(withStore);
     feedContract(withStore);
     timerContract(withStore);
   });

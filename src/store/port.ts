@@ -109,6 +109,23 @@ export interface WorkflowRecord {
   updatedAt: number;
 }
 
+/**
+ * Whose due workflows `Store.dueWorkflows` reads: those of the buckets a node holds, of the
+ * workflows its code defines (instances of a definition since removed would otherwise fill pages).
+ */
+export interface DueWorkflowsOf {
+  buckets: readonly number[];
+  names: readonly string[];
+}
+
+/** One group of `Store.stepsToRun`. */
+export interface StepsToRun {
+  step: string;
+  count: number;
+  /** Up to 3 ids of the workflows at that step. */
+  examples: string[];
+}
+
 /** One group of `Store.workflowCounts`. */
 export interface WorkflowCount {
   name: string;
@@ -292,11 +309,25 @@ export interface Store {
   /** Workflows matching the filter, ordered by (name, id). */
   listWorkflows(filter: WorkflowFilter): Promise<StoredWorkflow[]>;
   /**
-   * Workflows running or paused whose `dueAt` or `deadlineAt` is at or before `now`, at most
-   * `limit`, in no particular order: the engine's periodic safety net for a lost wake-up. Served
-   * by an index, so it costs little however many workflows wait.
+   * Workflows named in `of.names` in `of.buckets` (src/store/buckets.ts) with something to do at `now`: running with no
+   * due time (a step to run now, or in flight when the process stopped) or one at or before
+   * `now`, paused with a due time at or before `now`, or either past its deadline. At most
+   * `limit`, in no particular order (one both due and past its deadline may be named twice). The engine takes over its buckets with it, in pages, and
+   * sweeps with it for a lost wake-up; served by an index on (bucket, status, time), so it reads
+   * only what it returns, however many workflows wait.
    */
-  dueWorkflows(now: number, limit: number): Promise<Array<{ name: string; id: string }>>;
+  dueWorkflows(now: number, limit: number, of: DueWorkflowsOf): Promise<Array<{ name: string; id: string }>>;
+  /**
+   * The earliest due time or deadline after `now` of a running or paused workflow of `buckets`;
+   * undefined when none has one. A few index lookups per bucket.
+   */
+  nextWorkflowDue(now: number, buckets: readonly number[]): Promise<number | undefined>;
+  /**
+   * For the start-up check of definitions: the steps the workflows of `name` that are not over
+   * will run next (a paused one's is the step its timeout runs, `stepInput.then`), each with
+   * how many stand there and a few of their ids. One grouped read.
+   */
+  stepsToRun(name: string): Promise<StepsToRun[]>;
   /**
    * A workflow's first `limit` transitions, oldest first (`version` is the record version it
    * produced, so they count 1, 2, 3, …); empty for an unknown workflow.

@@ -18,7 +18,7 @@ import { StepContextImpl } from "./step-context.ts";
 import type { Dispatcher } from "../dispatcher.ts";
 import { viewOf, workflowKind } from "./workflow-kind.ts";
 import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
-import { workflowBucket } from "../cluster/leases.ts";
+import { WORKFLOW_BUCKETS, workflowBucket } from "../cluster/leases.ts";
 import type { Observer } from "../../observe/observer.ts";
 import type { HeldWrite, StepHolds } from "../held-writes.ts";
 
@@ -86,12 +86,15 @@ export class WorkflowEngine {
   /** Acts in flight per workflow, and those told of a change meanwhile (they act again after). */
   private readonly acting = new Map<string, number>();
   private readonly changedMeanwhile = new Set<string>();
-  /** Buckets taken over and not yet scanned. */
-  private readonly toAdopt = new Set<number>();
-  private adopting: Promise<void> | undefined;
   private stopped = false;
   private sweeper: NodeJS.Timeout | undefined;
-  private sweeping = false;
+  /** The sweep in progress, and whether another was asked for meanwhile. */
+  private sweeping: Promise<void> | undefined;
+  private sweepAgain = false;
+  /** One wake-up at the earliest future due time in the store (of this node's buckets). */
+  private nextDue: { at: number; handle: { cancel(): void } } | undefined;
+  /** Told whenever an act ends (the sweep waits for its pokes to settle). */
+  private readonly actEnded = new Set<() => void>();
 
   constructor(private readonly host: EngineHost) {}
 
@@ -106,42 +109,31 @@ export class WorkflowEngine {
    */
   async checkDefinitions(orphans: "refuse" | "terminate" = "refuse"): Promise<void> {
     for (const definition of this.definitions.values()) {
-      const active = await this.activeWorkflows(definition.name);
-      const missing = new Map<string, string[]>();
-      for (const workflow of active) {
-        const step = this.stepToRun(workflow);
-        if (step !== undefined && !Object.hasOwn(definition.steps, step)) {
-          missing.set(step, [...(missing.get(step) ?? []), workflow.id]);
-        }
-      }
-      if (missing.size > 0 && orphans === "refuse") {
-        const lines = [...missing].map(([step, ids]) => `${ids.length} instance(s) at step "${step}" (e.g. ${ids.slice(0, 3).join(", ")})`);
+      // One grouped read per definition: start-up does not page through the instances.
+      const missing = (await this.host.store.stepsToRun(definition.name)).filter(({ step }) => !Object.hasOwn(definition.steps, step));
+      if (missing.length === 0) continue;
+      if (orphans === "refuse") {
+        const lines = missing.map(({ step, count, examples }) => `${count} instance(s) at step "${step}" (e.g. ${examples.join(", ")})`);
         throw new Error(
           `workflow "${definition.name}": ${lines.join("; ")}, which this code no longer defines. ` +
             `Put the step back, or start with --terminate-orphaned-workflows to terminate them.`,
         );
       }
-      for (const workflow of active) {
-        const step = this.stepToRun(workflow);
-        if (step !== undefined && !Object.hasOwn(definition.steps, step)) {
-          await this.operate(definition.name, workflow.id, "terminate", `step "${step}" no longer defined`);
+      for (const { step } of missing) {
+        for (const id of await this.idsAtStep(definition.name, step)) {
+          await this.operate(definition.name, id, "terminate", `step "${step}" no longer defined`);
         }
       }
     }
   }
 
-  /** This node now runs `bucket`: every workflow of it not over is looked at afresh (coalesced). */
-  adopt(bucket: number): Promise<void> {
+  /**
+   * This node now runs `bucket`. Nothing is read here: the sweep that follows (in the background,
+   * so a start or takeover serves at once) reads that bucket's due workflows, page by page.
+   */
+  adopt(_bucket: number): void {
     this.startSweeping();
-    this.toAdopt.add(bucket);
-    this.adopting ??= new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => this.adoptPending())
-      .catch((error: unknown) => this.host.log(`sagaflow: taking over workflows failed: ${String(error)}`))
-      .finally(() => {
-        this.adopting = undefined;
-        if (this.toAdopt.size > 0) void this.adopt([...this.toAdopt][0]!);
-      });
-    return this.adopting;
+    void this.requestSweep();
   }
 
   /** Another node runs `bucket` now: forget what was scheduled for it here. */
@@ -166,17 +158,6 @@ export class WorkflowEngine {
     if (this.host.placement.holds(workflowBucket(name, id))) this.poke(definition, id);
   }
 
-  private async adoptPending(): Promise<void> {
-    const buckets = new Set(this.toAdopt);
-    this.toAdopt.clear();
-    for (const definition of this.definitions.values()) {
-      for (const workflow of await this.activeWorkflows(definition.name)) {
-        const bucket = workflowBucket(definition.name, workflow.id);
-        if (buckets.has(bucket) && this.host.placement.holds(bucket)) this.poke(definition, workflow.id);
-      }
-    }
-  }
-
   /**
    * The safety net: every few seconds, act on the workflows of this node's buckets whose due
    * time or deadline has passed by the store's record and that nothing here is acting on. A lost
@@ -185,32 +166,86 @@ export class WorkflowEngine {
    */
   private startSweeping(): void {
     if (this.sweeper || this.stopped) return;
-    this.sweeper = setInterval(() => void this.sweep(), this.host.sweepMs ?? defaultSweepMs);
+    this.sweeper = setInterval(() => void this.requestSweep(), this.host.sweepMs ?? defaultSweepMs);
     this.sweeper.unref();
   }
 
-  /** One sweep (exported for tests through `sweepNow`). */
-  private async sweep(): Promise<void> {
-    if (this.stopped || this.sweeping) return;
-    this.sweeping = true;
-    try {
-      const due = await this.host.store.dueWorkflows(this.host.clock.now(), sweepBatch);
+  /** Sweeps now, or again once the sweep in progress is done (it may have read before the change). */
+  private requestSweep(): Promise<void> {
+    if (this.sweeping) {
+      this.sweepAgain = true;
+      return this.sweeping;
+    }
+    this.sweeping = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.sweepRounds())
+      .catch((error: unknown) => this.host.log(`sagaflow: looking for due workflows failed: ${String(error)}`))
+      .finally(() => {
+        this.sweeping = undefined;
+      });
+    return this.sweeping;
+  }
+
+  /**
+   * Reads the due workflows of this node's buckets a page at a time and acts on each: after a
+   * start or a takeover that is the whole backlog, so it goes on while pages come back full,
+   * waiting each time for half of a page's acts to end (memory and concurrency stay bounded by a
+   * page, not by the backlog). Then it arms one wake-up at the earliest future due time.
+   */
+  private async sweepRounds(): Promise<void> {
+    do {
+      this.sweepAgain = false;
+      if (this.stopped) return;
+      const buckets = this.heldBuckets();
+      // Past the ones acting here already, at least a page of others (if there are that many).
+      const limit = sweepBatch + this.acting.size;
+      const due = await this.host.store.dueWorkflows(this.host.clock.now(), limit, { buckets, names: [...this.definitions.keys()] });
+      const poked: string[] = [];
       for (const { name, id } of due) {
         const definition = this.definitions.get(name);
         if (!definition || this.stopped) continue;
         if (!this.host.placement.holds(workflowBucket(name, id)) || this.acting.has(keyOf(name, id))) continue;
         this.poke(definition, id);
+        poked.push(keyOf(name, id));
       }
-    } catch (error) {
-      this.host.log(`sagaflow: looking for due workflows failed: ${String(error)}`);
-    } finally {
-      this.sweeping = false;
+      if (due.length >= limit && poked.length > 0) {
+        await this.halfEnded(poked);
+        this.sweepAgain = true;
+      }
+    } while (this.sweepAgain);
+    await this.armNextDue();
+  }
+
+  /** Resolves once at most half of `keys` are still acting (or the engine stops). */
+  private async halfEnded(keys: string[]): Promise<void> {
+    const left = () => keys.reduce((n, key) => n + (this.acting.has(key) ? 1 : 0), 0);
+    while (!this.stopped && left() > keys.length / 2) {
+      await new Promise<void>((resolve) => {
+        this.actEnded.add(resolve);
+      });
     }
   }
 
-  /** Runs one sweep now (tests). */
+  /** One wake-up, in the clock's time, at the earliest future due time of this node's buckets. */
+  private async armNextDue(): Promise<void> {
+    const at = await this.host.store.nextWorkflowDue(this.host.clock.now(), this.heldBuckets());
+    if (this.stopped || at === undefined || (this.nextDue && this.nextDue.at <= at && this.nextDue.at > this.host.clock.now())) return;
+    this.nextDue?.handle.cancel();
+    const handle = this.host.clock.schedule(Math.max(0, at - this.host.clock.now()), () => {
+      this.nextDue = undefined;
+      void this.requestSweep();
+    });
+    this.nextDue = { at, handle };
+  }
+
+  private heldBuckets(): number[] {
+    const held: number[] = [];
+    for (let bucket = 0; bucket < WORKFLOW_BUCKETS; bucket++) if (this.host.placement.holds(bucket)) held.push(bucket);
+    return held;
+  }
+
+  /** Runs a sweep now and waits for it, backlog and all (tests). */
   sweepNow(): Promise<void> {
-    return this.sweep();
+    return this.requestSweep();
   }
 
   /** Acts now, or again after the act in flight (which may have read the record before the change). */
@@ -300,20 +335,29 @@ export class WorkflowEngine {
   stop(): void {
     this.stopped = true;
     if (this.sweeper) clearInterval(this.sweeper);
+    this.nextDue?.handle.cancel();
+    for (const wake of this.actEnded) wake();
+    this.actEnded.clear();
     for (const timer of this.timers.values()) timer.cancel();
     this.timers.clear();
   }
 
-  private async activeWorkflows(name: string): Promise<Array<WorkflowRecord & { id: string }>> {
-    const found: Array<WorkflowRecord & { id: string }> = [];
-    let afterId: string | undefined;
-    for (;;) {
-      // Suspended and failed ones too: a resume or retry would run their step.
-      const page = await this.host.store.listWorkflows({ name, statuses: ["running", "paused", "suspended", "failed"], limit: 1000, ...(afterId === undefined ? {} : { afterId }) });
-      found.push(...page);
-      if (page.length < 1000) return found;
-      afterId = page.at(-1)!.id;
+  /**
+   * The ids of the workflows of `name` not over that would run `step` next (suspended and failed
+   * ones too: a resume or retry would run it). Only when orphans are to be terminated.
+   */
+  private async idsAtStep(name: string, step: string): Promise<string[]> {
+    const ids: string[] = [];
+    for (const statuses of [["running", "suspended", "failed"], ["paused"]] satisfies WorkflowStatus[][]) {
+      let afterId: string | undefined;
+      for (;;) {
+        const page = await this.host.store.listWorkflows({ name, statuses, limit: 1000, ...(afterId === undefined ? {} : { afterId }) });
+        for (const workflow of page) if (this.stepToRun(workflow) === step) ids.push(workflow.id);
+        if (page.length < 1000) break;
+        afterId = page.at(-1)!.id;
+      }
     }
+    return ids;
   }
 
   /** The step that will run next: the current one, or a pause's timeout handler. */
@@ -385,6 +429,8 @@ export class WorkflowEngine {
           return;
         }
         this.acting.delete(key);
+        for (const wake of this.actEnded) wake();
+        this.actEnded.clear();
         if (this.changedMeanwhile.delete(key)) this.poke(definition, id);
       });
   }

@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import { workflow } from "../../define/workflow.ts";
 import Database from "better-sqlite3";
 import { SqliteStore } from "../../store/sqlite/sqlite-store.ts";
-import { dueWorkflowsSql } from "../../store/sqlite/sqlite-workflows.ts";
+import { dueWorkflowsSql, nextWorkflowDueSql } from "../../store/sqlite/sqlite-workflows.ts";
 import { Runtime } from "../runtime.ts";
 
 /**
@@ -52,11 +52,19 @@ describe("workflow timeouts on the real clock", () => {
       await store.migrate();
       await store.close();
       const db = new Database(join(dir, "p.db"), { readonly: true });
-      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${dueWorkflowsSql}`).all({ now: 0, limit: 10 }) as Array<{ detail: string }>).map((r) => r.detail);
+      const params = { now: 0, limit: 10, buckets: "[3, 7]", names: '["transfer"]' };
+      const planOf = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as Array<{ detail: string }>).map((r) => r.detail);
+      const due = planOf(dueWorkflowsSql);
+      const next = planOf(nextWorkflowDueSql);
       db.close();
-      const scans = plan.filter((d) => /^(SCAN|SEARCH) workflows/.test(d));
-      assert.equal(scans.length, 4, plan.join("\n"));
-      for (const d of scans) assert.match(d, /^SEARCH workflows USING (COVERING )?INDEX workflows_(due|deadline) \(status=\? AND (due|deadline)_at<\?\)$/);
+      const scans = due.filter((d) => /^(SCAN|SEARCH) workflows/.test(d));
+      // Running with no due time, then due and deadline of running and paused: one range per bucket each.
+      assert.equal(scans.length, 5, due.join("\n"));
+      for (const d of scans) assert.match(d, /^SEARCH workflows USING (COVERING )?INDEX workflows_(due|deadline) \(bucket=\? AND status=\? AND (due|deadline)_at[<=]\?\)$/);
+      assert.ok(!due.some((d) => /TEMP B-TREE/.test(d)), `read as far as the limit, never sorted whole:\n${due.join("\n")}`);
+      const mins = next.filter((d) => /workflows/.test(d) && /^(SCAN|SEARCH)/.test(d));
+      assert.equal(mins.length, 4, next.join("\n"));
+      for (const d of mins) assert.match(d, /^SEARCH workflows USING COVERING INDEX workflows_(due|deadline) \(bucket=\? AND status=\? AND (due|deadline)_at>\?\)$/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,5 +1,7 @@
 import type {
   DedupRecord,
+  StepsToRun,
+  DueWorkflowsOf,
   EntityHistory,
   FeedEntry,
   InstanceWrite,
@@ -197,9 +199,19 @@ export class MemoryStore implements Store {
     return this.#workflows.list(filter);
   }
 
-  async dueWorkflows(now: number, limit: number): Promise<Array<{ name: string; id: string }>> {
+  async dueWorkflows(now: number, limit: number, of: DueWorkflowsOf): Promise<Array<{ name: string; id: string }>> {
     this.#ready();
-    return this.#workflows.due(now, limit);
+    return this.#workflows.due(now, limit, of);
+  }
+
+  async nextWorkflowDue(now: number, buckets: readonly number[]): Promise<number | undefined> {
+    this.#ready();
+    return this.#workflows.nextDue(now, buckets);
+  }
+
+  async stepsToRun(name: string): Promise<StepsToRun[]> {
+    this.#ready();
+    return this.#workflows.stepsToRun(name);
   }
 
   async workflowHistory(name: string, id: string, limit: number): Promise<Array<WorkflowTransition & { version: number }>> {

@@ -2,10 +2,11 @@
  * The workflow records of the memory store: each record at its latest version with its
  * transitions. Records are written by the store's commit, as `planWorkflow` encodes them.
  */
+import { checkBuckets, workflowBucket } from "../buckets.ts";
 import { checkAfterId } from "../checks.ts";
 import { compareText } from "../collation.ts";
 import { workflowFeedPayload } from "../feed-payload.ts";
-import type { InstanceWrite, StoredWorkflow, WorkflowFilter, WorkflowRecord, WorkflowTransition } from "../port.ts";
+import type { DueWorkflowsOf, InstanceWrite, StepsToRun, StoredWorkflow, WorkflowFilter, WorkflowRecord, WorkflowTransition } from "../port.ts";
 import { decode, encodeWorkflowRecord, type EncodedWorkflowRecord } from "../rows.ts";
 import { instanceKey } from "./memory-values.ts";
 
@@ -52,16 +53,50 @@ export class MemoryWorkflows {
     return found.slice(0, limit).map(toWorkflow);
   }
 
-  due(now: number, limit: number): Array<{ name: string; id: string }> {
+  due(now: number, limit: number, { buckets, names }: DueWorkflowsOf): Array<{ name: string; id: string }> {
+    checkBuckets(buckets);
+    const held = new Set(buckets);
+    const known = new Set(names);
     const found: Array<{ name: string; id: string }> = [];
     for (const entry of this.#entries.values()) {
       if (found.length >= limit) break;
       if (entry.status !== "running" && entry.status !== "paused") continue;
-      if ((entry.dueAt !== null && entry.dueAt <= now) || (entry.deadlineAt !== null && entry.deadlineAt <= now)) {
+      if (!held.has(workflowBucket(entry.name, entry.id)) || !known.has(entry.name)) continue;
+      const runNow = entry.status === "running" && entry.dueAt === null;
+      if (runNow || (entry.dueAt !== null && entry.dueAt <= now) || (entry.deadlineAt !== null && entry.deadlineAt <= now)) {
         found.push({ name: entry.name, id: entry.id });
       }
     }
     return found;
+  }
+
+  nextDue(now: number, buckets: readonly number[]): number | undefined {
+    checkBuckets(buckets);
+    const held = new Set(buckets);
+    let next: number | undefined;
+    for (const entry of this.#entries.values()) {
+      if (entry.status !== "running" && entry.status !== "paused") continue;
+      if (!held.has(workflowBucket(entry.name, entry.id))) continue;
+      for (const at of [entry.dueAt, entry.deadlineAt]) if (at !== null && at > now && (next === undefined || at < next)) next = at;
+    }
+    return next;
+  }
+
+  stepsToRun(name: string): StepsToRun[] {
+    const groups = new Map<string, string[]>();
+    for (const entry of this.#entries.values()) {
+      if (entry.name !== name) continue;
+      let step: string | null = null;
+      if (entry.status === "running" || entry.status === "suspended" || entry.status === "failed") step = entry.step;
+      else if (entry.status === "paused") step = (decode(entry.stepInput) as { then?: string } | null)?.then ?? null;
+      if (step !== null) groups.set(step, [...(groups.get(step) ?? []), entry.id]);
+    }
+    return [...groups]
+      .sort(([a], [b]) => compareText(a, b))
+      .map(([step, ids]) => {
+        const sorted = ids.sort(compareText);
+        return { step, count: ids.length, examples: sorted.length === 1 ? [sorted[0]!] : [sorted[0]!, sorted.at(-1)!] };
+      });
   }
 
   history(name: string, id: string, limit: number): Array<WorkflowTransition & { version: number }> {

@@ -255,6 +255,48 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX dedup_at_key ON dedup (at, component, id, key);
     `,
   },
+  {
+    version: 7,
+    description: "workflow buckets: a node reads only the workflows of the buckets it holds",
+    sql: `
+      -- As SQLite's (version 8): the bucket of each instance (src/store/buckets.ts), set when its
+      -- row is inserted. Rows stored before get theirs from the same hash, FNV-1a over the UTF-16
+      -- code units of name, a 0, and id, as JavaScript's charCodeAt sees them (a character beyond
+      -- the BMP is two surrogates).
+      CREATE FUNCTION pg_temp.sagaflow_workflow_bucket(name text, id text) RETURNS int AS $fn$
+      DECLARE
+        h bigint := 2166136261;
+        c int;
+        part text;
+        first boolean := true;
+      BEGIN
+        FOREACH part IN ARRAY ARRAY[name, id] LOOP
+          IF NOT first THEN
+            h := (h * 16777619) % 4294967296; -- the 0 between name and id: h # 0 = h
+          END IF;
+          first := false;
+          FOR i IN 1..length(part) LOOP
+            c := ascii(substr(part, i, 1));
+            IF c > 65535 THEN
+              h := ((h # (55296 + ((c - 65536) >> 10))) * 16777619) % 4294967296;
+              h := ((h # (56320 + ((c - 65536) & 1023))) * 16777619) % 4294967296;
+            ELSE
+              h := ((h # c) * 16777619) % 4294967296;
+            END IF;
+          END LOOP;
+        END LOOP;
+        RETURN (h % 16)::int;
+      END
+      $fn$ LANGUAGE plpgsql IMMUTABLE;
+      ALTER TABLE workflows ADD COLUMN bucket INTEGER NOT NULL DEFAULT 0;
+      UPDATE workflows SET bucket = pg_temp.sagaflow_workflow_bucket(name, id);
+      DROP FUNCTION pg_temp.sagaflow_workflow_bucket(text, text);
+      DROP INDEX workflows_due;
+      DROP INDEX workflows_deadline;
+      CREATE INDEX workflows_due ON workflows (bucket, status, due_at);
+      CREATE INDEX workflows_deadline ON workflows (bucket, status, deadline_at);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = migrations.length;

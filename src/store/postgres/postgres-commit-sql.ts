@@ -84,15 +84,16 @@ export function commitSql(s: string, schemaName: string) {
         wf_rows AS (
           SELECT * FROM unnest(
             $17::text[], $18::text[], $19::int8[], $20::text[], $21::text[], $22::text[], $23::text[], $24::int8[],
-            $25::int8[], $26::int8[], $27::int8[], $28::text[], $29::text[], $30::text[], $31::int8[], $32::int8[], $33::int8[]
+            $25::int8[], $26::int8[], $27::int8[], $28::text[], $29::text[], $30::text[], $31::int8[], $32::int8[], $33::int8[],
+            $57::int4[]
           ) AS u(name, id, version, status, step, step_input, state, attempt, exec_id, due_at, deadline_at,
-                 last_error, start_hash, start_reply, created_at, updated_at, prev)
+                 last_error, start_hash, start_reply, created_at, updated_at, prev, bucket)
         ),
         wf_new AS (
           INSERT INTO ${s}.workflows (name, id, version, status, step, step_input, state, attempt, exec_id, due_at,
-                                      deadline_at, last_error, start_hash, start_reply, created_at, updated_at)
+                                      deadline_at, last_error, start_hash, start_reply, created_at, updated_at, bucket)
           SELECT name, id, version, status, step, step_input, state, attempt, exec_id, due_at,
-                 deadline_at, last_error, start_hash, start_reply, created_at, updated_at
+                 deadline_at, last_error, start_hash, start_reply, created_at, updated_at, bucket
           FROM wf_rows WHERE prev = 0
           RETURNING 1
         ),

@@ -33,6 +33,7 @@
  */
 import pg, { type PoolClient, type QueryResult } from "pg";
 import { workflowFeedPayload } from "../feed-payload.ts";
+import { workflowBucket } from "../buckets.ts";
 import { encode, encodeWorkflowRecord, type EncodedWorkflowRecord } from "../rows.ts";
 import { lockInstancesStatement } from "./postgres-locks.ts";
 import type { InstanceWrite, WorkflowTransition, WriteOutcome } from "../port.ts";
@@ -375,6 +376,7 @@ export async function writeBatch(
       col(feed, (f) => f.component), col(feed, (f) => f.id), col(feed, (f) => f.kind), col(feed, (f) => f.seq),
       col(feed, (f) => f.type), col(feed, (f) => f.payload),
       kvUpd.length, wfs.filter(([i]) => i.workflowStored !== 0).length,
+      col(wfs, ([i]) => workflowBucket(i.component, i.id)),
     ]));
   }
   // The signal carries the commit's last position: the last one this session drew from the

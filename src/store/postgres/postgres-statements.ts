@@ -47,11 +47,33 @@ export function statements(s: string, schemaName: string) {
       `SELECT seq, at, payload FROM ${s}.events WHERE component = $1 AND id = $2 AND kind = 2 AND seq > $3 ORDER BY seq LIMIT $4`,
     ),
     loadWorkflow: st("load_workflow", `SELECT ${WORKFLOW_COLUMNS} FROM ${s}.workflows WHERE name = $1 AND id = $2`),
+    // As SQLite's (sqlite-workflows.ts): one index range per bucket, status and column.
     dueWorkflows: st(
       "due_workflows",
-      ["due_at", "deadline_at"]
-        .flatMap((column) => ["running", "paused"].map((status) => `SELECT name, id FROM ${s}.workflows WHERE status = '${status}' AND ${column} <= $1`))
-        .join(" UNION ") + " LIMIT $2",
+      [
+        `SELECT name, id FROM ${s}.workflows WHERE bucket = ANY($3::int4[]) AND name = ANY($4::text[]) AND status = 'running' AND due_at IS NULL`,
+        ...["due_at", "deadline_at"].flatMap((column) =>
+          ["running", "paused"].map((status) => `SELECT name, id FROM ${s}.workflows WHERE bucket = ANY($3::int4[]) AND name = ANY($4::text[]) AND status = '${status}' AND ${column} <= $1`),
+        ),
+      ].join(" UNION ALL ") + " LIMIT $2",
+    ),
+    nextWorkflowDue: st(
+      "next_workflow_due",
+      `SELECT min(x.t) AS next FROM unnest($2::int4[]) AS b(bucket) CROSS JOIN LATERAL (` +
+        ["due_at", "deadline_at"]
+          .flatMap((column) =>
+            ["running", "paused"].map((status) => `SELECT (SELECT min(${column}) FROM ${s}.workflows WHERE bucket = b.bucket AND status = '${status}' AND ${column} > $1) AS t`),
+          )
+          .join(" UNION ALL ") +
+        `) x`,
+    ),
+    stepsToRun: st(
+      "steps_to_run",
+      `SELECT step, count(*)::int AS count, min(id) AS first, max(id) AS last FROM (
+         SELECT id, step FROM ${s}.workflows WHERE status IN ('running', 'suspended', 'failed') AND name = $1
+         UNION ALL
+         SELECT id, step_input::json ->> 'then' FROM ${s}.workflows WHERE status = 'paused' AND name = $1
+       ) x WHERE step IS NOT NULL GROUP BY step ORDER BY step`,
     ),
     workflowHistory: st(
       "workflow_history",

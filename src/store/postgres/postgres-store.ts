@@ -10,6 +10,8 @@ import type {
   ParkedMessage,
   StoredEvent,
   StoredReply,
+  StepsToRun,
+  DueWorkflowsOf,
   StoredWorkflow,
   WorkflowCount,
   PoolStats,
@@ -22,6 +24,7 @@ import type {
   WriteOutcome,
 } from "../port.ts";
 import { checkDueAt, checkParkedConsumer, checkTimerStatus } from "../checks.ts";
+import { checkBuckets } from "../buckets.ts";
 import type { Fence } from "../cluster-port.ts";
 import { PostgresCluster } from "./postgres-cluster.ts";
 import { checkFence } from "./postgres-fence.ts";
@@ -235,9 +238,23 @@ export class PostgresStore implements Store {
     return row && toWorkflow(row);
   }
 
-  async dueWorkflows(now: number, limit: number): Promise<Array<{ name: string; id: string }>> {
-    if (limit <= 0) return [];
-    return this.#rows<{ name: string; id: string }>(this.#sql.dueWorkflows, [now, limit]);
+  async dueWorkflows(now: number, limit: number, { buckets, names }: DueWorkflowsOf): Promise<Array<{ name: string; id: string }>> {
+    checkBuckets(buckets);
+    if (limit <= 0 || buckets.length === 0 || names.length === 0) return [];
+    return this.#rows<{ name: string; id: string }>(this.#sql.dueWorkflows, [now, limit, buckets, names]);
+  }
+
+  async nextWorkflowDue(now: number, buckets: readonly number[]): Promise<number | undefined> {
+    checkBuckets(buckets);
+    if (buckets.length === 0) return undefined;
+    const [row] = await this.#rows<{ next: number | null }>(this.#sql.nextWorkflowDue, [now, buckets]);
+    return row?.next ?? undefined;
+  }
+
+  async stepsToRun(name: string): Promise<StepsToRun[]> {
+    await this.#ready();
+    const rows = await this.#rows<{ step: string; count: number; first: string; last: string }>(this.#sql.stepsToRun, [name]);
+    return rows.map(({ step, count, first, last }) => ({ step, count, examples: first === last ? [first] : [first, last] }));
   }
 
   async workflowCounts(): Promise<WorkflowCount[]> {

@@ -6,6 +6,7 @@
  * Never edit a migration that has shipped: add a new one with the next version number.
  */
 import type Database from "better-sqlite3";
+import { workflowBucket } from "../buckets.ts";
 
 export interface Migration {
   /** 1, 2, 3, … with no gaps, in order. */
@@ -280,6 +281,22 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX events_states ON events (position, at) WHERE kind > 0;
     `,
   },
+  {
+    version: 8,
+    description: "workflow buckets: a node reads only the workflows of the buckets it holds",
+    sql: `
+      -- The bucket of each instance (src/store/buckets.ts), set when its row is inserted; rows
+      -- stored before get theirs here, by the function applyMigrations registers.
+      ALTER TABLE workflows ADD COLUMN bucket INTEGER NOT NULL DEFAULT 0;
+      UPDATE workflows SET bucket = sagaflow_workflow_bucket(name, id);
+      -- Taking a bucket over, the sweep and the next wake-up read one range per bucket, status
+      -- and column (running with no due time is a range too: NULLs first).
+      DROP INDEX workflows_due;
+      DROP INDEX workflows_deadline;
+      CREATE INDEX workflows_due ON workflows (bucket, status, due_at);
+      CREATE INDEX workflows_deadline ON workflows (bucket, status, deadline_at);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = migrations.length;
@@ -299,6 +316,8 @@ export function applyMigrations(db: Database.Database, list: readonly Migration[
       throw new Error(`migration list is out of order: entry ${i} has version ${m.version}, expected ${i + 1}`);
     }
   });
+  // Migrations that fill a bucket column compute it as the runtime does.
+  db.function("sagaflow_workflow_bucket", { deterministic: true }, (name, id) => workflowBucket(String(name), String(id)));
   const current = schemaVersionOf(db);
   if (current > list.length) {
     throw new Error(

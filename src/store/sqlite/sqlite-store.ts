@@ -14,6 +14,8 @@ import type {
   RetentionStore,
   StoredEvent,
   StoredWorkflow,
+  StepsToRun,
+  DueWorkflowsOf,
   WorkflowCount,
   Store,
   TimerChange,
@@ -219,8 +221,16 @@ export class SqliteStore implements Store {
     return this.#do((s) => s.workflows.list(filter));
   }
 
-  async dueWorkflows(now: number, limit: number): Promise<Array<{ name: string; id: string }>> {
-    return this.#s().workflows.due(now, limit);
+  async dueWorkflows(now: number, limit: number, of: DueWorkflowsOf): Promise<Array<{ name: string; id: string }>> {
+    return this.#do((s) => s.workflows.due(now, limit, of));
+  }
+
+  async nextWorkflowDue(now: number, buckets: readonly number[]): Promise<number | undefined> {
+    return this.#do((s) => s.workflows.nextDue(now, buckets));
+  }
+
+  async stepsToRun(name: string): Promise<StepsToRun[]> {
+    return this.#do((s) => s.workflows.stepsToRun(name));
   }
 
   async workflowCounts(): Promise<WorkflowCount[]> {

@@ -4,9 +4,10 @@
  * commit transaction (./sqlite-statements.ts), through `write`.
  */
 import type Database from "better-sqlite3";
+import { checkBuckets, workflowBucket } from "../buckets.ts";
 import { checkAfterId } from "../checks.ts";
 import { workflowFeedPayload } from "../feed-payload.ts";
-import type { InstanceWrite, StoredWorkflow, WorkflowFilter, WorkflowTransition } from "../port.ts";
+import type { DueWorkflowsOf, InstanceWrite, StepsToRun, StoredWorkflow, WorkflowFilter, WorkflowTransition } from "../port.ts";
 import { encodeWorkflowRecord, toTransition, toWorkflow, type TransitionRow, type WorkflowRow } from "../rows.ts";
 
 const WORKFLOW_COLUMNS =
@@ -18,8 +19,9 @@ export function prepareWorkflows(db: Database.Database) {
   const loadWorkflow = db.prepare(`SELECT ${WORKFLOW_COLUMNS} FROM workflows WHERE name = ? AND id = ?`);
   /** Listing statements by SQL text: one per filter shape (see workflowListQuery), prepared on first use. */
   const listWorkflows = new Map<string, Database.Statement>();
-  // UNION: a workflow both due and past its deadline is named once. NULLs never compare <= ?.
   const dueWorkflows = db.prepare(dueWorkflowsSql);
+  const nextWorkflowDue = db.prepare(nextWorkflowDueSql);
+  const stepsToRun = db.prepare(stepsToRunSql);
   const workflowHistory = db.prepare(
     `SELECT version, at, status, step, exec_id, attempt, detail FROM workflow_history
      WHERE name = ? AND id = ? ORDER BY version LIMIT ?`,
@@ -28,7 +30,7 @@ export function prepareWorkflows(db: Database.Database) {
   // record is inserted only where none exists, an existing one updated only at the version the
   // writer saw. No row changed means a conflict. Both take the record's values in WORKFLOW_COLUMNS order.
   const insertWorkflow = db.prepare(
-    `INSERT INTO workflows (${WORKFLOW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO workflows (${WORKFLOW_COLUMNS}, bucket) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (name, id) DO NOTHING`,
   );
   const updateWorkflow = db.prepare(
@@ -60,9 +62,22 @@ export function prepareWorkflows(db: Database.Database) {
       return (statement.all(...query.params) as WorkflowRow[]).map(toWorkflow);
     },
 
-    due(now: number, limit: number): Array<{ name: string; id: string }> {
-      if (limit <= 0) return [];
-      return dueWorkflows.all({ now, limit }) as Array<{ name: string; id: string }>;
+    due(now: number, limit: number, { buckets, names }: DueWorkflowsOf): Array<{ name: string; id: string }> {
+      checkBuckets(buckets);
+      if (limit <= 0 || buckets.length === 0 || names.length === 0) return [];
+      return dueWorkflows.all({ now, limit, buckets: JSON.stringify(buckets), names: JSON.stringify(names) }) as Array<{ name: string; id: string }>;
+    },
+
+    nextDue(now: number, buckets: readonly number[]): number | undefined {
+      checkBuckets(buckets);
+      if (buckets.length === 0) return undefined;
+      const row = nextWorkflowDue.get({ now, buckets: JSON.stringify(buckets) }) as { next: number | null };
+      return row.next ?? undefined;
+    },
+
+    stepsToRun(name: string): StepsToRun[] {
+      const rows = stepsToRun.all({ name }) as Array<{ step: string; count: number; first: string; last: string }>;
+      return rows.map(({ step, count, first, last }) => ({ step, count, examples: first === last ? [first] : [first, last] }));
     },
 
     history(name: string, id: string, limit: number): Array<WorkflowTransition & { version: number }> {
@@ -85,7 +100,7 @@ export function prepareWorkflows(db: Database.Database) {
         r.dueAt, r.deadlineAt, r.lastError, r.startHash, r.startReply, r.createdAt, r.updatedAt,
       ];
       const changed = expectedVersion === 0
-        ? insertWorkflow.run(name, id, ...values).changes
+        ? insertWorkflow.run(name, id, ...values, workflowBucket(name, id)).changes
         : updateWorkflow.run(...values, name, id, expectedVersion).changes;
       if (changed === 0) return false;
       insertTransition.run(name, id, version, t.at, t.status, t.step ?? null, t.execId, t.attempt, t.detail);
@@ -94,10 +109,51 @@ export function prepareWorkflows(db: Database.Database) {
   };
 }
 
-/** Running or paused workflows due or past their deadline at `now` (exported for the plan test). */
-export const dueWorkflowsSql = ["due_at", "deadline_at"]
-  .flatMap((column) => ["running", "paused"].map((status) => `SELECT name, id FROM workflows WHERE status = '${status}' AND ${column} <= @now`))
-  .join(" UNION ") + " LIMIT @limit";
+/** The bucket list parameter (a JSON array) as a set SQLite iterates, one index range per bucket. */
+// The names only filter (`+name`: never an index of their own; the primary key by name would read
+// every instance of a name, ended or not).
+const inBuckets = "bucket IN (SELECT value FROM json_each(@buckets)) AND +name IN (SELECT value FROM json_each(@names))";
+
+/**
+ * Workflows of the buckets with something to do at `now` (exported for the plan test): one index
+ * range per bucket, status and column, read only as far as the limit. UNION ALL: a UNION would
+ * sort every range whole to drop duplicates (a workflow both due and past its deadline, named
+ * twice here). NULLs never compare <= @now; running with no due time is its own range.
+ */
+export const dueWorkflowsSql = [
+  `SELECT name, id FROM workflows INDEXED BY workflows_due WHERE ${inBuckets} AND status = 'running' AND due_at IS NULL`,
+  ...(["due", "deadline"] as const).flatMap((time) =>
+    ["running", "paused"].map(
+      (status) => `SELECT name, id FROM workflows INDEXED BY workflows_${time} WHERE ${inBuckets} AND status = '${status}' AND ${time}_at <= @now`,
+    ),
+  ),
+].join(" UNION ALL ") + " LIMIT @limit";
+
+/**
+ * The earliest due time or deadline after `now` (exported for the plan test): per bucket, status
+ * and column, the first entry of an index range (a correlated min() reads one row).
+ */
+export const nextWorkflowDueSql =
+  "SELECT min(t) AS next FROM (" +
+  ["due_at", "deadline_at"]
+    .flatMap((column) =>
+      ["running", "paused"].map(
+        (status) => `SELECT (SELECT min(${column}) FROM workflows WHERE bucket = b.value AND status = '${status}' AND ${column} > @now) AS t FROM json_each(@buckets) b`,
+      ),
+    )
+    .join(" UNION ALL ") +
+  ")";
+
+/**
+ * The steps the workflows of @name not over will run next, grouped: the current step of running,
+ * suspended and failed ones, the timeout step (`then`) of paused ones. By the status index.
+ */
+const stepsToRunSql = `
+  SELECT step, count(*) AS count, min(id) AS first, max(id) AS last FROM (
+    SELECT id, step FROM workflows WHERE status IN ('running', 'suspended', 'failed') AND name = @name
+    UNION ALL
+    SELECT id, json_extract(step_input, '$.then') FROM workflows WHERE status = 'paused' AND name = @name
+  ) WHERE step IS NOT NULL GROUP BY step ORDER BY step`;
 
 /**
  * The SQL and parameters listing the workflows a filter selects, or undefined when it selects
