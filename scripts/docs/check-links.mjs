@@ -1,8 +1,8 @@
 // Checks the site's links without fetching anything: every relative link between pages and to
 // repository files must name something that exists, every #anchor a heading of its page, every
 // page must start with a `# Title` and be reachable (in nav.json or linked from a page), and
-// every page nav.json lists must exist. Links into the API reference (api/…) are checked by the
-// build, against what TypeDoc wrote.
+// every page nav.json lists must exist. The README's links are checked as a page's are. Links
+// into the API reference (api/…) are checked by the build, against what TypeDoc wrote.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { addHeadingIds, listPages, markdown, navPages, pageOutline, readNav, repoRoot, siteDir } from "./site.mjs";
@@ -44,16 +44,17 @@ export function checkLinks() {
     if (!pages.includes(page)) problems.push(`docs/site/nav.json: lists ${page}, which does not exist`);
   }
   let count = 0;
-  for (const page of pages) {
+  // The README's links are checked too (it points into the site), but it is not a page.
+  for (const page of [...pages, "../../README.md"]) {
     const file = join(siteDir, page);
     const text = readFileSync(file, "utf8");
-    if (!/^# \S/.test(text)) problems.push(`docs/site/${page}:1: a page starts with a "# Title" line`);
+    if (!/^# \S/.test(text)) problems.push(`${relative(repoRoot, file)}:1: a page starts with a "# Title" line`);
     const tokens = markdown.parse(text, {});
     const own = addHeadingIds(tokens).anchors;
     outlines.set(file, own);
     for (const { href, line } of linksOf(tokens)) {
       count++;
-      const where = `docs/site/${page}:${line}: ${href}`;
+      const where = `${relative(repoRoot, file)}:${line}: ${href}`;
       if (EXTERNAL.test(href) || href.startsWith("//")) continue;
       const { path, anchor } = splitLink(href);
       if (path === "") {
