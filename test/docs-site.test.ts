@@ -3,7 +3,7 @@
 // with its API reference. Both run here so that `npm test`, and with it CI, runs them.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -25,6 +25,43 @@ describe("documentation site", () => {
     assert.ok(counts, output);
     assert.ok(Number(counts[3]) >= 50, `error codes found in src/: ${counts[3]}`);
     assert.ok(Number(counts[4]) >= 3, `samples type-checked: ${counts[4]}`);
+  });
+
+  it("docs:check names each problem of a broken site with its page and line", () => {
+    const site = mkdtempSync(join(tmpdir(), "sagaflow-docs-broken-"));
+    try {
+      mkdirSync(join(site, "errors"));
+      writeFileSync(join(site, "nav.json"), JSON.stringify({ title: "T", sections: [{ title: "S", items: ["index.md", "gone.md"] }] }));
+      writeFileSync(join(site, "errors/not_found.md"), "# `not_found`\n");
+      writeFileSync(join(site, "errors/no_such_code.md"), "# `no_such_code`\n");
+      writeFileSync(join(site, "orphan.md"), "# Orphan\n");
+      writeFileSync(
+        join(site, "index.md"),
+        [
+          "# Index", "", "## A heading", "",
+          "[ok](#a-heading) [bad anchor](#nowhere) [missing](missing.md) [code](errors/not_found.md)",
+          "[web](https://example.com/x)", "",
+          "```ts", 'import { entity } from "sagaflow";', "export const n: number = entity;", "```", "",
+          "```ts no-check", "export const skipped: number = \"not a number\";", "```", "",
+        ].join("\n"),
+      );
+      const { status, output } = run("scripts/docs-check.mjs", "--site", site);
+      assert.equal(status, 1, output);
+      const page = join(site, "index.md");
+      assert.match(output, new RegExp(`nav\\.json: lists gone\\.md, which does not exist`));
+      assert.ok(output.includes(`${page}:5: #nowhere: no heading with that anchor on this page`), output);
+      assert.ok(output.includes(`${page}:5: missing.md:`), output);
+      assert.ok(!output.includes("#a-heading:"), output);
+      assert.ok(output.includes(`${join(site, "orphan.md")}: not in nav.json and no page links to it`), output);
+      // The sample's error points at its line in the page (line 10: the block starts at 9).
+      assert.match(output, new RegExp(`${page.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:10:\\d+: error TS2322`));
+      assert.ok(!output.includes("skipped"), "a no-check block is not compiled");
+      assert.match(output, /error code store_unavailable \(src\/define\/errors\.ts\) has no page/);
+      assert.match(output, /no_such_code\.md: no code no_such_code in src\//);
+      assert.match(output, /1 samples type-checked \(1 no-check\)/);
+    } finally {
+      rmSync(site, { recursive: true, force: true });
+    }
   });
 
   it("docs:build writes every page, the navigation and the API reference", () => {

@@ -5,7 +5,7 @@
 // into the API reference (api/…) are checked by the build, against what TypeDoc wrote.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { addHeadingIds, listPages, markdown, navPages, pageOutline, readNav, repoRoot, siteDir } from "./site.mjs";
+import { addHeadingIds, listPages, markdown, navPages, pageOutline, readNav, repoRoot, shown, siteDir } from "./site.mjs";
 
 const EXTERNAL = /^[a-z][a-z0-9+.-]*:/i;
 
@@ -30,31 +30,31 @@ export function linksOf(tokens) {
 }
 
 /** Returns `{ pages, links, problems }`. */
-export function checkLinks() {
+export function checkLinks(dir = siteDir) {
   const problems = [];
-  const pages = listPages();
+  const pages = listPages(dir);
   const outlines = new Map(); // absolute .md path → anchors
   const anchorsOf = (path) => {
     if (!outlines.has(path)) outlines.set(path, pageOutline(path).anchors);
     return outlines.get(path);
   };
-  const nav = readNav();
+  const nav = readNav(dir);
   const reached = new Set(navPages(nav));
   for (const page of navPages(nav)) {
-    if (!pages.includes(page)) problems.push(`docs/site/nav.json: lists ${page}, which does not exist`);
+    if (!pages.includes(page)) problems.push(`${shown(join(dir, "nav.json"))}: lists ${page}, which does not exist`);
   }
   let count = 0;
   // The README's links are checked too (it points into the site), but it is not a page.
-  for (const page of [...pages, "../../README.md"]) {
-    const file = join(siteDir, page);
+  for (const page of pages.concat(dir === siteDir ? ["../../README.md"] : [])) {
+    const file = join(dir, page);
     const text = readFileSync(file, "utf8");
-    if (!/^# \S/.test(text)) problems.push(`${relative(repoRoot, file)}:1: a page starts with a "# Title" line`);
+    if (!/^# \S/.test(text)) problems.push(`${shown(file)}:1: a page starts with a "# Title" line`);
     const tokens = markdown.parse(text, {});
     const own = addHeadingIds(tokens).anchors;
     outlines.set(file, own);
     for (const { href, line } of linksOf(tokens)) {
       count++;
-      const where = `${relative(repoRoot, file)}:${line}: ${href}`;
+      const where = `${shown(file)}:${line}: ${href}`;
       if (EXTERNAL.test(href) || href.startsWith("//")) continue;
       const { path, anchor } = splitLink(href);
       if (path === "") {
@@ -66,7 +66,7 @@ export function checkLinks() {
         continue;
       }
       const target = resolve(dirname(file), path);
-      const inSite = relative(siteDir, target);
+      const inSite = relative(dir, target);
       if (!inSite.startsWith("..") && (inSite === "api" || inSite.startsWith("api/"))) continue;
       if (relative(repoRoot, target).startsWith("..")) {
         problems.push(`${where}: points outside the repository`);
@@ -84,7 +84,7 @@ export function checkLinks() {
     }
   }
   for (const page of pages) {
-    if (!reached.has(page)) problems.push(`docs/site/${page}: not in nav.json and no page links to it`);
+    if (!reached.has(page)) problems.push(`${shown(join(dir, page))}: not in nav.json and no page links to it`);
   }
   return { pages: pages.length, links: count, problems };
 }

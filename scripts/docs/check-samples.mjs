@@ -3,40 +3,42 @@
 // skipped; one fenced ```ts file=src/service.ts is written under that name, so the page's other
 // blocks can import it ("./service.ts").
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { listPages, repoRoot, siteDir, tsBlocks } from "./site.mjs";
+import { listPages, repoRoot, shown, siteDir, tsBlocks } from "./site.mjs";
 
 const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
 
 /** Returns `{ checked, skipped, problems }`; each problem names the page and line. */
-export function checkSamples() {
+export function checkSamples(site = siteDir) {
   const dir = mkdtempSync(join(tmpdir(), "sagaflow-docs-samples-"));
   try {
     const origin = new Map(); // sample file (relative to dir) → { page, line }
     const problems = [];
     let skipped = 0;
-    for (const page of listPages()) {
+    for (const page of listPages(site)) {
       const pageDir = join("pages", page.replace(/\.md$/, ""));
-      tsBlocks(readFileSync(join(siteDir, page), "utf8")).forEach((block, i) => {
+      tsBlocks(readFileSync(join(site, page), "utf8")).forEach((block, i) => {
         if (!block.checked) {
           skipped++;
           return;
         }
         const file = join(pageDir, block.file ?? `block-${i + 1}-line-${block.line}.ts`);
         if (origin.has(file)) {
-          problems.push(`docs/site/${page}:${block.line}: a second block named file=${block.file}`);
+          problems.push(`${shown(join(site, page))}:${block.line}: a second block named file=${block.file}`);
           return;
         }
-        origin.set(file, { page, line: block.line });
+        origin.set(file, { page: shown(join(site, page)), line: block.line });
         mkdirSync(dirname(join(dir, file)), { recursive: true });
         writeFileSync(join(dir, file), block.code);
       });
     }
     if (origin.size === 0) return { checked: 0, skipped, problems };
     writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module" }));
+    // Samples may import what the repository has installed (zod, say), as a user's project would.
+    symlinkSync(join(repoRoot, "node_modules"), join(dir, "node_modules"), "dir");
     writeFileSync(join(dir, "tsconfig.json"), JSON.stringify(tsconfig([...origin.keys()]), null, 2));
     const result = spawnSync(process.execPath, [tsc, "-p", ".", "--pretty", "false"], { cwd: dir, encoding: "utf8" });
     if (result.status !== 0) problems.push(...tscProblems(`${result.stdout}${result.stderr}`, origin));
@@ -82,6 +84,6 @@ function tscProblems(output, origin) {
     const match = /^(.+?)\((\d+),(\d+)\): (.*)$/.exec(line);
     const from = match && origin.get(match[1]);
     if (!from) return line;
-    return `docs/site/${from.page}:${from.line + Number(match[2]) - 1}:${match[3]}: ${match[4]}`;
+    return `${from.page}:${from.line + Number(match[2]) - 1}:${match[3]}: ${match[4]}`;
   });
 }

@@ -5,7 +5,7 @@
 // the list AUTH_ERROR_CODES. Tests and store contract suites are left out: their codes are made up.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
-import { repoRoot, siteDir } from "./site.mjs";
+import { repoRoot, shown, siteDir } from "./site.mjs";
 
 const PATTERNS = [
   /\b(?:SagaflowError|RefusalError|RetryLaterError|AuthenticationError|KeyLookupError)\(\s*"([a-z_]+)"/g,
@@ -39,16 +39,16 @@ export function errorCodesInSource() {
 }
 
 /** Returns `{ codes, problems }`: codes without a page, pages without a code. */
-export function checkErrorPages() {
+export function checkErrorPages(site = siteDir) {
   const codes = errorCodesInSource();
-  const dir = join(siteDir, "errors");
+  const dir = join(site, "errors");
   const pages = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith(".md") && n !== "index.md").map((n) => n.slice(0, -3)) : [];
   const problems = [];
   for (const [code, files] of [...codes].sort()) {
-    if (!pages.includes(code)) problems.push(`error code ${code} (${[...files].join(", ")}) has no page docs/site/errors/${code}.md`);
+    if (!pages.includes(code)) problems.push(`error code ${code} (${[...files].join(", ")}) has no page ${shown(join(dir, `${code}.md`))}`);
   }
   for (const page of pages) {
-    if (!codes.has(page)) problems.push(`docs/site/errors/${page}.md: no code ${page} in src/ any more; remove the page or fix its name`);
+    if (!codes.has(page)) problems.push(`${shown(join(dir, `${page}.md`))}: no code ${page} in src/ any more; remove the page or fix its name`);
   }
   return { codes: codes.size, problems };
 }

@@ -8,6 +8,12 @@ import MarkdownIt from "markdown-it";
 export const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 export const siteDir = join(repoRoot, "docs/site");
 
+/** A file as messages name it: relative to the repository when inside it. */
+export function shown(path) {
+  const inside = relative(repoRoot, path);
+  return inside.startsWith("..") ? path : inside.split("\\").join("/");
+}
+
 /** Site pages, relative to docs/site with "/" separators (docs/site/README.md is about the site, not in it). */
 export function listPages(dir = siteDir) {
   const pages = [];
