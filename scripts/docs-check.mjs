@@ -19,6 +19,6 @@ for (const problem of problems) console.error(problem);
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
 console.log(
   `docs:check: ${links.pages} pages, ${links.links} links, ${codes.codes} error codes, ` +
-    `${samples.checked} samples type-checked (${samples.skipped} no-check), ${problems.length} problems, ${seconds} s`,
+    `${samples.checked} samples type-checked (${samples.skipped} no-check), ${samples.tested} of them tests run, ${problems.length} problems, ${seconds} s`,
 );
 process.exit(problems.length === 0 ? 0 : 1);

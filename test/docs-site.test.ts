@@ -1,5 +1,5 @@
-// The documentation site cannot rot: `npm run docs:check` (samples compile, links and anchors
-// resolve, every error code in src/ has its page) passes, and `npm run docs:build` writes the site
+// The documentation site cannot rot: `npm run docs:check` (samples compile and the tests among
+// them pass, links and anchors resolve, every error code in src/ has its page) passes, and `npm run docs:build` writes the site
 // with its API reference. Both run here so that `npm test`, and with it CI, runs them.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -21,10 +21,11 @@ describe("documentation site", () => {
     const { status, output } = run("scripts/docs-check.mjs");
     assert.equal(status, 0, output);
     // Zero samples or zero codes would pass vacuously: the scan must have found them.
-    const counts = /(\d+) pages, (\d+) links, (\d+) error codes, (\d+) samples type-checked/.exec(output);
+    const counts = /(\d+) pages, (\d+) links, (\d+) error codes, (\d+) samples type-checked \(\d+ no-check\), (\d+) of them tests run/.exec(output);
     assert.ok(counts, output);
     assert.ok(Number(counts[3]) >= 50, `error codes found in src/: ${counts[3]}`);
     assert.ok(Number(counts[4]) >= 3, `samples type-checked: ${counts[4]}`);
+    assert.ok(Number(counts[5]) >= 1, `getting started's tests ran: ${counts[5]}`);
   });
 
   it("docs:check names each problem of a broken site with its page and line", () => {

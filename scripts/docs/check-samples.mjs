@@ -11,7 +11,11 @@ import { listPages, repoRoot, shown, siteDir, tsBlocks } from "./site.mjs";
 
 const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
 
-/** Returns `{ checked, skipped, problems }`; each problem names the page and line. */
+/**
+ * Returns `{ checked, tested, skipped, problems }`; each problem names the page and line. Blocks
+ * named `file=….test.ts` are also run (node --test, through tsx), once all samples compile: a
+ * page that teaches testing shows tests that pass.
+ */
 export function checkSamples(site = siteDir) {
   const dir = mkdtempSync(join(tmpdir(), "sagaflow-docs-samples-"));
   try {
@@ -35,17 +39,31 @@ export function checkSamples(site = siteDir) {
         writeFileSync(join(dir, file), block.code);
       });
     }
-    if (origin.size === 0) return { checked: 0, skipped, problems };
+    if (origin.size === 0) return { checked: 0, tested: 0, skipped, problems };
     writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module" }));
     // Samples may import what the repository has installed (zod, say), as a user's project would.
     symlinkSync(join(repoRoot, "node_modules"), join(dir, "node_modules"), "dir");
     writeFileSync(join(dir, "tsconfig.json"), JSON.stringify(tsconfig([...origin.keys()]), null, 2));
     const result = spawnSync(process.execPath, [tsc, "-p", ".", "--pretty", "false"], { cwd: dir, encoding: "utf8" });
     if (result.status !== 0) problems.push(...tscProblems(`${result.stdout}${result.stderr}`, origin));
-    return { checked: origin.size, skipped, problems };
+    const tests = [...origin.keys()].filter((file) => file.endsWith(".test.ts"));
+    if (result.status === 0 && tests.length > 0) problems.push(...runTests(dir, tests, origin));
+    return { checked: origin.size, tested: tests.length, skipped, problems };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Runs the samples that are tests; tsx maps "sagaflow" to the sources by the tsconfig's paths. */
+function runTests(dir, tests, origin) {
+  const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", ...tests], {
+    cwd: dir,
+    encoding: "utf8",
+    env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --conditions=sagaflow-source`.trim() },
+  });
+  if (result.status === 0) return [];
+  const where = tests.map((file) => `${origin.get(file).page}:${origin.get(file).line}`).join(", ");
+  return [`the tests shown in ${where} do not pass:\n${result.stdout}${result.stderr}`];
 }
 
 function tsconfig(files) {
