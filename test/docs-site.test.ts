@@ -1,6 +1,7 @@
 // The documentation site cannot rot: `npm run docs:check` (samples compile and the tests among
-// them pass, links and anchors resolve, every error code in src/ has its page) passes, and `npm run docs:build` writes the site
-// with its API reference. Both run here so that `npm test`, and with it CI, runs them.
+// them pass, links and anchors resolve, every error code in src/ has its page) passes, and
+// `npm run docs:build` writes the site with its API reference. Both run here, so that `npm test`,
+// and with it CI, runs them.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
