@@ -3,7 +3,7 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "**/*.mjs", "eslint.config.js"] },
+  { ignores: ["dist/**", "docs/dist/**", "node_modules/**", "**/*.mjs", "eslint.config.js"] },
   {
     files: ["**/*.ts", "**/*.tsx"],
     extends: [tseslint.configs.base],

@@ -1,5 +1,7 @@
 /**
  * Sagaflow's public API: define components, run them (`createSagaflow`), call them.
+ *
+ * @module sagaflow
  */
 export { entity } from "./define/entity.ts";
 export type { EntityDefinition, EntityModel, EntityBehaviour, EventsOf } from "./define/entity.ts";

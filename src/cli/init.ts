@@ -30,7 +30,8 @@ function packageJson(name: string, sagaflowSpec: string): string {
     scripts: {
       start: "sagaflow serve src/service.ts",
       dev: "sagaflow dev src/service.ts",
-      test: "tsc && node --import tsx --test src/service.test.ts",
+      // The shell expands the glob (Node 20 does not glob --test arguments itself).
+      test: "tsc && node --import tsx --test src/*.test.ts",
     },
     dependencies: { sagaflow: sagaflowSpec },
     // tsx runs the tests (sagaflow brings it too; named here so `--import tsx` never depends on hoisting).

@@ -13,6 +13,8 @@
  * } catch (error) {
  *   if (error instanceof SagaflowError && error.code === "insufficient_funds") console.log("refused");
  * }
+ *
+ * @module sagaflow/client
  */
 export { httpClient } from "./http-client.ts";
 export type {

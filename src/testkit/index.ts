@@ -1,4 +1,8 @@
-/** Test helpers for users' components: `import { testEntity } from "sagaflow/testkit"`. */
+/**
+ * Test helpers for users' components: `import { testEntity } from "sagaflow/testkit"`.
+ *
+ * @module sagaflow/testkit
+ */
 export { testEntity, testKeyValue, EntityUnderTest, KeyValueUnderTest } from "./entity-testkit.ts";
 export type { CommandResult } from "./entity-testkit.ts";
 export { testWorkflow, mockComponent, WorkflowUnderTest } from "./workflow-testkit.ts";
