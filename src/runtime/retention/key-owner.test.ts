@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ownerOfKey } from "./key-owner.ts";
+import { ownerOfKey, ownerOfRecord } from "./key-owner.ts";
 
 describe("idempotency key owners", () => {
   it("workflow-consumer-and-timer-keys-name-their-source-even-with-colons-in-ids-and-timer-names", () => {
@@ -14,5 +14,12 @@ describe("idempotency key owners", () => {
     for (const key of ["k1", "wf:pay", "wf:pay:p1:x:0", "consumer:audit:x:0", "consumer:audit:1:2:3", "timer:t:1", ""]) {
       assert.deepEqual(ownerOfKey(key), { kind: "client" }, key);
     }
+  });
+
+  it("ctx-run-results-belong-to-their-workflow-whatever-the-name-of-the-run", () => {
+    assert.deepEqual(ownerOfRecord({ component: "$journal", id: "pay/order:7", key: "wf:pay:order:7:3:run:charge:card:0" }), { kind: "workflow", name: "pay", id: "order:7" });
+    assert.deepEqual(ownerOfRecord({ component: "$journal", id: "pay/a/b", key: "wf:pay:a/b:1:run:x:0" }), { kind: "workflow", name: "pay", id: "a/b" });
+    assert.deepEqual(ownerOfRecord({ component: "wallet", id: "w1", key: "wf:pay:p1:12:0" }), { kind: "workflow", name: "pay", id: "p1" });
+    assert.deepEqual(ownerOfRecord({ component: "wallet", id: "w1", key: "k1" }), { kind: "client" });
   });
 });

@@ -1,3 +1,5 @@
+import { journalComponent } from "../workflow/journal.ts";
+
 /**
  * Who may send an idempotency key again. The runtime's own keys say where they come from
  * (see KeyedCaller): `wf:{workflow}:{id}:{execution}:{n}`, `consumer:{consumer}:{position}:{n}`,
@@ -30,4 +32,18 @@ export function ownerOfKey(key: string): KeyOwner {
     }
   }
   return { kind: "client" };
+}
+
+/**
+ * Who may need an idempotency record again. `ctx.run` results are records of the pseudo-component
+ * `$journal` under the instance `{workflow}/{id}` (workflow names hold no "/"): the workflow owns
+ * them, whatever their key, so a step it may still re-run finds its journaled result.
+ */
+export function ownerOfRecord(record: { component: string; id: string; key: string }): KeyOwner {
+  if (record.component === journalComponent) {
+    const slash = record.id.indexOf("/");
+    if (slash > 0) return { kind: "workflow", name: record.id.slice(0, slash), id: record.id.slice(slash + 1) };
+    return { kind: "client" };
+  }
+  return ownerOfKey(record.key);
 }

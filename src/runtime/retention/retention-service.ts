@@ -7,7 +7,8 @@
  * - workflows that ended or were terminated longer ago than their definition's `retentionMs`
  *   (default `workflowsMs`), with their history, leaving a tombstone; failed ones wait for an operator;
  * - idempotency records older than `idempotencyMs`, except those whose key a workflow not over,
- *   a consumer message not yet passed (or parked), or a timer still there may send again;
+ *   a consumer message not yet passed (or parked), or a timer still there may send again, and
+ *   `ctx.run` results of a workflow not over (a re-run of its step must find them);
  * - tombstones older than `tombstonesMs`.
  *
  * Snapshots need nothing: every store keeps one per instance, the newest replacing the older.
@@ -18,7 +19,7 @@ import type { ViewDefinition } from "../../define/view.ts";
 import type { WorkflowDefinition } from "../../define/workflow.ts";
 import type { DedupRef, Store, WorkflowStatus } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
-import { ownerOfKey } from "./key-owner.ts";
+import { ownerOfRecord } from "./key-owner.ts";
 
 const day = 24 * 60 * 60 * 1000;
 
@@ -222,7 +223,7 @@ export class RetentionService {
         return true;
       }
       this.dedupCursor = page.at(-1);
-      const owners = page.map((ref) => ownerOfKey(ref.key));
+      const owners = page.map((ref) => ownerOfRecord(ref));
       const timerNames = owners.flatMap((o) => (o.kind === "timer" ? [o.name] : []));
       const timers = timerNames.length > 0 ? await store.retention.timerGenerations(timerNames) : new Map<string, number>();
       const gone: DedupRef[] = [];

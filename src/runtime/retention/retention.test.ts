@@ -45,6 +45,8 @@ interface Env {
   /** The box consumer waits here for instance "late", after its call. */
   lateGate: Promise<void>;
   lateCalled: boolean;
+  /** Calls of the `pay` step's journaled side effect (`ctx.run`). */
+  charges: number;
 }
 
 function components(env: Env) {
@@ -52,6 +54,10 @@ function components(env: Env) {
     start: (input: { wallet: string; amount: number }) => input,
     steps: {
       charge: async (s, _in, ctx) => {
+        await ctx.run("charge-card", () => {
+          env.charges++;
+          return { receipt: `r-${ctx.workflowId}` };
+        });
         await ctx.call(wallet, s.wallet).deposit({ amount: s.amount });
         if (env.failCharge) return ctx.fail("declined", "the bank said no");
         return ctx.end();
@@ -149,7 +155,7 @@ function retentionSuite(makeBackend: () => Backend) {
   it("removes-feed-states-finished-workflows-and-idempotency-records-exactly-when-allowed", { timeout: 60_000 }, async () => {
     const backend = makeBackend();
     let releaseLate = () => {};
-    const env: Env = { failCharge: false, lateGate: new Promise((resolve) => (releaseLate = resolve)), lateCalled: false };
+    const env: Env = { failCharge: false, lateGate: new Promise((resolve) => (releaseLate = resolve)), lateCalled: false, charges: 0 };
     const clock = new VirtualClock(Date.now());
     const store = backend.open();
     const runtime = new Runtime({ store, components: components(env), clock, log: () => {}, snapshotEvery: 2, retention: { intervalMs: 24 * 60 * minute } });
@@ -183,8 +189,10 @@ function retentionSuite(makeBackend: () => Backend) {
       const statesBefore = await backend.count("events", "kind > 0");
       const dedupBefore = await backend.count("dedup");
 
-      const keys = async (like: string) => backend.count("dedup", `key LIKE '${like}'`);
+      const keys = async (like: string) => backend.count("dedup", `key LIKE '${like}' AND component <> '$journal'`);
+      const journaled = async (id: string) => backend.count("dedup", `component = '$journal' AND id = 'pay/${id}'`);
       assert.deepEqual([await keys("client-key"), await keys("wf:pay:p-ended:%"), await keys("wf:pay:p-failed:%")], [1, 1, 1]);
+      assert.deepEqual([await journaled("p-ended"), await journaled("p-failed"), env.charges], [1, 1, 2]);
       assert.equal(await backend.count("dedup", "component = 'wallet' AND id = 'w-b0'"), 1);
       assert.equal(await backend.count("workflow_history", "name = 'pay' AND id = 'p-ended'") > 0, true);
       assert.equal(await backend.count("events", `kind > 0 AND position <= ${offset}`) > 0, true);
@@ -231,6 +239,8 @@ function retentionSuite(makeBackend: () => Backend) {
       assert.equal(await keys("client-key"), 0);
       assert.equal(await keys("wf:pay:p-ended:%"), 0);
       assert.equal(await keys("wf:pay:p-failed:%"), 1, "a failed workflow may run its step again");
+      assert.equal(await journaled("p-ended"), 0, "an ended workflow's ctx.run results go with its other records");
+      assert.equal(await journaled("p-failed"), 1, "a failed workflow's ctx.run results stay: a retry of its step must find them");
       const lateKeys = await backend.count("dedup", "component = 'wallet' AND id = 'w-late'");
       assert.equal(lateKeys, 1, "a consumer message not yet passed may be delivered again");
       assert.equal(await backend.count("dedup", "component = 'wallet' AND id = 'w-b0'"), 0);
@@ -239,6 +249,7 @@ function retentionSuite(makeBackend: () => Backend) {
       await runtime.admin.operateWorkflow("pay", "p-failed", "retry");
       await until("p-failed to end", async () => (await store.loadWorkflow("pay", "p-failed"))?.status === "ended");
       assert.equal(await runtime.call("wallet", "wf", "balance", {}), 10, "the call was applied once");
+      assert.equal(env.charges, 2, "the journaled side effect was not run again, 7 days on");
 
       const report = await runtime.admin.retention();
       assert.equal(report.lastRun?.removed.workflows, 1);
@@ -261,7 +272,7 @@ whenPostgresAsked((url) => {
     it("on-several-nodes-one-node-at-a-time-runs-retention-under-its-lease", { timeout: 30_000 }, async () => {
       const bed = testbed(url);
       const schema = bed.freshSchema();
-      const env: Env = { failCharge: false, lateGate: Promise.resolve(), lateCalled: false };
+      const env: Env = { failCharge: false, lateGate: Promise.resolve(), lateCalled: false, charges: 0 };
       const nodes = ["a", "b"].map(
         (nodeName) => new Runtime({ store: bed.newStore({ schema }), components: components(env), nodeName, leaseMs: 1_000, log: () => {} }),
       );
