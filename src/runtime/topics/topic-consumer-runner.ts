@@ -169,6 +169,10 @@ export class TopicConsumerRunner {
 
   /** Handles one message of `key` (its queue's turn): delivers it, or parks it, then acknowledges it. */
   private async handle(raw: RawTopicMessage, parsed: Awaited<ReturnType<typeof parseTopicMessage>>, key: string): Promise<void> {
+    // Stopped (the lease moved, or the node stops): leave what was queued unacknowledged. Another
+    // node may deliver the key's messages already, and one handled here now could land after a
+    // later one handled there.
+    if (!this.running) return;
     const park = await this.outcome(raw, parsed, key);
     if (park === "leave") return;
     if (park) {
@@ -209,6 +213,7 @@ export class TopicConsumerRunner {
     const backoff = retry?.initialBackoffMs ?? defaultBackoffMs;
     let attempts = 0;
     for (;;) {
+      if (!this.running) return "leave";
       try {
         const caller = new KeyedCaller(`topic:${this.definition.name}:${idempotencyKey}`, this.host.keyedCall);
         const ctx: TopicContext = {
