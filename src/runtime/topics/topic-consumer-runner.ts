@@ -169,9 +169,9 @@ export class TopicConsumerRunner {
 
   /** Handles one message of `key` (its queue's turn): delivers it, or parks it, then acknowledges it. */
   private async handle(raw: RawTopicMessage, parsed: Awaited<ReturnType<typeof parseTopicMessage>>, key: string): Promise<void> {
-    // Stopped (the lease moved, or the node stops): leave what was queued unacknowledged. Another
-    // node may deliver the key's messages already, and one handled here now could land after a
-    // later one handled there.
+    // Stopped (the lease moved, or the node stops): leave what was queued unacknowledged. The
+    // holder of the lease delivers it again; handling it here too would only repeat that work
+    // (keyed calls change nothing twice, but a handler may do more than calls).
     if (!this.running) return;
     const park = await this.outcome(raw, parsed, key);
     if (park === "leave") return;
