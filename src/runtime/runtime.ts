@@ -210,6 +210,7 @@ export class Runtime {
         log: this.log,
         workflows: options.components.filter((c): c is WorkflowDefinition => c.kind === "workflow"),
         consumers: [...this.consumers.values()].map((runner) => runner.definition),
+        producers: [...this.topics.producers.values()].map((runner) => runner.definition),
         views: viewDefinitions,
         forget: (name, id) => this.dispatcher.forget(name, id),
       },

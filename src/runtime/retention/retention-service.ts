@@ -3,7 +3,7 @@
  * nothing may need any more, and never what a running workflow or a lagging consumer may:
  *
  * - change feed: states of key-value entities and workflows (never entity events, the source of
- *   truth) older than `feedMs` that every consumer of states and every view has passed;
+ *   truth) older than `feedMs` that every consumer of states, topic producer and view has passed;
  * - workflows that ended or were terminated longer ago than their definition's `retentionMs`
  *   (default `workflowsMs`), with their history, leaving a tombstone; failed ones wait for an operator;
  * - idempotency records older than `idempotencyMs`, except those whose key a workflow not over,
@@ -15,6 +15,7 @@
  * On several nodes, one node at a time runs it (lease `retention`).
  */
 import type { ConsumerDefinition } from "../../define/consumer.ts";
+import type { TopicProducerDefinition } from "../../define/topic.ts";
 import type { ViewDefinition } from "../../define/view.ts";
 import type { WorkflowDefinition } from "../../define/workflow.ts";
 import type { DedupRef, Store, WorkflowStatus } from "../../store/port.ts";
@@ -58,7 +59,7 @@ export interface RetentionRun {
   removed: { feed: number; workflows: number; idempotency: number; tombstones: number };
   /** The feed position every consumer of states and every view had passed (entries above it are kept). */
   feedFloor: number;
-  /** Who held the floor lowest: `consumer:{name}` or `view:{name}`; null when the feed head did. */
+  /** Who held the floor lowest: `consumer:{name}`, `producer:{name}` or `view:{name}`; null when the feed head did. */
   feedHeldBy: string | null;
   /** Whether every kind of record was gone through (else the next run carries on). */
   complete: boolean;
@@ -85,6 +86,8 @@ export interface RetentionHost {
   log: (line: string) => void;
   workflows: readonly WorkflowDefinition[];
   consumers: readonly ConsumerDefinition[];
+  /** Topic producers read the feed like consumers: what one has not published yet stays. */
+  producers: readonly TopicProducerDefinition[];
   views: readonly ViewDefinition[];
   /** Retention removed this workflow instance: drop any copy held in memory. */
   forget: (name: string, id: string) => void;
@@ -290,6 +293,10 @@ export class RetentionService {
     for (const consumer of this.host.consumers) {
       if (consumer.source.kind === "entity") continue; // reads entity events only, which stay
       lower(await store.loadOffset(consumer.name), `consumer:${consumer.name}`);
+    }
+    for (const producer of this.host.producers) {
+      if (producer.options.source.kind === "entity") continue;
+      lower(await store.loadOffset(producer.name), `producer:${producer.name}`);
     }
     for (const view of this.host.views) {
       if (Object.values(view.tables).every((t) => t.source.kind === "entity")) continue; // events only

@@ -4,9 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
+import type { Broker } from "../../broker/port.ts";
 import { consumer } from "../../define/consumer.ts";
 import { entity } from "../../define/entity.ts";
 import { keyValue } from "../../define/key-value.ts";
+import { topicProducer } from "../../define/topic.ts";
 import { table, view } from "../../define/view.ts";
 import { workflow } from "../../define/workflow.ts";
 import type { Store } from "../../store/port.ts";
@@ -264,6 +266,57 @@ function retentionSuite(makeBackend: () => Backend) {
 }
 
 describe("retention (SQLite)", () => retentionSuite(sqliteBackend));
+
+describe("retention and topic producers", () => {
+  it("states-a-topic-producer-has-not-published-stay-until-it-has", { timeout: 30_000 }, async () => {
+    const backend = sqliteBackend();
+    // A broker away until `up`: the producer cannot publish, its offset stays where it was.
+    let up = false;
+    const published: string[] = [];
+    const broker: Broker = {
+      url: "test://broker",
+      ensureStream: async () => {
+        if (!up) throw new Error("broker away");
+      },
+      subscribe: () => Promise.reject(new Error("not used")),
+      publish: async (_subject, _data, options) => {
+        if (!up) throw new Error("broker away");
+        published.push(options.msgId);
+        return { seq: published.length, duplicate: false };
+      },
+      close: async () => {},
+    };
+    const boxChanges = topicProducer("box-changes", {
+      source: box,
+      stream: { name: "BOXES", subjects: ["boxes.>"] },
+      subject: (c) => `boxes.${c.id}`,
+      message: (c) => c.payload,
+    });
+    const clock = new VirtualClock(Date.now());
+    const store = backend.open();
+    const runtime = new Runtime({ store, components: [box, boxChanges], clock, broker, log: () => {}, retention: { intervalMs: 24 * 60 * minute } });
+    await runtime.start();
+    try {
+      for (let i = 0; i < 3; i++) await runtime.call("box", `b${i}`, "set", { v: i });
+      await runtime.call("box", "last", "set", { v: 9 });
+      const states = await backend.count("events", "kind > 0");
+      clock.stepWall(8 * day);
+      let run = await runtime.retention.runOnce();
+      assert.equal(run.removed.feed, 0, "nothing the producer has not published goes");
+      assert.equal(run.feedHeldBy, "producer:box-changes");
+      assert.equal(await backend.count("events", "kind > 0"), states);
+      // The broker comes back: every state is published, then retention may remove them.
+      up = true;
+      await until("every state published", () => published.length === 4);
+      await until("the producer's offset stored", async () => (await store.loadOffset("box-changes")) === (await store.feedHead()));
+      run = await runtime.retention.runOnce();
+      assert.equal(run.removed.feed, 3, "the states the producer passed go (the feed head stays)");
+    } finally {
+      await runtime.stop();
+      await backend.cleanup();
+    }
+  });
+});
 
 whenPostgresAsked((url) => {
   describe("retention (PostgreSQL)", () => {
