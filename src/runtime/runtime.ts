@@ -187,6 +187,7 @@ export class Runtime {
       keyedCall,
       timers: this.timers,
       observer: this.observer,
+      broker: options.broker,
     };
     for (const component of options.components) {
       if (this.dispatcher.component(component.name) || this.consumers.has(component.name)) {

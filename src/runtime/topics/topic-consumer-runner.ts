@@ -9,6 +9,7 @@ import type { KeyedCall } from "../dispatcher.ts";
 import { KeyedCaller } from "../keyed-caller.ts";
 import { describeError } from "../workflow/record.ts";
 import { parseTopicMessage, type RawTopicMessage } from "./topic-message.ts";
+import { MessagePublisher, publishUnavailable } from "./message-publisher.ts";
 
 export interface TopicHost {
   store: Store;
@@ -51,11 +52,15 @@ export class TopicConsumerRunner {
   /** The tail of each key's queue. */
   private readonly queues = new Map<string, Promise<void>>();
   lastError: string | undefined;
+  private readonly publisher: MessagePublisher | undefined;
 
   constructor(
     readonly definition: TopicConsumerDefinition,
     private readonly host: TopicHost,
-  ) {}
+  ) {
+    const { publishTo } = definition.options;
+    if (publishTo) this.publisher = new MessagePublisher(definition.name, publishTo, host.broker, host.log);
+  }
 
   get streamName(): string {
     return this.definition.options.stream.name;
@@ -225,6 +230,7 @@ export class TopicConsumerRunner {
           idempotencyKey,
           call: (definition, id) => caller.call(definition, id),
           timers: this.host.timers,
+          publish: this.publisher ? this.publisher.forMessage(idempotencyKey, () => this.running) : publishUnavailable(this.definition.name),
         };
         await this.definition.options.handle(body, ctx);
         return undefined;
