@@ -8,10 +8,12 @@ describe("idempotency key owners", () => {
     assert.deepEqual(ownerOfKey("wf:pay:p1:12:0"), { kind: "workflow", name: "pay", id: "p1" });
     assert.deepEqual(ownerOfKey("consumer:audit:42:1"), { kind: "consumer", name: "audit", position: 42 });
     assert.deepEqual(ownerOfKey("timer:remind:a:b:1767225600000:3:0"), { kind: "timer", name: "remind:a:b", generation: 3 });
+    assert.deepEqual(ownerOfKey("topic:deposits:ref:r-1:0"), { kind: "topic", name: "deposits", idempotencyKey: "ref:r-1" });
+    assert.deepEqual(ownerOfKey("topic:lines:42:1"), { kind: "topic", name: "lines", idempotencyKey: "42" });
   });
 
   it("anything-else-is-a-client-key", () => {
-    for (const key of ["k1", "wf:pay", "wf:pay:p1:x:0", "consumer:audit:x:0", "consumer:audit:1:2:3", "timer:t:1", ""]) {
+    for (const key of ["k1", "wf:pay", "wf:pay:p1:x:0", "consumer:audit:x:0", "consumer:audit:1:2:3", "timer:t:1", "topic:lines:0", "topic:lines:7:x", ""]) {
       assert.deepEqual(ownerOfKey(key), { kind: "client" }, key);
     }
   });

@@ -7,7 +7,8 @@
  * - workflows that ended or were terminated longer ago than their definition's `retentionMs`
  *   (default `workflowsMs`), with their history, leaving a tombstone; failed ones wait for an operator;
  * - idempotency records older than `idempotencyMs`, except those whose key a workflow not over,
- *   a consumer message not yet passed (or parked), or a timer still there may send again, and
+ *   a consumer message not yet passed (or parked), a parked topic message, or a timer still there
+ *   may send again, and
  *   `ctx.run` results of a workflow not over (a re-run of its step must find them);
  * - tombstones older than `tombstonesMs`.
  *
@@ -21,6 +22,7 @@ import type { WorkflowDefinition } from "../../define/workflow.ts";
 import type { DedupRef, Store, WorkflowStatus } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
 import { ownerOfRecord } from "./key-owner.ts";
+import type { ParkedTopicPayload } from "../topics/topic-consumer-runner.ts";
 
 const day = 24 * 60 * 60 * 1000;
 
@@ -216,6 +218,7 @@ export class RetentionService {
     const workflows = new Map<string, WorkflowStatus | undefined>();
     const offsets = new Map<string, number>();
     const parked = new Map<string, Set<number>>();
+    const parkedTopicKeys = new Map<string, Set<string>>();
     return this.batches(async () => {
       const page = await store.retention.oldDedup(cutoff, this.dedupCursor, this.settings.batchSize);
       if (page.length === 0) {
@@ -246,6 +249,16 @@ export class RetentionService {
             parked.set(owner.name, new Set((await store.listParked(owner.name, 100_000)).map((p) => p.entry.position)));
           }
           keep = owner.position > offsets.get(owner.name)! || parked.get(owner.name)!.has(owner.position);
+        } else if (owner.kind === "topic") {
+          // A parked topic message may be retried: its calls must find their replies.
+          if (!parkedTopicKeys.has(owner.name)) {
+            const messages = await store.listParked(owner.name, 100_000);
+            parkedTopicKeys.set(owner.name, new Set(messages.flatMap((p) => {
+              const key = (p.entry.payload as ParkedTopicPayload | null)?.idempotencyKey;
+              return typeof key === "string" ? [key] : [];
+            })));
+          }
+          keep = parkedTopicKeys.get(owner.name)!.has(owner.idempotencyKey);
         } else if (owner.kind === "timer") {
           // A timer still there at that generation may fire again (a parked one, when retried).
           keep = timers.get(owner.name) === owner.generation;

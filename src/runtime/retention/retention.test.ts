@@ -4,11 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
-import type { Broker } from "../../broker/port.ts";
+import type { Broker, BrokerMessage } from "../../broker/port.ts";
 import { consumer } from "../../define/consumer.ts";
 import { entity } from "../../define/entity.ts";
 import { keyValue } from "../../define/key-value.ts";
-import { topicProducer } from "../../define/topic.ts";
+import { topicConsumer, topicProducer } from "../../define/topic.ts";
 import { table, view } from "../../define/view.ts";
 import { workflow } from "../../define/workflow.ts";
 import type { Store } from "../../store/port.ts";
@@ -267,7 +267,76 @@ function retentionSuite(makeBackend: () => Backend) {
 
 describe("retention (SQLite)", () => retentionSuite(sqliteBackend));
 
-describe("retention and topic producers", () => {
+describe("retention and topics", () => {
+  it("a-parked-topic-message-keeps-its-calls-records-so-a-retry-weeks-later-changes-nothing-twice", { timeout: 30_000 }, async () => {
+    const backend = sqliteBackend();
+    let failAfterDeposit = true;
+    let delivered = false;
+    const message: BrokerMessage = {
+      stream: "PAY_IN",
+      seq: 1,
+      subject: "pay.in",
+      headers: {},
+      data: new TextEncoder().encode(JSON.stringify({ wallet: "w1", amount: 5, ref: "r1" })),
+      redelivered: false,
+      ack: () => {},
+      working: () => {},
+    };
+    // A broker that delivers one message, once.
+    const broker: Broker = {
+      url: "test://broker",
+      ensureStream: async () => {},
+      subscribe: async () => {
+        let end = () => {};
+        const ended = new Promise<void>((resolve) => (end = resolve));
+        return {
+          async *messages() {
+            if (!delivered) {
+              delivered = true;
+              yield message;
+            }
+            await ended;
+          },
+          lag: async () => ({ pending: 0, inFlight: 0, ackFloor: 1, head: 1 }),
+          close: async () => end(),
+        };
+      },
+      publish: () => Promise.reject(new Error("not used")),
+      close: async () => {},
+    };
+    const payIn = topicConsumer("pay-in", {
+      stream: { name: "PAY_IN", subjects: ["pay.in"] },
+      idempotencyKey: (body: { wallet: string; amount: number; ref: string }) => `ref:${body.ref}`,
+      retry: { maxAttempts: 1 },
+      handle: async (body: { wallet: string; amount: number; ref: string }, ctx) => {
+        await ctx.call(wallet, body.wallet).deposit({ amount: body.amount });
+        if (failAfterDeposit) throw new Error("the ledger is down");
+      },
+    });
+    const clock = new VirtualClock(Date.now());
+    const store = backend.open();
+    const runtime = new Runtime({ store, components: [wallet, payIn], clock, broker, log: () => {}, retention: { intervalMs: 24 * 60 * minute } });
+    await runtime.start();
+    try {
+      await until("the message parked after its deposit", async () => (await store.listParked("pay-in", 10)).length === 1);
+      assert.equal(await runtime.call("wallet", "w1", "balance", {}), 5);
+      clock.stepWall(8 * day);
+      await runtime.retention.runOnce();
+      assert.equal(await backend.count("dedup", "key = 'topic:pay-in:ref:r1:0'"), 1, "the parked message's call record stays");
+      failAfterDeposit = false;
+      assert.deepEqual(await runtime.admin.releaseParked("pay-in", 1, "retry"), { delivered: 1, parked: 0 });
+      assert.equal(await runtime.call("wallet", "w1", "balance", {}), 5, "the deposit was not made again");
+      // Handled: its records go with the period like any other.
+      clock.stepWall(8 * day);
+      await runtime.retention.runOnce();
+      assert.equal(await backend.count("dedup", "key = 'topic:pay-in:ref:r1:0'"), 0);
+    } finally {
+      await runtime.stop();
+      await backend.cleanup();
+    }
+  });
+
+
   it("states-a-topic-producer-has-not-published-stay-until-it-has", { timeout: 30_000 }, async () => {
     const backend = sqliteBackend();
     // A broker away until `up`: the producer cannot publish, its offset stays where it was.

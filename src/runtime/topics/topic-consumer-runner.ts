@@ -27,9 +27,11 @@ const ackWaitMs = 30_000;
 const decoder = new TextDecoder();
 
 /** What a parked topic message keeps: enough to handle it again. */
-interface ParkedPayload {
+export interface ParkedTopicPayload {
   text: string;
   headers: Record<string, string>;
+  /** The key its calls were made with (parked after delivery): retention keeps their records while it is parked. */
+  idempotencyKey?: string;
 }
 
 /**
@@ -209,7 +211,7 @@ export class TopicConsumerRunner {
     if (failure === "leave") return "leave";
     if (!failure) return undefined;
     this.blocked.set(key, raw.seq);
-    return this.parkedMessage(raw, key, describeError(failure.error), failure.attempts, null);
+    return this.parkedMessage(raw, key, describeError(failure.error), failure.attempts, null, parsed.idempotencyKey);
   }
 
   private async deliverWithRetries(raw: RawTopicMessage, body: unknown, key: string, idempotencyKey: string): Promise<{ error: unknown; attempts: number } | undefined | "leave"> {
@@ -274,7 +276,7 @@ export class TopicConsumerRunner {
     const entries = [...(action === "skip" ? [] : [head]), ...behind];
     const park: ParkedMessage[] = [];
     for (const p of entries) {
-      const stored = p.entry.payload as ParkedPayload;
+      const stored = p.entry.payload as ParkedTopicPayload;
       const raw: RawTopicMessage = {
         stream: p.entry.component,
         seq: p.entry.position,
@@ -297,8 +299,8 @@ export class TopicConsumerRunner {
     return { delivered: entries.length - park.length, parked: park.length };
   }
 
-  private parkedMessage(raw: RawTopicMessage, key: string, error: { code: string; message: string }, attempts: number, blockedBy: number | null): ParkedMessage {
-    const payload: ParkedPayload = { text: raw.text, headers: { ...raw.headers } };
+  private parkedMessage(raw: RawTopicMessage, key: string, error: { code: string; message: string }, attempts: number, blockedBy: number | null, idempotencyKey?: string): ParkedMessage {
+    const payload: ParkedTopicPayload = { text: raw.text, headers: { ...raw.headers }, ...(idempotencyKey === undefined ? {} : { idempotencyKey }) };
     return {
       consumer: this.definition.name,
       entry: { position: raw.seq, component: raw.stream, id: key, seq: 0, type: raw.subject, payload, at: this.host.clock.now() },
