@@ -42,7 +42,7 @@ export type {
 } from "./define/workflow.ts";
 export { saga } from "./define/saga.ts";
 export { consumer } from "./define/consumer.ts";
-export type { ConsumerDefinition, ConsumerContext } from "./define/consumer.ts";
+export type { ConsumerDefinition, ConsumerContext, Publish, PublishMessageOptions } from "./define/consumer.ts";
 export { deferred } from "./define/deferred.ts";
 export { topicConsumer, topicProducer } from "./define/topic.ts";
 export { schedule } from "./define/schedule.ts";

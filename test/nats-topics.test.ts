@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { connect, type JetStreamManager } from "nats";
-import { createSagaflow, keyValue, memoryStore, service, topicConsumer, topicProducer, type Sagaflow } from "../src/index.ts";
+import { consumer, createSagaflow, keyValue, memoryStore, service, topicConsumer, topicProducer, type Sagaflow } from "../src/index.ts";
 import { connectNats } from "../src/broker/nats-broker.ts";
 import { runtimeOf } from "../src/host/create-sagaflow.ts";
 import { NatsServer, natsServerOrSay } from "./support/nats-server.ts";
@@ -11,7 +11,8 @@ import { sleep } from "./support/server-process.ts";
  * Topic consumers and producers in process, against a NATS server of the test's own: per-key
  * order with other keys in parallel, a poison message and a bad body parked (holding back only
  * their key) and released by retry and skip; the producer's per-instance order, and a broker
- * outage during which commands are still accepted and after which everything is published once.
+ * outage during which commands are still accepted and after which everything is published once;
+ * consumers publishing their own messages (`ctx.publish`), once each, through retries and an outage.
  */
 
 const binary = natsServerOrSay("NATS topics test");
@@ -144,6 +145,84 @@ if (binary) {
         assert.deepEqual(lengths, Array.from({ length: 60 }, (_, i) => i + 1), `order of ${id}`);
       }
       assert.equal(new Set(bodies.map((b) => b.msgId)).size, 180);
+    });
+
+    it("consumers publish their own messages once each, in order, through retries and an outage", { timeout: 60_000 }, async () => {
+      const nats = await NatsServer.start(binary);
+      cleanups.push(() => nats.cleanup());
+      const failedOnce = new Set<string>();
+      // A feed consumer: each list state, as {id, length}; the first delivery of every 5th fails after publishing.
+      const echo = consumer("list-echo", {
+        source: list,
+        publishTo: { name: "ECHOES", subjects: ["echoes.>"] },
+        retry: { maxAttempts: 3, initialBackoffMs: 1 },
+        state: async ({ state }: { state: string[] }, ctx) => {
+          const subject = ctx.id === "bad" ? "elsewhere.bad" : `echoes.${ctx.id}`;
+          await ctx.publish(subject, { id: ctx.id, length: state.length }, { type: "list.length" });
+          const once = `${ctx.id}:${state.length}`;
+          if (state.length % 5 === 0 && !failedOnce.has(once)) {
+            failedOnce.add(once);
+            throw new Error("failed after publishing");
+          }
+        },
+      });
+      // A topic consumer relaying `in.*` to `relayed.*`, keyed by the body's ref: the same ref twice is relayed once.
+      const relay = topicConsumer("relay", {
+        stream: { name: "IN", subjects: ["in.>"] },
+        publishTo: { name: "RELAYED", subjects: ["relayed.>"] },
+        idempotencyKey: (body: { ref: string }) => body.ref,
+        handle: async (body: { ref: string }, ctx) => {
+          await ctx.publish(`relayed.${ctx.subject.split(".")[1]}`, body);
+        },
+      });
+      const app = createSagaflow(service("echo", [list, echo, relay]), { store: memoryStore(), natsUrl: nats.url, log: () => {} });
+      cleanups.push(() => app.stop());
+      await app.start();
+      const appendAll = (from: number, to: number) =>
+        Promise.all(["x", "y"].map(async (id) => {
+          for (let i = from; i < to; i++) await app.client.call(list, id).append({ v: String(i) });
+        }));
+      await appendAll(0, 20);
+      await app.client.call(list, "bad").append({ v: "0" });
+      const broker = await connectNats(nats.url, () => {});
+      cleanups.push(() => broker.close());
+      await broker.ensureStream({ name: "IN", subjects: ["in.>"] });
+      for (const [i, ref] of ["r1", "r2", "r1", "r3"].entries()) await broker.publish(`in.k${i}`, encoder.encode(JSON.stringify({ ref })), { msgId: `in-${i}` });
+      await sleep(300);
+      await nats.stop();
+      // Away: the consumer waits with its message in hand; commands go on.
+      await appendAll(20, 30);
+      await sleep(300);
+      await nats.start();
+
+      const connection = await connect({ servers: nats.url });
+      cleanups.push(() => connection.close());
+      const jsm = await connection.jetstreamManager();
+      const read = async (stream: string) => {
+        const info = await jsm.streams.info(stream);
+        const out = [];
+        for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+          const m = await jsm.streams.getMessage(stream, { seq });
+          out.push({ subject: m.subject, body: m.json<{ id: string; length: number; ref: string }>(), msgId: m.header.get("Nats-Msg-Id"), type: m.header.get("ce-type") });
+        }
+        return out;
+      };
+      await until("60 echoes", async () => ((await jsm.streams.info("ECHOES").catch(() => undefined))?.state.messages ?? 0) >= 60);
+      await sleep(500);
+      const echoes = await read("ECHOES");
+      assert.equal(echoes.length, 60, "each state once: the retries' re-publishes were dropped");
+      for (const id of ["x", "y"]) {
+        assert.deepEqual(echoes.filter((e) => e.body.id === id).map((e) => e.body.length), Array.from({ length: 30 }, (_, i) => i + 1), `order of ${id}`);
+      }
+      assert.ok(echoes.every((e) => e.type === "list.length" && /^list-echo:\d+:0$/.test(e.msgId)));
+      // A subject outside the stream is the handler's failure: parked, with a clear error.
+      const parked = await runtimeOf(app)!.admin.parked("list-echo", 10);
+      assert.deepEqual(parked.map((p) => p.entry.id), ["bad"]);
+      assert.match(parked[0]!.error.message, /subject "elsewhere.bad" is not in stream ECHOES/);
+
+      const relayed = await read("RELAYED");
+      assert.deepEqual(relayed.map((m) => m.body.ref), ["r1", "r2", "r3"], "the same ref relayed once");
+      assert.deepEqual(relayed.map((m) => m.msgId), ["relay:r1:0", "relay:r2:0", "relay:r3:0"]);
     });
   });
 }

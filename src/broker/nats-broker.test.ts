@@ -1,13 +1,17 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
 import { after, describe, it } from "node:test";
 import { NatsServer, natsServerOrSay } from "../../test/support/nats-server.ts";
-import { connectNats } from "./nats-broker.ts";
+import { connectNats, natsBroker } from "./nats-broker.ts";
 import type { Broker, BrokerMessage } from "./port.ts";
 
 /**
  * The NATS JetStream adapter against a server of the test's own: a message id published twice is
  * stored once; a durable subscription resumes at its ack floor, delivering again (in stream order)
- * every message it had not acknowledged, and never one below the floor.
+ * every message it had not acknowledged, and never one below the floor. The background connection
+ * waits out a server that is not there yet, and gives up for good once the broker is closed.
  */
 
 const binary = natsServerOrSay("NATS broker adapter test");
@@ -23,6 +27,56 @@ async function take(broker: Broker, count: number): Promise<{ messages: BrokerMe
   }
   return { messages, close: () => subscription.close() };
 }
+
+async function deadPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+/**
+ * A process whose broker never connected and was closed: it must stop trying (a retry loop left
+ * behind would keep it alive for ever) and refuse the call that waited for the connection.
+ */
+const closedBeforeConnect = `
+const { natsBroker } = await import(process.env.BROKER_MODULE);
+const lines = [];
+const broker = natsBroker(process.env.BROKER_URL, (line) => lines.push(line));
+const waiting = broker.publish("t.a", new Uint8Array(), { msgId: "m" }).then(() => "published", (e) => "refused: " + e.message);
+while (lines.length === 0) await new Promise((r) => setTimeout(r, 20));
+await broker.close();
+console.log(JSON.stringify({ waiting: await waiting, lines }));
+`;
+
+describe("NATS broker, connecting in the background", () => {
+  it("a-broker-closed-before-it-ever-connected-stops-trying-and-refuses-the-waiting-calls", { timeout: 30_000 }, async () => {
+    const url = `nats://127.0.0.1:${await deadPort()}`;
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", closedBeforeConnect], {
+      env: { ...process.env, BROKER_MODULE: fileURLToPath(new URL("./nats-broker.ts", import.meta.url)), BROKER_URL: url },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    // Exiting on its own is the point: give it far longer than it needs, then call it stuck.
+    const exited = await new Promise<boolean>((resolve) => {
+      const stuck = setTimeout(() => resolve(false), 20_000);
+      child.once("exit", () => {
+        clearTimeout(stuck);
+        resolve(true);
+      });
+    });
+    if (!exited) child.kill("SIGKILL");
+    assert.equal(exited, true, `the process still runs after close (still connecting?): ${out}`);
+    const report = JSON.parse(out) as { waiting: string; lines: string[] };
+    assert.match(report.waiting, /^refused: .*closed before it connected/);
+    assert.match(report.lines[0]!, /CONNECTION_REFUSED.*trying again/);
+  });
+});
 
 if (binary) {
   describe("NATS JetStream adapter", () => {
@@ -63,6 +117,22 @@ if (binary) {
         assert.deepEqual(await subscription.lag(), { pending: 0, inFlight: 0, ackFloor: 5, head: 5 });
         await subscription.close();
       }
+    });
+
+    it("a-broker-started-before-its-server-connects-once-the-server-answers", async () => {
+      const nats = await NatsServer.start(binary);
+      cleanups.push(() => nats.cleanup());
+      await nats.stop();
+      const lines: string[] = [];
+      const broker = natsBroker(nats.url, (line) => lines.push(line));
+      cleanups.push(() => broker.close());
+      const streamMade = broker.ensureStream({ name: "LATE", subjects: ["late.>"] });
+      while (lines.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.match(lines[0]!, /trying again/);
+      await nats.start();
+      await streamMade;
+      const ack = await broker.publish("late.a", encoder.encode("x"), { msgId: "late-1" });
+      assert.deepEqual(ack, { seq: 1, duplicate: false });
     });
   });
 }

@@ -14,41 +14,89 @@ import {
 import type { Broker, BrokerMessage, PublishOptions, StreamSpec, SubscribeOptions, TopicSubscription } from "./port.ts";
 
 const defaultDuplicateWindowMs = 2 * 60_000;
+/** Pause between two attempts at a first connection. */
+const connectRetryMs = 500;
+/** One attempt at a first connection gives up after this (a server that accepts and never answers). */
+const connectTimeoutMs = 5_000;
 
 /**
  * A NATS broker that connects in the background: it is returned at once, and each call waits for
- * the connection (trying for ever), so a service starts and takes commands while NATS is away.
+ * the connection, so a service starts and takes commands while NATS is away. It tries again every
+ * half second until it connects or is closed; once closed it tries no more, and calls still
+ * waiting for the connection are refused.
  */
 export function natsBroker(url: string, log: (line: string) => void = (line) => console.error(line)): Broker {
-  let closed = false;
-  const ready = connectNats(url, log);
-  ready.catch((error: unknown) => log(`sagaflow: broker ${url}: ${String(error)}`));
+  const closing = new AbortController();
+  const ready = connectUntilClosed(url, log, closing.signal);
+  ready.catch(() => {});
+  let connected: Broker | undefined;
+  void ready.then((broker) => (connected = broker), () => {});
   return {
     url,
     ensureStream: async (spec) => (await ready).ensureStream(spec),
     subscribe: async (options) => (await ready).subscribe(options),
     publish: async (subject, data, options) => (await ready).publish(subject, data, options),
     close: async () => {
-      if (closed) return;
-      closed = true;
-      // Not connected yet: there is nothing to drain, and waiting would wait for NATS.
-      const broker = await Promise.race([ready, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 100))]);
-      if (broker) await broker.close();
-      else void ready.then((late) => late.close(), () => {});
+      if (closing.signal.aborted) return;
+      closing.abort();
+      // Not connected yet: the attempt in progress closes what it gets; nothing waits for NATS.
+      await connected?.close();
     },
   };
 }
 
-/** Connects to a NATS server with JetStream. Reconnects for ever: an outage only delays work. */
-export async function connectNats(url: string, log: (line: string) => void = (line) => console.error(line)): Promise<Broker> {
+/** Connects, trying again until it succeeds or `closed` is aborted (then it rejects). */
+async function connectUntilClosed(url: string, log: (line: string) => void, closed: AbortSignal): Promise<Broker> {
+  const refused = () => new Error(`broker ${url}: closed before it connected`);
+  for (let attempt = 1; ; attempt++) {
+    if (closed.aborted) throw refused();
+    try {
+      const broker = await connectNats(url, log, { firstAttemptOnly: true });
+      if (!closed.aborted) return broker;
+      await broker.close();
+      throw refused();
+    } catch (error) {
+      if (closed.aborted) throw refused();
+      // Said once, then every minute or so: an outage at start-up is not a flood of lines.
+      if (attempt === 1 || attempt % 120 === 0) log(`sagaflow: broker ${url}: ${String(error)}; trying again every ${connectRetryMs} ms`);
+      await pause(connectRetryMs, closed);
+    }
+  }
+}
+
+function pause(ms: number, closed: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      closed.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    closed.addEventListener("abort", done);
+  });
+}
+
+/**
+ * Connects to a NATS server with JetStream. Once connected it reconnects for ever: an outage only
+ * delays work. By default the first connection is awaited for ever too; `firstAttemptOnly` fails
+ * at once when no server answers (the caller decides whether to try again).
+ */
+export async function connectNats(url: string, log: (line: string) => void = (line) => console.error(line), options: { firstAttemptOnly?: boolean } = {}): Promise<Broker> {
   const connection = await connect({
     servers: url.split(","),
     name: "sagaflow",
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
-    waitOnFirstConnect: true,
+    timeout: connectTimeoutMs,
+    waitOnFirstConnect: !options.firstAttemptOnly,
   });
-  const broker = new NatsBroker(url, connection, await connection.jetstreamManager(), connection.jetstream());
+  let broker: NatsBroker;
+  try {
+    broker = new NatsBroker(url, connection, await connection.jetstreamManager(), connection.jetstream());
+  } catch (error) {
+    await connection.close().catch(() => {});
+    throw error;
+  }
   void (async () => {
     for await (const status of connection.status()) {
       if (status.type === "disconnect" || status.type === "reconnect") log(`sagaflow: broker ${url}: ${status.type}`);

@@ -4,6 +4,22 @@ import type { InstanceClient, Timers } from "./handlers.ts";
 import type { KeyValueDefinition } from "./key-value.ts";
 import type { Component } from "./service.ts";
 import type { WorkflowDefinition, WorkflowView } from "./workflow.ts";
+import type { StreamSpec } from "../broker/port.ts";
+
+/** How `ctx.publish` labels a message. */
+export interface PublishMessageOptions {
+  /** The CloudEvents `type` header (default `{consumer}.message`). */
+  type?: string;
+}
+
+/**
+ * `ctx.publish(subject, message)`: sends a JSON message to a subject of the consumer's
+ * `publishTo` stream and resolves once the broker stored it (while the broker is away it waits).
+ * The message being handled counts as handled only after, so nothing is lost; a redelivery
+ * publishes again with the same `Nats-Msg-Id` (`{consumer}:{position or idempotency key}:{n}`),
+ * which the stream drops within its duplicate window. Publish in the same order on every delivery.
+ */
+export type Publish = (subject: string, message: unknown, options?: PublishMessageOptions) => Promise<void>;
 
 /**
  * What a consumer's handler sees. Calls made through `call` carry the key
@@ -17,6 +33,8 @@ export interface ConsumerContext {
   readonly position: number;
   call<D extends Component>(definition: D, id: string): InstanceClient<D>;
   readonly timers: Timers;
+  /** Publishes the consumer's own message to its `publishTo` stream (see `Publish`). */
+  publish: Publish;
 }
 
 type Handler<T> = (message: T, ctx: ConsumerContext) => Promise<void> | void;
@@ -33,6 +51,8 @@ export interface RetryOptions {
 
 interface Common {
   retry?: RetryOptions;
+  /** The broker stream `ctx.publish` sends to (created if missing); needs a broker (`NATS_URL`). */
+  publishTo?: StreamSpec;
 }
 
 export type ConsumerOptions<Src> = Src extends EntityDefinition<any, infer EH>
@@ -56,6 +76,7 @@ export interface ConsumerDefinition {
   readonly state?: Handler<unknown>;
   readonly ignoreUnknown?: boolean;
   readonly retry?: RetryOptions;
+  readonly publishTo?: StreamSpec;
   // Consumers take no commands: these keep them out of the client's types.
   readonly commands: {};
   readonly queries: {};

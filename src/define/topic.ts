@@ -1,5 +1,5 @@
 import { checkComponentName } from "./component.ts";
-import type { RetryOptions } from "./consumer.ts";
+import type { Publish, RetryOptions } from "./consumer.ts";
 import type { InstanceClient, Timers } from "./handlers.ts";
 import type { Component } from "./service.ts";
 import type { StandardSchemaV1 } from "./standard-schema.ts";
@@ -27,6 +27,8 @@ export interface TopicContext extends TopicMessageInfo {
   readonly idempotencyKey: string;
   call<D extends Component>(definition: D, id: string): InstanceClient<D>;
   readonly timers: Timers;
+  /** Publishes the consumer's own message to its `publishTo` stream, keyed by `idempotencyKey` (see `Publish`). */
+  publish: Publish;
 }
 
 /** How a message's ordering key is found: a subject token (0-based), a header, or a function of the body. */
@@ -46,6 +48,8 @@ export interface TopicConsumerOptions<T> {
   /** Messages delivered and not acknowledged at most. Default 256. */
   maxInFlight?: number;
   retry?: RetryOptions;
+  /** The broker stream `ctx.publish` sends to (created if missing). */
+  publishTo?: StreamSpec;
 }
 
 export interface TopicConsumerDefinition {

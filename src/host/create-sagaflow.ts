@@ -16,6 +16,7 @@ import { sendError } from "../http/respond.ts";
 import { eventStreams } from "../http/views-route.ts";
 import type { Clock } from "../runtime/clock.ts";
 import { Runtime } from "../runtime/runtime.ts";
+import { brokerUser } from "../runtime/topics/topic-service.ts";
 import type { Store } from "../store/port.ts";
 import type { Broker } from "../broker/port.ts";
 import { listenOn, type ListenOptions, type Listening } from "./listen.ts";
@@ -205,7 +206,7 @@ class SagaflowApp implements Sagaflow {
     let broker = options.broker;
     try {
       const natsUrl = options.natsUrl ?? process.env.NATS_URL;
-      if (!broker && natsUrl && this.service.components.some((c) => c.kind === "topic-consumer" || c.kind === "topic-producer")) {
+      if (!broker && natsUrl && brokerUser(this.service.components)) {
         // Loaded only when used, like the database drivers.
         const { natsBroker } = await import("../broker/nats-broker.ts");
         broker = natsBroker(natsUrl, this.log);

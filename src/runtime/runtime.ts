@@ -189,6 +189,7 @@ export class Runtime {
       keyedCall,
       timers: this.timers,
       observer: this.observer,
+      broker: options.broker,
     };
     for (const component of options.components) {
       if (this.dispatcher.component(component.name) || this.consumers.has(component.name)) {
@@ -212,6 +213,7 @@ export class Runtime {
         log: this.log,
         workflows: options.components.filter((c): c is WorkflowDefinition => c.kind === "workflow"),
         consumers: [...this.consumers.values()].map((runner) => runner.definition),
+        producers: [...this.topics.producers.values()].map((runner) => runner.definition),
         views: viewDefinitions,
         forget: (name, id) => this.dispatcher.forget(name, id),
       },

@@ -11,6 +11,8 @@ import { SagaflowError } from "../../define/errors.ts";
 import { WakeSignal } from "../wake-signal.ts";
 import type { Observer } from "../../observe/observer.ts";
 import { logEvent } from "../../observe/log-event.ts";
+import type { Broker } from "../../broker/port.ts";
+import { MessagePublisher, publishUnavailable } from "../topics/message-publisher.ts";
 
 export interface ConsumerHost {
   store: Store;
@@ -20,6 +22,8 @@ export interface ConsumerHost {
   timers: Timers;
   /** Traces each delivery, linked to the command that wrote the entry. */
   observer?: Observer;
+  /** For `ctx.publish` (consumers with `publishTo`). */
+  broker?: Broker | undefined;
 }
 
 const batchSize = 256;
@@ -66,11 +70,15 @@ export class ConsumerRunner {
   private failure: unknown;
   private offsetTimer: NodeJS.Timeout | undefined;
   private readonly wakeSignal = new WakeSignal();
+  private readonly publisher: MessagePublisher | undefined;
 
   constructor(
     readonly definition: ConsumerDefinition,
     private readonly host: ConsumerHost,
-  ) {}
+  ) {
+    const { publishTo } = definition;
+    if (publishTo && host.broker) this.publisher = new MessagePublisher(definition.name, publishTo, host.broker, host.log);
+  }
 
   /** Starts delivering (on several nodes: this node holds the consumer's lease, with `fence`). */
   async begin(fence?: Fence): Promise<void> {
@@ -320,6 +328,7 @@ export class ConsumerRunner {
       position: entry.position,
       call: (definition, id) => caller.call(definition, id),
       timers: this.host.timers,
+      publish: this.publisher ? this.publisher.forMessage(String(entry.position), () => this.running) : publishUnavailable(this.definition.name),
     };
     const { definition } = this;
     if (definition.source.kind === "entity") {

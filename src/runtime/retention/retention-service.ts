@@ -3,22 +3,26 @@
  * nothing may need any more, and never what a running workflow or a lagging consumer may:
  *
  * - change feed: states of key-value entities and workflows (never entity events, the source of
- *   truth) older than `feedMs` that every consumer of states and every view has passed;
+ *   truth) older than `feedMs` that every consumer of states, topic producer and view has passed;
  * - workflows that ended or were terminated longer ago than their definition's `retentionMs`
  *   (default `workflowsMs`), with their history, leaving a tombstone; failed ones wait for an operator;
  * - idempotency records older than `idempotencyMs`, except those whose key a workflow not over,
- *   a consumer message not yet passed (or parked), or a timer still there may send again;
+ *   a consumer message not yet passed (or parked), a parked topic message, or a timer still there
+ *   may send again, and
+ *   `ctx.run` results of a workflow not over (a re-run of its step must find them);
  * - tombstones older than `tombstonesMs`.
  *
  * Snapshots need nothing: every store keeps one per instance, the newest replacing the older.
  * On several nodes, one node at a time runs it (lease `retention`).
  */
 import type { ConsumerDefinition } from "../../define/consumer.ts";
+import type { TopicProducerDefinition } from "../../define/topic.ts";
 import type { ViewDefinition } from "../../define/view.ts";
 import type { WorkflowDefinition } from "../../define/workflow.ts";
 import type { DedupRef, Store, WorkflowStatus } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
-import { ownerOfKey } from "./key-owner.ts";
+import { ownerOfRecord } from "./key-owner.ts";
+import type { ParkedTopicPayload } from "../topics/topic-consumer-runner.ts";
 
 const day = 24 * 60 * 60 * 1000;
 
@@ -57,7 +61,7 @@ export interface RetentionRun {
   removed: { feed: number; workflows: number; idempotency: number; tombstones: number };
   /** The feed position every consumer of states and every view had passed (entries above it are kept). */
   feedFloor: number;
-  /** Who held the floor lowest: `consumer:{name}` or `view:{name}`; null when the feed head did. */
+  /** Who held the floor lowest: `consumer:{name}`, `producer:{name}` or `view:{name}`; null when the feed head did. */
   feedHeldBy: string | null;
   /** Whether every kind of record was gone through (else the next run carries on). */
   complete: boolean;
@@ -84,6 +88,8 @@ export interface RetentionHost {
   log: (line: string) => void;
   workflows: readonly WorkflowDefinition[];
   consumers: readonly ConsumerDefinition[];
+  /** Topic producers read the feed like consumers: what one has not published yet stays. */
+  producers: readonly TopicProducerDefinition[];
   views: readonly ViewDefinition[];
   /** Retention removed this workflow instance: drop any copy held in memory. */
   forget: (name: string, id: string) => void;
@@ -212,6 +218,7 @@ export class RetentionService {
     const workflows = new Map<string, WorkflowStatus | undefined>();
     const offsets = new Map<string, number>();
     const parked = new Map<string, Set<number>>();
+    const parkedTopicKeys = new Map<string, Set<string>>();
     return this.batches(async () => {
       const page = await store.retention.oldDedup(cutoff, this.dedupCursor, this.settings.batchSize);
       if (page.length === 0) {
@@ -222,7 +229,7 @@ export class RetentionService {
         return true;
       }
       this.dedupCursor = page.at(-1);
-      const owners = page.map((ref) => ownerOfKey(ref.key));
+      const owners = page.map((ref) => ownerOfRecord(ref));
       const timerNames = owners.flatMap((o) => (o.kind === "timer" ? [o.name] : []));
       const timers = timerNames.length > 0 ? await store.retention.timerGenerations(timerNames) : new Map<string, number>();
       const gone: DedupRef[] = [];
@@ -242,6 +249,16 @@ export class RetentionService {
             parked.set(owner.name, new Set((await store.listParked(owner.name, 100_000)).map((p) => p.entry.position)));
           }
           keep = owner.position > offsets.get(owner.name)! || parked.get(owner.name)!.has(owner.position);
+        } else if (owner.kind === "topic") {
+          // A parked topic message may be retried: its calls must find their replies.
+          if (!parkedTopicKeys.has(owner.name)) {
+            const messages = await store.listParked(owner.name, 100_000);
+            parkedTopicKeys.set(owner.name, new Set(messages.flatMap((p) => {
+              const key = (p.entry.payload as ParkedTopicPayload | null)?.idempotencyKey;
+              return typeof key === "string" ? [key] : [];
+            })));
+          }
+          keep = parkedTopicKeys.get(owner.name)!.has(owner.idempotencyKey);
         } else if (owner.kind === "timer") {
           // A timer still there at that generation may fire again (a parked one, when retried).
           keep = timers.get(owner.name) === owner.generation;
@@ -289,6 +306,10 @@ export class RetentionService {
     for (const consumer of this.host.consumers) {
       if (consumer.source.kind === "entity") continue; // reads entity events only, which stay
       lower(await store.loadOffset(consumer.name), `consumer:${consumer.name}`);
+    }
+    for (const producer of this.host.producers) {
+      if (producer.options.source.kind === "entity") continue;
+      lower(await store.loadOffset(producer.name), `producer:${producer.name}`);
     }
     for (const view of this.host.views) {
       if (Object.values(view.tables).every((t) => t.source.kind === "entity")) continue; // events only

@@ -4,9 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
+import type { Broker, BrokerMessage } from "../../broker/port.ts";
 import { consumer } from "../../define/consumer.ts";
 import { entity } from "../../define/entity.ts";
 import { keyValue } from "../../define/key-value.ts";
+import { topicConsumer, topicProducer } from "../../define/topic.ts";
 import { table, view } from "../../define/view.ts";
 import { workflow } from "../../define/workflow.ts";
 import type { Store } from "../../store/port.ts";
@@ -45,6 +47,8 @@ interface Env {
   /** The box consumer waits here for instance "late", after its call. */
   lateGate: Promise<void>;
   lateCalled: boolean;
+  /** Calls of the `pay` step's journaled side effect (`ctx.run`). */
+  charges: number;
 }
 
 function components(env: Env) {
@@ -52,6 +56,10 @@ function components(env: Env) {
     start: (input: { wallet: string; amount: number }) => input,
     steps: {
       charge: async (s, _in, ctx) => {
+        await ctx.run("charge-card", () => {
+          env.charges++;
+          return { receipt: `r-${ctx.workflowId}` };
+        });
         await ctx.call(wallet, s.wallet).deposit({ amount: s.amount });
         if (env.failCharge) return ctx.fail("declined", "the bank said no");
         return ctx.end();
@@ -149,7 +157,7 @@ function retentionSuite(makeBackend: () => Backend) {
   it("removes-feed-states-finished-workflows-and-idempotency-records-exactly-when-allowed", { timeout: 60_000 }, async () => {
     const backend = makeBackend();
     let releaseLate = () => {};
-    const env: Env = { failCharge: false, lateGate: new Promise((resolve) => (releaseLate = resolve)), lateCalled: false };
+    const env: Env = { failCharge: false, lateGate: new Promise((resolve) => (releaseLate = resolve)), lateCalled: false, charges: 0 };
     const clock = new VirtualClock(Date.now());
     const store = backend.open();
     const runtime = new Runtime({ store, components: components(env), clock, log: () => {}, snapshotEvery: 2, retention: { intervalMs: 24 * 60 * minute } });
@@ -183,8 +191,10 @@ function retentionSuite(makeBackend: () => Backend) {
       const statesBefore = await backend.count("events", "kind > 0");
       const dedupBefore = await backend.count("dedup");
 
-      const keys = async (like: string) => backend.count("dedup", `key LIKE '${like}'`);
+      const keys = async (like: string) => backend.count("dedup", `key LIKE '${like}' AND component <> '$journal'`);
+      const journaled = async (id: string) => backend.count("dedup", `component = '$journal' AND id = 'pay/${id}'`);
       assert.deepEqual([await keys("client-key"), await keys("wf:pay:p-ended:%"), await keys("wf:pay:p-failed:%")], [1, 1, 1]);
+      assert.deepEqual([await journaled("p-ended"), await journaled("p-failed"), env.charges], [1, 1, 2]);
       assert.equal(await backend.count("dedup", "component = 'wallet' AND id = 'w-b0'"), 1);
       assert.equal(await backend.count("workflow_history", "name = 'pay' AND id = 'p-ended'") > 0, true);
       assert.equal(await backend.count("events", `kind > 0 AND position <= ${offset}`) > 0, true);
@@ -231,6 +241,8 @@ function retentionSuite(makeBackend: () => Backend) {
       assert.equal(await keys("client-key"), 0);
       assert.equal(await keys("wf:pay:p-ended:%"), 0);
       assert.equal(await keys("wf:pay:p-failed:%"), 1, "a failed workflow may run its step again");
+      assert.equal(await journaled("p-ended"), 0, "an ended workflow's ctx.run results go with its other records");
+      assert.equal(await journaled("p-failed"), 1, "a failed workflow's ctx.run results stay: a retry of its step must find them");
       const lateKeys = await backend.count("dedup", "component = 'wallet' AND id = 'w-late'");
       assert.equal(lateKeys, 1, "a consumer message not yet passed may be delivered again");
       assert.equal(await backend.count("dedup", "component = 'wallet' AND id = 'w-b0'"), 0);
@@ -239,6 +251,7 @@ function retentionSuite(makeBackend: () => Backend) {
       await runtime.admin.operateWorkflow("pay", "p-failed", "retry");
       await until("p-failed to end", async () => (await store.loadWorkflow("pay", "p-failed"))?.status === "ended");
       assert.equal(await runtime.call("wallet", "wf", "balance", {}), 10, "the call was applied once");
+      assert.equal(env.charges, 2, "the journaled side effect was not run again, 7 days on");
 
       const report = await runtime.admin.retention();
       assert.equal(report.lastRun?.removed.workflows, 1);
@@ -254,6 +267,126 @@ function retentionSuite(makeBackend: () => Backend) {
 
 describe("retention (SQLite)", () => retentionSuite(sqliteBackend));
 
+describe("retention and topics", () => {
+  it("a-parked-topic-message-keeps-its-calls-records-so-a-retry-weeks-later-changes-nothing-twice", { timeout: 30_000 }, async () => {
+    const backend = sqliteBackend();
+    let failAfterDeposit = true;
+    let delivered = false;
+    const message: BrokerMessage = {
+      stream: "PAY_IN",
+      seq: 1,
+      subject: "pay.in",
+      headers: {},
+      data: new TextEncoder().encode(JSON.stringify({ wallet: "w1", amount: 5, ref: "r1" })),
+      redelivered: false,
+      ack: () => {},
+      working: () => {},
+    };
+    // A broker that delivers one message, once.
+    const broker: Broker = {
+      url: "test://broker",
+      ensureStream: async () => {},
+      subscribe: async () => {
+        let end = () => {};
+        const ended = new Promise<void>((resolve) => (end = resolve));
+        return {
+          async *messages() {
+            if (!delivered) {
+              delivered = true;
+              yield message;
+            }
+            await ended;
+          },
+          lag: async () => ({ pending: 0, inFlight: 0, ackFloor: 1, head: 1 }),
+          close: async () => end(),
+        };
+      },
+      publish: () => Promise.reject(new Error("not used")),
+      close: async () => {},
+    };
+    const payIn = topicConsumer("pay-in", {
+      stream: { name: "PAY_IN", subjects: ["pay.in"] },
+      idempotencyKey: (body: { wallet: string; amount: number; ref: string }) => `ref:${body.ref}`,
+      retry: { maxAttempts: 1 },
+      handle: async (body: { wallet: string; amount: number; ref: string }, ctx) => {
+        await ctx.call(wallet, body.wallet).deposit({ amount: body.amount });
+        if (failAfterDeposit) throw new Error("the ledger is down");
+      },
+    });
+    const clock = new VirtualClock(Date.now());
+    const store = backend.open();
+    const runtime = new Runtime({ store, components: [wallet, payIn], clock, broker, log: () => {}, retention: { intervalMs: 24 * 60 * minute } });
+    await runtime.start();
+    try {
+      await until("the message parked after its deposit", async () => (await store.listParked("pay-in", 10)).length === 1);
+      assert.equal(await runtime.call("wallet", "w1", "balance", {}), 5);
+      clock.stepWall(8 * day);
+      await runtime.retention.runOnce();
+      assert.equal(await backend.count("dedup", "key = 'topic:pay-in:ref:r1:0'"), 1, "the parked message's call record stays");
+      failAfterDeposit = false;
+      assert.deepEqual(await runtime.admin.releaseParked("pay-in", 1, "retry"), { delivered: 1, parked: 0 });
+      assert.equal(await runtime.call("wallet", "w1", "balance", {}), 5, "the deposit was not made again");
+      // Handled: its records go with the period like any other.
+      clock.stepWall(8 * day);
+      await runtime.retention.runOnce();
+      assert.equal(await backend.count("dedup", "key = 'topic:pay-in:ref:r1:0'"), 0);
+    } finally {
+      await runtime.stop();
+      await backend.cleanup();
+    }
+  });
+
+
+  it("states-a-topic-producer-has-not-published-stay-until-it-has", { timeout: 30_000 }, async () => {
+    const backend = sqliteBackend();
+    // A broker away until `up`: the producer cannot publish, its offset stays where it was.
+    let up = false;
+    const published: string[] = [];
+    const broker: Broker = {
+      url: "test://broker",
+      ensureStream: async () => {
+        if (!up) throw new Error("broker away");
+      },
+      subscribe: () => Promise.reject(new Error("not used")),
+      publish: async (_subject, _data, options) => {
+        if (!up) throw new Error("broker away");
+        published.push(options.msgId);
+        return { seq: published.length, duplicate: false };
+      },
+      close: async () => {},
+    };
+    const boxChanges = topicProducer("box-changes", {
+      source: box,
+      stream: { name: "BOXES", subjects: ["boxes.>"] },
+      subject: (c) => `boxes.${c.id}`,
+      message: (c) => c.payload,
+    });
+    const clock = new VirtualClock(Date.now());
+    const store = backend.open();
+    const runtime = new Runtime({ store, components: [box, boxChanges], clock, broker, log: () => {}, retention: { intervalMs: 24 * 60 * minute } });
+    await runtime.start();
+    try {
+      for (let i = 0; i < 3; i++) await runtime.call("box", `b${i}`, "set", { v: i });
+      await runtime.call("box", "last", "set", { v: 9 });
+      const states = await backend.count("events", "kind > 0");
+      clock.stepWall(8 * day);
+      let run = await runtime.retention.runOnce();
+      assert.equal(run.removed.feed, 0, "nothing the producer has not published goes");
+      assert.equal(run.feedHeldBy, "producer:box-changes");
+      assert.equal(await backend.count("events", "kind > 0"), states);
+      // The broker comes back: every state is published, then retention may remove them.
+      up = true;
+      await until("every state published", () => published.length === 4);
+      await until("the producer's offset stored", async () => (await store.loadOffset("box-changes")) === (await store.feedHead()));
+      run = await runtime.retention.runOnce();
+      assert.equal(run.removed.feed, 3, "the states the producer passed go (the feed head stays)");
+    } finally {
+      await runtime.stop();
+      await backend.cleanup();
+    }
+  });
+});
+
 whenPostgresAsked((url) => {
   describe("retention (PostgreSQL)", () => {
     retentionSuite(() => postgresBackend(url));
@@ -261,7 +394,7 @@ whenPostgresAsked((url) => {
     it("on-several-nodes-one-node-at-a-time-runs-retention-under-its-lease", { timeout: 30_000 }, async () => {
       const bed = testbed(url);
       const schema = bed.freshSchema();
-      const env: Env = { failCharge: false, lateGate: Promise.resolve(), lateCalled: false };
+      const env: Env = { failCharge: false, lateGate: Promise.resolve(), lateCalled: false, charges: 0 };
       const nodes = ["a", "b"].map(
         (nodeName) => new Runtime({ store: bed.newStore({ schema }), components: components(env), nodeName, leaseMs: 1_000, log: () => {} }),
       );

@@ -9,6 +9,7 @@ import type { KeyedCall } from "../dispatcher.ts";
 import { KeyedCaller } from "../keyed-caller.ts";
 import { describeError } from "../workflow/record.ts";
 import { parseTopicMessage, type RawTopicMessage } from "./topic-message.ts";
+import { MessagePublisher, publishUnavailable } from "./message-publisher.ts";
 
 export interface TopicHost {
   store: Store;
@@ -26,9 +27,11 @@ const ackWaitMs = 30_000;
 const decoder = new TextDecoder();
 
 /** What a parked topic message keeps: enough to handle it again. */
-interface ParkedPayload {
+export interface ParkedTopicPayload {
   text: string;
   headers: Record<string, string>;
+  /** The key its calls were made with (parked after delivery): retention keeps their records while it is parked. */
+  idempotencyKey?: string;
 }
 
 /**
@@ -51,11 +54,15 @@ export class TopicConsumerRunner {
   /** The tail of each key's queue. */
   private readonly queues = new Map<string, Promise<void>>();
   lastError: string | undefined;
+  private readonly publisher: MessagePublisher | undefined;
 
   constructor(
     readonly definition: TopicConsumerDefinition,
     private readonly host: TopicHost,
-  ) {}
+  ) {
+    const { publishTo } = definition.options;
+    if (publishTo) this.publisher = new MessagePublisher(definition.name, publishTo, host.broker, host.log);
+  }
 
   get streamName(): string {
     return this.definition.options.stream.name;
@@ -169,6 +176,10 @@ export class TopicConsumerRunner {
 
   /** Handles one message of `key` (its queue's turn): delivers it, or parks it, then acknowledges it. */
   private async handle(raw: RawTopicMessage, parsed: Awaited<ReturnType<typeof parseTopicMessage>>, key: string): Promise<void> {
+    // Stopped (the lease moved, or the node stops): leave what was queued unacknowledged. The
+    // holder of the lease delivers it again; handling it here too would only repeat that work
+    // (keyed calls change nothing twice, but a handler may do more than calls).
+    if (!this.running) return;
     const park = await this.outcome(raw, parsed, key);
     if (park === "leave") return;
     if (park) {
@@ -200,7 +211,7 @@ export class TopicConsumerRunner {
     if (failure === "leave") return "leave";
     if (!failure) return undefined;
     this.blocked.set(key, raw.seq);
-    return this.parkedMessage(raw, key, describeError(failure.error), failure.attempts, null);
+    return this.parkedMessage(raw, key, describeError(failure.error), failure.attempts, null, parsed.idempotencyKey);
   }
 
   private async deliverWithRetries(raw: RawTopicMessage, body: unknown, key: string, idempotencyKey: string): Promise<{ error: unknown; attempts: number } | undefined | "leave"> {
@@ -209,6 +220,7 @@ export class TopicConsumerRunner {
     const backoff = retry?.initialBackoffMs ?? defaultBackoffMs;
     let attempts = 0;
     for (;;) {
+      if (!this.running) return "leave";
       try {
         const caller = new KeyedCaller(`topic:${this.definition.name}:${idempotencyKey}`, this.host.keyedCall);
         const ctx: TopicContext = {
@@ -220,6 +232,7 @@ export class TopicConsumerRunner {
           idempotencyKey,
           call: (definition, id) => caller.call(definition, id),
           timers: this.host.timers,
+          publish: this.publisher ? this.publisher.forMessage(idempotencyKey, () => this.running) : publishUnavailable(this.definition.name),
         };
         await this.definition.options.handle(body, ctx);
         return undefined;
@@ -263,7 +276,7 @@ export class TopicConsumerRunner {
     const entries = [...(action === "skip" ? [] : [head]), ...behind];
     const park: ParkedMessage[] = [];
     for (const p of entries) {
-      const stored = p.entry.payload as ParkedPayload;
+      const stored = p.entry.payload as ParkedTopicPayload;
       const raw: RawTopicMessage = {
         stream: p.entry.component,
         seq: p.entry.position,
@@ -286,8 +299,8 @@ export class TopicConsumerRunner {
     return { delivered: entries.length - park.length, parked: park.length };
   }
 
-  private parkedMessage(raw: RawTopicMessage, key: string, error: { code: string; message: string }, attempts: number, blockedBy: number | null): ParkedMessage {
-    const payload: ParkedPayload = { text: raw.text, headers: { ...raw.headers } };
+  private parkedMessage(raw: RawTopicMessage, key: string, error: { code: string; message: string }, attempts: number, blockedBy: number | null, idempotencyKey?: string): ParkedMessage {
+    const payload: ParkedTopicPayload = { text: raw.text, headers: { ...raw.headers }, ...(idempotencyKey === undefined ? {} : { idempotencyKey }) };
     return {
       consumer: this.definition.name,
       entry: { position: raw.seq, component: raw.stream, id: key, seq: 0, type: raw.subject, payload, at: this.host.clock.now() },

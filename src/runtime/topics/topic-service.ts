@@ -19,18 +19,24 @@ export interface TopicServiceHost {
   broker: Broker | undefined;
 }
 
+/** The first component that needs a message broker: a topic consumer or producer, or a consumer that publishes. */
+export function brokerUser(components: readonly ServiceComponent[]): ServiceComponent | undefined {
+  return components.find((c) => c.kind === "topic-consumer" || c.kind === "topic-producer" || (c.kind === "consumer" && c.publishTo !== undefined));
+}
+
 /** The service's topic consumers and producers: one lease each, like feed consumers. */
 export class TopicService {
   readonly consumers = new Map<string, TopicConsumerRunner>();
   readonly producers = new Map<string, TopicProducerRunner>();
 
   constructor(components: readonly ServiceComponent[], private readonly host: TopicServiceHost) {
-    const topics = components.filter((c): c is TopicConsumerDefinition | TopicProducerDefinition => c.kind === "topic-consumer" || c.kind === "topic-producer");
-    if (topics.length === 0) return;
+    const user = brokerUser(components);
+    if (!user) return;
     const broker = host.broker;
     if (!broker) {
-      throw new TypeError(`${topics[0]!.kind} "${topics[0]!.name}" needs a message broker: set NATS_URL (e.g. nats://127.0.0.1:4222) or pass \`broker\``);
+      throw new TypeError(`${user.kind} "${user.name}" needs a message broker: set NATS_URL (e.g. nats://127.0.0.1:4222) or pass \`broker\``);
     }
+    const topics = components.filter((c): c is TopicConsumerDefinition | TopicProducerDefinition => c.kind === "topic-consumer" || c.kind === "topic-producer");
     for (const topic of topics) {
       if (topic.kind === "topic-consumer") this.consumers.set(topic.name, new TopicConsumerRunner(topic, { ...host, broker }));
       else this.producers.set(topic.name, new TopicProducerRunner(topic, { ...host, broker }));

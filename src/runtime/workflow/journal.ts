@@ -19,7 +19,8 @@ const defaults = { maxAttempts: 3, initialBackoffMs: 200, maxBackoffMs: 5_000 };
  * committed runs `fn` again on the re-run, with the same idempotency key, which the outside system
  * should use to de-duplicate. Failures are not journaled: a step attempt that fails runs `fn`
  * again. Exactly once, from the step's view: once a result is committed, no re-run of this step
- * execution calls again. Results are kept as long as idempotency records (7 days by default).
+ * execution calls again. Results are kept while the workflow is not over (running, paused,
+ * suspended or failed, however long), and after it ended as long as idempotency records.
  */
 export class Journal {
   private readonly occurrences = new Map<string, number>();
