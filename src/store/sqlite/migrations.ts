@@ -280,6 +280,23 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX events_states ON events (position, at) WHERE kind > 0;
     `,
   },
+  {
+    version: 8,
+    description: "the due-sweep and finished-workflow indexes hold only the rows their queries can select",
+    sql: `
+      -- Every workflow write updates the row's entries in every index on the table: partial
+      -- indexes leave out the many rows no query of theirs can select (a running step has no due
+      -- time or deadline; a workflow is finished once), so most writes skip them. Same columns,
+      -- so the queries' plans are unchanged: \`due_at <= ?\` implies \`due_at IS NOT NULL\`, and the
+      -- retention query names the statuses literally (see ./sqlite-retention.ts).
+      DROP INDEX workflows_due;
+      DROP INDEX workflows_deadline;
+      DROP INDEX workflows_finished;
+      CREATE INDEX workflows_due ON workflows (status, due_at) WHERE due_at IS NOT NULL;
+      CREATE INDEX workflows_deadline ON workflows (status, deadline_at) WHERE deadline_at IS NOT NULL;
+      CREATE INDEX workflows_finished ON workflows (name, status, updated_at) WHERE status IN ('ended', 'terminated');
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = migrations.length;
