@@ -202,11 +202,8 @@ async function overHttp(workflow: WorkflowName): Promise<void> {
   const bankServed = await startBank(workflow);
   const { nodes, watch } = bankServed;
   const urls = nodes.map((n) => n.url);
-  const counts = async (): Promise<ServerCounts> => {
-    // The counters are written every 50 ms while they change: let the last ones land.
-    await new Promise((r) => setTimeout(r, 200));
-    return nodes.map((n) => n.counts()).reduce((a, b) => ({ commits: a.commits + b.commits, pgStatements: a.pgStatements + b.pgStatements }));
-  };
+  const counts = async (): Promise<ServerCounts> =>
+    (await Promise.all(nodes.map((n) => n.counts()))).reduce((a, b) => ({ commits: a.commits + b.commits, pgStatements: a.pgStatements + b.pgStatements }));
   const sut: SystemUnderTest = { pids: nodes.map((n) => n.pid), watch, counts };
   // Every node holds leases (workflows run in leased buckets), none is unheld: a no-op on SQLite.
   const leasesSpread = () => waitForLeasesSpread(() => nodesReport(nodes[0]!.adminUrl), nodes.length);

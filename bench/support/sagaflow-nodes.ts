@@ -28,8 +28,8 @@ export interface ServeProcess {
   pid: number;
   url: URL;
   adminUrl: URL;
-  /** Its counts, as last written (every 50 ms while they change: read them when it is idle). */
-  counts(): ServerCounts;
+  /** Its counts now (it writes them when asked: ./server-counters.ts). */
+  counts(): Promise<ServerCounts>;
   /** SIGTERM, then SIGKILL if it has not exited within 10 s. */
   stop(): Promise<void>;
 }
@@ -43,12 +43,19 @@ export async function startServe(name: string, service: string, args: readonly s
     ["--conditions=sagaflow-source", "--import", "tsx", "--import", counters, ...nodeArgs, bin, "serve", service, "--port", "0", ...args],
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, SAGAFLOW_BENCH_COUNTERS: countsFile } },
   );
-  const counts = (): ServerCounts => {
+  const read = (): (ServerCounts & { written: number }) | undefined => {
     try {
-      return JSON.parse(readFileSync(countsFile, "utf8")) as ServerCounts;
+      return JSON.parse(readFileSync(countsFile, "utf8")) as ServerCounts & { written: number };
     } catch {
-      return { commits: 0, pgStatements: 0 };
+      return undefined; // not written yet, or caught half written
     }
+  };
+  const counts = async (): Promise<ServerCounts> => {
+    const before = read()?.written ?? 0;
+    child.kill("SIGUSR2");
+    let now: (ServerCounts & { written: number }) | undefined;
+    if (!(await until(() => ((now = read())?.written ?? 0) > before, 5_000, 5))) throw new Error(`${name} did not write its counters within 5 s`);
+    return { commits: now!.commits, pgStatements: now!.pgStatements };
   };
   const exited = new Promise<void>((done) => child.once("exit", () => done()));
   const stop = async (): Promise<void> => {

@@ -2,8 +2,9 @@
  * Loaded into a bench's `sagaflow serve` process (`--import tsx --import <this file>`): counts the
  * store's commits (SQLite and PostgreSQL: calls of store.commit, one transaction each) and, on
  * PostgreSQL, the statements sent (pg Client.query: one round trip each, BEGIN and COMMIT
- * included), and writes them as JSON to the file named by SAGAFLOW_BENCH_COUNTERS every 50 ms
- * while they change. The bench reads the file before and after a point (see serverCounters).
+ * included), and writes them as JSON to the file named by SAGAFLOW_BENCH_COUNTERS when sent
+ * SIGUSR2 (and once at start), each time with a higher `written`: the bench asks before and after
+ * a point (see ServeProcess.counts) and the server does no file writes while it is measured.
  */
 import { writeFileSync } from "node:fs";
 import pg from "pg";
@@ -13,7 +14,7 @@ import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
 const file = process.env["SAGAFLOW_BENCH_COUNTERS"];
 if (file !== undefined) {
   const counts = { commits: 0, pgStatements: 0 };
-  let written = "";
+  let written = 0;
   for (const store of [SqliteStore, PostgresStore]) {
     const commit = store.prototype.commit as (this: unknown, ...args: unknown[]) => unknown;
     store.prototype.commit = function (this: unknown, ...args: unknown[]) {
@@ -26,10 +27,7 @@ if (file !== undefined) {
     counts.pgStatements++;
     return query.apply(this, args);
   } as typeof pg.Client.prototype.query;
-  const flush = () => {
-    const text = JSON.stringify(counts);
-    if (text !== written) writeFileSync(file, (written = text));
-  };
+  const flush = () => writeFileSync(file, JSON.stringify({ ...counts, written: ++written }));
   flush();
-  setInterval(flush, 50).unref();
+  process.on("SIGUSR2", flush);
 }

@@ -5,8 +5,9 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
  * one process keep their own). Labels are of bounded cardinality only: component, handler,
  * outcome, workflow, step, consumer, view, node, route — never an instance id.
  *
- * Hot-path instruments (commands, commits, steps) keep their labelled children in maps, so a
- * command costs a map lookup and two increments, not prom-client's label hashing.
+ * Hot-path instruments (commands, commits, steps, HTTP requests) keep their labelled children
+ * in maps, so each costs a map lookup and its increments, not prom-client's label hashing and
+ * label objects.
  */
 export class SagaflowMetrics {
   readonly registry = new Registry();
@@ -14,13 +15,16 @@ export class SagaflowMetrics {
   private readonly commandSeconds: Histogram<"component" | "handler" | "outcome">;
   private readonly commandChildren = new Map<string, { count: Counter.Internal; seconds: Histogram.Internal<"component" | "handler" | "outcome"> }>();
   private readonly commitSeconds: Histogram<"outcome">;
+  private readonly commitChildren: { ok: Histogram.Internal<"outcome">; error: Histogram.Internal<"outcome"> };
   private readonly commitSize: Histogram;
   private readonly stepSeconds: Histogram<"workflow" | "step" | "outcome">;
   private readonly stepOutcomes: Counter<"workflow" | "step" | "outcome">;
+  private readonly stepChildren = new Map<string, { count: Counter.Internal; seconds: Histogram.Internal<"workflow" | "step" | "outcome"> }>();
   private readonly compensations: Counter<"workflow">;
   private readonly timerLateness: Histogram;
   private readonly httpRequests: Counter<"method" | "route" | "status">;
   private readonly httpSeconds: Histogram<"method" | "route">;
+  private readonly httpChildren = new Map<string, { count: Counter.Internal; seconds: Histogram.Internal<"method" | "route"> }>();
 
   constructor(options: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -40,6 +44,7 @@ export class SagaflowMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
+    this.commitChildren = { ok: this.commitSeconds.labels("ok"), error: this.commitSeconds.labels("error") };
     this.commitSize = new Histogram({ name: "sagaflow_commit_writes", help: "Instance writes per group commit", buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], registers });
     this.stepSeconds = new Histogram({
       name: "sagaflow_workflow_step_duration_seconds",
@@ -74,13 +79,19 @@ export class SagaflowMetrics {
   }
 
   commit(writes: number, seconds: number, ok: boolean): void {
-    this.commitSeconds.labels(ok ? "ok" : "error").observe(seconds);
+    (ok ? this.commitChildren.ok : this.commitChildren.error).observe(seconds);
     this.commitSize.observe(writes);
   }
 
   step(workflow: string, step: string, outcome: string, seconds: number): void {
-    this.stepSeconds.labels(workflow, step, outcome).observe(seconds);
-    this.stepOutcomes.labels(workflow, step, outcome).inc();
+    const key = `${workflow}\u0000${step}\u0000${outcome}`;
+    let child = this.stepChildren.get(key);
+    if (!child) {
+      child = { count: this.stepOutcomes.labels(workflow, step, outcome), seconds: this.stepSeconds.labels(workflow, step, outcome) };
+      this.stepChildren.set(key, child);
+    }
+    child.count.inc();
+    child.seconds.observe(seconds);
   }
 
   compensation(workflow: string): void {
@@ -92,8 +103,15 @@ export class SagaflowMetrics {
   }
 
   httpRequest(method: string, route: string, status: number, seconds: number): void {
-    this.httpRequests.labels(method, route, String(status)).inc();
-    this.httpSeconds.labels(method, route).observe(seconds);
+    // Route templates and methods are bounded (see routeTemplate); so are the status codes sent.
+    const key = `${method}\u0000${route}\u0000${status}`;
+    let child = this.httpChildren.get(key);
+    if (!child) {
+      child = { count: this.httpRequests.labels(method, route, String(status)), seconds: this.httpSeconds.labels(method, route) };
+      this.httpChildren.set(key, child);
+    }
+    child.count.inc();
+    child.seconds.observe(seconds);
   }
 
   /** A gauge whose values are read when scraped (`read` sets them on the gauge). */

@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { entity } from "../../define/entity.ts";
 import { workflow } from "../../define/workflow.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { wallet } from "../../../examples/bank/wallet.ts";
 import { MemoryStore } from "../../store/memory/memory-store.ts";
+import { SqliteStore } from "../../store/sqlite/sqlite-store.ts";
 import { Runtime } from "../runtime.ts";
 
 /**
@@ -77,5 +82,56 @@ describe("a workflow whose step waits on a slow call", () => {
     assert.equal(view.status, "ended");
     // The command applied after the step, on its result.
     assert.deepEqual(view.state, { done: true, note: "hi" });
+  });
+  it("answers-queries-while-the-step-holds-a-call's-write-and-waits-on-slow-work,-on-SQLite", async () => {
+    // On SQLite a step's call to an entity is held to commit with the transition (held-writes.ts):
+    // the step then waits on slow work. The workflow's queries and the entity's callers must not
+    // wait for that work: the held write is committed on its own after a short hold.
+    const dir = mkdtempSync(join(tmpdir(), "sagaflow-step-io-"));
+    let slowDone!: () => void;
+    const slowWork = new Promise<void>((resolve) => (slowDone = resolve));
+    let paid!: () => void;
+    const hasPaid = new Promise<void>((resolve) => (paid = resolve));
+    const order: string[] = [];
+    const payThenWait = workflow("pay-then-wait", {
+      start: (input: { to: string }) => ({ to: input.to, paid: false }),
+      steps: {
+        pay: async (s, _input, ctx) => {
+          await ctx.call(wallet, s.to).deposit({ amount: 5 });
+          paid();
+          await slowWork;
+          order.push("step went on");
+          return ctx.update({ ...s, paid: true }).end();
+        },
+      },
+      queries: { paid: (view, _input: {}, fx) => fx.reply({ paid: view.state.paid, status: view.status }) },
+    });
+    const rt = new Runtime({ store: new SqliteStore({ path: join(dir, "s.db") }), components: [wallet, payThenWait], log: () => {} });
+    // The slow work is a promise of this test: something must keep the process up meanwhile, as
+    // a socket or a timer of real slow work would (the hold's own timer does not).
+    const keepAlive = setInterval(() => {}, 1_000);
+    try {
+      await rt.start();
+      await rt.call("wallet", "w1", "create", { initialBalance: 100 });
+      await rt.call("pay-then-wait", "p1", "start", { to: "w1" });
+      await hasPaid;
+      const query = await rt.call("pay-then-wait", "p1", "paid", {});
+      order.push("workflow answered");
+      assert.deepEqual(query, { paid: false, status: "running" });
+      // The deposit is committed on its own once held long enough; the wallet answers with it.
+      const balance = await rt.call("wallet", "w1", "balance", {});
+      order.push("wallet answered");
+      assert.deepEqual(balance, { balance: 105 });
+      slowDone();
+      const view = await rt.workflowResult("pay-then-wait", "p1", 5_000);
+      assert.equal(view.status, "ended");
+      assert.deepEqual(order, ["workflow answered", "wallet answered", "step went on"]);
+      assert.deepEqual(await rt.call("wallet", "w1", "balance", {}), { balance: 105 });
+    } finally {
+      slowDone();
+      clearInterval(keepAlive);
+      await rt.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

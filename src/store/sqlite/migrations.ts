@@ -297,6 +297,22 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX workflows_deadline ON workflows (bucket, status, deadline_at);
     `,
   },
+  {
+    version: 9,
+    description: "the deadline and finished-workflow indexes hold only the rows their queries can select",
+    sql: `
+      -- Every workflow write updates the row's entries in every index on the table: partial
+      -- indexes leave out the many rows no query of theirs can select (a running step has no
+      -- deadline; a workflow is finished once), so most writes skip them. Same columns, so the
+      -- queries' plans are unchanged: \`deadline_at <= ?\` implies \`deadline_at IS NOT NULL\`, and
+      -- the retention query names the statuses literally (see ./sqlite-retention.ts). The due
+      -- index stays whole: the sweep reads running workflows with no due time through it.
+      DROP INDEX workflows_deadline;
+      DROP INDEX workflows_finished;
+      CREATE INDEX workflows_deadline ON workflows (bucket, status, deadline_at) WHERE deadline_at IS NOT NULL;
+      CREATE INDEX workflows_finished ON workflows (name, status, updated_at) WHERE status IN ('ended', 'terminated');
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = migrations.length;
