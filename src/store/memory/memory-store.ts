@@ -264,19 +264,20 @@ export class MemoryStore implements Store {
     return this.#timers.cancel(name);
   }
 
-  async dueTimers(now: number, limit: number): Promise<TimerRecord[]> {
+  async dueTimers(now: number, limit: number, buckets: readonly number[]): Promise<TimerRecord[]> {
     this.#ready();
-    return this.#timers.due(now, limit);
+    return this.#timers.due(now, limit, buckets);
   }
 
-  async nextTimerDue(): Promise<number | undefined> {
+  async nextTimerDue(buckets: readonly number[]): Promise<number | undefined> {
     this.#ready();
-    return this.#timers.next();
+    return this.#timers.next(buckets);
   }
 
-  async finishTimers(fired: ReadonlyArray<{ name: string; generation: number }>): Promise<void> {
+  async finishTimers(fired: ReadonlyArray<{ name: string; generation: number }>): Promise<number[]> {
     this.#ready();
     this.#timers.finish(fired);
+    return [];
   }
 
   async retryTimer(name: string, generation: number, change: TimerChange): Promise<void> {
