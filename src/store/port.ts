@@ -301,6 +301,12 @@ export interface Store {
   /** Events of one instance with `seq > afterSeq`, at most `limit`, in order. */
   readEvents(component: string, id: string, afterSeq: number, limit: number): Promise<StoredEvent[]>;
   loadKv(component: string, id: string): Promise<KvRecord | undefined>;
+  /**
+   * The current records of key-value entity `component` (deleted ones included) with an id after
+   * `afterId` (code-point order; "" for the first), at most `limit`, by id: a view rebuilt from
+   * current state pages through them, however many instances there are.
+   */
+  listKv(component: string, afterId: string, limit: number): Promise<Array<KvRecord & { id: string }>>;
   findDedup(component: string, id: string, key: string): Promise<DedupRecord | undefined>;
   /** An instance's idempotency records with a key after `afterKey` (code-point order; "" for the first), at most `limit`, by key. */
   listDedup(component: string, id: string, afterKey: string, limit: number): Promise<DedupRecord[]>;

@@ -125,6 +125,19 @@ export class MemoryStore implements Store {
     return kv && { version: kv.version, state: decode(kv.state), deleted: kv.deleted };
   }
 
+  async listKv(component: string, afterId: string, limit: number): Promise<Array<KvRecord & { id: string }>> {
+    this.#ready();
+    if (limit <= 0) return [];
+    const prefix = instanceKey(component, "");
+    const found: Array<KvRecord & { id: string }> = [];
+    for (const [key, inst] of this.#instances) {
+      if (!inst.kv || !key.startsWith(prefix)) continue;
+      const id = key.slice(prefix.length);
+      if (compareText(id, afterId) > 0) found.push({ id, version: inst.kv.version, state: decode(inst.kv.state), deleted: inst.kv.deleted });
+    }
+    return found.sort((a, b) => compareText(a.id, b.id)).slice(0, limit);
+  }
+
   async findDedup(component: string, id: string, key: string): Promise<DedupRecord | undefined> {
     const entry = this.#ready(component, id)?.dedup.get(key);
     return entry && toDedup(key, entry);

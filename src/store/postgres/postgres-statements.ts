@@ -39,6 +39,7 @@ export function statements(s: string, schemaName: string) {
        WHERE component = $1 AND id = $2 AND kind = 0 AND seq > $3 ORDER BY seq LIMIT $4`,
     ),
     loadKv: st("load_kv", `SELECT version, state, deleted FROM ${s}.kv WHERE component = $1 AND id = $2`),
+    listKv: st("list_kv", `SELECT id, version, state, deleted FROM ${s}.kv WHERE component = $1 AND id > $2 ORDER BY id LIMIT $3`),
     findDedup: st("find_dedup", `SELECT key, request_hash, reply, at FROM ${s}.dedup WHERE component = $1 AND id = $2 AND key = $3`),
     // Admin reads (the console): an instance's idempotency keys by key; a workflow's states by version, from its feed rows.
     listDedup: st("list_dedup", `SELECT key, request_hash, reply, at FROM ${s}.dedup WHERE component = $1 AND id = $2 AND key > $3 ORDER BY key LIMIT $4`),

@@ -215,6 +215,13 @@ export class PostgresStore implements Store {
     return row && { version: row.version, state: decode(row.state), deleted: row.deleted };
   }
 
+  async listKv(component: string, afterId: string, limit: number): Promise<Array<KvRecord & { id: string }>> {
+    await this.#ready();
+    if (limit <= 0) return [];
+    const rows = await this.#rows<{ id: string; version: number; state: string | null; deleted: boolean }>(this.#sql.listKv, [component, afterId, limit]);
+    return rows.map((row) => ({ id: row.id, version: row.version, state: decode(row.state), deleted: row.deleted }));
+  }
+
   async findDedup(component: string, id: string, key: string): Promise<DedupRecord | undefined> {
     const [row] = await this.#rows<{ key: string; request_hash: string; reply: string; at: number }>(this.#sql.findDedup, [component, id, key]);
     return row && { key: row.key, requestHash: row.request_hash, reply: JSON.parse(row.reply) as StoredReply, at: row.at };

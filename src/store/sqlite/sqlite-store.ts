@@ -192,6 +192,11 @@ export class SqliteStore implements Store {
     return this.#do((s) => s.findDedup(component, id, key));
   }
 
+  async listKv(component: string, afterId: string, limit: number): Promise<Array<KvRecord & { id: string }>> {
+    if (limit <= 0) return [];
+    return this.#do((s) => s.listKv(component, afterId, limit));
+  }
+
   async listDedup(component: string, id: string, afterKey: string, limit: number): Promise<DedupRecord[]> {
     if (limit <= 0) return [];
     return this.#do((s) => s.listDedup(component, id, afterKey, limit));
