@@ -47,7 +47,7 @@ const summary = view("summary", {
   tables: {
     boxes: table<typeof box, { id: string; v: number }>(box, { state: (_row, state, { id }) => (state === null ? null : { id, v: state.v }) }),
     jobs: table<typeof job, { id: string; status: string; n: number }>(job, {
-      state: (_row, state, { id }) => ({ id, status: state.status, n: (state.state).n }),
+      state: (_row, state, { id }) => ({ id, status: state.status, n: state.state.n }),
     }),
     wallets: table<typeof wallet, { id: string; balance: number }>(wallet, {
       events: { deposited: (row, e, { id }) => ({ id, balance: (row?.balance ?? 0) + e.amount }) },
