@@ -90,6 +90,8 @@ export class ViewRunner {
     await this.refresh();
     const current = this.building ?? this.active;
     this.running = true;
+    // A seeding this node left when it last lost the lease is not resumed: another node may have finished it.
+    this.seeding = undefined;
     if (!current || current.version !== this.definition.version) {
       // No operator to ask: a build the feed alone cannot make right starts from current state.
       const removed = await this.statesRemoved();
