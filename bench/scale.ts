@@ -7,28 +7,34 @@
  *    created with one event; SCALE_TRANSFERS transfers that end (each a workflow with its history
  *    and two more events); SCALE_PAUSED transfers paused on a one-hour timer (due workflows).
  *    Service: test/fixtures/bank-states (wallets, a held transfer, a consumer, a view).
- * 2. Storage: the data folder's bytes (database and WAL) after the fill.
+ * 2. Storage, retention off vs on: the filled folder as it is (retention off), and a copy opened
+ *    SCALE_RETAIN_AFTER_DAYS (default 8) days later by the runtime's clock, with retention at its
+ *    defaults (feed states, ended workflows and idempotency records after 7 days) run until it
+ *    has nothing left to remove. For each: the folder's bytes (database and WAL; SQLite keeps freed
+ *    pages in the file and reuses them, so the file does not shrink), the bytes in use (pages not
+ *    on the free list) and the bytes of a compacted copy (VACUUM INTO), with row counts. In the
+ *    copy the paused transfers' one-hour holds have run out: they finish when it starts.
  * 3. `sagaflow serve` in a child on that folder, SIGKILLed once it serves, started again: the time
  *    from spawning to "serving" printed, and to the first answered command. RSS of the child after
  *    it served SCALE_TOUCH commands on distinct wallets (the instance cache is 10,000).
  * 4. Latency of deposits (SCALE_CONCURRENCY in flight) for SCALE_SECONDS without a backup, then
  *    while `POST /backup` runs: p50/p99/max of each, and the backup's duration and size.
  *
- * Retention (issue 17, item 1) is not on this branch: storage is measured with retention off.
- *
  * stdout: one JSON line per figure; progress on stderr. Keep sizes modest on a shared machine.
  *
  * Environment: SCALE_ENTITIES=100000 SCALE_TRANSFERS=20000 SCALE_PAUSED=10000 SCALE_TOUCH=20000
- *   SCALE_CONCURRENCY=16 SCALE_SECONDS=3 SCALE_DIR=<where the temporary folder goes>
+ *   SCALE_CONCURRENCY=16 SCALE_SECONDS=3 SCALE_RETAIN_AFTER_DAYS=8 SCALE_DIR=<where the temporary folder goes>
  *
  * Run: npm run bench:scale
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
 import { createSagaflow, runtimeOf } from "../src/host/create-sagaflow.ts";
+import { VirtualClock } from "../src/runtime/clock.ts";
 import { sqlite } from "../src/host/stores.ts";
 import bankStates from "../test/fixtures/bank-states/index.ts";
 
@@ -39,6 +45,7 @@ const paused = env("SCALE_PAUSED", 10_000);
 const touch = env("SCALE_TOUCH", 20_000);
 const concurrency = env("SCALE_CONCURRENCY", 16);
 const seconds = env("SCALE_SECONDS", 3);
+const retainAfterDays = env("SCALE_RETAIN_AFTER_DAYS", 8);
 const root = resolve(fileURLToPath(import.meta.url), "../..");
 const say = (line: string) => process.stderr.write(`scale: ${line}\n`);
 const emit = (figure: Record<string, unknown>) => console.log(JSON.stringify({ entities, transfers, paused, ...figure }));
@@ -68,6 +75,63 @@ async function fill(dir: string): Promise<void> {
 }
 
 const folderBytes = (dir: string) => readdirSync(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
+
+/**
+ * Opens a copy of the filled folder later by the runtime's clock and runs retention until nothing
+ * is left to remove (what went shows in the row counts: the service's own first run, at start,
+ * removes most of it). Returns how many runs it took.
+ */
+async function retain(dir: string): Promise<number> {
+  const clock = new VirtualClock(Date.now() + retainAfterDays * 24 * 3_600_000);
+  const app = createSagaflow(bankStates, { store: sqlite(join(dir, "sagaflow.db")), clock, log: () => {}, retention: { intervalMs: 24 * 3_600_000 } });
+  await app.start();
+  const runtime = runtimeOf(app)!;
+  let runs = 0;
+  const started = performance.now();
+  try {
+    // The consumer and view catch up first (retention keeps what they have not passed); the
+    // finishing paused transfers write meanwhile: run until a complete run removes nothing.
+    for (let quiet = 0; quiet < 3 && runs < 10_000; runs++) {
+      const run = await runtime.retention.runOnce();
+      if (run.error !== null) throw new Error(`retention: ${run.error}`);
+      const total = Object.values(run.removed).reduce((a, b) => a + b, 0);
+      quiet = run.complete && total === 0 ? quiet + 1 : 0;
+      if (total === 0) await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await app.stop();
+  }
+  say(`retention: ${runs} runs in ${Math.round(performance.now() - started)} ms`);
+  return runs;
+}
+
+/** The folder's bytes, the database's bytes in use, a compacted copy's bytes, and what the main tables hold. */
+function storage(dir: string): Record<string, number> {
+  const db = new Database(join(dir, "sagaflow.db"));
+  try {
+    const pragma = (name: string) => db.pragma(name, { simple: true }) as number;
+    const inUseBytes = (pragma("page_count") - pragma("freelist_count")) * pragma("page_size");
+    const compacted = join(dir, "compacted.db");
+    db.exec(`VACUUM INTO '${compacted.replaceAll("'", "''")}'`);
+    const compactedBytes = statSync(compacted).size;
+    rmSync(compacted);
+    const count = (sql: string) => db.prepare(sql).pluck().get() as number;
+    return {
+      bytes: folderBytes(dir),
+      inUseBytes,
+      compactedBytes,
+      compactedMb: Math.round(compactedBytes / 1e5) / 10,
+      entityEvents: count("SELECT count(*) FROM events WHERE kind = 0"),
+      feedStates: count("SELECT count(*) FROM events WHERE kind > 0"),
+      workflows: count("SELECT count(*) FROM workflows"),
+      workflowHistory: count("SELECT count(*) FROM workflow_history"),
+      dedup: count("SELECT count(*) FROM dedup"),
+      tombstones: count("SELECT count(*) FROM removed_workflows"),
+    };
+  } finally {
+    db.close();
+  }
+}
 
 function serve(dir: string): { child: ChildProcess; ready: Promise<{ url: string; admin: string; servingMs: number }> } {
   const spawned = performance.now();
@@ -123,7 +187,15 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(process.env["SCALE_DIR"] ?? tmpdir(), "sagaflow-scale-"));
   try {
     await fill(dir);
-    emit({ figure: "storage", retention: "off (not on this branch)", bytes: folderBytes(dir), mb: Math.round(folderBytes(dir) / 1e5) / 10 });
+    const retainedDir = join(dir, "retained");
+    mkdirSync(retainedDir);
+    for (const name of ["sagaflow.db", "sagaflow.db-wal"]) if (readdirSync(dir).includes(name)) copyFileSync(join(dir, name), join(retainedDir, name));
+    const off = storage(dir);
+    emit({ figure: "storage", retention: "off", ...off });
+    const runs = await retain(retainedDir);
+    const on = storage(retainedDir);
+    emit({ figure: "storage", retention: `on, ${retainAfterDays} days later`, runs, ...on, compactedVsOff: Number((on.compactedBytes! / off.compactedBytes!).toFixed(3)) });
+    rmSync(retainedDir, { recursive: true, force: true });
 
     const first = serve(dir);
     const { url } = await first.ready;

@@ -3,6 +3,8 @@ import { parseArgs } from "./args.ts";
 
 export const viewsUsage = `  sagaflow views                               each view's offset, lag, rebuild progress and parked entries
   sagaflow views rebuild <view>                rebuilds from the feed, with a progress bar
+  sagaflow views rebuild <view> --from current  seeds it from the entities' current state first
+                                               (when retention removed states the feed alone lacks)
   sagaflow views parked <view>                 entries the view could not apply
   sagaflow views parked <view> retry|skip <position>`;
 
@@ -18,7 +20,7 @@ interface ViewLine {
 
 /** `sagaflow views [rebuild <view>]`. Queries keep being served from the old tables during a rebuild. */
 export async function viewsCommand(argv: string[]): Promise<void> {
-  const { positionals, flags } = parseArgs(argv, { values: ["admin", "admin-token"] }, "views");
+  const { positionals, flags } = parseArgs(argv, { values: ["admin", "admin-token", "from"] }, "views");
   const base = adminTarget(flags);
   const list = async () => ((await adminRequest(base, "GET", "/views")) as { views: ViewLine[] }).views;
   const [action, name] = positionals;
@@ -51,7 +53,10 @@ export async function viewsCommand(argv: string[]): Promise<void> {
     }
   }
   if (action !== "rebuild" || !name) throw new Error(`usage:\n${viewsUsage}`);
-  const { rebuilding } = (await adminRequest(base, "POST", `/views/${encodeURIComponent(name)}/rebuild`)) as { rebuilding: { generation: number } };
+  const from = flags.get("from") ?? "feed";
+  if (from !== "feed" && from !== "current") throw new Error(`--from is "feed" or "current", got "${from}"`);
+  const path = `/views/${encodeURIComponent(name)}/rebuild${from === "current" ? "?from=current" : ""}`;
+  const { rebuilding } = (await adminRequest(base, "POST", path)) as { rebuilding: { generation: number } };
   for (;;) {
     const line = (await list()).find((v) => v.name === name);
     if (!line) throw new Error(`view ${name} is gone`);

@@ -30,13 +30,16 @@ export async function feedRoute(admin: AdminFacade, method: string, segments: st
 }
 
 /**
- * Admin routes for views: where each one is, rebuilding one on demand, and the entries a view
+ * Admin routes for views: where each one is, rebuilding one on demand (`POST /views/{name}/rebuild`,
+ * `?from=current` to seed it from the entities' current state first), and the entries a view
  * parked (`GET /views/{name}/parked`, `POST /views/{name}/parked/{position}/retry|skip`).
  */
 export async function viewsRoute(admin: AdminFacade, method: string, segments: string[], query?: URLSearchParams): Promise<unknown> {
   if (method === "GET" && segments.length === 1) return admin.views();
   if (method === "POST" && segments.length === 3 && segments[2] === "rebuild") {
-    return { rebuilding: await admin.rebuildView(segments[1]!) };
+    const from = query?.get("from") ?? "feed";
+    if (from !== "feed" && from !== "current") throw new SagaflowError("invalid_from", 'from must be "feed" or "current"');
+    return { rebuilding: await admin.rebuildView(segments[1]!, from), from };
   }
   if (segments[2] === "parked") {
     const view = segments[1]!;
@@ -47,5 +50,5 @@ export async function viewsRoute(admin: AdminFacade, method: string, segments: s
       return admin.releaseViewParked(view, position, action);
     }
   }
-  throw notFound("use GET /views, POST /views/{name}/rebuild, GET /views/{name}/parked or POST /views/{name}/parked/{position}/retry|skip");
+  throw notFound("use GET /views, POST /views/{name}/rebuild[?from=current], GET /views/{name}/parked or POST /views/{name}/parked/{position}/retry|skip");
 }

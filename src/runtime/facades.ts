@@ -20,6 +20,7 @@ import type {
 import type { ParkedViewEntry, ViewGeneration } from "../store/view-port.ts";
 import type { StoreStatus } from "../store/outage.ts";
 import type { ViewQueryOptions } from "./views/view-service.ts";
+import type { RebuildFrom } from "./views/view-runner.ts";
 import type { NodesReport } from "./cluster/membership.ts";
 import type { Dispatcher } from "./dispatcher.ts";
 import type { OperatorAction } from "./workflow/engine.ts";
@@ -129,7 +130,11 @@ export interface AdminFacade {
   /** Pauses or resumes a schedule; ticks while paused are skipped. */
   setSchedulePaused(name: string, paused: boolean): Promise<ScheduleReport>;
   views(): Promise<{ head: number; views: ViewReport[] }>;
-  rebuildView(name: string): Promise<ViewGeneration>;
+  /**
+   * Starts a rebuild: from the feed, or (`current`) seeded from the entities' current state first.
+   * From the feed is refused (409 `feed_entries_removed`) when retention removed states it needs.
+   */
+  rebuildView(name: string, from?: RebuildFrom): Promise<ViewGeneration>;
   viewParked(view: string, limit: number): Promise<ParkedViewEntry[]>;
   /** Applies again (`retry`) or drops (`skip`) an entry a view parked. */
   releaseViewParked(view: string, position: number, action: "retry" | "skip"): Promise<{ applied: number; parked: number }>;

@@ -3,6 +3,7 @@ import type { RetentionService } from "./retention/retention-service.ts";
 import { errors, SagaflowError } from "../define/errors.ts";
 import type { Store, StoreStatus, WorkflowFilter } from "../store/port.ts";
 import type { ViewService } from "./views/view-service.ts";
+import type { RebuildFrom } from "./views/view-runner.ts";
 import type { Membership } from "./cluster/membership.ts";
 import type { ConsumerRunner } from "./consumers/consumer-runner.ts";
 import type { Dispatcher } from "./dispatcher.ts";
@@ -268,8 +269,8 @@ export class RuntimeAdmin implements AdminFacade {
     return { head, views };
   }
 
-  rebuildView(name: string) {
-    return this.parts.views.runner(name).rebuild();
+  rebuildView(name: string, from?: RebuildFrom) {
+    return this.parts.views.runner(name).rebuild(from);
   }
 
   viewParked(view: string, limit: number) {

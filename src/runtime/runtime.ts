@@ -11,7 +11,7 @@ import { WorkflowEngine } from "./workflow/engine.ts";
 import { TimerService } from "./timers/timer-service.ts";
 import type { WorkflowView } from "../define/workflow.ts";
 import { Membership } from "./cluster/membership.ts";
-import { leaseNames, WORKFLOW_BUCKETS } from "./cluster/leases.ts";
+import { leaseNames, TIMER_BUCKETS, WORKFLOW_BUCKETS } from "./cluster/leases.ts";
 import type { ClusterSignal } from "../store/cluster-port.ts";
 import { InstanceDispatcher, type DispatchOptions, type Dispatcher, type KeyedCall, type PositionedReply } from "./dispatcher.ts";
 import type { AdminFacade, ServiceFacade } from "./facades.ts";
@@ -275,7 +275,9 @@ export class Runtime {
       }
     }
     this.membership.register(leaseNames.retention, { acquired: () => this.retention.begin(), lost: () => this.retention.stop() });
-    this.membership.register(leaseNames.timers, { acquired: (fence) => this.timers.begin(fence), lost: () => this.timers.stop() });
+    for (let bucket = 0; bucket < TIMER_BUCKETS; bucket++) {
+      this.membership.register(leaseNames.timers(bucket), { acquired: (fence) => this.timers.begin(bucket, fence), lost: () => this.timers.release(bucket) });
+    }
     for (const [name, runner] of this.consumers) {
       this.membership.register(leaseNames.consumer(name), { acquired: (fence) => runner.begin(fence), lost: () => runner.stop() });
     }
@@ -298,7 +300,7 @@ export class Runtime {
       this.topics.wake();
     }
     for (const [name, id] of signal.workflows ?? []) this.workflows.remoteChange(name, id);
-    if (signal.timerDue !== undefined && this.membership.holds(leaseNames.timers)) this.timers.remind(signal.timerDue);
+    if (signal.timerDue !== undefined) this.timers.remind(signal.timerDue, signal.timerBucket);
     if (signal.view !== undefined) this.views.wake();
   }
 

@@ -45,6 +45,8 @@ export interface ClusterSignal {
   workflows?: Array<[string, string]>;
   /** A timer was started, due at this time. */
   timerDue?: number;
+  /** Its bucket (src/store/buckets.ts): only the node holding that bucket's lease fires it. */
+  timerBucket?: number;
   /** A view's projection committed. */
   view?: string;
 }

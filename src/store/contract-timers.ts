@@ -4,6 +4,7 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { allBuckets, timerBucket } from "./buckets.ts";
 import type { WithStore } from "./contract-support.ts";
 import type { NewTimer, Store, TimerRecord } from "./port.ts";
 
@@ -42,7 +43,7 @@ export function timerContract(withStore: WithStore): void {
         assert.equal(await store.cancelTimer("b"), true);
         assert.equal(await store.cancelTimer("nobody"), false);
         assert.deepEqual(await store.listTimers(undefined, 10), []);
-        assert.equal(await store.nextTimerDue(), undefined);
+        assert.equal(await store.nextTimerDue(allBuckets), undefined);
       });
     });
 
@@ -54,34 +55,34 @@ export function timerContract(withStore: WithStore): void {
         await store.retryTimer("sick", 1, { dueAt: 50, attempts: 10, status: "parked", lastError: { code: "x", message: "y" } });
         const names = (list: TimerRecord[]) => list.map((t) => t.name);
 
-        assert.deepEqual(names(await store.dueTimers(99, 10)), []);
+        assert.deepEqual(names(await store.dueTimers(99, 10, allBuckets)), []);
         // Due at exactly `now` is due; equal due times in name order.
-        assert.deepEqual(names(await store.dueTimers(100, 10)), ["a", "b"]);
-        assert.deepEqual(names(await store.dueTimers(250, 10)), ["a", "b", "c"]);
-        assert.deepEqual(names(await store.dueTimers(10_000, 2)), ["a", "b"]);
-        assert.deepEqual(names(await store.dueTimers(10_000, 100)), ["a", "b", "c", "d", "late"]);
-        assert.deepEqual(await store.dueTimers(10_000, 0), []);
+        assert.deepEqual(names(await store.dueTimers(100, 10, allBuckets)), ["a", "b"]);
+        assert.deepEqual(names(await store.dueTimers(250, 10, allBuckets)), ["a", "b", "c"]);
+        assert.deepEqual(names(await store.dueTimers(10_000, 2, allBuckets)), ["a", "b"]);
+        assert.deepEqual(names(await store.dueTimers(10_000, 100, allBuckets)), ["a", "b", "c", "d", "late"]);
+        assert.deepEqual(await store.dueTimers(10_000, 0, allBuckets), []);
         // A retry moves the due time.
         await store.retryTimer("a", 1, { dueAt: 400, attempts: 1, status: "pending", lastError: { code: "x", message: "y" } });
-        assert.deepEqual(names(await store.dueTimers(400, 100)), ["b", "c", "d", "a"]);
-        const [b] = await store.dueTimers(100, 1);
+        assert.deepEqual(names(await store.dueTimers(400, 100, allBuckets)), ["b", "c", "d", "a"]);
+        const [b] = await store.dueTimers(100, 1, allBuckets);
         assert.deepEqual(b, (await store.listTimers("pending", 1))[0]);
       });
     });
 
     it("next-timer-due-is-the-earliest-pending-and-ignores-parked", async () => {
       await withStore(async (store) => {
-        assert.equal(await store.nextTimerDue(), undefined);
+        assert.equal(await store.nextTimerDue(allBuckets), undefined);
         await store.putTimer(newTimer("sick", 50));
         await store.putTimer(newTimer("b", 200));
         await store.putTimer(newTimer("a", 100));
-        assert.equal(await store.nextTimerDue(), 50);
+        assert.equal(await store.nextTimerDue(allBuckets), 50);
         await store.retryTimer("sick", 1, { dueAt: 10, attempts: 10, status: "parked", lastError: { code: "x", message: "y" } });
-        assert.equal(await store.nextTimerDue(), 100);
+        assert.equal(await store.nextTimerDue(allBuckets), 100);
         await store.finishTimers([{ name: "a", generation: 1 }]);
-        assert.equal(await store.nextTimerDue(), 200);
+        assert.equal(await store.nextTimerDue(allBuckets), 200);
         await store.cancelTimer("b");
-        assert.equal(await store.nextTimerDue(), undefined);
+        assert.equal(await store.nextTimerDue(allBuckets), undefined);
       });
     });
 
@@ -160,6 +161,74 @@ export function timerContract(withStore: WithStore): void {
     });
   });
 
+  describe("timers by bucket", () => {
+    /** 200 timers over every bucket, due at 1..200; every tenth parked. */
+    async function fill(store: Store): Promise<Array<{ name: string; bucket: number; dueAt: number; parked: boolean }>> {
+      const made = [];
+      for (let n = 1; n <= 200; n++) {
+        const name = `remind:order-${n}`;
+        await store.putTimer(newTimer(name, n));
+        const parked = n % 10 === 0;
+        if (parked) await store.retryTimer(name, 1, { dueAt: n, attempts: 10, status: "parked", lastError: { code: "x", message: "y" } });
+        made.push({ name, bucket: timerBucket(name), dueAt: n, parked });
+      }
+      assert.equal(new Set(made.map((t) => t.bucket)).size, allBuckets.length, "the names spread over every bucket");
+      return made;
+    }
+
+    it("due-timers-of-some-buckets-are-exactly-theirs-earliest-first", async () => {
+      await withStore(async (store) => {
+        const made = await fill(store);
+        for (const buckets of [[0], [7], [3, 11], [15, 0, 4]]) {
+          const want = made.filter((t) => buckets.includes(t.bucket) && !t.parked && t.dueAt <= 150).map((t) => t.name);
+          assert.deepEqual((await store.dueTimers(150, 1_000, buckets)).map((t) => t.name), want, `buckets ${buckets.join(",")}`);
+          assert.deepEqual((await store.dueTimers(150, 3, buckets)).map((t) => t.name), want.slice(0, 3), `buckets ${buckets.join(",")}, 3`);
+        }
+        assert.deepEqual(await store.dueTimers(1_000, 10, []), []);
+      });
+    });
+
+    it("the-next-timer-due-is-the-earliest-pending-of-the-buckets", async () => {
+      await withStore(async (store) => {
+        const made = await fill(store);
+        for (const bucket of allBuckets) {
+          const first = made.find((t) => t.bucket === bucket && !t.parked);
+          assert.equal(await store.nextTimerDue([bucket]), first?.dueAt, `bucket ${bucket}`);
+        }
+        assert.equal(await store.nextTimerDue(allBuckets), 1);
+        assert.equal(await store.nextTimerDue([]), undefined);
+      });
+    });
+
+    it("a-timer-keeps-its-bucket-when-started-again", async () => {
+      await withStore(async (store) => {
+        const name = "remind:order-7";
+        const bucket = timerBucket(name);
+        await store.putTimer(newTimer(name, 5));
+        await store.putTimer(newTimer(name, 9));
+        assert.deepEqual((await store.dueTimers(10, 10, [bucket])).map((t) => [t.name, t.generation]), [[name, 2]]);
+        assert.deepEqual(await store.dueTimers(10, 10, allBuckets.filter((b) => b !== bucket)), []);
+      });
+    });
+
+    it("finishing-without-fences-removes-every-fired-timer-and-reports-no-bucket-lost", async () => {
+      await withStore(async (store) => {
+        const made = await fill(store);
+        const fired = made.filter((t) => !t.parked).slice(0, 30).map((t) => ({ name: t.name, generation: 1 }));
+        assert.deepEqual(await store.finishTimers(fired), []);
+        assert.equal((await store.listTimers(undefined, 1_000)).length, 170);
+      });
+    });
+
+    it("a-bucket-out-of-range-is-refused", async () => {
+      await withStore(async (store) => {
+        await assert.rejects(store.dueTimers(0, 10, [16]), RangeError);
+        await assert.rejects(store.nextTimerDue([-1]), RangeError);
+        await assert.rejects(store.dueTimers(0, 10, [1.5]), RangeError);
+      });
+    });
+  });
+
   describe("timer lifecycle", () => {
     it("a-closed-store-refuses-timer-work", async () => {
       let closed: Store | undefined;
@@ -167,7 +236,7 @@ export function timerContract(withStore: WithStore): void {
         closed = store;
       });
       await assert.rejects(closed!.putTimer(newTimer("t", 1)));
-      await assert.rejects(closed!.dueTimers(0, 10));
+      await assert.rejects(closed!.dueTimers(0, 10, allBuckets));
     });
   });
 }

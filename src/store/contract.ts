@@ -228,6 +228,31 @@ export function storeContract(
       });
     });
 
+    describe("key-value listing", () => {
+      it("list-kv-pages-through-one-components-current-records-by-id-deleted-ones-included", async () => {
+        await withStore(async (store) => {
+          const ids = ["b", "a", "Z", "é", "a-x", "😀", "aa"];
+          await commitOk(store, ids.map((id, i) => kvWrite("cart", id, 0, { n: i })));
+          await commitOk(store, [kvWrite("cart", "b", 1, { n: 10 }), kvWrite("cart", "aa", 1, undefined, true), kvWrite("other", "a", 0, 1)]);
+          await commitOk(store, [eventsWrite("cart", "events-only", 0, ev("x", 1))]);
+          const pages: Array<Array<{ id: string; version: number; state: unknown; deleted: boolean }>> = [];
+          for (let after = ""; ;) {
+            const page = await store.listKv("cart", after, 3);
+            if (page.length === 0) break;
+            pages.push(page);
+            after = page.at(-1)!.id;
+          }
+          // Code-point order: "Z" < "a" < "a-x" < "aa" < "b" < "é" < "😀".
+          assert.deepEqual(pages.map((p) => p.map((r) => r.id)), [["Z", "a", "a-x"], ["aa", "b", "é"], ["😀"]]);
+          const all = pages.flat();
+          assert.deepEqual(all.find((r) => r.id === "b"), { id: "b", version: 2, state: { n: 10 }, deleted: false });
+          assert.deepEqual(all.find((r) => r.id === "aa"), { id: "aa", version: 2, state: undefined, deleted: true });
+          assert.deepEqual(await store.listKv("cart", "", 0), []);
+          assert.deepEqual(await store.listKv("nobody", "", 10), []);
+        });
+      });
+    });
+
     describe("snapshots", () => {
       it("history-is-the-snapshot-and-only-the-events-after-it", async () => {
         await withStore(async (store) => {

@@ -301,6 +301,12 @@ export interface Store {
   /** Events of one instance with `seq > afterSeq`, at most `limit`, in order. */
   readEvents(component: string, id: string, afterSeq: number, limit: number): Promise<StoredEvent[]>;
   loadKv(component: string, id: string): Promise<KvRecord | undefined>;
+  /**
+   * The current records of key-value entity `component` (deleted ones included) with an id after
+   * `afterId` (code-point order; "" for the first), at most `limit`, by id: a view rebuilt from
+   * current state pages through them, however many instances there are.
+   */
+  listKv(component: string, afterId: string, limit: number): Promise<Array<KvRecord & { id: string }>>;
   findDedup(component: string, id: string, key: string): Promise<DedupRecord | undefined>;
   /** An instance's idempotency records with a key after `afterKey` (code-point order; "" for the first), at most `limit`, by key. */
   listDedup(component: string, id: string, afterKey: string, limit: number): Promise<DedupRecord[]>;
@@ -370,12 +376,21 @@ export interface Store {
   putTimer(timer: NewTimer): Promise<TimerRecord>;
   /** Removes a timer whatever its state; false when there was none. */
   cancelTimer(name: string): Promise<boolean>;
-  /** Pending timers due at or before `now`, earliest first. */
-  dueTimers(now: number, limit: number): Promise<TimerRecord[]>;
-  /** The earliest due time of a pending timer. */
-  nextTimerDue(): Promise<number | undefined>;
-  /** In one transaction, removes each timer that is still at the given generation (they fired). */
-  finishTimers(fired: ReadonlyArray<{ name: string; generation: number }>, fence?: Fence): Promise<void>;
+  /**
+   * Pending timers of `buckets` (a timer's bucket is `timerBucket(name)`, src/store/buckets.ts)
+   * due at or before `now`, earliest first (equal due times by name), at most `limit`.
+   */
+  dueTimers(now: number, limit: number, buckets: readonly number[]): Promise<TimerRecord[]>;
+  /** The earliest due time of a pending timer of `buckets`; undefined when none. */
+  nextTimerDue(buckets: readonly number[]): Promise<number | undefined>;
+  /**
+   * In one transaction, removes each timer that is still at the given generation (they fired).
+   * On several nodes `fences` holds the lease of each bucket the caller fires (by bucket): the
+   * timers of a bucket whose lease is no longer held at its token are left for the new holder,
+   * and those buckets are returned (the others' timers are removed all the same). Adapters
+   * without `cluster` are never given fences and return [].
+   */
+  finishTimers(fired: ReadonlyArray<{ name: string; generation: number }>, fences?: ReadonlyMap<number, Fence>): Promise<number[]>;
   /** Records a failed firing if the timer is still at `generation`: new due time, attempts, status. */
   retryTimer(name: string, generation: number, change: TimerChange, fence?: Fence): Promise<void>;
   /** Timers ordered by due time, optionally only one status. */

@@ -18,9 +18,9 @@ const target = entity(
 
 class CountingStore extends MemoryStore {
   dueQueries = 0;
-  override async dueTimers(now: number, limit: number): Promise<TimerRecord[]> {
+  override async dueTimers(now: number, limit: number, buckets: readonly number[]): Promise<TimerRecord[]> {
     this.dueQueries++;
-    return super.dueTimers(now, limit);
+    return super.dueTimers(now, limit, buckets);
   }
 }
 

@@ -7,6 +7,7 @@ import { describeError } from "../workflow/record.ts";
 import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
 import type { Dispatcher } from "../dispatcher.ts";
 import { logEvent } from "../../observe/log-event.ts";
+import { timerBucket } from "../../store/buckets.ts";
 
 export interface TimerHost {
   store: Store;
@@ -43,6 +44,9 @@ const maxNameLength = 512;
  * clock callback waits for the earliest due time; starting an earlier timer moves it. A call
  * that fails for a reason that may pass is retried with back-off, then the timer is parked.
  * A refusal (a domain error) is an answer: the timer is done.
+ *
+ * Timers are split into buckets by a hash of their name (src/store/buckets.ts); a node fires
+ * those of the buckets whose lease it holds (`timers/{bucket}`), so several nodes share them.
  */
 export class TimerService implements Timers {
   private readonly policy: TimerPolicy;
@@ -50,8 +54,8 @@ export class TimerService implements Timers {
   private firing: Promise<void> | undefined;
   private again = false;
   private running = false;
-  /** The timers lease's fence while this node fires timers (several nodes). */
-  private fence: Fence | undefined;
+  /** The buckets this node fires, each with its lease's fence (undefined on a single node). */
+  private readonly held = new Map<number, Fence | undefined>();
   private poll: NodeJS.Timeout | undefined;
 
   constructor(
@@ -62,27 +66,37 @@ export class TimerService implements Timers {
     this.policy = { ...defaults, ...policy, pollMs: policy.pollMs ?? defaults.pollMs };
   }
 
-  /** Starts firing due timers (on several nodes: this node holds the timers lease, with `fence`). */
-  async begin(fence?: Fence): Promise<void> {
-    this.fence = fence;
-    this.running = true;
-    if (this.policy.pollMs !== undefined) {
-      this.poll = setInterval(() => void this.rearm().catch(() => {}), this.policy.pollMs);
-      this.poll.unref();
+  /** Starts firing the due timers of `bucket` (on several nodes: this node holds its lease, with `fence`). */
+  async begin(bucket: number, fence?: Fence): Promise<void> {
+    this.held.set(bucket, fence);
+    if (!this.running) {
+      this.running = true;
+      if (this.policy.pollMs !== undefined) {
+        this.poll = setInterval(() => void this.rearm().catch(() => {}), this.policy.pollMs);
+        this.poll.unref();
+      }
     }
     await this.rearm();
   }
 
+  /** Stops firing the timers of `bucket` (its lease is gone); a firing under way is fenced off. */
+  release(bucket: number): void {
+    this.held.delete(bucket);
+    if (this.held.size === 0) this.stop();
+  }
+
   stop(): void {
     this.running = false;
+    this.held.clear();
     if (this.poll) clearInterval(this.poll);
+    this.poll = undefined;
     this.wakeUp?.handle.cancel();
     this.wakeUp = undefined;
   }
 
-  /** Another node started a timer due at `at`. */
-  remind(at: number): void {
-    this.armAt(at);
+  /** Another node started a timer due at `at`, of `bucket` (absent: a node that did not say). */
+  remind(at: number, bucket?: number): void {
+    if (bucket === undefined || this.held.has(bucket)) this.armAt(at);
   }
 
   /** Resolves once no firing is in progress. */
@@ -99,7 +113,8 @@ export class TimerService implements Timers {
     this.host.check(call);
     const now = this.host.clock.now();
     const timer = await this.host.store.putTimer({ name, dueAt: now + delayMs, ...call, createdAt: now });
-    this.armAt(timer.dueAt);
+    // Another node's bucket: the store told that node (several nodes), which fires it.
+    if (this.held.has(timerBucket(name))) this.armAt(timer.dueAt);
   }
 
   async cancel(name: string): Promise<void> {
@@ -108,7 +123,7 @@ export class TimerService implements Timers {
 
   private async rearm(): Promise<void> {
     if (!this.running) return;
-    const next = await this.host.store.nextTimerDue();
+    const next = await this.host.store.nextTimerDue([...this.held.keys()]);
     if (next !== undefined) this.armAt(next);
   }
 
@@ -140,11 +155,7 @@ export class TimerService implements Timers {
       return;
     }
     this.firing = this.fireDue()
-      .catch((error: unknown) => {
-        // Another node fires the timers now; what this one fired is made good by its keys.
-        if (error instanceof LeaseLostError) this.stop();
-        this.host.log(`sagaflow: timers: ${String(error)}`);
-      })
+      .catch((error: unknown) => this.host.log(`sagaflow: timers: ${String(error)}`))
       .finally(() => {
         this.firing = undefined;
         if (this.again) {
@@ -159,12 +170,36 @@ export class TimerService implements Timers {
   private async fireDue(): Promise<void> {
     for (;;) {
       if (!this.running) return;
-      const due = await this.host.store.dueTimers(this.host.clock.now(), this.policy.batch);
+      const buckets = [...this.held.keys()];
+      if (buckets.length === 0) return;
+      const due = await this.host.store.dueTimers(this.host.clock.now(), this.policy.batch, buckets);
       const fired = (await Promise.all(due.map((timer) => this.fireOne(timer)))).filter((t) => t !== undefined);
-      // One transaction (one fsync) removes every timer of the batch that fired.
-      if (fired.length > 0) await this.host.store.finishTimers(fired, this.fence);
+      // One transaction (one fsync) removes every timer of the batch that fired, each bucket's
+      // under its own lease.
+      if (fired.length > 0) {
+        const fences = this.fences();
+        for (const bucket of await this.host.store.finishTimers(fired, fences)) this.lostBucket(bucket, fences?.get(bucket));
+      }
       if (due.length < this.policy.batch) return;
     }
+  }
+
+  /** The fences of the held buckets, by bucket; undefined on a single node (nothing to fence). */
+  private fences(): Map<number, Fence> | undefined {
+    const fences = new Map<number, Fence>();
+    for (const [bucket, fence] of this.held) if (fence !== undefined) fences.set(bucket, fence);
+    return fences.size === 0 ? undefined : fences;
+  }
+
+  /**
+   * The store found the bucket's lease, at the token of `fence`, taken by another node: stop
+   * firing its timers here (the membership tells us too, at its next round), unless the bucket
+   * was taken again meanwhile. What this node fired is made good by its keys.
+   */
+  private lostBucket(bucket: number, fence: Fence | undefined): void {
+    if (!this.held.has(bucket) || this.held.get(bucket) !== fence) return;
+    this.host.log(`sagaflow: timers: bucket ${bucket} is another node's now; its timers are left to it`);
+    this.release(bucket);
   }
 
   /** Makes the timer's call; returns the timer when it is done (fired, or answered with a refusal). */
@@ -186,12 +221,20 @@ export class TimerService implements Timers {
     const attempts = isStoreUnavailable(failure) ? timer.attempts : timer.attempts + 1;
     const parked = attempts >= this.policy.maxAttempts;
     const backoff = Math.min(this.policy.maxBackoffMs, this.policy.initialBackoffMs * 2 ** Math.max(0, attempts - 1));
-    await this.host.store.retryTimer(timer.name, timer.generation, {
-      dueAt: this.host.clock.now() + backoff,
-      attempts,
-      status: parked ? "parked" : "pending",
-      lastError: describeError(failure),
-    }, this.fence);
+    const bucket = timerBucket(timer.name);
+    const fence = this.held.get(bucket);
+    try {
+      await this.host.store.retryTimer(timer.name, timer.generation, {
+        dueAt: this.host.clock.now() + backoff,
+        attempts,
+        status: parked ? "parked" : "pending",
+        lastError: describeError(failure),
+      }, fence);
+    } catch (error) {
+      if (!(error instanceof LeaseLostError)) throw error;
+      this.lostBucket(bucket, fence);
+      return undefined;
+    }
     if (parked) {
       const error = describeError(failure);
       const fields = { event: "timer_parked", timer: timer.name, component: timer.component, id: timer.id, handler: timer.handler, attempts, error_code: error.code, error_message: error.message };

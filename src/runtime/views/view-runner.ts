@@ -29,6 +29,23 @@ const followGapMs = 20;
 type Updater = (row: unknown, message: unknown, ctx: UpdateContext) => unknown;
 
 /**
+ * Where a rebuild starts from. `feed`: every entry of the feed from position 0. `current`: the
+ * tables fed by key-value entities and workflows are first seeded from each instance's current
+ * state, then the whole feed is replayed (for when retention removed states the feed alone would
+ * lack; each instance still ends at its latest state, since retention removes oldest first).
+ */
+export type RebuildFrom = "feed" | "current";
+
+/** A seeding under way: the state sources of the building generation, paged through by id. */
+interface Seeding {
+  generation: number;
+  sources: Array<{ name: string; kind: string }>;
+  /** The source being read, and the last id seeded of it. */
+  index: number;
+  afterId: string;
+}
+
+/**
  * Keeps one view up to date: reads its sources' feed entries after the offset, runs the table
  * updaters, and commits the rows with the new offset in one transaction. A rebuild fills a new
  * generation from position 0 while queries are still served from the active one, then switches.
@@ -56,6 +73,8 @@ export class ViewRunner {
   private readonly attempts = new Map<number, number>();
   /** Serialises batches and operator actions on parked entries (both write rows). */
   private lock: Promise<unknown> = Promise.resolve();
+  /** Seeding the building generation from current state, before it replays the feed. */
+  private seeding: Seeding | undefined;
 
   constructor(
     readonly definition: ViewDefinition,
@@ -71,7 +90,17 @@ export class ViewRunner {
     await this.refresh();
     const current = this.building ?? this.active;
     this.running = true;
-    if (!current || current.version !== this.definition.version) await this.rebuild();
+    // A seeding this node left when it last lost the lease is not resumed: another node may have finished it.
+    this.seeding = undefined;
+    if (!current || current.version !== this.definition.version) {
+      // No operator to ask: a build the feed alone cannot make right starts from current state.
+      const removed = await this.statesRemoved();
+      await this.startBuild(removed === undefined ? "feed" : "current");
+      if (removed !== undefined) this.host.log(`sagaflow: view ${this.definition.name}: ${removed}; building it from the entities' current state`);
+    } else if (this.building && this.building.offset === 0 && (await this.statesRemoved()) !== undefined) {
+      // A build stopped before its seeding was surely done (it ends before the offset moves): seed again.
+      this.seeding = this.seedingOf(this.building);
+    }
     this.loop = this.run();
   }
 
@@ -137,8 +166,12 @@ export class ViewRunner {
     return () => this.listeners.delete(listener);
   }
 
-  /** Starts filling a new generation from the start of the feed. */
-  async rebuild(): Promise<ViewGeneration> {
+  /**
+   * Starts filling a new generation: from the start of the feed, or (`current`) seeded from the
+   * entities' current state first. A build from the feed that needs states retention removed is
+   * refused (409 `feed_entries_removed`), changing nothing: it would lack what was removed.
+   */
+  async rebuild(from: RebuildFrom = "feed"): Promise<ViewGeneration> {
     if (!this.running) {
       throw new SagaflowError(
         "not_here",
@@ -146,28 +179,101 @@ export class ViewRunner {
         { status: 409 },
       );
     }
+    if (from === "feed") {
+      const removed = await this.statesRemoved();
+      if (removed !== undefined) {
+        throw new SagaflowError(
+          "feed_entries_removed",
+          `view "${this.definition.name}" cannot be rebuilt from the feed: ${removed}. Rebuild it from the entities' current state: ` +
+            `POST /views/${this.definition.name}/rebuild?from=current (sagaflow views rebuild ${this.definition.name} --from current)`,
+          { status: 409 },
+        );
+      }
+    }
+    return this.startBuild(from);
+  }
+
+  private async startBuild(from: RebuildFrom): Promise<ViewGeneration> {
     const { name, version } = this.definition;
-    this.building = await this.host.views.beginBuild(name, version, (generation) => this.tables(generation), this.fence);
-    await this.warnIfStatesRemoved();
+    const building = await this.host.views.beginBuild(name, version, (generation) => this.tables(generation), this.fence);
+    this.building = building;
+    this.seeding = from === "current" ? this.seedingOf(building) : undefined;
     this.wake();
-    return this.building;
+    return building;
   }
 
   /**
-   * A build reads the feed from its start: if retention removed key-value or workflow states
-   * from it, tables fed by them see each instance's changes since, not its whole past. Said loud.
+   * What retention removed that a build from the start of the feed would need, said for people;
+   * undefined when nothing (no table fed by states, or no state removed).
    */
-  private async warnIfStatesRemoved(): Promise<void> {
+  private async statesRemoved(): Promise<string | undefined> {
     const stateSources = Object.values(this.definition.tables).filter((t) => t.source.kind !== "entity").map((t) => t.source.name);
-    if (stateSources.length === 0) return;
+    if (stateSources.length === 0) return undefined;
     const removed = await this.host.store.retention.feedPrunedThrough();
-    if (removed === 0) return;
-    this.host.log(
-      `sagaflow: WARNING: view ${this.definition.name} is built from the start of the feed, but retention removed ` +
-        `key-value and workflow states up to position ${removed}: its tables fed by ${[...new Set(stateSources)].join(", ")} ` +
-        `get the states written since (each instance's current state once it changes again), not the ones removed ` +
-        `(entity events are never removed). See GET /retention on the admin API.`,
-    );
+    if (removed === 0) return undefined;
+    return `retention removed key-value and workflow states up to position ${removed}, which its tables fed by ${[...new Set(stateSources)].join(", ")} need ` +
+      `(entity events are never removed; see GET /retention on the admin API)`;
+  }
+
+  private seedingOf(generation: ViewGeneration): Seeding | undefined {
+    const sources = new Map<string, string>();
+    for (const table of Object.values(this.definition.tables)) if (table.source.kind !== "entity") sources.set(table.source.name, table.source.kind);
+    if (sources.size === 0) return undefined;
+    return { generation: generation.generation, sources: [...sources].map(([name, kind]) => ({ name, kind })), index: 0, afterId: "" };
+  }
+
+  /**
+   * Seeds one page of the building generation from current state: each instance's record as the
+   * feed entry of its latest state would carry it (position 0: the entry itself may be gone).
+   * The generation's offset stays at 0, so the whole feed is replayed on top afterwards.
+   */
+  private async seedPage(target: ViewGeneration, seeding: Seeding): Promise<boolean> {
+    const source = seeding.sources[seeding.index];
+    if (!source) {
+      this.seeding = undefined;
+      this.host.log(`sagaflow: view ${this.definition.name}: seeded generation ${target.generation} from current state; replaying the feed`);
+      return true;
+    }
+    const entries = await this.currentStates(source, seeding.afterId);
+    if (entries.length > 0) {
+      await this.host.views.commitView(this.definition.name, target.generation, target.offset, await this.applySeed(target.generation, entries), this.fence);
+      seeding.afterId = entries.at(-1)!.id;
+    }
+    if (entries.length < batchSize) {
+      seeding.index++;
+      seeding.afterId = "";
+    }
+    return true;
+  }
+
+  /** Applies seed entries; an instance whose updater throws is left out (its feed entries, if any, still replay), and said. */
+  private async applySeed(generation: number, entries: FeedEntry[]): Promise<ViewRowUpdate[]> {
+    try {
+      return await this.apply(generation, entries);
+    } catch {
+      const updates: ViewRowUpdate[] = [];
+      for (const entry of entries) {
+        try {
+          updates.push(...(await this.apply(generation, [entry])));
+        } catch (error) {
+          this.host.log(
+            `sagaflow: WARNING: view ${this.definition.name}: seeding ${entry.component} "${entry.id}" from its current state failed, left out: ` +
+              `${error instanceof Error ? error.message : String(error)}`,
+          );
+        }
+      }
+      return updates;
+    }
+  }
+
+  private async currentStates(source: { name: string; kind: string }, afterId: string): Promise<FeedEntry[]> {
+    const entry = (id: string, seq: number, type: string, payload: unknown): FeedEntry => ({ position: 0, component: source.name, id, seq, type, payload, at: 0 });
+    if (source.kind === "workflow") {
+      const workflows = await this.host.store.listWorkflows({ name: source.name, afterId, limit: batchSize });
+      return workflows.map((w) => entry(w.id, w.version, "$state", { status: w.status, step: w.step, ...(w.state === undefined ? {} : { state: w.state }) }));
+    }
+    const records = await this.host.store.listKv(source.name, afterId, batchSize);
+    return records.map((r) => (r.deleted ? entry(r.id, r.version, "$deleted", null) : entry(r.id, r.version, "$state", r.state)));
   }
 
   /** Physical table names of this view's tables in the generation queries read. */
@@ -211,6 +317,8 @@ export class ViewRunner {
   private async step(): Promise<boolean> {
     const target = this.building ?? this.active;
     if (!target) return false;
+    const seeding = this.seeding;
+    if (seeding && target === this.building && seeding.generation === target.generation) return this.seedPage(target, seeding);
     // Read the head first: every entry at or below it is visible now, so an offset can move
     // up to it even when none of them belongs to this view's sources.
     const head = await this.host.store.feedHead();

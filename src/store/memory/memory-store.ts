@@ -125,6 +125,19 @@ export class MemoryStore implements Store {
     return kv && { version: kv.version, state: decode(kv.state), deleted: kv.deleted };
   }
 
+  async listKv(component: string, afterId: string, limit: number): Promise<Array<KvRecord & { id: string }>> {
+    this.#ready();
+    if (limit <= 0) return [];
+    const prefix = instanceKey(component, "");
+    const found: Array<KvRecord & { id: string }> = [];
+    for (const [key, inst] of this.#instances) {
+      if (!inst.kv || !key.startsWith(prefix)) continue;
+      const id = key.slice(prefix.length);
+      if (compareText(id, afterId) > 0) found.push({ id, version: inst.kv.version, state: decode(inst.kv.state), deleted: inst.kv.deleted });
+    }
+    return found.sort((a, b) => compareText(a.id, b.id)).slice(0, limit);
+  }
+
   async findDedup(component: string, id: string, key: string): Promise<DedupRecord | undefined> {
     const entry = this.#ready(component, id)?.dedup.get(key);
     return entry && toDedup(key, entry);
@@ -264,19 +277,20 @@ export class MemoryStore implements Store {
     return this.#timers.cancel(name);
   }
 
-  async dueTimers(now: number, limit: number): Promise<TimerRecord[]> {
+  async dueTimers(now: number, limit: number, buckets: readonly number[]): Promise<TimerRecord[]> {
     this.#ready();
-    return this.#timers.due(now, limit);
+    return this.#timers.due(now, limit, buckets);
   }
 
-  async nextTimerDue(): Promise<number | undefined> {
+  async nextTimerDue(buckets: readonly number[]): Promise<number | undefined> {
     this.#ready();
-    return this.#timers.next();
+    return this.#timers.next(buckets);
   }
 
-  async finishTimers(fired: ReadonlyArray<{ name: string; generation: number }>): Promise<void> {
+  async finishTimers(fired: ReadonlyArray<{ name: string; generation: number }>): Promise<number[]> {
     this.#ready();
     this.#timers.finish(fired);
+    return [];
   }
 
   async retryTimer(name: string, generation: number, change: TimerChange): Promise<void> {

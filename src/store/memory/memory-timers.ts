@@ -1,4 +1,5 @@
 /** The durable timers of the memory store: one entry per name. */
+import { checkBuckets, timerBucket } from "../buckets.ts";
 import { checkDueAt, checkTimerStatus } from "../checks.ts";
 import { compareText } from "../collation.ts";
 import type { NewTimer, TimerChange, TimerRecord } from "../port.ts";
@@ -43,14 +44,18 @@ export class MemoryTimers {
     return this.#timers.delete(name);
   }
 
-  due(now: number, limit: number): TimerRecord[] {
+  due(now: number, limit: number, buckets: readonly number[]): TimerRecord[] {
+    const held = heldBuckets(buckets);
     if (limit <= 0) return [];
-    return this.#sorted((t) => t.status === "pending" && t.dueAt <= now).slice(0, limit).map(toTimer);
+    return this.#sorted((t) => t.status === "pending" && t.dueAt <= now && held.has(timerBucket(t.name))).slice(0, limit).map(toTimer);
   }
 
-  next(): number | undefined {
+  next(buckets: readonly number[]): number | undefined {
+    const held = heldBuckets(buckets);
     let next: number | undefined;
-    for (const t of this.#timers.values()) if (t.status === "pending" && (next === undefined || t.dueAt < next)) next = t.dueAt;
+    for (const t of this.#timers.values()) {
+      if (t.status === "pending" && held.has(timerBucket(t.name)) && (next === undefined || t.dueAt < next)) next = t.dueAt;
+    }
     return next;
   }
 
@@ -79,6 +84,11 @@ export class MemoryTimers {
   #sorted(keep: (t: TimerEntry) => boolean): TimerEntry[] {
     return [...this.#timers.values()].filter(keep).sort((a, b) => a.dueAt - b.dueAt || compareText(a.name, b.name));
   }
+}
+
+function heldBuckets(buckets: readonly number[]): Set<number> {
+  checkBuckets(buckets);
+  return new Set(buckets);
 }
 
 function toTimer(t: TimerEntry): TimerRecord {

@@ -297,6 +297,40 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX workflows_deadline ON workflows (bucket, status, deadline_at);
     `,
   },
+  {
+    version: 8,
+    description: "timer buckets: a node fires only the timers of the buckets it holds",
+    sql: `
+      -- As SQLite's (version 9): the bucket of each timer (src/store/buckets.ts), set when its row
+      -- is inserted. Rows stored before get theirs from the same hash, FNV-1a over the UTF-16 code
+      -- units of the name (a character beyond the BMP is two surrogates).
+      CREATE FUNCTION pg_temp.sagaflow_timer_bucket(name text) RETURNS int AS $fn$
+      DECLARE
+        h bigint := 2166136261;
+        c int;
+      BEGIN
+        FOR i IN 1..length(name) LOOP
+          c := ascii(substr(name, i, 1));
+          IF c > 65535 THEN
+            h := ((h # (55296 + ((c - 65536) >> 10))) * 16777619) % 4294967296;
+            h := ((h # (56320 + ((c - 65536) & 1023))) * 16777619) % 4294967296;
+          ELSE
+            h := ((h # c) * 16777619) % 4294967296;
+          END IF;
+        END LOOP;
+        RETURN (h % 16)::int;
+      END
+      $fn$ LANGUAGE plpgsql IMMUTABLE;
+      ALTER TABLE timers ADD COLUMN bucket INTEGER NOT NULL DEFAULT 0;
+      UPDATE timers SET bucket = pg_temp.sagaflow_timer_bucket(name);
+      DROP FUNCTION pg_temp.sagaflow_timer_bucket(text);
+      -- A node's due timers and next due time: one range per held bucket, in (due_at, name)
+      -- order. timers_due stays for listing timers by status across buckets.
+      CREATE INDEX timers_bucket_due ON timers (bucket, status, due_at, name);
+      -- The one lease all timers had: its row would be listed as unheld for ever.
+      DELETE FROM leases WHERE name = 'timers';
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = migrations.length;

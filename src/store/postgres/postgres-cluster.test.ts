@@ -7,6 +7,7 @@ import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { LeaseLostError, type ClusterSignal } from "../cluster-port.ts";
 import type { ParkedMessage } from "../port.ts";
+import { timerBucket } from "../buckets.ts";
 import { PostgresStore } from "./postgres-store.ts";
 import { decodeSignal, encodeSignal } from "./postgres-cluster.ts";
 import { deferred, eventsWrite, sleep, testbed, whenPostgresAsked, workflowWrite } from "./postgres-test-support.ts";
@@ -81,11 +82,17 @@ whenPostgresAsked((connectionString) => {
 
     it("a-fenced-consumer-offset-or-timer-change-fails-with-lease-lost-and-changes-nothing", async () => {
       await twoNodes(async (a, b) => {
-        await a.cluster.acquireLeases("A", ["consumer/c", "timers"], 60_000);
+        // Two timers of different buckets; A keeps the lease of the second's bucket.
+        const [lost, kept] = ["t", "u"] as const;
+        const lostLease = `timers/${timerBucket(lost)}`;
+        const keptLease = `timers/${timerBucket(kept)}`;
+        assert.notEqual(lostLease, keptLease);
+        const tokens = await a.cluster.acquireLeases("A", ["consumer/c", lostLease, keptLease], 60_000);
         await a.commitConsumer("c", 5, [], [], { lease: "consumer/c", token: 1 });
-        const timer = await a.putTimer({ name: "t", dueAt: 10, component: "x", id: "1", handler: "h", input: null, createdAt: 1 });
-        await a.cluster.releaseLeases("A", ["consumer/c", "timers"]);
-        await b.cluster.acquireLeases("B", ["consumer/c", "timers"], 60_000);
+        const timer = await a.putTimer({ name: lost, dueAt: 10, component: "x", id: "1", handler: "h", input: null, createdAt: 1 });
+        const other = await a.putTimer({ name: kept, dueAt: 11, component: "x", id: "2", handler: "h", input: null, createdAt: 1 });
+        await a.cluster.releaseLeases("A", ["consumer/c", lostLease]);
+        const taken = await b.cluster.acquireLeases("B", ["consumer/c", lostLease], 60_000);
         const parked: ParkedMessage = {
           consumer: "c", entry: { position: 6, component: "x", id: "1", seq: 1, type: "t", payload: null, at: 1 },
           error: { code: "e", message: "m" }, attempts: 1, parkedAt: 1, blockedBy: null,
@@ -93,11 +100,18 @@ whenPostgresAsked((connectionString) => {
         await assert.rejects(a.commitConsumer("c", 9, [parked], [], { lease: "consumer/c", token: 1 }), LeaseLostError);
         assert.equal(await b.loadOffset("c"), 5);
         assert.deepEqual(await b.listParked("c", 10), []);
-        await assert.rejects(a.finishTimers([{ name: "t", generation: timer.generation }], { lease: "timers", token: 1 }), LeaseLostError);
+        // A finishes both with its old fences: the bucket it still holds is finished, the lost one named and left.
+        const fencesOfA = new Map([
+          [timerBucket(lost), { lease: lostLease, token: tokens.get(lostLease)! }],
+          [timerBucket(kept), { lease: keptLease, token: tokens.get(keptLease)! }],
+        ]);
+        const fired = [{ name: lost, generation: timer.generation }, { name: kept, generation: other.generation }];
+        assert.deepEqual(await a.finishTimers(fired, fencesOfA), [timerBucket(lost)]);
         const change = { dueAt: 99, attempts: 1, status: "pending" as const, lastError: { code: "e", message: "m" } };
-        await assert.rejects(a.retryTimer("t", timer.generation, change, { lease: "timers", token: 1 }), LeaseLostError);
-        assert.deepEqual((await b.listTimers(undefined, 10)).map((t) => [t.name, t.dueAt, t.attempts]), [["t", 10, 0]]);
-        await b.finishTimers([{ name: "t", generation: timer.generation }], { lease: "timers", token: 3 });
+        await assert.rejects(a.retryTimer(lost, timer.generation, change, { lease: lostLease, token: tokens.get(lostLease)! }), LeaseLostError);
+        assert.deepEqual((await b.listTimers(undefined, 10)).map((t) => [t.name, t.dueAt, t.attempts]), [[lost, 10, 0]]);
+        const fencesOfB = new Map([[timerBucket(lost), { lease: lostLease, token: taken.get(lostLease)! }]]);
+        assert.deepEqual(await b.finishTimers([{ name: lost, generation: timer.generation }], fencesOfB), []);
         assert.deepEqual(await b.listTimers(undefined, 10), [], "the holder's fenced write goes through");
       });
     });
@@ -166,7 +180,7 @@ whenPostgresAsked((connectionString) => {
           for (let i = 0; i < 100 && heardByA.length < 2; i++) await sleep(10);
           assert.deepEqual(heardByA, [
             { node: "B", position: outcome!.ok ? outcome!.positions.at(-1) : -1, workflows: [["wf", "w3"]] },
-            { node: "B", timerDue: 1234 },
+            { node: "B", timerDue: 1234, timerBucket: timerBucket("t") },
           ]);
           assert.deepEqual(heardByB, [], "a node does not hear its own signals");
         } finally {

@@ -32,6 +32,8 @@ interface WireSignal {
   p?: number;
   w?: Array<[string, string]>;
   t?: number;
+  /** The started timer's bucket. */
+  b?: number;
   v?: string;
 }
 
@@ -214,6 +216,7 @@ export function encodeSignal(signal: ClusterSignal): string[] {
   const base: WireSignal = { n: signal.node };
   if (signal.position !== undefined) base.p = signal.position;
   if (signal.timerDue !== undefined) base.t = signal.timerDue;
+  if (signal.timerBucket !== undefined) base.b = signal.timerBucket;
   if (signal.view !== undefined) base.v = signal.view;
   const workflows = signal.workflows ?? [];
   if (workflows.length === 0) return [JSON.stringify(base)];
@@ -243,6 +246,7 @@ export function decodeSignal(payload: string): ClusterSignal | undefined {
       ...(typeof wire.p === "number" ? { position: wire.p } : {}),
       ...(Array.isArray(wire.w) ? { workflows: wire.w } : {}),
       ...(typeof wire.t === "number" ? { timerDue: wire.t } : {}),
+      ...(typeof wire.b === "number" ? { timerBucket: wire.b } : {}),
       ...(typeof wire.v === "string" ? { view: wire.v } : {}),
     };
   } catch {

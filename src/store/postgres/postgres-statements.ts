@@ -39,6 +39,7 @@ export function statements(s: string, schemaName: string) {
        WHERE component = $1 AND id = $2 AND kind = 0 AND seq > $3 ORDER BY seq LIMIT $4`,
     ),
     loadKv: st("load_kv", `SELECT version, state, deleted FROM ${s}.kv WHERE component = $1 AND id = $2`),
+    listKv: st("list_kv", `SELECT id, version, state, deleted FROM ${s}.kv WHERE component = $1 AND id > $2 ORDER BY id LIMIT $3`),
     findDedup: st("find_dedup", `SELECT key, request_hash, reply, at FROM ${s}.dedup WHERE component = $1 AND id = $2 AND key = $3`),
     // Admin reads (the console): an instance's idempotency keys by key; a workflow's states by version, from its feed rows.
     listDedup: st("list_dedup", `SELECT key, request_hash, reply, at FROM ${s}.dedup WHERE component = $1 AND id = $2 AND key > $3 ORDER BY key LIMIT $4`),
@@ -124,7 +125,7 @@ export function statements(s: string, schemaName: string) {
     // One statement: a new name starts at generation 1, a known one goes on from its generation.
     putTimer: st(
       "put_timer",
-      `INSERT INTO ${s}.timers AS t (${TIMER_COLUMNS}) VALUES ($1, 1, $2, $3, $4, $5, $6, 0, 'pending', NULL, $7)
+      `INSERT INTO ${s}.timers AS t (${TIMER_COLUMNS}, bucket) VALUES ($1, 1, $2, $3, $4, $5, $6, 0, 'pending', NULL, $7, $8)
        ON CONFLICT (name) DO UPDATE SET
          generation = t.generation + 1, due_at = excluded.due_at, component = excluded.component,
          id = excluded.id, handler = excluded.handler, input = excluded.input, attempts = 0,
@@ -132,11 +133,21 @@ export function statements(s: string, schemaName: string) {
        RETURNING ${TIMER_COLUMNS}`,
     ),
     cancelTimer: st("cancel_timer", `DELETE FROM ${s}.timers WHERE name = $1`),
+    // Per held bucket, the first `limit` of its index range, then the earliest of those: never
+    // more than buckets × limit rows read, however many timers are due.
     dueTimers: st(
       "due_timers",
-      `SELECT ${TIMER_COLUMNS} FROM ${s}.timers WHERE status = 'pending' AND due_at <= $1 ORDER BY due_at, name LIMIT $2`,
+      `SELECT x.* FROM unnest($3::int4[]) AS b(bucket) CROSS JOIN LATERAL (
+         SELECT ${TIMER_COLUMNS} FROM ${s}.timers
+         WHERE bucket = b.bucket AND status = 'pending' AND due_at <= $1 ORDER BY due_at, name LIMIT $2
+       ) x ORDER BY x.due_at, x.name LIMIT $2`,
     ),
-    nextTimerDue: st("next_timer_due", `SELECT min(due_at) AS due FROM ${s}.timers WHERE status = 'pending'`),
+    nextTimerDue: st(
+      "next_timer_due",
+      `SELECT min(x.due) AS due FROM unnest($1::int4[]) AS b(bucket) CROSS JOIN LATERAL (
+         SELECT (SELECT min(due_at) FROM ${s}.timers WHERE bucket = b.bucket AND status = 'pending') AS due
+       ) x`,
+    ),
     // One statement: every timer still at its generation goes, atomically.
     finishTimers: st(
       "finish_timers",

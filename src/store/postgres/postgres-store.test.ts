@@ -206,8 +206,8 @@ whenPostgresAsked((connectionString) => {
             SELECT CASE WHEN g % 500 = 0 THEN 'rare' ELSE 'busy' END, 'i' || g, 0, 1, 'x', 'null', 0
             FROM generate_series(1, 20000) AS g`);
           await client.query(`
-            INSERT INTO ${s}.timers (name, generation, due_at, component, id, handler, input, attempts, status, last_error, created_at)
-            SELECT 't' || g, 1, g, 'c', 'i', 'h', NULL, 0, CASE WHEN g % 10 = 0 THEN 'parked' ELSE 'pending' END, NULL, 0
+            INSERT INTO ${s}.timers (name, generation, due_at, component, id, handler, input, attempts, status, last_error, created_at, bucket)
+            SELECT 't' || g, 1, g, 'c', 'i', 'h', NULL, 0, CASE WHEN g % 10 = 0 THEN 'parked' ELSE 'pending' END, NULL, 0, g % 16
             FROM generate_series(1, 5000) AS g`);
           await client.query(`ANALYZE ${s}.events, ${s}.timers`);
           await client.query("SET plan_cache_mode = force_generic_plan");
@@ -222,9 +222,14 @@ whenPostgresAsked((connectionString) => {
           const feedAll = await plan("feed_all", "bigint, bigint", sql.feedAll.text, "19000, 100");
           assert.match(feedAll, /Index Scan using events_pkey/, feedAll);
           assert.doesNotMatch(feedAll, /Sort/, feedAll);
-          const due = await plan("due", "float8, bigint", sql.dueTimers.text, "100, 10");
-          assert.match(due, /Index Scan using timers_due/, due);
-          assert.doesNotMatch(due, /Sort|Rows Removed by Filter/, due);
+          // Each held bucket's range read only as far as the limit; only those rows sorted.
+          const due = await plan("due", "float8, bigint, int4[]", sql.dueTimers.text, "4000, 10, '{1,5,9}'");
+          assert.match(due, /Index Scan using timers_bucket_due/, due);
+          assert.doesNotMatch(due, /Seq Scan|Rows Removed by Filter/, due);
+          assert.match(due, /Sort[^]*\(actual rows=10 loops=1\)[^]*Index Scan using timers_bucket_due on timers \(actual rows=10 loops=3\)/, due);
+          const next = await plan("next", "int4[]", sql.nextTimerDue.text, "'{1,5,9}'");
+          assert.match(next, /Index Only Scan using timers_bucket_due/, next);
+          assert.doesNotMatch(next, /Seq Scan|Rows Removed by Filter|Sort/, next);
           const history = await plan("history", "text, text, bigint, bigint", sql.readEvents.text, "'busy', 'i7', 0, 10");
           assert.match(history, /Index Scan using events_component_id_kind_seq_key/, history);
           assert.doesNotMatch(history, /Sort/, history);

@@ -24,10 +24,10 @@ import type {
   WriteOutcome,
 } from "../port.ts";
 import { checkDueAt, checkParkedConsumer, checkTimerStatus } from "../checks.ts";
-import { checkBuckets } from "../buckets.ts";
+import { checkBuckets, timerBucket } from "../buckets.ts";
 import type { Fence } from "../cluster-port.ts";
 import { PostgresCluster } from "./postgres-cluster.ts";
-import { checkFence } from "./postgres-fence.ts";
+import { checkFence, fencesHeld } from "./postgres-fence.ts";
 import { applyMigrations, checkSchemaName, LATEST_SCHEMA_VERSION, quoteIdent, schemaVersionOf } from "./migrations.ts";
 import { asResults, beginCommit, encodeWrites, timeoutStatements, writeBatch, type BeforeCommitHook, type CommitTimeouts } from "./postgres-commit.ts";
 import type { CommitSql } from "./postgres-commit-sql.ts";
@@ -215,6 +215,13 @@ export class PostgresStore implements Store {
     return row && { version: row.version, state: decode(row.state), deleted: row.deleted };
   }
 
+  async listKv(component: string, afterId: string, limit: number): Promise<Array<KvRecord & { id: string }>> {
+    await this.#ready();
+    if (limit <= 0) return [];
+    const rows = await this.#rows<{ id: string; version: number; state: string | null; deleted: boolean }>(this.#sql.listKv, [component, afterId, limit]);
+    return rows.map((row) => ({ id: row.id, version: row.version, state: decode(row.state), deleted: row.deleted }));
+  }
+
   async findDedup(component: string, id: string, key: string): Promise<DedupRecord | undefined> {
     const [row] = await this.#rows<{ key: string; request_hash: string; reply: string; at: number }>(this.#sql.findDedup, [component, id, key]);
     return row && { key: row.key, requestHash: row.request_hash, reply: JSON.parse(row.reply) as StoredReply, at: row.at };
@@ -369,12 +376,13 @@ export class PostgresStore implements Store {
     await this.#ready();
     checkDueAt(timer.dueAt);
     const { name, dueAt, component, id, handler, input, createdAt } = timer;
-    const values = [name, dueAt, component, id, handler, encode(input), createdAt];
+    const bucket = timerBucket(name);
+    const values = [name, dueAt, component, id, handler, encode(input), createdAt, bucket];
     if (this.cluster.signallingAs === undefined) return toTimer((await this.#rows<TimerRow>(this.#sql.putTimer, values))[0]!);
-    // Several nodes: the timers' holder may be another node; tell it, in the same transaction.
+    // Several nodes: the holder of the timer's bucket may be another node; tell it, in the same transaction.
     return this.#transaction(async (client, { sendWithCommit }) => {
       const { rows } = await client.query<TimerRow>({ ...this.#sql.putTimer, values });
-      sendWithCommit(this.cluster.notifyStatement({ timerDue: dueAt }));
+      sendWithCommit(this.cluster.notifyStatement({ timerDue: dueAt, timerBucket: bucket }));
       return toTimer(rows[0]!);
     });
   }
@@ -383,21 +391,44 @@ export class PostgresStore implements Store {
     return (await this.#query(this.#sql.cancelTimer, [name])).rowCount! > 0;
   }
 
-  async dueTimers(now: number, limit: number): Promise<TimerRecord[]> {
+  async dueTimers(now: number, limit: number, buckets: readonly number[]): Promise<TimerRecord[]> {
+    checkBuckets(buckets);
     await this.#ready();
-    if (limit <= 0) return [];
-    return (await this.#rows<TimerRow>(this.#sql.dueTimers, [now, limit])).map(toTimer);
+    if (limit <= 0 || buckets.length === 0) return [];
+    return (await this.#rows<TimerRow>(this.#sql.dueTimers, [now, limit, buckets])).map(toTimer);
   }
 
-  async nextTimerDue(): Promise<number | undefined> {
-    const [row] = await this.#rows<{ due: number | null }>(this.#sql.nextTimerDue, []);
+  async nextTimerDue(buckets: readonly number[]): Promise<number | undefined> {
+    checkBuckets(buckets);
+    if (buckets.length === 0) return undefined;
+    const [row] = await this.#rows<{ due: number | null }>(this.#sql.nextTimerDue, [buckets]);
     return row?.due ?? undefined;
   }
 
-  async finishTimers(fired: ReadonlyArray<{ name: string; generation: number }>, fence?: Fence): Promise<void> {
+  async finishTimers(fired: ReadonlyArray<{ name: string; generation: number }>, fences?: ReadonlyMap<number, Fence>): Promise<number[]> {
     await this.#ready();
-    if (fired.length === 0) return;
-    await this.#fenced(fence, this.#sql.finishTimers, [fired.map((f) => f.name), fired.map((f) => f.generation)]);
+    if (fired.length === 0) return [];
+    const columns = (list: ReadonlyArray<{ name: string; generation: number }>) => [list.map((f) => f.name), list.map((f) => f.generation)];
+    const fenceOf = (name: string) => fences?.get(timerBucket(name));
+    const checked = [...new Set(fired.map((f) => fenceOf(f.name)).filter((f) => f !== undefined))];
+    if (checked.length === 0) {
+      await this.#query(this.#sql.finishTimers, columns(fired));
+      return [];
+    }
+    // One transaction: each bucket's lease checked (and held FOR SHARE), then the timers of the
+    // buckets still held removed; a lost bucket's timers stay for its new holder to fire.
+    return this.#transaction(async (client) => {
+      const held = await fencesHeld(client, quoteIdent(this.#schema), checked);
+      const lost = new Set<number>();
+      const kept = fired.filter((f) => {
+        const fence = fenceOf(f.name);
+        if (fence === undefined || held.has(fence.lease)) return true;
+        lost.add(timerBucket(f.name));
+        return false;
+      });
+      if (kept.length > 0) await client.query({ name: this.#sql.finishTimers.name, text: this.#sql.finishTimers.text, values: columns(kept) });
+      return [...lost].sort((a, b) => a - b);
+    });
   }
 
   async retryTimer(name: string, generation: number, change: TimerChange, fence?: Fence): Promise<void> {

@@ -6,7 +6,7 @@
  * Never edit a migration that has shipped: add a new one with the next version number.
  */
 import type Database from "better-sqlite3";
-import { workflowBucket } from "../buckets.ts";
+import { timerBucket, workflowBucket } from "../buckets.ts";
 
 export interface Migration {
   /** 1, 2, 3, … with no gaps, in order. */
@@ -313,6 +313,19 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX workflows_finished ON workflows (name, status, updated_at) WHERE status IN ('ended', 'terminated');
     `,
   },
+  {
+    version: 10,
+    description: "timer buckets: a node fires only the timers of the buckets it holds",
+    sql: `
+      -- The bucket of each timer (src/store/buckets.ts: a hash of its name), set when its row is
+      -- inserted; rows stored before get theirs here, by the function applyMigrations registers.
+      -- Kept so that a move to PostgreSQL copies it. No index of its own: a SQLite store serves
+      -- one node, which holds every bucket, so the due queries read timers_due in order and the
+      -- bucket is a filter every row passes.
+      ALTER TABLE timers ADD COLUMN bucket INTEGER NOT NULL DEFAULT 0;
+      UPDATE timers SET bucket = sagaflow_timer_bucket(name);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = migrations.length;
@@ -334,6 +347,7 @@ export function applyMigrations(db: Database.Database, list: readonly Migration[
   });
   // Migrations that fill a bucket column compute it as the runtime does.
   db.function("sagaflow_workflow_bucket", { deterministic: true }, (name, id) => workflowBucket(String(name), String(id)));
+  db.function("sagaflow_timer_bucket", { deterministic: true }, (name) => timerBucket(String(name)));
   const current = schemaVersionOf(db);
   if (current > list.length) {
     throw new Error(

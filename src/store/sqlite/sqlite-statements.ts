@@ -81,6 +81,7 @@ export function prepareStatements(db: Database.Database) {
      WHERE component = ? AND id = ? AND kind = ${KIND_EVENT} AND seq > ? ORDER BY seq`,
   );
   const loadKv = db.prepare("SELECT version, state, deleted FROM kv WHERE component = ? AND id = ?");
+  const listKv = db.prepare("SELECT id, version, state, deleted FROM kv WHERE component = ? AND id > ? ORDER BY id LIMIT ?");
   const findDedup = db.prepare("SELECT key, request_hash, reply, at FROM dedup WHERE component = ? AND id = ? AND key = ?");
   // Admin reads (the console): an instance's idempotency keys by key; a workflow's states by version, from its feed rows.
   const listDedup = db.prepare("SELECT key, request_hash, reply, at FROM dedup WHERE component = ? AND id = ? AND key > ? ORDER BY key LIMIT ?");
@@ -204,6 +205,12 @@ export function prepareStatements(db: Database.Database) {
     loadKv(component: string, id: string): KvRecord | undefined {
       const row = loadKv.get(component, id) as KvRow | undefined;
       return row && { version: row.version, state: decode(row.state), deleted: row.deleted !== 0 };
+    },
+
+    /** `limit` must be above 0 (see readEvents). */
+    listKv(component: string, afterId: string, limit: number): Array<KvRecord & { id: string }> {
+      const rows = listKv.all(component, afterId, limit) as Array<KvRow & { id: string }>;
+      return rows.map((row) => ({ id: row.id, version: row.version, state: decode(row.state), deleted: row.deleted !== 0 }));
     },
 
     findDedup(component: string, id: string, key: string): DedupRecord | undefined {

@@ -192,6 +192,11 @@ export class SqliteStore implements Store {
     return this.#do((s) => s.findDedup(component, id, key));
   }
 
+  async listKv(component: string, afterId: string, limit: number): Promise<Array<KvRecord & { id: string }>> {
+    if (limit <= 0) return [];
+    return this.#do((s) => s.listKv(component, afterId, limit));
+  }
+
   async listDedup(component: string, id: string, afterKey: string, limit: number): Promise<DedupRecord[]> {
     if (limit <= 0) return [];
     return this.#do((s) => s.listDedup(component, id, afterKey, limit));
@@ -277,16 +282,17 @@ export class SqliteStore implements Store {
     return this.#do((s) => s.timers.cancel(name));
   }
 
-  async dueTimers(now: number, limit: number): Promise<TimerRecord[]> {
-    return this.#do((s) => s.timers.due(now, limit));
+  async dueTimers(now: number, limit: number, buckets: readonly number[]): Promise<TimerRecord[]> {
+    return this.#do((s) => s.timers.due(now, limit, buckets));
   }
 
-  async nextTimerDue(): Promise<number | undefined> {
-    return this.#do((s) => s.timers.next());
+  async nextTimerDue(buckets: readonly number[]): Promise<number | undefined> {
+    return this.#do((s) => s.timers.next(buckets));
   }
 
-  async finishTimers(fired: ReadonlyArray<{ name: string; generation: number }>): Promise<void> {
+  async finishTimers(fired: ReadonlyArray<{ name: string; generation: number }>): Promise<number[]> {
     this.#do((s) => s.timers.finish(fired));
+    return [];
   }
 
   async retryTimer(name: string, generation: number, change: TimerChange): Promise<void> {

@@ -1,5 +1,6 @@
 /** The durable timers of the SQLite store: the `timers` table, one row per name. */
 import type Database from "better-sqlite3";
+import { checkBuckets, timerBucket } from "../buckets.ts";
 import { checkDueAt, checkTimerStatus } from "../checks.ts";
 import { compareText } from "../collation.ts";
 import type { NewTimer, TimerChange, TimerRecord } from "../port.ts";
@@ -8,18 +9,25 @@ import { encode } from "../rows.ts";
 
 const TIMER_COLUMNS = "name, generation, due_at, component, id, handler, input, attempts, status, last_error, created_at";
 
+/**
+ * The bucket list parameter (a JSON array) as a filter. One node holds every bucket of a SQLite
+ * store, so the timers_due index is read in order and the filter drops nothing.
+ */
+const inBuckets = "+bucket IN (SELECT value FROM json_each(@buckets))";
+
 /** The timer queries. Each reads a range of the timers_due index. */
 export const timerSql = {
-  dueTimers: `SELECT ${TIMER_COLUMNS} FROM timers WHERE status = 'pending' AND due_at <= ? ORDER BY due_at, name LIMIT ?`,
+  dueTimers: `SELECT ${TIMER_COLUMNS} FROM timers INDEXED BY timers_due
+    WHERE status = 'pending' AND due_at <= @now AND ${inBuckets} ORDER BY due_at, name LIMIT @limit`,
   timersOfStatus: `SELECT ${TIMER_COLUMNS} FROM timers WHERE status = ? ORDER BY due_at, name LIMIT ?`,
-  nextTimerDue: "SELECT min(due_at) FROM timers WHERE status = 'pending'",
+  nextTimerDue: `SELECT due_at FROM timers INDEXED BY timers_due WHERE status = 'pending' AND ${inBuckets} ORDER BY due_at LIMIT 1`,
 } as const;
 
 /** The timer part of the port on `db`, whose tables must exist. */
 export function prepareTimers(db: Database.Database) {
   // One statement: a new name starts at generation 1, a known one goes on from its generation.
   const putTimer = db.prepare(
-    `INSERT INTO timers (${TIMER_COLUMNS}) VALUES (?, 1, ?, ?, ?, ?, ?, 0, 'pending', NULL, ?)
+    `INSERT INTO timers (${TIMER_COLUMNS}, bucket) VALUES (?, 1, ?, ?, ?, ?, ?, 0, 'pending', NULL, ?, ?)
      ON CONFLICT (name) DO UPDATE SET
        generation = generation + 1, due_at = excluded.due_at, component = excluded.component,
        id = excluded.id, handler = excluded.handler, input = excluded.input, attempts = 0,
@@ -50,20 +58,23 @@ export function prepareTimers(db: Database.Database) {
     put(timer: NewTimer): TimerRecord {
       checkDueAt(timer.dueAt);
       const { name, dueAt, component, id, handler, input, createdAt } = timer;
-      return toTimer(putTimer.get(name, dueAt, component, id, handler, encode(input), createdAt) as TimerRow);
+      return toTimer(putTimer.get(name, dueAt, component, id, handler, encode(input), createdAt, timerBucket(name)) as TimerRow);
     },
 
     cancel(name: string): boolean {
       return cancelTimer.run(name).changes > 0;
     },
 
-    due(now: number, limit: number): TimerRecord[] {
-      if (limit <= 0) return [];
-      return (dueTimers.all(now, limit) as TimerRow[]).map(toTimer);
+    due(now: number, limit: number, buckets: readonly number[]): TimerRecord[] {
+      checkBuckets(buckets);
+      if (limit <= 0 || buckets.length === 0) return [];
+      return (dueTimers.all({ now, limit, buckets: JSON.stringify(buckets) }) as TimerRow[]).map(toTimer);
     },
 
-    next(): number | undefined {
-      return (nextTimerDue.get() as number | null) ?? undefined;
+    next(buckets: readonly number[]): number | undefined {
+      checkBuckets(buckets);
+      if (buckets.length === 0) return undefined;
+      return (nextTimerDue.get({ buckets: JSON.stringify(buckets) }) as number | undefined) ?? undefined;
     },
 
     finish(fired: ReadonlyArray<{ name: string; generation: number }>): void {
