@@ -2,7 +2,7 @@
  * The broker port: what topic consumers and producers need from a message broker, and nothing
  * more. The NATS JetStream adapter (nats-broker.ts) implements it; a Kafka adapter would map a
  * stream to a topic, `seq` to a partition offset, a durable to a consumer group and the ack
- * floor to the group's committed offset (see the README, "Message brokers").
+ * floor to the group's committed offset (see docs/site/guides/message-brokers.md, "Kafka").
  */
 
 /** A stream and the subjects it stores; created if missing. */

@@ -30,7 +30,7 @@ export interface ServeOptions extends ListenOptions {
   leaseMs?: number;
   /** Several nodes: a node silent for longer than this leaves `sagaflow nodes`. Default 1 hour. */
   forgetDeadNodesAfterMs?: number;
-  /** What retention removes after how long (`--retain-…` flags; README "Retention"). */
+  /** What retention removes after how long (`--retain-…` flags; docs/site/guides/operations.md, "Retention"). */
   retention?: Partial<RetentionSettings>;
   log?: (line: string) => void;
 }

@@ -56,7 +56,7 @@ export interface SagaflowOptions {
   /** Traces go to this OpenTelemetry provider (default: the global one, a no-op unless an SDK is registered). */
   tracerProvider?: TracerProvider;
   /**
-   * What retention removes after how long (README "Retention"): feed states (`feedMs`),
+   * What retention removes after how long (docs/site/guides/operations.md, "Retention"): feed states (`feedMs`),
    * idempotency records (`idempotencyMs`), ended workflows (`workflowsMs`, or a workflow's own
    * `retentionMs`), tombstones (`tombstonesMs`). Default 7, 7, 7 and 90 days.
    */

@@ -299,7 +299,7 @@ export class RuntimeAdmin implements AdminFacade {
       throw new SagaflowError(
         "backup_unsupported",
         store.cluster
-          ? "this service stores its data in PostgreSQL: back it up with PostgreSQL's own tools (pg_dump --schema=<schema>, or a base backup with WAL archiving for point-in-time recovery; see the README)"
+          ? "this service stores its data in PostgreSQL: back it up with PostgreSQL's own tools (pg_dump --schema=<schema>, or a base backup with WAL archiving for point-in-time recovery; see docs/site/guides/postgres-and-nodes.md)"
           : "this store keeps nothing on disk to back up",
         { status: 409 },
       );

@@ -36,7 +36,7 @@ export interface RuntimeOptions {
   mailboxLimit?: number;
   /** How long idempotency records are kept. Default 7 days. Same as `retention.idempotencyMs`. */
   idempotencyRetentionMs?: number;
-  /** What is removed after how long (see RetentionSettings; README "Retention"). */
+  /** What is removed after how long (see RetentionSettings; docs/site/guides/operations.md, "Retention"). */
   retention?: Partial<RetentionSettings>;
   /** Time for workflows and timers; the testkit passes a virtual clock. */
   clock?: Clock;

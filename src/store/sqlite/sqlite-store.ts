@@ -68,7 +68,7 @@ const SPACE_CHECKPOINT_EVERY_MS = 5_000;
 const WAL_AUTOCHECKPOINT_PAGES = 4000;
 /**
  * The WAL file is cut back to this size whenever it starts over after a checkpoint, so it stays
- * about one checkpoint interval long even after a long reader let it grow (see README, "Disk space").
+ * about one checkpoint interval long even after a long reader let it grow (see docs/site/guides/operations.md, "Disk space").
  */
 const WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;
 
