@@ -255,6 +255,17 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX dedup_at_key ON dedup (at, component, id, key);
     `,
   },
+  {
+    version: 7,
+    description: "trace contexts: with feed entries, workflows and timers",
+    sql: `
+      -- As SQLite's (version 8): the W3C traceparent of the command that wrote the row, NULL when
+      -- nothing was traced. Nullable without a default: adding the columns rewrites no table.
+      ALTER TABLE events ADD COLUMN trace TEXT;
+      ALTER TABLE workflows ADD COLUMN trace TEXT;
+      ALTER TABLE timers ADD COLUMN trace TEXT;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = migrations.length;

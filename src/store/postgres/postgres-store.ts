@@ -337,7 +337,7 @@ export class PostgresStore implements Store {
     await this.#ready();
     checkDueAt(timer.dueAt);
     const { name, dueAt, component, id, handler, input, createdAt } = timer;
-    const values = [name, dueAt, component, id, handler, encode(input), createdAt];
+    const values = [name, dueAt, component, id, handler, encode(input), createdAt, timer.trace ?? null];
     if (this.cluster.signallingAs === undefined) return toTimer((await this.#rows<TimerRow>(this.#sql.putTimer, values))[0]!);
     // Several nodes: the timers' holder may be another node; tell it, in the same transaction.
     return this.#transaction(async (client, { sendWithCommit }) => {
