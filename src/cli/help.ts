@@ -18,7 +18,7 @@ export const serveFlags: FlagSpec = {
     "admin-host", "admin-token", "admin-role", "tls-cert", "tls-key",
     "jwt-issuer", "jwt-secret", "jwks-url", "jwt-audience", "jwt-algorithm", "log-level", "log-format",
   ],
-  booleans: ["terminate-orphaned-workflows"],
+  booleans: ["terminate-orphaned-workflows", "no-metrics"],
 };
 
 export const serveUsage = `  sagaflow serve <service module or folder> [--port N] [--host H] [--data DIR] [--sync FULL|NORMAL|OFF]
@@ -35,8 +35,9 @@ export const serveUsage = `  sagaflow serve <service module or folder> [--port N
                   (SAGAFLOW_JWT_ISSUER, SAGAFLOW_JWT_SECRET, SAGAFLOW_JWKS_URL, SAGAFLOW_JWT_AUDIENCE,
                    SAGAFLOW_JWT_ALGORITHMS: change the service's issuer I — or its only one — or add it)
 
-                 [--log-level L] [--log-format json|pretty]
-                 traces: set OTEL_EXPORTER_OTLP_ENDPOINT (and OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_TRACES_SAMPLER…)`;
+                 [--log-level L] [--log-format json|pretty] [--no-metrics] (or SAGAFLOW_METRICS=off: no /metrics, none exported)
+                 traces and metrics over OTLP: set OTEL_EXPORTER_OTLP_ENDPOINT (and OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_PROTOCOL,
+                  OTEL_TRACES_SAMPLER, OTEL_METRIC_EXPORT_INTERVAL…; OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER=none for one only)`;
 
 export const devUsage = `  sagaflow dev   <service module or folder> [same options as serve]   restarts on file changes`;
 

@@ -14,7 +14,7 @@ import { tokenCommand, tokenUsage } from "./token-command.ts";
 import { backupCommand, backupUsage } from "./backup-command.ts";
 import { migrateCommand, migrateUsage } from "./migrate-command.ts";
 import { serveLogging } from "./serve-logging.ts";
-import { startTracingFromEnv } from "../observe/otel-setup.ts";
+import { startMetricsExportFromEnv, startTracingFromEnv } from "../observe/otel-setup.ts";
 import { logEvent } from "../observe/log-event.ts";
 import { retentionCommand, retentionUsage } from "./retention-command.ts";
 
@@ -39,6 +39,15 @@ ${retentionUsage}
 ${serveDefaults}`;
 
 const syncModes = ["FULL", "NORMAL", "OFF"] as const;
+
+/** `--no-metrics` or SAGAFLOW_METRICS=off switches metrics off (on|off; a typo is an error). */
+function metricsSwitch(noMetrics: boolean, variable: string | undefined): boolean {
+  if (noMetrics) return false;
+  const value = variable?.trim().toLowerCase();
+  if (value === undefined || value === "" || value === "on") return true;
+  if (value === "off") return false;
+  throw new Error(`SAGAFLOW_METRICS must be on or off, not "${variable}"`);
+}
 
 function wholeNumberFlag(flag: string, value: string): number {
   const n = Number(value);
@@ -70,6 +79,7 @@ async function serveCommand(argv: string[]): Promise<void> {
   const jwksUrl = flags.get("jwks-url") ?? fromEnv("SAGAFLOW_JWKS_URL");
   const jwtAudience = listOf("jwt-audience", "SAGAFLOW_JWT_AUDIENCE");
   const jwtAlgorithms = listOf("jwt-algorithm", "SAGAFLOW_JWT_ALGORITHMS");
+  const metrics = metricsSwitch(flags.has("no-metrics"), process.env["SAGAFLOW_METRICS"]);
   const logging = serveLogging(flags.get("log-level") ?? process.env["SAGAFLOW_LOG_LEVEL"], flags.get("log-format") ?? process.env["SAGAFLOW_LOG_FORMAT"]);
   // Before the service loads: spans of everything it does go to the exporter the environment names.
   const tracing = await startTracingFromEnv(process.env, logging.log);
@@ -100,12 +110,14 @@ async function serveCommand(argv: string[]): Promise<void> {
     ...(adminRole === undefined ? {} : { adminRole }),
     ...(tlsCert === undefined || tlsKey === undefined ? {} : { tls: { certFile: tlsCert, keyFile: tlsKey } }),
     ...(auth === undefined || auth === service.auth ? {} : { auth }),
+    ...(metrics ? {} : { metrics: false }),
   }).catch((error: unknown) => {
     // A start-up refusal (orphaned workflows, a port in use, a locked data folder…): one clear line, then exit 1.
     const message = error instanceof Error ? error.message : String(error);
     logEvent(logging.log, "error", { event: "startup_refused" }, `sagaflow: ${message}`);
     process.exit(1);
   });
+  const metricsExport = await startMetricsExportFromEnv(process.env, running.runtime.observer.metrics, logging.log);
   const names = service.components.map((c) => c.name).join(", ");
   console.log(`sagaflow: serving "${service.name}" (${names}) on ${running.url}`);
   console.log(postgres === undefined ? `sagaflow: data in ${flags.get("data") ?? ".sagaflow"}/sagaflow.db` : `sagaflow: data in PostgreSQL (schema ${flags.get("postgres-schema") ?? "sagaflow"})`);
@@ -114,7 +126,7 @@ async function serveCommand(argv: string[]): Promise<void> {
   if (membership.clustered) console.log(`sagaflow: node ${membership.nodeId}; nodes on this schema share the work (lease ${membership.leaseMs} ms)`);
   const shutdown = (signal: string) => {
     console.log(`sagaflow: ${signal}: finishing in-flight commands`);
-    running.close().then(() => tracing?.shutdown()).then(
+    running.close().then(() => Promise.all([tracing?.shutdown(), metricsExport?.shutdown()])).then(
       () => process.exit(0),
       (error: unknown) => {
         console.error(`sagaflow: shutdown failed: ${String(error)}`);

@@ -29,6 +29,8 @@ export interface ServeOptions extends ListenOptions {
   leaseMs?: number;
   /** Several nodes: a node silent for longer than this leaves `sagaflow nodes`. Default 1 hour. */
   forgetDeadNodesAfterMs?: number;
+  /** Metrics at all (`/metrics`, OTLP metrics). Default true. */
+  metrics?: boolean;
   log?: (line: string) => void;
 }
 
@@ -57,6 +59,7 @@ export async function serve(options: ServeOptions): Promise<RunningService> {
     ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
     ...(options.forgetDeadNodesAfterMs === undefined ? {} : { forgetDeadNodesAfterMs: options.forgetDeadNodesAfterMs }),
     ...(options.auth === undefined ? {} : { auth: options.auth }),
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
   });
   try {
     const listening = await app.listen({

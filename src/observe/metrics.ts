@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { SagaflowError } from "../define/errors.ts";
 
 /**
  * Sagaflow's Prometheus instruments, one registry per runtime (no global state: two services in
@@ -22,9 +23,13 @@ export class SagaflowMetrics {
   private readonly httpRequests: Counter<"method" | "route" | "status">;
   private readonly httpSeconds: Histogram<"method" | "route">;
 
-  constructor(options: { processMetrics?: boolean } = {}) {
+  /** False when metrics are switched off: nothing is recorded, `/metrics` answers 404 and nothing is exported. */
+  readonly enabled: boolean;
+
+  constructor(options: { processMetrics?: boolean; enabled?: boolean } = {}) {
+    this.enabled = options.enabled !== false;
     const registers = [this.registry];
-    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (this.enabled && options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
     this.commands = new Counter({ name: "sagaflow_commands_total", help: "Commands and queries handled, by outcome (ok, refused, or the error code)", labelNames: ["component", "handler", "outcome"], registers });
     this.commandSeconds = new Histogram({
       name: "sagaflow_command_duration_seconds",
@@ -63,6 +68,7 @@ export class SagaflowMetrics {
 
   /** A command or query ended: `seconds` from dispatch to reply. */
   command(component: string, handler: string, outcome: string, seconds: number): void {
+    if (!this.enabled) return;
     const key = `${component}\u0000${handler}\u0000${outcome}`;
     let child = this.commandChildren.get(key);
     if (!child) {
@@ -74,30 +80,36 @@ export class SagaflowMetrics {
   }
 
   commit(writes: number, seconds: number, ok: boolean): void {
+    if (!this.enabled) return;
     this.commitSeconds.labels(ok ? "ok" : "error").observe(seconds);
     this.commitSize.observe(writes);
   }
 
   step(workflow: string, step: string, outcome: string, seconds: number): void {
+    if (!this.enabled) return;
     this.stepSeconds.labels(workflow, step, outcome).observe(seconds);
     this.stepOutcomes.labels(workflow, step, outcome).inc();
   }
 
   compensation(workflow: string): void {
+    if (!this.enabled) return;
     this.compensations.labels(workflow).inc();
   }
 
   timerFired(latenessSeconds: number): void {
+    if (!this.enabled) return;
     this.timerLateness.observe(Math.max(0, latenessSeconds));
   }
 
   httpRequest(method: string, route: string, status: number, seconds: number): void {
+    if (!this.enabled) return;
     this.httpRequests.labels(method, route, String(status)).inc();
     this.httpSeconds.labels(method, route).observe(seconds);
   }
 
   /** A gauge whose values are read when scraped (`read` sets them on the gauge). */
   gauge<L extends string>(name: string, help: string, labelNames: readonly L[], read: (gauge: Gauge<L>) => Promise<void> | void): void {
+    if (!this.enabled) return;
     new Gauge<L>({
       name,
       help,
@@ -112,6 +124,7 @@ export class SagaflowMetrics {
 
   /** The Prometheus text exposition of every instrument. */
   async text(): Promise<{ contentType: string; text: string }> {
+    if (!this.enabled) throw new SagaflowError("metrics_off", "metrics are switched off on this node (SAGAFLOW_METRICS=off or --no-metrics)", { status: 404 });
     return { contentType: this.registry.contentType, text: await this.registry.metrics() };
   }
 }

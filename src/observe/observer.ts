@@ -13,6 +13,8 @@ export interface ObserveOptions {
   tracerProvider?: TracerProvider;
   /** Process metrics (event-loop lag, heap, RSS) in `/metrics`. Default true. */
   processMetrics?: boolean;
+  /** Metrics at all (`/metrics`, OTLP metrics); false records none. Default true. */
+  metrics?: boolean;
 }
 
 const errorCode = (error: unknown): string =>
@@ -43,7 +45,10 @@ export class Observer {
     /** Where failed workflows are reported (the runtime's log). */
     private readonly log: (line: string) => void = () => {},
   ) {
-    this.metrics = new SagaflowMetrics(options.processMetrics === undefined ? {} : { processMetrics: options.processMetrics });
+    this.metrics = new SagaflowMetrics({
+      ...(options.processMetrics === undefined ? {} : { processMetrics: options.processMetrics }),
+      ...(options.metrics === undefined ? {} : { enabled: options.metrics }),
+    });
     this.tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer("sagaflow");
   }
 
