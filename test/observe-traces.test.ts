@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
-import { getJson, postJson } from "./support/http.ts";
+import { getJson, postJson, requestJson } from "./support/http.ts";
 import { OtlpReceiver, type ReceivedSpan } from "./support/otlp-receiver.ts";
 import { SagaflowProcess, sleep } from "./support/server-process.ts";
 
@@ -130,6 +130,30 @@ describe("traces of timers across a SIGKILL", () => {
       const call = after.find((s) => s.name === "sink.fire")!;
       assert.equal(call.parentSpanId, firing.spanId);
       assert.equal(call.traceId, firing.traceId);
+    } finally {
+      await server.cleanup();
+      await receiver.close();
+    }
+  });
+});
+
+describe("traces of views", () => {
+  it("a view update is linked to the command that wrote its entry, and a query is a span of the request that asks it", { timeout: 60_000 }, async () => {
+    const receiver = await OtlpReceiver.start();
+    const server = await SagaflowProcess.start({ target: "test/fixtures/bank-states", env: otelEnv(receiver, "http/json") });
+    try {
+      assert.equal((await postJson(`${server.url}/wallet/carol/create`, { initialBalance: 7 })).status, 200);
+      const spans = await waitForSpans(receiver, (all) => all.some((s) => s.name === "view balances update"));
+      const create = spans.find((s) => s.name === "wallet.create")!;
+      const update = spans.find((s) => s.name === "view balances update")!;
+      assert.deepEqual(update.links, [{ traceId: create.traceId, spanId: create.spanId }]);
+      const traceId = randomBytes(16).toString("hex");
+      const rows = await requestJson(`${server.url}/views/balances/all`, { headers: { traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01` } });
+      assert.deepEqual(rows.body.rows, [{ id: "carol", balance: 7 }]);
+      const query = (await waitForSpans(receiver, (all) => all.some((s) => s.name === "view balances query all"))).find((s) => s.name === "view balances query all")!;
+      const request = receiver.spans.find((s) => s.traceId === traceId && s.name.startsWith("GET "));
+      assert.equal(query.traceId, traceId);
+      assert.equal(query.parentSpanId, request?.spanId);
     } finally {
       await server.cleanup();
       await receiver.close();

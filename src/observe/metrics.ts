@@ -15,13 +15,19 @@ export class SagaflowMetrics {
   private readonly commandSeconds: Histogram<"component" | "handler" | "outcome">;
   private readonly commandChildren = new Map<string, { count: Counter.Internal; seconds: Histogram.Internal<"component" | "handler" | "outcome"> }>();
   private readonly commitSeconds: Histogram<"outcome">;
+  /** The commit histogram's two children, made on first use. */
+  private commitOk: Histogram.Internal<"outcome"> | undefined;
+  private commitFailed: Histogram.Internal<"outcome"> | undefined;
   private readonly commitSize: Histogram;
   private readonly stepSeconds: Histogram<"workflow" | "step" | "outcome">;
   private readonly stepOutcomes: Counter<"workflow" | "step" | "outcome">;
+  private readonly stepChildren = new Map<string, { count: Counter.Internal; seconds: Histogram.Internal<"workflow" | "step" | "outcome"> }>();
   private readonly compensations: Counter<"workflow">;
   private readonly timerLateness: Histogram;
   private readonly httpRequests: Counter<"method" | "route" | "status">;
   private readonly httpSeconds: Histogram<"method" | "route">;
+  /** Routes are templates and statuses few, so these stay small. */
+  private readonly httpChildren = new Map<string, { count: Counter.Internal; seconds: Histogram.Internal<"method" | "route"> }>();
 
   /** False when metrics are switched off: nothing is recorded, `/metrics` answers 404 and nothing is exported. */
   readonly enabled: boolean;
@@ -81,14 +87,20 @@ export class SagaflowMetrics {
 
   commit(writes: number, seconds: number, ok: boolean): void {
     if (!this.enabled) return;
-    this.commitSeconds.labels(ok ? "ok" : "error").observe(seconds);
+    (ok ? (this.commitOk ??= this.commitSeconds.labels("ok")) : (this.commitFailed ??= this.commitSeconds.labels("error"))).observe(seconds);
     this.commitSize.observe(writes);
   }
 
   step(workflow: string, step: string, outcome: string, seconds: number): void {
     if (!this.enabled) return;
-    this.stepSeconds.labels(workflow, step, outcome).observe(seconds);
-    this.stepOutcomes.labels(workflow, step, outcome).inc();
+    const key = `${workflow}\u0000${step}\u0000${outcome}`;
+    let child = this.stepChildren.get(key);
+    if (!child) {
+      child = { count: this.stepOutcomes.labels(workflow, step, outcome), seconds: this.stepSeconds.labels(workflow, step, outcome) };
+      this.stepChildren.set(key, child);
+    }
+    child.count.inc();
+    child.seconds.observe(seconds);
   }
 
   compensation(workflow: string): void {
@@ -103,8 +115,14 @@ export class SagaflowMetrics {
 
   httpRequest(method: string, route: string, status: number, seconds: number): void {
     if (!this.enabled) return;
-    this.httpRequests.labels(method, route, String(status)).inc();
-    this.httpSeconds.labels(method, route).observe(seconds);
+    const key = `${method}\u0000${route}\u0000${status}`;
+    let child = this.httpChildren.get(key);
+    if (!child) {
+      child = { count: this.httpRequests.labels(method, route, String(status)), seconds: this.httpSeconds.labels(method, route) };
+      this.httpChildren.set(key, child);
+    }
+    child.count.inc();
+    child.seconds.observe(seconds);
   }
 
   /** A gauge whose values are read when scraped (`read` sets them on the gauge). */

@@ -25,7 +25,7 @@ function noteOutage(span: Span, error: unknown): void {
   if (isStoreUnavailable(error)) span.addEvent("store_unavailable", { "sagaflow.reason": error.reason });
 }
 
-/** Links kept on one view-update span: a batch may hold hundreds of entries. */
+/** Links kept on one span that serves many (a commit's writes, a view update's entries): at most this many. */
 const maxLinks = 32;
 
 /**

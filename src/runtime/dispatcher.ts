@@ -191,7 +191,7 @@ export class InstanceDispatcher implements Dispatcher {
           requestHash: key === undefined ? undefined : requestHash(handler, value),
           principal: options.principal,
           ...(options.hold && !isQuery ? { hold: options.hold } : {}),
-          ...(trace !== undefined && !isQuery ? { trace } : {}),
+          trace: isQuery ? undefined : trace,
           resolve: (reply, position) => resolve(position === undefined ? reply : { ...reply, position }),
           reject,
         });

@@ -24,7 +24,7 @@ export interface Pending {
    */
   hold?: StepHolds;
   /** The W3C traceparent of the command's span (tracing only): kept with what it writes. */
-  trace?: string;
+  trace?: string | undefined;
   /** `position`: the feed position of this instance's latest commit (for read-your-writes). */
   resolve: (reply: StoredReply, position: number | undefined) => void;
   reject: (error: unknown) => void;
