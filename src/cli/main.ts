@@ -49,6 +49,16 @@ function metricsSwitch(noMetrics: boolean, variable: string | undefined): boolea
   throw new Error(`SAGAFLOW_METRICS must be on or off, not "${variable}"`);
 }
 
+/** Flushing spans and metrics on shutdown waits at most this long: a collector that is gone must not hold the exit. */
+const telemetryFlushMs = 5_000;
+
+function flushTelemetry(exports: ReadonlyArray<{ shutdown(): Promise<void> } | undefined>): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((done) => (timer = setTimeout(done, telemetryFlushMs)));
+  const flushed = Promise.all(exports.map((e) => (e ? e.shutdown().catch(() => {}) : Promise.resolve())));
+  return Promise.race([flushed, late]).finally(() => clearTimeout(timer));
+}
+
 function wholeNumberFlag(flag: string, value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${flag} must be a whole number > 0, got "${value}"`);
@@ -126,7 +136,7 @@ async function serveCommand(argv: string[]): Promise<void> {
   if (membership.clustered) console.log(`sagaflow: node ${membership.nodeId}; nodes on this schema share the work (lease ${membership.leaseMs} ms)`);
   const shutdown = (signal: string) => {
     console.log(`sagaflow: ${signal}: finishing in-flight commands`);
-    running.close().then(() => Promise.all([tracing?.shutdown(), metricsExport?.shutdown()])).then(
+    running.close().then(() => flushTelemetry([tracing, metricsExport])).then(
       () => process.exit(0),
       (error: unknown) => {
         console.error(`sagaflow: shutdown failed: ${String(error)}`);
