@@ -10,6 +10,7 @@
  * on {type:"close"} closes the service and exits.
  */
 import { serve } from "../src/cli/serve.ts";
+import { observeFromEnv } from "./support/observe-env.ts";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
 import bench from "./entity-commands-service.ts";
 import { countCommits, newCommitCounts } from "./support/commit-counts.ts";
@@ -23,8 +24,10 @@ if (!first || (onPostgres && (!url || !schema)) || !process.send) {
 }
 
 if (onPostgres) pgStatementsSent(); // starts counting before the store connects
+const observe = await observeFromEnv((line) => console.error(line));
 const running = await serve({
   service: bench,
+  ...(observe.metrics === false ? { metrics: false } : {}),
   port: 0,
   ...(onPostgres ? { postgres: url!, postgresSchema: schema! } : { dataDir: first }),
   log: (line) => console.error(line),

@@ -33,6 +33,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "../src/client/client.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
+import { observeFromEnv } from "./support/observe-env.ts";
 import type { Store } from "../src/store/port.ts";
 import { PostgresStore } from "../src/store/postgres/postgres-store.ts";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
@@ -222,7 +223,8 @@ async function inProcess(): Promise<void> {
     : new SqliteStore({ path: join(fresh.dir, "sagaflow.db") });
   const counts = newCommitCounts();
   countCommits(store, counts);
-  const runtime = new Runtime({ store, components: bench.components });
+  const observe = await observeFromEnv(log);
+  const runtime = new Runtime({ store, components: bench.components, observe });
   // Deferred after the schema: on SIGINT the runtime stops before its schema is dropped.
   const stopRuntime = program.defer(() => runtime.stop());
   try {

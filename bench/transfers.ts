@@ -64,6 +64,7 @@ import bank from "../examples/bank/index.ts";
 import { wallet } from "../examples/bank/wallet.ts";
 import { Client } from "../src/client/client.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
+import { observeFromEnv } from "./support/observe-env.ts";
 import type { Store } from "../src/store/port.ts";
 import { PostgresStore } from "../src/store/postgres/postgres-store.ts";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
@@ -291,7 +292,8 @@ async function openStore(counts: CommitCounts): Promise<{ store: Store; watch: P
 async function inProcess(workflow: WorkflowName): Promise<void> {
   const counts = newCommitCounts();
   const opened = await openStore(counts);
-  const runtime = new Runtime({ store: opened.store, components: bank.components });
+  const observe = await observeFromEnv(log);
+  const runtime = new Runtime({ store: opened.store, components: bank.components, observe });
   // Deferred after the schema: on SIGINT the runtime stops before its schema is dropped.
   const stopRuntime = program.defer(() => runtime.stop());
   const sut: SystemUnderTest = { pids: [process.pid], watch: opened.watch };

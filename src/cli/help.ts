@@ -20,7 +20,7 @@ export const serveFlags: FlagSpec = {
     "jwt-issuer", "jwt-secret", "jwks-url", "jwt-audience", "jwt-algorithm", "log-level", "log-format",
     ...retentionFlags.map((r) => r.flag),
   ],
-  booleans: ["terminate-orphaned-workflows"],
+  booleans: ["terminate-orphaned-workflows", "no-metrics"],
 };
 
 export const serveUsage = `  sagaflow serve <service module or folder> [--port N] [--host H] [--data DIR] [--sync FULL|NORMAL|OFF]
@@ -43,8 +43,9 @@ export const serveUsage = `  sagaflow serve <service module or folder> [--port N
                   SAGAFLOW_RETAIN_WORKFLOWS, SAGAFLOW_RETAIN_IDEMPOTENCY, SAGAFLOW_RETAIN_TOMBSTONES,
                   SAGAFLOW_RETENTION_INTERVAL; defaults 7d, 7d, 7d, 90d, 1m
 
-                 [--log-level L] [--log-format json|pretty]
-                 traces: set OTEL_EXPORTER_OTLP_ENDPOINT (and OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_TRACES_SAMPLER…)`;
+                 [--log-level L] [--log-format json|pretty] [--no-metrics] (or SAGAFLOW_METRICS=off: no /metrics, none exported)
+                 traces and metrics over OTLP: set OTEL_EXPORTER_OTLP_ENDPOINT (and OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_PROTOCOL,
+                  OTEL_TRACES_SAMPLER, OTEL_METRIC_EXPORT_INTERVAL…; OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER=none for one only)`;
 
 export const devUsage = `  sagaflow dev   <service module or folder> [same options as serve]   restarts on file changes`;
 

@@ -15,7 +15,7 @@ import { tokenCommand, tokenUsage } from "./token-command.ts";
 import { backupCommand, backupUsage } from "./backup-command.ts";
 import { migrateCommand, migrateUsage } from "./migrate-command.ts";
 import { serveLogging } from "./serve-logging.ts";
-import { startTracingFromEnv } from "../observe/otel-setup.ts";
+import { startMetricsExportFromEnv, startTracingFromEnv } from "../observe/otel-setup.ts";
 import { logEvent } from "../observe/log-event.ts";
 import { retentionCommand, retentionUsage } from "./retention-command.ts";
 
@@ -40,6 +40,25 @@ ${retentionUsage}
 ${serveDefaults}`;
 
 const syncModes = ["FULL", "NORMAL", "OFF"] as const;
+
+/** `--no-metrics` or SAGAFLOW_METRICS=off switches metrics off (on|off; a typo is an error). */
+function metricsSwitch(noMetrics: boolean, variable: string | undefined): boolean {
+  if (noMetrics) return false;
+  const value = variable?.trim().toLowerCase();
+  if (value === undefined || value === "" || value === "on") return true;
+  if (value === "off") return false;
+  throw new Error(`SAGAFLOW_METRICS must be on or off, not "${variable}"`);
+}
+
+/** Flushing spans and metrics on shutdown waits at most this long: a collector that is gone must not hold the exit. */
+const telemetryFlushMs = 5_000;
+
+function flushTelemetry(exports: ReadonlyArray<{ shutdown(): Promise<void> } | undefined>): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((done) => (timer = setTimeout(done, telemetryFlushMs)));
+  const flushed = Promise.all(exports.map((e) => (e ? e.shutdown().catch(() => {}) : Promise.resolve())));
+  return Promise.race([flushed, late]).finally(() => clearTimeout(timer));
+}
 
 function wholeNumberFlag(flag: string, value: string): number {
   const n = Number(value);
@@ -73,6 +92,7 @@ async function serveCommand(argv: string[]): Promise<void> {
   const jwtAlgorithms = listOf("jwt-algorithm", "SAGAFLOW_JWT_ALGORITHMS");
   // Checked before the service loads: a mistyped period stops the start with one clear line.
   const retention = retentionFromFlags(flags, process.env);
+  const metrics = metricsSwitch(flags.has("no-metrics"), process.env["SAGAFLOW_METRICS"]);
   const logging = serveLogging(flags.get("log-level") ?? process.env["SAGAFLOW_LOG_LEVEL"], flags.get("log-format") ?? process.env["SAGAFLOW_LOG_FORMAT"]);
   // Before the service loads: spans of everything it does go to the exporter the environment names.
   const tracing = await startTracingFromEnv(process.env, logging.log);
@@ -104,12 +124,14 @@ async function serveCommand(argv: string[]): Promise<void> {
     ...(adminRole === undefined ? {} : { adminRole }),
     ...(tlsCert === undefined || tlsKey === undefined ? {} : { tls: { certFile: tlsCert, keyFile: tlsKey } }),
     ...(auth === undefined || auth === service.auth ? {} : { auth }),
+    ...(metrics ? {} : { metrics: false }),
   }).catch((error: unknown) => {
     // A start-up refusal (orphaned workflows, a port in use, a locked data folder…): one clear line, then exit 1.
     const message = error instanceof Error ? error.message : String(error);
     logEvent(logging.log, "error", { event: "startup_refused" }, `sagaflow: ${message}`);
     process.exit(1);
   });
+  const metricsExport = await startMetricsExportFromEnv(process.env, running.runtime.observer.metrics, logging.log);
   const names = service.components.map((c) => c.name).join(", ");
   console.log(`sagaflow: serving "${service.name}" (${names}) on ${running.url}`);
   console.log(postgres === undefined ? `sagaflow: data in ${flags.get("data") ?? ".sagaflow"}/sagaflow.db` : `sagaflow: data in PostgreSQL (schema ${flags.get("postgres-schema") ?? "sagaflow"})`);
@@ -118,7 +140,7 @@ async function serveCommand(argv: string[]): Promise<void> {
   if (membership.clustered) console.log(`sagaflow: node ${membership.nodeId}; nodes on this schema share the work (lease ${membership.leaseMs} ms)`);
   const shutdown = (signal: string) => {
     console.log(`sagaflow: ${signal}: finishing in-flight commands`);
-    running.close().then(() => tracing?.shutdown()).then(
+    running.close().then(() => flushTelemetry([tracing, metricsExport])).then(
       () => process.exit(0),
       (error: unknown) => {
         console.error(`sagaflow: shutdown failed: ${String(error)}`);

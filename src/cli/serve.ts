@@ -32,6 +32,8 @@ export interface ServeOptions extends ListenOptions {
   forgetDeadNodesAfterMs?: number;
   /** What retention removes after how long (`--retain-…` flags; docs/site/guides/operations.md, "Retention"). */
   retention?: Partial<RetentionSettings>;
+  /** Metrics at all (`/metrics`, OTLP metrics). Default true. */
+  metrics?: boolean;
   log?: (line: string) => void;
 }
 
@@ -61,6 +63,7 @@ export async function serve(options: ServeOptions): Promise<RunningService> {
     ...(options.forgetDeadNodesAfterMs === undefined ? {} : { forgetDeadNodesAfterMs: options.forgetDeadNodesAfterMs }),
     ...(options.auth === undefined ? {} : { auth: options.auth }),
     ...(options.retention === undefined ? {} : { retention: options.retention }),
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
   });
   try {
     const listening = await app.listen({

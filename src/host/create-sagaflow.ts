@@ -55,6 +55,8 @@ export interface SagaflowOptions {
   auth?: AuthConfig;
   /** Traces go to this OpenTelemetry provider (default: the global one, a no-op unless an SDK is registered). */
   tracerProvider?: TracerProvider;
+  /** Metrics (`GET /metrics` on the admin port, and what `sagaflow serve` exports over OTLP); false records none. Default true. */
+  metrics?: boolean;
   /**
    * What retention removes after how long (docs/site/guides/operations.md, "Retention"): feed states (`feedMs`),
    * idempotency records (`idempotencyMs`), ended workflows (`workflowsMs`, or a workflow's own
@@ -222,7 +224,14 @@ class SagaflowApp implements Sagaflow {
         ...(options.forgetDeadNodesAfterMs === undefined ? {} : { forgetDeadNodesAfterMs: options.forgetDeadNodesAfterMs }),
         ...(options.orphanedWorkflows === undefined ? {} : { orphanedWorkflows: options.orphanedWorkflows }),
         ...(options.clock === undefined ? {} : { clock: options.clock }),
-        ...(options.tracerProvider === undefined ? {} : { observe: { tracerProvider: options.tracerProvider } }),
+        ...(options.tracerProvider === undefined && options.metrics === undefined
+          ? {}
+          : {
+              observe: {
+                ...(options.tracerProvider === undefined ? {} : { tracerProvider: options.tracerProvider }),
+                ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+              },
+            }),
         ...(options.retention === undefined ? {} : { retention: options.retention }),
         ...(broker === undefined ? {} : { broker }),
       });

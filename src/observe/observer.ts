@@ -1,6 +1,8 @@
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Link, type Span, type SpanContext, type Tracer, type TracerProvider } from "@opentelemetry/api";
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type Tracer, type TracerProvider } from "@opentelemetry/api";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Store, StoredReply, WorkflowRecord } from "../store/port.ts";
+import { isStoreUnavailable } from "../define/errors.ts";
+import type { FeedEntry, Store, StoredReply, TimerRecord, WorkflowRecord } from "../store/port.ts";
+import { linksTo, parentFrom, toTraceparent } from "./trace-context.ts";
 import { SagaflowMetrics } from "./metrics.ts";
 import { routeTemplate } from "./route-template.ts";
 import { logEvent } from "./log-event.ts";
@@ -11,55 +13,60 @@ export interface ObserveOptions {
   tracerProvider?: TracerProvider;
   /** Process metrics (event-loop lag, heap, RSS) in `/metrics`. Default true. */
   processMetrics?: boolean;
+  /** Metrics at all (`/metrics`, OTLP metrics); false records none. Default true. */
+  metrics?: boolean;
 }
-
-/** Traces remembered per workflow and per feed position: bounded, oldest dropped first. */
-const rememberLimit = 10_000;
 
 const errorCode = (error: unknown): string =>
   typeof error === "object" && error !== null && typeof (error as { code?: unknown }).code === "string" ? (error as { code: string }).code : "internal";
 
+/** A store outage on `span` as an event (the reason: out of reach, disk full, lock timeout, …). */
+function noteOutage(span: Span, error: unknown): void {
+  if (isStoreUnavailable(error)) span.addEvent("store_unavailable", { "sagaflow.reason": error.reason });
+}
+
+/** Links kept on one span that serves many (a commit's writes, a view update's entries): at most this many. */
+const maxLinks = 32;
+
 /**
  * The one object the runtime's hook points call: it times, counts and traces commands, commits,
- * workflow steps, timer firings, consumer deliveries and HTTP requests. Spans carry component,
- * handler and outcome, never an instance id or input (no personal data by default).
+ * workflow steps, timer firings, consumer deliveries, view updates and queries and HTTP requests.
+ * Spans carry component, handler and outcome, never an instance id or input (no personal data by
+ * default). Span contexts that later work joins or links to travel with the data, in the store
+ * (./trace-context.ts): a workflow's record, a feed entry, a timer. When no span records (no
+ * tracer provider, or not sampled), no attributes are built.
  */
 export class Observer {
   readonly metrics: SagaflowMetrics;
   private readonly tracer: Tracer;
-  /** The span context of the command that started each workflow: its steps join that trace. */
-  private readonly workflowTraces = new Map<string, SpanContext>();
-  /** The span context of the command that wrote each feed position: deliveries link to it. */
-  private readonly positionTraces = new Map<number, SpanContext>();
-  private workflowNames = new Set<string>();
-  /** A command span was recorded: a tracer provider is taking spans. */
-  private tracing = false;
 
   constructor(
     options: ObserveOptions = {},
     /** Where failed workflows are reported (the runtime's log). */
     private readonly log: (line: string) => void = () => {},
   ) {
-    this.metrics = new SagaflowMetrics(options.processMetrics === undefined ? {} : { processMetrics: options.processMetrics });
+    this.metrics = new SagaflowMetrics({
+      ...(options.processMetrics === undefined ? {} : { processMetrics: options.processMetrics }),
+      ...(options.metrics === undefined ? {} : { enabled: options.metrics }),
+    });
     this.tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer("sagaflow");
   }
 
-  /** The workflows of the service: a `start` sent to one of them begins its trace. */
-  setWorkflows(names: Iterable<string>): void {
-    this.workflowNames = new Set(names);
-  }
-
-  /** Times and traces one command or query, from dispatch to its committed reply. */
-  command<T extends StoredReply & { position?: number }>(component: string, id: string, handler: string, run: () => Promise<T>): Promise<T> {
+  /**
+   * Times and traces one command or query, from dispatch to its committed reply. `run` gets the
+   * command span's `traceparent` when it records, to store with what the command writes.
+   */
+  command<T extends StoredReply & { position?: number }>(component: string, id: string, handler: string, run: (trace: string | undefined) => Promise<T>): Promise<T> {
     const started = performance.now();
-    const span = this.tracer.startSpan(`${component}.${handler}`, {
-      kind: SpanKind.INTERNAL,
-      attributes: { "sagaflow.component": component, "sagaflow.handler": handler },
-    });
+    const span = this.tracer.startSpan(`${component}.${handler}`, { kind: SpanKind.INTERNAL });
     const recording = span.isRecording();
-    if (recording) this.tracing = true;
-    if (recording && handler === "start" && this.workflowNames.has(component)) remember(this.workflowTraces, `${component}\u0000${id}`, span.spanContext());
-    const result = recording ? context.with(trace.setSpan(context.active(), span), run) : run();
+    let result: Promise<T>;
+    if (recording) {
+      span.setAttributes({ "sagaflow.component": component, "sagaflow.handler": handler });
+      result = context.with(trace.setSpan(context.active(), span), run, undefined, toTraceparent(span.spanContext()));
+    } else {
+      result = run(undefined);
+    }
     return result.then(
       (reply) => {
         const outcome = reply.ok ? "ok" : "refused";
@@ -67,7 +74,6 @@ export class Observer {
         if (recording) {
           span.setAttribute("sagaflow.outcome", outcome);
           if (!reply.ok) span.setAttribute("sagaflow.refusal", reply.code);
-          if (reply.position !== undefined) remember(this.positionTraces, reply.position, span.spanContext());
           span.end();
         }
         return reply;
@@ -80,6 +86,7 @@ export class Observer {
         if (recording) {
           span.setAttribute("sagaflow.outcome", code);
           span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+          noteOutage(span, error);
           span.end();
         }
         throw error;
@@ -87,21 +94,37 @@ export class Observer {
     );
   }
 
-  /** `store` with its `commit` timed and traced (the group committer's one call). */
+  /** The `traceparent` of the span in progress, if one records: stored with a timer started now. */
+  currentTrace(): string | undefined {
+    const span = trace.getActiveSpan();
+    return span?.isRecording() ? toTraceparent(span.spanContext()) : undefined;
+  }
+
+  /**
+   * `store` with its `commit` timed and traced (the group committer's one call): a span of its
+   * own, linked to the commands whose writes it carries (they share it, so it is no one's child).
+   */
   timedCommits(store: Store): Store {
     const commit = store.commit.bind(store);
     const timed = Object.create(store) as Store;
     timed.commit = async (writes) => {
       const started = performance.now();
-      const span = this.tracer.startSpan("sagaflow.commit", { attributes: { "sagaflow.commit.writes": writes.length } });
+      const span = this.tracer.startSpan("sagaflow.commit", undefined, ROOT_CONTEXT);
+      const recording = span.isRecording();
+      if (recording) {
+        span.setAttribute("sagaflow.commit.writes", writes.length);
+        for (const link of linksTo(writes.slice(0, maxLinks).map((w) => w.trace))) span.addLink(link);
+      }
       try {
         const outcomes = await commit(writes);
         this.metrics.commit(writes.length, (performance.now() - started) / 1000, true);
         return outcomes;
       } catch (error) {
         this.metrics.commit(writes.length, (performance.now() - started) / 1000, false);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: errorCode(error) });
-        span.addEvent("store_unavailable", { "sagaflow.reason": errorCode(error) });
+        if (recording) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: errorCode(error) });
+          noteOutage(span, error);
+        }
         throw error;
       } finally {
         span.end();
@@ -112,25 +135,26 @@ export class Observer {
 
   /**
    * Times and traces one step execution, in the trace of the command that started the workflow
-   * (when this process saw it). `run` returns the record the step leads to.
+   * (its `traceparent` is kept in the record). `run` returns the record the step leads to.
    */
   async step<R extends { record: WorkflowRecord; note: string }>(workflow: string, id: string, before: WorkflowRecord, run: () => Promise<R>): Promise<R> {
     const step = before.step ?? "";
     const started = performance.now();
-    const parent = this.workflowTraces.get(`${workflow}\u0000${id}`);
-    const span = this.tracer.startSpan(
-      `${workflow} step ${step}`,
-      { attributes: { "sagaflow.workflow": workflow, "sagaflow.step": step, "sagaflow.attempt": before.attempt + 1 } },
-      parent ? trace.setSpanContext(ROOT_CONTEXT, parent) : context.active(),
-    );
-    const result = await (span.isRecording() ? context.with(trace.setSpan(context.active(), span), run) : run());
+    const span = this.tracer.startSpan(`${workflow} step ${step}`, undefined, parentFrom(before.trace));
+    const recording = span.isRecording();
+    if (recording) span.setAttributes({ "sagaflow.workflow": workflow, "sagaflow.step": step, "sagaflow.attempt": before.attempt + 1 });
+    const result = await (recording ? context.with(trace.setSpan(context.active(), span), run) : run());
     const outcome = stepOutcome(result);
     this.metrics.step(workflow, step, outcome, (performance.now() - started) / 1000);
     const after = result.record;
     if (after.step !== step && (after.step === "compensate" || outcome === "failover")) this.metrics.compensation(workflow);
-    span.setAttribute("sagaflow.outcome", outcome);
+    if (recording) {
+      span.setAttribute("sagaflow.outcome", outcome);
+      if (after.step !== step && after.step !== null) span.setAttribute("sagaflow.next_step", after.step);
+      if (after.status === "paused") span.addEvent("paused", after.dueAt === null ? {} : { "sagaflow.wake_in_ms": Math.max(0, after.dueAt - after.updatedAt) });
+      if (outcome === "failed") span.setStatus({ code: SpanStatusCode.ERROR, message: after.lastError?.code ?? "failed" });
+    }
     if (outcome === "failed") {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: after.lastError?.code ?? "failed" });
       const error = after.lastError ?? { code: "failed", message: result.note };
       const fields = { event: "workflow_failed", workflow, id, step, attempt: before.attempt + 1, error_code: error.code, error_message: error.message };
       logEvent(this.log, "error", fields, `sagaflow: workflow ${workflow} "${id}" failed at step ${step}: ${error.code}: ${error.message}`);
@@ -139,28 +163,64 @@ export class Observer {
     return result;
   }
 
-  /** A durable timer fired `now`, due at `dueAt`. */
-  timerFired(dueAt: number, now: number): void {
-    this.metrics.timerFired((now - dueAt) / 1000);
+  /**
+   * A workflow woken by time, not by a step or a command (a pause's or the workflow's timeout):
+   * one short span in the workflow's trace.
+   */
+  wake(workflow: string, record: WorkflowRecord, reason: "pause_timeout" | "workflow_timeout"): void {
+    const span = this.tracer.startSpan(`${workflow} wake`, undefined, parentFrom(record.trace));
+    if (!span.isRecording()) return;
+    span.setAttributes({ "sagaflow.workflow": workflow, "sagaflow.reason": reason });
+    if (record.step !== null) span.setAttribute("sagaflow.step", record.step);
+    span.end();
   }
 
-  /** Traces one consumer delivery, linked to the span of the command that wrote the entry (when this process saw it). */
-  async delivery<T>(consumer: string, position: number, run: () => Promise<T>): Promise<T> {
-    // The producing command's reply (where its position is remembered) may still be on its way
-    // when the consumer, woken by the commit, reads the entry: wait one turn (only when tracing).
-    const producer =
-      this.positionTraces.get(position) ??
-      (this.tracing ? await new Promise<void>((r) => setImmediate(r)).then(() => this.positionTraces.get(position)) : undefined);
-    const links: Link[] = producer ? [{ context: producer }] : [];
-    const span = this.tracer.startSpan(`${consumer} deliver`, { kind: SpanKind.CONSUMER, links, attributes: { "sagaflow.consumer": consumer, "sagaflow.position": position } }, ROOT_CONTEXT);
+  /** Times and traces one timer firing (its call inside), linked to the span of the work that started the timer. */
+  timerFiring<T>(timer: TimerRecord, now: number, run: () => Promise<T>): Promise<T> {
+    this.metrics.timerFired((now - timer.dueAt) / 1000);
+    const links = timer.trace === undefined ? undefined : linksTo([timer.trace]);
+    const span = this.tracer.startSpan("timer fire", links ? { kind: SpanKind.CONSUMER, links } : { kind: SpanKind.CONSUMER }, ROOT_CONTEXT);
     if (!span.isRecording()) return run();
-    return context.with(trace.setSpan(ROOT_CONTEXT, span), run).then(
+    span.setAttributes({ "sagaflow.component": timer.component, "sagaflow.handler": timer.handler, "sagaflow.timer.attempt": timer.attempts + 1 });
+    return this.within(span, run);
+  }
+
+  /** Traces one consumer delivery, linked to the span of the command that wrote the entry (kept with it). */
+  delivery<T>(consumer: string, entry: FeedEntry, run: () => Promise<T>): Promise<T> {
+    const links = entry.trace === undefined ? undefined : linksTo([entry.trace]);
+    const span = this.tracer.startSpan(`${consumer} deliver`, links ? { kind: SpanKind.CONSUMER, links } : { kind: SpanKind.CONSUMER }, ROOT_CONTEXT);
+    if (!span.isRecording()) return run();
+    span.setAttributes({ "sagaflow.consumer": consumer, "sagaflow.position": entry.position, "sagaflow.component": entry.component });
+    return this.within(span, run);
+  }
+
+  /** Traces one batch of feed entries applied to a view, linked to the commands that wrote them (the first few). */
+  viewUpdate<T>(view: string, entries: readonly FeedEntry[], run: () => Promise<T>): Promise<T> {
+    const span = this.tracer.startSpan(`view ${view} update`, { kind: SpanKind.CONSUMER }, ROOT_CONTEXT);
+    if (!span.isRecording()) return run();
+    span.setAttributes({ "sagaflow.view": view, "sagaflow.view.entries": entries.length, "sagaflow.position": entries.at(-1)?.position ?? 0 });
+    for (const link of linksTo(entries.slice(0, maxLinks).map((e) => e.trace))) span.addLink(link);
+    return this.within(span, run);
+  }
+
+  /** Traces one view query, in the trace of the request that asks it. */
+  viewQuery<T>(view: string, query: string, run: () => Promise<T>): Promise<T> {
+    const span = this.tracer.startSpan(`view ${view} query ${query}`);
+    if (!span.isRecording()) return run();
+    span.setAttributes({ "sagaflow.view": view, "sagaflow.query": query });
+    return this.within(span, run);
+  }
+
+  /** Runs `run` with `span` current, and ends the span with its outcome. */
+  private within<T>(span: Span, run: () => Promise<T>): Promise<T> {
+    return context.with(trace.setSpan(context.active(), span), run).then(
       (value) => {
         span.end();
         return value;
       },
       (error: unknown) => {
         span.setStatus({ code: SpanStatusCode.ERROR, message: errorCode(error) });
+        noteOutage(span, error);
         span.end();
         throw error;
       },
@@ -189,11 +249,6 @@ export class Observer {
       else listener(req, res);
     };
   }
-}
-
-function remember<K>(map: Map<K, SpanContext>, key: K, value: SpanContext): void {
-  map.set(key, value);
-  if (map.size > rememberLimit) map.delete(map.keys().next().value!);
 }
 
 /** ok (moved on, paused or ended), retry, failover or failed: read from the transition the step led to. */

@@ -156,15 +156,16 @@ export class InstanceDispatcher implements Dispatcher {
   callForReply(componentName: string, id: string, handler: string, input: unknown, options: DispatchOptions = {}): Promise<PositionedReply> {
     // New outside calls are refused once stopping; calls from work already accepted are not.
     if (this.closed) return Promise.reject(errors.stopped());
-    return this.observed(componentName, id, handler, () => this.send(componentName, id, handler, input, options));
+    return this.observed(componentName, id, handler, (trace) => this.send(componentName, id, handler, input, options, trace));
   }
 
   readonly keyedCall: KeyedCall = (component, id, handler, input, idempotencyKey, hold) =>
-    this.observed(component, id, handler, () => this.send(component, id, handler, input, hold ? { idempotencyKey, hold } : { idempotencyKey }));
+    this.observed(component, id, handler, (trace) => this.send(component, id, handler, input, hold ? { idempotencyKey, hold } : { idempotencyKey }, trace));
 
-  private observed(component: string, id: string, handler: string, run: () => Promise<PositionedReply>): Promise<PositionedReply> {
+  /** `run` gets the command span's traceparent when tracing, to keep with what the command writes. */
+  private observed(component: string, id: string, handler: string, run: (trace: string | undefined) => Promise<PositionedReply>): Promise<PositionedReply> {
     const observer = this.options.observer;
-    return observer ? observer.command(component, id, handler, run) : run();
+    return observer ? observer.command(component, id, handler, run) : run(undefined);
   }
 
   /** Instances held in memory, and calls in flight (in a mailbox or being decided and committed): for `/metrics`. */
@@ -172,7 +173,7 @@ export class InstanceDispatcher implements Dispatcher {
     return { cached: this.instances.size, inFlight: this.inFlight };
   }
 
-  private async send(componentName: string, id: string, handler: string, input: unknown, options: DispatchOptions): Promise<PositionedReply> {
+  private async send(componentName: string, id: string, handler: string, input: unknown, options: DispatchOptions, trace: string | undefined): Promise<PositionedReply> {
     const { registered, isQuery } = this.lookup(componentName, handler);
     if (options.queryOnly && !isQuery) throw errors.notReadOnly(componentName, handler);
     checkId(id);
@@ -190,6 +191,7 @@ export class InstanceDispatcher implements Dispatcher {
           requestHash: key === undefined ? undefined : requestHash(handler, value),
           principal: options.principal,
           ...(options.hold && !isQuery ? { hold: options.hold } : {}),
+          trace: isQuery ? undefined : trace,
           resolve: (reply, position) => resolve(position === undefined ? reply : { ...reply, position }),
           reject,
         });

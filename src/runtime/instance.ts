@@ -23,6 +23,8 @@ export interface Pending {
    * (see held-writes.ts): the step gets the reply at once, and the instance stays busy until then.
    */
   hold?: StepHolds;
+  /** The W3C traceparent of the command's span (tracing only): kept with what it writes. */
+  trace?: string | undefined;
   /** `position`: the feed position of this instance's latest commit (for read-your-writes). */
   resolve: (reply: StoredReply, position: number | undefined) => void;
   reject: (error: unknown) => void;
@@ -161,6 +163,8 @@ export class Instance {
     const notes: string[] = [];
     const seen = new Map<string, DedupRecord>();
     let changed = false;
+    /** The traceparent of the last command of the turn that changed something. */
+    let trace: string | undefined;
 
     const task = turn[0]?.task;
     if (task) {
@@ -184,12 +188,14 @@ export class Instance {
       if (current.deleted) return { error: errors.deleted(this.component, this.id) };
       let decision;
       try {
-        decision = this.kind.decide(current, pending.handler, pending.input, pending.isQuery, this.id, pending.principal);
+        decision = this.kind.decide(current, pending.handler, pending.input, pending.isQuery, this.id, pending.principal, pending.trace);
       } catch (error) {
         return { error: this.deps.onHandlerError(error, `${this.component}.${pending.handler}`) };
       }
       if (decision.changed) {
-        events.push(...decision.events);
+        if (pending.trace === undefined) events.push(...decision.events);
+        else for (const e of decision.events) events.push({ ...e, trace: pending.trace });
+        trace = pending.trace ?? trace;
         current = decision.next;
         changed = true;
         if (decision.note !== undefined) notes.push(decision.note);
@@ -204,10 +210,12 @@ export class Instance {
 
     const holds = turn.length === 1 ? turn[0]!.hold : undefined;
     if (holds && this.kind.holdable && (changed || dedup.length > 0)) {
-      const held = await this.holdWrite(holds, turn[0]!, outcomes[0]!, this.kind.write(this.id, before, current, events, dedup, notes), before, current, events);
+      const write = this.kind.write(this.id, before, current, events, dedup, notes);
+      if (trace !== undefined) write.trace = trace;
+      const held = await this.holdWrite(holds, turn[0]!, outcomes[0]!, write, before, current, events);
       if (held) return [held];
     }
-    return (await this.commitTurn(before, current, changed, events, dedup, notes)) ? outcomes : undefined;
+    return (await this.commitTurn(before, current, changed, events, dedup, notes, undefined, undefined, trace)) ? outcomes : undefined;
   }
 
   /**
@@ -304,10 +312,12 @@ export class Instance {
     notes: string[],
     fence?: Fence,
     held?: HeldWrite,
+    trace?: string,
   ): Promise<boolean> {
     if (!changed && dedup.length === 0 && !held) return true;
     const write = this.kind.write(this.id, before, current, events, dedup, notes);
     if (fence) write.fence = fence;
+    if (trace !== undefined) write.trace = trace;
     if (held) write.together = [held.write];
     let result: WriteOutcome;
     try {

@@ -18,7 +18,8 @@ export interface Kind {
   /** Whether the store holds a newer version than `loaded` (another node wrote the instance). */
   isStale(store: Store, id: string, loaded: Loaded): Promise<boolean>;
   /** `principal`: who called over HTTP, when a token said so (handlers see it as `fx.principal`). */
-  decide(current: Current, handler: string, input: unknown, isQuery: boolean, id: string, principal?: Principal): Decision;
+  /** `trace`: the command span's W3C traceparent, when tracing (a workflow's start keeps it in the record). */
+  decide(current: Current, handler: string, input: unknown, isQuery: boolean, id: string, principal?: Principal, trace?: string): Decision;
   write(
     id: string,
     before: Loaded,

@@ -162,7 +162,8 @@ export class Runtime {
         this.unlisted.check(call.component, "a timer (deferred call)");
         return dispatcher.checkHandler(call.component, call.handler);
       },
-      onFire: (timer) => this.observer.timerFired(timer.dueAt, this.clock.now()),
+      firing: (timer, run) => this.observer.timerFiring(timer, this.clock.now(), run),
+      currentTrace: () => this.observer.currentTrace(),
     }, { pollMs: clustered ? 1_000 : undefined });
     this.workflows = new WorkflowEngine({
       timers: this.timers,
@@ -205,7 +206,7 @@ export class Runtime {
     this.topics = new TopicService(options.components, { ...consumerHost, broker: options.broker });
     this.schedules = new ScheduleService(options.components, consumerHost);
     const viewDefinitions = options.components.filter((c): c is ViewDefinition => c.kind === "view");
-    this.views = new ViewService(viewDefinitions, this.store, this.log);
+    this.views = new ViewService(viewDefinitions, this.store, this.log, this.observer);
     this.retention = new RetentionService(
       {
         store: this.store,
@@ -245,7 +246,6 @@ export class Runtime {
       metrics: () => this.observer.metrics.text(),
       totals: () => this.observer.metrics.totals(),
     });
-    this.observer.setWorkflows(options.components.filter((c) => c.kind === "workflow").map((c) => c.name));
     registerRuntimeGauges(this.observer.metrics, {
       store: this.store,
       dispatcher: () => this.dispatcher.stats(),

@@ -11,6 +11,7 @@ import type { DedupRecord, InstanceWrite, Snapshot, Store, StoredReply } from ".
 import { feedContract } from "./contract-feed.ts";
 import { commitOk, conflictOutcome, dedup, ev, eventsWrite, kvWrite } from "./contract-support.ts";
 import { timerContract } from "./contract-timers.ts";
+import { traceContract } from "./contract-traces.ts";
 import { workflowContract } from "./contract-workflows.ts";
 import { bucketContract } from "./contract-buckets.ts";
 
@@ -460,6 +461,7 @@ export function storeContract(
     bucketContract(withStore);
     feedContract(withStore);
     timerContract(withStore);
+    traceContract(withStore);
   });
 }
 

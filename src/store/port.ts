@@ -18,6 +18,8 @@ export { StoreUnavailableError, type StoreUnavailableReason } from "../define/er
 export interface NewEvent {
   type: string;
   payload: unknown;
+  /** The W3C `traceparent` of the command that emitted it, kept with its feed entry (tracing only). */
+  trace?: string;
 }
 
 /** An event as stored: `seq` counts from 1 per instance; `position` orders all events of the store. */
@@ -82,6 +84,11 @@ export interface InstanceWrite {
    * any is kept and the outcome is that refusal. Only for a store whose `commitsTogether` is true.
    */
   together?: InstanceWrite[];
+  /**
+   * The W3C `traceparent` of the command that made the write (tracing only): kept with the feed
+   * entry of a key-value or workflow state (and with events that carry none of their own).
+   */
+  trace?: string;
 }
 
 export type WorkflowStatus = "running" | "paused" | "suspended" | "ended" | "failed" | "terminated";
@@ -107,6 +114,11 @@ export interface WorkflowRecord {
   startReply: unknown;
   createdAt: number;
   updatedAt: number;
+  /**
+   * The W3C `traceparent` of the command that started the workflow (tracing only): its steps
+   * join that trace, after a restart or on another node too.
+   */
+  trace?: string;
 }
 
 /**
@@ -212,6 +224,8 @@ export interface FeedEntry {
   type: string;
   payload: unknown;
   at: number;
+  /** The W3C `traceparent` of the command that wrote it, when it was traced: deliveries link to it. */
+  trace?: string;
 }
 
 /** A consumer message that failed too often, or one held behind such a message of the same instance. */
@@ -239,9 +253,11 @@ export interface TimerRecord {
   status: "pending" | "parked";
   lastError: { code: string; message: string } | null;
   createdAt: number;
+  /** The W3C `traceparent` of the work that started the timer, when it was traced: its firing links to it. */
+  trace?: string;
 }
 
-export type NewTimer = Pick<TimerRecord, "name" | "dueAt" | "component" | "id" | "handler" | "input" | "createdAt">;
+export type NewTimer = Pick<TimerRecord, "name" | "dueAt" | "component" | "id" | "handler" | "input" | "createdAt" | "trace">;
 
 /** A failed firing, as `retryTimer` records it: the new due time, the attempts so far, the status, the error. */
 export interface TimerChange {

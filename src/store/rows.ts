@@ -26,6 +26,8 @@ export interface EventRow {
 export interface FeedRow extends EventRow {
   component: string;
   id: string;
+  /** Absent in parked rows (they keep no trace). */
+  trace?: string | null;
 }
 
 export interface ParkedRow extends FeedRow {
@@ -53,6 +55,7 @@ export interface WorkflowRow {
   start_reply: string | null;
   created_at: number;
   updated_at: number;
+  trace: string | null;
 }
 
 export interface TransitionRow {
@@ -77,6 +80,7 @@ export interface TimerRow {
   status: string;
   last_error: string | null;
   created_at: number;
+  trace: string | null;
 }
 
 /**
@@ -96,7 +100,7 @@ export function toEvent(row: EventRow): StoredEvent {
 }
 
 export function toFeedEntry(row: FeedRow): FeedEntry {
-  return {
+  const entry: FeedEntry = {
     position: row.position,
     component: row.component,
     id: row.id,
@@ -105,6 +109,8 @@ export function toFeedEntry(row: FeedRow): FeedEntry {
     payload: decode(row.payload),
     at: row.at,
   };
+  if (row.trace) entry.trace = row.trace;
+  return entry;
 }
 
 export function toParked(row: ParkedRow): ParkedMessage {
@@ -119,7 +125,7 @@ export function toParked(row: ParkedRow): ParkedMessage {
 }
 
 export function toTimer(row: TimerRow): TimerRecord {
-  return {
+  const timer: TimerRecord = {
     name: row.name,
     generation: row.generation,
     dueAt: row.due_at,
@@ -132,10 +138,12 @@ export function toTimer(row: TimerRow): TimerRecord {
     lastError: row.last_error === null ? null : (JSON.parse(row.last_error) as TimerRecord["lastError"]),
     createdAt: row.created_at,
   };
+  if (row.trace) timer.trace = row.trace;
+  return timer;
 }
 
 export function toWorkflow(row: WorkflowRow): StoredWorkflow {
-  return {
+  const workflow: StoredWorkflow = {
     name: row.name,
     id: row.id,
     version: row.version,
@@ -153,6 +161,8 @@ export function toWorkflow(row: WorkflowRow): StoredWorkflow {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+  if (row.trace) workflow.trace = row.trace;
+  return workflow;
 }
 
 export function toTransition(row: TransitionRow): WorkflowTransition & { version: number } {
@@ -182,6 +192,7 @@ export interface EncodedWorkflowRecord {
   startReply: string | null;
   createdAt: number;
   updatedAt: number;
+  trace: string | null;
 }
 
 export function encodeWorkflowRecord(r: WorkflowRecord): EncodedWorkflowRecord {
@@ -199,6 +210,7 @@ export function encodeWorkflowRecord(r: WorkflowRecord): EncodedWorkflowRecord {
     startReply: encode(r.startReply),
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
+    trace: r.trace ?? null,
   };
 }
 

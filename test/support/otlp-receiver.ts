@@ -11,12 +11,20 @@ export interface ReceivedSpan {
   attributes: Record<string, unknown>;
 }
 
+/** One metric of an OTLP metrics export: its sum or gauge points (histograms: name only, no points). */
+export interface ReceivedMetric {
+  name: string;
+  points: Array<{ attributes: Record<string, unknown>; value: number }>;
+}
+
 /**
- * An OTLP/HTTP trace receiver in the test process: `POST /v1/traces` in JSON (`http/json`) or
- * protobuf (`http/protobuf`, decoded by the small wire-format reader below).
+ * An OTLP/HTTP receiver in the test process: `POST /v1/traces` and `POST /v1/metrics` in JSON
+ * (`http/json`) or protobuf (`http/protobuf`, decoded by the small wire-format reader below).
  */
 export class OtlpReceiver {
   readonly spans: ReceivedSpan[] = [];
+  /** Every metrics export received, in order (each one holds every metric at that time). */
+  readonly metricExports: ReceivedMetric[][] = [];
   readonly contentTypes = new Set<string>();
   private constructor(private readonly server: Server) {}
 
@@ -29,7 +37,8 @@ export class OtlpReceiver {
         const body = Buffer.concat(chunks);
         const type = req.headers["content-type"] ?? "";
         receiver!.contentTypes.add(type);
-        receiver!.spans.push(...(type.includes("json") ? fromJson(body) : fromProtobuf(body)));
+        if (req.url === "/v1/metrics") receiver!.metricExports.push(type.includes("json") ? metricsFromJson(body) : metricsFromProtobuf(body));
+        else receiver!.spans.push(...(type.includes("json") ? fromJson(body) : fromProtobuf(body)));
         res.writeHead(200, { "content-type": type.includes("json") ? "application/json" : "application/x-protobuf" });
         res.end(type.includes("json") ? "{}" : undefined);
       });
@@ -129,4 +138,54 @@ function fromProtobuf(body: Buffer): ReceivedSpan[] {
     }
   }
   return spans;
+}
+
+interface JsonPoint {
+  attributes?: Array<{ key: string; value: Record<string, unknown> }>;
+  asDouble?: number;
+  asInt?: string | number;
+}
+
+function metricsFromJson(body: Buffer): ReceivedMetric[] {
+  type JsonMetric = { name: string; sum?: { dataPoints?: JsonPoint[] }; gauge?: { dataPoints?: JsonPoint[] } };
+  const request = JSON.parse(body.toString("utf8")) as { resourceMetrics?: Array<{ scopeMetrics?: Array<{ metrics?: JsonMetric[] }> }> };
+  return (request.resourceMetrics ?? []).flatMap((r) => (r.scopeMetrics ?? []).flatMap((s) => s.metrics ?? [])).map((m) => ({
+    name: m.name,
+    points: ((m.sum ?? m.gauge)?.dataPoints ?? []).map((p) => ({
+      attributes: Object.fromEntries((p.attributes ?? []).map((a) => [a.key, Object.values(a.value)[0]])),
+      value: p.asDouble ?? Number(p.asInt ?? 0),
+    })),
+  }));
+}
+
+const double = (bits: bigint): number => {
+  const buf = Buffer.alloc(8);
+  buf.writeBigUInt64LE(bits);
+  return buf.readDoubleLE(0);
+};
+
+// ExportMetricsServiceRequest{1: ResourceMetrics{2: ScopeMetrics{2: Metric}}}; Metric{1 name, 5 gauge, 7 sum, 9 histogram};
+// Gauge/Sum{1: NumberDataPoint{4 as_double (fixed64), 6 as_int, 7 attributes}}.
+function metricsFromProtobuf(body: Buffer): ReceivedMetric[] {
+  const metrics: ReceivedMetric[] = [];
+  for (const resourceMetrics of bytes(fields(body), 1)) {
+    for (const scopeMetrics of bytes(fields(resourceMetrics), 2)) {
+      for (const raw of bytes(fields(scopeMetrics), 2)) {
+        const metric = fields(raw);
+        const data = bytes(metric, 7)[0] ?? bytes(metric, 5)[0];
+        const points = data === undefined ? [] : bytes(fields(data), 1).map((rawPoint) => {
+          const point = fields(rawPoint);
+          const attributes: Record<string, unknown> = {};
+          for (const kv of bytes(point, 7)) {
+            const f = fields(kv);
+            attributes[bytes(f, 1)[0]!.toString("utf8")] = bytes(fields(bytes(f, 2)[0] ?? Buffer.alloc(0)), 1)[0]?.toString("utf8");
+          }
+          const asDouble = point.get(4)?.[0];
+          return { attributes, value: typeof asDouble === "bigint" ? double(asDouble) : Number(point.get(6)?.[0] ?? 0n) };
+        });
+        metrics.push({ name: bytes(metric, 1)[0]?.toString("utf8") ?? "", points });
+      }
+    }
+  }
+  return metrics;
 }

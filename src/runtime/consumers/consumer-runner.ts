@@ -305,7 +305,7 @@ export class ConsumerRunner {
     let attempts = 0;
     for (;;) {
       try {
-        await (this.host.observer ? this.host.observer.delivery(this.definition.name, entry.position, () => this.deliver(entry)) : this.deliver(entry));
+        await (this.host.observer ? this.host.observer.delivery(this.definition.name, entry, () => this.deliver(entry)) : this.deliver(entry));
         return undefined;
       } catch (error) {
         // The database out of reach is not the handler's failure: try again, using up no attempt

@@ -17,8 +17,10 @@ export interface TimerHost {
   call: Dispatcher["keyedCall"];
   /** Checks a deferred call names a known component and handler before it is stored. */
   check(call: DeferredCall): void;
-  /** Told as each timer fires (metrics: how late). */
-  onFire?(timer: TimerRecord): void;
+  /** Wraps each firing (metrics: how late; a span linked to the work that started the timer). */
+  firing?<T>(timer: TimerRecord, run: () => Promise<T>): Promise<T>;
+  /** The `traceparent` of the work starting a timer, kept with it (tracing only). */
+  currentTrace?(): string | undefined;
 }
 
 export interface TimerPolicy {
@@ -112,7 +114,8 @@ export class TimerService implements Timers {
     checkId(call.id);
     this.host.check(call);
     const now = this.host.clock.now();
-    const timer = await this.host.store.putTimer({ name, dueAt: now + delayMs, ...call, createdAt: now });
+    const trace = this.host.currentTrace?.();
+    const timer = await this.host.store.putTimer({ name, dueAt: now + delayMs, ...call, createdAt: now, ...(trace ? { trace } : {}) });
     // Another node's bucket: the store told that node (several nodes), which fires it.
     if (this.held.has(timerBucket(name))) this.armAt(timer.dueAt);
   }
@@ -203,10 +206,13 @@ export class TimerService implements Timers {
   }
 
   /** Makes the timer's call; returns the timer when it is done (fired, or answered with a refusal). */
-  private async fireOne(timer: TimerRecord): Promise<TimerRecord | undefined> {
+  private fireOne(timer: TimerRecord): Promise<TimerRecord | undefined> {
+    return this.host.firing ? this.host.firing(timer, () => this.fireCall(timer)) : this.fireCall(timer);
+  }
+
+  private async fireCall(timer: TimerRecord): Promise<TimerRecord | undefined> {
     // createdAt too: a name finished and started again may get generation 1 again.
     const key = `timer:${timer.name}:${timer.createdAt}:${timer.generation}`;
-    this.host.onFire?.(timer);
     let failure: unknown;
     try {
       const reply = await this.host.call(timer.component, timer.id, timer.handler, timer.input, key);

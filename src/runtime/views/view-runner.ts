@@ -7,6 +7,7 @@ import {
 } from "../../store/view-port.ts";
 import { WakeSignal } from "../wake-signal.ts";
 import { isStoreUnavailable } from "../../define/errors.ts";
+import type { Observer } from "../../observe/observer.ts";
 
 export interface ViewHost {
   store: Store;
@@ -14,6 +15,8 @@ export interface ViewHost {
   log: (line: string) => void;
   /** Field paths to index, per table of this view (derived from its queries). */
   indexes: Map<string, string[][]>;
+  /** Traces each batch applied. */
+  observer?: Observer;
 }
 
 const batchSize = 512;
@@ -334,8 +337,11 @@ export class ViewRunner {
       return false;
     }
     try {
-      const updates = await this.apply(target.generation, entries);
-      await this.host.views.commitView(this.definition.name, target.generation, offset, updates, this.fence);
+      const update = async () => {
+        const updates = await this.apply(target.generation, entries);
+        await this.host.views.commitView(this.definition.name, target.generation, offset, updates, this.fence);
+      };
+      await (this.host.observer && entries.length > 0 ? this.host.observer.viewUpdate(this.definition.name, entries, update) : update());
       this.attempts.clear();
     } catch (error) {
       if (error instanceof LeaseLostError || isStoreUnavailable(error) || entries.length === 0) throw error;

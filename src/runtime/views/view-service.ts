@@ -4,6 +4,7 @@ import type { Store } from "../../store/port.ts";
 import type { ViewStore } from "../../store/view-port.ts";
 import { checkQuery, indexesFor, parseQuery, queryParams, QueryError, type Query } from "../../views/query/index.ts";
 import { ViewRunner } from "./view-runner.ts";
+import type { Observer } from "../../observe/observer.ts";
 
 /** Query-string names the runtime reads itself; a view query may not use them as parameters. */
 export const reservedParams = ["pageToken", "waitForPosition"] as const;
@@ -32,6 +33,8 @@ export class ViewService {
     definitions: readonly ViewDefinition[],
     private readonly store: Store,
     log: (line: string) => void,
+    /** Traces view updates and queries. */
+    private readonly observer?: Observer,
   ) {
     if (definitions.length === 0) return;
     const views = store.views;
@@ -67,7 +70,7 @@ export class ViewService {
         indexes.set(query.from, list);
       }
     }
-    return { runner: new ViewRunner(definition, { store: this.store, views, log, indexes }), queries };
+    return { runner: new ViewRunner(definition, { store: this.store, views, log, indexes, ...(this.observer ? { observer: this.observer } : {}) }), queries };
   }
 
   /** Follows where each view stands in the store, so queries are served before (or without) this node projecting it. */
@@ -112,7 +115,8 @@ export class ViewService {
     const table = served.runner.tableFor(entry.query.from);
     if (!table) throw new SagaflowError("view_building", `view "${view}" is being built; try again shortly`, { status: 503, retryable: true });
     const offset = decodePageToken(options.pageToken);
-    const result = await this.store.views!.query(table, entry.query, params, { offset, limit: maxPageSize });
+    const run = () => this.store.views!.query(table, entry.query, params, { offset, limit: maxPageSize });
+    const result = await (this.observer ? this.observer.viewQuery(view, name, run) : run());
     const key = entry.query.select.name;
     if (result.kind === "count") return { [key ?? "count"]: result.count };
     return {

@@ -448,7 +448,10 @@ export class WorkflowEngine {
 
   private async decideNext(definition: WorkflowDefinition, id: string, current: Current, record: WorkflowRecord | null, now: number): Promise<Decision> {
     if (!record || finalStatuses.has(record.status) || record.status === "suspended") return unchanged(current);
-    if (record.deadlineAt !== null && record.deadlineAt <= now) return changedTo(applyWorkflowTimeout(definition, record, now));
+    if (record.deadlineAt !== null && record.deadlineAt <= now) {
+      this.host.observer?.wake(definition.name, record, "workflow_timeout");
+      return changedTo(applyWorkflowTimeout(definition, record, now));
+    }
     const stepDue = record.status === "running" && (record.dueAt === null || record.dueAt <= now);
     const pauseDue = record.status === "paused" && record.dueAt !== null && record.dueAt <= now;
     if (!stepDue && !pauseDue) {
@@ -458,6 +461,7 @@ export class WorkflowEngine {
       return unchanged(current);
     }
     if (record.status === "paused") {
+      this.host.observer?.wake(definition.name, record, "pause_timeout");
       const then = (record.stepInput as { then?: string } | null)?.then;
       if (then === undefined) {
         const lastError = { code: "pause_timeout", message: "the pause timed out and names no step to run" };

@@ -38,7 +38,7 @@ export function workflowKind(
     },
     isStale: async (store, id, loaded) => ((await store.loadWorkflow(definition.name, id))?.version ?? 0) !== loaded.version,
 
-    decide(current, handler, input, isQuery, id, principal): Decision {
+    decide(current, handler, input, isQuery, id, principal, trace): Decision {
       const record = current.state as WorkflowRecord | null;
       if (handler === "start") {
         const hash = requestHash("start", input);
@@ -56,6 +56,8 @@ export function workflowKind(
           throw error;
         }
         const started = startRecord(definition, state, hash, clock.now());
+        // Its steps join the trace of the command that started it, wherever and whenever they run.
+        if (trace !== undefined) started.record.trace = trace;
         const note = principal === undefined ? started.note : `${started.note} ${startedByNote(principal)}`;
         return { reply: { ok: true, value: started.record.startReply }, events: [], next: { state: started.record, deleted: false }, changed: true, note };
       }

@@ -15,6 +15,8 @@ export interface FeedRow {
   at: number;
   /** A key-value or workflow state (retention may remove it), not an entity event. */
   state?: "kv" | "workflow";
+  /** The W3C traceparent of the command that wrote it. */
+  trace?: string;
 }
 
 interface ParkedEntry {
@@ -37,8 +39,9 @@ export class MemoryFeed {
   #lastPosition = 0;
 
   /** Adds a row at the next position (the store's commit calls this). */
-  append(component: string, id: string, seq: number, type: string, payload: Json, at: number, state?: "kv" | "workflow"): FeedRow {
+  append(component: string, id: string, seq: number, type: string, payload: Json, at: number, state?: "kv" | "workflow", trace?: string): FeedRow {
     const row: FeedRow = { position: ++this.#lastPosition, component, id, seq, type, payload, at, ...(state ? { state } : {}) };
+    if (trace) row.trace = trace;
     this.#rows.push(row);
     const ofComponent = this.#rowsOf.get(component);
     if (ofComponent) ofComponent.push(row);

@@ -48,8 +48,9 @@ interface Plan {
   key: string;
   component: string;
   id: string;
-  events: { type: string; payload: Json }[];
+  events: { type: string; payload: Json; trace?: string }[];
   firstSeq: number;
+  trace: string | undefined;
   snapshot: Instance["snapshot"];
   kv: Instance["kv"];
   dedup: [string, DedupEntry][];
@@ -327,7 +328,8 @@ export class MemoryStore implements Store {
       key,
       component: w.component,
       id: w.id,
-      events: (w.events?.append ?? []).map((e) => ({ type: e.type, payload: encode(e.payload) })),
+      events: (w.events?.append ?? []).map((e) => (e.trace ? { type: e.type, payload: encode(e.payload), trace: e.trace } : { type: e.type, payload: encode(e.payload) })),
+      trace: w.trace,
       firstSeq: (w.events?.expectedSeq ?? 0) + 1,
       snapshot: w.events?.snapshot && { seq: w.events.snapshot.seq, state: encode(w.events.snapshot.state) },
       kv: w.kv && { version: w.kv.expectedVersion + 1, state: encode(w.kv.state), deleted: w.kv.deleted },
@@ -354,7 +356,7 @@ export class MemoryStore implements Store {
     const { component, id } = plan;
     const feed = this.#feed;
     plan.events.forEach((e, i) => {
-      const row = feed.append(component, id, plan.firstSeq + i, e.type, e.payload, at);
+      const row = feed.append(component, id, plan.firstSeq + i, e.type, e.payload, at, undefined, e.trace ?? plan.trace);
       inst.events.push(row);
       positions.push(row.position);
     });
@@ -363,14 +365,15 @@ export class MemoryStore implements Store {
       const { version, state, deleted } = plan.kv;
       inst.kv = plan.kv;
       const row = deleted
-        ? feed.append(component, id, version, "$deleted", "null", at, "kv")
-        : feed.append(component, id, version, "$state", state, at, "kv");
+        ? feed.append(component, id, version, "$deleted", "null", at, "kv", plan.trace)
+        : feed.append(component, id, version, "$state", state, at, "kv", plan.trace);
       positions.push(row.position);
     }
     for (const [key, entry] of plan.dedup) inst.dedup.set(key, entry);
     if (plan.workflow) {
       this.#workflows.apply(plan.key, plan.workflow);
-      positions.push(feed.append(component, id, plan.workflow.entry.version, "$state", plan.workflow.feed, at, "workflow").position);
+      const trace = plan.trace ?? plan.workflow.entry.trace ?? undefined;
+      positions.push(feed.append(component, id, plan.workflow.entry.version, "$state", plan.workflow.feed, at, "workflow", trace).position);
     }
     return positions;
   }

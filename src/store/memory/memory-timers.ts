@@ -36,6 +36,7 @@ export class MemoryTimers {
       lastError: null,
       createdAt: timer.createdAt,
     };
+    if (timer.trace) entry.trace = timer.trace;
     this.#timers.set(entry.name, entry);
     return toTimer(entry);
   }

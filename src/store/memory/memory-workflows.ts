@@ -122,9 +122,11 @@ export class MemoryWorkflows {
 
   /** Stores a planned write (checked against `version` by the caller) and logs its transition. */
   apply(key: string, planned: PlannedWorkflow): void {
-    const history = this.#entries.get(key)?.history ?? [];
+    const stored = this.#entries.get(key);
+    const history = stored?.history ?? [];
     history.push(planned.transition);
-    this.#entries.set(key, { ...planned.entry, history });
+    // A trace, once kept, stays (as the SQL stores' coalesce does).
+    this.#entries.set(key, { ...planned.entry, trace: planned.entry.trace ?? stored?.trace ?? null, history });
   }
 }
 
@@ -140,12 +142,14 @@ export function planWorkflow(name: string, id: string, wf: NonNullable<InstanceW
   };
 }
 
-function toWorkflow({ history: _history, ...e }: WorkflowEntry): StoredWorkflow {
-  return {
+function toWorkflow({ history: _history, trace, ...e }: WorkflowEntry): StoredWorkflow {
+  const workflow: StoredWorkflow = {
     ...e,
     stepInput: decode(e.stepInput),
     state: decode(e.state),
     lastError: e.lastError === null ? null : (JSON.parse(e.lastError) as WorkflowRecord["lastError"]),
     startReply: decode(e.startReply),
   };
+  if (trace) workflow.trace = trace;
+  return workflow;
 }

@@ -301,7 +301,7 @@ export const migrations: readonly Migration[] = [
     version: 8,
     description: "timer buckets: a node fires only the timers of the buckets it holds",
     sql: `
-      -- As SQLite's (version 9): the bucket of each timer (src/store/buckets.ts), set when its row
+      -- As SQLite's (version 10): the bucket of each timer (src/store/buckets.ts), set when its row
       -- is inserted. Rows stored before get theirs from the same hash, FNV-1a over the UTF-16 code
       -- units of the name (a character beyond the BMP is two surrogates).
       CREATE FUNCTION pg_temp.sagaflow_timer_bucket(name text) RETURNS int AS $fn$
@@ -329,6 +329,17 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX timers_bucket_due ON timers (bucket, status, due_at, name);
       -- The one lease all timers had: its row would be listed as unheld for ever.
       DELETE FROM leases WHERE name = 'timers';
+    `,
+  },
+  {
+    version: 9,
+    description: "trace contexts: with feed entries, workflows and timers",
+    sql: `
+      -- As SQLite's (version 11): the W3C traceparent of the command that wrote the row, NULL when
+      -- nothing was traced. Nullable without a default: adding the columns rewrites no table.
+      ALTER TABLE events ADD COLUMN trace TEXT;
+      ALTER TABLE workflows ADD COLUMN trace TEXT;
+      ALTER TABLE timers ADD COLUMN trace TEXT;
     `,
   },
 ];

@@ -85,15 +85,15 @@ export function commitSql(s: string, schemaName: string) {
           SELECT * FROM unnest(
             $17::text[], $18::text[], $19::int8[], $20::text[], $21::text[], $22::text[], $23::text[], $24::int8[],
             $25::int8[], $26::int8[], $27::int8[], $28::text[], $29::text[], $30::text[], $31::int8[], $32::int8[], $33::int8[],
-            $57::int4[]
+            $57::int4[], $58::text[]
           ) AS u(name, id, version, status, step, step_input, state, attempt, exec_id, due_at, deadline_at,
-                 last_error, start_hash, start_reply, created_at, updated_at, prev, bucket)
+                 last_error, start_hash, start_reply, created_at, updated_at, prev, bucket, trace)
         ),
         wf_new AS (
           INSERT INTO ${s}.workflows (name, id, version, status, step, step_input, state, attempt, exec_id, due_at,
-                                      deadline_at, last_error, start_hash, start_reply, created_at, updated_at, bucket)
+                                      deadline_at, last_error, start_hash, start_reply, created_at, updated_at, bucket, trace)
           SELECT name, id, version, status, step, step_input, state, attempt, exec_id, due_at,
-                 deadline_at, last_error, start_hash, start_reply, created_at, updated_at, bucket
+                 deadline_at, last_error, start_hash, start_reply, created_at, updated_at, bucket, trace
           FROM wf_rows WHERE prev = 0
           RETURNING 1
         ),
@@ -101,7 +101,7 @@ export function commitSql(s: string, schemaName: string) {
           UPDATE ${s}.workflows w SET version = u.version, status = u.status, step = u.step, step_input = u.step_input,
             state = u.state, attempt = u.attempt, exec_id = u.exec_id, due_at = u.due_at, deadline_at = u.deadline_at,
             last_error = u.last_error, start_hash = u.start_hash, start_reply = u.start_reply,
-            created_at = u.created_at, updated_at = u.updated_at
+            created_at = u.created_at, updated_at = u.updated_at, trace = coalesce(u.trace, w.trace)
           FROM wf_rows u
           WHERE u.prev <> 0 AND w.name = u.name AND w.id = u.id AND w.version = u.prev
           RETURNING 1
@@ -122,9 +122,9 @@ export function commitSql(s: string, schemaName: string) {
                  (SELECT count(*) FROM kv_upd) AS kv_updated, (SELECT count(*) FROM wf_upd) AS wf_updated
         ),
         feed AS (
-          INSERT INTO ${s}.events (component, id, kind, seq, type, payload, at)
-          SELECT u.c, u.i, u.k, u.s, u.t, u.p, $5
-          FROM unnest($49::text[], $50::text[], $51::int2[], $52::int8[], $53::text[], $54::text[]) WITH ORDINALITY AS u(c, i, k, s, t, p, n)
+          INSERT INTO ${s}.events (component, id, kind, seq, type, payload, at, trace)
+          SELECT u.c, u.i, u.k, u.s, u.t, u.p, $5, u.tr
+          FROM unnest($49::text[], $50::text[], $51::int2[], $52::int8[], $53::text[], $54::text[], $59::text[]) WITH ORDINALITY AS u(c, i, k, s, t, p, tr, n)
           WHERE (
             SELECT CASE
               WHEN w.others < 0 THEN false
@@ -155,9 +155,9 @@ export function commitSql(s: string, schemaName: string) {
     // backend CPU, measured). Same parameters as `write`'s feed rows, from $1.
     text: `
         WITH feed AS (
-          INSERT INTO ${s}.events (component, id, kind, seq, type, payload, at)
-          SELECT u.c, u.i, u.k, u.s, u.t, u.p, $7
-          FROM unnest($1::text[], $2::text[], $3::int2[], $4::int8[], $5::text[], $6::text[]) WITH ORDINALITY AS u(c, i, k, s, t, p, n)
+          INSERT INTO ${s}.events (component, id, kind, seq, type, payload, at, trace)
+          SELECT u.c, u.i, u.k, u.s, u.t, u.p, $7, u.tr
+          FROM unnest($1::text[], $2::text[], $3::int2[], $4::int8[], $5::text[], $6::text[], $8::text[]) WITH ORDINALITY AS u(c, i, k, s, t, p, tr, n)
           WHERE (SELECT true FROM pg_advisory_xact_lock(${FEED_LOCK_CLASS}, hashtext(${pg.escapeLiteral(schemaName)})))
           ORDER BY u.n
           RETURNING position

@@ -177,11 +177,12 @@ function instanceOf(instances: Map<string, InstanceState>, component: string, id
 interface EncodedWrite {
   component: string;
   id: string;
-  events?: { expectedSeq: number; append: Array<{ type: string; payload: string | null }>; snapshot?: { seq: number; state: string | null } };
+  events?: { expectedSeq: number; append: Array<{ type: string; payload: string | null; trace?: string }>; snapshot?: { seq: number; state: string | null } };
   kv?: { expectedVersion: number; state: string | null; deleted: boolean };
   workflow?: { expectedVersion: number; record: EncodedWorkflowRecord; transition: WorkflowTransition };
   dedup: Array<{ key: string; requestHash: string; reply: string; at: number }>;
   fence?: Fence;
+  trace?: string;
 }
 
 /** Encodes every value of the batch, and copies what the commit keeps: throws before anything is sent. */
@@ -193,9 +194,10 @@ export function encodeWrites(writes: readonly InstanceWrite[]): EncodedWrite[] {
       dedup: w.dedup.map((d) => ({ key: d.key, requestHash: d.requestHash, reply: JSON.stringify(d.reply), at: d.at })),
     };
     if (w.fence) out.fence = { lease: w.fence.lease, token: w.fence.token };
+    if (w.trace) out.trace = w.trace;
     if (w.events) {
       const { expectedSeq, append, snapshot } = w.events;
-      out.events = { expectedSeq, append: append.map((e) => ({ type: e.type, payload: encode(e.payload) })) };
+      out.events = { expectedSeq, append: append.map((e) => (e.trace ? { type: e.type, payload: encode(e.payload), trace: e.trace } : { type: e.type, payload: encode(e.payload) })) };
       if (snapshot) out.events.snapshot = { seq: snapshot.seq, state: encode(snapshot.state) };
     }
     if (w.kv) out.kv = { expectedVersion: w.kv.expectedVersion, state: encode(w.kv.state), deleted: w.kv.deleted };
@@ -239,6 +241,8 @@ interface FeedRow {
   seq: number;
   type: string;
   payload: string | null;
+  /** The W3C traceparent of the command that wrote it. */
+  trace: string | null;
   /** The write it belongs to. */
   write: number;
 }
@@ -312,9 +316,10 @@ export async function writeBatch(
     }
     outcomes.push(undefined);
     const { component, id } = w;
+    const trace = w.trace ?? null;
     if (events) {
       for (const e of events.append) {
-        feed.push({ component, id, kind: KIND_EVENT, seq: ++state.maxSeq, type: e.type, payload: e.payload, write: index });
+        feed.push({ component, id, kind: KIND_EVENT, seq: ++state.maxSeq, type: e.type, payload: e.payload, trace: e.trace ?? trace, write: index });
       }
       if (events.snapshot) snapshots.set(state, events.snapshot);
     }
@@ -323,7 +328,7 @@ export async function writeBatch(
       kvFinal.set(state, { version, state: kv.state, deleted: kv.deleted });
       feed.push({
         component, id, kind: KIND_KV, seq: version,
-        type: kv.deleted ? "$deleted" : "$state", payload: kv.deleted ? "null" : kv.state, write: index,
+        type: kv.deleted ? "$deleted" : "$state", payload: kv.deleted ? "null" : kv.state, trace, write: index,
       });
     }
     if (workflow) {
@@ -333,7 +338,7 @@ export async function writeBatch(
       history.push({ name: component, id, version, t: workflow.transition });
       feed.push({
         component, id, kind: KIND_WORKFLOW, seq: version, type: "$state",
-        payload: workflowFeedPayload(r.status, r.step, r.state), write: index,
+        payload: workflowFeedPayload(r.status, r.step, r.state), trace: trace ?? r.trace, write: index,
       });
     }
     for (const d of dedup) {
@@ -347,7 +352,7 @@ export async function writeBatch(
   if (snapshots.size + kvFinal.size + workflowFinal.size + dedupRows.length === 0 && feed.length > 0) {
     statements.push(executeStatement(sql.writeFeed.name, [
       col(feed, (f) => f.component), col(feed, (f) => f.id), col(feed, (f) => f.kind), col(feed, (f) => f.seq),
-      col(feed, (f) => f.type), col(feed, (f) => f.payload), at,
+      col(feed, (f) => f.type), col(feed, (f) => f.payload), at, col(feed, (f) => f.trace),
     ]));
   } else if (snapshots.size + kvFinal.size + workflowFinal.size + dedupRows.length + feed.length > 0) {
     const snaps = [...snapshots];
@@ -377,6 +382,7 @@ export async function writeBatch(
       col(feed, (f) => f.type), col(feed, (f) => f.payload),
       kvUpd.length, wfs.filter(([i]) => i.workflowStored !== 0).length,
       col(wfs, ([i]) => workflowBucket(i.component, i.id)),
+      col(wfs, ([, w]) => w.record.trace), col(feed, (f) => f.trace),
     ]));
   }
   // The signal carries the commit's last position: the last one this session drew from the

@@ -10,10 +10,10 @@ import { commitSql } from "./postgres-commit-sql.ts";
 
 const FEED_COLUMNS = "position, component, id, seq, type, payload, at";
 const PARKED_COLUMNS = `consumer, ${FEED_COLUMNS}, error, attempts, parked_at, blocked_by`;
-const TIMER_COLUMNS = "name, generation, due_at, component, id, handler, input, attempts, status, last_error, created_at";
+const TIMER_COLUMNS = "name, generation, due_at, component, id, handler, input, attempts, status, last_error, created_at, trace";
 const WORKFLOW_COLUMNS =
   "name, id, version, status, step, step_input, state, attempt, exec_id, due_at, deadline_at, " +
-  "last_error, start_hash, start_reply, created_at, updated_at";
+  "last_error, start_hash, start_reply, created_at, updated_at, trace";
 
 /** A named statement: prepared once per connection of the pool. */
 export type Statement = { name: string; text: string };
@@ -81,7 +81,7 @@ export function statements(s: string, schemaName: string) {
       `SELECT version, at, status, step, exec_id, attempt, detail FROM ${s}.workflow_history
        WHERE name = $1 AND id = $2 ORDER BY version LIMIT $3`,
     ),
-    feedAll: st("feed_all", `SELECT ${FEED_COLUMNS} FROM ${s}.events WHERE position > $1 ORDER BY position LIMIT $2`),
+    feedAll: st("feed_all", `SELECT ${FEED_COLUMNS}, trace FROM ${s}.events WHERE position > $1 ORDER BY position LIMIT $2`),
     // The first `limit` entries after the offset of each component, merged. Each component's
     // range is written as a range of the events_feed index, (component, position) from
     // (c, after) up to the end of c, and ordered as that index is, so the planner has one cheap
@@ -89,10 +89,10 @@ export function statements(s: string, schemaName: string) {
     // and filter instead, reading every other component's entries (it did, once prepared).
     feedOf: st(
       "feed_of",
-      `SELECT e.position, e.component, e.id, e.seq, e.type, e.payload, e.at
+      `SELECT e.position, e.component, e.id, e.seq, e.type, e.payload, e.at, e.trace
        FROM unnest($1::text[]) AS c(component)
        CROSS JOIN LATERAL (
-         SELECT ${FEED_COLUMNS} FROM ${s}.events x
+         SELECT ${FEED_COLUMNS}, trace FROM ${s}.events x
          WHERE (x.component, x.position) > (c.component, $2) AND x.component <= c.component
          ORDER BY x.component, x.position LIMIT $3
        ) e
@@ -125,11 +125,11 @@ export function statements(s: string, schemaName: string) {
     // One statement: a new name starts at generation 1, a known one goes on from its generation.
     putTimer: st(
       "put_timer",
-      `INSERT INTO ${s}.timers AS t (${TIMER_COLUMNS}, bucket) VALUES ($1, 1, $2, $3, $4, $5, $6, 0, 'pending', NULL, $7, $8)
+      `INSERT INTO ${s}.timers AS t (${TIMER_COLUMNS}, bucket) VALUES ($1, 1, $2, $3, $4, $5, $6, 0, 'pending', NULL, $7, $8, $9)
        ON CONFLICT (name) DO UPDATE SET
          generation = t.generation + 1, due_at = excluded.due_at, component = excluded.component,
          id = excluded.id, handler = excluded.handler, input = excluded.input, attempts = 0,
-         status = 'pending', last_error = NULL, created_at = excluded.created_at
+         status = 'pending', last_error = NULL, created_at = excluded.created_at, trace = excluded.trace
        RETURNING ${TIMER_COLUMNS}`,
     ),
     cancelTimer: st("cancel_timer", `DELETE FROM ${s}.timers WHERE name = $1`),

@@ -377,7 +377,7 @@ export class PostgresStore implements Store {
     checkDueAt(timer.dueAt);
     const { name, dueAt, component, id, handler, input, createdAt } = timer;
     const bucket = timerBucket(name);
-    const values = [name, dueAt, component, id, handler, encode(input), createdAt, bucket];
+    const values = [name, dueAt, component, id, handler, encode(input), createdAt, timer.trace ?? null, bucket];
     if (this.cluster.signallingAs === undefined) return toTimer((await this.#rows<TimerRow>(this.#sql.putTimer, values))[0]!);
     // Several nodes: the holder of the timer's bucket may be another node; tell it, in the same transaction.
     return this.#transaction(async (client, { sendWithCommit }) => {

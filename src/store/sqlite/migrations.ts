@@ -326,6 +326,18 @@ export const migrations: readonly Migration[] = [
       UPDATE timers SET bucket = sagaflow_timer_bucket(name);
     `,
   },
+  {
+    version: 11,
+    description: "trace contexts: with feed entries, workflows and timers",
+    sql: `
+      -- The W3C traceparent of the command that wrote the row, NULL when nothing was traced: a
+      -- workflow's steps join the trace of its start, after a restart too; a consumer's delivery
+      -- and a timer's firing link to the span of the work that produced them.
+      ALTER TABLE events ADD COLUMN trace TEXT;
+      ALTER TABLE workflows ADD COLUMN trace TEXT;
+      ALTER TABLE timers ADD COLUMN trace TEXT;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = migrations.length;

@@ -9,6 +9,7 @@ import { toFeedEntry, toParked, type FeedRow, type ParkedRow } from "../rows.ts"
 import { encode } from "../rows.ts";
 
 const FEED_COLUMNS = "position, component, id, seq, type, payload, at";
+/** Parked copies keep no trace: a retry is an operator's act, not the producing command's. */
 const PARKED_COLUMNS = `consumer, ${FEED_COLUMNS}, error, attempts, parked_at, blocked_by`;
 
 /**
@@ -17,8 +18,8 @@ const PARKED_COLUMNS = `consumer, ${FEED_COLUMNS}, error, attempts, parked_at, b
  * component's rows).
  */
 export const feedSql = {
-  all: `SELECT ${FEED_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`,
-  ofComponent: `SELECT ${FEED_COLUMNS} FROM events INDEXED BY events_feed WHERE component = ? AND position > ? ORDER BY position LIMIT ?`,
+  all: `SELECT ${FEED_COLUMNS}, trace FROM events WHERE position > ? ORDER BY position LIMIT ?`,
+  ofComponent: `SELECT ${FEED_COLUMNS}, trace FROM events INDEXED BY events_feed WHERE component = ? AND position > ? ORDER BY position LIMIT ?`,
 } as const;
 
 /** The feed and consumer part of the port on `db`, whose tables must exist. */

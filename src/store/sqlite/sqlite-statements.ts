@@ -56,7 +56,7 @@ export function prepareStatements(db: Database.Database) {
   const dedupExists = db.prepare("SELECT 1 FROM dedup WHERE component = ? AND id = ? AND key = ?").pluck();
   // Entity events and the feed rows of key-value and workflow writes (by kind).
   const insertEvent = db.prepare(
-    "INSERT INTO events (component, id, kind, seq, type, payload, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "INSERT INTO events (component, id, kind, seq, type, payload, at, trace) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
   );
   const upsertSnapshot = db.prepare(
     `INSERT INTO snapshots (component, id, seq, state) VALUES (?, ?, ?, ?)
@@ -106,10 +106,11 @@ export function prepareStatements(db: Database.Database) {
     const { component, id, events, kv, dedup } = w;
     // Feed rows in this order: the events, the key-value state, the workflow state.
     const positions: number[] = [];
+    const trace = w.trace ?? null;
     if (events) {
       let seq = events.expectedSeq;
       for (const e of events.append) {
-        const info = insertEvent.run(component, id, KIND_EVENT, ++seq, e.type, encode(e.payload), at);
+        const info = insertEvent.run(component, id, KIND_EVENT, ++seq, e.type, encode(e.payload), at, e.trace ?? trace);
         positions.push(Number(info.lastInsertRowid));
       }
       const snap = events.snapshot;
@@ -120,12 +121,12 @@ export function prepareStatements(db: Database.Database) {
       const state = encode(kv.state);
       upsertKv.run(component, id, version, state, kv.deleted ? 1 : 0, at);
       const info = kv.deleted
-        ? insertEvent.run(component, id, KIND_KV, version, "$deleted", "null", at)
-        : insertEvent.run(component, id, KIND_KV, version, "$state", state, at);
+        ? insertEvent.run(component, id, KIND_KV, version, "$deleted", "null", at, trace)
+        : insertEvent.run(component, id, KIND_KV, version, "$state", state, at, trace);
       positions.push(Number(info.lastInsertRowid));
     }
     if (workflowFeed) {
-      const info = insertEvent.run(component, id, KIND_WORKFLOW, workflowFeed.version, "$state", workflowFeed.payload, at);
+      const info = insertEvent.run(component, id, KIND_WORKFLOW, workflowFeed.version, "$state", workflowFeed.payload, at, trace ?? w.workflow!.record.trace ?? null);
       positions.push(Number(info.lastInsertRowid));
     }
     for (const d of dedup) {

@@ -12,7 +12,7 @@ import { encodeWorkflowRecord, toTransition, toWorkflow, type TransitionRow, typ
 
 const WORKFLOW_COLUMNS =
   "name, id, version, status, step, step_input, state, attempt, exec_id, due_at, deadline_at, " +
-  "last_error, start_hash, start_reply, created_at, updated_at";
+  "last_error, start_hash, start_reply, created_at, updated_at, trace";
 
 /** The workflow part of the port on `db`, whose tables must exist. */
 export function prepareWorkflows(db: Database.Database) {
@@ -30,13 +30,13 @@ export function prepareWorkflows(db: Database.Database) {
   // record is inserted only where none exists, an existing one updated only at the version the
   // writer saw. No row changed means a conflict. Both take the record's values in WORKFLOW_COLUMNS order.
   const insertWorkflow = db.prepare(
-    `INSERT INTO workflows (${WORKFLOW_COLUMNS}, bucket) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO workflows (${WORKFLOW_COLUMNS}, bucket) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (name, id) DO NOTHING`,
   );
   const updateWorkflow = db.prepare(
     `UPDATE workflows SET version = ?, status = ?, step = ?, step_input = ?, state = ?, attempt = ?,
        exec_id = ?, due_at = ?, deadline_at = ?, last_error = ?, start_hash = ?, start_reply = ?,
-       created_at = ?, updated_at = ?
+       created_at = ?, updated_at = ?, trace = coalesce(?, trace)
      WHERE name = ? AND id = ? AND version = ?`,
   );
   // A plain INSERT: the record's version was just claimed, so a clash here is a bug and aborts.
@@ -97,7 +97,7 @@ export function prepareWorkflows(db: Database.Database) {
       // The columns after (name, id).
       const values = [
         version, r.status, r.step, r.stepInput, r.state, r.attempt, r.execId,
-        r.dueAt, r.deadlineAt, r.lastError, r.startHash, r.startReply, r.createdAt, r.updatedAt,
+        r.dueAt, r.deadlineAt, r.lastError, r.startHash, r.startReply, r.createdAt, r.updatedAt, r.trace,
       ];
       const changed = expectedVersion === 0
         ? insertWorkflow.run(name, id, ...values, workflowBucket(name, id)).changes
