@@ -15,8 +15,10 @@
  *    workflow version, and which of the batch's idempotency keys are taken.
  * 4. The writes are decided in order in memory, each against the stored state plus the earlier
  *    accepted writes of the batch: a conflicting write is left out whole and reported, the others
- *    go on. This is "check, then insert under lock" rather than a SAVEPOINT per write: it needs
- *    no round trip per write, and nothing of a refused write is ever sent.
+ *    go on. A write's `together` writes (a workflow step's calls, with its transition) are decided
+ *    just before it, and are left out with it, all of them, when any one of them is refused. This
+ *    is "check, then insert under lock" rather than a SAVEPOINT per write: it needs no round trip
+ *    per write, and nothing of a refused write is ever sent.
  * 5. One statement (data-modifying CTEs) writes snapshots, key-value states, workflow records and
  *    their history lines, and idempotency records. Updates are made only at the version the check
  *    saw, inserts are plain inserts: should anything have changed anyway (a writer that does not
@@ -91,7 +93,7 @@ export function timeoutStatements(timeouts: CommitTimeouts): string[] {
 export function beginCommit(schema: string, sql: CommitSql, encoded: readonly EncodedWrite[], timeouts: CommitTimeouts): CommitPlan {
   const plan = planInstances(encoded);
   const { all, dedupLookup } = plan;
-  const fences = encoded.flatMap((w) => (w.fence ? [w.fence] : []));
+  const fences = encoded.flatMap(withMembers).flatMap((w) => (w.fence ? [w.fence] : []));
   const leases = leaseTokensNoWaitStatement(quoteIdent(schema), fences);
   const readState = executeStatement(sql.readState.name, [
     all.map((i) => i.component), all.map((i) => i.id),
@@ -142,7 +144,7 @@ interface StateRow {
 function planInstances(encoded: readonly EncodedWrite[]): Pick<CommitPlan, "instances" | "all" | "dedupLookup"> {
   const instances = new Map<string, InstanceState>();
   const dedupLookup: CommitPlan["dedupLookup"] = { components: [], ids: [], keys: [], ns: [] };
-  for (const w of encoded) {
+  for (const w of encoded.flatMap(withMembers)) {
     const state = instanceOf(instances, w.component, w.id);
     if (w.events) state.needsEvents = true;
     if (w.events?.snapshot) state.needsSnapshot = true;
@@ -181,33 +183,51 @@ interface EncodedWrite {
   workflow?: { expectedVersion: number; record: EncodedWorkflowRecord; transition: WorkflowTransition };
   dedup: Array<{ key: string; requestHash: string; reply: string; at: number }>;
   fence?: Fence;
+  /** Writes that commit with this one, all or none, before it (InstanceWrite.together). */
+  together?: EncodedWrite[];
+}
+
+/** A write's `together` writes, then the write: the order they are decided and written in. */
+function withMembers(w: EncodedWrite): EncodedWrite[] {
+  return w.together ? [...w.together, w] : [w];
 }
 
 /** Encodes every value of the batch, and copies what the commit keeps: throws before anything is sent. */
 export function encodeWrites(writes: readonly InstanceWrite[]): EncodedWrite[] {
   return writes.map((w) => {
-    const out: EncodedWrite = {
-      component: w.component,
-      id: w.id,
-      dedup: w.dedup.map((d) => ({ key: d.key, requestHash: d.requestHash, reply: JSON.stringify(d.reply), at: d.at })),
-    };
-    if (w.fence) out.fence = { lease: w.fence.lease, token: w.fence.token };
-    if (w.events) {
-      const { expectedSeq, append, snapshot } = w.events;
-      out.events = { expectedSeq, append: append.map((e) => ({ type: e.type, payload: encode(e.payload) })) };
-      if (snapshot) out.events.snapshot = { seq: snapshot.seq, state: encode(snapshot.state) };
-    }
-    if (w.kv) out.kv = { expectedVersion: w.kv.expectedVersion, state: encode(w.kv.state), deleted: w.kv.deleted };
-    if (w.workflow) {
-      const { expectedVersion, record: r, transition: t } = w.workflow;
-      out.workflow = {
-        expectedVersion,
-        record: encodeWorkflowRecord(r),
-        transition: { at: t.at, status: t.status, step: t.step ?? null, execId: t.execId, attempt: t.attempt, detail: t.detail },
-      };
+    const out = encodeWrite(w);
+    if (w.together) {
+      out.together = w.together.map((member) => {
+        if (member.together) throw new TypeError("commit: a write's together writes cannot have together writes of their own");
+        return encodeWrite(member);
+      });
     }
     return out;
   });
+}
+
+function encodeWrite(w: InstanceWrite): EncodedWrite {
+  const out: EncodedWrite = {
+    component: w.component,
+    id: w.id,
+    dedup: w.dedup.map((d) => ({ key: d.key, requestHash: d.requestHash, reply: JSON.stringify(d.reply), at: d.at })),
+  };
+  if (w.fence) out.fence = { lease: w.fence.lease, token: w.fence.token };
+  if (w.events) {
+    const { expectedSeq, append, snapshot } = w.events;
+    out.events = { expectedSeq, append: append.map((e) => ({ type: e.type, payload: encode(e.payload) })) };
+    if (snapshot) out.events.snapshot = { seq: snapshot.seq, state: encode(snapshot.state) };
+  }
+  if (w.kv) out.kv = { expectedVersion: w.kv.expectedVersion, state: encode(w.kv.state), deleted: w.kv.deleted };
+  if (w.workflow) {
+    const { expectedVersion, record: r, transition: t } = w.workflow;
+    out.workflow = {
+      expectedVersion,
+      record: encodeWorkflowRecord(r),
+      transition: { at: t.at, status: t.status, step: t.step ?? null, execId: t.execId, attempt: t.attempt, detail: t.detail },
+    };
+  }
+  return out;
 }
 
 /** One instance as the batch sees it: the stored values, then the accepted writes of the batch on top. */
@@ -238,8 +258,8 @@ interface FeedRow {
   seq: number;
   type: string;
   payload: string | null;
-  /** The write it belongs to. */
-  write: number;
+  /** The write it belongs to: its index in the batch, and `.m` for its m-th together write. */
+  slot: string;
 }
 
 /** What the caller's transaction gives the commit. */
@@ -278,7 +298,7 @@ export async function writeBatch(
     state.locked = row.locked === true;
   }
 
-  // Decide each write in order; collect what the accepted ones write.
+  // What the accepted writes add, in order.
   const outcomes: Array<WriteOutcome | undefined> = [];
   const feed: FeedRow[] = [];
   const snapshots = new Map<InstanceState, { seq: number; state: string | null }>();
@@ -286,17 +306,12 @@ export async function writeBatch(
   const workflowFinal = new Map<InstanceState, { version: number; record: EncodedWorkflowRecord }>();
   const history: Array<{ name: string; id: string; version: number; t: WorkflowTransition }> = [];
   const dedupRows: Array<{ component: string; id: string } & EncodedWrite["dedup"][number]> = [];
-  encoded.forEach((w, index) => {
+  /** Decides `w` on top of what is accepted so far and, when it passes, adds what it writes; else its refusal. */
+  const decide = (w: EncodedWrite, slot: string): WriteOutcome | undefined => {
     const state = instanceOf(instances, w.component, w.id);
     const { events, kv, workflow, dedup } = w;
-    if (state.locked || (w.fence && lockedFences.has(w.fence.lease))) {
-      outcomes.push({ ok: false, reason: "locked" });
-      return;
-    }
-    if (w.fence && !heldFences.has(w.fence.lease)) {
-      outcomes.push({ ok: false, reason: "fenced" });
-      return;
-    }
+    if (state.locked || (w.fence && lockedFences.has(w.fence.lease))) return { ok: false, reason: "locked" };
+    if (w.fence && !heldFences.has(w.fence.lease)) return { ok: false, reason: "fenced" };
     const keys = new Set(dedup.map((d) => d.key));
     const refused =
       (events !== undefined && state.maxSeq !== events.expectedSeq) ||
@@ -305,15 +320,11 @@ export async function writeBatch(
       // A known key, or the same key twice in one write.
       keys.size !== dedup.length ||
       dedup.some((d) => state.dedupKeys.has(d.key));
-    if (refused) {
-      outcomes.push({ ok: false, reason: "conflict" });
-      return;
-    }
-    outcomes.push(undefined);
+    if (refused) return { ok: false, reason: "conflict" };
     const { component, id } = w;
     if (events) {
       for (const e of events.append) {
-        feed.push({ component, id, kind: KIND_EVENT, seq: ++state.maxSeq, type: e.type, payload: e.payload, write: index });
+        feed.push({ component, id, kind: KIND_EVENT, seq: ++state.maxSeq, type: e.type, payload: e.payload, slot });
       }
       if (events.snapshot) snapshots.set(state, events.snapshot);
     }
@@ -322,7 +333,7 @@ export async function writeBatch(
       kvFinal.set(state, { version, state: kv.state, deleted: kv.deleted });
       feed.push({
         component, id, kind: KIND_KV, seq: version,
-        type: kv.deleted ? "$deleted" : "$state", payload: kv.deleted ? "null" : kv.state, write: index,
+        type: kv.deleted ? "$deleted" : "$state", payload: kv.deleted ? "null" : kv.state, slot,
       });
     }
     if (workflow) {
@@ -332,14 +343,51 @@ export async function writeBatch(
       history.push({ name: component, id, version, t: workflow.transition });
       feed.push({
         component, id, kind: KIND_WORKFLOW, seq: version, type: "$state",
-        payload: workflowFeedPayload(r.status, r.step, r.state), write: index,
+        payload: workflowFeedPayload(r.status, r.step, r.state), slot,
       });
     }
     for (const d of dedup) {
       state.dedupKeys.add(d.key);
       dedupRows.push({ component, id, ...d });
     }
+    return undefined;
+  };
+
+  // Decide each write in order (a write's `together` writes first, all or none); collect what the accepted ones write.
+  encoded.forEach((w, index) => {
+    if (!w.together) {
+      outcomes.push(decide(w, `${index}`));
+      return;
+    }
+    // Should one of the group be refused, what the others added is taken back.
+    const undo = markFor(withMembers(w).map((m) => instanceOf(instances, m.component, m.id)));
+    let refusal: WriteOutcome | undefined;
+    w.together.forEach((member, m) => (refusal ??= decide(member, `${index}.${m}`)));
+    refusal ??= decide(w, `${index}`);
+    if (refusal) undo();
+    outcomes.push(refusal);
   });
+
+  /** Restores the decisions' state (these instances, the rows collected) to what it is now. */
+  function markFor(touched: InstanceState[]): () => void {
+    const lengths = [feed.length, history.length, dedupRows.length] as const;
+    const saved = [...new Set(touched)].map((state) => ({
+      state, maxSeq: state.maxSeq, kvVersion: state.kvVersion, workflowVersion: state.workflowVersion, dedupKeys: new Set(state.dedupKeys),
+      snapshot: snapshots.get(state), kv: kvFinal.get(state), workflow: workflowFinal.get(state),
+    }));
+    const restore = <K, V>(map: Map<K, V>, key: K, value: V | undefined) => (value === undefined ? map.delete(key) : map.set(key, value));
+    return () => {
+      feed.length = lengths[0];
+      history.length = lengths[1];
+      dedupRows.length = lengths[2];
+      for (const s of saved) {
+        Object.assign(s.state, { maxSeq: s.maxSeq, kvVersion: s.kvVersion, workflowVersion: s.workflowVersion, dedupKeys: s.dedupKeys });
+        restore(snapshots, s.state, s.snapshot);
+        restore(kvFinal, s.state, s.kv);
+        restore(workflowFinal, s.state, s.workflow);
+      }
+    };
+  }
 
   const statements: string[] = [];
   const col = <T, R>(list: readonly T[], f: (x: T) => R): R[] => list.map(f);
@@ -383,7 +431,8 @@ export async function writeBatch(
   if (hooks.notify && feed.length > 0) {
     const workflows: Array<[string, string]> = [];
     encoded.forEach((w, i) => {
-      if (w.workflow && outcomes[i] === undefined) workflows.push([w.component, w.id]);
+      if (outcomes[i] !== undefined) return;
+      for (const m of withMembers(w)) if (m.workflow) workflows.push([m.component, m.id]);
     });
     signal = hooks.notify(`currval(${pg.escapeLiteral(`${quoteIdent(plan.schema)}.events_position_seq`)}::regclass)`, workflows);
   }
@@ -402,13 +451,18 @@ export async function writeBatch(
     throw new Error(`commit: ${positions.length} feed positions came back for ${feed.length} rows`);
   }
 
-  const byWrite = new Map<number, number[]>();
+  const bySlot = new Map<string, number[]>();
   feed.forEach((f, i) => {
-    let list = byWrite.get(f.write);
-    if (!list) byWrite.set(f.write, (list = []));
+    let list = bySlot.get(f.slot);
+    if (!list) bySlot.set(f.slot, (list = []));
     list.push(positions[i]!);
   });
-  return outcomes.map((o, i) => o ?? { ok: true, positions: byWrite.get(i) ?? [] });
+  return outcomes.map((o, i): WriteOutcome => {
+    if (o) return o;
+    const positions = bySlot.get(`${i}`) ?? [];
+    const together = encoded[i]!.together;
+    return together ? { ok: true, positions, together: together.map((_, m) => bySlot.get(`${i}.${m}`) ?? []) } : { ok: true, positions };
+  });
 }
 
 /** A simple query's results: one result for one statement, an array for several. */

@@ -96,6 +96,8 @@ export class PostgresStore implements Store {
   readonly retention: PostgresRetention;
   /** Heartbeats, leases and signals: several nodes on this schema. */
   readonly cluster: PostgresCluster;
+  /** A write's `together` writes are decided and written in its transaction: all or none (./postgres-commit.ts). */
+  readonly commitsTogether = true;
 
   /** Set once the schema was seen at the latest version: no need to look again. */
   #checked = false;
