@@ -41,6 +41,34 @@ export function statements(s: string, schemaName: string) {
     loadKv: st("load_kv", `SELECT version, state, deleted FROM ${s}.kv WHERE component = $1 AND id = $2`),
     findDedup: st("find_dedup", `SELECT key, request_hash, reply, at FROM ${s}.dedup WHERE component = $1 AND id = $2 AND key = $3`),
     loadWorkflow: st("load_workflow", `SELECT ${WORKFLOW_COLUMNS} FROM ${s}.workflows WHERE name = $1 AND id = $2`),
+    // The same point reads for many keys at once (./postgres-read-batch.ts): each row carries its
+    // key's index n (from 1); a key with nothing stored has no row.
+    readEventsOf: st(
+      "read_events_of",
+      `SELECT u.n, e.position, e.seq, e.type, e.payload, e.at
+       FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[]) WITH ORDINALITY AS u(c, i, after, lim, n)
+       CROSS JOIN LATERAL (
+         SELECT position, seq, type, payload, at FROM ${s}.events x
+         WHERE x.component = u.c AND x.id = u.i AND x.kind = 0 AND x.seq > u.after ORDER BY x.seq LIMIT u.lim
+       ) e
+       ORDER BY u.n, e.seq`,
+    ),
+    loadKvOf: st(
+      "load_kv_of",
+      `SELECT u.n, k.version, k.state, k.deleted FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(c, i, n)
+       JOIN ${s}.kv k ON k.component = u.c AND k.id = u.i`,
+    ),
+    findDedupOf: st(
+      "find_dedup_of",
+      `SELECT u.n, d.key, d.request_hash, d.reply, d.at FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(c, i, k, n)
+       JOIN ${s}.dedup d ON d.component = u.c AND d.id = u.i AND d.key = u.k`,
+    ),
+    loadWorkflowOf: st(
+      "load_workflow_of",
+      `SELECT u.n, ${WORKFLOW_COLUMNS.split(", ").map((c) => `w.${c}`).join(", ")}
+       FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(name, id, n)
+       JOIN ${s}.workflows w ON w.name = u.name AND w.id = u.id`,
+    ),
     dueWorkflows: st(
       "due_workflows",
       ["due_at", "deadline_at"]

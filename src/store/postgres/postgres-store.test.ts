@@ -193,6 +193,38 @@ whenPostgresAsked((connectionString) => {
       });
     });
 
+    it("point-reads-asked-for-at-once-each-get-what-is-stored-for-their-own-key", async () => {
+      await withStore(async (store) => {
+        const ids = Array.from({ length: 120 }, (_, i) => `i${i}`);
+        // Every third id has nothing stored; the others i events, a state, a record and a key.
+        const stored = ids.filter((_, i) => i % 3 !== 0);
+        await commitOk(store, stored.map((id, j) => ({
+          ...eventsWrite("c", id, 0, ...Array.from({ length: (j % 4) + 1 }, (_, e) => `${id}.${e}`)),
+          dedup: [dedupRecord(`k-${id}`, j)],
+        })));
+        await commitOk(store, stored.flatMap((id, j) => [kvWrite("k", id, 0, { id }), workflowWrite("w", id, 0, j)]));
+        const results = await Promise.all(ids.map(async (id) => ({
+          id,
+          events: await store.readEvents("c", id, 1, 2),
+          kv: await store.loadKv("k", id),
+          dedup: await store.findDedup("c", id, `k-${id}`),
+          workflow: await store.loadWorkflow("w", id),
+        })));
+        for (const [i, r] of results.entries()) {
+          const j = stored.indexOf(r.id);
+          if (i % 3 === 0) {
+            assert.deepEqual([r.events, r.kv, r.dedup, r.workflow], [[], undefined, undefined, undefined], r.id);
+            continue;
+          }
+          const count = (j % 4) + 1;
+          assert.deepEqual(r.events.map((e) => e.payload), Array.from({ length: Math.min(2, count - 1) }, (_, e) => `${r.id}.${e + 1}`), r.id);
+          assert.deepEqual(r.kv?.state, { id: r.id });
+          assert.equal(r.dedup?.reply.ok && r.dedup.reply.value, j);
+          assert.deepEqual([r.workflow?.id, r.workflow?.stepInput], [r.id, j]);
+        }
+      });
+    });
+
     it("feed-timer-and-history-reads-go-through-an-index-even-with-generic-plans", async () => {
       await withStore(async (store) => {
         const s = `"${store.schema}"`;
@@ -228,6 +260,9 @@ whenPostgresAsked((connectionString) => {
           const history = await plan("history", "text, text, bigint, bigint", sql.readEvents.text, "'busy', 'i7', 0, 10");
           assert.match(history, /Index Scan using events_component_id_kind_seq_key/, history);
           assert.doesNotMatch(history, /Sort/, history);
+          const batched = await plan("batched", "text[], text[], bigint[], bigint[]", sql.readEventsOf.text, "'{busy,rare}', '{i7,i500}', '{0,0}', '{1,1}'");
+          assert.match(batched, /Index Scan using events_component_id_kind_seq_key/, batched);
+          assert.doesNotMatch(batched, /Seq Scan on events/, batched);
         } finally {
           await client.end();
         }

@@ -33,6 +33,7 @@ import { OutageTracker, type StoreStatus } from "../outage.ts";
 import { statements, workflowListQuery, type Statement, type Statements } from "./postgres-statements.ts";
 import { PostgresViews } from "./postgres-views.ts";
 import { PostgresRetention } from "./postgres-retention.ts";
+import { ReadBatcher, rowsByKey } from "./postgres-read-batch.ts";
 import type { ViewStore } from "../view-port.ts";
 import {
   CONNECT_TIMEOUT_MS,
@@ -66,6 +67,19 @@ import {
 
 interface HistoryRow extends EventRow {
   is_snapshot: boolean;
+}
+
+interface KvRow {
+  version: number;
+  state: string | null;
+  deleted: boolean;
+}
+
+interface DedupRow {
+  key: string;
+  request_hash: string;
+  reply: string;
+  at: number;
 }
 
 /**
@@ -204,23 +218,65 @@ export class PostgresStore implements Store {
   async readEvents(component: string, id: string, afterSeq: number, limit: number): Promise<StoredEvent[]> {
     await this.#ready();
     if (limit <= 0) return [];
-    return (await this.#rows<EventRow>(this.#sql.readEvents, [component, id, afterSeq, limit])).map(toEvent);
+    return (await this.#reads.events.read({ component, id, afterSeq, limit })).map(toEvent);
   }
 
   async loadKv(component: string, id: string): Promise<KvRecord | undefined> {
-    const [row] = await this.#rows<{ version: number; state: string | null; deleted: boolean }>(this.#sql.loadKv, [component, id]);
+    await this.#ready();
+    const row = await this.#reads.kv.read({ component, id });
     return row && { version: row.version, state: decode(row.state), deleted: row.deleted };
   }
 
   async findDedup(component: string, id: string, key: string): Promise<DedupRecord | undefined> {
-    const [row] = await this.#rows<{ key: string; request_hash: string; reply: string; at: number }>(this.#sql.findDedup, [component, id, key]);
+    await this.#ready();
+    const row = await this.#reads.dedup.read({ component, id, key });
     return row && { key: row.key, requestHash: row.request_hash, reply: JSON.parse(row.reply) as StoredReply, at: row.at };
   }
 
   async loadWorkflow(name: string, id: string): Promise<StoredWorkflow | undefined> {
-    const [row] = await this.#rows<WorkflowRow>(this.#sql.loadWorkflow, [name, id]);
+    await this.#ready();
+    const row = await this.#reads.workflow.read({ component: name, id });
     return row && toWorkflow(row);
   }
+
+  /**
+   * The point reads a node makes for every command turn and step call, batched while others of
+   * their kind are in flight (./postgres-read-batch.ts): one statement for one read, as before;
+   * one for many under load.
+   */
+  readonly #reads = (() => {
+    type Key = { component: string; id: string };
+    const sql = () => this.#sql;
+    const one = async <R extends QueryResultRow>(statement: Statement, values: unknown[]): Promise<R[]> => this.#rows<R>(statement, values);
+    const many = async <R extends QueryResultRow & { n: number }>(statement: Statement, count: number, values: unknown[]) =>
+      rowsByKey(count, await this.#rows<R>(statement, values));
+    const firstOf = <R>(rows: R[][]): Array<R | undefined> => rows.map((r) => r[0]);
+    return {
+      events: new ReadBatcher<Key & { afterSeq: number; limit: number }, EventRow[]>(async (keys) => {
+        if (keys.length === 1) {
+          const [k] = keys as [Key & { afterSeq: number; limit: number }];
+          return [await one<EventRow>(sql().readEvents, [k.component, k.id, k.afterSeq, k.limit])];
+        }
+        return many<EventRow & { n: number }>(sql().readEventsOf, keys.length, [
+          keys.map((k) => k.component), keys.map((k) => k.id), keys.map((k) => k.afterSeq), keys.map((k) => k.limit),
+        ]);
+      }),
+      kv: new ReadBatcher<Key, KvRow | undefined>(async (keys) => {
+        if (keys.length === 1) return [(await one<KvRow>(sql().loadKv, [keys[0]!.component, keys[0]!.id]))[0]];
+        return firstOf(await many<KvRow & { n: number }>(sql().loadKvOf, keys.length, [keys.map((k) => k.component), keys.map((k) => k.id)]));
+      }),
+      dedup: new ReadBatcher<Key & { key: string }, DedupRow | undefined>(async (keys) => {
+        if (keys.length === 1) return [(await one<DedupRow>(sql().findDedup, [keys[0]!.component, keys[0]!.id, keys[0]!.key]))[0]];
+        return firstOf(await many<DedupRow & { n: number }>(sql().findDedupOf, keys.length, [
+          keys.map((k) => k.component), keys.map((k) => k.id), keys.map((k) => k.key),
+        ]));
+      }),
+      workflow: new ReadBatcher<Key, WorkflowRow | undefined>(async (keys) => {
+        if (keys.length === 1) return [(await one<WorkflowRow>(sql().loadWorkflow, [keys[0]!.component, keys[0]!.id]))[0]];
+        return firstOf(await many<WorkflowRow & { n: number }>(sql().loadWorkflowOf, keys.length, [keys.map((k) => k.component), keys.map((k) => k.id)]));
+      }),
+    };
+  })();
 
   async dueWorkflows(now: number, limit: number): Promise<Array<{ name: string; id: string }>> {
     if (limit <= 0) return [];
