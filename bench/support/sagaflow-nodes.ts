@@ -17,10 +17,11 @@ import { requestJson, sleep, until } from "./load.ts";
 const bin = fileURLToPath(new URL("../../bin/sagaflow.mjs", import.meta.url));
 const counters = fileURLToPath(new URL("./server-counters.ts", import.meta.url));
 
-/** What a server counted so far (./server-counters.ts): its store's commits and PostgreSQL statements. */
+/** What a server counted so far (./server-counters.ts): its store's commits, the instance writes in them, and PostgreSQL round trips. */
 export interface ServerCounts {
   commits: number;
-  pgStatements: number;
+  writes: number;
+  pgRoundTrips: number;
 }
 
 export interface ServeProcess {
@@ -47,7 +48,7 @@ export async function startServe(name: string, service: string, args: readonly s
     try {
       return JSON.parse(readFileSync(countsFile, "utf8")) as ServerCounts;
     } catch {
-      return { commits: 0, pgStatements: 0 };
+      return { commits: 0, writes: 0, pgRoundTrips: 0 };
     }
   };
   const exited = new Promise<void>((done) => child.once("exit", () => done()));
