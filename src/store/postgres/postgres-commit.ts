@@ -41,9 +41,9 @@ import type { InstanceWrite, WorkflowTransition, WriteOutcome } from "../port.ts
 import type { Fence } from "../cluster-port.ts";
 import { heldAmong, leaseTokensNoWaitStatement, lockedAmong } from "./postgres-fence.ts";
 import { quoteIdent } from "./migrations.ts";
-import { executeStatement } from "./postgres-literals.ts";
+import { executeStatement, type LiteralValue } from "./postgres-literals.ts";
 import type { Transaction } from "./transaction.ts";
-import { KIND_EVENT, KIND_KV, KIND_WORKFLOW, type CommitSql } from "./postgres-commit-sql.ts";
+import { CHECKS_FAILED, KIND_EVENT, KIND_KV, KIND_WORKFLOW, type CommitSql } from "./postgres-commit-sql.ts";
 
 /** What a commit runs before its COMMIT; a test hook holds the transaction open here. */
 export type BeforeCommitHook = (feedPositions: readonly number[]) => Promise<void>;
@@ -101,12 +101,14 @@ export function beginCommit(schema: string, sql: CommitSql, encoded: readonly En
     dedupLookup.components, dedupLookup.ids, dedupLookup.keys, dedupLookup.ns,
     all.map((i) => i.needsSnapshot),
   ]);
-  const statements = ["BEGIN", ...timeoutStatements(timeouts), "SET LOCAL plan_cache_mode = force_generic_plan", lockInstancesStatement(schema, all)];
+  const head = ["BEGIN", ...timeoutStatements(timeouts), "SET LOCAL plan_cache_mode = force_generic_plan", lockInstancesStatement(schema, all)];
+  const statements = [...head];
   if (leases !== undefined) statements.push(leases);
   statements.push(readState);
   return {
     ...plan,
     schema,
+    head,
     text: statements.join("; "),
     // The lease rows come just before the state query when there are fences.
     fencesHeld: (begun) => (leases === undefined ? new Set() : heldAmong(fences, begun.at(-2)!.rows)),
@@ -121,6 +123,8 @@ export interface CommitPlan {
   schema: string;
   /** BEGIN and everything sent with it. */
   text: string;
+  /** BEGIN, the bounds, the plan mode and the instance locks: how a one-trip commit begins. */
+  head: string[];
   instances: Map<string, InstanceState>;
   all: InstanceState[];
   dedupLookup: { components: string[]; ids: string[]; keys: string[]; ns: number[] };
@@ -286,9 +290,7 @@ export async function writeBatch(
   transaction: CommitTransaction,
 ): Promise<WriteOutcome[]> {
   const { begun, commitWith } = transaction;
-  const heldFences = plan.fencesHeld(begun);
-  const lockedFences = plan.fencesLocked(begun);
-  const { instances, all } = plan;
+  const { all } = plan;
   for (const row of plan.stateRows(begun)) {
     const state = all[row.n - 1]!;
     state.maxSeq = row.max_seq ?? 0;
@@ -297,7 +299,96 @@ export async function writeBatch(
     for (const key of row.taken ?? []) state.dedupKeys.add(key);
     state.locked = row.locked === true;
   }
+  const decided = decideBatch(sql, plan, encoded, at, hooks, { held: plan.fencesHeld(begun), locked: plan.fencesLocked(begun) });
+  const { statement, signal } = decided;
+  let results: QueryResult[];
+  if (hooks.beforeCommit) {
+    // Tests: the writes, the hook, then the signal and COMMIT.
+    results = statement === undefined ? [] : [asResults(await client.query(statement)).at(-1)!];
+    await hooks.beforeCommit(decided.positions(results[0]));
+    await commitWith(signal === undefined ? [] : [signal]);
+  } else {
+    results = await commitWith([statement, signal].filter((x) => x !== undefined));
+  }
+  return decided.outcomes(results[0]);
+}
 
+/**
+ * The commit in one round trip, when its writes can be decided without reading first: each
+ * instance appears once in the batch (together writes included) and none repeats an idempotency
+ * key. The writes are decided as if everything were as they expect, and the checked write
+ * statement (`checksCte` in ./postgres-commit-sql.ts) verifies that under the same locks, and fails
+ * otherwise: BEGIN, the locks, the checked writes, the signal and COMMIT travel together. The
+ * caller sends `text`; if the checks failed (`checksFailed`), nothing was kept, and the commit is
+ * made in two round trips (`beginCommit`, `writeBatch`), which decide each write against what is
+ * stored. Undefined when the batch does not qualify.
+ */
+export function oneTripCommit(sql: CommitSql, plan: CommitPlan, encoded: EncodedWrite[], at: number, hooks: CommitHooks): OneTripCommit | undefined {
+  const writes = encoded.flatMap(withMembers);
+  if (writes.length !== plan.all.length || writes.some((w) => new Set(w.dedup.map((d) => d.key)).size !== w.dedup.length)) return undefined;
+  // Fresh states, as the writes expect them (the plan's stay for the two-trip commit).
+  const assumed: CommitPlan = { ...plan, ...planInstances(encoded) };
+  for (const w of writes) {
+    const state = instanceOf(assumed.instances, w.component, w.id);
+    if (w.events) state.maxSeq = w.events.expectedSeq;
+    if (w.kv) state.kvVersion = state.kvStored = w.kv.expectedVersion;
+    if (w.workflow) state.workflowVersion = state.workflowStored = w.workflow.expectedVersion;
+  }
+  const fences = writes.flatMap((w) => (w.fence ? [w.fence] : []));
+  const checks = [
+    writes.map((w) => w.component), writes.map((w) => w.id),
+    writes.map((w) => w.events?.expectedSeq ?? null), writes.map((w) => w.kv?.expectedVersion ?? null),
+    writes.map((w) => w.workflow?.expectedVersion ?? null), writes.map((w) => w.events?.snapshot !== undefined),
+    writes.flatMap((w) => w.dedup.map(() => w.component)), writes.flatMap((w) => w.dedup.map(() => w.id)), writes.flatMap((w) => w.dedup.map((d) => d.key)),
+    fences.map((f) => f.lease), fences.map((f) => f.token),
+  ];
+  const decided = decideBatch(sql, assumed, encoded, at, hooks, { held: new Set(fences.map((f) => f.lease)), locked: new Set() }, checks);
+  const { statement, signal } = decided;
+  if (statement === undefined || !decided.allKept) return undefined;
+  const statements = [...plan.head, statement, ...(signal === undefined ? [] : [signal]), "COMMIT"];
+  return { text: statements.join(";\n"), outcomes: (results) => decided.outcomes(results[plan.head.length]) };
+}
+
+export interface OneTripCommit {
+  /** BEGIN to COMMIT, one simple query. */
+  text: string;
+  /** The outcomes, from the results of `text`. */
+  outcomes(results: readonly QueryResult[]): WriteOutcome[];
+}
+
+/** Whether `error` is the failure of a one-trip commit's checks (nothing was kept; commit in two trips). */
+export function checksFailed(error: unknown): boolean {
+  return error instanceof Error && error.message.includes(CHECKS_FAILED);
+}
+
+/** A batch decided: the statement writing what it keeps (none: nothing to write), the signal, and the outcomes once written. */
+interface DecidedBatch {
+  statement: string | undefined;
+  signal: string | undefined;
+  /** No write was refused. */
+  allKept: boolean;
+  /** The feed positions the statement gave (checked against the rows sent). */
+  positions(result: QueryResult | undefined): number[];
+  outcomes(result: QueryResult | undefined): WriteOutcome[];
+}
+
+/**
+ * Decides each write in order (a write's `together` writes first, all or none) against the states
+ * of `plan` (stored ones, or as expected by a one-trip commit, which passes its `checks` values:
+ * the checked statements are used then) and the fences; builds the statement of what is kept.
+ */
+function decideBatch(
+  sql: CommitSql,
+  plan: CommitPlan,
+  encoded: EncodedWrite[],
+  at: number,
+  hooks: CommitHooks,
+  fences: { held: Set<string>; locked: Set<string> },
+  checks?: LiteralValue[],
+): DecidedBatch {
+  const { instances } = plan;
+  const heldFences = fences.held;
+  const lockedFences = fences.locked;
   // What the accepted writes add, in order.
   const outcomes: Array<WriteOutcome | undefined> = [];
   const feed: FeedRow[] = [];
@@ -389,20 +480,21 @@ export async function writeBatch(
     };
   }
 
-  const statements: string[] = [];
+  let statement: string | undefined;
   const col = <T, R>(list: readonly T[], f: (x: T) => R): R[] => list.map(f);
   if (snapshots.size + kvFinal.size + workflowFinal.size + dedupRows.length === 0 && feed.length > 0) {
-    statements.push(executeStatement(sql.writeFeed.name, [
+    statement = executeStatement(checks ? sql.writeFeedChecked.name : sql.writeFeed.name, [
       col(feed, (f) => f.component), col(feed, (f) => f.id), col(feed, (f) => f.kind), col(feed, (f) => f.seq),
       col(feed, (f) => f.type), col(feed, (f) => f.payload), at,
-    ]));
+      ...(checks ?? []),
+    ]);
   } else if (snapshots.size + kvFinal.size + workflowFinal.size + dedupRows.length + feed.length > 0) {
     const snaps = [...snapshots];
     const kvs = [...kvFinal];
     const kvNew = kvs.filter(([i]) => i.kvStored === 0);
     const kvUpd = kvs.filter(([i]) => i.kvStored !== 0);
     const wfs = [...workflowFinal];
-    statements.push(executeStatement(sql.write.name, [
+    statement = executeStatement(checks ? sql.writeChecked.name : sql.write.name, [
       col(snaps, ([i]) => i.component), col(snaps, ([i]) => i.id), col(snaps, ([, s]) => s.seq), col(snaps, ([, s]) => s.state),
       at,
       col(kvNew, ([i]) => i.component), col(kvNew, ([i]) => i.id), col(kvNew, ([, k]) => k.version),
@@ -423,7 +515,8 @@ export async function writeBatch(
       col(feed, (f) => f.component), col(feed, (f) => f.id), col(feed, (f) => f.kind), col(feed, (f) => f.seq),
       col(feed, (f) => f.type), col(feed, (f) => f.payload),
       kvUpd.length, wfs.filter(([i]) => i.workflowStored !== 0).length,
-    ]));
+      ...(checks ?? []),
+    ]);
   }
   // The signal carries the commit's last position: the last one this session drew from the
   // feed's sequence, read when the signal's statement runs (after the writes).
@@ -437,32 +530,32 @@ export async function writeBatch(
     signal = hooks.notify(`currval(${pg.escapeLiteral(`${quoteIdent(plan.schema)}.events_position_seq`)}::regclass)`, workflows);
   }
 
-  let positions: number[] = [];
-  if (hooks.beforeCommit) {
-    // Tests: the writes, the hook, then the signal and COMMIT.
-    if (statements.length > 0) positions = positionsOf(asResults(await client.query(statements[0]!)).at(-1));
-    await hooks.beforeCommit(positions);
-    await commitWith(signal === undefined ? [] : [signal]);
-  } else {
-    const results = await commitWith(signal === undefined ? statements : [...statements, signal]);
-    if (statements.length > 0) positions = positionsOf(results[0]);
-  }
-  if (positions.length !== feed.length) {
-    throw new Error(`commit: ${positions.length} feed positions came back for ${feed.length} rows`);
-  }
-
-  const bySlot = new Map<string, number[]>();
-  feed.forEach((f, i) => {
-    let list = bySlot.get(f.slot);
-    if (!list) bySlot.set(f.slot, (list = []));
-    list.push(positions[i]!);
-  });
-  return outcomes.map((o, i): WriteOutcome => {
-    if (o) return o;
-    const positions = bySlot.get(`${i}`) ?? [];
-    const together = encoded[i]!.together;
-    return together ? { ok: true, positions, together: together.map((_, m) => bySlot.get(`${i}.${m}`) ?? []) } : { ok: true, positions };
-  });
+  const positions = (result: QueryResult | undefined): number[] => {
+    const found = statement === undefined ? [] : positionsOf(result);
+    if (found.length !== feed.length) throw new Error(`commit: ${found.length} feed positions came back for ${feed.length} rows`);
+    return found;
+  };
+  return {
+    statement,
+    signal,
+    allKept: outcomes.every((o) => o === undefined),
+    positions,
+    outcomes(result) {
+      const positionList = positions(result);
+      const bySlot = new Map<string, number[]>();
+      feed.forEach((f, i) => {
+        let list = bySlot.get(f.slot);
+        if (!list) bySlot.set(f.slot, (list = []));
+        list.push(positionList[i]!);
+      });
+      return outcomes.map((o, i): WriteOutcome => {
+        if (o) return o;
+        const positions = bySlot.get(`${i}`) ?? [];
+        const together = encoded[i]!.together;
+        return together ? { ok: true, positions, together: together.map((_, m) => bySlot.get(`${i}.${m}`) ?? []) } : { ok: true, positions };
+      });
+    },
+  };
 }
 
 /** A simple query's results: one result for one statement, an array for several. */

@@ -9,6 +9,7 @@
  */
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import pg from "pg";
 import { storeContract } from "../contract.ts";
 import { LATEST_SCHEMA_VERSION, migrations } from "./migrations.ts";
 import { statements } from "./postgres-statements.ts";
@@ -190,6 +191,35 @@ whenPostgresAsked((connectionString) => {
           await commitOk(store, [eventsWrite("c", "b", 0, "nul\u0000inside")]);
           assert.equal((await store.loadHistory("c", "b")).events[0]!.payload, "nul\u0000inside");
         });
+      });
+    });
+
+    it("a-commit-whose-writes-find-what-they-expect-is-one-round-trip-else-it-decides-each-against-what-is-stored", async () => {
+      await withStore(async (store) => {
+        await commitOk(store, [eventsWrite("c", "warm", 0, 0)]); // prepares the connection's statements
+        let trips = 0;
+        const query = pg.Client.prototype.query;
+        pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+          trips++;
+          return (query as (...a: unknown[]) => unknown).apply(this, args);
+        } as typeof query;
+        try {
+          const step = { ...workflowWrite("w", "t1", 0, 1), dedup: [dedupRecord("start", 1)], together: [eventsWrite("c", "a", 0, "withdrawn")] };
+          const first = await commitOk(store, [step, kvWrite("k", "a", 0, 1)]);
+          assert.equal(trips, 1, "BEGIN, locks, checked writes, signal and COMMIT in one round trip");
+          assert.deepEqual(first.map((o) => o.ok && o.positions.length), [1, 1]);
+          trips = 0;
+          // The second and third writes do not find what they expect: the checks fail, nothing is
+          // kept, and the two-trip commit decides each write (after a ROLLBACK).
+          const outcomes = await store.commit([eventsWrite("c", "a", 1, "deposited"), kvWrite("k", "a", 0, 2), { ...eventsWrite("c", "b", 0, "x"), dedup: [dedupRecord("start", 2)] }]);
+          assert.equal(trips, 4);
+          assert.deepEqual(outcomes.map((o) => o.ok || o.reason), [true, "conflict", true]);
+          assert.deepEqual((await store.loadHistory("c", "a")).events.map((e) => e.payload), ["withdrawn", "deposited"]);
+          assert.deepEqual(await store.loadKv("k", "a"), { version: 1, state: 1, deleted: false });
+          assert.deepEqual((await store.readFeed(0, 100)).map((f) => f.component), ["c", "c", "w", "k", "c", "c"]);
+        } finally {
+          pg.Client.prototype.query = query;
+        }
       });
     });
 

@@ -25,7 +25,7 @@ import type { Fence } from "../cluster-port.ts";
 import { PostgresCluster } from "./postgres-cluster.ts";
 import { checkFence } from "./postgres-fence.ts";
 import { applyMigrations, checkSchemaName, LATEST_SCHEMA_VERSION, quoteIdent, schemaVersionOf } from "./migrations.ts";
-import { asResults, beginCommit, encodeWrites, timeoutStatements, writeBatch, type BeforeCommitHook, type CommitTimeouts } from "./postgres-commit.ts";
+import { asResults, beginCommit, checksFailed, encodeWrites, oneTripCommit, timeoutStatements, writeBatch, type BeforeCommitHook, type CommitTimeouts } from "./postgres-commit.ts";
 import type { CommitSql } from "./postgres-commit-sql.ts";
 import { toStoreError } from "./postgres-errors.ts";
 import { StoreUnavailableError } from "../../define/errors.ts";
@@ -315,6 +315,16 @@ export class PostgresStore implements Store {
     const sql: CommitSql = this.#sql.commit;
     const hooks = { beforeCommit: this.#beforeCommit, notify: this.cluster.signallingAs === undefined ? undefined : this.#notify };
     const plan = beginCommit(this.#schema, sql, encoded, this.#timeouts);
+    // One round trip when the writes can be checked as they are written (tests holding a commit
+    // open before its COMMIT take the two-trip way, where their hook runs).
+    const oneTrip = this.#beforeCommit === undefined ? oneTripCommit(sql, plan, encoded, at, hooks) : undefined;
+    if (oneTrip) {
+      const results = await this.#oneTrip(oneTrip.text, sql.prepare);
+      if (results) {
+        this.#outage.succeeded();
+        return oneTrip.outcomes(results);
+      }
+    }
     const outcomes = await this.#transaction(
       (client, transaction) => writeBatch(client, sql, plan, encoded, at, hooks, transaction),
       plan.text,
@@ -537,18 +547,7 @@ export class PostgresStore implements Store {
    */
   async #transaction<T>(fn: (client: PoolClient, transaction: Transaction) => Promise<T>, begin = this.#begin, prepare?: string): Promise<T> {
     return this.#withClient(async (client, markBroken) => {
-      if (prepare !== undefined && !this.#prepared.has(client)) {
-        // With the transaction's bounds: preparing reads the tables' definitions, and a table
-        // locked elsewhere must not stall it for longer than lockTimeoutMs. Prepared statements
-        // outlive a rollback, so after a failure the connection's are unknown: it is dropped.
-        try {
-          await client.query(`${this.#begin}; ${prepare}; COMMIT`);
-        } catch (error) {
-          markBroken(error instanceof Error ? error : new Error(String(error)));
-          throw error;
-        }
-        this.#prepared.add(client);
-      }
+      if (prepare !== undefined) await this.#prepareOn(client, prepare, markBroken);
       try {
         // Inside the try: a statement sent with BEGIN may fail and leave the transaction open.
         const begun = asResults(await client.query(begin));
@@ -577,6 +576,41 @@ export class PostgresStore implements Store {
         throw err;
       }
     });
+  }
+
+  /**
+   * Runs `text` (BEGIN to COMMIT, see oneTripCommit) on a connection of its own; undefined when the
+   * commit's checks failed: nothing was kept, and the commit must be made in two round trips.
+   */
+  async #oneTrip(text: string, prepare: string): Promise<QueryResult[] | undefined> {
+    return this.#withClient(async (client, markBroken) => {
+      await this.#prepareOn(client, prepare, markBroken);
+      try {
+        return asResults(await client.query(text));
+      } catch (error) {
+        // A statement failed: the rest of the text was skipped and the transaction is aborted.
+        await client.query("ROLLBACK").catch((rollbackError: unknown) => {
+          markBroken(rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError)));
+        });
+        if (checksFailed(error)) return undefined;
+        throw error;
+      }
+    });
+  }
+
+  /** Prepares `prepare` (SQL PREPAREs) on `client`, once per connection. */
+  async #prepareOn(client: PoolClient, prepare: string, markBroken: (err: Error) => void): Promise<void> {
+    if (this.#prepared.has(client)) return;
+    // With the transaction's bounds: preparing reads the tables' definitions, and a table
+    // locked elsewhere must not stall it for longer than lockTimeoutMs. Prepared statements
+    // outlive a rollback, so after a failure the connection's are unknown: it is dropped.
+    try {
+      await client.query(`${this.#begin}; ${prepare}; COMMIT`);
+    } catch (error) {
+      markBroken(error instanceof Error ? error : new Error(String(error)));
+      throw error;
+    }
+    this.#prepared.add(client);
   }
 
   /** The connections the commit's statements are prepared on (SQL PREPARE: they last as long as the session). */
