@@ -33,10 +33,11 @@ function checksCte(s: string, first: number): string {
               WHERE (u.ev IS NOT NULL AND coalesce((SELECT max(e.seq) FROM ${s}.events e WHERE e.component = u.c AND e.id = u.i AND e.kind = ${KIND_EVENT}), 0) <> u.ev)
                  OR (u.kv IS NOT NULL AND coalesce((SELECT k.version FROM ${s}.kv k WHERE k.component = u.c AND k.id = u.i), 0) <> u.kv)
                  OR (u.wf IS NOT NULL AND coalesce((SELECT w.version FROM ${s}.workflows w WHERE w.name = u.c AND w.id = u.i), 0) <> u.wf)
-                 OR (u.kv > 0 AND (SELECT true FROM ${s}.kv k WHERE k.component = u.c AND k.id = u.i FOR NO KEY UPDATE SKIP LOCKED) IS NULL)
-                 OR (u.wf > 0 AND (SELECT true FROM ${s}.workflows w WHERE w.name = u.c AND w.id = u.i FOR NO KEY UPDATE SKIP LOCKED) IS NULL)
-                 OR (u.sn AND EXISTS (SELECT 1 FROM ${s}.snapshots p WHERE p.component = u.c AND p.id = u.i)
-                     AND (SELECT true FROM ${s}.snapshots p WHERE p.component = u.c AND p.id = u.i FOR UPDATE SKIP LOCKED) IS NULL)
+                 OR (coalesce(u.kv, 0) > 0 AND (SELECT true FROM ${s}.kv k WHERE k.component = u.c AND k.id = u.i FOR NO KEY UPDATE SKIP LOCKED) IS NULL)
+                 OR (coalesce(u.wf, 0) > 0 AND (SELECT true FROM ${s}.workflows w WHERE w.name = u.c AND w.id = u.i FOR NO KEY UPDATE SKIP LOCKED) IS NULL)
+                 -- Scalar lookups, not EXISTS: the planner may run an EXISTS as a hash of the whole table.
+                 OR (u.sn AND (SELECT true FROM ${s}.snapshots p WHERE p.component = u.c AND p.id = u.i FOR UPDATE SKIP LOCKED) IS NULL
+                     AND (SELECT true FROM ${s}.snapshots p WHERE p.component = u.c AND p.id = u.i) IS NOT NULL)
             )
             AND NOT EXISTS (
               SELECT 1 FROM unnest(${$(6)}::text[], ${$(7)}::text[], ${$(8)}::text[]) AS dk(c, i, key)
