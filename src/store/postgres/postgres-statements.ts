@@ -42,7 +42,9 @@ export function statements(s: string, schemaName: string) {
     findDedup: st("find_dedup", `SELECT key, request_hash, reply, at FROM ${s}.dedup WHERE component = $1 AND id = $2 AND key = $3`),
     loadWorkflow: st("load_workflow", `SELECT ${WORKFLOW_COLUMNS} FROM ${s}.workflows WHERE name = $1 AND id = $2`),
     // The same point reads for many keys at once (./postgres-read-batch.ts): each row carries its
-    // key's index n (from 1); a key with nothing stored has no row.
+    // key's index n (from 1); a key with nothing stored has no row. Each key is a lateral lookup
+    // with a LIMIT, which the planner cannot turn into a join that scans the whole table (as it
+    // may for a plain join planned while the table was small).
     readEventsOf: st(
       "read_events_of",
       `SELECT u.n, e.position, e.seq, e.type, e.payload, e.at
@@ -56,18 +58,17 @@ export function statements(s: string, schemaName: string) {
     loadKvOf: st(
       "load_kv_of",
       `SELECT u.n, k.version, k.state, k.deleted FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(c, i, n)
-       JOIN ${s}.kv k ON k.component = u.c AND k.id = u.i`,
+       CROSS JOIN LATERAL (SELECT version, state, deleted FROM ${s}.kv x WHERE x.component = u.c AND x.id = u.i LIMIT 1) k`,
     ),
     findDedupOf: st(
       "find_dedup_of",
       `SELECT u.n, d.key, d.request_hash, d.reply, d.at FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(c, i, k, n)
-       JOIN ${s}.dedup d ON d.component = u.c AND d.id = u.i AND d.key = u.k`,
+       CROSS JOIN LATERAL (SELECT key, request_hash, reply, at FROM ${s}.dedup x WHERE x.component = u.c AND x.id = u.i AND x.key = u.k LIMIT 1) d`,
     ),
     loadWorkflowOf: st(
       "load_workflow_of",
-      `SELECT u.n, ${WORKFLOW_COLUMNS.split(", ").map((c) => `w.${c}`).join(", ")}
-       FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(name, id, n)
-       JOIN ${s}.workflows w ON w.name = u.name AND w.id = u.id`,
+      `SELECT u.n, w.* FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(name, id, n)
+       CROSS JOIN LATERAL (SELECT ${WORKFLOW_COLUMNS} FROM ${s}.workflows x WHERE x.name = u.name AND x.id = u.id LIMIT 1) w`,
     ),
     dueWorkflows: st(
       "due_workflows",

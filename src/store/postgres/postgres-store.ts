@@ -37,6 +37,7 @@ import { ReadBatcher, rowsByKey } from "./postgres-read-batch.ts";
 import type { ViewStore } from "../view-port.ts";
 import {
   CONNECT_TIMEOUT_MS,
+  CONNECTION_LIFETIME_S,
   DEFAULT_POOL_SIZE,
   DEFAULT_SCHEMA,
   IDLE_IN_TRANSACTION_TIMEOUT_MS,
@@ -140,6 +141,7 @@ export class PostgresStore implements Store {
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       idle_in_transaction_session_timeout: idleMs,
       keepAlive: true,
+      maxLifetimeSeconds: CONNECTION_LIFETIME_S,
       application_name: "sagaflow",
     });
     // An idle connection that breaks (server restart, network) is dropped by the pool, and the
