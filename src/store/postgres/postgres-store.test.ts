@@ -11,6 +11,8 @@ import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import pg from "pg";
 import { storeContract } from "../contract.ts";
+import { workflowBucket } from "../buckets.ts";
+import type { InstanceWrite } from "../port.ts";
 import { LATEST_SCHEMA_VERSION, migrations } from "./migrations.ts";
 import { statements } from "./postgres-statements.ts";
 import { PostgresStore } from "./postgres-store.ts";
@@ -219,6 +221,51 @@ whenPostgresAsked((connectionString) => {
           assert.deepEqual((await store.readFeed(0, 100)).map((f) => f.component), ["c", "c", "w", "k", "c", "c"]);
         } finally {
           pg.Client.prototype.query = query;
+        }
+      });
+    });
+
+    it("both-the-one-trip-and-the-two-trip-commit-write-buckets-and-traces", async () => {
+      await withStore(async (store) => {
+        await commitOk(store, [eventsWrite("c", "warm", 0, 0)]); // prepares the connection's statements
+        const traced = (w: InstanceWrite, trace: string): InstanceWrite => ({ ...w, trace });
+        const tracedWorkflow = (id: string, n: number, trace: string): InstanceWrite => {
+          const w = workflowWrite("w", id, 0, n);
+          return { ...w, workflow: { ...w.workflow!, record: { ...w.workflow!.record, trace } } };
+        };
+        const trace = (n: number) => `00-${String(n).padStart(32, "0")}-${"b".repeat(16)}-01`;
+        let trips = 0;
+        const query = pg.Client.prototype.query;
+        pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+          trips++;
+          return (query as (...a: unknown[]) => unknown).apply(this, args);
+        } as typeof query;
+        const tripsOf = async (writes: InstanceWrite[]) => {
+          trips = 0;
+          const outcomes = await store.commit(writes);
+          return { trips, outcomes: outcomes.map((o) => o.ok || o.reason) };
+        };
+        try {
+          // Feed rows alone (the feed-only statement), then every table (the full one); each in
+          // one trip, then in two after a failed check (a conflicting write beside them).
+          assert.deepEqual(await tripsOf([traced(eventsWrite("c", "f", 0, "one"), trace(1))]), { trips: 1, outcomes: [true] });
+          assert.deepEqual(await tripsOf([traced(eventsWrite("c", "f", 1, "two"), trace(2)), eventsWrite("c", "g", 5, "no")]), { trips: 4, outcomes: [true, "conflict"] });
+          assert.deepEqual(await tripsOf([traced(tracedWorkflow("t1", 1, trace(3)), trace(4))]), { trips: 1, outcomes: [true] });
+          assert.deepEqual(await tripsOf([tracedWorkflow("t2", 2, trace(5)), traced(kvWrite("k", "z", 3, 0), trace(6))]), { trips: 4, outcomes: [true, "conflict"] });
+        } finally {
+          pg.Client.prototype.query = query;
+        }
+        const feed = (await store.readFeed(0, 100)).filter((f) => f.id !== "warm");
+        assert.deepEqual(feed.map((f) => [f.id, f.trace]), [["f", trace(1)], ["f", trace(2)], ["t1", trace(4)], ["t2", trace(5)]]);
+        const client = await rawClient();
+        try {
+          const { rows } = await client.query<{ id: string; bucket: number; trace: string }>(`SELECT id, bucket, trace FROM "${store.schema}".workflows ORDER BY id`);
+          assert.deepEqual(rows, [
+            { id: "t1", bucket: workflowBucket("w", "t1"), trace: trace(3) },
+            { id: "t2", bucket: workflowBucket("w", "t2"), trace: trace(5) },
+          ]);
+        } finally {
+          await client.end();
         }
       });
     });
