@@ -117,7 +117,7 @@ const exampleDir = fileURLToPath(new URL("../examples/bank", import.meta.url));
 interface SystemUnderTest {
   pids: number[];
   watch: PostgresWatch | undefined;
-  /** Served over HTTP: what the server processes counted (commits, PostgreSQL statements), all added up. */
+  /** Served over HTTP: what the server processes counted (commits, writes, PostgreSQL round trips), all added up. */
   counts?: () => Promise<ServerCounts>;
 }
 
