@@ -7,7 +7,7 @@
  *
  * HTTP (the headline figures): the service runs in its own process(es) exactly as users run it
  * (from this checkout's sources, with bench/support/server-counters.ts loaded to count the store's
- * commits and PostgreSQL statements, printed per transfer),
+ * commits, the writes in them and PostgreSQL round trips, printed per transfer),
  * `node bin/sagaflow.mjs serve examples/bank --port 0 --data DIR` (or `--postgres URL
  * --postgres-schema S --node-name nI`), and this process only generates load over keep-alive
  * connections (one socket per transfer in flight). BENCH_WALLETS wallets are created first with
@@ -117,7 +117,7 @@ const exampleDir = fileURLToPath(new URL("../examples/bank", import.meta.url));
 interface SystemUnderTest {
   pids: number[];
   watch: PostgresWatch | undefined;
-  /** Served over HTTP: what the server processes counted (commits, PostgreSQL statements), all added up. */
+  /** Served over HTTP: what the server processes counted (commits, writes, PostgreSQL round trips), all added up. */
   counts?: () => Promise<ServerCounts>;
 }
 
@@ -158,7 +158,8 @@ async function measure(target: Target, ledger: Ledger, label: string, concurrenc
   const countedPer = (key: keyof ServerCounts) => (countsBefore && countsAfter && started > 0 ? round((countsAfter[key] - countsBefore[key]) / started, 2) : null);
   return {
     commitsPerTransfer: countedPer("commits"),
-    pgStatementsPerTransfer: countedPer("pgStatements"),
+    writesPerTransfer: countedPer("writes"),
+    pgRoundTripsPerTransfer: countedPer("pgRoundTrips"),
     run,
     warmTransfers,
     warmElapsedMs,
@@ -204,7 +205,9 @@ async function overHttp(workflow: WorkflowName): Promise<void> {
   const { nodes, watch } = bankServed;
   const urls = nodes.map((n) => n.url);
   const counts = async (): Promise<ServerCounts> =>
-    (await Promise.all(nodes.map((n) => n.counts()))).reduce((a, b) => ({ commits: a.commits + b.commits, pgStatements: a.pgStatements + b.pgStatements }));
+    (await Promise.all(nodes.map((n) => n.counts()))).reduce((a, b) => ({
+      commits: a.commits + b.commits, writes: a.writes + b.writes, pgRoundTrips: a.pgRoundTrips + b.pgRoundTrips,
+    }));
   const sut: SystemUnderTest = { pids: nodes.map((n) => n.pid), watch, counts };
   // Every node holds leases (workflows run in leased buckets), none is unheld: a no-op on SQLite.
   const leasesSpread = () => waitForLeasesSpread(() => nodesReport(nodes[0]!.adminUrl), nodes.length);
@@ -231,11 +234,12 @@ async function overHttp(workflow: WorkflowName): Promise<void> {
           workflow,
           concurrency,
           ...summary(m.run),
-          // Store commits (transactions) of the server(s) per transfer, warm-up included; on
-          // PostgreSQL also the statements sent (each a round trip). Background work (consumers,
-          // leases) is counted too.
+          // Store commits (transactions) of the server(s) per transfer, warm-up included, and the
+          // instance writes they carried (group commit: writes per commit = their ratio); on
+          // PostgreSQL also the round trips, reads included. Background work (consumers, leases) is counted too.
           commitsPerTransfer: m.commitsPerTransfer,
-          ...(watch ? { pgStatementsPerTransfer: m.pgStatementsPerTransfer } : {}),
+          writesPerCommit: m.commitsPerTransfer && m.writesPerTransfer !== null ? round(m.writesPerTransfer / m.commitsPerTransfer, 1) : null,
+          ...(watch ? { pgRoundTripsPerTransfer: m.pgRoundTripsPerTransfer } : {}),
           invariantHolds: invariant.holds,
           serverPeakRssMb,
           errors: m.run.errors,
@@ -375,7 +379,7 @@ async function inProcess(workflow: WorkflowName): Promise<void> {
             }
           : {
               // Round trips to PostgreSQL per transfer (BEGIN and COMMIT included), and a commit's mean latency.
-              pgStatementsPerTransfer: round(statements / all, 1),
+              pgRoundTripsPerTransfer: round(statements / all, 2),
               commitMs: round(commitMs / commits, 3),
               ...m.postgres,
             }),

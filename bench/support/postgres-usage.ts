@@ -6,7 +6,8 @@
  *   transactions that write advance; read-only ones need no WAL flush and are not counted;
  * - WAL bytes: pg_current_wal_lsn() before and after (what pg_stat_wal's wal_bytes adds up);
  * - WAL flushes: fsync + fdatasync calls of the stores' backends and the WAL writer, counted with
- *   `perf stat` where it is permitted (as the SQLite benches count theirs);
+ *   `perf stat` where it is permitted (as the SQLite benches count theirs), of the backends open
+ *   when the window starts (one that replaces them meanwhile is not counted);
  * - CPU: of the stores' backends (found by their application_name) and of PostgreSQL's
  *   background processes (WAL writer, checkpointer, autovacuum, …), from /proc.
  *
@@ -38,7 +39,7 @@ type Role = "store" | "background" | "walwriter";
 interface Mark {
   xid: string;
   lsn: string;
-  cpu: Map<number, { role: Role; ms: number }>;
+  cpu: Map<number, { role: Role; ms: number; ended?: boolean }>;
 }
 
 /** Watches one PostgreSQL server for the stores that connect as `appName`. */
@@ -59,10 +60,22 @@ export class PostgresWatch {
     const before = await this.mark(new Map());
     const syncers = [...before.cpu].filter(([, p]) => p.role !== "background").map(([pid]) => pid);
     const syncs = fsyncsCounted() && syncers.length > 0 ? await fsyncWindow(syncers) : undefined;
+    // The store replaces its connections now and then (CONNECTION_LIFETIME_S): a backend that ends
+    // during the window counts with what it had used when last seen (sampled every 250 ms).
+    const seen = new Map<number, { role: Role; ms: number }>();
+    let sampling = Promise.resolve();
+    const sampler = setInterval(() => {
+      sampling = sampling.then(async () => {
+        for (const [pid, p] of (await this.mark(before.cpu)).cpu) seen.set(pid, p);
+      }).catch(() => {});
+    }, 250);
     return {
       stop: async () => {
+        clearInterval(sampler);
+        await sampling;
         const walSyncs = (await syncs?.stop()) ?? null;
         const after = await this.mark(before.cpu);
+        for (const [pid, p] of seen) if (!after.cpu.has(pid)) after.cpu.set(pid, { ...p, ended: true });
         const { rows } = await this.client.query<{ xacts: string; wal: string }>(
           "SELECT $1::bigint - $2::bigint AS xacts, pg_wal_lsn_diff($3::pg_lsn, $4::pg_lsn) AS wal",
           [after.xid, before.xid, after.lsn, before.lsn],
@@ -70,12 +83,12 @@ export class PostgresWatch {
         let backendCpuMs = 0;
         let backgroundCpuMs = 0;
         let backends = 0;
-        for (const [pid, { role, ms }] of after.cpu) {
-          // A process that started during the window counts from 0; one that ended is lost (pools keep theirs while busy).
+        for (const [pid, { role, ms, ended }] of after.cpu) {
+          // A process that started during the window counts from 0; one that ended, up to when it was last seen.
           const used = ms - (before.cpu.get(pid)?.ms ?? 0);
           if (role === "store") {
             backendCpuMs += used;
-            backends++;
+            if (!ended) backends++;
           } else backgroundCpuMs += used;
         }
         return { writeXacts: Number(rows[0]!.xacts), walBytes: Number(rows[0]!.wal), walSyncs, backendCpuMs, backgroundCpuMs, backends };

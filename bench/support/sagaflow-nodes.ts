@@ -17,10 +17,11 @@ import { requestJson, sleep, until } from "./load.ts";
 const bin = fileURLToPath(new URL("../../bin/sagaflow.mjs", import.meta.url));
 const counters = fileURLToPath(new URL("./server-counters.ts", import.meta.url));
 
-/** What a server counted so far (./server-counters.ts): its store's commits and PostgreSQL statements. */
+/** What a server counted so far (./server-counters.ts): its store's commits, the instance writes in them, and PostgreSQL round trips. */
 export interface ServerCounts {
   commits: number;
-  pgStatements: number;
+  writes: number;
+  pgRoundTrips: number;
 }
 
 export interface ServeProcess {
@@ -55,7 +56,7 @@ export async function startServe(name: string, service: string, args: readonly s
     child.kill("SIGUSR2");
     let now: (ServerCounts & { written: number }) | undefined;
     if (!(await until(() => ((now = read())?.written ?? 0) > before, 5_000, 5))) throw new Error(`${name} did not write its counters within 5 s`);
-    return { commits: now!.commits, pgStatements: now!.pgStatements };
+    return { commits: now!.commits, writes: now!.writes, pgRoundTrips: now!.pgRoundTrips };
   };
   const exited = new Promise<void>((done) => child.once("exit", () => done()));
   const stop = async (): Promise<void> => {

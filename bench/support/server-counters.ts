@@ -1,10 +1,11 @@
 /**
  * Loaded into a bench's `sagaflow serve` process (`--import tsx --import <this file>`): counts the
- * store's commits (SQLite and PostgreSQL: calls of store.commit, one transaction each) and, on
- * PostgreSQL, the statements sent (pg Client.query: one round trip each, BEGIN and COMMIT
- * included), and writes them as JSON to the file named by SAGAFLOW_BENCH_COUNTERS when sent
- * SIGUSR2 (and once at start), each time with a higher `written`: the bench asks before and after
- * a point (see ServeProcess.counts) and the server does no file writes while it is measured.
+ * store's commits (SQLite and PostgreSQL: calls of store.commit, one transaction each), the
+ * instance writes they carried (with their together writes) and, on PostgreSQL, the round trips
+ * (pg Client.query: one simple query, however many statements it holds, or one named statement),
+ * and writes them as JSON to the file named by SAGAFLOW_BENCH_COUNTERS when sent SIGUSR2 (and
+ * once at start), each time with a higher `written`: the bench asks before and after a point (see
+ * ServeProcess.counts) and the server does no file writes while it is measured.
  */
 import { writeFileSync } from "node:fs";
 import pg from "pg";
@@ -13,18 +14,19 @@ import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
 
 const file = process.env["SAGAFLOW_BENCH_COUNTERS"];
 if (file !== undefined) {
-  const counts = { commits: 0, pgStatements: 0 };
+  const counts = { commits: 0, writes: 0, pgRoundTrips: 0 };
   let written = 0;
   for (const store of [SqliteStore, PostgresStore]) {
     const commit = store.prototype.commit as (this: unknown, ...args: unknown[]) => unknown;
     store.prototype.commit = function (this: unknown, ...args: unknown[]) {
       counts.commits++;
+      for (const w of args[0] as Array<{ together?: unknown[] }>) counts.writes += 1 + (w.together?.length ?? 0);
       return commit.apply(this, args);
     } as typeof store.prototype.commit;
   }
   const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-    counts.pgStatements++;
+    counts.pgRoundTrips++;
     return query.apply(this, args);
   } as typeof pg.Client.prototype.query;
   const flush = () => writeFileSync(file, JSON.stringify({ ...counts, written: ++written }));

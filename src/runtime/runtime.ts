@@ -54,9 +54,9 @@ export interface RuntimeOptions {
   observe?: ObserveOptions;
   /**
    * How a workflow step's calls to entities commit. `together` (the default where the store can,
-   * i.e. `commitsTogether`, and serves one node): the entity's write is held, its instance busy,
+   * i.e. `commitsTogether`: SQLite and PostgreSQL): the entity's write is held, its instance busy,
    * until the step's transition commits it in the same transaction, all or none (a transfer is 3
-   * commits instead of 5). `separate`: each call commits before its reply, as on several nodes.
+   * commits instead of 5). `separate`: each call commits before its reply.
    */
   stepCommits?: "together" | "separate";
   /** The message broker topic consumers and producers use (the runtime closes it when it stops). */
@@ -173,8 +173,9 @@ export class Runtime {
       enqueueTask: (component, id, task) => dispatcher.enqueueTask(component, id, task),
       keyedCall,
       observer: this.observer,
-      // Several nodes: an entity may be written by another node meanwhile; each call commits alone.
-      ...((options.stepCommits ?? "together") === "together" && this.store.commitsTogether === true && !clustered
+      // Several nodes too: should another node write the entity meanwhile, the together commit is a
+      // conflict that keeps nothing, and the step runs again (the workflow's write carries its fence).
+      ...((options.stepCommits ?? "together") === "together" && this.store.commitsTogether === true
         ? { stepHolds: () => new StepHolds((write) => this.committer.submit(write), holdMs) }
         : {}),
       placement: {

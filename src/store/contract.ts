@@ -11,13 +11,15 @@ import type { DedupRecord, InstanceWrite, Snapshot, Store, StoredReply } from ".
 import { feedContract } from "./contract-feed.ts";
 import { commitOk, conflictOutcome, dedup, ev, eventsWrite, kvWrite } from "./contract-support.ts";
 import { timerContract } from "./contract-timers.ts";
+import { togetherContract } from "./contract-together.ts";
 import { traceContract } from "./contract-traces.ts";
 import { workflowContract } from "./contract-workflows.ts";
 import { bucketContract } from "./contract-buckets.ts";
 
 /**
  * Registers the contract tests, the workflow part (./contract-workflows.ts), the change feed and
- * consumer part (./contract-feed.ts) and the timer part (./contract-timers.ts) included. `makeStore`
+ * consumer part (./contract-feed.ts), the timer part (./contract-timers.ts) and the together part
+ * (./contract-together.ts) included. `makeStore`
  * must return a fresh, empty, not yet migrated store each time; the suite migrates and closes it.
  * `cleanup` runs once after all the tests.
  */
@@ -462,6 +464,7 @@ export function storeContract(
     feedContract(withStore);
     timerContract(withStore);
     traceContract(withStore);
+    togetherContract(withStore);
   });
 }
 

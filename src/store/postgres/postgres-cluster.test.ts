@@ -80,6 +80,27 @@ whenPostgresAsked((connectionString) => {
       });
     });
 
+    it("a-fenced-write-with-a-stale-token-keeps-none-of-its-together-writes", async () => {
+      await twoNodes(async (a, b) => {
+        await a.cluster.acquireLeases("A", ["workflows/3"], 300);
+        const step = (token: number) => ({
+          ...workflowWrite("wf", "w3", 0, 1),
+          fence: { lease: "workflows/3", token },
+          together: [{ ...eventsWrite("c", "e3", 0, "withdrawn"), dedup: [{ key: "w3:1:0", requestHash: "h", reply: { ok: true as const, value: 1 }, at: 1 }] }],
+        });
+        await sleep(350);
+        await b.cluster.acquireLeases("B", ["workflows/3"], 60_000);
+        const [refused] = await a.commit([step(1)]);
+        assert.deepEqual(refused, { ok: false, reason: "fenced" });
+        assert.equal(await b.loadWorkflow("wf", "w3"), undefined);
+        assert.deepEqual((await b.loadHistory("c", "e3")).events, [], "the step's call is not kept either");
+        assert.equal(await b.findDedup("c", "e3", "w3:1:0"), undefined);
+        const [kept] = await b.commit([step(2)]);
+        assert.ok(kept?.ok && kept.together?.[0]?.length === 1, "the new holder's step commits with its call");
+        assert.deepEqual((await a.loadHistory("c", "e3")).events.map((e) => e.payload), ["withdrawn"]);
+      });
+    });
+
     it("a-fenced-consumer-offset-or-timer-change-fails-with-lease-lost-and-changes-nothing", async () => {
       await twoNodes(async (a, b) => {
         // Two timers of different buckets; A keeps the lease of the second's bucket.

@@ -15,8 +15,10 @@
  *    workflow version, and which of the batch's idempotency keys are taken.
  * 4. The writes are decided in order in memory, each against the stored state plus the earlier
  *    accepted writes of the batch: a conflicting write is left out whole and reported, the others
- *    go on. This is "check, then insert under lock" rather than a SAVEPOINT per write: it needs
- *    no round trip per write, and nothing of a refused write is ever sent.
+ *    go on. A write's `together` writes (a workflow step's calls, with its transition) are decided
+ *    just before it, and are left out with it, all of them, when any one of them is refused. This
+ *    is "check, then insert under lock" rather than a SAVEPOINT per write: it needs no round trip
+ *    per write, and nothing of a refused write is ever sent.
  * 5. One statement (data-modifying CTEs) writes snapshots, key-value states, workflow records and
  *    their history lines, and idempotency records. Updates are made only at the version the check
  *    saw, inserts are plain inserts: should anything have changed anyway (a writer that does not
@@ -40,9 +42,9 @@ import type { InstanceWrite, WorkflowTransition, WriteOutcome } from "../port.ts
 import type { Fence } from "../cluster-port.ts";
 import { heldAmong, leaseTokensNoWaitStatement, lockedAmong } from "./postgres-fence.ts";
 import { quoteIdent } from "./migrations.ts";
-import { executeStatement } from "./postgres-literals.ts";
+import { executeStatement, type LiteralValue } from "./postgres-literals.ts";
 import type { Transaction } from "./transaction.ts";
-import { KIND_EVENT, KIND_KV, KIND_WORKFLOW, type CommitSql } from "./postgres-commit-sql.ts";
+import { CHECKS_FAILED, KIND_EVENT, KIND_KV, KIND_WORKFLOW, type CommitSql } from "./postgres-commit-sql.ts";
 
 /** What a commit runs before its COMMIT; a test hook holds the transaction open here. */
 export type BeforeCommitHook = (feedPositions: readonly number[]) => Promise<void>;
@@ -92,7 +94,7 @@ export function timeoutStatements(timeouts: CommitTimeouts): string[] {
 export function beginCommit(schema: string, sql: CommitSql, encoded: readonly EncodedWrite[], timeouts: CommitTimeouts): CommitPlan {
   const plan = planInstances(encoded);
   const { all, dedupLookup } = plan;
-  const fences = encoded.flatMap((w) => (w.fence ? [w.fence] : []));
+  const fences = encoded.flatMap(withMembers).flatMap((w) => (w.fence ? [w.fence] : []));
   const leases = leaseTokensNoWaitStatement(quoteIdent(schema), fences);
   const readState = executeStatement(sql.readState.name, [
     all.map((i) => i.component), all.map((i) => i.id),
@@ -100,12 +102,14 @@ export function beginCommit(schema: string, sql: CommitSql, encoded: readonly En
     dedupLookup.components, dedupLookup.ids, dedupLookup.keys, dedupLookup.ns,
     all.map((i) => i.needsSnapshot),
   ]);
-  const statements = ["BEGIN", ...timeoutStatements(timeouts), "SET LOCAL plan_cache_mode = force_generic_plan", lockInstancesStatement(schema, all)];
+  const head = ["BEGIN", ...timeoutStatements(timeouts), "SET LOCAL plan_cache_mode = force_generic_plan", lockInstancesStatement(schema, all)];
+  const statements = [...head];
   if (leases !== undefined) statements.push(leases);
   statements.push(readState);
   return {
     ...plan,
     schema,
+    head,
     text: statements.join("; "),
     // The lease rows come just before the state query when there are fences.
     fencesHeld: (begun) => (leases === undefined ? new Set() : heldAmong(fences, begun.at(-2)!.rows)),
@@ -120,6 +124,8 @@ export interface CommitPlan {
   schema: string;
   /** BEGIN and everything sent with it. */
   text: string;
+  /** BEGIN, the bounds, the plan mode and the instance locks: how a one-trip commit begins. */
+  head: string[];
   instances: Map<string, InstanceState>;
   all: InstanceState[];
   dedupLookup: { components: string[]; ids: string[]; keys: string[]; ns: number[] };
@@ -143,7 +149,7 @@ interface StateRow {
 function planInstances(encoded: readonly EncodedWrite[]): Pick<CommitPlan, "instances" | "all" | "dedupLookup"> {
   const instances = new Map<string, InstanceState>();
   const dedupLookup: CommitPlan["dedupLookup"] = { components: [], ids: [], keys: [], ns: [] };
-  for (const w of encoded) {
+  for (const w of encoded.flatMap(withMembers)) {
     const state = instanceOf(instances, w.component, w.id);
     if (w.events) state.needsEvents = true;
     if (w.events?.snapshot) state.needsSnapshot = true;
@@ -183,34 +189,52 @@ interface EncodedWrite {
   dedup: Array<{ key: string; requestHash: string; reply: string; at: number }>;
   fence?: Fence;
   trace?: string;
+  /** Writes that commit with this one, all or none, before it (InstanceWrite.together). */
+  together?: EncodedWrite[];
+}
+
+/** A write's `together` writes, then the write: the order they are decided and written in. */
+function withMembers(w: EncodedWrite): EncodedWrite[] {
+  return w.together ? [...w.together, w] : [w];
 }
 
 /** Encodes every value of the batch, and copies what the commit keeps: throws before anything is sent. */
 export function encodeWrites(writes: readonly InstanceWrite[]): EncodedWrite[] {
   return writes.map((w) => {
-    const out: EncodedWrite = {
-      component: w.component,
-      id: w.id,
-      dedup: w.dedup.map((d) => ({ key: d.key, requestHash: d.requestHash, reply: JSON.stringify(d.reply), at: d.at })),
-    };
-    if (w.fence) out.fence = { lease: w.fence.lease, token: w.fence.token };
-    if (w.trace) out.trace = w.trace;
-    if (w.events) {
-      const { expectedSeq, append, snapshot } = w.events;
-      out.events = { expectedSeq, append: append.map((e) => (e.trace ? { type: e.type, payload: encode(e.payload), trace: e.trace } : { type: e.type, payload: encode(e.payload) })) };
-      if (snapshot) out.events.snapshot = { seq: snapshot.seq, state: encode(snapshot.state) };
-    }
-    if (w.kv) out.kv = { expectedVersion: w.kv.expectedVersion, state: encode(w.kv.state), deleted: w.kv.deleted };
-    if (w.workflow) {
-      const { expectedVersion, record: r, transition: t } = w.workflow;
-      out.workflow = {
-        expectedVersion,
-        record: encodeWorkflowRecord(r),
-        transition: { at: t.at, status: t.status, step: t.step ?? null, execId: t.execId, attempt: t.attempt, detail: t.detail },
-      };
+    const out = encodeWrite(w);
+    if (w.together) {
+      out.together = w.together.map((member) => {
+        if (member.together) throw new TypeError("commit: a write's together writes cannot have together writes of their own");
+        return encodeWrite(member);
+      });
     }
     return out;
   });
+}
+
+function encodeWrite(w: InstanceWrite): EncodedWrite {
+  const out: EncodedWrite = {
+    component: w.component,
+    id: w.id,
+    dedup: w.dedup.map((d) => ({ key: d.key, requestHash: d.requestHash, reply: JSON.stringify(d.reply), at: d.at })),
+  };
+  if (w.fence) out.fence = { lease: w.fence.lease, token: w.fence.token };
+  if (w.trace) out.trace = w.trace;
+  if (w.events) {
+    const { expectedSeq, append, snapshot } = w.events;
+    out.events = { expectedSeq, append: append.map((e) => (e.trace ? { type: e.type, payload: encode(e.payload), trace: e.trace } : { type: e.type, payload: encode(e.payload) })) };
+    if (snapshot) out.events.snapshot = { seq: snapshot.seq, state: encode(snapshot.state) };
+  }
+  if (w.kv) out.kv = { expectedVersion: w.kv.expectedVersion, state: encode(w.kv.state), deleted: w.kv.deleted };
+  if (w.workflow) {
+    const { expectedVersion, record: r, transition: t } = w.workflow;
+    out.workflow = {
+      expectedVersion,
+      record: encodeWorkflowRecord(r),
+      transition: { at: t.at, status: t.status, step: t.step ?? null, execId: t.execId, attempt: t.attempt, detail: t.detail },
+    };
+  }
+  return out;
 }
 
 /** One instance as the batch sees it: the stored values, then the accepted writes of the batch on top. */
@@ -243,8 +267,8 @@ interface FeedRow {
   payload: string | null;
   /** The W3C traceparent of the command that wrote it. */
   trace: string | null;
-  /** The write it belongs to. */
-  write: number;
+  /** The write it belongs to: its index in the batch, and `.m` for its m-th together write. */
+  slot: string;
 }
 
 /** What the caller's transaction gives the commit. */
@@ -271,9 +295,7 @@ export async function writeBatch(
   transaction: CommitTransaction,
 ): Promise<WriteOutcome[]> {
   const { begun, commitWith } = transaction;
-  const heldFences = plan.fencesHeld(begun);
-  const lockedFences = plan.fencesLocked(begun);
-  const { instances, all } = plan;
+  const { all } = plan;
   for (const row of plan.stateRows(begun)) {
     const state = all[row.n - 1]!;
     state.maxSeq = row.max_seq ?? 0;
@@ -282,8 +304,97 @@ export async function writeBatch(
     for (const key of row.taken ?? []) state.dedupKeys.add(key);
     state.locked = row.locked === true;
   }
+  const decided = decideBatch(sql, plan, encoded, at, hooks, { held: plan.fencesHeld(begun), locked: plan.fencesLocked(begun) });
+  const { statement, signal } = decided;
+  let results: QueryResult[];
+  if (hooks.beforeCommit) {
+    // Tests: the writes, the hook, then the signal and COMMIT.
+    results = statement === undefined ? [] : [asResults(await client.query(statement)).at(-1)!];
+    await hooks.beforeCommit(decided.positions(results[0]));
+    await commitWith(signal === undefined ? [] : [signal]);
+  } else {
+    results = await commitWith([statement, signal].filter((x) => x !== undefined));
+  }
+  return decided.outcomes(results[0]);
+}
 
-  // Decide each write in order; collect what the accepted ones write.
+/**
+ * The commit in one round trip, when its writes can be decided without reading first: each
+ * instance appears once in the batch (together writes included) and none repeats an idempotency
+ * key. The writes are decided as if everything were as they expect, and the checked write
+ * statement (`checksCte` in ./postgres-commit-sql.ts) verifies that under the same locks, and fails
+ * otherwise: BEGIN, the locks, the checked writes, the signal and COMMIT travel together. The
+ * caller sends `text`; if the checks failed (`checksFailed`), nothing was kept, and the commit is
+ * made in two round trips (`beginCommit`, `writeBatch`), which decide each write against what is
+ * stored. Undefined when the batch does not qualify.
+ */
+export function oneTripCommit(sql: CommitSql, plan: CommitPlan, encoded: EncodedWrite[], at: number, hooks: CommitHooks): OneTripCommit | undefined {
+  const writes = encoded.flatMap(withMembers);
+  if (writes.length !== plan.all.length || writes.some((w) => new Set(w.dedup.map((d) => d.key)).size !== w.dedup.length)) return undefined;
+  // Fresh states, as the writes expect them (the plan's stay for the two-trip commit).
+  const assumed: CommitPlan = { ...plan, ...planInstances(encoded) };
+  for (const w of writes) {
+    const state = instanceOf(assumed.instances, w.component, w.id);
+    if (w.events) state.maxSeq = w.events.expectedSeq;
+    if (w.kv) state.kvVersion = state.kvStored = w.kv.expectedVersion;
+    if (w.workflow) state.workflowVersion = state.workflowStored = w.workflow.expectedVersion;
+  }
+  const fences = writes.flatMap((w) => (w.fence ? [w.fence] : []));
+  const checks = [
+    writes.map((w) => w.component), writes.map((w) => w.id),
+    writes.map((w) => w.events?.expectedSeq ?? null), writes.map((w) => w.kv?.expectedVersion ?? null),
+    writes.map((w) => w.workflow?.expectedVersion ?? null), writes.map((w) => w.events?.snapshot !== undefined),
+    writes.flatMap((w) => w.dedup.map(() => w.component)), writes.flatMap((w) => w.dedup.map(() => w.id)), writes.flatMap((w) => w.dedup.map((d) => d.key)),
+    fences.map((f) => f.lease), fences.map((f) => f.token),
+  ];
+  const decided = decideBatch(sql, assumed, encoded, at, hooks, { held: new Set(fences.map((f) => f.lease)), locked: new Set() }, checks);
+  const { statement, signal } = decided;
+  if (statement === undefined || !decided.allKept) return undefined;
+  const statements = [...plan.head, statement, ...(signal === undefined ? [] : [signal]), "COMMIT"];
+  return { text: statements.join(";\n"), outcomes: (results) => decided.outcomes(results[plan.head.length]) };
+}
+
+export interface OneTripCommit {
+  /** BEGIN to COMMIT, one simple query. */
+  text: string;
+  /** The outcomes, from the results of `text`. */
+  outcomes(results: readonly QueryResult[]): WriteOutcome[];
+}
+
+/** Whether `error` is the failure of a one-trip commit's checks (nothing was kept; commit in two trips). */
+export function checksFailed(error: unknown): boolean {
+  return error instanceof Error && error.message.includes(CHECKS_FAILED);
+}
+
+/** A batch decided: the statement writing what it keeps (none: nothing to write), the signal, and the outcomes once written. */
+interface DecidedBatch {
+  statement: string | undefined;
+  signal: string | undefined;
+  /** No write was refused. */
+  allKept: boolean;
+  /** The feed positions the statement gave (checked against the rows sent). */
+  positions(result: QueryResult | undefined): number[];
+  outcomes(result: QueryResult | undefined): WriteOutcome[];
+}
+
+/**
+ * Decides each write in order (a write's `together` writes first, all or none) against the states
+ * of `plan` (stored ones, or as expected by a one-trip commit, which passes its `checks` values:
+ * the checked statements are used then) and the fences; builds the statement of what is kept.
+ */
+function decideBatch(
+  sql: CommitSql,
+  plan: CommitPlan,
+  encoded: EncodedWrite[],
+  at: number,
+  hooks: CommitHooks,
+  fences: { held: Set<string>; locked: Set<string> },
+  checks?: LiteralValue[],
+): DecidedBatch {
+  const { instances } = plan;
+  const heldFences = fences.held;
+  const lockedFences = fences.locked;
+  // What the accepted writes add, in order.
   const outcomes: Array<WriteOutcome | undefined> = [];
   const feed: FeedRow[] = [];
   const snapshots = new Map<InstanceState, { seq: number; state: string | null }>();
@@ -291,17 +402,12 @@ export async function writeBatch(
   const workflowFinal = new Map<InstanceState, { version: number; record: EncodedWorkflowRecord }>();
   const history: Array<{ name: string; id: string; version: number; t: WorkflowTransition }> = [];
   const dedupRows: Array<{ component: string; id: string } & EncodedWrite["dedup"][number]> = [];
-  encoded.forEach((w, index) => {
+  /** Decides `w` on top of what is accepted so far and, when it passes, adds what it writes; else its refusal. */
+  const decide = (w: EncodedWrite, slot: string): WriteOutcome | undefined => {
     const state = instanceOf(instances, w.component, w.id);
     const { events, kv, workflow, dedup } = w;
-    if (state.locked || (w.fence && lockedFences.has(w.fence.lease))) {
-      outcomes.push({ ok: false, reason: "locked" });
-      return;
-    }
-    if (w.fence && !heldFences.has(w.fence.lease)) {
-      outcomes.push({ ok: false, reason: "fenced" });
-      return;
-    }
+    if (state.locked || (w.fence && lockedFences.has(w.fence.lease))) return { ok: false, reason: "locked" };
+    if (w.fence && !heldFences.has(w.fence.lease)) return { ok: false, reason: "fenced" };
     const keys = new Set(dedup.map((d) => d.key));
     const refused =
       (events !== undefined && state.maxSeq !== events.expectedSeq) ||
@@ -310,16 +416,12 @@ export async function writeBatch(
       // A known key, or the same key twice in one write.
       keys.size !== dedup.length ||
       dedup.some((d) => state.dedupKeys.has(d.key));
-    if (refused) {
-      outcomes.push({ ok: false, reason: "conflict" });
-      return;
-    }
-    outcomes.push(undefined);
+    if (refused) return { ok: false, reason: "conflict" };
     const { component, id } = w;
     const trace = w.trace ?? null;
     if (events) {
       for (const e of events.append) {
-        feed.push({ component, id, kind: KIND_EVENT, seq: ++state.maxSeq, type: e.type, payload: e.payload, trace: e.trace ?? trace, write: index });
+        feed.push({ component, id, kind: KIND_EVENT, seq: ++state.maxSeq, type: e.type, payload: e.payload, trace: e.trace ?? trace, slot });
       }
       if (events.snapshot) snapshots.set(state, events.snapshot);
     }
@@ -328,7 +430,7 @@ export async function writeBatch(
       kvFinal.set(state, { version, state: kv.state, deleted: kv.deleted });
       feed.push({
         component, id, kind: KIND_KV, seq: version,
-        type: kv.deleted ? "$deleted" : "$state", payload: kv.deleted ? "null" : kv.state, trace, write: index,
+        type: kv.deleted ? "$deleted" : "$state", payload: kv.deleted ? "null" : kv.state, trace, slot,
       });
     }
     if (workflow) {
@@ -338,29 +440,67 @@ export async function writeBatch(
       history.push({ name: component, id, version, t: workflow.transition });
       feed.push({
         component, id, kind: KIND_WORKFLOW, seq: version, type: "$state",
-        payload: workflowFeedPayload(r.status, r.step, r.state), trace: trace ?? r.trace, write: index,
+        payload: workflowFeedPayload(r.status, r.step, r.state), trace: trace ?? r.trace, slot,
       });
     }
     for (const d of dedup) {
       state.dedupKeys.add(d.key);
       dedupRows.push({ component, id, ...d });
     }
+    return undefined;
+  };
+
+  // Decide each write in order (a write's `together` writes first, all or none); collect what the accepted ones write.
+  encoded.forEach((w, index) => {
+    if (!w.together) {
+      outcomes.push(decide(w, `${index}`));
+      return;
+    }
+    // Should one of the group be refused, what the others added is taken back.
+    const undo = markFor(withMembers(w).map((m) => instanceOf(instances, m.component, m.id)));
+    let refusal: WriteOutcome | undefined;
+    w.together.forEach((member, m) => (refusal ??= decide(member, `${index}.${m}`)));
+    refusal ??= decide(w, `${index}`);
+    if (refusal) undo();
+    outcomes.push(refusal);
   });
 
-  const statements: string[] = [];
+  /** Restores the decisions' state (these instances, the rows collected) to what it is now. */
+  function markFor(touched: InstanceState[]): () => void {
+    const lengths = [feed.length, history.length, dedupRows.length] as const;
+    const saved = [...new Set(touched)].map((state) => ({
+      state, maxSeq: state.maxSeq, kvVersion: state.kvVersion, workflowVersion: state.workflowVersion, dedupKeys: new Set(state.dedupKeys),
+      snapshot: snapshots.get(state), kv: kvFinal.get(state), workflow: workflowFinal.get(state),
+    }));
+    const restore = <K, V>(map: Map<K, V>, key: K, value: V | undefined) => (value === undefined ? map.delete(key) : map.set(key, value));
+    return () => {
+      feed.length = lengths[0];
+      history.length = lengths[1];
+      dedupRows.length = lengths[2];
+      for (const s of saved) {
+        Object.assign(s.state, { maxSeq: s.maxSeq, kvVersion: s.kvVersion, workflowVersion: s.workflowVersion, dedupKeys: s.dedupKeys });
+        restore(snapshots, s.state, s.snapshot);
+        restore(kvFinal, s.state, s.kv);
+        restore(workflowFinal, s.state, s.workflow);
+      }
+    };
+  }
+
+  let statement: string | undefined;
   const col = <T, R>(list: readonly T[], f: (x: T) => R): R[] => list.map(f);
   if (snapshots.size + kvFinal.size + workflowFinal.size + dedupRows.length === 0 && feed.length > 0) {
-    statements.push(executeStatement(sql.writeFeed.name, [
+    statement = executeStatement(checks ? sql.writeFeedChecked.name : sql.writeFeed.name, [
       col(feed, (f) => f.component), col(feed, (f) => f.id), col(feed, (f) => f.kind), col(feed, (f) => f.seq),
       col(feed, (f) => f.type), col(feed, (f) => f.payload), at, col(feed, (f) => f.trace),
-    ]));
+      ...(checks ?? []),
+    ]);
   } else if (snapshots.size + kvFinal.size + workflowFinal.size + dedupRows.length + feed.length > 0) {
     const snaps = [...snapshots];
     const kvs = [...kvFinal];
     const kvNew = kvs.filter(([i]) => i.kvStored === 0);
     const kvUpd = kvs.filter(([i]) => i.kvStored !== 0);
     const wfs = [...workflowFinal];
-    statements.push(executeStatement(sql.write.name, [
+    statement = executeStatement(checks ? sql.writeChecked.name : sql.write.name, [
       col(snaps, ([i]) => i.component), col(snaps, ([i]) => i.id), col(snaps, ([, s]) => s.seq), col(snaps, ([, s]) => s.state),
       at,
       col(kvNew, ([i]) => i.component), col(kvNew, ([i]) => i.id), col(kvNew, ([, k]) => k.version),
@@ -383,7 +523,8 @@ export async function writeBatch(
       kvUpd.length, wfs.filter(([i]) => i.workflowStored !== 0).length,
       col(wfs, ([i]) => workflowBucket(i.component, i.id)),
       col(wfs, ([, w]) => w.record.trace), col(feed, (f) => f.trace),
-    ]));
+      ...(checks ?? []),
+    ]);
   }
   // The signal carries the commit's last position: the last one this session drew from the
   // feed's sequence, read when the signal's statement runs (after the writes).
@@ -391,32 +532,38 @@ export async function writeBatch(
   if (hooks.notify && feed.length > 0) {
     const workflows: Array<[string, string]> = [];
     encoded.forEach((w, i) => {
-      if (w.workflow && outcomes[i] === undefined) workflows.push([w.component, w.id]);
+      if (outcomes[i] !== undefined) return;
+      for (const m of withMembers(w)) if (m.workflow) workflows.push([m.component, m.id]);
     });
     signal = hooks.notify(`currval(${pg.escapeLiteral(`${quoteIdent(plan.schema)}.events_position_seq`)}::regclass)`, workflows);
   }
 
-  let positions: number[] = [];
-  if (hooks.beforeCommit) {
-    // Tests: the writes, the hook, then the signal and COMMIT.
-    if (statements.length > 0) positions = positionsOf(asResults(await client.query(statements[0]!)).at(-1));
-    await hooks.beforeCommit(positions);
-    await commitWith(signal === undefined ? [] : [signal]);
-  } else {
-    const results = await commitWith(signal === undefined ? statements : [...statements, signal]);
-    if (statements.length > 0) positions = positionsOf(results[0]);
-  }
-  if (positions.length !== feed.length) {
-    throw new Error(`commit: ${positions.length} feed positions came back for ${feed.length} rows`);
-  }
-
-  const byWrite = new Map<number, number[]>();
-  feed.forEach((f, i) => {
-    let list = byWrite.get(f.write);
-    if (!list) byWrite.set(f.write, (list = []));
-    list.push(positions[i]!);
-  });
-  return outcomes.map((o, i) => o ?? { ok: true, positions: byWrite.get(i) ?? [] });
+  const positions = (result: QueryResult | undefined): number[] => {
+    const found = statement === undefined ? [] : positionsOf(result);
+    if (found.length !== feed.length) throw new Error(`commit: ${found.length} feed positions came back for ${feed.length} rows`);
+    return found;
+  };
+  return {
+    statement,
+    signal,
+    allKept: outcomes.every((o) => o === undefined),
+    positions,
+    outcomes(result) {
+      const positionList = positions(result);
+      const bySlot = new Map<string, number[]>();
+      feed.forEach((f, i) => {
+        let list = bySlot.get(f.slot);
+        if (!list) bySlot.set(f.slot, (list = []));
+        list.push(positionList[i]!);
+      });
+      return outcomes.map((o, i): WriteOutcome => {
+        if (o) return o;
+        const positions = bySlot.get(`${i}`) ?? [];
+        const together = encoded[i]!.together;
+        return together ? { ok: true, positions, together: together.map((_, m) => bySlot.get(`${i}.${m}`) ?? []) } : { ok: true, positions };
+      });
+    },
+  };
 }
 
 /** A simple query's results: one result for one statement, an array for several. */

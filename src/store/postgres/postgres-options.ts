@@ -48,6 +48,18 @@ export interface PostgresSettings {
 
 export const DEFAULT_SCHEMA = "sagaflow";
 export const DEFAULT_POOL_SIZE = 10;
+/**
+ * A connection is replaced after this long (when next given back to the pool), so that the plans
+ * it keeps for its prepared statements are made again for the tables as they are now. A generic
+ * plan made while a fresh schema's tables were nearly empty looks a workflow up through the index
+ * on (name, status, updated_at), reading every workflow of that name, and joins the idempotency
+ * and workflow tables by scanning them whole: kept, it made each commit and read cost more as the
+ * tables grew (in the bench, backends' CPU per transfer rose from run to run), until autovacuum
+ * happened to renew the tables' statistics. Until a table holds about 1,000 rows and has never
+ * been analyzed, the planner sees the two workflow indexes as equally good; past that, a new plan
+ * takes the primary key. A new connection costs its backend a few ms and one round trip of PREPAREs.
+ */
+export const CONNECTION_LIFETIME_S = 10;
 /** Finite waits by default: connecting, and a transaction left open by a stuck process (its locks). */
 export const CONNECT_TIMEOUT_MS = 10_000;
 export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000;

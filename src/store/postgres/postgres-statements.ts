@@ -48,6 +48,35 @@ export function statements(s: string, schemaName: string) {
       `SELECT seq, at, payload FROM ${s}.events WHERE component = $1 AND id = $2 AND kind = 2 AND seq > $3 ORDER BY seq LIMIT $4`,
     ),
     loadWorkflow: st("load_workflow", `SELECT ${WORKFLOW_COLUMNS} FROM ${s}.workflows WHERE name = $1 AND id = $2`),
+    // The same point reads for many keys at once (./postgres-read-batch.ts): each row carries its
+    // key's index n (from 1); a key with nothing stored has no row. Each key is a lateral lookup
+    // with a LIMIT, which the planner cannot turn into a join that scans the whole table (as it
+    // may for a plain join planned while the table was small).
+    readEventsOf: st(
+      "read_events_of",
+      `SELECT u.n, e.position, e.seq, e.type, e.payload, e.at
+       FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[]) WITH ORDINALITY AS u(c, i, after, lim, n)
+       CROSS JOIN LATERAL (
+         SELECT position, seq, type, payload, at FROM ${s}.events x
+         WHERE x.component = u.c AND x.id = u.i AND x.kind = 0 AND x.seq > u.after ORDER BY x.seq LIMIT u.lim
+       ) e
+       ORDER BY u.n, e.seq`,
+    ),
+    loadKvOf: st(
+      "load_kv_of",
+      `SELECT u.n, k.version, k.state, k.deleted FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(c, i, n)
+       CROSS JOIN LATERAL (SELECT version, state, deleted FROM ${s}.kv x WHERE x.component = u.c AND x.id = u.i LIMIT 1) k`,
+    ),
+    findDedupOf: st(
+      "find_dedup_of",
+      `SELECT u.n, d.key, d.request_hash, d.reply, d.at FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(c, i, k, n)
+       CROSS JOIN LATERAL (SELECT key, request_hash, reply, at FROM ${s}.dedup x WHERE x.component = u.c AND x.id = u.i AND x.key = u.k LIMIT 1) d`,
+    ),
+    loadWorkflowOf: st(
+      "load_workflow_of",
+      `SELECT u.n, w.* FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(name, id, n)
+       CROSS JOIN LATERAL (SELECT ${WORKFLOW_COLUMNS} FROM ${s}.workflows x WHERE x.name = u.name AND x.id = u.id LIMIT 1) w`,
+    ),
     // As SQLite's (sqlite-workflows.ts): one index range per bucket, status and column.
     dueWorkflows: st(
       "due_workflows",

@@ -9,7 +9,10 @@
  */
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import pg from "pg";
 import { storeContract } from "../contract.ts";
+import { workflowBucket } from "../buckets.ts";
+import type { InstanceWrite } from "../port.ts";
 import { LATEST_SCHEMA_VERSION, migrations } from "./migrations.ts";
 import { statements } from "./postgres-statements.ts";
 import { PostgresStore } from "./postgres-store.ts";
@@ -193,6 +196,112 @@ whenPostgresAsked((connectionString) => {
       });
     });
 
+    it("a-commit-whose-writes-find-what-they-expect-is-one-round-trip-else-it-decides-each-against-what-is-stored", async () => {
+      await withStore(async (store) => {
+        await commitOk(store, [eventsWrite("c", "warm", 0, 0)]); // prepares the connection's statements
+        let trips = 0;
+        const query = pg.Client.prototype.query;
+        pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+          trips++;
+          return (query as (...a: unknown[]) => unknown).apply(this, args);
+        } as typeof query;
+        try {
+          const step = { ...workflowWrite("w", "t1", 0, 1), dedup: [dedupRecord("start", 1)], together: [eventsWrite("c", "a", 0, "withdrawn")] };
+          const first = await commitOk(store, [step, kvWrite("k", "a", 0, 1)]);
+          assert.equal(trips, 1, "BEGIN, locks, checked writes, signal and COMMIT in one round trip");
+          assert.deepEqual(first.map((o) => o.ok && o.positions.length), [1, 1]);
+          trips = 0;
+          // The second and third writes do not find what they expect: the checks fail, nothing is
+          // kept, and the two-trip commit decides each write (after a ROLLBACK).
+          const outcomes = await store.commit([eventsWrite("c", "a", 1, "deposited"), kvWrite("k", "a", 0, 2), { ...eventsWrite("c", "b", 0, "x"), dedup: [dedupRecord("start", 2)] }]);
+          assert.equal(trips, 4);
+          assert.deepEqual(outcomes.map((o) => o.ok || o.reason), [true, "conflict", true]);
+          assert.deepEqual((await store.loadHistory("c", "a")).events.map((e) => e.payload), ["withdrawn", "deposited"]);
+          assert.deepEqual(await store.loadKv("k", "a"), { version: 1, state: 1, deleted: false });
+          assert.deepEqual((await store.readFeed(0, 100)).map((f) => f.component), ["c", "c", "w", "k", "c", "c"]);
+        } finally {
+          pg.Client.prototype.query = query;
+        }
+      });
+    });
+
+    it("both-the-one-trip-and-the-two-trip-commit-write-buckets-and-traces", async () => {
+      await withStore(async (store) => {
+        await commitOk(store, [eventsWrite("c", "warm", 0, 0)]); // prepares the connection's statements
+        const traced = (w: InstanceWrite, trace: string): InstanceWrite => ({ ...w, trace });
+        const tracedWorkflow = (id: string, n: number, trace: string): InstanceWrite => {
+          const w = workflowWrite("w", id, 0, n);
+          return { ...w, workflow: { ...w.workflow!, record: { ...w.workflow!.record, trace } } };
+        };
+        const trace = (n: number) => `00-${String(n).padStart(32, "0")}-${"b".repeat(16)}-01`;
+        let trips = 0;
+        const query = pg.Client.prototype.query;
+        pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+          trips++;
+          return (query as (...a: unknown[]) => unknown).apply(this, args);
+        } as typeof query;
+        const tripsOf = async (writes: InstanceWrite[]) => {
+          trips = 0;
+          const outcomes = await store.commit(writes);
+          return { trips, outcomes: outcomes.map((o) => o.ok || o.reason) };
+        };
+        try {
+          // Feed rows alone (the feed-only statement), then every table (the full one); each in
+          // one trip, then in two after a failed check (a conflicting write beside them).
+          assert.deepEqual(await tripsOf([traced(eventsWrite("c", "f", 0, "one"), trace(1))]), { trips: 1, outcomes: [true] });
+          assert.deepEqual(await tripsOf([traced(eventsWrite("c", "f", 1, "two"), trace(2)), eventsWrite("c", "g", 5, "no")]), { trips: 4, outcomes: [true, "conflict"] });
+          assert.deepEqual(await tripsOf([traced(tracedWorkflow("t1", 1, trace(3)), trace(4))]), { trips: 1, outcomes: [true] });
+          assert.deepEqual(await tripsOf([tracedWorkflow("t2", 2, trace(5)), traced(kvWrite("k", "z", 3, 0), trace(6))]), { trips: 4, outcomes: [true, "conflict"] });
+        } finally {
+          pg.Client.prototype.query = query;
+        }
+        const feed = (await store.readFeed(0, 100)).filter((f) => f.id !== "warm");
+        assert.deepEqual(feed.map((f) => [f.id, f.trace]), [["f", trace(1)], ["f", trace(2)], ["t1", trace(4)], ["t2", trace(5)]]);
+        const client = await rawClient();
+        try {
+          const { rows } = await client.query<{ id: string; bucket: number; trace: string }>(`SELECT id, bucket, trace FROM "${store.schema}".workflows ORDER BY id`);
+          assert.deepEqual(rows, [
+            { id: "t1", bucket: workflowBucket("w", "t1"), trace: trace(3) },
+            { id: "t2", bucket: workflowBucket("w", "t2"), trace: trace(5) },
+          ]);
+        } finally {
+          await client.end();
+        }
+      });
+    });
+
+    it("point-reads-asked-for-at-once-each-get-what-is-stored-for-their-own-key", async () => {
+      await withStore(async (store) => {
+        const ids = Array.from({ length: 120 }, (_, i) => `i${i}`);
+        // Every third id has nothing stored; the others i events, a state, a record and a key.
+        const stored = ids.filter((_, i) => i % 3 !== 0);
+        await commitOk(store, stored.map((id, j) => ({
+          ...eventsWrite("c", id, 0, ...Array.from({ length: (j % 4) + 1 }, (_, e) => `${id}.${e}`)),
+          dedup: [dedupRecord(`k-${id}`, j)],
+        })));
+        await commitOk(store, stored.flatMap((id, j) => [kvWrite("k", id, 0, { id }), workflowWrite("w", id, 0, j)]));
+        const results = await Promise.all(ids.map(async (id) => ({
+          id,
+          events: await store.readEvents("c", id, 1, 2),
+          kv: await store.loadKv("k", id),
+          dedup: await store.findDedup("c", id, `k-${id}`),
+          workflow: await store.loadWorkflow("w", id),
+        })));
+        for (const [i, r] of results.entries()) {
+          const j = stored.indexOf(r.id);
+          if (i % 3 === 0) {
+            assert.deepEqual([r.events, r.kv, r.dedup, r.workflow], [[], undefined, undefined, undefined], r.id);
+            continue;
+          }
+          const count = (j % 4) + 1;
+          assert.deepEqual(r.events.map((e) => e.payload), Array.from({ length: Math.min(2, count - 1) }, (_, e) => `${r.id}.${e + 1}`), r.id);
+          assert.deepEqual(r.kv?.state, { id: r.id });
+          assert.equal(r.dedup?.reply.ok && r.dedup.reply.value, j);
+          assert.deepEqual([r.workflow?.id, r.workflow?.stepInput], [r.id, j]);
+        }
+      });
+    });
+
     it("feed-timer-and-history-reads-go-through-an-index-even-with-generic-plans", async () => {
       await withStore(async (store) => {
         const s = `"${store.schema}"`;
@@ -233,6 +342,9 @@ whenPostgresAsked((connectionString) => {
           const history = await plan("history", "text, text, bigint, bigint", sql.readEvents.text, "'busy', 'i7', 0, 10");
           assert.match(history, /Index Scan using events_component_id_kind_seq_key/, history);
           assert.doesNotMatch(history, /Sort/, history);
+          const batched = await plan("batched", "text[], text[], bigint[], bigint[]", sql.readEventsOf.text, "'{busy,rare}', '{i7,i500}', '{0,0}', '{1,1}'");
+          assert.match(batched, /Index Scan using events_component_id_kind_seq_key/, batched);
+          assert.doesNotMatch(batched, /Seq Scan on events/, batched);
         } finally {
           await client.end();
         }

@@ -29,7 +29,7 @@ import type { Fence } from "../cluster-port.ts";
 import { PostgresCluster } from "./postgres-cluster.ts";
 import { checkFence, fencesHeld } from "./postgres-fence.ts";
 import { applyMigrations, checkSchemaName, LATEST_SCHEMA_VERSION, quoteIdent, schemaVersionOf } from "./migrations.ts";
-import { asResults, beginCommit, encodeWrites, timeoutStatements, writeBatch, type BeforeCommitHook, type CommitTimeouts } from "./postgres-commit.ts";
+import { asResults, beginCommit, checksFailed, encodeWrites, oneTripCommit, timeoutStatements, writeBatch, type BeforeCommitHook, type CommitTimeouts } from "./postgres-commit.ts";
 import type { CommitSql } from "./postgres-commit-sql.ts";
 import { toStoreError } from "./postgres-errors.ts";
 import { StoreUnavailableError } from "../../define/errors.ts";
@@ -37,9 +37,11 @@ import { OutageTracker, type StoreStatus } from "../outage.ts";
 import { statements, workflowListQuery, type Statement, type Statements } from "./postgres-statements.ts";
 import { PostgresViews } from "./postgres-views.ts";
 import { PostgresRetention } from "./postgres-retention.ts";
+import { ReadBatcher, rowsByKey } from "./postgres-read-batch.ts";
 import type { ViewStore } from "../view-port.ts";
 import {
   CONNECT_TIMEOUT_MS,
+  CONNECTION_LIFETIME_S,
   DEFAULT_POOL_SIZE,
   DEFAULT_SCHEMA,
   IDLE_IN_TRANSACTION_TIMEOUT_MS,
@@ -73,6 +75,19 @@ interface HistoryRow extends EventRow {
   is_snapshot: boolean;
 }
 
+interface KvRow {
+  version: number;
+  state: string | null;
+  deleted: boolean;
+}
+
+interface DedupRow {
+  key: string;
+  request_hash: string;
+  reply: string;
+  at: number;
+}
+
 /**
  * The store on PostgreSQL, for one or several Sagaflow nodes sharing one database. Every table
  * lives in one schema (option `schema`). Durable as the server is configured: with PostgreSQL's
@@ -101,6 +116,8 @@ export class PostgresStore implements Store {
   readonly retention: PostgresRetention;
   /** Heartbeats, leases and signals: several nodes on this schema. */
   readonly cluster: PostgresCluster;
+  /** A write's `together` writes are decided and written in its transaction: all or none (./postgres-commit.ts). */
+  readonly commitsTogether = true;
 
   /** Set once the schema was seen at the latest version: no need to look again. */
   #checked = false;
@@ -129,6 +146,7 @@ export class PostgresStore implements Store {
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       idle_in_transaction_session_timeout: idleMs,
       keepAlive: true,
+      maxLifetimeSeconds: CONNECTION_LIFETIME_S,
       application_name: "sagaflow",
     });
     // An idle connection that breaks (server restart, network) is dropped by the pool, and the
@@ -207,11 +225,12 @@ export class PostgresStore implements Store {
   async readEvents(component: string, id: string, afterSeq: number, limit: number): Promise<StoredEvent[]> {
     await this.#ready();
     if (limit <= 0) return [];
-    return (await this.#rows<EventRow>(this.#sql.readEvents, [component, id, afterSeq, limit])).map(toEvent);
+    return (await this.#reads.events.read({ component, id, afterSeq, limit })).map(toEvent);
   }
 
   async loadKv(component: string, id: string): Promise<KvRecord | undefined> {
-    const [row] = await this.#rows<{ version: number; state: string | null; deleted: boolean }>(this.#sql.loadKv, [component, id]);
+    await this.#ready();
+    const row = await this.#reads.kv.read({ component, id });
     return row && { version: row.version, state: decode(row.state), deleted: row.deleted };
   }
 
@@ -223,7 +242,8 @@ export class PostgresStore implements Store {
   }
 
   async findDedup(component: string, id: string, key: string): Promise<DedupRecord | undefined> {
-    const [row] = await this.#rows<{ key: string; request_hash: string; reply: string; at: number }>(this.#sql.findDedup, [component, id, key]);
+    await this.#ready();
+    const row = await this.#reads.dedup.read({ component, id, key });
     return row && { key: row.key, requestHash: row.request_hash, reply: JSON.parse(row.reply) as StoredReply, at: row.at };
   }
 
@@ -241,9 +261,49 @@ export class PostgresStore implements Store {
   }
 
   async loadWorkflow(name: string, id: string): Promise<StoredWorkflow | undefined> {
-    const [row] = await this.#rows<WorkflowRow>(this.#sql.loadWorkflow, [name, id]);
+    await this.#ready();
+    const row = await this.#reads.workflow.read({ component: name, id });
     return row && toWorkflow(row);
   }
+
+  /**
+   * The point reads a node makes for every command turn and step call, batched while others of
+   * their kind are in flight (./postgres-read-batch.ts): one statement for one read, as before;
+   * one for many under load.
+   */
+  readonly #reads = (() => {
+    type Key = { component: string; id: string };
+    const sql = () => this.#sql;
+    const one = async <R extends QueryResultRow>(statement: Statement, values: unknown[]): Promise<R[]> => this.#rows<R>(statement, values);
+    const many = async <R extends QueryResultRow & { n: number }>(statement: Statement, count: number, values: unknown[]) =>
+      rowsByKey(count, await this.#rows<R>(statement, values));
+    const firstOf = <R>(rows: R[][]): Array<R | undefined> => rows.map((r) => r[0]);
+    return {
+      events: new ReadBatcher<Key & { afterSeq: number; limit: number }, EventRow[]>(async (keys) => {
+        if (keys.length === 1) {
+          const [k] = keys as [Key & { afterSeq: number; limit: number }];
+          return [await one<EventRow>(sql().readEvents, [k.component, k.id, k.afterSeq, k.limit])];
+        }
+        return many<EventRow & { n: number }>(sql().readEventsOf, keys.length, [
+          keys.map((k) => k.component), keys.map((k) => k.id), keys.map((k) => k.afterSeq), keys.map((k) => k.limit),
+        ]);
+      }),
+      kv: new ReadBatcher<Key, KvRow | undefined>(async (keys) => {
+        if (keys.length === 1) return [(await one<KvRow>(sql().loadKv, [keys[0]!.component, keys[0]!.id]))[0]];
+        return firstOf(await many<KvRow & { n: number }>(sql().loadKvOf, keys.length, [keys.map((k) => k.component), keys.map((k) => k.id)]));
+      }),
+      dedup: new ReadBatcher<Key & { key: string }, DedupRow | undefined>(async (keys) => {
+        if (keys.length === 1) return [(await one<DedupRow>(sql().findDedup, [keys[0]!.component, keys[0]!.id, keys[0]!.key]))[0]];
+        return firstOf(await many<DedupRow & { n: number }>(sql().findDedupOf, keys.length, [
+          keys.map((k) => k.component), keys.map((k) => k.id), keys.map((k) => k.key),
+        ]));
+      }),
+      workflow: new ReadBatcher<Key, WorkflowRow | undefined>(async (keys) => {
+        if (keys.length === 1) return [(await one<WorkflowRow>(sql().loadWorkflow, [keys[0]!.component, keys[0]!.id]))[0]];
+        return firstOf(await many<WorkflowRow & { n: number }>(sql().loadWorkflowOf, keys.length, [keys.map((k) => k.component), keys.map((k) => k.id)]));
+      }),
+    };
+  })();
 
   async dueWorkflows(now: number, limit: number, { buckets, names }: DueWorkflowsOf): Promise<Array<{ name: string; id: string }>> {
     checkBuckets(buckets);
@@ -296,6 +356,16 @@ export class PostgresStore implements Store {
     const sql: CommitSql = this.#sql.commit;
     const hooks = { beforeCommit: this.#beforeCommit, notify: this.cluster.signallingAs === undefined ? undefined : this.#notify };
     const plan = beginCommit(this.#schema, sql, encoded, this.#timeouts);
+    // One round trip when the writes can be checked as they are written (tests holding a commit
+    // open before its COMMIT take the two-trip way, where their hook runs).
+    const oneTrip = this.#beforeCommit === undefined ? oneTripCommit(sql, plan, encoded, at, hooks) : undefined;
+    if (oneTrip) {
+      const results = await this.#oneTrip(oneTrip.text, sql.prepare);
+      if (results) {
+        this.#outage.succeeded();
+        return oneTrip.outcomes(results);
+      }
+    }
     const outcomes = await this.#transaction(
       (client, transaction) => writeBatch(client, sql, plan, encoded, at, hooks, transaction),
       plan.text,
@@ -542,18 +612,7 @@ export class PostgresStore implements Store {
    */
   async #transaction<T>(fn: (client: PoolClient, transaction: Transaction) => Promise<T>, begin = this.#begin, prepare?: string): Promise<T> {
     return this.#withClient(async (client, markBroken) => {
-      if (prepare !== undefined && !this.#prepared.has(client)) {
-        // With the transaction's bounds: preparing reads the tables' definitions, and a table
-        // locked elsewhere must not stall it for longer than lockTimeoutMs. Prepared statements
-        // outlive a rollback, so after a failure the connection's are unknown: it is dropped.
-        try {
-          await client.query(`${this.#begin}; ${prepare}; COMMIT`);
-        } catch (error) {
-          markBroken(error instanceof Error ? error : new Error(String(error)));
-          throw error;
-        }
-        this.#prepared.add(client);
-      }
+      if (prepare !== undefined) await this.#prepareOn(client, prepare, markBroken);
       try {
         // Inside the try: a statement sent with BEGIN may fail and leave the transaction open.
         const begun = asResults(await client.query(begin));
@@ -582,6 +641,41 @@ export class PostgresStore implements Store {
         throw err;
       }
     });
+  }
+
+  /**
+   * Runs `text` (BEGIN to COMMIT, see oneTripCommit) on a connection of its own; undefined when the
+   * commit's checks failed: nothing was kept, and the commit must be made in two round trips.
+   */
+  async #oneTrip(text: string, prepare: string): Promise<QueryResult[] | undefined> {
+    return this.#withClient(async (client, markBroken) => {
+      await this.#prepareOn(client, prepare, markBroken);
+      try {
+        return asResults(await client.query(text));
+      } catch (error) {
+        // A statement failed: the rest of the text was skipped and the transaction is aborted.
+        await client.query("ROLLBACK").catch((rollbackError: unknown) => {
+          markBroken(rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError)));
+        });
+        if (checksFailed(error)) return undefined;
+        throw error;
+      }
+    });
+  }
+
+  /** Prepares `prepare` (SQL PREPAREs) on `client`, once per connection. */
+  async #prepareOn(client: PoolClient, prepare: string, markBroken: (err: Error) => void): Promise<void> {
+    if (this.#prepared.has(client)) return;
+    // With the transaction's bounds: preparing reads the tables' definitions, and a table
+    // locked elsewhere must not stall it for longer than lockTimeoutMs. Prepared statements
+    // outlive a rollback, so after a failure the connection's are unknown: it is dropped.
+    try {
+      await client.query(`${this.#begin}; ${prepare}; COMMIT`);
+    } catch (error) {
+      markBroken(error instanceof Error ? error : new Error(String(error)));
+      throw error;
+    }
+    this.#prepared.add(client);
   }
 
   /** The connections the commit's statements are prepared on (SQL PREPARE: they last as long as the session). */

@@ -1,0 +1,97 @@
+/**
+ * The `together` part of the store contract (InstanceWrite.together): a write and the writes of
+ * other instances that commit with it (a workflow step's calls to entities, with the step's
+ * transition) are all kept, or none of them. `storeContract` (./contract.ts) registers it for every
+ * adapter; each must say it honours `together` (`commitsTogether`).
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { commitOk, conflictOutcome, dedup, ev, eventsWrite, kvWrite, transitionOf, type WithStore } from "./contract-support.ts";
+import type { InstanceWrite, WorkflowRecord } from "./port.ts";
+
+/** Registers the tests; call inside the adapter's `describe`. */
+export function togetherContract(withStore: WithStore): void {
+  describe("together writes", () => {
+    it("a-write-and-its-together-writes-are-all-kept-each-with-its-feed-positions", async () => {
+      await withStore(async (store) => {
+        assert.equal(store.commitsTogether, true);
+        await commitOk(store, [kvWrite("account", "b", 0, { balance: 5 })]);
+        const step = stepWrite("transfer", "t1", 0, [
+          { ...eventsWrite("wallet", "a", 0, ev("withdrawn", 10), ev("noted", 1)), dedup: [dedup("t1:1:0", 1)] },
+          kvWrite("account", "b", 1, { balance: 15 }),
+        ]);
+        const [outcome] = await store.commit([step]);
+        assert.ok(outcome?.ok);
+        assert.equal(outcome.positions.length, 1, "the workflow's own feed entry");
+        assert.deepEqual(outcome.together?.map((p) => p.length), [2, 1], "each together write's feed entries, in order");
+        // Together writes come first in the feed, then the write they go with.
+        const all = [...outcome.together.flat(), ...outcome.positions];
+        assert.deepEqual(all, [...all].sort((x, y) => x - y));
+        assert.deepEqual((await store.loadHistory("wallet", "a")).events.map((e) => e.type), ["withdrawn", "noted"]);
+        assert.deepEqual((await store.loadKv("account", "b"))?.state, { balance: 15 });
+        assert.equal((await store.findDedup("wallet", "a", "t1:1:0"))?.key, "t1:1:0");
+        assert.equal((await store.loadWorkflow("transfer", "t1"))?.version, 1);
+      });
+    });
+
+    it("a-refused-together-write-keeps-nothing-of-its-group-and-the-rest-of-the-batch-goes-on", async () => {
+      await withStore(async (store) => {
+        await commitOk(store, [eventsWrite("wallet", "a", 0, ev("opened", 1))]);
+        const outcomes = await store.commit([
+          stepWrite("transfer", "t1", 0, [
+            { ...kvWrite("account", "b", 0, { balance: 1 }), dedup: [dedup("t1:1:0", 1)] },
+            // Stale: the wallet is at seq 1.
+            eventsWrite("wallet", "a", 0, ev("withdrawn", 10)),
+          ]),
+          // Of the same batch, on the instances of the refused group, at what is stored: kept.
+          eventsWrite("wallet", "a", 1, ev("deposited", 3)),
+          { ...kvWrite("account", "b", 0, { balance: 2 }), dedup: [dedup("t1:1:0", 2)] },
+        ]);
+        assert.deepEqual(outcomes[0], conflictOutcome);
+        assert.ok(outcomes[1]?.ok && outcomes[2]?.ok);
+        assert.equal(await store.loadWorkflow("transfer", "t1"), undefined);
+        assert.deepEqual((await store.loadHistory("wallet", "a")).events.map((e) => e.type), ["opened", "deposited"]);
+        assert.deepEqual(await store.loadKv("account", "b"), { version: 1, state: { balance: 2 }, deleted: false });
+        assert.equal((await store.findDedup("account", "b", "t1:1:0"))?.at, 2);
+        const feed = await store.readFeed(0, 100);
+        assert.deepEqual(feed.map((f) => [f.component, f.type]), [["wallet", "opened"], ["wallet", "deposited"], ["account", "$state"]]);
+      });
+    });
+
+    it("a-refused-write-keeps-none-of-its-together-writes", async () => {
+      await withStore(async (store) => {
+        await commitOk(store, [stepWrite("transfer", "t1", 0, [])]);
+        // The workflow is at version 1: expecting 0 is a conflict.
+        const [outcome] = await store.commit([stepWrite("transfer", "t1", 0, [eventsWrite("wallet", "a", 0, ev("withdrawn", 10))])]);
+        assert.deepEqual(outcome, conflictOutcome);
+        assert.deepEqual((await store.loadHistory("wallet", "a")).events, []);
+        assert.equal((await store.loadWorkflow("transfer", "t1"))?.version, 1);
+        assert.equal((await store.workflowHistory("transfer", "t1", 10)).length, 1);
+      });
+    });
+
+    it("later-writes-of-a-batch-see-a-kept-group", async () => {
+      await withStore(async (store) => {
+        const outcomes = await store.commit([
+          stepWrite("transfer", "t1", 0, [eventsWrite("wallet", "a", 0, ev("withdrawn", 10))]),
+          eventsWrite("wallet", "a", 0, ev("late", 1)),
+          eventsWrite("wallet", "a", 1, ev("next", 1)),
+        ]);
+        assert.ok(outcomes[0]?.ok);
+        assert.deepEqual(outcomes[1], conflictOutcome);
+        assert.ok(outcomes[2]?.ok);
+        assert.deepEqual((await store.loadHistory("wallet", "a")).events.map((e) => e.type), ["withdrawn", "next"]);
+      });
+    });
+  });
+}
+
+/** A workflow's transition carrying `together` writes (an empty list: none). */
+function stepWrite(name: string, id: string, expectedVersion: number, together: InstanceWrite[]): InstanceWrite {
+  const record: WorkflowRecord = {
+    status: "running", step: "deposit", stepInput: null, state: { n: expectedVersion }, attempt: 0, execId: expectedVersion + 1,
+    dueAt: null, deadlineAt: null, lastError: null, startHash: "h", startReply: null, createdAt: 1, updatedAt: 2,
+  };
+  const write: InstanceWrite = { component: name, id, workflow: { expectedVersion, record, transition: transitionOf(record, "step") }, dedup: [] };
+  return together.length > 0 ? { ...write, together } : write;
+}
