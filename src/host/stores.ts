@@ -56,6 +56,10 @@ export interface PostgresOptions {
   poolSize?: number;
   /** How long the server lets a transaction sit idle before ending it (a frozen process). Default 10,000 ms. */
   idleInTransactionTimeoutMs?: number;
+  /** How long a write waits for a row locked outside Sagaflow before 503 `lock_timeout`. Default 2,000 ms. */
+  lockTimeoutMs?: number;
+  /** The longest one statement may run (PostgreSQL's statement_timeout). Default 30,000 ms. */
+  statementTimeoutMs?: number;
 }
 
 /** A PostgreSQL database, e.g. `postgres://sagaflow@db:5432/sagaflow`; several nodes may serve one schema. */
@@ -67,6 +71,8 @@ export function postgres(connectionString: string, options: PostgresOptions = {}
       ...(options.schema === undefined ? {} : { schema: options.schema }),
       ...(options.poolSize === undefined ? {} : { poolSize: options.poolSize }),
       ...(options.idleInTransactionTimeoutMs === undefined ? {} : { idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs }),
+      ...(options.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: options.lockTimeoutMs }),
+      ...(options.statementTimeoutMs === undefined ? {} : { statementTimeoutMs: options.statementTimeoutMs }),
     });
   });
 }
