@@ -7,6 +7,11 @@
  *    created with one event; SCALE_TRANSFERS transfers that end (each a workflow with its history
  *    and two more events); SCALE_PAUSED transfers paused on a one-hour timer (due workflows).
  *    Service: test/fixtures/bank-states (wallets, a held transfer, a consumer, a view).
+ *    With SCALE_EVENTS_PER_ENTITY=N (bulk fill, for a million wallets and ten million events in
+ *    minutes): the wallets are written straight through the store port instead, N events each
+ *    (created, then deposits), 2,000 wallets a transaction, and the consumer and the view are
+ *    then marked as having passed them (the view's table holds no rows for them). A fill, not a
+ *    measurement: nothing of the runtime's command path is timed by it.
  * 2. Storage, retention off vs on: the filled folder as it is (retention off), and a copy opened
  *    SCALE_RETAIN_AFTER_DAYS (default 8) days later by the runtime's clock, with retention at its
  *    defaults (feed states, ended workflows and idempotency records after 7 days) run until it
@@ -16,7 +21,10 @@
  *    copy the paused transfers' one-hour holds have run out: they finish when it starts.
  * 3. `sagaflow serve` in a child on that folder, SIGKILLed once it serves, started again: the time
  *    from spawning to "serving" printed, and to the first answered command. RSS of the child after
- *    it served SCALE_TOUCH commands on distinct wallets (the instance cache is 10,000).
+ *    it served SCALE_TOUCH commands on distinct wallets (the instance cache is 10,000), and again
+ *    after it started SCALE_PAUSED more transfers paused on a one-hour timer (workflows waiting in
+ *    this process: memory must not grow with them). Latency of the admin API's workflow list
+ *    (first page, and a page deep into the paused ones).
  * 4. Latency of deposits (SCALE_CONCURRENCY in flight) for SCALE_SECONDS without a backup, then
  *    while `POST /backup` runs: p50/p99/max of each, and the backup's duration and size.
  *
@@ -24,6 +32,7 @@
  *
  * Environment: SCALE_ENTITIES=100000 SCALE_TRANSFERS=20000 SCALE_PAUSED=10000 SCALE_TOUCH=20000
  *   SCALE_CONCURRENCY=16 SCALE_SECONDS=3 SCALE_RETAIN_AFTER_DAYS=8 SCALE_DIR=<where the temporary folder goes>
+ *   SCALE_EVENTS_PER_ENTITY=0 (0: wallets made by commands) SCALE_RETENTION=1 (0: skip step 2)
  *
  * Run: npm run bench:scale
  */
@@ -37,6 +46,8 @@ import { createSagaflow, runtimeOf } from "../src/host/create-sagaflow.ts";
 import { VirtualClock } from "../src/runtime/clock.ts";
 import { sqlite } from "../src/host/stores.ts";
 import bankStates from "../test/fixtures/bank-states/index.ts";
+import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
+import { eventsWrite, ev } from "../src/store/contract-support.ts";
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const entities = env("SCALE_ENTITIES", 100_000);
@@ -46,6 +57,8 @@ const touch = env("SCALE_TOUCH", 20_000);
 const concurrency = env("SCALE_CONCURRENCY", 16);
 const seconds = env("SCALE_SECONDS", 3);
 const retainAfterDays = env("SCALE_RETAIN_AFTER_DAYS", 8);
+const eventsPerEntity = env("SCALE_EVENTS_PER_ENTITY", 0);
+const measureRetention = env("SCALE_RETENTION", 1) !== 0;
 const root = resolve(fileURLToPath(import.meta.url), "../..");
 const say = (line: string) => process.stderr.write(`scale: ${line}\n`);
 const emit = (figure: Record<string, unknown>) => console.log(JSON.stringify({ entities, transfers, paused, ...figure }));
@@ -57,13 +70,50 @@ async function pool<T>(count: number, width: number, work: (i: number) => Promis
   }));
 }
 
+/**
+ * The bulk fill: wallets written through the store port in big transactions, then the consumer
+ * and the view marked as past them (so the service does not spend its first minutes on them).
+ */
+async function bulkWallets(path: string): Promise<void> {
+  const store = new SqliteStore({ path, synchronous: "OFF" });
+  const started = performance.now();
+  const perCommit = 2_000;
+  for (let from = 0; from < entities; from += perCommit) {
+    const writes = [];
+    for (let i = from; i < Math.min(entities, from + perCommit); i++) {
+      const deposits = Array.from({ length: eventsPerEntity - 1 }, () => ev("deposited", { amount: 1 }));
+      writes.push(eventsWrite("wallet", `w${i}`, 0, ev("created", { initialBalance: 1_000_000 }), ...deposits));
+    }
+    const outcomes = await store.commit(writes);
+    if (!outcomes.every((o) => o.ok)) throw new Error("bulk fill: a write was refused (wallets there already?)");
+    if (from % 100_000 === 0) say(`bulk: ${from + writes.length} wallets, ${Math.round(performance.now() - started)} ms`);
+  }
+  const head = await store.feedHead();
+  await store.commitConsumer("audit", head, []);
+  const generation = (await store.views.viewMeta("balances"))?.active?.generation;
+  if (generation === undefined) throw new Error("bulk fill: the balances view was never built");
+  await store.views.commitView("balances", generation, head, []);
+  await store.close();
+  say(`bulk: ${entities} wallets, ${entities * eventsPerEntity} events in ${Math.round(performance.now() - started)} ms`);
+}
+
 async function fill(dir: string): Promise<void> {
-  const app = createSagaflow(bankStates, { store: sqlite(join(dir, "sagaflow.db"), { synchronous: "OFF" }), log: () => {} });
+  const path = join(dir, "sagaflow.db");
+  if (eventsPerEntity > 0) {
+    // Migrated and the view built first: the bulk fill writes into a service's store.
+    const empty = createSagaflow(bankStates, { store: sqlite(path, { synchronous: "OFF" }), log: () => {} });
+    await empty.start();
+    await empty.stop();
+    await bulkWallets(path);
+  }
+  const app = createSagaflow(bankStates, { store: sqlite(path, { synchronous: "OFF" }), log: () => {} });
   await app.start();
   const runtime = runtimeOf(app)!;
   const started = performance.now();
-  await pool(entities, 256, (i) => runtime.call("wallet", `w${i}`, "create", { initialBalance: 1_000_000 }));
-  say(`${entities} wallets in ${Math.round(performance.now() - started)} ms`);
+  if (eventsPerEntity === 0) {
+    await pool(entities, 256, (i) => runtime.call("wallet", `w${i}`, "create", { initialBalance: 1_000_000 }));
+    say(`${entities} wallets in ${Math.round(performance.now() - started)} ms`);
+  }
   const wallet = (i: number) => `w${i % entities}`;
   await pool(transfers, 128, async (i) => {
     await runtime.call("held-transfer", `t${i}`, "start", { from: wallet(i), to: wallet(i * 7 + 1), amount: 1, mode: "now" });
@@ -183,19 +233,40 @@ async function deposits(url: string, until: () => boolean): Promise<number[]> {
   return latencies;
 }
 
+/** The admin API's workflow list: the first page, and pages reached by `after` deep into the paused ones. */
+async function adminListLatency(admin: string): Promise<Record<string, number>> {
+  const timed = async (query: string) => {
+    const t = performance.now();
+    const res = await fetch(`${admin}/workflows?${query}`);
+    if (res.status !== 200) throw new Error(`GET /workflows?${query} answered ${res.status}`);
+    const body = (await res.json());
+    return { ms: performance.now() - t, body };
+  };
+  const first: number[] = [];
+  const deep: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    first.push((await timed("name=held-transfer&status=paused&limit=100")).ms);
+    deep.push((await timed(`name=held-transfer&status=paused&limit=100&after=${encodeURIComponent(`p${Math.floor(paused / 2)}`)}`)).ms);
+  }
+  const median = (xs: number[]) => Number([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!.toFixed(2));
+  return { firstPageMedianMs: median(first), firstPageMaxMs: Number(Math.max(...first).toFixed(2)), deepPageMedianMs: median(deep), deepPageMaxMs: Number(Math.max(...deep).toFixed(2)) };
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(process.env["SCALE_DIR"] ?? tmpdir(), "sagaflow-scale-"));
   try {
     await fill(dir);
-    const retainedDir = join(dir, "retained");
-    mkdirSync(retainedDir);
-    for (const name of ["sagaflow.db", "sagaflow.db-wal"]) if (readdirSync(dir).includes(name)) copyFileSync(join(dir, name), join(retainedDir, name));
     const off = storage(dir);
     emit({ figure: "storage", retention: "off", ...off });
-    const runs = await retain(retainedDir);
-    const on = storage(retainedDir);
-    emit({ figure: "storage", retention: `on, ${retainAfterDays} days later`, runs, ...on, compactedVsOff: Number((on.compactedBytes! / off.compactedBytes!).toFixed(3)) });
-    rmSync(retainedDir, { recursive: true, force: true });
+    if (measureRetention) {
+      const retainedDir = join(dir, "retained");
+      mkdirSync(retainedDir);
+      for (const name of ["sagaflow.db", "sagaflow.db-wal"]) if (readdirSync(dir).includes(name)) copyFileSync(join(dir, name), join(retainedDir, name));
+      const runs = await retain(retainedDir);
+      const on = storage(retainedDir);
+      emit({ figure: "storage", retention: `on, ${retainAfterDays} days later`, runs, ...on, compactedVsOff: Number((on.compactedBytes! / off.compactedBytes!).toFixed(3)) });
+      rmSync(retainedDir, { recursive: true, force: true });
+    }
 
     const first = serve(dir);
     const { url } = await first.ready;
@@ -211,7 +282,25 @@ async function main(): Promise<void> {
 
     const rssStart = rssMb(second.child.pid!);
     await pool(touch, concurrency, (i) => post(`${url2}/wallet/w${(i * 7919) % entities}/deposit`, { amount: 1 }));
-    emit({ figure: "rss", afterStartMb: Math.round(rssStart), afterTouchingMb: Math.round(rssMb(second.child.pid!)), touchedInstances: touch, cacheSize: 10_000 });
+    const rssTouched = rssMb(second.child.pid!);
+    emit({ figure: "rss", afterStartMb: Math.round(rssStart), afterTouchingMb: Math.round(rssTouched), touchedInstances: touch, cacheSize: 10_000 });
+
+    // Workflows waiting in this process on a far timer: memory must not grow with their number.
+    const wallet = (i: number) => `w${i % entities}`;
+    // In quarters, RSS after each: bounded memory levels off once the instance cache is full.
+    const quarterMb: number[] = [];
+    for (let quarter = 0; quarter < 4; quarter++) {
+      const from = Math.floor((quarter * paused) / 4);
+      await pool(Math.floor(((quarter + 1) * paused) / 4) - from, concurrency, async (j) => {
+        const i = from + j;
+        const status = await post(`${url2}/held-transfer/q${i}/start`, { from: wallet(i + 11), to: wallet(i + 13), amount: 1, mode: "hold", holdMs: 3_600_000 });
+        if (status !== 200) throw new Error(`starting a paused transfer answered ${status}`);
+      });
+      quarterMb.push(Math.round(rssMb(second.child.pid!)));
+    }
+    emit({ figure: "rss-with-paused-started-here", beforeMb: Math.round(rssTouched), afterEachQuarterMb: quarterMb, pausedStartedHere: paused });
+
+    emit({ figure: "admin-workflow-list", ...(await adminListLatency(admin)) });
 
     let end = performance.now() + seconds * 1000;
     const quiet = percentiles(await deposits(url2, () => performance.now() > end));

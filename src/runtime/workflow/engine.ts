@@ -55,6 +55,12 @@ export interface EngineHost {
    * a wake-up in process was lost (or the wall clock was set forward). Default 2,000 ms.
    */
   sweepMs?: number;
+  /**
+   * Which due times wait on a timer of their own in process: those within `withinMs` from now,
+   * while fewer than `max` do. Later ones (and the rest) wait for the one store wake-up. Default
+   * 30 s and 10,000.
+   */
+  nearWakeUps?: { withinMs: number; max: number };
 }
 
 /**
@@ -192,13 +198,15 @@ export class WorkflowEngine {
    * page, not by the backlog). Then it arms one wake-up at the earliest future due time.
    */
   private async sweepRounds(): Promise<void> {
+    let readAt = this.host.clock.now();
     do {
       this.sweepAgain = false;
       if (this.stopped) return;
       const buckets = this.heldBuckets();
       // Past the ones acting here already, at least a page of others (if there are that many).
       const limit = sweepBatch + this.acting.size;
-      const due = await this.host.store.dueWorkflows(this.host.clock.now(), limit, { buckets, names: [...this.definitions.keys()] });
+      readAt = this.host.clock.now();
+      const due = await this.host.store.dueWorkflows(readAt, limit, { buckets, names: [...this.definitions.keys()] });
       const poked: string[] = [];
       for (const { name, id } of due) {
         const definition = this.definitions.get(name);
@@ -212,7 +220,7 @@ export class WorkflowEngine {
         this.sweepAgain = true;
       }
     } while (this.sweepAgain);
-    await this.armNextDue();
+    await this.armNextDue(readAt);
   }
 
   /** Resolves once at most half of `keys` are still acting (or the engine stops). */
@@ -225,16 +233,15 @@ export class WorkflowEngine {
     }
   }
 
-  /** One wake-up, in the clock's time, at the earliest future due time of this node's buckets. */
-  private async armNextDue(): Promise<void> {
-    const at = await this.host.store.nextWorkflowDue(this.host.clock.now(), this.heldBuckets());
+  /**
+   * One wake-up, in the clock's time, at the earliest due time of this node's buckets after
+   * `since` (when the sweep last read what was due): one that fell due while it acted wakes it
+   * again at once, so a workflow left to the store wake-up is never skipped.
+   */
+  private async armNextDue(since: number): Promise<void> {
+    const at = await this.host.store.nextWorkflowDue(since, this.heldBuckets());
     if (this.stopped || at === undefined || (this.nextDue && this.nextDue.at <= at && this.nextDue.at > this.host.clock.now())) return;
-    this.nextDue?.handle.cancel();
-    const handle = this.host.clock.schedule(Math.max(0, at - this.host.clock.now()), () => {
-      this.nextDue = undefined;
-      void this.requestSweep();
-    });
-    this.nextDue = { at, handle };
+    this.armStoreWakeUp(at);
   }
 
   private heldBuckets(): number[] {
@@ -391,6 +398,23 @@ export class WorkflowEngine {
       this.act(definition, id);
       return;
     }
+    this.wakeAt(definition, id, due);
+  }
+
+  /**
+   * Wakes the workflow at `due`: by a timer of its own when that is near and few are armed;
+   * otherwise by the one store wake-up, which sweeps what is due then and arms again at the next
+   * due time in the store. Memory so grows with the workflows due in the next seconds (at most
+   * `nearWakeUps.max`), not with every workflow waiting.
+   */
+  private wakeAt(definition: WorkflowDefinition, id: string, due: number): void {
+    const key = keyOf(definition.name, id);
+    const now = this.host.clock.now();
+    const near = this.host.nearWakeUps ?? nearWakeUps;
+    if (due - now > near.withinMs || this.timers.size >= near.max) {
+      this.wakeStoreBy(due);
+      return;
+    }
     this.timers.set(
       key,
       this.host.clock.schedule(due - now, () => {
@@ -398,6 +422,26 @@ export class WorkflowEngine {
         this.act(definition, id);
       }),
     );
+  }
+
+  /** Makes sure the store wake-up comes by `at` (a wall-clock due time). */
+  private wakeStoreBy(at: number): void {
+    if (this.stopped || (this.nextDue && this.nextDue.at <= at)) return;
+    this.armStoreWakeUp(at);
+  }
+
+  private armStoreWakeUp(at: number): void {
+    this.nextDue?.handle.cancel();
+    const handle = this.host.clock.schedule(Math.max(0, at - this.host.clock.now()), () => {
+      this.nextDue = undefined;
+      void this.requestSweep();
+    });
+    this.nextDue = { at, handle };
+  }
+
+  /** Workflows waiting on a timer of their own in this process (tests: it stays bounded). */
+  wakeUpsInMemory(): number {
+    return this.timers.size;
   }
 
   private act(definition: WorkflowDefinition, id: string): void {
@@ -414,13 +458,8 @@ export class WorkflowEngine {
         this.host.log(`sagaflow: workflow ${definition.name} "${id}" could not advance: ${String(error)}; trying again in ${retryAfterFailureMs} ms`);
         const key = keyOf(definition.name, id);
         this.timers.get(key)?.cancel();
-        this.timers.set(
-          key,
-          this.host.clock.schedule(retryAfterFailureMs, () => {
-            this.timers.delete(key);
-            this.act(definition, id);
-          }),
-        );
+        this.timers.delete(key);
+        this.wakeAt(definition, id, this.host.clock.now() + retryAfterFailureMs);
       })
       .finally(() => {
         const left = this.acting.get(key)! - 1;
@@ -510,6 +549,7 @@ export class WorkflowEngine {
 /** How long the engine waits before acting again on a workflow whose turn could not be committed. */
 const retryAfterFailureMs = 1_000;
 const defaultSweepMs = 2_000;
+const nearWakeUps = { withinMs: 30_000, max: 10_000 };
 /** Due workflows acted on per sweep; more wait for the next one. */
 const sweepBatch = 1_000;
 
