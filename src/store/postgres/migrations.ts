@@ -15,6 +15,38 @@
  */
 import type { PoolClient } from "pg";
 
+/**
+ * A session-temporary copy of src/store/buckets.ts's hash, for migrations that fill a bucket
+ * column: FNV-1a over the UTF-16 code units of the parts joined by a 0 (PostgreSQL text cannot
+ * hold one, so the 0 is hashed between parts), as JavaScript's charCodeAt sees them (a character
+ * beyond the BMP is two surrogates), modulo 16. Dropped by the migration that creates it.
+ */
+const createBucketFunction = `CREATE FUNCTION pg_temp.sagaflow_bucket(parts text[]) RETURNS int AS $fn$
+      DECLARE
+        h bigint := 2166136261;
+        c int;
+        part text;
+        first boolean := true;
+      BEGIN
+        FOREACH part IN ARRAY parts LOOP
+          IF NOT first THEN
+            h := (h * 16777619) % 4294967296; -- the 0 between two parts: h # 0 = h
+          END IF;
+          first := false;
+          FOR i IN 1..length(part) LOOP
+            c := ascii(substr(part, i, 1));
+            IF c > 65535 THEN
+              h := ((h # (55296 + ((c - 65536) >> 10))) * 16777619) % 4294967296;
+              h := ((h # (56320 + ((c - 65536) & 1023))) * 16777619) % 4294967296;
+            ELSE
+              h := ((h # c) * 16777619) % 4294967296;
+            END IF;
+          END LOOP;
+        END LOOP;
+        RETURN (h % 16)::int;
+      END
+      $fn$ LANGUAGE plpgsql IMMUTABLE;`;
+
 export interface Migration {
   /** 1, 2, 3, … with no gaps, in order. */
   version: number;
@@ -261,36 +293,11 @@ export const migrations: readonly Migration[] = [
     sql: `
       -- As SQLite's (version 8): the bucket of each instance (src/store/buckets.ts), set when its
       -- row is inserted. Rows stored before get theirs from the same hash, FNV-1a over the UTF-16
-      -- code units of name, a 0, and id, as JavaScript's charCodeAt sees them (a character beyond
-      -- the BMP is two surrogates).
-      CREATE FUNCTION pg_temp.sagaflow_workflow_bucket(name text, id text) RETURNS int AS $fn$
-      DECLARE
-        h bigint := 2166136261;
-        c int;
-        part text;
-        first boolean := true;
-      BEGIN
-        FOREACH part IN ARRAY ARRAY[name, id] LOOP
-          IF NOT first THEN
-            h := (h * 16777619) % 4294967296; -- the 0 between name and id: h # 0 = h
-          END IF;
-          first := false;
-          FOR i IN 1..length(part) LOOP
-            c := ascii(substr(part, i, 1));
-            IF c > 65535 THEN
-              h := ((h # (55296 + ((c - 65536) >> 10))) * 16777619) % 4294967296;
-              h := ((h # (56320 + ((c - 65536) & 1023))) * 16777619) % 4294967296;
-            ELSE
-              h := ((h # c) * 16777619) % 4294967296;
-            END IF;
-          END LOOP;
-        END LOOP;
-        RETURN (h % 16)::int;
-      END
-      $fn$ LANGUAGE plpgsql IMMUTABLE;
+      -- code units of name, a 0, and id (createBucketFunction).
+      ${createBucketFunction}
       ALTER TABLE workflows ADD COLUMN bucket INTEGER NOT NULL DEFAULT 0;
-      UPDATE workflows SET bucket = pg_temp.sagaflow_workflow_bucket(name, id);
-      DROP FUNCTION pg_temp.sagaflow_workflow_bucket(text, text);
+      UPDATE workflows SET bucket = pg_temp.sagaflow_bucket(ARRAY[name, id]);
+      DROP FUNCTION pg_temp.sagaflow_bucket(text[]);
       DROP INDEX workflows_due;
       DROP INDEX workflows_deadline;
       CREATE INDEX workflows_due ON workflows (bucket, status, due_at);
@@ -302,28 +309,11 @@ export const migrations: readonly Migration[] = [
     description: "timer buckets: a node fires only the timers of the buckets it holds",
     sql: `
       -- As SQLite's (version 10): the bucket of each timer (src/store/buckets.ts), set when its row
-      -- is inserted. Rows stored before get theirs from the same hash, FNV-1a over the UTF-16 code
-      -- units of the name (a character beyond the BMP is two surrogates).
-      CREATE FUNCTION pg_temp.sagaflow_timer_bucket(name text) RETURNS int AS $fn$
-      DECLARE
-        h bigint := 2166136261;
-        c int;
-      BEGIN
-        FOR i IN 1..length(name) LOOP
-          c := ascii(substr(name, i, 1));
-          IF c > 65535 THEN
-            h := ((h # (55296 + ((c - 65536) >> 10))) * 16777619) % 4294967296;
-            h := ((h # (56320 + ((c - 65536) & 1023))) * 16777619) % 4294967296;
-          ELSE
-            h := ((h # c) * 16777619) % 4294967296;
-          END IF;
-        END LOOP;
-        RETURN (h % 16)::int;
-      END
-      $fn$ LANGUAGE plpgsql IMMUTABLE;
+      -- is inserted. Rows stored before get theirs from the same hash of the name (createBucketFunction).
+      ${createBucketFunction}
       ALTER TABLE timers ADD COLUMN bucket INTEGER NOT NULL DEFAULT 0;
-      UPDATE timers SET bucket = pg_temp.sagaflow_timer_bucket(name);
-      DROP FUNCTION pg_temp.sagaflow_timer_bucket(text);
+      UPDATE timers SET bucket = pg_temp.sagaflow_bucket(ARRAY[name]);
+      DROP FUNCTION pg_temp.sagaflow_bucket(text[]);
       -- A node's due timers and next due time: one range per held bucket, in (due_at, name)
       -- order. timers_due stays for listing timers by status across buckets.
       CREATE INDEX timers_bucket_due ON timers (bucket, status, due_at, name);
