@@ -38,8 +38,8 @@ export class StepHolds {
   offer(held: HeldWrite): boolean {
     if (this.closed || this.held || this.failure !== undefined) return false;
     this.held = held;
+    // Not unref'd: a program whose event loop would otherwise empty still commits the held write.
     this.timer = setTimeout(() => void this.flush().catch(() => {}), this.holdMs);
-    this.timer.unref();
     return true;
   }
 
