@@ -37,7 +37,7 @@ import { OutageTracker, type StoreStatus } from "../outage.ts";
 import { statements, workflowListQuery, type Statement, type Statements } from "./postgres-statements.ts";
 import { PostgresViews } from "./postgres-views.ts";
 import { PostgresRetention } from "./postgres-retention.ts";
-import { ReadBatcher, rowsByKey } from "./postgres-read-batch.ts";
+import { pointReads } from "./postgres-point-reads.ts";
 import type { ViewStore } from "../view-port.ts";
 import {
   CONNECT_TIMEOUT_MS,
@@ -73,19 +73,6 @@ import {
 
 interface HistoryRow extends EventRow {
   is_snapshot: boolean;
-}
-
-interface KvRow {
-  version: number;
-  state: string | null;
-  deleted: boolean;
-}
-
-interface DedupRow {
-  key: string;
-  request_hash: string;
-  reply: string;
-  at: number;
 }
 
 /**
@@ -266,44 +253,8 @@ export class PostgresStore implements Store {
     return row && toWorkflow(row);
   }
 
-  /**
-   * The point reads a node makes for every command turn and step call, batched while others of
-   * their kind are in flight (./postgres-read-batch.ts): one statement for one read, as before;
-   * one for many under load.
-   */
-  readonly #reads = (() => {
-    type Key = { component: string; id: string };
-    const sql = () => this.#sql;
-    const one = async <R extends QueryResultRow>(statement: Statement, values: unknown[]): Promise<R[]> => this.#rows<R>(statement, values);
-    const many = async <R extends QueryResultRow & { n: number }>(statement: Statement, count: number, values: unknown[]) =>
-      rowsByKey(count, await this.#rows<R>(statement, values));
-    const firstOf = <R>(rows: R[][]): Array<R | undefined> => rows.map((r) => r[0]);
-    return {
-      events: new ReadBatcher<Key & { afterSeq: number; limit: number }, EventRow[]>(async (keys) => {
-        if (keys.length === 1) {
-          const [k] = keys as [Key & { afterSeq: number; limit: number }];
-          return [await one<EventRow>(sql().readEvents, [k.component, k.id, k.afterSeq, k.limit])];
-        }
-        return many<EventRow & { n: number }>(sql().readEventsOf, keys.length, [
-          keys.map((k) => k.component), keys.map((k) => k.id), keys.map((k) => k.afterSeq), keys.map((k) => k.limit),
-        ]);
-      }),
-      kv: new ReadBatcher<Key, KvRow | undefined>(async (keys) => {
-        if (keys.length === 1) return [(await one<KvRow>(sql().loadKv, [keys[0]!.component, keys[0]!.id]))[0]];
-        return firstOf(await many<KvRow & { n: number }>(sql().loadKvOf, keys.length, [keys.map((k) => k.component), keys.map((k) => k.id)]));
-      }),
-      dedup: new ReadBatcher<Key & { key: string }, DedupRow | undefined>(async (keys) => {
-        if (keys.length === 1) return [(await one<DedupRow>(sql().findDedup, [keys[0]!.component, keys[0]!.id, keys[0]!.key]))[0]];
-        return firstOf(await many<DedupRow & { n: number }>(sql().findDedupOf, keys.length, [
-          keys.map((k) => k.component), keys.map((k) => k.id), keys.map((k) => k.key),
-        ]));
-      }),
-      workflow: new ReadBatcher<Key, WorkflowRow | undefined>(async (keys) => {
-        if (keys.length === 1) return [(await one<WorkflowRow>(sql().loadWorkflow, [keys[0]!.component, keys[0]!.id]))[0]];
-        return firstOf(await many<WorkflowRow & { n: number }>(sql().loadWorkflowOf, keys.length, [keys.map((k) => k.component), keys.map((k) => k.id)]));
-      }),
-    };
-  })();
+  /** The point reads of every command turn and step call, batched under load (./postgres-point-reads.ts). */
+  readonly #reads = pointReads(() => this.#sql, (statement, values) => this.#rows(statement, values));
 
   async dueWorkflows(now: number, limit: number, { buckets, names }: DueWorkflowsOf): Promise<Array<{ name: string; id: string }>> {
     checkBuckets(buckets);
