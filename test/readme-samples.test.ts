@@ -45,31 +45,8 @@ describe("README samples", () => {
       writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module" }));
       writeFileSync(
         join(dir, "tsconfig.json"),
-        JSON.stringify({
-          compilerOptions: {
-            module: "nodenext",
-            target: "esnext",
-            strict: true,
-            noUncheckedIndexedAccess: true,
-            exactOptionalPropertyTypes: true,
-            verbatimModuleSyntax: true,
-            isolatedModules: true,
-            declaration: true,
-            emitDeclarationOnly: true,
-            outDir: "out",
-            // The package's own sources are checked by the repository's tsc; here only the samples.
-            skipLibCheck: true,
-            allowImportingTsExtensions: true,
-            types: ["node"],
-            typeRoots: [join(repoRoot, "node_modules/@types")],
-            paths: {
-              sagaflow: [join(repoRoot, "src/index.ts")],
-              "sagaflow/testkit": [join(repoRoot, "src/testkit/index.ts")],
-              "sagaflow/client": [join(repoRoot, "src/client/index.ts")],
-            },
-          },
-          files,
-        }),
+        // The docs' samples settings (scripts/docs/samples.tsconfig.json): tsc --init's strictness, declaration emit.
+        JSON.stringify({ extends: join(repoRoot, "scripts/docs/samples.tsconfig.json"), compilerOptions: { outDir: "out" }, files }),
       );
       const result = spawnSync(process.execPath, [tsc, "-p", dir], { encoding: "utf8" });
       assert.equal(result.status, 0, `README samples do not compile:\n${result.stdout}${result.stderr}`);

@@ -66,33 +66,9 @@ function runTests(dir, tests, origin) {
   return [`the tests shown in ${where} do not pass:\n${result.stdout}${result.stderr}`];
 }
 
+/** The samples' tsconfig: ./samples.tsconfig.json (shared with test/readme-samples.test.ts) and these files. */
 function tsconfig(files) {
-  return {
-    compilerOptions: {
-      module: "nodenext",
-      target: "esnext",
-      strict: true,
-      noUncheckedIndexedAccess: true,
-      exactOptionalPropertyTypes: true,
-      verbatimModuleSyntax: true,
-      isolatedModules: true,
-      // Declaration emit catches an exported value whose type the package does not export.
-      declaration: true,
-      emitDeclarationOnly: true,
-      outDir: "out",
-      // The package's own sources are checked by the repository's tsc; here only the samples.
-      skipLibCheck: true,
-      allowImportingTsExtensions: true,
-      types: ["node"],
-      typeRoots: [join(repoRoot, "node_modules/@types")],
-      paths: {
-        sagaflow: [join(repoRoot, "src/index.ts")],
-        "sagaflow/testkit": [join(repoRoot, "src/testkit/index.ts")],
-        "sagaflow/client": [join(repoRoot, "src/client/index.ts")],
-      },
-    },
-    files,
-  };
+  return { extends: join(repoRoot, "scripts/docs/samples.tsconfig.json"), compilerOptions: { outDir: "out" }, files };
 }
 
 /** tsc's `file(line,col): error …` lines, pointed back at the page and line the code came from. */
