@@ -114,6 +114,36 @@ describe("a step's held write", () => {
     assert.equal(await store.findDedup("wallet", "w1", "wf:fails-after-call:f1:1:0"), undefined);
   });
 
+  it("keeps-no-idempotency-record-when-it-commits-with-a-move-on,-and-keeps-one-when-the-step-fails-so-a-retry-cannot-repeat-it", async () => {
+    const env = { decline: true };
+    const pay = workflow("pay-or-decline", {
+      start: (input: { to: string }) => input,
+      steps: {
+        pay: async (s, _input, ctx) => {
+          await ctx.call(wallet, s.to).deposit({ amount: 5 });
+          return env.decline ? ctx.fail("declined", "the bank said no") : ctx.end();
+        },
+      },
+    });
+    const { rt, store } = await start([wallet, pay]);
+    await rt.call("wallet", "w1", "create", { initialBalance: 100 });
+    env.decline = false;
+    await rt.call("pay-or-decline", "ends", "start", { to: "w1" });
+    assert.equal((await rt.workflowResult("pay-or-decline", "ends", 5_000)).status, "ended");
+    // Kept with the end: the call can never be sent again, so its key is not stored.
+    assert.equal(await store.findDedup("wallet", "w1", "wf:pay-or-decline:ends:1:0"), undefined);
+    env.decline = true;
+    await rt.call("pay-or-decline", "fails", "start", { to: "w1" });
+    assert.equal((await rt.workflowResult("pay-or-decline", "fails", 5_000)).status, "failed");
+    // Kept with a failure: an operator's retry runs the same step execution, so the key stays...
+    assert.ok(await store.findDedup("wallet", "w1", "wf:pay-or-decline:fails:1:0"));
+    env.decline = false;
+    await rt.admin.operateWorkflow("pay-or-decline", "fails", "retry");
+    assert.equal((await rt.workflowResult("pay-or-decline", "fails", 5_000)).status, "ended");
+    // ...and the retried call is answered from it: 100 + 5 (ends) + 5 (fails, once).
+    assert.deepEqual(await rt.call("wallet", "w1", "balance", {}), { balance: 110 });
+  });
+
   it("of-a-first-call-commits-before-the-step's-second-call-to-the-same-entity", async () => {
     const twice = workflow("twice", {
       start: (input: { to: string }) => input,

@@ -61,6 +61,9 @@ function components(env: Env) {
           return { receipt: `r-${ctx.workflowId}` };
         });
         await ctx.call(wallet, s.wallet).deposit({ amount: s.amount });
+        // A second call commits the deposit on its own, with its idempotency record (committed
+        // with the end instead, it would need none), which retention then has to remove.
+        await ctx.call(wallet, s.wallet).balance({});
         if (env.failCharge) return ctx.fail("declined", "the bank said no");
         return ctx.end();
       },

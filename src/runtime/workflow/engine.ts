@@ -10,6 +10,7 @@ import {
   applyDecision,
   applyStepFailure,
   applyWorkflowTimeout,
+  callKeysRetired,
   finalStatuses,
   stepOptions,
   type Changed,
@@ -536,7 +537,9 @@ export class WorkflowEngine {
       const changed = applyDecision(definition, record, effect.newState, effect.transition ?? { kind: "end" }, this.host.clock.now());
       timer?.cancel();
       const held = await holds?.take();
-      return held ? { ...changed, held } : changed;
+      if (!held) return changed;
+      // Committed with the transition, the call's idempotency record would never be read.
+      return { ...changed, held: callKeysRetired(record, changed.record) ? { ...held, write: { ...held.write, dedup: [] } } : held };
     } catch (error) {
       holds?.drop();
       return applyStepFailure(definition, record, error, this.host.clock.now());

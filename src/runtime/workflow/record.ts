@@ -114,6 +114,18 @@ export function applyDecision(
   }
 }
 
+/**
+ * Whether the calls of the step execution `before` ran can never be sent again once `after` is
+ * stored: a step's call keys carry its execution id (step-context.ts), which a move to a step
+ * renews, and an ended workflow runs nothing more. A failed or paused record keeps the execution
+ * (an operator's retry, or a pause timeout that fails, runs the same step again), so not then.
+ * A held write that commits with such a transition needs no idempotency record: the transition
+ * and the write are kept together or not at all, so the call cannot be repeated.
+ */
+export function callKeysRetired(before: WorkflowRecord, after: WorkflowRecord): boolean {
+  return after.status === "ended" || after.execId !== before.execId;
+}
+
 /** Whether an error can go away by trying again: domain refusals and bad input cannot. */
 export function isPermanent(error: unknown): boolean {
   return error instanceof SagaflowError && !error.retryable && error.status < 500;

@@ -338,6 +338,19 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE timers ADD COLUMN trace TEXT;
     `,
   },
+  {
+    version: 12,
+    description: "the due index holds only running and paused workflows",
+    sql: `
+      -- Every query of workflows_due names status 'running' or 'paused' (the only ones with
+      -- anything due), yet each ended workflow kept an entry, at a random place (its bucket), so
+      -- a commit of many transfers wrote as many of its pages. Partial, the index holds the
+      -- workflows in flight: a few pages, written over and over. The OR form lets a query's
+      -- \`status = 'running'\` select it (SQLite matches a partial index by terms, not algebra).
+      DROP INDEX workflows_due;
+      CREATE INDEX workflows_due ON workflows (bucket, status, due_at) WHERE status = 'running' OR status = 'paused';
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = migrations.length;
