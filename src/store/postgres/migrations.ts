@@ -332,6 +332,23 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE timers ADD COLUMN trace TEXT;
     `,
   },
+  {
+    version: 10,
+    description: "the due, deadline and finished-workflow indexes hold only the rows their queries can select",
+    sql: `
+      -- As SQLite's (versions 9 and 12). A workflow update that changes an indexed column adds an
+      -- entry to every index whose predicate the new row meets: partial, these leave out the rows
+      -- none of their queries can select (ended workflows have nothing due, most have no
+      -- deadline, a running one is not finished), so most writes skip them. Each query names its
+      -- status or compares the column literally, which implies the predicate.
+      DROP INDEX workflows_due;
+      DROP INDEX workflows_deadline;
+      DROP INDEX workflows_finished;
+      CREATE INDEX workflows_due ON workflows (bucket, status, due_at) WHERE status IN ('running', 'paused');
+      CREATE INDEX workflows_deadline ON workflows (bucket, status, deadline_at) WHERE deadline_at IS NOT NULL;
+      CREATE INDEX workflows_finished ON workflows (name, status, updated_at) WHERE status IN ('ended', 'terminated');
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = migrations.length;
