@@ -154,9 +154,11 @@ export class Instance {
   }
 
   private async tryTurn(turn: Pending[]): Promise<Outcome[] | undefined> {
-    if (this.loaded && this.deps.checkCache && (await this.kind.isStale(this.deps.store, this.id, this.loaded))) this.loaded = undefined;
-    const before = (this.loaded ??= await this.kind.load(this.deps.store, this.id));
-    const stored = turn.some((p) => p.idempotencyKey !== undefined) ? await this.storedReplies(turn) : noneStored;
+    // Independent reads, sent together: on PostgreSQL the turn waits for one round trip, not two.
+    const [before, stored] = await Promise.all([
+      this.committedState(),
+      turn.some((p) => p.idempotencyKey !== undefined) ? this.storedReplies(turn) : noneStored,
+    ]);
     let current: Current = before;
     const events: NewEvent[] = [];
     const dedup: DedupRecord[] = [];
@@ -372,16 +374,17 @@ export class Instance {
     }
   }
 
-  /** Idempotency records already stored for the keys in this turn. */
+  /** The instance as stored: the cached copy, unless several nodes share the store and it is stale. */
+  private async committedState(): Promise<Loaded> {
+    if (this.loaded && this.deps.checkCache && (await this.kind.isStale(this.deps.store, this.id, this.loaded))) this.loaded = undefined;
+    return (this.loaded ??= await this.kind.load(this.deps.store, this.id));
+  }
+
+  /** Idempotency records already stored for the keys in this turn, looked up together. */
   private async storedReplies(turn: Pending[]): Promise<Map<string, DedupRecord>> {
-    const found = new Map<string, DedupRecord>();
-    for (const pending of turn) {
-      const key = pending.idempotencyKey;
-      if (key === undefined || found.has(key)) continue;
-      const record = await this.deps.store.findDedup(this.component, this.id, key);
-      if (record) found.set(key, record);
-    }
-    return found;
+    const keys = new Set(turn.flatMap((p) => (p.idempotencyKey === undefined ? [] : [p.idempotencyKey])));
+    const records = await Promise.all([...keys].map((key) => this.deps.store.findDedup(this.component, this.id, key)));
+    return new Map(records.flatMap((record) => (record ? [[record.key, record] as const] : [])));
   }
 }
 
