@@ -38,6 +38,7 @@ import { statements, workflowListQuery, type Statement, type Statements } from "
 import { PostgresViews } from "./postgres-views.ts";
 import { PostgresRetention } from "./postgres-retention.ts";
 import { pointReads } from "./postgres-point-reads.ts";
+import { analyzeStatement, GrowthAnalyzer } from "./postgres-analyze.ts";
 import type { ViewStore } from "../view-port.ts";
 import {
   CONNECT_TIMEOUT_MS,
@@ -108,6 +109,8 @@ export class PostgresStore implements Store {
 
   /** Set once the schema was seen at the latest version: no need to look again. */
   #checked = false;
+  /** Renews the statistics of tables growing from empty, so that their statements are planned again (./postgres-analyze.ts). */
+  readonly #analyzer: GrowthAnalyzer;
 
   constructor(options: PostgresStoreOptions) {
     const schema = options.schema ?? DEFAULT_SCHEMA;
@@ -125,6 +128,8 @@ export class PostgresStore implements Store {
     this.#begin = ["BEGIN", ...timeoutStatements(this.#timeouts)].join("; ");
     this.#schema = schema;
     this.#sql = statements(quoteIdent(schema), schema);
+    const analyze = analyzeStatement(quoteIdent(schema));
+    this.#analyzer = new GrowthAnalyzer(() => this.#pool.query(analyze));
     this.#beforeCommit = options.testHooks?.beforeCommit;
     this.#pool = new Pool({
       connectionString: options.connectionString,
@@ -313,7 +318,7 @@ export class PostgresStore implements Store {
     if (oneTrip) {
       const results = await this.#oneTrip(oneTrip.text, sql.prepare);
       if (results) {
-        this.#outage.succeeded();
+        this.#committed(writes);
         return oneTrip.outcomes(results);
       }
     }
@@ -322,8 +327,13 @@ export class PostgresStore implements Store {
       plan.text,
       sql.prepare,
     );
-    this.#outage.succeeded();
+    this.#committed(writes);
     return outcomes;
+  }
+
+  #committed(writes: InstanceWrite[]): void {
+    this.#outage.succeeded();
+    this.#analyzer.wrote(writes.reduce((rows, w) => rows + 1 + (w.together?.length ?? 0), 0));
   }
 
   /**
