@@ -58,6 +58,8 @@ export const DEFAULT_POOL_SIZE = 10;
  * happened to renew the tables' statistics. Until a table holds about 1,000 rows and has never
  * been analyzed, the planner sees the two workflow indexes as equally good; past that, a new plan
  * takes the primary key. A new connection costs its backend a few ms and one round trip of PREPAREs.
+ * The store now renews those statistics itself as its tables grow (./postgres-analyze.ts), and
+ * the index is partial; the lifetime stays as a bound on any plan the statistics make wrong.
  */
 export const CONNECTION_LIFETIME_S = 10;
 /** Finite waits by default: connecting, and a transaction left open by a stuck process (its locks). */
