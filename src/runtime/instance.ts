@@ -141,7 +141,7 @@ export class Instance {
     for (let attempt = 0; attempt <= this.deps.conflictRetries; attempt++) {
       if (attempt > 1) await sleep(conflictBackoffMs(attempt));
       try {
-        const result = await this.tryTurn(turn);
+        const result = await this.tryTurn(turn, attempt === 0);
         if (result) return result;
       } catch (error) {
         // The store failed: nothing of the turn was kept; reload before anything else runs.
@@ -153,10 +153,13 @@ export class Instance {
     return turn.map(() => ({ error: errors.conflict(this.component, this.id) }));
   }
 
-  private async tryTurn(turn: Pending[]): Promise<Outcome[] | undefined> {
+  /** `firstTry`: whether the turn may decide on an instance presumed new (see Kind.presumeNew). */
+  private async tryTurn(turn: Pending[], firstTry: boolean): Promise<Outcome[] | undefined> {
+    const only = turn.length === 1 && !turn[0]!.isQuery && !turn[0]!.task ? turn[0] : undefined;
+    const presumed = firstTry && !this.loaded && only ? this.kind.presumeNew?.(only.handler) : undefined;
     // Independent reads, sent together: on PostgreSQL the turn waits for one round trip, not two.
     const [before, stored] = await Promise.all([
-      this.committedState(),
+      presumed ?? this.committedState(),
       turn.some((p) => p.idempotencyKey !== undefined) ? this.storedReplies(turn) : noneStored,
     ]);
     let current: Current = before;
@@ -210,6 +213,8 @@ export class Instance {
       return { reply: decision.reply };
     });
 
+    // A presumed-new instance is confirmed only by a commit that writes its record.
+    if (presumed && !changed) return undefined;
     const holds = turn.length === 1 ? turn[0]!.hold : undefined;
     if (holds && this.kind.holdable && (changed || dedup.length > 0)) {
       const write = this.kind.write(this.id, before, current, events, dedup, notes);

@@ -35,6 +35,13 @@ export interface Kind {
    * it (entities and key-value entities; not workflows, whose commits schedule their own steps).
    */
   holdable?: boolean;
+  /**
+   * The instance as never stored, for a command that mostly meets a new one (a workflow's start):
+   * the turn decides on it without reading the store. Only a turn that then writes the record
+   * keeps that decision, since its commit expects no stored record and is a conflict if there is
+   * one; then, or when the turn would write nothing, it reads and decides again.
+   */
+  presumeNew?(handler: string): Loaded | undefined;
   /** Told after every commit of an instance (workflows schedule their next step here). */
   afterCommit?(id: string, committed: Loaded): void;
 }

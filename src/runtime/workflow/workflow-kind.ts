@@ -37,6 +37,8 @@ export function workflowKind(
       return { state: record, deleted: false, version };
     },
     isStale: async (store, id, loaded) => ((await store.loadWorkflow(definition.name, id))?.version ?? 0) !== loaded.version,
+    // A start is almost always of a new instance; a repeated one finds out at its commit.
+    presumeNew: (handler) => (handler === "start" ? { state: null, deleted: false, version: 0 } : undefined),
 
     decide(current, handler, input, isQuery, id, principal, trace): Decision {
       const record = current.state as WorkflowRecord | null;

@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { workflow } from "../../define/workflow.ts";
+import { MemoryStore } from "../../store/memory/memory-store.ts";
+import { Runtime } from "../runtime.ts";
+import { wrapStore } from "../test-support.ts";
+
+const greet = workflow("greet", {
+  start: (input: { name: string }) => ({ name: input.name, greeted: false }),
+  steps: { hello: async (s, _input, ctx) => ctx.update({ ...s, greeted: true }).end() },
+});
+
+/** A start decides on an instance presumed new; its commit, which expects none stored, checks it. */
+describe("a workflow start", () => {
+  it("of-a-new-instance-reads-no-record-before-it-commits", async () => {
+    const inner = new MemoryStore();
+    const loads: string[] = [];
+    const store = wrapStore(inner, {
+      loadWorkflow: (name, id) => {
+        loads.push(`${name}/${id}`);
+        return inner.loadWorkflow(name, id);
+      },
+    });
+    const rt = new Runtime({ store, components: [greet], log: () => {} });
+    await rt.start();
+    try {
+      const loadsBefore = loads.length;
+      assert.deepEqual(await rt.call("greet", "g1", "start", { name: "Ada" }), { status: "started" });
+      assert.deepEqual(loads.slice(loadsBefore), [], "started without reading the store first");
+      assert.equal((await rt.workflowResult("greet", "g1", 5_000)).status, "ended");
+    } finally {
+      await rt.stop();
+    }
+  });
+
+  it("of-a-stored-instance-with-nothing-cached-answers-as-the-first-start-did-and-writes-nothing", async () => {
+    const store = new MemoryStore();
+    // The first runtime leaves the store open for the second (a restart with its data kept).
+    const first = new Runtime({ store: wrapStore(store, { close: async () => {} }), components: [greet], log: () => {} });
+    await first.start();
+    await first.call("greet", "g1", "start", { name: "Ada" });
+    assert.equal((await first.workflowResult("greet", "g1", 5_000)).status, "ended");
+    await first.stop();
+    const stored = await store.loadWorkflow("greet", "g1");
+
+    const second = new Runtime({ store, components: [greet], log: () => {} });
+    await second.start();
+    try {
+      // The presumed-new commit is a conflict; read again, the start is a repeat of the first...
+      assert.deepEqual(await second.call("greet", "g1", "start", { name: "Ada" }), { status: "started" });
+      // ...or, with other input, refused.
+      await assert.rejects(second.call("greet", "g1", "start", { name: "Bob" }), (error: { code?: string }) => error.code === "already_started");
+      assert.deepEqual(await store.loadWorkflow("greet", "g1"), stored, "the ended record is as it was");
+      assert.equal((await store.workflowHistory("greet", "g1", 100)).length, stored!.version);
+    } finally {
+      await second.stop();
+    }
+  });
+});
