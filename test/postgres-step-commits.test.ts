@@ -64,6 +64,70 @@ if (url) {
       assert.deepEqual(await rt.call("wallet", "b", "balance", {}), { balance: 30 });
     });
 
+    it("a-step-right-after-its-own-transition-asks-nothing-of-the-workflow-and-another-node's-change-meanwhile-keeps-nothing-of-it", { timeout: 60_000 }, async () => {
+      const loads: string[] = [];
+      let runsOfB = 0;
+      let called!: () => void;
+      const calledInB = new Promise<void>((resolve) => (called = resolve));
+      let goOn!: () => void;
+      const mayGoOn = new Promise<void>((resolve) => (goOn = resolve));
+      const twoSteps = workflow("two-steps", {
+        start: (input: { to: string; wait: boolean }) => input,
+        steps: {
+          a: async (_s, _input, ctx) => ctx.transitionTo("b"),
+          b: async (s, _input, ctx) => {
+            runsOfB++;
+            await ctx.call(wallet, s.to).deposit({ amount: 5 });
+            if (s.wait) {
+              called();
+              await mayGoOn;
+            }
+            return ctx.end();
+          },
+        },
+      });
+      await assertPostgresReachable(url);
+      const schema = schemas.fresh("trust");
+      const store = new PostgresStore({ connectionString: url, schema, poolSize: 4 });
+      const counted = wrapStore(store, {
+        loadWorkflow: (name, id) => {
+          loads.push(id);
+          return store.loadWorkflow(name, id);
+        },
+      });
+      const rt = new Runtime({ store: counted, components: [wallet, twoSteps], log: () => {} });
+      runtimes.push(rt);
+      await rt.start();
+      const other = new PostgresStore({ connectionString: url, schema, poolSize: 2 });
+      stores.push(other);
+      await rt.call("wallet", "w", "create", { initialBalance: 0 });
+
+      // Each step follows the instance's own commit: the runtime reads the record only to wait for the end.
+      await rt.call("two-steps", "quick", "start", { to: "w", wait: false });
+      assert.equal((await rt.workflowResult("two-steps", "quick", 20_000)).status, "ended");
+      assert.deepEqual(loads.filter((id) => id === "quick"), ["quick"], "one read: workflowResult's");
+
+      // Another node suspends the workflow while step b runs on the copy it trusted.
+      runsOfB = 0;
+      await rt.call("two-steps", "raced", "start", { to: "w", wait: true });
+      await calledInB;
+      const stored = (await other.loadWorkflow("two-steps", "raced"))!;
+      const { name: _name, id: _id, version, ...record } = stored;
+      const [suspended] = await other.commit([
+        { component: "two-steps", id: "raced", workflow: { expectedVersion: version, record: { ...record, status: "suspended" }, transition: { at: Date.now(), status: "suspended", step: record.step, execId: record.execId, attempt: record.attempt, detail: "suspended by another node" } }, dedup: [] },
+      ]);
+      assert.ok(suspended!.ok);
+      goOn();
+      // The step's commit was a conflict: nothing of it kept. The resume queues behind the step's
+      // turn, so it finds the workflow suspended (had the step's commit been kept, it would be
+      // ended and the resume refused); b then runs again and deposits once.
+      const resumed = await rt.admin.operateWorkflow("two-steps", "raced", "resume");
+      assert.deepEqual(resumed, { status: "running", step: "b" });
+      assert.equal((await rt.workflowResult("two-steps", "raced", 20_000)).status, "ended");
+      assert.equal(runsOfB, 2);
+      assert.deepEqual(await rt.call("wallet", "w", "balance", {}), { balance: 10 }, "the quick one's deposit and the raced one's, once");
+    });
+
     it("another-writer's-commit-while-a-step-holds-the-entity's-write-keeps-nothing-of-the-step-which-runs-again", { timeout: 60_000 }, async () => {
       let runs = 0;
       let called!: () => void;

@@ -47,6 +47,8 @@ export interface InstanceDeps {
 }
 
 const noneStored: ReadonlyMap<string, DedupRecord> = new Map();
+/** How long a task trusts the instance's own last commit without asking the store (see committedState). */
+const TASK_TRUSTS_OWN_COMMIT_MS = 100;
 
 /**
  * Write conflicts only arise when another writer commits the same instance (several nodes on one
@@ -78,6 +80,8 @@ export class Instance {
   private readonly mailbox: Pending[] = [];
   private running = false;
   private loaded: Loaded | undefined;
+  /** When (performance.now()) this instance last committed `loaded` itself. */
+  private committedAt = -Infinity;
   private lastPosition: number | undefined;
   /** While a task does I/O: set when something arrives, and the wake-up of the loop that waits for it. */
   private arrived = false;
@@ -159,7 +163,7 @@ export class Instance {
     const presumed = firstTry && !this.loaded && only ? this.kind.presumeNew?.(only.handler) : undefined;
     // Independent reads, sent together: on PostgreSQL the turn waits for one round trip, not two.
     const [before, stored] = await Promise.all([
-      presumed ?? this.committedState(),
+      presumed ?? this.committedState(turn[0]?.task !== undefined),
       turn.some((p) => p.idempotencyKey !== undefined) ? this.storedReplies(turn) : noneStored,
     ]);
     let current: Current = before;
@@ -339,6 +343,7 @@ export class Instance {
     if (!result.ok) return false;
     if (result.positions.length > 0) this.lastPosition = Math.max(...result.positions);
     this.loaded = { ...current, version: this.kind.versionAfter(before, events, current) };
+    this.committedAt = performance.now();
     this.kind.afterCommit?.(this.id, this.loaded);
     return true;
   }
@@ -379,9 +384,16 @@ export class Instance {
     }
   }
 
-  /** The instance as stored: the cached copy, unless several nodes share the store and it is stale. */
-  private async committedState(): Promise<Loaded> {
-    if (this.loaded && this.deps.checkCache && (await this.kind.isStale(this.deps.store, this.id, this.loaded))) this.loaded = undefined;
+  /**
+   * The instance as stored: the cached copy, unless several nodes share the store and it is stale.
+   * A task (a workflow step) trusts a copy this instance committed itself a moment ago: the step's
+   * commit checks the version in any case, and a write from another node landing in those few ms
+   * is no different from one landing while the step runs (the commit is a conflict, nothing of the
+   * step is kept, and it runs again on what is stored). Saves a transfer two of its round trips.
+   */
+  private async committedState(task: boolean): Promise<Loaded> {
+    const trusted = task && performance.now() - this.committedAt < TASK_TRUSTS_OWN_COMMIT_MS;
+    if (this.loaded && this.deps.checkCache && !trusted && (await this.kind.isStale(this.deps.store, this.id, this.loaded))) this.loaded = undefined;
     return (this.loaded ??= await this.kind.load(this.deps.store, this.id));
   }
 
