@@ -15,6 +15,13 @@ import { assertPostgresReachable, postgresUrlOrSay, SchemaPool } from "./support
  * writer commit the entity while the step holds its write, the step's commit keeps nothing and the
  * step runs again, so the call takes effect once. Runs only with SAGAFLOW_POSTGRES_URL set.
  */
+/** A promise and its resolve, for a step that waits for the test or tells it where it is. */
+function gate(): { wait: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const wait = new Promise<void>((resolve) => (open = resolve));
+  return { wait, open };
+}
+
 const url = postgresUrlOrSay("PostgreSQL step commits test");
 if (url) {
   describe("a step's calls commit with its transition on PostgreSQL", () => {
@@ -27,7 +34,8 @@ if (url) {
       await schemas.dropAll();
     });
 
-    async function start(components: ConstructorParameters<typeof Runtime>[0]["components"], commits: InstanceWrite[][] = []) {
+    /** `commits` and `loads` (the workflow ids read) record what the runtime asks of its store. */
+    async function start(components: ConstructorParameters<typeof Runtime>[0]["components"], commits: InstanceWrite[][] = [], loads: string[] = []) {
       await assertPostgresReachable(url!);
       const schema = schemas.fresh("steps");
       const store = new PostgresStore({ connectionString: url!, schema, poolSize: 4 });
@@ -35,6 +43,10 @@ if (url) {
         commit: (writes) => {
           commits.push(writes);
           return store.commit(writes);
+        },
+        loadWorkflow: (name, id) => {
+          loads.push(id);
+          return store.loadWorkflow(name, id);
         },
       });
       const rt = new Runtime({ store: counted, components, log: () => {} });
@@ -67,10 +79,8 @@ if (url) {
     it("a-step-right-after-its-own-transition-asks-nothing-of-the-workflow-and-another-node's-change-meanwhile-keeps-nothing-of-it", { timeout: 60_000 }, async () => {
       const loads: string[] = [];
       let runsOfB = 0;
-      let called!: () => void;
-      const calledInB = new Promise<void>((resolve) => (called = resolve));
-      let goOn!: () => void;
-      const mayGoOn = new Promise<void>((resolve) => (goOn = resolve));
+      const calledInB = gate();
+      const mayGoOn = gate();
       const twoSteps = workflow("two-steps", {
         start: (input: { to: string; wait: boolean }) => input,
         steps: {
@@ -79,27 +89,14 @@ if (url) {
             runsOfB++;
             await ctx.call(wallet, s.to).deposit({ amount: 5 });
             if (s.wait) {
-              called();
-              await mayGoOn;
+              calledInB.open();
+              await mayGoOn.wait;
             }
             return ctx.end();
           },
         },
       });
-      await assertPostgresReachable(url);
-      const schema = schemas.fresh("trust");
-      const store = new PostgresStore({ connectionString: url, schema, poolSize: 4 });
-      const counted = wrapStore(store, {
-        loadWorkflow: (name, id) => {
-          loads.push(id);
-          return store.loadWorkflow(name, id);
-        },
-      });
-      const rt = new Runtime({ store: counted, components: [wallet, twoSteps], log: () => {} });
-      runtimes.push(rt);
-      await rt.start();
-      const other = new PostgresStore({ connectionString: url, schema, poolSize: 2 });
-      stores.push(other);
+      const { rt, other } = await start([wallet, twoSteps], [], loads);
       await rt.call("wallet", "w", "create", { initialBalance: 0 });
 
       // Each step follows the instance's own commit: the runtime reads the record only to wait for the end.
@@ -110,14 +107,14 @@ if (url) {
       // Another node suspends the workflow while step b runs on the copy it trusted.
       runsOfB = 0;
       await rt.call("two-steps", "raced", "start", { to: "w", wait: true });
-      await calledInB;
+      await calledInB.wait;
       const stored = (await other.loadWorkflow("two-steps", "raced"))!;
       const { name: _name, id: _id, version, ...record } = stored;
       const [suspended] = await other.commit([
         { component: "two-steps", id: "raced", workflow: { expectedVersion: version, record: { ...record, status: "suspended" }, transition: { at: Date.now(), status: "suspended", step: record.step, execId: record.execId, attempt: record.attempt, detail: "suspended by another node" } }, dedup: [] },
       ]);
       assert.ok(suspended!.ok);
-      goOn();
+      mayGoOn.open();
       // The step's commit was a conflict: nothing of it kept. The resume queues behind the step's
       // turn, so it finds the workflow suspended (had the step's commit been kept, it would be
       // ended and the resume refused); b then runs again and deposits once.
@@ -130,10 +127,8 @@ if (url) {
 
     it("another-writer's-commit-while-a-step-holds-the-entity's-write-keeps-nothing-of-the-step-which-runs-again", { timeout: 60_000 }, async () => {
       let runs = 0;
-      let called!: () => void;
-      const calledOnce = new Promise<void>((resolve) => (called = resolve));
-      let goOn!: () => void;
-      const mayGoOn = new Promise<void>((resolve) => (goOn = resolve));
+      const calledOnce = gate();
+      const mayGoOn = gate();
       const pay = workflow("pay-once", {
         start: (input: { from: string }) => input,
         steps: {
@@ -141,8 +136,8 @@ if (url) {
             runs++;
             await ctx.call(wallet, s.from).withdraw({ amount: 5 });
             if (runs === 1) {
-              called();
-              await mayGoOn;
+              calledOnce.open();
+              await mayGoOn.wait;
             }
             return ctx.end();
           },
@@ -151,7 +146,7 @@ if (url) {
       const { rt, other } = await start([wallet, pay]);
       await rt.call("wallet", "w", "create", { initialBalance: 100 });
       await rt.call("pay-once", "p1", "start", { from: "w" });
-      await calledOnce;
+      await calledOnce.wait;
       // The step holds its withdrawal; another node deposits meanwhile, at what is stored.
       let otherFirstOk: boolean | undefined;
       for (;;) {
@@ -162,7 +157,7 @@ if (url) {
         otherFirstOk ??= outcome!.ok;
         if (outcome!.ok) break;
       }
-      goOn();
+      mayGoOn.open();
       assert.equal((await rt.workflowResult("pay-once", "p1", 30_000)).status, "ended");
       // The withdrawal took effect once whatever the order; when the deposit came first (within the
       // step's hold), the step's commit was refused whole and the step ran again.
