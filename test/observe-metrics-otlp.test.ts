@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { describe, it } from "node:test";
 import { postJson } from "./support/http.ts";
 import { OtlpReceiver, type ReceivedMetric } from "./support/otlp-receiver.ts";
@@ -73,6 +74,16 @@ describe("metrics switched off", () => {
     } finally {
       await server.cleanup();
       await receiver.close();
+    }
+  });
+
+  it("an OTEL_METRICS_EXPORTER it cannot serve refuses to start, before the service listens", { timeout: 30_000 }, async () => {
+    const server = SagaflowProcess.create({ target: "test/fixtures/observe", env: { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9", OTEL_METRICS_EXPORTER: "otpl", OTEL_TRACES_EXPORTER: "none" } });
+    try {
+      await assert.rejects(server.start(), /OTEL_METRICS_EXPORTER="otpl" is not supported by sagaflow serve; use otlp/);
+      assert.equal(existsSync(server.dbPath), false, "refused before the service opened its store, let alone listened");
+    } finally {
+      await server.cleanup();
     }
   });
 

@@ -15,7 +15,7 @@ import { tokenCommand, tokenUsage } from "./token-command.ts";
 import { backupCommand, backupUsage } from "./backup-command.ts";
 import { migrateCommand, migrateUsage } from "./migrate-command.ts";
 import { serveLogging } from "./serve-logging.ts";
-import { startMetricsExportFromEnv, startTracingFromEnv } from "../observe/otel-setup.ts";
+import { metricsExportFromEnv, startMetricsExport, startTracingFromEnv } from "../observe/otel-setup.ts";
 import { logEvent } from "../observe/log-event.ts";
 import { retentionCommand, retentionUsage } from "./retention-command.ts";
 
@@ -94,6 +94,8 @@ async function serveCommand(argv: string[]): Promise<void> {
   const retention = retentionFromFlags(flags, process.env);
   const metrics = metricsSwitch(flags.has("no-metrics"), process.env["SAGAFLOW_METRICS"]);
   const logging = serveLogging(flags.get("log-level") ?? process.env["SAGAFLOW_LOG_LEVEL"], flags.get("log-format") ?? process.env["SAGAFLOW_LOG_FORMAT"]);
+  // Checked before the service loads, as the tracing set up here: a mistyped OTEL_* stops the start.
+  const metricsExport = metrics ? metricsExportFromEnv(process.env) : undefined;
   // Before the service loads: spans of everything it does go to the exporter the environment names.
   const tracing = await startTracingFromEnv(process.env, logging.log);
   const service = await loadService(target);
@@ -131,7 +133,7 @@ async function serveCommand(argv: string[]): Promise<void> {
     logEvent(logging.log, "error", { event: "startup_refused" }, `sagaflow: ${message}`);
     process.exit(1);
   });
-  const metricsExport = await startMetricsExportFromEnv(process.env, running.runtime.observer.metrics, logging.log);
+  const metricsExporter = await startMetricsExport(metricsExport, running.runtime.observer.metrics, logging.log);
   const names = service.components.map((c) => c.name).join(", ");
   console.log(`sagaflow: serving "${service.name}" (${names}) on ${running.url}`);
   console.log(postgres === undefined ? `sagaflow: data in ${flags.get("data") ?? ".sagaflow"}/sagaflow.db` : `sagaflow: data in PostgreSQL (schema ${flags.get("postgres-schema") ?? "sagaflow"})`);
@@ -140,7 +142,7 @@ async function serveCommand(argv: string[]): Promise<void> {
   if (membership.clustered) console.log(`sagaflow: node ${membership.nodeId}; nodes on this schema share the work (lease ${membership.leaseMs} ms)`);
   const shutdown = (signal: string) => {
     console.log(`sagaflow: ${signal}: finishing in-flight commands`);
-    running.close().then(() => flushTelemetry([tracing, metricsExport])).then(
+    running.close().then(() => flushTelemetry([tracing, metricsExporter])).then(
       () => process.exit(0),
       (error: unknown) => {
         console.error(`sagaflow: shutdown failed: ${String(error)}`);

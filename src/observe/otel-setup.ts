@@ -69,17 +69,31 @@ function msFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): numb
   return ms;
 }
 
+/** The OTLP metric export the environment asks for, and how often. */
+export interface MetricsExport {
+  protocol: Protocol;
+  exportIntervalMillis: number;
+  exportTimeoutMillis: number;
+}
+
 /**
- * Exports the service's metrics (the instruments of `GET /metrics`) over OTLP when the environment
- * asks for it (see otlpProtocol: `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_METRICS_EXPORTER=otlp`…),
- * every `OTEL_METRIC_EXPORT_INTERVAL` ms (default 60,000). Nothing when metrics are switched off.
+ * The metric export the environment asks for (see otlpProtocol: `OTEL_EXPORTER_OTLP_ENDPOINT`,
+ * `OTEL_METRICS_EXPORTER=otlp`…), every `OTEL_METRIC_EXPORT_INTERVAL` ms (default 60,000), or
+ * undefined for none. Read before the service starts, so that a mistyped variable stops the start
+ * rather than show up once the service is listening.
  */
-export async function startMetricsExportFromEnv(env: NodeJS.ProcessEnv, metrics: SagaflowMetrics, log: (line: string) => void): Promise<OtelExport | undefined> {
-  if (!metrics.enabled) return undefined;
+export function metricsExportFromEnv(env: NodeJS.ProcessEnv): MetricsExport | undefined {
   const protocol = otlpProtocol(env, "METRICS");
   if (protocol === undefined) return undefined;
   const exportIntervalMillis = msFromEnv(env, "OTEL_METRIC_EXPORT_INTERVAL", 60_000);
   const exportTimeoutMillis = Math.min(exportIntervalMillis, msFromEnv(env, "OTEL_METRIC_EXPORT_TIMEOUT", 30_000));
+  return { protocol, exportIntervalMillis, exportTimeoutMillis };
+}
+
+/** Exports the service's metrics (the instruments of `GET /metrics`) as `settings` say. Nothing when metrics are switched off. */
+export async function startMetricsExport(settings: MetricsExport | undefined, metrics: SagaflowMetrics, log: (line: string) => void): Promise<OtelExport | undefined> {
+  if (!metrics.enabled || settings === undefined) return undefined;
+  const { protocol, exportIntervalMillis, exportTimeoutMillis } = settings;
   const [{ MeterProvider, PeriodicExportingMetricReader }, { PrometheusMetricProducer }, { otlpMetricExporter }, resource] = await Promise.all([
     import("@opentelemetry/sdk-metrics"),
     import("./prometheus-producer.ts"),
