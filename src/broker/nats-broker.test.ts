@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { after, describe, it } from "node:test";
-import { NatsServer, natsServerOrSay } from "../../test/support/nats-server.ts";
+import { freePort, NatsServer, natsServerOrSay } from "../../test/support/nats-server.ts";
 import { connectNats, natsBroker } from "./nats-broker.ts";
 import type { Broker, BrokerMessage } from "./port.ts";
 
@@ -28,17 +27,6 @@ async function take(broker: Broker, count: number): Promise<{ messages: BrokerMe
   return { messages, close: () => subscription.close() };
 }
 
-async function deadPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
-
 /**
  * A process whose broker never connected and was closed: it must stop trying (a retry loop left
  * behind would keep it alive for ever) and refuse the call that waited for the connection.
@@ -55,7 +43,7 @@ console.log(JSON.stringify({ waiting: await waiting, lines }));
 
 describe("NATS broker, connecting in the background", () => {
   it("a-broker-closed-before-it-ever-connected-stops-trying-and-refuses-the-waiting-calls", { timeout: 30_000 }, async () => {
-    const url = `nats://127.0.0.1:${await deadPort()}`;
+    const url = `nats://127.0.0.1:${await freePort()}`;
     const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", closedBeforeConnect], {
       env: { ...process.env, BROKER_MODULE: fileURLToPath(new URL("./nats-broker.ts", import.meta.url)), BROKER_URL: url },
       stdio: ["ignore", "pipe", "inherit"],
