@@ -123,14 +123,16 @@ describe("a step whose call committed but whose transition did not runs again, c
       }
     });
 
-    it(`${label}-${definition.name}-failed-transition-commit-is-retried-without-restart-and-debits-once`, async () => {
+    it(`${label}-${definition.name}-failed-transition-commit-is-retried-without-restart-and-changes-each-wallet-once`, async () => {
       // The same gap, but the process lives on (a transient store error): the engine must try
-      // again by itself instead of leaving the workflow running until the next restart.
+      // again by itself instead of leaving the workflow running until the next restart. The failed
+      // commit is the last step's (an eager start's first step commits with its start, whose
+      // failure its caller sees: eager-start.test.ts).
       const inner = new SqliteStore({ path: join(dir, `${definition.name}-transient.db`) });
       let failures = 0;
       const store = wrapStore(inner, {
         async commit(writes: InstanceWrite[]): Promise<WriteOutcome[]> {
-          const moving = writes.some((w) => w.component === definition.name && w.workflow && w.workflow.record.step !== "withdraw");
+          const moving = writes.some((w) => w.component === definition.name && w.workflow?.record.status === "ended");
           if (moving && failures === 0) {
             failures++;
             throw new Error("SQLITE_BUSY (simulated transient failure)");
@@ -151,6 +153,8 @@ describe("a step whose call committed but whose transition did not runs again, c
         assert.equal((view.state as { status: string }).status, "completed");
         const withdrawals = (await inner.readEvents("wallet", "a", 0, 100)).filter((e) => e.type === "withdrawn");
         assert.equal(withdrawals.length, 1, "wallet a was debited exactly once");
+        const deposits = (await inner.readEvents("wallet", "b", 0, 100)).filter((e) => e.type === "deposited");
+        assert.equal(deposits.length, 1, "wallet b was credited exactly once");
         assert.deepEqual(await runtime.call("wallet", "a", "balance", {}), { balance: 70 });
         assert.deepEqual(await runtime.call("wallet", "b", "balance", {}), { balance: 30 });
       } finally {

@@ -42,6 +42,8 @@ export interface SagaOptions<S, SI> {
   expose?: Exposure<"start" | typeof workflowResultRoute>;
   /** As a workflow's `retentionMs`: how long an ended or terminated saga is kept; `0` forever. */
   retentionMs?: number;
+  /** As a workflow's `eagerStart`: the first step's writes commit with the start. */
+  eagerStart?: boolean;
 }
 
 const compensateStep = "compensate";
@@ -142,6 +144,7 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
     onCancel: compensateStep,
     ...(options.expose === undefined ? {} : { expose: options.expose }),
     ...(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }),
+    ...(options.eagerStart === undefined ? {} : { eagerStart: options.eagerStart }),
   });
   const shape = { steps: options.steps.map((s) => ({ name: s.name, compensable: s.compensate !== undefined })), compensationStep: compensateStep };
   return { ...definition, saga: shape };

@@ -166,6 +166,16 @@ export interface WorkflowOptions<S, SI, SN extends string, CM, QM> {
    */
   expose?: NoInfer<Exposure<"start" | typeof workflowResultRoute | HandlerNames<CM, QM>>>;
   /**
+   * Runs the first step before the start is committed, and commits the start with what the step
+   * did (its call's write and its transition) as one write: a workflow whose first step only calls
+   * components saves a commit, and its start is answered after that commit. Whatever the step
+   * would make durable on its own (a second call, `ctx.run`, a timer), and a step still running
+   * after 50 ms, commits the start alone first, as without this option. Leave it off when the
+   * first step does I/O outside Sagaflow (a plain `fetch`): if the process died before the commit,
+   * that I/O would have happened for a start that was never answered, nor kept. Default false.
+   */
+  eagerStart?: boolean;
+  /**
    * How long (ms) an instance that ended or was terminated is kept, with its history, before
    * retention removes it (a tombstone then says it was removed). Default: the service's
    * `retention.workflowsMs`, 7 days; `0` keeps them forever. Failed instances are always kept:
@@ -226,6 +236,9 @@ export function workflow<
   const { retentionMs } = options;
   if (retentionMs !== undefined && !(Number.isSafeInteger(retentionMs) && retentionMs >= 0)) {
     throw new TypeError(`workflow "${name}": retentionMs must be a whole number of ms, 0 or more (0 keeps ended instances forever)`);
+  }
+  if (options.eagerStart !== undefined && typeof options.eagerStart !== "boolean") {
+    throw new TypeError(`workflow "${name}": eagerStart must be true or false`);
   }
   for (const [step, stepOptions] of Object.entries(options.stepOptions ?? {})) {
     known(step, "stepOptions");

@@ -27,6 +27,11 @@ export class StepHolds {
   /** A flush that failed: the step must not end as if its call had taken effect. */
   private failure: Error | undefined;
   private closed = false;
+  /**
+   * Set for the first step of an eager start (WorkflowOptions.eagerStart): commits the workflow's
+   * start, which must be durable before anything of the step is durable on its own.
+   */
+  startFirst: (() => Promise<void>) | undefined;
 
   constructor(
     /** Commits one write on its own (the group committer). */
@@ -43,6 +48,11 @@ export class StepHolds {
     return true;
   }
 
+  /** What the step is about to make durable on its own (a call not held, ctx.run, a timer) waits for this. */
+  async beforeDurable(): Promise<void> {
+    await this.startFirst?.();
+  }
+
   /** Commits the held write alone (before the step's next call); rejects if it was not kept. */
   async flush(): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
@@ -52,6 +62,7 @@ export class StepHolds {
     this.flushing = (async () => {
       let outcome: WriteOutcome | undefined;
       try {
+        await this.beforeDurable();
         outcome = await this.commitAlone(held.write);
       } catch (error) {
         this.failure = error instanceof Error ? error : new Error(String(error));

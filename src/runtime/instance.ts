@@ -3,7 +3,7 @@ import type { DedupRecord, InstanceWrite, NewEvent, Store, StoredReply, WriteOut
 import { LeaseLostError, type Fence } from "../store/cluster-port.ts";
 import type { Current, Decision } from "./decide.ts";
 import type { GroupCommitter } from "./group-commit.ts";
-import type { Kind, Loaded } from "./kinds.ts";
+import type { FirstStep, Kind, Loaded } from "./kinds.ts";
 import type { Principal } from "../define/access.ts";
 import type { HeldWrite, StepHolds } from "./held-writes.ts";
 
@@ -49,6 +49,8 @@ export interface InstanceDeps {
 const noneStored: ReadonlyMap<string, DedupRecord> = new Map();
 /** How long a task trusts the instance's own last commit without asking the store (see committedState). */
 const TASK_TRUSTS_OWN_COMMIT_MS = 100;
+/** How long an eager start waits for its first step before committing the start alone (see startWithFirstStep). */
+const EAGER_START_BUDGET_MS = 50;
 
 /**
  * Write conflicts only arise when another writer commits the same instance (several nodes on one
@@ -178,13 +180,13 @@ export class Instance {
     const task = turn[0]?.task;
     if (task) {
       // The task's I/O (a step's calls) runs without holding the mailbox: reads are answered meanwhile.
-      const { outcome, decision } = await this.serveReadsWhile(this.runTask(task, before), before);
+      const { outcome, decision } = await this.serveReadsWhile(this.runTask(task, before), () => before);
       if (decision?.changed) {
         current = decision.next;
         changed = true;
         if (decision.note !== undefined) notes.push(decision.note);
       }
-      return (await this.commitTurn(before, current, changed, events, dedup, notes, decision?.fence, decision?.held)) ? [outcome] : undefined;
+      return (await this.commitTurn(before, current, changed, events, dedup, notes, { fence: decision?.fence, held: decision?.held })) ? [outcome] : undefined;
     }
     const outcomes = turn.map((pending): Outcome => {
       const key = pending.idempotencyKey;
@@ -220,13 +222,21 @@ export class Instance {
     // A presumed-new instance is confirmed only by a commit that writes its record.
     if (presumed && !changed) return undefined;
     const holds = turn.length === 1 ? turn[0]!.hold : undefined;
-    if (holds && this.kind.holdable && (changed || dedup.length > 0)) {
-      const write = this.kind.write(this.id, before, current, events, dedup, notes);
-      if (trace !== undefined) write.trace = trace;
-      const held = await this.holdWrite(holds, turn[0]!, outcomes[0]!, write, before, current, events);
-      if (held) return [held];
+    if (holds && (changed || dedup.length > 0)) {
+      if (this.kind.holdable) {
+        const write = this.kind.write(this.id, before, current, events, dedup, notes);
+        if (trace !== undefined) write.trace = trace;
+        const held = await this.holdWrite(holds, turn[0]!, outcomes[0]!, write, before, current, events);
+        if (held) return [held];
+      }
+      // A step's call that commits on its own: the calling workflow's eager start first (held-writes.ts).
+      await holds.beforeDurable();
     }
-    return (await this.commitTurn(before, current, changed, events, dedup, notes, undefined, undefined, trace)) ? outcomes : undefined;
+    const first = only && changed && before.state === null ? this.kind.firstStep?.(this.id, current) : undefined;
+    if (first && "reply" in outcomes[0]!) {
+      return this.startWithFirstStep(first, only!, outcomes[0], { before, started: current, dedup, notes, trace });
+    }
+    return (await this.commitTurn(before, current, changed, events, dedup, notes, { trace })) ? outcomes : undefined;
   }
 
   /**
@@ -260,12 +270,87 @@ export class Instance {
   }
 
   /**
+   * A workflow's start with its first step (WorkflowOptions.eagerStart): the step runs on the
+   * started record before anything is committed; then the start, the step's held write and its
+   * transition commit in one transaction, as the two versions they would be one after the other.
+   * Whatever the step would make durable on its own (a flushed or unheld call, ctx.run, a timer)
+   * commits the start alone first (`startNow`), and so does a step still running after
+   * EAGER_START_BUDGET_MS: the start is answered then, and the step's outcome commits after it
+   * like any step's. Nothing is answered or read before the start is durable; a start that meets
+   * a stored instance is decided again from a fresh read.
+   */
+  private async startWithFirstStep(
+    first: FirstStep,
+    pending: Pending,
+    outcome: { reply: StoredReply },
+    decided: { before: Loaded; started: Current; dedup: DedupRecord[]; notes: string[]; trace: string | undefined },
+  ): Promise<Outcome[] | undefined> {
+    const { before, started, dedup, notes, trace } = decided;
+    const commitStart = () => this.commitTurn(before, started, true, [], dedup, notes, { trace });
+    let startCommit: Promise<boolean> | undefined;
+    let startKept = false;
+    const startNow = () =>
+      (startCommit ??= commitStart().then((ok) => {
+        if (ok) {
+          startKept = true;
+          pending.resolve(outcome.reply, this.lastPosition);
+          this.wake?.(); // reads waiting for the start can now be answered
+        }
+        return ok;
+      }));
+    const beforeDurable = async () => {
+      if (!(await startNow())) throw errors.conflict(this.component, this.id);
+    };
+    const budget = setTimeout(() => void startNow().catch(() => {}), EAGER_START_BUDGET_MS);
+    let ran: { outcome: Outcome; decision?: Decision };
+    try {
+      const task = this.runTask((current) => first(current, beforeDurable), started);
+      ran = await this.serveReadsWhile(task, () => (startKept ? this.loaded : undefined));
+    } finally {
+      clearTimeout(budget);
+    }
+    const step = ran.decision?.changed ? ran.decision : undefined;
+    const stepNotes = step?.note === undefined ? [] : [step.note];
+    if (startCommit === undefined) {
+      if (!step) return (await commitStart()) ? [outcome] : undefined;
+      const startWrite = this.kind.write(this.id, before, started, [], dedup, notes);
+      if (trace !== undefined) startWrite.trace = trace;
+      const startedLoaded = { ...started, version: this.kind.versionAfter(before, [], started) };
+      try {
+        const kept = await this.commitTurn(startedLoaded, step.next, true, [], [], stepNotes, { fence: step.fence, held: step.held, first: startWrite });
+        return kept ? [outcome] : undefined;
+      } catch (error) {
+        // The bucket moved to another node (the step's fence): the start alone, for its holder to run.
+        if (!(error instanceof LeaseLostError)) throw error;
+        return (await commitStart()) ? [outcome] : undefined;
+      }
+    }
+    let kept: boolean;
+    try {
+      kept = await startCommit;
+    } catch (error) {
+      step?.held?.settle(undefined);
+      throw error;
+    }
+    if (!kept) {
+      step?.held?.settle(undefined);
+      return undefined;
+    }
+    if (step) {
+      // The start is answered; if the step's commit is not kept, the engine runs the step again.
+      const committed = await this.commitTurn(this.loaded!, step.next, true, [], [], stepNotes, { fence: step.fence, held: step.held }).catch(() => false);
+      if (!committed) this.loaded = undefined;
+    }
+    return [{ answered: true }];
+  }
+
+  /**
    * Waits for `running` (a task's I/O), answering meanwhile what reads the committed state without
    * changing it: queries, and commands without an idempotency key that decide to change nothing,
    * at the head of the mailbox. The first one that would write waits for the task, and so does
-   * everything behind it (arrival order).
+   * everything behind it (arrival order). Nothing is answered while `committed` gives undefined.
    */
-  private async serveReadsWhile<T>(running: Promise<T>, committed: Loaded): Promise<T> {
+  private async serveReadsWhile<T>(running: Promise<T>, committed: () => Loaded | undefined): Promise<T> {
     let done = false;
     const finished = () => {
       done = true;
@@ -274,7 +359,8 @@ export class Instance {
     void running.then(finished, finished);
     while (!done) {
       this.arrived = false;
-      await this.answerReads(committed);
+      const state = committed();
+      if (state) await this.answerReads(state);
       if (done || this.arrived) continue;
       await new Promise<void>((resolve) => (this.wake = resolve));
       this.wake = undefined;
@@ -313,7 +399,11 @@ export class Instance {
     }
   }
 
-  /** Commits what a turn decided; false when another writer got there first. */
+  /**
+   * Commits what a turn decided; false when another writer got there first. `with`: a task's
+   * fence and held write, the trace of the command, and `first`, a write of this instance that
+   * commits just before it, in the same transaction (an eager start's start).
+   */
   private async commitTurn(
     before: Loaded,
     current: Current,
@@ -321,15 +411,14 @@ export class Instance {
     events: NewEvent[],
     dedup: DedupRecord[],
     notes: string[],
-    fence?: Fence,
-    held?: HeldWrite,
-    trace?: string,
+    { fence, held, trace, first }: { fence?: Fence | undefined; held?: HeldWrite | undefined; trace?: string | undefined; first?: InstanceWrite } = {},
   ): Promise<boolean> {
     if (!changed && dedup.length === 0 && !held) return true;
     const write = this.kind.write(this.id, before, current, events, dedup, notes);
     if (fence) write.fence = fence;
     if (trace !== undefined) write.trace = trace;
-    if (held) write.together = [held.write];
+    const together = [...(first ? [first] : []), ...(held ? [held.write] : [])];
+    if (together.length > 0) write.together = together;
     let result: WriteOutcome;
     try {
       result = await this.submitUnlocked(write);
@@ -337,11 +426,12 @@ export class Instance {
       held?.settle(undefined);
       throw error;
     }
-    held?.settle(result.ok ? { ok: true, positions: result.together?.[0] ?? [] } : result);
+    held?.settle(result.ok ? { ok: true, positions: result.together?.[first ? 1 : 0] ?? [] } : result);
     // Another node holds the lease now: its holder carries on from the stored state.
     if (!result.ok && result.reason === "fenced") throw new LeaseLostError(fence?.lease ?? "?");
     if (!result.ok) return false;
-    if (result.positions.length > 0) this.lastPosition = Math.max(...result.positions);
+    const positions = first ? [...result.positions, ...(result.together?.[0] ?? [])] : result.positions;
+    if (positions.length > 0) this.lastPosition = Math.max(...positions);
     this.loaded = { ...current, version: this.kind.versionAfter(before, events, current) };
     this.committedAt = performance.now();
     this.kind.afterCommit?.(this.id, this.loaded);

@@ -13,6 +13,9 @@ export interface Loaded extends Current {
 export const deletedEventType = "$deleted";
 
 /** What differs between component kinds in the command path: loading, deciding, writing. */
+/** A workflow's first step, run on its started record (see Kind.firstStep). */
+export type FirstStep = (started: Current, beforeDurable: () => Promise<void>) => Promise<Decision>;
+
 export interface Kind {
   load(store: Store, id: string): Promise<Loaded>;
   /** Whether the store holds a newer version than `loaded` (another node wrote the instance). */
@@ -42,6 +45,12 @@ export interface Kind {
    * one; then, or when the turn would write nothing, it reads and decides again.
    */
   presumeNew?(handler: string): Loaded | undefined;
+  /**
+   * A workflow started with `eagerStart`: its first step, to run before the start is committed
+   * and commit with it (Instance.startWithFirstStep). `beforeDurable` commits the start alone;
+   * the step awaits it before anything of its own would be durable.
+   */
+  firstStep?(id: string, started: Current): FirstStep | undefined;
   /** Told after every commit of an instance (workflows schedule their next step here). */
   afterCommit?(id: string, committed: Loaded): void;
 }

@@ -70,6 +70,27 @@ export function togetherContract(withStore: WithStore): void {
       });
     });
 
+    it("a-workflow's-start-and-its-next-transition-commit-in-one-group-as-two-versions", async () => {
+      // An eager start (WorkflowOptions.eagerStart): the start, the first step's call and the step's transition.
+      await withStore(async (store) => {
+        const start = stepWrite("transfer", "t1", 0, []);
+        const [outcome] = await store.commit([stepWrite("transfer", "t1", 1, [start, eventsWrite("wallet", "a", 0, ev("withdrawn", 10))])]);
+        assert.ok(outcome?.ok);
+        assert.deepEqual(outcome.together?.map((p) => p.length), [1, 1]);
+        assert.equal((await store.loadWorkflow("transfer", "t1"))?.version, 2);
+        assert.deepEqual((await store.workflowHistory("transfer", "t1", 10)).map((h) => [h.version, h.execId]), [[1, 1], [2, 2]]);
+        const feed = (await store.readFeed(0, 100)).filter((f) => f.component === "transfer");
+        assert.deepEqual(feed.map((f) => f.seq), [1, 2], "a feed entry for each version");
+        assert.deepEqual((await store.loadHistory("wallet", "a")).events.map((e) => e.type), ["withdrawn"]);
+
+        // Stored already: the group keeps nothing.
+        const again = await store.commit([stepWrite("transfer", "t1", 1, [start, eventsWrite("wallet", "a", 1, ev("withdrawn", 10))])]);
+        assert.deepEqual(again[0], conflictOutcome);
+        assert.equal((await store.loadHistory("wallet", "a")).events.length, 1);
+        assert.equal((await store.loadWorkflow("transfer", "t1"))?.version, 2);
+      });
+    });
+
     it("later-writes-of-a-batch-see-a-kept-group", async () => {
       await withStore(async (store) => {
         const outcomes = await store.commit([

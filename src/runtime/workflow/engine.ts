@@ -5,7 +5,7 @@ import type { Timers } from "../../define/handlers.ts";
 import type { Store, StoredReply, WorkflowRecord, WorkflowStatus } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
 import type { Current, Decision } from "../decide.ts";
-import type { Kind } from "../kinds.ts";
+import type { FirstStep, Kind } from "../kinds.ts";
 import {
   applyDecision,
   applyStepFailure,
@@ -107,7 +107,18 @@ export class WorkflowEngine {
 
   kind(definition: WorkflowDefinition): Kind {
     this.definitions.set(definition.name, definition);
-    return workflowKind(definition, this.host.clock, (id, record) => this.committed(definition, id, record));
+    const committed = (id: string, record: WorkflowRecord) => this.committed(definition, id, record);
+    return workflowKind(definition, this.host.clock, committed, definition.eagerStart === true ? (id, record) => this.firstStep(definition, id, record) : undefined);
+  }
+
+  /**
+   * An eager start's first step (Instance.startWithFirstStep): only where its calls' writes can be
+   * held to commit with the start, and only if it is due at once and this node runs its bucket.
+   */
+  private firstStep(definition: WorkflowDefinition, id: string, record: WorkflowRecord): FirstStep | undefined {
+    if (this.stopped || !this.host.stepHolds || record.status !== "running" || record.dueAt !== null) return undefined;
+    if (!this.host.placement.holds(workflowBucket(definition.name, id))) return undefined;
+    return (started, beforeDurable) => this.advance(definition, id, started, beforeDurable);
   }
 
   /**
@@ -476,17 +487,24 @@ export class WorkflowEngine {
   }
 
   /** Does whatever is due now: the workflow timeout, a pause timeout, or the current step. */
-  private async advance(definition: WorkflowDefinition, id: string, current: Current): Promise<Decision> {
+  private async advance(definition: WorkflowDefinition, id: string, current: Current, beforeDurable?: () => Promise<void>): Promise<Decision> {
     const record = current.state as WorkflowRecord | null;
     const now = this.host.clock.now();
     const bucket = workflowBucket(definition.name, id);
     if (!this.host.placement.holds(bucket)) return unchanged(current);
     const fence = this.host.placement.fence(bucket);
-    const decided = await this.decideNext(definition, id, current, record, now);
+    const decided = await this.decideNext(definition, id, current, record, now, beforeDurable);
     return fence === undefined ? decided : { ...decided, fence };
   }
 
-  private async decideNext(definition: WorkflowDefinition, id: string, current: Current, record: WorkflowRecord | null, now: number): Promise<Decision> {
+  private async decideNext(
+    definition: WorkflowDefinition,
+    id: string,
+    current: Current,
+    record: WorkflowRecord | null,
+    now: number,
+    beforeDurable?: () => Promise<void>,
+  ): Promise<Decision> {
     if (!record || finalStatuses.has(record.status) || record.status === "suspended") return unchanged(current);
     if (record.deadlineAt !== null && record.deadlineAt <= now) {
       this.host.observer?.wake(definition.name, record, "workflow_timeout");
@@ -509,7 +527,7 @@ export class WorkflowEngine {
       }
       return changedTo(applyDecision(definition, record, undefined, { kind: "step", step: then, input: { timeout: true } }, now));
     }
-    const run = () => this.runStep(definition, id, record);
+    const run = () => this.runStep(definition, id, record, beforeDurable);
     const { held, ...ran } = await (this.host.observer ? this.host.observer.step(definition.name, id, record, run) : run());
     return held ? { ...changedTo(ran), held } : changedTo(ran);
   }
@@ -518,10 +536,18 @@ export class WorkflowEngine {
    * Runs the current step. With held writes, its last call's write comes back with the result, to
    * commit with the transition; a step that fails or times out drops it (nothing of it is kept).
    */
-  private async runStep(definition: WorkflowDefinition, id: string, record: WorkflowRecord): Promise<Changed & { held?: HeldWrite }> {
+  private async runStep(
+    definition: WorkflowDefinition,
+    id: string,
+    record: WorkflowRecord,
+    beforeDurable?: () => Promise<void>,
+  ): Promise<Changed & { held?: HeldWrite }> {
     const step = record.step!;
     const handler = (definition.steps as Record<string, StepHandler<unknown, string>>)[step]!;
     const holds = this.host.stepHolds?.();
+    if (holds) holds.startFirst = beforeDurable;
+    // Nothing to hold the step's writes in: its start commits first, as without eagerStart.
+    else await beforeDurable?.();
     const ctx = new StepContextImpl(definition.name, id, record.execId, record.attempt + 1, this.host.keyedCall, this.host.timers, holds, { store: this.host.store, clock: this.host.clock });
     const { timeoutMs } = stepOptions(definition, step);
     let timer: { cancel(): void } | undefined;

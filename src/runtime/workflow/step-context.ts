@@ -19,6 +19,7 @@ export class StepContextImpl implements StepContext<unknown, string> {
   private readonly caller: KeyedCaller;
   private journal: Journal | undefined;
   private abandoned = false;
+  readonly timers: Timers;
 
   constructor(
     workflowName: string,
@@ -26,10 +27,11 @@ export class StepContextImpl implements StepContext<unknown, string> {
     execId: number,
     readonly attempt: number,
     keyedCall: KeyedCall,
-    readonly timers: Timers,
-    holds?: StepHolds,
+    timers: Timers,
+    private readonly holds?: StepHolds,
     journal?: { store: Store; clock: Clock },
   ) {
+    this.timers = holds ? startFirst(timers, holds) : timers;
     const prefix = `wf:${workflowName}:${workflowId}:${execId}`;
     this.caller = new KeyedCaller(prefix, keyedCall, holds);
     if (journal) this.journal = new Journal(journal.store, journal.clock, workflowName, workflowId, prefix, () => this.abandoned);
@@ -41,8 +43,10 @@ export class StepContextImpl implements StepContext<unknown, string> {
   }
 
   run<T>(name: string, fn: (attempt: RunAttempt) => Promise<T> | T, options?: RunOptions): Promise<T> {
-    if (!this.journal) return Promise.reject(new Error("ctx.run is not available here"));
-    return this.journal.run(name, fn, options);
+    const journal = this.journal;
+    if (!journal) return Promise.reject(new Error("ctx.run is not available here"));
+    if (!this.holds) return journal.run(name, fn, options);
+    return this.holds.beforeDurable().then(() => journal.run(name, fn, options));
   }
 
   call<D extends Component>(definition: D, id: string): InstanceClient<D> {
@@ -68,4 +72,18 @@ export class StepContextImpl implements StepContext<unknown, string> {
   fail(code: string, message?: string): MovedEffectRecord {
     return WorkflowEffectRecord.none.fail(code, message);
   }
+}
+
+/** Timers whose changes wait for the workflow's start to be durable (see StepHolds.beforeDurable). */
+function startFirst(timers: Timers, holds: StepHolds): Timers {
+  return {
+    start: async (name, delayMs, call) => {
+      await holds.beforeDurable();
+      return timers.start(name, delayMs, call);
+    },
+    cancel: async (name) => {
+      await holds.beforeDurable();
+      return timers.cancel(name);
+    },
+  };
 }

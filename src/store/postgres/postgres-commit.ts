@@ -330,20 +330,34 @@ export async function writeBatch(
  */
 export function oneTripCommit(sql: CommitSql, plan: CommitPlan, encoded: EncodedWrite[], at: number, hooks: CommitHooks): OneTripCommit | undefined {
   const writes = encoded.flatMap(withMembers);
-  if (writes.length !== plan.all.length || writes.some((w) => new Set(w.dedup.map((d) => d.key)).size !== w.dedup.length)) return undefined;
+  if (writes.some((w) => new Set(w.dedup.map((d) => d.key)).size !== w.dedup.length)) return undefined;
+  // Per instance, what it is expected to hold: for events, key-value and workflow record, what the
+  // batch's first write of each expects (its later ones, such as an eager start's start and first
+  // transition, expect what the earlier ones leave, and are decided against that).
+  const expected = new Map<string, { w: EncodedWrite; ev: number | null; kv: number | null; wf: number | null; sn: boolean }>();
+  for (const w of writes) {
+    const key = JSON.stringify([w.component, w.id]);
+    const e = expected.get(key) ?? { w, ev: null, kv: null, wf: null, sn: false };
+    expected.set(key, e);
+    if (w.events && e.ev === null) e.ev = w.events.expectedSeq;
+    if (w.kv && e.kv === null) e.kv = w.kv.expectedVersion;
+    if (w.workflow && e.wf === null) e.wf = w.workflow.expectedVersion;
+    if (w.events?.snapshot !== undefined) e.sn = true;
+  }
+  const firsts = [...expected.values()];
+  if (firsts.length !== plan.all.length) return undefined;
   // Fresh states, as the writes expect them (the plan's stay for the two-trip commit).
   const assumed: CommitPlan = { ...plan, ...planInstances(encoded) };
-  for (const w of writes) {
+  for (const { w, ev, kv, wf } of firsts) {
     const state = instanceOf(assumed.instances, w.component, w.id);
-    if (w.events) state.maxSeq = w.events.expectedSeq;
-    if (w.kv) state.kvVersion = state.kvStored = w.kv.expectedVersion;
-    if (w.workflow) state.workflowVersion = state.workflowStored = w.workflow.expectedVersion;
+    if (ev !== null) state.maxSeq = ev;
+    if (kv !== null) state.kvVersion = state.kvStored = kv;
+    if (wf !== null) state.workflowVersion = state.workflowStored = wf;
   }
   const fences = writes.flatMap((w) => (w.fence ? [w.fence] : []));
   const checks = [
-    writes.map((w) => w.component), writes.map((w) => w.id),
-    writes.map((w) => w.events?.expectedSeq ?? null), writes.map((w) => w.kv?.expectedVersion ?? null),
-    writes.map((w) => w.workflow?.expectedVersion ?? null), writes.map((w) => w.events?.snapshot !== undefined),
+    firsts.map((e) => e.w.component), firsts.map((e) => e.w.id),
+    firsts.map((e) => e.ev), firsts.map((e) => e.kv), firsts.map((e) => e.wf), firsts.map((e) => e.sn),
     writes.flatMap((w) => w.dedup.map(() => w.component)), writes.flatMap((w) => w.dedup.map(() => w.id)), writes.flatMap((w) => w.dedup.map((d) => d.key)),
     fences.map((f) => f.lease), fences.map((f) => f.token),
   ];

@@ -1,0 +1,207 @@
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { wallet } from "../../../examples/bank/wallet.ts";
+import { workflow, type WorkflowDefinition } from "../../define/workflow.ts";
+import { MemoryStore } from "../../store/memory/memory-store.ts";
+import type { InstanceWrite, Store } from "../../store/port.ts";
+import { Runtime } from "../runtime.ts";
+import { wrapStore } from "../test-support.ts";
+
+/** A promise and its resolve, for a step that waits for the test. */
+function gate(): { wait: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const wait = new Promise<void>((resolve) => (open = resolve));
+  return { wait, open };
+}
+
+/** What one commit wrote: `wallet/a+transfer/t1` for a write committed together with another. */
+function describeCommit(writes: InstanceWrite[]): string {
+  return writes.map((w) => [w, ...(w.together ?? [])].map((x) => `${x.component}/${x.id}`).join("+")).join(",");
+}
+
+const pay = (eagerStart: boolean) =>
+  workflow(eagerStart ? "pay-eager" : "pay", {
+    eagerStart,
+    start: (input: { from: string; to: string }) => input,
+    steps: {
+      withdraw: async (s, _input, ctx) => {
+        await ctx.call(wallet, s.from).withdraw({ amount: 30 });
+        return ctx.transitionTo("deposit");
+      },
+      deposit: async (s, _input, ctx) => {
+        await ctx.call(wallet, s.to).deposit({ amount: 30 });
+        return ctx.end();
+      },
+    },
+  });
+
+/** WorkflowOptions.eagerStart: the first step runs before the start commits, and commits with it. */
+describe("an eager start", () => {
+  const runtimes: Runtime[] = [];
+  after(async () => {
+    for (const rt of runtimes) await rt.stop();
+  });
+
+  async function start(components: WorkflowDefinition[], store: Store = new MemoryStore()) {
+    const commits: string[] = [];
+    const counted = wrapStore(store, {
+      commit: (writes) => {
+        commits.push(describeCommit(writes));
+        return store.commit(writes);
+      },
+    });
+    const rt = new Runtime({ store: counted, components: [wallet, ...components], log: () => {} });
+    runtimes.push(rt);
+    await rt.start();
+    await rt.call("wallet", "a", "create", { initialBalance: 100 });
+    await rt.call("wallet", "b", "create", { initialBalance: 0 });
+    commits.length = 0;
+    return { rt, commits };
+  }
+
+  async function balances(rt: Runtime) {
+    return [await rt.call("wallet", "a", "balance", {}), await rt.call("wallet", "b", "balance", {})];
+  }
+
+  it("commits-the-start-with-the-first-step's-call-and-transition-as-one-write", async () => {
+    const eager = await start([pay(true)]);
+    await eager.rt.call("pay-eager", "t1", "start", { from: "a", to: "b" });
+    assert.equal((await eager.rt.workflowResult("pay-eager", "t1", 5_000)).status, "ended");
+    assert.deepEqual(eager.commits, ["pay-eager/t1+pay-eager/t1+wallet/a", "pay-eager/t1+wallet/b"], "the start and the step's transition, with its call");
+    assert.deepEqual(await balances(eager.rt), [{ balance: 70 }, { balance: 30 }]);
+
+    // Without the option the start commits on its own first: one commit more.
+    const plain = await start([pay(false)]);
+    await plain.rt.call("pay", "t1", "start", { from: "a", to: "b" });
+    assert.equal((await plain.rt.workflowResult("pay", "t1", 5_000)).status, "ended");
+    assert.deepEqual(plain.commits, ["pay/t1", "pay/t1+wallet/a", "pay/t1+wallet/b"]);
+  });
+
+  it("keeps-nothing-when-its-one-commit-fails-and-a-retried-start-withdraws-once", async () => {
+    const inner = new MemoryStore();
+    let failNext = true;
+    const store = wrapStore(inner, {
+      commit: (writes) => {
+        if (failNext && writes.some((w) => w.component === "pay-eager")) {
+          failNext = false;
+          return Promise.reject(new Error("disk full"));
+        }
+        return inner.commit(writes);
+      },
+    });
+    const { rt } = await start([pay(true)], store);
+    await assert.rejects(rt.call("pay-eager", "t1", "start", { from: "a", to: "b" }), /disk full/);
+    assert.equal(await inner.loadWorkflow("pay-eager", "t1"), undefined, "no workflow was kept");
+    assert.deepEqual(await balances(rt), [{ balance: 100 }, { balance: 0 }], "nor the withdrawal");
+
+    assert.deepEqual(await rt.call("pay-eager", "t1", "start", { from: "a", to: "b" }), { status: "started" });
+    assert.equal((await rt.workflowResult("pay-eager", "t1", 5_000)).status, "ended");
+    assert.deepEqual(await balances(rt), [{ balance: 70 }, { balance: 30 }]);
+  });
+
+  it("repeated-on-a-stored-instance-with-nothing-cached-keeps-nothing-of-its-step", async () => {
+    const store = new MemoryStore();
+    const first = await start([pay(true)], wrapStore(store, { close: async () => {} }));
+    await first.rt.call("pay-eager", "t1", "start", { from: "a", to: "b" });
+    assert.equal((await first.rt.workflowResult("pay-eager", "t1", 5_000)).status, "ended");
+    await first.rt.stop();
+    const stored = await store.loadWorkflow("pay-eager", "t1");
+
+    // A new runtime presumes the instance new and runs the step: its commit meets the stored one.
+    const rt = new Runtime({ store, components: [wallet, pay(true)], log: () => {} });
+    runtimes.push(rt);
+    await rt.start();
+    assert.deepEqual(await rt.call("pay-eager", "t1", "start", { from: "a", to: "b" }), { status: "started" });
+    assert.deepEqual(await store.loadWorkflow("pay-eager", "t1"), stored);
+    assert.deepEqual(await balances(rt), [{ balance: 70 }, { balance: 30 }], "withdrawn once");
+  });
+
+  it("commits-the-start-alone-before-the-step-makes-anything-durable-on-its-own", async () => {
+    const inner = new MemoryStore();
+    const seenByRun: Array<string | undefined> = [];
+    const twoCallsAndRun = workflow("busy", {
+      eagerStart: true,
+      start: (input: { from: string; to: string }) => input,
+      steps: {
+        first: async (s, _input, ctx) => {
+          await ctx.call(wallet, s.from).withdraw({ amount: 30 });
+          // The second call commits the first one's write alone: the start must be durable by then.
+          await ctx.call(wallet, s.to).deposit({ amount: 30 });
+          await ctx.run("look", async () => seenByRun.push((await inner.loadWorkflow("busy", "t1"))?.step ?? undefined));
+          return ctx.end();
+        },
+      },
+    });
+    const { rt, commits } = await start([twoCallsAndRun], inner);
+    await rt.call("busy", "t1", "start", { from: "a", to: "b" });
+    assert.equal((await rt.workflowResult("busy", "t1", 5_000)).status, "ended");
+    assert.equal(commits[0], "busy/t1", "the start first, alone");
+    assert.equal(commits[1], "wallet/a", "then the call it held");
+    assert.deepEqual(seenByRun, ["first"], "ctx.run ran with the start stored");
+    assert.deepEqual(await balances(rt), [{ balance: 70 }, { balance: 30 }]);
+  });
+
+  it("started-by-another-eager-start's-first-step-commits-after-that-start", async () => {
+    const child = workflow("child", {
+      eagerStart: true,
+      start: () => ({}),
+      steps: {
+        take: async (_s, _input, ctx) => {
+          await ctx.call(wallet, "a").withdraw({ amount: 30 });
+          return ctx.end();
+        },
+      },
+    });
+    const parent = workflow("parent", {
+      eagerStart: true,
+      start: () => ({}),
+      steps: {
+        spawn: async (_s, _input, ctx) => {
+          await ctx.call(child, "c1").start({});
+          return ctx.end();
+        },
+      },
+    });
+    const { rt, commits } = await start([child, parent]);
+    await rt.call("parent", "p1", "start", {});
+    assert.equal((await rt.workflowResult("parent", "p1", 5_000)).status, "ended");
+    assert.equal((await rt.workflowResult("child", "c1", 5_000)).status, "ended");
+    assert.deepEqual(commits.slice(0, 2), ["parent/p1", "child/c1+child/c1+wallet/a"], "the parent's start is durable before its step's effect");
+  });
+
+  it("answers-the-start-and-then-queries-while-a-slow-first-step-runs", async () => {
+    const stepGoesOn = gate();
+    const slow = workflow("slow", {
+      eagerStart: true,
+      start: () => ({ done: false }),
+      queries: { done: (view, _input: {}, fx) => fx.reply({ done: view.state.done, status: view.status }) },
+      steps: {
+        first: async (s, _input, ctx) => {
+          await stepGoesOn.wait;
+          return ctx.update({ done: true }).end();
+        },
+      },
+    });
+    const { rt, commits } = await start([slow]);
+    const order: string[] = [];
+    const started = rt.call("slow", "s1", "start", {}).then(() => order.push("start"));
+    // Sent while the start is not committed yet: answered once it is, never before.
+    const queried = rt.call("slow", "s1", "done", {}).then((reply) => {
+      order.push("query");
+      return reply;
+    });
+    await started;
+    assert.deepEqual(await queried, { done: false, status: "running" });
+    assert.deepEqual(order, ["start", "query"]);
+    assert.deepEqual(commits, ["slow/s1"], "the start committed alone once the step outlasted its budget");
+    stepGoesOn.open();
+    assert.deepEqual((await rt.workflowResult("slow", "s1", 5_000)).state, { done: true });
+  });
+
+  it("is-refused-at-definition-when-not-a-boolean", () => {
+    assert.throws(
+      () => workflow("bad", { eagerStart: "yes" as unknown as boolean, start: () => ({}), steps: { only: async (_s, _i, ctx) => ctx.end() } }),
+      /eagerStart must be true or false/,
+    );
+  });
+});
