@@ -176,10 +176,17 @@ export function prepareStatements(db: Database.Database) {
     }
     for (const member of members) if (!passesReadChecks(member)) return conflict();
     if (!passesReadChecks(w)) return conflict();
-    // The one check that writes, last: nothing of the group is written before it passes.
+    // The one check that writes, last: nothing of the group is written before it passes. An eager
+    // start's start is that check; the transition on top of it then cannot fail.
+    const start = startsFirst(w, members) ? members[0]! : undefined;
+    const startFeed = start && writeWorkflow(start.component, start.id, start.workflow!);
+    if (startFeed === false) return conflict();
     const workflowFeed = w.workflow && writeWorkflow(w.component, w.id, w.workflow);
-    if (workflowFeed === false) return conflict();
-    const together = members.map((member) => writeRows(member, at, undefined));
+    if (workflowFeed === false) {
+      if (start) throw new Error(`sagaflow: ${w.component} "${w.id}" was not at the version its start had just written`);
+      return conflict();
+    }
+    const together = members.map((member) => writeRows(member, at, member === start ? startFeed : undefined));
     return { ok: true, positions: writeRows(w, at, workflowFeed), together };
   }
 
@@ -249,18 +256,32 @@ export function prepareStatements(db: Database.Database) {
 
 /**
  * Whether a group's checks can all run before any of its writes: only `w` writes a workflow
- * record (the check that writes), and no two writes of the group are to the same instance (one's
- * checks would have to see the other's rows).
+ * record (the check that writes), or an eager start's start and then `w` (startsFirst), and no two
+ * other writes of the group are to the same instance (one's checks would have to see the other's rows).
  */
 function checkableFirst(w: InstanceWrite, members: readonly InstanceWrite[]): boolean {
-  if (members.some((m) => m.workflow !== undefined)) return false;
+  const others = startsFirst(w, members) ? members.slice(1) : members;
+  if (others.some((m) => m.workflow !== undefined)) return false;
   const seen = new Set<string>([`${w.component}\u0000${w.id}`]);
-  for (const m of members) {
+  for (const m of others) {
     const key = `${m.component}\u0000${m.id}`;
     if (seen.has(key)) return false;
     seen.add(key);
   }
   return true;
+}
+
+/**
+ * An eager start's group (WorkflowOptions.eagerStart): its first member starts the workflow that
+ * `w` then moves on, from the version the start leaves; the start writes no events or state else.
+ */
+function startsFirst(w: InstanceWrite, members: readonly InstanceWrite[]): boolean {
+  const start = members[0];
+  return (
+    start?.workflow !== undefined && start.component === w.component && start.id === w.id &&
+    start.events === undefined && start.kv === undefined && w.events === undefined && w.kv === undefined &&
+    w.workflow?.expectedVersion === start.workflow.expectedVersion + 1
+  );
 }
 
 /** Rolls a group of writes back to its savepoint (see applyTogether). */

@@ -8,8 +8,8 @@ import { SqliteStore } from "./sqlite-store.ts";
 
 /**
  * `InstanceWrite.together` on SQLite: a workflow's transition with its step's held entity writes.
- * The usual group is checked in full before anything is written; other groups (a member writing a
- * workflow, two writes to one instance) go through a SAVEPOINT. Either way: all or none, and a
+ * The usual group, and an eager start's, are checked in full before anything is written; other
+ * groups (a member writing another workflow, two writes to one entity) go through a SAVEPOINT. Either way: all or none, and a
  * refused group leaves the rest of the batch alone.
  */
 describe("sqlite store: writes committed together", () => {
@@ -93,6 +93,25 @@ describe("sqlite store: writes committed together", () => {
       assert.deepEqual(await amounts(store, "w1"), [{ amount: 1 }, { amount: 2 }]);
       assert.equal((await store.loadWorkflow("transfer", "t1"))?.step, "pay");
       assert.equal(await store.feedHead(), head + 1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("an-eager-start's-group-keeps-the-start-the-call-and-the-transition-or-nothing", async () => {
+    const store = await open();
+    try {
+      const eager = (id: string, wallet: string, seq: number) => transition(id, 1, "deposit", [transition(id, 0, "withdraw"), deposit(wallet, seq, 5)]);
+      const [kept] = await store.commit([eager("t1", "w1", 0)]);
+      assert.ok(kept?.ok);
+      assert.deepEqual(kept.together?.map((p) => p.length), [1, 1]);
+      assert.deepEqual((await store.workflowHistory("transfer", "t1", 10)).map((h) => [h.version, h.step]), [[1, "withdraw"], [2, "deposit"]]);
+      // The call's write is stale: no start either. The start is a repeat: no call either.
+      const [staleCall, repeated] = await store.commit([eager("t2", "w1", 0), eager("t1", "w2", 0)]);
+      assert.deepEqual([staleCall?.ok, repeated?.ok], [false, false]);
+      assert.equal(await store.loadWorkflow("transfer", "t2"), undefined);
+      assert.deepEqual(await amounts(store, "w2"), []);
+      assert.equal((await store.loadWorkflow("transfer", "t1"))?.version, 2);
     } finally {
       await store.close();
     }
