@@ -400,9 +400,9 @@ export class Instance {
   }
 
   /**
-   * Commits what a turn decided; false when another writer got there first. `with`: a task's
-   * fence and held write, the trace of the command, and `first`, a write of this instance that
-   * commits just before it, in the same transaction (an eager start's start).
+   * Commits what a turn decided; false when another writer got there first. Optionally: a task's
+   * fence and held write, the command's trace, and `first`, a write of this instance that commits
+   * just before it in the same transaction (an eager start's start).
    */
   private async commitTurn(
     before: Loaded,

@@ -31,7 +31,7 @@ export class StepContextImpl implements StepContext<unknown, string> {
     private readonly holds?: StepHolds,
     journal?: { store: Store; clock: Clock },
   ) {
-    this.timers = holds ? startFirst(timers, holds) : timers;
+    this.timers = holds ? timersAfterStart(timers, holds) : timers;
     const prefix = `wf:${workflowName}:${workflowId}:${execId}`;
     this.caller = new KeyedCaller(prefix, keyedCall, holds);
     if (journal) this.journal = new Journal(journal.store, journal.clock, workflowName, workflowId, prefix, () => this.abandoned);
@@ -75,7 +75,7 @@ export class StepContextImpl implements StepContext<unknown, string> {
 }
 
 /** Timers whose changes wait for the workflow's start to be durable (see StepHolds.beforeDurable). */
-function startFirst(timers: Timers, holds: StepHolds): Timers {
+function timersAfterStart(timers: Timers, holds: StepHolds): Timers {
   return {
     start: async (name, delayMs, call) => {
       await holds.beforeDurable();
