@@ -126,8 +126,10 @@ describe("a step whose call committed but whose transition did not runs again, c
     it(`${label}-${definition.name}-failed-transition-commit-is-retried-without-restart-and-changes-each-wallet-once`, async () => {
       // The same gap, but the process lives on (a transient store error): the engine must try
       // again by itself instead of leaving the workflow running until the next restart. The failed
-      // commit is the last step's (an eager start's first step commits with its start, whose
-      // failure its caller sees: eager-start.test.ts).
+      // commit is the last step's, so the steps run as the engine's own (with eagerStart, the
+      // bank's saga commits all of them with its start, whose failure its caller sees:
+      // eager-start.test.ts).
+      const engineRun = { ...definition, eagerStart: false };
       const inner = new SqliteStore({ path: join(dir, `${definition.name}-transient.db`) });
       let failures = 0;
       const store = wrapStore(inner, {
@@ -141,7 +143,7 @@ describe("a step whose call committed but whose transition did not runs again, c
         },
       });
       const logs: string[] = [];
-      const runtime = new Runtime({ store, components: [wallet, transfer, transferWorkflow], log: (line) => logs.push(line) });
+      const runtime = new Runtime({ store, components: [wallet, engineRun], log: (line) => logs.push(line) });
       try {
         await runtime.start();
         await runtime.call("wallet", "a", "create", { initialBalance: 100 });

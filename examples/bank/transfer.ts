@@ -22,7 +22,7 @@ export const transferInput = z.object({
  */
 export const transfer = saga("transfer", {
   expose: access.anyone,
-  // The first step only calls a wallet: its withdrawal commits with the start, one commit fewer.
+  // Each step only calls a wallet: the whole transfer commits with its start, in one commit.
   eagerStart: true,
   start: (input: TransferInput) => ({ from: input.from, to: input.to, amount: input.amount }),
   inputs: { start: transferInput },

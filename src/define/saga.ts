@@ -42,7 +42,7 @@ export interface SagaOptions<S, SI> {
   expose?: Exposure<"start" | typeof workflowResultRoute>;
   /** As a workflow's `retentionMs`: how long an ended or terminated saga is kept; `0` forever. */
   retentionMs?: number;
-  /** As a workflow's `eagerStart`: the first step's writes commit with the start. */
+  /** As a workflow's `eagerStart`: the writes of the steps due right after the start commit with it. */
   eagerStart?: boolean;
 }
 

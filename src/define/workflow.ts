@@ -166,13 +166,14 @@ export interface WorkflowOptions<S, SI, SN extends string, CM, QM> {
    */
   expose?: NoInfer<Exposure<"start" | typeof workflowResultRoute | HandlerNames<CM, QM>>>;
   /**
-   * Runs the first step before the start is committed, and commits the start with what the step
-   * did (its call's write and its transition) as one write: a workflow whose first step only calls
-   * components saves a commit, and its start is answered after that commit. Whatever the step
-   * would make durable on its own (a second call, `ctx.run`, a timer), and a step still running
-   * after 50 ms, commits the start alone first, as without this option. Leave it off when the
-   * first step does I/O outside Sagaflow (a plain `fetch`): if the process died before the commit,
-   * that I/O would have happened for a start that was never answered, nor kept. Default false.
+   * Runs the steps due right after the start (up to 8) before the start is committed, and commits
+   * the start with what they did (each call's write and each transition) as one write: a workflow
+   * whose steps only call components saves a commit per step, and its start is answered after
+   * that commit. Whatever a step would make durable on its own (a second call, `ctx.run`, a timer,
+   * a call that would wait for a busy instance), and a start still running after 50 ms, commits
+   * what came before that step first. Leave it off when such a step does I/O outside Sagaflow (a
+   * plain `fetch`): if the process died before the commit, that I/O would have happened for a
+   * start that was never answered, nor kept. Default false.
    */
   eagerStart?: boolean;
   /**

@@ -16,9 +16,10 @@ export interface Clock {
   now(): number;
   /**
    * Calls `fn` once at least `ms` have passed on the monotonic clock, never before (however early
-   * the underlying timer fires); the handle cancels it. Never keeps the process alive by itself.
+   * the underlying timer fires); the handle cancels it. Never keeps the process alive by itself,
+   * unless `keepAlive` (what `fn` does may be all the program waits for).
    */
-  schedule(ms: number, fn: () => void): { cancel(): void };
+  schedule(ms: number, fn: () => void, options?: { keepAlive?: boolean }): { cancel(): void };
 }
 
 /**
@@ -61,8 +62,9 @@ export class SystemClock implements Clock {
     return this.wall.now();
   }
 
-  schedule(ms: number, fn: () => void): { cancel(): void } {
+  schedule(ms: number, fn: () => void, options?: { keepAlive?: boolean }): { cancel(): void } {
     const until = performance.now() + Math.max(0, ms);
+    const unref = options?.keepAlive !== true;
     let timer: NodeJS.Timeout | undefined;
     // setTimeout counts from the event loop's cached time, which lags behind after a long
     // synchronous turn (an fsync), so it can fire early: wait again for what is left. A wait
@@ -75,10 +77,10 @@ export class SystemClock implements Clock {
         return;
       }
       timer = setTimeout(wait, Math.min(maxTimeoutMs, Math.ceil(left)));
-      timer.unref();
+      if (unref) timer.unref();
     };
     timer = setTimeout(wait, Math.min(maxTimeoutMs, Math.ceil(Math.max(0, ms))));
-    timer.unref();
+    if (unref) timer.unref();
     return { cancel: () => timer && clearTimeout(timer) };
   }
 }

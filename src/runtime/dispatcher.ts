@@ -182,6 +182,8 @@ export class InstanceDispatcher implements Dispatcher {
     this.inFlight++;
     try {
       const value = await validateInput(registered.schemas[handler], input ?? {}, `${componentName}.${handler}`);
+      // A step's call that would wait for a busy instance: the step's eager prefix commits first.
+      if (options.hold && !isQuery && !this.instance(registered, id).idle) await options.hold.beforeWaiting();
       return await new Promise<PositionedReply>((resolve, reject) => {
         this.instance(registered, id).enqueue({
           handler,

@@ -12,6 +12,23 @@ export interface HeldWrite {
 }
 
 /**
+ * What an eager start has decided and not committed yet (WorkflowOptions.eagerStart): the start,
+ * and the steps run since with their held writes, which commit in one transaction.
+ */
+export interface EagerPrefix {
+  /** Commits it now, if not done already (the start is then answered); rejects if it was not kept. */
+  commit(): Promise<void>;
+  /** Whether it holds writes of other instances (their callers wait until it commits). */
+  readonly holdsWrites: boolean;
+  /**
+   * Not committed yet: the workflow is presumed new, so its calls' idempotency keys were never
+   * sent (were it stored after all, the prefix's commit is a conflict, and nothing decided on
+   * that presumption is kept).
+   */
+  readonly keysUnsent: boolean;
+}
+
+/**
  * The held writes of one step run: at most one at a time. Holding two would let two steps each
  * hold an entity the other calls next and wait on each other until one times out, so a step's
  * next call first commits the write held so far alone (`flush`), as does a step that has not
@@ -28,10 +45,10 @@ export class StepHolds {
   private failure: Error | undefined;
   private closed = false;
   /**
-   * Set for the first step of an eager start (WorkflowOptions.eagerStart): commits the workflow's
-   * start, which must be durable before anything of the step is durable on its own.
+   * Set for a step of an eager start (WorkflowOptions.eagerStart): the start and the steps before
+   * this one, not committed yet, which must be durable before anything of this step is on its own.
    */
-  startFirst: (() => Promise<void>) | undefined;
+  prefix: EagerPrefix | undefined;
 
   constructor(
     /** Commits one write on its own (the group committer). */
@@ -50,7 +67,21 @@ export class StepHolds {
 
   /** What the step is about to make durable on its own (a call not held, ctx.run, a timer) waits for this. */
   async beforeDurable(): Promise<void> {
-    await this.startFirst?.();
+    await this.prefix?.commit();
+  }
+
+  /** Whether this step's calls' keys were never sent (see EagerPrefix.keysUnsent): no need to look them up. */
+  get keysUnsent(): boolean {
+    return this.prefix?.keysUnsent === true;
+  }
+
+  /**
+   * A call about to wait for a busy instance: the eager prefix commits first if it holds writes of
+   * other instances. A workflow thus never waits while it holds one, so two eager starts cannot
+   * each hold what the other calls next (nor one hold what its own later step calls).
+   */
+  async beforeWaiting(): Promise<void> {
+    if (this.prefix?.holdsWrites) await this.prefix.commit();
   }
 
   /** Commits the held write alone (before the step's next call); rejects if it was not kept. */

@@ -3,9 +3,9 @@ import type { DedupRecord, InstanceWrite, NewEvent, Store, StoredReply, WriteOut
 import { LeaseLostError, type Fence } from "../store/cluster-port.ts";
 import type { Current, Decision } from "./decide.ts";
 import type { GroupCommitter } from "./group-commit.ts";
-import type { FirstStep, Kind, Loaded } from "./kinds.ts";
+import type { EagerStep, Kind, Loaded } from "./kinds.ts";
 import type { Principal } from "../define/access.ts";
-import type { HeldWrite, StepHolds } from "./held-writes.ts";
+import type { EagerPrefix, HeldWrite, StepHolds } from "./held-writes.ts";
 
 /** One command or query waiting in an instance's mailbox. */
 export interface Pending {
@@ -34,6 +34,8 @@ export interface InstanceDeps {
   store: Store;
   committer: GroupCommitter;
   now: () => number;
+  /** Waits on the runtime's clock (virtual in the testkit), keeping the process alive: an eager start's budget. */
+  schedule: (ms: number, fn: () => void) => { cancel(): void };
   mailboxLimit: number;
   /** The most commands decided together and committed as one write. */
   maxTurn: number;
@@ -49,8 +51,10 @@ export interface InstanceDeps {
 const noneStored: ReadonlyMap<string, DedupRecord> = new Map();
 /** How long a task trusts the instance's own last commit without asking the store (see committedState). */
 const TASK_TRUSTS_OWN_COMMIT_MS = 100;
-/** How long an eager start waits for its first step before committing the start alone (see startWithFirstStep). */
+/** How long an eager start waits for its steps before committing what it has (see startWithSteps). */
 const EAGER_START_BUDGET_MS = 50;
+/** The most steps an eager start runs before its first commit. */
+const MAX_EAGER_STEPS = 8;
 
 /**
  * Write conflicts only arise when another writer commits the same instance (several nodes on one
@@ -69,6 +73,24 @@ const conflictBackoffMs = (attempt: number): number =>
 /** How long a write answered `locked` is tried again when the store does not say (see Store.lockTimeoutMs). */
 const DEFAULT_LOCK_WAIT_MS = 2_000;
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
+
+/** What an eager start decided for one version of its workflow, not committed yet (see startWithSteps). */
+interface EagerStage {
+  before: Loaded;
+  next: Current;
+  dedup: DedupRecord[];
+  notes: string[];
+  trace?: string | undefined;
+  fence?: Fence | undefined;
+  /** The step's held write, which commits just before the step's transition. */
+  held?: HeldWrite | undefined;
+}
+
+/** A write that commits before a turn's own in its transaction, and the held write it is, if one. */
+interface EarlierWrite {
+  write: InstanceWrite;
+  held?: HeldWrite | undefined;
+}
 
 /** `answered`: the pending was answered already (a held write's reply, given before its commit). */
 type Outcome = { reply: StoredReply } | { error: unknown } | { answered: true };
@@ -163,10 +185,12 @@ export class Instance {
   private async tryTurn(turn: Pending[], firstTry: boolean): Promise<Outcome[] | undefined> {
     const only = turn.length === 1 && !turn[0]!.isQuery && !turn[0]!.task ? turn[0] : undefined;
     const presumed = firstTry && !this.loaded && only ? this.kind.presumeNew?.(only.handler) : undefined;
+    // A call from an eager start's step: its key was never sent, there is nothing to look up.
+    const keysUnsent = turn.length === 1 && turn[0]!.hold?.keysUnsent === true;
     // Independent reads, sent together: on PostgreSQL the turn waits for one round trip, not two.
     const [before, stored] = await Promise.all([
       presumed ?? this.committedState(turn[0]?.task !== undefined),
-      turn.some((p) => p.idempotencyKey !== undefined) ? this.storedReplies(turn) : noneStored,
+      !keysUnsent && turn.some((p) => p.idempotencyKey !== undefined) ? this.storedReplies(turn) : noneStored,
     ]);
     let current: Current = before;
     const events: NewEvent[] = [];
@@ -232,9 +256,9 @@ export class Instance {
       // A step's call that commits on its own: the calling workflow's eager start first (held-writes.ts).
       await holds.beforeDurable();
     }
-    const first = only && changed && before.state === null ? this.kind.firstStep?.(this.id, current) : undefined;
+    const first = only && changed && before.state === null ? this.kind.eagerStep?.(this.id, current) : undefined;
     if (first && "reply" in outcomes[0]!) {
-      return this.startWithFirstStep(first, only!, outcomes[0], { before, started: current, dedup, notes, trace });
+      return this.startWithSteps(first, only!, outcomes[0], { before, next: current, dedup, notes, trace });
     }
     return (await this.commitTurn(before, current, changed, events, dedup, notes, { trace })) ? outcomes : undefined;
   }
@@ -270,27 +294,22 @@ export class Instance {
   }
 
   /**
-   * A workflow's start with its first step (WorkflowOptions.eagerStart): the step runs on the
-   * started record before anything is committed; then the start, the step's held write and its
-   * transition commit in one transaction, as the two versions they would be one after the other.
-   * Whatever the step would make durable on its own (a flushed or unheld call, ctx.run, a timer)
-   * commits the start alone first (`startNow`), and so does a step still running after
-   * EAGER_START_BUDGET_MS: the start is answered then, and the step's outcome commits after it
-   * like any step's. Nothing is answered or read before the start is durable; a start that meets
-   * a stored instance is decided again from a fresh read.
+   * A workflow's start with the steps due right after it (WorkflowOptions.eagerStart): each step
+   * runs on the record the one before left, before anything is committed; then the start, each
+   * step's held write and its transition commit in one transaction, as the versions they would be
+   * one after the other. Whatever a step would make durable on its own (a flushed or unheld call,
+   * ctx.run, a timer, a call that must wait for a busy instance) commits what came before it first
+   * (`prefix`), and so does a start still running after EAGER_START_BUDGET_MS: the start is answered
+   * then, and the step's outcome commits after it like any step's. Nothing is answered or read
+   * before the start is durable; a start that meets a stored instance is decided again from a
+   * fresh read.
    */
-  private async startWithFirstStep(
-    first: FirstStep,
-    pending: Pending,
-    outcome: { reply: StoredReply },
-    decided: { before: Loaded; started: Current; dedup: DedupRecord[]; notes: string[]; trace: string | undefined },
-  ): Promise<Outcome[] | undefined> {
-    const { before, started, dedup, notes, trace } = decided;
-    const commitStart = () => this.commitTurn(before, started, true, [], dedup, notes, { trace });
-    let startCommit: Promise<boolean> | undefined;
+  private async startWithSteps(first: EagerStep, pending: Pending, outcome: { reply: StoredReply }, start: EagerStage): Promise<Outcome[] | undefined> {
+    const stages: EagerStage[] = [start];
+    let prefixCommit: Promise<boolean> | undefined;
     let startKept = false;
-    const startNow = () =>
-      (startCommit ??= commitStart().then((ok) => {
+    const commitPrefix = () =>
+      (prefixCommit ??= this.commitStages([...stages]).then((ok) => {
         if (ok) {
           startKept = true;
           pending.resolve(outcome.reply, this.lastPosition);
@@ -298,50 +317,83 @@ export class Instance {
         }
         return ok;
       }));
-    const beforeDurable = async () => {
-      if (!(await startNow())) throw errors.conflict(this.component, this.id);
+    const prefix: EagerPrefix = {
+      commit: async () => {
+        if (!(await commitPrefix())) throw errors.conflict(this.component, this.id);
+      },
+      get holdsWrites() {
+        return stages.some((stage) => stage.held !== undefined);
+      },
+      get keysUnsent() {
+        return prefixCommit === undefined;
+      },
     };
-    const budget = setTimeout(() => void startNow().catch(() => {}), EAGER_START_BUDGET_MS);
-    let ran: { outcome: Outcome; decision?: Decision };
+    const budget = this.deps.schedule(EAGER_START_BUDGET_MS, () => void commitPrefix().catch(() => {}));
     try {
-      const task = this.runTask((current) => first(current, beforeDurable), started);
-      ran = await this.serveReadsWhile(task, () => (startKept ? this.loaded : undefined));
-    } finally {
-      clearTimeout(budget);
-    }
-    const step = ran.decision?.changed ? ran.decision : undefined;
-    const stepNotes = step?.note === undefined ? [] : [step.note];
-    if (startCommit === undefined) {
-      if (!step) return (await commitStart()) ? [outcome] : undefined;
-      const startWrite = this.kind.write(this.id, before, started, [], dedup, notes);
-      if (trace !== undefined) startWrite.trace = trace;
-      const startedLoaded = { ...started, version: this.kind.versionAfter(before, [], started) };
-      try {
-        const kept = await this.commitTurn(startedLoaded, step.next, true, [], [], stepNotes, { fence: step.fence, held: step.held, first: startWrite });
-        return kept ? [outcome] : undefined;
-      } catch (error) {
-        // The bucket moved to another node (the step's fence): the start alone, for its holder to run.
-        if (!(error instanceof LeaseLostError)) throw error;
-        return (await commitStart()) ? [outcome] : undefined;
+      let step: EagerStep | undefined = first;
+      while (step) {
+        const last = stages.at(-1)!;
+        const run: EagerStep = step;
+        const ran: { outcome: Outcome; decision?: Decision } = await this.serveReadsWhile(this.runTask((current) => run(current, prefix), last.next), () => (startKept ? this.loaded : undefined));
+        const decided: Decision | undefined = ran.decision?.changed ? ran.decision : undefined;
+        if (prefixCommit !== undefined) return await this.afterPrefix(prefixCommit, decided);
+        if (!decided) break;
+        stages.push({
+          before: { ...last.next, version: this.kind.versionAfter(last.before, [], last.next) },
+          next: decided.next,
+          dedup: [],
+          notes: decided.note === undefined ? [] : [decided.note],
+          fence: decided.fence,
+          held: decided.held,
+        });
+        // A bound, since steps that do no I/O would otherwise chain without yielding to the budget.
+        step = stages.length <= MAX_EAGER_STEPS ? this.kind.eagerStep?.(this.id, decided.next) : undefined;
       }
+    } finally {
+      budget.cancel();
     }
+    try {
+      return (await this.commitStages(stages)) ? [outcome] : undefined;
+    } catch (error) {
+      // The bucket moved to another node (a step's fence): the start alone, for its holder to run.
+      if (!(error instanceof LeaseLostError) || stages.length === 1) throw error;
+      return (await this.commitStages([start])) ? [outcome] : undefined;
+    }
+  }
+
+  /**
+   * An eager start whose prefix committed (or is committing) while a step ran: that step's outcome
+   * commits after it, like any step's; if it is not kept, the engine runs the step again.
+   */
+  private async afterPrefix(prefixCommit: Promise<boolean>, decided: Decision | undefined): Promise<Outcome[] | undefined> {
     let kept: boolean;
     try {
-      kept = await startCommit;
+      kept = await prefixCommit;
     } catch (error) {
-      step?.held?.settle(undefined);
+      decided?.held?.settle(undefined);
       throw error;
     }
     if (!kept) {
-      step?.held?.settle(undefined);
+      decided?.held?.settle(undefined);
       return undefined;
     }
-    if (step) {
-      // The start is answered; if the step's commit is not kept, the engine runs the step again.
-      const committed = await this.commitTurn(this.loaded!, step.next, true, [], [], stepNotes, { fence: step.fence, held: step.held }).catch(() => false);
+    if (decided) {
+      const notes = decided.note === undefined ? [] : [decided.note];
+      const committed = await this.commitTurn(this.loaded!, decided.next, true, [], [], notes, { fence: decided.fence, held: decided.held }).catch(() => false);
       if (!committed) this.loaded = undefined;
     }
     return [{ answered: true }];
+  }
+
+  /** Commits an eager start's stages in one transaction: every one but the last as `earlier` writes. */
+  private commitStages(stages: EagerStage[]): Promise<boolean> {
+    const earlier = stages.slice(0, -1).flatMap((stage) => {
+      const write = this.kind.write(this.id, stage.before, stage.next, [], stage.dedup, stage.notes);
+      if (stage.trace !== undefined) write.trace = stage.trace;
+      return [...(stage.held ? [{ write: stage.held.write, held: stage.held }] : []), { write }];
+    });
+    const last = stages.at(-1)!;
+    return this.commitTurn(last.before, last.next, true, [], last.dedup, last.notes, { fence: last.fence, held: last.held, trace: last.trace, earlier });
   }
 
   /**
@@ -401,8 +453,8 @@ export class Instance {
 
   /**
    * Commits what a turn decided; false when another writer got there first. Optionally: a task's
-   * fence and held write, the command's trace, and `first`, a write of this instance that commits
-   * just before it in the same transaction (an eager start's start).
+   * fence and held write, the command's trace, and `earlier` writes that commit just before it in
+   * the same transaction (an eager start's start and steps), each with the held write it carries.
    */
   private async commitTurn(
     before: Loaded,
@@ -411,26 +463,28 @@ export class Instance {
     events: NewEvent[],
     dedup: DedupRecord[],
     notes: string[],
-    { fence, held, trace, first }: { fence?: Fence | undefined; held?: HeldWrite | undefined; trace?: string | undefined; first?: InstanceWrite } = {},
+    { fence, held, trace, earlier = [] }: { fence?: Fence | undefined; held?: HeldWrite | undefined; trace?: string | undefined; earlier?: EarlierWrite[] } = {},
   ): Promise<boolean> {
     if (!changed && dedup.length === 0 && !held) return true;
     const write = this.kind.write(this.id, before, current, events, dedup, notes);
     if (fence) write.fence = fence;
     if (trace !== undefined) write.trace = trace;
-    const together = [...(first ? [first] : []), ...(held ? [held.write] : [])];
+    const together = [...earlier.map((e) => e.write), ...(held ? [held.write] : [])];
     if (together.length > 0) write.together = together;
+    const helds = [...earlier.map((e) => e.held), held];
     let result: WriteOutcome;
     try {
       result = await this.submitUnlocked(write);
     } catch (error) {
-      held?.settle(undefined);
+      for (const h of helds) h?.settle(undefined);
       throw error;
     }
-    held?.settle(result.ok ? { ok: true, positions: result.together?.[first ? 1 : 0] ?? [] } : result);
+    helds.forEach((h, i) => h?.settle(result.ok ? { ok: true, positions: result.together?.[i] ?? [] } : result));
     // Another node holds the lease now: its holder carries on from the stored state.
     if (!result.ok && result.reason === "fenced") throw new LeaseLostError(fence?.lease ?? "?");
     if (!result.ok) return false;
-    const positions = first ? [...result.positions, ...(result.together?.[0] ?? [])] : result.positions;
+    const own = earlier.flatMap((e, i) => (e.held ? [] : (result.together?.[i] ?? [])));
+    const positions = [...result.positions, ...own];
     if (positions.length > 0) this.lastPosition = Math.max(...positions);
     this.loaded = { ...current, version: this.kind.versionAfter(before, events, current) };
     this.committedAt = performance.now();

@@ -2,6 +2,7 @@ import type { EntityDefinition } from "../define/entity.ts";
 import type { KeyValueDefinition } from "../define/key-value.ts";
 import type { Principal } from "../define/access.ts";
 import type { DedupRecord, InstanceWrite, NewEvent, Store } from "../store/port.ts";
+import type { EagerPrefix } from "./held-writes.ts";
 import { decideEntity, decideKeyValue, foldEvents, type Current, type Decision } from "./decide.ts";
 
 /** An instance as loaded or last committed: `version` is the entity's seq or the key-value version. */
@@ -13,8 +14,8 @@ export interface Loaded extends Current {
 export const deletedEventType = "$deleted";
 
 /** What differs between component kinds in the command path: loading, deciding, writing. */
-/** A workflow's first step, run on its started record (see Kind.firstStep). */
-export type FirstStep = (started: Current, beforeDurable: () => Promise<void>) => Promise<Decision>;
+/** A step of a workflow's eager start, run on the record before it is committed (see Kind.eagerStep). */
+export type EagerStep = (current: Current, prefix: EagerPrefix) => Promise<Decision>;
 
 export interface Kind {
   load(store: Store, id: string): Promise<Loaded>;
@@ -46,11 +47,12 @@ export interface Kind {
    */
   presumeNew?(handler: string): Loaded | undefined;
   /**
-   * A workflow started with `eagerStart`: its first step, to run before the start is committed
-   * and commit with it (Instance.startWithFirstStep). `beforeDurable` commits the start alone;
-   * the step awaits it before anything of its own would be durable.
+   * A workflow started with `eagerStart`: the step due on `current` (the started record, or what
+   * the previous eager step left), to run before the start is committed and commit with it
+   * (Instance.startWithSteps); undefined when none may. `prefix.commit()` commits what came
+   * before alone; the step awaits it before anything of its own would be durable.
    */
-  firstStep?(id: string, started: Current): FirstStep | undefined;
+  eagerStep?(id: string, current: Current): EagerStep | undefined;
   /** Told after every commit of an instance (workflows schedule their next step here). */
   afterCommit?(id: string, committed: Loaded): void;
 }

@@ -137,6 +137,7 @@ export class Runtime {
         store: this.store,
         committer: this.committer,
         now: () => this.clock.now(),
+        schedule: (ms, fn) => this.clock.schedule(ms, fn, { keepAlive: true }),
         mailboxLimit: options.mailboxLimit ?? 10_000,
         maxTurn: 512,
         conflictRetries: 20,

@@ -91,6 +91,37 @@ export function togetherContract(withStore: WithStore): void {
       });
     });
 
+    it("an-eager-start's-steps-commit-in-one-group-as-consecutive-versions-or-not-at-all", async () => {
+      // The start, the first step's call and transition, the second step's call and transition.
+      await withStore(async (store) => {
+        const group = (seqA: number) => [
+          stepWrite("transfer", "t1", 0, []),
+          eventsWrite("wallet", "a", seqA, ev("withdrawn", 10)),
+          stepWrite("transfer", "t1", 1, []),
+          eventsWrite("wallet", "b", 0, ev("deposited", 10)),
+        ];
+        const [outcome] = await store.commit([stepWrite("transfer", "t1", 2, group(0))]);
+        assert.ok(outcome?.ok);
+        assert.deepEqual(outcome.together?.map((p) => p.length), [1, 1, 1, 1]);
+        assert.equal((await store.loadWorkflow("transfer", "t1"))?.version, 3);
+        assert.deepEqual((await store.workflowHistory("transfer", "t1", 10)).map((h) => [h.version, h.execId]), [[1, 1], [2, 2], [3, 3]]);
+        const feed = (await store.readFeed(0, 100)).filter((f) => f.component === "transfer");
+        assert.deepEqual(feed.map((f) => f.seq), [1, 2, 3], "a feed entry for each version");
+        assert.deepEqual((await store.loadHistory("wallet", "b")).events.map((e) => e.type), ["deposited"]);
+
+        // Stored already, or a call's write refused: the group keeps nothing.
+        for (const [id, seqA] of [["t1", 1], ["t2", 0]] as const) {
+          const again = group(seqA).map((w) => (w.component === "transfer" ? { ...w, id } : w));
+          const [refused] = await store.commit([{ ...stepWrite("transfer", id, 2, again) }]);
+          assert.deepEqual(refused, conflictOutcome);
+        }
+        assert.equal(await store.loadWorkflow("transfer", "t2"), undefined);
+        assert.equal((await store.loadWorkflow("transfer", "t1"))?.version, 3);
+        assert.equal((await store.loadHistory("wallet", "a")).events.length, 1);
+        assert.equal((await store.loadHistory("wallet", "b")).events.length, 1);
+      });
+    });
+
     it("later-writes-of-a-batch-see-a-kept-group", async () => {
       await withStore(async (store) => {
         const outcomes = await store.commit([

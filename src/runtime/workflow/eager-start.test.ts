@@ -5,6 +5,7 @@ import { workflow, type WorkflowDefinition } from "../../define/workflow.ts";
 import { MemoryStore } from "../../store/memory/memory-store.ts";
 import type { InstanceWrite, Store } from "../../store/port.ts";
 import { Runtime } from "../runtime.ts";
+import { VirtualClock } from "../clock.ts";
 import { wrapStore } from "../test-support.ts";
 
 /** A promise and its resolve, for a step that waits for the test. */
@@ -42,32 +43,39 @@ describe("an eager start", () => {
     for (const rt of runtimes) await rt.stop();
   });
 
-  async function start(components: WorkflowDefinition[], store: Store = new MemoryStore()) {
+  async function start(components: WorkflowDefinition[], store: Store = new MemoryStore(), clock?: VirtualClock) {
     const commits: string[] = [];
+    const lookups: string[] = [];
     const counted = wrapStore(store, {
       commit: (writes) => {
         commits.push(describeCommit(writes));
         return store.commit(writes);
       },
+      findDedup: (component, id, key) => {
+        lookups.push(key);
+        return store.findDedup(component, id, key);
+      },
     });
-    const rt = new Runtime({ store: counted, components: [wallet, ...components], log: () => {} });
+    const rt = new Runtime({ store: counted, components: [wallet, ...components], log: () => {}, ...(clock ? { clock } : {}) });
     runtimes.push(rt);
     await rt.start();
     await rt.call("wallet", "a", "create", { initialBalance: 100 });
     await rt.call("wallet", "b", "create", { initialBalance: 0 });
     commits.length = 0;
-    return { rt, commits };
+    lookups.length = 0;
+    return { rt, commits, lookups };
   }
 
   async function balances(rt: Runtime) {
     return [await rt.call("wallet", "a", "balance", {}), await rt.call("wallet", "b", "balance", {})];
   }
 
-  it("commits-the-start-with-the-first-step's-call-and-transition-as-one-write", async () => {
+  it("commits-the-start-with-its-steps'-calls-and-transitions-as-one-write", async () => {
     const eager = await start([pay(true)]);
     await eager.rt.call("pay-eager", "t1", "start", { from: "a", to: "b" });
     assert.equal((await eager.rt.workflowResult("pay-eager", "t1", 5_000)).status, "ended");
-    assert.deepEqual(eager.commits, ["pay-eager/t1+pay-eager/t1+wallet/a", "pay-eager/t1+wallet/b"], "the start and the step's transition, with its call");
+    assert.deepEqual(eager.commits, ["pay-eager/t1+pay-eager/t1+wallet/a+pay-eager/t1+wallet/b"], "the start, then each step's call and transition");
+    assert.deepEqual(eager.lookups, [], "a start presumed new: its calls' keys were never sent");
     assert.deepEqual(await balances(eager.rt), [{ balance: 70 }, { balance: 30 }]);
 
     // Without the option the start commits on its own first: one commit more.
@@ -75,6 +83,7 @@ describe("an eager start", () => {
     await plain.rt.call("pay", "t1", "start", { from: "a", to: "b" });
     assert.equal((await plain.rt.workflowResult("pay", "t1", 5_000)).status, "ended");
     assert.deepEqual(plain.commits, ["pay/t1", "pay/t1+wallet/a", "pay/t1+wallet/b"]);
+    assert.deepEqual(plain.lookups, ["wf:pay:t1:1:0", "wf:pay:t1:2:0"]);
   });
 
   it("keeps-nothing-when-its-one-commit-fails-and-a-retried-start-withdraws-once", async () => {
@@ -139,6 +148,49 @@ describe("an eager start", () => {
     assert.equal(commits[1], "wallet/a", "then the call it held");
     assert.deepEqual(seenByRun, ["first"], "ctx.run ran with the start stored");
     assert.deepEqual(await balances(rt), [{ balance: 70 }, { balance: 30 }]);
+  });
+
+  // On a clock that never moves, the budget never commits the start: a step that waited for an
+  // instance its own start holds, or two starts each waiting for what the other holds, would hang.
+  it("commits-what-it-holds-before-a-call-waits-for-an-instance-it-holds-itself", { timeout: 10_000 }, async () => {
+    const payBack = workflow("pay-back", {
+      eagerStart: true,
+      start: (input: { from: string; to: string }) => input,
+      steps: {
+        withdraw: async (s, _input, ctx) => {
+          await ctx.call(wallet, s.from).withdraw({ amount: 30 });
+          return ctx.transitionTo("deposit");
+        },
+        deposit: async (s, _input, ctx) => {
+          try {
+            await ctx.call(wallet, s.to).deposit({ amount: 30 });
+            return ctx.end();
+          } catch {
+            return ctx.transitionTo("refund");
+          }
+        },
+        refund: async (s, _input, ctx) => {
+          await ctx.call(wallet, s.from).deposit({ amount: 30 });
+          return ctx.end();
+        },
+      },
+    });
+    const { rt, commits } = await start([payBack], new MemoryStore(), new VirtualClock());
+    await rt.call("pay-back", "t1", "start", { from: "a", to: "nobody" });
+    assert.equal((await rt.workflowResult("pay-back", "t1", 5_000)).status, "ended");
+    assert.deepEqual(commits, ["pay-back/t1+pay-back/t1+wallet/a+pay-back/t1+wallet/nobody", "pay-back/t1+wallet/a"], "the refund's call to the wallet the start holds commits the start first");
+    assert.deepEqual(await balances(rt), [{ balance: 100 }, { balance: 0 }]);
+  });
+
+  it("two-starts-each-calling-next-what-the-other-holds-both-end", { timeout: 10_000 }, async () => {
+    const { rt } = await start([pay(true)], new MemoryStore(), new VirtualClock());
+    await rt.call("wallet", "b", "deposit", { amount: 100 });
+    await Promise.all([rt.call("pay-eager", "ab", "start", { from: "a", to: "b" }), rt.call("pay-eager", "ba", "start", { from: "b", to: "a" })]);
+    for (const id of ["ab", "ba"]) {
+      const result = await rt.workflowResult("pay-eager", id, 5_000);
+      assert.equal(result.status, "ended", JSON.stringify(result));
+    }
+    assert.deepEqual(await balances(rt), [{ balance: 100 }, { balance: 100 }]);
   });
 
   it("started-by-another-eager-start's-first-step-commits-after-that-start", async () => {

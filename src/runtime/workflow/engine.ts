@@ -5,7 +5,7 @@ import type { Timers } from "../../define/handlers.ts";
 import type { Store, StoredReply, WorkflowRecord, WorkflowStatus } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
 import type { Current, Decision } from "../decide.ts";
-import type { FirstStep, Kind } from "../kinds.ts";
+import type { EagerStep, Kind } from "../kinds.ts";
 import {
   applyDecision,
   applyStepFailure,
@@ -21,7 +21,7 @@ import { viewOf, workflowKind } from "./workflow-kind.ts";
 import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
 import { WORKFLOW_BUCKETS, workflowBucket } from "../cluster/leases.ts";
 import type { Observer } from "../../observe/observer.ts";
-import type { HeldWrite, StepHolds } from "../held-writes.ts";
+import type { EagerPrefix, HeldWrite, StepHolds } from "../held-writes.ts";
 
 /** Which workflow buckets this node runs (all of them on a single node). */
 export interface WorkflowPlacement {
@@ -108,17 +108,17 @@ export class WorkflowEngine {
   kind(definition: WorkflowDefinition): Kind {
     this.definitions.set(definition.name, definition);
     const committed = (id: string, record: WorkflowRecord) => this.committed(definition, id, record);
-    return workflowKind(definition, this.host.clock, committed, definition.eagerStart === true ? (id, record) => this.firstStep(definition, id, record) : undefined);
+    return workflowKind(definition, this.host.clock, committed, definition.eagerStart === true ? (id, record) => this.eagerStep(definition, id, record) : undefined);
   }
 
   /**
-   * An eager start's first step (Instance.startWithFirstStep): only where its calls' writes can be
-   * held to commit with the start, and only if it is due at once and this node runs its bucket.
+   * A step of an eager start (Instance.startWithSteps): only where its calls' writes can be held
+   * to commit with the start, and only if it is due at once and this node runs its bucket.
    */
-  private firstStep(definition: WorkflowDefinition, id: string, record: WorkflowRecord): FirstStep | undefined {
+  private eagerStep(definition: WorkflowDefinition, id: string, record: WorkflowRecord): EagerStep | undefined {
     if (this.stopped || !this.host.stepHolds || record.status !== "running" || record.dueAt !== null) return undefined;
     if (!this.host.placement.holds(workflowBucket(definition.name, id))) return undefined;
-    return (started, beforeDurable) => this.advance(definition, id, started, beforeDurable);
+    return (current, prefix) => this.advance(definition, id, current, prefix);
   }
 
   /**
@@ -487,13 +487,13 @@ export class WorkflowEngine {
   }
 
   /** Does whatever is due now: the workflow timeout, a pause timeout, or the current step. */
-  private async advance(definition: WorkflowDefinition, id: string, current: Current, beforeDurable?: () => Promise<void>): Promise<Decision> {
+  private async advance(definition: WorkflowDefinition, id: string, current: Current, prefix?: EagerPrefix): Promise<Decision> {
     const record = current.state as WorkflowRecord | null;
     const now = this.host.clock.now();
     const bucket = workflowBucket(definition.name, id);
     if (!this.host.placement.holds(bucket)) return unchanged(current);
     const fence = this.host.placement.fence(bucket);
-    const decided = await this.decideNext(definition, id, current, record, now, beforeDurable);
+    const decided = await this.decideNext(definition, id, current, record, now, prefix);
     return fence === undefined ? decided : { ...decided, fence };
   }
 
@@ -503,7 +503,7 @@ export class WorkflowEngine {
     current: Current,
     record: WorkflowRecord | null,
     now: number,
-    beforeDurable?: () => Promise<void>,
+    prefix?: EagerPrefix,
   ): Promise<Decision> {
     if (!record || finalStatuses.has(record.status) || record.status === "suspended") return unchanged(current);
     if (record.deadlineAt !== null && record.deadlineAt <= now) {
@@ -527,7 +527,7 @@ export class WorkflowEngine {
       }
       return changedTo(applyDecision(definition, record, undefined, { kind: "step", step: then, input: { timeout: true } }, now));
     }
-    const run = () => this.runStep(definition, id, record, beforeDurable);
+    const run = () => this.runStep(definition, id, record, prefix);
     const { held, ...ran } = await (this.host.observer ? this.host.observer.step(definition.name, id, record, run) : run());
     return held ? { ...changedTo(ran), held } : changedTo(ran);
   }
@@ -540,14 +540,14 @@ export class WorkflowEngine {
     definition: WorkflowDefinition,
     id: string,
     record: WorkflowRecord,
-    beforeDurable?: () => Promise<void>,
+    prefix?: EagerPrefix,
   ): Promise<Changed & { held?: HeldWrite }> {
     const step = record.step!;
     const handler = (definition.steps as Record<string, StepHandler<unknown, string>>)[step]!;
     const holds = this.host.stepHolds?.();
-    if (holds) holds.startFirst = beforeDurable;
+    if (holds) holds.prefix = prefix;
     // Nothing to hold the step's writes in: its start commits first, as without eagerStart.
-    else await beforeDurable?.();
+    else await prefix?.commit();
     const ctx = new StepContextImpl(definition.name, id, record.execId, record.attempt + 1, this.host.keyedCall, this.host.timers, holds, { store: this.host.store, clock: this.host.clock });
     const { timeoutMs } = stepOptions(definition, step);
     let timer: { cancel(): void } | undefined;

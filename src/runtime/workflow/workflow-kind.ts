@@ -4,7 +4,7 @@ import type { WorkflowDefinition, WorkflowView } from "../../define/workflow.ts"
 import type { Store, StoredReply, WorkflowRecord } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
 import type { Current, Decision } from "../decide.ts";
-import type { FirstStep, Kind, Loaded } from "../kinds.ts";
+import type { EagerStep, Kind, Loaded } from "../kinds.ts";
 import { requestHash } from "../request-hash.ts";
 import { effectsFor } from "../../define/effect.ts";
 import { startedByNote } from "./started-by.ts";
@@ -28,10 +28,10 @@ export function workflowKind(
   definition: WorkflowDefinition,
   clock: Clock,
   afterCommit: (id: string, record: WorkflowRecord) => void,
-  firstStep?: (id: string, record: WorkflowRecord) => FirstStep | undefined,
+  eagerStep?: (id: string, record: WorkflowRecord) => EagerStep | undefined,
 ): Kind {
   return {
-    ...(firstStep ? { firstStep: (id: string, started: Current) => firstStep(id, started.state as WorkflowRecord) } : {}),
+    ...(eagerStep ? { eagerStep: (id: string, current: Current) => eagerStep(id, current.state as WorkflowRecord) } : {}),
     async load(store: Store, id: string): Promise<Loaded> {
       const stored = await store.loadWorkflow(definition.name, id);
       if (!stored) return { state: null, deleted: false, version: 0 };

@@ -211,12 +211,12 @@ whenPostgresAsked((connectionString) => {
           assert.equal(trips, 1, "BEGIN, locks, checked writes, signal and COMMIT in one round trip");
           assert.deepEqual(first.map((o) => o.ok && o.positions.length), [1, 1]);
           trips = 0;
-          // An eager start: the workflow's start and its first transition, with the step's call.
-          const eager = { ...workflowWrite("w", "t2", 1, 2), together: [workflowWrite("w", "t2", 0, 1), eventsWrite("c", "e", 0, "withdrawn")] };
-          await commitOk(store, [eager]);
-          assert.equal(trips, 1, "an instance written twice in one batch is still one round trip");
-          assert.equal((await store.loadWorkflow("w", "t2"))?.version, 2);
-          assert.deepEqual((await store.workflowHistory("w", "t2", 10)).map((h) => h.version), [1, 2]);
+          // An eager start: the workflow's start and two transitions, each with its step's call.
+          const together = [workflowWrite("w", "t2", 0, 1), eventsWrite("c", "e", 0, "withdrawn"), workflowWrite("w", "t2", 1, 2), eventsWrite("c", "f", 0, "deposited")];
+          await commitOk(store, [{ ...workflowWrite("w", "t2", 2, 3), together }]);
+          assert.equal(trips, 1, "an instance written three times in one batch is still one round trip");
+          assert.equal((await store.loadWorkflow("w", "t2"))?.version, 3);
+          assert.deepEqual((await store.workflowHistory("w", "t2", 10)).map((h) => h.version), [1, 2, 3]);
           trips = 0;
           // The second and third writes do not find what they expect: the checks fail, nothing is
           // kept, and the two-trip commit decides each write (after a ROLLBACK).
@@ -225,7 +225,7 @@ whenPostgresAsked((connectionString) => {
           assert.deepEqual(outcomes.map((o) => o.ok || o.reason), [true, "conflict", true]);
           assert.deepEqual((await store.loadHistory("c", "a")).events.map((e) => e.payload), ["withdrawn", "deposited"]);
           assert.deepEqual(await store.loadKv("k", "a"), { version: 1, state: 1, deleted: false });
-          assert.deepEqual((await store.readFeed(0, 100)).map((f) => f.component), ["c", "c", "w", "k", "w", "c", "w", "c", "c"]);
+          assert.deepEqual((await store.readFeed(0, 100)).map((f) => f.component), ["c", "c", "w", "k", "w", "c", "w", "c", "w", "c", "c"]);
         } finally {
           pg.Client.prototype.query = query;
         }

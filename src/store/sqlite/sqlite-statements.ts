@@ -176,18 +176,21 @@ export function prepareStatements(db: Database.Database) {
     }
     for (const member of members) if (!passesReadChecks(member)) return conflict();
     if (!passesReadChecks(w)) return conflict();
-    // The one check that writes, last: nothing of the group is written before it passes. An eager
-    // start's start is that check; the transition on top of it then cannot fail.
-    const start = startsFirst(w, members) ? members[0]! : undefined;
-    const startFeed = start && writeWorkflow(start.component, start.id, start.workflow!);
-    if (startFeed === false) return conflict();
-    const workflowFeed = w.workflow && writeWorkflow(w.component, w.id, w.workflow);
-    if (workflowFeed === false) {
-      if (start) throw new Error(`sagaflow: ${w.component} "${w.id}" was not at the version its start had just written`);
-      return conflict();
+    // The one check that writes, last: nothing of the group is written before it passes. For an
+    // eager start, that is its start; the versions on top of it then cannot fail.
+    const chain = earlierVersions(w, members);
+    const feeds = new Map<InstanceWrite, { version: number; payload: string }>();
+    for (const version of [...chain, w]) {
+      if (!version.workflow) continue;
+      const feed = writeWorkflow(version.component, version.id, version.workflow);
+      if (feed === false) {
+        if (version !== (chain[0] ?? w)) throw new Error(`sagaflow: ${w.component} "${w.id}" was not at the version its eager start had just written`);
+        return conflict();
+      }
+      feeds.set(version, feed);
     }
-    const together = members.map((member) => writeRows(member, at, member === start ? startFeed : undefined));
-    return { ok: true, positions: writeRows(w, at, workflowFeed), together };
+    const together = members.map((member) => writeRows(member, at, feeds.get(member)));
+    return { ok: true, positions: writeRows(w, at, feeds.get(w)), together };
   }
 
   function dedupTaken(component: string, id: string, dedup: DedupRecord[]): boolean {
@@ -256,11 +259,13 @@ export function prepareStatements(db: Database.Database) {
 
 /**
  * Whether a group's checks can all run before any of its writes: only `w` writes a workflow
- * record (the check that writes), or an eager start's start and then `w` (startsFirst), and no two
- * other writes of the group are to the same instance (one's checks would have to see the other's rows).
+ * record (the check that writes), or an eager start's versions and then `w` (earlierVersions), and
+ * no two other writes of the group are to the same instance (one's checks would have to see the
+ * other's rows).
  */
 function checkableFirst(w: InstanceWrite, members: readonly InstanceWrite[]): boolean {
-  const others = startsFirst(w, members) ? members.slice(1) : members;
+  const chain = new Set(earlierVersions(w, members));
+  const others = members.filter((m) => !chain.has(m));
   if (others.some((m) => m.workflow !== undefined)) return false;
   const seen = new Set<string>([`${w.component}\u0000${w.id}`]);
   for (const m of others) {
@@ -272,16 +277,17 @@ function checkableFirst(w: InstanceWrite, members: readonly InstanceWrite[]): bo
 }
 
 /**
- * An eager start's group (WorkflowOptions.eagerStart): its first member starts the workflow that
- * `w` then moves on, from the version the start leaves; the start writes no events or state else.
+ * An eager start's group (WorkflowOptions.eagerStart): the members that write earlier versions of
+ * `w`'s workflow record, in order, each expecting the one before it and `w` the last; they and
+ * `w` write no events or state else. Empty when the group is not one.
  */
-function startsFirst(w: InstanceWrite, members: readonly InstanceWrite[]): boolean {
-  const start = members[0];
-  return (
-    start?.workflow !== undefined && start.component === w.component && start.id === w.id &&
-    start.events === undefined && start.kv === undefined && w.events === undefined && w.kv === undefined &&
-    w.workflow?.expectedVersion === start.workflow.expectedVersion + 1
-  );
+function earlierVersions(w: InstanceWrite, members: readonly InstanceWrite[]): InstanceWrite[] {
+  const chain = members.filter((m) => m.workflow !== undefined && m.component === w.component && m.id === w.id);
+  if (chain.length === 0 || !w.workflow || w.events !== undefined || w.kv !== undefined) return [];
+  const versions = [...chain, w];
+  const consecutive = versions.every((v, i) => i === 0 || v.workflow!.expectedVersion === versions[i - 1]!.workflow!.expectedVersion + 1);
+  const plain = chain.every((v) => v.events === undefined && v.kv === undefined);
+  return consecutive && plain ? chain : [];
 }
 
 /** Rolls a group of writes back to its savepoint (see applyTogether). */
