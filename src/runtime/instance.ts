@@ -5,7 +5,8 @@ import type { Current, Decision } from "./decide.ts";
 import type { GroupCommitter } from "./group-commit.ts";
 import type { EagerStep, Kind, Loaded } from "./kinds.ts";
 import type { Principal } from "../define/access.ts";
-import type { EagerPrefix, HeldWrite, StepHolds } from "./held-writes.ts";
+import type { HeldWrite, StepHolds } from "./held-writes.ts";
+import { startWithSteps, type EagerStage, type EarlierWrite } from "./eager-start.ts";
 
 /** One command or query waiting in an instance's mailbox. */
 export interface Pending {
@@ -51,10 +52,6 @@ export interface InstanceDeps {
 const noneStored: ReadonlyMap<string, DedupRecord> = new Map();
 /** How long a task trusts the instance's own last commit without asking the store (see committedState). */
 const TASK_TRUSTS_OWN_COMMIT_MS = 100;
-/** How long an eager start waits for its steps before committing what it has (see startWithSteps). */
-const EAGER_START_BUDGET_MS = 50;
-/** The most steps an eager start runs before its first commit. */
-const MAX_EAGER_STEPS = 8;
 
 /**
  * Write conflicts only arise when another writer commits the same instance (several nodes on one
@@ -73,24 +70,6 @@ const conflictBackoffMs = (attempt: number): number =>
 /** How long a write answered `locked` is tried again when the store does not say (see Store.lockTimeoutMs). */
 const DEFAULT_LOCK_WAIT_MS = 2_000;
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
-
-/** What an eager start decided for one version of its workflow, not committed yet (see startWithSteps). */
-interface EagerStage {
-  before: Loaded;
-  next: Current;
-  dedup: DedupRecord[];
-  notes: string[];
-  trace?: string | undefined;
-  fence?: Fence | undefined;
-  /** The step's held write, which commits just before the step's transition. */
-  held?: HeldWrite | undefined;
-}
-
-/** A write that commits before a turn's own in its transaction, and the held write it is, if one. */
-interface EarlierWrite {
-  write: InstanceWrite;
-  held?: HeldWrite | undefined;
-}
 
 /** `answered`: the pending was answered already (a held write's reply, given before its commit). */
 type Outcome = { reply: StoredReply } | { error: unknown } | { answered: true };
@@ -258,7 +237,7 @@ export class Instance {
     }
     const first = only && changed && before.state === null ? this.kind.eagerStep?.(this.id, current) : undefined;
     if (first && "reply" in outcomes[0]!) {
-      return this.startWithSteps(first, only!, outcomes[0], { before, next: current, dedup, notes, trace });
+      return this.startEagerly(first, only!, outcomes[0], { before, next: current, dedup, notes, trace });
     }
     return (await this.commitTurn(before, current, changed, events, dedup, notes, { trace })) ? outcomes : undefined;
   }
@@ -293,107 +272,31 @@ export class Instance {
     return { answered: true };
   }
 
-  /**
-   * A workflow's start with the steps due right after it (WorkflowOptions.eagerStart): each step
-   * runs on the record the one before left, before anything is committed; then the start, each
-   * step's held write and its transition commit in one transaction, as the versions they would be
-   * one after the other. Whatever a step would make durable on its own (a flushed or unheld call,
-   * ctx.run, a timer, a call that must wait for a busy instance) commits what came before it first
-   * (`prefix`), and so does a start still running after EAGER_START_BUDGET_MS: the start is answered
-   * then, and the step's outcome commits after it like any step's. Nothing is answered or read
-   * before the start is durable; a start that meets a stored instance is decided again from a
-   * fresh read.
-   */
-  private async startWithSteps(first: EagerStep, pending: Pending, outcome: { reply: StoredReply }, start: EagerStage): Promise<Outcome[] | undefined> {
-    const stages: EagerStage[] = [start];
-    let prefixCommit: Promise<boolean> | undefined;
-    let startKept = false;
-    const commitPrefix = () =>
-      (prefixCommit ??= this.commitStages([...stages]).then((ok) => {
-        if (ok) {
-          startKept = true;
+  /** A workflow's start with the steps due right after it (WorkflowOptions.eagerStart; see ./eager-start.ts). */
+  private async startEagerly(first: EagerStep, pending: Pending, outcome: { reply: StoredReply }, start: EagerStage): Promise<Outcome[] | undefined> {
+    const ended = await startWithSteps(
+      {
+        kind: this.kind,
+        component: this.component,
+        id: this.id,
+        loaded: () => this.loaded,
+        schedule: this.deps.schedule,
+        runStep: async (step, current, committed) => {
+          const { decision } = await this.serveReadsWhile(this.runTask(step, current), committed);
+          return decision?.changed ? decision : undefined;
+        },
+        commit: (before, next, dedup, notes, options) => this.commitTurn(before, next, true, [], dedup, notes, options),
+        forget: () => (this.loaded = undefined),
+        answerStart: () => {
           pending.resolve(outcome.reply, this.lastPosition);
           this.wake?.(); // reads waiting for the start can now be answered
-        }
-        return ok;
-      }));
-    const prefix: EagerPrefix = {
-      commit: async () => {
-        if (!(await commitPrefix())) throw errors.conflict(this.component, this.id);
+        },
       },
-      get holdsWrites() {
-        return stages.some((stage) => stage.held !== undefined);
-      },
-      get keysUnsent() {
-        return prefixCommit === undefined;
-      },
-    };
-    const budget = this.deps.schedule(EAGER_START_BUDGET_MS, () => void commitPrefix().catch(() => {}));
-    try {
-      let step: EagerStep | undefined = first;
-      while (step) {
-        const last = stages.at(-1)!;
-        const run: EagerStep = step;
-        const ran: { outcome: Outcome; decision?: Decision } = await this.serveReadsWhile(this.runTask((current) => run(current, prefix), last.next), () => (startKept ? this.loaded : undefined));
-        const decided: Decision | undefined = ran.decision?.changed ? ran.decision : undefined;
-        if (prefixCommit !== undefined) return await this.afterPrefix(prefixCommit, decided);
-        if (!decided) break;
-        stages.push({
-          before: { ...last.next, version: this.kind.versionAfter(last.before, [], last.next) },
-          next: decided.next,
-          dedup: [],
-          notes: decided.note === undefined ? [] : [decided.note],
-          fence: decided.fence,
-          held: decided.held,
-        });
-        // A bound, since steps that do no I/O would otherwise chain without yielding to the budget.
-        step = stages.length <= MAX_EAGER_STEPS ? this.kind.eagerStep?.(this.id, decided.next) : undefined;
-      }
-    } finally {
-      budget.cancel();
-    }
-    try {
-      return (await this.commitStages(stages)) ? [outcome] : undefined;
-    } catch (error) {
-      // The bucket moved to another node (a step's fence): the start alone, for its holder to run.
-      if (!(error instanceof LeaseLostError) || stages.length === 1) throw error;
-      return (await this.commitStages([start])) ? [outcome] : undefined;
-    }
-  }
-
-  /**
-   * An eager start whose prefix committed (or is committing) while a step ran: that step's outcome
-   * commits after it, like any step's; if it is not kept, the engine runs the step again.
-   */
-  private async afterPrefix(prefixCommit: Promise<boolean>, decided: Decision | undefined): Promise<Outcome[] | undefined> {
-    let kept: boolean;
-    try {
-      kept = await prefixCommit;
-    } catch (error) {
-      decided?.held?.settle(undefined);
-      throw error;
-    }
-    if (!kept) {
-      decided?.held?.settle(undefined);
-      return undefined;
-    }
-    if (decided) {
-      const notes = decided.note === undefined ? [] : [decided.note];
-      const committed = await this.commitTurn(this.loaded!, decided.next, true, [], [], notes, { fence: decided.fence, held: decided.held }).catch(() => false);
-      if (!committed) this.loaded = undefined;
-    }
-    return [{ answered: true }];
-  }
-
-  /** Commits an eager start's stages in one transaction: every one but the last as `earlier` writes. */
-  private commitStages(stages: EagerStage[]): Promise<boolean> {
-    const earlier = stages.slice(0, -1).flatMap((stage) => {
-      const write = this.kind.write(this.id, stage.before, stage.next, [], stage.dedup, stage.notes);
-      if (stage.trace !== undefined) write.trace = stage.trace;
-      return [...(stage.held ? [{ write: stage.held.write, held: stage.held }] : []), { write }];
-    });
-    const last = stages.at(-1)!;
-    return this.commitTurn(last.before, last.next, true, [], last.dedup, last.notes, { fence: last.fence, held: last.held, trace: last.trace, earlier });
+      first,
+      start,
+    );
+    if (ended === "conflict") return undefined;
+    return ended === "committed" ? [outcome] : [{ answered: true }];
   }
 
   /**

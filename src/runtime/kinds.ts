@@ -49,7 +49,7 @@ export interface Kind {
   /**
    * A workflow started with `eagerStart`: the step due on `current` (the started record, or what
    * the previous eager step left), to run before the start is committed and commit with it
-   * (Instance.startWithSteps); undefined when none may. `prefix.commit()` commits what came
+   * (startWithSteps in ./eager-start.ts); undefined when none may. `prefix.commit()` commits what came
    * before alone; the step awaits it before anything of its own would be durable.
    */
   eagerStep?(id: string, current: Current): EagerStep | undefined;

@@ -112,7 +112,7 @@ export class WorkflowEngine {
   }
 
   /**
-   * A step of an eager start (Instance.startWithSteps): only where its calls' writes can be held
+   * A step of an eager start (startWithSteps in ../eager-start.ts): only where its calls' writes can be held
    * to commit with the start, and only if it is due at once and this node runs its bucket.
    */
   private eagerStep(definition: WorkflowDefinition, id: string, record: WorkflowRecord): EagerStep | undefined {
