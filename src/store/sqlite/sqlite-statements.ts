@@ -139,9 +139,9 @@ export function prepareStatements(db: Database.Database) {
   function applyWrite(w: InstanceWrite, at: number): WriteOutcome {
     if (!passesReadChecks(w)) return conflict();
     // Last of the checks, because it also writes the record: nothing else is written before it.
-    const workflowFeed = w.workflow && writeWorkflow(w.component, w.id, w.workflow);
+    const workflowFeed = w.workflow && writeWorkflow(w.component, w.id, [w.workflow]);
     if (workflowFeed === false) return conflict();
-    return { ok: true, positions: writeRows(w, at, workflowFeed) };
+    return { ok: true, positions: writeRows(w, at, workflowFeed?.[0]) };
   }
 
   // Called inside the batch's transaction, so a SAVEPOINT: a refusal rolls back the group's writes only.
@@ -176,18 +176,14 @@ export function prepareStatements(db: Database.Database) {
     }
     for (const member of members) if (!passesReadChecks(member)) return conflict();
     if (!passesReadChecks(w)) return conflict();
-    // The one check that writes, last: nothing of the group is written before it passes. For an
-    // eager start, that is its start; the versions on top of it then cannot fail.
-    const chain = earlierVersions(w, members);
+    // The one check that writes, last: nothing of the group is written before it passes. An eager
+    // start's versions are written as one (the row once, with the last record).
+    const versions = w.workflow ? [...earlierVersions(w, members), w] : [];
     const feeds = new Map<InstanceWrite, { version: number; payload: string }>();
-    for (const version of [...chain, w]) {
-      if (!version.workflow) continue;
-      const feed = writeWorkflow(version.component, version.id, version.workflow);
-      if (feed === false) {
-        if (version !== (chain[0] ?? w)) throw new Error(`sagaflow: ${w.component} "${w.id}" was not at the version its eager start had just written`);
-        return conflict();
-      }
-      feeds.set(version, feed);
+    if (versions.length > 0) {
+      const written = writeWorkflow(w.component, w.id, versions.map((v) => v.workflow!));
+      if (written === false) return conflict();
+      versions.forEach((v, i) => feeds.set(v, written[i]!));
     }
     const together = members.map((member) => writeRows(member, at, feeds.get(member)));
     return { ok: true, positions: writeRows(w, at, feeds.get(w)), together };

@@ -86,14 +86,17 @@ export function prepareWorkflows(db: Database.Database) {
     },
 
     /**
-     * Writes the record if it is at the expected version and returns its feed row's seq and
-     * payload (written by the caller, after the events); false (and nothing written) if not.
-     * Only inside the commit transaction.
+     * Writes consecutive versions of one record (one, or an eager start's several, each expecting
+     * the one before) if the first is at its expected version: the row once, with the last
+     * record, and a transition per version. Returns each version's feed row seq and payload
+     * (written by the caller, after the events); false (and nothing written) if not at that
+     * version. Only inside the commit transaction.
      */
-    write(name: string, id: string, wf: NonNullable<InstanceWrite["workflow"]>): { version: number; payload: string } | false {
-      const { expectedVersion, record, transition: t } = wf;
-      const version = expectedVersion + 1;
-      const r = encodeWorkflowRecord(record);
+    write(name: string, id: string, versions: ReadonlyArray<NonNullable<InstanceWrite["workflow"]>>): Array<{ version: number; payload: string }> | false {
+      const { expectedVersion } = versions[0]!;
+      const version = expectedVersion + versions.length;
+      const encoded = versions.map((wf) => encodeWorkflowRecord(wf.record));
+      const r = encoded.at(-1)!;
       // The columns after (name, id).
       const values = [
         version, r.status, r.step, r.stepInput, r.state, r.attempt, r.execId,
@@ -103,8 +106,10 @@ export function prepareWorkflows(db: Database.Database) {
         ? insertWorkflow.run(name, id, ...values, workflowBucket(name, id)).changes
         : updateWorkflow.run(...values, name, id, expectedVersion).changes;
       if (changed === 0) return false;
-      insertTransition.run(name, id, version, t.at, t.status, t.step ?? null, t.execId, t.attempt, t.detail);
-      return { version, payload: workflowFeedPayload(r.status, r.step, r.state) };
+      return versions.map(({ transition: t }, i) => {
+        insertTransition.run(name, id, expectedVersion + i + 1, t.at, t.status, t.step ?? null, t.execId, t.attempt, t.detail);
+        return { version: expectedVersion + i + 1, payload: workflowFeedPayload(encoded[i]!.status, encoded[i]!.step, encoded[i]!.state) };
+      });
     },
   };
 }
