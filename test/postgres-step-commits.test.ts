@@ -125,6 +125,36 @@ if (url) {
       assert.deepEqual(await rt.call("wallet", "w", "balance", {}), { balance: 10 }, "the quick one's deposit and the raced one's, once");
     });
 
+    it("an-eager-start's-step-on-a-stale-copy-keeps-nothing-and-the-start-is-decided-again-on-what-is-stored", { timeout: 60_000 }, async () => {
+      const commits: InstanceWrite[][] = [];
+      const pay = workflow("pay-eagerly", {
+        eagerStart: true,
+        start: (input: { from: string }) => input,
+        steps: {
+          pay: async (s, _input, ctx) => {
+            await ctx.call(wallet, s.from).withdraw({ amount: 30 });
+            return ctx.end();
+          },
+        },
+      });
+      const { rt, store, other } = await start([wallet, pay], commits);
+      await rt.call("wallet", "w", "create", { initialBalance: 100 });
+      // Another node withdraws 60: this node's cached wallet is stale now.
+      const [taken] = await other.commit([{ component: "wallet", id: "w", events: { expectedSeq: 1, append: [{ type: "withdrawn", payload: { amount: 60 } }] }, dedup: [] }]);
+      assert.ok(taken!.ok);
+      commits.length = 0;
+      await rt.call("pay-eagerly", "p1", "start", { from: "w" });
+      assert.equal((await rt.workflowResult("pay-eagerly", "p1", 20_000)).status, "ended");
+      // Decided on the cached copy (the start's commit checks it): refused, then decided again.
+      assert.equal(commits.filter((c) => c.some((w) => w.component === "pay-eagerly")).length, 2);
+      assert.deepEqual((await store.readEvents("wallet", "w", 0, 10)).map((e) => [e.type, e.payload]), [
+        ["created", { initialBalance: 100 }],
+        ["withdrawn", { amount: 60 }],
+        ["withdrawn", { amount: 30 }],
+      ]);
+      assert.deepEqual(await rt.call("wallet", "w", "balance", {}), { balance: 10 });
+    });
+
     it("another-writer's-commit-while-a-step-holds-the-entity's-write-keeps-nothing-of-the-step-which-runs-again", { timeout: 60_000 }, async () => {
       let runs = 0;
       const calledOnce = gate();

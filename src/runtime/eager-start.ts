@@ -79,7 +79,7 @@ export async function startWithSteps(instance: EagerInstance, first: EagerStep, 
     get holdsWrites() {
       return stages.some((stage) => stage.held !== undefined);
     },
-    get keysUnsent() {
+    get startPending() {
       return prefixCommit === undefined;
     },
   };

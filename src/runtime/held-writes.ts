@@ -21,11 +21,12 @@ export interface EagerPrefix {
   /** Whether it holds writes of other instances (their callers wait until it commits). */
   readonly holdsWrites: boolean;
   /**
-   * Not committed yet: the workflow is presumed new, so its calls' idempotency keys were never
-   * sent (were it stored after all, the prefix's commit is a conflict, and nothing decided on
-   * that presumption is kept).
+   * Not committed yet: what the steps decide commits with the start or not at all. The workflow
+   * is presumed new, so its calls' idempotency keys were never sent; and a stale cached copy of
+   * an instance they call only makes that commit a conflict (it checks every version). Either
+   * way nothing is kept, and the start is decided again from what is stored.
    */
-  readonly keysUnsent: boolean;
+  readonly startPending: boolean;
 }
 
 /**
@@ -70,9 +71,9 @@ export class StepHolds {
     await this.prefix?.commit();
   }
 
-  /** Whether this step's calls' keys were never sent (see EagerPrefix.keysUnsent): no need to look them up. */
-  get keysUnsent(): boolean {
-    return this.prefix?.keysUnsent === true;
+  /** Whether this step's calls commit with its workflow's start (EagerPrefix.startPending): no keys to look up, no staleness to check. */
+  get startPending(): boolean {
+    return this.prefix?.startPending === true;
   }
 
   /**
