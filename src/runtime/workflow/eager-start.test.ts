@@ -20,6 +20,7 @@ function describeCommit(writes: InstanceWrite[]): string {
   return writes.map((w) => [w, ...(w.together ?? [])].map((x) => `${x.component}/${x.id}`).join("+")).join(",");
 }
 
+/** Withdraws 30 from `from` and deposits it to `to`, or back to `from` when that deposit is refused. */
 const pay = (eagerStart: boolean) =>
   workflow(eagerStart ? "pay-eager" : "pay", {
     eagerStart,
@@ -30,7 +31,15 @@ const pay = (eagerStart: boolean) =>
         return ctx.transitionTo("deposit");
       },
       deposit: async (s, _input, ctx) => {
-        await ctx.call(wallet, s.to).deposit({ amount: 30 });
+        try {
+          await ctx.call(wallet, s.to).deposit({ amount: 30 });
+          return ctx.end();
+        } catch {
+          return ctx.transitionTo("refund");
+        }
+      },
+      refund: async (s, _input, ctx) => {
+        await ctx.call(wallet, s.from).deposit({ amount: 30 });
         return ctx.end();
       },
     },
@@ -153,32 +162,10 @@ describe("an eager start", () => {
   // On a clock that never moves, the budget never commits the start: a step that waited for an
   // instance its own start holds, or two starts each waiting for what the other holds, would hang.
   it("commits-what-it-holds-before-a-call-waits-for-an-instance-it-holds-itself", { timeout: 10_000 }, async () => {
-    const payBack = workflow("pay-back", {
-      eagerStart: true,
-      start: (input: { from: string; to: string }) => input,
-      steps: {
-        withdraw: async (s, _input, ctx) => {
-          await ctx.call(wallet, s.from).withdraw({ amount: 30 });
-          return ctx.transitionTo("deposit");
-        },
-        deposit: async (s, _input, ctx) => {
-          try {
-            await ctx.call(wallet, s.to).deposit({ amount: 30 });
-            return ctx.end();
-          } catch {
-            return ctx.transitionTo("refund");
-          }
-        },
-        refund: async (s, _input, ctx) => {
-          await ctx.call(wallet, s.from).deposit({ amount: 30 });
-          return ctx.end();
-        },
-      },
-    });
-    const { rt, commits } = await start([payBack], new MemoryStore(), new VirtualClock());
-    await rt.call("pay-back", "t1", "start", { from: "a", to: "nobody" });
-    assert.equal((await rt.workflowResult("pay-back", "t1", 5_000)).status, "ended");
-    assert.deepEqual(commits, ["pay-back/t1+pay-back/t1+wallet/a+pay-back/t1+wallet/nobody", "pay-back/t1+wallet/a"], "the refund's call to the wallet the start holds commits the start first");
+    const { rt, commits } = await start([pay(true)], new MemoryStore(), new VirtualClock());
+    await rt.call("pay-eager", "t1", "start", { from: "a", to: "nobody" });
+    assert.equal((await rt.workflowResult("pay-eager", "t1", 5_000)).status, "ended");
+    assert.deepEqual(commits, ["pay-eager/t1+pay-eager/t1+wallet/a+pay-eager/t1+wallet/nobody", "pay-eager/t1+wallet/a"], "the refund's call to the wallet the start holds commits the start first");
     assert.deepEqual(await balances(rt), [{ balance: 100 }, { balance: 0 }]);
   });
 
