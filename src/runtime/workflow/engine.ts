@@ -12,14 +12,18 @@ import {
   applyWorkflowTimeout,
   callKeysRetired,
   finalStatuses,
+  operatorAllowed,
+  operatorChange,
   stepOptions,
   type Changed,
+  type OperatorAction,
 } from "./record.ts";
 import { StepContextImpl } from "./step-context.ts";
 import type { Dispatcher } from "../dispatcher.ts";
 import { viewOf, workflowKind } from "./workflow-kind.ts";
 import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
-import { WORKFLOW_BUCKETS, workflowBucket } from "../cluster/leases.ts";
+import { workflowBucket } from "../cluster/leases.ts";
+import { DueSweep } from "./due-sweep.ts";
 import type { Observer } from "../../observe/observer.ts";
 import type { EagerPrefix, HeldWrite, StepHolds } from "../held-writes.ts";
 
@@ -64,12 +68,7 @@ export interface EngineHost {
   nearWakeUps?: { withinMs: number; max: number };
 }
 
-/**
- * Operator controls. `terminate` stops the workflow now and leaves every effect of its steps in
- * place; `cancel` moves it to its declared cancel step (a saga's compensations) once the step
- * attempt in progress has finished or timed out.
- */
-export type OperatorAction = "suspend" | "resume" | "terminate" | "retry" | "cancel";
+export type { OperatorAction };
 
 const ok: StoredReply = { ok: true, value: undefined };
 const unchanged = (current: Current): Decision => ({ reply: ok, events: [], next: current, changed: false });
@@ -94,16 +93,31 @@ export class WorkflowEngine {
   private readonly acting = new Map<string, number>();
   private readonly changedMeanwhile = new Set<string>();
   private stopped = false;
-  private sweeper: NodeJS.Timeout | undefined;
-  /** The sweep in progress, and whether another was asked for meanwhile. */
-  private sweeping: Promise<void> | undefined;
-  private sweepAgain = false;
-  /** One wake-up at the earliest future due time in the store (of this node's buckets). */
-  private nextDue: { at: number; handle: { cancel(): void } } | undefined;
   /** Told whenever an act ends (the sweep waits for its pokes to settle). */
   private readonly actEnded = new Set<() => void>();
+  private readonly sweep: DueSweep;
 
-  constructor(private readonly host: EngineHost) {}
+  constructor(private readonly host: EngineHost) {
+    this.sweep = new DueSweep({
+      clock: host.clock,
+      store: host.store,
+      log: host.log,
+      sweepMs: host.sweepMs ?? defaultSweepMs,
+      names: () => [...this.definitions.keys()],
+      holds: (bucket) => host.placement.holds(bucket),
+      acting: () => this.acting.size,
+      poke: (name, id) => {
+        const definition = this.definitions.get(name);
+        const key = keyOf(name, id);
+        if (!definition || !host.placement.holds(workflowBucket(name, id)) || this.acting.has(key)) return undefined;
+        this.poke(definition, id);
+        return key;
+      },
+      actingOn: (key) => this.acting.has(key),
+      actEnded: () => new Promise<void>((resolve) => this.actEnded.add(resolve)),
+      stopped: () => this.stopped,
+    });
+  }
 
   kind(definition: WorkflowDefinition): Kind {
     this.definitions.set(definition.name, definition);
@@ -150,8 +164,8 @@ export class WorkflowEngine {
    * so a start or takeover serves at once) reads that bucket's due workflows, page by page.
    */
   adopt(_bucket: number): void {
-    this.startSweeping();
-    void this.requestSweep();
+    this.sweep.start();
+    void this.sweep.request();
   }
 
   /** Another node runs `bucket` now: forget what was scheduled for it here. */
@@ -176,95 +190,9 @@ export class WorkflowEngine {
     if (this.host.placement.holds(workflowBucket(name, id))) this.poke(definition, id);
   }
 
-  /**
-   * The safety net: every few seconds, act on the workflows of this node's buckets whose due
-   * time or deadline has passed by the store's record and that nothing here is acting on. A lost
-   * wake-up then delays a workflow by at most this interval. Real time, like the lease rounds:
-   * it watches the clock rather than being part of its time.
-   */
-  private startSweeping(): void {
-    if (this.sweeper || this.stopped) return;
-    this.sweeper = setInterval(() => void this.requestSweep(), this.host.sweepMs ?? defaultSweepMs);
-    this.sweeper.unref();
-  }
-
-  /** Sweeps now, or again once the sweep in progress is done (it may have read before the change). */
-  private requestSweep(): Promise<void> {
-    if (this.sweeping) {
-      this.sweepAgain = true;
-      return this.sweeping;
-    }
-    this.sweeping = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => this.sweepRounds())
-      .catch((error: unknown) => this.host.log(`sagaflow: looking for due workflows failed: ${String(error)}`))
-      .finally(() => {
-        this.sweeping = undefined;
-      });
-    return this.sweeping;
-  }
-
-  /**
-   * Reads the due workflows of this node's buckets a page at a time and acts on each: after a
-   * start or a takeover that is the whole backlog, so it goes on while pages come back full,
-   * waiting each time for half of a page's acts to end (memory and concurrency stay bounded by a
-   * page, not by the backlog). Then it arms one wake-up at the earliest future due time.
-   */
-  private async sweepRounds(): Promise<void> {
-    let readAt = this.host.clock.now();
-    do {
-      this.sweepAgain = false;
-      if (this.stopped) return;
-      const buckets = this.heldBuckets();
-      // Past the ones acting here already, at least a page of others (if there are that many).
-      const limit = sweepBatch + this.acting.size;
-      readAt = this.host.clock.now();
-      const due = await this.host.store.dueWorkflows(readAt, limit, { buckets, names: [...this.definitions.keys()] });
-      const poked: string[] = [];
-      for (const { name, id } of due) {
-        const definition = this.definitions.get(name);
-        if (!definition || this.stopped) continue;
-        if (!this.host.placement.holds(workflowBucket(name, id)) || this.acting.has(keyOf(name, id))) continue;
-        this.poke(definition, id);
-        poked.push(keyOf(name, id));
-      }
-      if (due.length >= limit && poked.length > 0) {
-        await this.halfEnded(poked);
-        this.sweepAgain = true;
-      }
-    } while (this.sweepAgain);
-    await this.armNextDue(readAt);
-  }
-
-  /** Resolves once at most half of `keys` are still acting (or the engine stops). */
-  private async halfEnded(keys: string[]): Promise<void> {
-    const left = () => keys.reduce((n, key) => n + (this.acting.has(key) ? 1 : 0), 0);
-    while (!this.stopped && left() > keys.length / 2) {
-      await new Promise<void>((resolve) => {
-        this.actEnded.add(resolve);
-      });
-    }
-  }
-
-  /**
-   * One wake-up, in the clock's time, at the earliest due time of this node's buckets after
-   * `since` (when the sweep last read what was due): one that fell due while it acted wakes it
-   * again at once, so a workflow left to the store wake-up is never skipped.
-   */
-  private async armNextDue(since: number): Promise<void> {
-    const at = await this.host.store.nextWorkflowDue(since, this.heldBuckets());
-    if (this.stopped || at === undefined || (this.nextDue && this.nextDue.at <= at && this.nextDue.at > this.host.clock.now())) return;
-    this.armStoreWakeUp(at);
-  }
-
-  private heldBuckets(): number[] {
-    const held: number[] = [];
-    for (let bucket = 0; bucket < WORKFLOW_BUCKETS; bucket++) if (this.host.placement.holds(bucket)) held.push(bucket);
-    return held;
-  }
-
   /** Runs a sweep now and waits for it, backlog and all (tests). */
   sweepNow(): Promise<void> {
-    return this.requestSweep();
+    return this.sweep.request();
   }
 
   /** Acts now, or again after the act in flight (which may have read the record before the change). */
@@ -341,7 +269,7 @@ export class WorkflowEngine {
     if (step === undefined) {
       return refuse("no_cancel_step", `workflow "${definition.name}" declares no cancel step (onCancel); terminate stops it now, leaving its effects in place`);
     }
-    if (!allowed.cancel.includes(record.status)) return refuse("invalid_status", `cannot cancel a workflow that is ${record.status}`);
+    if (!operatorAllowed.cancel.includes(record.status)) return refuse("invalid_status", `cannot cancel a workflow that is ${record.status}`);
     if (record.step === step) {
       return refuse("invalid_status", `the workflow is already at its cancel step "${step}"${record.status === "failed" ? "; retry it to run that step again" : ""}`);
     }
@@ -353,8 +281,7 @@ export class WorkflowEngine {
 
   stop(): void {
     this.stopped = true;
-    if (this.sweeper) clearInterval(this.sweeper);
-    this.nextDue?.handle.cancel();
+    this.sweep.stop();
     for (const wake of this.actEnded) wake();
     this.actEnded.clear();
     for (const timer of this.timers.values()) timer.cancel();
@@ -424,7 +351,7 @@ export class WorkflowEngine {
     const now = this.host.clock.now();
     const near = this.host.nearWakeUps ?? nearWakeUps;
     if (due - now > near.withinMs || this.timers.size >= near.max) {
-      this.wakeStoreBy(due);
+      this.sweep.wakeBy(due);
       return;
     }
     this.timers.set(
@@ -434,21 +361,6 @@ export class WorkflowEngine {
         this.act(definition, id);
       }),
     );
-  }
-
-  /** Makes sure the store wake-up comes by `at` (a wall-clock due time). */
-  private wakeStoreBy(at: number): void {
-    if (this.stopped || (this.nextDue && this.nextDue.at <= at)) return;
-    this.armStoreWakeUp(at);
-  }
-
-  private armStoreWakeUp(at: number): void {
-    this.nextDue?.handle.cancel();
-    const handle = this.host.clock.schedule(Math.max(0, at - this.host.clock.now()), () => {
-      this.nextDue = undefined;
-      void this.requestSweep();
-    });
-    this.nextDue = { at, handle };
   }
 
   /** Workflows waiting on a timer of their own in this process (tests: it stays bounded). */
@@ -579,35 +491,7 @@ export class WorkflowEngine {
 const retryAfterFailureMs = 1_000;
 const defaultSweepMs = 2_000;
 const nearWakeUps = { withinMs: 30_000, max: 10_000 };
-/** Due workflows acted on per sweep; more wait for the next one. */
-const sweepBatch = 1_000;
 
 function keyOf(name: string, id: string): string {
   return `${name}\u0000${id}`;
-}
-
-const allowed: Record<OperatorAction, WorkflowStatus[]> = {
-  // A paused workflow waits for a command already; suspending it would lose where it waits.
-  suspend: ["running"],
-  resume: ["suspended"],
-  terminate: ["running", "paused", "suspended", "failed"],
-  retry: ["failed"],
-  cancel: ["running", "paused", "suspended", "failed"],
-};
-
-function operatorChange(record: WorkflowRecord, action: OperatorAction, now: number, reason: string): Changed | undefined {
-  if (!allowed[action].includes(record.status)) return undefined;
-  const base = { ...record, updatedAt: now };
-  switch (action) {
-    case "suspend":
-      return { record: { ...base, status: "suspended", dueAt: null }, note: `suspended ${reason}` };
-    case "resume":
-      return { record: { ...base, status: "running", dueAt: null }, note: `resumed ${reason}` };
-    case "terminate":
-      return { record: { ...base, status: "terminated", dueAt: null }, note: `terminated ${reason}` };
-    case "retry":
-      return { record: { ...base, status: "running", attempt: 0, dueAt: null, lastError: record.lastError }, note: `retried ${reason}` };
-    case "cancel":
-      return undefined; // needs the definition: see cancelDecision
-  }
 }

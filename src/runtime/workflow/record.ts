@@ -181,3 +181,38 @@ export function applyWorkflowTimeout(definition: WorkflowDefinition, record: Wor
   }
   return { record: { ...record, status: "failed", deadlineAt: null, dueAt: null, lastError, updatedAt: now }, note: "workflow timed out; failed" };
 }
+
+/**
+ * Operator controls. `terminate` stops the workflow now and leaves every effect of its steps in
+ * place; `cancel` moves it to its declared cancel step (a saga's compensations) once the step
+ * attempt in progress has finished or timed out.
+ */
+export type OperatorAction = "suspend" | "resume" | "terminate" | "retry" | "cancel";
+
+/** The statuses each operator action applies to. */
+export const operatorAllowed: Record<OperatorAction, WorkflowStatus[]> = {
+  // A paused workflow waits for a command already; suspending it would lose where it waits.
+  suspend: ["running"],
+  resume: ["suspended"],
+  terminate: ["running", "paused", "suspended", "failed"],
+  retry: ["failed"],
+  cancel: ["running", "paused", "suspended", "failed"],
+};
+
+/** What an operator action makes of the record; undefined where it is not allowed (and for cancel, which needs the definition: WorkflowEngine.cancelDecision). */
+export function operatorChange(record: WorkflowRecord, action: OperatorAction, now: number, reason: string): Changed | undefined {
+  if (!operatorAllowed[action].includes(record.status)) return undefined;
+  const base = { ...record, updatedAt: now };
+  switch (action) {
+    case "suspend":
+      return { record: { ...base, status: "suspended", dueAt: null }, note: `suspended ${reason}` };
+    case "resume":
+      return { record: { ...base, status: "running", dueAt: null }, note: `resumed ${reason}` };
+    case "terminate":
+      return { record: { ...base, status: "terminated", dueAt: null }, note: `terminated ${reason}` };
+    case "retry":
+      return { record: { ...base, status: "running", attempt: 0, dueAt: null, lastError: record.lastError }, note: `retried ${reason}` };
+    case "cancel":
+      return undefined; // needs the definition: see cancelDecision
+  }
+}
