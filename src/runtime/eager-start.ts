@@ -49,6 +49,9 @@ export interface EagerInstance {
 /** How an eager start ended: committed with its steps, answered already (its prefix committed first), or a conflict (nothing kept: decide again). */
 export type EagerOutcome = "committed" | "answered" | "conflict";
 
+/** What a commit of stages kept: all of them, only the start (the bucket moved to another node), or nothing (a conflict). */
+type Kept = "all" | "start" | "none";
+
 /**
  * A workflow's start with the steps due right after it (WorkflowOptions.eagerStart): each step
  * runs on the record the one before left, before anything is committed; then the start, each
@@ -62,19 +65,20 @@ export type EagerOutcome = "committed" | "answered" | "conflict";
  */
 export async function startWithSteps(instance: EagerInstance, first: EagerStep, start: EagerStage): Promise<EagerOutcome> {
   const stages: EagerStage[] = [start];
-  let prefixCommit: Promise<boolean> | undefined;
+  let prefixCommit: Promise<Kept> | undefined;
   let startKept = false;
   const commitPrefix = () =>
-    (prefixCommit ??= commitStages(instance, [...stages]).then((ok) => {
-      if (ok) {
+    (prefixCommit ??= commitStagesOrStart(instance, [...stages]).then((kept) => {
+      if (kept !== "none") {
         startKept = true;
         instance.answerStart();
       }
-      return ok;
+      return kept;
     }));
   const prefix: EagerPrefix = {
     commit: async () => {
-      if (!(await commitPrefix())) throw errors.conflict(instance.component, instance.id);
+      // Only the start kept: this node no longer runs the workflow, and the step's outcome is dropped.
+      if ((await commitPrefix()) !== "all") throw errors.conflict(instance.component, instance.id);
     },
     get holdsWrites() {
       return stages.some((stage) => stage.held !== undefined);
@@ -105,30 +109,25 @@ export async function startWithSteps(instance: EagerInstance, first: EagerStep, 
   } finally {
     budget.cancel();
   }
-  try {
-    return (await commitStages(instance, stages)) ? "committed" : "conflict";
-  } catch (error) {
-    // The bucket moved to another node (a step's fence): the start alone, for its holder to run.
-    if (!(error instanceof LeaseLostError) || stages.length === 1) throw error;
-    return (await commitStages(instance, [start])) ? "committed" : "conflict";
-  }
+  return (await commitStagesOrStart(instance, stages)) === "none" ? "conflict" : "committed";
 }
 
 /**
  * The prefix committed (or is committing) while a step ran: that step's outcome commits after it,
  * like any step's; if it is not kept, the engine runs the step again.
  */
-async function afterPrefix(instance: EagerInstance, prefixCommit: Promise<boolean>, decided: Decision | undefined): Promise<EagerOutcome> {
-  let kept: boolean;
+async function afterPrefix(instance: EagerInstance, prefixCommit: Promise<Kept>, decided: Decision | undefined): Promise<EagerOutcome> {
+  let kept: Kept;
   try {
     kept = await prefixCommit;
   } catch (error) {
     decided?.held?.settle(undefined);
     throw error;
   }
-  if (!kept) {
+  if (kept !== "all") {
+    // A conflict; or only the start was kept, and the bucket's new holder runs the steps.
     decided?.held?.settle(undefined);
-    return "conflict";
+    return kept === "none" ? "conflict" : "answered";
   }
   if (decided) {
     const options = { fence: decided.fence, held: decided.held };
@@ -136,6 +135,19 @@ async function afterPrefix(instance: EagerInstance, prefixCommit: Promise<boolea
     if (!committed) instance.forget();
   }
   return "answered";
+}
+
+/**
+ * Commits stages; when a step's fence shows that the workflow's bucket moved to another node
+ * (LeaseLostError), the start alone, for the bucket's new holder to run its steps.
+ */
+async function commitStagesOrStart(instance: EagerInstance, stages: EagerStage[]): Promise<Kept> {
+  try {
+    return (await commitStages(instance, stages)) ? "all" : "none";
+  } catch (error) {
+    if (!(error instanceof LeaseLostError) || stages.length === 1) throw error;
+    return (await commitStages(instance, [stages[0]!])) ? "start" : "none";
+  }
 }
 
 /** Commits stages in one transaction: every one but the last as `earlier` writes. */

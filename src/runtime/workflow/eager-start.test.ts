@@ -180,6 +180,41 @@ describe("an eager start", () => {
     assert.deepEqual(await balances(rt), [{ balance: 100 }, { balance: 100 }]);
   });
 
+  it("whose-prefix-meets-a-moved-bucket-commits-the-start-alone-and-answers-it", async () => {
+    const inner = new MemoryStore();
+    let fenced = 0;
+    // The first commit of the start with a step is refused as fenced: the bucket moved meanwhile.
+    const store = wrapStore(inner, {
+      commit: (writes) => {
+        if (fenced === 0 && writes.some((w) => w.component === "then-run" && (w.together?.length ?? 0) > 0)) {
+          fenced++;
+          return Promise.resolve(writes.map(() => ({ ok: false as const, reason: "fenced" as const })));
+        }
+        return inner.commit(writes);
+      },
+    });
+    const thenRun = workflow("then-run", {
+      eagerStart: true,
+      start: (input: { from: string }) => input,
+      steps: {
+        withdraw: async (s, _input, ctx) => {
+          await ctx.call(wallet, s.from).withdraw({ amount: 30 });
+          return ctx.transitionTo("note");
+        },
+        // ctx.run commits what came before it first: the start and the withdrawal.
+        note: async (_s, _input, ctx) => {
+          await ctx.run("note", () => "noted");
+          return ctx.end();
+        },
+      },
+    });
+    const { rt } = await start([thenRun], store);
+    assert.deepEqual(await rt.call("then-run", "t1", "start", { from: "a" }), { status: "started" });
+    assert.equal(fenced, 1);
+    assert.equal((await rt.workflowResult("then-run", "t1", 5_000)).status, "ended");
+    assert.deepEqual(await rt.call("wallet", "a", "balance", {}), { balance: 70 }, "withdrawn once: the fenced commit kept nothing");
+  });
+
   it("started-by-another-eager-start's-first-step-commits-after-that-start", async () => {
     const child = workflow("child", {
       eagerStart: true,
