@@ -182,10 +182,14 @@ export class InstanceDispatcher implements Dispatcher {
     this.inFlight++;
     try {
       const value = await validateInput(registered.schemas[handler], input ?? {}, `${componentName}.${handler}`);
+      let target = this.instance(registered, id);
       // A step's call that would wait for a busy instance: the step's eager prefix commits first.
-      if (options.hold && !isQuery && !this.instance(registered, id).idle) await options.hold.beforeWaiting();
+      if (options.hold && !isQuery && !target.idle) {
+        await options.hold.beforeWaiting();
+        target = this.instance(registered, id);
+      }
       return await new Promise<PositionedReply>((resolve, reject) => {
-        this.instance(registered, id).enqueue({
+        target.enqueue({
           handler,
           isQuery,
           input: value,
