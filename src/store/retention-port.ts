@@ -31,14 +31,17 @@ export interface RetentionStore {
    * newest entry of the feed (the feed head stays where it is). Returns how many went.
    */
   pruneFeed(throughPosition: number, before: number, limit: number): Promise<number>;
-  /** The highest position `pruneFeed` ever removed; 0 when none. */
+  /** The highest position `pruneFeed` or `pruneWorkflows` ever removed; 0 when none. */
   feedPrunedThrough(): Promise<number>;
   /**
    * Removes at most `limit` instances of workflow `name` that ended or were terminated before
-   * `before` (their last update), with their history, leaving a tombstone stamped `now`; one
-   * transaction. Returns the ids removed.
+   * `before` (their last update) and whose states in the feed are all at or below `feedFloor`
+   * (passed by every reader) and not the feed's newest entry: with their history and those states,
+   * leaving a tombstone stamped `now` and raising the pruned-through mark; one transaction. Returns
+   * the ids removed. (A run started again under a removed id writes versions from 1: an old state
+   * left in the feed would collide with them.)
    */
-  pruneWorkflows(name: string, before: number, limit: number, now: number): Promise<string[]>;
+  pruneWorkflows(name: string, before: number, feedFloor: number, limit: number, now: number): Promise<string[]>;
   /** The tombstone of a removed workflow instance (a newer instance of the same id may exist). */
   removedWorkflow(name: string, id: string): Promise<WorkflowTombstone | undefined>;
   /** Removes at most `limit` tombstones written before `before`; returns how many. */

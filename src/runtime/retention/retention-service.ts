@@ -169,7 +169,7 @@ export class RetentionService {
     return definition.retentionMs ?? this.settings.workflowsMs;
   }
 
-  /** One run (after any run in progress): idempotency records, then workflows (which wait for theirs), the feed, tombstones. */
+  /** One run (after any run in progress): idempotency records, the feed, then workflows (which wait for both), tombstones. */
   runOnce(): Promise<RetentionRun> {
     const run = this.chain.then(() => this.run());
     this.chain = run.catch(() => {});
@@ -189,8 +189,8 @@ export class RetentionService {
     };
     try {
       run.complete = (await this.pruneDedup(startedAt, run)) && run.complete;
-      run.complete = (await this.pruneWorkflows(startedAt, run)) && run.complete;
       run.complete = (await this.pruneFeed(startedAt, run)) && run.complete;
+      run.complete = (await this.pruneWorkflows(startedAt, run)) && run.complete;
       run.complete = (await this.pruneTombstones(startedAt, run)) && run.complete;
     } catch (error) {
       run.error = String(error);
@@ -271,9 +271,10 @@ export class RetentionService {
   }
 
   private async pruneWorkflows(now: number, run: RetentionRun): Promise<boolean> {
-    // A removed id may be started again, from execution 1: its old idempotency records must be
-    // gone first, or its calls would get the old replies. They are, for workflows over before the
-    // cutoff of the last full scan of idempotency records.
+    // A removed id may be started again, from execution 1 and version 1: its old idempotency
+    // records must be gone first, or its calls would get the old replies. They are, for workflows
+    // over before the cutoff of the last full scan of idempotency records. Its states in the feed
+    // go with it once every reader has passed them (the store checks), or its versions would collide.
     if (this.dedupSweptAt === undefined) return false;
     const sweptBefore = this.dedupSweptAt - this.settings.idempotencyMs;
     let complete = true;
@@ -283,7 +284,7 @@ export class RetentionService {
       const before = Math.min(now - keepMs, sweptBefore);
       complete =
         (await this.batches(async () => {
-          const removed = await this.host.store.retention.pruneWorkflows(definition.name, before, this.settings.batchSize, now);
+          const removed = await this.host.store.retention.pruneWorkflows(definition.name, before, run.feedFloor, this.settings.batchSize, now);
           for (const id of removed) this.host.forget(definition.name, id);
           run.removed.workflows += removed.length;
           return removed.length < this.settings.batchSize;
@@ -330,10 +331,11 @@ export class RetentionService {
   }
 
   private async pruneFeed(now: number, run: RetentionRun): Promise<boolean> {
-    if (this.settings.feedMs === 0) return true;
+    // The floor is wanted even when states are kept: a removed workflow's states go with it.
     const { floor, heldBy } = await this.feedFloor();
     run.feedFloor = floor;
     run.feedHeldBy = heldBy;
+    if (this.settings.feedMs === 0) return true;
     return this.batches(async () => {
       const removed = await this.host.store.retention.pruneFeed(floor, now - this.settings.feedMs, this.settings.batchSize);
       run.removed.feed += removed;

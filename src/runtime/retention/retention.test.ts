@@ -166,6 +166,9 @@ function retentionSuite(makeBackend: () => Backend) {
     const runtime = new Runtime({ store, components: components(env), clock, log: () => {}, snapshotEvery: 2, retention: { intervalMs: 24 * 60 * minute } });
     await runtime.start();
     try {
+      // A workflow that ends, first: its states in the feed are below what the view parks below.
+      await runtime.call("pay", "p-ended", "start", { wallet: "we", amount: 10 });
+      await runtime.workflowResult("pay", "p-ended", 10_000);
       // Entity events (kept forever), with snapshots every 2 events.
       for (let i = 0; i < 5; i++) await runtime.call("wallet", "snap", "deposit", { amount: 1 });
       // Key-value states, read by the consumer.
@@ -174,9 +177,7 @@ function retentionSuite(makeBackend: () => Backend) {
       await until("the consumer's call for late", () => env.lateCalled);
       // States after "late" wait behind it in the feed: the consumer's offset stays below.
       await runtime.call("box", "after-late", "set", { v: 1 });
-      // Workflows: one ends, one fails after its call (waits for an operator), one kept forever.
-      await runtime.call("pay", "p-ended", "start", { wallet: "we", amount: 10 });
-      await runtime.workflowResult("pay", "p-ended", 10_000);
+      // Workflows: one fails after its call (waits for an operator), one is kept forever.
       env.failCharge = true;
       await runtime.call("pay", "p-failed", "start", { wallet: "wf", amount: 10 });
       await until("p-failed to fail", async () => (await store.loadWorkflow("pay", "p-failed"))?.status === "failed");
@@ -262,6 +263,76 @@ function retentionSuite(makeBackend: () => Backend) {
       assert.equal(report.runningHere, true);
     } finally {
       releaseLate();
+      await runtime.stop();
+      await backend.cleanup();
+    }
+  });
+
+  it("a-workflow-removed-and-started-again-under-its-id-meets-none-of-its-old-keys-or-versions", { timeout: 60_000 }, async () => {
+    const backend = makeBackend();
+    // Kept 1 day, under idempotency records kept 7: its second call commits the first alone, with
+    // its record `wf:tip:t1:1:0`, and each version is a state in the feed. A second run of t1 sends
+    // that key again and writes those versions again, from 1.
+    const tip = workflow("tip", {
+      start: (input: { wallet: string }) => input,
+      retentionMs: day,
+      steps: {
+        give: async (s, _in, ctx) => {
+          await ctx.call(wallet, s.wallet).deposit({ amount: 1 });
+          await ctx.call(wallet, s.wallet).balance({});
+          return ctx.end();
+        },
+      },
+    });
+    // A reader of tip's states that stops at t1's end until let go: it holds t1's states in the feed.
+    let letGo = () => {};
+    const gate = new Promise<void>((resolve) => (letGo = resolve));
+    let seen = 0;
+    const tips = consumer("tips", {
+      source: tip,
+      state: async (message) => {
+        if (message.status === "ended") await gate;
+        seen++;
+      },
+    });
+    const clock = new VirtualClock(Date.now());
+    const store = backend.open();
+    const runtime = new Runtime({ store, components: [wallet, tip, tips], clock, log: () => {}, retention: { intervalMs: 24 * 60 * minute } });
+    await runtime.start();
+    try {
+      await runtime.call("tip", "t1", "start", { wallet: "wt" });
+      await runtime.workflowResult("tip", "t1", 10_000);
+      // The feed's newest entry is never pruned: another write moves it past t1's states.
+      await runtime.call("wallet", "other", "deposit", { amount: 1 });
+      assert.equal(await backend.count("dedup", "key LIKE 'wf:tip:t1:%'"), 1);
+      const states = () => backend.count("events", "component = 'tip' AND id = 't1' AND kind > 0");
+      assert.equal(await states() > 0, true);
+      const stays = async (why: string) => {
+        const run = await runtime.retention.runOnce();
+        assert.equal(run.error, null);
+        assert.equal(run.removed.workflows, 0, why);
+        assert.equal((await store.loadWorkflow("tip", "t1"))?.status, "ended");
+      };
+
+      clock.stepWall(day + minute);
+      await stays("not removed while its idempotency records are there");
+      clock.stepWall(6 * day + minute);
+      await stays("not removed while a reader has not passed its states");
+      assert.equal(await backend.count("dedup", "key LIKE 'wf:tip:t1:%'"), 0);
+
+      // The reader passes them: the workflow goes, and its states with it.
+      letGo();
+      await until("the reader to pass t1", async () => (await store.loadOffset("tips")) === runtime.consumers.get("tips")!.position && seen >= 2);
+      const run = await runtime.retention.runOnce();
+      assert.equal(run.removed.workflows, 1);
+      assert.equal(await store.loadWorkflow("tip", "t1"), undefined);
+      assert.equal(await states(), 0);
+
+      // Started again, it runs to its end, and its call is a new one: the deposit is applied again.
+      await runtime.call("tip", "t1", "start", { wallet: "wt" });
+      assert.equal((await runtime.workflowResult("tip", "t1", 10_000)).status, "ended");
+      assert.equal(await runtime.call("wallet", "wt", "balance", {}), 2);
+    } finally {
       await runtime.stop();
       await backend.cleanup();
     }

@@ -87,6 +87,21 @@ export class MemoryFeed {
     return [...gone];
   }
 
+  /** Whether every state of instance `id` of `component` is at or below `floor` and none is the feed's newest entry. */
+  statesPassed(component: string, id: string, floor: number): boolean {
+    return (this.#rowsOf.get(component) ?? []).every((r) => !r.state || r.id !== id || (r.position <= floor && r.position < this.#lastPosition));
+  }
+
+  /** Retention, with a removed workflow: removes the states of instance `id` of `component`; returns their positions. */
+  removeStates(component: string, id: string): number[] {
+    const gone = new Set((this.#rowsOf.get(component) ?? []).filter((r) => r.state && r.id === id).map((r) => r.position));
+    if (gone.size === 0) return [];
+    const keep = (rows: FeedRow[]) => rows.filter((r) => !gone.has(r.position));
+    this.#rows.splice(0, this.#rows.length, ...keep(this.#rows));
+    for (const [c, rows] of this.#rowsOf) this.#rowsOf.set(c, keep(rows));
+    return [...gone];
+  }
+
   loadOffset(consumer: string): number {
     return this.#offsets.get(consumer) ?? 0;
   }

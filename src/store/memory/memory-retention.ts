@@ -32,9 +32,12 @@ export class MemoryRetention implements RetentionStore {
     return this.#prunedThrough;
   }
 
-  async pruneWorkflows(name: string, before: number, limit: number, now: number): Promise<string[]> {
+  async pruneWorkflows(name: string, before: number, feedFloor: number, limit: number, now: number): Promise<string[]> {
     this.parts.ready();
-    const gone = this.parts.workflows.removeFinished(name, before, limit);
+    const { feed } = this.parts;
+    const gone = this.parts.workflows.removeFinished(name, before, limit, (id) => !feed.statesPassed(name, id, feedFloor));
+    const states = gone.flatMap((w) => feed.removeStates(name, w.id));
+    this.#prunedThrough = Math.max(this.#prunedThrough, ...states);
     for (const w of gone) this.#tombstones.set(JSON.stringify([name, w.id]), { name, id: w.id, status: w.status, endedAt: w.endedAt, removedAt: now });
     return gone.map((w) => w.id);
   }

@@ -105,10 +105,15 @@ export class MemoryWorkflows {
     return entry.history.slice(0, limit).map((t) => ({ ...t }));
   }
 
-  /** Retention: removes at most `limit` instances of `name` that ended or were terminated before `before`. */
-  removeFinished(name: string, before: number, limit: number): Array<{ id: string; status: "ended" | "terminated"; endedAt: number }> {
+  /** Retention: removes at most `limit` instances of `name` that ended or were terminated before `before`, none `held`. */
+  removeFinished(
+    name: string,
+    before: number,
+    limit: number,
+    held: (id: string) => boolean,
+  ): Array<{ id: string; status: "ended" | "terminated"; endedAt: number }> {
     const found = [...this.#entries.entries()]
-      .filter(([, e]) => e.name === name && (e.status === "ended" || e.status === "terminated") && e.updatedAt < before)
+      .filter(([, e]) => e.name === name && (e.status === "ended" || e.status === "terminated") && e.updatedAt < before && !held(e.id))
       .sort(([, a], [, b]) => a.updatedAt - b.updatedAt)
       .slice(0, Math.max(0, limit));
     for (const [key] of found) this.#entries.delete(key);

@@ -49,7 +49,7 @@ export class PostgresRetention implements RetentionStore {
     return rows[0]?.v ?? 0;
   }
 
-  async pruneWorkflows(name: string, before: number, limit: number, now: number): Promise<string[]> {
+  async pruneWorkflows(name: string, before: number, feedFloor: number, limit: number, now: number): Promise<string[]> {
     if (limit <= 0) return [];
     const s = this.#s;
     const rows = await this.#query<{ id: string }>(
@@ -57,17 +57,24 @@ export class PostgresRetention implements RetentionStore {
          DELETE FROM ${s}.workflows WHERE name = $1 AND id IN (
            SELECT id FROM ${s}.workflows
            WHERE name = $1 AND status IN ('ended', 'terminated') AND updated_at < $2
+             AND NOT EXISTS (SELECT 1 FROM ${s}.events e WHERE e.component = $1 AND e.id = workflows.id AND e.kind > 0
+                             AND (e.position > $5 OR e.position = (SELECT max(position) FROM ${s}.events)))
            ORDER BY updated_at LIMIT $3 FOR UPDATE SKIP LOCKED)
          AND status IN ('ended', 'terminated')
          RETURNING id, status, updated_at),
        history AS (
          DELETE FROM ${s}.workflow_history h USING gone WHERE h.name = $1 AND h.id = gone.id),
+       states AS (
+         DELETE FROM ${s}.events e USING gone WHERE e.component = $1 AND e.id = gone.id AND e.kind > 0 RETURNING e.position),
+       marked AS (
+         INSERT INTO ${s}.retention_marks (name, value) SELECT $6, max(position) FROM states HAVING count(*) > 0
+         ON CONFLICT (name) DO UPDATE SET value = greatest(${s}.retention_marks.value, excluded.value)),
        tombstones AS (
          INSERT INTO ${s}.removed_workflows (name, id, status, ended_at, removed_at)
          SELECT $1, id, status, updated_at, $4 FROM gone
          ON CONFLICT (name, id) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at, removed_at = excluded.removed_at)
        SELECT id FROM gone`,
-      [name, before, limit, now],
+      [name, before, limit, now, feedFloor, FEED_MARK],
     );
     return rows.map((r) => r.id);
   }

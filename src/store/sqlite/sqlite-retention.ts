@@ -24,8 +24,12 @@ export function prepareRetention(db: Database.Database) {
   const mark = db.prepare("SELECT value FROM retention_marks WHERE name = ?").pluck();
   const finished = db.prepare(
     `SELECT id, status, updated_at FROM workflows INDEXED BY workflows_finished
-     WHERE name = ? AND status IN ('ended', 'terminated') AND updated_at < ? ORDER BY updated_at LIMIT ?`,
+     WHERE name = ? AND status IN ('ended', 'terminated') AND updated_at < ?
+       AND NOT EXISTS (SELECT 1 FROM events WHERE component = workflows.name AND id = workflows.id AND kind > 0
+                       AND (position > ? OR position = (SELECT max(position) FROM events)))
+     ORDER BY updated_at LIMIT ?`,
   );
+  const deleteStates = db.prepare("DELETE FROM events WHERE component = ? AND id = ? AND kind > 0 RETURNING position").pluck();
   const deleteWorkflow = db.prepare("DELETE FROM workflows WHERE name = ? AND id = ?");
   const deleteHistory = db.prepare("DELETE FROM workflow_history WHERE name = ? AND id = ?");
   const putTombstone = db.prepare(
@@ -50,13 +54,16 @@ export function prepareRetention(db: Database.Database) {
     if (removed.length > 0) raiseMark.run(FEED_MARK, Math.max(...removed));
     return removed.length;
   });
-  const pruneWorkflowsTx = db.transaction((name: string, before: number, limit: number, now: number): string[] => {
-    const rows = finished.all(name, before, limit) as Array<{ id: string; status: string; updated_at: number }>;
+  const pruneWorkflowsTx = db.transaction((name: string, before: number, feedFloor: number, limit: number, now: number): string[] => {
+    const rows = finished.all(name, before, feedFloor, limit) as Array<{ id: string; status: string; updated_at: number }>;
+    const states: number[] = [];
     for (const row of rows) {
       deleteWorkflow.run(name, row.id);
       deleteHistory.run(name, row.id);
+      states.push(...(deleteStates.all(name, row.id) as number[]));
       putTombstone.run(name, row.id, row.status, row.updated_at, now);
     }
+    if (states.length > 0) raiseMark.run(FEED_MARK, Math.max(...states));
     return rows.map((row) => row.id);
   });
   const deleteDedupTx = db.transaction((refs: readonly DedupRef[]): number => {
@@ -72,8 +79,8 @@ export function prepareRetention(db: Database.Database) {
     feedPrunedThrough(): number {
       return (mark.get(FEED_MARK) as number | undefined) ?? 0;
     },
-    pruneWorkflows(name: string, before: number, limit: number, now: number): string[] {
-      return limit <= 0 ? [] : pruneWorkflowsTx.immediate(name, before, limit, now);
+    pruneWorkflows(name: string, before: number, feedFloor: number, limit: number, now: number): string[] {
+      return limit <= 0 ? [] : pruneWorkflowsTx.immediate(name, before, feedFloor, limit, now);
     },
     removedWorkflow(name: string, id: string): WorkflowTombstone | undefined {
       const row = tombstone.get(name, id) as { name: string; id: string; status: "ended" | "terminated"; ended_at: number; removed_at: number } | undefined;
