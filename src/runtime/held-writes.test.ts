@@ -5,6 +5,7 @@ import { transferWorkflow } from "../../examples/bank/transfer-workflow.ts";
 import { workflow } from "../define/workflow.ts";
 import { MemoryStore } from "../store/memory/memory-store.ts";
 import type { InstanceWrite, Store } from "../store/port.ts";
+import { VirtualClock } from "./clock.ts";
 import { Runtime } from "./runtime.ts";
 import { wrapStore } from "./test-support.ts";
 
@@ -142,6 +143,43 @@ describe("a step's held write", () => {
     assert.equal((await rt.workflowResult("pay-or-decline", "fails", 5_000)).status, "ended");
     // ...and the retried call is answered from it: 100 + 5 (ends) + 5 (fails, once).
     assert.deepEqual(await rt.call("wallet", "w1", "balance", {}), { balance: 110 });
+  });
+
+  it("commits-alone-once-held-for-50-ms-on-the-runtime's-clock,-so-other-callers-wait-no-longer", { timeout: 10_000 }, async () => {
+    const stepGoesOn = gate();
+    const called = gate();
+    const slow = workflow("slow", {
+      start: (input: { to: string }) => input,
+      steps: {
+        pay: async (s, _input, ctx) => {
+          await ctx.call(wallet, s.to).deposit({ amount: 5 });
+          called.open();
+          await stepGoesOn.wait;
+          return ctx.end();
+        },
+      },
+    });
+    const clock = new VirtualClock();
+    const store = new MemoryStore();
+    const rt = new Runtime({ store, components: [wallet, slow], clock, log: () => {} });
+    runtimes.push(rt);
+    await rt.start();
+    await rt.call("wallet", "w1", "create", { initialBalance: 100 });
+    await rt.call("slow", "s1", "start", { to: "w1" });
+    await called.wait;
+    let answered: unknown;
+    const balance = rt.call("wallet", "w1", "balance", {}).then((reply) => (answered = reply));
+    // Real time passes, the runtime's does not: the write stays held, the other caller waits.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.equal(answered, undefined);
+    assert.equal((await store.readEvents("wallet", "w1", 0, 100)).length, 1);
+    await clock.advance(50);
+    await balance;
+    assert.deepEqual(answered, { balance: 105 }, "the held deposit committed on its own, then the caller was answered");
+    assert.equal((await store.readEvents("wallet", "w1", 0, 100)).length, 2);
+    stepGoesOn.open();
+    assert.equal((await rt.workflowResult("slow", "s1", 5_000)).status, "ended");
+    assert.deepEqual(await rt.call("wallet", "w1", "balance", {}), { balance: 105 }, "the deposit took effect once");
   });
 
   it("of-a-first-call-commits-before-the-step's-second-call-to-the-same-entity", async () => {

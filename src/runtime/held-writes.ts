@@ -1,4 +1,5 @@
 import type { InstanceWrite, WriteOutcome } from "../store/port.ts";
+import type { Clock } from "./clock.ts";
 
 /**
  * An entity's decided write, not committed yet, that a workflow step holds so that it commits
@@ -40,7 +41,7 @@ export interface EagerPrefix {
  */
 export class StepHolds {
   private held: HeldWrite | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: { cancel(): void } | undefined;
   private flushing: Promise<void> | undefined;
   /** A flush that failed: the step must not end as if its call had taken effect. */
   private failure: Error | undefined;
@@ -55,14 +56,16 @@ export class StepHolds {
     /** Commits one write on its own (the group committer). */
     private readonly commitAlone: (write: InstanceWrite) => Promise<WriteOutcome>,
     private readonly holdMs: number,
+    /** The runtime's clock (its `schedule`), so that a test's virtual clock holds the write too. */
+    private readonly clock: Pick<Clock, "schedule">,
   ) {}
 
   /** Takes `held`; false once the step is over or failed (the instance then commits as usual). */
   offer(held: HeldWrite): boolean {
     if (this.closed || this.held || this.failure !== undefined) return false;
     this.held = held;
-    // Not unref'd: a program whose event loop would otherwise empty still commits the held write.
-    this.timer = setTimeout(() => void this.flush().catch(() => {}), this.holdMs);
+    // Kept alive: a program whose event loop would otherwise empty still commits the held write.
+    this.timer = this.clock.schedule(this.holdMs, () => void this.flush().catch(() => {}), { keepAlive: true });
     return true;
   }
 
@@ -133,7 +136,7 @@ export class StepHolds {
   }
 
   private release(): HeldWrite | undefined {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     const held = this.held;
     this.held = undefined;

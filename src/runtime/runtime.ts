@@ -177,7 +177,7 @@ export class Runtime {
       // Several nodes too: should another node write the entity meanwhile, the together commit is a
       // conflict that keeps nothing, and the step runs again (the workflow's write carries its fence).
       ...((options.stepCommits ?? "together") === "together" && this.store.commitsTogether === true
-        ? { stepHolds: () => new StepHolds((write) => this.committer.submit(write), holdMs) }
+        ? { stepHolds: () => new StepHolds((write) => this.committer.submit(write), holdMs, this.clock) }
         : {}),
       placement: {
         holds: (bucket) => this.membership.holds(leaseNames.workflows(bucket)),
