@@ -1,13 +1,13 @@
-import type { UpdateContext, ViewDefinition, ViewTable } from "../../define/view.ts";
+import type { ViewDefinition } from "../../define/view.ts";
 import type { FeedEntry, Store } from "../../store/port.ts";
 import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
 import { SagaflowError } from "../../define/errors.ts";
-import {
-  physicalTable, type ParkedViewEntry, type PhysicalTable, type ViewGeneration, type ViewRowUpdate, type ViewStore,
-} from "../../store/view-port.ts";
+import { physicalTable, type ParkedViewEntry, type PhysicalTable, type ViewGeneration, type ViewStore } from "../../store/view-port.ts";
 import { WakeSignal } from "../wake-signal.ts";
 import { isStoreUnavailable } from "../../define/errors.ts";
 import type { Observer } from "../../observe/observer.ts";
+import { applyEntries, parkedEntry } from "./view-apply.ts";
+import { applySeed, currentStates, seedingOf, statesRemoved, type Seeding } from "./view-seeding.ts";
 
 export interface ViewHost {
   store: Store;
@@ -29,8 +29,6 @@ const entryRetryMs = 200;
 /** A node that does not project a view re-reads its offset at most this often when woken. */
 const followGapMs = 20;
 
-type Updater = (row: unknown, message: unknown, ctx: UpdateContext) => unknown;
-
 /**
  * Where a rebuild starts from. `feed`: every entry of the feed from position 0. `current`: the
  * tables fed by key-value entities and workflows are first seeded from each instance's current
@@ -38,15 +36,6 @@ type Updater = (row: unknown, message: unknown, ctx: UpdateContext) => unknown;
  * lack; each instance still ends at its latest state, since retention removes oldest first).
  */
 export type RebuildFrom = "feed" | "current";
-
-/** A seeding under way: the state sources of the building generation, paged through by id. */
-interface Seeding {
-  generation: number;
-  sources: Array<{ name: string; kind: string }>;
-  /** The source being read, and the last id seeded of it. */
-  index: number;
-  afterId: string;
-}
 
 /**
  * Keeps one view up to date: reads its sources' feed entries after the offset, runs the table
@@ -97,12 +86,12 @@ export class ViewRunner {
     this.seeding = undefined;
     if (!current || current.version !== this.definition.version) {
       // No operator to ask: a build the feed alone cannot make right starts from current state.
-      const removed = await this.statesRemoved();
+      const removed = await statesRemoved(this.definition, this.host.store);
       await this.startBuild(removed === undefined ? "feed" : "current");
       if (removed !== undefined) this.host.log(`sagaflow: view ${this.definition.name}: ${removed}; building it from the entities' current state`);
-    } else if (this.building && this.building.offset === 0 && (await this.statesRemoved()) !== undefined) {
+    } else if (this.building && this.building.offset === 0 && (await statesRemoved(this.definition, this.host.store)) !== undefined) {
       // A build stopped before its seeding was surely done (it ends before the offset moves): seed again.
-      this.seeding = this.seedingOf(this.building);
+      this.seeding = seedingOf(this.definition, this.building);
     }
     this.loop = this.run();
   }
@@ -183,7 +172,7 @@ export class ViewRunner {
       );
     }
     if (from === "feed") {
-      const removed = await this.statesRemoved();
+      const removed = await statesRemoved(this.definition, this.host.store);
       if (removed !== undefined) {
         throw new SagaflowError(
           "feed_entries_removed",
@@ -200,29 +189,9 @@ export class ViewRunner {
     const { name, version } = this.definition;
     const building = await this.host.views.beginBuild(name, version, (generation) => this.tables(generation), this.fence);
     this.building = building;
-    this.seeding = from === "current" ? this.seedingOf(building) : undefined;
+    this.seeding = from === "current" ? seedingOf(this.definition, building) : undefined;
     this.wake();
     return building;
-  }
-
-  /**
-   * What retention removed that a build from the start of the feed would need, said for people;
-   * undefined when nothing (no table fed by states, or no state removed).
-   */
-  private async statesRemoved(): Promise<string | undefined> {
-    const stateSources = Object.values(this.definition.tables).filter((t) => t.source.kind !== "entity").map((t) => t.source.name);
-    if (stateSources.length === 0) return undefined;
-    const removed = await this.host.store.retention.feedPrunedThrough();
-    if (removed === 0) return undefined;
-    return `retention removed key-value and workflow states up to position ${removed}, which its tables fed by ${[...new Set(stateSources)].join(", ")} need ` +
-      `(entity events are never removed; see GET /retention on the admin API)`;
-  }
-
-  private seedingOf(generation: ViewGeneration): Seeding | undefined {
-    const sources = new Map<string, string>();
-    for (const table of Object.values(this.definition.tables)) if (table.source.kind !== "entity") sources.set(table.source.name, table.source.kind);
-    if (sources.size === 0) return undefined;
-    return { generation: generation.generation, sources: [...sources].map(([name, kind]) => ({ name, kind })), index: 0, afterId: "" };
   }
 
   /**
@@ -237,9 +206,9 @@ export class ViewRunner {
       this.host.log(`sagaflow: view ${this.definition.name}: seeded generation ${target.generation} from current state; replaying the feed`);
       return true;
     }
-    const entries = await this.currentStates(source, seeding.afterId);
+    const entries = await currentStates(this.host.store, source, seeding.afterId, batchSize);
     if (entries.length > 0) {
-      await this.host.views.commitView(this.definition.name, target.generation, target.offset, await this.applySeed(target.generation, entries), this.fence);
+      await this.host.views.commitView(this.definition.name, target.generation, target.offset, await applySeed(this.definition, this.host, target.generation, entries), this.fence);
       seeding.afterId = entries.at(-1)!.id;
     }
     if (entries.length < batchSize) {
@@ -247,36 +216,6 @@ export class ViewRunner {
       seeding.afterId = "";
     }
     return true;
-  }
-
-  /** Applies seed entries; an instance whose updater throws is left out (its feed entries, if any, still replay), and said. */
-  private async applySeed(generation: number, entries: FeedEntry[]): Promise<ViewRowUpdate[]> {
-    try {
-      return await this.apply(generation, entries);
-    } catch {
-      const updates: ViewRowUpdate[] = [];
-      for (const entry of entries) {
-        try {
-          updates.push(...(await this.apply(generation, [entry])));
-        } catch (error) {
-          this.host.log(
-            `sagaflow: WARNING: view ${this.definition.name}: seeding ${entry.component} "${entry.id}" from its current state failed, left out: ` +
-              `${error instanceof Error ? error.message : String(error)}`,
-          );
-        }
-      }
-      return updates;
-    }
-  }
-
-  private async currentStates(source: { name: string; kind: string }, afterId: string): Promise<FeedEntry[]> {
-    const entry = (id: string, seq: number, type: string, payload: unknown): FeedEntry => ({ position: 0, component: source.name, id, seq, type, payload, at: 0 });
-    if (source.kind === "workflow") {
-      const workflows = await this.host.store.listWorkflows({ name: source.name, afterId, limit: batchSize });
-      return workflows.map((w) => entry(w.id, w.version, "$state", { status: w.status, step: w.step, ...(w.state === undefined ? {} : { state: w.state }) }));
-    }
-    const records = await this.host.store.listKv(source.name, afterId, batchSize);
-    return records.map((r) => (r.deleted ? entry(r.id, r.version, "$deleted", null) : entry(r.id, r.version, "$state", r.state)));
   }
 
   /** Physical table names of this view's tables in the generation queries read. */
@@ -338,7 +277,7 @@ export class ViewRunner {
     }
     try {
       const update = async () => {
-        const updates = await this.apply(target.generation, entries);
+        const updates = await applyEntries(this.definition, this.host.views, target.generation, entries);
         await this.host.views.commitView(this.definition.name, target.generation, offset, updates, this.fence);
       };
       await (this.host.observer && entries.length > 0 ? this.host.observer.viewUpdate(this.definition.name, entries, update) : update());
@@ -366,29 +305,10 @@ export class ViewRunner {
 
   /** Moves the generation past an entry it cannot apply, recording it as parked (one transaction). */
   private async park(generation: number, offset: number, entry: FeedEntry, error: unknown, attempts: number): Promise<void> {
-    const parked = this.parkedEntry(generation, entry, error, attempts);
+    const parked = parkedEntry(this.definition.name, generation, entry, error, attempts);
     await this.host.views.commitView(this.definition.name, generation, offset, [], this.fence, { park: [parked] });
     this.attempts.clear();
     this.host.log(`sagaflow: view ${this.definition.name}: parked the entry at position ${entry.position} after ${attempts} attempts: ${parked.error.message}`);
-  }
-
-  private parkedEntry(generation: number, entry: FeedEntry, error: unknown, attempts: number): ParkedViewEntry {
-    const described = error instanceof SagaflowError
-      ? { code: error.code, message: error.message }
-      : { code: "update_failed", message: error instanceof Error ? error.message : String(error) };
-    // Stores keep text without U+0000 (PostgreSQL); an error may quote the very value that failed.
-    const clean = (text: string) => text.replaceAll("\u0000", "\\u0000").slice(0, 2_000);
-    return {
-      view: this.definition.name,
-      position: entry.position,
-      generation,
-      component: entry.component,
-      id: entry.id,
-      type: entry.type,
-      error: { code: clean(described.code), message: clean(described.message) },
-      attempts,
-      parkedAt: Date.now(),
-    };
   }
 
   /** The view's parked entries, by position. */
@@ -415,11 +335,11 @@ export class ViewRunner {
       if (!entry) throw new SagaflowError("not_found", `the feed has no entry at position ${position} any more; skip it`, { status: 404 });
       const offset = generation.offset;
       try {
-        const updates = await this.apply(generation.generation, [entry]);
+        const updates = await applyEntries(this.definition, this.host.views, generation.generation, [entry]);
         await this.host.views.commitView(this.definition.name, generation.generation, offset, updates, this.fence, { remove: [position] });
       } catch (error) {
         if (error instanceof LeaseLostError || isStoreUnavailable(error)) throw error;
-        const again = this.parkedEntry(generation.generation, entry, error, parked.attempts + 1);
+        const again = parkedEntry(this.definition.name, generation.generation, entry, error, parked.attempts + 1);
         await this.host.views.commitView(this.definition.name, generation.generation, offset, [], this.fence, { park: [again] });
         return { applied: 0, parked: 1 };
       }
@@ -470,35 +390,5 @@ export class ViewRunner {
     this.active = this.building;
     this.building = null;
     for (const listener of this.listeners) listener();
-  }
-
-  private async apply(generation: number, entries: FeedEntry[]): Promise<ViewRowUpdate[]> {
-    const rows = new Map<string, unknown>(); // `${physical}\0${id}` → row (undefined: absent)
-    const updates = new Map<string, ViewRowUpdate>();
-    for (const [tableName, table] of Object.entries(this.definition.tables) as Array<[string, ViewTable]>) {
-      const physical = physicalTable(this.definition.name, tableName, generation);
-      const mine = entries.filter((e) => e.component === table.source.name);
-      if (mine.length === 0) continue;
-      const stored = await this.host.views.getRows(physical, [...new Set(mine.map((e) => e.id))]);
-      for (const entry of mine) {
-        const key = `${physical}\u0000${entry.id}`;
-        const before = rows.has(key) ? rows.get(key) : stored.get(entry.id);
-        const after = this.update(table, before ?? undefined, entry);
-        if (after === undefined) continue;
-        rows.set(key, after);
-        updates.set(key, { table: physical, id: entry.id, row: after });
-      }
-    }
-    return [...updates.values()];
-  }
-
-  private update(table: ViewTable, row: unknown, entry: FeedEntry): unknown {
-    const ctx: UpdateContext = { id: entry.id, position: entry.position };
-    if (table.source.kind === "entity") {
-      if (entry.type.startsWith("$")) return undefined;
-      const updater = table.events?.[entry.type] as Updater | undefined;
-      return updater ? updater(row, entry.payload, ctx) : undefined;
-    }
-    return (table.state as Updater)(row, entry.type === "$deleted" ? null : entry.payload, ctx);
   }
 }

@@ -1,6 +1,6 @@
 import type { PoolClient, QueryResult } from "pg";
 
-/** What a transaction of the PostgreSQL store gives the work done in it (see PostgresStore's #transaction). */
+/** What a transaction of the PostgreSQL store gives the work done in it (see PostgresConnections' transaction, ./postgres-connections.ts). */
 export interface Transaction {
   /** The results of the statements sent with BEGIN, BEGIN's own first. */
   begun: QueryResult[];
