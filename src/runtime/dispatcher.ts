@@ -168,6 +168,11 @@ export class InstanceDispatcher implements Dispatcher {
     return observer ? observer.command(component, id, handler, run) : run(undefined);
   }
 
+  /** A cached instance's state, read without the store (Instance.trustedState); undefined when not cached or not trusted. */
+  trustedState(component: string, id: string): Current | undefined {
+    return this.instances.get(`${component}\u0000${id}`)?.trustedState();
+  }
+
   /** Instances held in memory, and calls in flight (in a mailbox or being decided and committed): for `/metrics`. */
   stats(): { cached: number; inFlight: number } {
     return { cached: this.instances.size, inFlight: this.inFlight };

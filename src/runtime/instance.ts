@@ -101,6 +101,17 @@ export class Instance {
     return !this.running && this.mailbox.length === 0;
   }
 
+  /**
+   * The state as last committed, where it may be read without asking the store: always on a store
+   * of one node (this instance is its only writer); on a shared one, for a moment after this
+   * instance committed it itself (as `committedState` trusts it). Undefined otherwise.
+   */
+  trustedState(): Current | undefined {
+    if (!this.loaded) return undefined;
+    if (this.deps.checkCache && performance.now() - this.committedAt >= TASK_TRUSTS_OWN_COMMIT_MS) return undefined;
+    return this.loaded;
+  }
+
   enqueue(pending: Pending): void {
     if (this.mailbox.length >= this.deps.mailboxLimit) {
       pending.reject(errors.overloaded(`the mailbox of ${this.component} "${this.id}"`));

@@ -50,6 +50,8 @@ export interface EngineHost {
   placement: WorkflowPlacement;
   /** Times and traces each step execution. */
   observer?: Observer;
+  /** The workflow's record as this node last committed it, when that may be read without the store (Dispatcher.trustedState). */
+  trustedRecord?: (name: string, id: string) => WorkflowRecord | undefined;
   /**
    * A step run's held writes (held-writes.ts), when a step's calls commit with its transition;
    * undefined (or absent): each call commits on its own, before its reply.
@@ -209,6 +211,9 @@ export class WorkflowEngine {
 
   /** Resolves when the workflow is over, or after `waitMs` with the record as it then is. */
   async waitForEnd(name: string, id: string, waitMs: number): Promise<WorkflowView<unknown> | undefined> {
+    // Over already, as this node committed it: no store read (a transfer's `GET ?wait=` after its start).
+    const trusted = this.host.trustedRecord?.(name, id);
+    if (trusted && finalStatuses.has(trusted.status)) return viewOf(id, trusted);
     const key = keyOf(name, id);
     let ended: WorkflowRecord | undefined;
     let wake: (record: WorkflowRecord) => void = (record) => (ended = record);
