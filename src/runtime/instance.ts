@@ -108,8 +108,13 @@ export class Instance {
    */
   trustedState(): Current | undefined {
     if (!this.loaded) return undefined;
-    if (this.deps.checkCache && performance.now() - this.committedAt >= TASK_TRUSTS_OWN_COMMIT_MS) return undefined;
+    if (this.deps.checkCache && !this.committedJustNow) return undefined;
     return this.loaded;
+  }
+
+  /** Whether this instance committed `loaded` itself a moment ago (TASK_TRUSTS_OWN_COMMIT_MS). */
+  private get committedJustNow(): boolean {
+    return performance.now() - this.committedAt < TASK_TRUSTS_OWN_COMMIT_MS;
   }
 
   enqueue(pending: Pending): void {
@@ -180,7 +185,7 @@ export class Instance {
     const withStart = turn.length === 1 && turn[0]!.hold?.startPending === true;
     // Independent reads, sent together: on PostgreSQL the turn waits for one round trip, not two.
     const [before, stored] = await Promise.all([
-      presumed ?? this.committedState(turn[0]?.task !== undefined, withStart),
+      presumed ?? this.committedState(withStart || (turn[0]?.task !== undefined && this.committedJustNow)),
       !withStart && turn.some((p) => p.idempotencyKey !== undefined) ? this.storedReplies(turn) : noneStored,
     ]);
     let current: Current = before;
@@ -444,15 +449,15 @@ export class Instance {
   }
 
   /**
-   * The instance as stored: the cached copy, unless several nodes share the store and it is stale.
-   * A task (a workflow step) trusts a copy this instance committed itself a moment ago: the step's
-   * commit checks the version in any case, and a write from another node landing in those few ms
-   * is no different from one landing while the step runs (the commit is a conflict, nothing of the
-   * step is kept, and it runs again on what is stored). Saves a transfer two of its round trips.
-   * So does a call from an eager start's step (`withStart`), whose commit is the start's.
+   * The instance as stored: the cached copy, unless several nodes share the store and it is stale
+   * (checked unless `trusted`). A task (a workflow step) trusts a copy this instance committed
+   * itself a moment ago: the step's commit checks the version in any case, and a write from another
+   * node landing in those few ms is no different from one landing while the step runs (the commit
+   * is a conflict, nothing of the step is kept, and it runs again on what is stored). Saves a
+   * transfer two of its round trips. So does a call from an eager start's step (`withStart`),
+   * whose commit is the start's.
    */
-  private async committedState(task: boolean, withStart = false): Promise<Loaded> {
-    const trusted = withStart || (task && performance.now() - this.committedAt < TASK_TRUSTS_OWN_COMMIT_MS);
+  private async committedState(trusted: boolean): Promise<Loaded> {
     if (this.loaded && this.deps.checkCache && !trusted && (await this.kind.isStale(this.deps.store, this.id, this.loaded))) this.loaded = undefined;
     return (this.loaded ??= await this.kind.load(this.deps.store, this.id));
   }
