@@ -169,15 +169,18 @@ describe("a step's held write", () => {
     await called.wait;
     let answered: unknown;
     const balance = rt.call("wallet", "w1", "balance", {}).then((reply) => (answered = reply));
-    // Real time passes, the runtime's does not: the write stays held, the other caller waits.
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    assert.equal(answered, undefined);
-    assert.equal((await store.readEvents("wallet", "w1", 0, 100)).length, 1);
-    await clock.advance(50);
-    await balance;
-    assert.deepEqual(answered, { balance: 105 }, "the held deposit committed on its own, then the caller was answered");
-    assert.equal((await store.readEvents("wallet", "w1", 0, 100)).length, 2);
-    stepGoesOn.open();
+    try {
+      // Real time passes, the runtime's does not: the write stays held, the other caller waits.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      assert.equal(answered, undefined);
+      assert.equal((await store.readEvents("wallet", "w1", 0, 100)).length, 1);
+      await clock.advance(50);
+      await balance;
+      assert.deepEqual(answered, { balance: 105 }, "the held deposit committed on its own, then the caller was answered");
+      assert.equal((await store.readEvents("wallet", "w1", 0, 100)).length, 2);
+    } finally {
+      stepGoesOn.open();
+    }
     assert.equal((await rt.workflowResult("slow", "s1", 5_000)).status, "ended");
     assert.deepEqual(await rt.call("wallet", "w1", "balance", {}), { balance: 105 }, "the deposit took effect once");
   });
