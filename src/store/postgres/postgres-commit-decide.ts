@@ -15,7 +15,19 @@ import { executeStatement, type LiteralValue } from "./postgres-literals.ts";
 import { KIND_EVENT, KIND_KV, KIND_WORKFLOW, type CommitSql } from "./postgres-commit-sql.ts";
 import { withMembers, type EncodedWrite } from "./postgres-commit-encode.ts";
 import { instanceOf, type CommitPlan, type InstanceState } from "./postgres-commit-plan.ts";
-import type { CommitHooks } from "./postgres-commit.ts";
+
+/** What a commit runs before its COMMIT; a test hook holds the transaction open here. */
+export type BeforeCommitHook = (feedPositions: readonly number[]) => Promise<void>;
+
+export interface CommitHooks {
+  /** For tests: runs last before COMMIT. */
+  beforeCommit?: BeforeCommitHook | undefined;
+  /**
+   * The statement that tells the other nodes what the commit wrote (its last feed position, given
+   * by the SQL expression `positionSql`, and the workflows); it is sent with COMMIT.
+   */
+  notify?: ((positionSql: string, workflows: Array<[string, string]>) => string | undefined) | undefined;
+}
 
 interface FeedRow {
   component: string;

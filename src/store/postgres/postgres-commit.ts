@@ -43,20 +43,9 @@ import type { Transaction } from "./transaction.ts";
 import { CHECKS_FAILED, type CommitSql } from "./postgres-commit-sql.ts";
 import { withMembers, type EncodedWrite } from "./postgres-commit-encode.ts";
 import { instanceOf, planInstances, type CommitPlan } from "./postgres-commit-plan.ts";
-import { decideBatch } from "./postgres-commit-decide.ts";
+import { decideBatch, type CommitHooks } from "./postgres-commit-decide.ts";
 
-/** What a commit runs before its COMMIT; a test hook holds the transaction open here. */
-export type BeforeCommitHook = (feedPositions: readonly number[]) => Promise<void>;
-
-export interface CommitHooks {
-  /** For tests: runs last before COMMIT. */
-  beforeCommit?: BeforeCommitHook | undefined;
-  /**
-   * The statement that tells the other nodes what the commit wrote (its last feed position, given
-   * by the SQL expression `positionSql`, and the workflows); it is sent with COMMIT.
-   */
-  notify?: ((positionSql: string, workflows: Array<[string, string]>) => string | undefined) | undefined;
-}
+export type { BeforeCommitHook, CommitHooks } from "./postgres-commit-decide.ts";
 
 /** What the caller's transaction gives the commit. */
 export interface CommitTransaction {
