@@ -5,7 +5,7 @@ import { transferWorkflow } from "../../examples/bank/transfer-workflow.ts";
 import { workflow } from "../define/workflow.ts";
 import { MemoryStore } from "../store/memory/memory-store.ts";
 import type { InstanceWrite, Store } from "../store/port.ts";
-import { VirtualClock } from "./clock.ts";
+import { VirtualClock, type Clock } from "./clock.ts";
 import { Runtime } from "./runtime.ts";
 import { wrapStore } from "./test-support.ts";
 
@@ -14,6 +14,23 @@ function gate(): { wait: Promise<void>; open: () => void } {
   let open!: () => void;
   const wait = new Promise<void>((resolve) => (open = resolve));
   return { wait, open };
+}
+
+type Gate = ReturnType<typeof gate>;
+
+/** A workflow whose one step deposits 5 to `to`, opens `called`, then waits for `goOn` before it ends: its deposit is held meanwhile. */
+function depositThenWait(called: Gate, goOn: Gate) {
+  return workflow("slow-after-call", {
+    start: (input: { to: string }) => input,
+    steps: {
+      pay: async (s, _input, ctx) => {
+        await ctx.call(wallet, s.to).deposit({ amount: 5 });
+        called.open();
+        await goOn.wait;
+        return ctx.end();
+      },
+    },
+  });
 }
 
 /**
@@ -26,7 +43,7 @@ describe("a step's held write", () => {
     for (const rt of runtimes) await rt.stop();
   });
 
-  async function start(components: Runtime["components"] extends () => infer C ? C : never, counted?: { commits: InstanceWrite[][] }) {
+  async function start(components: Runtime["components"] extends () => infer C ? C : never, counted?: { commits: InstanceWrite[][] }, clock?: Clock) {
     const inner = new MemoryStore();
     const store: Store = counted
       ? wrapStore(inner, {
@@ -36,7 +53,7 @@ describe("a step's held write", () => {
           },
         })
       : inner;
-    const rt = new Runtime({ store, components: components as never, log: () => {} });
+    const rt = new Runtime({ store, components: components as never, log: () => {}, ...(clock ? { clock } : {}) });
     runtimes.push(rt);
     await rt.start();
     return { rt, store: inner };
@@ -45,18 +62,7 @@ describe("a step's held write", () => {
   it("is-invisible-to-the-entity's-other-callers-until-it-commits-with-the-transition", async () => {
     const stepGoesOn = gate();
     const called = gate();
-    const slowAfterCall = workflow("slow-after-call", {
-      start: (input: { to: string }) => input,
-      steps: {
-        pay: async (s, _input, ctx) => {
-          await ctx.call(wallet, s.to).deposit({ amount: 5 });
-          called.open();
-          await stepGoesOn.wait;
-          return ctx.end();
-        },
-      },
-    });
-    const { rt, store } = await start([wallet, slowAfterCall]);
+    const { rt, store } = await start([wallet, depositThenWait(called, stepGoesOn)]);
     await rt.call("wallet", "w1", "create", { initialBalance: 100 });
     await rt.call("slow-after-call", "s1", "start", { to: "w1" });
     await called.wait;
@@ -148,24 +154,10 @@ describe("a step's held write", () => {
   it("commits-alone-once-held-for-50-ms-on-the-runtime's-clock,-so-other-callers-wait-no-longer", { timeout: 10_000 }, async () => {
     const stepGoesOn = gate();
     const called = gate();
-    const slow = workflow("slow", {
-      start: (input: { to: string }) => input,
-      steps: {
-        pay: async (s, _input, ctx) => {
-          await ctx.call(wallet, s.to).deposit({ amount: 5 });
-          called.open();
-          await stepGoesOn.wait;
-          return ctx.end();
-        },
-      },
-    });
     const clock = new VirtualClock();
-    const store = new MemoryStore();
-    const rt = new Runtime({ store, components: [wallet, slow], clock, log: () => {} });
-    runtimes.push(rt);
-    await rt.start();
+    const { rt, store } = await start([wallet, depositThenWait(called, stepGoesOn)], undefined, clock);
     await rt.call("wallet", "w1", "create", { initialBalance: 100 });
-    await rt.call("slow", "s1", "start", { to: "w1" });
+    await rt.call("slow-after-call", "s1", "start", { to: "w1" });
     await called.wait;
     let answered: unknown;
     const balance = rt.call("wallet", "w1", "balance", {}).then((reply) => (answered = reply));
@@ -181,7 +173,7 @@ describe("a step's held write", () => {
     } finally {
       stepGoesOn.open();
     }
-    assert.equal((await rt.workflowResult("slow", "s1", 5_000)).status, "ended");
+    assert.equal((await rt.workflowResult("slow-after-call", "s1", 5_000)).status, "ended");
     assert.deepEqual(await rt.call("wallet", "w1", "balance", {}), { balance: 105 }, "the deposit took effect once");
   });
 
