@@ -28,7 +28,9 @@ if (files.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=1", ...files],
+  // A test that hangs fails after 10 minutes (the slowest whole file takes about 2) instead of
+  // holding CI to its own limit; tests that need longer say so with their own `timeout`.
+  ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=1", "--test-timeout=600000", ...files],
   // "sagaflow" and the CLI resolve to src/ (package.json's "sagaflow-source" condition), in the test
   // processes and in every `sagaflow serve` they start, so tests run the sources, not dist/.
   {
