@@ -302,7 +302,7 @@ export class Runtime {
       this.views.wake();
       this.topics.wake();
     }
-    for (const [name, id] of signal.workflows ?? []) this.workflows.remoteChange(name, id);
+    for (const [name, id, over] of signal.workflows ?? []) this.workflows.remoteChange(name, id, over);
     if (signal.timerDue !== undefined) this.timers.remind(signal.timerDue, signal.timerBucket);
     if (signal.view !== undefined) this.views.wake();
   }

@@ -35,14 +35,21 @@ export interface LeaseRecord {
   remainingMs: number;
 }
 
+/**
+ * A workflow a commit wrote: name, id, and whether the commit left it over (1) or not (0), so that
+ * a node waiting for its end reads it only when it is. A node of an earlier version sends no third
+ * element: unknown, read.
+ */
+export type SignalledWorkflow = [name: string, id: string, over?: 0 | 1];
+
 /** What one node's commit tells the others. */
 export interface ClusterSignal {
   /** The node that sent it. */
   node: string;
   /** The highest feed position the commit wrote, if any. */
   position?: number;
-  /** Workflows the commit wrote: [name, id]. */
-  workflows?: Array<[string, string]>;
+  /** Workflows the commit wrote. */
+  workflows?: SignalledWorkflow[];
   /** A timer was started, due at this time. */
   timerDue?: number;
   /** Its bucket (src/store/buckets.ts): only the node holding that bucket's lease fires it. */

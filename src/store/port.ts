@@ -93,6 +93,9 @@ export interface InstanceWrite {
 
 export type WorkflowStatus = "running" | "paused" | "suspended" | "ended" | "failed" | "terminated";
 
+/** The statuses of a workflow that is over: who waits for its end is answered. */
+export const finalStatuses: ReadonlySet<WorkflowStatus> = new Set(["ended", "failed", "terminated"]);
+
 /** The durable record of a workflow instance: all the engine needs to carry on after a crash. */
 export interface WorkflowRecord {
   status: WorkflowStatus;

@@ -180,11 +180,14 @@ export class WorkflowEngine {
     }
   }
 
-  /** Another node wrote this workflow: wake who waits for its end; act if it is ours. */
-  remoteChange(name: string, id: string): void {
+  /**
+   * Another node wrote this workflow: wake who waits for its end (reading it, unless the signal
+   * says the commit did not leave it over: `over` 0); act if it is ours.
+   */
+  remoteChange(name: string, id: string, over?: 0 | 1): void {
     const definition = this.definitions.get(name);
     if (!definition || this.stopped) return;
-    if (this.waiters.has(keyOf(name, id))) {
+    if (over !== 0 && this.waiters.has(keyOf(name, id))) {
       void this.host.store.loadWorkflow(name, id).then((record) => {
         if (record && finalStatuses.has(record.status)) for (const wake of this.waiters.get(keyOf(name, id)) ?? []) wake(record);
       }, () => {});

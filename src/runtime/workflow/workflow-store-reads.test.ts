@@ -10,6 +10,18 @@ const greet = workflow("greet", {
   steps: { hello: async (s, _input, ctx) => ctx.update({ ...s, greeted: true }).end() },
 });
 
+/** Greets once `release` is called: until then the workflow runs, and a caller of `?wait=` waits. */
+let release = () => {};
+const slowGreet = workflow("slow-greet", {
+  start: (input: { name: string }) => ({ name: input.name }),
+  steps: {
+    hello: async (s, _input, ctx) => {
+      await new Promise<void>((resolve) => (release = resolve));
+      return ctx.update(s).end();
+    },
+  },
+});
+
 /** A runtime of `greet` on a memory store that notes each workflow record it reads. */
 async function countingLoads(): Promise<{ rt: Runtime; loads: string[] }> {
   const inner = new MemoryStore();
@@ -20,7 +32,7 @@ async function countingLoads(): Promise<{ rt: Runtime; loads: string[] }> {
       return inner.loadWorkflow(name, id);
     },
   });
-  const rt = new Runtime({ store, components: [greet], log: () => {} });
+  const rt = new Runtime({ store, components: [greet, slowGreet], log: () => {} });
   await rt.start();
   return { rt, loads };
 }
@@ -78,6 +90,26 @@ describe("a workflow's result", () => {
       await assert.rejects(rt.workflowResult("greet", "never", 0), isCode("not_found", 404));
       assert.deepEqual(loads, ["greet/never"], "one not cached is read from the store");
     } finally {
+      await rt.stop();
+    }
+  });
+
+  it("awaited-on-another-node-is-read-on-a-signal-that-may-have-ended-it,-not-on-one-that-says-it-did-not", async () => {
+    const { rt, loads } = await countingLoads();
+    try {
+      await rt.call("slow-greet", "s1", "start", { name: "Ada" });
+      const result = rt.workflowResult("slow-greet", "s1", 5_000);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      loads.length = 0;
+      // What another node's commit signal says: not over (0), or nothing (a node of an earlier version).
+      rt.workflows.remoteChange("slow-greet", "s1", 0);
+      rt.workflows.remoteChange("slow-greet", "s1");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.deepEqual(loads, ["slow-greet/s1"], "read once: on the signal that did not say");
+      release();
+      assert.equal((await result).status, "ended");
+    } finally {
+      release();
       await rt.stop();
     }
   });

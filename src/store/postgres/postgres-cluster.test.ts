@@ -5,7 +5,7 @@
  */
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { LeaseLostError, type ClusterSignal } from "../cluster-port.ts";
+import { LeaseLostError, type ClusterSignal, type SignalledWorkflow } from "../cluster-port.ts";
 import type { ParkedMessage } from "../port.ts";
 import { timerBucket } from "../buckets.ts";
 import { PostgresStore } from "./postgres-store.ts";
@@ -188,7 +188,7 @@ whenPostgresAsked((connectionString) => {
       });
     });
 
-    it("a-commit-signals-the-other-nodes-with-its-position-and-workflows-and-a-node-never-hears-itself", async () => {
+    it("a-commit-signals-the-other-nodes-with-its-position-and-workflows-whether-over-and-a-node-never-hears-itself", async () => {
       await twoNodes(async (a, b) => {
         const heardByA: ClusterSignal[] = [];
         const heardByB: ClusterSignal[] = [];
@@ -198,10 +198,16 @@ whenPostgresAsked((connectionString) => {
           const [outcome] = await b.commit([workflowWrite("wf", "w3", 0, 1)]);
           assert.ok(outcome!.ok);
           await b.putTimer({ name: "t", dueAt: 1234, component: "x", id: "1", handler: "h", input: null, createdAt: 1 });
-          for (let i = 0; i < 100 && heardByA.length < 2; i++) await sleep(10);
+          const ending = workflowWrite("wf", "w3", 1, 2);
+          const [ended] = await b.commit([{ ...ending, workflow: { ...ending.workflow!, record: { ...ending.workflow!.record, status: "ended" } } }]);
+          assert.ok(ended!.ok);
+          for (let i = 0; i < 100 && heardByA.length < 3; i++) await sleep(10);
+          const position = (o: typeof outcome) => (o!.ok ? o!.positions.at(-1) : -1);
+          // Whether the commit left the workflow over (1) or not (0): a node waiting for its end reads it only then.
           assert.deepEqual(heardByA, [
-            { node: "B", position: outcome!.ok ? outcome!.positions.at(-1) : -1, workflows: [["wf", "w3"]] },
+            { node: "B", position: position(outcome), workflows: [["wf", "w3", 0]] },
             { node: "B", timerDue: 1234, timerBucket: timerBucket("t") },
+            { node: "B", position: position(ended), workflows: [["wf", "w3", 1]] },
           ]);
           assert.deepEqual(heardByB, [], "a node does not hear its own signals");
         } finally {
@@ -224,7 +230,7 @@ whenPostgresAsked((connectionString) => {
           const received = () => heard.flatMap((s) => s.workflows ?? []);
           for (let i = 0; i < 200 && received().length < ids.length; i++) await sleep(10);
           assert.ok(heard.length > 1, `split into ${heard.length} notifications`);
-          assert.deepEqual(received(), ids.map((id) => ["wf", id]));
+          assert.deepEqual(received(), ids.map((id) => ["wf", id, 0]));
         } finally {
           await stopA();
           await stopB();
@@ -233,7 +239,7 @@ whenPostgresAsked((connectionString) => {
     });
 
     it("a-long-list-of-workflows-is-split-into-payloads-under-the-notify-limit", () => {
-      const workflows = Array.from({ length: 500 }, (_, i): [string, string] => ["transfer", `t-${"x".repeat(200)}-${i}`]);
+      const workflows = Array.from({ length: 500 }, (_, i): SignalledWorkflow => ["transfer", `t-${"x".repeat(200)}-${i}`, (i % 2) as 0 | 1]);
       const parts = encodeSignal({ node: "n", position: 7, workflows });
       assert.ok(parts.length > 1);
       for (const part of parts) assert.ok(Buffer.byteLength(part) < 8000, `${Buffer.byteLength(part)} bytes`);

@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import pg, { type Pool } from "pg";
-import type { ClusterSignal, ClusterStore, LeaseRecord, NodeRecord } from "../cluster-port.ts";
+import type { ClusterSignal, ClusterStore, LeaseRecord, NodeRecord, SignalledWorkflow } from "../cluster-port.ts";
 import type { RunInTransaction } from "./transaction.ts";
 import { translatingErrors } from "./postgres-errors.ts";
 
@@ -30,7 +30,7 @@ export interface ClusterHost {
 interface WireSignal {
   n: string;
   p?: number;
-  w?: Array<[string, string]>;
+  w?: SignalledWorkflow[];
   t?: number;
   /** The started timer's bucket. */
   b?: number;
@@ -150,7 +150,7 @@ export class PostgresCluster implements ClusterStore {
    * written: `positionSql` (an SQL expression) gives it when the statement runs, so the statement
    * can be sent in the same round trip as the writes that draw the position.
    */
-  notifyOfPositionStatement(positionSql: string, workflows: Array<[string, string]> | undefined): string | undefined {
+  notifyOfPositionStatement(positionSql: string, workflows: SignalledWorkflow[] | undefined): string | undefined {
     if (this.#node === undefined) return undefined;
     const channel = pg.escapeLiteral(this.#channel);
     // Each payload begins {"n":…,"p":0 (encodeSignal writes n, then p): the 0 is replaced by the position.
@@ -221,7 +221,7 @@ export function encodeSignal(signal: ClusterSignal): string[] {
   const workflows = signal.workflows ?? [];
   if (workflows.length === 0) return [JSON.stringify(base)];
   const parts: string[] = [];
-  let list: Array<[string, string]> = [];
+  let list: SignalledWorkflow[] = [];
   let size = JSON.stringify(base).length;
   for (const entry of workflows) {
     const entrySize = JSON.stringify(entry).length + 1;

@@ -9,7 +9,8 @@ import pg, { type QueryResult } from "pg";
 import { workflowFeedPayload } from "../feed-payload.ts";
 import { workflowBucket } from "../buckets.ts";
 import type { EncodedWorkflowRecord } from "../rows.ts";
-import type { WorkflowTransition, WriteOutcome } from "../port.ts";
+import { finalStatuses, type WorkflowTransition, type WriteOutcome } from "../port.ts";
+import type { SignalledWorkflow } from "../cluster-port.ts";
 import { quoteIdent } from "./migrations.ts";
 import { executeStatement, type LiteralValue } from "./postgres-literals.ts";
 import { KIND_EVENT, KIND_KV, KIND_WORKFLOW, type CommitSql } from "./postgres-commit-sql.ts";
@@ -26,7 +27,7 @@ export interface CommitHooks {
    * The statement that tells the other nodes what the commit wrote (its last feed position, given
    * by the SQL expression `positionSql`, and the workflows); it is sent with COMMIT.
    */
-  notify?: ((positionSql: string, workflows: Array<[string, string]>) => string | undefined) | undefined;
+  notify?: ((positionSql: string, workflows: SignalledWorkflow[]) => string | undefined) | undefined;
 }
 
 interface FeedRow {
@@ -206,10 +207,10 @@ export function decideBatch(
   // feed's sequence, read when the signal's statement runs (after the writes).
   let signal: string | undefined;
   if (hooks.notify && feed.length > 0) {
-    const workflows: Array<[string, string]> = [];
+    const workflows: SignalledWorkflow[] = [];
     encoded.forEach((w, i) => {
       if (outcomes[i] !== undefined) return;
-      for (const m of withMembers(w)) if (m.workflow) workflows.push([m.component, m.id]);
+      for (const m of withMembers(w)) if (m.workflow) workflows.push([m.component, m.id, finalStatuses.has(m.workflow.record.status) ? 1 : 0]);
     });
     signal = hooks.notify(`currval(${pg.escapeLiteral(`${quoteIdent(plan.schema)}.events_position_seq`)}::regclass)`, workflows);
   }
