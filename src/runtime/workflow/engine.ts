@@ -20,10 +20,11 @@ import {
 } from "./record.ts";
 import { StepContextImpl } from "./step-context.ts";
 import type { Dispatcher } from "../dispatcher.ts";
-import { viewOf, workflowKind } from "./workflow-kind.ts";
+import { workflowKind } from "./workflow-kind.ts";
 import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
 import { workflowBucket } from "../cluster/leases.ts";
 import { DueSweep } from "./due-sweep.ts";
+import { EndWaiters, workflowKey } from "./end-waiters.ts";
 import type { Observer } from "../../observe/observer.ts";
 import type { EagerPrefix, HeldWrite, StepHolds } from "../held-writes.ts";
 
@@ -90,7 +91,7 @@ const changedTo = ({ record, note }: Changed): Decision => ({
 export class WorkflowEngine {
   private readonly definitions = new Map<string, WorkflowDefinition>();
   private readonly timers = new Map<string, { cancel(): void }>();
-  private readonly waiters = new Map<string, Set<(record: WorkflowRecord) => void>>();
+  private readonly ends: EndWaiters;
   /** Acts in flight per workflow, and those told of a change meanwhile (they act again after). */
   private readonly acting = new Map<string, number>();
   private readonly changedMeanwhile = new Set<string>();
@@ -100,6 +101,7 @@ export class WorkflowEngine {
   private readonly sweep: DueSweep;
 
   constructor(private readonly host: EngineHost) {
+    this.ends = new EndWaiters(host.store, host.trustedRecord);
     this.sweep = new DueSweep({
       clock: host.clock,
       store: host.store,
@@ -110,7 +112,7 @@ export class WorkflowEngine {
       acting: () => this.acting.size,
       poke: (name, id) => {
         const definition = this.definitions.get(name);
-        const key = keyOf(name, id);
+        const key = workflowKey(name, id);
         if (!definition || !host.placement.holds(workflowBucket(name, id)) || this.acting.has(key)) return undefined;
         this.poke(definition, id);
         return key;
@@ -187,11 +189,7 @@ export class WorkflowEngine {
   remoteChange(name: string, id: string, over?: 0 | 1): void {
     const definition = this.definitions.get(name);
     if (!definition || this.stopped) return;
-    if (over !== 0 && this.waiters.has(keyOf(name, id))) {
-      void this.host.store.loadWorkflow(name, id).then((record) => {
-        if (record && finalStatuses.has(record.status)) for (const wake of this.waiters.get(keyOf(name, id)) ?? []) wake(record);
-      }, () => {});
-    }
+    this.ends.remoteChange(name, id, over);
     if (this.host.placement.holds(workflowBucket(name, id))) this.poke(definition, id);
   }
 
@@ -202,7 +200,7 @@ export class WorkflowEngine {
 
   /** Acts now, or again after the act in flight (which may have read the record before the change). */
   private poke(definition: WorkflowDefinition, id: string): void {
-    const key = keyOf(definition.name, id);
+    const key = workflowKey(definition.name, id);
     if (this.acting.has(key)) {
       this.changedMeanwhile.add(key);
       return;
@@ -212,41 +210,9 @@ export class WorkflowEngine {
     this.act(definition, id);
   }
 
-  /** Resolves when the workflow is over, or after `waitMs` with the record as it then is. */
-  async waitForEnd(name: string, id: string, waitMs: number): Promise<WorkflowView<unknown> | undefined> {
-    // Over already, as this node committed it: no store read (a transfer's `GET ?wait=` after its start).
-    const trusted = this.host.trustedRecord?.(name, id);
-    if (trusted && finalStatuses.has(trusted.status)) return viewOf(id, trusted);
-    const key = keyOf(name, id);
-    let ended: WorkflowRecord | undefined;
-    let wake: (record: WorkflowRecord) => void = (record) => (ended = record);
-    // Listen before reading, so an end committed in between is not missed.
-    const listener = (record: WorkflowRecord) => wake(record);
-    const set = this.waiters.get(key) ?? new Set();
-    this.waiters.set(key, set.add(listener));
-    const unlisten = () => {
-      set.delete(listener);
-      if (set.size === 0) this.waiters.delete(key);
-    };
-    try {
-      const current = await this.host.store.loadWorkflow(name, id);
-      if (!current) return undefined;
-      if (ended) return viewOf(id, ended);
-      if (finalStatuses.has(current.status) || waitMs <= 0) return viewOf(id, current);
-      const record = await new Promise<WorkflowRecord | undefined>((resolve) => {
-        // Real time: a caller's wait is not part of the workflow's virtual time.
-        const timer = setTimeout(() => resolve(undefined), waitMs);
-        wake = (r) => {
-          clearTimeout(timer);
-          resolve(r);
-        };
-      });
-      if (record) return viewOf(id, record);
-      const latest = await this.host.store.loadWorkflow(name, id);
-      return viewOf(id, latest ?? current);
-    } finally {
-      unlisten();
-    }
+  /** Resolves when the workflow is over, or after `waitMs` with the record as it then is (EndWaiters). */
+  waitForEnd(name: string, id: string, waitMs: number): Promise<WorkflowView<unknown> | undefined> {
+    return this.ends.waitForEnd(name, id, waitMs);
   }
 
   /** Operator controls, run in the instance's mailbox like everything else. */
@@ -322,14 +288,12 @@ export class WorkflowEngine {
   }
 
   private committed(definition: WorkflowDefinition, id: string, record: WorkflowRecord): void {
-    if (finalStatuses.has(record.status)) {
-      for (const wake of this.waiters.get(keyOf(definition.name, id)) ?? []) wake(record);
-    }
+    this.ends.committed(definition.name, id, record);
     this.schedule(definition, id, record);
   }
 
   private schedule(definition: WorkflowDefinition, id: string, record: WorkflowRecord): void {
-    const key = keyOf(definition.name, id);
+    const key = workflowKey(definition.name, id);
     this.timers.get(key)?.cancel();
     this.timers.delete(key);
     if (this.stopped || finalStatuses.has(record.status)) return;
@@ -355,7 +319,7 @@ export class WorkflowEngine {
    * `nearWakeUps.max`), not with every workflow waiting.
    */
   private wakeAt(definition: WorkflowDefinition, id: string, due: number): void {
-    const key = keyOf(definition.name, id);
+    const key = workflowKey(definition.name, id);
     const now = this.host.clock.now();
     const near = this.host.nearWakeUps ?? nearWakeUps;
     if (due - now > near.withinMs || this.timers.size >= near.max) {
@@ -377,7 +341,7 @@ export class WorkflowEngine {
   }
 
   private act(definition: WorkflowDefinition, id: string): void {
-    const key = keyOf(definition.name, id);
+    const key = workflowKey(definition.name, id);
     this.acting.set(key, (this.acting.get(key) ?? 0) + 1);
     this.host
       .enqueueTask(definition.name, id, (current) => this.advance(definition, id, current))
@@ -388,7 +352,7 @@ export class WorkflowEngine {
         if (this.stopped || error instanceof LeaseLostError) return;
         if (!this.host.placement.holds(workflowBucket(definition.name, id))) return;
         this.host.log(`sagaflow: workflow ${definition.name} "${id}" could not advance: ${String(error)}; trying again in ${retryAfterFailureMs} ms`);
-        const key = keyOf(definition.name, id);
+        const key = workflowKey(definition.name, id);
         this.timers.get(key)?.cancel();
         this.timers.delete(key);
         this.wakeAt(definition, id, this.host.clock.now() + retryAfterFailureMs);
@@ -499,7 +463,3 @@ export class WorkflowEngine {
 const retryAfterFailureMs = 1_000;
 const defaultSweepMs = 2_000;
 const nearWakeUps = { withinMs: 30_000, max: 10_000 };
-
-function keyOf(name: string, id: string): string {
-  return `${name}\u0000${id}`;
-}
