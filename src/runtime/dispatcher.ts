@@ -170,7 +170,7 @@ export class InstanceDispatcher implements Dispatcher {
 
   /** A cached instance's state, read without the store (Instance.trustedState); undefined when not cached or not trusted. */
   trustedState(component: string, id: string): Current | undefined {
-    return this.instances.get(`${component}\u0000${id}`)?.trustedState();
+    return this.instances.get(cacheKeyOf(component, id))?.trustedState();
   }
 
   /** Instances held in memory, and calls in flight (in a mailbox or being decided and committed): for `/metrics`. */
@@ -214,7 +214,7 @@ export class InstanceDispatcher implements Dispatcher {
 
   /** Drops an idle instance from the cache (retention removed it from the store): the next call loads it anew. */
   forget(component: string, id: string): void {
-    const cacheKey = `${component}\u0000${id}`;
+    const cacheKey = cacheKeyOf(component, id);
     if (this.instances.get(cacheKey)?.idle) this.instances.delete(cacheKey);
   }
 
@@ -231,7 +231,7 @@ export class InstanceDispatcher implements Dispatcher {
   }
 
   private instance(registered: Registered, id: string): Instance {
-    const cacheKey = `${registered.component.name}\u0000${id}`;
+    const cacheKey = cacheKeyOf(registered.component.name, id);
     let instance = this.instances.get(cacheKey);
     if (instance) {
       // Map order is recency order: move to the back.
@@ -262,4 +262,9 @@ export class InstanceDispatcher implements Dispatcher {
       details: { correlationId },
     });
   }
+}
+
+/** An instance's key in the cache. */
+function cacheKeyOf(component: string, id: string): string {
+  return `${component}\u0000${id}`;
 }

@@ -2,7 +2,7 @@ import { SagaflowError } from "../../define/errors.ts";
 import type { Cancellation, StepHandler, WorkflowDefinition, WorkflowView } from "../../define/workflow.ts";
 import { asWorkflowEffect } from "../../define/workflow-effect.ts";
 import type { Timers } from "../../define/handlers.ts";
-import type { Store, StoredReply, WorkflowRecord, WorkflowStatus } from "../../store/port.ts";
+import { finalStatuses, type Store, type StoredReply, type WorkflowRecord, type WorkflowStatus } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
 import type { Current, Decision } from "../decide.ts";
 import type { EagerStep, Kind } from "../kinds.ts";
@@ -11,7 +11,6 @@ import {
   applyStepFailure,
   applyWorkflowTimeout,
   callKeysRetired,
-  finalStatuses,
   operatorAllowed,
   operatorChange,
   stepOptions,

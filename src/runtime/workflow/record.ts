@@ -4,8 +4,6 @@ import type { WorkflowRecord, WorkflowStatus } from "../../store/port.ts";
 
 /** Pure changes of a workflow record; the engine commits them and schedules what comes next. */
 
-export { finalStatuses } from "../../store/port.ts";
-
 export const defaultStepTimeoutMs = 5_000;
 const defaultRetry: Required<RetryPolicy> = { maxAttempts: 5, initialBackoffMs: 100, maxBackoffMs: 10_000 };
 

@@ -1,14 +1,14 @@
 import { isRefusal, SagaflowError } from "../../define/errors.ts";
 import { asWorkflowEffect, workflowEffects } from "../../define/workflow-effect.ts";
 import type { WorkflowDefinition, WorkflowView } from "../../define/workflow.ts";
-import type { Store, StoredReply, WorkflowRecord } from "../../store/port.ts";
+import { finalStatuses, type Store, type StoredReply, type WorkflowRecord } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
 import type { Current, Decision } from "../decide.ts";
 import type { EagerStep, Kind, Loaded } from "../kinds.ts";
 import { requestHash } from "../request-hash.ts";
 import { effectsFor } from "../../define/effect.ts";
 import { startedByNote } from "./started-by.ts";
-import { applyDecision, finalStatuses, startRecord } from "./record.ts";
+import { applyDecision, startRecord } from "./record.ts";
 
 type AnyHandler = (view: unknown, input: unknown, fx: unknown) => unknown;
 
