@@ -32,6 +32,8 @@ interface Node {
   /** Writes of this node the store refused because the other node wrote the instance first. */
   conflicts: number;
   commits: number;
+  /** Full loads of an entity (snapshot and events) this node made. */
+  historyLoads: number;
 }
 
 function registerTests(connectionString: string): void {
@@ -45,13 +47,17 @@ function registerTests(connectionString: string): void {
 
     async function startNode(schema: string): Promise<Node> {
       const store = new PostgresStore({ connectionString, schema, poolSize: 4 });
-      const node: Node = { runtime: undefined as never, store, conflicts: 0, commits: 0 };
+      const node: Node = { runtime: undefined as never, store, conflicts: 0, commits: 0, historyLoads: 0 };
       const counted: Store = wrapStore(store, {
         async commit(writes: InstanceWrite[]) {
           const outcomes = await store.commit(writes);
           node.commits++;
           node.conflicts += outcomes.filter((o) => !o.ok).length;
           return outcomes;
+        },
+        loadHistory(component, id) {
+          node.historyLoads++;
+          return store.loadHistory(component, id);
         },
       });
       node.runtime = new Runtime({ store: counted, components: [counter], log: (line) => process.stderr.write(`${line}\n`) });
@@ -168,7 +174,9 @@ function registerTests(connectionString: string): void {
       // A asked the store for the instance's version before deciding and reloaded: its stale
       // cache was never used, so not even a refused write (a conflict) came of it.
       assert.equal(a.conflicts, conflictsBefore, "A decided on the stored state at once");
-      // Back and forth, several times: every reply includes everything the other node did.
+      // Back and forth, several times: every reply includes everything the other node did, and
+      // each node brings its cached copy up to date with the other's events, never loading it whole.
+      const historyLoads = a.historyLoads + b.historyLoads;
       let expected = 111;
       for (let round = 0; round < 10; round++) {
         const [first, second] = round % 2 === 0 ? [a, b] : [b, a];
@@ -177,6 +185,7 @@ function registerTests(connectionString: string): void {
         expected += 1;
         assert.equal(await second.runtime.call("counter", "k", "add", { by: 1 }), expected, `round ${round}`);
       }
+      assert.equal(a.historyLoads + b.historyLoads, historyLoads, "no full load after the first on each node");
       const events = await b.store.readEvents("counter", "k", 0, 1000);
       assert.deepEqual(
         events.map((e) => e.seq),

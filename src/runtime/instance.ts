@@ -347,7 +347,7 @@ export class Instance {
       if (head.task || head.hold || head.idempotencyKey !== undefined) return;
       try {
         // Several nodes: another one may have committed a command since; read what is stored.
-        view ??= this.deps.checkCache ? await this.kind.load(this.deps.store, this.id) : committed;
+        view ??= this.deps.checkCache ? await this.kind.refresh(this.deps.store, this.id, committed) : committed;
       } catch {
         return; // the store is out of reach: they wait for the task, as before
       }
@@ -449,8 +449,8 @@ export class Instance {
   }
 
   /**
-   * The instance as stored: the cached copy, unless several nodes share the store and it is stale
-   * (checked unless `trusted`). A task (a workflow step) trusts a copy this instance committed
+   * The instance as stored: the cached copy, brought up to date first when several nodes share the
+   * store (unless `trusted`): one read, which finds it current or brings what another node wrote. A task (a workflow step) trusts a copy this instance committed
    * itself a moment ago: the step's commit checks the version in any case, and a write from another
    * node landing in those few ms is no different from one landing while the step runs (the commit
    * is a conflict, nothing of the step is kept, and it runs again on what is stored). Saves a
@@ -458,7 +458,7 @@ export class Instance {
    * whose commit is the start's.
    */
   private async committedState(trusted: boolean): Promise<Loaded> {
-    if (this.loaded && this.deps.checkCache && !trusted && (await this.kind.isStale(this.deps.store, this.id, this.loaded))) this.loaded = undefined;
+    if (this.loaded && this.deps.checkCache && !trusted) this.loaded = await this.kind.refresh(this.deps.store, this.id, this.loaded);
     return (this.loaded ??= await this.kind.load(this.deps.store, this.id));
   }
 

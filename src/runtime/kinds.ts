@@ -1,7 +1,7 @@
 import type { EntityDefinition } from "../define/entity.ts";
 import type { KeyValueDefinition } from "../define/key-value.ts";
 import type { Principal } from "../define/access.ts";
-import type { DedupRecord, InstanceWrite, NewEvent, Store } from "../store/port.ts";
+import type { DedupRecord, InstanceWrite, KvRecord, NewEvent, Store, StoredEvent } from "../store/port.ts";
 import type { EagerPrefix } from "./held-writes.ts";
 import { decideEntity, decideKeyValue, foldEvents, type Current, type Decision } from "./decide.ts";
 
@@ -19,8 +19,12 @@ export type EagerStep = (current: Current, prefix: EagerPrefix) => Promise<Decis
 
 export interface Kind {
   load(store: Store, id: string): Promise<Loaded>;
-  /** Whether the store holds a newer version than `loaded` (another node wrote the instance). */
-  isStale(store: Store, id: string, loaded: Loaded): Promise<boolean>;
+  /**
+   * `loaded` brought up to what the store holds (another node may have written the instance since):
+   * `loaded` itself when nothing changed, else the stored version, read as cheaply as the kind
+   * allows (one read: an entity's events after `loaded`, not its snapshot and whole tail again).
+   */
+  refresh(store: Store, id: string, loaded: Loaded): Promise<Loaded>;
   /** `principal`: who called over HTTP, when a token said so (handlers see it as `fx.principal`). */
   /** `trace`: the command span's W3C traceparent, when tracing (a workflow's start keeps it in the record). */
   decide(current: Current, handler: string, input: unknown, isQuery: boolean, id: string, principal?: Principal, trace?: string): Decision;
@@ -57,22 +61,37 @@ export interface Kind {
   afterCommit?(id: string, committed: Loaded): void;
 }
 
+/** How many newer events a cached entity is brought up to date with; further behind, it is loaded again. */
+const refreshLimit = 64;
+
 function entityKind(definition: EntityDefinition, defaultSnapshotEvery: number): Kind {
   const snapshotEvery = definition.snapshotEvery ?? defaultSnapshotEvery;
   const logged = (before: Loaded, after: Current, events: NewEvent[]): NewEvent[] =>
     after.deleted && !before.deleted ? [...events, { type: deletedEventType, payload: null }] : events;
+  /** `events` (in seq order) applied to `from`; a deletion marker among them leaves it deleted. */
+  const applied = (from: Loaded, events: readonly StoredEvent[]): Loaded => {
+    const live = events.filter((e) => e.type !== deletedEventType);
+    return {
+      state: foldEvents(definition, from.state, live),
+      deleted: from.deleted || live.length !== events.length,
+      version: events.at(-1)?.seq ?? from.version,
+    };
+  };
+  const load = async (store: Store, id: string): Promise<Loaded> => {
+    const { snapshot, events } = await store.loadHistory(definition.name, id);
+    const base = snapshot ? { state: snapshot.state, deleted: false, version: snapshot.seq } : { state: definition.initial(), deleted: false, version: 0 };
+    return applied(base, events);
+  };
   return {
     holdable: true,
-    async load(store, id) {
-      const history = await store.loadHistory(definition.name, id);
-      const snapshot = history.snapshot;
-      const live = history.events.filter((e) => e.type !== deletedEventType);
-      const deleted = live.length !== history.events.length;
-      const base = snapshot ? snapshot.state : definition.initial();
-      const version = history.events.at(-1)?.seq ?? snapshot?.seq ?? 0;
-      return { state: foldEvents(definition, base, live), deleted, version };
+    load,
+    async refresh(store, id, loaded) {
+      const newer = await store.readEvents(definition.name, id, loaded.version, refreshLimit);
+      if (newer.length === 0) return loaded;
+      // Far behind, or events missing (pruned): the snapshot and its tail are the read to make.
+      const follows = newer[0]!.seq === loaded.version + 1 && newer.at(-1)!.seq === loaded.version + newer.length;
+      return follows && newer.length < refreshLimit ? applied(loaded, newer) : load(store, id);
     },
-    isStale: async (store, id, loaded) => (await store.readEvents(definition.name, id, loaded.version, 1)).length > 0,
     decide: (current, handler, input, isQuery, _id, principal) =>
       decideEntity(definition, current, handler, input, isQuery, principal),
     write(id, before, after, events, dedup) {
@@ -94,18 +113,17 @@ function entityKind(definition: EntityDefinition, defaultSnapshotEvery: number):
 }
 
 function keyValueKind(definition: KeyValueDefinition): Kind {
+  const loadedFrom = (record: KvRecord | undefined): Loaded =>
+    record
+      ? { state: record.deleted ? definition.initial() : record.state, deleted: record.deleted, version: record.version }
+      : { state: definition.initial(), deleted: false, version: 0 };
   return {
     holdable: true,
-    async load(store, id) {
+    load: async (store, id) => loadedFrom(await store.loadKv(definition.name, id)),
+    async refresh(store, id, loaded) {
       const record = await store.loadKv(definition.name, id);
-      if (!record) return { state: definition.initial(), deleted: false, version: 0 };
-      return {
-        state: record.deleted ? definition.initial() : record.state,
-        deleted: record.deleted,
-        version: record.version,
-      };
+      return (record?.version ?? 0) === loaded.version ? loaded : loadedFrom(record);
     },
-    isStale: async (store, id, loaded) => ((await store.loadKv(definition.name, id))?.version ?? 0) !== loaded.version,
     decide: (current, handler, input, isQuery, _id, principal) =>
       decideKeyValue(definition, current, handler, input, isQuery, principal),
     write(id, before, after, _events, dedup) {

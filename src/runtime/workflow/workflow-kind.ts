@@ -1,7 +1,7 @@
 import { isRefusal, SagaflowError } from "../../define/errors.ts";
 import { asWorkflowEffect, workflowEffects } from "../../define/workflow-effect.ts";
 import type { WorkflowDefinition, WorkflowView } from "../../define/workflow.ts";
-import { finalStatuses, type Store, type StoredReply, type WorkflowRecord } from "../../store/port.ts";
+import { finalStatuses, type Store, type StoredReply, type StoredWorkflow, type WorkflowRecord } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
 import type { Current, Decision } from "../decide.ts";
 import type { EagerStep, Kind, Loaded } from "../kinds.ts";
@@ -20,6 +20,12 @@ const unchanged = (current: Current, reply: StoredReply): Decision => ({ reply, 
 const refuse = (current: Current, code: string, message: string, status?: number) =>
   unchanged(current, status === undefined ? { ok: false, code, message } : { ok: false, code, message, status });
 
+function loadedFrom(stored: StoredWorkflow | undefined): Loaded {
+  if (!stored) return { state: null, deleted: false, version: 0 };
+  const { name: _name, id: _id, version, ...record } = stored;
+  return { state: record, deleted: false, version };
+}
+
 /**
  * Workflows in the command path: `start` (answered by the engine, idempotent by input), user
  * commands and queries on the record. Steps are not here: the engine runs them as tasks.
@@ -32,13 +38,11 @@ export function workflowKind(
 ): Kind {
   return {
     ...(eagerStep ? { eagerStep: (id: string, current: Current) => eagerStep(id, current.state as WorkflowRecord) } : {}),
-    async load(store: Store, id: string): Promise<Loaded> {
+    load: async (store: Store, id: string): Promise<Loaded> => loadedFrom(await store.loadWorkflow(definition.name, id)),
+    async refresh(store, id, loaded) {
       const stored = await store.loadWorkflow(definition.name, id);
-      if (!stored) return { state: null, deleted: false, version: 0 };
-      const { name: _name, id: _id, version, ...record } = stored;
-      return { state: record, deleted: false, version };
+      return (stored?.version ?? 0) === loaded.version ? loaded : loadedFrom(stored);
     },
-    isStale: async (store, id, loaded) => ((await store.loadWorkflow(definition.name, id))?.version ?? 0) !== loaded.version,
     // A start is almost always of a new instance; a repeated one finds out at its commit.
     presumeNew: (handler) => (handler === "start" ? { state: null, deleted: false, version: 0 } : undefined),
 
