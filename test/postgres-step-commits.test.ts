@@ -103,6 +103,11 @@ if (url) {
       await rt.call("two-steps", "quick", "start", { to: "w", wait: false });
       assert.equal((await rt.workflowResult("two-steps", "quick", 20_000)).status, "ended");
       assert.deepEqual(loads.filter((id) => id === "quick"), ["quick"], "one read: workflowResult's");
+      // Past the moment a node trusts its own commit, it reads again: another node may have
+      // changed the workflow since (retention removed it, a new run began).
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      assert.equal((await rt.workflowResult("two-steps", "quick", 0)).status, "ended");
+      assert.deepEqual(loads.filter((id) => id === "quick"), ["quick", "quick"], "read again once its own commit is 100 ms old");
 
       // Another node suspends the workflow while step b runs on the copy it trusted.
       runsOfB = 0;
