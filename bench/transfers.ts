@@ -121,6 +121,18 @@ interface SystemUnderTest {
   counts?: () => Promise<ServerCounts>;
 }
 
+/** Round trips per statement over a point, per transfer started: those of at least 0.01, most first. */
+function roundTripsBy(before: Record<string, number>, after: Record<string, number>, started: number): Record<string, number> {
+  const per = Object.entries(after).map(([label, n]) => [label, round((n - (before[label] ?? 0)) / started, 2)] as const);
+  return Object.fromEntries(per.filter(([, n]) => n >= 0.01).sort((a, b) => b[1] - a[1]));
+}
+
+function addedUp(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const sum = { ...a };
+  for (const [label, n] of Object.entries(b)) sum[label] = (sum[label] ?? 0) + n;
+  return sum;
+}
+
 /** Warm-up, then the measured run; fsyncs (SQLite) over both, PostgreSQL's share over the measured run. */
 async function measure(target: Target, ledger: Ledger, label: string, concurrency: number, sut: SystemUnderTest) {
   // Ids allow letters, digits and _ . : @ + = ~ - only.
@@ -155,11 +167,12 @@ async function measure(target: Target, ledger: Ledger, label: string, concurrenc
   const perTransfer = (n: number | null | undefined, digits: number) => (n == null || run.transfers === 0 ? null : round(n / run.transfers, digits));
   // Like the fsyncs: over warm-up and measured run, per transfer started.
   const started = warmTransfers + run.transfers + run.errors;
-  const countedPer = (key: keyof ServerCounts) => (countsBefore && countsAfter && started > 0 ? round((countsAfter[key] - countsBefore[key]) / started, 2) : null);
+  const countedPer = (key: "commits" | "writes" | "pgRoundTrips") => (countsBefore && countsAfter && started > 0 ? round((countsAfter[key] - countsBefore[key]) / started, 2) : null);
   return {
     commitsPerTransfer: countedPer("commits"),
     writesPerTransfer: countedPer("writes"),
     pgRoundTripsPerTransfer: countedPer("pgRoundTrips"),
+    pgRoundTripsPerTransferBy: countsBefore && countsAfter && started > 0 ? roundTripsBy(countsBefore.pgRoundTripsBy, countsAfter.pgRoundTripsBy, started) : null,
     run,
     warmTransfers,
     warmElapsedMs,
@@ -207,6 +220,7 @@ async function overHttp(workflow: WorkflowName): Promise<void> {
   const counts = async (): Promise<ServerCounts> =>
     (await Promise.all(nodes.map((n) => n.counts()))).reduce((a, b) => ({
       commits: a.commits + b.commits, writes: a.writes + b.writes, pgRoundTrips: a.pgRoundTrips + b.pgRoundTrips,
+      pgRoundTripsBy: addedUp(a.pgRoundTripsBy, b.pgRoundTripsBy),
     }));
   const sut: SystemUnderTest = { pids: nodes.map((n) => n.pid), watch, counts };
   // Every node holds leases (workflows run in leased buckets), none is unheld: a no-op on SQLite.
@@ -239,7 +253,7 @@ async function overHttp(workflow: WorkflowName): Promise<void> {
           // PostgreSQL also the round trips, reads included. Background work (consumers, leases) is counted too.
           commitsPerTransfer: m.commitsPerTransfer,
           writesPerCommit: m.commitsPerTransfer && m.writesPerTransfer !== null ? round(m.writesPerTransfer / m.commitsPerTransfer, 1) : null,
-          ...(watch ? { pgRoundTripsPerTransfer: m.pgRoundTripsPerTransfer } : {}),
+          ...(watch ? { pgRoundTripsPerTransfer: m.pgRoundTripsPerTransfer, pgRoundTripsPerTransferBy: m.pgRoundTripsPerTransferBy } : {}),
           invariantHolds: invariant.holds,
           serverPeakRssMb,
           errors: m.run.errors,

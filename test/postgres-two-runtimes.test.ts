@@ -34,6 +34,8 @@ interface Node {
   commits: number;
   /** Full loads of an entity (snapshot and events) this node made. */
   historyLoads: number;
+  /** Run (once) before this node's next commit reaches the store. */
+  beforeNextCommit?: (() => Promise<void>) | undefined;
 }
 
 function registerTests(connectionString: string): void {
@@ -50,6 +52,9 @@ function registerTests(connectionString: string): void {
       const node: Node = { runtime: undefined as never, store, conflicts: 0, commits: 0, historyLoads: 0 };
       const counted: Store = wrapStore(store, {
         async commit(writes: InstanceWrite[]) {
+          const before = node.beforeNextCommit;
+          node.beforeNextCommit = undefined;
+          await before?.();
           const outcomes = await store.commit(writes);
           node.commits++;
           node.conflicts += outcomes.filter((o) => !o.ok).length;
@@ -191,6 +196,21 @@ function registerTests(connectionString: string): void {
         events.map((e) => e.seq),
         Array.from({ length: 23 }, (_, i) => i + 1),
       );
+    });
+
+    it("a-node-whose-commit-lost-the-race-reads-only-what-the-other-wrote-and-decides-again", { timeout: 30_000 }, async () => {
+      const [a, b] = await twoNodes("race");
+      assert.equal(await a.runtime.call("counter", "r", "add", { by: 1 }), 1);
+      const historyLoads = a.historyLoads;
+      // Between A's decision and its commit, B writes: A's commit is refused.
+      a.beforeNextCommit = async () => {
+        const [written] = await b.store.commit([{ component: "counter", id: "r", events: { expectedSeq: 1, append: [{ type: "added", payload: { by: 10 } }] }, dedup: [] }]);
+        assert.ok(written!.ok);
+      };
+      const conflicts = a.conflicts;
+      assert.equal(await a.runtime.call("counter", "r", "add", { by: 100 }), 111, "decided again on B's write");
+      assert.equal(a.conflicts, conflicts + 1);
+      assert.equal(a.historyLoads, historyLoads, "its copy was brought up to date with B's event, not loaded whole");
     });
   });
 }

@@ -22,6 +22,8 @@ export interface ServerCounts {
   commits: number;
   writes: number;
   pgRoundTrips: number;
+  /** The round trips by statement (see statementLabel in ./server-counters.ts). */
+  pgRoundTripsBy: Record<string, number>;
 }
 
 export interface ServeProcess {
@@ -56,7 +58,7 @@ export async function startServe(name: string, service: string, args: readonly s
     child.kill("SIGUSR2");
     let now: (ServerCounts & { written: number }) | undefined;
     if (!(await until(() => ((now = read())?.written ?? 0) > before, 5_000, 5))) throw new Error(`${name} did not write its counters within 5 s`);
-    return { commits: now!.commits, writes: now!.writes, pgRoundTrips: now!.pgRoundTrips };
+    return { commits: now!.commits, writes: now!.writes, pgRoundTrips: now!.pgRoundTrips, pgRoundTripsBy: now!.pgRoundTripsBy };
   };
   const exited = new Promise<void>((done) => child.once("exit", () => done()));
   const stop = async (): Promise<void> => {

@@ -2,8 +2,8 @@
  * Loaded into a bench's `sagaflow serve` process (`--import tsx --import <this file>`): counts the
  * store's commits (SQLite and PostgreSQL: calls of store.commit, one transaction each), the
  * instance writes they carried (with their together writes) and, on PostgreSQL, the round trips
- * (pg Client.query: one simple query, however many statements it holds, or one named statement),
- * and writes them as JSON to the file named by SAGAFLOW_BENCH_COUNTERS when sent SIGUSR2 (and
+ * (pg Client.query: one simple query, however many statements it holds, or one named statement)
+ * with what each was (statementLabel), and writes them as JSON to the file named by SAGAFLOW_BENCH_COUNTERS when sent SIGUSR2 (and
  * once at start), each time with a higher `written`: the bench asks before and after a point (see
  * ServeProcess.counts) and the server does no file writes while it is measured.
  */
@@ -14,7 +14,7 @@ import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
 
 const file = process.env["SAGAFLOW_BENCH_COUNTERS"];
 if (file !== undefined) {
-  const counts = { commits: 0, writes: 0, pgRoundTrips: 0 };
+  const counts = { commits: 0, writes: 0, pgRoundTrips: 0, pgRoundTripsBy: {} as Record<string, number> };
   let written = 0;
   for (const store of [SqliteStore, PostgresStore]) {
     const commit = store.prototype.commit as (this: unknown, ...args: unknown[]) => unknown;
@@ -27,9 +27,23 @@ if (file !== undefined) {
   const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
     counts.pgRoundTrips++;
+    const label = statementLabel(args[0]);
+    counts.pgRoundTripsBy[label] = (counts.pgRoundTripsBy[label] ?? 0) + 1;
     return query.apply(this, args);
   } as typeof pg.Client.prototype.query;
   const flush = () => writeFileSync(file, JSON.stringify({ ...counts, written: ++written }));
   flush();
   process.on("SIGUSR2", flush);
+}
+
+/**
+ * What a round trip was: a named statement's name; for a simple query, the statements it EXECUTEs
+ * (joined by "+"), or else its first two words.
+ */
+function statementLabel(query: unknown): string {
+  const named = (query as { name?: unknown } | null)?.name;
+  if (typeof named === "string") return named.replace(/^sagaflow_/, "");
+  const text = typeof query === "string" ? query : String((query as { text?: unknown } | null)?.text ?? "?");
+  const executed = [...text.matchAll(/EXECUTE\s+(?:sagaflow_)?(\w+)/g)].map((m) => m[1]);
+  return executed.length > 0 ? executed.join("+") : text.trim().split(/\s+/).slice(0, 2).join(" ");
 }

@@ -83,6 +83,11 @@ export class Instance {
   private readonly mailbox: Pending[] = [];
   private running = false;
   private loaded: Loaded | undefined;
+  /**
+   * A copy known to be behind the store (a commit decided on it was a conflict or was not kept):
+   * not used as it is, but brought up to date by the next turn (Kind.refresh), not loaded whole.
+   */
+  private behind: Loaded | undefined;
   /** When (performance.now()) this instance last committed `loaded` itself. */
   private committedAt = -Infinity;
   private lastPosition: number | undefined;
@@ -167,11 +172,11 @@ export class Instance {
         const result = await this.tryTurn(turn, attempt === 0);
         if (result) return result;
       } catch (error) {
-        // The store failed: nothing of the turn was kept; reload before anything else runs.
-        this.loaded = undefined;
+        // The store failed: nothing of the turn was kept; read again before anything else runs.
+        this.fellBehind();
         return turn.map(() => ({ error }));
       }
-      this.loaded = undefined;
+      this.fellBehind();
     }
     return turn.map(() => ({ error: errors.conflict(this.component, this.id) }));
   }
@@ -185,7 +190,7 @@ export class Instance {
     const withStart = turn.length === 1 && turn[0]!.hold?.startPending === true;
     // Independent reads, sent together: on PostgreSQL the turn waits for one round trip, not two.
     const [before, stored] = await Promise.all([
-      presumed ?? this.committedState(withStart || (turn[0]?.task !== undefined && this.committedJustNow)),
+      presumed ?? this.committedState((withStart || turn[0]?.task !== undefined) && this.committedJustNow),
       !withStart && turn.some((p) => p.idempotencyKey !== undefined) ? this.storedReplies(turn) : noneStored,
     ]);
     let current: Current = before;
@@ -282,9 +287,10 @@ export class Instance {
     if (result?.ok) {
       if (result.positions.length > 0) this.lastPosition = Math.max(...result.positions);
       this.loaded = { ...after, version: this.kind.versionAfter(before, events, after) };
+      this.committedAt = performance.now();
     } else {
       // Dropped or refused: nothing of it was kept.
-      this.loaded = undefined;
+      this.fellBehind();
     }
     return { answered: true };
   }
@@ -303,7 +309,7 @@ export class Instance {
           return decision?.changed ? decision : undefined;
         },
         commit: (before, next, dedup, notes, options) => this.commitTurn(before, next, true, [], dedup, notes, options),
-        forget: () => (this.loaded = undefined),
+        forget: () => this.fellBehind(),
         answerStart: () => {
           pending.resolve(outcome.reply, this.lastPosition);
           this.wake?.(); // reads waiting for the start can now be answered
@@ -450,16 +456,29 @@ export class Instance {
 
   /**
    * The instance as stored: the cached copy, brought up to date first when several nodes share the
-   * store (unless `trusted`): one read, which finds it current or brings what another node wrote. A task (a workflow step) trusts a copy this instance committed
-   * itself a moment ago: the step's commit checks the version in any case, and a write from another
-   * node landing in those few ms is no different from one landing while the step runs (the commit
-   * is a conflict, nothing of the step is kept, and it runs again on what is stored). Saves a
-   * transfer two of its round trips. So does a call from an eager start's step (`withStart`),
-   * whose commit is the start's.
+   * store (unless `trusted`), in one read that finds it current or brings what another node wrote.
+   *
+   * A task (a workflow step) trusts a copy this instance committed itself a moment ago: the step's
+   * commit checks the version in any case, and a write from another node landing in those few ms
+   * is no different from one landing while the step runs (the commit is a conflict, nothing of the
+   * step is kept, and it runs again on what is stored). Saves a transfer two of its round trips.
+   * So does a call from an eager start's step (`withStart`), whose commit is the start's, under the
+   * same condition: an older copy is more likely to have been written by another node since, and
+   * would make the whole start a conflict, decided again.
    */
   private async committedState(trusted: boolean): Promise<Loaded> {
     if (this.loaded && this.deps.checkCache && !trusted) this.loaded = await this.kind.refresh(this.deps.store, this.id, this.loaded);
-    return (this.loaded ??= await this.kind.load(this.deps.store, this.id));
+    if (!this.loaded) {
+      this.loaded = this.behind ? await this.kind.refresh(this.deps.store, this.id, this.behind) : await this.kind.load(this.deps.store, this.id);
+      this.behind = undefined;
+    }
+    return this.loaded;
+  }
+
+  /** The cached copy may be behind the store: nothing uses it until a turn brings it up to date. */
+  private fellBehind(): void {
+    this.behind = this.loaded ?? this.behind;
+    this.loaded = undefined;
   }
 
   /** Idempotency records already stored for the keys in this turn, looked up together. */
