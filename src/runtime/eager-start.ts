@@ -49,7 +49,7 @@ export interface EagerInstance {
 /** How an eager start ended: committed with its steps, answered already (its prefix committed first), or a conflict (nothing kept: decide again). */
 export type EagerOutcome = "committed" | "answered" | "conflict";
 
-/** What a commit of stages kept: all of them, only the start (the bucket moved to another node), or nothing (a conflict). */
+/** What a commit of stages kept: all of them, only the start (the bucket moved to another node; or, handing over, all of them and this node goes no further), or nothing (a conflict). */
 type Kept = "all" | "start" | "none";
 
 /**
@@ -67,13 +67,16 @@ export async function startWithSteps(instance: EagerInstance, first: EagerStep, 
   const stages: EagerStage[] = [start];
   let prefixCommit: Promise<Kept> | undefined;
   let startKept = false;
+  /** A step ran on a node not running the workflow's bucket (EagerStep.handsOver). */
+  let handsOver = false;
   const commitPrefix = () =>
     (prefixCommit ??= commitStagesOrStart(instance, [...stages]).then((kept) => {
       if (kept !== "none") {
         startKept = true;
         instance.answerStart();
       }
-      return kept;
+      // Handing over, this node goes no further once the start is durable: as if only it were kept.
+      return handsOver && kept === "all" ? "start" : kept;
     }));
   const prefix: EagerPrefix = {
     commit: async () => {
@@ -92,6 +95,7 @@ export async function startWithSteps(instance: EagerInstance, first: EagerStep, 
     for (let step: EagerStep | undefined = first; step; ) {
       const last = stages.at(-1)!;
       const run: EagerStep = step;
+      handsOver ||= run.handsOver === true;
       const decided = await instance.runStep((current) => run(current, prefix), last.next, () => (startKept ? instance.loaded() : undefined));
       if (prefixCommit !== undefined) return await afterPrefix(instance, prefixCommit, decided);
       if (!decided) break;

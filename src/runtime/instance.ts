@@ -46,6 +46,8 @@ export interface InstanceDeps {
    * turn first asks the store for its version (one indexed read) and reloads if it moved.
    */
   checkCache: boolean;
+  /** Whether no other node was live at the last heartbeat (Membership.alone). */
+  alone: () => boolean;
   onHandlerError: (error: unknown, where: string) => SagaflowError;
 }
 
@@ -190,7 +192,7 @@ export class Instance {
     const withStart = turn.length === 1 && turn[0]!.hold?.startPending === true;
     // Independent reads, sent together: on PostgreSQL the turn waits for one round trip, not two.
     const [before, stored] = await Promise.all([
-      presumed ?? this.committedState((withStart || turn[0]?.task !== undefined) && this.committedJustNow),
+      presumed ?? this.committedState(withStart ? this.deps.alone() : turn[0]?.task !== undefined && this.committedJustNow),
       !withStart && turn.some((p) => p.idempotencyKey !== undefined) ? this.storedReplies(turn) : noneStored,
     ]);
     let current: Current = before;
@@ -462,9 +464,9 @@ export class Instance {
    * commit checks the version in any case, and a write from another node landing in those few ms
    * is no different from one landing while the step runs (the commit is a conflict, nothing of the
    * step is kept, and it runs again on what is stored). Saves a transfer two of its round trips.
-   * So does a call from an eager start's step (`withStart`), whose commit is the start's, under the
-   * same condition: an older copy is more likely to have been written by another node since, and
-   * would make the whole start a conflict, decided again.
+   * A call from an eager start's step (`withStart`), whose commit is the start's (it checks every
+   * version), trusts the copy while no other node is live. Otherwise another node may well have
+   * written the entity since, even a moment ago, and the whole start would be a conflict.
    */
   private async committedState(trusted: boolean): Promise<Loaded> {
     if (this.loaded && this.deps.checkCache && !trusted) this.loaded = await this.kind.refresh(this.deps.store, this.id, this.loaded);

@@ -14,8 +14,13 @@ export interface Loaded extends Current {
 export const deletedEventType = "$deleted";
 
 /** What differs between component kinds in the command path: loading, deciding, writing. */
-/** A step of a workflow's eager start, run on the record before it is committed (see Kind.eagerStep). */
-export type EagerStep = (current: Current, prefix: EagerPrefix) => Promise<Decision>;
+/**
+ * A step of a workflow's eager start, run on the record before it is committed (see Kind.eagerStep).
+ * `handsOver`: run by a node that does not run the workflow's bucket. It may commit only with the
+ * start, which creates the workflow (so no node can have run it yet): once the start is durable,
+ * the bucket's holder runs whatever is left.
+ */
+export type EagerStep = ((current: Current, prefix: EagerPrefix) => Promise<Decision>) & { readonly handsOver?: boolean };
 
 export interface Kind {
   load(store: Store, id: string): Promise<Loaded>;

@@ -142,6 +142,7 @@ export class Runtime {
         maxTurn: 512,
         conflictRetries: 20,
         checkCache: clustered,
+        alone: () => this.membership.alone,
       },
       cacheSize: options.cacheSize ?? 10_000,
       log: this.log,

@@ -83,6 +83,8 @@ export class Membership {
   private round: Promise<void> | undefined;
   private unlisten: (() => Promise<void>) | undefined;
   private stopped = false;
+  /** Other live nodes at the last heartbeat (unknown before the first). */
+  private othersLive = Infinity;
   /** Serialises acquired/lost callbacks per lease, so a holder never sees them overlap. */
   private readonly transitions = new Map<string, Promise<void>>();
 
@@ -94,6 +96,14 @@ export class Membership {
     this.forgetAfterMs = options.forgetDeadNodesAfterMs ?? DEFAULT_FORGET_DEAD_NODES_AFTER_MS;
     this.info = { ...options.info };
     if (!Number.isSafeInteger(this.leaseMs) || this.leaseMs < 300) throw new RangeError(`the lease time must be a whole number of ms ≥ 300, got ${this.leaseMs}`);
+  }
+
+  /**
+   * No other node was live at the last heartbeat (or the store is not shared): a copy this node
+   * cached is then likely current. A hint for what may skip a read, never for what is promised.
+   */
+  get alone(): boolean {
+    return !this.clustered || this.othersLive === 0;
   }
 
   get clustered(): boolean {
@@ -231,6 +241,7 @@ export class Membership {
     const liveNodes = new Set(nodes.filter((n) => n.ageMs < this.leaseMs).map((n) => n.id));
     liveNodes.add(this.nodeId);
     const live = liveNodes.size;
+    this.othersLive = live - 1;
     const mine = [...this.holders.keys()];
     const share = Math.ceil(mine.length / live);
     const floor = Math.floor(mine.length / live);

@@ -130,12 +130,14 @@ export class WorkflowEngine {
 
   /**
    * A step of an eager start (startWithSteps in ../eager-start.ts): only where its calls' writes can be held
-   * to commit with the start, and only if it is due at once and this node runs its bucket.
+   * to commit with the start, and only if it is due at once. On a node that does not run the
+   * workflow's bucket it hands over (EagerStep.handsOver): a start that reaches any node of several
+   * still commits with its steps, and only what is left goes to the bucket's holder.
    */
   private eagerStep(definition: WorkflowDefinition, id: string, record: WorkflowRecord): EagerStep | undefined {
     if (this.stopped || !this.host.stepHolds || record.status !== "running" || record.dueAt !== null) return undefined;
-    if (!this.host.placement.holds(workflowBucket(definition.name, id))) return undefined;
-    return (current, prefix) => this.advance(definition, id, current, prefix);
+    const handsOver = !this.host.placement.holds(workflowBucket(definition.name, id));
+    return Object.assign((current: Current, prefix: EagerPrefix) => this.advance(definition, id, current, prefix, handsOver), { handsOver });
   }
 
   /**
@@ -369,11 +371,16 @@ export class WorkflowEngine {
       });
   }
 
-  /** Does whatever is due now: the workflow timeout, a pause timeout, or the current step. */
-  private async advance(definition: WorkflowDefinition, id: string, current: Current, prefix?: EagerPrefix): Promise<Decision> {
+  /**
+   * Does whatever is due now: the workflow timeout, a pause timeout, or the current step. Only on
+   * the bucket's holder, fenced by its lease; or for an eager start that hands over, unfenced, as
+   * it commits only with the start that creates the workflow.
+   */
+  private async advance(definition: WorkflowDefinition, id: string, current: Current, prefix?: EagerPrefix, handsOver = false): Promise<Decision> {
     const record = current.state as WorkflowRecord | null;
     const now = this.host.clock.now();
     const bucket = workflowBucket(definition.name, id);
+    if (handsOver) return this.decideNext(definition, id, current, record, now, prefix);
     if (!this.host.placement.holds(bucket)) return unchanged(current);
     const fence = this.host.placement.fence(bucket);
     const decided = await this.decideNext(definition, id, current, record, now, prefix);

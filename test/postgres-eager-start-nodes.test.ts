@@ -1,0 +1,159 @@
+/**
+ * An eager start on several nodes (PostgreSQL): a start that reaches a node not running its
+ * workflow's bucket still commits with its steps (the start creates the workflow, so no node can
+ * have run them: no fence is needed), and goes no further once the start is durable; with another
+ * node live, its calls bring an older cached entity up to date before deciding on it.
+ *
+ * Runs only with SAGAFLOW_POSTGRES_URL set.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { transfer } from "../examples/bank/transfer.ts";
+import { wallet } from "../examples/bank/wallet.ts";
+import { workflow } from "../src/define/workflow.ts";
+import { leaseNames, WORKFLOW_BUCKETS } from "../src/runtime/cluster/leases.ts";
+import { Runtime } from "../src/runtime/runtime.ts";
+import { wrapStore } from "../src/runtime/test-support.ts";
+import { workflowBucket } from "../src/store/buckets.ts";
+import type { InstanceWrite } from "../src/store/port.ts";
+import { testbed, whenPostgresAsked } from "../src/store/postgres/postgres-test-support.ts";
+
+/** How many times `slow-pay`'s step ran, by node. */
+const payRuns: string[] = [];
+
+/** One eager step that calls a wallet, then works past the eager start's 50 ms budget. */
+function slowPay(node: string) {
+  return workflow("slow-pay", {
+    eagerStart: true,
+    start: (input: { from: string }) => input,
+    steps: {
+      pay: async (s, _input, ctx) => {
+        payRuns.push(node);
+        await ctx.call(wallet, s.from).withdraw({ amount: 5 });
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        return ctx.end();
+      },
+    },
+  });
+}
+
+interface Node {
+  name: string;
+  runtime: Runtime;
+  /** Every commit this node sent, and how many of their writes were refused. */
+  commits: InstanceWrite[][];
+  conflicts: number;
+}
+
+const until = async (what: string, condition: () => boolean): Promise<void> => {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.ok(condition(), `timed out waiting until ${what}`);
+};
+
+whenPostgresAsked((url) => {
+  describe("an eager start on several nodes", () => {
+    const bed = testbed(url);
+    const schema = bed.freshSchema();
+    const nodes: Node[] = [];
+    let a: Node;
+    let b: Node;
+
+    function startNode(name: string): Node {
+      const store = bed.newStore({ schema });
+      const node: Node = { name, runtime: undefined as never, commits: [], conflicts: 0 };
+      node.runtime = new Runtime({
+        store: wrapStore(store, {
+          async commit(writes) {
+            node.commits.push(writes);
+            const outcomes = await store.commit(writes);
+            node.conflicts += outcomes.filter((o) => !o.ok).length;
+            return outcomes;
+          },
+        }),
+        components: [wallet, transfer, slowPay(name)],
+        nodeName: name,
+        leaseMs: 900,
+        log: () => {},
+      });
+      nodes.push(node);
+      return node;
+    }
+
+    const holdsBucketOf = (node: Node, workflowName: string, id: string) => node.runtime.membership.holds(leaseNames.workflows(workflowBucket(workflowName, id)));
+    /** An id of `workflowName` whose bucket `node` runs. */
+    const idRunBy = (node: Node, workflowName: string, prefix: string): string => {
+      for (let i = 0; ; i++) if (holdsBucketOf(node, workflowName, `${prefix}-${i}`)) return `${prefix}-${i}`;
+    };
+    /** The commits of `node` that wrote workflow `name`/`id`. */
+    const commitsOf = (node: Node, name: string, id: string) => node.commits.filter((c) => c.some((w) => w.component === name && w.id === id));
+    const workflowBuckets = (node: Node) => node.runtime.membership.heldLeases().filter((l) => l.startsWith("workflows/")).length;
+
+    before(async () => {
+      a = startNode("a");
+      await a.runtime.start();
+      b = startNode("b");
+      await b.runtime.start();
+      // Each runs some of the buckets, and knows the other is live.
+      await until("the buckets are shared", () => workflowBuckets(a) > 0 && workflowBuckets(b) > 0 && workflowBuckets(a) + workflowBuckets(b) === WORKFLOW_BUCKETS);
+      await until("each node sees the other", () => !a.runtime.membership.alone && !b.runtime.membership.alone);
+    });
+    after(async () => {
+      for (const node of nodes) await node.runtime.stop();
+      await bed.dropSchemas();
+    });
+
+    it("a-start-on-the-node-not-running-its-bucket-commits-with-its-steps-in-one-transaction", { timeout: 60_000 }, async () => {
+      await a.runtime.call("wallet", "from-1", "create", { initialBalance: 100 });
+      await a.runtime.call("wallet", "to-1", "create", { initialBalance: 0 });
+      const id = idRunBy(b, "transfer", "t");
+      assert.equal(holdsBucketOf(a, "transfer", id), false);
+
+      await a.runtime.call("transfer", id, "start", { from: "from-1", to: "to-1", amount: 30 });
+      const result = await a.runtime.workflowResult("transfer", id, 10_000);
+      assert.equal(result.status, "ended");
+      assert.equal((result.state as { status: string }).status, "completed");
+      const [only, ...more] = commitsOf(a, "transfer", id);
+      assert.deepEqual(more, [], "one commit on the node it was started on");
+      assert.deepEqual(
+        only!.flatMap((w) => [w, ...(w.together ?? [])]).filter((w) => w.component === "wallet").map((w) => w.id).sort(),
+        ["from-1", "to-1"],
+        "both calls' writes in it",
+      );
+      assert.deepEqual(commitsOf(b, "transfer", id), [], "the bucket's holder had nothing left to run");
+      assert.deepEqual(await b.runtime.call("wallet", "from-1", "balance", {}), { balance: 70 });
+      assert.deepEqual(await b.runtime.call("wallet", "to-1", "balance", {}), { balance: 30 });
+    });
+
+    it("with-another-node-live-its-calls-bring-a-cached-copy-up-to-date-and-the-start-commits-once", { timeout: 60_000 }, async () => {
+      await a.runtime.call("wallet", "from-2", "create", { initialBalance: 100 });
+      await a.runtime.call("wallet", "to-2", "create", { initialBalance: 0 });
+      // Node B writes the wallet node A has cached.
+      await b.runtime.call("wallet", "from-2", "deposit", { amount: 50 });
+      const id = idRunBy(a, "transfer", "u");
+      const conflicts = a.conflicts;
+
+      await a.runtime.call("transfer", id, "start", { from: "from-2", to: "to-2", amount: 30 });
+      assert.equal((await a.runtime.workflowResult("transfer", id, 10_000)).status, "ended");
+      assert.equal(commitsOf(a, "transfer", id).length, 1, "decided on what is stored: no conflict to decide again");
+      assert.equal(a.conflicts, conflicts);
+      assert.deepEqual(await a.runtime.call("wallet", "from-2", "balance", {}), { balance: 120 });
+    });
+
+    it("a-step-still-running-when-the-start-commits-on-a-node-not-running-the-bucket-is-dropped-and-run-by-the-holder", { timeout: 60_000 }, async () => {
+      await a.runtime.call("wallet", "payer", "create", { initialBalance: 100 });
+      const id = idRunBy(b, "slow-pay", "p");
+      payRuns.length = 0;
+
+      await a.runtime.call("slow-pay", id, "start", { from: "payer" });
+      assert.equal((await a.runtime.workflowResult("slow-pay", id, 10_000)).status, "ended");
+      // A ran the step until its start committed (after 50 ms) and went no further: it committed
+      // the start alone, dropped the withdrawal it held, and B ran the step again and ended it.
+      assert.deepEqual(payRuns.sort(), ["a", "b"]);
+      const started = commitsOf(a, "slow-pay", id);
+      assert.equal(started.length, 1, "node A committed only the start");
+      assert.deepEqual(started[0]!.flatMap((w) => [w, ...(w.together ?? [])]).filter((w) => w.component === "wallet"), []);
+      assert.equal(commitsOf(b, "slow-pay", id).length, 1);
+      assert.deepEqual(await a.runtime.call("wallet", "payer", "balance", {}), { balance: 95 }, "withdrawn once");
+    });
+  });
+});
