@@ -108,6 +108,14 @@ if (url) {
       await new Promise((resolve) => setTimeout(resolve, 150));
       assert.equal((await rt.workflowResult("two-steps", "quick", 0)).status, "ended");
       assert.deepEqual(loads.filter((id) => id === "quick"), ["quick", "quick"], "read again once its own commit is 100 ms old");
+      // Another node's commit signal: one that says the workflow is over asks nothing of this
+      // node, which runs its bucket; one that does not say so makes it look at what is due.
+      rt.workflows.remoteChange("two-steps", "quick", 1);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.deepEqual(loads.filter((id) => id === "quick"), ["quick", "quick"], "nothing read for a signal that says it is over");
+      rt.workflows.remoteChange("two-steps", "quick", 0);
+      for (let i = 0; i < 100 && loads.filter((id) => id === "quick").length < 3; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.deepEqual(loads.filter((id) => id === "quick"), ["quick", "quick", "quick"], "read for one that does not say");
 
       // Another node suspends the workflow while step b runs on the copy it trusted.
       runsOfB = 0;

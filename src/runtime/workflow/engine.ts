@@ -185,13 +185,17 @@ export class WorkflowEngine {
 
   /**
    * Another node wrote this workflow: wake who waits for its end (reading it, unless the signal
-   * says the commit did not leave it over: `over` 0); act if it is ours.
+   * says the commit did not leave it over: `over` 0); act if it is ours and may have something
+   * left to do. One the signal says is over has nothing left: a wake-up armed for it here is
+   * dropped, and nothing is read (a transfer started on another node ends in its start's commit).
    */
   remoteChange(name: string, id: string, over?: 0 | 1): void {
     const definition = this.definitions.get(name);
     if (!definition || this.stopped) return;
     this.ends.remoteChange(name, id, over);
-    if (this.host.placement.holds(workflowBucket(name, id))) this.poke(definition, id);
+    if (!this.host.placement.holds(workflowBucket(name, id))) return;
+    if (over === 1) this.forgetWakeUp(workflowKey(name, id));
+    else this.poke(definition, id);
   }
 
   /** Runs a sweep now and waits for it, backlog and all (tests). */
@@ -206,9 +210,13 @@ export class WorkflowEngine {
       this.changedMeanwhile.add(key);
       return;
     }
+    this.forgetWakeUp(key);
+    this.act(definition, id);
+  }
+
+  private forgetWakeUp(key: string): void {
     this.timers.get(key)?.cancel();
     this.timers.delete(key);
-    this.act(definition, id);
   }
 
   /** Resolves when the workflow is over, or after `waitMs` with the record as it then is (EndWaiters). */
@@ -294,9 +302,7 @@ export class WorkflowEngine {
   }
 
   private schedule(definition: WorkflowDefinition, id: string, record: WorkflowRecord): void {
-    const key = workflowKey(definition.name, id);
-    this.timers.get(key)?.cancel();
-    this.timers.delete(key);
+    this.forgetWakeUp(workflowKey(definition.name, id));
     if (this.stopped || finalStatuses.has(record.status)) return;
     // Another node runs this workflow's bucket: it schedules it (told by a signal).
     if (!this.host.placement.holds(workflowBucket(definition.name, id))) return;
@@ -353,9 +359,7 @@ export class WorkflowEngine {
         if (this.stopped || error instanceof LeaseLostError) return;
         if (!this.host.placement.holds(workflowBucket(definition.name, id))) return;
         this.host.log(`sagaflow: workflow ${definition.name} "${id}" could not advance: ${String(error)}; trying again in ${retryAfterFailureMs} ms`);
-        const key = workflowKey(definition.name, id);
-        this.timers.get(key)?.cancel();
-        this.timers.delete(key);
+        this.forgetWakeUp(key);
         this.wakeAt(definition, id, this.host.clock.now() + retryAfterFailureMs);
       })
       .finally(() => {
