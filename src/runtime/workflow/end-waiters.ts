@@ -12,8 +12,16 @@ export function workflowKey(name: string, id: string): string {
  * already, else when a commit on this node or a signal from another says it is over, or after the
  * wait with the record as it then is.
  */
+/** One caller waiting for a workflow's end. */
+interface Waiter {
+  wake(record: WorkflowRecord): void;
+  /** Its own read of the workflow is in flight: a signal meanwhile is kept for after it (`signalled`). */
+  reading: boolean;
+  signalled: boolean;
+}
+
 export class EndWaiters {
-  private readonly waiting = new Map<string, Set<(record: WorkflowRecord) => void>>();
+  private readonly waiting = new Map<string, Set<Waiter>>();
 
   constructor(
     private readonly store: Store,
@@ -24,13 +32,22 @@ export class EndWaiters {
   /** This node committed `record`: who waits is answered if it is over. */
   committed(name: string, id: string, record: WorkflowRecord): void {
     if (!finalStatuses.has(record.status)) return;
-    for (const wake of this.waiting.get(workflowKey(name, id)) ?? []) wake(record);
+    for (const waiter of this.waiting.get(workflowKey(name, id)) ?? []) waiter.wake(record);
   }
 
-  /** Another node committed it: read it, unless its signal says the commit did not leave it over (`over` 0). */
+  /**
+   * Another node committed it: read it, unless its signal says the commit did not leave it over
+   * (`over` 0). Waiters whose own read is in flight are not read for: that read may find it over
+   * already (it usually does: the signal trails the commit that a caller was answered after).
+   */
   remoteChange(name: string, id: string, over: 0 | 1 | undefined): void {
-    if (over === 0 || !this.waiting.has(workflowKey(name, id))) return;
-    void this.store.loadWorkflow(name, id).then((record) => record && this.committed(name, id, record), () => {});
+    if (over === 0) return;
+    let read = false;
+    for (const waiter of this.waiting.get(workflowKey(name, id)) ?? []) {
+      if (waiter.reading) waiter.signalled = true;
+      else read = true;
+    }
+    if (read) void this.store.loadWorkflow(name, id).then((record) => record && this.committed(name, id, record), () => {});
   }
 
   /** Resolves when the workflow is over, or after `waitMs` with the record as it then is; undefined if it was never started. */
@@ -40,20 +57,22 @@ export class EndWaiters {
     if (trusted && finalStatuses.has(trusted.status)) return viewOf(id, trusted);
     const key = workflowKey(name, id);
     let ended: WorkflowRecord | undefined;
-    let wake: (record: WorkflowRecord) => void = (record) => (ended = record);
     // Listen before reading, so an end committed in between is not missed.
-    const listener = (record: WorkflowRecord) => wake(record);
+    const waiter: Waiter = { wake: (record) => (ended = record), reading: true, signalled: false };
     const set = this.waiting.get(key) ?? new Set();
-    this.waiting.set(key, set.add(listener));
+    this.waiting.set(key, set.add(waiter));
     try {
-      const current = await this.store.loadWorkflow(name, id);
+      let current = await this.store.loadWorkflow(name, id);
+      waiter.reading = false;
+      // A signal came while reading, and the read may have been sent before that commit: again.
+      if (current && !ended && !finalStatuses.has(current.status) && waiter.signalled) current = await this.store.loadWorkflow(name, id);
       if (!current) return undefined;
       if (ended) return viewOf(id, ended);
       if (finalStatuses.has(current.status) || waitMs <= 0) return viewOf(id, current);
       const record = await new Promise<WorkflowRecord | undefined>((resolve) => {
         // Real time: a caller's wait is not part of the workflow's virtual time.
         const timer = setTimeout(() => resolve(undefined), waitMs);
-        wake = (r) => {
+        waiter.wake = (r) => {
           clearTimeout(timer);
           resolve(r);
         };
@@ -62,7 +81,7 @@ export class EndWaiters {
       const latest = await this.store.loadWorkflow(name, id);
       return viewOf(id, latest ?? current);
     } finally {
-      set.delete(listener);
+      set.delete(waiter);
       if (set.size === 0) this.waiting.delete(key);
     }
   }

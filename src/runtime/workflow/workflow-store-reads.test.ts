@@ -113,4 +113,59 @@ describe("a workflow's result", () => {
       await rt.stop();
     }
   });
+
+  it("awaited-on-another-node,-a-signal-during-the-waiter's-own-read-adds-a-read-only-if-that-read-finds-it-not-over", { timeout: 10_000 }, async () => {
+    const store = new MemoryStore();
+    // The node that runs the workflows; the other (below) only waits for them, nothing cached.
+    const runner = new Runtime({ store: wrapStore(store, { close: async () => {} }), components: [greet, slowGreet], log: () => {} });
+    await runner.start();
+    const reads: string[] = [];
+    let readHeld: Promise<void> | undefined;
+    const waiter = new Runtime({
+      store: wrapStore(store, {
+        // Reads the record, then (while `readHeld`) hands it back only once let go: as a read sent
+        // before a commit and answered after its signal.
+        loadWorkflow: async (name, id) => {
+          reads.push(id);
+          const record = await store.loadWorkflow(name, id);
+          await readHeld;
+          return record;
+        },
+        close: async () => {},
+      }),
+      components: [greet, slowGreet],
+      log: () => {},
+    });
+    await waiter.start();
+    try {
+      // Its read finds the workflow over: the signal that came meanwhile reads nothing more.
+      await runner.call("greet", "g1", "start", { name: "Ada" });
+      assert.equal((await runner.workflowResult("greet", "g1", 5_000)).status, "ended");
+      let letGo!: () => void;
+      readHeld = new Promise((resolve) => (letGo = resolve));
+      const ended = waiter.workflowResult("greet", "g1", 5_000);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      waiter.workflows.remoteChange("greet", "g1", 1);
+      letGo();
+      assert.equal((await ended).status, "ended");
+      assert.deepEqual(reads, ["g1"]);
+
+      // Its read was sent before the end and finds it running: the signal that came meanwhile reads it again.
+      await runner.call("slow-greet", "s1", "start", { name: "Ada" });
+      readHeld = new Promise((resolve) => (letGo = resolve));
+      const awaited = waiter.workflowResult("slow-greet", "s1", 60_000);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      release();
+      assert.equal((await runner.workflowResult("slow-greet", "s1", 5_000)).status, "ended");
+      waiter.workflows.remoteChange("slow-greet", "s1", 1);
+      readHeld = undefined;
+      letGo();
+      assert.equal((await awaited).status, "ended", "answered at once, not after its 60 s");
+      assert.deepEqual(reads, ["g1", "s1", "s1"]);
+    } finally {
+      release();
+      await waiter.stop();
+      await runner.stop();
+    }
+  });
 });

@@ -201,13 +201,18 @@ whenPostgresAsked((connectionString) => {
           const ending = workflowWrite("wf", "w3", 1, 2);
           const [ended] = await b.commit([{ ...ending, workflow: { ...ending.workflow!, record: { ...ending.workflow!.record, status: "ended" } } }]);
           assert.ok(ended!.ok);
-          for (let i = 0; i < 100 && heardByA.length < 3; i++) await sleep(10);
+          // Two versions of one workflow in one commit (an eager start and its steps): one entry, as the last leaves it.
+          const last = workflowWrite("wf", "w4", 1, 2);
+          const [eager] = await b.commit([{ ...last, workflow: { ...last.workflow!, record: { ...last.workflow!.record, status: "ended" } }, together: [workflowWrite("wf", "w4", 0, 1)] }]);
+          assert.ok(eager!.ok);
+          for (let i = 0; i < 100 && heardByA.length < 4; i++) await sleep(10);
           const position = (o: typeof outcome) => (o!.ok ? o!.positions.at(-1) : -1);
           // Whether the commit left the workflow over (1) or not (0): a node waiting for its end reads it only then.
           assert.deepEqual(heardByA, [
             { node: "B", position: position(outcome), workflows: [["wf", "w3", 0]] },
             { node: "B", timerDue: 1234, timerBucket: timerBucket("t") },
             { node: "B", position: position(ended), workflows: [["wf", "w3", 1]] },
+            { node: "B", position: position(eager), workflows: [["wf", "w4", 1]] },
           ]);
           assert.deepEqual(heardByB, [], "a node does not hear its own signals");
         } finally {

@@ -207,12 +207,15 @@ export function decideBatch(
   // feed's sequence, read when the signal's statement runs (after the writes).
   let signal: string | undefined;
   if (hooks.notify && feed.length > 0) {
-    const workflows: SignalledWorkflow[] = [];
+    // One entry per workflow, as its last version leaves it (an eager start writes several).
+    const workflows = new Map<string, SignalledWorkflow>();
     encoded.forEach((w, i) => {
       if (outcomes[i] !== undefined) return;
-      for (const m of withMembers(w)) if (m.workflow) workflows.push([m.component, m.id, finalStatuses.has(m.workflow.record.status) ? 1 : 0]);
+      for (const m of withMembers(w)) {
+        if (m.workflow) workflows.set(`${m.component}\u0000${m.id}`, [m.component, m.id, finalStatuses.has(m.workflow.record.status) ? 1 : 0]);
+      }
     });
-    signal = hooks.notify(`currval(${pg.escapeLiteral(`${quoteIdent(plan.schema)}.events_position_seq`)}::regclass)`, workflows);
+    signal = hooks.notify(`currval(${pg.escapeLiteral(`${quoteIdent(plan.schema)}.events_position_seq`)}::regclass)`, [...workflows.values()]);
   }
 
   const positions = (result: QueryResult | undefined): number[] => {
