@@ -1,27 +1,11 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { entity } from "../define/entity.ts";
 import { keyValue } from "../define/key-value.ts";
 import { MemoryStore } from "../store/memory/memory-store.ts";
 import type { Store } from "../store/port.ts";
 import { kindOf } from "./kinds.ts";
 import { Runtime } from "./runtime.ts";
-import { wrapStore } from "./test-support.ts";
-
-/** A log of strings; `close` deletes it. */
-const notes = entity(
-  "notes",
-  {
-    initial: () => ({ items: [] as string[] }),
-    events: { noted: (s: { items: string[] }, e: { text: string }) => ({ items: [...s.items, e.text] }) },
-  },
-  {
-    commands: {
-      note: (_s, c: { text: string }, fx) => fx.emit("noted", { text: c.text }).reply((s) => s.items.length),
-      close: (_s, _: {}, fx) => fx.emit("noted", { text: "bye" }).delete().reply("closed"),
-    },
-  },
-);
+import { notes, wrapStore } from "./test-support.ts";
 
 const label = keyValue("label", {
   initial: () => "",

@@ -5,26 +5,9 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { customer } from "../../examples/bank/customer.ts";
-import { entity } from "../define/entity.ts";
 import { SqliteStore } from "../store/sqlite/sqlite-store.ts";
 import { Runtime } from "./runtime.ts";
-import { isCode, wrapStore } from "./test-support.ts";
-
-/** A log of strings; `close` deletes the entity. */
-const notes = entity(
-  "notes",
-  {
-    initial: () => ({ items: [] as string[] }),
-    events: { noted: (s: { items: string[] }, e: { text: string }) => ({ items: [...s.items, e.text] }) },
-  },
-  {
-    commands: {
-      note: (_s, c: { text: string }, fx) => fx.emit("noted", { text: c.text }).reply((s) => s.items.length),
-      close: (s, _: {}, fx) => fx.emit("noted", { text: "bye" }).delete().reply({ closed: s.items.length + 1 }),
-    },
-    queries: { items: (s, _: {}, fx) => fx.reply(s.items) },
-  },
-);
+import { isCode, notes, wrapStore } from "./test-support.ts";
 
 describe("runtime: snapshots, recovery, cache and deletion", () => {
   const dir = mkdtempSync(join(tmpdir(), "sagaflow-recovery-"));

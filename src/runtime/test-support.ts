@@ -1,6 +1,6 @@
 /**
  * Helpers the runtime's tests share (and tests under test/ that drive a runtime): a store with
- * some of its methods replaced, a small counter entity, and a matcher for SagaflowError codes.
+ * some of its methods replaced, a small counter entity and a log of notes, and a matcher for SagaflowError codes.
  * Not part of the package: nothing outside the tests imports it.
  */
 import assert from "node:assert/strict";
@@ -34,6 +34,22 @@ export const counter = entity(
   {
     commands: { add: (_s, c: { by: number }, fx) => fx.emit("added", { by: c.by }).reply((s) => s.value) },
     queries: { get: (s, _: {}, fx) => fx.reply(s.value) },
+  },
+);
+
+/** A log of strings: `note({ text })` replies with how many there are, `items` lists them, `close` deletes it. */
+export const notes = entity(
+  "notes",
+  {
+    initial: () => ({ items: [] as string[] }),
+    events: { noted: (s: { items: string[] }, e: { text: string }) => ({ items: [...s.items, e.text] }) },
+  },
+  {
+    commands: {
+      note: (_s, c: { text: string }, fx) => fx.emit("noted", { text: c.text }).reply((s) => s.items.length),
+      close: (s, _: {}, fx) => fx.emit("noted", { text: "bye" }).delete().reply({ closed: s.items.length + 1 }),
+    },
+    queries: { items: (s, _: {}, fx) => fx.reply(s.items) },
   },
 );
 
