@@ -43,7 +43,7 @@ export interface InstanceDeps {
   conflictRetries: number;
   /**
    * Several nodes: another node may have written the instance since it was cached here, so each
-   * turn first asks the store for its version (one indexed read) and reloads if it moved.
+   * turn first brings the cached copy up to date (Kind.refresh: one read).
    */
   checkCache: boolean;
   /** Whether no other node was live at the last heartbeat (Membership.alone). */
