@@ -13,7 +13,6 @@ export interface Loaded extends Current {
 /** The event that records an entity's deletion in its log (handlers never see it). */
 export const deletedEventType = "$deleted";
 
-/** What differs between component kinds in the command path: loading, deciding, writing. */
 /**
  * A step of a workflow's eager start, run on the record before it is committed (see Kind.eagerStep).
  * `handsOver`: run by a node that does not run the workflow's bucket. It may commit only with the
@@ -22,6 +21,7 @@ export const deletedEventType = "$deleted";
  */
 export type EagerStep = ((current: Current, prefix: EagerPrefix) => Promise<Decision>) & { readonly handsOver?: boolean };
 
+/** What differs between component kinds in the command path: loading, deciding, writing. */
 export interface Kind {
   load(store: Store, id: string): Promise<Loaded>;
   /**
