@@ -173,6 +173,15 @@ export class InstanceDispatcher implements Dispatcher {
     return this.instances.get(cacheKeyOf(component, id))?.trustedState();
   }
 
+  /**
+   * Another node changed these instances (its commit's signal said so), or signals may have been
+   * missed (`undefined`: all of them): their cached copies are behind (Instance.writtenElsewhere).
+   */
+  writtenElsewhere(instances: ReadonlyArray<readonly [component: string, id: string]> | undefined): void {
+    if (instances === undefined) for (const instance of this.instances.values()) instance.writtenElsewhere();
+    else for (const [component, id] of instances) this.instances.get(cacheKeyOf(component, id))?.writtenElsewhere();
+  }
+
   /** Instances held in memory, and calls in flight (in a mailbox or being decided and committed): for `/metrics`. */
   stats(): { cached: number; inFlight: number } {
     return { cached: this.instances.size, inFlight: this.inFlight };

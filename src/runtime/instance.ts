@@ -90,6 +90,8 @@ export class Instance {
    * not used as it is, but brought up to date by the next turn (Kind.refresh), not loaded whole.
    */
   private behind: Loaded | undefined;
+  /** Another node's commit signal named this instance since `loaded` was read or committed. */
+  private toldWrittenElsewhere = false;
   /** When (performance.now()) this instance last committed `loaded` itself. */
   private committedAt = -Infinity;
   private lastPosition: number | undefined;
@@ -192,7 +194,7 @@ export class Instance {
     const withStart = turn.length === 1 && turn[0]!.hold?.startPending === true;
     // Independent reads, sent together: on PostgreSQL the turn waits for one round trip, not two.
     const [before, stored] = await Promise.all([
-      presumed ?? this.committedState(withStart ? this.deps.alone() : turn[0]?.task !== undefined && this.committedJustNow),
+      presumed ?? this.committedState(withStart ? this.deps.alone() || !this.toldWrittenElsewhere : turn[0]?.task !== undefined && this.committedJustNow),
       !withStart && turn.some((p) => p.idempotencyKey !== undefined) ? this.storedReplies(turn) : noneStored,
     ]);
     let current: Current = before;
@@ -465,16 +467,26 @@ export class Instance {
    * is no different from one landing while the step runs (the commit is a conflict, nothing of the
    * step is kept, and it runs again on what is stored). Saves a transfer two of its round trips.
    * A call from an eager start's step (`withStart`), whose commit is the start's (it checks every
-   * version), trusts the copy while no other node is live. Otherwise another node may well have
-   * written the entity since, even a moment ago, and the whole start would be a conflict.
+   * version), trusts the copy while no other node is live, or while no other node's commit signal
+   * named the instance since the copy was read: otherwise the whole start would be a conflict.
+   * (A signal still on its way when the copy is trusted makes that conflict: rare, and safe.)
    */
   private async committedState(trusted: boolean): Promise<Loaded> {
-    if (this.loaded && this.deps.checkCache && !trusted) this.loaded = await this.kind.refresh(this.deps.store, this.id, this.loaded);
+    if (this.loaded && this.deps.checkCache && !trusted) {
+      this.toldWrittenElsewhere = false; // cleared before the read: a signal during it counts
+      this.loaded = await this.kind.refresh(this.deps.store, this.id, this.loaded);
+    }
     if (!this.loaded) {
+      this.toldWrittenElsewhere = false;
       this.loaded = this.behind ? await this.kind.refresh(this.deps.store, this.id, this.behind) : await this.kind.load(this.deps.store, this.id);
       this.behind = undefined;
     }
     return this.loaded;
+  }
+
+  /** Another node's commit changed this instance (its signal said so): the cached copy is behind. */
+  writtenElsewhere(): void {
+    this.toldWrittenElsewhere = true;
   }
 
   /** The cached copy may be behind the store: nothing uses it until a turn brings it up to date. */

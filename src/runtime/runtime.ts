@@ -304,6 +304,7 @@ export class Runtime {
       this.topics.wake();
     }
     for (const [name, id, over] of signal.workflows ?? []) this.workflows.remoteChange(name, id, over);
+    if (signal.instances) this.dispatcher.writtenElsewhere(signal.instances);
     if (signal.timerDue !== undefined) this.timers.remind(signal.timerDue, signal.timerBucket);
     if (signal.view !== undefined) this.views.wake();
   }
@@ -311,6 +312,7 @@ export class Runtime {
   /** Signals may have been missed while the listening connection was down: look again. */
   private reconnected(): void {
     if (this.stopping) return;
+    this.dispatcher.writtenElsewhere(undefined);
     for (let bucket = 0; bucket < WORKFLOW_BUCKETS; bucket++) {
       if (this.membership.holds(leaseNames.workflows(bucket))) this.workflows.adopt(bucket);
     }

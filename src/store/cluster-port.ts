@@ -42,6 +42,12 @@ export interface LeaseRecord {
  */
 export type SignalledWorkflow = [name: string, id: string, over?: 0 | 1];
 
+/**
+ * An entity or key-value entity a commit changed: a node that has it cached knows its copy is
+ * behind (a hint: the commit of a write decided on it checks the version anyway).
+ */
+export type SignalledInstance = [component: string, id: string];
+
 /** What one node's commit tells the others. */
 export interface ClusterSignal {
   /** The node that sent it. */
@@ -50,6 +56,8 @@ export interface ClusterSignal {
   position?: number;
   /** Workflows the commit wrote. */
   workflows?: SignalledWorkflow[];
+  /** Entities and key-value entities the commit changed (absent from nodes of earlier versions). */
+  instances?: SignalledInstance[];
   /** A timer was started, due at this time. */
   timerDue?: number;
   /** Its bucket (src/store/buckets.ts): only the node holding that bucket's lease fires it. */

@@ -5,12 +5,12 @@
  */
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { LeaseLostError, type ClusterSignal, type SignalledWorkflow } from "../cluster-port.ts";
+import { LeaseLostError, type ClusterSignal, type SignalledInstance, type SignalledWorkflow } from "../cluster-port.ts";
 import type { ParkedMessage } from "../port.ts";
 import { timerBucket } from "../buckets.ts";
 import { PostgresStore } from "./postgres-store.ts";
 import { decodeSignal, encodeSignal } from "./postgres-cluster.ts";
-import { deferred, eventsWrite, sleep, testbed, whenPostgresAsked, workflowWrite } from "./postgres-test-support.ts";
+import { deferred, eventsWrite, kvWrite, sleep, testbed, whenPostgresAsked, workflowWrite } from "./postgres-test-support.ts";
 
 whenPostgresAsked((connectionString) => {
   const { freshSchema, dropSchemas, withStore } = testbed(connectionString);
@@ -205,7 +205,10 @@ whenPostgresAsked((connectionString) => {
           const last = workflowWrite("wf", "w4", 1, 2);
           const [eager] = await b.commit([{ ...last, workflow: { ...last.workflow!, record: { ...last.workflow!.record, status: "ended" } }, together: [workflowWrite("wf", "w4", 0, 1)] }]);
           assert.ok(eager!.ok);
-          for (let i = 0; i < 100 && heardByA.length < 4; i++) await sleep(10);
+          // The entities and key-value entities a commit changed; not one whose write changed nothing.
+          const entities = await b.commit([eventsWrite("c", "e1", 0, 1), { ...kvWrite("k", "k1", 0, "v"), together: [eventsWrite("c", "e2", 0)] }]);
+          assert.ok(entities.every((o) => o.ok));
+          for (let i = 0; i < 100 && heardByA.length < 5; i++) await sleep(10);
           const position = (o: typeof outcome) => (o!.ok ? o!.positions.at(-1) : -1);
           // Whether the commit left the workflow over (1) or not (0): a node waiting for its end reads it only then.
           assert.deepEqual(heardByA, [
@@ -213,6 +216,7 @@ whenPostgresAsked((connectionString) => {
             { node: "B", timerDue: 1234, timerBucket: timerBucket("t") },
             { node: "B", position: position(ended), workflows: [["wf", "w3", 1]] },
             { node: "B", position: position(eager), workflows: [["wf", "w4", 1]] },
+            { node: "B", position: position(entities[1]), instances: [["c", "e1"], ["k", "k1"]] },
           ]);
           assert.deepEqual(heardByB, [], "a node does not hear its own signals");
         } finally {
@@ -243,13 +247,15 @@ whenPostgresAsked((connectionString) => {
       });
     });
 
-    it("a-long-list-of-workflows-is-split-into-payloads-under-the-notify-limit", () => {
+    it("a-long-list-of-workflows-and-instances-is-split-into-payloads-under-the-notify-limit", () => {
       const workflows = Array.from({ length: 500 }, (_, i): SignalledWorkflow => ["transfer", `t-${"x".repeat(200)}-${i}`, (i % 2) as 0 | 1]);
-      const parts = encodeSignal({ node: "n", position: 7, workflows });
+      const instances = Array.from({ length: 500 }, (_, i): SignalledInstance => ["wallet", `w-${"y".repeat(200)}-${i}`]);
+      const parts = encodeSignal({ node: "n", position: 7, workflows, instances });
       assert.ok(parts.length > 1);
       for (const part of parts) assert.ok(Buffer.byteLength(part) < 8000, `${Buffer.byteLength(part)} bytes`);
       const decoded = parts.map((p) => decodeSignal(p)!);
       assert.deepEqual(decoded.flatMap((s) => s.workflows ?? []), workflows);
+      assert.deepEqual(decoded.flatMap((s) => s.instances ?? []), instances);
       assert.ok(decoded.every((s) => s.node === "n" && s.position === 7));
       assert.equal(decodeSignal("not json"), undefined);
     });

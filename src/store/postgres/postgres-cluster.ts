@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import pg, { type Pool } from "pg";
-import type { ClusterSignal, ClusterStore, LeaseRecord, NodeRecord, SignalledWorkflow } from "../cluster-port.ts";
+import type { ClusterSignal, ClusterStore, LeaseRecord, NodeRecord, SignalledInstance, SignalledWorkflow } from "../cluster-port.ts";
 import type { RunInTransaction } from "./transaction.ts";
 import { translatingErrors } from "./postgres-errors.ts";
 
@@ -31,6 +31,7 @@ interface WireSignal {
   n: string;
   p?: number;
   w?: SignalledWorkflow[];
+  e?: SignalledInstance[];
   t?: number;
   /** The started timer's bucket. */
   b?: number;
@@ -150,12 +151,17 @@ export class PostgresCluster implements ClusterStore {
    * written: `positionSql` (an SQL expression) gives it when the statement runs, so the statement
    * can be sent in the same round trip as the writes that draw the position.
    */
-  notifyOfPositionStatement(positionSql: string, workflows: SignalledWorkflow[] | undefined): string | undefined {
+  notifyOfPositionStatement(positionSql: string, workflows: SignalledWorkflow[] | undefined, instances?: SignalledInstance[]): string | undefined {
     if (this.#node === undefined) return undefined;
     const channel = pg.escapeLiteral(this.#channel);
     // Each payload begins {"n":…,"p":0 (encodeSignal writes n, then p): the 0 is replaced by the position.
     const head = JSON.stringify({ n: this.#node, p: 0 }).slice(0, -2);
-    return encodeSignal({ node: this.#node, position: 0, ...(workflows && workflows.length > 0 ? { workflows } : {}) })
+    return encodeSignal({
+      node: this.#node,
+      position: 0,
+      ...(workflows && workflows.length > 0 ? { workflows } : {}),
+      ...(instances && instances.length > 0 ? { instances } : {}),
+    })
       .map((payload) => {
         if (!payload.startsWith(`${head}0`)) throw new Error(`unexpected signal encoding: ${payload.slice(0, 80)}`);
         const tail = payload.slice(head.length + 1);
@@ -218,22 +224,27 @@ export function encodeSignal(signal: ClusterSignal): string[] {
   if (signal.timerDue !== undefined) base.t = signal.timerDue;
   if (signal.timerBucket !== undefined) base.b = signal.timerBucket;
   if (signal.view !== undefined) base.v = signal.view;
-  const workflows = signal.workflows ?? [];
-  if (workflows.length === 0) return [JSON.stringify(base)];
+  const entries = [
+    ...(signal.workflows ?? []).map((entry) => ({ key: "w" as const, entry })),
+    ...(signal.instances ?? []).map((entry) => ({ key: "e" as const, entry })),
+  ];
+  if (entries.length === 0) return [JSON.stringify(base)];
+  // Long lists go in several payloads, each with the base (the position first: see notifyOfPositionStatement).
+  const baseSize = JSON.stringify(base).length;
   const parts: string[] = [];
-  let list: SignalledWorkflow[] = [];
-  let size = JSON.stringify(base).length;
-  for (const entry of workflows) {
-    const entrySize = JSON.stringify(entry).length + 1;
-    if (list.length > 0 && size + entrySize > MAX_PAYLOAD) {
-      parts.push(JSON.stringify({ ...base, w: list }));
-      list = [];
-      size = JSON.stringify(base).length;
+  let part: WireSignal = { ...base };
+  let size = baseSize;
+  for (const { key, entry } of entries) {
+    const entrySize = JSON.stringify(entry).length + 8; // its comma, and room for the list's key
+    if (size > baseSize && size + entrySize > MAX_PAYLOAD) {
+      parts.push(JSON.stringify(part));
+      part = { ...base };
+      size = baseSize;
     }
-    list.push(entry);
+    ((part[key] ??= []) as unknown[]).push(entry);
     size += entrySize;
   }
-  parts.push(JSON.stringify({ ...base, w: list }));
+  parts.push(JSON.stringify(part));
   return parts;
 }
 
@@ -245,6 +256,7 @@ export function decodeSignal(payload: string): ClusterSignal | undefined {
       node: wire.n,
       ...(typeof wire.p === "number" ? { position: wire.p } : {}),
       ...(Array.isArray(wire.w) ? { workflows: wire.w } : {}),
+      ...(Array.isArray(wire.e) ? { instances: wire.e } : {}),
       ...(typeof wire.t === "number" ? { timerDue: wire.t } : {}),
       ...(typeof wire.b === "number" ? { timerBucket: wire.b } : {}),
       ...(typeof wire.v === "string" ? { view: wire.v } : {}),

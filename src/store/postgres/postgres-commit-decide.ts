@@ -10,7 +10,7 @@ import { workflowFeedPayload } from "../feed-payload.ts";
 import { workflowBucket } from "../buckets.ts";
 import type { EncodedWorkflowRecord } from "../rows.ts";
 import { finalStatuses, type WorkflowTransition, type WriteOutcome } from "../port.ts";
-import type { SignalledWorkflow } from "../cluster-port.ts";
+import type { SignalledInstance, SignalledWorkflow } from "../cluster-port.ts";
 import { quoteIdent } from "./migrations.ts";
 import { executeStatement, type LiteralValue } from "./postgres-literals.ts";
 import { KIND_EVENT, KIND_KV, KIND_WORKFLOW, type CommitSql } from "./postgres-commit-sql.ts";
@@ -27,7 +27,7 @@ export interface CommitHooks {
    * The statement that tells the other nodes what the commit wrote (its last feed position, given
    * by the SQL expression `positionSql`, and the workflows); it is sent with COMMIT.
    */
-  notify?: ((positionSql: string, workflows: SignalledWorkflow[]) => string | undefined) | undefined;
+  notify?: ((positionSql: string, workflows: SignalledWorkflow[], instances: SignalledInstance[]) => string | undefined) | undefined;
 }
 
 interface FeedRow {
@@ -207,15 +207,19 @@ export function decideBatch(
   // feed's sequence, read when the signal's statement runs (after the writes).
   let signal: string | undefined;
   if (hooks.notify && feed.length > 0) {
-    // One entry per workflow, as its last version leaves it (an eager start writes several).
+    // One entry per workflow, as its last version leaves it (an eager start writes several); and
+    // the entities and key-value entities it changed.
     const workflows = new Map<string, SignalledWorkflow>();
+    const instances = new Map<string, SignalledInstance>();
     encoded.forEach((w, i) => {
       if (outcomes[i] !== undefined) return;
       for (const m of withMembers(w)) {
-        if (m.workflow) workflows.set(`${m.component}\u0000${m.id}`, [m.component, m.id, finalStatuses.has(m.workflow.record.status) ? 1 : 0]);
+        const key = `${m.component}\u0000${m.id}`;
+        if (m.workflow) workflows.set(key, [m.component, m.id, finalStatuses.has(m.workflow.record.status) ? 1 : 0]);
+        else if (m.kv || (m.events && m.events.append.length > 0)) instances.set(key, [m.component, m.id]);
       }
     });
-    signal = hooks.notify(`currval(${pg.escapeLiteral(`${quoteIdent(plan.schema)}.events_position_seq`)}::regclass)`, [...workflows.values()]);
+    signal = hooks.notify(`currval(${pg.escapeLiteral(`${quoteIdent(plan.schema)}.events_position_seq`)}::regclass)`, [...workflows.values()], [...instances.values()]);
   }
 
   const positions = (result: QueryResult | undefined): number[] => {

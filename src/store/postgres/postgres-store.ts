@@ -23,7 +23,7 @@ import type {
   WriteOutcome,
 } from "../port.ts";
 import { checkBuckets } from "../buckets.ts";
-import type { Fence, SignalledWorkflow } from "../cluster-port.ts";
+import type { Fence, SignalledInstance, SignalledWorkflow } from "../cluster-port.ts";
 import { PostgresCluster } from "./postgres-cluster.ts";
 import { checkSchemaName, quoteIdent } from "./migrations.ts";
 import { oneTripCommit, writeBatch, type BeforeCommitHook } from "./postgres-commit.ts";
@@ -151,8 +151,8 @@ export class PostgresStore implements Store {
     this.#timers = new PostgresTimers({ db: this.#db, sql: this.#sql, schema: quoteIdent(schema), cluster: this.cluster });
   }
 
-  readonly #notify = (positionSql: string, workflows: SignalledWorkflow[]): string | undefined =>
-    this.cluster.notifyOfPositionStatement(positionSql, workflows);
+  readonly #notify = (positionSql: string, workflows: SignalledWorkflow[], instances: SignalledInstance[]): string | undefined =>
+    this.cluster.notifyOfPositionStatement(positionSql, workflows, instances);
 
   /** See PostgresStoreOptions.lockTimeoutMs: how long a write answered `locked` is tried again. */
   get lockTimeoutMs(): number {
