@@ -4,6 +4,7 @@ import { LeaseLostError, type Fence } from "../store/cluster-port.ts";
 import type { Current, Decision } from "./decide.ts";
 import type { GroupCommitter } from "./group-commit.ts";
 import type { EagerStep, Kind, Loaded } from "./kinds.ts";
+import { conflictBackoffMs } from "./conflict-backoff.ts";
 import type { Principal } from "../define/access.ts";
 import type { HeldWrite, StepHolds } from "./held-writes.ts";
 import { startWithSteps, type EagerStage, type EarlierWrite } from "./eager-start.ts";
@@ -55,20 +56,6 @@ const noneStored: ReadonlyMap<string, DedupRecord> = new Map();
 /** How long a task trusts the instance's own last commit without asking the store (see committedState). */
 const TASK_TRUSTS_OWN_COMMIT_MS = 100;
 
-/**
- * Write conflicts only arise when another writer commits the same instance (several nodes on one
- * PostgreSQL schema). The writer that won has the instance cached and commits its next turn at
- * once, while the loser must reload first: retried immediately, the loser keeps losing for as long
- * as the winner is busy (test/postgres-two-runtimes.test.ts: 6 immediate attempts all lost to a
- * node working through 2,500 queued increments, and 512 commands failed). Hence the first retry is
- * immediate and each later one waits a random 0..min(2^(attempt-1), 64) ms ("full jitter"), with
- * 20 retries (Runtime's conflictRetries): under 1 s of waiting in all, bounded, before a command fails with write_conflict.
- * Two nodes writing one instance without pause can still starve a command (measured: ~0.3% of
- * 2,000 ping-pong increments, against ~10% before); one owner per instance (leases) ends that.
- */
-const CONFLICT_BACKOFF_CAP_MS = 64;
-const conflictBackoffMs = (attempt: number): number =>
-  Math.random() * Math.min(2 ** (attempt - 1), CONFLICT_BACKOFF_CAP_MS);
 /** How long a write answered `locked` is tried again when the store does not say (see Store.lockTimeoutMs). */
 const DEFAULT_LOCK_WAIT_MS = 2_000;
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
