@@ -226,14 +226,14 @@ whenPostgresAsked((connectionString) => {
       });
     });
 
-    it("a-commit-of-many-workflows-with-quotes-and-backslashes-in-their-ids-is-signalled-whole", async () => {
+    it("a-commit-of-many-workflows-with-quotes,-backslashes-and-3-byte-characters-in-their-ids-is-signalled-whole", async () => {
       // The signal travels with COMMIT as SQL literals, split over several notifications.
       await twoNodes(async (a, b) => {
         const heard: ClusterSignal[] = [];
         const stopA = await a.cluster.listen("A", (s) => heard.push(s), () => {});
         const stopB = await b.cluster.listen("B", () => {}, () => {}); // B signals once it has a node name
         try {
-          const ids = Array.from({ length: 300 }, (_, i) => `q'\\"$$-${i}-${"x".repeat(40)}`);
+          const ids = Array.from({ length: 300 }, (_, i) => `q'\\"$$-${i}-${"x€".repeat(20)}`);
           const outcomes = await b.commit(ids.map((id) => workflowWrite("wf", id, 0, 1)));
           assert.ok(outcomes.every((o) => o.ok));
           const received = () => heard.flatMap((s) => s.workflows ?? []);
@@ -249,7 +249,8 @@ whenPostgresAsked((connectionString) => {
 
     it("a-long-list-of-workflows-and-instances-is-split-into-payloads-under-the-notify-limit", () => {
       const workflows = Array.from({ length: 500 }, (_, i): SignalledWorkflow => ["transfer", `t-${"x".repeat(200)}-${i}`, (i % 2) as 0 | 1]);
-      const instances = Array.from({ length: 500 }, (_, i): SignalledInstance => ["wallet", `w-${"y".repeat(200)}-${i}`]);
+      // Ids of 3-byte characters: the limit is in bytes.
+      const instances = Array.from({ length: 500 }, (_, i): SignalledInstance => ["wallet", `w-${"€".repeat(200)}-${i}`]);
       const parts = encodeSignal({ node: "n", position: 7, workflows, instances });
       assert.ok(parts.length > 1);
       for (const part of parts) assert.ok(Buffer.byteLength(part) < 8000, `${Buffer.byteLength(part)} bytes`);

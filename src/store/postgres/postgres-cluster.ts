@@ -229,13 +229,14 @@ export function encodeSignal(signal: ClusterSignal): string[] {
     ...(signal.instances ?? []).map((entry) => ({ key: "e" as const, entry })),
   ];
   if (entries.length === 0) return [JSON.stringify(base)];
-  // Long lists go in several payloads, each with the base (the position first: see notifyOfPositionStatement).
-  const baseSize = JSON.stringify(base).length;
+  // Long lists go in several payloads, each with the base (the position first: see
+  // notifyOfPositionStatement). NOTIFY's limit is in bytes: an id may be all 3-byte characters.
+  const baseSize = Buffer.byteLength(JSON.stringify(base));
   const parts: string[] = [];
   let part: WireSignal = { ...base };
   let size = baseSize;
   for (const { key, entry } of entries) {
-    const entrySize = JSON.stringify(entry).length + 8; // its comma, and room for the list's key
+    const entrySize = Buffer.byteLength(JSON.stringify(entry)) + 8; // its comma, and room for the list's key
     if (size > baseSize && size + entrySize > MAX_PAYLOAD) {
       parts.push(JSON.stringify(part));
       part = { ...base };
