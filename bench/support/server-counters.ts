@@ -3,9 +3,10 @@
  * store's commits (SQLite and PostgreSQL: calls of store.commit, one transaction each), the
  * instance writes they carried (with their together writes) and, on PostgreSQL, the round trips
  * (pg Client.query: one simple query, however many statements it holds, or one named statement)
- * with what each was (statementLabel), and writes them as JSON to the file named by SAGAFLOW_BENCH_COUNTERS when sent SIGUSR2 (and
- * once at start), each time with a higher `written`: the bench asks before and after a point (see
- * ServeProcess.counts) and the server does no file writes while it is measured.
+ * with what each was (statementLabel), and writes them as JSON to the file named by
+ * SAGAFLOW_BENCH_COUNTERS when sent SIGUSR2 (and once at start), each time with a higher
+ * `written`: the bench asks before and after a point (see ServeProcess.counts) and the server does
+ * no file writes while it is measured.
  */
 import { writeFileSync } from "node:fs";
 import pg from "pg";
@@ -38,12 +39,12 @@ if (file !== undefined) {
 
 /**
  * What a round trip was: a named statement's name; for a simple query, the statements it EXECUTEs
- * (joined by "+"), or else its first two words.
+ * (joined by "+"), or else its first two words (without the schema, which differs per run).
  */
 function statementLabel(query: unknown): string {
   const named = (query as { name?: unknown } | null)?.name;
   if (typeof named === "string") return named.replace(/^sagaflow_/, "");
   const text = typeof query === "string" ? query : String((query as { text?: unknown } | null)?.text ?? "?");
   const executed = [...text.matchAll(/EXECUTE\s+(?:sagaflow_)?(\w+)/g)].map((m) => m[1]);
-  return executed.length > 0 ? executed.join("+") : text.trim().split(/\s+/).slice(0, 2).join(" ");
+  return executed.length > 0 ? executed.join("+") : text.replace(/"[^"]*"\./g, "").trim().split(/\s+/).slice(0, 2).join(" ");
 }

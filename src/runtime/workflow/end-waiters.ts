@@ -7,11 +7,6 @@ export function workflowKey(name: string, id: string): string {
   return `${name}\u0000${id}`;
 }
 
-/**
- * Who waits for a workflow's end (`GET /{workflow}/{id}?wait=`): answered at once when it is over
- * already, else when a commit on this node or a signal from another says it is over, or after the
- * wait with the record as it then is.
- */
 /** One caller waiting for a workflow's end. */
 interface Waiter {
   wake(record: WorkflowRecord): void;
@@ -20,6 +15,11 @@ interface Waiter {
   signalled: boolean;
 }
 
+/**
+ * Who waits for a workflow's end (`GET /{workflow}/{id}?wait=`): answered at once when it is over
+ * already, else when a commit on this node or a signal from another says it is over, or after the
+ * wait with the record as it then is.
+ */
 export class EndWaiters {
   private readonly waiting = new Map<string, Set<Waiter>>();
 

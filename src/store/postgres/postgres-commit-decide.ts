@@ -25,7 +25,8 @@ export interface CommitHooks {
   beforeCommit?: BeforeCommitHook | undefined;
   /**
    * The statement that tells the other nodes what the commit wrote (its last feed position, given
-   * by the SQL expression `positionSql`, and the workflows); it is sent with COMMIT.
+   * by the SQL expression `positionSql`, the workflows, and the entities it changed); it is sent
+   * with COMMIT.
    */
   notify?: ((positionSql: string, workflows: SignalledWorkflow[], instances: SignalledInstance[]) => string | undefined) | undefined;
 }
