@@ -45,6 +45,8 @@ interface Node {
   conflicts: number;
   /** The entity instances it read (whole, or the events after its copy), as component/id. */
   reads: string[];
+  /** The workflow records it read, as name/id. */
+  workflowReads: string[];
 }
 
 const until = async (what: string, condition: () => boolean): Promise<void> => {
@@ -62,7 +64,7 @@ whenPostgresAsked((url) => {
 
     function startNode(name: string): Node {
       const store = bed.newStore({ schema });
-      const node: Node = { name, runtime: undefined as never, commits: [], conflicts: 0, reads: [] };
+      const node: Node = { name, runtime: undefined as never, commits: [], conflicts: 0, reads: [], workflowReads: [] };
       node.runtime = new Runtime({
         store: wrapStore(store, {
           async commit(writes) {
@@ -78,6 +80,10 @@ whenPostgresAsked((url) => {
           readEvents(component, id, afterSeq, limit) {
             node.reads.push(`${component}/${id}`);
             return store.readEvents(component, id, afterSeq, limit);
+          },
+          loadWorkflow(name, id) {
+            node.workflowReads.push(`${name}/${id}`);
+            return store.loadWorkflow(name, id);
           },
         }),
         components: [wallet, transfer, slowPay(name)],
@@ -157,6 +163,20 @@ whenPostgresAsked((url) => {
       assert.equal(commitsOf(a, "transfer", second).length, 1, "decided on what is stored: no conflict to decide again");
       assert.equal(a.conflicts, conflicts);
       assert.deepEqual(await a.runtime.call("wallet", "from-2", "balance", {}), { balance: 110 });
+    });
+
+    it("a-transfer-ended-on-one-node-is-answered-on-the-other-from-its-commit's-signal-without-a-read", { timeout: 60_000 }, async () => {
+      await a.runtime.call("wallet", "from-3", "create", { initialBalance: 100 });
+      await a.runtime.call("wallet", "to-3", "create", { initialBalance: 0 });
+      const id = idRunBy(b, "transfer", "w");
+      await a.runtime.call("transfer", id, "start", { from: "from-3", to: "to-3", amount: 20 });
+      const onA = await a.runtime.workflowResult("transfer", id, 10_000);
+      assert.equal(onA.status, "ended");
+      // The start's commit signalled its end to node B (a client's `GET ?wait=` there, after the start's reply).
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const readsBefore = b.workflowReads.length;
+      assert.deepEqual(await b.runtime.workflowResult("transfer", id, 10_000), onA);
+      assert.deepEqual(b.workflowReads.slice(readsBefore), [], "answered from the signal");
     });
 
     it("a-step-still-running-when-the-start-commits-on-a-node-not-running-the-bucket-is-dropped-and-run-by-the-holder", { timeout: 60_000 }, async () => {

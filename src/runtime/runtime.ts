@@ -303,7 +303,7 @@ export class Runtime {
       this.views.wake();
       this.topics.wake();
     }
-    for (const [name, id, over] of signal.workflows ?? []) this.workflows.remoteChange(name, id, over);
+    for (const [name, id, over, end] of signal.workflows ?? []) this.workflows.remoteChange(name, id, over, end);
     if (signal.instances) this.dispatcher.writtenElsewhere(signal.instances);
     if (signal.timerDue !== undefined) this.timers.remind(signal.timerDue, signal.timerBucket);
     if (signal.view !== undefined) this.views.wake();

@@ -38,9 +38,16 @@ export interface LeaseRecord {
 /**
  * A workflow a commit wrote: name, id, and whether the commit left it over (1) or not (0), so that
  * a node waiting for its end reads it only when it is. A node of an earlier version sends no third
- * element: unknown, read.
+ * element: unknown, read. A small end nothing can change again comes along (`SignalledEnd`): the
+ * waiting node answers from it without reading.
  */
-export type SignalledWorkflow = [name: string, id: string, over?: 0 | 1];
+export type SignalledWorkflow = [name: string, id: string, over?: 0 | 1, end?: SignalledEnd];
+
+/**
+ * What a caller awaiting a workflow is answered once it is `ended` or `terminated` (statuses no
+ * action leaves; a `failed` one may be retried): status, step, and the state as the store encodes it.
+ */
+export type SignalledEnd = [status: "ended" | "terminated", step: string | null, state: string | null];
 
 /**
  * An entity or key-value entity a commit changed: a node that has it cached knows its copy is

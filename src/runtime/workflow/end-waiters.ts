@@ -1,5 +1,7 @@
 import type { WorkflowView } from "../../define/workflow.ts";
+import type { SignalledEnd } from "../../store/cluster-port.ts";
 import { finalStatuses, type Store, type WorkflowRecord } from "../../store/port.ts";
+import { decode } from "../../store/rows.ts";
 import { viewOf } from "./workflow-kind.ts";
 
 /** The key of a workflow instance in the engine's maps. */
@@ -7,9 +9,17 @@ export function workflowKey(name: string, id: string): string {
   return `${name}\u0000${id}`;
 }
 
+/**
+ * How long, and how many, ends other nodes signalled are kept: a caller's `GET ?wait=` that comes
+ * right after (a transfer awaited on another node than the one it started on) is answered from it.
+ * An end kept is one no action changes again; the limit is for retention, which removes old ones.
+ */
+const RECENT_END_MS = 10_000;
+const RECENT_ENDS = 4_096;
+
 /** One caller waiting for a workflow's end. */
 interface Waiter {
-  wake(record: WorkflowRecord): void;
+  wake(view: WorkflowView<unknown>): void;
   /** Its own read of the workflow is in flight: a signal meanwhile is kept for after it (`signalled`). */
   reading: boolean;
   signalled: boolean;
@@ -22,6 +32,8 @@ interface Waiter {
  */
 export class EndWaiters {
   private readonly waiting = new Map<string, Set<Waiter>>();
+  /** Ends signalled by other nodes, oldest first (see RECENT_END_MS). */
+  private readonly recentEnds = new Map<string, { view: WorkflowView<unknown>; at: number }>();
 
   constructor(
     private readonly store: Store,
@@ -32,18 +44,26 @@ export class EndWaiters {
   /** This node committed `record`: who waits is answered if it is over. */
   committed(name: string, id: string, record: WorkflowRecord): void {
     if (!finalStatuses.has(record.status)) return;
-    for (const waiter of this.waiting.get(workflowKey(name, id)) ?? []) waiter.wake(record);
+    this.wake(workflowKey(name, id), viewOf(id, record));
   }
 
   /**
    * Another node committed it: read it, unless its signal says the commit did not leave it over
-   * (`over` 0). Waiters whose own read is in flight are not read for: that read may find it over
-   * already (it usually does: the signal trails the commit that a caller was answered after).
+   * (`over` 0) or brings its end (`end`). Waiters whose own read is in flight are not read for:
+   * that read may find it over already (it usually does: the signal trails the commit that a
+   * caller was answered after).
    */
-  remoteChange(name: string, id: string, over: 0 | 1 | undefined): void {
+  remoteChange(name: string, id: string, over: 0 | 1 | undefined, end?: SignalledEnd): void {
     if (over === 0) return;
+    const key = workflowKey(name, id);
+    if (end) {
+      const view: WorkflowView<unknown> = { id, status: end[0], step: end[1], state: decode(end[2]) };
+      this.remember(key, view);
+      this.wake(key, view);
+      return;
+    }
     let read = false;
-    for (const waiter of this.waiting.get(workflowKey(name, id)) ?? []) {
+    for (const waiter of this.waiting.get(key) ?? []) {
       if (waiter.reading) waiter.signalled = true;
       else read = true;
     }
@@ -56,9 +76,11 @@ export class EndWaiters {
     const trusted = this.trusted?.(name, id);
     if (trusted && finalStatuses.has(trusted.status)) return viewOf(id, trusted);
     const key = workflowKey(name, id);
-    let ended: WorkflowRecord | undefined;
+    const signalled = this.recentEnd(key);
+    if (signalled) return signalled;
+    let ended: WorkflowView<unknown> | undefined;
     // Listen before reading, so an end committed in between is not missed.
-    const waiter: Waiter = { wake: (record) => (ended = record), reading: true, signalled: false };
+    const waiter: Waiter = { wake: (view) => (ended = view), reading: true, signalled: false };
     const set = this.waiting.get(key) ?? new Set();
     this.waiting.set(key, set.add(waiter));
     try {
@@ -67,22 +89,43 @@ export class EndWaiters {
       // A signal came while reading, and the read may have been sent before that commit: again.
       if (current && !ended && !finalStatuses.has(current.status) && waiter.signalled) current = await this.store.loadWorkflow(name, id);
       if (!current) return undefined;
-      if (ended) return viewOf(id, ended);
+      if (ended) return ended;
       if (finalStatuses.has(current.status) || waitMs <= 0) return viewOf(id, current);
-      const record = await new Promise<WorkflowRecord | undefined>((resolve) => {
+      const view = await new Promise<WorkflowView<unknown> | undefined>((resolve) => {
         // Real time: a caller's wait is not part of the workflow's virtual time.
         const timer = setTimeout(() => resolve(undefined), waitMs);
-        waiter.wake = (r) => {
+        waiter.wake = (v) => {
           clearTimeout(timer);
-          resolve(r);
+          resolve(v);
         };
       });
-      if (record) return viewOf(id, record);
+      if (view) return view;
       const latest = await this.store.loadWorkflow(name, id);
       return viewOf(id, latest ?? current);
     } finally {
       set.delete(waiter);
       if (set.size === 0) this.waiting.delete(key);
     }
+  }
+
+  private wake(key: string, view: WorkflowView<unknown>): void {
+    for (const waiter of this.waiting.get(key) ?? []) waiter.wake(view);
+  }
+
+  private remember(key: string, view: WorkflowView<unknown>): void {
+    this.recentEnds.delete(key);
+    this.recentEnds.set(key, { view, at: Date.now() });
+    for (const oldest of this.recentEnds.keys()) {
+      if (this.recentEnds.size <= RECENT_ENDS) break;
+      this.recentEnds.delete(oldest);
+    }
+  }
+
+  private recentEnd(key: string): WorkflowView<unknown> | undefined {
+    const kept = this.recentEnds.get(key);
+    if (!kept) return undefined;
+    if (Date.now() - kept.at <= RECENT_END_MS) return kept.view;
+    this.recentEnds.delete(key);
+    return undefined;
   }
 }

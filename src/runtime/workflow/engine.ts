@@ -20,7 +20,7 @@ import {
 import { StepContextImpl } from "./step-context.ts";
 import type { Dispatcher } from "../dispatcher.ts";
 import { workflowKind } from "./workflow-kind.ts";
-import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
+import { LeaseLostError, type Fence, type SignalledEnd } from "../../store/cluster-port.ts";
 import { workflowBucket } from "../cluster/leases.ts";
 import { DueSweep } from "./due-sweep.ts";
 import { EndWaiters, workflowKey } from "./end-waiters.ts";
@@ -184,15 +184,16 @@ export class WorkflowEngine {
   }
 
   /**
-   * Another node wrote this workflow: wake who waits for its end (reading it, unless the signal
-   * says the commit did not leave it over: `over` 0); act if it is ours and may have something
+   * Another node wrote this workflow: wake who waits for its end (with the end the signal brings,
+   * else reading it unless the signal says the commit did not leave it over: `over` 0, see
+   * EndWaiters.remoteChange); act if it is ours and may have something
    * left to do. One the signal says is over has nothing left: a wake-up armed for it here is
    * dropped, and nothing is read (a transfer started on another node ends in its start's commit).
    */
-  remoteChange(name: string, id: string, over?: 0 | 1): void {
+  remoteChange(name: string, id: string, over?: 0 | 1, end?: SignalledEnd): void {
     const definition = this.definitions.get(name);
     if (!definition || this.stopped) return;
-    this.ends.remoteChange(name, id, over);
+    this.ends.remoteChange(name, id, over, end);
     if (!this.host.placement.holds(workflowBucket(name, id))) return;
     if (over === 1) this.forgetWakeUp(workflowKey(name, id));
     else this.poke(definition, id);

@@ -168,4 +168,40 @@ describe("a workflow's result", () => {
       await runner.stop();
     }
   });
+
+  it("awaited-on-another-node,-a-signal-that-brings-the-end-answers-who-waits-and-who-asks-next-without-a-read", { timeout: 10_000 }, async () => {
+    const store = new MemoryStore();
+    const runner = new Runtime({ store: wrapStore(store, { close: async () => {} }), components: [greet, slowGreet], log: () => {} });
+    await runner.start();
+    const reads: string[] = [];
+    const waiter = new Runtime({
+      store: wrapStore(store, {
+        loadWorkflow: (name, id) => {
+          reads.push(id);
+          return store.loadWorkflow(name, id);
+        },
+        close: async () => {},
+      }),
+      components: [greet, slowGreet],
+      log: () => {},
+    });
+    await waiter.start();
+    try {
+      await runner.call("slow-greet", "s1", "start", { name: "Ada" });
+      const awaited = waiter.workflowResult("slow-greet", "s1", 60_000);
+      for (let i = 0; i < 100 && reads.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      release();
+      const view = await runner.workflowResult("slow-greet", "s1", 5_000);
+      assert.equal(view.status, "ended");
+      // What the runner's commit signal brings: the end, its state as the store encodes it.
+      waiter.workflows.remoteChange("slow-greet", "s1", 1, ["ended", view.step, JSON.stringify(view.state)]);
+      assert.deepEqual(await awaited, view, "the waiter is answered with the end the signal brought");
+      assert.deepEqual(await waiter.workflowResult("slow-greet", "s1", 5_000), view, "and so is the next caller");
+      assert.deepEqual(reads, ["s1"], "read once: before it ended");
+    } finally {
+      release();
+      await waiter.stop();
+      await runner.stop();
+    }
+  });
 });

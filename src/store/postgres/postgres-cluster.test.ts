@@ -188,7 +188,7 @@ whenPostgresAsked((connectionString) => {
       });
     });
 
-    it("a-commit-signals-the-other-nodes-with-its-position-and-workflows-whether-over-and-a-node-never-hears-itself", async () => {
+    it("a-commit-signals-the-other-nodes-with-its-position-and-workflows-whether-over-with-a-small-lasting-end-and-a-node-never-hears-itself", async () => {
       await twoNodes(async (a, b) => {
         const heardByA: ClusterSignal[] = [];
         const heardByB: ClusterSignal[] = [];
@@ -208,15 +208,25 @@ whenPostgresAsked((connectionString) => {
           // The entities and key-value entities a commit changed; not one whose write changed nothing.
           const entities = await b.commit([eventsWrite("c", "e1", 0, 1), { ...kvWrite("k", "k1", 0, "v"), together: [eventsWrite("c", "e2", 0)] }]);
           assert.ok(entities.every((o) => o.ok));
-          for (let i = 0; i < 100 && heardByA.length < 5; i++) await sleep(10);
+          // No end comes along for a failed workflow (a retry may run it again), nor for a large state.
+          const withStatus = (write: ReturnType<typeof workflowWrite>, status: "failed" | "terminated", state: unknown) =>
+            ({ ...write, workflow: { ...write.workflow!, record: { ...write.workflow!.record, status, state } } });
+          const failedAndLarge = await b.commit([
+            withStatus(workflowWrite("wf", "w5", 0, 1), "failed", { n: 1 }),
+            withStatus(workflowWrite("wf", "w6", 0, 1), "terminated", { n: "x".repeat(2_000) }),
+          ]);
+          assert.ok(failedAndLarge.every((o) => o.ok));
+          for (let i = 0; i < 100 && heardByA.length < 6; i++) await sleep(10);
           const position = (o: typeof outcome) => (o!.ok ? o!.positions.at(-1) : -1);
-          // Whether the commit left the workflow over (1) or not (0): a node waiting for its end reads it only then.
+          // Whether the commit left the workflow over (1) or not (0): a node waiting for its end reads it only then,
+          // unless the end came along (status, step and state as stored).
           assert.deepEqual(heardByA, [
             { node: "B", position: position(outcome), workflows: [["wf", "w3", 0]] },
             { node: "B", timerDue: 1234, timerBucket: timerBucket("t") },
-            { node: "B", position: position(ended), workflows: [["wf", "w3", 1]] },
-            { node: "B", position: position(eager), workflows: [["wf", "w4", 1]] },
+            { node: "B", position: position(ended), workflows: [["wf", "w3", 1, ["ended", "s", '{"n":2}']]] },
+            { node: "B", position: position(eager), workflows: [["wf", "w4", 1, ["ended", "s", '{"n":2}']]] },
             { node: "B", position: position(entities[1]), instances: [["c", "e1"], ["k", "k1"]] },
+            { node: "B", position: position(failedAndLarge[1]), workflows: [["wf", "w5", 1], ["wf", "w6", 1]] },
           ]);
           assert.deepEqual(heardByB, [], "a node does not hear its own signals");
         } finally {

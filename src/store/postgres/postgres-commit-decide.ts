@@ -9,8 +9,9 @@ import pg, { type QueryResult } from "pg";
 import { workflowFeedPayload } from "../feed-payload.ts";
 import { workflowBucket } from "../buckets.ts";
 import type { EncodedWorkflowRecord } from "../rows.ts";
-import { finalStatuses, type WorkflowTransition, type WriteOutcome } from "../port.ts";
+import type { WorkflowTransition, WriteOutcome } from "../port.ts";
 import type { SignalledInstance, SignalledWorkflow } from "../cluster-port.ts";
+import { signalledWorkflow } from "./postgres-cluster.ts";
 import { quoteIdent } from "./migrations.ts";
 import { executeStatement, type LiteralValue } from "./postgres-literals.ts";
 import { KIND_EVENT, KIND_KV, KIND_WORKFLOW, type CommitSql } from "./postgres-commit-sql.ts";
@@ -216,7 +217,7 @@ export function decideBatch(
       if (outcomes[i] !== undefined) return;
       for (const m of withMembers(w)) {
         const key = `${m.component}\u0000${m.id}`;
-        if (m.workflow) workflows.set(key, [m.component, m.id, finalStatuses.has(m.workflow.record.status) ? 1 : 0]);
+        if (m.workflow) workflows.set(key, signalledWorkflow(m.component, m.id, m.workflow.record));
         else if (m.kv || (m.events && m.events.append.length > 0)) instances.set(key, [m.component, m.id]);
       }
     });
