@@ -167,11 +167,12 @@ async function measure(target: Target, ledger: Ledger, label: string, concurrenc
   const perTransfer = (n: number | null | undefined, digits: number) => (n == null || run.transfers === 0 ? null : round(n / run.transfers, digits));
   // Like the fsyncs: over warm-up and measured run, per transfer started.
   const started = warmTransfers + run.transfers + run.errors;
-  const countedPer = (key: "commits" | "writes" | "pgRoundTrips") => (countsBefore && countsAfter && started > 0 ? round((countsAfter[key] - countsBefore[key]) / started, 2) : null);
+  const countedPer = (key: "commits" | "writes" | "pgRoundTrips" | "pgBytesSent") => (countsBefore && countsAfter && started > 0 ? round((countsAfter[key] - countsBefore[key]) / started, 2) : null);
   return {
     commitsPerTransfer: countedPer("commits"),
     writesPerTransfer: countedPer("writes"),
     pgRoundTripsPerTransfer: countedPer("pgRoundTrips"),
+    pgKbSentPerTransfer: countedPer("pgBytesSent") === null ? null : round(countedPer("pgBytesSent")! / 1024, 2),
     pgRoundTripsPerTransferBy: countsBefore && countsAfter && started > 0 ? roundTripsBy(countsBefore.pgRoundTripsBy, countsAfter.pgRoundTripsBy, started) : null,
     run,
     warmTransfers,
@@ -220,7 +221,7 @@ async function overHttp(workflow: WorkflowName): Promise<void> {
   const counts = async (): Promise<ServerCounts> =>
     (await Promise.all(nodes.map((n) => n.counts()))).reduce((a, b) => ({
       commits: a.commits + b.commits, writes: a.writes + b.writes, pgRoundTrips: a.pgRoundTrips + b.pgRoundTrips,
-      pgRoundTripsBy: addedUp(a.pgRoundTripsBy, b.pgRoundTripsBy),
+      pgRoundTripsBy: addedUp(a.pgRoundTripsBy, b.pgRoundTripsBy), pgBytesSent: a.pgBytesSent + b.pgBytesSent,
     }));
   const sut: SystemUnderTest = { pids: nodes.map((n) => n.pid), watch, counts };
   // Every node holds leases (workflows run in leased buckets), none is unheld: a no-op on SQLite.
@@ -253,7 +254,7 @@ async function overHttp(workflow: WorkflowName): Promise<void> {
           // PostgreSQL also the round trips, reads included. Background work (consumers, leases) is counted too.
           commitsPerTransfer: m.commitsPerTransfer,
           writesPerCommit: m.commitsPerTransfer && m.writesPerTransfer !== null ? round(m.writesPerTransfer / m.commitsPerTransfer, 1) : null,
-          ...(watch ? { pgRoundTripsPerTransfer: m.pgRoundTripsPerTransfer, pgRoundTripsPerTransferBy: m.pgRoundTripsPerTransferBy } : {}),
+          ...(watch ? { pgRoundTripsPerTransfer: m.pgRoundTripsPerTransfer, pgRoundTripsPerTransferBy: m.pgRoundTripsPerTransferBy, pgKbSentPerTransfer: m.pgKbSentPerTransfer } : {}),
           invariantHolds: invariant.holds,
           serverPeakRssMb,
           errors: m.run.errors,

@@ -24,6 +24,8 @@ export interface ServerCounts {
   pgRoundTrips: number;
   /** The round trips by statement (see statementLabel in ./server-counters.ts). */
   pgRoundTripsBy: Record<string, number>;
+  /** Bytes of SQL text sent to PostgreSQL (statements' parameters of named ones not counted). */
+  pgBytesSent: number;
 }
 
 export interface ServeProcess {
@@ -58,7 +60,7 @@ export async function startServe(name: string, service: string, args: readonly s
     child.kill("SIGUSR2");
     let now: (ServerCounts & { written: number }) | undefined;
     if (!(await until(() => ((now = read())?.written ?? 0) > before, 5_000, 5))) throw new Error(`${name} did not write its counters within 5 s`);
-    return { commits: now!.commits, writes: now!.writes, pgRoundTrips: now!.pgRoundTrips, pgRoundTripsBy: now!.pgRoundTripsBy };
+    return { commits: now!.commits, writes: now!.writes, pgRoundTrips: now!.pgRoundTrips, pgRoundTripsBy: now!.pgRoundTripsBy, pgBytesSent: now!.pgBytesSent };
   };
   const exited = new Promise<void>((done) => child.once("exit", () => done()));
   const stop = async (): Promise<void> => {

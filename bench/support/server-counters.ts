@@ -3,7 +3,7 @@
  * store's commits (SQLite and PostgreSQL: calls of store.commit, one transaction each), the
  * instance writes they carried (with their together writes) and, on PostgreSQL, the round trips
  * (pg Client.query: one simple query, however many statements it holds, or one named statement)
- * with what each was (statementLabel), and writes them as JSON to the file named by
+ * with what each was (statementLabel) and the bytes of SQL text sent, and writes them as JSON to the file named by
  * SAGAFLOW_BENCH_COUNTERS when sent SIGUSR2 (and once at start), each time with a higher
  * `written`: the bench asks before and after a point (see ServeProcess.counts) and the server does
  * no file writes while it is measured.
@@ -15,7 +15,7 @@ import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
 
 const file = process.env["SAGAFLOW_BENCH_COUNTERS"];
 if (file !== undefined) {
-  const counts = { commits: 0, writes: 0, pgRoundTrips: 0, pgRoundTripsBy: {} as Record<string, number> };
+  const counts = { commits: 0, writes: 0, pgRoundTrips: 0, pgRoundTripsBy: {} as Record<string, number>, pgBytesSent: 0 };
   let written = 0;
   for (const store of [SqliteStore, PostgresStore]) {
     const commit = store.prototype.commit as (this: unknown, ...args: unknown[]) => unknown;
@@ -29,6 +29,7 @@ if (file !== undefined) {
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
     counts.pgRoundTrips++;
     const label = statementLabel(args[0]);
+    counts.pgBytesSent += Buffer.byteLength(queryText(args[0]));
     counts.pgRoundTripsBy[label] = (counts.pgRoundTripsBy[label] ?? 0) + 1;
     return query.apply(this, args);
   } as typeof pg.Client.prototype.query;
@@ -44,7 +45,12 @@ if (file !== undefined) {
 function statementLabel(query: unknown): string {
   const named = (query as { name?: unknown } | null)?.name;
   if (typeof named === "string") return named.replace(/^sagaflow_/, "");
-  const text = typeof query === "string" ? query : String((query as { text?: unknown } | null)?.text ?? "?");
+  const text = queryText(query);
   const executed = [...text.matchAll(/EXECUTE\s+(?:sagaflow_)?(\w+)/g)].map((m) => m[1]);
   return executed.length > 0 ? executed.join("+") : text.replace(/"[^"]*"\./g, "").trim().split(/\s+/).slice(0, 2).join(" ");
+}
+
+/** The SQL text of a query (a string, or a config with `text`). */
+function queryText(query: unknown): string {
+  return typeof query === "string" ? query : String((query as { text?: unknown } | null)?.text ?? "?");
 }
