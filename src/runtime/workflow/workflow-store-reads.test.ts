@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { workflow } from "../../define/workflow.ts";
 import { MemoryStore } from "../../store/memory/memory-store.ts";
+import type { Store } from "../../store/port.ts";
 import { Runtime } from "../runtime.ts";
 import { isCode, wrapStore } from "../test-support.ts";
 
@@ -35,6 +36,18 @@ async function countingLoads(): Promise<{ rt: Runtime; loads: string[] }> {
   const rt = new Runtime({ store, components: [greet, slowGreet], log: () => {} });
   await rt.start();
   return { rt, loads };
+}
+
+/**
+ * Two runtimes on one memory store, as two nodes: `runner` runs the workflows; `waiter` only
+ * waits for them, nothing cached, reading records through `loadWorkflow`.
+ */
+async function runnerAndWaiter(store: MemoryStore, loadWorkflow: Store["loadWorkflow"]): Promise<{ runner: Runtime; waiter: Runtime }> {
+  const runner = new Runtime({ store: wrapStore(store, { close: async () => {} }), components: [greet, slowGreet], log: () => {} });
+  await runner.start();
+  const waiter = new Runtime({ store: wrapStore(store, { loadWorkflow, close: async () => {} }), components: [greet, slowGreet], log: () => {} });
+  await waiter.start();
+  return { runner, waiter };
 }
 
 /** A start decides on an instance presumed new; its commit, which expects none stored, checks it. */
@@ -116,27 +129,16 @@ describe("a workflow's result", () => {
 
   it("awaited-on-another-node,-a-signal-during-the-waiter's-own-read-adds-a-read-only-if-that-read-finds-it-not-over", { timeout: 10_000 }, async () => {
     const store = new MemoryStore();
-    // The node that runs the workflows; the other (below) only waits for them, nothing cached.
-    const runner = new Runtime({ store: wrapStore(store, { close: async () => {} }), components: [greet, slowGreet], log: () => {} });
-    await runner.start();
     const reads: string[] = [];
     let readHeld: Promise<void> | undefined;
-    const waiter = new Runtime({
-      store: wrapStore(store, {
-        // Reads the record, then (while `readHeld`) hands it back only once let go: as a read sent
-        // before a commit and answered after its signal.
-        loadWorkflow: async (name, id) => {
-          reads.push(id);
-          const record = await store.loadWorkflow(name, id);
-          await readHeld;
-          return record;
-        },
-        close: async () => {},
-      }),
-      components: [greet, slowGreet],
-      log: () => {},
+    // The waiter reads the record, then (while `readHeld`) hands it back only once let go: as a
+    // read sent before a commit and answered after its signal.
+    const { runner, waiter } = await runnerAndWaiter(store, async (name, id) => {
+      reads.push(id);
+      const record = await store.loadWorkflow(name, id);
+      await readHeld;
+      return record;
     });
-    await waiter.start();
     try {
       // Its read finds the workflow over: the signal that came meanwhile reads nothing more.
       await runner.call("greet", "g1", "start", { name: "Ada" });
@@ -171,21 +173,11 @@ describe("a workflow's result", () => {
 
   it("awaited-on-another-node,-a-signal-that-brings-the-end-answers-who-waits-and-who-asks-next-without-a-read", { timeout: 10_000 }, async () => {
     const store = new MemoryStore();
-    const runner = new Runtime({ store: wrapStore(store, { close: async () => {} }), components: [greet, slowGreet], log: () => {} });
-    await runner.start();
     const reads: string[] = [];
-    const waiter = new Runtime({
-      store: wrapStore(store, {
-        loadWorkflow: (name, id) => {
-          reads.push(id);
-          return store.loadWorkflow(name, id);
-        },
-        close: async () => {},
-      }),
-      components: [greet, slowGreet],
-      log: () => {},
+    const { runner, waiter } = await runnerAndWaiter(store, (name, id) => {
+      reads.push(id);
+      return store.loadWorkflow(name, id);
     });
-    await waiter.start();
     try {
       await runner.call("slow-greet", "s1", "start", { name: "Ada" });
       const awaited = waiter.workflowResult("slow-greet", "s1", 60_000);
