@@ -2,11 +2,14 @@
  * An eager start on several nodes (PostgreSQL): a start that reaches a node not running its
  * workflow's bucket still commits with its steps (the start creates the workflow, so no node can
  * have run them: no fence is needed), and goes no further once the start is durable; with another
- * node live, its calls read first an entity another node's commit signal said it changed.
+ * node live, its calls read first an entity another node's commit signal said it changed (or
+ * every cached one, after its listening connection dropped and signals may have been missed); and
+ * a transfer awaited on the other node is answered from its commit's signal.
  *
  * Runs only with SAGAFLOW_POSTGRES_URL set.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { transfer } from "../examples/bank/transfer.ts";
 import { wallet } from "../examples/bank/wallet.ts";
@@ -177,6 +180,35 @@ whenPostgresAsked((url) => {
       const readsBefore = b.workflowReads.length;
       assert.deepEqual(await b.runtime.workflowResult("transfer", id, 10_000), onA);
       assert.deepEqual(b.workflowReads.slice(readsBefore), [], "answered from the signal");
+    });
+
+    it("a-node-whose-listening-connection-dropped-reads-its-cached-entities-before-trusting-them-again", { timeout: 60_000 }, async () => {
+      await a.runtime.call("wallet", "from-5", "create", { initialBalance: 100 });
+      await a.runtime.call("wallet", "to-5", "create", { initialBalance: 0 });
+      const readsBefore = a.reads.length;
+      const conflicts = a.conflicts;
+      // The nodes' listening connections drop (ended by the server); node B deposits while node A
+      // is deaf (it tries again after 100 ms), so A never hears that B changed the wallet.
+      const channel = `sagaflow_${createHash("sha256").update(schema).digest("hex").slice(0, 24)}`;
+      const listeners = `SELECT pid FROM pg_stat_activity WHERE application_name = 'sagaflow-listen' AND query = 'LISTEN "${channel}"'`;
+      const client = await bed.rawClient();
+      try {
+        await client.query(`SELECT pg_terminate_backend(pid) FROM (${listeners}) l`);
+        for (let i = 0; i < 200 && (await client.query(listeners)).rowCount! > 0; i++) await new Promise((resolve) => setTimeout(resolve, 2));
+        await b.runtime.call("wallet", "from-5", "deposit", { amount: 50 });
+        for (let i = 0; i < 200 && (await client.query(listeners)).rowCount! < 2; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+        assert.equal((await client.query(listeners)).rowCount, 2, "both nodes listen again");
+      } finally {
+        await client.end();
+      }
+
+      // Back, node A brings its copies up to date before it decides on them: no conflict.
+      const id = idRunBy(a, "transfer", "r");
+      await a.runtime.call("transfer", id, "start", { from: "from-5", to: "to-5", amount: 120 });
+      const result = await a.runtime.workflowResult("transfer", id, 10_000);
+      assert.equal((result.state as { status: string }).status, "completed", "decided on the balance of 150");
+      assert.ok(a.reads.slice(readsBefore).includes("wallet/from-5"), "read before trusting it");
+      assert.equal(a.conflicts, conflicts);
     });
 
     it("a-step-still-running-when-the-start-commits-on-a-node-not-running-the-bucket-is-dropped-and-run-by-the-holder", { timeout: 60_000 }, async () => {
