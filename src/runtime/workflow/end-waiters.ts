@@ -56,8 +56,8 @@ export class EndWaiters {
   remoteChange(name: string, id: string, over: 0 | 1 | undefined, end?: SignalledEnd): void {
     if (over === 0) return;
     const key = workflowKey(name, id);
-    if (end) {
-      const view: WorkflowView<unknown> = { id, status: end[0], step: end[1], state: decode(end[2]) };
+    const view = end && endView(id, end);
+    if (view) {
       this.remember(key, view);
       this.wake(key, view);
       return;
@@ -126,6 +126,17 @@ export class EndWaiters {
     if (!kept) return undefined;
     if (Date.now() - kept.at <= RECENT_END_MS) return kept.view;
     this.recentEnds.delete(key);
+    return undefined;
+  }
+}
+
+/** The view a signalled end gives; undefined if it is not one this version understands (it reads instead). */
+function endView(id: string, end: SignalledEnd): WorkflowView<unknown> | undefined {
+  const [status, step, state] = Array.isArray(end) ? end : [];
+  if ((status !== "ended" && status !== "terminated") || (step !== null && typeof step !== "string") || (state !== null && typeof state !== "string")) return undefined;
+  try {
+    return { id, status, step, state: decode(state) };
+  } catch {
     return undefined;
   }
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { workflow } from "../../define/workflow.ts";
 import { MemoryStore } from "../../store/memory/memory-store.ts";
+import type { SignalledEnd } from "../../store/cluster-port.ts";
 import type { Store } from "../../store/port.ts";
 import { Runtime } from "../runtime.ts";
 import { isCode, wrapStore } from "../test-support.ts";
@@ -192,6 +193,27 @@ describe("a workflow's result", () => {
       assert.deepEqual(reads, ["s1"], "read once: before it ended");
     } finally {
       release();
+      await waiter.stop();
+      await runner.stop();
+    }
+  });
+
+  it("a-signalled-end-this-version-does-not-understand-is-not-kept:-the-result-is-read", async () => {
+    const store = new MemoryStore();
+    const reads: string[] = [];
+    const { runner, waiter } = await runnerAndWaiter(store, (name, id) => {
+      reads.push(id);
+      return store.loadWorkflow(name, id);
+    });
+    try {
+      await runner.call("greet", "g1", "start", { name: "Ada" });
+      const view = await runner.workflowResult("greet", "g1", 5_000);
+      // A state that is not JSON, and a status no end has (as a node of another version might send).
+      waiter.workflows.remoteChange("greet", "g1", 1, ["ended", "hello", "{not json"]);
+      waiter.workflows.remoteChange("greet", "g1", 1, ["running", "hello", null] as unknown as SignalledEnd);
+      assert.deepEqual(await waiter.workflowResult("greet", "g1", 5_000), view);
+      assert.deepEqual(reads, ["g1"]);
+    } finally {
       await waiter.stop();
       await runner.stop();
     }
