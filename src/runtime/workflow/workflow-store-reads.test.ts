@@ -41,14 +41,20 @@ async function countingLoads(): Promise<{ rt: Runtime; loads: string[] }> {
 
 /**
  * Two runtimes on one memory store, as two nodes: `runner` runs the workflows; `waiter` only
- * waits for them, nothing cached, reading records through `loadWorkflow`.
+ * waits for them, nothing cached, reading records through `loadWorkflow` (by default, one that
+ * notes the ids it reads in `reads`).
  */
-async function runnerAndWaiter(store: MemoryStore, loadWorkflow: Store["loadWorkflow"]): Promise<{ runner: Runtime; waiter: Runtime }> {
+async function runnerAndWaiter(store: MemoryStore, loadWorkflow?: Store["loadWorkflow"]): Promise<{ runner: Runtime; waiter: Runtime; reads: string[] }> {
+  const reads: string[] = [];
+  const noting: Store["loadWorkflow"] = (name, id) => {
+    reads.push(id);
+    return store.loadWorkflow(name, id);
+  };
   const runner = new Runtime({ store: wrapStore(store, { close: async () => {} }), components: [greet, slowGreet], log: () => {} });
   await runner.start();
-  const waiter = new Runtime({ store: wrapStore(store, { loadWorkflow, close: async () => {} }), components: [greet, slowGreet], log: () => {} });
+  const waiter = new Runtime({ store: wrapStore(store, { loadWorkflow: loadWorkflow ?? noting, close: async () => {} }), components: [greet, slowGreet], log: () => {} });
   await waiter.start();
-  return { runner, waiter };
+  return { runner, waiter, reads };
 }
 
 /** A start decides on an instance presumed new; its commit, which expects none stored, checks it. */
@@ -173,12 +179,7 @@ describe("a workflow's result", () => {
   });
 
   it("awaited-on-another-node,-a-signal-that-brings-the-end-answers-who-waits-and-who-asks-next-without-a-read", { timeout: 10_000 }, async () => {
-    const store = new MemoryStore();
-    const reads: string[] = [];
-    const { runner, waiter } = await runnerAndWaiter(store, (name, id) => {
-      reads.push(id);
-      return store.loadWorkflow(name, id);
-    });
+    const { runner, waiter, reads } = await runnerAndWaiter(new MemoryStore());
     try {
       await runner.call("slow-greet", "s1", "start", { name: "Ada" });
       const awaited = waiter.workflowResult("slow-greet", "s1", 60_000);
@@ -199,12 +200,7 @@ describe("a workflow's result", () => {
   });
 
   it("a-signalled-end-this-version-does-not-understand-is-not-kept:-the-result-is-read", async () => {
-    const store = new MemoryStore();
-    const reads: string[] = [];
-    const { runner, waiter } = await runnerAndWaiter(store, (name, id) => {
-      reads.push(id);
-      return store.loadWorkflow(name, id);
-    });
+    const { runner, waiter, reads } = await runnerAndWaiter(new MemoryStore());
     try {
       await runner.call("greet", "g1", "start", { name: "Ada" });
       const view = await runner.workflowResult("greet", "g1", 5_000);
