@@ -44,10 +44,10 @@ export interface LeaseRecord {
 export type SignalledWorkflow = [name: string, id: string, over?: 0 | 1, end?: SignalledEnd];
 
 /**
- * What a caller awaiting a workflow is answered once it is `ended` or `terminated` (statuses no
- * action leaves; a `failed` one may be retried): status, step, and the state as the store encodes it.
+ * What a caller awaiting a workflow is answered once it is in a lasting status (`isLasting` in
+ * ./port.ts, which the receiver checks): status, step, and the state as the store encodes it.
  */
-export type SignalledEnd = [status: "ended" | "terminated", step: string | null, state: string | null];
+export type SignalledEnd = [status: string, step: string | null, state: string | null];
 
 /**
  * An entity or key-value entity a commit changed: a node that has it cached knows its copy is

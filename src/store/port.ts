@@ -96,6 +96,10 @@ export type WorkflowStatus = "running" | "paused" | "suspended" | "ended" | "fai
 /** The statuses of a workflow that is over: who waits for its end is answered. */
 export const finalStatuses: ReadonlySet<WorkflowStatus> = new Set(["ended", "failed", "terminated"]);
 
+/** The statuses no operator action leaves (a `failed` workflow may be retried): an end in them stays. */
+export type LastingStatus = "ended" | "terminated";
+export const isLasting = (status: string): status is LastingStatus => status === "ended" || status === "terminated";
+
 /** The durable record of a workflow instance: all the engine needs to carry on after a crash. */
 export interface WorkflowRecord {
   status: WorkflowStatus;

@@ -1,6 +1,6 @@
 import type { WorkflowView } from "../../define/workflow.ts";
 import type { SignalledEnd } from "../../store/cluster-port.ts";
-import { finalStatuses, type Store, type WorkflowRecord } from "../../store/port.ts";
+import { finalStatuses, isLasting, type Store, type WorkflowRecord } from "../../store/port.ts";
 import { decode } from "../../store/rows.ts";
 import { viewOf } from "./workflow-kind.ts";
 
@@ -133,7 +133,7 @@ export class EndWaiters {
 /** The view a signalled end gives; undefined if it is not one this version understands (it reads instead). */
 function endView(id: string, end: SignalledEnd): WorkflowView<unknown> | undefined {
   const [status, step, state] = Array.isArray(end) ? end : [];
-  if ((status !== "ended" && status !== "terminated") || (step !== null && typeof step !== "string") || (state !== null && typeof state !== "string")) return undefined;
+  if (typeof status !== "string" || !isLasting(status) || (step !== null && typeof step !== "string") || (state !== null && typeof state !== "string")) return undefined;
   try {
     return { id, status, step, state: decode(state) };
   } catch {

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import pg, { type Pool } from "pg";
 import type { ClusterSignal, ClusterStore, LeaseRecord, NodeRecord, SignalledInstance, SignalledWorkflow } from "../cluster-port.ts";
-import { finalStatuses } from "../port.ts";
+import { finalStatuses, isLasting } from "../port.ts";
 import type { EncodedWorkflowRecord } from "../rows.ts";
 import type { RunInTransaction } from "./transaction.ts";
 import { translatingErrors } from "./postgres-errors.ts";
@@ -225,8 +225,7 @@ const MAX_SIGNALLED_STATE_BYTES = 1024;
 /** The signal's entry for a workflow as a commit leaves it (its end too, when small and lasting). */
 export function signalledWorkflow(name: string, id: string, record: Pick<EncodedWorkflowRecord, "status" | "step" | "state">): SignalledWorkflow {
   const { status, step, state } = record;
-  const lasting = status === "ended" || status === "terminated";
-  if (!lasting || (state !== null && Buffer.byteLength(state) > MAX_SIGNALLED_STATE_BYTES)) return [name, id, finalStatuses.has(status) ? 1 : 0];
+  if (!isLasting(status) || (state !== null && Buffer.byteLength(state) > MAX_SIGNALLED_STATE_BYTES)) return [name, id, finalStatuses.has(status) ? 1 : 0];
   return [name, id, 1, [status, step, state]];
 }
 
