@@ -2,7 +2,7 @@ import type { ServerResponse } from "node:http";
 import { RetryLaterError, SagaflowError, StoreUnavailableError } from "../define/errors.ts";
 import type { StoreStatus } from "../store/outage.ts";
 import { AuthenticationError } from "./guard.ts";
-import { logEvent } from "../observe/log-event.ts";
+import { logEvent, logInternalError } from "../observe/log-event.ts";
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body ?? {});
@@ -45,9 +45,7 @@ export function sendError(res: ServerResponse, error: unknown, log: (line: strin
     sendJson(res, error.status, { error: error.toJSON() }, headers);
     return;
   }
-  const correlationId = crypto.randomUUID();
-  const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  logEvent(log, "error", { event: "internal_error", correlation_id: correlationId, where: "http", error_message: detail }, `sagaflow: internal error [${correlationId}]: ${detail}`);
+  const correlationId = logInternalError(log, error, "http");
   sendJson(res, 500, {
     error: { code: "internal", message: `internal error (correlation id ${correlationId})`, details: { correlationId } },
   });

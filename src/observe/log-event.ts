@@ -13,6 +13,8 @@
  * - `startup_refused`: the reason is the message itself (`msg`), which may span lines (a query with a caret)
  * - `internal_error`: correlation_id, where, error_message (with the stack)
  */
+import { randomUUID } from "node:crypto";
+
 export const structuredLog = Symbol.for("sagaflow.structuredLog");
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -31,4 +33,15 @@ export function logEvent(log: (line: string) => void, level: LogLevel, fields: L
   const structured = (log as StructuredLogFunction)[structuredLog];
   if (structured) structured(level, fields, message);
   else log(message);
+}
+
+/**
+ * Logs an error nobody expected (event `internal_error`) with a new correlation id, which it
+ * returns so that a reply can name it. `where` says what failed: "http", a handler, a signal.
+ */
+export function logInternalError(log: (line: string) => void, error: unknown, where: string): string {
+  const correlationId = randomUUID();
+  const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  logEvent(log, "error", { event: "internal_error", correlation_id: correlationId, where, error_message: detail }, `sagaflow: internal error in ${where} [${correlationId}]: ${detail}`);
+  return correlationId;
 }

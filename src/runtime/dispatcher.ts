@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { CallOptions } from "../define/handlers.ts";
 import type { Principal } from "../define/access.ts";
 import { refusalError, SagaflowError, errors } from "../define/errors.ts";
@@ -13,7 +12,7 @@ import type { Kind } from "./kinds.ts";
 import { requestHash } from "./request-hash.ts";
 import { validateInput } from "./validate-input.ts";
 import type { Observer } from "../observe/observer.ts";
-import { logEvent } from "../observe/log-event.ts";
+import { logInternalError } from "../observe/log-event.ts";
 import type { StepHolds } from "./held-writes.ts";
 
 export type { CallOptions };
@@ -263,9 +262,7 @@ export class InstanceDispatcher implements Dispatcher {
 
   /** A handler threw: logged with a correlation id, answered as 500 with that id. */
   private internalError(error: unknown, where: string): SagaflowError {
-    const correlationId = randomUUID();
-    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    logEvent(this.options.log, "error", { event: "internal_error", correlation_id: correlationId, where, error_message: detail }, `sagaflow: handler ${where} failed [${correlationId}]: ${detail}`);
+    const correlationId = logInternalError(this.options.log, error, where);
     return new SagaflowError("internal", `internal error in ${where} (correlation id ${correlationId})`, {
       status: 500,
       details: { correlationId },

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { logEvent } from "../../observe/log-event.ts";
+import { logEvent, logInternalError } from "../../observe/log-event.ts";
 import type { ClusterSignal, ClusterStore, Fence, NodeRecord } from "../../store/cluster-port.ts";
 
 /** What holds a share of the work: told when its lease is taken and when it is gone. */
@@ -142,11 +142,29 @@ export class Membership {
     }
     this.unlisten = await cluster.listen(
       this.nodeId,
-      (signal) => this.options.onSignal?.(signal),
+      (signal) => this.heard(signal),
       () => this.options.onReconnect?.(),
     );
     await this.runRound();
     this.schedule();
+  }
+
+  /**
+   * Passes another node's signal on. A signal this node failed to handle is a signal missed: it
+   * looks again as after a reconnect (distrusting what it cached), and nothing throws into the
+   * store's listening connection.
+   */
+  private heard(signal: ClusterSignal): void {
+    try {
+      this.options.onSignal?.(signal);
+    } catch (error) {
+      logInternalError(this.options.log, error, `signal from node ${signal.node}`);
+      try {
+        this.options.onReconnect?.();
+      } catch (again) {
+        logInternalError(this.options.log, again, "looking again after a signal not handled");
+      }
+    }
   }
 
   /** Gives every lease up (others take over at once) and leaves the node table. */
