@@ -102,7 +102,8 @@ export async function writeBatch(
  * otherwise: BEGIN, the locks, the checked writes, the signal and COMMIT travel together. The
  * caller sends `text`; if the checks failed (`checksFailed`), nothing was kept, and the commit is
  * made in two round trips (`beginCommit`, `writeBatch`), which decide each write against what is
- * stored. Undefined when the batch does not qualify.
+ * stored; the aborted transaction's ROLLBACK travels with the first of them (`oneTrip` in
+ * ./postgres-connections.ts). Undefined when the batch does not qualify.
  */
 export function oneTripCommit(sql: CommitSql, plan: CommitPlan, encoded: EncodedWrite[], at: number, hooks: CommitHooks): OneTripCommit | undefined {
   const writes = encoded.flatMap(withMembers);

@@ -164,53 +164,68 @@ export class PostgresConnections {
   async transaction<T>(fn: (client: PoolClient, transaction: Transaction) => Promise<T>, begin = this.#begin, prepare?: string): Promise<T> {
     return this.#withClient(async (client, markBroken) => {
       if (prepare !== undefined) await this.#prepareOn(client, prepare, markBroken);
-      try {
-        // Inside the try: a statement sent with BEGIN may fail and leave the transaction open.
-        const begun = asResults(await client.query(begin));
-        const withCommit: string[] = [];
-        let committed = false;
-        const commitWith = async (statements: readonly string[]): Promise<QueryResult[]> => {
-          if (committed) throw new Error("the transaction is already committed");
-          committed = true;
-          // A statement that fails rejects the query; COMMIT is then not run.
-          const results = asResults(await client.query([...statements, ...withCommit, "COMMIT"].join(";\n")));
-          return results.slice(0, statements.length);
-        };
-        const result = await fn(client, {
-          begun,
-          sendWithCommit: (statement) => {
-            if (statement !== undefined) withCommit.push(statement);
-          },
-          commitWith,
-        });
-        if (!committed) await commitWith([]);
-        return result;
-      } catch (err) {
-        await client.query("ROLLBACK").catch((rollbackError: unknown) => {
-          markBroken(rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError)));
-        });
-        throw err;
-      }
+      return this.#transactionOn(client, markBroken, fn, begin);
     });
   }
 
+  /** `transaction` on a connection already taken (and prepared). */
+  async #transactionOn<T>(client: PoolClient, markBroken: (err: Error) => void, fn: (client: PoolClient, transaction: Transaction) => Promise<T>, begin: string): Promise<T> {
+    try {
+      // Inside the try: a statement sent with BEGIN may fail and leave the transaction open.
+      const begun = asResults(await client.query(begin));
+      const withCommit: string[] = [];
+      let committed = false;
+      const commitWith = async (statements: readonly string[]): Promise<QueryResult[]> => {
+        if (committed) throw new Error("the transaction is already committed");
+        committed = true;
+        // A statement that fails rejects the query; COMMIT is then not run.
+        const results = asResults(await client.query([...statements, ...withCommit, "COMMIT"].join(";\n")));
+        return results.slice(0, statements.length);
+      };
+      const result = await fn(client, {
+        begun,
+        sendWithCommit: (statement) => {
+          if (statement !== undefined) withCommit.push(statement);
+        },
+        commitWith,
+      });
+      if (!committed) await commitWith([]);
+      return result;
+    } catch (err) {
+      await client.query("ROLLBACK").catch((rollbackError: unknown) => {
+        markBroken(rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError)));
+      });
+      throw err;
+    }
+  }
+
   /**
-   * Runs `text` (BEGIN to COMMIT, see oneTripCommit) on a connection of its own; undefined when the
-   * commit's checks failed: nothing was kept, and the commit must be made in two round trips.
+   * Runs `text` (BEGIN to COMMIT, see oneTripCommit) on a connection of its own, and gives its
+   * results to `done`. When the commit's checks failed (nothing was kept), the commit is made in
+   * two round trips instead: `fallback`, as `transaction` would run it (`begin` is its first trip),
+   * on the same connection, with the aborted transaction's ROLLBACK sent ahead of its BEGIN: the
+   * fallback costs no round trip of its own.
    */
-  async oneTrip(text: string, prepare: string): Promise<QueryResult[] | undefined> {
+  async oneTrip<T>(
+    text: string,
+    prepare: string,
+    done: (results: QueryResult[]) => T,
+    fallback: { begin: string; fn: (client: PoolClient, transaction: Transaction) => Promise<T> },
+  ): Promise<T> {
     return this.#withClient(async (client, markBroken) => {
       await this.#prepareOn(client, prepare, markBroken);
+      let results: QueryResult[];
       try {
-        return asResults(await client.query(text));
+        results = asResults(await client.query(text));
       } catch (error) {
         // A statement failed: the rest of the text was skipped and the transaction is aborted.
+        if (checksFailed(error)) return this.#transactionOn(client, markBroken, fallback.fn, `ROLLBACK;\n${fallback.begin}`);
         await client.query("ROLLBACK").catch((rollbackError: unknown) => {
           markBroken(rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError)));
         });
-        if (checksFailed(error)) return undefined;
         throw error;
       }
+      return done(results);
     });
   }
 

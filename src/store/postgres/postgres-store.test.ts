@@ -200,9 +200,11 @@ whenPostgresAsked((connectionString) => {
       await withStore(async (store) => {
         await commitOk(store, [eventsWrite("c", "warm", 0, 0)]); // prepares the connection's statements
         let trips = 0;
+        const sent: string[] = [];
         const query = pg.Client.prototype.query;
         pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
           trips++;
+          sent.push(typeof args[0] === "string" ? args[0] : "");
           return (query as (...a: unknown[]) => unknown).apply(this, args);
         } as typeof query;
         try {
@@ -218,10 +220,14 @@ whenPostgresAsked((connectionString) => {
           assert.equal((await store.loadWorkflow("w", "t2"))?.version, 3);
           assert.deepEqual((await store.workflowHistory("w", "t2", 10)).map((h) => h.version), [1, 2, 3]);
           trips = 0;
+          sent.length = 0;
           // The second and third writes do not find what they expect: the checks fail, nothing is
-          // kept, and the two-trip commit decides each write (after a ROLLBACK).
+          // kept, and the two-trip commit decides each write, its BEGIN sent with the ROLLBACK.
           const outcomes = await store.commit([eventsWrite("c", "a", 1, "deposited"), kvWrite("k", "a", 0, 2), { ...eventsWrite("c", "b", 0, "x"), dedup: [dedupRecord("start", 2)] }]);
-          assert.equal(trips, 4);
+          assert.equal(trips, 3);
+          assert.match(sent[0]!, /^BEGIN;[^]*EXECUTE sagaflow_sql_commit_write_checked\(/, "the one-trip commit");
+          assert.match(sent[1]!, /^ROLLBACK;\s*BEGIN;[^]*EXECUTE sagaflow_sql_commit_state\(/, "its ROLLBACK goes with the two-trip commit's BEGIN");
+          assert.match(sent[2]!, /^EXECUTE sagaflow_sql_commit_write\([^]*COMMIT$/, "the writes and COMMIT");
           assert.deepEqual(outcomes.map((o) => o.ok || o.reason), [true, "conflict", true]);
           assert.deepEqual((await store.loadHistory("c", "a")).events.map((e) => e.payload), ["withdrawn", "deposited"]);
           assert.deepEqual(await store.loadKv("k", "a"), { version: 1, state: 1, deleted: false });
@@ -254,11 +260,11 @@ whenPostgresAsked((connectionString) => {
         };
         try {
           // Feed rows alone (the feed-only statement), then every table (the full one); each in
-          // one trip, then in two after a failed check (a conflicting write beside them).
+          // one trip, then in two more after a failed check (a conflicting write beside them).
           assert.deepEqual(await tripsOf([traced(eventsWrite("c", "f", 0, "one"), trace(1))]), { trips: 1, outcomes: [true] });
-          assert.deepEqual(await tripsOf([traced(eventsWrite("c", "f", 1, "two"), trace(2)), eventsWrite("c", "g", 5, "no")]), { trips: 4, outcomes: [true, "conflict"] });
+          assert.deepEqual(await tripsOf([traced(eventsWrite("c", "f", 1, "two"), trace(2)), eventsWrite("c", "g", 5, "no")]), { trips: 3, outcomes: [true, "conflict"] });
           assert.deepEqual(await tripsOf([traced(tracedWorkflow("t1", 1, trace(3)), trace(4))]), { trips: 1, outcomes: [true] });
-          assert.deepEqual(await tripsOf([tracedWorkflow("t2", 2, trace(5)), traced(kvWrite("k", "z", 3, 0), trace(6))]), { trips: 4, outcomes: [true, "conflict"] });
+          assert.deepEqual(await tripsOf([tracedWorkflow("t2", 2, trace(5)), traced(kvWrite("k", "z", 3, 0), trace(6))]), { trips: 3, outcomes: [true, "conflict"] });
         } finally {
           pg.Client.prototype.query = query;
         }

@@ -1,4 +1,4 @@
-import type { QueryResultRow } from "pg";
+import type { PoolClient, QueryResultRow } from "pg";
 import type {
   DedupRecord,
   EntityHistory,
@@ -39,6 +39,7 @@ import { PostgresViews } from "./postgres-views.ts";
 import { PostgresRetention } from "./postgres-retention.ts";
 import { pointReads } from "./postgres-point-reads.ts";
 import { analyzeStatement, GrowthAnalyzer } from "./postgres-analyze.ts";
+import type { Transaction } from "./transaction.ts";
 import type { ViewStore } from "../view-port.ts";
 import {
   DEFAULT_POOL_SIZE,
@@ -295,18 +296,10 @@ export class PostgresStore implements Store {
     // One round trip when the writes can be checked as they are written (tests holding a commit
     // open before its COMMIT take the two-trip way, where their hook runs).
     const oneTrip = this.#beforeCommit === undefined ? oneTripCommit(sql, plan, encoded, at, hooks) : undefined;
-    if (oneTrip) {
-      const results = await this.#db.oneTrip(oneTrip.text, sql.prepare);
-      if (results) {
-        this.#committed(writes);
-        return oneTrip.outcomes(results);
-      }
-    }
-    const outcomes = await this.#db.transaction(
-      (client, transaction) => writeBatch(client, sql, plan, encoded, at, hooks, transaction),
-      plan.text,
-      sql.prepare,
-    );
+    const inTwoTrips = (client: PoolClient, transaction: Transaction) => writeBatch(client, sql, plan, encoded, at, hooks, transaction);
+    const outcomes = oneTrip
+      ? await this.#db.oneTrip(oneTrip.text, sql.prepare, oneTrip.outcomes, { begin: plan.text, fn: inTwoTrips })
+      : await this.#db.transaction(inTwoTrips, plan.text, sql.prepare);
     this.#committed(writes);
     return outcomes;
   }
