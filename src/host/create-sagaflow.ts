@@ -32,7 +32,7 @@ export interface SagaflowOptions {
   store: StoreDescriptor;
   /** Where Sagaflow writes what operators should see. Default: stderr. */
   log?: (line: string) => void;
-  /** Instances kept in memory (least recently used are dropped first). Default 10,000. */
+  /** Instances kept in memory: ended and terminated workflows are dropped first, then the least recently used. Default 10,000. */
   cacheSize?: number;
   /** Several nodes on one PostgreSQL schema: this node's name (shown by `sagaflow nodes`). */
   nodeName?: string;

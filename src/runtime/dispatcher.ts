@@ -61,8 +61,8 @@ export interface Dispatcher {
 
 export interface DispatcherOptions {
   /** What each instance needs; handler errors are reported by the dispatcher. */
-  deps: Omit<InstanceDeps, "onHandlerError">;
-  /** Instances kept in memory (least recently used are dropped first). */
+  deps: Omit<InstanceDeps, "onHandlerError" | "onLasting">;
+  /** Instances kept in memory: ended and terminated workflows are dropped first, then the least recently used. */
   cacheSize: number;
   log: (line: string) => void;
   /** How a workflow's end is awaited (the workflow engine's). */
@@ -80,13 +80,26 @@ interface Registered {
 /** Routes each call to its instance's mailbox and keeps a bounded cache of instances. */
 export class InstanceDispatcher implements Dispatcher {
   private readonly registry = new Map<string, Registered>();
+  /** The cached instances, least recently used first. */
   private readonly instances = new Map<string, Instance>();
+  /**
+   * Keys of cached instances that will never change again (workflows ended or terminated), in the
+   * order they got there: evicted first, so that the instances still in use stay cached.
+   */
+  private readonly lasting = new Set<string>();
   private closed = false;
   private inFlight = 0;
   private readonly deps: InstanceDeps;
 
   constructor(private readonly options: DispatcherOptions) {
-    this.deps = { ...options.deps, onHandlerError: (error, where) => this.internalError(error, where) };
+    this.deps = {
+      ...options.deps,
+      onHandlerError: (error, where) => this.internalError(error, where),
+      onLasting: (component, id) => {
+        const cacheKey = cacheKeyOf(component, id);
+        if (this.instances.has(cacheKey)) this.lasting.add(cacheKey);
+      },
+    };
   }
 
   /** Adds an entity or workflow, with the kind that decides its commands. */
@@ -223,7 +236,7 @@ export class InstanceDispatcher implements Dispatcher {
   /** Drops an idle instance from the cache (retention removed it from the store): the next call loads it anew. */
   forget(component: string, id: string): void {
     const cacheKey = cacheKeyOf(component, id);
-    if (this.instances.get(cacheKey)?.idle) this.instances.delete(cacheKey);
+    if (this.instances.get(cacheKey)?.idle) this.drop(cacheKey);
   }
 
   /** Refuses new outside calls and tasks from now on; keyed calls still pass. */
@@ -252,12 +265,24 @@ export class InstanceDispatcher implements Dispatcher {
     return instance;
   }
 
-  /** Drops least recently used idle instances. A busy one stays, or two writers could exist. */
+  /**
+   * Drops idle instances until the cache fits: those that will never change again first (oldest
+   * first), then the least recently used. A busy one stays, or two writers could exist.
+   */
   private evict(keep: Instance): void {
-    for (const [key, instance] of this.instances) {
-      if (this.instances.size <= this.options.cacheSize) return;
-      if (instance.idle && instance !== keep) this.instances.delete(key);
+    for (const order of [this.lasting.keys(), this.instances.keys()]) {
+      for (const key of order) {
+        if (this.instances.size <= this.options.cacheSize) return;
+        const instance = this.instances.get(key);
+        if (instance === undefined) this.lasting.delete(key); // dropped already
+        else if (instance.idle && instance !== keep) this.drop(key);
+      }
     }
+  }
+
+  private drop(cacheKey: string): void {
+    this.instances.delete(cacheKey);
+    this.lasting.delete(cacheKey);
   }
 
   /** A handler threw: logged with a correlation id, answered as 500 with that id. */

@@ -50,6 +50,8 @@ export interface InstanceDeps {
   /** Whether no other node was live at the last heartbeat (Membership.alone). */
   alone: () => boolean;
   onHandlerError: (error: unknown, where: string) => SagaflowError;
+  /** The instance's last commit left it lasting (Kind.lasting): it will never change again. */
+  onLasting: (component: string, id: string) => void;
 }
 
 const noneStored: ReadonlyMap<string, DedupRecord> = new Map();
@@ -406,6 +408,7 @@ export class Instance {
     this.loaded = { ...current, version: this.kind.versionAfter(before, events, current) };
     this.committedAt = performance.now();
     this.kind.afterCommit?.(this.id, this.loaded);
+    if (this.kind.lasting?.(this.loaded)) this.deps.onLasting(this.component, this.id);
     return true;
   }
 

@@ -64,6 +64,11 @@ export interface Kind {
   eagerStep?(id: string, current: Current): EagerStep | undefined;
   /** Told after every commit of an instance (workflows schedule their next step here). */
   afterCommit?(id: string, committed: Loaded): void;
+  /**
+   * Whether the instance as committed will never change again (a workflow ended or terminated):
+   * the cache then drops it before any instance that may still be used (see InstanceDispatcher.evict).
+   */
+  lasting?(committed: Loaded): boolean;
 }
 
 /** How many newer events a cached entity is brought up to date with; further behind, it is loaded again. */

@@ -28,7 +28,7 @@ import type { Broker } from "../broker/port.ts";
 export interface RuntimeOptions {
   store: Store;
   components: readonly ServiceComponent[];
-  /** Instances kept in memory (least recently used are dropped first). Default 10,000. */
+  /** Instances kept in memory: ended and terminated workflows are dropped first, then the least recently used. Default 10,000. */
   cacheSize?: number;
   /** Default snapshot interval in events. Default 100. */
   snapshotEvery?: number;

@@ -1,7 +1,7 @@
 import { isRefusal, SagaflowError } from "../../define/errors.ts";
 import { asWorkflowEffect, workflowEffects } from "../../define/workflow-effect.ts";
 import type { WorkflowDefinition, WorkflowView } from "../../define/workflow.ts";
-import { finalStatuses, type Store, type StoredReply, type StoredWorkflow, type WorkflowRecord } from "../../store/port.ts";
+import { finalStatuses, isLasting, type Store, type StoredReply, type StoredWorkflow, type WorkflowRecord } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
 import type { Current, Decision } from "../decide.ts";
 import type { EagerStep, Kind, Loaded } from "../kinds.ts";
@@ -121,5 +121,7 @@ export function workflowKind(
     afterCommit(id, committed) {
       afterCommit(id, committed.state as WorkflowRecord);
     },
+
+    lasting: (committed) => isLasting((committed.state as WorkflowRecord).status),
   };
 }
