@@ -13,6 +13,7 @@ import { requestHash } from "./request-hash.ts";
 import { validateInput } from "./validate-input.ts";
 import type { Observer } from "../observe/observer.ts";
 import { logInternalError } from "../observe/log-event.ts";
+import type { SignalledInstance } from "../store/cluster-port.ts";
 import type { StepHolds } from "./held-writes.ts";
 
 export type { CallOptions };
@@ -189,9 +190,13 @@ export class InstanceDispatcher implements Dispatcher {
    * Another node changed these instances (its commit's signal said so), or signals may have been
    * missed (`undefined`: all of them): their cached copies are behind (Instance.writtenElsewhere).
    */
-  writtenElsewhere(instances: ReadonlyArray<readonly [component: string, id: string]> | undefined): void {
+  writtenElsewhere(instances: readonly SignalledInstance[] | undefined): void {
     if (instances === undefined) for (const instance of this.instances.values()) instance.writtenElsewhere();
-    else for (const [component, id] of instances) this.instances.get(cacheKeyOf(component, id))?.writtenElsewhere();
+    else {
+      for (const [component, id, version, events] of instances) {
+        this.instances.get(cacheKeyOf(component, id))?.writtenElsewhere(version === undefined ? undefined : { version, events });
+      }
+    }
   }
 
   /** Instances held in memory, and calls in flight (in a mailbox or being decided and committed): for `/metrics`. */

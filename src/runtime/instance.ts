@@ -3,7 +3,7 @@ import type { DedupRecord, InstanceWrite, NewEvent, Store, StoredReply, WriteOut
 import { LeaseLostError, type Fence } from "../store/cluster-port.ts";
 import type { Current, Decision } from "./decide.ts";
 import type { GroupCommitter } from "./group-commit.ts";
-import type { EagerStep, Kind, Loaded } from "./kinds.ts";
+import type { EagerStep, HeardChange, Kind, Loaded } from "./kinds.ts";
 import { conflictBackoffMs } from "./conflict-backoff.ts";
 import type { Principal } from "../define/access.ts";
 import type { HeldWrite, StepHolds } from "./held-writes.ts";
@@ -474,8 +474,20 @@ export class Instance {
     return this.loaded;
   }
 
-  /** Another node's commit changed this instance (its signal said so): the cached copy is behind. */
-  writtenElsewhere(): void {
+  /**
+   * Another node's commit changed this instance (its signal said so). With what it changed: an idle
+   * copy that includes the commit stays trusted, and one just before it is brought up to date in
+   * memory (Kind.heard); otherwise the copy is behind, and the next turn that needs it reads.
+   */
+  writtenElsewhere(change?: HeardChange): void {
+    if (change && this.loaded && this.idle) {
+      const heard = this.kind.heard?.(this.loaded, change);
+      if (heard === "current") return;
+      if (heard) {
+        this.loaded = heard;
+        return;
+      }
+    }
     this.toldWrittenElsewhere = true;
   }
 

@@ -1,11 +1,22 @@
 import type { EntityDefinition } from "../define/entity.ts";
 import type { KeyValueDefinition } from "../define/key-value.ts";
 import type { Principal } from "../define/access.ts";
-import type { DedupRecord, InstanceWrite, KvRecord, NewEvent, Store, StoredEvent } from "../store/port.ts";
+import type { DedupRecord, InstanceWrite, KvRecord, NewEvent, Store } from "../store/port.ts";
+import type { SignalledEvent } from "../store/cluster-port.ts";
+import { decode } from "../store/rows.ts";
 import type { EagerPrefix } from "./held-writes.ts";
 import { decideEntity, decideKeyValue, foldEvents, type Current, type Decision } from "./decide.ts";
 
 /** An instance as loaded or last committed: `version` is the entity's seq or the key-value version. */
+/** What another node's commit did to an instance, as its signal said (SignalledInstance). */
+export interface HeardChange {
+  version: number;
+  events?: readonly SignalledEvent[] | undefined;
+}
+
+/** "current" when a copy at `loaded` includes a commit that left the instance at `version`. */
+const includes = (loaded: Loaded, change: HeardChange): "current" | undefined => (change.version <= loaded.version ? "current" : undefined);
+
 export interface Loaded extends Current {
   version: number;
 }
@@ -69,6 +80,12 @@ export interface Kind {
    * the cache then drops it before any instance that may still be used (see InstanceDispatcher.evict).
    */
   lasting?(committed: Loaded): boolean;
+  /**
+   * Another node's commit left the instance at `change.version` (with the events it appended, when
+   * they were small): "current" when `loaded` includes that commit, the copy brought up to date
+   * when the change follows it, undefined when it cannot tell (the copy is then behind).
+   */
+  heard?(loaded: Loaded, change: HeardChange): Loaded | "current" | undefined;
 }
 
 /** How many newer events a cached entity is brought up to date with; further behind, it is loaded again. */
@@ -78,19 +95,19 @@ function entityKind(definition: EntityDefinition, defaultSnapshotEvery: number):
   const snapshotEvery = definition.snapshotEvery ?? defaultSnapshotEvery;
   const logged = (before: Loaded, after: Current, events: NewEvent[]): NewEvent[] =>
     after.deleted && !before.deleted ? [...events, { type: deletedEventType, payload: null }] : events;
-  /** `events` (in seq order) applied to `from`; a deletion marker among them leaves it deleted. */
-  const applied = (from: Loaded, events: readonly StoredEvent[]): Loaded => {
+  /** `events` (the ones after `from`, in seq order, up to `version`) applied to it; a deletion marker among them leaves it deleted. */
+  const applied = (from: Loaded, events: readonly NewEvent[], version: number): Loaded => {
     const live = events.filter((e) => e.type !== deletedEventType);
     return {
       state: foldEvents(definition, from.state, live),
       deleted: from.deleted || live.length !== events.length,
-      version: events.at(-1)?.seq ?? from.version,
+      version,
     };
   };
   const load = async (store: Store, id: string): Promise<Loaded> => {
     const { snapshot, events } = await store.loadHistory(definition.name, id);
     const base = snapshot ? { state: snapshot.state, deleted: false, version: snapshot.seq } : { state: definition.initial(), deleted: false, version: 0 };
-    return applied(base, events);
+    return applied(base, events, events.at(-1)?.seq ?? base.version);
   };
   return {
     holdable: true,
@@ -100,7 +117,16 @@ function entityKind(definition: EntityDefinition, defaultSnapshotEvery: number):
       if (newer.length === 0) return loaded;
       // Far behind, or events missing (pruned): the snapshot and its tail are the read to make.
       const follows = newer[0]!.seq === loaded.version + 1 && newer.at(-1)!.seq === loaded.version + newer.length;
-      return follows && newer.length < refreshLimit ? applied(loaded, newer) : load(store, id);
+      return follows && newer.length < refreshLimit ? applied(loaded, newer, newer.at(-1)!.seq) : load(store, id);
+    },
+    heard(loaded, change) {
+      const { events } = change;
+      if (includes(loaded, change) || events === undefined || loaded.version + events.length !== change.version) return includes(loaded, change);
+      try {
+        return applied(loaded, events.map(([type, payload]) => ({ type, payload: decode(payload) })), change.version);
+      } catch {
+        return undefined; // an event this version cannot apply (a newer node's type): read it instead
+      }
     },
     decide: (current, handler, input, isQuery, _id, principal) =>
       decideEntity(definition, current, handler, input, isQuery, principal),
@@ -134,6 +160,7 @@ function keyValueKind(definition: KeyValueDefinition): Kind {
       const record = await store.loadKv(definition.name, id);
       return (record?.version ?? 0) === loaded.version ? loaded : loadedFrom(record);
     },
+    heard: includes,
     decide: (current, handler, input, isQuery, _id, principal) =>
       decideKeyValue(definition, current, handler, input, isQuery, principal),
     write(id, before, after, _events, dedup) {

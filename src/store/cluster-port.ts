@@ -50,10 +50,17 @@ export type SignalledWorkflow = [name: string, id: string, over?: 0 | 1, end?: S
 export type SignalledEnd = [status: string, step: string | null, state: string | null];
 
 /**
- * An entity or key-value entity a commit changed: a node that has it cached knows its copy is
- * behind (a hint: the commit of a write decided on it checks the version anyway).
+ * An entity or key-value entity a commit changed, the version the commit left it at (an entity's
+ * last event seq, a key-value entity's version) and, for an entity, the events the commit appended
+ * when they are small. A node whose cached copy is at that version or later has nothing to do; one
+ * whose copy is just before the events applies them; any other knows its copy is behind. (A hint
+ * either way: the commit of a write decided on a copy checks its version.) A node of an earlier
+ * version sends [component, id] alone: the copy is behind.
  */
-export type SignalledInstance = [component: string, id: string];
+export type SignalledInstance = [component: string, id: string, version?: number, events?: SignalledEvent[]];
+
+/** An event as a commit appended it: its type and its payload as the store encodes it (JSON text). */
+export type SignalledEvent = [type: string, payload: string | null];
 
 /** What one node's commit tells the others. */
 export interface ClusterSignal {

@@ -205,7 +205,8 @@ whenPostgresAsked((connectionString) => {
           const last = workflowWrite("wf", "w4", 1, 2);
           const [eager] = await b.commit([{ ...last, workflow: { ...last.workflow!, record: { ...last.workflow!.record, status: "ended" } }, together: [workflowWrite("wf", "w4", 0, 1)] }]);
           assert.ok(eager!.ok);
-          // The entities and key-value entities a commit changed; not one whose write changed nothing.
+          // The entities and key-value entities a commit changed, at the version it left them (with
+          // an entity's small events); not one whose write changed nothing.
           const entities = await b.commit([eventsWrite("c", "e1", 0, 1), { ...kvWrite("k", "k1", 0, "v"), together: [eventsWrite("c", "e2", 0)] }]);
           assert.ok(entities.every((o) => o.ok));
           // No end comes along for a failed workflow (a retry may run it again), nor for a large state.
@@ -225,7 +226,7 @@ whenPostgresAsked((connectionString) => {
             { node: "B", timerDue: 1234, timerBucket: timerBucket("t") },
             { node: "B", position: position(ended), workflows: [["wf", "w3", 1, ["ended", "s", '{"n":2}']]] },
             { node: "B", position: position(eager), workflows: [["wf", "w4", 1, ["ended", "s", '{"n":2}']]] },
-            { node: "B", position: position(entities[1]), instances: [["c", "e1"], ["k", "k1"]] },
+            { node: "B", position: position(entities[1]), instances: [["c", "e1", 1, [["x", "1"]]], ["k", "k1", 1]] },
             { node: "B", position: position(failedAndLarge[1]), workflows: [["wf", "w5", 1], ["wf", "w6", 1]] },
           ]);
           assert.deepEqual(heardByB, [], "a node does not hear its own signals");

@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import pg, { type Pool } from "pg";
-import type { ClusterSignal, ClusterStore, LeaseRecord, NodeRecord, SignalledInstance, SignalledWorkflow } from "../cluster-port.ts";
+import type { ClusterSignal, ClusterStore, LeaseRecord, NodeRecord, SignalledEvent, SignalledInstance, SignalledWorkflow } from "../cluster-port.ts";
 import { finalStatuses, isLasting } from "../port.ts";
 import type { EncodedWorkflowRecord } from "../rows.ts";
 import type { RunInTransaction } from "./transaction.ts";
@@ -219,8 +219,38 @@ export class PostgresCluster implements ClusterStore {
   }
 }
 
-/** A state longer than this (bytes of JSON) is not sent in a signal: the waiting node reads it. */
+/** A state (or an instance's events) longer than this (bytes of JSON) is not sent in a signal: the node that needs it reads it. */
 const MAX_SIGNALLED_STATE_BYTES = 1024;
+
+/**
+ * The signal's entry for an entity or key-value entity a write of the commit changed, given the
+ * entry of the commit's earlier writes of it (a transfer from a wallet to itself writes it twice):
+ * the version the write leaves, and an entity's events from the commit's first write on, while
+ * they follow each other and stay small.
+ */
+export function signalledInstance(
+  earlier: SignalledInstance | undefined,
+  component: string,
+  id: string,
+  write: { events?: { expectedSeq: number; append: ReadonlyArray<{ type: string; payload: string | null }> }; kv?: { expectedVersion: number } },
+): SignalledInstance {
+  if (write.kv) return [component, id, write.kv.expectedVersion + 1];
+  const { expectedSeq, append } = write.events!;
+  const version = expectedSeq + append.length;
+  const before = earlier === undefined ? [] : earlier[2] === expectedSeq ? earlier[3] : undefined;
+  const events = before && [...before, ...append.map((e): SignalledEvent => [e.type, e.payload])];
+  const small = events !== undefined && Buffer.byteLength(JSON.stringify(events)) <= MAX_SIGNALLED_STATE_BYTES;
+  return small ? [component, id, version, events] : [component, id, version];
+}
+
+/** An entry of a signal's instance list as received: what is well formed of it, or undefined. */
+function receivedInstance(entry: unknown): SignalledInstance | undefined {
+  if (!Array.isArray(entry) || typeof entry[0] !== "string" || typeof entry[1] !== "string") return undefined;
+  const [component, id, version, events] = entry as unknown[];
+  if (!Number.isSafeInteger(version) || (version as number) < 0) return [component as string, id as string];
+  const wellFormed = Array.isArray(events) && events.every((e) => Array.isArray(e) && typeof e[0] === "string" && (typeof e[1] === "string" || e[1] === null));
+  return wellFormed ? [component as string, id as string, version as number, events as SignalledEvent[]] : [component as string, id as string, version as number];
+}
 
 /** The signal's entry for a workflow as a commit leaves it (its end too, when small and lasting). */
 export function signalledWorkflow(name: string, id: string, record: Pick<EncodedWorkflowRecord, "status" | "step" | "state">): SignalledWorkflow {
@@ -269,7 +299,7 @@ export function decodeSignal(payload: string): ClusterSignal | undefined {
       node: wire.n,
       ...(typeof wire.p === "number" ? { position: wire.p } : {}),
       ...(Array.isArray(wire.w) ? { workflows: wire.w } : {}),
-      ...(Array.isArray(wire.e) ? { instances: wire.e } : {}),
+      ...(Array.isArray(wire.e) ? { instances: wire.e.map(receivedInstance).filter((entry) => entry !== undefined) } : {}),
       ...(typeof wire.t === "number" ? { timerDue: wire.t } : {}),
       ...(typeof wire.b === "number" ? { timerBucket: wire.b } : {}),
       ...(typeof wire.v === "string" ? { view: wire.v } : {}),

@@ -11,7 +11,7 @@ import { workflowBucket } from "../buckets.ts";
 import type { EncodedWorkflowRecord } from "../rows.ts";
 import type { WorkflowTransition, WriteOutcome } from "../port.ts";
 import type { SignalledInstance, SignalledWorkflow } from "../cluster-port.ts";
-import { signalledWorkflow } from "./postgres-cluster.ts";
+import { signalledInstance, signalledWorkflow } from "./postgres-cluster.ts";
 import { quoteIdent } from "./migrations.ts";
 import { executeStatement, type LiteralValue } from "./postgres-literals.ts";
 import { KIND_EVENT, KIND_KV, KIND_WORKFLOW, type CommitSql } from "./postgres-commit-sql.ts";
@@ -218,7 +218,7 @@ export function decideBatch(
       for (const m of withMembers(w)) {
         const key = `${m.component}\u0000${m.id}`;
         if (m.workflow) workflows.set(key, signalledWorkflow(m.component, m.id, m.workflow.record));
-        else if (m.kv || (m.events && m.events.append.length > 0)) instances.set(key, [m.component, m.id]);
+        else if (m.kv || (m.events && m.events.append.length > 0)) instances.set(key, signalledInstance(instances.get(key), m.component, m.id, m));
       }
     });
     signal = hooks.notify(`currval(${pg.escapeLiteral(`${quoteIdent(plan.schema)}.events_position_seq`)}::regclass)`, [...workflows.values()], [...instances.values()]);
