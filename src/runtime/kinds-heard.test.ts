@@ -30,10 +30,15 @@ describe("kinds: a change another node signalled", () => {
     assert.deepEqual(wallets.heard!(copy, { version: 6, events: [[deletedEventType, null]] }), { ...copy, deleted: true, version: 6 });
   });
 
-  it("a-key-value-copy-includes-a-change-it-is-at-or-past-and-cannot-tell-otherwise", () => {
+  it("a-key-value-copy-takes-the-new-state-of-any-later-version-and-cannot-tell-without-it", () => {
     const customers = kindOf(customer, 100);
     const kv: Loaded = { state: { name: "Ann" }, deleted: false, version: 2 };
-    assert.equal(customers.heard!(kv, { version: 2 }), "current");
-    assert.equal(customers.heard!(kv, { version: 3 }), undefined);
+    assert.equal(customers.heard!(kv, { version: 2, events: [["$state", '{"name":"Bob"}']] }), "current");
+    assert.deepEqual(customers.heard!(kv, { version: 5, events: [["$state", '{"name":"Bob"}']] }), { state: { name: "Bob" }, deleted: false, version: 5 }, "a whole state: no gap to mind");
+    assert.deepEqual(customers.heard!(kv, { version: 3, events: [["$deleted", null]] }), { state: customer.initial(), deleted: true, version: 3 });
+    assert.equal(customers.heard!(kv, { version: 3 }), undefined, "too large to send");
+    assert.equal(customers.heard!(kv, { version: 3, events: [["renamed", "{}"]] }), undefined);
+    assert.equal(customers.heard!(kv, { version: 3, events: [["$state", "not json"]] }), undefined);
+    assert.equal(customers.heard!(kv, { version: 3, events: [["$state", "{}"], ["$state", "{}"]] }), undefined);
   });
 });

@@ -81,9 +81,9 @@ export interface Kind {
    */
   lasting?(committed: Loaded): boolean;
   /**
-   * Another node's commit left the instance at `change.version` (with the events it appended, when
-   * they were small): "current" when `loaded` includes that commit, the copy brought up to date
-   * when the change follows it, undefined when it cannot tell (the copy is then behind).
+   * Another node's commit left the instance at `change.version` (with what changed, when it was
+   * small: SignalledInstance): "current" when `loaded` includes that commit, the copy brought up to
+   * date when what changed allows, undefined when it cannot tell (the copy is then behind).
    */
   heard?(loaded: Loaded, change: HeardChange): Loaded | "current" | undefined;
 }
@@ -160,7 +160,17 @@ function keyValueKind(definition: KeyValueDefinition): Kind {
       const record = await store.loadKv(definition.name, id);
       return (record?.version ?? 0) === loaded.version ? loaded : loadedFrom(record);
     },
-    heard: includes,
+    heard(loaded, change) {
+      const [written, ...more] = change.events ?? [];
+      if (includes(loaded, change) || written === undefined || more.length > 0) return includes(loaded, change);
+      const [type, payload] = written;
+      if (type !== "$state" && type !== "$deleted") return undefined;
+      try {
+        return loadedFrom({ version: change.version, deleted: type === "$deleted", state: type === "$deleted" ? undefined : decode(payload) });
+      } catch {
+        return undefined; // not JSON: read it instead
+      }
+    },
     decide: (current, handler, input, isQuery, _id, principal) =>
       decideKeyValue(definition, current, handler, input, isQuery, principal),
     write(id, before, after, _events, dedup) {

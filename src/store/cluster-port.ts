@@ -51,11 +51,13 @@ export type SignalledEnd = [status: string, step: string | null, state: string |
 
 /**
  * An entity or key-value entity a commit changed, the version the commit left it at (an entity's
- * last event seq, a key-value entity's version) and, for an entity, the events the commit appended
- * when they are small. A node whose cached copy is at that version or later has nothing to do; one
- * whose copy is just before the events applies them; any other knows its copy is behind. (A hint
- * either way: the commit of a write decided on a copy checks its version.) A node of an earlier
- * version sends [component, id] alone: the copy is behind.
+ * last event seq, a key-value entity's version) and, when small, what changed: an entity's events
+ * the commit appended, a key-value entity's new state as its feed row has it (one `$state` or
+ * `$deleted` entry). A node whose cached copy is at that version or later has nothing to do; one
+ * that can bring its copy there from what changed does so (an entity's copy must be just before
+ * the events); any other knows its copy is behind. (A hint either way: the commit of a write
+ * decided on a copy checks its version.) A node of an earlier version sends [component, id] alone:
+ * the copy is behind.
  */
 export type SignalledInstance = [component: string, id: string, version?: number, events?: SignalledEvent[]];
 

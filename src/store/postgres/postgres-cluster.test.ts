@@ -226,7 +226,7 @@ whenPostgresAsked((connectionString) => {
             { node: "B", timerDue: 1234, timerBucket: timerBucket("t") },
             { node: "B", position: position(ended), workflows: [["wf", "w3", 1, ["ended", "s", '{"n":2}']]] },
             { node: "B", position: position(eager), workflows: [["wf", "w4", 1, ["ended", "s", '{"n":2}']]] },
-            { node: "B", position: position(entities[1]), instances: [["c", "e1", 1, [["x", "1"]]], ["k", "k1", 1]] },
+            { node: "B", position: position(entities[1]), instances: [["c", "e1", 1, [["x", "1"]]], ["k", "k1", 1, [["$state", '"v"']]]] },
             { node: "B", position: position(failedAndLarge[1]), workflows: [["wf", "w5", 1], ["wf", "w6", 1]] },
           ]);
           assert.deepEqual(heardByB, [], "a node does not hear its own signals");

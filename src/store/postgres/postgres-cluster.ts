@@ -225,22 +225,31 @@ const MAX_SIGNALLED_STATE_BYTES = 1024;
 /**
  * The signal's entry for an entity or key-value entity a write of the commit changed, given the
  * entry of the commit's earlier writes of it (a transfer from a wallet to itself writes it twice):
- * the version the write leaves, and an entity's events from the commit's first write on, while
- * they follow each other and stay small.
+ * the version the write leaves, and while small, an entity's events from the commit's first write
+ * on (while they follow each other) or a key-value entity's new state.
  */
 export function signalledInstance(
   earlier: SignalledInstance | undefined,
   component: string,
   id: string,
-  write: { events?: { expectedSeq: number; append: ReadonlyArray<{ type: string; payload: string | null }> }; kv?: { expectedVersion: number } },
+  write: {
+    events?: { expectedSeq: number; append: ReadonlyArray<{ type: string; payload: string | null }> };
+    kv?: { expectedVersion: number; state: string | null; deleted: boolean };
+  },
 ): SignalledInstance {
-  if (write.kv) return [component, id, write.kv.expectedVersion + 1];
-  const { expectedSeq, append } = write.events!;
-  const version = expectedSeq + append.length;
-  const before = earlier === undefined ? [] : earlier[2] === expectedSeq ? earlier[3] : undefined;
-  const events = before && [...before, ...append.map((e): SignalledEvent => [e.type, e.payload])];
-  const small = events !== undefined && Buffer.byteLength(JSON.stringify(events)) <= MAX_SIGNALLED_STATE_BYTES;
-  return small ? [component, id, version, events] : [component, id, version];
+  let version: number;
+  let changes: SignalledEvent[] | undefined;
+  if (write.kv) {
+    version = write.kv.expectedVersion + 1;
+    changes = [write.kv.deleted ? ["$deleted", null] : ["$state", write.kv.state]];
+  } else {
+    const { expectedSeq, append } = write.events!;
+    version = expectedSeq + append.length;
+    const before = earlier === undefined ? [] : earlier[2] === expectedSeq ? earlier[3] : undefined;
+    changes = before && [...before, ...append.map((e): SignalledEvent => [e.type, e.payload])];
+  }
+  const small = changes !== undefined && Buffer.byteLength(JSON.stringify(changes)) <= MAX_SIGNALLED_STATE_BYTES;
+  return small ? [component, id, version, changes!] : [component, id, version];
 }
 
 /** An entry of a signal's instance list as received: what is well formed of it, or undefined. */

@@ -21,12 +21,17 @@ describe("a signal's entities", () => {
     assert.deepEqual(signalledInstance(first, "wallet", "w1", { events: { expectedSeq: 7, append: append("2") } }), ["wallet", "w1", 8]);
   });
 
-  it("large-events-and-key-value-states-are-not-sent-only-the-version", () => {
+  it("a-key-value-entity's-entry-has-its-new-version-and-state-as-its-feed-row-has-it", () => {
+    assert.deepEqual(signalledInstance(undefined, "customer", "c1", { kv: { expectedVersion: 2, state: '{"name":"Ann"}', deleted: false } }), ["customer", "c1", 3, [["$state", '{"name":"Ann"}']]]);
+    assert.deepEqual(signalledInstance(undefined, "customer", "c1", { kv: { expectedVersion: 3, state: '{"name":"Ann"}', deleted: true } }), ["customer", "c1", 4, [["$deleted", null]]]);
+  });
+
+  it("large-events-and-states-are-not-sent-only-the-version", () => {
     const large = signalledInstance(undefined, "wallet", "w1", { events: { expectedSeq: 0, append: append(JSON.stringify("x".repeat(1_100))) } });
     assert.deepEqual(large, ["wallet", "w1", 1]);
     // Once too large, the later writes of the same commit add nothing either.
     assert.deepEqual(signalledInstance(large, "wallet", "w1", { events: { expectedSeq: 1, append: append("1") } }), ["wallet", "w1", 2]);
-    assert.deepEqual(signalledInstance(undefined, "customer", "c1", { kv: { expectedVersion: 2 } }), ["customer", "c1", 3]);
+    assert.deepEqual(signalledInstance(undefined, "customer", "c1", { kv: { expectedVersion: 2, state: JSON.stringify("x".repeat(1_100)), deleted: false } }), ["customer", "c1", 3]);
   });
 
   it("a-received-entry-keeps-what-is-well-formed-and-drops-what-is-not", () => {
