@@ -7,7 +7,6 @@ import { decode } from "../store/rows.ts";
 import type { EagerPrefix } from "./held-writes.ts";
 import { decideEntity, decideKeyValue, foldEvents, type Current, type Decision } from "./decide.ts";
 
-/** An instance as loaded or last committed: `version` is the entity's seq or the key-value version. */
 /** What another node's commit did to an instance, as its signal said (SignalledInstance). */
 export interface HeardChange {
   version: number;
@@ -17,6 +16,7 @@ export interface HeardChange {
 /** "current" when a copy at `loaded` includes a commit that left the instance at `version`. */
 const includes = (loaded: Loaded, change: HeardChange): "current" | undefined => (change.version <= loaded.version ? "current" : undefined);
 
+/** An instance as loaded or last committed: `version` is the entity's seq or the key-value version. */
 export interface Loaded extends Current {
   version: number;
 }
