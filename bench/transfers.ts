@@ -7,7 +7,8 @@
  *
  * HTTP (the headline figures): the service runs in its own process(es) exactly as users run it
  * (from this checkout's sources, with bench/support/server-counters.ts loaded to count the store's
- * commits, the writes in them and PostgreSQL round trips, printed per transfer),
+ * commits, the writes in them, the writes refused as conflicts and PostgreSQL round trips,
+ * printed per transfer),
  * `node bin/sagaflow.mjs serve examples/bank --port 0 --data DIR` (or `--postgres URL
  * --postgres-schema S --node-name nI`), and this process only generates load over keep-alive
  * connections (one socket per transfer in flight). BENCH_WALLETS wallets are created first with
@@ -167,10 +168,11 @@ async function measure(target: Target, ledger: Ledger, label: string, concurrenc
   const perTransfer = (n: number | null | undefined, digits: number) => (n == null || run.transfers === 0 ? null : round(n / run.transfers, digits));
   // Like the fsyncs: over warm-up and measured run, per transfer started.
   const started = warmTransfers + run.transfers + run.errors;
-  const countedPer = (key: "commits" | "writes" | "pgRoundTrips" | "pgBytesSent") => (countsBefore && countsAfter && started > 0 ? round((countsAfter[key] - countsBefore[key]) / started, 2) : null);
+  const countedPer = (key: "commits" | "writes" | "conflicts" | "pgRoundTrips" | "pgBytesSent") => (countsBefore && countsAfter && started > 0 ? round((countsAfter[key] - countsBefore[key]) / started, 2) : null);
   return {
     commitsPerTransfer: countedPer("commits"),
     writesPerTransfer: countedPer("writes"),
+    conflictsPerTransfer: countedPer("conflicts"),
     pgRoundTripsPerTransfer: countedPer("pgRoundTrips"),
     pgKbSentPerTransfer: countedPer("pgBytesSent") === null ? null : round(countedPer("pgBytesSent")! / 1024, 2),
     pgRoundTripsPerTransferBy: countsBefore && countsAfter && started > 0 ? roundTripsBy(countsBefore.pgRoundTripsBy, countsAfter.pgRoundTripsBy, started) : null,
@@ -220,7 +222,7 @@ async function overHttp(workflow: WorkflowName): Promise<void> {
   const urls = nodes.map((n) => n.url);
   const counts = async (): Promise<ServerCounts> =>
     (await Promise.all(nodes.map((n) => n.counts()))).reduce((a, b) => ({
-      commits: a.commits + b.commits, writes: a.writes + b.writes, pgRoundTrips: a.pgRoundTrips + b.pgRoundTrips,
+      commits: a.commits + b.commits, writes: a.writes + b.writes, conflicts: a.conflicts + b.conflicts, pgRoundTrips: a.pgRoundTrips + b.pgRoundTrips,
       pgRoundTripsBy: addedUp(a.pgRoundTripsBy, b.pgRoundTripsBy), pgBytesSent: a.pgBytesSent + b.pgBytesSent,
     }));
   const sut: SystemUnderTest = { pids: nodes.map((n) => n.pid), watch, counts };
@@ -254,6 +256,8 @@ async function overHttp(workflow: WorkflowName): Promise<void> {
           // PostgreSQL also the round trips, reads included. Background work (consumers, leases) is counted too.
           commitsPerTransfer: m.commitsPerTransfer,
           writesPerCommit: m.commitsPerTransfer && m.writesPerTransfer !== null ? round(m.writesPerTransfer / m.commitsPerTransfer, 1) : null,
+          // Writes refused because another writer got there first (several nodes on one store).
+          conflictsPerTransfer: m.conflictsPerTransfer,
           ...(watch ? { pgRoundTripsPerTransfer: m.pgRoundTripsPerTransfer, pgRoundTripsPerTransferBy: m.pgRoundTripsPerTransferBy, pgKbSentPerTransfer: m.pgKbSentPerTransfer } : {}),
           invariantHolds: invariant.holds,
           serverPeakRssMb,

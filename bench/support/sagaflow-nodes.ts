@@ -21,6 +21,8 @@ const counters = fileURLToPath(new URL("./server-counters.ts", import.meta.url))
 export interface ServerCounts {
   commits: number;
   writes: number;
+  /** Writes refused as conflicts (another writer got there first: decided again). */
+  conflicts: number;
   pgRoundTrips: number;
   /** The round trips by statement (see statementLabel in ./server-counters.ts). */
   pgRoundTripsBy: Record<string, number>;
@@ -60,7 +62,8 @@ export async function startServe(name: string, service: string, args: readonly s
     child.kill("SIGUSR2");
     let now: (ServerCounts & { written: number }) | undefined;
     if (!(await until(() => ((now = read())?.written ?? 0) > before, 5_000, 5))) throw new Error(`${name} did not write its counters within 5 s`);
-    return { commits: now!.commits, writes: now!.writes, pgRoundTrips: now!.pgRoundTrips, pgRoundTripsBy: now!.pgRoundTripsBy, pgBytesSent: now!.pgBytesSent };
+    const { commits, writes, conflicts, pgRoundTrips, pgRoundTripsBy, pgBytesSent } = now!;
+    return { commits, writes, conflicts, pgRoundTrips, pgRoundTripsBy, pgBytesSent };
   };
   const exited = new Promise<void>((done) => child.once("exit", () => done()));
   const stop = async (): Promise<void> => {

@@ -1,7 +1,8 @@
 /**
  * Loaded into a bench's `sagaflow serve` process (`--import tsx --import <this file>`): counts the
  * store's commits (SQLite and PostgreSQL: calls of store.commit, one transaction each), the
- * instance writes they carried (with their together writes) and, on PostgreSQL, the round trips
+ * instance writes they carried (with their together writes), the writes refused as conflicts
+ * (another writer got there first: decided again) and, on PostgreSQL, the round trips
  * (pg Client.query: one simple query, however many statements it holds, or one named statement)
  * with what each was (statementLabel) and the bytes of SQL text sent, and writes them as JSON to the file named by
  * SAGAFLOW_BENCH_COUNTERS when sent SIGUSR2 (and once at start), each time with a higher
@@ -15,14 +16,17 @@ import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
 
 const file = process.env["SAGAFLOW_BENCH_COUNTERS"];
 if (file !== undefined) {
-  const counts = { commits: 0, writes: 0, pgRoundTrips: 0, pgRoundTripsBy: {} as Record<string, number>, pgBytesSent: 0 };
+  const counts = { commits: 0, writes: 0, conflicts: 0, pgRoundTrips: 0, pgRoundTripsBy: {} as Record<string, number>, pgBytesSent: 0 };
   let written = 0;
   for (const store of [SqliteStore, PostgresStore]) {
     const commit = store.prototype.commit as (this: unknown, ...args: unknown[]) => unknown;
     store.prototype.commit = function (this: unknown, ...args: unknown[]) {
       counts.commits++;
       for (const w of args[0] as Array<{ together?: unknown[] }>) counts.writes += 1 + (w.together?.length ?? 0);
-      return commit.apply(this, args);
+      return (commit.apply(this, args) as Promise<Array<{ ok: boolean; reason?: string }>>).then((outcomes) => {
+        for (const outcome of outcomes) if (!outcome.ok && outcome.reason === "conflict") counts.conflicts++;
+        return outcomes;
+      });
     } as typeof store.prototype.commit;
   }
   const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
