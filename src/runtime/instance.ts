@@ -1,10 +1,11 @@
-import { errors, StoreUnavailableError, type SagaflowError } from "../define/errors.ts";
+import { errors, type SagaflowError } from "../define/errors.ts";
 import type { DedupRecord, InstanceWrite, NewEvent, Store, StoredReply, WriteOutcome } from "../store/port.ts";
 import { LeaseLostError, type Fence } from "../store/cluster-port.ts";
 import type { Current, Decision } from "./decide.ts";
 import type { GroupCommitter } from "./group-commit.ts";
 import type { EagerStep, HeardChange, Kind, Loaded } from "./kinds.ts";
 import { conflictBackoffMs } from "./conflict-backoff.ts";
+import { submitUnlocked } from "./submit-unlocked.ts";
 import type { Principal } from "../define/access.ts";
 import type { HeldWrite, StepHolds } from "./held-writes.ts";
 import { startWithSteps, type EagerStage, type EarlierWrite } from "./eager-start.ts";
@@ -58,8 +59,6 @@ const noneStored: ReadonlyMap<string, DedupRecord> = new Map();
 /** How long a task trusts the instance's own last commit without asking the store (see committedState). */
 const TASK_TRUSTS_OWN_COMMIT_MS = 100;
 
-/** How long a write answered `locked` is tried again when the store does not say (see Store.lockTimeoutMs). */
-const DEFAULT_LOCK_WAIT_MS = 2_000;
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 
 /** `answered`: the pending was answered already (a held write's reply, given before its commit). */
@@ -393,7 +392,7 @@ export class Instance {
     const helds = [...earlier.map((e) => e.held), held];
     let result: WriteOutcome;
     try {
-      result = await this.submitUnlocked(write);
+      result = await submitUnlocked(this.deps, write, `${this.component} "${this.id}"`);
     } catch (error) {
       for (const h of helds) h?.settle(undefined);
       throw error;
@@ -410,29 +409,6 @@ export class Instance {
     this.kind.afterCommit?.(this.id, this.loaded);
     if (this.kind.lasting?.(this.loaded)) this.deps.onLasting(this.component, this.id);
     return true;
-  }
-
-  /**
-   * Submits `write`, sending it again while the store answers `locked` (a session outside Sagaflow
-   * holds a row lock it needs: the store does not wait for it, so the node's other commits go on),
-   * after growing pauses, for at most the store's `lockTimeoutMs`; then the turn fails with
-   * StoreUnavailableError `lock_timeout` (503, try again), keeping nothing.
-   */
-  private async submitUnlocked(write: InstanceWrite): Promise<WriteOutcome> {
-    const deadline = Date.now() + (this.deps.store.lockTimeoutMs ?? DEFAULT_LOCK_WAIT_MS);
-    for (let pause = 10; ; pause = Math.min(pause * 2, 250)) {
-      const result = await this.deps.committer.submit(write);
-      if (result.ok || result.reason !== "locked") return result;
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        throw new StoreUnavailableError(
-          "lock_timeout",
-          `${this.component} "${this.id}" is locked by another database session; try again`,
-          { retryAfterSeconds: 1 },
-        );
-      }
-      await sleep(Math.min(pause, left));
-    }
   }
 
   /** Runs a task against the committed state; its decision is committed like a command's. */
