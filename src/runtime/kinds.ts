@@ -13,8 +13,8 @@ export interface HeardChange {
   events?: readonly SignalledEvent[] | undefined;
 }
 
-/** "current" when a copy at `loaded` includes a commit that left the instance at `version`. */
-const includes = (loaded: Loaded, change: HeardChange): "current" | undefined => (change.version <= loaded.version ? "current" : undefined);
+/** Whether a copy at `loaded` includes the commit that made `change`. */
+const includes = (loaded: Loaded, change: HeardChange): boolean => change.version <= loaded.version;
 
 /** An instance as loaded or last committed: `version` is the entity's seq or the key-value version. */
 export interface Loaded extends Current {
@@ -120,8 +120,9 @@ function entityKind(definition: EntityDefinition, defaultSnapshotEvery: number):
       return follows && newer.length < refreshLimit ? applied(loaded, newer, newer.at(-1)!.seq) : load(store, id);
     },
     heard(loaded, change) {
+      if (includes(loaded, change)) return "current";
       const { events } = change;
-      if (includes(loaded, change) || events === undefined || loaded.version + events.length !== change.version) return includes(loaded, change);
+      if (events === undefined || loaded.version + events.length !== change.version) return undefined;
       try {
         return applied(loaded, events.map(([type, payload]) => ({ type, payload: decode(payload) })), change.version);
       } catch {
@@ -161,8 +162,9 @@ function keyValueKind(definition: KeyValueDefinition): Kind {
       return (record?.version ?? 0) === loaded.version ? loaded : loadedFrom(record);
     },
     heard(loaded, change) {
+      if (includes(loaded, change)) return "current";
       const [written, ...more] = change.events ?? [];
-      if (includes(loaded, change) || written === undefined || more.length > 0) return includes(loaded, change);
+      if (written === undefined || more.length > 0) return undefined;
       const [type, payload] = written;
       if (type !== "$state" && type !== "$deleted") return undefined;
       try {
