@@ -43,8 +43,9 @@ function slowPay(node: string) {
 interface Node {
   name: string;
   runtime: Runtime;
-  /** Every commit this node sent, and how many of their writes were refused. */
+  /** Every commit this node sent. */
   commits: InstanceWrite[][];
+  /** How many of their writes were refused as conflicts (not a fenced write of a lease lost under load). */
   conflicts: number;
   /** The entity instances it read (whole, or the events after its copy), as component/id. */
   reads: string[];
@@ -73,7 +74,7 @@ whenPostgresAsked((url) => {
           async commit(writes) {
             node.commits.push(writes);
             const outcomes = await store.commit(writes);
-            node.conflicts += outcomes.filter((o) => !o.ok).length;
+            node.conflicts += outcomes.filter((o) => !o.ok && o.reason === "conflict").length;
             return outcomes;
           },
           loadHistory(component, id) {
@@ -182,6 +183,47 @@ whenPostgresAsked((url) => {
       assert.equal((await a.runtime.workflowResult("transfer", third, 10_000)).status, "ended");
       assert.deepEqual(walletReads().slice(readsAfterBalance), ["wallet/from-2"]);
       assert.equal(a.conflicts, conflicts);
+    });
+
+    /** A deposit no node hears of: written straight into the table, no signal. */
+    async function unsignalledDeposit(walletId: string, seq: number, amount: number): Promise<void> {
+      const client = await bed.rawClient();
+      try {
+        await client.query(`INSERT INTO "${schema}".events (component, id, kind, seq, type, payload, at) VALUES ('wallet', $1, 0, $2, 'deposited', $3, 0)`, [walletId, seq, JSON.stringify({ amount })]);
+      } finally {
+        await client.end();
+      }
+    }
+
+    it("an-eager-start-decided-on-a-stale-copy-is-a-conflict-and-its-retry-reads-the-wallet-not-the-workflow", { timeout: 60_000 }, async () => {
+      await a.runtime.call("wallet", "from-6", "create", { initialBalance: 100 });
+      await a.runtime.call("wallet", "to-6", "create", { initialBalance: 0 });
+      await unsignalledDeposit("from-6", 2, 50); // node A trusts its copy: balance 100, seq 1
+      const readsBefore = a.reads.length;
+      const conflicts = a.conflicts;
+      const id = idRunBy(a, "transfer", "c");
+      await a.runtime.call("transfer", id, "start", { from: "from-6", to: "to-6", amount: 80 });
+      const result = await a.runtime.workflowResult("transfer", id, 10_000);
+      assert.equal((result.state as { status: string }).status, "completed");
+      assert.ok(a.conflicts > conflicts, "the first attempt's withdrawal expected seq 1: a conflict");
+      assert.ok(a.reads.slice(readsBefore).includes("wallet/from-6"), "the retry read the wallet");
+      assert.deepEqual(a.workflowReads.filter((r) => r === `transfer/${id}`), [], "the retry presumed the transfer new again: no read");
+      assert.deepEqual(await a.runtime.call("wallet", "from-6", "balance", {}), { balance: 70 });
+    });
+
+    it("a-step's-call-that-changes-nothing-on-an-unread-copy-is-decided-again-on-what-is-stored", { timeout: 60_000 }, async () => {
+      await a.runtime.call("wallet", "from-7", "create", { initialBalance: 100 });
+      await a.runtime.call("wallet", "to-7", "create", { initialBalance: 0 });
+      await unsignalledDeposit("from-7", 2, 50);
+      // On the copy (100) the withdrawal of 120 is refused, and a refusal writes nothing the
+      // start's commit could check: it is decided again on the stored balance (150).
+      const readsBefore = a.reads.length;
+      const id = idRunBy(a, "transfer", "d");
+      await a.runtime.call("transfer", id, "start", { from: "from-7", to: "to-7", amount: 120 });
+      const result = await a.runtime.workflowResult("transfer", id, 10_000);
+      assert.equal((result.state as { status: string }).status, "completed", "decided on the balance of 150, not rejected on 100");
+      assert.ok(a.reads.slice(readsBefore).includes("wallet/from-7"));
+      assert.deepEqual(await a.runtime.call("wallet", "from-7", "balance", {}), { balance: 30 });
     });
 
     it("a-transfer-ended-on-one-node-is-answered-on-the-other-from-its-commit's-signal-without-a-read", { timeout: 60_000 }, async () => {

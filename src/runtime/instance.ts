@@ -161,7 +161,9 @@ export class Instance {
     for (let attempt = 0; attempt <= this.deps.conflictRetries; attempt++) {
       if (attempt > 1) await sleep(conflictBackoffMs(attempt));
       try {
-        const result = await this.tryTurn(turn, attempt === 0);
+        // The first retry may presume a start's workflow new again: an eager start's conflict is
+        // mostly on an entity its steps called; one that met a stored record conflicts once more, then reads.
+        const result = await this.tryTurn(turn, attempt <= 1);
         if (result) return result;
       } catch (error) {
         // The store failed: nothing of the turn was kept; read again before anything else runs.
@@ -173,13 +175,15 @@ export class Instance {
     return turn.map(() => ({ error: errors.conflict(this.component, this.id) }));
   }
 
-  /** `firstTry`: whether the turn may decide on an instance presumed new (see Kind.presumeNew). */
-  private async tryTurn(turn: Pending[], firstTry: boolean): Promise<Outcome[] | undefined> {
+  /** `mayPresumeNew`: whether the turn may decide on an instance presumed new (see Kind.presumeNew). */
+  private async tryTurn(turn: Pending[], mayPresumeNew: boolean): Promise<Outcome[] | undefined> {
     const only = turn.length === 1 && !turn[0]!.isQuery && !turn[0]!.task ? turn[0] : undefined;
-    const presumed = firstTry && !this.loaded && only ? this.kind.presumeNew?.(only.handler) : undefined;
+    const presumed = mayPresumeNew && !this.loaded && only ? this.kind.presumeNew?.(only.handler) : undefined;
     // A call from an eager start's step commits with the start or not at all: its key was never
     // sent, and the commit checks the version of the copy it was decided on (EagerPrefix.startPending).
     const withStart = turn.length === 1 && turn[0]!.hold?.startPending === true;
+    // Decided on the cached copy without reading it, another node may have written (see below).
+    const unreadCopy = withStart && this.deps.checkCache && this.loaded !== undefined && (this.deps.alone() || !this.toldWrittenElsewhere);
     // Independent reads, sent together: on PostgreSQL the turn waits for one round trip, not two.
     const [before, stored] = await Promise.all([
       presumed ?? this.committedState(withStart ? this.deps.alone() || !this.toldWrittenElsewhere : turn[0]?.task !== undefined && this.committedJustNow),
@@ -238,6 +242,10 @@ export class Instance {
 
     // A presumed-new instance is confirmed only by a commit that writes its record.
     if (presumed && !changed) return undefined;
+    // A call that changes nothing gives the start's commit no version to check: on a copy nobody
+    // read, its answer (a refusal, a query) could rest on a state another node has since changed
+    // (its signal still on its way). It is decided again on what is stored.
+    if (unreadCopy && !changed) return undefined;
     const holds = turn.length === 1 ? turn[0]!.hold : undefined;
     if (holds && (changed || dedup.length > 0)) {
       if (this.kind.holdable) {
