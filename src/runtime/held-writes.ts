@@ -24,8 +24,10 @@ export interface EagerPrefix {
   /**
    * Not committed yet: what the steps decide commits with the start or not at all. The workflow
    * is presumed new, so its calls' idempotency keys were never sent; and a stale cached copy of
-   * an instance they call only makes that commit a conflict (it checks every version). Either
-   * way nothing is kept, and the start is decided again from what is stored.
+   * an instance they call only makes that commit a conflict (it checks the version of every copy
+   * a call wrote on; a call that changes nothing on a copy it did not read is decided again after
+   * reading, Instance.tryTurn). Either way nothing is kept, and the start is decided again from
+   * what is stored.
    */
   readonly startPending: boolean;
 }

@@ -180,13 +180,14 @@ export class Instance {
     const only = turn.length === 1 && !turn[0]!.isQuery && !turn[0]!.task ? turn[0] : undefined;
     const presumed = mayPresumeNew && !this.loaded && only ? this.kind.presumeNew?.(only.handler) : undefined;
     // A call from an eager start's step commits with the start or not at all: its key was never
-    // sent, and the commit checks the version of the copy it was decided on (EagerPrefix.startPending).
+    // sent, and the commit checks the version of the copy its write was decided on (EagerPrefix.startPending).
     const withStart = turn.length === 1 && turn[0]!.hold?.startPending === true;
+    const trusted = withStart ? this.deps.alone() || !this.toldWrittenElsewhere : turn[0]?.task !== undefined && this.committedJustNow;
     // Decided on the cached copy without reading it, another node may have written (see below).
-    const unreadCopy = withStart && this.deps.checkCache && this.loaded !== undefined && (this.deps.alone() || !this.toldWrittenElsewhere);
+    const unreadCopy = withStart && trusted && this.deps.checkCache && this.loaded !== undefined;
     // Independent reads, sent together: on PostgreSQL the turn waits for one round trip, not two.
     const [before, stored] = await Promise.all([
-      presumed ?? this.committedState(withStart ? this.deps.alone() || !this.toldWrittenElsewhere : turn[0]?.task !== undefined && this.committedJustNow),
+      presumed ?? this.committedState(trusted),
       !withStart && turn.some((p) => p.idempotencyKey !== undefined) ? this.storedReplies(turn) : noneStored,
     ]);
     let current: Current = before;
