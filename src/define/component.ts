@@ -32,6 +32,13 @@ export function checkComponentName(name: string): void {
   }
 }
 
+/** A part of a definition that a JavaScript caller (no type checks) may leave out: an object, or a clear error. */
+export function checkDefinitionPart(component: string, part: string, value: unknown): void {
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) return;
+  const got = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
+  throw new TypeError(`component "${component}": ${part} must be an object, got ${got}`);
+}
+
 /** Handler names share the component's namespace: refuse one defined twice or reserved. */
 export function checkHandlerNames(component: string, groups: Array<Record<string, unknown>>): void {
   const seen = new Set<string>();

@@ -2,6 +2,7 @@ import type { Effect, EntityEffects } from "./effect.ts";
 import { checkExposure, type Exposure, type HandlerNames } from "./exposure.ts";
 import {
   checkComponentName,
+  checkDefinitionPart,
   checkHandlerNames,
   type InputSchemas,
   type QueryHandler,
@@ -79,6 +80,10 @@ export function entity<
   behaviour: EntityBehaviour<CM, QM>,
 ): EntityDefinition<S, EH, CM, QM> {
   checkComponentName(name);
+  checkDefinitionPart(name, "the second argument ({ initial, events })", model);
+  checkDefinitionPart(name, "its events", model.events);
+  checkDefinitionPart(name, "the third argument ({ commands, queries, expose })", behaviour);
+  checkDefinitionPart(name, "its commands", behaviour.commands);
   const queries = (behaviour.queries ?? {}) as QM;
   checkHandlerNames(name, [behaviour.commands, queries]);
   checkExposure(name, behaviour.expose, [...Object.keys(behaviour.commands), ...Object.keys(queries)]);

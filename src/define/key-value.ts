@@ -2,6 +2,7 @@ import type { Effect, KeyValueEffects } from "./effect.ts";
 import { checkExposure, type Exposure, type HandlerNames } from "./exposure.ts";
 import {
   checkComponentName,
+  checkDefinitionPart,
   checkHandlerNames,
   type InputSchemas,
   type QueryHandler,
@@ -49,6 +50,8 @@ export function keyValue<
   QM extends Record<string, QueryHandler<S>>,
 >(name: string, options: KeyValueOptions<S, CM, QM>): KeyValueDefinition<S, CM, QM> {
   checkComponentName(name);
+  checkDefinitionPart(name, "the second argument ({ initial, commands, queries, expose })", options);
+  checkDefinitionPart(name, "its commands", options.commands);
   const queries = (options.queries ?? {}) as QM;
   checkHandlerNames(name, [options.commands, queries]);
   checkExposure(name, options.expose, [...Object.keys(options.commands), ...Object.keys(queries)]);
