@@ -35,8 +35,49 @@ export function checkComponentName(name: string): void {
 /** A part of a definition that a JavaScript caller (no type checks) may leave out: an object, or a clear error. */
 export function checkDefinitionPart(component: string, part: string, value: unknown): void {
   if (typeof value === "object" && value !== null && !Array.isArray(value)) return;
-  const got = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
-  throw new TypeError(`component "${component}": ${part} must be an object, got ${got}`);
+  throw new TypeError(`component "${component}": ${part} must be an object, got ${described(value)}`);
+}
+
+/** A function of a definition (a handler, `initial`, `start`): caught when defined, not when first called. */
+export function checkFunctionPart(component: string, part: string, value: unknown): void {
+  if (typeof value !== "function") throw new TypeError(`component "${component}": ${part} must be a function, got ${described(value)}`);
+}
+
+/** An object of handlers (`commands`, `events`, `steps`…): each of them a function. */
+export function checkHandlers(component: string, part: string, handlers: unknown): void {
+  checkDefinitionPart(component, part, handlers);
+  for (const [name, handler] of Object.entries(handlers as object)) checkFunctionPart(component, `${part}.${name}`, handler);
+}
+
+/**
+ * What a view's table or a consumer is fed by, as plain JavaScript may get it wrong: a source
+ * that is an entity (then `events`, an updater or handler per event type) or a key-value entity
+ * or workflow (then `state`). `where` names it in the error (`consumer "audit"`).
+ */
+export function checkSourceHandlers(where: string, fed: { source?: unknown; events?: unknown; state?: unknown }): void {
+  const kind = (fed.source as { kind?: unknown } | undefined)?.kind;
+  if (kind !== "entity" && kind !== "key-value" && kind !== "workflow") {
+    throw new TypeError(`${where}: its source must be an entity, key-value entity or workflow definition, got ${described(fed.source)}`);
+  }
+  if (kind === "entity" ? fed.events === undefined : fed.state === undefined) {
+    throw new TypeError(`${where}: an entity source needs \`events\`, other sources need \`state\``);
+  }
+  if (kind !== "entity") {
+    if (typeof fed.state !== "function") throw new TypeError(`${where}: its state must be a function, got ${described(fed.state)}`);
+    return;
+  }
+  if (typeof fed.events !== "object" || fed.events === null || Array.isArray(fed.events)) {
+    throw new TypeError(`${where}: its events must be an object, got ${described(fed.events)}`);
+  }
+  for (const [type, handler] of Object.entries(fed.events)) {
+    // An event type mapped to undefined is left alone, as one not listed.
+    if (handler !== undefined && typeof handler !== "function") throw new TypeError(`${where}: its events.${type} must be a function, got ${described(handler)}`);
+  }
+}
+
+/** How a value of the wrong kind is named in a definition error. */
+export function described(value: unknown): string {
+  return value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
 }
 
 /** Handler names share the component's namespace: refuse one defined twice or reserved. */

@@ -1,4 +1,4 @@
-import { checkComponentName } from "./component.ts";
+import { checkComponentName, checkDefinitionPart, checkSourceHandlers } from "./component.ts";
 import type { EntityDefinition, EventsOf } from "./entity.ts";
 import type { InstanceClient, Timers } from "./handlers.ts";
 import type { KeyValueDefinition } from "./key-value.ts";
@@ -96,9 +96,8 @@ export interface ConsumerDefinition {
  */
 export function consumer<Src extends Component>(name: string, options: ConsumerOptions<Src>): ConsumerDefinition {
   checkComponentName(name);
+  checkDefinitionPart(name, "the second argument ({ source, events or state, … })", options);
   const o = options as unknown as Omit<ConsumerDefinition, "kind" | "name" | "commands" | "queries">;
-  if (o.source.kind === "entity" ? o.events === undefined : o.state === undefined) {
-    throw new TypeError(`consumer "${name}": an entity source needs \`events\`, other sources need \`state\``);
-  }
+  checkSourceHandlers(`consumer "${name}"`, o);
   return { ...o, kind: "consumer", name, commands: {}, queries: {} };
 }

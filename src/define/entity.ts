@@ -3,6 +3,8 @@ import { checkExposure, type Exposure, type HandlerNames } from "./exposure.ts";
 import {
   checkComponentName,
   checkDefinitionPart,
+  checkFunctionPart,
+  checkHandlers,
   checkHandlerNames,
   type InputSchemas,
   type QueryHandler,
@@ -81,10 +83,12 @@ export function entity<
 ): EntityDefinition<S, EH, CM, QM> {
   checkComponentName(name);
   checkDefinitionPart(name, "the second argument ({ initial, events })", model);
-  checkDefinitionPart(name, "its events", model.events);
+  checkFunctionPart(name, "its initial", model.initial);
+  checkHandlers(name, "its events", model.events);
   checkDefinitionPart(name, "the third argument ({ commands, queries, expose })", behaviour);
-  checkDefinitionPart(name, "its commands", behaviour.commands);
+  checkHandlers(name, "its commands", behaviour.commands);
   const queries = (behaviour.queries ?? {}) as QM;
+  checkHandlers(name, "its queries", queries);
   checkHandlerNames(name, [behaviour.commands, queries]);
   checkExposure(name, behaviour.expose, [...Object.keys(behaviour.commands), ...Object.keys(queries)]);
   for (const type of Object.keys(model.events)) {

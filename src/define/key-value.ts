@@ -3,6 +3,8 @@ import { checkExposure, type Exposure, type HandlerNames } from "./exposure.ts";
 import {
   checkComponentName,
   checkDefinitionPart,
+  checkFunctionPart,
+  checkHandlers,
   checkHandlerNames,
   type InputSchemas,
   type QueryHandler,
@@ -51,8 +53,10 @@ export function keyValue<
 >(name: string, options: KeyValueOptions<S, CM, QM>): KeyValueDefinition<S, CM, QM> {
   checkComponentName(name);
   checkDefinitionPart(name, "the second argument ({ initial, commands, queries, expose })", options);
-  checkDefinitionPart(name, "its commands", options.commands);
+  checkFunctionPart(name, "its initial", options.initial);
+  checkHandlers(name, "its commands", options.commands);
   const queries = (options.queries ?? {}) as QM;
+  checkHandlers(name, "its queries", queries);
   checkHandlerNames(name, [options.commands, queries]);
   checkExposure(name, options.expose, [...Object.keys(options.commands), ...Object.keys(queries)]);
   return { ...options, queries, kind: "key-value", name };

@@ -1,3 +1,4 @@
+import { checkComponentName, checkDefinitionPart, checkFunctionPart, described } from "./component.ts";
 import { errors, SagaflowError } from "./errors.ts";
 import type { StandardSchemaV1 } from "./standard-schema.ts";
 import type { Cancellation, RetryPolicy, StepContext, StepEffect, StepFailure, WorkflowDefinition } from "./workflow.ts";
@@ -70,6 +71,7 @@ const refusal = (error: unknown) => error instanceof SagaflowError && !error.ret
  * });
  */
 export function saga<S extends object, SI>(name: string, options: SagaOptions<S, SI>): WorkflowDefinition<SagaState<S>, SI> {
+  checkSagaParts(name, options);
   const names = options.steps.map((s) => s.name);
   if (names.length === 0) throw new TypeError(`saga "${name}" needs at least one step`);
   if (names.includes(compensateStep) || new Set(names).size !== names.length) {
@@ -148,4 +150,20 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
   });
   const shape = { steps: options.steps.map((s) => ({ name: s.name, compensable: s.compensate !== undefined })), compensationStep: compensateStep };
   return { ...definition, saga: shape };
+}
+
+/** The parts a saga defined in plain JavaScript may get wrong, each named when defined rather than failing a step later. */
+function checkSagaParts<S, SI>(name: string, options: SagaOptions<S, SI>): void {
+  checkComponentName(name);
+  checkDefinitionPart(name, "the second argument ({ start, steps, … })", options);
+  checkFunctionPart(name, "its start", options.start);
+  if (!Array.isArray(options.steps)) {
+    throw new TypeError(`component "${name}": its steps must be an array of { name, run, compensate? }, got ${described(options.steps)}`);
+  }
+  options.steps.forEach((step, i) => {
+    checkDefinitionPart(name, `its steps[${i}]`, step);
+    if (typeof step.name !== "string" || step.name === "") throw new TypeError(`component "${name}": its steps[${i}].name must be a non-empty string`);
+    checkFunctionPart(name, `its steps[${i}].run`, step.run);
+    if (step.compensate !== undefined) checkFunctionPart(name, `its steps[${i}].compensate`, step.compensate);
+  });
 }

@@ -1,4 +1,4 @@
-import { checkComponentName } from "./component.ts";
+import { checkComponentName, checkDefinitionPart } from "./component.ts";
 import type { DeferredCall } from "./handlers.ts";
 import type { WorkflowDefinition } from "./workflow.ts";
 
@@ -52,9 +52,11 @@ export interface ScheduleDefinition {
  */
 export function schedule(name: string, options: ScheduleOptions): ScheduleDefinition {
   checkComponentName(name);
+  checkDefinitionPart(name, "the second argument ({ cron, call or start, … })", options);
   if ((options.call === undefined) === (options.start === undefined)) {
     throw new TypeError(`schedule "${name}": give either \`call\` or \`start\``);
   }
+  if (typeof options.cron !== "string") throw new TypeError(`schedule "${name}": cron must be a string of six fields, seconds first ("0 30 2 * * *")`);
   if (options.cron.trim().split(/\s+/).length !== 6) {
     throw new TypeError(`schedule "${name}": the cron expression needs six fields, seconds first ("0 30 2 * * *")`);
   }

@@ -1,4 +1,4 @@
-import { checkComponentName } from "./component.ts";
+import { checkComponentName, checkDefinitionPart, checkFunctionPart } from "./component.ts";
 import type { Publish, RetryOptions } from "./consumer.ts";
 import type { InstanceClient, Timers } from "./handlers.ts";
 import type { Component } from "./service.ts";
@@ -77,6 +77,7 @@ export interface TopicConsumerDefinition {
  */
 export function topicConsumer<T>(name: string, options: TopicConsumerOptions<T>): TopicConsumerDefinition {
   checkComponentName(name);
+  checkDefinitionPart(name, "the second argument ({ stream, handle, … })", options);
   if (typeof options.handle !== "function") throw new TypeError(`topic consumer "${name}" needs a \`handle\` function`);
   return { kind: "topic-consumer", name, options, commands: {}, queries: {} };
 }
@@ -120,5 +121,8 @@ export interface TopicProducerDefinition {
  */
 export function topicProducer(name: string, options: TopicProducerOptions): TopicProducerDefinition {
   checkComponentName(name);
+  checkDefinitionPart(name, "the second argument ({ source, stream, subject, message })", options);
+  checkFunctionPart(name, "its subject", options.subject);
+  checkFunctionPart(name, "its message", options.message);
   return { kind: "topic-producer", name, options, commands: {}, queries: {} };
 }

@@ -1,4 +1,4 @@
-import { checkComponentName } from "./component.ts";
+import { checkComponentName, checkDefinitionPart, checkSourceHandlers, described } from "./component.ts";
 import { checkExposure, type Exposure } from "./exposure.ts";
 import type { EntityDefinition, EventsOf } from "./entity.ts";
 import type { KeyValueDefinition } from "./key-value.ts";
@@ -74,12 +74,17 @@ export interface ViewDefinition<Q extends Record<string, string> = Record<string
  */
 export function view<Q extends Record<string, string>>(name: string, options: ViewOptions<Q>): ViewDefinition<Q> {
   checkComponentName(name);
+  checkDefinitionPart(name, "the second argument ({ version, tables, queries })", options);
   if (!Number.isInteger(options.version) || options.version < 1) throw new TypeError(`view "${name}": version must be a whole number ≥ 1`);
+  checkDefinitionPart(name, "its tables", options.tables);
+  checkDefinitionPart(name, "its queries", options.queries);
+  for (const [query, text] of Object.entries(options.queries)) {
+    if (typeof text !== "string") throw new TypeError(`component "${name}": its queries.${query} must be a query string, got ${described(text)}`);
+  }
   for (const [tableName, t] of Object.entries(options.tables)) {
     if (!/^[A-Za-z][A-Za-z0-9_]{0,62}$/.test(tableName)) throw new TypeError(`view "${name}": invalid table name "${tableName}"`);
-    if (t.source.kind === "entity" ? t.events === undefined : t.state === undefined) {
-      throw new TypeError(`view "${name}", table "${tableName}": an entity source needs \`events\`, other sources need \`state\``);
-    }
+    checkDefinitionPart(name, `its tables.${tableName}`, t);
+    checkSourceHandlers(`view "${name}", table "${tableName}"`, t);
   }
   checkExposure(name, options.expose, Object.keys(options.queries));
   return { ...options, kind: "view", name, commands: {} };

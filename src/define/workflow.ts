@@ -1,6 +1,6 @@
 import type { InstanceClient, Timers } from "./handlers.ts";
 import type { StoredReply, WorkflowStatus } from "../store/port.ts";
-import { checkComponentName, checkHandlerNames, type InputSchemas, type QueryHandler } from "./component.ts";
+import { checkComponentName, checkDefinitionPart, checkFunctionPart, checkHandlerNames, checkHandlers, type InputSchemas, type QueryHandler } from "./component.ts";
 import type { Effect, ReplyEffects } from "./effect.ts";
 import { checkExposure, workflowResultRoute, type Exposure, type HandlerNames } from "./exposure.ts";
 import type { Component } from "./service.ts";
@@ -220,8 +220,13 @@ export function workflow<
   QM extends Record<string, QueryHandler<WorkflowView<S>>>,
 >(name: string, options: WorkflowOptions<S, SI, SN, CM, QM>): WorkflowDefinition<S, SI, SN, CM, QM> {
   checkComponentName(name);
+  checkDefinitionPart(name, "the second argument ({ start, steps, … })", options);
+  checkFunctionPart(name, "its start", options.start);
+  checkHandlers(name, "its steps", options.steps);
   const commands = (options.commands ?? {}) as CM;
   const queries = (options.queries ?? {}) as QM;
+  checkHandlers(name, "its commands", commands);
+  checkHandlers(name, "its queries", queries);
   checkHandlerNames(name, [{ start: true }, commands, queries]);
   checkExposure(name, options.expose, workflowRouteNames(commands, queries));
   const steps = Object.keys(options.steps);
