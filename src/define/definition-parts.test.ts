@@ -4,11 +4,14 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { access } from "./access.ts";
 import { consumer } from "./consumer.ts";
+import { endpoint, route } from "./endpoint.ts";
 import { entity } from "./entity.ts";
 import { keyValue } from "./key-value.ts";
 import { saga } from "./saga.ts";
 import { schedule } from "./schedule.ts";
+import { service } from "./service.ts";
 import { topicProducer } from "./topic.ts";
 import { table, view } from "./view.ts";
 import { workflow } from "./workflow.ts";
@@ -82,5 +85,26 @@ describe("definition parts", () => {
   it("schedules-and-topic-producers-without-options-name-them", () => {
     assert.throws(() => loose(schedule)("nightly"), { message: 'component "nightly": the second argument ({ cron, call or start, … }) must be an object, got undefined' });
     assert.throws(() => loose(topicProducer)("out", { source: {}, stream: {}, subject: "a.b" }), { message: 'component "out": its subject must be a function, got string' });
+  });
+
+  it("a-service-listing-something-that-is-not-a-component-says-which", () => {
+    const counter = loose(entity)("counter", { initial: () => 0, events: {} }, { commands: {} });
+    assert.throws(() => loose(service)("shop", { counter }), {
+      message: 'service "shop": the second argument must be an array of components ([wallet, transfer, …]), got object',
+    });
+    // An import that resolved to nothing (a typo, a missing export) is undefined in the list.
+    assert.throws(() => loose(service)("shop", [counter, undefined]), {
+      message: 'service "shop": components[1] is not a component (made by entity(), keyValue(), workflow(), saga(), view(), …), got undefined',
+    });
+    assert.throws(() => loose(service)("", [counter]), { message: "service(): the first argument is the service's name, a non-empty string; got an empty string" });
+  });
+
+  it("an-endpoint-route-without-its-handler-is-refused-when-defined", () => {
+    // Accepted until now: every request to the route then failed with a 500.
+    assert.throws(() => loose(route.get)("/hello", { access: access.anyone }), { message: "route GET /hello: the handler (third argument) must be a function, got undefined" });
+    assert.throws(() => loose(route.post)(5, { access: access.anyone }, async () => ({})), { message: 'route POST: the path must be a string such as "/customers/:id", got number' });
+    assert.throws(() => loose(endpoint)("hello", [{ path: "/hello" }]), {
+      message: 'endpoint "hello": routes[0] must be made with route.get/post/put/patch/delete(path, options, handler), got object',
+    });
   });
 });

@@ -1,5 +1,5 @@
 import { isAccessRule, type AccessRule, type Principal } from "./access.ts";
-import { checkComponentName } from "./component.ts";
+import { checkComponentName, described } from "./component.ts";
 import type { StandardSchemaV1 } from "./standard-schema.ts";
 import type { InstanceClient } from "./handlers.ts";
 import type { Component } from "./service.ts";
@@ -145,7 +145,9 @@ function makeRoute(method: HttpMethod) {
     options: RouteOptions<Params, Query, Body>,
     handler: RouteHandler<Params, Query, Body>,
   ): EndpointRoute => {
+    if (typeof path !== "string") throw new TypeError(`route ${method}: the path must be a string such as "/customers/:id", got ${described(path)}`);
     if (!isAccessRule(options?.access)) throw new TypeError(`route ${method} ${path}: options.access must be an access rule (access.anyone, …)`);
+    if (typeof handler !== "function") throw new TypeError(`route ${method} ${path}: the handler (third argument) must be a function, got ${described(handler)}`);
     return { method, path, segments: parseTemplate(method, path), options: options, handler };
   };
 }
@@ -188,5 +190,9 @@ export interface EndpointDefinition {
 export function endpoint(name: string, routes: readonly EndpointRoute[]): EndpointDefinition {
   checkComponentName(name);
   if (!Array.isArray(routes) || routes.length === 0) throw new TypeError(`endpoint "${name}" needs at least one route`);
+  routes.forEach((r: unknown, i) => {
+    const made = typeof r === "object" && r !== null && "segments" in r && typeof (r as { handler?: unknown }).handler === "function";
+    if (!made) throw new TypeError(`endpoint "${name}": routes[${i}] must be made with route.get/post/put/patch/delete(path, options, handler), got ${described(r)}`);
+  });
   return { kind: "endpoint", name, routes: [...routes] };
 }

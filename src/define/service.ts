@@ -6,10 +6,10 @@ import type { ViewDefinition } from "./view.ts";
 import type { EndpointDefinition } from "./endpoint.ts";
 import type { AuthConfig } from "./auth.ts";
 import { checkCorsConfig, type CorsConfig } from "./cors.ts";
+import { described } from "./component.ts";
 import type { TopicConsumerDefinition, TopicProducerDefinition } from "./topic.ts";
 import type { ScheduleDefinition } from "./schedule.ts";
 
-/** Every kind of component a service can contain. */
 /** Components that have instances and take commands. */
 export type Component = EntityDefinition | KeyValueDefinition | WorkflowDefinition;
 
@@ -34,6 +34,9 @@ export interface ServiceOptions {
   readonly cors?: CorsConfig;
 }
 
+/** What each definition function makes (the `kind` of its result): anything else in a service's list is a mistake. */
+const componentKinds = new Set<ServiceComponent["kind"]>(["entity", "key-value", "workflow", "consumer", "view", "endpoint", "topic-consumer", "topic-producer", "schedule"]);
+
 /**
  * A service is a named list of components; `sagaflow serve` runs the one a module exports
  * as default.
@@ -45,6 +48,13 @@ export interface ServiceOptions {
  * });
  */
 export function service(name: string, components: readonly ServiceComponent[], options: ServiceOptions = {}): ServiceDefinition {
+  if (typeof name !== "string" || name === "") throw new TypeError(`service(): the first argument is the service's name, a non-empty string; got ${name === "" ? "an empty string" : described(name)}`);
+  if (!Array.isArray(components as unknown)) throw new TypeError(`service "${name}": the second argument must be an array of components ([wallet, transfer, …]), got ${described(components)}`);
+  components.forEach((component: unknown, i) => {
+    if (!componentKinds.has((component as { kind?: ServiceComponent["kind"] } | null)?.kind!)) {
+      throw new TypeError(`service "${name}": components[${i}] is not a component (made by entity(), keyValue(), workflow(), saga(), view(), …), got ${described(component)}`);
+    }
+  });
   const seen = new Set<string>();
   for (const component of components) {
     if (seen.has(component.name)) {
