@@ -6,6 +6,11 @@
  * request is a transfer's start (`POST /transfer/{id}/start`, a small JSON body); the "handler"
  * only parses the body and builds the reply, so the figures are the HTTP and hand-over costs alone.
  *
+ * A third mode, `ingress`, serves the same requests through Sagaflow's own HTTP layer (the ingress
+ * handler under the observer's span and metrics wrapper, as `createSagaflow` mounts it: routing,
+ * the access rule, the body reader, security headers) over a stub service that answers like the
+ * handler above: what the layer costs beyond Node's own HTTP server.
+ *
  * The writer thread's time per request is its event-loop active time (performance.eventLoopUtilization):
  * the process's CPU would count the worker too. Load comes from a child process (keep-alive, BENCH_CONCURRENCY
  * in flight). Modes alternate over BENCH_ROUNDS rounds: read the ratio within a round.
@@ -25,6 +30,12 @@ import { performance } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
 import { numberEnv, round } from "./support/load.ts";
 import { benchProgram } from "./support/program.ts";
+import { access } from "../src/define/access.ts";
+import { workflow } from "../src/define/workflow.ts";
+import { ExposedRoutes } from "../src/http/exposed-routes.ts";
+import { ingressHandler } from "../src/http/ingress.ts";
+import { Observer } from "../src/observe/observer.ts";
+import type { ServiceFacade } from "../src/runtime/facades.ts";
 
 const requests = Math.floor(numberEnv("BENCH_REQUESTS", 40_000));
 const concurrency = Math.floor(numberEnv("BENCH_CONCURRENCY", 64));
@@ -100,6 +111,21 @@ async function direct(): Promise<Awaited<ReturnType<typeof measure>>> {
   }
 }
 
+/** A transfer workflow exposed as the bank's is; the stub service below answers its start. */
+const transfer = workflow("transfer", { start: (input: unknown) => ({ input }), steps: { end: (_s, _i, ctx) => ctx.end() }, expose: access.anyone });
+
+async function viaIngress(): Promise<Awaited<ReturnType<typeof measure>>> {
+  const service = {
+    callForReply: async (_component: string, id: string, _handler: string, input: unknown) => ({ ok: true, value: { ok: true, id, input } }),
+  } as unknown as ServiceFacade;
+  const server = http.createServer(new Observer().http(ingressHandler(service, { exposed: new ExposedRoutes([transfer]) })));
+  try {
+    return await measure(await listen(server));
+  } finally {
+    server.close();
+  }
+}
+
 async function viaWorker(): Promise<Awaited<ReturnType<typeof measure>>> {
   const worker = new Worker(new URL("./support/http-offload-worker.mjs", import.meta.url));
   try {
@@ -117,9 +143,9 @@ if (process.argv[2] === "load") {
   const program = benchProgram("http-offload");
   await program.run(async () => {
     program.log(`node ${process.version}, ${requests} requests per mode and round, ${concurrency} in flight, ${rounds} rounds`);
-    const figures: Record<string, number[]> = { direct: [], worker: [] };
+    const figures: Record<string, number[]> = { direct: [], ingress: [], worker: [] };
     for (let r = 1; r <= rounds; r++) {
-      for (const [mode, run] of [["direct", direct], ["worker", viaWorker]] as const) {
+      for (const [mode, run] of [["direct", direct], ["ingress", viaIngress], ["worker", viaWorker]] as const) {
         program.log(`round ${r}: ${mode}`);
         const m = await run();
         figures[mode]!.push(m.writerThreadUsPerRequest);
@@ -130,6 +156,9 @@ if (process.argv[2] === "load") {
     program.emit({
       summary: true,
       directWriterThreadUsPerRequest: median(figures["direct"]!),
+      ingressWriterThreadUsPerRequest: median(figures["ingress"]!),
+      // What Sagaflow's HTTP layer adds per request to Node's own.
+      ingressExtraUsPerRequest: round(median(figures["ingress"]!) - median(figures["direct"]!), 2),
       workerWriterThreadUsPerRequest: median(figures["worker"]!),
       // What the writer thread would save per request if the HTTP part ran on another core.
       savedUsPerRequest: round(median(figures["direct"]!) - median(figures["worker"]!), 2),

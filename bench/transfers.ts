@@ -15,7 +15,7 @@
  * large balances; each transfer moves 1..100 between two different random wallets, or (5%, see
  * BENCH_MISSING_PCT) to a wallet never created, whose refused deposit the saga compensates. A transfer's
  * latency runs from sending `POST /{workflow}/{id}/start` until `GET /{workflow}/{id}?wait=30`
- * returns the ended record. With several nodes, transfers go round-robin over them, each awaited
+ * returns the ended record (`startP50Ms`: the median until the start alone was answered). With several nodes, transfers go round-robin over them, each awaited
  * on the next node (see httpTarget), and nothing is measured before every node holds leases and
  * none is unheld (GET /nodes on the admin API).
  *
@@ -344,11 +344,13 @@ async function inProcess(workflow: WorkflowName): Promise<void> {
     };
     const target: Target = {
       workflow,
-      async run(t) {
+      async run(t, startAnswered) {
         const input = { from: wallets.ids[t.from]!, to: targetWallet(wallets, t.to), amount: t.amount };
         // What `client.call(transfer, id).start(input)` does at run time; the typed client does not
         // list `start` for workflows (their `commands` type has an index signature), so call the runtime.
+        const sent = performance.now();
         await runtime.call(workflow, t.id, "start", input);
+        startAnswered(performance.now() - sent);
         const view = await result(t.id);
         if (!view) throw new Error(`transfer ${t.id} was started but is not found`);
         return view;

@@ -30,8 +30,8 @@ export interface Wallets {
 /** What the system under test must offer: run one transfer to its end, re-read one, read a balance. */
 export interface Target {
   workflow: string;
-  /** Starts the transfer and resolves with its record once it is over. */
-  run(t: TransferRequest): Promise<View>;
+  /** Starts the transfer and resolves with its record once it is over; `startAnswered` gets how long the start took to be answered (ms). */
+  run(t: TransferRequest, startAnswered: (ms: number) => void): Promise<View>;
   /** The record of a transfer, held until it is over (at most 30 s); undefined if it was never started. */
   result(id: string): Promise<View | undefined>;
   balance(walletId: string): Promise<number>;
@@ -77,6 +77,8 @@ export interface Run {
   firstError: unknown;
   elapsedMs: number;
   latencies: Latencies;
+  /** Of the same transfers: from sending the start until its answer (the rest of `latencies` is waiting for the end). */
+  startLatencies: Latencies;
 }
 
 /** Wallet id of a transfer's target: -1 is one never created. */
@@ -90,6 +92,7 @@ export const targetWallet = (wallets: Wallets, to: number): string => (to < 0 ? 
 export async function drive(target: Target, ledger: Ledger, prefix: string, concurrency: number, durationMs: number, missingShare = 0): Promise<Run> {
   const walletCount = ledger.delta.length;
   const latencies = new Latencies();
+  const startLatencies = new Latencies();
   let next = 0;
   let errors = 0;
   let firstError: unknown;
@@ -103,8 +106,9 @@ export async function drive(target: Target, ledger: Ledger, prefix: string, conc
       const t: TransferRequest = { id: `${prefix}-${next++}`, from, to, amount: 1 + Math.floor(Math.random() * 100) };
       const t0 = performance.now();
       let view: View;
+      let startMs = 0;
       try {
-        view = await target.run(t);
+        view = await target.run(t, (ms) => (startMs = ms));
       } catch (error) {
         errors++;
         firstError ??= error;
@@ -122,6 +126,7 @@ export async function drive(target: Target, ledger: Ledger, prefix: string, conc
         continue;
       }
       latencies.push(ms);
+      startLatencies.push(startMs);
     }
   };
   const timer = setTimeout(() => (stop = true), durationMs);
@@ -129,7 +134,7 @@ export async function drive(target: Target, ledger: Ledger, prefix: string, conc
   await Promise.all(Array.from({ length: concurrency }, worker));
   clearTimeout(timer);
   if (errors > 100 && errors > latencies.length) throw new Error(`${prefix}: ${errors} of ${next} transfers failed; first: ${String(firstError)}`);
-  return { transfers: latencies.length, errors, firstError, elapsedMs: performance.now() - started, latencies };
+  return { transfers: latencies.length, errors, firstError, elapsedMs: performance.now() - started, latencies, startLatencies };
 }
 
 /** Transfers per second and latency of a run. */
@@ -139,6 +144,7 @@ export function summary(run: Run) {
     transfersPerSecond: Math.round((run.transfers * 1000) / run.elapsedMs),
     p50Ms: latency.p50,
     p99Ms: latency.p99,
+    startP50Ms: quantiles(run.startLatencies.sorted(), 3).p50,
     transfers: run.transfers,
   };
 }
@@ -213,10 +219,12 @@ export function httpTarget(workflow: string, nodes: readonly URL[], agent: http.
   let next = 0;
   return {
     workflow,
-    async run(t) {
+    async run(t, startAnswered) {
       const at = next++ % nodes.length;
       const body = { from: wallets.ids[t.from], to: targetWallet(wallets, t.to), amount: t.amount };
+      const sent = performance.now();
       const res = await requestJson(agent, nodes[at]!, "POST", `/${workflow}/${encodeURIComponent(t.id)}/start`, body);
+      startAnswered(performance.now() - sent);
       if (res.status !== 200) throw new Error(`POST ${workflow}/${t.id}/start: HTTP ${res.status} ${JSON.stringify(res.body)}`);
       const view = await result(t.id, nodes[(at + 1) % nodes.length]);
       if (!view) throw new Error(`transfer ${t.id} was started but is not found`);
