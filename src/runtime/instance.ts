@@ -18,7 +18,8 @@ export interface Pending {
   isQuery: boolean;
   input: unknown;
   idempotencyKey: string | undefined;
-  requestHash: string | undefined;
+  /** With an idempotency key: the request's hash, computed only when a record is compared or stored (lazyRequestHash). */
+  requestHash: (() => string) | undefined;
   /** Who called over HTTP (a verified token), handed to the handler as `fx.principal`. */
   principal?: Principal | undefined;
   /**
@@ -214,7 +215,7 @@ export class Instance {
       const key = pending.idempotencyKey;
       const earlier = key === undefined ? undefined : (seen.get(key) ?? stored.get(key));
       if (earlier) {
-        return earlier.requestHash === pending.requestHash
+        return earlier.requestHash === pending.requestHash!()
           ? { reply: earlier.reply }
           : { error: errors.idempotencyConflict(earlier.key) };
       }
@@ -234,7 +235,9 @@ export class Instance {
         if (decision.note !== undefined) notes.push(decision.note);
       }
       if (key !== undefined && !pending.isQuery) {
-        const record = { key, requestHash: pending.requestHash!, reply: decision.reply, at: this.deps.now() };
+        const hashOf = pending.requestHash!;
+        // A getter: the hash is computed only if the record is compared or stored.
+        const record: DedupRecord = { key, get requestHash() { return hashOf(); }, reply: decision.reply, at: this.deps.now() };
         dedup.push(record);
         seen.set(key, record);
       }
