@@ -36,6 +36,9 @@ function packageJson(name: string, sagaflowSpec: string): string {
     dependencies: { sagaflow: sagaflowSpec },
     // tsx runs the tests (sagaflow brings it too; named here so `--import tsx` never depends on hoisting).
     devDependencies: { "@types/node": "^20.19.0", tsx: "^4.20.0", typescript: "~5.9.3" },
+    // npm 12 runs a dependency's install script only when it is approved here (npm 11 warns):
+    // better-sqlite3's fetches or builds SQLite's native binding; esbuild's (under tsx) checks its binary.
+    allowScripts: { "better-sqlite3": true, esbuild: true },
   };
   return `${JSON.stringify(json, null, 2)}\n`;
 }
