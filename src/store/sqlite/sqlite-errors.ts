@@ -62,6 +62,26 @@ export function toStoreError(error: unknown, path: string): unknown {
   return namingFile(error, path);
 }
 
+/** What better-sqlite3 throws when its native binding is missing or built for another Node.js. */
+const unusableBinding = /Could not locate the bindings file|NODE_MODULE_VERSION|compiled against a different Node\.js version|invalid ELF header|wrong ELF class/;
+
+/**
+ * SQLite's native binding not loadable, as an error that says what to run: its install script did
+ * not run (npm 12 skips install scripts that package.json's `allowScripts` does not approve) or
+ * built it for another Node.js. Undefined for any other error.
+ */
+export function bindingUnusable(error: unknown): Error | undefined {
+  const detail = error instanceof Error ? error.message : String(error);
+  if (!unusableBinding.test(detail)) return undefined;
+  return new Error(
+    // The first line only: the loader goes on to list every path it tried.
+    `SQLite's native binding (better-sqlite3) cannot be loaded: ${detail.split("\n")[0]!.replace(/\s*Tried:$/, "")} ` +
+      "Its install script did not run (npm 12 runs a dependency's install script only when package.json's allowScripts approves it) " +
+      "or built it for another Node.js version: run `npm approve-scripts better-sqlite3 && npm rebuild better-sqlite3`",
+    { cause: error },
+  );
+}
+
 /** A read-only or unopenable database file as an error that names the file and its folder. */
 export function namingFile(error: unknown, path: string): unknown {
   const code = codeOf(error);

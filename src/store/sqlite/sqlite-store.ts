@@ -30,7 +30,7 @@ import { feedSql } from "./sqlite-feed.ts";
 import { prepareStatements, type Statements } from "./sqlite-statements.ts";
 import { timerSql } from "./sqlite-timers.ts";
 
-import { namingFile, toStoreError } from "./sqlite-errors.ts";
+import { bindingUnusable, namingFile, toStoreError } from "./sqlite-errors.ts";
 import { SagaflowError, StoreUnavailableError } from "../../define/errors.ts";
 import { backupSqlite } from "./sqlite-backup.ts";
 import { OutageTracker, type StoreStatus } from "../outage.ts";
@@ -124,7 +124,7 @@ export class SqliteStore implements Store {
       db = new Database(options.path);
     } catch (err) {
       unlock();
-      throw namingFile(err, options.path);
+      throw bindingUnusable(err) ?? namingFile(err, options.path);
     }
     try {
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
