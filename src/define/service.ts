@@ -38,6 +38,19 @@ export interface ServiceOptions {
 const componentKinds = new Set<ServiceComponent["kind"]>(["entity", "key-value", "workflow", "consumer", "view", "endpoint", "topic-consumer", "topic-producer", "schedule"]);
 
 /**
+ * A list of components as plain JavaScript may get it wrong (not an array; an `undefined` from an
+ * import that names nothing): `where` and `argument` name it in the error.
+ */
+export function checkComponentList(where: string, argument: string, components: unknown): void {
+  if (!Array.isArray(components)) throw new TypeError(`${where}: ${argument} must be an array of components ([wallet, transfer, …]), got ${described(components)}`);
+  components.forEach((component: unknown, i) => {
+    if (!componentKinds.has((component as { kind?: ServiceComponent["kind"] } | null)?.kind!)) {
+      throw new TypeError(`${where}: components[${i}] is not a component (made by entity(), keyValue(), workflow(), saga(), view(), …), got ${described(component)}`);
+    }
+  });
+}
+
+/**
  * A service is a named list of components; `sagaflow serve` runs the one a module exports
  * as default.
  *
@@ -49,12 +62,7 @@ const componentKinds = new Set<ServiceComponent["kind"]>(["entity", "key-value",
  */
 export function service(name: string, components: readonly ServiceComponent[], options: ServiceOptions = {}): ServiceDefinition {
   if (typeof name !== "string" || name === "") throw new TypeError(`service(): the first argument is the service's name, a non-empty string; got ${name === "" ? "an empty string" : described(name)}`);
-  if (!Array.isArray(components as unknown)) throw new TypeError(`service "${name}": the second argument must be an array of components ([wallet, transfer, …]), got ${described(components)}`);
-  components.forEach((component: unknown, i) => {
-    if (!componentKinds.has((component as { kind?: ServiceComponent["kind"] } | null)?.kind!)) {
-      throw new TypeError(`service "${name}": components[${i}] is not a component (made by entity(), keyValue(), workflow(), saga(), view(), …), got ${described(component)}`);
-    }
-  });
+  checkComponentList(`service "${name}"`, "the second argument", components);
   const seen = new Set<string>();
   for (const component of components) {
     if (seen.has(component.name)) {

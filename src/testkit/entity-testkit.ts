@@ -1,5 +1,6 @@
 import type { HandlerReply, InputOf } from "../define/component.ts";
 import type { EntityDefinition, EventsOf } from "../define/entity.ts";
+import { checkDefinitionKind } from "./definition-kind.ts";
 import type { KeyValueDefinition } from "../define/key-value.ts";
 import { decideEntity, decideKeyValue, foldEvents, type Current, type Decision } from "../runtime/decide.ts";
 
@@ -98,10 +99,12 @@ export class KeyValueUnderTest<S, CM, QM> extends InstanceUnderTest<KeyValueDefi
  * assert.deepEqual(result.reply, { balance: 7 });
  */
 export function testEntity<S, EH, CM, QM>(definition: EntityDefinition<S, EH, CM, QM>): EntityUnderTest<S, EH, CM, QM> {
+  checkDefinitionKind("testEntity", definition, "entity", "an entity (made by entity(…))");
   return new EntityUnderTest(definition);
 }
 
 /** Unit-tests a key-value entity's handlers with no store. */
 export function testKeyValue<S, CM, QM>(definition: KeyValueDefinition<S, CM, QM>): KeyValueUnderTest<S, CM, QM> {
+  checkDefinitionKind("testKeyValue", definition, "key-value", "a key-value entity (made by keyValue(…))");
   return new KeyValueUnderTest(definition);
 }

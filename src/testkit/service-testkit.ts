@@ -1,5 +1,5 @@
 import { Client } from "../client/client.ts";
-import type { ServiceComponent } from "../define/service.ts";
+import { checkComponentList, type ServiceComponent } from "../define/service.ts";
 import { settle, VirtualClock } from "../runtime/clock.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import type { AdminFacade } from "../runtime/facades.ts";
@@ -168,6 +168,7 @@ export class ServiceUnderTest {
 }
 
 export async function testService(components: readonly ServiceComponent[]): Promise<ServiceUnderTest> {
+  checkComponentList("testService()", "its argument", components);
   const t = new ServiceUnderTest(components);
   await t.start();
   return t;

@@ -1,5 +1,6 @@
 import { Client, type ClientDispatcher, type InstanceClient } from "../client/client.ts";
 import { keyValue, type KeyValueDefinition } from "../define/key-value.ts";
+import { checkDefinitionKind } from "./definition-kind.ts";
 import type { Effect } from "../define/effect.ts";
 import { SagaflowError } from "../define/errors.ts";
 import type { Component } from "../define/service.ts";
@@ -126,6 +127,7 @@ export async function testWorkflow<S, SI>(
   definition: WorkflowDefinition<S, SI>,
   options: WorkflowTestkitOptions = {},
 ): Promise<WorkflowUnderTest<S, SI>> {
+  checkDefinitionKind("testWorkflow", definition, "workflow", "a workflow (made by workflow(…) or saga(…))");
   return new WorkflowUnderTest(definition, options).begin();
 }
 
