@@ -45,12 +45,12 @@ describe("definition parts", () => {
   });
 
   it("a-workflow-missing-its-start-or-steps-names-them", () => {
-    const steps = { only: () => ({}) };
+    const steps = { reserve: () => ({}) };
     assert.throws(() => loose(workflow)("order"), { message: 'component "order": the second argument ({ start, steps, … }) must be an object, got undefined' });
     // Accepted until now, and the first start answered 500.
     assert.throws(() => loose(workflow)("order", { steps }), { message: 'component "order": its start must be a function, got undefined' });
     assert.throws(() => loose(workflow)("order", { start: () => ({}), steps: [() => ({})] }), { message: 'component "order": its steps must be an object, got an array' });
-    assert.throws(() => loose(workflow)("order", { start: () => ({}), steps: { only: true } }), { message: 'component "order": its steps.only must be a function, got boolean' });
+    assert.throws(() => loose(workflow)("order", { start: () => ({}), steps: { reserve: true } }), { message: 'component "order": its steps.reserve must be a function, got boolean' });
     assert.throws(() => loose(workflow)("order", { start: () => ({}), steps, queries: { status: "status" } }), { message: 'component "order": its queries.status must be a function, got string' });
   });
 

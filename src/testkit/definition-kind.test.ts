@@ -12,7 +12,7 @@ import { testWorkflow } from "./workflow-testkit.ts";
 
 const loose = <F extends (...args: never[]) => unknown>(f: F) => f as unknown as (...args: unknown[]) => unknown;
 const counter = entity("counter", { initial: () => 0, events: { added: (n: number) => n + 1 } }, { commands: {} });
-const order = workflow("order", { start: () => ({}), steps: { only: (_s, _i, ctx) => ctx.end() } });
+const order = workflow("order", { start: () => ({}), steps: { ship: (_s, _i, ctx) => ctx.end() } });
 
 describe("testkit definitions of the wrong kind", () => {
   it("each-testkit-function-names-what-it-takes-and-what-it-got", async () => {
