@@ -6,7 +6,7 @@
  * for the leases to be spread before it measures.
  */
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -67,9 +67,12 @@ export async function startServe(name: string, service: string, args: readonly s
   };
   const exited = new Promise<void>((done) => child.once("exit", () => done()));
   const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill("SIGTERM");
-    await Promise.race([exited, sleep(10_000).then(() => child.kill("SIGKILL"))]);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM");
+      await Promise.race([exited, sleep(10_000).then(() => child.kill("SIGKILL"))]);
+    }
+    // The counters file is this process's alone: left behind, one piled up in the temp folder per run.
+    rmSync(countsFile, { force: true });
   };
   child.stderr.setEncoding("utf8");
   child.stderr.on("data", (chunk: string) => process.stderr.write(chunk.replace(/^(?=.)/gm, `${name}: `)));
