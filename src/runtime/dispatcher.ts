@@ -9,7 +9,7 @@ import type { Current, Decision } from "./decide.ts";
 import { checkId, checkIdempotencyKey } from "./ids.ts";
 import { Instance, type InstanceDeps } from "./instance.ts";
 import type { Kind } from "./kinds.ts";
-import { lazyRequestHash } from "./request-hash.ts";
+import { requestHash } from "./request-hash.ts";
 import { validateInput } from "./validate-input.ts";
 import type { Observer } from "../observe/observer.ts";
 import { logInternalError } from "../observe/log-event.ts";
@@ -225,7 +225,7 @@ export class InstanceDispatcher implements Dispatcher {
           isQuery,
           input: value,
           idempotencyKey: key,
-          requestHash: key === undefined ? undefined : lazyRequestHash(handler, value),
+          requestHash: key === undefined ? undefined : requestHash(handler, value),
           principal: options.principal,
           ...(options.hold && !isQuery ? { hold: options.hold } : {}),
           trace: isQuery ? undefined : trace,

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { customer } from "../../examples/bank/customer.ts";
 import { wallet } from "../../examples/bank/wallet.ts";
+import { entity } from "../define/entity.ts";
 import { SqliteStore } from "../store/sqlite/sqlite-store.ts";
 import { Runtime } from "./runtime.ts";
 import { isCode } from "./test-support.ts";
@@ -106,6 +107,27 @@ describe("runtime: idempotency keys", () => {
     assert.deepEqual(await rt.call("wallet", "w1", "withdraw", { amount: 30 }, { idempotencyKey: "k" }), {
       balance: 70,
     });
+  });
+
+  it("a-handler-that-changes-its-input-does-not-change-what-its-key-stands-for", async () => {
+    // The request under a key is the input as sent: hashed before any handler can touch it.
+    const meter = entity("meter", { initial: () => 0, events: { added: (n: number, e: { by: number }) => n + e.by } }, {
+      commands: {
+        add: (_n, c: { by: number }, fx) => {
+          const by = c.by;
+          c.by = 0; // a handler that reuses its input object
+          return fx.emit("added", { by }).reply((n) => n);
+        },
+      },
+    });
+    const store = new SqliteStore({ path: freshPath() });
+    const rt = new Runtime({ store, components: [meter], log: () => {} });
+    runtimes.push(rt);
+    await rt.start();
+    assert.equal(await rt.call("meter", "m1", "add", { by: 5 }, { idempotencyKey: "k" }), 5);
+    // A retry of the same request gets the stored reply, not idempotency_key_reused.
+    assert.equal(await rt.call("meter", "m1", "add", { by: 5 }, { idempotencyKey: "k" }), 5);
+    await assert.rejects(rt.call("meter", "m1", "add", { by: 0 }, { idempotencyKey: "k" }), isCode("idempotency_key_reused", 409));
   });
 
   it("same-key-with-different-input-in-the-same-turn-is-refused", async () => {

@@ -18,8 +18,7 @@ export interface Pending {
   isQuery: boolean;
   input: unknown;
   idempotencyKey: string | undefined;
-  /** With an idempotency key: the request's hash, computed only when a record is compared or stored (lazyRequestHash). */
-  requestHash: (() => string) | undefined;
+  requestHash: string | undefined;
   /** Who called over HTTP (a verified token), handed to the handler as `fx.principal`. */
   principal?: Principal | undefined;
   /**
@@ -215,7 +214,7 @@ export class Instance {
       const key = pending.idempotencyKey;
       const earlier = key === undefined ? undefined : (seen.get(key) ?? stored.get(key));
       if (earlier) {
-        return earlier.requestHash === pending.requestHash!()
+        return earlier.requestHash === pending.requestHash
           ? { reply: earlier.reply }
           : { error: errors.idempotencyConflict(earlier.key) };
       }
@@ -235,9 +234,7 @@ export class Instance {
         if (decision.note !== undefined) notes.push(decision.note);
       }
       if (key !== undefined && !pending.isQuery) {
-        const hashOf = pending.requestHash!;
-        // A getter: the hash is computed only if the record is compared or stored.
-        const record: DedupRecord = { key, get requestHash() { return hashOf(); }, reply: decision.reply, at: this.deps.now() };
+        const record = { key, requestHash: pending.requestHash!, reply: decision.reply, at: this.deps.now() };
         dedup.push(record);
         seen.set(key, record);
       }

@@ -43,14 +43,3 @@ function canonical(root: unknown): string {
 export function requestHash(handler: string, input: unknown): string {
   return createHash("sha256").update(handler).update("\0").update(canonical(input)).digest("base64url");
 }
-
-/**
- * The request's hash, computed when first asked for. A call from a workflow step whose write
- * commits with the step's transition stores no idempotency record (see held-writes.ts), so its
- * hash is never needed: two of a transfer's three hashes were computed for nothing (≈1% of the
- * server's CPU at 64 in flight; the start's own hash, which is stored, is the rest).
- */
-export function lazyRequestHash(handler: string, input: unknown): () => string {
-  let hash: string | undefined;
-  return () => (hash ??= requestHash(handler, input));
-}
