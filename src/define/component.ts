@@ -34,13 +34,22 @@ export function checkComponentName(name: string): void {
 
 /** A part of a definition that a JavaScript caller (no type checks) may leave out: an object, or a clear error. */
 export function checkDefinitionPart(component: string, part: string, value: unknown): void {
-  if (typeof value === "object" && value !== null && !Array.isArray(value)) return;
-  throw new TypeError(`component "${component}": ${part} must be an object, got ${described(value)}`);
+  objectPart(`component "${component}"`, part, value);
 }
 
 /** A function of a definition (a handler, `initial`, `start`): caught when defined, not when first called. */
 export function checkFunctionPart(component: string, part: string, value: unknown): void {
-  if (typeof value !== "function") throw new TypeError(`component "${component}": ${part} must be a function, got ${described(value)}`);
+  functionPart(`component "${component}"`, part, value);
+}
+
+/** `where` (`component "pay"`, `view "v", table "t"`) names the definition in the error. */
+function objectPart(where: string, part: string, value: unknown): void {
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) return;
+  throw new TypeError(`${where}: ${part} must be an object, got ${described(value)}`);
+}
+
+function functionPart(where: string, part: string, value: unknown): void {
+  if (typeof value !== "function") throw new TypeError(`${where}: ${part} must be a function, got ${described(value)}`);
 }
 
 /** An object of handlers (`commands`, `events`, `steps`…): each of them a function. */
@@ -63,15 +72,13 @@ export function checkSourceHandlers(where: string, fed: { source?: unknown; even
     throw new TypeError(`${where}: an entity source needs \`events\`, other sources need \`state\``);
   }
   if (kind !== "entity") {
-    if (typeof fed.state !== "function") throw new TypeError(`${where}: its state must be a function, got ${described(fed.state)}`);
+    functionPart(where, "its state", fed.state);
     return;
   }
-  if (typeof fed.events !== "object" || fed.events === null || Array.isArray(fed.events)) {
-    throw new TypeError(`${where}: its events must be an object, got ${described(fed.events)}`);
-  }
-  for (const [type, handler] of Object.entries(fed.events)) {
+  objectPart(where, "its events", fed.events);
+  for (const [type, handler] of Object.entries(fed.events as object)) {
     // An event type mapped to undefined is left alone, as one not listed.
-    if (handler !== undefined && typeof handler !== "function") throw new TypeError(`${where}: its events.${type} must be a function, got ${described(handler)}`);
+    if (handler !== undefined) functionPart(where, `its events.${type}`, handler);
   }
 }
 
