@@ -338,6 +338,19 @@ describe("HTTP bad input (real process)", () => {
     await assertW1Untouched();
   });
 
+  it("an Idempotency-Key shaped like the runtime's own keys is 400 invalid_idempotency_key: it could answer a workflow step", async () => {
+    // wf:{workflow}:{id}:{execution}:{n} is what the second call of t-keys's first execution would send.
+    for (const key of ["wf:transfer:t-keys:1:1", "consumer:audit:7:0", "topic:orders:k:0", "timer:remind:1:1:0", "schedule:nightly:1"]) {
+      const res = await requestJson(`${base}/wallet/w1/deposit`, { method: "POST", body: { amount: 5 }, headers: { "idempotency-key": key } });
+      assert.match(assertErrorBody(res, 400, "invalid_idempotency_key").message, /keeps for the calls of its workflow steps/);
+    }
+    await assertW1Untouched();
+    // A key that merely contains such a word is the caller's own.
+    assert.equal((await postJson(`${base}/wallet/w-keys/create`, { initialBalance: 0 })).status, 200);
+    const own = await requestJson(`${base}/wallet/w-keys/deposit`, { method: "POST", body: { amount: 5 }, headers: { "idempotency-key": "order-wf:1" } });
+    assert.deepEqual(own.body, { balance: 5 }, own.text);
+  });
+
   it("a body in a charset other than UTF-8 is 415 unsupported_media_type", async () => {
     const utf16 = Buffer.from('{"amount": 5}', "utf16le");
     for (const type of ["application/json; charset=utf-16", "application/json; charset=UTF-16LE", 'application/json; charset="latin1"', "application/json;charset=iso-8859-1"]) {

@@ -6,7 +6,7 @@ import type { StandardSchemaV1 } from "../define/standard-schema.ts";
 import type { WorkflowView } from "../define/workflow.ts";
 import type { StoredReply } from "../store/port.ts";
 import type { Current, Decision } from "./decide.ts";
-import { checkId, checkIdempotencyKey } from "./ids.ts";
+import { checkId, checkIdempotencyKey, runtimeKeyTaken } from "./ids.ts";
 import { Instance, type InstanceDeps } from "./instance.ts";
 import type { Kind } from "./kinds.ts";
 import { requestHash } from "./request-hash.ts";
@@ -168,7 +168,8 @@ export class InstanceDispatcher implements Dispatcher {
 
   callForReply(componentName: string, id: string, handler: string, input: unknown, options: DispatchOptions = {}): Promise<PositionedReply> {
     // New outside calls are refused once stopping; calls from work already accepted are not.
-    if (this.closed) return Promise.reject(errors.stopped());
+    const refused = this.closed ? errors.stopped() : runtimeKeyTaken(options.idempotencyKey);
+    if (refused) return Promise.reject(refused);
     return this.observed(componentName, id, handler, (trace) => this.send(componentName, id, handler, input, options, trace));
   }
 

@@ -229,4 +229,15 @@ describe("runtime: idempotency keys", () => {
     }
     await assert.rejects(rt.call("wallet", "w1", "balance", {}), isCode("not_found"));
   });
+
+  it("a-caller-key-shaped-like-a-runtime-key-is-refused-and-changes-nothing", async () => {
+    const { rt } = await open(freshPath());
+    await rt.call("wallet", "w1", "create", { initialBalance: 10 });
+    // The key a workflow step's first call would send: a caller must not be able to answer it.
+    await assert.rejects(
+      rt.call("wallet", "w1", "withdraw", { amount: 1 }, { idempotencyKey: "wf:transfer:t1:1:0" }),
+      isCode("invalid_idempotency_key", 400),
+    );
+    assert.deepEqual(await rt.call("wallet", "w1", "balance", {}), { balance: 10 });
+  });
 });

@@ -1,4 +1,4 @@
-import { errors } from "../define/errors.ts";
+import { errors, SagaflowError } from "../define/errors.ts";
 
 export const maxIdLength = 256;
 const idPattern = /^[A-Za-z0-9_.:@+=~-]+$/;
@@ -18,6 +18,23 @@ export function checkId(id: unknown): string {
 }
 
 export const maxIdempotencyKeyLength = 256;
+
+/**
+ * How the runtime's own keys begin (a workflow step's, a consumer's, a topic consumer's, a timer's
+ * and a schedule's calls; see KeyedCaller and retention/key-owner.ts). A caller's key that began
+ * the same way could be taken for one of them and answer a step with someone else's reply.
+ */
+const runtimeKeyPrefixes = ["wf:", "consumer:", "topic:", "timer:", "schedule:"];
+
+/** Why a caller's key (HTTP, the client, an endpoint) may not be used: it begins like one of the runtime's own. */
+export function runtimeKeyTaken(key: string | undefined): SagaflowError | undefined {
+  const prefix = runtimeKeyPrefixes.find((p) => key?.startsWith(p));
+  if (key === undefined || prefix === undefined) return undefined;
+  return new SagaflowError(
+    "invalid_idempotency_key",
+    `idempotency key ${JSON.stringify(key.slice(0, 64))} begins with "${prefix}", which Sagaflow keeps for the calls of its workflow steps, consumers, timers and schedules: choose a key that does not`,
+  );
+}
 
 export function checkIdempotencyKey(key: string): string {
   if (key.length === 0 || key.length > maxIdempotencyKeyLength || /[\u0000-\u001f]/.test(key)) {
