@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createSagaflow, memoryStore, service } from "../src/index.ts";
+import { existsSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { join } from "node:path";
+import { createSagaflow, memoryStore, service, sqlite } from "../src/index.ts";
 import { wallet } from "../examples/bank/wallet.ts";
 import { makeDevToken } from "../src/cli/token-command.ts";
 import { cli } from "./support/cli.ts";
@@ -74,6 +77,60 @@ describe("admin API protection (in process)", () => {
       assert.equal(bad.status, 401);
       assert.equal(bad.body.error?.code, "invalid_signature");
       assert.equal((await adminGet(`${admin}/nodes`, `Bearer ${TOKEN}`)).status, 200);
+    } finally {
+      await app.stop();
+    }
+  });
+});
+
+/** A request with the Host and Origin headers a browser would send (fetch may not set Host). */
+function browserRequest(url: string, method: string, headers: Record<string, string>, body?: string): Promise<{ status: number; body: { error?: { code: string; message: string } } }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, headers, agent: false }, (res) => {
+      let text = "";
+      res.setEncoding("utf8").on("data", (c: string) => (text += c)).on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as { error?: { code: string; message: string } } }));
+    });
+    req.on("error", reject).end(body);
+  });
+}
+
+describe("admin API and browsers: another site's page can neither act through it nor read it", () => {
+  it("without a token (loopback): a cross-site form post is 403 and does nothing, a rebound Host name is 403, the console's own origin works", async () => {
+    const dir = tempDir();
+    const app = createSagaflow(service("bank", [wallet]), { store: sqlite(join(dir, "data.db")), log: () => {} });
+    try {
+      const { adminUrl } = await app.listen({ port: 0 });
+      const port = new URL(adminUrl!).port;
+      await app.client.call(wallet, "w1").create({ initialBalance: 5 });
+      // A page on evil.example posting a form to the admin API (a "simple" request: no preflight).
+      const backup = join(dir, "stolen.db");
+      const forged = await browserRequest(`${adminUrl}/backup`, "POST", { host: `127.0.0.1:${port}`, origin: "https://evil.example", "content-type": "text/plain" }, JSON.stringify({ path: backup }));
+      assert.equal(forged.status, 403);
+      assert.match(forged.body.error!.message, /another site's page/);
+      assert.equal(existsSync(backup), false);
+      // DNS rebinding: evil.example resolved to 127.0.0.1, so the page's requests say Host: evil.example.
+      const rebound = await browserRequest(`${adminUrl}/entities/wallet/w1`, "GET", { host: `evil.example:${port}` });
+      assert.equal(rebound.status, 403);
+      assert.match(rebound.body.error!.message, /only requests addressed to 127\.0\.0\.1 or localhost/);
+      // The console's own calls (same origin), under either loopback name, and the CLI (no Origin).
+      for (const host of [`127.0.0.1:${port}`, `localhost:${port}`]) {
+        const own = await browserRequest(`${adminUrl}/entities/wallet/w1`, "GET", { host, origin: `http://${host}` });
+        assert.equal(own.status, 200, host);
+      }
+      assert.equal((await adminGet(`${adminUrl}/entities/wallet/w1`)).status, 200);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it("with a token: the token is what counts, under any name, but never from another site's page", async () => {
+    const app = createSagaflow(service("bank", [wallet]), { store: memoryStore(), log: () => {} });
+    try {
+      const listening = await app.listen({ port: 0, adminToken: TOKEN });
+      const admin = listening.adminUrl!;
+      const authorization = `Bearer ${TOKEN}`;
+      assert.equal((await browserRequest(`${admin}/nodes`, "GET", { host: "ops.example.com", authorization })).status, 200);
+      assert.equal((await browserRequest(`${admin}/nodes`, "GET", { host: "ops.example.com", origin: "https://evil.example", authorization })).status, 403);
     } finally {
       await app.stop();
     }

@@ -49,15 +49,66 @@ const digest = (value: string) => createHash("sha256").update(value).digest();
 
 /**
  * Wraps the admin handler with a check of the caller, when a token or a role is configured
- * (wherever it listens); without either, the handler is returned as is (loopback only, see
- * {@link checkAdminBind}). No credentials or bad ones: 401 with `WWW-Authenticate: Bearer`; a valid
- * JWT without the role: 403.
+ * (wherever it listens); without either, it listens on loopback only (see {@link checkAdminBind}).
+ * No credentials or bad ones: 401 with `WWW-Authenticate: Bearer`; a valid JWT without the role:
+ * 403. Either way, requests from another site's page are refused (403, see refuseOtherSites).
  */
 export function guardAdmin(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   access: AdminAccess,
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  if (access.token === undefined && !jwtAccess(access)) return handler;
+  const open = access.token === undefined && !jwtAccess(access);
+  return refuseOtherSites(open ? handler : checkCaller(handler, access), open);
+}
+
+/**
+ * A browser is the one caller that brings no token and yet can reach loopback: any page it shows
+ * may send a form to 127.0.0.1 (cross-site request forgery), or read from it under a name of its
+ * own that resolves there (DNS rebinding). So a request from another site's page (its `Origin`
+ * is not the address it was sent to) is refused, and an admin API without credentials answers
+ * only requests addressed to a loopback name. Callers that are not browsers send no `Origin`.
+ */
+function refuseOtherSites(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  loopbackNamesOnly: boolean,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const host = req.headers.host ?? "";
+    const origin = req.headers.origin;
+    if (origin !== undefined && originHost(origin) !== host.toLowerCase()) {
+      sendForbidden(res, `the admin API does not take requests from another site's page (Origin ${origin.slice(0, 100)})`);
+      return;
+    }
+    if (loopbackNamesOnly && host !== "" && !isLoopback(hostName(host))) {
+      sendForbidden(
+        res,
+        `the admin API has no token, so it answers only requests addressed to 127.0.0.1 or localhost, not to "${host.slice(0, 100)}": give it one (--admin-token) to reach it under another name`,
+      );
+      return;
+    }
+    handler(req, res);
+  };
+}
+
+/** `host:port` of an Origin header, lower-case; undefined for `null` or anything unparsable. */
+function originHost(origin: string): string | undefined {
+  try {
+    return new URL(origin).host.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The name in a Host header, without its port (`[::1]:3001` → `[::1]`). */
+function hostName(host: string): string {
+  return host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.replace(/:\d*$/, "");
+}
+
+/** The token or role check of {@link guardAdmin}. */
+function checkCaller(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  access: AdminAccess,
+): (req: IncomingMessage, res: ServerResponse) => void {
   const expected = access.token === undefined ? undefined : digest(access.token);
   const refuse = (res: ServerResponse, status: 401 | 403, code: string, message: string) =>
     status === 401 ? sendUnauthorized(res, { code, message }, "sagaflow-admin") : sendForbidden(res, message, code);
