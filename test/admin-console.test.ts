@@ -62,6 +62,10 @@ describe("admin API for the console", () => {
     const page = await admin("/workflows?name=transfer&idPrefix=ok-&limit=2");
     assert.deepEqual(page.body.workflows.map((w: any) => w.id), ["ok-1", "ok-2"]);
     assert.deepEqual((await admin(`/workflows?name=transfer&idPrefix=ok-&limit=2&after=${page.body.next}`)).body.workflows.map((w: any) => w.id), ["ok-3"]);
+    // Without a name the list is ordered by name first: a flaky "zz" (before transfer) ends no search for "ok-".
+    await fetch(`${running.url}/flaky/zz/start`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ label: "zz" }) });
+    assert.deepEqual((await admin("/workflows?idPrefix=ok-")).body.workflows.map((w: any) => `${w.name}/${w.id}`), ["transfer/ok-1", "transfer/ok-2", "transfer/ok-3"]);
+    assert.deepEqual((await admin("/workflows?idPrefix=zz")).body.workflows.map((w: any) => `${w.name}/${w.id}`), ["flaky/zz"]);
     assert.equal((await admin("/workflows?createdAfter=yesterday")).body.error.code, "invalid_time");
     assert.equal((await admin("/workflows?after=x")).status, 400);
   });

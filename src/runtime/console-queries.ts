@@ -121,7 +121,8 @@ export class ConsoleQueries {
       const batch = await this.store.listWorkflows({ ...filter, limit: scanBatch, ...(after === undefined ? {} : { afterId: after }) });
       scanned += batch.length;
       for (const w of batch) {
-        if (idPrefix !== undefined && w.id > idPrefix && !w.id.startsWith(idPrefix)) return { workflows: found, next: null };
+        // Past the prefix, nothing more matches: within one workflow's ids, which are ordered (a list of all is ordered by name first).
+        if (filter.name !== undefined && idPrefix !== undefined && w.id > idPrefix && !w.id.startsWith(idPrefix)) return { workflows: found, next: null };
         if (matches(w)) found.push(w);
         after = w.id;
         if (found.length === filter.limit) return { workflows: found, next: filter.name === undefined ? null : w.id };
