@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { getJson, postJson, type JsonResponse } from "./support/http.ts";
+import { freePort } from "./support/nats-server.ts";
 import { describeExit, SagaflowProcess } from "./support/server-process.ts";
 
 /**
@@ -141,5 +142,13 @@ describe("graceful shutdown (real process)", () => {
     const exit = await server.stop(15_000);
     assert.deepEqual(exit, { code: 0, signal: null }, server.output());
     assert.ok(Date.now() - termAt < 2_000, `took ${Date.now() - termAt} ms`);
+  });
+
+  it("SIGTERM exits 0 while the message broker has never been reached (its topic runners wait for it)", async () => {
+    const server = await SagaflowProcess.start({ target: "examples/bank", env: { NATS_URL: `nats://127.0.0.1:${await freePort()}` } });
+    servers.push(server);
+    await server.waitForOutput(/broker nats:\/\/127\.0\.0\.1:\d+: .*trying again/, 10_000);
+    const exit = await server.stop(15_000);
+    assert.deepEqual(exit, { code: 0, signal: null }, `${describeExit(exit)}:\n${server.output()}`);
   });
 });

@@ -26,19 +26,22 @@ const connectTimeoutMs = 5_000;
  * waiting for the connection are refused.
  */
 export function natsBroker(url: string, log: (line: string) => void = (line) => console.error(line)): Broker {
-  const closing = new AbortController();
-  const ready = connectUntilClosed(url, log, closing.signal);
+  const connecting = new AbortController();
+  const ready = connectUntilClosed(url, log, connecting.signal);
   ready.catch(() => {});
   let connected: Broker | undefined;
+  let closed = false;
   void ready.then((broker) => (connected = broker), () => {});
   return {
     url,
     ensureStream: async (spec) => (await ready).ensureStream(spec),
     subscribe: async (options) => (await ready).subscribe(options),
     publish: async (subject, data, options) => (await ready).publish(subject, data, options),
+    stopConnecting: () => connecting.abort(),
     close: async () => {
-      if (closing.signal.aborted) return;
-      closing.abort();
+      if (closed) return;
+      closed = true;
+      connecting.abort();
       // Not connected yet: the attempt in progress closes what it gets; nothing waits for NATS.
       await connected?.close();
     },

@@ -66,5 +66,11 @@ export interface Broker {
   subscribe(options: SubscribeOptions): Promise<TopicSubscription>;
   /** Resolves once the broker stored the message (or dropped it as a duplicate). */
   publish(subject: string, data: Uint8Array, options: PublishOptions): Promise<{ seq: number; duplicate: boolean }>;
+  /**
+   * For a broker that connects in the background: makes no more attempts at a first connection and
+   * refuses the calls waiting for one; a connection already made is kept until close(). A service
+   * that stops calls it first, so runners waiting for a broker never reached can end.
+   */
+  stopConnecting?(): void;
   close(): Promise<void>;
 }

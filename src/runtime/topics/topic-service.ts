@@ -60,6 +60,8 @@ export class TopicService {
   }
 
   async stop(): Promise<void> {
+    // A broker never reached holds each runner at its first call: refused, they end (one reached finishes its work first).
+    this.host.broker?.stopConnecting?.();
     await Promise.all([...this.consumers.values(), ...this.producers.values()].map((r) => r.stop()));
     await this.host.broker?.close();
   }
