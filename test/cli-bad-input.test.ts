@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { cli } from "./support/cli.ts";
-import { repoRoot, SagaflowProcess } from "./support/server-process.ts";
+import { repoRoot, SagaflowProcess, tempDir } from "./support/server-process.ts";
 
 /**
  * Issue 11, point 8, with the real CLI: help per command, --version, unknown or misspelt flags
@@ -100,5 +101,29 @@ describe("sagaflow CLI: --admin without a scheme (real process)", () => {
     const run = await cli(["nodes", "--admin", "ftp://127.0.0.1:1"]);
     assert.equal(run.code, 1);
     assert.match(run.stderr, /--admin must be an http:\/\/ or https:\/\/ URL, like http:\/\/127\.0\.0\.1:3001/);
+  });
+
+  it("a service module that throws as it loads is named with the line that threw, and one that imports nothing by that name with the import", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "throws.mjs"), 'const settings = undefined;\nfunction port() {\n  return settings.port;\n}\nport();\nexport default {};\n');
+    const threw = await cli(["serve", join(dir, "throws.mjs"), "--port", "0", "--data", dir]);
+    assert.equal(threw.code, 1);
+    assert.match(threw.stderr, /throws\.mjs failed to load: Cannot read properties of undefined \(reading 'port'\)\n\s+at port \(.*throws\.mjs:3:/);
+    writeFileSync(join(dir, "imports.mjs"), 'import { nothing } from "node:path";\nexport default nothing;\n');
+    const imported = await cli(["serve", join(dir, "imports.mjs"), "--port", "0", "--data", dir]);
+    assert.equal(imported.code, 1);
+    assert.match(imported.stderr, /imports\.mjs failed to load: The requested module 'node:path' does not provide an export named 'nothing'\n.*imports\.mjs:1\n/);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("--admin-port equal to --port, or a --port whose + 1 is past the last port, is refused naming the flags", async () => {
+    const dir = tempDir();
+    const same = await cli(["serve", "examples/bank", "--port", "3395", "--admin-port", "3395", "--data", dir]);
+    assert.equal(same.code, 1);
+    assert.match(same.stderr, /the admin port and the service port are both 3395: give --admin-port another port/);
+    const last = await cli(["serve", "examples/bank", "--port", "65535", "--data", dir]);
+    assert.equal(last.code, 1);
+    assert.match(last.stderr, /65535 \+ 1 is past the last port: give --admin-port/);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

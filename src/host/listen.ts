@@ -94,7 +94,13 @@ export async function listenOn(handler: Listener, adminHandler: Listener, option
     ...(options.adminRole === undefined ? {} : { role: options.adminRole }),
     ...(authenticator === undefined ? {} : { authenticator }),
   };
-  // Before anything listens: an admin API open to the network without access control is refused.
+  // Before anything listens: two servers on one port, a port past the last, and an admin API open to the network without access control.
+  if (adminPort > 0 && adminPort === port) {
+    throw new Error(`the admin port and the service port are both ${port}: give --admin-port another port (or -1 for no admin API)`);
+  }
+  if (options.adminPort === undefined && adminPort > 65_535) {
+    throw new Error(`the admin API listens on the service port + 1 by default, and ${port} + 1 is past the last port: give --admin-port (or -1 for no admin API)`);
+  }
   if (adminPort >= 0) checkAdminBind(adminHost, access);
   const tls = options.tls ? readTls(options.tls) : undefined;
   // Timeouts and connection bounds (SAGAFLOW_MAX_CONNECTIONS…): one client cannot take the service from the others.
