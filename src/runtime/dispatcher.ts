@@ -29,13 +29,18 @@ export type DispatchOptions = CallOptions & {
   principal?: Principal;
   /** A workflow step's call: its write may be held until the step's transition (see held-writes.ts). */
   hold?: StepHolds;
+  /** An operator's retry: a refusal stored under the key is decided again (see Pending.decideRefusalAgain). */
+  decideRefusalAgain?: boolean;
 };
+
+/** How a keyed call is made: a step's may hold its write; an operator's retry decides stored refusals again. */
+export type KeyedCallOptions = Pick<DispatchOptions, "hold" | "decideRefusalAgain">;
 
 /**
  * A call made on behalf of a workflow step, a consumer message or a timer: always keyed, and
  * still accepted while the node stops (the work that makes it was already accepted).
  */
-export type KeyedCall = (component: string, id: string, handler: string, input: unknown, idempotencyKey: string, hold?: StepHolds) => Promise<StoredReply>;
+export type KeyedCall = (component: string, id: string, handler: string, input: unknown, idempotencyKey: string, options?: KeyedCallOptions) => Promise<StoredReply>;
 
 /**
  * The only way to reach an instance: every command, query and workflow task goes through the
@@ -173,8 +178,8 @@ export class InstanceDispatcher implements Dispatcher {
     return this.observed(componentName, id, handler, (trace) => this.send(componentName, id, handler, input, options, trace));
   }
 
-  readonly keyedCall: KeyedCall = (component, id, handler, input, idempotencyKey, hold) =>
-    this.observed(component, id, handler, (trace) => this.send(component, id, handler, input, hold ? { idempotencyKey, hold } : { idempotencyKey }, trace));
+  readonly keyedCall: KeyedCall = (component, id, handler, input, idempotencyKey, options) =>
+    this.observed(component, id, handler, (trace) => this.send(component, id, handler, input, { ...options, idempotencyKey }, trace));
 
   /** `run` gets the command span's traceparent when tracing, to keep with what the command writes. */
   private observed(component: string, id: string, handler: string, run: (trace: string | undefined) => Promise<PositionedReply>): Promise<PositionedReply> {
@@ -229,6 +234,7 @@ export class InstanceDispatcher implements Dispatcher {
           requestHash: key === undefined ? undefined : requestHash(handler, value),
           principal: options.principal,
           ...(options.hold && !isQuery ? { hold: options.hold } : {}),
+          ...(options.decideRefusalAgain && !isQuery ? { decideRefusalAgain: true } : {}),
           trace: isQuery ? undefined : trace,
           resolve: (reply, position) => resolve(position === undefined ? reply : { ...reply, position }),
           reject,

@@ -26,6 +26,11 @@ export const maxIdempotencyKeyLength = 256;
  */
 const runtimeKeyPrefixes = ["wf:", "consumer:", "topic:", "timer:", "schedule:"];
 
+/** Whether a key is a caller's own rather than one of the runtime's (a step's, a consumer's…). */
+export function isClientKey(key: string): boolean {
+  return !runtimeKeyPrefixes.some((p) => key.startsWith(p));
+}
+
 /** Why a caller's key (HTTP, the client, an endpoint) may not be used: it begins like one of the runtime's own. */
 export function runtimeKeyTaken(key: string | undefined): SagaflowError | undefined {
   const prefix = runtimeKeyPrefixes.find((p) => key?.startsWith(p));

@@ -1,7 +1,7 @@
 import type { InstanceClient } from "../define/handlers.ts";
 import { refusalError, SagaflowError } from "../define/errors.ts";
 import type { Component } from "../define/service.ts";
-import type { KeyedCall } from "./dispatcher.ts";
+import type { KeyedCall, KeyedCallOptions } from "./dispatcher.ts";
 import type { StepHolds } from "./held-writes.ts";
 
 export type { KeyedCall };
@@ -14,13 +14,18 @@ export type { KeyedCall };
 export class KeyedCaller {
   private callIndex = 0;
   private closed = false;
+  private readonly options: KeyedCallOptions;
 
   constructor(
     private readonly prefix: string,
     private readonly keyedCall: KeyedCall,
     /** A workflow step's: each call's write may be held until the step ends (see held-writes.ts). */
     private readonly holds?: StepHolds,
-  ) {}
+    /** A run an operator asked for again: what was refused under these keys is decided again. */
+    decideRefusalAgain = false,
+  ) {
+    this.options = { ...(holds ? { hold: holds } : {}), ...(decideRefusalAgain ? { decideRefusalAgain } : {}) };
+  }
 
   /** Stops sending: a run the engine gave up on (timed out) must not act any more. */
   close(): void {
@@ -46,7 +51,7 @@ export class KeyedCaller {
     const key = `${this.prefix}:${this.callIndex++}`;
     // The write held for the previous call commits first: a step holds one entity at a time.
     if (this.holds) await this.holds.flush();
-    const reply = await this.keyedCall(component, id, handler, input ?? {}, key, this.holds);
+    const reply = await this.keyedCall(component, id, handler, input ?? {}, key, this.options);
     if (reply.ok) return reply.value;
     throw refusalError(reply);
   }

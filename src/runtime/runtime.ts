@@ -151,9 +151,9 @@ export class Runtime {
     });
     const dispatcher: Dispatcher = this.dispatcher;
     /** Calls made on behalf of steps, consumers and timers: keyed, and allowed during shutdown. */
-    const keyedCall: KeyedCall = (component, id, handler, input, idempotencyKey, hold) => {
+    const keyedCall: KeyedCall = (component, id, handler, input, idempotencyKey, options) => {
       this.unlisted.check(component, idempotencyKey.startsWith("consumer:") ? "a consumer" : idempotencyKey.startsWith("timer:") ? "a timer" : "a workflow step");
-      return dispatcher.keyedCall(component, id, handler, input, idempotencyKey, hold);
+      return dispatcher.keyedCall(component, id, handler, input, idempotencyKey, options);
     };
     this.timers = new TimerService({
       store: this.store,

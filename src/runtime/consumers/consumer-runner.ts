@@ -281,7 +281,7 @@ export class ConsumerRunner {
   }
 
   /** Delivers one instance's entries in order; returns what must be parked. */
-  private async deliverInOrder(entries: FeedEntry[]): Promise<ParkedMessage[]> {
+  private async deliverInOrder(entries: FeedEntry[], decideRefusalAgain = false): Promise<ParkedMessage[]> {
     const parked: ParkedMessage[] = [];
     for (const entry of entries) {
       const head = this.blocked.get(entry.id);
@@ -290,7 +290,7 @@ export class ConsumerRunner {
         parked.push(this.parkedMessage(entry, error, 0, head));
         continue;
       }
-      const failure = await this.deliverWithRetries(entry);
+      const failure = await this.deliverWithRetries(entry, decideRefusalAgain);
       if (failure) {
         parked.push(this.parkedMessage(entry, describeError(failure.error), failure.attempts, null));
         this.blocked.set(entry.id, entry.position);
@@ -299,13 +299,14 @@ export class ConsumerRunner {
     return parked;
   }
 
-  private async deliverWithRetries(entry: FeedEntry): Promise<{ error: unknown; attempts: number } | undefined> {
+  /** `decideRefusalAgain`: an operator's retry of a parked message (see Pending.decideRefusalAgain). */
+  private async deliverWithRetries(entry: FeedEntry, decideRefusalAgain: boolean): Promise<{ error: unknown; attempts: number } | undefined> {
     const maxAttempts = this.definition.retry?.maxAttempts ?? defaultMaxAttempts;
     const backoff = this.definition.retry?.initialBackoffMs ?? defaultBackoffMs;
     let attempts = 0;
     for (;;) {
       try {
-        await (this.host.observer ? this.host.observer.delivery(this.definition.name, entry, () => this.deliver(entry)) : this.deliver(entry));
+        await (this.host.observer ? this.host.observer.delivery(this.definition.name, entry, () => this.deliver(entry, decideRefusalAgain)) : this.deliver(entry, decideRefusalAgain));
         return undefined;
       } catch (error) {
         // The database out of reach is not the handler's failure: try again, using up no attempt
@@ -321,8 +322,8 @@ export class ConsumerRunner {
     }
   }
 
-  private async deliver(entry: FeedEntry): Promise<void> {
-    const caller = new KeyedCaller(`consumer:${this.definition.name}:${entry.position}`, this.host.keyedCall);
+  private async deliver(entry: FeedEntry, decideRefusalAgain: boolean): Promise<void> {
+    const caller = new KeyedCaller(`consumer:${this.definition.name}:${entry.position}`, this.host.keyedCall, undefined, decideRefusalAgain);
     const ctx: ConsumerContext = {
       id: entry.id,
       position: entry.position,
@@ -359,7 +360,7 @@ export class ConsumerRunner {
       const entries = [...(skipHead ? [] : [head.entry]), ...behind.map((p) => p.entry)];
       this.blocked.delete(id);
       try {
-        const park = await this.deliverInOrder(entries);
+        const park = await this.deliverInOrder(entries, true);
         // The old rows go and any new ones come in one transaction: nothing is lost if we crash.
         await this.host.store.commitConsumer(this.definition.name, this.offset, park, [position, ...behind.map((p) => p.entry.position)], this.fence);
         this.reportParked(park);

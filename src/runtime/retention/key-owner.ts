@@ -5,7 +5,8 @@ import { journalComponent } from "../workflow/journal.ts";
  * (see KeyedCaller): `wf:{workflow}:{id}:{execution}:{n}`, `consumer:{consumer}:{position}:{n}`,
  * `topic:{topic consumer}:{idempotency key}:{n}`, `timer:{name}:{createdAt}:{generation}:{n}`.
  * Component names hold no ":"; instance ids, idempotency keys and timer names may, so those are
- * read from both ends. Anything else is a client's key.
+ * read from both ends. A refusal decided again after an operator's retry is recorded under the
+ * key with `~1`, `~2`… after it (see refusalSuccessor): the same owner. Anything else is a client's key.
  */
 export type KeyOwner =
   | { kind: "workflow"; name: string; id: string }
@@ -16,7 +17,9 @@ export type KeyOwner =
 
 const whole = (text: string | undefined) => (text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined);
 
-export function ownerOfKey(key: string): KeyOwner {
+export function ownerOfKey(sent: string): KeyOwner {
+  // Every runtime key ends in a call number: a "~n" after it is a successor's.
+  const key = sent.replace(/^((?:wf|consumer|topic|timer):.*:\d+)~\d+$/, "$1");
   if (key.startsWith("wf:")) {
     const parts = key.slice(3).split(":");
     if (parts.length >= 4 && whole(parts.at(-1)) !== undefined && whole(parts.at(-2)) !== undefined) {

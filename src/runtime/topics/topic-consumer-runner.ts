@@ -198,7 +198,8 @@ export class TopicConsumerRunner {
   }
 
   /** Undefined: handled. A parked message: park it. "leave": neither (stopping): it comes again. */
-  private async outcome(raw: RawTopicMessage, parsed: Awaited<ReturnType<typeof parseTopicMessage>>, key: string): Promise<ParkedMessage | undefined | "leave"> {
+  /** `decideRefusalAgain`: an operator's retry of a parked message (see Pending.decideRefusalAgain). */
+  private async outcome(raw: RawTopicMessage, parsed: Awaited<ReturnType<typeof parseTopicMessage>>, key: string, decideRefusalAgain = false): Promise<ParkedMessage | undefined | "leave"> {
     const head = this.blocked.get(key);
     if (head !== undefined && head !== raw.seq) {
       return this.parkedMessage(raw, key, { code: "held", message: `waiting behind parked message at sequence ${head}` }, 0, head);
@@ -207,14 +208,14 @@ export class TopicConsumerRunner {
       if (parsed.key !== undefined) this.blocked.set(key, raw.seq);
       return this.parkedMessage(raw, key, parsed.error, 0, null);
     }
-    const failure = await this.deliverWithRetries(raw, parsed.body, key, parsed.idempotencyKey);
+    const failure = await this.deliverWithRetries(raw, parsed.body, key, parsed.idempotencyKey, decideRefusalAgain);
     if (failure === "leave") return "leave";
     if (!failure) return undefined;
     this.blocked.set(key, raw.seq);
     return this.parkedMessage(raw, key, describeError(failure.error), failure.attempts, null, parsed.idempotencyKey);
   }
 
-  private async deliverWithRetries(raw: RawTopicMessage, body: unknown, key: string, idempotencyKey: string): Promise<{ error: unknown; attempts: number } | undefined | "leave"> {
+  private async deliverWithRetries(raw: RawTopicMessage, body: unknown, key: string, idempotencyKey: string, decideRefusalAgain: boolean): Promise<{ error: unknown; attempts: number } | undefined | "leave"> {
     const retry = this.definition.options.retry;
     const maxAttempts = retry?.maxAttempts ?? defaultMaxAttempts;
     const backoff = retry?.initialBackoffMs ?? defaultBackoffMs;
@@ -222,7 +223,7 @@ export class TopicConsumerRunner {
     for (;;) {
       if (!this.running) return "leave";
       try {
-        const caller = new KeyedCaller(`topic:${this.definition.name}:${idempotencyKey}`, this.host.keyedCall);
+        const caller = new KeyedCaller(`topic:${this.definition.name}:${idempotencyKey}`, this.host.keyedCall, undefined, decideRefusalAgain);
         const ctx: TopicContext = {
           stream: raw.stream,
           seq: raw.seq,
@@ -287,7 +288,7 @@ export class TopicConsumerRunner {
         working: () => {},
       };
       const parsed = await parseTopicMessage(this.definition.options, this.definition.name, raw);
-      const outcome = await this.outcome(raw, parsed, key);
+      const outcome = await this.outcome(raw, parsed, key, true);
       if (outcome === "leave") throw new SagaflowError("stopping", "the service is stopping", { status: 503 });
       if (outcome) park.push(outcome);
     }

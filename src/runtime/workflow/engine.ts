@@ -13,6 +13,7 @@ import {
   callKeysRetired,
   operatorAllowed,
   operatorChange,
+  retriedByOperator,
   stepOptions,
   type Changed,
   type OperatorAction,
@@ -443,7 +444,8 @@ export class WorkflowEngine {
     if (holds) holds.prefix = prefix;
     // Nothing to hold the step's writes in: its start commits first, as without eagerStart.
     else await prefix?.commit();
-    const ctx = new StepContextImpl(definition.name, id, record.execId, record.attempt + 1, this.host.keyedCall, this.host.timers, holds, { store: this.host.store, clock: this.host.clock });
+    const journal = { store: this.host.store, clock: this.host.clock };
+    const ctx = new StepContextImpl(definition.name, id, record.execId, record.attempt + 1, this.host.keyedCall, this.host.timers, holds, journal, retriedByOperator(record));
     const { timeoutMs } = stepOptions(definition, step);
     let timer: { cancel(): void } | undefined;
     try {

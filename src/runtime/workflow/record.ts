@@ -197,6 +197,16 @@ export const operatorAllowed: Record<OperatorAction, WorkflowStatus[]> = {
   cancel: ["running", "paused", "suspended", "failed"],
 };
 
+/**
+ * Whether the step about to run was asked for again by an operator (`retry` of a failed workflow):
+ * only that leaves attempt 0 with the error kept. A step's own failures count attempts from 1, an
+ * outage keeps `store_unavailable`, and a failover or timeout moves to a new execution (whose
+ * keys are new, so nothing stored under them).
+ */
+export function retriedByOperator(record: WorkflowRecord): boolean {
+  return record.attempt === 0 && record.lastError !== null && record.lastError.code !== "store_unavailable";
+}
+
 /** What an operator action makes of the record; undefined where it is not allowed (and for cancel, which needs the definition: WorkflowEngine.cancelDecision). */
 export function operatorChange(record: WorkflowRecord, action: OperatorAction, now: number, reason: string): Changed | undefined {
   if (!operatorAllowed[action].includes(record.status)) return undefined;

@@ -30,10 +30,12 @@ export class StepContextImpl implements StepContext<unknown, string> {
     timers: Timers,
     private readonly holds?: StepHolds,
     journal?: { store: Store; clock: Clock },
+    /** An operator's retry of this execution: what its calls got refused is decided again. */
+    decideRefusalAgain = false,
   ) {
     this.timers = holds ? timersAfterStart(timers, holds) : timers;
     const prefix = `wf:${workflowName}:${workflowId}:${execId}`;
-    this.caller = new KeyedCaller(prefix, keyedCall, holds);
+    this.caller = new KeyedCaller(prefix, keyedCall, holds, decideRefusalAgain);
     if (journal) this.journal = new Journal(journal.store, journal.clock, workflowName, workflowId, prefix, () => this.abandoned);
   }
 
