@@ -90,6 +90,7 @@ function registerTests(): void {
         assert.equal(res.body?.error?.code, "store_unavailable", res.text);
         assert.equal(res.body?.error?.details?.reason, "disk_full", res.text);
         assert.match(res.body?.error?.message ?? "", /disk .*full/, res.text);
+        assert.ok(!res.text.includes(mountPoint), `the public answer does not name the database file: ${res.text}`);
         assert.match(res.headers.get("retry-after") ?? "", /^\d+$/, "Retry-After is given");
       }
       assert.ok(refused.length > 0, "with the disk full, commands are refused");
@@ -99,9 +100,11 @@ function registerTests(): void {
       assert.equal(health.status, 503, health.text);
       assert.equal(health.body?.status, "unavailable", health.text);
       assert.equal(health.body?.reason, "disk_full", health.text);
+      assert.ok(!health.text.includes(mountPoint), health.text);
 
       const outageLines = lines.filter((line) => line.includes("store unavailable"));
       assert.equal(outageLines.length, 1, `one log line for ${refused.length} refused requests, not one each:\n${outageLines.join("\n")}`);
+      assert.ok(outageLines[0]!.includes(dataDir), `the log names the file for the operator: ${outageLines[0]}`);
       assert.equal(lines.filter((line) => line.includes("internal error")).length, 0, lines.join("\n"));
 
       // Space again: the refused requests, sent again with their keys, are applied once each.

@@ -101,7 +101,7 @@ export function ingressHandler(service: ServiceFacade, options: IngressOptions =
     // The query string is only read by GET routes.
     const url = req.method === "GET" ? new URL(target, "http://localhost") : undefined;
     if (req.method === "GET" && pathname === "/health") {
-      sendHealth(res, service.storeStatus());
+      sendHealth(res, service.storeStatus(), "public");
       return;
     }
     const matched = endpoints?.match(req.method ?? "", segments);
@@ -179,7 +179,7 @@ export function ingressHandler(service: ServiceFacade, options: IngressOptions =
       const unread = !req.complete;
       const socket = res.socket;
       if (unread && !res.headersSent) res.setHeader("connection", "close");
-      if (!res.headersSent) sendError(res, error, log);
+      if (!res.headersSent) sendError(res, error, log, "public");
       if (unread) res.once("finish", () => socket?.destroy());
     });
   };
