@@ -126,4 +126,10 @@ describe("sagaflow CLI: --admin without a scheme (real process)", () => {
     assert.match(last.stderr, /65535 \+ 1 is past the last port: give --admin-port/);
     rmSync(dir, { recursive: true, force: true });
   });
+
+  it("a misspelt command is named with the closest one", async () => {
+    const run = await cli(["serv", "examples/bank"]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /unknown command "serv"; did you mean "sagaflow serve"\?/);
+  });
 });

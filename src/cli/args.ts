@@ -57,14 +57,14 @@ export function parseArgs(argv: readonly string[], spec: FlagSpec, command: stri
 }
 
 function unknownFlag(flag: string, known: readonly string[], command: string): Error {
-  const hint = closestFlag(flag, known);
+  const hint = closestName(flag, known);
   const suggestion = hint === undefined ? "" : `; did you mean --${hint}?`;
   const list = known.length === 0 ? "it takes no flags" : `its flags: ${known.map((k) => `--${k}`).join(", ")}`;
   return new Error(`unknown flag ${flag} for "sagaflow ${command}"${suggestion} (${list}; sagaflow ${command} --help)`);
 }
 
-/** The known flag nearest to what was typed: `-p` → `port`, `--prot` → `port`, `--admin-prot` → `admin-port`. */
-export function closestFlag(flag: string, known: readonly string[]): string | undefined {
+/** The known name nearest to what was typed: `-p` → `port`, `--prot` → `port`, `--admin-prot` → `admin-port`, `serv` → `serve`. */
+export function closestName(flag: string, known: readonly string[]): string | undefined {
   const typed = flag.replace(/^--?/, "").toLowerCase();
   if (typed === "") return undefined;
   if (!flag.startsWith("--") && typed.length === 1) return known.find((k) => k.startsWith(typed));

@@ -24,7 +24,7 @@ export const serveFlags: FlagSpec = {
 };
 
 export const serveUsage = `  sagaflow serve <service module or folder> [--port N] [--host H] [--data DIR] [--sync FULL|NORMAL|OFF]
-                 [--admin-port N] [--terminate-orphaned-workflows] [--log-level debug|info|warn|error] [--log-format json|pretty]
+                 [--admin-port N] [--terminate-orphaned-workflows]
                  [--postgres URL [--postgres-schema S] [--node-name N] [--lease-ms N]
                   [--forget-dead-nodes-after 3600|90s|30m|1h]]
                  (or SAGAFLOW_DATABASE_URL, SAGAFLOW_NODE_NAME, SAGAFLOW_LEASE_MS, SAGAFLOW_FORGET_DEAD_NODES_AFTER;
@@ -43,7 +43,8 @@ export const serveUsage = `  sagaflow serve <service module or folder> [--port N
                   SAGAFLOW_RETAIN_WORKFLOWS, SAGAFLOW_RETAIN_IDEMPOTENCY, SAGAFLOW_RETAIN_TOMBSTONES,
                   SAGAFLOW_RETENTION_INTERVAL; defaults 7d, 7d, 7d, 90d, 1m
 
-                 [--log-level L] [--log-format json|pretty] [--no-metrics] (or SAGAFLOW_METRICS=off: no /metrics, none exported)
+                 [--log-level debug|info|warn|error] [--log-format json|pretty]
+                 [--no-metrics] (or SAGAFLOW_METRICS=off: no /metrics, none exported)
                  traces and metrics over OTLP: set OTEL_EXPORTER_OTLP_ENDPOINT (and OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_PROTOCOL,
                   OTEL_TRACES_SAMPLER, OTEL_METRIC_EXPORT_INTERVAL…; OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER=none for one only)`;
 

@@ -68,6 +68,11 @@ export function initCommand(argv: string[]): void {
   writeFileSync(join(folder, ".gitignore"), "node_modules/\n.sagaflow/\n");
   const where = relative(process.cwd(), folder) || ".";
   console.log(`sagaflow: a new service in ${where}. Next:\n`);
-  if (where !== ".") console.log(`  cd ${where}`);
+  if (where !== ".") console.log(`  cd ${shellWord(where)}`);
   console.log("  npm install\n  npm test     # type-checks and runs the unit tests\n  npm start    # serves on http://127.0.0.1:3000");
+}
+
+/** `text` as one word for a POSIX shell: as it is when it is plain, else in single quotes. */
+function shellWord(text: string): string {
+  return /^[\w./@+-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`;
 }

@@ -1,4 +1,4 @@
-import { durationFlag, parseArgs, portFlag, wantsHelp } from "./args.ts";
+import { closestName, durationFlag, parseArgs, portFlag, wantsHelp } from "./args.ts";
 import { commandHelp, devUsage, packageVersion, serveDefaults, serveFlags, serveUsage } from "./help.ts";
 import { runDev } from "./dev.ts";
 import { initCommand, initUsage } from "./init.ts";
@@ -165,6 +165,9 @@ async function serveCommand(argv: string[]): Promise<void> {
   process.once("SIGINT", () => shutdown("SIGINT"));
 }
 
+/** The commands `main` runs (for a suggestion when one is misspelt). */
+const commands = ["serve", "dev", "init", "workflows", "views", "nodes", "token", "backup", "migrate", "retention", "consumers", "parked", "timers", "schedules", "help"];
+
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === "--version" || command === "-v" || command === "version") {
@@ -210,8 +213,10 @@ export async function main(argv: string[]): Promise<void> {
     case "-h":
       console.log(usage);
       return;
-    default:
-      throw new Error(`unknown command "${command}"\n\n${usage}`);
+    default: {
+      const hint = closestName(command, commands);
+      throw new Error(`unknown command "${command}"${hint === undefined ? "" : `; did you mean "sagaflow ${hint}"?`} (sagaflow --help lists them)`);
+    }
   }
 }
 

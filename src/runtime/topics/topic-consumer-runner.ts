@@ -10,6 +10,7 @@ import { KeyedCaller } from "../keyed-caller.ts";
 import { describeError } from "../workflow/record.ts";
 import { parseTopicMessage, type RawTopicMessage } from "./topic-message.ts";
 import { MessagePublisher, publishUnavailable } from "./message-publisher.ts";
+import { logEvent } from "../../observe/log-event.ts";
 
 export interface TopicHost {
   store: Store;
@@ -315,7 +316,8 @@ export class TopicConsumerRunner {
   private report(park: ParkedMessage[]): void {
     for (const p of park) {
       if (p.blockedBy !== null) continue;
-      this.host.log(
+      const fields = { event: "message_parked", consumer: this.definition.name, position: p.entry.position, stream: p.entry.component, key: p.entry.id, subject: p.entry.type, attempts: p.attempts, error_code: p.error.code, error_message: p.error.message };
+      logEvent(this.host.log, "warn", fields,
         `sagaflow: WARNING: topic consumer ${this.definition.name} parked ${p.entry.type} #${p.entry.position} (key "${p.entry.id}") ` +
           `after ${p.attempts} attempt(s): ${p.error.code}: ${p.error.message}; see \`sagaflow parked ${this.definition.name}\``,
       );
