@@ -8,7 +8,9 @@ const idPattern = /^[A-Za-z0-9_.:@+=~-]+$/;
  * 256 characters, and not "." or ".." (which URL handling would swallow).
  */
 export function checkId(id: unknown): string {
-  if (typeof id !== "string" || id.length === 0) throw errors.invalidId(String(id), "must be a non-empty string");
+  // Not a string: most often a field the caller's input did not have (`ctx.call(room, s.room)`).
+  if (typeof id !== "string") throw new SagaflowError("invalid_id", `an instance id must be a string, got ${id === null ? "null" : typeof id} (a missing field?)`);
+  if (id.length === 0) throw errors.invalidId(id, "must be a non-empty string");
   if (id.length > maxIdLength) throw errors.invalidId(id, `longer than ${maxIdLength} characters`);
   if (!idPattern.test(id)) {
     throw errors.invalidId(id, "use letters, digits and _ . : @ + = ~ - only");

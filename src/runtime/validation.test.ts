@@ -102,6 +102,8 @@ describe("runtime: bad input gets a clear error and changes nothing", () => {
     for (const id of ["", "a/b", "..", ".", "x".repeat(1000), "a\u0000b", "a b", "a\nb"]) {
       await assert.rejects(rt.call("wallet", id, "create", { initialBalance: 1 }), isCode("invalid_id", 400), JSON.stringify(id));
     }
+    // A missing field used as an id (`ctx.call(wallet, input.to)`) says so, not "invalid id \"undefined\"".
+    await assert.rejects(rt.call("wallet", undefined as unknown as string, "create", {}), { code: "invalid_id", message: "an instance id must be a string, got undefined (a missing field?)" });
     // Nothing was written for any of them: a good id still starts from scratch.
     assert.deepEqual(await rt.call("wallet", "x".repeat(256), "create", { initialBalance: 1 }), { balance: 1 });
   });
