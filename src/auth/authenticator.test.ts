@@ -158,6 +158,15 @@ describe("createAuthenticator: every kind of bad token is a 401 with its code", 
     assert.match(!result.ok ? result.message : "", /TEST_MISSING_SECRET/);
   });
 
+  it("a short HMAC secret works but is warned about once, naming the issuer; a long one is not", () => {
+    const lines: string[] = [];
+    createAuthenticator({ issuers: [{ issuer: ISSUER, algorithms: ["HS256"], secret: "dev-secret" }] }, { log: (l) => lines.push(l) });
+    assert.deepEqual(lines.map((l) => /WARNING: the secret of auth issuer "bank-example" is 10 bytes; use at least 32/.test(l)), [true]);
+    lines.length = 0;
+    createAuthenticator({ issuers: [{ issuer: ISSUER, algorithms: ["HS256"], secret: SECRET }] }, { log: (l) => lines.push(l) });
+    assert.deepEqual(lines, []);
+  });
+
   it("a configuration mistake (alg none, no algorithms) fails at once", () => {
     assert.throws(() => auth({ issuers: [{ issuer: ISSUER, algorithms: ["none" as never], secret: SECRET }] }), /algorithm "none" is not supported/);
     assert.throws(() => auth({ issuers: [{ issuer: ISSUER, algorithms: [], secret: SECRET }] }), /at least one/);

@@ -101,6 +101,9 @@ function refusal(error: unknown): AuthFailure {
  * const result = await auth.authenticate(req.headers.authorization);
  * if (!result.ok) sendJson(res, 401, { error: { code: result.code, message: result.message } });
  */
+/** RFC 7518 §3.2: an HS256 key at least as long as its hash output. */
+const MIN_HMAC_SECRET_BYTES = 32;
+
 export function createAuthenticator(config: AuthConfig | undefined, options: AuthenticatorOptions = {}): Authenticator {
   const log = options.log ?? ((line: string) => console.error(line));
   const now = options.now ?? Date.now;
@@ -110,6 +113,11 @@ export function createAuthenticator(config: AuthConfig | undefined, options: Aut
   const issuers = new Map<string, { config: ResolvedIssuerConfig; keys: IssuerKeys }>();
   for (const issuer of resolved.issuers) {
     if (issuers.has(issuer.issuer)) throw new TypeError(`auth: issuer "${issuer.issuer}" is configured twice`);
+    // RFC 7518 §3.2: an HMAC key shorter than the hash is guessable; a development secret often is.
+    const secretBytes = issuer.secret === undefined ? undefined : Buffer.byteLength(issuer.secret, "utf8");
+    if (secretBytes !== undefined && secretBytes < MIN_HMAC_SECRET_BYTES) {
+      log(`sagaflow: WARNING: the secret of auth issuer "${issuer.issuer}" is ${secretBytes} bytes; use at least ${MIN_HMAC_SECRET_BYTES} random ones (e.g. \`openssl rand -base64 32\`), or anyone who guesses it can sign tokens`);
+    }
     const keys = new IssuerKeys(issuer, {
       now,
       log,
