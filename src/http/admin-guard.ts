@@ -51,27 +51,26 @@ const digest = (value: string) => createHash("sha256").update(value).digest();
  * Wraps the admin handler with a check of the caller, when a token or a role is configured
  * (wherever it listens); without either, it listens on loopback only (see {@link checkAdminBind}).
  * No credentials or bad ones: 401 with `WWW-Authenticate: Bearer`; a valid JWT without the role:
- * 403. Either way, requests from another site's page are refused (403, see refuseOtherSites).
+ * 403. Open, it refuses what a web page could send it (see refuseOtherSites); with credentials, a
+ * page has none to send (a browser never adds a bearer token by itself), and a proxy in front may
+ * forward another Host than the page's origin.
  */
 export function guardAdmin(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   access: AdminAccess,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const open = access.token === undefined && !jwtAccess(access);
-  return refuseOtherSites(open ? handler : checkCaller(handler, access), open);
+  return open ? refuseOtherSites(handler) : checkCaller(handler, access);
 }
 
 /**
  * A browser is the one caller that brings no token and yet can reach loopback: any page it shows
  * may send a form to 127.0.0.1 (cross-site request forgery), or read from it under a name of its
- * own that resolves there (DNS rebinding). So a request from another site's page (its `Origin`
- * is not the address it was sent to) is refused, and an admin API without credentials answers
- * only requests addressed to a loopback name. Callers that are not browsers send no `Origin`.
+ * own that resolves there (DNS rebinding). So an admin API without credentials refuses a request
+ * from another site's page (its `Origin` is not the address it was sent to) and answers only
+ * requests addressed to a loopback name. Callers that are not browsers send no `Origin`.
  */
-function refuseOtherSites(
-  handler: (req: IncomingMessage, res: ServerResponse) => void,
-  loopbackNamesOnly: boolean,
-): (req: IncomingMessage, res: ServerResponse) => void {
+function refuseOtherSites(handler: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const host = req.headers.host ?? "";
     const origin = req.headers.origin;
@@ -79,7 +78,7 @@ function refuseOtherSites(
       sendForbidden(res, `the admin API does not take requests from another site's page (Origin ${origin.slice(0, 100)})`);
       return;
     }
-    if (loopbackNamesOnly && host !== "" && !isLoopback(hostName(host))) {
+    if (host !== "" && !isLoopback(hostName(host))) {
       sendForbidden(
         res,
         `the admin API has no token, so it answers only requests addressed to 127.0.0.1 or localhost, not to "${host.slice(0, 100)}": give it one (--admin-token) to reach it under another name`,
