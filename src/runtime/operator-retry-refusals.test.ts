@@ -6,6 +6,8 @@ import { after, describe, it } from "node:test";
 import { wallet } from "../../examples/bank/wallet.ts";
 import { consumer } from "../define/consumer.ts";
 import { saga } from "../define/saga.ts";
+import type { Store } from "../store/port.ts";
+import { testbed, whenPostgresAsked } from "../store/postgres/postgres-test-support.ts";
 import { SqliteStore } from "../store/sqlite/sqlite-store.ts";
 import { Runtime } from "./runtime.ts";
 
@@ -42,16 +44,16 @@ const mirror = consumer("mirror", {
   },
 });
 
-describe("an operator's retry decides refused calls again", () => {
-  const dir = mkdtempSync(join(tmpdir(), "sagaflow-operator-retry-"));
+/** `newStore(name)`: a new, empty store of the backend under test. */
+function operatorRetrySuite(newStore: (name: string) => Store, cleanup: () => Promise<void>) {
   const runtimes: Runtime[] = [];
   after(async () => {
     for (const rt of runtimes) await rt.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await cleanup();
   });
 
   async function open(name: string) {
-    const rt = new Runtime({ store: new SqliteStore({ path: join(dir, `${name}.db`) }), components: [wallet, refund, mirror], log: () => {} });
+    const rt = new Runtime({ store: newStore(name), components: [wallet, refund, mirror], log: () => {} });
     runtimes.push(rt);
     await rt.start();
     return rt;
@@ -96,5 +98,17 @@ describe("an operator's retry decides refused calls again", () => {
     // Delivered again (as after a crash before its offset was stored): the deposit is answered from its record.
     await rt.call("wallet", "source", "deposit", { amount: 1 });
     await until("the second deposit to be mirrored", () => rt.call("wallet", "mirror", "balance", {}), (b) => (b as { balance: number }).balance === 8);
+  });
+}
+
+describe("an operator's retry decides refused calls again (SQLite)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sagaflow-operator-retry-"));
+  operatorRetrySuite((name) => new SqliteStore({ path: join(dir, `${name}.db`) }), async () => rmSync(dir, { recursive: true, force: true }));
+});
+
+whenPostgresAsked((url) => {
+  describe("an operator's retry decides refused calls again (PostgreSQL)", () => {
+    const bed = testbed(url);
+    operatorRetrySuite(() => bed.newStore(), () => bed.dropSchemas());
   });
 });
