@@ -9,7 +9,7 @@ import { submitUnlocked } from "./submit-unlocked.ts";
 import type { Principal } from "../define/access.ts";
 import type { HeldWrite, StepHolds } from "./held-writes.ts";
 import { startWithSteps, type EagerStage, type EarlierWrite } from "./eager-start.ts";
-import { isClientKey } from "./ids.ts";
+import { decidedAgainUnder, storedReplies } from "./stored-replies.ts";
 
 /** One command or query waiting in an instance's mailbox. */
 export interface Pending {
@@ -30,7 +30,7 @@ export interface Pending {
   /**
    * An operator's retry of the work that made this call (a failed workflow's step, a parked
    * message): a refusal stored under its key is not answered again but decided again, since what
-   * refused it may have been fixed. Its new record goes under the next successor key (see refusalSuccessor).
+   * refused it may have been fixed. Its new record goes under a successor key (see stored-replies.ts).
    */
   decideRefusalAgain?: true;
   /** The W3C traceparent of the command's span (tracing only): kept with what it writes. */
@@ -193,9 +193,10 @@ export class Instance {
     // Decided on the cached copy without reading it, another node may have written (see below).
     const unreadCopy = withStart && trusted && this.deps.checkCache && this.loaded !== undefined;
     // Independent reads, sent together: on PostgreSQL the turn waits for one round trip, not two.
+    const keys = withStart ? [] : turn.flatMap((p) => (p.idempotencyKey === undefined ? [] : [p.idempotencyKey]));
     const [before, stored] = await Promise.all([
       presumed ?? this.committedState(trusted),
-      !withStart && turn.some((p) => p.idempotencyKey !== undefined) ? this.storedReplies(turn) : noneStored,
+      keys.length > 0 ? storedReplies(this.deps.store, this.component, this.id, keys) : noneStored,
     ]);
     let current: Current = before;
     const events: NewEvent[] = [];
@@ -490,43 +491,4 @@ export class Instance {
     this.behind = this.loaded ?? this.behind;
     this.loaded = undefined;
   }
-
-  /** Idempotency records already stored for the keys in this turn, looked up together (by the key sent). */
-  private async storedReplies(turn: Pending[]): Promise<Map<string, DedupRecord>> {
-    const keys = [...new Set(turn.flatMap((p) => (p.idempotencyKey === undefined ? [] : [p.idempotencyKey])))];
-    const records = await Promise.all(keys.map((key) => this.latestRecord(key)));
-    return new Map(records.flatMap((record, i) => (record ? [[keys[i]!, record] as const] : [])));
-  }
-
-  /** What a key stands for: its record, or, for a refusal decided again since, the last successor's. */
-  private async latestRecord(key: string): Promise<DedupRecord | undefined> {
-    let record = await this.deps.store.findDedup(this.component, this.id, key);
-    while (record && !record.reply.ok && !isClientKey(key)) {
-      const next = await this.deps.store.findDedup(this.component, this.id, refusalSuccessor(key, record.key));
-      if (!next) break;
-      record = next;
-    }
-    return record;
-  }
 }
-
-/**
- * Where a call's reply is recorded when an operator's retry decides its stored refusal again (the
- * same request, not one decided earlier in this turn): the next successor key. Undefined: the
- * stored record, if any, answers as usual.
- */
-function decidedAgainUnder(pending: Pending, found: DedupRecord | undefined, decidedInTurn: boolean): string | undefined {
-  const key = pending.idempotencyKey;
-  if (key === undefined || found === undefined || found.reply.ok || !pending.decideRefusalAgain || decidedInTurn) return undefined;
-  return found.requestHash === pending.requestHash ? refusalSuccessor(key, found.key) : undefined;
-}
-
-/**
- * Where a refusal decided again is recorded: `{key}~1`, then `{key}~2`… A record is never
- * overwritten (an earlier reply stays what it was), and the runtime's keys cannot be sent by
- * callers, so no one else writes there.
- */
-function refusalSuccessor(key: string, latest: string): string {
-  return latest === key ? `${key}~1` : `${key}~${Number(latest.slice(key.length + 1)) + 1}`;
-}
-

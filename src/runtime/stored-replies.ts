@@ -1,0 +1,47 @@
+import type { DedupRecord, Store } from "../store/port.ts";
+import { isClientKey } from "./ids.ts";
+
+/**
+ * The idempotency records a turn's keys stand for, and where a refusal decided again by an
+ * operator's retry is recorded. A record is never overwritten (an earlier reply stays what it
+ * was): a refusal decided again goes under a successor key, `{key}~1`, then `{key}~2`…, which
+ * callers cannot send (the runtime's keys are refused to them), and a lookup follows them.
+ */
+
+/** Idempotency records already stored for `keys` of one instance, looked up together (by the key sent). */
+export async function storedReplies(store: Store, component: string, id: string, keys: readonly string[]): Promise<Map<string, DedupRecord>> {
+  const distinct = [...new Set(keys)];
+  const records = await Promise.all(distinct.map((key) => latestRecord(store, component, id, key)));
+  return new Map(records.flatMap((record, i) => (record ? [[distinct[i]!, record] as const] : [])));
+}
+
+/** What a key stands for: its record, or, for a refusal decided again since, the last successor's. */
+async function latestRecord(store: Store, component: string, id: string, key: string): Promise<DedupRecord | undefined> {
+  let record = await store.findDedup(component, id, key);
+  while (record && !record.reply.ok && !isClientKey(key)) {
+    const next = await store.findDedup(component, id, refusalSuccessor(key, record.key));
+    if (!next) break;
+    record = next;
+  }
+  return record;
+}
+
+/**
+ * Where a call's reply is recorded when an operator's retry (`decideRefusalAgain`) decides its
+ * stored refusal again — the same request, not one decided earlier in this turn: the next
+ * successor key. Undefined: the stored record, if any, answers as usual.
+ */
+export function decidedAgainUnder(
+  call: { idempotencyKey: string | undefined; requestHash: string | undefined; decideRefusalAgain?: true },
+  found: DedupRecord | undefined,
+  decidedInTurn: boolean,
+): string | undefined {
+  const key = call.idempotencyKey;
+  if (key === undefined || found === undefined || found.reply.ok || !call.decideRefusalAgain || decidedInTurn) return undefined;
+  return found.requestHash === call.requestHash ? refusalSuccessor(key, found.key) : undefined;
+}
+
+/** `{key}~1` after the key itself, `{key}~(n+1)` after `{key}~n`. */
+function refusalSuccessor(key: string, latest: string): string {
+  return latest === key ? `${key}~1` : `${key}~${Number(latest.slice(key.length + 1)) + 1}`;
+}
