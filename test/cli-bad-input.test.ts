@@ -132,4 +132,16 @@ describe("sagaflow CLI: --admin without a scheme (real process)", () => {
     assert.equal(run.code, 1);
     assert.match(run.stderr, /unknown command "serv"; did you mean "sagaflow serve"\?/);
   });
+
+  it("a --postgres or --to-postgres that is another kind of URL is refused before anything is copied or served", async () => {
+    const dir = tempDir();
+    const serve = await cli(["serve", "examples/bank", "--postgres", "http://db.example:5432/app", "--data", dir]);
+    assert.equal(serve.code, 1);
+    assert.match(serve.stderr, /--postgres \(or SAGAFLOW_DATABASE_URL\) must be a PostgreSQL URL like postgres:\/\//);
+    const migrate = await cli(["migrate", "--data", dir, "--to-postgres", "http://db.example:5432/app"]);
+    assert.equal(migrate.code, 1);
+    assert.match(migrate.stderr, /--to-postgres must be a PostgreSQL URL/);
+    assert.doesNotMatch(migrate.stdout, /copying/);
+    rmSync(dir, { recursive: true, force: true });
+  });
 });

@@ -99,6 +99,18 @@ export function portFlag(value: string | undefined, fallback: number, flag = "--
   return port;
 }
 
+/**
+ * A PostgreSQL connection string, refused at once when it is a URL of another kind (`http://…`):
+ * otherwise it fails later as a host that cannot be found. `where` names the flag (or variable).
+ */
+export function postgresFlag(value: string | undefined, where: string): string | undefined {
+  const scheme = value === undefined ? undefined : /^([a-z][a-z0-9+.-]+):/i.exec(value)?.[1]?.toLowerCase();
+  if (scheme !== undefined && scheme !== "postgres" && scheme !== "postgresql" && scheme !== "socket") {
+    throw new Error(`${where} must be a PostgreSQL URL like postgres://user@host:5432/database, not ${scheme}://…`);
+  }
+  return value;
+}
+
 /** A duration flag: whole seconds (`3600`), or with a unit: `90s`, `30m`, `1h`, `500ms`. Returns ms. */
 export function durationFlag(flag: string, value: string): number {
   const match = /^(\d+)(ms|s|m|h)?$/.exec(value.trim());

@@ -1,4 +1,4 @@
-import { closestName, durationFlag, parseArgs, portFlag, wantsHelp } from "./args.ts";
+import { closestName, durationFlag, parseArgs, portFlag, postgresFlag, wantsHelp } from "./args.ts";
 import { commandHelp, devUsage, packageVersion, serveDefaults, serveFlags, serveUsage } from "./help.ts";
 import { runDev } from "./dev.ts";
 import { initCommand, initUsage } from "./init.ts";
@@ -71,7 +71,7 @@ async function serveCommand(argv: string[]): Promise<void> {
   const target = positionals[0];
   if (!target) throw new Error("serve needs a service module or folder");
   const adminPort = flags.get("admin-port");
-  const postgres = flags.get("postgres") ?? process.env["SAGAFLOW_DATABASE_URL"];
+  const postgres = postgresFlag(flags.get("postgres") ?? process.env["SAGAFLOW_DATABASE_URL"], "--postgres (or SAGAFLOW_DATABASE_URL)");
   const sync = flags.get("sync")?.toUpperCase();
   if (sync !== undefined && !syncModes.includes(sync as never)) throw new Error(`--sync must be one of ${syncModes.join(", ")}`);
   const nodeName = flags.get("node-name") ?? process.env["SAGAFLOW_NODE_NAME"];

@@ -1,4 +1,4 @@
-import { parseArgs } from "./args.ts";
+import { parseArgs, postgresFlag } from "./args.ts";
 
 export const migrateUsage = `  sagaflow migrate --data DIR --to-postgres URL [--postgres-schema S]
                                                copies a STOPPED SQLite service's whole store into an empty
@@ -11,7 +11,7 @@ export const migrateUsage = `  sagaflow migrate --data DIR --to-postgres URL [--
 export async function migrateCommand(argv: string[]): Promise<void> {
   const { positionals, flags } = parseArgs(argv, { values: ["data", "to-postgres", "postgres-schema"] }, "migrate");
   if (positionals.length > 0) throw new Error(`migrate takes no positional arguments (got ${positionals.join(" ")}); sagaflow migrate --help`);
-  const url = flags.get("to-postgres");
+  const url = postgresFlag(flags.get("to-postgres"), "--to-postgres");
   if (url === undefined) throw new Error("migrate needs --to-postgres URL, e.g. postgres://sagaflow@db:5432/sagaflow");
   const dataDir = flags.get("data") ?? ".sagaflow";
   const schema = flags.get("postgres-schema") ?? "sagaflow";
