@@ -8,7 +8,7 @@
  * - `message_parked`: consumer, position, component, id, type, attempts, error_code, error_message, held_behind
  * - `timer_parked`: timer, component, id, handler, attempts, error_code, error_message
  * - `workflow_failed`: workflow, id, step, attempt, error_code, error_message
- * - `lease_acquired`, `lease_lost`: lease, node
+ * - `leases_acquired`, `leases_lost`: leases, node (and reason, for lost): one line per heartbeat round
  * - `store_unavailable`: reason, error_message, suppressed (requests failed and not logged since the last line)
  * - `startup_refused`: the reason is the message itself (`msg`), which may span lines (a query with a caret)
  * - `internal_error`: correlation_id, where, error_message (with the stack)

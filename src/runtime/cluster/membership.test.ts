@@ -17,11 +17,12 @@ whenPostgresAsked((connectionString) => {
   const { freshSchema, dropSchemas } = testbed(connectionString);
 
   /** Nodes on one schema; `overlaps` records any moment two of them believed they held one lease. */
-  async function cluster(fn: (join: (name: string, cluster?: ClusterStore) => Promise<Membership>, store: PostgresStore, overlaps: string[]) => Promise<void>): Promise<void> {
+  async function cluster(fn: (join: (name: string, cluster?: ClusterStore) => Promise<Membership>, store: PostgresStore, overlaps: string[], lines: string[]) => Promise<void>): Promise<void> {
     const schema = freshSchema();
     const stores: PostgresStore[] = [];
     const members: Membership[] = [];
     const overlaps: string[] = [];
+    const lines: string[] = [];
     const open = async () => {
       const store = new PostgresStore({ connectionString, schema, poolSize: 2 });
       await store.migrate();
@@ -29,7 +30,7 @@ whenPostgresAsked((connectionString) => {
       return store;
     };
     const join = async (name: string, clusterStore?: ClusterStore) => {
-      const member = new Membership({ cluster: clusterStore ?? (await open()).cluster, nodeName: name, leaseMs, log: () => {} });
+      const member = new Membership({ cluster: clusterStore ?? (await open()).cluster, nodeName: name, leaseMs, log: (line) => lines.push(line) });
       for (const lease of leases) {
         member.register(lease, {
           acquired: () => {
@@ -45,7 +46,7 @@ whenPostgresAsked((connectionString) => {
     };
     const inspector = await open();
     try {
-      await fn(join, inspector, overlaps);
+      await fn(join, inspector, overlaps, lines);
     } finally {
       await Promise.all(members.map((m) => m.stop().catch(() => {})));
       for (const store of stores) await store.close();
@@ -81,7 +82,7 @@ whenPostgresAsked((connectionString) => {
     });
 
     it("a-stopped-node-gives-its-leases-up-and-the-others-take-them-at-once", async () => {
-      await cluster(async (join, store, overlaps) => {
+      await cluster(async (join, store, overlaps, lines) => {
         const a = await join("a");
         const b = await join("b");
         await until("shared", () => heldBy([a, b]).join() === "5,5");
@@ -89,6 +90,13 @@ whenPostgresAsked((connectionString) => {
         const ms = await until("b holds all", () => b.heldLeases().length === 10);
         assert.ok(ms < 3 * leaseMs, `taken within ${ms} ms`);
         assert.deepEqual((await store.cluster.listNodes()).map((n) => n.id), [b.nodeId], "the stopped node left the table");
+        // One line per change, naming the leases and why, not one per lease.
+        const ofA = lines.filter((line) => line.includes(`node ${a.nodeId} `));
+        assert.deepEqual(ofA.map((line) => line.replace(/: [^:]*$/, "")), [
+          `sagaflow: node ${a.nodeId} took 10 lease(s)`,
+          `sagaflow: node ${a.nodeId} gave up 5 lease(s) (above its share: nodes joined)`,
+          `sagaflow: node ${a.nodeId} gave up 5 lease(s) (stopping)`,
+        ]);
         assert.deepEqual(overlaps, []);
       });
     });

@@ -176,7 +176,7 @@ export class Membership {
     const atMost = <T>(work: Promise<T> | undefined) => Promise.race([work, new Promise<void>((r) => setTimeout(r, this.leaseMs).unref())]);
     await atMost(this.round);
     const leases = [...this.held.keys()];
-    await Promise.all(leases.map((lease) => this.lose(lease)));
+    await this.lose(leases, "stopping");
     const { cluster } = this.options;
     if (!cluster) return;
     try {
@@ -228,16 +228,15 @@ export class Membership {
     try {
       await cluster.heartbeat(this.nodeId, this.startedAt, this.info);
       const renewed = await cluster.acquireLeases(this.nodeId, [...this.held.keys()], this.leaseMs);
-      for (const lease of [...this.held.keys()]) {
-        if (!renewed.has(lease)) void this.lose(lease);
-        else this.held.set(lease, { token: renewed.get(lease)!, validUntil: sentAt + this.leaseMs });
-      }
+      const notRenewed = [...this.held.keys()].filter((lease) => !renewed.has(lease));
+      for (const [lease, token] of renewed) if (this.held.has(lease)) this.held.set(lease, { token, validUntil: sentAt + this.leaseMs });
+      void this.lose(notRenewed, "not renewed: another node holds them");
       await this.evenOut(cluster, sentAt);
     } catch (error) {
       this.options.log(`sagaflow: node ${this.nodeId}: heartbeat failed: ${String(error)}`);
       // Leases past their local deadline are no longer surely ours.
       const now = performance.now();
-      for (const [lease, held] of [...this.held]) if (held.validUntil <= now) void this.lose(lease);
+      void this.lose([...this.held].filter(([, held]) => held.validUntil <= now).map(([lease]) => lease), "expired while the database did not answer");
     }
   }
 
@@ -284,23 +283,30 @@ export class Membership {
       const taken = await cluster.acquireLeases(this.nodeId, wanted, this.leaseMs);
       for (const [lease, token] of taken) {
         this.held.set(lease, { token, validUntil: sentAt + this.leaseMs });
-        logEvent(this.options.log, "info", { event: "lease_acquired", lease, node: this.nodeId }, `sagaflow: node ${this.nodeId} took lease ${lease}`);
         // Not awaited: taking up the work (a scan, a catch-up) must not delay the next heartbeat.
         void this.transition(lease, () => this.holders.get(lease)!.acquired({ lease, token }));
+      }
+      if (taken.size > 0) {
+        const leases = [...taken.keys()];
+        logEvent(this.options.log, "info", { event: "leases_acquired", leases, node: this.nodeId }, `sagaflow: node ${this.nodeId} took ${leases.length} lease(s): ${leases.join(", ")}`);
       }
     } else if (this.held.size > keep) {
       // Above our share (nodes joined): give the excess up; the others take it next round.
       const excess = shuffle([...this.held.keys()]).slice(0, this.held.size - keep);
       // Released at once: writes still in flight here are fenced off by the new token.
-      for (const lease of excess) void this.lose(lease);
+      void this.lose(excess, "above its share: nodes joined");
       await cluster.releaseLeases(this.nodeId, excess);
     }
   }
 
-  private async lose(lease: string): Promise<void> {
-    if (!this.held.delete(lease)) return;
-    if (this.options.cluster) logEvent(this.options.log, "info", { event: "lease_lost", lease, node: this.nodeId }, `sagaflow: node ${this.nodeId} gave up lease ${lease}`);
-    await this.transition(lease, () => this.holders.get(lease)!.lost());
+  /** Gives `leases` up here (their holders stop), logged as one line with `why`. */
+  private async lose(leases: readonly string[], why: string): Promise<void> {
+    const lost = leases.filter((lease) => this.held.delete(lease));
+    if (lost.length === 0) return;
+    if (this.options.cluster) {
+      logEvent(this.options.log, "info", { event: "leases_lost", leases: lost, node: this.nodeId, reason: why }, `sagaflow: node ${this.nodeId} gave up ${lost.length} lease(s) (${why}): ${lost.join(", ")}`);
+    }
+    await Promise.all(lost.map((lease) => this.transition(lease, () => this.holders.get(lease)!.lost())));
   }
 
   private transition(lease: string, change: () => void | Promise<void>): Promise<void> {
