@@ -1,3 +1,4 @@
+import { isClientKey } from "../ids.ts";
 import { journalComponent } from "../workflow/journal.ts";
 
 /**
@@ -19,7 +20,7 @@ const whole = (text: string | undefined) => (text !== undefined && /^\d+$/.test(
 
 export function ownerOfKey(sent: string): KeyOwner {
   // Every runtime key ends in a call number: a "~n" after it is a successor's.
-  const key = sent.replace(/^((?:wf|consumer|topic|timer):.*:\d+)~\d+$/, "$1");
+  const key = isClientKey(sent) ? sent : sent.replace(/(:\d+)~\d+$/, "$1");
   if (key.startsWith("wf:")) {
     const parts = key.slice(3).split(":");
     if (parts.length >= 4 && whole(parts.at(-1)) !== undefined && whole(parts.at(-2)) !== undefined) {
