@@ -193,10 +193,10 @@ export class Instance {
     // Decided on the cached copy without reading it, another node may have written (see below).
     const unreadCopy = withStart && trusted && this.deps.checkCache && this.loaded !== undefined;
     // Independent reads, sent together: on PostgreSQL the turn waits for one round trip, not two.
-    const keys = withStart ? [] : turn.flatMap((p) => (p.idempotencyKey === undefined ? [] : [p.idempotencyKey]));
+    const keyed = !withStart && turn.some((p) => p.idempotencyKey !== undefined);
     const [before, stored] = await Promise.all([
       presumed ?? this.committedState(trusted),
-      keys.length > 0 ? storedReplies(this.deps.store, this.component, this.id, keys) : noneStored,
+      keyed ? storedReplies(this.deps.store, this.component, this.id, turn.flatMap((p) => (p.idempotencyKey === undefined ? [] : [p.idempotencyKey]))) : noneStored,
     ]);
     let current: Current = before;
     const events: NewEvent[] = [];
