@@ -24,7 +24,8 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
   }
 }
 
-describe("cron schedules across a SIGKILL (real process)", () => {
+// The two policies run side by side: each test mostly waits for the clock, in a process of its own.
+describe("cron schedules across a SIGKILL (real process)", { concurrency: true }, () => {
   const servers: SagaflowProcess[] = [];
   after(async () => {
     for (const server of servers) await server.cleanup();
