@@ -65,6 +65,18 @@ export class RetryLaterError extends SagaflowError {
 export type StoreUnavailableReason = "unreachable" | "disk_full" | "lock_timeout" | "statement_timeout";
 
 /**
+ * What each reason means to a caller, naming no database, address or file: the whole message a
+ * service's public callers get, and the start of the one the PostgreSQL adapter writes for
+ * operators and the log (it adds the driver's detail).
+ */
+export const storeUnavailableMeaning: Readonly<Record<StoreUnavailableReason, string>> = {
+  unreachable: "the database cannot be reached right now; try again",
+  disk_full: "the disk holding the database is full; try again later",
+  lock_timeout: "the data this needs is locked by another database session; try again",
+  statement_timeout: "the database did not finish the work in time; try again",
+};
+
+/**
  * The store could not do the work, for a reason that passes (see `StoreUnavailableReason`); nothing
  * of the failed work was kept. Store adapters turn their own error codes into this one type, so the
  * engine (a step, a consumer or a timer uses up no attempt on it) and the HTTP layer (503

@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import { RetryLaterError, SagaflowError, StoreUnavailableError, type StoreUnavailableReason } from "../define/errors.ts";
+import { RetryLaterError, SagaflowError, StoreUnavailableError, storeUnavailableMeaning } from "../define/errors.ts";
 import type { StoreStatus } from "../store/outage.ts";
 import { AuthenticationError } from "./guard.ts";
 import { logEvent, logInternalError } from "../observe/log-event.ts";
@@ -38,13 +38,6 @@ function logOutage(error: StoreUnavailableError, log: (line: string) => void, no
  */
 export type Audience = "public" | "operator";
 
-const publicOutageMessages: Record<StoreUnavailableReason, string> = {
-  unreachable: "the database cannot be reached right now; try again",
-  disk_full: "the disk holding the database is full; try again later",
-  lock_timeout: "the data this needs is locked by another session; try again",
-  statement_timeout: "the database did not finish the work in time; try again",
-};
-
 /**
  * Errors leave as `{"error": {"code", "message"}}`. A RetryLaterError (overloaded, write conflict,
  * shutting down, the store unavailable) is 503 with `Retry-After`; anything else that is not a
@@ -56,7 +49,7 @@ export function sendError(res: ServerResponse, error: unknown, log: (line: strin
     const retryAfter = error instanceof RetryLaterError ? error.retryAfterSeconds : error.retryable ? 1 : undefined;
     const headers: Record<string, string> = retryAfter === undefined ? {} : { "retry-after": String(retryAfter) };
     if (error instanceof AuthenticationError) headers["www-authenticate"] = error.challenge;
-    const body = error instanceof StoreUnavailableError && audience === "public" ? { ...error.toJSON(), message: publicOutageMessages[error.reason] } : error.toJSON();
+    const body = error instanceof StoreUnavailableError && audience === "public" ? { ...error.toJSON(), message: storeUnavailableMeaning[error.reason] } : error.toJSON();
     sendJson(res, error.status, { error: body }, headers);
     return;
   }
@@ -69,5 +62,5 @@ export function sendError(res: ServerResponse, error: unknown, log: (line: strin
 /** `GET /health`: 200 `{"status":"ok"}`, or 503 with the store's outage (reason, message, since) and `Retry-After`. */
 export function sendHealth(res: ServerResponse, status: StoreStatus, audience: Audience = "operator"): void {
   if (status.status === "ok") sendJson(res, 200, status);
-  else sendJson(res, 503, audience === "public" ? { ...status, message: publicOutageMessages[status.reason] } : status, { "retry-after": "1" });
+  else sendJson(res, 503, audience === "public" ? { ...status, message: storeUnavailableMeaning[status.reason] } : status, { "retry-after": "1" });
 }

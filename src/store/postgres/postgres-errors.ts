@@ -4,7 +4,7 @@
  * reason. Everything else (a refused statement, a bug) is left as it is. Nothing outside this
  * folder knows a SQLSTATE.
  */
-import { StoreUnavailableError, type StoreUnavailableReason } from "../../define/errors.ts";
+import { StoreUnavailableError, storeUnavailableMeaning, type StoreUnavailableReason } from "../../define/errors.ts";
 
 /** Errors Node's sockets raise when the server cannot be reached or the connection dropped. */
 const networkCodes = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
@@ -17,12 +17,6 @@ const serverGoneAway = /^(08...|57P0[123]|25P03|53300)$/;
 /** node-postgres says these without a code. */
 const lostConnection = /^Connection terminated|connection error and is not queryable|timeout exceeded when trying to connect/;
 
-const messages: Record<StoreUnavailableReason, string> = {
-  unreachable: "the database cannot be reached right now; try again",
-  disk_full: "the database server is out of disk space; try again later",
-  lock_timeout: "the database did not grant a lock this write needs in time (another session holds it); try again",
-  statement_timeout: "the database did not finish the work in time; try again",
-};
 const retryAfterSeconds: Record<StoreUnavailableReason, number> = { unreachable: 1, disk_full: 10, lock_timeout: 1, statement_timeout: 2 };
 
 /** Why the store cannot do the work right now, if `error` (or one of its causes) says so. */
@@ -48,7 +42,7 @@ export function toStoreError(error: unknown): unknown {
   const reason = unavailableReason(error);
   if (reason === undefined) return error;
   const detail = error instanceof Error ? error.message : String(error);
-  return new StoreUnavailableError(reason, `${messages[reason]} (${detail})`, { retryAfterSeconds: retryAfterSeconds[reason], cause: error });
+  return new StoreUnavailableError(reason, `${storeUnavailableMeaning[reason]} (${detail})`, { retryAfterSeconds: retryAfterSeconds[reason], cause: error });
 }
 
 /** Runs `work`, turning an outage of the store into a StoreUnavailableError. */
