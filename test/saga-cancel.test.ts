@@ -94,10 +94,10 @@ describe("cancelling a saga", () => {
         for (let i = 0; i < count; i++) {
           const view = await runtime.workflowResult("transfer", `c${i}`, 15_000);
           assert.equal(view.status, "ended", JSON.stringify(view));
-          const state = view.state as { status: string; compensated: string[]; failure: { code: string } };
+          const state = view.state as { status: string; compensated: string[]; failure: { code: string; step: string } };
           assert.equal(state.status, "compensated");
           assert.deepEqual(state.compensated, ["withdraw"]);
-          assert.equal(state.failure.code, "cancelled");
+          assert.deepEqual([state.failure.code, state.failure.step], ["cancelled", "deposit"], "cancelled where it stood");
           assert.equal((await runtime.workflowResult("transfer", `t${i}`)).status, "terminated");
         }
         // A second cancel, and a cancel of an ended saga, are refused.
