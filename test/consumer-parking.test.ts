@@ -132,7 +132,7 @@ describe("consumer poison messages (testkit, admin HTTP API)", () => {
     assert.equal(badHead.attempts, maxAttempts);
     assert.deepEqual(
       rows.filter((p) => p.entry.id === "bad").map((p) => [p.entry.payload.n, p.blockedBy, p.error.code]),
-      [[1, null, "step_error"], [2, badHead.entry.position, "held"], [3, badHead.entry.position, "held"]],
+      [[1, null, "handler_error"], [2, badHead.entry.position, "held"], [3, badHead.entry.position, "held"]],
     );
     assert.equal(rows.length, 6);
 

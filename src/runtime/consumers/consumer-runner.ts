@@ -292,7 +292,7 @@ export class ConsumerRunner {
       }
       const failure = await this.deliverWithRetries(entry, decideRefusalAgain);
       if (failure) {
-        parked.push(this.parkedMessage(entry, describeError(failure.error), failure.attempts, null));
+        parked.push(this.parkedMessage(entry, describeError(failure.error, "handler"), failure.attempts, null));
         this.blocked.set(entry.id, entry.position);
       }
     }

@@ -219,7 +219,7 @@ export class TimerService implements Timers {
       if (!reply.ok) this.host.log(`sagaflow: timer ${timer.name} fired; ${timer.component}.${timer.handler} refused: ${reply.code}`);
     } catch (error) {
       if (!isRefusal(error)) failure = error;
-      else this.host.log(`sagaflow: timer ${timer.name}: ${describeError(error).message}`);
+      else this.host.log(`sagaflow: timer ${timer.name}: ${describeError(error, "handler").message}`);
     }
     if (failure === undefined) return timer;
     // The database out of reach is not the call's failure: fire again after the first back-off,
@@ -234,7 +234,7 @@ export class TimerService implements Timers {
         dueAt: this.host.clock.now() + backoff,
         attempts,
         status: parked ? "parked" : "pending",
-        lastError: describeError(failure),
+        lastError: describeError(failure, "handler"),
       }, fence);
     } catch (error) {
       if (!(error instanceof LeaseLostError)) throw error;
@@ -242,7 +242,7 @@ export class TimerService implements Timers {
       return undefined;
     }
     if (parked) {
-      const error = describeError(failure);
+      const error = describeError(failure, "handler");
       const fields = { event: "timer_parked", timer: timer.name, component: timer.component, id: timer.id, handler: timer.handler, attempts, error_code: error.code, error_message: error.message };
       logEvent(this.host.log, "warn", fields,
         `sagaflow: WARNING: timer ${timer.name} (${timer.component} "${timer.id}" ${timer.handler}) parked after ${attempts} attempt(s): ` +

@@ -213,7 +213,7 @@ export class TopicConsumerRunner {
     if (failure === "leave") return "leave";
     if (!failure) return undefined;
     this.blocked.set(key, raw.seq);
-    return this.parkedMessage(raw, key, describeError(failure.error), failure.attempts, null, parsed.idempotencyKey);
+    return this.parkedMessage(raw, key, describeError(failure.error, "handler"), failure.attempts, null, parsed.idempotencyKey);
   }
 
   private async deliverWithRetries(raw: RawTopicMessage, body: unknown, key: string, idempotencyKey: string, decideRefusalAgain: boolean): Promise<{ error: unknown; attempts: number } | undefined | "leave"> {

@@ -129,10 +129,15 @@ export function isPermanent(error: unknown): boolean {
   return error instanceof SagaflowError && !error.retryable && error.status < 500;
 }
 
-export function describeError(error: unknown): { code: string; message: string } {
+/**
+ * An error as it is stored and shown: a SagaflowError keeps its code; anything else thrown (a bug,
+ * a failing library) is a `step_error` from a workflow's step, a `handler_error` from a consumer's,
+ * topic consumer's or timer's handler.
+ */
+export function describeError(error: unknown, thrownBy: "step" | "handler" = "step"): { code: string; message: string } {
   if (error instanceof SagaflowError) return { code: error.code, message: error.message };
-  if (error instanceof Error) return { code: "step_error", message: error.message };
-  return { code: "step_error", message: String(error) };
+  const message = error instanceof Error ? error.message : String(error);
+  return thrownBy === "step" ? { code: "step_error", message } : { code: "handler_error", message };
 }
 
 /** A step failed: retry after a back-off, fail over, or fail for good. */
