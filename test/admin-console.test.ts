@@ -139,6 +139,9 @@ describe("admin API for the console", () => {
     assert.equal(page.body.next, 2);
     assert.equal((await admin("/workflows/transfer/nobody/states")).status, 404);
     assert.equal((await admin("/workflows/wallet/a/states")).status, 404, "not a workflow");
+    // A misspelt name is told apart from an id that is not there.
+    assert.equal((await admin("/workflows/transfer/nobody")).body.error.message, 'no workflow transfer "nobody"');
+    assert.match((await admin("/workflows/transfr/comp-1")).body.error.message, /this service has no workflow named "transfr" \(its workflows: [a-z, -]*transfer/);
     assert.equal((await admin("/workflows/transfer/comp-1/states?after=-1")).body.error.code, "invalid_input");
   });
 

@@ -91,12 +91,19 @@ export class RuntimeAdmin implements AdminFacade {
     return this.console.entityStateAt(component, id, seq);
   }
 
+  /** Nothing, or why a name that finds nothing may be misspelt: the service's workflows by name. */
+  private unlessNamed(name: string): string {
+    if (this.parts.dispatcher.component(name)?.kind === "workflow") return "";
+    const names = this.parts.dispatcher.components().filter((c) => c.kind === "workflow").map((c) => c.name);
+    return `; this service has no workflow named "${name}" (its workflows: ${names.join(", ") || "none"})`;
+  }
+
   /** The stored record; `not_found` (404), or `workflow_removed` (410) while retention's tombstone lasts. */
   private async workflowRecord(name: string, id: string) {
     const workflow = await this.parts.store.loadWorkflow(name, id);
     if (!workflow) {
       const removed = await this.parts.store.retention.removedWorkflow(name, id);
-      if (!removed) throw notFound(`no workflow ${name} "${id}"`);
+      if (!removed) throw notFound(`no workflow ${name} "${id}"${this.unlessNamed(name)}`);
       throw new SagaflowError(
         "workflow_removed",
         `workflow ${name} "${id}" ${removed.status} at ${new Date(removed.endedAt).toISOString()} and was removed by retention at ${new Date(removed.removedAt).toISOString()} (see GET /retention)`,
