@@ -170,6 +170,20 @@ describe("HTTP bad input (real process)", () => {
     await assertW1Untouched();
   });
 
+  it("a body without a content-type, or an empty POST from a web page without one, is 415: a page on another site can send either without asking first", async () => {
+    const noType = await rawRequest(base, { method: "POST", path: "/wallet/w1/deposit", body: '{"amount": 5}' });
+    assertErrorBody(noType, 415, "unsupported_media_type");
+    assert.match(noType.body.error.message, /no content-type was sent/);
+    const fromPage = await rawRequest(base, { method: "POST", path: "/wallet/w1/deposit", headers: { origin: "https://elsewhere.example" } });
+    assertErrorBody(fromPage, 415, "unsupported_media_type");
+    assert.match(fromPage.body.error.message, /a web page must declare it/);
+    await assertW1Untouched();
+    // An empty POST from curl or a server (no Origin) is read as {} as before: refused by the command, not by its type.
+    const fromCurl = await rawRequest(base, { method: "POST", path: "/wallet/w1/deposit" });
+    assert.equal(fromCurl.status, 400, fromCurl.text);
+    assert.notEqual(fromCurl.body.error.code, "unsupported_media_type");
+  });
+
   it("JSON content-types with parameters or a +json suffix are accepted", async () => {
     for (const type of ["application/json; charset=utf-8", "application/merge-patch+json"]) {
       const res = await requestJson(`${base}/customer/c-types/addWallet`, {

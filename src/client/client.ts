@@ -1,3 +1,4 @@
+import type { Principal } from "../define/auth.ts";
 import type { CallOptions, InstanceClient } from "../define/handlers.ts";
 import type { Component } from "../define/service.ts";
 import type { WorkflowDefinition, WorkflowView } from "../define/workflow.ts";
@@ -21,7 +22,19 @@ export type ClientDispatcher = Pick<Dispatcher, "call" | "workflowResult" | "com
  * const { balance } = await app.client.call(wallet, "w1").withdraw({ amount: 5 });
  */
 export class Client {
-  constructor(private readonly dispatcher: ClientDispatcher) {}
+  /**
+   * With `principal`, every call carries it, as a call over HTTP with that token would: handlers
+   * see it as `fx.principal` and a workflow started records it (an endpoint's `client` is made so).
+   */
+  constructor(
+    private readonly dispatcher: ClientDispatcher,
+    private readonly principal?: Principal,
+  ) {}
+
+  /** This client's calls made on behalf of `principal`. */
+  actingFor(principal: Principal | undefined): Client {
+    return principal === undefined ? this : new Client(this.dispatcher, principal);
+  }
 
   /**
    * A workflow's `{ id, status, step, state }`; with `waitSeconds`, once it is over (ended,
@@ -47,13 +60,14 @@ export class Client {
 
   call<D extends Component>(definition: D, id: string): InstanceClient<D> {
     const dispatcher = this.dispatcher;
+    const principal = this.principal;
     if (dispatcher.component(definition.name) !== definition) {
       throw new TypeError(`component "${definition.name}" is not part of this service`);
     }
     return new Proxy({} as InstanceClient<D>, {
       get(_target, handler) {
         if (typeof handler !== "string") return undefined;
-        return (input?: unknown, options?: CallOptions) => dispatcher.call(definition.name, id, handler, input, options);
+        return (input?: unknown, options?: CallOptions) => dispatcher.call(definition.name, id, handler, input, principal ? { ...options, principal } : options);
       },
     });
   }

@@ -15,14 +15,16 @@ export const refusedBodyDrain = { maxBytes: 16 * 1024 * 1024, maxMs: 2_000 };
 /**
  * Reads a JSON request body of at most `maxBytes`; an empty body is `{}`. The value is checked by
  * `checkInput` (nesting depth, characters every store can keep) before anyone else reads it.
+ *
+ * The body must be declared JSON, except an empty one from a client that is not a web page (no
+ * `Origin`, as from curl): a page on another site can send a body or an empty POST without a
+ * content type and no CORS preflight (a `no-cors` fetch), but not one declared JSON, so a command
+ * exposed to anyone cannot be run by a page that was not let in by `cors`.
  */
 export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
   const type = req.headers["content-type"];
-  if (type !== undefined && !/^application\/(.+\+)?json\s*(;|$)/i.test(type)) {
-    throw new SagaflowError("unsupported_media_type", `send JSON (content-type: application/json), not ${type}`, {
-      status: 415,
-    });
-  }
+  if (type !== undefined && !/^application\/(.+\+)?json\s*(;|$)/i.test(type)) throw notJson(`not ${type}`);
+  if (type === undefined && req.headers.origin !== undefined) throw notJson("a web page must declare it (no content-type was sent)");
   // JSON is UTF-8 (RFC 8259): a body declared in another charset would be misread, not converted.
   const charset = type === undefined ? undefined : /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(type)?.[1];
   if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
@@ -32,6 +34,7 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
   if (declared > maxBytes + refusedBodyDrain.maxBytes) throw tooLarge(maxBytes);
   const text = (await readAll(req, maxBytes)).toString("utf8").trim();
   if (text === "") return {};
+  if (type === undefined) throw notJson("no content-type was sent");
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -40,6 +43,10 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
   }
   checkInput(value);
   return value;
+}
+
+function notJson(why: string): SagaflowError {
+  return new SagaflowError("unsupported_media_type", `send JSON (content-type: application/json): ${why}`, { status: 415 });
 }
 
 /**

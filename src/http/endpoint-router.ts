@@ -66,21 +66,22 @@ export class EndpointRouter {
     });
   }
 
-  /** The route matching the method and path, with its raw path parameters. */
+  /** The route matching the method and path, with its raw path parameters (HEAD is answered by a GET route). */
   match(method: string, segments: readonly string[]): Matched | undefined {
+    const wanted = method === "HEAD" ? "GET" : method;
     for (const { route, endpoint } of this.routes) {
-      if (route.method !== method || route.segments.length !== segments.length) continue;
-      const params: Record<string, string> = {};
-      const ok = route.segments.every((segment, i) => {
-        const value = segments[i]!;
-        if ("literal" in segment) return segment.literal === value;
-        if (value === "") return false;
-        params[segment.param] = value;
-        return true;
-      });
-      if (ok) return { route, endpoint, params };
+      if (route.method !== wanted) continue;
+      const params = paramsOf(route, segments);
+      if (params) return { route, endpoint, params };
     }
     return undefined;
+  }
+
+  /** The methods of the routes whose path matches, for a 405's `Allow` (empty: no route has this path). */
+  methodsAt(segments: readonly string[]): string[] {
+    const methods = new Set<string>(this.routes.filter(({ route }) => paramsOf(route, segments)).map(({ route }) => route.method));
+    if (methods.has("GET")) methods.add("HEAD");
+    return [...methods];
   }
 
   /**
@@ -97,12 +98,27 @@ export class EndpointRouter {
     const body = await validateInput(route.options.body, carriesBody ? await request.readBody() : {}, `${where} (body)`);
     const result = await route.handler(
       { method: route.method, path: request.path, params, query, body, headers: request.headers, principal },
-      { client: this.client, signal: request.signal },
+      // The endpoint's calls carry its caller: handlers read who did it as fx.principal.
+      { client: this.client.actingFor(principal), signal: request.signal },
     );
     if (result instanceof EndpointReply) return result;
     if (result === undefined) return new EndpointReply(204, {}, { kind: "empty" });
     return new EndpointReply(200, {}, { kind: "json", value: result });
   }
+}
+
+/** The raw path parameters if `route`'s template matches `segments` (a parameter takes no empty segment). */
+function paramsOf(route: EndpointRoute, segments: readonly string[]): Record<string, string> | undefined {
+  if (route.segments.length !== segments.length) return undefined;
+  const params: Record<string, string> = {};
+  const ok = route.segments.every((segment, i) => {
+    const value = segments[i]!;
+    if ("literal" in segment) return segment.literal === value;
+    if (value === "") return false;
+    params[segment.param] = value;
+    return true;
+  });
+  return ok ? params : undefined;
 }
 
 function overlaps(a: Segment, b: Segment): boolean {
@@ -112,7 +128,7 @@ function overlaps(a: Segment, b: Segment): boolean {
 /** The exposed automatic route an endpoint route shadows, if any, described for the error. */
 function componentConflict(route: EndpointRoute, exposed: ExposedRoutes): string | undefined {
   const s = route.segments;
-  if (route.method === "GET" && s.length === 1 && fits(s[0]!, "health")) return "GET /health";
+  if (route.method === "GET" && s.length === 1 && fits(s[0]!, "health")) return "the built-in health check GET /health";
   if (route.method === "GET" && s.length === 3 && fits(s[0]!, "views")) {
     for (const [view, rules] of exposed.viewRoutes()) {
       if (!fits(s[1]!, view)) continue;

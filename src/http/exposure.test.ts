@@ -252,7 +252,27 @@ describe("endpoints over HTTP", () => {
     assert.equal(copied.status, 201, copied.text);
     assert.equal(copied.headers.get("location"), "/notes/n5/summary");
     assert.deepEqual(copied.body, { copied: "n5", by: "carol" });
-    assert.equal((await app.client.call(note, "n5").read()).text, "HELLO");
+    // The endpoint's calls carry its caller, as a call over HTTP with that token would.
+    assert.deepEqual(await app.client.call(note, "n5").read(), { text: "HELLO", by: "carol" });
+  });
+
+  it("a route's path with another method is 405 naming the methods it answers (HEAD answers as GET)", async () => {
+    const wrong = await requestJson(`${base}/notes/n1/copy`);
+    assertErrorBody(wrong, 405, "method_not_allowed");
+    assert.equal(wrong.headers.get("allow"), "POST");
+    assert.match(wrong.body.error.message, /\/notes\/n1\/copy answers POST, not GET/);
+    const deleted = await requestJson(`${base}/text`, { method: "DELETE" });
+    assertErrorBody(deleted, 405, "method_not_allowed");
+    assert.equal(deleted.headers.get("allow"), "GET, HEAD");
+    const head = await fetch(`${base}/text`, { method: "HEAD" });
+    assert.equal(head.status, 202);
+    assert.equal(await head.text(), "");
+    // The automatic routes' 405s name their methods too; an unknown path is still 404.
+    const command = await requestJson(`${base}/note/n1/write`);
+    assertErrorBody(command, 405, "method_not_allowed");
+    assert.equal(command.headers.get("allow"), "POST");
+    assert.equal((await requestJson(`${base}/note/n1/write`, { method: "PUT" })).headers.get("allow"), "GET, POST");
+    assertErrorBody(await requestJson(`${base}/nothing/here/at-all`, { method: "DELETE" }), 404, "unknown_component");
   });
 
   it("answers text with its status, and streams text/event-stream", async () => {
@@ -304,8 +324,15 @@ describe("endpoints in the testkit, without a socket", () => {
       assert.deepEqual(copied.body, { copied: "n2", by: "dan" });
       assert.deepEqual((await t.request("GET", "/ticks")).events?.length, 3);
       assert.equal((await t.request("GET", "/nowhere")).status, 404);
+      const wrongMethod = await t.request("GET", "/notes/n1/copy");
+      assert.deepEqual([wrongMethod.status, wrongMethod.headers], [405, { allow: "POST" }]);
     } finally {
       await t.stop();
     }
+  });
+
+  it("a route conflict fails testService itself, as it fails serve", async () => {
+    const clash = endpoint("clash", [route.get("/health", { access: access.anyone }, () => ({}))]);
+    await assert.rejects(testService([note, clash]), /route conflict: GET \/health \(endpoint "clash"\) and the built-in health check GET \/health/);
   });
 });

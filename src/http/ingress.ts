@@ -80,6 +80,18 @@ function viewRuleOf(exposed: ExposedRoutes | undefined, view: string, query: str
   return rule;
 }
 
+/** Whether the automatic routes may answer this path: a component's or a view's, as exposed. */
+function componentPath(exposed: ExposedRoutes | undefined, segments: readonly string[]): boolean {
+  if (segments[0] === "views" && segments.length === 3) return exposed?.view(segments[1]!) !== undefined;
+  return (segments.length === 2 || segments.length === 3) && exposed?.component(segments[0]!) !== undefined;
+}
+
+/** 405 `method_not_allowed`, with the `Allow` header naming the methods the path answers. */
+function methodNotAllowed(res: ServerResponse, allowed: readonly string[], message: string): SagaflowError {
+  res.setHeader("allow", allowed.join(", "));
+  return new SagaflowError("method_not_allowed", message, { status: 405 });
+}
+
 /**
  * The HTTP ingress as a Node request listener: `POST /{component}/{id}/{command}` with a JSON
  * body, `GET /{component}/{id}/{query}` with input in the query string, `GET /{workflow}/{id}`
@@ -120,6 +132,11 @@ export function ingressHandler(service: ServiceFacade, options: IngressOptions =
       await writeEndpointReply(res, reply, closed.signal, log);
       return;
     }
+    if (endpoints && !componentPath(exposed, segments)) {
+      // An endpoint's path with another method: say which methods it answers, not "no component".
+      const allowed = endpoints.methodsAt(segments);
+      if (allowed.length > 0) throw methodNotAllowed(res, allowed, `${pathname} answers ${allowed.join(", ")}, not ${req.method}`);
+    }
     if (segments[0] === "views" && segments.length === 3) {
       const rule = viewRuleOf(exposed, segments[1]!, segments[2]!);
       if (req.method === "GET") {
@@ -128,10 +145,7 @@ export function ingressHandler(service: ServiceFacade, options: IngressOptions =
         return;
       }
       // A view query changes nothing: only GET reads it (a POST here is a common first guess).
-      res.setHeader("allow", "GET");
-      throw new SagaflowError("method_not_allowed", `views are read with GET: GET /views/${segments[1]}/${segments[2]}?param=value, not ${req.method}`, {
-        status: 405,
-      });
+      throw methodNotAllowed(res, ["GET"], `views are read with GET: GET /views/${segments[1]}/${segments[2]}?param=value, not ${req.method}`);
     }
     if (segments.length === 2 && req.method === "GET") {
       const [workflow, id] = segments as [string, string];
@@ -149,9 +163,7 @@ export function ingressHandler(service: ServiceFacade, options: IngressOptions =
     }
     const [component, id, handler] = segments as [string, string, string];
     const rule = ruleOf(exposed, component, handler);
-    if (req.method !== "POST" && req.method !== "GET") {
-      throw new SagaflowError("method_not_allowed", `${req.method} is not supported; use POST or GET`, { status: 405 });
-    }
+    if (req.method !== "POST" && req.method !== "GET") throw methodNotAllowed(res, ["GET", "POST"], `${req.method} is not supported; use POST or GET`);
     // Before the body is read, the input parsed or the instance touched.
     const principal = await authorize(rule, authorization(req), { id }, authenticate);
     const who = principal === undefined ? {} : { principal };
@@ -163,7 +175,11 @@ export function ingressHandler(service: ServiceFacade, options: IngressOptions =
       // The feed position of this write: pass it to a view query as waitForPosition to read it back.
       sendJson(res, 200, reply.value, reply.position === undefined ? {} : { "sagaflow-position": String(reply.position) });
     } else {
-      const reply = await service.call(component, id, handler, inputFromQuery(url!.searchParams), { queryOnly: true, ...who });
+      const reply = await service.call(component, id, handler, inputFromQuery(url!.searchParams), { queryOnly: true, ...who }).catch((error: unknown) => {
+        // A command read with GET: it answers POST only.
+        if (error instanceof SagaflowError && error.code === "method_not_allowed") res.setHeader("allow", "POST");
+        throw error;
+      });
       sendJson(res, 200, reply);
     }
   }

@@ -74,9 +74,10 @@ export class ServiceUnderTest {
   /** What an operator sees and does (the admin API's operations): timers, parked messages, workflows, views. */
   readonly admin: AdminFacade;
 
-  private router: EndpointRouter | undefined;
+  /** The endpoints' routes, checked for conflicts as `serve` checks them (a conflict fails the constructor). */
+  private readonly router: EndpointRouter;
 
-  constructor(private readonly components: readonly ServiceComponent[]) {
+  constructor(components: readonly ServiceComponent[]) {
     // Views run their queries inside SQL: a service with views gets an in-memory SQLite store.
     const store = components.some((c) => c.kind === "view") ? new SqliteStore({ path: ":memory:" }) : new MemoryStore();
     this.runtime = new Runtime({ store, components, clock: this.clock, log: () => {} });
@@ -88,6 +89,8 @@ export class ServiceUnderTest {
       queryView: (...args) => this.runtime.service.queryView(...args),
     });
     this.admin = this.runtime.admin;
+    this.router = new EndpointRouter(components.filter((c): c is EndpointDefinition => c.kind === "endpoint"), this.client);
+    this.router.check(new ExposedRoutes(components));
   }
 
   /**
@@ -101,16 +104,19 @@ export class ServiceUnderTest {
    * assert.equal(res.status, 200);
    */
   async request(method: string, path: string, options: TestRequestOptions = {}): Promise<TestResponse> {
-    if (!this.router) {
-      this.router = new EndpointRouter(this.components.filter((c): c is EndpointDefinition => c.kind === "endpoint"), this.client);
-      this.router.check(new ExposedRoutes(this.components));
-    }
     const router = this.router;
     try {
       const [pathname, search = ""] = path.split("?", 2) as [string, string?];
       const segments = pathSegments(pathname);
       const matched = router.match(method.toUpperCase(), segments);
-      if (!matched) throw new SagaflowError("not_found", `no endpoint route for ${method} ${pathname}`, { status: 404 });
+      if (!matched) {
+        const allowed = router.methodsAt(segments);
+        if (allowed.length > 0) {
+          const refused = new SagaflowError("method_not_allowed", `${pathname} answers ${allowed.join(", ")}, not ${method.toUpperCase()}`, { status: 405 });
+          return { status: 405, headers: { allow: allowed.join(", ") }, body: { error: refused.toJSON() } };
+        }
+        throw new SagaflowError("not_found", `no endpoint route for ${method} ${pathname} (the testkit answers endpoint routes only)`, { status: 404 });
+      }
       const principal = options.principal;
       const reply = await router.run(matched, {
         method: method.toUpperCase(),
