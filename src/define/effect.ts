@@ -46,8 +46,9 @@ export type ReplyOf<E> = E extends Effect<infer R> ? R : never;
 /** Answers without changing anything: what query handlers and refusals use. */
 export interface ReplyEffects {
   /**
-   * Who called over HTTP, as a verified token says (read-only); undefined for a public route and
-   * for in-process callers (steps, consumers, timers, endpoints' client), unless they pass one.
+   * Who called over HTTP, as a verified token says (read-only), directly or through an endpoint's
+   * `client`; undefined for a public route and for other in-process callers (steps, consumers,
+   * timers, `app.client`).
    */
   readonly principal: Principal | undefined;
   reply<R>(value: R): Effect<R>;
