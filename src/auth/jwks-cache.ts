@@ -38,6 +38,8 @@ export class JwksCache {
   #inflight: Promise<void> | undefined;
   #generation = 0;
   #lastJson = "";
+  /** Why the latest fetch failed; undefined once one succeeds. */
+  #lastFailure: string | undefined;
   readonly #refetchIntervalMs: number;
   readonly #maxAgeMs: number;
   readonly #timeoutMs: number;
@@ -87,7 +89,10 @@ export class JwksCache {
         if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
       }
     }
-    throw new KeyLookupError("unknown_key", `no key${header.kid === undefined ? "" : ` with kid "${header.kid}"`} for ${header.alg} in the issuer's key set`);
+    const which = `no key${header.kid === undefined ? "" : ` with kid "${header.kid}"`} for ${header.alg}`;
+    // The set may hold it by now: while it cannot be fetched, say so rather than blame the token.
+    if (this.#lastFailure !== undefined) throw new KeyLookupError("jwks_unavailable", `${which} among the cached keys, and the key set of ${this.url} could not be fetched (${this.#lastFailure})`);
+    throw new KeyLookupError("unknown_key", `${which} in the issuer's key set`);
   }
 
   /** Starts (or joins) a fetch; `rateLimited` fetches respect the refetch interval. */
@@ -117,8 +122,10 @@ export class JwksCache {
       }
       this.#keys = keys;
       this.#fetchedAt = this.#now();
+      this.#lastFailure = undefined;
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
+      this.#lastFailure = reason;
       this.#log(`sagaflow: JWKS ${this.url} could not be fetched (${reason})${this.#keys ? "; the cached keys stay in use" : ""}`);
     }
   }

@@ -98,12 +98,31 @@ describe("JWKS: cached keys, rotation, refetch limits and outages", () => {
         const result = await auth.authenticate(`Bearer ${await sign(key, { i })}`);
         assert.ok(result.ok, JSON.stringify(result));
       }
-      // An unknown kid during the outage: 401, not an error.
+      // An unknown kid during the outage: 401 naming the outage (the key may well be in the set), not an error.
       const result = await auth.authenticate(`Bearer ${await sign(await pair("other"))}`);
-      assert.equal(!result.ok && result.code, "unknown_key");
+      assert.equal(!result.ok && result.code, "jwks_unavailable");
+      assert.match(!result.ok ? result.message : "", /no key with kid "other" for ES256 among the cached keys, and the key set of .* could not be fetched \(HTTP 503\)/);
     } finally {
       jwks.down = false;
     }
+  });
+
+  it("a key removed from the set stops being accepted once the set is older than its maximum age (10 min), with no new kid needed", async () => {
+    const clock = { at: Date.now() };
+    const kept = await pair("kept");
+    const revoked = await pair("revoked");
+    jwks.keys = [kept.jwk, revoked.jwk];
+    const auth = make(clock);
+    const token = await sign(revoked);
+    assert.ok((await auth.authenticate(`Bearer ${token}`)).ok);
+    jwks.keys = [kept.jwk]; // the issuer revokes a key
+    clock.at += 9 * 60_000;
+    assert.ok((await auth.authenticate(`Bearer ${token}`)).ok, "within the maximum age the cached set is used");
+    clock.at += 2 * 60_000;
+    await auth.authenticate(`Bearer ${await sign(kept)}`); // any use of an old set refreshes it in the background
+    await new Promise((done) => setTimeout(done, 200));
+    const refused = await auth.authenticate(`Bearer ${token}`);
+    assert.equal(!refused.ok && refused.code, "unknown_key");
   });
 
   it("no keys fetched yet and the server down: 401 jwks_unavailable", async () => {
