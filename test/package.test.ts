@@ -103,6 +103,8 @@ describe("the packed package in a user's project", { timeout: 900_000 }, () => {
     tarball = join(work, info!.filename);
     const paths = info!.files.map((f) => f.path);
     assert.ok(paths.includes("dist/index.js") && paths.includes("dist/index.d.ts") && paths.includes("bin/sagaflow.mjs"));
+    // The README's links into the documentation work in node_modules/sagaflow too.
+    assert.ok(paths.includes("docs/site/index.md") && paths.includes("docs/site/errors/handler_error.md"), "the documentation is packed");
     assert.deepEqual(paths.filter((p) => /^(src|test|bench|examples|\.ci|scripts)\//.test(p)), [], "the tarball holds what users need");
     assert.deepEqual(paths.filter((p) => p.endsWith(".test.js")), []);
     cjs = await makeProject("cjs", "commonjs");
