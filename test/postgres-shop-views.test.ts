@@ -109,6 +109,13 @@ function registerTests(connectionString: string): void {
         assert.equal(result.carts.length, i + 1, `write ${i} seen by the follower: ${JSON.stringify(result)}`);
         assert.equal(result.carts.find((c) => c.cartId === `c${i}`)?.itemCount, i + 1);
       }
+      // Both nodes report where the consumer stands: the one delivering it, and the other from the stored offset (it said 0, with a false lag).
+      const report = async (n: { runtime: Runtime }) => (await n.runtime.admin.consumers()).consumers.find((c) => c.name === "sales")!;
+      await waitFor("both nodes to report the consumer caught up", async () => {
+        const reports = await Promise.all(nodes.map(report));
+        return reports.every((r) => r.offset > 0 && r.lag === 0 && r.offset === reports[0]!.offset) ? true : undefined;
+      });
+
       // Only the projecting node rebuilds (the other says where to go).
       await assert.rejects(follower.runtime.views.runner("carts").rebuild(), (error: { code?: string }) => error.code === "not_here");
 

@@ -160,9 +160,9 @@ export class RuntimeAdmin implements AdminFacade {
     return { component: name, id, events: await this.parts.store.readEvents(name, id, after, limit) };
   }
 
-  /** Entries of the runner's source after its offset, counted up to `lagCountCap`. */
-  private async lagOf(runner: ConsumerRunner): Promise<number> {
-    return (await this.parts.store.readFeed(runner.position, lagCountCap, [runner.definition.source.name])).length;
+  /** Entries of the runner's source after `offset` (its current one by default), counted up to `lagCountCap`. */
+  private async lagOf(runner: ConsumerRunner, offset?: number): Promise<number> {
+    return (await this.parts.store.readFeed(offset ?? (await runner.currentOffset()), lagCountCap, [runner.definition.source.name])).length;
   }
 
   /** Every consumer's lag (topic consumers' and producers' too), without their parked counts: what the sampler records. */
@@ -206,12 +206,14 @@ export class RuntimeAdmin implements AdminFacade {
     const head = await store.feedHead();
     const consumers = await Promise.all(
       [...this.parts.consumers.values()].map(async (runner): Promise<ConsumerReport> => {
-        const lag = await this.lagOf(runner);
+        // A node that does not deliver it reports the offset the delivering node stored.
+        const offset = await runner.currentOffset();
+        const lag = await this.lagOf(runner, offset);
         const parked = await store.listParked(runner.definition.name, lagCountCap);
         return {
           name: runner.definition.name,
           source: runner.definition.source.name,
-          offset: runner.position,
+          offset,
           head,
           lag,
           lagIsAtLeast: lag === lagCountCap,

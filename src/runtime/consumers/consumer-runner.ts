@@ -137,6 +137,11 @@ export class ConsumerRunner {
     return this.release(position, true);
   }
 
+  /** Where the consumer stands: this node's offset while it delivers, else the one the delivering node stored last. */
+  currentOffset(): Promise<number> {
+    return this.running ? Promise.resolve(this.offset) : this.host.store.loadOffset(this.definition.name);
+  }
+
   /** Whether this node delivers this consumer's messages now. */
   get delivering(): boolean {
     return this.running;
