@@ -68,6 +68,28 @@ describe("admin API for the console", () => {
     assert.deepEqual((await admin("/workflows?idPrefix=zz")).body.workflows.map((w: any) => `${w.name}/${w.id}`), ["flaky/zz"]);
     assert.equal((await admin("/workflows?createdAfter=yesterday")).body.error.code, "invalid_time");
     assert.equal((await admin("/workflows?after=x")).status, 400);
+
+    // Without a name, pages go on across names: `next` is {name}/{id}, and every workflow is seen once.
+    const everyOne = (await admin("/workflows?limit=100")).body.workflows.map((w: any) => `${w.name}/${w.id}`);
+    const paged: string[] = [];
+    let next: string | null = null;
+    do {
+      const reply = await admin(`/workflows?limit=2${next === null ? "" : `&after=${encodeURIComponent(next)}`}`);
+      paged.push(...reply.body.workflows.map((w: any) => `${w.name}/${w.id}`));
+      next = reply.body.next;
+      assert.ok(next === null || next === paged.at(-1), `next ${next} names the page's last workflow`);
+    } while (next !== null);
+    assert.deepEqual(paged, everyOne);
+    assert.ok(everyOne.includes("flaky/zz") && everyOne.includes("transfer/ok-3"));
+    // With a filter the store does not have, too.
+    const prefixed: string[] = [];
+    next = null;
+    do {
+      const reply = await admin(`/workflows?idPrefix=o&limit=1${next === null ? "" : `&after=${encodeURIComponent(next)}`}`);
+      prefixed.push(...reply.body.workflows.map((w: any) => w.id));
+      next = reply.body.next;
+    } while (next !== null);
+    assert.deepEqual(prefixed, ["ok-1", "ok-2", "ok-3"]);
   });
 
   it("maps-a-workflows-steps-and-transitions-over-a-window", async () => {

@@ -3,6 +3,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { cli } from "./support/cli.ts";
+import { postJson } from "./support/http.ts";
 import { repoRoot, SagaflowProcess, tempDir } from "./support/server-process.ts";
 
 /**
@@ -125,6 +126,19 @@ describe("sagaflow CLI: --admin without a scheme (real process)", () => {
     assert.equal(last.code, 1);
     assert.match(last.stderr, /65535 \+ 1 is past the last port: give --admin-port/);
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("workflows list says how to read past a full page, and --after reads on across workflow names", async () => {
+    for (const id of ["p1", "p2", "p3"]) await postJson(`${server.url}/transfer/${id}/start`, { from: "nobody", to: "nobody-else", amount: 1 });
+    const port = new URL(await server.admin()).port;
+    const first = await cli(["workflows", "list", "--admin", port, "--limit", "2"]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual(first.stdout.match(/\bp\d\b/g), ["p1", "p2"]);
+    const next = /more: the same command with --after "([^"]+)"/.exec(first.stderr)?.[1];
+    assert.equal(next, "transfer/p2");
+    const rest = await cli(["workflows", "list", "--admin", port, "--limit", "2", "--after", next]);
+    assert.deepEqual(rest.stdout.match(/\bp\d\b/g), ["p3"]);
+    assert.equal(rest.stderr, "", "the last page says nothing more");
   });
 
   it("a misspelt command is named with the closest one", async () => {

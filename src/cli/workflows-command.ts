@@ -1,7 +1,7 @@
 import { adminTarget, adminRequest as admin, printTable } from "./admin-client.ts";
 import { parseArgs } from "./args.ts";
 
-export const workflowsUsage = `  sagaflow workflows list [--name N] [--status running,failed] [--step S] [--limit N]
+export const workflowsUsage = `  sagaflow workflows list [--name N] [--status running,failed] [--step S] [--id-prefix P] [--outcome O] [--limit N] [--after NEXT]
   sagaflow workflows show <name> <id>
   sagaflow workflows suspend|resume|terminate|retry|cancel <name> <id>
       (terminate: stop now, effects left in place; cancel: run its cancel step, a saga compensates)
@@ -9,18 +9,21 @@ export const workflowsUsage = `  sagaflow workflows list [--name N] [--status ru
 
 /** `sagaflow workflows …`: operator controls over the admin API. */
 export async function workflowsCommand(argv: string[]): Promise<void> {
-  const { positionals, flags } = parseArgs(argv, { values: ["admin", "admin-token", "name", "status", "step", "limit"] }, "workflows");
+  const { positionals, flags } = parseArgs(argv, { values: ["admin", "admin-token", "name", "status", "step", "id-prefix", "outcome", "limit", "after"] }, "workflows");
   const base = adminTarget(flags);
   const [action, name, id] = positionals;
   if (action === "list") {
     const query = new URLSearchParams();
-    for (const key of ["name", "status", "step", "limit"]) {
-      const value = flags.get(key);
-      if (value !== undefined) query.set(key, value);
+    const params: Array<[flag: string, param: string]> = [["name", "name"], ["status", "status"], ["step", "step"], ["id-prefix", "idPrefix"], ["outcome", "outcome"], ["limit", "limit"], ["after", "after"]];
+    for (const [flag, param] of params) {
+      const value = flags.get(flag);
+      if (value !== undefined) query.set(param, value);
     }
-    const { workflows } = (await admin(base, "GET", `/workflows?${query}`)) as { workflows: Array<Record<string, unknown>> };
+    const { workflows, next } = (await admin(base, "GET", `/workflows?${query}`)) as { workflows: Array<Record<string, unknown>>; next: string | null };
     const rows = workflows.map((w) => ({ ...w, lastError: (w["lastError"] as { code?: string } | null)?.code ?? "" }));
     printTable(rows, ["name", "id", "status", "step", "attempt", "lastError"], "no workflows");
+    // A full page may not be all: say how to read on (on stderr, so the table can be piped).
+    if (next !== null) console.error(`more: the same command with --after ${JSON.stringify(next)}`);
     return;
   }
   if (!name || !id) throw new Error(`usage:\n${workflowsUsage}`);

@@ -16,6 +16,13 @@ function time(query: URLSearchParams, key: string): number | undefined {
   return value;
 }
 
+/** A list of every workflow pages on after `{name}/{id}` (its `next`; a name holds no "/"). */
+function acrossNames(after: string): { afterName: string; afterId: string } {
+  const slash = after.indexOf("/");
+  if (slash <= 0) throw new SagaflowError("invalid_input", `after without name is the next of a list of every workflow, {name}/{id}, not "${after}"`);
+  return { afterName: after.slice(0, slash), afterId: after.slice(slash + 1) };
+}
+
 /** The filters of `GET /workflows` (those the store has, and the console's extra ones). */
 export function workflowSearch(query: URLSearchParams, limit: number, statuses: WorkflowStatus[] | undefined): WorkflowSearch {
   const text = (key: string) => {
@@ -29,11 +36,10 @@ export function workflowSearch(query: URLSearchParams, limit: number, statuses: 
   const outcome = text("outcome");
   const createdAfter = time(query, "createdAfter");
   const createdBefore = time(query, "createdBefore");
-  if (after !== undefined && name === undefined) throw new SagaflowError("invalid_input", "after pages through one workflow's instances: give name too");
   return {
     limit,
     ...(name === undefined ? {} : { name }),
-    ...(after === undefined ? {} : { afterId: after }),
+    ...(after === undefined ? {} : name === undefined ? acrossNames(after) : { afterId: after }),
     ...(statuses === undefined ? {} : { statuses }),
     ...(step === undefined ? {} : { step }),
     ...(idPrefix === undefined ? {} : { idPrefix }),

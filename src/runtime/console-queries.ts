@@ -92,14 +92,18 @@ export class ConsoleQueries {
     return component as WorkflowDefinition;
   }
 
-  /** The workflows matching every filter given, a page at a time (the extra filters need `name` to page past one batch). */
+  /** The workflows matching every filter given, a page at a time (`next`: an id within one name, `{name}/{id}` across names). */
   async searchWorkflows(search: WorkflowSearch): Promise<WorkflowPage> {
     const { idPrefix, createdAfter, createdBefore, outcome, ...filter } = search;
     const extra = idPrefix !== undefined || createdAfter !== undefined || createdBefore !== undefined || outcome !== undefined;
+    // The `after` of the next page: an id within one name, `{name}/{id}` through every name.
+    const cursorOf = (w: StoredWorkflow) => (filter.name === undefined ? `${w.name}/${w.id}` : w.id);
+    /** The store's paging fields to go on after `w`. */
+    const pageAfter = (w: StoredWorkflow) => (filter.name === undefined ? { afterName: w.name, afterId: w.id } : { afterId: w.id });
     if (!extra) {
       const workflows = await this.store.listWorkflows(filter);
       const last = workflows.at(-1);
-      return { workflows, next: filter.name !== undefined && workflows.length === filter.limit && last ? last.id : null };
+      return { workflows, next: workflows.length === filter.limit && last ? cursorOf(last) : null };
     }
     const matches = (w: StoredWorkflow) =>
       (idPrefix === undefined || w.id.startsWith(idPrefix)) &&
@@ -107,29 +111,32 @@ export class ConsoleQueries {
       (createdBefore === undefined || w.createdAt <= createdBefore) &&
       (outcome === undefined || (typeof w.state === "object" && w.state !== null && (w.state as { status?: unknown }).status === outcome));
     const found: StoredWorkflow[] = [];
-    let after = filter.afterId;
-    if (idPrefix !== undefined && filter.name !== undefined && (after === undefined || after < idPrefix)) {
+    // Where the next batch starts, over the filter's own afterId / afterName.
+    let paging: Pick<WorkflowFilter, "afterId" | "afterName"> = {};
+    if (idPrefix !== undefined && filter.name !== undefined && (filter.afterId === undefined || filter.afterId < idPrefix)) {
       // Ids are ordered: start at the prefix (the id equal to it is not "after" it, so look it up).
-      const exact = after === undefined ? await this.store.loadWorkflow(filter.name, idPrefix) : undefined;
+      const exact = filter.afterId === undefined ? await this.store.loadWorkflow(filter.name, idPrefix) : undefined;
       if (exact && (filter.statuses === undefined || filter.statuses.includes(exact.status)) && (filter.step === undefined || exact.step === filter.step) && matches(exact)) {
         found.push(exact);
       }
-      after = idPrefix;
+      paging = { afterId: idPrefix };
     }
     let scanned = 0;
+    let last: StoredWorkflow | undefined;
     for (;;) {
-      const batch = await this.store.listWorkflows({ ...filter, limit: scanBatch, ...(after === undefined ? {} : { afterId: after }) });
+      const batch = await this.store.listWorkflows({ ...filter, ...paging, limit: scanBatch });
       scanned += batch.length;
       for (const w of batch) {
         // Past the prefix, nothing more matches: within one workflow's ids, which are ordered (a list of all is ordered by name first).
         if (filter.name !== undefined && idPrefix !== undefined && w.id > idPrefix && !w.id.startsWith(idPrefix)) return { workflows: found, next: null };
         if (matches(w)) found.push(w);
-        after = w.id;
-        if (found.length === filter.limit) return { workflows: found, next: filter.name === undefined ? null : w.id };
+        last = w;
+        if (found.length === filter.limit) return { workflows: found, next: cursorOf(w) };
       }
-      if (batch.length < scanBatch || filter.name === undefined) return { workflows: found, next: null };
+      if (batch.length < scanBatch) return { workflows: found, next: null };
+      paging = pageAfter(last!);
       // Enough read for one request: the caller pages on from here.
-      if (scanned >= maxScan) return { workflows: found, next: after ?? null };
+      if (scanned >= maxScan) return { workflows: found, next: cursorOf(last!) };
     }
   }
 

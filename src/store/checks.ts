@@ -22,9 +22,15 @@ export function checkParkedConsumer(consumer: string, park: readonly ParkedMessa
   }
 }
 
-/** `afterId` pages within one name: without a name, (name, id) order has no single id to go on from. */
+/**
+ * `afterId` pages within one name, or with `afterName` through every name: an id alone has no
+ * place in (name, id) order, and `afterName` beside a `name` would page through nothing.
+ */
 export function checkAfterId(filter: WorkflowFilter): void {
-  if (filter.afterId !== undefined && filter.name === undefined) {
-    throw new Error("listWorkflows: afterId needs a name (it pages through the ids of one workflow)");
+  if (filter.afterId !== undefined && filter.name === undefined && filter.afterName === undefined) {
+    throw new Error("listWorkflows: afterId needs a name, or afterName to page through every workflow");
+  }
+  if (filter.afterName !== undefined && (filter.name !== undefined || filter.afterId === undefined)) {
+    throw new Error("listWorkflows: afterName goes with afterId and without a name");
   }
 }

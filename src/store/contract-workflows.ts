@@ -269,8 +269,23 @@ export function workflowContract(withStore: WithStore): void {
           ]);
           assert.deepEqual(await store.listWorkflows({ name: "transfer", afterId: "e", limit: 10 }), []);
 
-          // Without a name there is no single id order to page through: refused, not guessed.
-          await assert.rejects(store.listWorkflows({ afterId: "a", limit: 10 }), /afterId needs a name/);
+          // Without a name an id alone has no place in (name, id) order: refused, not guessed.
+          await assert.rejects(store.listWorkflows({ afterId: "a", limit: 10 }), /afterId needs a name, or afterName/);
+          await assert.rejects(store.listWorkflows({ name: "transfer", afterName: "refund", afterId: "a", limit: 10 }), /afterName goes with afterId and without a name/);
+
+          // With afterName, pages go on across names, in (name, id) order, with the other filters.
+          const all: string[] = [];
+          let after: { afterName: string; afterId: string } | undefined;
+          for (;;) {
+            const page = await store.listWorkflows({ limit: 3, ...after });
+            if (page.length === 0) break;
+            all.push(...keys(page));
+            after = { afterName: page.at(-1)!.name, afterId: page.at(-1)!.id };
+          }
+          assert.deepEqual(all, keys(await store.listWorkflows({ limit: 100 })));
+          assert.deepEqual(keys(await store.listWorkflows({ afterName: "refund", afterId: "b", limit: 2 })), ["transfer/a", "transfer/b"]);
+          assert.deepEqual(keys(await store.listWorkflows({ afterName: "refund", afterId: "", statuses: ["running", "paused"], limit: 10 })),
+            keys(await store.listWorkflows({ statuses: ["running", "paused"], limit: 10 })));
         });
       });
 

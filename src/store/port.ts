@@ -198,10 +198,15 @@ export interface WorkflowFilter {
   step?: string;
   /**
    * Ids after this one (ids ascending), for paging through one workflow's instances: pass the
-   * last id of the previous page. Needs `name` (the call is refused without it); to go through
-   * several workflows, page through each name in turn.
+   * last id of the previous page. Needs `name`, or else `afterName` (the call is refused without
+   * either).
    */
   afterId?: string;
+  /**
+   * Without `name`: workflows after (`afterName`, `afterId`) in (name, id) order, for paging
+   * through every workflow: pass the last name and id of the previous page. Needs `afterId`.
+   */
+  afterName?: string;
   /** 0 or less returns nothing. */
   limit: number;
 }

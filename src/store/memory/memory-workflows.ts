@@ -37,7 +37,7 @@ export class MemoryWorkflows {
   }
 
   list(filter: WorkflowFilter): StoredWorkflow[] {
-    const { name, step, afterId, limit } = filter;
+    const { name, step, afterId, afterName, limit } = filter;
     checkAfterId(filter);
     const statuses = filter.statuses && new Set(filter.statuses);
     if (limit <= 0 || statuses?.size === 0) return [];
@@ -46,7 +46,10 @@ export class MemoryWorkflows {
       if (name !== undefined && entry.name !== name) continue;
       if (statuses && !statuses.has(entry.status)) continue;
       if (step !== undefined && entry.step !== step) continue;
-      if (afterId !== undefined && compareText(entry.id, afterId) <= 0) continue;
+      if (afterId !== undefined) {
+        const order = afterName === undefined ? 0 : compareText(entry.name, afterName);
+        if (order < 0 || (order === 0 && compareText(entry.id, afterId) <= 0)) continue;
+      }
       found.push(entry);
     }
     found.sort((a, b) => compareText(a.name, b.name) || compareText(a.id, b.id));

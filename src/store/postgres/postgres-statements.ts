@@ -215,7 +215,7 @@ export function workflowListQuery(
   schema: string,
   filter: WorkflowFilter,
 ): { statement: Statement; params: unknown[] } | undefined {
-  const { name, step, afterId, limit } = filter;
+  const { name, step, afterId, afterName, limit } = filter;
   checkAfterId(filter);
   const statuses = filter.statuses && [...new Set(filter.statuses)];
   if (limit <= 0 || statuses?.length === 0) return undefined;
@@ -228,7 +228,8 @@ export function workflowListQuery(
   if (name !== undefined) where.push(`name = ${param(name)}`);
   if (statuses) where.push(`status = ANY(${param(statuses)}::text[])`);
   if (step !== undefined) where.push(`step = ${param(step)}`);
-  if (afterId !== undefined) where.push(`id > ${param(afterId)}`);
+  if (afterName !== undefined) where.push(`(name, id) > (${param(afterName)}, ${param(afterId)})`);
+  else if (afterId !== undefined) where.push(`id > ${param(afterId)}`);
   const text =
     `SELECT ${WORKFLOW_COLUMNS} FROM ${schema}.workflows` +
     (where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "") +

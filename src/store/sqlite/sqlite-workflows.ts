@@ -167,7 +167,7 @@ const stepsToRunSql = `
  * for the tests, which check the query plans.
  */
 export function workflowListQuery(filter: WorkflowFilter): { sql: string; params: unknown[] } | undefined {
-  const { name, step, afterId, limit } = filter;
+  const { name, step, afterId, afterName, limit } = filter;
   checkAfterId(filter);
   const statuses = filter.statuses && [...new Set(filter.statuses)];
   // SQLite reads a negative LIMIT as "no limit".
@@ -186,7 +186,10 @@ export function workflowListQuery(filter: WorkflowFilter): { sql: string; params
     where.push("step = ?");
     params.push(step);
   }
-  if (afterId !== undefined) {
+  if (afterName !== undefined) {
+    where.push("(name, id) > (?, ?)");
+    params.push(afterName, afterId);
+  } else if (afterId !== undefined) {
     where.push("id > ?");
     params.push(afterId);
   }
