@@ -91,6 +91,8 @@ const changedTo = ({ record, note }: Changed): Decision => ({
 export class WorkflowEngine {
   private readonly definitions = new Map<string, WorkflowDefinition>();
   private readonly timers = new Map<string, { cancel(): void }>();
+  /** Step attempts running here, by workflow key: an operator's terminate stops one at once. */
+  private readonly attempts = new Map<string, { terminate(reason: string): void }>();
   private readonly ends: EndWaiters;
   /** Acts in flight per workflow, and those told of a change meanwhile (they act again after). */
   private readonly acting = new Map<string, number>();
@@ -226,14 +228,22 @@ export class WorkflowEngine {
     return this.ends.waitForEnd(name, id, waitMs);
   }
 
-  /** Operator controls, run in the instance's mailbox like everything else. */
+  /**
+   * Operator controls, run in the instance's mailbox like everything else. Terminate does not wait
+   * for a step attempt running here: it stops it as a timeout would (its later calls are not sent,
+   * what it did stays), and the attempt's turn commits the workflow terminated.
+   */
   async operate(name: string, id: string, action: OperatorAction, reason = "by operator"): Promise<StoredReply> {
     const definition = this.definitions.get(name);
     if (!definition) throw new SagaflowError("unknown_component", `no workflow named "${name}"`, { status: 404 });
+    const attempt = action === "terminate" ? this.attempts.get(workflowKey(name, id)) : undefined;
+    attempt?.terminate(reason);
     return this.host.enqueueTask(name, id, async (current) => {
       const record = current.state as WorkflowRecord | null;
       if (!record) throw new SagaflowError("not_found", `workflow ${name} "${id}" was never started`, { status: 404 });
       if (action === "cancel") return this.cancelDecision(definition, current, record, reason);
+      // The attempt this terminate stopped has committed it so.
+      if (attempt && record.status === "terminated") return { ...unchanged(current), reply: { ok: true, value: { status: record.status, step: record.step } } };
       const next = operatorChange(record, action, this.host.clock.now(), reason);
       if (!next) {
         return { ...unchanged(current), reply: { ok: false, code: "invalid_status", message: `cannot ${action} a workflow that is ${record.status}` } };
@@ -448,11 +458,18 @@ export class WorkflowEngine {
     const ctx = new StepContextImpl(definition.name, id, record.execId, record.attempt + 1, this.host.keyedCall, this.host.timers, holds, journal, retriedByOperator(record));
     const { timeoutMs } = stepOptions(definition, step);
     let timer: { cancel(): void } | undefined;
+    const key = workflowKey(definition.name, id);
     try {
       const timedOut = new Promise<never>((_resolve, reject) => {
         timer = this.host.clock.schedule(timeoutMs, () => {
           ctx.abandon();
           reject(new SagaflowError("step_timeout", `step ${step} did not finish within ${timeoutMs} ms`, { status: 504, retryable: true }));
+        });
+        this.attempts.set(key, {
+          terminate: (reason) => {
+            ctx.abandon();
+            reject(new TerminatedDuringStep(reason));
+          },
         });
       });
       const result = await Promise.race([Promise.resolve().then(() => handler(record.state, record.stepInput, ctx)), timedOut]);
@@ -465,10 +482,19 @@ export class WorkflowEngine {
       return { ...changed, held: callKeysRetired(record, changed.record) ? { ...held, write: { ...held.write, dedup: [] } } : held };
     } catch (error) {
       holds?.drop();
+      if (error instanceof TerminatedDuringStep) return operatorChange(record, "terminate", this.host.clock.now(), error.reason)!;
       return applyStepFailure(definition, record, error, this.host.clock.now());
     } finally {
       timer?.cancel();
+      this.attempts.delete(key);
     }
+  }
+}
+
+/** An operator terminated the workflow while this step attempt ran. */
+class TerminatedDuringStep extends Error {
+  constructor(readonly reason: string) {
+    super(`terminated ${reason} during the step`);
   }
 }
 

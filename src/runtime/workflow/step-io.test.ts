@@ -83,6 +83,42 @@ describe("a workflow whose step waits on a slow call", () => {
     // The command applied after the step, on its result.
     assert.deepEqual(view.state, { done: true, note: "hi" });
   });
+  it("an-operator's-terminate-does-not-wait-for-the-step:-the-attempt-stops,-its-later-calls-are-not-sent", async () => {
+    let unblock!: () => void;
+    const blocked = new Promise<void>((resolve) => (unblock = resolve));
+    let entered!: () => void;
+    const inStep = new Promise<void>((resolve) => (entered = resolve));
+    const late: string[] = [];
+    const hung = workflow("hung", {
+      start: () => ({ done: false }),
+      steps: {
+        call: async (s, _input, ctx) => {
+          entered();
+          await blocked; // a hung call to another system, for far longer than anyone waits
+          await ctx.call(slowService, "after").work({}).catch((error: { code?: string }) => late.push(error.code ?? "?"));
+          return ctx.update({ ...s, done: true }).end();
+        },
+      },
+      // The step's timeout is far away: terminate must not wait for it.
+      stepOptions: { call: { timeoutMs: 600_000 } },
+    });
+    const rt = new Runtime({ store: new MemoryStore(), components: [slowService, hung], log: () => {} });
+    runtimes.push(rt);
+    await rt.start();
+    await rt.call("hung", "h1", "start", {});
+    await inStep;
+    assert.deepEqual(await rt.admin.operateWorkflow("hung", "h1", "terminate"), { status: "terminated", step: "call" });
+    assert.equal((await rt.workflowResult("hung", "h1")).status, "terminated");
+    // The attempt goes on in the background: its next call is not sent, and nothing moves the workflow.
+    unblock();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(late, ["run_abandoned"]);
+    assert.deepEqual(await rt.call("slow-service", "after", "work", {}), 1, "the late call never reached the entity");
+    const view = await rt.workflowResult("hung", "h1");
+    assert.deepEqual([view.status, view.state], ["terminated", { done: false }]);
+    assert.equal((await rt.admin.operateWorkflow("hung", "h1", "terminate").catch((error: { code?: string }) => error.code)), "invalid_status");
+  });
+
   it("answers-queries-while-the-step-holds-a-call's-write-and-waits-on-slow-work,-on-SQLite", async () => {
     // On SQLite a step's call to an entity is held to commit with the transition (held-writes.ts):
     // the step then waits on slow work. The workflow's queries and the entity's callers must not
