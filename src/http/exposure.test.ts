@@ -70,6 +70,13 @@ const signed = entity(
 );
 const hiddenEntity = entity("hidden-entity", { initial: () => ({}), events: {} }, { commands: { poke: (_s, _c: {}, fx) => { runs++; return fx.reply({}); } } });
 const hiddenKv = keyValue("hidden-kv", { initial: () => 0, commands: { poke: (s, _c: {}, fx) => { runs++; return fx.reply(s); } } });
+/** Absent until set: its state, and `get`'s reply, is null. */
+const maybe = keyValue("maybe", {
+  initial: (): { n: number } | null => null,
+  commands: { set: (_s, c: { n: number }, fx) => fx.update({ n: c.n }).reply((s) => s), clear: (_s, _c: {}, fx) => fx.update(null).reply((s) => s) },
+  queries: { get: (s, _: {}, fx) => fx.reply(s) },
+  expose: access.anyone,
+});
 const hiddenWorkflow = workflow("hidden-flow", { start: (_: {}) => ({}), steps: { only: (s, _i, ctx) => ctx.update(s).end() } });
 const hiddenView = view("hidden-view", { version: 1, tables: { notes: table(note, { events: { written: (_r, e, { id }) => ({ id, text: e.text }) } }) }, queries: { all: "SELECT * AS notes FROM notes" } });
 const approval = workflow("approval", {
@@ -110,7 +117,7 @@ const api = endpoint("api", [
   }),
 ]);
 
-const components = [note, signed, hiddenEntity, hiddenKv, hiddenWorkflow, hiddenView, approval, notes, api];
+const components = [note, signed, hiddenEntity, hiddenKv, maybe, hiddenWorkflow, hiddenView, approval, notes, api];
 const bankService = service("exposure", components, { auth: { issuers: [{ issuer: "tests", algorithms: ["HS256"], secret }] } });
 
 let app: Sagaflow;
@@ -273,6 +280,14 @@ describe("endpoints over HTTP", () => {
     assert.equal(command.headers.get("allow"), "POST");
     assert.equal((await requestJson(`${base}/note/n1/write`, { method: "PUT" })).headers.get("allow"), "GET, POST");
     assertErrorBody(await requestJson(`${base}/nothing/here/at-all`, { method: "DELETE" }), 404, "unknown_component");
+  });
+
+  it("a reply of null is null over HTTP, as in process (it was {})", async () => {
+    const never = await requestJson(`${base}/maybe/m1/get`);
+    assert.deepEqual([never.status, never.text], [200, "null"]);
+    assert.deepEqual((await requestJson(`${base}/maybe/m1/set`, { body: { n: 1 } })).body, { n: 1 });
+    assert.equal((await requestJson(`${base}/maybe/m1/clear`, { body: {} })).text, "null");
+    assert.equal((await requestJson(`${base}/maybe/m1/get`)).text, "null");
   });
 
   it("answers text with its status, and streams text/event-stream", async () => {

@@ -4,8 +4,9 @@ import type { StoreStatus } from "../store/outage.ts";
 import { AuthenticationError } from "./guard.ts";
 import { logEvent, logInternalError } from "../observe/log-event.ts";
 
+/** `body` as JSON; a reply of `undefined` (which JSON cannot say) is `{}`, a reply of `null` is `null`. */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body ?? {});
+  const text = JSON.stringify(body === undefined ? {} : body);
   res.writeHead(status, {
     "content-type": "application/json; charset=utf-8",
     "content-length": Buffer.byteLength(text),
