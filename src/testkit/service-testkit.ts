@@ -168,7 +168,9 @@ export class ServiceUnderTest {
     await this.settle();
   }
 
+  /** Stops the service; step attempts waiting on the virtual clock are abandoned, not waited for. */
   stop(): Promise<void> {
+    this.runtime.workflows.abandonAttempts();
     return this.runtime.stop();
   }
 }

@@ -195,6 +195,38 @@ describe("workflow testkit (virtual time)", () => {
   });
 });
 
+describe("workflow testkit: ctx.run's back-offs on the virtual clock", () => {
+  const flakyRun = (failures: number) =>
+    workflow("flaky-run", {
+      start: (_input: {}) => ({ calls: 0 }),
+      steps: {
+        work: async (_s, _input, ctx) => {
+          const calls = await ctx.run("ext", ({ attempt }) => {
+            if (attempt <= failures) throw new Error("ext flaked");
+            return attempt;
+          }, { maxAttempts: 5, initialBackoffMs: 10 });
+          return ctx.update({ calls }).end();
+        },
+      },
+    });
+
+  it("one advance past every back-off finishes the step", async () => {
+    const t = await testWorkflow(flakyRun(3), { components: [] });
+    await t.start("r1", {});
+    assert.equal((await t.result("r1")).status, "running", "waiting on its first back-off");
+    await t.advance(1_000); // 10 + 20 + 40 ms of back-off
+    assert.deepEqual([(await t.result("r1")).status, (await t.result("r1")).state], ["ended", { calls: 4 }]);
+    await t.stop();
+  });
+
+  it("stop does not wait for an attempt waiting on the virtual clock", async () => {
+    const t = await testWorkflow(flakyRun(1), { components: [] });
+    await t.start("r2", {});
+    const stopped = await Promise.race([t.stop().then(() => "stopped"), new Promise((done) => setTimeout(() => done("still waiting"), 3_000))]);
+    assert.equal(stopped, "stopped");
+  });
+});
+
 describe("workflow testkit: a command's transition to an undefined step", () => {
   it("is an error naming the step, and the workflow stays where it was", async () => {
     const wayward = workflow("wayward", {

@@ -103,7 +103,9 @@ export class WorkflowUnderTest<S, SI> {
     return this.runtime.store.workflowHistory(this.definition.name, id, 10_000);
   }
 
+  /** Stops the runtime; step attempts waiting on the virtual clock are abandoned, not waited for. */
   async stop(): Promise<void> {
+    this.runtime.workflows.abandonAttempts();
     await this.runtime.stop();
   }
 }
