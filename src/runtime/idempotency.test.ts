@@ -218,12 +218,12 @@ describe("runtime: idempotency keys", () => {
     assert.deepEqual(((await store.loadKv("customer", "c2"))?.state as { wallets: string[] }).wallets, []);
   });
 
-  it("invalid-idempotency-keys-are-invalid_input", async () => {
+  it("invalid-idempotency-keys-are-invalid_idempotency_key", async () => {
     const { rt } = await open(freshPath());
     for (const key of ["", "x".repeat(257), "a\nb"]) {
       await assert.rejects(
         rt.call("wallet", "w1", "create", { initialBalance: 1 }, { idempotencyKey: key }),
-        isCode("invalid_input", 400),
+        isCode("invalid_idempotency_key", 400),
         JSON.stringify(key),
       );
     }

@@ -45,9 +45,7 @@ export function runtimeKeyTaken(key: string | undefined): SagaflowError | undefi
 
 export function checkIdempotencyKey(key: string): string {
   if (key.length === 0 || key.length > maxIdempotencyKeyLength || /[\u0000-\u001f]/.test(key)) {
-    throw errors.invalidInput(
-      `idempotency key must be 1 to ${maxIdempotencyKeyLength} printable characters`,
-    );
+    throw new SagaflowError("invalid_idempotency_key", `an idempotency key must be 1 to ${maxIdempotencyKeyLength} printable characters, not ${key.length}`);
   }
   return key;
 }
