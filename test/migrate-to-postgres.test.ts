@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { cli } from "./support/cli.ts";
@@ -111,10 +111,20 @@ function registerTests(connectionString: string): void {
       }));
       assert.equal(parkedRows, 1);
 
-      // Into the same schema again: refused, nothing changed.
+      // The SQLite folder is marked: migrating or serving it again is refused, naming where the data went.
       const again = await cli(["migrate", "--data", sqlite.dataDir, "--to-postgres", connectionString, "--postgres-schema", schema]);
       assert.equal(again.code, 1);
-      assert.match(again.stderr, /is not empty/);
+      assert.match(again.stderr, new RegExp(`sagaflow\\.db was migrated to PostgreSQL \\(127\\.0\\.0\\.1:5432/\\w+, schema ${schema}\\)`));
+      const served = await cli(["serve", fixture, "--port", "0", "--data", sqlite.dataDir], env);
+      assert.equal(served.code, 1, served.stdout);
+      assert.match(served.stderr, /was migrated to PostgreSQL .*delete .*sagaflow\.db\.migrated/);
+      // Without the mark, into the same schema: refused, nothing changed.
+      const marker = join(sqlite.dataDir, "sagaflow.db.migrated");
+      renameSync(marker, `${marker}.aside`);
+      const into = await cli(["migrate", "--data", sqlite.dataDir, "--to-postgres", connectionString, "--postgres-schema", schema]);
+      renameSync(`${marker}.aside`, marker);
+      assert.equal(into.code, 1);
+      assert.match(into.stderr, /is not empty/);
 
       // On PostgreSQL, with the cure in place: everything continues.
       writeFileSync(env.BANK_CURE_FILE, "");

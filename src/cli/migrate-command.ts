@@ -24,5 +24,5 @@ export async function migrateCommand(argv: string[]): Promise<void> {
   if (report.viewsToRebuild.length > 0) {
     console.log(`sagaflow: views rebuild from the feed on the first start on PostgreSQL: ${report.viewsToRebuild.join(", ")}`);
   }
-  console.log(`sagaflow: now serve with --postgres <URL> --postgres-schema ${schema}; do not serve ${dataDir} again (it would diverge)`);
+  console.log(`sagaflow: now serve with --postgres <URL> --postgres-schema ${schema}; ${dataDir} is marked migrated (${dataDir}/sagaflow.db.migrated) and refuses to be served again`);
 }

@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { lockDatabase } from "../sqlite/data-lock.ts";
+import { markMigrated, refuseIfMigrated } from "../sqlite/migrated-marker.ts";
 import { applyMigrations as applySqliteMigrations } from "../sqlite/migrations.ts";
 import { applyMigrations as applyPostgresMigrations, checkSchemaName, quoteIdent } from "../postgres/migrations.ts";
 import { copyTable, type ColumnPair, type TableCopy } from "./copy-table.ts";
@@ -60,6 +61,7 @@ export async function migrateSqliteToPostgres(options: SqliteToPostgresOptions):
   checkSchemaName(schema);
   const dbPath = resolve(join(options.dataDir, "sagaflow.db"));
   if (!existsSync(dbPath)) throw new Error(`no Sagaflow data in ${options.dataDir}: ${dbPath} does not exist`);
+  refuseIfMigrated(dbPath);
   // Throws DataInUseError (naming the process) while a service serves this folder.
   const unlock = lockDatabase(dbPath);
   let db: Database.Database | undefined;
@@ -91,6 +93,7 @@ export async function migrateSqliteToPostgres(options: SqliteToPostgresOptions):
         const { feedHead, nextPositionAfter } = await setSequences(db, client, schema);
         await verifyCounts(db, client, schema, tables);
         await client.query("COMMIT");
+        markMigrated(dbPath, options.connectionString, schema);
         return { schema, tables, feedHead, nextPositionAfter, viewsToRebuild: views, durationMs: Math.round(performance.now() - started) };
       } catch (error) {
         await client.query("ROLLBACK").catch(() => {});

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { lockDatabase } from "./data-lock.ts";
+import { refuseIfMigrated } from "./migrated-marker.ts";
 import Database from "better-sqlite3";
 import { SqliteViews } from "./sqlite-views.ts";
 import type {
@@ -118,6 +119,7 @@ export class SqliteStore implements Store {
   constructor(options: SqliteStoreOptions) {
     // One process per file: a second one refuses to open it (see ./data-lock.ts).
     const file = options.path !== ":memory:" && options.path !== "" && !options.path.startsWith("file:");
+    if (file) refuseIfMigrated(resolve(options.path));
     const unlock = file ? lockDatabase(resolve(options.path)) : () => {};
     let db: Database.Database;
     try {
