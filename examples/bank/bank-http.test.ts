@@ -221,11 +221,11 @@ describe("bank over HTTP: Idempotency-Key", () => {
     assert.equal(await balanceOf(b), 4);
   });
 
-  it("an empty or 300-character key is 400 invalid_input and changes nothing", async () => {
+  it("an empty or 300-character key is 400 invalid_idempotency_key and changes nothing", async () => {
     const id = fresh("w");
     await createWallet(id, 0);
     for (const key of ["", "k".repeat(300)]) {
-      assertErrorBody(await postJson(wallet(id, "deposit"), { amount: 1 }, { "idempotency-key": key }), 400, "invalid_input");
+      assertErrorBody(await postJson(wallet(id, "deposit"), { amount: 1 }, { "idempotency-key": key }), 400, "invalid_idempotency_key");
     }
     assert.equal(await balanceOf(id), 0);
   });
