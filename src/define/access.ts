@@ -25,6 +25,8 @@ export interface AccessRule {
   allows(request: AccessRequest): boolean;
   /** Shown in start-up logs and errors. */
   readonly description: string;
+  /** The path parameters the rule reads: a route without one of them is refused when defined. */
+  readonly params?: readonly string[];
 }
 
 const rule = (description: string, allows: (request: AccessRequest) => boolean): AccessRule => ({
@@ -54,20 +56,34 @@ export const access = {
   role: (role: string, claim = "roles"): AccessRule =>
     rule(`role ${role}`, ({ principal }) => stringsOf(principal.claims[claim]).includes(role)),
   /** Callers whose `sub` equals the path parameter `param` (`id` on a component route). */
-  subjectIs: (param: string): AccessRule =>
-    rule(`sub = :${param}`, ({ principal, params }) => {
+  subjectIs: (param: string): AccessRule => ({
+    ...rule(`sub = :${param}`, ({ principal, params }) => {
       const value = params[param];
       return principal.subject !== undefined && value !== undefined && principal.subject === value;
     }),
+    params: [param],
+  }),
   /** Callers for whom `predicate` holds (it sees the verified claims and the path parameters). */
   claims: (predicate: (claims: Readonly<Record<string, unknown>>, params: Readonly<Record<string, string>>) => boolean, description = "claims predicate"): AccessRule =>
     rule(description, ({ principal, params }) => predicate(principal.claims, params) === true),
   /** Passes when any of `rules` passes; public when one of them is. */
   anyOf: (...rules: AccessRule[]): AccessRule => {
     if (rules.some((r) => r.public)) return access.anyone;
-    return rule(rules.map((r) => r.description).join(" or "), (request) => rules.some((r) => r.allows(request)));
+    const params = [...new Set(rules.flatMap((r) => r.params ?? []))];
+    return { ...rule(rules.map((r) => r.description).join(" or "), (request) => rules.some((r) => r.allows(request))), params };
   },
 } as const;
+
+/**
+ * Throws if `rule` reads a path parameter the route lacks (`subjectIs("id")` on `/me`): such a
+ * rule refuses every caller, which is a mistake to catch when the route is defined.
+ */
+export function checkRuleParams(rule: AccessRule, routeParams: readonly string[], where: string): void {
+  const missing = (rule.params ?? []).filter((p) => !routeParams.includes(p));
+  if (missing.length === 0) return;
+  const has = routeParams.length === 0 ? "none" : routeParams.map((p) => `:${p}`).join(", ");
+  throw new TypeError(`${where}: its access rule (${rule.description}) reads the path parameter :${missing[0]}, which the route does not have (it has ${has}), so it would refuse every caller`);
+}
 
 /** Whether `value` is a rule made by `access` (or shaped like one). */
 export function isAccessRule(value: unknown): value is AccessRule {

@@ -1,4 +1,4 @@
-import { isAccessRule, type AccessRule, type Principal } from "./access.ts";
+import { checkRuleParams, isAccessRule, type AccessRule, type Principal } from "./access.ts";
 import { checkComponentName, described } from "./component.ts";
 import type { StandardSchemaV1 } from "./standard-schema.ts";
 import type { InstanceClient } from "./handlers.ts";
@@ -148,7 +148,9 @@ function makeRoute(method: HttpMethod) {
     if (typeof path !== "string") throw new TypeError(`route ${method}: the path must be a string such as "/customers/:id", got ${described(path)}`);
     if (!isAccessRule(options?.access)) throw new TypeError(`route ${method} ${path}: options.access must be an access rule (access.anyone, …)`);
     if (typeof handler !== "function") throw new TypeError(`route ${method} ${path}: the handler (third argument) must be a function, got ${described(handler)}`);
-    return { method, path, segments: parseTemplate(method, path), options: options, handler };
+    const segments = parseTemplate(method, path);
+    checkRuleParams(options.access, segments.flatMap((s) => ("param" in s ? [s.param] : [])), `route ${method} ${path}`);
+    return { method, path, segments, options: options, handler };
   };
 }
 

@@ -1,4 +1,4 @@
-import { isAccessRule, type AccessRule } from "./access.ts";
+import { checkRuleParams, isAccessRule, type AccessRule } from "./access.ts";
 
 /**
  * The name under which a workflow's `GET /{workflow}/{id}` (its status and state) is exposed in
@@ -24,8 +24,12 @@ export type HandlerNames<CM, QM> = Declared<CM> | Declared<QM>;
  * Checks an `expose` option when a component is defined: a rule, or a record whose keys are
  * among `names` and whose values are rules. Plain JavaScript gets the check TypeScript gives.
  */
-export function checkExposure(component: string, expose: unknown, names: readonly string[]): void {
-  if (expose === undefined || isAccessRule(expose)) return;
+export function checkExposure(component: string, expose: unknown, names: readonly string[], routeParams: readonly string[] = ["id"]): void {
+  if (expose === undefined) return;
+  if (isAccessRule(expose)) {
+    checkRuleParams(expose, routeParams, `component "${component}": expose`);
+    return;
+  }
   if (typeof expose !== "object" || expose === null || Array.isArray(expose)) {
     throw new TypeError(`component "${component}": expose must be an access rule (access.anyone, …) or { handler: rule }`);
   }
@@ -34,6 +38,7 @@ export function checkExposure(component: string, expose: unknown, names: readonl
       throw new TypeError(`component "${component}": expose names "${name}", which is not one of its handlers (${names.join(", ")})`);
     }
     if (!isAccessRule(value)) throw new TypeError(`component "${component}": expose.${name} must be an access rule (access.anyone, access.authenticated, …)`);
+    checkRuleParams(value, routeParams, `component "${component}": expose.${name}`);
   }
 }
 

@@ -86,6 +86,7 @@ export function view<Q extends Record<string, string>>(name: string, options: Vi
     checkDefinitionPart(name, `its tables.${tableName}`, t);
     checkSourceHandlers(`view "${name}", table "${tableName}"`, t);
   }
-  checkExposure(name, options.expose, Object.keys(options.queries));
+  // A view's routes (GET /views/{view}/{query}) have no path parameters.
+  checkExposure(name, options.expose, Object.keys(options.queries), []);
   return { ...options, kind: "view", name, commands: {} };
 }

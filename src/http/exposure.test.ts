@@ -322,6 +322,19 @@ describe("route conflicts fail start-up, naming both", () => {
     assert.throws(() => keyValue("typo", { initial: () => 0, commands: { a: (s, _c: {}, fx) => fx.reply(s) }, expose: { b: access.anyone } as never }), /expose names "b"/);
     assert.throws(() => route.get("/x", {} as never, handler), /access must be an access rule/);
   });
+
+  it("a rule reading a path parameter the route lacks is refused when defined (it would refuse every caller)", () => {
+    assert.throws(
+      () => route.get("/me/orders", { access: access.anyOf(access.role("admin"), access.subjectIs("id")) }, handler),
+      /route GET \/me\/orders: its access rule \(role admin or sub = :id\) reads the path parameter :id, which the route does not have \(it has none\)/,
+    );
+    assert.throws(() => route.post("/users/:userId/orders", { access: access.subjectIs("id") }, handler), /reads the path parameter :id, which the route does not have \(it has :userId\)/);
+    assert.throws(() => keyValue("owned", { initial: () => 0, commands: { a: (s, _c: {}, fx) => fx.reply(s) }, expose: { a: access.subjectIs("owner") } }), /component "owned": expose\.a: .*:owner/);
+    assert.throws(() => view("mine", { version: 1, tables: { notes: table(note, { events: { written: (_r, e, { id }) => ({ id, text: e.text }) } }) }, queries: { all: "SELECT * AS notes FROM notes" }, expose: access.subjectIs("id") }), /component "mine": expose: .*:id.*\(it has none\)/);
+    // The routes that have them are fine.
+    route.get("/users/:id/orders", { access: access.subjectIs("id") }, handler);
+    keyValue("owned-ok", { initial: () => 0, commands: { a: (s, _c: {}, fx) => fx.reply(s) }, expose: { a: access.subjectIs("id") } });
+  });
 });
 
 describe("endpoints in the testkit, without a socket", () => {
