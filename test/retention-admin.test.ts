@@ -63,6 +63,9 @@ describe("retention over the admin API", () => {
       assert.equal(body.error.code, "workflow_removed");
       assert.match(body.error.message, /removed by retention/);
       assert.equal((await fetch(`${base}/workflows/job/never`)).status, 404);
+      // Its result, as GET /job/j1 and the clients read it, says so too rather than "never started".
+      await assert.rejects(app.client.result(job, "j1"), (error: { code?: string; status?: number }) => error.code === "workflow_removed" && error.status === 410);
+      await assert.rejects(app.client.result(job, "never"), (error: { code?: string }) => error.code === "not_found");
       const terminate = await fetch(`${base}/workflows/job/j1/terminate`, { method: "POST" });
       assert.equal(terminate.status, 410, "an operator action on a removed workflow says so too");
       assert.equal((await fetch(`${base}/retention`, { method: "POST" })).status, 405);

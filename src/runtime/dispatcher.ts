@@ -1,3 +1,4 @@
+import { missingWorkflow } from "./retention/removed-workflow.ts";
 import type { CallOptions } from "../define/handlers.ts";
 import type { Principal } from "../define/access.ts";
 import { refusalError, SagaflowError, errors } from "../define/errors.ts";
@@ -143,7 +144,7 @@ export class InstanceDispatcher implements Dispatcher {
     }
     checkId(id);
     const view = await this.options.waitForEnd(name, id, waitMs);
-    if (!view) throw new SagaflowError("not_found", `workflow ${name} "${id}" was never started`, { status: 404 });
+    if (!view) throw await missingWorkflow(this.deps.store, name, id, `workflow ${name} "${id}" was never started`);
     return view;
   }
 

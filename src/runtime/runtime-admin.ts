@@ -1,3 +1,4 @@
+import { missingWorkflow } from "./retention/removed-workflow.ts";
 import { startedByOf } from "./workflow/started-by.ts";
 import type { RetentionService } from "./retention/retention-service.ts";
 import { errors, SagaflowError } from "../define/errors.ts";
@@ -102,13 +103,7 @@ export class RuntimeAdmin implements AdminFacade {
   private async workflowRecord(name: string, id: string) {
     const workflow = await this.parts.store.loadWorkflow(name, id);
     if (!workflow) {
-      const removed = await this.parts.store.retention.removedWorkflow(name, id);
-      if (!removed) throw notFound(`no workflow ${name} "${id}"${this.unlessNamed(name)}`);
-      throw new SagaflowError(
-        "workflow_removed",
-        `workflow ${name} "${id}" ${removed.status} at ${new Date(removed.endedAt).toISOString()} and was removed by retention at ${new Date(removed.removedAt).toISOString()} (see GET /retention)`,
-        { status: 410 },
-      );
+      throw await missingWorkflow(this.parts.store, name, id, `no workflow ${name} "${id}"${this.unlessNamed(name)}`);
     }
     return workflow;
   }
