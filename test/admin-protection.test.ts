@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { existsSync } from "node:fs";
 import { request as httpRequest } from "node:http";
+import { SignJWT } from "jose";
 import { join } from "node:path";
 import { createSagaflow, memoryStore, service, sqlite } from "../src/index.ts";
 import { wallet } from "../examples/bank/wallet.ts";
@@ -76,6 +77,10 @@ describe("admin API protection (in process)", () => {
       const bad = await adminGet(`${admin}/nodes`, `Bearer ${forged}`);
       assert.equal(bad.status, 401);
       assert.equal(bad.body.error?.code, "invalid_signature");
+      // The issuer accepts tokens without exp; the admin API does not: one would open it for ever.
+      const forever = await new SignJWT({ roles: ["sre"] }).setProtectedHeader({ alg: "HS256" }).setIssuer("ops").setSubject("ann").sign(new TextEncoder().encode(SECRET));
+      const endless = await adminGet(`${admin}/nodes`, `Bearer ${forever}`);
+      assert.deepEqual([endless.status, endless.body.error?.code], [401, "missing_claim"]);
       assert.equal((await adminGet(`${admin}/nodes`, `Bearer ${TOKEN}`)).status, 200);
     } finally {
       await app.stop();
@@ -155,6 +160,9 @@ describe("admin API protection (sagaflow serve and the admin commands)", () => {
       assert.match(refused.stderr, /needs a token: --admin-token/);
       const withFlag = await cli(["nodes", "--admin", admin, "--admin-token", TOKEN], { SAGAFLOW_ADMIN_TOKEN: "" });
       assert.equal(withFlag.code, 0, withFlag.stderr);
+      // Each node's admin address is listed: lease holders' actions go there.
+      assert.match(withFlag.stdout, /node\s+alive\s+url\s+admin\s+leases/);
+      assert.ok(withFlag.stdout.includes(`:${new URL(await server.admin()).port}`), withFlag.stdout);
       const withEnv = await cli(["workflows", "list", "--admin", admin], { SAGAFLOW_ADMIN_TOKEN: TOKEN });
       assert.equal(withEnv.code, 0, withEnv.stderr);
       const wrong = await cli(["nodes", "--admin", admin, "--admin-token", "wrong-token-wrong-token"]);

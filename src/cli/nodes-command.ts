@@ -13,9 +13,11 @@ export async function nodesCommand(argv: string[]): Promise<void> {
     node: n.id === report.self ? `${n.id} (this)` : n.id,
     alive: n.alive ? "yes" : `no (silent ${Math.round(n.heartbeatAgeMs / 1000)} s)`,
     url: n.info["url"] ?? "",
+    // Where to send what only the lease holder does (parked retries, view rebuilds).
+    admin: n.info["admin"] ?? "",
     leases: `${n.leases.length}: ${compact(n.leases)}`,
   }));
-  printTable(rows, ["node", "alive", "url", "leases"], "no nodes");
+  printTable(rows, ["node", "alive", "url", "admin", "leases"], "no nodes");
   if (!report.clustered) console.log("one node: the store (SQLite) is not shared");
   if (report.unheld.length > 0) console.log(`not held (taken within ~${(2 * report.leaseMs) / 1000} s): ${compact(report.unheld)}`);
 }

@@ -136,6 +136,8 @@ function checkCaller(
     access.authenticator!.authenticate(header).then(
       (result) => {
         if (!result.ok) return refuse(res, 401, result.code, result.message);
+        // A service's issuers may allow tokens that never expire; one that opens the admin API must.
+        if (typeof result.principal.claims["exp"] !== "number") return refuse(res, 401, "missing_claim", "a token for the admin API must expire: it has no exp claim");
         const roles = result.principal.claims["roles"];
         if (!Array.isArray(roles) || !roles.includes(access.role)) return refuse(res, 403, "forbidden", `the admin API needs role ${access.role}`);
         handler(req, res);

@@ -56,8 +56,18 @@ export function Overview() {
       <div class="tiles">
         <div class="tile">
           <div class="tile-label">Store</div>
-          <div class={`tile-value ${health.data?.status === "ok" ? "good" : "bad"}`}>{health.data?.status ?? (health.error ? "unavailable" : "…")}</div>
-          {health.data?.message ? <div class="small">{health.data.message}</div> : null}
+          {/* Refused for want of a token says nothing about the store. */}
+          {health.error?.status === 401 || health.error?.status === 403 ? (
+            <>
+              <div class="tile-value muted">—</div>
+              <div class="small">needs the admin token</div>
+            </>
+          ) : (
+            <>
+              <div class={`tile-value ${health.data?.status === "ok" ? "good" : "bad"}`}>{health.data?.status ?? (health.error ? "unavailable" : "…")}</div>
+              {health.data?.message ? <div class="small">{health.data.message}</div> : null}
+            </>
+          )}
         </div>
         <div class="tile rate" data-rate="commands">
           <div class="tile-label">Commands</div>
