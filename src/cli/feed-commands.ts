@@ -1,7 +1,7 @@
 import { adminTarget, adminRequest, printTable } from "./admin-client.ts";
 import { parseArgs } from "./args.ts";
 
-export const feedUsage = `  sagaflow consumers                           offsets, feed head, lag and parked messages
+export const feedUsage = `  sagaflow consumers                           offsets, feed head, lag and parked messages (failed ones and those held behind them)
   sagaflow parked <consumer>                   parked messages
   sagaflow parked <consumer> retry|skip <position>
   sagaflow timers [--status pending|parked]`;

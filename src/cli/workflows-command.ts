@@ -20,7 +20,8 @@ export async function workflowsCommand(argv: string[]): Promise<void> {
       if (value !== undefined) query.set(param, value);
     }
     const { workflows, next } = (await admin(base, "GET", `/workflows?${query}`)) as { workflows: Array<Record<string, unknown>>; next: string | null };
-    const rows = workflows.map((w) => ({ ...w, lastError: (w["lastError"] as { code?: string } | null)?.code ?? "" }));
+    // An ended workflow keeps the error of a retry that later succeeded: shown, it reads like a failure.
+    const rows = workflows.map((w) => ({ ...w, lastError: w["status"] === "ended" ? "" : ((w["lastError"] as { code?: string } | null)?.code ?? "") }));
     printTable(rows, ["name", "id", "status", "step", "attempt", "lastError"], "no workflows");
     // A full page may not be all: say how to read on (on stderr, so the table can be piped).
     if (next !== null) console.error(`more: the same command with --after ${JSON.stringify(next)}`);
