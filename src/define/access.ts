@@ -25,7 +25,7 @@ export interface AccessRule {
   allows(request: AccessRequest): boolean;
   /** Shown in start-up logs and errors. */
   readonly description: string;
-  /** The path parameters the rule reads: a route without one of them is refused when defined. */
+  /** Path parameters without which the rule refuses every caller: a route lacking one is refused when defined. */
   readonly params?: readonly string[];
 }
 
@@ -69,7 +69,8 @@ export const access = {
   /** Passes when any of `rules` passes; public when one of them is. */
   anyOf: (...rules: AccessRule[]): AccessRule => {
     if (rules.some((r) => r.public)) return access.anyone;
-    const params = [...new Set(rules.flatMap((r) => r.params ?? []))];
+    // It refuses everyone only where every branch does: the parameters all of them read.
+    const params = rules.map((r) => r.params ?? []).reduce((common, next) => common.filter((p) => next.includes(p)));
     return { ...rule(rules.map((r) => r.description).join(" or "), (request) => rules.some((r) => r.allows(request))), params };
   },
 } as const;

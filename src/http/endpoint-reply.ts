@@ -34,6 +34,11 @@ export async function writeEndpointReply(res: ServerResponse, reply: EndpointRep
       return;
     case "events": {
       res.writeHead(status, { "content-type": "text/event-stream", "cache-control": "no-cache", ...headers });
+      // HEAD gets the headers alone: nothing would be sent of the events, so none is waited for.
+      if (res.req.method === "HEAD") {
+        res.end();
+        return;
+      }
       res.flushHeaders();
       eventStreams.add(res);
       try {

@@ -43,7 +43,7 @@ export class KeyedCaller {
 
   private async send(component: string, id: string, handler: string, input: unknown): Promise<unknown> {
     if (this.closed) {
-      throw new SagaflowError("run_abandoned", "this run timed out; its calls are no longer sent", {
+      throw new SagaflowError("run_abandoned", "this step attempt was stopped (it timed out, or the workflow was terminated or is over); its calls are no longer sent", {
         retryable: true,
         status: 503,
       });

@@ -198,8 +198,12 @@ export class WorkflowEngine {
     if (!definition || this.stopped) return;
     this.ends.remoteChange(name, id, over, end);
     if (!this.host.placement.holds(workflowBucket(name, id))) return;
-    if (over === 1) this.forgetWakeUp(workflowKey(name, id));
-    else this.poke(definition, id);
+    if (over === 1) {
+      this.forgetWakeUp(workflowKey(name, id));
+      // Over elsewhere (an operator's terminate sent to another node): a step attempt running
+      // here stops rather than go on sending calls until its commit is refused.
+      this.attempts.get(workflowKey(name, id))?.abandon();
+    } else this.poke(definition, id);
   }
 
   /** Runs a sweep now and waits for it, backlog and all (tests). */
@@ -236,7 +240,8 @@ export class WorkflowEngine {
   async operate(name: string, id: string, action: OperatorAction, reason = "by operator"): Promise<StoredReply> {
     const definition = this.definitions.get(name);
     if (!definition) throw new SagaflowError("unknown_component", `no workflow named "${name}"`, { status: 404 });
-    const attempt = action === "terminate" ? this.attempts.get(workflowKey(name, id)) : undefined;
+    // Not while stopping: the operator is then refused (503), and the attempt must not end it.
+    const attempt = action === "terminate" && !this.stopped ? this.attempts.get(workflowKey(name, id)) : undefined;
     attempt?.terminate(reason);
     return this.host.enqueueTask(name, id, async (current) => {
       const record = current.state as WorkflowRecord | null;
@@ -401,6 +406,9 @@ export class WorkflowEngine {
    * it commits only with the start that creates the workflow.
    */
   private async advance(definition: WorkflowDefinition, id: string, current: Current, prefix?: EagerPrefix, handsOver = false): Promise<Decision> {
+    // Stopping: a step queued behind the ones abandoned waits for the next start, as after a crash
+    // (not an eager start's step, which commits with the start it carries).
+    if (this.stopped && prefix === undefined) return unchanged(current);
     const record = current.state as WorkflowRecord | null;
     const now = this.host.clock.now();
     const bucket = workflowBucket(definition.name, id);

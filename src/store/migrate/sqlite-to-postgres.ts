@@ -65,6 +65,7 @@ export async function migrateSqliteToPostgres(options: SqliteToPostgresOptions):
   // Throws DataInUseError (naming the process) while a service serves this folder.
   const unlock = lockDatabase(dbPath);
   let db: Database.Database | undefined;
+  let committed = false;
   const pool = new pg.Pool({ connectionString: options.connectionString, max: 1, connectionTimeoutMillis: 10_000 });
   try {
     db = new Database(dbPath, { fileMustExist: true });
@@ -93,11 +94,14 @@ export async function migrateSqliteToPostgres(options: SqliteToPostgresOptions):
         const { feedHead, nextPositionAfter } = await setSequences(db, client, schema);
         await verifyCounts(db, client, schema, tables);
         await client.query("COMMIT");
-        markMigrated(dbPath, options.connectionString, schema);
+        committed = true;
         return { schema, tables, feedHead, nextPositionAfter, viewsToRebuild: views, durationMs: Math.round(performance.now() - started) };
       } catch (error) {
         await client.query("ROLLBACK").catch(() => {});
         throw error;
+      } finally {
+        // Outside the rollback: once committed, the folder is marked whatever happens after.
+        if (committed) markMigrated(dbPath, options.connectionString, schema, log);
       }
     } finally {
       client.release();

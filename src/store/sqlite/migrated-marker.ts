@@ -17,11 +17,28 @@ export interface MigratedTo {
 
 const markerOf = (dbPath: string) => `${dbPath}.migrated`;
 
-/** Records that the database at `dbPath` was copied to `to`. */
-export function markMigrated(dbPath: string, connectionString: string, schema: string): void {
-  const url = new URL(connectionString);
-  const to: MigratedTo = { database: `${url.host}${url.pathname}`, schema, at: new Date().toISOString() };
-  writeFileSync(markerOf(dbPath), `${JSON.stringify(to, null, 2)}\n`);
+/**
+ * Records that the database at `dbPath` was copied to `schema` of `connectionString`. Called once
+ * the copy is committed, so it never throws: a marker that cannot be written is reported through
+ * `warn` (the copy stands; the folder must then be kept from being served by hand).
+ */
+export function markMigrated(dbPath: string, connectionString: string, schema: string, warn: (line: string) => void): void {
+  const to: MigratedTo = { database: withoutCredentials(connectionString), schema, at: new Date().toISOString() };
+  try {
+    writeFileSync(markerOf(dbPath), `${JSON.stringify(to, null, 2)}\n`);
+  } catch (error) {
+    warn(`sagaflow: WARNING: the copy is committed, but ${markerOf(dbPath)} could not be written (${(error as Error).message}): do not serve ${dbPath} again`);
+  }
+}
+
+/** Server and database of a connection string, without user or password ("?" where it does not parse as a URL). */
+function withoutCredentials(connectionString: string): string {
+  try {
+    const url = new URL(connectionString);
+    return `${url.host}${url.pathname}`;
+  } catch {
+    return "?";
+  }
 }
 
 /** Throws, saying where the data went and how to serve this copy anyway, if the database was migrated. */
