@@ -53,6 +53,9 @@ describe("admin API for the console", () => {
     assert.deepEqual(compensated.body.workflows.map((w: any) => w.id), ["comp-1", "comp-2"]);
     assert.deepEqual((await admin("/workflows?name=transfer&idPrefix=ok-")).body.workflows.map((w: any) => w.id), ["ok-1", "ok-2", "ok-3"]);
     assert.deepEqual((await admin("/workflows?name=transfer&idPrefix=ok-2")).body.workflows.map((w: any) => w.id), ["ok-2"]);
+    // The id equal to the prefix fills a page of one by itself.
+    const one = await admin("/workflows?name=transfer&idPrefix=ok-1&limit=1");
+    assert.deepEqual([one.body.workflows.map((w: any) => w.id), one.body.next], [["ok-1"], "ok-1"]);
     assert.equal((await admin(`/workflows?name=transfer&createdAfter=${Date.now() + 60_000}`)).body.workflows.length, 0);
     const first = await admin("/workflows?name=transfer&limit=2");
     assert.deepEqual(first.body.workflows.map((w: any) => w.id), ["comp-1", "comp-2"]);

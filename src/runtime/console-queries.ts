@@ -7,6 +7,7 @@
 import type { WorkflowDefinition } from "../define/workflow.ts";
 import { SagaflowError } from "../define/errors.ts";
 import type { Store, StoredWorkflow, WorkflowFilter } from "../store/port.ts";
+import { compareText } from "../store/collation.ts";
 import type { EntityDefinition } from "../define/entity.ts";
 import type { Dispatcher } from "./dispatcher.ts";
 import { foldEvents } from "./decide.ts";
@@ -113,11 +114,12 @@ export class ConsoleQueries {
     const found: StoredWorkflow[] = [];
     // Where the next batch starts, over the filter's own afterId / afterName.
     let paging: Pick<WorkflowFilter, "afterId" | "afterName"> = {};
-    if (idPrefix !== undefined && filter.name !== undefined && (filter.afterId === undefined || filter.afterId < idPrefix)) {
+    if (idPrefix !== undefined && filter.name !== undefined && (filter.afterId === undefined || compareText(filter.afterId, idPrefix) < 0)) {
       // Ids are ordered: start at the prefix (the id equal to it is not "after" it, so look it up).
       const exact = filter.afterId === undefined ? await this.store.loadWorkflow(filter.name, idPrefix) : undefined;
       if (exact && (filter.statuses === undefined || filter.statuses.includes(exact.status)) && (filter.step === undefined || exact.step === filter.step) && matches(exact)) {
         found.push(exact);
+        if (found.length === filter.limit) return { workflows: found, next: cursorOf(exact) };
       }
       paging = { afterId: idPrefix };
     }
@@ -128,7 +130,7 @@ export class ConsoleQueries {
       scanned += batch.length;
       for (const w of batch) {
         // Past the prefix, nothing more matches: within one workflow's ids, which are ordered (a list of all is ordered by name first).
-        if (filter.name !== undefined && idPrefix !== undefined && w.id > idPrefix && !w.id.startsWith(idPrefix)) return { workflows: found, next: null };
+        if (filter.name !== undefined && idPrefix !== undefined && compareText(w.id, idPrefix) > 0 && !w.id.startsWith(idPrefix)) return { workflows: found, next: null };
         if (matches(w)) found.push(w);
         last = w;
         if (found.length === filter.limit) return { workflows: found, next: cursorOf(w) };
