@@ -168,7 +168,9 @@ describe("embedding API", () => {
     cleanups.push(() => second.stop());
     await assert.rejects(second.listen({ port: servicePort, adminPort: -1 }), { message: `port ${servicePort} (service) is in use` });
     await assert.rejects(second.listen({ port: 0, adminPort }), { message: `admin port ${adminPort} is in use` });
-    // A failed listen leaves the service running: it can listen elsewhere.
+    // A start refused for its port ran nothing (no timer fired, no schedule caught up): it is not started.
+    await assert.rejects(second.client.call(wallet, "w0").create({ initialBalance: 1 }), (error: { code?: string }) => error.code === "not_started");
+    // It can listen elsewhere.
     const elsewhere = await second.listen({ port: 0, adminPort: -1 });
     assert.equal(elsewhere.adminUrl, undefined);
     assert.equal((await postJson(`${elsewhere.url}/wallet/w/create`, { initialBalance: 3 })).status, 200);

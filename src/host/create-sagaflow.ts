@@ -19,7 +19,7 @@ import { Runtime } from "../runtime/runtime.ts";
 import { brokerUser } from "../runtime/topics/topic-service.ts";
 import type { Store } from "../store/port.ts";
 import type { Broker } from "../broker/port.ts";
-import { listenOn, type ListenOptions, type Listening } from "./listen.ts";
+import { listenOn, probePorts, type ListenOptions, type Listening } from "./listen.ts";
 import { openStore, type StoreDescriptor } from "./stores.ts";
 
 /** Verifies tokens against the service's `auth` issuers (every token refused without any). */
@@ -245,6 +245,8 @@ class SagaflowApp implements Sagaflow {
   }
 
   async listen(options: ListenOptions = {}): Promise<Listening> {
+    // A port in use refuses the start before the runtime fires anything due.
+    if (this.state.kind === "new") await probePorts(options);
     await this.start();
     const runtime = this.runtime();
     const listening = await listenOn(this.route, this.adminHandler, options, this.authenticator);

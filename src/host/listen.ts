@@ -71,6 +71,28 @@ function listenError(error: NodeJS.ErrnoException, port: number, which: "service
   return Object.assign(new Error(message, { cause: error }), { code: error.code });
 }
 
+/** The service port, the admin port (port + 1 by default; -1 for none) and the admin API's address. */
+function portsOf(options: ListenOptions): { port: number; adminPort: number; adminHost: string } {
+  const port = options.port ?? 3000;
+  return { port, adminPort: options.adminPort ?? (port === 0 ? 0 : port + 1), adminHost: options.adminHost ?? "127.0.0.1" };
+}
+
+/**
+ * Fails as listenOn would when a port it is given is taken (or not allowed), by binding each for
+ * a moment: called before the service starts, so a start refused for its port runs nothing (no
+ * timer fired, no schedule caught up). A port taken in the moment between is still refused then.
+ */
+export async function probePorts(options: ListenOptions): Promise<void> {
+  const { port, adminPort, adminHost } = portsOf(options);
+  const wanted: Array<[number, string, "service" | "admin"]> = [[port, options.host ?? "127.0.0.1", "service"], [adminPort, adminHost, "admin"]];
+  for (const [p, host, which] of wanted) {
+    if (p <= 0 || p > 65_535 || (which === "admin" && p === port)) continue;
+    const server = createServer();
+    await bind(server, p, host, which);
+    await new Promise<void>((done) => server.close(() => done()));
+  }
+}
+
 function bind(server: Server, port: number, host: string, which: "service" | "admin"): Promise<void> {
   return new Promise<void>((ready, fail) => {
     server.once("error", (error: NodeJS.ErrnoException) => fail(listenError(error, port, which)));
@@ -86,9 +108,7 @@ function bind(server: Server, port: number, host: string, which: "service" | "ad
 export async function listenOn(handler: Listener, adminHandler: Listener, options: ListenOptions, authenticator?: Authenticator): Promise<Listening> {
   const unanswered = new Set<ServerResponse>();
   let closing = false;
-  const port = options.port ?? 3000;
-  const adminPort = options.adminPort ?? (port === 0 ? 0 : port + 1);
-  const adminHost = options.adminHost ?? "127.0.0.1";
+  const { port, adminPort, adminHost } = portsOf(options);
   const access = {
     ...(options.adminToken === undefined ? {} : { token: options.adminToken }),
     ...(options.adminRole === undefined ? {} : { role: options.adminRole }),
