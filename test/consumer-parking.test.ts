@@ -138,7 +138,9 @@ describe("consumer poison messages (testkit, admin HTTP API)", () => {
 
     // Only a parked head can be acted on.
     const heldPosition = rows.find((p) => p.entry.id === "bad" && p.blockedBy !== null)!.entry.position;
-    assert.equal((await requestJson(`${admin.url}/consumers/shipping/parked/${heldPosition}/retry`, { method: "POST" })).status, 404);
+    const heldRetry = await requestJson(`${admin.url}/consumers/shipping/parked/${heldPosition}/retry`, { method: "POST" });
+    assert.deepEqual([heldRetry.status, heldRetry.body.error.code], [409, "held"]);
+    assert.match(heldRetry.body.error.message, new RegExp(`held behind the parked message at position ${badHead.entry.position}`));
     assert.equal((await requestJson(`${admin.url}/consumers/shipping/parked/999999/skip`, { method: "POST" })).status, 404);
 
     // Retrying before the cause is fixed parks it again, with the held ones still behind it.

@@ -157,3 +157,27 @@ describe("consumer runner: the database out of reach", () => {
     }
   });
 });
+
+describe("a consumer without a handler for an event type", () => {
+  it("parks the message at once (no_event_handler), without retries that cannot help", async () => {
+    const { testService } = await import("../../testkit/service-testkit.ts");
+    const doc = entity(
+      "doc",
+      { initial: () => ({}), events: { written: (s: {}, _e: {}) => s, archived: (s: {}, _e: {}) => s } },
+      { commands: { write: (_s, _c: {}, fx) => fx.emit("written", {}).reply({}), archive: (_s, _c: {}, fx) => fx.emit("archived", {}).reply({}) }, queries: {} },
+    );
+    const seen: string[] = [];
+    const writes = consumer("writes", { source: doc, events: { written: (_e, ctx) => void seen.push(ctx.id) } });
+    const t = await testService([doc, writes]);
+    try {
+      await t.client.call(doc, "d1").write({});
+      await t.client.call(doc, "d1").archive({});
+      await t.settle(); // no virtual time passes: a retried message would still be waiting on its back-off
+      const parked = await t.admin.parked("writes", 10);
+      assert.deepEqual(parked.map((p) => [p.entry.type, p.error.code, p.attempts]), [["archived", "no_event_handler", 1]]);
+      assert.deepEqual(seen, ["d1"]);
+    } finally {
+      await t.stop();
+    }
+  });
+});

@@ -342,7 +342,8 @@ export class ConsumerRunner {
       const handler = definition.events?.[entry.type] as Handler | undefined;
       if (!handler) {
         if (definition.ignoreUnknown) return;
-        throw new Error(`consumer "${definition.name}" has no handler for event type "${entry.type}" (set ignoreUnknown to skip such events)`);
+        // Trying again cannot help: parked at once (a refusal), not after its retries.
+        throw new SagaflowError("no_event_handler", `consumer "${definition.name}" has no handler for event type "${entry.type}" (set ignoreUnknown to skip such events)`);
       }
       await handler(entry.payload, ctx);
     } else if (definition.source.kind === "key-value") {
@@ -352,15 +353,23 @@ export class ConsumerRunner {
     }
   }
 
+  /** The parked message at `position` that heads its instance's; `held` (409) for one waiting behind another, else `not_found`. */
+  private parkedHead(all: ParkedMessage[], position: number): ParkedMessage {
+    const found = all.find((p) => p.entry.position === position);
+    if (found && found.blockedBy === null) return found;
+    if (found) {
+      throw new SagaflowError("held", `the message at position ${position} is held behind the parked message at position ${found.blockedBy} of the same instance: retry or skip that one; this one follows it`, { status: 409 });
+    }
+    throw new SagaflowError("not_found", `consumer "${this.definition.name}" has no parked message at position ${position}`, { status: 404 });
+  }
+
   /** Runs in the instance's queue, so that it is never interleaved with that instance's new entries. */
   private async release(position: number, skipHead: boolean): Promise<{ delivered: number; parked: number }> {
-    const found = (await this.parked()).find((p) => p.entry.position === position && p.blockedBy === null);
-    if (!found) throw new Error(`consumer "${this.definition.name}" has no parked message at position ${position}`);
+    const found = this.parkedHead(await this.parked(), position);
     const id = found.entry.id;
     return this.onInstance(id, async () => {
       const all = await this.parked();
-      const head = all.find((p) => p.entry.position === position && p.blockedBy === null);
-      if (!head) throw new Error(`consumer "${this.definition.name}" has no parked message at position ${position}`);
+      const head = this.parkedHead(all, position);
       const behind = all.filter((p) => p.blockedBy === position);
       const entries = [...(skipHead ? [] : [head.entry]), ...behind.map((p) => p.entry)];
       this.blocked.delete(id);
