@@ -8,6 +8,7 @@ import { SqliteStore } from "../store/sqlite/sqlite-store.ts";
 import type { Principal } from "../define/auth.ts";
 import type { EndpointDefinition, EndpointReply } from "../define/endpoint.ts";
 import { SagaflowError } from "../define/errors.ts";
+import type { ViewQueryOptions } from "../runtime/views/view-service.ts";
 import { EndpointRouter } from "../http/endpoint-router.ts";
 import { ExposedRoutes } from "../http/exposed-routes.ts";
 import { checkInput } from "../http/input-check.ts";
@@ -139,8 +140,8 @@ export class ServiceUnderTest {
   }
 
   /** Runs a view's named query, as `GET /views/{view}/{query}` does. */
-  query(view: string, query: string, params: Record<string, unknown> = {}): Promise<unknown> {
-    return this.runtime.service.queryView(view, query, params);
+  query(view: string, query: string, params: Record<string, unknown> = {}, options: ViewQueryOptions = {}): Promise<unknown> {
+    return this.runtime.service.queryView(view, query, params, options);
   }
 
   /** Starts the service (`testService` does this). */

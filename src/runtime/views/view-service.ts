@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { ViewDefinition } from "../../define/view.ts";
 import { SagaflowError } from "../../define/errors.ts";
 import type { Store } from "../../store/port.ts";
@@ -114,14 +115,16 @@ export class ViewService {
     if (options.waitForPosition !== undefined) await this.waitFor(served.runner, options.waitForPosition, options.waitMs ?? defaultWaitForPositionMs);
     const table = served.runner.tableFor(entry.query.from);
     if (!table) throw new SagaflowError("view_building", `view "${view}" is being built; try again shortly`, { status: 503, retryable: true });
-    const offset = decodePageToken(options.pageToken);
+    const asked = pageFingerprint(view, name, params);
+    const offset = decodePageToken(options.pageToken, asked);
     const run = () => this.store.views!.query(table, entry.query, params, { offset, limit: maxPageSize });
     const result = await (this.observer ? this.observer.viewQuery(view, name, run) : run());
     const key = entry.query.select.name;
     if (result.kind === "count") return { [key ?? "count"]: result.count };
     return {
       [key ?? "rows"]: result.rows,
-      ...(result.hasMore ? { nextPageToken: encodePageToken(offset + result.rows.length) } : {}),
+      // A page of none (a query's LIMIT 0) has no next: its token would give the same page again.
+      ...(result.hasMore && result.rows.length > 0 ? { nextPageToken: encodePageToken(offset + result.rows.length, asked) } : {}),
     };
   }
 
@@ -149,17 +152,27 @@ export class ViewService {
   }
 }
 
-export function encodePageToken(offset: number): string {
-  return Buffer.from(JSON.stringify({ o: offset })).toString("base64url");
+/** What a page token belongs to: the view, the query and its parameters (a token of another would skip rows). */
+function pageFingerprint(view: string, query: string, params: Record<string, unknown>): string {
+  const sorted = Object.keys(params).sort().map((k) => [k, params[k]]);
+  return createHash("sha256").update(JSON.stringify([view, query, sorted])).digest("base64url").slice(0, 12);
 }
 
-function decodePageToken(token: string | undefined): number {
+/** The next page starts at `offset` of the query `fingerprint` names. */
+function encodePageToken(offset: number, fingerprint: string): string {
+  return Buffer.from(JSON.stringify({ o: offset, q: fingerprint })).toString("base64url");
+}
+
+function decodePageToken(token: string | undefined, fingerprint: string): number {
   if (token === undefined) return 0;
+  let decoded: { o?: unknown; q?: unknown } | undefined;
   try {
-    const { o } = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as { o: unknown };
-    if (typeof o === "number" && Number.isSafeInteger(o) && o >= 0) return o;
+    decoded = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as { o?: unknown; q?: unknown };
   } catch {
-    // fall through to the error below
+    // refused below
   }
-  throw new SagaflowError("invalid_page_token", "pageToken is not one this service gave out");
+  const { o, q } = decoded ?? {};
+  if (typeof o !== "number" || !Number.isSafeInteger(o) || o < 0) throw new SagaflowError("invalid_page_token", "pageToken is not one this service gave out");
+  if (q !== fingerprint) throw new SagaflowError("invalid_page_token", "pageToken belongs to another query, or to other parameters: page on with the same ones");
+  return o;
 }
