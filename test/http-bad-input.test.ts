@@ -184,6 +184,12 @@ describe("HTTP bad input (real process)", () => {
     assert.notEqual(fromCurl.body.error.code, "unsupported_media_type");
   });
 
+  it("a query parameter given twice is 400, not its last value", async () => {
+    const twice = await requestJson(`${base}/wallet/w1/balance?at=1&at=2`);
+    assertErrorBody(twice, 400, "invalid_input");
+    assert.match(twice.body.error.message, /the query parameter "at" is given more than once/);
+  });
+
   it("JSON content-types with parameters or a +json suffix are accepted", async () => {
     for (const type of ["application/json; charset=utf-8", "application/merge-patch+json"]) {
       const res = await requestJson(`${base}/customer/c-types/addWallet`, {

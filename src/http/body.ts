@@ -112,6 +112,8 @@ function tooLarge(maxBytes: number): SagaflowError {
 export function inputFromQuery(params: URLSearchParams): Record<string, unknown> {
   const input: Record<string, unknown> = {};
   for (const [name, raw] of params) {
+    // `?status=a&status=b` meaning the last one would answer a question nobody asked.
+    if (Object.hasOwn(input, name)) throw new SagaflowError("invalid_input", `the query parameter ${JSON.stringify(name.slice(0, 64))} is given more than once: give it once`);
     try {
       input[name] = JSON.parse(raw);
     } catch {
