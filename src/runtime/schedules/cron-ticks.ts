@@ -5,8 +5,15 @@ import type { ScheduleOptions } from "../../define/schedule.ts";
 export class CronTicks {
   private readonly cron: Cron;
 
-  constructor(options: Pick<ScheduleOptions, "cron" | "timeZone">) {
-    this.cron = new Cron(options.cron, { timezone: options.timeZone ?? "UTC", paused: true, mode: "6-part" });
+  /** Throws, naming the schedule, for an expression croner refuses or one that names no instant at all. */
+  constructor(options: Pick<ScheduleOptions, "cron" | "timeZone">, name: string) {
+    try {
+      this.cron = new Cron(options.cron, { timezone: options.timeZone ?? "UTC", paused: true, mode: "6-part" });
+    } catch (error) {
+      throw new TypeError(`schedule "${name}": cron "${options.cron}": ${error instanceof Error ? error.message : String(error)}`);
+    }
+    // "0 0 0 30 2 *" (February 30th) is a valid expression that never fires.
+    if (this.next(Date.now()) === undefined) throw new TypeError(`schedule "${name}": cron "${options.cron}" names no instant that will come: it would never fire`);
   }
 
   /** The first tick strictly after `after` (epoch ms), or undefined if none. */

@@ -54,7 +54,7 @@ export class ScheduleService {
 
   constructor(components: readonly ServiceComponent[], private readonly host: ScheduleHost) {
     for (const c of components) {
-      if (c.kind === "schedule") this.schedules.set(c.name, { definition: c, ticks: new CronTicks(c.options) });
+      if (c.kind === "schedule") this.schedules.set(c.name, { definition: c, ticks: new CronTicks(c.options, c.name) });
     }
   }
 
