@@ -150,8 +150,9 @@ export class ScheduleService {
     if (due.length > 0) {
       const grace = options.graceMs ?? defaultGraceMs;
       const fire = (options.missed ?? "skip") === "catch-up" ? [due.at(-1)!] : due.filter((t) => now - t <= grace);
-      const skipped = due.length - fire.length;
-      if (skipped > 0) this.host.log(`sagaflow: schedule ${name}: ${skipped} tick(s) missed while no node ran schedules; ${options.missed === "catch-up" ? "caught up once" : "skipped"}`);
+      // Missed: past their grace (with catch-up, the latest of them still fires, once).
+      const missed = due.filter((t) => now - t > grace).length;
+      if (missed > 0) this.host.log(`sagaflow: schedule ${name}: ${missed} tick(s) missed while no node ran schedules; ${options.missed === "catch-up" ? "caught up once" : "skipped"}`);
       for (const at of fire) await this.fire(definition, at);
       await store.commitConsumer(tickKey(name), due.at(-1)!, [], [], this.fence);
       last = due.at(-1)!;
