@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { connect, type JetStreamManager } from "nats";
-import { consumer, createSagaflow, keyValue, memoryStore, service, topicConsumer, topicProducer, type Sagaflow } from "../src/index.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { consumer, createSagaflow, keyValue, memoryStore, service, sqlite, topicConsumer, topicProducer, type Sagaflow } from "../src/index.ts";
 import { connectNats } from "../src/broker/nats-broker.ts";
 import { runtimeOf } from "../src/host/create-sagaflow.ts";
 import { NatsServer, natsServerOrSay } from "./support/nats-server.ts";
@@ -223,6 +226,42 @@ if (binary) {
       const relayed = await read("RELAYED");
       assert.deepEqual(relayed.map((m) => m.body.ref), ["r1", "r2", "r3"], "the same ref relayed once");
       assert.deepEqual(relayed.map((m) => m.msgId), ["relay:r1:0", "relay:r2:0", "relay:r3:0"]);
+    });
+
+    it("a stream deleted and made again: new messages at the sequences of parked ones are handled, not dropped", { timeout: 60_000 }, async () => {
+      const nats = await NatsServer.start(binary);
+      cleanups.push(() => nats.cleanup());
+      const dir = mkdtempSync(join(tmpdir(), "sagaflow-topics-recreated-"));
+      cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+      const notes = topicConsumer("notes", {
+        stream: { name: "NOTES", subjects: ["notes.>"] },
+        key: { subjectToken: 1 },
+        handle: async (body: { v: string }, ctx) => void (await ctx.call(list, ctx.key).append({ v: body.v })),
+      });
+      const open = (logs: string[]) => createSagaflow(service("notes", [list, notes]), { store: sqlite(join(dir, "db.sqlite")), natsUrl: nats.url, log: (l) => logs.push(l) });
+      const broker = await connectNats(nats.url, () => {});
+      cleanups.push(() => broker.close());
+      await broker.ensureStream({ name: "NOTES", subjects: ["notes.>"] });
+
+      const first = open([]);
+      await first.start();
+      await broker.publish("notes.x", encoder.encode("oops"), { msgId: "oops" }); // sequence 1: parked
+      await until("oops parked", async () => (await runtimeOf(first)!.admin.parked("notes", 10)).length === 1);
+      await first.stop();
+
+      const nc = await connect({ servers: nats.url });
+      cleanups.push(() => nc.close());
+      await (await nc.jetstreamManager()).streams.delete("NOTES");
+      await broker.ensureStream({ name: "NOTES", subjects: ["notes.>"] });
+      const logs: string[] = [];
+      const second = open(logs);
+      cleanups.push(() => second.stop());
+      await second.start();
+      await broker.publish("notes.y", encoder.encode(JSON.stringify({ v: "y1" })), { msgId: "y1" }); // sequence 1 again
+      await broker.publish("notes.y", encoder.encode(JSON.stringify({ v: "y2" })), { msgId: "y2" });
+      await until("y1 and y2 handled", async () => (await second.client.call(list, "y").get({})).length === 2);
+      assert.deepEqual(await second.client.call(list, "y").get({}), ["y1", "y2"]);
+      assert.ok(logs.some((l) => /stream NOTES holds another message at sequence 1 than the one parked there/.test(l)), logs.join("\n"));
     });
   });
 }

@@ -28,6 +28,9 @@ const ackWaitMs = 30_000;
 const decoder = new TextDecoder();
 
 /** What a parked topic message keeps: enough to handle it again. */
+/** What tells one message at a sequence from another: its subject and text. */
+const identityOf = (subject: string, text: string) => `${subject}\n${text}`;
+
 export interface ParkedTopicPayload {
   text: string;
   headers: Record<string, string>;
@@ -48,8 +51,12 @@ export class TopicConsumerRunner {
   private loop: Promise<void> | undefined;
   /** Key → stream sequence of its parked message: later messages of the key are held behind it. */
   private readonly blocked = new Map<string, number>();
-  /** Parked sequences: a redelivery of one is acknowledged and dropped. */
-  private readonly parkedSeqs = new Set<number>();
+  /**
+   * Parked sequences, with what was parked there (subject and text): a redelivery of one is
+   * acknowledged and dropped; another message at that sequence (the stream was deleted and made
+   * again, so sequences start over) is not the parked one, and is handled.
+   */
+  private readonly parkedSeqs = new Map<number, string>();
   /** Sequences being handled: a redelivery meanwhile (broker restart) is dropped. */
   private readonly inFlight = new Set<number>();
   /** The tail of each key's queue. */
@@ -99,7 +106,7 @@ export class TopicConsumerRunner {
         this.blocked.clear();
         this.parkedSeqs.clear();
         for (const parked of await this.host.store.listParked(this.definition.name, 100_000)) {
-          this.parkedSeqs.add(parked.entry.position);
+          this.parkedSeqs.set(parked.entry.position, identityOf(parked.entry.type, (parked.entry.payload as ParkedTopicPayload).text));
           if (parked.blockedBy === null && !parked.entry.id.startsWith("$")) this.blocked.set(parked.entry.id, parked.entry.position);
         }
         this.subscription = await this.host.broker.subscribe({
@@ -112,10 +119,12 @@ export class TopicConsumerRunner {
         for await (const message of this.subscription.messages()) {
           if (!this.running) break;
           if (this.inFlight.has(message.seq)) continue;
-          if (this.parkedSeqs.has(message.seq)) {
+          const parkedThere = this.parkedSeqs.get(message.seq);
+          if (parkedThere === identityOf(message.subject, decoder.decode(message.data))) {
             message.ack();
             continue;
           }
+          if (parkedThere !== undefined) this.warnRecreated(message.seq);
           this.accept(message);
         }
         // Ended (stopping, or the broker came back): finish what is in hand, then subscribe again.
@@ -192,7 +201,7 @@ export class TopicConsumerRunner {
         // Unacknowledged: delivered again after the ack wait.
         throw error;
       }
-      this.parkedSeqs.add(raw.seq);
+      this.parkedSeqs.set(raw.seq, identityOf(raw.subject, raw.text));
       this.report([park]);
     }
     raw.ack();
@@ -296,9 +305,22 @@ export class TopicConsumerRunner {
     const removed = [head.entry.position, ...behind.map((p) => p.entry.position)];
     await this.host.store.commitConsumer(this.definition.name, 0, park, removed, this.fence);
     for (const position of removed) this.parkedSeqs.delete(position);
-    for (const p of park) this.parkedSeqs.add(p.entry.position);
+    for (const p of park) this.parkedSeqs.set(p.entry.position, identityOf(p.entry.type, (p.entry.payload as ParkedTopicPayload).text));
     this.report(park);
     return { delivered: entries.length - park.length, parked: park.length };
+  }
+
+  /** Said once per process: sequences that repeat mean the stream was made again. */
+  private recreatedWarned = false;
+
+  private warnRecreated(seq: number): void {
+    if (this.recreatedWarned) return;
+    this.recreatedWarned = true;
+    this.host.log(
+      `sagaflow: WARNING: topic consumer ${this.definition.name}: stream ${this.streamName} holds another message at sequence ${seq} than the one parked there: ` +
+        `the stream was deleted and made again, so its sequences start over. The new messages are handled; the parked ones of the old stream stay until skipped. ` +
+        `Idempotency keys taken from the sequence (the default) repeat too: give messages an idempotency key of their own (see the message brokers guide).`,
+    );
   }
 
   private parkedMessage(raw: RawTopicMessage, key: string, error: { code: string; message: string }, attempts: number, blockedBy: number | null, idempotencyKey?: string): ParkedMessage {
