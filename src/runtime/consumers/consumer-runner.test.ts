@@ -181,3 +181,54 @@ describe("a consumer without a handler for an event type", () => {
     }
   });
 });
+
+describe("a consumer's message failing while the service stops", () => {
+  it("is left to be delivered again at the next start, not parked", async () => {
+    const { mkdtempSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { SqliteStore } = await import("../../store/sqlite/sqlite-store.ts");
+    const dir = mkdtempSync(join(tmpdir(), "sagaflow-consumer-stopping-"));
+    const path = join(dir, "db.sqlite");
+    const note = entity("note", { initial: () => ({}), events: { written: (s: {}, _e: {}) => s } }, { commands: { write: (_s, _c: {}, fx) => fx.emit("written", {}).reply({}) }, queries: {} });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inHandler = new Promise<void>((resolve) => (entered = resolve));
+    const delivered: string[] = [];
+    let failing = true;
+    const notify = consumer("notify", {
+      source: note,
+      events: {
+        written: async (_e, ctx) => {
+          if (!failing) return void delivered.push(ctx.id);
+          entered();
+          await gate; // a publish waiting out a broker that is away, say
+          throw new Error("TIMEOUT");
+        },
+      },
+    });
+    try {
+      const first = new Runtime({ store: new SqliteStore({ path }), components: [note, notify], log: () => {} });
+      await first.start();
+      await first.call("note", "n1", "write", {});
+      await inHandler;
+      const stopped = first.stop();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      release(); // the handler fails now, while the service stops
+      await stopped;
+      failing = false;
+      const second = new Runtime({ store: new SqliteStore({ path }), components: [note, notify], log: () => {} });
+      await second.start();
+      try {
+        assert.deepEqual(await second.admin.parked("notify", 10), [], "nothing parked");
+        for (let i = 0; i < 200 && delivered.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+        assert.deepEqual(delivered, ["n1"], "delivered again at the next start");
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

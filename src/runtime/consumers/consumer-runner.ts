@@ -317,11 +317,13 @@ export class ConsumerRunner {
         // The database out of reach is not the handler's failure: try again, using up no attempt
         // (an outage must not park messages). The batch's commit would fail anyway meanwhile.
         const outage = isStoreUnavailable(error);
-        // Stopping: leave it unstored, to be delivered again (parking it would blame the handler).
-        if (outage && !this.running) throw error;
+        // Stopping: leave it unstored, to be delivered again at the next start, with all its
+        // attempts (parking it would blame the handler for the shutdown, or for a broker that
+        // `ctx.publish` was waiting out). A refusal is an answer, and is parked.
+        if (!this.running && !isRefusal(error)) throw error;
         if (!outage) attempts++;
         // A refusal will not change by trying again: park it at once.
-        if (attempts >= maxAttempts || isRefusal(error) || !this.running) return { error, attempts };
+        if (attempts >= maxAttempts || isRefusal(error)) return { error, attempts };
         await new Promise<void>((resolve) => this.host.clock.schedule(backoff * 2 ** Math.max(0, attempts - 1), resolve));
       }
     }
