@@ -228,6 +228,31 @@ if (binary) {
       assert.deepEqual(relayed.map((m) => m.msgId), ["relay:r1:0", "relay:r2:0", "relay:r3:0"]);
     });
 
+    it("while the broker is away, a topic consumer's report keeps the figures last seen and says they are old (not zeros)", { timeout: 60_000 }, async () => {
+      const nats = await NatsServer.start(binary);
+      cleanups.push(() => nats.cleanup());
+      const tally = topicConsumer("tally", {
+        stream: { name: "TALLY", subjects: ["tally.>"] },
+        key: { subjectToken: 1 },
+        handle: async (body: { v: string }, ctx) => void (await ctx.call(list, ctx.key).append({ v: body.v })),
+      });
+      const app = createSagaflow(service("tally", [list, tally]), { store: memoryStore(), natsUrl: nats.url, log: () => {} });
+      cleanups.push(() => app.stop());
+      await app.start();
+      const broker = await connectNats(nats.url, () => {});
+      await broker.ensureStream({ name: "TALLY", subjects: ["tally.>"] });
+      for (const v of ["1", "2", "3"]) await broker.publish("tally.t", encoder.encode(JSON.stringify({ v })), { msgId: v });
+      await broker.close();
+      await until("3 handled", async () => (await app.client.call(list, "t").get({})).length === 3);
+      const report = async () => (await runtimeOf(app)!.admin.consumers()).consumers.find((c) => c.name === "tally")!;
+      await until("the ack floor at 3", async () => (await report()).offset === 3);
+      await nats.stop();
+      const away = await report();
+      assert.deepEqual([away.offset, away.head, away.lag], [3, 3, 0]);
+      assert.match(away.lastError ?? "", /the broker does not answer: figures as of \d{4}-/);
+      await nats.start();
+    });
+
     it("a stream deleted and made again: new messages at the sequences of parked ones are handled, not dropped", { timeout: 60_000 }, async () => {
       const nats = await NatsServer.start(binary);
       cleanups.push(() => nats.cleanup());

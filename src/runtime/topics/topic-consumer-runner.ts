@@ -28,6 +28,12 @@ const ackWaitMs = 30_000;
 const decoder = new TextDecoder();
 
 /** What a parked topic message keeps: enough to handle it again. */
+/** Where a topic consumer stands in its stream. */
+type TopicLag = { pending: number; inFlight: number; ackFloor: number; head: number };
+
+/** How long a report waits for the broker before it gives the last figures it had. */
+const lagWaitMs = 500;
+
 /** What tells one message at a sequence from another: its subject and text. */
 const identityOf = (subject: string, text: string) => `${subject}\n${text}`;
 
@@ -62,6 +68,8 @@ export class TopicConsumerRunner {
   /** The tail of each key's queue. */
   private readonly queues = new Map<string, Promise<void>>();
   lastError: string | undefined;
+  /** The broker's latest answer to `lag()`, and when it came. */
+  private lastLag: (TopicLag & { at: number }) | undefined;
   private readonly publisher: MessagePublisher | undefined;
 
   constructor(
@@ -94,8 +102,21 @@ export class TopicConsumerRunner {
   }
 
   /** Messages not acknowledged yet (pending and in flight), from the broker. */
-  async lag(): Promise<{ pending: number; inFlight: number; ackFloor: number; head: number } | undefined> {
-    return this.subscription?.lag().catch(() => undefined);
+  /**
+   * Where the consumer stands in its stream, as the broker says; while the broker does not answer
+   * within `lagWaitMs`, the figures it last gave, with when (`asOf`): an outage must neither stall
+   * GET /consumers and /metrics nor report a lag of 0 that silences alerts.
+   */
+  async lag(): Promise<(TopicLag & { asOf?: number }) | undefined> {
+    const asked = this.subscription?.lag();
+    const fresh = asked && (await Promise.race([asked.catch(() => undefined), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), lagWaitMs).unref())]));
+    if (fresh) {
+      this.lastLag = { ...fresh, at: Date.now() };
+      return fresh;
+    }
+    if (!this.lastLag) return undefined;
+    const { at, ...figures } = this.lastLag;
+    return { ...figures, asOf: at };
   }
 
   private async run(): Promise<void> {

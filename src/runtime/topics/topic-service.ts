@@ -72,6 +72,9 @@ export class TopicService {
     const consumers = await Promise.all([...this.consumers.values()].map(async (runner): Promise<ConsumerReport> => {
       const lag = await runner.lag();
       const parked = await store.listParked(runner.definition.name, 10_000);
+      // The broker away: its last figures, said to be old (not zeros, which would read as caught up).
+      const stale = !runner.delivering ? undefined : lag === undefined ? "the broker has not answered yet" : lag.asOf !== undefined ? `the broker does not answer: figures as of ${new Date(lag.asOf).toISOString()}` : undefined;
+      const lastError = runner.lastError ?? stale;
       return {
         name: runner.definition.name,
         source: `stream ${runner.streamName}`,
@@ -80,7 +83,7 @@ export class TopicService {
         lag: lag ? lag.pending + lag.inFlight : 0,
         lagIsAtLeast: false,
         parked: parked.length,
-        ...(runner.lastError ? { lastError: runner.lastError } : {}),
+        ...(lastError ? { lastError } : {}),
       };
     }));
     const producers = await Promise.all([...this.producers.values()].map(async (runner): Promise<ConsumerReport> => {
