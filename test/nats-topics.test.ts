@@ -143,6 +143,8 @@ if (binary) {
       await sleep(500);
       bodies = await streamBodies(jsm, "LISTS");
       assert.equal(bodies.length, 180, "each change once (re-publishes dropped by Nats-Msg-Id)");
+      // Listed with the consumers, a producer's parked list is empty, not 404 (the console links to it).
+      assert.deepEqual(await runtimeOf(app)!.admin.parked("list-changes", 10), []);
       for (const id of ["x", "y", "z"]) {
         const lengths = bodies.filter((b) => b.body.id === id).map((b) => b.body.items.length);
         assert.deepEqual(lengths, Array.from({ length: 60 }, (_, i) => i + 1), `order of ${id}`);

@@ -229,7 +229,8 @@ export class RuntimeAdmin implements AdminFacade {
   }
 
   parked(consumer: string, limit: number) {
-    this.consumer(consumer);
+    // A topic producer is listed with the consumers (it has a lag) and parks nothing.
+    if (!this.parts.topics?.producers.has(consumer)) this.consumer(consumer);
     return this.parts.store.listParked(consumer, limit);
   }
 
