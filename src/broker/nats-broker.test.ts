@@ -43,7 +43,8 @@ console.log(JSON.stringify({ waiting: await waiting, lines }));
 
 describe("NATS broker, connecting in the background", () => {
   it("a-broker-closed-before-it-ever-connected-stops-trying-and-refuses-the-waiting-calls", { timeout: 30_000 }, async () => {
-    const url = `nats://127.0.0.1:${await freePort()}`;
+    // With credentials in the URL: no line or error may hold them.
+    const url = `nats://sagaflow:hunter2-secret@127.0.0.1:${await freePort()}`;
     const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", closedBeforeConnect], {
       env: { ...process.env, BROKER_MODULE: fileURLToPath(new URL("./nats-broker.ts", import.meta.url)), BROKER_URL: url },
       stdio: ["ignore", "pipe", "inherit"],
@@ -63,6 +64,8 @@ describe("NATS broker, connecting in the background", () => {
     const report = JSON.parse(out) as { waiting: string; lines: string[] };
     assert.match(report.waiting, /^refused: .*closed before it connected/);
     assert.match(report.lines[0]!, /CONNECTION_REFUSED.*trying again/);
+    assert.match(report.lines[0]!, /broker nats:\/\/127\.0\.0\.1:\d+:/);
+    assert.doesNotMatch(`${report.waiting}\n${report.lines.join("\n")}`, /hunter2|sagaflow:hunter/);
   });
 });
 

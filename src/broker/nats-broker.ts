@@ -12,6 +12,7 @@ import {
   type NatsConnection,
 } from "nats";
 import type { Broker, BrokerMessage, PublishOptions, StreamSpec, SubscribeOptions, TopicSubscription } from "./port.ts";
+import { logEvent } from "../observe/log-event.ts";
 
 const defaultDuplicateWindowMs = 2 * 60_000;
 /** Pause between two attempts at a first connection. */
@@ -50,7 +51,7 @@ export function natsBroker(url: string, log: (line: string) => void = (line) => 
 
 /** Connects, trying again until it succeeds or `closed` is aborted (then it rejects). */
 async function connectUntilClosed(url: string, log: (line: string) => void, closed: AbortSignal): Promise<Broker> {
-  const refused = () => new Error(`broker ${url}: closed before it connected`);
+  const refused = () => new Error(`broker ${shownUrl(url)}: closed before it connected`);
   for (let attempt = 1; ; attempt++) {
     if (closed.aborted) throw refused();
     try {
@@ -61,7 +62,7 @@ async function connectUntilClosed(url: string, log: (line: string) => void, clos
     } catch (error) {
       if (closed.aborted) throw refused();
       // Said once, then every minute or so: an outage at start-up is not a flood of lines.
-      if (attempt === 1 || attempt % 120 === 0) log(`sagaflow: broker ${url}: ${String(error)}; trying again every ${connectRetryMs} ms`);
+      if (attempt === 1 || attempt % 120 === 0) log(`sagaflow: broker ${shownUrl(url)}: ${String(error)}; trying again every ${connectRetryMs} ms`);
       await pause(connectRetryMs, closed);
     }
   }
@@ -100,13 +101,24 @@ export async function connectNats(url: string, log: (line: string) => void = (li
     await connection.close().catch(() => {});
     throw error;
   }
+  const shown = shownUrl(url);
+  logEvent(log, "info", { event: "broker_connected", broker: shown }, `sagaflow: broker ${shown}: connected`);
   void (async () => {
     for await (const status of connection.status()) {
-      if (status.type === "disconnect" || status.type === "reconnect") log(`sagaflow: broker ${url}: ${status.type}`);
-      if (status.type === "reconnect") broker.reconnected();
+      // One line per change, with an event an operator can alert on (as store_unavailable).
+      if (status.type === "disconnect") logEvent(log, "warn", { event: "broker_disconnected", broker: shown }, `sagaflow: broker ${shown}: disconnected; publishing and consuming wait for it`);
+      if (status.type === "reconnect") {
+        logEvent(log, "info", { event: "broker_reconnected", broker: shown }, `sagaflow: broker ${shown}: reconnected`);
+        broker.reconnected();
+      }
     }
   })().catch(() => {});
   return broker;
+}
+
+/** The servers of a NATS URL list without user names or passwords (which a log must not hold). */
+function shownUrl(url: string): string {
+  return url.replace(/\/\/[^@/,]*@/g, "//");
 }
 
 /** The broker port over NATS JetStream (the official `nats` client). */
