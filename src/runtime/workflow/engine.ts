@@ -1,5 +1,5 @@
 import { SagaflowError } from "../../define/errors.ts";
-import type { Cancellation, StepHandler, WorkflowDefinition, WorkflowView } from "../../define/workflow.ts";
+import type { StepHandler, WorkflowDefinition, WorkflowView } from "../../define/workflow.ts";
 import { asWorkflowEffect } from "../../define/workflow-effect.ts";
 import type { Timers } from "../../define/handlers.ts";
 import { finalStatuses, type Store, type StoredReply, type WorkflowRecord, type WorkflowStatus } from "../../store/port.ts";
@@ -11,7 +11,6 @@ import {
   applyStepFailure,
   applyWorkflowTimeout,
   callKeysRetired,
-  operatorAllowed,
   operatorChange,
   retriedByOperator,
   stepOptions,
@@ -24,6 +23,8 @@ import { workflowKind } from "./workflow-kind.ts";
 import { LeaseLostError, type Fence, type SignalledEnd } from "../../store/cluster-port.ts";
 import { workflowBucket } from "../cluster/leases.ts";
 import { DueSweep } from "./due-sweep.ts";
+import { changedTo, operatorDecision, unchanged } from "./operator-decisions.ts";
+import { AbandonedStep, StepAttempts, TerminatedDuringStep } from "./step-attempts.ts";
 import { EndWaiters, workflowKey } from "./end-waiters.ts";
 import type { Observer } from "../../observe/observer.ts";
 import type { EagerPrefix, HeldWrite, StepHolds } from "../held-writes.ts";
@@ -73,16 +74,6 @@ export interface EngineHost {
 
 export type { OperatorAction };
 
-const ok: StoredReply = { ok: true, value: undefined };
-const unchanged = (current: Current): Decision => ({ reply: ok, events: [], next: current, changed: false });
-const changedTo = ({ record, note }: Changed): Decision => ({
-  reply: { ok: true, value: { status: record.status, step: record.step } },
-  events: [],
-  next: { state: record, deleted: false },
-  changed: true,
-  note,
-});
-
 /**
  * Drives workflows: after each commit it schedules what comes next (the current step now, a
  * retry or pause timeout at `dueAt`, the workflow timeout at `deadlineAt`); steps run as tasks
@@ -91,8 +82,8 @@ const changedTo = ({ record, note }: Changed): Decision => ({
 export class WorkflowEngine {
   private readonly definitions = new Map<string, WorkflowDefinition>();
   private readonly timers = new Map<string, { cancel(): void }>();
-  /** Step attempts running here, by workflow key: an operator's terminate stops one at once. */
-  private readonly attempts = new Map<string, { terminate(reason: string): void; abandon(): void }>();
+  /** Step attempts running here: an operator's terminate stops one at once. */
+  private readonly attempts = new StepAttempts();
   private readonly ends: EndWaiters;
   /** Acts in flight per workflow, and those told of a change meanwhile (they act again after). */
   private readonly acting = new Map<string, number>();
@@ -202,7 +193,7 @@ export class WorkflowEngine {
       this.forgetWakeUp(workflowKey(name, id));
       // Over elsewhere (an operator's terminate sent to another node): a step attempt running
       // here stops rather than go on sending calls until its commit is refused.
-      this.attempts.get(workflowKey(name, id))?.abandon();
+      this.attempts.abandon(workflowKey(name, id));
     } else this.poke(definition, id);
   }
 
@@ -241,42 +232,12 @@ export class WorkflowEngine {
     const definition = this.definitions.get(name);
     if (!definition) throw new SagaflowError("unknown_component", `no workflow named "${name}"`, { status: 404 });
     // Not while stopping: the operator is then refused (503), and the attempt must not end it.
-    const attempt = action === "terminate" && !this.stopped ? this.attempts.get(workflowKey(name, id)) : undefined;
-    attempt?.terminate(reason);
+    const stoppedAttempt = action === "terminate" && !this.stopped && this.attempts.terminate(workflowKey(name, id), reason);
     return this.host.enqueueTask(name, id, async (current) => {
       const record = current.state as WorkflowRecord | null;
       if (!record) throw new SagaflowError("not_found", `workflow ${name} "${id}" was never started`, { status: 404 });
-      if (action === "cancel") return this.cancelDecision(definition, current, record, reason);
-      // The attempt this terminate stopped has committed it so.
-      if (attempt && record.status === "terminated") return { ...unchanged(current), reply: { ok: true, value: { status: record.status, step: record.step } } };
-      const next = operatorChange(record, action, this.host.clock.now(), reason);
-      if (!next) {
-        return { ...unchanged(current), reply: { ok: false, code: "invalid_status", message: `cannot ${action} a workflow that is ${record.status}` } };
-      }
-      return changedTo(next);
+      return operatorDecision(definition, current, record, action, reason, this.host.clock.now(), stoppedAttempt);
     });
-  }
-
-  /**
-   * Cancel: to the workflow's `onCancel` step (a saga's compensations), with input
-   * `{ cancelled: { step, reason } }`. It runs in the mailbox after the step attempt in progress,
-   * so that attempt finishes (or times out) first; its keyed calls are never repeated under a
-   * new key. A workflow already at its cancel step is refused: retry it if it failed there.
-   */
-  private cancelDecision(definition: WorkflowDefinition, current: Current, record: WorkflowRecord, reason: string): Decision {
-    const refuse = (code: string, message: string): Decision => ({ ...unchanged(current), reply: { ok: false, code, message } });
-    const step = definition.onCancel;
-    if (step === undefined) {
-      return refuse("no_cancel_step", `workflow "${definition.name}" declares no cancel step (onCancel); terminate stops it now, leaving its effects in place`);
-    }
-    if (!operatorAllowed.cancel.includes(record.status)) return refuse("invalid_status", `cannot cancel a workflow that is ${record.status}`);
-    if (record.step === step) {
-      return refuse("invalid_status", `the workflow is already at its cancel step "${step}"${record.status === "failed" ? "; retry it to run that step again" : ""}`);
-    }
-    const now = this.host.clock.now();
-    const cancelled: Cancellation = { step: record.step, reason: `cancelled ${reason}` };
-    const moved = applyDecision(definition, { ...record, deadlineAt: null }, undefined, { kind: "step", step, input: { cancelled } }, now);
-    return changedTo({ record: moved.record, note: `cancelled ${reason}; to step ${step}` });
   }
 
   /**
@@ -284,7 +245,7 @@ export class WorkflowEngine {
    * step runs again later). For the testkit's stop: its clock may never reach their timeouts.
    */
   abandonAttempts(): void {
-    for (const attempt of this.attempts.values()) attempt.abandon();
+    this.attempts.abandonAll();
   }
 
   stop(): void {
@@ -487,16 +448,7 @@ export class WorkflowEngine {
           ctx.abandon();
           reject(new SagaflowError("step_timeout", `step ${step} did not finish within ${timeoutMs} ms`, { status: 504, retryable: true }));
         });
-        this.attempts.set(key, {
-          terminate: (reason) => {
-            ctx.abandon();
-            reject(new TerminatedDuringStep(reason));
-          },
-          abandon: () => {
-            ctx.abandon();
-            reject(new AbandonedStep());
-          },
-        });
+        this.attempts.add(key, () => ctx.abandon(), reject);
       });
       const result = await Promise.race([Promise.resolve().then(() => handler(record.state, record.stepInput, ctx)), timedOut]);
       const effect = asWorkflowEffect(result, `step ${definition.name}.${step}`);
@@ -515,20 +467,6 @@ export class WorkflowEngine {
       timer?.cancel();
       this.attempts.delete(key);
     }
-  }
-}
-
-/** The attempt was stopped with nothing decided (see abandonAttempts). */
-class AbandonedStep extends Error {
-  constructor() {
-    super("the step attempt was abandoned");
-  }
-}
-
-/** An operator terminated the workflow while this step attempt ran. */
-class TerminatedDuringStep extends Error {
-  constructor(readonly reason: string) {
-    super(`terminated ${reason} during the step`);
   }
 }
 

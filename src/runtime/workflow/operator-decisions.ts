@@ -1,0 +1,51 @@
+import type { Cancellation, WorkflowDefinition } from "../../define/workflow.ts";
+import type { StoredReply, WorkflowRecord } from "../../store/port.ts";
+import type { Current, Decision } from "../decide.ts";
+import { applyDecision, operatorAllowed, operatorChange, type Changed, type OperatorAction } from "./record.ts";
+
+const ok: StoredReply = { ok: true, value: undefined };
+
+/** A turn that changes nothing (its reply `ok`, or as given after the spread). */
+export const unchanged = (current: Current): Decision => ({ reply: ok, events: [], next: current, changed: false });
+
+/** A turn that stores `record`, replying with its status and step. */
+export const changedTo = ({ record, note }: Changed): Decision => ({
+  reply: { ok: true, value: { status: record.status, step: record.step } },
+  events: [],
+  next: { state: record, deleted: false },
+  changed: true,
+  note,
+});
+
+/**
+ * What an operator's action does to the workflow `current` holds. `attemptTerminated`: this
+ * terminate stopped a step attempt, whose turn has committed the workflow terminated already.
+ */
+export function operatorDecision(definition: WorkflowDefinition, current: Current, record: WorkflowRecord, action: OperatorAction, reason: string, now: number, attemptTerminated: boolean): Decision {
+  if (action === "cancel") return cancelDecision(definition, current, record, reason, now);
+  if (attemptTerminated && record.status === "terminated") return { ...unchanged(current), reply: { ok: true, value: { status: record.status, step: record.step } } };
+  const next = operatorChange(record, action, now, reason);
+  if (!next) return { ...unchanged(current), reply: { ok: false, code: "invalid_status", message: `cannot ${action} a workflow that is ${record.status}` } };
+  return changedTo(next);
+}
+
+/**
+ * Cancel: to the workflow's `onCancel` step (a saga's compensations), with input
+ * `{ cancelled: { step, reason } }`. It runs in the mailbox after the step attempt in progress,
+ * so that attempt finishes (or times out) first; its keyed calls are never repeated under a
+ * new key. A workflow already at its cancel step is refused: retry it if it failed there.
+ */
+function cancelDecision(definition: WorkflowDefinition, current: Current, record: WorkflowRecord, reason: string, now: number): Decision {
+  const refuse = (code: string, message: string): Decision => ({ ...unchanged(current), reply: { ok: false, code, message } });
+  const step = definition.onCancel;
+  if (step === undefined) {
+    return refuse("no_cancel_step", `workflow "${definition.name}" declares no cancel step (onCancel); terminate stops it now, leaving its effects in place`);
+  }
+  if (!operatorAllowed.cancel.includes(record.status)) return refuse("invalid_status", `cannot cancel a workflow that is ${record.status}`);
+  if (record.step === step) {
+    return refuse("invalid_status", `the workflow is already at its cancel step "${step}"${record.status === "failed" ? "; retry it to run that step again" : ""}`);
+  }
+  const cancelled: Cancellation = { step: record.step, reason: `cancelled ${reason}` };
+  const moved = applyDecision(definition, { ...record, deadlineAt: null }, undefined, { kind: "step", step, input: { cancelled } }, now);
+  return changedTo({ record: moved.record, note: `cancelled ${reason}; to step ${step}` });
+}
