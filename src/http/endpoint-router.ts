@@ -1,6 +1,7 @@
 import type { Client } from "../client/client.ts";
 import type { EndpointDefinition, EndpointRoute } from "../define/endpoint.ts";
 import { EndpointReply } from "../define/endpoint.ts";
+import { SagaflowError } from "../define/errors.ts";
 import { workflowResultRoute } from "../define/exposure.ts";
 import { validateInput } from "../runtime/validate-input.ts";
 import { inputFromQuery } from "./body.ts";
@@ -77,11 +78,16 @@ export class EndpointRouter {
     return undefined;
   }
 
-  /** The methods of the routes whose path matches, for a 405's `Allow` (empty: no route has this path). */
-  methodsAt(segments: readonly string[]): string[] {
+  /**
+   * For a path endpoint routes answer under other methods than `method`: the `Allow` header's
+   * value and the 405 to answer (undefined when no route has this path).
+   */
+  wrongMethod(segments: readonly string[], pathname: string, method: string): { allow: string; error: SagaflowError } | undefined {
     const methods = new Set<string>(this.routes.filter(({ route }) => paramsOf(route, segments)).map(({ route }) => route.method));
+    if (methods.size === 0) return undefined;
     if (methods.has("GET")) methods.add("HEAD");
-    return [...methods];
+    const allow = [...methods].join(", ");
+    return { allow, error: new SagaflowError("method_not_allowed", `${pathname} answers ${allow}, not ${method}`, { status: 405 }) };
   }
 
   /**

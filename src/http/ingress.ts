@@ -134,8 +134,11 @@ export function ingressHandler(service: ServiceFacade, options: IngressOptions =
     }
     if (endpoints && !componentPath(exposed, segments)) {
       // An endpoint's path with another method: say which methods it answers, not "no component".
-      const allowed = endpoints.methodsAt(segments);
-      if (allowed.length > 0) throw methodNotAllowed(res, allowed, `${pathname} answers ${allowed.join(", ")}, not ${req.method}`);
+      const wrong = endpoints.wrongMethod(segments, pathname, req.method ?? "");
+      if (wrong) {
+        res.setHeader("allow", wrong.allow);
+        throw wrong.error;
+      }
     }
     if (segments[0] === "views" && segments.length === 3) {
       const rule = viewRuleOf(exposed, segments[1]!, segments[2]!);

@@ -111,11 +111,8 @@ export class ServiceUnderTest {
       const segments = pathSegments(pathname);
       const matched = router.match(method.toUpperCase(), segments);
       if (!matched) {
-        const allowed = router.methodsAt(segments);
-        if (allowed.length > 0) {
-          const refused = new SagaflowError("method_not_allowed", `${pathname} answers ${allowed.join(", ")}, not ${method.toUpperCase()}`, { status: 405 });
-          return { status: 405, headers: { allow: allowed.join(", ") }, body: { error: refused.toJSON() } };
-        }
+        const wrong = router.wrongMethod(segments, pathname, method.toUpperCase());
+        if (wrong) return { status: 405, headers: { allow: wrong.allow }, body: { error: wrong.error.toJSON() } };
         throw new SagaflowError("not_found", `no endpoint route for ${method} ${pathname} (the testkit answers endpoint routes only)`, { status: 404 });
       }
       const principal = options.principal;
