@@ -109,7 +109,9 @@ export class TopicConsumerRunner {
    */
   async lag(): Promise<(TopicLag & { asOf?: number }) | undefined> {
     const asked = this.subscription?.lag();
-    const fresh = asked && (await Promise.race([asked.catch(() => undefined), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), lagWaitMs).unref())]));
+    let timer: NodeJS.Timeout | undefined;
+    const fresh = asked && (await Promise.race([asked.catch(() => undefined), new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), lagWaitMs)))]));
+    clearTimeout(timer);
     if (fresh) {
       this.lastLag = { ...fresh, at: Date.now() };
       return fresh;
@@ -141,11 +143,13 @@ export class TopicConsumerRunner {
           if (!this.running) break;
           if (this.inFlight.has(message.seq)) continue;
           const parkedThere = this.parkedSeqs.get(message.seq);
-          if (parkedThere === identityOf(message.subject, decoder.decode(message.data))) {
-            message.ack();
-            continue;
+          if (parkedThere !== undefined) {
+            if (parkedThere === identityOf(message.subject, decoder.decode(message.data))) {
+              message.ack();
+              continue;
+            }
+            this.warnRecreated(message.seq);
           }
-          if (parkedThere !== undefined) this.warnRecreated(message.seq);
           this.accept(message);
         }
         // Ended (stopping, or the broker came back): finish what is in hand, then subscribe again.

@@ -115,8 +115,9 @@ export class ViewService {
     if (options.waitForPosition !== undefined) await this.waitFor(served.runner, options.waitForPosition, options.waitMs ?? defaultWaitForPositionMs);
     const table = served.runner.tableFor(entry.query.from);
     if (!table) throw new SagaflowError("view_building", `view "${view}" is being built; try again shortly`, { status: 503, retryable: true });
-    const asked = pageFingerprint(view, name, params);
-    const offset = decodePageToken(options.pageToken, asked);
+    // Hashed only where a token is read or given: most queries need neither.
+    const asked = () => pageFingerprint(view, name, params);
+    const offset = options.pageToken === undefined ? 0 : decodePageToken(options.pageToken, asked());
     const run = () => this.store.views!.query(table, entry.query, params, { offset, limit: maxPageSize });
     const result = await (this.observer ? this.observer.viewQuery(view, name, run) : run());
     const key = entry.query.select.name;
@@ -124,7 +125,7 @@ export class ViewService {
     return {
       [key ?? "rows"]: result.rows,
       // A page of none (a query's LIMIT 0) has no next: its token would give the same page again.
-      ...(result.hasMore && result.rows.length > 0 ? { nextPageToken: encodePageToken(offset + result.rows.length, asked) } : {}),
+      ...(result.hasMore && result.rows.length > 0 ? { nextPageToken: encodePageToken(offset + result.rows.length, asked()) } : {}),
     };
   }
 
@@ -163,8 +164,7 @@ function encodePageToken(offset: number, fingerprint: string): string {
   return Buffer.from(JSON.stringify({ o: offset, q: fingerprint })).toString("base64url");
 }
 
-function decodePageToken(token: string | undefined, fingerprint: string): number {
-  if (token === undefined) return 0;
+function decodePageToken(token: string, fingerprint: string): number {
   let decoded: { o?: unknown; q?: unknown } | undefined;
   try {
     decoded = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as { o?: unknown; q?: unknown };
