@@ -290,5 +290,38 @@ if (binary) {
       assert.deepEqual(await second.client.call(list, "y").get({}), ["y1", "y2"]);
       assert.ok(logs.some((l) => /stream NOTES holds another message at sequence 1 than the one parked there/.test(l)), logs.join("\n"));
     });
+
+    it("a stream deleted and made again: a message at a handled one's sequence, with the same body, is handled again, not taken for a repeat", { timeout: 60_000 }, async () => {
+      const nats = await NatsServer.start(binary);
+      cleanups.push(() => nats.cleanup());
+      const seen: string[] = [];
+      const ticks = topicConsumer("ticks", {
+        stream: { name: "TICKS", subjects: ["ticks.>"] },
+        key: { subjectToken: 1 },
+        handle: async (body: { v: string }, ctx) => {
+          seen.push(ctx.idempotencyKey);
+          await ctx.call(list, ctx.key).append({ v: body.v });
+        },
+      });
+      const app = createSagaflow(service("ticks", [list, ticks]), { store: memoryStore(), natsUrl: nats.url, log: () => {} });
+      cleanups.push(() => app.stop());
+      await app.start();
+      const broker = await connectNats(nats.url, () => {});
+      cleanups.push(() => broker.close());
+      await broker.ensureStream({ name: "TICKS", subjects: ["ticks.>"] });
+      await broker.publish("ticks.t", encoder.encode(JSON.stringify({ v: "tick" })), { msgId: "first" }); // sequence 1
+      await until("the first tick handled", async () => (await app.client.call(list, "t").get({})).length === 1);
+
+      const nc = await connect({ servers: nats.url });
+      cleanups.push(() => nc.close());
+      await (await nc.jetstreamManager()).streams.delete("TICKS");
+      await broker.ensureStream({ name: "TICKS", subjects: ["ticks.>"] });
+      await broker.publish("ticks.t", encoder.encode(JSON.stringify({ v: "tick" })), { msgId: "second" }); // sequence 1 again, the same call
+      await until("the second tick handled", async () => (await app.client.call(list, "t").get({})).length === 2, 20_000);
+      assert.deepEqual(await app.client.call(list, "t").get({}), ["tick", "tick"]);
+      assert.equal(seen.length, 2);
+      assert.notEqual(seen[0], seen[1], "the default idempotency keys of the two streams' first messages differ");
+      assert.match(seen[0]!, /^1@\d{4}-/);
+    });
   });
 }

@@ -176,8 +176,12 @@ export class NatsBroker implements Broker {
       ...(options.filterSubject === undefined ? {} : { filter_subject: options.filterSubject }),
     };
     await this.manager.consumers.add(options.stream, config);
+    const streamCreated = (await this.manager.streams.info(options.stream)).created;
     const consumer = await this.client.consumers.get(options.stream, options.durable);
-    const iterator = await consumer.consume({ max_messages: options.maxInFlight });
+    // A consumer deleted under us (its stream deleted, perhaps made again) ends the iterator with
+    // an error, rather than wait in silence for a consumer that is not coming back: the runner then
+    // subscribes again, to the stream as it is now.
+    const iterator = await consumer.consume({ max_messages: options.maxInFlight, abort_on_missing_resource: true });
     const manager = this.manager;
     const onReconnect = this.onReconnect;
     let ended = false;
@@ -188,7 +192,7 @@ export class NatsBroker implements Broker {
     return {
       async *messages() {
         try {
-          for await (const m of iterator) yield toMessage(options.stream, m);
+          for await (const m of iterator) yield toMessage(options.stream, streamCreated, m);
         } finally {
           ended = true;
           onReconnect.delete(end);
@@ -225,12 +229,13 @@ export class NatsBroker implements Broker {
   }
 }
 
-function toMessage(stream: string, m: JsMsg): BrokerMessage {
+function toMessage(stream: string, streamCreated: string, m: JsMsg): BrokerMessage {
   const headers: Record<string, string> = {};
   if (m.headers) for (const [name, values] of m.headers) headers[name] = values[0] ?? "";
   return {
     stream,
     seq: m.seq,
+    streamCreated,
     subject: m.subject,
     headers,
     data: m.data,

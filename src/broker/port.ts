@@ -18,6 +18,11 @@ export interface BrokerMessage {
   stream: string;
   /** The message's position in its stream: unique, increasing. */
   seq: number;
+  /**
+   * When its stream was made, as the broker says: a stream deleted and made again starts its
+   * sequences over, and this tells its messages from the old stream's at the same sequence.
+   */
+  streamCreated: string;
   subject: string;
   headers: Record<string, string>;
   data: Uint8Array;

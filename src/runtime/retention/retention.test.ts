@@ -349,6 +349,7 @@ describe("retention and topics", () => {
     const message: BrokerMessage = {
       stream: "PAY_IN",
       seq: 1,
+      streamCreated: "2026-01-01T00:00:00Z",
       subject: "pay.in",
       headers: {},
       data: new TextEncoder().encode(JSON.stringify({ wallet: "w1", amount: 5, ref: "r1" })),

@@ -34,12 +34,23 @@ type TopicLag = { pending: number; inFlight: number; ackFloor: number; head: num
 /** How long a report waits for the broker before it gives the last figures it had. */
 const lagWaitMs = 500;
 
-/** What tells one message at a sequence from another: its subject and text. */
-const identityOf = (subject: string, text: string) => `${subject}\n${text}`;
+/** What tells one message at a sequence from another: when its stream was made (if kept), its subject and text. */
+type MessageIdentity = { streamCreated?: string | undefined; subject: string; text: string };
+
+const identityOfParked = (p: ParkedMessage): MessageIdentity => {
+  const stored = p.entry.payload as ParkedTopicPayload;
+  return { streamCreated: stored.streamCreated, subject: p.entry.type, text: stored.text };
+};
+
+/** A message parked before the stream's making was kept is told by its subject and text alone. */
+const isSameMessage = (parked: MessageIdentity, message: MessageIdentity) =>
+  (parked.streamCreated === undefined || parked.streamCreated === message.streamCreated) && parked.subject === message.subject && parked.text === message.text;
 
 export interface ParkedTopicPayload {
   text: string;
   headers: Record<string, string>;
+  /** When its stream was made: a retry keeps the message's default idempotency key. */
+  streamCreated?: string;
   /** The key its calls were made with (parked after delivery): retention keeps their records while it is parked. */
   idempotencyKey?: string;
 }
@@ -58,11 +69,11 @@ export class TopicConsumerRunner {
   /** Key → stream sequence of its parked message: later messages of the key are held behind it. */
   private readonly blocked = new Map<string, number>();
   /**
-   * Parked sequences, with what was parked there (subject and text): a redelivery of one is
+   * Parked sequences, with what was parked there: a redelivery of one is
    * acknowledged and dropped; another message at that sequence (the stream was deleted and made
    * again, so sequences start over) is not the parked one, and is handled.
    */
-  private readonly parkedSeqs = new Map<number, string>();
+  private readonly parkedSeqs = new Map<number, MessageIdentity>();
   /** Sequences being handled: a redelivery meanwhile (broker restart) is dropped. */
   private readonly inFlight = new Set<number>();
   /** The tail of each key's queue. */
@@ -129,7 +140,7 @@ export class TopicConsumerRunner {
         this.blocked.clear();
         this.parkedSeqs.clear();
         for (const parked of await this.host.store.listParked(this.definition.name, 100_000)) {
-          this.parkedSeqs.set(parked.entry.position, identityOf(parked.entry.type, (parked.entry.payload as ParkedTopicPayload).text));
+          this.parkedSeqs.set(parked.entry.position, identityOfParked(parked));
           if (parked.blockedBy === null && !parked.entry.id.startsWith("$")) this.blocked.set(parked.entry.id, parked.entry.position);
         }
         this.subscription = await this.host.broker.subscribe({
@@ -144,7 +155,7 @@ export class TopicConsumerRunner {
           if (this.inFlight.has(message.seq)) continue;
           const parkedThere = this.parkedSeqs.get(message.seq);
           if (parkedThere !== undefined) {
-            if (parkedThere === identityOf(message.subject, decoder.decode(message.data))) {
+            if (isSameMessage(parkedThere, { streamCreated: message.streamCreated, subject: message.subject, text: decoder.decode(message.data) })) {
               message.ack();
               continue;
             }
@@ -169,6 +180,7 @@ export class TopicConsumerRunner {
     const raw: RawTopicMessage = {
       stream: message.stream,
       seq: message.seq,
+      streamCreated: message.streamCreated,
       subject: message.subject,
       headers: message.headers,
       text: decoder.decode(message.data),
@@ -226,7 +238,7 @@ export class TopicConsumerRunner {
         // Unacknowledged: delivered again after the ack wait.
         throw error;
       }
-      this.parkedSeqs.set(raw.seq, identityOf(raw.subject, raw.text));
+      this.parkedSeqs.set(raw.seq, { streamCreated: raw.streamCreated, subject: raw.subject, text: raw.text });
       this.report([park]);
     }
     raw.ack();
@@ -316,6 +328,7 @@ export class TopicConsumerRunner {
       const raw: RawTopicMessage = {
         stream: p.entry.component,
         seq: p.entry.position,
+        ...(stored.streamCreated === undefined ? {} : { streamCreated: stored.streamCreated }),
         subject: p.entry.type,
         headers: stored.headers,
         text: stored.text,
@@ -330,7 +343,7 @@ export class TopicConsumerRunner {
     const removed = [head.entry.position, ...behind.map((p) => p.entry.position)];
     await this.host.store.commitConsumer(this.definition.name, 0, park, removed, this.fence);
     for (const position of removed) this.parkedSeqs.delete(position);
-    for (const p of park) this.parkedSeqs.set(p.entry.position, identityOf(p.entry.type, (p.entry.payload as ParkedTopicPayload).text));
+    for (const p of park) this.parkedSeqs.set(p.entry.position, identityOfParked(p));
     this.report(park);
     return { delivered: entries.length - park.length, parked: park.length };
   }
@@ -343,13 +356,17 @@ export class TopicConsumerRunner {
     this.recreatedWarned = true;
     this.host.log(
       `sagaflow: WARNING: topic consumer ${this.definition.name}: stream ${this.streamName} holds another message at sequence ${seq} than the one parked there: ` +
-        `the stream was deleted and made again, so its sequences start over. The new messages are handled; the parked ones of the old stream stay until skipped. ` +
-        `Idempotency keys taken from the sequence (the default) repeat too: give messages an idempotency key of their own (see the message brokers guide).`,
+        `the stream was deleted and made again, so its sequences start over. The new messages are handled; the parked ones of the old stream stay until skipped.`,
     );
   }
 
   private parkedMessage(raw: RawTopicMessage, key: string, error: { code: string; message: string }, attempts: number, blockedBy: number | null, idempotencyKey?: string): ParkedMessage {
-    const payload: ParkedTopicPayload = { text: raw.text, headers: { ...raw.headers }, ...(idempotencyKey === undefined ? {} : { idempotencyKey }) };
+    const payload: ParkedTopicPayload = {
+      text: raw.text,
+      headers: { ...raw.headers },
+      ...(raw.streamCreated === undefined ? {} : { streamCreated: raw.streamCreated }),
+      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+    };
     return {
       consumer: this.definition.name,
       entry: { position: raw.seq, component: raw.stream, id: key, seq: 0, type: raw.subject, payload, at: this.host.clock.now() },

@@ -4,6 +4,8 @@ import { validateInput } from "../validate-input.ts";
 
 /** A message as the runner handles it: from the broker, or from a parked row (`ack` then does nothing). */
 export interface RawTopicMessage extends TopicMessageInfo {
+  /** When its stream was made (absent on messages parked before it was kept). */
+  streamCreated?: string;
   text: string;
   ack(): void;
   working(): void;
@@ -33,7 +35,7 @@ export async function parseTopicMessage(options: TopicConsumerOptions<unknown>, 
   }
   try {
     const key = outerKey ?? (typeof options.key === "function" ? options.key(body, message) : message.subject);
-    const idempotencyKey = options.idempotencyKey ? options.idempotencyKey(body, message) : String(message.seq);
+    const idempotencyKey = options.idempotencyKey ? options.idempotencyKey(body, message) : defaultIdempotencyKey(message);
     if (typeof key !== "string" || key === "" || typeof idempotencyKey !== "string" || idempotencyKey === "") {
       throw errors.invalidInput("the ordering key and idempotency key must be non-empty strings");
     }
@@ -41,6 +43,14 @@ export async function parseTopicMessage(options: TopicConsumerOptions<unknown>, 
   } catch (error) {
     return { ok: false, key: undefined, error: { code: "invalid_key", message: error instanceof Error ? error.message : String(error) } };
   }
+}
+
+/**
+ * The sequence in this stream: `{seq}@{when the stream was made}`. The sequence alone repeats
+ * when a stream is deleted and made again, and a new message would meet an old one's records.
+ */
+function defaultIdempotencyKey(message: RawTopicMessage): string {
+  return message.streamCreated === undefined ? String(message.seq) : `${message.seq}@${message.streamCreated}`;
 }
 
 function keyWithoutBody(options: TopicConsumerOptions<unknown>, message: TopicMessageInfo): string | undefined {
