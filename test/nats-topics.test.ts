@@ -291,6 +291,36 @@ if (binary) {
       assert.ok(logs.some((l) => /stream NOTES holds another message at sequence 1 than the one parked there/.test(l)), logs.join("\n"));
     });
 
+    it("a handler that hangs is given up on after timeoutMs and parked as handler_timeout, holding back only its key", { timeout: 60_000 }, async () => {
+      const nats = await NatsServer.start(binary);
+      cleanups.push(() => nats.cleanup());
+      const slow = topicConsumer("slow", {
+        stream: { name: "SLOW", subjects: ["slow.>"] },
+        key: { subjectToken: 1 },
+        timeoutMs: 200,
+        retry: { maxAttempts: 2, initialBackoffMs: 1 },
+        handle: async (body: { v: string }, ctx) => {
+          if (body.v === "hang") await new Promise(() => {});
+          await ctx.call(list, ctx.key).append({ v: body.v });
+        },
+      });
+      const app = createSagaflow(service("slow", [list, slow]), { store: memoryStore(), natsUrl: nats.url, log: () => {} });
+      cleanups.push(() => app.stop());
+      await app.start();
+      const broker = await connectNats(nats.url, () => {});
+      cleanups.push(() => broker.close());
+      await broker.ensureStream({ name: "SLOW", subjects: ["slow.>"] });
+      await broker.publish("slow.h", encoder.encode(JSON.stringify({ v: "hang" })), { msgId: "h1" });
+      await broker.publish("slow.h", encoder.encode(JSON.stringify({ v: "behind" })), { msgId: "h2" });
+      await broker.publish("slow.o", encoder.encode(JSON.stringify({ v: "other" })), { msgId: "o1" });
+      const admin = runtimeOf(app)!.admin;
+      await until("the hung message parked", async () => (await admin.parked("slow", 10)).some((p) => p.entry.position === 1));
+      const head = (await admin.parked("slow", 10)).find((p) => p.entry.position === 1)!;
+      assert.deepEqual([head.error.code, head.attempts], ["handler_timeout", 2]);
+      await until("the other key handled", async () => (await app.client.call(list, "o").get({})).length === 1);
+      assert.deepEqual(await app.client.call(list, "h").get({}), [], "the message behind the hung one waits for it");
+    });
+
     it("a stream deleted and made again: a message at a handled one's sequence, with the same body, is handled again, not taken for a repeat", { timeout: 60_000 }, async () => {
       const nats = await NatsServer.start(binary);
       cleanups.push(() => nats.cleanup());

@@ -51,6 +51,12 @@ export interface RetryOptions {
 
 interface Common {
   retry?: RetryOptions;
+  /**
+   * A handler not finished after this long counts as a failed attempt (`handler_timeout`), and its
+   * later calls are refused. Default 60,000 ms. Time `ctx.publish` waits for a broker away uses up
+   * no attempt.
+   */
+  timeoutMs?: number;
   /** The broker stream `ctx.publish` sends to (created if missing); needs a broker (`NATS_URL`). */
   publishTo?: StreamSpec;
 }
@@ -76,6 +82,7 @@ export interface ConsumerDefinition {
   readonly state?: Handler<unknown>;
   readonly ignoreUnknown?: boolean;
   readonly retry?: RetryOptions;
+  readonly timeoutMs?: number;
   readonly publishTo?: StreamSpec;
   // Consumers take no commands: these keep them out of the client's types.
   readonly commands: {};
@@ -99,5 +106,13 @@ export function consumer<Src extends Component>(name: string, options: ConsumerO
   checkDefinitionPart(name, "the second argument ({ source, events or state, … })", options);
   const o = options as unknown as Omit<ConsumerDefinition, "kind" | "name" | "commands" | "queries">;
   checkSourceHandlers(`consumer "${name}"`, o);
+  checkHandlerTimeout(`consumer "${name}"`, o.timeoutMs);
   return { ...o, kind: "consumer", name, commands: {}, queries: {} };
+}
+
+/** A handler's `timeoutMs`: a whole number of ms, at least 1. */
+export function checkHandlerTimeout(owner: string, timeoutMs: unknown): void {
+  if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && (timeoutMs as number) >= 1)) {
+    throw new TypeError(`${owner}: timeoutMs must be a whole number of ms, at least 1, not ${String(timeoutMs)}`);
+  }
 }

@@ -1,5 +1,5 @@
 import { checkComponentName, checkDefinitionPart, checkFunctionPart } from "./component.ts";
-import type { Publish, RetryOptions } from "./consumer.ts";
+import { checkHandlerTimeout, type Publish, type RetryOptions } from "./consumer.ts";
 import type { InstanceClient, Timers } from "./handlers.ts";
 import type { Component } from "./service.ts";
 import type { StandardSchemaV1 } from "./standard-schema.ts";
@@ -48,6 +48,8 @@ export interface TopicConsumerOptions<T> {
   /** Messages delivered and not acknowledged at most. Default 256. */
   maxInFlight?: number;
   retry?: RetryOptions;
+  /** A handler not finished after this long counts as a failed attempt (`handler_timeout`). Default 60,000 ms. */
+  timeoutMs?: number;
   /** The broker stream `ctx.publish` sends to (created if missing). */
   publishTo?: StreamSpec;
 }
@@ -79,6 +81,7 @@ export function topicConsumer<T>(name: string, options: TopicConsumerOptions<T>)
   checkComponentName(name);
   checkDefinitionPart(name, "the second argument ({ stream, handle, … })", options);
   if (typeof options.handle !== "function") throw new TypeError(`topic consumer "${name}" needs a \`handle\` function`);
+  checkHandlerTimeout(`topic consumer "${name}"`, options.timeoutMs);
   return { kind: "topic-consumer", name, options, commands: {}, queries: {} };
 }
 

@@ -1,5 +1,5 @@
 import type { ConsumerContext, ConsumerDefinition } from "../../define/consumer.ts";
-import { isRefusal, isStoreUnavailable } from "../../define/errors.ts";
+import { isRefusal } from "../../define/errors.ts";
 import type { Timers } from "../../define/handlers.ts";
 import type { FeedEntry, ParkedMessage, Store } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
@@ -13,6 +13,7 @@ import type { Observer } from "../../observe/observer.ts";
 import { logEvent } from "../../observe/log-event.ts";
 import type { Broker } from "../../broker/port.ts";
 import { MessagePublisher, publishUnavailable } from "../topics/message-publisher.ts";
+import { defaultHandlerTimeoutMs, isOutage, runWithHandlerTimeout } from "../handler-timeout.ts";
 
 export interface ConsumerHost {
   store: Store;
@@ -316,7 +317,7 @@ export class ConsumerRunner {
       } catch (error) {
         // The database out of reach is not the handler's failure: try again, using up no attempt
         // (an outage must not park messages). The batch's commit would fail anyway meanwhile.
-        const outage = isStoreUnavailable(error);
+        const outage = isOutage(error, this.publisher);
         // Stopping: leave it unstored, to be delivered again at the next start, with all its
         // attempts (parking it would blame the handler for the shutdown, or for a broker that
         // `ctx.publish` was waiting out). A refusal is an answer, and is parked.
@@ -331,13 +332,23 @@ export class ConsumerRunner {
 
   private async deliver(entry: FeedEntry, decideRefusalAgain: boolean): Promise<void> {
     const caller = new KeyedCaller(`consumer:${this.definition.name}:${entry.position}`, this.host.keyedCall, undefined, decideRefusalAgain);
+    let abandoned = false;
     const ctx: ConsumerContext = {
       id: entry.id,
       position: entry.position,
       call: (definition, id) => caller.call(definition, id),
       timers: this.host.timers,
-      publish: this.publisher ? this.publisher.forMessage(String(entry.position), () => this.running) : publishUnavailable(this.definition.name),
+      publish: this.publisher ? this.publisher.forMessage(String(entry.position), () => this.running && !abandoned) : publishUnavailable(this.definition.name),
     };
+    const abandon = () => {
+      abandoned = true;
+      caller.close();
+    };
+    const timeoutMs = this.definition.timeoutMs ?? defaultHandlerTimeoutMs;
+    await runWithHandlerTimeout(timeoutMs, `consumer ${this.definition.name}'s handler (position ${entry.position})`, abandon, () => this.runHandler(entry, ctx));
+  }
+
+  private async runHandler(entry: FeedEntry, ctx: ConsumerContext): Promise<void> {
     const { definition } = this;
     if (definition.source.kind === "entity") {
       if (entry.type.startsWith("$")) return; // the deletion marker

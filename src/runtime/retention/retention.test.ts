@@ -321,8 +321,9 @@ function retentionSuite(makeBackend: () => Backend) {
       assert.equal(await backend.count("dedup", "key LIKE 'wf:tip:t1:%'"), 0);
 
       // The reader passes them: the workflow goes, and its states with it.
+      const heldAt = await store.loadOffset("tips");
       letGo();
-      await until("the reader to pass t1", async () => (await store.loadOffset("tips")) === runtime.consumers.get("tips")!.position && seen >= 2);
+      await until("the reader to pass t1", async () => seen >= 2 && (await store.loadOffset("tips")) > heldAt);
       const run = await runtime.retention.runOnce();
       assert.equal(run.removed.workflows, 1);
       assert.equal(await store.loadWorkflow("tip", "t1"), undefined);

@@ -30,6 +30,11 @@ export class MessagePublisher {
   private ensured: Promise<void> | undefined;
   private failing = false;
 
+  /** Publishing fails (the broker away) and waits to try again. */
+  get brokerAway(): boolean {
+    return this.failing;
+  }
+
   constructor(
     private readonly consumer: string,
     private readonly stream: StreamSpec,

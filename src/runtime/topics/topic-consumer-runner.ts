@@ -1,5 +1,5 @@
 import type { Broker, BrokerMessage, TopicSubscription } from "../../broker/port.ts";
-import { isRefusal, isStoreUnavailable, SagaflowError } from "../../define/errors.ts";
+import { isRefusal, SagaflowError } from "../../define/errors.ts";
 import type { Timers } from "../../define/handlers.ts";
 import type { TopicConsumerDefinition, TopicContext } from "../../define/topic.ts";
 import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
@@ -11,6 +11,7 @@ import { describeError } from "../workflow/record.ts";
 import { parseTopicMessage, type RawTopicMessage } from "./topic-message.ts";
 import { MessagePublisher, publishUnavailable } from "./message-publisher.ts";
 import { logEvent } from "../../observe/log-event.ts";
+import { defaultHandlerTimeoutMs, isOutage, runWithHandlerTimeout } from "../handler-timeout.ts";
 
 export interface TopicHost {
   store: Store;
@@ -271,6 +272,7 @@ export class TopicConsumerRunner {
       if (!this.running) return "leave";
       try {
         const caller = new KeyedCaller(`topic:${this.definition.name}:${idempotencyKey}`, this.host.keyedCall, undefined, decideRefusalAgain);
+        let abandoned = false;
         const ctx: TopicContext = {
           stream: raw.stream,
           seq: raw.seq,
@@ -280,13 +282,18 @@ export class TopicConsumerRunner {
           idempotencyKey,
           call: (definition, id) => caller.call(definition, id),
           timers: this.host.timers,
-          publish: this.publisher ? this.publisher.forMessage(idempotencyKey, () => this.running) : publishUnavailable(this.definition.name),
+          publish: this.publisher ? this.publisher.forMessage(idempotencyKey, () => this.running && !abandoned) : publishUnavailable(this.definition.name),
         };
-        await this.definition.options.handle(body, ctx);
+        const abandon = () => {
+          abandoned = true;
+          caller.close();
+        };
+        const timeoutMs = this.definition.options.timeoutMs ?? defaultHandlerTimeoutMs;
+        await runWithHandlerTimeout(timeoutMs, `topic consumer ${this.definition.name}'s handler (sequence ${raw.seq})`, abandon, () => this.definition.options.handle(body, ctx));
         return undefined;
       } catch (error) {
         // The database out of reach is not the handler's fault: no attempt used, never parked.
-        const outage = isStoreUnavailable(error);
+        const outage = isOutage(error, this.publisher);
         if (!this.running && (outage || !isRefusal(error))) return "leave";
         if (!outage) attempts++;
         if (attempts >= maxAttempts || isRefusal(error)) return { error, attempts };
