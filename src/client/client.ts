@@ -5,6 +5,7 @@ import type { WorkflowDefinition, WorkflowView } from "../define/workflow.ts";
 import type { Dispatcher } from "../runtime/dispatcher.ts";
 import type { ViewDefinition } from "../define/view.ts";
 import type { ViewQueryOptions } from "../runtime/views/view-service.ts";
+import { copyInput, copyReply } from "../runtime/json-copy.ts";
 
 export type { InstanceClient, Caller } from "../define/handlers.ts";
 
@@ -41,7 +42,7 @@ export class Client {
    * failed or terminated) or when the wait runs out.
    */
   async result<S>(definition: WorkflowDefinition<S>, id: string, waitSeconds = 0): Promise<WorkflowView<S>> {
-    return (await this.dispatcher.workflowResult(definition.name, id, waitSeconds * 1000)) as WorkflowView<S>;
+    return copyReply(await this.dispatcher.workflowResult(definition.name, id, waitSeconds * 1000), definition.name, "result") as WorkflowView<S>;
   }
 
   /**
@@ -67,7 +68,9 @@ export class Client {
     return new Proxy({} as InstanceClient<D>, {
       get(_target, handler) {
         if (typeof handler !== "string") return undefined;
-        return (input?: unknown, options?: CallOptions) => dispatcher.call(definition.name, id, handler, input, principal ? { ...options, principal } : options);
+        // Copies both ways: the caller's objects and the instance's state never share a reference.
+        return async (input?: unknown, options?: CallOptions) =>
+          copyReply(await dispatcher.call(definition.name, id, handler, copyInput(input, definition.name, handler), principal ? { ...options, principal } : options), definition.name, handler);
       },
     });
   }

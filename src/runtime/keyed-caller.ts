@@ -3,6 +3,7 @@ import { refusalError, SagaflowError } from "../define/errors.ts";
 import type { Component } from "../define/service.ts";
 import type { KeyedCall, KeyedCallOptions } from "./dispatcher.ts";
 import type { StepHolds } from "./held-writes.ts";
+import { copyInput, copyReply } from "./json-copy.ts";
 
 export type { KeyedCall };
 
@@ -51,8 +52,9 @@ export class KeyedCaller {
     const key = `${this.prefix}:${this.callIndex++}`;
     // The write held for the previous call commits first: a step holds one entity at a time.
     if (this.holds) await this.holds.flush();
-    const reply = await this.keyedCall(component, id, handler, input ?? {}, key, this.options);
-    if (reply.ok) return reply.value;
+    // Copies both ways: the step's or handler's objects and the target's state never share a reference.
+    const reply = await this.keyedCall(component, id, handler, copyInput(input ?? {}, component, handler), key, this.options);
+    if (reply.ok) return copyReply(reply.value, component, handler);
     throw refusalError(reply);
   }
 }

@@ -1,0 +1,32 @@
+import { errors } from "../define/errors.ts";
+
+/**
+ * `value` as JSON carries it: what an HTTP caller sends or gets, and what the store keeps.
+ * In-process callers (the client, a step's or consumer's `ctx.call`) hand over and get copies,
+ * so neither side can change the other's objects — an instance's state above all — and a value
+ * JSON cannot carry (a `BigInt`, a `Map`'s entries, a `Date`'s type) fails or changes here, at the
+ * call, as it would over HTTP, not later after a restart.
+ */
+function jsonCopy(value: unknown): unknown {
+  if (value === undefined || value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean") return value;
+  const text = JSON.stringify(value);
+  return text === undefined ? undefined : JSON.parse(text);
+}
+
+/** The input of an in-process call, copied; one JSON cannot carry is refused, naming the handler. */
+export function copyInput(value: unknown, component: string, handler: string): unknown {
+  try {
+    return jsonCopy(value);
+  } catch (error) {
+    throw errors.invalidInput(`the input of ${component}.${handler} is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** The reply of an in-process call, copied; one JSON cannot carry is a bug in the handler, named. */
+export function copyReply(value: unknown, component: string, handler: string): unknown {
+  try {
+    return jsonCopy(value);
+  } catch (error) {
+    throw new TypeError(`the reply of ${component}.${handler} is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
