@@ -23,6 +23,7 @@ import { workflowKind } from "./workflow-kind.ts";
 import { LeaseLostError, type Fence, type SignalledEnd } from "../../store/cluster-port.ts";
 import { workflowBucket } from "../cluster/leases.ts";
 import { DueSweep } from "./due-sweep.ts";
+import { undefinedStepDue, UndefinedStepWarnings } from "./undefined-step.ts";
 import { changedTo, operatorDecision, unchanged } from "./operator-decisions.ts";
 import { AbandonedStep, StepAttempts, TerminatedDuringStep } from "./step-attempts.ts";
 import { EndWaiters, workflowKey } from "./end-waiters.ts";
@@ -92,8 +93,10 @@ export class WorkflowEngine {
   /** Told whenever an act ends (the sweep waits for its pokes to settle). */
   private readonly actEnded = new Set<() => void>();
   private readonly sweep: DueSweep;
+  private readonly undefinedSteps: UndefinedStepWarnings;
 
   constructor(private readonly host: EngineHost) {
+    this.undefinedSteps = new UndefinedStepWarnings(host.log);
     this.ends = new EndWaiters(host.store, host.trustedRecord);
     this.sweep = new DueSweep({
       clock: host.clock,
@@ -399,6 +402,11 @@ export class WorkflowEngine {
       // Woken before anything is due (a timer that fired early, a clock set back): nothing may
       // be dropped, so wait again for the earliest of the due time and the deadline.
       this.schedule(definition, id, record);
+      return unchanged(current);
+    }
+    const undefinedStep = undefinedStepDue(definition, record);
+    if (undefinedStep !== undefined) {
+      this.undefinedSteps.warn(definition.name, id, undefinedStep);
       return unchanged(current);
     }
     if (record.status === "paused") {
