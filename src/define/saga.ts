@@ -84,7 +84,9 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
     const step = options.steps[index]!;
     await step.run(state, ctx);
     const next = { ...state, completed: [...state.completed, step.name] };
-    const following = options.steps[index + 1];
+    // The first step of this code the saga has not done: the next in the list, unless the code
+    // changed under a saga in flight (steps reordered or added) — every step then still runs once.
+    const following = options.steps.find((s) => !next.completed.includes(s.name));
     return following
       ? ctx.update(next).transitionTo(following.name)
       : ctx.update({ ...next, status: "completed" }).end();
@@ -107,9 +109,14 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
       const status = current.completed.length === 0 && current.failure?.code !== "cancelled" ? "rejected" : "compensated";
       return ctx.update({ ...current, status }).end();
     }
-    const undo = options.steps.find((s) => s.name === pending)!.compensate;
+    const undone = options.steps.find((s) => s.name === pending);
+    if (!undone) {
+      // Done by an earlier version of the code, which had the step; this one cannot undo it.
+      const message = `compensation of ${pending} cannot run: the saga completed step "${pending}", which this code no longer defines (put it back, then retry)`;
+      return ctx.update({ ...current, status: "requires_manual_intervention" }).fail("compensation_failed", message);
+    }
     try {
-      await undo?.(current, ctx);
+      await undone.compensate?.(current, ctx);
     } catch (error) {
       if (!refusal(error) && ctx.attempt < compensationRetry.maxAttempts) throw error;
       const code = error instanceof SagaflowError ? error.code : "compensation_failed";
