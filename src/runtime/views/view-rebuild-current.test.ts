@@ -141,6 +141,52 @@ describe("view rebuild from current state (SQLite)", () => {
   rebuildSuite(() => new SqliteStore({ path: join(dir, "sagaflow.db") }));
 });
 
+describe("a view put back after retention removed states while it was out of the code (SQLite)", () => {
+  it("is-built-again-from-current-state-not-read-on-from-its-old-offset", { timeout: 60_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sagaflow-view-back-"));
+    const clock = new VirtualClock(Date.now());
+    const open = (components: Array<typeof box | typeof summary>) =>
+      new Runtime({ store: new SqliteStore({ path: join(dir, "sagaflow.db") }), components, clock, log: () => {}, retention: { intervalMs: 24 * 60 * minute } });
+    const boxes = async (runtime: Runtime) => ((await runtime.views.query("summary", "boxes", {})) as { rows: unknown[] }).rows;
+    try {
+      const first = open([box, summary]);
+      await first.start();
+      for (let i = 0; i < 3; i++) await first.call("box", `b${i}`, "set", { v: i });
+      await until("the view to catch up", async () => (await boxes(first)).length === 3);
+      await first.stop();
+
+      // Without the view: its states change, and retention removes them (nothing waits for it).
+      const without = open([box]);
+      await without.start();
+      await without.call("box", "b1", "set", { v: 111 });
+      await without.call("box", "late", "set", { v: 7 });
+      clock.stepWall(7 * day + minute);
+      await without.call("box", "newest", "set", { v: 9 }); // the feed's newest entry is never removed
+      const run = await without.retention.runOnce();
+      assert.equal(run.error, null);
+      assert.ok(run.removed.feed >= 2, `removed ${run.removed.feed} states`);
+      await without.stop();
+
+      const back = open([box, summary]);
+      await back.start();
+      try {
+        await until("the view to show the current states", async () => (await boxes(back)).length === 5, 20_000);
+        assert.deepEqual(await boxes(back), [
+          { id: "b0", v: 0 },
+          { id: "b1", v: 111 },
+          { id: "b2", v: 2 },
+          { id: "late", v: 7 },
+          { id: "newest", v: 9 },
+        ]);
+      } finally {
+        await back.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 whenPostgresAsked((url) => {
   describe("view rebuild from current state (PostgreSQL)", () => {
     const bed = testbed(url);

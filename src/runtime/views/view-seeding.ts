@@ -25,14 +25,15 @@ export interface SeedHost {
 }
 
 /**
- * What retention removed that a build from the start of the feed would need, said for people;
- * undefined when nothing (no table fed by states, or no state removed).
+ * What retention removed that reading the feed on from `offset` (by default, a build from its
+ * start) would need, said for people; undefined when nothing (no table fed by states, or no state
+ * removed past `offset`).
  */
-export async function statesRemoved(definition: ViewDefinition, store: Store): Promise<string | undefined> {
+export async function statesRemoved(definition: ViewDefinition, store: Store, offset = 0): Promise<string | undefined> {
   const stateSources = Object.values(definition.tables).filter((t) => t.source.kind !== "entity").map((t) => t.source.name);
   if (stateSources.length === 0) return undefined;
   const removed = await store.retention.feedPrunedThrough();
-  if (removed === 0) return undefined;
+  if (removed <= offset) return undefined;
   return `retention removed key-value and workflow states up to position ${removed}, which its tables fed by ${[...new Set(stateSources)].join(", ")} need ` +
     `(entity events are never removed; see GET /retention on the admin API)`;
 }
