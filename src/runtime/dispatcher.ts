@@ -301,9 +301,12 @@ export class InstanceDispatcher implements Dispatcher {
   /** A handler threw: logged with a correlation id, answered as 500 with that id. */
   private internalError(error: unknown, where: string): SagaflowError {
     const correlationId = logInternalError(this.options.log, error, where);
+    // The cause goes to in-process callers only (a test sees the handler's own error and stack);
+    // over HTTP the answer carries the correlation id, never the error.
     return new SagaflowError("internal", `internal error in ${where} (correlation id ${correlationId})`, {
       status: 500,
       details: { correlationId },
+      cause: error,
     });
   }
 }
