@@ -19,7 +19,7 @@ export interface ScheduleOptions {
    * or `catch-up`: fire the latest of them once.
    */
   missed?: "skip" | "catch-up";
-  /** How late a tick may fire and still count as on time. Default 1,000 ms. */
+  /** How long before a node began running the schedules a tick may be due and still fire (not missed). Default 1,000 ms. */
   graceMs?: number;
   /** A deferred call (`deferred(component, id).command(input)`), made with the key `schedule:{name}:{tick}`. */
   call?: DeferredCall | ((tick: ScheduleTick) => DeferredCall);

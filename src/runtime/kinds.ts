@@ -6,6 +6,7 @@ import type { SignalledEvent } from "../store/cluster-port.ts";
 import { decode } from "../store/rows.ts";
 import type { EagerPrefix } from "./held-writes.ts";
 import { decideEntity, decideKeyValue, foldEvents, type Current, type Decision } from "./decide.ts";
+import { freezeState, frozenDecision } from "./frozen-state.ts";
 
 /** What another node's commit did to an instance, as its signal said (SignalledInstance). */
 export interface HeardChange {
@@ -99,7 +100,7 @@ function entityKind(definition: EntityDefinition, defaultSnapshotEvery: number):
   const applied = (from: Loaded, events: readonly NewEvent[], version: number): Loaded => {
     const live = events.filter((e) => e.type !== deletedEventType);
     return {
-      state: foldEvents(definition, from.state, live),
+      state: freezeState(foldEvents(definition, from.state, live)),
       deleted: from.deleted || live.length !== events.length,
       version,
     };
@@ -130,7 +131,7 @@ function entityKind(definition: EntityDefinition, defaultSnapshotEvery: number):
       }
     },
     decide: (current, handler, input, isQuery, _id, principal) =>
-      decideEntity(definition, current, handler, input, isQuery, principal),
+      frozenDecision(definition.name, handler, () => decideEntity(definition, current, handler, input, isQuery, principal)),
     write(id, before, after, events, dedup) {
       const append = logged(before, after, events);
       const seq = before.version + append.length;
@@ -152,8 +153,8 @@ function entityKind(definition: EntityDefinition, defaultSnapshotEvery: number):
 function keyValueKind(definition: KeyValueDefinition): Kind {
   const loadedFrom = (record: KvRecord | undefined): Loaded =>
     record
-      ? { state: record.deleted ? definition.initial() : record.state, deleted: record.deleted, version: record.version }
-      : { state: definition.initial(), deleted: false, version: 0 };
+      ? { state: freezeState(record.deleted ? definition.initial() : record.state), deleted: record.deleted, version: record.version }
+      : { state: freezeState(definition.initial()), deleted: false, version: 0 };
   return {
     holdable: true,
     load: async (store, id) => loadedFrom(await store.loadKv(definition.name, id)),
@@ -174,7 +175,7 @@ function keyValueKind(definition: KeyValueDefinition): Kind {
       }
     },
     decide: (current, handler, input, isQuery, _id, principal) =>
-      decideKeyValue(definition, current, handler, input, isQuery, principal),
+      frozenDecision(definition.name, handler, () => decideKeyValue(definition, current, handler, input, isQuery, principal)),
     write(id, before, after, _events, dedup) {
       const changed = after.state !== before.state || after.deleted !== before.deleted;
       return {

@@ -3,6 +3,7 @@ import type { EntityDefinition, EventsOf } from "../define/entity.ts";
 import { checkDefinitionKind } from "./definition-kind.ts";
 import type { KeyValueDefinition } from "../define/key-value.ts";
 import { decideEntity, decideKeyValue, foldEvents, type Current, type Decision } from "../runtime/decide.ts";
+import { freezeState, frozenDecision } from "../runtime/frozen-state.ts";
 
 type Declared<T> = string extends keyof T ? never : keyof T & string;
 type HandlerName<D> = D extends { commands: infer CM; queries: infer QM } ? Declared<CM> | Declared<QM> : never;
@@ -20,11 +21,12 @@ export interface CommandResult<S, R, E = never> {
   deleted: boolean;
 }
 
-abstract class InstanceUnderTest<D extends { commands: unknown; queries: unknown; initial: () => S }, S, E> {
+abstract class InstanceUnderTest<D extends { name: string; commands: unknown; queries: unknown; initial: () => S }, S, E> {
   protected current: Current;
 
   constructor(protected readonly definition: D) {
-    this.current = { state: definition.initial(), deleted: false };
+    // Frozen, as the runtime gives it: a handler changing it in place fails here too.
+    this.current = { state: freezeState(definition.initial()), deleted: false };
   }
 
   get state(): S {
@@ -45,7 +47,7 @@ abstract class InstanceUnderTest<D extends { commands: unknown; queries: unknown
       throw new Error(`no command or query named "${name}"`);
     }
     if (this.current.deleted) throw new Error("the instance is deleted: the runtime refuses every command");
-    const decision = this.decide(name, input[0] ?? {}, isQuery);
+    const decision = frozenDecision(this.definition.name, name, () => this.decide(name, input[0] ?? {}, isQuery));
     if (decision.changed) this.current = decision.next;
     return {
       events: decision.events as E[],
@@ -58,7 +60,7 @@ abstract class InstanceUnderTest<D extends { commands: unknown; queries: unknown
 
   /** Starts from this state. */
   givenState(state: S): this {
-    this.current = { state, deleted: false };
+    this.current = { state: freezeState(structuredClone(state)), deleted: false };
     return this;
   }
 
@@ -73,7 +75,7 @@ export class EntityUnderTest<S, EH, CM, QM> extends InstanceUnderTest<
 > {
   /** Starts from the state these events fold to. */
   given(...events: EventOf<EH>[]): this {
-    this.current = { state: foldEvents(this.definition, this.current.state, events as never), deleted: false };
+    this.current = { state: freezeState(foldEvents(this.definition, this.current.state, events as never)), deleted: false };
     return this;
   }
 

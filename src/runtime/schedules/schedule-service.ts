@@ -51,6 +51,8 @@ export class ScheduleService {
   private fence: Fence | undefined;
   private loop: Promise<void> | undefined;
   private readonly wakeSignal = new WakeSignal();
+  /** When this node began running the schedules: only ticks due before it were missed. */
+  private runningSince = 0;
 
   constructor(components: readonly ServiceComponent[], private readonly host: ScheduleHost) {
     for (const c of components) {
@@ -65,6 +67,7 @@ export class ScheduleService {
   async begin(fence?: Fence): Promise<void> {
     this.fence = fence;
     this.running = true;
+    this.runningSince = this.host.clock.now();
     this.loop = this.run();
   }
 
@@ -112,6 +115,7 @@ export class ScheduleService {
       let wakeAt = this.host.clock.now() + maxSleepMs;
       try {
         for (const entry of this.schedules.values()) {
+          if (!this.running) break; // stopping: the rest fire at the next start (or on another node), late
           const next = await this.tick(entry.definition, entry.ticks);
           if (next !== undefined) wakeAt = Math.min(wakeAt, next);
         }
@@ -149,13 +153,24 @@ export class ScheduleService {
     const due = ticks.between(last, now);
     if (due.length > 0) {
       const grace = options.graceMs ?? defaultGraceMs;
-      const fire = (options.missed ?? "skip") === "catch-up" ? [due.at(-1)!] : due.filter((t) => now - t <= grace);
-      // Missed: past their grace (with catch-up, the latest of them still fires, once).
-      const missed = due.filter((t) => now - t > grace).length;
-      if (missed > 0) this.host.log(`sagaflow: schedule ${name}: ${missed} tick(s) missed while no node ran schedules; ${options.missed === "catch-up" ? "caught up once" : "skipped"}`);
-      for (const at of fire) await this.fire(definition, at);
-      await store.commitConsumer(tickKey(name), due.at(-1)!, [], [], this.fence);
-      last = due.at(-1)!;
+      // Missed: due, past their grace, before this node ran the schedules (no node ran them). A
+      // tick due since is only late — this node was firing many others, or waiting out the store
+      // — and fires. With catch-up, the latest missed tick still fires, once.
+      const missed = due.filter((t) => this.runningSince - t > grace);
+      const late = due.filter((t) => this.runningSince - t <= grace);
+      const fire = options.missed === "catch-up" && missed.length > 0 ? [missed.at(-1)!, ...late] : late;
+      if (missed.length > 0) {
+        this.host.log(`sagaflow: schedule ${name}: ${missed.length} tick(s) missed while no node ran schedules; ${options.missed === "catch-up" ? "caught up once" : "skipped"}`);
+      }
+      // Stored as handled: what fired, and with skip the missed ticks (catch-up fires its one first).
+      let handled = options.missed === "catch-up" ? last : (missed.at(-1) ?? last);
+      for (const at of fire) {
+        if (!this.running) break;
+        await this.fire(definition, at);
+        handled = at;
+      }
+      await store.commitConsumer(tickKey(name), handled, [], [], this.fence);
+      last = handled;
     }
     return ticks.next(Math.max(last, now));
   }

@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { deferred } from "../../define/deferred.ts";
+import { entity } from "../../define/entity.ts";
+import { schedule } from "../../define/schedule.ts";
+import { MemoryStore } from "../../store/memory/memory-store.ts";
+import { VirtualClock } from "../clock.ts";
+import { Runtime } from "../runtime.ts";
+import { wrapStore } from "../test-support.ts";
+
+/**
+ * A node that runs many schedules fires each of their ticks, however long firing the others takes:
+ * a tick is missed (and skipped) only when it was due before any node ran schedules.
+ */
+
+const ticks = entity(
+  "ticks",
+  { initial: () => ({ at: [] as number[] }), events: { recorded: (s: { at: number[] }, e: { at: number }) => ({ at: [...s.at, e.at] }) } },
+  {
+    commands: { record: (_s, c: { at: number }, fx) => fx.emit("recorded", { at: c.at }).reply({}) },
+    queries: { list: (s, _: {}, fx) => fx.reply(s.at) },
+  },
+);
+
+describe("schedules on a busy node", () => {
+  it("a-tick-late-because-this-node-was-firing-other-schedules-fires-and-is-not-counted-missed", { timeout: 30_000 }, async () => {
+    const count = 20;
+    const schedules = Array.from({ length: count }, (_, i) =>
+      schedule(`s${i}`, { cron: "* * * * * *", call: (t) => deferred(ticks, `s${i}`).record({ at: t.at }) }),
+    );
+    const clock = new VirtualClock(Date.UTC(2030, 0, 1));
+    const inner = new MemoryStore();
+    // Each tick's call takes 300 ms of the clock: the last schedules fire seconds after their tick.
+    const store = wrapStore(inner, {
+      commit: async (writes) => {
+        if (writes.some((w) => w.component === "ticks")) clock.stepWall(300);
+        return inner.commit(writes);
+      },
+    });
+    const logs: string[] = [];
+    const runtime = new Runtime({ store, components: [ticks, ...schedules], clock, log: (line) => logs.push(line) });
+    await runtime.start();
+    // The runtime's own waits do not hold the process open (a server's socket does): this does.
+    const keepAlive = setInterval(() => {}, 100);
+    try {
+      const start = clock.now();
+      await clock.advance(1_000);
+      const tick = start + 1_000;
+      const deadline = Date.now() + 10_000;
+      const fired = async () => {
+        let n = 0;
+        for (let i = 0; i < count; i++) if (((await runtime.call("ticks", `s${i}`, "list", {})) as number[]).includes(tick)) n++;
+        return n;
+      };
+      while ((await fired()) < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(await fired(), count, logs.join("\n"));
+      assert.deepEqual(logs.filter((line) => /missed/.test(line)), []);
+    } finally {
+      await runtime.stop();
+      clearInterval(keepAlive);
+    }
+  });
+});
