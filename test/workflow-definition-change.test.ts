@@ -78,6 +78,7 @@ describe("a running instance at a step the new code removed blocks start-up", ()
           assert.match(error.message, new RegExp(`"${v2def.name}"`));
           assert.match(error.message, /\b1 instance/);
           assert.match(error.message, /"old"/);
+          assert.match(error.message, /undoes nothing they did/);
           return true;
         });
         // Nothing was changed by the refusal.
@@ -93,9 +94,11 @@ describe("a running instance at a step the new code removed blocks start-up", ()
       await leaveInstanceAtOld(path, v1def, id);
 
       const store = new SqliteStore({ path });
-      const runtime = new Runtime({ store, components: [v2def], log: () => {}, orphanedWorkflows: "terminate" });
+      const logs: string[] = [];
+      const runtime = new Runtime({ store, components: [v2def], log: (line) => logs.push(line), orphanedWorkflows: "terminate" });
       try {
         await runtime.start();
+        assert.ok(logs.some((line) => line.includes(`workflow ${v2def.name} "${id}" terminated: it stood at step "old"`)), logs.join("\n"));
         const view = await runtime.workflowResult(v2def.name, id, 5_000);
         assert.equal(view.status, "terminated", JSON.stringify(view));
         const history = await store.workflowHistory(v2def.name, id, 100);

@@ -4,15 +4,20 @@ import { parseArgs } from "./args.ts";
 
 export const retentionUsage = `  sagaflow retention                           what retention keeps, its last run and what it removed`;
 
-const days = (ms: number) => (ms === 0 ? "kept forever" : `${+(ms / 86_400_000).toFixed(3)} days`);
+/** A retention period as people read it: days, or hours, minutes, seconds when shorter (a 10 s test period is not "0 days"). */
+export const retentionPeriodText = (ms: number): string => {
+  if (ms === 0) return "kept forever";
+  const [size, unit] = ms >= 86_400_000 ? [86_400_000, "days"] : ms >= 3_600_000 ? [3_600_000, "hours"] : ms >= 60_000 ? [60_000, "minutes"] : [1_000, "seconds"];
+  return `${+(ms / size).toFixed(3)} ${unit}`;
+};
 
 /** `sagaflow retention`: retention's settings and last run, from the admin API. */
 export async function retentionCommand(argv: string[]): Promise<void> {
   const { flags } = parseArgs(argv, { values: ["admin", "admin-token"] }, "retention");
   const r = (await adminRequest(adminTarget(flags), "GET", "/retention")) as RetentionReport;
   const { settings: s } = r;
-  console.log(`feed states: ${days(s.feedMs)}; idempotency records: ${days(s.idempotencyMs)}; tombstones: ${days(s.tombstonesMs)}`);
-  for (const w of r.workflows) console.log(`workflow ${w.name}: ended and terminated instances ${days(w.retentionMs)}`);
+  console.log(`feed states: ${retentionPeriodText(s.feedMs)}; idempotency records: ${retentionPeriodText(s.idempotencyMs)}; tombstones: ${retentionPeriodText(s.tombstonesMs)}`);
+  for (const w of r.workflows) console.log(`workflow ${w.name}: ended and terminated instances ${retentionPeriodText(w.retentionMs)}`);
   console.log(`feed states removed up to position ${r.feedPrunedThrough}`);
   const run = r.lastRun;
   if (!run) {

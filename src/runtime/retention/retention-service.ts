@@ -26,6 +26,9 @@ import type { ParkedTopicPayload } from "../topics/topic-consumer-runner.ts";
 
 const day = 24 * 60 * 60 * 1000;
 
+/** The pause between runs while a backlog is being removed (a run stopped at its batch budget). */
+const backlogPauseMs = 1_000;
+
 /** Retention settings; each period in ms. */
 export interface RetentionSettings {
   /** Key-value and workflow states in the change feed, once every consumer and view passed them. Default 7 days; 0 keeps them forever. */
@@ -131,25 +134,31 @@ export class RetentionService {
     this.settings = retentionSettings(settings);
   }
 
-  /** Runs now and then every `intervalMs` (this node holds the lease). */
+  /**
+   * Runs now and then every `intervalMs` (this node holds the lease). A run that removed rows and
+   * stopped at its batch budget left a backlog: the next follows after `backlogPauseMs`, not a
+   * whole interval, or a service writing faster than one budget an interval would outgrow it.
+   */
   begin(): void {
     if (this.active) return;
     this.active = true;
+    const next = (run: RetentionRun | undefined) => {
+      if (!this.active) return;
+      const removed = run ? Object.values(run.removed).reduce((a, b) => a + b, 0) : 0;
+      const backlog = run !== undefined && run.error === null && !run.complete && removed > 0;
+      this.timer = setTimeout(tick, backlog ? backlogPauseMs : this.settings.intervalMs);
+      this.timer.unref();
+    };
     const tick = () => {
       if (!this.active) return;
-      this.running = this.runOnce().then(
-        () => {},
-        () => {},
-      );
+      this.running = this.runOnce().then(next, () => next(undefined));
     };
     tick();
-    this.timer = setInterval(tick, this.settings.intervalMs);
-    this.timer.unref();
   }
 
   async stop(): Promise<void> {
     this.active = false;
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.running;
   }

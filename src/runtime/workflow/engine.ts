@@ -150,12 +150,13 @@ export class WorkflowEngine {
         const lines = missing.map(({ step, count, examples }) => `${count} instance(s) at step "${step}" (e.g. ${examples.join(", ")})`);
         throw new Error(
           `workflow "${definition.name}": ${lines.join("; ")}, which this code no longer defines. ` +
-            `Put the step back, or start with --terminate-orphaned-workflows to terminate them.`,
+            `Put the step back, or start with --terminate-orphaned-workflows to terminate them (which undoes nothing they did: a saga's compensations do not run).`,
         );
       }
       for (const { step } of missing) {
         for (const id of await this.idsAtStep(definition.name, step)) {
           await this.operate(definition.name, id, "terminate", `step "${step}" no longer defined`);
+          this.host.log(`sagaflow: WARNING: workflow ${definition.name} "${id}" terminated: it stood at step "${step}", which this code no longer defines; nothing it did was undone`);
         }
       }
     }
