@@ -69,6 +69,7 @@ describe("sagaflow CLI: unknown and misspelt flags are errors", () => {
       [["consumers", "--bogus", "1"], /unknown flag --bogus for "sagaflow consumers"/],
       [["serve", "examples/bank", "--port", "nope"], /--port must be 0\.\.65535, not nope/],
       [["serve", "examples/bank", "--admin-port", "x"], /--admin-port must be 0\.\.65535, not x/],
+      [["serve", "examples/bank", "--cache-size", "0"], /--cache-size \(or SAGAFLOW_CACHE_SIZE\) must be a whole number > 0, got "0"/],
     ];
     for (const [args, pattern] of cases) {
       const run = await cli(args);

@@ -15,7 +15,7 @@ import { workflowsUsage } from "./workflows-command.ts";
 /** The flags of `serve` (and of `dev`, which passes them on to `serve`). */
 export const serveFlags: FlagSpec = {
   values: [
-    "port", "host", "data", "sync", "admin-port", "postgres", "postgres-schema", "node-name", "lease-ms", "forget-dead-nodes-after",
+    "port", "host", "data", "sync", "cache-size", "admin-port", "postgres", "postgres-schema", "node-name", "lease-ms", "forget-dead-nodes-after",
     "admin-host", "admin-token", "admin-role", "tls-cert", "tls-key",
     "jwt-issuer", "jwt-secret", "jwks-url", "jwt-audience", "jwt-algorithm", "log-level", "log-format",
     ...retentionFlags.map((r) => r.flag),
@@ -42,6 +42,9 @@ export const serveUsage = `  sagaflow serve <service module or folder> [--port N
                   number is days; 0 keeps forever, not for idempotency or the interval); SAGAFLOW_RETAIN_FEED,
                   SAGAFLOW_RETAIN_WORKFLOWS, SAGAFLOW_RETAIN_IDEMPOTENCY, SAGAFLOW_RETAIN_TOMBSTONES,
                   SAGAFLOW_RETENTION_INTERVAL; defaults 7d, 7d, 7d, 90d, 1m
+
+                 [--cache-size N] (or SAGAFLOW_CACHE_SIZE) instances kept in memory, default 10000: memory grows
+                  with N × the size of a state; lower it for large states
 
                  [--log-level debug|info|warn|error] [--log-format json|pretty]
                  [--no-metrics] (or SAGAFLOW_METRICS=off: no /metrics, none exported)

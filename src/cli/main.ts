@@ -76,6 +76,7 @@ async function serveCommand(argv: string[]): Promise<void> {
   if (sync !== undefined && !syncModes.includes(sync as never)) throw new Error(`--sync must be one of ${syncModes.join(", ")}`);
   const nodeName = flags.get("node-name") ?? process.env["SAGAFLOW_NODE_NAME"];
   const leaseMs = flags.get("lease-ms") ?? process.env["SAGAFLOW_LEASE_MS"];
+  const cacheSize = flags.get("cache-size") ?? process.env["SAGAFLOW_CACHE_SIZE"];
   const forgetAfter = flags.get("forget-dead-nodes-after") ?? process.env["SAGAFLOW_FORGET_DEAD_NODES_AFTER"];
   const fromEnv = (name: string) => (process.env[name] === "" ? undefined : process.env[name]);
   const adminHost = flags.get("admin-host") ?? fromEnv("SAGAFLOW_ADMIN_HOST");
@@ -118,6 +119,7 @@ async function serveCommand(argv: string[]): Promise<void> {
     ...(flags.has("postgres-schema") ? { postgresSchema: flags.get("postgres-schema")! } : {}),
     ...(nodeName === undefined ? {} : { nodeName }),
     ...(leaseMs === undefined ? {} : { leaseMs: wholeNumberFlag("--lease-ms", leaseMs) }),
+    ...(cacheSize === undefined ? {} : { cacheSize: wholeNumberFlag("--cache-size (or SAGAFLOW_CACHE_SIZE)", cacheSize) }),
     ...(forgetAfter === undefined ? {} : { forgetDeadNodesAfterMs: durationFlag("--forget-dead-nodes-after", forgetAfter) }),
     ...(flags.has("terminate-orphaned-workflows") ? { orphanedWorkflows: "terminate" as const } : {}),
     ...(Object.keys(retention).length === 0 ? {} : { retention }),

@@ -28,6 +28,8 @@ export interface ServeOptions extends ListenOptions {
   /** Several nodes: this node's name (shown by `sagaflow nodes`) and the lease time (default 5,000 ms). */
   nodeName?: string;
   leaseMs?: number;
+  /** Instances kept in memory (default 10,000): memory grows with this times the size of a state. */
+  cacheSize?: number;
   /** Several nodes: a node silent for longer than this leaves `sagaflow nodes`. Default 1 hour. */
   forgetDeadNodesAfterMs?: number;
   /** What retention removes after how long (`--retain-…` flags; docs/site/guides/operations.md, "Retention"). */
@@ -60,6 +62,7 @@ export async function serve(options: ServeOptions): Promise<RunningService> {
     ...(options.orphanedWorkflows ? { orphanedWorkflows: options.orphanedWorkflows } : {}),
     ...(options.nodeName === undefined ? {} : { nodeName: options.nodeName }),
     ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+    ...(options.cacheSize === undefined ? {} : { cacheSize: options.cacheSize }),
     ...(options.forgetDeadNodesAfterMs === undefined ? {} : { forgetDeadNodesAfterMs: options.forgetDeadNodesAfterMs }),
     ...(options.auth === undefined ? {} : { auth: options.auth }),
     ...(options.retention === undefined ? {} : { retention: options.retention }),
