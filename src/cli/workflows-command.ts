@@ -2,14 +2,14 @@ import { adminTarget, adminRequest as admin, printTable } from "./admin-client.t
 import { parseArgs } from "./args.ts";
 
 export const workflowsUsage = `  sagaflow workflows list [--name N] [--status running,failed] [--step S] [--id-prefix P] [--outcome O] [--limit N] [--after NEXT]
-  sagaflow workflows show <name> <id>
+  sagaflow workflows show <name> <id> [--history-after V]   (1,000 transitions a page)
   sagaflow workflows suspend|resume|terminate|retry|cancel <name> <id>
       (terminate: stop now, effects left in place; cancel: run its cancel step, a saga compensates)
       (talk to a running service's admin API: --admin URL, default http://127.0.0.1:3001)`;
 
 /** `sagaflow workflows …`: operator controls over the admin API. */
 export async function workflowsCommand(argv: string[]): Promise<void> {
-  const { positionals, flags } = parseArgs(argv, { values: ["admin", "admin-token", "name", "status", "step", "id-prefix", "outcome", "limit", "after"] }, "workflows");
+  const { positionals, flags } = parseArgs(argv, { values: ["admin", "admin-token", "name", "status", "step", "id-prefix", "outcome", "limit", "after", "history-after"] }, "workflows");
   const base = adminTarget(flags);
   const [action, name, id] = positionals;
   if (action === "list") {
@@ -30,7 +30,10 @@ export async function workflowsCommand(argv: string[]): Promise<void> {
   if (!name || !id) throw new Error(`usage:\n${workflowsUsage}`);
   const path = `/workflows/${encodeURIComponent(name)}/${encodeURIComponent(id)}`;
   if (action === "show") {
-    console.log(JSON.stringify(await admin(base, "GET", path), null, 2));
+    const after = flags.get("history-after");
+    const shown = (await admin(base, "GET", after === undefined ? path : `${path}?historyAfter=${encodeURIComponent(after)}`)) as { historyNext?: number };
+    console.log(JSON.stringify(shown, null, 2));
+    if (shown.historyNext !== undefined) console.error(`more: the same command with --history-after ${shown.historyNext}`);
   } else if (action === "suspend" || action === "resume" || action === "terminate" || action === "retry" || action === "cancel") {
     console.log(JSON.stringify(await admin(base, "POST", `${path}/${action}`)));
   } else {

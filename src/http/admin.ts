@@ -105,7 +105,7 @@ export function adminHandler(admin: AdminFacade, log: (line: string) => void = (
     }
     const [, name, id, action] = segments as [string, string | undefined, string | undefined, string | undefined];
     if (name === undefined || id === undefined) throw new SagaflowError("not_found", "use /workflows/{name}/{id}", { status: 404 });
-    if (method === "GET" && action === undefined) return sendJson(res, 200, await admin.showWorkflow(name, id));
+    if (method === "GET" && action === undefined) return sendJson(res, 200, await admin.showWorkflow(name, id, wholeNumber(url.searchParams, "historyAfter")));
     if (method === "GET" && action === "states" && segments.length === 4) {
       return sendJson(res, 200, await admin.workflowStates(name, id, wholeNumber(url.searchParams, "after"), listLimit(url.searchParams.get("limit"))));
     }

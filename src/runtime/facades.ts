@@ -107,7 +107,7 @@ export interface AdminFacade {
    * `not_found` (404) if it was never started, `workflow_removed` (410) if retention removed it
    * (while its tombstone lasts).
    */
-  showWorkflow(name: string, id: string): Promise<{ workflow: StoredWorkflow & { startedBy: StartedBy | null }; history: Array<WorkflowTransition & { version: number }> }>;
+  showWorkflow(name: string, id: string, historyAfter?: number): Promise<{ workflow: StoredWorkflow & { startedBy: StartedBy | null }; history: Array<WorkflowTransition & { version: number }>; historyNext?: number }>;
   operateWorkflow(name: string, id: string, action: OperatorAction): Promise<unknown>;
   /** A key-value entity's record, or an event-sourced entity's summary. */
   entity(component: string, id: string): Promise<EntitySummary | ({ component: string; id: string } & KvRecord)>;

@@ -108,11 +108,14 @@ export class RuntimeAdmin implements AdminFacade {
     return workflow;
   }
 
-  async showWorkflow(name: string, id: string) {
+  /** The record and its history: `historyLimit` transitions after version `historyAfter`; `historyNext` reads on from a full page. */
+  async showWorkflow(name: string, id: string, historyAfter = 0) {
     const workflow = await this.workflowRecord(name, id);
-    const history = await this.parts.store.workflowHistory(name, id, historyLimit);
-    // Who started it over HTTP (a verified token's sub and iss), or null.
-    return { workflow: { ...workflow, startedBy: startedByOf(history) }, history };
+    const history = await this.parts.store.workflowHistory(name, id, historyLimit, historyAfter);
+    // Who started it over HTTP (a verified token's sub and iss), or null: the first transition says.
+    const first = historyAfter === 0 ? history : await this.parts.store.workflowHistory(name, id, 1);
+    const full = history.length === historyLimit;
+    return { workflow: { ...workflow, startedBy: startedByOf(first) }, history, ...(full ? { historyNext: history.at(-1)!.version } : {}) };
   }
 
   async operateWorkflow(name: string, id: string, action: OperatorAction): Promise<unknown> {

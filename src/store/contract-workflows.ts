@@ -122,6 +122,12 @@ export function workflowContract(withStore: WithStore): void {
             (await store.workflowHistory("transfer", "t1", 10)).map((t) => [t.version, t.detail]),
             [[1, "started"], [2, "second"], [3, "third"]],
           );
+          // Paged: after a version, at most `limit`.
+          assert.deepEqual(
+            (await store.workflowHistory("transfer", "t1", 1, 1)).map((t) => [t.version, t.detail]),
+            [[2, "second"]],
+          );
+          assert.deepEqual(await store.workflowHistory("transfer", "t1", 10, 3), []);
         });
       });
 

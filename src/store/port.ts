@@ -363,10 +363,11 @@ export interface Store {
    */
   stepsToRun(name: string): Promise<StepsToRun[]>;
   /**
-   * A workflow's first `limit` transitions, oldest first (`version` is the record version it
-   * produced, so they count 1, 2, 3, …); empty for an unknown workflow.
+   * A workflow's first `limit` transitions after version `afterVersion` (0: from the first), oldest
+   * first (`version` is the record version it produced, so they count 1, 2, 3, …); empty for an
+   * unknown workflow.
    */
-  workflowHistory(name: string, id: string, limit: number): Promise<Array<WorkflowTransition & { version: number }>>;
+  workflowHistory(name: string, id: string, limit: number, afterVersion?: number): Promise<Array<WorkflowTransition & { version: number }>>;
   /**
    * A workflow's states at versions after `afterVersion`, at most `limit`, oldest first: read from
    * the change feed, which keeps one entry per record version until retention prunes it (so

@@ -228,9 +228,9 @@ export class MemoryStore implements Store {
     return this.#workflows.stepsToRun(name);
   }
 
-  async workflowHistory(name: string, id: string, limit: number): Promise<Array<WorkflowTransition & { version: number }>> {
+  async workflowHistory(name: string, id: string, limit: number, afterVersion = 0): Promise<Array<WorkflowTransition & { version: number }>> {
     this.#ready();
-    return this.#workflows.history(name, id, limit);
+    return this.#workflows.history(name, id, limit, afterVersion);
   }
 
   async readFeed(afterPosition: number, limit: number, components?: readonly string[]): Promise<FeedEntry[]> {

@@ -102,10 +102,11 @@ export class MemoryWorkflows {
       });
   }
 
-  history(name: string, id: string, limit: number): Array<WorkflowTransition & { version: number }> {
+  history(name: string, id: string, limit: number, afterVersion: number): Array<WorkflowTransition & { version: number }> {
     const entry = this.#entries.get(instanceKey(name, id));
     if (!entry || limit <= 0) return [];
-    return entry.history.slice(0, limit).map((t) => ({ ...t }));
+    // history[i].version === i + 1
+    return entry.history.slice(afterVersion, afterVersion + limit).map((t) => ({ ...t }));
   }
 
   /** Retention: removes at most `limit` instances of `name` that ended or were terminated before `before`, none `held`. */

@@ -108,7 +108,7 @@ export function statements(s: string, schemaName: string) {
     workflowHistory: st(
       "workflow_history",
       `SELECT version, at, status, step, exec_id, attempt, detail FROM ${s}.workflow_history
-       WHERE name = $1 AND id = $2 ORDER BY version LIMIT $3`,
+       WHERE name = $1 AND id = $2 AND version > $4 ORDER BY version LIMIT $3`,
     ),
     feedAll: st("feed_all", `SELECT ${FEED_COLUMNS}, trace FROM ${s}.events WHERE position > $1 ORDER BY position LIMIT $2`),
     // The first `limit` entries after the offset of each component, merged. Each component's

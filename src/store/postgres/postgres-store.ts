@@ -278,10 +278,10 @@ export class PostgresStore implements Store {
     return (await this.#db.rows<WorkflowRow>(query.statement, query.params)).map(toWorkflow);
   }
 
-  async workflowHistory(name: string, id: string, limit: number): Promise<Array<WorkflowTransition & { version: number }>> {
+  async workflowHistory(name: string, id: string, limit: number, afterVersion = 0): Promise<Array<WorkflowTransition & { version: number }>> {
     await this.#db.ready();
     if (limit <= 0) return [];
-    return (await this.#db.rows<TransitionRow>(this.#sql.workflowHistory, [name, id, limit])).map(toTransition);
+    return (await this.#db.rows<TransitionRow>(this.#sql.workflowHistory, [name, id, limit, afterVersion])).map(toTransition);
   }
 
   async commit(writes: InstanceWrite[]): Promise<WriteOutcome[]> {

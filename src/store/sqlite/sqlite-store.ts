@@ -244,8 +244,8 @@ export class SqliteStore implements Store {
     return this.#do(() => this.#db.prepare("SELECT name, status, step, COUNT(*) AS count FROM workflows GROUP BY name, status, step").all() as WorkflowCount[]);
   }
 
-  async workflowHistory(name: string, id: string, limit: number): Promise<Array<WorkflowTransition & { version: number }>> {
-    return this.#do((s) => s.workflows.history(name, id, limit));
+  async workflowHistory(name: string, id: string, limit: number, afterVersion = 0): Promise<Array<WorkflowTransition & { version: number }>> {
+    return this.#do((s) => s.workflows.history(name, id, limit, afterVersion));
   }
 
   async readFeed(afterPosition: number, limit: number, components?: readonly string[]): Promise<FeedEntry[]> {

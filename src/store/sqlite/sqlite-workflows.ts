@@ -24,7 +24,7 @@ export function prepareWorkflows(db: Database.Database) {
   const stepsToRun = db.prepare(stepsToRunSql);
   const workflowHistory = db.prepare(
     `SELECT version, at, status, step, exec_id, attempt, detail FROM workflow_history
-     WHERE name = ? AND id = ? ORDER BY version LIMIT ?`,
+     WHERE name = ? AND id = ? AND version > ? ORDER BY version LIMIT ?`,
   );
   // The write statements check the expected version as they write (no read first): a new
   // record is inserted only where none exists, an existing one updated only at the version the
@@ -80,9 +80,9 @@ export function prepareWorkflows(db: Database.Database) {
       return rows.map(({ step, count, first, last }) => ({ step, count, examples: first === last ? [first] : [first, last] }));
     },
 
-    history(name: string, id: string, limit: number): Array<WorkflowTransition & { version: number }> {
+    history(name: string, id: string, limit: number, afterVersion: number): Array<WorkflowTransition & { version: number }> {
       if (limit <= 0) return [];
-      return (workflowHistory.all(name, id, limit) as TransitionRow[]).map(toTransition);
+      return (workflowHistory.all(name, id, afterVersion, limit) as TransitionRow[]).map(toTransition);
     },
 
     /**
