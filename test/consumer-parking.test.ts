@@ -128,6 +128,16 @@ describe("consumer poison messages (testkit, admin HTTP API)", () => {
     const badHead = rows.find((p) => p.entry.id === "bad" && p.blockedBy === null)!;
     const worseHead = rows.find((p) => p.entry.id === "worse" && p.blockedBy === null)!;
     assert.ok(badHead && worseHead, JSON.stringify(rows));
+    assert.equal(parked.body.next, null, "one page holds them all");
+    // In pages: one at a time, each page's `next` reading on, to the same rows.
+    const paged: typeof rows = [];
+    for (let after = 0; ; ) {
+      const page = await requestJson(`${admin.url}/consumers/shipping/parked?limit=1&after=${after}`);
+      paged.push(...(page.body.parked as typeof rows));
+      if (page.body.next === null) break;
+      after = page.body.next as number;
+    }
+    assert.deepEqual(paged.map((p) => p.entry.position), rows.map((p) => p.entry.position));
     assert.match(badHead.error.message, /cannot ship bad#1/, "the error is visible");
     assert.equal(badHead.attempts, maxAttempts);
     assert.deepEqual(
@@ -166,7 +176,7 @@ describe("consumer poison messages (testkit, admin HTTP API)", () => {
     assert.deepEqual([skipped.status, skipped.body], [200, { delivered: 2, parked: 0 }]);
     assert.deepEqual(env.delivered.get("worse"), [2, 3]);
     assert.equal(env.attempts.get("worse#1"), maxAttempts, "a skipped message is not delivered again");
-    assert.deepEqual((await requestJson(`${admin.url}/consumers/shipping/parked`)).body, { parked: [] });
+    assert.deepEqual((await requestJson(`${admin.url}/consumers/shipping/parked`)).body, { parked: [], next: null });
 
     // Both instances are free again.
     await place("bad");

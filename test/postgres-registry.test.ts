@@ -67,7 +67,7 @@ function registerTests(connectionString: string): void {
         return res.body.timers.length === 0 ? true : undefined;
       }, 5_000);
       for (const name of ["reservations", "confirmations"]) {
-        assert.deepEqual((await requestJson(`${adminUrl}/consumers/${name}/parked`)).body, { parked: [] }, `${name}: nothing parked`);
+        assert.deepEqual((await requestJson(`${adminUrl}/consumers/${name}/parked`)).body, { parked: [], next: null }, `${name}: nothing parked`);
       }
       assertFree(await requestJson(`${url}/email/nobody@x.org/get`));
 
@@ -130,7 +130,7 @@ function registerTests(connectionString: string): void {
       assertFree(gone);
       await assertNoTimersLeft(adminUrl);
       await waitForNoLag(adminUrl);
-      assert.deepEqual((await requestJson(`${adminUrl}/consumers/reservations/parked`)).body, { parked: [] });
+      assert.deepEqual((await requestJson(`${adminUrl}/consumers/reservations/parked`)).body, { parked: [], next: null });
 
       // Someone else can now reserve it.
       await requestJson(`${url}/user/next/register`, { body: { email: "late@x.org", name: "Next" } });
@@ -172,7 +172,7 @@ function registerTests(connectionString: string): void {
       );
       await assertNoTimersLeft(again.adminUrl);
       await waitForNoLag(again.adminUrl);
-      assert.deepEqual((await requestJson(`${again.adminUrl}/consumers/reservations/parked`)).body, { parked: [] });
+      assert.deepEqual((await requestJson(`${again.adminUrl}/consumers/reservations/parked`)).body, { parked: [], next: null });
       const internalErrors = server.allOutput().split("\n").filter((line) => /internal error|TypeError|ReferenceError/.test(line));
       assert.deepEqual(internalErrors, []);
     });

@@ -37,7 +37,7 @@ describe("registry over HTTP (real process)", () => {
       return res.body.timers.length === 0 ? true : undefined;
     }, 5_000);
     for (const name of ["reservations", "confirmations"]) {
-      assert.deepEqual((await requestJson(`${child.adminUrl}/consumers/${name}/parked`)).body, { parked: [] }, `${name}: nothing parked`);
+      assert.deepEqual((await requestJson(`${child.adminUrl}/consumers/${name}/parked`)).body, { parked: [], next: null }, `${name}: nothing parked`);
     }
     assertFree(await requestJson(`${child.url}/email/nobody@x.org/get`));
   });
@@ -79,7 +79,7 @@ describe("registry over HTTP (real process)", () => {
     assertFree(gone);
     await assertNoTimersLeft(child.adminUrl);
     await waitForNoLag(child.adminUrl);
-    assert.deepEqual((await requestJson(`${child.adminUrl}/consumers/reservations/parked`)).body, { parked: [] });
+    assert.deepEqual((await requestJson(`${child.adminUrl}/consumers/reservations/parked`)).body, { parked: [], next: null });
 
     // Someone else can now reserve it.
     await requestJson(`${child.url}/user/next/register`, { body: { email: "late@x.org", name: "Next" } });

@@ -2,13 +2,13 @@ import { adminTarget, adminRequest, printTable } from "./admin-client.ts";
 import { parseArgs } from "./args.ts";
 
 export const feedUsage = `  sagaflow consumers                           offsets, feed head, lag and parked messages (failed ones and those held behind them)
-  sagaflow parked <consumer>                   parked messages
+  sagaflow parked <consumer> [--after P] [--limit N]   parked messages (100 a page, after position P)
   sagaflow parked <consumer> retry|skip <position>
   sagaflow timers [--status pending|parked]`;
 
 /** `sagaflow consumers | parked | timers`: what operators look at between components. */
 export async function feedCommand(command: "consumers" | "parked" | "timers", argv: string[]): Promise<void> {
-  const { positionals, flags } = parseArgs(argv, { values: command === "timers" ? ["admin", "admin-token", "status"] : ["admin", "admin-token"] }, command);
+  const { positionals, flags } = parseArgs(argv, { values: command === "timers" ? ["admin", "admin-token", "status"] : command === "parked" ? ["admin", "admin-token", "after", "limit"] : ["admin", "admin-token"] }, command);
   const base = adminTarget(flags);
   if (command === "consumers") {
     const { consumers } = (await adminRequest(base, "GET", "/consumers")) as { consumers: Array<Record<string, unknown>> };
@@ -28,13 +28,17 @@ export async function feedCommand(command: "consumers" | "parked" | "timers", ar
   if (!consumer) throw new Error(`usage:\n${feedUsage}`);
   const path = `/consumers/${encodeURIComponent(consumer)}/parked`;
   if (action === undefined) {
-    const { parked } = (await adminRequest(base, "GET", path)) as { parked: Array<Record<string, unknown>> };
+    const page = new URLSearchParams();
+    for (const flag of ["after", "limit"]) if (flags.get(flag) !== undefined) page.set(flag, flags.get(flag)!);
+    const { parked, next } = (await adminRequest(base, "GET", page.size > 0 ? `${path}?${page}` : path)) as { parked: Array<Record<string, unknown>>; next: number | null };
     const rows = parked.map((p) => {
       const entry = p["entry"] as Record<string, unknown>;
       const error = p["error"] as { code: string; message: string };
       return { position: entry["position"], id: entry["id"], type: entry["type"], attempts: p["attempts"], error: `${error.code}: ${error.message}` };
     });
     printTable(rows, ["position", "id", "type", "attempts", "error"], "no parked messages");
+    // A full page may not be all: say how to read on (on stderr, so the table can be piped).
+    if (next !== null) console.error(`more: the same command with --after ${next}`);
   } else if ((action === "retry" || action === "skip") && position !== undefined) {
     console.log(JSON.stringify(await adminRequest(base, "POST", `${path}/${encodeURIComponent(position)}/${action}`)));
   } else {

@@ -1,6 +1,6 @@
 import { SagaflowError } from "../define/errors.ts";
 import type { AdminFacade } from "../runtime/facades.ts";
-import { listLimit } from "./list-limit.ts";
+import { listLimit, wholeNumber } from "./list-limit.ts";
 
 const notFound = (what: string) => new SagaflowError("not_found", what, { status: 404 });
 
@@ -19,7 +19,10 @@ export async function feedRoute(admin: AdminFacade, method: string, segments: st
   if (method === "GET" && segments.length === 3 && segments[2] === "lag") return admin.consumerLag(name);
   if (segments[2] !== "parked") throw notFound("use /consumers/{name}/parked or GET /consumers/{name}/lag");
   if (method === "GET" && segments.length === 3) {
-    return { parked: await admin.parked(name, listLimit(query.get("limit"))) };
+    // A page of them, after position `after`; `next` reads on from a full page.
+    const limit = listLimit(query.get("limit"));
+    const parked = await admin.parked(name, limit, wholeNumber(query, "after"));
+    return { parked, next: parked.length === limit ? parked.at(-1)!.entry.position : null };
   }
   const position = Number(segments[3]);
   const action = segments[4];

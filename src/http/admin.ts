@@ -7,7 +7,7 @@ import { feedRoute, viewsRoute } from "./admin-feed.ts";
 import { entitiesRoute } from "./admin-entities.ts";
 import { nodesRoute } from "./admin-nodes.ts";
 import { backupRoute } from "./admin-backup.ts";
-import { listLimit } from "./list-limit.ts";
+import { listLimit, wholeNumber } from "./list-limit.ts";
 import { sendMetrics } from "./metrics-route.ts";
 import { consoleRoute, workflowSearch } from "./admin-console.ts";
 import { sendConsole, wantsPage } from "./console-assets.ts";
@@ -24,14 +24,6 @@ function statusFilter(raw: string | null): WorkflowStatus[] | undefined {
     }
   }
   return wanted as WorkflowStatus[];
-}
-
-/** A query's whole number ≥ 0 (0 when absent). */
-function wholeNumber(query: URLSearchParams, key: string): number {
-  const raw = query.get(key);
-  const value = Number(raw ?? 0);
-  if (!Number.isSafeInteger(value) || value < 0) throw new SagaflowError("invalid_input", `${key} must be a whole number ≥ 0, not "${raw}"`);
-  return value;
 }
 
 /**

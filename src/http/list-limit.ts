@@ -11,3 +11,11 @@ export function listLimit(raw: string | null): number {
   }
   return limit;
 }
+
+/** A query's whole number ≥ 0 (0 when absent): a cursor such as `after`. */
+export function wholeNumber(query: URLSearchParams, key: string): number {
+  const raw = query.get(key);
+  const value = Number(raw ?? 0);
+  if (!Number.isSafeInteger(value) || value < 0) throw new SagaflowError("invalid_input", `${key} must be a whole number ≥ 0, not "${raw}"`);
+  return value;
+}

@@ -121,7 +121,7 @@ export interface AdminFacade {
   /** Commands and commits per second now and over the last minutes. */
   rates(): Promise<RatesReport>;
   consumers(): Promise<{ head: number; consumers: ConsumerReport[] }>;
-  parked(consumer: string, limit: number): Promise<ParkedMessage[]>;
+  parked(consumer: string, limit: number, afterPosition?: number): Promise<ParkedMessage[]>;
   /** Re-delivers (`retry`) or drops (`skip`) a parked message, then delivers what waited behind it. */
   releaseParked(consumer: string, position: number, action: "retry" | "skip"): Promise<{ delivered: number; parked: number }>;
   timers(status: "pending" | "parked" | undefined, limit: number): Promise<TimerRecord[]>;

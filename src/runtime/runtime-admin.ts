@@ -231,10 +231,10 @@ export class RuntimeAdmin implements AdminFacade {
     return runner;
   }
 
-  parked(consumer: string, limit: number) {
+  parked(consumer: string, limit: number, afterPosition = 0) {
     // A topic producer is listed with the consumers (it has a lag) and parks nothing.
     if (!this.parts.topics?.producers.has(consumer)) this.consumer(consumer);
-    return this.parts.store.listParked(consumer, limit);
+    return this.parts.store.listParked(consumer, limit, afterPosition);
   }
 
   async releaseParked(consumer: string, position: number, action: "retry" | "skip") {

@@ -292,6 +292,10 @@ export function feedContract(withStore: WithStore): void {
         await store.commitConsumer("audit", entries[1]!.position, [late]);
         assert.equal(await store.loadOffset("audit"), entries[3]!.position);
         assert.deepEqual(await store.listParked("audit", 10), [failed, late, held]);
+        // In pages: after a position, at most `limit`.
+        assert.deepEqual(await store.listParked("audit", 1, failed.entry.position), [late]);
+        assert.deepEqual(await store.listParked("audit", 10, late.entry.position), [held]);
+        assert.deepEqual(await store.listParked("audit", 10, held.entry.position), []);
       });
     });
 

@@ -396,8 +396,8 @@ export interface Store {
    * `park`, and raises the offset to `offset` (never lowers it).
    */
   commitConsumer(consumer: string, offset: number, park: ParkedMessage[], remove?: readonly number[], fence?: Fence): Promise<void>;
-  /** Parked messages, ordered by (consumer, position). */
-  listParked(consumer: string | undefined, limit: number): Promise<ParkedMessage[]>;
+  /** Parked messages, ordered by (consumer, position); of one consumer, those after position `afterPosition` (default 0). */
+  listParked(consumer: string | undefined, limit: number, afterPosition?: number): Promise<ParkedMessage[]>;
   /** Removes parked messages (after a successful retry, or a skip). */
   removeParked(consumer: string, positions: readonly number[]): Promise<void>;
 

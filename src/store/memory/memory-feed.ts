@@ -130,7 +130,7 @@ export class MemoryFeed {
     this.#offsets.set(consumer, Math.max(this.#offsets.get(consumer) ?? offset, offset));
   }
 
-  listParked(consumer: string | undefined, limit: number): ParkedMessage[] {
+  listParked(consumer: string | undefined, limit: number, afterPosition = 0): ParkedMessage[] {
     if (limit <= 0) return [];
     const consumers = consumer === undefined ? [...this.#parked.keys()].sort(compareText) : [consumer];
     const found: ParkedMessage[] = [];
@@ -138,6 +138,7 @@ export class MemoryFeed {
       const parked = this.#parked.get(c);
       if (!parked) continue;
       for (const position of [...parked.keys()].sort((a, b) => a - b)) {
+        if (consumer !== undefined && position <= afterPosition) continue;
         found.push(toParked(c, parked.get(position)!));
         if (found.length === limit) return found;
       }

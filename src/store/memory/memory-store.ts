@@ -258,9 +258,9 @@ export class MemoryStore implements Store {
     this.#feed.commitConsumer(consumer, offset, park, remove);
   }
 
-  async listParked(consumer: string | undefined, limit: number): Promise<ParkedMessage[]> {
+  async listParked(consumer: string | undefined, limit: number, afterPosition = 0): Promise<ParkedMessage[]> {
     this.#ready();
-    return this.#feed.listParked(consumer, limit);
+    return this.#feed.listParked(consumer, limit, afterPosition);
   }
 
   async removeParked(consumer: string, positions: readonly number[]): Promise<void> {

@@ -72,12 +72,12 @@ export class PostgresFeed {
     ]);
   }
 
-  async listParked(consumer: string | undefined, limit: number): Promise<ParkedMessage[]> {
+  async listParked(consumer: string | undefined, limit: number, afterPosition = 0): Promise<ParkedMessage[]> {
     await this.#db.ready();
     if (limit <= 0) return [];
     const rows = consumer === undefined
       ? await this.#db.rows<ParkedRow>(this.#sql.listParkedAll, [limit])
-      : await this.#db.rows<ParkedRow>(this.#sql.listParkedOf, [consumer, limit]);
+      : await this.#db.rows<ParkedRow>(this.#sql.listParkedOf, [consumer, limit, afterPosition]);
     return rows.map(toParked);
   }
 

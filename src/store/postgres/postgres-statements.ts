@@ -149,7 +149,7 @@ export function statements(s: string, schemaName: string) {
        ON CONFLICT (consumer) DO UPDATE SET position = greatest(o.position, excluded.position)`,
     ),
     listParkedAll: st("list_parked_all", `SELECT ${PARKED_COLUMNS} FROM ${s}.parked ORDER BY consumer, position LIMIT $1`),
-    listParkedOf: st("list_parked_of", `SELECT ${PARKED_COLUMNS} FROM ${s}.parked WHERE consumer = $1 ORDER BY position LIMIT $2`),
+    listParkedOf: st("list_parked_of", `SELECT ${PARKED_COLUMNS} FROM ${s}.parked WHERE consumer = $1 AND position > $3 ORDER BY position LIMIT $2`),
     removeParked: st("remove_parked", `DELETE FROM ${s}.parked WHERE consumer = $1 AND position = ANY($2::int8[])`),
     // One statement: a new name starts at generation 1, a known one goes on from its generation.
     putTimer: st(

@@ -329,8 +329,8 @@ export class PostgresStore implements Store {
     return this.#feed.commitConsumer(consumer, offset, park, remove, fence);
   }
 
-  listParked(consumer: string | undefined, limit: number): Promise<ParkedMessage[]> {
-    return this.#feed.listParked(consumer, limit);
+  listParked(consumer: string | undefined, limit: number, afterPosition = 0): Promise<ParkedMessage[]> {
+    return this.#feed.listParked(consumer, limit, afterPosition);
   }
 
   removeParked(consumer: string, positions: readonly number[]): Promise<void> {

@@ -67,7 +67,7 @@ export function prepareFeed(db: Database.Database) {
     raiseOffset.run(consumer, offset);
   });
   const listParkedAll = db.prepare(`SELECT ${PARKED_COLUMNS} FROM parked ORDER BY consumer, position LIMIT ?`);
-  const listParkedOf = db.prepare(`SELECT ${PARKED_COLUMNS} FROM parked WHERE consumer = ? ORDER BY position LIMIT ?`);
+  const listParkedOf = db.prepare(`SELECT ${PARKED_COLUMNS} FROM parked WHERE consumer = ? AND position > ? ORDER BY position LIMIT ?`);
   const removeParked = db.transaction((consumer: string, positions: readonly number[]) => {
     for (const position of positions) deleteParked.run(consumer, position);
   });
@@ -97,9 +97,9 @@ export function prepareFeed(db: Database.Database) {
       commitConsumer.immediate(consumer, offset, park, remove);
     },
 
-    listParked(consumer: string | undefined, limit: number): ParkedMessage[] {
+    listParked(consumer: string | undefined, limit: number, afterPosition = 0): ParkedMessage[] {
       if (limit <= 0) return [];
-      const rows = consumer === undefined ? listParkedAll.all(limit) : listParkedOf.all(consumer, limit);
+      const rows = consumer === undefined ? listParkedAll.all(limit) : listParkedOf.all(consumer, afterPosition, limit);
       return (rows as ParkedRow[]).map(toParked);
     },
 

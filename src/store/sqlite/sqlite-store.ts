@@ -268,8 +268,8 @@ export class SqliteStore implements Store {
     this.#do((s) => s.feed.commitConsumer(consumer, offset, park, remove));
   }
 
-  async listParked(consumer: string | undefined, limit: number): Promise<ParkedMessage[]> {
-    return this.#do((s) => s.feed.listParked(consumer, limit));
+  async listParked(consumer: string | undefined, limit: number, afterPosition = 0): Promise<ParkedMessage[]> {
+    return this.#do((s) => s.feed.listParked(consumer, limit, afterPosition));
   }
 
   async removeParked(consumer: string, positions: readonly number[]): Promise<void> {
