@@ -52,7 +52,7 @@ const maxScan = 5_000;
 const scanBatch = 500;
 const maxMapInstances = 2_000;
 const mapHistoryLimit = 1_000;
-const maxReplay = 10_000;
+const maxReplay = 100_000;
 
 const notFound = (what: string) => new SagaflowError("not_found", what, { status: 404 });
 
@@ -178,7 +178,12 @@ export class ConsoleQueries {
     let state = snapshot ? snapshot.state : model.initial();
     let at = snapshot ? snapshot.seq : 0;
     if (seq - at > maxReplay) {
-      throw new SagaflowError("too_far_back", `the state after event ${seq} needs more than ${maxReplay} events replayed; pick a later event`, { status: 409 });
+      const newest = history.snapshot ? `, or one at or after event ${history.snapshot.seq} (its newest snapshot)` : "";
+      throw new SagaflowError(
+        "too_far_back",
+        `the state after event ${seq} needs ${seq - at} events replayed from the first, more than ${maxReplay}: an entity keeps only its newest snapshot; pick an event up to ${maxReplay}${newest}`,
+        { status: 409 },
+      );
     }
     while (at < seq) {
       const events = await this.store.readEvents(name, id, at, Math.min(1_000, seq - at));
