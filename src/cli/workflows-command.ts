@@ -22,7 +22,9 @@ export async function workflowsCommand(argv: string[]): Promise<void> {
     const { workflows, next } = (await admin(base, "GET", `/workflows?${query}`)) as { workflows: Array<Record<string, unknown>>; next: string | null };
     // An ended workflow keeps the error of a retry that later succeeded: shown, it reads like a failure.
     const rows = workflows.map((w) => ({ ...w, lastError: w["status"] === "ended" ? "" : ((w["lastError"] as { code?: string } | null)?.code ?? "") }));
-    printTable(rows, ["name", "id", "status", "step", "attempt", "lastError"], "no workflows");
+    // A search without a name stops after scanning a bounded number of rows: an empty page with a
+    // `next` means none matched so far, not none at all.
+    printTable(rows, ["name", "id", "status", "step", "attempt", "lastError"], next === null ? "no workflows" : "none matched in the workflows scanned so far");
     // A full page may not be all: say how to read on (on stderr, so the table can be piped).
     if (next !== null) console.error(`more: the same command with --after ${JSON.stringify(next)}`);
     return;
