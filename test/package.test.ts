@@ -107,6 +107,10 @@ describe("the packed package in a user's project", { timeout: 900_000 }, () => {
     assert.ok(paths.includes("docs/site/index.md") && paths.includes("docs/site/errors/handler_error.md"), "the documentation is packed");
     assert.deepEqual(paths.filter((p) => /^(src|test|bench|examples|\.ci|scripts)\//.test(p)), [], "the tarball holds what users need");
     assert.deepEqual(paths.filter((p) => p.endsWith(".test.js")), []);
+    // No `prepare` in the packed manifest (npm 11 warns every installer of one), and the repository's own kept.
+    const packedManifest = JSON.parse((await run("tar", ["-xzOf", tarball, "package/package.json"], repoRoot)).stdout) as { scripts: Record<string, string> };
+    assert.equal(packedManifest.scripts["prepare"], undefined);
+    assert.equal((JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts["prepare"], "node scripts/build.mjs");
     cjs = await makeProject("cjs", "commonjs");
     esm = await makeProject("esm", "module", cjs);
   });
