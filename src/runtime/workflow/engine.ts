@@ -23,7 +23,7 @@ import { workflowKind } from "./workflow-kind.ts";
 import { LeaseLostError, type Fence, type SignalledEnd } from "../../store/cluster-port.ts";
 import { workflowBucket } from "../cluster/leases.ts";
 import { DueSweep } from "./due-sweep.ts";
-import { undefinedStepDue, UndefinedStepWarnings } from "./undefined-step.ts";
+import { leaveForAnotherNode, undefinedStepDue, UndefinedStepWarnings } from "./undefined-step.ts";
 import { changedTo, operatorDecision, unchanged } from "./operator-decisions.ts";
 import { AbandonedStep, StepAttempts, TerminatedDuringStep } from "./step-attempts.ts";
 import { EndWaiters, workflowKey } from "./end-waiters.ts";
@@ -408,7 +408,7 @@ export class WorkflowEngine {
     const undefinedStep = undefinedStepDue(definition, record);
     if (undefinedStep !== undefined) {
       this.undefinedSteps.warn(definition.name, id, undefinedStep);
-      return unchanged(current);
+      return changedTo(leaveForAnotherNode(record, undefinedStep, now));
     }
     if (record.status === "paused") {
       this.host.observer?.wake(definition.name, record, "pause_timeout");
