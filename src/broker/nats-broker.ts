@@ -36,6 +36,7 @@ export function natsBroker(url: string, log: (line: string) => void = (line) => 
   return {
     url,
     ensureStream: async (spec) => (await ready).ensureStream(spec),
+    streamMaking: async (stream, durable) => (await ready).streamMaking(stream, durable),
     subscribe: async (options) => (await ready).subscribe(options),
     publish: async (subject, data, options) => (await ready).publish(subject, data, options),
     stopConnecting: () => connecting.abort(),
@@ -155,6 +156,17 @@ export class NatsBroker implements Broker {
     }
   }
 
+  async streamMaking(stream: string, durable: string): Promise<{ created: number; consumerExists: boolean }> {
+    const created = Date.parse((await this.manager.streams.info(stream)).created);
+    try {
+      await this.manager.consumers.info(stream, durable);
+      return { created, consumerExists: true };
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      return { created, consumerExists: false };
+    }
+  }
+
   async subscribe(options: SubscribeOptions): Promise<TopicSubscription> {
     // JetStream redelivers unacknowledged messages only once their ack wait passes, after newer
     // ones: a consumer recreated at its ack floor delivers them again first, in stream order
@@ -176,7 +188,6 @@ export class NatsBroker implements Broker {
       ...(options.filterSubject === undefined ? {} : { filter_subject: options.filterSubject }),
     };
     await this.manager.consumers.add(options.stream, config);
-    const streamCreated = (await this.manager.streams.info(options.stream)).created;
     const consumer = await this.client.consumers.get(options.stream, options.durable);
     // A consumer deleted under us (its stream deleted, perhaps made again) ends the iterator with
     // an error, rather than wait in silence for a consumer that is not coming back: the runner then
@@ -192,7 +203,7 @@ export class NatsBroker implements Broker {
     return {
       async *messages() {
         try {
-          for await (const m of iterator) yield toMessage(options.stream, streamCreated, m);
+          for await (const m of iterator) yield toMessage(options.stream, m);
         } finally {
           ended = true;
           onReconnect.delete(end);
@@ -229,13 +240,12 @@ export class NatsBroker implements Broker {
   }
 }
 
-function toMessage(stream: string, streamCreated: string, m: JsMsg): BrokerMessage {
+function toMessage(stream: string, m: JsMsg): BrokerMessage {
   const headers: Record<string, string> = {};
   if (m.headers) for (const [name, values] of m.headers) headers[name] = values[0] ?? "";
   return {
     stream,
     seq: m.seq,
-    streamCreated,
     subject: m.subject,
     headers,
     data: m.data,

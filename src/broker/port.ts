@@ -18,11 +18,6 @@ export interface BrokerMessage {
   stream: string;
   /** The message's position in its stream: unique, increasing. */
   seq: number;
-  /**
-   * When its stream was made, as the broker says: a stream deleted and made again starts its
-   * sequences over, and this tells its messages from the old stream's at the same sequence.
-   */
-  streamCreated: string;
   subject: string;
   headers: Record<string, string>;
   data: Uint8Array;
@@ -68,6 +63,11 @@ export interface Broker {
   /** Names the broker in logs and the admin API, e.g. `nats://127.0.0.1:4222`. */
   readonly url: string;
   ensureStream(spec: StreamSpec): Promise<void>;
+  /**
+   * When `stream` was made (ms since the epoch) and whether its durable consumer `durable` is there:
+   * a stream deleted and made again starts its sequences over, and comes without the consumer.
+   */
+  streamMaking(stream: string, durable: string): Promise<{ created: number; consumerExists: boolean }>;
   subscribe(options: SubscribeOptions): Promise<TopicSubscription>;
   /** Resolves once the broker stored the message (or dropped it as a duplicate). */
   publish(subject: string, data: Uint8Array, options: PublishOptions): Promise<{ seq: number; duplicate: boolean }>;

@@ -18,7 +18,7 @@ export interface TopicMessageInfo {
 
 /**
  * What a topic consumer's handler sees. Calls made through `call` carry the key
- * `topic:{name}:{idempotencyKey}:{n}` (the idempotency key defaults to `{seq}@{when the stream was made}`):
+ * `topic:{name}:{idempotencyKey}:{n}` (the idempotency key defaults to the stream sequence, `{seq}@{epoch}` once the stream was made again):
  * a message delivered again gets the stored replies, so targets change once.
  */
 export interface TopicContext extends TopicMessageInfo {
@@ -42,7 +42,7 @@ export interface TopicConsumerOptions<T> {
   schema?: StandardSchemaV1<unknown, T>;
   /** The ordering key (default: the subject). */
   key?: TopicKey<T>;
-  /** The key calls are made with (default: `{seq}@{when the stream was made}`, the sequence in this stream): two messages with one key change targets once. */
+  /** The key calls are made with (default: the stream sequence; `{seq}@{epoch}` once the stream was deleted and made again): two messages with one key change targets once. */
   idempotencyKey?: (body: T, message: TopicMessageInfo) => string;
   handle: (body: T, ctx: TopicContext) => Promise<void> | void;
   /** Messages delivered and not acknowledged at most. Default 256. */

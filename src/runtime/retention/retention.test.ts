@@ -350,7 +350,6 @@ describe("retention and topics", () => {
     const message: BrokerMessage = {
       stream: "PAY_IN",
       seq: 1,
-      streamCreated: "2026-01-01T00:00:00Z",
       subject: "pay.in",
       headers: {},
       data: new TextEncoder().encode(JSON.stringify({ wallet: "w1", amount: 5, ref: "r1" })),
@@ -362,6 +361,7 @@ describe("retention and topics", () => {
     const broker: Broker = {
       url: "test://broker",
       ensureStream: async () => {},
+      streamMaking: async () => ({ created: 1, consumerExists: false }),
       subscribe: async () => {
         let end = () => {};
         const ended = new Promise<void>((resolve) => (end = resolve));
@@ -423,6 +423,7 @@ describe("retention and topics", () => {
       ensureStream: async () => {
         if (!up) throw new Error("broker away");
       },
+      streamMaking: () => Promise.reject(new Error("not used")),
       subscribe: () => Promise.reject(new Error("not used")),
       publish: async (_subject, _data, options) => {
         if (!up) throw new Error("broker away");

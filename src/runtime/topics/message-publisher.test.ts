@@ -19,6 +19,7 @@ describe("ctx.publish", () => {
     const broker: Broker = {
       url: "test://",
       ensureStream: async () => {},
+      streamMaking: () => Promise.reject(new Error("not used")),
       subscribe: () => Promise.reject(new Error("not used")),
       publish: async () => ({ seq: 1, duplicate: false }),
       close: async () => {},

@@ -10,6 +10,7 @@ import { KeyedCaller } from "../keyed-caller.ts";
 import { describeError } from "../workflow/record.ts";
 import { parseTopicMessage, type RawTopicMessage } from "./topic-message.ts";
 import { MessagePublisher, publishUnavailable } from "./message-publisher.ts";
+import { streamEpoch } from "./stream-epoch.ts";
 import { logEvent } from "../../observe/log-event.ts";
 import { defaultHandlerTimeoutMs, isOutage, runWithHandlerTimeout } from "../handler-timeout.ts";
 
@@ -35,23 +36,23 @@ type TopicLag = { pending: number; inFlight: number; ackFloor: number; head: num
 /** How long a report waits for the broker before it gives the last figures it had. */
 const lagWaitMs = 500;
 
-/** What tells one message at a sequence from another: when its stream was made (if kept), its subject and text. */
-type MessageIdentity = { streamCreated?: string | undefined; subject: string; text: string };
+/** What tells one message at a sequence from another: its stream's epoch (if kept), its subject and text. */
+type MessageIdentity = { streamEpoch?: number | undefined; subject: string; text: string };
 
 const identityOfParked = (p: ParkedMessage): MessageIdentity => {
   const stored = p.entry.payload as ParkedTopicPayload;
-  return { streamCreated: stored.streamCreated, subject: p.entry.type, text: stored.text };
+  return { streamEpoch: stored.streamEpoch, subject: p.entry.type, text: stored.text };
 };
 
-/** A message parked before the stream's making was kept is told by its subject and text alone. */
+/** A message parked before epochs were kept is told by its subject and text alone. */
 const isSameMessage = (parked: MessageIdentity, message: MessageIdentity) =>
-  (parked.streamCreated === undefined || parked.streamCreated === message.streamCreated) && parked.subject === message.subject && parked.text === message.text;
+  (parked.streamEpoch === undefined || parked.streamEpoch === message.streamEpoch) && parked.subject === message.subject && parked.text === message.text;
 
 export interface ParkedTopicPayload {
   text: string;
   headers: Record<string, string>;
-  /** When its stream was made: a retry keeps the message's default idempotency key. */
-  streamCreated?: string;
+  /** Its stream's epoch (see stream-epoch.ts): a retry keeps the message's default idempotency key. */
+  streamEpoch?: number;
   /** The key its calls were made with (parked after delivery): retention keeps their records while it is parked. */
   idempotencyKey?: string;
 }
@@ -80,6 +81,8 @@ export class TopicConsumerRunner {
   /** The tail of each key's queue. */
   private readonly queues = new Map<string, Promise<void>>();
   lastError: string | undefined;
+  /** The epoch of the stream subscribed to (see stream-epoch.ts). */
+  private streamEpoch = 0;
   /** The broker's latest answer to `lag()`, and when it came. */
   private lastLag: (TopicLag & { at: number }) | undefined;
   private readonly publisher: MessagePublisher | undefined;
@@ -144,9 +147,11 @@ export class TopicConsumerRunner {
           this.parkedSeqs.set(parked.entry.position, identityOfParked(parked));
           if (parked.blockedBy === null && !parked.entry.id.startsWith("$")) this.blocked.set(parked.entry.id, parked.entry.position);
         }
+        const durable = `sagaflow-${this.definition.name}`;
+        this.streamEpoch = await streamEpoch(this.host.broker, this.host.store, this.definition.name, options.stream.name, durable, this.fence);
         this.subscription = await this.host.broker.subscribe({
           stream: options.stream.name,
-          durable: `sagaflow-${this.definition.name}`,
+          durable,
           ...(options.filterSubject === undefined ? {} : { filterSubject: options.filterSubject }),
           maxInFlight: options.maxInFlight ?? defaultMaxInFlight,
           ackWaitMs,
@@ -156,7 +161,7 @@ export class TopicConsumerRunner {
           if (this.inFlight.has(message.seq)) continue;
           const parkedThere = this.parkedSeqs.get(message.seq);
           if (parkedThere !== undefined) {
-            if (isSameMessage(parkedThere, { streamCreated: message.streamCreated, subject: message.subject, text: decoder.decode(message.data) })) {
+            if (isSameMessage(parkedThere, { streamEpoch: this.streamEpoch, subject: message.subject, text: decoder.decode(message.data) })) {
               message.ack();
               continue;
             }
@@ -181,7 +186,7 @@ export class TopicConsumerRunner {
     const raw: RawTopicMessage = {
       stream: message.stream,
       seq: message.seq,
-      streamCreated: message.streamCreated,
+      streamEpoch: this.streamEpoch,
       subject: message.subject,
       headers: message.headers,
       text: decoder.decode(message.data),
@@ -239,7 +244,7 @@ export class TopicConsumerRunner {
         // Unacknowledged: delivered again after the ack wait.
         throw error;
       }
-      this.parkedSeqs.set(raw.seq, { streamCreated: raw.streamCreated, subject: raw.subject, text: raw.text });
+      this.parkedSeqs.set(raw.seq, { streamEpoch: raw.streamEpoch, subject: raw.subject, text: raw.text });
       this.report([park]);
     }
     raw.ack();
@@ -335,7 +340,7 @@ export class TopicConsumerRunner {
       const raw: RawTopicMessage = {
         stream: p.entry.component,
         seq: p.entry.position,
-        ...(stored.streamCreated === undefined ? {} : { streamCreated: stored.streamCreated }),
+        ...(stored.streamEpoch === undefined ? {} : { streamEpoch: stored.streamEpoch }),
         subject: p.entry.type,
         headers: stored.headers,
         text: stored.text,
@@ -371,7 +376,7 @@ export class TopicConsumerRunner {
     const payload: ParkedTopicPayload = {
       text: raw.text,
       headers: { ...raw.headers },
-      ...(raw.streamCreated === undefined ? {} : { streamCreated: raw.streamCreated }),
+      ...(raw.streamEpoch === undefined ? {} : { streamEpoch: raw.streamEpoch }),
       ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
     };
     return {

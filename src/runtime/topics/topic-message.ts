@@ -4,8 +4,11 @@ import { validateInput } from "../validate-input.ts";
 
 /** A message as the runner handles it: from the broker, or from a parked row (`ack` then does nothing). */
 export interface RawTopicMessage extends TopicMessageInfo {
-  /** When its stream was made (absent on messages parked before it was kept). */
-  streamCreated?: string;
+  /**
+   * Which making of its stream it came from: 0 for the first this consumer saw, then 1, 2, … each
+   * time the stream was deleted and made again (absent on messages parked before it was kept).
+   */
+  streamEpoch?: number;
   text: string;
   ack(): void;
   working(): void;
@@ -46,11 +49,12 @@ export async function parseTopicMessage(options: TopicConsumerOptions<unknown>, 
 }
 
 /**
- * The sequence in this stream: `{seq}@{when the stream was made}`. The sequence alone repeats
- * when a stream is deleted and made again, and a new message would meet an old one's records.
+ * The sequence in this making of the stream: `{seq}`, then `{seq}@{epoch}` once the stream was
+ * deleted and made again (its sequences start over: a new message must not meet an old one's
+ * records). The first making keeps the bare sequence, as keys were before epochs were kept.
  */
 function defaultIdempotencyKey(message: RawTopicMessage): string {
-  return message.streamCreated === undefined ? String(message.seq) : `${message.seq}@${message.streamCreated}`;
+  return !message.streamEpoch ? String(message.seq) : `${message.seq}@${message.streamEpoch}`;
 }
 
 function keyWithoutBody(options: TopicConsumerOptions<unknown>, message: TopicMessageInfo): string | undefined {
