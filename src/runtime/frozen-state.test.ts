@@ -20,6 +20,7 @@ const counter = keyValue("counter", {
       return fx.update(s).reply(s.n);
     },
     bump: (s: { n: number }, _c: {}, fx) => fx.update({ n: s.n + 1 }).reply(s.n + 1),
+    set: (_s, c: { n: number }, fx) => fx.update(c).reply(c.n),
   },
   queries: { get: (s, _q: {}, fx) => fx.reply(s) },
 });
@@ -71,5 +72,14 @@ describe("state changed in place", () => {
     assert.throws(() => t.command("bumpInPlace"), /counter\.bumpInPlace changed its state \(or an object in it\) in place/);
     assert.deepEqual(t.command("bump").state, { n: 1 });
     assert.throws(() => testEntity(tally).command("add", { by: 1 }), /tally\.add changed its state \(or an object in it\) in place/);
+    // The test's own objects are handed over as copies: the state is frozen, they are not.
+    const input = { n: 5 };
+    assert.deepEqual(t.command("set", input).state, { n: 5 });
+    input.n = 6;
+    assert.deepEqual(t.state, { n: 5 });
+    const given = { n: 7 };
+    t.givenState(given);
+    given.n = 8;
+    assert.deepEqual(t.state, { n: 7 });
   });
 });

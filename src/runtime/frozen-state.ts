@@ -8,9 +8,19 @@ import type { Decision } from "./decide.ts";
  * Parts already frozen (shared with the previous state) are not walked again.
  */
 export function freezeState<T>(value: T): T {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const part of Object.values(value)) freezeState(part);
+  if (typeof value !== "object" || value === null || Object.isFrozen(value)) return value;
+  Object.freeze(value);
+  // On the commit path: no array of the values is made, and primitives are not called on.
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const part: unknown = value[i];
+      if (typeof part === "object" && part !== null) freezeState(part);
+    }
+  } else {
+    for (const key in value) {
+      const part: unknown = value[key];
+      if (typeof part === "object" && part !== null) freezeState(part);
+    }
   }
   return value;
 }

@@ -7,10 +7,10 @@ import { errors } from "../define/errors.ts";
  * JSON cannot carry (a `BigInt`, a `Map`'s entries, a `Date`'s type) fails or changes here, at the
  * call, as it would over HTTP, not later after a restart.
  */
-function jsonCopy(value: unknown): unknown {
+export function jsonCopy<T>(value: T): T {
   if (value === undefined || value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean") return value;
   const text = JSON.stringify(value);
-  return text === undefined ? undefined : JSON.parse(text);
+  return (text === undefined ? undefined : JSON.parse(text)) as T;
 }
 
 /** The input of an in-process call, copied; one JSON cannot carry is refused, naming the handler. */

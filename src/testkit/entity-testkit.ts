@@ -4,6 +4,7 @@ import { checkDefinitionKind } from "./definition-kind.ts";
 import type { KeyValueDefinition } from "../define/key-value.ts";
 import { decideEntity, decideKeyValue, foldEvents, type Current, type Decision } from "../runtime/decide.ts";
 import { freezeState, frozenDecision } from "../runtime/frozen-state.ts";
+import { copyInput, jsonCopy } from "../runtime/json-copy.ts";
 
 type Declared<T> = string extends keyof T ? never : keyof T & string;
 type HandlerName<D> = D extends { commands: infer CM; queries: infer QM } ? Declared<CM> | Declared<QM> : never;
@@ -47,7 +48,9 @@ abstract class InstanceUnderTest<D extends { name: string; commands: unknown; qu
       throw new Error(`no command or query named "${name}"`);
     }
     if (this.current.deleted) throw new Error("the instance is deleted: the runtime refuses every command");
-    const decision = frozenDecision(this.definition.name, name, () => this.decide(name, input[0] ?? {}, isQuery));
+    // The input goes in as a copy, as in the runtime: the test's own object is never frozen with the state.
+    const copied = copyInput(input[0] ?? {}, this.definition.name, name);
+    const decision = frozenDecision(this.definition.name, name, () => this.decide(name, copied, isQuery));
     if (decision.changed) this.current = decision.next;
     return {
       events: decision.events as E[],
@@ -60,7 +63,7 @@ abstract class InstanceUnderTest<D extends { name: string; commands: unknown; qu
 
   /** Starts from this state. */
   givenState(state: S): this {
-    this.current = { state: freezeState(structuredClone(state)), deleted: false };
+    this.current = { state: freezeState(jsonCopy(state)), deleted: false };
     return this;
   }
 
@@ -75,7 +78,7 @@ export class EntityUnderTest<S, EH, CM, QM> extends InstanceUnderTest<
 > {
   /** Starts from the state these events fold to. */
   given(...events: EventOf<EH>[]): this {
-    this.current = { state: freezeState(foldEvents(this.definition, this.current.state, events as never)), deleted: false };
+    this.current = { state: freezeState(foldEvents(this.definition, this.current.state, jsonCopy(events) as never)), deleted: false };
     return this;
   }
 

@@ -144,8 +144,10 @@ export class RetentionService {
     this.active = true;
     const next = (run: RetentionRun | undefined) => {
       if (!this.active) return;
+      // A backlog: the run stopped at its budget having removed at least a batch's worth. A run that
+      // scans many records it must keep and removes a few is not one (once an interval is enough).
       const removed = run ? Object.values(run.removed).reduce((a, b) => a + b, 0) : 0;
-      const backlog = run !== undefined && run.error === null && !run.complete && removed > 0;
+      const backlog = run !== undefined && run.error === null && !run.complete && removed >= this.settings.batchSize;
       this.timer = setTimeout(tick, backlog ? backlogPauseMs : this.settings.intervalMs);
       this.timer.unref();
     };

@@ -1,3 +1,4 @@
+import { copyInput } from "../json-copy.ts";
 import { SagaflowError } from "../../define/errors.ts";
 import type { DeferredCall } from "../../define/handlers.ts";
 import type { ScheduleDefinition } from "../../define/schedule.ts";
@@ -30,6 +31,8 @@ export interface ScheduleReport {
 }
 
 const defaultGraceMs = 1_000;
+/** The latest a tick due while this node ran the schedules still fires (see tick()). */
+const maxLateMs = 60_000;
 const maxSleepMs = 1_000;
 
 /*
@@ -115,7 +118,7 @@ export class ScheduleService {
       let wakeAt = this.host.clock.now() + maxSleepMs;
       try {
         for (const entry of this.schedules.values()) {
-          if (!this.running) break; // stopping: the rest fire at the next start (or on another node), late
+          if (!this.running) break; // stopping: the rest are handled at the next start, or on another node
           const next = await this.tick(entry.definition, entry.ticks);
           if (next !== undefined) wakeAt = Math.min(wakeAt, next);
         }
@@ -153,14 +156,18 @@ export class ScheduleService {
     const due = ticks.between(last, now);
     if (due.length > 0) {
       const grace = options.graceMs ?? defaultGraceMs;
-      // Missed: due, past their grace, before this node ran the schedules (no node ran them). A
-      // tick due since is only late — this node was firing many others, or waiting out the store
-      // — and fires. With catch-up, the latest missed tick still fires, once.
-      const missed = due.filter((t) => this.runningSince - t > grace);
-      const late = due.filter((t) => this.runningSince - t <= grace);
+      // Missed: due, past their grace, before this node ran the schedules (no node ran them), or
+      // more than `maxLateMs` ago (the store away for hours must not bring thousands of ticks at
+      // once). A tick due since is only late — this node was firing many others — and fires.
+      // With catch-up, the latest missed tick still fires, once.
+      const isMissed = (t: number) => this.runningSince - t > grace || now - t > Math.max(grace, maxLateMs);
+      const missed = due.filter(isMissed);
+      const late = due.filter((t) => !isMissed(t));
       const fire = options.missed === "catch-up" && missed.length > 0 ? [missed.at(-1)!, ...late] : late;
       if (missed.length > 0) {
-        this.host.log(`sagaflow: schedule ${name}: ${missed.length} tick(s) missed while no node ran schedules; ${options.missed === "catch-up" ? "caught up once" : "skipped"}`);
+        this.host.log(
+          `sagaflow: schedule ${name}: ${missed.length} tick(s) missed (due while no node ran schedules, or over a minute ago); ${options.missed === "catch-up" ? "caught up once" : "skipped"}`,
+        );
       }
       // Stored as handled: what fired, and with skip the missed ticks (catch-up fires its one first).
       let handled = options.missed === "catch-up" ? last : (missed.at(-1) ?? last);
@@ -185,7 +192,8 @@ export class ScheduleService {
     } else {
       call = typeof options.call === "function" ? options.call(tick) : options.call!;
     }
-    const reply = await this.host.keyedCall(call.component, call.id, call.handler, call.input, key);
+    // A copy: a fixed input of the definition must not become part of (frozen with) a state.
+    const reply = await this.host.keyedCall(call.component, call.id, call.handler, copyInput(call.input, call.component, call.handler), key);
     if (!reply.ok) this.host.log(`sagaflow: schedule ${name}: the tick at ${new Date(at).toISOString()} was refused: ${reply.code}: ${reply.message}`);
   }
 }

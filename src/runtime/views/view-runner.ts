@@ -92,7 +92,7 @@ export class ViewRunner {
     } else if (this.building && this.building.offset === 0 && (await statesRemoved(this.definition, this.host.store)) !== undefined) {
       // A build stopped before its seeding was surely done (it ends before the offset moves): seed again.
       this.seeding = seedingOf(this.definition, this.building);
-    } else if (current.offset > 0) {
+    } else {
       // Its offset is behind what retention removed: the view was out of the code (retention
       // waits only for views it knows) and is back. Reading on would miss states for good.
       const missed = await statesRemoved(this.definition, this.host.store, current.offset);
