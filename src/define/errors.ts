@@ -98,6 +98,30 @@ export function isStoreUnavailable(error: unknown): error is StoreUnavailableErr
 }
 
 /**
+ * This node's code cannot read what other code wrote: an entity's stored event of a type it has
+ * no handler for — a newer version's, during a rolling deploy (or a handler removed while such
+ * events exist). Not a failure of the work that met it: a step or consumer tries again without
+ * using an attempt, a caller gets 503 and may try another node.
+ */
+export class UnknownEventTypeError extends RetryLaterError {
+  override readonly name: string = "UnknownEventTypeError";
+
+  constructor(entity: string, type: string) {
+    super(
+      "unknown_event_type",
+      `entity "${entity}" has no handler for event type "${type}", which its stored events hold: they were written by code that has one ` +
+        `(a newer version, on another node?). This node cannot load such an instance until it runs that code.`,
+      { retryAfterSeconds: 5 },
+    );
+  }
+}
+
+/** Not the fault of the work that met it — the store out of reach, or this node's code behind the data — so no attempt is used up. */
+export function isNotTheWorksFault(error: unknown): boolean {
+  return error instanceof StoreUnavailableError || error instanceof UnknownEventTypeError;
+}
+
+/**
  * True for a refusal: a domain error from `fx.error`, or bad input — something trying again will
  * not change. Workflow steps use it to tell refusals (decide) from failures (let the engine retry).
  */

@@ -6,6 +6,7 @@ import type { EffectRecord } from "../define/effect.ts";
 import type { EntityDefinition } from "../define/entity.ts";
 import type { KeyValueDefinition } from "../define/key-value.ts";
 import type { NewEvent, StoredReply } from "../store/port.ts";
+import { UnknownEventTypeError } from "../define/errors.ts";
 
 /** An instance as a handler sees it. */
 export interface Current {
@@ -39,9 +40,7 @@ export function foldEvents(
   let folded = state;
   for (const event of events) {
     const apply = (definition.events as Record<string, AnyHandler | undefined>)[event.type];
-    if (apply === undefined) {
-      throw new Error(`entity "${definition.name}" has no handler for event type "${event.type}"`);
-    }
+    if (apply === undefined) throw new UnknownEventTypeError(definition.name, event.type);
     folded = apply(folded, event.payload, undefined);
   }
   return folded;

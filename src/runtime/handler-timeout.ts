@@ -1,4 +1,4 @@
-import { isStoreUnavailable, SagaflowError } from "../define/errors.ts";
+import { isNotTheWorksFault, SagaflowError } from "../define/errors.ts";
 import type { MessagePublisher } from "./topics/message-publisher.ts";
 
 /** How long a consumer's or topic consumer's handler may run, when its definition does not say: above PostgreSQL's statement timeout (30 s), so a slow store fails a call first. */
@@ -30,9 +30,10 @@ export async function runWithHandlerTimeout(timeoutMs: number, what: string, aba
 
 /**
  * Not the handler's failure, so no attempt is used and nothing is parked for it: the store out of
- * reach, or a handler that timed out while `ctx.publish` waited for a broker away.
+ * reach, data newer than this node's code, or a handler that timed out while `ctx.publish` waited
+ * for a broker away.
  */
 export function isOutage(error: unknown, publisher: MessagePublisher | undefined): boolean {
-  if (isStoreUnavailable(error)) return true;
+  if (isNotTheWorksFault(error)) return true;
   return error instanceof SagaflowError && error.code === "handler_timeout" && publisher?.brokerAway === true;
 }

@@ -1,4 +1,4 @@
-import { errors, isRefusal, isStoreUnavailable } from "../../define/errors.ts";
+import { errors, isNotTheWorksFault, isRefusal } from "../../define/errors.ts";
 import type { DeferredCall, Timers } from "../../define/handlers.ts";
 import type { Store, TimerRecord } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
@@ -224,7 +224,7 @@ export class TimerService implements Timers {
     if (failure === undefined) return timer;
     // The database out of reach is not the call's failure: fire again after the first back-off,
     // using up no attempt (an outage must not park timers).
-    const attempts = isStoreUnavailable(failure) ? timer.attempts : timer.attempts + 1;
+    const attempts = isNotTheWorksFault(failure) ? timer.attempts : timer.attempts + 1;
     const parked = attempts >= this.policy.maxAttempts;
     const backoff = Math.min(this.policy.maxBackoffMs, this.policy.initialBackoffMs * 2 ** Math.max(0, attempts - 1));
     const bucket = timerBucket(timer.name);

@@ -1,9 +1,11 @@
-import { isStoreUnavailable, SagaflowError } from "../../define/errors.ts";
+import { isNotTheWorksFault, isStoreUnavailable, SagaflowError } from "../../define/errors.ts";
 import type { RetryPolicy, StepFailure, StepOptions, Transition, WorkflowDefinition } from "../../define/workflow.ts";
 import type { WorkflowRecord, WorkflowStatus } from "../../store/port.ts";
 
 /** Pure changes of a workflow record; the engine commits them and schedules what comes next. */
 
+/** How long a step that met data newer than this node's code waits before it tries again (a deploy takes a while). */
+const codeBehindRetryMs = 5_000;
 export const defaultStepTimeoutMs = 5_000;
 const defaultRetry: Required<RetryPolicy> = { maxAttempts: 5, initialBackoffMs: 100, maxBackoffMs: 10_000 };
 
@@ -150,13 +152,16 @@ export function applyStepFailure(
   const step = record.step!;
   const options = stepOptions(definition, step);
   const lastError = describeError(error);
-  if (isStoreUnavailable(error)) {
-    // Not the step's failure: the database was out of reach (a restart, a failover). Run it again
-    // after the first back-off without using up an attempt, or an outage would fail workflows.
-    const wait = backoffMs(options.retry, 1);
+  if (isNotTheWorksFault(error)) {
+    // Not the step's failure: the database was out of reach (a restart, a failover), or this
+    // node's code is behind what a call read (a rolling deploy). Run it again after a back-off
+    // without using up an attempt, or an outage would fail workflows and a deploy refund sagas.
+    const behind = !isStoreUnavailable(error);
+    const wait = behind ? Math.max(backoffMs(options.retry, 1), codeBehindRetryMs) : backoffMs(options.retry, 1);
+    const why = behind ? "this node's code cannot read what the step's call met" : "the store was out of reach";
     return {
       record: { ...record, lastError, dueAt: now + wait, updatedAt: now },
-      note: `step ${step}: the store was out of reach (${lastError.message}); retry in ${wait} ms, attempts unchanged`,
+      note: `step ${step}: ${why} (${lastError.message}); retry in ${wait} ms, attempts unchanged`,
     };
   }
   const attempt = record.attempt + 1;
