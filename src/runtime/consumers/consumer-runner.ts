@@ -90,6 +90,23 @@ export class ConsumerRunner {
     await this.warnIfStatesRemoved();
     this.running = true;
     this.loop = this.run();
+    void this.retryNowHandled().catch((error: unknown) => this.host.log(`sagaflow: consumer ${this.definition.name}: retrying parked messages it now has handlers for failed: ${String(error)}`));
+  }
+
+  /**
+   * Messages parked for an event type this consumer had no handler for, which this code has (a
+   * rolling deploy: an older node met the newer event type first): retried at once, with those held
+   * behind them, rather than left for an operator.
+   */
+  private async retryNowHandled(): Promise<void> {
+    const handlers = this.definition.source.kind === "entity" ? this.definition.events : undefined;
+    if (!handlers) return;
+    const heads = (await this.parked()).filter((p) => p.blockedBy === null && p.error.code === "no_event_handler" && handlers[p.entry.type] !== undefined);
+    for (const head of heads) {
+      if (!this.running) return;
+      const { delivered, parked } = await this.retry(head.entry.position);
+      this.host.log(`sagaflow: consumer ${this.definition.name}: the message parked at position ${head.entry.position} for want of a handler for "${head.entry.type}", which this code has, retried: ${delivered} delivered, ${parked} parked`);
+    }
   }
 
   /** A consumer of states starting below what retention removed misses those states: said loud at start. */
