@@ -4,6 +4,10 @@ import { deferred } from "../../define/deferred.ts";
 import { entity } from "../../define/entity.ts";
 import { schedule } from "../../define/schedule.ts";
 import { MemoryStore } from "../../store/memory/memory-store.ts";
+import { SqliteStore } from "../../store/sqlite/sqlite-store.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { VirtualClock } from "../clock.ts";
 import { Runtime } from "../runtime.ts";
 import { wrapStore } from "../test-support.ts";
@@ -59,6 +63,34 @@ describe("schedules on a busy node", () => {
     } finally {
       await runtime.stop();
       clearInterval(keepAlive);
+    }
+  });
+
+  it("a-tick-due-between-a-graceful-stop-and-the-next-start-fires-late-not-missed", { timeout: 30_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sagaflow-schedule-handover-"));
+    const path = join(dir, "sagaflow.db");
+    const every10s = schedule("every10s", { cron: "*/10 * * * * *", call: (t) => deferred(ticks, "h").record({ at: t.at }) });
+    const clock = new VirtualClock(Date.UTC(2030, 0, 1) + 5_000); // between two ticks
+    const keepAlive = setInterval(() => {}, 100);
+    try {
+      const first = new Runtime({ store: new SqliteStore({ path }), components: [ticks, every10s], clock, log: () => {} });
+      await first.start();
+      await first.stop(); // graceful: it hands over
+      clock.stepWall(8_000); // the tick at +10 s passes while no process runs; the next starts 3 s after it
+      const logs: string[] = [];
+      const second = new Runtime({ store: new SqliteStore({ path }), components: [ticks, every10s], clock, log: (line) => logs.push(line) });
+      await second.start();
+      try {
+        const tick = Date.UTC(2030, 0, 1) + 10_000;
+        const deadline = Date.now() + 10_000;
+        while (!((await second.call("ticks", "h", "list", {})) as number[]).includes(tick) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.deepEqual(await second.call("ticks", "h", "list", {}), [tick], logs.join("\n"));
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      clearInterval(keepAlive);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

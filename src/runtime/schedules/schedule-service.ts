@@ -42,6 +42,10 @@ const maxSleepMs = 1_000;
  */
 const tickKey = (name: string) => `schedule:${name}`;
 const pausedKey = (name: string) => `schedule-paused:${name}`;
+/** When the last node running the schedules stopped gracefully (epoch ms): its successor goes on from there. */
+const handedOverKey = "schedules-handed-over";
+/** The longest gap after a graceful stop in which ticks still count as due while a node ran (a rolling restart). */
+const handoverWindowMs = 30_000;
 
 /**
  * Fires the service's cron schedules on the node holding lease `schedules`. Each tick's call is
@@ -69,15 +73,23 @@ export class ScheduleService {
 
   async begin(fence?: Fence): Promise<void> {
     this.fence = fence;
+    const now = this.host.clock.now();
+    // Taken over from a node that stopped gracefully moments ago (a rolling restart): the ticks in
+    // between are late, not missed — only a crash leaves a gap of "no node ran them".
+    const handedOverAt = await this.host.store.loadOffset(handedOverKey);
+    this.runningSince = now - handedOverAt <= handoverWindowMs ? Math.min(now, handedOverAt) : now;
     this.running = true;
-    this.runningSince = this.host.clock.now();
     this.loop = this.run();
   }
 
   async stop(): Promise<void> {
+    const wasRunning = this.running;
     this.running = false;
     this.wakeSignal.wake();
     await this.loop;
+    if (!wasRunning) return;
+    // Said for the next node; with the lease lost already (it moved on), there is nothing to hand over.
+    await this.host.store.commitConsumer(handedOverKey, this.host.clock.now(), [], [], this.fence).catch(() => {});
   }
 
   async report(): Promise<{ schedules: ScheduleReport[] }> {
