@@ -155,7 +155,9 @@ export class WorkflowEngine {
       }
       for (const { step } of missing) {
         for (const id of await this.idsAtStep(definition.name, step)) {
-          await this.operate(definition.name, id, "terminate", `step "${step}" no longer defined`);
+          const reply = await this.operate(definition.name, id, "terminate", `step "${step}" no longer defined`);
+          // Another node may have moved it on meanwhile (it ended, or left the step): then it was not terminated.
+          if (!reply.ok || (reply.value as { status?: string } | undefined)?.status !== "terminated") continue;
           this.host.log(`sagaflow: WARNING: workflow ${definition.name} "${id}" terminated: it stood at step "${step}", which this code no longer defines; nothing it did was undone`);
         }
       }
