@@ -99,6 +99,17 @@ describe("sagaflow CLI: --admin without a scheme (real process)", () => {
     assert.equal(env.code, 0, env.stderr);
   });
 
+  it("timers takes --limit, checked by the admin API; an empty page says no timers, without a more: hint", async () => {
+    const admin = await server.admin();
+    const none = await cli(["timers", "--limit", "5", "--admin", admin]);
+    assert.equal(none.code, 0, none.stderr);
+    assert.match(none.stdout, /no timers/);
+    assert.doesNotMatch(none.stderr, /more:/);
+    const bad = await cli(["timers", "--limit", "0", "--admin", admin]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /invalid_limit: limit must be a whole number from 1 to 1000/);
+  });
+
   it("an --admin that cannot be an http URL says what is expected", async () => {
     const run = await cli(["nodes", "--admin", "ftp://127.0.0.1:1"]);
     assert.equal(run.code, 1);
