@@ -151,6 +151,12 @@ describe("sagaflow CLI: --admin without a scheme (real process)", () => {
     const rest = await cli(["workflows", "list", "--admin", port, "--limit", "2", "--after", next]);
     assert.deepEqual(rest.stdout.match(/\bp\d\b/g), ["p3"]);
     assert.equal(rest.stderr, "", "the last page says nothing more");
+    // A workflow's history reads on from a version, as its list does from a workflow.
+    const shown = await cli(["workflows", "show", "transfer", "p1", "--admin", port, "--history-after", "1"]);
+    assert.equal(shown.code, 0, shown.stderr);
+    const { history } = JSON.parse(shown.stdout) as { history: Array<{ version: number }> };
+    assert.ok(history.length > 0);
+    assert.equal(history[0]!.version, 2);
   });
 
   it("a misspelt command is named with the closest one", async () => {

@@ -67,3 +67,17 @@ export function printTable(rows: Array<Record<string, unknown>>, columns: string
   const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join("  ").trimEnd();
   console.log([line(columns), ...cells.map(line)].join("\n"));
 }
+
+/**
+ * `path` with the given flags as its query: each `[flag, param]` (or a flag named as its param)
+ * that was passed on the command line.
+ */
+export function withFlagsAsQuery(path: string, flags: Map<string, string>, names: Array<string | [flag: string, param: string]>): string {
+  const query = new URLSearchParams();
+  for (const name of names) {
+    const [flag, param] = typeof name === "string" ? [name, name] : name;
+    const value = flags.get(flag);
+    if (value !== undefined) query.set(param, value);
+  }
+  return query.size > 0 ? `${path}?${query}` : path;
+}

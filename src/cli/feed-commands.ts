@@ -1,4 +1,4 @@
-import { adminTarget, adminRequest, printTable } from "./admin-client.ts";
+import { adminTarget, adminRequest, printTable, withFlagsAsQuery } from "./admin-client.ts";
 import { parseArgs } from "./args.ts";
 
 export const feedUsage = `  sagaflow consumers                           offsets, feed head, lag and parked messages (failed ones and those held behind them)
@@ -16,9 +16,7 @@ export async function feedCommand(command: "consumers" | "parked" | "timers", ar
     return;
   }
   if (command === "timers") {
-    const query = new URLSearchParams();
-    for (const flag of ["status", "limit"]) if (flags.get(flag) !== undefined) query.set(flag, flags.get(flag)!);
-    const { timers } = (await adminRequest(base, "GET", query.size > 0 ? `/timers?${query}` : "/timers")) as { timers: Array<Record<string, unknown>> };
+    const { timers } = (await adminRequest(base, "GET", withFlagsAsQuery("/timers", flags, ["status", "limit"]))) as { timers: Array<Record<string, unknown>> };
     const rows = timers.map((t) => ({ ...t, dueAt: new Date(t["dueAt"] as number).toISOString(), target: `${t["component"]}/${t["id"]}/${t["handler"]}` }));
     printTable(rows, ["name", "status", "dueAt", "target", "attempts"], "no timers");
     // A full page may not be all (on stderr, so the table can be piped).
@@ -30,9 +28,7 @@ export async function feedCommand(command: "consumers" | "parked" | "timers", ar
   if (!consumer) throw new Error(`usage:\n${feedUsage}`);
   const path = `/consumers/${encodeURIComponent(consumer)}/parked`;
   if (action === undefined) {
-    const page = new URLSearchParams();
-    for (const flag of ["after", "limit"]) if (flags.get(flag) !== undefined) page.set(flag, flags.get(flag)!);
-    const { parked, next } = (await adminRequest(base, "GET", page.size > 0 ? `${path}?${page}` : path)) as { parked: Array<Record<string, unknown>>; next: number | null };
+    const { parked, next } = (await adminRequest(base, "GET", withFlagsAsQuery(path, flags, ["after", "limit"]))) as { parked: Array<Record<string, unknown>>; next: number | null };
     const rows = parked.map((p) => {
       const entry = p["entry"] as Record<string, unknown>;
       const error = p["error"] as { code: string; message: string };

@@ -1,4 +1,4 @@
-import { adminTarget, adminRequest as admin, printTable } from "./admin-client.ts";
+import { adminTarget, adminRequest as admin, printTable, withFlagsAsQuery } from "./admin-client.ts";
 import { parseArgs } from "./args.ts";
 
 export const workflowsUsage = `  sagaflow workflows list [--name N] [--status running,failed] [--step S] [--id-prefix P] [--outcome O] [--limit N] [--after NEXT]
@@ -13,13 +13,8 @@ export async function workflowsCommand(argv: string[]): Promise<void> {
   const base = adminTarget(flags);
   const [action, name, id] = positionals;
   if (action === "list") {
-    const query = new URLSearchParams();
-    const params: Array<[flag: string, param: string]> = [["name", "name"], ["status", "status"], ["step", "step"], ["id-prefix", "idPrefix"], ["outcome", "outcome"], ["limit", "limit"], ["after", "after"]];
-    for (const [flag, param] of params) {
-      const value = flags.get(flag);
-      if (value !== undefined) query.set(param, value);
-    }
-    const { workflows, next } = (await admin(base, "GET", `/workflows?${query}`)) as { workflows: Array<Record<string, unknown>>; next: string | null };
+    const path = withFlagsAsQuery("/workflows", flags, ["name", "status", "step", ["id-prefix", "idPrefix"], "outcome", "limit", "after"]);
+    const { workflows, next } = (await admin(base, "GET", path)) as { workflows: Array<Record<string, unknown>>; next: string | null };
     // An ended workflow keeps the error of a retry that later succeeded: shown, it reads like a failure.
     const rows = workflows.map((w) => ({ ...w, lastError: w["status"] === "ended" ? "" : ((w["lastError"] as { code?: string } | null)?.code ?? "") }));
     // A search without a name stops after scanning a bounded number of rows: an empty page with a
@@ -32,8 +27,7 @@ export async function workflowsCommand(argv: string[]): Promise<void> {
   if (!name || !id) throw new Error(`usage:\n${workflowsUsage}`);
   const path = `/workflows/${encodeURIComponent(name)}/${encodeURIComponent(id)}`;
   if (action === "show") {
-    const after = flags.get("history-after");
-    const shown = (await admin(base, "GET", after === undefined ? path : `${path}?historyAfter=${encodeURIComponent(after)}`)) as { historyNext?: number };
+    const shown = (await admin(base, "GET", withFlagsAsQuery(path, flags, [["history-after", "historyAfter"]]))) as { historyNext?: number };
     console.log(JSON.stringify(shown, null, 2));
     if (shown.historyNext !== undefined) console.error(`more: the same command with --history-after ${shown.historyNext}`);
   } else if (action === "suspend" || action === "resume" || action === "terminate" || action === "retry" || action === "cancel") {

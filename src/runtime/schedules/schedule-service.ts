@@ -1,4 +1,3 @@
-import { copyInput } from "../json-copy.ts";
 import { SagaflowError } from "../../define/errors.ts";
 import type { DeferredCall } from "../../define/handlers.ts";
 import type { ScheduleDefinition } from "../../define/schedule.ts";
@@ -7,6 +6,7 @@ import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
 import type { Store } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
 import type { KeyedCall } from "../dispatcher.ts";
+import { copyInput } from "../json-copy.ts";
 import { WakeSignal } from "../wake-signal.ts";
 import { CronTicks } from "./cron-ticks.ts";
 
