@@ -1,4 +1,5 @@
 import type { InstanceWrite, Store, WriteOutcome } from "../store/port.ts";
+import { UnstorableValueError } from "../store/unstorable-value.ts";
 
 interface Queued {
   write: InstanceWrite;
@@ -9,7 +10,10 @@ interface Queued {
 /**
  * Group commit: writes submitted during the same turn of the event loop (and those arriving
  * while a commit is in flight) share one transaction and one fsync. One commit runs at a time,
- * so writes reach the store in submission order.
+ * so writes reach the store in submission order. A write holding a value JSON cannot hold (a
+ * handler's bug) makes the store refuse the whole call before keeping anything: the batch is then
+ * split in halves, in order, until that write fails alone, so that no other caller's write fails
+ * with it.
  */
 export class GroupCommitter {
   private queue: Queued[] = [];
@@ -54,11 +58,21 @@ export class GroupCommitter {
   private async flush(): Promise<void> {
     const batch = this.queue.splice(0, this.maxBatch);
     if (batch.length === 0) return;
+    await this.commitApart(batch);
+  }
+
+  private async commitApart(batch: Queued[]): Promise<void> {
     try {
       const outcomes = await this.store.commit(batch.map((q) => q.write));
       batch.forEach((q, i) => q.resolve(outcomes[i]!));
       this.onCommitted();
     } catch (error) {
+      if (error instanceof UnstorableValueError && batch.length > 1) {
+        const half = Math.ceil(batch.length / 2);
+        await this.commitApart(batch.slice(0, half));
+        await this.commitApart(batch.slice(half));
+        return;
+      }
       for (const q of batch) q.reject(error);
     }
   }

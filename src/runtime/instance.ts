@@ -6,6 +6,7 @@ import type { GroupCommitter } from "./group-commit.ts";
 import type { EagerStep, HeardChange, Kind, Loaded } from "./kinds.ts";
 import { conflictBackoffMs } from "./conflict-backoff.ts";
 import { submitUnlocked } from "./submit-unlocked.ts";
+import { checkReplyIsJson } from "./json-copy.ts";
 import type { Principal } from "../define/access.ts";
 import type { HeldWrite, StepHolds } from "./held-writes.ts";
 import { startWithSteps, type EagerStage, type EarlierWrite } from "./eager-start.ts";
@@ -232,6 +233,7 @@ export class Instance {
       let decision;
       try {
         decision = this.kind.decide(current, pending.handler, pending.input, pending.isQuery, this.id, pending.principal, pending.trace);
+        if (!pending.isQuery && (decision.changed || key !== undefined)) checkReplyIsJson(decision.reply, this.component, pending.handler);
       } catch (error) {
         return { error: this.deps.onHandlerError(error, `${this.component}.${pending.handler}`) };
       }

@@ -1,4 +1,5 @@
 import { errors } from "../define/errors.ts";
+import type { StoredReply } from "../store/port.ts";
 
 /**
  * `value` as JSON carries it: what an HTTP caller sends or gets, and what the store keeps.
@@ -28,5 +29,18 @@ export function copyReply(value: unknown, component: string, handler: string): u
     return jsonCopy(value);
   } catch (error) {
     throw new TypeError(`the reply of ${component}.${handler} is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/**
+ * Refuses, before anything is kept, a command's reply JSON cannot carry (a BigInt, a cycle): its
+ * caller could never be told it, over HTTP or in process, and the change would be kept all the same.
+ */
+export function checkReplyIsJson(reply: StoredReply, component: string, handler: string): void {
+  if (!reply.ok || (typeof reply.value !== "object" && typeof reply.value !== "bigint")) return;
+  try {
+    JSON.stringify(reply.value);
+  } catch (error) {
+    throw new TypeError(`${component}.${handler} replied with a value that is not JSON, so nothing of it was kept: ${error instanceof Error ? error.message : String(error)}`);
   }
 }

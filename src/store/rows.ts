@@ -14,6 +14,7 @@ import type {
   WorkflowStatus,
   WorkflowTransition,
 } from "./port.ts";
+import { jsonText } from "./unstorable-value.ts";
 
 export interface EventRow {
   position: number;
@@ -85,10 +86,10 @@ export interface TimerRow {
 
 /**
  * How the SQLite and PostgreSQL stores keep a value: JSON text, SQL NULL standing for `undefined`,
- * so that `null` and "no value" both round-trip. Throws on what JSON cannot hold (a BigInt, a cycle).
+ * so that `null` and "no value" both round-trip. Throws UnstorableValueError on what JSON cannot hold (a BigInt, a cycle).
  */
 export function encode(value: unknown): string | null {
-  return JSON.stringify(value) ?? null;
+  return jsonText(value) ?? null;
 }
 
 export function decode(text: string | null): unknown {

@@ -333,7 +333,7 @@ export class MemoryStore implements Store {
       firstSeq: (w.events?.expectedSeq ?? 0) + 1,
       snapshot: w.events?.snapshot && { seq: w.events.snapshot.seq, state: encode(w.events.snapshot.state) },
       kv: w.kv && { version: w.kv.expectedVersion + 1, state: encode(w.kv.state), deleted: w.kv.deleted },
-      dedup: w.dedup.map((d) => [d.key, { requestHash: d.requestHash, reply: JSON.stringify(d.reply), at: d.at }]),
+      dedup: w.dedup.map((d) => [d.key, { requestHash: d.requestHash, reply: encode(d.reply)!, at: d.at }]),
       workflow: w.workflow && planWorkflow(w.component, w.id, w.workflow),
     };
     const next: Pending = seen ?? { seq: undefined, version: undefined, workflowVersion: undefined, keys: new Set() };

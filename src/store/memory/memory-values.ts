@@ -3,13 +3,14 @@
  * that callers get the same round-trip (Dates become strings, BigInt is refused, `undefined`
  * fields vanish) and can never reach stored state through a reference, in or out.
  */
+import { jsonText } from "../unstorable-value.ts";
 
 /** JSON text; `undefined` for no value. */
 export type Json = string | undefined;
 
-/** Throws on what JSON cannot hold (a BigInt, a cycle). */
+/** Throws UnstorableValueError on what JSON cannot hold (a BigInt, a cycle). */
 export function encode(value: unknown): Json {
-  return JSON.stringify(value);
+  return jsonText(value);
 }
 
 export function decode(text: Json): unknown {

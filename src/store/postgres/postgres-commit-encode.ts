@@ -44,7 +44,7 @@ function encodeWrite(w: InstanceWrite): EncodedWrite {
   const out: EncodedWrite = {
     component: w.component,
     id: w.id,
-    dedup: w.dedup.map((d) => ({ key: d.key, requestHash: d.requestHash, reply: JSON.stringify(d.reply), at: d.at })),
+    dedup: w.dedup.map((d) => ({ key: d.key, requestHash: d.requestHash, reply: encode(d.reply)!, at: d.at })),
   };
   if (w.fence) out.fence = { lease: w.fence.lease, token: w.fence.token };
   if (w.trace) out.trace = w.trace;

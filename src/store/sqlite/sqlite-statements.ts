@@ -18,8 +18,7 @@ import type {
 import { prepareFeed } from "./sqlite-feed.ts";
 import { prepareRetention } from "./sqlite-retention.ts";
 import { prepareTimers } from "./sqlite-timers.ts";
-import { decode, toEvent, toWorkflowState, type EventRow } from "../rows.ts";
-import { encode } from "../rows.ts";
+import { decode, encode, toEvent, toWorkflowState, type EventRow } from "../rows.ts";
 import { prepareWorkflows } from "./sqlite-workflows.ts";
 
 interface KvRow {
@@ -130,7 +129,7 @@ export function prepareStatements(db: Database.Database) {
       positions.push(Number(info.lastInsertRowid));
     }
     for (const d of dedup) {
-      insertDedup.run(component, id, d.key, d.requestHash, JSON.stringify(d.reply), d.at);
+      insertDedup.run(component, id, d.key, d.requestHash, encode(d.reply), d.at);
     }
     return positions;
   }
