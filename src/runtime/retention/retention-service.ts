@@ -22,6 +22,7 @@ import type { WorkflowDefinition } from "../../define/workflow.ts";
 import type { DedupRef, Store, WorkflowStatus } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
 import { ownerOfRecord } from "./key-owner.ts";
+import { undefinedWorkflows } from "../workflow/undefined-workflows.ts";
 import type { ParkedTopicPayload } from "../topics/topic-consumer-runner.ts";
 
 const day = 24 * 60 * 60 * 1000;
@@ -288,15 +289,21 @@ export class RetentionService {
     // go with it once every reader has passed them (the store checks), or its versions would collide.
     if (this.dedupSweptAt === undefined) return false;
     const sweptBefore = this.dedupSweptAt - this.settings.idempotencyMs;
+    // Workflows this code no longer defines (a deploy removed them) are kept as long as the default says.
+    const defined = new Set(this.host.workflows.map((w) => w.name));
+    const removedFromCode = await undefinedWorkflows(this.host.store, defined, [...over]);
+    const kept = [
+      ...this.host.workflows.map((w) => ({ name: w.name, keepMs: this.workflowRetention(w) })),
+      ...[...removedFromCode.keys()].map((name) => ({ name, keepMs: this.settings.workflowsMs })),
+    ];
     let complete = true;
-    for (const definition of this.host.workflows) {
-      const keepMs = this.workflowRetention(definition);
+    for (const { name, keepMs } of kept) {
       if (keepMs === 0) continue;
       const before = Math.min(now - keepMs, sweptBefore);
       complete =
         (await this.batches(async () => {
-          const removed = await this.host.store.retention.pruneWorkflows(definition.name, before, run.feedFloor, this.settings.batchSize, now);
-          for (const id of removed) this.host.forget(definition.name, id);
+          const removed = await this.host.store.retention.pruneWorkflows(name, before, run.feedFloor, this.settings.batchSize, now);
+          for (const id of removed) this.host.forget(name, id);
           run.removed.workflows += removed.length;
           return removed.length < this.settings.batchSize;
         })) && complete;

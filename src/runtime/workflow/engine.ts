@@ -29,6 +29,7 @@ import { AbandonedStep, StepAttempts, TerminatedDuringStep } from "./step-attemp
 import { EndWaiters, workflowKey } from "./end-waiters.ts";
 import type { Observer } from "../../observe/observer.ts";
 import type { EagerPrefix, HeldWrite, StepHolds } from "../held-writes.ts";
+import { undefinedWorkflows } from "./undefined-workflows.ts";
 
 /** Which workflow buckets this node runs (all of them on a single node). */
 export interface WorkflowPlacement {
@@ -139,7 +140,9 @@ export class WorkflowEngine {
 
   /**
    * Checks that every workflow not over stands at a step this code still defines.
-   * `orphans: "terminate"` ends those that do not, instead of refusing to start.
+   * `orphans: "terminate"` ends those that do not, instead of refusing to start. Instances of a
+   * workflow this code does not define at all only wait (no node without it runs them): a warning
+   * names it, and start-up goes on (a rolling deploy or a rollback may bring the code back).
    */
   async checkDefinitions(orphans: "refuse" | "terminate" = "refuse"): Promise<void> {
     for (const definition of this.definitions.values()) {
@@ -161,6 +164,12 @@ export class WorkflowEngine {
           this.host.log(`sagaflow: WARNING: workflow ${definition.name} "${id}" terminated: it stood at step "${step}", which this code no longer defines; nothing it did was undone`);
         }
       }
+    }
+    for (const [name, id] of await undefinedWorkflows(this.host.store, new Set(this.definitions.keys()), ["running", "paused", "suspended"])) {
+      this.host.log(
+        `sagaflow: WARNING: workflow "${name}" is not defined by this service, yet instances of it are not over (e.g. "${id}"): ` +
+          `none of them runs until a version defining "${name}" is deployed (see "Removing a workflow" in the workflows guide)`,
+      );
     }
   }
 
