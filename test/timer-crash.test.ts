@@ -74,8 +74,17 @@ describe("timers across a SIGKILL and restart", () => {
       return res.body.timers as Array<{ name: string }>;
     };
     const stored = timerCount + 3; // replace-me, replace-late and cancel-late besides t0…t999
-    // The list stops at 1,000: seeing 1,000 means at least that many are stored and none fired yet.
-    assert.equal((await pendingTimers(first.adminUrl)).length, 1_000, "all timers stored before the first is due");
+    // A page holds 1,000 at most; `next` reads on from the last one (due time, then name).
+    const page = await requestJson(`${first.adminUrl}/timers?status=pending&limit=1000`);
+    assert.equal(page.body.timers.length, 1_000);
+    assert.equal(typeof page.body.next, "string");
+    const rest = await requestJson(`${first.adminUrl}/timers?status=pending&limit=1000&after=${encodeURIComponent(page.body.next as string)}`);
+    assert.equal(rest.status, 200, JSON.stringify(rest.body));
+    const names = [...page.body.timers, ...rest.body.timers].map((t: { name: string }) => t.name);
+    assert.equal(rest.body.next, null, "the last page says nothing more");
+    assert.equal(new Set(names).size, stored, "all timers stored before the first is due, each listed once");
+    const badCursor = await requestJson(`${first.adminUrl}/timers?after=soon`);
+    assert.deepEqual([badCursor.status, badCursor.body.error.code], [400, "invalid_input"]);
 
     // Kill while the first ones fire: at least 30 gone, well before most are due.
     await waitFor("the first timers to fire", async () => ((await pendingTimers(first.adminUrl)).length <= stored - 30 ? true : undefined), 20_000, 5);
@@ -95,7 +104,7 @@ describe("timers across a SIGKILL and restart", () => {
     await schedule(second.url, "extras", [{ name: "replace-late", target: "late-new", dueIn: 300 }]);
     await cancel(second.url, "extras", "cancel-late");
     await waitFor("every timer to fire", async () => ((await pendingTimers(second.adminUrl)).length === 0 ? true : undefined), 30_000, 50);
-    assert.deepEqual((await requestJson(`${second.adminUrl}/timers`)).body, { timers: [] }, "none left, none parked");
+    assert.deepEqual((await requestJson(`${second.adminUrl}/timers`)).body, { timers: [], next: null }, "none left, none parked");
     assert.deepEqual((await requestJson(`${second.url}/sink/t999/get`)).body, { fired: 1 });
     await second.kill("SIGKILL");
 

@@ -4,11 +4,11 @@ import { parseArgs } from "./args.ts";
 export const feedUsage = `  sagaflow consumers                           offsets, feed head, lag and parked messages (failed ones and those held behind them)
   sagaflow parked <consumer> [--after P] [--limit N]   parked messages (100 a page, after position P)
   sagaflow parked <consumer> retry|skip <position>
-  sagaflow timers [--status pending|parked] [--limit N]   soonest due first (100, up to 1,000)`;
+  sagaflow timers [--status pending|parked] [--after NEXT] [--limit N]   soonest due first (100 a page, up to 1,000)`;
 
 /** `sagaflow consumers | parked | timers`: what operators look at between components. */
 export async function feedCommand(command: "consumers" | "parked" | "timers", argv: string[]): Promise<void> {
-  const { positionals, flags } = parseArgs(argv, { values: command === "timers" ? ["admin", "admin-token", "status", "limit"] : command === "parked" ? ["admin", "admin-token", "after", "limit"] : ["admin", "admin-token"] }, command);
+  const { positionals, flags } = parseArgs(argv, { values: command === "timers" ? ["admin", "admin-token", "status", "after", "limit"] : command === "parked" ? ["admin", "admin-token", "after", "limit"] : ["admin", "admin-token"] }, command);
   const base = adminTarget(flags);
   if (command === "consumers") {
     const { consumers } = (await adminRequest(base, "GET", "/consumers")) as { consumers: Array<Record<string, unknown>> };
@@ -16,12 +16,11 @@ export async function feedCommand(command: "consumers" | "parked" | "timers", ar
     return;
   }
   if (command === "timers") {
-    const { timers } = (await adminRequest(base, "GET", withFlagsAsQuery("/timers", flags, ["status", "limit"]))) as { timers: Array<Record<string, unknown>> };
+    const { timers, next } = (await adminRequest(base, "GET", withFlagsAsQuery("/timers", flags, ["status", "after", "limit"]))) as { timers: Array<Record<string, unknown>>; next: string | null };
     const rows = timers.map((t) => ({ ...t, dueAt: new Date(t["dueAt"] as number).toISOString(), target: `${t["component"]}/${t["id"]}/${t["handler"]}` }));
     printTable(rows, ["name", "status", "dueAt", "target", "attempts"], "no timers");
-    // A full page may not be all (on stderr, so the table can be piped).
-    const limit = Number(flags.get("limit") ?? 100);
-    if (timers.length === limit) console.error(`more: the ${limit} due soonest are shown; --limit up to 1000, --status to narrow`);
+    // A full page may not be all: say how to read on (on stderr, so the table can be piped).
+    if (next !== null) console.error(`more: the same command with --after ${JSON.stringify(next)}`);
     return;
   }
   const [consumer, action, position] = positionals;

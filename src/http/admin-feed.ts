@@ -1,8 +1,18 @@
 import { SagaflowError } from "../define/errors.ts";
 import type { AdminFacade } from "../runtime/facades.ts";
+import type { TimerCursor } from "../store/port.ts";
 import { listLimit, wholeNumber } from "./list-limit.ts";
 
 const notFound = (what: string) => new SagaflowError("not_found", what, { status: 404 });
+
+/** `?after=` of GET /timers: a page's `next`, `{dueAt}:{name}` (a name may hold colons too). */
+function timerCursor(raw: string | null): TimerCursor | undefined {
+  if (raw === null) return undefined;
+  const colon = raw.indexOf(":");
+  const dueAt = Number(raw.slice(0, colon));
+  if (colon < 1 || !Number.isFinite(dueAt)) throw new SagaflowError("invalid_input", `after must be a page's "next" ({dueAt}:{name}), not "${raw}"`);
+  return { dueAt, name: raw.slice(colon + 1) };
+}
 
 /** Admin routes for consumers (offsets, lag and its recent history `GET /consumers/{name}/lag`, parked messages) and timers. */
 export async function feedRoute(admin: AdminFacade, method: string, segments: string[], query: URLSearchParams): Promise<unknown> {
@@ -12,7 +22,11 @@ export async function feedRoute(admin: AdminFacade, method: string, segments: st
     if (status !== null && status !== "pending" && status !== "parked") {
       throw new SagaflowError("invalid_status", 'status must be "pending" or "parked"');
     }
-    return { timers: await admin.timers(status ?? undefined, listLimit(query.get("limit"))) };
+    // A page of them in (due time, name) order; `next` reads on from a full page.
+    const limit = listLimit(query.get("limit"));
+    const timers = await admin.timers(status ?? undefined, limit, timerCursor(query.get("after")));
+    const last = timers.length === limit ? timers.at(-1)! : undefined;
+    return { timers, next: last ? `${last.dueAt}:${last.name}` : null };
   }
   if (method === "GET" && segments.length === 1) return admin.consumers();
   const name = segments[1]!;

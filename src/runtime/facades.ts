@@ -12,6 +12,7 @@ import type {
   StoredEvent,
   StoredReply,
   StoredWorkflow,
+  TimerCursor,
   TimerRecord,
   WorkflowFilter,
   WorkflowStateAt,
@@ -124,7 +125,7 @@ export interface AdminFacade {
   parked(consumer: string, limit: number, afterPosition?: number): Promise<ParkedMessage[]>;
   /** Re-delivers (`retry`) or drops (`skip`) a parked message, then delivers what waited behind it. */
   releaseParked(consumer: string, position: number, action: "retry" | "skip"): Promise<{ delivered: number; parked: number }>;
-  timers(status: "pending" | "parked" | undefined, limit: number): Promise<TimerRecord[]>;
+  timers(status: "pending" | "parked" | undefined, limit: number, after?: TimerCursor): Promise<TimerRecord[]>;
   /** Cron schedules: their state, last and next tick. */
   schedules(): Promise<{ schedules: ScheduleReport[] }>;
   /** Pauses or resumes a schedule; ticks while paused are skipped. */

@@ -2,7 +2,7 @@ import { missingWorkflow } from "./retention/removed-workflow.ts";
 import { startedByOf } from "./workflow/started-by.ts";
 import type { RetentionService } from "./retention/retention-service.ts";
 import { errors, SagaflowError } from "../define/errors.ts";
-import type { Store, StoreStatus, WorkflowFilter } from "../store/port.ts";
+import type { Store, StoreStatus, TimerCursor, WorkflowFilter } from "../store/port.ts";
 import type { ViewService } from "./views/view-service.ts";
 import type { RebuildFrom } from "./views/view-runner.ts";
 import type { Membership } from "./cluster/membership.ts";
@@ -256,8 +256,8 @@ export class RuntimeAdmin implements AdminFacade {
     return this.parts.schedules.setPaused(name, paused);
   }
 
-  timers(status: "pending" | "parked" | undefined, limit: number) {
-    return this.parts.store.listTimers(status, limit);
+  timers(status: "pending" | "parked" | undefined, limit: number, after?: TimerCursor) {
+    return this.parts.store.listTimers(status, limit, after);
   }
 
   async views() {

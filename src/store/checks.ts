@@ -2,7 +2,10 @@
  * The argument checks every store adapter makes, with the same messages, so that a caller's bug
  * is refused alike whichever adapter runs.
  */
-import type { ParkedMessage, WorkflowFilter } from "./port.ts";
+import type { ParkedMessage, TimerCursor, WorkflowFilter } from "./port.ts";
+
+/** Before every timer in (due time, name) order: Store.listTimers's first page. */
+export const beforeEveryTimer: TimerCursor = { dueAt: -Infinity, name: "" };
 
 /** A timer's due time is a number (a NaN would never come due, nor sort). */
 export function checkDueAt(dueAt: number): void {

@@ -33,6 +33,27 @@ export function timerContract(withStore: WithStore): void {
       });
     });
 
+    it("timers-list-in-pages-by-due-time-then-name-each-page-after-the-last-one-of-the-page-before", async () => {
+      await withStore(async (store) => {
+        for (const [name, dueAt] of [["c", 200], ["b", 100], ["a:1", 100], ["a", 100], ["sick", 150], ["d", 300]] as const) {
+          await store.putTimer(newTimer(name, dueAt));
+        }
+        await store.retryTimer("sick", 1, { dueAt: 150, attempts: 10, status: "parked", lastError: { code: "x", message: "y" } });
+        const names = (list: TimerRecord[]) => list.map((t) => t.name);
+        const all: string[] = [];
+        for (let after: TimerRecord | undefined; ; ) {
+          const page = await store.listTimers(undefined, 2, after && { dueAt: after.dueAt, name: after.name });
+          all.push(...names(page));
+          if (page.length < 2) break;
+          after = page.at(-1);
+        }
+        assert.deepEqual(all, ["a", "a:1", "b", "sick", "c", "d"]);
+        assert.deepEqual(names(await store.listTimers("pending", 10, { dueAt: 100, name: "a:1" })), ["b", "c", "d"]);
+        assert.deepEqual(names(await store.listTimers("parked", 10, { dueAt: 150, name: "sick" })), []);
+        assert.deepEqual(names(await store.listTimers("parked", 10, { dueAt: 150, name: "sic" })), ["sick"]);
+      });
+    });
+
     it("cancel-removes-a-timer-in-any-state", async () => {
       await withStore(async (store) => {
         await store.putTimer(newTimer("a", 100));

@@ -252,6 +252,12 @@ export interface ParkedMessage {
 }
 
 /** A durable timer: at `dueAt`, call `component/id/handler(input)` with key `timer:{name}:{generation}`. */
+/** Where a page of timers ends: its last timer's due time and name (Store.listTimers). */
+export interface TimerCursor {
+  dueAt: number;
+  name: string;
+}
+
 export interface TimerRecord {
   name: string;
   /** Bumped each time the name is (re)started, so an old firing cannot finish a new timer. */
@@ -422,8 +428,8 @@ export interface Store {
   finishTimers(fired: ReadonlyArray<{ name: string; generation: number }>, fences?: ReadonlyMap<number, Fence>): Promise<number[]>;
   /** Records a failed firing if the timer is still at `generation`: new due time, attempts, status. */
   retryTimer(name: string, generation: number, change: TimerChange, fence?: Fence): Promise<void>;
-  /** Timers ordered by due time, optionally only one status. */
-  listTimers(status: "pending" | "parked" | undefined, limit: number): Promise<TimerRecord[]>;
+  /** Timers ordered by (due time, name), optionally only one status; with `after`, those after that timer in that order (a page's last). */
+  listTimers(status: "pending" | "parked" | undefined, limit: number, after?: TimerCursor): Promise<TimerRecord[]>;
 
   /**
    * Deletes every idempotency record written before `before` (epoch ms); returns how many. The

@@ -29,7 +29,7 @@ export async function assertNoTimersLeft(adminUrl: string): Promise<void> {
   await waitFor("every timer to be done", async () => {
     const res = await requestJson(`${adminUrl}/timers`);
     left = res.body;
-    return JSON.stringify(res.body) === JSON.stringify({ timers: [] }) ? true : undefined;
+    return JSON.stringify(res.body) === JSON.stringify({ timers: [], next: null }) ? true : undefined;
   }).catch((error: unknown) => {
     throw new Error(`${String(error)}; still listed: ${JSON.stringify(left)}`);
   });

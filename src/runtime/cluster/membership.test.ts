@@ -5,7 +5,7 @@
  */
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { ClusterStore } from "../../store/cluster-port.ts";
+import type { ClusterStore, Fence } from "../../store/cluster-port.ts";
 import { PostgresStore } from "../../store/postgres/postgres-store.ts";
 import { sleep, testbed, whenPostgresAsked } from "../../store/postgres/postgres-test-support.ts";
 import { Membership } from "./membership.ts";
@@ -17,7 +17,10 @@ whenPostgresAsked((connectionString) => {
   const { freshSchema, dropSchemas } = testbed(connectionString);
 
   /** Nodes on one schema; `overlaps` records any moment two of them believed they held one lease. */
-  async function cluster(fn: (join: (name: string, cluster?: ClusterStore) => Promise<Membership>, store: PostgresStore, overlaps: string[], lines: string[]) => Promise<void>): Promise<void> {
+  /** What a test's lease holder does when its node gives the lease up (after `lost` returns, the lease may be released). */
+  type OnLost = (lease: string, fence: Fence, store: PostgresStore) => Promise<void>;
+
+  async function cluster(fn: (join: (name: string, cluster?: ClusterStore, onLost?: OnLost) => Promise<Membership>, store: PostgresStore, overlaps: string[], lines: string[]) => Promise<void>): Promise<void> {
     const schema = freshSchema();
     const stores: PostgresStore[] = [];
     const members: Membership[] = [];
@@ -29,15 +32,18 @@ whenPostgresAsked((connectionString) => {
       stores.push(store);
       return store;
     };
-    const join = async (name: string, clusterStore?: ClusterStore) => {
-      const member = new Membership({ cluster: clusterStore ?? (await open()).cluster, nodeName: name, leaseMs, log: (line) => lines.push(line) });
+    const join = async (name: string, clusterStore?: ClusterStore, onLost?: OnLost) => {
+      const store = clusterStore ? undefined : await open();
+      const member = new Membership({ cluster: clusterStore ?? store!.cluster, nodeName: name, leaseMs, log: (line) => lines.push(line) });
       for (const lease of leases) {
+        let fence: Fence | undefined;
         member.register(lease, {
-          acquired: () => {
+          acquired: (given) => {
+            fence = given;
             const others = members.filter((m) => m !== member && m.holds(lease));
             if (others.length > 0) overlaps.push(`${lease}: ${member.nodeId} and ${others.map((m) => m.nodeId).join()}`);
           },
-          lost: () => {},
+          lost: () => (onLost && fence && store ? onLost(lease, fence, store) : undefined),
         });
       }
       members.push(member);
@@ -97,6 +103,28 @@ whenPostgresAsked((connectionString) => {
           `sagaflow: node ${a.nodeId} gave up 5 lease(s) (above its share: nodes joined)`,
           `sagaflow: node ${a.nodeId} gave up 5 lease(s) (stopping)`,
         ]);
+        assert.deepEqual(overlaps, []);
+      });
+    });
+
+    it("a-lease-given-up-to-a-joining-node-is-released-only-once-its-work-here-stopped-so-that-works-last-fenced-write-commits", async () => {
+      await cluster(async (join, store, overlaps) => {
+        const lastWrites = new Map<string, string>();
+        const a = await join("a", undefined, async (lease, fence, own) => {
+          await sleep(leaseMs / 4); // the work takes a moment to stop (a schedules pass, a consumer's batch)
+          const key = `handover:${lease}`;
+          await own.commitConsumer(key, Date.now(), [], [], fence).then(
+            () => lastWrites.set(lease, "committed"),
+            (error: unknown) => lastWrites.set(lease, String(error)),
+          );
+        });
+        const b = await join("b");
+        await until("shared", () => heldBy([a, b]).join() === "5,5");
+        await until("a's holders stopped", () => lastWrites.size >= 5);
+        await sleep(leaseMs / 2); // any holder still stopping settles
+        assert.deepEqual(new Set(lastWrites.values()), new Set(["committed"]), JSON.stringify([...lastWrites]));
+        assert.equal(lastWrites.size, 5, "a gave up its excess once: it did not take it back (released, it looks abandoned)");
+        for (const lease of lastWrites.keys()) assert.ok((await store.loadOffset(`handover:${lease}`)) > 0, lease);
         assert.deepEqual(overlaps, []);
       });
     });

@@ -76,6 +76,8 @@ export class Membership {
   readonly forgetAfterMs: number;
   private readonly holders = new Map<string, LeaseHolder>();
   private readonly held = new Map<string, Held>();
+  /** Leases given up to even out (lease → until when, performance.now()): left to the others to take, not taken back as abandoned. */
+  private readonly givenUp = new Map<string, number>();
   private readonly startedAt = Date.now();
   /** What this node says of itself in its heartbeat (the server adds its address once listening). */
   info: Record<string, unknown>;
@@ -273,8 +275,10 @@ export class Membership {
       const record = byName.get(lease);
       return record === undefined || record.holder === null || record.remainingMs <= 0;
     });
+    for (const [lease, until] of this.givenUp) if (until <= sentAt) this.givenUp.delete(lease);
     const abandoned = free.filter((lease) => {
       const record = byName.get(lease);
+      if (this.givenUp.has(lease)) return false; // the node it went to takes it; if none does, here it comes back
       return record === undefined || record.holder === null || record.remainingMs <= -this.leaseMs;
     });
     const wanted = shuffle(free).slice(0, Math.max(0, share - this.held.size));
@@ -291,11 +295,16 @@ export class Membership {
         logEvent(this.options.log, "info", { event: "leases_acquired", leases, node: this.nodeId }, `sagaflow: node ${this.nodeId} took ${leases.length} lease(s): ${leases.join(", ")}`);
       }
     } else if (this.held.size > keep) {
-      // Above our share (nodes joined): give the excess up; the others take it next round.
+      // Above our share (nodes joined): give the excess up; the others take it next round. Released
+      // once their holders here have stopped (not renewed meanwhile: expiry is the bound), so the last
+      // fenced writes of the work (a consumer's offset, the schedules' handover) still commit, and
+      // the taker starts where they left off — as after a graceful stop. Not awaited: the heartbeat
+      // goes on renewing the rest.
       const excess = shuffle([...this.held.keys()]).slice(0, this.held.size - keep);
-      // Released at once: writes still in flight here are fenced off by the new token.
-      void this.lose(excess, "above its share: nodes joined");
-      await cluster.releaseLeases(this.nodeId, excess);
+      for (const lease of excess) this.givenUp.set(lease, sentAt + 2 * this.leaseMs);
+      void this.lose(excess, "above its share: nodes joined").then(() => cluster.releaseLeases(this.nodeId, excess)).catch((error: unknown) => {
+        this.options.log(`sagaflow: releasing leases ${excess.join(", ")}: ${String(error)}; they expire instead`);
+      });
     }
   }
 

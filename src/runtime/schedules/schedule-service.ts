@@ -88,7 +88,8 @@ export class ScheduleService {
     this.wakeSignal.wake();
     await this.loop;
     if (!wasRunning) return;
-    // Said for the next node; with the lease lost already (it moved on), there is nothing to hand over.
+    // Said for the next node (a graceful stop, or the lease given to a node that joined: it is
+    // released after this); with the lease lost already (expired, taken), there is nothing to hand over.
     await this.host.store.commitConsumer(handedOverKey, this.host.clock.now(), [], [], this.fence).catch(() => {});
   }
 

@@ -13,6 +13,7 @@ import type {
   StoredWorkflow,
   Store,
   TimerChange,
+  TimerCursor,
   TimerRecord,
   WorkflowFilter,
   WorkflowStateAt,
@@ -299,9 +300,9 @@ export class MemoryStore implements Store {
     this.#timers.retry(name, generation, change);
   }
 
-  async listTimers(status: "pending" | "parked" | undefined, limit: number): Promise<TimerRecord[]> {
+  async listTimers(status: "pending" | "parked" | undefined, limit: number, after?: TimerCursor): Promise<TimerRecord[]> {
     this.#ready();
-    return this.#timers.list(status, limit);
+    return this.#timers.list(status, limit, after);
   }
 
   async close(): Promise<void> {

@@ -1,8 +1,8 @@
 /** The durable timers of the memory store: one entry per name. */
 import { checkBuckets, timerBucket } from "../buckets.ts";
-import { checkDueAt, checkTimerStatus } from "../checks.ts";
+import { beforeEveryTimer, checkDueAt, checkTimerStatus } from "../checks.ts";
 import { compareText } from "../collation.ts";
-import type { NewTimer, TimerChange, TimerRecord } from "../port.ts";
+import type { NewTimer, TimerChange, TimerCursor, TimerRecord } from "../port.ts";
 import { decode, encode, type Json } from "./memory-values.ts";
 
 /** A timer as kept: the port's record with its input and error as JSON text. */
@@ -75,10 +75,11 @@ export class MemoryTimers {
     this.#timers.set(name, { ...entry, dueAt: change.dueAt, attempts: change.attempts, status: change.status, lastError });
   }
 
-  list(status: "pending" | "parked" | undefined, limit: number): TimerRecord[] {
+  list(status: "pending" | "parked" | undefined, limit: number, after: TimerCursor = beforeEveryTimer): TimerRecord[] {
     if (status !== undefined) checkTimerStatus(status);
     if (limit <= 0) return [];
-    return this.#sorted((t) => status === undefined || t.status === status).slice(0, limit).map(toTimer);
+    const isAfter = (t: TimerEntry) => t.dueAt > after.dueAt || (t.dueAt === after.dueAt && compareText(t.name, after.name) > 0);
+    return this.#sorted((t) => (status === undefined || t.status === status) && isAfter(t)).slice(0, limit).map(toTimer);
   }
 
   /** Timers passing `keep`, ordered by (due time, name), as the SQLite store orders them. */

@@ -189,14 +189,14 @@ export function statements(s: string, schemaName: string) {
     ),
     timersOfStatus: st(
       "timers_of_status",
-      `SELECT ${TIMER_COLUMNS} FROM ${s}.timers WHERE status = $1 ORDER BY due_at, name LIMIT $2`,
+      `SELECT ${TIMER_COLUMNS} FROM ${s}.timers WHERE status = $1 AND (due_at, name) > ($3, $4) ORDER BY due_at, name LIMIT $2`,
     ),
     // Both statuses, one index range each, merged by (due_at, name).
     allTimers: st(
       "all_timers",
-      `(SELECT ${TIMER_COLUMNS} FROM ${s}.timers WHERE status = 'pending' ORDER BY due_at, name LIMIT $1)
+      `(SELECT ${TIMER_COLUMNS} FROM ${s}.timers WHERE status = 'pending' AND (due_at, name) > ($2, $3) ORDER BY due_at, name LIMIT $1)
        UNION ALL
-       (SELECT ${TIMER_COLUMNS} FROM ${s}.timers WHERE status = 'parked' ORDER BY due_at, name LIMIT $1)
+       (SELECT ${TIMER_COLUMNS} FROM ${s}.timers WHERE status = 'parked' AND (due_at, name) > ($2, $3) ORDER BY due_at, name LIMIT $1)
        ORDER BY due_at, name LIMIT $1`,
     ),
     pruneDedup: st("prune_dedup", `DELETE FROM ${s}.dedup WHERE at < $1`),

@@ -16,6 +16,7 @@ import type {
   PoolStats,
   Store,
   TimerChange,
+  TimerCursor,
   TimerRecord,
   WorkflowFilter,
   WorkflowStateAt,
@@ -361,8 +362,8 @@ export class PostgresStore implements Store {
     return this.#timers.retryTimer(name, generation, change, fence);
   }
 
-  listTimers(status: "pending" | "parked" | undefined, limit: number): Promise<TimerRecord[]> {
-    return this.#timers.listTimers(status, limit);
+  listTimers(status: "pending" | "parked" | undefined, limit: number, after?: TimerCursor): Promise<TimerRecord[]> {
+    return this.#timers.listTimers(status, limit, after);
   }
 
   async pruneDedup(before: number): Promise<number> {

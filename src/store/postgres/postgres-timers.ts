@@ -3,8 +3,8 @@
  * bucket its name hashes to (../buckets.ts). On several nodes the holder of a timer's bucket is told
  * of a new one, and firing or retrying one is fenced by its bucket's lease.
  */
-import type { NewTimer, TimerChange, TimerRecord } from "../port.ts";
-import { checkDueAt, checkTimerStatus } from "../checks.ts";
+import type { NewTimer, TimerChange, TimerCursor, TimerRecord } from "../port.ts";
+import { beforeEveryTimer, checkDueAt, checkTimerStatus } from "../checks.ts";
 import { checkBuckets, timerBucket } from "../buckets.ts";
 import type { Fence } from "../cluster-port.ts";
 import { encode, toTimer, type TimerRow } from "../rows.ts";
@@ -101,13 +101,13 @@ export class PostgresTimers {
     await this.#db.fenced(fence, this.#sql.retryTimer, [dueAt, attempts, status, JSON.stringify(lastError), name, generation]);
   }
 
-  async listTimers(status: "pending" | "parked" | undefined, limit: number): Promise<TimerRecord[]> {
+  async listTimers(status: "pending" | "parked" | undefined, limit: number, after: TimerCursor = beforeEveryTimer): Promise<TimerRecord[]> {
     await this.#db.ready();
     if (status !== undefined) checkTimerStatus(status);
     if (limit <= 0) return [];
     const rows = status === undefined
-      ? await this.#db.rows<TimerRow>(this.#sql.allTimers, [limit])
-      : await this.#db.rows<TimerRow>(this.#sql.timersOfStatus, [status, limit]);
+      ? await this.#db.rows<TimerRow>(this.#sql.allTimers, [limit, after.dueAt, after.name])
+      : await this.#db.rows<TimerRow>(this.#sql.timersOfStatus, [status, limit, after.dueAt, after.name]);
     return rows.map(toTimer);
   }
 }

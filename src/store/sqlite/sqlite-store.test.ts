@@ -285,7 +285,7 @@ describe("sqlite store", () => {
       const buckets = "; LIST SUBQUERY 1; SCAN json_each VIRTUAL TABLE INDEX 1:(; CREATE BLOOM FILTER)?";
       const timersDue = (range: string) => new RegExp(`^SEARCH timers USING INDEX timers_due \\(${range}\\)${buckets}$`);
       assert.match(plan(feedAndTimerSql.dueTimers, { now: 0, limit: 100, buckets: "[1, 2]" }), timersDue("status=\\? AND due_at<\\?"));
-      assert.match(plan(feedAndTimerSql.timersOfStatus, "parked", 100), /^SEARCH timers USING INDEX timers_due \(status=\?\)$/);
+      assert.match(plan(feedAndTimerSql.timersOfStatus, "parked", -Infinity, "", 100), /^SEARCH timers USING INDEX timers_due \(status=\? AND \(due_at,name\)>\(\?,\?\)\)$/);
       assert.match(plan(feedAndTimerSql.nextTimerDue, { buckets: "[1, 2]" }), timersDue("status=\\?"));
       // An entity's reads and its concurrency check stay on the unique key, kv and workflow rows apart.
       assert.match(

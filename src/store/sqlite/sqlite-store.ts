@@ -20,6 +20,7 @@ import type {
   WorkflowCount,
   Store,
   TimerChange,
+  TimerCursor,
   TimerRecord,
   WorkflowFilter,
   WorkflowStateAt,
@@ -301,8 +302,8 @@ export class SqliteStore implements Store {
     this.#do((s) => s.timers.retry(name, generation, change));
   }
 
-  async listTimers(status: "pending" | "parked" | undefined, limit: number): Promise<TimerRecord[]> {
-    return this.#do((s) => s.timers.list(status, limit));
+  async listTimers(status: "pending" | "parked" | undefined, limit: number, after?: TimerCursor): Promise<TimerRecord[]> {
+    return this.#do((s) => s.timers.list(status, limit, after));
   }
 
   /** An online backup into one SQLite file (see ./sqlite-backup.ts); commands go on meanwhile. */

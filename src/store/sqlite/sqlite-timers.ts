@@ -1,9 +1,9 @@
 /** The durable timers of the SQLite store: the `timers` table, one row per name. */
 import type Database from "better-sqlite3";
 import { checkBuckets, timerBucket } from "../buckets.ts";
-import { checkDueAt, checkTimerStatus } from "../checks.ts";
+import { beforeEveryTimer, checkDueAt, checkTimerStatus } from "../checks.ts";
 import { compareText } from "../collation.ts";
-import type { NewTimer, TimerChange, TimerRecord } from "../port.ts";
+import type { NewTimer, TimerChange, TimerCursor, TimerRecord } from "../port.ts";
 import { toTimer, type TimerRow } from "../rows.ts";
 import { encode } from "../rows.ts";
 
@@ -19,7 +19,7 @@ const inBuckets = "+bucket IN (SELECT value FROM json_each(@buckets))";
 export const timerSql = {
   dueTimers: `SELECT ${TIMER_COLUMNS} FROM timers INDEXED BY timers_due
     WHERE status = 'pending' AND due_at <= @now AND ${inBuckets} ORDER BY due_at, name LIMIT @limit`,
-  timersOfStatus: `SELECT ${TIMER_COLUMNS} FROM timers WHERE status = ? ORDER BY due_at, name LIMIT ?`,
+  timersOfStatus: `SELECT ${TIMER_COLUMNS} FROM timers WHERE status = ? AND (due_at, name) > (?, ?) ORDER BY due_at, name LIMIT ?`,
   nextTimerDue: `SELECT due_at FROM timers INDEXED BY timers_due WHERE status = 'pending' AND ${inBuckets} ORDER BY due_at LIMIT 1`,
 } as const;
 
@@ -46,10 +46,10 @@ export function prepareTimers(db: Database.Database) {
   );
   const timersOfStatus = db.prepare(timerSql.timersOfStatus);
   /** Both statuses, merged by (due_at, name), from one state of the file. */
-  const allTimers = db.transaction((limit: number): TimerRow[] => {
+  const allTimers = db.transaction((limit: number, after: TimerCursor): TimerRow[] => {
     const rows = [
-      ...(timersOfStatus.all("pending", limit) as TimerRow[]),
-      ...(timersOfStatus.all("parked", limit) as TimerRow[]),
+      ...(timersOfStatus.all("pending", after.dueAt, after.name, limit) as TimerRow[]),
+      ...(timersOfStatus.all("parked", after.dueAt, after.name, limit) as TimerRow[]),
     ];
     return rows.sort((a, b) => a.due_at - b.due_at || compareText(a.name, b.name)).slice(0, limit);
   });
@@ -88,11 +88,11 @@ export function prepareTimers(db: Database.Database) {
       retryTimer.run(dueAt, attempts, status, JSON.stringify(lastError), name, generation);
     },
 
-    list(status: "pending" | "parked" | undefined, limit: number): TimerRecord[] {
+    list(status: "pending" | "parked" | undefined, limit: number, after: TimerCursor = beforeEveryTimer): TimerRecord[] {
       if (status !== undefined) checkTimerStatus(status);
       if (limit <= 0) return [];
-      if (status !== undefined) return (timersOfStatus.all(status, limit) as TimerRow[]).map(toTimer);
-      return allTimers(limit).map(toTimer);
+      if (status !== undefined) return (timersOfStatus.all(status, after.dueAt, after.name, limit) as TimerRow[]).map(toTimer);
+      return allTimers(limit, after).map(toTimer);
     },
   };
 }
