@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it, type TestContext } from "node:test";
+import { until } from "../src/runtime/test-support.ts";
 import { browserMissing, ensureConsoleBuilt, openBrowser, outputDir, withScreenshot, type Browser } from "./support/browser.ts";
 import { requestJson } from "./support/http.ts";
-import { SagaflowProcess, repoRoot, sleep, tempDir } from "./support/server-process.ts";
+import { SagaflowProcess, repoRoot, tempDir } from "./support/server-process.ts";
 
 /**
  * The web console end to end (issue 15): a real `sagaflow serve` of the bank's wallet and transfer
@@ -15,14 +16,10 @@ import { SagaflowProcess, repoRoot, sleep, tempDir } from "./support/server-proc
 const missing = browserMissing();
 const screenshots = outputDir("console-browser");
 
-async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (ok(value)) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value)}`);
-    await sleep(100);
-  }
+/** `until` `ok` holds for what `read` reads (from the page or the admin API), which the timeout error shows. */
+async function untilRead<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 15_000): Promise<void> {
+  let last: T | undefined;
+  await until(() => `${what}; last: ${JSON.stringify(last)}`, async () => ok((last = await read())), timeoutMs, { everyMs: 100 });
 }
 
 describe("the web console in a browser", { skip: missing }, () => {
@@ -47,7 +44,7 @@ describe("the web console in a browser", { skip: missing }, () => {
     for (const id of ["t-comp-1", "t-comp-2"]) {
       await requestJson(`${api}/transfer/${id}/start`, { method: "POST", body: { from: "alice", to: "nobody", amount: 5 } });
     }
-    await until("the transfers to end", async () => (await requestJson(`${admin}/workflows?name=transfer&status=ended`)).body.workflows.length, (n) => n === 5);
+    await untilRead("the transfers to end", async () => (await requestJson(`${admin}/workflows?name=transfer&status=ended`)).body.workflows.length, (n) => n === 5);
   });
 
   after(async () => {
@@ -67,7 +64,7 @@ describe("the web console in a browser", { skip: missing }, () => {
       await p.click('button:has-text("Apply filters")');
       await p.waitForURL(/outcome=compensated/);
       const rows = p.locator("table.workflows tbody tr");
-      await until("two compensated rows", async () => rows.allInnerTexts(), (texts) => texts.length === 2 && texts.every((r) => r.includes("t-comp-")));
+      await untilRead("two compensated rows", async () => rows.allInnerTexts(), (texts) => texts.length === 2 && texts.every((r) => r.includes("t-comp-")));
       await p.click('a:has-text("t-comp-1")');
       await p.waitForURL(/\/workflows\/transfer\/t-comp-1$/);
       const graph = p.locator('svg[aria-label="step graph of transfer"]');
@@ -79,7 +76,7 @@ describe("the web console in a browser", { skip: missing }, () => {
       assert.match(await graph.innerHTML(), /undo withdraw/);
       const history = (await requestJson(`${admin}/workflows/transfer/t-comp-1`)).body.history as Array<{ version: number; detail: string }>;
       const timeline = p.locator("table.timeline tbody tr");
-      await until("every transition in the timeline", () => timeline.count(), (n) => n === history.length);
+      await untilRead("every transition in the timeline", () => timeline.count(), (n) => n === history.length);
       const texts = await timeline.allInnerTexts();
       history.forEach((h, i) => assert.ok(texts[i]!.includes(h.detail), `row ${i} shows "${h.detail}"`));
       // The README's picture of the workflow page (SAGAFLOW_CONSOLE_SCREENSHOT=docs/console-workflow.png).
@@ -104,7 +101,7 @@ describe("the web console in a browser", { skip: missing }, () => {
   it("retries a failed workflow from its page once the cause is fixed, and it ends", async (t) => {
     await check(t, async () => {
       await requestJson(`${server.url}/flaky/f1/start`, { method: "POST", body: { label: "first" } });
-      await until("flaky f1 to fail", async () => (await requestJson(`${admin}/workflows/flaky/f1`)).body.workflow?.status, (s) => s === "failed");
+      await untilRead("flaky f1 to fail", async () => (await requestJson(`${admin}/workflows/flaky/f1`)).body.workflow?.status, (s) => s === "failed");
       const p = page();
       await p.goto(`${admin}/workflows/flaky/f1`);
       await p.locator("h1 .badge", { hasText: "failed" }).waitFor();
@@ -121,7 +118,7 @@ describe("the web console in a browser", { skip: missing }, () => {
   it("skips a parked consumer message and the lag returns to 0", async (t) => {
     await check(t, async () => {
       await requestJson(`${server.url}/note/n1/write`, { method: "POST", body: { text: "poison" } });
-      await until("the poison note parked", async () => (await requestJson(`${admin}/consumers`)).body.consumers[0].parked, (n) => n === 1);
+      await untilRead("the poison note parked", async () => (await requestJson(`${admin}/consumers`)).body.consumers[0].parked, (n) => n === 1);
       const p = page();
       await p.goto(`${admin}/consumers/note-reader`);
       const row = p.locator('tr[data-consumer="note-reader"]');
@@ -134,7 +131,7 @@ describe("the web console in a browser", { skip: missing }, () => {
       await p.getByText("Nothing parked.").waitFor();
       // The chart is the service's own lag history (there at once, not collected by the page), now at 0.
       const chart = row.locator('svg.sparkline[aria-label^="lag of note-reader"]');
-      await until("the chart at 0", () => chart.getAttribute("data-now"), (v) => v === "0");
+      await untilRead("the chart at 0", () => chart.getAttribute("data-now"), (v) => v === "0");
       const history = (await requestJson(`${admin}/consumers/note-reader/lag`)).body.samples as Array<{ lag: number }>;
       assert.ok(history.length >= 2 && history.at(-1)!.lag === 0);
     });
@@ -150,7 +147,7 @@ describe("the web console in a browser", { skip: missing }, () => {
       await p.click('button:has-text("Confirm rebuild")');
       const bar = p.locator('[role="progressbar"][aria-label="rebuild of notes"]');
       await bar.waitFor();
-      await until("the bar at 100%", () => bar.getAttribute("aria-valuenow"), (v) => v === "100");
+      await untilRead("the bar at 100%", () => bar.getAttribute("aria-valuenow"), (v) => v === "100");
       assert.equal((await requestJson(`${admin}/views`)).body.views[0].active.generation, before + 1);
     });
   });
@@ -166,14 +163,14 @@ describe("the web console in a browser", { skip: missing }, () => {
       const p = page();
       await p.goto(`${admin}/entities/wallet/carol`);
       const rows = p.locator("table.idempotency-keys tbody tr");
-      await until("a page of 50 keys", () => rows.count(), (n) => n === 50);
+      await untilRead("a page of 50 keys", () => rows.count(), (n) => n === 50);
       assert.equal(await rows.first().getAttribute("data-key"), "k-00");
       assert.equal(await p.locator('tr[data-key="k-00"] td').nth(2).innerText(), "ok");
       await p.click('a:has-text("Next keys")');
       await p.waitForURL(/keysAfter=k-49/);
-      await until("the last key alone", async () => rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-key"))), (keys) => keys.length === 1 && keys[0] === "k-50");
+      await untilRead("the last key alone", async () => rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-key"))), (keys) => keys.length === 1 && keys[0] === "k-50");
       await p.click('a:has-text("First keys")');
-      await until("the first page again", () => rows.count(), (n) => n === 50);
+      await untilRead("the first page again", () => rows.count(), (n) => n === 50);
     });
   });
 
@@ -195,7 +192,7 @@ describe("the web console in a browser", { skip: missing }, () => {
       const p = page();
       await p.goto(`${admin}/process-map/transfer?window=1h`);
       const rows = p.locator("table.map-steps tbody tr");
-      await until("the map's steps", () => rows.count(), (n) => n === 3);
+      await untilRead("the map's steps", () => rows.count(), (n) => n === 3);
       const map = (await requestJson(`${admin}/process-map/transfer?windowMs=3600000`)).body as { steps: Array<{ step: string; passed: number; now: number }>; edges: unknown[] };
       assert.deepEqual(map.steps.map((s) => [s.step, s.passed]), [["withdraw", 5], ["deposit", 5], ["compensate", 2]]);
       for (const step of map.steps) {

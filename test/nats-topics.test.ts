@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { consumer, createSagaflow, keyValue, memoryStore, service, sqlite, topicConsumer, topicProducer, type Sagaflow } from "../src/index.ts";
 import { connectNats } from "../src/broker/nats-broker.ts";
 import { runtimeOf } from "../src/host/create-sagaflow.ts";
+import { until } from "../src/runtime/test-support.ts";
 import { NatsServer, natsServerOrSay } from "./support/nats-server.ts";
 import { sleep } from "./support/server-process.ts";
 
@@ -26,14 +27,6 @@ const list = keyValue("list", {
   commands: { append: (s, c: { v: string }, fx) => fx.update([...s, c.v]).reply((s) => s.length) },
   queries: { get: (s, _: {}, fx) => fx.reply(s) },
 });
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 async function streamBodies(jsm: JetStreamManager, stream: string) {
   const info = await jsm.streams.info(stream);
@@ -79,10 +72,10 @@ if (binary) {
         await send("lines.c", i === 3 ? "{not json" : JSON.stringify({ v: `c${i}` }), `c${i}`);
       }
       const get = (id: string) => app.client.call(list, id).get({});
-      await until("key a done", async () => (await get("a")).length === 20);
+      await until("key a done", async () => (await get("a")).length === 20, 30_000, { everyMs: 50 });
       assert.deepEqual(await get("a"), Array.from({ length: 20 }, (_, i) => `a${i}`));
       const admin = runtimeOf(app)!.admin;
-      await until("b and c parked", async () => (await admin.parked("lines", 100)).length === 15 + 17);
+      await until("b and c parked", async () => (await admin.parked("lines", 100)).length === 15 + 17, 30_000, { everyMs: 50 });
       // b stopped at the poison message, c at the bad body: each holds back only its own key.
       assert.deepEqual(await get("b"), ["b0", "b1", "b2", "b3", "b4"]);
       assert.deepEqual(await get("c"), ["c0", "c1", "c2"]);
@@ -104,7 +97,7 @@ if (binary) {
       assert.deepEqual(await admin.parked("lines", 100), []);
       // Later messages of a released key are not held any more.
       await send("lines.b", JSON.stringify({ v: "b20" }), "b20");
-      await until("b20", async () => (await get("b")).length === 21);
+      await until("b20", async () => (await get("b")).length === 21, 30_000, { everyMs: 50 });
       const report = (await admin.consumers()).consumers.find((c) => c.name === "lines");
       assert.equal(report?.parked, 0);
       assert.equal(report?.source, "stream LINES");
@@ -139,7 +132,7 @@ if (binary) {
       await until("180 messages", async () => {
         bodies = await streamBodies(jsm, "LISTS").catch(() => []);
         return bodies.length >= 180;
-      });
+      }, 30_000, { everyMs: 50 });
       await sleep(500);
       bodies = await streamBodies(jsm, "LISTS");
       assert.equal(bodies.length, 180, "each change once (re-publishes dropped by Nats-Msg-Id)");
@@ -212,7 +205,7 @@ if (binary) {
         }
         return out;
       };
-      await until("60 echoes", async () => ((await jsm.streams.info("ECHOES").catch(() => undefined))?.state.messages ?? 0) >= 60);
+      await until("60 echoes", async () => ((await jsm.streams.info("ECHOES").catch(() => undefined))?.state.messages ?? 0) >= 60, 30_000, { everyMs: 50 });
       await sleep(500);
       const echoes = await read("ECHOES");
       assert.equal(echoes.length, 60, "each state once: the retries' re-publishes were dropped");
@@ -245,9 +238,9 @@ if (binary) {
       await broker.ensureStream({ name: "TALLY", subjects: ["tally.>"] });
       for (const v of ["1", "2", "3"]) await broker.publish("tally.t", encoder.encode(JSON.stringify({ v })), { msgId: v });
       await broker.close();
-      await until("3 handled", async () => (await app.client.call(list, "t").get({})).length === 3);
+      await until("3 handled", async () => (await app.client.call(list, "t").get({})).length === 3, 30_000, { everyMs: 50 });
       const report = async () => (await runtimeOf(app)!.admin.consumers()).consumers.find((c) => c.name === "tally")!;
-      await until("the ack floor at 3", async () => (await report()).offset === 3);
+      await until("the ack floor at 3", async () => (await report()).offset === 3, 30_000, { everyMs: 50 });
       await nats.stop();
       const away = await report();
       assert.deepEqual([away.offset, away.head, away.lag], [3, 3, 0]);
@@ -273,7 +266,7 @@ if (binary) {
       const first = open([]);
       await first.start();
       await broker.publish("notes.x", encoder.encode("oops"), { msgId: "oops" }); // sequence 1: parked
-      await until("oops parked", async () => (await runtimeOf(first)!.admin.parked("notes", 10)).length === 1);
+      await until("oops parked", async () => (await runtimeOf(first)!.admin.parked("notes", 10)).length === 1, 30_000, { everyMs: 50 });
       await first.stop();
 
       const nc = await connect({ servers: nats.url });
@@ -286,7 +279,7 @@ if (binary) {
       await second.start();
       await broker.publish("notes.y", encoder.encode(JSON.stringify({ v: "y1" })), { msgId: "y1" }); // sequence 1 again
       await broker.publish("notes.y", encoder.encode(JSON.stringify({ v: "y2" })), { msgId: "y2" });
-      await until("y1 and y2 handled", async () => (await second.client.call(list, "y").get({})).length === 2);
+      await until("y1 and y2 handled", async () => (await second.client.call(list, "y").get({})).length === 2, 30_000, { everyMs: 50 });
       assert.deepEqual(await second.client.call(list, "y").get({}), ["y1", "y2"]);
       assert.ok(logs.some((l) => /stream NOTES holds another message at sequence 1 than the one parked there/.test(l)), logs.join("\n"));
     });
@@ -314,10 +307,10 @@ if (binary) {
       await broker.publish("slow.h", encoder.encode(JSON.stringify({ v: "behind" })), { msgId: "h2" });
       await broker.publish("slow.o", encoder.encode(JSON.stringify({ v: "other" })), { msgId: "o1" });
       const admin = runtimeOf(app)!.admin;
-      await until("the hung message parked", async () => (await admin.parked("slow", 10)).some((p) => p.entry.position === 1));
+      await until("the hung message parked", async () => (await admin.parked("slow", 10)).some((p) => p.entry.position === 1), 30_000, { everyMs: 50 });
       const head = (await admin.parked("slow", 10)).find((p) => p.entry.position === 1)!;
       assert.deepEqual([head.error.code, head.attempts], ["handler_timeout", 2]);
-      await until("the other key handled", async () => (await app.client.call(list, "o").get({})).length === 1);
+      await until("the other key handled", async () => (await app.client.call(list, "o").get({})).length === 1, 30_000, { everyMs: 50 });
       assert.deepEqual(await app.client.call(list, "h").get({}), [], "the message behind the hung one waits for it");
     });
 
@@ -340,14 +333,14 @@ if (binary) {
       cleanups.push(() => broker.close());
       await broker.ensureStream({ name: "TICKS", subjects: ["ticks.>"] });
       await broker.publish("ticks.t", encoder.encode(JSON.stringify({ v: "tick" })), { msgId: "first" }); // sequence 1
-      await until("the first tick handled", async () => (await app.client.call(list, "t").get({})).length === 1);
+      await until("the first tick handled", async () => (await app.client.call(list, "t").get({})).length === 1, 30_000, { everyMs: 50 });
 
       const nc = await connect({ servers: nats.url });
       cleanups.push(() => nc.close());
       await (await nc.jetstreamManager()).streams.delete("TICKS");
       await broker.ensureStream({ name: "TICKS", subjects: ["ticks.>"] });
       await broker.publish("ticks.t", encoder.encode(JSON.stringify({ v: "tick" })), { msgId: "second" }); // sequence 1 again, the same call
-      await until("the second tick handled", async () => (await app.client.call(list, "t").get({})).length === 2, 20_000);
+      await until("the second tick handled", async () => (await app.client.call(list, "t").get({})).length === 2, 20_000, { everyMs: 50 });
       assert.deepEqual(await app.client.call(list, "t").get({}), ["tick", "tick"]);
       assert.equal(seen.length, 2);
       // The first stream's messages keep the bare sequence (the keys of before epochs were kept); the next stream's name its epoch.

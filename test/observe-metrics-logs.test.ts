@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
+import { until } from "../src/runtime/test-support.ts";
 import { getJson, postJson } from "./support/http.ts";
 import { parsePrometheusText, sampleValue, type Sample } from "./support/prometheus-text.ts";
-import { SagaflowProcess, sleep } from "./support/server-process.ts";
+import { SagaflowProcess } from "./support/server-process.ts";
 
 /**
  * Issue 14: `GET /metrics` on the admin port of a real `sagaflow serve` (parsed as Prometheus
@@ -28,16 +29,6 @@ function events(output: string, event: string): Array<Record<string, unknown>> {
     .filter((line) => line.startsWith("{"))
     .map((line) => JSON.parse(line) as Record<string, unknown>)
     .filter((record) => record["event"] === event);
-}
-
-async function waitFor<T>(what: string, read: () => T | undefined, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 describe("observability of a served service (metrics and logs)", () => {
@@ -89,7 +80,7 @@ describe("observability of a served service (metrics and logs)", () => {
   it("consumer lag and parked counts match a known backlog", async () => {
     // `stuck` never finishes its first delivery: every meter event is behind it. `audit` parks p1's poison tick.
     const meterEvents = 3 + 1 + 20;
-    await waitFor("the poison tick parked", () => (events(server.output(), "message_parked").length > 0 ? true : undefined));
+    await until("the poison tick parked", () => (events(server.output(), "message_parked").length > 0 ? true : undefined), 15_000, { everyMs: 50 });
     const samples = await scrape(admin);
     const report = (await getJson(`${admin}/consumers`)).body as { consumers: Array<{ name: string; lag: number; parked: number }> };
     const stuck = report.consumers.find((c) => c.name === "stuck")!;
@@ -102,7 +93,7 @@ describe("observability of a served service (metrics and logs)", () => {
   });
 
   it("a parked message and a failed workflow are each one JSON line with the documented fields", async () => {
-    const parked = await waitFor("message_parked", () => events(server.output(), "message_parked")[0]);
+    const parked = await until("message_parked", () => events(server.output(), "message_parked")[0], 15_000, { everyMs: 50 });
     assert.equal(events(server.output(), "message_parked").length, 1);
     assert.equal(parked["level"], "warn");
     assert.equal(typeof parked["time"], "string");
@@ -114,7 +105,7 @@ describe("observability of a served service (metrics and logs)", () => {
     assert.equal(typeof parked["position"], "number");
     assert.match(String(parked["error_message"]), /cannot audit a poison tick/);
 
-    const failed = await waitFor("workflow_failed", () => events(server.output(), "workflow_failed")[0]);
+    const failed = await until("workflow_failed", () => events(server.output(), "workflow_failed")[0], 15_000, { everyMs: 50 });
     assert.equal(events(server.output(), "workflow_failed").length, 1);
     assert.equal(failed["level"], "error");
     assert.deepEqual(
@@ -135,7 +126,7 @@ describe("observability of a served service (metrics and logs)", () => {
       db.exec("ROLLBACK");
       db.close();
     }
-    const outage = await waitFor("store_unavailable", () => events(server.output(), "store_unavailable")[0]);
+    const outage = await until("store_unavailable", () => events(server.output(), "store_unavailable")[0], 15_000, { everyMs: 50 });
     assert.equal(events(server.output(), "store_unavailable").length, 1, "one line per outage, not per request");
     assert.equal(outage["level"], "error");
     assert.equal(outage["reason"], "lock_timeout");

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
+import { until } from "../src/runtime/test-support.ts";
 import { getJson, postJson, requestJson } from "./support/http.ts";
 import { OtlpReceiver, type ReceivedSpan } from "./support/otlp-receiver.ts";
-import { SagaflowProcess, sleep } from "./support/server-process.ts";
+import { SagaflowProcess } from "./support/server-process.ts";
 
 /**
  * Issue 14, traces: a real `sagaflow serve` configured only by OTEL_* environment variables sends
@@ -21,12 +22,7 @@ function otelEnv(receiver: OtlpReceiver, protocol: string): Record<string, strin
 }
 
 async function waitForSpans(receiver: OtlpReceiver, done: (spans: ReceivedSpan[]) => boolean, timeoutMs = 15_000): Promise<ReceivedSpan[]> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done(receiver.spans)) {
-    if (Date.now() > deadline) throw new Error(`spans not received; got: ${receiver.spans.map((s) => s.name).join(", ")}`);
-    await sleep(50);
-  }
-  return receiver.spans;
+  return until(() => `the spans; got: ${receiver.spans.map((s) => s.name).join(", ")}`, () => done(receiver.spans) && receiver.spans, timeoutMs, { everyMs: 50 });
 }
 
 for (const protocol of ["http/json", "http/protobuf"]) {

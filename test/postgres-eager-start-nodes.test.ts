@@ -16,7 +16,7 @@ import { wallet } from "../examples/bank/wallet.ts";
 import { workflow } from "../src/define/workflow.ts";
 import { leaseNames, WORKFLOW_BUCKETS } from "../src/runtime/cluster/leases.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
-import { wrapStore } from "../src/runtime/test-support.ts";
+import { until, wrapStore } from "../src/runtime/test-support.ts";
 import { workflowBucket } from "../src/store/buckets.ts";
 import type { InstanceWrite } from "../src/store/port.ts";
 import { testbed, whenPostgresAsked } from "../src/store/postgres/postgres-test-support.ts";
@@ -52,11 +52,6 @@ interface Node {
   /** The workflow records it read, as name/id. */
   workflowReads: string[];
 }
-
-const until = async (what: string, condition: () => boolean): Promise<void> => {
-  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
-  assert.ok(condition(), `timed out waiting until ${what}`);
-};
 
 whenPostgresAsked((url) => {
   describe("an eager start on several nodes", () => {
@@ -114,8 +109,8 @@ whenPostgresAsked((url) => {
       b = startNode("b");
       await b.runtime.start();
       // Each runs some of the buckets, and knows the other is live.
-      await until("the buckets are shared", () => workflowBuckets(a) > 0 && workflowBuckets(b) > 0 && workflowBuckets(a) + workflowBuckets(b) === WORKFLOW_BUCKETS);
-      await until("each node sees the other", () => !a.runtime.membership.alone && !b.runtime.membership.alone);
+      await until("the buckets are shared", () => workflowBuckets(a) > 0 && workflowBuckets(b) > 0 && workflowBuckets(a) + workflowBuckets(b) === WORKFLOW_BUCKETS, 10_000, { everyMs: 50 });
+      await until("each node sees the other", () => !a.runtime.membership.alone && !b.runtime.membership.alone, 10_000, { everyMs: 50 });
     });
     after(async () => {
       for (const node of nodes) await node.runtime.stop();

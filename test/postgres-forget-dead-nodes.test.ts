@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
+import { until } from "../src/runtime/test-support.ts";
 import { cli } from "./support/cli.ts";
 import { assertPostgresReachable, postgresUrlOrSay, SchemaPool } from "./support/postgres-schema.ts";
-import { SagaflowProcess, sleep } from "./support/server-process.ts";
+import { SagaflowProcess } from "./support/server-process.ts";
 
 /**
  * Issue 11, point 8: a node killed without a goodbye leaves `sagaflow nodes` once it has been
@@ -40,21 +41,18 @@ if (connectionString) {
         assert.equal(run.code, 0, run.stderr);
         return run.stdout;
       };
-      const until = async (what: string, ok: (table: string) => boolean) => {
-        for (let waited = 0; ; waited += 250) {
-          const table = await nodesTable();
-          if (ok(table)) return table;
-          if (waited > 20_000) throw new Error(`${what}: not within 20 s:\n${table}\n${live.output()}`);
-          await sleep(250);
-        }
+      /** Waits (20 s at most) until `sagaflow nodes` prints a table `ok` likes; the timeout error shows the last one. */
+      const untilTable = async (what: string, ok: (table: string) => boolean) => {
+        let table = "";
+        await until(() => `${what}:\n${table}\n${live.output()}`, async () => ok((table = await nodesTable())), 20_000, { everyMs: 250 });
       };
-      await until("both listed", (table) => /^doomed-\S+\s+yes/m.test(table) && /^live-\S+ \(this\)\s+yes/m.test(table));
+      await untilTable("both listed", (table) => /^doomed-\S+\s+yes/m.test(table) && /^live-\S+ \(this\)\s+yes/m.test(table));
 
       await doomed.kill("SIGKILL");
       // First it is dead but still listed (so an operator sees what happened)…
-      await until("the killed node listed as silent", (table) => /^doomed-\S+\s+no \(silent \d+ s\)/m.test(table));
+      await untilTable("the killed node listed as silent", (table) => /^doomed-\S+\s+no \(silent \d+ s\)/m.test(table));
       // …then it is gone, and the live node said so.
-      await until("the killed node dropped", (table) => !/doomed-/.test(table));
+      await untilTable("the killed node dropped", (table) => !/doomed-/.test(table));
       assert.match(live.output(), /forgot node\(s\) silent for over 3 s: doomed-/);
       assert.match(await nodesTable(), /^live-\S+ \(this\)\s+yes/m);
     });

@@ -4,6 +4,7 @@ import { connect } from "nats";
 import { keyValue, topicConsumer, topicProducer } from "../src/index.ts";
 import { connectNats, natsBroker } from "../src/broker/nats-broker.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
+import { until } from "../src/runtime/test-support.ts";
 import { PostgresStore } from "../src/store/postgres/postgres-store.ts";
 import { NatsServer, natsServerOrSay } from "./support/nats-server.ts";
 import { assertPostgresReachable, postgresUrlOrSay, SchemaPool } from "./support/postgres-schema.ts";
@@ -75,14 +76,6 @@ function stallable<T extends object>(inner: T, stalled: () => Promise<void> | un
 const keys = Array.from({ length: 10 }, (_, i) => `k${i}`);
 const perKey = 100;
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
 if (url && binary) {
   describe("topic consumers and producers on two PostgreSQL nodes", () => {
     const schemas = new SchemaPool(url);
@@ -138,7 +131,7 @@ if (url && binary) {
 
       /** Every message applied once, in stream order per key; every change published once, in order per list. */
       const checkOutcome = async () => {
-        await until("every message applied", async () => (await total()) >= keys.length * perKey);
+        await until("every message applied", async () => (await total()) >= keys.length * perKey, 90_000, { everyMs: 100 });
         await sleep(500);
         for (const [i, items] of (await applied()).entries()) {
           assert.deepEqual(items, Array.from({ length: perKey }, (_, v) => v), `list ${keys[i]}: each message once, in stream order`);
@@ -149,7 +142,7 @@ if (url && binary) {
         cleanups.push(() => connection.close());
         const jsm = await connection.jetstreamManager();
         const expected = keys.length * perKey;
-        await until("every change published", async () => ((await jsm.streams.info("LISTS").catch(() => undefined))?.state.messages ?? 0) >= expected);
+        await until("every change published", async () => ((await jsm.streams.info("LISTS").catch(() => undefined))?.state.messages ?? 0) >= expected, 90_000, { everyMs: 100 });
         await sleep(1_000);
         const info = await jsm.streams.info("LISTS");
         assert.equal(info.state.messages, expected, "each change once: re-publishes were dropped");
@@ -173,12 +166,12 @@ if (url && binary) {
       const { startNode, stopNode, delivering, publishUpTo, total, checkOutcome } = await setUp("topics");
       await startNode("a");
       await publishUpTo(30);
-      await until("node a to apply some", async () => (await total()) > 0);
+      await until("node a to apply some", async () => (await total()) > 0, 90_000, { everyMs: 100 });
       // Node B joins while messages flow: the nodes even out their leases.
       await startNode("b");
       await publishUpTo(60);
-      await until("a node delivering the stream", async () => delivering().length === 1);
-      await until("more applied", async () => (await total()) >= 300);
+      await until("a node delivering the stream", async () => delivering().length === 1, 90_000, { everyMs: 100 });
+      await until("more applied", async () => (await total()) >= 300, 90_000, { everyMs: 100 });
       // The node delivering the stream stops mid-stream; node C starts.
       await stopNode(delivering()[0]!);
       await startNode("c");
@@ -191,15 +184,15 @@ if (url && binary) {
       // Each node can be stalled; whichever takes the stream first is the one to stall.
       const gates = ["a", "b"].map(() => ({ stalled: undefined as Promise<void> | undefined, wake: () => {} }));
       const nodes = [await startNode("a", () => gates[0]!.stalled), await startNode("b", () => gates[1]!.stalled)];
-      await until("a node delivering the stream", async () => delivering().length === 1);
+      await until("a node delivering the stream", async () => delivering().length === 1, 90_000, { everyMs: 100 });
       const stallerIndex = nodes.indexOf(delivering()[0]!);
       const other = nodes[1 - stallerIndex]!;
       const gate = gates[stallerIndex]!;
       await publishUpTo(40);
-      await until("some applied", async () => (await total()) >= 100);
+      await until("some applied", async () => (await total()) >= 100, 90_000, { everyMs: 100 });
       // Stall it with messages in hand (its database calls wait; its NATS connection lives on).
       gate.stalled = new Promise<void>((resolve) => (gate.wake = resolve));
-      await until("the other node to take the stream over", async () => other.topics.consumers.get("lines")!.delivering);
+      await until("the other node to take the stream over", async () => other.topics.consumers.get("lines")!.delivering, 90_000, { everyMs: 100 });
       await publishUpTo(70);
       // It wakes: the calls it had in flight go to the database, late.
       gate.stalled = undefined;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { PostgresStore } from "../src/store/postgres/postgres-store.ts";
 import type { NodesReport } from "../src/runtime/cluster/membership.ts";
+import { until } from "../src/runtime/test-support.ts";
 import {
   assertNoBugsLogged,
   checkStoredTransfers,
@@ -14,7 +15,7 @@ import {
 import { requestJson } from "./support/http.ts";
 import { assertPostgresReachable, postgresUrlOrSay, SchemaPool } from "./support/postgres-schema.ts";
 import { seededRandom, seedFrom } from "./support/random.ts";
-import { describeExit, SagaflowProcess, sleep } from "./support/server-process.ts";
+import { describeExit, SagaflowProcess } from "./support/server-process.ts";
 
 /**
  * Three real node processes serving examples/bank on one PostgreSQL schema. 1,000 transfers (sagas
@@ -131,13 +132,11 @@ function registerTests(connectionString: string): void {
 
 /** Polls a node's `GET /nodes` until `ok` holds (30 s at most). */
 async function waitForNodes(node: SagaflowProcess, ok: (report: NodesReport) => boolean, why: string): Promise<NodesReport> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
+  let report: NodesReport | undefined;
+  return until(() => `the nodes to get there: ${JSON.stringify(report)} ${why}`, async () => {
     const res = await requestJson(`${await node.admin()}/nodes`);
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    const report = res.body as NodesReport;
-    if (ok(report)) return report;
-    if (Date.now() > deadline) throw new Error(`the nodes never got there: ${JSON.stringify(report)} ${why}`);
-    await sleep(100);
-  }
+    report = res.body as NodesReport;
+    return ok(report) && report;
+  }, 30_000, { everyMs: 100 });
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
+import { until } from "../src/runtime/test-support.ts";
 import { getJson, postJson } from "./support/http.ts";
 import { SagaflowProcess, sleep } from "./support/server-process.ts";
 
@@ -16,14 +17,6 @@ async function ticks(server: SagaflowProcess): Promise<number[]> {
   return reply.status === 200 ? (reply.body as number[]) : [];
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 // The two policies run side by side: each test mostly waits for the clock, in a process of its own.
 describe("cron schedules across a SIGKILL (real process)", { concurrency: true }, () => {
   const servers: SagaflowProcess[] = [];
@@ -36,11 +29,11 @@ describe("cron schedules across a SIGKILL (real process)", { concurrency: true }
       const server = await SagaflowProcess.start({ target: "test/fixtures/schedules", env: { MISSED: missed } });
       servers.push(server);
       let first = 0;
-      await waitFor("the first tick", async () => ((first = (await ticks(server))[0] ?? 0) > 0), 20_000);
+      await until("the first tick", async () => ((first = (await ticks(server))[0] ?? 0) > 0), 20_000, { everyMs: 50 });
       await server.kill("SIGKILL");
       await sleep(Math.max(0, first + 13_500 - Date.now()));
       await server.start();
-      await waitFor("the tick at T+18", async () => (await ticks(server)).includes(first + 18_000), 20_000);
+      await until("the tick at T+18", async () => (await ticks(server)).includes(first + 18_000), 20_000, { everyMs: 50 });
       const fired = await ticks(server);
       assert.equal(new Set(fired).size, fired.length, `no tick twice: ${fired.join(", ")}`);
       assert.equal(fired.includes(first + 6_000), false, "T+6 passed while down and is not the latest");

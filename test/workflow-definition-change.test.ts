@@ -5,10 +5,11 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import type { WorkflowDefinition } from "../src/define/workflow.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
+import { until } from "../src/runtime/test-support.ts";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
 import * as v1 from "./fixtures/workflow-definition-change/v1.ts";
 import * as v2 from "./fixtures/workflow-definition-change/v2.ts";
-import { requestJson, runCli, serveChild, sleep } from "./support/workflow-child.ts";
+import { requestJson, runCli, serveChild } from "./support/workflow-child.ts";
 
 /**
  * Workflows survive code changes as long as their step names still exist. When an instance
@@ -17,16 +18,6 @@ import { requestJson, runCli, serveChild, sleep } from "./support/workflow-child
  */
 
 const fixtures = "test/fixtures/workflow-definition-change";
-
-async function until<T>(probe: () => Promise<T | undefined>, what: string, ms = 5_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const found = await probe();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 /**
  * Runs version 1 on `dbPath` and leaves one instance of `definition` standing where it needs
@@ -39,10 +30,10 @@ async function leaveInstanceAtOld(dbPath: string, definition: WorkflowDefinition
   await runtime.start();
   try {
     assert.deepEqual(await runtime.call(definition.name, id, "start", { n: 1 }), { status: "started" });
-    const record = await until(async () => {
+    const record = await until(`${definition.name} to stand still`, async () => {
       const r = await store.loadWorkflow(definition.name, id);
       return r && ((r.status === "running" && r.attempt >= 1) || r.status === "paused") ? r : undefined;
-    }, `${definition.name} to stand still`);
+    }, 5_000);
     if (definition.name === "upgrade") {
       assert.equal(record.status, "running");
       assert.equal(record.step, "old");

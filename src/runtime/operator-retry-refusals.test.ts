@@ -10,6 +10,7 @@ import type { Store } from "../store/port.ts";
 import { testbed, whenPostgresAsked } from "../store/postgres/postgres-test-support.ts";
 import { SqliteStore } from "../store/sqlite/sqlite-store.ts";
 import { Runtime } from "./runtime.ts";
+import { until } from "./test-support.ts";
 
 /**
  * "Fix the cause, then retry": a call refused under one of the runtime's keys (a saga's
@@ -59,27 +60,27 @@ function operatorRetrySuite(newStore: (name: string) => Store, cleanup: () => Pr
     return rt;
   }
 
-  async function until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-    for (let i = 0; i < 400; i++) {
-      const value = await read();
-      if (done(value)) return value;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    throw new Error(`timed out waiting for ${what}`);
-  }
+  /** Was 400 polls 10 ms apart (at least 4 s, plus the reads): 5 s. */
+  const waitMs = 5_000;
 
   it("a-saga-whose-compensation-was-refused-compensates-once-the-cause-is-fixed-and-repeats-no-call-that-succeeded", async () => {
     const rt = await open("saga");
     await rt.call("wallet", "payer", "create", { initialBalance: 10 });
     await rt.call("refund", "r1", "start", { fee: "ghost" });
-    const stuck = await until("the saga to need an operator", () => rt.workflowResult("refund", "r1"), (v) => v.status === "failed");
+    const stuck = await until("the saga to need an operator", async () => {
+      const result = await rt.workflowResult("refund", "r1");
+      return result.status === "failed" && result;
+    }, waitMs);
     assert.equal((stuck.state as { status: string }).status, "requires_manual_intervention");
     assert.deepEqual(await rt.call("wallet", "payer", "balance", {}), { balance: 10 }, "the payer was refunded before the refused deposit");
 
     // The cause: the fee wallet did not exist. Fixed, then retried by an operator.
     await rt.call("wallet", "ghost", "create", { initialBalance: 0 });
     await rt.admin.operateWorkflow("refund", "r1", "retry");
-    const done = await until("the saga to end", () => rt.workflowResult("refund", "r1"), (v) => v.status === "ended");
+    const done = await until("the saga to end", async () => {
+      const result = await rt.workflowResult("refund", "r1");
+      return result.status === "ended" && result;
+    }, waitMs);
     assert.equal((done.state as { status: string }).status, "compensated");
     assert.deepEqual(await rt.call("wallet", "ghost", "balance", {}), { balance: 1 });
     assert.deepEqual(await rt.call("wallet", "payer", "balance", {}), { balance: 10 }, "the payer's refund, which had succeeded, was not made twice");
@@ -89,7 +90,10 @@ function operatorRetrySuite(newStore: (name: string) => Store, cleanup: () => Pr
     const rt = await open("consumer");
     await rt.call("wallet", "source", "create", { initialBalance: 0 });
     await rt.call("wallet", "source", "deposit", { amount: 7 });
-    const parked = await until("the message to park", () => rt.admin.parked("mirror", 10), (list) => list.length === 1);
+    const parked = await until("the message to park", async () => {
+      const list = await rt.admin.parked("mirror", 10);
+      return list.length === 1 && list;
+    }, waitMs);
     assert.equal(parked[0]!.error.code, "not_found");
 
     await rt.call("wallet", "mirror", "create", { initialBalance: 0 });
@@ -97,7 +101,7 @@ function operatorRetrySuite(newStore: (name: string) => Store, cleanup: () => Pr
     assert.deepEqual(await rt.call("wallet", "mirror", "balance", {}), { balance: 7 });
     // Delivered again (as after a crash before its offset was stored): the deposit is answered from its record.
     await rt.call("wallet", "source", "deposit", { amount: 1 });
-    await until("the second deposit to be mirrored", () => rt.call("wallet", "mirror", "balance", {}), (b) => (b as { balance: number }).balance === 8);
+    await until("the second deposit to be mirrored", async () => ((await rt.call("wallet", "mirror", "balance", {})) as { balance: number }).balance === 8, waitMs);
   });
 }
 

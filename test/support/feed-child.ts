@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import { until, type Polled } from "../../src/runtime/test-support.ts";
 import { requestJson, serveChild, sleep, type ServedChild } from "./workflow-child.ts";
 
 /**
@@ -61,22 +62,12 @@ export async function serveWithAdmin(target: string, options: FeedChildOptions):
   }
 }
 
-/** Polls `probe` until it returns something other than undefined; fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000, everyMs = 25): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    }
-    await sleep(everyMs);
-  }
+/**
+ * `until` for a child process: polls `probe` until it returns something other than undefined or
+ * false, taking a probe that throws (the child starting or restarting) as "not yet"; fails after `timeoutMs`.
+ */
+export function waitFor<T>(what: string, probe: () => Polled<T> | Promise<Polled<T>>, timeoutMs = 15_000, everyMs = 25): Promise<T> {
+  return until(what, probe, timeoutMs, { everyMs, retryErrors: true });
 }
 
 export interface ConsumerLag {

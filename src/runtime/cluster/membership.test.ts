@@ -7,7 +7,8 @@ import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { ClusterStore, Fence } from "../../store/cluster-port.ts";
 import { PostgresStore } from "../../store/postgres/postgres-store.ts";
-import { sleep, testbed, whenPostgresAsked } from "../../store/postgres/postgres-test-support.ts";
+import { testbed, whenPostgresAsked } from "../../store/postgres/postgres-test-support.ts";
+import { until } from "../test-support.ts";
 import { Membership } from "./membership.ts";
 
 const leaseMs = 400;
@@ -61,14 +62,8 @@ whenPostgresAsked((connectionString) => {
 
   const heldBy = (members: Membership[]) => members.map((m) => m.heldLeases().length);
 
-  async function until(what: string, ok: () => boolean, ms = 10 * leaseMs): Promise<number> {
-    const started = Date.now();
-    while (!ok()) {
-      if (Date.now() - started > ms) throw new Error(`${what}: not within ${ms} ms`);
-      await sleep(20);
-    }
-    return Date.now() - started;
-  }
+  /** How long `until` waits here: 10 leases. */
+  const waitMs = 10 * leaseMs;
 
   describe("membership", () => {
     after(dropSchemas);
@@ -78,9 +73,9 @@ whenPostgresAsked((connectionString) => {
         const a = await join("a");
         assert.equal(a.heldLeases().length, 10, "alone, a node takes everything at once");
         const b = await join("b");
-        await until("two nodes hold 5 each", () => heldBy([a, b]).join() === "5,5");
+        await until("two nodes hold 5 each", () => heldBy([a, b]).join() === "5,5", waitMs, { everyMs: 20 });
         const c = await join("c");
-        await until("three nodes hold 4/3/3", () => heldBy([a, b, c]).sort().join() === "3,3,4");
+        await until("three nodes hold 4/3/3", () => heldBy([a, b, c]).sort().join() === "3,3,4", waitMs, { everyMs: 20 });
         const all = [a, b, c].flatMap((m) => m.heldLeases()).sort();
         assert.deepEqual(all, [...leases].sort(), "every lease held, none twice");
         assert.deepEqual(overlaps, []);
@@ -91,9 +86,11 @@ whenPostgresAsked((connectionString) => {
       await cluster(async (join, store, overlaps, lines) => {
         const a = await join("a");
         const b = await join("b");
-        await until("shared", () => heldBy([a, b]).join() === "5,5");
+        await until("shared", () => heldBy([a, b]).join() === "5,5", waitMs, { everyMs: 20 });
         await a.stop();
-        const ms = await until("b holds all", () => b.heldLeases().length === 10);
+        const stoppedAt = Date.now();
+        await until("b holds all", () => b.heldLeases().length === 10, waitMs, { everyMs: 20 });
+        const ms = Date.now() - stoppedAt;
         assert.ok(ms < 3 * leaseMs, `taken within ${ms} ms`);
         assert.deepEqual((await store.cluster.listNodes()).map((n) => n.id), [b.nodeId], "the stopped node left the table");
         // One line per change, naming the leases and why, not one per lease.
@@ -143,13 +140,13 @@ whenPostgresAsked((connectionString) => {
         });
         const a = await join("a", dying);
         const b = await join("b");
-        await until("shared", () => heldBy([a, b]).join() === "5,5");
+        await until("shared", () => heldBy([a, b]).join() === "5,5", waitMs, { everyMs: 20 });
         const aHeld = a.heldLeases();
         dead = true;
         const diedAt = Date.now();
-        await until("a no longer believes it holds anything", () => aHeld.every((lease) => !a.holds(lease)));
+        await until("a no longer believes it holds anything", () => aHeld.every((lease) => !a.holds(lease)), waitMs, { everyMs: 20 });
         const doubted = Date.now() - diedAt;
-        await until("b took a's leases", () => b.heldLeases().length === 10);
+        await until("b took a's leases", () => b.heldLeases().length === 10, waitMs, { everyMs: 20 });
         const takenOver = Date.now() - diedAt;
         assert.ok(doubted <= takenOver, `a stopped believing (${doubted} ms) before b took over (${takenOver} ms)`);
         assert.ok(takenOver < 4 * leaseMs, `taken over within ${takenOver} ms (lease ${leaseMs} ms)`);

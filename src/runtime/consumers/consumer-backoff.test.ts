@@ -8,6 +8,7 @@ import { entity } from "../../define/entity.ts";
 import { SqliteStore } from "../../store/sqlite/sqlite-store.ts";
 import { VirtualClock } from "../clock.ts";
 import { Runtime } from "../runtime.ts";
+import { until } from "../test-support.ts";
 
 /** Property 5 and issue 17 item 5: a message that backs off holds up only its own instance. */
 
@@ -19,14 +20,6 @@ const item = entity(
   },
   { commands: { add: (_s, c: { poison?: boolean }, fx) => fx.emit("added", { poison: c.poison === true }).reply((after) => after) } },
 );
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 describe("consumer back-off per instance (SQLite)", () => {
   it("other-instances-messages-are-delivered-while-one-instance-backs-off-and-before-it-parks", { timeout: 30_000 }, async () => {
@@ -60,20 +53,20 @@ describe("consumer back-off per instance (SQLite)", () => {
     try {
       await runtime.call("item", "bad", "add", { poison: true });
       await runtime.call("item", "bad", "add", {});
-      await until("the first failure", () => heldBackoffs.length === 1);
+      await until("the first failure", () => heldBackoffs.length === 1, 10_000, { everyMs: 5 });
       for (let i = 0; i < 20; i++) await runtime.call("item", `good-${i % 5}`, "add", {});
       // Delivered while "bad" is still backing off (its back-off has not even been let go).
-      await until("the other instances' messages", () => log.filter((l) => l.startsWith("ok good-")).length === 20);
+      await until("the other instances' messages", () => log.filter((l) => l.startsWith("ok good-")).length === 20, 10_000, { everyMs: 5 });
       assert.deepEqual(await store.listParked("watcher", 10), [], "nothing parked yet");
       assert.ok(!log.includes("ok bad@2"), "bad's later message waits behind its failing one");
       assert.equal(runner.position, 0, "the offset does not pass the failing message");
       // Let the back-offs go: bad@1 parks, bad@2 is held behind it, the offset moves past both.
       while (!log.includes("parked")) {
-        await until("a back-off or the park", () => heldBackoffs.length > 0 || log.includes("parked"));
+        await until("a back-off or the park", () => heldBackoffs.length > 0 || log.includes("parked"), 10_000, { everyMs: 5 });
         heldBackoffs.shift()?.();
       }
       const head = await store.feedHead();
-      await until("the offset to reach the head", () => runner.position === head);
+      await until("the offset to reach the head", () => runner.position === head, 10_000, { everyMs: 5 });
       assert.deepEqual((await store.listParked("watcher", 10)).map((p) => [p.entry.position, p.blockedBy]), [[1, null], [2, 1]]);
       const firstPark = log.indexOf("parked");
       const lastGood = log.findLastIndex((l) => l.startsWith("ok good-"));
@@ -118,7 +111,7 @@ describe("consumer back-off per instance (SQLite)", () => {
     await runtime.call("item", "good", "add", {});
     await runtime.call("item", "bad", "add", { poison: true });
     await runtime.call("item", "good", "add", {});
-    await until("the good ones", () => delivered.length === 2 && held.length === 1);
+    await until("the good ones", () => delivered.length === 2 && held.length === 1, 10_000, { everyMs: 5 });
     // Give the offset time to be stored (it waits a little): it must stay below position 2.
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(await store.loadOffset("watcher"), 1, "stored offset stops below the message still backing off");
@@ -131,7 +124,7 @@ describe("consumer back-off per instance (SQLite)", () => {
     await runtime.start();
     try {
       const head = await store.feedHead();
-      await until("catch-up", () => runtime.consumers.get("watcher")!.position === head);
+      await until("catch-up", () => runtime.consumers.get("watcher")!.position === head, 10_000, { everyMs: 5 });
       assert.ok(delivered.includes(2), "the unhandled message is delivered after the restart (never skipped)");
       assert.deepEqual(await store.listParked("watcher", 10), []);
     } finally {

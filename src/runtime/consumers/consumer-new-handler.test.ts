@@ -7,6 +7,7 @@ import { consumer } from "../../define/consumer.ts";
 import { entity } from "../../define/entity.ts";
 import { SqliteStore } from "../../store/sqlite/sqlite-store.ts";
 import { Runtime } from "../runtime.ts";
+import { until } from "../test-support.ts";
 
 /**
  * A message parked because the consumer had no handler for its event type (an older node met the
@@ -35,13 +36,6 @@ describe("a consumer given the handler it lacked", () => {
       source: item,
       events: { added: (_e, ctx) => void seen.push(`added@${ctx.position}`), noted: (e, ctx) => void seen.push(`noted:${e.note}@${ctx.position}`) },
     });
-    const until = async (what: string, check: () => Promise<boolean>) => {
-      const deadline = Date.now() + 10_000;
-      while (!(await check())) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    };
     try {
       const store = new SqliteStore({ path });
       const first = new Runtime({ store, components: [item, older], log: () => {} });

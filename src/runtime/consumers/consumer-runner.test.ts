@@ -7,6 +7,7 @@ import { MemoryStore } from "../../store/memory/memory-store.ts";
 import type { ParkedMessage } from "../../store/port.ts";
 import { VirtualClock } from "../clock.ts";
 import { Runtime } from "../runtime.ts";
+import { until } from "../test-support.ts";
 
 /** The consumer runner when storing a batch's outcome fails (the store is busy, the disk full). */
 
@@ -69,14 +70,6 @@ async function start(store: FlakyStore) {
   };
   const parked = async () => (await store.listParked("watcher", 10)).map((p) => [p.entry.position, p.blockedBy]);
   return { runtime, runner, env, caughtUp, parked };
-}
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 describe("consumer runner: a failed batch commit", () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { consumer, createSagaflow, entity, keyValue, memoryStore, service } from "../../index.ts";
 import { runtimeOf } from "../../host/create-sagaflow.ts";
+import { until } from "../test-support.ts";
 
 /** A consumer handler that hangs is given up on after `timeoutMs`: retried, then parked; its later calls are refused; stop does not wait for it. */
 
@@ -16,14 +17,6 @@ const counter = keyValue("counter", {
   commands: { bump: (n: number, _c: {}, fx) => fx.update(n + 1).reply(n + 1) },
   queries: { get: (n: number, _q: {}, fx) => fx.reply(n) },
 });
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe("consumer handler timeout", () => {
   it("a-hung-handler-times-out-its-retries-are-parked-as-handler_timeout-its-late-calls-refused-and-stop-does-not-wait", { timeout: 30_000 }, async () => {

@@ -16,7 +16,7 @@ import { whenPostgresAsked, testbed } from "../../store/postgres/postgres-test-s
 import { SqliteStore } from "../../store/sqlite/sqlite-store.ts";
 import { VirtualClock } from "../clock.ts";
 import { Runtime } from "../runtime.ts";
-import { isCode } from "../test-support.ts";
+import { isCode, until } from "../test-support.ts";
 
 /**
  * Issue 17 item 1 (Property 9): what retention removes, exactly when allowed and never earlier,
@@ -148,14 +148,6 @@ function postgresBackend(url: string): Backend {
   };
 }
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 function retentionSuite(makeBackend: () => Backend) {
   it("removes-feed-states-finished-workflows-and-idempotency-records-exactly-when-allowed", { timeout: 60_000 }, async () => {
     const backend = makeBackend();
@@ -174,21 +166,21 @@ function retentionSuite(makeBackend: () => Backend) {
       // Key-value states, read by the consumer.
       for (let i = 0; i < 3; i++) await runtime.call("box", `b${i}`, "set", { v: i });
       await runtime.call("box", "late", "set", { v: 1 }, { idempotencyKey: "client-key" });
-      await until("the consumer's call for late", () => env.lateCalled);
+      await until("the consumer's call for late", () => env.lateCalled, 15_000);
       // States after "late" wait behind it in the feed: the consumer's offset stays below.
       await runtime.call("box", "after-late", "set", { v: 1 });
       // Workflows: one fails after its call (waits for an operator), one is kept forever.
       env.failCharge = true;
       await runtime.call("pay", "p-failed", "start", { wallet: "wf", amount: 10 });
-      await until("p-failed to fail", async () => (await store.loadWorkflow("pay", "p-failed"))?.status === "failed");
+      await until("p-failed to fail", async () => (await store.loadWorkflow("pay", "p-failed"))?.status === "failed", 15_000);
       env.failCharge = false;
       await runtime.call("archive", "a1", "start", { wallet: "x" });
-      await until("a1 to end", async () => (await store.loadWorkflow("archive", "a1"))?.status === "ended");
+      await until("a1 to end", async () => (await store.loadWorkflow("archive", "a1"))?.status === "ended", 15_000);
       const head = await store.feedHead();
       const watcher = runtime.consumers.get("watcher")!;
-      await until("the consumer to stop at late", async () => (await store.loadOffset("watcher")) === watcher.position && watcher.position > 0);
+      await until("the consumer to stop at late", async () => (await store.loadOffset("watcher")) === watcher.position && watcher.position > 0, 15_000);
       const consumerOffset = await store.loadOffset("watcher");
-      await until("the view to park b1", async () => (await store.views!.listViewParked("boxes", 10)).length === 1);
+      await until("the view to park b1", async () => (await store.views!.listViewParked("boxes", 10)).length === 1, 15_000);
       const b1 = (await store.views!.listViewParked("boxes", 10))[0]!.position;
       const offset = b1 - 1;
       assert.ok(offset < consumerOffset);
@@ -253,7 +245,7 @@ function retentionSuite(makeBackend: () => Backend) {
 
       // The failed workflow, retried by an operator more than 7 days after its call, does not deposit twice.
       await runtime.admin.operateWorkflow("pay", "p-failed", "retry");
-      await until("p-failed to end", async () => (await store.loadWorkflow("pay", "p-failed"))?.status === "ended");
+      await until("p-failed to end", async () => (await store.loadWorkflow("pay", "p-failed"))?.status === "ended", 15_000);
       assert.equal(await runtime.call("wallet", "wf", "balance", {}), 10, "the call was applied once");
       assert.equal(env.charges, 2, "the journaled side effect was not run again, 7 days on");
 
@@ -323,7 +315,7 @@ function retentionSuite(makeBackend: () => Backend) {
       // The reader passes them: the workflow goes, and its states with it.
       const heldAt = await store.loadOffset("tips");
       letGo();
-      await until("the reader to pass t1", async () => seen >= 2 && (await store.loadOffset("tips")) > heldAt);
+      await until("the reader to pass t1", async () => seen >= 2 && (await store.loadOffset("tips")) > heldAt, 15_000);
       const run = await runtime.retention.runOnce();
       assert.equal(run.removed.workflows, 1);
       assert.equal(await store.loadWorkflow("tip", "t1"), undefined);
@@ -394,7 +386,7 @@ describe("retention and topics", () => {
     const runtime = new Runtime({ store, components: [wallet, payIn], clock, broker, log: () => {}, retention: { intervalMs: 24 * 60 * minute } });
     await runtime.start();
     try {
-      await until("the message parked after its deposit", async () => (await store.listParked("pay-in", 10)).length === 1);
+      await until("the message parked after its deposit", async () => (await store.listParked("pay-in", 10)).length === 1, 15_000);
       assert.equal(await runtime.call("wallet", "w1", "balance", {}), 5);
       clock.stepWall(8 * day);
       await runtime.retention.runOnce();
@@ -453,8 +445,8 @@ describe("retention and topics", () => {
       assert.equal(await backend.count("events", "kind > 0"), states);
       // The broker comes back: every state is published, then retention may remove them.
       up = true;
-      await until("every state published", () => published.length === 4);
-      await until("the producer's offset stored", async () => (await store.loadOffset("box-changes")) === (await store.feedHead()));
+      await until("every state published", () => published.length === 4, 15_000);
+      await until("the producer's offset stored", async () => (await store.loadOffset("box-changes")) === (await store.feedHead()), 15_000);
       run = await runtime.retention.runOnce();
       assert.equal(run.removed.feed, 3, "the states the producer passed go (the feed head stays)");
     } finally {
@@ -478,13 +470,13 @@ whenPostgresAsked((url) => {
       try {
         for (const node of nodes) await node.start();
         const runningHere = async () => Promise.all(nodes.map(async (n) => (await n.admin.retention()).runningHere));
-        await until("a node to hold the retention lease", async () => (await runningHere()).includes(true));
+        await until("a node to hold the retention lease", async () => (await runningHere()).includes(true), 15_000);
         assert.deepEqual((await runningHere()).filter(Boolean), [true], "exactly one node runs retention");
         // The holder stops: the other takes retention over.
         const holder = (await runningHere()).indexOf(true);
         await nodes[holder]!.stop();
         const other = nodes[1 - holder]!;
-        await until("the other node to take retention over", async () => (await other.admin.retention()).runningHere);
+        await until("the other node to take retention over", async () => (await other.admin.retention()).runningHere, 15_000);
       } finally {
         for (const node of nodes) await node.stop();
         await bed.dropSchemas();

@@ -12,7 +12,7 @@ import { testbed, whenPostgresAsked } from "../../store/postgres/postgres-test-s
 import { SqliteStore } from "../../store/sqlite/sqlite-store.ts";
 import { VirtualClock } from "../clock.ts";
 import { Runtime } from "../runtime.ts";
-import { isCode } from "../test-support.ts";
+import { isCode, until } from "../test-support.ts";
 
 /**
  * Issue 17 item 1: a view rebuilds from the entities' current state when retention removed the
@@ -60,14 +60,6 @@ const summary = view("summary", {
   },
 });
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 function rebuildSuite(open: () => Store) {
   it("a-rebuild-from-current-state-gives-the-rows-the-view-had-after-retention-removed-states", { timeout: 60_000 }, async () => {
     const clock = new VirtualClock(Date.now());
@@ -89,7 +81,7 @@ function rebuildSuite(open: () => Store) {
         const head = await store.feedHead();
         return (await runtime.admin.views()).views.every((v) => v.active !== null && v.active.offset >= head && v.rebuilding === null);
       };
-      await until("the view to catch up", caughtUp);
+      await until("the view to catch up", caughtUp, 20_000);
 
       // Past the feed's retention period every state the view passed goes.
       clock.stepWall(7 * day + minute);
@@ -102,7 +94,7 @@ function rebuildSuite(open: () => Store) {
       // Changes after the pruning stay in the feed: an instance ends at its latest state.
       await runtime.call("box", "b3", "set", { v: 333 });
       await runtime.call("box", "late", "set", { v: 7 });
-      await until("the view to catch up", caughtUp);
+      await until("the view to catch up", caughtUp, 20_000);
       const query = async (name: string) => ((await runtime.views.query("summary", name, {})) as { rows: unknown[] }).rows;
       const rows = async () => ({ boxes: await query("boxes"), jobs: await query("jobs"), wallets: await query("wallets") });
       const before = await rows();
@@ -127,7 +119,7 @@ function rebuildSuite(open: () => Store) {
       // From current state: the same rows.
       const rebuilding = await runtime.admin.rebuildView("summary", "current");
       assert.equal(rebuilding.generation, generation + 1);
-      await until("the rebuild to finish", async () => (await runtime.admin.views()).views[0]!.active!.generation === rebuilding.generation);
+      await until("the rebuild to finish", async () => (await runtime.admin.views()).views[0]!.active!.generation === rebuilding.generation, 20_000);
       assert.deepEqual(await rows(), before);
     } finally {
       await runtime.stop();
@@ -152,7 +144,7 @@ describe("a view put back after retention removed states while it was out of the
       const first = open([box, summary]);
       await first.start();
       for (let i = 0; i < 3; i++) await first.call("box", `b${i}`, "set", { v: i });
-      await until("the view to catch up", async () => (await boxes(first)).length === 3);
+      await until("the view to catch up", async () => (await boxes(first)).length === 3, 20_000);
       await first.stop();
 
       // Without the view: its states change, and retention removes them (nothing waits for it).

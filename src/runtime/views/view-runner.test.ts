@@ -6,6 +6,7 @@ import type { FeedEntry, Store } from "../../store/port.ts";
 import type {
   ParkedViewEntry, PhysicalTable, ViewGeneration, ViewMeta, ViewParkedChange, ViewQueryResult, ViewRowUpdate, ViewStore,
 } from "../../store/view-port.ts";
+import { until } from "../test-support.ts";
 import { ViewRunner, viewMaxAttempts } from "./view-runner.ts";
 
 /**
@@ -159,14 +160,6 @@ class MemoryFeed {
   }
 }
 
-async function until(what: string, done: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > end) assert.fail(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-}
-
 function expectedCounts(feed: MemoryFeed): Map<string, { id: string; n: number }> {
   const rows = new Map<string, { id: string; n: number }>();
   for (const e of feed.entries) rows.set(e.id, { id: e.id, n: (rows.get(e.id)?.n ?? 0) + 1 });
@@ -181,7 +174,7 @@ describe("view runner", () => {
     const runner = new ViewRunner(counts, { store: feed.store(), views, log: () => {}, indexes: new Map() });
     await runner.begin();
     try {
-      await until("the first build", () => runner.serving?.offset === feed.head);
+      await until("the first build", () => runner.serving?.offset === feed.head, 10_000, { everyMs: 1 });
       const first = runner.serving!.generation;
 
       // New entries; the rebuild is asked for while the runner is in the middle of applying them.
@@ -194,7 +187,7 @@ describe("view runner", () => {
       const served: ViewGeneration[] = [];
       runner.onChange(() => served.push({ ...runner.serving! }));
       runner.wake();
-      await until("the rebuild", () => rebuilt !== undefined && runner.serving?.generation === rebuilt && runner.rebuilding === null);
+      await until("the rebuild", () => rebuilt !== undefined && runner.serving?.generation === rebuilt && runner.rebuilding === null, 10_000, { everyMs: 1 });
 
       assert.ok(rebuilt! > first);
       // Queries only ever read a complete generation: the new one once it has reached the head.
@@ -223,7 +216,7 @@ describe("view runner", () => {
     })();
     await runner.begin();
     try {
-      await until("the first build", () => runner.serving?.offset === feed.head);
+      await until("the first build", () => runner.serving?.offset === feed.head, 10_000, { everyMs: 1 });
       ticking = false;
       await ticker;
       // 20 batches: other work got turns while they were applied.
@@ -240,13 +233,13 @@ describe("view runner", () => {
     feed.add("c0");
     const runner = new ViewRunner(counts, { store: feed.store(), views, log: () => {}, indexes: new Map() });
     await runner.begin();
-    await until("the first build", () => runner.serving?.offset === feed.head);
+    await until("the first build", () => runner.serving?.offset === feed.head, 10_000, { everyMs: 1 });
     let stopped: Promise<void> | undefined;
     feed.onRead = async () => {
       stopped = runner.stop();
     };
     runner.wake();
-    await until("the read", () => stopped !== undefined);
+    await until("the read", () => stopped !== undefined, 10_000, { everyMs: 1 });
     // The idle poll's timer does not keep the process alive: had the loop gone to sleep after
     // this stop, node:test would cancel the test here.
     await stopped;
@@ -264,7 +257,7 @@ describe("view runner", () => {
     const runner = new ViewRunner(fussy, { store: feed.store(), views, log: () => {}, indexes: new Map() });
     await runner.begin();
     try {
-      await until("the build past the poison entry", () => runner.serving?.offset === feed.head);
+      await until("the build past the poison entry", () => runner.serving?.offset === feed.head, 10_000, { everyMs: 1 });
       const rows = () => new Map(views.tables.get(runner.tableFor("counts")!));
       assert.deepEqual(rows(), new Map([["a", { id: "a", n: 2 }], ["c", { id: "c", n: 1 }]]));
       const [parked] = await runner.listParked(10);
@@ -276,7 +269,7 @@ describe("view runner", () => {
       // Later entries keep coming through.
       feed.add("b");
       runner.wake();
-      await until("the next entry", () => runner.serving?.offset === feed.head);
+      await until("the next entry", () => runner.serving?.offset === feed.head, 10_000, { everyMs: 1 });
       assert.deepEqual(rows().get("b"), { id: "b", n: 1 });
 
       // A retry that fails again keeps it parked, with one more attempt.
@@ -304,7 +297,7 @@ describe("view runner", () => {
     const runner = new ViewRunner(fussy, { store: feed.store(), views, log: () => {}, indexes: new Map() });
     await runner.begin();
     try {
-      await until("the build past the refused row", () => runner.serving?.offset === feed.head);
+      await until("the build past the refused row", () => runner.serving?.offset === feed.head, 10_000, { everyMs: 1 });
       const rows = new Map(views.tables.get(runner.tableFor("counts")!));
       assert.equal(rows.size, 5);
       for (let i = 0; i < 5; i++) assert.deepEqual(rows.get(`k${i}`), { id: `k${i}`, n: 2 });
