@@ -7,7 +7,7 @@ import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { ClusterStore, Fence } from "../../store/cluster-port.ts";
 import { PostgresStore } from "../../store/postgres/postgres-store.ts";
-import { testbed, whenPostgresAsked } from "../../store/postgres/postgres-test-support.ts";
+import { sleep, testbed, whenPostgresAsked } from "../../store/postgres/postgres-test-support.ts";
 import { until } from "../test-support.ts";
 import { Membership } from "./membership.ts";
 
