@@ -311,10 +311,15 @@ export class RetentionService {
     return complete;
   }
 
-  /** The position every reader of states has passed, and who holds it lowest. */
+  /**
+   * The position every reader of states has passed, and who holds it lowest. A reader has passed
+   * its offset and whatever follows it up to its next unread entry of its sources: a consumer of a
+   * component that rarely changes does not hold every other component's states for ever.
+   */
   private async feedFloor(): Promise<{ floor: number; heldBy: string | null }> {
     const { store } = this.host;
-    let floor = await store.feedHead();
+    const head = await store.feedHead();
+    let floor = head;
     let heldBy: string | null = null;
     const lower = (position: number, who: string) => {
       if (position < floor) {
@@ -322,25 +327,31 @@ export class RetentionService {
         heldBy = who;
       }
     };
+    /** Just below the next entry of `sources` after `offset`, or the head when there is none. */
+    const passed = async (offset: number, sources: readonly string[]) => {
+      const [next] = await store.readFeed(offset, 1, sources);
+      return next ? next.position - 1 : head;
+    };
     for (const consumer of this.host.consumers) {
       if (consumer.source.kind === "entity") continue; // reads entity events only, which stay
-      lower(await store.loadOffset(consumer.name), `consumer:${consumer.name}`);
+      lower(await passed(await store.loadOffset(consumer.name), [consumer.source.name]), `consumer:${consumer.name}`);
     }
     for (const producer of this.host.producers) {
       if (producer.options.source.kind === "entity") continue;
-      lower(await store.loadOffset(producer.name), `producer:${producer.name}`);
+      lower(await passed(await store.loadOffset(producer.name), [producer.options.source.name]), `producer:${producer.name}`);
     }
     for (const view of this.host.views) {
       if (Object.values(view.tables).every((t) => t.source.kind === "entity")) continue; // events only
+      const sources = [...new Set(Object.values(view.tables).map((t) => t.source.name))];
       const views = store.views;
       if (!views) {
-        lower(0, `view:${view.name}`);
+        lower(await passed(0, sources), `view:${view.name}`);
         continue;
       }
       const meta = await views.viewMeta(view.name);
       // Not built yet, or building: it reads from where it stands (a build from the start).
-      lower(meta?.active?.offset ?? 0, `view:${view.name}`);
-      if (meta?.building) lower(meta.building.offset, `view:${view.name}`);
+      lower(await passed(meta?.active?.offset ?? 0, sources), `view:${view.name}`);
+      if (meta?.building) lower(await passed(meta.building.offset, sources), `view:${view.name}`);
       // A parked entry is read again from the feed when retried.
       const [firstParked] = await views.listViewParked(view.name, 1);
       if (firstParked) lower(firstParked.position - 1, `view:${view.name}`);
