@@ -44,3 +44,15 @@ export function checkReplyIsJson(reply: StoredReply, component: string, handler:
     throw new TypeError(`${component}.${handler} replied with a value that is not JSON, so nothing of it was kept: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
+
+/** Refuses a step's outcome whose state or next step's input JSON cannot hold, naming the step. */
+export function checkStepOutcomeIsJson(record: { state: unknown; stepInput: unknown }, step: string): void {
+  for (const [what, value] of [["state", record.state], ["next step's input", record.stepInput]] as const) {
+    if (typeof value !== "object" && typeof value !== "bigint") continue;
+    try {
+      JSON.stringify(value);
+    } catch (error) {
+      throw new TypeError(`step ${step} made a ${what} that is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+}

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { createSagaflow, entity, keyValue, memoryStore, postgres, service, sqlite } from "../index.ts";
+import { createSagaflow, entity, keyValue, memoryStore, postgres, service, sqlite, workflow } from "../index.ts";
 import { testbed, whenPostgresAsked } from "../store/postgres/postgres-test-support.ts";
 
 /**
@@ -33,6 +33,18 @@ const ledger = entity(
     queries: { get: (s, _q: {}, fx) => fx.reply(s) },
   },
 );
+
+let priceRuns = 0;
+const order = workflow("order", {
+  start: (_input: {}) => ({ total: 0 }),
+  defaults: { retry: { maxAttempts: 2, initialBackoffMs: 10, maxBackoffMs: 10 } },
+  steps: {
+    price: async (s, _input, ctx) => {
+      priceRuns++;
+      return ctx.update({ ...s, total: big }).end();
+    },
+  },
+});
 
 const stores: Record<string, () => { store: ReturnType<typeof sqlite>; done: () => void }> = {
   memory: () => ({ store: memoryStore(), done: () => {} }),
@@ -77,7 +89,7 @@ for (const [name, open] of Object.entries(stores)) {
 
     it("a-reply-json-cannot-carry-fails-its-command-naming-the-handler-and-nothing-is-kept-with-or-without-an-idempotency-key", { timeout: 30_000 }, async () => {
       const { store, done } = open();
-      const app = createSagaflow(service("unstorable", [box, ledger]), { store, log: () => {} });
+      const app = createSagaflow(service("unstorable", [box, ledger, order]), { store, log: () => {} });
       await app.start();
       try {
         for (const options of [undefined, { idempotencyKey: "k1" }]) {
@@ -90,6 +102,24 @@ for (const [name, open] of Object.entries(stores)) {
         assert.deepEqual(await app.client.call(box, "r").get({}), { n: 0 });
         // The key was not used up: the same key works for a command that can reply.
         assert.equal(await app.client.call(box, "r").bump({}, { idempotencyKey: "k1" }), 1);
+      } finally {
+        await app.stop();
+        done();
+      }
+    });
+
+    it("a-workflow-step-whose-state-json-cannot-hold-fails-its-attempts-and-the-workflow-instead-of-running-for-ever", { timeout: 30_000 }, async () => {
+      const { store, done } = open();
+      const lines: string[] = [];
+      const app = createSagaflow(service("unstorable", [box, ledger, order]), { store, log: (line) => lines.push(line) });
+      await app.start();
+      try {
+        priceRuns = 0;
+        await app.client.call(order, "o1").start({});
+        const result = await app.client.result(order, "o1", 10);
+        assert.equal(result.status, "failed");
+        assert.ok(lines.some((line) => /step order\.price made a state that is not JSON: .*BigInt/.test(line)), lines.join("\n"));
+        assert.equal(priceRuns, 2, "its two attempts, no more");
       } finally {
         await app.stop();
         done();

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VirtualClock } from "../clock.ts";
 import { Runtime } from "../runtime.ts";
-import { wrapStore } from "../test-support.ts";
+import { until, wrapStore } from "../test-support.ts";
 
 /**
  * A node that runs many schedules fires each of their ticks, however long firing the others takes:
@@ -91,6 +91,34 @@ describe("schedules on a busy node", () => {
     } finally {
       clearInterval(keepAlive);
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a-schedule-whose-ticks-fail-is-tried-again-alone-while-the-other-schedules-fire", { timeout: 30_000 }, async () => {
+    const broken = schedule("a-broken", {
+      cron: "* * * * * *",
+      call: () => {
+        throw new Error("no target today");
+      },
+    });
+    const healthy = schedule("b-healthy", { cron: "* * * * * *", call: (t) => deferred(ticks, "ok").record({ at: t.at }) });
+    const clock = new VirtualClock(Date.UTC(2030, 0, 1) + 500);
+    const logs: string[] = [];
+    const runtime = new Runtime({ store: new MemoryStore(), components: [ticks, broken, healthy], clock, log: (line) => logs.push(line) });
+    await runtime.start();
+    try {
+      for (let s = 1; s <= 4; s++) {
+        clock.stepWall(1_000);
+        await until(`b-healthy's tick ${s}`, async () => ((await runtime.call("ticks", "ok", "list", {})) as number[]).length >= s);
+      }
+      assert.deepEqual(await runtime.call("ticks", "ok", "list", {}), [1, 2, 3, 4].map((s) => Date.UTC(2030, 0, 1) + s * 1_000));
+      const failed = logs.filter((line) => line.includes("schedule a-broken: Error: no target today; trying again in"));
+      assert.ok(failed.length >= 1 && failed.length <= 3, `retried with growing pauses, not every pass:\n${logs.join("\n")}`);
+      const report = (await runtime.admin.schedules()).schedules;
+      assert.equal(report.find((r) => r.name === "a-broken")?.lastError, "Error: no target today");
+      assert.equal(report.find((r) => r.name === "b-healthy")?.lastError, null);
+    } finally {
+      await runtime.stop();
     }
   });
 });

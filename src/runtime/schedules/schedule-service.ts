@@ -28,12 +28,16 @@ export interface ScheduleReport {
   /** The last tick fired or skipped (epoch ms), null before the first. */
   lastTick: number | null;
   nextTick: number | null;
+  /** Why its last tick could not fire, while it is tried again (on the node running the schedules; null elsewhere). */
+  lastError: string | null;
 }
 
 const defaultGraceMs = 1_000;
 /** The latest a tick due while this node ran the schedules still fires (see tick()). */
 const maxLateMs = 60_000;
 const maxSleepMs = 1_000;
+/** The longest a failing schedule waits before its tick is tried again (doubling from 1 s). */
+const maxRetryDelayMs = 30_000;
 
 /*
  * Durable state, in the consumer-offset table (a number per name, raised only):
@@ -60,6 +64,8 @@ export class ScheduleService {
   private readonly wakeSignal = new WakeSignal();
   /** When this node began running the schedules: only ticks due before it were missed. */
   private runningSince = 0;
+  /** Schedules whose tick failed (a throwing target, input or `call` function): tried again after a pause, alone. */
+  private readonly failing = new Map<string, { retryAt: number; failures: number; error: string }>();
 
   constructor(components: readonly ServiceComponent[], private readonly host: ScheduleHost) {
     for (const c of components) {
@@ -108,6 +114,7 @@ export class ScheduleService {
         paused,
         lastTick: last === 0 ? null : last,
         nextTick: paused ? null : (ticks.next(Math.max(last, now)) ?? null),
+        lastError: this.failing.get(definition.name)?.error ?? null,
       };
     }));
     return { schedules };
@@ -132,7 +139,7 @@ export class ScheduleService {
       try {
         for (const entry of this.schedules.values()) {
           if (!this.running) break; // stopping: the rest are handled at the next start, or on another node
-          const next = await this.tick(entry.definition, entry.ticks);
+          const next = await this.tickAlone(entry.definition, entry.ticks);
           if (next !== undefined) wakeAt = Math.min(wakeAt, next);
         }
       } catch (error) {
@@ -151,6 +158,30 @@ export class ScheduleService {
         this.host.clock.schedule(Math.max(0, wakeAt - this.host.clock.now()), finish);
         void this.wakeSignal.sleep(maxSleepMs).then(finish);
       });
+    }
+  }
+
+  /**
+   * One schedule's turn, its failure kept to itself: a tick that fails is tried again after a pause
+   * (1 s, doubling up to 30 s; one over a minute late then counts as missed), and the other
+   * schedules go on firing meanwhile. Returns when it wants its next turn.
+   */
+  private async tickAlone(definition: ScheduleDefinition, ticks: CronTicks): Promise<number | undefined> {
+    const { name } = definition;
+    const failing = this.failing.get(name);
+    if (failing && failing.retryAt > this.host.clock.now()) return failing.retryAt;
+    try {
+      const next = await this.tick(definition, ticks);
+      this.failing.delete(name);
+      return next;
+    } catch (error) {
+      if (error instanceof LeaseLostError) throw error;
+      const failures = (failing?.failures ?? 0) + 1;
+      const delayMs = Math.min(1_000 * 2 ** (failures - 1), maxRetryDelayMs);
+      const retryAt = this.host.clock.now() + delayMs;
+      this.failing.set(name, { retryAt, failures, error: String(error) });
+      this.host.log(`sagaflow: schedule ${name}: ${String(error)}; trying again in ${delayMs / 1000} s (the other schedules go on)`);
+      return retryAt;
     }
   }
 

@@ -30,6 +30,7 @@ import { EndWaiters, workflowKey } from "./end-waiters.ts";
 import type { Observer } from "../../observe/observer.ts";
 import type { EagerPrefix, HeldWrite, StepHolds } from "../held-writes.ts";
 import { undefinedWorkflows } from "./undefined-workflows.ts";
+import { checkStepOutcomeIsJson } from "../json-copy.ts";
 
 /** Which workflow buckets this node runs (all of them on a single node). */
 export interface WorkflowPlacement {
@@ -473,6 +474,9 @@ export class WorkflowEngine {
       const result = await Promise.race([Promise.resolve().then(() => handler(record.state, record.stepInput, ctx)), timedOut]);
       const effect = asWorkflowEffect(result, `step ${definition.name}.${step}`);
       const changed = applyDecision(definition, record, effect.newState, effect.transition ?? { kind: "end" }, this.host.clock.now());
+      // A state or next input JSON cannot hold fails this attempt (retried, then failed, as a
+      // throw is), rather than every commit of it — which would run the step again and again.
+      checkStepOutcomeIsJson(changed.record, `${definition.name}.${step}`);
       timer?.cancel();
       const held = await holds?.take();
       if (!held) return changed;
