@@ -27,11 +27,19 @@
  *
  * streamed: writes/s and the server's RSS with 0, 100 unread and 1,000 reading streamed queries
  *   of a large result open (bench/views-streamed.ts, which lists its BENCH_STREAM_* settings).
+ * ids: puts of a key-value entity, each to an id not written before (BENCH_IDS of them, ids in
+ *   random order: a hash of the count, or BENCH_IDS_ORDER=sequential), BENCH_IDS_CONCURRENCY in
+ *   flight, in process; once with no view and once with a view of them (a table fed by the
+ *   entity's state, with one query, so one index besides the id), in a fresh folder each,
+ *   BENCH_IDS_ROUNDS times alternately. One line per BENCH_IDS_SLICE ids: puts/s, store commits,
+ *   the view's lag at the end of the slice, and where the time goes: CPU ms per put, GC, read and
+ *   write system calls per put (SQLite reads a page it does not hold with one pread: reads per put
+ *   are page-cache misses), bytes read and written, the database and WAL sizes, RSS and heap.
  *
  * stdout: one JSON line per figure, nothing else; progress goes to stderr.
  *
  * Environment:
- *   BENCH_MODES=steady,rebuild,query,streamed
+ *   BENCH_MODES=steady,rebuild,query,streamed   (and ids, on request)
  *   BENCH_SECONDS=8                load seconds per steady rate
  *   BENCH_RATES=500,2000,5000      addItem commands per second (steady), one point each
  *   BENCH_CARTS=5000               carts the steady load writes to
@@ -43,13 +51,20 @@
  *   BENCH_HTTP_CONCURRENCY=8
  *   BENCH_SAMPLE_MS=20
  *   BENCH_SYNC=FULL                SQLite synchronous mode (NORMAL/OFF show what fsyncs cost)
+ *   BENCH_IDS=100000               ids mode: distinct ids written, one put each
+ *   BENCH_IDS_SLICE=10000          ids per figure
+ *   BENCH_IDS_CONCURRENCY=64       puts in flight
+ *   BENCH_IDS_VARIANTS=none,view   without and with the view (run in this order each round)
+ *   BENCH_IDS_ROUNDS=1
+ *   BENCH_IDS_ORDER=random         or sequential (ids that sort in the order they are written)
  *   BENCH_DIR=<dir>                where the temporary data folders go (default: the OS temp dir)
  *
  * Run: npm run bench:views
  */
 import Database from "better-sqlite3";
 import http from "node:http";
-import { statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { PerformanceObserver } from "node:perf_hooks";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { serve } from "../src/cli/serve.ts";
@@ -59,8 +74,10 @@ import type { ViewRowUpdate } from "../src/store/view-port.ts";
 import { compileSqlite } from "../src/store/sqlite/sqlite-query-compiler.ts";
 import { parseQuery } from "../src/views/query/index.ts";
 import shop from "../examples/shop/index.ts";
+import { keyValue } from "../src/define/key-value.ts";
+import { table as viewTable, view } from "../src/define/view.ts";
 import { carts, products } from "../examples/shop/views.ts";
-import { Latencies, listEnv, numberEnv, openLoop, percentile, positiveNumbersEnv, requestJson, round, sleep, syncModeEnv } from "./support/load.ts";
+import { choicesEnv, Latencies, listEnv, numberEnv, openLoop, percentile, positiveNumbersEnv, requestJson, round, sleep, syncModeEnv } from "./support/load.ts";
 import { benchProgram } from "./support/program.ts";
 import { streamed } from "./views-streamed.ts";
 
@@ -79,10 +96,16 @@ const queryCount = Math.max(1, Math.floor(numberEnv("BENCH_QUERIES", 2_000)));
 const httpConcurrency = Math.max(1, Math.floor(numberEnv("BENCH_HTTP_CONCURRENCY", 8)));
 const sampleMs = Math.max(1, numberEnv("BENCH_SAMPLE_MS", 20));
 const synchronous = syncModeEnv();
+const idCount = Math.max(1, Math.floor(numberEnv("BENCH_IDS", 100_000)));
+const idSlice = Math.max(1, Math.floor(numberEnv("BENCH_IDS_SLICE", 10_000)));
+const idConcurrency = Math.max(1, Math.floor(numberEnv("BENCH_IDS_CONCURRENCY", 64)));
+const idVariants = choicesEnv("BENCH_IDS_VARIANTS", "none,view", ["none", "view"] as const, "variant");
+const idRounds = Math.max(1, Math.floor(numberEnv("BENCH_IDS_ROUNDS", 1)));
+const [idOrder] = choicesEnv("BENCH_IDS_ORDER", "random", ["random", "sequential"] as const, "order");
 
 for (const mode of modes) {
-  if (mode !== "steady" && mode !== "rebuild" && mode !== "query" && mode !== "streamed") {
-    throw new Error(`BENCH_MODES: unknown mode "${mode}" (use steady, rebuild, query, streamed)`);
+  if (mode !== "steady" && mode !== "rebuild" && mode !== "query" && mode !== "streamed" && mode !== "ids") {
+    throw new Error(`BENCH_MODES: unknown mode "${mode}" (use steady, rebuild, query, streamed, ids)`);
   }
 }
 
@@ -431,6 +454,144 @@ async function query(): Promise<void> {
   }
 }
 
+// ---------------------------------------------------------------- ids
+
+interface ItemState {
+  owner: string;
+  value: number;
+}
+
+/** A key-value entity written once per id, and a view of it (one table, one query: an index on owner). */
+const item = keyValue("item", {
+  initial: (): ItemState | null => null,
+  commands: { put: (_s, c: ItemState, fx) => fx.update(c).reply({ ok: true }) },
+});
+const items = view("items", {
+  version: 1,
+  tables: {
+    items: viewTable<typeof item, { itemId: string; owner: string; value: number }>(item, {
+      state: (_row, state, { id }) => (state === null ? null : { itemId: id, owner: state.owner, value: state.value }),
+    }),
+  },
+  queries: { byOwner: "SELECT * AS items FROM items WHERE owner = :owner ORDER BY itemId" },
+});
+
+/** The i-th id: in random order (an odd multiplier permutes 32-bit numbers), or in the order written. */
+const itemId = (i: number) =>
+  idOrder === "sequential" ? `item-${String(i).padStart(9, "0")}` : `item-${(Math.imul(i, 0x9e3779b1) >>> 0).toString(16).padStart(8, "0")}`;
+
+/** What /proc/self/io counts: read and write system calls, bytes through them, and bytes to and from storage. */
+function procIo(): Record<"syscr" | "syscw" | "rchar" | "wchar" | "read_bytes" | "write_bytes", number> {
+  const text = readFileSync("/proc/self/io", "utf8");
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(text)?.[1] ?? NaN);
+  return { syscr: field("syscr"), syscw: field("syscw"), rchar: field("rchar"), wchar: field("wchar"), read_bytes: field("read_bytes"), write_bytes: field("write_bytes") };
+}
+
+const fileMb = (path: string) => (existsSync(path) ? round(statSync(path).size / 2 ** 20, 1) : 0);
+
+async function distinctIds(variant: "none" | "view", round_: number): Promise<void> {
+  const dir = newDataDir(`ids-${variant}`);
+  const path = join(dir, "sagaflow.db");
+  const store = new SqliteStore({ path, synchronous });
+  // The store's calls do their work before they return (better-sqlite3 is synchronous): the time
+  // of the call is the time of the transaction, its fsync and any checkpoint it ran included.
+  const spent = { commits: 0, commitMs: 0, viewCommits: 0, viewCommitMs: 0, slowestMs: 0 };
+  const commit = store.commit.bind(store);
+  store.commit = (...args) => {
+    const t = performance.now();
+    const result = commit(...args);
+    const ms = performance.now() - t;
+    spent.commits++;
+    spent.commitMs += ms;
+    spent.slowestMs = Math.max(spent.slowestMs, ms);
+    return result;
+  };
+  const commitView = store.views.commitView.bind(store.views);
+  store.views.commitView = (...args) => {
+    const t = performance.now();
+    const result = commitView(...args);
+    const ms = performance.now() - t;
+    spent.viewCommits++;
+    spent.viewCommitMs += ms;
+    spent.slowestMs = Math.max(spent.slowestMs, ms);
+    return result;
+  };
+  const runtime = new Runtime({ store, components: variant === "view" ? [item, items] : [item], log: (line) => log(line) });
+  await runtime.start();
+  let gcMs = 0;
+  const gc = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcMs += entry.duration;
+  });
+  gc.observe({ entryTypes: ["gc"] });
+  const runner = variant === "view" ? runtime.views.runner("items") : undefined;
+  log(`ids ${variant}: ${idCount} puts to distinct ids (${idOrder}), ${idConcurrency} in flight${variant === "view" ? ", view items following" : ""}`);
+  try {
+    if (runner) await until(() => runner.serving !== null, 10_000);
+    let next = 0;
+    for (let from = 0; from < idCount; from += idSlice) {
+      const to = Math.min(idCount, from + idSlice);
+      const before = { ...spent };
+      spent.slowestMs = 0;
+      const [gc0, io0, cpu0, t0] = [gcMs, procIo(), process.cpuUsage(), performance.now()];
+      await Promise.all(
+        Array.from({ length: idConcurrency }, async () => {
+          while (next < to) {
+            const i = next++;
+            const reply = await runtime.callForReply("item", itemId(i), "put", { owner: `owner-${i % 1000}`, value: i });
+            if (!reply.ok) throw new Error(`${reply.code}: ${reply.message}`);
+          }
+        }),
+      );
+      const elapsedMs = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      const io = procIo();
+      const puts = to - from;
+      const per = (n: number, digits = 2) => round(n / puts, digits);
+      const head = await store.feedHead();
+      emit({
+        mode: "ids",
+        variant,
+        round: round_,
+        order: idOrder,
+        idsFrom: from,
+        idsTo: to,
+        putsPerSecond: Math.round((puts * 1000) / elapsedMs),
+        putsPerCommit: round(puts / Math.max(1, spent.commits - before.commits), 1),
+        viewLag: runner ? head - (runner.serving?.offset ?? 0) : null,
+        viewCommits: spent.viewCommits - before.viewCommits,
+        // Time in the store's commits (checkpoints included), per put; the rest is the runtime's own work and waiting.
+        commitMsPerPut: per(spent.commitMs - before.commitMs, 3),
+        viewCommitMsPerPut: per(spent.viewCommitMs - before.viewCommitMs, 3),
+        slowestCommitMs: round(spent.slowestMs, 1),
+        cpuMsPerPut: per((cpu.user + cpu.system) / 1000, 3),
+        cpuPct: round((100 * (cpu.user + cpu.system)) / 1000 / elapsedMs, 0),
+        gcMs: Math.round(gcMs - gc0),
+        readCallsPerPut: per(io.syscr - io0.syscr),
+        writeCallsPerPut: per(io.syscw - io0.syscw),
+        readKbPerPut: per((io.rchar - io0.rchar) / 1024),
+        writtenKbPerPut: per((io.wchar - io0.wchar) / 1024),
+        diskReadKbPerPut: per((io.read_bytes - io0.read_bytes) / 1024),
+        diskWrittenKbPerPut: per((io.write_bytes - io0.write_bytes) / 1024),
+        dbMb: fileMb(path),
+        walMb: fileMb(`${path}-wal`),
+        rssMb: Math.round(process.memoryUsage().rss / 2 ** 20),
+        heapMb: Math.round(process.memoryUsage().heapUsed / 2 ** 20),
+        durability: store.settings().synchronous,
+      });
+    }
+    if (runner) {
+      const head = await store.feedHead();
+      const t0 = performance.now();
+      await until(() => (runner.serving?.offset ?? 0) >= head, 120_000);
+      log(`ids view: caught up ${Math.round(performance.now() - t0)} ms after the last put`);
+    }
+  } finally {
+    gc.disconnect();
+    await runtime.stop();
+    removeDataDirs();
+  }
+}
+
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
@@ -462,6 +623,7 @@ async function main(): Promise<void> {
   removeDataDirs();
   if (modes.includes("streamed")) await streamed(program);
   removeDataDirs();
+  if (modes.includes("ids")) for (let r = 1; r <= idRounds; r++) for (const variant of idVariants) await distinctIds(variant, r);
 }
 
 await program.run(main);

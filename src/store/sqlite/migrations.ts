@@ -351,6 +351,40 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX workflows_due ON workflows (bucket, status, due_at) WHERE status = 'running' OR status = 'paused';
     `,
   },
+  {
+    version: 13,
+    description: "the unique key of the feed holds entity events and workflow states, not key-value states",
+    sql: `
+      -- UNIQUE (component, id, kind, seq) put every feed row of a key-value write into an index
+      -- keyed by instance: over many ids, one more page written at a random place per write (of
+      -- about three), read by nothing (the kv table's version is the check; its feed rows are read
+      -- by position). A partial unique index keeps the key for entity events (kind 0: their
+      -- concurrency check and history) and workflow states (kind 2: a workflow's states, retention).
+      -- The OR form lets a query's \`kind = 0\` or \`kind = 2\` select it (SQLite matches a partial index
+      -- by terms). SQLite cannot drop a table's constraint: the table is rebuilt as in version 3,
+      -- positions, the AUTOINCREMENT mark and the other indexes kept.
+      CREATE TABLE events_v13 (
+        position  INTEGER PRIMARY KEY AUTOINCREMENT,
+        component TEXT    NOT NULL,
+        id        TEXT    NOT NULL,
+        kind      INTEGER NOT NULL CHECK (kind IN (0, 1, 2)),
+        seq       INTEGER NOT NULL,
+        type      TEXT    NOT NULL,
+        payload   TEXT,
+        at        INTEGER NOT NULL,
+        trace     TEXT
+      ) STRICT;
+      INSERT INTO events_v13 (position, component, id, kind, seq, type, payload, at, trace)
+        SELECT position, component, id, kind, seq, type, payload, at, trace FROM events ORDER BY position;
+      DELETE FROM sqlite_sequence WHERE name = 'events_v13';
+      INSERT INTO sqlite_sequence (name, seq) SELECT 'events_v13', seq FROM sqlite_sequence WHERE name = 'events';
+      DROP TABLE events;
+      ALTER TABLE events_v13 RENAME TO events;
+      CREATE UNIQUE INDEX events_key ON events (component, id, kind, seq) WHERE kind = 0 OR kind = 2;
+      CREATE INDEX events_feed ON events (component, position);
+      CREATE INDEX events_states ON events (position, at) WHERE kind > 0;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = migrations.length;

@@ -22,14 +22,17 @@ export function prepareRetention(db: Database.Database) {
      ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)`,
   );
   const mark = db.prepare("SELECT value FROM retention_marks WHERE name = ?").pluck();
+  // Workflows whose states no reader still needs (kind 2: see deleteStates).
   const finished = db.prepare(
     `SELECT id, status, updated_at FROM workflows INDEXED BY workflows_finished
      WHERE name = ? AND status IN ('ended', 'terminated') AND updated_at < ?
-       AND NOT EXISTS (SELECT 1 FROM events WHERE component = workflows.name AND id = workflows.id AND kind > 0
+       AND NOT EXISTS (SELECT 1 FROM events WHERE component = workflows.name AND id = workflows.id AND kind = 2
                        AND (position > ? OR position = (SELECT max(position) FROM events)))
      ORDER BY updated_at LIMIT ?`,
   );
-  const deleteStates = db.prepare("DELETE FROM events WHERE component = ? AND id = ? AND kind > 0 RETURNING position").pluck();
+  // A workflow's states are its kind 2 feed rows, found through the unique key (a partial index:
+  // the query names kind 2 literally, or SQLite would not use it; see migration 13).
+  const deleteStates = db.prepare("DELETE FROM events WHERE component = ? AND id = ? AND kind = 2 RETURNING position").pluck();
   const deleteWorkflow = db.prepare("DELETE FROM workflows WHERE name = ? AND id = ?");
   const deleteHistory = db.prepare("DELETE FROM workflow_history WHERE name = ? AND id = ?");
   const putTombstone = db.prepare(

@@ -287,11 +287,69 @@ describe("sqlite store", () => {
       assert.match(plan(feedAndTimerSql.dueTimers, { now: 0, limit: 100, buckets: "[1, 2]" }), timersDue("status=\\? AND due_at<\\?"));
       assert.match(plan(feedAndTimerSql.timersOfStatus, "parked", -Infinity, "", 100), /^SEARCH timers USING INDEX timers_due \(status=\? AND \(due_at,name\)>\(\?,\?\)\)$/);
       assert.match(plan(feedAndTimerSql.nextTimerDue, { buckets: "[1, 2]" }), timersDue("status=\\?"));
-      // An entity's reads and its concurrency check stay on the unique key, kv and workflow rows apart.
-      assert.match(
-        plan("SELECT seq FROM events WHERE component = ? AND id = ? AND kind = 0 AND seq > ? ORDER BY seq", "c", "a", 0),
-        /^SEARCH events USING (COVERING )?INDEX sqlite_autoindex_events_1 \(component=\? AND id=\? AND kind=\? AND seq>\?\)$/,
+      // An entity's reads and its concurrency check stay on the unique key, kv and workflow rows apart;
+      // so do a workflow's states and retention's removal of them (the key is a partial index: each
+      // query names its kind literally).
+      const onKey = (range: string) => new RegExp(`^SEARCH events USING (COVERING )?INDEX events_key \\(${range}\\)$`);
+      assert.match(plan("SELECT seq FROM events WHERE component = ? AND id = ? AND kind = 0 AND seq > ? ORDER BY seq", "c", "a", 0), onKey("component=\\? AND id=\\? AND kind=\\? AND seq>\\?"));
+      assert.match(plan("SELECT max(seq) FROM events WHERE component = ? AND id = ? AND kind = 0", "c", "a"), onKey("component=\\? AND id=\\? AND kind=\\?"));
+      assert.match(plan("SELECT seq FROM events WHERE component = ? AND id = ? AND kind = 2 AND seq > ? ORDER BY seq LIMIT 10", "t", "a", 0), onKey("component=\\? AND id=\\? AND kind=\\? AND seq>\\?"));
+      assert.match(plan("DELETE FROM events WHERE component = ? AND id = ? AND kind = 2 RETURNING position", "t", "a"), onKey("component=\\? AND id=\\? AND kind=\\?"));
+    });
+  });
+
+  it("a-key-value-write-adds-no-entry-to-an-index-keyed-by-instance", async () => {
+    // Over many ids each such entry is a page written at a random place: only the kv table's own
+    // row is (its feed row goes to the end of the position-ordered indexes).
+    const path = freshPath();
+    const store = new SqliteStore({ path });
+    await store.migrate();
+    try {
+      for (let i = 0; i < 50; i++) await store.commit([{ component: "k", id: `id-${i}`, kv: { expectedVersion: 0, state: { i }, deleted: false }, dedup: [] }]);
+      await store.commit([write("a", 0, 1), workflowWrite("t1", 0)]);
+    } finally {
+      await store.close();
+    }
+    withFile(path, { readonly: true }, (db) => {
+      const byInstance = (db.prepare("SELECT name FROM pragma_index_list('events')").pluck().all() as string[]).filter((index) => {
+        const columns = db.prepare("SELECT name FROM pragma_index_info(?) ORDER BY seqno").pluck().all(index) as string[];
+        return columns[0] === "component" && columns[1] === "id";
+      });
+      assert.ok(byInstance.length > 0);
+      for (const index of byInstance) {
+        // Entries of an index b-tree: cells of all its pages (interior cells hold entries too).
+        const entries = db.prepare("SELECT sum(ncell) FROM dbstat WHERE name = ?").pluck().get(index) as number;
+        assert.equal(entries, 2, `${index}: the entity event and the workflow state only`);
+      }
+      // Still unique where it is a key: a second entity event or workflow state with the same seq is refused.
+      const insert = "INSERT INTO events (component, id, kind, seq, type, payload, at) VALUES (?, ?, ?, 1, 'x', NULL, 0)";
+      withFile(path, {}, (rw) => {
+        assert.throws(() => rw.prepare(insert).run("c", "a", 0), /UNIQUE constraint failed/);
+        assert.throws(() => rw.prepare(insert).run("transfer", "t1", 2), /UNIQUE constraint failed/);
+      });
+    });
+  });
+
+  it("migration-13-keeps-every-feed-row-its-position-and-trace-and-the-position-mark", () => {
+    const path = freshPath();
+    withFile(path, {}, (db) => {
+      applyMigrations(db, migrations.slice(0, 12));
+      const insert = db.prepare("INSERT INTO events (component, id, kind, seq, type, payload, at, trace) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+      insert.run("c", "a", 0, 1, "x", '{"n":1}', 10, "00-aa-01");
+      insert.run("k", "a", 1, 1, "$state", "1", 11, null);
+      insert.run("k", "a", 1, 2, "$state", "2", 12, "00-bb-01");
+      insert.run("transfer", "t1", 2, 1, "$state", '{"status":"running"}', 13, null);
+      db.prepare("DELETE FROM events WHERE position = 4").run(); // the highest position handed out is gone
+      const before = db.prepare("SELECT * FROM events ORDER BY position").all();
+      applyMigrations(db);
+      assert.equal(schemaVersionOf(db), 13);
+      assert.deepEqual(db.prepare("SELECT * FROM events ORDER BY position").all(), before);
+      assert.deepEqual(db.prepare("SELECT name, seq FROM sqlite_sequence").all(), [{ name: "events", seq: 4 }]);
+      assert.deepEqual(
+        db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'events' ORDER BY name").pluck().all(),
+        ["events_feed", "events_key", "events_states"],
       );
+      assert.equal(db.pragma("integrity_check", { simple: true }), "ok");
     });
   });
 
