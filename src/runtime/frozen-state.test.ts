@@ -83,3 +83,59 @@ describe("state changed in place", () => {
     assert.deepEqual(t.state, { n: 7 });
   });
 });
+
+describe("a state JSON cannot keep as it is", () => {
+  const tags = keyValue("tags", {
+    initial: () => ({ tags: [] as string[] }),
+    commands: {
+      addSet: (_s, c: { tag: string }, fx) => fx.update({ tags: new Set([c.tag]) as unknown as string[] }).reply({}),
+      stamp: (s, _c: {}, fx) => fx.update({ tags: [...s.tags], at: new Date(0) } as { tags: string[] }).reply({}),
+      add: (s, c: { tag: string }, fx) => fx.update({ tags: [...s.tags, c.tag] }).reply(s.tags.length + 1),
+    },
+    queries: { get: (s, _q: {}, fx) => fx.reply(s) },
+  });
+  const sums = entity(
+    "sums",
+    {
+      initial: () => ({ n: 0 }),
+      events: {
+        addedLater: (async (s: { n: number }, e: { by: number }) => ({ n: s.n + e.by })) as unknown as (s: { n: number }, e: { by: number }) => { n: number },
+        addedBig: (s: { n: number }, e: { by: number }) => ({ n: (BigInt(s.n) + BigInt(e.by)) as unknown as number }),
+        added: (s: { n: number }, e: { by: number }) => ({ n: s.n + e.by }),
+      },
+    },
+    {
+      commands: {
+        addLater: (_s, c: { by: number }, fx) => fx.emit("addedLater", c).reply({}),
+        addBig: (_s, c: { by: number }, fx) => fx.emit("addedBig", c).reply({}),
+        add: (_s, c: { by: number }, fx) => fx.emit("added", c).reply((s) => s.n),
+      },
+    },
+  );
+
+  it("fails-the-command-that-made-it-naming-the-handler-and-what-it-holds-and-keeps-nothing", { timeout: 30_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sagaflow-not-json-state-"));
+    const app = createSagaflow(service("states", [tags, sums]), { store: sqlite(join(dir, "db")), log: () => {} });
+    await app.start();
+    try {
+      const refused = (where: string, what: RegExp) => (error: Error & { code?: string }) => {
+        assert.equal(error.code, "internal");
+        const message = String((error.cause as Error | undefined)?.message);
+        assert.match(message, new RegExp(`${where} made a state that holds`));
+        assert.match(message, what);
+        return true;
+      };
+      await assert.rejects(app.client.call(tags, "t").addSet({ tag: "a" }), refused("tags\\.addSet", /a Set/));
+      await assert.rejects(app.client.call(tags, "t").stamp({}), refused("tags\\.stamp", /a Date/));
+      await assert.rejects(app.client.call(sums, "s").addLater({ by: 1 }), refused("sums\\.addLater", /a Promise \(is a handler async/));
+      await assert.rejects(app.client.call(sums, "s").addBig({ by: 1 }), refused("sums\\.addBig", /a BigInt/));
+      // Nothing was kept: both instances carry on from where they were.
+      assert.equal(await app.client.call(tags, "t").add({ tag: "a" }), 1);
+      assert.equal(await app.client.call(sums, "s").add({ by: 2 }), 2);
+    } finally {
+      await app.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
