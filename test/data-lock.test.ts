@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { getJson, postJson } from "./support/http.ts";
-import { SagaflowProcess, tempDir } from "./support/server-process.ts";
+import { repoRoot, SagaflowProcess, tempDir } from "./support/server-process.ts";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
 
 /**
@@ -79,3 +80,32 @@ describe("one process per --data folder (real processes)", () => {
     assert.equal(existsSync(`${path}.lock`), false);
   });
 });
+
+/**
+ * A database file the service's user may read but not write (restored as root, served as another
+ * user): the start stops, naming the file, rather than start, answer /health and fail every command
+ * with a 500. Acting as another user needs root (as in CI); elsewhere the test says so and is not registered.
+ */
+if (process.getuid?.() === 0) {
+  describe("a database file the service cannot write (real process, another user)", () => {
+    it("stops the start with the file named, instead of failing every command", { timeout: 60_000 }, async () => {
+      const dir = tempDir();
+      dirs.push(dir);
+      const store = new SqliteStore({ path: join(dir, "sagaflow.db") });
+      await store.migrate();
+      await store.close();
+      chmodSync(join(dir, "sagaflow.db"), 0o644);
+      chmodSync(dir, 0o777); // the folder is writable (its lock file goes there); the file is root's
+      const run = spawnSync("runuser", ["-u", "nobody", "--", process.execPath, join(repoRoot, "bin/sagaflow.mjs"), "serve", "examples/bank", "--data", dir, "--port", "0"], {
+        cwd: repoRoot,
+        encoding: "utf8",
+        timeout: 45_000,
+      });
+      assert.equal(run.status, 1, `${run.stdout}\n${run.stderr}`);
+      assert.match(run.stderr + run.stdout, /cannot write the database file .*sagaflow\.db \(attempt to write a readonly database\)/);
+      assert.doesNotMatch(run.stderr + run.stdout, /serving "bank"/);
+    });
+  });
+} else {
+  process.stderr.write("the unwritable-file test acts as another user: run as root to run it\n");
+}

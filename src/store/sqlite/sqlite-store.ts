@@ -153,8 +153,24 @@ export class SqliteStore implements Store {
   async migrate(): Promise<void> {
     try {
       applyMigrations(this.#db);
+      this.#probeWrite();
     } catch (error) {
       throw this.#translate(error);
+    }
+  }
+
+  /**
+   * Makes a write and rolls it back, so that a file this process may read but not write (restored
+   * as another user) stops the start, naming the file, rather than start and fail every command.
+   * Opening such a file succeeds, and so does reading it and every migration already applied.
+   */
+  #probeWrite(): void {
+    const version = this.#db.pragma("user_version", { simple: true }) as number;
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      this.#db.pragma(`user_version = ${version}`);
+    } finally {
+      this.#db.exec("ROLLBACK");
     }
   }
 
