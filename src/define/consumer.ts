@@ -65,7 +65,11 @@ export type ConsumerOptions<Src> = Src extends EntityDefinition<any, infer EH>
   ? Common & {
       source: Src;
       events: EventHandlersFor<EH>;
-      /** Skip event types with no handler (default: they are failures, and get parked). */
+      /**
+       * Skip event types the entity defines but this consumer has no handler for (default: they are
+       * failures, and get parked). A type the entity's definition lacks was written by newer code
+       * (a rollback, a rolling deploy): never skipped, it waits for code that knows it.
+       */
       ignoreUnknown?: boolean;
     }
   : Src extends KeyValueDefinition<infer S>

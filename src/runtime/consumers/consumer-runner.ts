@@ -1,5 +1,6 @@
 import type { ConsumerContext, ConsumerDefinition } from "../../define/consumer.ts";
-import { isRefusal } from "../../define/errors.ts";
+import { isRefusal, UnknownEventTypeError } from "../../define/errors.ts";
+import type { EntityDefinition } from "../../define/entity.ts";
 import type { Timers } from "../../define/handlers.ts";
 import type { FeedEntry, ParkedMessage, Store } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
@@ -71,6 +72,10 @@ export class ConsumerRunner {
   private failure: unknown;
   private offsetTimer: NodeJS.Timeout | undefined;
   private readonly wakeSignal = new WakeSignal();
+  /** Ends the waits for code that knows an event type (see waitForNewerCode): a stop cuts them short. */
+  private readonly newerCodeWaits = new Set<() => void>();
+  /** Positions of the messages whose wait for newer code this process has warned about. */
+  private readonly warnedNewer = new Set<number>();
   private readonly publisher: MessagePublisher | undefined;
 
   constructor(
@@ -130,6 +135,7 @@ export class ConsumerRunner {
   async stop(): Promise<void> {
     this.running = false;
     this.wake();
+    for (const end of [...this.newerCodeWaits]) end();
     await this.loop;
     await this.settled();
     if (this.offsetTimer) clearTimeout(this.offsetTimer);
@@ -339,12 +345,48 @@ export class ConsumerRunner {
         // attempts (parking it would blame the handler for the shutdown, or for a broker that
         // `ctx.publish` was waiting out). A refusal is an answer, and is parked.
         if (!this.running && !isRefusal(error)) throw error;
+        if (error instanceof UnknownEventTypeError) {
+          // Data newer than this node's code: an operator's retry here is answered at once (503,
+          // the message stays parked); otherwise the instance waits, using up no attempt.
+          if (decideRefusalAgain) throw error;
+          await this.waitForNewerCode(entry, error);
+          if (!this.running) throw error; // stopping: delivered again at the next start
+          continue;
+        }
         if (!outage) attempts++;
         // A refusal will not change by trying again: park it at once.
         if (attempts >= maxAttempts || isRefusal(error)) return { error, attempts };
         await new Promise<void>((resolve) => this.host.clock.schedule(backoff * 2 ** Math.max(0, attempts - 1), resolve));
       }
     }
+  }
+
+  /**
+   * The message holds (or its handler met) an event type this node's code does not define: newer
+   * code wrote it (a rolling deploy, or a rollback). Neither skipped nor parked: its instance's
+   * queue waits — other instances go on — and tries again every few seconds until code that knows
+   * the type delivers it (this node's, or the node that holds the consumer next). Said once per message.
+   */
+  private async waitForNewerCode(entry: FeedEntry, error: UnknownEventTypeError): Promise<void> {
+    if (!this.warnedNewer.has(entry.position)) {
+      if (this.warnedNewer.size >= 10_000) this.warnedNewer.clear();
+      this.warnedNewer.add(entry.position);
+      this.host.log(
+        `sagaflow: WARNING: consumer ${this.definition.name}: the message at position ${entry.position} (${entry.component} "${entry.id}" ${entry.type}) ` +
+          `waits for code that knows its event type: ${error.message} ${entry.component} "${entry.id}"'s later messages wait behind it ` +
+          `(tried again every ${error.retryAfterSeconds} s, using up no attempt; nothing skipped or parked); other instances go on.`,
+      );
+    }
+    await new Promise<void>((resolve) => {
+      const end = () => {
+        handle.cancel();
+        this.newerCodeWaits.delete(end);
+        resolve();
+      };
+      const handle = this.host.clock.schedule(error.retryAfterSeconds * 1_000, end);
+      this.newerCodeWaits.add(end);
+      if (!this.running) end();
+    });
   }
 
   private async deliver(entry: FeedEntry, decideRefusalAgain: boolean): Promise<void> {
@@ -371,6 +413,10 @@ export class ConsumerRunner {
       if (entry.type.startsWith("$")) return; // the deletion marker
       const handler = definition.events?.[entry.type] as Handler | undefined;
       if (!handler) {
+        // A type the entity's own definition lacks was written by newer code: not one this
+        // consumer chose to leave out (ignoreUnknown), and no failure of it. It waits for code that knows it.
+        const source = definition.source as EntityDefinition;
+        if (!Object.hasOwn(source.events as object, entry.type)) throw new UnknownEventTypeError(source.name, entry.type);
         if (definition.ignoreUnknown) return;
         // Trying again cannot help: parked at once (a refusal), not after its retries.
         throw new SagaflowError("no_event_handler", `consumer "${definition.name}" has no handler for event type "${entry.type}" (set ignoreUnknown to skip such events)`);

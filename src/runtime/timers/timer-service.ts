@@ -1,4 +1,4 @@
-import { errors, isNotTheWorksFault, isRefusal } from "../../define/errors.ts";
+import { errors, isNotTheWorksFault, isRefusal, SagaflowError } from "../../define/errors.ts";
 import type { DeferredCall, Timers } from "../../define/handlers.ts";
 import type { Store, TimerRecord } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
@@ -8,6 +8,7 @@ import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
 import type { Dispatcher } from "../dispatcher.ts";
 import { logEvent } from "../../observe/log-event.ts";
 import { timerBucket } from "../../store/buckets.ts";
+import { leftForAnotherNodeMs } from "../workflow/undefined-step.ts";
 
 export interface TimerHost {
   store: Store;
@@ -38,6 +39,14 @@ export interface TimerPolicy {
   pollMs: number | undefined;
 }
 
+/**
+ * The call names a component or command this node's code does not define. Timers are checked when
+ * started, so other code started it: a newer version (a rolling deploy, or after a rollback).
+ */
+function targetMissingHere(error: unknown): error is SagaflowError {
+  return error instanceof SagaflowError && (error.code === "unknown_component" || error.code === "unknown_command");
+}
+
 const defaults: TimerPolicy = { maxAttempts: 10, initialBackoffMs: 200, maxBackoffMs: 60_000, batch: 256, pollMs: 2_000 };
 const maxNameLength = 512;
 
@@ -45,7 +54,8 @@ const maxNameLength = 512;
  * Durable timers: kept in the store, fired at least once and never before they are due. One
  * clock callback waits for the earliest due time; starting an earlier timer moves it. A call
  * that fails for a reason that may pass is retried with back-off, then the timer is parked.
- * A refusal (a domain error) is an answer: the timer is done.
+ * A refusal (a domain error) is an answer: the timer is done. A target this node's code lacks
+ * (a newer version started the timer) is no answer: the timer is left pending for code that has it.
  *
  * Timers are split into buckets by a hash of their name (src/store/buckets.ts); a node fires
  * those of the buckets whose lease it holds (`timers/{bucket}`), so several nodes share them.
@@ -59,6 +69,8 @@ export class TimerService implements Timers {
   /** The buckets this node fires, each with its lease's fence (undefined on a single node). */
   private readonly held = new Map<number, Fence | undefined>();
   private poll: NodeJS.Timeout | undefined;
+  /** Timers (name and generation) whose missing target this process has warned about. */
+  private readonly warnedMissing = new Set<string>();
 
   constructor(
     private readonly host: TimerHost,
@@ -218,6 +230,7 @@ export class TimerService implements Timers {
       const reply = await this.host.call(timer.component, timer.id, timer.handler, timer.input, key);
       if (!reply.ok) this.host.log(`sagaflow: timer ${timer.name} fired; ${timer.component}.${timer.handler} refused: ${reply.code}`);
     } catch (error) {
+      if (targetMissingHere(error)) return this.leaveForNewerCode(timer, error);
       if (!isRefusal(error)) failure = error;
       else this.host.log(`sagaflow: timer ${timer.name}: ${describeError(error, "handler").message}`);
     }
@@ -247,6 +260,40 @@ export class TimerService implements Timers {
       logEvent(this.host.log, "warn", fields,
         `sagaflow: WARNING: timer ${timer.name} (${timer.component} "${timer.id}" ${timer.handler}) parked after ${attempts} attempt(s): ` +
           `${error.code}: ${error.message}; see \`sagaflow timers --status parked\``,
+      );
+    }
+    return undefined;
+  }
+
+  /**
+   * The call's component or command is not defined by this node's code: newer code started the
+   * timer (a rolling deploy; a rollback). Not an answer, nor the call's failure: the timer stays
+   * pending, due again in `leftForAnotherNodeMs` with no attempt used, for a node whose code has
+   * the target (or this one, once it runs such code); said once per timer in this process.
+   */
+  private async leaveForNewerCode(timer: TimerRecord, error: SagaflowError): Promise<undefined> {
+    const bucket = timerBucket(timer.name);
+    const fence = this.held.get(bucket);
+    try {
+      await this.host.store.retryTimer(timer.name, timer.generation, {
+        dueAt: this.host.clock.now() + leftForAnotherNodeMs,
+        attempts: timer.attempts,
+        status: "pending",
+        lastError: describeError(error, "handler"),
+      }, fence);
+    } catch (failure) {
+      if (!(failure instanceof LeaseLostError)) throw failure;
+      this.lostBucket(bucket, fence);
+      return undefined;
+    }
+    const said = `${timer.name}\n${timer.createdAt}\n${timer.generation}`;
+    if (!this.warnedMissing.has(said)) {
+      if (this.warnedMissing.size >= 10_000) this.warnedMissing.clear();
+      this.warnedMissing.add(said);
+      this.host.log(
+        `sagaflow: WARNING: timer ${timer.name} calls ${timer.component} "${timer.id}" ${timer.handler}, which this node's code does not define ` +
+          `(${error.code}): left pending for code that does (a newer version started it: nodes running different versions, or a rollback?); ` +
+          `due again every ${leftForAnotherNodeMs / 1000} s, using up no attempt. Nothing of it runs here.`,
       );
     }
     return undefined;
