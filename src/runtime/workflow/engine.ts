@@ -151,7 +151,7 @@ export class WorkflowEngine {
       const missing = (await this.host.store.stepsToRun(definition.name)).filter(({ step }) => !Object.hasOwn(definition.steps, step));
       if (missing.length === 0) continue;
       if (orphans === "refuse") {
-        const lines = missing.map(({ step, count, examples }) => `${count} instance(s) at step "${step}" (e.g. ${examples.join(", ")})`);
+        const lines = missing.map(({ step, count, examples }) => `${count} instance(s) to run step "${step}" next (at it, or paused until it) (e.g. ${examples.join(", ")})`);
         throw new Error(
           `workflow "${definition.name}": ${lines.join("; ")}, which this code no longer defines. ` +
             `Put the step back, or start with --terminate-orphaned-workflows to terminate them (which undoes nothing they did: a saga's compensations do not run).`,
