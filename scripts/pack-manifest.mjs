@@ -12,7 +12,11 @@ const manifest = JSON.parse(text);
 const buildScript = "node scripts/build.mjs";
 const action = process.argv[2];
 if (action === "strip") {
-  if (manifest.scripts.prepare !== buildScript) throw new Error(`pack-manifest: expected "prepare": "${buildScript}" in package.json`);
+  // Already out: a pack that failed after its prepack (a --pack-destination that does not exist)
+  // never ran postpack. This pack goes on, and its postpack puts it back.
+  if (manifest.scripts.prepare !== undefined && manifest.scripts.prepare !== buildScript) {
+    throw new Error(`pack-manifest: expected "prepare": "${buildScript}" in package.json`);
+  }
   delete manifest.scripts.prepare;
 } else if (action === "restore") {
   if (manifest.scripts.prepare === undefined) {
