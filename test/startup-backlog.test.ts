@@ -48,7 +48,10 @@ async function seed(store: Store): Promise<void> {
   }
 }
 
-/** The store, counting the workflow rows it hands out by query (loading one by id is not counted). */
+/**
+ * The store, counting the workflow rows it hands out by query (loading one by id is not counted,
+ * nor start-up's look for workflows the code lacks: one row per stored name, a listing of limit 1).
+ */
 function counting(store: Store) {
   const read = { rows: 0, largestPage: 0 };
   const proxy = new Proxy(store, {
@@ -58,6 +61,7 @@ function counting(store: Store) {
       if (key === "dueWorkflows" || key === "listWorkflows") {
         return async (...args: unknown[]) => {
           const rows = (await (value as (...a: unknown[]) => Promise<unknown[]>).apply(target, args));
+          if (key === "listWorkflows" && (args[0] as { limit: number }).limit === 1) return rows;
           read.rows += rows.length;
           if (key === "dueWorkflows") read.largestPage = Math.max(read.largestPage, rows.length);
           return rows;
