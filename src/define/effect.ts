@@ -87,21 +87,50 @@ export interface Updating<S> extends Effect<void> {
 
 const noReply: ReplySpec = { kind: "none" };
 
-/** The one implementation behind every effect and builder shape above. */
+/** The events of an effect, newest first: each emit adds a link, sharing what came before. */
+interface EventLink {
+  readonly event: { type: string; payload: unknown };
+  readonly earlier: EventLink | undefined;
+  /** How many events this link ends (itself included). */
+  readonly count: number;
+}
+
+/**
+ * The one implementation behind every effect and builder shape above. Emitting adds a link to a
+ * chain shared with the builder it was called on (which stays as it was, so a handler may branch
+ * from it), and `events` is made into an array once, when read: a command that emits n events
+ * costs O(n), where copying the array on every emit cost O(n²).
+ */
 class EffectRecord {
+  #last: EventLink | undefined;
+  #events: ReadonlyArray<{ type: string; payload: unknown }> | undefined;
+
   constructor(
-    readonly events: ReadonlyArray<{ type: string; payload: unknown }>,
+    last: EventLink | undefined,
     readonly newState: { state: unknown } | undefined,
     readonly deletes: boolean,
     readonly replySpec: ReplySpec,
-  ) {}
+  ) {
+    this.#last = last;
+  }
+
+  /** Events to persist, in the order they were emitted. */
+  get events(): ReadonlyArray<{ type: string; payload: unknown }> {
+    if (this.#events === undefined) {
+      const events = new Array<{ type: string; payload: unknown }>(this.#last?.count ?? 0);
+      for (let link = this.#last; link !== undefined; link = link.earlier) events[link.count - 1] = link.event;
+      this.#events = Object.freeze(events);
+    }
+    return this.#events;
+  }
 
   emit(type: string, payload: unknown): EffectRecord {
-    return new EffectRecord([...this.events, { type, payload }], this.newState, this.deletes, noReply);
+    const link: EventLink = { event: { type, payload }, earlier: this.#last, count: (this.#last?.count ?? 0) + 1 };
+    return new EffectRecord(link, this.newState, this.deletes, noReply);
   }
 
   delete(): EffectRecord {
-    return new EffectRecord(this.events, this.newState, true, noReply);
+    return new EffectRecord(this.#last, this.newState, true, noReply);
   }
 
   reply(valueOrFromState: unknown): EffectRecord {
@@ -109,15 +138,15 @@ class EffectRecord {
       typeof valueOrFromState === "function"
         ? { kind: "fromState", fn: valueOrFromState as (state: never) => unknown }
         : { kind: "value", value: valueOrFromState };
-    return new EffectRecord(this.events, this.newState, this.deletes, spec);
+    return new EffectRecord(this.#last, this.newState, this.deletes, spec);
   }
 }
 
-const nothing = new EffectRecord([], undefined, false, noReply);
+const nothing = new EffectRecord(undefined, undefined, false, noReply);
 
 const replyEffects = {
   reply: (value: unknown) => nothing.reply(value),
-  error: (code: string, message?: string, options?: RefusalOptions) => new EffectRecord([], undefined, false, refusalSpec(code, message, options)),
+  error: (code: string, message?: string, options?: RefusalOptions) => new EffectRecord(undefined, undefined, false, refusalSpec(code, message, options)),
 };
 
 /** The `fx` handed to event-sourced entity commands (stateless, so shared). */
@@ -130,7 +159,7 @@ export const entityEffects = {
 /** The `fx` handed to key-value entity commands. */
 export const keyValueEffects = {
   ...replyEffects,
-  update: (state: unknown) => new EffectRecord([], { state }, false, noReply),
+  update: (state: unknown) => new EffectRecord(undefined, { state }, false, noReply),
   delete: () => nothing.delete(),
 } as unknown as KeyValueEffects<never>;
 

@@ -238,7 +238,7 @@ export class Instance {
         return { error: this.deps.onHandlerError(error, `${this.component}.${pending.handler}`) };
       }
       if (decision.changed) {
-        if (pending.trace === undefined) events.push(...decision.events);
+        if (pending.trace === undefined) for (const e of decision.events) events.push(e); // (not push(...): a command may emit more events than a call takes arguments)
         else for (const e of decision.events) events.push({ ...e, trace: pending.trace });
         trace = pending.trace ?? trace;
         current = decision.next;
@@ -298,7 +298,7 @@ export class Instance {
     pending.resolve(outcome.reply, this.lastPosition);
     const result = await committed;
     if (result?.ok) {
-      if (result.positions.length > 0) this.lastPosition = Math.max(...result.positions);
+      if (result.positions.length > 0) this.lastPosition = largest(result.positions);
       this.loaded = { ...after, version: this.kind.versionAfter(before, events, after) };
       this.committedAt = performance.now();
     } else {
@@ -424,7 +424,7 @@ export class Instance {
     if (!result.ok) return false;
     const own = earlier.flatMap((e, i) => (e.held ? [] : (result.together?.[i] ?? [])));
     const positions = [...result.positions, ...own];
-    if (positions.length > 0) this.lastPosition = Math.max(...positions);
+    if (positions.length > 0) this.lastPosition = largest(positions);
     this.loaded = { ...current, version: this.kind.versionAfter(before, events, current) };
     this.committedAt = performance.now();
     this.kind.afterCommit?.(this.id, this.loaded);
@@ -493,4 +493,11 @@ export class Instance {
     this.behind = this.loaded ?? this.behind;
     this.loaded = undefined;
   }
+}
+
+/** The largest of `numbers` (not Math.max(...numbers): a commit may have more feed positions than a call takes arguments). */
+function largest(numbers: readonly number[]): number {
+  let max = -Infinity;
+  for (const n of numbers) if (n > max) max = n;
+  return max;
 }

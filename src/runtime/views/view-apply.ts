@@ -22,7 +22,7 @@ export async function applyEntries(definition: ViewDefinition, views: ViewStore,
     for (const entry of mine) {
       const key = `${physical}\u0000${entry.id}`;
       const before = rows.has(key) ? rows.get(key) : stored.get(entry.id);
-      const after = updateRow(table, before ?? undefined, entry);
+      const after = updateRow(definition.name, tableName, table, before ?? undefined, entry);
       if (after === undefined) continue;
       rows.set(key, after);
       updates.set(key, { table: physical, id: entry.id, row: after });
@@ -31,14 +31,34 @@ export async function applyEntries(definition: ViewDefinition, views: ViewStore,
   return [...updates.values()];
 }
 
-function updateRow(table: ViewTable, row: unknown, entry: FeedEntry): unknown {
+function updateRow(view: string, tableName: string, table: ViewTable, row: unknown, entry: FeedEntry): unknown {
   const ctx: UpdateContext = { id: entry.id, position: entry.position };
   if (table.source.kind === "entity") {
     if (entry.type.startsWith("$")) return undefined;
     const updater = table.events?.[entry.type] as Updater | undefined;
-    return updater ? updater(row, entry.payload, ctx) : undefined;
+    return updater ? checkedRow(updater(row, entry.payload, ctx), `the updater of view ${view} table ${tableName} for event "${entry.type}"`) : undefined;
   }
-  return (table.state as Updater)(row, entry.type === "$deleted" ? null : entry.payload, ctx);
+  return checkedRow((table.state as Updater)(row, entry.type === "$deleted" ? null : entry.payload, ctx), `the updater of view ${view} table ${tableName}`);
+}
+
+/**
+ * What an updater returned, if it is something an updater may return: a row (an object), null
+ * (delete the row) or undefined (leave it). Anything else throws, which parks the entry as a
+ * throwing updater's is: stored, a Promise (an `async` updater) would become `{}` and a string or
+ * an array a row that no WHERE matches, silently.
+ */
+function checkedRow(value: unknown, updater: string): unknown {
+  if (value === undefined || value === null) return value;
+  if (typeof value === "object" || typeof value === "function") {
+    const then = (value as { then?: unknown }).then;
+    if (typeof then === "function") {
+      // Its rejection, if it comes, is nobody's to handle: not an unhandled rejection of the node.
+      then.call(value, undefined, () => {});
+      throw new TypeError(`${updater} returned a Promise — updaters are synchronous (no async, no await): return the row itself`);
+    }
+  }
+  if (typeof value === "object" && !Array.isArray(value)) return value;
+  throw new TypeError(`${updater} returned ${Array.isArray(value) ? "an array" : `a ${typeof value}`}, not an object (a row), null (delete the row) or undefined (leave it)`);
 }
 
 /** An entry `view` could not apply after `attempts`, as it is parked (the error cleaned for the store). */

@@ -50,6 +50,34 @@ const fussy = view("fussy", {
   queries: { all: "SELECT * FROM counts" },
 });
 
+/**
+ * Counts like `counts`, but its updater returns what the entry's payload asks for: a Promise (an
+ * `async` updater, one that rejects too), a string, an array, a number, a function.
+ */
+const careless = view("careless", {
+  version: 1,
+  tables: {
+    counts: table<typeof counter, { id: string; n: number }>(counter, {
+      events: {
+        added: ((row: { n: number } | undefined, e: { returns?: string }, { id }: { id: string }) => {
+          const next = { id, n: (row?.n ?? 0) + 1 };
+          switch (e.returns) {
+            case "promise": return Promise.resolve(next);
+            case "rejecting": return Promise.reject(new Error("an async updater that throws"));
+            case "string": return JSON.stringify(next);
+            case "array": return [next];
+            case "number": return 1;
+            case "function": return () => next;
+            case "null": return null;
+            default: return next;
+          }
+        }) as never,
+      },
+    }),
+  },
+  queries: { all: "SELECT * FROM counts" },
+});
+
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Generations and their tables in memory; `async` calls yield first when `yields` is on. */
@@ -282,6 +310,40 @@ describe("view runner", () => {
       assert.equal(await runner.countParked(), 0);
       await assert.rejects(runner.retryParked(2), /no parked entry at position 2/);
     } finally {
+      await runner.stop();
+    }
+  });
+
+  it("an updater that returns no row (a Promise, a string, an array, a number, a function) parks the entry, saying so", async () => {
+    const feed = new MemoryFeed(true);
+    const views = new MemoryViews(true);
+    const returns = ["promise", "rejecting", "string", "array", "number", "function"];
+    feed.add("a");
+    for (const r of returns) feed.add(r, { returns: r });
+    feed.add("a");
+    feed.add("a", { returns: "null" });
+    feed.add("b");
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => rejections.push(reason);
+    process.on("unhandledRejection", onRejection);
+    const runner = new ViewRunner(careless, { store: feed.store(), views, log: () => {}, indexes: new Map() });
+    await runner.begin();
+    try {
+      await until("the build past the entries that return no row", () => runner.serving?.offset === feed.head, 10_000, { everyMs: 1 });
+      // Nothing of theirs was stored: "a" was counted twice then deleted, "b" once.
+      assert.deepEqual(new Map(views.tables.get(runner.tableFor("counts")!)), new Map([["b", { id: "b", n: 1 }]]));
+      const parked = await runner.listParked(10);
+      assert.deepEqual(parked.map((p) => [p.id, p.attempts, p.error.code]), returns.map((r) => [r, viewMaxAttempts, "update_failed"]));
+      const messages = parked.map((p) => p.error.message);
+      const where = 'the updater of view careless table counts for event "added" returned';
+      assert.equal(messages[0], `${where} a Promise — updaters are synchronous (no async, no await): return the row itself`);
+      assert.equal(messages[1], messages[0]);
+      const notARow = "not an object (a row), null (delete the row) or undefined (leave it)";
+      assert.deepEqual(messages.slice(2), [`${where} a string, ${notARow}`, `${where} an array, ${notARow}`, `${where} a number, ${notARow}`, `${where} a function, ${notARow}`]);
+      await turn();
+      assert.deepEqual(rejections, [], "an async updater's rejection is no unhandled rejection");
+    } finally {
+      process.off("unhandledRejection", onRejection);
       await runner.stop();
     }
   });
