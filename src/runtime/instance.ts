@@ -7,6 +7,7 @@ import type { EagerStep, HeardChange, Kind, Loaded } from "./kinds.ts";
 import { conflictBackoffMs } from "./conflict-backoff.ts";
 import { submitUnlocked } from "./submit-unlocked.ts";
 import { checkReplyIsJson } from "./json-copy.ts";
+import { largest } from "./largest.ts";
 import type { Principal } from "../define/access.ts";
 import type { HeldWrite, StepHolds } from "./held-writes.ts";
 import { startWithSteps, type EagerStage, type EarlierWrite } from "./eager-start.ts";
@@ -493,11 +494,4 @@ export class Instance {
     this.behind = this.loaded ?? this.behind;
     this.loaded = undefined;
   }
-}
-
-/** The largest of `numbers` (not Math.max(...numbers): a commit may have more feed positions than a call takes arguments). */
-function largest(numbers: readonly number[]): number {
-  let max = -Infinity;
-  for (const n of numbers) if (n > max) max = n;
-  return max;
 }

@@ -1,6 +1,6 @@
 import { errors, isNotTheWorksFault, isRefusal, SagaflowError } from "../../define/errors.ts";
 import type { DeferredCall, Timers } from "../../define/handlers.ts";
-import type { Store, TimerRecord } from "../../store/port.ts";
+import type { Store, TimerChange, TimerRecord } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
 import { checkId } from "../ids.ts";
 import { describeError } from "../workflow/record.ts";
@@ -240,21 +240,8 @@ export class TimerService implements Timers {
     const attempts = isNotTheWorksFault(failure) ? timer.attempts : timer.attempts + 1;
     const parked = attempts >= this.policy.maxAttempts;
     const backoff = Math.min(this.policy.maxBackoffMs, this.policy.initialBackoffMs * 2 ** Math.max(0, attempts - 1));
-    const bucket = timerBucket(timer.name);
-    const fence = this.held.get(bucket);
-    try {
-      await this.host.store.retryTimer(timer.name, timer.generation, {
-        dueAt: this.host.clock.now() + backoff,
-        attempts,
-        status: parked ? "parked" : "pending",
-        lastError: describeError(failure, "handler"),
-      }, fence);
-    } catch (error) {
-      if (!(error instanceof LeaseLostError)) throw error;
-      this.lostBucket(bucket, fence);
-      return undefined;
-    }
-    if (parked) {
+    const kept = await this.reschedule(timer, { dueAt: this.host.clock.now() + backoff, attempts, status: parked ? "parked" : "pending", lastError: describeError(failure, "handler") });
+    if (kept && parked) {
       const error = describeError(failure, "handler");
       const fields = { event: "timer_parked", timer: timer.name, component: timer.component, id: timer.id, handler: timer.handler, attempts, error_code: error.code, error_message: error.message };
       logEvent(this.host.log, "warn", fields,
@@ -272,20 +259,8 @@ export class TimerService implements Timers {
    * the target (or this one, once it runs such code); said once per timer in this process.
    */
   private async leaveForNewerCode(timer: TimerRecord, error: SagaflowError): Promise<undefined> {
-    const bucket = timerBucket(timer.name);
-    const fence = this.held.get(bucket);
-    try {
-      await this.host.store.retryTimer(timer.name, timer.generation, {
-        dueAt: this.host.clock.now() + leftForAnotherNodeMs,
-        attempts: timer.attempts,
-        status: "pending",
-        lastError: describeError(error, "handler"),
-      }, fence);
-    } catch (failure) {
-      if (!(failure instanceof LeaseLostError)) throw failure;
-      this.lostBucket(bucket, fence);
-      return undefined;
-    }
+    const change = { dueAt: this.host.clock.now() + leftForAnotherNodeMs, attempts: timer.attempts, status: "pending" as const, lastError: describeError(error, "handler") };
+    if (!(await this.reschedule(timer, change))) return undefined;
     const said = `${timer.name}\n${timer.createdAt}\n${timer.generation}`;
     if (!this.warnedMissing.has(said)) {
       if (this.warnedMissing.size >= 10_000) this.warnedMissing.clear();
@@ -297,5 +272,19 @@ export class TimerService implements Timers {
       );
     }
     return undefined;
+  }
+
+  /** Stores a firing's outcome under the bucket's fence; false when the bucket's lease was lost meanwhile (its new holder fires it). */
+  private async reschedule(timer: TimerRecord, change: TimerChange): Promise<boolean> {
+    const bucket = timerBucket(timer.name);
+    const fence = this.held.get(bucket);
+    try {
+      await this.host.store.retryTimer(timer.name, timer.generation, change, fence);
+      return true;
+    } catch (error) {
+      if (!(error instanceof LeaseLostError)) throw error;
+      this.lostBucket(bucket, fence);
+      return false;
+    }
   }
 }
