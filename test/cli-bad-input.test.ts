@@ -110,6 +110,21 @@ describe("sagaflow CLI: --admin without a scheme (real process)", () => {
     assert.match(bad.stderr, /invalid_limit: limit must be a whole number from 1 to 1000/);
   });
 
+  it("timers retry and cancel name the timer they found none of, and anything else is the usage", async () => {
+    const admin = await server.admin();
+    const retry = await cli(["timers", "retry", "a/b c", "--admin", admin]);
+    assert.equal(retry.code, 1);
+    assert.match(retry.stderr, /not_found: no parked timer named "a\/b c"/);
+    const cancel = await cli(["timers", "cancel", "nobody", "--admin", admin]);
+    assert.equal(cancel.code, 1);
+    assert.match(cancel.stderr, /not_found: no timer named "nobody"/);
+    for (const args of [["timers", "fire", "x"], ["timers", "retry"]]) {
+      const run = await cli([...args, "--admin", admin]);
+      assert.equal(run.code, 1, args.join(" "));
+      assert.match(run.stderr, /sagaflow timers retry\|cancel <name>/);
+    }
+  });
+
   it("an --admin that cannot be an http URL says what is expected", async () => {
     const run = await cli(["nodes", "--admin", "ftp://127.0.0.1:1"]);
     assert.equal(run.code, 1);

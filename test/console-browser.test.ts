@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it, type TestContext } from "node:test";
 import { until } from "../src/runtime/test-support.ts";
@@ -28,10 +28,11 @@ describe("the web console in a browser", { skip: missing }, () => {
   let browser: Browser;
   const flagDir = tempDir("sagaflow-console-flag-");
   const flagFile = join(flagDir, "fixed");
+  const bellFile = join(flagDir, "bell");
 
   before(async () => {
     ensureConsoleBuilt();
-    server = await SagaflowProcess.start({ target: join(repoRoot, "test/fixtures/console"), env: { CONSOLE_FLAG_FILE: flagFile } });
+    server = await SagaflowProcess.start({ target: join(repoRoot, "test/fixtures/console"), env: { CONSOLE_FLAG_FILE: flagFile, CONSOLE_BELL_FILE: bellFile } });
     admin = await server.admin();
     browser = await openBrowser();
     const api = server.url;
@@ -134,6 +135,33 @@ describe("the web console in a browser", { skip: missing }, () => {
       await untilRead("the chart at 0", () => chart.getAttribute("data-now"), (v) => v === "0");
       const history = (await requestJson(`${admin}/consumers/note-reader/lag`)).body.samples as Array<{ lag: number }>;
       assert.ok(history.length >= 2 && history.at(-1)!.lag === 0);
+    });
+  });
+
+  it("retries a parked timer from the timers page once its cause is fixed, and cancels another", async (t) => {
+    await check(t, async () => {
+      const timers = async (status: string) => (await requestJson(`${admin}/timers?status=${status}`)).body.timers as Array<{ name: string; lastError: { code: string } | null }>;
+      // Started while the bell's schema accepts; due after the schema stopped accepting.
+      writeFileSync(bellFile, "open\n");
+      await requestJson(`${server.url}/alarm/a1/start`, { method: "POST", body: { delayMs: 1_500 } });
+      await requestJson(`${server.url}/alarm/a2/start`, { method: "POST", body: { delayMs: 3_600_000 } });
+      await untilRead("both timers started", async () => (await timers("pending")).map((x) => x.name).sort().join(), (v) => v === "alarm-a1,alarm-a2");
+      rmSync(bellFile);
+      await untilRead("alarm-a1 parked", async () => (await timers("parked")).map((x) => `${x.name} ${x.lastError?.code}`).join(), (v) => v === "alarm-a1 invalid_input");
+      const p = page();
+      await p.goto(`${admin}/timers`);
+      const parked = p.locator("tr", { hasText: "alarm-a1" });
+      await parked.locator("td", { hasText: "invalid_input" }).waitFor();
+      writeFileSync(bellFile, "open\n");
+      await parked.locator('button:has-text("retry")').click();
+      await p.click('button:has-text("Confirm retry")');
+      await untilRead("the bell rung once", async () => (await requestJson(`${server.url}/bell/a1/get`)).body, (b) => b?.rung === 1);
+      await p.locator("tr", { hasText: "alarm-a1" }).waitFor({ state: "detached" });
+      const pending = p.locator("tr", { hasText: "alarm-a2" });
+      await pending.locator('button:has-text("cancel")').click();
+      await p.click('button:has-text("Confirm cancel")');
+      await pending.waitFor({ state: "detached" });
+      assert.deepEqual(await timers("pending"), []);
     });
   });
 

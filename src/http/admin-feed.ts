@@ -17,7 +17,11 @@ function timerCursor(raw: string | null): TimerCursor | undefined {
 /** Admin routes for consumers (offsets, lag and its recent history `GET /consumers/{name}/lag`, parked messages) and timers. */
 export async function feedRoute(admin: AdminFacade, method: string, segments: string[], query: URLSearchParams): Promise<unknown> {
   if (segments[0] === "timers") {
-    if (method !== "GET" || segments.length !== 1) throw notFound("use GET /timers?status=pending|parked");
+    const action = segments[2];
+    if (method === "POST" && segments.length === 3 && (action === "retry" || action === "cancel")) {
+      return action === "retry" ? admin.retryTimer(segments[1]!) : admin.cancelTimer(segments[1]!);
+    }
+    if (method !== "GET" || segments.length !== 1) throw notFound("use GET /timers?status=pending|parked, or POST /timers/{name}/retry or /cancel");
     const status = query.get("status");
     if (status !== null && status !== "pending" && status !== "parked") {
       throw new SagaflowError("invalid_status", 'status must be "pending" or "parked"');

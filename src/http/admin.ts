@@ -44,7 +44,8 @@ function statusFilter(raw: string | null): WorkflowStatus[] | undefined {
  * - `GET /consumers/{name}/lag`: its lag sampled every 5 s over the last 10 minutes, the lag now last
  * - `GET /rates`: commands and commits per second now and over each of the last sampled intervals
  * - `GET /consumers/{name}/parked`, `POST /consumers/{name}/parked/{position}/{retry|skip}`
- * - `GET /timers?status=pending|parked&limit=`
+ * - `GET /timers?status=pending|parked&limit=&after=`, `POST /timers/{name}/retry` (a parked one, due
+ *   now) and `POST /timers/{name}/cancel`
  * - `GET /schedules`, `POST /schedules/{name}/pause|resume`
  * - `GET /views`: each view's generation, offset, lag, rebuild progress and parked count; `POST /views/{name}/rebuild`
  * - `GET /views/{name}/parked`, `POST /views/{name}/parked/{position}/{retry|skip}`

@@ -56,8 +56,8 @@ export interface Dispatcher {
   keyedCall: KeyedCall;
   /** Runs work that needs I/O (a workflow step) in the instance's mailbox, after what is queued. */
   enqueueTask(component: string, id: string, task: (current: Current) => Promise<Decision>): Promise<StoredReply>;
-  /** Throws unless `component` exists and has a command or query named `handler`. */
-  checkHandler(component: string, handler: string): { isQuery: boolean };
+  /** Rejects unless `component` has a command or query named `handler` whose input schema accepts `input`. */
+  checkCall(component: string, handler: string, input: unknown): Promise<void>;
   /** A workflow's current record; with `waitMs`, held until it is over or the wait runs out. */
   workflowResult(name: string, id: string, waitMs?: number): Promise<WorkflowView<unknown>>;
   /** The registered component of that name (entities and workflows; not consumers or views). */
@@ -123,8 +123,9 @@ export class InstanceDispatcher implements Dispatcher {
     return this.registry.get(name)?.component;
   }
 
-  checkHandler(componentName: string, handler: string): { isQuery: boolean } {
-    return this.lookup(componentName, handler);
+  async checkCall(componentName: string, handler: string, input: unknown): Promise<void> {
+    const { registered } = this.lookup(componentName, handler);
+    await validateInput(registered.schemas[handler], input ?? {}, `${componentName}.${handler}`);
   }
 
   private lookup(componentName: string, handler: string): { registered: Registered; isQuery: boolean } {

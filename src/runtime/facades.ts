@@ -126,6 +126,10 @@ export interface AdminFacade {
   /** Re-delivers (`retry`) or drops (`skip`) a parked message, then delivers what waited behind it. */
   releaseParked(consumer: string, position: number, action: "retry" | "skip"): Promise<{ delivered: number; parked: number }>;
   timers(status: "pending" | "parked" | undefined, limit: number, after?: TimerCursor): Promise<TimerRecord[]>;
+  /** A parked timer pending again, due now, its attempts from zero (once the cause is fixed); 404 unless parked. */
+  retryTimer(name: string): Promise<{ name: string; status: "pending" }>;
+  /** Removes a timer, pending or parked; 404 when there is none. */
+  cancelTimer(name: string): Promise<{ name: string; cancelled: true }>;
   /** Cron schedules: their state, last and next tick. */
   schedules(): Promise<{ schedules: ScheduleReport[] }>;
   /** Pauses or resumes a schedule; ticks while paused are skipped. */

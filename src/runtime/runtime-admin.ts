@@ -15,6 +15,7 @@ import { ConsoleQueries, type WorkflowSearch } from "./console-queries.ts";
 import type { OperatorAction, WorkflowEngine } from "./workflow/engine.ts";
 import type { TopicService } from "./topics/topic-service.ts";
 import type { ScheduleService } from "./schedules/schedule-service.ts";
+import type { TimerService } from "./timers/timer-service.ts";
 
 /** Lag is counted up to this many entries (counting more costs more than it tells). */
 const lagCountCap = 10_000;
@@ -28,6 +29,7 @@ export interface AdminParts {
   store: Store;
   dispatcher: Dispatcher;
   workflows: WorkflowEngine;
+  timers: TimerService;
   consumers: ReadonlyMap<string, ConsumerRunner>;
   topics?: TopicService;
   schedules?: ScheduleService;
@@ -258,6 +260,16 @@ export class RuntimeAdmin implements AdminFacade {
 
   timers(status: "pending" | "parked" | undefined, limit: number, after?: TimerCursor) {
     return this.parts.store.listTimers(status, limit, after);
+  }
+
+  async retryTimer(name: string) {
+    if (!(await this.parts.timers.retryParked(name))) throw notFound(`no parked timer named "${name}"`);
+    return { name, status: "pending" as const };
+  }
+
+  async cancelTimer(name: string) {
+    if (!(await this.parts.store.cancelTimer(name))) throw notFound(`no timer named "${name}"`);
+    return { name, cancelled: true as const };
   }
 
   async views() {

@@ -164,7 +164,7 @@ export class Runtime {
       call: keyedCall,
       check: (call) => {
         this.unlisted.check(call.component, "a timer (deferred call)");
-        return dispatcher.checkHandler(call.component, call.handler);
+        return dispatcher.checkCall(call.component, call.handler, call.input);
       },
       firing: (timer, run) => this.observer.timerFiring(timer, this.clock.now(), run),
       currentTrace: () => this.observer.currentTrace(),
@@ -243,6 +243,7 @@ export class Runtime {
       store: this.store,
       dispatcher,
       workflows: this.workflows,
+      timers: this.timers,
       consumers: this.consumers,
       topics: this.topics,
       schedules: this.schedules,

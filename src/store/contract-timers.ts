@@ -54,6 +54,22 @@ export function timerContract(withStore: WithStore): void {
       });
     });
 
+    it("unpark-makes-only-a-parked-timer-pending-again", async () => {
+      await withStore(async (store) => {
+        await store.putTimer(newTimer("sick", 100));
+        await store.putTimer(newTimer("well", 200));
+        const lastError = { code: "invalid_input", message: "refused" };
+        await store.retryTimer("sick", 1, { dueAt: 300, attempts: 10, status: "parked", lastError });
+        assert.equal(await store.unparkTimer("well", 50), undefined, "a pending timer is not parked");
+        assert.equal(await store.unparkTimer("nobody", 50), undefined);
+        const again = await store.unparkTimer("sick", 50);
+        assert.deepEqual(again && [again.status, again.dueAt, again.attempts, again.generation, again.lastError], ["pending", 50, 0, 1, lastError]);
+        assert.deepEqual((await store.dueTimers(60, 10, allBuckets)).map((t) => t.name), ["sick"]);
+        assert.equal(await store.unparkTimer("sick", 70), undefined, "pending now");
+        assert.equal((await store.listTimers(undefined, 10)).find((t) => t.name === "well")?.dueAt, 200);
+      });
+    });
+
     it("cancel-removes-a-timer-in-any-state", async () => {
       await withStore(async (store) => {
         await store.putTimer(newTimer("a", 100));

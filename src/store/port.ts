@@ -428,6 +428,12 @@ export interface Store {
   finishTimers(fired: ReadonlyArray<{ name: string; generation: number }>, fences?: ReadonlyMap<number, Fence>): Promise<number[]>;
   /** Records a failed firing if the timer is still at `generation`: new due time, attempts, status. */
   retryTimer(name: string, generation: number, change: TimerChange, fence?: Fence): Promise<void>;
+  /**
+   * An operator's retry: the parked timer `name` becomes pending, due at `dueAt`, with no attempts
+   * (its last error kept). Returns it, or undefined when no timer of that name is parked. On
+   * several nodes the holder of its bucket is told, as by `putTimer`.
+   */
+  unparkTimer(name: string, dueAt: number): Promise<TimerRecord | undefined>;
   /** Timers ordered by (due time, name), optionally only one status; with `after`, those after that timer in that order (a page's last). */
   listTimers(status: "pending" | "parked" | undefined, limit: number, after?: TimerCursor): Promise<TimerRecord[]>;
 

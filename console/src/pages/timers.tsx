@@ -2,7 +2,8 @@ import { useState } from "preact/hooks";
 import { usePoll } from "../api.ts";
 import { formatDuration, formatJson, formatTime } from "../lib/format.ts";
 import type { TimerRecord } from "../types.ts";
-import { ErrorBox, Loading } from "../ui.tsx";
+import { seg } from "../router.tsx";
+import { ActionButton, ErrorBox, Loading } from "../ui.tsx";
 
 export function Timers() {
   const [status, setStatus] = useState<"" | "pending" | "parked">("");
@@ -26,7 +27,7 @@ export function Timers() {
       {timers.data ? (
         <table>
           <thead>
-            <tr><th>Name</th><th>Status</th><th>Due</th><th class="num">Lateness</th><th>Calls</th><th class="num">Attempts</th><th>Last error</th><th>Input</th></tr>
+            <tr><th>Name</th><th>Status</th><th>Due</th><th class="num">Lateness</th><th>Calls</th><th class="num">Attempts</th><th>Last error</th><th>Input</th><th>Actions</th></tr>
           </thead>
           <tbody>
             {timers.data.timers.map((t) => (
@@ -39,9 +40,13 @@ export function Timers() {
                 <td class="num">{t.attempts}</td>
                 <td class="small bad">{t.lastError ? `${t.lastError.code}: ${t.lastError.message}` : ""}</td>
                 <td class="small"><code>{formatJson(t.input, 80)}</code></td>
+                <td>
+                  {t.status === "parked" ? <ActionButton label="retry" question={`fire ${t.name} again now?`} path={`/timers/${seg(t.name)}/retry`} onDone={timers.reload} /> : null}
+                  <ActionButton label="cancel" question={`remove ${t.name} for good?`} path={`/timers/${seg(t.name)}/cancel`} onDone={timers.reload} danger />
+                </td>
               </tr>
             ))}
-            {timers.data.timers.length === 0 ? <tr><td colSpan={8} class="muted">no timers</td></tr> : null}
+            {timers.data.timers.length === 0 ? <tr><td colSpan={9} class="muted">no timers</td></tr> : null}
           </tbody>
         </table>
       ) : null}

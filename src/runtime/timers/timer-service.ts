@@ -16,8 +16,8 @@ export interface TimerHost {
   log: (line: string) => void;
   /** Makes a timer's call with its idempotency key. */
   call: Dispatcher["keyedCall"];
-  /** Checks a deferred call names a known component and handler before it is stored. */
-  check(call: DeferredCall): void;
+  /** Rejects a deferred call before it is stored unless it names a known component and handler that accepts its input. */
+  check(call: DeferredCall): Promise<void>;
   /** Wraps each firing (metrics: how late; a span linked to the work that started the timer). */
   firing?<T>(timer: TimerRecord, run: () => Promise<T>): Promise<T>;
   /** The `traceparent` of the work starting a timer, kept with it (tracing only). */
@@ -45,6 +45,16 @@ export interface TimerPolicy {
  */
 function targetMissingHere(error: unknown): error is SagaflowError {
   return error instanceof SagaflowError && (error.code === "unknown_component" || error.code === "unknown_command");
+}
+
+/**
+ * The target's input schema refuses the timer's input. A timer's input is checked when it is
+ * started, so the schema changed since (new code, or a rollback): trying again cannot help. The
+ * timer is parked at once, for an operator to retry (`sagaflow timers retry`) once the code
+ * accepts it, or to cancel — never taken for an answer, which would drop the call.
+ */
+function inputRefusedNow(error: unknown): error is SagaflowError {
+  return error instanceof SagaflowError && error.code === "invalid_input";
 }
 
 const defaults: TimerPolicy = { maxAttempts: 10, initialBackoffMs: 200, maxBackoffMs: 60_000, batch: 256, pollMs: 2_000 };
@@ -124,7 +134,7 @@ export class TimerService implements Timers {
     }
     if (!Number.isFinite(delayMs) || delayMs < 0) throw errors.invalidInput("a timer delay must be a number of ms ≥ 0");
     checkId(call.id);
-    this.host.check(call);
+    await this.host.check(call);
     const now = this.host.clock.now();
     const trace = this.host.currentTrace?.();
     const timer = await this.host.store.putTimer({ name, dueAt: now + delayMs, ...call, createdAt: now, ...(trace ? { trace } : {}) });
@@ -134,6 +144,17 @@ export class TimerService implements Timers {
 
   async cancel(name: string): Promise<void> {
     await this.host.store.cancelTimer(name);
+  }
+
+  /**
+   * An operator's retry of a parked timer, once its cause is fixed: pending again, due now, with
+   * its attempts from zero. False when no timer of that name is parked.
+   */
+  async retryParked(name: string): Promise<boolean> {
+    const timer = await this.host.store.unparkTimer(name, this.host.clock.now());
+    if (timer === undefined) return false;
+    if (this.held.has(timerBucket(name))) this.armAt(timer.dueAt);
+    return true;
   }
 
   private async rearm(): Promise<void> {
@@ -231,14 +252,14 @@ export class TimerService implements Timers {
       if (!reply.ok) this.host.log(`sagaflow: timer ${timer.name} fired; ${timer.component}.${timer.handler} refused: ${reply.code}`);
     } catch (error) {
       if (targetMissingHere(error)) return this.leaveForNewerCode(timer, error);
-      if (!isRefusal(error)) failure = error;
+      if (!isRefusal(error) || inputRefusedNow(error)) failure = error;
       else this.host.log(`sagaflow: timer ${timer.name}: ${describeError(error, "handler").message}`);
     }
     if (failure === undefined) return timer;
     // The database out of reach is not the call's failure: fire again after the first back-off,
     // using up no attempt (an outage must not park timers).
     const attempts = isNotTheWorksFault(failure) ? timer.attempts : timer.attempts + 1;
-    const parked = attempts >= this.policy.maxAttempts;
+    const parked = attempts >= this.policy.maxAttempts || inputRefusedNow(failure);
     const backoff = Math.min(this.policy.maxBackoffMs, this.policy.initialBackoffMs * 2 ** Math.max(0, attempts - 1));
     const kept = await this.reschedule(timer, { dueAt: this.host.clock.now() + backoff, attempts, status: parked ? "parked" : "pending", lastError: describeError(failure, "handler") });
     if (kept && parked) {
@@ -246,7 +267,7 @@ export class TimerService implements Timers {
       const fields = { event: "timer_parked", timer: timer.name, component: timer.component, id: timer.id, handler: timer.handler, attempts, error_code: error.code, error_message: error.message };
       logEvent(this.host.log, "warn", fields,
         `sagaflow: WARNING: timer ${timer.name} (${timer.component} "${timer.id}" ${timer.handler}) parked after ${attempts} attempt(s): ` +
-          `${error.code}: ${error.message}; see \`sagaflow timers --status parked\``,
+          `${error.code}: ${error.message}; once the cause is fixed: \`sagaflow timers retry ${timer.name}\` (or \`cancel\`)`,
       );
     }
     return undefined;

@@ -300,6 +300,11 @@ export class MemoryStore implements Store {
     this.#timers.retry(name, generation, change);
   }
 
+  async unparkTimer(name: string, dueAt: number): Promise<TimerRecord | undefined> {
+    this.#ready();
+    return this.#timers.unpark(name, dueAt);
+  }
+
   async listTimers(status: "pending" | "parked" | undefined, limit: number, after?: TimerCursor): Promise<TimerRecord[]> {
     this.#ready();
     return this.#timers.list(status, limit, after);

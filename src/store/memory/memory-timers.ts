@@ -75,6 +75,15 @@ export class MemoryTimers {
     this.#timers.set(name, { ...entry, dueAt: change.dueAt, attempts: change.attempts, status: change.status, lastError });
   }
 
+  unpark(name: string, dueAt: number): TimerRecord | undefined {
+    checkDueAt(dueAt);
+    const entry = this.#timers.get(name);
+    if (entry?.status !== "parked") return undefined;
+    const pending: TimerEntry = { ...entry, dueAt, attempts: 0, status: "pending" };
+    this.#timers.set(name, pending);
+    return toTimer(pending);
+  }
+
   list(status: "pending" | "parked" | undefined, limit: number, after: TimerCursor = beforeEveryTimer): TimerRecord[] {
     if (status !== undefined) checkTimerStatus(status);
     if (limit <= 0) return [];

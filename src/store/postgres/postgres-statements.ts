@@ -187,6 +187,10 @@ export function statements(s: string, schemaName: string) {
       "retry_timer",
       `UPDATE ${s}.timers SET due_at = $1, attempts = $2, status = $3, last_error = $4 WHERE name = $5 AND generation = $6`,
     ),
+    unparkTimer: st(
+      "unpark_timer",
+      `UPDATE ${s}.timers SET due_at = $2, attempts = 0, status = 'pending' WHERE name = $1 AND status = 'parked' RETURNING ${TIMER_COLUMNS}`,
+    ),
     timersOfStatus: st(
       "timers_of_status",
       `SELECT ${TIMER_COLUMNS} FROM ${s}.timers WHERE status = $1 AND (due_at, name) > ($3, $4) ORDER BY due_at, name LIMIT $2`,

@@ -362,6 +362,10 @@ export class PostgresStore implements Store {
     return this.#timers.retryTimer(name, generation, change, fence);
   }
 
+  unparkTimer(name: string, dueAt: number): Promise<TimerRecord | undefined> {
+    return this.#timers.unparkTimer(name, dueAt);
+  }
+
   listTimers(status: "pending" | "parked" | undefined, limit: number, after?: TimerCursor): Promise<TimerRecord[]> {
     return this.#timers.listTimers(status, limit, after);
   }

@@ -101,6 +101,22 @@ export class PostgresTimers {
     await this.#db.fenced(fence, this.#sql.retryTimer, [dueAt, attempts, status, JSON.stringify(lastError), name, generation]);
   }
 
+  async unparkTimer(name: string, dueAt: number): Promise<TimerRecord | undefined> {
+    await this.#db.ready();
+    checkDueAt(dueAt);
+    if (this.#cluster.signallingAs === undefined) {
+      const [row] = await this.#db.rows<TimerRow>(this.#sql.unparkTimer, [name, dueAt]);
+      return row === undefined ? undefined : toTimer(row);
+    }
+    // Several nodes: tell the holder of its bucket, in the same transaction, as putTimer does.
+    return this.#db.transaction(async (client, { sendWithCommit }) => {
+      const { rows: [row] } = await client.query<TimerRow>({ ...this.#sql.unparkTimer, values: [name, dueAt] });
+      if (row === undefined) return undefined;
+      sendWithCommit(this.#cluster.notifyStatement({ timerDue: dueAt, timerBucket: timerBucket(name) }));
+      return toTimer(row);
+    });
+  }
+
   async listTimers(status: "pending" | "parked" | undefined, limit: number, after: TimerCursor = beforeEveryTimer): Promise<TimerRecord[]> {
     await this.#db.ready();
     if (status !== undefined) checkTimerStatus(status);

@@ -318,6 +318,10 @@ export class SqliteStore implements Store {
     this.#do((s) => s.timers.retry(name, generation, change));
   }
 
+  async unparkTimer(name: string, dueAt: number): Promise<TimerRecord | undefined> {
+    return this.#do((s) => s.timers.unpark(name, dueAt));
+  }
+
   async listTimers(status: "pending" | "parked" | undefined, limit: number, after?: TimerCursor): Promise<TimerRecord[]> {
     return this.#do((s) => s.timers.list(status, limit, after));
   }

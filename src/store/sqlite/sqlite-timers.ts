@@ -44,6 +44,9 @@ export function prepareTimers(db: Database.Database) {
   const retryTimer = db.prepare(
     "UPDATE timers SET due_at = ?, attempts = ?, status = ?, last_error = ? WHERE name = ? AND generation = ?",
   );
+  const unparkTimer = db.prepare(
+    `UPDATE timers SET due_at = ?, attempts = 0, status = 'pending' WHERE name = ? AND status = 'parked' RETURNING ${TIMER_COLUMNS}`,
+  );
   const timersOfStatus = db.prepare(timerSql.timersOfStatus);
   /** Both statuses, merged by (due_at, name), from one state of the file. */
   const allTimers = db.transaction((limit: number, after: TimerCursor): TimerRow[] => {
@@ -86,6 +89,12 @@ export function prepareTimers(db: Database.Database) {
       checkTimerStatus(change.status);
       const { dueAt, attempts, status, lastError } = change;
       retryTimer.run(dueAt, attempts, status, JSON.stringify(lastError), name, generation);
+    },
+
+    unpark(name: string, dueAt: number): TimerRecord | undefined {
+      checkDueAt(dueAt);
+      const row = unparkTimer.get(dueAt, name) as TimerRow | undefined;
+      return row === undefined ? undefined : toTimer(row);
     },
 
     list(status: "pending" | "parked" | undefined, limit: number, after: TimerCursor = beforeEveryTimer): TimerRecord[] {
