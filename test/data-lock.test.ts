@@ -105,6 +105,25 @@ if (process.getuid?.() === 0) {
       assert.match(run.stderr + run.stdout, /cannot write the database file .*sagaflow\.db \(attempt to write a readonly database\)/);
       assert.doesNotMatch(run.stderr + run.stdout, /serving "bank"/);
     });
+
+    it("a data folder it cannot write, or cannot create, is named as such (not a bare EACCES), once", { timeout: 60_000 }, async () => {
+      const dir = tempDir();
+      dirs.push(dir);
+      chmodSync(dir, 0o755); // root's: another user can neither put its lock there nor make a folder in it
+      const serveAsNobody = (data: string) => spawnSync("runuser", ["-u", "nobody", "--", process.execPath, join(repoRoot, "bin/sagaflow.mjs"), "serve", "examples/bank", "--data", data, "--port", "0"], {
+        cwd: repoRoot,
+        encoding: "utf8",
+        timeout: 45_000,
+      });
+      const locked = serveAsNobody(dir);
+      assert.equal(locked.status, 1, `${locked.stdout}\n${locked.stderr}`);
+      const said = locked.stderr + locked.stdout;
+      assert.match(said, /cannot write the database file .*sagaflow\.db \(EACCES: permission denied, open '.*sagaflow\.db\.lock\.\d+\.tmp'\): check that it and its folder .* are writable/);
+      assert.equal(said.match(/startup_refused/g)?.length, 1, said);
+      const unmade = serveAsNobody(join(dir, "sub"));
+      assert.equal(unmade.status, 1);
+      assert.match(unmade.stderr + unmade.stdout, /cannot create the data folder .*sub \(EACCES: permission denied, mkdir '.*sub'\): create it writable for this user, or choose another with --data/);
+    });
   });
 } else {
   process.stderr.write("the unwritable-file test acts as another user: run as root to run it\n");

@@ -43,7 +43,7 @@ export interface SqliteOptions {
 export function sqlite(path: string, options: SqliteOptions = {}): StoreDescriptor {
   const file = path === ":memory:" ? path : resolve(path);
   return descriptor("sqlite", file, async () => {
-    if (file !== ":memory:") await mkdir(dirname(file), { recursive: true });
+    if (file !== ":memory:") await makeDataFolder(dirname(file));
     const { SqliteStore } = await import("../store/sqlite/sqlite-store.ts");
     return new SqliteStore({ path: file, ...(options.synchronous ? { synchronous: options.synchronous } : {}) });
   });
@@ -90,4 +90,14 @@ export function memoryStore(): StoreDescriptor {
     const { MemoryStore } = await import("../store/memory/memory-store.ts");
     return new MemoryStore();
   });
+}
+
+/** Creates the data folder if missing; one it cannot create is said as such (not a bare EACCES). */
+async function makeDataFolder(folder: string): Promise<void> {
+  try {
+    await mkdir(folder, { recursive: true });
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new Error(`cannot create the data folder ${folder} (${detail}): create it writable for this user, or choose another with --data`, { cause: error });
+  }
 }

@@ -5,7 +5,7 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { bindingUnusable } from "./sqlite-errors.ts";
+import { bindingUnusable, namingFile } from "./sqlite-errors.ts";
 
 describe("an unusable SQLite binding", () => {
   it("a-missing-binding-says-to-approve-and-rebuild-better-sqlite3", () => {
@@ -26,5 +26,18 @@ describe("an unusable SQLite binding", () => {
 
   it("any-other-error-is-left-to-the-file-checks", () => {
     assert.equal(bindingUnusable(Object.assign(new Error("unable to open database file"), { code: "SQLITE_CANTOPEN" })), undefined);
+  });
+});
+
+describe("a database file that cannot be opened or written, at start", () => {
+  const fsError = (code: string, message: string) => Object.assign(new Error(message), { code });
+
+  it("a full disk names the folder and says to free space; a folder it may not write names both", () => {
+    const full = namingFile(fsError("ENOSPC", "ENOSPC: no space left on device, write"), "/srv/data/sagaflow.db") as Error;
+    assert.equal(full.message, "the disk holding /srv/data is full (ENOSPC: no space left on device, write): free some space, then start again");
+    const denied = namingFile(fsError("EACCES", "EACCES: permission denied, open '/srv/data/sagaflow.db.lock.7.tmp'"), "/srv/data/sagaflow.db") as Error;
+    assert.match(denied.message, /^cannot write the database file \/srv\/data\/sagaflow\.db \(EACCES: .*\): check that it and its folder \/srv\/data are writable$/);
+    const other = fsError("EIO", "EIO: i/o error");
+    assert.equal(namingFile(other, "/srv/data/sagaflow.db"), other, "anything else is passed on as it is");
   });
 });

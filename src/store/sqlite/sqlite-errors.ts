@@ -82,11 +82,14 @@ export function bindingUnusable(error: unknown): Error | undefined {
   );
 }
 
-/** A read-only or unopenable database file as an error that names the file and its folder. */
+/** A read-only, unopenable or full database file (or its lock beside it) as an error that names the file and its folder. */
 export function namingFile(error: unknown, path: string): unknown {
   const code = codeOf(error);
   const detail = error instanceof Error ? error.message : String(error);
-  if (code?.startsWith("SQLITE_READONLY") || code === "EROFS" || code === "EACCES") {
+  if (code === "SQLITE_FULL" || code === "ENOSPC") {
+    return new Error(`the disk holding ${dirname(path)} is full (${detail}): free some space, then start again`, { cause: error });
+  }
+  if (code?.startsWith("SQLITE_READONLY") || code === "EROFS" || code === "EACCES" || code === "EPERM") {
     return new Error(`cannot write the database file ${path} (${detail}): check that it and its folder ${dirname(path)} are writable`, { cause: error });
   }
   if (code?.startsWith("SQLITE_CANTOPEN")) {

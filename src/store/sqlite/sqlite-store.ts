@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { lockDatabase } from "./data-lock.ts";
+import { DataInUseError, lockDatabase } from "./data-lock.ts";
 import { refuseIfMigrated } from "./migrated-marker.ts";
 import Database from "better-sqlite3";
 import { SqliteViews } from "./sqlite-views.ts";
@@ -121,7 +121,7 @@ export class SqliteStore implements Store {
     // One process per file: a second one refuses to open it (see ./data-lock.ts).
     const file = options.path !== ":memory:" && options.path !== "" && !options.path.startsWith("file:");
     if (file) refuseIfMigrated(resolve(options.path));
-    const unlock = file ? lockDatabase(resolve(options.path)) : () => {};
+    const unlock = file ? lockNamingFile(resolve(options.path)) : () => {};
     let db: Database.Database;
     try {
       db = new Database(options.path);
@@ -377,5 +377,15 @@ export class SqliteStore implements Store {
     }
     this.#statements = prepareStatements(this.#db);
     return this.#statements;
+  }
+}
+
+/** The data lock (./data-lock.ts); a folder it cannot write to (or a full disk) is said as such, naming the file. */
+function lockNamingFile(path: string): () => void {
+  try {
+    return lockDatabase(path);
+  } catch (error) {
+    if (error instanceof DataInUseError) throw error;
+    throw namingFile(error, path);
   }
 }
