@@ -47,6 +47,8 @@ if (connectionString) {
         await until(() => `${what}:\n${table}\n${live.output()}`, async () => ok((table = await nodesTable())), 20_000, { everyMs: 250 });
       };
       await untilTable("both listed", (table) => /^doomed-\S+\s+yes/m.test(table) && /^live-\S+ \(this\)\s+yes/m.test(table));
+      // Each node's clock against the database's, from its heartbeats: one machine, one clock.
+      await untilTable("both clocks in step", (table) => /^doomed-.* in step /m.test(table) && /^live-.* in step /m.test(table));
 
       await doomed.kill("SIGKILL");
       // First it is dead but still listed (so an operator sees what happened), for 8 s: several

@@ -83,8 +83,8 @@ export interface ClusterSignal {
 }
 
 export interface ClusterStore {
-  /** Records that `node` is alive (creating its row the first time). */
-  heartbeat(node: string, startedAt: number, info: Record<string, unknown>): Promise<void>;
+  /** Records that `node` is alive (creating its row the first time); resolves with the database's clock (epoch ms) when it did. */
+  heartbeat(node: string, startedAt: number, info: Record<string, unknown>): Promise<number>;
   /** Removes a node's row (graceful stop) and those of nodes silent for longer than `forgetAfterMs`. */
   forgetNodes(node: string | undefined, forgetAfterMs: number): Promise<void>;
   listNodes(): Promise<NodeRecord[]>;

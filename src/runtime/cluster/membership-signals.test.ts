@@ -12,7 +12,7 @@ import { Membership } from "./membership.ts";
 function listeningCluster(): { cluster: ClusterStore; deliver: (signal: ClusterSignal) => void } {
   let onSignal: ((signal: ClusterSignal) => void) | undefined;
   const cluster: ClusterStore = {
-    heartbeat: async () => {},
+    heartbeat: async () => Date.now(),
     forgetNodes: async () => {},
     listNodes: async () => [],
     listLeases: async () => [],

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { logEvent, logInternalError } from "../../observe/log-event.ts";
 import type { ClusterSignal, ClusterStore, Fence, NodeRecord } from "../../store/cluster-port.ts";
+import { ClockOffset } from "./clock-offset.ts";
 
 /** What holds a share of the work: told when its lease is taken and when it is gone. */
 export interface LeaseHolder {
@@ -89,6 +90,8 @@ export class Membership {
   private othersLive = Infinity;
   /** Serialises acquired/lost callbacks per lease, so a holder never sees them overlap. */
   private readonly transitions = new Map<string, Promise<void>>();
+  /** This node's clock against the database's, measured at each heartbeat. */
+  readonly clock: ClockOffset;
 
   constructor(private readonly options: MembershipOptions) {
     const name = options.nodeName ?? "node";
@@ -97,6 +100,7 @@ export class Membership {
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.forgetAfterMs = options.forgetDeadNodesAfterMs ?? DEFAULT_FORGET_DEAD_NODES_AFTER_MS;
     this.info = { ...options.info };
+    this.clock = new ClockOffset(this.nodeId, options.log);
     if (!Number.isSafeInteger(this.leaseMs) || this.leaseMs < 300) throw new RangeError(`the lease time must be a whole number of ms ≥ 300, got ${this.leaseMs}`);
   }
 
@@ -228,7 +232,11 @@ export class Membership {
     const cluster = this.options.cluster!;
     const sentAt = performance.now();
     try {
-      await cluster.heartbeat(this.nodeId, this.startedAt, this.info);
+      const wallSent = Date.now();
+      const databaseAt = await cluster.heartbeat(this.nodeId, this.startedAt, this.info);
+      this.clock.measured(wallSent, databaseAt, Date.now());
+      // Said in the next heartbeat, for `sagaflow nodes`.
+      if (this.clock.offsetMs !== undefined) this.info["clockOffsetMs"] = this.clock.offsetMs;
       const renewed = await cluster.acquireLeases(this.nodeId, [...this.held.keys()], this.leaseMs);
       const notRenewed = [...this.held.keys()].filter((lease) => !renewed.has(lease));
       for (const [lease, token] of renewed) if (this.held.has(lease)) this.held.set(lease, { token, validUntil: sentAt + this.leaseMs });

@@ -173,7 +173,10 @@ whenPostgresAsked((connectionString) => {
 
     it("nodes-heartbeat-are-listed-with-their-age-and-are-forgotten", async () => {
       await withStore(async (store) => {
-        await store.cluster.heartbeat("n1", 1000, { url: "http://a" });
+        const before = Date.now();
+        const at = await store.cluster.heartbeat("n1", 1000, { url: "http://a" });
+        // The database's clock when it wrote the heartbeat (this machine's clock too, here).
+        assert.ok(at >= before - 1_000 && at <= Date.now() + 1_000, `${at} vs ${before}`);
         await store.cluster.heartbeat("n2", 2000, {});
         // Margins wide enough for a loaded machine: n1 is 1.5 s silent, n2 a moment.
         await sleep(1_500);

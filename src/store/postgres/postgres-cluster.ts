@@ -57,13 +57,15 @@ export class PostgresCluster implements ClusterStore {
     return this.#node;
   }
 
-  async heartbeat(node: string, startedAt: number, info: Record<string, unknown>): Promise<void> {
+  async heartbeat(node: string, startedAt: number, info: Record<string, unknown>): Promise<number> {
     const s = this.#host.schema;
-    await translatingErrors(() => this.#host.pool.query(
+    const { rows } = await translatingErrors(() => this.#host.pool.query<{ heartbeat_at: string }>(
       `INSERT INTO ${s}.nodes (id, started_at, heartbeat_at, info) VALUES ($1, $2, ${NOW_MS}, $3)
-       ON CONFLICT (id) DO UPDATE SET heartbeat_at = ${NOW_MS}, info = excluded.info`,
+       ON CONFLICT (id) DO UPDATE SET heartbeat_at = ${NOW_MS}, info = excluded.info
+       RETURNING heartbeat_at`,
       [node, startedAt, JSON.stringify(info)],
     ));
+    return Number(rows[0]!.heartbeat_at);
   }
 
   async forgetNodes(node: string | undefined, forgetAfterMs: number): Promise<void> {
