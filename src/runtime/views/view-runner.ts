@@ -48,6 +48,8 @@ export class ViewRunner {
   private running = false;
   /** Another node projects this view; this one re-reads where it stands, to serve queries. */
   private following = false;
+  /** Stopped for good (the runtime stops): a lease given up afterwards must not start it following again. */
+  private closed = false;
   /** The view's lease while this node projects it (several nodes). */
   private fence: Fence | undefined;
   private loop: Promise<void> | undefined;
@@ -78,6 +80,7 @@ export class ViewRunner {
   /** Projects the view from here on (on several nodes: this node holds its lease, with `fence`). */
   async begin(fence?: Fence): Promise<void> {
     await this.stop();
+    if (this.closed) return;
     this.fence = fence;
     await this.refresh();
     const current = this.building ?? this.active;
@@ -107,6 +110,7 @@ export class ViewRunner {
   /** Serves queries while another node projects the view: follows its offset in the store. */
   async follow(): Promise<void> {
     await this.stop();
+    if (this.closed) return;
     await this.refresh();
     this.following = true;
     this.loop = this.followLoop();
@@ -117,6 +121,12 @@ export class ViewRunner {
     this.following = false;
     this.wakeSignal.wake();
     await this.loop;
+  }
+
+  /** Stops for good: nothing starts it again (the runtime's stop, before the store closes). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.stop();
   }
 
   /** Whether this node projects the view now. */
@@ -251,8 +261,8 @@ export class ViewRunner {
           // Another node projects the view now; serve queries from what it writes.
           this.host.log(`sagaflow: view ${this.definition.name}: ${error.message}; following`);
           this.running = false;
-          this.following = true;
-          this.loop = this.followLoop();
+          this.following = !this.closed;
+          if (this.following) this.loop = this.followLoop();
           return;
         }
         this.lastError = error instanceof Error ? error.message : String(error);

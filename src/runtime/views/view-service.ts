@@ -84,8 +84,9 @@ export class ViewService {
     return [...this.served.keys()];
   }
 
+  /** Stops every view for good (a lease given up afterwards does not start one again). */
   async stop(): Promise<void> {
-    await Promise.all([...this.served.values()].map(({ runner }) => runner.stop()));
+    await Promise.all([...this.served.values()].map(({ runner }) => runner.close()));
   }
 
   wake(): void {
