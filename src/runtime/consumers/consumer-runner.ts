@@ -258,9 +258,13 @@ export class ConsumerRunner {
     this.wake();
   }
 
-  /** Delivers (or parks) one entry of an instance's queue. */
+  /**
+   * Delivers (or parks) one entry of an instance's queue. Not begun once the runner stops: a stop
+   * waits for the messages in hand, not for every one queued behind them (the offset stays below
+   * those, so the next start delivers them).
+   */
   private async handle(entry: FeedEntry, epoch: number): Promise<void> {
-    if (epoch !== this.epoch || this.failure !== undefined) return;
+    if (epoch !== this.epoch || this.failure !== undefined || !this.running) return;
     try {
       const park = await this.deliverInOrder([entry]);
       if (epoch !== this.epoch) return;
