@@ -45,7 +45,7 @@ describe("admin API for the console", () => {
     assert.deepEqual(transfer.saga, { steps: [{ name: "withdraw", compensable: true }, { name: "deposit", compensable: false }], compensationStep: "compensate" });
     assert.equal(transfer.failoverTo.withdraw, "compensate");
     assert.equal(body.workflows.find((w: any) => w.name === "flaky").saga, null);
-    assert.deepEqual(body.entities.map((e: any) => e.name).sort(), ["note", "wallet"]);
+    assert.deepEqual(body.entities.map((e: any) => e.name).sort(), ["bell", "note", "wallet"]);
   });
 
   it("filters-workflows-by-outcome-id-prefix-and-time-and-pages-with-next", async () => {

@@ -20,7 +20,8 @@ export async function nodesCommand(argv: string[]): Promise<void> {
     // Measured at its heartbeats: past a second, its timers and timeouts fire early or late.
     clock: typeof n.info["clockOffsetMs"] === "number" ? clockOffset(n.info["clockOffsetMs"]) : "",
   }));
-  printTable(rows, ["node", "alive", "url", "admin", "clock", "leases"], "no nodes");
+  // One node (SQLite) has no other clock to disagree with.
+  printTable(rows, ["node", "alive", "url", "admin", ...(report.clustered ? ["clock"] : []), "leases"], "no nodes");
   if (!report.clustered) console.log("one node: the store (SQLite) is not shared");
   if (report.unheld.length > 0) console.log(`not held (taken within ~${(2 * report.leaseMs) / 1000} s): ${compact(report.unheld)}`);
 }
