@@ -61,7 +61,8 @@ export function adminHandler(admin: AdminFacade, log: (line: string) => void = (
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
     const segments = url.pathname.split("/").slice(1).map(decodeURIComponent);
-    const method = req.method ?? "GET";
+    // HEAD is answered as GET, without the body (Node leaves it out).
+    const method = req.method === "HEAD" ? "GET" : (req.method ?? "GET");
     if (method === "GET" && url.pathname === "/health") return sendHealth(res, admin.storeStatus());
     if (method === "GET" && url.pathname === "/metrics") return sendMetrics(res, await admin.metrics());
     // The web console: its page at / and at any deep link a browser opens, its files under /console/.

@@ -32,7 +32,7 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
   }
   const declared = Number(req.headers["content-length"] ?? 0);
   if (declared > maxBytes + refusedBodyDrain.maxBytes) throw tooLarge(maxBytes);
-  const text = (await readAll(req, maxBytes)).toString("utf8").trim();
+  const text = utf8Text(await readAll(req, maxBytes)).trim();
   if (text === "") return {};
   if (type === undefined) throw notJson("no content-type was sent");
   let value: unknown;
@@ -43,6 +43,17 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
   }
   checkInput(value);
   return value;
+}
+
+/** Fails on bytes that are not UTF-8, instead of putting U+FFFD in their place (which would be stored). */
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+function utf8Text(bytes: Buffer): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw new SagaflowError("malformed_json", "the body is not valid UTF-8 (JSON is sent in UTF-8)");
+  }
 }
 
 function notJson(why: string): SagaflowError {
@@ -86,9 +97,11 @@ function readAll(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
       stop();
       resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
     };
+    // The request stream fails only when its connection does (the client went away mid-body,
+    // "aborted"): the client's doing, not a fault of ours to log as an internal error.
     const onError = (error: Error) => {
       stop();
-      reject(error);
+      reject(new SagaflowError("client_closed", `the client closed the connection before the body ended (${error.message})`));
     };
     const onClose = () => {
       stop();

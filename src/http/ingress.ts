@@ -14,6 +14,7 @@ import { authorize, type Authenticate } from "./guard.ts";
 import { applyServerLimits, resolveServerLimits, serverOptions, type ServerLimits } from "./server-limits.ts";
 import { handleCors, type CorsConfig } from "./cors.ts";
 import { applySecurityHeaders } from "./security-headers.ts";
+import { inOrderPerConnection } from "./in-order.ts";
 
 export interface IngressOptions {
   /** Which automatic routes exist and who may call them; without it, none (deny by default). */
@@ -110,9 +111,12 @@ export function ingressHandler(service: ServiceFacade, options: IngressOptions =
     const queryAt = target.indexOf("?");
     const pathname = queryAt === -1 ? target : target.slice(0, queryAt);
     const segments = pathSegments(pathname);
+    // HEAD is answered as GET, without the body (Node leaves it out): a health check or a link
+    // checker asking with HEAD gets what GET would say.
+    const method = req.method === "HEAD" ? "GET" : (req.method ?? "");
     // The query string is only read by GET routes.
-    const url = req.method === "GET" ? new URL(target, "http://localhost") : undefined;
-    if (req.method === "GET" && pathname === "/health") {
+    const url = method === "GET" ? new URL(target, "http://localhost") : undefined;
+    if (method === "GET" && pathname === "/health") {
       sendHealth(res, service.storeStatus(), "public");
       return;
     }
@@ -142,15 +146,15 @@ export function ingressHandler(service: ServiceFacade, options: IngressOptions =
     }
     if (segments[0] === "views" && segments.length === 3) {
       const rule = viewRuleOf(exposed, segments[1]!, segments[2]!);
-      if (req.method === "GET") {
+      if (method === "GET") {
         await authorize(rule, authorization(req), {}, authenticate);
         await viewRoute(service, streams, req, res, segments[1]!, segments[2]!, url!);
         return;
       }
       // A view query changes nothing: only GET reads it (a POST here is a common first guess).
-      throw methodNotAllowed(res, ["GET"], `views are read with GET: GET /views/${segments[1]}/${segments[2]}?param=value, not ${req.method}`);
+      throw methodNotAllowed(res, ["GET", "HEAD"], `views are read with GET: GET /views/${segments[1]}/${segments[2]}?param=value, not ${req.method}`);
     }
-    if (segments.length === 2 && req.method === "GET") {
+    if (segments.length === 2 && method === "GET") {
       const [workflow, id] = segments as [string, string];
       const rules = exposed?.component(workflow);
       if (!rules) throw errors.unknownComponent(workflow);
@@ -166,11 +170,11 @@ export function ingressHandler(service: ServiceFacade, options: IngressOptions =
     }
     const [component, id, handler] = segments as [string, string, string];
     const rule = ruleOf(exposed, component, handler);
-    if (req.method !== "POST" && req.method !== "GET") throw methodNotAllowed(res, ["GET", "POST"], `${req.method} is not supported; use POST or GET`);
+    if (method !== "POST" && method !== "GET") throw methodNotAllowed(res, ["GET", "HEAD", "POST"], `${req.method} is not supported; use POST or GET`);
     // Before the body is read, the input parsed or the instance touched.
     const principal = await authorize(rule, authorization(req), { id }, authenticate);
     const who = principal === undefined ? {} : { principal };
-    if (req.method === "POST") {
+    if (method === "POST") {
       const key = idempotencyKeyOf(req);
       const input = await readJsonBody(req, maxBodyBytes);
       const reply = await service.callForReply(component, id, handler, input, key === undefined ? who : { idempotencyKey: key, ...who });
@@ -187,7 +191,7 @@ export function ingressHandler(service: ServiceFacade, options: IngressOptions =
     }
   }
 
-  return (req, res) => {
+  return inOrderPerConnection((req, res) => {
     applySecurityHeaders(req, res);
     if (handleCors(req, res, options.corsFor?.(req) ?? options.cors)) return;
     route(req, res).catch((error: unknown) => {
@@ -201,7 +205,7 @@ export function ingressHandler(service: ServiceFacade, options: IngressOptions =
       if (!res.headersSent) sendError(res, error, log, "public");
       if (unread) res.once("finish", () => socket?.destroy());
     });
-  };
+  });
 }
 
 /** The HTTP ingress on its own server, with its connection limits (see server-limits.ts). */

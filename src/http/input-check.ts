@@ -32,8 +32,9 @@ function unstorable(text: string): string | undefined {
 
 /**
  * Checks input from outside before anything else reads it, without recursion: nesting at most
- * `maxDepth` deep (else 400 `nesting_too_deep`), and no string or key holding U+0000 or an
- * unpaired surrogate (else 400 `invalid_input`, naming the field's path).
+ * `maxDepth` deep (else 400 `nesting_too_deep`), no string or key holding U+0000 or an unpaired
+ * surrogate, and no number JSON cannot hold (`1e400` parses as Infinity, which a handler would
+ * keep in memory and the store as null) — else 400 `invalid_input`, naming the field's path.
  */
 export function checkInput(input: unknown, maxDepth = maxInputDepth): void {
   const pending: Array<{ value: unknown; path: PathSegment[] }> = [{ value: input, path: [] }];
@@ -43,6 +44,9 @@ export function checkInput(input: unknown, maxDepth = maxInputDepth): void {
       const why = unstorable(value);
       if (why) throw invalid(`the value at ${showPath(path)} ${why}`, path);
       continue;
+    }
+    if (typeof value === "number" && !Number.isFinite(value)) {
+      throw invalid(`the number at ${showPath(path)} is too large for JSON (a double holds up to about 1.8e308)`, path);
     }
     if (value === null || typeof value !== "object") continue;
     if (path.length >= maxDepth) {

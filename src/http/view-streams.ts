@@ -83,7 +83,14 @@ export class ViewStreams {
     // Later results need no waiting: they are sent because the view moved on.
     const later: ViewQueryOptions = options.pageToken === undefined ? {} : { pageToken: options.pageToken };
     const key = JSON.stringify([view, query, params, later.pageToken ?? null]);
+    // The first result may wait (waitForPosition): a client gone meanwhile must not become a reader,
+    // whose close already happened and would never remove it.
+    let gone = false;
+    const onGone = () => (gone = true);
+    res.once("close", onGone);
     const first = frameOf("result", JSON.stringify(await this.service.queryView(view, query, params, options)));
+    res.off("close", onGone);
+    if (gone || res.destroyed) return;
     const group = this.groups.get(key) ?? this.newGroup(key, view, query, params, later);
     const reader: Reader = { res, version: -1, blocked: false, cutTimer: undefined };
     group.readers.add(reader);

@@ -31,7 +31,8 @@ export async function viewRoute(
     options.waitForPosition = Number(position);
   }
   for (const reserved of reservedParams) delete params[reserved];
-  if (!(req.headers.accept ?? "").includes("text/event-stream")) {
+  // HEAD is a one-off query whose body Node leaves out: never a stream nobody would read.
+  if (req.method === "HEAD" || !(req.headers.accept ?? "").includes("text/event-stream")) {
     sendJson(res, 200, await service.queryView(view, query, params, options));
     return;
   }
