@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { SagaflowError as CoreSagaflowError } from "sagaflow";
 import { httpClient, SagaflowError } from "sagaflow/client";
@@ -14,6 +13,7 @@ import shop from "../../examples/shop/index.ts";
 import { carts } from "../../examples/shop/views.ts";
 import { tempDir } from "../../test/support/server-process.ts";
 import { serve, type RunningService } from "../cli/serve.ts";
+import { localServer } from "./test-support.ts";
 import { SignJWT } from "jose";
 
 /**
@@ -59,21 +59,6 @@ function recordingFetch(sent: Sent[]): typeof fetch {
     const headers = new Headers(init?.headers);
     sent.push({ method: init?.method ?? "GET", url: String(input), key: headers.get("idempotency-key"), body: init?.body as string | undefined });
     return fetch(input, init);
-  };
-}
-
-/** A local server for one test; its URL, and a close that ends its connections too. */
-async function localServer(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; close: () => Promise<void> }> {
-  const server: Server = createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
   };
 }
 

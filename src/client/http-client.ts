@@ -113,15 +113,25 @@ export interface HttpViewClient<V> {
  *   headers: async () => ({ authorization: `Bearer ${await token()}` }),
  *   retries: 5,
  *   retryTiming: { maxDelayMs: 2_000 },
+ *   timeoutMs: 10_000,
  * });
  */
 export interface HttpClientOptions {
   /** Sent with every request (say `authorization`); a function is asked before each request. */
   headers?: HeadersSource;
-  /** Retries after the first attempt, of a 503 or of a request that got no answer. Default 3; 0 turns them off. */
+  /**
+   * Retries after the first attempt, of a 503 (with or without `Retry-After`) or of a request that
+   * got no answer (refused, dropped, cut short, timed out) — only GETs and commands with an
+   * idempotency key. Default 3; 0 turns them off.
+   */
   retries?: number;
   /** Back-off without `Retry-After` (default 200 ms, doubling) and the longest wait (default 5 s). */
   retryTiming?: Partial<RetryTiming>;
+  /**
+   * How long one attempt may take, from sending to the end of the answer's body (default 30 s);
+   * past it the attempt counts as no answer. `result({ wait })` gets `wait` seconds more.
+   */
+  timeoutMs?: number;
   /**
    * Gives each command called without an `idempotencyKey` a fresh one (default true), so that a
    * retry cannot apply it twice. With `false`, such a command is sent once and never retried.
@@ -194,11 +204,13 @@ function queryParams(input: unknown): Array<[string, string]> {
  *
  * Every error answer rejects with a `SagaflowError` carrying the service's `code`, `message` and
  * HTTP `status` (an answer that is not Sagaflow's JSON gets code `http_error`; no answer at all,
- * code `network_error` and status 0). A 503 is retried (`retries`, default 3), after the
- * `Retry-After` it gives (capped, with jitter), and so is a request that got no answer — but only
- * a GET or a command with an idempotency key: the retry sends the same `Idempotency-Key`, so the
- * service applies the command once. A command called without a key gets a fresh one per call
- * (turn this off with `autoIdempotencyKeys: false`; such commands are then never retried).
+ * code `network_error` and status 0, with the command's key in `details.idempotencyKey`). Each
+ * attempt has `timeoutMs` (default 30 s) to get its whole answer. A 503 is retried (`retries`,
+ * default 3), after the `Retry-After` it gives or a back-off (capped, with jitter), and so is a
+ * request that got no answer — but only a GET or a command with an idempotency key: the retry
+ * sends the same `Idempotency-Key`, so the service applies the command once. A command called
+ * without a key gets a fresh one per call (turn this off with `autoIdempotencyKeys: false`; such
+ * commands are then never retried).
  *
  * @example
  * import { httpClient } from "sagaflow/client";
@@ -243,12 +255,14 @@ export function httpClient(baseUrl: string, options: HttpClientOptions = {}): Ht
       },
     });
 
-  const result = (name: string, id: string) => (resultOptions: { wait?: number; signal?: AbortSignal } = {}) =>
+  const result = (name: string, id: string) => ({ wait, signal }: { wait?: number; signal?: AbortSignal } = {}) =>
     transport.send({
       method: "GET",
       segments: [name, id],
-      query: resultOptions.wait === undefined ? [] : [["wait", String(resultOptions.wait)]],
-      ...(resultOptions.signal === undefined ? {} : { signal: resultOptions.signal }),
+      query: wait === undefined ? [] : [["wait", String(wait)]],
+      // The server holds the answer up to `wait` seconds: the attempt's timeout must outlast it.
+      holdMs: wait !== undefined && wait > 0 ? wait * 1000 : 0,
+      ...(signal === undefined ? {} : { signal }),
     });
 
   const viewClient = (name: string): HttpViewClient<unknown> => ({

@@ -14,8 +14,15 @@ export interface TransportOptions {
   headers?: HeadersSource;
   retries?: number;
   retryTiming?: Partial<RetryTiming>;
+  timeoutMs?: number;
   fetch?: typeof fetch;
 }
+
+/** 30 s for one attempt: far above a healthy answer, far below undici's 5-minute headers timeout. */
+export const defaultTimeoutMs = 30_000;
+
+/** setTimeout's longest delay; a longer one would fire at once. */
+const maxTimerMs = 2 ** 31 - 1;
 
 /** One request, as the typed client describes it. */
 export interface TransportRequest {
@@ -29,18 +36,30 @@ export interface TransportRequest {
   idempotencyKey?: string;
   signal?: AbortSignal;
   headers?: Record<string, string>;
+  /** How long the server may hold the answer on purpose (`?wait=`): added to each attempt's timeout. */
+  holdMs?: number;
+}
+
+/** An answer read to its end: a body cut short fails the attempt like a dropped connection. */
+interface Answer {
+  status: number;
+  statusText: string;
+  headers: Headers;
+  text: string;
 }
 
 /**
  * Sends requests to one base URL: JSON in and out, every error answer turned into a
- * `SagaflowError`, 503s and dropped connections retried when trying again cannot apply a
- * command twice (a GET, or a POST carrying an idempotency key).
+ * `SagaflowError`, 503s and requests without an answer (refused, dropped, cut short, timed out)
+ * retried when trying again cannot apply a command twice (a GET, or a POST carrying an
+ * idempotency key).
  */
 export class Transport {
   private readonly base: string;
   private readonly fetch: typeof fetch;
   private readonly retries: number;
   private readonly timing: RetryTiming;
+  private readonly timeoutMs: number;
   private position: number | undefined;
 
   constructor(baseUrl: string, private readonly options: TransportOptions = {}) {
@@ -54,6 +73,10 @@ export class Transport {
     this.retries = options.retries ?? 3;
     if (!Number.isInteger(this.retries) || this.retries < 0) throw new TypeError("httpClient: retries must be a whole number ≥ 0");
     this.timing = { ...defaultRetryTiming, ...options.retryTiming };
+    this.timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
+    if (!Number.isInteger(this.timeoutMs) || this.timeoutMs < 1 || this.timeoutMs > maxTimerMs) {
+      throw new TypeError("httpClient: timeoutMs must be a whole number of milliseconds ≥ 1");
+    }
   }
 
   /** The highest `Sagaflow-Position` a command's answer carried, for read-your-writes. */
@@ -64,25 +87,45 @@ export class Transport {
   async send(request: TransportRequest): Promise<unknown> {
     const url = this.url(request);
     const retryable = request.method === "GET" || request.idempotencyKey !== undefined;
+    const timeoutMs = Math.min(maxTimerMs, this.timeoutMs + (request.holdMs ?? 0));
     for (let retry = 0; ; retry++) {
       const init = await this.init(request);
-      let response: Response;
+      let answer: Answer;
       try {
-        response = await this.fetch(url, init);
+        answer = await this.attempt(url, init, timeoutMs, request.signal);
       } catch (error) {
         // The caller's own abort is not a network failure: it ends the call at once.
-        if (request.signal?.aborted) throw error;
-        if (!retryable || retry >= this.retries) throw networkError(request.method, url, error);
+        if (request.signal?.aborted) throw abortReason(request.signal);
+        if (!retryable || retry >= this.retries) throw networkError(request, url, error);
         await sleep(retryDelayMs(retry + 1, null, this.timing), request.signal);
         continue;
       }
-      if (response.status === 503 && retryable && retry < this.retries) {
-        // Read to the end, so the connection can be reused for the retry.
-        await response.arrayBuffer().catch(() => undefined);
-        await sleep(retryDelayMs(retry + 1, response.headers.get("retry-after"), this.timing), request.signal);
+      if (answer.status === 503 && retryable && retry < this.retries) {
+        await sleep(retryDelayMs(retry + 1, answer.headers.get("retry-after"), this.timing), request.signal);
         continue;
       }
-      return this.read(request.method, url, response);
+      return this.read(request.method, url, answer);
+    }
+  }
+
+  /**
+   * One request and its whole answer, within `timeoutMs`: the timer covers the body too, for a
+   * server can send its headers and then stall.
+   */
+  private async attempt(url: string, init: RequestInit, timeoutMs: number, signal: AbortSignal | undefined): Promise<Answer> {
+    const timer = new AbortController();
+    const timeout = setTimeout(() => timer.abort(new AttemptTimeout(timeoutMs)), timeoutMs);
+    let response: Response | undefined;
+    try {
+      response = await this.fetch(url, { ...init, signal: signal === undefined ? timer.signal : AbortSignal.any([signal, timer.signal]) });
+      const text = await response.text();
+      return { status: response.status, statusText: response.statusText, headers: response.headers, text };
+    } catch (error) {
+      if (timer.signal.aborted) throw timer.signal.reason;
+      if (response !== undefined) throw new Error(`the answer was cut short after its headers (${failure(error)})`, { cause: error });
+      throw error;
+    } finally {
+      clearTimeout(timeout);
     }
   }
 
@@ -99,13 +142,12 @@ export class Transport {
     if (request.idempotencyKey !== undefined) headers["idempotency-key"] = request.idempotencyKey;
     const init: RequestInit = { method: request.method, headers };
     if (request.method === "POST") init.body = JSON.stringify(request.body ?? {});
-    if (request.signal !== undefined) init.signal = request.signal;
     return init;
   }
 
-  private async read(method: string, url: string, response: Response): Promise<unknown> {
-    const text = await response.text();
-    if (response.ok) {
+  private read(method: string, url: string, response: Answer): unknown {
+    const text = response.text;
+    if (response.status >= 200 && response.status < 300) {
       const position = response.headers.get("sagaflow-position");
       if (position !== null && /^\d+$/.test(position)) this.position = Math.max(this.position ?? 0, Number(position));
       if (text === "") return undefined;
@@ -125,7 +167,7 @@ export class Transport {
  * A Sagaflow error answer (`{"error": {"code", "message", "details"}}`) as the `SagaflowError`
  * the service raised; any other error answer (a proxy's HTML page) as code `http_error`.
  */
-function errorFromResponse(method: string, url: string, response: Response, text: string): SagaflowError {
+function errorFromResponse(method: string, url: string, response: Answer, text: string): SagaflowError {
   const status = response.status;
   const retryable = status === 503 || response.headers.has("retry-after");
   let body: unknown;
@@ -143,11 +185,28 @@ function errorFromResponse(method: string, url: string, response: Response, text
   return new SagaflowError("http_error", `${method} ${url} answered ${status}: ${what}`, { status, retryable });
 }
 
-/** The request never got an answer (refused, reset, DNS): status 0, for no HTTP status was seen. */
-function networkError(method: string, url: string, cause: unknown): SagaflowError {
-  const code = (cause as { cause?: { code?: unknown } } | undefined)?.cause?.code;
-  const why = typeof code === "string" ? code : cause instanceof Error ? cause.message : String(cause);
-  return new SagaflowError("network_error", `${method} ${url} got no answer: ${why}`, { status: 0, retryable: true, cause });
+/**
+ * The request got no whole answer (refused, reset, cut short, timed out): status 0, for no
+ * usable HTTP status was read. The command may have been applied or not; `details.idempotencyKey` is the key
+ * it was sent with (the caller's or a generated one), to send it again safely.
+ */
+function networkError(request: TransportRequest, url: string, cause: unknown): SagaflowError {
+  const details = request.idempotencyKey === undefined ? undefined : { idempotencyKey: request.idempotencyKey };
+  return new SagaflowError("network_error", `${request.method} ${url} got no answer: ${failure(cause)}`, { status: 0, retryable: true, details, cause });
+}
+
+/** A failed fetch in a few words: undici's code (`ECONNREFUSED`, `UND_ERR_SOCKET`) when it gives one. */
+function failure(error: unknown): string {
+  const code = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code;
+  return typeof code === "string" ? code : error instanceof Error ? error.message : String(error);
+}
+
+/** Why an attempt was given up: no whole answer within the timeout. */
+class AttemptTimeout extends Error {
+  override readonly name = "TimeoutError";
+  constructor(ms: number) {
+    super(`timed out after ${ms} ms`);
+  }
 }
 
 function excerpt(text: string): string {
