@@ -48,7 +48,11 @@ export interface EndpointRequest<Params, Query, Body> {
 export interface EndpointContext {
   /** Commands, queries, workflow start (`call(wf, id).start(…)`) and result, view queries. */
   readonly client: EndpointClient;
-  /** Aborted when the caller goes away (end a stream's loop on it). */
+  /**
+   * Aborted when the caller goes away, and when the service stops (then with a `shutting_down`
+   * error as its reason): pass it to what the handler waits on, and end an event stream's waits on
+   * it. A stop closes the connection of a handler that ignores it after `SAGAFLOW_SHUTDOWN_DRAIN_MS` (10 s).
+   */
   readonly signal: AbortSignal;
 }
 
@@ -89,7 +93,11 @@ interface ReplyOptions {
 export const reply = {
   json: (value: unknown, options: ReplyOptions = {}) => new EndpointReply(options.status ?? 200, options.headers ?? {}, { kind: "json", value }),
   text: (text: string, options: ReplyOptions = {}) => new EndpointReply(options.status ?? 200, options.headers ?? {}, { kind: "text", text }),
-  /** A `text/event-stream`: each item of `events` is sent as it comes; the stream ends with it. */
+  /**
+   * A `text/event-stream`: each item of `events` is sent as it comes; the stream ends with it, or
+   * when the caller goes away or the service stops (`events` is then closed at its next item: a
+   * generator that waits without yielding must end on the handler's `signal`).
+   */
   events: (events: AsyncIterable<ServerSentEvent>, options: Omit<ReplyOptions, "status"> = {}) =>
     new EndpointReply(200, options.headers ?? {}, { kind: "events", events }),
   empty: (options: ReplyOptions = {}) => new EndpointReply(options.status ?? 204, options.headers ?? {}, { kind: "empty" }),

@@ -13,7 +13,7 @@ import { EndpointRouter } from "../http/endpoint-router.ts";
 import type { Authenticate } from "../http/guard.ts";
 import type { EndpointDefinition } from "../define/endpoint.ts";
 import { sendError } from "../http/respond.ts";
-import { eventStreams } from "../http/views-route.ts";
+import { drainAnswers, shutdownDrainMs, stopAnswers } from "../http/stopping.ts";
 import type { Clock } from "../runtime/clock.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { brokerUser } from "../runtime/topics/topic-service.ts";
@@ -86,7 +86,12 @@ export interface Sagaflow {
   start(): Promise<void>;
   /** Starts (if not yet) and serves `handler` and `adminHandler` on their own ports. */
   listen(options?: ListenOptions): Promise<Listening>;
-  /** Stops listening, lets in-flight work finish, and closes the store. A stopped service cannot start again. */
+  /**
+   * Stops listening and refuses new requests (503 `shutting_down`), answers long polls now, aborts
+   * endpoint handlers' `signal`, ends event streams, waits for the answers in flight (at most
+   * `SAGAFLOW_SHUTDOWN_DRAIN_MS`, default 10 s, then closes their connections), lets in-flight
+   * work finish, and closes the store. A stopped service cannot start again.
+   */
   stop(): Promise<void>;
 }
 
@@ -109,6 +114,9 @@ class SagaflowApp implements Sagaflow {
   readonly adminHandler: RequestListener;
   private state: State = { kind: "new" };
   private stopping: Promise<void> | undefined;
+  /** Set as stop() begins: requests from then on are refused. */
+  private refusing = false;
+  private readonly drainMs = shutdownDrainMs();
   private readonly listening = new Set<Listening>();
   /** Answers not sent yet, from any server this app's handler is mounted in. */
   private readonly open = new Set<ServerResponse>();
@@ -154,8 +162,8 @@ class SagaflowApp implements Sagaflow {
   }
 
   private readonly route: RequestListener = (req, res) => {
-    if (this.ingress) this.ingress(req, res);
-    else sendError(res, this.state.kind === "stopped" ? errors.stopped() : notStarted(), this.log);
+    if (this.ingress && !this.refusing) this.ingress(req, res);
+    else sendError(res, this.refusing || this.state.kind === "stopped" ? errors.stopped() : notStarted(), this.log);
   };
 
   private runtime(): Runtime {
@@ -265,10 +273,11 @@ class SagaflowApp implements Sagaflow {
 
   stop(): Promise<void> {
     return (this.stopping ??= (async () => {
-      await Promise.all([...this.listening].map((l) => l.close()));
-      // Where the handler is mounted in another server: no keep-alive past this, and streams end.
-      for (const res of this.open) if (!res.headersSent) res.setHeader("connection", "close");
-      for (const res of this.open) if (eventStreams.has(res)) res.end();
+      this.refusing = true;
+      // Where the handler is mounted in another server: that server stays ours to leave open, but
+      // the answers in flight through it end (as listen's do) before the runtime and its store.
+      stopAnswers(this.open);
+      await Promise.all([...[...this.listening].map((l) => l.close()), drainAnswers(this.open, this.drainMs)]);
       const state = this.state;
       if (state.kind === "starting") await state.started.catch(() => {});
       const current = this.state;

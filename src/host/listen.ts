@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import type { Authenticator } from "../auth/authenticator.ts";
 import { checkAdminBind, guardAdmin, isLoopback } from "../http/admin-guard.ts";
 import { applySecurityHeaders } from "../http/security-headers.ts";
-import { eventStreams } from "../http/views-route.ts";
+import { shutdownDrainMs, stopAnswers } from "../http/stopping.ts";
 import { applyServerLimits, resolveServerLimits, serverOptions } from "../http/server-limits.ts";
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -51,7 +51,11 @@ export interface Listening {
   url: string;
   /** Undefined when the admin API is off. */
   adminUrl: string | undefined;
-  /** Stops listening: answers still being worked on go out with `connection: close`, streamed view queries are ended. */
+  /**
+   * Stops listening: answers still being worked on go out with `connection: close`, long polls are
+   * answered now, endpoint handlers' `signal` is aborted, event streams are ended; connections
+   * still open after `SAGAFLOW_SHUTDOWN_DRAIN_MS` (default 10 s) are closed.
+   */
   close(): Promise<void>;
   /**
    * Reads the TLS certificate and key files again and uses them for new connections; open
@@ -125,8 +129,10 @@ export async function listenOn(handler: Listener, adminHandler: Listener, option
   const tls = options.tls ? readTls(options.tls) : undefined;
   // Timeouts and connection bounds (SAGAFLOW_MAX_CONNECTIONS…): one client cannot take the service from the others.
   const limits = resolveServerLimits();
+  const drainMs = shutdownDrainMs();
   const listener: Listener = (req, res) => {
-    if (closing) res.setHeader("connection", "close");
+    // A request on a kept-alive connection after close() began: told to stop from the start.
+    if (closing) stopAnswers([res]);
     unanswered.add(res);
     res.once("close", () => unanswered.delete(res));
     handler(req, res);
@@ -168,14 +174,16 @@ export async function listenOn(handler: Listener, adminHandler: Listener, option
     close: () =>
       (closed ??= (async () => {
         closing = true;
-        for (const res of unanswered) if (!res.headersSent) res.setHeader("connection", "close");
-        // Streamed view queries never finish on their own: end them, or server.close() waits forever.
-        for (const res of unanswered) if (eventStreams.has(res)) res.end();
+        // Long polls and event streams never finish soon on their own: tell them, and endpoint handlers, to finish now.
+        stopAnswers(unanswered);
         const done = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         admin?.close();
         admin?.closeAllConnections();
+        // A handler that ignores its signal cannot hold the stop past the drain bound.
+        const cut = setTimeout(() => server.closeAllConnections(), drainMs);
         await done;
+        clearTimeout(cut);
       })()),
   };
 }

@@ -10,6 +10,8 @@ import { resolveViewStreamSettings, ViewStreams, type ViewStreamSettings } from 
 import type { ExposedRoutes } from "./exposed-routes.ts";
 import type { EndpointRouter } from "./endpoint-router.ts";
 import { writeEndpointReply } from "./endpoint-reply.ts";
+import { waitForWorkflow } from "./long-poll.ts";
+import { answerSignal, toldToStop } from "./stopping.ts";
 import { authorize, type Authenticate } from "./guard.ts";
 import { applyServerLimits, resolveServerLimits, serverOptions, type ServerLimits } from "./server-limits.ts";
 import { handleCors, type CorsConfig } from "./cors.ts";
@@ -122,8 +124,7 @@ export function ingressHandler(service: ServiceFacade, options: IngressOptions =
     }
     const matched = endpoints?.match(req.method ?? "", segments);
     if (matched) {
-      const closed = new AbortController();
-      res.once("close", () => closed.abort());
+      const signal = answerSignal(res);
       const reply = await endpoints!.run(matched, {
         method: req.method ?? "",
         segments,
@@ -131,9 +132,12 @@ export function ingressHandler(service: ServiceFacade, options: IngressOptions =
         query: new URL(target, "http://localhost").searchParams,
         headers: req.headers as Record<string, string | undefined>,
         readBody: () => readJsonBody(req, maxBodyBytes),
-        signal: closed.signal,
-      }, authenticate);
-      await writeEndpointReply(res, reply, closed.signal, log);
+        signal,
+      }, authenticate).catch((error: unknown) => {
+        // A handler that failed once the stop aborted its signal (an AbortError): retry later, not a 500.
+        throw toldToStop(res) && !(error instanceof SagaflowError) ? errors.stopped() : error;
+      });
+      await writeEndpointReply(res, reply, signal, log);
       return;
     }
     if (endpoints && !componentPath(exposed, segments)) {
@@ -161,8 +165,8 @@ export function ingressHandler(service: ServiceFacade, options: IngressOptions =
       const rule = rules.get(workflowResultRoute);
       if (!rule) throw notFound(`no route for ${req.method} ${pathname}; use /{component}/{id}/{command}`);
       await authorize(rule, authorization(req), { id }, authenticate);
-      const view = await service.workflowResult(workflow, id, waitMs(url!.searchParams.get("wait")));
-      sendJson(res, 200, view);
+      const view = await waitForWorkflow(service, res, workflow, id, waitMs(url!.searchParams.get("wait")));
+      if (view) sendJson(res, 200, view); // else the caller left
       return;
     }
     if (segments.length !== 3) {

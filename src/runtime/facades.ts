@@ -36,7 +36,8 @@ export type { OperatorAction, NodesReport, ViewQueryOptions, RetentionReport, De
 
 /** The service's own HTTP API: commands, queries, workflow results and view queries. */
 export interface ServiceFacade extends Pick<Dispatcher, "call" | "callForReply"> {
-  workflowResult(name: string, id: string, waitMs?: number): Promise<WorkflowView<unknown>>;
+  /** An aborted `signal` abandons the wait: it rejects with the signal's reason and the waiter is dropped. */
+  workflowResult(name: string, id: string, waitMs?: number, signal?: AbortSignal): Promise<WorkflowView<unknown>>;
   /** Runs a named view query; `{ <name>: rows, nextPageToken? }` or `{ count }`. */
   queryView(view: string, query: string, params: Record<string, unknown>, options?: ViewQueryOptions): Promise<unknown>;
   /** Calls `listener` after every change of the view; returns the function that stops it. Throws for an unknown view. */

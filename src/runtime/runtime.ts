@@ -146,7 +146,7 @@ export class Runtime {
       },
       cacheSize: options.cacheSize ?? 10_000,
       log: this.log,
-      waitForEnd: (name, id, waitMs) => this.workflows.waitForEnd(name, id, waitMs),
+      waitForEnd: (name, id, waitMs, signal) => this.workflows.waitForEnd(name, id, waitMs, signal),
       observer: this.observer,
     });
     const dispatcher: Dispatcher = this.dispatcher;
@@ -234,7 +234,7 @@ export class Runtime {
     this.service = {
       call: (component, id, handler, input, callOptions) => dispatcher.call(component, id, handler, input, callOptions),
       callForReply: (component, id, handler, input, callOptions) => dispatcher.callForReply(component, id, handler, input, callOptions),
-      workflowResult: (name, id, waitMs) => dispatcher.workflowResult(name, id, waitMs),
+      workflowResult: (name, id, waitMs, signal) => dispatcher.workflowResult(name, id, waitMs, signal),
       queryView: (view, query, params, queryOptions) => views.query(view, query, params, queryOptions),
       watchView: (view, listener) => views.runner(view).onChange(listener),
       storeStatus: () => this.store.status?.() ?? { status: "ok" },

@@ -70,8 +70,20 @@ export class EndWaiters {
     if (read) void this.store.loadWorkflow(name, id).then((record) => record && this.committed(name, id, record), () => {});
   }
 
-  /** Resolves when the workflow is over, or after `waitMs` with the record as it then is; undefined if it was never started. */
-  async waitForEnd(name: string, id: string, waitMs: number): Promise<WorkflowView<unknown> | undefined> {
+  /** Callers waiting now (for tests and operators). */
+  get size(): number {
+    let count = 0;
+    for (const set of this.waiting.values()) count += set.size;
+    return count;
+  }
+
+  /**
+   * Resolves when the workflow is over, or after `waitMs` with the record as it then is; undefined
+   * if it was never started. An aborted `signal` rejects with its reason at once and drops the
+   * waiter, reading nothing more (a caller that left must not hold memory for its whole wait).
+   */
+  async waitForEnd(name: string, id: string, waitMs: number, signal?: AbortSignal): Promise<WorkflowView<unknown> | undefined> {
+    signal?.throwIfAborted();
     // Over already, as this node committed it: no store read (a transfer's `GET ?wait=` after its start).
     const trusted = this.trusted?.(name, id);
     if (trusted && finalStatuses.has(trusted.status)) return viewOf(id, trusted);
@@ -91,11 +103,21 @@ export class EndWaiters {
       if (!current) return undefined;
       if (ended) return ended;
       if (finalStatuses.has(current.status) || waitMs <= 0) return viewOf(id, current);
-      const view = await new Promise<WorkflowView<unknown> | undefined>((resolve) => {
+      signal?.throwIfAborted();
+      const view = await new Promise<WorkflowView<unknown> | undefined>((resolve, reject) => {
+        const abandon = () => {
+          clearTimeout(timer);
+          reject(signal!.reason as Error); // as throwIfAborted() would
+        };
         // Real time: a caller's wait is not part of the workflow's virtual time.
-        const timer = setTimeout(() => resolve(undefined), waitMs);
+        const timer = setTimeout(() => {
+          signal?.removeEventListener("abort", abandon);
+          resolve(undefined);
+        }, waitMs);
+        signal?.addEventListener("abort", abandon, { once: true });
         waiter.wake = (v) => {
           clearTimeout(timer);
+          signal?.removeEventListener("abort", abandon);
           resolve(v);
         };
       });

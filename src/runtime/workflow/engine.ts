@@ -234,9 +234,14 @@ export class WorkflowEngine {
     this.timers.delete(key);
   }
 
-  /** Resolves when the workflow is over, or after `waitMs` with the record as it then is (EndWaiters). */
-  waitForEnd(name: string, id: string, waitMs: number): Promise<WorkflowView<unknown> | undefined> {
-    return this.ends.waitForEnd(name, id, waitMs);
+  /** Resolves when the workflow is over, or after `waitMs` with the record as it then is; `signal` abandons the wait (EndWaiters). */
+  waitForEnd(name: string, id: string, waitMs: number, signal?: AbortSignal): Promise<WorkflowView<unknown> | undefined> {
+    return this.ends.waitForEnd(name, id, waitMs, signal);
+  }
+
+  /** Callers waiting for a workflow's end now (`GET ?wait=`), for tests and operators. */
+  get endWaiters(): number {
+    return this.ends.size;
   }
 
   /**

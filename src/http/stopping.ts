@@ -1,0 +1,72 @@
+import type { ServerResponse } from "node:http";
+import { errors } from "../define/errors.ts";
+import { eventStreams } from "./views-route.ts";
+
+/**
+ * The HTTP side of a stop. Each answer that waits on something of its own (a long poll, an
+ * endpoint handler) has a signal, aborted when its caller goes away or when the server serving it
+ * stops: a stop cannot wait for a 60 s poll, nor a handler that never ends, so it tells them to
+ * finish now and gives the rest a bounded time (`SAGAFLOW_SHUTDOWN_DRAIN_MS`).
+ */
+
+const controllers = new WeakMap<ServerResponse, AbortController>();
+/** Answers told to finish by a stop (rather than by their caller leaving). */
+const stopped = new WeakSet<ServerResponse>();
+
+function controllerOf(res: ServerResponse): AbortController {
+  let controller = controllers.get(res);
+  if (!controller) {
+    const made = (controller = new AbortController());
+    controllers.set(res, made);
+    if (res.destroyed) made.abort();
+    else res.once("close", () => made.abort());
+  }
+  return controller;
+}
+
+/** Aborted when the caller goes away, or (reason: `shutting_down`) when the server serving `res` stops. */
+export function answerSignal(res: ServerResponse): AbortSignal {
+  return controllerOf(res).signal;
+}
+
+/** Whether a stop told this answer to finish now (its caller may still be there to get it). */
+export function toldToStop(res: ServerResponse): boolean {
+  return stopped.has(res);
+}
+
+/**
+ * Tells answers in flight that the server stops: no keep-alive after them, their signals aborted
+ * (long polls are answered at once, endpoint handlers see it), event streams ended.
+ */
+export function stopAnswers(responses: Iterable<ServerResponse>): void {
+  for (const res of responses) {
+    if (!res.headersSent) res.setHeader("connection", "close");
+    stopped.add(res);
+    controllerOf(res).abort(errors.stopped());
+    if (eventStreams.has(res)) res.end();
+  }
+}
+
+/** Default drain bound: inside Kubernetes' 30 s grace period, with room left for the runtime's own stop. */
+const defaultDrainMs = 10_000;
+
+/** How long a stop waits for answers in flight before closing their connections: SAGAFLOW_SHUTDOWN_DRAIN_MS, default 10 s. */
+export function shutdownDrainMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env["SAGAFLOW_SHUTDOWN_DRAIN_MS"];
+  if (raw === undefined || raw === "") return defaultDrainMs;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`SAGAFLOW_SHUTDOWN_DRAIN_MS must be a whole number ≥ 0, not "${raw}"`);
+  return value;
+}
+
+/** Resolves once every answer open now has closed; past `boundMs`, destroys those left (and resolves). */
+export async function drainAnswers(open: ReadonlySet<ServerResponse>, boundMs: number): Promise<void> {
+  const pending = [...open].filter((res) => !res.destroyed);
+  if (pending.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((done) => (timer = setTimeout(() => done(true), boundMs)));
+  const closed = Promise.all(pending.map((res) => new Promise<void>((done) => res.once("close", () => done())))).then(() => false);
+  const cut = await Promise.race([closed, late]);
+  clearTimeout(timer);
+  if (cut) for (const res of pending) res.destroy();
+}
