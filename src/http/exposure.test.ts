@@ -294,7 +294,7 @@ describe("endpoints over HTTP", () => {
     const command = await requestJson(`${base}/note/n1/write`);
     assertErrorBody(command, 405, "method_not_allowed");
     assert.equal(command.headers.get("allow"), "POST");
-    assert.equal((await requestJson(`${base}/note/n1/write`, { method: "PUT" })).headers.get("allow"), "GET, POST");
+    assert.equal((await requestJson(`${base}/note/n1/write`, { method: "PUT" })).headers.get("allow"), "GET, HEAD, POST");
     assertErrorBody(await requestJson(`${base}/nothing/here/at-all`, { method: "DELETE" }), 404, "unknown_component");
   });
 
