@@ -10,6 +10,7 @@
  * - `workflow_failed`: workflow, id, step, attempt, error_code, error_message
  * - `leases_acquired`, `leases_lost`: leases, node (and reason, for lost): one line per heartbeat round
  * - `clock_offset`: node, offset_ms (+: the database ahead): a warning past 1 s, an info line once back within
+ * - `older_nodes`: nodes (those alive on an older engine protocol), node, protocol: a warning when this node yields the work to them, an info line when none is left
  * - `store_unavailable`: reason, error_message, suppressed (requests failed and not logged since the last line)
  * - `startup_refused`: the reason is the message itself (`msg`), which may span lines (a query with a caret)
  * - `internal_error`: correlation_id, where, error_message (with the stack)

@@ -156,6 +156,35 @@ whenPostgresAsked((connectionString) => {
       });
     });
 
+    it("while-a-node-of-an-older-version-lives-a-node-holds-nothing-and-takes-the-work-once-it-is-gone", async () => {
+      await cluster(async (join, store, overlaps, lines) => {
+        const a = await join("a");
+        assert.equal(a.heldLeases().length, 10);
+        // A node of a version from before engine protocols: its heartbeat says none. It also left
+        // a lease this code does not have (the older single `timers` lease).
+        await store.cluster.acquireLeases("old-1", ["timers"], leaseMs);
+        let older = true;
+        const beat = async () => {
+          while (older) {
+            await store.cluster.heartbeat("old-1", 1, { url: "http://old" });
+            await sleep(leaseMs / 4);
+          }
+        };
+        const beating = beat();
+        await until("a gives everything up to the older node", () => a.heldLeases().length === 0, waitMs, { everyMs: 20 });
+        assert.equal(lines.filter((l) => l.includes("run an older Sagaflow")).length, 1, lines.join("\n"));
+        assert.match(lines.find((l) => l.includes("run an older Sagaflow"))!, /node\(s\) old-1 \(protocol 0\) run an older Sagaflow than this node \(engine protocol 1\): this node takes no work/);
+        await sleep(3 * leaseMs);
+        assert.equal(a.heldLeases().length, 0, "nothing taken back while it lives");
+        older = false;
+        await beating;
+        await until("a takes the work back once the older node is silent", () => a.heldLeases().length === 10, 4 * waitMs, { everyMs: 20 });
+        assert.ok(lines.some((l) => l.includes("no node on an older Sagaflow is left (old-1 gone)")), lines.join("\n"));
+        assert.ok(!(await a.report()).unheld.includes("timers"), "a lease only an older version had is not listed as waiting");
+        assert.deepEqual(overlaps, []);
+      });
+    });
+
     it("alone-without-a-shared-store-a-node-holds-everything-for-good-and-fences-nothing", async () => {
       const alone = new Membership({ cluster: undefined, log: () => {} });
       let acquired = 0;

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { logEvent, logInternalError } from "../../observe/log-event.ts";
 import type { ClusterSignal, ClusterStore, Fence, NodeRecord } from "../../store/cluster-port.ts";
 import { ClockOffset } from "./clock-offset.ts";
+import { ENGINE_PROTOCOL, protocolOf } from "./engine-protocol.ts";
 
 /** What holds a share of the work: told when its lease is taken and when it is gone. */
 export interface LeaseHolder {
@@ -92,6 +93,8 @@ export class Membership {
   private readonly transitions = new Map<string, Promise<void>>();
   /** This node's clock against the database's, measured at each heartbeat. */
   readonly clock: ClockOffset;
+  /** Live nodes on an older engine protocol seen at the last heartbeat: this node holds no work meanwhile. */
+  private olderNodes: string[] = [];
 
   constructor(private readonly options: MembershipOptions) {
     const name = options.nodeName ?? "node";
@@ -99,7 +102,7 @@ export class Membership {
     this.nodeId = `${name}-${randomBytes(3).toString("hex")}`;
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.forgetAfterMs = options.forgetDeadNodesAfterMs ?? DEFAULT_FORGET_DEAD_NODES_AFTER_MS;
-    this.info = { ...options.info };
+    this.info = { ...options.info, protocol: ENGINE_PROTOCOL };
     this.clock = new ClockOffset(this.nodeId, options.log);
     if (!Number.isSafeInteger(this.leaseMs) || this.leaseMs < 300) throw new RangeError(`the lease time must be a whole number of ms ≥ 300, got ${this.leaseMs}`);
   }
@@ -215,7 +218,8 @@ export class Membership {
         info: n.info,
         leases: live.filter((l) => l.holder === n.id).map((l) => l.name),
       })),
-      unheld: leases.filter((l) => !live.includes(l)).map((l) => l.name),
+      // Only leases this code has: a row an older version left (its single `timers` lease) holds no work here.
+      unheld: leases.filter((l) => !live.includes(l) && this.holders.has(l.name)).map((l) => l.name),
     };
   }
 
@@ -265,6 +269,7 @@ export class Membership {
     const [nodes, leases] = await Promise.all([cluster.listNodes(), cluster.listLeases()]);
     // Nodes long dead (killed, never stopped) would stay in `sagaflow nodes` for ever: forget them.
     if (nodes.some((n) => n.id !== this.nodeId && n.ageMs > this.forgetAfterMs)) await this.forgetDead(cluster, nodes);
+    if (this.yieldsToOlderNodes(cluster, nodes)) return;
     const liveNodes = new Set(nodes.filter((n) => n.ageMs < this.leaseMs).map((n) => n.id));
     liveNodes.add(this.nodeId);
     const live = liveNodes.size;
@@ -314,6 +319,35 @@ export class Membership {
         this.options.log(`sagaflow: releasing leases ${excess.join(", ")}: ${String(error)}; they expire instead`);
       });
     }
+  }
+
+  /**
+   * Two versions must not run the same work (see engine-protocol.ts): while a live node runs an
+   * older protocol, this node gives up what it holds and takes nothing, and the older nodes run
+   * it all; once none is left, the work comes back through the usual sharing. Said once each way.
+   */
+  private yieldsToOlderNodes(cluster: ClusterStore, nodes: NodeRecord[]): boolean {
+    const older = nodes.filter((n) => n.id !== this.nodeId && n.ageMs < this.leaseMs && protocolOf(n.info) < ENGINE_PROTOCOL);
+    const names = older.map((n) => `${n.id} (protocol ${protocolOf(n.info)})`);
+    if (older.length > 0 && this.olderNodes.length === 0) {
+      logEvent(this.options.log, "warn", { event: "older_nodes", nodes: names, node: this.nodeId, protocol: ENGINE_PROTOCOL },
+        `sagaflow: WARNING: node(s) ${names.join(", ")} run an older Sagaflow than this node (engine protocol ${ENGINE_PROTOCOL}): ` +
+          "this node takes no work while they are alive (two versions must not run the same work); it serves HTTP, and takes the work " +
+          "over once they have stopped. A rolling upgrade: stop the older nodes once the newer ones are up.");
+    } else if (older.length === 0 && this.olderNodes.length > 0) {
+      logEvent(this.options.log, "info", { event: "older_nodes", nodes: [], node: this.nodeId, protocol: ENGINE_PROTOCOL },
+        `sagaflow: node ${this.nodeId}: no node on an older Sagaflow is left (${this.olderNodes.join(", ")} gone); taking a share of the work`);
+    }
+    this.olderNodes = older.map((n) => n.id);
+    if (older.length === 0) return false;
+    this.othersLive = older.length;
+    const mine = [...this.held.keys()];
+    if (mine.length > 0) {
+      void this.lose(mine, "nodes on an older Sagaflow run the work").then(() => cluster.releaseLeases(this.nodeId, mine)).catch((error: unknown) => {
+        this.options.log(`sagaflow: releasing leases ${mine.join(", ")}: ${String(error)}; they expire instead`);
+      });
+    }
+    return true;
   }
 
   /** Gives `leases` up here (their holders stop), logged as one line with `why`. */
