@@ -176,6 +176,8 @@ whenPostgresAsked((connectionString) => {
         assert.match(lines.find((l) => l.includes("run an older Sagaflow"))!, /node\(s\) old-1 \(protocol 0\) run an older Sagaflow than this node \(engine protocol 1\): this node takes no work/);
         await sleep(3 * leaseMs);
         assert.equal(a.heldLeases().length, 0, "nothing taken back while it lives");
+        // Out of the older node's sight: counted as live, it would make that node halve its work.
+        assert.deepEqual((await store.cluster.listNodes()).map((n) => n.id), ["old-1"]);
         older = false;
         await beating;
         await until("a takes the work back once the older node is silent", () => a.heldLeases().length === 10, 4 * waitMs, { everyMs: 20 });

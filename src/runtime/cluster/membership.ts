@@ -154,6 +154,12 @@ export class Membership {
       (signal) => this.heard(signal),
       () => this.options.onReconnect?.(),
     );
+    // Before the first heartbeat: older nodes must not see this one at all while it yields to them.
+    try {
+      this.yieldsToOlderNodes(cluster, await cluster.listNodes());
+    } catch (error) {
+      this.options.log(`sagaflow: node ${this.nodeId}: reading the other nodes failed: ${String(error)}`);
+    }
     await this.runRound();
     this.schedule();
   }
@@ -236,11 +242,15 @@ export class Membership {
     const cluster = this.options.cluster!;
     const sentAt = performance.now();
     try {
-      const wallSent = Date.now();
-      const databaseAt = await cluster.heartbeat(this.nodeId, this.startedAt, this.info);
-      this.clock.measured(wallSent, databaseAt, Date.now());
-      // Said in the next heartbeat, for `sagaflow nodes`.
-      if (this.clock.offsetMs !== undefined) this.info["clockOffsetMs"] = this.clock.offsetMs;
+      // Yielding to older nodes, this node stays out of their sight: one counted as live would
+      // make them give up half the work for a node that takes none (leases moving all the time).
+      if (this.olderNodes.length === 0) {
+        const wallSent = Date.now();
+        const databaseAt = await cluster.heartbeat(this.nodeId, this.startedAt, this.info);
+        this.clock.measured(wallSent, databaseAt, Date.now());
+        // Said in the next heartbeat, for `sagaflow nodes`.
+        if (this.clock.offsetMs !== undefined) this.info["clockOffsetMs"] = this.clock.offsetMs;
+      }
       const renewed = await cluster.acquireLeases(this.nodeId, [...this.held.keys()], this.leaseMs);
       const notRenewed = [...this.held.keys()].filter((lease) => !renewed.has(lease));
       for (const [lease, token] of renewed) if (this.held.has(lease)) this.held.set(lease, { token, validUntil: sentAt + this.leaseMs });
@@ -338,9 +348,12 @@ export class Membership {
       logEvent(this.options.log, "info", { event: "older_nodes", nodes: [], node: this.nodeId, protocol: ENGINE_PROTOCOL },
         `sagaflow: node ${this.nodeId}: no node on an older Sagaflow is left (${this.olderNodes.join(", ")} gone); taking a share of the work`);
     }
+    const beganYielding = older.length > 0 && this.olderNodes.length === 0;
     this.olderNodes = older.map((n) => n.id);
     if (older.length === 0) return false;
     this.othersLive = older.length;
+    // Its row would count as a live node for them until it aged: gone at once.
+    if (beganYielding) void cluster.forgetNodes(this.nodeId, this.forgetAfterMs).catch(() => {});
     const mine = [...this.held.keys()];
     if (mine.length > 0) {
       void this.lose(mine, "nodes on an older Sagaflow run the work").then(() => cluster.releaseLeases(this.nodeId, mine)).catch((error: unknown) => {
