@@ -166,4 +166,10 @@ export const errors = {
   conflict: (component: string, id: string) =>
     new RetryLaterError("write_conflict", `${component} "${id}" kept changing under this command; try again`),
   stopped: () => new RetryLaterError("shutting_down", "the service is shutting down"),
+  /** A call of a step attempt the engine gave up on (timed out, stopped): not sent, or not kept. */
+  runAbandoned: () =>
+    new SagaflowError("run_abandoned", "this step attempt was stopped (it timed out, or the workflow was terminated or is over); its calls are no longer sent", {
+      retryable: true,
+      status: 503,
+    }),
 };

@@ -6,6 +6,7 @@ import { workflow } from "../define/workflow.ts";
 import { MemoryStore } from "../store/memory/memory-store.ts";
 import type { InstanceWrite, Store } from "../store/port.ts";
 import { VirtualClock, type Clock } from "./clock.ts";
+import { StepHolds } from "./held-writes.ts";
 import { Runtime } from "./runtime.ts";
 import { wrapStore } from "./test-support.ts";
 
@@ -214,5 +215,30 @@ describe("a step's held write", () => {
     await rt.workflowResult("transfer-workflow", "t1", 5_000);
     assert.equal(counted.commits.length, 5);
     assert.ok(counted.commits.flat().every((w) => w.together === undefined));
+  });
+});
+
+/**
+ * A call of a step attempt that was dropped (timed out, stopped) and reaches its instance only
+ * afterwards — sent before a freeze, handled after it — is refused and keeps nothing. Committed on
+ * its own, it applied a withdraw twice on PostgreSQL: the node that took the workflow over had run
+ * the step again and committed the same call with its transition, keeping no idempotency record.
+ */
+describe("a call of a dropped step attempt", () => {
+  it("is-refused-with-run-abandoned-and-nothing-of-it-is-kept", async () => {
+    const store = new MemoryStore();
+    const runtime = new Runtime({ store, components: [wallet], log: () => {} });
+    await runtime.start();
+    try {
+      await runtime.call("wallet", "a", "create", { initialBalance: 100 });
+      const holds = new StepHolds(async () => ({ ok: false, reason: "conflict" }), 50, new VirtualClock());
+      holds.drop();
+      const key = "wf:transfer:t1:1:0";
+      await assert.rejects(runtime.dispatcher.keyedCall("wallet", "a", "withdraw", { amount: 10 }, key, { hold: holds }), (error: Error & { code?: string }) => error.code === "run_abandoned");
+      assert.deepEqual(await runtime.call("wallet", "a", "balance", {}), { balance: 100 });
+      assert.equal(await store.findDedup("wallet", "a", key), undefined, "no idempotency record either");
+    } finally {
+      await runtime.stop();
+    }
   });
 });

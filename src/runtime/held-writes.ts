@@ -48,6 +48,8 @@ export class StepHolds {
   /** A flush that failed: the step must not end as if its call had taken effect. */
   private failure: Error | undefined;
   private closed = false;
+  /** The attempt failed, timed out or was stopped (`drop`): its calls must not commit at all. */
+  private dropped = false;
   /**
    * Set for a step of an eager start (WorkflowOptions.eagerStart): the start and the steps before
    * this one, not committed yet, which must be durable before anything of this step is on its own.
@@ -134,7 +136,19 @@ export class StepHolds {
   /** The step failed or timed out: its held write is dropped (the entity reloads) and no more are taken. */
   drop(): void {
     this.closed = true;
+    this.dropped = true;
     this.release()?.settle(undefined);
+  }
+
+  /**
+   * The attempt is over without taking effect (dropped). A call of it that reaches its instance
+   * only now (sent before the attempt timed out, handled after: a frozen node, a long queue) must
+   * not commit on its own: the step runs again — perhaps already did, on another node that took
+   * the workflow over and committed the same call with its transition, keeping no idempotency
+   * record — and makes the call again under the same key.
+   */
+  get abandoned(): boolean {
+    return this.dropped;
   }
 
   private release(): HeldWrite | undefined {

@@ -261,6 +261,7 @@ export class Instance {
     // (its signal still on its way). It is decided again on what is stored.
     if (unreadCopy && !changed) return undefined;
     const holds = turn.length === 1 ? turn[0]!.hold : undefined;
+    if (holds?.abandoned) return [{ error: errors.runAbandoned() }];
     if (holds && (changed || dedup.length > 0)) {
       if (this.kind.holdable) {
         const write = this.kind.write(this.id, before, current, events, dedup, notes);

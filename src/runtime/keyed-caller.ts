@@ -1,5 +1,5 @@
 import type { InstanceClient } from "../define/handlers.ts";
-import { refusalError, SagaflowError } from "../define/errors.ts";
+import { errors, refusalError } from "../define/errors.ts";
 import type { Component } from "../define/service.ts";
 import type { KeyedCall, KeyedCallOptions } from "./dispatcher.ts";
 import type { StepHolds } from "./held-writes.ts";
@@ -43,12 +43,7 @@ export class KeyedCaller {
   }
 
   private async send(component: string, id: string, handler: string, input: unknown): Promise<unknown> {
-    if (this.closed) {
-      throw new SagaflowError("run_abandoned", "this step attempt was stopped (it timed out, or the workflow was terminated or is over); its calls are no longer sent", {
-        retryable: true,
-        status: 503,
-      });
-    }
+    if (this.closed) throw errors.runAbandoned();
     const key = `${this.prefix}:${this.callIndex++}`;
     // The write held for the previous call commits first: a step holds one entity at a time.
     if (this.holds) await this.holds.flush();
