@@ -156,6 +156,21 @@ whenPostgresAsked((connectionString) => {
       });
     });
 
+    it("a-lease-renewed-under-a-new-token-another-node-held-in-between-restarts-its-work-under-that-token", async () => {
+      await cluster(async (join, store) => {
+        const lost: string[] = [];
+        const a = await join("a", undefined, async (lease) => void lost.push(lease));
+        const before = a.fence("work/3")!.token;
+        // Another node held it in between (a frozen while it expired, was taken and given back):
+        // the row is free again, so a's next renewal takes it with a new token.
+        await store.cluster.releaseLeases(a.nodeId, ["work/3"]);
+        await until("a renews work/3 under a new token", () => (a.fence("work/3")?.token ?? before) > before, waitMs, { everyMs: 20 });
+        await until("its work stopped and started again", () => lost.includes("work/3"), waitMs, { everyMs: 20 });
+        assert.ok(a.holds("work/3"));
+        assert.deepEqual(lost, ["work/3"], "only that lease's work restarted");
+      });
+    });
+
     it("while-a-node-of-an-older-version-lives-a-node-holds-nothing-and-takes-the-work-once-it-is-gone", async () => {
       await cluster(async (join, store, overlaps, lines) => {
         const a = await join("a");

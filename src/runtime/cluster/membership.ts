@@ -253,8 +253,13 @@ export class Membership {
       }
       const renewed = await cluster.acquireLeases(this.nodeId, [...this.held.keys()], this.leaseMs);
       const notRenewed = [...this.held.keys()].filter((lease) => !renewed.has(lease));
+      // Renewed with another token: the lease was another node's in between (it took it and gave
+      // it back, while this node was frozen) — the work here holds the old token, whose writes are
+      // refused, and has stopped or will: it starts again, under the new one.
+      const retaken = [...renewed].filter(([lease, token]) => this.held.has(lease) && this.held.get(lease)!.token !== token);
       for (const [lease, token] of renewed) if (this.held.has(lease)) this.held.set(lease, { token, validUntil: sentAt + this.leaseMs });
       void this.lose(notRenewed, "not renewed: another node holds them");
+      if (retaken.length > 0) this.restart(retaken);
       await this.evenOut(cluster, sentAt);
     } catch (error) {
       this.options.log(`sagaflow: node ${this.nodeId}: heartbeat failed: ${String(error)}`);
@@ -361,6 +366,18 @@ export class Membership {
       });
     }
     return true;
+  }
+
+  /** Stops the work of leases held again under a new token and starts it again under that token (held all along). */
+  private restart(retaken: Array<[string, number]>): void {
+    const leases = retaken.map(([lease]) => lease);
+    logEvent(this.options.log, "info", { event: "leases_acquired", leases, node: this.nodeId },
+      `sagaflow: node ${this.nodeId} holds ${leases.length} lease(s) again after another node held them in between: ${leases.join(", ")}; their work starts again`);
+    for (const [lease, token] of retaken) {
+      const holder = this.holders.get(lease)!;
+      void this.transition(lease, () => holder.lost());
+      void this.transition(lease, () => (this.held.get(lease)?.token === token ? holder.acquired({ lease, token }) : undefined));
+    }
   }
 
   /** Gives `leases` up here (their holders stop), logged as one line with `why`. */
