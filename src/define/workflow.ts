@@ -82,7 +82,7 @@ export interface StepContext<S, SN extends string> extends Moves<SN, StepEffect>
   /** 1 on the first attempt of this step execution. */
   readonly attempt: number;
   call<D extends Component>(definition: D, id: string): InstanceClient<D>;
-  /** Durable timers (starting one is at-least-once: a re-run starts it again, replacing it). */
+  /** Durable timers (starting one is at-least-once: a re-run starts it again; its call is keyed by the execution, so the target changes once). */
   readonly timers: Timers;
   update(state: S): Moves<SN, StepEffect> & { fail(code: string, message?: string): StepEffect };
   /** Stops the workflow with status `failed` (an operator can retry it from this step). */

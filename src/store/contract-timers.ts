@@ -54,6 +54,17 @@ export function timerContract(withStore: WithStore): void {
       });
     });
 
+    it("a-timer-keeps-the-call-key-it-was-started-with-and-a-restart-without-one-drops-it", async () => {
+      await withStore(async (store) => {
+        const keyed = await store.putTimer(newTimer("k", 100, { callKey: "timer:wf:order:o1:1:timer:k" }));
+        assert.equal(keyed.callKey, "timer:wf:order:o1:1:timer:k");
+        assert.equal((await store.dueTimers(100, 10, allBuckets))[0]?.callKey, "timer:wf:order:o1:1:timer:k");
+        const plain = await store.putTimer(newTimer("k", 200));
+        assert.equal(plain.callKey, undefined);
+        assert.equal((await store.listTimers(undefined, 10))[0]?.callKey, undefined);
+      });
+    });
+
     it("unpark-makes-only-a-parked-timer-pending-again", async () => {
       await withStore(async (store) => {
         await store.putTimer(newTimer("sick", 100));

@@ -273,9 +273,16 @@ export interface TimerRecord {
   createdAt: number;
   /** The W3C `traceparent` of the work that started the timer, when it was traced: its firing links to it. */
   trace?: string;
+  /**
+   * The idempotency key its call carries, when the code that started it has one of its own (a
+   * workflow step's execution, a consumer's message): that code running again starts the timer
+   * again — a new timer if the first already fired — and the target still changes once. Else the
+   * key is the timer's own (`timer:{name}:{createdAt}:{generation}`).
+   */
+  callKey?: string;
 }
 
-export type NewTimer = Pick<TimerRecord, "name" | "dueAt" | "component" | "id" | "handler" | "input" | "createdAt" | "trace">;
+export type NewTimer = Pick<TimerRecord, "name" | "dueAt" | "component" | "id" | "handler" | "input" | "createdAt" | "trace" | "callKey">;
 
 /** A failed firing, as `retryTimer` records it: the new due time, the attempts so far, the status, the error. */
 export interface TimerChange {

@@ -82,6 +82,7 @@ export interface TimerRow {
   last_error: string | null;
   created_at: number;
   trace: string | null;
+  call_key: string | null;
 }
 
 /**
@@ -140,6 +141,7 @@ export function toTimer(row: TimerRow): TimerRecord {
     createdAt: row.created_at,
   };
   if (row.trace) timer.trace = row.trace;
+  if (row.call_key) timer.callKey = row.call_key;
   return timer;
 }
 

@@ -1,7 +1,6 @@
 import type { ConsumerContext, ConsumerDefinition } from "../../define/consumer.ts";
 import { isRefusal, UnknownEventTypeError } from "../../define/errors.ts";
 import type { EntityDefinition } from "../../define/entity.ts";
-import type { Timers } from "../../define/handlers.ts";
 import type { FeedEntry, ParkedMessage, Store } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
 import { KeyedCaller } from "../keyed-caller.ts";
@@ -15,13 +14,14 @@ import { logEvent } from "../../observe/log-event.ts";
 import type { Broker } from "../../broker/port.ts";
 import { MessagePublisher, publishUnavailable } from "../topics/message-publisher.ts";
 import { defaultHandlerTimeoutMs, isOutage, runWithHandlerTimeout } from "../handler-timeout.ts";
+import { keyedTimers, type StartsTimers } from "../timers/timer-service.ts";
 
 export interface ConsumerHost {
   store: Store;
   clock: Clock;
   log: (line: string) => void;
   keyedCall: Dispatcher["keyedCall"];
-  timers: Timers;
+  timers: StartsTimers;
   /** Traces each delivery, linked to the command that wrote the entry. */
   observer?: Observer;
   /** For `ctx.publish` (consumers with `publishTo`). */
@@ -400,7 +400,8 @@ export class ConsumerRunner {
       id: entry.id,
       position: entry.position,
       call: (definition, id) => caller.call(definition, id),
-      timers: this.host.timers,
+      // Keyed by the message: a redelivery starting them again changes their targets once.
+      timers: keyedTimers(this.host.timers, `consumer:${this.definition.name}:${entry.position}`),
       publish: this.publisher ? this.publisher.forMessage(String(entry.position), () => this.running && !abandoned) : publishUnavailable(this.definition.name),
     };
     const abandon = () => {

@@ -57,6 +57,11 @@ function inputRefusedNow(error: unknown): error is SagaflowError {
   return error instanceof SagaflowError && error.code === "invalid_input";
 }
 
+/** Timers as the engine's parts use them: a start may name the key its call carries (TimerService.start). */
+export interface StartsTimers extends Timers {
+  start(name: string, delayMs: number, call: DeferredCall, callKey?: string): Promise<void>;
+}
+
 const defaults: TimerPolicy = { maxAttempts: 10, initialBackoffMs: 200, maxBackoffMs: 60_000, batch: 256, pollMs: 2_000 };
 const maxNameLength = 512;
 
@@ -128,7 +133,12 @@ export class TimerService implements Timers {
     while (this.firing) await this.firing;
   }
 
-  async start(name: string, delayMs: number, call: DeferredCall): Promise<void> {
+  /**
+   * `callKey`: the key of the code starting it (a step's execution, a consumer's message), under
+   * which its call is made, so that this code running again changes the target once however many
+   * timers it starts (see TimerRecord.callKey).
+   */
+  async start(name: string, delayMs: number, call: DeferredCall, callKey?: string): Promise<void> {
     if (typeof name !== "string" || name.length === 0 || name.length > maxNameLength) {
       throw errors.invalidInput(`a timer name must be 1 to ${maxNameLength} characters`);
     }
@@ -137,7 +147,7 @@ export class TimerService implements Timers {
     await this.host.check(call);
     const now = this.host.clock.now();
     const trace = this.host.currentTrace?.();
-    const timer = await this.host.store.putTimer({ name, dueAt: now + delayMs, ...call, createdAt: now, ...(trace ? { trace } : {}) });
+    const timer = await this.host.store.putTimer({ name, dueAt: now + delayMs, ...call, createdAt: now, ...(trace ? { trace } : {}), ...(callKey ? { callKey } : {}) });
     // Another node's bucket: the store told that node (several nodes), which fires it.
     if (this.held.has(timerBucket(name))) this.armAt(timer.dueAt);
   }
@@ -245,7 +255,7 @@ export class TimerService implements Timers {
 
   private async fireCall(timer: TimerRecord): Promise<TimerRecord | undefined> {
     // createdAt too: a name finished and started again may get generation 1 again.
-    const key = `timer:${timer.name}:${timer.createdAt}:${timer.generation}`;
+    const key = timer.callKey ?? `timer:${timer.name}:${timer.createdAt}:${timer.generation}`;
     let failure: unknown;
     try {
       const reply = await this.host.call(timer.component, timer.id, timer.handler, timer.input, key);
@@ -308,4 +318,15 @@ export class TimerService implements Timers {
       return false;
     }
   }
+}
+
+/**
+ * Timers whose calls carry keys of `prefix` (a step execution's `wf:…`, a consumer message's
+ * `consumer:…`): the code running again starts them again, and their targets change once.
+ */
+export function keyedTimers(timers: StartsTimers, prefix: string): Timers {
+  return {
+    start: (name, delayMs, call) => timers.start(name, delayMs, call, `timer:${prefix}:timer:${name}`),
+    cancel: (name) => timers.cancel(name),
+  };
 }

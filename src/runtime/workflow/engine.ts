@@ -1,7 +1,6 @@
 import { SagaflowError } from "../../define/errors.ts";
 import type { StepHandler, WorkflowDefinition, WorkflowView } from "../../define/workflow.ts";
 import { asWorkflowEffect } from "../../define/workflow-effect.ts";
-import type { Timers } from "../../define/handlers.ts";
 import { finalStatuses, type Store, type StoredReply, type WorkflowRecord, type WorkflowStatus } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
 import type { Current, Decision } from "../decide.ts";
@@ -31,6 +30,7 @@ import type { Observer } from "../../observe/observer.ts";
 import type { EagerPrefix, HeldWrite, StepHolds } from "../held-writes.ts";
 import { undefinedWorkflows } from "./undefined-workflows.ts";
 import { checkStepOutcomeIsJson } from "../json-copy.ts";
+import type { StartsTimers } from "../timers/timer-service.ts";
 
 /** Which workflow buckets this node runs (all of them on a single node). */
 export interface WorkflowPlacement {
@@ -51,7 +51,7 @@ export interface EngineHost {
    */
   enqueueTask: Dispatcher["enqueueTask"];
   keyedCall: Dispatcher["keyedCall"];
-  timers: Timers;
+  timers: StartsTimers;
   placement: WorkflowPlacement;
   /** Times and traces each step execution. */
   observer?: Observer;

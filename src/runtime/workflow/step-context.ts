@@ -7,6 +7,7 @@ import type { Clock } from "../clock.ts";
 import { Journal } from "./journal.ts";
 import { KeyedCaller, type KeyedCall } from "../keyed-caller.ts";
 import type { StepHolds } from "../held-writes.ts";
+import { keyedTimers, type StartsTimers } from "../timers/timer-service.ts";
 
 export type { KeyedCall };
 
@@ -27,14 +28,16 @@ export class StepContextImpl implements StepContext<unknown, string> {
     execId: number,
     readonly attempt: number,
     keyedCall: KeyedCall,
-    timers: Timers,
+    timers: StartsTimers,
     private readonly holds?: StepHolds,
     journal?: { store: Store; clock: Clock },
     /** An operator's retry of this execution: what its calls got refused is decided again. */
     decideRefusalAgain = false,
   ) {
-    this.timers = holds ? timersAfterStart(timers, holds) : timers;
     const prefix = `wf:${workflowName}:${workflowId}:${execId}`;
+    // Keyed by the execution: a re-run starting them again (after the first fired) changes their targets once.
+    const keyed = keyedTimers(timers, prefix);
+    this.timers = holds ? timersAfterStart(keyed, holds) : keyed;
     this.caller = new KeyedCaller(prefix, keyedCall, holds, decideRefusalAgain);
     if (journal) this.journal = new Journal(journal.store, journal.clock, workflowName, workflowId, prefix, () => this.abandoned);
   }

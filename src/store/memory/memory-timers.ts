@@ -37,6 +37,7 @@ export class MemoryTimers {
       createdAt: timer.createdAt,
     };
     if (timer.trace) entry.trace = timer.trace;
+    if (timer.callKey) entry.callKey = timer.callKey;
     this.#timers.set(entry.name, entry);
     return toTimer(entry);
   }

@@ -10,7 +10,7 @@ import { commitSql } from "./postgres-commit-sql.ts";
 
 const FEED_COLUMNS = "position, component, id, seq, type, payload, at";
 const PARKED_COLUMNS = `consumer, ${FEED_COLUMNS}, error, attempts, parked_at, blocked_by`;
-const TIMER_COLUMNS = "name, generation, due_at, component, id, handler, input, attempts, status, last_error, created_at, trace";
+const TIMER_COLUMNS = "name, generation, due_at, component, id, handler, input, attempts, status, last_error, created_at, trace, call_key";
 const WORKFLOW_COLUMNS =
   "name, id, version, status, step, step_input, state, attempt, exec_id, due_at, deadline_at, " +
   "last_error, start_hash, start_reply, created_at, updated_at, trace";
@@ -154,11 +154,12 @@ export function statements(s: string, schemaName: string) {
     // One statement: a new name starts at generation 1, a known one goes on from its generation.
     putTimer: st(
       "put_timer",
-      `INSERT INTO ${s}.timers AS t (${TIMER_COLUMNS}, bucket) VALUES ($1, 1, $2, $3, $4, $5, $6, 0, 'pending', NULL, $7, $8, $9)
+      `INSERT INTO ${s}.timers AS t (${TIMER_COLUMNS}, bucket) VALUES ($1, 1, $2, $3, $4, $5, $6, 0, 'pending', NULL, $7, $8, $10, $9)
        ON CONFLICT (name) DO UPDATE SET
          generation = t.generation + 1, due_at = excluded.due_at, component = excluded.component,
          id = excluded.id, handler = excluded.handler, input = excluded.input, attempts = 0,
-         status = 'pending', last_error = NULL, created_at = excluded.created_at, trace = excluded.trace
+         status = 'pending', last_error = NULL, created_at = excluded.created_at, trace = excluded.trace,
+         call_key = excluded.call_key
        RETURNING ${TIMER_COLUMNS}`,
     ),
     cancelTimer: st("cancel_timer", `DELETE FROM ${s}.timers WHERE name = $1`),

@@ -39,7 +39,7 @@ export class PostgresTimers {
     checkDueAt(timer.dueAt);
     const { name, dueAt, component, id, handler, input, createdAt } = timer;
     const bucket = timerBucket(name);
-    const values = [name, dueAt, component, id, handler, encode(input), createdAt, timer.trace ?? null, bucket];
+    const values = [name, dueAt, component, id, handler, encode(input), createdAt, timer.trace ?? null, bucket, timer.callKey ?? null];
     if (this.#cluster.signallingAs === undefined) return toTimer((await this.#db.rows<TimerRow>(this.#sql.putTimer, values))[0]!);
     // Several nodes: the holder of the timer's bucket may be another node; tell it, in the same transaction.
     return this.#db.transaction(async (client, { sendWithCommit }) => {

@@ -385,6 +385,14 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX events_states ON events (position, at) WHERE kind > 0;
     `,
   },
+  {
+    version: 14,
+    description: "a timer's call key, when the code that started it has one (a step's execution, a consumer's message)",
+    sql: `
+      -- NULL: the timer's own key (timer:{name}:{created_at}:{generation}), as before.
+      ALTER TABLE timers ADD COLUMN call_key TEXT;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = migrations.length;

@@ -7,7 +7,7 @@ import type { NewTimer, TimerChange, TimerCursor, TimerRecord } from "../port.ts
 import { toTimer, type TimerRow } from "../rows.ts";
 import { encode } from "../rows.ts";
 
-const TIMER_COLUMNS = "name, generation, due_at, component, id, handler, input, attempts, status, last_error, created_at, trace";
+const TIMER_COLUMNS = "name, generation, due_at, component, id, handler, input, attempts, status, last_error, created_at, trace, call_key";
 
 /**
  * The bucket list parameter (a JSON array) as a filter. One node holds every bucket of a SQLite
@@ -27,11 +27,12 @@ export const timerSql = {
 export function prepareTimers(db: Database.Database) {
   // One statement: a new name starts at generation 1, a known one goes on from its generation.
   const putTimer = db.prepare(
-    `INSERT INTO timers (${TIMER_COLUMNS}, bucket) VALUES (?, 1, ?, ?, ?, ?, ?, 0, 'pending', NULL, ?, ?, ?)
+    `INSERT INTO timers (${TIMER_COLUMNS}, bucket) VALUES (?, 1, ?, ?, ?, ?, ?, 0, 'pending', NULL, ?, ?, ?, ?)
      ON CONFLICT (name) DO UPDATE SET
        generation = generation + 1, due_at = excluded.due_at, component = excluded.component,
        id = excluded.id, handler = excluded.handler, input = excluded.input, attempts = 0,
-       status = 'pending', last_error = NULL, created_at = excluded.created_at, trace = excluded.trace
+       status = 'pending', last_error = NULL, created_at = excluded.created_at, trace = excluded.trace,
+       call_key = excluded.call_key
      RETURNING ${TIMER_COLUMNS}`,
   );
   const cancelTimer = db.prepare("DELETE FROM timers WHERE name = ?");
@@ -61,7 +62,7 @@ export function prepareTimers(db: Database.Database) {
     put(timer: NewTimer): TimerRecord {
       checkDueAt(timer.dueAt);
       const { name, dueAt, component, id, handler, input, createdAt } = timer;
-      return toTimer(putTimer.get(name, dueAt, component, id, handler, encode(input), createdAt, timer.trace ?? null, timerBucket(name)) as TimerRow);
+      return toTimer(putTimer.get(name, dueAt, component, id, handler, encode(input), createdAt, timer.trace ?? null, timer.callKey ?? null, timerBucket(name)) as TimerRow);
     },
 
     cancel(name: string): boolean {
