@@ -61,7 +61,7 @@ describe("HTTP bad input (real process)", () => {
       ["true", "invalid_amount"],
       ['{"amount": {"$gt": 0}}', "invalid_amount"],
       ['{"amount": [5]}', "invalid_amount"],
-      ['{"amount": 1e400}', "invalid_amount"],
+      ['{"amount": 1e400}', "invalid_input"],
       ['{"__proto__": {"amount": 5}}', "invalid_amount"],
     ];
     for (const [rawBody, code] of wallet) {
