@@ -1,7 +1,7 @@
 import type { ServerResponse } from "node:http";
 import type { WorkflowView } from "../define/workflow.ts";
 import type { ServiceFacade } from "../runtime/facades.ts";
-import { answerSignal, toldToStop } from "./stopping.ts";
+import { answerWait, toldToStop } from "./stopping.ts";
 
 /**
  * `GET /{workflow}/{id}?wait=`: the workflow's view once it is over or the wait runs out. A caller
@@ -11,11 +11,11 @@ import { answerSignal, toldToStop } from "./stopping.ts";
 export async function waitForWorkflow(
   service: ServiceFacade, res: ServerResponse, workflow: string, id: string, waitMs: number,
 ): Promise<WorkflowView<unknown> | undefined> {
-  const signal = answerSignal(res);
+  const wait = answerWait(res);
   try {
-    return await service.workflowResult(workflow, id, waitMs, signal);
+    return await service.workflowResult(workflow, id, waitMs, wait);
   } catch (error) {
-    if (!signal.aborted || error !== signal.reason) throw error;
+    if (wait.reason === undefined || error !== wait.reason) throw error;
     if (res.destroyed || !toldToStop(res)) return undefined;
     return service.workflowResult(workflow, id, 0);
   }

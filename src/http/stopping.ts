@@ -1,5 +1,6 @@
 import type { ServerResponse } from "node:http";
-import { errors } from "../define/errors.ts";
+import { errors, SagaflowError } from "../define/errors.ts";
+import type { WaitCancel } from "../runtime/workflow/end-waiters.ts";
 import { eventStreams } from "./views-route.ts";
 
 /**
@@ -10,6 +11,8 @@ import { eventStreams } from "./views-route.ts";
  */
 
 const controllers = new WeakMap<ServerResponse, AbortController>();
+/** The cancel of the wait an answer holds (a long poll), called by a stop. */
+const waits = new WeakMap<ServerResponse, (reason: Error) => void>();
 /** Answers told to finish by a stop (rather than by their caller leaving). */
 const stopped = new WeakSet<ServerResponse>();
 
@@ -29,6 +32,37 @@ export function answerSignal(res: ServerResponse): AbortSignal {
   return controllerOf(res).signal;
 }
 
+/**
+ * The wait of a long poll answering `res`: cancelled when its caller goes away or (reason:
+ * `shutting_down`) when the server stops. Listens on `res` as an EventEmitter, not through an
+ * AbortSignal, whose listeners cost microseconds on every poll (see WaitCancel).
+ */
+export function answerWait(res: ServerResponse): WaitCancel {
+  const wait: { reason: Error | undefined; onCancel(cancelled: () => void): () => void } = {
+    reason: res.destroyed ? callerLeft() : stopped.has(res) ? errors.stopped() : undefined,
+    onCancel(cancelled: () => void): () => void {
+      const cancel = (reason: Error) => {
+        stopListening();
+        wait.reason ??= reason;
+        cancelled();
+      };
+      const onClose = () => cancel(callerLeft());
+      const stopListening = () => {
+        res.off("close", onClose);
+        waits.delete(res);
+      };
+      res.once("close", onClose);
+      waits.set(res, cancel);
+      return stopListening;
+    },
+  };
+  return wait;
+}
+
+function callerLeft(): Error {
+  return new SagaflowError("client_closed", "the caller closed the connection before its wait ended");
+}
+
 /** Whether a stop told this answer to finish now (its caller may still be there to get it). */
 export function toldToStop(res: ServerResponse): boolean {
   return stopped.has(res);
@@ -42,6 +76,7 @@ export function stopAnswers(responses: Iterable<ServerResponse>): void {
   for (const res of responses) {
     if (!res.headersSent) res.setHeader("connection", "close");
     stopped.add(res);
+    waits.get(res)?.(errors.stopped());
     controllerOf(res).abort(errors.stopped());
     if (eventStreams.has(res)) res.end();
   }

@@ -16,6 +16,7 @@ import type { Observer } from "../observe/observer.ts";
 import { logInternalError } from "../observe/log-event.ts";
 import type { SignalledInstance } from "../store/cluster-port.ts";
 import type { StepHolds } from "./held-writes.ts";
+import type { WaitCancel } from "./workflow/end-waiters.ts";
 
 export type { CallOptions };
 
@@ -58,8 +59,8 @@ export interface Dispatcher {
   enqueueTask(component: string, id: string, task: (current: Current) => Promise<Decision>): Promise<StoredReply>;
   /** Rejects unless `component` has a command or query named `handler` whose input schema accepts `input`. */
   checkCall(component: string, handler: string, input: unknown): Promise<void>;
-  /** A workflow's current record; with `waitMs`, held until it is over or the wait runs out (an aborted `signal` rejects at once). */
-  workflowResult(name: string, id: string, waitMs?: number, signal?: AbortSignal): Promise<WorkflowView<unknown>>;
+  /** A workflow's current record; with `waitMs`, held until it is over or the wait runs out (a cancelled wait rejects at once). */
+  workflowResult(name: string, id: string, waitMs?: number, cancel?: WaitCancel): Promise<WorkflowView<unknown>>;
   /** The registered component of that name (entities and workflows; not consumers or views). */
   component(name: string): Component | undefined;
   /** Every registered component (entities and workflows), in registration order. */
@@ -73,7 +74,7 @@ export interface DispatcherOptions {
   cacheSize: number;
   log: (line: string) => void;
   /** How a workflow's end is awaited (the workflow engine's). */
-  waitForEnd(name: string, id: string, waitMs: number, signal?: AbortSignal): Promise<WorkflowView<unknown> | undefined>;
+  waitForEnd(name: string, id: string, waitMs: number, cancel?: WaitCancel): Promise<WorkflowView<unknown> | undefined>;
   /** Counts, times and traces every call (metrics and spans). */
   observer?: Observer;
 }
@@ -137,14 +138,14 @@ export class InstanceDispatcher implements Dispatcher {
     return { registered, isQuery };
   }
 
-  async workflowResult(name: string, id: string, waitMs = 0, signal?: AbortSignal): Promise<WorkflowView<unknown>> {
+  async workflowResult(name: string, id: string, waitMs = 0, cancel?: WaitCancel): Promise<WorkflowView<unknown>> {
     const kind = this.registry.get(name)?.component.kind;
     if (kind === undefined) throw errors.unknownComponent(name);
     if (kind !== "workflow") {
       throw new SagaflowError("not_a_workflow", `"${name}" is not a workflow: call /${name}/{id}/{command or query}`, { status: 404 });
     }
     checkId(id);
-    const view = await this.options.waitForEnd(name, id, waitMs, signal);
+    const view = await this.options.waitForEnd(name, id, waitMs, cancel);
     if (!view) throw await missingWorkflow(this.deps.store, name, id, `workflow ${name} "${id}" was never started`);
     return view;
   }

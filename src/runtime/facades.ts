@@ -31,13 +31,14 @@ import type { RetentionReport } from "./retention/retention-service.ts";
 import type { Definitions, WorkflowPage, WorkflowSearch } from "./console-queries.ts";
 import type { ProcessMap } from "./process-map.ts";
 import type { LagHistory, RatesReport } from "./admin-samples.ts";
+import type { WaitCancel } from "./workflow/end-waiters.ts";
 
 export type { OperatorAction, NodesReport, ViewQueryOptions, RetentionReport, Definitions, WorkflowPage, WorkflowSearch, ProcessMap, LagHistory, RatesReport, WorkflowStateAt };
 
 /** The service's own HTTP API: commands, queries, workflow results and view queries. */
 export interface ServiceFacade extends Pick<Dispatcher, "call" | "callForReply"> {
-  /** An aborted `signal` abandons the wait: it rejects with the signal's reason and the waiter is dropped. */
-  workflowResult(name: string, id: string, waitMs?: number, signal?: AbortSignal): Promise<WorkflowView<unknown>>;
+  /** A cancelled wait (`cancel`: the caller left, the server stops) rejects with its reason at once and the waiter is dropped. */
+  workflowResult(name: string, id: string, waitMs?: number, cancel?: WaitCancel): Promise<WorkflowView<unknown>>;
   /** Runs a named view query; `{ <name>: rows, nextPageToken? }` or `{ count }`. */
   queryView(view: string, query: string, params: Record<string, unknown>, options?: ViewQueryOptions): Promise<unknown>;
   /** Calls `listener` after every change of the view; returns the function that stops it. Throws for an unknown view. */

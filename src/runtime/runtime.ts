@@ -146,7 +146,7 @@ export class Runtime {
       },
       cacheSize: options.cacheSize ?? 10_000,
       log: this.log,
-      waitForEnd: (name, id, waitMs, signal) => this.workflows.waitForEnd(name, id, waitMs, signal),
+      waitForEnd: (name, id, waitMs, cancel) => this.workflows.waitForEnd(name, id, waitMs, cancel),
       observer: this.observer,
     });
     const dispatcher: Dispatcher = this.dispatcher;
@@ -234,7 +234,7 @@ export class Runtime {
     this.service = {
       call: (component, id, handler, input, callOptions) => dispatcher.call(component, id, handler, input, callOptions),
       callForReply: (component, id, handler, input, callOptions) => dispatcher.callForReply(component, id, handler, input, callOptions),
-      workflowResult: (name, id, waitMs, signal) => dispatcher.workflowResult(name, id, waitMs, signal),
+      workflowResult: (name, id, waitMs, cancel) => dispatcher.workflowResult(name, id, waitMs, cancel),
       queryView: (view, query, params, queryOptions) => views.query(view, query, params, queryOptions),
       watchView: (view, listener) => views.runner(view).onChange(listener),
       storeStatus: () => this.store.status?.() ?? { status: "ok" },

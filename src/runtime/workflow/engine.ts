@@ -31,6 +31,7 @@ import type { EagerPrefix, HeldWrite, StepHolds } from "../held-writes.ts";
 import { undefinedWorkflows } from "./undefined-workflows.ts";
 import { checkStepOutcomeIsJson } from "../json-copy.ts";
 import type { StartsTimers } from "../timers/timer-service.ts";
+import type { WaitCancel } from "./end-waiters.ts";
 
 /** Which workflow buckets this node runs (all of them on a single node). */
 export interface WorkflowPlacement {
@@ -235,8 +236,8 @@ export class WorkflowEngine {
   }
 
   /** Resolves when the workflow is over, or after `waitMs` with the record as it then is; `signal` abandons the wait (EndWaiters). */
-  waitForEnd(name: string, id: string, waitMs: number, signal?: AbortSignal): Promise<WorkflowView<unknown> | undefined> {
-    return this.ends.waitForEnd(name, id, waitMs, signal);
+  waitForEnd(name: string, id: string, waitMs: number, cancel?: WaitCancel): Promise<WorkflowView<unknown> | undefined> {
+    return this.ends.waitForEnd(name, id, waitMs, cancel);
   }
 
   /** Callers waiting for a workflow's end now (`GET ?wait=`), for tests and operators. */
