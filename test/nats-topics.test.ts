@@ -4,7 +4,7 @@ import { connect, type JetStreamManager } from "nats";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { consumer, createSagaflow, keyValue, memoryStore, service, sqlite, topicConsumer, topicProducer, type Sagaflow } from "../src/index.ts";
+import { consumer, createSagaflow, deferred, keyValue, memoryStore, service, sqlite, topicConsumer, topicProducer, type Sagaflow } from "../src/index.ts";
 import { connectNats } from "../src/broker/nats-broker.ts";
 import { runtimeOf } from "../src/host/create-sagaflow.ts";
 import { until } from "../src/runtime/test-support.ts";
@@ -101,6 +101,37 @@ if (binary) {
       const report = (await admin.consumers()).consumers.find((c) => c.name === "lines");
       assert.equal(report?.parked, 0);
       assert.equal(report?.source, "stream LINES");
+    });
+
+    it("a timer a redelivered message starts again, after the first fired, changes its target once", async () => {
+      const nats = await NatsServer.start(binary);
+      cleanups.push(() => nats.cleanup());
+      const counter = keyValue("counter", {
+        initial: () => ({ n: 0 }),
+        commands: { inc: (s: { n: number }, _c: {}, fx) => fx.update({ n: s.n + 1 }).reply((after) => after) },
+        queries: { get: (s, _: {}, fx) => fx.reply(s) },
+      });
+      let deliveries = 0;
+      const bells = topicConsumer("bells", {
+        stream: { name: "BELLS", subjects: ["bells.>"] },
+        retry: { maxAttempts: 3, initialBackoffMs: 300 },
+        handle: async (_body: {}, ctx) => {
+          await ctx.timers.start("ring", 0, deferred(counter, "c").inc({}));
+          // The first delivery fails after its timer started (and, due at once, fired).
+          if (deliveries++ === 0) throw new Error("flaky after starting the timer");
+        },
+      });
+      const app: Sagaflow = createSagaflow(service("bells", [counter, bells]), { store: memoryStore(), natsUrl: nats.url, log: () => {} });
+      cleanups.push(() => app.stop());
+      await app.start();
+      const broker = await connectNats(nats.url, () => {});
+      cleanups.push(() => broker.close());
+      await broker.ensureStream({ name: "BELLS", subjects: ["bells.>"] });
+      await broker.publish("bells.x", encoder.encode("{}"), { msgId: "ring-1" });
+      const timers = runtimeOf(app)!.store;
+      await until("delivered again and its timers fired", async () => deliveries >= 2 && (await timers.listTimers(undefined, 10)).length === 0, 30_000, { everyMs: 50 });
+      await sleep(300);
+      assert.deepEqual(await app.client.call(counter, "c").get({}), { n: 1 });
     });
 
     it("publishes each instance's changes in order, and waits out a broker outage", async () => {

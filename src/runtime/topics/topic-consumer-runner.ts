@@ -1,6 +1,5 @@
 import type { Broker, BrokerMessage, TopicSubscription } from "../../broker/port.ts";
 import { isRefusal, SagaflowError } from "../../define/errors.ts";
-import type { Timers } from "../../define/handlers.ts";
 import type { TopicConsumerDefinition, TopicContext } from "../../define/topic.ts";
 import { LeaseLostError, type Fence } from "../../store/cluster-port.ts";
 import type { ParkedMessage, Store } from "../../store/port.ts";
@@ -13,13 +12,14 @@ import { MessagePublisher, publishUnavailable } from "./message-publisher.ts";
 import { streamEpoch } from "./stream-epoch.ts";
 import { logEvent } from "../../observe/log-event.ts";
 import { defaultHandlerTimeoutMs, isOutage, runWithHandlerTimeout } from "../handler-timeout.ts";
+import { keyedTimers, type StartsTimers } from "../timers/timer-service.ts";
 
 export interface TopicHost {
   store: Store;
   clock: Clock;
   log: (line: string) => void;
   keyedCall: KeyedCall;
-  timers: Timers;
+  timers: StartsTimers;
   broker: Broker;
 }
 
@@ -286,7 +286,8 @@ export class TopicConsumerRunner {
           key,
           idempotencyKey,
           call: (definition, id) => caller.call(definition, id),
-          timers: this.host.timers,
+          // Keyed by the message, as its calls: a redelivery starting them again changes their targets once.
+          timers: keyedTimers(this.host.timers, `topic:${this.definition.name}:${idempotencyKey}`),
           publish: this.publisher ? this.publisher.forMessage(idempotencyKey, () => this.running && !abandoned) : publishUnavailable(this.definition.name),
         };
         const abandon = () => {

@@ -1,5 +1,4 @@
 import type { Broker } from "../../broker/port.ts";
-import type { Timers } from "../../define/handlers.ts";
 import type { TopicConsumerDefinition, TopicProducerDefinition } from "../../define/topic.ts";
 import type { ServiceComponent } from "../../define/service.ts";
 import type { Store } from "../../store/port.ts";
@@ -9,13 +8,14 @@ import type { KeyedCall } from "../dispatcher.ts";
 import type { ConsumerReport } from "../facades.ts";
 import { TopicConsumerRunner } from "./topic-consumer-runner.ts";
 import { TopicProducerRunner } from "./topic-producer-runner.ts";
+import type { StartsTimers } from "../timers/timer-service.ts";
 
 export interface TopicServiceHost {
   store: Store;
   clock: Clock;
   log: (line: string) => void;
   keyedCall: KeyedCall;
-  timers: Timers;
+  timers: StartsTimers;
   broker: Broker | undefined;
 }
 
