@@ -1,7 +1,7 @@
 import { SagaflowError } from "../../define/errors.ts";
 import type { StepHandler, WorkflowDefinition, WorkflowView } from "../../define/workflow.ts";
 import { asWorkflowEffect } from "../../define/workflow-effect.ts";
-import { finalStatuses, type Store, type StoredReply, type WorkflowRecord, type WorkflowStatus } from "../../store/port.ts";
+import { finalStatuses, type Store, type StoredReply, type WorkflowRecord } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
 import type { Current, Decision } from "../decide.ts";
 import type { EagerStep, Kind } from "../kinds.ts";
@@ -32,6 +32,7 @@ import { undefinedWorkflows } from "./undefined-workflows.ts";
 import { checkStepOutcomeIsJson } from "../json-copy.ts";
 import type { StartsTimers } from "../timers/timer-service.ts";
 import type { WaitCancel } from "./end-waiters.ts";
+import { idsAtStep } from "./ids-at-step.ts";
 
 /** Which workflow buckets this node runs (all of them on a single node). */
 export interface WorkflowPlacement {
@@ -159,7 +160,7 @@ export class WorkflowEngine {
         );
       }
       for (const { step } of missing) {
-        for (const id of await this.idsAtStep(definition.name, step)) {
+        for (const id of await idsAtStep(this.host.store, definition.name, step)) {
           const reply = await this.operate(definition.name, id, "terminate", `step "${step}" no longer defined`);
           // Another node may have moved it on meanwhile (it ended, or left the step): then it was not terminated.
           if (!reply.ok || (reply.value as { status?: string } | undefined)?.status !== "terminated") continue;
@@ -235,7 +236,7 @@ export class WorkflowEngine {
     this.timers.delete(key);
   }
 
-  /** Resolves when the workflow is over, or after `waitMs` with the record as it then is; `signal` abandons the wait (EndWaiters). */
+  /** Resolves when the workflow is over, or after `waitMs` with the record as it then is; `cancel` abandons the wait (EndWaiters). */
   waitForEnd(name: string, id: string, waitMs: number, cancel?: WaitCancel): Promise<WorkflowView<unknown> | undefined> {
     return this.ends.waitForEnd(name, id, waitMs, cancel);
   }
@@ -277,31 +278,6 @@ export class WorkflowEngine {
     this.actEnded.clear();
     for (const timer of this.timers.values()) timer.cancel();
     this.timers.clear();
-  }
-
-  /**
-   * The ids of the workflows of `name` not over that would run `step` next (suspended and failed
-   * ones too: a resume or retry would run it). Only when orphans are to be terminated.
-   */
-  private async idsAtStep(name: string, step: string): Promise<string[]> {
-    const ids: string[] = [];
-    for (const statuses of [["running", "suspended", "failed"], ["paused"]] satisfies WorkflowStatus[][]) {
-      let afterId: string | undefined;
-      for (;;) {
-        const page = await this.host.store.listWorkflows({ name, statuses, limit: 1000, ...(afterId === undefined ? {} : { afterId }) });
-        for (const workflow of page) if (this.stepToRun(workflow) === step) ids.push(workflow.id);
-        if (page.length < 1000) break;
-        afterId = page.at(-1)!.id;
-      }
-    }
-    return ids;
-  }
-
-  /** The step that will run next: the current one, or a pause's timeout handler. */
-  private stepToRun(record: WorkflowRecord): string | undefined {
-    if (record.status === "running" || record.status === "suspended" || record.status === "failed") return record.step ?? undefined;
-    if (record.status === "paused") return (record.stepInput as { then?: string } | null)?.then;
-    return undefined;
   }
 
   private committed(definition: WorkflowDefinition, id: string, record: WorkflowRecord): void {
