@@ -59,6 +59,8 @@ const refusal = (error: unknown) => error instanceof SagaflowError && !error.ret
  * workflow is then `failed` and an operator's retry runs the compensations on from there.
  * An operator's cancel also runs the compensations (after the step attempt in progress has
  * finished or timed out) and ends `compensated`; terminate stops at once and undoes nothing.
+ * A step that failed after part of it took effect (`failure.partial`) is undone first; without a
+ * compensation, the saga stops for an operator (`partial_step`) rather than undo only the rest.
  *
  * @example
  * const transfer = saga("transfer", {
@@ -99,14 +101,20 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
    */
   const compensate = async (state: SagaState<S>, input: unknown, ctx: Ctx): Promise<StepEffect> => {
     const given = input as { failure?: StepFailure; cancelled?: Cancellation } | null;
-    const failure: StepFailure | undefined = given?.cancelled
-      ? { step: given.cancelled.step ?? "", code: "cancelled", message: given.cancelled.reason }
+    const cancelled = given?.cancelled;
+    const failure: StepFailure | undefined = cancelled
+      ? { step: cancelled.step ?? "", code: "cancelled", message: cancelled.reason, ...(cancelled.partial ? { partial: cancelled.partial } : {}) }
       : given?.failure;
     const current: SagaState<S> = failure ? { ...state, failure, status: "compensating" } : state;
-    const pending = [...current.completed].reverse().find((n) => !current.compensated.includes(n));
+    // A step that failed after part of it took effect is undone too, first (its compensation must
+    // cope with a step done in part); one that failed with nothing kept has nothing to undo.
+    const partial = current.failure?.partial && !current.completed.includes(current.failure.step) ? current.failure.step : undefined;
+    const toUndo = partial === undefined ? current.completed : [...current.completed, partial];
+    const pending = [...toUndo].reverse().find((n) => !current.compensated.includes(n));
     if (pending === undefined) {
-      // A cancelled saga ends compensated even when nothing had completed: it did not fail.
-      const status = current.completed.length === 0 && current.failure?.code !== "cancelled" ? "rejected" : "compensated";
+      // A cancelled saga ends compensated even when nothing had completed: it did not fail. Nor
+      // is a first step undone after it took effect in part a plain rejection.
+      const status = toUndo.length === 0 && current.failure?.code !== "cancelled" ? "rejected" : "compensated";
       return ctx.update({ ...current, status }).end();
     }
     const undone = options.steps.find((s) => s.name === pending);
@@ -114,6 +122,12 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
       // Done by an earlier version of the code, which had the step; this one cannot undo it.
       const message = `compensation of ${pending} cannot run: the saga completed step "${pending}", which this code no longer defines (put it back, then retry)`;
       return ctx.update({ ...current, status: "requires_manual_intervention" }).fail("compensation_failed", message);
+    }
+    // A step done in part that nothing undoes needs an operator; stopped here before, their retry
+    // says they undid it by hand (state.status is still the stop's), and the rest is compensated.
+    if (pending === partial && !undone.compensate && state.status !== "requires_manual_intervention") {
+      const message = `step ${pending} failed after part of it took effect, and it has no compensation: undoing the steps before it would leave that part in place, so none was undone. Undo it by hand and retry (the saga then counts it undone and compensates the rest), or give it a compensation and retry; terminate leaves everything as it stands`;
+      return ctx.update({ ...current, status: "requires_manual_intervention" }).fail("partial_step", message);
     }
     try {
       await undone.compensate?.(current, ctx);

@@ -62,6 +62,8 @@ export interface Cancellation {
   /** The step the workflow was at when cancelled. */
   step: string | null;
   reason: string;
+  /** Set when an attempt of that step failed after part of it took effect (see StepFailure.partial). */
+  partial?: true;
 }
 
 /** A step failure as the failover step receives it. */
@@ -69,6 +71,12 @@ export interface StepFailure {
   step: string;
   code: string;
   message: string;
+  /**
+   * Set when an attempt of the step failed after part of it took effect: a call of it was
+   * answered and kept (it is not undone by the failure), a `ctx.run` result journaled, a timer
+   * started or cancelled. Without it, nothing of the step was kept.
+   */
+  partial?: true;
 }
 
 /**

@@ -33,10 +33,12 @@ export type DispatchOptions = CallOptions & {
   hold?: StepHolds;
   /** An operator's retry: a refusal stored under the key is decided again (see Pending.decideRefusalAgain). */
   decideRefusalAgain?: boolean;
+  /** A workflow step's call: told when the command's answer is ok and kept without the step (see Pending.kept). */
+  kept?: () => void;
 };
 
-/** How a keyed call is made: a step's may hold its write; an operator's retry decides stored refusals again. */
-export type KeyedCallOptions = Pick<DispatchOptions, "hold" | "decideRefusalAgain">;
+/** How a keyed call is made: a step's may hold its write (and hear that it was kept); an operator's retry decides stored refusals again. */
+export type KeyedCallOptions = Pick<DispatchOptions, "hold" | "decideRefusalAgain" | "kept">;
 
 /**
  * A call made on behalf of a workflow step, a consumer message or a timer: always keyed, and
@@ -238,6 +240,7 @@ export class InstanceDispatcher implements Dispatcher {
           principal: options.principal,
           ...(options.hold && !isQuery ? { hold: options.hold } : {}),
           ...(options.decideRefusalAgain && !isQuery ? { decideRefusalAgain: true } : {}),
+          ...(options.kept && !isQuery ? { kept: options.kept } : {}),
           trace: isQuery ? undefined : trace,
           resolve: (reply, position) => resolve(position === undefined ? reply : { ...reply, position }),
           reject,

@@ -55,6 +55,8 @@ export class StepHolds {
    * this one, not committed yet, which must be durable before anything of this step is on its own.
    */
   prefix: EagerPrefix | undefined;
+  /** Told when a held write committed alone (`flush`): part of the step then took effect, whatever becomes of the step. */
+  onKeptAlone: (() => void) | undefined;
 
   constructor(
     /** Commits one write on its own (the group committer). */
@@ -115,8 +117,14 @@ export class StepHolds {
         this.failure = new Error(`a call's write was refused (${outcome.reason}) when committed on its own`);
         throw this.failure;
       }
+      this.onKeptAlone?.();
     })();
     return this.flushing;
+  }
+
+  /** Resolves once a flush in flight is over: a step that failed meanwhile then knows whether its write was kept. */
+  async flushSettled(): Promise<void> {
+    await this.flushing?.catch(() => {});
   }
 
   /**

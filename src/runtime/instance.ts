@@ -35,6 +35,13 @@ export interface Pending {
    * refused it may have been fixed. Its new record goes under a successor key (see stored-replies.ts).
    */
   decideRefusalAgain?: true;
+  /**
+   * A workflow step's command: called when its answer is ok and kept on its own — committed, or
+   * answered from the record an earlier run kept — so that a step failing later knows part of it
+   * took effect (StepFailure.partial). A write the step holds is not kept until it commits
+   * (StepHolds tells of one committed alone).
+   */
+  kept?: () => void;
   /** The W3C traceparent of the command's span (tracing only): kept with what it writes. */
   trace?: string | undefined;
   /** `position`: the feed position of this instance's latest commit (for read-your-writes). */
@@ -144,7 +151,10 @@ export class Instance {
         const outcomes = await this.runTurn(turn);
         turn.forEach((pending, i) => {
           const outcome = outcomes[i]!;
-          if ("reply" in outcome) pending.resolve(outcome.reply, this.lastPosition);
+          if ("reply" in outcome) {
+            if (outcome.reply.ok) pending.kept?.();
+            pending.resolve(outcome.reply, this.lastPosition);
+          }
           else if ("error" in outcome) pending.reject(outcome.error);
         });
       }

@@ -24,8 +24,10 @@ export class KeyedCaller {
     private readonly holds?: StepHolds,
     /** A run an operator asked for again: what was refused under these keys is decided again. */
     decideRefusalAgain = false,
+    /** A workflow step's: told when a call's effect is kept on its own (see Pending.kept). */
+    kept?: () => void,
   ) {
-    this.options = { ...(holds ? { hold: holds } : {}), ...(decideRefusalAgain ? { decideRefusalAgain } : {}) };
+    this.options = { ...(holds ? { hold: holds } : {}), ...(decideRefusalAgain ? { decideRefusalAgain } : {}), ...(kept ? { kept } : {}) };
   }
 
   /** Stops sending: a run the engine gave up on (timed out) must not act any more. */

@@ -115,7 +115,8 @@ export interface WorkflowRecord {
   dueAt: number | null;
   /** The workflow-level timeout, if any. */
   deadlineAt: number | null;
-  lastError: { code: string; message: string } | null;
+  /** The current step execution's last failure; `partial`: part of one of its attempts took effect (StepFailure.partial). */
+  lastError: { code: string; message: string; partial?: true } | null;
   /** Hash of the start command's input: a repeat with the same input gets `startReply`. */
   startHash: string;
   startReply: unknown;

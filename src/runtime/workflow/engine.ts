@@ -436,12 +436,18 @@ export class WorkflowEngine {
   ): Promise<Changed & { held?: HeldWrite }> {
     const step = record.step!;
     const handler = (definition.steps as Record<string, StepHandler<unknown, string>>)[step]!;
+    // Whether part of this attempt took effect on its own: if it fails, that is not undone (StepFailure.partial).
+    let partial = false;
+    const kept = () => void (partial = true);
     const holds = this.host.stepHolds?.();
-    if (holds) holds.prefix = prefix;
+    if (holds) {
+      holds.prefix = prefix;
+      holds.onKeptAlone = kept;
+    }
     // Nothing to hold the step's writes in: its start commits first, as without eagerStart.
     else await prefix?.commit();
     const journal = { store: this.host.store, clock: this.host.clock };
-    const ctx = new StepContextImpl(definition.name, id, record.execId, record.attempt + 1, this.host.keyedCall, this.host.timers, holds, journal, retriedByOperator(record));
+    const ctx = new StepContextImpl(definition.name, id, record.execId, record.attempt + 1, this.host.keyedCall, this.host.timers, holds, journal, retriedByOperator(record), kept);
     const { timeoutMs } = stepOptions(definition, step);
     let timer: { cancel(): void } | undefined;
     const key = workflowKey(definition.name, id);
@@ -468,7 +474,8 @@ export class WorkflowEngine {
       holds?.drop();
       if (error instanceof TerminatedDuringStep) return operatorChange(record, "terminate", this.host.clock.now(), error.reason)!;
       if (error instanceof AbandonedStep) throw error;
-      return applyStepFailure(definition, record, error, this.host.clock.now());
+      await holds?.flushSettled();
+      return applyStepFailure(definition, record, error, this.host.clock.now(), partial);
     } finally {
       timer?.cancel();
       this.attempts.delete(key);

@@ -32,6 +32,8 @@ export class Journal {
     private readonly id: string,
     private readonly stepKey: string,
     private readonly closed: () => boolean,
+    /** Told when a result is journaled, or found journaled: the step then took effect in part. */
+    private readonly kept: () => void = () => {},
   ) {}
 
   async run<T>(name: string, fn: (attempt: RunAttempt) => Promise<T> | T, options: RunOptions = {}): Promise<T> {
@@ -41,7 +43,10 @@ export class Journal {
     const key = `${this.stepKey}:run:${name}:${occurrence}`;
     const instance = `${this.workflow}/${this.id}`;
     const stored = await this.store.findDedup(journalComponent, instance, key);
-    if (stored && stored.reply.ok) return stored.reply.value as T;
+    if (stored && stored.reply.ok) {
+      this.kept();
+      return stored.reply.value as T;
+    }
     const maxAttempts = options.maxAttempts ?? defaults.maxAttempts;
     let backoff = options.initialBackoffMs ?? defaults.initialBackoffMs;
     for (let attempt = 1; ; attempt++) {
@@ -58,6 +63,7 @@ export class Journal {
       // undefined is not JSON: journal it as null and give back what the call gave.
       const value = result === undefined ? null : result;
       await this.commit(instance, key, value);
+      this.kept();
       return result;
     }
   }

@@ -33,7 +33,9 @@ export function operatorDecision(definition: WorkflowDefinition, current: Curren
  * Cancel: to the workflow's `onCancel` step (a saga's compensations), with input
  * `{ cancelled: { step, reason } }`. It runs in the mailbox after the step attempt in progress,
  * so that attempt finishes (or times out) first; its keyed calls are never repeated under a
- * new key. A workflow already at its cancel step is refused: retry it if it failed there.
+ * new key. A workflow already at its cancel step is refused: retry it if it failed there. So is
+ * a saga whose step took effect in part and has no compensation (`partial_step`): undoing the
+ * steps before it would leave that part in place (money deposited and refunded too).
  */
 function cancelDecision(definition: WorkflowDefinition, current: Current, record: WorkflowRecord, reason: string, now: number): Decision {
   const refuse = (code: string, message: string): Decision => ({ ...unchanged(current), reply: { ok: false, code, message } });
@@ -45,7 +47,15 @@ function cancelDecision(definition: WorkflowDefinition, current: Current, record
   if (record.step === step) {
     return refuse("invalid_status", `the workflow is already at its cancel step "${step}"${record.status === "failed" ? "; retry it to run that step again" : ""}`);
   }
-  const cancelled: Cancellation = { step: record.step, reason: `cancelled ${reason}` };
+  const partial = record.lastError?.partial === true;
+  const pivot = partial && definition.saga?.steps.some((s) => s.name === record.step && !s.compensable);
+  if (pivot) {
+    return refuse(
+      "partial_step",
+      `step "${record.step}" of saga "${definition.name}" took effect in part (an attempt failed after part of it was kept) and has no compensation to undo it: the saga can only go forward, and its next attempt finishes the step (what took effect is answered from its record, not done again); terminate stops it as it stands`,
+    );
+  }
+  const cancelled: Cancellation = { step: record.step, reason: `cancelled ${reason}`, ...(partial ? { partial } : {}) };
   const moved = applyDecision(definition, { ...record, deadlineAt: null }, undefined, { kind: "step", step, input: { cancelled } }, now);
   return changedTo({ record: moved.record, note: `cancelled ${reason}; to step ${step}` });
 }

@@ -142,16 +142,22 @@ export function describeError(error: unknown, thrownBy: "step" | "handler" = "st
   return thrownBy === "step" ? { code: "step_error", message } : { code: "handler_error", message };
 }
 
-/** A step failed: retry after a back-off, fail over, or fail for good. */
+/**
+ * A step failed: retry after a back-off, fail over, or fail for good. `tookEffect`: part of the
+ * failed attempt was kept (a call, a journaled result, a timer); the step execution is then
+ * `partial` from here on, whatever its later attempts do, and its failover step is told so.
+ */
 export function applyStepFailure(
   definition: WorkflowDefinition,
   record: WorkflowRecord,
   error: unknown,
   now: number,
+  tookEffect = false,
 ): Changed {
   const step = record.step!;
   const options = stepOptions(definition, step);
-  const lastError = describeError(error);
+  const described = describeError(error);
+  const lastError: NonNullable<WorkflowRecord["lastError"]> = tookEffect || record.lastError?.partial ? { ...described, partial: true } : described;
   if (isNotTheWorksFault(error)) {
     // Not the step's failure: the database was out of reach (a restart, a failover), or this
     // node's code is behind what a call read (a rolling deploy). Run it again after a back-off
@@ -174,7 +180,8 @@ export function applyStepFailure(
   if (options.failoverTo !== undefined) {
     const failure: StepFailure = { step, ...lastError };
     const moved = applyDecision(definition, base, undefined, { kind: "step", step: options.failoverTo, input: { failure } }, now);
-    return { record: { ...moved.record, lastError }, note: `${why}; failover to ${options.failoverTo}` };
+    // Shown as why the failover step runs; `partial` is said of the failed step, in the failure, not of this one.
+    return { record: { ...moved.record, lastError: described }, note: `${why}${lastError.partial ? " after part of it took effect" : ""}; failover to ${options.failoverTo}` };
   }
   return { record: { ...base, status: "failed", dueAt: null }, note: `${why}; workflow failed` };
 }

@@ -33,13 +33,15 @@ export class StepContextImpl implements StepContext<unknown, string> {
     journal?: { store: Store; clock: Clock },
     /** An operator's retry of this execution: what its calls got refused is decided again. */
     decideRefusalAgain = false,
+    /** Told when something of this attempt took effect on its own: a call kept, a result journaled, a timer changed. */
+    kept: () => void = () => {},
   ) {
     const prefix = `wf:${workflowName}:${workflowId}:${execId}`;
     // Keyed by the execution: a re-run starting them again (after the first fired) changes their targets once.
-    const keyed = keyedTimers(timers, prefix);
+    const keyed = timersTelling(keyedTimers(timers, prefix), kept);
     this.timers = holds ? timersAfterStart(keyed, holds) : keyed;
-    this.caller = new KeyedCaller(prefix, keyedCall, holds, decideRefusalAgain);
-    if (journal) this.journal = new Journal(journal.store, journal.clock, workflowName, workflowId, prefix, () => this.abandoned);
+    this.caller = new KeyedCaller(prefix, keyedCall, holds, decideRefusalAgain, kept);
+    if (journal) this.journal = new Journal(journal.store, journal.clock, workflowName, workflowId, prefix, () => this.abandoned, kept);
   }
 
   abandon(): void {
@@ -77,6 +79,20 @@ export class StepContextImpl implements StepContext<unknown, string> {
   fail(code: string, message?: string): MovedEffectRecord {
     return WorkflowEffectRecord.none.fail(code, message);
   }
+}
+
+/** Timers that tell `kept` of each change made: a started or cancelled timer outlives the step attempt. */
+function timersTelling(timers: Timers, kept: () => void): Timers {
+  return {
+    start: async (name, delayMs, call) => {
+      await timers.start(name, delayMs, call);
+      kept();
+    },
+    cancel: async (name) => {
+      await timers.cancel(name);
+      kept();
+    },
+  };
 }
 
 /** Timers whose changes wait for the workflow's start to be durable (see StepHolds.beforeDurable). */

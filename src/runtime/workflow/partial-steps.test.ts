@@ -1,0 +1,203 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { wallet } from "../../../examples/bank/wallet.ts";
+import { SagaflowError } from "../../define/errors.ts";
+import { saga, type SagaStep } from "../../define/saga.ts";
+import { workflow, type StepFailure } from "../../define/workflow.ts";
+import type { Store } from "../../store/port.ts";
+import { testbed, whenPostgresAsked } from "../../store/postgres/postgres-test-support.ts";
+import { SqliteStore } from "../../store/sqlite/sqlite-store.ts";
+import { Runtime } from "../runtime.ts";
+import { until } from "../test-support.ts";
+
+/**
+ * A step that fails after part of it took effect (a call committed on its own, then the step timed
+ * out) is `partial`: a saga undoes it too, or stops for an operator when nothing can undo it, and
+ * refuses a cancel that would undo only the steps before it. Before, the part stayed while the
+ * steps before it were undone: a transfer's deposit kept and its withdrawal refunded (money made).
+ */
+
+type Transfer = { payer: string; payee: string };
+
+const withdraw: SagaStep<Transfer> = {
+  name: "withdraw",
+  run: (s, ctx) => ctx.call(wallet, s.payer).withdraw({ amount: 1 }),
+  compensate: (s, ctx) => ctx.call(wallet, s.payer).deposit({ amount: 1 }),
+};
+
+/** Deposits, then outlasts the step's timeout on the attempts `slow` names: the deposit commits on its own meanwhile (50 ms). */
+const slowDeposit =
+  (slow: (attempt: number) => boolean): SagaStep<Transfer>["run"] =>
+  async (s, ctx) => {
+    await ctx.call(wallet, s.payee).deposit({ amount: 1 });
+    if (slow(ctx.attempt)) await new Promise((resolve) => setTimeout(resolve, 2_000));
+  };
+
+const start = (input: Transfer) => input;
+const stepTimeoutMs = 600;
+
+/** Its deposit times out once after committing; retried 3 s later, it finishes. */
+const retried = saga("retried", {
+  start,
+  stepTimeoutMs,
+  retry: { maxAttempts: 3, initialBackoffMs: 3_000 },
+  steps: [withdraw, { name: "deposit", run: slowDeposit((attempt) => attempt === 1) }],
+});
+
+/** Its deposit, which nothing undoes, times out after committing: no retry. */
+const pivot = saga("pivot", { start, stepTimeoutMs, retry: { maxAttempts: 1 }, steps: [withdraw, { name: "deposit", run: slowDeposit(() => true) }] });
+
+/** As `pivot`, with a compensation for the deposit. */
+const undoable = saga("undoable", {
+  start,
+  stepTimeoutMs,
+  retry: { maxAttempts: 1 },
+  steps: [withdraw, { name: "deposit", run: slowDeposit(() => true), compensate: (s, ctx) => ctx.call(wallet, s.payee).withdraw({ amount: 1 }) }],
+});
+
+/** Its deposit fails at once: the write it held is dropped, nothing of it kept (its compensation would be refused: nothing to take back). */
+const dropped = saga("dropped", {
+  start,
+  retry: { maxAttempts: 1 },
+  steps: [
+    withdraw,
+    {
+      name: "deposit",
+      run: async (s, ctx) => {
+        await ctx.call(wallet, s.payee).deposit({ amount: 1 });
+        throw new SagaflowError("broken", "failed after its call", { status: 400 });
+      },
+      compensate: (s, ctx) => ctx.call(wallet, s.payee).withdraw({ amount: 1 }),
+    },
+  ],
+});
+
+/** A plain workflow's failover step is told whether the failed step took effect in part: here, a journaled ctx.run. */
+const journaled = workflow("journaled", {
+  start: (input: { run: boolean }) => ({ run: input.run, failure: null as StepFailure | null }),
+  steps: {
+    charge: async (s, _input, ctx) => {
+      if (s.run) await ctx.run("charge", () => "charged");
+      throw new SagaflowError("broken", "failed", { status: 400 });
+    },
+    recover: async (s, input, ctx) => ctx.update({ ...s, failure: (input as { failure: StepFailure }).failure }).end(),
+  },
+  defaults: { failoverTo: "recover" },
+});
+
+function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Promise<void>) {
+  const runtimes: Runtime[] = [];
+  after(async () => {
+    for (const rt of runtimes) await rt.stop();
+    await cleanup();
+  });
+
+  async function open(name: string, stepCommits: "together" | "separate" = "together") {
+    const rt = new Runtime({ store: newStore(name), components: [wallet, retried, pivot, undoable, dropped, journaled], stepCommits, log: () => {} });
+    runtimes.push(rt);
+    await rt.start();
+    await rt.call("wallet", "payer", "create", { initialBalance: 10 });
+    await rt.call("wallet", "payee", "create", { initialBalance: 0 });
+    return rt;
+  }
+
+  const balances = async (rt: Runtime) => [
+    ((await rt.call("wallet", "payer", "balance", {})) as { balance: number }).balance,
+    ((await rt.call("wallet", "payee", "balance", {})) as { balance: number }).balance,
+  ];
+  const ended = (rt: Runtime, name: string, id: string, status = "ended") =>
+    until(`${name} ${id} to be ${status}`, async () => {
+      const result = await rt.workflowResult(name, id);
+      return result.status === status && result;
+    }, 10_000);
+  const sagaState = (result: { state: unknown }) => result.state as { status: string; completed: string[]; compensated: string[]; failure?: StepFailure };
+
+  it("a-cancel-is-refused-while-a-step-that-nothing-undoes-stands-done-in-part-and-the-saga-finishes-it", async () => {
+    const rt = await open("cancel");
+    await rt.call("retried", "t1", "start", { payer: "payer", payee: "payee" });
+    await until("the deposit's first attempt to fail after its call was kept", async () => {
+      const { workflow } = await rt.admin.showWorkflow("retried", "t1");
+      return workflow.attempt === 1 && workflow.lastError?.partial === true;
+    }, 10_000);
+    await assert.rejects(rt.admin.operateWorkflow("retried", "t1", "cancel"), (error: SagaflowError) => {
+      assert.equal(error.code, "partial_step");
+      assert.match(error.message, /step "deposit" of saga "retried" took effect in part/);
+      return true;
+    });
+    const done = await ended(rt, "retried", "t1");
+    assert.equal(sagaState(done).status, "completed");
+    assert.deepEqual(await balances(rt), [9, 1], "one unit moved, once: no refund of a withdrawal whose deposit was kept");
+  });
+
+  it("a-saga-whose-step-failed-done-in-part-with-nothing-to-undo-it-stops-for-an-operator-and-compensates-the-rest-on-their-retry", async () => {
+    const rt = await open("pivot");
+    await rt.call("pivot", "p1", "start", { payer: "payer", payee: "payee" });
+    const stopped = await ended(rt, "pivot", "p1", "failed");
+    assert.equal(sagaState(stopped).status, "requires_manual_intervention");
+    assert.deepEqual(sagaState(stopped).failure && [sagaState(stopped).failure!.step, sagaState(stopped).failure!.partial], ["deposit", true]);
+    const { workflow } = await rt.admin.showWorkflow("pivot", "p1");
+    assert.equal(workflow.lastError?.code, "partial_step");
+    assert.deepEqual(await balances(rt), [9, 1], "nothing was undone: the payer's refund would have made money");
+
+    // The operator takes the deposit back by hand, then retries: the withdrawal is compensated.
+    await rt.call("wallet", "payee", "withdraw", { amount: 1 });
+    await rt.admin.operateWorkflow("pivot", "p1", "retry");
+    const done = await ended(rt, "pivot", "p1");
+    assert.equal(sagaState(done).status, "compensated");
+    assert.deepEqual(sagaState(done).compensated, ["deposit", "withdraw"]);
+    assert.deepEqual(await balances(rt), [10, 0]);
+  });
+
+  it("a-step-that-failed-done-in-part-is-compensated-first-when-it-has-a-compensation", async () => {
+    const rt = await open("undoable");
+    await rt.call("undoable", "u1", "start", { payer: "payer", payee: "payee" });
+    const done = await ended(rt, "undoable", "u1");
+    assert.equal(sagaState(done).status, "compensated");
+    assert.deepEqual(sagaState(done).compensated, ["deposit", "withdraw"]);
+    assert.deepEqual(await balances(rt), [10, 0]);
+  });
+
+  it("a-step-that-failed-before-anything-of-it-was-kept-is-not-partial-and-its-compensation-does-not-run", async () => {
+    const rt = await open("dropped");
+    await rt.call("dropped", "d1", "start", { payer: "payer", payee: "payee" });
+    const done = await ended(rt, "dropped", "d1");
+    assert.equal(sagaState(done).status, "compensated");
+    assert.deepEqual(sagaState(done).compensated, ["withdraw"]);
+    assert.equal(sagaState(done).failure?.partial, undefined);
+    assert.deepEqual(await balances(rt), [10, 0]);
+  });
+
+  it("with-step-calls-committed-on-their-own-a-call-answered-before-its-step-failed-makes-the-step-partial", async () => {
+    const rt = await open("separate", "separate");
+    await rt.call("dropped", "s1", "start", { payer: "payer", payee: "payee" });
+    const done = await ended(rt, "dropped", "s1");
+    assert.equal(sagaState(done).failure?.partial, true);
+    assert.deepEqual(sagaState(done).compensated, ["deposit", "withdraw"]);
+    assert.deepEqual(await balances(rt), [10, 0], "the deposit, committed before the step failed, was taken back");
+  });
+
+  it("a-failover-step-is-told-the-failed-step-took-effect-in-part-when-a-ctx-run-result-was-journaled", async () => {
+    const rt = await open("journaled");
+    await rt.call("journaled", "ran", "start", { run: true });
+    await rt.call("journaled", "not", "start", { run: false });
+    const ran = (await ended(rt, "journaled", "ran")).state as { failure: StepFailure };
+    const not = (await ended(rt, "journaled", "not")).state as { failure: StepFailure };
+    assert.deepEqual([ran.failure.step, ran.failure.code, ran.failure.partial], ["charge", "broken", true]);
+    assert.deepEqual([not.failure.code, not.failure.partial], ["broken", undefined]);
+  });
+}
+
+describe("a step done in part (SQLite)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sagaflow-partial-steps-"));
+  partialStepSuite((name) => new SqliteStore({ path: join(dir, `${name}.db`) }), async () => rmSync(dir, { recursive: true, force: true }));
+});
+
+whenPostgresAsked((url) => {
+  describe("a step done in part (PostgreSQL)", () => {
+    const bed = testbed(url);
+    partialStepSuite(() => bed.newStore(), () => bed.dropSchemas());
+  });
+});
