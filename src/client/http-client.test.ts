@@ -14,6 +14,8 @@ import { carts } from "../../examples/shop/views.ts";
 import { tempDir } from "../../test/support/server-process.ts";
 import { serve, type RunningService } from "../cli/serve.ts";
 import { localServer } from "./test-support.ts";
+import { viewPositionWaitMs } from "./http-client.ts";
+import { defaultWaitForPositionMs } from "../runtime/views/view-service.ts";
 import { SignJWT } from "jose";
 
 /**
@@ -283,6 +285,11 @@ describe("httpClient retries", () => {
       const api = httpClient(server.url, { retries: 2 });
       await assert.rejects(api.call(wallet, "w").balance(), { name: "SagaflowError", code: "store_unavailable", status: 503, retryable: true });
       assert.equal(attempts, 3);
+      // A command's final 503 carries the key it was sent with (generated here): to send it again safely.
+      const error = await api.call(wallet, "w").deposit({ amount: 1 }).catch((e: unknown) => e);
+      assert.ok(error instanceof SagaflowError);
+      assert.equal(error.code, "store_unavailable");
+      assert.match(String((error.details as { idempotencyKey?: string } | undefined)?.idempotencyKey), /^[0-9a-f-]{36}$/);
     } finally {
       await server.close();
     }
@@ -339,8 +346,27 @@ describe("httpClient retries", () => {
 
     sent.length = 0;
     const unkeyed = httpClient(gone.url, { retries: 2, autoIdempotencyKeys: false, fetch: recordingFetch(sent) });
-    await assert.rejects(unkeyed.call(wallet, "w").deposit({ amount: 1 }), { code: "network_error" });
+    await assert.rejects(unkeyed.call(wallet, "w").deposit({ amount: 1 }), { code: "network_error", retryable: false });
     assert.equal(sent.length, 1);
+    await assert.rejects(api.call(wallet, "w").deposit({ amount: 1 }), { code: "network_error", retryable: true });
+  });
+
+  it("a view query that waits for a position outlasts a client timeout shorter than the server's hold", async () => {
+    const holdMs = 300;
+    const server = await localServer((req, res) => {
+      const waits = new URL(req.url!, "http://x").searchParams.has("waitForPosition");
+      setTimeout(() => res.writeHead(200, { "content-type": "application/json" }).end('{"carts":[]}'), waits ? holdMs : 0);
+    });
+    try {
+      const api = httpClient(server.url, { timeoutMs: holdMs / 3, retries: 0 });
+      assert.deepEqual(await api.view(carts).query("byUser", { userId: "u1" }, { waitForPosition: 7 }), { carts: [] });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("the client's bound on a position wait is the server's", () => {
+    assert.equal(viewPositionWaitMs, defaultWaitForPositionMs);
   });
 
   it("an error answer that is not Sagaflow's JSON is an http_error with the status; a 2xx that is not JSON, invalid_response", async () => {

@@ -181,6 +181,9 @@ export interface HttpClient {
 /** View query parameters the route reads itself; a view parameter cannot be named so. */
 const reservedParams = new Set(["pageToken", "waitForPosition"]);
 
+/** How long a service holds a view query for its `waitForPosition` (the server's own bound; a test keeps the two equal). */
+export const viewPositionWaitMs = 5_000;
+
 /** Query-string values are JSON (`"alice"` with its quotes, `5`, `true`), as the service reads them. */
 function queryParams(input: unknown): Array<[string, string]> {
   if (input === undefined || input === null) return [];
@@ -278,6 +281,8 @@ export function httpClient(baseUrl: string, options: HttpClientOptions = {}): Ht
         method: "GET",
         segments: ["views", name, queryName],
         query,
+        // The server holds a query waiting for its position up to 5 s: the attempt's timeout must outlast it.
+        holdMs: queryOptions.waitForPosition === undefined ? 0 : viewPositionWaitMs,
         ...(queryOptions.signal === undefined ? {} : { signal: queryOptions.signal }),
       }) as never;
     },

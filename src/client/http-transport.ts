@@ -104,7 +104,7 @@ export class Transport {
         await sleep(retryDelayMs(retry + 1, answer.headers.get("retry-after"), this.timing), request.signal);
         continue;
       }
-      return this.read(request.method, url, answer);
+      return this.read(request, url, answer);
     }
   }
 
@@ -145,7 +145,8 @@ export class Transport {
     return init;
   }
 
-  private read(method: string, url: string, response: Answer): unknown {
+  private read(request: TransportRequest, url: string, response: Answer): unknown {
+    const { method } = request;
     const text = response.text;
     if (response.status >= 200 && response.status < 300) {
       const position = response.headers.get("sagaflow-position");
@@ -159,17 +160,24 @@ export class Transport {
         });
       }
     }
-    throw errorFromResponse(method, url, response, text);
+    throw errorFromResponse(request, url, response, text);
   }
 }
 
 /**
  * A Sagaflow error answer (`{"error": {"code", "message", "details"}}`) as the `SagaflowError`
- * the service raised; any other error answer (a proxy's HTML page) as code `http_error`.
+ * the service raised; any other error answer (a proxy's HTML page) as code `http_error`. One
+ * that may be tried again carries the command's key (`details.idempotencyKey`), as a network
+ * error does: a generated key is the only way to send the same command again safely.
  */
-function errorFromResponse(method: string, url: string, response: Answer, text: string): SagaflowError {
+function errorFromResponse(request: TransportRequest, url: string, response: Answer, text: string): SagaflowError {
+  const { method } = request;
   const status = response.status;
   const retryable = status === 503 || response.headers.has("retry-after");
+  const withKey = (details: unknown): unknown =>
+    !retryable || request.idempotencyKey === undefined
+      ? details
+      : { ...(typeof details === "object" && details !== null ? details : {}), idempotencyKey: request.idempotencyKey };
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -179,20 +187,24 @@ function errorFromResponse(method: string, url: string, response: Answer, text: 
   const error = (body as { error?: unknown } | undefined)?.error as { code?: unknown; message?: unknown; details?: unknown } | undefined;
   if (typeof error === "object" && error !== null && typeof error.code === "string") {
     const message = typeof error.message === "string" ? error.message : error.code;
-    return new SagaflowError(error.code, message, { status, retryable, details: error.details });
+    return new SagaflowError(error.code, message, { status, retryable, details: withKey(error.details) });
   }
   const what = text.trim() === "" ? response.statusText : excerpt(text);
-  return new SagaflowError("http_error", `${method} ${url} answered ${status}: ${what}`, { status, retryable });
+  return new SagaflowError("http_error", `${method} ${url} answered ${status}: ${what}`, { status, retryable, details: withKey(undefined) });
 }
 
 /**
  * The request got no whole answer (refused, reset, cut short, timed out): status 0, for no
  * usable HTTP status was read. The command may have been applied or not; `details.idempotencyKey` is the key
- * it was sent with (the caller's or a generated one), to send it again safely.
+ * it was sent with (the caller's or a generated one), to send it again safely. A command sent
+ * without a key is not `retryable`: sent again, it may be applied twice.
  */
 function networkError(request: TransportRequest, url: string, cause: unknown): SagaflowError {
-  const details = request.idempotencyKey === undefined ? undefined : { idempotencyKey: request.idempotencyKey };
-  return new SagaflowError("network_error", `${request.method} ${url} got no answer: ${failure(cause)}`, { status: 0, retryable: true, details, cause });
+  const keyed = request.idempotencyKey !== undefined;
+  const details = keyed ? { idempotencyKey: request.idempotencyKey } : undefined;
+  const safe = keyed || request.method === "GET";
+  const unsafe = safe ? "" : " (sent without an idempotency key: it may have been applied, and sending it again may apply it twice)";
+  return new SagaflowError("network_error", `${request.method} ${url} got no answer: ${failure(cause)}${unsafe}`, { status: 0, retryable: safe, details, cause });
 }
 
 /** A failed fetch in a few words: undici's code (`ECONNREFUSED`, `UND_ERR_SOCKET`) when it gives one. */

@@ -11,7 +11,8 @@ import type { Observer } from "../../observe/observer.ts";
 export const reservedParams = ["pageToken", "waitForPosition"] as const;
 
 const maxPageSize = 1_000;
-const defaultWaitForPositionMs = 5_000;
+/** How long a query waits for its `waitForPosition` (sagaflow/client's viewPositionWaitMs says the same). */
+export const defaultWaitForPositionMs = 5_000;
 
 interface Served {
   runner: ViewRunner;
