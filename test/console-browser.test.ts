@@ -116,6 +116,18 @@ describe("the web console in a browser", { skip: missing }, () => {
     });
   });
 
+  it("says on a saga's page that its failed step took effect in part", async (t) => {
+    await check(t, async () => {
+      await requestJson(`${server.url}/payout/p1/start`, { method: "POST", body: { to: "bob" } });
+      await untilRead("payout p1 to stop for an operator", async () => (await requestJson(`${admin}/workflows/payout/p1`)).body.workflow?.lastError?.code, (c) => c === "partial_step");
+      const p = page();
+      await p.goto(`${admin}/workflows/payout/p1`);
+      const alert = p.locator('[role="alert"]', { hasText: "partial_step" });
+      await alert.waitFor();
+      assert.match(await alert.innerText(), /no compensation/);
+    });
+  });
+
   it("skips a parked consumer message and the lag returns to 0", async (t) => {
     await check(t, async () => {
       await requestJson(`${server.url}/note/n1/write`, { method: "POST", body: { text: "poison" } });

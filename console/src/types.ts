@@ -18,7 +18,8 @@ export interface StoredWorkflow {
   execId: number;
   dueAt: number | null;
   deadlineAt: number | null;
-  lastError: { code: string; message: string } | null;
+  /** `partial`: an attempt of the current step failed after part of it took effect (kept, not undone). */
+  lastError: { code: string; message: string; partial?: true } | null;
   createdAt: number;
   updatedAt: number;
 }

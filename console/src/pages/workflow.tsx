@@ -100,6 +100,7 @@ export function Workflow({ name, id, search }: { name: string; id: string; searc
           {w.lastError ? (
             <div class="error" role="alert">
               last error <strong>{w.lastError.code}</strong>: {w.lastError.message}
+              {w.lastError.partial ? <div>Part of step {w.step} took effect before it failed (a call of it was kept): that part is not undone by the failure.</div> : null}
             </div>
           ) : null}
           <Section
