@@ -57,6 +57,8 @@ export class StepHolds {
   prefix: EagerPrefix | undefined;
   /** Told when a held write committed alone (`flush`): part of the step then took effect, whatever becomes of the step. */
   onKeptAlone: (() => void) | undefined;
+  /** The write that records durably that a held write commits alone (journal.ts keptMarker), submitted before it. */
+  keptMarker: ((write: InstanceWrite) => InstanceWrite) | undefined;
 
   constructor(
     /** Commits one write on its own (the group committer). */
@@ -104,7 +106,11 @@ export class StepHolds {
       let outcome: WriteOutcome | undefined;
       try {
         await this.beforeDurable();
+        // Submitted first, so committed in the same batch or an earlier one: never after the write.
+        const marker = this.keptMarker?.(held.write);
+        const marked = marker && this.commitAlone(marker).catch(() => undefined);
         outcome = await this.commitAlone(held.write);
+        await marked;
       } catch (error) {
         this.failure = error instanceof Error ? error : new Error(String(error));
         held.settle(undefined);

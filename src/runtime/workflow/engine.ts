@@ -1,4 +1,4 @@
-import { SagaflowError } from "../../define/errors.ts";
+import { isStoreUnavailable, SagaflowError } from "../../define/errors.ts";
 import type { StepHandler, WorkflowDefinition, WorkflowView } from "../../define/workflow.ts";
 import { asWorkflowEffect } from "../../define/workflow-effect.ts";
 import { finalStatuses, type Store, type StoredReply, type WorkflowRecord } from "../../store/port.ts";
@@ -16,7 +16,8 @@ import {
   type Changed,
   type OperatorAction,
 } from "./record.ts";
-import { StepContextImpl } from "./step-context.ts";
+import { StepContextImpl, stepKeyOf } from "./step-context.ts";
+import { journaledEffects, keptMarker } from "./journal.ts";
 import type { Dispatcher } from "../dispatcher.ts";
 import { workflowKind } from "./workflow-kind.ts";
 import { LeaseLostError, type Fence, type SignalledEnd } from "../../store/cluster-port.ts";
@@ -439,10 +440,12 @@ export class WorkflowEngine {
     // Whether part of this attempt took effect on its own: if it fails, that is not undone (StepFailure.partial).
     let partial = false;
     const kept = () => void (partial = true);
+    const stepKey = stepKeyOf(definition.name, id, record.execId);
     const holds = this.host.stepHolds?.();
     if (holds) {
       holds.prefix = prefix;
       holds.onKeptAlone = kept;
+      holds.keptMarker = (write) => keptMarker(definition.name, id, stepKey, write, this.host.clock.now());
     }
     // Nothing to hold the step's writes in: its start commits first, as without eagerStart.
     else await prefix?.commit();
@@ -475,6 +478,9 @@ export class WorkflowEngine {
       if (error instanceof TerminatedDuringStep) return operatorChange(record, "terminate", this.host.clock.now(), error.reason)!;
       if (error instanceof AbandonedStep) throw error;
       await holds?.flushSettled();
+      // An earlier run a crash cut short may have kept part of it too (its memory gone with it);
+      // not asked when the store is out of reach: that failure uses no attempt and moves nowhere.
+      partial ||= ctx.runInFlight || (!isStoreUnavailable(error) && (await journaledEffects(this.host.store, definition.name, id, stepKey)));
       return applyStepFailure(definition, record, error, this.host.clock.now(), partial);
     } finally {
       timer?.cancel();

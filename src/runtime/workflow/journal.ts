@@ -1,10 +1,34 @@
 import type { RunOptions, RunAttempt } from "../../define/workflow.ts";
 import { isStoreUnavailable } from "../../define/errors.ts";
-import type { Store } from "../../store/port.ts";
+import type { InstanceWrite, Store } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
 
 /** Journaled results are kept as idempotency records of this pseudo-component (never a feed entry). */
 export const journalComponent = "$journal";
+
+/**
+ * The journal write that records, durably, that `write` (a call of the step execution `stepKey`,
+ * committed on its own) took effect: submitted just before it, it commits no later than the write.
+ * A step re-run after a crash then still knows that part of it was kept (`journaledEffects`).
+ */
+export function keptMarker(workflow: string, id: string, stepKey: string, write: InstanceWrite, at: number): InstanceWrite {
+  const callKey = write.dedup[0]?.key ?? `${stepKey}:call`;
+  return { component: journalComponent, id: `${workflow}/${id}`, dedup: [{ key: `${callKey}:kept`, requestHash: "kept", reply: { ok: true, value: null }, at }] };
+}
+
+/**
+ * Whether the step execution `stepKey` has anything journaled: a `ctx.run` result, or a call kept
+ * on its own (keptMarker). False when the store cannot say (the failure being recorded then
+ * likely cannot be either, and the step runs again).
+ */
+export async function journaledEffects(store: Store, workflow: string, id: string, stepKey: string): Promise<boolean> {
+  try {
+    const [first] = await store.listDedup(journalComponent, `${workflow}/${id}`, `${stepKey}:`, 1);
+    return first !== undefined && first.key.startsWith(`${stepKey}:`);
+  } catch {
+    return false;
+  }
+}
 
 const defaults = { maxAttempts: 3, initialBackoffMs: 200, maxBackoffMs: 5_000 };
 
@@ -24,6 +48,8 @@ const defaults = { maxAttempts: 3, initialBackoffMs: 200, maxBackoffMs: 5_000 };
  */
 export class Journal {
   private readonly occurrences = new Map<string, number>();
+  /** `ctx.run`s started and not yet journaled or failed: their outside effect may have happened. */
+  private running = 0;
 
   constructor(
     private readonly store: Store,
@@ -47,6 +73,20 @@ export class Journal {
       this.kept();
       return stored.reply.value as T;
     }
+    this.running++;
+    try {
+      return await this.runAndJournal(key, instance, name, fn, options);
+    } finally {
+      this.running--;
+    }
+  }
+
+  /** Whether a `ctx.run` is under way: a step that ends meanwhile may have had its outside effect. */
+  get inFlight(): boolean {
+    return this.running > 0;
+  }
+
+  private async runAndJournal<T>(key: string, instance: string, name: string, fn: (attempt: RunAttempt) => Promise<T> | T, options: RunOptions): Promise<T> {
     const maxAttempts = options.maxAttempts ?? defaults.maxAttempts;
     let backoff = options.initialBackoffMs ?? defaults.initialBackoffMs;
     for (let attempt = 1; ; attempt++) {

@@ -75,17 +75,22 @@ const dropped = saga("dropped", {
   ],
 });
 
-/** A plain workflow's failover step is told whether the failed step took effect in part: here, a journaled ctx.run. */
+/**
+ * A plain workflow's failover step is told whether the failed step took effect in part: a
+ * journaled ctx.run ("done"), or one still running when the step timed out ("slow": its outside
+ * effect may have happened); not one that never ran ("none").
+ */
 const journaled = workflow("journaled", {
-  start: (input: { run: boolean }) => ({ run: input.run, failure: null as StepFailure | null }),
+  start: (input: { run: "none" | "done" | "slow" }) => ({ run: input.run, failure: null as StepFailure | null }),
   steps: {
     charge: async (s, _input, ctx) => {
-      if (s.run) await ctx.run("charge", () => "charged");
+      if (s.run === "done") await ctx.run("charge", () => "charged");
+      if (s.run === "slow") await ctx.run("charge", () => new Promise((resolve) => setTimeout(resolve, 1_000)));
       throw new SagaflowError("broken", "failed", { status: 400 });
     },
     recover: async (s, input, ctx) => ctx.update({ ...s, failure: (input as { failure: StepFailure }).failure }).end(),
   },
-  defaults: { failoverTo: "recover" },
+  defaults: { failoverTo: "recover", timeoutMs: 300, retry: { maxAttempts: 1 } },
 });
 
 function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Promise<void>) {
@@ -179,13 +184,16 @@ function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Prom
     assert.deepEqual(await balances(rt), [10, 0], "the deposit, committed before the step failed, was taken back");
   });
 
-  it("a-failover-step-is-told-the-failed-step-took-effect-in-part-when-a-ctx-run-result-was-journaled", async () => {
+  it("a-failover-step-is-told-the-failed-step-took-effect-in-part-when-a-ctx-run-result-was-journaled-or-one-was-under-way", async () => {
     const rt = await open("journaled");
-    await rt.call("journaled", "ran", "start", { run: true });
-    await rt.call("journaled", "not", "start", { run: false });
+    await rt.call("journaled", "ran", "start", { run: "done" });
+    await rt.call("journaled", "slow", "start", { run: "slow" });
+    await rt.call("journaled", "not", "start", { run: "none" });
     const ran = (await ended(rt, "journaled", "ran")).state as { failure: StepFailure };
+    const slow = (await ended(rt, "journaled", "slow")).state as { failure: StepFailure };
     const not = (await ended(rt, "journaled", "not")).state as { failure: StepFailure };
     assert.deepEqual([ran.failure.step, ran.failure.code, ran.failure.partial], ["charge", "broken", true]);
+    assert.deepEqual([slow.failure.code, slow.failure.partial], ["step_timeout", true], "a ctx.run under way when the step timed out may have had its effect");
     assert.deepEqual([not.failure.code, not.failure.partial], ["broken", undefined]);
   });
 }

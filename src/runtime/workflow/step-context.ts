@@ -36,7 +36,7 @@ export class StepContextImpl implements StepContext<unknown, string> {
     /** Told when something of this attempt took effect on its own: a call kept, a result journaled, a timer changed. */
     kept: () => void = () => {},
   ) {
-    const prefix = `wf:${workflowName}:${workflowId}:${execId}`;
+    const prefix = stepKeyOf(workflowName, workflowId, execId);
     // Keyed by the execution: a re-run starting them again (after the first fired) changes their targets once.
     const keyed = timersTelling(keyedTimers(timers, prefix), kept);
     this.timers = holds ? timersAfterStart(keyed, holds) : keyed;
@@ -47,6 +47,11 @@ export class StepContextImpl implements StepContext<unknown, string> {
   abandon(): void {
     this.abandoned = true;
     this.caller.close();
+  }
+
+  /** Whether a `ctx.run` of this attempt is under way: ended now, the attempt may have had that outside effect. */
+  get runInFlight(): boolean {
+    return this.journal?.inFlight === true;
   }
 
   run<T>(name: string, fn: (attempt: RunAttempt) => Promise<T> | T, options?: RunOptions): Promise<T> {
@@ -79,6 +84,11 @@ export class StepContextImpl implements StepContext<unknown, string> {
   fail(code: string, message?: string): MovedEffectRecord {
     return WorkflowEffectRecord.none.fail(code, message);
   }
+}
+
+/** The prefix of every key of a step execution: its calls', its `ctx.run` results', its timers'. */
+export function stepKeyOf(workflow: string, id: string, execId: number): string {
+  return `wf:${workflow}:${id}:${execId}`;
 }
 
 /** Timers that tell `kept` of each change made: a started or cancelled timer outlives the step attempt. */
