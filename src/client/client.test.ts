@@ -3,16 +3,20 @@ import { after, before, describe, it } from "node:test";
 import { customer } from "../../examples/bank/customer.ts";
 import { wallet } from "../../examples/bank/wallet.ts";
 import { entity } from "../define/entity.ts";
+import { workflow } from "../define/workflow.ts";
 import { SagaflowError } from "../define/errors.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { MemoryStore } from "../store/memory/memory-store.ts";
 import { Client } from "./client.ts";
 
+/** Paused for good: its result is never over. */
+const pending = workflow("pending", { start: (_: {}) => ({}), steps: { wait: (s, _i, ctx) => ctx.update(s).pause() } });
+
 describe("typed client", () => {
   let rt: Runtime;
   let client: Client;
   before(async () => {
-    rt = new Runtime({ store: new MemoryStore(), components: [wallet, customer], log: () => {} });
+    rt = new Runtime({ store: new MemoryStore(), components: [wallet, customer, pending], log: () => {} });
     await rt.start();
     client = new Client(rt.dispatcher);
   });
@@ -29,6 +33,15 @@ describe("typed client", () => {
     // The same instance, seen through a second proxy and through the runtime.
     assert.deepEqual(await client.call(wallet, "w1").balance(), { balance: 75 });
     assert.deepEqual(await rt.call("wallet", "w1", "balance", {}), { balance: 75 });
+  });
+
+  it("a-wait-for-a-workflow-result-ends-when-its-signal-aborts-with-the-signal-s-reason", async () => {
+    await client.call(pending, "p1").start({});
+    const controller = new AbortController();
+    const waiting = client.result(pending, "p1", 30, { signal: controller.signal });
+    controller.abort(new Error("the caller gave up"));
+    await assert.rejects(waiting, { message: "the caller gave up" });
+    assert.notEqual((await client.result(pending, "p1")).status, "ended", "the workflow is not over: the wait ended for the signal");
   });
 
   it("key-value-calls-work-and-validate-input", async () => {

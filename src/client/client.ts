@@ -6,6 +6,7 @@ import type { Dispatcher } from "../runtime/dispatcher.ts";
 import type { ViewDefinition } from "../define/view.ts";
 import type { ViewQueryOptions } from "../runtime/views/view-service.ts";
 import { copyInput, copyReply } from "../runtime/json-copy.ts";
+import { cancelledBy } from "../runtime/workflow/end-waiters.ts";
 
 export type { InstanceClient, Caller } from "../define/handlers.ts";
 
@@ -30,19 +31,24 @@ export class Client {
   constructor(
     private readonly dispatcher: ClientDispatcher,
     private readonly principal?: Principal,
+    /** Ends this client's waits (a result's `waitSeconds`) when aborted: an endpoint's request signal. */
+    private readonly signal?: AbortSignal,
   ) {}
 
-  /** This client's calls made on behalf of `principal`. */
-  actingFor(principal: Principal | undefined): Client {
-    return principal === undefined ? this : new Client(this.dispatcher, principal);
+  /** This client's calls made on behalf of `principal`; its waits ended by `signal` too, when given. */
+  actingFor(principal: Principal | undefined, signal?: AbortSignal): Client {
+    return principal === undefined && signal === undefined ? this : new Client(this.dispatcher, principal, signal);
   }
 
   /**
    * A workflow's `{ id, status, step, state }`; with `waitSeconds`, once it is over (ended,
-   * failed or terminated) or when the wait runs out.
+   * failed or terminated) or when the wait runs out. `signal` ends the wait early (it rejects
+   * with the signal's reason); in an endpoint, the request's signal does so already.
    */
-  async result<S>(definition: WorkflowDefinition<S>, id: string, waitSeconds = 0): Promise<WorkflowView<S>> {
-    return copyReply(await this.dispatcher.workflowResult(definition.name, id, waitSeconds * 1000), definition.name, "result") as WorkflowView<S>;
+  async result<S>(definition: WorkflowDefinition<S>, id: string, waitSeconds = 0, options: { signal?: AbortSignal } = {}): Promise<WorkflowView<S>> {
+    const signal = options.signal ?? this.signal;
+    const view = await this.dispatcher.workflowResult(definition.name, id, waitSeconds * 1000, signal && cancelledBy(signal));
+    return copyReply(view, definition.name, "result") as WorkflowView<S>;
   }
 
   /**

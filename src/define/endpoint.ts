@@ -9,7 +9,8 @@ import type { WorkflowDefinition, WorkflowView } from "./workflow.ts";
 /** The in-process client as endpoints see it (the `Client` of `app.client`). */
 export interface EndpointClient {
   call<D extends Component>(definition: D, id: string): InstanceClient<D>;
-  result<S>(definition: WorkflowDefinition<S>, id: string, waitSeconds?: number): Promise<WorkflowView<S>>;
+  /** With `waitSeconds`, waits for its end; the wait ends early when the request's signal aborts (or `options.signal`). */
+  result<S>(definition: WorkflowDefinition<S>, id: string, waitSeconds?: number, options?: { signal?: AbortSignal }): Promise<WorkflowView<S>>;
   query<Q extends Record<string, string>>(
     definition: ViewDefinition<Q>,
     query: keyof Q & string,

@@ -15,8 +15,10 @@ export function formatEvent(event: ServerSentEvent): string {
 }
 
 /**
- * Writes an endpoint's answer. An event stream is written as its events come and ends with them,
- * or when the caller goes away (`signal`); shutdown ends it like a streamed view query.
+ * Writes an endpoint's answer. An event stream is written as its events come — the next asked of
+ * the iterator only once the socket took the last, so a slow reader holds the producer back
+ * rather than fill memory — and ends with them, or when the caller goes away (`signal`);
+ * shutdown ends it like a streamed view query.
  */
 export async function writeEndpointReply(res: ServerResponse, reply: EndpointReply, signal: AbortSignal, log: (line: string) => void): Promise<void> {
   const { body, status, headers } = reply;
@@ -44,7 +46,8 @@ export async function writeEndpointReply(res: ServerResponse, reply: EndpointRep
       try {
         for await (const event of body.events) {
           if (signal.aborted || res.writableEnded) break;
-          res.write(formatEvent(event));
+          // A reader slower than the events: take the next only once the socket has taken this one.
+          if (!res.write(formatEvent(event))) await drained(res, signal);
         }
       } catch (error) {
         // The status is gone already: the failure ends the stream as an `error` event.
@@ -57,4 +60,19 @@ export async function writeEndpointReply(res: ServerResponse, reply: EndpointRep
       }
     }
   }
+}
+
+/** Resolves once `res` has taken what it was given (`drain`), or can take nothing more (closed, or the caller went away). */
+function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    res.once("drain", done);
+    res.once("close", done);
+    signal.addEventListener("abort", done, { once: true });
+  });
 }

@@ -105,7 +105,7 @@ export class EndpointRouter {
     const result = await route.handler(
       { method: route.method, path: request.path, params, query, body, headers: request.headers, principal },
       // The endpoint's calls carry its caller: handlers read who did it as fx.principal.
-      { client: this.client.actingFor(principal), signal: request.signal },
+      { client: this.client.actingFor(principal, request.signal), signal: request.signal },
     );
     if (result instanceof EndpointReply) return result;
     if (result === undefined) return new EndpointReply(204, {}, { kind: "empty" });

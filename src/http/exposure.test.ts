@@ -16,6 +16,7 @@ import { testService } from "../testkit/service-testkit.ts";
 import { assertErrorBody, requestJson } from "../../test/support/http.ts";
 import { tempDir } from "../../test/support/server-process.ts";
 import { rmSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 
 /**
@@ -84,6 +85,11 @@ const approval = workflow("approval", {
   start: (input: { amount: number }) => input,
   steps: { done: (s, _i, ctx) => ctx.update(s).end() },
 });
+/** Waits for an approval that never comes. */
+const pending = workflow("pending", { start: (_: {}) => ({}), steps: { wait: (s, _i, ctx) => ctx.update(s).pause() } });
+/** What ended the endpoint's wait for a pending workflow's result. */
+let pendingWaitEnded: unknown;
+
 const notes = view("notes", {
   version: 1,
   expose: { all: access.anyone },
@@ -99,6 +105,13 @@ async function* endless() {
     yield { event: "tick", data: {} };
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** Events of 16 KB, up to 5,000 (80 MB): far more than a socket that is not read can buffer. */
+let firehoseRead = 0;
+async function* firehose() {
+  const data = "x".repeat(16 * 1024);
+  for (; firehoseRead < 5_000; firehoseRead++) yield { event: "chunk", data };
 }
 
 async function* ticks(count: number) {
@@ -123,12 +136,22 @@ const api = endpoint("api", [
   route.get("/text", { access: access.anyone }, () => reply.text("plain words", { status: 202 })),
   route.get("/ticks", { access: access.anyone }, () => reply.events(ticks(3))),
   route.get("/endless", { access: access.anyone }, () => reply.events(endless())),
+  route.get("/firehose", { access: access.anyone }, () => reply.events(firehose())),
+  route.get("/pending/:id/outcome", { access: access.anyone }, async ({ params }, { client }) => {
+    await client.call(pending, params.id).start({});
+    try {
+      return await client.result(pending, params.id, 30);
+    } catch (error) {
+      pendingWaitEnded = error;
+      throw error;
+    }
+  }),
   route.get("/boom", { access: access.anyone }, () => {
     throw new Error("a bug");
   }),
 ]);
 
-const components = [note, signed, hiddenEntity, hiddenKv, maybe, hiddenWorkflow, hiddenView, approval, notes, api];
+const components = [note, signed, hiddenEntity, hiddenKv, maybe, hiddenWorkflow, hiddenView, approval, pending, notes, api];
 const bankService = service("exposure", components, { auth: { issuers: [{ issuer: "tests", algorithms: ["HS256"], secret }] } });
 
 let app: Sagaflow;
@@ -272,6 +295,23 @@ describe("endpoints over HTTP", () => {
     assert.deepEqual(copied.body, { copied: "n5", by: "carol" });
     // The endpoint's calls carry its caller, as a call over HTTP with that token would.
     assert.deepEqual(await app.client.call(note, "n5").read(), { text: "HELLO", by: "carol" });
+  });
+
+  it("a handler's wait for a workflow's result ends when its caller goes away", async () => {
+    await assert.rejects(fetch(`${base}/pending/p1/outcome`, { signal: AbortSignal.timeout(300) }), { name: "TimeoutError" });
+    const deadline = Date.now() + 5_000;
+    while (pendingWaitEnded === undefined && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(pendingWaitEnded !== undefined, "the 30 s wait went on after the caller left");
+  });
+
+  it("an event stream whose reader does not read takes no more events than the socket holds", async () => {
+    const { port } = new URL(base);
+    const slow = connect(Number(port), "127.0.0.1");
+    slow.write("GET /firehose HTTP/1.1\r\nhost: x\r\n\r\n");
+    slow.pause();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    slow.destroy();
+    assert.ok(firehoseRead > 0 && firehoseRead < 2_000, `${firehoseRead} events of 16 KB taken from the producer for a reader that read none`);
   });
 
   it("a route's path with another method is 405 naming the methods it answers (HEAD answers as GET)", async () => {

@@ -37,6 +37,20 @@ export interface WaitCancel {
   onCancel(cancelled: () => void): () => void;
 }
 
+/** A wait that `signal` cancels (an in-process caller's): its reason as an Error, as the wait rejects with it. */
+export function cancelledBy(signal: AbortSignal): WaitCancel {
+  const reasonOf = () => (signal.reason instanceof Error ? signal.reason : new DOMException(String(signal.reason ?? "aborted"), "AbortError"));
+  return {
+    get reason() {
+      return signal.aborted ? reasonOf() : undefined;
+    },
+    onCancel(cancelled) {
+      signal.addEventListener("abort", cancelled, { once: true });
+      return () => signal.removeEventListener("abort", cancelled);
+    },
+  };
+}
+
 /**
  * Who waits for a workflow's end (`GET /{workflow}/{id}?wait=`): answered at once when it is over
  * already, else when a commit on this node or a signal from another says it is over, or after the
