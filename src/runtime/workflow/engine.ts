@@ -24,7 +24,7 @@ import { LeaseLostError, type Fence, type SignalledEnd } from "../../store/clust
 import { workflowBucket } from "../cluster/leases.ts";
 import { DueSweep } from "./due-sweep.ts";
 import { leaveForAnotherNode, undefinedStepDue, UndefinedStepWarnings } from "./undefined-step.ts";
-import { changedTo, operatorDecision, unchanged } from "./operator-decisions.ts";
+import { changedTo, operatorDecision, settledCancelInput, unchanged } from "./operator-decisions.ts";
 import { AbandonedStep, StepAttempts, TerminatedDuringStep } from "./step-attempts.ts";
 import { EndWaiters, workflowKey } from "./end-waiters.ts";
 import type { Observer } from "../../observe/observer.ts";
@@ -462,7 +462,8 @@ export class WorkflowEngine {
         });
         this.attempts.add(key, () => ctx.abandon(), reject);
       });
-      const result = await Promise.race([Promise.resolve().then(() => handler(record.state, record.stepInput, ctx)), timedOut]);
+      const input = await settledCancelInput(this.host.store, definition.name, id, record);
+      const result = await Promise.race([Promise.resolve().then(() => handler(record.state, input, ctx)), timedOut]);
       const effect = asWorkflowEffect(result, `step ${definition.name}.${step}`);
       const changed = applyDecision(definition, record, effect.newState, effect.transition ?? { kind: "end" }, this.host.clock.now());
       // A state or next input JSON cannot hold fails this attempt (retried, then failed, as a

@@ -1,5 +1,7 @@
 import type { Cancellation, WorkflowDefinition } from "../../define/workflow.ts";
-import type { StoredReply, WorkflowRecord } from "../../store/port.ts";
+import type { Store, StoredReply, WorkflowRecord } from "../../store/port.ts";
+import { journaledEffects } from "./journal.ts";
+import { stepKeyOf } from "./step-context.ts";
 import type { Current, Decision } from "../decide.ts";
 import { applyDecision, operatorAllowed, operatorChange, type Changed, type OperatorAction } from "./record.ts";
 
@@ -58,4 +60,19 @@ function cancelDecision(definition: WorkflowDefinition, current: Current, record
   const cancelled: Cancellation = { step: record.step, reason: `cancelled ${reason}`, ...(partial ? { partial } : {}) };
   const moved = applyDecision(definition, { ...record, deadlineAt: null }, undefined, { kind: "step", step, input: { cancelled } }, now);
   return changedTo({ record: moved.record, note: `cancelled ${reason}; to step ${step}` });
+}
+
+/**
+ * The cancel step's input, with `partial` settled from the journal of the execution it cancelled.
+ * On several nodes, a cancel sent to a node not running the step is decided there at once, not
+ * after the attempt in progress on the other node: that attempt's transition is then refused (the
+ * record moved on), but a call it committed on its own stays, and its mark is in the journal.
+ */
+export async function settledCancelInput(store: Store, workflow: string, id: string, record: WorkflowRecord): Promise<unknown> {
+  const input = record.stepInput as { cancelled?: Cancellation } | null;
+  const cancelled = input?.cancelled;
+  if (!cancelled || cancelled.partial || record.execId < 2) return record.stepInput;
+  // The cancel moved the workflow to a new execution (applyDecision): the cancelled one is the one before.
+  const kept = await journaledEffects(store, workflow, id, stepKeyOf(workflow, id, record.execId - 1));
+  return kept ? { ...input, cancelled: { ...cancelled, partial: true } } : record.stepInput;
 }
