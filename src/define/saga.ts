@@ -100,11 +100,7 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
    * with code "cancelled").
    */
   const compensate = async (state: SagaState<S>, input: unknown, ctx: Ctx): Promise<StepEffect> => {
-    const given = input as { failure?: StepFailure; cancelled?: Cancellation } | null;
-    const cancelled = given?.cancelled;
-    const failure: StepFailure | undefined = cancelled
-      ? { step: cancelled.step ?? "", code: "cancelled", message: cancelled.reason, ...(cancelled.partial ? { partial: cancelled.partial } : {}) }
-      : given?.failure;
+    const failure = failureGiven(input);
     const current: SagaState<S> = failure ? { ...state, failure, status: "compensating" } : state;
     // A step that failed after part of it took effect is undone too, first (its compensation must
     // cope with a step done in part); one that failed with nothing kept has nothing to undo.
@@ -170,7 +166,20 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
     ...(options.eagerStart === undefined ? {} : { eagerStart: options.eagerStart }),
   });
   const shape = { steps: options.steps.map((s) => ({ name: s.name, compensable: s.compensate !== undefined })), compensationStep: compensateStep };
-  return { ...definition, saga: shape };
+  // A compensation whose attempts all threw or timed out never said so in the state: say it here.
+  const failedState = (state: SagaState<S>, stepInput: unknown, step: string, error: { code: string; message: string }): SagaState<S> =>
+    step !== compensateStep
+      ? state
+      : { ...state, status: "requires_manual_intervention", failure: state.failure ?? failureGiven(stepInput) ?? { step, ...error } };
+  return { ...definition, saga: shape, failedState };
+}
+
+/** The failure the compensation was entered with (`input.failure`), or an operator's cancel as one (code "cancelled"). */
+function failureGiven(input: unknown): StepFailure | undefined {
+  const given = input as { failure?: StepFailure; cancelled?: Cancellation } | null;
+  const cancelled = given?.cancelled;
+  if (!cancelled) return given?.failure;
+  return { step: cancelled.step ?? "", code: "cancelled", message: cancelled.reason, ...(cancelled.partial ? { partial: cancelled.partial } : {}) };
 }
 
 /** The parts a saga defined in plain JavaScript may get wrong, each named when defined rather than failing a step later. */

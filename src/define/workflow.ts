@@ -202,6 +202,11 @@ export interface WorkflowDefinition<S = any, SI = any, SN extends string = any, 
   readonly queries: QM;
   /** Set by `saga()`: its forward steps in order and which of them have a compensation (for the console's step graph). */
   readonly saga?: { steps: ReadonlyArray<{ name: string; compensable: boolean }>; compensationStep: string };
+  /**
+   * Set by `saga()`: the state kept when a step fails for good with nowhere to fail over to (its
+   * attempts threw or timed out, so the step itself could not say so in its state).
+   */
+  readonly failedState?: (state: S, stepInput: unknown, step: string, error: { code: string; message: string }) => S;
 }
 
 /**

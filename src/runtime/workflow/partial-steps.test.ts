@@ -75,6 +75,17 @@ const dropped = saga("dropped", {
   ],
 });
 
+/** Its deposit is refused (no such wallet), and the compensation of its withdrawal hangs past the step timeout. */
+const stuck = saga("stuck", {
+  start,
+  stepTimeoutMs: 200,
+  compensationRetry: { maxAttempts: 1 },
+  steps: [
+    { name: "withdraw", run: withdraw.run, compensate: () => new Promise((resolve) => setTimeout(resolve, 1_000)) },
+    { name: "deposit", run: (s, ctx) => ctx.call(wallet, "nobody").deposit({ amount: 1 }) },
+  ],
+});
+
 /**
  * A plain workflow's failover step is told whether the failed step took effect in part: a
  * journaled ctx.run ("done"), or one still running when the step timed out ("slow": its outside
@@ -101,7 +112,7 @@ function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Prom
   });
 
   async function open(name: string, stepCommits: "together" | "separate" = "together") {
-    const rt = new Runtime({ store: newStore(name), components: [wallet, retried, pivot, undoable, dropped, journaled], stepCommits, log: () => {} });
+    const rt = new Runtime({ store: newStore(name), components: [wallet, retried, pivot, undoable, dropped, journaled, stuck], stepCommits, log: () => {} });
     runtimes.push(rt);
     await rt.start();
     await rt.call("wallet", "payer", "create", { initialBalance: 10 });
@@ -182,6 +193,14 @@ function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Prom
     assert.equal(sagaState(done).failure?.partial, true);
     assert.deepEqual(sagaState(done).compensated, ["deposit", "withdraw"]);
     assert.deepEqual(await balances(rt), [10, 0], "the deposit, committed before the step failed, was taken back");
+  });
+
+  it("a-saga-whose-compensation-keeps-timing-out-says-in-its-state-that-it-needs-an-operator", async () => {
+    const rt = await open("stuck");
+    await rt.call("stuck", "s1", "start", { payer: "payer", payee: "payee" });
+    const stopped = await ended(rt, "stuck", "s1", "failed");
+    assert.equal(sagaState(stopped).status, "requires_manual_intervention");
+    assert.deepEqual(sagaState(stopped).failure && [sagaState(stopped).failure!.step, sagaState(stopped).failure!.code], ["deposit", "not_found"]);
   });
 
   it("a-failover-step-is-told-the-failed-step-took-effect-in-part-when-a-ctx-run-result-was-journaled-or-one-was-under-way", async () => {

@@ -183,7 +183,8 @@ export function applyStepFailure(
     // Shown as why the failover step runs; `partial` is said of the failed step, in the failure, not of this one.
     return { record: { ...moved.record, lastError: described }, note: `${why}${lastError.partial ? " after part of it took effect" : ""}; failover to ${options.failoverTo}` };
   }
-  return { record: { ...base, status: "failed", dueAt: null }, note: `${why}; workflow failed` };
+  const state = definition.failedState ? definition.failedState(record.state, record.stepInput, step, described) : record.state;
+  return { record: { ...base, state, status: "failed", dueAt: null }, note: `${why}; workflow failed` };
 }
 
 /** The workflow-level timeout fired. */
