@@ -125,6 +125,7 @@ describe("the web console in a browser", { skip: missing }, () => {
       const alert = p.locator('[role="alert"]', { hasText: "partial_step" });
       await alert.waitFor();
       assert.match(await alert.innerText(), /no compensation/);
+      assert.match(await alert.innerText(), /Retry only after undoing that part by hand/);
     });
   });
 

@@ -101,6 +101,11 @@ export function Workflow({ name, id, search }: { name: string; id: string; searc
             <div class="error" role="alert">
               last error <strong>{w.lastError.code}</strong>: {w.lastError.message}
               {w.lastError.partial ? <div>Part of step {w.step} took effect before it failed (a call of it was kept): that part is not undone by the failure.</div> : null}
+              {w.lastError.code === "partial_step" ? (
+                <div>
+                  Retry only after undoing that part by hand: the saga then counts the step undone and compensates the rest, without checking. Terminate leaves everything as it stands.
+                </div>
+              ) : null}
             </div>
           ) : null}
           <Section

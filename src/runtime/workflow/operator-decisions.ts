@@ -47,7 +47,8 @@ function cancelDecision(definition: WorkflowDefinition, current: Current, record
   }
   if (!operatorAllowed.cancel.includes(record.status)) return refuse("invalid_status", `cannot cancel a workflow that is ${record.status}`);
   if (record.step === step) {
-    return refuse("invalid_status", `the workflow is already at its cancel step "${step}"${record.status === "failed" ? "; retry it to run that step again" : ""}`);
+    const failedThere = record.status === "failed" ? `; it failed there (${record.lastError?.code ?? "failed"}: read its last error first), and retry runs that step again` : "";
+    return refuse("invalid_status", `the workflow is already at its cancel step "${step}"${failedThere}`);
   }
   const partial = record.lastError?.partial === true;
   const pivot = partial && definition.saga?.steps.some((s) => s.name === record.step && !s.compensable);
