@@ -56,7 +56,8 @@ export interface RuntimeOptions {
    * How a workflow step's calls to entities commit. `together` (the default where the store can,
    * i.e. `commitsTogether`: SQLite and PostgreSQL): the entity's write is held, its instance busy,
    * until the step's transition commits it in the same transaction, all or none (a transfer is 3
-   * commits instead of 5). `separate`: each call commits before its reply.
+   * commits instead of 5). `separate`: each call commits before its reply. A runtime option only
+   * (tests compare the two): services get `together` where their store can.
    */
   stepCommits?: "together" | "separate";
   /** The message broker topic consumers and producers use (the runtime closes it when it stops). */
