@@ -60,6 +60,8 @@ function inputRefusedNow(error: unknown): error is SagaflowError {
 /** Timers as the engine's parts use them: a start may name the key its call carries (TimerService.start). */
 export interface StartsTimers extends Timers {
   start(name: string, delayMs: number, call: DeferredCall, callKey?: string): Promise<void>;
+  /** `cancel`, saying whether there was a timer to remove. */
+  remove(name: string): Promise<boolean>;
 }
 
 const defaults: TimerPolicy = { maxAttempts: 10, initialBackoffMs: 200, maxBackoffMs: 60_000, batch: 256, pollMs: 2_000 };
@@ -153,7 +155,11 @@ export class TimerService implements Timers {
   }
 
   async cancel(name: string): Promise<void> {
-    await this.host.store.cancelTimer(name);
+    await this.remove(name);
+  }
+
+  remove(name: string): Promise<boolean> {
+    return this.host.store.cancelTimer(name);
   }
 
   /**

@@ -7,6 +7,7 @@ import { wallet } from "../../../examples/bank/wallet.ts";
 import { SagaflowError } from "../../define/errors.ts";
 import { saga, type SagaStep } from "../../define/saga.ts";
 import { workflow, type StepFailure } from "../../define/workflow.ts";
+import { deferred } from "../../define/deferred.ts";
 import type { Store } from "../../store/port.ts";
 import { testbed, whenPostgresAsked } from "../../store/postgres/postgres-test-support.ts";
 import { SqliteStore } from "../../store/sqlite/sqlite-store.ts";
@@ -92,9 +93,11 @@ const stuck = saga("stuck", {
  * effect may have happened); not one that never ran ("none").
  */
 const journaled = workflow("journaled", {
-  start: (input: { run: "none" | "done" | "slow" }) => ({ run: input.run, failure: null as StepFailure | null }),
+  start: (input: { run: "none" | "done" | "slow" | "timer" | "no-timer" }) => ({ run: input.run, failure: null as StepFailure | null }),
   steps: {
     charge: async (s, _input, ctx) => {
+      if (s.run === "timer") await ctx.timers.start(`remind-${ctx.workflowId}`, 60_000, deferred(wallet, "payer").deposit({ amount: 1 }));
+      if (s.run === "no-timer") await ctx.timers.cancel("never-started");
       if (s.run === "done") await ctx.run("charge", () => "charged");
       if (s.run === "slow") await ctx.run("charge", () => new Promise((resolve) => setTimeout(resolve, 1_000)));
       throw new SagaflowError("broken", "failed", { status: 400 });
@@ -208,6 +211,12 @@ function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Prom
     await rt.call("journaled", "ran", "start", { run: "done" });
     await rt.call("journaled", "slow", "start", { run: "slow" });
     await rt.call("journaled", "not", "start", { run: "none" });
+    await rt.call("journaled", "timer", "start", { run: "timer" });
+    await rt.call("journaled", "no-timer", "start", { run: "no-timer" });
+    const timer = (await ended(rt, "journaled", "timer")).state as { failure: StepFailure };
+    const noTimer = (await ended(rt, "journaled", "no-timer")).state as { failure: StepFailure };
+    assert.equal(timer.failure.partial, true, "a timer started outlives the attempt");
+    assert.equal(noTimer.failure.partial, undefined, "cancelling a timer that was not there changed nothing");
     const ran = (await ended(rt, "journaled", "ran")).state as { failure: StepFailure };
     const slow = (await ended(rt, "journaled", "slow")).state as { failure: StepFailure };
     const not = (await ended(rt, "journaled", "not")).state as { failure: StepFailure };

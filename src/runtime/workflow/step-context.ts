@@ -38,7 +38,7 @@ export class StepContextImpl implements StepContext<unknown, string> {
   ) {
     const prefix = stepKeyOf(workflowName, workflowId, execId);
     // Keyed by the execution: a re-run starting them again (after the first fired) changes their targets once.
-    const keyed = timersTelling(keyedTimers(timers, prefix), kept);
+    const keyed = timersTelling(keyedTimers(timers, prefix), timers, kept);
     this.timers = holds ? timersAfterStart(keyed, holds) : keyed;
     this.caller = new KeyedCaller(prefix, keyedCall, holds, decideRefusalAgain, kept);
     if (journal) this.journal = new Journal(journal.store, journal.clock, workflowName, workflowId, prefix, () => this.abandoned, kept);
@@ -92,15 +92,15 @@ export function stepKeyOf(workflow: string, id: string, execId: number): string 
 }
 
 /** Timers that tell `kept` of each change made: a started or cancelled timer outlives the step attempt. */
-function timersTelling(timers: Timers, kept: () => void): Timers {
+function timersTelling(keyed: Timers, timers: StartsTimers, kept: () => void): Timers {
   return {
     start: async (name, delayMs, call) => {
-      await timers.start(name, delayMs, call);
+      await keyed.start(name, delayMs, call);
       kept();
     },
     cancel: async (name) => {
-      await timers.cancel(name);
-      kept();
+      // Cancelling a timer that was not there changed nothing.
+      if (await timers.remove(name)) kept();
     },
   };
 }
