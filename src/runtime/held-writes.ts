@@ -102,12 +102,14 @@ export class StepHolds {
     if (this.flushing) return this.flushing;
     const held = this.release();
     if (!held) return;
+    // A command that decided nothing keeps only its reply: nothing of the step took effect by it.
+    const changes = changesSomething(held.write);
     this.flushing = (async () => {
       let outcome: WriteOutcome | undefined;
       try {
         await this.beforeDurable();
         // Submitted first, so committed in the same batch or an earlier one: never after the write.
-        const marker = this.keptMarker?.(held.write);
+        const marker = changes ? this.keptMarker?.(held.write) : undefined;
         const marked = marker && this.commitAlone(marker).catch(() => undefined);
         outcome = await this.commitAlone(held.write);
         await marked;
@@ -123,7 +125,7 @@ export class StepHolds {
         this.failure = new Error(`a call's write was refused (${outcome.reason}) when committed on its own`);
         throw this.failure;
       }
-      this.onKeptAlone?.();
+      if (changes) this.onKeptAlone?.();
     })();
     return this.flushing;
   }
@@ -172,4 +174,9 @@ export class StepHolds {
     this.held = undefined;
     return held;
   }
+}
+
+/** Whether a write changes an instance, beyond keeping a reply under its key (a command that decided nothing). */
+function changesSomething(write: InstanceWrite): boolean {
+  return (write.events?.append.length ?? 0) > 0 || write.kv !== undefined || write.workflow !== undefined;
 }

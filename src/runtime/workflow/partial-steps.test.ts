@@ -8,6 +8,7 @@ import { SagaflowError } from "../../define/errors.ts";
 import { saga, type SagaStep } from "../../define/saga.ts";
 import { workflow, type StepFailure } from "../../define/workflow.ts";
 import { deferred } from "../../define/deferred.ts";
+import { keyValue } from "../../define/key-value.ts";
 import type { Store } from "../../store/port.ts";
 import { testbed, whenPostgresAsked } from "../../store/postgres/postgres-test-support.ts";
 import { SqliteStore } from "../../store/sqlite/sqlite-store.ts";
@@ -87,15 +88,23 @@ const stuck = saga("stuck", {
   ],
 });
 
+/** Its `touch` changes nothing. */
+const touchy = keyValue("touchy", { initial: () => ({}), commands: { touch: (_s, _c: {}, fx) => fx.reply({}) } });
+
 /**
  * A plain workflow's failover step is told whether the failed step took effect in part: a
  * journaled ctx.run ("done"), or one still running when the step timed out ("slow": its outside
  * effect may have happened); not one that never ran ("none").
  */
 const journaled = workflow("journaled", {
-  start: (input: { run: "none" | "done" | "slow" | "timer" | "no-timer" }) => ({ run: input.run, failure: null as StepFailure | null }),
+  start: (input: { run: "none" | "done" | "slow" | "timer" | "no-timer" | "touch" }) => ({ run: input.run, failure: null as StepFailure | null }),
   steps: {
     charge: async (s, _input, ctx) => {
+      if (s.run === "touch") {
+        // A command that decides nothing, kept (its reply) on its own past the 50 ms hold.
+        await ctx.call(touchy, "t").touch({});
+        await new Promise((resolve) => setTimeout(resolve, 120));
+      }
       if (s.run === "timer") await ctx.timers.start(`remind-${ctx.workflowId}`, 60_000, deferred(wallet, "payer").deposit({ amount: 1 }));
       if (s.run === "no-timer") await ctx.timers.cancel("never-started");
       if (s.run === "done") await ctx.run("charge", () => "charged");
@@ -115,7 +124,7 @@ function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Prom
   });
 
   async function open(name: string, stepCommits: "together" | "separate" = "together") {
-    const rt = new Runtime({ store: newStore(name), components: [wallet, retried, pivot, undoable, dropped, journaled, stuck], stepCommits, log: () => {} });
+    const rt = new Runtime({ store: newStore(name), components: [wallet, retried, pivot, undoable, dropped, journaled, stuck, touchy], stepCommits, log: () => {} });
     runtimes.push(rt);
     await rt.start();
     await rt.call("wallet", "payer", "create", { initialBalance: 10 });
@@ -206,13 +215,16 @@ function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Prom
     assert.deepEqual(sagaState(stopped).failure && [sagaState(stopped).failure!.step, sagaState(stopped).failure!.code], ["deposit", "not_found"]);
   });
 
-  it("a-failover-step-is-told-the-failed-step-took-effect-in-part-when-a-ctx-run-result-was-journaled-or-one-was-under-way", async () => {
+  it("a-failover-step-is-told-exactly-when-the-failed-step-took-effect-in-part-a-journaled-or-running-ctx-run-a-timer-not-a-command-that-changed-nothing", async () => {
     const rt = await open("journaled");
     await rt.call("journaled", "ran", "start", { run: "done" });
     await rt.call("journaled", "slow", "start", { run: "slow" });
     await rt.call("journaled", "not", "start", { run: "none" });
     await rt.call("journaled", "timer", "start", { run: "timer" });
     await rt.call("journaled", "no-timer", "start", { run: "no-timer" });
+    await rt.call("journaled", "touch", "start", { run: "touch" });
+    const touch = (await ended(rt, "journaled", "touch")).state as { failure: StepFailure };
+    assert.equal(touch.failure.partial, undefined, "a command that changed nothing took no effect");
     const timer = (await ended(rt, "journaled", "timer")).state as { failure: StepFailure };
     const noTimer = (await ended(rt, "journaled", "no-timer")).state as { failure: StepFailure };
     assert.equal(timer.failure.partial, true, "a timer started outlives the attempt");
