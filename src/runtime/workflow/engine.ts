@@ -462,8 +462,9 @@ export class WorkflowEngine {
         });
         this.attempts.add(key, () => ctx.abandon(), reject);
       });
-      const input = await settledCancelInput(this.host.store, definition.name, id, record);
-      const result = await Promise.race([Promise.resolve().then(() => handler(record.state, input, ctx)), timedOut]);
+      const input = settledCancelInput(this.host.store, definition.name, id, record);
+      const run = input instanceof Promise ? input.then((settled) => handler(record.state, settled, ctx)) : Promise.resolve().then(() => handler(record.state, input, ctx));
+      const result = await Promise.race([run, timedOut]);
       const effect = asWorkflowEffect(result, `step ${definition.name}.${step}`);
       const changed = applyDecision(definition, record, effect.newState, effect.transition ?? { kind: "end" }, this.host.clock.now());
       // A state or next input JSON cannot hold fails this attempt (retried, then failed, as a

@@ -64,16 +64,19 @@ function cancelDecision(definition: WorkflowDefinition, current: Current, record
 }
 
 /**
- * The cancel step's input, with `partial` settled from the journal of the execution it cancelled.
+ * The cancel step's input, with `partial` settled from the journal of the execution it cancelled
+ * (a promise then); any other step's input as it is.
  * On several nodes, a cancel sent to a node not running the step is decided there at once, not
  * after the attempt in progress on the other node: that attempt's transition is then refused (the
  * record moved on), but a call it committed on its own stays, and its mark is in the journal.
  */
-export async function settledCancelInput(store: Store, workflow: string, id: string, record: WorkflowRecord): Promise<unknown> {
+export function settledCancelInput(store: Store, workflow: string, id: string, record: WorkflowRecord): unknown {
   const input = record.stepInput as { cancelled?: Cancellation } | null;
   const cancelled = input?.cancelled;
+  // Every other step's input as it is, without waiting (not even a tick): the usual path.
   if (!cancelled || cancelled.partial || record.execId < 2) return record.stepInput;
   // The cancel moved the workflow to a new execution (applyDecision): the cancelled one is the one before.
-  const kept = await journaledEffects(store, workflow, id, stepKeyOf(workflow, id, record.execId - 1));
-  return kept ? { ...input, cancelled: { ...cancelled, partial: true } } : record.stepInput;
+  return journaledEffects(store, workflow, id, stepKeyOf(workflow, id, record.execId - 1)).then((kept) =>
+    kept ? { ...input, cancelled: { ...cancelled, partial: true } } : record.stepInput,
+  );
 }
