@@ -17,6 +17,7 @@ import { applyServerLimits, resolveServerLimits, serverOptions, type ServerLimit
 import { handleCors, type CorsConfig } from "./cors.ts";
 import { applySecurityHeaders } from "./security-headers.ts";
 import { inOrderPerConnection } from "./in-order.ts";
+import { applyServerEdges } from "./server-edges.ts";
 
 export interface IngressOptions {
   /** Which automatic routes exist and who may call them; without it, none (deny by default). */
@@ -217,5 +218,6 @@ export function createIngress(service: ServiceFacade, options: IngressOptions = 
   const limits = resolveServerLimits(options.limits);
   const server = createServer(serverOptions(limits), ingressHandler(service, options));
   applyServerLimits(server, limits);
+  applyServerEdges(server);
   return server;
 }
