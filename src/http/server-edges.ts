@@ -1,4 +1,5 @@
 import type { Server } from "node:http";
+import { answerClientErrors } from "./client-errors.ts";
 
 /**
  * What every HTTP server of Sagaflow's (the service's and the admin API's) does where Node would
@@ -10,4 +11,5 @@ export function applyServerEdges(server: Server): void {
   // then; with this it sends the answer in flight and closes after it (an idle connection is
   // closed at once, as before). http.Server's own switch, not in its typings.
   (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  answerClientErrors(server);
 }

@@ -6,36 +6,47 @@ import { connect } from "node:net";
  */
 
 export interface RawAnswer {
-  /** 0 when no status line came. */
   status: number;
   /** Header names in lower case. */
   headers: Record<string, string>;
   body: string;
-  /** Everything read, as latin1 text (several answers, interim `100 Continue` lines…). */
-  text: string;
 }
 
-/** The first whole answer in `text` after any interim (1xx) ones; the status is 0 if none came. */
-export function firstAnswer(text: string): RawAnswer {
+/** The whole answers in `text`, one after another, without interim (1xx) ones. */
+export function answersIn(text: string): RawAnswer[] {
+  const answers: RawAnswer[] = [];
   let at = 0;
   for (;;) {
     const headEnd = text.indexOf("\r\n\r\n", at);
-    if (headEnd < 0) return { status: 0, headers: {}, body: "", text };
+    if (headEnd < 0) return answers;
     const [statusLine = "", ...lines] = text.slice(at, headEnd).split("\r\n");
     const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1] ?? 0);
-    if (status >= 100 && status < 200) {
-      at = headEnd + 4;
-      continue;
-    }
     const headers: Record<string, string> = {};
     for (const line of lines) {
       const colon = line.indexOf(":");
       if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
     }
-    const length = headers["content-length"] === undefined ? undefined : Number(headers["content-length"]);
-    const body = text.slice(headEnd + 4, length === undefined ? undefined : headEnd + 4 + length);
-    return { status, headers, body, text };
+    const length = Number(headers["content-length"] ?? 0);
+    if (text.length < headEnd + 4 + length) return answers;
+    if (status >= 200) answers.push({ status, headers, body: text.slice(headEnd + 4, headEnd + 4 + length) });
+    at = headEnd + 4 + length;
   }
+}
+
+/** What came back on a connection: its first answer (status 0 when none came) and all of them. */
+export interface Exchanged extends RawAnswer {
+  answers: RawAnswer[];
+  /** Everything read, as latin1 text (interim `100 Continue` lines included). */
+  text: string;
+  /** The connection's error code if it failed (ECONNRESET, EPIPE…). */
+  error: string | undefined;
+  /** The server had not closed the connection when the exchange gave up waiting. */
+  timedOut: boolean;
+}
+
+export function exchanged(text: string, error: string | undefined, timedOut: boolean): Exchanged {
+  const answers = answersIn(text);
+  return { ...(answers[0] ?? { status: 0, headers: {}, body: "" }), answers, text, error, timedOut };
 }
 
 export interface ExchangeOptions {
@@ -46,11 +57,8 @@ export interface ExchangeOptions {
   timeoutMs?: number;
 }
 
-/**
- * Writes `bytes` on a new connection and reads until the server closes it (or the timeout): what
- * came back, and the connection's error code if it failed (ECONNRESET, EPIPE…).
- */
-export function exchange(port: number, bytes: string | Buffer, options: ExchangeOptions = {}): Promise<RawAnswer & { error: string | undefined; timedOut: boolean }> {
+/** Writes `bytes` on a new connection and reads until the server closes it (or the timeout). */
+export function exchange(port: number, bytes: string | Buffer, options: ExchangeOptions = {}): Promise<Exchanged> {
   return new Promise((resolve) => {
     const socket = connect({ host: "127.0.0.1", port, ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }) });
     const chunks: Buffer[] = [];
@@ -60,7 +68,7 @@ export function exchange(port: number, bytes: string | Buffer, options: Exchange
     socket.on("error", (e: NodeJS.ErrnoException) => (error ??= e.code ?? e.message));
     socket.on("close", () => {
       clearTimeout(timer);
-      resolve({ ...firstAnswer(Buffer.concat(chunks).toString("latin1")), error, timedOut });
+      resolve(exchanged(Buffer.concat(chunks).toString("latin1"), error, timedOut));
     });
     const timer = setTimeout(() => {
       timedOut = true;
