@@ -5,12 +5,11 @@ import { reservedParams } from "../runtime/views/view-service.ts";
 import { inputFromQuery } from "./body.ts";
 import { sendJson } from "./respond.ts";
 import type { ViewStreams } from "./view-streams.ts";
+import { openEventStream } from "./stopping.ts";
 
 /** At most this many streamed queries at once (each holds a connection and up to one result). */
 export const maxStreams = 1_000;
 let openStreams = 0;
-/** Responses that are open event streams: they never end by themselves, so shutdown ends them. */
-export const eventStreams = new WeakSet<ServerResponse>();
 
 /**
  * `GET /views/{view}/{query}?param=…`: runs a view query. Reserved parameters: `pageToken` (from
@@ -40,7 +39,7 @@ export async function viewRoute(
     throw new SagaflowError("overloaded", `already ${maxStreams} streamed queries open`, { status: 503, retryable: true });
   }
   openStreams++;
-  eventStreams.add(res);
   res.on("close", () => openStreams--);
   await streams.open(res, view, query, params, options);
+  if (res.headersSent) openEventStream(res);
 }

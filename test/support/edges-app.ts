@@ -1,11 +1,12 @@
 import { access, createSagaflow, endpoint, entity, memoryStore, reply, route, service, table, view, type Sagaflow } from "../../src/index.ts";
 import { makeDevToken } from "../../src/cli/token-command.ts";
+import { approval } from "../fixtures/workflow-waiting/index.ts";
 
 /**
  * A small service served in process on both its ports, for tests of what happens at the HTTP
  * edge: `note/{id}/write` is public, `note/{id}/lock` needs a token, `views/notes/all` streams,
- * and `GET /slow` answers after a timer (so its answer is written after the request has been
- * read to its end).
+ * `GET /slow` answers after a timer (so its answer is written after the request has been read to
+ * its end), and `approval` is a workflow that stays paused (a long poll on it waits).
  */
 
 const secret = "edges-test-secret-0123456789abcdef";
@@ -35,7 +36,7 @@ const api = endpoint("api", [
   }),
 ]);
 
-const edges = service("edges", [note, notes, api], { auth: { issuers: [{ issuer: "tests", algorithms: ["HS256"], secret }] } });
+const edges = service("edges", [note, notes, api, approval], { auth: { issuers: [{ issuer: "tests", algorithms: ["HS256"], secret }] } });
 
 /** A token the service accepts. */
 export const validToken = (): Promise<string> => makeDevToken({ secret, issuer: "tests", subject: "ann" });
