@@ -9,7 +9,8 @@ import { exchange } from "./support/raw-socket.ts";
  * interest). Node's http.Server ends the connection at the FIN unless told otherwise, and an
  * answer written after that, as any that waits on I/O or a timer, was lost. A client that closes
  * altogether sends the same FIN, so what waits only for its caller does not hold on: a long poll
- * is answered at once, an event stream ends after its first result.
+ * is answered at once, an event stream ends after its first result, an endpoint's signal is
+ * aborted.
  */
 
 let edges: EdgesApp;
@@ -38,6 +39,12 @@ describe("a request followed by a half-close", () => {
     const answer = await exchange(edges.port, "GET /approval/a1?wait=60 HTTP/1.1\r\nhost: x\r\n\r\n", { halfClose: true, timeoutMs: 20_000 });
     assert.equal(answer.status, 200, answer.text);
     assert.equal(JSON.parse(answer.body).status, "paused");
+  });
+
+  it("an endpoint waiting on its signal sees it aborted, and its answer is sent", async () => {
+    const answer = await exchange(edges.port, "GET /hold HTTP/1.1\r\nhost: x\r\n\r\n", { halfClose: true, timeoutMs: 20_000 });
+    assert.equal(answer.status, 200, answer.text);
+    assert.deepEqual(JSON.parse(answer.body), { aborted: true });
   });
 
   it("an event stream sends its first result, then ends", async () => {

@@ -53,12 +53,19 @@ function controllerOf(res: ServerResponse): AbortController {
     const made = (controller = new AbortController());
     controllers.set(res, made);
     if (res.destroyed) made.abort();
-    else res.once("close", () => made.abort());
+    else {
+      // What waits on the signal stops when the caller half-closes too; an answer is still sent.
+      const stopOnHalfClose = onHalfClose(res, () => made.abort(callerDone()));
+      res.once("close", () => {
+        stopOnHalfClose();
+        made.abort();
+      });
+    }
   }
   return controller;
 }
 
-/** Aborted when the caller goes away, or (reason: `shutting_down`) when the server serving `res` stops. */
+/** Aborted when the caller goes away or half-closes, or (reason: `shutting_down`) when the server serving `res` stops. */
 export function answerSignal(res: ServerResponse): AbortSignal {
   return controllerOf(res).signal;
 }

@@ -6,7 +6,8 @@ import { approval } from "../fixtures/workflow-waiting/index.ts";
  * A small service served in process on both its ports, for tests of what happens at the HTTP
  * edge: `note/{id}/write` is public, `note/{id}/lock` needs a token, `views/notes/all` streams,
  * `GET /slow` answers after a timer (so its answer is written after the request has been read to
- * its end), and `approval` is a workflow that stays paused (a long poll on it waits).
+ * its end), `GET /hold` answers once its signal is aborted, and `approval` is a workflow that
+ * stays paused (a long poll on it waits).
  */
 
 const secret = "edges-test-secret-0123456789abcdef";
@@ -33,6 +34,10 @@ const api = endpoint("api", [
   route.get("/slow", { access: access.anyone }, async () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     return reply.json({ slow: true });
+  }),
+  route.get("/hold", { access: access.anyone }, async (_request, { signal }) => {
+    await new Promise((aborted) => signal.addEventListener("abort", aborted, { once: true }));
+    return { aborted: true };
   }),
 ]);
 
