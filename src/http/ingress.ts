@@ -200,15 +200,8 @@ export function ingressHandler(service: ServiceFacade, options: IngressOptions =
     applySecurityHeaders(req, res);
     if (handleCors(req, res, options.corsFor?.(req) ?? options.cors)) return;
     route(req, res).catch((error: unknown) => {
-      // A body we refused may still be arriving: drop the connection rather than read it. The
-      // socket itself must go (`connection: close` makes Node end it after this response): the
-      // body reader may already have destroyed `req`, which leaves the socket paused mid-body but
-      // open, and a client reusing it (keep-alive) would wait forever.
-      const unread = !req.complete;
-      const socket = res.socket;
-      if (unread && !res.headersSent) res.setHeader("connection", "close");
+      // A body still arriving is read and dropped after the answer, and the connection closed (sendJson).
       if (!res.headersSent) sendError(res, error, log, "public");
-      if (unread) res.once("finish", () => socket?.destroy());
     });
   });
 }

@@ -1,4 +1,4 @@
-import { STATUS_CODES } from "node:http";
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { RetryLaterError, type SagaflowError } from "../define/errors.ts";
 
@@ -41,4 +41,40 @@ export function lingerClose(socket: Duplex, answer: string, maxMs = lingerBounds
   });
   socket.end(answer);
   socket.resume();
+}
+
+/** Whether more of the request's body is still to come (a handler answering before it was read). */
+export function bodyArriving(req: IncomingMessage): boolean {
+  return !req.complete && (req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0);
+}
+
+/**
+ * Ends `res`, whose whole answer is written (with `connection: close`), once the request's body
+ * has arrived: the rest of it is read and dropped meanwhile, so the client can finish sending and
+ * read the answer. Past `lingerBounds`, or when the client goes, the connection is dropped.
+ */
+export function endAfterBody(req: IncomingMessage, res: ServerResponse): void {
+  const socket = res.socket;
+  let read = 0;
+  const done = (cut: boolean) => {
+    clearTimeout(timer);
+    req.off("data", onData);
+    req.off("end", onEnd);
+    req.off("close", onClose);
+    res.end();
+    if (cut) socket?.destroy();
+  };
+  const onData = (chunk: Buffer) => {
+    read += chunk.length;
+    if (read > lingerBounds.maxBytes) done(true);
+  };
+  const onEnd = () => done(false);
+  const onClose = () => done(true);
+  const timer = setTimeout(() => done(true), lingerBounds.maxMs);
+  timer.unref();
+  if (req.destroyed) return done(true);
+  req.on("data", onData);
+  req.on("end", onEnd);
+  req.on("close", onClose);
+  req.resume();
 }
