@@ -18,6 +18,7 @@ import { handleCors, type CorsConfig } from "./cors.ts";
 import { applySecurityHeaders } from "./security-headers.ts";
 import { inOrderPerConnection } from "./in-order.ts";
 import { applyServerEdges } from "./server-edges.ts";
+import { repeatedAuthorization } from "./auth-refusal.ts";
 
 export interface IngressOptions {
   /** Which automatic routes exist and who may call them; without it, none (deny by default). */
@@ -110,6 +111,8 @@ export function ingressHandler(service: ServiceFacade, options: IngressOptions =
   const authorization = (req: IncomingMessage) => req.headers.authorization;
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const repeated = repeatedAuthorization(req);
+    if (repeated) throw repeated;
     const target = req.url ?? "/";
     const queryAt = target.indexOf("?");
     const pathname = queryAt === -1 ? target : target.slice(0, queryAt);
