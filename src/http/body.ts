@@ -1,6 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import { SagaflowError } from "../define/errors.ts";
 import { checkInput } from "./input-check.ts";
+import { askForBody } from "./expect-continue.ts";
 
 export const defaultMaxBodyBytes = 1024 * 1024;
 
@@ -24,6 +25,8 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
   }
   // Refused before a byte is read; what the client still sends is read and dropped after the answer (sendJson).
   if (Number(req.headers["content-length"] ?? 0) > maxBytes) throw tooLarge(maxBytes);
+  // Every check is passed: a client waiting for `100 Continue` may send the body now.
+  askForBody(req);
   const text = utf8Text(await readAll(req, maxBytes)).trim();
   if (text === "") return {};
   if (type === undefined) throw notJson("no content-type was sent");

@@ -1,5 +1,6 @@
 import type { Server } from "node:http";
 import { answerClientErrors } from "./client-errors.ts";
+import { continueWhenBodyRead } from "./expect-continue.ts";
 
 /**
  * What every HTTP server of Sagaflow's (the service's and the admin API's) does where Node would
@@ -12,4 +13,5 @@ export function applyServerEdges(server: Server): void {
   // closed at once, as before). http.Server's own switch, not in its typings.
   (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   answerClientErrors(server);
+  continueWhenBodyRead(server);
 }
