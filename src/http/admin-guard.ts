@@ -52,9 +52,9 @@ const digest = (value: string) => createHash("sha256").update(value).digest();
  * Wraps the admin handler with a check of the caller, when a token or a role is configured
  * (wherever it listens); without either, it listens on loopback only (see {@link checkAdminBind}).
  * No credentials or bad ones: 401 with `WWW-Authenticate: Bearer`; a valid JWT without the role:
- * 403; two Authorization headers (open or not): 400. Open, it refuses what a web page could send it (see refuseOtherSites); with credentials, a
- * page has none to send (a browser never adds a bearer token by itself), and a proxy in front may
- * forward another Host than the page's origin.
+ * 403; two Authorization headers, open or not: 400. Open, it refuses what a web page could send it
+ * (see refuseOtherSites); with credentials, a page has none to send (a browser never adds a bearer
+ * token by itself), and a proxy in front may forward another Host than the page's origin.
  */
 export function guardAdmin(
   handler: (req: IncomingMessage, res: ServerResponse) => void,

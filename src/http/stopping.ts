@@ -65,15 +65,18 @@ function controllerOf(res: ServerResponse): AbortController {
   return controller;
 }
 
-/** Aborted when the caller goes away or half-closes, or (reason: `shutting_down`) when the server serving `res` stops. */
+/**
+ * Aborted when the caller goes away or half-closes, or (reason: `shutting_down`) when the server
+ * serving `res` stops.
+ */
 export function answerSignal(res: ServerResponse): AbortSignal {
   return controllerOf(res).signal;
 }
 
 /**
  * The wait of a long poll answering `res`: cancelled when its caller goes away or half-closes, or
- * (reason: `shutting_down`) when the server stops. Listens on `res` as an EventEmitter, not through an
- * AbortSignal, whose listeners cost microseconds on every poll (see WaitCancel).
+ * (reason: `shutting_down`) when the server stops. Listens on `res` as an EventEmitter, not
+ * through an AbortSignal, whose listeners cost microseconds on every poll (see WaitCancel).
  */
 export function answerWait(res: ServerResponse): WaitCancel {
   const wait: { reason: Error | undefined; onCancel(cancelled: () => void): () => void } = {
