@@ -4,7 +4,8 @@ import { secret } from "./fixtures/faulty/index.ts";
 import { assertErrorBody, getJson, postJson, rawRequest, requestJson, type JsonResponse } from "./support/http.ts";
 import { SagaflowProcess } from "./support/server-process.ts";
 import { request as httpRequest } from "node:http";
-import { defaultMaxBodyBytes, refusedBodyDrain } from "../src/http/body.ts";
+import { defaultMaxBodyBytes } from "../src/http/body.ts";
+import { lingerBounds } from "../src/http/linger.ts";
 import { maxInputDepth } from "../src/http/input-check.ts";
 
 /**
@@ -81,9 +82,10 @@ describe("HTTP bad input (real process)", () => {
   });
 
   /**
-   * An oversized upload is answered 413. The server reads and drops a bounded overflow
-   * (`refusedBodyDrain`) first, so a client that sends the whole body always reads the answer;
-   * past that bound it closes the connection, and a client still sending may see a reset.
+   * An oversized upload is answered 413 at once. The server then reads and drops a bounded
+   * overflow (`lingerBounds`) before it closes, so a client that sends the whole body always reads
+   * the answer; past that bound it closes the connection, and a client still sending may see a
+   * reset (one that reads while it sends has its answer by then: http-large-body.test.ts).
    */
   const bodyOf = (bytes: number) => JSON.stringify({ amount: 1, pad: "x".repeat(bytes) });
   type Upload = () => Promise<{ status: number; body: any; text: string }>;
@@ -141,7 +143,7 @@ describe("HTTP bad input (real process)", () => {
   });
 
   it("a body past what the server drains is refused or cut off, and never hangs", async () => {
-    const beyond = uploadsOf(bodyOf(defaultMaxBodyBytes + refusedBodyDrain.maxBytes + 1024 * 1024));
+    const beyond = uploadsOf(bodyOf(defaultMaxBodyBytes + lingerBounds.maxBytes + 1024 * 1024));
     for (const [what, upload] of Object.entries(beyond)) await refused(upload, what);
     await assertW1Untouched();
     assert.equal((await requestJson(`${base}/health`, { timeoutMs: 3_000 })).status, 200);

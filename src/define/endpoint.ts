@@ -50,9 +50,10 @@ export interface EndpointContext {
   /** Commands, queries, workflow start (`call(wf, id).start(…)`) and result, view queries. */
   readonly client: EndpointClient;
   /**
-   * Aborted when the caller goes away, and when the service stops (then with a `shutting_down`
-   * error as its reason): pass it to what the handler waits on, and end an event stream's waits on
-   * it. A stop closes the connection of a handler that ignores it after `SAGAFLOW_SHUTDOWN_DRAIN_MS` (10 s).
+   * Aborted when the caller goes away or half-closes its connection (TCP cannot tell the two
+   * apart; an answer is still sent), and when the service stops (then with a `shutting_down` error
+   * as its reason): pass it to what the handler waits on, and end an event stream's waits on it.
+   * A stop closes the connection of a handler that ignores it after `SAGAFLOW_SHUTDOWN_DRAIN_MS` (10 s).
    */
   readonly signal: AbortSignal;
 }

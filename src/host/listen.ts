@@ -7,6 +7,7 @@ import { checkAdminBind, guardAdmin, isLoopback } from "../http/admin-guard.ts";
 import { applySecurityHeaders } from "../http/security-headers.ts";
 import { shutdownDrainMs, stopAnswers } from "../http/stopping.ts";
 import { applyServerLimits, resolveServerLimits, serverOptions } from "../http/server-limits.ts";
+import { applyServerEdges } from "../http/server-edges.ts";
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -140,6 +141,7 @@ export async function listenOn(handler: Listener, adminHandler: Listener, option
   const httpOptions = { ...serverOptions(limits), maxHeaderSize: MAX_HEADER_BYTES };
   const server: Server | HttpsServer = tls ? createHttpsServer({ ...httpOptions, ...tls }, listener) : createServer(httpOptions, listener);
   applyServerLimits(server, limits);
+  applyServerEdges(server);
   await bind(server, port, options.host ?? "127.0.0.1", "service");
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
@@ -151,6 +153,7 @@ export async function listenOn(handler: Listener, adminHandler: Listener, option
   }, access);
   const admin = adminPort < 0 ? undefined : adminTls ? createHttpsServer({ ...tls }, guarded) : createServer(guarded);
   if (admin) {
+    applyServerEdges(admin);
     try {
       await bind(admin, adminPort, adminHost, "admin");
     } catch (error) {

@@ -4,7 +4,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { isIP } from "node:net";
 import type { Authenticator } from "../auth/authenticator.ts";
 import { bearerToken } from "../auth/bearer.ts";
-import { sendForbidden, sendUnauthorized } from "./auth-refusal.ts";
+import { repeatedAuthorization, sendForbidden, sendUnauthorized } from "./auth-refusal.ts";
+import { sendJson } from "./respond.ts";
 
 /** Who may use the admin API besides anyone on loopback. */
 export interface AdminAccess {
@@ -51,16 +52,21 @@ const digest = (value: string) => createHash("sha256").update(value).digest();
  * Wraps the admin handler with a check of the caller, when a token or a role is configured
  * (wherever it listens); without either, it listens on loopback only (see {@link checkAdminBind}).
  * No credentials or bad ones: 401 with `WWW-Authenticate: Bearer`; a valid JWT without the role:
- * 403. Open, it refuses what a web page could send it (see refuseOtherSites); with credentials, a
- * page has none to send (a browser never adds a bearer token by itself), and a proxy in front may
- * forward another Host than the page's origin.
+ * 403; two Authorization headers, open or not: 400. Open, it refuses what a web page could send it
+ * (see refuseOtherSites); with credentials, a page has none to send (a browser never adds a bearer
+ * token by itself), and a proxy in front may forward another Host than the page's origin.
  */
 export function guardAdmin(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   access: AdminAccess,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const open = access.token === undefined && !jwtAccess(access);
-  return open ? refuseOtherSites(handler) : checkCaller(handler, access);
+  const guarded = open ? refuseOtherSites(handler) : checkCaller(handler, access);
+  return (req, res) => {
+    const repeated = repeatedAuthorization(req);
+    if (repeated) sendJson(res, repeated.status, { error: repeated.toJSON() }, { "cache-control": "no-store" });
+    else guarded(req, res);
+  };
 }
 
 /**

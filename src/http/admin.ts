@@ -11,6 +11,7 @@ import { listLimit, wholeNumber } from "./list-limit.ts";
 import { sendMetrics } from "./metrics-route.ts";
 import { consoleRoute, workflowSearch } from "./admin-console.ts";
 import { sendConsole, wantsPage } from "./console-assets.ts";
+import { applyServerEdges } from "./server-edges.ts";
 
 const statuses: WorkflowStatus[] = ["running", "paused", "suspended", "ended", "failed", "terminated"];
 const actions: OperatorAction[] = ["suspend", "resume", "terminate", "retry", "cancel"];
@@ -117,5 +118,7 @@ export function adminHandler(admin: AdminFacade, log: (line: string) => void = (
 
 /** The admin API on its own server (listen on loopback: it has no access control). */
 export function createAdmin(admin: AdminFacade, log: (line: string) => void = (l) => console.error(l)): Server {
-  return createServer(adminHandler(admin, log));
+  const server = createServer(adminHandler(admin, log));
+  applyServerEdges(server);
+  return server;
 }

@@ -1,16 +1,9 @@
 import type { IncomingMessage } from "node:http";
 import { SagaflowError } from "../define/errors.ts";
 import { checkInput } from "./input-check.ts";
+import { askForBody } from "./expect-continue.ts";
 
 export const defaultMaxBodyBytes = 1024 * 1024;
-
-/**
- * How much past the limit the ingress still reads (and drops) of a refused body, so the client
- * can read its 413: a server that closes on a client still sending makes it see a reset, not the
- * answer (nginx's "lingering close" exists for the same reason). Past either bound the ingress
- * stops reading and drops the connection, so a huge or slow upload costs at most this much.
- */
-export const refusedBodyDrain = { maxBytes: 16 * 1024 * 1024, maxMs: 2_000 };
 
 /**
  * Reads a JSON request body of at most `maxBytes`; an empty body is `{}`. The value is checked by
@@ -30,8 +23,10 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
   if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
     throw new SagaflowError("unsupported_media_type", `send JSON in UTF-8, not charset=${charset}`, { status: 415 });
   }
-  const declared = Number(req.headers["content-length"] ?? 0);
-  if (declared > maxBytes + refusedBodyDrain.maxBytes) throw tooLarge(maxBytes);
+  // Refused before a byte is read; what the client still sends is read and dropped after the answer (sendJson).
+  if (Number(req.headers["content-length"] ?? 0) > maxBytes) throw tooLarge(maxBytes);
+  // Every check is passed: a client waiting for `100 Continue` may send the body now.
+  askForBody(req);
   const text = utf8Text(await readAll(req, maxBytes)).trim();
   if (text === "") return {};
   if (type === undefined) throw notJson("no content-type was sent");
@@ -62,38 +57,27 @@ function notJson(why: string): SagaflowError {
 
 /**
  * The body's bytes, at most `maxBytes`. Listens to events rather than iterating the stream: the
- * async iterator costs a few percent of a small command's CPU. Past the limit it drops what
- * arrives until the body ends or `refusedBodyDrain` runs out, then refuses with 413; if the body
- * has not ended by then, the ingress closes the connection after answering.
+ * async iterator costs a few percent of a small command's CPU. Past the limit it refuses with 413
+ * at once, leaving the rest unread (paused) for the answer to drop.
  */
 function readAll(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let drainTimer: NodeJS.Timeout | undefined;
     const stop = () => {
-      clearTimeout(drainTimer);
       req.off("data", onData);
       req.off("end", onEnd);
       req.off("error", onError);
       req.off("close", onClose);
     };
-    const refuse = () => {
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBytes) return void chunks.push(chunk);
       stop();
       req.pause();
       reject(tooLarge(maxBytes));
     };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= maxBytes) chunks.push(chunk);
-      else if (size > maxBytes + refusedBodyDrain.maxBytes) refuse();
-      else if (drainTimer === undefined) {
-        chunks.length = 0;
-        drainTimer = setTimeout(refuse, refusedBodyDrain.maxMs);
-      }
-    };
     const onEnd = () => {
-      if (size > maxBytes) return refuse();
       stop();
       resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
     };

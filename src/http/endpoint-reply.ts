@@ -2,7 +2,7 @@ import type { ServerResponse } from "node:http";
 import type { EndpointReply, ServerSentEvent } from "../define/endpoint.ts";
 import { SagaflowError } from "../define/errors.ts";
 import { sendJson } from "./respond.ts";
-import { eventStreams } from "./views-route.ts";
+import { openEventStream } from "./stopping.ts";
 
 /** One event in the `text/event-stream` format; `data` is JSON unless a string. */
 export function formatEvent(event: ServerSentEvent): string {
@@ -42,7 +42,7 @@ export async function writeEndpointReply(res: ServerResponse, reply: EndpointRep
         return;
       }
       res.flushHeaders();
-      eventStreams.add(res);
+      openEventStream(res);
       try {
         for await (const event of body.events) {
           if (signal.aborted || res.writableEnded) break;

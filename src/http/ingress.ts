@@ -17,6 +17,8 @@ import { applyServerLimits, resolveServerLimits, serverOptions, type ServerLimit
 import { handleCors, type CorsConfig } from "./cors.ts";
 import { applySecurityHeaders } from "./security-headers.ts";
 import { inOrderPerConnection } from "./in-order.ts";
+import { applyServerEdges } from "./server-edges.ts";
+import { repeatedAuthorization } from "./auth-refusal.ts";
 
 export interface IngressOptions {
   /** Which automatic routes exist and who may call them; without it, none (deny by default). */
@@ -109,6 +111,8 @@ export function ingressHandler(service: ServiceFacade, options: IngressOptions =
   const authorization = (req: IncomingMessage) => req.headers.authorization;
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const repeated = repeatedAuthorization(req);
+    if (repeated) throw repeated;
     const target = req.url ?? "/";
     const queryAt = target.indexOf("?");
     const pathname = queryAt === -1 ? target : target.slice(0, queryAt);
@@ -199,15 +203,8 @@ export function ingressHandler(service: ServiceFacade, options: IngressOptions =
     applySecurityHeaders(req, res);
     if (handleCors(req, res, options.corsFor?.(req) ?? options.cors)) return;
     route(req, res).catch((error: unknown) => {
-      // A body we refused may still be arriving: drop the connection rather than read it. The
-      // socket itself must go (`connection: close` makes Node end it after this response): the
-      // body reader may already have destroyed `req`, which leaves the socket paused mid-body but
-      // open, and a client reusing it (keep-alive) would wait forever.
-      const unread = !req.complete;
-      const socket = res.socket;
-      if (unread && !res.headersSent) res.setHeader("connection", "close");
+      // A body still arriving is read and dropped after the answer, and the connection closed (sendJson).
       if (!res.headersSent) sendError(res, error, log, "public");
-      if (unread) res.once("finish", () => socket?.destroy());
     });
   });
 }
@@ -217,5 +214,6 @@ export function createIngress(service: ServiceFacade, options: IngressOptions = 
   const limits = resolveServerLimits(options.limits);
   const server = createServer(serverOptions(limits), ingressHandler(service, options));
   applyServerLimits(server, limits);
+  applyServerEdges(server);
   return server;
 }

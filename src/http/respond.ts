@@ -3,16 +3,26 @@ import { RetryLaterError, SagaflowError, StoreUnavailableError, storeUnavailable
 import type { StoreStatus } from "../store/outage.ts";
 import { AuthenticationError } from "./guard.ts";
 import { logEvent, logInternalError } from "../observe/log-event.ts";
+import { bodyArriving, endAfterBody } from "./linger.ts";
 
-/** `body` as JSON; a reply of `undefined` (which JSON cannot say) is `{}`, a reply of `null` is `null`. */
+/**
+ * `body` as JSON; a reply of `undefined` (which JSON cannot say) is `{}`, a reply of `null` is
+ * `null`. An answer sent before the request's body has arrived (a refusal, mostly) closes the
+ * connection, once the rest of the body has been read and dropped within bounds: closing on a
+ * client still sending would reset the connection, and the answer could be lost with it.
+ */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body === undefined ? {} : body);
+  const arriving = bodyArriving(res.req);
   res.writeHead(status, {
     "content-type": "application/json; charset=utf-8",
     "content-length": Buffer.byteLength(text),
     ...headers,
+    ...(arriving ? { connection: "close" } : {}),
   });
-  res.end(text);
+  if (!arriving) return void res.end(text);
+  res.write(text);
+  endAfterBody(res.req, res);
 }
 
 /** One log line per reason per this long, however many requests the outage fails. */

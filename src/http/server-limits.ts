@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import type { Server, ServerOptions } from "node:http";
 import type { Socket } from "node:net";
+import { RetryLaterError } from "../define/errors.ts";
+import { lingerClose, rawErrorAnswer } from "./linger.ts";
 
 /**
  * Bounds that keep one client from taking an HTTP server from the others: how long a request
@@ -80,14 +82,6 @@ export function serverOptions(limits: ServerLimits): ServerOptions {
 /** Refused connections are closed this long after their 503, if the client has not closed first. */
 const refusedLingerMs = 1_000;
 
-function overloadedResponse(why: string): string {
-  const body = JSON.stringify({ error: { code: "overloaded", message: `${why}; try again shortly` } });
-  return (
-    "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json; charset=utf-8\r\nretry-after: 1\r\n" +
-    `connection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
-  );
-}
-
 /**
  * Bounds the server's connections. One over `maxConnections` (or over `maxConnectionsPerClient`
  * from its address) gets a 503 `overloaded` with `Retry-After` at once, without its request being
@@ -116,11 +110,7 @@ export function applyServerLimits(server: Server, limits: ServerLimits): void {
           ? `this client has ${limits.maxConnectionsPerClient} connections open`
           : undefined;
     if (why !== undefined) {
-      socket.on("error", () => {}); // the client may be gone already
-      // Read and drop what it sends: closing on unread data would reset the 503 away.
-      socket.resume();
-      socket.end(overloadedResponse(why));
-      setTimeout(() => socket.destroy(), refusedLingerMs).unref();
+      lingerClose(socket, rawErrorAnswer(new RetryLaterError("overloaded", `${why}; try again shortly`)), refusedLingerMs);
       return;
     }
     open++;

@@ -1,7 +1,6 @@
 import type { ServerResponse } from "node:http";
 import { errors, SagaflowError } from "../define/errors.ts";
 import type { WaitCancel } from "../runtime/workflow/end-waiters.ts";
-import { eventStreams } from "./views-route.ts";
 
 /**
  * The HTTP side of a stop. Each answer that waits on something of its own (a long poll, an
@@ -15,6 +14,38 @@ const controllers = new WeakMap<ServerResponse, AbortController>();
 const waits = new WeakMap<ServerResponse, (reason: Error) => void>();
 /** Answers told to finish by a stop (rather than by their caller leaving). */
 const stopped = new WeakSet<ServerResponse>();
+/** Responses that are open event streams: they never end by themselves, so a stop ends them. */
+const eventStreams = new WeakSet<ServerResponse>();
+
+/**
+ * Whether the caller has half-closed its connection (FIN: it sends nothing more). It may still
+ * read its answer (RFC 9112, 9.6), or be gone altogether: TCP does not tell which. An answer that
+ * waits only for its caller (a long poll, an event stream) finishes now rather than hold on.
+ */
+export function callerHalfClosed(res: ServerResponse): boolean {
+  return res.req.socket.readableEnded;
+}
+
+/** Calls `then` once the caller half-closes (at once if it has); returns what stops listening. */
+function onHalfClose(res: ServerResponse, then: () => void): () => void {
+  const socket = res.req.socket;
+  if (socket.readableEnded) {
+    then();
+    return () => {};
+  }
+  socket.once("end", then);
+  return () => socket.off("end", then);
+}
+
+/**
+ * Marks `res` (its headers sent) as an event stream: ended by a stop (one that came while its
+ * first result was read too), or when its caller half-closes.
+ */
+export function openEventStream(res: ServerResponse): void {
+  eventStreams.add(res);
+  if (stopped.has(res)) return void res.end();
+  res.once("close", onHalfClose(res, () => res.end()));
+}
 
 function controllerOf(res: ServerResponse): AbortController {
   let controller = controllers.get(res);
@@ -22,24 +53,34 @@ function controllerOf(res: ServerResponse): AbortController {
     const made = (controller = new AbortController());
     controllers.set(res, made);
     if (res.destroyed) made.abort();
-    else res.once("close", () => made.abort());
+    else {
+      // What waits on the signal stops when the caller half-closes too; an answer is still sent.
+      const stopOnHalfClose = onHalfClose(res, () => made.abort(callerDone()));
+      res.once("close", () => {
+        stopOnHalfClose();
+        made.abort();
+      });
+    }
   }
   return controller;
 }
 
-/** Aborted when the caller goes away, or (reason: `shutting_down`) when the server serving `res` stops. */
+/**
+ * Aborted when the caller goes away or half-closes, or (reason: `shutting_down`) when the server
+ * serving `res` stops.
+ */
 export function answerSignal(res: ServerResponse): AbortSignal {
   return controllerOf(res).signal;
 }
 
 /**
- * The wait of a long poll answering `res`: cancelled when its caller goes away or (reason:
- * `shutting_down`) when the server stops. Listens on `res` as an EventEmitter, not through an
- * AbortSignal, whose listeners cost microseconds on every poll (see WaitCancel).
+ * The wait of a long poll answering `res`: cancelled when its caller goes away or half-closes, or
+ * (reason: `shutting_down`) when the server stops. Listens on `res` as an EventEmitter, not
+ * through an AbortSignal, whose listeners cost microseconds on every poll (see WaitCancel).
  */
 export function answerWait(res: ServerResponse): WaitCancel {
   const wait: { reason: Error | undefined; onCancel(cancelled: () => void): () => void } = {
-    reason: res.destroyed ? callerLeft() : stopped.has(res) ? errors.stopped() : undefined,
+    reason: res.destroyed ? callerLeft() : stopped.has(res) ? errors.stopped() : callerHalfClosed(res) ? callerDone() : undefined,
     onCancel(cancelled: () => void): () => void {
       const cancel = (reason: Error) => {
         stopListening();
@@ -47,12 +88,15 @@ export function answerWait(res: ServerResponse): WaitCancel {
         cancelled();
       };
       const onClose = () => cancel(callerLeft());
+      let stopOnHalfClose = () => {};
       const stopListening = () => {
         res.off("close", onClose);
+        stopOnHalfClose();
         waits.delete(res);
       };
       res.once("close", onClose);
       waits.set(res, cancel);
+      stopOnHalfClose = onHalfClose(res, () => cancel(callerDone()));
       return stopListening;
     },
   };
@@ -61,6 +105,10 @@ export function answerWait(res: ServerResponse): WaitCancel {
 
 function callerLeft(): Error {
   return new SagaflowError("client_closed", "the caller closed the connection before its wait ended");
+}
+
+function callerDone(): Error {
+  return new SagaflowError("client_closed", "the caller half-closed the connection: its wait is answered now");
 }
 
 /** Whether a stop told this answer to finish now (its caller may still be there to get it). */

@@ -5,12 +5,16 @@ import { reservedParams } from "../runtime/views/view-service.ts";
 import { inputFromQuery } from "./body.ts";
 import { sendJson } from "./respond.ts";
 import type { ViewStreams } from "./view-streams.ts";
+import { openEventStream } from "./stopping.ts";
 
 /** At most this many streamed queries at once (each holds a connection and up to one result). */
 export const maxStreams = 1_000;
+/** At most this many of them from one client (remote address): one cannot take them all. */
+export const maxStreamsPerClient = Math.max(1, Math.floor(maxStreams / 10));
 let openStreams = 0;
-/** Responses that are open event streams: they never end by themselves, so shutdown ends them. */
-export const eventStreams = new WeakSet<ServerResponse>();
+const streamsPerClient = new Map<string, number>();
+
+const tooManyStreams = (why: string) => new SagaflowError("overloaded", why, { status: 503, retryable: true });
 
 /**
  * `GET /views/{view}/{query}?param=…`: runs a view query. Reserved parameters: `pageToken` (from
@@ -36,11 +40,18 @@ export async function viewRoute(
     sendJson(res, 200, await service.queryView(view, query, params, options));
     return;
   }
-  if (openStreams >= maxStreams) {
-    throw new SagaflowError("overloaded", `already ${maxStreams} streamed queries open`, { status: 503, retryable: true });
-  }
+  if (openStreams >= maxStreams) throw tooManyStreams(`already ${maxStreams} streamed queries open`);
+  const client = req.socket.remoteAddress ?? "";
+  const fromClient = streamsPerClient.get(client) ?? 0;
+  if (fromClient >= maxStreamsPerClient) throw tooManyStreams(`this client already has ${maxStreamsPerClient} streamed queries open`);
   openStreams++;
-  eventStreams.add(res);
-  res.on("close", () => openStreams--);
+  streamsPerClient.set(client, fromClient + 1);
+  res.on("close", () => {
+    openStreams--;
+    const left = (streamsPerClient.get(client) ?? 1) - 1;
+    if (left === 0) streamsPerClient.delete(client);
+    else streamsPerClient.set(client, left);
+  });
   await streams.open(res, view, query, params, options);
+  if (res.headersSent) openEventStream(res);
 }
