@@ -240,7 +240,7 @@ export class InstanceDispatcher implements Dispatcher {
           principal: options.principal,
           ...(options.hold && !isQuery ? { hold: options.hold } : {}),
           ...(options.decideRefusalAgain && !isQuery ? { decideRefusalAgain: true } : {}),
-          ...(options.kept && !isQuery ? { kept: options.kept } : {}),
+          kept: isQuery ? undefined : options.kept,
           trace: isQuery ? undefined : trace,
           resolve: (reply, position) => resolve(position === undefined ? reply : { ...reply, position }),
           reject,

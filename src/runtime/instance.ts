@@ -41,7 +41,7 @@ export interface Pending {
    * took effect (StepFailure.partial). A write the step holds is not kept until it commits
    * (StepHolds tells of one committed alone).
    */
-  kept?: () => void;
+  kept?: (() => void) | undefined;
   /** The W3C traceparent of the command's span (tracing only): kept with what it writes. */
   trace?: string | undefined;
   /** `position`: the feed position of this instance's latest commit (for read-your-writes). */

@@ -27,7 +27,12 @@ export class KeyedCaller {
     /** A workflow step's: told when a call's effect is kept on its own (see Pending.kept). */
     kept?: () => void,
   ) {
-    this.options = { ...(holds ? { hold: holds } : {}), ...(decideRefusalAgain ? { decideRefusalAgain } : {}), ...(kept ? { kept } : {}) };
+    // Assigned, not spread: one of these is made for every step attempt, consumer message and timer.
+    const options: KeyedCallOptions = {};
+    if (holds) options.hold = holds;
+    if (decideRefusalAgain) options.decideRefusalAgain = true;
+    if (kept) options.kept = kept;
+    this.options = options;
   }
 
   /** Stops sending: a run the engine gave up on (timed out) must not act any more. */

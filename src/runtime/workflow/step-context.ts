@@ -18,30 +18,45 @@ export type { KeyedCall };
  */
 export class StepContextImpl implements StepContext<unknown, string> {
   private readonly caller: KeyedCaller;
-  private journal: Journal | undefined;
+  private readonly prefix: string;
+  // Made when first used (most steps use neither): a step attempt allocates little.
+  private journalMade: Journal | undefined;
+  private timersMade: Timers | undefined;
   private abandoned = false;
-  readonly timers: Timers;
 
   constructor(
-    workflowName: string,
+    private readonly workflowName: string,
     readonly workflowId: string,
     execId: number,
     readonly attempt: number,
     keyedCall: KeyedCall,
-    timers: StartsTimers,
+    private readonly timerService: StartsTimers,
     private readonly holds?: StepHolds,
-    journal?: { store: Store; clock: Clock },
+    private readonly journalDeps?: { store: Store; clock: Clock },
     /** An operator's retry of this execution: what its calls got refused is decided again. */
     decideRefusalAgain = false,
     /** Told when something of this attempt took effect on its own: a call kept, a result journaled, a timer changed. */
-    kept: () => void = () => {},
+    private readonly kept: () => void = () => {},
   ) {
-    const prefix = stepKeyOf(workflowName, workflowId, execId);
-    // Keyed by the execution: a re-run starting them again (after the first fired) changes their targets once.
-    const keyed = timersTelling(keyedTimers(timers, prefix), timers, kept);
-    this.timers = holds ? timersAfterStart(keyed, holds) : keyed;
-    this.caller = new KeyedCaller(prefix, keyedCall, holds, decideRefusalAgain, kept);
-    if (journal) this.journal = new Journal(journal.store, journal.clock, workflowName, workflowId, prefix, () => this.abandoned, kept);
+    this.prefix = stepKeyOf(workflowName, workflowId, execId);
+    this.caller = new KeyedCaller(this.prefix, keyedCall, holds, decideRefusalAgain, kept);
+  }
+
+  get timers(): Timers {
+    if (!this.timersMade) {
+      // Keyed by the execution: a re-run starting them again (after the first fired) changes their targets once.
+      const keyed = timersTelling(keyedTimers(this.timerService, this.prefix), this.timerService, this.kept);
+      this.timersMade = this.holds ? timersAfterStart(keyed, this.holds) : keyed;
+    }
+    return this.timersMade;
+  }
+
+  private get journal(): Journal | undefined {
+    const deps = this.journalDeps;
+    if (!this.journalMade && deps) {
+      this.journalMade = new Journal(deps.store, deps.clock, this.workflowName, this.workflowId, this.prefix, () => this.abandoned, this.kept);
+    }
+    return this.journalMade;
   }
 
   abandon(): void {
@@ -51,7 +66,7 @@ export class StepContextImpl implements StepContext<unknown, string> {
 
   /** Whether a `ctx.run` of this attempt is under way: ended now, the attempt may have had that outside effect. */
   get runInFlight(): boolean {
-    return this.journal?.inFlight === true;
+    return this.journalMade?.inFlight === true;
   }
 
   run<T>(name: string, fn: (attempt: RunAttempt) => Promise<T> | T, options?: RunOptions): Promise<T> {
