@@ -3,6 +3,7 @@ import type { Server, ServerOptions } from "node:http";
 import type { Socket } from "node:net";
 import { RetryLaterError } from "../define/errors.ts";
 import { lingerClose, rawErrorAnswer } from "./linger.ts";
+import { ClientCounts } from "./client-counts.ts";
 
 /**
  * Bounds that keep one client from taking an HTTP server from the others: how long a request
@@ -96,13 +97,13 @@ export function applyServerLimits(server: Server, limits: ServerLimits): void {
   // Refused connections hold a descriptor for up to refusedLingerMs: bound those too.
   server.maxConnections = limits.maxConnections + Math.max(100, Math.ceil(limits.maxConnections / 10));
   let open = 0;
-  const perClient = new Map<string, number>();
+  const perClient = new ClientCounts();
   // Node's own listener parses HTTP on the socket: run it only for connections let in.
   const httpListeners = server.listeners("connection") as Array<(socket: Socket) => void>;
   server.removeAllListeners("connection");
   server.on("connection", (socket: Socket) => {
     const client = socket.remoteAddress ?? "";
-    const fromClient = perClient.get(client) ?? 0;
+    const fromClient = perClient.of(client);
     const why =
       open >= limits.maxConnections
         ? `the server has ${limits.maxConnections} connections open`
@@ -114,13 +115,8 @@ export function applyServerLimits(server: Server, limits: ServerLimits): void {
       return;
     }
     open++;
-    perClient.set(client, fromClient + 1);
-    socket.once("close", () => {
-      open--;
-      const left = (perClient.get(client) ?? 1) - 1;
-      if (left === 0) perClient.delete(client);
-      else perClient.set(client, left);
-    });
+    perClient.holdUntilClosed(client, socket);
+    socket.once("close", () => void open--);
     for (const listener of httpListeners) listener.call(server, socket);
   });
 }

@@ -6,13 +6,14 @@ import { inputFromQuery } from "./body.ts";
 import { sendJson } from "./respond.ts";
 import type { ViewStreams } from "./view-streams.ts";
 import { openEventStream } from "./stopping.ts";
+import { ClientCounts } from "./client-counts.ts";
 
 /** At most this many streamed queries at once (each holds a connection and up to one result). */
 export const maxStreams = 1_000;
 /** At most this many of them from one client (remote address): one cannot take them all. */
 export const maxStreamsPerClient = Math.max(1, Math.floor(maxStreams / 10));
 let openStreams = 0;
-const streamsPerClient = new Map<string, number>();
+const streamsPerClient = new ClientCounts();
 
 const tooManyStreams = (why: string) => new SagaflowError("overloaded", why, { status: 503, retryable: true });
 
@@ -42,16 +43,10 @@ export async function viewRoute(
   }
   if (openStreams >= maxStreams) throw tooManyStreams(`already ${maxStreams} streamed queries open`);
   const client = req.socket.remoteAddress ?? "";
-  const fromClient = streamsPerClient.get(client) ?? 0;
-  if (fromClient >= maxStreamsPerClient) throw tooManyStreams(`this client already has ${maxStreamsPerClient} streamed queries open`);
+  if (streamsPerClient.of(client) >= maxStreamsPerClient) throw tooManyStreams(`this client already has ${maxStreamsPerClient} streamed queries open`);
   openStreams++;
-  streamsPerClient.set(client, fromClient + 1);
-  res.on("close", () => {
-    openStreams--;
-    const left = (streamsPerClient.get(client) ?? 1) - 1;
-    if (left === 0) streamsPerClient.delete(client);
-    else streamsPerClient.set(client, left);
-  });
+  streamsPerClient.holdUntilClosed(client, res);
+  res.once("close", () => void openStreams--);
   await streams.open(res, view, query, params, options);
   if (res.headersSent) openEventStream(res);
 }
