@@ -174,6 +174,22 @@ describe("sagaflow CLI: --admin without a scheme (real process)", () => {
     assert.equal(history[0]!.version, 2);
   });
 
+  it("workflows retry --undone-by-hand is refused, changing nothing, off a saga's retry or where the saga is not stopped in its compensations", async () => {
+    await postJson(`${server.url}/transfer/u1/start`, { from: "nobody", to: "nobody-else", amount: 1 });
+    const port = new URL(await server.admin()).port;
+    const notSaga = await cli(["workflows", "retry", "transfer-workflow", "u1", "--undone-by-hand", "withdraw", "--admin", port]);
+    assert.equal(notSaga.code, 1);
+    assert.match(notSaga.stderr, /invalid_input.*undoneByHand applies to a saga stopped in its compensations; workflow "transfer-workflow" is not a saga/);
+    const notRetry = await cli(["workflows", "cancel", "transfer", "u1", "--undone-by-hand", "withdraw", "--admin", port]);
+    assert.match(notRetry.stderr, /undoneByHand goes with retry .*not cancel/);
+    // The transfer was rejected (nobody's wallet): over, so there is nothing to retry.
+    const over = await cli(["workflows", "retry", "transfer", "u1", "--undone-by-hand", "withdraw", "--admin", port]);
+    assert.equal(over.code, 1);
+    assert.match(over.stderr, /invalid_status.*cannot retry a workflow that is ended/);
+    const shown = JSON.parse((await cli(["workflows", "show", "transfer", "u1", "--admin", port])).stdout) as { workflow: { status: string; state: { status: string } } };
+    assert.deepEqual([shown.workflow.status, shown.workflow.state.status], ["ended", "rejected"]);
+  });
+
   it("a misspelt command is named with the closest one", async () => {
     const run = await cli(["serv", "examples/bank"]);
     assert.equal(run.code, 1);

@@ -116,7 +116,7 @@ describe("the web console in a browser", { skip: missing }, () => {
     });
   });
 
-  it("says on a saga's page that its failed step took effect in part", async (t) => {
+  it("says on a saga's page that its failed step took effect in part, refuses a plain retry, and goes on once the operator says they undid it", async (t) => {
     await check(t, async () => {
       await requestJson(`${server.url}/payout/p1/start`, { method: "POST", body: { to: "bob" } });
       await untilRead("payout p1 to stop for an operator", async () => (await requestJson(`${admin}/workflows/payout/p1`)).body.workflow?.lastError?.code, (c) => c === "partial_step");
@@ -125,7 +125,16 @@ describe("the web console in a browser", { skip: missing }, () => {
       const alert = p.locator('[role="alert"]', { hasText: "partial_step" });
       await alert.waitFor();
       assert.match(await alert.innerText(), /no compensation/);
-      assert.match(await alert.innerText(), /Retry only after undoing that part by hand/);
+      assert.match(await alert.innerText(), /Undo that part by hand, then say so with “retry: pay undone by hand”/);
+      await p.click('button:has-text("retry")');
+      await p.click('button:has-text("Confirm retry")');
+      await p.locator(".result", { hasText: "retry refused: partial_step" }).waitFor();
+      await p.click('button:has-text("retry: pay undone by hand")');
+      await p.getByText("Did you undo step pay of payout “p1” by hand?").waitFor();
+      await p.click('button:has-text("Confirm retry: pay undone by hand")');
+      await p.locator("h1 .badge", { hasText: "ended" }).waitFor();
+      const done = (await requestJson(`${admin}/workflows/payout/p1`)).body.workflow;
+      assert.deepEqual([done.state.status, done.state.undoneByHand], ["compensated", ["pay"]]);
     });
   });
 

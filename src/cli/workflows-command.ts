@@ -5,11 +5,13 @@ export const workflowsUsage = `  sagaflow workflows list [--name N] [--status ru
   sagaflow workflows show <name> <id> [--history-after V]   (1,000 transitions a page)
   sagaflow workflows suspend|resume|terminate|retry|cancel <name> <id>
       (terminate: stop now, effects left in place; cancel: run its cancel step, a saga compensates)
+  sagaflow workflows retry <saga> <id> --undone-by-hand STEP
+      (a saga stopped in its compensations: you undid STEP by hand; the rest is compensated)
       (talk to a running service's admin API: --admin URL, default http://127.0.0.1:3001)`;
 
 /** `sagaflow workflows …`: operator controls over the admin API. */
 export async function workflowsCommand(argv: string[]): Promise<void> {
-  const { positionals, flags } = parseArgs(argv, { values: ["admin", "admin-token", "name", "status", "step", "id-prefix", "outcome", "limit", "after", "history-after"] }, "workflows");
+  const { positionals, flags } = parseArgs(argv, { values: ["admin", "admin-token", "name", "status", "step", "id-prefix", "outcome", "limit", "after", "history-after", "undone-by-hand"] }, "workflows");
   const base = adminTarget(flags);
   const [action, name, id] = positionals;
   if (action === "list") {
@@ -31,7 +33,8 @@ export async function workflowsCommand(argv: string[]): Promise<void> {
     console.log(JSON.stringify(shown, null, 2));
     if (shown.historyNext !== undefined) console.error(`more: the same command with --history-after ${shown.historyNext}`);
   } else if (action === "suspend" || action === "resume" || action === "terminate" || action === "retry" || action === "cancel") {
-    console.log(JSON.stringify(await admin(base, "POST", `${path}/${action}`)));
+    const actionPath = withFlagsAsQuery(`${path}/${action}`, flags, [["undone-by-hand", "undoneByHand"]]);
+    console.log(JSON.stringify(await admin(base, "POST", actionPath)));
   } else {
     throw new Error(`usage:\n${workflowsUsage}`);
   }

@@ -1,7 +1,7 @@
 import { checkComponentName, checkDefinitionPart, checkFunctionPart, described } from "./component.ts";
 import { errors, SagaflowError } from "./errors.ts";
 import type { StandardSchemaV1 } from "./standard-schema.ts";
-import type { Cancellation, RetryPolicy, StepContext, StepEffect, StepFailure, WorkflowDefinition } from "./workflow.ts";
+import type { Cancellation, OperatorRetry, RetryPolicy, StepContext, StepEffect, StepFailure, WorkflowDefinition } from "./workflow.ts";
 import { workflow } from "./workflow.ts";
 import type { Exposure, workflowResultRoute } from "./exposure.ts";
 
@@ -20,6 +20,8 @@ export type SagaState<S> = S & {
   completed: string[];
   compensated: string[];
   failure?: StepFailure;
+  /** Steps an operator undid by hand (a retry with `undoneByHand`): in `compensated` too, their compensations not run. */
+  undoneByHand?: string[];
 };
 
 export interface SagaOptions<S, SI> {
@@ -61,6 +63,9 @@ const refusal = (error: unknown) => error instanceof SagaflowError && !error.ret
  * finished or timed out) and ends `compensated`; terminate stops at once and undoes nothing.
  * A step that failed after part of it took effect (`failure.partial`) is undone first; without a
  * compensation, the saga stops for an operator (`partial_step`) rather than undo only the rest.
+ * Stopped in its compensations, a retry with `undoneByHand: step` (the step it stopped at) counts
+ * that step undone by the operator and compensates the rest; a step done in part that nothing
+ * undoes needs it (a plain retry is refused `partial_step`).
  *
  * @example
  * const transfer = saga("transfer", {
@@ -100,30 +105,28 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
    * with code "cancelled").
    */
   const compensate = async (state: SagaState<S>, input: unknown, ctx: Ctx): Promise<StepEffect> => {
-    const failure = failureGiven(input);
-    const current: SagaState<S> = failure ? { ...state, failure, status: "compensating" } : state;
-    // A step that failed after part of it took effect is undone too, first (its compensation must
-    // cope with a step done in part); one that failed with nothing kept has nothing to undo.
-    const partial = current.failure?.partial && !current.completed.includes(current.failure.step) ? current.failure.step : undefined;
-    const toUndo = partial === undefined ? current.completed : [...current.completed, partial];
-    const pending = [...toUndo].reverse().find((n) => !current.compensated.includes(n));
+    const current = compensating(state, input);
+    const { toUndo, pending, partial } = undoing(current);
     if (pending === undefined) {
       // A cancelled saga ends compensated even when nothing had completed: it did not fail. Nor
       // is a first step undone after it took effect in part a plain rejection.
       const status = toUndo.length === 0 && current.failure?.code !== "cancelled" ? "rejected" : "compensated";
       return ctx.update({ ...current, status }).end();
     }
+    if (undoneByHandIn(input) === pending) {
+      const byHand = [...(current.undoneByHand ?? []), pending];
+      return ctx.update({ ...current, status: "compensating", compensated: [...current.compensated, pending], undoneByHand: byHand }).transitionTo(compensateStep);
+    }
     const undone = options.steps.find((s) => s.name === pending);
     if (!undone) {
       // Done by an earlier version of the code, which had the step; this one cannot undo it.
-      const message = `compensation of ${pending} cannot run: the saga completed step "${pending}", which this code no longer defines (put it back, then retry)`;
+      const message = `compensation of ${pending} cannot run: the saga completed step "${pending}", which this code no longer defines (put it back, then retry; or undo it by hand, then retry with undoneByHand=${pending})`;
       return ctx.update({ ...current, status: "requires_manual_intervention" }).fail("compensation_failed", message);
     }
-    // A step done in part that nothing undoes needs an operator; stopped here before, their retry
-    // says they undid it by hand (state.status is still the stop's), and the rest is compensated.
-    if (pending === partial && !undone.compensate && state.status !== "requires_manual_intervention") {
-      const message = `step ${pending} failed after part of it took effect, and it has no compensation: undoing the steps before it would leave that part in place, so none was undone. Undo it by hand and retry (the saga then counts it undone and compensates the rest), or give it a compensation and retry; terminate leaves everything as it stands`;
-      return ctx.update({ ...current, status: "requires_manual_intervention" }).fail("partial_step", message);
+    // A step done in part that nothing undoes needs an operator: their retry with undoneByHand
+    // says they undid it (above), and the rest is compensated.
+    if (pending === partial && !undone.compensate) {
+      return ctx.update({ ...current, status: "requires_manual_intervention" }).fail("partial_step", partialStepMessage(name, pending));
     }
     try {
       await undone.compensate?.(current, ctx);
@@ -171,7 +174,55 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
     step !== compensateStep
       ? state
       : { ...state, status: "requires_manual_intervention", failure: state.failure ?? failureGiven(stepInput) ?? { step, ...error } };
-  return { ...definition, saga: shape, failedState };
+  /**
+   * An operator's retry: stopped in the compensations, `undoneByHand` must name the step they
+   * stopped at; a step done in part that nothing undoes needs it. The step input carries it.
+   */
+  const operatorRetry = (state: SagaState<S>, stepInput: unknown, step: string, undoneByHand: string | undefined): OperatorRetry => {
+    const refused = (code: string, message: string): OperatorRetry => ({ refused: { code, message } });
+    const pending = step === compensateStep ? undoing(compensating(state, stepInput)) : undefined;
+    if (undoneByHand === undefined) {
+      const stuck = pending?.pending !== undefined && pending.pending === pending.partial;
+      const compensable = options.steps.some((s) => s.name === pending?.pending && s.compensate);
+      return stuck && !compensable ? refused("partial_step", partialStepMessage(name, pending.pending!)) : { stepInput };
+    }
+    if (pending?.pending === undefined) {
+      return refused("invalid_status", `saga "${name}" stopped at step "${step}", not undoing a step: undoneByHand applies to a saga stopped in its compensations (retry without it runs "${step}" again)`);
+    }
+    if (undoneByHand !== pending.pending) {
+      return refused("invalid_status", `saga "${name}" stopped undoing step "${pending.pending}", not "${undoneByHand}": undoneByHand names the step its compensations stopped at`);
+    }
+    const given = typeof stepInput === "object" && stepInput !== null ? stepInput : {};
+    return { stepInput: { ...given, undoneByHand } };
+  };
+  return { ...definition, saga: shape, failedState, operatorRetry };
+}
+
+/** The state the compensations work on: entered with a failure (or a cancel), it is recorded. */
+function compensating<S>(state: SagaState<S>, input: unknown): SagaState<S> {
+  const failure = failureGiven(input);
+  return failure ? { ...state, failure, status: "compensating" } : state;
+}
+
+/**
+ * What the compensations have to undo: the completed steps and, first, a step that failed after
+ * part of it took effect (its compensation must cope with a step done in part; one that failed
+ * with nothing kept has nothing to undo). `pending`: the latest not undone yet.
+ */
+function undoing<S>(current: SagaState<S>): { toUndo: string[]; pending: string | undefined; partial: string | undefined } {
+  const partial = current.failure?.partial && !current.completed.includes(current.failure.step) ? current.failure.step : undefined;
+  const toUndo = partial === undefined ? current.completed : [...current.completed, partial];
+  const pending = [...toUndo].reverse().find((n) => !current.compensated.includes(n));
+  return { toUndo, pending, partial };
+}
+
+/** The step an operator's retry says they undid by hand (see operatorRetry). */
+function undoneByHandIn(input: unknown): string | undefined {
+  return (input as { undoneByHand?: string } | null)?.undoneByHand;
+}
+
+function partialStepMessage(saga: string, step: string): string {
+  return `step "${step}" of saga "${saga}" failed after part of it took effect, and it has no compensation: undoing the steps before it would leave that part in place, so none was undone. Undo that part by hand, then retry with undoneByHand=${step} (the saga counts it undone and compensates the rest); or give the step a compensation, deploy, and retry; terminate leaves everything as it stands`;
 }
 
 /** The failure the compensation was entered with (`input.failure`), or an operator's cancel as one (code "cancelled"). */

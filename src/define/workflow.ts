@@ -207,7 +207,16 @@ export interface WorkflowDefinition<S = any, SI = any, SN extends string = any, 
    * attempts threw or timed out, so the step itself could not say so in its state).
    */
   readonly failedState?: (state: S, stepInput: unknown, step: string, error: { code: string; message: string }) => S;
+  /**
+   * Set by `saga()`: whether an operator's retry of the instance it stopped may go on, and the step
+   * input it then runs with. `undoneByHand`: the step the operator says they undid by hand (the
+   * one the compensations stopped at), counted undone without running its compensation.
+   */
+  readonly operatorRetry?: (state: S, stepInput: unknown, step: string, undoneByHand: string | undefined) => OperatorRetry;
 }
+
+/** An operator's retry, as a workflow's definition judges it: the step input to run with, or why not. */
+export type OperatorRetry = { stepInput: unknown } | { refused: { code: string; message: string } };
 
 /**
  * Defines a workflow: a durable state machine of named steps, the orchestrator of a saga.

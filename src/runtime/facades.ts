@@ -111,7 +111,7 @@ export interface AdminFacade {
    * (while its tombstone lasts).
    */
   showWorkflow(name: string, id: string, historyAfter?: number): Promise<{ workflow: StoredWorkflow & { startedBy: StartedBy | null }; history: Array<WorkflowTransition & { version: number }>; historyNext?: number }>;
-  operateWorkflow(name: string, id: string, action: OperatorAction): Promise<unknown>;
+  operateWorkflow(name: string, id: string, action: OperatorAction, undoneByHand?: string): Promise<unknown>;
   /** A key-value entity's record, or an event-sourced entity's summary. */
   entity(component: string, id: string): Promise<EntitySummary | ({ component: string; id: string } & KvRecord)>;
   entityEvents(component: string, id: string, after: number, limit: number): Promise<{ component: string; id: string; events: StoredEvent[] }>;

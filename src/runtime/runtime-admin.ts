@@ -2,6 +2,7 @@ import { missingWorkflow } from "./retention/removed-workflow.ts";
 import { startedByOf } from "./workflow/started-by.ts";
 import type { RetentionService } from "./retention/retention-service.ts";
 import { errors, SagaflowError } from "../define/errors.ts";
+import type { WorkflowDefinition } from "../define/workflow.ts";
 import type { Store, StoreStatus, TimerCursor, WorkflowFilter } from "../store/port.ts";
 import type { ViewService } from "./views/view-service.ts";
 import type { RebuildFrom } from "./views/view-runner.ts";
@@ -120,10 +121,14 @@ export class RuntimeAdmin implements AdminFacade {
     return { workflow: { ...workflow, startedBy: startedByOf(first) }, history, ...(full ? { historyNext: history.at(-1)!.version } : {}) };
   }
 
-  async operateWorkflow(name: string, id: string, action: OperatorAction): Promise<unknown> {
-    if (this.parts.dispatcher.component(name)?.kind !== "workflow") throw errors.unknownComponent(name);
+  /** `undoneByHand`: a retry's word that the operator undid that step of a saga by hand (WorkflowDefinition.operatorRetry). */
+  async operateWorkflow(name: string, id: string, action: OperatorAction, undoneByHand?: string): Promise<unknown> {
+    const component = this.parts.dispatcher.component(name);
+    if (component?.kind !== "workflow") throw errors.unknownComponent(name);
     checkId(id);
-    const reply = await this.parts.workflows.operate(name, id, action).catch(async (error: unknown) => {
+    if (undoneByHand !== undefined) checkUndoneByHand(component, action, undoneByHand);
+    const request = undoneByHand === undefined ? { action } : { action, undoneByHand };
+    const reply = await this.parts.workflows.operate(name, id, request).catch(async (error: unknown) => {
       // Not there: say "removed" (410) where retention removed it.
       if (error instanceof SagaflowError && error.code === "not_found") await this.showWorkflow(name, id);
       throw error;
@@ -332,4 +337,11 @@ export class RuntimeAdmin implements AdminFacade {
       this.backingUp = false;
     }
   }
+}
+
+/** `undoneByHand` is a saga's retry's: anywhere else it is a mistake, refused before anything changes. */
+function checkUndoneByHand(definition: WorkflowDefinition, action: OperatorAction, undoneByHand: string): void {
+  if (action !== "retry") throw errors.invalidInput(`undoneByHand goes with retry (of a saga stopped in its compensations), not ${action}`);
+  if (!definition.saga) throw errors.invalidInput(`undoneByHand applies to a saga stopped in its compensations; workflow "${definition.name}" is not a saga`);
+  if (undoneByHand === "") throw errors.invalidInput("undoneByHand names the step the saga's compensations stopped at");
 }

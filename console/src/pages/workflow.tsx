@@ -1,6 +1,7 @@
 import { usePoll } from "../api.ts";
 import { changedFields, formatDuration, formatTime } from "../lib/format.ts";
 import { layoutGraph, visitedSteps, type GraphLayout } from "../lib/graph-layout.ts";
+import { stoppedUndoing } from "../lib/saga-stop.ts";
 import { Link, seg } from "../router.tsx";
 import type { Definitions, WorkflowDetail, WorkflowStateAt } from "../types.ts";
 import { ActionButton, ErrorBox, Json, Loading, Section, Status } from "../ui.tsx";
@@ -74,6 +75,7 @@ export function Workflow({ name, id, search }: { name: string; id: string; searc
         })
       : undefined;
   const over = w?.status === "ended" || w?.status === "terminated";
+  const undoing = w ? stoppedUndoing(shape, w) : undefined;
   return (
     <div class="page">
       <p class="crumbs">
@@ -103,7 +105,7 @@ export function Workflow({ name, id, search }: { name: string; id: string; searc
               {w.lastError.partial ? <div>Part of step {w.step} took effect before it failed (a call of it was kept): that part is not undone by the failure.</div> : null}
               {w.lastError.code === "partial_step" ? (
                 <div>
-                  Retry only after undoing that part by hand: the saga then counts the step undone and compensates the rest, without checking. Terminate leaves everything as it stands.
+                  Undo that part by hand, then say so with “retry: {undoing ?? "step"} undone by hand” below: the saga counts the step undone and compensates the rest. A plain retry is refused. Terminate leaves everything as it stands.
                 </div>
               ) : null}
             </div>
@@ -123,6 +125,15 @@ export function Workflow({ name, id, search }: { name: string; id: string; searc
                   danger={action === "terminate" || action === "cancel"}
                 />
               ))}
+              {undoing ? (
+                <ActionButton
+                  label={`retry: ${undoing} undone by hand`}
+                  question={`Did you undo step ${undoing} of ${name} “${id}” by hand? The saga counts it undone without running its compensation, then compensates the steps before it.`}
+                  path={`${path}/retry?undoneByHand=${encodeURIComponent(undoing)}`}
+                  onDone={detail.reload}
+                  danger
+                />
+              ) : null}
             </div>
             {over ? <p class="small muted">This workflow is over; the admin API refuses actions on it and says why.</p> : null}
           </Section>

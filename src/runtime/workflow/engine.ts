@@ -15,6 +15,7 @@ import {
   stepOptions,
   type Changed,
   type OperatorAction,
+  type OperatorRequest,
 } from "./record.ts";
 import { StepContextImpl, stepKeyOf } from "./step-context.ts";
 import { journaledEffects, keptMarker } from "./journal.ts";
@@ -78,7 +79,7 @@ export interface EngineHost {
   nearWakeUps?: { withinMs: number; max: number };
 }
 
-export type { OperatorAction };
+export type { OperatorAction, OperatorRequest };
 
 /**
  * Drives workflows: after each commit it schedules what comes next (the current step now, a
@@ -162,7 +163,7 @@ export class WorkflowEngine {
       }
       for (const { step } of missing) {
         for (const id of await idsAtStep(this.host.store, definition.name, step)) {
-          const reply = await this.operate(definition.name, id, "terminate", `step "${step}" no longer defined`);
+          const reply = await this.operate(definition.name, id, { action: "terminate" }, `step "${step}" no longer defined`);
           // Another node may have moved it on meanwhile (it ended, or left the step): then it was not terminated.
           if (!reply.ok || (reply.value as { status?: string } | undefined)?.status !== "terminated") continue;
           this.host.log(`sagaflow: WARNING: workflow ${definition.name} "${id}" terminated: it stood at step "${step}", which this code no longer defines; nothing it did was undone`);
@@ -252,7 +253,8 @@ export class WorkflowEngine {
    * for a step attempt running here: it stops it as a timeout would (its later calls are not sent,
    * what it did stays), and the attempt's turn commits the workflow terminated.
    */
-  async operate(name: string, id: string, action: OperatorAction, reason = "by operator"): Promise<StoredReply> {
+  async operate(name: string, id: string, request: OperatorRequest, reason = "by operator"): Promise<StoredReply> {
+    const { action } = request;
     const definition = this.definitions.get(name);
     if (!definition) throw new SagaflowError("unknown_component", `no workflow named "${name}"`, { status: 404 });
     // Not while stopping: the operator is then refused (503), and the attempt must not end it.
@@ -260,7 +262,7 @@ export class WorkflowEngine {
     return this.host.enqueueTask(name, id, async (current) => {
       const record = current.state as WorkflowRecord | null;
       if (!record) throw new SagaflowError("not_found", `workflow ${name} "${id}" was never started`, { status: 404 });
-      return operatorDecision(definition, current, record, action, reason, this.host.clock.now(), stoppedAttempt);
+      return operatorDecision(definition, current, record, request, reason, this.host.clock.now(), stoppedAttempt);
     });
   }
 

@@ -3,7 +3,7 @@ import type { Store, StoredReply, WorkflowRecord } from "../../store/port.ts";
 import { journaledEffects } from "./journal.ts";
 import { stepKeyOf } from "./step-context.ts";
 import type { Current, Decision } from "../decide.ts";
-import { applyDecision, operatorAllowed, operatorChange, type Changed, type OperatorAction } from "./record.ts";
+import { applyDecision, operatorAllowed, operatorChange, type Changed, type OperatorRequest } from "./record.ts";
 
 const ok: StoredReply = { ok: true, value: undefined };
 
@@ -23,12 +23,26 @@ export const changedTo = ({ record, note }: Changed): Decision => ({
  * What an operator's action does to the workflow `current` holds. `attemptTerminated`: this
  * terminate stopped a step attempt, whose turn has committed the workflow terminated already.
  */
-export function operatorDecision(definition: WorkflowDefinition, current: Current, record: WorkflowRecord, action: OperatorAction, reason: string, now: number, attemptTerminated: boolean): Decision {
+export function operatorDecision(definition: WorkflowDefinition, current: Current, record: WorkflowRecord, request: OperatorRequest, reason: string, now: number, attemptTerminated: boolean): Decision {
+  const { action } = request;
   if (action === "cancel") return cancelDecision(definition, current, record, reason, now);
+  if (action === "retry" && record.status === "failed") return retryDecision(definition, current, record, request.undoneByHand, reason, now);
   if (attemptTerminated && record.status === "terminated") return { ...unchanged(current), reply: { ok: true, value: { status: record.status, step: record.step } } };
   const next = operatorChange(record, action, now, reason);
   if (!next) return { ...unchanged(current), reply: { ok: false, code: "invalid_status", message: `cannot ${action} a workflow that is ${record.status}` } };
   return changedTo(next);
+}
+
+/**
+ * Retry of a failed workflow: its step runs again, in the same execution (its keyed calls are
+ * answered from their records). A saga judges it first (`operatorRetry`): stopped at a step done
+ * in part that nothing undoes, the operator must say they undid it (`undoneByHand`).
+ */
+function retryDecision(definition: WorkflowDefinition, current: Current, record: WorkflowRecord, undoneByHand: string | undefined, reason: string, now: number): Decision {
+  const judged = definition.operatorRetry?.(record.state, record.stepInput, record.step ?? "", undoneByHand) ?? { stepInput: record.stepInput };
+  if ("refused" in judged) return { ...unchanged(current), reply: { ok: false, ...judged.refused } };
+  const next = operatorChange({ ...record, stepInput: judged.stepInput }, "retry", now, reason)!;
+  return changedTo(undoneByHand === undefined ? next : { ...next, note: `${next.note}; step ${undoneByHand} undone by hand` });
 }
 
 /**

@@ -160,7 +160,7 @@ function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Prom
     assert.deepEqual(await balances(rt), [9, 1], "one unit moved, once: no refund of a withdrawal whose deposit was kept");
   });
 
-  it("a-saga-whose-step-failed-done-in-part-with-nothing-to-undo-it-stops-for-an-operator-and-compensates-the-rest-on-their-retry", async () => {
+  it("a-saga-whose-step-failed-done-in-part-with-nothing-to-undo-it-stops-for-an-operator-and-compensates-the-rest-once-they-say-they-undid-it", async () => {
     const rt = await open("pivot");
     await rt.call("pivot", "p1", "start", { payer: "payer", payee: "payee" });
     const stopped = await ended(rt, "pivot", "p1", "failed");
@@ -170,13 +170,30 @@ function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Prom
     assert.equal(workflow.lastError?.code, "partial_step");
     assert.deepEqual(await balances(rt), [9, 1], "nothing was undone: the payer's refund would have made money");
 
-    // The operator takes the deposit back by hand, then retries: the withdrawal is compensated.
+    // A plain retry would refund the payer beside the kept deposit: refused, nothing changed.
+    await assert.rejects(rt.admin.operateWorkflow("pivot", "p1", "retry"), (error: SagaflowError) => {
+      assert.equal(error.code, "partial_step");
+      assert.match(error.message, /retry with undoneByHand=deposit/);
+      return true;
+    });
+    await assert.rejects(rt.admin.operateWorkflow("pivot", "p1", "retry", "withdraw"), (error: SagaflowError) => {
+      assert.equal(error.code, "invalid_status");
+      assert.match(error.message, /stopped undoing step "deposit", not "withdraw"/);
+      return true;
+    });
+    const still = await rt.admin.showWorkflow("pivot", "p1");
+    assert.deepEqual([still.workflow.status, still.workflow.version], ["failed", workflow.version]);
+
+    // The operator takes the deposit back by hand, then says so: the withdrawal is compensated.
     await rt.call("wallet", "payee", "withdraw", { amount: 1 });
-    await rt.admin.operateWorkflow("pivot", "p1", "retry");
+    await rt.admin.operateWorkflow("pivot", "p1", "retry", "deposit");
     const done = await ended(rt, "pivot", "p1");
     assert.equal(sagaState(done).status, "compensated");
     assert.deepEqual(sagaState(done).compensated, ["deposit", "withdraw"]);
+    assert.deepEqual((done.state as { undoneByHand?: string[] }).undoneByHand, ["deposit"]);
     assert.deepEqual(await balances(rt), [10, 0]);
+    const { history } = await rt.admin.showWorkflow("pivot", "p1");
+    assert.ok(history.some((h) => /retried by operator; step deposit undone by hand/.test(h.detail)), "the history says who undid what");
   });
 
   it("a-step-that-failed-done-in-part-is-compensated-first-when-it-has-a-compensation", async () => {
@@ -213,6 +230,13 @@ function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Prom
     const stopped = await ended(rt, "stuck", "s1", "failed");
     assert.equal(sagaState(stopped).status, "requires_manual_intervention");
     assert.deepEqual(sagaState(stopped).failure && [sagaState(stopped).failure!.step, sagaState(stopped).failure!.code], ["deposit", "not_found"]);
+
+    // The operator refunds the payer by hand and says so: the hanging compensation is not run.
+    await rt.call("wallet", "payer", "deposit", { amount: 1 });
+    await rt.admin.operateWorkflow("stuck", "s1", "retry", "withdraw");
+    const done = await ended(rt, "stuck", "s1");
+    assert.deepEqual([sagaState(done).status, sagaState(done).compensated], ["compensated", ["withdraw"]]);
+    assert.deepEqual(await balances(rt), [10, 0]);
   });
 
   it("a-failover-step-is-told-exactly-when-the-failed-step-took-effect-in-part-a-journaled-or-running-ctx-run-a-timer-not-a-command-that-changed-nothing", async () => {

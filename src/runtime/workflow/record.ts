@@ -205,6 +205,12 @@ export function applyWorkflowTimeout(definition: WorkflowDefinition, record: Wor
  */
 export type OperatorAction = "suspend" | "resume" | "terminate" | "retry" | "cancel";
 
+/** An operator's action; a retry of a saga stopped in its compensations may say which step they undid by hand. */
+export interface OperatorRequest {
+  action: OperatorAction;
+  undoneByHand?: string;
+}
+
 /** The statuses each operator action applies to. */
 export const operatorAllowed: Record<OperatorAction, WorkflowStatus[]> = {
   // A paused workflow waits for a command already; suspending it would lose where it waits.
