@@ -17,7 +17,8 @@ export async function workflowsCommand(argv: string[]): Promise<void> {
   if (action === "list") {
     const path = withFlagsAsQuery("/workflows", flags, ["name", "status", "step", ["id-prefix", "idPrefix"], "outcome", "limit", "after"]);
     const { workflows, next } = (await admin(base, "GET", path)) as { workflows: Array<Record<string, unknown>>; next: string | null };
-    // An ended workflow keeps the error of a retry that later succeeded: shown, it reads like a failure.
+    // An ended workflow's record from an older version may keep the error of an attempt that later
+    // succeeded (ending now clears it): shown, it would read like a failure.
     const rows = workflows.map((w) => ({ ...w, lastError: w["status"] === "ended" ? "" : ((w["lastError"] as { code?: string } | null)?.code ?? "") }));
     // A search without a name stops after scanning a bounded number of rows: an empty page with a
     // `next` means none matched so far, not none at all.

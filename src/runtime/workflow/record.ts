@@ -101,12 +101,14 @@ export function applyDecision(
           status: "paused",
           stepInput: transition.then === undefined ? null : { then: transition.then },
           attempt: 0,
+          lastError: null,
           dueAt: transition.timeoutMs === undefined ? null : now + transition.timeoutMs,
         },
         note: transition.timeoutMs === undefined ? "paused" : `paused for ${transition.timeoutMs} ms`,
       };
     case "end":
-      return { record: { ...base, status: "ended", dueAt: null, attempt: 0 }, note: "ended" };
+      // The step succeeded: an earlier attempt's error (kept in the history) no longer describes it.
+      return { record: { ...base, status: "ended", dueAt: null, attempt: 0, lastError: null }, note: "ended" };
     case "fail": {
       const lastError = { code: transition.code, message: transition.message };
       return { record: { ...base, status: "failed", dueAt: null, lastError }, note: `failed: ${transition.code}` };
