@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { startEdgesApp, type EdgesApp } from "./support/edges-app.ts";
 import { exchange } from "./support/raw-socket.ts";
@@ -45,6 +47,23 @@ describe("a request followed by a half-close", () => {
     const answer = await exchange(edges.port, "GET /hold HTTP/1.1\r\nhost: x\r\n\r\n", { halfClose: true, timeoutMs: 20_000 });
     assert.equal(answer.status, 200, answer.text);
     assert.deepEqual(JSON.parse(answer.body), { aborted: true });
+  });
+
+  it("an endpoint that gives up on its aborted signal answers client_closed, not an internal error", async () => {
+    const answer = await exchange(edges.port, "GET /give-up HTTP/1.1\r\nhost: x\r\n\r\n", { halfClose: true, timeoutMs: 20_000 });
+    assert.equal(answer.status, 400, answer.text);
+    assert.equal(JSON.parse(answer.body).error.code, "client_closed");
+  });
+
+  it("an endpoint whose caller closed and that gives up on its signal logs no internal error", async () => {
+    const socket = connect(edges.port, "127.0.0.1");
+    await once(socket, "connect");
+    socket.write("GET /give-up HTTP/1.1\r\nhost: x\r\n\r\n");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.destroy();
+    // The handler fails as the server sees the close, a moment after it.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(edges.logged.filter((line) => /internal/i.test(line)), []);
   });
 
   it("an event stream sends its first result, then ends", async () => {

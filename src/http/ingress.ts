@@ -11,7 +11,7 @@ import type { ExposedRoutes } from "./exposed-routes.ts";
 import type { EndpointRouter } from "./endpoint-router.ts";
 import { writeEndpointReply } from "./endpoint-reply.ts";
 import { waitForWorkflow } from "./long-poll.ts";
-import { answerSignal, toldToStop } from "./stopping.ts";
+import { abandonedByCaller, answerSignal, toldToStop } from "./stopping.ts";
 import { authorize, type Authenticate } from "./guard.ts";
 import { applyServerLimits, resolveServerLimits, serverOptions, type ServerLimits } from "./server-limits.ts";
 import { handleCors, type CorsConfig } from "./cors.ts";
@@ -139,7 +139,8 @@ export function ingressHandler(service: ServiceFacade, options: IngressOptions =
         signal,
       }, authenticate).catch((error: unknown) => {
         // A handler that failed once the stop aborted its signal (an AbortError): retry later, not a 500.
-        throw toldToStop(res) && !(error instanceof SagaflowError) ? errors.stopped() : error;
+        if (toldToStop(res) && !(error instanceof SagaflowError)) throw errors.stopped();
+        throw abandonedByCaller(res, signal, error) ?? error;
       });
       await writeEndpointReply(res, reply, signal, log);
       return;

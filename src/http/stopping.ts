@@ -111,6 +111,19 @@ function callerDone(): Error {
   return new SagaflowError("client_closed", "the caller half-closed the connection: its wait is answered now");
 }
 
+/**
+ * What an endpoint handler's failure means once its signal was aborted (not by a stop): when it
+ * is the abort itself (an `AbortError`, or the signal's reason thrown back), the caller went away
+ * or half-closed and the handler gave up on it — `client_closed`, not an internal error.
+ */
+export function abandonedByCaller(res: ServerResponse, signal: AbortSignal, error: unknown): SagaflowError | undefined {
+  if (!signal.aborted || stopped.has(res)) return undefined;
+  const isAbort = error === signal.reason || (error instanceof Error && error.name === "AbortError");
+  if (!isAbort) return undefined;
+  const how = res.destroyed ? "closed the connection" : "half-closed the connection";
+  return new SagaflowError("client_closed", `the caller ${how}, and the endpoint's handler stopped on its signal`);
+}
+
 /** Whether a stop told this answer to finish now (its caller may still be there to get it). */
 export function toldToStop(res: ServerResponse): boolean {
   return stopped.has(res);

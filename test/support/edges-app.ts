@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { access, createSagaflow, endpoint, entity, memoryStore, reply, route, service, table, view, type Sagaflow } from "../../src/index.ts";
 import { makeDevToken } from "../../src/cli/token-command.ts";
 import { approval } from "../fixtures/workflow-waiting/index.ts";
@@ -6,7 +7,8 @@ import { approval } from "../fixtures/workflow-waiting/index.ts";
  * A small service served in process on both its ports, for tests of what happens at the HTTP
  * edge: `note/{id}/write` is public, `note/{id}/lock` needs a token, `views/notes/all` streams,
  * `GET /slow` answers after a timer (so its answer is written after the request has been read to
- * its end), `GET /hold` answers once its signal is aborted, and `approval` is a workflow that
+ * its end), `GET /hold` answers once its signal is aborted, `GET /give-up` fails with the abort
+ * (an `AbortError`, as `fetch` or a timer given the signal reject), and `approval` is a workflow that
  * stays paused (a long poll on it waits).
  */
 
@@ -39,6 +41,10 @@ const api = endpoint("api", [
     await new Promise((aborted) => signal.addEventListener("abort", aborted, { once: true }));
     return { aborted: true };
   }),
+  route.get("/give-up", { access: access.anyone }, async (_request, { signal }) => {
+    await sleep(60_000, undefined, { signal });
+    return { waited: true };
+  }),
 ]);
 
 const edges = service("edges", [note, notes, api, approval], { auth: { issuers: [{ issuer: "tests", algorithms: ["HS256"], secret }] } });
@@ -51,11 +57,14 @@ export interface EdgesApp {
   port: number;
   adminPort: number;
   url: string;
+  /** What the service logged. */
+  logged: string[];
 }
 
 /** Starts the service on free ports; its admin API requires `adminToken`. Stop it with `app.stop()`. */
 export async function startEdgesApp(): Promise<EdgesApp> {
-  const app = createSagaflow(edges, { store: memoryStore(), log: () => {} });
+  const logged: string[] = [];
+  const app = createSagaflow(edges, { store: memoryStore(), log: (line) => logged.push(line) });
   const listening = await app.listen({ port: 0, adminToken });
-  return { app, port: Number(new URL(listening.url).port), adminPort: Number(new URL(listening.adminUrl!).port), url: listening.url };
+  return { app, port: Number(new URL(listening.url).port), adminPort: Number(new URL(listening.adminUrl!).port), url: listening.url, logged };
 }
