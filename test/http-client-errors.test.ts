@@ -59,9 +59,17 @@ describe("requests Node refuses itself", () => {
     }
   });
 
-  it("headers that do not arrive in time: 408 request_timeout as JSON", async () => {
-    const answer = await exchange(edges.port, "GET /health HTTP/1.1\r\nhost: x\r\n");
-    assertJsonError(answer, 408, "request_timeout");
+  it("headers that do not arrive in time: 408 request_timeout as JSON, on both ports", async () => {
+    for (const port of [edges.port, edges.adminPort]) {
+      const answer = await exchange(port, "GET /health HTTP/1.1\r\nhost: x\r\n");
+      assertJsonError(answer, 408, "request_timeout");
+    }
+  });
+
+  it("a head past Node's default 16 KiB but within the limit reaches the admin API's access check, as it does the service's", async () => {
+    const answer = await exchange(edges.adminPort, `GET /workflows HTTP/1.1\r\nhost: x\r\nx-padding: ${"a".repeat(20 * 1024)}\r\n\r\n`, { halfClose: true });
+    assert.equal(answer.status, 401, answer.text);
+    assert.equal((JSON.parse(answer.body) as { error: { code: string } }).error.code, "missing_token");
   });
 
   it("a body that does not arrive in time: 408 request_timeout as JSON, in place of the handler's answer", async () => {

@@ -32,9 +32,6 @@ export interface ListenOptions {
   tls?: { certFile: string; keyFile: string };
 }
 
-/** Largest request head read: big enough that an oversized token reaches the authenticator (and gets its 401). */
-const MAX_HEADER_BYTES = 32 * 1024;
-
 /** A certificate and key pair, read now; a bad file is an error naming it. */
 function readTls(tls: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
   const read = (file: string, what: string) => {
@@ -110,6 +107,9 @@ function bind(server: Server, port: number, host: string, which: "service" | "ad
  * closing get `connection: close`, so keep-alive clients cannot hold the server open (or keep
  * sending it work) after a shutdown began.
  */
+/** Open connections to the admin API at most (each console tab polls over a few). */
+const adminMaxConnections = 256;
+
 export async function listenOn(handler: Listener, adminHandler: Listener, options: ListenOptions, authenticator?: Authenticator): Promise<Listening> {
   const unanswered = new Set<ServerResponse>();
   let closing = false;
@@ -138,7 +138,7 @@ export async function listenOn(handler: Listener, adminHandler: Listener, option
     res.once("close", () => unanswered.delete(res));
     handler(req, res);
   };
-  const httpOptions = { ...serverOptions(limits), maxHeaderSize: MAX_HEADER_BYTES };
+  const httpOptions = serverOptions(limits);
   const server: Server | HttpsServer = tls ? createHttpsServer({ ...httpOptions, ...tls }, listener) : createServer(httpOptions, listener);
   applyServerLimits(server, limits);
   applyServerEdges(server);
@@ -151,8 +151,13 @@ export async function listenOn(handler: Listener, adminHandler: Listener, option
     applySecurityHeaders(req, res);
     adminHandler(req, res);
   }, access);
-  const admin = adminPort < 0 ? undefined : adminTls ? createHttpsServer({ ...tls }, guarded) : createServer(guarded);
+  // The same timeouts and head size as the service; fewer connections (an operator's few, and
+  // the descriptors stay the service's), not bounded per client (operators share an address).
+  const adminLimits = { ...limits, maxConnections: Math.min(limits.maxConnections, adminMaxConnections), maxConnectionsPerClient: 0 };
+  const adminOptions = serverOptions(adminLimits);
+  const admin = adminPort < 0 ? undefined : adminTls ? createHttpsServer({ ...adminOptions, ...tls }, guarded) : createServer(adminOptions, guarded);
   if (admin) {
+    applyServerLimits(admin, adminLimits);
     applyServerEdges(admin);
     try {
       await bind(admin, adminPort, adminHost, "admin");
