@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { startEdgesApp, type EdgesApp } from "./support/edges-app.ts";
+import { adminToken, startEdgesApp, type EdgesApp } from "./support/edges-app.ts";
 import { exchange, type RawAnswer } from "./support/raw-socket.ts";
 
 /**
@@ -76,6 +76,28 @@ describe("requests Node refuses itself", () => {
     const answer = await exchange(edges.port, "POST /note/n1/write HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{");
     assertJsonError(answer, 408, "request_timeout");
     assert.equal(answer.answers.length, 1, answer.text);
+  });
+
+  it("an HTTP/1.1 request without Host: 400 malformed_request as JSON, on both ports; HTTP/1.0 needs none", async () => {
+    for (const port of [edges.port, edges.adminPort]) {
+      const answer = await exchange(port, "GET /health HTTP/1.1\r\n\r\n");
+      assertJsonError(answer, 400, "malformed_request");
+      assert.match(answer.body, /must carry a Host header/);
+    }
+    const old = await exchange(edges.port, "GET /health HTTP/1.0\r\n\r\n");
+    assert.equal(old.status, 200, old.text);
+  });
+
+  it("an Expect other than 100-continue: 417 expectation_failed as JSON, on both ports, before the handler", async () => {
+    for (const port of [edges.port, edges.adminPort]) {
+      const body = '{"text":"never"}';
+      const answer = await exchange(port, `POST /note/n9/write HTTP/1.1\r\nhost: x\r\nexpect: 200-ok\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+      assertJsonError(answer, 417, "expectation_failed");
+      assert.match(answer.body, /Expect: 200-ok/);
+    }
+    const note = await exchange(edges.adminPort, `GET /entities/note/n9/events HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${adminToken}\r\n\r\n`, { halfClose: true });
+    assert.equal(note.status, 200, note.text);
+    assert.deepEqual(JSON.parse(note.body).events, [], "the note was never written");
   });
 
   it("a malformed request pipelined after a good one: the good one's answer first, then the 400", async () => {

@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import { answerClientErrors } from "./client-errors.ts";
 import { continueWhenBodyRead } from "./expect-continue.ts";
+import { answerHeadRefusals } from "./request-head.ts";
 
 /**
  * What every HTTP server of Sagaflow's (the service's and the admin API's) does where Node would
@@ -12,6 +13,7 @@ export function applyServerEdges(server: Server): void {
   // then; with this it sends the answer in flight and closes after it (an idle connection is
   // closed at once, as before). http.Server's own switch, not in its typings.
   (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  answerHeadRefusals(server);
   answerClientErrors(server);
   continueWhenBodyRead(server);
 }
