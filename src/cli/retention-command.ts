@@ -17,6 +17,7 @@ export async function retentionCommand(argv: string[]): Promise<void> {
   const r = (await adminRequest(adminTarget(flags), "GET", "/retention")) as RetentionReport;
   const { settings: s } = r;
   console.log(`feed states: ${retentionPeriodText(s.feedMs)}; idempotency records: ${retentionPeriodText(s.idempotencyMs)}; tombstones: ${retentionPeriodText(s.tombstonesMs)}`);
+  console.log(`workflow histories: ${s.historyKept === 0 ? "kept whole" : `the first transition and the newest ${s.historyKept}`}`);
   for (const w of r.workflows) console.log(`workflow ${w.name}: ended and terminated instances ${retentionPeriodText(w.retentionMs)}`);
   console.log(`feed states removed up to position ${r.feedPrunedThrough}`);
   const run = r.lastRun;
@@ -26,7 +27,7 @@ export async function retentionCommand(argv: string[]): Promise<void> {
   }
   console.log(
     `last run ${new Date(run.startedAt).toISOString()}: removed ${run.removed.feed} feed states, ${run.removed.workflows} workflows, ` +
-      `${run.removed.idempotency} idempotency records, ${run.removed.tombstones} tombstones` +
+      `${run.removed.idempotency} idempotency records, ${run.removed.tombstones} tombstones, ${run.removed.history} history transitions` +
       `${run.complete ? "" : " (more next run)"}${run.error ? `; error: ${run.error}` : ""}`,
   );
   if (run.feedHeldBy) console.log(`feed kept above position ${run.feedFloor}, held by ${run.feedHeldBy}`);

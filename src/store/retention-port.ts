@@ -24,6 +24,12 @@ export interface DedupRef {
   at: number;
 }
 
+/** A workflow instance, as `trimHistories` goes through them in (name, id) order; `{ name: "", id: "" }` is before the first. */
+export interface WorkflowRef {
+  name: string;
+  id: string;
+}
+
 export interface RetentionStore {
   /**
    * Removes at most `limit` feed entries of key-value entities and workflows (never entity events)
@@ -42,6 +48,13 @@ export interface RetentionStore {
    * left in the feed would collide with them.)
    */
   pruneWorkflows(name: string, before: number, feedFloor: number, limit: number, now: number): Promise<string[]>;
+  /**
+   * Trims the history of the workflow instances after `after`, in (name, id) order: at most
+   * `limit` instances and `limit` transitions in all. Each keeps its first transition (who
+   * started it) and its newest `keepNewest`. Returns how many went and where to go on: undefined
+   * once past the last instance (an instance cut short by the limit is gone through again).
+   */
+  trimHistories(after: WorkflowRef, keepNewest: number, limit: number): Promise<{ removed: number; next: WorkflowRef | undefined }>;
   /** The tombstone of a removed workflow instance (a newer instance of the same id may exist). */
   removedWorkflow(name: string, id: string): Promise<WorkflowTombstone | undefined>;
   /** Removes at most `limit` tombstones written before `before`; returns how many. */

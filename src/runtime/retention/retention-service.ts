@@ -6,6 +6,8 @@
  *   truth) older than `feedMs` that every consumer of states, topic producer and view has passed;
  * - workflows that ended or were terminated longer ago than their definition's `retentionMs`
  *   (default `workflowsMs`), with their history, leaving a tombstone; failed ones wait for an operator;
+ * - the history of every workflow past its newest `historyKept` transitions (its first, who
+ *   started it, stays): a workflow that loops for a year does not keep every transition;
  * - idempotency records older than `idempotencyMs`, except those whose key a workflow not over,
  *   a consumer message not yet passed (or parked), a parked topic message, or a timer still there
  *   may send again, and
@@ -20,6 +22,7 @@ import type { TopicProducerDefinition } from "../../define/topic.ts";
 import type { ViewDefinition } from "../../define/view.ts";
 import type { WorkflowDefinition } from "../../define/workflow.ts";
 import type { DedupRef, Store, WorkflowStatus } from "../../store/port.ts";
+import type { WorkflowRef } from "../../store/retention-port.ts";
 import type { Clock } from "../clock.ts";
 import { ownerOfRecord } from "./key-owner.ts";
 import { undefinedWorkflows } from "../workflow/undefined-workflows.ts";
@@ -40,6 +43,8 @@ export interface RetentionSettings {
   workflowsMs: number;
   /** Tombstones of removed workflows (what lets the admin API say "removed"). Default 90 days; 0 keeps them forever. */
   tombstonesMs: number;
+  /** Transitions each workflow's history keeps, the newest, besides its first. Default 1,000; 0 keeps them all. */
+  historyKept: number;
   /** Time between two runs. Default 1 minute. */
   intervalMs: number;
   /** Rows per batch (one short transaction each). Default 500. */
@@ -53,6 +58,7 @@ export const defaultRetention: RetentionSettings = {
   idempotencyMs: 7 * day,
   workflowsMs: 7 * day,
   tombstonesMs: 90 * day,
+  historyKept: 1_000,
   intervalMs: 60_000,
   batchSize: 500,
   maxBatchesPerRun: 20,
@@ -62,7 +68,7 @@ export const defaultRetention: RetentionSettings = {
 export interface RetentionRun {
   startedAt: number;
   finishedAt: number;
-  removed: { feed: number; workflows: number; idempotency: number; tombstones: number };
+  removed: { feed: number; workflows: number; idempotency: number; tombstones: number; history: number };
   /** The feed position every consumer of states and every view had passed (entries above it are kept). */
   feedFloor: number;
   /** Who held the floor lowest: `consumer:{name}`, `producer:{name}` or `view:{name}`; null when the feed head did. */
@@ -100,6 +106,7 @@ export interface RetentionHost {
 }
 
 const over: ReadonlySet<WorkflowStatus> = new Set(["ended", "terminated"]);
+const beforeFirstWorkflow: WorkflowRef = { name: "", id: "" };
 
 /** Checks settings given by a user: whole ms, in range. */
 export function retentionSettings(given: Partial<RetentionSettings> = {}): RetentionSettings {
@@ -119,7 +126,9 @@ export class RetentionService {
   private running: Promise<void> | undefined;
   private active = false;
   private lastRun: RetentionRun | null = null;
-  private readonly totals = { feed: 0, workflows: 0, idempotency: 0, tombstones: 0 };
+  private readonly totals = { feed: 0, workflows: 0, idempotency: 0, tombstones: 0, history: 0 };
+  /** Where the trimming of histories stopped (it carries on there next run). */
+  private historyCursor: WorkflowRef = beforeFirstWorkflow;
   /** Where the scan of old idempotency records stopped (it carries on there next run). */
   private dedupCursor: DedupRef | undefined;
   /** When the last scan of idempotency records that reached the end began: records older than its cutoff are gone where allowed. */
@@ -193,7 +202,7 @@ export class RetentionService {
     const run: RetentionRun = {
       startedAt,
       finishedAt: startedAt,
-      removed: { feed: 0, workflows: 0, idempotency: 0, tombstones: 0 },
+      removed: { feed: 0, workflows: 0, idempotency: 0, tombstones: 0, history: 0 },
       feedFloor: 0,
       feedHeldBy: null,
       complete: true,
@@ -204,13 +213,14 @@ export class RetentionService {
       run.complete = (await this.pruneFeed(startedAt, run)) && run.complete;
       run.complete = (await this.pruneWorkflows(startedAt, run)) && run.complete;
       run.complete = (await this.pruneTombstones(startedAt, run)) && run.complete;
+      run.complete = (await this.trimHistories(run)) && run.complete;
     } catch (error) {
       run.error = String(error);
       run.complete = false;
       this.host.log(`sagaflow: retention: ${String(error)}; trying again at the next run`);
     }
     run.finishedAt = this.host.clock.now();
-    for (const kind of ["feed", "workflows", "idempotency", "tombstones"] as const) this.totals[kind] += run.removed[kind];
+    for (const kind of ["feed", "workflows", "idempotency", "tombstones", "history"] as const) this.totals[kind] += run.removed[kind];
     this.lastRun = run;
     return run;
   }
@@ -369,6 +379,17 @@ export class RetentionService {
       const removed = await this.host.store.retention.pruneFeed(floor, now - this.settings.feedMs, this.settings.batchSize);
       run.removed.feed += removed;
       return removed < this.settings.batchSize;
+    });
+  }
+
+  /** Goes on through the workflows from where the last run stopped; each run goes at most its budget. */
+  private async trimHistories(run: RetentionRun): Promise<boolean> {
+    if (this.settings.historyKept === 0) return true;
+    return this.batches(async () => {
+      const { removed, next } = await this.host.store.retention.trimHistories(this.historyCursor, this.settings.historyKept, this.settings.batchSize);
+      run.removed.history += removed;
+      this.historyCursor = next ?? beforeFirstWorkflow;
+      return next === undefined;
     });
   }
 

@@ -1,6 +1,6 @@
 /** Retention's removals in the memory store (see ../retention-port.ts), over its Maps and arrays. */
 import { compareText } from "../collation.ts";
-import type { DedupRef, RetentionStore, WorkflowTombstone } from "../retention-port.ts";
+import type { DedupRef, RetentionStore, WorkflowRef, WorkflowTombstone } from "../retention-port.ts";
 import type { MemoryFeed } from "./memory-feed.ts";
 import type { MemoryTimers } from "./memory-timers.ts";
 import type { MemoryWorkflows } from "./memory-workflows.ts";
@@ -40,6 +40,11 @@ export class MemoryRetention implements RetentionStore {
     this.#prunedThrough = Math.max(this.#prunedThrough, ...states);
     for (const w of gone) this.#tombstones.set(JSON.stringify([name, w.id]), { name, id: w.id, status: w.status, endedAt: w.endedAt, removedAt: now });
     return gone.map((w) => w.id);
+  }
+
+  async trimHistories(after: WorkflowRef, keepNewest: number, limit: number): Promise<{ removed: number; next: WorkflowRef | undefined }> {
+    this.parts.ready();
+    return this.parts.workflows.trimHistories(after, keepNewest, limit);
   }
 
   async removedWorkflow(name: string, id: string): Promise<WorkflowTombstone | undefined> {

@@ -8,6 +8,7 @@ import { compareText } from "../collation.ts";
 import { workflowFeedPayload } from "../feed-payload.ts";
 import type { DueWorkflowsOf, InstanceWrite, StepsToRun, StoredWorkflow, WorkflowFilter, WorkflowRecord, WorkflowTransition } from "../port.ts";
 import { decode, encodeWorkflowRecord, type EncodedWorkflowRecord } from "../rows.ts";
+import type { WorkflowRef } from "../retention-port.ts";
 import { instanceKey } from "./memory-values.ts";
 
 /** A workflow record as kept: encoded as the SQL stores keep it (values as JSON text). */
@@ -15,7 +16,7 @@ interface WorkflowEntry extends EncodedWorkflowRecord {
   name: string;
   id: string;
   version: number;
-  /** `history[i].version === i + 1`. */
+  /** Oldest first; retention may have trimmed versions between the first and the newest kept. */
   history: (WorkflowTransition & { version: number })[];
 }
 
@@ -105,8 +106,25 @@ export class MemoryWorkflows {
   history(name: string, id: string, limit: number, afterVersion: number): Array<WorkflowTransition & { version: number }> {
     const entry = this.#entries.get(instanceKey(name, id));
     if (!entry || limit <= 0) return [];
-    // history[i].version === i + 1
-    return entry.history.slice(afterVersion, afterVersion + limit).map((t) => ({ ...t }));
+    const from = entry.history.findIndex((t) => t.version > afterVersion);
+    return from < 0 ? [] : entry.history.slice(from, from + limit).map((t) => ({ ...t }));
+  }
+
+  /** Retention: see RetentionStore.trimHistories. */
+  trimHistories(after: WorkflowRef, keepNewest: number, limit: number): { removed: number; next: WorkflowRef | undefined } {
+    const order = (a: WorkflowRef, b: WorkflowRef) => compareText(a.name, b.name) || compareText(a.id, b.id);
+    const page = [...this.#entries.values()].filter((e) => order(e, after) > 0).sort(order).slice(0, Math.max(0, limit));
+    let removed = 0;
+    let next = after;
+    for (const entry of page) {
+      const newestGone = entry.version - keepNewest;
+      const gone = entry.history.filter((t) => t.version > 1 && t.version <= newestGone).slice(0, limit - removed);
+      if (gone.length > 0) entry.history = entry.history.filter((t) => !gone.includes(t));
+      removed += gone.length;
+      if (removed >= limit && gone.length > 0) return { removed, next };
+      next = { name: entry.name, id: entry.id };
+    }
+    return { removed, next: page.length < limit ? undefined : next };
   }
 
   /** Retention: removes at most `limit` instances of `name` that ended or were terminated before `before`, none `held`. */

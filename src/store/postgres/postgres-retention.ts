@@ -3,7 +3,7 @@
  * statement over at most `limit` rows. Several nodes never run them at once (the retention
  * lease); workflow rows a commit holds are skipped (SKIP LOCKED), not waited for.
  */
-import type { DedupRef, RetentionStore, WorkflowTombstone } from "../retention-port.ts";
+import type { DedupRef, RetentionStore, WorkflowRef, WorkflowTombstone } from "../retention-port.ts";
 import type { QueryResultRow } from "pg";
 
 const FEED_MARK = "feed_pruned_through";
@@ -77,6 +77,37 @@ export class PostgresRetention implements RetentionStore {
       [name, before, limit, now, feedFloor, FEED_MARK],
     );
     return rows.map((r) => r.id);
+  }
+
+  async trimHistories(after: WorkflowRef, keepNewest: number, limit: number): Promise<{ removed: number; next: WorkflowRef | undefined }> {
+    if (limit <= 0) return { removed: 0, next: after };
+    const s = this.#s;
+    const page = await this.#query<WorkflowRef & { version: number }>(
+      `SELECT name, id, version::float8 AS version FROM ${s}.workflows WHERE (name, id) > ($1, $2) ORDER BY name, id LIMIT $3`,
+      [after.name, after.id, limit],
+    );
+    let removed = 0;
+    let next = after;
+    for (const w of page) {
+      let gone = 0;
+      if (w.version - keepNewest > 1) {
+        // Oldest first, never version 1 (who started it); rows only a commit inserts, none it updates.
+        const rows = await this.#query<{ n: number }>(
+          `WITH gone AS (
+             DELETE FROM ${s}.workflow_history WHERE name = $1 AND id = $2 AND version IN (
+               SELECT version FROM ${s}.workflow_history WHERE name = $1 AND id = $2 AND version > 1 AND version <= $3 ORDER BY version LIMIT $4)
+             RETURNING 1)
+           SELECT count(*)::float8 AS n FROM gone`,
+          [w.name, w.id, w.version - keepNewest, limit - removed],
+        );
+        gone = rows[0]?.n ?? 0;
+      }
+      removed += gone;
+      // Cut short: this instance is gone through again next time.
+      if (removed >= limit && gone > 0) return { removed, next };
+      next = { name: w.name, id: w.id };
+    }
+    return { removed, next: page.length < limit ? undefined : next };
   }
 
   async removedWorkflow(name: string, id: string): Promise<WorkflowTombstone | undefined> {

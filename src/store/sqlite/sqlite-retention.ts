@@ -3,7 +3,7 @@
  * transaction over at most `limit` rows, so that commands wait for it a few milliseconds at most.
  */
 import type Database from "better-sqlite3";
-import type { DedupRef, WorkflowTombstone } from "../retention-port.ts";
+import type { DedupRef, WorkflowRef, WorkflowTombstone } from "../retention-port.ts";
 
 const FEED_MARK = "feed_pruned_through";
 
@@ -50,6 +50,12 @@ export function prepareRetention(db: Database.Database) {
      ORDER BY at, component, id, key LIMIT ?`,
   );
   const deleteDedup = db.prepare("DELETE FROM dedup WHERE component = ? AND id = ? AND key = ?");
+  const instancesAfter = db.prepare("SELECT name, id, version FROM workflows WHERE (name, id) > (?, ?) ORDER BY name, id LIMIT ?");
+  // Oldest first, never version 1 (who started it), in the primary key's order.
+  const trimOldest = db.prepare(
+    `DELETE FROM workflow_history WHERE name = ? AND id = ? AND version IN (
+       SELECT version FROM workflow_history WHERE name = ? AND id = ? AND version > 1 AND version <= ? ORDER BY version LIMIT ?)`,
+  );
   const timerGeneration = db.prepare("SELECT generation FROM timers WHERE name = ?").pluck();
 
   const pruneFeedTx = db.transaction((through: number, before: number, limit: number): number => {
@@ -68,6 +74,19 @@ export function prepareRetention(db: Database.Database) {
     }
     if (states.length > 0) raiseMark.run(FEED_MARK, Math.max(...states));
     return rows.map((row) => row.id);
+  });
+  const trimHistoriesTx = db.transaction((after: WorkflowRef, keepNewest: number, limit: number) => {
+    const page = instancesAfter.all(after.name, after.id, limit) as Array<WorkflowRef & { version: number }>;
+    let removed = 0;
+    let next = after;
+    for (const w of page) {
+      const gone = w.version - keepNewest > 1 ? trimOldest.run(w.name, w.id, w.name, w.id, w.version - keepNewest, limit - removed).changes : 0;
+      removed += gone;
+      // Cut short: this instance is gone through again next time.
+      if (removed >= limit && gone > 0) return { removed, next };
+      next = { name: w.name, id: w.id };
+    }
+    return { removed, next: page.length < limit ? undefined : next };
   });
   const deleteDedupTx = db.transaction((refs: readonly DedupRef[]): number => {
     let removed = 0;
@@ -88,6 +107,9 @@ export function prepareRetention(db: Database.Database) {
     removedWorkflow(name: string, id: string): WorkflowTombstone | undefined {
       const row = tombstone.get(name, id) as { name: string; id: string; status: "ended" | "terminated"; ended_at: number; removed_at: number } | undefined;
       return row && { name: row.name, id: row.id, status: row.status, endedAt: row.ended_at, removedAt: row.removed_at };
+    },
+    trimHistories(after: WorkflowRef, keepNewest: number, limit: number): { removed: number; next: WorkflowRef | undefined } {
+      return limit <= 0 ? { removed: 0, next: after } : trimHistoriesTx.immediate(after, keepNewest, limit);
     },
     pruneTombstones(before: number, limit: number): number {
       return limit <= 0 ? 0 : pruneTombstones.run(before, limit).changes;

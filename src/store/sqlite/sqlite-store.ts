@@ -108,6 +108,7 @@ export class SqliteStore implements Store {
     pruneFeed: async (through, before, limit) => this.#do((s) => s.retention.pruneFeed(through, before, limit)),
     feedPrunedThrough: async () => this.#do((s) => s.retention.feedPrunedThrough()),
     pruneWorkflows: async (name, before, feedFloor, limit, now) => this.#do((s) => s.retention.pruneWorkflows(name, before, feedFloor, limit, now)),
+    trimHistories: async (after, keepNewest, limit) => this.#do((s) => s.retention.trimHistories(after, keepNewest, limit)),
     removedWorkflow: async (name, id) => this.#do((s) => s.retention.removedWorkflow(name, id)),
     pruneTombstones: async (before, limit) => this.#do((s) => s.retention.pruneTombstones(before, limit)),
     oldDedup: async (before, after, limit) => this.#do((s) => s.retention.oldDedup(before, after, limit)),
