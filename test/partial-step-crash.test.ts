@@ -40,4 +40,22 @@ describe("a step done in part survives a crash (real process, SIGKILL)", () => {
     assert.deepEqual(state.compensated, []);
     assert.deepEqual([await balance("payer"), await balance("payee")], [9, 1], "one unit moved, none made");
   });
+
+  it("so does a step whose part committed by itself, not held by the step: a workflow it started", async () => {
+    rmSync(failFile, { force: true });
+    await server!.restart("SIGKILL");
+    assert.equal((await postJson(`${server!.url}/wallet/shopper/create`, { initialBalance: 10 })).status, 200);
+    assert.equal((await postJson(`${server!.url}/shipment/s1/start`, { from: "shopper" })).status, 200);
+    const courier = async () => (await getJson(`${server!.url}/courier/parcel-s1`)).body as { status?: string };
+    await until("the courier to be booked while the ship step works on", async () => (await courier()).status === "paused", 10_000);
+
+    writeFileSync(failFile, "down\n");
+    await server!.restart("SIGKILL");
+    const view = await getJson(`${server!.url}/shipment/s1`, { wait: 20 });
+    const state = view.body.state as { status: string; failure?: { step: string; partial?: true }; compensated: string[] };
+    assert.equal(view.body.status, "failed", JSON.stringify(view.body));
+    assert.deepEqual([state.status, state.failure?.step, state.failure?.partial], ["requires_manual_intervention", "ship", true]);
+    assert.deepEqual(state.compensated, [], "the charge is not refunded while the courier it paid for runs");
+    assert.equal(await balance("shopper"), 9);
+  });
 });

@@ -12,8 +12,24 @@ export const journalComponent = "$journal";
  * A step re-run after a crash then still knows that part of it was kept (`journaledEffects`).
  */
 export function keptMarker(workflow: string, id: string, stepKey: string, write: InstanceWrite, at: number): InstanceWrite {
-  const callKey = write.dedup[0]?.key ?? `${stepKey}:call`;
-  return { component: journalComponent, id: `${workflow}/${id}`, dedup: [{ key: `${callKey}:kept`, requestHash: "kept", reply: { ok: true, value: null }, at }] };
+  return keptMark(workflow, id, write.dedup[0]?.key ?? `${stepKey}:call`, at);
+}
+
+/** The journal's mark that what `key` names (under a step execution's key) took effect. */
+function keptMark(workflow: string, id: string, key: string, at: number): InstanceWrite {
+  return { component: journalComponent, id: `${workflow}/${id}`, dedup: [{ key: `${key}:kept`, requestHash: "kept", reply: { ok: true, value: null }, at }] };
+}
+
+/**
+ * Records that part of the step execution `stepKey` took effect where that commits by itself, not
+ * with a write the step holds (keptMarker covers those): a call committed in its instance's own
+ * turn (a workflow started, a command the step did not hold), a timer started or cancelled. It is
+ * written just after the effect, once per attempt: a crash in that moment still loses it.
+ */
+export function markKept(store: Store, workflow: string, id: string, stepKey: string, at: number): void {
+  store.commit([keptMark(workflow, id, stepKey, at)]).catch(() => {
+    // Best effort: the attempt itself knows (StepFailure.partial); only a crash's re-run reads the mark.
+  });
 }
 
 /**

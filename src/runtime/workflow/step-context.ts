@@ -4,7 +4,7 @@ import type { InstanceClient, Timers } from "../../define/handlers.ts";
 import type { RunAttempt, RunOptions, StepContext } from "../../define/workflow.ts";
 import type { Store } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
-import { Journal } from "./journal.ts";
+import { Journal, markKept } from "./journal.ts";
 import { KeyedCaller, type KeyedCall } from "../keyed-caller.ts";
 import type { StepHolds } from "../held-writes.ts";
 import { keyedTimers, type StartsTimers } from "../timers/timer-service.ts";
@@ -23,6 +23,7 @@ export class StepContextImpl implements StepContext<unknown, string> {
   private journalMade: Journal | undefined;
   private timersMade: Timers | undefined;
   private abandoned = false;
+  private marked = false;
 
   constructor(
     private readonly workflowName: string,
@@ -39,13 +40,26 @@ export class StepContextImpl implements StepContext<unknown, string> {
     private readonly kept: () => void = () => {},
   ) {
     this.prefix = stepKeyOf(workflowName, workflowId, execId);
-    this.caller = new KeyedCaller(this.prefix, keyedCall, holds, decideRefusalAgain, kept);
+    this.caller = new KeyedCaller(this.prefix, keyedCall, holds, decideRefusalAgain, () => this.keptByItself());
+  }
+
+  /**
+   * A call or a timer change that committed by itself (not through a held write, whose mark goes
+   * before it): `kept`, and a mark in the journal (once an attempt), so that a re-run after a
+   * crash knows too. A `ctx.run` result is its own mark.
+   */
+  private keptByItself(): void {
+    if (!this.marked && this.journalDeps) {
+      this.marked = true;
+      markKept(this.journalDeps.store, this.workflowName, this.workflowId, this.prefix, this.journalDeps.clock.now());
+    }
+    this.kept();
   }
 
   get timers(): Timers {
     if (!this.timersMade) {
       // Keyed by the execution: a re-run starting them again (after the first fired) changes their targets once.
-      const keyed = timersTelling(keyedTimers(this.timerService, this.prefix), this.timerService, this.kept);
+      const keyed = timersTelling(keyedTimers(this.timerService, this.prefix), this.timerService, () => this.keptByItself());
       this.timersMade = this.holds ? timersAfterStart(keyed, this.holds) : keyed;
     }
     return this.timersMade;
