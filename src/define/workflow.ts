@@ -112,6 +112,12 @@ export interface RunAttempt {
   idempotencyKey: string;
   /** 1, 2, … within this step attempt. */
   attempt: number;
+  /**
+   * Aborted when the step attempt ends without this run (it timed out, or was terminated): pass it
+   * to what `fn` waits on (`fetch(url, { signal })`) where giving up on the call is safe. The
+   * workflow's next attempt (a retry, or its compensation) waits for a run still going to settle.
+   */
+  signal: AbortSignal;
 }
 
 /** `ctx.run`'s own retries, before the step attempt fails. */

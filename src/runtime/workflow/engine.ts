@@ -5,18 +5,8 @@ import { finalStatuses, type Store, type StoredReply, type WorkflowRecord } from
 import type { Clock } from "../clock.ts";
 import type { Current, Decision } from "../decide.ts";
 import type { EagerStep, Kind } from "../kinds.ts";
-import {
-  applyDecision,
-  applyStepFailure,
-  applyWorkflowTimeout,
-  callKeysRetired,
-  operatorChange,
-  retriedByOperator,
-  stepOptions,
-  type Changed,
-  type OperatorAction,
-  type OperatorRequest,
-} from "./record.ts";
+import { applyDecision, applyStepFailure, applyWorkflowTimeout, callKeysRetired, operatorChange, retriedByOperator, stepOptions } from "./record.ts";
+import type { Changed, OperatorAction, OperatorRequest } from "./record.ts";
 import { StepContextImpl, stepKeyOf } from "./step-context.ts";
 import { journaledEffects, keptMarker } from "./journal.ts";
 import type { Dispatcher } from "../dispatcher.ts";
@@ -27,13 +17,12 @@ import { DueSweep } from "./due-sweep.ts";
 import { leaveForAnotherNode, undefinedStepDue, UndefinedStepWarnings } from "./undefined-step.ts";
 import { changedTo, operatorDecision, settledCancelInput, unchanged } from "./operator-decisions.ts";
 import { AbandonedStep, StepAttempts, TerminatedDuringStep } from "./step-attempts.ts";
-import { EndWaiters, workflowKey } from "./end-waiters.ts";
+import { EndWaiters, workflowKey, type WaitCancel } from "./end-waiters.ts";
 import type { Observer } from "../../observe/observer.ts";
 import type { EagerPrefix, HeldWrite, StepHolds } from "../held-writes.ts";
 import { undefinedWorkflows } from "./undefined-workflows.ts";
 import { checkStepOutcomeIsJson } from "../json-copy.ts";
 import type { StartsTimers } from "../timers/timer-service.ts";
-import type { WaitCancel } from "./end-waiters.ts";
 import { idsAtStep } from "./ids-at-step.ts";
 
 /** Which workflow buckets this node runs (all of them on a single node). */
@@ -276,6 +265,7 @@ export class WorkflowEngine {
 
   stop(): void {
     this.stopped = true;
+    this.attempts.endWaits();
     this.sweep.stop();
     for (const wake of this.actEnded) wake();
     this.actEnded.clear();
@@ -443,6 +433,11 @@ export class WorkflowEngine {
     let partial = false;
     const kept = () => void (partial = true);
     const stepKey = stepKeyOf(definition.name, id, record.execId);
+    const { timeoutMs } = stepOptions(definition, step);
+    const key = workflowKey(definition.name, id);
+    // A ctx.run an earlier attempt left under way may still land its outside call: not before it.
+    const lingering = this.attempts.lingeringRuns(key, this.host.clock);
+    if (lingering) await lingering;
     const holds = this.host.stepHolds?.();
     if (holds) {
       holds.prefix = prefix;
@@ -453,9 +448,7 @@ export class WorkflowEngine {
     else await prefix?.commit();
     const journal = { store: this.host.store, clock: this.host.clock };
     const ctx = new StepContextImpl(definition.name, id, record.execId, record.attempt + 1, this.host.keyedCall, this.host.timers, holds, journal, retriedByOperator(record), kept);
-    const { timeoutMs } = stepOptions(definition, step);
     let timer: { cancel(): void } | undefined;
-    const key = workflowKey(definition.name, id);
     try {
       const timedOut = new Promise<never>((_resolve, reject) => {
         timer = this.host.clock.schedule(timeoutMs, () => {
@@ -489,6 +482,7 @@ export class WorkflowEngine {
     } finally {
       timer?.cancel();
       this.attempts.delete(key);
+      if (ctx.runInFlight) this.attempts.linger(key, ctx.runsSettled());
     }
   }
 }

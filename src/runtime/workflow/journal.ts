@@ -1,5 +1,6 @@
 import type { RunOptions, RunAttempt } from "../../define/workflow.ts";
 import { isStoreUnavailable } from "../../define/errors.ts";
+import { isPermanent } from "./record.ts";
 import type { InstanceWrite, Store } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
 
@@ -66,6 +67,10 @@ export class Journal {
   private readonly occurrences = new Map<string, number>();
   /** `ctx.run`s started and not yet journaled or failed: their outside effect may have happened. */
   private running = 0;
+  /** Told when `running` is back at 0 (see settled). */
+  private idle: Array<() => void> = [];
+  /** Aborted when the step attempt ends without its runs (abort). */
+  private readonly ending = new AbortController();
 
   constructor(
     private readonly store: Store,
@@ -93,8 +98,18 @@ export class Journal {
     try {
       return await this.runAndJournal(key, instance, name, fn, options);
     } finally {
-      this.running--;
+      if (--this.running === 0) for (const resolve of this.idle.splice(0)) resolve();
     }
+  }
+
+  /** The step attempt ended without its runs: their signal is aborted. */
+  abort(): void {
+    this.ending.abort(new Error("the step attempt ended (timed out or terminated)"));
+  }
+
+  /** Resolves once no `ctx.run` of this attempt is under way (its result journaled, or failed for good). */
+  settled(): Promise<void> {
+    return this.running === 0 ? Promise.resolve() : new Promise((resolve) => this.idle.push(resolve));
   }
 
   /** Whether a `ctx.run` is under way: a step that ends meanwhile may have had its outside effect. */
@@ -109,9 +124,10 @@ export class Journal {
       if (this.closed()) throw new Error(`ctx.run("${name}"): this run timed out`);
       let result: T;
       try {
-        result = await fn({ idempotencyKey: key, attempt });
+        result = await fn({ idempotencyKey: key, attempt, signal: this.ending.signal });
       } catch (error) {
-        if (attempt >= maxAttempts) throw error;
+        // A refusal (a 4xx SagaflowError that is not retryable) is an answer: asking again changes nothing.
+        if (attempt >= maxAttempts || isPermanent(error) || this.closed()) throw error;
         await new Promise<void>((resolve) => this.clock.schedule(backoff, resolve));
         backoff = Math.min(backoff * 2, options.maxBackoffMs ?? defaults.maxBackoffMs);
         continue;

@@ -1,3 +1,5 @@
+import type { Clock } from "../clock.ts";
+
 /**
  * The step attempts running on this node, by workflow key, so that something other than the step
  * can stop one: an operator's terminate (the attempt's turn then commits the workflow terminated),
@@ -6,6 +8,10 @@
  */
 export class StepAttempts {
   private readonly running = new Map<string, (reason: Error) => void>();
+  /** `ctx.run`s that outlived their attempt, by workflow key: settled when none is under way. */
+  private readonly lingering = new Map<string, Promise<void>>();
+  /** Ends the waits for lingering runs (the node stops). */
+  private readonly waitsEnd = new Set<() => void>();
 
   /** Registers the attempt of `key`: `abandon` keeps its later calls from being sent, `reject` ends its race with the reason. */
   add(key: string, abandon: () => void, reject: (reason: Error) => void): void {
@@ -17,6 +23,44 @@ export class StepAttempts {
 
   delete(key: string): void {
     this.running.delete(key);
+  }
+
+  /**
+   * The attempt of `key` ended with `ctx.run`s still under way: `settled` resolves when they are
+   * over (journaled or failed). Their outside calls may land later still, so the workflow's next
+   * attempt — a retry, which would call again, or a compensation, which would undo before the call
+   * landed — waits for them (lingeringRuns).
+   */
+  linger(key: string, settled: Promise<void>): void {
+    const done = settled.then(() => {
+      if (this.lingering.get(key) === done) this.lingering.delete(key);
+    });
+    this.lingering.set(key, done);
+  }
+
+  /**
+   * Resolves when the `ctx.run`s an earlier attempt of `key` left under way are over, after
+   * `lingerAtMostMs`, or when the node stops; undefined when there are none.
+   */
+  lingeringRuns(key: string, clock: Pick<Clock, "schedule">): Promise<void> | undefined {
+    const runs = this.lingering.get(key);
+    if (!runs) return undefined;
+    let timer: { cancel(): void } | undefined;
+    let end = () => {};
+    const waited = new Promise<void>((resolve) => {
+      timer = clock.schedule(lingerAtMostMs, resolve);
+      end = resolve;
+      this.waitsEnd.add(end);
+    });
+    return Promise.race([runs, waited]).finally(() => {
+      timer?.cancel();
+      this.waitsEnd.delete(end);
+    });
+  }
+
+  /** The node stops: the next attempts waiting for lingering runs go on (and find the node stopping). */
+  endWaits(): void {
+    for (const end of this.waitsEnd) end();
   }
 
   /** Stops the attempt of `key` for an operator's terminate; whether one was running. */
@@ -36,6 +80,13 @@ export class StepAttempts {
     for (const stop of this.running.values()) stop(new AbandonedStep());
   }
 }
+
+/**
+ * How long a workflow's next attempt waits for a `ctx.run` an earlier attempt left under way: an
+ * outside call that has not answered in a minute is not waited for any longer (a run that
+ * passes its `signal` to the call ends as soon as the attempt does).
+ */
+export const lingerAtMostMs = 60_000;
 
 /** The attempt was stopped with nothing decided (see StepAttempts). */
 export class AbandonedStep extends Error {

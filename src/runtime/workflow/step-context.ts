@@ -76,6 +76,12 @@ export class StepContextImpl implements StepContext<unknown, string> {
   abandon(): void {
     this.abandoned = true;
     this.caller.close();
+    this.journalMade?.abort();
+  }
+
+  /** Resolves once no `ctx.run` of this attempt is under way (see WorkflowEngine's lingering runs). */
+  runsSettled(): Promise<void> {
+    return this.journalMade?.settled() ?? Promise.resolve();
   }
 
   /** Whether a `ctx.run` of this attempt is under way: ended now, the attempt may have had that outside effect. */
