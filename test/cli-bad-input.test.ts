@@ -186,6 +186,26 @@ describe("sagaflow CLI: --admin without a scheme (real process)", () => {
     const over = await cli(["workflows", "retry", "transfer", "u1", "--undone-by-hand", "withdraw", "--admin", port]);
     assert.equal(over.code, 1);
     assert.match(over.stderr, /invalid_status.*cannot retry a workflow that is ended/);
+    // A step named without its flag, or twice: refused before anything is sent.
+    const bare = await cli(["workflows", "retry", "transfer", "u1", "withdraw", "--admin", port]);
+    assert.equal(bare.code, 1);
+    assert.match(bare.stderr, /unexpected "withdraw" after <name> <id>; a saga's step undone by hand goes with --undone-by-hand STEP/);
+    const twice = await cli(["workflows", "retry", "transfer", "u1", "--undone-by-hand", "a", "--undone-by-hand", "b", "--admin", port]);
+    assert.match(twice.stderr, /--undone-by-hand is given more than once/);
+    // The admin API takes nothing else either: a misspelt parameter, a body, the parameter twice.
+    const admin = await server.admin();
+    const refusals: Array<[string, RequestInit, RegExp]> = [
+      ["/workflows/transfer/u1/retry?undone_by_hand=withdraw", {}, /takes no parameter "undone_by_hand"; its only one is undoneByHand/],
+      ["/workflows/transfer/u1/retry", { body: '{"undoneByHand":"withdraw"}', headers: { "content-type": "application/json" } }, /takes no body: undoneByHand goes in the query/],
+      ["/workflows/transfer/u1/retry?undoneByHand=a&undoneByHand=b", {}, /undoneByHand is given 2 times/],
+      ["/workflows/transfer/u1/retry?undoneByHand=", {}, /undoneByHand is empty/],
+    ];
+    for (const [path, init, message] of refusals) {
+      const answer = await fetch(`${admin}${path}`, { method: "POST", ...init });
+      const body = (await answer.json()) as { error: { code: string; message: string } };
+      assert.deepEqual([answer.status, body.error.code], [400, "invalid_input"], path);
+      assert.match(body.error.message, message);
+    }
     const shown = JSON.parse((await cli(["workflows", "show", "transfer", "u1", "--admin", port])).stdout) as { workflow: { status: string; state: { status: string } } };
     assert.deepEqual([shown.workflow.status, shown.workflow.state.status], ["ended", "rejected"]);
   });

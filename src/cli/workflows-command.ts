@@ -11,7 +11,7 @@ export const workflowsUsage = `  sagaflow workflows list [--name N] [--status ru
 
 /** `sagaflow workflows …`: operator controls over the admin API. */
 export async function workflowsCommand(argv: string[]): Promise<void> {
-  const { positionals, flags } = parseArgs(argv, { values: ["admin", "admin-token", "name", "status", "step", "id-prefix", "outcome", "limit", "after", "history-after", "undone-by-hand"] }, "workflows");
+  const { positionals, flags, lists } = parseArgs(argv, { values: ["admin", "admin-token", "name", "status", "step", "id-prefix", "outcome", "limit", "after", "history-after", "undone-by-hand"] }, "workflows");
   const base = adminTarget(flags);
   const [action, name, id] = positionals;
   if (action === "list") {
@@ -34,6 +34,9 @@ export async function workflowsCommand(argv: string[]): Promise<void> {
     console.log(JSON.stringify(shown, null, 2));
     if (shown.historyNext !== undefined) console.error(`more: the same command with --history-after ${shown.historyNext}`);
   } else if (action === "suspend" || action === "resume" || action === "terminate" || action === "retry" || action === "cancel") {
+    // Ignored, a step named without its flag would make a plain retry: the compensation run again.
+    if (positionals.length > 3) throw new Error(`unexpected ${JSON.stringify(positionals[3])} after <name> <id>; a saga's step undone by hand goes with --undone-by-hand STEP\nusage:\n${workflowsUsage}`);
+    if ((lists.get("undone-by-hand")?.length ?? 0) > 1) throw new Error("--undone-by-hand is given more than once: name the one step the compensations stopped at");
     const actionPath = withFlagsAsQuery(`${path}/${action}`, flags, [["undone-by-hand", "undoneByHand"]]);
     console.log(JSON.stringify(await admin(base, "POST", actionPath)));
   } else {

@@ -12,6 +12,7 @@ import { sendMetrics } from "./metrics-route.ts";
 import { consoleRoute, workflowSearch } from "./admin-console.ts";
 import { sendConsole, wantsPage } from "./console-assets.ts";
 import { applyServerEdges } from "./server-edges.ts";
+import { operatorOptions } from "./operator-request.ts";
 
 const statuses: WorkflowStatus[] = ["running", "paused", "suspended", "ended", "failed", "terminated"];
 const actions: OperatorAction[] = ["suspend", "resume", "terminate", "retry", "cancel"];
@@ -106,7 +107,7 @@ export function adminHandler(admin: AdminFacade, log: (line: string) => void = (
       return sendJson(res, 200, await admin.workflowStates(name, id, wholeNumber(url.searchParams, "after"), listLimit(url.searchParams.get("limit"))));
     }
     if (method === "POST" && action !== undefined && actions.includes(action as OperatorAction)) {
-      const undoneByHand = url.searchParams.get("undoneByHand") ?? undefined;
+      const { undoneByHand } = operatorOptions(url, req, action);
       return sendJson(res, 200, await admin.operateWorkflow(name, id, action as OperatorAction, undoneByHand));
     }
     throw new SagaflowError("not_found", `no admin route ${method} ${url.pathname}`, { status: 404 });

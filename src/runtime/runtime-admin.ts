@@ -343,5 +343,5 @@ export class RuntimeAdmin implements AdminFacade {
 function checkUndoneByHand(definition: WorkflowDefinition, action: OperatorAction, undoneByHand: string): void {
   if (action !== "retry") throw errors.invalidInput(`undoneByHand goes with retry (of a saga stopped in its compensations), not ${action}`);
   if (!definition.saga) throw errors.invalidInput(`undoneByHand applies to a saga stopped in its compensations; workflow "${definition.name}" is not a saga`);
-  if (undoneByHand === "") throw errors.invalidInput("undoneByHand names the step the saga's compensations stopped at");
+  if (undoneByHand === "") throw errors.invalidInput("undoneByHand is empty: name the step the saga's compensations stopped at");
 }

@@ -61,7 +61,13 @@ function cancelDecision(definition: WorkflowDefinition, current: Current, record
   }
   if (!operatorAllowed.cancel.includes(record.status)) return refuse("invalid_status", `cannot cancel a workflow that is ${record.status}`);
   if (record.step === step) {
-    const failedThere = record.status === "failed" ? `; it failed there (${record.lastError?.code ?? "failed"}: read its last error first), and retry runs that step again` : "";
+    const code = record.lastError?.code ?? "failed";
+    const failedThere =
+      record.status !== "failed"
+        ? ""
+        : code === "partial_step"
+          ? "; it stopped there (partial_step): its last error names the step done in part: undo that part by hand, then retry with undoneByHand=STEP"
+          : `; it failed there (${code}: read its last error first), and retry runs that step again (or, once you undid the step it stopped at by hand, retry with undoneByHand=STEP)`;
     return refuse("invalid_status", `the workflow is already at its cancel step "${step}"${failedThere}`);
   }
   const partial = record.lastError?.partial === true;
