@@ -30,7 +30,14 @@ function registerTests(connectionString: string): void {
       await schemas.dropAll();
     });
 
-    /** Its deposit works on 1.5 s after its call: the deposit commits on its own meanwhile (50 ms). */
+    /** Opened by the test once the cancel is decided (at most 10 s): the deposit step works on until then. */
+    let openGate = () => {};
+    const gate = new Promise<void>((resolve) => {
+      openGate = resolve;
+      setTimeout(resolve, 10_000).unref();
+    });
+
+    /** Its deposit works on after its call, until the gate opens: the deposit commits on its own meanwhile (50 ms). */
     const slow = saga("slow-transfer", {
       start: (input: { from: string; to: string }) => input,
       stepTimeoutMs: 10_000,
@@ -44,7 +51,7 @@ function registerTests(connectionString: string): void {
           name: "deposit",
           run: async (s, ctx) => {
             await ctx.call(wallet, s.to).deposit({ amount: 1 });
-            await new Promise((resolve) => setTimeout(resolve, 1_500));
+            await gate;
           },
         },
       ],
@@ -53,8 +60,10 @@ function registerTests(connectionString: string): void {
     it("the compensation knows the attempt running elsewhere kept its deposit, and stops for an operator instead of refunding", { timeout: 60_000 }, async () => {
       await assertPostgresReachable(connectionString);
       const schema = schemas.fresh("cancel");
+      // Leases long enough not to lapse on a loaded machine: a bucket that moved would run the
+      // step on the node the cancel goes to, which then waits for it (as it should) and finds it ended.
       for (const name of ["a", "b"]) {
-        const runtime = new Runtime({ store: new PostgresStore({ connectionString, schema, poolSize: 4 }), components: [wallet, slow], nodeName: name, leaseMs: 600, log: () => {} });
+        const runtime = new Runtime({ store: new PostgresStore({ connectionString, schema, poolSize: 4 }), components: [wallet, slow], nodeName: name, leaseMs: 5_000, log: () => {} });
         runtimes.push(runtime);
         await runtime.start();
       }
@@ -67,6 +76,7 @@ function registerTests(connectionString: string): void {
       await waitFor("the deposit to commit on its own", async () => ((await other.call("wallet", "payee", "balance", {})) as { balance: number }).balance === 1 || undefined);
 
       await other.admin.operateWorkflow("slow-transfer", "t1", "cancel");
+      openGate();
       const stopped = await waitFor("the saga to stop", async () => {
         const result = await holder.workflowResult("slow-transfer", "t1");
         return result.status === "failed" || result.status === "ended" ? result : undefined;
