@@ -105,7 +105,9 @@ describe("the packed package in a user's project", { timeout: 900_000 }, () => {
     assert.ok(paths.includes("dist/index.js") && paths.includes("dist/index.d.ts") && paths.includes("bin/sagaflow.mjs"));
     // The README's links into the documentation work in node_modules/sagaflow too.
     assert.ok(paths.includes("docs/site/index.md") && paths.includes("docs/site/errors/handler_error.md"), "the documentation is packed");
-    assert.deepEqual(paths.filter((p) => /^(src|test|bench|examples|\.ci|scripts)\//.test(p)), [], "the tarball holds what users need");
+    assert.deepEqual(paths.filter((p) => /^(src|test|bench|\.ci|scripts)\//.test(p)), [], "the tarball holds what users need");
+    // What the documentation links to: the examples and the Grafana dashboard.
+    assert.ok(paths.includes("examples/bank/index.ts") && paths.includes("ops/grafana/sagaflow.json"), "the examples and dashboard the docs link to are packed");
     assert.deepEqual(paths.filter((p) => p.endsWith(".test.js")), []);
     // No `prepare` in the packed manifest (npm 11 warns every installer of one), and the repository's own kept.
     const packedManifest = JSON.parse((await run("tar", ["-xzOf", tarball, "package/package.json"], repoRoot)).stdout) as { scripts: Record<string, string> };
