@@ -3,9 +3,14 @@ import { errors, SagaflowError } from "./errors.ts";
 import type { StandardSchemaV1 } from "./standard-schema.ts";
 import type { Cancellation, OperatorRetry, RetryPolicy, StepContext, StepEffect, StepFailure, WorkflowDefinition } from "./workflow.ts";
 import { workflow } from "./workflow.ts";
+import { WorkflowEffectRecord } from "./workflow-effect.ts";
 import type { Exposure, workflowResultRoute } from "./exposure.ts";
 
-/** One step of a saga: `run` does it; `compensate` undoes it if a later step fails for good. */
+/**
+ * One step of a saga: `run` does it; `compensate` undoes it if a later step fails for good. To
+ * keep what the step learnt (a tracking number, a receipt), `run` returns `ctx.update({ ...s, … })`:
+ * the saga goes on from that state. Anything else it returns is not kept.
+ */
 export interface SagaStep<S> {
   name: string;
   run: (state: S, ctx: StepContext<S, string>) => Promise<unknown>;
@@ -89,8 +94,9 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
 
   const forward = (index: number) => async (state: SagaState<S>, _input: unknown, ctx: Ctx): Promise<StepEffect> => {
     const step = options.steps[index]!;
-    await step.run(state, ctx);
-    const next = { ...state, completed: [...state.completed, step.name] };
+    const kept = keptState(name, step.name, await step.run(state, ctx)) ?? state;
+    // The saga's own fields are its to keep, whatever the step's state says of them.
+    const next = { ...kept, status: state.status, completed: [...state.completed, step.name], compensated: state.compensated } as SagaState<S>;
     // The first step of this code the saga has not done: the next in the list, unless the code
     // changed under a saga in flight (steps reordered or added) — every step then still runs once.
     const following = options.steps.find((s) => !next.completed.includes(s.name));
@@ -196,6 +202,20 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
     return { stepInput: { ...given, undoneByHand } };
   };
   return { ...definition, saga: shape, failedState, operatorRetry };
+}
+
+/** The state a step's `run` asked to keep (`return ctx.update(state)`), if any. */
+function keptState<S>(saga: string, step: string, result: unknown): SagaState<S> | undefined {
+  if (!(result instanceof WorkflowEffectRecord)) return undefined;
+  if (result.transition !== undefined) {
+    throw new TypeError(`saga "${saga}", step "${step}": a saga moves from step to step by itself; return ctx.update(state) without transitionTo, end, pause or fail`);
+  }
+  const state = result.newState?.state;
+  if (state === undefined) return undefined;
+  if (typeof state !== "object" || state === null || Array.isArray(state)) {
+    throw new TypeError(`saga "${saga}", step "${step}": ctx.update takes the saga's state, an object`);
+  }
+  return state as SagaState<S>;
 }
 
 /** The state the compensations work on: entered with a failure (or a cancel), it is recorded. */

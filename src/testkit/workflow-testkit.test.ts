@@ -163,6 +163,45 @@ describe("workflow testkit (virtual time)", () => {
     await t.stop();
   });
 
+  it("a-saga-step-keeps-what-it-learnt-by-returning-ctx-update-and-its-compensation-reads-it", async () => {
+    const shipping = saga("shipping", {
+      start: (_input: {}) => ({ tracking: null as string | null }),
+      steps: [
+        {
+          name: "ship",
+          run: async (s, ctx) => {
+            const { tracking } = await ctx.run("carrier", () => ({ tracking: "T-42" }));
+            // A step's own `completed` or `status` is not the saga's to lose: they are its own.
+            return ctx.update(Object.assign({ ...s, tracking }, { completed: [], status: "completed" }));
+          },
+          compensate: (s, ctx) => ctx.call(ledger, "l").record({ what: `cancel ${s.tracking}` }),
+        },
+        { name: "bill", run: (_s, ctx) => ctx.call(ledger, "l").record({ what: "refuse" }) },
+      ],
+    });
+    const t = await testWorkflow(shipping, { components: [ledger] });
+    calls.length = 0;
+    await t.start("s1", {});
+    const view = await t.result("s1");
+    assert.deepEqual(calls, ["refuse", "cancel T-42"]);
+    assert.deepEqual([view.state.tracking, view.state.status, view.state.completed], ["T-42", "compensated", ["ship"]]);
+    await t.stop();
+  });
+
+  it("a-saga-step-that-returns-a-transition-fails-naming-the-step", async () => {
+    const moving = saga("moving", {
+      start: (_input: {}) => ({}),
+      retry: { maxAttempts: 1 },
+      steps: [{ name: "only", run: async (s, ctx) => ctx.update(s).end() }],
+    });
+    const t = await testWorkflow(moving, { components: [] });
+    await t.start("m1", {});
+    const view = await t.result("m1");
+    assert.equal(view.state.status, "rejected");
+    assert.match(view.state.failure?.message ?? "", /saga "moving", step "only": a saga moves from step to step by itself/);
+    await t.stop();
+  });
+
   it("saga-whose-compensation-keeps-failing-needs-an-operator", async () => {
     let undoFails = true;
     const flaky = mockComponent("flaky", {
