@@ -113,9 +113,10 @@ export interface RunAttempt {
   /** 1, 2, … within this step attempt. */
   attempt: number;
   /**
-   * Aborted when the step attempt ends without this run (it timed out, or was terminated): pass it
-   * to what `fn` waits on (`fetch(url, { signal })`) where giving up on the call is safe. The
-   * workflow's next attempt (a retry, or its compensation) waits for a run still going to settle.
+   * Aborted when the step attempt ends without this run (it timed out, or was terminated). Pass it
+   * to a read (`fetch(url, { signal })`), not to a call with an effect: giving up does not take a
+   * sent request back, and the run counts as having taken effect either way. The workflow's next
+   * attempt (a retry, or its compensation) waits for a run still going to settle.
    */
   signal: AbortSignal;
 }

@@ -71,6 +71,8 @@ export class Journal {
   private idle: Array<() => void> = [];
   /** Aborted when the step attempt ends without its runs (abort). */
   private readonly ending = new AbortController();
+  /** A run was under way when the attempt ended (abort). */
+  private cutShort = false;
 
   constructor(
     private readonly store: Store,
@@ -102,8 +104,12 @@ export class Journal {
     }
   }
 
-  /** The step attempt ended without its runs: their signal is aborted. */
+  /**
+   * The step attempt ended without its runs: their signal is aborted. A run under way then counts
+   * as in flight however it ends now: aborting the wait does not take back a call already sent.
+   */
   abort(): void {
+    if (this.running > 0) this.cutShort = true;
     this.ending.abort(new Error("the step attempt ended (timed out or terminated)"));
   }
 
@@ -112,9 +118,9 @@ export class Journal {
     return this.running === 0 ? Promise.resolve() : new Promise((resolve) => this.idle.push(resolve));
   }
 
-  /** Whether a `ctx.run` is under way: a step that ends meanwhile may have had its outside effect. */
+  /** Whether a `ctx.run` is under way, or was when the attempt ended: the step may have had its outside effect. */
   get inFlight(): boolean {
-    return this.running > 0;
+    return this.running > 0 || this.cutShort;
   }
 
   private async runAndJournal<T>(key: string, instance: string, name: string, fn: (attempt: RunAttempt) => Promise<T> | T, options: RunOptions): Promise<T> {

@@ -46,6 +46,25 @@ const order = saga("order", {
   ],
 });
 
+/** As `order`, with a carrier call that gives up when its signal is aborted (the request already sent). */
+const giving = saga("giving", {
+  start: (input: { id: string }) => input,
+  stepTimeoutMs: 300,
+  retry: { maxAttempts: 1 },
+  steps: [
+    {
+      name: "ship",
+      run: async (_s, ctx) =>
+        void (await ctx.run("ship", async ({ signal }) => {
+          calls++;
+          // Gives up the moment the signal aborts, as fetch does.
+          await new Promise((_resolve, reject) => signal.addEventListener("abort", () => reject(signal.reason as Error), { once: true }));
+        })),
+      compensate: async () => void log.push("shipment cancelled"),
+    },
+  ],
+});
+
 const retried = workflow("retried", {
   start: () => ({ tracking: null as string | null }),
   defaults: { timeoutMs: 300, retry: { maxAttempts: 3, initialBackoffMs: 10 } },
@@ -74,7 +93,7 @@ const refused = workflow("refused", {
 
 describe("a ctx.run that outlives its step attempt", () => {
   const dir = mkdtempSync(join(tmpdir(), "sagaflow-lingering-"));
-  const rt = new Runtime({ store: new SqliteStore({ path: join(dir, "s.db") }), components: [order, retried, refused], log: () => {} });
+  const rt = new Runtime({ store: new SqliteStore({ path: join(dir, "s.db") }), components: [order, giving, retried, refused], log: () => {} });
   after(async () => {
     await rt.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -98,6 +117,15 @@ describe("a ctx.run that outlives its step attempt", () => {
     assert.equal((done.state as { status: string }).status, "compensated");
     assert.deepEqual(log, ["reserved", "shipped", "shipment cancelled", "released"], "the shipment is cancelled after it was made, not before");
     assert.equal(signalAborted, true);
+  });
+
+  it("counts-as-having-taken-effect-when-it-gives-up-on-its-aborted-signal-so-its-compensation-runs", async () => {
+    reset();
+    await rt.call("giving", "g1", "start", { id: "g1" });
+    const done = await ended("giving", "g1");
+    const state = done.state as { status: string; failure?: { partial?: true } };
+    assert.deepEqual([state.status, state.failure?.partial], ["compensated", true]);
+    assert.deepEqual(log, ["shipment cancelled"], "the request was sent: aborting the wait did not take it back");
   });
 
   it("is-waited-for-by-the-retry-which-finds-its-result-journaled-and-does-not-call-again", async () => {
