@@ -1,9 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, it } from "node:test";
-import Database from "better-sqlite3";
 import type { Broker, BrokerMessage } from "../../broker/port.ts";
 import { consumer } from "../../define/consumer.ts";
 import { entity } from "../../define/entity.ts";
@@ -11,12 +7,11 @@ import { keyValue } from "../../define/key-value.ts";
 import { topicConsumer, topicProducer } from "../../define/topic.ts";
 import { table, view } from "../../define/view.ts";
 import { workflow } from "../../define/workflow.ts";
-import type { Store } from "../../store/port.ts";
 import { whenPostgresAsked, testbed } from "../../store/postgres/postgres-test-support.ts";
-import { SqliteStore } from "../../store/sqlite/sqlite-store.ts";
 import { VirtualClock } from "../clock.ts";
 import { Runtime } from "../runtime.ts";
 import { isCode, until } from "../test-support.ts";
+import { postgresBackend, sqliteBackend, type Backend } from "./retention-test-support.ts";
 
 /**
  * Issue 17 item 1 (Property 9): what retention removes, exactly when allowed and never earlier,
@@ -100,52 +95,6 @@ function components(env: Env) {
     queries: { all: "SELECT * FROM boxes ORDER BY id" },
   });
   return [wallet, box, pay, archive, watcher, boxes];
-}
-
-interface Backend {
-  name: string;
-  open(): Store;
-  /** Runs one SQL count on the store's tables (`kind` etc. as the adapters have them). */
-  count(table: string, where?: string): Promise<number>;
-  cleanup(): Promise<void>;
-}
-
-function sqliteBackend(): Backend {
-  const dir = mkdtempSync(join(tmpdir(), "sagaflow-retention-"));
-  const path = join(dir, "sagaflow.db");
-  return {
-    name: "SQLite",
-    open: () => new SqliteStore({ path }),
-    async count(table, where = "1 = 1") {
-      const db = new Database(path, { readonly: true });
-      try {
-        return (db.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${where}`).get() as { n: number }).n;
-      } finally {
-        db.close();
-      }
-    },
-    async cleanup() {
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-function postgresBackend(url: string): Backend {
-  const bed = testbed(url);
-  const schema = bed.freshSchema();
-  return {
-    name: "PostgreSQL",
-    open: () => bed.newStore({ schema }),
-    async count(table, where = "1 = 1") {
-      const client = await bed.rawClient();
-      try {
-        return Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".${table} WHERE ${where}`)).rows[0]!.n);
-      } finally {
-        await client.end();
-      }
-    },
-    cleanup: () => bed.dropSchemas(),
-  };
 }
 
 function retentionSuite(makeBackend: () => Backend) {
@@ -334,52 +283,7 @@ function retentionSuite(makeBackend: () => Backend) {
   });
 }
 
-/** Ticks `ticks` times (a transition each), then waits paused: a workflow that loops and lives on. */
-const looper = workflow("looper", {
-  start: (input: { ticks: number }) => ({ ticks: input.ticks, n: 0 }),
-  steps: {
-    tick: async (s, _in, ctx) => (s.n < s.ticks ? ctx.update({ ...s, n: s.n + 1 }).transitionTo("tick") : ctx.pause()),
-  },
-});
-
-function historySuite(makeBackend: () => Backend) {
-  it("a-workflow-that-loops-keeps-its-first-transition-and-its-newest-ones-however-the-batches-cut-it", { timeout: 60_000 }, async () => {
-    const backend = makeBackend();
-    const runtime = new Runtime({ store: backend.open(), components: [looper], log: () => {}, retention: { intervalMs: 24 * 60 * minute, historyKept: 5, batchSize: 4, maxBatchesPerRun: 3 } });
-    await runtime.start();
-    try {
-      for (const [id, ticks] of [["a", 30], ["b", 2], ["c", 12], ["d", 9], ["e", 3]] as const) await runtime.call("looper", id, "start", { ticks });
-      const versions = async (id: string) => (await runtime.admin.showWorkflow("looper", id)).history.map((t) => t.version);
-      const newest = async (id: string) => (await runtime.admin.showWorkflow("looper", id)).workflow.version;
-      for (const id of ["a", "b", "c", "d", "e"]) await until(`looper ${id} to pause`, async () => (await runtime.workflowResult("looper", id)).status === "paused", 10_000);
-      const before = new Map(await Promise.all(["a", "b", "c", "d", "e"].map(async (id) => [id, await versions(id)] as const)));
-      assert.equal(before.get("a")!.length, await newest("a"), "every transition kept until retention runs");
-
-      // Batches of 4 transitions or instances, 3 a run: several runs, each going on where the last stopped.
-      let removed = 0;
-      for (let run = 0; run < 20; run++) removed += (await runtime.retention.runOnce()).removed.history;
-      for (const id of ["a", "b", "c", "d", "e"]) {
-        const version = await newest(id);
-        const kept = version <= 6 ? before.get(id)! : [1, version - 4, version - 3, version - 2, version - 1, version];
-        assert.deepEqual(await versions(id), kept, `looper ${id}: its first transition and its newest 5`);
-      }
-      const expected = [...before.values()].reduce((sum, v) => sum + Math.max(0, v.length - 6), 0);
-      assert.equal(removed, expected);
-      assert.equal(await backend.count("workflow_history", "name = 'looper'"), [...before.values()].reduce((sum, v) => sum + Math.min(v.length, 6), 0));
-      const shown = await runtime.admin.showWorkflow("looper", "a");
-      assert.equal(shown.workflow.startedBy, null, "who started it is still read from the first transition");
-      assert.equal(shown.history[0]!.detail, "started");
-    } finally {
-      await runtime.stop();
-      await backend.cleanup();
-    }
-  });
-}
-
-describe("retention (SQLite)", () => {
-  retentionSuite(sqliteBackend);
-  historySuite(sqliteBackend);
-});
+describe("retention (SQLite)", () => retentionSuite(sqliteBackend));
 
 describe("retention and topics", () => {
   it("a-parked-topic-message-keeps-its-calls-records-so-a-retry-weeks-later-changes-nothing-twice", { timeout: 30_000 }, async () => {
@@ -506,7 +410,6 @@ describe("retention and topics", () => {
 whenPostgresAsked((url) => {
   describe("retention (PostgreSQL)", () => {
     retentionSuite(() => postgresBackend(url));
-    historySuite(() => postgresBackend(url));
 
     it("on-several-nodes-one-node-at-a-time-runs-retention-under-its-lease", { timeout: 30_000 }, async () => {
       const bed = testbed(url);
