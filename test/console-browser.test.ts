@@ -75,6 +75,8 @@ describe("the web console in a browser", { skip: missing }, () => {
       }
       assert.equal(await graph.locator('[data-node="$end"]').getAttribute("data-taken"), "false", "it did not complete");
       assert.match(await graph.innerHTML(), /undo withdraw/);
+      await p.getByText("This workflow is over: no action applies to it.").waitFor();
+      assert.equal(await p.locator(".actions > .action > button").count(), 0, "no action is offered on an ended workflow");
       const history = (await requestJson(`${admin}/workflows/transfer/t-comp-1`)).body.history as Array<{ version: number; detail: string }>;
       const timeline = p.locator("table.timeline tbody tr");
       await untilRead("every transition in the timeline", () => timeline.count(), (n) => n === history.length);
@@ -116,7 +118,7 @@ describe("the web console in a browser", { skip: missing }, () => {
     });
   });
 
-  it("says on a saga's page that its failed step took effect in part, refuses a plain retry, and goes on once the operator says they undid it", async (t) => {
+  it("says on a saga’s page that its failed step took effect in part, offers no plain retry, and goes on once the operator says they undid it", async (t) => {
     await check(t, async () => {
       await requestJson(`${server.url}/payout/p1/start`, { method: "POST", body: { to: "bob" } });
       await untilRead("payout p1 to stop for an operator", async () => (await requestJson(`${admin}/workflows/payout/p1`)).body.workflow?.lastError?.code, (c) => c === "partial_step");
@@ -126,9 +128,15 @@ describe("the web console in a browser", { skip: missing }, () => {
       await alert.waitFor();
       assert.match(await alert.innerText(), /no compensation/);
       assert.match(await alert.innerText(), /Undo that part by hand, then say so with “retry: pay undone by hand”/);
-      await p.click('button:has-text("retry")');
-      await p.click('button:has-text("Confirm retry")');
-      await p.locator(".result", { hasText: "retry refused: partial_step" }).waitFor();
+      // Only what the admin API accepts is offered: no plain retry (it would refund beside the payment).
+      const buttons = p.locator(".actions > .action > button");
+      await untilRead("the operator's buttons", () => buttons.allInnerTexts(), (texts) => texts.length > 0);
+      assert.deepEqual(await buttons.allInnerTexts(), ["terminate", "retry: pay undone by hand"]);
+      // The step graph marks the step the stop is about, which has no compensation of its own.
+      const current = p.locator('svg[aria-label="step graph of payout"] [data-current="true"]');
+      let marked: Array<string | null> = [];
+      await untilRead("the graph's current step", async () => (marked = await current.evaluateAll((nodes) => nodes.map((n) => n.getAttribute("data-node")))), (ids) => ids.length > 0);
+      assert.deepEqual(marked, ["pay"]);
       await p.click('button:has-text("retry: pay undone by hand")');
       await p.getByText("Did you undo step pay of payout “p1” by hand?").waitFor();
       await p.click('button:has-text("Confirm retry: pay undone by hand")');

@@ -35,7 +35,10 @@ export interface Transition {
 }
 
 export interface WorkflowDetail {
-  workflow: StoredWorkflow & { startedBy: { subject: string | null; issuer: string } | null };
+  /** `undoing`: a saga in its compensations, the step they are undoing (or stopped at). */
+  workflow: StoredWorkflow & { startedBy: { subject: string | null; issuer: string } | null; undoing: string | null };
+  /** What the admin API accepts now: the actions, and the step a retry may say was undone by hand. */
+  operator: { actions: Array<"suspend" | "resume" | "retry" | "cancel" | "terminate">; undoneByHand: string | null };
   history: Transition[];
 }
 

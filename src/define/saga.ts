@@ -184,9 +184,10 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
    * An operator's retry: stopped in the compensations, `undoneByHand` must name the step they
    * stopped at; a step done in part that nothing undoes needs it. The step input carries it.
    */
+  const undoingStep = (state: SagaState<S>, stepInput: unknown, step: string) => (step === compensateStep ? undoing(compensating(state, stepInput)) : undefined);
   const operatorRetry = (state: SagaState<S>, stepInput: unknown, step: string, undoneByHand: string | undefined): OperatorRetry => {
     const refused = (code: string, message: string): OperatorRetry => ({ refused: { code, message } });
-    const pending = step === compensateStep ? undoing(compensating(state, stepInput)) : undefined;
+    const pending = undoingStep(state, stepInput, step);
     if (undoneByHand === undefined) {
       const stuck = pending?.pending !== undefined && pending.pending === pending.partial;
       const compensable = options.steps.some((s) => s.name === pending?.pending && s.compensate);
@@ -201,7 +202,7 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
     const given = typeof stepInput === "object" && stepInput !== null ? stepInput : {};
     return { stepInput: { ...given, undoneByHand } };
   };
-  return { ...definition, saga: shape, failedState, operatorRetry };
+  return { ...definition, saga: shape, failedState, operatorRetry, undoingStep: (state, stepInput, step) => undoingStep(state, stepInput, step)?.pending };
 }
 
 /** The state a step's `run` asked to keep (`return ctx.update(state)`), if any. */

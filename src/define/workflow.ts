@@ -220,6 +220,8 @@ export interface WorkflowDefinition<S = any, SI = any, SN extends string = any, 
    * one the compensations stopped at), counted undone without running its compensation.
    */
   readonly operatorRetry?: (state: S, stepInput: unknown, step: string, undoneByHand: string | undefined) => OperatorRetry;
+  /** Set by `saga()`: in its compensations, the step they are undoing now (or stopped at); undefined elsewhere. */
+  readonly undoingStep?: (state: S, stepInput: unknown, step: string) => string | undefined;
 }
 
 /** An operator's retry, as a workflow's definition judges it: the step input to run with, or why not. */

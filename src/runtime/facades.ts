@@ -93,6 +93,14 @@ export interface IdempotencyKey {
 }
 
 /** What operators see and do (the admin API): Property 7, everything durable is visible. */
+/** A workflow as `GET /admin/workflows/{name}/{id}` shows it. */
+export interface ShownWorkflow {
+  workflow: StoredWorkflow & { startedBy: StartedBy | null; undoing: string | null };
+  operator: { actions: OperatorAction[]; undoneByHand: string | null };
+  history: Array<WorkflowTransition & { version: number }>;
+  historyNext?: number;
+}
+
 export interface AdminFacade {
   listWorkflows(filter: WorkflowFilter): Promise<StoredWorkflow[]>;
   /** `listWorkflows` with the console's extra filters (id prefix, creation time, outcome), a page and the cursor of the next. */
@@ -108,9 +116,10 @@ export interface AdminFacade {
   /**
    * The record (with who started it over HTTP, `startedBy`) and its history of transitions;
    * `not_found` (404) if it was never started, `workflow_removed` (410) if retention removed it
-   * (while its tombstone lasts).
+   * (while its tombstone lasts). `workflow.undoing`: a saga in its compensations, the step they are
+   * undoing (or stopped at); `operator`: what an operator may do to it now (operatorChoices).
    */
-  showWorkflow(name: string, id: string, historyAfter?: number): Promise<{ workflow: StoredWorkflow & { startedBy: StartedBy | null }; history: Array<WorkflowTransition & { version: number }>; historyNext?: number }>;
+  showWorkflow(name: string, id: string, historyAfter?: number): Promise<ShownWorkflow>;
   operateWorkflow(name: string, id: string, action: OperatorAction, undoneByHand?: string): Promise<unknown>;
   /** A key-value entity's record, or an event-sourced entity's summary. */
   entity(component: string, id: string): Promise<EntitySummary | ({ component: string; id: string } & KvRecord)>;

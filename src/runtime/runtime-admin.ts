@@ -1,5 +1,6 @@
 import { missingWorkflow } from "./retention/removed-workflow.ts";
 import { startedByOf } from "./workflow/started-by.ts";
+import { operatorChoices } from "./workflow/operator-decisions.ts";
 import type { RetentionService } from "./retention/retention-service.ts";
 import { errors, SagaflowError } from "../define/errors.ts";
 import type { WorkflowDefinition } from "../define/workflow.ts";
@@ -97,7 +98,7 @@ export class RuntimeAdmin implements AdminFacade {
 
   /** Nothing, or why a name that finds nothing may be misspelt: the service's workflows by name. */
   private unlessNamed(name: string): string {
-    if (this.parts.dispatcher.component(name)?.kind === "workflow") return "";
+    if (this.workflowDefinition(name)) return "";
     const names = this.parts.dispatcher.components().filter((c) => c.kind === "workflow").map((c) => c.name);
     return `; this service has no workflow named "${name}" (its workflows: ${names.join(", ") || "none"})`;
   }
@@ -118,13 +119,23 @@ export class RuntimeAdmin implements AdminFacade {
     // Who started it over HTTP (a verified token's sub and iss), or null: the first transition says.
     const first = historyAfter === 0 ? history : await this.parts.store.workflowHistory(name, id, 1);
     const full = history.length === historyLimit;
-    return { workflow: { ...workflow, startedBy: startedByOf(first) }, history, ...(full ? { historyNext: history.at(-1)!.version } : {}) };
+    const definition = this.workflowDefinition(name);
+    // A saga in its compensations: the step they are undoing (or stopped at), for the console's graph.
+    const undoing = definition?.undoingStep?.(workflow.state, workflow.stepInput, workflow.step ?? "") ?? null;
+    const operator = definition ? operatorChoices(definition, workflow, Date.now()) : { actions: [], undoneByHand: null };
+    return { workflow: { ...workflow, startedBy: startedByOf(first), undoing }, operator, history, ...(full ? { historyNext: history.at(-1)!.version } : {}) };
+  }
+
+  /** The running service's definition of workflow `name`; undefined when it has none (removed from the code). */
+  private workflowDefinition(name: string): WorkflowDefinition | undefined {
+    const component = this.parts.dispatcher.component(name);
+    return component?.kind === "workflow" ? component : undefined;
   }
 
   /** `undoneByHand`: a retry's word that the operator undid that step of a saga by hand (WorkflowDefinition.operatorRetry). */
   async operateWorkflow(name: string, id: string, action: OperatorAction, undoneByHand?: string): Promise<unknown> {
-    const component = this.parts.dispatcher.component(name);
-    if (component?.kind !== "workflow") throw errors.unknownComponent(name);
+    const component = this.workflowDefinition(name);
+    if (!component) throw errors.unknownComponent(name);
     checkId(id);
     if (undoneByHand !== undefined) checkUndoneByHand(component, action, undoneByHand);
     const request = undoneByHand === undefined ? { action } : { action, undoneByHand };

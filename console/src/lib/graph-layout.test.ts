@@ -15,7 +15,7 @@ describe("step graph layout", () => {
     assert.deepEqual(visitedSteps([{ step: null }, { step: "a" }, { step: "a" }, { step: "b" }, { step: "a" }]), ["a", "b", "a"]);
   });
   it("draws-a-compensated-saga-with-its-undo-on-the-path-taken", () => {
-    const g = layoutGraph(saga, { visited: ["withdraw", "deposit", "compensate"], current: "compensate", status: "ended", compensated: ["withdraw"] });
+    const g = layoutGraph(saga, { visited: ["withdraw", "deposit", "compensate"], current: "compensate", status: "ended", compensated: ["withdraw"], undoing: null });
     const node = (id: string) => g.nodes.find((n) => n.id === id)!;
     assert.deepEqual(g.nodes.map((n) => n.id), ["$start", "withdraw", "deposit", "$end", "undo:withdraw", "$compensated"]);
     assert.equal(node("undo:withdraw").taken, true);
@@ -30,10 +30,19 @@ describe("step graph layout", () => {
   });
   it("marks-the-current-step-of-a-running-workflow-and-its-moves", () => {
     const shape: WorkflowShape = { name: "w", steps: ["a", "b", "c"], failoverTo: {}, onCancel: null, saga: null };
-    const g = layoutGraph(shape, { visited: ["a", "c", "b"], current: "b", status: "running", compensated: [] });
+    const g = layoutGraph(shape, { visited: ["a", "c", "b"], current: "b", status: "running", compensated: [], undoing: null });
     assert.deepEqual(g.nodes.filter((n) => n.current).map((n) => n.id), ["b"]);
     assert.deepEqual(g.edges.map((e) => `${e.from}>${e.to}`), ["$start>a", "a>c", "c>b"]);
     assert.match(g.edges[1]!.d, /Q/, "a move past a neighbour is an arc");
     assert.equal(g.nodes.find((n) => n.id === "$end")!.taken, false);
+  });
+  it("marks-the-step-a-saga-is-undoing-as-the-admin-api-names-it-the-step-itself-when-it-has-no-compensation", () => {
+    const current = (undoing: string) =>
+      layoutGraph(saga, { visited: ["withdraw", "deposit", "compensate"], current: "compensate", status: "failed", compensated: [], undoing })
+        .nodes.filter((n) => n.current)
+        .map((n) => n.id);
+    assert.deepEqual(current("withdraw"), ["undo:withdraw"]);
+    // The stop is about the deposit, done in part with nothing to undo it: not "undo withdraw".
+    assert.deepEqual(current("deposit"), ["deposit"]);
   });
 });

@@ -20,6 +20,8 @@ export interface InstancePath {
   /** ended, terminated, failed, … */
   status: string;
   compensated: string[];
+  /** A saga in its compensations: the step they are undoing now (or stopped at), from the admin API. */
+  undoing: string | null;
 }
 
 export interface GraphNode {
@@ -79,6 +81,8 @@ function edgePath(a: GraphNode, b: GraphNode, bend = 0): string {
   return `M${start.x},${start.y} Q${cx},${cy} ${end.x},${end.y}`;
 }
 
+const byIdOf = (nodes: GraphNode[], id: string) => nodes.find((n) => n.id === id);
+
 const over = (status: string) => status === "ended" || status === "terminated";
 
 /** The picture of `shape` with `path` (this instance) highlighted. */
@@ -136,12 +140,11 @@ function layoutSaga(shape: WorkflowShape, saga: NonNullable<WorkflowShape["saga"
   for (const step of saga.steps) {
     if (!step.compensable) continue;
     const id = `undo:${step.name}`;
-    // The compensation running now is the latest completed step not undone yet.
     nodes.push({ id, label: `undo ${step.name}`, x: columns.get(step.name)!, y: ROW2, w: W, h: H, kind: "compensation", taken: undone.has(step.name), current: false });
   }
-  if (compensating && path.current === saga.compensationStep && !over(path.status)) {
-    const pending = [...path.visited].reverse().find((s) => s !== saga.compensationStep && !undone.has(s) && saga.steps.some((d) => d.name === s && d.compensable));
-    const node = nodes.find((n) => n.id === `undo:${pending}`);
+  if (path.undoing !== null && !over(path.status)) {
+    // A step with no compensation (one done in part that stopped the saga) is marked where it stands.
+    const node = byIdOf(nodes, `undo:${path.undoing}`) ?? byIdOf(nodes, path.undoing);
     if (node) node.current = true;
   }
   nodes.push(terminal("$compensated", "compensated", 8, ROW2, compensating && path.status === "ended"));

@@ -1,7 +1,6 @@
 import { usePoll } from "../api.ts";
 import { changedFields, formatDuration, formatTime } from "../lib/format.ts";
 import { layoutGraph, visitedSteps, type GraphLayout } from "../lib/graph-layout.ts";
-import { stoppedUndoing } from "../lib/saga-stop.ts";
 import { Link, seg } from "../router.tsx";
 import type { Definitions, WorkflowDetail, WorkflowStateAt } from "../types.ts";
 import { ActionButton, ErrorBox, Json, Loading, Section, Status } from "../ui.tsx";
@@ -72,10 +71,12 @@ export function Workflow({ name, id, search }: { name: string; id: string; searc
           current: w.step,
           status: w.status,
           compensated: Array.isArray(state?.compensated) ? (state.compensated as string[]) : [],
+          undoing: w.undoing ?? null,
         })
       : undefined;
   const over = w?.status === "ended" || w?.status === "terminated";
-  const undoing = w ? stoppedUndoing(shape, w) : undefined;
+  const operator = detail.data?.operator;
+  const undoneByHand = operator?.undoneByHand ?? null;
   return (
     <div class="page">
       <p class="crumbs">
@@ -105,7 +106,7 @@ export function Workflow({ name, id, search }: { name: string; id: string; searc
               {w.lastError.partial ? <div>Part of step {w.step} took effect before it failed (a call of it was kept): that part is not undone by the failure.</div> : null}
               {w.lastError.code === "partial_step" ? (
                 <div>
-                  Undo that part by hand, then say so with “retry: {undoing ?? "step"} undone by hand” below: the saga counts the step undone and compensates the rest. A plain retry is refused. Terminate leaves everything as it stands.
+                  Undo that part by hand, then say so with “retry: {undoneByHand ?? "step"} undone by hand” below: the saga counts the step undone and compensates the rest. A plain retry is refused. Terminate leaves everything as it stands.
                 </div>
               ) : null}
             </div>
@@ -115,7 +116,7 @@ export function Workflow({ name, id, search }: { name: string; id: string; searc
             actions={<span class="small muted">each asks for confirmation</span>}
           >
             <div class="actions">
-              {(["suspend", "resume", "retry", "cancel", "terminate"] as const).map((action) => (
+              {(operator?.actions ?? []).map((action) => (
                 <ActionButton
                   key={action}
                   label={action}
@@ -125,17 +126,17 @@ export function Workflow({ name, id, search }: { name: string; id: string; searc
                   danger={action === "terminate" || action === "cancel"}
                 />
               ))}
-              {undoing ? (
+              {undoneByHand ? (
                 <ActionButton
-                  label={`retry: ${undoing} undone by hand`}
-                  question={`Did you undo step ${undoing} of ${name} “${id}” by hand? The saga counts it undone without running its compensation, then compensates the steps before it.`}
-                  path={`${path}/retry?undoneByHand=${encodeURIComponent(undoing)}`}
+                  label={`retry: ${undoneByHand} undone by hand`}
+                  question={`Did you undo step ${undoneByHand} of ${name} “${id}” by hand? The saga counts it undone without running its compensation, then compensates the steps before it.`}
+                  path={`${path}/retry?undoneByHand=${encodeURIComponent(undoneByHand)}`}
                   onDone={detail.reload}
                   danger
                 />
               ) : null}
             </div>
-            {over ? <p class="small muted">This workflow is over; the admin API refuses actions on it and says why.</p> : null}
+            {over ? <p class="small muted">This workflow is over: no action applies to it.</p> : null}
           </Section>
           <Section title="Step graph">
             <ErrorBox error={definitions.error} />

@@ -3,7 +3,7 @@ import type { Store, StoredReply, WorkflowRecord } from "../../store/port.ts";
 import { journaledEffects } from "./journal.ts";
 import { stepKeyOf } from "./step-context.ts";
 import type { Current, Decision } from "../decide.ts";
-import { applyDecision, operatorAllowed, operatorChange, type Changed, type OperatorRequest } from "./record.ts";
+import { applyDecision, operatorAllowed, operatorChange, type Changed, type OperatorAction, type OperatorRequest } from "./record.ts";
 
 const ok: StoredReply = { ok: true, value: undefined };
 
@@ -99,4 +99,21 @@ export function settledCancelInput(store: Store, workflow: string, id: string, r
   return journaledEffects(store, workflow, id, stepKeyOf(workflow, id, record.execId - 1)).then((kept) =>
     kept ? { ...input, cancelled: { ...cancelled, partial: true } } : record.stepInput,
   );
+}
+
+const everyAction: OperatorAction[] = ["suspend", "resume", "retry", "cancel", "terminate"];
+
+/**
+ * What an operator may do to `record` now, each action decided as the admin API would decide it
+ * (nothing stored): the console offers these. `undoneByHand`: the step a retry may say was undone
+ * by hand (a saga stopped in its compensations), or null.
+ */
+export function operatorChoices(definition: WorkflowDefinition, record: WorkflowRecord, now: number): { actions: OperatorAction[]; undoneByHand: string | null } {
+  const current: Current = { state: record, deleted: false };
+  const accepted = (request: OperatorRequest) => operatorDecision(definition, current, record, request, "", now, false).reply.ok;
+  const undoing = definition.undoingStep?.(record.state, record.stepInput, record.step ?? "");
+  return {
+    actions: everyAction.filter((action) => accepted({ action })),
+    undoneByHand: undoing !== undefined && accepted({ action: "retry", undoneByHand: undoing }) ? undoing : null,
+  };
 }

@@ -166,8 +166,11 @@ function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Prom
     const stopped = await ended(rt, "pivot", "p1", "failed");
     assert.equal(sagaState(stopped).status, "requires_manual_intervention");
     assert.deepEqual(sagaState(stopped).failure && [sagaState(stopped).failure!.step, sagaState(stopped).failure!.partial], ["deposit", true]);
-    const { workflow } = await rt.admin.showWorkflow("pivot", "p1");
+    const { workflow, operator } = await rt.admin.showWorkflow("pivot", "p1");
     assert.equal(workflow.lastError?.code, "partial_step");
+    // What the console offers: the step the stop is about, and only what the admin API accepts.
+    assert.equal(workflow.undoing, "deposit");
+    assert.deepEqual(operator, { actions: ["terminate"], undoneByHand: "deposit" });
     assert.deepEqual(await balances(rt), [9, 1], "nothing was undone: the payer's refund would have made money");
 
     // A plain retry would refund the payer beside the kept deposit: refused, nothing changed.
@@ -192,8 +195,9 @@ function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Prom
     assert.deepEqual(sagaState(done).compensated, ["deposit", "withdraw"]);
     assert.deepEqual((done.state as { undoneByHand?: string[] }).undoneByHand, ["deposit"]);
     assert.deepEqual(await balances(rt), [10, 0]);
-    const { history } = await rt.admin.showWorkflow("pivot", "p1");
+    const { history, operator: over, workflow: last } = await rt.admin.showWorkflow("pivot", "p1");
     assert.ok(history.some((h) => /retried by operator; step deposit undone by hand/.test(h.detail)), "the history says who undid what");
+    assert.deepEqual([over, last.undoing], [{ actions: [], undoneByHand: null }, null], "an ended saga offers nothing");
   });
 
   it("a-step-that-failed-done-in-part-is-compensated-first-when-it-has-a-compensation", async () => {
@@ -230,6 +234,8 @@ function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Prom
     const stopped = await ended(rt, "stuck", "s1", "failed");
     assert.equal(sagaState(stopped).status, "requires_manual_intervention");
     assert.deepEqual(sagaState(stopped).failure && [sagaState(stopped).failure!.step, sagaState(stopped).failure!.code], ["deposit", "not_found"]);
+    const shown = await rt.admin.showWorkflow("stuck", "s1");
+    assert.deepEqual([shown.workflow.undoing, shown.operator], ["withdraw", { actions: ["retry", "terminate"], undoneByHand: "withdraw" }]);
 
     // The operator refunds the payer by hand and says so: the hanging compensation is not run.
     await rt.call("wallet", "payer", "deposit", { amount: 1 });

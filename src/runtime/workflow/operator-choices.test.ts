@@ -1,0 +1,33 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { workflow } from "../../define/workflow.ts";
+import type { WorkflowStatus } from "../../store/port.ts";
+import { operatorChoices } from "./operator-decisions.ts";
+import { startRecord } from "./record.ts";
+
+/** What the console offers an operator is what the admin API accepts, status by status. */
+describe("an operator's choices", () => {
+  const cancellable = workflow("cancellable", {
+    start: () => ({}),
+    steps: { work: async (s, _input, ctx) => ctx.update(s).end(), undo: async (s, _input, ctx) => ctx.update(s).end() },
+    onCancel: "undo",
+  });
+  const plain = workflow("plain", { start: () => ({}), steps: { work: async (s, _input, ctx) => ctx.update(s).end() } });
+  const at = (definition: typeof cancellable | typeof plain, status: WorkflowStatus, step = "work") => ({ ...startRecord(definition, {}, "h", 1_000).record, status, step });
+
+  it("follow-the-status-and-whether-the-workflow-has-a-cancel-step", () => {
+    const choices = (definition: typeof cancellable | typeof plain, status: WorkflowStatus, step?: string) => operatorChoices(definition, at(definition, status, step), 2_000).actions;
+    assert.deepEqual(choices(cancellable, "running"), ["suspend", "cancel", "terminate"]);
+    assert.deepEqual(choices(plain, "running"), ["suspend", "terminate"], "no cancel step: cancel is refused");
+    assert.deepEqual(choices(cancellable, "suspended"), ["resume", "cancel", "terminate"]);
+    assert.deepEqual(choices(cancellable, "failed"), ["retry", "cancel", "terminate"]);
+    assert.deepEqual(choices(cancellable, "failed", "undo"), ["retry", "terminate"], "already at its cancel step");
+    assert.deepEqual(choices(cancellable, "paused"), ["cancel", "terminate"]);
+    assert.deepEqual(choices(cancellable, "ended"), []);
+    assert.deepEqual(choices(cancellable, "terminated"), []);
+  });
+
+  it("offer-no-step-undone-by-hand-outside-a-saga", () => {
+    assert.equal(operatorChoices(cancellable, at(cancellable, "failed", "undo"), 2_000).undoneByHand, null);
+  });
+});
