@@ -26,11 +26,16 @@ if (files.length === 0) {
   console.error("no test files matched");
   process.exit(1);
 }
+// Two test files at a time: most of a file's time is spent waiting (on processes it started, timers,
+// the database), so two halve CI's time on a 2-core machine. Files that use a shared service keep
+// to what is theirs (their own schema, application_name or server), so they may run side by side.
+// SAGAFLOW_TEST_CONCURRENCY=1 runs one at a time (to tell a flaky test from a slow one).
+const concurrency = process.env.SAGAFLOW_TEST_CONCURRENCY ?? "2";
 const result = spawnSync(
   process.execPath,
   // A test that hangs fails after 10 minutes (the slowest whole file takes about 2) instead of
   // holding CI to its own limit; tests that need longer say so with their own `timeout`.
-  ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=1", "--test-timeout=600000", ...files],
+  ["--import", "tsx", "--test", "--test-reporter=spec", `--test-concurrency=${concurrency}`, "--test-timeout=600000", ...files],
   // "sagaflow" and the CLI resolve to src/ (package.json's "sagaflow-source" condition), in the test
   // processes and in every `sagaflow serve` they start, so tests run the sources, not dist/.
   {

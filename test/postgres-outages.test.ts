@@ -1,7 +1,5 @@
 import assert from "node:assert/strict";
-import { exec } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { promisify } from "node:util";
 import { after, describe, it } from "node:test";
 import { PostgresStore } from "../src/store/postgres/postgres-store.ts";
 import {
@@ -13,6 +11,7 @@ import {
   resendingSend,
   startTransfersAmidKills,
 } from "./support/bank-transfers.ts";
+import { OwnPostgres, postgresBinOrSay } from "./support/own-postgres.ts";
 import { assertPostgresReachable, postgresUrlOrSay, SchemaPool, withClient } from "./support/postgres-schema.ts";
 import { seededRandom, seedFrom } from "./support/random.ts";
 import { SagaflowProcess, sleep } from "./support/server-process.ts";
@@ -23,9 +22,8 @@ import { SagaflowProcess, sleep } from "./support/server-process.ts";
  * - every connection of the node is terminated, 6 times: its pool, its listening connection and
  *   whatever commit was in flight (its outcome unknown to the node);
  * - the server itself is restarted, twice: every connection breaks and for a few seconds none can
- *   be made. Restarting a server is not something a test may do to a user's database, so this
- *   runs only when SAGAFLOW_POSTGRES_RESTART names the command that restarts the server of
- *   SAGAFLOW_POSTGRES_URL (.ci/run sets it).
+ *   be made. That server is the test's own (OwnPostgres), never the shared one other test files
+ *   use meanwhile; it runs when SAGAFLOW_POSTGRES_BIN names PostgreSQL's programs (.ci/run sets it).
  * Every transfer must still end as its input dictates, balances exact, each withdrawal and
  * deposit stored once (an unknown outcome is settled by the stored state: retried steps reuse
  * their keys). Requests the node cannot serve meanwhile are answered 503 (never 500) and sent
@@ -34,7 +32,6 @@ import { SagaflowProcess, sleep } from "./support/server-process.ts";
 
 const transferCount = 300;
 const url = postgresUrlOrSay("PostgreSQL outage tests");
-const restartCommand = process.env["SAGAFLOW_POSTGRES_RESTART"];
 if (url) registerTests(url);
 
 function registerTests(connectionString: string): void {
@@ -42,25 +39,27 @@ function registerTests(connectionString: string): void {
     const schemas = new SchemaPool(connectionString);
     const nodes: SagaflowProcess[] = [];
     const inspectors: PostgresStore[] = [];
+    let ownServer: OwnPostgres | undefined;
     after(async () => {
       for (const node of nodes) await node.cleanup();
       for (const inspector of inspectors) await inspector.close();
       await schemas.dropAll();
+      await ownServer?.stop();
     });
 
     /**
      * Runs the transfers on a fresh node, calling `outage` `times` times while they start, and
      * checks everything ended exactly. The node's connections carry an application_name of their
-     * own, which `outage` gets to find them.
+     * own, which `outage` gets to find them. `server`: the shared server, or one of the test's own.
      */
-    async function runThroughOutages(label: string, times: number, outage: (appName: string) => Promise<void>): Promise<void> {
-      await assertPostgresReachable(connectionString);
+    async function runThroughOutages(label: string, times: number, outage: (appName: string) => Promise<void>, server = connectionString): Promise<void> {
+      await assertPostgresReachable(server);
       const seed = seedFrom("SAGAFLOW_CRASH_SEED");
       const rand = seededRandom(seed);
       const why = `(seed ${seed}; rerun with SAGAFLOW_CRASH_SEED=${seed})`;
       const schema = schemas.fresh(label);
       const appName = `sagaflow_${label}_${randomBytes(4).toString("hex")}`;
-      const nodeUrl = `${connectionString}${connectionString.includes("?") ? "&" : "?"}application_name=${appName}`;
+      const nodeUrl = `${server}${server.includes("?") ? "&" : "?"}application_name=${appName}`;
       const node = await SagaflowProcess.start({
         target: "examples/bank",
         args: ["--postgres", nodeUrl, "--postgres-schema", schema, "--lease-ms", "1500", "--admin-port", "-1"],
@@ -81,10 +80,10 @@ function registerTests(connectionString: string): void {
       const counted = await checkTransfersEnded(send, transfers, why);
       const exit = await node.stop();
       assert.deepEqual(exit, { code: 0, signal: null }, `the node stopped gracefully ${why}`);
-      const inspector = new PostgresStore({ connectionString, schema, poolSize: 2 });
+      const inspector = new PostgresStore({ connectionString: server, schema, poolSize: 2 });
       inspectors.push(inspector);
       await checkStoredTransfers(inspector, transfers, why, { seqsWithoutGap: true });
-      const outageAttempts = await withClient(connectionString, async (client) => {
+      const outageAttempts = await withClient(server, async (client) => {
         const { rows } = await client.query<{ detail: string }>(`SELECT detail FROM "${schema}".workflow_history WHERE detail ~* $1`, [
           "failed \\(attempt.*(terminating connection|connection terminated|not queryable|ECONNREFUSED|starting up|shutting down)",
         ]);
@@ -114,23 +113,20 @@ function registerTests(connectionString: string): void {
       assert.ok(ended.every((n) => n > 0), `every drop found connections to end: ${ended}`);
     });
 
-    if (!restartCommand) {
-      process.stderr.write("PostgreSQL restart test not asked for: set SAGAFLOW_POSTGRES_RESTART to the command that restarts the server\n");
-      return;
-    }
-    const restart = restartCommand;
+    const bin = postgresBinOrSay("PostgreSQL restart test");
+    if (!bin) return;
     it(`${transferCount}-transfers-end-exactly-across-2-server-restarts`, { timeout: 180_000 }, async () => {
-      await runThroughOutages("restart", 2, async () => {
-        // Not execSync: requests must keep going while the server is down.
-        await promisify(exec)(restart, { timeout: 60_000 });
-        for (let i = 0; i < 100; i++) {
-          try {
-            return await assertPostgresReachable(connectionString);
-          } catch {
-            await sleep(100);
-          }
-        }
-      });
+      // A server of its own: the other test files, running meanwhile, share the machine's.
+      const own = (ownServer = await OwnPostgres.start(bin));
+      await runThroughOutages(
+        "restart",
+        2,
+        async () => {
+          await own.restart();
+          await assertPostgresReachable(own.url);
+        },
+        own.url,
+      );
     });
   });
 }

@@ -239,6 +239,8 @@ whenPostgresAsked((connectionString) => {
         // Each advisory lock takes a slot of PostgreSQL's shared lock table (about 6,400 by
         // default): a lock per instance would fail a batch this large with "out of shared memory".
         const counts: number[] = [];
+        // Only this store's locks: other test files may use the same database meanwhile.
+        const appName = `sagaflow_locks_${process.pid}`;
         const client = await rawClient();
         try {
           await withStore(async (store) => {
@@ -251,10 +253,13 @@ whenPostgresAsked((connectionString) => {
             assert.ok(Date.now() - started < 20_000);
             assert.equal((await store.readFeed(0, size + 10, ["big"])).length, size);
           }, {
+            connectionString: `${connectionString}${connectionString.includes("?") ? "&" : "?"}application_name=${appName}`,
             testHooks: {
               beforeCommit: async () => {
                 const { rows } = await client.query(
-                  "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                  `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND granted
+                     AND pid IN (SELECT pid FROM pg_stat_activity WHERE application_name = $1)`,
+                  [appName],
                 );
                 counts.push(rows[0].n);
               },
