@@ -40,7 +40,8 @@ export class StepAttempts {
 
   /**
    * Resolves when the `ctx.run`s an earlier attempt of `key` left under way are over, after
-   * `lingerAtMostMs`, or when the node stops; undefined when there are none.
+   * `lingerAtMostMs`, or when the node stops; undefined when there are none. Runs waited for in
+   * vain that long are not waited for again: each later attempt would wait as long.
    */
   lingeringRuns(key: string, clock: Pick<Clock, "schedule">): Promise<void> | undefined {
     const runs = this.lingering.get(key);
@@ -48,7 +49,10 @@ export class StepAttempts {
     let timer: { cancel(): void } | undefined;
     let end = () => {};
     const waited = new Promise<void>((resolve) => {
-      timer = clock.schedule(lingerAtMostMs, resolve);
+      timer = clock.schedule(lingerAtMostMs, () => {
+        if (this.lingering.get(key) === runs) this.lingering.delete(key);
+        resolve();
+      });
       end = resolve;
       this.waitsEnd.add(end);
     });
