@@ -31,6 +31,12 @@ export interface EntityModel<S, EH> {
   events: EH;
   /** Take a snapshot every this many events (default: the runtime's, 100). */
   snapshotEvery?: number;
+  /**
+   * The version of the state's fold (default 0). Bump it when the event handlers change what old
+   * events fold to: snapshots taken under another version are then ignored, and an instance is
+   * folded again from all its events when it is next loaded (its next snapshot under the new one).
+   */
+  stateVersion?: number;
 }
 
 /** What the entity does: commands that emit events, queries that only read. */
@@ -93,6 +99,9 @@ export function entity<
   checkExposure(name, behaviour.expose, [...Object.keys(behaviour.commands), ...Object.keys(queries)]);
   for (const type of Object.keys(model.events)) {
     if (type.startsWith("$")) throw new TypeError(`event type "${type}": "$" is reserved`);
+  }
+  if (model.stateVersion !== undefined && !(Number.isSafeInteger(model.stateVersion) && model.stateVersion >= 0)) {
+    throw new TypeError(`entity "${name}": stateVersion must be a whole number from 0 (got ${String(model.stateVersion)}); bump it when the events fold differently`);
   }
   return { ...model, ...behaviour, queries, kind: "entity", name };
 }

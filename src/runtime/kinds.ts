@@ -91,6 +91,8 @@ export interface Kind {
 
 /** How many newer events a cached entity is brought up to date with; further behind, it is loaded again. */
 const refreshLimit = 64;
+/** Events read a page at a time when an instance is folded again from its first event. */
+const replayPage = 1_000;
 
 function entityKind(definition: EntityDefinition, defaultSnapshotEvery: number): Kind {
   const snapshotEvery = definition.snapshotEvery ?? defaultSnapshotEvery;
@@ -105,10 +107,21 @@ function entityKind(definition: EntityDefinition, defaultSnapshotEvery: number):
       version,
     };
   };
+  const stateVersion = definition.stateVersion ?? 0;
   const load = async (store: Store, id: string): Promise<Loaded> => {
     const { snapshot, events } = await store.loadHistory(definition.name, id);
+    // A snapshot folded under another stateVersion is not this code's state: fold every event again.
+    if (snapshot && snapshot.stateVersion !== stateVersion) return foldedFromStart(store, id);
     const base = snapshot ? { state: snapshot.state, deleted: false, version: snapshot.seq } : { state: definition.initial(), deleted: false, version: 0 };
     return applied(base, events, events.at(-1)?.seq ?? base.version);
+  };
+  const foldedFromStart = async (store: Store, id: string): Promise<Loaded> => {
+    let loaded: Loaded = { state: definition.initial(), deleted: false, version: 0 };
+    for (;;) {
+      const page = await store.readEvents(definition.name, id, loaded.version, replayPage);
+      if (page.length === 0) return loaded;
+      loaded = applied(loaded, page, page.at(-1)!.seq);
+    }
   };
   return {
     holdable: true,
@@ -138,7 +151,7 @@ function entityKind(definition: EntityDefinition, defaultSnapshotEvery: number):
       // A snapshot when this turn crosses a multiple of snapshotEvery; never at a deletion, so
       // the deletion marker always stays among the events after the latest snapshot.
       const crosses = Math.floor(seq / snapshotEvery) > Math.floor(before.version / snapshotEvery);
-      const snapshot = crosses && !after.deleted ? { seq, state: after.state } : undefined;
+      const snapshot = crosses && !after.deleted ? { seq, state: after.state, stateVersion } : undefined;
       return {
         component: definition.name,
         id,

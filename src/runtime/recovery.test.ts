@@ -7,7 +7,21 @@ import Database from "better-sqlite3";
 import { customer } from "../../examples/bank/customer.ts";
 import { SqliteStore } from "../store/sqlite/sqlite-store.ts";
 import { Runtime } from "./runtime.ts";
+import { entity } from "../define/entity.ts";
+import type { ServiceComponent } from "../define/service.ts";
 import { isCode, notes, wrapStore } from "./test-support.ts";
+
+/** `notes` whose fold changed (it shouts what it notes), with the stateVersion it was given, if any. */
+const shouting = (stateVersion?: number) =>
+  entity(
+    "notes",
+    {
+      initial: () => ({ items: [] as string[] }),
+      events: { noted: (s: { items: string[] }, e: { text: string }) => ({ items: [...s.items, e.text.toUpperCase()] }) },
+      ...(stateVersion === undefined ? {} : { stateVersion }),
+    },
+    { commands: {}, queries: { items: (s, _: {}, fx) => fx.reply(s.items) } },
+  );
 
 describe("runtime: snapshots, recovery, cache and deletion", () => {
   const dir = mkdtempSync(join(tmpdir(), "sagaflow-recovery-"));
@@ -19,7 +33,7 @@ describe("runtime: snapshots, recovery, cache and deletion", () => {
   });
   const freshPath = () => join(dir, `r-${++n}.db`);
 
-  async function open(path: string, options: { snapshotEvery?: number; cacheSize?: number } = {}) {
+  async function open(path: string, options: { snapshotEvery?: number; cacheSize?: number } = {}, components: ServiceComponent[] = [notes, customer]) {
     const inner = new SqliteStore({ path });
     const loads: string[] = [];
     const store = wrapStore(inner, {
@@ -32,7 +46,7 @@ describe("runtime: snapshots, recovery, cache and deletion", () => {
         return inner.loadKv(component, id);
       },
     });
-    const rt = new Runtime({ store, components: [notes, customer], log: () => {}, ...options });
+    const rt = new Runtime({ store, components, log: () => {}, ...options });
     runtimes.push(rt);
     await rt.start();
     return { rt, store: inner, loads };
@@ -84,6 +98,35 @@ describe("runtime: snapshots, recovery, cache and deletion", () => {
     }
     const second = await open(path, { snapshotEvery: 10 });
     assert.deepEqual(await second.rt.call("notes", "n2", "items", {}), ["from-snapshot", "t11", "t12"]);
+  });
+
+  it("a-changed-fold-with-a-new-state-version-folds-every-event-again-and-snapshots-under-it", async () => {
+    const path = freshPath();
+    const first = await open(path, { snapshotEvery: 10 });
+    const texts = Array.from({ length: 12 }, (_, i) => `t${i + 1}`);
+    for (const text of texts) await first.rt.call("notes", "n3", "note", { text });
+    await first.rt.stop();
+
+    // The fold changed but its version did not: the snapshot taken by the old fold is used as it is.
+    const unbumped = await open(path, { snapshotEvery: 10 }, [shouting()]);
+    assert.deepEqual(await unbumped.rt.call("notes", "n3", "items", {}), [...texts.slice(0, 10), "T11", "T12"]);
+    await unbumped.rt.stop();
+
+    // Bumped: the old snapshot is ignored, every event folded by the new code.
+    const bumped = await open(path, { snapshotEvery: 10 }, [shouting(1)]);
+    assert.deepEqual(await bumped.rt.call("notes", "n3", "items", {}), texts.map((t) => t.toUpperCase()));
+    await bumped.rt.stop();
+
+    // The next snapshot is taken under the new version, and used from then on.
+    const writer = await open(path, { snapshotEvery: 10 }, [{ ...shouting(1), commands: notes.commands }]);
+    for (let i = 13; i <= 20; i++) await writer.rt.call("notes", "n3", "note", { text: `t${i}` });
+    const snapshot = (await writer.store.loadHistory("notes", "n3")).snapshot;
+    assert.deepEqual([snapshot?.seq, snapshot?.stateVersion, (snapshot?.state as { items: string[] }).items.at(-1)], [20, 1, "T20"]);
+  });
+
+  it("a-state-version-is-a-whole-number", () => {
+    assert.throws(() => shouting(-1), /stateVersion must be a whole number from 0/);
+    assert.throws(() => shouting(1.5), /stateVersion must be a whole number from 0/);
   });
 
   it("cache-of-2-evicts-and-reloads-the-least-recently-used-instance", async () => {

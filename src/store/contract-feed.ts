@@ -208,7 +208,7 @@ export function feedContract(withStore: WithStore): void {
           {
             component: "wallet",
             id: "w1",
-            events: { expectedSeq: 3, append: [ev("withdrawn", 1)], snapshot: { seq: 4, state: { balance: 20 } } },
+            events: { expectedSeq: 3, append: [ev("withdrawn", 1)], snapshot: { seq: 4, state: { balance: 20 }, stateVersion: 0 } },
             kv: { expectedVersion: 2, state: "kv-3", deleted: false },
             dedup: [],
           },
@@ -225,7 +225,7 @@ export function feedContract(withStore: WithStore): void {
         ]);
         assert.deepEqual((await store.readEvents("wallet", "w1", 3, 1)).map((e) => e.seq), [4]);
         const history = await store.loadHistory("wallet", "w1");
-        assert.deepEqual(history.snapshot, { seq: 4, state: { balance: 20 } });
+        assert.deepEqual(history.snapshot, { seq: 4, state: { balance: 20 }, stateVersion: 0 });
         assert.deepEqual(history.events, read.slice(4));
         // The events are the wallet's entity events in the feed, as they are.
         const feed = await store.readFeed(0, 100, ["wallet"]);

@@ -132,7 +132,7 @@ export function storeContract(
           const stale: InstanceWrite = {
             component: "c",
             id: "a",
-            events: { expectedSeq: 1, append: [ev("late", 3)], snapshot: { seq: 2, state: { stale: true } } },
+            events: { expectedSeq: 1, append: [ev("late", 3)], snapshot: { seq: 2, state: { stale: true }, stateVersion: 0 } },
             dedup: [dedup("k-stale", 1000)],
           };
           const outcomes = await store.commit([
@@ -269,7 +269,7 @@ export function storeContract(
           ]);
           await commitOk(store, [eventsWrite("c", "a", 3, ev("x", 4), ev("x", 5))]);
           const history = await store.loadHistory("c", "a");
-          assert.deepEqual(history.snapshot, { seq: 3, state: { total: 6 } });
+          assert.deepEqual(history.snapshot, { seq: 3, state: { total: 6 }, stateVersion: 0 });
           assert.deepEqual(history.events.map((e) => [e.seq, e.payload]), [[4, 4], [5, 5]]);
           // The events under the snapshot are still there for readers of the whole history.
           assert.equal((await store.readEvents("c", "a", 0, 100)).length, 5);
@@ -282,11 +282,12 @@ export function storeContract(
             { component: "c", id: "a", events: { expectedSeq: 0, append: [ev("x", 1), ev("x", 2)], snapshot: snap(2, "two") }, dedup: [] },
           ]);
           await commitOk(store, [
-            { component: "c", id: "a", events: { expectedSeq: 2, append: [ev("x", 3), ev("x", 4)], snapshot: snap(4, "four") }, dedup: [] },
+            { component: "c", id: "a", events: { expectedSeq: 2, append: [ev("x", 3), ev("x", 4)], snapshot: snap(4, "four", 3) }, dedup: [] },
           ]);
           await commitOk(store, [eventsWrite("c", "a", 4, ev("x", 5))]);
           const history = await store.loadHistory("c", "a");
-          assert.deepEqual(history.snapshot, { seq: 4, state: "four" });
+          // With the stateVersion it was taken under (the entity's fold then).
+          assert.deepEqual(history.snapshot, { seq: 4, state: "four", stateVersion: 3 });
           assert.deepEqual(history.events.map((e) => e.seq), [5]);
         });
       });
@@ -468,6 +469,6 @@ export function storeContract(
   });
 }
 
-function snap(seq: number, state: unknown): Snapshot {
-  return { seq, state };
+function snap(seq: number, state: unknown, stateVersion = 0): Snapshot {
+  return { seq, state, stateVersion };
 }

@@ -32,6 +32,8 @@ export interface StoredEvent extends NewEvent {
 export interface Snapshot {
   seq: number;
   state: unknown;
+  /** The entity's `stateVersion` when it was taken (0 when it had none). */
+  stateVersion: number;
 }
 
 /** What recovery needs: the latest snapshot (if any) and every event after it, in order. */

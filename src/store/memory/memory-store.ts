@@ -39,7 +39,7 @@ interface DedupEntry {
 interface Instance {
   /** `events[i].seq === i + 1`: an instance's events are never removed. Key-value and workflow feed rows are not here. */
   events: FeedRow[];
-  snapshot: { seq: number; state: Json } | undefined;
+  snapshot: { seq: number; state: Json; stateVersion: number } | undefined;
   kv: { version: number; state: Json; deleted: boolean } | undefined;
   dedup: Map<string, DedupEntry>;
 }
@@ -110,7 +110,7 @@ export class MemoryStore implements Store {
     const snap = inst.snapshot;
     const after = snap ? Math.max(0, snap.seq) : 0;
     return {
-      snapshot: snap && { seq: snap.seq, state: decode(snap.state) },
+      snapshot: snap && { seq: snap.seq, state: decode(snap.state), stateVersion: snap.stateVersion },
       events: inst.events.slice(after).map(toEvent),
     };
   }
@@ -337,7 +337,7 @@ export class MemoryStore implements Store {
       events: (w.events?.append ?? []).map((e) => (e.trace ? { type: e.type, payload: encode(e.payload), trace: e.trace } : { type: e.type, payload: encode(e.payload) })),
       trace: w.trace,
       firstSeq: (w.events?.expectedSeq ?? 0) + 1,
-      snapshot: w.events?.snapshot && { seq: w.events.snapshot.seq, state: encode(w.events.snapshot.state) },
+      snapshot: w.events?.snapshot && { seq: w.events.snapshot.seq, state: encode(w.events.snapshot.state), stateVersion: w.events.snapshot.stateVersion },
       kv: w.kv && { version: w.kv.expectedVersion + 1, state: encode(w.kv.state), deleted: w.kv.deleted },
       dedup: w.dedup.map((d) => [d.key, { requestHash: d.requestHash, reply: encode(d.reply)!, at: d.at }]),
       workflow: w.workflow && planWorkflow(w.component, w.id, w.workflow),

@@ -357,6 +357,14 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE timers ADD COLUMN call_key TEXT;
     `,
   },
+  {
+    version: 12,
+    description: "a snapshot's state version (the entity's stateVersion when it was taken)",
+    sql: `
+      -- As SQLite's (version 15). A constant default: adding the column rewrites no table.
+      ALTER TABLE snapshots ADD COLUMN state_version INT4 NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = migrations.length;

@@ -76,7 +76,7 @@ export function decideBatch(
   // What the accepted writes add, in order.
   const outcomes: Array<WriteOutcome | undefined> = [];
   const feed: FeedRow[] = [];
-  const snapshots = new Map<InstanceState, { seq: number; state: string | null }>();
+  const snapshots = new Map<InstanceState, { seq: number; state: string | null; stateVersion: number }>();
   const kvFinal = new Map<InstanceState, { version: number; state: string | null; deleted: boolean }>();
   const workflowFinal = new Map<InstanceState, { version: number; record: EncodedWorkflowRecord }>();
   const history: Array<{ name: string; id: string; version: number; t: WorkflowTransition }> = [];
@@ -202,6 +202,7 @@ export function decideBatch(
       kvUpd.length, wfs.filter(([i]) => i.workflowStored !== 0).length,
       col(wfs, ([i]) => workflowBucket(i.component, i.id)),
       col(wfs, ([, w]) => w.record.trace), col(feed, (f) => f.trace),
+      col(snaps, ([, s]) => s.stateVersion),
       ...(checks ?? []),
     ]);
   }

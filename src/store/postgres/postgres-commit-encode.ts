@@ -11,7 +11,7 @@ import type { Fence } from "../cluster-port.ts";
 export interface EncodedWrite {
   component: string;
   id: string;
-  events?: { expectedSeq: number; append: Array<{ type: string; payload: string | null; trace?: string }>; snapshot?: { seq: number; state: string | null } };
+  events?: { expectedSeq: number; append: Array<{ type: string; payload: string | null; trace?: string }>; snapshot?: { seq: number; state: string | null; stateVersion: number } };
   kv?: { expectedVersion: number; state: string | null; deleted: boolean };
   workflow?: { expectedVersion: number; record: EncodedWorkflowRecord; transition: WorkflowTransition };
   dedup: Array<{ key: string; requestHash: string; reply: string; at: number }>;
@@ -51,7 +51,7 @@ function encodeWrite(w: InstanceWrite): EncodedWrite {
   if (w.events) {
     const { expectedSeq, append, snapshot } = w.events;
     out.events = { expectedSeq, append: append.map((e) => (e.trace ? { type: e.type, payload: encode(e.payload), trace: e.trace } : { type: e.type, payload: encode(e.payload) })) };
-    if (snapshot) out.events.snapshot = { seq: snapshot.seq, state: encode(snapshot.state) };
+    if (snapshot) out.events.snapshot = { seq: snapshot.seq, state: encode(snapshot.state), stateVersion: snapshot.stateVersion };
   }
   if (w.kv) out.kv = { expectedVersion: w.kv.expectedVersion, state: encode(w.kv.state), deleted: w.kv.deleted };
   if (w.workflow) {

@@ -113,13 +113,13 @@ export function commitSql(s: string, schemaName: string) {
     // ascend in the order given; the last SELECT fails the statement should they not, and gives them
     // in that order, as text ("1,2,3"; int8[] would come back as strings).
     // Parameters: the rows' columns $1-$56, the workflows' buckets $57 and traces $58, the feed
-    // rows' traces $59; the checked statement's checks from $60.
+    // rows' traces $59, the snapshots' state versions $60; the checked statement's checks from $61.
     text: `
-        WITH${checked ? `\n        ${checksCte(s, 60)},` : ""}
+        WITH${checked ? `\n        ${checksCte(s, 61)},` : ""}
         snap AS (
-          INSERT INTO ${s}.snapshots (component, id, seq, state)
-          SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[])${gate(checked, "WHERE")}
-          ON CONFLICT (component, id) DO UPDATE SET seq = excluded.seq, state = excluded.state
+          INSERT INTO ${s}.snapshots (component, id, seq, state, state_version)
+          SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[], $60::int4[])${gate(checked, "WHERE")}
+          ON CONFLICT (component, id) DO UPDATE SET seq = excluded.seq, state = excluded.state, state_version = excluded.state_version
           RETURNING 1
         ),
         kv_new AS (

@@ -320,7 +320,7 @@ whenPostgresAsked((connectionString) => {
     describe("rows locked by a session outside Sagaflow", () => {
       it("a write whose kv, workflow or snapshot row another session holds FOR UPDATE is answered locked at once; the rest of the batch commits", { timeout: 20_000 }, async () => {
         await withStore(async (store) => {
-          const withSnapshot = (w: InstanceWrite): InstanceWrite => ({ ...w, events: { ...w.events!, snapshot: { seq: 2, state: { s: 2 } } } });
+          const withSnapshot = (w: InstanceWrite): InstanceWrite => ({ ...w, events: { ...w.events!, snapshot: { seq: 2, state: { s: 2 }, stateVersion: 0 } } });
           await commitOk(store, [kvWrite("k", "held", 0, 1), kvWrite("k", "free", 0, 1), workflowWrite("wf", "held", 0, 1), withSnapshot(eventsWrite("e", "held", 0, 1, 2))]);
           const other = await rawClient();
           try {
@@ -333,7 +333,7 @@ whenPostgresAsked((connectionString) => {
               kvWrite("k", "held", 1, 2),
               kvWrite("k", "free", 1, 2),
               workflowWrite("wf", "held", 1, 2),
-              { ...eventsWrite("e", "held", 2, 3, 4), events: { expectedSeq: 2, append: [{ type: "x", payload: 3 }, { type: "x", payload: 4 }], snapshot: { seq: 4, state: { s: 4 } } } },
+              { ...eventsWrite("e", "held", 2, 3, 4), events: { expectedSeq: 2, append: [{ type: "x", payload: 3 }, { type: "x", payload: 4 }], snapshot: { seq: 4, state: { s: 4 }, stateVersion: 0 } } },
               kvWrite("k", "new", 0, 1),
             ]);
             assert.deepEqual(outcomes.map((o) => (o.ok ? "ok" : o.reason)), ["locked", "ok", "locked", "locked", "ok"]);

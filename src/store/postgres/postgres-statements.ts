@@ -26,10 +26,10 @@ export function statements(s: string, schemaName: string) {
     // The snapshot and the events after it, read in one statement (one snapshot of the database).
     loadHistory: st(
       "load_history",
-      `WITH snap AS (SELECT seq, state FROM ${s}.snapshots WHERE component = $1 AND id = $2)
-       SELECT true AS is_snapshot, seq, state AS payload, NULL::bigint AS position, NULL::text AS type, NULL::bigint AS at FROM snap
+      `WITH snap AS (SELECT seq, state, state_version FROM ${s}.snapshots WHERE component = $1 AND id = $2)
+       SELECT true AS is_snapshot, seq, state AS payload, NULL::bigint AS position, NULL::text AS type, NULL::bigint AS at, state_version FROM snap
        UNION ALL
-       SELECT false, e.seq, e.payload, e.position, e.type, e.at FROM ${s}.events e
+       SELECT false, e.seq, e.payload, e.position, e.type, e.at, NULL FROM ${s}.events e
        WHERE e.component = $1 AND e.id = $2 AND e.kind = 0 AND e.seq > coalesce((SELECT seq FROM snap), 0)
        ORDER BY is_snapshot DESC, seq`,
     ),

@@ -66,6 +66,7 @@ import {
 
 interface HistoryRow extends EventRow {
   is_snapshot: boolean;
+  state_version: number | null;
 }
 
 /**
@@ -192,7 +193,7 @@ export class PostgresStore implements Store {
   async loadHistory(component: string, id: string): Promise<EntityHistory> {
     const rows = await this.#db.rows<HistoryRow>(this.#sql.loadHistory, [component, id]);
     const first = rows[0];
-    const snapshot = first?.is_snapshot ? { seq: first.seq, state: decode(first.payload) } : undefined;
+    const snapshot = first?.is_snapshot ? { seq: first.seq, state: decode(first.payload), stateVersion: first.state_version ?? 0 } : undefined;
     return { snapshot, events: (snapshot ? rows.slice(1) : rows).map(toEvent) };
   }
 

@@ -393,6 +393,14 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE timers ADD COLUMN call_key TEXT;
     `,
   },
+  {
+    version: 15,
+    description: "a snapshot's state version (the entity's stateVersion when it was taken)",
+    sql: `
+      -- 0: taken by code that had no stateVersion, which is the version 0 of every entity.
+      ALTER TABLE snapshots ADD COLUMN state_version INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = migrations.length;

@@ -117,7 +117,7 @@ describe("sqlite store migrations", () => {
 
       // Entity history as it was.
       const a = await store.loadHistory("c", "a");
-      assert.deepEqual(a.snapshot, { seq: 1, state: "s1" });
+      assert.deepEqual(a.snapshot, { seq: 1, state: "s1", stateVersion: 0 });
       assert.deepEqual(a.events.map((e) => [e.position, e.seq, e.type, e.payload, e.at]), [[2, 2, "$deleted", null, 1001]]);
       assert.deepEqual((await store.readEvents("c", "b", 0, 10)).map((e) => [e.position, e.payload]), [[3, undefined]]);
       assert.deepEqual(await store.loadKv("k", "b"), { version: 3, state: { v: 1 }, deleted: false });

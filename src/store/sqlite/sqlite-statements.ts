@@ -58,8 +58,8 @@ export function prepareStatements(db: Database.Database) {
     "INSERT INTO events (component, id, kind, seq, type, payload, at, trace) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
   );
   const upsertSnapshot = db.prepare(
-    `INSERT INTO snapshots (component, id, seq, state) VALUES (?, ?, ?, ?)
-     ON CONFLICT (component, id) DO UPDATE SET seq = excluded.seq, state = excluded.state`,
+    `INSERT INTO snapshots (component, id, seq, state, state_version) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (component, id) DO UPDATE SET seq = excluded.seq, state = excluded.state, state_version = excluded.state_version`,
   );
   const upsertKv = db.prepare(
     `INSERT INTO kv (component, id, version, state, deleted, at) VALUES (?, ?, ?, ?, ?, ?)
@@ -70,7 +70,7 @@ export function prepareStatements(db: Database.Database) {
   const insertDedup = db.prepare(
     "INSERT INTO dedup (component, id, key, request_hash, reply, at) VALUES (?, ?, ?, ?, ?, ?)",
   );
-  const loadSnapshot = db.prepare("SELECT seq, state FROM snapshots WHERE component = ? AND id = ?");
+  const loadSnapshot = db.prepare("SELECT seq, state, state_version FROM snapshots WHERE component = ? AND id = ?");
   const readEvents = db.prepare(
     `SELECT position, seq, type, payload, at FROM events
      WHERE component = ? AND id = ? AND kind = ${KIND_EVENT} AND seq > ? ORDER BY seq LIMIT ?`,
@@ -113,7 +113,7 @@ export function prepareStatements(db: Database.Database) {
         positions.push(Number(info.lastInsertRowid));
       }
       const snap = events.snapshot;
-      if (snap) upsertSnapshot.run(component, id, snap.seq, encode(snap.state));
+      if (snap) upsertSnapshot.run(component, id, snap.seq, encode(snap.state), snap.stateVersion);
     }
     if (kv) {
       const version = kv.expectedVersion + 1;
@@ -197,8 +197,8 @@ export function prepareStatements(db: Database.Database) {
   return {
     // One read transaction, so the snapshot and the events come from the same state of the file.
     loadHistory: transaction(db, (component: string, id: string): EntityHistory => {
-      const row = loadSnapshot.get(component, id) as { seq: number; state: string | null } | undefined;
-      const snapshot: Snapshot | undefined = row && { seq: row.seq, state: decode(row.state) };
+      const row = loadSnapshot.get(component, id) as { seq: number; state: string | null; state_version: number } | undefined;
+      const snapshot: Snapshot | undefined = row && { seq: row.seq, state: decode(row.state), stateVersion: row.state_version };
       const events = (eventsAfter.all(component, id, snapshot?.seq ?? 0) as EventRow[]).map(toEvent);
       return { snapshot, events };
     }),

@@ -51,7 +51,7 @@ describe("sqlite store", () => {
       {
         component: "c",
         id: "a",
-        events: { expectedSeq: 0, append: [{ type: "x", payload: { n: 1 } }, { type: "x", payload: { n: 2 } }], snapshot: { seq: 1, state: "s1" } },
+        events: { expectedSeq: 0, append: [{ type: "x", payload: { n: 1 } }, { type: "x", payload: { n: 2 } }], snapshot: { seq: 1, state: "s1", stateVersion: 0 } },
         kv: { expectedVersion: 0, state: { v: 1 }, deleted: false },
         dedup: [{ key: "k", requestHash: "h", reply: { ok: true, value: 1 }, at: 1000 }],
       },
@@ -63,7 +63,7 @@ describe("sqlite store", () => {
     try {
       await second.migrate();
       const history = await second.loadHistory("c", "a");
-      assert.deepEqual(history.snapshot, { seq: 1, state: "s1" });
+      assert.deepEqual(history.snapshot, { seq: 1, state: "s1", stateVersion: 0 });
       assert.deepEqual(history.events.map((e) => [e.seq, e.payload, e.position]), [[2, { n: 2 }, done.positions[1]]]);
       assert.deepEqual(await second.loadKv("c", "a"), { version: 1, state: { v: 1 }, deleted: false });
       assert.deepEqual(await second.findDedup("c", "a", "k"), { key: "k", requestHash: "h", reply: { ok: true, value: 1 }, at: 1000 });
