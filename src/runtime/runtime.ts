@@ -62,12 +62,20 @@ export interface RuntimeOptions {
   stepCommits?: "together" | "separate";
   /** The message broker topic consumers and producers use (the runtime closes it when it stops). */
   broker?: Broker;
+  /**
+   * How long a stop lets workflow step attempts still running go on before abandoning them, as a
+   * crash would (the step runs again at the next start, its calls answered from their records).
+   * Default 5,000 ms: a step's own timeout may be minutes, and a stop must fit a container's grace.
+   */
+  stopGraceMs?: number;
 }
 
 export type { CallOptions, PositionedReply } from "./dispatcher.ts";
 
 /** How long a step may go on after a call before the call's held write commits on its own. */
 const holdMs = 50;
+/** See RuntimeOptions.stopGraceMs. */
+const defaultStopGraceMs = 5_000;
 
 /**
  * The composition root: wires the store, the group committer, the dispatcher (the only way to
@@ -110,7 +118,10 @@ export class Runtime {
   /** Says (once per name) when a step, consumer or timer calls a component the service does not list. */
   private readonly unlisted: UnlistedComponents;
 
+  private readonly stopGraceMs: number;
+
   constructor(options: RuntimeOptions) {
+    this.stopGraceMs = options.stopGraceMs ?? defaultStopGraceMs;
     this.store = options.store;
     this.log = options.log ?? ((line) => console.error(line));
     this.unlisted = new UnlistedComponents((name) => this.dispatcher.component(name) !== undefined, this.log);
@@ -347,6 +358,7 @@ export class Runtime {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    const stopBegan = Date.now();
     this.runtimeAdmin.stopSampling();
     this.dispatcher.close();
     this.workflows.stop();
@@ -356,10 +368,24 @@ export class Runtime {
     await this.schedules.stop();
     await this.views.stop();
     await this.retention.stop();
-    await this.dispatcher.drained();
+    await this.drainedOrAbandoned(stopBegan);
     await this.timers.idle();
     await this.committer.idle();
     await this.membership.stop();
     await this.store.close();
+  }
+
+  /** Every turn finished; step attempts still running `stopGraceMs` after the stop began are abandoned. */
+  private async drainedOrAbandoned(stopBegan: number): Promise<void> {
+    const drained = this.dispatcher.drained();
+    const graceLeft = Math.max(0, this.stopGraceMs - (Date.now() - stopBegan));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceLeft)));
+    const cut = await Promise.race([drained.then(() => false), late]);
+    clearTimeout(timer);
+    if (!cut) return;
+    const abandoned = this.workflows.abandonAttempts();
+    if (abandoned > 0) this.log(`sagaflow: stop: abandoned ${abandoned} workflow step attempt(s) still running; their steps run again at the next start`);
+    await drained;
   }
 }

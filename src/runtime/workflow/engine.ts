@@ -257,10 +257,11 @@ export class WorkflowEngine {
 
   /**
    * Stops every step attempt running here with nothing decided, as a crash would leave them (the
-   * step runs again later). For the testkit's stop: its clock may never reach their timeouts.
+   * step runs again later); how many. For the testkit's stop (its clock may never reach their
+   * timeouts) and a stop whose grace ran out (RuntimeOptions.stopGraceMs).
    */
-  abandonAttempts(): void {
-    this.attempts.abandonAll();
+  abandonAttempts(): number {
+    return this.attempts.abandonAll();
   }
 
   stop(): void {

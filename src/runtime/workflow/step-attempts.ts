@@ -79,9 +79,10 @@ export class StepAttempts {
     this.running.get(key)?.(new AbandonedStep());
   }
 
-  /** Stops every attempt with nothing decided. */
-  abandonAll(): void {
+  /** Stops every attempt with nothing decided; how many there were. */
+  abandonAll(): number {
     for (const stop of this.running.values()) stop(new AbandonedStep());
+    return this.running.size;
   }
 }
 
