@@ -2,7 +2,8 @@ import type { Component, ServiceComponent } from "../define/service.ts";
 import { ConsumerRunner } from "./consumers/consumer-runner.ts";
 import type { ViewDefinition } from "../define/view.ts";
 import { ViewService } from "./views/view-service.ts";
-import type { Store, WorkflowRecord } from "../store/port.ts";
+import type { Store } from "../store/port.ts";
+import { recordOf } from "./workflow/workflow-kind.ts";
 import { GroupCommitter } from "./group-commit.ts";
 import { kindOf } from "./kinds.ts";
 import { UnlistedComponents } from "./unlisted-components.ts";
@@ -187,7 +188,7 @@ export class Runtime {
       store: this.store,
       log: this.log,
       enqueueTask: (component, id, task) => dispatcher.enqueueTask(component, id, task),
-      trustedRecord: (name, id) => (this.dispatcher.trustedState(name, id)?.state ?? undefined) as WorkflowRecord | undefined,
+      trustedRecord: (name, id) => recordOf(this.dispatcher.trustedState(name, id)?.state ?? null) ?? undefined,
       keyedCall,
       observer: this.observer,
       // Several nodes too: should another node write the entity meanwhile, the together commit is a

@@ -55,10 +55,10 @@ export interface RetentionStore {
    * once past the last instance (an instance cut short by the limit is gone through again).
    */
   trimHistories(after: WorkflowRef, keepNewest: number, limit: number): Promise<{ removed: number; next: WorkflowRef | undefined }>;
-  /** The tombstone of a removed workflow instance (a newer instance of the same id may exist). */
+  /** The tombstone of a removed workflow instance; while it lasts, no new record of that id is stored (a commit of one is a conflict). */
   removedWorkflow(name: string, id: string): Promise<WorkflowTombstone | undefined>;
-  /** Removes at most `limit` tombstones written before `before`; returns how many. */
-  pruneTombstones(before: number, limit: number): Promise<number>;
+  /** Removes at most `limit` tombstones written before `before`; returns the workflows they were of (their ids may be started again). */
+  pruneTombstones(before: number, limit: number): Promise<WorkflowRef[]>;
   /** At most `limit` idempotency records written before `before`, after `after` in (at, component, id, key) order. */
   oldDedup(before: number, after: DedupRef | undefined, limit: number): Promise<DedupRef[]>;
   /** Removes these idempotency records (one transaction); returns how many went. */

@@ -397,8 +397,10 @@ export class RetentionService {
     if (this.settings.tombstonesMs === 0) return true;
     return this.batches(async () => {
       const removed = await this.host.store.retention.pruneTombstones(now - this.settings.tombstonesMs, this.settings.batchSize);
-      run.removed.tombstones += removed;
-      return removed < this.settings.batchSize;
+      // A cached instance may still say "removed": its id may be started again now.
+      for (const w of removed) this.host.forget(w.name, w.id);
+      run.removed.tombstones += removed.length;
+      return removed.length < this.settings.batchSize;
     });
   }
 }

@@ -210,7 +210,7 @@ function retentionSuite(makeBackend: () => Backend) {
     }
   });
 
-  it("a-workflow-removed-and-started-again-under-its-id-meets-none-of-its-old-keys-or-versions", { timeout: 60_000 }, async () => {
+  it("a-removed-workflow's-start-is-refused-while-its-tombstone-lasts-and-started-again-after-it-meets-none-of-its-old-keys-or-versions", { timeout: 60_000 }, async () => {
     const backend = makeBackend();
     // Kept 1 day, under idempotency records kept 7: its second call commits the first alone, with
     // its record `wf:tip:t1:1:0`, and each version is a state in the feed. A second run of t1 sends
@@ -272,7 +272,17 @@ function retentionSuite(makeBackend: () => Backend) {
       assert.equal(await store.loadWorkflow("tip", "t1"), undefined);
       assert.equal(await states(), 0);
 
-      // Started again, it runs to its end, and its call is a new one: the deposit is applied again.
+      // Its start repeated (a client's retry, a queue's redelivery) would run it again: refused while
+      // its tombstone lasts, and nothing is stored (the store refuses a record over a tombstone).
+      for (let i = 0; i < 2; i++) {
+        await assert.rejects(runtime.call("tip", "t1", "start", { wallet: "wt" }), isCode("workflow_removed", 410));
+      }
+      assert.equal(await store.loadWorkflow("tip", "t1"), undefined);
+      assert.equal(await runtime.call("wallet", "wt", "balance", {}), 1);
+
+      // Once the tombstone is gone, a start is a new workflow, and its call a new one: the deposit is applied again.
+      clock.stepWall(90 * day + minute);
+      assert.equal((await runtime.retention.runOnce()).removed.tombstones, 1);
       await runtime.call("tip", "t1", "start", { wallet: "wt" });
       assert.equal((await runtime.workflowResult("tip", "t1", 10_000)).status, "ended");
       assert.equal(await runtime.call("wallet", "wt", "balance", {}), 2);

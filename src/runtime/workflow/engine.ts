@@ -10,7 +10,7 @@ import type { Changed, OperatorAction, OperatorRequest } from "./record.ts";
 import { StepContextImpl, stepKeyOf } from "./step-context.ts";
 import { journaledEffects, keptMarker } from "./journal.ts";
 import type { Dispatcher } from "../dispatcher.ts";
-import { workflowKind } from "./workflow-kind.ts";
+import { recordOf, workflowKind } from "./workflow-kind.ts";
 import { LeaseLostError, type Fence, type SignalledEnd } from "../../store/cluster-port.ts";
 import { workflowBucket } from "../cluster/leases.ts";
 import { DueSweep } from "./due-sweep.ts";
@@ -249,7 +249,7 @@ export class WorkflowEngine {
     // Not while stopping: the operator is then refused (503), and the attempt must not end it.
     const stoppedAttempt = action === "terminate" && !this.stopped && this.attempts.terminate(workflowKey(name, id), reason);
     return this.host.enqueueTask(name, id, async (current) => {
-      const record = current.state as WorkflowRecord | null;
+      const record = recordOf(current.state);
       if (!record) throw new SagaflowError("not_found", `workflow ${name} "${id}" was never started`, { status: 404 });
       return operatorDecision(definition, current, record, request, reason, this.host.clock.now(), stoppedAttempt);
     });
@@ -362,7 +362,7 @@ export class WorkflowEngine {
     // Stopping: a step queued behind the ones abandoned waits for the next start, as after a crash
     // (not an eager start's step, which commits with the start it carries).
     if (this.stopped && prefix === undefined) return unchanged(current);
-    const record = current.state as WorkflowRecord | null;
+    const record = recordOf(current.state);
     const now = this.host.clock.now();
     const bucket = workflowBucket(definition.name, id);
     if (handsOver) return this.decideNext(definition, id, current, record, now, prefix);

@@ -20,6 +20,19 @@ const unchanged = (current: Current, reply: StoredReply): Decision => ({ reply, 
 const refuse = (current: Current, code: string, message: string, status?: number) =>
   unchanged(current, status === undefined ? { ok: false, code, message } : { ok: false, code, message, status });
 
+/**
+ * The state of a workflow retention removed, while its tombstone lasts: no record, and every
+ * command (a repeated start too, which would run it again) is refused `workflow_removed`. The
+ * store refuses a new record there (a tombstone counts as version -1).
+ */
+const removedByRetention = Object.freeze({ removedByRetention: true });
+const removed: Loaded = { state: removedByRetention, deleted: false, version: -1 };
+
+/** The workflow record an instance holds: null where none was started, or retention removed it. */
+export function recordOf(state: unknown): WorkflowRecord | null {
+  return state === removedByRetention ? null : (state as WorkflowRecord | null);
+}
+
 function loadedFrom(stored: StoredWorkflow | undefined): Loaded {
   if (!stored) return { state: null, deleted: false, version: 0 };
   const { name: _name, id: _id, version, ...record } = stored;
@@ -36,17 +49,25 @@ export function workflowKind(
   afterCommit: (id: string, record: WorkflowRecord) => void,
   eagerStep?: (id: string, record: WorkflowRecord) => EagerStep | undefined,
 ): Kind {
+  // Not stored: a tombstone is read only then (a new start is presumed new, and finds it at its commit).
+  const loadedOrRemoved = async (store: Store, id: string, stored: StoredWorkflow | undefined): Promise<Loaded> =>
+    stored || !(await store.retention.removedWorkflow(definition.name, id)) ? loadedFrom(stored) : removed;
   return {
     ...(eagerStep ? { eagerStep: (id: string, current: Current) => eagerStep(id, current.state as WorkflowRecord) } : {}),
-    load: async (store: Store, id: string): Promise<Loaded> => loadedFrom(await store.loadWorkflow(definition.name, id)),
+    load: async (store: Store, id: string): Promise<Loaded> => loadedOrRemoved(store, id, await store.loadWorkflow(definition.name, id)),
     async refresh(store, id, loaded) {
       const stored = await store.loadWorkflow(definition.name, id);
-      return (stored?.version ?? 0) === loaded.version ? loaded : loadedFrom(stored);
+      if (!stored && loaded === removed) return loaded;
+      return (stored?.version ?? 0) === loaded.version ? loaded : loadedOrRemoved(store, id, stored);
     },
     // A start is almost always of a new instance; a repeated one finds out at its commit.
     presumeNew: (handler) => (handler === "start" ? { state: null, deleted: false, version: 0 } : undefined),
 
     decide(current, handler, input, isQuery, id, principal, trace): Decision {
+      if (current.state === removedByRetention) {
+        const again = handler === "start" ? ": a start with this id is refused while its tombstone lasts (retention.tombstonesMs); start a new one under another id" : "";
+        return refuse(current, "workflow_removed", `workflow ${definition.name} "${id}" ended and was removed by retention${again}`, 410);
+      }
       const record = current.state as WorkflowRecord | null;
       if (handler === "start") {
         const hash = requestHash("start", input);
@@ -122,6 +143,6 @@ export function workflowKind(
       afterCommit(id, committed.state as WorkflowRecord);
     },
 
-    lasting: (committed) => isLasting((committed.state as WorkflowRecord).status),
+    lasting: (committed) => committed.state !== removedByRetention && isLasting((committed.state as WorkflowRecord).status),
   };
 }

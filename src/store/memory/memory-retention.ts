@@ -47,15 +47,20 @@ export class MemoryRetention implements RetentionStore {
     return this.parts.workflows.trimHistories(after, keepNewest, limit);
   }
 
+  /** Whether retention removed workflow `name` `id` (its tombstone lasts): a new record there is a conflict. */
+  isRemoved(name: string, id: string): boolean {
+    return this.#tombstones.has(JSON.stringify([name, id]));
+  }
+
   async removedWorkflow(name: string, id: string): Promise<WorkflowTombstone | undefined> {
     const found = this.#tombstones.get(JSON.stringify([name, id]));
     return found && { ...found };
   }
 
-  async pruneTombstones(before: number, limit: number): Promise<number> {
+  async pruneTombstones(before: number, limit: number): Promise<WorkflowRef[]> {
     const gone = [...this.#tombstones].filter(([, t]) => t.removedAt < before).sort(([, a], [, b]) => a.removedAt - b.removedAt).slice(0, Math.max(0, limit));
     for (const [key] of gone) this.#tombstones.delete(key);
-    return gone.length;
+    return gone.map(([, t]) => ({ name: t.name, id: t.id }));
   }
 
   async oldDedup(before: number, after: DedupRef | undefined, limit: number): Promise<DedupRef[]> {

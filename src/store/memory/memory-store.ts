@@ -320,7 +320,9 @@ export class MemoryStore implements Store {
     const seen = pending.get(key);
     const currentSeq = seen?.seq ?? inst?.events.length ?? 0;
     const currentVersion = seen?.version ?? inst?.kv?.version ?? 0;
-    const currentWorkflowVersion = seen?.workflowVersion ?? this.#workflows.version(key);
+    // A removed workflow's tombstone counts as a version no new record expects (see SqliteStore's insertWorkflow).
+    const removed = w.workflow?.expectedVersion === 0 && this.#workflows.version(key) === 0 && this.retention.isRemoved(w.component, w.id);
+    const currentWorkflowVersion = seen?.workflowVersion ?? (removed ? -1 : this.#workflows.version(key));
     if (w.events && w.events.expectedSeq !== currentSeq) return undefined;
     if (w.kv && w.kv.expectedVersion !== currentVersion) return undefined;
     if (w.workflow && w.workflow.expectedVersion !== currentWorkflowVersion) return undefined;

@@ -11,6 +11,11 @@ export const KIND_EVENT = 0;
 export const KIND_KV = 1;
 export const KIND_WORKFLOW = 2;
 
+/** -1 where retention removed workflow (u.c, u.i) and its tombstone lasts, else NULL (the version of a record not there). */
+function removedVersion(s: string): string {
+  return `(SELECT -1 FROM ${s}.removed_workflows r WHERE r.name = u.c AND r.id = u.i)`;
+}
+
 /**
  * The checks of a commit in one round trip (`writeChecked`, `writeFeedChecked`; see `oneTripCommit`
  * in ./postgres-commit.ts), as a CTE `checks` whose one row is `ok` = true, or which fails the
@@ -32,7 +37,7 @@ function checksCte(s: string, first: number): string {
               SELECT 1 FROM unnest(${$(0)}::text[], ${$(1)}::text[], ${$(2)}::int8[], ${$(3)}::int8[], ${$(4)}::int8[], ${$(5)}::bool[]) AS u(c, i, ev, kv, wf, sn)
               WHERE (u.ev IS NOT NULL AND coalesce((SELECT max(e.seq) FROM ${s}.events e WHERE e.component = u.c AND e.id = u.i AND e.kind = ${KIND_EVENT}), 0) <> u.ev)
                  OR (u.kv IS NOT NULL AND coalesce((SELECT k.version FROM ${s}.kv k WHERE k.component = u.c AND k.id = u.i), 0) <> u.kv)
-                 OR (u.wf IS NOT NULL AND coalesce((SELECT w.version FROM ${s}.workflows w WHERE w.name = u.c AND w.id = u.i), 0) <> u.wf)
+                 OR (u.wf IS NOT NULL AND coalesce((SELECT w.version FROM ${s}.workflows w WHERE w.name = u.c AND w.id = u.i), ${removedVersion(s)}, 0) <> u.wf)
                  OR (coalesce(u.kv, 0) > 0 AND (SELECT true FROM ${s}.kv k WHERE k.component = u.c AND k.id = u.i FOR NO KEY UPDATE SKIP LOCKED) IS NULL)
                  OR (coalesce(u.wf, 0) > 0 AND (SELECT true FROM ${s}.workflows w WHERE w.name = u.c AND w.id = u.i FOR NO KEY UPDATE SKIP LOCKED) IS NULL)
                  -- Scalar lookups, not EXISTS: the planner may run an EXISTS as a hash of the whole table.
@@ -82,7 +87,8 @@ export function commitSql(s: string, schemaName: string) {
         SELECT u.n,
           CASE WHEN u.ev THEN (SELECT max(e.seq) FROM ${s}.events e WHERE e.component = u.c AND e.id = u.i AND e.kind = ${KIND_EVENT}) END AS max_seq,
           CASE WHEN u.kv THEN (SELECT k.version FROM ${s}.kv k WHERE k.component = u.c AND k.id = u.i) END AS kv_version,
-          CASE WHEN u.wf THEN (SELECT w.version FROM ${s}.workflows w WHERE w.name = u.c AND w.id = u.i) END AS wf_version,
+          -- A workflow retention removed (its tombstone lasts) is at version -1: no new record expects it.
+          CASE WHEN u.wf THEN coalesce((SELECT w.version FROM ${s}.workflows w WHERE w.name = u.c AND w.id = u.i), ${removedVersion(s)}) END AS wf_version,
           t.keys AS taken,
           -- Rows this commit will update, locked now without waiting: one that exists but cannot be
           -- locked is held by a session outside Sagaflow (Sagaflow's own writers of the instance are

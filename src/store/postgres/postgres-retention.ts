@@ -119,18 +119,15 @@ export class PostgresRetention implements RetentionStore {
     return rows[0];
   }
 
-  async pruneTombstones(before: number, limit: number): Promise<number> {
-    if (limit <= 0) return 0;
+  async pruneTombstones(before: number, limit: number): Promise<WorkflowRef[]> {
+    if (limit <= 0) return [];
     const s = this.#s;
-    const rows = await this.#query<{ n: number }>(
-      `WITH gone AS (
-         DELETE FROM ${s}.removed_workflows WHERE (name, id) IN (
-           SELECT name, id FROM ${s}.removed_workflows WHERE removed_at < $1 ORDER BY removed_at LIMIT $2)
-         RETURNING 1)
-       SELECT count(*)::float8 AS n FROM gone`,
+    return this.#query<WorkflowRef>(
+      `DELETE FROM ${s}.removed_workflows WHERE (name, id) IN (
+         SELECT name, id FROM ${s}.removed_workflows WHERE removed_at < $1 ORDER BY removed_at LIMIT $2)
+       RETURNING name, id`,
       [before, limit],
     );
-    return rows[0]?.n ?? 0;
   }
 
   async oldDedup(before: number, after: DedupRef | undefined, limit: number): Promise<DedupRef[]> {

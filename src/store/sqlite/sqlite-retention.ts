@@ -42,7 +42,8 @@ export function prepareRetention(db: Database.Database) {
   const tombstone = db.prepare("SELECT name, id, status, ended_at, removed_at FROM removed_workflows WHERE name = ? AND id = ?");
   const pruneTombstones = db.prepare(
     `DELETE FROM removed_workflows WHERE (name, id) IN (
-       SELECT name, id FROM removed_workflows WHERE removed_at < ? ORDER BY removed_at LIMIT ?)`,
+       SELECT name, id FROM removed_workflows WHERE removed_at < ? ORDER BY removed_at LIMIT ?)
+     RETURNING name, id`,
   );
   const oldDedup = db.prepare(
     `SELECT component, id, key, at FROM dedup INDEXED BY dedup_at
@@ -111,8 +112,8 @@ export function prepareRetention(db: Database.Database) {
     trimHistories(after: WorkflowRef, keepNewest: number, limit: number): { removed: number; next: WorkflowRef | undefined } {
       return limit <= 0 ? { removed: 0, next: after } : trimHistoriesTx.immediate(after, keepNewest, limit);
     },
-    pruneTombstones(before: number, limit: number): number {
-      return limit <= 0 ? 0 : pruneTombstones.run(before, limit).changes;
+    pruneTombstones(before: number, limit: number): WorkflowRef[] {
+      return limit <= 0 ? [] : (pruneTombstones.all(before, limit) as WorkflowRef[]);
     },
     oldDedup(before: number, after: DedupRef | undefined, limit: number): DedupRef[] {
       if (limit <= 0) return [];

@@ -27,10 +27,12 @@ export function prepareWorkflows(db: Database.Database) {
      WHERE name = ? AND id = ? AND version > ? ORDER BY version LIMIT ?`,
   );
   // The write statements check the expected version as they write (no read first): a new
-  // record is inserted only where none exists, an existing one updated only at the version the
-  // writer saw. No row changed means a conflict. Both take the record's values in WORKFLOW_COLUMNS order.
+  // record is inserted only where none exists, nor a tombstone (retention removed an instance of
+  // that id: a repeated start must not run it again), an existing one updated only at the version
+  // the writer saw. No row changed means a conflict. Both take the record's values in WORKFLOW_COLUMNS order.
   const insertWorkflow = db.prepare(
-    `INSERT INTO workflows (${WORKFLOW_COLUMNS}, bucket) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO workflows (${WORKFLOW_COLUMNS}, bucket) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+     WHERE NOT EXISTS (SELECT 1 FROM removed_workflows WHERE name = ? AND id = ?)
      ON CONFLICT (name, id) DO NOTHING`,
   );
   const updateWorkflow = db.prepare(
@@ -103,7 +105,7 @@ export function prepareWorkflows(db: Database.Database) {
         r.dueAt, r.deadlineAt, r.lastError, r.startHash, r.startReply, r.createdAt, r.updatedAt, r.trace,
       ];
       const changed = expectedVersion === 0
-        ? insertWorkflow.run(name, id, ...values, workflowBucket(name, id)).changes
+        ? insertWorkflow.run(name, id, ...values, workflowBucket(name, id), name, id).changes
         : updateWorkflow.run(...values, name, id, expectedVersion).changes;
       if (changed === 0) return false;
       return versions.map(({ transition: t }, i) => {
