@@ -112,7 +112,8 @@ describe("the web console in a browser", { skip: missing }, () => {
       writeFileSync(flagFile, "fixed\n");
       await p.click('button:has-text("retry")');
       await p.click('button:has-text("Confirm retry")');
-      await p.locator(".result.ok", { hasText: "retry" }).waitFor();
+      // Accepted, not yet succeeded: the answer says where it now stands and to watch its status.
+      await p.locator(".result.ok", { hasText: "retry accepted: now running at step" }).waitFor();
       await p.locator("h1 .badge", { hasText: "ended" }).waitFor();
       assert.equal((await requestJson(`${admin}/workflows/flaky/f1`)).body.workflow.status, "ended");
     });

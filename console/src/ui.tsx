@@ -40,26 +40,47 @@ export function Section(props: { title: string; children: ComponentChildren; act
   );
 }
 
+/** What an action's answer means to the operator: `ok` false shows it as a failure. */
+export interface ActionResult {
+  ok: boolean;
+  text: string;
+}
+
 /**
- * A button that asks first: the first press shows what will happen and Confirm / Cancel (focus on
- * Confirm, Escape cancels); Confirm calls the admin API and shows its answer or its error.
+ * A button that asks first: the first press shows what will happen and Confirm / Back (focus on
+ * Confirm, Escape goes back); Confirm calls the admin API and shows its answer or its error.
+ * `describe` words the answer (default: "done" and the reply); `onResult` takes the result
+ * instead of the button showing it (the page keeps it when the button goes away); `waiting` says
+ * what a slow answer waits for.
  */
-export function ActionButton(props: { label: string; question: string; method?: string; path: string; body?: unknown; onDone?: () => void; danger?: boolean }) {
+export function ActionButton(props: {
+  label: string;
+  question: string;
+  method?: string;
+  path: string;
+  body?: unknown;
+  onDone?: () => void;
+  danger?: boolean;
+  describe?: (reply: unknown) => ActionResult;
+  onResult?: (result: ActionResult | undefined) => void;
+  waiting?: string;
+}) {
   const [asking, setAsking] = useState(false);
   const [busy, setBusy] = useState(false);
-  const [result, setResult] = useState<{ ok: boolean; text: string } | undefined>();
+  const [result, setResult] = useState<ActionResult | undefined>();
   const confirm = useRef<HTMLButtonElement>(null);
   useEffect(() => {
     if (asking) confirm.current?.focus();
   }, [asking]);
+  const show = (r: ActionResult | undefined) => (props.onResult ? props.onResult(r) : setResult(r));
   const run = async () => {
     setBusy(true);
     try {
       const reply = await api<unknown>(props.path, { method: props.method ?? "POST", ...(props.body === undefined ? {} : { body: props.body }) });
-      setResult({ ok: true, text: `${props.label}: done ${formatJson(reply, 200)}` });
+      show(props.describe?.(reply) ?? { ok: true, text: `${props.label}: done ${formatJson(reply, 200)}` });
       props.onDone?.();
     } catch (e) {
-      setResult({ ok: false, text: e instanceof ApiError ? `${props.label} refused: ${e.code}: ${e.message}` : String(e) });
+      show({ ok: false, text: e instanceof ApiError ? `${props.label} refused: ${e.code}: ${e.message}` : String(e) });
     } finally {
       setBusy(false);
       setAsking(false);
@@ -73,10 +94,11 @@ export function ActionButton(props: { label: string; question: string; method?: 
           <button ref={confirm} class={props.danger ? "danger" : "primary"} disabled={busy} onClick={() => void run()}>
             Confirm {props.label}
           </button>
-          <button onClick={() => setAsking(false)}>Cancel</button>
+          <button disabled={busy} onClick={() => setAsking(false)}>Back</button>
+          {busy ? <span class="small muted" role="status">{props.waiting ?? "waiting for the answer…"}</span> : null}
         </span>
       ) : (
-        <button class={props.danger ? "danger-outline" : ""} onClick={() => { setResult(undefined); setAsking(true); }}>
+        <button class={props.danger ? "danger-outline" : ""} onClick={() => { show(undefined); setAsking(true); }}>
           {props.label}
         </button>
       )}

@@ -2,13 +2,21 @@ import { usePoll } from "../api.ts";
 import { formatAgo, formatCount, formatTime } from "../lib/format.ts";
 import { Link, seg } from "../router.tsx";
 import type { ConsumerReport, LagHistory, ParkedMessage } from "../types.ts";
-import { ActionButton, ErrorBox, Json, Loading, Section, Sparkline } from "../ui.tsx";
+import { ActionButton, ErrorBox, Json, Loading, Section, Sparkline, type ActionResult } from "../ui.tsx";
 
 /** A consumer's lag over the last minutes, as the service sampled it (so it is there when the page opens). */
 function LagChart({ name }: { name: string }) {
   const history = usePoll<LagHistory>(`/consumers/${seg(name)}/lag`, 2_500);
   if (history.error) return <span class="bad small" title={history.error.message}>{history.error.code}</span>;
   return <Sparkline samples={history.data?.samples.map((s) => ({ at: s.at, value: s.lag })) ?? []} label={`lag of ${name}`} />;
+}
+
+/** A parked message's retry answers how many were delivered and parked: parked again is no success. */
+function redelivered(reply: unknown): ActionResult {
+  const { delivered = 0, parked = 0 } = (reply ?? {}) as { delivered?: number; parked?: number };
+  return parked > 0 && delivered === 0
+    ? { ok: false, text: "retried: parked again (its handler failed again: see its last error)" }
+    : { ok: true, text: `retried: ${delivered} delivered` };
 }
 
 export function Consumers({ name }: { name: string | undefined }) {
@@ -63,7 +71,7 @@ export function Consumers({ name }: { name: string | undefined }) {
                     <td class="row-actions">
                       {p.blockedBy === null ? (
                         <>
-                          <ActionButton label="retry" question={`deliver ${p.entry.position} again?`} path={`/consumers/${seg(name)}/parked/${p.entry.position}/retry`} onDone={parked.reload} />
+                          <ActionButton label="retry" question={`deliver ${p.entry.position} again?`} path={`/consumers/${seg(name)}/parked/${p.entry.position}/retry`} onDone={parked.reload} describe={redelivered} />
                           <ActionButton label="skip" question={`drop ${p.entry.position} for good?`} path={`/consumers/${seg(name)}/parked/${p.entry.position}/skip`} onDone={parked.reload} danger />
                         </>
                       ) : <span class="muted small">waits</span>}

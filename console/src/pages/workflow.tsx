@@ -3,7 +3,28 @@ import { changedFields, formatDuration, formatTime } from "../lib/format.ts";
 import { layoutGraph, visitedSteps, type GraphLayout } from "../lib/graph-layout.ts";
 import { Link, seg } from "../router.tsx";
 import type { Definitions, WorkflowDetail, WorkflowStateAt } from "../types.ts";
-import { ActionButton, ErrorBox, Json, Loading, Section, Status } from "../ui.tsx";
+import { useState } from "preact/hooks";
+import { ActionButton, ErrorBox, Json, Loading, Section, Status, type ActionResult } from "../ui.tsx";
+
+/** What each operator action asks first: what it does and leaves. */
+const questions: Record<string, string> = {
+  suspend: "it stops moving on (after the step attempt in progress) until resumed",
+  resume: "it moves on from where it stands",
+  retry: "its step runs again (calls already answered are not repeated)",
+  cancel: "it goes to its cancel step (a saga compensates what it did)",
+  terminate: "it stops for good as it stands: nothing is undone (money moved stays moved)",
+};
+
+/** An accepted action's answer ({ status, step }), in words: accepted is not yet succeeded. */
+function describeAction(action: string) {
+  return (reply: unknown): ActionResult => {
+    const { status, step } = (reply ?? {}) as { status?: string; step?: string | null };
+    const watch = status === "running" ? "; watch its status above: the step may fail again" : "";
+    return { ok: true, text: `${action} accepted: now ${status ?? "?"} at step ${step ?? "–"}${watch}` };
+  };
+}
+
+const waitingForAttempt = "waiting for the step attempt in progress to finish (at most its timeout): the action applies after it…";
 
 /** The step graph as an SVG picture: taken path highlighted, the current step marked. */
 export function StepGraph({ layout, title }: { layout: GraphLayout; title: string }) {
@@ -77,6 +98,8 @@ export function Workflow({ name, id, search }: { name: string; id: string; searc
   const over = w?.status === "ended" || w?.status === "terminated";
   const operator = detail.data?.operator;
   const undoneByHand = operator?.undoneByHand ?? null;
+  // Kept here, not in the button: the buttons change with the status, and an answer must not go with them.
+  const [result, setResult] = useState<ActionResult | undefined>();
   return (
     <div class="page">
       <p class="crumbs">
@@ -120,10 +143,13 @@ export function Workflow({ name, id, search }: { name: string; id: string; searc
                 <ActionButton
                   key={action}
                   label={action}
-                  question={`${action} ${name} “${id}”?`}
+                  question={`${action} ${name} “${id}”? ${questions[action] ?? ""}`}
                   path={`${path}/${action}`}
                   onDone={detail.reload}
                   danger={action === "terminate" || action === "cancel"}
+                  describe={describeAction(action)}
+                  onResult={setResult}
+                  waiting={waitingForAttempt}
                 />
               ))}
               {undoneByHand ? (
@@ -132,10 +158,18 @@ export function Workflow({ name, id, search }: { name: string; id: string; searc
                   question={`Did you undo step ${undoneByHand} of ${name} “${id}” by hand? The saga counts it undone without running its compensation, then compensates the steps before it.`}
                   path={`${path}/retry?undoneByHand=${encodeURIComponent(undoneByHand)}`}
                   onDone={detail.reload}
+                  describe={describeAction(`retry (${undoneByHand} undone by hand)`)}
+                  onResult={setResult}
+                  waiting={waitingForAttempt}
                   danger
                 />
               ) : null}
             </div>
+            {result ? (
+              <p class={result.ok ? "result ok" : "result fail"} role="status">
+                {result.text}
+              </p>
+            ) : null}
             {over ? <p class="small muted">This workflow is over: no action applies to it.</p> : null}
           </Section>
           <Section title="Step graph">
