@@ -99,6 +99,15 @@ describe("sagaflow CLI: --admin without a scheme (real process)", () => {
     assert.equal(env.code, 0, env.stderr);
   });
 
+  it("a-misspelt-workflow-name-in-a-list-is-refused-naming-the-workflows-there-are", async () => {
+    const admin = await server.admin();
+    const run = await cli(["workflows", "list", "--name", "transfr", "--admin", admin]);
+    assert.equal(run.code, 1, run.stdout);
+    assert.match(run.stderr, /no workflows found; this service has no workflow named "transfr" \(its workflows: .*transfer/);
+    const known = await cli(["workflows", "list", "--name", "transfer", "--status", "failed", "--admin", admin]);
+    assert.equal(known.code, 0, known.stderr);
+  });
+
   it("timers takes --limit, checked by the admin API; an empty page says no timers, without a more: hint", async () => {
     const admin = await server.admin();
     const none = await cli(["timers", "--limit", "5", "--admin", admin]);

@@ -243,7 +243,7 @@ function undoneByHandIn(input: unknown): string | undefined {
 }
 
 function partialStepMessage(saga: string, step: string): string {
-  return `step "${step}" of saga "${saga}" failed after part of it took effect, and it has no compensation: undoing the steps before it would leave that part in place, so none was undone. Undo that part by hand, then retry with undoneByHand=${step} (the saga counts it undone and compensates the rest); or give the step a compensation, deploy, and retry; terminate leaves everything as it stands`;
+  return `step "${step}" of saga "${saga}" failed after part of it took effect, and it has no compensation: undoing the steps before it would leave that part in place, so none was undone. Undo that part by hand, then retry with undoneByHand=${step} (sagaflow workflows retry ${saga} ID --undone-by-hand ${step}; the saga counts it undone and compensates the rest); or give the step a compensation, deploy, and retry; terminate leaves everything as it stands`;
 }
 
 /** The failure the compensation was entered with (`input.failure`), or an operator's cancel as one (code "cancelled"). */

@@ -79,8 +79,14 @@ export class RuntimeAdmin implements AdminFacade {
     return this.parts.retention.report();
   }
 
-  searchWorkflows(search: WorkflowSearch) {
-    return this.console.searchWorkflows(search);
+  /** A name this service does not define that finds nothing is a typo, most likely: 404, naming the ones it has. */
+  async searchWorkflows(search: WorkflowSearch) {
+    const page = await this.console.searchWorkflows(search);
+    const { name } = search;
+    if (name !== undefined && page.workflows.length === 0 && page.next === null && !this.workflowDefinition(name)) {
+      throw notFound(`no workflows found${this.unlessNamed(name)}`);
+    }
+    return page;
   }
 
   async definitions() {

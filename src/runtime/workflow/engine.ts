@@ -15,7 +15,7 @@ import { LeaseLostError, type Fence, type SignalledEnd } from "../../store/clust
 import { workflowBucket } from "../cluster/leases.ts";
 import { DueSweep } from "./due-sweep.ts";
 import { leaveForAnotherNode, undefinedStepDue, UndefinedStepWarnings } from "./undefined-step.ts";
-import { changedTo, operatorDecision, settledCancelInput, unchanged } from "./operator-decisions.ts";
+import { changedTo, operatorDecision, refusedByDefinition, settledCancelInput, unchanged } from "./operator-decisions.ts";
 import { AbandonedStep, StepAttempts, TerminatedDuringStep } from "./step-attempts.ts";
 import { EndWaiters, workflowKey, type WaitCancel } from "./end-waiters.ts";
 import type { Observer } from "../../observe/observer.ts";
@@ -246,6 +246,8 @@ export class WorkflowEngine {
     const { action } = request;
     const definition = this.definitions.get(name);
     if (!definition) throw new SagaflowError("unknown_component", `no workflow named "${name}"`, { status: 404 });
+    const refused = refusedByDefinition(definition, request);
+    if (refused) return refused;
     // Not while stopping: the operator is then refused (503), and the attempt must not end it.
     const stoppedAttempt = action === "terminate" && !this.stopped && this.attempts.terminate(workflowKey(name, id), reason);
     return this.host.enqueueTask(name, id, async (current) => {

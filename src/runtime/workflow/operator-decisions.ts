@@ -46,6 +46,15 @@ function retryDecision(definition: WorkflowDefinition, current: Current, record:
 }
 
 /**
+ * A refusal the definition alone decides (a cancel where there is no cancel step): answered at
+ * once, without waiting for the step attempt in progress; undefined for every other request.
+ */
+export function refusedByDefinition(definition: WorkflowDefinition, request: OperatorRequest): StoredReply | undefined {
+  if (request.action !== "cancel" || definition.onCancel !== undefined) return undefined;
+  return { ok: false, code: "no_cancel_step", message: `workflow "${definition.name}" declares no cancel step (onCancel); terminate stops it now, leaving its effects in place` };
+}
+
+/**
  * Cancel: to the workflow's `onCancel` step (a saga's compensations), with input
  * `{ cancelled: { step, reason } }`. It runs in the mailbox after the step attempt in progress,
  * so that attempt finishes (or times out) first; its keyed calls are never repeated under a
@@ -56,18 +65,18 @@ function retryDecision(definition: WorkflowDefinition, current: Current, record:
 function cancelDecision(definition: WorkflowDefinition, current: Current, record: WorkflowRecord, reason: string, now: number): Decision {
   const refuse = (code: string, message: string): Decision => ({ ...unchanged(current), reply: { ok: false, code, message } });
   const step = definition.onCancel;
-  if (step === undefined) {
-    return refuse("no_cancel_step", `workflow "${definition.name}" declares no cancel step (onCancel); terminate stops it now, leaving its effects in place`);
-  }
+  if (step === undefined) return { ...unchanged(current), reply: refusedByDefinition(definition, { action: "cancel" })! };
   if (!operatorAllowed.cancel.includes(record.status)) return refuse("invalid_status", `cannot cancel a workflow that is ${record.status}`);
   if (record.step === step) {
     const code = record.lastError?.code ?? "failed";
+    const undoing = definition.undoingStep?.(record.state, record.stepInput, step) ?? "STEP";
+    const byHand = `retry with undoneByHand=${undoing} (sagaflow workflows retry ${definition.name} ID --undone-by-hand ${undoing})`;
     const failedThere =
       record.status !== "failed"
         ? ""
         : code === "partial_step"
-          ? "; it stopped there (partial_step): its last error names the step done in part: undo that part by hand, then retry with undoneByHand=STEP"
-          : `; it failed there (${code}: read its last error first), and retry runs that step again (or, once you undid the step it stopped at by hand, retry with undoneByHand=STEP)`;
+          ? `; it stopped there (partial_step) at step ${undoing}, done in part: undo that part by hand, then ${byHand}`
+          : `; it failed there (${code}: read its last error first), and retry runs that step again (or, once you undid step ${undoing} by hand, ${byHand})`;
     return refuse("invalid_status", `the workflow is already at its cancel step "${step}"${failedThere}`);
   }
   const partial = record.lastError?.partial === true;

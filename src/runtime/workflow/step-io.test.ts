@@ -107,6 +107,8 @@ describe("a workflow whose step waits on a slow call", () => {
     await rt.start();
     await rt.call("hung", "h1", "start", {});
     await inStep;
+    // What the definition alone refuses is answered at once, not after the hung attempt.
+    await assert.rejects(rt.admin.operateWorkflow("hung", "h1", "cancel"), (error: { code?: string }) => error.code === "no_cancel_step");
     assert.deepEqual(await rt.admin.operateWorkflow("hung", "h1", "terminate"), { status: "terminated", step: "call" });
     assert.equal((await rt.workflowResult("hung", "h1")).status, "terminated");
     // The attempt goes on in the background: its next call is not sent, and nothing moves the workflow.
