@@ -16,7 +16,10 @@ export interface PostgresStoreOptions {
    * How long the server lets one of this store's transactions sit idle before it ends the session.
    * Sagaflow's transactions send their statements back to back, so only a stuck or frozen process
    * (a SIGSTOP, a network partition) gets there, and the locks it holds (the feed lock stops every
-   * writer) go with the session. Default 10,000 ms.
+   * writer) go with the session. Meanwhile every node's commits wait for those locks: the default,
+   * 4,000 ms, is below the default lease (5 s), so a frozen node holds the others up for less than
+   * the time its work takes to move; it leaves room for a large batch's encoding between a commit's
+   * two round trips on a loaded machine.
    */
   idleInTransactionTimeoutMs?: number;
   /**
@@ -68,7 +71,7 @@ export const DEFAULT_POOL_SIZE = 10;
 export const CONNECTION_LIFETIME_S = 60;
 /** Finite waits by default: connecting, and a transaction left open by a stuck process (its locks). */
 export const CONNECT_TIMEOUT_MS = 10_000;
-export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000;
+export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 4_000;
 export const LOCK_TIMEOUT_MS = 2_000;
 export const STATEMENT_TIMEOUT_MS = 30_000;
 
