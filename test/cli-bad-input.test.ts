@@ -234,6 +234,14 @@ describe("sagaflow CLI: --admin without a scheme (real process)", () => {
     assert.equal(migrate.code, 1);
     assert.match(migrate.stderr, /--to-postgres must be a PostgreSQL URL/);
     assert.doesNotMatch(migrate.stdout, /copying/);
+    // A colon missing: not a host named "base" that cannot be found.
+    const typo = await cli(["serve", "examples/bank", "--postgres", "postgresql//127.0.0.1/app", "--data", dir]);
+    assert.equal(typo.code, 1);
+    assert.match(typo.stderr, /must be a PostgreSQL URL like postgres:\/\/user@host:5432\/database; "postgresql\/\/127.0.0.1\/app" has no "postgres:\/\/"/);
+    // --data left beside --postgres (from the SQLite days) is said to be ignored.
+    const both = await cli(["serve", "examples/bank", "--postgres", "postgres://postgres@127.0.0.1:1/app", "--data", dir]);
+    assert.equal(both.code, 1);
+    assert.match(both.stdout + both.stderr, /--data is for SQLite and is ignored with --postgres/);
     rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -108,6 +108,10 @@ export function postgresFlag(value: string | undefined, where: string): string |
   if (scheme !== undefined && scheme !== "postgres" && scheme !== "postgresql" && scheme !== "socket") {
     throw new Error(`${where} must be a PostgreSQL URL like postgres://user@host:5432/database, not ${scheme}://…`);
   }
+  // No scheme at all (a missing colon, say): the driver would take it as a host name and fail to find "base".
+  if (value !== undefined && scheme === undefined && !value.startsWith("/")) {
+    throw new Error(`${where} must be a PostgreSQL URL like postgres://user@host:5432/database; "${value.slice(0, 40)}" has no "postgres://"`);
+  }
   return value;
 }
 

@@ -95,6 +95,10 @@ async function serveCommand(argv: string[]): Promise<void> {
   const retention = retentionFromFlags(flags, process.env);
   const metrics = metricsSwitch(flags.has("no-metrics"), process.env["SAGAFLOW_METRICS"]);
   const logging = serveLogging(flags.get("log-level") ?? process.env["SAGAFLOW_LOG_LEVEL"], flags.get("log-format") ?? process.env["SAGAFLOW_LOG_FORMAT"]);
+  // Left in a unit file from the SQLite days, say: said, not silently dropped.
+  for (const flag of postgres === undefined ? [] : ["data", "sync"].filter((f) => flags.has(f))) {
+    logEvent(logging.log, "warn", { event: "flag_ignored", flag }, `sagaflow: --${flag} is for SQLite and is ignored with --postgres (the data is in PostgreSQL)`);
+  }
   // Checked before the service loads, as the tracing set up here: a mistyped OTEL_* stops the start.
   const metricsExport = metrics ? metricsExportFromEnv(process.env) : undefined;
   // Before the service loads: spans of everything it does go to the exporter the environment names.
