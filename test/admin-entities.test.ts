@@ -45,6 +45,8 @@ describe("admin API: entities and their events are visible", () => {
     assert.deepEqual(page.body.events.map((e: any) => e.seq), [2]);
     const summary = await admin("/entities/wallet/w1");
     assert.equal(summary.body.seq, 3);
+    // Its current state, folded: an operator sees the balance without replaying it by hand.
+    assert.deepEqual(summary.body.state, { balance: 12, open: true });
   });
 
   it("shows-a-key-value-record-and-refuses-bad-requests", async () => {

@@ -221,6 +221,10 @@ describe("the web console in a browser", { skip: missing }, () => {
       }
       const p = page();
       await p.goto(`${admin}/entities/wallet/carol`);
+      // Its current state first: the balance after its 52 events.
+      const current = p.locator("section", { hasText: "Current state (after event 52)" }).locator("pre.json");
+      await current.waitFor();
+      assert.equal(JSON.parse(await current.innerText()).balance, 51);
       const rows = p.locator("table.idempotency-keys tbody tr");
       await untilRead("a page of 50 keys", () => rows.count(), (n) => n === 50);
       assert.equal(await rows.first().getAttribute("data-key"), "k-00");

@@ -174,7 +174,8 @@ export class ConsoleQueries {
     if (component?.kind !== "entity") throw notFound(`no event-sourced entity named "${name}"`);
     const model = component as EntityDefinition;
     const history = await this.store.loadHistory(name, id);
-    const snapshot = history.snapshot && history.snapshot.seq <= seq ? history.snapshot : undefined;
+    // A snapshot folded under another stateVersion is not this code's state (see the entity kind's load).
+    const snapshot = history.snapshot && history.snapshot.seq <= seq && history.snapshot.stateVersion === (model.stateVersion ?? 0) ? history.snapshot : undefined;
     let state = snapshot ? snapshot.state : model.initial();
     let at = snapshot ? snapshot.seq : 0;
     if (seq - at > maxReplay) {

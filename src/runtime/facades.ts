@@ -81,6 +81,8 @@ export interface EntitySummary {
   component: string;
   id: string;
   seq: number;
+  /** Its state after event `seq`, as this code folds it; absent where that needs too many events replayed. */
+  state?: unknown;
   snapshot: unknown;
   eventsSinceSnapshot: number;
 }

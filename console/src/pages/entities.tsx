@@ -61,8 +61,13 @@ export function Entities({ component, id, search }: { component: string | undefi
           <ErrorBox error={entity.error} />
           {!entity.data && !entity.error ? <Loading what="the entity" /> : null}
           <div class="columns">
+            {kind === "entity" && entity.data && "state" in entity.data ? (
+              <Section title={`Current state (after event ${String(entity.data.seq)})`}>
+                <Json value={entity.data.state} />
+              </Section>
+            ) : null}
             <Section title={kind === "key-value" ? "Current record" : "Latest snapshot and events since"}>
-              {entity.data ? <Json value={entity.data} /> : null}
+              {entity.data ? <Json value={kind === "entity" ? { ...entity.data, state: undefined } : entity.data} /> : null}
             </Section>
             {at ? (
               <Section title={`State after event ${at}`} actions={<Link href={page({ at: undefined })}>close</Link>}>
