@@ -28,7 +28,7 @@ export async function retentionCommand(argv: string[]): Promise<void> {
   console.log(
     `last run ${new Date(run.startedAt).toISOString()}: removed ${run.removed.feed} feed states, ${run.removed.workflows} workflows, ` +
       `${run.removed.idempotency} idempotency records, ${run.removed.tombstones} tombstones, ${run.removed.history} history transitions` +
-      `${run.complete ? "" : " (more next run)"}${run.error ? `; error: ${run.error}` : ""}`,
+      `${run.complete ? "" : " (it went through part of what it looks at: the next run goes on)"}${run.error ? `; error: ${run.error}` : ""}`,
   );
   if (run.feedHeldBy) console.log(`feed kept above position ${run.feedFloor}, held by ${run.feedHeldBy}`);
 }
