@@ -20,6 +20,7 @@ describe("step graph layout", () => {
     assert.deepEqual(g.nodes.map((n) => n.id), ["$start", "withdraw", "deposit", "$end", "undo:withdraw", "$compensated"]);
     assert.equal(node("undo:withdraw").taken, true);
     assert.equal(node("$compensated").taken, true);
+    assert.deepEqual(g.nodes.filter((n) => n.failed).map((n) => n.id), ["deposit"], "the step that failed is marked so, not as done");
     assert.equal(node("$end").taken, false);
     assert.ok(node("undo:withdraw").y > node("withdraw").y, "compensations in the row below");
     assert.equal(node("undo:withdraw").x, node("withdraw").x, "under the step they undo");

@@ -34,6 +34,8 @@ export interface GraphNode {
   kind: "terminal" | "step" | "compensation";
   taken: boolean;
   current: boolean;
+  /** A saga's forward step that failed for good (the compensations started after it). */
+  failed?: boolean;
 }
 
 export interface GraphEdge {
@@ -163,6 +165,9 @@ function layoutSaga(shape: WorkflowShape, saga: NonNullable<WorkflowShape["saga"
   // The step that failed for good is the last forward step entered before the compensations.
   const forwardVisited = path.visited.filter((s) => s !== saga.compensationStep);
   const failed = compensating ? forwardVisited.at(-1) : undefined;
+  // Entered, then failed: not to be read as done.
+  const failedNode = failed === undefined ? undefined : byId.get(failed);
+  if (failedNode) failedNode.failed = true;
   const undos = saga.steps.filter((s) => s.compensable).map((s) => `undo:${s.name}`);
   saga.steps.forEach((step, i) => {
     // A step that fails for good undoes the compensable steps before it (the nearest first).

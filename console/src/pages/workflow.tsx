@@ -42,7 +42,7 @@ export function StepGraph({ layout, title }: { layout: GraphLayout; title: strin
         <path key={`${e.from}>${e.to}`} d={e.d} class={`edge${e.taken ? " taken" : ""}${e.dashed ? " dashed" : ""}`} marker-end={e.taken ? "url(#arrow-taken)" : "url(#arrow)"} data-from={e.from} data-to={e.to} />
       ))}
       {layout.nodes.map((n) => (
-        <g key={n.id} class={`node ${n.kind}${n.taken ? " taken" : ""}${n.current ? " current" : ""}`} data-node={n.id} data-taken={String(n.taken)} data-current={String(n.current)}>
+        <g key={n.id} class={`node ${n.kind}${n.taken ? " taken" : ""}${n.failed ? " failed" : ""}${n.current ? " current" : ""}`} data-node={n.id} data-taken={String(n.taken)} data-current={String(n.current)} data-failed={String(n.failed === true)}>
           <rect x={n.x} y={n.y} width={n.w} height={n.h} rx={n.kind === "terminal" ? n.h / 2 : 6} />
           <text x={n.x + n.w / 2} y={n.y + n.h / 2 + 4} text-anchor="middle">{n.label}</text>
           {n.current ? <circle cx={n.x + n.w - 8} cy={n.y + 8} r={4} class="current-dot" /> : null}
