@@ -19,6 +19,10 @@ export async function retentionCommand(argv: string[]): Promise<void> {
   console.log(`feed states: ${retentionPeriodText(s.feedMs)}; idempotency records: ${retentionPeriodText(s.idempotencyMs)}; tombstones: ${retentionPeriodText(s.tombstonesMs)}`);
   console.log(`workflow histories: ${s.historyKept === 0 ? "kept whole" : `the first transition and the newest ${s.historyKept}`}`);
   for (const w of r.workflows) console.log(`workflow ${w.name}: ended and terminated instances ${retentionPeriodText(w.retentionMs)}`);
+  for (const other of r.otherSettings ?? []) {
+    const differ = (Object.keys(s) as Array<keyof typeof s>).filter((k) => other.settings[k] !== s[k]).map((k) => `${k} ${other.settings[k]} (here ${s[k]})`);
+    console.error(`WARNING: node ${other.node} runs retention with other settings: ${differ.join(", ")}; the node holding the retention lease decides for all, and the lease moves: give every node the same`);
+  }
   console.log(`feed states removed up to position ${r.feedPrunedThrough}`);
   const run = r.lastRun;
   if (!run) {

@@ -1,7 +1,7 @@
 import { missingWorkflow } from "./retention/removed-workflow.ts";
 import { startedByOf } from "./workflow/started-by.ts";
 import { operatorChoices } from "./workflow/operator-decisions.ts";
-import type { RetentionService } from "./retention/retention-service.ts";
+import type { RetentionReport, RetentionService, RetentionSettings } from "./retention/retention-service.ts";
 import { errors, SagaflowError } from "../define/errors.ts";
 import type { WorkflowDefinition } from "../define/workflow.ts";
 import type { Store, StoreStatus, TimerCursor, WorkflowFilter } from "../store/port.ts";
@@ -75,8 +75,17 @@ export class RuntimeAdmin implements AdminFacade {
   }
 
   /** Retention's settings, last run and what it removed. */
-  retention() {
-    return this.parts.retention.report();
+  /**
+   * Retention's report, with the live nodes whose settings differ from this node's: the node
+   * holding retention's lease decides for all, and the lease moves, so they should agree.
+   */
+  async retention(): Promise<RetentionReport> {
+    const [report, nodes] = await Promise.all([this.parts.retention.report(), this.parts.membership.report()]);
+    const here = JSON.stringify(report.settings);
+    const otherSettings = nodes.nodes
+      .filter((n) => n.alive && n.id !== nodes.self && n.info["retention"] !== undefined && JSON.stringify(n.info["retention"]) !== here)
+      .map((n) => ({ node: n.id, settings: n.info["retention"] as RetentionSettings }));
+    return { ...report, otherSettings };
   }
 
   /** A name this service does not define that finds nothing is a typo, most likely: 404, naming the ones it has. */

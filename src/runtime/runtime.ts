@@ -20,7 +20,7 @@ import { RuntimeAdmin } from "./runtime-admin.ts";
 import { Observer, type ObserveOptions } from "../observe/observer.ts";
 import { registerRuntimeGauges } from "../observe/runtime-gauges.ts";
 import { StepHolds } from "./held-writes.ts";
-import { RetentionService, type RetentionSettings } from "./retention/retention-service.ts";
+import { RetentionService, retentionSettings, type RetentionSettings } from "./retention/retention-service.ts";
 import type { WorkflowDefinition } from "../define/workflow.ts";
 import { TopicService } from "./topics/topic-service.ts";
 import { ScheduleService } from "./schedules/schedule-service.ts";
@@ -134,12 +134,17 @@ export class Runtime {
     });
     this.clock = options.clock ?? systemClock;
     this.orphans = options.orphanedWorkflows ?? "refuse";
+    const retentionGiven = {
+      ...(options.idempotencyRetentionMs === undefined ? {} : { idempotencyMs: options.idempotencyRetentionMs }),
+      ...options.retention,
+    };
     this.membership = new Membership({
       cluster: this.store.cluster,
       ...(options.nodeName === undefined ? {} : { nodeName: options.nodeName }),
       ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
       ...(options.forgetDeadNodesAfterMs === undefined ? {} : { forgetDeadNodesAfterMs: options.forgetDeadNodesAfterMs }),
-      info: { pid: process.pid, ...options.nodeInfo },
+      // Its retention settings: nodes that disagree are named by `sagaflow retention` (the node holding its lease decides).
+      info: { pid: process.pid, ...options.nodeInfo, retention: retentionSettings(retentionGiven) },
       log: this.log,
       onSignal: (signal) => this.heard(signal),
       onReconnect: () => this.reconnected(),
@@ -237,10 +242,7 @@ export class Runtime {
         views: viewDefinitions,
         forget: (name, id) => this.dispatcher.forget(name, id),
       },
-      {
-        ...(options.idempotencyRetentionMs === undefined ? {} : { idempotencyMs: options.idempotencyRetentionMs }),
-        ...options.retention,
-      },
+      retentionGiven,
     );
     this.registerLeases();
     const views = this.views;

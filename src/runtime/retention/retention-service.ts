@@ -90,6 +90,8 @@ export interface RetentionReport {
   lastRun: RetentionRun | null;
   /** Removed since this process started. */
   totals: RetentionRun["removed"];
+  /** Several nodes: the live ones whose settings differ from this node's (the admin API fills it in). */
+  otherSettings?: Array<{ node: string; settings: RetentionSettings }>;
 }
 
 export interface RetentionHost {

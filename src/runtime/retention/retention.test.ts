@@ -425,11 +425,19 @@ whenPostgresAsked((url) => {
       const bed = testbed(url);
       const schema = bed.freshSchema();
       const env: Env = { failCharge: false, lateGate: Promise.resolve(), lateCalled: false, charges: 0 };
+      // Node b was started with another workflows period: each node names the other as disagreeing.
       const nodes = ["a", "b"].map(
-        (nodeName) => new Runtime({ store: bed.newStore({ schema }), components: components(env), nodeName, leaseMs: 1_000, log: () => {} }),
+        (nodeName) =>
+          new Runtime({ store: bed.newStore({ schema }), components: components(env), nodeName, leaseMs: 1_000, log: () => {}, ...(nodeName === "b" ? { retention: { workflowsMs: 60_000 } } : {}) }),
       );
       try {
         for (const node of nodes) await node.start();
+        const disagreeing = await nodes[0]!.admin.retention();
+        assert.deepEqual(
+          disagreeing.otherSettings?.map((o) => [o.node.startsWith("b"), o.settings.workflowsMs]),
+          [[true, 60_000]],
+        );
+        assert.equal((await nodes[1]!.admin.retention()).otherSettings?.[0]?.settings.workflowsMs, disagreeing.settings.workflowsMs);
         const runningHere = async () => Promise.all(nodes.map(async (n) => (await n.admin.retention()).runningHere));
         await until("a node to hold the retention lease", async () => (await runningHere()).includes(true), 15_000);
         assert.deepEqual((await runningHere()).filter(Boolean), [true], "exactly one node runs retention");
