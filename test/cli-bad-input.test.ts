@@ -108,6 +108,19 @@ describe("sagaflow CLI: --admin without a scheme (real process)", () => {
     assert.equal(known.code, 0, known.stderr);
   });
 
+  it("a-wrong-workflows-action-a-missing-id-or-the-service's-port-for-admin-say-what-is-wrong", async () => {
+    const admin = await server.admin();
+    const unknown = await cli(["workflows", "frobnicate", "transfer", "t1", "--admin", admin]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /unknown workflows action "frobnicate": list, show, suspend/);
+    const noId = await cli(["workflows", "show", "transfer", "--admin", admin]);
+    assert.equal(noId.code, 1);
+    assert.match(noId.stderr, /workflows show needs <name> <id> \(got only "transfer"\)/);
+    const servicePort = await cli(["workflows", "list", "--admin", server.url]);
+    assert.equal(servicePort.code, 1);
+    assert.match(servicePort.stderr, /is the service's port, not its admin port: --admin takes the admin port/);
+  });
+
   it("timers takes --limit, checked by the admin API; an empty page says no timers, without a more: hint", async () => {
     const admin = await server.admin();
     const none = await cli(["timers", "--limit", "5", "--admin", admin]);

@@ -52,7 +52,12 @@ export async function adminRequest(target: AdminTarget, method: "GET" | "POST", 
     throw new Error(`the admin API at ${base} needs a token: --admin-token T or SAGAFLOW_ADMIN_TOKEN`);
   }
   const body = (await response.json()) as { error?: { code: string; message: string } };
-  if (!response.ok) throw new Error(`${body.error?.code ?? response.status}: ${body.error?.message ?? "request failed"}`);
+  if (!response.ok) {
+    // The service's own port answers admin paths with its route error (src/http/ingress.ts).
+    const servicePort = response.status === 404 && /use \/\{component\}\/\{id\}\/\{command\}$/.test(body.error?.message ?? "");
+    const hint = servicePort ? ` (${base} is the service's port, not its admin port: --admin takes the admin port, 3001 by default)` : "";
+    throw new Error(`${body.error?.code ?? response.status}: ${body.error?.message ?? "request failed"}${hint}`);
+  }
   return body;
 }
 

@@ -27,19 +27,21 @@ export async function workflowsCommand(argv: string[]): Promise<void> {
     if (next !== null) console.error(`more: the same command with --after ${JSON.stringify(next)}`);
     return;
   }
-  if (!name || !id) throw new Error(`usage:\n${workflowsUsage}`);
+  const actions = ["show", "suspend", "resume", "terminate", "retry", "cancel"];
+  if (action === undefined || !actions.includes(action)) {
+    throw new Error(`${action === undefined ? "workflows needs an action" : `unknown workflows action "${action}"`}: list, ${actions.join(", ")}\nusage:\n${workflowsUsage}`);
+  }
+  if (!name || !id) throw new Error(`workflows ${action} needs <name> <id>${name ? ` (got only "${name}")` : ""}\nusage:\n${workflowsUsage}`);
   const path = `/workflows/${encodeURIComponent(name)}/${encodeURIComponent(id)}`;
   if (action === "show") {
     const shown = (await admin(base, "GET", withFlagsAsQuery(path, flags, [["history-after", "historyAfter"]]))) as { historyNext?: number };
     console.log(JSON.stringify(shown, null, 2));
     if (shown.historyNext !== undefined) console.error(`more: the same command with --history-after ${shown.historyNext}`);
-  } else if (action === "suspend" || action === "resume" || action === "terminate" || action === "retry" || action === "cancel") {
+  } else {
     // Ignored, a step named without its flag would make a plain retry: the compensation run again.
     if (positionals.length > 3) throw new Error(`unexpected ${JSON.stringify(positionals[3])} after <name> <id>; a saga's step undone by hand goes with --undone-by-hand STEP\nusage:\n${workflowsUsage}`);
     if ((lists.get("undone-by-hand")?.length ?? 0) > 1) throw new Error("--undone-by-hand is given more than once: name the one step the compensations stopped at");
     const actionPath = withFlagsAsQuery(`${path}/${action}`, flags, [["undone-by-hand", "undoneByHand"]]);
     console.log(JSON.stringify(await admin(base, "POST", actionPath)));
-  } else {
-    throw new Error(`usage:\n${workflowsUsage}`);
   }
 }
