@@ -114,7 +114,7 @@ export function Workflow({ name, id, search }: { name: string; id: string; searc
         <>
           <div class="facts">
             <span>step <strong>{w.step ?? "–"}</strong></span>
-            <span>attempt <strong>{w.attempt}</strong></span>
+            <span title="attempts of this step that failed so far (ctx.attempt of the next one is this + 1)">failed attempts <strong>{w.attempt}</strong></span>
             <span>created <strong>{formatTime(w.createdAt)}</strong></span>
             <span>updated <strong>{formatTime(w.updatedAt)}</strong></span>
             <span>
