@@ -96,6 +96,7 @@ function registerTests(connectionString: string): void {
       const live = await cli(["migrate", "--data", sqlite.dataDir, "--to-postgres", connectionString, "--postgres-schema", schema]);
       assert.equal(live.code, 1);
       assert.match(live.stderr, /in use by another live process/);
+      assert.doesNotMatch(live.stdout, /copying/, "nothing said to be copied before the refusal");
 
       const stopped = await sqlite.stop();
       assert.deepEqual(stopped, { code: 0, signal: null }, "SIGTERM stops the SQLite service gracefully");
@@ -103,6 +104,7 @@ function registerTests(connectionString: string): void {
 
       const run = await cli(["migrate", "--data", sqlite.dataDir, "--to-postgres", connectionString, "--postgres-schema", schema]);
       assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /copying .*sagaflow\.db into PostgreSQL schema/);
       assert.match(run.stdout, /counts verified/);
       assert.match(run.stdout, /views rebuild from the feed .*balances/);
       const { head, parkedRows } = await withClient(connectionString, async (client) => ({
@@ -125,6 +127,7 @@ function registerTests(connectionString: string): void {
       renameSync(`${marker}.aside`, marker);
       assert.equal(into.code, 1);
       assert.match(into.stderr, /is not empty/);
+      assert.doesNotMatch(into.stdout, /copying/);
 
       // On PostgreSQL, with the cure in place: everything continues.
       writeFileSync(env.BANK_CURE_FILE, "");

@@ -16,7 +16,6 @@ export async function migrateCommand(argv: string[]): Promise<void> {
   const dataDir = flags.get("data") ?? ".sagaflow";
   const schema = flags.get("postgres-schema") ?? "sagaflow";
   const { migrateSqliteToPostgres } = await import("../store/migrate/sqlite-to-postgres.ts");
-  console.log(`sagaflow: copying ${dataDir}/sagaflow.db into PostgreSQL schema ${schema}`);
   const report = await migrateSqliteToPostgres({ dataDir, connectionString: url, schema, log: (line) => console.log(line) });
   const rows = report.tables.reduce((sum, t) => sum + t.rows, 0);
   console.log(`sagaflow: copied ${rows} rows in ${report.tables.length} tables in ${report.durationMs} ms; counts verified`);

@@ -85,6 +85,8 @@ export async function migrateSqliteToPostgres(options: SqliteToPostgresOptions):
         // on the schema meanwhile waits), and a row written since the check above is seen.
         await client.query(`LOCK TABLE ${plan.map((p) => `${q}.${quoteIdent(p.table)}`).join(", ")} IN ACCESS EXCLUSIVE MODE`);
         await refuseNonEmpty(client, schema);
+        // Said only now: every refusal (in use, migrated, not empty) comes before it.
+        log(`sagaflow: copying ${dbPath} into PostgreSQL schema ${schema}`);
         const tables: MigrationReport["tables"] = [];
         for (const copy of plan) {
           const rows = await copyTable(db, client, schema, copy, options.batchRows ?? 5_000);
