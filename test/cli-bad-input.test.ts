@@ -116,9 +116,11 @@ describe("sagaflow CLI: --admin without a scheme (real process)", () => {
     const noId = await cli(["workflows", "show", "transfer", "--admin", admin]);
     assert.equal(noId.code, 1);
     assert.match(noId.stderr, /workflows show needs <name> <id> \(got only "transfer"\)/);
-    const servicePort = await cli(["workflows", "list", "--admin", server.url]);
-    assert.equal(servicePort.code, 1);
-    assert.match(servicePort.stderr, /is the service's port, not its admin port: --admin takes the admin port/);
+    for (const args of [["workflows", "list"], ["workflows", "show", "transfer", "t1"]]) {
+      const servicePort = await cli([...args, "--admin", server.url]);
+      assert.equal(servicePort.code, 1);
+      assert.match(servicePort.stderr, /is the service's port, not its admin port: --admin takes the admin port/, args.join(" "));
+    }
   });
 
   it("timers takes --limit, checked by the admin API; an empty page says no timers, without a more: hint", async () => {
@@ -250,6 +252,9 @@ describe("sagaflow CLI: --admin without a scheme (real process)", () => {
     // A colon missing: not a host named "base" that cannot be found.
     const typo = await cli(["serve", "examples/bank", "--postgres", "postgresql//127.0.0.1/app", "--data", dir]);
     assert.equal(typo.code, 1);
+    const secret = await cli(["serve", "examples/bank", "--postgres", "postgresql//app:S3cretPw@127.0.0.1/app", "--data", dir]);
+    assert.match(secret.stderr, /"postgresql\/\/app:\*\*\*@127\.0\.0\.1\/app" has no/);
+    assert.doesNotMatch(secret.stdout + secret.stderr, /S3cretPw/, "no password in the logs");
     assert.match(typo.stderr, /must be a PostgreSQL URL like postgres:\/\/user@host:5432\/database; "postgresql\/\/127.0.0.1\/app" has no "postgres:\/\/"/);
     // --data left beside --postgres (from the SQLite days) is said to be ignored.
     const both = await cli(["serve", "examples/bank", "--postgres", "postgres://postgres@127.0.0.1:1/app", "--data", dir]);

@@ -53,8 +53,12 @@ export async function adminRequest(target: AdminTarget, method: "GET" | "POST", 
   }
   const body = (await response.json()) as { error?: { code: string; message: string } };
   if (!response.ok) {
-    // The service's own port answers admin paths with its route error (src/http/ingress.ts).
-    const servicePort = response.status === 404 && /use \/\{component\}\/\{id\}\/\{command\}$/.test(body.error?.message ?? "");
+    // The service's own port answers admin paths with its route error (src/http/ingress.ts), or
+    // takes /workflows/{name}/{id} for a component named "workflows".
+    const message = body.error?.message ?? "";
+    const adminSection = path.split("/")[1]?.split("?")[0] ?? "";
+    const servicePort =
+      response.status === 404 && (/use \/\{component\}\/\{id\}\/\{command\}$/.test(message) || message.startsWith(`no component named "${adminSection}"`));
     const hint = servicePort ? ` (${base} is the service's port, not its admin port: --admin takes the admin port, 3001 by default)` : "";
     throw new Error(`${body.error?.code ?? response.status}: ${body.error?.message ?? "request failed"}${hint}`);
   }

@@ -110,7 +110,9 @@ export function postgresFlag(value: string | undefined, where: string): string |
   }
   // No scheme at all (a missing colon, say): the driver would take it as a host name and fail to find "base".
   if (value !== undefined && scheme === undefined && !value.startsWith("/")) {
-    throw new Error(`${where} must be a PostgreSQL URL like postgres://user@host:5432/database; "${value.slice(0, 40)}" has no "postgres://"`);
+    // Shown without its password: the message goes to logs.
+    const shown = value.replace(/(\/\/[^:/@]*:)[^@]*@/, "$1***@").slice(0, 60);
+    throw new Error(`${where} must be a PostgreSQL URL like postgres://user@host:5432/database; "${shown}" has no "postgres://"`);
   }
   return value;
 }

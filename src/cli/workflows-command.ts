@@ -42,6 +42,12 @@ export async function workflowsCommand(argv: string[]): Promise<void> {
     if (positionals.length > 3) throw new Error(`unexpected ${JSON.stringify(positionals[3])} after <name> <id>; a saga's step undone by hand goes with --undone-by-hand STEP\nusage:\n${workflowsUsage}`);
     if ((lists.get("undone-by-hand")?.length ?? 0) > 1) throw new Error("--undone-by-hand is given more than once: name the one step the compensations stopped at");
     const actionPath = withFlagsAsQuery(`${path}/${action}`, flags, [["undone-by-hand", "undoneByHand"]]);
-    console.log(JSON.stringify(await admin(base, "POST", actionPath)));
+    // The action applies after the step attempt in progress: say so rather than sit silent.
+    const waiting = setTimeout(() => console.error(`waiting: ${action} applies once the step attempt in progress is over (at most its timeout)…`), 1_000);
+    try {
+      console.log(JSON.stringify(await admin(base, "POST", actionPath)));
+    } finally {
+      clearTimeout(waiting);
+    }
   }
 }

@@ -101,7 +101,10 @@ export function entity<
     if (type.startsWith("$")) throw new TypeError(`event type "${type}": "$" is reserved`);
   }
   if (model.stateVersion !== undefined && !(Number.isSafeInteger(model.stateVersion) && model.stateVersion >= 0)) {
-    throw new TypeError(`entity "${name}": stateVersion must be a whole number from 0 (got ${String(model.stateVersion)}); bump it when the events fold differently`);
+    throw new TypeError(`entity "${name}": stateVersion must be a whole number from 0 (got ${JSON.stringify(model.stateVersion)}); bump it when the events fold differently`);
+  }
+  if (model.snapshotEvery !== undefined && !(Number.isSafeInteger(model.snapshotEvery) && model.snapshotEvery > 0)) {
+    throw new TypeError(`entity "${name}": snapshotEvery must be a whole number of events from 1 (got ${JSON.stringify(model.snapshotEvery)})`);
   }
   return { ...model, ...behaviour, queries, kind: "entity", name };
 }

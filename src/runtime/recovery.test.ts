@@ -124,9 +124,12 @@ describe("runtime: snapshots, recovery, cache and deletion", () => {
     assert.deepEqual([snapshot?.seq, snapshot?.stateVersion, (snapshot?.state as { items: string[] }).items.at(-1)], [20, 1, "T20"]);
   });
 
-  it("a-state-version-is-a-whole-number", () => {
+  it("a-state-version-and-a-snapshot-interval-are-whole-numbers", () => {
     assert.throws(() => shouting(-1), /stateVersion must be a whole number from 0/);
     assert.throws(() => shouting(1.5), /stateVersion must be a whole number from 0/);
+    const every = (snapshotEvery: number) => entity("every", { initial: () => ({}), events: {}, snapshotEvery }, { commands: {} });
+    for (const bad of [0, -1, 2.5]) assert.throws(() => every(bad), /snapshotEvery must be a whole number of events from 1/);
+    assert.throws(() => new Runtime({ store: new SqliteStore({ path: freshPath() }), components: [], snapshotEvery: 0 }), /snapshotEvery must be a whole number/);
   });
 
   it("cache-of-2-evicts-and-reloads-the-least-recently-used-instance", async () => {

@@ -207,6 +207,7 @@ export class Runtime {
       },
     });
     const snapshotEvery = options.snapshotEvery ?? 100;
+    if (!(Number.isSafeInteger(snapshotEvery) && snapshotEvery > 0)) throw new TypeError(`snapshotEvery must be a whole number of events from 1 (got ${JSON.stringify(snapshotEvery)})`);
     const consumerHost = {
       store: this.store,
       clock: this.clock,
@@ -388,7 +389,10 @@ export class Runtime {
     clearTimeout(timer);
     if (!cut) return;
     const abandoned = this.workflows.abandonAttempts();
-    if (abandoned > 0) this.log(`sagaflow: stop: abandoned ${abandoned} workflow step attempt(s) still running; their steps run again at the next start`);
+    if (abandoned.length > 0) {
+      const named = abandoned.slice(0, 10).join(", ") + (abandoned.length > 10 ? ", …" : "");
+      this.log(`sagaflow: stop: abandoned ${abandoned.length} workflow step attempt(s) still running (${named}); their steps run again at the next start`);
+    }
     await drained;
   }
 }

@@ -259,11 +259,12 @@ export class WorkflowEngine {
 
   /**
    * Stops every step attempt running here with nothing decided, as a crash would leave them (the
-   * step runs again later); how many. For the testkit's stop (its clock may never reach their
+   * step runs again later); the workflows they were of. For the testkit's stop (its clock may never reach their
    * timeouts) and a stop whose grace ran out (RuntimeOptions.stopGraceMs).
    */
-  abandonAttempts(): number {
-    return this.attempts.abandonAll();
+  abandonAttempts(): string[] {
+    // Named as people read them: `transfer "t1"` (the keys join name and id with a NUL).
+    return this.attempts.abandonAll().map((key) => key.replace("\u0000", ' "') + '"');
   }
 
   stop(): void {

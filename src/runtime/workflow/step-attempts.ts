@@ -79,10 +79,11 @@ export class StepAttempts {
     this.running.get(key)?.(new AbandonedStep());
   }
 
-  /** Stops every attempt with nothing decided; how many there were. */
-  abandonAll(): number {
+  /** Stops every attempt with nothing decided; the workflow keys they were of. */
+  abandonAll(): string[] {
+    const keys = [...this.running.keys()];
     for (const stop of this.running.values()) stop(new AbandonedStep());
-    return this.running.size;
+    return keys;
   }
 }
 

@@ -65,7 +65,7 @@ export function workflowKind(
 
     decide(current, handler, input, isQuery, id, principal, trace): Decision {
       if (current.state === removedByRetention) {
-        const again = handler === "start" ? ": a start with this id is refused while its tombstone lasts (retention.tombstonesMs); start a new one under another id" : "";
+        const again = handler === "start" ? ": a start with this id is refused while its tombstone lasts (retention.tombstonesMs, --retain-tombstones); start a new one under another id" : "";
         return refuse(current, "workflow_removed", `workflow ${definition.name} "${id}" ended and was removed by retention${again}`, 410);
       }
       const record = current.state as WorkflowRecord | null;
