@@ -34,6 +34,7 @@ export async function workflowsCommand(argv: string[]): Promise<void> {
   if (!name || !id) throw new Error(`workflows ${action} needs <name> <id>${name ? ` (got only "${name}")` : ""}\nusage:\n${workflowsUsage}`);
   const path = `/workflows/${encodeURIComponent(name)}/${encodeURIComponent(id)}`;
   if (action === "show") {
+    if (positionals.length > 3) throw new Error(`unexpected ${JSON.stringify(positionals[3])} after <name> <id>\nusage:\n${workflowsUsage}`);
     const shown = (await admin(base, "GET", withFlagsAsQuery(path, flags, [["history-after", "historyAfter"]]))) as { historyNext?: number };
     console.log(JSON.stringify(shown, null, 2));
     if (shown.historyNext !== undefined) console.error(`more: the same command with --history-after ${shown.historyNext}`);

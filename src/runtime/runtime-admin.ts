@@ -150,7 +150,7 @@ export class RuntimeAdmin implements AdminFacade {
   /** `undoneByHand`: a retry's word that the operator undid that step of a saga by hand (WorkflowDefinition.operatorRetry). */
   async operateWorkflow(name: string, id: string, action: OperatorAction, undoneByHand?: string): Promise<unknown> {
     const component = this.workflowDefinition(name);
-    if (!component) throw errors.unknownComponent(name);
+    if (!component) throw new SagaflowError("unknown_component", `no component named "${name}"${this.unlessNamed(name)}`, { status: 404 });
     checkId(id);
     if (undoneByHand !== undefined) checkUndoneByHand(component, action, undoneByHand);
     const request = undoneByHand === undefined ? { action } : { action, undoneByHand };
