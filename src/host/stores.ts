@@ -54,7 +54,7 @@ export interface PostgresOptions {
   schema?: string;
   /** Connections kept. Default 10. */
   poolSize?: number;
-  /** How long the server lets a transaction sit idle before ending it (a frozen process). Default 10,000 ms. */
+  /** How long the server lets a transaction sit idle before ending it (a frozen process). Default 4,000 ms (below the lease). */
   idleInTransactionTimeoutMs?: number;
   /** How long a write waits for a row locked outside Sagaflow before 503 `lock_timeout`. Default 2,000 ms. */
   lockTimeoutMs?: number;

@@ -74,10 +74,9 @@ export class RuntimeAdmin implements AdminFacade {
     return this.parts.store.listWorkflows(filter);
   }
 
-  /** Retention's settings, last run and what it removed. */
   /**
-   * Retention's report, with the live nodes whose settings differ from this node's: the node
-   * holding retention's lease decides for all, and the lease moves, so they should agree.
+   * Retention's settings, last run and what it removed, with the live nodes whose settings differ from this node's (the node
+   * holding retention's lease decides for all, and the lease moves, so they should agree).
    */
   async retention(): Promise<RetentionReport> {
     const [report, nodes] = await Promise.all([this.parts.retention.report(), this.parts.membership.report()]);
