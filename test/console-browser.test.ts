@@ -128,7 +128,16 @@ describe("the web console in a browser", { skip: missing }, () => {
       const alert = p.locator('[role="alert"]', { hasText: "partial_step" });
       await alert.waitFor();
       assert.match(await alert.innerText(), /no compensation/);
-      assert.match(await alert.innerText(), /Undo that part by hand, then say so with “retry: pay undone by hand”/);
+      assert.match(await alert.innerText(), /Undo that part by hand \(“Kept on their own” below lists what step pay kept\), then say so with “retry: pay undone by hand”/);
+      // What to undo: the deposit the step kept, linked to the wallet it went to.
+      const kept = p.locator('section[aria-label^="Kept on their own"] tr.partial-row');
+      await kept.waitFor();
+      assert.match(await kept.innerText(), /pay\s.*call deposit on wallet “bob”.*wf:payout:p1:1:0:kept/s);
+      await kept.locator("a", { hasText: "wallet “bob”" }).click();
+      await p.locator("h2", { hasText: "bob" }).waitFor();
+      assert.match(p.url(), /\/entities\/wallet\/bob$/);
+      await p.goBack();
+      await alert.waitFor();
       // Only what the admin API accepts is offered: no plain retry (it would refund beside the payment).
       const buttons = p.locator(".actions > .action > button");
       await untilRead("the operator's buttons", () => buttons.allInnerTexts(), (texts) => texts.length > 0);

@@ -2,8 +2,10 @@
 export type { ParkedViewEntry, ViewGeneration } from "../../src/store/view-port.ts";
 export type { ConsumerReport, IdempotencyKey, LagHistory, NodesReport, ProcessMap, RatesReport, ViewReport } from "../../src/runtime/facades.ts";
 export type { ParkedMessage, TimerRecord, WorkflowStateAt } from "../../src/store/port.ts";
+export type { JournalEntry } from "../../src/runtime/workflow/journal-entries.ts";
 /** The admin API's answers, as the console reads them (see src/runtime/facades.ts). */
 import type { WorkflowShape } from "./lib/graph-layout.ts";
+import type { JournalEntry } from "../../src/runtime/workflow/journal-entries.ts";
 
 export type { WorkflowShape };
 
@@ -40,6 +42,9 @@ export interface WorkflowDetail {
   /** What the admin API accepts now: the actions, and the step a retry may say was undone by hand. */
   operator: { actions: Array<"suspend" | "resume" | "retry" | "cancel" | "terminate">; undoneByHand: string | null };
   history: Transition[];
+  /** What its step executions made durable on their own (calls committed alone, timer changes, ctx.run results). */
+  journal: JournalEntry[];
+  journalFull?: true;
 }
 
 export interface Definitions {

@@ -132,7 +132,7 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
     // A step done in part that nothing undoes needs an operator: their retry with undoneByHand
     // says they undid it (above), and the rest is compensated.
     if (pending === partial && !undone.compensate) {
-      return ctx.update({ ...current, status: "requires_manual_intervention" }).fail("partial_step", partialStepMessage(name, pending));
+      return ctx.update({ ...current, status: "requires_manual_intervention" }).fail("partial_step", partialStepMessage(name, ctx.workflowId, pending));
     }
     try {
       await undone.compensate?.(current, ctx);
@@ -185,13 +185,13 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
    * stopped at; a step done in part that nothing undoes needs it. The step input carries it.
    */
   const undoingStep = (state: SagaState<S>, stepInput: unknown, step: string) => (step === compensateStep ? undoing(compensating(state, stepInput)) : undefined);
-  const operatorRetry = (state: SagaState<S>, stepInput: unknown, step: string, undoneByHand: string | undefined): OperatorRetry => {
+  const operatorRetry = (state: SagaState<S>, stepInput: unknown, step: string, undoneByHand: string | undefined, id: string): OperatorRetry => {
     const refused = (code: string, message: string): OperatorRetry => ({ refused: { code, message } });
     const pending = undoingStep(state, stepInput, step);
     if (undoneByHand === undefined) {
       const stuck = pending?.pending !== undefined && pending.pending === pending.partial;
       const compensable = options.steps.some((s) => s.name === pending?.pending && s.compensate);
-      return stuck && !compensable ? refused("partial_step", partialStepMessage(name, pending.pending!)) : { stepInput };
+      return stuck && !compensable ? refused("partial_step", partialStepMessage(name, id, pending.pending!)) : { stepInput };
     }
     if (pending?.pending === undefined) {
       return refused("invalid_status", `saga "${name}" stopped at step "${step}", not undoing a step: undoneByHand applies to a saga stopped in its compensations (retry without it runs "${step}" again)`);
@@ -242,8 +242,18 @@ function undoneByHandIn(input: unknown): string | undefined {
   return (input as { undoneByHand?: string } | null)?.undoneByHand;
 }
 
-function partialStepMessage(saga: string, step: string): string {
-  return `step "${step}" of saga "${saga}" failed after part of it took effect, and it has no compensation: undoing the steps before it would leave that part in place, so none was undone. Undo that part by hand, then retry with undoneByHand=${step} (sagaflow workflows retry ${saga} ID --undone-by-hand ${step}; the saga counts it undone and compensates the rest); or give the step a compensation, deploy, and retry; terminate leaves everything as it stands`;
+function partialStepMessage(saga: string, id: string, step: string): string {
+  return `step "${step}" of saga "${saga}" failed after part of it took effect, and it has no compensation: undoing the steps before it would leave that part in place, so none was undone. Undo that part by hand (the workflow's journal lists what it kept: sagaflow workflows show ${saga} ${cliWord(id)}), then ${retryUndoneByHand(saga, id, step)} (the saga counts it undone and compensates the rest); or give the step a compensation, deploy, and retry; terminate leaves everything as it stands`;
+}
+
+/** How an operator says they undid `step` of saga `saga` `id` by hand: over the admin API, and with the CLI. */
+export function retryUndoneByHand(saga: string, id: string, step: string): string {
+  return `retry with undoneByHand=${step} (sagaflow workflows retry ${saga} ${cliWord(id)} --undone-by-hand ${step})`;
+}
+
+/** `word` as a shell reads it back: quoted when it holds anything but letters, digits and . _ - : / @ = + ,. */
+function cliWord(word: string): string {
+  return /^[\w.:/@=+,-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 /** The failure the compensation was entered with (`input.failure`), or an operator's cancel as one (code "cancelled"). */

@@ -219,7 +219,7 @@ export interface WorkflowDefinition<S = any, SI = any, SN extends string = any, 
    * input it then runs with. `undoneByHand`: the step the operator says they undid by hand (the
    * one the compensations stopped at), counted undone without running its compensation.
    */
-  readonly operatorRetry?: (state: S, stepInput: unknown, step: string, undoneByHand: string | undefined) => OperatorRetry;
+  readonly operatorRetry?: (state: S, stepInput: unknown, step: string, undoneByHand: string | undefined, id: string) => OperatorRetry;
   /** Set by `saga()`: in its compensations, the step they are undoing now (or stopped at); undefined elsewhere. */
   readonly undoingStep?: (state: S, stepInput: unknown, step: string) => string | undefined;
 }

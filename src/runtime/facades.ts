@@ -32,6 +32,7 @@ import type { Definitions, WorkflowPage, WorkflowSearch } from "./console-querie
 import type { ProcessMap } from "./process-map.ts";
 import type { LagHistory, RatesReport } from "./admin-samples.ts";
 import type { WaitCancel } from "./workflow/end-waiters.ts";
+import type { JournalEntry } from "./workflow/journal-entries.ts";
 
 export type { OperatorAction, NodesReport, ViewQueryOptions, RetentionReport, Definitions, WorkflowPage, WorkflowSearch, ProcessMap, LagHistory, RatesReport, WorkflowStateAt };
 
@@ -101,6 +102,9 @@ export interface ShownWorkflow {
   operator: { actions: OperatorAction[]; undoneByHand: string | null };
   history: Array<WorkflowTransition & { version: number }>;
   historyNext?: number;
+  /** What its step executions made durable on their own (journal-entries.ts); `journalFull`: the first 200 only. */
+  journal: JournalEntry[];
+  journalFull?: true;
 }
 
 export interface AdminFacade {

@@ -8,6 +8,8 @@ import type { Clock } from "./clock.ts";
  */
 export interface HeldWrite {
   write: InstanceWrite;
+  /** The command that decided it (for the journal's mark, should it commit alone). */
+  command: string;
   /** The commit's outcome for this write (its positions when ok), or undefined: dropped, nothing kept. */
   settle(outcome: WriteOutcome | undefined): void;
 }
@@ -58,7 +60,7 @@ export class StepHolds {
   /** Told when a held write committed alone (`flush`): part of the step then took effect, whatever becomes of the step. */
   onKeptAlone: (() => void) | undefined;
   /** The write that records durably that a held write commits alone (journal.ts keptMarker), submitted before it. */
-  keptMarker: ((write: InstanceWrite) => InstanceWrite) | undefined;
+  keptMarker: ((held: HeldWrite) => InstanceWrite) | undefined;
 
   constructor(
     /** Commits one write on its own (the group committer). */
@@ -109,7 +111,7 @@ export class StepHolds {
       try {
         await this.beforeDurable();
         // Submitted first, so committed in the same batch or an earlier one: never after the write.
-        const marker = changes ? this.keptMarker?.(held.write) : undefined;
+        const marker = changes ? this.keptMarker?.(held) : undefined;
         const marked = marker && this.commitAlone(marker).catch(() => undefined);
         outcome = await this.commitAlone(held.write);
         await marked;

@@ -7,6 +7,14 @@ import { copyInput, copyReply } from "./json-copy.ts";
 
 export type { KeyedCall };
 
+/** A call whose effect was kept on its own: its target, its command and its idempotency key. */
+export interface KeptCall {
+  component: string;
+  id: string;
+  command: string;
+  key: string;
+}
+
 /**
  * Calls components on behalf of a workflow step, a consumer message or a timer. Call number n
  * gets the key `{prefix}:{n}`, the same on every re-run of the same source, so the target
@@ -24,14 +32,13 @@ export class KeyedCaller {
     private readonly holds?: StepHolds,
     /** A run an operator asked for again: what was refused under these keys is decided again. */
     decideRefusalAgain = false,
-    /** A workflow step's: told when a call's effect is kept on its own (see Pending.kept). */
-    kept?: () => void,
+    /** A workflow step's: told of each call whose effect is kept on its own (see Pending.kept). */
+    private readonly kept?: (call: KeptCall) => void,
   ) {
     // Assigned, not spread: one of these is made for every step attempt, consumer message and timer.
     const options: KeyedCallOptions = {};
     if (holds) options.hold = holds;
     if (decideRefusalAgain) options.decideRefusalAgain = true;
-    if (kept) options.kept = kept;
     this.options = options;
   }
 
@@ -55,7 +62,9 @@ export class KeyedCaller {
     // The write held for the previous call commits first: a step holds one entity at a time.
     if (this.holds) await this.holds.flush();
     // Copies both ways: the step's or handler's objects and the target's state never share a reference.
-    const reply = await this.keyedCall(component, id, handler, copyInput(input ?? {}, component, handler), key, this.options);
+    const kept = this.kept;
+    const options = kept ? { ...this.options, kept: () => kept({ component, id, command: handler, key }) } : this.options;
+    const reply = await this.keyedCall(component, id, handler, copyInput(input ?? {}, component, handler), key, options);
     if (reply.ok) return copyReply(reply.value, component, handler);
     throw refusalError(reply);
   }

@@ -1,6 +1,7 @@
 import { missingWorkflow } from "./retention/removed-workflow.ts";
 import { startedByOf } from "./workflow/started-by.ts";
 import { operatorChoices } from "./workflow/operator-decisions.ts";
+import { journalOf } from "./workflow/journal-entries.ts";
 import type { RetentionReport, RetentionService, RetentionSettings } from "./retention/retention-service.ts";
 import { errors, SagaflowError } from "../define/errors.ts";
 import type { WorkflowDefinition } from "../define/workflow.ts";
@@ -10,7 +11,7 @@ import type { RebuildFrom } from "./views/view-runner.ts";
 import type { Membership } from "./cluster/membership.ts";
 import type { ConsumerRunner } from "./consumers/consumer-runner.ts";
 import type { Dispatcher } from "./dispatcher.ts";
-import type { AdminFacade, ConsumerReport, EntitySummary, ViewReport } from "./facades.ts";
+import type { AdminFacade, ConsumerReport, EntitySummary, ShownWorkflow, ViewReport } from "./facades.ts";
 import { AdminSamples } from "./admin-samples.ts";
 import { checkId } from "./ids.ts";
 import { ConsoleQueries, type WorkflowSearch } from "./console-queries.ts";
@@ -127,7 +128,7 @@ export class RuntimeAdmin implements AdminFacade {
   }
 
   /** The record and its history: `historyLimit` transitions after version `historyAfter`; `historyNext` reads on from a full page. */
-  async showWorkflow(name: string, id: string, historyAfter = 0) {
+  async showWorkflow(name: string, id: string, historyAfter = 0): Promise<ShownWorkflow> {
     const workflow = await this.workflowRecord(name, id);
     const history = await this.parts.store.workflowHistory(name, id, historyLimit, historyAfter);
     // Who started it over HTTP (a verified token's sub and iss), or null: the first transition says.
@@ -135,9 +136,16 @@ export class RuntimeAdmin implements AdminFacade {
     const full = history.length === historyLimit;
     const definition = this.workflowDefinition(name);
     // A saga in its compensations: the step they are undoing (or stopped at), for the console's graph.
-    const undoing = definition?.undoingStep?.(workflow.state, workflow.stepInput, workflow.step ?? "") ?? null;
-    const operator = definition ? operatorChoices(definition, workflow, Date.now()) : { actions: [], undoneByHand: null };
-    return { workflow: { ...workflow, startedBy: startedByOf(first), undoing }, operator, history, ...(full ? { historyNext: history.at(-1)!.version } : {}) };
+    const { undoing, ...operator } = definition ? operatorChoices(definition, id, workflow, Date.now()) : { undoing: null, actions: [], undoneByHand: null };
+    const journal = await journalOf(this.parts.store, name, id, history);
+    return {
+      workflow: { ...workflow, startedBy: startedByOf(first), undoing },
+      operator,
+      history,
+      ...(full ? { historyNext: history.at(-1)!.version } : {}),
+      journal: journal.entries,
+      ...(journal.full ? { journalFull: true as const } : {}),
+    };
   }
 
   /** The running service's definition of workflow `name`; undefined when it has none (removed from the code). */

@@ -5,6 +5,7 @@ import { Link, seg } from "../router.tsx";
 import type { Definitions, WorkflowDetail, WorkflowStateAt } from "../types.ts";
 import { useState } from "preact/hooks";
 import { ActionButton, ErrorBox, Json, Loading, Section, Status, type ActionResult } from "../ui.tsx";
+import { Journal } from "./workflow-journal.tsx";
 
 /** What each operator action asks first: what it does and leaves. */
 const questions: Record<string, string> = {
@@ -98,6 +99,8 @@ export function Workflow({ name, id, search }: { name: string; id: string; searc
   const over = w?.status === "ended" || w?.status === "terminated";
   const operator = detail.data?.operator;
   const undoneByHand = operator?.undoneByHand ?? null;
+  // The step whose failure kept part of it: the current one, or the one a saga's compensations stopped at.
+  const partialStep = w?.lastError?.code === "partial_step" ? w.undoing : w?.lastError?.partial ? w.step : null;
   // Kept here, not in the button: the buttons change with the status, and an answer must not go with them.
   const [result, setResult] = useState<ActionResult | undefined>();
   return (
@@ -126,10 +129,10 @@ export function Workflow({ name, id, search }: { name: string; id: string; searc
           {w.lastError ? (
             <div class="error" role="alert">
               last error <strong>{w.lastError.code}</strong>: {w.lastError.message}
-              {w.lastError.partial ? <div>Part of step {w.step} took effect before it failed (a call of it was kept): that part is not undone by the failure.</div> : null}
+              {w.lastError.partial ? <div>Part of step {w.step} took effect before it failed (a call of it was kept): that part is not undone by the failure. “Kept on their own” below lists it.</div> : null}
               {w.lastError.code === "partial_step" ? (
                 <div>
-                  Undo that part by hand, then say so with “retry: {undoneByHand ?? "step"} undone by hand” below: the saga counts the step undone and compensates the rest. A plain retry is refused. Terminate leaves everything as it stands.
+                  Undo that part by hand (“Kept on their own” below lists what step {w.undoing ?? "–"} kept), then say so with “retry: {undoneByHand ?? "step"} undone by hand” below: the saga counts the step undone and compensates the rest. A plain retry is refused. Terminate leaves everything as it stands.
                 </div>
               ) : null}
             </div>
@@ -179,6 +182,7 @@ export function Workflow({ name, id, search }: { name: string; id: string; searc
               <span class="key taken">path taken</span> <span class="key current">current step</span> <span class="key dashed">on failure</span>
             </p>
           </Section>
+          <Journal entries={detail.data?.journal ?? []} full={detail.data?.journalFull === true} definitions={definitions.data} partialStep={partialStep} />
           <div class="columns wide-left">
             <Section title={`Timeline (${history.length} transitions)`}>
               <table class="timeline">

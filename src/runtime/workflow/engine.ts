@@ -253,7 +253,7 @@ export class WorkflowEngine {
     return this.host.enqueueTask(name, id, async (current) => {
       const record = recordOf(current.state);
       if (!record) throw new SagaflowError("not_found", `workflow ${name} "${id}" was never started`, { status: 404 });
-      return operatorDecision(definition, current, record, request, reason, this.host.clock.now(), stoppedAttempt);
+      return operatorDecision(definition, id, current, record, request, reason, this.host.clock.now(), stoppedAttempt);
     });
   }
 
@@ -446,11 +446,11 @@ export class WorkflowEngine {
     if (holds) {
       holds.prefix = prefix;
       holds.onKeptAlone = kept;
-      holds.keptMarker = (write) => keptMarker(definition.name, id, stepKey, write, this.host.clock.now());
+      holds.keptMarker = (held) => keptMarker(definition.name, id, stepKey, step, held, this.host.clock.now());
     }
     // Nothing to hold the step's writes in: its start commits first, as without eagerStart.
     else await prefix?.commit();
-    const journal = { store: this.host.store, clock: this.host.clock };
+    const journal = { store: this.host.store, clock: this.host.clock, step };
     const ctx = new StepContextImpl(definition.name, id, record.execId, record.attempt + 1, this.host.keyedCall, this.host.timers, holds, journal, retriedByOperator(record), kept);
     let timer: { cancel(): void } | undefined;
     try {

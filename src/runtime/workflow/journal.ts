@@ -8,27 +8,37 @@ import type { Clock } from "../clock.ts";
 export const journalComponent = "$journal";
 
 /**
- * The journal write that records, durably, that `write` (a call of the step execution `stepKey`,
- * committed on its own) took effect: submitted just before it, it commits no later than the write.
- * A step re-run after a crash then still knows that part of it was kept (`journaledEffects`).
+ * What a step execution made durable on its own, as its journal's mark says: a call (its target
+ * and command) or a timer change. An operator undoing a step done in part by hand reads these.
  */
-export function keptMarker(workflow: string, id: string, stepKey: string, write: InstanceWrite, at: number): InstanceWrite {
-  return keptMark(workflow, id, write.dedup[0]?.key ?? `${stepKey}:call`, at);
+export type KeptEffect =
+  | { call: { component: string; id: string; command: string } }
+  | { timer: { name: string; change: "started" | "cancelled" } };
+
+/**
+ * The journal write that records, durably, that `held` (a call of step `step`'s execution
+ * `stepKey`, committed on its own) took effect: submitted just before it, it commits no later than
+ * the write. A step re-run after a crash then still knows that part of it was kept (`journaledEffects`).
+ */
+export function keptMarker(workflow: string, id: string, stepKey: string, step: string, held: { write: InstanceWrite; command: string }, at: number): InstanceWrite {
+  const { write, command } = held;
+  return keptMark(workflow, id, write.dedup[0]?.key ?? `${stepKey}:call`, step, { call: { component: write.component, id: write.id, command } }, at);
 }
 
-/** The journal's mark that what `key` names (under a step execution's key) took effect. */
-function keptMark(workflow: string, id: string, key: string, at: number): InstanceWrite {
-  return { component: journalComponent, id: `${workflow}/${id}`, dedup: [{ key: `${key}:kept`, requestHash: "kept", reply: { ok: true, value: null }, at }] };
+/** The journal's mark that what `key` names (under a step execution's key) took effect: `effect`, in step `step`. */
+function keptMark(workflow: string, id: string, key: string, step: string, effect: KeptEffect, at: number): InstanceWrite {
+  return { component: journalComponent, id: `${workflow}/${id}`, dedup: [{ key: `${key}:kept`, requestHash: "kept", reply: { ok: true, value: { step, ...effect } }, at }] };
 }
 
 /**
- * Records that part of the step execution `stepKey` took effect where that commits by itself, not
+ * Records that `effect`, part of a step execution, took effect where that commits by itself, not
  * with a write the step holds (keptMarker covers those): a call committed in its instance's own
- * turn (a workflow started, a command the step did not hold), a timer started or cancelled. It is
- * written just after the effect, once per attempt: a crash in that moment still loses it.
+ * turn (a workflow started, a command the step did not hold), a timer started or cancelled. `key`
+ * names it under the execution's key. It is written just after the effect: a crash in that
+ * moment still loses it.
  */
-export function markKept(store: Store, workflow: string, id: string, stepKey: string, at: number): void {
-  store.commit([keptMark(workflow, id, stepKey, at)]).catch(() => {
+export function markKept(store: Store, workflow: string, id: string, key: string, step: string, effect: KeptEffect, at: number): void {
+  store.commit([keptMark(workflow, id, key, step, effect, at)]).catch(() => {
     // Best effort: the attempt itself knows (StepFailure.partial); only a crash's re-run reads the mark.
   });
 }

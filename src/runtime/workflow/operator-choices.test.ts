@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { workflow } from "../../define/workflow.ts";
 import type { WorkflowStatus } from "../../store/port.ts";
+import { retryUndoneByHand } from "../../define/saga.ts";
 import { operatorChoices } from "./operator-decisions.ts";
 import { startRecord } from "./record.ts";
 
@@ -16,7 +17,7 @@ describe("an operator's choices", () => {
   const at = (definition: typeof cancellable | typeof plain, status: WorkflowStatus, step = "work") => ({ ...startRecord(definition, {}, "h", 1_000).record, status, step });
 
   it("follow-the-status-and-whether-the-workflow-has-a-cancel-step", () => {
-    const choices = (definition: typeof cancellable | typeof plain, status: WorkflowStatus, step?: string) => operatorChoices(definition, at(definition, status, step), 2_000).actions;
+    const choices = (definition: typeof cancellable | typeof plain, status: WorkflowStatus, step?: string) => operatorChoices(definition, "o1", at(definition, status, step), 2_000).actions;
     assert.deepEqual(choices(cancellable, "running"), ["suspend", "cancel", "terminate"]);
     assert.deepEqual(choices(plain, "running"), ["suspend", "terminate"], "no cancel step: cancel is refused");
     assert.deepEqual(choices(cancellable, "suspended"), ["resume", "cancel", "terminate"]);
@@ -28,6 +29,13 @@ describe("an operator's choices", () => {
   });
 
   it("offer-no-step-undone-by-hand-outside-a-saga", () => {
-    assert.equal(operatorChoices(cancellable, at(cancellable, "failed", "undo"), 2_000).undoneByHand, null);
+    assert.equal(operatorChoices(cancellable, "o1", at(cancellable, "failed", "undo"), 2_000).undoneByHand, null);
+  });
+});
+
+describe("an operator's command in a refusal", () => {
+  it("names-the-instance-quoted-for-a-shell-where-its-id-needs-it", () => {
+    assert.equal(retryUndoneByHand("transfer", "t-1:a/b", "deposit"), "retry with undoneByHand=deposit (sagaflow workflows retry transfer t-1:a/b --undone-by-hand deposit)");
+    assert.equal(retryUndoneByHand("transfer", "bob's $HOME", "deposit"), "retry with undoneByHand=deposit (sagaflow workflows retry transfer 'bob'\\''s $HOME' --undone-by-hand deposit)");
   });
 });

@@ -1,4 +1,5 @@
 import type { Cancellation, WorkflowDefinition } from "../../define/workflow.ts";
+import { retryUndoneByHand } from "../../define/saga.ts";
 import type { Store, StoredReply, WorkflowRecord } from "../../store/port.ts";
 import { journaledEffects } from "./journal.ts";
 import { stepKeyOf } from "./step-context.ts";
@@ -23,10 +24,10 @@ export const changedTo = ({ record, note }: Changed): Decision => ({
  * What an operator's action does to the workflow `current` holds. `attemptTerminated`: this
  * terminate stopped a step attempt, whose turn has committed the workflow terminated already.
  */
-export function operatorDecision(definition: WorkflowDefinition, current: Current, record: WorkflowRecord, request: OperatorRequest, reason: string, now: number, attemptTerminated: boolean): Decision {
+export function operatorDecision(definition: WorkflowDefinition, id: string, current: Current, record: WorkflowRecord, request: OperatorRequest, reason: string, now: number, attemptTerminated: boolean): Decision {
   const { action } = request;
-  if (action === "cancel") return cancelDecision(definition, current, record, reason, now);
-  if (action === "retry" && record.status === "failed") return retryDecision(definition, current, record, request.undoneByHand, reason, now);
+  if (action === "cancel") return cancelDecision(definition, id, current, record, reason, now);
+  if (action === "retry" && record.status === "failed") return retryDecision(definition, id, current, record, request.undoneByHand, reason, now);
   if (attemptTerminated && record.status === "terminated") return { ...unchanged(current), reply: { ok: true, value: { status: record.status, step: record.step } } };
   const next = operatorChange(record, action, now, reason);
   if (!next) return { ...unchanged(current), reply: { ok: false, code: "invalid_status", message: `cannot ${action} a workflow that is ${record.status}` } };
@@ -38,8 +39,8 @@ export function operatorDecision(definition: WorkflowDefinition, current: Curren
  * answered from their records). A saga judges it first (`operatorRetry`): stopped at a step done
  * in part that nothing undoes, the operator must say they undid it (`undoneByHand`).
  */
-function retryDecision(definition: WorkflowDefinition, current: Current, record: WorkflowRecord, undoneByHand: string | undefined, reason: string, now: number): Decision {
-  const judged = definition.operatorRetry?.(record.state, record.stepInput, record.step ?? "", undoneByHand) ?? { stepInput: record.stepInput };
+function retryDecision(definition: WorkflowDefinition, id: string, current: Current, record: WorkflowRecord, undoneByHand: string | undefined, reason: string, now: number): Decision {
+  const judged = definition.operatorRetry?.(record.state, record.stepInput, record.step ?? "", undoneByHand, id) ?? { stepInput: record.stepInput };
   if ("refused" in judged) return { ...unchanged(current), reply: { ok: false, ...judged.refused } };
   const next = operatorChange({ ...record, stepInput: judged.stepInput }, "retry", now, reason)!;
   return changedTo(undoneByHand === undefined ? next : { ...next, note: `${next.note}; step ${undoneByHand} undone by hand` });
@@ -62,7 +63,7 @@ export function refusedByDefinition(definition: WorkflowDefinition, request: Ope
  * a saga whose step took effect in part and has no compensation (`partial_step`): undoing the
  * steps before it would leave that part in place (money deposited and refunded too).
  */
-function cancelDecision(definition: WorkflowDefinition, current: Current, record: WorkflowRecord, reason: string, now: number): Decision {
+function cancelDecision(definition: WorkflowDefinition, id: string, current: Current, record: WorkflowRecord, reason: string, now: number): Decision {
   const refuse = (code: string, message: string): Decision => ({ ...unchanged(current), reply: { ok: false, code, message } });
   const step = definition.onCancel;
   if (step === undefined) return { ...unchanged(current), reply: refusedByDefinition(definition, { action: "cancel" })! };
@@ -70,7 +71,7 @@ function cancelDecision(definition: WorkflowDefinition, current: Current, record
   if (record.step === step) {
     const code = record.lastError?.code ?? "failed";
     const undoing = definition.undoingStep?.(record.state, record.stepInput, step) ?? "STEP";
-    const byHand = `retry with undoneByHand=${undoing} (sagaflow workflows retry ${definition.name} ID --undone-by-hand ${undoing})`;
+    const byHand = retryUndoneByHand(definition.name, id, undoing);
     const failedThere =
       record.status !== "failed"
         ? ""
@@ -114,15 +115,17 @@ const everyAction: OperatorAction[] = ["suspend", "resume", "retry", "cancel", "
 
 /**
  * What an operator may do to `record` now, each action decided as the admin API would decide it
- * (nothing stored): the console offers these. `undoneByHand`: the step a retry may say was undone
- * by hand (a saga stopped in its compensations), or null.
+ * (nothing stored): the console offers these. `undoing`: the step a saga's compensations are
+ * undoing, or stopped at (else null); `undoneByHand`: that step when a retry may say it was undone
+ * by hand, or null.
  */
-export function operatorChoices(definition: WorkflowDefinition, record: WorkflowRecord, now: number): { actions: OperatorAction[]; undoneByHand: string | null } {
+export function operatorChoices(definition: WorkflowDefinition, id: string, record: WorkflowRecord, now: number): { actions: OperatorAction[]; undoing: string | null; undoneByHand: string | null } {
   const current: Current = { state: record, deleted: false };
-  const accepted = (request: OperatorRequest) => operatorDecision(definition, current, record, request, "", now, false).reply.ok;
+  const accepted = (request: OperatorRequest) => operatorDecision(definition, id, current, record, request, "", now, false).reply.ok;
   const undoing = definition.undoingStep?.(record.state, record.stepInput, record.step ?? "");
   return {
     actions: everyAction.filter((action) => accepted({ action })),
+    undoing: undoing ?? null,
     undoneByHand: undoing !== undefined && accepted({ action: "retry", undoneByHand: undoing }) ? undoing : null,
   };
 }

@@ -166,8 +166,15 @@ function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Prom
     const stopped = await ended(rt, "pivot", "p1", "failed");
     assert.equal(sagaState(stopped).status, "requires_manual_intervention");
     assert.deepEqual(sagaState(stopped).failure && [sagaState(stopped).failure!.step, sagaState(stopped).failure!.partial], ["deposit", true]);
-    const { workflow, operator } = await rt.admin.showWorkflow("pivot", "p1");
+    const { workflow, operator, journal, history: transitions } = await rt.admin.showWorkflow("pivot", "p1");
     assert.equal(workflow.lastError?.code, "partial_step");
+    assert.match(workflow.lastError.message, /lists what it kept: sagaflow workflows show pivot p1\), then retry with undoneByHand=deposit \(sagaflow workflows retry pivot p1 --undone-by-hand deposit\)/);
+    // What to undo by hand: the deposit its journal says was kept, with its target and key.
+    const depositExec = transitions.find((h) => h.step === "deposit")!.execId;
+    assert.deepEqual(
+      journal.map(({ at: _at, ...entry }) => entry),
+      [{ step: "deposit", call: { component: "wallet", id: "payee", command: "deposit" }, execution: depositExec, key: `wf:pivot:p1:${depositExec}:0:kept` }],
+    );
     // What the console offers: the step the stop is about, and only what the admin API accepts.
     assert.equal(workflow.undoing, "deposit");
     assert.deepEqual(operator, { actions: ["terminate"], undoneByHand: "deposit" });
@@ -226,6 +233,10 @@ function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Prom
     assert.equal(sagaState(done).failure?.partial, true);
     assert.deepEqual(sagaState(done).compensated, ["deposit", "withdraw"]);
     assert.deepEqual(await balances(rt), [10, 0], "the deposit, committed before the step failed, was taken back");
+    // Every call committed on its own is in the journal, each with its target (one the step did not hold too).
+    const { journal } = await rt.admin.showWorkflow("dropped", "s1");
+    const calls = journal.flatMap((entry) => ("call" in entry ? [`${entry.step}: ${entry.call.command} ${entry.call.id}`] : []));
+    assert.deepEqual(calls, ["withdraw: withdraw payer", "deposit: deposit payee", "compensate: withdraw payee", "compensate: deposit payer"]);
   });
 
   it("a-saga-whose-compensation-keeps-timing-out-says-in-its-state-that-it-needs-an-operator", async () => {
@@ -265,6 +276,11 @@ function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Prom
     assert.deepEqual([ran.failure.step, ran.failure.code, ran.failure.partial], ["charge", "broken", true]);
     assert.deepEqual([slow.failure.code, slow.failure.partial], ["step_timeout", true], "a ctx.run under way when the step timed out may have had its effect");
     assert.deepEqual([not.failure.code, not.failure.partial], ["broken", undefined]);
+    // The journal says what was kept: the ctx.run's result, the timer started; nothing for the others.
+    const kept = async (id: string) => (await rt.admin.showWorkflow("journaled", id)).journal.map(({ at: _at, key: _key, execution: _e, ...entry }) => entry);
+    assert.deepEqual(await kept("ran"), [{ step: "charge", run: { name: "charge", result: "charged" } }]);
+    assert.deepEqual(await kept("timer"), [{ step: "charge", timer: { name: "remind-timer", change: "started" } }]);
+    assert.deepEqual([await kept("not"), await kept("no-timer"), await kept("touch")], [[], [], []]);
   });
 }
 

@@ -4,7 +4,7 @@ import type { InstanceClient, Timers } from "../../define/handlers.ts";
 import type { RunAttempt, RunOptions, StepContext } from "../../define/workflow.ts";
 import type { Store } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
-import { Journal, markKept } from "./journal.ts";
+import { Journal, markKept, type KeptEffect } from "./journal.ts";
 import { KeyedCaller, type KeyedCall } from "../keyed-caller.ts";
 import type { StepHolds } from "../held-writes.ts";
 import { keyedTimers, type StartsTimers } from "../timers/timer-service.ts";
@@ -23,7 +23,6 @@ export class StepContextImpl implements StepContext<unknown, string> {
   private journalMade: Journal | undefined;
   private timersMade: Timers | undefined;
   private abandoned = false;
-  private marked = false;
 
   constructor(
     private readonly workflowName: string,
@@ -33,33 +32,32 @@ export class StepContextImpl implements StepContext<unknown, string> {
     keyedCall: KeyedCall,
     private readonly timerService: StartsTimers,
     private readonly holds?: StepHolds,
-    private readonly journalDeps?: { store: Store; clock: Clock },
+    private readonly journalDeps?: { store: Store; clock: Clock; step: string },
     /** An operator's retry of this execution: what its calls got refused is decided again. */
     decideRefusalAgain = false,
     /** Told when something of this attempt took effect on its own: a call kept, a result journaled, a timer changed. */
     private readonly kept: () => void = () => {},
   ) {
     this.prefix = stepKeyOf(workflowName, workflowId, execId);
-    this.caller = new KeyedCaller(this.prefix, keyedCall, holds, decideRefusalAgain, () => this.keptByItself());
+    this.caller = new KeyedCaller(this.prefix, keyedCall, holds, decideRefusalAgain, ({ key, ...call }) => this.keptByItself(key, { call }));
   }
 
   /**
-   * A call or a timer change that committed by itself (not through a held write, whose mark goes
-   * before it): `kept`, and a mark in the journal (once an attempt), so that a re-run after a
-   * crash knows too. A `ctx.run` result is its own mark.
+   * A call or a timer change (`key` under the execution's) that committed by itself (not through a
+   * held write, whose mark goes before it): `kept`, and a mark in the journal saying what it was,
+   * so that a re-run after a crash knows too, and an operator can see it. A `ctx.run` result is
+   * its own mark.
    */
-  private keptByItself(): void {
-    if (!this.marked && this.journalDeps) {
-      this.marked = true;
-      markKept(this.journalDeps.store, this.workflowName, this.workflowId, this.prefix, this.journalDeps.clock.now());
-    }
+  private keptByItself(key: string, effect: KeptEffect): void {
+    const deps = this.journalDeps;
+    if (deps) markKept(deps.store, this.workflowName, this.workflowId, key, deps.step, effect, deps.clock.now());
     this.kept();
   }
 
   get timers(): Timers {
     if (!this.timersMade) {
       // Keyed by the execution: a re-run starting them again (after the first fired) changes their targets once.
-      const keyed = timersTelling(keyedTimers(this.timerService, this.prefix), this.timerService, () => this.keptByItself());
+      const keyed = timersTelling(keyedTimers(this.timerService, this.prefix), this.timerService, (name, change) => this.keptByItself(`${this.prefix}:timer:${name}:${change}`, { timer: { name, change } }));
       this.timersMade = this.holds ? timersAfterStart(keyed, this.holds) : keyed;
     }
     return this.timersMade;
@@ -127,15 +125,15 @@ export function stepKeyOf(workflow: string, id: string, execId: number): string 
 }
 
 /** Timers that tell `kept` of each change made: a started or cancelled timer outlives the step attempt. */
-function timersTelling(keyed: Timers, timers: StartsTimers, kept: () => void): Timers {
+function timersTelling(keyed: Timers, timers: StartsTimers, kept: (name: string, change: "started" | "cancelled") => void): Timers {
   return {
     start: async (name, delayMs, call) => {
       await keyed.start(name, delayMs, call);
-      kept();
+      kept(name, "started");
     },
     cancel: async (name) => {
       // Cancelling a timer that was not there changed nothing.
-      if (await timers.remove(name)) kept();
+      if (await timers.remove(name)) kept(name, "cancelled");
     },
   };
 }
