@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -116,10 +118,18 @@ describe("sagaflow CLI: --admin without a scheme (real process)", () => {
     const noId = await cli(["workflows", "show", "transfer", "--admin", admin]);
     assert.equal(noId.code, 1);
     assert.match(noId.stderr, /workflows show needs <name> <id> \(got only "transfer"\)/);
-    for (const args of [["workflows", "list"], ["workflows", "show", "transfer", "t1"]]) {
-      const servicePort = await cli([...args, "--admin", server.url]);
-      assert.equal(servicePort.code, 1);
-      assert.match(servicePort.stderr, /is the service's port, not its admin port: --admin takes the admin port/, args.join(" "));
+    // The service's port, and a server that is not Sagaflow's (an HTML page): neither answers as the admin API.
+    const other = createServer((_req, res) => res.end("<html>hello</html>"));
+    await new Promise<void>((listening) => other.listen(0, "127.0.0.1", listening));
+    try {
+      const otherUrl = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+      for (const [base, args] of [[server.url, ["workflows", "list"]], [server.url, ["workflows", "show", "transfer", "t1"]], [server.url, ["consumers"]], [otherUrl, ["nodes"]]] as const) {
+        const wrong = await cli([...args, "--admin", base]);
+        assert.equal(wrong.code, 1);
+        assert.match(wrong.stderr, /did not answer as a Sagaflow admin API \(HTTP \d+\): is it the service's port\? --admin takes the admin port/, args.join(" "));
+      }
+    } finally {
+      other.close();
     }
   });
 

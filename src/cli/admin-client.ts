@@ -48,20 +48,15 @@ export async function adminRequest(target: AdminTarget, method: "GET" | "POST", 
   } catch {
     throw new Error(`cannot reach the admin API at ${base} (is the service running? --admin URL)`);
   }
+  // Any other server, the service's own port included, answers without the admin API's mark.
+  if (response.headers.get("sagaflow-api") !== "admin") {
+    throw new Error(`${base} did not answer as a Sagaflow admin API (HTTP ${response.status}): is it the service's port? --admin takes the admin port, 3001 by default (the service port + 1)`);
+  }
   if (response.status === 401 && target.token === undefined) {
     throw new Error(`the admin API at ${base} needs a token: --admin-token T or SAGAFLOW_ADMIN_TOKEN`);
   }
   const body = (await response.json()) as { error?: { code: string; message: string } };
-  if (!response.ok) {
-    // The service's own port answers admin paths with its route error (src/http/ingress.ts), or
-    // takes /workflows/{name}/{id} for a component named "workflows".
-    const message = body.error?.message ?? "";
-    const adminSection = path.split("/")[1]?.split("?")[0] ?? "";
-    const servicePort =
-      response.status === 404 && (/use \/\{component\}\/\{id\}\/\{command\}$/.test(message) || message.startsWith(`no component named "${adminSection}"`));
-    const hint = servicePort ? ` (${base} is the service's port, not its admin port: --admin takes the admin port, 3001 by default)` : "";
-    throw new Error(`${body.error?.code ?? response.status}: ${body.error?.message ?? "request failed"}${hint}`);
-  }
+  if (!response.ok) throw new Error(`${body.error?.code ?? response.status}: ${body.error?.message ?? "request failed"}`);
   return body;
 }
 

@@ -49,6 +49,14 @@ export function checkAdminBind(host: string, access: AdminAccess): void {
 const digest = (value: string) => createHash("sha256").update(value).digest();
 
 /**
+ * Marks an answer as the admin API's (`sagaflow-api: admin`), refusals included: the CLI tells by
+ * it that `--admin` points at the admin port, not at the service's or at another server.
+ */
+export function markAdminAnswer(res: ServerResponse): void {
+  res.setHeader("sagaflow-api", "admin");
+}
+
+/**
  * Wraps the admin handler with a check of the caller, when a token or a role is configured
  * (wherever it listens); without either, it listens on loopback only (see {@link checkAdminBind}).
  * No credentials or bad ones: 401 with `WWW-Authenticate: Bearer`; a valid JWT without the role:
@@ -63,6 +71,7 @@ export function guardAdmin(
   const open = access.token === undefined && !jwtAccess(access);
   const guarded = open ? refuseOtherSites(handler) : checkCaller(handler, access);
   return (req, res) => {
+    markAdminAnswer(res);
     const repeated = repeatedAuthorization(req);
     if (repeated) sendJson(res, repeated.status, { error: repeated.toJSON() }, { "cache-control": "no-store" });
     else guarded(req, res);

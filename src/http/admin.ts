@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { markAdminAnswer } from "./admin-guard.ts";
 import { SagaflowError } from "../define/errors.ts";
 import type { AdminFacade, OperatorAction } from "../runtime/facades.ts";
 import type { WorkflowStatus } from "../store/port.ts";
@@ -113,6 +114,7 @@ export function adminHandler(admin: AdminFacade, log: (line: string) => void = (
     throw new SagaflowError("not_found", `no admin route ${method} ${url.pathname}`, { status: 404 });
   }
   return (req, res) => {
+    markAdminAnswer(res);
     route(req, res).catch((error: unknown) => {
       if (!res.headersSent) sendError(res, error instanceof URIError ? new SagaflowError("invalid_path", "bad percent-encoding") : error, log);
     });
