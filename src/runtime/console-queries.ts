@@ -6,7 +6,7 @@
  */
 import type { WorkflowDefinition } from "../define/workflow.ts";
 import { SagaflowError } from "../define/errors.ts";
-import type { Store, StoredWorkflow, WorkflowFilter } from "../store/port.ts";
+import type { EntityHistory, Store, StoredWorkflow, WorkflowFilter } from "../store/port.ts";
 import { compareText } from "../store/collation.ts";
 import type { EntityDefinition } from "../define/entity.ts";
 import type { Dispatcher } from "./dispatcher.ts";
@@ -168,12 +168,15 @@ export class ConsoleQueries {
     return buildProcessMap(name, Object.keys(definition.steps as object), instances, { since, until }, truncated);
   }
 
-  /** An event-sourced entity's state right after its event `seq` (time travel), folded from the latest snapshot at or before it. */
-  async entityStateAt(name: string, id: string, seq: number): Promise<{ component: string; id: string; seq: number; state: unknown }> {
+  /**
+   * An event-sourced entity's state right after its event `seq` (time travel), folded from the
+   * latest snapshot at or before it. `loaded`: the instance's history, if the caller read it already.
+   */
+  async entityStateAt(name: string, id: string, seq: number, loaded?: EntityHistory): Promise<{ component: string; id: string; seq: number; state: unknown }> {
     const component = this.dispatcher.component(name);
     if (component?.kind !== "entity") throw notFound(`no event-sourced entity named "${name}"`);
     const model = component as EntityDefinition;
-    const history = await this.store.loadHistory(name, id);
+    const history = loaded ?? (await this.store.loadHistory(name, id));
     // A snapshot folded under another stateVersion is not this code's state (see the entity kind's load).
     const snapshot = history.snapshot && history.snapshot.seq <= seq && history.snapshot.stateVersion === (model.stateVersion ?? 0) ? history.snapshot : undefined;
     let state = snapshot ? snapshot.state : model.initial();
@@ -185,6 +188,12 @@ export class ConsoleQueries {
         `the state after event ${seq} needs ${seq - at} events replayed from the first, more than ${maxReplay}: an entity keeps only its newest snapshot; pick an event up to ${maxReplay}${newest}`,
         { status: 409 },
       );
+    }
+    // The events loaded with the history follow what it starts from (its snapshot, or the first event): folded without a read.
+    const following = snapshot || !history.snapshot ? history.events.filter((e) => e.seq <= seq) : [];
+    if (following.length > 0 && following[0]!.seq === at + 1) {
+      state = foldEvents(model, state, following);
+      at = following.at(-1)!.seq;
     }
     while (at < seq) {
       const events = await this.store.readEvents(name, id, at, Math.min(1_000, seq - at));

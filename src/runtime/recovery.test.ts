@@ -124,6 +124,19 @@ describe("runtime: snapshots, recovery, cache and deletion", () => {
     assert.deepEqual([snapshot?.seq, snapshot?.stateVersion, (snapshot?.state as { items: string[] }).items.at(-1)], [20, 1, "T20"]);
   });
 
+  it("the-admin-state-after-any-event-is-the-fold-of-the-events-up-to-it-around-a-snapshot-and-the-summary-reads-the-history-once", async () => {
+    const { rt, loads } = await open(freshPath(), { snapshotEvery: 10 });
+    const texts = Array.from({ length: 13 }, (_, i) => `t${i + 1}`);
+    for (const text of texts) await rt.call("notes", "n4", "note", { text });
+    for (const seq of [1, 9, 10, 11, 13]) {
+      assert.deepEqual((await rt.admin.entityStateAt("notes", "n4", seq)).state, { items: texts.slice(0, seq) }, `after event ${seq}`);
+    }
+    loads.length = 0;
+    const summary = await rt.admin.entity("notes", "n4");
+    assert.deepEqual(["seq" in summary && summary.seq, "state" in summary && summary.state], [13, { items: texts }]);
+    assert.deepEqual(loads, ["n4"], "one read of the history for the summary and its current state");
+  });
+
   it("a-state-version-and-a-snapshot-interval-are-whole-numbers", () => {
     assert.throws(() => shouting(-1), /stateVersion must be a whole number from 0/);
     assert.throws(() => shouting(1.5), /stateVersion must be a whole number from 0/);

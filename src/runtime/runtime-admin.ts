@@ -188,7 +188,7 @@ export class RuntimeAdmin implements AdminFacade {
     const history = await store.loadHistory(name, id);
     const last = history.events.at(-1)?.seq ?? history.snapshot?.seq ?? 0;
     if (last === 0) throw notFound(`${name} "${id}" has no events`);
-    const current = await this.console.entityStateAt(name, id, last).catch(() => undefined);
+    const current = await this.console.entityStateAt(name, id, last, history).catch(() => undefined);
     const summary: EntitySummary = { component: name, id, seq: last, ...(current ? { state: current.state } : {}), snapshot: history.snapshot ?? null, eventsSinceSnapshot: history.events.length };
     return summary;
   }
