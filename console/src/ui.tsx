@@ -2,7 +2,7 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, ApiError } from "./api.ts";
-import { formatJson } from "./lib/format.ts";
+import { fitLabel, formatJson } from "./lib/format.ts";
 
 /** An admin API error as a message (never a blank page). */
 export function ErrorBox({ error }: { error: ApiError | undefined }) {
@@ -136,5 +136,16 @@ export function ProgressBar({ percent, label }: { percent: number; label: string
       <div class="progress-fill" style={{ width: `${percent}%` }} />
       <span class="progress-text">{percent}%</span>
     </div>
+  );
+}
+
+/** An SVG label centred at `x`, cut to `width` (see fitLabel); the whole text shows on hover when cut. */
+export function SvgLabel({ x, y, width, fontPx, text, class: className }: { x: number; y: number; width: number; fontPx: number; text: string; class?: string }) {
+  const shown = fitLabel(text, width, fontPx);
+  return (
+    <text x={x} y={y} text-anchor="middle" class={className}>
+      {shown === text ? null : <title>{text}</title>}
+      {shown}
+    </text>
   );
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { changedFields, formatAgo, formatCount, formatDuration, formatJson, formatRate, progressPercent } from "./format.ts";
+import { changedFields, fitLabel, formatAgo, formatCount, formatDuration, formatJson, formatRate, progressPercent } from "./format.ts";
 
 describe("console formatting", () => {
   it("formats-durations-at-each-scale", () => {
@@ -25,6 +25,11 @@ describe("console formatting", () => {
     assert.equal(progressPercent(50, 200), 25);
     assert.equal(progressPercent(0, 0), 100);
     assert.equal(progressPercent(300, 200), 100);
+  });
+  it("cuts-a-label-to-its-box-with-an-ellipsis", () => {
+    assert.equal(fitLabel("withdraw", 116, 13), "withdraw");
+    assert.equal(fitLabel("undo reserveInventoryForOrder", 116, 13), "undo reserveI…");
+    assert.equal(fitLabel("withdrawFromAcct", 116, 13), "withdrawFromA…", "15 characters do not fit 116 px: 14 do");
   });
   it("tells-which-fields-of-a-state-changed", () => {
     assert.deepEqual(changedFields({ a: 1, b: { c: 2 }, d: 3 }, { a: 1, b: { c: 3 }, e: 4 }), ["b", "d", "e"]);

@@ -68,3 +68,12 @@ export function progressPercent(offset: number, head: number): number {
   if (head <= 0) return 100;
   return Math.max(0, Math.min(100, Math.floor((offset / head) * 100)));
 }
+
+/**
+ * `text` cut to what fits `widthPx` at `fontPx` (≈0.62 em a character, bold included), with "…"
+ * where it was cut: a graph's box keeps its label inside it.
+ */
+export function fitLabel(text: string, widthPx: number, fontPx: number): string {
+  const fits = Math.max(2, Math.floor(widthPx / (fontPx * 0.62)));
+  return text.length <= fits ? text : `${text.slice(0, fits - 1)}…`;
+}

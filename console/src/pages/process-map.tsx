@@ -3,7 +3,7 @@ import { formatCount, formatDuration, formatTime } from "../lib/format.ts";
 import { filtersToQuery, mapWindows } from "../lib/query.ts";
 import { Link, navigate, seg } from "../router.tsx";
 import type { Definitions, ProcessMap as Map } from "../types.ts";
-import { ErrorBox, Loading, Section } from "../ui.tsx";
+import { ErrorBox, Loading, Section, SvgLabel } from "../ui.tsx";
 
 const W = 150;
 const H = 62;
@@ -47,11 +47,11 @@ function MapPicture({ map, name }: { map: Map; name: string }) {
         return (
           <g key={id} class={`node ${step ? "step taken" : "terminal"}`} data-node={id}>
             <rect x={x(id)} y={step ? y : y + 12} width={W} height={step ? H : H - 24} rx={step ? 6 : (H - 24) / 2} />
-            <text x={x(id) + W / 2} y={y + (step ? 18 : H / 2 + 4)} text-anchor="middle" class="node-title">{id.replace(/^\$/, "")}</text>
+            <SvgLabel x={x(id) + W / 2} y={y + (step ? 18 : H / 2 + 4)} width={W - 8} fontPx={13} text={id.replace(/^\$/, "")} class="node-title" />
             {step ? (
               <>
-                <text x={x(id) + W / 2} y={y + 36} text-anchor="middle" class="small-text">{step.passed} passed · {step.now} now</text>
-                <text x={x(id) + W / 2} y={y + 52} text-anchor="middle" class="small-text">p50 {formatDuration(step.medianMs)} · p99 {formatDuration(step.p99Ms)}</text>
+                <SvgLabel x={x(id) + W / 2} y={y + 36} width={W - 8} fontPx={11} text={`${formatCount(step.passed)} passed · ${formatCount(step.now)} now`} class="small-text" />
+                <SvgLabel x={x(id) + W / 2} y={y + 52} width={W - 8} fontPx={11} text={`p50 ${formatDuration(step.medianMs)} · p99 ${formatDuration(step.p99Ms)}`} class="small-text" />
               </>
             ) : null}
           </g>

@@ -4,7 +4,7 @@ import { layoutGraph, visitedSteps, type GraphLayout } from "../lib/graph-layout
 import { Link, seg } from "../router.tsx";
 import type { Definitions, WorkflowDetail, WorkflowStateAt } from "../types.ts";
 import { useState } from "preact/hooks";
-import { ActionButton, ErrorBox, Json, Loading, Section, Status, type ActionResult } from "../ui.tsx";
+import { ActionButton, ErrorBox, Json, Loading, Section, Status, SvgLabel, type ActionResult } from "../ui.tsx";
 import { Journal } from "./workflow-journal.tsx";
 
 /** What each operator action asks first: what it does and leaves. */
@@ -45,7 +45,7 @@ export function StepGraph({ layout, title }: { layout: GraphLayout; title: strin
       {layout.nodes.map((n) => (
         <g key={n.id} class={`node ${n.kind}${n.taken ? " taken" : ""}${n.failed ? " failed" : ""}${n.current ? " current" : ""}`} data-node={n.id} data-taken={String(n.taken)} data-current={String(n.current)} data-failed={String(n.failed === true)}>
           <rect x={n.x} y={n.y} width={n.w} height={n.h} rx={n.kind === "terminal" ? n.h / 2 : 6} />
-          <text x={n.x + n.w / 2} y={n.y + n.h / 2 + 4} text-anchor="middle">{n.label}</text>
+          <SvgLabel x={n.x + n.w / 2} y={n.y + n.h / 2 + 4} width={n.w - 8} fontPx={13} text={n.label} />
           {n.current ? <circle cx={n.x + n.w - 8} cy={n.y + 8} r={4} class="current-dot" /> : null}
         </g>
       ))}

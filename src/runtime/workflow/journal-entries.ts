@@ -13,6 +13,7 @@ export type JournalEntry = {
   /** Its step; null when neither the entry nor the history read with it says. */
   step: string | null;
   at: number;
+  /** What it is kept under: a call's idempotency key (as its target holds it), a timer change's, a ctx.run's. */
   key: string;
 } & (KeptEffect | { run: { name: string; result: unknown } } | { effect: "unnamed" });
 
@@ -44,10 +45,12 @@ function entryOf(record: DedupRecord, prefix: string, stepOf: Map<number, string
   const value = record.reply.ok ? record.reply.value : undefined;
   const base = { execution, at: record.at, key: record.key };
   if (record.requestHash === "kept") {
+    // Under the key of what it marks: a call's is the idempotency key its target holds.
+    const marked = { ...base, key: record.key.replace(/:kept$/, "") };
     // Marks written before they said what they marked carry null.
     const mark = value as ({ step: string } & KeptEffect) | null;
-    if (mark && ("call" in mark || "timer" in mark)) return { ...mark, ...base, step: mark.step };
-    return { ...base, step: stepOf.get(execution) ?? null, effect: "unnamed" };
+    if (mark && ("call" in mark || "timer" in mark)) return { ...mark, ...marked, step: mark.step };
+    return { ...marked, step: stepOf.get(execution) ?? null, effect: "unnamed" };
   }
   // A ctx.run result: `{stepKey}:run:{name}:{occurrence}`.
   const run = rest.slice(rest.indexOf(":") + 1);

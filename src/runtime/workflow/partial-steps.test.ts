@@ -168,12 +168,12 @@ function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Prom
     assert.deepEqual(sagaState(stopped).failure && [sagaState(stopped).failure!.step, sagaState(stopped).failure!.partial], ["deposit", true]);
     const { workflow, operator, journal, history: transitions } = await rt.admin.showWorkflow("pivot", "p1");
     assert.equal(workflow.lastError?.code, "partial_step");
-    assert.match(workflow.lastError.message, /lists what it kept: sagaflow workflows show pivot p1\), then retry with undoneByHand=deposit \(sagaflow workflows retry pivot p1 --undone-by-hand deposit\)/);
+    assert.match(workflow.lastError.message, /lists what it kept: sagaflow workflows show pivot p1\), then retry with undoneByHand=deposit \(sagaflow workflows retry pivot p1 --undone-by-hand deposit\): the saga counts/);
     // What to undo by hand: the deposit its journal says was kept, with its target and key.
     const depositExec = transitions.find((h) => h.step === "deposit")!.execId;
     assert.deepEqual(
       journal.map(({ at: _at, ...entry }) => entry),
-      [{ step: "deposit", call: { component: "wallet", id: "payee", command: "deposit" }, execution: depositExec, key: `wf:pivot:p1:${depositExec}:0:kept` }],
+      [{ step: "deposit", call: { component: "wallet", id: "payee", command: "deposit" }, execution: depositExec, key: `wf:pivot:p1:${depositExec}:0` }],
     );
     // What the console offers: the step the stop is about, and only what the admin API accepts.
     assert.equal(workflow.undoing, "deposit");
