@@ -12,7 +12,7 @@ const questions: Record<string, string> = {
   suspend: "it stops moving on (after the step attempt in progress) until resumed",
   resume: "it moves on from where it stands",
   retry: "its step runs again (calls already answered are not repeated)",
-  cancel: "it goes to its cancel step (a saga compensates what it did)",
+  cancel: "it goes to its cancel step, stopping a step attempt in progress (a saga compensates what it did, and waits for a step that nothing undoes)",
   terminate: "it stops for good as it stands: nothing is undone (money moved stays moved)",
 };
 

@@ -15,15 +15,14 @@ import { LeaseLostError, type Fence, type SignalledEnd } from "../../store/clust
 import { workflowBucket } from "../cluster/leases.ts";
 import { DueSweep } from "./due-sweep.ts";
 import { leaveForAnotherNode, undefinedStepDue, UndefinedStepWarnings } from "./undefined-step.ts";
-import { changedTo, operatorDecision, refusedByDefinition, settledCancelInput, unchanged } from "./operator-decisions.ts";
-import { AbandonedStep, StepAttempts, TerminatedDuringStep } from "./step-attempts.ts";
+import { cancelChange, cancelStopsAttempt, changedTo, operatorDecision, refusedByDefinition, settledCancelInput, unchanged } from "./operator-decisions.ts";
+import { AbandonedStep, CancelledDuringStep, StepAttempts, TerminatedDuringStep } from "./step-attempts.ts";
 import { EndWaiters, workflowKey, type WaitCancel } from "./end-waiters.ts";
 import type { Observer } from "../../observe/observer.ts";
 import type { EagerPrefix, HeldWrite, StepHolds } from "../held-writes.ts";
-import { undefinedWorkflows } from "./undefined-workflows.ts";
+import { checkDefinitions } from "./definition-check.ts";
 import { checkStepOutcomeIsJson } from "../json-copy.ts";
 import type { StartsTimers } from "../timers/timer-service.ts";
-import { idsAtStep } from "./ids-at-step.ts";
 
 /** Which workflow buckets this node runs (all of them on a single node). */
 export interface WorkflowPlacement {
@@ -139,32 +138,7 @@ export class WorkflowEngine {
    * names it, and start-up goes on (a rolling deploy or a rollback may bring the code back).
    */
   async checkDefinitions(orphans: "refuse" | "terminate" = "refuse"): Promise<void> {
-    for (const definition of this.definitions.values()) {
-      // One grouped read per definition: start-up does not page through the instances.
-      const missing = (await this.host.store.stepsToRun(definition.name)).filter(({ step }) => !Object.hasOwn(definition.steps, step));
-      if (missing.length === 0) continue;
-      if (orphans === "refuse") {
-        const lines = missing.map(({ step, count, examples }) => `${count} instance(s) to run step "${step}" next (at it, or paused until it) (e.g. ${examples.join(", ")})`);
-        throw new Error(
-          `workflow "${definition.name}": ${lines.join("; ")}, which this code no longer defines. ` +
-            `Put the step back, or start with --terminate-orphaned-workflows to terminate them (which undoes nothing they did: a saga's compensations do not run).`,
-        );
-      }
-      for (const { step } of missing) {
-        for (const id of await idsAtStep(this.host.store, definition.name, step)) {
-          const reply = await this.operate(definition.name, id, { action: "terminate" }, `step "${step}" no longer defined`);
-          // Another node may have moved it on meanwhile (it ended, or left the step): then it was not terminated.
-          if (!reply.ok || (reply.value as { status?: string } | undefined)?.status !== "terminated") continue;
-          this.host.log(`sagaflow: WARNING: workflow ${definition.name} "${id}" terminated: it stood at step "${step}", which this code no longer defines; nothing it did was undone`);
-        }
-      }
-    }
-    for (const [name, id] of await undefinedWorkflows(this.host.store, new Set(this.definitions.keys()), ["running", "paused", "suspended"])) {
-      this.host.log(
-        `sagaflow: WARNING: workflow "${name}" is not defined by this service, yet instances of it are not over (e.g. "${id}"): ` +
-          `none of them runs until a version defining "${name}" is deployed (see "Removing a workflow" in the workflows guide)`,
-      );
-    }
+    await checkDefinitions(this.host, this.definitions, (name, id, reason) => this.operate(name, id, { action: "terminate" }, reason), orphans);
   }
 
   /**
@@ -240,7 +214,9 @@ export class WorkflowEngine {
   /**
    * Operator controls, run in the instance's mailbox like everything else. Terminate does not wait
    * for a step attempt running here: it stops it as a timeout would (its later calls are not sent,
-   * what it did stays), and the attempt's turn commits the workflow terminated.
+   * what it did stays), and the attempt's turn commits the workflow terminated. Nor does a cancel,
+   * unless the attempt's step is one it must not stop (cancelStopsAttempt): its turn commits the
+   * move to the cancel step, told whether part of the step took effect.
    */
   async operate(name: string, id: string, request: OperatorRequest, reason = "by operator"): Promise<StoredReply> {
     const { action } = request;
@@ -249,11 +225,13 @@ export class WorkflowEngine {
     const refused = refusedByDefinition(definition, request);
     if (refused) return refused;
     // Not while stopping: the operator is then refused (503), and the attempt must not end it.
-    const stoppedAttempt = action === "terminate" && !this.stopped && this.attempts.terminate(workflowKey(name, id), reason);
+    const key = workflowKey(name, id);
+    const terminated = action === "terminate" && !this.stopped && this.attempts.terminate(key, reason);
+    const cancelled = action === "cancel" && !this.stopped ? this.attempts.cancel(key, reason, (step) => cancelStopsAttempt(definition, step)) : undefined;
     return this.host.enqueueTask(name, id, async (current) => {
       const record = recordOf(current.state);
       if (!record) throw new SagaflowError("not_found", `workflow ${name} "${id}" was never started`, { status: 404 });
-      return operatorDecision(definition, id, current, record, request, reason, this.host.clock.now(), stoppedAttempt);
+      return operatorDecision(definition, id, current, record, request, reason, this.host.clock.now(), terminated || cancelled?.applied === true);
     });
   }
 
@@ -459,7 +437,7 @@ export class WorkflowEngine {
           ctx.abandon();
           reject(new SagaflowError("step_timeout", `step ${step} did not finish within ${timeoutMs} ms`, { status: 504, retryable: true }));
         });
-        this.attempts.add(key, () => ctx.abandon(), reject);
+        this.attempts.add(key, step, () => ctx.abandon(), reject);
       });
       const input = settledCancelInput(this.host.store, definition.name, id, record);
       const run = input instanceof Promise ? input.then((settled) => handler(record.state, settled, ctx)) : Promise.resolve().then(() => handler(record.state, input, ctx));
@@ -482,7 +460,9 @@ export class WorkflowEngine {
       // An earlier run a crash cut short may have kept part of it too (its memory gone with it);
       // not asked when the store is out of reach: that failure uses no attempt and moves nowhere.
       partial ||= ctx.runInFlight || (!isStoreUnavailable(error) && (await journaledEffects(this.host.store, definition.name, id, stepKey)));
-      return applyStepFailure(definition, record, error, this.host.clock.now(), partial);
+      if (!(error instanceof CancelledDuringStep)) return applyStepFailure(definition, record, error, this.host.clock.now(), partial);
+      error.applied = true;
+      return cancelChange(definition, record, error.reason, this.host.clock.now(), partial);
     } finally {
       timer?.cancel();
       this.attempts.delete(key);

@@ -21,14 +21,17 @@ export const changedTo = ({ record, note }: Changed): Decision => ({
 });
 
 /**
- * What an operator's action does to the workflow `current` holds. `attemptTerminated`: this
- * terminate stopped a step attempt, whose turn has committed the workflow terminated already.
+ * What an operator's action does to the workflow `current` holds. `attemptStopped`: this
+ * terminate or cancel stopped a step attempt, whose turn has committed its outcome already
+ * (terminated, or moved to the cancel step).
  */
-export function operatorDecision(definition: WorkflowDefinition, id: string, current: Current, record: WorkflowRecord, request: OperatorRequest, reason: string, now: number, attemptTerminated: boolean): Decision {
+export function operatorDecision(definition: WorkflowDefinition, id: string, current: Current, record: WorkflowRecord, request: OperatorRequest, reason: string, now: number, attemptStopped: boolean): Decision {
   const { action } = request;
+  // Unless that commit failed: then it is decided here.
+  const decidedByAttempt = attemptStopped && (action === "cancel" ? record.step === definition.onCancel : record.status === "terminated");
+  if (decidedByAttempt) return { ...unchanged(current), reply: { ok: true, value: { status: record.status, step: record.step } } };
   if (action === "cancel") return cancelDecision(definition, id, current, record, reason, now);
   if (action === "retry" && record.status === "failed") return retryDecision(definition, id, current, record, request.undoneByHand, reason, now);
-  if (attemptTerminated && record.status === "terminated") return { ...unchanged(current), reply: { ok: true, value: { status: record.status, step: record.step } } };
   const next = operatorChange(record, action, now, reason);
   if (!next) return { ...unchanged(current), reply: { ok: false, code: "invalid_status", message: `cannot ${action} a workflow that is ${record.status}` } };
   return changedTo(next);
@@ -88,9 +91,25 @@ function cancelDecision(definition: WorkflowDefinition, id: string, current: Cur
       `step "${record.step}" of saga "${definition.name}" took effect in part (an attempt failed after part of it was kept) and has no compensation to undo it: the saga can only go forward, and its next attempt finishes the step (what took effect is answered from its record, not done again); terminate stops it as it stands`,
     );
   }
+  return changedTo(cancelChange(definition, record, reason, now, partial));
+}
+
+/** The move to the workflow's `onCancel` step, told which step was cancelled and whether part of it took effect. */
+export function cancelChange(definition: WorkflowDefinition, record: WorkflowRecord, reason: string, now: number, partial: boolean): Changed {
+  const step = definition.onCancel!;
   const cancelled: Cancellation = { step: record.step, reason: `cancelled ${reason}`, ...(partial ? { partial } : {}) };
   const moved = applyDecision(definition, { ...record, deadlineAt: null }, undefined, { kind: "step", step, input: { cancelled } }, now);
-  return changedTo({ record: moved.record, note: `cancelled ${reason}; to step ${step}` });
+  return { record: moved.record, note: `cancelled ${reason}; to step ${step}` };
+}
+
+/**
+ * Whether a cancel may stop an attempt of `step` in progress rather than wait for it: not the
+ * cancel step itself, nor a saga step that nothing undoes (the attempt may still finish it, and
+ * stopped done in part it would leave the saga only forward to go).
+ */
+export function cancelStopsAttempt(definition: WorkflowDefinition, step: string): boolean {
+  if (definition.onCancel === undefined || step === definition.onCancel) return false;
+  return definition.saga?.steps.find((s) => s.name === step)?.compensable !== false;
 }
 
 /**

@@ -2,22 +2,25 @@ import type { Clock } from "../clock.ts";
 
 /**
  * The step attempts running on this node, by workflow key, so that something other than the step
- * can stop one: an operator's terminate (the attempt's turn then commits the workflow terminated),
- * the news that the workflow is over elsewhere, or the testkit's stop (nothing decided, as a crash
+ * can stop one: an operator's terminate (the attempt's turn then commits the workflow terminated)
+ * or cancel (it then commits the move to the cancel step), the news that the workflow is over elsewhere, or the testkit's stop (nothing decided, as a crash
  * leaves it). A stopped attempt is abandoned as a timed-out one is: its later calls are not sent.
  */
 export class StepAttempts {
-  private readonly running = new Map<string, (reason: Error) => void>();
+  private readonly running = new Map<string, { step: string; stop: (reason: Error) => void }>();
   /** `ctx.run`s that outlived their attempt, by workflow key: settled when none is under way. */
   private readonly lingering = new Map<string, Promise<void>>();
   /** Ends the waits for lingering runs (the node stops). */
   private readonly waitsEnd = new Set<() => void>();
 
-  /** Registers the attempt of `key`: `abandon` keeps its later calls from being sent, `reject` ends its race with the reason. */
-  add(key: string, abandon: () => void, reject: (reason: Error) => void): void {
-    this.running.set(key, (reason) => {
-      abandon();
-      reject(reason);
+  /** Registers the attempt of `key` at `step`: `abandon` keeps its later calls from being sent, `reject` ends its race with the reason. */
+  add(key: string, step: string, abandon: () => void, reject: (reason: Error) => void): void {
+    this.running.set(key, {
+      step,
+      stop: (reason) => {
+        abandon();
+        reject(reason);
+      },
     });
   }
 
@@ -69,20 +72,33 @@ export class StepAttempts {
 
   /** Stops the attempt of `key` for an operator's terminate; whether one was running. */
   terminate(key: string, reason: string): boolean {
-    const stop = this.running.get(key);
-    stop?.(new TerminatedDuringStep(reason));
-    return stop !== undefined;
+    const attempt = this.running.get(key);
+    attempt?.stop(new TerminatedDuringStep(reason));
+    return attempt !== undefined;
+  }
+
+  /**
+   * Stops the attempt of `key` for an operator's cancel, if one runs at a step `stoppable` allows;
+   * the stop, whose `applied` tells once the attempt's turn has decided whether it moved the
+   * workflow to its cancel step (it may have ended first).
+   */
+  cancel(key: string, reason: string, stoppable: (step: string) => boolean): CancelledDuringStep | undefined {
+    const attempt = this.running.get(key);
+    if (!attempt || !stoppable(attempt.step)) return undefined;
+    const cancelled = new CancelledDuringStep(reason);
+    attempt.stop(cancelled);
+    return cancelled;
   }
 
   /** Stops the attempt of `key` with nothing decided. */
   abandon(key: string): void {
-    this.running.get(key)?.(new AbandonedStep());
+    this.running.get(key)?.stop(new AbandonedStep());
   }
 
   /** Stops every attempt with nothing decided; the workflow keys they were of. */
   abandonAll(): string[] {
     const keys = [...this.running.keys()];
-    for (const stop of this.running.values()) stop(new AbandonedStep());
+    for (const attempt of this.running.values()) attempt.stop(new AbandonedStep());
     return keys;
   }
 }
@@ -98,6 +114,14 @@ export const lingerAtMostMs = 60_000;
 export class AbandonedStep extends Error {
   constructor() {
     super("the step attempt was abandoned");
+  }
+}
+
+/** An operator cancelled the workflow while this step attempt ran; `applied` once its turn moved the workflow to its cancel step. */
+export class CancelledDuringStep extends Error {
+  applied = false;
+  constructor(readonly reason: string) {
+    super(`cancelled ${reason} during the step`);
   }
 }
 
