@@ -138,7 +138,7 @@ describe("the web console in a browser", { skip: missing }, () => {
       // What to undo: the deposit the step kept, linked to the wallet it went to.
       const kept = p.locator('section[aria-label^="Kept on their own"] tr.partial-row');
       await kept.waitFor();
-      assert.match(await kept.innerText(), /pay\s.*call deposit on wallet “bob”.*wf:payout:p1:1:0\s*$/s);
+      assert.match(await kept.innerText(), /pay\s.*call deposit \{"amount":1\} on wallet “bob”.*wf:payout:p1:1:0\s*$/s);
       await kept.locator("a", { hasText: "wallet “bob”" }).click();
       await p.locator("h2", { hasText: "bob" }).waitFor();
       assert.match(p.url(), /\/entities\/wallet\/bob$/);
@@ -263,6 +263,35 @@ describe("the web console in a browser", { skip: missing }, () => {
       const totals = (await requestJson(`${admin}/rates`)).body.totals as { commands: number; commits: number };
       assert.ok(shown > 0 && shown <= totals.commands, `the page's ${shown} commands since start, the API's ${totals.commands} a moment later`);
     });
+  });
+
+  it("says when the admin API refuses the token saved in the browser", async (t) => {
+    const token = "console-test-admin-token-0123";
+    const guarded = await SagaflowProcess.start({ target: join(repoRoot, "examples/bank"), env: { SAGAFLOW_ADMIN_TOKEN: token } });
+    try {
+      await check(t, async () => {
+        const p = page();
+        const tokenButton = p.locator("header.top button.link");
+        await p.goto(await guarded.admin());
+        // The page's own storage (the tests' TypeScript has no DOM types).
+        const saveToken = (value: string | null) =>
+          p.evaluate((v) => {
+            const storage = (globalThis as unknown as { localStorage: { setItem(k: string, v: string): void; removeItem(k: string): void } }).localStorage;
+            if (v === null) storage.removeItem("sagaflow-admin-token");
+            else storage.setItem("sagaflow-admin-token", v);
+          }, value);
+        await saveToken("not-the-right-token-at-all");
+        await p.reload();
+        await tokenButton.filter({ hasText: "admin token ✗ refused" }).waitFor();
+        await saveToken(token);
+        await p.reload();
+        await p.locator("h1", { hasText: "Overview" }).waitFor();
+        await untilRead("the token button", () => tokenButton.innerText(), (text) => text === "admin token ✓");
+        await saveToken(null);
+      });
+    } finally {
+      await guarded.cleanup();
+    }
   });
 
   it("shows the process map with the admin API's counts", async (t) => {

@@ -23,6 +23,28 @@ export function setAdminToken(token: string | null): void {
   else localStorage.removeItem(tokenKey);
 }
 
+/** Whether the admin API refused the saved token (401) at its last answer; told to the header's token button. */
+let tokenRefused = false;
+const tokenListeners = new Set<() => void>();
+
+function noteTokenAnswer(status: number): void {
+  const refused = status === 401 && adminToken() !== null;
+  if (refused === tokenRefused) return;
+  tokenRefused = refused;
+  for (const listener of tokenListeners) listener();
+}
+
+/** Whether the admin API refuses the saved token now: re-rendered when that changes. */
+export function useTokenRefused(): boolean {
+  const [, changed] = useState(0);
+  useEffect(() => {
+    const listener = () => changed((n) => n + 1);
+    tokenListeners.add(listener);
+    return () => void tokenListeners.delete(listener);
+  }, []);
+  return tokenRefused;
+}
+
 /** Calls the admin API; rejects with an ApiError carrying its `{"error":{"code","message"}}`. */
 export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
   const headers: Record<string, string> = { accept: "application/json" };
@@ -35,6 +57,7 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
   } catch (error) {
     throw new ApiError(0, "unreachable", `the admin API did not answer (${error instanceof Error ? error.message : String(error)})`);
   }
+  noteTokenAnswer(response.status);
   const text = await response.text();
   let body: unknown;
   try {

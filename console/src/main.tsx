@@ -1,7 +1,7 @@
 /** The Sagaflow web console: a client of the admin API, routed on the client (History API). */
 import { render } from "preact";
 import { useState } from "preact/hooks";
-import { adminToken, setAdminToken } from "./api.ts";
+import { adminToken, setAdminToken, useTokenRefused } from "./api.ts";
 import { Link, useLocation } from "./router.tsx";
 import { Consumers } from "./pages/consumers.tsx";
 import { Entities } from "./pages/entities.tsx";
@@ -63,7 +63,11 @@ function TokenForm() {
   const [open, setOpen] = useState(false);
   const [value, setValue] = useState("");
   const has = adminToken() !== null;
-  if (!open) return <button class="link" onClick={() => setOpen(true)}>{has ? "admin token ✓" : "admin token"}</button>;
+  const refused = useTokenRefused();
+  if (!open) {
+    const label = !has ? "admin token" : refused ? "admin token ✗ refused" : "admin token ✓";
+    return <button class={`link${refused ? " refused" : ""}`} onClick={() => setOpen(true)} title={refused ? "the admin API refused the saved token: enter the right one" : undefined}>{label}</button>;
+  }
   return (
     <form
       class="token"

@@ -139,9 +139,19 @@ export function ProgressBar({ percent, label }: { percent: number; label: string
   );
 }
 
+let measuring: CanvasRenderingContext2D | null | undefined;
+
+/** `text`'s width in px at `fontPx`, bold (as the graphs draw a taken step), in the page's font. */
+function boldTextWidth(text: string, fontPx: number): number {
+  measuring ??= document.createElement("canvas").getContext("2d");
+  if (!measuring) return Array.from(text).length * fontPx * 0.7;
+  measuring.font = `600 ${fontPx}px ${getComputedStyle(document.body).fontFamily}`;
+  return measuring.measureText(text).width;
+}
+
 /** An SVG label centred at `x`, cut to `width` (see fitLabel); the whole text shows on hover when cut. */
 export function SvgLabel({ x, y, width, fontPx, text, class: className }: { x: number; y: number; width: number; fontPx: number; text: string; class?: string }) {
-  const shown = fitLabel(text, width, fontPx);
+  const shown = fitLabel(text, width, (t) => boldTextWidth(t, fontPx));
   return (
     <text x={x} y={y} text-anchor="middle" class={className}>
       {shown === text ? null : <title>{text}</title>}

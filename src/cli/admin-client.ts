@@ -23,16 +23,29 @@ export function adminBase(flags: Map<string, string>): string {
   return url.href;
 }
 
-/** Where the admin API is and the token it may require. */
+/** Where the admin API is, the token it may require, and where that token came from (for a refusal's message). */
 export interface AdminTarget {
   readonly url: string;
   readonly token: string | undefined;
+  readonly tokenFrom?: "--admin-token" | "SAGAFLOW_ADMIN_TOKEN";
+}
+
+/**
+ * How long a read waits for the admin API's answer (SAGAFLOW_ADMIN_TIMEOUT_MS, default 30 s): a
+ * server that takes the connection and never answers must not hang the CLI. Actions are not
+ * bounded: one may wait for a step attempt in progress, up to that step's timeout.
+ */
+function readTimeoutMs(): number {
+  const given = Number(process.env["SAGAFLOW_ADMIN_TIMEOUT_MS"]);
+  return Number.isInteger(given) && given > 0 ? given : 30_000;
 }
 
 /** The admin API's URL (see {@link adminBase}) and token: `--admin-token` or SAGAFLOW_ADMIN_TOKEN. */
 export function adminTarget(flags: Map<string, string>): AdminTarget {
-  const token = flags.get("admin-token") ?? process.env["SAGAFLOW_ADMIN_TOKEN"];
-  return { url: adminBase(flags), token: token === "" ? undefined : token };
+  const flag = flags.get("admin-token");
+  const token = flag ?? process.env["SAGAFLOW_ADMIN_TOKEN"];
+  if (token === undefined || token === "") return { url: adminBase(flags), token: undefined };
+  return { url: adminBase(flags), token, tokenFrom: flag === undefined ? "SAGAFLOW_ADMIN_TOKEN" : "--admin-token" };
 }
 
 /** Calls a running service's admin API; errors come back as readable messages. */
@@ -44,9 +57,17 @@ export async function adminRequest(target: AdminTarget, method: "GET" | "POST", 
   };
   let response: Response;
   try {
-    response = await fetch(new URL(path, base), { method, headers, ...(payload === undefined ? {} : { body: JSON.stringify(payload) }) });
-  } catch {
-    throw new Error(`cannot reach the admin API at ${base} (is the service running? --admin URL)`);
+    // Under the base's own path too (an admin API behind a proxy at /sagaflow-admin).
+    const url = `${base.replace(/\/+$/, "")}${path}`;
+    const timeout = method === "GET" ? { signal: AbortSignal.timeout(readTimeoutMs()) } : {};
+    response = await fetch(url, { method, headers, ...timeout, ...(payload === undefined ? {} : { body: JSON.stringify(payload) }) });
+  } catch (error) {
+    if (error instanceof Error && error.name === "TimeoutError") {
+      throw new Error(`the admin API at ${base} took the request and did not answer within ${readTimeoutMs() / 1_000} s (is it the service's admin port, and not stopped? --admin URL)`);
+    }
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    const why = cause?.code ?? cause?.message;
+    throw new Error(`cannot reach the admin API at ${base}${why ? ` (${why})` : ""}: is the service running, and is this its admin port, http or https as it serves? (--admin URL)`);
   }
   // Any other server, the service's own port included, answers without the admin API's mark.
   if (response.headers.get("sagaflow-api") !== "admin") {
@@ -56,6 +77,9 @@ export async function adminRequest(target: AdminTarget, method: "GET" | "POST", 
     throw new Error(`the admin API at ${base} needs a token: --admin-token T or SAGAFLOW_ADMIN_TOKEN`);
   }
   const body = (await response.json()) as { error?: { code: string; message: string } };
+  if (response.status === 401 && target.tokenFrom !== undefined) {
+    throw new Error(`${body.error?.code ?? 401}: ${body.error?.message ?? "refused"} (the token came from ${target.tokenFrom}: give the service's admin token, or a JWT with its admin role)`);
+  }
   if (!response.ok) throw new Error(`${body.error?.code ?? response.status}: ${body.error?.message ?? "request failed"}`);
   return body;
 }

@@ -58,7 +58,8 @@ export const serveDefaults = `defaults: --port 3000, --host 127.0.0.1, --data ./
           --admin-port: port + 1 (-1: none; GET /metrics there for Prometheus), --admin-host 127.0.0.1; --forget-dead-nodes-after 3600 (a dead node leaves \`sagaflow nodes\`)`;
 
 const adminNote = `  (each talks to a running service's admin API: --admin URL, default http://127.0.0.1:3001 or SAGAFLOW_ADMIN;
-   --admin-token T or SAGAFLOW_ADMIN_TOKEN when it requires one)`;
+   --admin-token T or SAGAFLOW_ADMIN_TOKEN when it requires one; a read gives up after
+   SAGAFLOW_ADMIN_TIMEOUT_MS, default 30000)`;
 
 /** The help of one command (`sagaflow <command> --help`), or undefined for a command this file does not know. */
 export function commandHelp(command: string): string | undefined {

@@ -194,10 +194,10 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
       return stuck && !compensable ? refused("partial_step", partialStepMessage(name, id, pending.pending!)) : { stepInput };
     }
     if (pending?.pending === undefined) {
-      return refused("invalid_status", `saga "${name}" stopped at step "${step}", not undoing a step: undoneByHand applies to a saga stopped in its compensations (retry without it runs "${step}" again)`);
+      return refused("invalid_status", `saga ${name} "${id}" stopped at step "${step}", not undoing a step: undoneByHand applies to a saga stopped in its compensations (retry without it runs "${step}" again)`);
     }
     if (undoneByHand !== pending.pending) {
-      return refused("invalid_status", `saga "${name}" stopped undoing step "${pending.pending}", not "${undoneByHand}": undoneByHand names the step its compensations stopped at`);
+      return refused("invalid_status", `saga ${name} "${id}" stopped undoing step "${pending.pending}", not "${undoneByHand}": undoneByHand names the step its compensations stopped at`);
     }
     const given = typeof stepInput === "object" && stepInput !== null ? stepInput : {};
     return { stepInput: { ...given, undoneByHand } };
@@ -243,16 +243,16 @@ function undoneByHandIn(input: unknown): string | undefined {
 }
 
 function partialStepMessage(saga: string, id: string, step: string): string {
-  return `step "${step}" of saga "${saga}" failed after part of it took effect, and it has no compensation: undoing the steps before it would leave that part in place, so none was undone. Undo that part by hand (the workflow's journal lists what it kept: sagaflow workflows show ${saga} ${cliWord(id)}), then ${retryUndoneByHand(saga, id, step)}: the saga counts it undone and compensates the rest; or give the step a compensation, deploy, and retry; terminate leaves everything as it stands`;
+  return `step "${step}" of saga "${saga}" failed after part of it took effect, and it has no compensation: undoing the steps before it would leave that part in place, so none was undone. Undo that part by hand (the workflow's journal lists what it kept: npx sagaflow workflows show ${saga} ${cliWord(id)}), then ${retryUndoneByHand(saga, id, step)}: the saga counts it undone and compensates the rest; or give the step a compensation, deploy, and retry; terminate leaves everything as it stands`;
 }
 
 /** How an operator says they undid `step` of saga `saga` `id` by hand: over the admin API, and with the CLI. */
 export function retryUndoneByHand(saga: string, id: string, step: string): string {
-  return `retry with undoneByHand=${step} (sagaflow workflows retry ${saga} ${cliWord(id)} --undone-by-hand ${step})`;
+  return `retry with undoneByHand=${step} (npx sagaflow workflows retry ${saga} ${cliWord(id)} --undone-by-hand ${step})`;
 }
 
 /** `word` as a shell reads it back: quoted when it holds anything but letters, digits and . _ - : / @ = + ,. */
-function cliWord(word: string): string {
+export function cliWord(word: string): string {
   return /^[\w.:/@=+,-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 

@@ -8,8 +8,9 @@ import type { Clock } from "./clock.ts";
  */
 export interface HeldWrite {
   write: InstanceWrite;
-  /** The command that decided it (for the journal's mark, should it commit alone). */
+  /** The command that decided it, and its input (for the journal's mark, should it commit alone). */
   command: string;
+  input: unknown;
   /** The commit's outcome for this write (its positions when ok), or undefined: dropped, nothing kept. */
   settle(outcome: WriteOutcome | undefined): void;
 }

@@ -270,7 +270,7 @@ export class Instance {
     if (!("reply" in outcome)) return undefined;
     let settled!: (result: WriteOutcome | undefined) => void;
     const committed = new Promise<WriteOutcome | undefined>((resolve) => (settled = resolve));
-    if (!holds.offer({ write, command: pending.handler, settle: (result) => settled(result) })) return undefined;
+    if (!holds.offer({ write, command: pending.handler, input: pending.input, settle: (result) => settled(result) })) return undefined;
     pending.resolve(outcome.reply, this.lastPosition);
     const result = await committed;
     if (result?.ok) {

@@ -7,11 +7,12 @@ import { copyInput, copyReply } from "./json-copy.ts";
 
 export type { KeyedCall };
 
-/** A call whose effect was kept on its own: its target, its command and its idempotency key. */
+/** A call whose effect was kept on its own: its target, its command and input, and its idempotency key. */
 export interface KeptCall {
   component: string;
   id: string;
   command: string;
+  input: unknown;
   key: string;
 }
 
@@ -63,8 +64,9 @@ export class KeyedCaller {
     if (this.holds) await this.holds.flush();
     // Copies both ways: the step's or handler's objects and the target's state never share a reference.
     const kept = this.kept;
-    const options = kept ? { ...this.options, kept: () => kept({ component, id, command: handler, key }) } : this.options;
-    const reply = await this.keyedCall(component, id, handler, copyInput(input ?? {}, component, handler), key, options);
+    const copied = copyInput(input ?? {}, component, handler);
+    const options = kept ? { ...this.options, kept: () => kept({ component, id, command: handler, input: copied, key }) } : this.options;
+    const reply = await this.keyedCall(component, id, handler, copied, key, options);
     if (reply.ok) return copyReply(reply.value, component, handler);
     throw refusalError(reply);
   }

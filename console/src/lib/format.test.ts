@@ -26,10 +26,13 @@ describe("console formatting", () => {
     assert.equal(progressPercent(0, 0), 100);
     assert.equal(progressPercent(300, 200), 100);
   });
-  it("cuts-a-label-to-its-box-with-an-ellipsis", () => {
-    assert.equal(fitLabel("withdraw", 116, 13), "withdraw");
-    assert.equal(fitLabel("undo reserveInventoryForOrder", 116, 13), "undo reserveI…");
-    assert.equal(fitLabel("withdrawFromAcct", 116, 13), "withdrawFromA…", "15 characters do not fit 116 px: 14 do");
+  it("cuts-a-label-to-its-box-with-an-ellipsis-never-inside-a-character", () => {
+    // Measured as 10 px a character, "W" 20 (a browser measures each glyph).
+    const measure = (text: string) => Array.from(text).reduce((width, c) => width + (c === "W" ? 20 : 10), 0);
+    assert.equal(fitLabel("withdraw", 100, measure), "withdraw");
+    assert.equal(fitLabel("undo reserveInventory", 100, measure), "undo rese…");
+    assert.equal(fitLabel("WWWWWWWWWW", 100, measure), "WWWW…");
+    assert.equal(fitLabel("😀😀😀😀😀😀😀😀😀😀😀😀", 60, measure), "😀😀😀😀😀…");
   });
   it("tells-which-fields-of-a-state-changed", () => {
     assert.deepEqual(changedFields({ a: 1, b: { c: 2 }, d: 3 }, { a: 1, b: { c: 3 }, e: 4 }), ["b", "d", "e"]);

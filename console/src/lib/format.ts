@@ -70,10 +70,19 @@ export function progressPercent(offset: number, head: number): number {
 }
 
 /**
- * `text` cut to what fits `widthPx` at `fontPx` (≈0.62 em a character, bold included), with "…"
- * where it was cut: a graph's box keeps its label inside it.
+ * `text` cut to what fits `widthPx` as `measure` measures it, with "…" where it was cut (never
+ * inside a character made of two UTF-16 units): a graph's box keeps its label inside it.
  */
-export function fitLabel(text: string, widthPx: number, fontPx: number): string {
-  const fits = Math.max(2, Math.floor(widthPx / (fontPx * 0.62)));
-  return text.length <= fits ? text : `${text.slice(0, fits - 1)}…`;
+export function fitLabel(text: string, widthPx: number, measure: (text: string) => number): string {
+  if (measure(text) <= widthPx) return text;
+  const chars = Array.from(text);
+  // The longest start that fits with its "…" (at least one character).
+  let fits = 1;
+  let over = chars.length;
+  while (over - fits > 1) {
+    const middle = Math.floor((fits + over) / 2);
+    if (measure(`${chars.slice(0, middle).join("")}…`) <= widthPx) fits = middle;
+    else over = middle;
+  }
+  return `${chars.slice(0, fits).join("")}…`;
 }

@@ -46,4 +46,10 @@ describe("step graph layout", () => {
     // The stop is about the deposit, done in part with nothing to undo it: not "undo withdraw".
     assert.deepEqual(current("deposit"), ["deposit"]);
   });
+  it("labels-a-step-without-a-compensation-the-operator-undid-by-hand", () => {
+    const g = layoutGraph(saga, { visited: ["withdraw", "deposit", "compensate"], current: "compensate", status: "ended", compensated: ["deposit", "withdraw"], undoing: null });
+    const deposit = g.nodes.find((n) => n.id === "deposit")!;
+    assert.deepEqual([deposit.label, deposit.undoneByHand, deposit.failed], ["deposit (undone by hand)", true, true]);
+    assert.equal(g.nodes.find((n) => n.id === "withdraw")!.undoneByHand, undefined, "undone by its compensation");
+  });
 });

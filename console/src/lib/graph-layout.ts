@@ -36,6 +36,8 @@ export interface GraphNode {
   current: boolean;
   /** A saga's forward step that failed for good (the compensations started after it). */
   failed?: boolean;
+  /** A saga's step without a compensation that an operator said they undid by hand. */
+  undoneByHand?: boolean;
 }
 
 export interface GraphEdge {
@@ -140,7 +142,12 @@ function layoutSaga(shape: WorkflowShape, saga: NonNullable<WorkflowShape["saga"
   nodes.push(terminal("$end", "completed", x, ROW1, completed));
   const undone = new Set(path.compensated);
   for (const step of saga.steps) {
-    if (!step.compensable) continue;
+    if (!step.compensable) {
+      // Counted undone without a compensation of its own: the operator undid it by hand.
+      const node = undone.has(step.name) ? byIdOf(nodes, step.name) : undefined;
+      if (node) Object.assign(node, { label: `${step.name} (undone by hand)`, undoneByHand: true });
+      continue;
+    }
     const id = `undo:${step.name}`;
     nodes.push({ id, label: `undo ${step.name}`, x: columns.get(step.name)!, y: ROW2, w: W, h: H, kind: "compensation", taken: undone.has(step.name), current: false });
   }

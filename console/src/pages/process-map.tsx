@@ -47,11 +47,11 @@ function MapPicture({ map, name }: { map: Map; name: string }) {
         return (
           <g key={id} class={`node ${step ? "step taken" : "terminal"}`} data-node={id}>
             <rect x={x(id)} y={step ? y : y + 12} width={W} height={step ? H : H - 24} rx={step ? 6 : (H - 24) / 2} />
-            <SvgLabel x={x(id) + W / 2} y={y + (step ? 18 : H / 2 + 4)} width={W - 8} fontPx={13} text={id.replace(/^\$/, "")} class="node-title" />
+            <SvgLabel x={x(id) + W / 2} y={y + (step ? 18 : H / 2 + 4)} width={W - 12} fontPx={13} text={id.replace(/^\$/, "")} class="node-title" />
             {step ? (
               <>
-                <SvgLabel x={x(id) + W / 2} y={y + 36} width={W - 8} fontPx={11} text={`${formatCount(step.passed)} passed · ${formatCount(step.now)} now`} class="small-text" />
-                <SvgLabel x={x(id) + W / 2} y={y + 52} width={W - 8} fontPx={11} text={`p50 ${formatDuration(step.medianMs)} · p99 ${formatDuration(step.p99Ms)}`} class="small-text" />
+                <SvgLabel x={x(id) + W / 2} y={y + 36} width={W - 12} fontPx={11} text={`${formatCount(step.passed)} passed · ${formatCount(step.now)} now`} class="small-text" />
+                <SvgLabel x={x(id) + W / 2} y={y + 52} width={W - 12} fontPx={11} text={`p50 ${formatDuration(step.medianMs)} · p99 ${formatDuration(step.p99Ms)}`} class="small-text" />
               </>
             ) : null}
           </g>

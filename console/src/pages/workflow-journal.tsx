@@ -9,17 +9,42 @@ function targetHref(definitions: Definitions | undefined, component: string, id:
   return `/${isWorkflow ? "workflows" : "entities"}/${seg(component)}/${seg(id)}`;
 }
 
-/** One entry, in words: the call (linked to its target), the timer change, or the ctx.run result. */
+type KeptCall = Extract<JournalEntry, { call: unknown }>["call"];
+
+/** A call: its command and input, linked to its target (a workflow's page or an entity's). */
+function Call({ call, definitions }: { call: KeptCall; definitions: Definitions | undefined }) {
+  const { component, id, command } = call;
+  return (
+    <span>
+      <strong>{command}</strong> {"input" in call ? <Json value={call.input} max={160} /> : <span class="muted">(input of {call.inputBytes} bytes, not kept)</span>} on{" "}
+      <Link href={targetHref(definitions, component, id)}>{component} “{id}”</Link>
+    </span>
+  );
+}
+
+/** One entry, in words: the call, the timer change, or the ctx.run result. */
 function What({ entry, definitions }: { entry: JournalEntry; definitions: Definitions | undefined }) {
   if ("call" in entry) {
-    const { component, id, command } = entry.call;
     return (
       <span>
-        call <strong>{command}</strong> on <Link href={targetHref(definitions, component, id)}>{component} “{id}”</Link>
+        call <Call call={entry.call} definitions={definitions} />
       </span>
     );
   }
-  if ("timer" in entry) return <span>timer <strong>{entry.timer.name}</strong> {entry.timer.change}</span>;
+  if ("timer" in entry) {
+    const { name, change, dueAt, call } = entry.timer;
+    return (
+      <span>
+        timer <strong>{name}</strong> {change}
+        {dueAt !== undefined ? `, due ${formatTime(dueAt)}` : ""}
+        {call ? (
+          <>
+            , to call <Call call={call} definitions={definitions} />
+          </>
+        ) : null}
+      </span>
+    );
+  }
   if ("run" in entry) {
     return (
       <span>

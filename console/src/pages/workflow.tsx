@@ -43,9 +43,9 @@ export function StepGraph({ layout, title }: { layout: GraphLayout; title: strin
         <path key={`${e.from}>${e.to}`} d={e.d} class={`edge${e.taken ? " taken" : ""}${e.dashed ? " dashed" : ""}`} marker-end={e.taken ? "url(#arrow-taken)" : "url(#arrow)"} data-from={e.from} data-to={e.to} />
       ))}
       {layout.nodes.map((n) => (
-        <g key={n.id} class={`node ${n.kind}${n.taken ? " taken" : ""}${n.failed ? " failed" : ""}${n.current ? " current" : ""}`} data-node={n.id} data-taken={String(n.taken)} data-current={String(n.current)} data-failed={String(n.failed === true)}>
+        <g key={n.id} class={`node ${n.kind}${n.taken ? " taken" : ""}${n.failed ? " failed" : ""}${n.undoneByHand ? " undone-by-hand" : ""}${n.current ? " current" : ""}`} data-node={n.id} data-taken={String(n.taken)} data-current={String(n.current)} data-failed={String(n.failed === true)}>
           <rect x={n.x} y={n.y} width={n.w} height={n.h} rx={n.kind === "terminal" ? n.h / 2 : 6} />
-          <SvgLabel x={n.x + n.w / 2} y={n.y + n.h / 2 + 4} width={n.w - 8} fontPx={13} text={n.label} />
+          <SvgLabel x={n.x + n.w / 2} y={n.y + n.h / 2 + 4} width={n.w - 12} fontPx={13} text={n.label} />
           {n.current ? <circle cx={n.x + n.w - 8} cy={n.y + 8} r={4} class="current-dot" /> : null}
         </g>
       ))}

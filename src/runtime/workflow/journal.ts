@@ -12,17 +12,28 @@ export const journalComponent = "$journal";
  * and command) or a timer change. An operator undoing a step done in part by hand reads these.
  */
 export type KeptEffect =
-  | { call: { component: string; id: string; command: string } }
-  | { timer: { name: string; change: "started" | "cancelled" } };
+  | { call: KeptCallEffect }
+  | { timer: { name: string; change: "started" | "cancelled"; dueAt?: number; call?: KeptCallEffect } };
+
+/** A call as the journal keeps it: its input too, when its JSON is at most 2 KB (else its size, `inputBytes`). */
+export type KeptCallEffect = { component: string; id: string; command: string; input?: unknown; inputBytes?: number };
+
+const inputKeptUpTo = 2_048;
+
+/** `call` as the journal keeps it (see KeptCallEffect). */
+export function keptCall(component: string, id: string, command: string, input: unknown): KeptCallEffect {
+  const bytes = Buffer.byteLength(JSON.stringify(input ?? null));
+  return bytes <= inputKeptUpTo ? { component, id, command, input } : { component, id, command, inputBytes: bytes };
+}
 
 /**
  * The journal write that records, durably, that `held` (a call of step `step`'s execution
  * `stepKey`, committed on its own) took effect: submitted just before it, it commits no later than
  * the write. A step re-run after a crash then still knows that part of it was kept (`journaledEffects`).
  */
-export function keptMarker(workflow: string, id: string, stepKey: string, step: string, held: { write: InstanceWrite; command: string }, at: number): InstanceWrite {
-  const { write, command } = held;
-  return keptMark(workflow, id, write.dedup[0]?.key ?? `${stepKey}:call`, step, { call: { component: write.component, id: write.id, command } }, at);
+export function keptMarker(workflow: string, id: string, stepKey: string, step: string, held: { write: InstanceWrite; command: string; input: unknown }, at: number): InstanceWrite {
+  const { write, command, input } = held;
+  return keptMark(workflow, id, write.dedup[0]?.key ?? `${stepKey}:call`, step, { call: keptCall(write.component, write.id, command, input) }, at);
 }
 
 /** The journal's mark that what `key` names (under a step execution's key) took effect: `effect`, in step `step`. */

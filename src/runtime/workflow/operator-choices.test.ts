@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { workflow } from "../../define/workflow.ts";
 import type { WorkflowStatus } from "../../store/port.ts";
 import { retryUndoneByHand } from "../../define/saga.ts";
-import { operatorChoices } from "./operator-decisions.ts";
+import { operatorChoices, operatorDecision } from "./operator-decisions.ts";
 import { startRecord } from "./record.ts";
 
 /** What the console offers an operator is what the admin API accepts, status by status. */
@@ -28,6 +28,15 @@ describe("an operator's choices", () => {
     assert.deepEqual(choices(cancellable, "terminated"), []);
   });
 
+  it("a-cancel-of-a-workflow-already-running-its-cancel-step-says-where-to-watch-it", () => {
+    const record = at(cancellable, "running", "undo");
+    const { reply } = operatorDecision(cancellable, "o 1", { state: record, deleted: false }, record, { action: "cancel" }, "by operator", 2_000, false);
+    assert.deepEqual(reply.ok ? "accepted" : [reply.code, reply.message], [
+      "invalid_status",
+      `the workflow is already at its cancel step "undo"; it is running there (where the step attempt in progress may have left it: see how it goes with npx sagaflow workflows show cancellable 'o 1')`,
+    ]);
+  });
+
   it("offer-no-step-undone-by-hand-outside-a-saga", () => {
     assert.equal(operatorChoices(cancellable, "o1", at(cancellable, "failed", "undo"), 2_000).undoneByHand, null);
   });
@@ -35,7 +44,7 @@ describe("an operator's choices", () => {
 
 describe("an operator's command in a refusal", () => {
   it("names-the-instance-quoted-for-a-shell-where-its-id-needs-it", () => {
-    assert.equal(retryUndoneByHand("transfer", "t-1:a/b", "deposit"), "retry with undoneByHand=deposit (sagaflow workflows retry transfer t-1:a/b --undone-by-hand deposit)");
-    assert.equal(retryUndoneByHand("transfer", "bob's $HOME", "deposit"), "retry with undoneByHand=deposit (sagaflow workflows retry transfer 'bob'\\''s $HOME' --undone-by-hand deposit)");
+    assert.equal(retryUndoneByHand("transfer", "t-1:a/b", "deposit"), "retry with undoneByHand=deposit (npx sagaflow workflows retry transfer t-1:a/b --undone-by-hand deposit)");
+    assert.equal(retryUndoneByHand("transfer", "bob's $HOME", "deposit"), "retry with undoneByHand=deposit (npx sagaflow workflows retry transfer 'bob'\\''s $HOME' --undone-by-hand deposit)");
   });
 });

@@ -1,5 +1,5 @@
 import type { Cancellation, WorkflowDefinition } from "../../define/workflow.ts";
-import { retryUndoneByHand } from "../../define/saga.ts";
+import { cliWord, retryUndoneByHand } from "../../define/saga.ts";
 import type { Store, StoredReply, WorkflowRecord } from "../../store/port.ts";
 import { journaledEffects } from "./journal.ts";
 import { stepKeyOf } from "./step-context.ts";
@@ -77,7 +77,7 @@ function cancelDecision(definition: WorkflowDefinition, id: string, current: Cur
     const byHand = retryUndoneByHand(definition.name, id, undoing);
     const failedThere =
       record.status !== "failed"
-        ? ""
+        ? `; it is ${record.status} there (where the step attempt in progress may have left it: see how it goes with npx sagaflow workflows show ${definition.name} ${cliWord(id)})`
         : code === "partial_step"
           ? `; it stopped there (partial_step) at step ${undoing}, done in part: undo that part by hand, then ${byHand}`
           : `; it failed there (${code}: read its last error first), and retry runs that step again (or, once you undid step ${undoing} by hand, ${byHand})`;
@@ -88,7 +88,7 @@ function cancelDecision(definition: WorkflowDefinition, id: string, current: Cur
   if (pivot) {
     return refuse(
       "partial_step",
-      `step "${record.step}" of saga "${definition.name}" took effect in part (an attempt failed after part of it was kept) and has no compensation to undo it: the saga can only go forward, and its next attempt finishes the step (what took effect is answered from its record, not done again); terminate stops it as it stands`,
+      `step "${record.step}" of saga ${definition.name} "${id}" took effect in part (an attempt failed after part of it was kept) and has no compensation to undo it: the saga can only go forward, and its next attempt finishes the step (what took effect is answered from its record, not done again); terminate stops it as it stands`,
     );
   }
   return changedTo(cancelChange(definition, record, reason, now, partial));

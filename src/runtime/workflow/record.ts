@@ -174,7 +174,7 @@ export function applyStepFailure(
   }
   const attempt = record.attempt + 1;
   const base = { ...record, attempt, lastError, updatedAt: now };
-  const why = `step ${step} failed (attempt ${attempt}): ${lastError.code}: ${lastError.message}`;
+  const why = `step ${step} failed (attempt ${attempt}): ${lastError.code}: ${lastError.message}${lastError.partial ? " after part of it took effect" : ""}`;
   if (!isPermanent(error) && attempt < options.retry.maxAttempts) {
     const wait = backoffMs(options.retry, attempt);
     return { record: { ...base, dueAt: now + wait }, note: `${why}; retry in ${wait} ms` };
@@ -183,7 +183,7 @@ export function applyStepFailure(
     const failure: StepFailure = { step, ...lastError };
     const moved = applyDecision(definition, base, undefined, { kind: "step", step: options.failoverTo, input: { failure } }, now);
     // Shown as why the failover step runs; `partial` is said of the failed step, in the failure, not of this one.
-    return { record: { ...moved.record, lastError: described }, note: `${why}${lastError.partial ? " after part of it took effect" : ""}; failover to ${options.failoverTo}` };
+    return { record: { ...moved.record, lastError: described }, note: `${why}; failover to ${options.failoverTo}` };
   }
   const state = definition.failedState ? definition.failedState(record.state, record.stepInput, step, described) : record.state;
   return { record: { ...base, state, status: "failed", dueAt: null }, note: `${why}; workflow failed` };

@@ -4,7 +4,7 @@ import type { InstanceClient, Timers } from "../../define/handlers.ts";
 import type { RunAttempt, RunOptions, StepContext } from "../../define/workflow.ts";
 import type { Store } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
-import { Journal, markKept, type KeptEffect } from "./journal.ts";
+import { Journal, keptCall, markKept, type KeptEffect } from "./journal.ts";
 import { KeyedCaller, type KeyedCall } from "../keyed-caller.ts";
 import type { StepHolds } from "../held-writes.ts";
 import { keyedTimers, type StartsTimers } from "../timers/timer-service.ts";
@@ -39,7 +39,9 @@ export class StepContextImpl implements StepContext<unknown, string> {
     private readonly kept: () => void = () => {},
   ) {
     this.prefix = stepKeyOf(workflowName, workflowId, execId);
-    this.caller = new KeyedCaller(this.prefix, keyedCall, holds, decideRefusalAgain, ({ key, ...call }) => this.keptByItself(key, { call }));
+    this.caller = new KeyedCaller(this.prefix, keyedCall, holds, decideRefusalAgain, (call) =>
+      this.keptByItself(call.key, { call: keptCall(call.component, call.id, call.command, call.input) }),
+    );
   }
 
   /**
@@ -57,7 +59,8 @@ export class StepContextImpl implements StepContext<unknown, string> {
   get timers(): Timers {
     if (!this.timersMade) {
       // Keyed by the execution: a re-run starting them again (after the first fired) changes their targets once.
-      const keyed = timersTelling(keyedTimers(this.timerService, this.prefix), this.timerService, (name, change) => this.keptByItself(`${this.prefix}:timer:${name}:${change}`, { timer: { name, change } }));
+      const now = () => this.journalDeps?.clock.now() ?? Date.now();
+      const keyed = timersTelling(keyedTimers(this.timerService, this.prefix), this.timerService, now, (name, change) => this.keptByItself(`${this.prefix}:timer:${name}:${change.change}`, { timer: { name, ...change } }));
       this.timersMade = this.holds ? timersAfterStart(keyed, this.holds) : keyed;
     }
     return this.timersMade;
@@ -125,15 +128,15 @@ export function stepKeyOf(workflow: string, id: string, execId: number): string 
 }
 
 /** Timers that tell `kept` of each change made: a started or cancelled timer outlives the step attempt. */
-function timersTelling(keyed: Timers, timers: StartsTimers, kept: (name: string, change: "started" | "cancelled") => void): Timers {
+function timersTelling(keyed: Timers, timers: StartsTimers, now: () => number, kept: (name: string, change: Omit<Extract<KeptEffect, { timer: unknown }>["timer"], "name">) => void): Timers {
   return {
     start: async (name, delayMs, call) => {
       await keyed.start(name, delayMs, call);
-      kept(name, "started");
+      kept(name, { change: "started", dueAt: now() + delayMs, call: keptCall(call.component, call.id, call.handler, call.input) });
     },
     cancel: async (name) => {
       // Cancelling a timer that was not there changed nothing.
-      if (await timers.remove(name)) kept(name, "cancelled");
+      if (await timers.remove(name)) kept(name, { change: "cancelled" });
     },
   };
 }
