@@ -142,6 +142,9 @@ describe("the web console in a browser", { skip: missing }, () => {
       await kept.locator("a", { hasText: "wallet “bob”" }).click();
       await p.locator("h2", { hasText: "bob" }).waitFor();
       assert.match(p.url(), /\/entities\/wallet\/bob$/);
+      // The wallet's idempotency key of that deposit links back to the workflow that sent it.
+      const keyLink = p.locator('tr[data-key="wf:payout:p1:1:0"] a');
+      assert.equal(await keyLink.getAttribute("href"), "/workflows/payout/p1");
       await p.goBack();
       await alert.waitFor();
       // Only what the admin API accepts is offered: no plain retry (it would refund beside the payment).

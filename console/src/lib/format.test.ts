@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { changedFields, fitLabel, formatAgo, formatCount, formatDuration, formatJson, formatRate, progressPercent } from "./format.ts";
+import { changedFields, fitLabel, workflowOfKey, formatAgo, formatCount, formatDuration, formatJson, formatRate, progressPercent } from "./format.ts";
 
 describe("console formatting", () => {
   it("formats-durations-at-each-scale", () => {
@@ -33,6 +33,14 @@ describe("console formatting", () => {
     assert.equal(fitLabel("undo reserveInventory", 100, measure), "undo rese…");
     assert.equal(fitLabel("WWWWWWWWWW", 100, measure), "WWWW…");
     assert.equal(fitLabel("😀😀😀😀😀😀😀😀😀😀😀😀", 60, measure), "😀😀😀😀😀…");
+  });
+  it("finds-the-workflow-a-step's-idempotency-key-belongs-to", () => {
+    const names = ["transfer", "order"];
+    assert.deepEqual(workflowOfKey("wf:transfer:t1:2:0", names), { name: "transfer", id: "t1" });
+    assert.deepEqual(workflowOfKey("wf:order:o:1:12:3", names), { name: "order", id: "o:1" });
+    assert.deepEqual(workflowOfKey("wf:order:o1:3:run:charge:0", names), { name: "order", id: "o1" });
+    assert.equal(workflowOfKey("wf:payout:p1:1:0", names), undefined, "not a workflow of this service");
+    assert.equal(workflowOfKey("client-key-1", names), undefined);
   });
   it("tells-which-fields-of-a-state-changed", () => {
     assert.deepEqual(changedFields({ a: 1, b: { c: 2 }, d: 3 }, { a: 1, b: { c: 3 }, e: 4 }), ["b", "d", "e"]);

@@ -86,3 +86,19 @@ export function fitLabel(text: string, widthPx: number, measure: (text: string) 
   }
   return `${chars.slice(0, fits).join("")}…`;
 }
+
+/**
+ * The workflow an idempotency key belongs to, when it is one of a workflow step's calls
+ * (`wf:{workflow}:{id}:{execution}:{n}`, or a `ctx.run`'s `…:{execution}:run:{name}:{n}`):
+ * `workflows` names those the service has (an id may hold ":").
+ */
+export function workflowOfKey(key: string, workflows: readonly string[]): { name: string; id: string } | undefined {
+  for (const name of workflows) {
+    const prefix = `wf:${name}:`;
+    if (!key.startsWith(prefix)) continue;
+    const rest = key.slice(prefix.length);
+    const call = /^(.+):\d+:\d+$/.exec(rest) ?? /^(.+):\d+:run:.+:\d+$/.exec(rest);
+    if (call) return { name, id: call[1]! };
+  }
+  return undefined;
+}

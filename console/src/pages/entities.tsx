@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { usePoll } from "../api.ts";
-import { formatTime } from "../lib/format.ts";
+import { formatTime, workflowOfKey } from "../lib/format.ts";
 import { Link, navigate, seg } from "../router.tsx";
 import type { Definitions, IdempotencyKey, StoredEvent } from "../types.ts";
 import { ErrorBox, Json, Loading, Section } from "../ui.tsx";
@@ -114,7 +114,9 @@ export function Entities({ component, id, search }: { component: string | undefi
                 <tbody>
                   {keys.data.keys.map((k) => (
                     <tr key={k.key} data-key={k.key}>
-                      <td class="dedup-key">{k.key}</td>
+                      <td class="dedup-key">
+                        <KeyOwner dedupKey={k.key} workflows={definitions.data?.workflows.map((w) => w.name) ?? []} />
+                      </td>
                       <td class="small">{formatTime(k.at, true)}</td>
                       <td class={k.reply.ok ? "" : "bad"}>{k.reply.ok ? "ok" : k.reply.code}</td>
                       <td><Json value={k.reply.ok ? k.reply.value : k.reply.message} max={120} /></td>
@@ -132,5 +134,16 @@ export function Entities({ component, id, search }: { component: string | undefi
         </>
       ) : null}
     </div>
+  );
+}
+
+/** An idempotency key, linked to the workflow whose step sent it (when it is one). */
+function KeyOwner({ dedupKey, workflows }: { dedupKey: string; workflows: readonly string[] }) {
+  const owner = workflowOfKey(dedupKey, workflows);
+  if (!owner) return <>{dedupKey}</>;
+  return (
+    <Link href={`/workflows/${seg(owner.name)}/${seg(owner.id)}`} title={`sent by a step of ${owner.name} “${owner.id}”`}>
+      {dedupKey}
+    </Link>
   );
 }
