@@ -32,6 +32,9 @@ const job = workflow("job", {
       return ctx.end();
     },
   },
+  // All 3,000 call one instance, one at a time: beside other tests on 2 cores, a call waited in its
+  // mailbox past the default 5 s step timeout five times, and the workflow failed (not what this tests).
+  defaults: { timeoutMs: 60_000 },
 });
 
 /** What a crash mid-step leaves: `backlog` instances running at step "work", due now. */
