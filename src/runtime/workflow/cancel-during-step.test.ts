@@ -12,6 +12,7 @@ import { testbed, whenPostgresAsked } from "../../store/postgres/postgres-test-s
 import { SqliteStore } from "../../store/sqlite/sqlite-store.ts";
 import { Runtime } from "../runtime.ts";
 import { until } from "../test-support.ts";
+import { openPayerAndPayee, payerAndPayeeBalances } from "./wallets-test-support.ts";
 
 /**
  * An operator's cancel does not wait for a step attempt in progress (a step waiting a minute on
@@ -42,38 +43,28 @@ const withdraw: SagaStep<Transfer> = {
   compensate: (s, ctx) => ctx.call(wallet, s.payer).deposit({ amount: 1 }),
 };
 
-/** Deposits (kept on its own 50 ms on), then waits for the gate; its compensation takes the deposit back. */
-const escrow = saga("escrow", {
-  start: (input: Transfer) => input,
-  stepTimeoutMs: 120_000,
-  steps: [
-    withdraw,
-    {
-      name: "hold",
-      run: async (s, ctx) => {
-        await ctx.call(wallet, s.payee).deposit({ amount: 1 });
-        await gate(ctx.workflowId).opened;
+/** Withdraws, then its step `step` deposits (kept on its own 50 ms on) and waits for the gate; `undo`: that step's compensation, if any. */
+const gated = (name: string, step: string, undo?: SagaStep<Transfer>["compensate"]) =>
+  saga(name, {
+    start: (input: Transfer) => input,
+    stepTimeoutMs: 120_000,
+    steps: [
+      withdraw,
+      {
+        name: step,
+        run: async (s, ctx) => {
+          await ctx.call(wallet, s.payee).deposit({ amount: 1 });
+          await gate(ctx.workflowId).opened;
+        },
+        ...(undo ? { compensate: undo } : {}),
       },
-      compensate: (s, ctx) => ctx.call(wallet, s.payee).withdraw({ amount: 1 }),
-    },
-  ],
-});
+    ],
+  });
 
-/** As escrow, but nothing undoes its deposit. */
-const pivotal = saga("pivotal", {
-  start: (input: Transfer) => input,
-  stepTimeoutMs: 120_000,
-  steps: [
-    withdraw,
-    {
-      name: "pay",
-      run: async (s, ctx) => {
-        await ctx.call(wallet, s.payee).deposit({ amount: 1 });
-        await gate(ctx.workflowId).opened;
-      },
-    },
-  ],
-});
+/** Its compensation takes the deposit back. */
+const escrow = gated("escrow", "hold", (s, ctx) => ctx.call(wallet, s.payee).withdraw({ amount: 1 }));
+/** Nothing undoes its deposit. */
+const pivotal = gated("pivotal", "pay");
 
 /** A plain workflow whose step waits on a ctx.run (which stops when the attempt does); its cancel step records what it was told. */
 const polling = workflow("polling", {
@@ -100,14 +91,10 @@ function cancelSuite(suite: string, newStore: (name: string) => Store, cleanup: 
     const rt = new Runtime({ store: newStore(name), components: [wallet, escrow, pivotal, polling], stopGraceMs: 100, log: () => {} });
     runtimes.push(rt);
     await rt.start();
-    await rt.call("wallet", "payer", "create", { initialBalance: 10 });
-    await rt.call("wallet", "payee", "create", { initialBalance: 0 });
+    await openPayerAndPayee(rt);
     return rt;
   }
-  const balances = async (rt: Runtime) => [
-    ((await rt.call("wallet", "payer", "balance", {})) as { balance: number }).balance,
-    ((await rt.call("wallet", "payee", "balance", {})) as { balance: number }).balance,
-  ];
+  const balances = payerAndPayeeBalances;
   const atStep = (rt: Runtime, name: string, id: string, step: string) =>
     until(`${name} ${id} to wait in step ${step}, its call kept`, async () => {
       const { workflow: w, journal } = await rt.admin.showWorkflow(name, id);

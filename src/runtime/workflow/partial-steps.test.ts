@@ -14,6 +14,7 @@ import { testbed, whenPostgresAsked } from "../../store/postgres/postgres-test-s
 import { SqliteStore } from "../../store/sqlite/sqlite-store.ts";
 import { Runtime } from "../runtime.ts";
 import { until } from "../test-support.ts";
+import { openPayerAndPayee, payerAndPayeeBalances } from "./wallets-test-support.ts";
 
 /**
  * A step that fails after part of it took effect (a call committed on its own, then the step timed
@@ -127,15 +128,11 @@ function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Prom
     const rt = new Runtime({ store: newStore(name), components: [wallet, retried, pivot, undoable, dropped, journaled, stuck, touchy], stepCommits, log: () => {} });
     runtimes.push(rt);
     await rt.start();
-    await rt.call("wallet", "payer", "create", { initialBalance: 10 });
-    await rt.call("wallet", "payee", "create", { initialBalance: 0 });
+    await openPayerAndPayee(rt);
     return rt;
   }
 
-  const balances = async (rt: Runtime) => [
-    ((await rt.call("wallet", "payer", "balance", {})) as { balance: number }).balance,
-    ((await rt.call("wallet", "payee", "balance", {})) as { balance: number }).balance,
-  ];
+  const balances = payerAndPayeeBalances;
   const ended = (rt: Runtime, name: string, id: string, status = "ended") =>
     until(`${name} ${id} to be ${status}`, async () => {
       const result = await rt.workflowResult(name, id);
