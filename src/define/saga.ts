@@ -243,7 +243,7 @@ function undoneByHandIn(input: unknown): string | undefined {
 }
 
 function partialStepMessage(saga: string, id: string, step: string): string {
-  return `step "${step}" of saga "${saga}" failed after part of it took effect, and it has no compensation: undoing the steps before it would leave that part in place, so none was undone. Undo that part by hand (the workflow's journal lists what it kept: npx sagaflow workflows show ${saga} ${cliWord(id)}), then ${retryUndoneByHand(saga, id, step)}: the saga counts it undone and compensates the rest; or give the step a compensation, deploy, and retry; terminate leaves everything as it stands`;
+  return `step "${step}" of saga ${saga} "${id}" failed after part of it took effect, and it has no compensation: undoing the steps before it would leave that part in place, so none was undone. Undo that part by hand (the workflow's journal lists what it kept: npx sagaflow workflows show ${saga} ${cliWord(id)}), then ${retryUndoneByHand(saga, id, step)}: the saga counts it undone and compensates the rest; or give the step a compensation, deploy, and retry; terminate leaves everything as it stands`;
 }
 
 /** How an operator says they undid `step` of saga `saga` `id` by hand: over the admin API, and with the CLI. */

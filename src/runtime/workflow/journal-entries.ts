@@ -1,6 +1,6 @@
 import type { DedupRecord, Store, WorkflowTransition } from "../../store/port.ts";
 import { journalComponent, type KeptEffect } from "./journal.ts";
-import { stepKeyOf } from "./step-context.ts";
+import { workflowKeysPrefix } from "./step-context.ts";
 
 /**
  * One thing a workflow's step execution made durable on its own, apart from its transition: a
@@ -26,7 +26,7 @@ export const journalLimit = 200;
  */
 export async function journalOf(store: Store, name: string, id: string, history: WorkflowTransition[]): Promise<{ entries: JournalEntry[]; full: boolean }> {
   const records = await store.listDedup(journalComponent, `${name}/${id}`, "", journalLimit);
-  const prefix = stepKeyOf(name, id, 0).slice(0, -1); // wf:{name}:{id}:
+  const prefix = workflowKeysPrefix(name, id);
   const stepOf = new Map(history.map((t) => [t.execId, t.step]));
   const entries = records.flatMap((record) => {
     const entry = entryOf(record, prefix, stepOf);

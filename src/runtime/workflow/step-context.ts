@@ -124,7 +124,12 @@ export class StepContextImpl implements StepContext<unknown, string> {
 
 /** The prefix of every key of a step execution: its calls', its `ctx.run` results', its timers'. */
 export function stepKeyOf(workflow: string, id: string, execId: number): string {
-  return `wf:${workflow}:${id}:${execId}`;
+  return `${workflowKeysPrefix(workflow, id)}${execId}`;
+}
+
+/** What the keys of every step execution of workflow `workflow` `id` start with (stepKeyOf). */
+export function workflowKeysPrefix(workflow: string, id: string): string {
+  return `wf:${workflow}:${id}:`;
 }
 
 /** Timers that tell `kept` of each change made: a started or cancelled timer outlives the step attempt. */
