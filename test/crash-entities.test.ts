@@ -231,8 +231,9 @@ describe("entities survive SIGKILL (real process, SQLite)", () => {
         `(${appliedUnknown} of them applied), ${repeats.length} keyed repeats checked, ${kills} kills ` +
         `(${idleRuns} runs acknowledged nothing), ${Date.now() - started} ms`,
     );
-    // The load really ran while the child was being killed.
-    assert.ok(acked.size >= 500, `only ${acked.size} commands acknowledged ${label}`);
+    // The load really ran while the child was being killed (a floor, not a rate: on a VM slowed
+    // fivefold, one run acknowledged 470, with every exactly-once check above passing).
+    assert.ok(acked.size >= 250, `only ${acked.size} commands acknowledged ${label}`);
     assert.ok(idleRuns <= kills / 2, `${idleRuns} of ${kills} runs acknowledged nothing ${label}`);
   });
 });
