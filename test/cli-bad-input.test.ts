@@ -47,6 +47,17 @@ describe("sagaflow CLI: help and version", () => {
   });
 });
 
+describe("sagaflow CLI: an admin command loads no runtime", () => {
+  it("workflows list loads neither the stores' drivers nor the logger and metrics of a served runtime", async () => {
+    const probe = join(repoRoot, "test/support/loaded-packages.mjs");
+    const run = await cli(["workflows", "list", "--admin", "127.0.0.1:9"], { NODE_OPTIONS: `${process.env["NODE_OPTIONS"] ?? ""} --import ${probe}` });
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /cannot reach the admin API/);
+    const loaded = /loaded-packages: (\[.*\])/.exec(run.stderr)?.[1];
+    assert.deepEqual(JSON.parse(loaded ?? "null"), []);
+  });
+});
+
 describe("sagaflow CLI: unknown and misspelt flags are errors", () => {
   it("serve --prot 3050 and serve -p 3050 fail naming the flag and suggesting --port", async () => {
     for (const [args, flag] of [
