@@ -213,11 +213,12 @@ describe("a step's held write", () => {
     counted.commits.length = 0;
     await rt.call("transfer-workflow", "t1", "start", { from: "a", to: "b", amount: 30 });
     await rt.workflowResult("transfer-workflow", "t1", 5_000);
-    // Each step's call commits by itself, and leaves a mark in the workflow's journal after it
-    // (a re-run after a crash then knows the step took effect in part).
-    const marks = counted.commits.filter((writes) => writes.every((w) => w.component === "$journal"));
-    assert.deepEqual([counted.commits.length - marks.length, marks.length], [5, 2]);
-    assert.ok(counted.commits.flat().every((w) => w.together === undefined));
+    // Each step's call commits before its reply, so never with its step's transition, and leaves a
+    // mark in the workflow's journal after it (a re-run after a crash then knows the step took effect in part).
+    const writes = counted.commits.flat();
+    assert.deepEqual(["wallet", "$journal"].map((c) => writes.filter((w) => w.component === c).length), [2, 2]);
+    assert.ok(!counted.commits.some((commit) => commit.some((w) => w.component === "wallet") && commit.some((w) => w.component === "transfer-workflow")));
+    assert.ok(writes.every((w) => w.together === undefined));
   });
 });
 
@@ -240,6 +241,43 @@ describe("a call of a dropped step attempt", () => {
       await assert.rejects(runtime.dispatcher.keyedCall("wallet", "a", "withdraw", { amount: 10 }, key, { hold: holds }), (error: Error & { code?: string }) => error.code === "run_abandoned");
       assert.deepEqual(await runtime.call("wallet", "a", "balance", {}), { balance: 100 });
       assert.equal(await store.findDedup("wallet", "a", key), undefined, "no idempotency record either");
+    } finally {
+      await runtime.stop();
+    }
+  });
+});
+
+describe("step calls that find their instance busy", () => {
+  it("commit together in its next turn, not held, and one whose attempt was stopped meanwhile commits nothing", { timeout: 10_000 }, async () => {
+    const commits: InstanceWrite[][] = [];
+    const inner = new MemoryStore();
+    const store = wrapStore(inner, {
+      commit: (writes) => {
+        commits.push(writes);
+        return inner.commit(writes);
+      },
+    });
+    const runtime = new Runtime({ store, components: [wallet], log: () => {} });
+    await runtime.start();
+    try {
+      await runtime.call("wallet", "hot", "create", { initialBalance: 0 });
+      // Held on a clock that never moves: the wallet stays busy until the test drops that write.
+      const stepHolds = () => new StepHolds(async () => ({ ok: false, reason: "conflict" }), 50, new VirtualClock());
+      const [a, b, c, d] = [stepHolds(), stepHolds(), stepHolds(), stepHolds()];
+      const deposit = (key: string, hold: StepHolds) => runtime.dispatcher.keyedCall("wallet", "hot", "deposit", { amount: 5 }, key, { hold });
+      await deposit("wf:w:a:1:0", a);
+      const [byB, byC, byD] = [deposit("wf:w:b:1:0", b), deposit("wf:w:c:1:0", c), deposit("wf:w:d:1:0", d)];
+      b.drop(); // B's attempt stops while its call waits
+      commits.length = 0;
+      a.drop();
+      await assert.rejects(byB, (error: Error & { code?: string }) => error.code === "run_abandoned");
+      assert.deepEqual([(await byC).ok, (await byD).ok], [true, true]);
+      // C and D were not held (the test never commits a held write): one commit kept both, with their keys.
+      const walletCommits = commits.filter((writes) => writes.some((w) => w.component === "wallet"));
+      assert.equal(walletCommits.length, 1);
+      assert.deepEqual(walletCommits[0]!.flatMap((w) => w.dedup.map((r) => r.key)).sort(), ["wf:w:c:1:0", "wf:w:d:1:0"]);
+      assert.deepEqual(await runtime.call("wallet", "hot", "balance", {}), { balance: 10 });
+      for (const key of ["wf:w:a:1:0", "wf:w:b:1:0"]) assert.equal(await inner.findDedup("wallet", "hot", key), undefined, key);
     } finally {
       await runtime.stop();
     }

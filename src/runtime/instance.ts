@@ -36,6 +36,29 @@ export interface InstanceDeps {
 }
 
 const noneStored: ReadonlyMap<string, DedupRecord> = new Map();
+const noneRefused: ReadonlyMap<Pending, unknown> = new Map();
+
+/**
+ * Step calls in a turn with other commands commit with them, not held: each waits for its eager
+ * start to be durable first (StepHolds.beforeDurable), and one whose attempt was stopped commits
+ * nothing (its step may have run again meanwhile, elsewhere). Those refused, with why.
+ */
+async function unheldCallsReady(turn: Pending[]): Promise<ReadonlyMap<Pending, unknown>> {
+  const refused = new Map<Pending, unknown>();
+  await Promise.all(
+    turn.map(async (pending) => {
+      if (!pending.hold || pending.isQuery) return;
+      try {
+        await pending.hold.beforeDurable();
+      } catch (error) {
+        refused.set(pending, error);
+        return;
+      }
+      if (pending.hold.abandoned) refused.set(pending, errors.runAbandoned());
+    }),
+  );
+  return refused;
+}
 /** How long a task trusts the instance's own last commit without asking the store (see committedState). */
 const TASK_TRUSTS_OWN_COMMIT_MS = 100;
 
@@ -127,11 +150,16 @@ export class Instance {
     }
   }
 
-  /** A task, or a call that may hold its write, runs alone; otherwise everything up to the next of those, at most maxTurn. */
+  /**
+   * A task runs alone; otherwise everything up to the next task, at most maxTurn. A step's call that
+   * may hold its write (held-writes.ts) is held only when it is alone in its turn: with commands
+   * waiting behind it, it commits with them, under its idempotency key, instead of keeping the
+   * instance busy until its workflow's transition commits. A busy instance then commits a batch
+   * per turn, not one workflow's call per commit.
+   */
   private turnLength(): number {
-    const alone = (p: Pending) => p.task !== undefined || p.hold !== undefined;
-    if (this.mailbox[0] && alone(this.mailbox[0])) return 1;
-    const next = this.mailbox.findIndex((p, i) => i > 0 && alone(p));
+    if (this.mailbox[0]?.task) return 1;
+    const next = this.mailbox.findIndex((p, i) => i > 0 && p.task !== undefined);
     return Math.min(next === -1 ? this.mailbox.length : next, this.deps.maxTurn);
   }
 
@@ -170,9 +198,10 @@ export class Instance {
     const unreadCopy = withStart && trusted && this.deps.checkCache && this.loaded !== undefined;
     // Independent reads, sent together: on PostgreSQL the turn waits for one round trip, not two.
     const keyed = !withStart && turn.some((p) => p.idempotencyKey !== undefined);
-    const [before, stored] = await Promise.all([
+    const [before, stored, unheld] = await Promise.all([
       presumed ?? this.committedState(trusted),
       keyed ? storedReplies(this.deps.store, this.component, this.id, turn.flatMap((p) => (p.idempotencyKey === undefined ? [] : [p.idempotencyKey]))) : noneStored,
+      turn.length > 1 ? unheldCallsReady(turn) : noneRefused,
     ]);
     let current: Current = before;
     const events: NewEvent[] = [];
@@ -195,6 +224,8 @@ export class Instance {
       return (await this.commitTurn(before, current, changed, events, dedup, notes, { fence: decision?.fence, held: decision?.held })) ? [outcome] : undefined;
     }
     const outcomes = turn.map((pending): Outcome => {
+      const refused = unheld.get(pending);
+      if (refused !== undefined) return { error: refused };
       const key = pending.idempotencyKey;
       const found = key === undefined ? undefined : (seen.get(key) ?? stored.get(key));
       const againUnder = decidedAgainUnder(pending, found, key !== undefined && seen.has(key));

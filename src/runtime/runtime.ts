@@ -195,6 +195,7 @@ export class Runtime {
       enqueueTask: (component, id, task) => dispatcher.enqueueTask(component, id, task),
       trustedRecord: (name, id) => recordOf(this.dispatcher.trustedState(name, id)?.state ?? null) ?? undefined,
       keyedCall,
+      submit: (write) => this.committer.submit(write),
       observer: this.observer,
       // Several nodes too: should another node write the entity meanwhile, the together commit is a
       // conflict that keeps nothing, and the step runs again (the workflow's write carries its fence).

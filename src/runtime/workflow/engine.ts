@@ -1,7 +1,7 @@
 import { isStoreUnavailable, SagaflowError } from "../../define/errors.ts";
 import type { StepHandler, WorkflowDefinition, WorkflowView } from "../../define/workflow.ts";
 import { asWorkflowEffect } from "../../define/workflow-effect.ts";
-import { finalStatuses, type Store, type StoredReply, type WorkflowRecord } from "../../store/port.ts";
+import { finalStatuses, type InstanceWrite, type Store, type StoredReply, type WorkflowRecord, type WriteOutcome } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
 import type { Current, Decision } from "../decide.ts";
 import type { EagerStep, Kind } from "../kinds.ts";
@@ -43,6 +43,8 @@ export interface EngineHost {
    */
   enqueueTask: Dispatcher["enqueueTask"];
   keyedCall: Dispatcher["keyedCall"];
+  /** Commits one write with others (the group committer); the store's own commit where absent. */
+  submit?: (write: InstanceWrite) => Promise<WriteOutcome>;
   timers: StartsTimers;
   placement: WorkflowPlacement;
   /** Times and traces each step execution. */
@@ -428,7 +430,7 @@ export class WorkflowEngine {
     }
     // Nothing to hold the step's writes in: its start commits first, as without eagerStart.
     else await prefix?.commit();
-    const journal = { store: this.host.store, clock: this.host.clock, step };
+    const journal = { store: this.host.store, clock: this.host.clock, step, commitMark: this.host.submit ?? ((write) => this.host.store.commit([write])) };
     const ctx = new StepContextImpl(definition.name, id, record.execId, record.attempt + 1, this.host.keyedCall, this.host.timers, holds, journal, retriedByOperator(record), kept);
     let timer: { cancel(): void } | undefined;
     try {

@@ -41,6 +41,9 @@ function keptMark(workflow: string, id: string, key: string, step: string, effec
   return { component: journalComponent, id: `${workflow}/${id}`, dedup: [{ key: `${key}:kept`, requestHash: "kept", reply: { ok: true, value: { step, ...effect } }, at }] };
 }
 
+/** Commits a journal mark: the group committer's `submit` where there is one, so marks share commits. */
+export type CommitsMark = (write: InstanceWrite) => Promise<unknown>;
+
 /**
  * Records that `effect`, part of a step execution, took effect where that commits by itself, not
  * with a write the step holds (keptMarker covers those): a call committed in its instance's own
@@ -48,8 +51,8 @@ function keptMark(workflow: string, id: string, key: string, step: string, effec
  * names it under the execution's key. It is written just after the effect: a crash in that
  * moment still loses it.
  */
-export function markKept(store: Store, workflow: string, id: string, key: string, step: string, effect: KeptEffect, at: number): void {
-  store.commit([keptMark(workflow, id, key, step, effect, at)]).catch(() => {
+export function markKept(commit: CommitsMark, workflow: string, id: string, key: string, step: string, effect: KeptEffect, at: number): void {
+  commit(keptMark(workflow, id, key, step, effect, at)).catch(() => {
     // Best effort: the attempt itself knows (StepFailure.partial); only a crash's re-run reads the mark.
   });
 }

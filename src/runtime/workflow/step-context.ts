@@ -4,7 +4,7 @@ import type { InstanceClient, Timers } from "../../define/handlers.ts";
 import type { RunAttempt, RunOptions, StepContext } from "../../define/workflow.ts";
 import type { Store } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
-import { Journal, keptCall, markKept, type KeptEffect } from "./journal.ts";
+import { Journal, keptCall, markKept, type CommitsMark, type KeptEffect } from "./journal.ts";
 import { KeyedCaller, type KeyedCall } from "../keyed-caller.ts";
 import type { StepHolds } from "../held-writes.ts";
 import { keyedTimers, type StartsTimers } from "../timers/timer-service.ts";
@@ -32,7 +32,7 @@ export class StepContextImpl implements StepContext<unknown, string> {
     keyedCall: KeyedCall,
     private readonly timerService: StartsTimers,
     private readonly holds?: StepHolds,
-    private readonly journalDeps?: { store: Store; clock: Clock; step: string },
+    private readonly journalDeps?: { store: Store; clock: Clock; step: string; commitMark: CommitsMark },
     /** An operator's retry of this execution: what its calls got refused is decided again. */
     decideRefusalAgain = false,
     /** Told when something of this attempt took effect on its own: a call kept, a result journaled, a timer changed. */
@@ -52,7 +52,7 @@ export class StepContextImpl implements StepContext<unknown, string> {
    */
   private keptByItself(key: string, effect: KeptEffect): void {
     const deps = this.journalDeps;
-    if (deps) markKept(deps.store, this.workflowName, this.workflowId, key, deps.step, effect, deps.clock.now());
+    if (deps) markKept(deps.commitMark, this.workflowName, this.workflowId, key, deps.step, effect, deps.clock.now());
     this.kept();
   }
 
