@@ -231,9 +231,10 @@ describe("entities survive SIGKILL (real process, SQLite)", () => {
         `(${appliedUnknown} of them applied), ${repeats.length} keyed repeats checked, ${kills} kills ` +
         `(${idleRuns} runs acknowledged nothing), ${Date.now() - started} ms`,
     );
-    // The load really ran while the child was being killed (a floor, not a rate: on a VM slowed
-    // fivefold, one run acknowledged 470, with every exactly-once check above passing).
-    assert.ok(acked.size >= 250, `only ${acked.size} commands acknowledged ${label}`);
+    // The load really ran while the child was being killed: most runs acknowledged something, and
+    // a floor, not a rate (on a VM slowed fivefold one run acknowledged 470; with a second test
+    // run loading both cores, 219 in 16 of 22 runs, every exactly-once check above passing).
+    assert.ok(acked.size >= 100, `only ${acked.size} commands acknowledged ${label}`);
     assert.ok(idleRuns <= kills / 2, `${idleRuns} of ${kills} runs acknowledged nothing ${label}`);
   });
 });

@@ -282,4 +282,82 @@ describe("step calls that find their instance busy", () => {
       await runtime.stop();
     }
   });
+
+  it("are waited for by an attempt stopped while they commit, which then knows they were kept", { timeout: 10_000 }, async () => {
+    const inner = new MemoryStore();
+    const batchCommitting = gate();
+    const goOn = gate();
+    const store = wrapStore(inner, {
+      commit: async (writes) => {
+        if (writes.some((w) => w.dedup.some((r) => r.key === "wf:w:c:1:0"))) {
+          batchCommitting.open();
+          await goOn.wait;
+        }
+        return inner.commit(writes);
+      },
+    });
+    const runtime = new Runtime({ store, components: [wallet], log: () => {} });
+    await runtime.start();
+    try {
+      await runtime.call("wallet", "hot", "create", { initialBalance: 0 });
+      const stepHolds = () => new StepHolds(async () => ({ ok: false, reason: "conflict" }), 50, new VirtualClock());
+      const [a, c, d] = [stepHolds(), stepHolds(), stepHolds()];
+      let kept = false;
+      const deposit = (key: string, hold: StepHolds, onKept?: () => void) => runtime.dispatcher.keyedCall("wallet", "hot", "deposit", { amount: 5 }, key, { hold, ...(onKept ? { kept: onKept } : {}) });
+      await deposit("wf:w:a:1:0", a);
+      const [byC, byD] = [deposit("wf:w:c:1:0", c, () => (kept = true)), deposit("wf:w:d:1:0", d)];
+      a.drop();
+      await batchCommitting.wait;
+      // C's attempt is stopped while its call commits: too late to take it back, so the stop waits to learn it was kept.
+      c.drop();
+      let settled = false;
+      const stopped = c.flushSettled().then(() => (settled = true));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(settled, false);
+      goOn.open();
+      await stopped;
+      assert.equal(kept, true);
+      assert.deepEqual([(await byC).ok, (await byD).ok], [true, true]);
+      assert.deepEqual(await runtime.call("wallet", "hot", "balance", {}), { balance: 10 });
+    } finally {
+      goOn.open();
+      await runtime.stop();
+    }
+  });
+
+  it("stay held, alone in their turn, where the step may not commit a call unheld (its node's lease of the workflow lapsed)", { timeout: 10_000 }, async () => {
+    const commits: InstanceWrite[][] = [];
+    const inner = new MemoryStore();
+    const store = wrapStore(inner, {
+      commit: (writes) => {
+        commits.push(writes);
+        return inner.commit(writes);
+      },
+    });
+    const runtime = new Runtime({ store, components: [wallet], log: () => {} });
+    await runtime.start();
+    try {
+      await runtime.call("wallet", "hot", "create", { initialBalance: 0 });
+      const stepHolds = () => new StepHolds(async () => ({ ok: false, reason: "conflict" }), 50, new VirtualClock());
+      const [a, c, d] = [stepHolds(), stepHolds(), stepHolds()];
+      let lapsed = false;
+      c.mayCommitUnheld = () => !lapsed;
+      const deposit = (key: string, hold: StepHolds) => runtime.dispatcher.keyedCall("wallet", "hot", "deposit", { amount: 5 }, key, { hold });
+      await deposit("wf:w:a:1:0", a);
+      const [byC, byD] = [deposit("wf:w:c:1:0", c), deposit("wf:w:d:1:0", d)];
+      lapsed = true;
+      commits.length = 0;
+      a.drop();
+      // C is answered from a held write: nothing of it is committed, and D waits behind it.
+      assert.equal((await byC).ok, true);
+      assert.equal(commits.filter((writes) => writes.some((w) => w.component === "wallet")).length, 0);
+      c.drop();
+      assert.equal((await byD).ok, true);
+      d.drop();
+      assert.deepEqual(await runtime.call("wallet", "hot", "balance", {}), { balance: 0 });
+      for (const key of ["wf:w:c:1:0", "wf:w:d:1:0"]) assert.equal(await inner.findDedup("wallet", "hot", key), undefined, key);
+    } finally {
+      await runtime.stop();
+    }
+  });
 });

@@ -53,6 +53,8 @@ export class StepHolds {
   private closed = false;
   /** The attempt failed, timed out or was stopped (`drop`): its calls must not commit at all. */
   private dropped = false;
+  /** Calls committing unheld (trackUnheld), until answered. */
+  private readonly unheldInFlight = new Set<Promise<void>>();
   /**
    * Set for a step of an eager start (WorkflowOptions.eagerStart): the start and the steps before
    * this one, not committed yet, which must be durable before anything of this step is on its own.
@@ -62,6 +64,15 @@ export class StepHolds {
   onKeptAlone: (() => void) | undefined;
   /** The write that records durably that a held write commits alone (journal.ts keptMarker), submitted before it. */
   keptMarker: ((held: HeldWrite) => InstanceWrite) | undefined;
+  /**
+   * Whether a call of this step may commit unheld, with other commands of a busy instance (see
+   * Instance.turnLength): only while this node runs the workflow's bucket (its lease, checked
+   * again before each try of the commit). A call unheld is decided on what is stored and keeps
+   * its key's record; where another node may have run the step meanwhile and committed the same
+   * call with its transition, keeping no record, that call would be applied twice. A held write
+   * is never decided again: it commits with the step's fenced transition, or as it was decided.
+   */
+  mayCommitUnheld: () => boolean = () => true;
 
   constructor(
     /** Commits one write on its own (the group committer). */
@@ -133,9 +144,23 @@ export class StepHolds {
     return this.flushing;
   }
 
-  /** Resolves once a flush in flight is over: a step that failed meanwhile then knows whether its write was kept. */
+  /**
+   * A call of this step passed its checks to commit unheld, with other commands of a busy instance
+   * (unheld-calls.ts): `answered` settles once it is answered, after its `kept` was told. From here
+   * a stopped attempt cannot take it back, so `flushSettled` waits for it as for a flush.
+   */
+  trackUnheld(answered: Promise<void>): void {
+    this.unheldInFlight.add(answered);
+    void answered.finally(() => this.unheldInFlight.delete(answered));
+  }
+
+  /**
+   * Resolves once a flush in flight, and every call committing unheld, is over: a step that failed
+   * or was stopped meanwhile then knows whether part of it was kept.
+   */
   async flushSettled(): Promise<void> {
     await this.flushing?.catch(() => {});
+    await Promise.all(this.unheldInFlight);
   }
 
   /**

@@ -11,6 +11,7 @@ import { largest } from "./largest.ts";
 import type { HeldWrite, StepHolds } from "./held-writes.ts";
 import { startWithSteps, type EagerStage, type EarlierWrite } from "./eager-start.ts";
 import { decidedAgainUnder, storedReplies } from "./stored-replies.ts";
+import { noneRefused, unheldCallsReady } from "./unheld-calls.ts";
 import type { Pending } from "./pending.ts";
 
 export interface InstanceDeps {
@@ -36,29 +37,6 @@ export interface InstanceDeps {
 }
 
 const noneStored: ReadonlyMap<string, DedupRecord> = new Map();
-const noneRefused: ReadonlyMap<Pending, unknown> = new Map();
-
-/**
- * Step calls in a turn with other commands commit with them, not held: each waits for its eager
- * start to be durable first (StepHolds.beforeDurable), and one whose attempt was stopped commits
- * nothing (its step may have run again meanwhile, elsewhere). Those refused, with why.
- */
-async function unheldCallsReady(turn: Pending[]): Promise<ReadonlyMap<Pending, unknown>> {
-  const refused = new Map<Pending, unknown>();
-  await Promise.all(
-    turn.map(async (pending) => {
-      if (!pending.hold || pending.isQuery) return;
-      try {
-        await pending.hold.beforeDurable();
-      } catch (error) {
-        refused.set(pending, error);
-        return;
-      }
-      if (pending.hold.abandoned) refused.set(pending, errors.runAbandoned());
-    }),
-  );
-  return refused;
-}
 /** How long a task trusts the instance's own last commit without asking the store (see committedState). */
 const TASK_TRUSTS_OWN_COMMIT_MS = 100;
 
@@ -155,11 +133,12 @@ export class Instance {
    * may hold its write (held-writes.ts) is held only when it is alone in its turn: with commands
    * waiting behind it, it commits with them, under its idempotency key, instead of keeping the
    * instance busy until its workflow's transition commits. A busy instance then commits a batch
-   * per turn, not one workflow's call per commit.
+   * per turn, not one workflow's call per commit. One that may not commit unheld (StepHolds.mayCommitUnheld) runs alone.
    */
   private turnLength(): number {
-    if (this.mailbox[0]?.task) return 1;
-    const next = this.mailbox.findIndex((p, i) => i > 0 && p.task !== undefined);
+    const alone = (p: Pending) => p.task !== undefined || (p.hold !== undefined && !p.hold.mayCommitUnheld());
+    if (this.mailbox[0] && alone(this.mailbox[0])) return 1;
+    const next = this.mailbox.findIndex((p, i) => i > 0 && alone(p));
     return Math.min(next === -1 ? this.mailbox.length : next, this.deps.maxTurn);
   }
 

@@ -427,6 +427,9 @@ export class WorkflowEngine {
       holds.prefix = prefix;
       holds.onKeptAlone = kept;
       holds.keptMarker = (held) => keptMarker(definition.name, id, stepKey, step, held, this.host.clock.now());
+      // Not on a node handing an eager start over, nor once this node's lease of the bucket lapsed.
+      const bucket = workflowBucket(definition.name, id);
+      holds.mayCommitUnheld = () => this.host.placement.holds(bucket);
     }
     // Nothing to hold the step's writes in: its start commits first, as without eagerStart.
     else await prefix?.commit();
