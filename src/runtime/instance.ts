@@ -11,7 +11,7 @@ import { largest } from "./largest.ts";
 import type { HeldWrite, StepHolds } from "./held-writes.ts";
 import { startWithSteps, type EagerStage, type EarlierWrite } from "./eager-start.ts";
 import { decidedAgainUnder, storedReplies } from "./stored-replies.ts";
-import { noneRefused, unheldCallsReady } from "./unheld-calls.ts";
+import { noneRefused, prefixesDurable, unheldRefusals } from "./unheld-calls.ts";
 import type { Pending } from "./pending.ts";
 
 export interface InstanceDeps {
@@ -177,11 +177,13 @@ export class Instance {
     const unreadCopy = withStart && trusted && this.deps.checkCache && this.loaded !== undefined;
     // Independent reads, sent together: on PostgreSQL the turn waits for one round trip, not two.
     const keyed = !withStart && turn.some((p) => p.idempotencyKey !== undefined);
-    const [before, stored, unheld] = await Promise.all([
+    const [before, stored, prefixFailures] = await Promise.all([
       presumed ?? this.committedState(trusted),
       keyed ? storedReplies(this.deps.store, this.component, this.id, turn.flatMap((p) => (p.idempotencyKey === undefined ? [] : [p.idempotencyKey]))) : noneStored,
-      turn.length > 1 ? unheldCallsReady(turn) : noneRefused,
+      turn.length > 1 ? prefixesDurable(turn) : noneRefused,
     ]);
+    // After the reads, just before deciding (see unheldRefusals).
+    const unheld = turn.length > 1 ? unheldRefusals(turn, prefixFailures) : noneRefused;
     let current: Current = before;
     const events: NewEvent[] = [];
     const dedup: DedupRecord[] = [];

@@ -5,32 +5,44 @@ import type { Pending } from "./pending.ts";
 export const noneRefused: ReadonlyMap<Pending, unknown> = new Map();
 
 /**
- * Step calls in a turn with other commands commit with them, not held (Instance.turnLength): each
- * waits for its eager start to be durable first (StepHolds.beforeDurable). One whose attempt was
- * stopped, or whose node no longer runs its workflow (StepHolds.mayCommitUnheld), commits nothing:
- * its step may have run again meanwhile, elsewhere. Checked on every try of the turn's commit, so
- * a commit that met another node's write is not decided again for a step that node took over.
- * One that passes is tracked by its step until answered (StepHolds.trackUnheld): a step stopped
- * from then on waits to learn whether it was kept. Those refused, with why.
+ * Step calls in a turn with other commands commit with them, not held (Instance.turnLength). Each
+ * first waits for its eager start to be durable (StepHolds.beforeDurable); those whose start could
+ * not be made durable, with why. Sent beside the turn's reads.
  */
-export async function unheldCallsReady(turn: Pending[]): Promise<ReadonlyMap<Pending, unknown>> {
-  const refused = new Map<Pending, unknown>();
+export async function prefixesDurable(turn: Pending[]): Promise<ReadonlyMap<Pending, unknown>> {
+  const failed = new Map<Pending, unknown>();
   await Promise.all(
     turn.map(async (pending) => {
       if (!pending.hold || pending.isQuery) return;
       try {
         await pending.hold.beforeDurable();
       } catch (error) {
-        refused.set(pending, error);
-        return;
-      }
-      if (pending.hold.abandoned || !pending.hold.mayCommitUnheld()) refused.set(pending, errors.runAbandoned());
-      else if (!tracked.has(pending)) {
-        tracked.add(pending);
-        pending.hold.trackUnheld(answered(pending));
+        failed.set(pending, error);
       }
     }),
   );
+  return failed;
+}
+
+/**
+ * The step calls of a turn that may not commit unheld, with why: those `prefixesDurable` failed,
+ * and those whose attempt was stopped or whose node no longer runs their workflow
+ * (StepHolds.mayCommitUnheld): their step may run again elsewhere. Checked after the turn's reads,
+ * just before deciding, on every try: a node that passes holds its lease past the read, so
+ * another node's takeover writes after it and the commit is a conflict, tried again and refused
+ * here. A call that passes is tracked by its step until answered (StepHolds.trackUnheld): a step
+ * stopped from then on waits to learn whether it was kept.
+ */
+export function unheldRefusals(turn: Pending[], prefixFailures: ReadonlyMap<Pending, unknown>): ReadonlyMap<Pending, unknown> {
+  const refused = new Map(prefixFailures);
+  for (const pending of turn) {
+    if (!pending.hold || pending.isQuery || refused.has(pending)) continue;
+    if (pending.hold.abandoned || !pending.hold.mayCommitUnheld()) refused.set(pending, errors.runAbandoned());
+    else if (!tracked.has(pending)) {
+      tracked.add(pending);
+      pending.hold.trackUnheld(answered(pending));
+    }
+  }
   return refused;
 }
 
