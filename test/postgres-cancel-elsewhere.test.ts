@@ -88,6 +88,17 @@ function registerTests(connectionString: string): void {
       ];
       assert.deepEqual(balances, [9, 1], `no refund beside the kept deposit (saga ${stopped.status}, ${JSON.stringify(state)})`);
       assert.deepEqual([stopped.status, state.status, state.failure?.code, state.failure?.partial], ["failed", "requires_manual_intervention", "cancelled", true]);
+
+      // The operator is offered to say the deposit was undone by hand, as the failure asks, and that retry compensates the rest.
+      const shown = await holder.admin.showWorkflow("slow-transfer", "t1");
+      assert.equal(shown.operator.undoneByHand, "deposit");
+      await holder.admin.operateWorkflow("slow-transfer", "t1", "retry", "deposit");
+      const ended = await waitFor("the saga to compensate", async () => {
+        const result = await holder.workflowResult("slow-transfer", "t1");
+        return result.status === "ended" ? result : undefined;
+      });
+      assert.equal((ended.state as { status: string }).status, "compensated");
+      assert.equal(((await holder.call("wallet", "payer", "balance", {})) as { balance: number }).balance, 10);
     });
   });
 }

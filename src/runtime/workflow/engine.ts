@@ -436,6 +436,9 @@ export class WorkflowEngine {
     const journal = { store: this.host.store, clock: this.host.clock, step, commitMark: this.host.submit ?? ((write) => this.host.store.commit([write])) };
     const ctx = new StepContextImpl(definition.name, id, record.execId, record.attempt + 1, this.host.keyedCall, this.host.timers, holds, journal, retriedByOperator(record), kept);
     let timer: { cancel(): void } | undefined;
+    // The record as this attempt runs it: a cancel step's input with `partial` settled (on another
+    // node's cancel), so what a failure stores says what the step saw, as an operator's retry reads it.
+    let ran = record;
     try {
       const timedOut = new Promise<never>((_resolve, reject) => {
         timer = this.host.clock.schedule(timeoutMs, () => {
@@ -445,10 +448,16 @@ export class WorkflowEngine {
         this.attempts.add(key, step, () => ctx.abandon(), reject);
       });
       const input = settledCancelInput(this.host.store, definition.name, id, record);
-      const run = input instanceof Promise ? input.then((settled) => handler(record.state, settled, ctx)) : Promise.resolve().then(() => handler(record.state, input, ctx));
+      const run =
+        input instanceof Promise
+          ? input.then((settled) => {
+              if (settled !== record.stepInput) ran = { ...record, stepInput: settled };
+              return handler(record.state, settled, ctx);
+            })
+          : Promise.resolve().then(() => handler(record.state, input, ctx));
       const result = await Promise.race([run, timedOut]);
       const effect = asWorkflowEffect(result, `step ${definition.name}.${step}`);
-      const changed = applyDecision(definition, record, effect.newState, effect.transition ?? { kind: "end" }, this.host.clock.now());
+      const changed = applyDecision(definition, ran, effect.newState, effect.transition ?? { kind: "end" }, this.host.clock.now());
       // A state or next input JSON cannot hold fails this attempt (retried, then failed, as a
       // throw is), rather than every commit of it — which would run the step again and again.
       checkStepOutcomeIsJson(changed.record, `${definition.name}.${step}`);
@@ -465,7 +474,7 @@ export class WorkflowEngine {
       // An earlier run a crash cut short may have kept part of it too (its memory gone with it);
       // not asked when the store is out of reach: that failure uses no attempt and moves nowhere.
       partial ||= ctx.runInFlight || (!isStoreUnavailable(error) && (await journaledEffects(this.host.store, definition.name, id, stepKey)));
-      if (!(error instanceof CancelledDuringStep)) return applyStepFailure(definition, record, error, this.host.clock.now(), partial);
+      if (!(error instanceof CancelledDuringStep)) return applyStepFailure(definition, ran, error, this.host.clock.now(), partial);
       error.applied = true;
       return cancelChange(definition, record, error.reason, this.host.clock.now(), partial);
     } finally {
