@@ -247,24 +247,35 @@ describe("a call of a dropped step attempt", () => {
   });
 });
 
+/**
+ * A runtime with a wallet "hot" at 0, every commit recorded (and first passed to `beforeCommit`),
+ * and step holds on a clock that never moves: a held write stays held until the test drops it.
+ */
+async function hotWallet(beforeCommit: (writes: InstanceWrite[]) => Promise<void> | void = () => {}) {
+  const commits: InstanceWrite[][] = [];
+  const inner = new MemoryStore();
+  const store = wrapStore(inner, {
+    commit: async (writes) => {
+      commits.push(writes);
+      await beforeCommit(writes);
+      return inner.commit(writes);
+    },
+  });
+  const runtime = new Runtime({ store, components: [wallet], log: () => {} });
+  await runtime.start();
+  await runtime.call("wallet", "hot", "create", { initialBalance: 0 });
+  const stepHolds = () => new StepHolds(async () => ({ ok: false, reason: "conflict" }), 50, new VirtualClock());
+  const deposit = (key: string, hold: StepHolds, kept?: () => void) =>
+    runtime.dispatcher.keyedCall("wallet", "hot", "deposit", { amount: 5 }, key, { hold, ...(kept ? { kept } : {}) });
+  const walletCommits = () => commits.filter((writes) => writes.some((w) => w.component === "wallet"));
+  return { runtime, inner, commits, stepHolds, deposit, walletCommits };
+}
+
 describe("step calls that find their instance busy", () => {
   it("commit together in its next turn, not held, and one whose attempt was stopped meanwhile commits nothing", { timeout: 10_000 }, async () => {
-    const commits: InstanceWrite[][] = [];
-    const inner = new MemoryStore();
-    const store = wrapStore(inner, {
-      commit: (writes) => {
-        commits.push(writes);
-        return inner.commit(writes);
-      },
-    });
-    const runtime = new Runtime({ store, components: [wallet], log: () => {} });
-    await runtime.start();
+    const { runtime, inner, commits, stepHolds, deposit, walletCommits } = await hotWallet();
     try {
-      await runtime.call("wallet", "hot", "create", { initialBalance: 0 });
-      // Held on a clock that never moves: the wallet stays busy until the test drops that write.
-      const stepHolds = () => new StepHolds(async () => ({ ok: false, reason: "conflict" }), 50, new VirtualClock());
       const [a, b, c, d] = [stepHolds(), stepHolds(), stepHolds(), stepHolds()];
-      const deposit = (key: string, hold: StepHolds) => runtime.dispatcher.keyedCall("wallet", "hot", "deposit", { amount: 5 }, key, { hold });
       await deposit("wf:w:a:1:0", a);
       const [byB, byC, byD] = [deposit("wf:w:b:1:0", b), deposit("wf:w:c:1:0", c), deposit("wf:w:d:1:0", d)];
       b.drop(); // B's attempt stops while its call waits
@@ -273,9 +284,8 @@ describe("step calls that find their instance busy", () => {
       await assert.rejects(byB, (error: Error & { code?: string }) => error.code === "run_abandoned");
       assert.deepEqual([(await byC).ok, (await byD).ok], [true, true]);
       // C and D were not held (the test never commits a held write): one commit kept both, with their keys.
-      const walletCommits = commits.filter((writes) => writes.some((w) => w.component === "wallet"));
-      assert.equal(walletCommits.length, 1);
-      assert.deepEqual(walletCommits[0]!.flatMap((w) => w.dedup.map((r) => r.key)).sort(), ["wf:w:c:1:0", "wf:w:d:1:0"]);
+      assert.equal(walletCommits().length, 1);
+      assert.deepEqual(walletCommits()[0]!.flatMap((w) => w.dedup.map((r) => r.key)).sort(), ["wf:w:c:1:0", "wf:w:d:1:0"]);
       assert.deepEqual(await runtime.call("wallet", "hot", "balance", {}), { balance: 10 });
       for (const key of ["wf:w:a:1:0", "wf:w:b:1:0"]) assert.equal(await inner.findDedup("wallet", "hot", key), undefined, key);
     } finally {
@@ -284,26 +294,17 @@ describe("step calls that find their instance busy", () => {
   });
 
   it("are waited for by an attempt stopped while they commit, which then knows they were kept", { timeout: 10_000 }, async () => {
-    const inner = new MemoryStore();
     const batchCommitting = gate();
     const goOn = gate();
-    const store = wrapStore(inner, {
-      commit: async (writes) => {
-        if (writes.some((w) => w.dedup.some((r) => r.key === "wf:w:c:1:0"))) {
-          batchCommitting.open();
-          await goOn.wait;
-        }
-        return inner.commit(writes);
-      },
+    const { runtime, stepHolds, deposit } = await hotWallet(async (writes) => {
+      if (writes.some((w) => w.dedup.some((r) => r.key === "wf:w:c:1:0"))) {
+        batchCommitting.open();
+        await goOn.wait;
+      }
     });
-    const runtime = new Runtime({ store, components: [wallet], log: () => {} });
-    await runtime.start();
     try {
-      await runtime.call("wallet", "hot", "create", { initialBalance: 0 });
-      const stepHolds = () => new StepHolds(async () => ({ ok: false, reason: "conflict" }), 50, new VirtualClock());
       const [a, c, d] = [stepHolds(), stepHolds(), stepHolds()];
       let kept = false;
-      const deposit = (key: string, hold: StepHolds, onKept?: () => void) => runtime.dispatcher.keyedCall("wallet", "hot", "deposit", { amount: 5 }, key, { hold, ...(onKept ? { kept: onKept } : {}) });
       await deposit("wf:w:a:1:0", a);
       const [byC, byD] = [deposit("wf:w:c:1:0", c, () => (kept = true)), deposit("wf:w:d:1:0", d)];
       a.drop();
@@ -326,23 +327,11 @@ describe("step calls that find their instance busy", () => {
   });
 
   it("stay held, alone in their turn, where the step may not commit a call unheld (its node's lease of the workflow lapsed)", { timeout: 10_000 }, async () => {
-    const commits: InstanceWrite[][] = [];
-    const inner = new MemoryStore();
-    const store = wrapStore(inner, {
-      commit: (writes) => {
-        commits.push(writes);
-        return inner.commit(writes);
-      },
-    });
-    const runtime = new Runtime({ store, components: [wallet], log: () => {} });
-    await runtime.start();
+    const { runtime, inner, commits, stepHolds, deposit, walletCommits } = await hotWallet();
     try {
-      await runtime.call("wallet", "hot", "create", { initialBalance: 0 });
-      const stepHolds = () => new StepHolds(async () => ({ ok: false, reason: "conflict" }), 50, new VirtualClock());
       const [a, c, d] = [stepHolds(), stepHolds(), stepHolds()];
       let lapsed = false;
       c.mayCommitUnheld = () => !lapsed;
-      const deposit = (key: string, hold: StepHolds) => runtime.dispatcher.keyedCall("wallet", "hot", "deposit", { amount: 5 }, key, { hold });
       await deposit("wf:w:a:1:0", a);
       const [byC, byD] = [deposit("wf:w:c:1:0", c), deposit("wf:w:d:1:0", d)];
       lapsed = true;
@@ -350,7 +339,7 @@ describe("step calls that find their instance busy", () => {
       a.drop();
       // C is answered from a held write: nothing of it is committed, and D waits behind it.
       assert.equal((await byC).ok, true);
-      assert.equal(commits.filter((writes) => writes.some((w) => w.component === "wallet")).length, 0);
+      assert.equal(walletCommits().length, 0);
       c.drop();
       assert.equal((await byD).ok, true);
       d.drop();
