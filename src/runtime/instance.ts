@@ -177,13 +177,15 @@ export class Instance {
     const unreadCopy = withStart && trusted && this.deps.checkCache && this.loaded !== undefined;
     // Independent reads, sent together: on PostgreSQL the turn waits for one round trip, not two.
     const keyed = !withStart && turn.some((p) => p.idempotencyKey !== undefined);
+    // Step calls committing unheld, with other commands (see turnLength); none in most turns.
+    const unheldCalls = turn.length > 1 ? turn.filter((p) => p.hold !== undefined && !p.isQuery) : [];
     const [before, stored, prefixFailures] = await Promise.all([
       presumed ?? this.committedState(trusted),
       keyed ? storedReplies(this.deps.store, this.component, this.id, turn.flatMap((p) => (p.idempotencyKey === undefined ? [] : [p.idempotencyKey]))) : noneStored,
-      turn.length > 1 ? prefixesDurable(turn) : noneRefused,
+      unheldCalls.length > 0 ? prefixesDurable(unheldCalls) : noneRefused,
     ]);
     // After the reads, just before deciding (see unheldRefusals).
-    const unheld = turn.length > 1 ? unheldRefusals(turn, prefixFailures) : noneRefused;
+    const unheld = unheldCalls.length > 0 ? unheldRefusals(unheldCalls, prefixFailures) : noneRefused;
     let current: Current = before;
     const events: NewEvent[] = [];
     const dedup: DedupRecord[] = [];

@@ -5,17 +5,17 @@ import type { Pending } from "./pending.ts";
 export const noneRefused: ReadonlyMap<Pending, unknown> = new Map();
 
 /**
- * Step calls in a turn with other commands commit with them, not held (Instance.turnLength). Each
- * first waits for its eager start to be durable (StepHolds.beforeDurable); those whose start could
- * not be made durable, with why. Sent beside the turn's reads.
+ * Step calls (`calls`: those with a hold, no queries) in a turn with other commands commit with
+ * them, not held (Instance.turnLength). Each first waits for its eager start to be durable
+ * (StepHolds.beforeDurable); those whose start could not be made durable, with why. Sent beside
+ * the turn's reads.
  */
-export async function prefixesDurable(turn: Pending[]): Promise<ReadonlyMap<Pending, unknown>> {
+export async function prefixesDurable(calls: Pending[]): Promise<ReadonlyMap<Pending, unknown>> {
   const failed = new Map<Pending, unknown>();
   await Promise.all(
-    turn.map(async (pending) => {
-      if (!pending.hold || pending.isQuery) return;
+    calls.map(async (pending) => {
       try {
-        await pending.hold.beforeDurable();
+        await pending.hold!.beforeDurable();
       } catch (error) {
         failed.set(pending, error);
       }
@@ -25,7 +25,7 @@ export async function prefixesDurable(turn: Pending[]): Promise<ReadonlyMap<Pend
 }
 
 /**
- * The step calls of a turn that may not commit unheld, with why: those `prefixesDurable` failed,
+ * The step calls (as for prefixesDurable) that may not commit unheld, with why: those `prefixesDurable` failed,
  * and those whose attempt was stopped or whose node no longer runs their workflow
  * (StepHolds.mayCommitUnheld): their step may run again elsewhere. Checked after the turn's reads,
  * just before deciding, on every try: a node that passes holds its lease past the read, so
@@ -33,10 +33,10 @@ export async function prefixesDurable(turn: Pending[]): Promise<ReadonlyMap<Pend
  * here. A call that passes is tracked by its step until answered (StepHolds.trackUnheld): a step
  * stopped from then on waits to learn whether it was kept.
  */
-export function unheldRefusals(turn: Pending[], prefixFailures: ReadonlyMap<Pending, unknown>): ReadonlyMap<Pending, unknown> {
+export function unheldRefusals(calls: Pending[], prefixFailures: ReadonlyMap<Pending, unknown>): ReadonlyMap<Pending, unknown> {
   const refused = new Map(prefixFailures);
-  for (const pending of turn) {
-    if (!pending.hold || pending.isQuery || refused.has(pending)) continue;
+  for (const pending of calls) {
+    if (!pending.hold || refused.has(pending)) continue;
     if (pending.hold.abandoned || !pending.hold.mayCommitUnheld()) refused.set(pending, errors.runAbandoned());
     else if (!tracked.has(pending)) {
       tracked.add(pending);
