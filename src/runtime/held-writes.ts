@@ -67,7 +67,7 @@ export class StepHolds {
   /**
    * Whether a call of this step may commit unheld, with other commands of a busy instance (see
    * Instance.turnLength): only while this node runs the workflow's bucket (its lease, checked
-   * again before each try of the commit). A call unheld is decided on what is stored and keeps
+   * after the turn's reads on each try of the commit: unheld-calls.ts). A call unheld is decided on what is stored and keeps
    * its key's record; where another node may have run the step meanwhile and committed the same
    * call with its transition, keeping no record, that call would be applied twice. A held write
    * is never decided again: it commits with the step's fenced transition, or as it was decided.
