@@ -80,11 +80,17 @@ export class StepHolds {
     private readonly holdMs: number,
     /** The runtime's clock (its `schedule`), so that a test's virtual clock holds the write too. */
     private readonly clock: Pick<Clock, "schedule">,
+    /**
+     * False where a step's calls each commit on their own (`stepCommits: "separate"`, a store that
+     * cannot commit them together): nothing is held, but the step still refuses its calls once
+     * stopped and waits for those being committed (`abandoned`, `trackUnheld`).
+     */
+    readonly holdsWrites = true,
   ) {}
 
-  /** Takes `held`; false once the step is over or failed (the instance then commits as usual). */
+  /** Takes `held`; false once the step is over or failed, or where nothing is held (the instance then commits as usual). */
   offer(held: HeldWrite): boolean {
-    if (this.closed || this.held || this.failure !== undefined) return false;
+    if (!this.holdsWrites || this.closed || this.held || this.failure !== undefined) return false;
     this.held = held;
     // Kept alive: a program whose event loop would otherwise empty still commits the held write.
     this.timer = this.clock.schedule(this.holdMs, () => void this.flush().catch(() => {}), { keepAlive: true });
@@ -145,8 +151,9 @@ export class StepHolds {
   }
 
   /**
-   * A call of this step passed its checks to commit unheld, with other commands of a busy instance
-   * (unheld-calls.ts): `answered` settles once it is answered, after its `kept` was told. From here
+   * A call of this step passed its checks to commit unheld: with other commands of a busy instance,
+   * or alone where its write is not held (unheld-calls.ts). `answered` settles once it is answered,
+   * after its `kept` was told. From here
    * a stopped attempt cannot take it back, so `flushSettled` waits for it as for a flush.
    */
   trackUnheld(answered: Promise<void>): void {

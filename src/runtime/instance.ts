@@ -11,7 +11,7 @@ import { largest } from "./largest.ts";
 import type { HeldWrite, StepHolds } from "./held-writes.ts";
 import { startWithSteps, type EagerStage, type EarlierWrite } from "./eager-start.ts";
 import { decidedAgainUnder, storedReplies } from "./stored-replies.ts";
-import { noneRefused, prefixesDurable, unheldRefusals } from "./unheld-calls.ts";
+import { noneRefused, prefixesDurable, trackUntilAnswered, unheldRefusals } from "./unheld-calls.ts";
 import type { Pending } from "./pending.ts";
 
 export interface InstanceDeps {
@@ -259,6 +259,9 @@ export class Instance {
       }
       // A step's call that commits on its own: the calling workflow's eager start first (held-writes.ts).
       await holds.beforeDurable();
+      // Its step may have been stopped meanwhile; from here on it waits for this commit.
+      if (holds.abandoned) return [{ error: errors.runAbandoned() }];
+      trackUntilAnswered(turn[0]!);
     }
     const first = only && changed && before.state === null ? this.kind.eagerStep?.(this.id, current) : undefined;
     if (first && "reply" in outcomes[0]!) {

@@ -187,6 +187,8 @@ export class Runtime {
       firing: (timer, run) => this.observer.timerFiring(timer, this.clock.now(), run),
       currentTrace: () => this.observer.currentTrace(),
     }, { pollMs: clustered ? 1_000 : undefined });
+    // Whether a step's calls commit with its transition (held-writes.ts); else each on its own.
+    const holdsWrites = (options.stepCommits ?? "together") === "together" && this.store.commitsTogether === true;
     this.workflows = new WorkflowEngine({
       timers: this.timers,
       clock: this.clock,
@@ -199,9 +201,7 @@ export class Runtime {
       observer: this.observer,
       // Several nodes too: should another node write the entity meanwhile, the together commit is a
       // conflict that keeps nothing, and the step runs again (the workflow's write carries its fence).
-      ...((options.stepCommits ?? "together") === "together" && this.store.commitsTogether === true
-        ? { stepHolds: () => new StepHolds((write) => this.committer.submit(write), holdMs, this.clock) }
-        : {}),
+      stepHolds: () => new StepHolds((write) => this.committer.submit(write), holdMs, this.clock, holdsWrites),
       placement: {
         holds: (bucket) => this.membership.holds(leaseNames.workflows(bucket)),
         fence: (bucket) => this.membership.fence(leaseNames.workflows(bucket)),

@@ -38,12 +38,20 @@ export function unheldRefusals(calls: Pending[], prefixFailures: ReadonlyMap<Pen
   for (const pending of calls) {
     if (!pending.hold || refused.has(pending)) continue;
     if (pending.hold.abandoned || !pending.hold.mayCommitUnheld()) refused.set(pending, errors.runAbandoned());
-    else if (!tracked.has(pending)) {
-      tracked.add(pending);
-      pending.hold.trackUnheld(answered(pending));
-    }
+    else trackUntilAnswered(pending);
   }
   return refused;
+}
+
+/**
+ * A step call (`pending.hold` set) about to commit without its step: its step, stopped from now
+ * on, waits for its answer to learn whether it was kept (StepHolds.trackUnheld). Also for a call
+ * committing alone whose write is not held (Instance.tryTurn).
+ */
+export function trackUntilAnswered(pending: Pending): void {
+  if (tracked.has(pending)) return;
+  tracked.add(pending);
+  pending.hold!.trackUnheld(answered(pending));
 }
 
 /** Calls already tracked by their step (a turn tried again after a conflict checks them again). */

@@ -52,10 +52,11 @@ export interface EngineHost {
   /** The workflow's record as this node last committed it, when that may be read without the store (Dispatcher.trustedState). */
   trustedRecord?: (name: string, id: string) => WorkflowRecord | undefined;
   /**
-   * A step run's held writes (held-writes.ts), when a step's calls commit with its transition;
-   * undefined (or absent): each call commits on its own, before its reply.
+   * Makes a step run's StepHolds (held-writes.ts): it holds its calls' writes to commit with its
+   * transition where it `holdsWrites`, and refuses them once the attempt is stopped, or waits for
+   * those being committed. Absent (some unit tests): each call commits on its own, untracked.
    */
-  stepHolds?: () => StepHolds | undefined;
+  stepHolds?: () => StepHolds;
   /**
    * How often to look in the store for workflows whose due time or deadline has passed, in case
    * a wake-up in process was lost (or the wall clock was set forward). Default 2,000 ms.
@@ -90,9 +91,12 @@ export class WorkflowEngine {
   private readonly actEnded = new Set<() => void>();
   private readonly sweep: DueSweep;
   private readonly undefinedSteps: UndefinedStepWarnings;
+  /** Whether a step's calls' writes are held (what an eager start's steps commit with it), asked of one StepHolds made for it. */
+  private readonly eagerStarts: boolean;
 
   constructor(private readonly host: EngineHost) {
     this.undefinedSteps = new UndefinedStepWarnings(host.log);
+    this.eagerStarts = host.stepHolds?.().holdsWrites === true;
     this.ends = new EndWaiters(host.store, host.trustedRecord);
     this.sweep = new DueSweep({
       clock: host.clock,
@@ -128,7 +132,7 @@ export class WorkflowEngine {
    * still commits with its steps, and only what is left goes to the bucket's holder.
    */
   private eagerStep(definition: WorkflowDefinition, id: string, record: WorkflowRecord): EagerStep | undefined {
-    if (this.stopped || !this.host.stepHolds || record.status !== "running" || record.dueAt !== null) return undefined;
+    if (this.stopped || !this.eagerStarts || record.status !== "running" || record.dueAt !== null) return undefined;
     const handsOver = !this.host.placement.holds(workflowBucket(definition.name, id));
     return Object.assign((current: Current, prefix: EagerPrefix) => this.advance(definition, id, current, prefix, handsOver), { handsOver });
   }

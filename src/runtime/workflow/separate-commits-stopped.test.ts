@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { wallet } from "../../../examples/bank/wallet.ts";
+import { saga, type SagaStep } from "../../define/saga.ts";
+import type { StepFailure } from "../../define/workflow.ts";
+import { MemoryStore } from "../../store/memory/memory-store.ts";
+import type { InstanceWrite } from "../../store/port.ts";
+import { Runtime } from "../runtime.ts";
+import { until, wrapStore } from "../test-support.ts";
+import { openPayerAndPayee, payerAndPayeeBalances } from "./wallets-test-support.ts";
+
+/**
+ * With `stepCommits: "separate"` each step call commits on its own, before its reply. A step that
+ * times out while one of its calls is still on its way must neither lose track of it nor let it
+ * land unnoticed: a call being committed is waited for (the step is then `partial`, and its saga
+ * undoes it), and a call its instance reaches only afterwards is refused. Before,
+ * either one landed after the failure was recorded as taking no effect: a deposit nobody undid.
+ */
+
+type Transfer = { payer: string; payee: string };
+
+const transfer = saga("separate-transfer", {
+  start: (input: Transfer) => input,
+  stepTimeoutMs: 200,
+  retry: { maxAttempts: 1 },
+  steps: [
+    {
+      name: "withdraw",
+      run: (s, ctx) => ctx.call(wallet, s.payer).withdraw({ amount: 1 }),
+      compensate: (s, ctx) => ctx.call(wallet, s.payer).deposit({ amount: 1 }),
+    },
+    {
+      name: "deposit",
+      run: (s, ctx) => ctx.call(wallet, s.payee).deposit({ amount: 1 }),
+      compensate: (s, ctx) => ctx.call(wallet, s.payee).withdraw({ amount: 1 }),
+    } satisfies SagaStep<Transfer>,
+  ],
+});
+
+/**
+ * A runtime over wallets "payer" (10) and "payee" (0), made by an earlier runtime, whose payee is
+ * slow (past the step timeout): to commit a deposit, or to load (it is not cached yet).
+ */
+async function slowPayee(slow: "commit" | "load") {
+  const inner = new MemoryStore();
+  const earlier = new Runtime({ store: wrapStore(inner, { close: async () => {} }), components: [wallet], log: () => {} });
+  await earlier.start();
+  await openPayerAndPayee(earlier);
+  await earlier.stop();
+  const isPayeeDeposit = (w: InstanceWrite) => w.component === "wallet" && w.id === "payee" && (w.events?.append ?? []).some((e) => e.type === "deposited");
+  const store = wrapStore(inner, {
+    commit: async (writes) => {
+      if (slow === "commit" && writes.some(isPayeeDeposit)) await sleep(600);
+      return inner.commit(writes);
+    },
+    loadHistory: async (component, id) => {
+      if (slow === "load" && id === "payee") await sleep(600);
+      return inner.loadHistory(component, id);
+    },
+  });
+  const rt = new Runtime({ store, components: [wallet, transfer], stepCommits: "separate", log: () => {} });
+  await rt.start();
+  return rt;
+}
+
+async function ended(rt: Runtime, id: string) {
+  const result = await until(`${id} to end`, async () => {
+    const shown = await rt.workflowResult(transfer.name, id);
+    return shown.status === "ended" && shown;
+  }, 10_000);
+  return result.state as { status: string; compensated: string[]; failure?: StepFailure };
+}
+
+describe("a step whose calls commit on their own (stepCommits: separate), stopped with a call on its way", () => {
+  it("waits for a call being committed, is partial, and its saga undoes the call", { timeout: 15_000 }, async () => {
+    const rt = await slowPayee("commit");
+    try {
+      await rt.call(transfer.name, "t1", "start", { payer: "payer", payee: "payee" });
+      const saga = await ended(rt, "t1");
+      assert.deepEqual([saga.status, saga.failure?.code, saga.failure?.partial], ["compensated", "step_timeout", true]);
+      assert.deepEqual(saga.compensated, ["deposit", "withdraw"]);
+      assert.deepEqual(await payerAndPayeeBalances(rt), [10, 0], "the deposit that landed after the timeout was taken back");
+    } finally {
+      await rt.stop();
+    }
+  });
+
+  it("refuses a call its instance reaches only after its step stopped: nothing of it lands later", { timeout: 15_000 }, async () => {
+    const rt = await slowPayee("load");
+    try {
+      await rt.call(transfer.name, "t2", "start", { payer: "payer", payee: "payee" });
+      const saga = await ended(rt, "t2");
+      assert.deepEqual([saga.status, saga.failure?.code, saga.failure?.partial], ["compensated", "step_timeout", undefined]);
+      assert.deepEqual(saga.compensated, ["withdraw"]);
+      // Given time to land, had it not been refused.
+      await sleep(800);
+      assert.deepEqual(await payerAndPayeeBalances(rt), [10, 0], "the timed-out step's deposit never landed");
+    } finally {
+      await rt.stop();
+    }
+  });
+});
