@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { wallet } from "../../../examples/bank/wallet.ts";
 import { saga, type SagaStep } from "../../define/saga.ts";
-import type { StepFailure } from "../../define/workflow.ts";
+import { workflow, type StepFailure } from "../../define/workflow.ts";
 import { MemoryStore } from "../../store/memory/memory-store.ts";
 import type { InstanceWrite } from "../../store/port.ts";
 import { Runtime } from "../runtime.ts";
@@ -11,11 +11,12 @@ import { until, wrapStore } from "../test-support.ts";
 import { openPayerAndPayee, payerAndPayeeBalances } from "./wallets-test-support.ts";
 
 /**
- * With `stepCommits: "separate"` each step call commits on its own, before its reply. A step that
- * times out while one of its calls is still on its way must neither lose track of it nor let it
- * land unnoticed: a call being committed is waited for (the step is then `partial`, and its saga
- * undoes it), and a call its instance reaches only afterwards is refused. Before,
- * either one landed after the failure was recorded as taking no effect: a deposit nobody undid.
+ * A step call whose write is not held commits on its own, before its reply: every call with
+ * `stepCommits: "separate"`, and a call to a kind whose writes are never held (a workflow's start).
+ * A step that times out while such a call is still on its way must neither lose track of it nor
+ * let it land unnoticed: a call being committed is waited for (the step is then `partial`, and its
+ * saga undoes it), and a call its instance reaches only afterwards is refused. Before, either one
+ * landed after the failure was recorded as taking no effect: a deposit nobody undid.
  */
 
 type Transfer = { payer: string; payee: string };
@@ -38,11 +39,26 @@ const transfer = saga("separate-transfer", {
   ],
 });
 
+/** A workflow that starts another in its one step; its failover step keeps how that step failed. */
+const child = workflow("child", { start: () => ({}), steps: { idle: (_s, _input, ctx) => ctx.end() } });
+const spawner = workflow("spawner", {
+  start: () => ({ failure: null as StepFailure | null }),
+  steps: {
+    spawn: async (_s, _input, ctx) => {
+      await ctx.call(child, ctx.workflowId).start({});
+      return ctx.end();
+    },
+    recover: (s, input, ctx) => ctx.update({ ...s, failure: (input as { failure: StepFailure }).failure }).end(),
+  },
+  defaults: { failoverTo: "recover", timeoutMs: 200, retry: { maxAttempts: 1 } },
+});
+
 /**
  * A runtime over wallets "payer" (10) and "payee" (0), made by an earlier runtime, whose payee is
- * slow (past the step timeout): to commit a deposit, or to load (it is not cached yet).
+ * slow (past the step timeout): to commit a deposit, or to load (it is not cached yet). A child
+ * workflow's start is slow to commit too.
  */
-async function slowPayee(slow: "commit" | "load") {
+async function slowPayee(slow: "commit" | "load", stepCommits: "together" | "separate" = "separate") {
   const inner = new MemoryStore();
   const earlier = new Runtime({ store: wrapStore(inner, { close: async () => {} }), components: [wallet], log: () => {} });
   await earlier.start();
@@ -51,7 +67,7 @@ async function slowPayee(slow: "commit" | "load") {
   const isPayeeDeposit = (w: InstanceWrite) => w.component === "wallet" && w.id === "payee" && (w.events?.append ?? []).some((e) => e.type === "deposited");
   const store = wrapStore(inner, {
     commit: async (writes) => {
-      if (slow === "commit" && writes.some(isPayeeDeposit)) await sleep(600);
+      if (writes.some((w) => w.component === child.name) || (slow === "commit" && writes.some(isPayeeDeposit))) await sleep(600);
       return inner.commit(writes);
     },
     loadHistory: async (component, id) => {
@@ -59,14 +75,14 @@ async function slowPayee(slow: "commit" | "load") {
       return inner.loadHistory(component, id);
     },
   });
-  const rt = new Runtime({ store, components: [wallet, transfer], stepCommits: "separate", log: () => {} });
+  const rt = new Runtime({ store, components: [wallet, transfer, child, spawner], stepCommits, log: () => {} });
   await rt.start();
   return rt;
 }
 
-async function ended(rt: Runtime, id: string) {
+async function ended(rt: Runtime, id: string, name = transfer.name) {
   const result = await until(`${id} to end`, async () => {
-    const shown = await rt.workflowResult(transfer.name, id);
+    const shown = await rt.workflowResult(name, id);
     return shown.status === "ended" && shown;
   }, 10_000);
   return result.state as { status: string; compensated: string[]; failure?: StepFailure };
@@ -96,6 +112,20 @@ describe("a step whose calls commit on their own (stepCommits: separate), stoppe
       // Given time to land, had it not been refused.
       await sleep(800);
       assert.deepEqual(await payerAndPayeeBalances(rt), [10, 0], "the timed-out step's deposit never landed");
+    } finally {
+      await rt.stop();
+    }
+  });
+});
+
+describe("a step that starts a workflow (a write never held), stopped while the start commits", () => {
+  it("waits for the start, and its failure says the step took effect in part", { timeout: 15_000 }, async () => {
+    const rt = await slowPayee("commit", "together");
+    try {
+      await rt.call(spawner.name, "s1", "start", {});
+      const { failure } = await ended(rt, "s1", spawner.name);
+      assert.deepEqual([failure?.step, failure?.code, failure?.partial], ["spawn", "step_timeout", true]);
+      assert.equal((await rt.workflowResult(child.name, "s1", 5_000)).status, "ended", "the child was started, and ran");
     } finally {
       await rt.stop();
     }
