@@ -7,6 +7,7 @@ import { MemoryStore } from "../store/memory/memory-store.ts";
 import type { InstanceWrite, Store } from "../store/port.ts";
 import { VirtualClock, type Clock } from "./clock.ts";
 import { StepHolds } from "./held-writes.ts";
+import { journalComponent, keptMarker } from "./workflow/journal.ts";
 import { Runtime } from "./runtime.ts";
 import { wrapStore } from "./test-support.ts";
 
@@ -244,6 +245,26 @@ describe("a call of a dropped step attempt", () => {
     } finally {
       await runtime.stop();
     }
+  });
+});
+
+describe("a held write committed alone (before the step's next call, or 50 ms after its answer)", () => {
+  it("keeps its journal mark only if it is kept itself: a write refused leaves no mark", async () => {
+    const store = new MemoryStore();
+    await store.migrate();
+    const holds = new StepHolds(async (write) => (await store.commit([write]))[0]!, 50, new VirtualClock());
+    holds.keptMarker = (held) => keptMarker("w", "x", "wf:w:x:1", "pay", held, 0);
+    // Decided on a copy another node has since written past: the commit is a conflict.
+    const write: InstanceWrite = {
+      component: "wallet",
+      id: "a",
+      events: { expectedSeq: 3, append: [{ type: "deposited", payload: { amount: 1 } }] },
+      dedup: [{ key: "wf:w:x:1:0", requestHash: "h", reply: { ok: true, value: {} }, at: 0 }],
+    };
+    assert.ok(holds.offer({ write, command: "deposit", input: { amount: 1 }, settle: () => {} }));
+    await assert.rejects(holds.flush(), /refused \(conflict\)/);
+    // A mark would have a failure of the step undo (compensate) a deposit that never took effect.
+    assert.deepEqual(await store.listDedup(journalComponent, "w/x", "", 10), []);
   });
 });
 

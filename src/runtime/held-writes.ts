@@ -62,7 +62,7 @@ export class StepHolds {
   prefix: EagerPrefix | undefined;
   /** Told when a held write committed alone (`flush`): part of the step then took effect, whatever becomes of the step. */
   onKeptAlone: (() => void) | undefined;
-  /** The write that records durably that a held write commits alone (journal.ts keptMarker), submitted before it. */
+  /** The write that records durably that a held write commits alone (journal.ts keptMarker), committed with it. */
   keptMarker: ((held: HeldWrite) => InstanceWrite) | undefined;
   /**
    * Whether a call of this step may commit unheld, with other commands of a busy instance (see
@@ -128,11 +128,10 @@ export class StepHolds {
       let outcome: WriteOutcome | undefined;
       try {
         await this.beforeDurable();
-        // Submitted first, so committed in the same batch or an earlier one: never after the write.
+        // The journal's mark commits with the write, all or none: never after it, nor without it
+        // (a mark of a write refused would have the step's failure undo what never took effect).
         const marker = changes ? this.keptMarker?.(held) : undefined;
-        const marked = marker && this.commitAlone(marker).catch(() => undefined);
-        outcome = await this.commitAlone(held.write);
-        await marked;
+        outcome = await this.commitAlone(marker ? { ...held.write, together: [...(held.write.together ?? []), marker] } : held.write);
       } catch (error) {
         this.failure = error instanceof Error ? error : new Error(String(error));
         held.settle(undefined);

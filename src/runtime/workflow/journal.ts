@@ -28,8 +28,7 @@ export function keptCall(component: string, id: string, command: string, input: 
 
 /**
  * The journal write that records, durably, that `held` (a call of step `step`'s execution
- * `stepKey`, committed on its own) took effect: submitted just before it, it commits no later than
- * the write. A step re-run after a crash then still knows that part of it was kept (`journaledEffects`).
+ * `stepKey`, committed on its own) took effect: it commits with the write, all or none. A step re-run after a crash then still knows that part of it was kept (`journaledEffects`).
  */
 export function keptMarker(workflow: string, id: string, stepKey: string, step: string, held: { write: InstanceWrite; command: string; input: unknown }, at: number): InstanceWrite {
   const { write, command, input } = held;
