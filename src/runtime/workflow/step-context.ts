@@ -46,7 +46,7 @@ export class StepContextImpl implements StepContext<unknown, string> {
 
   /**
    * A call or a timer change (`key` under the execution's) that committed by itself (not through a
-   * held write, whose mark goes before it): `kept`, and a mark in the journal saying what it was,
+   * held write, whose mark commits with it): `kept`, and a mark in the journal saying what it was,
    * so that a re-run after a crash knows too, and an operator can see it. A `ctx.run` result is
    * its own mark.
    */
