@@ -34,7 +34,7 @@ export type DispatchOptions = CallOptions & {
   /** An operator's retry: a refusal stored under the key is decided again (see Pending.decideRefusalAgain). */
   decideRefusalAgain?: boolean;
   /** A workflow step's call: told when the command's answer is ok and kept without the step (see Pending.kept). */
-  kept?: () => void;
+  kept?: (marked: boolean) => void;
 };
 
 /** How a keyed call is made: a step's may hold its write (and hear that it was kept); an operator's retry decides stored refusals again. */

@@ -214,12 +214,15 @@ describe("a step's held write", () => {
     counted.commits.length = 0;
     await rt.call("transfer-workflow", "t1", "start", { from: "a", to: "b", amount: 30 });
     await rt.workflowResult("transfer-workflow", "t1", 5_000);
-    // Each step's call commits before its reply, so never with its step's transition, and leaves a
-    // mark in the workflow's journal after it (a re-run after a crash then knows the step took effect in part).
+    // Each step's call commits before its reply, so never with its step's transition, and with a
+    // mark in the workflow's journal (a re-run after a crash then knows the step took effect in part).
     const writes = counted.commits.flat();
-    assert.deepEqual(["wallet", "$journal"].map((c) => writes.filter((w) => w.component === c).length), [2, 2]);
+    const wallets = writes.filter((w) => w.component === "wallet");
+    assert.equal(wallets.length, 2);
+    for (const w of wallets) assert.deepEqual(w.together?.map((t) => t.component), ["$journal"]);
+    assert.equal(writes.filter((w) => w.component === "$journal").length, 0, "and no second mark after it");
     assert.ok(!counted.commits.some((commit) => commit.some((w) => w.component === "wallet") && commit.some((w) => w.component === "transfer-workflow")));
-    assert.ok(writes.every((w) => w.together === undefined));
+    assert.ok(writes.every((w) => w.component === "wallet" || w.together === undefined));
   });
 });
 
@@ -253,7 +256,7 @@ describe("a held write committed alone (before the step's next call, or 50 ms af
     const store = new MemoryStore();
     await store.migrate();
     const holds = new StepHolds(async (write) => (await store.commit([write]))[0]!, 50, new VirtualClock());
-    holds.keptMarker = (held) => keptMarker("w", "x", "wf:w:x:1", "pay", held, 0);
+    holds.keptMarker = (call) => keptMarker("w", "x", "pay", call, 0);
     // Decided on a copy another node has since written past: the commit is a conflict.
     const write: InstanceWrite = {
       component: "wallet",
@@ -261,7 +264,7 @@ describe("a held write committed alone (before the step's next call, or 50 ms af
       events: { expectedSeq: 3, append: [{ type: "deposited", payload: { amount: 1 } }] },
       dedup: [{ key: "wf:w:x:1:0", requestHash: "h", reply: { ok: true, value: {} }, at: 0 }],
     };
-    assert.ok(holds.offer({ write, command: "deposit", input: { amount: 1 }, settle: () => {} }));
+    assert.ok(holds.offer({ write, command: "deposit", input: { amount: 1 }, key: "wf:w:x:1:0", settle: () => {} }));
     await assert.rejects(holds.flush(), /refused \(conflict\)/);
     // A mark would have a failure of the step undo (compensate) a deposit that never took effect.
     assert.deepEqual(await store.listDedup(journalComponent, "w/x", "", 10), []);
@@ -286,7 +289,7 @@ async function hotWallet(beforeCommit: (writes: InstanceWrite[]) => Promise<void
   await runtime.start();
   await runtime.call("wallet", "hot", "create", { initialBalance: 0 });
   const stepHolds = () => new StepHolds(async () => ({ ok: false, reason: "conflict" }), 50, new VirtualClock());
-  const deposit = (key: string, hold: StepHolds, kept?: () => void) =>
+  const deposit = (key: string, hold: StepHolds, kept?: (marked: boolean) => void) =>
     runtime.dispatcher.keyedCall("wallet", "hot", "deposit", { amount: 5 }, key, { hold, ...(kept ? { kept } : {}) });
   const walletCommits = () => commits.filter((writes) => writes.some((w) => w.component === "wallet"));
   return { runtime, inner, commits, stepHolds, deposit, walletCommits };
@@ -309,6 +312,31 @@ describe("step calls that find their instance busy", () => {
       assert.deepEqual(walletCommits()[0]!.flatMap((w) => w.dedup.map((r) => r.key)).sort(), ["wf:w:c:1:0", "wf:w:d:1:0"]);
       assert.deepEqual(await runtime.call("wallet", "hot", "balance", {}), { balance: 10 });
       for (const key of ["wf:w:a:1:0", "wf:w:b:1:0"]) assert.equal(await inner.findDedup("wallet", "hot", key), undefined, key);
+    } finally {
+      await runtime.stop();
+    }
+  });
+
+  it("commit their journal marks with them: none is left to a later write a crash could lose", { timeout: 10_000 }, async () => {
+    // Every write of marks alone fails, as it would in a crash just after the calls' commit.
+    const { runtime, inner, commits, stepHolds, deposit, walletCommits } = await hotWallet((writes) => {
+      if (writes.every((w) => w.component === journalComponent)) throw new Error("crashed");
+    });
+    try {
+      const [a, c, d] = [stepHolds(), stepHolds(), stepHolds()];
+      for (const [holds, id] of [[c, "c"], [d, "d"]] as const) holds.keptMarker = (call) => keptMarker("w", id, "pay", call, 0);
+      const told: boolean[] = [];
+      await deposit("wf:w:a:1:0", a);
+      const [byC, byD] = [deposit("wf:w:c:1:0", c, (marked) => told.push(marked)), deposit("wf:w:d:1:0", d)];
+      commits.length = 0;
+      a.drop();
+      assert.deepEqual([(await byC).ok, (await byD).ok], [true, true]);
+      assert.equal(walletCommits().length, 1);
+      assert.deepEqual(told, [true], "the step hears its mark is committed, and writes none after");
+      for (const id of ["c", "d"]) {
+        const [mark] = await inner.listDedup(journalComponent, `w/${id}`, "", 10);
+        assert.equal(mark?.key, `wf:w:${id}:1:0:kept`, id);
+      }
     } finally {
       await runtime.stop();
     }

@@ -1,6 +1,15 @@
 import type { InstanceWrite, WriteOutcome } from "../store/port.ts";
 import type { Clock } from "./clock.ts";
 
+/** A call a workflow step made: its target, command and input, and its idempotency key. */
+export interface StepCall {
+  component: string;
+  id: string;
+  command: string;
+  input: unknown;
+  key: string;
+}
+
 /**
  * An entity's decided write, not committed yet, that a workflow step holds so that it commits
  * with the step's transition. The entity's instance stays busy until `settle` is called: nobody
@@ -8,9 +17,10 @@ import type { Clock } from "./clock.ts";
  */
 export interface HeldWrite {
   write: InstanceWrite;
-  /** The command that decided it, and its input (for the journal's mark, should it commit alone). */
+  /** The command that decided it, its input and key (for the journal's mark, should it commit alone). */
   command: string;
   input: unknown;
+  key: string;
   /** The commit's outcome for this write (its positions when ok), or undefined: dropped, nothing kept. */
   settle(outcome: WriteOutcome | undefined): void;
 }
@@ -62,8 +72,12 @@ export class StepHolds {
   prefix: EagerPrefix | undefined;
   /** Told when a held write committed alone (`flush`): part of the step then took effect, whatever becomes of the step. */
   onKeptAlone: (() => void) | undefined;
-  /** The write that records durably that a held write commits alone (journal.ts keptMarker), committed with it. */
-  keptMarker: ((held: HeldWrite) => InstanceWrite) | undefined;
+  /**
+   * The journal write that records durably that a call of this step was kept on its own
+   * (journal.ts keptMarker): committed with the call's write, all or none (here for a held write
+   * committed alone; for a call not held, Instance.tryTurn).
+   */
+  keptMarker: ((call: StepCall) => InstanceWrite) | undefined;
   /**
    * Whether a call of this step may commit unheld, with other commands of a busy instance (see
    * Instance.turnLength): only while this node runs the workflow's bucket (its lease, checked
@@ -130,8 +144,9 @@ export class StepHolds {
         await this.beforeDurable();
         // The journal's mark commits with the write, all or none: never after it, nor without it
         // (a mark of a write refused would have the step's failure undo what never took effect).
-        const marker = changes ? this.keptMarker?.(held) : undefined;
-        outcome = await this.commitAlone(marker ? { ...held.write, together: [...(held.write.together ?? []), marker] } : held.write);
+        const { write, command, input, key } = held;
+        const marker = changes ? this.keptMarker?.({ component: write.component, id: write.id, command, input, key }) : undefined;
+        outcome = await this.commitAlone(marker ? { ...write, together: [...(write.together ?? []), marker] } : write);
       } catch (error) {
         this.failure = error instanceof Error ? error : new Error(String(error));
         held.settle(undefined);

@@ -11,7 +11,7 @@ import { largest } from "./largest.ts";
 import type { HeldWrite, StepHolds } from "./held-writes.ts";
 import { startWithSteps, type EagerStage, type EarlierWrite } from "./eager-start.ts";
 import { decidedAgainUnder, storedReplies } from "./stored-replies.ts";
-import { noneRefused, prefixesDurable, trackUntilAnswered, unheldRefusals } from "./unheld-calls.ts";
+import { marksOfCalls, noneRefused, prefixesDurable, trackUntilAnswered, unheldRefusals } from "./unheld-calls.ts";
 import type { Pending } from "./pending.ts";
 
 export interface InstanceDeps {
@@ -43,7 +43,8 @@ const TASK_TRUSTS_OWN_COMMIT_MS = 100;
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 
 /** `answered`: the pending was answered already (a held write's reply, given before its commit). */
-type Outcome = { reply: StoredReply } | { error: unknown } | { answered: true };
+/** `marked`: a step call's journal mark committed with it (marksOfCalls). */
+type Outcome = { reply: StoredReply; marked?: true } | { error: unknown } | { answered: true };
 
 /**
  * One (component, id): the single writer. Commands wait in a mailbox and are handled in
@@ -117,7 +118,7 @@ export class Instance {
         turn.forEach((pending, i) => {
           const outcome = outcomes[i]!;
           if ("reply" in outcome) {
-            if (outcome.reply.ok) pending.kept?.();
+            if (outcome.reply.ok) pending.kept?.(outcome.marked === true);
             pending.resolve(outcome.reply, this.lastPosition);
           }
           else if ("error" in outcome) pending.reject(outcome.error);
@@ -267,7 +268,9 @@ export class Instance {
     if (first && "reply" in outcomes[0]!) {
       return this.startEagerly(first, only!, outcomes[0], { before, next: current, dedup, notes, trace });
     }
-    return (await this.commitTurn(before, current, changed, events, dedup, notes, { trace })) ? outcomes : undefined;
+    // A store that cannot commit two instances together gets the marks after (journal.ts markKept).
+    const marks = this.deps.store.commitsTogether === true ? marksOfCalls({ component: this.component, id: this.id }, turn, outcomes, seen) : [];
+    return (await this.commitTurn(before, current, changed, events, dedup, notes, { trace, marks })) ? outcomes : undefined;
   }
 
   /**
@@ -284,10 +287,10 @@ export class Instance {
     after: Current,
     events: NewEvent[],
   ): Promise<Outcome | undefined> {
-    if (!("reply" in outcome)) return undefined;
+    if (!("reply" in outcome) || pending.idempotencyKey === undefined) return undefined;
     let settled!: (result: WriteOutcome | undefined) => void;
     const committed = new Promise<WriteOutcome | undefined>((resolve) => (settled = resolve));
-    if (!holds.offer({ write, command: pending.handler, input: pending.input, settle: (result) => settled(result) })) return undefined;
+    if (!holds.offer({ write, command: pending.handler, input: pending.input, key: pending.idempotencyKey, settle: (result) => settled(result) })) return undefined;
     pending.resolve(outcome.reply, this.lastPosition);
     const result = await committed;
     if (result?.ok) {
@@ -385,8 +388,9 @@ export class Instance {
 
   /**
    * Commits what a turn decided; false when another writer got there first. Optionally: a task's
-   * fence and held write, the command's trace, and `earlier` writes that commit just before it in
-   * the same transaction (an eager start's start and steps), each with the held write it carries.
+   * fence and held write, the command's trace, `earlier` writes that commit just before it in
+   * the same transaction (an eager start's start and steps), each with the held write it carries,
+   * and the journal `marks` of step calls the turn decided (marksOfCalls).
    */
   private async commitTurn(
     before: Loaded,
@@ -395,13 +399,14 @@ export class Instance {
     events: NewEvent[],
     dedup: DedupRecord[],
     notes: string[],
-    { fence, held, trace, earlier = [] }: { fence?: Fence | undefined; held?: HeldWrite | undefined; trace?: string | undefined; earlier?: EarlierWrite[] } = {},
+    { fence, held, trace, earlier = [], marks = [] }: { fence?: Fence | undefined; held?: HeldWrite | undefined; trace?: string | undefined; earlier?: EarlierWrite[]; marks?: InstanceWrite[] } = {},
   ): Promise<boolean> {
     if (!changed && dedup.length === 0 && !held) return true;
     const write = this.kind.write(this.id, before, current, events, dedup, notes);
     if (fence) write.fence = fence;
     if (trace !== undefined) write.trace = trace;
-    const together = [...earlier.map((e) => e.write), ...(held ? [held.write] : [])];
+    // The marks last: a held write's or an earlier write's outcome is found at its index.
+    const together = [...earlier.map((e) => e.write), ...(held ? [held.write] : []), ...marks];
     if (together.length > 0) write.together = together;
     const helds = [...earlier.map((e) => e.held), held];
     let result: WriteOutcome;

@@ -2,19 +2,10 @@ import type { InstanceClient } from "../define/handlers.ts";
 import { errors, refusalError } from "../define/errors.ts";
 import type { Component } from "../define/service.ts";
 import type { KeyedCall, KeyedCallOptions } from "./dispatcher.ts";
-import type { StepHolds } from "./held-writes.ts";
+import type { StepCall, StepHolds } from "./held-writes.ts";
 import { copyInput, copyReply } from "./json-copy.ts";
 
 export type { KeyedCall };
-
-/** A call whose effect was kept on its own: its target, its command and input, and its idempotency key. */
-export interface KeptCall {
-  component: string;
-  id: string;
-  command: string;
-  input: unknown;
-  key: string;
-}
 
 /**
  * Calls components on behalf of a workflow step, a consumer message or a timer. Call number n
@@ -33,8 +24,8 @@ export class KeyedCaller {
     private readonly holds?: StepHolds,
     /** A run an operator asked for again: what was refused under these keys is decided again. */
     decideRefusalAgain = false,
-    /** A workflow step's: told of each call whose effect is kept on its own (see Pending.kept). */
-    private readonly kept?: (call: KeptCall) => void,
+    /** A workflow step's: told of each call whose effect is kept on its own, and whether its journal mark committed with it (see Pending.kept). */
+    private readonly kept?: (call: StepCall, marked: boolean) => void,
   ) {
     // Assigned, not spread: one of these is made for every step attempt, consumer message and timer.
     const options: KeyedCallOptions = {};
@@ -65,7 +56,7 @@ export class KeyedCaller {
     // Copies both ways: the step's or handler's objects and the target's state never share a reference.
     const kept = this.kept;
     const copied = copyInput(input ?? {}, component, handler);
-    const options = kept ? { ...this.options, kept: () => kept({ component, id, command: handler, input: copied, key }) } : this.options;
+    const options = kept ? { ...this.options, kept: (marked: boolean) => kept({ component, id, command: handler, input: copied, key }, marked) } : this.options;
     const reply = await this.keyedCall(component, id, handler, copied, key, options);
     if (reply.ok) return copyReply(reply.value, component, handler);
     throw refusalError(reply);

@@ -29,9 +29,9 @@ export interface Pending {
    * A workflow step's command: called when its answer is ok and kept on its own — committed, or
    * answered from the record an earlier run kept — so that a step failing later knows part of it
    * took effect (StepFailure.partial). A write the step holds is not kept until it commits
-   * (StepHolds tells of one committed alone).
+   * (StepHolds tells of one committed alone). `marked`: its journal's mark committed with it.
    */
-  kept?: (() => void) | undefined;
+  kept?: ((marked: boolean) => void) | undefined;
   /** The W3C traceparent of the command's span (tracing only): kept with what it writes. */
   trace?: string | undefined;
   /** `position`: the feed position of this instance's latest commit (for read-your-writes). */

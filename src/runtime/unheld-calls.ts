@@ -1,4 +1,5 @@
 import { errors } from "../define/errors.ts";
+import type { InstanceWrite, StoredReply } from "../store/port.ts";
 import type { Pending } from "./pending.ts";
 
 /** A turn of one command: nothing refused here. */
@@ -70,4 +71,27 @@ function answered(pending: Pending): Promise<void> {
       settled();
     };
   });
+}
+
+/**
+ * The journal marks of a turn's step calls that commit in it, on their own (not held), decided now
+ * (`decided` has their keys) and answered ok: committed with the turn's write, all or none, a call
+ * is never kept without its mark. Each such outcome is `marked`, so that its step does not write
+ * the mark again (Pending.kept).
+ */
+export function marksOfCalls(
+  target: { component: string; id: string },
+  turn: Pending[],
+  outcomes: ReadonlyArray<{ reply: StoredReply; marked?: true } | object>,
+  decided: ReadonlyMap<string, unknown>,
+): InstanceWrite[] {
+  const marks = new Map<string, InstanceWrite>();
+  turn.forEach((pending, i) => {
+    const outcome = outcomes[i]!;
+    const { hold, idempotencyKey: key } = pending;
+    if (!hold?.keptMarker || key === undefined || pending.isQuery || !decided.has(key) || !("reply" in outcome) || !outcome.reply.ok) return;
+    if (!marks.has(key)) marks.set(key, hold.keptMarker({ ...target, command: pending.handler, input: pending.input, key }));
+    outcome.marked = true;
+  });
+  return [...marks.values()];
 }

@@ -154,7 +154,7 @@ describe("an eager start", () => {
     await rt.call("busy", "t1", "start", { from: "a", to: "b" });
     assert.equal((await rt.workflowResult("busy", "t1", 5_000)).status, "ended");
     assert.equal(commits[0], "busy/t1", "the start first, alone");
-    assert.equal(commits[1], "$journal/busy/t1,wallet/a", "then the call it held, with the journal's mark that it was kept on its own (one batch)");
+    assert.equal(commits[1], "wallet/a+$journal/busy/t1", "then the call it held, with the journal's mark that it was kept on its own (one write, all or none)");
     assert.deepEqual(seenByRun, ["first"], "ctx.run ran with the start stored");
     assert.deepEqual(await balances(rt), [{ balance: 70 }, { balance: 30 }]);
   });

@@ -430,7 +430,7 @@ export class WorkflowEngine {
     if (holds) {
       holds.prefix = prefix;
       holds.onKeptAlone = kept;
-      holds.keptMarker = (held) => keptMarker(definition.name, id, stepKey, step, held, this.host.clock.now());
+      holds.keptMarker = (call) => keptMarker(definition.name, id, step, call, this.host.clock.now());
       // Not on a node handing an eager start over, nor once this node's lease of the bucket lapsed.
       const bucket = workflowBucket(definition.name, id);
       holds.mayCommitUnheld = () => this.host.placement.holds(bucket);

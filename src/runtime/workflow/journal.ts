@@ -3,6 +3,7 @@ import { isStoreUnavailable } from "../../define/errors.ts";
 import { isPermanent } from "./record.ts";
 import type { InstanceWrite, Store } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
+import type { StepCall } from "../held-writes.ts";
 
 /** Journaled results are kept as idempotency records of this pseudo-component (never a feed entry). */
 export const journalComponent = "$journal";
@@ -27,12 +28,11 @@ export function keptCall(component: string, id: string, command: string, input: 
 }
 
 /**
- * The journal write that records, durably, that `held` (a call of step `step`'s execution
- * `stepKey`, committed on its own) took effect: it commits with the write, all or none. A step re-run after a crash then still knows that part of it was kept (`journaledEffects`).
+ * The journal write that records, durably, that `call` (of step `step`, under its execution's key)
+ * took effect on its own: it commits with the call's write, all or none.
  */
-export function keptMarker(workflow: string, id: string, stepKey: string, step: string, held: { write: InstanceWrite; command: string; input: unknown }, at: number): InstanceWrite {
-  const { write, command, input } = held;
-  return keptMark(workflow, id, write.dedup[0]?.key ?? `${stepKey}:call`, step, { call: keptCall(write.component, write.id, command, input) }, at);
+export function keptMarker(workflow: string, id: string, step: string, call: StepCall, at: number): InstanceWrite {
+  return keptMark(workflow, id, call.key, step, { call: keptCall(call.component, call.id, call.command, call.input) }, at);
 }
 
 /** The journal's mark that what `key` names (under a step execution's key) took effect: `effect`, in step `step`. */
@@ -44,11 +44,12 @@ function keptMark(workflow: string, id: string, key: string, step: string, effec
 export type CommitsMark = (write: InstanceWrite) => Promise<unknown>;
 
 /**
- * Records that `effect`, part of a step execution, took effect where that commits by itself, not
- * with a write the step holds (keptMarker covers those): a call committed in its instance's own
- * turn (a workflow started, a command the step did not hold), a timer started or cancelled. `key`
- * names it under the execution's key. It is written just after the effect: a crash in that
- * moment still loses it.
+ * Records that `effect`, part of a step execution, took effect where its mark could not commit
+ * with it (keptMarker covers the rest): a timer started or cancelled, a workflow started eagerly
+ * with its steps, a call answered from the record an earlier run kept (its mark may have been lost
+ * with that run), or any call on a store that cannot commit two instances together. `key` names it
+ * under the execution's key. It is written just after the effect: a crash in that moment still
+ * loses it.
  */
 export function markKept(commit: CommitsMark, workflow: string, id: string, key: string, step: string, effect: KeptEffect, at: number): void {
   commit(keptMark(workflow, id, key, step, effect, at)).catch(() => {

@@ -39,16 +39,15 @@ export class StepContextImpl implements StepContext<unknown, string> {
     private readonly kept: () => void = () => {},
   ) {
     this.prefix = stepKeyOf(workflowName, workflowId, execId);
-    this.caller = new KeyedCaller(this.prefix, keyedCall, holds, decideRefusalAgain, (call) =>
-      this.keptByItself(call.key, { call: keptCall(call.component, call.id, call.command, call.input) }),
+    this.caller = new KeyedCaller(this.prefix, keyedCall, holds, decideRefusalAgain, (call, marked) =>
+      marked ? this.kept() : this.keptByItself(call.key, { call: keptCall(call.component, call.id, call.command, call.input) }),
     );
   }
 
   /**
-   * A call or a timer change (`key` under the execution's) that committed by itself (not through a
-   * held write, whose mark commits with it): `kept`, and a mark in the journal saying what it was,
-   * so that a re-run after a crash knows too, and an operator can see it. A `ctx.run` result is
-   * its own mark.
+   * A call or a timer change (`key` under the execution's) that committed by itself, its mark not
+   * with it (journal.ts markKept): `kept`, and a mark in the journal saying what it was, so that a
+   * re-run after a crash knows too, and an operator can see it. A `ctx.run` result is its own mark.
    */
   private keptByItself(key: string, effect: KeptEffect): void {
     const deps = this.journalDeps;
