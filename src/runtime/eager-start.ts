@@ -20,6 +20,8 @@ export interface EagerStage {
   fence?: Fence | undefined;
   /** The step's held write, which commits just before the step's transition. */
   held?: HeldWrite | undefined;
+  /** The start's: when a workflow's step started it, the journal's mark of that call (marksOfCalls). */
+  marks?: InstanceWrite[];
 }
 
 /** A write that commits before a turn's own in its transaction, and the held write it is, if one. */
@@ -39,7 +41,7 @@ export interface EagerInstance {
   /** Runs a step on `current`, answering reads meanwhile from what `committed` gives (none while undefined); its decision if it changed something. */
   runStep(step: (current: Current) => Promise<Decision>, current: Current, committed: () => Loaded | undefined): Promise<Decision | undefined>;
   /** Commits `next` on top of `before` (Instance.commitTurn); false when another writer got there first. */
-  commit(before: Loaded, next: Current, dedup: DedupRecord[], notes: string[], options: { fence?: Fence | undefined; held?: HeldWrite | undefined; trace?: string | undefined; earlier?: EarlierWrite[] }): Promise<boolean>;
+  commit(before: Loaded, next: Current, dedup: DedupRecord[], notes: string[], options: { fence?: Fence | undefined; held?: HeldWrite | undefined; trace?: string | undefined; earlier?: EarlierWrite[]; marks?: InstanceWrite[] }): Promise<boolean>;
   /** The cached copy may be stale: load it again before the next turn. */
   forget(): void;
   /** The start is durable: answer it, and the reads waiting for it. */
@@ -162,7 +164,8 @@ function commitStages(instance: EagerInstance, stages: EagerStage[]): Promise<bo
     return [...(stage.held ? [{ write: stage.held.write, held: stage.held }] : []), { write }];
   });
   const last = stages.at(-1)!;
-  return instance.commit(last.before, last.next, last.dedup, last.notes, { fence: last.fence, held: last.held, trace: last.trace, earlier });
+  const marks = stages.flatMap((stage) => stage.marks ?? []);
+  return instance.commit(last.before, last.next, last.dedup, last.notes, { fence: last.fence, held: last.held, trace: last.trace, earlier, marks });
 }
 
 function notesOf(decision: Decision): string[] {

@@ -264,12 +264,12 @@ export class Instance {
       if (holds.abandoned) return [{ error: errors.runAbandoned() }];
       trackUntilAnswered(turn[0]!);
     }
-    const first = only && changed && before.state === null ? this.kind.eagerStep?.(this.id, current) : undefined;
-    if (first && "reply" in outcomes[0]!) {
-      return this.startEagerly(first, only!, outcomes[0], { before, next: current, dedup, notes, trace });
-    }
     // A store that cannot commit two instances together gets the marks after (journal.ts markKept).
     const marks = this.deps.store.commitsTogether === true ? marksOfCalls({ component: this.component, id: this.id }, turn, outcomes, seen) : [];
+    const first = only && changed && before.state === null ? this.kind.eagerStep?.(this.id, current) : undefined;
+    if (first && "reply" in outcomes[0]!) {
+      return this.startEagerly(first, only!, outcomes[0], { before, next: current, dedup, notes, trace, marks });
+    }
     return (await this.commitTurn(before, current, changed, events, dedup, notes, { trace, marks })) ? outcomes : undefined;
   }
 
@@ -305,7 +305,7 @@ export class Instance {
   }
 
   /** A workflow's start with the steps due right after it (WorkflowOptions.eagerStart; see ./eager-start.ts). */
-  private async startEagerly(first: EagerStep, pending: Pending, outcome: { reply: StoredReply }, start: EagerStage): Promise<Outcome[] | undefined> {
+  private async startEagerly(first: EagerStep, pending: Pending, outcome: { reply: StoredReply; marked?: true }, start: EagerStage): Promise<Outcome[] | undefined> {
     const ended = await startWithSteps(
       {
         kind: this.kind,
@@ -320,6 +320,7 @@ export class Instance {
         commit: (before, next, dedup, notes, options) => this.commitTurn(before, next, true, [], dedup, notes, options),
         forget: () => this.fellBehind(),
         answerStart: () => {
+          if (outcome.reply.ok) pending.kept?.(outcome.marked === true);
           pending.resolve(outcome.reply, this.lastPosition);
           this.wake?.(); // reads waiting for the start can now be answered
         },

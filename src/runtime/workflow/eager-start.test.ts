@@ -240,7 +240,7 @@ describe("an eager start", () => {
     await rt.call("parent", "p1", "start", {});
     assert.equal((await rt.workflowResult("parent", "p1", 5_000)).status, "ended");
     assert.equal((await rt.workflowResult("child", "c1", 5_000)).status, "ended");
-    assert.deepEqual(commits.slice(0, 2), ["parent/p1", "child/c1+child/c1+wallet/a"], "the parent's start is durable before its step's effect");
+    assert.deepEqual(commits.slice(0, 2), ["parent/p1", "child/c1+child/c1+wallet/a+$journal/parent/p1"], "the parent's start is durable before its step's effect, which commits with its mark in the parent's journal");
   });
 
   it("answers-the-start-and-then-queries-while-a-slow-first-step-runs", async () => {

@@ -45,9 +45,9 @@ export type CommitsMark = (write: InstanceWrite) => Promise<unknown>;
 
 /**
  * Records that `effect`, part of a step execution, took effect where its mark could not commit
- * with it (keptMarker covers the rest): a timer started or cancelled, a workflow started eagerly
- * with its steps, a call answered from the record an earlier run kept (its mark may have been lost
- * with that run), or any call on a store that cannot commit two instances together. `key` names it
+ * with it (keptMarker covers the rest): a timer started or cancelled, a call answered from the
+ * record an earlier run kept (its mark may have been lost with that run), or any call on a store
+ * that cannot commit two instances together. `key` names it
  * under the execution's key. It is written just after the effect: a crash in that moment still
  * loses it.
  */

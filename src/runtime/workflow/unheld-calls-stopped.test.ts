@@ -131,3 +131,38 @@ describe("a step that starts a workflow (a write never held), stopped while the 
     }
   });
 });
+
+describe("a step's call kept on its own", () => {
+  it("is in its workflow's journal even when no mark written after it lands (a workflow started, plain or eager)", { timeout: 15_000 }, async () => {
+    const eagerChild = workflow("eager-child", { eagerStart: true, start: () => ({}), steps: { idle: (_s, _input, ctx) => ctx.end() } });
+    const starter = workflow("starter", {
+      start: () => ({}),
+      steps: {
+        spawn: async (_s, _input, ctx) => {
+          await ctx.call(child, ctx.workflowId).start({});
+          await ctx.call(eagerChild, ctx.workflowId).start({});
+          return ctx.end();
+        },
+      },
+    });
+    // A mark written on its own is lost (refused), as it would be were the process killed just after the call's commit.
+    const inner = new MemoryStore();
+    const store = wrapStore(inner, {
+      commit: async (writes) => {
+        const kept = await inner.commit(writes.filter((w) => w.component !== "$journal"));
+        return writes.map((w) => (w.component === "$journal" ? { ok: false as const, reason: "conflict" as const } : kept.shift()!));
+      },
+    });
+    const rt = new Runtime({ store, components: [child, eagerChild, starter], log: () => {} });
+    await rt.start();
+    try {
+      await rt.call(starter.name, "s1", "start", {});
+      assert.equal((await rt.workflowResult(starter.name, "s1", 5_000)).status, "ended");
+      const { journal } = await rt.admin.showWorkflow(starter.name, "s1");
+      const calls = journal.flatMap((entry) => ("call" in entry ? [`${entry.step}: ${entry.call.component} ${entry.call.command}`] : []));
+      assert.deepEqual(calls, ["spawn: child start", "spawn: eager-child start"]);
+    } finally {
+      await rt.stop();
+    }
+  });
+});
