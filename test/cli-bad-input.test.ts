@@ -251,6 +251,9 @@ describe("sagaflow CLI: --admin without a scheme (real process)", () => {
       assert.deepEqual([answer.status, body.error.code], [400, "invalid_input"], path);
       assert.match(body.error.message, message);
     }
+    // `{}`, which many clients send with every POST, is no body: the action is decided (refused here: the saga is over).
+    const empty = await fetch(`${admin}/workflows/transfer/u1/retry`, { method: "POST", body: "{}", headers: { "content-type": "application/json" } });
+    assert.deepEqual([empty.status, ((await empty.json()) as { error: { code: string } }).error.code], [409, "invalid_status"]);
     const shown = JSON.parse((await cli(["workflows", "show", "transfer", "u1", "--admin", port])).stdout) as { workflow: { status: string; state: { status: string } } };
     assert.deepEqual([shown.workflow.status, shown.workflow.state.status], ["ended", "rejected"]);
   });

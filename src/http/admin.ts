@@ -108,7 +108,7 @@ export function adminHandler(admin: AdminFacade, log: (line: string) => void = (
       return sendJson(res, 200, await admin.workflowStates(name, id, wholeNumber(url.searchParams, "after"), listLimit(url.searchParams.get("limit"))));
     }
     if (method === "POST" && action !== undefined && actions.includes(action as OperatorAction)) {
-      const { undoneByHand } = operatorOptions(url, req, action);
+      const { undoneByHand } = await operatorOptions(url, req, action);
       return sendJson(res, 200, await admin.operateWorkflow(name, id, action as OperatorAction, undoneByHand));
     }
     throw new SagaflowError("not_found", `no admin route ${method} ${url.pathname}`, { status: 404 });
