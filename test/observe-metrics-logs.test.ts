@@ -112,6 +112,8 @@ describe("observability of a served service (metrics and logs)", () => {
       { workflow: failed["workflow"], id: failed["id"], step: failed["step"], attempt: failed["attempt"], error_code: failed["error_code"], error_message: failed["error_message"] },
       { workflow: "job", id: "j3", step: "run", attempt: 1, error_code: "job_refused", error_message: "the job was asked to fail" },
     );
+    // The message is said once, in its field: `msg` says what failed, where.
+    assert.equal(failed["msg"], 'workflow job "j3" failed at step run: job_refused');
   });
 
   it("a store outage is one JSON line with its reason", { timeout: 60_000 }, async () => {

@@ -33,8 +33,14 @@ export interface StructuredLogFunction {
 /** Writes `fields` as one structured line where `log` supports it; else `message` as a text line. */
 export function logEvent(log: (line: string) => void, level: LogLevel, fields: LogFields, message: string): void {
   const structured = (log as StructuredLogFunction)[structuredLog];
-  if (structured) structured(level, fields, message);
+  if (structured) structured(level, fields, withoutDetail(message, fields));
   else log(message);
+}
+
+/** A JSON line's `msg` leaves out the `error_message` it ends with: said once, in its field (a long message, a stack). */
+function withoutDetail(message: string, fields: LogFields): string {
+  const detail = fields["error_message"];
+  return typeof detail === "string" && detail !== "" && message.endsWith(`: ${detail}`) ? message.slice(0, -(detail.length + 2)) : message;
 }
 
 /**
