@@ -42,8 +42,10 @@ const TASK_TRUSTS_OWN_COMMIT_MS = 100;
 
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 
-/** `answered`: the pending was answered already (a held write's reply, given before its commit). */
-/** `marked`: a step call's journal mark committed with it (marksOfCalls). */
+/**
+ * `answered`: the pending was answered already (a held write's reply, given before its commit).
+ * `marked`: a step call's journal mark committed with it (marksOfCalls).
+ */
 type Outcome = { reply: StoredReply; marked?: true } | { error: unknown } | { answered: true };
 
 /**
