@@ -7,7 +7,7 @@
  * Events (field `event`) and their fields:
  * - `message_parked`: consumer, position, component, id, type, attempts, error_code, error_message, held_behind
  * - `timer_parked`: timer, component, id, handler, attempts, error_code, error_message
- * - `workflow_failed`: workflow, id, step, attempt, error_code, error_message
+ * - `workflow_failed`: workflow, id, step, attempt, error_code, error_message, partial (true when part of the step took effect)
  * - `leases_acquired`, `leases_lost`: leases, node (and reason, for lost): one line per heartbeat round
  * - `clock_offset`: node, offset_ms (+: the database ahead): a warning past 1 s, an info line once back within
  * - `older_nodes`: nodes (those alive on an older engine protocol), node, protocol: a warning when this node yields the work to them, an info line when none is left

@@ -156,8 +156,10 @@ export class Observer {
     }
     if (outcome === "failed") {
       const error = after.lastError ?? { code: "failed", message: result.note };
-      const fields = { event: "workflow_failed", workflow, id, step, attempt: before.attempt + 1, error_code: error.code, error_message: error.message };
-      logEvent(this.log, "error", fields, `sagaflow: workflow ${workflow} "${id}" failed at step ${step}: ${error.code}: ${error.message}`);
+      const partial = "partial" in error && error.partial === true;
+      const fields = { event: "workflow_failed", workflow, id, step, attempt: before.attempt + 1, error_code: error.code, error_message: error.message, ...(partial ? { partial } : {}) };
+      const inPart = partial ? ", after part of it took effect" : "";
+      logEvent(this.log, "error", fields, `sagaflow: workflow ${workflow} "${id}" failed at step ${step}${inPart}: ${error.code}: ${error.message}`);
     }
     span.end();
     return result;

@@ -136,15 +136,18 @@ const everyAction: OperatorAction[] = ["suspend", "resume", "retry", "cancel", "
  * What an operator may do to `record` now, each action decided as the admin API would decide it
  * (nothing stored): the console offers these. `undoing`: the step a saga's compensations are
  * undoing, or stopped at (else null); `undoneByHand`: that step when a retry may say it was undone
- * by hand, or null.
+ * by hand and nothing of its compensation was kept (the admin API still takes it), or null.
  */
 export function operatorChoices(definition: WorkflowDefinition, id: string, record: WorkflowRecord, now: number): { actions: OperatorAction[]; undoing: string | null; undoneByHand: string | null } {
   const current: Current = { state: record, deleted: false };
   const accepted = (request: OperatorRequest) => operatorDecision(definition, id, current, record, request, "", now, false).reply.ok;
   const undoing = definition.undoingStep?.(record.state, record.stepInput, record.step ?? "");
+  // A compensation that failed after part of it took effect (a refund kept, say): a plain retry
+  // finishes it under the same keys; offered "undone by hand", an operator might undo it twice.
+  const keptPart = record.lastError?.partial === true;
   return {
     actions: everyAction.filter((action) => accepted({ action })),
     undoing: undoing ?? null,
-    undoneByHand: undoing !== undefined && accepted({ action: "retry", undoneByHand: undoing }) ? undoing : null,
+    undoneByHand: undoing !== undefined && !keptPart && accepted({ action: "retry", undoneByHand: undoing }) ? undoing : null,
   };
 }

@@ -89,6 +89,25 @@ const stuck = saga("stuck", {
   ],
 });
 
+/** Its withdrawal's compensation refunds, then outlasts the step timeout the first time it runs: the refund is kept. */
+let refundHangs = true;
+const refundKept = saga("refund-kept", {
+  start,
+  stepTimeoutMs: 200,
+  compensationRetry: { maxAttempts: 1 },
+  steps: [
+    {
+      name: "withdraw",
+      run: withdraw.run,
+      compensate: async (s, ctx) => {
+        await ctx.call(wallet, s.payer).deposit({ amount: 1 });
+        if (refundHangs) await new Promise((resolve) => setTimeout(resolve, 1_000));
+      },
+    },
+    { name: "deposit", run: (s, ctx) => ctx.call(wallet, "nobody").deposit({ amount: 1 }) },
+  ],
+});
+
 /** Its `touch` changes nothing. */
 const touchy = keyValue("touchy", { initial: () => ({}), commands: { touch: (_s, _c: {}, fx) => fx.reply({}) } });
 
@@ -125,7 +144,7 @@ function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Prom
   });
 
   async function open(name: string, stepCommits: "together" | "separate" = "together") {
-    const rt = new Runtime({ store: newStore(name), components: [wallet, retried, pivot, undoable, dropped, journaled, stuck, touchy], stepCommits, log: () => {} });
+    const rt = new Runtime({ store: newStore(name), components: [wallet, retried, pivot, undoable, dropped, journaled, stuck, refundKept, touchy], stepCommits, log: () => {} });
     runtimes.push(rt);
     await rt.start();
     await openPayerAndPayee(rt);
@@ -253,6 +272,24 @@ function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Prom
     const done = await ended(rt, "stuck", "s1");
     assert.deepEqual([sagaState(done).status, sagaState(done).compensated], ["compensated", ["withdraw"]]);
     assert.deepEqual(await balances(rt), [10, 0]);
+  });
+
+  it("a-compensation-that-timed-out-after-its-refund-was-kept-is-not-offered-as-undone-by-hand-and-a-plain-retry-finishes-it-without-refunding-twice", async () => {
+    refundHangs = true;
+    const rt = await open("refund-kept");
+    await rt.call("refund-kept", "r1", "start", { payer: "payer", payee: "payee" });
+    const stopped = await ended(rt, "refund-kept", "r1", "failed");
+    assert.equal(sagaState(stopped).status, "requires_manual_intervention");
+    const shown = await rt.admin.showWorkflow("refund-kept", "r1");
+    assert.deepEqual([shown.workflow.lastError?.code, shown.workflow.lastError?.partial], ["step_timeout", true]);
+    // Offered "withdraw undone by hand", an operator might refund the payer a second time.
+    assert.deepEqual([shown.workflow.undoing, shown.operator], ["withdraw", { actions: ["retry", "terminate"], undoneByHand: null }]);
+    assert.deepEqual(await balances(rt), [10, 0], "the refund was kept");
+    refundHangs = false;
+    await rt.admin.operateWorkflow("refund-kept", "r1", "retry");
+    const done = await ended(rt, "refund-kept", "r1");
+    assert.deepEqual([sagaState(done).status, sagaState(done).compensated], ["compensated", ["withdraw"]]);
+    assert.deepEqual(await balances(rt), [10, 0], "refunded once: the retry's call answered from the kept refund's record");
   });
 
   it("a-failover-step-is-told-exactly-when-the-failed-step-took-effect-in-part-a-journaled-or-running-ctx-run-a-timer-not-a-command-that-changed-nothing", async () => {
