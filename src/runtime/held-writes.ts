@@ -167,8 +167,8 @@ export class StepHolds {
   /**
    * A call of this step passed its checks to commit unheld: with other commands of a busy instance,
    * or alone where its write is not held (unheld-calls.ts). `answered` settles once it is answered,
-   * after its `kept` was told. From here
-   * a stopped attempt cannot take it back, so `flushSettled` waits for it as for a flush.
+   * after its `kept` was told. From here a stopped attempt cannot take it back, so `flushSettled`
+   * waits for it as for a flush.
    */
   trackUnheld(answered: Promise<void>): void {
     this.unheldInFlight.add(answered);

@@ -47,9 +47,8 @@ export type CommitsMark = (write: InstanceWrite) => Promise<unknown>;
  * Records that `effect`, part of a step execution, took effect where its mark could not commit
  * with it (keptMarker covers the rest): a timer started or cancelled, a call answered from the
  * record an earlier run kept (its mark may have been lost with that run), or any call on a store
- * that cannot commit two instances together. `key` names it
- * under the execution's key. It is written just after the effect: a crash in that moment still
- * loses it.
+ * that cannot commit two instances together. `key` names it under the execution's key. It is
+ * written just after the effect: a crash in that moment still loses it.
  */
 export function markKept(commit: CommitsMark, workflow: string, id: string, key: string, step: string, effect: KeptEffect, at: number): void {
   commit(keptMark(workflow, id, key, step, effect, at)).catch(() => {
