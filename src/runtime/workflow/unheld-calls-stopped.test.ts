@@ -8,6 +8,7 @@ import { MemoryStore } from "../../store/memory/memory-store.ts";
 import type { InstanceWrite } from "../../store/port.ts";
 import { Runtime } from "../runtime.ts";
 import { until, wrapStore } from "../test-support.ts";
+import { journalComponent } from "./journal.ts";
 import { openPayerAndPayee, payerAndPayeeBalances } from "./wallets-test-support.ts";
 
 /**
@@ -149,8 +150,8 @@ describe("a step's call kept on its own", () => {
     const inner = new MemoryStore();
     const store = wrapStore(inner, {
       commit: async (writes) => {
-        const kept = await inner.commit(writes.filter((w) => w.component !== "$journal"));
-        return writes.map((w) => (w.component === "$journal" ? { ok: false as const, reason: "conflict" as const } : kept.shift()!));
+        const kept = await inner.commit(writes.filter((w) => w.component !== journalComponent));
+        return writes.map((w) => (w.component === journalComponent ? { ok: false as const, reason: "conflict" as const } : kept.shift()!));
       },
     });
     const rt = new Runtime({ store, components: [child, eagerChild, starter], log: () => {} });
