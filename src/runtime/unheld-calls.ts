@@ -85,13 +85,17 @@ export function marksOfCalls(
   outcomes: ReadonlyArray<{ reply: StoredReply; marked?: true } | object>,
   decided: ReadonlyMap<string, unknown>,
 ): InstanceWrite[] {
-  const marks = new Map<string, InstanceWrite>();
+  // Made only for a turn with such a call: most turns (plain commands) have none.
+  let marks: Map<string, InstanceWrite> | undefined;
   turn.forEach((pending, i) => {
     const outcome = outcomes[i]!;
     const { hold, idempotencyKey: key } = pending;
     if (!hold?.keptMarker || key === undefined || pending.isQuery || !decided.has(key) || !("reply" in outcome) || !outcome.reply.ok) return;
+    marks ??= new Map();
     if (!marks.has(key)) marks.set(key, hold.keptMarker({ ...target, command: pending.handler, input: pending.input, key }));
     outcome.marked = true;
   });
-  return [...marks.values()];
+  return marks ? [...marks.values()] : noMarks;
 }
+
+const noMarks: InstanceWrite[] = [];
