@@ -68,6 +68,7 @@ type Kept = "all" | "start" | "none";
 export async function startWithSteps(instance: EagerInstance, first: EagerStep, start: EagerStage): Promise<EagerOutcome> {
   const stages: EagerStage[] = [start];
   let prefixCommit: Promise<Kept> | undefined;
+  let prefixSettled = false;
   let startKept = false;
   /** A step ran on a node not running the workflow's bucket (EagerStep.handsOver). */
   let handsOver = false;
@@ -79,7 +80,7 @@ export async function startWithSteps(instance: EagerInstance, first: EagerStep, 
       }
       // Handing over, this node goes no further once the start is durable: as if only it were kept.
       return handsOver && kept === "all" ? "start" : kept;
-    }));
+    }).finally(() => (prefixSettled = true)));
   const prefix: EagerPrefix = {
     commit: async () => {
       // Only the start kept: this node no longer runs the workflow, and the step's outcome is dropped.
@@ -90,6 +91,9 @@ export async function startWithSteps(instance: EagerInstance, first: EagerStep, 
     },
     get startPending() {
       return prefixCommit === undefined;
+    },
+    get committing() {
+      return prefixCommit !== undefined && !prefixSettled;
     },
   };
   const budget = instance.schedule(EAGER_START_BUDGET_MS, () => void commitPrefix().catch(() => {}));

@@ -43,6 +43,8 @@ export interface EagerPrefix {
    * what is stored.
    */
   readonly startPending: boolean;
+  /** Its commit was started and has not settled yet. */
+  readonly committing: boolean;
 }
 
 /**
@@ -80,7 +82,7 @@ export class StepHolds {
   keptMarker: ((call: StepCall) => InstanceWrite) | undefined;
   /**
    * Whether a call of this step may commit unheld, with other commands of a busy instance (see
-   * Instance.turnLength): only while this node runs the workflow's bucket (its lease, checked
+   * takeTurn in mailbox-turns.ts): only while this node runs the workflow's bucket (its lease, checked
    * after the turn's reads on each try of the commit: unheld-calls.ts). A call unheld is decided on what is stored and keeps
    * its key's record; where another node may have run the step meanwhile and committed the same
    * call with its transition, keeping no record, that call would be applied twice. A held write
@@ -122,12 +124,28 @@ export class StepHolds {
   }
 
   /**
-   * A call about to wait for a busy instance: the eager prefix commits first if it holds writes of
-   * other instances. A workflow thus never waits while it holds one, so two eager starts cannot
-   * each hold what the other calls next (nor one hold what its own later step calls).
+   * A call about to wait for a busy instance: the eager prefix commits first.
+   * - One that holds writes of other instances is waited for here: a workflow thus never waits
+   *   while it holds one, so two eager starts cannot each hold what the other calls next (nor one
+   *   hold what its own later step calls).
+   * - Otherwise the call will commit unheld, with the commands queued there, after its start: that
+   *   commit starts now, and the call waits for it in the mailbox, in its place, without holding
+   *   up the others (waitsForPrefix). Waited for inside the instance's turn instead, it held up
+   *   every command of the turn for a commit: on a busy wallet, 3x the step timeouts (bench/hot-sagas.ts).
    */
   async beforeWaiting(): Promise<void> {
     if (this.prefix?.holdsWrites) await this.prefix.commit();
+    else if (this.prefix && this.mayCommitUnheld()) void this.prefix.commit().catch(() => {});
+  }
+
+  /** Whether this step's eager prefix is being committed: its calls wait for it outside any turn (takeTurn in mailbox-turns.ts). */
+  get waitsForPrefix(): boolean {
+    return this.prefix?.committing === true;
+  }
+
+  /** Settles once this step's eager prefix is committed or refused (at once without one); the refusal reaches the call in its turn (prefixesDurable). */
+  async prefixSettled(): Promise<void> {
+    await this.prefix?.commit().catch(() => {});
   }
 
   /** Commits the held write alone (before the step's next call); rejects if it was not kept. */

@@ -13,6 +13,7 @@ import { startWithSteps, type EagerStage, type EarlierWrite } from "./eager-star
 import { decidedAgainUnder, storedReplies } from "./stored-replies.ts";
 import { marksOfCalls, noneRefused, prefixesDurable, trackUntilAnswered, unheldRefusals } from "./unheld-calls.ts";
 import type { Pending } from "./pending.ts";
+import { takeTurn, untilOneReady } from "./mailbox-turns.ts";
 
 export interface InstanceDeps {
   store: Store;
@@ -115,7 +116,11 @@ export class Instance {
   private async drain(): Promise<void> {
     try {
       while (this.mailbox.length > 0) {
-        const turn = this.mailbox.splice(0, this.turnLength());
+        const turn = takeTurn(this.mailbox, this.deps.maxTurn);
+        if (turn.length === 0) {
+          await this.untilReadyOrArrived();
+          continue;
+        }
         const outcomes = await this.runTurn(turn);
         turn.forEach((pending, i) => {
           const outcome = outcomes[i]!;
@@ -131,18 +136,10 @@ export class Instance {
     }
   }
 
-  /**
-   * A task runs alone; otherwise everything up to the next task, at most maxTurn. A step's call that
-   * may hold its write (held-writes.ts) is held only when it is alone in its turn: with commands
-   * waiting behind it, it commits with them, under its idempotency key, instead of keeping the
-   * instance busy until its workflow's transition commits. A busy instance then commits a batch
-   * per turn, not one workflow's call per commit. One that may not commit unheld (StepHolds.mayCommitUnheld) runs alone.
-   */
-  private turnLength(): number {
-    const alone = (p: Pending) => p.task !== undefined || (p.hold !== undefined && !p.hold.mayCommitUnheld());
-    if (this.mailbox[0] && alone(this.mailbox[0])) return 1;
-    const next = this.mailbox.findIndex((p, i) => i > 0 && alone(p));
-    return Math.min(next === -1 ? this.mailbox.length : next, this.deps.maxTurn);
+  /** Every call in the mailbox waits for its eager start's commit (takeTurn): until one may go, or something else arrives. */
+  private async untilReadyOrArrived(): Promise<void> {
+    await Promise.race([untilOneReady(this.mailbox), new Promise<void>((resolve) => (this.wake = resolve))]);
+    this.wake = undefined;
   }
 
   /**
@@ -180,7 +177,7 @@ export class Instance {
     const unreadCopy = withStart && trusted && this.deps.checkCache && this.loaded !== undefined;
     // Independent reads, sent together: on PostgreSQL the turn waits for one round trip, not two.
     const keyed = !withStart && turn.some((p) => p.idempotencyKey !== undefined);
-    // Step calls committing unheld, with other commands (see turnLength); none in most turns.
+    // Step calls committing unheld, with other commands (see takeTurn); none in most turns.
     const unheldCalls = turn.length > 1 ? turn.filter((p) => p.hold !== undefined && !p.isQuery) : [];
     const [before, stored, prefixFailures] = await Promise.all([
       presumed ?? this.committedState(trusted),

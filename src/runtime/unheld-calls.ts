@@ -7,7 +7,7 @@ export const noneRefused: ReadonlyMap<Pending, unknown> = new Map();
 
 /**
  * Step calls (`calls`: those with a hold, no queries) in a turn with other commands commit with
- * them, not held (Instance.turnLength). Each first waits for its eager start to be durable
+ * them, not held (takeTurn in mailbox-turns.ts). Each first waits for its eager start to be durable
  * (StepHolds.beforeDurable); those whose start could not be made durable, with why. Sent beside
  * the turn's reads.
  */

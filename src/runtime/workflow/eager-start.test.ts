@@ -180,6 +180,43 @@ describe("an eager start", () => {
     assert.deepEqual(await balances(rt), [{ balance: 100 }, { balance: 100 }]);
   });
 
+  // The call must wait for its start to be durable; the commands queued with it need not. It used
+  // to wait inside the wallet's turn: the turn decided only once the start was durable, and
+  // committed in the group commit after the start's, not in the same one.
+  it("whose-call-finds-its-wallet-busy-waits-for-the-start's-commit-without-holding-up-the-wallet's-other-commands", { timeout: 10_000 }, async () => {
+    const inner = new MemoryStore();
+    const walletA = gate();
+    const walletACommitting = gate();
+    let holdWalletA = false;
+    const gated = wrapStore(inner, {
+      commit: async (writes) => {
+        if (holdWalletA && writes.some((w) => w.component === "wallet" && w.id === "a")) {
+          walletACommitting.open();
+          await walletA.wait;
+        }
+        return inner.commit(writes);
+      },
+    });
+    // A clock that never moves: the start's 50 ms budget never commits it.
+    const { rt, commits } = await start([pay(true)], gated, new VirtualClock());
+    holdWalletA = true;
+    const first = rt.call("wallet", "a", "deposit", { amount: 1 }); // wallet a busy: its commit waits
+    await walletACommitting.wait;
+    const started = rt.call("pay-eager", "t1", "start", { from: "a", to: "b" }); // its withdrawal queues behind
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const behind = rt.call("wallet", "a", "deposit", { amount: 1 }); // queued after the withdrawal
+    holdWalletA = false;
+    walletA.open();
+    await Promise.all([first, started, behind]);
+    assert.equal((await rt.workflowResult("pay-eager", "t1", 5_000)).status, "ended");
+    assert.deepEqual(
+      commits,
+      ["wallet/a", "pay-eager/t1,wallet/a", "pay-eager/t1+wallet/a", "pay-eager/t1+wallet/b"],
+      "the command behind the withdrawal commits in the start's group commit (not in a turn that waited for it), then the withdrawal, held alone, with its step",
+    );
+    assert.deepEqual(await balances(rt), [{ balance: 72 }, { balance: 30 }]);
+  });
+
   it("whose-prefix-meets-a-moved-bucket-commits-the-start-alone-and-answers-it", async () => {
     const inner = new MemoryStore();
     let fenced = 0;
