@@ -11,6 +11,7 @@ import { checkId, checkIdempotencyKey, runtimeKeyTaken } from "./ids.ts";
 import { Instance, type InstanceDeps } from "./instance.ts";
 import type { Kind } from "./kinds.ts";
 import { requestHash } from "./request-hash.ts";
+import { keptReply } from "./stored-replies.ts";
 import { validateInput } from "./validate-input.ts";
 import type { Observer } from "../observe/observer.ts";
 import { logInternalError } from "../observe/log-event.ts";
@@ -35,10 +36,15 @@ export type DispatchOptions = CallOptions & {
   decideRefusalAgain?: boolean;
   /** A workflow step's call: told when the command's answer is ok and kept without the step (see Pending.kept). */
   kept?: (marked: boolean) => void;
+  /**
+   * A retried step attempt's call, which an earlier attempt may have kept: on a busy instance, its
+   * stored reply answers it before it would queue there (keptReply).
+   */
+  mayBeKept?: boolean;
 };
 
 /** How a keyed call is made: a step's may hold its write (and hear that it was kept); an operator's retry decides stored refusals again. */
-export type KeyedCallOptions = Pick<DispatchOptions, "hold" | "decideRefusalAgain" | "kept">;
+export type KeyedCallOptions = Pick<DispatchOptions, "hold" | "decideRefusalAgain" | "kept" | "mayBeKept">;
 
 /**
  * A call made on behalf of a workflow step, a consumer message or a timer: always keyed, and
@@ -230,13 +236,25 @@ export class InstanceDispatcher implements Dispatcher {
         await options.hold.beforeWaiting();
         target = this.instance(registered, id);
       }
+      const hash = key === undefined ? undefined : requestHash(handler, value);
+      // A retry's call kept by an earlier attempt is answered from its record, not after the queue of
+      // a busy instance: there a compensation that timed out once on a hot wallet timed out again,
+      // attempt after attempt, with its refund long kept.
+      if (options.mayBeKept && key !== undefined && !isQuery && !target.idle && !options.hold?.abandoned) {
+        const kept = await keptReply(this.deps.store, componentName, id, key, hash!);
+        if (kept) {
+          options.kept?.(false);
+          return kept;
+        }
+        target = this.instance(registered, id);
+      }
       return await new Promise<PositionedReply>((resolve, reject) => {
         target.enqueue({
           handler,
           isQuery,
           input: value,
           idempotencyKey: key,
-          requestHash: key === undefined ? undefined : requestHash(handler, value),
+          requestHash: hash,
           principal: options.principal,
           ...(options.hold && !isQuery ? { hold: options.hold } : {}),
           ...(options.decideRefusalAgain && !isQuery ? { decideRefusalAgain: true } : {}),

@@ -26,11 +26,14 @@ export class KeyedCaller {
     decideRefusalAgain = false,
     /** A workflow step's: told of each call whose effect is kept on its own, and whether its journal mark committed with it (see Pending.kept). */
     private readonly kept?: (call: StepCall, marked: boolean) => void,
+    /** A retried step attempt's: an earlier attempt may have kept its calls (DispatchOptions.mayBeKept). */
+    retried = false,
   ) {
     // Assigned, not spread: one of these is made for every step attempt, consumer message and timer.
     const options: KeyedCallOptions = {};
     if (holds) options.hold = holds;
     if (decideRefusalAgain) options.decideRefusalAgain = true;
+    if (retried) options.mayBeKept = true;
     this.options = options;
   }
 

@@ -1,4 +1,4 @@
-import type { DedupRecord, Store } from "../store/port.ts";
+import type { DedupRecord, Store, StoredReply } from "../store/port.ts";
 import { isClientKey } from "./ids.ts";
 
 /**
@@ -13,6 +13,16 @@ export async function storedReplies(store: Store, component: string, id: string,
   const distinct = [...new Set(keys)];
   const records = await Promise.all(distinct.map((key) => latestRecord(store, component, id, key)));
   return new Map(records.flatMap((record, i) => (record ? [[distinct[i]!, record] as const] : [])));
+}
+
+/**
+ * The reply an earlier run kept under `key` to this same request (`requestHash`), when it was ok:
+ * a stored refusal, or another request under the key, is left to the instance's turn (which
+ * decides a refusal again for an operator's retry, or refuses the other request).
+ */
+export async function keptReply(store: Store, component: string, id: string, key: string, requestHash: string): Promise<StoredReply | undefined> {
+  const record = await store.findDedup(component, id, key);
+  return record?.reply.ok && record.requestHash === requestHash ? record.reply : undefined;
 }
 
 /** What a key stands for: its record, or, for a refusal decided again since, the last successor's. */

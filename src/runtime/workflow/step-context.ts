@@ -39,8 +39,13 @@ export class StepContextImpl implements StepContext<unknown, string> {
     private readonly kept: () => void = () => {},
   ) {
     this.prefix = stepKeyOf(workflowName, workflowId, execId);
-    this.caller = new KeyedCaller(this.prefix, keyedCall, holds, decideRefusalAgain, (call, marked) =>
-      marked ? this.kept() : this.keptByItself(call.key, { call: keptCall(call.component, call.id, call.command, call.input) }),
+    this.caller = new KeyedCaller(
+      this.prefix,
+      keyedCall,
+      holds,
+      decideRefusalAgain,
+      (call, marked) => (marked ? this.kept() : this.keptByItself(call.key, { call: keptCall(call.component, call.id, call.command, call.input) })),
+      attempt > 1,
     );
   }
 
