@@ -34,6 +34,31 @@ export function togetherContract(withStore: WithStore): void {
       });
     });
 
+    // A workflow journal's mark that a call was kept commits with the call (DedupRecord.ifAbsent):
+    // one left from before under the same key must not refuse the call, nor be overwritten.
+    it("a-record-kept-only-if-absent-leaves-a-taken-key-as-it-is-and-its-group-is-kept", async () => {
+      await withStore(async (store) => {
+        const mark = (key: string, at: number): InstanceWrite => ({ component: "$journal", id: "transfer/t1", dedup: [{ ...dedup(key, at), ifAbsent: true }] });
+        const call = (seq: number, key: string, marks: InstanceWrite[]): InstanceWrite => ({
+          ...eventsWrite("wallet", "a", seq, ev("withdrawn", 10)),
+          dedup: [dedup(key, 2)],
+          together: marks,
+        });
+        await commitOk(store, [mark("t1:1:0:kept", 1)]);
+        const [outcome] = await store.commit([call(0, "t1:1:0", [mark("t1:1:0:kept", 2)])]);
+        assert.ok(outcome?.ok, "the taken key is no conflict");
+        assert.equal((await store.findDedup("$journal", "transfer/t1", "t1:1:0:kept"))?.at, 1, "the record from before, as it was");
+        assert.equal((await store.findDedup("wallet", "a", "t1:1:0"))?.at, 2);
+        // Two of one batch under one key: the first is kept.
+        const both = await store.commit([call(1, "t1:1:1", [mark("t1:1:1:kept", 3)]), call(2, "t1:1:2", [mark("t1:1:1:kept", 4)])]);
+        assert.ok(both.every((o) => o.ok));
+        assert.equal((await store.findDedup("$journal", "transfer/t1", "t1:1:1:kept"))?.at, 3);
+        assert.equal((await store.loadHistory("wallet", "a")).events.length, 3);
+        // Any other record under a taken key is still a conflict.
+        assert.deepEqual(await store.commit([{ ...eventsWrite("wallet", "a", 3, ev("withdrawn", 10)), dedup: [dedup("t1:1:0", 5)] }]), [conflictOutcome]);
+      });
+    });
+
     it("a-refused-together-write-keeps-nothing-of-its-group-and-the-rest-of-the-batch-goes-on", async () => {
       await withStore(async (store) => {
         await commitOk(store, [eventsWrite("wallet", "a", 0, ev("opened", 1))]);

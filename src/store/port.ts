@@ -59,6 +59,13 @@ export interface DedupRecord {
   requestHash: string;
   reply: StoredReply;
   at: number;
+  /**
+   * A record that says something happened rather than answers a request (a workflow journal's
+   * mark that a call was kept): a key already taken is left as it is, and is no conflict. A mark
+   * left from before, under the key of a call decided now, would otherwise refuse that call's
+   * write, and every try of it.
+   */
+  ifAbsent?: true;
 }
 
 /**

@@ -37,7 +37,7 @@ export function keptMarker(workflow: string, id: string, step: string, call: Ste
 
 /** The journal's mark that what `key` names (under a step execution's key) took effect: `effect`, in step `step`. */
 function keptMark(workflow: string, id: string, key: string, step: string, effect: KeptEffect, at: number): InstanceWrite {
-  return { component: journalComponent, id: `${workflow}/${id}`, dedup: [{ key: `${key}:kept`, requestHash: "kept", reply: { ok: true, value: { step, ...effect } }, at }] };
+  return { component: journalComponent, id: `${workflow}/${id}`, dedup: [{ key: `${key}:kept`, requestHash: "kept", reply: { ok: true, value: { step, ...effect } }, at, ifAbsent: true }] };
 }
 
 /** Commits a journal mark: the group committer's `submit` where there is one, so marks share commits. */

@@ -327,8 +327,10 @@ export class MemoryStore implements Store {
     if (w.kv && w.kv.expectedVersion !== currentVersion) return undefined;
     if (w.workflow && w.workflow.expectedVersion !== currentWorkflowVersion) return undefined;
     const keys = new Set<string>();
+    // A key already taken: a conflict, unless the record is kept only if absent (DedupRecord.ifAbsent).
+    const taken = (key: string) => seen?.keys.has(key) === true || inst?.dedup.has(key) === true;
     for (const d of w.dedup) {
-      if (keys.has(d.key) || seen?.keys.has(d.key) || inst?.dedup.has(d.key)) return undefined;
+      if (keys.has(d.key) || (!d.ifAbsent && taken(d.key))) return undefined;
       keys.add(d.key);
     }
 
@@ -341,7 +343,7 @@ export class MemoryStore implements Store {
       firstSeq: (w.events?.expectedSeq ?? 0) + 1,
       snapshot: w.events?.snapshot && { seq: w.events.snapshot.seq, state: encode(w.events.snapshot.state), stateVersion: w.events.snapshot.stateVersion },
       kv: w.kv && { version: w.kv.expectedVersion + 1, state: encode(w.kv.state), deleted: w.kv.deleted },
-      dedup: w.dedup.map((d) => [d.key, { requestHash: d.requestHash, reply: encode(d.reply)!, at: d.at }]),
+      dedup: w.dedup.filter((d) => !(d.ifAbsent && taken(d.key))).map((d) => [d.key, { requestHash: d.requestHash, reply: encode(d.reply)!, at: d.at }]),
       workflow: w.workflow && planWorkflow(w.component, w.id, w.workflow),
     };
     const next: Pending = seen ?? { seq: undefined, version: undefined, workflowVersion: undefined, keys: new Set() };

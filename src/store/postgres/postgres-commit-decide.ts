@@ -92,9 +92,9 @@ export function decideBatch(
       (events !== undefined && state.maxSeq !== events.expectedSeq) ||
       (kv !== undefined && state.kvVersion !== kv.expectedVersion) ||
       (workflow !== undefined && state.workflowVersion !== workflow.expectedVersion) ||
-      // A known key, or the same key twice in one write.
+      // A known key (but one kept only if absent), or the same key twice in one write.
       keys.size !== dedup.length ||
-      dedup.some((d) => state.dedupKeys.has(d.key));
+      dedup.some((d) => !d.ifAbsent && state.dedupKeys.has(d.key));
     if (refused) return { ok: false, reason: "conflict" };
     const { component, id } = w;
     const trace = w.trace ?? null;
@@ -123,6 +123,7 @@ export function decideBatch(
       });
     }
     for (const d of dedup) {
+      if (d.ifAbsent && state.dedupKeys.has(d.key)) continue;
       state.dedupKeys.add(d.key);
       dedupRows.push({ component, id, ...d });
     }

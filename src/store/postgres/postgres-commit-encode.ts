@@ -14,7 +14,8 @@ export interface EncodedWrite {
   events?: { expectedSeq: number; append: Array<{ type: string; payload: string | null; trace?: string }>; snapshot?: { seq: number; state: string | null; stateVersion: number } };
   kv?: { expectedVersion: number; state: string | null; deleted: boolean };
   workflow?: { expectedVersion: number; record: EncodedWorkflowRecord; transition: WorkflowTransition };
-  dedup: Array<{ key: string; requestHash: string; reply: string; at: number }>;
+  /** `ifAbsent`: see DedupRecord.ifAbsent (the one-trip commit checks it absent like any; a taken one sends the commit to `writeBatch`, which leaves it out). */
+  dedup: Array<{ key: string; requestHash: string; reply: string; at: number; ifAbsent?: true }>;
   fence?: Fence;
   trace?: string;
   /** Writes that commit with this one, all or none, before it (InstanceWrite.together). */
@@ -44,7 +45,7 @@ function encodeWrite(w: InstanceWrite): EncodedWrite {
   const out: EncodedWrite = {
     component: w.component,
     id: w.id,
-    dedup: w.dedup.map((d) => ({ key: d.key, requestHash: d.requestHash, reply: encode(d.reply)!, at: d.at })),
+    dedup: w.dedup.map((d) => ({ key: d.key, requestHash: d.requestHash, reply: encode(d.reply)!, at: d.at, ...(d.ifAbsent ? { ifAbsent: true as const } : {}) })),
   };
   if (w.fence) out.fence = { lease: w.fence.lease, token: w.fence.token };
   if (w.trace) out.trace = w.trace;

@@ -70,6 +70,10 @@ export function prepareStatements(db: Database.Database) {
   const insertDedup = db.prepare(
     "INSERT INTO dedup (component, id, key, request_hash, reply, at) VALUES (?, ?, ?, ?, ?, ?)",
   );
+  // A record kept only if its key is free (DedupRecord.ifAbsent), not checked beforehand.
+  const insertDedupIfAbsent = db.prepare(
+    "INSERT OR IGNORE INTO dedup (component, id, key, request_hash, reply, at) VALUES (?, ?, ?, ?, ?, ?)",
+  );
   const loadSnapshot = db.prepare("SELECT seq, state, state_version FROM snapshots WHERE component = ? AND id = ?");
   const readEvents = db.prepare(
     `SELECT position, seq, type, payload, at FROM events
@@ -129,7 +133,7 @@ export function prepareStatements(db: Database.Database) {
       positions.push(Number(info.lastInsertRowid));
     }
     for (const d of dedup) {
-      insertDedup.run(component, id, d.key, d.requestHash, encode(d.reply), d.at);
+      (d.ifAbsent ? insertDedupIfAbsent : insertDedup).run(component, id, d.key, d.requestHash, encode(d.reply), d.at);
     }
     return positions;
   }
@@ -189,7 +193,7 @@ export function prepareStatements(db: Database.Database) {
   }
 
   function dedupTaken(component: string, id: string, dedup: DedupRecord[]): boolean {
-    for (const d of dedup) if (dedupExists.get(component, id, d.key) !== undefined) return true;
+    for (const d of dedup) if (!d.ifAbsent && dedupExists.get(component, id, d.key) !== undefined) return true;
     // The same key twice in one write would overwrite itself.
     return dedup.length > 1 && new Set(dedup.map((d) => d.key)).size !== dedup.length;
   }
