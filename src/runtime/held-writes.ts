@@ -131,7 +131,7 @@ export class StepHolds {
    * - Otherwise the call will commit unheld, with the commands queued there, after its start: that
    *   commit starts now, and the call waits for it in the mailbox, in its place, without holding
    *   up the others (waitsForPrefix). Waited for inside the instance's turn instead, it held up
-   *   every command of the turn for a commit: on a busy wallet, 3x the step timeouts (bench/hot-sagas.ts).
+   *   every command of the turn for a commit: on busy wallets, two to four times the step timeouts (bench/hot-sagas.ts).
    */
   async beforeWaiting(): Promise<void> {
     if (this.prefix?.holdsWrites) await this.prefix.commit();
