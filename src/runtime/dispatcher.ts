@@ -237,18 +237,13 @@ export class InstanceDispatcher implements Dispatcher {
         target = this.instance(registered, id);
       }
       const hash = key === undefined ? undefined : requestHash(handler, value);
-      // A retry's call kept by an earlier attempt is answered from its record, not after the queue of
-      // a busy instance: there a compensation that timed out once on a hot wallet timed out again,
-      // attempt after attempt, with its refund long kept.
-      if (options.mayBeKept && key !== undefined && !isQuery && !target.idle && !options.hold?.abandoned) {
-        const kept = await keptReply(this.deps.store, componentName, id, key, hash!);
-        if (kept) {
-          options.kept?.(false);
-          return kept;
-        }
-        target = this.instance(registered, id);
-      }
-      return await new Promise<PositionedReply>((resolve, reject) => {
+      // A retry's call that an earlier attempt kept: its record is looked up beside the queue of a
+      // busy instance, not only in its turn there. On a hot wallet a compensation that timed out once
+      // timed out again, attempt after attempt, queued for an answer long stored. The call keeps its
+      // place: when the record is not there, the queue answers; when both answer, it is the same reply.
+      const lookUp = options.mayBeKept === true && key !== undefined && !isQuery && !target.idle && options.hold?.abandoned !== true;
+      const kept = lookUp ? once(options.kept) : options.kept;
+      const queued = new Promise<PositionedReply>((resolve, reject) => {
         target.enqueue({
           handler,
           isQuery,
@@ -258,12 +253,18 @@ export class InstanceDispatcher implements Dispatcher {
           principal: options.principal,
           ...(options.hold && !isQuery ? { hold: options.hold } : {}),
           ...(options.decideRefusalAgain && !isQuery ? { decideRefusalAgain: true } : {}),
-          kept: isQuery ? undefined : options.kept,
+          kept: isQuery ? undefined : kept,
           trace: isQuery ? undefined : trace,
           resolve: (reply, position) => resolve(position === undefined ? reply : { ...reply, position }),
           reject,
         });
       });
+      if (!lookUp) return await queued;
+      const stored = keptReply(this.deps.store, componentName, id, key, hash!).then(
+        (reply) => (reply ? (kept?.(false), reply) : queued),
+        () => queued,
+      );
+      return await Promise.race([queued, stored]);
     } finally {
       this.inFlight--;
     }
@@ -337,4 +338,15 @@ export class InstanceDispatcher implements Dispatcher {
 /** An instance's key in the cache. */
 function cacheKeyOf(component: string, id: string): string {
   return `${component}\u0000${id}`;
+}
+
+/** `fn` called at most once (a call answered both from its record and in its turn is told it was kept once). */
+function once<A>(fn: ((arg: A) => void) | undefined): ((arg: A) => void) | undefined {
+  if (!fn) return undefined;
+  let called = false;
+  return (arg) => {
+    if (called) return;
+    called = true;
+    fn(arg);
+  };
 }
