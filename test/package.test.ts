@@ -14,6 +14,7 @@ import { run, serveCommand, userEnv } from "./support/package-project.ts";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const fixture = join(repoRoot, "test/fixtures/package-user");
+const filesFixture = join(repoRoot, "test/fixtures/package-user-files");
 const work = mkdtempSync(join(tmpdir(), "sagaflow-package-"));
 let tarball = "";
 
@@ -62,6 +63,23 @@ async function servesCommands(project: string, target: string): Promise<void> {
     assert.deepEqual((await getJson(`${served.url}/wallet/b/balance`)).body, { balance: 20 });
   } finally {
     await served.stop();
+  }
+}
+
+/** A service of several files, with TypeScript-only syntax and `.ts` and `.js` specifiers: in a CommonJS project, each loaded as an ES module too. */
+async function servesFiles(project: string): Promise<void> {
+  const folder = join(project, "files");
+  cpSync(filesFixture, folder, { recursive: true });
+  try {
+    const served = await serveCommand("npx", ["sagaflow", "serve", "files", "--port", "0", "--data", ".sagaflow-files"], project);
+    try {
+      assert.deepEqual((await postJson(`${served.url}/counter/c1/add`, { by: 3 })).body, { value: 3 });
+    } finally {
+      await served.stop();
+    }
+  } finally {
+    // Not left for the project's tsc, which does not allow importing ".ts" specifiers.
+    rmSync(folder, { recursive: true, force: true });
   }
 }
 
@@ -125,6 +143,7 @@ describe("the packed package in a user's project", { timeout: 900_000 }, () => {
       it("serves a TypeScript service with npx sagaflow serve", () => servesCommands(project(), "service.ts"));
       it("type-checks with tsc --init's defaults and declaration emit", () => typeChecksWithDeclarations(project()));
       it("plain Node imports the package's JavaScript", () => plainNodeImports(project(), type));
+      it("serves a service split over TypeScript files that import each other", () => servesFiles(project()));
     });
   }
 
