@@ -206,6 +206,9 @@ describe("sagaflow CLI: --admin without a scheme (real process)", () => {
     const first = await cli(["workflows", "list", "--admin", port, "--limit", "2"]);
     assert.equal(first.code, 0, first.stderr);
     assert.deepEqual(first.stdout.match(/\bp\d\b/g), ["p1", "p2"]);
+    // A saga's own status beside the workflow's: these refused their first step.
+    assert.match(first.stdout, /^name\s+id\s+status\s+outcome\s+step/m);
+    assert.match(first.stdout, /\bp1\s+ended\s+rejected\b/);
     const next = /more: the same command with --after "([^"]+)"/.exec(first.stderr)?.[1];
     assert.equal(next, "transfer/p2");
     const rest = await cli(["workflows", "list", "--admin", port, "--limit", "2", "--after", next]);

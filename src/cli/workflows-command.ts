@@ -19,10 +19,15 @@ export async function workflowsCommand(argv: string[]): Promise<void> {
     const { workflows, next } = (await admin(base, "GET", path)) as { workflows: Array<Record<string, unknown>>; next: string | null };
     // An ended workflow's record from an older version may keep the error of an attempt that later
     // succeeded (ending now clears it): shown, it would read like a failure.
-    const rows = workflows.map((w) => ({ ...w, lastError: w["status"] === "ended" ? "" : ((w["lastError"] as { code?: string } | null)?.code ?? "") }));
+    const rows = workflows.map((w) => ({
+      ...w,
+      // A saga's own status (completed, compensated, requires_manual_intervention …), as --outcome filters it.
+      outcome: outcomeOf(w["state"]),
+      lastError: w["status"] === "ended" ? "" : ((w["lastError"] as { code?: string } | null)?.code ?? ""),
+    }));
     // A search without a name stops after scanning a bounded number of rows: an empty page with a
     // `next` means none matched so far, not none at all.
-    printTable(rows, ["name", "id", "status", "step", "attempt", "lastError"], next === null ? "no workflows" : "none matched in the workflows scanned so far");
+    printTable(rows, ["name", "id", "status", "outcome", "step", "attempt", "lastError"], next === null ? "no workflows" : "none matched in the workflows scanned so far");
     // A full page may not be all: say how to read on (on stderr, so the table can be piped).
     if (next !== null) console.error(`more: the same command with --after ${JSON.stringify(next)}`);
     return;
@@ -51,4 +56,10 @@ export async function workflowsCommand(argv: string[]): Promise<void> {
       clearTimeout(waiting);
     }
   }
+}
+
+/** The `status` a workflow's state names (a saga's outcome), or "". */
+function outcomeOf(state: unknown): string {
+  const status = typeof state === "object" && state !== null ? (state as { status?: unknown }).status : undefined;
+  return typeof status === "string" ? status : "";
 }
