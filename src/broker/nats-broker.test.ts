@@ -3,7 +3,8 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { after, describe, it } from "node:test";
 import { freePort, NatsServer, natsServerOrSay } from "../../test/support/nats-server.ts";
-import { connectNats, natsBroker } from "./nats-broker.ts";
+import { connect, type JetStreamManager } from "nats";
+import { connectNats, NatsBroker, natsBroker } from "./nats-broker.ts";
 import type { Broker, BrokerMessage } from "./port.ts";
 
 /**
@@ -124,6 +125,29 @@ if (binary) {
       await streamMade;
       const ack = await broker.publish("late.a", encoder.encode("x"), { msgId: "late-1" });
       assert.deepEqual(ack, { seq: 1, duplicate: false });
+    });
+
+    // A consumer and a producer of one stream start together, or two nodes do: both find no
+    // stream, both add it, and JetStream may refuse the second add as "subjects overlap".
+    it("a-stream-another-caller-makes-while-it-adds-it-is-used-with-the-subjects-it-lacks", async () => {
+      const nats = await NatsServer.start(binary);
+      cleanups.push(() => nats.cleanup());
+      const connection = await connect({ servers: nats.url });
+      cleanups.push(() => connection.close());
+      const manager = await connection.jetstreamManager();
+      const losing = Object.create(manager.streams) as JetStreamManager["streams"];
+      losing.add = async (config) => {
+        await manager.streams.add({ ...config, subjects: config.subjects!.slice(0, 1) }); // the other caller's
+        throw new Error("subjects overlap with an existing stream");
+      };
+      const racing = Object.create(manager, { streams: { value: losing } }) as JetStreamManager;
+      const broker = new NatsBroker(nats.url, connection, racing, connection.jetstream());
+      await broker.ensureStream({ name: "RACE", subjects: ["race.a", "race.b"] });
+      assert.deepEqual((await manager.streams.info("RACE")).config.subjects, ["race.a", "race.b"]);
+      losing.add = async () => {
+        throw new Error("a refusal with no stream made");
+      };
+      await assert.rejects(broker.ensureStream({ name: "NONE", subjects: ["none.a"] }), /a refusal with no stream made/);
     });
   });
 }

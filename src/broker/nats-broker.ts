@@ -10,6 +10,7 @@ import {
   type JetStreamManager,
   type JsMsg,
   type NatsConnection,
+  type StreamInfo,
 } from "nats";
 import type { Broker, BrokerMessage, PublishOptions, StreamSpec, SubscribeOptions, TopicSubscription } from "./port.ts";
 import { logEvent } from "../observe/log-event.ts";
@@ -143,17 +144,33 @@ export class NatsBroker implements Broker {
   }
 
   async ensureStream(spec: StreamSpec): Promise<void> {
-    const duplicate_window = nanos(spec.duplicateWindowMs ?? defaultDuplicateWindowMs);
+    const existing = await this.streamInfo(spec.name);
+    if (existing) return this.addSubjects(spec, existing);
     try {
-      const info = await this.manager.streams.info(spec.name);
-      const missing = spec.subjects.filter((s) => !info.config.subjects.includes(s));
-      if (missing.length > 0) {
-        await this.manager.streams.update(spec.name, { subjects: [...info.config.subjects, ...missing] });
-      }
+      await this.manager.streams.add({ name: spec.name, subjects: spec.subjects, duplicate_window: nanos(spec.duplicateWindowMs ?? defaultDuplicateWindowMs) });
     } catch (error) {
-      if (!isNotFound(error)) throw error;
-      await this.manager.streams.add({ name: spec.name, subjects: spec.subjects, duplicate_window });
+      // Made meanwhile by another caller (a consumer and a producer of it starting together, or
+      // another node): JetStream may refuse the second add as "subjects overlap". Use it as it is.
+      const made = await this.streamInfo(spec.name);
+      if (!made) throw error;
+      await this.addSubjects(spec, made);
     }
+  }
+
+  /** The stream's info, or undefined when there is no such stream. */
+  private async streamInfo(name: string): Promise<StreamInfo | undefined> {
+    try {
+      return await this.manager.streams.info(name);
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Adds to an existing stream the subjects of `spec` it lacks. */
+  private async addSubjects(spec: StreamSpec, info: StreamInfo): Promise<void> {
+    const missing = spec.subjects.filter((s) => !info.config.subjects.includes(s));
+    if (missing.length > 0) await this.manager.streams.update(spec.name, { subjects: [...info.config.subjects, ...missing] });
   }
 
   async streamMaking(stream: string, durable: string): Promise<{ created: number; consumerExists: boolean }> {
