@@ -27,21 +27,33 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function answers(port: number): Promise<boolean> {
+/**
+ * Whether the server on `port` is the one named `name` (its INFO line's server_name): another
+ * test file's server may have taken a port between `freePort` and the spawn, and it answers too.
+ */
+function answersAs(port: number, name: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = tcpConnect(port, "127.0.0.1");
-    socket.once("data", () => {
+    let head = "";
+    socket.on("data", (chunk) => {
+      head += chunk.toString("utf8");
+      if (!head.includes("\r\n")) return;
       socket.destroy();
-      resolve(true);
+      const info = /^INFO\s+(\{.*\})\s*\r\n/.exec(head)?.[1];
+      resolve(info !== undefined && (JSON.parse(info) as { server_name?: string }).server_name === name);
     });
     socket.once("error", () => resolve(false));
   });
 }
 
+let serversStarted = 0;
+
 /** A JetStream server on a free port with a folder of its own; `restart()` keeps its data. */
 export class NatsServer {
   private child: ChildProcess | undefined;
   readonly storeDir = tempDir("sagaflow-nats-");
+  /** Told apart from any other server by this name (answersAs). */
+  private readonly name = `sagaflow-test-${process.pid}-${++serversStarted}`;
 
   private constructor(
     private readonly binary: string,
@@ -52,22 +64,31 @@ export class NatsServer {
     return `nats://127.0.0.1:${this.port}`;
   }
 
+  /** On a free port; should another process take that port first, on another. */
   static async start(binary: string): Promise<NatsServer> {
-    const server = new NatsServer(binary, await freePort());
-    await server.start();
-    return server;
+    for (let attempt = 1; ; attempt++) {
+      const server = new NatsServer(binary, await freePort());
+      try {
+        await server.start();
+        return server;
+      } catch (error) {
+        rmSync(server.storeDir, { recursive: true, force: true });
+        if (attempt === 3) throw error;
+      }
+    }
   }
 
   async start(): Promise<void> {
-    const child = spawn(this.binary, ["-a", "127.0.0.1", "-p", String(this.port), "-js", "-sd", this.storeDir], { stdio: "ignore" });
+    const child = spawn(this.binary, ["-a", "127.0.0.1", "-p", String(this.port), "-n", this.name, "-js", "-sd", this.storeDir], { stdio: "ignore" });
     child.unref();
     this.child = child;
     for (let i = 0; i < 200; i++) {
-      if (await answers(this.port)) return;
-      if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode}`);
+      if (await answersAs(this.port, this.name)) return;
+      if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode} (port ${this.port} taken?)`);
       await sleep(50);
     }
-    throw new Error(`nats-server did not answer on port ${this.port}`);
+    await this.stop();
+    throw new Error(`nats-server ${this.name} did not answer on port ${this.port}`);
   }
 
   async stop(): Promise<void> {
