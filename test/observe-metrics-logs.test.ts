@@ -13,7 +13,7 @@ import { SagaflowProcess } from "./support/server-process.ts";
  * workflow and a store outage.
  */
 
-const ids = ["m1", "m2", "m3", "p1", "j1", "j2", "j3"];
+const ids = ["m1", "m2", "m3", "p1", "j1", "j2", "j3", "j4"];
 
 async function scrape(adminUrl: string): Promise<Sample[]> {
   const res = await fetch(`${adminUrl}/metrics`);
@@ -41,7 +41,8 @@ describe("observability of a served service (metrics and logs)", () => {
     assert.equal((await postJson(`${server.url}/meter/p1/tick`, { poison: true })).status, 200);
     for (const id of ["j1", "j2"]) assert.equal((await postJson(`${server.url}/job/${id}/start`, {})).status, 200);
     assert.equal((await postJson(`${server.url}/job/j3/start`, { fail: true })).status, 200);
-    for (const id of ["j1", "j2", "j3"]) await getJson(`${server.url}/job/${id}`, { wait: 10 });
+    assert.equal((await postJson(`${server.url}/job/j4/start`, { flaky: true })).status, 200);
+    for (const id of ["j1", "j2", "j3", "j4"]) await getJson(`${server.url}/job/${id}`, { wait: 10 });
   });
   after(async () => {
     await server.cleanup();
@@ -68,7 +69,7 @@ describe("observability of a served service (metrics and logs)", () => {
 
   it("workflows by status match the admin API", async () => {
     const samples = await scrape(admin);
-    for (const [status, expected] of [["ended", 2], ["failed", 1], ["running", 0]] as const) {
+    for (const [status, expected] of [["ended", 3], ["failed", 1], ["running", 0]] as const) {
       const listed = (await getJson(`${admin}/workflows`, { name: "job", status })).body.workflows as unknown[];
       const counted = samples.filter((s) => s.name === "sagaflow_workflows" && s.labels["workflow"] === "job" && s.labels["status"] === status).reduce((sum, s) => sum + s.value, 0);
       assert.equal(listed.length, expected, status);
@@ -114,6 +115,22 @@ describe("observability of a served service (metrics and logs)", () => {
     );
     // The message is said once, in its field: `msg` says what failed, where.
     assert.equal(failed["msg"], 'workflow job "j3" failed at step run: job_refused');
+  });
+
+  it("a retried step attempt is a warning line, held back within 10 s of the step's last one", async () => {
+    // j4's step threw on its first two attempts, 10 ms apart: the first said, the second held back.
+    const retried = await until("step_attempt_failed", () => events(server.output(), "step_attempt_failed")[0], 15_000, { everyMs: 50 });
+    assert.equal(events(server.output(), "step_attempt_failed").length, 1, "the second attempt's failure, 10 ms later, is held back");
+    assert.equal(retried["level"], "warn");
+    assert.deepEqual(
+      { workflow: retried["workflow"], id: retried["id"], step: retried["step"], attempt: retried["attempt"], outcome: retried["outcome"], error_code: retried["error_code"], error_message: retried["error_message"], suppressed: retried["suppressed"] },
+      { workflow: "job", id: "j4", step: "run", attempt: 1, outcome: "retry", error_code: "step_error", error_message: "flaky on attempt 1", suppressed: 0 },
+    );
+    assert.equal(typeof retried["retry_in_ms"], "number");
+    assert.equal(retried["msg"], 'workflow job "j4" step run attempt 1 failed, retry in 10 ms: step_error');
+    const samples = await scrape(admin);
+    assert.equal(sampleValue(samples, "sagaflow_workflow_steps_total", { workflow: "job", step: "run", outcome: "retry" }), 2, "both retries counted");
+    assert.equal((await getJson(`${server.url}/job/j4`)).body.status, "ended");
   });
 
   it("a store outage is one JSON line with its reason", { timeout: 60_000 }, async () => {

@@ -3,6 +3,7 @@ import { RetryLaterError, SagaflowError, StoreUnavailableError, storeUnavailable
 import type { StoreStatus } from "../store/outage.ts";
 import { AuthenticationError } from "./guard.ts";
 import { logEvent, logInternalError } from "../observe/log-event.ts";
+import { LogThrottle } from "../observe/log-throttle.ts";
 import { bodyArriving, endAfterBody } from "./linger.ts";
 
 /**
@@ -25,20 +26,15 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   endAfterBody(res.req, res);
 }
 
-/** One log line per reason per this long, however many requests the outage fails. */
-const OUTAGE_LOG_INTERVAL_MS = 10_000;
-const outageLog = new Map<string, { at: number; suppressed: number }>();
+/** One log line per reason per 10 s, however many requests the outage fails. */
+const outageLog = new LogThrottle(10_000);
 
 /** Logs a store outage once per interval (with how many failed requests were not logged). */
 function logOutage(error: StoreUnavailableError, log: (line: string) => void, now = Date.now()): void {
-  const seen = outageLog.get(error.reason);
-  if (seen && now - seen.at < OUTAGE_LOG_INTERVAL_MS) {
-    seen.suppressed++;
-    return;
-  }
-  const more = seen && seen.suppressed > 0 ? ` (and ${seen.suppressed} more requests in the last ${Math.round((now - seen.at) / 1000)} s)` : "";
-  outageLog.set(error.reason, { at: now, suppressed: 0 });
-  const fields = { event: "store_unavailable", reason: error.reason, error_message: error.message, suppressed: seen?.suppressed ?? 0 };
+  const passed = outageLog.pass(error.reason, now);
+  if (passed === undefined) return;
+  const more = passed.suppressed > 0 ? ` (and ${passed.suppressed} more requests in the last ${Math.round(passed.sinceMs / 1000)} s)` : "";
+  const fields = { event: "store_unavailable", reason: error.reason, error_message: error.message, suppressed: passed.suppressed };
   logEvent(log, "error", fields, `sagaflow: store unavailable (${error.reason}): ${error.message}${more}`);
 }
 

@@ -6,6 +6,7 @@ import { linksTo, parentFrom, toTraceparent } from "./trace-context.ts";
 import { SagaflowMetrics } from "./metrics.ts";
 import { routeTemplate } from "./route-template.ts";
 import { logEvent } from "./log-event.ts";
+import { StepAttemptLog } from "./step-attempt-log.ts";
 
 /** How Sagaflow reports what it does: Prometheus metrics, and OpenTelemetry spans when a provider is set. */
 export interface ObserveOptions {
@@ -39,10 +40,11 @@ const maxLinks = 32;
 export class Observer {
   readonly metrics: SagaflowMetrics;
   private readonly tracer: Tracer;
+  private readonly stepAttempts: StepAttemptLog;
 
   constructor(
     options: ObserveOptions = {},
-    /** Where failed workflows are reported (the runtime's log). */
+    /** Where failed workflows and step attempts are reported (the runtime's log). */
     private readonly log: (line: string) => void = () => {},
   ) {
     this.metrics = new SagaflowMetrics({
@@ -50,6 +52,7 @@ export class Observer {
       ...(options.metrics === undefined ? {} : { enabled: options.metrics }),
     });
     this.tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer("sagaflow");
+    this.stepAttempts = new StepAttemptLog(log);
   }
 
   /**
@@ -154,6 +157,7 @@ export class Observer {
       if (after.status === "paused") span.addEvent("paused", after.dueAt === null ? {} : { "sagaflow.wake_in_ms": Math.max(0, after.dueAt - after.updatedAt) });
       if (outcome === "failed") span.setStatus({ code: SpanStatusCode.ERROR, message: after.lastError?.code ?? "failed" });
     }
+    if (outcome === "retry" || outcome === "failover") this.stepAttempts.failed(workflow, id, step, before.attempt + 1, outcome, after);
     if (outcome === "failed") {
       const error = after.lastError ?? { code: "failed", message: result.note };
       const partial = "partial" in error && error.partial === true;
