@@ -186,7 +186,8 @@ export interface WorkflowOptions<S, SI, SN extends string, CM, QM> {
    * whose steps only call components saves a commit per step, and its start is answered after
    * that commit. Whatever a step would make durable on its own (a second call, `ctx.run`, a timer,
    * a call that would wait for a busy instance), and a start still running after 50 ms, commits
-   * what came before that step first. Leave it off when such a step does I/O outside Sagaflow (a
+   * what came before that step first (the step's wait for that commit is not counted against its
+   * `timeoutMs`). Leave it off when such a step does I/O outside Sagaflow (a
    * plain `fetch`): if the process died before the commit, that I/O would have happened for a
    * start that was never answered, nor kept. Default false.
    */

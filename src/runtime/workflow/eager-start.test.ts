@@ -309,6 +309,59 @@ describe("an eager start", () => {
     assert.deepEqual((await rt.workflowResult("slow", "s1", 5_000)).state, { done: true });
   });
 
+  // A plain workflow commits its start before the step's clock starts; an eager step waits for it
+  // when it first makes something durable on its own (here ctx.run). That wait is not the step's.
+  it("gives-its-step-back-the-time-it-waited-for-the-start's-commit,-and-no-more", { timeout: 10_000 }, async () => {
+    async function run(stepOwnMs: number): Promise<{ status: string; error: string | undefined }> {
+      const inner = new MemoryStore();
+      const startCommit = gate();
+      const startCommitting = gate();
+      let holdStart = true;
+      const store = wrapStore(inner, {
+        commit: async (writes) => {
+          if (holdStart && writes.some((w) => w.component === "timed")) {
+            holdStart = false;
+            startCommitting.open();
+            await startCommit.wait;
+          }
+          return inner.commit(writes);
+        },
+      });
+      const stepGoesOn = gate();
+      const timed = workflow("timed", {
+        eagerStart: true,
+        start: () => ({}),
+        defaults: { timeoutMs: 300, retry: { maxAttempts: 1 } },
+        steps: {
+          only: async (_s, _input, ctx) => {
+            await ctx.run("note", () => "noted");
+            await stepGoesOn.wait;
+            return ctx.end();
+          },
+        },
+      });
+      const clock = new VirtualClock();
+      const { rt } = await start([timed], store, clock);
+      const started = rt.call("timed", "t1", "start", {});
+      await startCommitting.wait;
+      await clock.advance(400); // the start's commit takes 400 ms: past the step's 300
+      startCommit.open();
+      await started;
+      await clock.advance(stepOwnMs);
+      stepGoesOn.open();
+      let view = await rt.workflowResult("timed", "t1", 0);
+      for (let i = 0; i < 100 && view.status === "running"; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        view = await rt.workflowResult("timed", "t1", 0);
+      }
+      return { status: view.status, error: (await inner.loadWorkflow("timed", "t1"))?.lastError?.code };
+    }
+    // 400 ms waiting for the start, then 250 of its own: within its 300.
+    assert.deepEqual(await run(250), { status: "ended", error: undefined });
+    // 400 ms waiting for the start, then 350 of its own: past its 300.
+    assert.deepEqual(await run(350), { status: "failed", error: "step_timeout" });
+  });
+
   it("is-refused-at-definition-when-not-a-boolean", () => {
     assert.throws(
       () => workflow("bad", { eagerStart: "yes" as unknown as boolean, start: () => ({}), steps: { only: async (_s, _i, ctx) => ctx.end() } }),

@@ -23,6 +23,7 @@ import type { EagerPrefix, HeldWrite, StepHolds } from "../held-writes.ts";
 import { checkDefinitions } from "./definition-check.ts";
 import { checkStepOutcomeIsJson } from "../json-copy.ts";
 import type { StartsTimers } from "../timers/timer-service.ts";
+import { StepDeadline } from "./step-deadline.ts";
 
 /** Which workflow buckets this node runs (all of them on a single node). */
 export interface WorkflowPlacement {
@@ -427,8 +428,9 @@ export class WorkflowEngine {
     const lingering = this.attempts.lingeringRuns(key, this.host.clock);
     if (lingering) await lingering;
     const holds = this.host.stepHolds?.();
+    const deadline = new StepDeadline(this.host.clock);
     if (holds) {
-      holds.prefix = prefix;
+      holds.prefix = prefix && deadline.watch(prefix);
       holds.onKeptAlone = kept;
       holds.keptMarker = (call) => keptMarker(definition.name, id, step, call, this.host.clock.now());
       // Not on a node handing an eager start over, nor once this node's lease of the bucket lapsed.
@@ -439,13 +441,12 @@ export class WorkflowEngine {
     else await prefix?.commit();
     const journal = { store: this.host.store, clock: this.host.clock, step, commitMark: this.host.submit ?? ((write) => this.host.store.commit([write])) };
     const ctx = new StepContextImpl(definition.name, id, record.execId, record.attempt + 1, this.host.keyedCall, this.host.timers, holds, journal, retriedByOperator(record), kept);
-    let timer: { cancel(): void } | undefined;
     // The record as this attempt runs it: a cancel step's input with `partial` settled (on another
     // node's cancel), so what a failure stores says what the step saw, as an operator's retry reads it.
     let ran = record;
     try {
       const timedOut = new Promise<never>((_resolve, reject) => {
-        timer = this.host.clock.schedule(timeoutMs, () => {
+        deadline.start(timeoutMs, () => {
           ctx.abandon();
           reject(new SagaflowError("step_timeout", `step ${step} did not finish within ${timeoutMs} ms`, { status: 504, retryable: true }));
         });
@@ -465,7 +466,7 @@ export class WorkflowEngine {
       // A state or next input JSON cannot hold fails this attempt (retried, then failed, as a
       // throw is), rather than every commit of it — which would run the step again and again.
       checkStepOutcomeIsJson(changed.record, `${definition.name}.${step}`);
-      timer?.cancel();
+      deadline.cancel();
       const held = await holds?.take();
       if (!held) return changed;
       // Committed with the transition, the call's idempotency record would never be read.
@@ -482,7 +483,7 @@ export class WorkflowEngine {
       error.applied = true;
       return cancelChange(definition, record, error.reason, this.host.clock.now(), partial);
     } finally {
-      timer?.cancel();
+      deadline.cancel();
       this.attempts.delete(key);
       if (ctx.runInFlight) this.attempts.linger(key, ctx.runsSettled());
     }
