@@ -18,6 +18,8 @@ const plans = 10;
 // Room to store all 1,000 before the first is due, on a loaded machine too.
 const firstDueMs = 6_000;
 const spreadMs = 2;
+/** The timers replaced or cancelled after the restart are due this long after the first. */
+const lateDueMs = 40_000;
 
 interface Scheduled {
   name: string;
@@ -62,8 +64,10 @@ describe("timers across a SIGKILL and restart", () => {
     await schedule(first.url, "extras", [
       { name: "replace-me", target: "replaced-old", dueIn: firstDueMs },
       { name: "cancel-me", target: "cancelled", dueIn: firstDueMs },
-      { name: "replace-late", target: "late-old", dueIn: firstDueMs + 2_500 },
-      { name: "cancel-late", target: "cancelled-late", dueIn: firstDueMs + 2_500 },
+      // Due long after the restart that replaces or cancels them (a loaded machine took more than
+      // 2.5 s to restart, and cancel-late fired first).
+      { name: "replace-late", target: "late-old", dueIn: firstDueMs + lateDueMs },
+      { name: "cancel-late", target: "cancelled-late", dueIn: firstDueMs + lateDueMs },
       { name: "replace-me", target: "replaced-new", dueIn: firstDueMs + 100 },
     ]);
     await cancel(first.url, "extras", "cancel-me");
