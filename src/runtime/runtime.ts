@@ -186,6 +186,7 @@ export class Runtime {
       },
       firing: (timer, run) => this.observer.timerFiring(timer, this.clock.now(), run),
       currentTrace: () => this.observer.currentTrace(),
+      holdsBucket: (bucket) => this.membership.holds(leaseNames.timers(bucket)),
     }, { pollMs: clustered ? 1_000 : undefined });
     // Whether a step's calls commit with its transition (held-writes.ts); else each on its own.
     const holdsWrites = (options.stepCommits ?? "together") === "together" && this.store.commitsTogether === true;

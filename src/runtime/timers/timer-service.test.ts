@@ -7,6 +7,8 @@ import { MemoryStore } from "../../store/memory/memory-store.ts";
 import type { InstanceWrite, TimerRecord, WriteOutcome } from "../../store/port.ts";
 import { systemClock, VirtualClock } from "../clock.ts";
 import { Runtime } from "../runtime.ts";
+import { timerBucket } from "../../store/buckets.ts";
+import { TimerService } from "./timer-service.ts";
 
 /** Timers on the real clock (the testkit's virtual clock has no limit on how far it waits). */
 
@@ -114,6 +116,52 @@ describe("timer service: a parked timer", () => {
       assert.deepEqual((await runtime.store.listTimers("parked", 10)).map((t) => t.name), ["doomed"]);
     } finally {
       await runtime.stop();
+    }
+  });
+
+});
+
+describe("timer service on several nodes", () => {
+  // A lease whose renewal is late lapses before the membership says it is lost, and another node
+  // may take the bucket and fire its timers meanwhile.
+  it("leaves-the-timers-of-a-bucket-whose-lease-lapsed-alone-until-it-is-valid-again", { timeout: 10_000 }, async () => {
+    const asked: number[][] = [];
+    const store = new (class extends MemoryStore {
+      override async dueTimers(now: number, limit: number, buckets: readonly number[]): Promise<TimerRecord[]> {
+        asked.push([...buckets]);
+        return super.dueTimers(now, limit, buckets);
+      }
+    })();
+    await store.migrate();
+    const calls: string[] = [];
+    let leaseValid = false;
+    const bucket = timerBucket("lapsed");
+    const timers = new TimerService(
+      {
+        store,
+        clock: systemClock,
+        log: () => {},
+        call: async (component, id) => {
+          calls.push(`${component}/${id}`);
+          return { ok: true, value: {} };
+        },
+        check: async () => {},
+        holdsBucket: (b) => b !== bucket || leaseValid,
+      },
+      { pollMs: 20 },
+    );
+    await timers.begin(bucket, { lease: `timers:${bucket}`, token: 1 });
+    try {
+      await timers.start("lapsed", 0, { component: "target", id: "t", handler: "hit", input: {} });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.deepEqual(calls, [], "not fired while its bucket's lease has lapsed");
+      assert.ok(asked.every((buckets) => !buckets.includes(bucket)), `asked for ${JSON.stringify(asked)}`);
+      leaseValid = true; // renewed
+      for (let i = 0; i < 100 && calls.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.deepEqual(calls, ["target/t"], "fired once the lease is valid again");
+    } finally {
+      timers.stop();
+      await timers.idle();
     }
   });
 });

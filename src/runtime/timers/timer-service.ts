@@ -22,6 +22,12 @@ export interface TimerHost {
   firing?<T>(timer: TimerRecord, run: () => Promise<T>): Promise<T>;
   /** The `traceparent` of the work starting a timer, kept with it (tracing only). */
   currentTrace?(): string | undefined;
+  /**
+   * Whether this node's lease of a timer bucket is valid now (several nodes). One whose renewal is
+   * late has lapsed before the membership says it is lost: its timers are left alone meanwhile,
+   * since another node may take the bucket and fire them. Absent: every bucket begun is held.
+   */
+  holdsBucket?(bucket: number): boolean;
 }
 
 export interface TimerPolicy {
@@ -175,8 +181,16 @@ export class TimerService implements Timers {
 
   private async rearm(): Promise<void> {
     if (!this.running) return;
-    const next = await this.host.store.nextTimerDue([...this.held.keys()]);
+    const buckets = this.validBuckets();
+    if (buckets.length === 0) return;
+    const next = await this.host.store.nextTimerDue(buckets);
     if (next !== undefined) this.armAt(next);
+  }
+
+  /** The buckets begun here whose leases are valid now (a lapsed one waits for its renewal, or its loss; the poll looks again). */
+  private validBuckets(): number[] {
+    const buckets = [...this.held.keys()];
+    return this.host.holdsBucket ? buckets.filter((bucket) => this.host.holdsBucket!(bucket)) : buckets;
   }
 
   /**
@@ -222,7 +236,7 @@ export class TimerService implements Timers {
   private async fireDue(): Promise<void> {
     for (;;) {
       if (!this.running) return;
-      const buckets = [...this.held.keys()];
+      const buckets = this.validBuckets();
       if (buckets.length === 0) return;
       const due = await this.host.store.dueTimers(this.host.clock.now(), this.policy.batch, buckets);
       const fired = (await Promise.all(due.map((timer) => this.fireOne(timer)))).filter((t) => t !== undefined);
