@@ -1,4 +1,5 @@
 import { adminTarget, adminRequest as admin, printTable, withFlagsAsQuery } from "./admin-client.ts";
+import { outcomeOf } from "../runtime/workflow/outcome.ts";
 import { parseArgs } from "./args.ts";
 
 export const workflowsUsage = `  sagaflow workflows list [--name N] [--status running,failed] [--step S] [--id-prefix P] [--outcome O] [--limit N] [--after NEXT]
@@ -22,7 +23,7 @@ export async function workflowsCommand(argv: string[]): Promise<void> {
     const rows = workflows.map((w) => ({
       ...w,
       // A saga's own status (completed, compensated, requires_manual_intervention …), as --outcome filters it.
-      outcome: outcomeOf(w["state"]),
+      outcome: outcomeOf(w["state"]) ?? "",
       lastError: w["status"] === "ended" ? "" : ((w["lastError"] as { code?: string } | null)?.code ?? ""),
     }));
     // A search without a name stops after scanning a bounded number of rows: an empty page with a
@@ -56,10 +57,4 @@ export async function workflowsCommand(argv: string[]): Promise<void> {
       clearTimeout(waiting);
     }
   }
-}
-
-/** The `status` a workflow's state names (a saga's outcome), or "". */
-function outcomeOf(state: unknown): string {
-  const status = typeof state === "object" && state !== null ? (state as { status?: unknown }).status : undefined;
-  return typeof status === "string" ? status : "";
 }

@@ -5,6 +5,7 @@
  * cannot slow the service.
  */
 import type { WorkflowDefinition } from "../define/workflow.ts";
+import { outcomeOf } from "./workflow/outcome.ts";
 import { SagaflowError } from "../define/errors.ts";
 import type { EntityHistory, Store, StoredWorkflow, WorkflowFilter } from "../store/port.ts";
 import { compareText } from "../store/collation.ts";
@@ -110,7 +111,7 @@ export class ConsoleQueries {
       (idPrefix === undefined || w.id.startsWith(idPrefix)) &&
       (createdAfter === undefined || w.createdAt >= createdAfter) &&
       (createdBefore === undefined || w.createdAt <= createdBefore) &&
-      (outcome === undefined || (typeof w.state === "object" && w.state !== null && (w.state as { status?: unknown }).status === outcome));
+      (outcome === undefined || outcomeOf(w.state) === outcome);
     const found: StoredWorkflow[] = [];
     // Where the next batch starts, over the filter's own afterId / afterName.
     let paging: Pick<WorkflowFilter, "afterId" | "afterName"> = {};
