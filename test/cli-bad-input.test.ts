@@ -222,7 +222,7 @@ describe("sagaflow CLI: --admin without a scheme (real process)", () => {
     assert.equal(history[0]!.version, 2);
   });
 
-  it("workflows retry --undone-by-hand is refused, changing nothing, off a saga's retry or where the saga is not stopped in its compensations", async () => {
+  it("workflows retry --undone-by-hand and --forward are refused, changing nothing, off a saga's retry or where the saga is not stopped in its compensations", async () => {
     await postJson(`${server.url}/transfer/u1/start`, { from: "nobody", to: "nobody-else", amount: 1 });
     const port = new URL(await server.admin()).port;
     const notSaga = await cli(["workflows", "retry", "transfer-workflow", "u1", "--undone-by-hand", "withdraw", "--admin", port]);
@@ -240,11 +240,24 @@ describe("sagaflow CLI: --admin without a scheme (real process)", () => {
     assert.match(bare.stderr, /unexpected "withdraw" after <name> <id>; a saga's step undone by hand goes with --undone-by-hand STEP/);
     const twice = await cli(["workflows", "retry", "transfer", "u1", "--undone-by-hand", "a", "--undone-by-hand", "b", "--admin", port]);
     assert.match(twice.stderr, /--undone-by-hand is given more than once/);
+    // Forward: a saga's retry, alone, where it stopped at a step done in part.
+    const forwardNotSaga = await cli(["workflows", "retry", "transfer-workflow", "u1", "--forward", "--admin", port]);
+    assert.match(forwardNotSaga.stderr, /invalid_input.*forward applies to a saga stopped at a step done in part that nothing undoes; workflow "transfer-workflow" is not a saga/);
+    const forwardNotRetry = await cli(["workflows", "cancel", "transfer", "u1", "--forward", "--admin", port]);
+    assert.match(forwardNotRetry.stderr, /forward goes with retry .*not cancel/);
+    const forwardBoth = await cli(["workflows", "retry", "transfer", "u1", "--forward", "--undone-by-hand", "withdraw", "--admin", port]);
+    assert.match(forwardBoth.stderr, /forward and undoneByHand are two different answers/);
+    const forwardValue = await cli(["workflows", "retry", "transfer", "u1", "--forward=yes", "--admin", port]);
+    assert.match(forwardValue.stderr, /--forward takes no value/);
+    const forwardOver = await cli(["workflows", "retry", "transfer", "u1", "--forward", "--admin", port]);
+    assert.match(forwardOver.stderr, /invalid_status.*cannot retry a workflow that is ended/);
     // The admin API takes nothing else either: a misspelt parameter, a body, the parameter twice.
     const admin = await server.admin();
     const refusals: Array<[string, RequestInit, RegExp]> = [
-      ["/workflows/transfer/u1/retry?undone_by_hand=withdraw", {}, /takes no parameter "undone_by_hand"; its only one is undoneByHand/],
-      ["/workflows/transfer/u1/retry", { body: '{"undoneByHand":"withdraw"}', headers: { "content-type": "application/json" } }, /takes no body: undoneByHand goes in the query/],
+      ["/workflows/transfer/u1/retry?undone_by_hand=withdraw", {}, /takes no parameter "undone_by_hand"; its only ones are undoneByHand and forward/],
+      ["/workflows/transfer/u1/retry", { body: '{"undoneByHand":"withdraw"}', headers: { "content-type": "application/json" } }, /takes no body: undoneByHand and forward go in the query/],
+      ["/workflows/transfer/u1/retry?forward=yes", {}, /forward takes the one value true \(retry\?forward=true\), not "yes"/],
+      ["/workflows/transfer/u1/retry?forward=true&forward=true", {}, /forward takes the one value true/],
       ["/workflows/transfer/u1/retry?undoneByHand=a&undoneByHand=b", {}, /undoneByHand is given 2 times/],
       ["/workflows/transfer/u1/retry?undoneByHand=", {}, /undoneByHand is empty/],
     ];

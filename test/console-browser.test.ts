@@ -150,7 +150,7 @@ describe("the web console in a browser", { skip: missing }, () => {
       // Only what the admin API accepts is offered: no plain retry (it would refund beside the payment).
       const buttons = p.locator(".actions > .action > button");
       await untilRead("the operator's buttons", () => buttons.allInnerTexts(), (texts) => texts.length > 0);
-      assert.deepEqual(await buttons.allInnerTexts(), ["terminate", "retry: pay undone by hand"]);
+      assert.deepEqual(await buttons.allInnerTexts(), ["terminate", "retry: pay undone by hand", "retry: finish pay forward"]);
       // The step graph marks the step the stop is about, which has no compensation of its own.
       const current = p.locator('svg[aria-label="step graph of payout"] [data-current="true"]');
       let marked: Array<string | null> = [];
@@ -162,6 +162,26 @@ describe("the web console in a browser", { skip: missing }, () => {
       await p.locator("h1 .badge", { hasText: "ended" }).waitFor();
       const done = (await requestJson(`${admin}/workflows/payout/p1`)).body.workflow;
       assert.deepEqual([done.state.status, done.state.undoneByHand], ["compensated", ["pay"]]);
+    });
+  });
+
+  it("finishes forward a saga’s step that took effect in part: its kept deposit is not made again, and the saga completes", async (t) => {
+    await check(t, async () => {
+      await requestJson(`${server.url}/wallet/dora/create`, { method: "POST", body: { initialBalance: 0 } });
+      await requestJson(`${server.url}/payout/p2/start`, { method: "POST", body: { to: "dora" } });
+      await untilRead("payout p2 to stop for an operator", async () => (await requestJson(`${admin}/workflows/payout/p2`)).body.workflow?.lastError?.code, (c) => c === "partial_step");
+      const p = page();
+      await p.goto(`${admin}/workflows/payout/p2`);
+      const alert = p.locator('[role="alert"]', { hasText: "partial_step" });
+      await alert.getByText(/Or finish the step with “retry: finish pay forward”/).waitFor();
+      await p.click('button:has-text("retry: finish pay forward")');
+      await p.getByText("Finish step pay of payout “p2” forward?").waitFor();
+      await p.click('button:has-text("Confirm retry: finish pay forward")');
+      await p.locator("h1 .badge", { hasText: "ended" }).waitFor();
+      const done = (await requestJson(`${admin}/workflows/payout/p2`)).body.workflow;
+      assert.deepEqual([done.state.status, done.state.completed], ["completed", ["pay"]]);
+      assert.equal((await requestJson(`${server.url}/wallet/dora/balance`)).body.balance, 1, "deposited once");
+      await p.locator("table.timeline td", { hasText: /^retried forward by operator/ }).waitFor();
     });
   });
 

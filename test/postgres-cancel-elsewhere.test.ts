@@ -92,7 +92,7 @@ function registerTests(connectionString: string): void {
       // The operator is offered to say the deposit was undone by hand, as the failure asks, and that retry compensates the rest.
       const shown = await holder.admin.showWorkflow("slow-transfer", "t1");
       assert.equal(shown.operator.undoneByHand, "deposit");
-      await holder.admin.operateWorkflow("slow-transfer", "t1", "retry", "deposit");
+      await holder.admin.operateWorkflow("slow-transfer", "t1", "retry", { undoneByHand: "deposit" });
       const ended = await waitFor("the saga to compensate", async () => {
         const result = await holder.workflowResult("slow-transfer", "t1");
         return result.status === "ended" ? result : undefined;

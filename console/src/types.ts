@@ -40,7 +40,7 @@ export interface WorkflowDetail {
   /** `undoing`: a saga in its compensations, the step they are undoing (or stopped at). */
   workflow: StoredWorkflow & { startedBy: { subject: string | null; issuer: string } | null; undoing: string | null };
   /** What the admin API accepts now: the actions, and the step a retry may say was undone by hand. */
-  operator: { actions: Array<"suspend" | "resume" | "retry" | "cancel" | "terminate">; undoneByHand: string | null };
+  operator: { actions: Array<"suspend" | "resume" | "retry" | "cancel" | "terminate">; undoneByHand: string | null; forward: string | null };
   history: Transition[];
   /** What its step executions made durable on their own (calls committed alone, timer changes, ctx.run results). */
   journal: JournalEntry[];

@@ -8,11 +8,13 @@ export const workflowsUsage = `  sagaflow workflows list [--name N] [--status ru
       (terminate: stop now, effects left in place; cancel: run its cancel step, a saga compensates)
   sagaflow workflows retry <saga> <id> --undone-by-hand STEP
       (a saga stopped in its compensations: you undid STEP by hand; the rest is compensated)
+  sagaflow workflows retry <saga> <id> --forward
+      (a saga stopped at a step done in part that nothing undoes: that step is finished, then the rest)
       (talk to a running service's admin API: --admin URL, default http://127.0.0.1:3001)`;
 
 /** `sagaflow workflows …`: operator controls over the admin API. */
 export async function workflowsCommand(argv: string[]): Promise<void> {
-  const { positionals, flags, lists } = parseArgs(argv, { values: ["admin", "admin-token", "name", "status", "step", "id-prefix", "outcome", "limit", "after", "history-after", "undone-by-hand"] }, "workflows");
+  const { positionals, flags, lists } = parseArgs(argv, { values: ["admin", "admin-token", "name", "status", "step", "id-prefix", "outcome", "limit", "after", "history-after", "undone-by-hand"], booleans: ["forward"] }, "workflows");
   const base = adminTarget(flags);
   const [action, name, id] = positionals;
   if (action === "list") {
@@ -48,7 +50,7 @@ export async function workflowsCommand(argv: string[]): Promise<void> {
     // Ignored, a step named without its flag would make a plain retry: the compensation run again.
     if (positionals.length > 3) throw new Error(`unexpected ${JSON.stringify(positionals[3])} after <name> <id>; a saga's step undone by hand goes with --undone-by-hand STEP\nusage:\n${workflowsUsage}`);
     if ((lists.get("undone-by-hand")?.length ?? 0) > 1) throw new Error("--undone-by-hand is given more than once: name the one step the compensations stopped at");
-    const actionPath = withFlagsAsQuery(`${path}/${action}`, flags, [["undone-by-hand", "undoneByHand"]]);
+    const actionPath = withFlagsAsQuery(`${path}/${action}`, flags, [["undone-by-hand", "undoneByHand"], "forward"]);
     // The action applies after the step attempt in progress: say so rather than sit silent.
     const waiting = setTimeout(() => console.error(`waiting: ${action} applies once the step attempt in progress is over (at most its timeout)…`), 1_000);
     try {

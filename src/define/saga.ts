@@ -70,7 +70,8 @@ const refusal = (error: unknown) => error instanceof SagaflowError && !error.ret
  * compensation, the saga stops for an operator (`partial_step`) rather than undo only the rest.
  * Stopped in its compensations, a retry with `undoneByHand: step` (the step it stopped at) counts
  * that step undone by the operator and compensates the rest; a step done in part that nothing
- * undoes needs it (a plain retry is refused `partial_step`).
+ * undoes needs it (a plain retry is refused `partial_step`), or a retry with `forward`, which runs
+ * that step again in the execution it failed in (what it kept answered from its records) and goes on.
  *
  * @example
  * const transfer = saga("transfer", {
@@ -182,17 +183,34 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
       : { ...state, status: "requires_manual_intervention", failure: state.failure ?? failureGiven(stepInput) ?? { step, ...error } };
   /**
    * An operator's retry: stopped in the compensations, `undoneByHand` must name the step they
-   * stopped at; a step done in part that nothing undoes needs it. The step input carries it.
+   * stopped at; a step done in part that nothing undoes needs it, or `forward`, which finishes
+   * that step instead. The step input carries `undoneByHand`.
    */
   const undoingStep = (state: SagaState<S>, stepInput: unknown, step: string) => (step === compensateStep ? undoing(compensating(state, stepInput)) : undefined);
-  const operatorRetry = (state: SagaState<S>, stepInput: unknown, step: string, undoneByHand: string | undefined, id: string): OperatorRetry => {
-    const refused = (code: string, message: string): OperatorRetry => ({ refused: { code, message } });
+  /** The step done in part that nothing undoes where the compensations stopped (a pivot), if they did. */
+  const stoppedAtPivot = (state: SagaState<S>, stepInput: unknown, step: string) => {
     const pending = undoingStep(state, stepInput, step);
-    if (undoneByHand === undefined) {
-      const stuck = pending?.pending !== undefined && pending.pending === pending.partial;
-      const compensable = options.steps.some((s) => s.name === pending?.pending && s.compensate);
-      return stuck && !compensable ? refused("partial_step", partialStepMessage(name, id, pending.pending!)) : { stepInput };
+    const stuck = pending?.pending !== undefined && pending.pending === pending.partial;
+    return stuck && !options.steps.some((s) => s.name === pending.pending && s.compensate) ? pending.pending : undefined;
+  };
+  const operatorRetry = (state: SagaState<S>, stepInput: unknown, step: string, asked: { undoneByHand?: string; forward?: boolean }, id: string): OperatorRetry<SagaState<S>> => {
+    const refused = (code: string, message: string): OperatorRetry<SagaState<S>> => ({ refused: { code, message } });
+    const pivot = stoppedAtPivot(state, stepInput, step);
+    if (asked.forward) {
+      if (pivot === undefined) {
+        return refused("invalid_status", `saga ${name} "${id}" did not stop at a step done in part that nothing undoes (it is at step "${step}"): forward finishes such a step; retry without it runs "${step}" again`);
+      }
+      if (!options.steps.some((s) => s.name === pivot)) {
+        return refused("invalid_status", `saga ${name} "${id}" stopped at step "${pivot}", done in part, which this code no longer defines: put it back to finish it forward, or undo it by hand (${retryUndoneByHand(name, id, pivot)})`);
+      }
+      // Back to where the step failed: running, as if its failure had not been; it is finished, then the steps after it.
+      const { failure, ...before } = compensating(state, stepInput);
+      const why = { code: failure?.code ?? "partial_step", message: failure?.message ?? "failed after part of it took effect" };
+      return { forward: { step: pivot, state: { ...before, status: "running" } as SagaState<S>, failure: why } };
     }
+    const { undoneByHand } = asked;
+    const pending = undoingStep(state, stepInput, step);
+    if (undoneByHand === undefined) return pivot === undefined ? { stepInput } : refused("partial_step", partialStepMessage(name, id, pivot));
     if (pending?.pending === undefined) {
       return refused("invalid_status", `saga ${name} "${id}" stopped at step "${step}", not undoing a step: undoneByHand applies to a saga stopped in its compensations (retry without it runs "${step}" again)`);
     }
@@ -243,12 +261,17 @@ function undoneByHandIn(input: unknown): string | undefined {
 }
 
 function partialStepMessage(saga: string, id: string, step: string): string {
-  return `step "${step}" of saga ${saga} "${id}" failed after part of it took effect, and it has no compensation: undoing the steps before it would leave that part in place, so none was undone. Undo that part by hand (the workflow's journal lists what it kept: npx sagaflow workflows show ${saga} ${cliWord(id)}), then ${retryUndoneByHand(saga, id, step)}: the saga counts it undone and compensates the rest; or give the step a compensation, deploy, and retry; terminate leaves everything as it stands`;
+  return `step "${step}" of saga ${saga} "${id}" failed after part of it took effect, and it has no compensation: undoing the steps before it would leave that part in place, so none was undone. Undo that part by hand (the workflow's journal lists what it kept: npx sagaflow workflows show ${saga} ${cliWord(id)}), then ${retryUndoneByHand(saga, id, step)}: the saga counts it undone and compensates the rest; or finish the step instead, ${retryForward(saga, id)}: it runs again in the execution it failed in, what it kept is answered from its records, not done again, and the saga goes on; or give the step a compensation, deploy, and retry; terminate leaves everything as it stands`;
 }
 
 /** How an operator says they undid `step` of saga `saga` `id` by hand: over the admin API, and with the CLI. */
 export function retryUndoneByHand(saga: string, id: string, step: string): string {
   return `retry with undoneByHand=${step} (npx sagaflow workflows retry ${saga} ${cliWord(id)} --undone-by-hand ${step})`;
+}
+
+/** How an operator finishes forward the step done in part that saga `saga` `id` stopped at: over the admin API, and with the CLI. */
+export function retryForward(saga: string, id: string): string {
+  return `retry with forward=true (npx sagaflow workflows retry ${saga} ${cliWord(id)} --forward)`;
 }
 
 /** `word` as a shell reads it back: quoted when it holds anything but letters, digits and . _ - : / @ = + ,. */

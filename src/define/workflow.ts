@@ -219,14 +219,22 @@ export interface WorkflowDefinition<S = any, SI = any, SN extends string = any, 
    * Set by `saga()`: whether an operator's retry of the instance it stopped may go on, and the step
    * input it then runs with. `undoneByHand`: the step the operator says they undid by hand (the
    * one the compensations stopped at), counted undone without running its compensation.
+   * `forward`: that step, done in part with nothing to undo it, is to be finished instead.
    */
-  readonly operatorRetry?: (state: S, stepInput: unknown, step: string, undoneByHand: string | undefined, id: string) => OperatorRetry;
+  readonly operatorRetry?: (state: S, stepInput: unknown, step: string, asked: { undoneByHand?: string; forward?: boolean }, id: string) => OperatorRetry<S>;
   /** Set by `saga()`: in its compensations, the step they are undoing now (or stopped at); undefined elsewhere. */
   readonly undoingStep?: (state: S, stepInput: unknown, step: string) => string | undefined;
 }
 
-/** An operator's retry, as a workflow's definition judges it: the step input to run with, or why not. */
-export type OperatorRetry = { stepInput: unknown } | { refused: { code: string; message: string } };
+/**
+ * An operator's retry, as a workflow's definition judges it: the step input to run with; or
+ * (`forward`) the step done in part to run again, in the execution it failed in, from `state`,
+ * with how it failed; or why not.
+ */
+export type OperatorRetry<S = unknown> =
+  | { stepInput: unknown }
+  | { forward: { step: string; state: S; failure: { code: string; message: string } } }
+  | { refused: { code: string; message: string } };
 
 /**
  * Defines a workflow: a durable state machine of named steps, the orchestrator of a saga.

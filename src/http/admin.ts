@@ -43,7 +43,8 @@ function statusFilter(raw: string | null): WorkflowStatus[] | undefined {
  * - `POST /workflows/{name}/{id}/{suspend|resume|terminate|retry|cancel}`: terminate stops now and
  *   leaves effects in place; cancel runs the workflow's cancel step (a saga's compensations), 409
  *   when it declares none; `retry?undoneByHand=STEP` counts that step of a saga stopped in its
- *   compensations undone by the operator
+ *   compensations undone by the operator; `retry?forward=true` finishes the step done in part
+ *   that nothing undoes a saga stopped at
  * - `GET /consumers`: each consumer's offset, the feed head and the lag
  * - `GET /consumers/{name}/lag`: its lag sampled every 5 s over the last 10 minutes, the lag now last
  * - `GET /rates`: commands and commits per second now and over each of the last sampled intervals
@@ -108,8 +109,7 @@ export function adminHandler(admin: AdminFacade, log: (line: string) => void = (
       return sendJson(res, 200, await admin.workflowStates(name, id, wholeNumber(url.searchParams, "after"), listLimit(url.searchParams.get("limit"))));
     }
     if (method === "POST" && action !== undefined && actions.includes(action as OperatorAction)) {
-      const { undoneByHand } = await operatorOptions(url, req, action);
-      return sendJson(res, 200, await admin.operateWorkflow(name, id, action as OperatorAction, undoneByHand));
+      return sendJson(res, 200, await admin.operateWorkflow(name, id, action as OperatorAction, await operatorOptions(url, req, action)));
     }
     throw new SagaflowError("not_found", `no admin route ${method} ${url.pathname}`, { status: 404 });
   }

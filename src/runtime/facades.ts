@@ -99,7 +99,7 @@ export interface IdempotencyKey {
 /** A workflow as `GET /admin/workflows/{name}/{id}` shows it. */
 export interface ShownWorkflow {
   workflow: StoredWorkflow & { startedBy: StartedBy | null; undoing: string | null };
-  operator: { actions: OperatorAction[]; undoneByHand: string | null };
+  operator: { actions: OperatorAction[]; undoneByHand: string | null; forward: string | null };
   history: Array<WorkflowTransition & { version: number }>;
   historyNext?: number;
   /** What its step executions made durable on their own (journal-entries.ts); `journalFull`: the first 200 only. */
@@ -126,7 +126,7 @@ export interface AdminFacade {
    * undoing (or stopped at); `operator`: what an operator may do to it now (operatorChoices).
    */
   showWorkflow(name: string, id: string, historyAfter?: number): Promise<ShownWorkflow>;
-  operateWorkflow(name: string, id: string, action: OperatorAction, undoneByHand?: string): Promise<unknown>;
+  operateWorkflow(name: string, id: string, action: OperatorAction, options?: { undoneByHand?: string; forward?: boolean }): Promise<unknown>;
   /** A key-value entity's record, or an event-sourced entity's summary. */
   entity(component: string, id: string): Promise<EntitySummary | ({ component: string; id: string } & KvRecord)>;
   entityEvents(component: string, id: string, after: number, limit: number): Promise<{ component: string; id: string; events: StoredEvent[] }>;

@@ -2,10 +2,13 @@ import { missingWorkflow } from "./retention/removed-workflow.ts";
 import { startedByOf } from "./workflow/started-by.ts";
 import { operatorChoices } from "./workflow/operator-decisions.ts";
 import { journalOf } from "./workflow/journal-entries.ts";
+import { journaledEffects } from "./workflow/journal.ts";
+import { stepKeyOf } from "./workflow/step-context.ts";
+import { cliWord } from "../define/saga.ts";
 import type { RetentionReport, RetentionService, RetentionSettings } from "./retention/retention-service.ts";
 import { errors, SagaflowError } from "../define/errors.ts";
 import type { WorkflowDefinition } from "../define/workflow.ts";
-import type { Store, StoreStatus, TimerCursor, WorkflowFilter } from "../store/port.ts";
+import type { Store, StoreStatus, TimerCursor, WorkflowFilter, WorkflowRecord } from "../store/port.ts";
 import type { ViewService } from "./views/view-service.ts";
 import type { RebuildFrom } from "./views/view-runner.ts";
 import type { Membership } from "./cluster/membership.ts";
@@ -136,7 +139,8 @@ export class RuntimeAdmin implements AdminFacade {
     const full = history.length === historyLimit;
     const definition = this.workflowDefinition(name);
     // A saga in its compensations: the step they are undoing (or stopped at), for the console's graph.
-    const { undoing, ...operator } = definition ? operatorChoices(definition, id, workflow, Date.now()) : { undoing: null, actions: [], undoneByHand: null };
+    const { undoing, ...operator } = definition ? operatorChoices(definition, id, workflow, Date.now()) : { undoing: null, actions: [], undoneByHand: null, forward: null };
+    if (operator.forward !== null && (await this.compensationKeptPart(name, id, workflow))) operator.forward = null;
     const journal = await journalOf(this.parts.store, name, id, history);
     return {
       workflow: { ...workflow, startedBy: startedByOf(first), undoing },
@@ -154,13 +158,18 @@ export class RuntimeAdmin implements AdminFacade {
     return component?.kind === "workflow" ? component : undefined;
   }
 
-  /** `undoneByHand`: a retry's word that the operator undid that step of a saga by hand (WorkflowDefinition.operatorRetry). */
-  async operateWorkflow(name: string, id: string, action: OperatorAction, undoneByHand?: string): Promise<unknown> {
+  /**
+   * `undoneByHand`: a retry's word that the operator undid that step of a saga by hand; `forward`:
+   * that the step done in part it stopped at is to be finished (WorkflowDefinition.operatorRetry).
+   */
+  async operateWorkflow(name: string, id: string, action: OperatorAction, options: { undoneByHand?: string; forward?: boolean } = {}): Promise<unknown> {
+    const { undoneByHand, forward = false } = options;
     const component = this.workflowDefinition(name);
     if (!component) throw new SagaflowError("unknown_component", `no component named "${name}"${this.unlessNamed(name)}`, { status: 404 });
     checkId(id);
     if (undoneByHand !== undefined) checkUndoneByHand(component, action, undoneByHand);
-    const request = undoneByHand === undefined ? { action } : { action, undoneByHand };
+    if (forward) await this.checkForward(component, name, id, action, undoneByHand);
+    const request = { action, ...(undoneByHand === undefined ? {} : { undoneByHand }), ...(forward ? { forward } : {}) };
     const reply = await this.parts.workflows.operate(name, id, request).catch(async (error: unknown) => {
       // Not there: say "removed" (410) where retention removed it.
       if (error instanceof SagaflowError && error.code === "not_found") await this.showWorkflow(name, id);
@@ -168,6 +177,26 @@ export class RuntimeAdmin implements AdminFacade {
     });
     if (reply.ok) return reply.value;
     throw new SagaflowError(reply.code, reply.message, { status: 409 });
+  }
+
+  /**
+   * `forward` goes with a saga's retry, alone; and the compensation's execution it leaves must have
+   * kept nothing, since the steps after the finished one take its number (forwardChange).
+   */
+  private async checkForward(definition: WorkflowDefinition, name: string, id: string, action: OperatorAction, undoneByHand: string | undefined): Promise<void> {
+    if (action !== "retry") throw errors.invalidInput(`forward goes with retry (of a saga stopped at a step done in part that nothing undoes), not ${action}`);
+    if (!definition.saga) throw errors.invalidInput(`forward applies to a saga stopped at a step done in part that nothing undoes; workflow "${name}" is not a saga`);
+    if (undoneByHand !== undefined) throw errors.invalidInput("forward and undoneByHand are two different answers: finish the step, or say you undid it by hand");
+    const record = await this.parts.store.loadWorkflow(name, id);
+    if (record && (await this.compensationKeptPart(name, id, record))) {
+      const message = `saga ${name} "${id}": its compensations kept part of their work before they stopped (npx sagaflow workflows show ${cliWord(name)} ${cliWord(id)} lists it): finishing the step it stopped at forward would leave that in place (and give the next step their keys): undo them and the step by hand, then retry with undoneByHand; or terminate`;
+      throw new SagaflowError("invalid_status", message, { status: 409 });
+    }
+  }
+
+  /** Whether the execution a failed saga stopped in (its compensation's) kept anything: a forward retry would give its number to the next step. */
+  private async compensationKeptPart(name: string, id: string, record: WorkflowRecord): Promise<boolean> {
+    return record.status === "failed" && (await journaledEffects(this.parts.store, name, id, stepKeyOf(name, id, record.execId)));
   }
 
   private entityNamed(name: string) {

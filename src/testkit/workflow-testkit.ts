@@ -82,9 +82,9 @@ export class WorkflowUnderTest<S, SI> {
     return reply;
   }
 
-  /** An operator's action, as the admin API takes it; `undoneByHand` with a saga's retry (see `saga`). */
-  async operate(id: string, action: OperatorAction, options: { undoneByHand?: string } = {}): Promise<unknown> {
-    const reply = await this.runtime.admin.operateWorkflow(this.definition.name, id, action, options.undoneByHand);
+  /** An operator's action, as the admin API takes it; `undoneByHand` or `forward` with a saga's retry (see `saga`). */
+  async operate(id: string, action: OperatorAction, options: { undoneByHand?: string; forward?: boolean } = {}): Promise<unknown> {
+    const reply = await this.runtime.admin.operateWorkflow(this.definition.name, id, action, options);
     await settle();
     return reply;
   }

@@ -99,6 +99,7 @@ export function Workflow({ name, id, search }: { name: string; id: string; searc
   const over = w?.status === "ended" || w?.status === "terminated";
   const operator = detail.data?.operator;
   const undoneByHand = operator?.undoneByHand ?? null;
+  const forward = operator?.forward ?? null;
   // The step whose failure kept part of it: the current one, or the one a saga's compensations stopped at.
   const partialStep = w?.lastError?.code === "partial_step" ? w.undoing : w?.lastError?.partial ? w.step : null;
   // Kept here, not in the button: the buttons change with the status, and an answer must not go with them.
@@ -132,7 +133,8 @@ export function Workflow({ name, id, search }: { name: string; id: string; searc
               {w.lastError.partial ? <div>Part of step {w.step} took effect before it failed (a call of it was kept): that part is not undone by the failure. “Kept on their own” below lists it.</div> : null}
               {w.lastError.code === "partial_step" ? (
                 <div>
-                  Undo that part by hand (“Kept on their own” below lists what step {w.undoing ?? "–"} kept), then say so with “retry: {undoneByHand ?? "step"} undone by hand” below: the saga counts the step undone and compensates the rest. A plain retry is refused. Terminate leaves everything as it stands.
+                  Undo that part by hand (“Kept on their own” below lists what step {w.undoing ?? "–"} kept), then say so with “retry: {undoneByHand ?? "step"} undone by hand” below: the saga counts the step undone and compensates the rest.
+                  {forward ? ` Or finish the step with “retry: finish ${forward} forward”: it runs again where it failed, what it kept is answered from its records, not done again, and the saga goes on.` : ""} A plain retry is refused. Terminate leaves everything as it stands.
                 </div>
               ) : null}
             </div>
@@ -165,6 +167,17 @@ export function Workflow({ name, id, search }: { name: string; id: string; searc
                   onResult={setResult}
                   waiting={waitingForAttempt}
                   danger
+                />
+              ) : null}
+              {forward ? (
+                <ActionButton
+                  label={`retry: finish ${forward} forward`}
+                  question={`Finish step ${forward} of ${name} “${id}” forward? It runs again in the execution it failed in: what it kept is answered from its records, not done again; then the saga goes on with the steps after it.`}
+                  path={`${path}/retry?forward=true`}
+                  onDone={detail.reload}
+                  describe={describeAction(`retry (${forward} finished forward)`)}
+                  onResult={setResult}
+                  waiting={waitingForAttempt}
                 />
               ) : null}
             </div>

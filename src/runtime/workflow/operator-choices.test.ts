@@ -37,8 +37,9 @@ describe("an operator's choices", () => {
     ]);
   });
 
-  it("offer-no-step-undone-by-hand-outside-a-saga", () => {
-    assert.equal(operatorChoices(cancellable, "o1", at(cancellable, "failed", "undo"), 2_000).undoneByHand, null);
+  it("offer-no-step-undone-by-hand-and-no-forward-outside-a-saga", () => {
+    const { undoneByHand, forward, actions } = operatorChoices(cancellable, "o1", at(cancellable, "failed", "undo"), 2_000);
+    assert.deepEqual([undoneByHand, forward, actions.includes("retry")], [null, null, true]);
   });
 });
 

@@ -1,4 +1,4 @@
-import type { Cancellation, WorkflowDefinition } from "../../define/workflow.ts";
+import type { Cancellation, OperatorRetry, WorkflowDefinition } from "../../define/workflow.ts";
 import { cliWord, retryUndoneByHand } from "../../define/saga.ts";
 import type { Store, StoredReply, WorkflowRecord } from "../../store/port.ts";
 import { journaledEffects } from "./journal.ts";
@@ -31,7 +31,7 @@ export function operatorDecision(definition: WorkflowDefinition, id: string, cur
   const decidedByAttempt = attemptStopped && (action === "cancel" ? record.step === definition.onCancel : record.status === "terminated");
   if (decidedByAttempt) return { ...unchanged(current), reply: { ok: true, value: { status: record.status, step: record.step } } };
   if (action === "cancel") return cancelDecision(definition, id, current, record, reason, now);
-  if (action === "retry" && record.status === "failed") return retryDecision(definition, id, current, record, request.undoneByHand, reason, now);
+  if (action === "retry" && record.status === "failed") return retryDecision(definition, id, current, record, request, reason, now);
   const next = operatorChange(record, action, now, reason);
   if (!next) return { ...unchanged(current), reply: { ok: false, code: "invalid_status", message: `cannot ${action} a workflow that is ${record.status}` } };
   return changedTo(next);
@@ -40,13 +40,40 @@ export function operatorDecision(definition: WorkflowDefinition, id: string, cur
 /**
  * Retry of a failed workflow: its step runs again, in the same execution (its keyed calls are
  * answered from their records). A saga judges it first (`operatorRetry`): stopped at a step done
- * in part that nothing undoes, the operator must say they undid it (`undoneByHand`).
+ * in part that nothing undoes, the operator must say they undid it (`undoneByHand`), or have that
+ * step finished (`forward`).
  */
-function retryDecision(definition: WorkflowDefinition, id: string, current: Current, record: WorkflowRecord, undoneByHand: string | undefined, reason: string, now: number): Decision {
-  const judged = definition.operatorRetry?.(record.state, record.stepInput, record.step ?? "", undoneByHand, id) ?? { stepInput: record.stepInput };
+function retryDecision(definition: WorkflowDefinition, id: string, current: Current, record: WorkflowRecord, request: OperatorRequest, reason: string, now: number): Decision {
+  const { undoneByHand, forward } = request;
+  const asked = { ...(undoneByHand === undefined ? {} : { undoneByHand }), ...(forward ? { forward } : {}) };
+  const judged = definition.operatorRetry?.(record.state, record.stepInput, record.step ?? "", asked, id) ?? (forward ? notASaga(definition) : { stepInput: record.stepInput });
   if ("refused" in judged) return { ...unchanged(current), reply: { ok: false, ...judged.refused } };
+  if ("forward" in judged) return changedTo(forwardChange(record, judged.forward, reason, now));
   const next = operatorChange({ ...record, stepInput: judged.stepInput }, "retry", now, reason)!;
   return changedTo(undoneByHand === undefined ? next : { ...next, note: `${next.note}; step ${undoneByHand} undone by hand` });
+}
+
+const notASaga = (definition: WorkflowDefinition): OperatorRetry => ({
+  refused: { code: "invalid_status", message: `forward applies to a saga stopped at a step done in part that nothing undoes; workflow "${definition.name}" is not a saga (retry without it runs its step again)` },
+});
+
+/**
+ * A saga's forward retry: the step done in part it stopped at runs again in the execution it
+ * failed in — the one before its compensation's, which the failover (or a cancel) moved it to and
+ * which stopped before running anything — so what that step kept (calls, `ctx.run` results) is
+ * answered from its records, not done again. The step after it takes the compensation's number,
+ * under which nothing was kept (RuntimeAdmin.operateWorkflow checks that before asking). Its last
+ * error is the step's own failure, done in part: a cancel meanwhile is refused (it can only go
+ * forward), and the step knows it was retried by an operator (retriedByOperator).
+ */
+function forwardChange(record: WorkflowRecord, forward: { step: string; state: unknown; failure: { code: string; message: string } }, reason: string, now: number): Changed {
+  const { step, state, failure } = forward;
+  const execId = record.execId - 1;
+  const lastError = { code: failure.code, message: failure.message, partial: true as const };
+  return {
+    record: { ...record, status: "running", step, stepInput: null, state, execId, attempt: 0, dueAt: null, lastError, updatedAt: now },
+    note: `retried forward ${reason}: step ${step} runs again in execution ${execId}, where it failed; what it kept is answered from its records`,
+  };
 }
 
 /**
@@ -136,9 +163,16 @@ const everyAction: OperatorAction[] = ["suspend", "resume", "retry", "cancel", "
  * What an operator may do to `record` now, each action decided as the admin API would decide it
  * (nothing stored): the console offers these. `undoing`: the step a saga's compensations are
  * undoing, or stopped at (else null); `undoneByHand`: that step when a retry may say it was undone
- * by hand and nothing of its compensation was kept (the admin API still takes it), or null.
+ * by hand and nothing of its compensation was kept (the admin API still takes it), or null;
+ * `forward`: that step when a retry may finish it forward instead (a step done in part that
+ * nothing undoes), or null.
  */
-export function operatorChoices(definition: WorkflowDefinition, id: string, record: WorkflowRecord, now: number): { actions: OperatorAction[]; undoing: string | null; undoneByHand: string | null } {
+export function operatorChoices(
+  definition: WorkflowDefinition,
+  id: string,
+  record: WorkflowRecord,
+  now: number,
+): { actions: OperatorAction[]; undoing: string | null; undoneByHand: string | null; forward: string | null } {
   const current: Current = { state: record, deleted: false };
   const accepted = (request: OperatorRequest) => operatorDecision(definition, id, current, record, request, "", now, false).reply.ok;
   const undoing = definition.undoingStep?.(record.state, record.stepInput, record.step ?? "");
@@ -149,5 +183,6 @@ export function operatorChoices(definition: WorkflowDefinition, id: string, reco
     actions: everyAction.filter((action) => accepted({ action })),
     undoing: undoing ?? null,
     undoneByHand: undoing !== undefined && !keptPart && accepted({ action: "retry", undoneByHand: undoing }) ? undoing : null,
+    forward: undoing !== undefined && accepted({ action: "retry", forward: true }) ? undoing : null,
   };
 }

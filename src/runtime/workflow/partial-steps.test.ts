@@ -53,6 +53,18 @@ const retried = saga("retried", {
 /** Its deposit, which nothing undoes, times out after committing: no retry. */
 const pivot = saga("pivot", { start, stepTimeoutMs, retry: { maxAttempts: 1 }, steps: [withdraw, { name: "deposit", run: slowDeposit(() => true) }] });
 
+/**
+ * As `pivot`, with a step after the deposit that takes the unit on from the payee (the payee ends
+ * at 0 only if it runs, once, and the deposit was kept once). Its deposit hangs while `depositHangs`.
+ */
+let depositHangs = true;
+const forward = saga("forward", {
+  start,
+  stepTimeoutMs,
+  retry: { maxAttempts: 1 },
+  steps: [withdraw, { name: "deposit", run: slowDeposit(() => depositHangs) }, { name: "pass-on", run: (s, ctx) => ctx.call(wallet, s.payee).withdraw({ amount: 1 }) }],
+});
+
 /** As `pivot`, with a compensation for the deposit. */
 const undoable = saga("undoable", {
   start,
@@ -144,7 +156,7 @@ function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Prom
   });
 
   async function open(name: string, stepCommits: "together" | "separate" = "together") {
-    const rt = new Runtime({ store: newStore(name), components: [wallet, retried, pivot, undoable, dropped, journaled, stuck, refundKept, touchy], stepCommits, log: () => {} });
+    const rt = new Runtime({ store: newStore(name), components: [wallet, retried, pivot, forward, undoable, dropped, journaled, stuck, refundKept, touchy], stepCommits, log: () => {} });
     runtimes.push(rt);
     await rt.start();
     await openPayerAndPayee(rt);
@@ -195,7 +207,7 @@ function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Prom
     );
     // What the console offers: the step the stop is about, and only what the admin API accepts.
     assert.equal(workflow.undoing, "deposit");
-    assert.deepEqual(operator, { actions: ["terminate"], undoneByHand: "deposit" });
+    assert.deepEqual(operator, { actions: ["terminate"], undoneByHand: "deposit", forward: "deposit" });
     assert.deepEqual(await balances(rt), [9, 1], "nothing was undone: the payer's refund would have made money");
 
     // A plain retry would refund the payer beside the kept deposit: refused, nothing changed.
@@ -204,7 +216,7 @@ function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Prom
       assert.match(error.message, /retry with undoneByHand=deposit/);
       return true;
     });
-    await assert.rejects(rt.admin.operateWorkflow("pivot", "p1", "retry", "withdraw"), (error: SagaflowError) => {
+    await assert.rejects(rt.admin.operateWorkflow("pivot", "p1", "retry", { undoneByHand: "withdraw" }), (error: SagaflowError) => {
       assert.equal(error.code, "invalid_status");
       assert.match(error.message, /saga pivot "p1" stopped undoing step "deposit", not "withdraw"/);
       return true;
@@ -214,7 +226,7 @@ function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Prom
 
     // The operator takes the deposit back by hand, then says so: the withdrawal is compensated.
     await rt.call("wallet", "payee", "withdraw", { amount: 1 });
-    await rt.admin.operateWorkflow("pivot", "p1", "retry", "deposit");
+    await rt.admin.operateWorkflow("pivot", "p1", "retry", { undoneByHand: "deposit" });
     const done = await ended(rt, "pivot", "p1");
     assert.equal(sagaState(done).status, "compensated");
     assert.deepEqual(sagaState(done).compensated, ["deposit", "withdraw"]);
@@ -222,7 +234,70 @@ function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Prom
     assert.deepEqual(await balances(rt), [10, 0]);
     const { history, operator: over, workflow: last } = await rt.admin.showWorkflow("pivot", "p1");
     assert.ok(history.some((h) => /retried by operator; step deposit undone by hand/.test(h.detail)), "the history says who undid what");
-    assert.deepEqual([over, last.undoing], [{ actions: [], undoneByHand: null }, null], "an ended saga offers nothing");
+    assert.deepEqual([over, last.undoing], [{ actions: [], undoneByHand: null, forward: null }, null], "an ended saga offers nothing");
+  });
+
+  it("a-saga-stopped-at-a-step-done-in-part-that-nothing-undoes-is-finished-forward-what-it-kept-answered-from-its-records", async () => {
+    depositHangs = true;
+    const rt = await open("forward");
+    await rt.call("forward", "f1", "start", { payer: "payer", payee: "payee" });
+    const stopped = await ended(rt, "forward", "f1", "failed");
+    assert.equal(stopped.state && sagaState(stopped).status, "requires_manual_intervention");
+    const { workflow, operator, history: before } = await rt.admin.showWorkflow("forward", "f1");
+    assert.equal(workflow.lastError?.code, "partial_step");
+    assert.match(workflow.lastError.message, /or finish the step instead, retry with forward=true \(npx sagaflow workflows retry forward f1 --forward\): it runs again in the execution it failed in/);
+    assert.deepEqual(operator, { actions: ["terminate"], undoneByHand: "deposit", forward: "deposit" });
+    assert.deepEqual(await balances(rt), [9, 1], "the deposit was kept, nothing undone");
+
+    // Forward, with what makes no sense beside it: refused, nothing changed.
+    await assert.rejects(rt.admin.operateWorkflow("forward", "f1", "retry", { forward: true, undoneByHand: "deposit" }), /forward and undoneByHand are two different answers/);
+    await assert.rejects(rt.admin.operateWorkflow("forward", "f1", "cancel", { forward: true }), /forward goes with retry/);
+    assert.equal((await rt.admin.showWorkflow("forward", "f1")).workflow.version, workflow.version);
+
+    // Forward while the cause is not fixed: the deposit runs again, hangs again, and the saga stops
+    // the same way, the deposit still kept once; an operator may go forward again.
+    assert.deepEqual(await rt.admin.operateWorkflow("forward", "f1", "retry", { forward: true }), { status: "running", step: "deposit" });
+    const running = (await rt.admin.showWorkflow("forward", "f1")).workflow;
+    assert.deepEqual([running.step, running.lastError?.code, running.lastError?.partial], ["deposit", "step_timeout", true], "its last error is the step's own, done in part");
+    await until("the saga to stop again", async () => {
+      const { workflow: again } = await rt.admin.showWorkflow("forward", "f1");
+      return again.status === "failed" && again.version > running.version && again.lastError?.code === "partial_step";
+    }, 10_000);
+    assert.deepEqual(await balances(rt), [9, 1]);
+
+    depositHangs = false;
+    assert.deepEqual(await rt.admin.operateWorkflow("forward", "f1", "retry", { forward: true }), { status: "running", step: "deposit" });
+    const done = await ended(rt, "forward", "f1");
+    assert.deepEqual([sagaState(done).status, sagaState(done).completed, sagaState(done).compensated, sagaState(done).failure], ["completed", ["withdraw", "deposit", "pass-on"], [], undefined]);
+    assert.deepEqual(await balances(rt), [9, 0], "deposited once (the re-run's call answered from the kept deposit's record), then passed on once");
+
+    // The deposit ran again in the execution it failed in: the journal holds its one kept call there.
+    const { history, journal } = await rt.admin.showWorkflow("forward", "f1");
+    const depositExec = before.find((h) => h.step === "deposit")!.execId;
+    const retried = history.filter((h) => h.detail.startsWith("retried forward"));
+    assert.deepEqual(retried.map((h) => [h.step, h.execId]), [["deposit", depositExec], ["deposit", depositExec]]);
+    assert.match(retried[1]!.detail, new RegExp(`^retried forward by operator: step deposit runs again in execution ${depositExec}, where it failed`));
+    const calls = journal.flatMap((entry) => ("call" in entry ? [`${entry.execution} ${entry.step}: ${entry.call.command} ${entry.call.id}`] : []));
+    assert.deepEqual(calls.filter((c) => c.endsWith("deposit payee")), [`${depositExec} deposit: deposit payee`], calls.join("; "));
+    const { operator: over } = await rt.admin.showWorkflow("forward", "f1");
+    assert.deepEqual(over, { actions: [], undoneByHand: null, forward: null });
+    await assert.rejects(rt.admin.operateWorkflow("forward", "f1", "retry", { forward: true }), (error: SagaflowError) => error.code === "invalid_status");
+  });
+
+  it("forward-is-refused-where-a-saga-did-not-stop-at-a-step-done-in-part-that-nothing-undoes-and-for-a-workflow-that-is-no-saga", async () => {
+    const rt = await open("forward-refused");
+    await rt.call("stuck", "s2", "start", { payer: "payer", payee: "payee" });
+    const stopped = await ended(rt, "stuck", "s2", "failed");
+    const { version } = (await rt.admin.showWorkflow("stuck", "s2")).workflow;
+    await assert.rejects(rt.admin.operateWorkflow("stuck", "s2", "retry", { forward: true }), (error: SagaflowError) => {
+      assert.equal(error.code, "invalid_status");
+      assert.match(error.message, /saga stuck "s2" did not stop at a step done in part that nothing undoes \(it is at step "compensate"\)/);
+      return true;
+    });
+    assert.equal((await rt.admin.showWorkflow("stuck", "s2")).workflow.version, version, "nothing changed");
+    assert.deepEqual(await rt.workflowResult("stuck", "s2"), stopped);
+    await rt.call("journaled", "j2", "start", { run: "none" });
+    await assert.rejects(rt.admin.operateWorkflow("journaled", "j2", "retry", { forward: true }), /forward applies to a saga .*workflow "journaled" is not a saga/);
   });
 
   it("a-step-that-failed-done-in-part-is-compensated-first-when-it-has-a-compensation", async () => {
@@ -264,11 +339,11 @@ function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Prom
     assert.equal(sagaState(stopped).status, "requires_manual_intervention");
     assert.deepEqual(sagaState(stopped).failure && [sagaState(stopped).failure!.step, sagaState(stopped).failure!.code], ["deposit", "not_found"]);
     const shown = await rt.admin.showWorkflow("stuck", "s1");
-    assert.deepEqual([shown.workflow.undoing, shown.operator], ["withdraw", { actions: ["retry", "terminate"], undoneByHand: "withdraw" }]);
+    assert.deepEqual([shown.workflow.undoing, shown.operator], ["withdraw", { actions: ["retry", "terminate"], undoneByHand: "withdraw", forward: null }]);
 
     // The operator refunds the payer by hand and says so: the hanging compensation is not run.
     await rt.call("wallet", "payer", "deposit", { amount: 1 });
-    await rt.admin.operateWorkflow("stuck", "s1", "retry", "withdraw");
+    await rt.admin.operateWorkflow("stuck", "s1", "retry", { undoneByHand: "withdraw" });
     const done = await ended(rt, "stuck", "s1");
     assert.deepEqual([sagaState(done).status, sagaState(done).compensated], ["compensated", ["withdraw"]]);
     assert.deepEqual(await balances(rt), [10, 0]);
@@ -283,7 +358,7 @@ function partialStepSuite(newStore: (name: string) => Store, cleanup: () => Prom
     const shown = await rt.admin.showWorkflow("refund-kept", "r1");
     assert.deepEqual([shown.workflow.lastError?.code, shown.workflow.lastError?.partial], ["step_timeout", true]);
     // Offered "withdraw undone by hand", an operator might refund the payer a second time.
-    assert.deepEqual([shown.workflow.undoing, shown.operator], ["withdraw", { actions: ["retry", "terminate"], undoneByHand: null }]);
+    assert.deepEqual([shown.workflow.undoing, shown.operator], ["withdraw", { actions: ["retry", "terminate"], undoneByHand: null, forward: null }]);
     assert.deepEqual(await balances(rt), [10, 0], "the refund was kept");
     refundHangs = false;
     await rt.admin.operateWorkflow("refund-kept", "r1", "retry");

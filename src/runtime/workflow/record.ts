@@ -207,10 +207,14 @@ export function applyWorkflowTimeout(definition: WorkflowDefinition, record: Wor
  */
 export type OperatorAction = "suspend" | "resume" | "terminate" | "retry" | "cancel";
 
-/** An operator's action; a retry of a saga stopped in its compensations may say which step they undid by hand. */
+/**
+ * An operator's action. A retry of a saga stopped in its compensations may say which step they
+ * undid by hand, or (`forward`) that the step done in part it stopped at is to be finished.
+ */
 export interface OperatorRequest {
   action: OperatorAction;
   undoneByHand?: string;
+  forward?: boolean;
 }
 
 /** The statuses each operator action applies to. */
