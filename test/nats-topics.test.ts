@@ -8,7 +8,7 @@ import { consumer, createSagaflow, deferred, keyValue, memoryStore, service, sql
 import { connectNats } from "../src/broker/nats-broker.ts";
 import { runtimeOf } from "../src/host/create-sagaflow.ts";
 import { until } from "../src/runtime/test-support.ts";
-import { NatsServer, natsServerOrSay } from "./support/nats-server.ts";
+import { NatsServer, natsServerOrSay, publishWhenListening } from "./support/nats-server.ts";
 import { sleep } from "./support/server-process.ts";
 
 /**
@@ -20,7 +20,6 @@ import { sleep } from "./support/server-process.ts";
  */
 
 const binary = natsServerOrSay("NATS topics test");
-const encoder = new TextEncoder();
 
 const list = keyValue("list", {
   initial: (): string[] => [],
@@ -65,7 +64,7 @@ if (binary) {
       const broker = await connectNats(nats.url, () => {});
       cleanups.push(() => broker.close());
       await broker.ensureStream({ name: "LINES", subjects: ["lines.>"] });
-      const send = (subject: string, text: string, id: string) => broker.publish(subject, encoder.encode(text), { msgId: id });
+      const send = (subject: string, text: string, id: string) => publishWhenListening(broker, subject, text, id);
       for (let i = 0; i < 20; i++) {
         await send("lines.a", JSON.stringify({ v: `a${i}` }), `a${i}`);
         await send("lines.b", JSON.stringify({ v: i === 5 ? "poison" : `b${i}` }), `b${i}`);
@@ -127,7 +126,7 @@ if (binary) {
       const broker = await connectNats(nats.url, () => {});
       cleanups.push(() => broker.close());
       await broker.ensureStream({ name: "BELLS", subjects: ["bells.>"] });
-      await broker.publish("bells.x", encoder.encode("{}"), { msgId: "ring-1" });
+      await publishWhenListening(broker, "bells.x", "{}", "ring-1");
       const timers = runtimeOf(app)!.store;
       await until("delivered again and its timers fired", async () => deliveries >= 2 && (await timers.listTimers(undefined, 10)).length === 0, 30_000, { everyMs: 50 });
       await sleep(300);
@@ -216,7 +215,7 @@ if (binary) {
       const broker = await connectNats(nats.url, () => {});
       cleanups.push(() => broker.close());
       await broker.ensureStream({ name: "IN", subjects: ["in.>"] });
-      for (const [i, ref] of ["r1", "r2", "r1", "r3"].entries()) await broker.publish(`in.k${i}`, encoder.encode(JSON.stringify({ ref })), { msgId: `in-${i}` });
+      for (const [i, ref] of ["r1", "r2", "r1", "r3"].entries()) await publishWhenListening(broker, `in.k${i}`, JSON.stringify({ ref }), `in-${i}`);
       await sleep(300);
       await nats.stop();
       // Away: the consumer waits with its message in hand; commands go on.
@@ -267,7 +266,7 @@ if (binary) {
       await app.start();
       const broker = await connectNats(nats.url, () => {});
       await broker.ensureStream({ name: "TALLY", subjects: ["tally.>"] });
-      for (const v of ["1", "2", "3"]) await broker.publish("tally.t", encoder.encode(JSON.stringify({ v })), { msgId: v });
+      for (const v of ["1", "2", "3"]) await publishWhenListening(broker, "tally.t", JSON.stringify({ v }), v);
       await broker.close();
       await until("3 handled", async () => (await app.client.call(list, "t").get({})).length === 3, 30_000, { everyMs: 50 });
       const report = async () => (await runtimeOf(app)!.admin.consumers()).consumers.find((c) => c.name === "tally")!;
@@ -296,7 +295,7 @@ if (binary) {
 
       const first = open([]);
       await first.start();
-      await broker.publish("notes.x", encoder.encode("oops"), { msgId: "oops" }); // sequence 1: parked
+      await publishWhenListening(broker, "notes.x", "oops", "oops"); // sequence 1: parked
       await until("oops parked", async () => (await runtimeOf(first)!.admin.parked("notes", 10)).length === 1, 30_000, { everyMs: 50 });
       await first.stop();
 
@@ -308,8 +307,8 @@ if (binary) {
       const second = open(logs);
       cleanups.push(() => second.stop());
       await second.start();
-      await broker.publish("notes.y", encoder.encode(JSON.stringify({ v: "y1" })), { msgId: "y1" }); // sequence 1 again
-      await broker.publish("notes.y", encoder.encode(JSON.stringify({ v: "y2" })), { msgId: "y2" });
+      await publishWhenListening(broker, "notes.y", JSON.stringify({ v: "y1" }), "y1"); // sequence 1 again
+      await publishWhenListening(broker, "notes.y", JSON.stringify({ v: "y2" }), "y2");
       await until("y1 and y2 handled", async () => (await second.client.call(list, "y").get({})).length === 2, 30_000, { everyMs: 50 });
       assert.deepEqual(await second.client.call(list, "y").get({}), ["y1", "y2"]);
       assert.ok(logs.some((l) => /stream NOTES holds another message at sequence 1 than the one parked there/.test(l)), logs.join("\n"));
@@ -334,9 +333,9 @@ if (binary) {
       const broker = await connectNats(nats.url, () => {});
       cleanups.push(() => broker.close());
       await broker.ensureStream({ name: "SLOW", subjects: ["slow.>"] });
-      await broker.publish("slow.h", encoder.encode(JSON.stringify({ v: "hang" })), { msgId: "h1" });
-      await broker.publish("slow.h", encoder.encode(JSON.stringify({ v: "behind" })), { msgId: "h2" });
-      await broker.publish("slow.o", encoder.encode(JSON.stringify({ v: "other" })), { msgId: "o1" });
+      await publishWhenListening(broker, "slow.h", JSON.stringify({ v: "hang" }), "h1");
+      await publishWhenListening(broker, "slow.h", JSON.stringify({ v: "behind" }), "h2");
+      await publishWhenListening(broker, "slow.o", JSON.stringify({ v: "other" }), "o1");
       const admin = runtimeOf(app)!.admin;
       await until("the hung message parked", async () => (await admin.parked("slow", 10)).some((p) => p.entry.position === 1), 30_000, { everyMs: 50 });
       const head = (await admin.parked("slow", 10)).find((p) => p.entry.position === 1)!;
@@ -363,14 +362,14 @@ if (binary) {
       const broker = await connectNats(nats.url, () => {});
       cleanups.push(() => broker.close());
       await broker.ensureStream({ name: "TICKS", subjects: ["ticks.>"] });
-      await broker.publish("ticks.t", encoder.encode(JSON.stringify({ v: "tick" })), { msgId: "first" }); // sequence 1
+      await publishWhenListening(broker, "ticks.t", JSON.stringify({ v: "tick" }), "first"); // sequence 1
       await until("the first tick handled", async () => (await app.client.call(list, "t").get({})).length === 1, 30_000, { everyMs: 50 });
 
       const nc = await connect({ servers: nats.url });
       cleanups.push(() => nc.close());
       await (await nc.jetstreamManager()).streams.delete("TICKS");
       await broker.ensureStream({ name: "TICKS", subjects: ["ticks.>"] });
-      await broker.publish("ticks.t", encoder.encode(JSON.stringify({ v: "tick" })), { msgId: "second" }); // sequence 1 again, the same call
+      await publishWhenListening(broker, "ticks.t", JSON.stringify({ v: "tick" }), "second"); // sequence 1 again, the same call
       await until("the second tick handled", async () => (await app.client.call(list, "t").get({})).length === 2, 20_000, { everyMs: 50 });
       assert.deepEqual(await app.client.call(list, "t").get({}), ["tick", "tick"]);
       assert.equal(seen.length, 2);

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, connect as tcpConnect } from "node:net";
 import { rmSync } from "node:fs";
 import { tempDir, sleep } from "./server-process.ts";
+import type { Broker } from "../../src/broker/port.ts";
 
 /**
  * The tests that use NATS run a server of their own (its own port and JetStream folder), so they
@@ -111,5 +112,23 @@ export class NatsServer {
   async cleanup(): Promise<void> {
     await this.stop();
     rmSync(this.storeDir, { recursive: true, force: true });
+  }
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Publishes `text`, again while JetStream answers 503 ("no responders"): a stream just made on a
+ * server just started may not listen on its subjects yet (seen once in CI). The message id makes a
+ * repeat harmless; any other error is the test's.
+ */
+export async function publishWhenListening(broker: Broker, subject: string, text: string, msgId: string): Promise<{ seq: number; duplicate: boolean }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await broker.publish(subject, encoder.encode(text), { msgId });
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== "503" || attempt >= 50) throw error;
+      await sleep(100);
+    }
   }
 }
