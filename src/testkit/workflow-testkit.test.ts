@@ -232,6 +232,35 @@ describe("workflow testkit (virtual time)", () => {
     assert.equal(view.state.status, "compensated");
     await t.stop();
   });
+
+  it("a-saga-stopped-at-a-step-done-in-part-that-nothing-undoes-is-finished-forward", async () => {
+    let labelsPrinted = 0;
+    let carrierDown = true;
+    const ship = saga("ship", {
+      start: (_input: {}) => ({ label: "" }),
+      retry: { maxAttempts: 1 },
+      steps: [
+        {
+          name: "dispatch",
+          run: async (s, ctx) => {
+            const label = await ctx.run("print label", () => `label-${++labelsPrinted}`);
+            if (carrierDown) throw new Error("the carrier is down");
+            return ctx.update({ ...s, label });
+          },
+        },
+      ],
+    });
+    const t = await testWorkflow(ship, {});
+    await t.start("s1", {});
+    const stopped = await t.result("s1");
+    assert.deepEqual([stopped.status, stopped.state.status, stopped.state.failure?.partial], ["failed", "requires_manual_intervention", true]);
+    carrierDown = false;
+    await t.operate("s1", "retry", { forward: true });
+    const done = await t.result("s1");
+    assert.deepEqual([done.status, done.state.status, done.state.label], ["ended", "completed", "label-1"]);
+    assert.equal(labelsPrinted, 1, "the label printed before the failure is answered from its record");
+    await t.stop();
+  });
 });
 
 describe("workflow testkit: ctx.run's back-offs on the virtual clock", () => {
