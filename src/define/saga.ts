@@ -187,15 +187,12 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
    * that step instead. The step input carries `undoneByHand`.
    */
   const undoingStep = (state: SagaState<S>, stepInput: unknown, step: string) => (step === compensateStep ? undoing(compensating(state, stepInput)) : undefined);
-  /** The step done in part that nothing undoes where the compensations stopped (a pivot), if they did. */
-  const stoppedAtPivot = (state: SagaState<S>, stepInput: unknown, step: string) => {
-    const pending = undoingStep(state, stepInput, step);
-    const stuck = pending?.pending !== undefined && pending.pending === pending.partial;
-    return stuck && !options.steps.some((s) => s.name === pending.pending && s.compensate) ? pending.pending : undefined;
-  };
   const operatorRetry = (state: SagaState<S>, stepInput: unknown, step: string, asked: { undoneByHand?: string; forward?: boolean }, id: string): OperatorRetry<SagaState<S>> => {
     const refused = (code: string, message: string): OperatorRetry<SagaState<S>> => ({ refused: { code, message } });
-    const pivot = stoppedAtPivot(state, stepInput, step);
+    const pending = undoingStep(state, stepInput, step);
+    // Where the compensations stopped at a step done in part that nothing undoes (a pivot).
+    const stuck = pending?.pending !== undefined && pending.pending === pending.partial;
+    const pivot = stuck && !options.steps.some((s) => s.name === pending.pending && s.compensate) ? pending.pending : undefined;
     if (asked.forward) {
       if (pivot === undefined) {
         return refused("invalid_status", `saga ${name} "${id}" did not stop at a step done in part that nothing undoes (it is at step "${step}"): forward finishes such a step; retry without it runs "${step}" again`);
@@ -209,7 +206,6 @@ export function saga<S extends object, SI>(name: string, options: SagaOptions<S,
       return { forward: { step: pivot, state: { ...before, status: "running" } as SagaState<S>, failure: why } };
     }
     const { undoneByHand } = asked;
-    const pending = undoingStep(state, stepInput, step);
     if (undoneByHand === undefined) return pivot === undefined ? { stepInput } : refused("partial_step", partialStepMessage(name, id, pivot));
     if (pending?.pending === undefined) {
       return refused("invalid_status", `saga ${name} "${id}" stopped at step "${step}", not undoing a step: undoneByHand applies to a saga stopped in its compensations (retry without it runs "${step}" again)`);
