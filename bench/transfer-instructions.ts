@@ -10,9 +10,11 @@
  *
  * With BENCH_CHECKOUTS=<dir>,<dir>… it measures each checkout in turn, round after round, and
  * prints each one's ratio to the first. Each checkout must hold bench/support/transfer-workload.ts
- * and bench/support/commit-counts.ts: copy them there. Valgrind slows everything ~50×, so
- * timer-driven choices (a held write's 50 ms, the group commit) may fall differently than at
- * full speed: compare runs with like `commitsPerTransfer`.
+ * and bench/support/commit-counts.ts (copy them there; test/support/random.ts is there since
+ * a9df358). Valgrind slows everything ~50×, so timer-driven choices (a held write's 50 ms, the
+ * group commit) may fall differently than at full speed, and periodic work (the due sweep,
+ * timers of membership and metrics) counts per transfer far more: compare runs with like
+ * `commitsPerTransfer`, and confirm a finding with CPU time natively.
  *
  * stdout: one JSON line per checkout and round, then one per checkout with its median and ratio.
  *

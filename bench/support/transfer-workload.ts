@@ -17,24 +17,14 @@ import { join } from "node:path";
 import bank from "../../examples/bank/index.ts";
 import { Runtime } from "../../src/runtime/runtime.ts";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
+import { seededRandom } from "../../test/support/random.ts";
 import { countCommits, newCommitCounts } from "./commit-counts.ts";
 
-const transfers = Number(process.env["BENCH_TRANSFERS"] ?? 1_000);
+const transfers = Number(process.env["BENCH_TRANSFERS"] ?? 500);
 const warmup = Number(process.env["BENCH_WARMUP"] ?? 200);
 const handshake = process.env["BENCH_PHASE_HANDSHAKE"] === "1";
-const concurrency = Number(process.env["BENCH_CONCURRENCY"] ?? 16);
+const concurrency = Number(process.env["BENCH_CONCURRENCY"] ?? 1);
 const walletCount = Number(process.env["BENCH_WALLETS"] ?? 200);
-
-/** A small seeded generator (mulberry32): the same transfers on every run. */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** Says where the run stands and, with the handshake, waits for the driver's line on stdin. */
 async function phase(name: string): Promise<void> {
@@ -53,7 +43,7 @@ const runtime = new Runtime({ store, components: bank.components, log: () => {} 
 try {
   await runtime.start();
   for (let w = 0; w < walletCount; w++) await runtime.call("wallet", `w${w}`, "create", { initialBalance: 1_000_000 });
-  const random = seeded(42);
+  const random = seededRandom(42);
   const planOf = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => {
     const from = Math.floor(random() * walletCount);
     const to = (from + 1 + Math.floor(random() * (walletCount - 1))) % walletCount;
