@@ -118,7 +118,6 @@ describe("timer service: a parked timer", () => {
       await runtime.stop();
     }
   });
-
 });
 
 describe("timer service on several nodes", () => {
