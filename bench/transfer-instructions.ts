@@ -25,11 +25,13 @@
  *   BENCH_WALLETS=200
  *   BENCH_ROUNDS=3
  *   BENCH_CHECKOUTS=.         checkouts to compare, the first the reference
+ *   BENCH_CALLGRIND_DIR=      keep the dumps there (one per run, callgrind.<pid>.1), to read where
+ *                             the instructions go: callgrind_annotate --inclusive=yes <dump>
  *
  * Run: npm run bench:transfer-instructions (about 100 s per run of 500 transfers on a 2-core VM)
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { listEnv, numberEnv, round } from "./support/load.ts";
 import { benchProgram } from "./support/program.ts";
@@ -41,7 +43,7 @@ const checkouts = listEnv("BENCH_CHECKOUTS", ".").map((dir) => resolve(dir));
 const workload = join("bench", "support", "transfer-workload.ts");
 
 /** One run of the workload under callgrind: the instructions of its measured transfers, and their commits. */
-function counted(checkout: string, outDir: string): Promise<{ instructions: number; commits: number }> {
+function counted(checkout: string, outDir: string): Promise<{ instructions: number; commits: number; dump: string }> {
   const args = ["--tool=callgrind", `--callgrind-out-file=${join(outDir, "callgrind.%p")}`, process.execPath, "--predictable", "--predictable-gc-schedule", "--conditions=sagaflow-source", "--import", "tsx", workload];
   const child = spawn("valgrind", args, {
     cwd: checkout,
@@ -70,7 +72,7 @@ function counted(checkout: string, outDir: string): Promise<{ instructions: numb
         reject(new Error(`the workload in ${checkout} failed (exit ${code}, dump ${totals ? "read" : "missing"}): ${stderr.slice(-2_000)}`));
         return;
       }
-      resolvePromise({ instructions: Number(totals[1]), commits: (JSON.parse(line) as { commits: number }).commits });
+      resolvePromise({ instructions: Number(totals[1]), commits: (JSON.parse(line) as { commits: number }).commits, dump });
     });
   });
 }
@@ -80,14 +82,16 @@ await program.run(async () => {
   for (const checkout of checkouts) {
     if (!existsSync(join(checkout, workload))) throw new Error(`${checkout} has no ${workload}: copy it (and bench/support/commit-counts.ts) there`);
   }
-  const outDir = program.newDataDir("callgrind");
+  const keptDir = process.env.BENCH_CALLGRIND_DIR;
+  if (keptDir) mkdirSync(keptDir, { recursive: true });
+  const outDir = keptDir ? resolve(keptDir) : program.newDataDir("callgrind");
   const perTransfer = new Map<string, number[]>(checkouts.map((c) => [c, []]));
   for (let r = 1; r <= rounds; r++) {
     for (const checkout of checkouts) {
       program.log(`round ${r}: ${checkout}, ${transfers} transfers under valgrind`);
-      const { instructions, commits } = await counted(checkout, outDir);
+      const { instructions, commits, dump } = await counted(checkout, outDir);
       perTransfer.get(checkout)!.push(instructions / transfers);
-      program.emit({ checkout, round: r, transfers, instructionsPerTransfer: Math.round(instructions / transfers), commitsPerTransfer: round(commits / transfers, 3) });
+      program.emit({ checkout, round: r, transfers, dump, instructionsPerTransfer: Math.round(instructions / transfers), commitsPerTransfer: round(commits / transfers, 3) });
     }
   }
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;

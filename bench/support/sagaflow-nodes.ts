@@ -1,6 +1,7 @@
 /**
  * `sagaflow serve` processes for the HTTP benches, started exactly as users start them
- * (`node bin/sagaflow.mjs serve <service> --port 0 …`): their addresses are read from what they
+ * (`node bin/sagaflow.mjs serve <service> --port 0 …`, from the built package unless
+ * BENCH_SERVER_FROM=source: ./built-package.ts): their addresses are read from what they
  * print, their stderr is passed on with their name in front, and they stop with SIGTERM (SIGKILL
  * after 10 s). Several nodes on one PostgreSQL schema share the work with leases: a bench waits
  * for the leases to be spread before it measures.
@@ -12,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { NodesReport } from "../../src/runtime/cluster/membership.ts";
+import { ensureBuilt, serverFrom } from "./built-package.ts";
 import { requestJson, sleep, until } from "./load.ts";
 
 const bin = fileURLToPath(new URL("../../bin/sagaflow.mjs", import.meta.url));
@@ -43,12 +45,14 @@ export interface ServeProcess {
 
 /** Starts `sagaflow serve <service> --port 0 ...args` and resolves once it serves. */
 export async function startServe(name: string, service: string, args: readonly string[], nodeArgs: readonly string[] = []): Promise<ServeProcess> {
-  // The sources of this checkout (not a build that may be stale), with the counters loaded first.
+  // The build of this checkout (built again if older than its sources) or its sources, with the counters loaded first.
+  const from = serverFrom();
+  if (from === "build") ensureBuilt((line) => process.stderr.write(`bench: ${line}\n`));
   const countsFile = join(tmpdir(), `sagaflow-bench-counters-${process.pid}-${name}-${Date.now()}.json`);
   const child = spawn(
     process.execPath,
-    ["--conditions=sagaflow-source", "--import", "tsx", "--import", counters, ...nodeArgs, bin, "serve", service, "--port", "0", ...args],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, SAGAFLOW_BENCH_COUNTERS: countsFile } },
+    [...(from === "source" ? ["--conditions=sagaflow-source"] : []), "--import", "tsx", "--import", counters, ...nodeArgs, bin, "serve", service, "--port", "0", ...args],
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, SAGAFLOW_BENCH_COUNTERS: countsFile, SAGAFLOW_BENCH_FROM: from } },
   );
   const read = (): (ServerCounts & { written: number }) | undefined => {
     try {

@@ -11,11 +11,15 @@
  */
 import { writeFileSync } from "node:fs";
 import pg from "pg";
-import { PostgresStore } from "../../src/store/postgres/postgres-store.ts";
-import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
+import type { PostgresStore as PostgresStoreClass } from "../../src/store/postgres/postgres-store.ts";
+import type { SqliteStore as SqliteStoreClass } from "../../src/store/sqlite/sqlite-store.ts";
 
 const file = process.env["SAGAFLOW_BENCH_COUNTERS"];
 if (file !== undefined) {
+  // The stores the server runs: the build's (SAGAFLOW_BENCH_FROM=build, see ./built-package.ts) or the sources'.
+  const from = process.env["SAGAFLOW_BENCH_FROM"] === "build" ? { dir: "dist", ext: "js" } : { dir: "src", ext: "ts" };
+  const { PostgresStore } = (await import(`../../${from.dir}/store/postgres/postgres-store.${from.ext}`)) as { PostgresStore: typeof PostgresStoreClass };
+  const { SqliteStore } = (await import(`../../${from.dir}/store/sqlite/sqlite-store.${from.ext}`)) as { SqliteStore: typeof SqliteStoreClass };
   const counts = { commits: 0, writes: 0, conflicts: 0, pgRoundTrips: 0, pgRoundTripsBy: {} as Record<string, number>, pgBytesSent: 0 };
   let written = 0;
   for (const store of [SqliteStore, PostgresStore]) {

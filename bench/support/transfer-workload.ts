@@ -4,8 +4,10 @@
  * temporary file), BENCH_CONCURRENCY in flight, between BENCH_WALLETS wallets chosen by a seeded
  * generator (every run makes the same transfers, 5% of them to a missing wallet, compensated).
  * Each is started, then awaited to its end. Prints one JSON line: the measured transfers, how they
- * ended and the store's commits (timing shapes how commits group, and valgrind slows everything
- * ~50×: two runs compare well only with like commits).
+ * ended, the store's commits (timing shapes how commits group, and valgrind slows everything
+ * ~50×: two runs compare well only with like commits), the rate and the process's CPU time per
+ * transfer (run it without valgrind, `node --conditions=sagaflow-source --import tsx <this file>`,
+ * for native figures).
  *
  * With BENCH_PHASE_HANDSHAKE=1 it writes `workload: measure` to stderr before the measured
  * transfers and `workload: measured` after them, and each time waits for a line on stdin: the
@@ -67,10 +69,17 @@ try {
   for (const key of Object.keys(ended)) delete ended[key];
   await phase("measure");
   const commitsBefore = counts.commits;
+  const cpuBefore = process.cpuUsage();
+  const startedAt = performance.now();
   await drive(planOf("t", transfers));
+  const elapsedMs = performance.now() - startedAt;
+  const cpu = process.cpuUsage(cpuBefore);
   const commits = counts.commits - commitsBefore;
   await phase("measured");
-  process.stdout.write(`${JSON.stringify({ transfers, concurrency, wallets: walletCount, ended, commits })}\n`);
+  // CPU time is of every thread (V8 compiles and collects garbage on its own threads when not --predictable).
+  const cpuMsPerTransfer = Math.round(((cpu.user + cpu.system) / 1000 / transfers) * 1000) / 1000;
+  const perSecond = Math.round((transfers / elapsedMs) * 1000);
+  process.stdout.write(`${JSON.stringify({ transfers, concurrency, wallets: walletCount, ended, commits, perSecond, cpuMsPerTransfer })}\n`);
 } finally {
   await runtime.stop();
   rmSync(dir, { recursive: true, force: true });
