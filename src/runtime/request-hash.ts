@@ -10,6 +10,8 @@ type Piece = string | { value: unknown };
  * still match).
  */
 function canonical(root: unknown): string {
+  const flat = flatObjectText(root);
+  if (flat !== undefined) return flat;
   const out: string[] = [];
   const pending: Piece[] = [{ value: root }];
   while (pending.length > 0) {
@@ -37,6 +39,23 @@ function canonical(root: unknown): string {
     for (let i = pieces.length - 1; i >= 0; i--) pending.push(pieces[i]!);
   }
   return out.join("");
+}
+
+/**
+ * The canonical text of an object whose values are all primitives — what most requests are — made
+ * directly, as canonical() would write it; undefined for anything else.
+ */
+function flatObjectText(value: unknown): string | undefined {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return undefined;
+  const record = value as Record<string, unknown>;
+  let text = "{";
+  for (const key of Object.keys(record).sort()) {
+    const item = record[key];
+    if (item === undefined) continue;
+    if (item !== null && typeof item === "object") return undefined;
+    text += `${text === "{" ? "" : ","}${JSON.stringify(key)}:${JSON.stringify(item) ?? "null"}`;
+  }
+  return `${text}}`;
 }
 
 /** Identifies a request for idempotency: the same key with another hash is refused. */

@@ -132,6 +132,8 @@ export function togetherContract(withStore: WithStore): void {
         assert.deepEqual((await store.workflowHistory("transfer", "t1", 10)).map((h) => [h.version, h.execId]), [[1, 1], [2, 2], [3, 3]]);
         const feed = (await store.readFeed(0, 100)).filter((f) => f.component === "transfer");
         assert.deepEqual(feed.map((f) => f.seq), [1, 2, 3], "a feed entry for each version");
+        const states = await store.workflowStates("transfer", "t1", 0, 10);
+        assert.deepEqual(states.map((s) => s.state), [{ n: 0 }, { n: 1 }, { n: 2 }], "each version's feed entry holds its own state");
         assert.deepEqual((await store.loadHistory("wallet", "b")).events.map((e) => e.type), ["deposited"]);
 
         // Stored already, or a call's write refused: the group keeps nothing.

@@ -8,7 +8,7 @@ import { checkBuckets, workflowBucket } from "../buckets.ts";
 import { checkAfterId } from "../checks.ts";
 import { workflowFeedPayload } from "../feed-payload.ts";
 import type { DueWorkflowsOf, InstanceWrite, StepsToRun, StoredWorkflow, WorkflowFilter, WorkflowTransition } from "../port.ts";
-import { encodeWorkflowRecord, toTransition, toWorkflow, type TransitionRow, type WorkflowRow } from "../rows.ts";
+import { encode, encodeWorkflowRecord, toTransition, toWorkflow, type TransitionRow, type WorkflowRow } from "../rows.ts";
 
 const WORKFLOW_COLUMNS =
   "name, id, version, status, step, step_input, state, attempt, exec_id, due_at, deadline_at, " +
@@ -97,8 +97,9 @@ export function prepareWorkflows(db: Database.Database) {
     write(name: string, id: string, versions: ReadonlyArray<NonNullable<InstanceWrite["workflow"]>>): Array<{ version: number; payload: string }> | false {
       const { expectedVersion } = versions[0]!;
       const version = expectedVersion + versions.length;
-      const encoded = versions.map((wf) => encodeWorkflowRecord(wf.record));
-      const r = encoded.at(-1)!;
+      // The row keeps the last record; of the earlier ones (an eager start's), only the feed's state.
+      const r = encodeWorkflowRecord(versions.at(-1)!.record);
+      const feedStates = versions.map((wf, i) => (i === versions.length - 1 ? r.state : encode(wf.record.state)));
       // The columns after (name, id).
       const values = [
         version, r.status, r.step, r.stepInput, r.state, r.attempt, r.execId,
@@ -110,7 +111,8 @@ export function prepareWorkflows(db: Database.Database) {
       if (changed === 0) return false;
       return versions.map(({ transition: t }, i) => {
         insertTransition.run(name, id, expectedVersion + i + 1, t.at, t.status, t.step ?? null, t.execId, t.attempt, t.detail);
-        return { version: expectedVersion + i + 1, payload: workflowFeedPayload(encoded[i]!.status, encoded[i]!.step, encoded[i]!.state) };
+        const { status, step } = versions[i]!.record;
+        return { version: expectedVersion + i + 1, payload: workflowFeedPayload(status, step ?? null, feedStates[i]) };
       });
     },
   };
