@@ -3,7 +3,7 @@
 // installs it ("install scripts not yet covered by allowScripts"), though npm never runs it for
 // a registry or tarball install. So the packed package.json leaves it out: `prepack` takes it
 // out (after the build), `postpack` puts it back.
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const path = fileURLToPath(new URL("../package.json", import.meta.url));
@@ -31,4 +31,8 @@ if (action === "strip") {
 } else {
   throw new Error("usage: node scripts/pack-manifest.mjs strip|restore");
 }
-writeFileSync(path, `${JSON.stringify(manifest, null, 2)}\n`);
+// Written aside, then renamed over it: a process reading package.json meanwhile (a test's server
+// starting while another test packs) sees the old file or the new one, never a half-written one.
+const aside = `${path}.${process.pid}.tmp`;
+writeFileSync(aside, `${JSON.stringify(manifest, null, 2)}\n`);
+renameSync(aside, path);

@@ -179,11 +179,17 @@ export class Instance {
     const keyed = !withStart && turn.some((p) => p.idempotencyKey !== undefined);
     // Step calls committing unheld, with other commands (see takeTurn); none in most turns.
     const unheldCalls = turn.length > 1 ? turn.filter((p) => p.hold !== undefined && !p.isQuery) : [];
-    const [before, stored, prefixFailures] = await Promise.all([
-      presumed ?? this.committedState(trusted),
-      keyed ? storedReplies(this.deps.store, this.component, this.id, turn.flatMap((p) => (p.idempotencyKey === undefined ? [] : [p.idempotencyKey]))) : noneStored,
-      unheldCalls.length > 0 ? prefixesDurable(unheldCalls) : noneRefused,
-    ]);
+    const state = presumed ?? this.committedState(trusted);
+    const replies = keyed ? storedReplies(this.deps.store, this.component, this.id, turn.flatMap((p) => (p.idempotencyKey === undefined ? [] : [p.idempotencyKey]))) : noneStored;
+    const durable = unheldCalls.length > 0 ? prefixesDurable(unheldCalls) : noneRefused;
+    // Awaited together only when more than one is a read in flight: most turns have one or none
+    // (the cached copy is no promise), and Promise.all made a tenth of a transfer's promises.
+    const pendingReads = [state, replies, durable].filter((read) => read instanceof Promise).length;
+    const [before, stored, prefixFailures] =
+      pendingReads > 1
+        ? await Promise.all([state, replies, durable])
+        : // One await whatever (the turn goes on in a later microtask, as it always has), one more only for a read.
+          [await state, replies instanceof Promise ? await replies : replies, durable instanceof Promise ? await durable : durable];
     // After the reads, just before deciding (see unheldRefusals).
     const unheld = unheldCalls.length > 0 ? unheldRefusals(unheldCalls, prefixFailures) : noneRefused;
     let current: Current = before;
@@ -456,7 +462,13 @@ export class Instance {
    * named the instance since the copy was read: otherwise the whole start would be a conflict.
    * (A signal still on its way when the copy is trusted makes that conflict: rare, and safe.)
    */
-  private async committedState(trusted: boolean): Promise<Loaded> {
+  private committedState(trusted: boolean): Loaded | Promise<Loaded> {
+    // The cached copy when it needs no read: no promise made for it.
+    if (this.loaded && (!this.deps.checkCache || trusted)) return this.loaded;
+    return this.readCommittedState(trusted);
+  }
+
+  private async readCommittedState(trusted: boolean): Promise<Loaded> {
     if (this.loaded && this.deps.checkCache && !trusted) {
       this.toldWrittenElsewhere = false; // cleared before the read: a signal during it counts
       this.loaded = await this.kind.refresh(this.deps.store, this.id, this.loaded);

@@ -10,6 +10,11 @@ import { isClientKey } from "./ids.ts";
 
 /** Idempotency records already stored for `keys` of one instance, looked up together (by the key sent). */
 export async function storedReplies(store: Store, component: string, id: string, keys: readonly string[]): Promise<Map<string, DedupRecord>> {
+  if (keys.length === 1) {
+    // A turn's one keyed call, as most are: no Promise.all.
+    const record = await latestRecord(store, component, id, keys[0]!);
+    return record ? new Map([[keys[0]!, record]]) : new Map();
+  }
   const distinct = [...new Set(keys)];
   const records = await Promise.all(distinct.map((key) => latestRecord(store, component, id, key)));
   return new Map(records.flatMap((record, i) => (record ? [[distinct[i]!, record] as const] : [])));

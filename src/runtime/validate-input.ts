@@ -1,15 +1,18 @@
 import { errors } from "../define/errors.ts";
-import type { StandardSchemaV1 } from "../define/standard-schema.ts";
+import type { StandardResult, StandardSchemaV1 } from "../define/standard-schema.ts";
 
-/** Checks input against the handler's schema, if it has one, and returns the validated value. */
-export async function validateInput(
-  schema: StandardSchemaV1 | undefined,
-  input: unknown,
-  where: string,
-): Promise<unknown> {
+/**
+ * Checks input against the handler's schema, if it has one, and returns the validated value: at
+ * once when the schema checks synchronously (most do: no promise made on the command path), else
+ * as a promise. Callers await it either way; an invalid input throws invalid_input.
+ */
+export function validateInput(schema: StandardSchemaV1 | undefined, input: unknown, where: string): unknown {
   if (schema === undefined) return input;
-  let result = schema["~standard"].validate(input);
-  if (result instanceof Promise) result = await result;
+  const result = schema["~standard"].validate(input);
+  return result instanceof Promise ? result.then((settled) => validated(settled, where)) : validated(result, where);
+}
+
+function validated(result: StandardResult<unknown>, where: string): unknown {
   if (result.issues === undefined) return result.value;
   const issues = result.issues.map((issue) => ({
     message: issue.message,
