@@ -16,7 +16,7 @@ import { quoteIdent } from "./migrations.ts";
 import { executeStatement, type LiteralValue } from "./postgres-literals.ts";
 import { KIND_EVENT, KIND_KV, KIND_WORKFLOW, type CommitSql } from "./postgres-commit-sql.ts";
 import { withMembers, type EncodedWrite } from "./postgres-commit-encode.ts";
-import { instanceOf, type CommitPlan, type InstanceState } from "./postgres-commit-plan.ts";
+import { instanceKey, instanceOf, type CommitPlan, type InstanceState } from "./postgres-commit-plan.ts";
 
 /** What a commit runs before its COMMIT; a test hook holds the transaction open here. */
 export type BeforeCommitHook = (feedPositions: readonly number[]) => Promise<void>;
@@ -218,7 +218,7 @@ export function decideBatch(
     encoded.forEach((w, i) => {
       if (outcomes[i] !== undefined) return;
       for (const m of withMembers(w)) {
-        const key = `${m.component}\u0000${m.id}`;
+        const key = instanceKey(m.component, m.id);
         if (m.workflow) workflows.set(key, signalledWorkflow(m.component, m.id, m.workflow.record));
         else if (m.kv || (m.events && m.events.append.length > 0)) instances.set(key, signalledInstance(instances.get(key), m.component, m.id, m));
       }

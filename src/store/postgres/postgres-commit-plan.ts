@@ -117,9 +117,14 @@ export function planInstances(encoded: readonly EncodedWrite[]): Pick<CommitPlan
   return { instances, all: [...instances.values()], dedupLookup };
 }
 
+/** An instance's key in a batch's maps (no component name holds a NUL). */
+export function instanceKey(component: string, id: string): string {
+  return `${component}\u0000${id}`;
+}
+
 /** The state of instance (component, id), added with the next number when the batch has none yet. */
 export function instanceOf(instances: Map<string, InstanceState>, component: string, id: string): InstanceState {
-  const key = JSON.stringify([component, id]);
+  const key = instanceKey(component, id);
   let state = instances.get(key);
   if (!state) {
     state = {

@@ -42,7 +42,7 @@ import type { WriteOutcome } from "../port.ts";
 import type { Transaction } from "./transaction.ts";
 import { CHECKS_FAILED, type CommitSql } from "./postgres-commit-sql.ts";
 import { withMembers, type EncodedWrite } from "./postgres-commit-encode.ts";
-import { instanceOf, planInstances, type CommitPlan } from "./postgres-commit-plan.ts";
+import { instanceKey, instanceOf, planInstances, type CommitPlan } from "./postgres-commit-plan.ts";
 import { decideBatch, type CommitHooks } from "./postgres-commit-decide.ts";
 
 export type { BeforeCommitHook, CommitHooks } from "./postgres-commit-decide.ts";
@@ -113,7 +113,7 @@ export function oneTripCommit(sql: CommitSql, plan: CommitPlan, encoded: Encoded
   // transition, expect what the earlier ones leave, and are decided against that).
   const expected = new Map<string, { w: EncodedWrite; ev: number | null; kv: number | null; wf: number | null; sn: boolean }>();
   for (const w of writes) {
-    const key = JSON.stringify([w.component, w.id]);
+    const key = instanceKey(w.component, w.id);
     const e = expected.get(key) ?? { w, ev: null, kv: null, wf: null, sn: false };
     expected.set(key, e);
     if (w.events && e.ev === null) e.ev = w.events.expectedSeq;

@@ -26,7 +26,7 @@
  * a waiter never holds a lock that comes later in that order than the one it waits for: no cycle.
  * A hash collision only makes two instances wait for each other.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 /**
  * Property 4 — consumers never skip an event — on PostgreSQL.
@@ -96,19 +96,28 @@ function arrayLiteral(values: ReadonlyArray<number | string | null>, type: strin
   return `'{${items.join(",")}}'::${type}[]`;
 }
 
+/** The schema's part of its bucket locks' keys: the first 4 bytes of its SHA-256, signed (computed once per schema). */
+const schemaHashes = new Map<string, number>();
+function schemaHashOf(schema: string): number {
+  let known = schemaHashes.get(schema);
+  if (known === undefined) schemaHashes.set(schema, (known = Number.parseInt(hash("sha256", schema, "hex").slice(0, 8), 16) | 0));
+  return known;
+}
+
 /** Modes, classes, objects and keys of the locks of one commit, in the order they are taken. */
 function instanceLocks(
   schema: string,
   instances: ReadonlyArray<{ component: string; id: string }>,
 ): [number[], Array<number | null>, Array<number | null>, Array<string | null>] {
-  const schemaHash = createHash("sha256").update(schema).digest().readInt32BE(0);
+  const schemaHash = schemaHashOf(schema);
   const byBucket = new Map<number, Set<bigint>>();
   for (const { component, id } of instances) {
-    const digest = createHash("sha256").update(JSON.stringify([schema, component, id])).digest();
-    const bucket = digest.readUInt32BE(8) % LOCK_BUCKETS;
+    // Hex of the SHA-256 (one call, no Hash object): bytes 0–7 are the instance's key, 8–11 its bucket.
+    const digest = hash("sha256", JSON.stringify([schema, component, id]), "hex");
+    const bucket = Number.parseInt(digest.slice(16, 24), 16) % LOCK_BUCKETS;
     let keys = byBucket.get(bucket);
     if (!keys) byBucket.set(bucket, (keys = new Set()));
-    keys.add(digest.readBigInt64BE(0));
+    keys.add(BigInt.asIntN(64, BigInt(`0x${digest.slice(0, 16)}`)));
   }
   const small = instances.length <= INSTANCE_LOCKS_UP_TO;
   const modes: number[] = [];
