@@ -54,6 +54,7 @@
  *   BENCH_FSYNC=1              count fsyncs with perf (0: don't)
  *   BENCH_SYNC=FULL            SQLite synchronous mode (FULL is the default; NORMAL/OFF show what the fsyncs cost)
  *   BENCH_SERVER_ARGS=         extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+ *   BENCH_SERVER_FROM=build    the HTTP servers run the built package (built again when stale), or `source`: the sources under tsx
  *   BENCH_DIR=<dir>            where the temporary data folders go (default: the OS temp dir)
  *
  * Run: npm run bench:transfers (SQLite), bench:transfers:postgres (1 node), bench:transfers:postgres2 (2 nodes)
