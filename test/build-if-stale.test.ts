@@ -3,7 +3,6 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-// @ts-expect-error a plain .mjs script without types
 import { distIsStale } from "../scripts/build-if-stale.mjs";
 
 /** `npm pack` builds dist/ again when a source changed since it was built, and only then. */

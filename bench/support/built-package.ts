@@ -3,12 +3,13 @@
  * their `sagaflow serve` processes from it, because that is what an installed Sagaflow runs: the
  * sources run through tsx, which compiles with esbuild's keepNames (a `__name` call on every
  * function made), and measured ≈10% more server CPU per transfer saga than the build.
- * A build older than any source is built again first, so a bench never measures stale code.
+ * A build older than its sources is built again first (as `npm pack` does), so a bench never
+ * measures stale code.
  */
 import { spawnSync } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { distIsStale } from "../../scripts/build-if-stale.mjs";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -19,26 +20,10 @@ export function serverFrom(): "build" | "source" {
   return from;
 }
 
-function newestChange(dir: string): number {
-  return Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((entry) => {
-    const path = join(dir, entry.name);
-    return entry.isDirectory() ? newestChange(path) : statSync(path).mtimeMs;
-  }));
-}
-
-function builtAt(): number | undefined {
-  try {
-    return statSync(join(root, "dist", "index.js")).mtimeMs;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Builds the package unless dist/ is newer than every file under src/. */
+/** Builds the package unless dist/ is newer than everything it is built from. */
 export function ensureBuilt(log: (line: string) => void): void {
-  const built = builtAt();
-  if (built !== undefined && built >= newestChange(join(root, "src"))) return;
-  log(built === undefined ? "building the package (no dist/)" : "building the package (dist/ is older than src/)");
+  if (!distIsStale(root)) return;
+  log("building the package (dist/ is missing or older than its sources)");
   const run = spawnSync(process.execPath, [join(root, "scripts", "build.mjs")], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
   if (run.status !== 0) throw new Error(`the build failed (exit ${run.status}): fix it, or run the sources with BENCH_SERVER_FROM=source`);
 }
