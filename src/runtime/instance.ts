@@ -10,7 +10,8 @@ import { checkReplyIsJson } from "./json-copy.ts";
 import { largest } from "./largest.ts";
 import type { HeldWrite, StepHolds } from "./held-writes.ts";
 import { startWithSteps, type EagerStage, type EarlierWrite } from "./eager-start.ts";
-import { decidedAgainUnder, storedReplies } from "./stored-replies.ts";
+import { decidedAgainUnder, noneStored, storedReplies } from "./stored-replies.ts";
+import { awaitReads } from "./turn-reads.ts";
 import { marksOfCalls, noneRefused, prefixesDurable, trackUntilAnswered, unheldRefusals } from "./unheld-calls.ts";
 import type { Pending } from "./pending.ts";
 import { takeTurn, untilOneReady } from "./mailbox-turns.ts";
@@ -37,7 +38,6 @@ export interface InstanceDeps {
   onLasting: (component: string, id: string) => void;
 }
 
-const noneStored: ReadonlyMap<string, DedupRecord> = new Map();
 /** How long a task trusts the instance's own last commit without asking the store (see committedState). */
 const TASK_TRUSTS_OWN_COMMIT_MS = 100;
 
@@ -179,17 +179,11 @@ export class Instance {
     const keyed = !withStart && turn.some((p) => p.idempotencyKey !== undefined);
     // Step calls committing unheld, with other commands (see takeTurn); none in most turns.
     const unheldCalls = turn.length > 1 ? turn.filter((p) => p.hold !== undefined && !p.isQuery) : [];
-    const state = presumed ?? this.committedState(trusted);
-    const replies = keyed ? storedReplies(this.deps.store, this.component, this.id, turn.flatMap((p) => (p.idempotencyKey === undefined ? [] : [p.idempotencyKey]))) : noneStored;
-    const durable = unheldCalls.length > 0 ? prefixesDurable(unheldCalls) : noneRefused;
-    // Awaited together only when more than one is a read in flight: most turns have one or none
-    // (the cached copy is no promise), and Promise.all made a tenth of a transfer's promises.
-    const pendingReads = [state, replies, durable].filter((read) => read instanceof Promise).length;
-    const [before, stored, prefixFailures] =
-      pendingReads > 1
-        ? await Promise.all([state, replies, durable])
-        : // One await whatever (the turn goes on in a later microtask, as it always has), one more only for a read.
-          [await state, replies instanceof Promise ? await replies : replies, durable instanceof Promise ? await durable : durable];
+    const [before, stored, prefixFailures] = await awaitReads(
+      presumed ?? this.committedState(trusted),
+      keyed ? storedReplies(this.deps.store, this.component, this.id, turn.flatMap((p) => (p.idempotencyKey === undefined ? [] : [p.idempotencyKey]))) : noneStored,
+      unheldCalls.length > 0 ? prefixesDurable(unheldCalls) : noneRefused,
+    );
     // After the reads, just before deciding (see unheldRefusals).
     const unheld = unheldCalls.length > 0 ? unheldRefusals(unheldCalls, prefixFailures) : noneRefused;
     let current: Current = before;
@@ -461,9 +455,9 @@ export class Instance {
    * version), trusts the copy while no other node is live, or while no other node's commit signal
    * named the instance since the copy was read: otherwise the whole start would be a conflict.
    * (A signal still on its way when the copy is trusted makes that conflict: rare, and safe.)
+   * A copy that needs no read comes back as it is, not in a promise.
    */
   private committedState(trusted: boolean): Loaded | Promise<Loaded> {
-    // The cached copy when it needs no read: no promise made for it.
     if (this.loaded && (!this.deps.checkCache || trusted)) return this.loaded;
     return this.readCommittedState(trusted);
   }

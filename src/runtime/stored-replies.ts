@@ -8,6 +8,9 @@ import { isClientKey } from "./ids.ts";
  * callers cannot send (the runtime's keys are refused to them), and a lookup follows them.
  */
 
+/** What a turn without idempotency keys finds stored. */
+export const noneStored: ReadonlyMap<string, DedupRecord> = new Map();
+
 /** Idempotency records already stored for `keys` of one instance, looked up together (by the key sent). */
 export async function storedReplies(store: Store, component: string, id: string, keys: readonly string[]): Promise<Map<string, DedupRecord>> {
   if (keys.length === 1) {
