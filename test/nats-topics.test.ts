@@ -5,10 +5,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { consumer, createSagaflow, deferred, keyValue, memoryStore, service, sqlite, topicConsumer, topicProducer, type Sagaflow } from "../src/index.ts";
-import { connectNats } from "../src/broker/nats-broker.ts";
 import { runtimeOf } from "../src/host/create-sagaflow.ts";
 import { until } from "../src/runtime/test-support.ts";
-import { NatsServer, natsServerOrSay, publishWhenListening } from "./support/nats-server.ts";
+import { NatsServer, natsServerOrSay, publishWhenListening, testBroker } from "./support/nats-server.ts";
 import { sleep } from "./support/server-process.ts";
 
 /**
@@ -61,7 +60,7 @@ if (binary) {
       const app: Sagaflow = createSagaflow(service("lines", [list, lines]), { store: memoryStore(), natsUrl: nats.url, log: (l) => logs.push(l) });
       cleanups.push(() => app.stop());
       await app.start();
-      const broker = await connectNats(nats.url, () => {});
+      const broker = await testBroker(nats.url);
       cleanups.push(() => broker.close());
       await broker.ensureStream({ name: "LINES", subjects: ["lines.>"] });
       const send = (subject: string, text: string, id: string) => publishWhenListening(broker, subject, text, id);
@@ -123,7 +122,7 @@ if (binary) {
       const app: Sagaflow = createSagaflow(service("bells", [counter, bells]), { store: memoryStore(), natsUrl: nats.url, log: () => {} });
       cleanups.push(() => app.stop());
       await app.start();
-      const broker = await connectNats(nats.url, () => {});
+      const broker = await testBroker(nats.url);
       cleanups.push(() => broker.close());
       await broker.ensureStream({ name: "BELLS", subjects: ["bells.>"] });
       await publishWhenListening(broker, "bells.x", "{}", "ring-1");
@@ -212,7 +211,7 @@ if (binary) {
         }));
       await appendAll(0, 20);
       await app.client.call(list, "bad").append({ v: "0" });
-      const broker = await connectNats(nats.url, () => {});
+      const broker = await testBroker(nats.url);
       cleanups.push(() => broker.close());
       await broker.ensureStream({ name: "IN", subjects: ["in.>"] });
       for (const [i, ref] of ["r1", "r2", "r1", "r3"].entries()) await publishWhenListening(broker, `in.k${i}`, JSON.stringify({ ref }), `in-${i}`);
@@ -264,7 +263,7 @@ if (binary) {
       const app = createSagaflow(service("tally", [list, tally]), { store: memoryStore(), natsUrl: nats.url, log: () => {} });
       cleanups.push(() => app.stop());
       await app.start();
-      const broker = await connectNats(nats.url, () => {});
+      const broker = await testBroker(nats.url);
       await broker.ensureStream({ name: "TALLY", subjects: ["tally.>"] });
       for (const v of ["1", "2", "3"]) await publishWhenListening(broker, "tally.t", JSON.stringify({ v }), v);
       await broker.close();
@@ -289,7 +288,7 @@ if (binary) {
         handle: async (body: { v: string }, ctx) => void (await ctx.call(list, ctx.key).append({ v: body.v })),
       });
       const open = (logs: string[]) => createSagaflow(service("notes", [list, notes]), { store: sqlite(join(dir, "db.sqlite")), natsUrl: nats.url, log: (l) => logs.push(l) });
-      const broker = await connectNats(nats.url, () => {});
+      const broker = await testBroker(nats.url);
       cleanups.push(() => broker.close());
       await broker.ensureStream({ name: "NOTES", subjects: ["notes.>"] });
 
@@ -330,7 +329,7 @@ if (binary) {
       const app = createSagaflow(service("slow", [list, slow]), { store: memoryStore(), natsUrl: nats.url, log: () => {} });
       cleanups.push(() => app.stop());
       await app.start();
-      const broker = await connectNats(nats.url, () => {});
+      const broker = await testBroker(nats.url);
       cleanups.push(() => broker.close());
       await broker.ensureStream({ name: "SLOW", subjects: ["slow.>"] });
       await publishWhenListening(broker, "slow.h", JSON.stringify({ v: "hang" }), "h1");
@@ -359,7 +358,7 @@ if (binary) {
       const app = createSagaflow(service("ticks", [list, ticks]), { store: memoryStore(), natsUrl: nats.url, log: () => {} });
       cleanups.push(() => app.stop());
       await app.start();
-      const broker = await connectNats(nats.url, () => {});
+      const broker = await testBroker(nats.url);
       cleanups.push(() => broker.close());
       await broker.ensureStream({ name: "TICKS", subjects: ["ticks.>"] });
       await publishWhenListening(broker, "ticks.t", JSON.stringify({ v: "tick" }), "first"); // sequence 1

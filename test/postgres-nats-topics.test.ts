@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { connect } from "nats";
 import { keyValue, topicConsumer, topicProducer } from "../src/index.ts";
-import { connectNats, natsBroker } from "../src/broker/nats-broker.ts";
+import { natsBroker } from "../src/broker/nats-broker.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
 import { until } from "../src/runtime/test-support.ts";
 import { PostgresStore } from "../src/store/postgres/postgres-store.ts";
-import { NatsServer, natsServerOrSay } from "./support/nats-server.ts";
+import { NatsServer, natsServerOrSay, testBroker } from "./support/nats-server.ts";
 import { assertPostgresReachable, postgresUrlOrSay, SchemaPool } from "./support/postgres-schema.ts";
 import { sleep } from "./support/server-process.ts";
 
@@ -114,7 +114,7 @@ if (url && binary) {
       };
       const delivering = () => [...running].filter((r) => r.topics.consumers.get("lines")!.delivering);
 
-      const publisher = await connectNats(nats.url, () => {});
+      const publisher = await testBroker(nats.url);
       cleanups.push(() => publisher.close());
       await publisher.ensureStream({ name: "LINES", subjects: ["lines.>"] });
       let sent = 0;

@@ -1,4 +1,4 @@
-import { connectNats } from "../../src/broker/nats-broker.ts";
+import { testBroker } from "./nats-server.ts";
 import type { Broker } from "../../src/broker/port.ts";
 import { getJson, postJson } from "./http.ts";
 import { between } from "./random.ts";
@@ -60,7 +60,7 @@ async function publishRetrying(broker: Broker, body: string, msgId: string): Pro
 }
 
 export async function brokerFor(url: string): Promise<Broker> {
-  const broker = await connectNats(url, () => {});
+  const broker = await testBroker(url);
   await broker.ensureStream({ name: "BANK_DEPOSITS", subjects: ["bank.deposits"] });
   return broker;
 }
