@@ -151,6 +151,8 @@ describe("the web console in a browser", { skip: missing }, () => {
       const buttons = p.locator(".actions > .action > button");
       await untilRead("the operator's buttons", () => buttons.allInnerTexts(), (texts) => texts.length > 0);
       assert.deepEqual(await buttons.allInnerTexts(), ["terminate", "retry: pay undone by hand", "retry: finish pay forward"]);
+      // Each of them overrides what the saga would do on its own: all three look dangerous.
+      assert.deepEqual(await buttons.evaluateAll((all) => all.map((b) => b.className)), ["danger-outline", "danger-outline", "danger-outline"]);
       // The step graph marks the step the stop is about, which has no compensation of its own.
       const current = p.locator('svg[aria-label="step graph of payout"] [data-current="true"]');
       let marked: Array<string | null> = [];

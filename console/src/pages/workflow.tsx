@@ -178,6 +178,7 @@ export function Workflow({ name, id, search }: { name: string; id: string; searc
                   describe={describeAction(`retry (${forward} finished forward)`)}
                   onResult={setResult}
                   waiting={waitingForAttempt}
+                  danger
                 />
               ) : null}
             </div>
