@@ -11,7 +11,7 @@ import { largest } from "./largest.ts";
 import type { HeldWrite, StepHolds } from "./held-writes.ts";
 import { startWithSteps, type EagerStage, type EarlierWrite } from "./eager-start.ts";
 import { decidedAgainUnder, noneStored, storedReplies } from "./stored-replies.ts";
-import { awaitReads } from "./turn-reads.ts";
+import { turnReads } from "./turn-reads.ts";
 import { marksOfCalls, noneRefused, prefixesDurable, trackUntilAnswered, unheldRefusals } from "./unheld-calls.ts";
 import type { Pending } from "./pending.ts";
 import { takeTurn, untilOneReady } from "./mailbox-turns.ts";
@@ -179,7 +179,7 @@ export class Instance {
     const keyed = !withStart && turn.some((p) => p.idempotencyKey !== undefined);
     // Step calls committing unheld, with other commands (see takeTurn); none in most turns.
     const unheldCalls = turn.length > 1 ? turn.filter((p) => p.hold !== undefined && !p.isQuery) : [];
-    const [before, stored, prefixFailures] = await awaitReads(
+    const [before, stored, prefixFailures] = await turnReads(
       presumed ?? this.committedState(trusted),
       keyed ? storedReplies(this.deps.store, this.component, this.id, turn.flatMap((p) => (p.idempotencyKey === undefined ? [] : [p.idempotencyKey]))) : noneStored,
       unheldCalls.length > 0 ? prefixesDurable(unheldCalls) : noneRefused,

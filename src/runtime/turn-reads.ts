@@ -1,12 +1,16 @@
 /**
  * A turn's three reads — the instance's state, stored replies, durable eager prefixes — each a
- * value or a promise. Awaited together (one round trip on PostgreSQL) when more than one is in
- * flight; otherwise one by one, because the usual turn reads one thing or nothing (a cached copy
- * is no promise) and Promise.all made a tenth of a transfer's promises. There is always at least
- * one await: the turn goes on in a later microtask, as it always has.
+ * value or a promise, as one: the values themselves when none is in flight (the usual turn: a
+ * cached copy is no promise; the caller's `await` is then the turn's one microtask), a promise of
+ * them otherwise. Several in flight are awaited together (one round trip on PostgreSQL), one by a
+ * single `then`: Promise.all, and the `await`s an async function makes, were a tenth of a
+ * transfer's promises.
  */
-export async function awaitReads<A, B, C>(a: A | Promise<A>, b: B | Promise<B>, c: C | Promise<C>): Promise<[A, B, C]> {
-  const inFlight = [a, b, c].filter((read) => read instanceof Promise).length;
+export function turnReads<A, B, C>(a: A | Promise<A>, b: B | Promise<B>, c: C | Promise<C>): [A, B, C] | Promise<[A, B, C]> {
+  const inFlight = Number(a instanceof Promise) + Number(b instanceof Promise) + Number(c instanceof Promise);
   if (inFlight > 1) return Promise.all([a, b, c]);
-  return [await a, b instanceof Promise ? await b : b, c instanceof Promise ? await c : c];
+  if (a instanceof Promise) return a.then((value) => [value, b as B, c as C]);
+  if (b instanceof Promise) return b.then((value) => [a, value, c as C]);
+  if (c instanceof Promise) return c.then((value) => [a, b, value]);
+  return [a, b, c];
 }

@@ -23,6 +23,7 @@ import type { EagerPrefix, HeldWrite, StepHolds } from "../held-writes.ts";
 import { checkDefinitions } from "./definition-check.ts";
 import { checkStepOutcomeIsJson } from "../json-copy.ts";
 import type { StartsTimers } from "../timers/timer-service.ts";
+import { attemptOutcome } from "./attempt-outcome.ts";
 import { StepDeadline } from "./step-deadline.ts";
 
 /** Which workflow buckets this node runs (all of them on a single node). */
@@ -445,22 +446,17 @@ export class WorkflowEngine {
     // node's cancel), so what a failure stores says what the step saw, as an operator's retry reads it.
     let ran = record;
     try {
-      const timedOut = new Promise<never>((_resolve, reject) => {
+      const run = (input: unknown) => {
+        if (input !== record.stepInput) ran = { ...record, stepInput: input };
+        return handler(record.state, input, ctx);
+      };
+      const result = await attemptOutcome(settledCancelInput(this.host.store, definition.name, id, record), run, (reject) => {
         deadline.start(timeoutMs, () => {
           ctx.abandon();
           reject(new SagaflowError("step_timeout", `step ${step} did not finish within ${timeoutMs} ms`, { status: 504, retryable: true }));
         });
         this.attempts.add(key, step, () => ctx.abandon(), reject);
       });
-      const input = settledCancelInput(this.host.store, definition.name, id, record);
-      const run =
-        input instanceof Promise
-          ? input.then((settled) => {
-              if (settled !== record.stepInput) ran = { ...record, stepInput: settled };
-              return handler(record.state, settled, ctx);
-            })
-          : Promise.resolve().then(() => handler(record.state, input, ctx));
-      const result = await Promise.race([run, timedOut]);
       const effect = asWorkflowEffect(result, `step ${definition.name}.${step}`);
       const changed = applyDecision(definition, ran, effect.newState, effect.transition ?? { kind: "end" }, this.host.clock.now());
       // A state or next input JSON cannot hold fails this attempt (retried, then failed, as a
