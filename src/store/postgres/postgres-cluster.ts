@@ -181,7 +181,7 @@ export class PostgresCluster implements ClusterStore {
     const connect = async (): Promise<void> => {
       const next = new pg.Client({ connectionString: this.#host.connectionString, application_name: "sagaflow-listen", keepAlive: true });
       next.on("notification", (message) => {
-        if (message.channel !== this.#channel || message.payload === undefined) return;
+        if (message.channel !== this.#channel || message.payload === undefined || isOwnSignal(message.payload, node)) return;
         const signal = decodeSignal(message.payload);
         if (signal && signal.node !== node) onSignal(signal);
       });
@@ -300,6 +300,14 @@ export function encodeSignal(signal: ClusterSignal): string[] {
   }
   parts.push(JSON.stringify(part));
   return parts;
+}
+
+/**
+ * Whether `payload` is one of `node`'s own signals, told without parsing it (encodeSignal writes
+ * the node first): a node hears every commit of its own, and alone on a schema nothing else.
+ */
+export function isOwnSignal(payload: string, node: string): boolean {
+  return payload.startsWith(`{"n":${JSON.stringify(node)}`);
 }
 
 export function decodeSignal(payload: string): ClusterSignal | undefined {

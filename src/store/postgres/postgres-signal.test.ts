@@ -4,7 +4,8 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { decodeSignal, encodeSignal, signalledInstance } from "./postgres-cluster.ts";
+import { decodeSignal, encodeSignal, isOwnSignal, signalledInstance } from "./postgres-cluster.ts";
+import type { SignalledInstance } from "../cluster-port.ts";
 
 const append = (...payloads: string[]) => payloads.map((payload) => ({ type: "deposited", payload }));
 
@@ -59,5 +60,18 @@ describe("a signal's entities", () => {
     ]);
     const [part] = encodeSignal({ node: "n", instances: [["wallet", "w", 2, [["deposited", "1"]]]] });
     assert.deepEqual(decodeSignal(part!)?.instances, [["wallet", "w", 2, [["deposited", "1"]]]]);
+  });
+
+  it("a node tells its own signals without parsing them, every part of a long one, and no other node's", () => {
+    const instances: SignalledInstance[] = Array.from({ length: 400 }, (_, i) => ["wallet", `w-${i}-${"x".repeat(40)}`, 1]);
+    for (const node of ["n0", 'quo"te', "ünï"]) {
+      const parts = encodeSignal({ node, position: 12, workflows: [["transfer", "t1"]], instances });
+      assert.ok(parts.length > 1);
+      for (const part of parts) {
+        assert.equal(decodeSignal(part)?.node, node);
+        assert.equal(isOwnSignal(part, node), true);
+        for (const other of [`${node}x`, node.slice(0, -1), "n"]) assert.equal(isOwnSignal(part, other), false, `${node} is not ${other}`);
+      }
+    }
   });
 });
