@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { consumer, createSagaflow, deferred, keyValue, memoryStore, service, sqlite, topicConsumer, topicProducer, type Sagaflow } from "../src/index.ts";
 import { runtimeOf } from "../src/host/create-sagaflow.ts";
 import { until } from "../src/runtime/test-support.ts";
-import { NatsServer, natsServerOrSay, publishWhenListening, testBroker } from "./support/nats-server.ts";
+import { NatsServer, natsServerOrSay, publishText, testBroker } from "./support/nats-server.ts";
 import { sleep } from "./support/server-process.ts";
 
 /**
@@ -63,7 +63,7 @@ if (binary) {
       const broker = await testBroker(nats.url);
       cleanups.push(() => broker.close());
       await broker.ensureStream({ name: "LINES", subjects: ["lines.>"] });
-      const send = (subject: string, text: string, id: string) => publishWhenListening(broker, subject, text, id);
+      const send = (subject: string, text: string, id: string) => publishText(broker, subject, text, id);
       for (let i = 0; i < 20; i++) {
         await send("lines.a", JSON.stringify({ v: `a${i}` }), `a${i}`);
         await send("lines.b", JSON.stringify({ v: i === 5 ? "poison" : `b${i}` }), `b${i}`);
@@ -125,7 +125,7 @@ if (binary) {
       const broker = await testBroker(nats.url);
       cleanups.push(() => broker.close());
       await broker.ensureStream({ name: "BELLS", subjects: ["bells.>"] });
-      await publishWhenListening(broker, "bells.x", "{}", "ring-1");
+      await publishText(broker, "bells.x", "{}", "ring-1");
       const timers = runtimeOf(app)!.store;
       await until("delivered again and its timers fired", async () => deliveries >= 2 && (await timers.listTimers(undefined, 10)).length === 0, 30_000, { everyMs: 50 });
       await sleep(300);
@@ -214,7 +214,7 @@ if (binary) {
       const broker = await testBroker(nats.url);
       cleanups.push(() => broker.close());
       await broker.ensureStream({ name: "IN", subjects: ["in.>"] });
-      for (const [i, ref] of ["r1", "r2", "r1", "r3"].entries()) await publishWhenListening(broker, `in.k${i}`, JSON.stringify({ ref }), `in-${i}`);
+      for (const [i, ref] of ["r1", "r2", "r1", "r3"].entries()) await publishText(broker, `in.k${i}`, JSON.stringify({ ref }), `in-${i}`);
       await sleep(300);
       await nats.stop();
       // Away: the consumer waits with its message in hand; commands go on.
@@ -265,7 +265,7 @@ if (binary) {
       await app.start();
       const broker = await testBroker(nats.url);
       await broker.ensureStream({ name: "TALLY", subjects: ["tally.>"] });
-      for (const v of ["1", "2", "3"]) await publishWhenListening(broker, "tally.t", JSON.stringify({ v }), v);
+      for (const v of ["1", "2", "3"]) await publishText(broker, "tally.t", JSON.stringify({ v }), v);
       await broker.close();
       await until("3 handled", async () => (await app.client.call(list, "t").get({})).length === 3, 30_000, { everyMs: 50 });
       const report = async () => (await runtimeOf(app)!.admin.consumers()).consumers.find((c) => c.name === "tally")!;
@@ -294,7 +294,7 @@ if (binary) {
 
       const first = open([]);
       await first.start();
-      await publishWhenListening(broker, "notes.x", "oops", "oops"); // sequence 1: parked
+      await publishText(broker, "notes.x", "oops", "oops"); // sequence 1: parked
       await until("oops parked", async () => (await runtimeOf(first)!.admin.parked("notes", 10)).length === 1, 30_000, { everyMs: 50 });
       await first.stop();
 
@@ -306,8 +306,8 @@ if (binary) {
       const second = open(logs);
       cleanups.push(() => second.stop());
       await second.start();
-      await publishWhenListening(broker, "notes.y", JSON.stringify({ v: "y1" }), "y1"); // sequence 1 again
-      await publishWhenListening(broker, "notes.y", JSON.stringify({ v: "y2" }), "y2");
+      await publishText(broker, "notes.y", JSON.stringify({ v: "y1" }), "y1"); // sequence 1 again
+      await publishText(broker, "notes.y", JSON.stringify({ v: "y2" }), "y2");
       await until("y1 and y2 handled", async () => (await second.client.call(list, "y").get({})).length === 2, 30_000, { everyMs: 50 });
       assert.deepEqual(await second.client.call(list, "y").get({}), ["y1", "y2"]);
       assert.ok(logs.some((l) => /stream NOTES holds another message at sequence 1 than the one parked there/.test(l)), logs.join("\n"));
@@ -332,9 +332,9 @@ if (binary) {
       const broker = await testBroker(nats.url);
       cleanups.push(() => broker.close());
       await broker.ensureStream({ name: "SLOW", subjects: ["slow.>"] });
-      await publishWhenListening(broker, "slow.h", JSON.stringify({ v: "hang" }), "h1");
-      await publishWhenListening(broker, "slow.h", JSON.stringify({ v: "behind" }), "h2");
-      await publishWhenListening(broker, "slow.o", JSON.stringify({ v: "other" }), "o1");
+      await publishText(broker, "slow.h", JSON.stringify({ v: "hang" }), "h1");
+      await publishText(broker, "slow.h", JSON.stringify({ v: "behind" }), "h2");
+      await publishText(broker, "slow.o", JSON.stringify({ v: "other" }), "o1");
       const admin = runtimeOf(app)!.admin;
       await until("the hung message parked", async () => (await admin.parked("slow", 10)).some((p) => p.entry.position === 1), 30_000, { everyMs: 50 });
       const head = (await admin.parked("slow", 10)).find((p) => p.entry.position === 1)!;
@@ -361,14 +361,14 @@ if (binary) {
       const broker = await testBroker(nats.url);
       cleanups.push(() => broker.close());
       await broker.ensureStream({ name: "TICKS", subjects: ["ticks.>"] });
-      await publishWhenListening(broker, "ticks.t", JSON.stringify({ v: "tick" }), "first"); // sequence 1
+      await publishText(broker, "ticks.t", JSON.stringify({ v: "tick" }), "first"); // sequence 1
       await until("the first tick handled", async () => (await app.client.call(list, "t").get({})).length === 1, 30_000, { everyMs: 50 });
 
       const nc = await connect({ servers: nats.url });
       cleanups.push(() => nc.close());
       await (await nc.jetstreamManager()).streams.delete("TICKS");
       await broker.ensureStream({ name: "TICKS", subjects: ["ticks.>"] });
-      await publishWhenListening(broker, "ticks.t", JSON.stringify({ v: "tick" }), "second"); // sequence 1 again, the same call
+      await publishText(broker, "ticks.t", JSON.stringify({ v: "tick" }), "second"); // sequence 1 again, the same call
       await until("the second tick handled", async () => (await app.client.call(list, "t").get({})).length === 2, 20_000, { everyMs: 50 });
       assert.deepEqual(await app.client.call(list, "t").get({}), ["tick", "tick"]);
       assert.equal(seen.length, 2);

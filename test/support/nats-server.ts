@@ -138,7 +138,7 @@ async function patiently<T>(call: () => Promise<T>, withinMs = 30_000): Promise<
   }
 }
 
-/** A connection for a test's own stream making and publishing, patient as above. */
+/** A connection for a test's own stream making and publishing, patient as above (connecting, making streams, publishing). */
 export async function testBroker(url: string): Promise<Broker> {
   const broker = await patiently(() => connectNats(url, () => {}));
   return {
@@ -146,12 +146,13 @@ export async function testBroker(url: string): Promise<Broker> {
     ensureStream: (spec) => patiently(() => broker.ensureStream(spec)),
     streamMaking: (stream, durable) => broker.streamMaking(stream, durable),
     subscribe: (options) => broker.subscribe(options),
-    publish: (subject, data, options) => broker.publish(subject, data, options),
+    // The message id makes a repeat harmless.
+    publish: (subject, data, options) => patiently(() => broker.publish(subject, data, options)),
     close: () => broker.close(),
   };
 }
 
-/** Publishes `text`, again while JetStream is not answering (above): the message id makes a repeat harmless. */
-export function publishWhenListening(broker: Broker, subject: string, text: string, msgId: string): Promise<{ seq: number; duplicate: boolean }> {
-  return patiently(() => broker.publish(subject, encoder.encode(text), { msgId }));
+/** Publishes `text` under the message id `msgId` (patiently on a testBroker). */
+export function publishText(broker: Broker, subject: string, text: string, msgId: string): Promise<{ seq: number; duplicate: boolean }> {
+  return broker.publish(subject, encoder.encode(text), { msgId });
 }

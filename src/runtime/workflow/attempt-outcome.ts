@@ -1,6 +1,6 @@
 /**
- * A step attempt's outcome: `run(input)` once its input is settled, unless a rejection `arm` is
- * given comes first (the step's deadline, or a stop: StepAttempts). One promise settled by
+ * A step attempt's outcome: `run(input)` once its input is settled, unless the `reject` handed to
+ * `arm` is called first (by the step's deadline, or a stop: StepAttempts). One promise settled by
  * whichever comes first, rather than a race of the run and a deadline promise: that race made a
  * twentieth of a transfer's promises. The run starts in a later microtask, as after a read.
  */
