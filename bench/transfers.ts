@@ -47,7 +47,9 @@
  *   BENCH_WALLETS=1000
  *   BENCH_MISSING_PCT=5        transfers to a wallet never created (compensated), as in issue 13's scenario
  *   BENCH_WORKFLOWS=transfer,transfer-workflow
- *   BENCH_MODES=http,in-process  (http only by default with BENCH_NODES > 1: in process is one node)
+ *   BENCH_MODES=http,in-process  (http only by default with BENCH_NODES > 1: in process is one node);
+ *                              `floor` adds the same HTTP load against a stand-in that answers at once,
+ *                              no Sagaflow behind it: the floor under the HTTP figures (./support/http-floor.ts)
  *   BENCH_STORE=sqlite         or postgres
  *   BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test
  *   BENCH_NODES=1              PostgreSQL, HTTP: node processes sharing the schema
@@ -86,6 +88,7 @@ import {
   usageWindow,
   wholeNumbersEnv,
 } from "./support/load.ts";
+import { startFloorServer } from "./support/http-floor.ts";
 import { pgStatementsSent } from "./support/pg-statements.ts";
 import { storeKindEnv } from "./support/postgres-schema.ts";
 import { postgresFigures, watchedSchema, type PostgresUsage, type PostgresWatch } from "./support/postgres-usage.ts";
@@ -110,7 +113,7 @@ const storeKind = storeKindEnv();
 const nodeCount = wholeNumbersEnv("BENCH_NODES", "1")[0]!;
 if (nodeCount > 1 && storeKind !== "postgres") throw new Error("BENCH_NODES > 1 needs BENCH_STORE=postgres: nodes share a PostgreSQL schema");
 // In process is one node whatever BENCH_NODES says: with several, only HTTP unless asked for.
-const modes = choicesEnv("BENCH_MODES", nodeCount > 1 ? "http" : "http,in-process", ["http", "in-process"]);
+const modes = choicesEnv("BENCH_MODES", nodeCount > 1 ? "http" : "http,in-process", ["floor", "http", "in-process"]);
 
 const wallets: Wallets = { ids: Array.from({ length: walletCount }, (_, i) => `w${i}`), initialBalance: 1_000_000_000 };
 const exampleDir = fileURLToPath(new URL("../examples/bank", import.meta.url));
@@ -293,6 +296,38 @@ async function overHttp(workflow: WorkflowName): Promise<void> {
   }
 }
 
+// ---------------------------------------------------------------- the HTTP floor: the same load, no Sagaflow
+
+/** The same load over HTTP against a stand-in answering at once (./support/http-floor.ts): the floor under the HTTP figures. */
+async function httpFloor(): Promise<void> {
+  const floor = await startFloorServer();
+  const stop = program.defer(floor.stop);
+  try {
+    for (const concurrency of concurrencies) {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+      try {
+        const target = httpTarget("transfer", [floor.url], agent, wallets);
+        const m = await measure(target, new Ledger(walletCount), `floor c=${concurrency}`, concurrency, { pids: [floor.pid], watch: undefined });
+        emit({
+          store: "none (HTTP floor)",
+          concurrency,
+          ...summary(m.run),
+          errors: m.run.errors,
+          seconds: round(m.run.elapsedMs / 1000, 2),
+          serverCpuPct: m.cpuPct,
+          serverCpuMsPerTransfer: m.cpuMsPerTransfer,
+          loadCpuPct: m.selfCpuPct,
+          otherCpuPct: m.otherCpuPct,
+        });
+      } finally {
+        agent.destroy();
+      }
+    }
+  } finally {
+    await stop();
+  }
+}
+
 // ---------------------------------------------------------------- in process: commits and their cost
 
 /** A store for the in-process runs, its commits counted into `counts`. */
@@ -428,6 +463,10 @@ async function main(): Promise<void> {
       (fsyncsCounted() ? ", counting fsyncs with perf" : ", fsyncs not counted (no perf)"),
   );
   for (const mode of modes) {
+    if (mode === "floor") {
+      await httpFloor();
+      continue;
+    }
     for (const name of workflowNames) {
       if (mode === "http") await overHttp(name);
       else await inProcess(name);
