@@ -7,7 +7,7 @@
  * Events (field `event`) and their fields:
  * - `message_parked`: consumer, position, component, id, type, attempts, error_code, error_message, held_behind
  * - `timer_parked`: timer, component, id, handler, attempts, error_code, error_message
- * - `step_attempt_failed`: workflow, id, step, attempt, outcome (retry | failover), retry_in_ms or next_step, error_code, error_message, suppressed (once per workflow step per 10 s)
+ * - `step_attempt_failed`: workflow, id, step, attempt, outcome (retry | failover), retry_in_ms or next_step, refused (true: failed over on a refusal, an info line), error_code, error_message, suppressed (once per workflow step per 10 s)
  * - `workflow_failed`: workflow, id, step, attempt, error_code, error_message, partial (true when part of the step took effect)
  * - `leases_acquired`, `leases_lost`: leases, node (and reason, for lost): one line per heartbeat round
  * - `clock_offset`: node, offset_ms (+: the database ahead): a warning past 1 s, an info line once back within

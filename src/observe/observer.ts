@@ -140,7 +140,7 @@ export class Observer {
    * Times and traces one step execution, in the trace of the command that started the workflow
    * (its `traceparent` is kept in the record). `run` returns the record the step leads to.
    */
-  async step<R extends { record: WorkflowRecord; note: string }>(workflow: string, id: string, before: WorkflowRecord, run: () => Promise<R>): Promise<R> {
+  async step<R extends { record: WorkflowRecord; note: string; refused?: true }>(workflow: string, id: string, before: WorkflowRecord, run: () => Promise<R>): Promise<R> {
     const step = before.step ?? "";
     const started = performance.now();
     const span = this.tracer.startSpan(`${workflow} step ${step}`, undefined, parentFrom(before.trace));
@@ -157,7 +157,7 @@ export class Observer {
       if (after.status === "paused") span.addEvent("paused", after.dueAt === null ? {} : { "sagaflow.wake_in_ms": Math.max(0, after.dueAt - after.updatedAt) });
       if (outcome === "failed") span.setStatus({ code: SpanStatusCode.ERROR, message: after.lastError?.code ?? "failed" });
     }
-    if (outcome === "retry" || outcome === "failover") this.stepAttempts.failed(workflow, id, step, before.attempt + 1, outcome, after);
+    if (outcome === "retry" || outcome === "failover") this.stepAttempts.failed(workflow, id, step, before.attempt + 1, outcome, after, result.refused === true);
     if (outcome === "failed") {
       const error = after.lastError ?? { code: "failed", message: result.note };
       const partial = "partial" in error && error.partial === true;

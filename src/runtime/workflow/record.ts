@@ -12,6 +12,8 @@ const defaultRetry: Required<RetryPolicy> = { maxAttempts: 5, initialBackoffMs: 
 export interface Changed {
   record: WorkflowRecord;
   note: string;
+  /** The step failed over on an error retrying cannot change (a domain refusal, bad input): the saga's own path, not a fault. */
+  refused?: true;
 }
 
 export function firstStep(definition: WorkflowDefinition): string {
@@ -183,7 +185,9 @@ export function applyStepFailure(
     const failure: StepFailure = { step, ...lastError };
     const moved = applyDecision(definition, base, undefined, { kind: "step", step: options.failoverTo, input: { failure } }, now);
     // Shown as why the failover step runs; `partial` is said of the failed step, in the failure, not of this one.
-    return { record: { ...moved.record, lastError: described }, note: `${why}; failover to ${options.failoverTo}` };
+    const record = { ...moved.record, lastError: described };
+    const note = `${why}; failover to ${options.failoverTo}`;
+    return isPermanent(error) ? { record, note, refused: true } : { record, note };
   }
   const state = definition.failedState ? definition.failedState(record.state, record.stepInput, step, described) : record.state;
   return { record: { ...base, state, status: "failed", dueAt: null }, note: `${why}; workflow failed` };
