@@ -16,7 +16,8 @@ export class StepAttemptLog {
   constructor(private readonly log: (line: string) => void) {}
 
   failed(workflow: string, id: string, step: string, attempt: number, outcome: "retry" | "failover", after: WorkflowRecord, refused = false): void {
-    const passed = this.throttle.pass(`${workflow}\n${step}\n${outcome}`);
+    // Refusals apart: a burst of them must not hold back a warning.
+    const passed = this.throttle.pass(`${workflow}\n${step}\n${outcome}\n${refused}`);
     if (passed === undefined) return;
     const error = after.lastError ?? { code: "failed", message: "" };
     const then = outcome === "retry" ? { retry_in_ms: Math.max(0, (after.dueAt ?? after.updatedAt) - after.updatedAt) } : { next_step: after.step };
