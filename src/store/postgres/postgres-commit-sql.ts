@@ -1,10 +1,10 @@
 /**
  * The SQL text of a PostgreSQL commit (see ./postgres-commit.ts for the protocol it serves): the
- * state query sent with BEGIN, the one statement of writes and the feed insert, each prepared once
- * per connection.
+ * instance locks and the state query sent with BEGIN, the one statement of writes and the feed
+ * insert, each prepared once per connection.
  */
 import pg from "pg";
-import { FEED_LOCK_CLASS } from "./postgres-locks.ts";
+import { FEED_LOCK_CLASS, lockInstancesSql } from "./postgres-locks.ts";
 
 /** The feed's row kinds (the `kind` column). */
 export const KIND_EVENT = 0;
@@ -231,7 +231,10 @@ export function commitSql(s: string, schemaName: string) {
         END AS positions
         FROM (SELECT array_agg(position) AS p, array_agg(position ORDER BY position) AS sorted FROM feed) f`,
   });
-  const all = { readState, write: write(false), writeFeed: writeFeed(false), writeChecked: write(true), writeFeedChecked: writeFeed(true) };
+  const all = {
+    lockInstances: lockInstancesSql, readState,
+    write: write(false), writeFeed: writeFeed(false), writeChecked: write(true), writeFeedChecked: writeFeed(true),
+  };
   return {
     ...all,
     /** Prepares them on a connection (once: prepared statements last as long as the session). */

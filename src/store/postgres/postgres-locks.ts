@@ -27,6 +27,7 @@
  * A hash collision only makes two instances wait for each other.
  */
 import { hash } from "node:crypto";
+import { executeStatement } from "./postgres-literals.ts";
 
 /**
  * Property 4 — consumers never skip an event — on PostgreSQL.
@@ -71,29 +72,27 @@ const INSTANCE_EXCLUSIVE = 2;
 
 /**
  * The statement that takes the locks of one commit, one row after the other in the order given (a
- * function scan yields the rows of unnest in array order). Its values are written into the text,
- * not bound: that lets it travel with BEGIN in one round trip (a simple query takes no
- * parameters). They are whole numbers this module computed, and checked to be so.
+ * function scan yields the rows of unnest in array order). Prepared with the commit's statements
+ * (./postgres-commit-sql.ts), so its plan is made once per connection, not at every commit.
  */
-export function lockInstancesStatement(schema: string, instances: ReadonlyArray<{ component: string; id: string }>): string {
-  const [modes, classes, objects, keys] = instanceLocks(schema, instances);
-  return `
+export const lockInstancesSql = {
+  name: "sagaflow_sql_lock_instances",
+  text: `
   SELECT CASE u.m
     WHEN ${BUCKET_SHARED} THEN pg_advisory_xact_lock_shared(u.c, u.o)
     WHEN ${BUCKET_EXCLUSIVE} THEN pg_advisory_xact_lock(u.c, u.o)
     ELSE pg_advisory_xact_lock(u.k)
   END
-  FROM unnest(${arrayLiteral(modes, "int2")}, ${arrayLiteral(classes, "int4")}, ${arrayLiteral(objects, "int4")}, ${arrayLiteral(keys, "int8")}) AS u(m, c, o, k)`;
-}
+  FROM unnest($1::int2[], $2::int4[], $3::int4[], $4::int8[]) AS u(m, c, o, k)`,
+};
 
-function arrayLiteral(values: ReadonlyArray<number | string | null>, type: string): string {
-  const items = values.map((v) => {
-    if (v === null) return "NULL";
-    const text = String(v);
-    if (!/^-?\d+$/.test(text)) throw new Error(`a lock key must be a whole number, not ${text}`);
-    return text;
-  });
-  return `'{${items.join(",")}}'::${type}[]`;
+/**
+ * `EXECUTE` of {@link lockInstancesSql} for the locks of `instances`: its values are written into
+ * the text as literals, not bound, which lets it travel with BEGIN in one round trip (a simple
+ * query takes no parameters).
+ */
+export function lockInstancesStatement(schema: string, instances: ReadonlyArray<{ component: string; id: string }>): string {
+  return executeStatement(lockInstancesSql.name, instanceLocks(schema, instances));
 }
 
 /** The schema's part of its bucket locks' keys: the first 4 bytes of its SHA-256, signed (computed once per schema). */
