@@ -27,7 +27,7 @@ export class StepAttemptLog {
     };
     const what = outcome === "retry" ? `retry in ${then.retry_in_ms} ms` : `failover to ${after.step}`;
     const more = passed.suppressed > 0 ? ` (and ${passed.suppressed} more of this step in the last ${Math.round(passed.sinceMs / 1000)} s)` : "";
-    const failed = refused ? "was refused" : "failed";
-    logEvent(this.log, refused ? "info" : "warn", fields, `sagaflow: workflow ${workflow} "${id}" step ${step} attempt ${attempt} ${failed}, ${what}${more}: ${error.code}: ${error.message}`);
+    const happened = refused ? "was refused" : "failed";
+    logEvent(this.log, refused ? "info" : "warn", fields, `sagaflow: workflow ${workflow} "${id}" step ${step} attempt ${attempt} ${happened}, ${what}${more}: ${error.code}: ${error.message}`);
   }
 }

@@ -1,12 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { lockInstancesStatement } from "./postgres-locks.ts";
+import { lockInstancesSql, lockInstancesStatement } from "./postgres-locks.ts";
 
-// Nodes of two releases share a schema during a rolling deploy: both must take the same locks for
-// an instance, or their commits stop excluding each other. So the keys are pinned, as computed
-// by the first release that took them.
-/** The statement's arguments as lists of numbers (NULL as null), whatever quoting the literals use. */
-function lockArguments(statement: string): Array<Array<number | string | null>> {
+/** The arguments of the statement's EXECUTE, each array as its elements' text (NULL as null), whatever quoting the literals use. */
+function lockArguments(statement: string): Array<Array<string | null>> {
   const match = /^EXECUTE sagaflow_sql_lock_instances\((.*)\)$/.exec(statement);
   assert.ok(match, statement);
   return [...match[1]!.matchAll(/'\{([^}]*)\}'/g)].map(([, items]) =>
@@ -14,6 +11,9 @@ function lockArguments(statement: string): Array<Array<number | string | null>> 
   );
 }
 
+// Nodes of two releases share a schema during a rolling deploy: both must take the same locks for
+// an instance, or their commits stop excluding each other. So the keys are pinned, as computed
+// by the first release that took them.
 test("a small commit takes its buckets shared and each instance's lock, keys as every release computes them", () => {
   const statement = lockInstancesStatement("sagaflow_s1", [{ component: "wallet", id: "a" }, { component: "transfer", id: "t1" }]);
   assert.deepEqual(lockArguments(statement), [
@@ -22,6 +22,8 @@ test("a small commit takes its buckets shared and each instance's lock, keys as 
     ["2114212734", null, "2114212768", null],
     [null, "731449074370478188", null, "-542241876813501456"],
   ]);
+  // Taken in that order, as modes, classes, objects and keys of those types.
+  assert.match(lockInstancesSql.text, /FROM unnest\(\$1::int2\[\], \$2::int4\[\], \$3::int4\[\], \$4::int8\[\]\) AS u\(m, c, o, k\)/);
 });
 
 test("a large commit takes its buckets exclusive and no instance locks", () => {
