@@ -49,7 +49,9 @@
  *   BENCH_WORKFLOWS=transfer,transfer-workflow
  *   BENCH_MODES=http,in-process  (http only by default with BENCH_NODES > 1: in process is one node);
  *                              `floor` adds the same HTTP load against a stand-in that answers at once,
- *                              no Sagaflow behind it: the floor under the HTTP figures (./support/http-floor.ts)
+ *                              no Sagaflow behind it: the floor under the HTTP figures (./support/http-floor.ts);
+ *                              `bare` serves the same bank, store and engine behind the barest HTTP handler
+ *                              instead of Sagaflow's (./support/bare-serve.ts): its lines say `"server": "bare"`
  *   BENCH_STORE=sqlite         or postgres
  *   BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test
  *   BENCH_NODES=1              PostgreSQL, HTTP: node processes sharing the schema
@@ -93,7 +95,7 @@ import { pgStatementsSent } from "./support/pg-statements.ts";
 import { storeKindEnv } from "./support/postgres-schema.ts";
 import { postgresFigures, watchedSchema, type PostgresUsage, type PostgresWatch } from "./support/postgres-usage.ts";
 import { benchProgram } from "./support/program.ts";
-import { nodesReport, startNodes, startServe, waitForLeasesSpread, type ServeProcess, type ServerCounts } from "./support/sagaflow-nodes.ts";
+import { bareServe, bin, nodesReport, startNodes, startServe, waitForLeasesSpread, type ServeProcess, type ServerCounts } from "./support/sagaflow-nodes.ts";
 import { WalIndex } from "./support/sqlite-wal-index.ts";
 import { checkInvariant, drive, httpTarget, isOver, Ledger, summary, targetWallet, type Target, type View, type Wallets } from "./support/transfer-load.ts";
 
@@ -113,7 +115,10 @@ const storeKind = storeKindEnv();
 const nodeCount = wholeNumbersEnv("BENCH_NODES", "1")[0]!;
 if (nodeCount > 1 && storeKind !== "postgres") throw new Error("BENCH_NODES > 1 needs BENCH_STORE=postgres: nodes share a PostgreSQL schema");
 // In process is one node whatever BENCH_NODES says: with several, only HTTP unless asked for.
-const modes = choicesEnv("BENCH_MODES", nodeCount > 1 ? "http" : "http,in-process", ["floor", "http", "in-process"]);
+const modes = choicesEnv("BENCH_MODES", nodeCount > 1 ? "http" : "http,in-process", ["floor", "http", "bare", "in-process"]);
+/** What answers HTTP in front of the bank: `sagaflow serve`, or the bare handler of ./support/bare-serve.ts. */
+type Server = "serve" | "bare";
+const entryOf = (server: Server) => (server === "bare" ? bareServe : bin);
 
 const wallets: Wallets = { ids: Array.from({ length: walletCount }, (_, i) => `w${i}`), initialBalance: 1_000_000_000 };
 const exampleDir = fileURLToPath(new URL("../examples/bank", import.meta.url));
@@ -197,17 +202,17 @@ async function measure(target: Target, ledger: Ledger, label: string, concurrenc
 // ---------------------------------------------------------------- HTTP, servers in their own processes
 
 /** The bank served by `nodeCount` processes on a fresh PostgreSQL schema, or by one on a fresh SQLite folder. */
-async function startBank(workflow: WorkflowName): Promise<{ nodes: ServeProcess[]; watch: PostgresWatch | undefined; durability: string; stop(): Promise<void> }> {
+async function startBank(workflow: WorkflowName, server: Server): Promise<{ nodes: ServeProcess[]; watch: PostgresWatch | undefined; durability: string; stop(): Promise<void> }> {
   if (storeKind === "sqlite") {
     const dir = program.newDataDir("http");
     log(`http ${workflow}: starting server on ${dir}`);
-    const server = await startServe("server", exampleDir, ["--data", dir, "--sync", synchronous], serverNodeArgs);
-    return { nodes: [server], watch: undefined, durability: synchronous === "FULL" ? "FULL (serve default)" : synchronous, stop: program.defer(server.stop) };
+    const node = await startServe("server", exampleDir, ["--data", dir, "--sync", synchronous], serverNodeArgs, entryOf(server));
+    return { nodes: [node], watch: undefined, durability: synchronous === "FULL" ? "FULL (serve default)" : synchronous, stop: program.defer(node.stop) };
   }
   const { schema, watch, close } = await watchedSchema(program, `${workflow}_http`);
   log(`http ${workflow}: starting ${nodeCount} node(s) on PostgreSQL schema ${schema.name}`);
   const args = (name: string) => ["--postgres", schema.storeUrl, "--postgres-schema", schema.name, "--node-name", name];
-  const nodes = await startNodes(nodeCount, exampleDir, args, serverNodeArgs);
+  const nodes = await startNodes(nodeCount, exampleDir, args, serverNodeArgs, entryOf(server));
   const stopNodes = program.defer(async () => void (await Promise.all(nodes.map((n) => n.stop()))));
   return {
     nodes,
@@ -220,8 +225,8 @@ async function startBank(workflow: WorkflowName): Promise<{ nodes: ServeProcess[
   };
 }
 
-async function overHttp(workflow: WorkflowName): Promise<void> {
-  const bankServed = await startBank(workflow);
+async function overHttp(workflow: WorkflowName, server: Server): Promise<void> {
+  const bankServed = await startBank(workflow, server);
   const { nodes, watch } = bankServed;
   const urls = nodes.map((n) => n.url);
   const counts = async (): Promise<ServerCounts> =>
@@ -251,6 +256,7 @@ async function overHttp(workflow: WorkflowName): Promise<void> {
         const invariant = await checkInvariant(httpTarget(workflow, urls, setup, wallets), ledger, wallets, log);
         emit({
           store: storeKind,
+          server,
           nodes: nodes.length,
           workflow,
           concurrency,
@@ -468,7 +474,7 @@ async function main(): Promise<void> {
       continue;
     }
     for (const name of workflowNames) {
-      if (mode === "http") await overHttp(name);
+      if (mode === "http" || mode === "bare") await overHttp(name, mode === "http" ? "serve" : "bare");
       else await inProcess(name);
       program.removeDataDirs();
     }

@@ -16,7 +16,7 @@ import type { NodesReport } from "../../src/runtime/cluster/membership.ts";
 import { ensureBuilt, serverFrom } from "./built-package.ts";
 import { requestJson, sleep, until } from "./load.ts";
 
-const bin = fileURLToPath(new URL("../../bin/sagaflow.mjs", import.meta.url));
+export const bin = fileURLToPath(new URL("../../bin/sagaflow.mjs", import.meta.url));
 const counters = fileURLToPath(new URL("./server-counters.ts", import.meta.url));
 
 /** What a server counted so far (./server-counters.ts): its store's commits, the instance writes in them, and PostgreSQL round trips. */
@@ -43,15 +43,18 @@ export interface ServeProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `sagaflow serve <service> --port 0 ...args` and resolves once it serves. */
-export async function startServe(name: string, service: string, args: readonly string[], nodeArgs: readonly string[] = []): Promise<ServeProcess> {
+/** The transfers bench's `bare` server (./bare-serve.ts): started like `serve`, with the same arguments. */
+export const bareServe = fileURLToPath(new URL("./bare-serve.ts", import.meta.url));
+
+/** Starts `sagaflow serve <service> --port 0 ...args` (or `entry`, which takes the same arguments) and resolves once it serves. */
+export async function startServe(name: string, service: string, args: readonly string[], nodeArgs: readonly string[] = [], entry = bin): Promise<ServeProcess> {
   // The build of this checkout (built again if older than its sources) or its sources, with the counters loaded first.
   const from = serverFrom();
   if (from === "build") ensureBuilt((line) => process.stderr.write(`bench: ${line}\n`));
   const countsFile = join(tmpdir(), `sagaflow-bench-counters-${process.pid}-${name}-${Date.now()}.json`);
   const child = spawn(
     process.execPath,
-    [...(from === "source" ? ["--conditions=sagaflow-source"] : []), "--import", "tsx", "--import", counters, ...nodeArgs, bin, "serve", service, "--port", "0", ...args],
+    [...(from === "source" ? ["--conditions=sagaflow-source"] : []), "--import", "tsx", "--import", counters, ...nodeArgs, entry, "serve", service, "--port", "0", ...args],
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, SAGAFLOW_BENCH_COUNTERS: countsFile, SAGAFLOW_BENCH_FROM: from } },
   );
   const read = (): (ServerCounts & { written: number }) | undefined => {
@@ -104,8 +107,8 @@ export async function startServe(name: string, service: string, args: readonly s
 }
 
 /** Starts `count` nodes named n0, n1, … together; if one fails, the others are stopped. */
-export async function startNodes(count: number, service: string, args: (name: string) => string[], nodeArgs: readonly string[] = []): Promise<ServeProcess[]> {
-  const started = await Promise.allSettled(Array.from({ length: count }, (_, i) => startServe(`n${i}`, service, args(`n${i}`), nodeArgs)));
+export async function startNodes(count: number, service: string, args: (name: string) => string[], nodeArgs: readonly string[] = [], entry = bin): Promise<ServeProcess[]> {
+  const started = await Promise.allSettled(Array.from({ length: count }, (_, i) => startServe(`n${i}`, service, args(`n${i}`), nodeArgs, entry)));
   const nodes = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
   const failed = started.find((s) => s.status === "rejected");
   if (failed) {
