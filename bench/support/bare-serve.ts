@@ -9,9 +9,9 @@
  * gives `serve` (`serve <service> --port 0 --data DIR --sync MODE`, or `--postgres URL
  * --postgres-schema S --node-name N`), and it prints the two lines `serve` prints. It serves
  * `POST /{component}/{id}/{handler}` (JSON body), `GET /{component}/{id}/{query}` and
- * `GET /{workflow}/{id}?wait=N` through the in-process client, on the port `--port` asks for;
- * the admin API (the bench reads `GET /nodes`) on the next free one. Nothing checks access: not a
- * way to serve anything.
+ * `GET /{workflow}/{id}?wait=N` through the in-process client, on the port `--port` asks for,
+ * and the admin API (the bench reads `GET /nodes`) on a free port of its own. Nothing checks
+ * access: not a way to serve anything. The service module is found as `serve` finds it.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";

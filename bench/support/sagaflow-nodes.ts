@@ -4,7 +4,8 @@
  * BENCH_SERVER_FROM=source: ./built-package.ts): their addresses are read from what they
  * print, their stderr is passed on with their name in front, and they stop with SIGTERM (SIGKILL
  * after 10 s). Several nodes on one PostgreSQL schema share the work with leases: a bench waits
- * for the leases to be spread before it measures.
+ * for the leases to be spread before it measures. The transfers bench's `bare` mode starts
+ * ./bare-serve.ts the same way, in place of the CLI.
  */
 import { spawn } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
