@@ -118,11 +118,12 @@ export class EndWaiters {
     if (signalled) return signalled;
     let ended: WorkflowView<unknown> | undefined;
     // Listen before reading, so an end committed in between is not missed.
-    const waiter: Waiter = { wake: (view) => (ended = view), reading: true, signalled: false };
+    // Still running as this node committed it: the store holds the same (this node wrote it last), so no read.
+    const waiter: Waiter = { wake: (view) => (ended = view), reading: trusted === undefined, signalled: false };
     const set = this.waiting.get(key) ?? new Set();
     this.waiting.set(key, set.add(waiter));
     try {
-      let current = await this.store.loadWorkflow(name, id);
+      let current = trusted ?? (await this.store.loadWorkflow(name, id));
       waiter.reading = false;
       // A signal came while reading, and the read may have been sent before that commit: again.
       if (current && !ended && !finalStatuses.has(current.status) && waiter.signalled) current = await this.store.loadWorkflow(name, id);

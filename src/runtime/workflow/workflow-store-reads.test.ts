@@ -113,6 +113,23 @@ describe("a workflow's result", () => {
     }
   });
 
+  it("awaited-while-it-runs-on-this-node-reads-nothing-from-the-store-and-is-answered-at-its-end", async () => {
+    const { rt, loads } = await countingLoads();
+    try {
+      await rt.call("slow-greet", "s2", "start", { name: "Ada" });
+      loads.length = 0;
+      const result = rt.workflowResult("slow-greet", "s2", 5_000);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.deepEqual(loads, [], "still running as this node last committed it");
+      release();
+      assert.deepEqual(await result, { id: "s2", status: "ended", step: "hello", state: { name: "Ada" } });
+      assert.deepEqual(loads, [], "woken by this node's commit of the end");
+    } finally {
+      release();
+      await rt.stop();
+    }
+  });
+
   it("awaited-on-another-node-is-read-on-a-signal-that-may-have-ended-it,-not-on-one-that-says-it-did-not", async () => {
     const { rt, loads } = await countingLoads();
     try {
