@@ -117,8 +117,8 @@ export class EndWaiters {
     const signalled = this.recentEnd(key);
     if (signalled) return signalled;
     let ended: WorkflowView<unknown> | undefined;
-    // Listen before reading, so an end committed in between is not missed.
-    // Still running as this node committed it: the store holds the same (this node wrote it last), so no read.
+    // Listen before reading, so an end committed in between is not missed. Still running as this
+    // node committed it a moment ago (`trusted`): the store holds the same, so the wait starts from it.
     const waiter: Waiter = { wake: (view) => (ended = view), reading: trusted === undefined, signalled: false };
     const set = this.waiting.get(key) ?? new Set();
     this.waiting.set(key, set.add(waiter));
