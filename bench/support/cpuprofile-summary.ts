@@ -32,6 +32,11 @@ if (!file) {
   process.exit(2);
 }
 const top = Number(topArg ?? 25);
+// A second profile where `top` belongs (a glob that matched the worker thread's too) would print nothing.
+if (!Number.isInteger(top) || top <= 0) {
+  console.error(`top must be a whole number of lines (got ${JSON.stringify(topArg)}): one profile at a time`);
+  process.exit(2);
+}
 const watch = (watchArg ?? "commit,flush,immediate,tryTurn,route,workflowResult,waitForEnd,writeHead,end,parserOnHeadersComplete,runStep,JSON.stringify,stringify,parse,validateInput,requestHash")
   .split(",")
   .filter(Boolean);
