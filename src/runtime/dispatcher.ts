@@ -41,10 +41,12 @@ export type DispatchOptions = CallOptions & {
    * stored reply answers it before it would queue there (keptReply).
    */
   mayBeKept?: boolean;
+  /** A step execution's first run's call: no earlier run sent its key (see Pending.keyUnsent). */
+  keyUnsent?: boolean;
 };
 
 /** How a keyed call is made: a step's may hold its write (and hear that it was kept); an operator's retry decides stored refusals again. */
-export type KeyedCallOptions = Pick<DispatchOptions, "hold" | "decideRefusalAgain" | "kept" | "mayBeKept">;
+export type KeyedCallOptions = Pick<DispatchOptions, "hold" | "decideRefusalAgain" | "kept" | "mayBeKept" | "keyUnsent">;
 
 /**
  * A call made on behalf of a workflow step, a consumer message or a timer: always keyed, and
@@ -253,6 +255,7 @@ export class InstanceDispatcher implements Dispatcher {
           principal: options.principal,
           ...(options.hold && !isQuery ? { hold: options.hold } : {}),
           ...(options.decideRefusalAgain && !isQuery ? { decideRefusalAgain: true } : {}),
+          ...(options.keyUnsent && !isQuery ? { keyUnsent: true } : {}),
           kept: isQuery ? undefined : kept,
           trace: isQuery ? undefined : trace,
           resolve: (reply, position) => resolve(position === undefined ? reply : { ...reply, position }),

@@ -10,7 +10,7 @@ import { checkReplyIsJson } from "./json-copy.ts";
 import { largest } from "./largest.ts";
 import type { HeldWrite, StepHolds } from "./held-writes.ts";
 import { startWithSteps, type EagerStage, type EarlierWrite } from "./eager-start.ts";
-import { decidedAgainUnder, noneStored, storedReplies } from "./stored-replies.ts";
+import { decidedAgainUnder, keysToLookUp, noneStored, storedReplies } from "./stored-replies.ts";
 import { turnReads } from "./turn-reads.ts";
 import { marksOfCalls, noneRefused, prefixesDurable, trackUntilAnswered, unheldRefusals } from "./unheld-calls.ts";
 import type { Pending } from "./pending.ts";
@@ -153,7 +153,7 @@ export class Instance {
       try {
         // The first retry may presume a start's workflow new again: an eager start's conflict is
         // mostly on an entity its steps called; one that met a stored record conflicts once more, then reads.
-        const result = await this.tryTurn(turn, attempt <= 1);
+        const result = await this.tryTurn(turn, attempt);
         if (result) return result;
       } catch (error) {
         // The store failed: nothing of the turn was kept; read again before anything else runs.
@@ -165,23 +165,23 @@ export class Instance {
     return turn.map(() => ({ error: errors.conflict(this.component, this.id) }));
   }
 
-  /** `mayPresumeNew`: whether the turn may decide on an instance presumed new (see Kind.presumeNew). */
-  private async tryTurn(turn: Pending[], mayPresumeNew: boolean): Promise<Outcome[] | undefined> {
+  /** `attempt`: 0 for the turn's first try (see runTurn). */
+  private async tryTurn(turn: Pending[], attempt: number): Promise<Outcome[] | undefined> {
     const only = turn.length === 1 && !turn[0]!.isQuery && !turn[0]!.task ? turn[0] : undefined;
-    const presumed = mayPresumeNew && !this.loaded && only ? this.kind.presumeNew?.(only.handler) : undefined;
+    const presumed = attempt <= 1 && !this.loaded && only ? this.kind.presumeNew?.(only.handler) : undefined;
     // A call from an eager start's step commits with the start or not at all: its key was never
     // sent, and the commit checks the version of the copy its write was decided on (EagerPrefix.startPending).
     const withStart = turn.length === 1 && turn[0]!.hold?.startPending === true;
     const trusted = withStart ? this.deps.alone() || !this.toldWrittenElsewhere : turn[0]?.task !== undefined && this.committedJustNow;
     // Decided on the cached copy without reading it, another node may have written (see below).
     const unreadCopy = withStart && trusted && this.deps.checkCache && this.loaded !== undefined;
-    // Independent reads, sent together: on PostgreSQL the turn waits for one round trip, not two.
-    const keyed = !withStart && turn.some((p) => p.idempotencyKey !== undefined);
+    const keys = withStart ? [] : keysToLookUp(turn, attempt === 0); // the records to read: most turns have none
     // Step calls committing unheld, with other commands (see takeTurn); none in most turns.
     const unheldCalls = turn.length > 1 ? turn.filter((p) => p.hold !== undefined && !p.isQuery) : [];
+    // Independent reads, sent together: on PostgreSQL the turn waits for one round trip, not two.
     const [before, stored, prefixFailures] = await turnReads(
       presumed ?? this.committedState(trusted),
-      keyed ? storedReplies(this.deps.store, this.component, this.id, turn.flatMap((p) => (p.idempotencyKey === undefined ? [] : [p.idempotencyKey]))) : noneStored,
+      keys.length > 0 ? storedReplies(this.deps.store, this.component, this.id, keys) : noneStored,
       unheldCalls.length > 0 ? prefixesDurable(unheldCalls) : noneRefused,
     );
     // After the reads, just before deciding (see unheldRefusals).

@@ -8,6 +8,13 @@ import { copyInput, copyReply } from "./json-copy.ts";
 export type { KeyedCall };
 
 /**
+ * What ran before under a caller's keys: `none` (a step execution's first run, on the node that
+ * decided it: no key of it was ever sent), `attempts` (a retried step attempt: an earlier one may
+ * have kept its calls) or `unknown` (a consumer message, a timer, a step run again after a crash).
+ */
+export type EarlierRuns = "none" | "attempts" | "unknown";
+
+/**
  * Calls components on behalf of a workflow step, a consumer message or a timer. Call number n
  * gets the key `{prefix}:{n}`, the same on every re-run of the same source, so the target
  * returns its stored reply instead of acting twice. Once closed, it refuses to send more.
@@ -26,14 +33,15 @@ export class KeyedCaller {
     decideRefusalAgain = false,
     /** A workflow step's: told of each call whose effect is kept on its own, and whether its journal mark committed with it (see Pending.kept). */
     private readonly kept?: (call: StepCall, marked: boolean) => void,
-    /** A retried step attempt's: an earlier attempt may have kept its calls (DispatchOptions.mayBeKept). */
-    retried = false,
+    /** See EarlierRuns: DispatchOptions.keyUnsent for `none`, DispatchOptions.mayBeKept for `attempts`. */
+    earlier: EarlierRuns = "unknown",
   ) {
     // Assigned, not spread: one of these is made for every step attempt, consumer message and timer.
     const options: KeyedCallOptions = {};
     if (holds) options.hold = holds;
     if (decideRefusalAgain) options.decideRefusalAgain = true;
-    if (retried) options.mayBeKept = true;
+    if (earlier === "attempts") options.mayBeKept = true;
+    else if (earlier === "none") options.keyUnsent = true;
     this.options = options;
   }
 

@@ -26,6 +26,13 @@ export interface Pending {
    */
   decideRefusalAgain?: true;
   /**
+   * No earlier run sent its idempotency key (a step execution's first run, on the node that decided
+   * the execution), so no record of it can be stored: the turn's first try does not look it up. A
+   * write that keeps the record still finds it taken at commit if it were (a conflict), and a
+   * turn tried again looks it up.
+   */
+  keyUnsent?: true;
+  /**
    * A workflow step's command: called when its answer is ok and kept on its own — committed, or
    * answered from the record an earlier run kept — so that a step failing later knows part of it
    * took effect (StepFailure.partial). A write the step holds is not kept until it commits

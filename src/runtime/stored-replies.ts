@@ -1,5 +1,6 @@
 import type { DedupRecord, Store, StoredReply } from "../store/port.ts";
 import { isClientKey } from "./ids.ts";
+import type { Pending } from "./pending.ts";
 
 /**
  * The idempotency records a turn's keys stand for, and where a refusal decided again by an
@@ -10,6 +11,16 @@ import { isClientKey } from "./ids.ts";
 
 /** What a turn without idempotency keys finds stored. */
 export const noneStored: ReadonlyMap<string, DedupRecord> = new Map();
+
+/**
+ * The keys of a turn's calls whose records may be stored: all of them, but on a turn's first try
+ * (`firstTry`) not those no earlier run sent (Pending.keyUnsent). Empty for most turns.
+ */
+export function keysToLookUp(turn: readonly Pending[], firstTry: boolean): string[] {
+  const keys: string[] = [];
+  for (const p of turn) if (p.idempotencyKey !== undefined && !(firstTry && p.keyUnsent)) keys.push(p.idempotencyKey);
+  return keys;
+}
 
 /** Idempotency records already stored for `keys` of one instance, looked up together (by the key sent). */
 export async function storedReplies(store: Store, component: string, id: string, keys: readonly string[]): Promise<Map<string, DedupRecord>> {

@@ -5,7 +5,7 @@ import { finalStatuses, type InstanceWrite, type Store, type StoredReply, type W
 import type { Clock } from "../clock.ts";
 import type { Current, Decision } from "../decide.ts";
 import type { EagerStep, Kind } from "../kinds.ts";
-import { applyDecision, applyStepFailure, applyWorkflowTimeout, callKeysRetired, operatorChange, retriedByOperator, stepOptions } from "./record.ts";
+import { applyDecision, applyStepFailure, applyWorkflowTimeout, callKeysRetired, firstRunOf, operatorChange, retriedByOperator, stepOptions } from "./record.ts";
 import type { Changed, OperatorAction, OperatorRequest } from "./record.ts";
 import { StepContextImpl, stepKeyOf } from "./step-context.ts";
 import { journaledEffects, keptMarker } from "./journal.ts";
@@ -441,7 +441,7 @@ export class WorkflowEngine {
     // Nothing to hold the step's writes in: its start commits first, as without eagerStart.
     else await prefix?.commit();
     const journal = { store: this.host.store, clock: this.host.clock, step, commitMark: this.host.submit ?? ((write) => this.host.store.commit([write])) };
-    const ctx = new StepContextImpl(definition.name, id, record.execId, record.attempt + 1, this.host.keyedCall, this.host.timers, holds, journal, retriedByOperator(record), kept);
+    const ctx = new StepContextImpl(definition.name, id, record.execId, record.attempt + 1, firstRunOf(record), this.host.keyedCall, this.host.timers, holds, journal, retriedByOperator(record), kept);
     // The record as this attempt runs it: a cancel step's input with `partial` settled (on another
     // node's cancel), so what a failure stores says what the step saw, as an operator's retry reads it.
     let ran = record;

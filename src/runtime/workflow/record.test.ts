@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { finalStatuses, isLasting, type WorkflowStatus } from "../../store/port.ts";
 import { workflow } from "../../define/workflow.ts";
-import { applyDecision, applyStepFailure, operatorAllowed, startRecord } from "./record.ts";
+import { applyDecision, applyStepFailure, firstRunOf, operatorAllowed, startRecord } from "./record.ts";
 
 /** Nodes keep a lasting end other nodes signalled (EndWaiters): it must be one nothing changes again. */
 describe("lasting statuses", () => {
@@ -30,5 +30,25 @@ describe("the last error of a step that then succeeded", () => {
     const paused = applyDecision(flaky, failedOnce, undefined, { kind: "pause", timeoutMs: undefined, then: undefined }, 1_002).record;
     assert.deepEqual([ended.status, ended.lastError], ["ended", null]);
     assert.deepEqual([paused.status, paused.lastError], ["paused", null]);
+  });
+});
+
+/** A step execution's first run sends its calls unlooked-up (Pending.keyUnsent): only a record that begins one, once. */
+describe("a step execution's first run", () => {
+  const twoSteps = workflow("two-steps-record", {
+    start: () => ({}),
+    steps: { first: async (s, _input, ctx) => ctx.update(s).transitionTo("second"), second: async (s, _input, ctx) => ctx.update(s).end() },
+  });
+
+  it("is-the-first-run-of-a-record-that-begins-an-execution-and-of-nothing-else", () => {
+    const started = startRecord(twoSteps, {}, "h", 1_000).record;
+    const moved = applyDecision(twoSteps, started, undefined, { kind: "step", step: "second", input: undefined }, 1_001).record;
+    const updated = applyDecision(twoSteps, moved, { state: { n: 1 } }, undefined, 1_002).record;
+    const failed = applyStepFailure(twoSteps, moved, new Error("flaky"), 1_003).record;
+    const read = { ...moved }; // as loaded from the store: the same execution, run who knows where before
+    assert.deepEqual([moved.execId, updated.execId, failed.execId, read.execId], [2, 2, 2, 2]);
+    assert.deepEqual([firstRunOf(started), firstRunOf(moved)], [true, true], "a start and a move to a step begin an execution");
+    assert.deepEqual([firstRunOf(started), firstRunOf(moved)], [false, false], "run once already: an earlier run may have sent its keys");
+    assert.deepEqual([firstRunOf(updated), firstRunOf(failed), firstRunOf(read)], [false, false, false], "the same execution as before");
   });
 });

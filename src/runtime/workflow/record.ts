@@ -39,6 +39,20 @@ export function backoffMs(retry: Required<RetryPolicy>, failedAttempts: number):
   return Math.min(retry.maxBackoffMs, retry.initialBackoffMs * 2 ** Math.max(0, failedAttempts - 1));
 }
 
+/**
+ * Records that begin a step execution (a start, a move to a step) as this process decided them,
+ * until the engine first runs them (firstRunOf). A record read from the store is never here.
+ */
+const executionsNotYetRun = new WeakSet<WorkflowRecord>();
+
+/**
+ * Whether running `record` is its step execution's first run: this process decided the record
+ * (the execution is new, its keys unsent) and has not run it before. True once per record.
+ */
+export function firstRunOf(record: WorkflowRecord): boolean {
+  return executionsNotYetRun.delete(record);
+}
+
 export function startRecord(
   definition: WorkflowDefinition,
   state: unknown,
@@ -60,6 +74,7 @@ export function startRecord(
     createdAt: now,
     updatedAt: now,
   };
+  executionsNotYetRun.add(record);
   return { record, note: "started" };
 }
 
@@ -80,21 +95,21 @@ export function applyDecision(
     }
   };
   switch (transition.kind) {
-    case "step":
+    case "step": {
       knownStep(transition.step);
-      return {
-        record: {
-          ...base,
-          status: "running",
-          step: transition.step,
-          stepInput: transition.input ?? null,
-          attempt: 0,
-          execId: record.execId + 1,
-          dueAt: null,
-          lastError: null,
-        },
-        note: `to step ${transition.step}`,
+      const next: WorkflowRecord = {
+        ...base,
+        status: "running",
+        step: transition.step,
+        stepInput: transition.input ?? null,
+        attempt: 0,
+        execId: record.execId + 1,
+        dueAt: null,
+        lastError: null,
       };
+      executionsNotYetRun.add(next);
+      return { record: next, note: `to step ${transition.step}` };
+    }
     case "pause":
       knownStep(transition.then);
       return {

@@ -5,7 +5,7 @@ import type { RunAttempt, RunOptions, StepContext } from "../../define/workflow.
 import type { Store } from "../../store/port.ts";
 import type { Clock } from "../clock.ts";
 import { Journal, keptCall, markKept, type CommitsMark, type KeptEffect } from "./journal.ts";
-import { KeyedCaller, type KeyedCall } from "../keyed-caller.ts";
+import { KeyedCaller, type EarlierRuns, type KeyedCall } from "../keyed-caller.ts";
 import type { StepHolds } from "../held-writes.ts";
 import { keyedTimers, type StartsTimers } from "../timers/timer-service.ts";
 
@@ -29,6 +29,8 @@ export class StepContextImpl implements StepContext<unknown, string> {
     readonly workflowId: string,
     execId: number,
     readonly attempt: number,
+    /** The execution's first run, on the node that decided it (record.ts firstRunOf): none of its keys was sent. */
+    firstRun: boolean,
     keyedCall: KeyedCall,
     private readonly timerService: StartsTimers,
     private readonly holds?: StepHolds,
@@ -45,7 +47,7 @@ export class StepContextImpl implements StepContext<unknown, string> {
       holds,
       decideRefusalAgain,
       (call, marked) => (marked ? this.kept() : this.keptByItself(call.key, { call: keptCall(call.component, call.id, call.command, call.input) })),
-      attempt > 1,
+      earlierRuns(firstRun, attempt),
     );
   }
 
@@ -124,6 +126,11 @@ export class StepContextImpl implements StepContext<unknown, string> {
   fail(code: string, message?: string): MovedEffectRecord {
     return WorkflowEffectRecord.none.fail(code, message);
   }
+}
+
+function earlierRuns(firstRun: boolean, attempt: number): EarlierRuns {
+  if (firstRun) return "none";
+  return attempt > 1 ? "attempts" : "unknown";
 }
 
 /** The prefix of every key of a step execution: its calls', its `ctx.run` results', its timers'. */
