@@ -296,8 +296,8 @@ export class Instance {
       if (result.positions.length > 0) this.lastPosition = largest(result.positions);
       this.loaded = { ...after, version: this.kind.versionAfter(before, events, after) };
       this.committedAt = performance.now();
-    } else {
-      // Dropped or refused: nothing of it was kept.
+    } else if (after !== before) {
+      // Dropped or refused: nothing of it was kept. (A refusal's write changes nothing the copy holds.)
       this.fellBehind();
     }
     return { answered: true };

@@ -441,7 +441,8 @@ export class WorkflowEngine {
     // Nothing to hold the step's writes in: its start commits first, as without eagerStart.
     else await prefix?.commit();
     const journal = { store: this.host.store, clock: this.host.clock, step, commitMark: this.host.submit ?? ((write) => this.host.store.commit([write])) };
-    const ctx = new StepContextImpl(definition.name, id, record.execId, record.attempt + 1, firstRunOf(record), this.host.keyedCall, this.host.timers, holds, journal, retriedByOperator(record), kept);
+    const firstRun = firstRunOf(record);
+    const ctx = new StepContextImpl(definition.name, id, record.execId, record.attempt + 1, firstRun, this.host.keyedCall, this.host.timers, holds, journal, retriedByOperator(record), kept);
     // The record as this attempt runs it: a cancel step's input with `partial` settled (on another
     // node's cancel), so what a failure stores says what the step saw, as an operator's retry reads it.
     let ran = record;
@@ -473,8 +474,9 @@ export class WorkflowEngine {
       if (error instanceof AbandonedStep) throw error;
       await holds?.flushSettled();
       // An earlier run a crash cut short may have kept part of it too (its memory gone with it);
-      // not asked when the store is out of reach: that failure uses no attempt and moves nowhere.
-      partial ||= ctx.runInFlight || (!isStoreUnavailable(error) && (await journaledEffects(this.host.store, definition.name, id, stepKey)));
+      // not asked when the store is out of reach (that failure uses no attempt and moves nowhere),
+      // nor on the execution's first run (there was none before; `kept` told of this one's).
+      partial ||= ctx.runInFlight || (!firstRun && !isStoreUnavailable(error) && (await journaledEffects(this.host.store, definition.name, id, stepKey)));
       if (!(error instanceof CancelledDuringStep)) return applyStepFailure(definition, ran, error, this.host.clock.now(), partial);
       error.applied = true;
       return cancelChange(definition, record, error.reason, this.host.clock.now(), partial);
