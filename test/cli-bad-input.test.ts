@@ -112,6 +112,16 @@ describe("sagaflow CLI: --admin without a scheme (real process)", () => {
     assert.equal(env.code, 0, env.stderr);
   });
 
+  it("without --admin, the admin port is PORT + 1 when the shell has PORT, as for `sagaflow serve`", async () => {
+    const port = Number(new URL(await server.admin()).port);
+    const found = await cli(["workflows", "list"], { PORT: String(port - 1) });
+    assert.equal(found.code, 0, found.stderr);
+    assert.match(found.stdout, /no workflows|name/);
+    const elsewhere = await cli(["workflows", "list"], { PORT: String(port - 2) });
+    assert.equal(elsewhere.code, 1);
+    assert.match(elsewhere.stderr, new RegExp(`cannot reach the admin API at http://127\\.0\\.0\\.1:${port - 1}\\b`));
+  });
+
   it("a-misspelt-workflow-name-in-a-list-is-refused-naming-the-workflows-there-are", async () => {
     const admin = await server.admin();
     const run = await cli(["workflows", "list", "--name", "transfr", "--admin", admin]);

@@ -8,7 +8,7 @@ export const adminFlag = "admin";
  */
 export function adminBase(flags: Map<string, string>): string {
   const given = flags.get(adminFlag) ?? process.env["SAGAFLOW_ADMIN"];
-  if (given === undefined) return "http://127.0.0.1:3001";
+  if (given === undefined) return `http://127.0.0.1:${defaultAdminPort()}`;
   const raw = given.trim();
   const withScheme = /^\d+$/.test(raw) ? `http://127.0.0.1:${raw}` : /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`;
   let url: URL;
@@ -21,6 +21,15 @@ export function adminBase(flags: Map<string, string>): string {
     throw new Error(`--admin must be an http:// or https:// URL, like http://127.0.0.1:3001 (got ${JSON.stringify(given)})`);
   }
   return url.href;
+}
+
+/**
+ * Where `sagaflow serve` puts the admin API when not told: the service port + 1, the service port
+ * being PORT when the shell has it (as `serve` reads it), else 3000.
+ */
+function defaultAdminPort(): number {
+  const port = Number(process.env["PORT"]);
+  return Number.isInteger(port) && port > 0 && port < 65_535 ? port + 1 : 3001;
 }
 
 /** Where the admin API is, the token it may require, and where that token came from (for a refusal's message). */
@@ -71,7 +80,7 @@ export async function adminRequest(target: AdminTarget, method: "GET" | "POST", 
   }
   // Any other server, the service's own port included, answers without the admin API's mark.
   if (response.headers.get("sagaflow-api") !== "admin") {
-    throw new Error(`${base} did not answer as a Sagaflow admin API (HTTP ${response.status}): is it the service's port? --admin takes the admin port, 3001 by default (the service port + 1)`);
+    throw new Error(`${base} did not answer as a Sagaflow admin API (HTTP ${response.status}): is it the service's port? --admin takes the admin port, the service port + 1 by default (3001, or PORT + 1)`);
   }
   if (response.status === 401 && target.token === undefined) {
     throw new Error(`the admin API at ${base} needs a token: --admin-token T or SAGAFLOW_ADMIN_TOKEN`);

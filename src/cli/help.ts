@@ -57,7 +57,7 @@ export const serveDefaults = `defaults: --port 3000, --host 127.0.0.1, --data ./
           --log-level info, --log-format pretty on a terminal and json otherwise (or SAGAFLOW_LOG_LEVEL, SAGAFLOW_LOG_FORMAT),
           --admin-port: port + 1 (-1: none; GET /metrics there for Prometheus), --admin-host 127.0.0.1; --forget-dead-nodes-after 3600 (a dead node leaves \`sagaflow nodes\`)`;
 
-const adminNote = `  (each talks to a running service's admin API: --admin URL, default http://127.0.0.1:3001 or SAGAFLOW_ADMIN;
+const adminNote = `  (each talks to a running service's admin API: --admin URL or SAGAFLOW_ADMIN, default http://127.0.0.1:3001 (PORT + 1 when PORT is set);
    --admin-token T or SAGAFLOW_ADMIN_TOKEN when it requires one; a read gives up after
    SAGAFLOW_ADMIN_TIMEOUT_MS, default 30000)`;
 

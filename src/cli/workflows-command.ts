@@ -10,7 +10,7 @@ export const workflowsUsage = `  sagaflow workflows list [--name N] [--status ru
       (a saga stopped in its compensations: you undid STEP by hand; the rest is compensated)
   sagaflow workflows retry <saga> <id> --forward
       (a saga stopped at a step done in part that nothing undoes: that step is finished, then the rest)
-      (talk to a running service's admin API: --admin URL, default http://127.0.0.1:3001)`;
+      (talk to a running service's admin API: --admin URL, default http://127.0.0.1:3001, or PORT + 1)`;
 
 /** `sagaflow workflows …`: operator controls over the admin API. */
 export async function workflowsCommand(argv: string[]): Promise<void> {
