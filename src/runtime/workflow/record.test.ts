@@ -38,6 +38,7 @@ describe("a step execution's first run", () => {
   const twoSteps = workflow("two-steps-record", {
     start: () => ({}),
     steps: { first: async (s, _input, ctx) => ctx.update(s).transitionTo("second"), second: async (s, _input, ctx) => ctx.update(s).end() },
+    stepOptions: { second: { retry: { maxAttempts: 2 }, failoverTo: "first" } },
   });
 
   it("is-the-first-run-of-a-record-that-begins-an-execution-and-of-nothing-else", () => {
@@ -46,9 +47,10 @@ describe("a step execution's first run", () => {
     const updated = applyDecision(twoSteps, moved, { state: { n: 1 } }, undefined, 1_002).record;
     const failed = applyStepFailure(twoSteps, moved, new Error("flaky"), 1_003).record;
     const read = { ...moved }; // as loaded from the store: the same execution, run who knows where before
-    assert.deepEqual([moved.execId, updated.execId, failed.execId, read.execId], [2, 2, 2, 2]);
-    assert.deepEqual([firstRunOf(started), firstRunOf(moved)], [true, true], "a start and a move to a step begin an execution");
-    assert.deepEqual([firstRunOf(started), firstRunOf(moved)], [false, false], "run once already: an earlier run may have sent its keys");
+    const failedOver = applyStepFailure(twoSteps, failed, new Error("fails again: the last attempt"), 1_004).record;
+    assert.deepEqual([moved.execId, updated.execId, failed.execId, read.execId, failedOver.execId], [2, 2, 2, 2, 3]);
+    assert.deepEqual([firstRunOf(started), firstRunOf(moved), firstRunOf(failedOver)], [true, true, true], "a start, a move to a step and a failover begin an execution");
+    assert.deepEqual([firstRunOf(started), firstRunOf(moved), firstRunOf(failedOver)], [false, false, false], "run once already: an earlier run may have sent its keys");
     assert.deepEqual([firstRunOf(updated), firstRunOf(failed), firstRunOf(read)], [false, false, false], "the same execution as before");
   });
 });

@@ -53,6 +53,12 @@ export function firstRunOf(record: WorkflowRecord): boolean {
   return executionsNotYetRun.delete(record);
 }
 
+/** `record`, which begins a step execution, noted as one not yet run (see firstRunOf). */
+function beginsExecution(record: WorkflowRecord): WorkflowRecord {
+  executionsNotYetRun.add(record);
+  return record;
+}
+
 export function startRecord(
   definition: WorkflowDefinition,
   state: unknown,
@@ -74,8 +80,7 @@ export function startRecord(
     createdAt: now,
     updatedAt: now,
   };
-  executionsNotYetRun.add(record);
-  return { record, note: "started" };
+  return { record: beginsExecution(record), note: "started" };
 }
 
 /** Applies a step's or command's decision. An unknown step name is refused with a clear error. */
@@ -107,8 +112,7 @@ export function applyDecision(
         dueAt: null,
         lastError: null,
       };
-      executionsNotYetRun.add(next);
-      return { record: next, note: `to step ${transition.step}` };
+      return { record: beginsExecution(next), note: `to step ${transition.step}` };
     }
     case "pause":
       knownStep(transition.then);
@@ -200,7 +204,7 @@ export function applyStepFailure(
     const failure: StepFailure = { step, ...lastError };
     const moved = applyDecision(definition, base, undefined, { kind: "step", step: options.failoverTo, input: { failure } }, now);
     // Shown as why the failover step runs; `partial` is said of the failed step, in the failure, not of this one.
-    const record = { ...moved.record, lastError: described };
+    const record = beginsExecution({ ...moved.record, lastError: described });
     const note = `${why}; failover to ${options.failoverTo}`;
     return isPermanent(error) ? { record, note, refused: true } : { record, note };
   }
