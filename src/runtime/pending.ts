@@ -27,9 +27,9 @@ export interface Pending {
   decideRefusalAgain?: true;
   /**
    * No earlier run sent its idempotency key (a step execution's first run, on the node that decided
-   * the execution), so no record of it can be stored: the turn's first try does not look it up. A
-   * write that keeps the record still finds it taken at commit if it were (a conflict), and a
-   * turn tried again looks it up.
+   * the execution), so no record of it can be stored: the turn's first try does not look it up.
+   * Were one stored after all, a write that keeps the record would find its key taken at commit
+   * (a conflict), and the turn, tried again, looks it up.
    */
   keyUnsent?: true;
   /**

@@ -40,7 +40,7 @@ export function backoffMs(retry: Required<RetryPolicy>, failedAttempts: number):
 }
 
 /**
- * Records that begin a step execution (a start, a move to a step) as this process decided them,
+ * Records that begin a step execution (a start, a move to a step, a failover) as this process decided them,
  * until the engine first runs them (firstRunOf). A record read from the store is never here.
  */
 const executionsNotYetRun = new WeakSet<WorkflowRecord>();
