@@ -120,6 +120,7 @@ describe("sagaflow CLI: --admin without a scheme (real process)", () => {
     const elsewhere = await cli(["workflows", "list"], { PORT: String(port - 2) });
     assert.equal(elsewhere.code, 1);
     assert.match(elsewhere.stderr, new RegExp(`cannot reach the admin API at http://127\\.0\\.0\\.1:${port - 1}\\b`));
+    assert.match(elsewhere.stderr, /without it, PORT \+ 1 when PORT is set, else 3001/, "says why it looked there");
   });
 
   it("a-misspelt-workflow-name-in-a-list-is-refused-naming-the-workflows-there-are", async () => {

@@ -76,7 +76,7 @@ export async function adminRequest(target: AdminTarget, method: "GET" | "POST", 
     }
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
     const why = cause?.code ?? cause?.message;
-    throw new Error(`cannot reach the admin API at ${base}${why ? ` (${why})` : ""}: is the service running, and is this its admin port, http or https as it serves? (--admin URL)`);
+    throw new Error(`cannot reach the admin API at ${base}${why ? ` (${why})` : ""}: is the service running, and is this its admin port, http or https as it serves? (--admin URL; without it, PORT + 1 when PORT is set, else 3001)`);
   }
   // Any other server, the service's own port included, answers without the admin API's mark.
   if (response.headers.get("sagaflow-api") !== "admin") {

@@ -16,11 +16,13 @@ export const noneStored: ReadonlyMap<string, DedupRecord> = new Map();
  * The keys of a turn's calls whose records may be stored: all of them, but on a turn's first try
  * (`firstTry`) not those no earlier run sent (Pending.keyUnsent). Empty for most turns.
  */
-export function keysToLookUp(turn: readonly Pending[], firstTry: boolean): string[] {
-  const keys: string[] = [];
-  for (const p of turn) if (p.idempotencyKey !== undefined && !(firstTry && p.keyUnsent)) keys.push(p.idempotencyKey);
-  return keys;
+export function keysToLookUp(turn: readonly Pending[], firstTry: boolean): readonly string[] {
+  let keys: string[] | undefined;
+  for (const p of turn) if (p.idempotencyKey !== undefined && !(firstTry && p.keyUnsent)) (keys ??= []).push(p.idempotencyKey);
+  return keys ?? noKeys;
 }
+
+const noKeys: readonly string[] = [];
 
 /** Idempotency records already stored for `keys` of one instance, looked up together (by the key sent). */
 export async function storedReplies(store: Store, component: string, id: string, keys: readonly string[]): Promise<Map<string, DedupRecord>> {
