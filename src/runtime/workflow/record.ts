@@ -40,8 +40,9 @@ export function backoffMs(retry: Required<RetryPolicy>, failedAttempts: number):
 }
 
 /**
- * Records that begin a step execution (a start, a move to a step, a failover) as this process decided them,
- * until the engine first runs them (firstRunOf). A record read from the store is never here.
+ * Records that begin a step execution (a start, a move to a step, a failover) as this process
+ * decided them, until the engine first runs them (firstRunOf). A record read from the store, or
+ * any copy of a record, is never here: it looks its calls up as before.
  */
 const executionsNotYetRun = new WeakSet<WorkflowRecord>();
 
